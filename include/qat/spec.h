@@ -1,0 +1,137 @@
+/* Plain structs describing a run: what the YAML config (or a Keras import) produces and what
+ * the model builder, data loader and trainer consume. No behaviour lives here. */
+#ifndef QAT_SPEC_H
+#define QAT_SPEC_H
+
+#include <stdint.h>
+
+#define QAT_NAME_MAX 64
+#define QAT_MAX_LAYER_INPUTS 8
+
+typedef enum qat_padding { QAT_PADDING_VALID = 0, QAT_PADDING_SAME = 1 } qat_padding;
+
+typedef enum qat_activation {
+  QAT_ACTIVATION_LINEAR = 0,
+  QAT_ACTIVATION_RELU,
+  QAT_ACTIVATION_RELU6,
+  QAT_ACTIVATION_SOFTMAX,
+} qat_activation;
+
+/* X(ENUM, Keras class name, Keras default-name stem) */
+#define QAT_LAYER_TYPES(X)                                                        \
+  X(CONV2D, "Conv2D", "conv2d")                                                   \
+  X(DEPTHWISE_CONV2D, "DepthwiseConv2D", "depthwise_conv2d")                      \
+  X(DENSE, "Dense", "dense")                                                      \
+  X(MAX_POOL2D, "MaxPooling2D", "max_pooling2d")                                  \
+  X(AVG_POOL2D, "AveragePooling2D", "average_pooling2d")                          \
+  X(GLOBAL_AVG_POOL2D, "GlobalAveragePooling2D", "global_average_pooling2d")      \
+  X(BATCH_NORM, "BatchNormalization", "batch_normalization")                      \
+  X(RELU, "ReLU", "re_lu")                                                        \
+  X(ACTIVATION, "Activation", "activation")                                       \
+  X(DROPOUT, "Dropout", "dropout")                                                \
+  X(FLATTEN, "Flatten", "flatten")                                                \
+  X(RESHAPE, "Reshape", "reshape")                                                \
+  X(ADD, "Add", "add")
+
+typedef enum qat_layer_type {
+#define QAT_LAYER_ENUM(e, cls, stem) QAT_LAYER_##e,
+  QAT_LAYER_TYPES(QAT_LAYER_ENUM)
+#undef QAT_LAYER_ENUM
+  QAT_LAYER_TYPE_COUNT
+} qat_layer_type;
+
+const char *qat_layer_type_name(qat_layer_type t); /* Keras class name */
+
+typedef struct qat_layer_spec {
+  qat_layer_type type;
+  char name[QAT_NAME_MAX];           /* unique; Keras-style default ("conv2d_1") if not given */
+  int n_inputs;                      /* >= 1 after parsing (the previous layer by default) */
+  int inputs[QAT_MAX_LAYER_INPUTS];  /* -1: the model input; else index of an earlier layer */
+  /* Arguments, Keras names and Keras defaults. Unused ones stay at their defaults. */
+  int filters;                       /* Conv2D */
+  int units;                         /* Dense */
+  int depth_multiplier;              /* DepthwiseConv2D, default 1 */
+  int kernel_size[2];                /* Conv2D, DepthwiseConv2D */
+  int strides[2];                    /* convs default 1; pools default pool_size */
+  int pool_size[2];                  /* pools, default 2 */
+  qat_padding padding;               /* default valid */
+  qat_activation activation;         /* Conv2D, DepthwiseConv2D, Dense, Activation */
+  int use_bias;                      /* default 1 */
+  float rate;                        /* Dropout */
+  float momentum;                    /* BatchNormalization, default 0.99 */
+  float epsilon;                     /* BatchNormalization, default 1e-3 */
+  float max_value;                   /* ReLU: 0 = none, 6 = ReLU6 */
+  int target_rank;                   /* Reshape: 1..3 dims after the batch */
+  int target_shape[3];               /* Reshape; one entry may be -1 */
+  int line, column;                  /* where the layer is declared (1-based; 0 = unknown) */
+} qat_layer_spec;
+
+typedef struct qat_model_spec {
+  int input_shape[3]; /* H, W, C */
+  int n_layers;
+  qat_layer_spec *layers;
+  const char *source; /* file name for error messages ("examples/x.yaml"), may be NULL */
+} qat_model_spec;
+
+typedef enum qat_dataset_kind {
+  QAT_DATASET_FASHION_MNIST = 0, /* Debian's dataset-fashion-mnist */
+  QAT_DATASET_IDX,               /* explicit IDX paths (.gz or plain) */
+  QAT_DATASET_CIFAR10,           /* CIFAR-10 binary batches */
+} qat_dataset_kind;
+
+#define QAT_MAX_DATA_FILES 8
+
+typedef struct qat_data_spec {
+  qat_dataset_kind kind;
+  /* IDX: images and labels; CIFAR-10: train_files/test_files hold the batch files. */
+  char *train_images, *train_labels, *test_images, *test_labels;
+  int n_train_files;
+  char *train_files[QAT_MAX_DATA_FILES];
+  char *test_file;
+  float validation_split; /* fraction of the training set held out, 0 = none */
+  int random_crop;        /* pad by this many pixels and crop back at random; 0 = off */
+  int horizontal_flip;    /* flip half the training images left-right */
+  int limit_train;        /* use only the first N training samples (0 = all) */
+  int limit_test;         /* use only the first N test samples (0 = all) */
+} qat_data_spec;
+
+typedef enum qat_optimizer_kind { QAT_OPT_SGD = 0, QAT_OPT_ADAM, QAT_OPT_ADAMW } qat_optimizer_kind;
+typedef enum qat_schedule_kind { QAT_SCHED_CONSTANT = 0, QAT_SCHED_STEP, QAT_SCHED_COSINE } qat_schedule_kind;
+
+typedef struct qat_optimizer_spec {
+  qat_optimizer_kind kind;
+  float learning_rate;  /* Keras defaults: sgd 0.01, adam/adamw 0.001 */
+  float momentum;       /* sgd, default 0 */
+  int nesterov;         /* sgd, default 0 */
+  float beta_1, beta_2; /* adam: 0.9, 0.999 */
+  float epsilon;        /* adam: 1e-7 (Keras) */
+  float weight_decay;   /* sgd/adam: L2 added to the gradient; adamw: decoupled (default 0.004) */
+  float clipnorm;       /* global gradient-norm clip, 0 = off */
+} qat_optimizer_spec;
+
+typedef struct qat_schedule_spec {
+  qat_schedule_kind kind;
+  int warmup_steps; /* linear warm-up from 0, default 0 */
+  int step_size;    /* step: multiply by gamma every step_size steps */
+  float gamma;      /* step: default 0.1 */
+  float alpha;      /* cosine: final lr as a fraction of the initial one, default 0 */
+} qat_schedule_spec;
+
+typedef struct qat_train_spec {
+  int epochs;          /* default 1 */
+  int batch_size;      /* default 32 */
+  uint64_t seed;       /* default 1 */
+  int threads;         /* 0 = OpenMP's default */
+  qat_optimizer_spec optimizer;
+  qat_schedule_spec schedule;
+} qat_train_spec;
+
+typedef struct qat_config {
+  char *path;  /* as given, for messages */
+  char *text;  /* the whole file, stored in checkpoints */
+  qat_model_spec model;
+  qat_data_spec data;
+  qat_train_spec train;
+} qat_config;
+
+#endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything qat needs on Debian 12 (as root). Idempotent: when every package
+# is present it only checks and returns, so the README commands can always call it first.
+set -euo pipefail
+
+pkgs=(cmake gcc make pkg-config
+      libopenblas-openmp-dev libopenblas0-openmp libopenblas-dev
+      libhdf5-dev hdf5-tools libcmocka-dev libyaml-dev zlib1g-dev
+      dataset-fashion-mnist python3-venv flatbuffers-compiler)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# One thread pool: OpenBLAS must be Debian's OpenMP build so its threads are our OpenMP threads.
+for alt in libblas.so.3-x86_64-linux-gnu libopenblas.so.0-x86_64-linux-gnu; do
+  target=$(update-alternatives --list "$alt" 2>/dev/null | grep -m1 openblas-openmp || true)
+  if [ -n "$target" ] && [ "$(readlink -f /etc/alternatives/$alt)" != "$(readlink -f "$target")" ]; then
+    ${SUDO:-} update-alternatives --set "$alt" "$target" >/dev/null
+  fi
+done
+exit 0
