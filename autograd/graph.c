@@ -1,0 +1,200 @@
+#include <string.h>
+
+#include <omp.h>
+
+#include "qat/autograd.h"
+#include "qat/error.h"
+
+/* OpenBLAS's OpenMP build takes its thread count from OpenMP; this declaration avoids pulling
+ * the whole cblas header here. */
+void openblas_set_num_threads(int num_threads);
+
+#define QAT_OP_DECLARE(e, name) extern const qat_op_info qat_op_info_##name;
+QAT_OPS(QAT_OP_DECLARE)
+#undef QAT_OP_DECLARE
+
+static const qat_op_info *const op_table[] = {
+#define QAT_OP_ENTRY(e, name) &qat_op_info_##name,
+    QAT_OPS(QAT_OP_ENTRY)
+#undef QAT_OP_ENTRY
+};
+_Static_assert(sizeof op_table / sizeof op_table[0] == QAT_OP_COUNT,
+               "every op in QAT_OPS needs exactly one qat_op_info");
+
+const qat_op_info *qat_op_get(qat_op op) {
+  return (unsigned)op < QAT_OP_COUNT ? op_table[op] : NULL;
+}
+
+int64_t qat_tensor_size(const qat_tensor *t) {
+  int64_t n = 1;
+  for (int i = 0; i < t->rank; i++) n *= t->dims[i];
+  return n;
+}
+
+int qat_conv_out_size(int in, int kernel, int stride, qat_padding padding, int *pad_before) {
+  if (padding == QAT_PADDING_SAME) {
+    int out = (in + stride - 1) / stride;
+    int total = (out - 1) * stride + kernel - in;
+    if (total < 0) total = 0;
+    if (pad_before) *pad_before = total / 2; /* TensorFlow puts the odd pixel at the end */
+    return out;
+  }
+  if (pad_before) *pad_before = 0;
+  return in < kernel ? 0 : (in - kernel) / stride + 1;
+}
+
+int qat_num_threads(void) { return omp_get_max_threads(); }
+
+void qat_set_threads(int n) {
+  if (n < 1) return;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+}
+
+int qat_graph_init(qat_graph *g, int max_batch) {
+  memset(g, 0, sizeof *g);
+  if (max_batch < 1) return qat_fail(QAT_ERR_USAGE, "batch size must be >= 1, got %d", max_batch);
+  qat_arena_init(&g->arena, 0);
+  g->max_batch = g->batch = max_batch;
+  return QAT_OK;
+}
+
+void qat_graph_free(qat_graph *g) {
+  free(g->nodes);
+  free(g->batched);
+  qat_arena_free(&g->arena);
+  memset(g, 0, sizeof *g);
+}
+
+static qat_tensor *tensor_new(qat_graph *g) { return qat_arena_alloc(&g->arena, sizeof(qat_tensor)); }
+
+static int track_batched(qat_graph *g, qat_tensor *t) {
+  if (g->n_batched == g->cap_batched) {
+    int cap = g->cap_batched ? 2 * g->cap_batched : 64;
+    qat_tensor **p = realloc(g->batched, (size_t)cap * sizeof *p);
+    if (!p) return qat_fail(QAT_ERR_NOMEM, "out of memory building the graph");
+    g->batched = p;
+    g->cap_batched = cap;
+  }
+  g->batched[g->n_batched++] = t;
+  t->batched = 1;
+  t->dims[0] = g->batch;
+  return QAT_OK;
+}
+
+qat_tensor *qat_graph_external(qat_graph *g, int rank, const int *dims, float *data, float *grad) {
+  QAT_ASSERT(rank >= 0 && rank <= QAT_MAX_RANK);
+  qat_tensor *t = tensor_new(g);
+  if (!t) return NULL;
+  t->rank = rank;
+  for (int i = 0; i < rank; i++) t->dims[i] = dims[i];
+  t->data = data;
+  t->grad = grad;
+  return t;
+}
+
+static int alloc_activation(qat_graph *g, qat_tensor *t, int needs_grad) {
+  int batch = t->dims[0];
+  t->dims[0] = g->max_batch;
+  size_t bytes = (size_t)qat_tensor_size(t) * sizeof(float);
+  t->dims[0] = batch;
+  t->data = qat_arena_alloc(&g->arena, bytes);
+  if (!t->data) return QAT_ERR_NOMEM;
+  if (needs_grad) {
+    t->grad = qat_arena_alloc(&g->arena, bytes);
+    if (!t->grad) return QAT_ERR_NOMEM;
+  }
+  return QAT_OK;
+}
+
+qat_tensor *qat_graph_input(qat_graph *g, int rank_without_batch, const int *dims, int needs_grad) {
+  QAT_ASSERT(rank_without_batch >= 0 && rank_without_batch < QAT_MAX_RANK);
+  qat_tensor *t = tensor_new(g);
+  if (!t) return NULL;
+  t->rank = rank_without_batch + 1;
+  for (int i = 0; i < rank_without_batch; i++) t->dims[i + 1] = dims[i];
+  if (track_batched(g, t) || alloc_activation(g, t, needs_grad)) return NULL;
+  return t;
+}
+
+int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inputs,
+                  const qat_op_attrs *attrs, qat_tensor **out) {
+  const qat_op_info *info = qat_op_get(op);
+  QAT_ASSERT(info && n_inputs >= 1 && n_inputs <= QAT_MAX_OP_INPUTS);
+  if (g->n_nodes == g->cap_nodes) {
+    int cap = g->cap_nodes ? 2 * g->cap_nodes : 32;
+    qat_node *p = realloc(g->nodes, (size_t)cap * sizeof *p);
+    if (!p) return qat_fail(QAT_ERR_NOMEM, "out of memory building the graph");
+    g->nodes = p;
+    g->cap_nodes = cap;
+  }
+  qat_node *n = &g->nodes[g->n_nodes];
+  memset(n, 0, sizeof *n);
+  n->op = op;
+  n->index = g->n_nodes;
+  n->n_inputs = n_inputs;
+  int needs_grad = 0;
+  for (int i = 0; i < n_inputs; i++) {
+    n->inputs[i] = inputs[i];
+    if (inputs[i]->grad) needs_grad = 1;
+  }
+  if (attrs) n->attrs = *attrs;
+  n->threads = qat_num_threads();
+
+  qat_tensor *o = tensor_new(g);
+  if (!o) return QAT_ERR_NOMEM;
+  n->output = o;
+  size_t scratch = 0;
+  /* Plan at the maximum batch so workspaces fit every batch. */
+  qat_graph_set_batch(g, g->max_batch);
+  int rc = info->plan(n, &scratch);
+  if (rc) return rc;
+  if (inputs[0]->batched && o->rank > 0) {
+    if ((rc = track_batched(g, o))) return rc;
+  }
+  if (info->aliases_input) {
+    o->data = inputs[0]->data;
+    o->grad = inputs[0]->grad;
+  } else if (o->batched) {
+    if ((rc = alloc_activation(g, o, needs_grad))) return rc;
+  } else {
+    size_t bytes = (size_t)qat_tensor_size(o) * sizeof(float);
+    o->data = qat_arena_alloc(&g->arena, bytes);
+    o->grad = needs_grad ? qat_arena_alloc(&g->arena, bytes) : NULL;
+    if (!o->data || (needs_grad && !o->grad)) return QAT_ERR_NOMEM;
+  }
+  if (scratch) {
+    n->scratch = qat_arena_alloc(&g->arena, scratch);
+    if (!n->scratch) return QAT_ERR_NOMEM;
+    n->scratch_bytes = scratch;
+  }
+  g->n_nodes++;
+  if (out) *out = o;
+  return QAT_OK;
+}
+
+void qat_graph_set_batch(qat_graph *g, int batch) {
+  QAT_ASSERT(batch >= 1 && batch <= g->max_batch);
+  g->batch = batch;
+  for (int i = 0; i < g->n_batched; i++) g->batched[i]->dims[0] = batch;
+}
+
+void qat_graph_forward(qat_graph *g, const qat_exec *ex) {
+  for (int i = 0; i < g->n_nodes; i++) op_table[g->nodes[i].op]->forward(&g->nodes[i], ex);
+}
+
+void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
+  if (g->n_nodes == 0) return;
+  for (int i = 0; i < g->n_nodes; i++) {
+    qat_tensor *o = g->nodes[i].output;
+    if (o->grad) memset(o->grad, 0, (size_t)qat_tensor_size(o) * sizeof(float));
+  }
+  qat_tensor *loss = g->nodes[g->n_nodes - 1].output;
+  if (!loss->grad) return;
+  int64_t n = qat_tensor_size(loss);
+  for (int64_t i = 0; i < n; i++) loss->grad[i] = 1.0f;
+  for (int i = g->n_nodes - 1; i >= 0; i--) {
+    qat_node *node = &g->nodes[i];
+    if (node->output->grad) op_table[node->op]->backward(node, ex);
+  }
+}

@@ -1,0 +1,179 @@
+/* BatchNormalization over the last axis (NHWC or [N, C]). Training normalizes with the batch's
+ * biased variance and updates the running averages as Keras does
+ * (moving = momentum * moving + (1 - momentum) * batch); inference uses the running values. */
+#include <math.h>
+#include <omp.h>
+
+#include "op_common.h"
+
+#define BN_GAMMA(n) ((n)->inputs[1])
+#define BN_BETA(n) ((n)->inputs[2])
+#define BN_MEAN(n) ((n)->inputs[3])
+#define BN_VAR(n) ((n)->inputs[4])
+
+typedef struct bn_work {
+  float *mean, *invstd; /* the statistics this step normalized with */
+  double *partial;      /* per-thread channel sums, reduced in a fixed order */
+} bn_work;
+
+static int channels(const qat_node *nd) { return OP_X(nd)->dims[OP_X(nd)->rank - 1]; }
+
+static bn_work work(const qat_node *nd) {
+  int c = channels(nd);
+  bn_work w;
+  w.partial = nd->scratch;
+  w.mean = (float *)(w.partial + (size_t)2 * c * nd->threads);
+  w.invstd = w.mean + c;
+  return w;
+}
+
+static int bn_plan(qat_node *nd, size_t *scratch) {
+  qat_tensor *x = OP_X(nd), *y = nd->output;
+  if (nd->n_inputs != 5) return qat_fail(QAT_ERR_INTERNAL, "batch_norm needs 5 inputs");
+  if (x->rank != 2 && x->rank != 4) {
+    char xs[64];
+    shape_str(x, xs, sizeof xs);
+    return qat_fail(QAT_ERR_USAGE, "BatchNormalization expects [batch,H,W,C] or [batch,C], got %s", xs);
+  }
+  int c = x->dims[x->rank - 1];
+  for (int i = 1; i < 5; i++)
+    if (nd->inputs[i]->rank != 1 || nd->inputs[i]->dims[0] != c)
+      return qat_fail(QAT_ERR_USAGE, "BatchNormalization parameters do not match %d channels", c);
+  if (!(nd->attrs.epsilon > 0.0f)) return qat_fail(QAT_ERR_USAGE, "BatchNormalization epsilon must be > 0");
+  y->rank = x->rank;
+  for (int i = 0; i < x->rank; i++) y->dims[i] = x->dims[i];
+  *scratch = (size_t)2 * c * nd->threads * sizeof(double) + (size_t)2 * c * sizeof(float);
+  return QAT_OK;
+}
+
+/* Sums f(row) over all rows per channel: each thread sums its rows, then threads are added in
+ * thread order, so the result does not depend on scheduling. mode 0: x; 1: (x - mean)^2. */
+static void channel_sums(const qat_node *nd, const bn_work *w, const float *x, int64_t rows, int c,
+                         int mode, double *out) {
+  memset(w->partial, 0, sizeof(double) * (size_t)c * nd->threads);
+#pragma omp parallel num_threads(nd->threads)
+  {
+    double *acc = w->partial + (size_t)c * omp_get_thread_num();
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float *row = x + r * c;
+      if (mode == 0)
+        for (int k = 0; k < c; k++) acc[k] += row[k];
+      else
+        for (int k = 0; k < c; k++) {
+          double d = (double)row[k] - w->mean[k];
+          acc[k] += d * d;
+        }
+    }
+  }
+  for (int k = 0; k < c; k++) out[k] = 0.0;
+  for (int t = 0; t < nd->threads; t++)
+    for (int k = 0; k < c; k++) out[k] += w->partial[(size_t)t * c + k];
+}
+
+static void bn_forward(qat_node *nd, const qat_exec *ex) {
+  qat_tensor *x = OP_X(nd);
+  int c = channels(nd);
+  int64_t rows = qat_tensor_size(x) / c;
+  bn_work w = work(nd);
+  const float *gamma = BN_GAMMA(nd)->data, *beta = BN_BETA(nd)->data;
+  float *rmean = BN_MEAN(nd)->data, *rvar = BN_VAR(nd)->data;
+  float eps = nd->attrs.epsilon;
+  if (ex->training) {
+    double sums[c];
+    channel_sums(nd, &w, x->data, rows, c, 0, sums);
+    for (int k = 0; k < c; k++) w.mean[k] = (float)(sums[k] / (double)rows);
+    channel_sums(nd, &w, x->data, rows, c, 1, sums);
+    float m = nd->attrs.momentum;
+    for (int k = 0; k < c; k++) {
+      float var = (float)(sums[k] / (double)rows);
+      w.invstd[k] = 1.0f / sqrtf(var + eps);
+      rmean[k] = m * rmean[k] + (1.0f - m) * w.mean[k];
+      rvar[k] = m * rvar[k] + (1.0f - m) * var;
+    }
+  } else {
+    for (int k = 0; k < c; k++) {
+      w.mean[k] = rmean[k];
+      w.invstd[k] = 1.0f / sqrtf(rvar[k] + eps);
+    }
+  }
+  float *y = nd->output->data;
+#pragma omp parallel for schedule(static) num_threads(nd->threads)
+  for (int64_t r = 0; r < rows; r++)
+    for (int k = 0; k < c; k++)
+      y[r * c + k] = gamma[k] * ((x->data[r * c + k] - w.mean[k]) * w.invstd[k]) + beta[k];
+}
+
+static void bn_backward(qat_node *nd, const qat_exec *ex) {
+  qat_tensor *x = OP_X(nd), *gt = BN_GAMMA(nd), *bt = BN_BETA(nd);
+  int c = channels(nd);
+  int64_t rows = qat_tensor_size(x) / c;
+  bn_work w = work(nd);
+  const float *dy = nd->output->grad, *gamma = gt->data;
+  /* sum(dy) and sum(dy * xhat) per channel, thread-partial then reduced in order */
+  memset(w.partial, 0, sizeof(double) * 2 * (size_t)c * nd->threads);
+#pragma omp parallel num_threads(nd->threads)
+  {
+    double *acc = w.partial + (size_t)2 * c * omp_get_thread_num();
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++)
+      for (int k = 0; k < c; k++) {
+        float d = dy[r * c + k];
+        acc[k] += d;
+        acc[c + k] += (double)d * ((x->data[r * c + k] - w.mean[k]) * w.invstd[k]);
+      }
+  }
+  double sum_dy[c], sum_dy_xhat[c];
+  for (int k = 0; k < c; k++) sum_dy[k] = sum_dy_xhat[k] = 0.0;
+  for (int t = 0; t < nd->threads; t++)
+    for (int k = 0; k < c; k++) {
+      sum_dy[k] += w.partial[(size_t)2 * c * t + k];
+      sum_dy_xhat[k] += w.partial[(size_t)2 * c * t + c + k];
+    }
+  if (gt->grad)
+    for (int k = 0; k < c; k++) gt->grad[k] += (float)sum_dy_xhat[k];
+  if (bt->grad)
+    for (int k = 0; k < c; k++) bt->grad[k] += (float)sum_dy[k];
+  if (!x->grad) return;
+  if (ex->training) {
+    /* dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)) */
+    float inv_m = 1.0f / (float)rows;
+    float mean_dy[c], mean_dy_xhat[c];
+    for (int k = 0; k < c; k++) {
+      mean_dy[k] = (float)(sum_dy[k] * inv_m);
+      mean_dy_xhat[k] = (float)(sum_dy_xhat[k] * inv_m);
+    }
+#pragma omp parallel for schedule(static) num_threads(nd->threads)
+    for (int64_t r = 0; r < rows; r++)
+      for (int k = 0; k < c; k++) {
+        float xhat = (x->data[r * c + k] - w.mean[k]) * w.invstd[k];
+        x->grad[r * c + k] += gamma[k] * w.invstd[k] * (dy[r * c + k] - mean_dy[k] - xhat * mean_dy_xhat[k]);
+      }
+  } else {
+#pragma omp parallel for schedule(static) num_threads(nd->threads)
+    for (int64_t r = 0; r < rows; r++)
+      for (int k = 0; k < c; k++) x->grad[r * c + k] += dy[r * c + k] * gamma[k] * w.invstd[k];
+  }
+}
+
+static int bn_example(qat_op_example *ex, int variant) {
+  if (variant > 2) return -1;
+  int c = 3;
+  if (variant == 2)
+    example_input(ex, 0, 2, (int[]){5, c}, 1, 1, QAT_FILL_UNIFORM);
+  else
+    example_input(ex, 0, 4, (int[]){2, 3, 2, c}, 1, 1, QAT_FILL_UNIFORM);
+  example_input(ex, 1, 1, (int[]){c}, 0, 1, QAT_FILL_POSITIVE);
+  example_input(ex, 2, 1, (int[]){c}, 0, 1, QAT_FILL_UNIFORM);
+  example_input(ex, 3, 1, (int[]){c}, 0, 0, QAT_FILL_UNIFORM);
+  example_input(ex, 4, 1, (int[]){c}, 0, 0, QAT_FILL_POSITIVE);
+  ex->attrs.momentum = 0.99f;
+  ex->attrs.epsilon = 1e-3f;
+  ex->training = variant != 1;
+  return 0;
+}
+
+const qat_op_info qat_op_info_batch_norm = {
+    .name = "batch_norm", .plan = bn_plan, .forward = bn_forward, .backward = bn_backward,
+    .example = bn_example,
+};

@@ -1,0 +1,96 @@
+/* Dense: x [N, I], weights [O, I] (TFLite's FULLY_CONNECTED layout), bias [O]. One sgemm each
+ * for forward, dW and dX. */
+#include <cblas.h>
+
+#include "op_common.h"
+
+static int dense_plan(qat_node *nd, size_t *scratch) {
+  qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd), *y = nd->output;
+  char xs[64], ws[64];
+  shape_str(x, xs, sizeof xs);
+  shape_str(w, ws, sizeof ws);
+  if (x->rank != 2)
+    return qat_fail(QAT_ERR_USAGE, "Dense expects a flat input [batch, features], got %s (add Flatten before it)", xs);
+  if (w->rank != 2 || w->dims[1] != x->dims[1])
+    return qat_fail(QAT_ERR_USAGE, "Dense weights %s do not match input %s", ws, xs);
+  if (b && (b->rank != 1 || b->dims[0] != w->dims[0]))
+    return qat_fail(QAT_ERR_USAGE, "Dense bias does not match %d units", w->dims[0]);
+  y->rank = 2;
+  y->dims[0] = x->dims[0];
+  y->dims[1] = w->dims[0];
+  *scratch = 0;
+  return QAT_OK;
+}
+
+static void dense_forward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd), *y = nd->output;
+  int n = x->dims[0], in = x->dims[1], out = w->dims[0];
+  if (b) {
+    for (int s = 0; s < n; s++) memcpy(y->data + (size_t)s * out, b->data, (size_t)out * sizeof(float));
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x->data, in, w->data, in,
+              b ? 1.0f : 0.0f, y->data, out);
+}
+
+static void dense_backward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd);
+  const float *dy = nd->output->grad;
+  int n = x->dims[0], in = x->dims[1], out = w->dims[0];
+  if (b && b->grad)
+    for (int s = 0; s < n; s++)
+      for (int o = 0; o < out; o++) b->grad[o] += dy[(size_t)s * out + o];
+  if (w->grad)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x->data, in,
+                1.0f, w->grad, in);
+  if (x->grad)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w->data, in,
+                1.0f, x->grad, in);
+}
+
+static void dense_forward_ref(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd), *y = nd->output;
+  int n = x->dims[0], in = x->dims[1], out = w->dims[0];
+  for (int s = 0; s < n; s++)
+    for (int o = 0; o < out; o++) {
+      double acc = b ? b->data[o] : 0.0;
+      for (int i = 0; i < in; i++) acc += (double)x->data[(size_t)s * in + i] * w->data[(size_t)o * in + i];
+      y->data[(size_t)s * out + o] = (float)acc;
+    }
+}
+
+static void dense_backward_ref(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd);
+  const float *dy = nd->output->grad;
+  int n = x->dims[0], in = x->dims[1], out = w->dims[0];
+  for (int s = 0; s < n; s++)
+    for (int o = 0; o < out; o++) {
+      float d = dy[(size_t)s * out + o];
+      if (b && b->grad) b->grad[o] += d;
+      for (int i = 0; i < in; i++) {
+        if (w->grad) w->grad[(size_t)o * in + i] += d * x->data[(size_t)s * in + i];
+        if (x->grad) x->grad[(size_t)s * in + i] += d * w->data[(size_t)o * in + i];
+      }
+    }
+}
+
+static int dense_example(qat_op_example *ex, int variant) {
+  if (variant > 1) return -1;
+  example_input(ex, 0, 2, (int[]){3, 7}, 1, 1, QAT_FILL_UNIFORM);
+  example_input(ex, 1, 2, (int[]){5, 7}, 0, 1, QAT_FILL_UNIFORM);
+  if (variant == 0) example_input(ex, 2, 1, (int[]){5}, 0, 1, QAT_FILL_UNIFORM);
+  return 0;
+}
+
+const qat_op_info qat_op_info_dense = {
+    .name = "dense",
+    .plan = dense_plan,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .forward_ref = dense_forward_ref,
+    .backward_ref = dense_backward_ref,
+    .example = dense_example,
+};

@@ -1,0 +1,204 @@
+/* Shape-preserving ops: ReLU, ReLU6, Add, Reshape (no copy) and Dropout. */
+#include "qat/rng.h"
+#include "op_common.h"
+
+static int same_shape_plan(qat_node *nd, size_t *scratch) {
+  qat_tensor *x = OP_X(nd), *y = nd->output;
+  y->rank = x->rank;
+  for (int i = 0; i < x->rank; i++) y->dims[i] = x->dims[i];
+  *scratch = 0;
+  return QAT_OK;
+}
+
+static int unary_example(qat_op_example *ex, int variant, float scale, int n_kinks, float k0, float k1) {
+  if (variant) return -1;
+  example_input(ex, 0, 4, (int[]){2, 3, 4, 5}, 1, 1, QAT_FILL_UNIFORM);
+  ex->scale = scale;
+  ex->n_kinks = n_kinks;
+  ex->kinks[0] = k0;
+  ex->kinks[1] = k1;
+  return 0;
+}
+
+/* ---- relu / relu6: gradient 1 strictly inside the linear region ---- */
+static void clamp_forward(qat_node *nd, float hi) {
+  const float *x = OP_X(nd)->data;
+  float *y = nd->output->data;
+  int64_t n = qat_tensor_size(nd->output);
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i] > 0.0f ? x[i] : 0.0f;
+    y[i] = v < hi ? v : hi;
+  }
+}
+
+static void clamp_backward(qat_node *nd, float hi) {
+  qat_tensor *x = OP_X(nd);
+  if (!x->grad) return;
+  const float *dy = nd->output->grad;
+  int64_t n = qat_tensor_size(nd->output);
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++)
+    if (x->data[i] > 0.0f && x->data[i] < hi) x->grad[i] += dy[i];
+}
+
+static void relu_forward(qat_node *nd, const qat_exec *ex) { (void)ex; clamp_forward(nd, __builtin_inff()); }
+static void relu_backward(qat_node *nd, const qat_exec *ex) { (void)ex; clamp_backward(nd, __builtin_inff()); }
+static int relu_example(qat_op_example *ex, int v) { return unary_example(ex, v, 1.0f, 1, 0.0f, 0.0f); }
+
+const qat_op_info qat_op_info_relu = {
+    .name = "relu", .plan = same_shape_plan, .forward = relu_forward, .backward = relu_backward,
+    .example = relu_example,
+};
+
+static void relu6_forward(qat_node *nd, const qat_exec *ex) { (void)ex; clamp_forward(nd, 6.0f); }
+static void relu6_backward(qat_node *nd, const qat_exec *ex) { (void)ex; clamp_backward(nd, 6.0f); }
+static int relu6_example(qat_op_example *ex, int v) { return unary_example(ex, v, 8.0f, 2, 0.0f, 6.0f); }
+
+const qat_op_info qat_op_info_relu6 = {
+    .name = "relu6", .plan = same_shape_plan, .forward = relu6_forward, .backward = relu6_backward,
+    .example = relu6_example,
+};
+
+/* ---- add: any number of inputs of one shape ---- */
+static int add_plan(qat_node *nd, size_t *scratch) {
+  qat_tensor *x = OP_X(nd);
+  for (int k = 1; k < nd->n_inputs; k++) {
+    qat_tensor *o = nd->inputs[k];
+    int same = o->rank == x->rank;
+    for (int i = 0; same && i < x->rank; i++) same = o->dims[i] == x->dims[i];
+    if (!same) {
+      char a[64], b[64];
+      shape_str(x, a, sizeof a);
+      shape_str(o, b, sizeof b);
+      return qat_fail(QAT_ERR_USAGE, "Add inputs must have one shape, got %s and %s", a, b);
+    }
+  }
+  return same_shape_plan(nd, scratch);
+}
+
+static void add_forward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  float *y = nd->output->data;
+  int64_t n = qat_tensor_size(nd->output);
+  memcpy(y, OP_X(nd)->data, (size_t)n * sizeof(float));
+  for (int k = 1; k < nd->n_inputs; k++) {
+    const float *x = nd->inputs[k]->data;
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+  }
+}
+
+static void add_backward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  const float *dy = nd->output->grad;
+  int64_t n = qat_tensor_size(nd->output);
+  for (int k = 0; k < nd->n_inputs; k++) {
+    float *dx = nd->inputs[k]->grad;
+    if (dx)
+      for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
+  }
+}
+
+static int add_example(qat_op_example *ex, int variant) {
+  if (variant > 1) return -1;
+  int inputs = variant ? 3 : 2;
+  for (int k = 0; k < inputs; k++) example_input(ex, k, 4, (int[]){2, 3, 2, 4}, 1, 1, QAT_FILL_UNIFORM);
+  return 0;
+}
+
+const qat_op_info qat_op_info_add = {
+    .name = "add", .plan = add_plan, .forward = add_forward, .backward = add_backward,
+    .example = add_example,
+};
+
+/* ---- reshape: the output is a view of the input; gradients are shared too ---- */
+static int reshape_plan(qat_node *nd, size_t *scratch) {
+  qat_tensor *x = OP_X(nd), *y = nd->output;
+  const qat_op_attrs *a = &nd->attrs;
+  int64_t in = qat_tensor_size(x) / x->dims[0], out = 1;
+  for (int i = 0; i < a->target_rank; i++) out *= a->target_shape[i];
+  if (a->target_rank < 1 || a->target_rank > 3 || out != in) {
+    char xs[64];
+    shape_str(x, xs, sizeof xs);
+    return qat_fail(QAT_ERR_USAGE, "cannot reshape %s (%lld values per sample) to %lld values per sample",
+                    xs, (long long)in, (long long)out);
+  }
+  y->rank = a->target_rank + 1;
+  y->dims[0] = x->dims[0];
+  for (int i = 0; i < a->target_rank; i++) y->dims[i + 1] = a->target_shape[i];
+  *scratch = 0;
+  return QAT_OK;
+}
+
+static void reshape_noop(qat_node *nd, const qat_exec *ex) { (void)nd; (void)ex; }
+
+static int reshape_example(qat_op_example *ex, int variant) {
+  if (variant) return -1;
+  example_input(ex, 0, 4, (int[]){2, 3, 2, 4}, 1, 1, QAT_FILL_UNIFORM);
+  ex->attrs.target_rank = 2;
+  ex->attrs.target_shape[0] = 6;
+  ex->attrs.target_shape[1] = 4;
+  return 0;
+}
+
+const qat_op_info qat_op_info_reshape = {
+    .name = "reshape", .plan = reshape_plan, .forward = reshape_noop, .backward = reshape_noop,
+    .aliases_input = 1, .example = reshape_example,
+};
+
+/* ---- dropout (inverted): the mask is a pure function of (seed, step, node, element), so a
+ * resumed run draws the same masks and no mask memory is needed beyond one step ---- */
+static int dropout_plan(qat_node *nd, size_t *scratch) {
+  if (!(nd->attrs.rate >= 0.0f && nd->attrs.rate < 1.0f))
+    return qat_fail(QAT_ERR_USAGE, "Dropout rate must be in [0, 1), got %g", nd->attrs.rate);
+  int rc = same_shape_plan(nd, scratch);
+  *scratch = (size_t)qat_tensor_size(OP_X(nd)); /* one byte per element: the mask */
+  return rc;
+}
+
+static void dropout_forward(qat_node *nd, const qat_exec *ex) {
+  const float *x = OP_X(nd)->data;
+  float *y = nd->output->data;
+  unsigned char *mask = nd->scratch;
+  int64_t n = qat_tensor_size(nd->output);
+  float rate = nd->attrs.rate;
+  if (!ex->training || rate == 0.0f) {
+    memcpy(y, x, (size_t)n * sizeof(float));
+    memset(mask, 1, (size_t)n);
+    return;
+  }
+  float keep_scale = 1.0f / (1.0f - rate);
+  /* 24-bit threshold compare: exact for the rates people use, and no float rounding drift. */
+  uint32_t threshold = (uint32_t)(rate * 16777216.0f);
+  uint64_t base = qat_hash64(ex->seed ^ qat_hash64(ex->step * 0x100000001b3ULL + (uint64_t)nd->index));
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t r = (uint32_t)(qat_hash64(base + (uint64_t)i) >> 40);
+    mask[i] = r >= threshold;
+    y[i] = mask[i] ? x[i] * keep_scale : 0.0f;
+  }
+}
+
+static void dropout_backward(qat_node *nd, const qat_exec *ex) {
+  qat_tensor *x = OP_X(nd);
+  if (!x->grad) return;
+  const float *dy = nd->output->grad;
+  const unsigned char *mask = nd->scratch;
+  int64_t n = qat_tensor_size(nd->output);
+  float scale = (ex->training && nd->attrs.rate > 0.0f) ? 1.0f / (1.0f - nd->attrs.rate) : 1.0f;
+  for (int64_t i = 0; i < n; i++)
+    if (mask[i]) x->grad[i] += dy[i] * scale;
+}
+
+static int dropout_example(qat_op_example *ex, int variant) {
+  if (variant > 1) return -1;
+  example_input(ex, 0, 4, (int[]){2, 3, 4, 5}, 1, 1, QAT_FILL_UNIFORM);
+  ex->attrs.rate = 0.25f;
+  ex->training = variant == 0;
+  return 0;
+}
+
+const qat_op_info qat_op_info_dropout = {
+    .name = "dropout", .plan = dropout_plan, .forward = dropout_forward, .backward = dropout_backward,
+    .example = dropout_example,
+};

@@ -1,0 +1,155 @@
+/* The autograd engine: a static graph of op nodes over float32 NHWC tensors, built once for a
+ * maximum batch size. Forward runs the nodes in order, backward in reverse with `+=` into the
+ * gradients; every activation, gradient and workspace lives in the graph's arena, so a training
+ * step allocates nothing. */
+#ifndef QAT_AUTOGRAD_H
+#define QAT_AUTOGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qat/arena.h"
+#include "qat/spec.h"
+
+#define QAT_MAX_RANK 4
+#define QAT_MAX_OP_INPUTS 8
+
+typedef struct qat_tensor {
+  float *data;
+  float *grad;    /* NULL where no gradient flows */
+  int rank;       /* 0 = scalar */
+  int dims[QAT_MAX_RANK];
+  int batched;    /* dims[0] follows the graph's current batch size */
+} qat_tensor;
+
+int64_t qat_tensor_size(const qat_tensor *t);
+
+/* One op table, so an op cannot be half-registered: X(ENUM, name). Each op's forward, backward
+ * (and _ref twins where an optimized kernel exists) live together in autograd/op_<name>.c. */
+#define QAT_OPS(X)                              \
+  X(CONV2D, conv2d)                             \
+  X(DEPTHWISE_CONV2D, depthwise_conv2d)         \
+  X(DENSE, dense)                               \
+  X(MAX_POOL2D, max_pool2d)                     \
+  X(AVG_POOL2D, avg_pool2d)                     \
+  X(GLOBAL_AVG_POOL2D, global_avg_pool2d)       \
+  X(RELU, relu)                                 \
+  X(RELU6, relu6)                               \
+  X(ADD, add)                                   \
+  X(RESHAPE, reshape)                           \
+  X(DROPOUT, dropout)                           \
+  X(BATCH_NORM, batch_norm)                     \
+  X(SOFTMAX_CROSS_ENTROPY, softmax_cross_entropy)
+
+typedef enum qat_op {
+#define QAT_OP_ENUM(e, name) QAT_OP_##e,
+  QAT_OPS(QAT_OP_ENUM)
+#undef QAT_OP_ENUM
+  QAT_OP_COUNT
+} qat_op;
+
+typedef struct qat_op_attrs {
+  int kernel[2];        /* conv, depthwise, pools */
+  int strides[2];
+  qat_padding padding;
+  int depth_multiplier; /* depthwise */
+  float rate;           /* dropout */
+  float momentum;       /* batch norm running averages */
+  float epsilon;        /* batch norm */
+  int target_rank;      /* reshape: dims after the batch, fully resolved (no -1) */
+  int target_shape[3];
+  const int32_t *labels; /* softmax cross-entropy: one class index per sample */
+} qat_op_attrs;
+
+/* Inputs by op (optional ones may be absent: n_inputs says):
+ *   conv2d, depthwise_conv2d, dense: x, weights, [bias]
+ *   batch_norm: x, gamma, beta, running_mean, running_var (the last two are state, no grad)
+ *   add: x0, x1, ...
+ *   all others: x */
+typedef struct qat_node {
+  qat_op op;
+  int index;          /* position in the graph; seeds dropout masks */
+  int n_inputs;
+  qat_tensor *inputs[QAT_MAX_OP_INPUTS];
+  qat_tensor *output;
+  qat_op_attrs attrs;
+  int pad[2];         /* top, left padding resolved at plan time */
+  void *scratch;      /* op-owned workspace sized at plan time for the maximum batch */
+  size_t scratch_bytes;
+  int threads;        /* OpenMP threads the scratch was sized for */
+} qat_node;
+
+typedef struct qat_exec {
+  int training;   /* dropout active, batch norm on batch statistics */
+  uint64_t seed;  /* with step and node index, seeds dropout masks: reproducible on resume */
+  uint64_t step;
+} qat_exec;
+
+/* Shape inference: fill out->rank/dims from the inputs and attrs (batch = inputs' dims[0]) and
+ * report the workspace the op needs for that batch. Returns an error for invalid shapes. */
+typedef int (*qat_op_plan_fn)(qat_node *n, size_t *scratch_bytes);
+typedef void (*qat_op_forward_fn)(qat_node *n, const qat_exec *ex);
+typedef void (*qat_op_backward_fn)(qat_node *n, const qat_exec *ex);
+
+/* A small instance of the op for the generic gradient check and _ref comparison; lives beside
+ * the op so a new op is checked without editing any test. */
+typedef enum qat_fill { QAT_FILL_UNIFORM = 0, QAT_FILL_DISTINCT, QAT_FILL_ZEROS, QAT_FILL_ONES, QAT_FILL_POSITIVE } qat_fill;
+
+typedef struct qat_op_example {
+  int n_inputs;
+  int rank[QAT_MAX_OP_INPUTS];
+  int dims[QAT_MAX_OP_INPUTS][QAT_MAX_RANK];
+  int batched[QAT_MAX_OP_INPUTS];
+  int needs_grad[QAT_MAX_OP_INPUTS];
+  qat_fill fill[QAT_MAX_OP_INPUTS];
+  float scale;        /* uniform fills draw from [-scale, scale] */
+  int n_kinks;        /* inputs kept away from these points, where the op is not differentiable */
+  float kinks[2];
+  int training;
+  int n_labels;
+  int32_t labels[16];
+  qat_op_attrs attrs;
+} qat_op_example;
+
+typedef struct qat_op_info {
+  const char *name;
+  qat_op_plan_fn plan;
+  qat_op_forward_fn forward, backward;
+  qat_op_forward_fn forward_ref, backward_ref; /* NULL when forward/backward are already plain */
+  int aliases_input;                           /* output shares input 0's memory (reshape) */
+  int (*example)(qat_op_example *ex, int variant); /* 0 = filled, nonzero = no such variant */
+} qat_op_info;
+
+const qat_op_info *qat_op_get(qat_op op);
+
+/* ---- graph ---- */
+typedef struct qat_graph {
+  qat_arena arena;     /* everything below, plus activations, gradients and workspaces */
+  qat_node *nodes;
+  int n_nodes, cap_nodes;
+  int max_batch, batch;
+  qat_tensor **batched; /* tensors whose dims[0] is the batch */
+  int n_batched, cap_batched;
+} qat_graph;
+
+int qat_graph_init(qat_graph *g, int max_batch);
+void qat_graph_free(qat_graph *g);
+/* A tensor whose memory the caller owns (parameters, state); data/grad may be NULL for now. */
+qat_tensor *qat_graph_external(qat_graph *g, int rank, const int *dims, float *data, float *grad);
+/* An activation tensor [max_batch, dims...] allocated in the arena (with a gradient if asked). */
+qat_tensor *qat_graph_input(qat_graph *g, int rank_without_batch, const int *dims, int needs_grad);
+/* Appends a node, infers its output shape and allocates output, gradient and workspace.
+ * The output gets a gradient when any input has one. */
+int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inputs,
+                  const qat_op_attrs *attrs, qat_tensor **out);
+void qat_graph_set_batch(qat_graph *g, int batch);
+void qat_graph_forward(qat_graph *g, const qat_exec *ex);
+/* Zeroes every activation gradient, seeds d(loss)=1 on the last node and runs backward. */
+void qat_graph_backward(qat_graph *g, const qat_exec *ex);
+
+/* Shared helpers for ops */
+int qat_conv_out_size(int in, int kernel, int stride, qat_padding padding, int *pad_before);
+int qat_num_threads(void);
+void qat_set_threads(int n);
+
+#endif
