@@ -82,7 +82,8 @@ static int track_batched(qat_graph *g, qat_tensor *t) {
   return QAT_OK;
 }
 
-qat_tensor *qat_graph_external(qat_graph *g, int rank, const int *dims, float *data, float *grad) {
+qat_tensor *qat_graph_external(qat_graph *g, int rank, const int *dims, float *data, float *grad,
+                               int requires_grad) {
   QAT_ASSERT(rank >= 0 && rank <= QAT_MAX_RANK);
   qat_tensor *t = tensor_new(g);
   if (!t) return NULL;
@@ -90,6 +91,7 @@ qat_tensor *qat_graph_external(qat_graph *g, int rank, const int *dims, float *d
   for (int i = 0; i < rank; i++) t->dims[i] = dims[i];
   t->data = data;
   t->grad = grad;
+  t->requires_grad = requires_grad || grad != NULL;
   return t;
 }
 
@@ -104,6 +106,7 @@ static int alloc_activation(qat_graph *g, qat_tensor *t, int needs_grad) {
     t->grad = qat_arena_alloc(&g->arena, bytes);
     if (!t->grad) return QAT_ERR_NOMEM;
   }
+  t->requires_grad = needs_grad;
   return QAT_OK;
 }
 
@@ -136,7 +139,7 @@ int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inpu
   int needs_grad = 0;
   for (int i = 0; i < n_inputs; i++) {
     n->inputs[i] = inputs[i];
-    if (inputs[i]->grad) needs_grad = 1;
+    if (inputs[i]->requires_grad) needs_grad = 1;
   }
   if (attrs) n->attrs = *attrs;
   n->threads = qat_num_threads();
@@ -155,12 +158,14 @@ int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inpu
   if (info->aliases_input) {
     o->data = inputs[0]->data;
     o->grad = inputs[0]->grad;
+    o->requires_grad = inputs[0]->requires_grad;
   } else if (o->batched) {
     if ((rc = alloc_activation(g, o, needs_grad))) return rc;
   } else {
     size_t bytes = (size_t)qat_tensor_size(o) * sizeof(float);
     o->data = qat_arena_alloc(&g->arena, bytes);
     o->grad = needs_grad ? qat_arena_alloc(&g->arena, bytes) : NULL;
+    o->requires_grad = needs_grad;
     if (!o->data || (needs_grad && !o->grad)) return QAT_ERR_NOMEM;
   }
   if (scratch) {

@@ -48,7 +48,7 @@ static int conv2d_plan(qat_node *nd, size_t *scratch) {
   conv_geom g = geom(nd);
   /* col is kept from forward for dW; dcol is separate so col survives the dX pass. */
   size_t col = is_pointwise(&g) ? 0 : (size_t)g.n * g.oh * g.ow * g.k;
-  size_t dcol = (x->grad && !is_pointwise(&g)) ? (size_t)g.n * g.oh * g.ow * g.k : 0;
+  size_t dcol = (x->requires_grad && !is_pointwise(&g)) ? (size_t)g.n * g.oh * g.ow * g.k : 0;
   *scratch = (col + dcol) * sizeof(float);
   return QAT_OK;
 }

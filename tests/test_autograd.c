@@ -82,7 +82,7 @@ static int instance_make(instance *it, qat_op op, int variant, uint64_t seed) {
       int64_t n = 1;
       for (int d = 0; d < ex->rank[i]; d++) n *= ex->dims[i][d];
       it->in[i] = qat_graph_external(&it->g, ex->rank[i], ex->dims[i], owned(it, n),
-                                     ex->needs_grad[i] ? owned(it, n) : NULL);
+                                     ex->needs_grad[i] ? owned(it, n) : NULL, 0);
     }
     assert_non_null(it->in[i]);
     fill(ex, i, it->in[i]->data, qat_tensor_size(it->in[i]), &rng);
@@ -237,11 +237,11 @@ static void test_graph_with_fork_matches_finite_differences(void **state) {
     for (size_t k = 0; k < sizes[p]; k++) params[p][k] = qat_rng_uniform(&rng) - 0.5f;
   qat_tensor *x = qat_graph_input(&g, 3, (int[]){4, 4, 2}, 1);
   for (int64_t k = 0; k < qat_tensor_size(x); k++) x->data[k] = qat_rng_uniform(&rng) * 2 - 1;
-  qat_tensor *tw1 = qat_graph_external(&g, 4, (int[]){4, 3, 3, 2}, w1, gw1);
-  qat_tensor *tw2 = qat_graph_external(&g, 4, (int[]){4, 1, 1, 2}, w2, gw2);
-  qat_tensor *tb1 = qat_graph_external(&g, 1, (int[]){4}, b1, gb1);
-  qat_tensor *twd = qat_graph_external(&g, 2, (int[]){2, 16}, wd, gwd);
-  qat_tensor *tbd = qat_graph_external(&g, 1, (int[]){2}, bd, gbd);
+  qat_tensor *tw1 = qat_graph_external(&g, 4, (int[]){4, 3, 3, 2}, w1, gw1, 0);
+  qat_tensor *tw2 = qat_graph_external(&g, 4, (int[]){4, 1, 1, 2}, w2, gw2, 0);
+  qat_tensor *tb1 = qat_graph_external(&g, 1, (int[]){4}, b1, gb1, 0);
+  qat_tensor *twd = qat_graph_external(&g, 2, (int[]){2, 16}, wd, gwd, 0);
+  qat_tensor *tbd = qat_graph_external(&g, 1, (int[]){2}, bd, gbd, 0);
   int32_t labels[3] = {1, 0, 1};
   qat_op_attrs conv = {.kernel = {3, 3}, .strides = {1, 1}, .padding = QAT_PADDING_SAME};
   qat_op_attrs pw = {.kernel = {1, 1}, .strides = {1, 1}, .padding = QAT_PADDING_VALID};
@@ -290,7 +290,7 @@ static void test_smaller_batch_reuses_the_graph(void **state) {
   assert_int_equal(qat_graph_init(&g, 4), 0);
   qat_tensor *x = qat_graph_input(&g, 1, (int[]){3}, 0);
   float w[6] = {1, 2, 3, 4, 5, 6};
-  qat_tensor *tw = qat_graph_external(&g, 2, (int[]){2, 3}, w, NULL);
+  qat_tensor *tw = qat_graph_external(&g, 2, (int[]){2, 3}, w, NULL, 0);
   qat_tensor *y;
   assert_int_equal(qat_graph_add(&g, QAT_OP_DENSE, 2, (qat_tensor *[]){x, tw}, NULL, &y), 0);
   qat_graph_set_batch(&g, 1);
@@ -309,12 +309,12 @@ static void test_shape_errors_are_reported(void **state) {
   assert_int_equal(qat_graph_init(&g, 2), 0);
   qat_tensor *x = qat_graph_input(&g, 3, (int[]){4, 4, 3}, 0);
   float w[5 * 5 * 3 * 2];
-  qat_tensor *tw = qat_graph_external(&g, 4, (int[]){2, 5, 5, 3}, w, NULL);
+  qat_tensor *tw = qat_graph_external(&g, 4, (int[]){2, 5, 5, 3}, w, NULL, 0);
   qat_op_attrs a = {.kernel = {5, 5}, .strides = {1, 1}, .padding = QAT_PADDING_VALID};
   assert_int_equal(qat_graph_add(&g, QAT_OP_CONV2D, 2, (qat_tensor *[]){x, tw}, &a, NULL), QAT_ERR_USAGE);
   assert_non_null(strstr(qat_error_message(), "larger than its input [2,4,4,3]"));
   float wd[10];
-  qat_tensor *td = qat_graph_external(&g, 2, (int[]){2, 5}, wd, NULL);
+  qat_tensor *td = qat_graph_external(&g, 2, (int[]){2, 5}, wd, NULL, 0);
   assert_int_equal(qat_graph_add(&g, QAT_OP_DENSE, 2, (qat_tensor *[]){x, td}, NULL, NULL), QAT_ERR_USAGE);
   assert_non_null(strstr(qat_error_message(), "add Flatten"));
   qat_graph_free(&g);

@@ -20,6 +20,7 @@ typedef struct qat_tensor {
   int rank;       /* 0 = scalar */
   int dims[QAT_MAX_RANK];
   int batched;    /* dims[0] follows the graph's current batch size */
+  int requires_grad; /* decided when the graph is built; grad may be bound later (parameters) */
 } qat_tensor;
 
 int64_t qat_tensor_size(const qat_tensor *t);
@@ -134,12 +135,14 @@ typedef struct qat_graph {
 
 int qat_graph_init(qat_graph *g, int max_batch);
 void qat_graph_free(qat_graph *g);
-/* A tensor whose memory the caller owns (parameters, state); data/grad may be NULL for now. */
-qat_tensor *qat_graph_external(qat_graph *g, int rank, const int *dims, float *data, float *grad);
+/* A tensor whose memory the caller owns (parameters, state). It requires a gradient when grad
+ * is given or requires_grad is set; data and grad may be bound after the graph is built. */
+qat_tensor *qat_graph_external(qat_graph *g, int rank, const int *dims, float *data, float *grad,
+                               int requires_grad);
 /* An activation tensor [max_batch, dims...] allocated in the arena (with a gradient if asked). */
 qat_tensor *qat_graph_input(qat_graph *g, int rank_without_batch, const int *dims, int needs_grad);
 /* Appends a node, infers its output shape and allocates output, gradient and workspace.
- * The output gets a gradient when any input has one. */
+ * The output gets a gradient when any input requires one. */
 int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inputs,
                   const qat_op_attrs *attrs, qat_tensor **out);
 void qat_graph_set_batch(qat_graph *g, int batch);
