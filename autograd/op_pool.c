@@ -1,6 +1,5 @@
 /* MaxPooling2D, AveragePooling2D and GlobalAveragePooling2D over NHWC. Padded positions never
  * count: max ignores them and average divides by the valid elements only, as TensorFlow does. */
-#include <float.h>
 #include <stdint.h>
 
 #include "op_common.h"
@@ -59,24 +58,32 @@ static void max_pool_forward(qat_node *nd, const qat_exec *ex) {
     for (int ox = 0; ox < g.ow; ox++) {
       int x0 = ox * g.sw - g.pw;
       size_t out = (((size_t)s * g.oh + oy) * g.ow + ox) * g.c;
-      for (int c = 0; c < g.c; c++) {
-        float best = -FLT_MAX;
-        int32_t where = -1;
-        for (int ky = 0; ky < g.kh; ky++) {
-          int iy = y0 + ky;
-          if (iy < 0 || iy >= g.h) continue;
-          for (int kx = 0; kx < g.kw; kx++) {
-            int ix = x0 + kx;
-            if (ix < 0 || ix >= g.w) continue;
-            int32_t i = (int32_t)(((size_t)iy * g.w + ix) * g.c + c);
-            if (where < 0 || xs[i] > best) {
-              best = xs[i];
-              where = i;
+      float *best = y + out;
+      int32_t *where = arg + out;
+      int seen = 0;
+      /* channels innermost: contiguous in NHWC, so the compare-and-select vectorizes */
+      for (int ky = 0; ky < g.kh; ky++) {
+        int iy = y0 + ky;
+        if (iy < 0 || iy >= g.h) continue;
+        for (int kx = 0; kx < g.kw; kx++) {
+          int ix = x0 + kx;
+          if (ix < 0 || ix >= g.w) continue;
+          int32_t base = (int32_t)(((size_t)iy * g.w + ix) * g.c);
+          const float *in = xs + base;
+          if (!seen) {
+            for (int c = 0; c < g.c; c++) {
+              best[c] = in[c];
+              where[c] = base + c;
             }
+            seen = 1;
+            continue;
+          }
+          for (int c = 0; c < g.c; c++) {
+            int better = in[c] > best[c];
+            best[c] = better ? in[c] : best[c];
+            where[c] = better ? base + c : where[c];
           }
         }
-        y[out + c] = best;
-        arg[out + c] = where;
       }
     }
   }

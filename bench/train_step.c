@@ -1,0 +1,238 @@
+/* ms per training step (forward + backward + Adam update) of the two seed CNNs, and the step's
+ * achieved GFLOP/s as a ratio of cblas_sgemm's GFLOP/s on the same GEMM shapes, timed in the
+ * same run so machine noise affects both sides alike.
+ *
+ *   bench/train_step [--steps N] [--threads N] [--json] [--profile]
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "qat/error.h"
+#include "qat/model.h"
+#include "qat/optim.h"
+#include "qat/rng.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static qat_layer_spec L(qat_layer_type t, const char *name, int n, qat_activation act) {
+  qat_layer_spec l;
+  memset(&l, 0, sizeof l);
+  l.type = t;
+  snprintf(l.name, sizeof l.name, "%s", name);
+  l.kernel_size[0] = l.kernel_size[1] = 3;
+  l.strides[0] = l.strides[1] = 1;
+  l.pool_size[0] = l.pool_size[1] = 2;
+  if (t == QAT_LAYER_MAX_POOL2D) l.strides[0] = l.strides[1] = 2;
+  l.use_bias = 1;
+  l.filters = l.units = n;
+  l.rate = 0.25f;
+  l.activation = act;
+  return l;
+}
+
+/* The seed documents' two CNNs. */
+static qat_model_spec seed_model(int cifar, qat_layer_spec *l) {
+  int n = 0;
+  const qat_activation R = QAT_ACTIVATION_RELU, N = QAT_ACTIVATION_LINEAR;
+  if (!cifar) {
+    l[n++] = L(QAT_LAYER_CONV2D, "conv2d", 32, R);
+    l[n++] = L(QAT_LAYER_MAX_POOL2D, "max_pooling2d", 0, N);
+    l[n++] = L(QAT_LAYER_DROPOUT, "dropout", 0, N);
+    l[n++] = L(QAT_LAYER_CONV2D, "conv2d_1", 64, R);
+    l[n++] = L(QAT_LAYER_MAX_POOL2D, "max_pooling2d_1", 0, N);
+    l[n++] = L(QAT_LAYER_DROPOUT, "dropout_1", 0, N);
+    l[n++] = L(QAT_LAYER_FLATTEN, "flatten", 0, N);
+    l[n++] = L(QAT_LAYER_DENSE, "dense", 256, R);
+    l[n++] = L(QAT_LAYER_DENSE, "dense_1", 10, N);
+    return (qat_model_spec){{28, 28, 1}, n, l, "mnist_cnn"};
+  }
+  l[n++] = L(QAT_LAYER_CONV2D, "conv2d", 32, R);
+  l[n++] = L(QAT_LAYER_MAX_POOL2D, "max_pooling2d", 0, N);
+  l[n++] = L(QAT_LAYER_CONV2D, "conv2d_1", 64, R);
+  l[n++] = L(QAT_LAYER_MAX_POOL2D, "max_pooling2d_1", 0, N);
+  l[n++] = L(QAT_LAYER_CONV2D, "conv2d_2", 64, R);
+  l[n++] = L(QAT_LAYER_FLATTEN, "flatten", 0, N);
+  l[n++] = L(QAT_LAYER_DENSE, "dense", 64, R);
+  l[n++] = L(QAT_LAYER_DENSE, "dense_1", 10, N);
+  return (qat_model_spec){{32, 32, 3}, n, l, "cifar_cnn"};
+}
+
+/* The GEMMs a training step performs: for each conv/dense node, forward [P,O,K], dW [O,K,P]
+ * and (when its input needs a gradient) dX [P,K,O]. */
+typedef struct gemm {
+  int m, n, k, trans_a, trans_b;
+} gemm;
+
+static int collect_gemms(const qat_model *m, gemm *out, double *flops) {
+  int count = 0;
+  *flops = 0;
+  for (int i = 0; i < m->graph.n_nodes; i++) {
+    const qat_node *nd = &m->graph.nodes[i];
+    int p, o, k;
+    if (nd->op == QAT_OP_CONV2D) {
+      const qat_tensor *w = nd->inputs[1], *y = nd->output;
+      p = y->dims[0] * y->dims[1] * y->dims[2];
+      o = w->dims[0];
+      k = w->dims[1] * w->dims[2] * w->dims[3];
+    } else if (nd->op == QAT_OP_DENSE) {
+      p = nd->inputs[0]->dims[0];
+      o = nd->inputs[1]->dims[0];
+      k = nd->inputs[1]->dims[1];
+    } else {
+      continue;
+    }
+    out[count++] = (gemm){p, o, k, 0, 1};
+    out[count++] = (gemm){o, k, p, 1, 0};
+    *flops += 4.0 * p * o * k;
+    if (nd->inputs[0]->requires_grad) {
+      out[count++] = (gemm){p, k, o, 0, 0};
+      *flops += 2.0 * p * o * k;
+    }
+  }
+  return count;
+}
+
+static double time_sgemms(const gemm *g, int n, int reps) {
+  size_t max = 0;
+  for (int i = 0; i < n; i++) {
+    size_t a = (size_t)g[i].m * g[i].k, b = (size_t)g[i].k * g[i].n, c = (size_t)g[i].m * g[i].n;
+    if (a > max) max = a;
+    if (b > max) max = b;
+    if (c > max) max = c;
+  }
+  float *A = calloc(max, sizeof(float)), *B = calloc(max, sizeof(float)), *C = calloc(max, sizeof(float));
+  for (size_t i = 0; i < max; i++) A[i] = B[i] = 0.001f * (float)(i % 997);
+  double best = 1e30;
+  for (int r = 0; r < reps; r++) {
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+      const gemm *q = &g[i];
+      cblas_sgemm(CblasRowMajor, q->trans_a ? CblasTrans : CblasNoTrans, q->trans_b ? CblasTrans : CblasNoTrans,
+                  q->m, q->n, q->k, 1.0f, A, q->trans_a ? q->m : q->k, B, q->trans_b ? q->k : q->n, 1.0f, C, q->n);
+    }
+    double t = now() - t0;
+    if (t < best) best = t;
+  }
+  free(A);
+  free(B);
+  free(C);
+  return best;
+}
+
+/* Per-node forward/backward time over `steps` steps, to see where a step's time goes. */
+static void profile(qat_model *m, const float *x, const int32_t *y, int batch, int steps) {
+  qat_graph *g = &m->graph;
+  double *fw = calloc((size_t)g->n_nodes, sizeof(double)), *bw = calloc((size_t)g->n_nodes, sizeof(double));
+  for (int s = 0; s < steps; s++) {
+    qat_exec ex = {.training = 1, .seed = 1, .step = (uint64_t)s};
+    float loss;
+    qat_model_step(m, x, y, batch, &ex, 0, &loss, NULL); /* sets batch and labels */
+    for (int i = 0; i < g->n_nodes; i++) {
+      double t0 = now();
+      qat_op_get(g->nodes[i].op)->forward(&g->nodes[i], &ex);
+      fw[i] += now() - t0;
+    }
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+      if (!g->nodes[i].output->grad) continue;
+      double t0 = now();
+      qat_op_get(g->nodes[i].op)->backward(&g->nodes[i], &ex);
+      bw[i] += now() - t0;
+    }
+  }
+  for (int i = 0; i < g->n_nodes; i++)
+    printf("    node %2d %-22s fwd %7.3f ms  bwd %7.3f ms\n", i, qat_op_get(g->nodes[i].op)->name,
+           fw[i] / steps * 1e3, bw[i] / steps * 1e3);
+  free(fw);
+  free(bw);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  int steps = 20, threads = 0, json = 0, prof = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "--profile")) prof = 1;
+    else {
+      fprintf(stderr, "usage: %s [--steps N] [--threads N] [--json] [--profile]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (steps < 3) steps = 3;
+  if (threads > 0) qat_set_threads(threads);
+  if (!json) {
+    printf("train_step: forward + backward + Adam update, %d threads, median of %d steps\n", qat_num_threads(), steps);
+    printf("%-10s %5s %10s %12s %12s %12s %8s\n", "model", "batch", "ms/step", "MFLOP/sample", "step GFLOP/s",
+           "sgemm GFLOP/s", "ratio");
+  } else {
+    printf("[");
+  }
+  int first = 1;
+  for (int cifar = 0; cifar <= 1; cifar++)
+    for (int batch = 32; batch <= 64; batch *= 2) {
+      qat_layer_spec layers[16];
+      qat_model_spec spec = seed_model(cifar, layers);
+      qat_model *m;
+      if (qat_model_create(&m, &spec, batch, 1)) {
+        fprintf(stderr, "train_step: %s\n", qat_error_message());
+        return 1;
+      }
+      qat_optimizer_spec os = {.kind = QAT_OPT_ADAM, .learning_rate = 1e-3f, .beta_1 = 0.9f, .beta_2 = 0.999f, .epsilon = 1e-7f};
+      qat_schedule_spec sched = {0};
+      qat_optimizer opt;
+      qat_optimizer_init(&opt, &os, &sched, m->n_params, m->n_decay, steps);
+      int64_t in = qat_tensor_size(m->input) / m->input->dims[0] * batch;
+      float *x = malloc((size_t)in * sizeof(float));
+      int32_t *y = malloc((size_t)batch * sizeof(int32_t));
+      qat_rng r;
+      qat_rng_seed(&r, 3);
+      for (int64_t i = 0; i < in; i++) x[i] = qat_rng_uniform(&r);
+      for (int i = 0; i < batch; i++) y[i] = (int32_t)qat_rng_below(&r, 10);
+      double *times = malloc((size_t)steps * sizeof(double));
+      for (int s = -3; s < steps; s++) { /* 3 warm-up steps: first-touch page faults */
+        qat_exec ex = {.training = 1, .seed = 1, .step = (uint64_t)(s + 3)};
+        double t0 = now();
+        float loss;
+        qat_model_step(m, x, y, batch, &ex, 1, &loss, NULL);
+        qat_optimizer_step(&opt, m->params, m->grads, qat_vector_norm(m->grads, m->n_params));
+        if (s >= 0) times[s] = now() - t0;
+      }
+      qsort(times, (size_t)steps, sizeof(double), cmp_double);
+      double step_s = times[steps / 2];
+      gemm g[64];
+      double flops;
+      int ng = collect_gemms(m, g, &flops);
+      double sgemm_s = time_sgemms(g, ng, steps);
+      double step_gflops = flops / step_s * 1e-9, sgemm_gflops = flops / sgemm_s * 1e-9;
+      const char *name = cifar ? "cifar_cnn" : "mnist_cnn";
+      if (json)
+        printf("%s{\"model\":\"%s\",\"batch\":%d,\"ms_per_step\":%.3f,\"mflop_per_sample\":%.2f,"
+               "\"step_gflops\":%.2f,\"sgemm_gflops\":%.2f,\"ratio\":%.3f}",
+               first ? "" : ",", name, batch, step_s * 1e3, flops / batch * 1e-6, step_gflops, sgemm_gflops,
+               step_gflops / sgemm_gflops);
+      else
+        printf("%-10s %5d %10.2f %12.2f %12.1f %12.1f %8.2f\n", name, batch, step_s * 1e3, flops / batch * 1e-6,
+               step_gflops, sgemm_gflops, step_gflops / sgemm_gflops);
+      first = 0;
+      if (prof && !json) profile(m, x, y, batch, steps);
+      free(times);
+      free(x);
+      free(y);
+      qat_optimizer_free(&opt);
+      qat_model_free(m);
+    }
+  if (json) printf("]\n");
+  return 0;
+}
