@@ -53,19 +53,43 @@ static int conv2d_plan(qat_node *nd, size_t *scratch) {
   return QAT_OK;
 }
 
+/* Copies n floats; short runs (C = 1 or 3 inputs) are common here and a library call per run
+ * would cost more than the copy. */
+static inline void copy_floats(float *dst, const float *src, int n) {
+  if (n < 16) {
+    for (int i = 0; i < n; i++) dst[i] = src[i];
+  } else {
+    memcpy(dst, src, (size_t)n * sizeof(float));
+  }
+}
+
+/* One im2col row per output pixel, laid out (ky, kx, c) like an OHWI filter row. Within a
+ * kernel row the kw*C inputs are contiguous in NHWC, so each kernel row is one copy unless it
+ * touches the padding. */
 static void im2col_sample(const conv_geom *g, const float *x, float *col) {
+  int span = g->kw * g->c;
   for (int oy = 0; oy < g->oh; oy++)
     for (int ox = 0; ox < g->ow; ox++) {
       float *row = col + ((size_t)oy * g->ow + ox) * g->k;
+      int ix0 = ox * g->sw - g->pw;
       for (int ky = 0; ky < g->kh; ky++) {
         int iy = oy * g->sh - g->ph + ky;
+        float *dst = row + (size_t)ky * span;
+        if (iy < 0 || iy >= g->h) {
+          memset(dst, 0, (size_t)span * sizeof(float));
+          continue;
+        }
+        const float *src = x + ((size_t)iy * g->w) * g->c;
+        if (ix0 >= 0 && ix0 + g->kw <= g->w) {
+          copy_floats(dst, src + (size_t)ix0 * g->c, span);
+          continue;
+        }
         for (int kx = 0; kx < g->kw; kx++) {
-          int ix = ox * g->sw - g->pw + kx;
-          float *dst = row + ((size_t)ky * g->kw + kx) * g->c;
-          if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-            memset(dst, 0, (size_t)g->c * sizeof(float));
+          int ix = ix0 + kx;
+          if (ix < 0 || ix >= g->w)
+            memset(dst + (size_t)kx * g->c, 0, (size_t)g->c * sizeof(float));
           else
-            memcpy(dst, x + ((size_t)iy * g->w + ix) * g->c, (size_t)g->c * sizeof(float));
+            copy_floats(dst + (size_t)kx * g->c, src + (size_t)ix * g->c, g->c);
         }
       }
     }
@@ -109,11 +133,11 @@ static void conv2d_forward(qat_node *nd, const qat_exec *ex) {
     float *cs = col + (size_t)s * pix * g.k;
     if (!pointwise) im2col_sample(&g, OP_X(nd)->data + (size_t)s * g.h * g.w * g.c, cs);
     float *ys = y + (size_t)s * pix * g.o;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pix, g.o, g.k, 1.0f, cs, g.k, w,
-                g.k, 0.0f, ys, g.o);
+    /* the GEMM accumulates onto the bias (beta = 1) instead of a second pass over the output */
     if (b)
-      for (size_t p = 0; p < pix; p++)
-        for (int o = 0; o < g.o; o++) ys[p * g.o + o] += b->data[o];
+      for (size_t p = 0; p < pix; p++) copy_floats(ys + p * g.o, b->data, g.o);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pix, g.o, g.k, 1.0f, cs, g.k, w,
+                g.k, b ? 1.0f : 0.0f, ys, g.o);
   }
 }
 

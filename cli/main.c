@@ -1,0 +1,338 @@
+/* The qat command line: a thin layer over the library. It parses arguments, renders progress
+ * and prints `qat: error: <what>` with the library's message and a status-specific exit code. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qat/config.h"
+#include "qat/error.h"
+#include "qat/model.h"
+#include "qat/train.h"
+
+static const char usage_main[] =
+    "usage: qat <command> [options]\n"
+    "\n"
+    "Quantization-aware training of convolutional networks, exported as int8 TensorFlow Lite.\n"
+    "\n"
+    "commands:\n"
+    "  train CONFIG     train a model from a YAML config (Keras-style layers)\n"
+    "  init CONFIG      write a freshly initialized checkpoint without touching data\n"
+    "  summary CONFIG   print the model's layers, output shapes and parameter counts\n"
+    "\n"
+    "  qat <command> --help   options of one command\n"
+    "  qat --version          print the version\n"
+    "\n"
+    "exit codes: 0 ok, 2 bad usage or config, 3 bad data or model file, 4 I/O error,\n"
+    "            5 training diverged, 1 anything else\n";
+
+static const char usage_train[] =
+    "usage: qat train CONFIG [options]\n"
+    "\n"
+    "Trains the model of CONFIG on its data, evaluates on the test set after every epoch,\n"
+    "and writes into the output folder: epoch_NNN.h5 and checkpoint.h5 (the latest; HDF5,\n"
+    "readable with h5dump) and log.csv (one row per epoch).\n"
+    "\n"
+    "options:\n"
+    "  --epochs N        override train.epochs\n"
+    "  --batch-size N    override train.batch_size\n"
+    "  --threads N       OpenMP/OpenBLAS threads (default: QAT_THREADS, else all cores)\n"
+    "  --seed N          override train.seed\n"
+    "  --resume CKPT     continue from a checkpoint of an earlier run of the same config;\n"
+    "                    the result is bit-identical to an uninterrupted run\n"
+    "  --out DIR         output folder (default: runs/<config name>)\n"
+    "  --json            print one JSON summary on stdout (progress goes to stderr)\n"
+    "  -h, --help        this help\n";
+
+static const char usage_init[] =
+    "usage: qat init CONFIG -o CKPT\n"
+    "\n"
+    "Builds the model of CONFIG, initializes it from train.seed (Glorot-uniform kernels, zero\n"
+    "biases) and writes the checkpoint CKPT. Reads no data: for architectures whose data is\n"
+    "not at hand.\n";
+
+static const char usage_summary[] =
+    "usage: qat summary CONFIG\n"
+    "\n"
+    "Prints each layer's name, type, output shape and parameter count.\n";
+
+static int fail_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "qat: error: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(see 'qat --help')\n");
+  return 2;
+}
+
+static int report(int status) {
+  fprintf(stderr, "qat: error: %s\n", qat_error_message());
+  return qat_exit_code(status);
+}
+
+/* Strict positive integer: the whole argument, no sign, no overflow. */
+static int parse_count(const char *opt, const char *s, long max, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || errno == ERANGE || v < 1 || v > max) {
+    fprintf(stderr, "qat: error: %s expects an integer in [1, %ld], got '%s'\n", opt, max, s);
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
+}
+
+static int parse_seed(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*s == '\0' || *s == '-' || *end != '\0' || errno == ERANGE) {
+    fprintf(stderr, "qat: error: --seed expects a non-negative integer, got '%s'\n", s);
+    return -1;
+  }
+  *out = (uint64_t)v;
+  return 0;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- progress ---- */
+typedef struct progress_view {
+  FILE *out;
+  int tty;
+  double last_draw;
+} progress_view;
+
+static void draw_bar(FILE *f, int64_t step, int64_t total) {
+  const int width = 30;
+  int filled = total ? (int)(width * step / total) : width;
+  int digits = snprintf(NULL, 0, "%lld", (long long)total);
+  fprintf(f, "%*lld/%lld [", digits, (long long)step, (long long)total);
+  for (int i = 0; i < width; i++) fputc(i < filled ? '=' : (i == filled ? '>' : '.'), f);
+  fputc(']', f);
+}
+
+static void on_progress(const qat_progress *p, void *user) {
+  progress_view *v = user;
+  FILE *f = v->out;
+  switch (p->kind) {
+  case QAT_PROGRESS_EPOCH_BEGIN:
+    fprintf(f, "Epoch %d/%d\n", p->epoch, p->epochs);
+    v->last_draw = 0;
+    break;
+  case QAT_PROGRESS_STEP:
+    if (v->tty) {
+      double t = now();
+      if (p->step != p->steps_per_epoch && t - v->last_draw < 0.1) return; /* ~10 redraws/s */
+      v->last_draw = t;
+      double eta = p->ms_per_step * 1e-3 * (double)(p->steps_per_epoch - p->step);
+      fputc('\r', f);
+      draw_bar(f, p->step, p->steps_per_epoch);
+      fprintf(f, " - ETA: %.0fs - %.0fms/step - loss: %.4f - accuracy: %.4f\033[K", eta, p->ms_per_step, p->loss,
+              p->accuracy);
+    } else {
+      int64_t every = p->steps_per_epoch / 10 > 0 ? p->steps_per_epoch / 10 : 1;
+      if (p->step % every && p->step != p->steps_per_epoch) return;
+      fprintf(f, "  step %lld/%lld - %.0fs - %.0fms/step - loss: %.4f - accuracy: %.4f\n", (long long)p->step,
+              (long long)p->steps_per_epoch, p->epoch_seconds, p->ms_per_step, p->loss, p->accuracy);
+    }
+    break;
+  case QAT_PROGRESS_EPOCH_END:
+    if (v->tty) {
+      fputc('\r', f);
+      draw_bar(f, p->steps_per_epoch, p->steps_per_epoch);
+      fprintf(f, " - %.0fs %.0fms/step", p->epoch_seconds, p->ms_per_step);
+    } else {
+      fprintf(f, "  epoch %d done - %.0fs %.0fms/step", p->epoch, p->epoch_seconds, p->ms_per_step);
+    }
+    fprintf(f, " - loss: %.4f - accuracy: %.4f", p->loss, p->accuracy);
+    if (p->has_val) fprintf(f, " - val_loss: %.4f - val_accuracy: %.4f", p->val_loss, p->val_accuracy);
+    if (p->has_test) fprintf(f, " - test_loss: %.4f - test_accuracy: %.4f", p->test_loss, p->test_accuracy);
+    fprintf(f, "%s\n", v->tty ? "\033[K" : "");
+    break;
+  }
+  fflush(f);
+}
+
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c < 0x20) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+static void default_out_dir(const char *config, char *buf, size_t len) {
+  const char *base = strrchr(config, '/');
+  base = base ? base + 1 : config;
+  size_t n = strcspn(base, ".");
+  snprintf(buf, len, "runs/%.*s", (int)(n ? n : strlen(base)), base);
+}
+
+static int env_threads(void) {
+  const char *s = getenv("QAT_THREADS");
+  int n = 0;
+  if (s && *s && parse_count("QAT_THREADS", s, 1024, &n)) return -1;
+  return n;
+}
+
+static int cmd_train(int argc, char **argv) {
+  const char *config = NULL, *resume = NULL, *out = NULL;
+  int epochs = 0, batch = 0, threads = 0, json = 0, have_seed = 0;
+  uint64_t seed = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    int has_value = i + 1 < argc;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(usage_train, stdout);
+      return 0;
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
+    } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch-size") || !strcmp(a, "--threads") ||
+               !strcmp(a, "--seed") || !strcmp(a, "--resume") || !strcmp(a, "--out")) {
+      if (!has_value) return fail_usage("%s needs a value", a);
+      const char *v = argv[++i];
+      if (!strcmp(a, "--epochs") && parse_count(a, v, 1000000, &epochs)) return 2;
+      if (!strcmp(a, "--batch-size") && parse_count(a, v, 65536, &batch)) return 2;
+      if (!strcmp(a, "--threads") && parse_count(a, v, 1024, &threads)) return 2;
+      if (!strcmp(a, "--seed")) {
+        if (parse_seed(v, &seed)) return 2;
+        have_seed = 1;
+      }
+      if (!strcmp(a, "--resume")) resume = v;
+      if (!strcmp(a, "--out")) out = v;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return fail_usage("train: unknown option '%s'", a);
+    } else if (!config) {
+      config = a;
+    } else {
+      return fail_usage("train: unexpected argument '%s'", a);
+    }
+  }
+  if (!config) return fail_usage("%s", "train needs a CONFIG file");
+  if (!threads && (threads = env_threads()) < 0) return 2;
+
+  qat_config cfg;
+  int rc = qat_config_load(config, &cfg);
+  if (rc) return report(rc);
+  if (epochs) cfg.train.epochs = epochs;
+  if (batch) cfg.train.batch_size = batch;
+  if (threads) cfg.train.threads = threads;
+  if (have_seed) cfg.train.seed = seed;
+  char out_dir[4096];
+  if (out) snprintf(out_dir, sizeof out_dir, "%s", out);
+  else default_out_dir(config, out_dir, sizeof out_dir);
+
+  FILE *progress_out = json ? stderr : stdout;
+  progress_view view = {progress_out, isatty(fileno(progress_out)), 0};
+  qat_train_options o = {out_dir, resume, on_progress, &view};
+  qat_train_result res;
+  double t0 = now();
+  rc = qat_train(&cfg, &o, &res);
+  qat_config_free(&cfg);
+  if (rc) return report(rc);
+  double seconds = now() - t0;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double peak_mb = (double)ru.ru_maxrss / 1024.0;
+  if (json) {
+    printf("{\"test_accuracy\":%.6f,\"test_loss\":%.6f,\"train_accuracy\":%.6f,\"train_loss\":%.6f,"
+           "\"epochs\":%d,\"steps\":%lld,\"ms_per_step\":%.3f,\"params\":%lld,\"seconds\":%.2f,"
+           "\"peak_rss_mb\":%.1f,\"checkpoint\":",
+           res.has_test ? res.test_accuracy : 0.0, res.has_test ? res.test_loss : 0.0, res.train_accuracy,
+           res.train_loss, res.epochs, (long long)res.steps, res.ms_per_step, (long long)res.n_params, seconds,
+           peak_mb);
+    json_string(stdout, res.checkpoint);
+    printf("}\n");
+  } else {
+    if (res.has_test)
+      printf("test_loss: %.4f - test_accuracy: %.4f\n", res.test_loss, res.test_accuracy);
+    printf("checkpoint: %s (%.0fs, %.1f ms/step, peak RSS %.0f MiB)\n", res.checkpoint, seconds, res.ms_per_step,
+           peak_mb);
+  }
+  return 0;
+}
+
+static int load_model(const char *config, qat_config *cfg, qat_model **m) {
+  int rc = qat_config_load(config, cfg);
+  if (rc) return rc;
+  rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed);
+  if (rc) qat_config_free(cfg);
+  return rc;
+}
+
+static int cmd_init(int argc, char **argv) {
+  const char *config = NULL, *out = NULL;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      fputs(usage_init, stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "-o")) {
+      if (i + 1 >= argc) return fail_usage("%s needs a value", "-o");
+      out = argv[++i];
+    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      return fail_usage("init: unknown option '%s'", argv[i]);
+    } else if (!config) {
+      config = argv[i];
+    } else {
+      return fail_usage("init: unexpected argument '%s'", argv[i]);
+    }
+  }
+  if (!config || !out) return fail_usage("%s", "init needs CONFIG and -o CKPT");
+  qat_config cfg;
+  qat_model *m;
+  int rc = load_model(config, &cfg, &m);
+  if (rc) return report(rc);
+  qat_checkpoint_meta meta = {0, 0, cfg.train.seed};
+  rc = qat_checkpoint_save(out, m, NULL, cfg.text, &meta);
+  if (!rc) printf("%s: %lld parameters, seed %llu\n", out, (long long)m->n_params, (unsigned long long)cfg.train.seed);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  return rc ? report(rc) : 0;
+}
+
+static int cmd_summary(int argc, char **argv) {
+  if (argc == 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+    fputs(usage_summary, stdout);
+    return 0;
+  }
+  if (argc != 1 || argv[0][0] == '-') return fail_usage("%s", "summary needs exactly one CONFIG");
+  qat_config cfg;
+  qat_model *m;
+  int rc = load_model(argv[0], &cfg, &m);
+  if (rc) return report(rc);
+  qat_model_summary(m, stdout);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage_main, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    fputs(usage_main, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("qat %s\n", QAT_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+  if (!strcmp(cmd, "init")) return cmd_init(argc - 2, argv + 2);
+  if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);
+  return fail_usage("unknown command '%s'", cmd);
+}

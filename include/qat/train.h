@@ -1,0 +1,80 @@
+/* Training runs: the loop over a config's data, per-epoch checkpoints, the CSV log, resume,
+ * and divergence detection. The library reports progress through a callback and never prints;
+ * the CLI decides how to show it. */
+#ifndef QAT_TRAIN_H
+#define QAT_TRAIN_H
+
+#include <stdint.h>
+
+#include "qat/model.h"
+#include "qat/optim.h"
+#include "qat/spec.h"
+
+#define QAT_VERSION "0.1.0"
+#define QAT_CHECKPOINT_FORMAT "qat-checkpoint"
+#define QAT_CHECKPOINT_VERSION 1
+
+/* ---- checkpoints (HDF5, readable with h5dump) ----
+ *   /                 attrs: format, format_version, created_by, config (the YAML text),
+ *                     epoch (completed), step (optimizer updates), seed
+ *   /params/<layer>/<weight>   float32, the layer's shape (OHWI conv, [out,in] dense)
+ *   /state/<layer>/<weight>    batch-norm moving statistics
+ *   /optimizer/m, /optimizer/v float32 [n_params] (v only for Adam/AdamW); attr step
+ * All of qat's randomness is a pure function of (seed, epoch, step), so seed and step are the
+ * whole RNG state. */
+typedef struct qat_checkpoint_meta {
+  int64_t epoch;  /* completed epochs */
+  int64_t step;   /* optimizer updates so far */
+  uint64_t seed;
+} qat_checkpoint_meta;
+
+int qat_checkpoint_save(const char *path, const qat_model *m, const qat_optimizer *opt, const char *config_text,
+                        const qat_checkpoint_meta *meta);
+/* Loads parameters and state into a model built from the same architecture (every shape is
+ * checked), and the optimizer state when opt is given. */
+int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_checkpoint_meta *meta);
+/* The config text stored in a checkpoint (malloc'd). */
+int qat_checkpoint_read_config(const char *path, char **config_text);
+
+/* ---- training ---- */
+typedef enum qat_progress_kind { QAT_PROGRESS_EPOCH_BEGIN, QAT_PROGRESS_STEP, QAT_PROGRESS_EPOCH_END } qat_progress_kind;
+
+typedef struct qat_progress {
+  qat_progress_kind kind;
+  int epoch, epochs;               /* 1-based */
+  int64_t step, steps_per_epoch;   /* step within the epoch, 1-based */
+  int64_t global_step;
+  double epoch_seconds, ms_per_step;
+  double loss, accuracy;           /* running means over the epoch so far */
+  double lr;
+  int has_val, has_test;           /* EPOCH_END */
+  double val_loss, val_accuracy, test_loss, test_accuracy;
+  const char *checkpoint;          /* EPOCH_END: the file just written */
+} qat_progress;
+
+typedef void (*qat_progress_fn)(const qat_progress *p, void *user);
+
+typedef struct qat_train_options {
+  const char *out_dir;   /* created if missing */
+  const char *resume;    /* checkpoint to continue from, or NULL */
+  qat_progress_fn progress;
+  void *user;
+} qat_train_options;
+
+typedef struct qat_train_result {
+  int epochs;            /* completed, counting resumed ones */
+  int64_t steps;
+  double ms_per_step;    /* mean over this run's training steps */
+  double train_loss, train_accuracy;
+  int has_test;
+  double test_loss, test_accuracy;
+  char checkpoint[4200]; /* the latest checkpoint written */
+  int64_t n_params;
+} qat_train_result;
+
+int qat_train(const qat_config *cfg, const qat_train_options *opt, qat_train_result *res);
+/* Mean loss and accuracy over a dataset in inference mode (dropout off, BN running stats). */
+struct qat_dataset;
+int qat_evaluate(qat_model *m, const struct qat_dataset *ds, int batch_size, double *loss, double *accuracy);
+
+#endif

@@ -1,0 +1,132 @@
+/* Model checkpoints over the HDF5 tensor store. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qat/error.h"
+#include "qat/h5store.h"
+#include "qat/train.h"
+
+static void param_path(char *buf, size_t len, const qat_param *p) {
+  snprintf(buf, len, "%s/%s", p->trainable ? "params" : "state", p->name);
+}
+
+int qat_checkpoint_save(const char *path, const qat_model *m, const qat_optimizer *opt, const char *config_text,
+                        const qat_checkpoint_meta *meta) {
+  qat_h5_writer w;
+  int rc = qat_h5_writer_open(&w, path);
+  if (rc) return rc;
+  char name[512];
+  for (int i = 0; i < m->n_param_list && !rc; i++) {
+    const qat_param *p = &m->param_list[i];
+    int64_t dims[QAT_MAX_RANK];
+    for (int d = 0; d < p->rank; d++) dims[d] = p->dims[d];
+    param_path(name, sizeof name, p);
+    rc = qat_h5_write_array(&w, name, QAT_H5_F32, p->rank, dims, p->tensor->data);
+  }
+  if (!rc && opt) {
+    int64_t n = opt->n_params;
+    rc = qat_h5_write_array(&w, "optimizer/m", QAT_H5_F32, 1, &n, opt->m);
+    if (!rc && opt->v) rc = qat_h5_write_array(&w, "optimizer/v", QAT_H5_F32, 1, &n, opt->v);
+    if (!rc) rc = qat_h5_write_attr_int64(&w, "optimizer", "step", opt->step);
+    if (!rc) rc = qat_h5_write_attr_int64(&w, "optimizer", "kind", opt->spec.kind);
+  }
+  if (!rc) rc = qat_h5_write_attr_string(&w, "/", "format", QAT_CHECKPOINT_FORMAT);
+  if (!rc) rc = qat_h5_write_attr_int64(&w, "/", "format_version", QAT_CHECKPOINT_VERSION);
+  if (!rc) rc = qat_h5_write_attr_string(&w, "/", "created_by", "qat " QAT_VERSION);
+  if (!rc) rc = qat_h5_write_attr_string(&w, "/", "config", config_text ? config_text : "");
+  if (!rc) rc = qat_h5_write_attr_int64(&w, "/", "epoch", meta->epoch);
+  if (!rc) rc = qat_h5_write_attr_int64(&w, "/", "step", meta->step);
+  if (!rc) rc = qat_h5_write_attr_int64(&w, "/", "seed", (int64_t)meta->seed);
+  if (rc) {
+    qat_h5_writer_abort(&w);
+    return rc;
+  }
+  return qat_h5_writer_commit(&w);
+}
+
+static int check_format(qat_h5_reader *r, const char *path) {
+  char *format = NULL;
+  int rc = qat_h5_read_attr_string(r, "/", "format", &format);
+  if (rc || strcmp(format, QAT_CHECKPOINT_FORMAT) != 0) {
+    free(format);
+    return qat_fail(QAT_ERR_FORMAT, "%s: not a qat checkpoint (no format attribute '%s')", path,
+                    QAT_CHECKPOINT_FORMAT);
+  }
+  free(format);
+  int64_t version = 0;
+  if ((rc = qat_h5_read_attr_int64(r, "/", "format_version", &version))) return rc;
+  if (version != QAT_CHECKPOINT_VERSION)
+    return qat_fail(QAT_ERR_FORMAT, "%s: checkpoint format version %lld, this qat reads version %d", path,
+                    (long long)version, QAT_CHECKPOINT_VERSION);
+  return QAT_OK;
+}
+
+int qat_checkpoint_read_config(const char *path, char **config_text) {
+  qat_h5_reader r;
+  int rc = qat_h5_reader_open(&r, path);
+  if (rc) return rc;
+  if (!(rc = check_format(&r, path))) rc = qat_h5_read_attr_string(&r, "/", "config", config_text);
+  qat_h5_reader_close(&r);
+  return rc;
+}
+
+int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_checkpoint_meta *meta) {
+  qat_h5_reader r;
+  int rc = qat_h5_reader_open(&r, path);
+  if (rc) return rc;
+  /* Read everything into scratch first: a failure half-way leaves the model untouched. */
+  float *params = malloc((size_t)(m->n_params ? m->n_params : 1) * sizeof(float));
+  float *state = malloc((size_t)(m->n_state ? m->n_state : 1) * sizeof(float));
+  if (!params || !state) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory reading %s", path);
+    goto close_reader;
+  }
+  if ((rc = check_format(&r, path))) goto close_reader;
+  char name[512];
+  for (int i = 0; i < m->n_param_list; i++) {
+    const qat_param *p = &m->param_list[i];
+    int64_t dims[QAT_MAX_RANK];
+    for (int d = 0; d < p->rank; d++) dims[d] = p->dims[d];
+    param_path(name, sizeof name, p);
+    if (qat_h5_has(&r, name) != 1) {
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: no weights for '%s' (is the checkpoint from another model?)", path, name);
+      goto close_reader;
+    }
+    float *dst = (p->trainable ? params : state) + p->offset;
+    if ((rc = qat_h5_read_array(&r, name, QAT_H5_F32, p->rank, dims, dst, QAT_H5_FINITE | QAT_H5_REQUIRE_CHECKSUM)))
+      goto close_reader;
+  }
+  qat_checkpoint_meta got = {0};
+  int64_t seed = 0;
+  if ((rc = qat_h5_read_attr_int64(&r, "/", "epoch", &got.epoch)) ||
+      (rc = qat_h5_read_attr_int64(&r, "/", "step", &got.step)) ||
+      (rc = qat_h5_read_attr_int64(&r, "/", "seed", &seed)))
+    goto close_reader;
+  got.seed = (uint64_t)seed;
+  if (opt) {
+    int64_t n = opt->n_params, step = 0, kind = -1;
+    if (qat_h5_has(&r, "optimizer/m") != 1) {
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: has no optimizer state to resume from", path);
+      goto close_reader;
+    }
+    if ((rc = qat_h5_read_attr_int64(&r, "optimizer", "kind", &kind))) goto close_reader;
+    if (kind != opt->spec.kind) {
+      rc = qat_fail(QAT_ERR_USAGE, "%s: was trained with another optimizer; resume needs the same one", path);
+      goto close_reader;
+    }
+    if ((rc = qat_h5_read_attr_int64(&r, "optimizer", "step", &step)) ||
+        (rc = qat_h5_read_array(&r, "optimizer/m", QAT_H5_F32, 1, &n, opt->m, QAT_H5_REQUIRE_CHECKSUM)) ||
+        (opt->v && (rc = qat_h5_read_array(&r, "optimizer/v", QAT_H5_F32, 1, &n, opt->v, QAT_H5_REQUIRE_CHECKSUM))))
+      goto close_reader;
+    opt->step = step;
+  }
+  memcpy(m->params, params, (size_t)m->n_params * sizeof(float));
+  memcpy(m->state, state, (size_t)m->n_state * sizeof(float));
+  if (meta) *meta = got;
+close_reader:
+  free(params);
+  free(state);
+  qat_h5_reader_close(&r);
+  return rc;
+}

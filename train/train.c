@@ -1,0 +1,293 @@
+/* The training loop: epochs of seeded batches, per-epoch evaluation, checkpoint and CSV log,
+ * exact resume from an epoch checkpoint, and a stop at the first non-finite loss or gradient. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "qat/atomic_file.h"
+#include "qat/data.h"
+#include "qat/error.h"
+#include "qat/train.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int make_dirs(const char *path) {
+  char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    return qat_fail(QAT_ERR_USAGE, "output folder name is too long");
+  for (char *p = buf + 1;; p++) {
+    char c = *p;
+    if (c == '/' || c == '\0') {
+      *p = '\0';
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return qat_fail(QAT_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+      *p = c;
+      if (c == '\0') break;
+    }
+  }
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return qat_fail(QAT_ERR_IO, "%s: not a folder", path);
+  return QAT_OK;
+}
+
+int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, double *loss, double *accuracy) {
+  if (batch_size > m->max_batch) batch_size = m->max_batch;
+  qat_batcher b;
+  int rc = qat_batcher_init(&b, ds, batch_size, 0, 0, 0);
+  if (rc) return rc;
+  size_t per = (size_t)ds->h * ds->w * ds->c;
+  float *x = malloc((size_t)batch_size * per * sizeof(float));
+  int32_t *y = malloc((size_t)batch_size * sizeof(int32_t));
+  if (!x || !y) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory for an evaluation batch");
+    goto free_buffers;
+  }
+  double total_loss = 0;
+  int64_t correct = 0, seen = 0;
+  qat_exec ex = {.training = 0};
+  for (int64_t i = 0; i < qat_batcher_num_batches(&b); i++) {
+    int n = qat_batcher_get(&b, i, x, y);
+    if (n < 0) {
+      rc = n;
+      goto free_buffers;
+    }
+    float l;
+    int c;
+    qat_model_step(m, x, y, n, &ex, 0, &l, &c);
+    total_loss += (double)l * n;
+    correct += c;
+    seen += n;
+  }
+  *loss = seen ? total_loss / (double)seen : 0.0;
+  *accuracy = seen ? (double)correct / (double)seen : 0.0;
+free_buffers:
+  free(x);
+  free(y);
+  qat_batcher_free(&b);
+  return rc;
+}
+
+/* The CSV keeps one row per completed epoch; on resume the rows of the epochs being redone
+ * are dropped so the log reads as one uninterrupted run. */
+typedef struct csv_log {
+  char *text;
+  size_t len, cap;
+} csv_log;
+
+static const char csv_header[] =
+    "epoch,steps,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,test_accuracy,lr,seconds,ms_per_step\n";
+
+static int csv_append(csv_log *log, const char *line) {
+  size_t n = strlen(line);
+  if (log->len + n + 1 > log->cap) {
+    size_t cap = (log->cap + n + 1) * 2;
+    char *p = realloc(log->text, cap);
+    if (!p) return qat_fail(QAT_ERR_NOMEM, "out of memory for the training log");
+    log->text = p;
+    log->cap = cap;
+  }
+  memcpy(log->text + log->len, line, n + 1);
+  log->len += n;
+  return QAT_OK;
+}
+
+static int csv_load(csv_log *log, const char *path, int64_t keep_epochs) {
+  int rc = csv_append(log, csv_header);
+  FILE *f = fopen(path, "r");
+  if (!f) return rc;
+  char line[1024];
+  while (!rc && fgets(line, sizeof line, f)) {
+    char *end;
+    long epoch = strtol(line, &end, 10);
+    if (end != line && *end == ',' && epoch >= 1 && epoch <= keep_epochs) rc = csv_append(log, line);
+  }
+  fclose(f);
+  return rc;
+}
+
+static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train) {
+  const int *in = cfg->model.input_shape;
+  if (train->h != in[0] || train->w != in[1] || train->c != in[2])
+    return qat_fail(QAT_ERR_USAGE, "%s: the data's images are %dx%dx%d, model.input expects %dx%dx%d", cfg->path,
+                    train->h, train->w, train->c, in[0], in[1], in[2]);
+  if (train->num_classes != m->num_classes)
+    return qat_fail(QAT_ERR_USAGE, "%s: the data has %d classes, the last layer outputs %d", cfg->path,
+                    train->num_classes, m->num_classes);
+  return QAT_OK;
+}
+
+int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_result *res) {
+  memset(res, 0, sizeof *res);
+  const qat_train_spec *ts = &cfg->train;
+  qat_dataset train = {0}, val = {0}, test = {0};
+  qat_model *m = NULL;
+  qat_optimizer opt = {0};
+  qat_batcher batcher = {0};
+  csv_log log = {0};
+  float *x = NULL;
+  int32_t *y = NULL;
+  char path[4200], csv_path[4200];
+  int rc;
+
+  if (ts->threads > 0) qat_set_threads(ts->threads);
+  if ((rc = qat_data_load(&cfg->data, &train, cfg->data.validation_split > 0 ? &val : NULL, &test))) goto cleanup;
+  if (train.n == 0) {
+    rc = qat_fail(QAT_ERR_USAGE, "%s: the training set is empty", cfg->path);
+    goto cleanup;
+  }
+  if ((rc = qat_model_create(&m, &cfg->model, ts->batch_size, ts->seed))) goto cleanup;
+  if ((rc = check_data_fits_model(cfg, m, &train))) goto cleanup;
+  if ((rc = qat_batcher_init(&batcher, &train, ts->batch_size, 1, cfg->data.random_crop, cfg->data.horizontal_flip)))
+    goto cleanup;
+  int64_t steps_per_epoch = qat_batcher_num_batches(&batcher);
+  if ((rc = qat_optimizer_init(&opt, &ts->optimizer, &ts->schedule, m->n_params, m->n_decay,
+                               steps_per_epoch * ts->epochs)))
+    goto cleanup;
+
+  qat_checkpoint_meta meta = {0, 0, ts->seed};
+  if (o->resume) {
+    if ((rc = qat_checkpoint_load(o->resume, m, &opt, &meta))) goto cleanup;
+    if (meta.seed != ts->seed) {
+      rc = qat_fail(QAT_ERR_USAGE, "%s: was trained with seed %llu, the run asks for seed %llu; resume needs the same seed",
+                    o->resume, (unsigned long long)meta.seed, (unsigned long long)ts->seed);
+      goto cleanup;
+    }
+    if (meta.step != meta.epoch * steps_per_epoch) {
+      rc = qat_fail(QAT_ERR_USAGE, "%s: %lld steps in %lld epochs do not match %lld steps per epoch (batch size or data changed?)",
+                    o->resume, (long long)meta.step, (long long)meta.epoch, (long long)steps_per_epoch);
+      goto cleanup;
+    }
+  }
+  if ((rc = make_dirs(o->out_dir))) goto cleanup;
+  snprintf(csv_path, sizeof csv_path, "%s/log.csv", o->out_dir);
+  if ((rc = csv_load(&log, csv_path, meta.epoch))) goto cleanup;
+
+  size_t per = (size_t)train.h * train.w * train.c;
+  x = malloc((size_t)ts->batch_size * per * sizeof(float));
+  y = malloc((size_t)ts->batch_size * sizeof(int32_t));
+  if (!x || !y) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory for a batch");
+    goto cleanup;
+  }
+
+  int64_t global_step = meta.step;
+  double step_seconds = 0;
+  int64_t steps_run = 0;
+  res->checkpoint[0] = '\0';
+  if (o->resume) snprintf(res->checkpoint, sizeof res->checkpoint, "%s", o->resume);
+  for (int epoch = (int)meta.epoch; epoch < ts->epochs; epoch++) {
+    qat_batcher_set_epoch(&batcher, ts->seed, epoch);
+    qat_progress p = {.kind = QAT_PROGRESS_EPOCH_BEGIN, .epoch = epoch + 1, .epochs = ts->epochs,
+                      .steps_per_epoch = steps_per_epoch, .global_step = global_step};
+    if (o->progress) o->progress(&p, o->user);
+    double epoch_start = now(), loss_sum = 0, epoch_step_seconds = 0;
+    int64_t correct = 0, seen = 0;
+    for (int64_t b = 0; b < steps_per_epoch; b++) {
+      int n = qat_batcher_get(&batcher, b, x, y);
+      if (n < 0) {
+        rc = n;
+        goto cleanup;
+      }
+      double t0 = now();
+      qat_exec ex = {.training = 1, .seed = ts->seed, .step = (uint64_t)global_step};
+      float loss;
+      int c;
+      qat_model_step(m, x, y, n, &ex, 1, &loss, &c);
+      double norm = qat_vector_norm(m->grads, m->n_params);
+      double lr = qat_schedule_lr(&ts->schedule, ts->optimizer.learning_rate, opt.step, opt.total_steps);
+      if (!isfinite(loss) || !isfinite(norm)) {
+        rc = qat_fail(QAT_ERR_DIVERGED,
+                      "training diverged: %s=%g at epoch %d step %lld (lr=%g); last good checkpoint: %s",
+                      isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? norm : (double)loss, epoch + 1,
+                      (long long)b + 1, lr, res->checkpoint[0] ? res->checkpoint : "none");
+        goto cleanup;
+      }
+      qat_optimizer_step(&opt, m->params, m->grads, norm);
+      double dt = now() - t0;
+      epoch_step_seconds += dt;
+      global_step++;
+      loss_sum += (double)loss * n;
+      correct += c;
+      seen += n;
+      p.kind = QAT_PROGRESS_STEP;
+      p.step = b + 1;
+      p.global_step = global_step;
+      p.epoch_seconds = now() - epoch_start;
+      p.ms_per_step = epoch_step_seconds / (double)(b + 1) * 1e3;
+      p.loss = loss_sum / (double)seen;
+      p.accuracy = (double)correct / (double)seen;
+      p.lr = lr;
+      if (o->progress) o->progress(&p, o->user);
+    }
+    step_seconds += epoch_step_seconds;
+    steps_run += steps_per_epoch;
+    res->train_loss = p.loss;
+    res->train_accuracy = p.accuracy;
+    p.kind = QAT_PROGRESS_EPOCH_END;
+    if (val.n > 0) {
+      if ((rc = qat_evaluate(m, &val, ts->batch_size, &p.val_loss, &p.val_accuracy))) goto cleanup;
+      p.has_val = 1;
+    }
+    if (test.n > 0) {
+      if ((rc = qat_evaluate(m, &test, ts->batch_size, &p.test_loss, &p.test_accuracy))) goto cleanup;
+      p.has_test = 1;
+      res->has_test = 1;
+      res->test_loss = p.test_loss;
+      res->test_accuracy = p.test_accuracy;
+    }
+    meta.epoch = epoch + 1;
+    meta.step = global_step;
+    snprintf(path, sizeof path, "%s/epoch_%03d.h5", o->out_dir, epoch + 1);
+    if ((rc = qat_checkpoint_save(path, m, &opt, cfg->text, &meta))) goto cleanup;
+    snprintf(path, sizeof path, "%s/checkpoint.h5", o->out_dir);
+    if ((rc = qat_checkpoint_save(path, m, &opt, cfg->text, &meta))) goto cleanup;
+    snprintf(res->checkpoint, sizeof res->checkpoint, "%s", path);
+    p.checkpoint = res->checkpoint;
+    p.epoch_seconds = now() - epoch_start;
+    char row[512];
+    snprintf(row, sizeof row, "%d,%lld,%.6f,%.6f,%s,%s,%s,%s,%.6g,%.3f,%.3f\n", epoch + 1, (long long)global_step,
+             p.loss, p.accuracy, "", "", "", "", p.lr, p.epoch_seconds, p.ms_per_step);
+    if (p.has_val || p.has_test) {
+      char v[2][32] = {"", ""}, t[2][32] = {"", ""};
+      if (p.has_val) {
+        snprintf(v[0], sizeof v[0], "%.6f", p.val_loss);
+        snprintf(v[1], sizeof v[1], "%.6f", p.val_accuracy);
+      }
+      if (p.has_test) {
+        snprintf(t[0], sizeof t[0], "%.6f", p.test_loss);
+        snprintf(t[1], sizeof t[1], "%.6f", p.test_accuracy);
+      }
+      snprintf(row, sizeof row, "%d,%lld,%.6f,%.6f,%s,%s,%s,%s,%.6g,%.3f,%.3f\n", epoch + 1, (long long)global_step,
+               p.loss, p.accuracy, v[0], v[1], t[0], t[1], p.lr, p.epoch_seconds, p.ms_per_step);
+    }
+    if ((rc = csv_append(&log, row)) || (rc = qat_atomic_write(csv_path, log.text, log.len))) goto cleanup;
+    if (o->progress) o->progress(&p, o->user);
+  }
+  res->epochs = (int)meta.epoch;
+  res->steps = global_step;
+  res->ms_per_step = steps_run ? step_seconds / (double)steps_run * 1e3 : 0.0;
+  res->n_params = m->n_params;
+  if (!res->has_test && test.n > 0) {
+    if ((rc = qat_evaluate(m, &test, ts->batch_size, &res->test_loss, &res->test_accuracy))) goto cleanup;
+    res->has_test = 1;
+  }
+cleanup:
+  free(x);
+  free(y);
+  free(log.text);
+  qat_batcher_free(&batcher);
+  qat_optimizer_free(&opt);
+  qat_model_free(m);
+  qat_dataset_free(&train);
+  qat_dataset_free(&val);
+  qat_dataset_free(&test);
+  return rc;
+}
