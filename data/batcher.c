@@ -1,0 +1,140 @@
+/* Seeded batches. Nothing in a batch depends on which batches were produced before it, so a
+ * run resumed at batch k of epoch e sees exactly what the uninterrupted run saw. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "qat/data.h"
+#include "qat/error.h"
+#include "qat/rng.h"
+
+/* Separate streams for the epoch's order and for the samples' augmentation, so that turning
+ * augmentation on does not change the order (and the other way round). */
+#define STREAM_SHUFFLE 0x53687566666c65ULL /* "Shuffle" */
+#define STREAM_AUGMENT 0x4175676d656e74ULL /* "Augment" */
+
+static uint64_t epoch_key(uint64_t seed, int epoch, uint64_t stream) {
+  return qat_hash64(qat_hash64(seed ^ stream) ^ (uint64_t)(uint32_t)epoch);
+}
+
+int qat_batcher_init(qat_batcher *b, const qat_dataset *ds, int batch_size, int shuffle,
+                     int random_crop, int horizontal_flip) {
+  memset(b, 0, sizeof *b);
+  if (batch_size < 1) return qat_fail(QAT_ERR_USAGE, "batch size %d, must be >= 1", batch_size);
+  int side = ds->h < ds->w ? ds->h : ds->w;
+  if (random_crop < 0 || random_crop > side)
+    return qat_fail(QAT_ERR_USAGE, "random_crop %d outside [0, %d] for %dx%d images",
+                    random_crop, side, ds->h, ds->w);
+  /* qat_rng_below draws 32-bit indices; the readers' 2 GiB cap keeps n below that anyway. */
+  if (ds->n > (int64_t)UINT32_MAX)
+    return qat_fail(QAT_ERR_USAGE, "%lld samples, more than the batcher handles",
+                    (long long)ds->n);
+  b->ds = ds;
+  b->batch_size = batch_size;
+  b->shuffle = shuffle != 0;
+  b->random_crop = random_crop;
+  b->horizontal_flip = horizontal_flip != 0;
+  if (b->shuffle && ds->n > 0) {
+    b->order = malloc((size_t)ds->n * sizeof *b->order);
+    if (!b->order)
+      return qat_fail(QAT_ERR_NOMEM, "out of memory for the order of %lld samples",
+                      (long long)ds->n);
+  }
+  qat_batcher_set_epoch(b, 0, 0);
+  return QAT_OK;
+}
+
+void qat_batcher_set_epoch(qat_batcher *b, uint64_t seed, int epoch) {
+  b->seed = seed;
+  b->epoch = epoch;
+  if (!b->order) return;
+  int64_t n = b->ds->n;
+  /* Start from the identity every time: the order must not depend on the previous epoch. */
+  for (int64_t i = 0; i < n; i++) b->order[i] = i;
+  qat_rng rng;
+  qat_rng_seed(&rng, epoch_key(seed, epoch, STREAM_SHUFFLE));
+  for (int64_t i = n - 1; i > 0; i--) {
+    int64_t j = qat_rng_below(&rng, (uint32_t)(i + 1));
+    int64_t t = b->order[i];
+    b->order[i] = b->order[j];
+    b->order[j] = t;
+  }
+}
+
+int64_t qat_batcher_num_batches(const qat_batcher *b) {
+  return (b->ds->n + b->batch_size - 1) / b->batch_size;
+}
+
+static void to_unit(const uint8_t *in, int64_t count, float *out) {
+  for (int64_t k = 0; k < count; k++) out[k] = (float)in[k] / 255.0f;
+}
+
+/* Pad by p zeros, crop h x w at (p + dy, p + dx), then mirror if flip: out(y, x) is
+ * in(y + dy, x' + dx) with x' = flip ? w - 1 - x : x, or 0 where that falls outside. The
+ * in-range part of a row is one contiguous span, worked out once per row rather than tested
+ * per pixel. */
+static void augment(const uint8_t *in, int h, int w, int c, int dy, int dx, int flip,
+                    float *out) {
+  /* Output columns whose source column lies in [0, w). */
+  int x0 = flip ? (dx > 0 ? dx : 0) : (dx < 0 ? -dx : 0);
+  int x1 = flip ? (dx < 0 ? w + dx : w) : (dx > 0 ? w - dx : w);
+  if (x1 < x0) x1 = x0;
+  for (int y = 0; y < h; y++) {
+    int sy = y + dy;
+    float *row = out + (int64_t)y * w * c;
+    if (sy < 0 || sy >= h || x0 == x1) {
+      memset(row, 0, (size_t)w * c * sizeof *row);
+      continue;
+    }
+    memset(row, 0, (size_t)x0 * c * sizeof *row);
+    memset(row + (int64_t)x1 * c, 0, (size_t)(w - x1) * c * sizeof *row);
+    const uint8_t *src = in + (int64_t)sy * w * c;
+    if (!flip) {
+      to_unit(src + (int64_t)(x0 + dx) * c, (int64_t)(x1 - x0) * c, row + (int64_t)x0 * c);
+      continue;
+    }
+    for (int x = x0; x < x1; x++)
+      to_unit(src + (int64_t)(w - 1 - x + dx) * c, c, row + (int64_t)x * c);
+  }
+}
+
+int qat_batcher_get(const qat_batcher *b, int64_t batch_index, float *x, int32_t *y) {
+  int64_t batches = qat_batcher_num_batches(b);
+  if (batch_index < 0 || batch_index >= batches)
+    return qat_fail(QAT_ERR_USAGE, "batch %lld outside [0, %lld)", (long long)batch_index,
+                    (long long)batches);
+  const qat_dataset *ds = b->ds;
+  int64_t start = batch_index * b->batch_size;
+  int count = ds->n - start < b->batch_size ? (int)(ds->n - start) : b->batch_size;
+  int64_t size = (int64_t)ds->h * ds->w * ds->c;
+  int augmenting = b->random_crop > 0 || b->horizontal_flip;
+  uint64_t key = augmenting ? epoch_key(b->seed, b->epoch, STREAM_AUGMENT) : 0;
+  for (int j = 0; j < count; j++) {
+    int64_t pos = start + j;
+    int64_t sample = b->order ? b->order[pos] : pos;
+    const uint8_t *img = ds->images + sample * size;
+    float *out = x + j * size;
+    y[j] = ds->labels[sample];
+    if (!augmenting) {
+      to_unit(img, size, out);
+      continue;
+    }
+    /* Keyed by the position in the epoch, not by the sample or by a running stream, so the
+     * batch is the same whenever and in whatever order it is asked for. */
+    qat_rng rng;
+    qat_rng_seed(&rng, qat_hash64(key ^ qat_hash64((uint64_t)pos)));
+    int dy = 0, dx = 0, flip = 0;
+    if (b->random_crop) {
+      uint32_t span = 2 * (uint32_t)b->random_crop + 1;
+      dy = (int)qat_rng_below(&rng, span) - b->random_crop;
+      dx = (int)qat_rng_below(&rng, span) - b->random_crop;
+    }
+    if (b->horizontal_flip) flip = (int)(qat_rng_next(&rng) >> 63);
+    augment(img, ds->h, ds->w, ds->c, dy, dx, flip, out);
+  }
+  return count;
+}
+
+void qat_batcher_free(qat_batcher *b) {
+  free(b->order);
+  memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,93 @@
+/* Datasets: IDX (MNIST, Fashion-MNIST; gzip or plain) and CIFAR-10 binary readers, the
+ * train/validation/test split of a run's data spec, and a seeded batcher whose batches can be
+ * produced in any order, so that a resumed run picks up mid-epoch with the same samples.
+ *
+ * Data files are untrusted input: every reader checks the header, the size arithmetic, the
+ * exact length and every label before it hands out a dataset, and its errors name the file,
+ * the problem and the expected vs found value. */
+#ifndef QAT_DATA_H
+#define QAT_DATA_H
+
+#include <stdint.h>
+
+#include "qat/spec.h"
+
+/* The largest payload (image bytes) a reader accepts: a header that claims more is rejected
+ * before anything is allocated. Fashion-MNIST needs 47 MB, all of CIFAR-10 180 MB. */
+#define QAT_DATA_MAX_BYTES ((int64_t)1 << 31)
+
+/* Debian's dataset-fashion-mnist; the environment variable overrides the directory. */
+#define QAT_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+#define QAT_FASHION_MNIST_DIR_ENV "QAT_FASHION_MNIST_DIR"
+
+typedef struct qat_dataset {
+  int64_t n;        /* samples */
+  int h, w, c;      /* every image is h x w x c */
+  uint8_t *images;  /* n * h * w * c bytes, NHWC */
+  uint8_t *labels;  /* n bytes, each < num_classes */
+  int num_classes;  /* 10 for every supported set */
+  int owns;         /* 0 for a view (qat_dataset_view): free() leaves the memory alone */
+} qat_dataset;
+
+/* IDX pair (magic 0x00000803 images N x H x W, 0x00000801 labels N; unsigned bytes), gzip
+ * compressed or plain, recognized by content, not by name. Labels must be < num_classes
+ * (1..256). The result has c = 1. On error *out is left empty. */
+int qat_idx_load(const char *images_path, const char *labels_path, int num_classes,
+                 qat_dataset *out);
+
+/* CIFAR-10 binary batches (records of 1 label byte + 3072 bytes of 32x32 R, G, B planes),
+ * concatenated in the order given; converted to 32x32x3 NHWC. On error *out is left empty. */
+int qat_cifar10_load(const char *const *paths, int n_paths, qat_dataset *out);
+
+/* Frees an owning dataset (a view is only cleared); safe on a zeroed or freed one. */
+void qat_dataset_free(qat_dataset *ds);
+
+/* A non-owning view of samples [start, start + count) of ds; valid while ds is. */
+int qat_dataset_view(const qat_dataset *ds, int64_t start, int64_t count, qat_dataset *out);
+
+/* An owning copy of `count` distinct samples drawn with `seed` (kept in dataset order), e.g.
+ * the representative set for calibration. count >= ds->n copies everything. */
+int qat_dataset_sample(const qat_dataset *ds, int64_t count, uint64_t seed, qat_dataset *out);
+
+/* Loads what a data spec names:
+ *   FASHION_MNIST: $QAT_FASHION_MNIST_DIR (default QAT_FASHION_MNIST_DIR)/
+ *                  {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz (or without .gz);
+ *   IDX:           spec->train_images/train_labels and test_images/test_labels;
+ *   CIFAR10:       spec->train_files[0..n_train_files) and spec->test_file.
+ * Applies limit_train and limit_test (keep the first N), then holds out the last
+ * validation_split of the (limited) training set as in Keras: the training set keeps
+ * floor(n * (1 - split)) samples. The held-out samples never appear in *train, whether or
+ * not val is requested. val and test may be NULL (not loaded). A test set the spec does not
+ * name (IDX or CIFAR10 without test paths) comes back empty (n = 0) with the training shape.
+ * All three results own their memory. On error all three are left empty. */
+int qat_data_load(const qat_data_spec *spec, qat_dataset *train, qat_dataset *val,
+                  qat_dataset *test);
+
+/* Batches of one dataset. The order of an epoch is a function of (seed, epoch) only, and each
+ * sample's augmentation of (seed, epoch, position in the epoch) only, so any batch can be
+ * produced at any time, in any order, from any thread (get is read-only on the batcher). */
+typedef struct qat_batcher {
+  const qat_dataset *ds;
+  int batch_size;
+  int shuffle;          /* permute each epoch */
+  int random_crop;      /* pad by this many zero pixels and crop back at a random offset */
+  int horizontal_flip;  /* mirror left-right with probability 1/2 */
+  uint64_t seed;
+  int epoch;
+  int64_t *order;       /* order[i] = sample at position i of the epoch; NULL if !shuffle */
+} qat_batcher;
+
+/* ds must outlive the batcher. batch_size >= 1; random_crop in [0, min(h, w)]. Starts as
+ * qat_batcher_set_epoch(b, 0, 0). */
+int qat_batcher_init(qat_batcher *b, const qat_dataset *ds, int batch_size, int shuffle,
+                     int random_crop, int horizontal_flip);
+void qat_batcher_set_epoch(qat_batcher *b, uint64_t seed, int epoch);
+/* ceil(n / batch_size): the last, partial batch is included. */
+int64_t qat_batcher_num_batches(const qat_batcher *b);
+/* Fills x (batch_size * h * w * c floats, NHWC, pixel / 255) and y (batch_size labels) for
+ * batch batch_index of the current epoch; returns the number of samples filled (batch_size,
+ * or fewer for the last batch) or a negative status. Allocates nothing. */
+int qat_batcher_get(const qat_batcher *b, int64_t batch_index, float *x, int32_t *y);
+void qat_batcher_free(qat_batcher *b);
+
+#endif

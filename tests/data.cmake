@@ -1,0 +1,1 @@
+qat_test(test_data SOURCES test_data.c LIBS qat_data)
