@@ -1,0 +1,141 @@
+/* qat_config_load / qat_config_parse / qat_config_free: file checks and the top level. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/internal.h"
+#include "qat/error.h"
+
+void qat_config_free(qat_config *cfg) {
+  if (!cfg) return;
+  free(cfg->path);
+  free(cfg->text);
+  free(cfg->model.layers);
+  qat_cfg_data_free(&cfg->data);
+  memset(cfg, 0, sizeof *cfg);
+}
+
+static int top_level(const cfg_ctx *c, const cfg_node *root, qat_config *cfg) {
+  static const char *const keys[] = {"model", "data", "train"};
+  const cfg_node *v[3];
+  int rc;
+  if (!root)
+    return qat_cfg_error(c, NULL, "(top level)",
+                         "no YAML document, only comments or blank lines (expected a mapping with "
+                         "model, data, train)");
+  if (root->kind != CFG_MAP || qat_cfg_is_null(root))
+    return qat_cfg_want(c, root, "(top level)", "a mapping with keys model, data, train");
+  /* Planned sections get their own message rather than a did-you-mean. */
+  for (size_t p = 0; p < root->n / 2; p++) {
+    const cfg_node *k = root->kids[2 * p];
+    if (k->kind == CFG_SCALAR && (!strcmp(k->str, "quantize") || !strcmp(k->str, "export")))
+      return qat_cfg_error(c, k, k->str,
+                           "section not supported yet (expected only model, data, train)");
+  }
+  if ((rc = qat_cfg_map(c, root, "", keys, 3, v))) return rc;
+  if (!v[0])
+    return qat_cfg_error(c, root, "model",
+                         "missing section (expected a model with input and layers)");
+  if ((rc = qat_cfg_model(c, v[0], &cfg->model))) return rc;
+  if ((rc = qat_cfg_data(c, v[1], &cfg->data))) return rc;
+  return qat_cfg_train(c, v[2], &cfg->train);
+}
+
+int qat_config_parse(const char *text, size_t len, const char *source_name, qat_config *out) {
+  qat_config cfg;
+  cfg_ctx c = {source_name ? source_name : "<config>"};
+  cfg_node *root = NULL;
+  const char *nul;
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  memset(&cfg, 0, sizeof cfg);
+  if (len > QAT_CONFIG_MAX_BYTES)
+    return qat_fail(QAT_ERR_USAGE, "%s: file is %zu bytes (expected a config of at most %u bytes)",
+                    c.src, len, QAT_CONFIG_MAX_BYTES);
+  if (len == 0 || !text)
+    return qat_fail(QAT_ERR_USAGE, "%s: empty file (expected a YAML config)", c.src);
+  if ((nul = memchr(text, '\0', len))) {
+    int line, col;
+    qat_cfg_offset_pos(text, len, (size_t)(nul - text), &line, &col);
+    return qat_fail(
+        QAT_ERR_USAGE,
+        "%s:%d:%d: NUL byte at offset %zu (expected UTF-8 text; is it UTF-16 or binary?)", c.src,
+        line, col, (size_t)(nul - text));
+  }
+  cfg.text = malloc(len + 1);
+  if (!cfg.text) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", c.src);
+  memcpy(cfg.text, text, len);
+  cfg.text[len] = '\0';
+  if (source_name && (rc = qat_cfg_strdup(source_name, &cfg.path))) goto free_cfg;
+
+  if ((rc = qat_cfg_tree_build(&c, cfg.text, len, &root))) goto free_cfg;
+  if ((rc = top_level(&c, root, &cfg))) goto free_tree;
+  cfg.model.source = cfg.path;
+  qat_cfg_tree_free(root);
+  *out = cfg;
+  return 0;
+
+free_tree:
+  qat_cfg_tree_free(root);
+free_cfg:
+  qat_config_free(&cfg);
+  return rc;
+}
+
+int qat_config_load(const char *path, qat_config *out) {
+  struct stat st;
+  char *buf = NULL;
+  size_t len = 0;
+  int fd, rc;
+
+  memset(out, 0, sizeof *out);
+  if (!path || !*path) return qat_fail(QAT_ERR_USAGE, "config: empty path (expected a YAML file)");
+  /* O_NONBLOCK so that a FIFO is refused below instead of hanging open(). */
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return qat_fail(QAT_ERR_IO, "%s: cannot open config: %s", path, strerror(errno));
+  if (fstat(fd, &st) != 0) {
+    rc = qat_fail(QAT_ERR_IO, "%s: cannot stat config: %s", path, strerror(errno));
+    goto close_fd;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    rc = qat_fail(QAT_ERR_USAGE, "%s: %s (expected a YAML file)", path, strerror(EISDIR));
+    goto close_fd;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    rc = qat_fail(QAT_ERR_USAGE, "%s: not a regular file (expected a YAML file)", path);
+    goto close_fd;
+  }
+  /* st_size is only a hint (procfs files report 0): read to EOF, but never past the cap. */
+  buf = malloc(QAT_CONFIG_MAX_BYTES + 1);
+  if (!buf) {
+    rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+    goto close_fd;
+  }
+  while (len <= QAT_CONFIG_MAX_BYTES) {
+    ssize_t r = read(fd, buf + len, QAT_CONFIG_MAX_BYTES + 1 - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      rc = qat_fail(QAT_ERR_IO, "%s: cannot read config: %s", path, strerror(errno));
+      goto free_buf;
+    }
+    if (r == 0) break;
+    len += (size_t)r;
+  }
+  if (len > QAT_CONFIG_MAX_BYTES) {
+    rc = qat_fail(QAT_ERR_USAGE,
+                  "%s: file is larger than %u bytes (expected a config of at most %u bytes)", path,
+                  QAT_CONFIG_MAX_BYTES, QAT_CONFIG_MAX_BYTES);
+    goto free_buf;
+  }
+  rc = qat_config_parse(buf, len, path, out);
+
+free_buf:
+  free(buf);
+close_fd:
+  close(fd);
+  return rc;
+}

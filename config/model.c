@@ -1,0 +1,591 @@
+/* The model section: input shape and the layer list, Keras class and argument names. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/internal.h"
+#include "qat/error.h"
+
+const char *qat_layer_type_name(qat_layer_type t) {
+  static const char *const names[] = {
+#define QAT_LAYER_NAME(e, cls, stem) cls,
+      QAT_LAYER_TYPES(QAT_LAYER_NAME)
+#undef QAT_LAYER_NAME
+  };
+  if ((unsigned)t >= QAT_LAYER_TYPE_COUNT) return "unknown";
+  return names[t];
+}
+
+static const char *const layer_stems[] = {
+#define QAT_LAYER_STEM(e, cls, stem) stem,
+    QAT_LAYER_TYPES(QAT_LAYER_STEM)
+#undef QAT_LAYER_STEM
+};
+static const char *const layer_classes[] = {
+#define QAT_LAYER_CLASS(e, cls, stem) cls,
+    QAT_LAYER_TYPES(QAT_LAYER_CLASS)
+#undef QAT_LAYER_CLASS
+};
+_Static_assert(sizeof layer_stems / sizeof layer_stems[0] == QAT_LAYER_TYPE_COUNT,
+               "stem per layer type");
+
+/* Other spellings Keras itself accepts for the same classes. */
+static const struct {
+  const char *alias;
+  qat_layer_type type;
+} layer_aliases[] = {
+    {"Convolution2D", QAT_LAYER_CONV2D},
+    {"MaxPool2D", QAT_LAYER_MAX_POOL2D},
+    {"AvgPool2D", QAT_LAYER_AVG_POOL2D},
+    {"GlobalAvgPool2D", QAT_LAYER_GLOBAL_AVG_POOL2D},
+};
+
+#define CFG_ARGS(X)                       \
+  X(FILTERS, "filters")                   \
+  X(KERNEL_SIZE, "kernel_size")           \
+  X(STRIDES, "strides")                   \
+  X(PADDING, "padding")                   \
+  X(ACTIVATION, "activation")             \
+  X(USE_BIAS, "use_bias")                 \
+  X(DEPTH_MULTIPLIER, "depth_multiplier") \
+  X(UNITS, "units")                       \
+  X(POOL_SIZE, "pool_size")               \
+  X(RATE, "rate")                         \
+  X(MOMENTUM, "momentum")                 \
+  X(EPSILON, "epsilon")                   \
+  X(MAX_VALUE, "max_value")               \
+  X(TARGET_SHAPE, "target_shape")         \
+  X(NAME, "name")                         \
+  X(INPUTS, "inputs")
+
+enum {
+#define CFG_ARG_ENUM(e, s) ARG_##e,
+  CFG_ARGS(CFG_ARG_ENUM)
+#undef CFG_ARG_ENUM
+      ARG_COUNT
+};
+static const char *const arg_names[] = {
+#define CFG_ARG_NAME(e, s) s,
+    CFG_ARGS(CFG_ARG_NAME)
+#undef CFG_ARG_NAME
+};
+
+#define A(x) (1u << ARG_##x)
+#define CONV_COMMON (A(KERNEL_SIZE) | A(STRIDES) | A(PADDING) | A(ACTIVATION) | A(USE_BIAS))
+#define POOL_COMMON (A(POOL_SIZE) | A(STRIDES) | A(PADDING))
+
+/* Which arguments each type accepts and needs; name and inputs are added for every type. */
+static const struct {
+  unsigned allowed, required;
+} layer_args[] = {
+    [QAT_LAYER_CONV2D] = {A(FILTERS) | CONV_COMMON, A(FILTERS) | A(KERNEL_SIZE)},
+    [QAT_LAYER_DEPTHWISE_CONV2D] = {A(DEPTH_MULTIPLIER) | CONV_COMMON, A(KERNEL_SIZE)},
+    [QAT_LAYER_DENSE] = {A(UNITS) | A(ACTIVATION) | A(USE_BIAS), A(UNITS)},
+    [QAT_LAYER_MAX_POOL2D] = {POOL_COMMON, 0},
+    [QAT_LAYER_AVG_POOL2D] = {POOL_COMMON, 0},
+    [QAT_LAYER_GLOBAL_AVG_POOL2D] = {0, 0},
+    [QAT_LAYER_BATCH_NORM] = {A(MOMENTUM) | A(EPSILON), 0},
+    [QAT_LAYER_RELU] = {A(MAX_VALUE), 0},
+    [QAT_LAYER_ACTIVATION] = {A(ACTIVATION), A(ACTIVATION)},
+    [QAT_LAYER_DROPOUT] = {A(RATE), A(RATE)},
+    [QAT_LAYER_FLATTEN] = {0, 0},
+    [QAT_LAYER_RESHAPE] = {A(TARGET_SHAPE), A(TARGET_SHAPE)},
+    [QAT_LAYER_ADD] = {A(INPUTS), A(INPUTS)},
+};
+_Static_assert(sizeof layer_args / sizeof layer_args[0] == QAT_LAYER_TYPE_COUNT,
+               "every layer type needs an argument table entry");
+_Static_assert(ARG_COUNT <= 32, "argument masks are 32 bits");
+
+static const char *const activation_names[] = {"linear", "relu", "relu6", "softmax"};
+
+typedef struct layer_aux {
+  const cfg_node *item;       /* the list item, for messages about the whole layer */
+  const cfg_node *activation; /* where softmax was asked for, if it was */
+  const cfg_node *inputs;     /* resolved once every name is known */
+  const cfg_node *name;       /* NULL when the name is a default one */
+  char path[CFG_PATH_MAX];    /* "model.layers[3].Conv2D" */
+} layer_aux;
+
+/* Layer names -> index, so name checks stay linear in the number of layers. */
+typedef struct name_table {
+  int *slot; /* layer index or -1 */
+  size_t mask;
+  const qat_layer_spec *layers;
+} name_table;
+
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+static int names_init(name_table *t, size_t n_layers, const qat_layer_spec *layers) {
+  size_t cap = 16;
+  while (cap < 2 * n_layers)
+    cap *= 2;
+  t->slot = malloc(cap * sizeof *t->slot);
+  if (!t->slot) return qat_fail(QAT_ERR_NOMEM, "out of memory while reading the config");
+  for (size_t i = 0; i < cap; i++)
+    t->slot[i] = -1;
+  t->mask = cap - 1;
+  t->layers = layers;
+  return 0;
+}
+
+static int names_find(const name_table *t, const char *name) {
+  for (size_t h = name_hash(name) & t->mask;; h = (h + 1) & t->mask) {
+    int i = t->slot[h];
+    if (i < 0 || !strcmp(t->layers[i].name, name)) return i;
+  }
+}
+
+static void names_add(name_table *t, int index) {
+  size_t h = name_hash(t->layers[index].name) & t->mask;
+  while (t->slot[h] >= 0)
+    h = (h + 1) & t->mask;
+  t->slot[h] = index;
+}
+
+static int find_type(const char *s, qat_layer_type *out) {
+  for (int t = 0; t < QAT_LAYER_TYPE_COUNT; t++) {
+    if (!strcmp(s, layer_classes[t])) {
+      *out = (qat_layer_type)t;
+      return 1;
+    }
+  }
+  for (size_t i = 0; i < sizeof layer_aliases / sizeof layer_aliases[0]; i++) {
+    if (!strcmp(s, layer_aliases[i].alias)) {
+      *out = layer_aliases[i].type;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int unknown_type(const cfg_ctx *c, const cfg_node *key, const char *path) {
+  char list[512];
+  const char *hint;
+  cfg_quoted q = qat_cfg_quote(key->str, key->len);
+  if (!strcmp(key->str, "Softmax"))
+    return qat_cfg_error(
+        c, key, path,
+        "layer type 'Softmax' is not supported (expected 'activation: softmax' on the last "
+        "layer, or an 'Activation: {activation: softmax}' layer)");
+  if (!strcmp(key->str, "InputLayer") || !strcmp(key->str, "Input"))
+    return qat_cfg_error(c, key, path,
+                         "'%s' is not a layer here (expected the input shape in model.input)", q.s);
+  hint = qat_cfg_suggest(key->str, layer_classes, QAT_LAYER_TYPE_COUNT);
+  if (hint)
+    return qat_cfg_error(c, key, path, "unknown layer type '%s' (did you mean '%s'?)", q.s, hint);
+  qat_cfg_join(list, sizeof list, layer_classes, QAT_LAYER_TYPE_COUNT);
+  return qat_cfg_error(c, key, path, "unknown layer type '%s' (expected one of: %s)", q.s, list);
+}
+
+static size_t allowed_names(qat_layer_type t, const char **out) {
+  size_t n = 0;
+  unsigned mask = layer_args[t].allowed | A(NAME) | A(INPUTS);
+  for (int a = 0; a < ARG_COUNT; a++)
+    if (mask & (1u << a)) out[n++] = arg_names[a];
+  return n;
+}
+
+/* kernel_size, strides, pool_size: an int or [rows, cols], as Keras accepts. */
+static int int_pair(const cfg_ctx *c, const cfg_node *n, const char *path, int out[2]) {
+  char p[CFG_PATH_MAX];
+  int rc;
+  if (n->kind != CFG_SEQ) {
+    if (n->kind != CFG_SCALAR)
+      return qat_cfg_want(c, n, path, "an integer >= 1 or a list of 2 integers");
+    if ((rc = qat_cfg_int(c, n, path, 1, INT_MAX, &out[0]))) return rc;
+    out[1] = out[0];
+    return 0;
+  }
+  if (n->n != 2)
+    return qat_cfg_error(
+        c, n, path, "got a list of %zu (expected an integer >= 1 or a list of 2 integers)", n->n);
+  for (size_t i = 0; i < 2; i++) {
+    qat_cfg_path_index(p, path, i);
+    if ((rc = qat_cfg_int(c, n->kids[i], p, 1, INT_MAX, &out[i]))) return rc;
+  }
+  return 0;
+}
+
+static int target_shape(const cfg_ctx *c, const cfg_node *n, const char *path, qat_layer_spec *L) {
+  char p[CFG_PATH_MAX];
+  int rc, unknown = 0;
+  if (n->kind != CFG_SEQ) return qat_cfg_want(c, n, path, "a list of 1 to 3 dimensions");
+  if (n->n < 1 || n->n > 3)
+    return qat_cfg_error(c, n, path,
+                         "got a list of %zu (expected 1 to 3 dimensions after the batch)", n->n);
+  for (size_t i = 0; i < n->n; i++) {
+    int d;
+    qat_cfg_path_index(p, path, i);
+    if ((rc = qat_cfg_int(c, n->kids[i], p, -1, INT_MAX, &d))) return rc;
+    if (d == 0)
+      return qat_cfg_error(c, n->kids[i], p,
+                           "0 is not a dimension (expected an integer >= 1 or -1)");
+    if (d == -1 && unknown++)
+      return qat_cfg_error(c, n->kids[i], p,
+                           "a second -1 (expected at most one inferred dimension)");
+    L->target_shape[i] = d;
+  }
+  L->target_rank = (int)n->n;
+  return 0;
+}
+
+/* Names end up as HDF5 group names and TFLite tensor names: keep them to a safe alphabet. */
+static int layer_name(const cfg_ctx *c, const cfg_node *n, const char *path, qat_layer_spec *L) {
+  const char *s;
+  int rc;
+  if ((rc = qat_cfg_str(c, n, path, &s))) return rc;
+  if (n->len >= QAT_NAME_MAX)
+    return qat_cfg_error(c, n, path, "name is %zu characters long (expected at most %d)", n->len,
+                         QAT_NAME_MAX - 1);
+  for (const char *p = s; *p; p++) {
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '_' || *p == '-' || *p == '.'))
+      return qat_cfg_error(
+          c, n, path, "name '%s' has the byte 0x%02x (expected ASCII letters, digits, '_', '-', '.')",
+          qat_cfg_quote(s, n->len).s, (unsigned)(unsigned char)*p);
+  }
+  if (!strcmp(s, "input"))
+    return qat_cfg_error(c, n, path,
+                         "'input' is reserved for the model input (expected another name)");
+  memcpy(L->name, s, n->len + 1);
+  return 0;
+}
+
+static int inputs_arg(const cfg_ctx *c, const cfg_node *n, const char *path, qat_layer_type t) {
+  char p[CFG_PATH_MAX];
+  const char *s;
+  int rc;
+  size_t count = n->kind == CFG_SEQ ? n->n : 1;
+  if (n->kind == CFG_MAP) return qat_cfg_want(c, n, path, "a list of layer names");
+  if (t == QAT_LAYER_ADD && (count < 2 || count > QAT_MAX_LAYER_INPUTS))
+    return qat_cfg_error(c, n, path, "Add has %zu input%s (expected 2 to %d layer names)", count,
+                         count == 1 ? "" : "s", QAT_MAX_LAYER_INPUTS);
+  if (t != QAT_LAYER_ADD && count != 1)
+    return qat_cfg_error(c, n, path, "%s takes one input, got %zu (expected a single layer name)",
+                         qat_layer_type_name(t), count);
+  if (n->kind == CFG_SCALAR) return qat_cfg_str(c, n, path, &s);
+  for (size_t i = 0; i < n->n; i++) {
+    qat_cfg_path_index(p, path, i);
+    if ((rc = qat_cfg_str(c, n->kids[i], p, &s))) return rc;
+  }
+  return 0;
+}
+
+static int max_value(const cfg_ctx *c, const cfg_node *n, const char *path, float *out) {
+  float v;
+  int rc;
+  if (qat_cfg_is_null(n)) {
+    *out = 0;
+    return 0;
+  }
+  if ((rc = qat_cfg_float(c, n, path, -INFINITY, 0, INFINITY, 0, &v))) return rc;
+  if (v != 6.0f)
+    return qat_cfg_error(
+        c, n, path,
+        "max_value %s is not supported: only ReLU6 maps onto a TFLite fused activation "
+        "(expected 6 or no max_value)",
+        qat_cfg_quote(n->str, n->len).s);
+  *out = v;
+  return 0;
+}
+
+static int activation_arg(const cfg_ctx *c, const cfg_node *n, const char *path,
+                          qat_activation *out) {
+  int v, rc;
+  /* Keras configs write activation: None (Python) or null for "no activation". */
+  if (qat_cfg_is_null(n) || (n->kind == CFG_SCALAR && n->plain && !strcmp(n->str, "None"))) {
+    *out = QAT_ACTIVATION_LINEAR;
+    return 0;
+  }
+  if ((rc = qat_cfg_enum(c, n, path, activation_names, 4, &v))) return rc;
+  *out = (qat_activation)v;
+  return 0;
+}
+
+static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *path,
+                   qat_layer_spec *L, layer_aux *aux) {
+  static const char *const paddings[] = {"valid", "same"};
+  int e, rc = 0;
+  switch (arg) {
+  case ARG_FILTERS: return qat_cfg_int(c, v, path, 1, INT_MAX, &L->filters);
+  case ARG_UNITS: return qat_cfg_int(c, v, path, 1, INT_MAX, &L->units);
+  case ARG_DEPTH_MULTIPLIER: return qat_cfg_int(c, v, path, 1, INT_MAX, &L->depth_multiplier);
+  case ARG_KERNEL_SIZE: return int_pair(c, v, path, L->kernel_size);
+  case ARG_STRIDES: return int_pair(c, v, path, L->strides);
+  case ARG_POOL_SIZE: return int_pair(c, v, path, L->pool_size);
+  case ARG_PADDING:
+    if ((rc = qat_cfg_enum(c, v, path, paddings, 2, &e))) return rc;
+    L->padding = (qat_padding)e;
+    return 0;
+  case ARG_ACTIVATION:
+    if ((rc = activation_arg(c, v, path, &L->activation))) return rc;
+    if (L->activation == QAT_ACTIVATION_SOFTMAX) aux->activation = v;
+    return 0;
+  case ARG_USE_BIAS: return qat_cfg_bool(c, v, path, &L->use_bias);
+  case ARG_RATE: return qat_cfg_float(c, v, path, 0, 0, 1, 1, &L->rate);
+  case ARG_MOMENTUM: return qat_cfg_float(c, v, path, 0, 1, 1, 1, &L->momentum);
+  case ARG_EPSILON: return qat_cfg_float(c, v, path, 0, 1, INFINITY, 0, &L->epsilon);
+  case ARG_MAX_VALUE: return max_value(c, v, path, &L->max_value);
+  case ARG_TARGET_SHAPE: return target_shape(c, v, path, L);
+  case ARG_NAME: aux->name = v; return layer_name(c, v, path, L);
+  case ARG_INPUTS: aux->inputs = v; return inputs_arg(c, v, path, L->type);
+  default: return qat_fail(QAT_ERR_INTERNAL, "config: argument %d has no parser", arg);
+  }
+}
+
+static void layer_defaults(qat_layer_spec *L, qat_layer_type t) {
+  memset(L, 0, sizeof *L);
+  L->type = t;
+  L->depth_multiplier = 1;
+  L->strides[0] = L->strides[1] = 1;
+  L->pool_size[0] = L->pool_size[1] = 2;
+  L->padding = QAT_PADDING_VALID;
+  L->activation = QAT_ACTIVATION_LINEAR;
+  L->use_bias = 1;
+  L->momentum = 0.99f;
+  L->epsilon = 1e-3f;
+}
+
+/* One list item: "Type: {args}" (or a bare "Type" for a layer without arguments). */
+static int parse_layer(const cfg_ctx *c, const cfg_node *item, const char *path, qat_layer_spec *L,
+                       layer_aux *aux) {
+  static const char shape[] = "a one-key mapping such as 'Conv2D: {filters: 32, kernel_size: 3}'";
+  const cfg_node *key, *args = NULL, *seen[ARG_COUNT] = {0};
+  const char *names[ARG_COUNT];
+  qat_layer_type t;
+  int rc;
+
+  aux->item = item;
+  if (item->kind == CFG_SCALAR && !qat_cfg_is_null(item)) {
+    key = item;
+  } else if (item->kind == CFG_MAP && item->n == 2) {
+    key = item->kids[0];
+    args = item->kids[1];
+  } else if (item->kind == CFG_MAP) {
+    return qat_cfg_error(c, item, path, "got a mapping with %zu keys (expected %s)", item->n / 2,
+                         shape);
+  } else {
+    return qat_cfg_want(c, item, path, shape);
+  }
+  if (key->kind != CFG_SCALAR || strlen(key->str) != key->len)
+    return qat_cfg_want(c, key, path, "a layer type name");
+  if (!find_type(key->str, &t)) return unknown_type(c, key, path);
+  layer_defaults(L, t);
+  L->line = item->line;
+  L->column = item->col;
+  qat_cfg_path(aux->path, path, key->str, key->len);
+
+  if (args && !qat_cfg_is_null(args)) {
+    if (args->kind != CFG_MAP)
+      return qat_cfg_want(c, args, aux->path, "a mapping of layer arguments");
+    for (size_t p = 0; p < args->n / 2; p++) {
+      char apath[CFG_PATH_MAX];
+      const char *k;
+      int a;
+      if ((rc = qat_cfg_key(c, args, p, aux->path, &k))) return rc;
+      for (a = 0; a < ARG_COUNT && strcmp(k, arg_names[a]); a++) {
+      }
+      if (a == ARG_COUNT)
+        return qat_cfg_unknown(c, args->kids[2 * p], aux->path, names, allowed_names(t, names));
+      qat_cfg_path(apath, aux->path, k, strlen(k));
+      if (!((layer_args[t].allowed | A(NAME) | A(INPUTS)) & (1u << a))) {
+        char list[256];
+        qat_cfg_join(list, sizeof list, names, allowed_names(t, names));
+        return qat_cfg_error(c, args->kids[2 * p], apath,
+                             "'%s' is not an argument of %s (expected one of: %s)", k,
+                             qat_layer_type_name(t), list);
+      }
+      if (seen[a]) return qat_cfg_dup(c, args, p, aux->path);
+      seen[a] = args->kids[2 * p + 1];
+      if ((rc = one_arg(c, a, seen[a], apath, L, aux))) return rc;
+    }
+  }
+  for (int a = 0; a < ARG_COUNT; a++) {
+    if ((layer_args[t].required & (1u << a)) && !seen[a]) {
+      size_t n = 0;
+      char list[128];
+      for (int r = 0; r < ARG_COUNT; r++)
+        if (layer_args[t].required & (1u << r)) names[n++] = arg_names[r];
+      qat_cfg_join(list, sizeof list, names, n);
+      return qat_cfg_error(c, item, aux->path,
+                           "missing required argument '%s' (expected %s to have: %s)", arg_names[a],
+                           qat_layer_type_name(t), list);
+    }
+  }
+  /* Keras pools default their strides to the pool size. */
+  if ((t == QAT_LAYER_MAX_POOL2D || t == QAT_LAYER_AVG_POOL2D) && !seen[ARG_STRIDES]) {
+    L->strides[0] = L->pool_size[0];
+    L->strides[1] = L->pool_size[1];
+  }
+  return 0;
+}
+
+/* Gives a layer without a name the Keras default ("conv2d", "conv2d_1", ...), skipping names
+ * that earlier layers already hold. */
+static void default_name(qat_layer_spec *L, int *counter, const name_table *names) {
+  const char *stem = layer_stems[L->type];
+  do {
+    if (*counter == 0)
+      snprintf(L->name, sizeof L->name, "%s", stem);
+    else
+      snprintf(L->name, sizeof L->name, "%s_%d", stem, *counter);
+    ++*counter;
+  } while (names_find(names, L->name) >= 0);
+}
+
+static int unknown_input(const cfg_ctx *c, const cfg_node *n, const char *path,
+                         const qat_layer_spec *layers, int before) {
+  const char **cands = malloc(((size_t)before + 1) * sizeof *cands);
+  const char *hint;
+  int rc;
+  if (!cands) return qat_fail(QAT_ERR_NOMEM, "out of memory while reading the config");
+  cands[0] = "input";
+  for (int j = 0; j < before; j++)
+    cands[j + 1] = layers[j].name;
+  hint = qat_cfg_suggest(n->str, cands, (size_t)before + 1);
+  if (hint)
+    rc = qat_cfg_error(c, n, path, "no layer named '%s' (did you mean '%s'?)",
+                       qat_cfg_quote(n->str, n->len).s, hint);
+  else
+    rc = qat_cfg_error(c, n, path,
+                       "no layer named '%s' (expected 'input' or the name of an earlier layer)",
+                       qat_cfg_quote(n->str, n->len).s);
+  free(cands);
+  return rc;
+}
+
+static int resolve_inputs(const cfg_ctx *c, qat_layer_spec *layers, const layer_aux *aux, int i,
+                          const name_table *names) {
+  qat_layer_spec *L = &layers[i];
+  const cfg_node *n = aux[i].inputs;
+  char base[CFG_PATH_MAX], p[CFG_PATH_MAX];
+  if (!n) {
+    L->n_inputs = 1;
+    L->inputs[0] = i - 1; /* -1 for the first layer: the model input */
+    return 0;
+  }
+  qat_cfg_path(base, aux[i].path, "inputs", 6);
+  L->n_inputs = n->kind == CFG_SEQ ? (int)n->n : 1;
+  for (int k = 0; k < L->n_inputs; k++) {
+    const cfg_node *e = n->kind == CFG_SEQ ? n->kids[k] : n;
+    int j;
+    if (n->kind == CFG_SEQ)
+      qat_cfg_path_index(p, base, (size_t)k);
+    else
+      snprintf(p, sizeof p, "%s", base);
+    if (!strcmp(e->str, "input")) {
+      L->inputs[k] = -1;
+      continue;
+    }
+    j = names_find(names, e->str);
+    if (j < 0) return unknown_input(c, e, p, layers, i);
+    if (j == i)
+      return qat_cfg_error(
+          c, e, p, "'%s' is this layer itself (expected 'input' or the name of an earlier layer)",
+          L->name);
+    if (j > i)
+      return qat_cfg_error(
+          c, e, p,
+          "'%s' is layers[%d], declared after this layer at %d:%d (expected 'input' or the name of "
+          "an earlier layer)",
+          layers[j].name, j, layers[j].line, layers[j].column);
+    L->inputs[k] = j;
+  }
+  return 0;
+}
+
+static int parse_layers(const cfg_ctx *c, const cfg_node *seq, qat_model_spec *out) {
+  static const char path[] = "model.layers";
+  int counters[QAT_LAYER_TYPE_COUNT] = {0};
+  qat_layer_spec *layers = NULL;
+  layer_aux *aux = NULL;
+  name_table names = {0};
+  int n, rc;
+
+  if (seq->kind != CFG_SEQ) return qat_cfg_want(c, seq, path, "a list of layers");
+  if (seq->n == 0) return qat_cfg_error(c, seq, path, "empty list (expected at least one layer)");
+  if (seq->n > INT_MAX / 2) return qat_cfg_error(c, seq, path, "too many layers");
+  n = (int)seq->n;
+  layers = calloc((size_t)n, sizeof *layers);
+  aux = calloc((size_t)n, sizeof *aux);
+  if (!layers || !aux) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory while reading the config");
+    goto free_layers;
+  }
+  if ((rc = names_init(&names, (size_t)n, layers))) goto free_layers;
+
+  for (int i = 0; i < n; i++) {
+    char p[CFG_PATH_MAX];
+    int j;
+    qat_cfg_path_index(p, path, (size_t)i);
+    if ((rc = parse_layer(c, seq->kids[i], p, &layers[i], &aux[i]))) goto free_names;
+    if (!aux[i].name) {
+      default_name(&layers[i], &counters[layers[i].type], &names);
+    } else if ((j = names_find(&names, layers[i].name)) >= 0) {
+      char np[CFG_PATH_MAX];
+      qat_cfg_path(np, aux[i].path, "name", 4);
+      rc =
+          qat_cfg_error(c, aux[i].name, np,
+                        "duplicate layer name '%s' (layers[%d] at %d:%d %s; expected unique names)",
+                        layers[i].name, j, layers[j].line, layers[j].column,
+                        aux[j].name ? "has it too" : "has it as its default name");
+      goto free_names;
+    }
+    names_add(&names, i);
+  }
+  for (int i = 0; i < n; i++)
+    if ((rc = resolve_inputs(c, layers, aux, i, &names))) goto free_names;
+  /* The int8 softmax has a fixed output range and no gradient path we fake-quantize through,
+   * so it can only be the model's output. */
+  for (int i = 0; i < n - 1; i++) {
+    if (layers[i].activation == QAT_ACTIVATION_SOFTMAX) {
+      char ap[CFG_PATH_MAX];
+      qat_cfg_path(ap, aux[i].path, "activation", 10);
+      rc = qat_cfg_error(
+          c, aux[i].activation, ap,
+          "softmax on layers[%d] '%s', which is not the last layer (expected softmax only as the "
+          "activation of the last layer)",
+          i, layers[i].name);
+      goto free_names;
+    }
+  }
+  out->n_layers = n;
+  out->layers = layers;
+  layers = NULL;
+
+free_names:
+  free(names.slot);
+free_layers:
+  free(aux);
+  free(layers);
+  return rc;
+}
+
+int qat_cfg_model(const cfg_ctx *c, const cfg_node *model, qat_model_spec *out) {
+  static const char *const keys[] = {"input", "layers"};
+  const cfg_node *v[2];
+  char p[CFG_PATH_MAX];
+  int rc;
+  if ((rc = qat_cfg_map(c, model, "model", keys, 2, v))) return rc;
+  if (!v[0] || !v[1])
+    return qat_cfg_error(c, model, "model", "missing key '%s' (expected both input and layers)",
+                         v[0] ? "layers" : "input");
+  if (v[0]->kind != CFG_SEQ || v[0]->n != 3) {
+    if (v[0]->kind == CFG_SEQ)
+      return qat_cfg_error(c, v[0], "model.input",
+                           "got a list of %zu (expected [height, width, channels])", v[0]->n);
+    return qat_cfg_want(c, v[0], "model.input", "[height, width, channels]");
+  }
+  for (size_t i = 0; i < 3; i++) {
+    qat_cfg_path_index(p, "model.input", i);
+    if ((rc = qat_cfg_int(c, v[0]->kids[i], p, 1, INT_MAX, &out->input_shape[i]))) return rc;
+  }
+  return parse_layers(c, v[1], out);
+}

@@ -1,0 +1,341 @@
+/* The data and train sections. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/internal.h"
+#include "qat/error.h"
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Refuses keys that exist in the section but mean nothing for the chosen kind (momentum for
+ * adam, train_files for idx): silently ignoring them would hide a wrong `name:`. */
+static int kind_keys(const cfg_ctx *c, const char *section, const char *const *keys, size_t nkeys,
+                     const cfg_node *const *vals, unsigned allowed, const char *what) {
+  for (size_t i = 0; i < nkeys; i++) {
+    if (vals[i] && !(allowed & (1u << i))) {
+      const char *ok[32];
+      size_t n = 0;
+      char list[400], p[CFG_PATH_MAX];
+      for (size_t k = 0; k < nkeys; k++)
+        if (allowed & (1u << k)) ok[n++] = keys[k];
+      qat_cfg_join(list, sizeof list, ok, n);
+      qat_cfg_path(p, section, keys[i], strlen(keys[i]));
+      return qat_cfg_error(c, vals[i], p, "'%s' does not apply to %s (expected one of: %s)",
+                           keys[i], what, list);
+    }
+  }
+  return 0;
+}
+
+static int missing(const cfg_ctx *c, const cfg_node *map, const char *section, const char *key,
+                   const char *what) {
+  return qat_cfg_error(c, map, section, "missing key '%s' (expected it for %s)", key, what);
+}
+
+static int path_value(const cfg_ctx *c, const cfg_node *n, const char *section, const char *key,
+                      char **out) {
+  char p[CFG_PATH_MAX];
+  const char *s;
+  int rc;
+  qat_cfg_path(p, section, key, strlen(key));
+  if ((rc = qat_cfg_str(c, n, p, &s))) return rc;
+  return qat_cfg_strdup(s, out);
+}
+
+void qat_cfg_data_free(qat_data_spec *d) {
+  free(d->train_images);
+  free(d->train_labels);
+  free(d->test_images);
+  free(d->test_labels);
+  for (int i = 0; i < d->n_train_files; i++)
+    free(d->train_files[i]);
+  free(d->test_file);
+  memset(d, 0, sizeof *d);
+}
+
+enum {
+  D_DATASET,
+  D_TRAIN_IMAGES,
+  D_TRAIN_LABELS,
+  D_TEST_IMAGES,
+  D_TEST_LABELS,
+  D_TRAIN_FILES,
+  D_TEST_FILE,
+  D_VALIDATION_SPLIT,
+  D_RANDOM_CROP,
+  D_HORIZONTAL_FLIP,
+  D_LIMIT_TRAIN,
+  D_LIMIT_TEST,
+  D_COUNT
+};
+static const char *const data_keys[] = {
+    "dataset",     "train_images",    "train_labels", "test_images",
+    "test_labels", "train_files",     "test_file",    "validation_split",
+    "random_crop", "horizontal_flip", "limit_train",  "limit_test",
+};
+_Static_assert(NKEYS(data_keys) == D_COUNT, "one name per data key");
+
+#define BIT(k) (1u << (k))
+#define DATA_COMMON                                                                         \
+  (BIT(D_DATASET) | BIT(D_VALIDATION_SPLIT) | BIT(D_RANDOM_CROP) | BIT(D_HORIZONTAL_FLIP) | \
+   BIT(D_LIMIT_TRAIN) | BIT(D_LIMIT_TEST))
+
+static int data_files(const cfg_ctx *c, const cfg_node *const *v, const cfg_node *map,
+                      qat_data_spec *out) {
+  int rc;
+  if (out->kind == QAT_DATASET_IDX) {
+    for (int k = D_TRAIN_IMAGES; k <= D_TEST_LABELS; k++)
+      if (!v[k]) return missing(c, map, "data", data_keys[k], "dataset idx");
+    if ((rc = path_value(c, v[D_TRAIN_IMAGES], "data", "train_images", &out->train_images)))
+      return rc;
+    if ((rc = path_value(c, v[D_TRAIN_LABELS], "data", "train_labels", &out->train_labels)))
+      return rc;
+    if ((rc = path_value(c, v[D_TEST_IMAGES], "data", "test_images", &out->test_images))) return rc;
+    return path_value(c, v[D_TEST_LABELS], "data", "test_labels", &out->test_labels);
+  }
+  if (out->kind == QAT_DATASET_CIFAR10) {
+    const cfg_node *f = v[D_TRAIN_FILES];
+    if (!f) return missing(c, map, "data", "train_files", "dataset cifar10");
+    if (!v[D_TEST_FILE]) return missing(c, map, "data", "test_file", "dataset cifar10");
+    if (f->kind != CFG_SEQ)
+      return qat_cfg_want(c, f, "data.train_files", "a list of CIFAR-10 batch files");
+    if (f->n < 1 || f->n > QAT_MAX_DATA_FILES)
+      return qat_cfg_error(c, f, "data.train_files",
+                           "got a list of %zu (expected 1 to %d batch files)", f->n,
+                           QAT_MAX_DATA_FILES);
+    for (size_t i = 0; i < f->n; i++) {
+      char p[CFG_PATH_MAX];
+      const char *s;
+      qat_cfg_path_index(p, "data.train_files", i);
+      if ((rc = qat_cfg_str(c, f->kids[i], p, &s))) return rc;
+      if ((rc = qat_cfg_strdup(s, &out->train_files[i]))) return rc;
+      out->n_train_files = (int)i + 1;
+    }
+    return path_value(c, v[D_TEST_FILE], "data", "test_file", &out->test_file);
+  }
+  return 0;
+}
+
+int qat_cfg_data(const cfg_ctx *c, const cfg_node *data, qat_data_spec *out) {
+  static const char *const kinds[] = {"fashion-mnist", "idx", "cifar10"};
+  static const unsigned allowed[] = {
+      DATA_COMMON,
+      DATA_COMMON | BIT(D_TRAIN_IMAGES) | BIT(D_TRAIN_LABELS) | BIT(D_TEST_IMAGES) |
+          BIT(D_TEST_LABELS),
+      DATA_COMMON | BIT(D_TRAIN_FILES) | BIT(D_TEST_FILE),
+  };
+  const cfg_node *v[D_COUNT];
+  char what[48];
+  int kind = QAT_DATASET_FASHION_MNIST, rc;
+
+  memset(out, 0, sizeof *out);
+  if (!data) return 0; /* no data section: Fashion-MNIST, as spec.h's zero value says */
+  if ((rc = qat_cfg_map(c, data, "data", data_keys, D_COUNT, v))) return rc;
+  if (!v[D_DATASET])
+    return qat_cfg_error(c, data, "data",
+                         "missing key 'dataset' (expected one of: fashion-mnist, idx, cifar10)");
+  if ((rc = qat_cfg_enum(c, v[D_DATASET], "data.dataset", kinds, NKEYS(kinds), &kind))) return rc;
+  out->kind = (qat_dataset_kind)kind;
+  snprintf(what, sizeof what, "dataset %s", kinds[kind]);
+  if ((rc = kind_keys(c, "data", data_keys, D_COUNT, v, allowed[kind], what))) goto free_data;
+  if ((rc = data_files(c, v, data, out))) goto free_data;
+  if (v[D_VALIDATION_SPLIT] &&
+      (rc = qat_cfg_float(c, v[D_VALIDATION_SPLIT], "data.validation_split", 0, 0, 1, 1,
+                          &out->validation_split)))
+    goto free_data;
+  /* The cap keeps the padded-image arithmetic in data/ far from overflow. */
+  if (v[D_RANDOM_CROP] &&
+      (rc = qat_cfg_int(c, v[D_RANDOM_CROP], "data.random_crop", 0, 4096, &out->random_crop)))
+    goto free_data;
+  if (v[D_HORIZONTAL_FLIP] &&
+      (rc = qat_cfg_bool(c, v[D_HORIZONTAL_FLIP], "data.horizontal_flip", &out->horizontal_flip)))
+    goto free_data;
+  if (v[D_LIMIT_TRAIN] &&
+      (rc = qat_cfg_int(c, v[D_LIMIT_TRAIN], "data.limit_train", 0, INT_MAX, &out->limit_train)))
+    goto free_data;
+  if (v[D_LIMIT_TEST] &&
+      (rc = qat_cfg_int(c, v[D_LIMIT_TEST], "data.limit_test", 0, INT_MAX, &out->limit_test)))
+    goto free_data;
+  return 0;
+
+free_data:
+  qat_cfg_data_free(out);
+  return rc;
+}
+
+enum {
+  O_NAME,
+  O_LEARNING_RATE,
+  O_MOMENTUM,
+  O_NESTEROV,
+  O_BETA_1,
+  O_BETA_2,
+  O_EPSILON,
+  O_WEIGHT_DECAY,
+  O_CLIPNORM,
+  O_COUNT
+};
+static const char *const opt_keys[] = {"name",     "learning_rate", "momentum",
+                                       "nesterov", "beta_1",        "beta_2",
+                                       "epsilon",  "weight_decay",  "clipnorm"};
+_Static_assert(NKEYS(opt_keys) == O_COUNT, "one name per optimizer key");
+
+/* `optimizer: adam` (Keras' compile(optimizer="adam")) or a mapping with a name. The node
+ * holding the name is returned so both forms report the same way. */
+static int named_section(const cfg_ctx *c, const cfg_node *n, const char *path,
+                         const char *const *keys, size_t nkeys, const cfg_node **vals,
+                         const char *const *kinds, size_t nkinds, int *kind) {
+  int rc;
+  if (n->kind == CFG_SCALAR && !qat_cfg_is_null(n)) {
+    for (size_t i = 0; i < nkeys; i++)
+      vals[i] = NULL;
+    vals[0] = n;
+  } else {
+    if ((rc = qat_cfg_map(c, n, path, keys, nkeys, vals))) return rc;
+    if (!vals[0]) {
+      char list[128];
+      qat_cfg_join(list, sizeof list, kinds, nkinds);
+      return qat_cfg_error(c, n, path, "missing key 'name' (expected one of: %s)", list);
+    }
+  }
+  char p[CFG_PATH_MAX];
+  if (n->kind == CFG_SCALAR)
+    snprintf(p, sizeof p, "%s", path);
+  else
+    qat_cfg_path(p, path, "name", 4);
+  return qat_cfg_enum(c, vals[0], p, kinds, nkinds, kind);
+}
+
+static int optimizer(const cfg_ctx *c, const cfg_node *n, qat_optimizer_spec *o) {
+  static const char path[] = "train.optimizer";
+  static const char *const kinds[] = {"sgd", "adam", "adamw"};
+  static const unsigned common =
+      BIT(O_NAME) | BIT(O_LEARNING_RATE) | BIT(O_WEIGHT_DECAY) | BIT(O_CLIPNORM);
+  static const unsigned adam = common | BIT(O_BETA_1) | BIT(O_BETA_2) | BIT(O_EPSILON);
+  static const unsigned allowed[] = {common | BIT(O_MOMENTUM) | BIT(O_NESTEROV), adam, adam};
+  static const struct {
+    int key;
+    double lo;
+    int lo_open;
+    double hi;
+    int hi_open;
+  } ranges[] = {
+      {O_LEARNING_RATE, 0, 1, INFINITY, 0},
+      {O_MOMENTUM, 0, 0, 1, 1},
+      {O_BETA_1, 0, 0, 1, 1},
+      {O_BETA_2, 0, 0, 1, 1},
+      {O_EPSILON, 0, 1, INFINITY, 0},
+      {O_WEIGHT_DECAY, 0, 0, INFINITY, 0},
+      {O_CLIPNORM, 0, 0, INFINITY, 0},
+  };
+  const cfg_node *v[O_COUNT];
+  char what[32];
+  int kind, rc;
+
+  if ((rc = named_section(c, n, path, opt_keys, O_COUNT, v, kinds, NKEYS(kinds), &kind))) return rc;
+  snprintf(what, sizeof what, "optimizer %s", kinds[kind]);
+  if ((rc = kind_keys(c, path, opt_keys, O_COUNT, v, allowed[kind], what))) return rc;
+  o->kind = (qat_optimizer_kind)kind;
+  /* Keras defaults. */
+  o->learning_rate = kind == QAT_OPT_SGD ? 0.01f : 0.001f;
+  o->beta_1 = 0.9f;
+  o->beta_2 = 0.999f;
+  o->epsilon = 1e-7f;
+  o->weight_decay = kind == QAT_OPT_ADAMW ? 0.004f : 0.0f;
+  for (size_t i = 0; i < NKEYS(ranges); i++) {
+    int k = ranges[i].key;
+    float *dst = k == O_LEARNING_RATE  ? &o->learning_rate
+                 : k == O_MOMENTUM     ? &o->momentum
+                 : k == O_BETA_1       ? &o->beta_1
+                 : k == O_BETA_2       ? &o->beta_2
+                 : k == O_EPSILON      ? &o->epsilon
+                 : k == O_WEIGHT_DECAY ? &o->weight_decay
+                                       : &o->clipnorm;
+    char p[CFG_PATH_MAX];
+    if (!v[k]) continue;
+    qat_cfg_path(p, path, opt_keys[k], strlen(opt_keys[k]));
+    if ((rc = qat_cfg_float(c, v[k], p, ranges[i].lo, ranges[i].lo_open, ranges[i].hi,
+                            ranges[i].hi_open, dst)))
+      return rc;
+  }
+  if (v[O_NESTEROV] &&
+      (rc = qat_cfg_bool(c, v[O_NESTEROV], "train.optimizer.nesterov", &o->nesterov)))
+    return rc;
+  return 0;
+}
+
+enum { S_NAME, S_WARMUP_STEPS, S_STEP_SIZE, S_GAMMA, S_ALPHA, S_COUNT };
+static const char *const sched_keys[] = {"name", "warmup_steps", "step_size", "gamma", "alpha"};
+_Static_assert(NKEYS(sched_keys) == S_COUNT, "one name per schedule key");
+
+static int schedule(const cfg_ctx *c, const cfg_node *n, qat_schedule_spec *s) {
+  static const char path[] = "train.schedule";
+  static const char *const kinds[] = {"constant", "step", "cosine"};
+  static const unsigned allowed[] = {
+      BIT(S_NAME) | BIT(S_WARMUP_STEPS),
+      BIT(S_NAME) | BIT(S_WARMUP_STEPS) | BIT(S_STEP_SIZE) | BIT(S_GAMMA),
+      BIT(S_NAME) | BIT(S_WARMUP_STEPS) | BIT(S_ALPHA),
+  };
+  const cfg_node *v[S_COUNT];
+  int kind, rc;
+
+  if ((rc = named_section(c, n, path, sched_keys, S_COUNT, v, kinds, NKEYS(kinds), &kind)))
+    return rc;
+  if ((rc = kind_keys(c, path, sched_keys, S_COUNT, v, allowed[kind],
+                      kind == QAT_SCHED_CONSTANT ? "schedule constant"
+                      : kind == QAT_SCHED_STEP   ? "schedule step"
+                                                 : "schedule cosine")))
+    return rc;
+  s->kind = (qat_schedule_kind)kind;
+  s->gamma = 0.1f;
+  if (v[S_WARMUP_STEPS] && (rc = qat_cfg_int(c, v[S_WARMUP_STEPS], "train.schedule.warmup_steps", 0,
+                                             INT_MAX, &s->warmup_steps)))
+    return rc;
+  if (kind == QAT_SCHED_STEP) {
+    if (!v[S_STEP_SIZE])
+      return qat_cfg_error(c, n, path, "missing key 'step_size' (expected it for schedule step)");
+    if ((rc =
+             qat_cfg_int(c, v[S_STEP_SIZE], "train.schedule.step_size", 1, INT_MAX, &s->step_size)))
+      return rc;
+  }
+  if (v[S_GAMMA] &&
+      (rc = qat_cfg_float(c, v[S_GAMMA], "train.schedule.gamma", 0, 1, INFINITY, 0, &s->gamma)))
+    return rc;
+  if (v[S_ALPHA] &&
+      (rc = qat_cfg_float(c, v[S_ALPHA], "train.schedule.alpha", 0, 0, 1, 0, &s->alpha)))
+    return rc;
+  return 0;
+}
+
+int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, qat_train_spec *out) {
+  static const char *const keys[] = {"epochs",  "batch_size", "seed",
+                                     "threads", "optimizer",  "schedule"};
+  const cfg_node *v[NKEYS(keys)];
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  out->epochs = 1;
+  out->batch_size = 32;
+  out->seed = 1;
+  /* No optimizer given: Adam with Keras defaults, the usual choice for these CNNs. */
+  out->optimizer.kind = QAT_OPT_ADAM;
+  out->optimizer.learning_rate = 0.001f;
+  out->optimizer.beta_1 = 0.9f;
+  out->optimizer.beta_2 = 0.999f;
+  out->optimizer.epsilon = 1e-7f;
+  out->schedule.kind = QAT_SCHED_CONSTANT;
+  out->schedule.gamma = 0.1f;
+  if (!train) return 0;
+  if ((rc = qat_cfg_map(c, train, "train", keys, NKEYS(keys), v))) return rc;
+  if (v[0] && (rc = qat_cfg_int(c, v[0], "train.epochs", 1, INT_MAX, &out->epochs))) return rc;
+  if (v[1] && (rc = qat_cfg_int(c, v[1], "train.batch_size", 1, INT_MAX, &out->batch_size)))
+    return rc;
+  if (v[2] && (rc = qat_cfg_u64(c, v[2], "train.seed", &out->seed))) return rc;
+  if (v[3] && (rc = qat_cfg_int(c, v[3], "train.threads", 0, 1024, &out->threads))) return rc;
+  if (v[4] && !qat_cfg_is_null(v[4]) && (rc = optimizer(c, v[4], &out->optimizer))) return rc;
+  if (v[5] && !qat_cfg_is_null(v[5]) && (rc = schedule(c, v[5], &out->schedule))) return rc;
+  return 0;
+}

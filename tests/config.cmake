@@ -1,0 +1,1 @@
+qat_test(test_config SOURCES test_config.c LIBS qat_config)
