@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <string.h>
 
 #include <omp.h>
@@ -152,6 +153,13 @@ int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inpu
   qat_graph_set_batch(g, g->max_batch);
   int rc = info->plan(n, &scratch);
   if (rc) return rc;
+  /* Kernels index within one sample with 32-bit ints. */
+  int64_t per_sample = 1;
+  for (int i = o->batched || inputs[0]->batched ? 1 : 0; i < o->rank; i++) {
+    if (o->dims[i] < 1 || per_sample > INT32_MAX / o->dims[i])
+      return qat_fail(QAT_ERR_USAGE, "%s output is too large (over 2^31 values per sample)", info->name);
+    per_sample *= o->dims[i];
+  }
   if (inputs[0]->batched && o->rank > 0) {
     if ((rc = track_batched(g, o))) return rc;
   }

@@ -38,9 +38,13 @@ static int add_param(builder *b, int layer, const char *suffix, int rank, const 
   p->size = 1;
   for (int i = 0; i < rank; i++) {
     p->dims[i] = dims[i];
+    if (dims[i] < 1 || p->size > INT64_MAX / dims[i]) return qat_fail(QAT_ERR_USAGE, "%s: invalid shape", p->name);
     p->size *= dims[i];
   }
   p->trainable = trainable;
+  if (p->size > QAT_MAX_PARAMS)
+    return qat_fail(QAT_ERR_USAGE, "%s has %lld parameters; qat handles at most %lld per tensor", p->name,
+                    (long long)p->size, (long long)QAT_MAX_PARAMS);
   /* data and grad are bound once the flat vectors exist */
   p->tensor = qat_graph_external(&m->graph, rank, dims, NULL, NULL, trainable);
   if (!p->tensor) return QAT_ERR_NOMEM;

@@ -10,6 +10,10 @@
 #include "qat/autograd.h"
 #include "qat/spec.h"
 
+/* One parameter tensor's limit: far above any network that fits a microcontroller or phone,
+ * and low enough that sizes never overflow. */
+#define QAT_MAX_PARAMS ((int64_t)1 << 28)
+
 typedef struct qat_param {
   char name[2 * QAT_NAME_MAX + 16]; /* Keras weight name: "conv2d/kernel", "dense_1/bias" */
   int layer;
