@@ -2,6 +2,7 @@
  * and prints `qat: error: <what>` with the library's message and a status-specific exit code. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +120,14 @@ static void draw_bar(FILE *f, int64_t step, int64_t total) {
   fputc(']', f);
 }
 
-static void on_progress(const qat_progress *p, void *user) {
+static volatile sig_atomic_t stop_requested;
+
+static void on_sigint(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+static int on_progress(const qat_progress *p, void *user) {
   progress_view *v = user;
   FILE *f = v->out;
   switch (p->kind) {
@@ -130,7 +138,7 @@ static void on_progress(const qat_progress *p, void *user) {
   case QAT_PROGRESS_STEP:
     if (v->tty) {
       double t = now();
-      if (p->step != p->steps_per_epoch && t - v->last_draw < 0.1) return; /* ~10 redraws/s */
+      if (p->step != p->steps_per_epoch && t - v->last_draw < 0.1) return stop_requested; /* ~10 redraws/s */
       v->last_draw = t;
       double eta = p->ms_per_step * 1e-3 * (double)(p->steps_per_epoch - p->step);
       fputc('\r', f);
@@ -139,7 +147,7 @@ static void on_progress(const qat_progress *p, void *user) {
               p->accuracy);
     } else {
       int64_t every = p->steps_per_epoch / 10 > 0 ? p->steps_per_epoch / 10 : 1;
-      if (p->step % every && p->step != p->steps_per_epoch) return;
+      if (p->step % every && p->step != p->steps_per_epoch) return stop_requested;
       fprintf(f, "  step %lld/%lld - %.0fs - %.0fms/step - loss: %.4f - accuracy: %.4f\n", (long long)p->step,
               (long long)p->steps_per_epoch, p->epoch_seconds, p->ms_per_step, p->loss, p->accuracy);
     }
@@ -158,7 +166,9 @@ static void on_progress(const qat_progress *p, void *user) {
     fprintf(f, "%s\n", v->tty ? "\033[K" : "");
     break;
   }
+  if (stop_requested && v->tty) fputc('\n', f);
   fflush(f);
+  return stop_requested;
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -237,6 +247,11 @@ static int cmd_train(int argc, char **argv) {
   progress_view view = {progress_out, isatty(fileno(progress_out)), 0};
   qat_train_options o = {out_dir, resume, on_progress, &view};
   qat_train_result res;
+  /* Ctrl-C stops after the current step; the last epoch checkpoint stays intact. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigaction(SIGINT, &sa, NULL);
   double t0 = now();
   rc = qat_train(&cfg, &o, &res);
   qat_config_free(&cfg);

@@ -187,7 +187,7 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
     qat_batcher_set_epoch(&batcher, ts->seed, epoch);
     qat_progress p = {.kind = QAT_PROGRESS_EPOCH_BEGIN, .epoch = epoch + 1, .epochs = ts->epochs,
                       .steps_per_epoch = steps_per_epoch, .global_step = global_step};
-    if (o->progress) o->progress(&p, o->user);
+    if (o->progress && o->progress(&p, o->user)) goto interrupted;
     double epoch_start = now(), loss_sum = 0, epoch_step_seconds = 0;
     int64_t correct = 0, seen = 0;
     for (int64_t b = 0; b < steps_per_epoch; b++) {
@@ -225,7 +225,7 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
       p.loss = loss_sum / (double)seen;
       p.accuracy = (double)correct / (double)seen;
       p.lr = lr;
-      if (o->progress) o->progress(&p, o->user);
+      if (o->progress && o->progress(&p, o->user)) goto interrupted;
     }
     step_seconds += epoch_step_seconds;
     steps_run += steps_per_epoch;
@@ -269,7 +269,7 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
                p.loss, p.accuracy, v[0], v[1], t[0], t[1], p.lr, p.epoch_seconds, p.ms_per_step);
     }
     if ((rc = csv_append(&log, row)) || (rc = qat_atomic_write(csv_path, log.text, log.len))) goto cleanup;
-    if (o->progress) o->progress(&p, o->user);
+    if (o->progress && o->progress(&p, o->user)) goto interrupted;
   }
   res->epochs = (int)meta.epoch;
   res->steps = global_step;
@@ -279,6 +279,13 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
     if ((rc = qat_evaluate(m, &test, ts->batch_size, &res->test_loss, &res->test_accuracy))) goto cleanup;
     res->has_test = 1;
   }
+  goto cleanup;
+interrupted:
+  if (res->checkpoint[0])
+    rc = qat_fail(QAT_ERR_INTERRUPTED, "interrupted; the newest checkpoint is %s (epoch %lld); continue with --resume",
+                  res->checkpoint, (long long)meta.epoch);
+  else
+    rc = qat_fail(QAT_ERR_INTERRUPTED, "interrupted before the first epoch finished; no checkpoint written");
 cleanup:
   free(x);
   free(y);

@@ -41,6 +41,7 @@ int qat_exit_code(int status) {
   case QAT_ERR_FORMAT: return 3;
   case QAT_ERR_IO: return 4;
   case QAT_ERR_DIVERGED: return 5;
+  case QAT_ERR_INTERRUPTED: return 130;
   default: return 1;
   }
 }

@@ -15,6 +15,7 @@ typedef enum qat_status {
   QAT_ERR_DIVERGED = -5,    /* training produced non-finite numbers */
   QAT_ERR_NOMEM = -6,
   QAT_ERR_UNSUPPORTED = -7, /* valid input that qat cannot handle */
+  QAT_ERR_INTERRUPTED = -8, /* the user asked to stop */
 } qat_status;
 
 /* Records the message (printf-style) for this thread and returns status, so callers write
@@ -27,7 +28,8 @@ int qat_fail_prefix(int status, const char *fmt, ...) __attribute__((format(prin
 const char *qat_error_message(void);
 void qat_error_clear(void);
 
-/* Process exit code for a status: 2 usage/config, 3 bad file, 4 I/O, 5 divergence, else 1. */
+/* Process exit code for a status: 2 usage/config, 3 bad file, 4 I/O, 5 divergence,
+ * 130 interrupted (as a shell reports SIGINT), else 1. */
 int qat_exit_code(int status);
 
 /* Always-on invariant check for conditions that validation has already guaranteed;

@@ -52,7 +52,9 @@ typedef struct qat_progress {
   const char *checkpoint;          /* EPOCH_END: the file just written */
 } qat_progress;
 
-typedef void (*qat_progress_fn)(const qat_progress *p, void *user);
+/* Returns nonzero to stop the run after this step (Ctrl-C): qat_train then returns
+ * QAT_ERR_INTERRUPTED and the last epoch checkpoint stays the newest. */
+typedef int (*qat_progress_fn)(const qat_progress *p, void *user);
 
 typedef struct qat_train_options {
   const char *out_dir;   /* created if missing */
