@@ -1,0 +1,157 @@
+/* Fixed-point requantization, bit-exact with TensorFlow Lite's reference kernels.
+ *
+ * Matched against (read, not copied):
+ *   tensorflow/lite/kernels/internal/quantization_util.cc  QuantizeMultiplier
+ *   tensorflow/lite/kernels/internal/common.cc             MultiplyByQuantizedMultiplier (both
+ *                                                          overloads, TFLITE_SINGLE_ROUNDING unset)
+ *   google/gemmlowp fixedpoint/fixedpoint.h                SaturatingRoundingDoublingHighMul,
+ *                                                          RoundingDivideByPOT
+ *   tensorflow/lite/kernels/kernel_util.cc                 PopulateConvolutionQuantizationParams,
+ *                                                          CalculateActivationRangeQuantizedImpl */
+#include "qat/error.h"
+#include "qat/quant.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+/* RoundingDivideByPOT and the 64-bit multiplier shift negative numbers right; C leaves that
+ * implementation-defined, GCC and Clang define it as arithmetic (sign-extending). */
+_Static_assert((-1 >> 1) == -1, "arithmetic right shift of negative integers is required");
+_Static_assert(((int64_t)-5 >> 1) == -3, "arithmetic right shift of negative integers is required");
+
+int qat_quantize_multiplier(double m, int32_t *q, int *shift) {
+  /* Real multipliers are ratios of positive scales. TFLite accepts negative ones in the
+   * double-rounding build, but no valid model produces them, and a NaN would reach frexp. */
+  if (!isfinite(m) || m < 0.0)
+    return qat_fail(QAT_ERR_FORMAT, "requantization multiplier %g is not a finite number >= 0",
+                    m);
+  if (m == 0.0) {
+    *q = 0;
+    *shift = 0;
+    return QAT_OK;
+  }
+  int e = 0;
+  const double frac = frexp(m, &e); /* m = frac * 2^e, frac in [0.5, 1), subnormals too */
+  /* frac * 2^31 is exact (a power-of-two scaling of a double in [0.5, 1)), so the only
+   * rounding is TfLiteRound's: std::round, half away from zero. Result in [2^30, 2^31]. */
+  int64_t q_fixed = (int64_t)round(frac * 2147483648.0);
+  if (q_fixed == (INT64_C(1) << 31)) { /* frac >= 1 - 2^-32 rounded up to 1.0 */
+    q_fixed /= 2;
+    ++e;
+  }
+  /* TFLite checks the flush *after* the halving above, so m just below 2^-32 that rounds up
+   * to 2^-32 keeps shift -31. Anything smaller would shift out every bit: flush to 0. */
+  if (e < -31) {
+    e = 0;
+    q_fixed = 0;
+  }
+  if (e > 30)
+    return qat_fail(QAT_ERR_UNSUPPORTED,
+                    "requantization multiplier %g is too large (shift %d > 30): the int32 "
+                    "kernels cannot apply it without overflow",
+                    m, e);
+  *q = (int32_t)q_fixed;
+  *shift = e;
+  return QAT_OK;
+}
+
+int32_t qat_srdhm(int32_t a, int32_t b) {
+  /* The one product whose doubled high half does not fit: (-1) * (-1) in Q31 = +1. */
+  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+  const int64_t ab = (int64_t)a * (int64_t)b;
+  const int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : (1 - (INT64_C(1) << 30));
+  /* C99+ integer division truncates toward zero, as C++'s does in gemmlowp. */
+  return (int32_t)((ab + nudge) / (INT64_C(1) << 31));
+}
+
+int32_t qat_rounding_divide_by_pot(int32_t x, int exponent) {
+  QAT_ASSERT(exponent >= 0 && exponent <= 31);
+  const int32_t mask = (int32_t)((INT64_C(1) << exponent) - 1);
+  const int32_t remainder = x & mask;
+  /* Ties round away from zero: a negative x needs a remainder strictly above half + 1. */
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+int32_t qat_multiply_by_quantized_multiplier(int32_t x, int32_t q, int shift) {
+  QAT_ASSERT(shift >= -31 && shift <= 30);
+  const int left_shift = shift > 0 ? shift : 0;
+  const int right_shift = shift > 0 ? 0 : -shift;
+  /* TFLite computes x * (1 << left_shift) in int32; on every target it runs on that product
+   * wraps modulo 2^32. Doing the shift on uint32 gives the same bits without C's undefined
+   * signed overflow (the conversion back is GCC/Clang's modulo conversion). */
+  const int32_t shifted = (int32_t)((uint32_t)x << left_shift);
+  return qat_rounding_divide_by_pot(qat_srdhm(shifted, q), right_shift);
+}
+
+int32_t qat_multiply_by_quantized_multiplier_int64(int64_t x, int32_t q, int shift) {
+  QAT_ASSERT(q >= 0);
+  QAT_ASSERT(shift >= -31 && shift <= 7);
+  QAT_ASSERT(x >= -(INT64_C(1) << 47) && x < (INT64_C(1) << 47));
+  /* The multiplier is cut to 16 bits (rounded) so that x * reduced fits in 64 bits. */
+  const int32_t reduced = q < 0x7FFF0000 ? (q + (1 << 15)) >> 16 : 0x7FFF;
+  const int total_shift = 15 - shift; /* 8 .. 46 */
+  const int64_t r = (x * (int64_t)reduced + (INT64_C(1) << (total_shift - 1))) >> total_shift;
+  /* TFLite assigns the int64 to an int32 (keeps the low 32 bits); same here. */
+  return (int32_t)r;
+}
+
+int qat_conv_multipliers(float input_scale, const float *weight_scales, int64_t n_w,
+                         float output_scale, int64_t n_out, int32_t *multipliers,
+                         int *shifts) {
+  if (n_out < 0 || (n_w != 1 && n_w != n_out))
+    return qat_fail(QAT_ERR_USAGE, "%lld weight scales for %lld output channels",
+                    (long long)n_w, (long long)n_out);
+  if (!(isfinite(input_scale) && input_scale > 0.0f && isfinite(output_scale) &&
+        output_scale > 0.0f))
+    return qat_fail(QAT_ERR_FORMAT, "input scale %g / output scale %g must be finite and > 0",
+                    (double)input_scale, (double)output_scale);
+  for (int64_t c = 0; c < n_out; c++) {
+    const float ws = weight_scales[n_w == 1 ? 0 : c];
+    if (!(isfinite(ws) && ws > 0.0f))
+      return qat_fail(QAT_ERR_FORMAT, "weight scale[%lld] = %g must be finite and > 0",
+                      (long long)c, (double)ws);
+    /* Same association as kernel_util.cc: (in * w) / out, each float widened to double. */
+    const double m = (double)input_scale * (double)ws / (double)output_scale;
+    const int rc = qat_quantize_multiplier(m, &multipliers[c], &shifts[c]);
+    if (rc) return qat_fail_prefix(rc, "channel %lld: ", (long long)c);
+  }
+  return QAT_OK;
+}
+
+/* kernel_util.cc's Quantize helper: zp + (int32)round(f / scale) with a float division, and
+ * an error when the rounded value does not fit in int32. */
+static int quantize_bound(float scale, int32_t zero_point, float f, int32_t *q) {
+  const float r = roundf(f / scale);
+  /* 2^31 is exact in float; anything >= it, or < -2^31, would be an undefined cast. */
+  if (!(r >= -2147483648.0f && r < 2147483648.0f))
+    return qat_fail(QAT_ERR_UNSUPPORTED,
+                    "activation bound %g does not fit in int32 at scale %g", (double)f,
+                    (double)scale);
+  const int64_t v = (int64_t)zero_point + (int64_t)r;
+  *q = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+  return QAT_OK;
+}
+
+int qat_activation_bounds(float scale, int32_t zero_point, int qmin, int qmax, float lo,
+                          float hi, int32_t *act_min, int32_t *act_max) {
+  if (!(isfinite(scale) && scale > 0.0f))
+    return qat_fail(QAT_ERR_FORMAT, "output scale %g must be finite and > 0", (double)scale);
+  if (qmin > qmax || isnan(lo) || isnan(hi) || lo > hi)
+    return qat_fail(QAT_ERR_USAGE, "bad activation range [%g, %g] or quantized range [%d, %d]",
+                    (double)lo, (double)hi, qmin, qmax);
+  int32_t amin = qmin, amax = qmax, t;
+  int rc;
+  if (isfinite(lo)) {
+    if ((rc = quantize_bound(scale, zero_point, lo, &t))) return rc;
+    if (t > amin) amin = t;
+  }
+  if (isfinite(hi)) {
+    if ((rc = quantize_bound(scale, zero_point, hi, &t))) return rc;
+    if (t < amax) amax = t;
+  }
+  *act_min = amin;
+  *act_max = amax;
+  return QAT_OK;
+}
