@@ -46,29 +46,51 @@ static int bn_plan(qat_node *nd, size_t *scratch) {
   return QAT_OK;
 }
 
-/* Sums f(row) over all rows per channel: each thread sums its rows, then threads are added in
- * thread order, so the result does not depend on scheduling. mode 0: x; 1: (x - mean)^2. */
-static void channel_sums(const qat_node *nd, const bn_work *w, const float *x, int64_t rows, int c,
-                         int mode, double *out) {
-  memset(w->partial, 0, sizeof(double) * (size_t)c * nd->threads);
+/* Per-channel sums are taken in float over blocks of BN_BLOCK rows (so the loops vectorize)
+ * and the blocks are added in double (so long sums keep their precision). Each thread owns
+ * whole blocks and the threads' totals are added in thread order: the result does not depend
+ * on scheduling. */
+#define BN_BLOCK 64
+
+/* mode 0: sum x; mode 1: sum (x - mean)^2; mode 2: sum dy and sum dy * xhat (two outputs). */
+static void channel_sums(const qat_node *nd, const bn_work *w, const float *x, const float *dy, int64_t rows,
+                         int c, int mode, double *out) {
+  int outputs = mode == 2 ? 2 : 1;
+  memset(w->partial, 0, sizeof(double) * (size_t)outputs * c * nd->threads);
+  int64_t blocks = (rows + BN_BLOCK - 1) / BN_BLOCK;
 #pragma omp parallel num_threads(nd->threads)
   {
-    double *acc = w->partial + (size_t)c * omp_get_thread_num();
+    double *acc = w->partial + (size_t)outputs * c * omp_get_thread_num();
+    float f0[c], f1[c];
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-      const float *row = x + r * c;
-      if (mode == 0)
-        for (int k = 0; k < c; k++) acc[k] += row[k];
-      else
-        for (int k = 0; k < c; k++) {
-          double d = (double)row[k] - w->mean[k];
-          acc[k] += d * d;
+    for (int64_t bl = 0; bl < blocks; bl++) {
+      int64_t r0 = bl * BN_BLOCK, r1 = r0 + BN_BLOCK < rows ? r0 + BN_BLOCK : rows;
+      for (int k = 0; k < c; k++) f0[k] = f1[k] = 0.0f;
+      for (int64_t r = r0; r < r1; r++) {
+        const float *restrict row = x + r * c;
+        if (mode == 0) {
+          for (int k = 0; k < c; k++) f0[k] += row[k];
+        } else if (mode == 1) {
+          for (int k = 0; k < c; k++) {
+            float d = row[k] - w->mean[k];
+            f0[k] += d * d;
+          }
+        } else {
+          const float *restrict g = dy + r * c;
+          for (int k = 0; k < c; k++) {
+            f0[k] += g[k];
+            f1[k] += g[k] * ((row[k] - w->mean[k]) * w->invstd[k]);
+          }
         }
+      }
+      for (int k = 0; k < c; k++) acc[k] += f0[k];
+      if (mode == 2)
+        for (int k = 0; k < c; k++) acc[c + k] += f1[k];
     }
   }
-  for (int k = 0; k < c; k++) out[k] = 0.0;
+  for (int k = 0; k < outputs * c; k++) out[k] = 0.0;
   for (int t = 0; t < nd->threads; t++)
-    for (int k = 0; k < c; k++) out[k] += w->partial[(size_t)t * c + k];
+    for (int k = 0; k < outputs * c; k++) out[k] += w->partial[(size_t)outputs * c * t + k];
 }
 
 static void bn_forward(qat_node *nd, const qat_exec *ex) {
@@ -81,9 +103,9 @@ static void bn_forward(qat_node *nd, const qat_exec *ex) {
   float eps = nd->attrs.epsilon;
   if (ex->training) {
     double sums[c];
-    channel_sums(nd, &w, x->data, rows, c, 0, sums);
+    channel_sums(nd, &w, x->data, NULL, rows, c, 0, sums);
     for (int k = 0; k < c; k++) w.mean[k] = (float)(sums[k] / (double)rows);
-    channel_sums(nd, &w, x->data, rows, c, 1, sums);
+    channel_sums(nd, &w, x->data, NULL, rows, c, 1, sums);
     float m = nd->attrs.momentum;
     for (int k = 0; k < c; k++) {
       float var = (float)(sums[k] / (double)rows);
@@ -98,10 +120,14 @@ static void bn_forward(qat_node *nd, const qat_exec *ex) {
     }
   }
   float *y = nd->output->data;
+  float scale[c], shift[c];
+  for (int k = 0; k < c; k++) {
+    scale[k] = gamma[k] * w.invstd[k];
+    shift[k] = beta[k] - w.mean[k] * scale[k];
+  }
 #pragma omp parallel for schedule(static) num_threads(nd->threads)
   for (int64_t r = 0; r < rows; r++)
-    for (int k = 0; k < c; k++)
-      y[r * c + k] = gamma[k] * ((x->data[r * c + k] - w.mean[k]) * w.invstd[k]) + beta[k];
+    for (int k = 0; k < c; k++) y[r * c + k] = x->data[r * c + k] * scale[k] + shift[k];
 }
 
 static void bn_backward(qat_node *nd, const qat_exec *ex) {
@@ -110,26 +136,9 @@ static void bn_backward(qat_node *nd, const qat_exec *ex) {
   int64_t rows = qat_tensor_size(x) / c;
   bn_work w = work(nd);
   const float *dy = nd->output->grad, *gamma = gt->data;
-  /* sum(dy) and sum(dy * xhat) per channel, thread-partial then reduced in order */
-  memset(w.partial, 0, sizeof(double) * 2 * (size_t)c * nd->threads);
-#pragma omp parallel num_threads(nd->threads)
-  {
-    double *acc = w.partial + (size_t)2 * c * omp_get_thread_num();
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-      for (int k = 0; k < c; k++) {
-        float d = dy[r * c + k];
-        acc[k] += d;
-        acc[c + k] += (double)d * ((x->data[r * c + k] - w.mean[k]) * w.invstd[k]);
-      }
-  }
-  double sum_dy[c], sum_dy_xhat[c];
-  for (int k = 0; k < c; k++) sum_dy[k] = sum_dy_xhat[k] = 0.0;
-  for (int t = 0; t < nd->threads; t++)
-    for (int k = 0; k < c; k++) {
-      sum_dy[k] += w.partial[(size_t)2 * c * t + k];
-      sum_dy_xhat[k] += w.partial[(size_t)2 * c * t + c + k];
-    }
+  double sums[2 * c];
+  channel_sums(nd, &w, x->data, dy, rows, c, 2, sums);
+  const double *sum_dy = sums, *sum_dy_xhat = sums + c;
   if (gt->grad)
     for (int k = 0; k < c; k++) gt->grad[k] += (float)sum_dy_xhat[k];
   if (bt->grad)

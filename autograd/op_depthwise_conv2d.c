@@ -82,6 +82,14 @@ static void dw_forward(qat_node *nd, const qat_exec *ex) {
   }
 }
 
+/* The common depth_multiplier == 1 case as straight, branch-free channel loops that vectorize. */
+static inline void dw_accumulate_m1(int c, const float *restrict d, const float *restrict x, const float *restrict w,
+                                    float *restrict dw, float *restrict dx) {
+  for (int k = 0; k < c; k++) dw[k] += d[k] * x[k];
+  if (dx)
+    for (int k = 0; k < c; k++) dx[k] += d[k] * w[k];
+}
+
 static void dw_backward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
   dw_geom g = geom(nd);
@@ -111,12 +119,15 @@ static void dw_backward(qat_node *nd, const qat_exec *ex) {
               size_t xi = (((size_t)s * g.h + iy) * g.w + ix) * g.c;
               const float *wk = w + ((size_t)ky * g.kw + kx) * g.oc;
               float *dwk = dw + ((size_t)ky * g.kw + kx) * g.oc;
-              for (int c = 0; c < g.c; c++)
-                for (int q = 0; q < g.m; q++) {
-                  int o = c * g.m + q;
-                  dwk[o] += d[o] * x[xi + c];
-                  if (xt->grad) xt->grad[xi + c] += d[o] * wk[o];
-                }
+              if (g.m == 1)
+                dw_accumulate_m1(g.c, d, x + xi, wk, dwk, xt->grad ? xt->grad + xi : NULL);
+              else
+                for (int c = 0; c < g.c; c++)
+                  for (int q = 0; q < g.m; q++) {
+                    int o = c * g.m + q;
+                    dwk[o] += d[o] * x[xi + c];
+                    if (xt->grad) xt->grad[xi + c] += d[o] * wk[o];
+                  }
             }
           }
         }
