@@ -165,6 +165,60 @@ static void bn_backward(qat_node *nd, const qat_exec *ex) {
   }
 }
 
+/* Textbook batch norm in double, one channel at a time: the reference for the blocked,
+ * threaded kernels above. */
+static void bn_forward_ref(qat_node *nd, const qat_exec *ex) {
+  qat_tensor *x = OP_X(nd);
+  int c = channels(nd);
+  int64_t rows = qat_tensor_size(x) / c;
+  bn_work w = work(nd);
+  const float *gamma = BN_GAMMA(nd)->data, *beta = BN_BETA(nd)->data;
+  float *rmean = BN_MEAN(nd)->data, *rvar = BN_VAR(nd)->data;
+  for (int k = 0; k < c; k++) {
+    double mean = rmean[k], var = rvar[k];
+    if (ex->training) {
+      double s = 0, sq = 0;
+      for (int64_t r = 0; r < rows; r++) s += x->data[r * c + k];
+      mean = s / rows;
+      for (int64_t r = 0; r < rows; r++) sq += (x->data[r * c + k] - mean) * (x->data[r * c + k] - mean);
+      var = sq / rows;
+      float m = nd->attrs.momentum;
+      rmean[k] = m * rmean[k] + (1.0f - m) * (float)mean;
+      rvar[k] = m * rvar[k] + (1.0f - m) * (float)var;
+    }
+    double invstd = 1.0 / sqrt(var + nd->attrs.epsilon);
+    w.mean[k] = (float)mean;
+    w.invstd[k] = (float)invstd;
+    for (int64_t r = 0; r < rows; r++)
+      nd->output->data[r * c + k] = (float)(gamma[k] * (x->data[r * c + k] - mean) * invstd + beta[k]);
+  }
+}
+
+static void bn_backward_ref(qat_node *nd, const qat_exec *ex) {
+  qat_tensor *x = OP_X(nd), *gt = BN_GAMMA(nd), *bt = BN_BETA(nd);
+  int c = channels(nd);
+  int64_t rows = qat_tensor_size(x) / c;
+  bn_work w = work(nd);
+  const float *dy = nd->output->grad;
+  for (int k = 0; k < c; k++) {
+    double sd = 0, sdx = 0, invstd = w.invstd[k];
+    for (int64_t r = 0; r < rows; r++) {
+      double xhat = (x->data[r * c + k] - w.mean[k]) * invstd;
+      sd += dy[r * c + k];
+      sdx += dy[r * c + k] * xhat;
+    }
+    if (gt->grad) gt->grad[k] += (float)sdx;
+    if (bt->grad) bt->grad[k] += (float)sd;
+    if (!x->grad) continue;
+    double g = gt->data[k];
+    for (int64_t r = 0; r < rows; r++) {
+      double xhat = (x->data[r * c + k] - w.mean[k]) * invstd;
+      double d = ex->training ? g * invstd * (dy[r * c + k] - sd / rows - xhat * sdx / rows) : g * invstd * dy[r * c + k];
+      x->grad[r * c + k] += (float)d;
+    }
+  }
+}
+
 static int bn_example(qat_op_example *ex, int variant) {
   if (variant > 2) return -1;
   int c = 3;
@@ -184,5 +238,5 @@ static int bn_example(qat_op_example *ex, int variant) {
 
 const qat_op_info qat_op_info_batch_norm = {
     .name = "batch_norm", .plan = bn_plan, .forward = bn_forward, .backward = bn_backward,
-    .example = bn_example,
+    .forward_ref = bn_forward_ref, .backward_ref = bn_backward_ref, .example = bn_example,
 };

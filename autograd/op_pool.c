@@ -102,6 +102,35 @@ static void max_pool_backward(qat_node *nd, const qat_exec *ex) {
     for (size_t i = 0; i < per_out; i++) dx[s * per_in + (size_t)arg[s * per_out + i]] += dy[s * per_out + i];
 }
 
+/* Plain scan per output element, the reference for the channel-vectorized kernel above. */
+static void max_pool_forward_ref(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  pool_geom g = geom(nd);
+  const float *x = OP_X(nd)->data;
+  int32_t *arg = nd->scratch;
+  for (int s = 0; s < g.n; s++)
+    for (int oy = 0; oy < g.oh; oy++)
+      for (int ox = 0; ox < g.ow; ox++)
+        for (int c = 0; c < g.c; c++) {
+          int32_t where = -1;
+          float best = 0.0f;
+          for (int ky = 0; ky < g.kh; ky++)
+            for (int kx = 0; kx < g.kw; kx++) {
+              int iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+              int32_t i = (int32_t)(((size_t)iy * g.w + ix) * g.c + c);
+              float v = x[(size_t)s * g.h * g.w * g.c + (size_t)i];
+              if (where < 0 || v > best) {
+                best = v;
+                where = i;
+              }
+            }
+          size_t o = (((size_t)s * g.oh + oy) * g.ow + ox) * g.c + c;
+          nd->output->data[o] = best;
+          arg[o] = where;
+        }
+}
+
 static int max_pool_example(qat_op_example *ex, int variant) {
   static const int cfg[][5] = {{6, 6, 2, 2, 0}, {5, 7, 3, 2, 1}, {5, 5, 2, 1, 1}};
   if (variant < 0 || variant > 2) return -1;
@@ -118,6 +147,8 @@ const qat_op_info qat_op_info_max_pool2d = {
     .plan = max_pool_plan,
     .forward = max_pool_forward,
     .backward = max_pool_backward,
+    .forward_ref = max_pool_forward_ref,
+    .backward_ref = max_pool_backward,
     .example = max_pool_example,
 };
 
