@@ -40,6 +40,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(RESHAPE, reshape)                           \
   X(DROPOUT, dropout)                           \
   X(BATCH_NORM, batch_norm)                     \
+  X(FAKE_QUANT, fake_quant)                     \
   X(SOFTMAX_CROSS_ENTROPY, softmax_cross_entropy)
 
 typedef enum qat_op {
@@ -60,6 +61,7 @@ typedef struct qat_op_attrs {
   int target_rank;      /* reshape: dims after the batch, fully resolved (no -1) */
   int target_shape[3];
   const int32_t *labels; /* softmax cross-entropy: one class index per sample */
+  struct qat_fq *fq;     /* fake quant: its state (include/qat/fq.h) */
 } qat_op_attrs;
 
 /* Inputs by op (optional ones may be absent: n_inputs says):
@@ -105,7 +107,7 @@ typedef struct qat_op_example {
   qat_fill fill[QAT_MAX_OP_INPUTS];
   float scale;        /* uniform fills draw from [-scale, scale] */
   int n_kinks;        /* inputs kept away from these points, where the op is not differentiable */
-  float kinks[2];
+  float kinks[4];
   int training;
   int n_labels;
   int32_t labels[16];

@@ -1,0 +1,155 @@
+/* Fake quantization: y = dequantize(quantize(x)) with the parameters the int8 model will
+ * use, and the clipped straight-through gradient (dy passes where x lies inside the nudged
+ * range). Activations take their range from an observer while training; weights take
+ * symmetric scales from their current values every step (so the scales always belong to the
+ * weights that will be exported); biases sit on the int32 grid of input scale x weight
+ * scale. The arithmetic is fakequant/'s, shared with the exporter and the runtime. */
+#include <math.h>
+#include <stdint.h>
+
+#include "qat/fq.h"
+#include "op_common.h"
+
+#define FQ(n) ((n)->attrs.fq)
+
+static int fq_plan(qat_node *nd, size_t *scratch) {
+  qat_tensor *x = OP_X(nd), *y = nd->output;
+  qat_fq *fq = FQ(nd);
+  if (!fq) return qat_fail(QAT_ERR_INTERNAL, "fake_quant node without state");
+  if (fq->axis >= x->rank) return qat_fail(QAT_ERR_INTERNAL, "fake_quant axis %d out of range", fq->axis);
+  if (fq->axis >= 0 && x->dims[fq->axis] != fq->channels)
+    return qat_fail(QAT_ERR_INTERNAL, "fake_quant '%s': %d channels, tensor has %d", fq->name, fq->channels,
+                    x->dims[fq->axis]);
+  y->rank = x->rank;
+  for (int i = 0; i < x->rank; i++) y->dims[i] = x->dims[i];
+  *scratch = 0;
+  return QAT_OK;
+}
+
+static void split(const qat_node *nd, int64_t *outer, int64_t *channels, int64_t *inner) {
+  const qat_tensor *x = OP_X(nd);
+  int64_t shape[QAT_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) shape[i] = x->dims[i];
+  qat_quant_axis_split(shape, x->rank, FQ(nd)->axis, outer, channels, inner);
+}
+
+static void set_params(qat_fq *fq, int c, float scale, int32_t zp) {
+  fq->scale[c] = scale;
+  fq->zero_point[c] = zp;
+  qat_quant_nudged_range(scale, zp, fq->qmin, fq->qmax, &fq->nudged_min[c], &fq->nudged_max[c]);
+}
+
+/* Recomputes the parameters from the data where the role says so. A failure (non-finite
+ * values) leaves the previous parameters: the loss then turns non-finite and training stops. */
+static void update_params(qat_node *nd, const qat_exec *ex) {
+  qat_fq *fq = FQ(nd);
+  qat_tensor *x = OP_X(nd);
+  if (fq->fixed) return;
+  switch (fq->role) {
+  case QAT_FQ_ACTIVATION: {
+    if (ex->training && !fq->frozen) {
+      if (qat_observer_update(&fq->observer, x->data, qat_tensor_size(x))) return;
+    }
+    if (!fq->observer.initialized) return;
+    float scale;
+    int32_t zp;
+    if (qat_observer_params(&fq->observer, fq->qmin, fq->qmax, &scale, &zp)) return;
+    set_params(fq, 0, scale, zp);
+    fq->valid = 1;
+    return;
+  }
+  case QAT_FQ_WEIGHT: {
+    int64_t shape[QAT_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) shape[i] = x->dims[i];
+    if (qat_quant_weight_scales(x->data, shape, x->rank, fq->axis, fq->qmax, fq->scale)) return;
+    for (int c = 0; c < fq->channels; c++) set_params(fq, c, fq->scale[c], 0);
+    fq->valid = 1;
+    return;
+  }
+  case QAT_FQ_BIAS:
+    if (!fq->input->valid || !fq->weight->valid) {
+      fq->valid = 0;
+      return;
+    }
+    for (int c = 0; c < fq->channels; c++)
+      set_params(fq, c, fq->input->scale[0] * fq->weight->scale[fq->weight->channels == 1 ? 0 : c], 0);
+    fq->valid = 1;
+    return;
+  }
+}
+
+static void fq_forward(qat_node *nd, const qat_exec *ex) {
+  qat_fq *fq = FQ(nd);
+  qat_tensor *x = OP_X(nd), *y = nd->output;
+  int64_t n = qat_tensor_size(x);
+  if (fq->enabled) update_params(nd, ex);
+  if (!fq->enabled || !fq->valid) {
+    memcpy(y->data, x->data, (size_t)n * sizeof(float));
+    return;
+  }
+  int64_t outer, channels, inner;
+  split(nd, &outer, &channels, &inner);
+  if (channels == 1)
+    qat_fake_quant_forward(x->data, y->data, n, fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax);
+  else
+    qat_fake_quant_forward_per_channel(x->data, y->data, outer, channels, inner, fq->scale, fq->zero_point,
+                                       fq->qmin, fq->qmax);
+}
+
+static void fq_backward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  qat_fq *fq = FQ(nd);
+  qat_tensor *x = OP_X(nd);
+  if (!x->grad) return;
+  const float *dy = nd->output->grad;
+  int64_t n = qat_tensor_size(x);
+  if (!fq->enabled || !fq->valid) {
+    for (int64_t i = 0; i < n; i++) x->grad[i] += dy[i];
+    return;
+  }
+  int64_t outer, channels, inner;
+  split(nd, &outer, &channels, &inner);
+  if (channels == 1)
+    qat_fake_quant_backward(x->data, dy, x->grad, n, fq->nudged_min[0], fq->nudged_max[0]);
+  else
+    qat_fake_quant_backward_per_channel(x->data, dy, x->grad, outer, channels, inner, fq->nudged_min,
+                                        fq->nudged_max);
+}
+
+/* For the gradient check: parameters fixed by hand with a step (1e-6) far below the
+ * finite-difference step, so the staircase looks like its straight-through slope, and the
+ * range edges (where the slope drops to 0) listed as kinks. Some inputs lie outside the
+ * range and must get zero gradient. */
+static float ex_scale[3] = {1e-6f, 1e-6f, 1e-6f}, ex_nmin[3], ex_nmax[3];
+static int32_t ex_zp[3] = {0, 0, 0};
+static qat_fq ex_fq = {.role = QAT_FQ_ACTIVATION, .name = "example", .qmin = -30000, .qmax = 30000, .axis = -1,
+                       .channels = 1, .scale = ex_scale, .zero_point = ex_zp, .nudged_min = ex_nmin,
+                       .nudged_max = ex_nmax, .enabled = 1, .fixed = 1, .valid = 1};
+static float pc_scale[3] = {1e-6f, 2e-6f, 0.5e-6f}, pc_nmin[3], pc_nmax[3];
+static int32_t pc_zp[3] = {0, 0, 0};
+static qat_fq ex_fq_pc = {.role = QAT_FQ_WEIGHT, .name = "example_pc", .qmin = -30000, .qmax = 30000, .axis = 3,
+                          .channels = 3, .scale = pc_scale, .zero_point = pc_zp, .nudged_min = pc_nmin,
+                          .nudged_max = pc_nmax, .enabled = 1, .fixed = 1, .valid = 1};
+
+static int fq_example(qat_op_example *ex, int variant) {
+  if (variant > 1) return -1;
+  qat_fq *fq = variant ? &ex_fq_pc : &ex_fq;
+  for (int c = 0; c < fq->channels; c++)
+    qat_quant_nudged_range(fq->scale[c], fq->zero_point[c], fq->qmin, fq->qmax, &fq->nudged_min[c],
+                           &fq->nudged_max[c]);
+  example_input(ex, 0, 4, (int[]){2, 3, 2, 3}, 1, 1, QAT_FILL_UNIFORM);
+  ex->attrs.fq = fq;
+  ex->scale = 0.05f;
+  /* range edges: +-0.03 per tensor; per channel +-0.03, +-0.06 (beyond the inputs), +-0.015 */
+  ex->n_kinks = 4;
+  ex->kinks[0] = -0.03f;
+  ex->kinks[1] = 0.03f;
+  ex->kinks[2] = variant ? -0.015f : -0.03f;
+  ex->kinks[3] = variant ? 0.015f : 0.03f;
+  return 0;
+}
+
+const qat_op_info qat_op_info_fake_quant = {
+    .name = "fake_quant", .plan = fq_plan, .forward = fq_forward, .backward = fq_backward,
+    .example = fq_example,
+};
