@@ -14,13 +14,14 @@ void qat_config_free(qat_config *cfg) {
   free(cfg->path);
   free(cfg->text);
   free(cfg->model.layers);
+  free(cfg->model.init);
   qat_cfg_data_free(&cfg->data);
   memset(cfg, 0, sizeof *cfg);
 }
 
 static int top_level(const cfg_ctx *c, const cfg_node *root, qat_config *cfg) {
-  static const char *const keys[] = {"model", "data", "train"};
-  const cfg_node *v[3];
+  static const char *const keys[] = {"model", "data", "train", "quantize"};
+  const cfg_node *v[4];
   int rc;
   if (!root)
     return qat_cfg_error(c, NULL, "(top level)",
@@ -31,16 +32,17 @@ static int top_level(const cfg_ctx *c, const cfg_node *root, qat_config *cfg) {
   /* Planned sections get their own message rather than a did-you-mean. */
   for (size_t p = 0; p < root->n / 2; p++) {
     const cfg_node *k = root->kids[2 * p];
-    if (k->kind == CFG_SCALAR && (!strcmp(k->str, "quantize") || !strcmp(k->str, "export")))
+    if (k->kind == CFG_SCALAR && !strcmp(k->str, "export"))
       return qat_cfg_error(c, k, k->str,
-                           "section not supported yet (expected only model, data, train)");
+                           "section not supported yet (expected model, data, train, quantize)");
   }
-  if ((rc = qat_cfg_map(c, root, "", keys, 3, v))) return rc;
+  if ((rc = qat_cfg_map(c, root, "", keys, 4, v))) return rc;
   if (!v[0])
     return qat_cfg_error(c, root, "model",
                          "missing section (expected a model with input and layers)");
   if ((rc = qat_cfg_model(c, v[0], &cfg->model))) return rc;
   if ((rc = qat_cfg_data(c, v[1], &cfg->data))) return rc;
+  if ((rc = qat_cfg_quantize(c, v[3], &cfg->model.quantize))) return rc;
   return qat_cfg_train(c, v[2], &cfg->train);
 }
 

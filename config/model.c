@@ -569,11 +569,15 @@ free_layers:
 }
 
 int qat_cfg_model(const cfg_ctx *c, const cfg_node *model, qat_model_spec *out) {
-  static const char *const keys[] = {"input", "layers"};
-  const cfg_node *v[2];
+  static const char *const keys[] = {"input", "layers", "init"};
+  const cfg_node *v[3];
   char p[CFG_PATH_MAX];
   int rc;
-  if ((rc = qat_cfg_map(c, model, "model", keys, 2, v))) return rc;
+  if ((rc = qat_cfg_map(c, model, "model", keys, 3, v))) return rc;
+  if (v[2]) {
+    const char *init;
+    if ((rc = qat_cfg_str(c, v[2], "model.init", &init)) || (rc = qat_cfg_strdup(init, &out->init))) return rc;
+  }
   if (!v[0] || !v[1])
     return qat_cfg_error(c, model, "model", "missing key '%s' (expected both input and layers)",
                          v[0] ? "layers" : "input");

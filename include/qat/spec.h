@@ -66,11 +66,24 @@ typedef struct qat_layer_spec {
   int line, column;                  /* where the layer is declared (1-based; 0 = unknown) */
 } qat_layer_spec;
 
+/* quantize: {mode: qat, ...}: fake-quant nodes placed where the int8 model will requantize. */
+typedef struct qat_quantize_spec {
+  int enabled;                    /* mode: qat */
+  int64_t delay;                  /* optimizer steps of float training before fake quant starts */
+  int64_t freeze_observers_after; /* activation ranges stop moving after this step (0 = never) */
+  int64_t freeze_bn_after;        /* batch norm uses its moving statistics after this step (0 = never) */
+  int observer;                   /* activations: qat_observer_kind EMA (default) or MINMAX */
+  float decay;                    /* EMA decay, default 0.999 */
+  int weights_per_tensor;         /* weights: 0 per channel (default), 1 per tensor */
+} qat_quantize_spec;
+
 typedef struct qat_model_spec {
   int input_shape[3]; /* H, W, C */
   int n_layers;
   qat_layer_spec *layers;
   const char *source; /* file name for error messages ("examples/x.yaml"), may be NULL */
+  qat_quantize_spec quantize;
+  char *init;         /* model.init: checkpoint whose weights start the run (fine-tuning), or NULL */
 } qat_model_spec;
 
 typedef enum qat_dataset_kind {
@@ -83,7 +96,7 @@ typedef enum qat_dataset_kind {
 
 typedef struct qat_data_spec {
   qat_dataset_kind kind;
-  /* IDX: images and labels; CIFAR-10: train_files/test_files hold the batch files. */
+  /* IDX: images and labels; CIFAR-10: train_files and test_file hold the batch files. */
   char *train_images, *train_labels, *test_images, *test_labels;
   int n_train_files;
   char *train_files[QAT_MAX_DATA_FILES];
@@ -99,7 +112,7 @@ typedef enum qat_optimizer_kind { QAT_OPT_SGD = 0, QAT_OPT_ADAM, QAT_OPT_ADAMW }
 typedef enum qat_schedule_kind { QAT_SCHED_CONSTANT = 0, QAT_SCHED_STEP, QAT_SCHED_COSINE } qat_schedule_kind;
 
 typedef struct qat_optimizer_spec {
-  qat_optimizer_kind kind;
+  qat_optimizer_kind kind; /* default adam */
   float learning_rate;  /* Keras defaults: sgd 0.01, adam/adamw 0.001 */
   float momentum;       /* sgd, default 0 */
   int nesterov;         /* sgd, default 0 */

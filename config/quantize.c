@@ -1,0 +1,63 @@
+/* The quantize section:
+ *   quantize:
+ *     mode: qat
+ *     delay: 0                      # float steps before fake quant switches on
+ *     freeze_observers_after: 2000  # activation ranges stop moving (0 = never)
+ *     freeze_bn_after: 1500         # batch norm switches to its moving statistics (0 = never)
+ *     activations: {observer: ema, decay: 0.999}   # ema | minmax
+ *     weights: {granularity: per_channel}          # per_channel | per_tensor */
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "config/internal.h"
+#include "qat/quant.h"
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+static int int64_arg(const cfg_ctx *c, const cfg_node *n, const char *path, int64_t *out) {
+  int v, rc = qat_cfg_int(c, n, path, 0, INT_MAX, &v);
+  if (!rc) *out = v;
+  return rc;
+}
+
+int qat_cfg_quantize(const cfg_ctx *c, const cfg_node *q, qat_quantize_spec *out) {
+  static const char *const keys[] = {"mode", "delay", "freeze_observers_after", "freeze_bn_after",
+                                     "activations", "weights"};
+  static const char *const modes[] = {"qat", "none"};
+  const cfg_node *v[NKEYS(keys)];
+  int rc, mode;
+  memset(out, 0, sizeof *out);
+  out->observer = QAT_OBSERVER_EMA;
+  out->decay = QAT_OBSERVER_DEFAULT_DECAY;
+  if (!q || qat_cfg_is_null(q)) return 0;
+  if ((rc = qat_cfg_map(c, q, "quantize", keys, NKEYS(keys), v))) return rc;
+  if (!v[0]) return qat_cfg_error(c, q, "quantize", "missing key 'mode' (expected qat or none)");
+  if ((rc = qat_cfg_enum(c, v[0], "quantize.mode", modes, NKEYS(modes), &mode))) return rc;
+  out->enabled = mode == 0;
+  if (v[1] && (rc = int64_arg(c, v[1], "quantize.delay", &out->delay))) return rc;
+  if (v[2] && (rc = int64_arg(c, v[2], "quantize.freeze_observers_after", &out->freeze_observers_after))) return rc;
+  if (v[3] && (rc = int64_arg(c, v[3], "quantize.freeze_bn_after", &out->freeze_bn_after))) return rc;
+  if (v[4] && !qat_cfg_is_null(v[4])) {
+    static const char *const akeys[] = {"observer", "decay"};
+    static const char *const observers[] = {"ema", "minmax"};
+    const cfg_node *a[2];
+    if ((rc = qat_cfg_map(c, v[4], "quantize.activations", akeys, 2, a))) return rc;
+    int kind = 0;
+    if (a[0] && (rc = qat_cfg_enum(c, a[0], "quantize.activations.observer", observers, 2, &kind))) return rc;
+    out->observer = kind == 0 ? QAT_OBSERVER_EMA : QAT_OBSERVER_MINMAX;
+    if (a[1]) {
+      if (kind != 0) return qat_cfg_error(c, a[1], "quantize.activations.decay", "only the ema observer has a decay");
+      if ((rc = qat_cfg_float(c, a[1], "quantize.activations.decay", 0, 0, 1, 1, &out->decay))) return rc;
+    }
+  }
+  if (v[5] && !qat_cfg_is_null(v[5])) {
+    static const char *const wkeys[] = {"granularity"};
+    static const char *const grains[] = {"per_channel", "per_tensor"};
+    const cfg_node *w[1];
+    if ((rc = qat_cfg_map(c, v[5], "quantize.weights", wkeys, 1, w))) return rc;
+    if (w[0] && (rc = qat_cfg_enum(c, w[0], "quantize.weights.granularity", grains, 2, &out->weights_per_tensor)))
+      return rc;
+  }
+  return 0;
+}
