@@ -101,7 +101,7 @@ static void bn_forward(qat_node *nd, const qat_exec *ex) {
   const float *gamma = BN_GAMMA(nd)->data, *beta = BN_BETA(nd)->data;
   float *rmean = BN_MEAN(nd)->data, *rvar = BN_VAR(nd)->data;
   float eps = nd->attrs.epsilon;
-  if (ex->training) {
+  if (ex->training && !ex->freeze_bn) {
     double sums[c];
     channel_sums(nd, &w, x->data, NULL, rows, c, 0, sums);
     for (int k = 0; k < c; k++) w.mean[k] = (float)(sums[k] / (double)rows);
@@ -144,7 +144,7 @@ static void bn_backward(qat_node *nd, const qat_exec *ex) {
   if (bt->grad)
     for (int k = 0; k < c; k++) bt->grad[k] += (float)sum_dy[k];
   if (!x->grad) return;
-  if (ex->training) {
+  if (ex->training && !ex->freeze_bn) {
     /* dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)) */
     float inv_m = 1.0f / (float)rows;
     float mean_dy[c], mean_dy_xhat[c];
@@ -176,7 +176,7 @@ static void bn_forward_ref(qat_node *nd, const qat_exec *ex) {
   float *rmean = BN_MEAN(nd)->data, *rvar = BN_VAR(nd)->data;
   for (int k = 0; k < c; k++) {
     double mean = rmean[k], var = rvar[k];
-    if (ex->training) {
+    if (ex->training && !ex->freeze_bn) {
       double s = 0, sq = 0;
       for (int64_t r = 0; r < rows; r++) s += x->data[r * c + k];
       mean = s / rows;
@@ -213,14 +213,14 @@ static void bn_backward_ref(qat_node *nd, const qat_exec *ex) {
     double g = gt->data[k];
     for (int64_t r = 0; r < rows; r++) {
       double xhat = (x->data[r * c + k] - w.mean[k]) * invstd;
-      double d = ex->training ? g * invstd * (dy[r * c + k] - sd / rows - xhat * sdx / rows) : g * invstd * dy[r * c + k];
+      double d = ex->training && !ex->freeze_bn ? g * invstd * (dy[r * c + k] - sd / rows - xhat * sdx / rows) : g * invstd * dy[r * c + k];
       x->grad[r * c + k] += (float)d;
     }
   }
 }
 
 static int bn_example(qat_op_example *ex, int variant) {
-  if (variant > 2) return -1;
+  if (variant > 3) return -1;
   int c = 3;
   if (variant == 2)
     example_input(ex, 0, 2, (int[]){5, c}, 1, 1, QAT_FILL_UNIFORM);
@@ -233,6 +233,7 @@ static int bn_example(qat_op_example *ex, int variant) {
   ex->attrs.momentum = 0.99f;
   ex->attrs.epsilon = 1e-3f;
   ex->training = variant != 1;
+  ex->freeze_bn = variant == 3;
   return 0;
 }
 

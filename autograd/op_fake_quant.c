@@ -47,7 +47,7 @@ static void update_params(qat_node *nd, const qat_exec *ex) {
   if (fq->fixed) return;
   switch (fq->role) {
   case QAT_FQ_ACTIVATION: {
-    if (ex->training && !fq->frozen) {
+    if (ex->training && !ex->freeze_observers) {
       if (qat_observer_update(&fq->observer, x->data, qat_tensor_size(x))) return;
     }
     if (!fq->observer.initialized) return;
@@ -82,8 +82,8 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd), *y = nd->output;
   int64_t n = qat_tensor_size(x);
-  if (fq->enabled) update_params(nd, ex);
-  if (!fq->enabled || !fq->valid) {
+  if (ex->fake_quant) update_params(nd, ex);
+  if (!ex->fake_quant || !fq->valid) {
     memcpy(y->data, x->data, (size_t)n * sizeof(float));
     return;
   }
@@ -97,13 +97,12 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
 }
 
 static void fq_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd);
   if (!x->grad) return;
   const float *dy = nd->output->grad;
   int64_t n = qat_tensor_size(x);
-  if (!fq->enabled || !fq->valid) {
+  if (!ex->fake_quant || !fq->valid) {
     for (int64_t i = 0; i < n; i++) x->grad[i] += dy[i];
     return;
   }
@@ -124,12 +123,12 @@ static float ex_scale[3] = {1e-6f, 1e-6f, 1e-6f}, ex_nmin[3], ex_nmax[3];
 static int32_t ex_zp[3] = {0, 0, 0};
 static qat_fq ex_fq = {.role = QAT_FQ_ACTIVATION, .name = "example", .qmin = -30000, .qmax = 30000, .axis = -1,
                        .channels = 1, .scale = ex_scale, .zero_point = ex_zp, .nudged_min = ex_nmin,
-                       .nudged_max = ex_nmax, .enabled = 1, .fixed = 1, .valid = 1};
+                       .nudged_max = ex_nmax, .fixed = 1, .valid = 1};
 static float pc_scale[3] = {1e-6f, 2e-6f, 0.5e-6f}, pc_nmin[3], pc_nmax[3];
 static int32_t pc_zp[3] = {0, 0, 0};
 static qat_fq ex_fq_pc = {.role = QAT_FQ_WEIGHT, .name = "example_pc", .qmin = -30000, .qmax = 30000, .axis = 3,
                           .channels = 3, .scale = pc_scale, .zero_point = pc_zp, .nudged_min = pc_nmin,
-                          .nudged_max = pc_nmax, .enabled = 1, .fixed = 1, .valid = 1};
+                          .nudged_max = pc_nmax, .fixed = 1, .valid = 1};
 
 static int fq_example(qat_op_example *ex, int variant) {
   if (variant > 1) return -1;
@@ -139,6 +138,7 @@ static int fq_example(qat_op_example *ex, int variant) {
                            &fq->nudged_max[c]);
   example_input(ex, 0, 4, (int[]){2, 3, 2, 3}, 1, 1, QAT_FILL_UNIFORM);
   ex->attrs.fq = fq;
+  ex->fake_quant = 1;
   ex->scale = 0.05f;
   /* range edges: +-0.03 per tensor; per channel +-0.03, +-0.06 (beyond the inputs), +-0.015 */
   ex->n_kinks = 4;

@@ -51,7 +51,7 @@ static qat_model_spec seed_model(int cifar, qat_layer_spec *l) {
     l[n++] = L(QAT_LAYER_FLATTEN, "flatten", 0, N);
     l[n++] = L(QAT_LAYER_DENSE, "dense", 256, R);
     l[n++] = L(QAT_LAYER_DENSE, "dense_1", 10, N);
-    return (qat_model_spec){{28, 28, 1}, n, l, "mnist_cnn"};
+    return (qat_model_spec){.input_shape = {28, 28, 1}, .n_layers = n, .layers = l, .source = "mnist_cnn"};
   }
   l[n++] = L(QAT_LAYER_CONV2D, "conv2d", 32, R);
   l[n++] = L(QAT_LAYER_MAX_POOL2D, "max_pooling2d", 0, N);
@@ -61,7 +61,7 @@ static qat_model_spec seed_model(int cifar, qat_layer_spec *l) {
   l[n++] = L(QAT_LAYER_FLATTEN, "flatten", 0, N);
   l[n++] = L(QAT_LAYER_DENSE, "dense", 64, R);
   l[n++] = L(QAT_LAYER_DENSE, "dense_1", 10, N);
-  return (qat_model_spec){{32, 32, 3}, n, l, "cifar_cnn"};
+  return (qat_model_spec){.input_shape = {32, 32, 3}, .n_layers = n, .layers = l, .source = "cifar_cnn"};
 }
 
 /* The GEMMs a training step performs: for each conv/dense node, forward [P,O,K], dW [O,K,P]

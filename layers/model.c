@@ -17,8 +17,132 @@ static const char *const layer_names[] = {
 
 typedef struct builder {
   qat_model *m;
-  int cap_params;
+  int cap_params, cap_fq;
+  int quant;                /* spec.quantize.enabled */
+  int *fq_after;            /* layer output gets its own activation fake quant */
+  qat_tensor *(*bn)[4];     /* a folded BN's gamma, beta, moving mean, moving variance */
+  qat_tensor *input_q;      /* the model input after its fake quant */
 } builder;
+
+static int is_relu(const qat_layer_spec *l) {
+  return (l->type == QAT_LAYER_RELU) ||
+         (l->type == QAT_LAYER_ACTIVATION &&
+          (l->activation == QAT_ACTIVATION_RELU || l->activation == QAT_ACTIVATION_RELU6));
+}
+
+static int is_conv(qat_layer_type t) { return t == QAT_LAYER_CONV2D || t == QAT_LAYER_DEPTHWISE_CONV2D; }
+
+static int input_of(const qat_layer_spec *l, int li, int k) { return l->n_inputs > 0 ? l->inputs[k] : li - 1; }
+
+/* Finds the int8 ops of the exported graph: a conv, depthwise or dense layer (or an Add)
+ * heads an op; a BatchNormalization right after a linear conv folds into it, and a ReLU or
+ * ReLU6 right after a linear head fuses into it, when nothing else reads the intermediate
+ * tensor. Fake quant goes at the end of each op and after every other layer that
+ * requantizes; pools, reshapes and dropout keep their input's parameters. */
+static int plan_quantization(builder *b) {
+  qat_model *m = b->m;
+  const qat_model_spec *sp = &m->spec;
+  int n = sp->n_layers, rc = QAT_OK;
+  int *consumers = calloc((size_t)n, sizeof(int)), *has_act = calloc((size_t)n, sizeof(int));
+  if (!consumers || !has_act) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    goto free_counts;
+  }
+  for (int i = 0; i < n; i++) {
+    int k_max = sp->layers[i].n_inputs > 0 ? sp->layers[i].n_inputs : 1;
+    for (int k = 0; k < k_max; k++) {
+      int src = input_of(&sp->layers[i], i, k);
+      if (src >= 0) consumers[src]++;
+    }
+  }
+  consumers[n - 1]++; /* the model output is read too */
+  for (int i = 0; i < n; i++) {
+    const qat_layer_spec *l = &sp->layers[i];
+    int j = l->n_inputs <= 1 ? input_of(l, i, 0) : -1;
+    int alone = j >= 0 && consumers[j] == 1;
+    int head = alone ? m->fused_into[j] : -1;
+    const qat_layer_spec *h = head >= 0 ? &sp->layers[head] : NULL;
+    m->fused_into[i] = i;
+    if (l->type == QAT_LAYER_BATCH_NORM && b->quant) {
+      if (!(alone && head == j && is_conv(h->type) && h->activation == QAT_ACTIVATION_LINEAR))
+        return qat_fail(QAT_ERR_UNSUPPORTED,
+                        "%s:%d:%d: layer '%s' (BatchNormalization): for int8 it must directly follow a linear "
+                        "Conv2D or DepthwiseConv2D that nothing else reads, so that it can be folded",
+                        sp->source ? sp->source : "model", l->line, l->column, l->name);
+      m->fused_into[i] = head;
+      m->fold_bn[head] = i;
+    } else if (is_relu(l) && alone && !has_act[head] && h->activation == QAT_ACTIVATION_LINEAR &&
+               (is_conv(h->type) || h->type == QAT_LAYER_DENSE || h->type == QAT_LAYER_ADD)) {
+      m->fused_into[i] = head;
+      has_act[head] = 1;
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    const qat_layer_spec *l = &sp->layers[i];
+    int requantizes = is_conv(l->type) || l->type == QAT_LAYER_DENSE || l->type == QAT_LAYER_ADD ||
+                      l->type == QAT_LAYER_GLOBAL_AVG_POOL2D || l->type == QAT_LAYER_BATCH_NORM || is_relu(l);
+    b->fq_after[i] = requantizes;
+  }
+  /* only the last layer of each fused chain is quantized */
+  for (int i = 0; i < n; i++)
+    if (m->fused_into[i] != i) {
+      int j = input_of(&sp->layers[i], i, 0);
+      b->fq_after[j] = 0;
+    }
+free_counts:
+  free(consumers);
+  free(has_act);
+  return rc;
+}
+
+static int new_fq(builder *b, qat_fq_role role, const char *name, int channels, int axis, qat_fq **out) {
+  qat_model *m = b->m;
+  if (m->n_fq == b->cap_fq) {
+    int cap = b->cap_fq ? 2 * b->cap_fq : 32;
+    qat_fq **p = realloc(m->fq, (size_t)cap * sizeof *p);
+    if (!p) return qat_fail(QAT_ERR_NOMEM, "out of memory building the model");
+    m->fq = p;
+    b->cap_fq = cap;
+  }
+  /* the struct and its per-channel arrays in one block */
+  size_t bytes = sizeof(qat_fq) + (size_t)channels * (3 * sizeof(float) + sizeof(int32_t));
+  qat_fq *fq = calloc(1, bytes);
+  if (!fq) return qat_fail(QAT_ERR_NOMEM, "out of memory building the model");
+  fq->role = role;
+  snprintf(fq->name, sizeof fq->name, "%s", name);
+  fq->channels = channels;
+  fq->axis = axis;
+  fq->scale = (float *)(fq + 1);
+  fq->nudged_min = fq->scale + channels;
+  fq->nudged_max = fq->nudged_min + channels;
+  fq->zero_point = (int32_t *)(fq->nudged_max + channels);
+  switch (role) {
+  case QAT_FQ_ACTIVATION:
+    fq->qmin = QAT_INT8_MIN;
+    fq->qmax = QAT_INT8_MAX;
+    qat_observer_init(&fq->observer, (qat_observer_kind)m->spec.quantize.observer, m->spec.quantize.decay);
+    break;
+  case QAT_FQ_WEIGHT:
+    fq->qmin = QAT_INT8_WEIGHT_MIN;
+    fq->qmax = QAT_INT8_MAX;
+    break;
+  case QAT_FQ_BIAS:
+    fq->qmin = -INT32_MAX;
+    fq->qmax = INT32_MAX;
+    break;
+  }
+  m->fq[m->n_fq++] = fq;
+  *out = fq;
+  return QAT_OK;
+}
+
+static int fake_quant(builder *b, qat_tensor *x, qat_fq *fq, qat_tensor **out) {
+  qat_op_attrs a = {.fq = fq};
+  return qat_graph_add(&b->m->graph, QAT_OP_FAKE_QUANT, 1, &x, &a, out);
+}
+
+/* The quantizer of a layer input: the model input's, or the producing layer's. */
+static qat_fq *source_fq(const qat_model *m, int src) { return src < 0 ? m->input_fq : m->layer_fq[src]; }
 
 static int add_param(builder *b, int layer, const char *suffix, int rank, const int *dims, int trainable,
                      qat_tensor **out) {
@@ -53,6 +177,24 @@ static int add_param(builder *b, int layer, const char *suffix, int rank, const 
   return QAT_OK;
 }
 
+/* A BatchNormalization's parameters: made by the conv it folds into (which needs gamma and the
+ * moving variance first) or by the BN layer itself, in the same order either way, so the
+ * parameter list (and the seeded initialization) is the same with and without QAT. */
+static int bn_params(builder *b, int bn_layer, int channels, qat_tensor *out[4]) {
+  if (b->bn[bn_layer][0]) {
+    memcpy(out, b->bn[bn_layer], 4 * sizeof *out);
+    return QAT_OK;
+  }
+  int rc;
+  if ((rc = add_param(b, bn_layer, "gamma", 1, &channels, 1, &out[0])) ||
+      (rc = add_param(b, bn_layer, "beta", 1, &channels, 1, &out[1])) ||
+      (rc = add_param(b, bn_layer, "moving_mean", 1, &channels, 0, &out[2])) ||
+      (rc = add_param(b, bn_layer, "moving_variance", 1, &channels, 0, &out[3])))
+    return rc;
+  memcpy(b->bn[bn_layer], out, 4 * sizeof *out);
+  return QAT_OK;
+}
+
 static int add_activation(qat_model *m, qat_activation act, int is_last, qat_tensor *x, qat_tensor **out) {
   switch (act) {
   case QAT_ACTIVATION_RELU: return qat_graph_add(&m->graph, QAT_OP_RELU, 1, &x, NULL, out);
@@ -68,7 +210,29 @@ static int add_activation(qat_model *m, qat_activation act, int is_last, qat_ten
   }
 }
 
-static int build_layer(builder *b, int li, qat_tensor **in, qat_tensor **out) {
+/* Weight fake quant (per channel along `axis`, or per tensor) and, for an unfolded bias, the
+ * bias's int32 grid at input scale x weight scale. */
+static int quantize_weights(builder *b, int li, int in_src, int axis, int channels, qat_tensor **w,
+                            qat_tensor **bias) {
+  if (!b->quant) return QAT_OK;
+  qat_model *m = b->m;
+  const qat_layer_spec *l = &m->spec.layers[li];
+  char name[sizeof(((qat_fq *)0)->name)];
+  int per_tensor = m->spec.quantize.weights_per_tensor;
+  qat_fq *wfq, *bfq;
+  snprintf(name, sizeof name, "%s/%s", l->name, l->type == QAT_LAYER_DEPTHWISE_CONV2D ? "depthwise_kernel" : "kernel");
+  int rc = new_fq(b, QAT_FQ_WEIGHT, name, per_tensor ? 1 : channels, per_tensor ? -1 : axis, &wfq);
+  if (rc || (rc = fake_quant(b, *w, wfq, w))) return rc;
+  if (!*bias) return QAT_OK;
+  snprintf(name, sizeof name, "%s/bias", l->name);
+  if ((rc = new_fq(b, QAT_FQ_BIAS, name, channels, 0, &bfq))) return rc;
+  bfq->input = source_fq(m, in_src);
+  bfq->weight = wfq;
+  QAT_ASSERT(bfq->input);
+  return fake_quant(b, *bias, bfq, bias);
+}
+
+static int build_layer(builder *b, int li, int in_src, qat_tensor **in, qat_tensor **out) {
   qat_model *m = b->m;
   const qat_layer_spec *l = &m->spec.layers[li];
   int is_last = li == m->spec.n_layers - 1;
@@ -91,10 +255,28 @@ static int build_layer(builder *b, int li, qat_tensor **in, qat_tensor **out) {
     if ((rc = add_param(b, li, dw ? "depthwise_kernel" : "kernel", 4, wd, 1, &w))) return rc;
     if (l->use_bias && (rc = add_param(b, li, "bias", 1, &cout, 1, &bias))) return rc;
     a.depth_multiplier = l->depth_multiplier;
+    int fold = b->quant ? m->fold_bn[li] : -1;
+    qat_tensor *bn[4] = {0};
+    if (fold >= 0) {
+      /* The folded unit: weights * gamma / sigma, fake-quantized, conv, scaled back for the
+       * batch-statistics BN that the BatchNormalization layer adds next. Its conv bias moves
+       * into the BN's moving mean (qat_model_absorb_folded_bias): it is not used here. */
+      if ((rc = bn_params(b, fold, cout, bn))) return rc;
+      qat_op_attrs fa = {.axis = dw ? 3 : 0, .epsilon = m->spec.layers[fold].epsilon};
+      if ((rc = qat_graph_add(&m->graph, QAT_OP_BN_FOLD_WEIGHTS, 3, (qat_tensor *[]){w, bn[0], bn[3]}, &fa, &w)))
+        return rc;
+      bias = NULL;
+    }
+    if ((rc = quantize_weights(b, li, in_src, dw ? 3 : 0, cout, &w, &bias))) return rc;
     qat_tensor *ins[3] = {x, w, bias};
     qat_tensor *conv;
     if ((rc = qat_graph_add(&m->graph, dw ? QAT_OP_DEPTHWISE_CONV2D : QAT_OP_CONV2D, bias ? 3 : 2, ins, &a, &conv)))
       return rc;
+    if (fold >= 0) {
+      qat_op_attrs ua = {.epsilon = m->spec.layers[fold].epsilon};
+      if ((rc = qat_graph_add(&m->graph, QAT_OP_CHANNEL_UNSCALE, 3, (qat_tensor *[]){conv, bn[0], bn[3]}, &ua, &conv)))
+        return rc;
+    }
     return add_activation(m, l->activation, is_last, conv, out);
   }
   case QAT_LAYER_DENSE: {
@@ -104,6 +286,7 @@ static int build_layer(builder *b, int li, qat_tensor **in, qat_tensor **out) {
     int wd[2] = {l->units, x->dims[1]};
     if ((rc = add_param(b, li, "kernel", 2, wd, 1, &w))) return rc;
     if (l->use_bias && (rc = add_param(b, li, "bias", 1, &l->units, 1, &bias))) return rc;
+    if ((rc = quantize_weights(b, li, in_src, 0, l->units, &w, &bias))) return rc;
     qat_tensor *dense;
     if ((rc = qat_graph_add(&m->graph, QAT_OP_DENSE, bias ? 3 : 2, (qat_tensor *[]){x, w, bias}, &a, &dense)))
       return rc;
@@ -118,14 +301,11 @@ static int build_layer(builder *b, int li, qat_tensor **in, qat_tensor **out) {
   case QAT_LAYER_GLOBAL_AVG_POOL2D: return qat_graph_add(&m->graph, QAT_OP_GLOBAL_AVG_POOL2D, 1, &x, &a, out);
   case QAT_LAYER_BATCH_NORM: {
     int c = x->dims[x->rank - 1];
-    qat_tensor *gamma, *beta, *mean, *var;
-    if ((rc = add_param(b, li, "gamma", 1, &c, 1, &gamma)) || (rc = add_param(b, li, "beta", 1, &c, 1, &beta)) ||
-        (rc = add_param(b, li, "moving_mean", 1, &c, 0, &mean)) ||
-        (rc = add_param(b, li, "moving_variance", 1, &c, 0, &var)))
-      return rc;
+    qat_tensor *bn[4];
+    if ((rc = bn_params(b, li, c, bn))) return rc;
     a.momentum = l->momentum;
     a.epsilon = l->epsilon;
-    return qat_graph_add(&m->graph, QAT_OP_BATCH_NORM, 5, (qat_tensor *[]){x, gamma, beta, mean, var}, &a, out);
+    return qat_graph_add(&m->graph, QAT_OP_BATCH_NORM, 5, (qat_tensor *[]){x, bn[0], bn[1], bn[2], bn[3]}, &a, out);
   }
   case QAT_LAYER_RELU:
     return add_activation(m, l->max_value == 6.0f ? QAT_ACTIVATION_RELU6 : QAT_ACTIVATION_RELU, is_last, x, out);
@@ -236,7 +416,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
   qat_model *m = calloc(1, sizeof *m);
   if (!m) return qat_fail(QAT_ERR_NOMEM, "out of memory");
   int rc;
-  builder b = {m, 0};
+  builder b = {.m = m};
   m->spec = *spec;
   m->spec.layers = malloc((size_t)(spec->n_layers ? spec->n_layers : 1) * sizeof *spec->layers);
   m->layer_out = calloc((size_t)(spec->n_layers ? spec->n_layers : 1), sizeof *m->layer_out);
@@ -263,6 +443,24 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     rc = QAT_ERR_NOMEM;
     goto free_model;
   }
+  b.input_q = m->input;
+  b.quant = spec->quantize.enabled;
+  m->layer_fq = calloc((size_t)spec->n_layers, sizeof *m->layer_fq);
+  m->fold_bn = malloc((size_t)spec->n_layers * sizeof *m->fold_bn);
+  m->fused_into = malloc((size_t)spec->n_layers * sizeof *m->fused_into);
+  b.fq_after = calloc((size_t)spec->n_layers, sizeof *b.fq_after);
+  b.bn = calloc((size_t)spec->n_layers, sizeof *b.bn);
+  if (!m->layer_fq || !m->fold_bn || !m->fused_into || !b.fq_after || !b.bn) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    goto free_model;
+  }
+  for (int i = 0; i < spec->n_layers; i++) m->fold_bn[i] = -1;
+  if ((rc = plan_quantization(&b))) goto free_model;
+  if (b.quant) {
+    if ((rc = new_fq(&b, QAT_FQ_ACTIVATION, "input", 1, -1, &m->input_fq)) ||
+        (rc = fake_quant(&b, m->input, m->input_fq, &b.input_q)))
+      goto free_model;
+  }
   for (int li = 0; li < spec->n_layers; li++) {
     const qat_layer_spec *l = &spec->layers[li];
     qat_tensor *in[QAT_MAX_LAYER_INPUTS];
@@ -270,9 +468,21 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     for (int k = 0; k < n_in; k++) {
       int src = l->n_inputs > 0 ? l->inputs[k] : li - 1;
       QAT_ASSERT(src >= -1 && src < li); /* the config resolved names to earlier layers */
-      in[k] = src < 0 ? m->input : m->layer_out[src];
+      in[k] = src < 0 ? b.input_q : m->layer_out[src];
     }
-    if ((rc = build_layer(&b, li, in, &m->layer_out[li]))) {
+    int in_src = input_of(l, li, 0);
+    rc = build_layer(&b, li, in_src, in, &m->layer_out[li]);
+    if (!rc && b.quant) {
+      if (b.fq_after[li]) {
+        qat_fq *fq;
+        if (!(rc = new_fq(&b, QAT_FQ_ACTIVATION, l->name, 1, -1, &fq)))
+          rc = fake_quant(&b, m->layer_out[li], fq, &m->layer_out[li]);
+        m->layer_fq[li] = fq;
+      } else if (m->fused_into[li] == li) {
+        m->layer_fq[li] = source_fq(m, in_src); /* pools, reshapes, dropout share their input's */
+      }
+    }
+    if (rc) {
       qat_fail_prefix(rc, "%s:%d:%d: layer '%s' (%s): ", spec->source ? spec->source : "model", l->line,
                       l->column, l->name, layer_names[l->type]);
       goto free_model;
@@ -291,9 +501,13 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     goto free_model;
   if ((rc = place_params(m))) goto free_model;
   qat_model_init_params(m, seed);
+  free(b.fq_after);
+  free(b.bn);
   *out = m;
   return QAT_OK;
 free_model:
+  free(b.fq_after);
+  free(b.bn);
   qat_model_free(m);
   return rc;
 }
@@ -305,6 +519,11 @@ void qat_model_free(qat_model *m) {
   free(m->layer_out);
   free(m->labels);
   free(m->param_list);
+  for (int i = 0; i < m->n_fq; i++) free(m->fq[i]);
+  free(m->fq);
+  free(m->layer_fq);
+  free(m->fold_bn);
+  free(m->fused_into);
   free(m->params);
   free(m->grads);
   free(m->state);
@@ -354,6 +573,37 @@ const qat_param *qat_model_find_param(const qat_model *m, const char *name) {
 }
 
 int64_t qat_model_trainable_count(const qat_model *m) { return m->n_params; }
+
+const qat_fq *qat_model_find_fq(const qat_model *m, const char *name) {
+  for (int i = 0; i < m->n_fq; i++)
+    if (!strcmp(m->fq[i]->name, name)) return m->fq[i];
+  return NULL;
+}
+
+void qat_model_absorb_folded_bias(qat_model *m) {
+  char name[sizeof(((qat_param *)0)->name)];
+  for (int li = 0; li < m->spec.n_layers; li++) {
+    int bn = m->fold_bn ? m->fold_bn[li] : -1;
+    if (bn < 0 || !m->spec.layers[li].use_bias) continue;
+    snprintf(name, sizeof name, "%s/bias", m->spec.layers[li].name);
+    const qat_param *bias = qat_model_find_param(m, name);
+    snprintf(name, sizeof name, "%s/moving_mean", m->spec.layers[bn].name);
+    const qat_param *mean = qat_model_find_param(m, name);
+    QAT_ASSERT(bias && mean && bias->size == mean->size);
+    /* BN(conv + b) with moving mean mu equals BN(conv) with moving mean mu - b */
+    for (int64_t c = 0; c < bias->size; c++) {
+      mean->tensor->data[c] -= bias->tensor->data[c];
+      bias->tensor->data[c] = 0.0f;
+    }
+  }
+}
+
+void qat_model_schedule(const qat_model *m, int64_t step, qat_exec *ex) {
+  const qat_quantize_spec *q = &m->spec.quantize;
+  ex->fake_quant = q->enabled && step >= q->delay;
+  ex->freeze_observers = q->enabled && q->freeze_observers_after > 0 && step >= q->freeze_observers_after;
+  ex->freeze_bn = q->enabled && q->freeze_bn_after > 0 && step >= q->freeze_bn_after;
+}
 
 void qat_model_summary(const qat_model *m, FILE *f) {
   fprintf(f, "%-28s %-24s %-18s %10s\n", "Layer (type)", "", "Output Shape", "Param #");

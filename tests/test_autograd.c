@@ -105,7 +105,8 @@ static void instance_free(instance *it) {
 }
 
 static qat_exec exec_of(const instance *it) {
-  qat_exec ex = {.training = it->ex.training, .seed = 7, .step = 3};
+  qat_exec ex = {.training = it->ex.training, .seed = 7, .step = 3, .fake_quant = it->ex.fake_quant,
+                 .freeze_bn = it->ex.freeze_bn};
   return ex;
 }
 

@@ -79,7 +79,7 @@ static qat_model_spec mnist_cnn(qat_layer_spec *l) {
   l[n++] = layer(QAT_LAYER_FLATTEN, "flatten");
   l[n++] = dense("dense", 256, QAT_ACTIVATION_RELU);
   l[n++] = dense("dense_1", 10, QAT_ACTIVATION_LINEAR);
-  qat_model_spec s = {{28, 28, 1}, n, l, "mnist.yaml"};
+  qat_model_spec s = {.input_shape = {28, 28, 1}, .n_layers = n, .layers = l, .source = "mnist.yaml"};
   return s;
 }
 
@@ -107,7 +107,7 @@ static void test_seed_cnn_parameter_counts(void **state) {
   l[n++] = layer(QAT_LAYER_FLATTEN, "flatten");
   l[n++] = dense("dense", 64, QAT_ACTIVATION_RELU);
   l[n++] = dense("dense_1", 10, QAT_ACTIVATION_LINEAR);
-  qat_model_spec c = {{32, 32, 3}, n, l, "cifar.yaml"};
+  qat_model_spec c = {.input_shape = {32, 32, 3}, .n_layers = n, .layers = l, .source = "cifar.yaml"};
   assert_int_equal(qat_model_create(&m, &c, 4, 1), 0);
   assert_int_equal(m->n_params, 122570);
   qat_model_free(m);
@@ -132,7 +132,7 @@ static void test_residual_dag_with_batch_norm(void **state) {
   l[n++].inputs[1] = 3; /* dw */
   l[n++] = layer(QAT_LAYER_GLOBAL_AVG_POOL2D, "gap");
   l[n++] = dense("logits", 4, QAT_ACTIVATION_SOFTMAX);
-  qat_model_spec s = {{6, 6, 2}, n, l, "res.yaml"};
+  qat_model_spec s = {.input_shape = {6, 6, 2}, .n_layers = n, .layers = l, .source = "res.yaml"};
   qat_model *m;
   if (qat_model_create(&m, &s, 4, 3)) fail_msg("%s", qat_error_message());
   assert_true(m->final_softmax);
@@ -159,7 +159,7 @@ static void test_shape_errors_name_the_layer(void **state) {
   l[1] = dense("d", 3, QAT_ACTIVATION_LINEAR);
   l[1].line = 8;
   l[1].column = 9;
-  qat_model_spec s = {{5, 5, 1}, 2, l, "bad.yaml"};
+  qat_model_spec s = {.input_shape = {5, 5, 1}, .n_layers = 2, .layers = l, .source = "bad.yaml"};
   qat_model *m;
   assert_int_equal(qat_model_create(&m, &s, 2, 1), QAT_ERR_USAGE);
   assert_null(m);
@@ -234,7 +234,7 @@ static void train(uint64_t seed, int steps, float *loss_first, float *loss_last,
   l[n++] = dropout("drop", 0.1f);
   l[n++] = layer(QAT_LAYER_FLATTEN, "f");
   l[n++] = dense("d", 2, QAT_ACTIVATION_LINEAR);
-  qat_model_spec s = {{8, 8, 1}, n, l, NULL};
+  qat_model_spec s = {.input_shape = {8, 8, 1}, .n_layers = n, .layers = l, .source = NULL};
   qat_model *m;
   assert_int_equal(qat_model_create(&m, &s, 16, seed), 0);
   qat_optimizer_spec os = {.kind = QAT_OPT_ADAM, .learning_rate = 0.01f, .beta_1 = 0.9f, .beta_2 = 0.999f, .epsilon = 1e-7f};

@@ -41,6 +41,8 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(DROPOUT, dropout)                           \
   X(BATCH_NORM, batch_norm)                     \
   X(FAKE_QUANT, fake_quant)                     \
+  X(BN_FOLD_WEIGHTS, bn_fold_weights)           \
+  X(CHANNEL_UNSCALE, channel_unscale)           \
   X(SOFTMAX_CROSS_ENTROPY, softmax_cross_entropy)
 
 typedef enum qat_op {
@@ -62,11 +64,14 @@ typedef struct qat_op_attrs {
   int target_shape[3];
   const int32_t *labels; /* softmax cross-entropy: one class index per sample */
   struct qat_fq *fq;     /* fake quant: its state (include/qat/fq.h) */
+  int axis;              /* bn_fold_weights: the output-channel axis of the weights */
 } qat_op_attrs;
 
 /* Inputs by op (optional ones may be absent: n_inputs says):
  *   conv2d, depthwise_conv2d, dense: x, weights, [bias]
  *   batch_norm: x, gamma, beta, running_mean, running_var (the last two are state, no grad)
+ *   bn_fold_weights: weights, gamma, running_var   -> weights * gamma / sqrt(var + eps) per channel
+ *   channel_unscale: x, gamma, running_var         -> x * sqrt(var + eps) / gamma on the last axis
  *   add: x0, x1, ...
  *   all others: x */
 typedef struct qat_node {
@@ -86,6 +91,9 @@ typedef struct qat_exec {
   int training;   /* dropout active, batch norm on batch statistics */
   uint64_t seed;  /* with step and node index, seeds dropout masks: reproducible on resume */
   uint64_t step;
+  int fake_quant;       /* fake-quant nodes quantize (else they pass values through) */
+  int freeze_observers; /* activation ranges stop moving */
+  int freeze_bn;        /* batch norm uses its moving statistics even while training */
 } qat_exec;
 
 /* Shape inference: fill out->rank/dims from the inputs and attrs (batch = inputs' dims[0]) and
@@ -108,7 +116,7 @@ typedef struct qat_op_example {
   float scale;        /* uniform fills draw from [-scale, scale] */
   int n_kinks;        /* inputs kept away from these points, where the op is not differentiable */
   float kinks[4];
-  int training;
+  int training, fake_quant, freeze_bn; /* the exec flags to run the example with */
   int n_labels;
   int32_t labels[16];
   qat_op_attrs attrs;

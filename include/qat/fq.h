@@ -25,8 +25,6 @@ typedef struct qat_fq {
   int32_t *zero_point;
   float *nudged_min, *nudged_max;
   qat_observer observer;        /* activations */
-  int enabled;       /* 0: identity (before the quantization delay has passed) */
-  int frozen;        /* activations: the observer no longer moves */
   int fixed;         /* parameters set from outside (tests, imports): never recomputed */
   int valid;         /* parameters have been computed */
   const struct qat_fq *input, *weight; /* bias: its scale is input->scale[0] * weight->scale[c] */

@@ -79,7 +79,9 @@ typedef struct qat_h5_writer {
 } qat_h5_writer;
 
 /* Starts writing path: creates "<path>.tmp.XXXXXX" beside it (refusing a target that exists
- * and is not a regular file) and an HDF5 file there. The target is untouched until commit.
+ * and is not a regular file) and an HDF5 file in memory, which commit writes to the temp file
+ * (HDF5 itself does no file I/O for the writer; see h5store.c for why). Memory: the whole
+ * file, plus a second copy of it during commit. The target is untouched until commit.
  *
  * Every writer function below, on failure, has already aborted the writer (temp file removed,
  * target untouched); later calls fail and qat_h5_writer_abort stays safe to call. */

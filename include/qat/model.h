@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "qat/autograd.h"
+#include "qat/fq.h"
 #include "qat/spec.h"
 
 /* One parameter tensor's limit: far above any network that fits a microcontroller or phone,
@@ -41,6 +42,14 @@ typedef struct qat_model {
   int32_t *labels;         /* max_batch entries, read by the loss node */
   int num_classes;
   int final_softmax;       /* the last layer had activation softmax: folded into the loss */
+  /* Quantization-aware models (spec.quantize.enabled): */
+  qat_fq **fq;             /* every fake-quant node's state, in graph order */
+  int n_fq;
+  qat_fq **layer_fq;       /* the quantizer of each layer's output (shared through pools and
+                              reshapes); NULL inside a fused chain or without QAT */
+  qat_fq *input_fq;
+  int *fold_bn;            /* conv/depthwise layer -> the BatchNormalization folded into it, or -1 */
+  int *fused_into;         /* layer -> the layer whose int8 op it belongs to (itself if it heads one) */
 } qat_model;
 
 int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch, uint64_t seed);
@@ -55,6 +64,12 @@ void qat_model_forward(qat_model *m, const float *x, int n, const qat_exec *ex);
 void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, const qat_exec *ex,
                     int backward, float *loss, int *correct);
 const qat_param *qat_model_find_param(const qat_model *m, const char *name);
+const qat_fq *qat_model_find_fq(const qat_model *m, const char *name);
+/* Moves each folded conv's bias into its batch norm's moving mean (the folded unit has no
+ * separate conv bias): call after loading float weights into a QAT model. */
+void qat_model_absorb_folded_bias(qat_model *m);
+/* The exec flags of the quantize schedule at optimizer step `step`. */
+void qat_model_schedule(const qat_model *m, int64_t step, qat_exec *ex);
 /* Keras-style summary: layer, type, output shape, parameter count. */
 void qat_model_summary(const qat_model *m, FILE *f);
 int64_t qat_model_trainable_count(const qat_model *m);
