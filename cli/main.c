@@ -11,9 +11,12 @@
 #include <unistd.h>
 
 #include "qat/config.h"
+#include "qat/data.h"
 #include "qat/error.h"
 #include "qat/model.h"
 #include "qat/train.h"
+
+int qat_cmd_export(int argc, char **argv); /* cli/cmd_export.c */
 
 static const char usage_main[] =
     "usage: qat <command> [options]\n"
@@ -24,6 +27,8 @@ static const char usage_main[] =
     "  train CONFIG     train a model from a YAML config (Keras-style layers)\n"
     "  init CONFIG      write a freshly initialized checkpoint without touching data\n"
     "  summary CONFIG   print the model's layers, output shapes and parameter counts\n"
+    "  eval CKPT        test accuracy of a checkpoint, float and fake-quant\n"
+    "  export CKPT      write a checkpoint as a TensorFlow Lite model (--mode float32)\n"
     "\n"
     "  qat <command> --help   options of one command\n"
     "  qat --version          print the version\n"
@@ -55,6 +60,17 @@ static const char usage_init[] =
     "Builds the model of CONFIG, initializes it from train.seed (Glorot-uniform kernels, zero\n"
     "biases) and writes the checkpoint CKPT. Reads no data: for architectures whose data is\n"
     "not at hand.\n";
+
+static const char usage_eval[] =
+    "usage: qat eval CKPT [--limit N] [--json]\n"
+    "\n"
+    "Rebuilds the model of a checkpoint (from the config stored in it), loads its weights,\n"
+    "batch-norm statistics and quantization ranges, and evaluates it on the test set of its\n"
+    "config: float_accuracy without fake quant and, for a quantization-aware checkpoint,\n"
+    "fakequant_accuracy, the accuracy the int8 model is trained to deliver.\n"
+    "\n"
+    "  --limit N   evaluate the first N test samples only\n"
+    "  --json      print one JSON object\n";
 
 static const char usage_summary[] =
     "usage: qat summary CONFIG\n"
@@ -163,6 +179,7 @@ static int on_progress(const qat_progress *p, void *user) {
     fprintf(f, " - loss: %.4f - accuracy: %.4f", p->loss, p->accuracy);
     if (p->has_val) fprintf(f, " - val_loss: %.4f - val_accuracy: %.4f", p->val_loss, p->val_accuracy);
     if (p->has_test) fprintf(f, " - test_loss: %.4f - test_accuracy: %.4f", p->test_loss, p->test_accuracy);
+    if (p->has_float) fprintf(f, " (fake-quant; float: %.4f)", p->float_test_accuracy);
     fprintf(f, "%s\n", v->tty ? "\033[K" : "");
     break;
   }
@@ -263,10 +280,14 @@ static int cmd_train(int argc, char **argv) {
   if (json) {
     printf("{\"test_accuracy\":%.6f,\"test_loss\":%.6f,\"train_accuracy\":%.6f,\"train_loss\":%.6f,"
            "\"epochs\":%d,\"steps\":%lld,\"ms_per_step\":%.3f,\"params\":%lld,\"seconds\":%.2f,"
-           "\"peak_rss_mb\":%.1f,\"checkpoint\":",
+           "\"peak_rss_mb\":%.1f,",
            res.has_test ? res.test_accuracy : 0.0, res.has_test ? res.test_loss : 0.0, res.train_accuracy,
            res.train_loss, res.epochs, (long long)res.steps, res.ms_per_step, (long long)res.n_params, seconds,
            peak_mb);
+    if (res.has_float)
+      printf("\"float_test_accuracy\":%.6f,\"fakequant_test_accuracy\":%.6f,", res.float_test_accuracy,
+             res.test_accuracy);
+    printf("\"checkpoint\":");
     json_string(stdout, res.checkpoint);
     printf("}\n");
   } else {
@@ -332,6 +353,66 @@ static int cmd_summary(int argc, char **argv) {
   return 0;
 }
 
+static int cmd_eval(int argc, char **argv) {
+  const char *ckpt = NULL;
+  int json = 0, limit = 0;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      fputs(usage_eval, stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--json")) {
+      json = 1;
+    } else if (!strcmp(argv[i], "--limit")) {
+      if (i + 1 >= argc) return fail_usage("%s needs a value", "--limit");
+      if (parse_count("--limit", argv[++i], INT_MAX, &limit)) return 2;
+    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      return fail_usage("eval: unknown option '%s'", argv[i]);
+    } else if (!ckpt) {
+      ckpt = argv[i];
+    } else {
+      return fail_usage("eval: unexpected argument '%s'", argv[i]);
+    }
+  }
+  if (!ckpt) return fail_usage("%s", "eval needs a checkpoint");
+  int threads = env_threads();
+  if (threads < 0) return 2;
+  if (threads) qat_set_threads(threads);
+  qat_config cfg;
+  qat_model *m;
+  const int batch = 256;
+  int rc = qat_model_from_checkpoint(ckpt, batch, &cfg, &m);
+  if (rc) return report(rc);
+  if (limit) cfg.data.limit_test = limit;
+  qat_dataset train = {0}, test = {0};
+  double loss, float_acc = 0, fq_acc = 0;
+  double t0 = now();
+  /* the loader checks the test set against the training set's shape, so it reads both */
+  if ((rc = qat_data_load(&cfg.data, &train, NULL, &test))) goto done;
+  qat_dataset_free(&train);
+  if (test.n == 0) {
+    rc = qat_fail(QAT_ERR_USAGE, "%s: its config names no test set", ckpt);
+    goto done;
+  }
+  if ((rc = qat_evaluate(m, &test, batch, 0, &loss, &float_acc))) goto done;
+  int quantized = m->n_fq > 0;
+  if (quantized && (rc = qat_evaluate(m, &test, batch, 1, &loss, &fq_acc))) goto done;
+  double ms = (now() - t0) * 1e3 / (double)test.n / (quantized ? 2 : 1);
+  if (json) {
+    printf("{\"samples\":%lld,\"float_accuracy\":%.6f", (long long)test.n, float_acc);
+    if (quantized) printf(",\"fakequant_accuracy\":%.6f", fq_acc);
+    printf(",\"ms_per_sample\":%.4f}\n", ms);
+  } else {
+    printf("%s: %lld test samples\n  float accuracy:      %.4f\n", ckpt, (long long)test.n, float_acc);
+    if (quantized) printf("  fake-quant accuracy: %.4f\n", fq_acc);
+  }
+done:
+  qat_dataset_free(&train);
+  qat_dataset_free(&test);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  return rc ? report(rc) : 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage_main, stderr);
@@ -349,5 +430,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
   if (!strcmp(cmd, "init")) return cmd_init(argc - 2, argv + 2);
   if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);
+  if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
+  if (!strcmp(cmd, "export")) return qat_cmd_export(argc - 2, argv + 2);
   return fail_usage("unknown command '%s'", cmd);
 }

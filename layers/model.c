@@ -32,6 +32,14 @@ static int is_relu(const qat_layer_spec *l) {
 
 static int is_conv(qat_layer_type t) { return t == QAT_LAYER_CONV2D || t == QAT_LAYER_DEPTHWISE_CONV2D; }
 
+/* Layers whose int8 output has the input's scale and zero point (TFLite requires it of
+ * MAX_POOL_2D, AVERAGE_POOL_2D and RESHAPE; dropout and a linear activation vanish). */
+static int keeps_input_range(const qat_layer_spec *l) {
+  return l->type == QAT_LAYER_MAX_POOL2D || l->type == QAT_LAYER_AVG_POOL2D || l->type == QAT_LAYER_FLATTEN ||
+         l->type == QAT_LAYER_RESHAPE || l->type == QAT_LAYER_DROPOUT ||
+         (l->type == QAT_LAYER_ACTIVATION && l->activation == QAT_ACTIVATION_LINEAR);
+}
+
 static int input_of(const qat_layer_spec *l, int li, int k) { return l->n_inputs > 0 ? l->inputs[k] : li - 1; }
 
 /* Finds the int8 ops of the exported graph: a conv, depthwise or dense layer (or an Add)
@@ -478,8 +486,8 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         if (!(rc = new_fq(&b, QAT_FQ_ACTIVATION, l->name, 1, -1, &fq)))
           rc = fake_quant(&b, m->layer_out[li], fq, &m->layer_out[li]);
         m->layer_fq[li] = fq;
-      } else if (m->fused_into[li] == li) {
-        m->layer_fq[li] = source_fq(m, in_src); /* pools, reshapes, dropout share their input's */
+      } else if (keeps_input_range(l)) {
+        m->layer_fq[li] = source_fq(m, in_src);
       }
     }
     if (rc) {

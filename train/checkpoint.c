@@ -24,6 +24,16 @@ int qat_checkpoint_save(const char *path, const qat_model *m, const qat_optimize
     param_path(name, sizeof name, p);
     rc = qat_h5_write_array(&w, name, QAT_H5_F32, p->rank, dims, p->tensor->data);
   }
+  /* Activation ranges of a quantization-aware model: [min, max, initialized] per observer.
+   * Weight and bias parameters follow from the weights and need no storage. */
+  for (int i = 0; i < m->n_fq && !rc; i++) {
+    const qat_fq *fq = m->fq[i];
+    if (fq->role != QAT_FQ_ACTIVATION) continue;
+    float obs[3] = {fq->observer.min, fq->observer.max, (float)fq->observer.initialized};
+    int64_t three = 3;
+    snprintf(name, sizeof name, "quant/%s", fq->name);
+    rc = qat_h5_write_array(&w, name, QAT_H5_F32, 1, &three, obs);
+  }
   if (!rc && opt) {
     int64_t n = opt->n_params;
     rc = qat_h5_write_array(&w, "optimizer/m", QAT_H5_F32, 1, &n, opt->m);
@@ -97,6 +107,28 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
     if ((rc = qat_h5_read_array(&r, name, QAT_H5_F32, p->rank, dims, dst, QAT_H5_FINITE | QAT_H5_REQUIRE_CHECKSUM)))
       goto close_reader;
   }
+  /* Observer ranges: absent in a float checkpoint (fine-tuning starts them fresh). */
+  float (*obs)[3] = calloc((size_t)(m->n_fq ? m->n_fq : 1), sizeof *obs);
+  int *have_obs = calloc((size_t)(m->n_fq ? m->n_fq : 1), sizeof *have_obs);
+  if (!obs || !have_obs) {
+    free(obs);
+    free(have_obs);
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory reading %s", path);
+    goto close_reader;
+  }
+  for (int i = 0; i < m->n_fq; i++) {
+    if (m->fq[i]->role != QAT_FQ_ACTIVATION) continue;
+    snprintf(name, sizeof name, "quant/%s", m->fq[i]->name);
+    if (qat_h5_has(&r, name) != 1) continue;
+    int64_t three = 3;
+    if ((rc = qat_h5_read_array(&r, name, QAT_H5_F32, 1, &three, obs[i], QAT_H5_REQUIRE_CHECKSUM))) break;
+    have_obs[i] = 1;
+  }
+  if (rc) {
+    free(obs);
+    free(have_obs);
+    goto close_reader;
+  }
   qat_checkpoint_meta got = {0};
   int64_t seed = 0;
   if ((rc = qat_h5_read_attr_int64(&r, "/", "epoch", &got.epoch)) ||
@@ -111,6 +143,10 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
       goto close_reader;
     }
     if ((rc = qat_h5_read_attr_int64(&r, "optimizer", "kind", &kind))) goto close_reader;
+    if (opt->n_params != m->n_params) {
+      rc = qat_fail(QAT_ERR_INTERNAL, "optimizer and model disagree on the parameter count");
+      goto close_reader;
+    }
     if (kind != opt->spec.kind) {
       rc = qat_fail(QAT_ERR_USAGE, "%s: was trained with another optimizer; resume needs the same one", path);
       goto close_reader;
@@ -123,10 +159,48 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
   }
   memcpy(m->params, params, (size_t)m->n_params * sizeof(float));
   memcpy(m->state, state, (size_t)m->n_state * sizeof(float));
+  for (int i = 0; i < m->n_fq; i++)
+    if (have_obs[i]) {
+      qat_fq *fq = m->fq[i];
+      fq->observer.min = obs[i][0];
+      fq->observer.max = obs[i][1];
+      fq->observer.initialized = obs[i][2] != 0.0f;
+      fq->valid = 0; /* recomputed from the observer on the next forward */
+      if (fq->observer.initialized &&
+          !qat_observer_params(&fq->observer, fq->qmin, fq->qmax, &fq->scale[0], &fq->zero_point[0])) {
+        qat_quant_nudged_range(fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax, &fq->nudged_min[0],
+                               &fq->nudged_max[0]);
+        fq->valid = 1;
+      }
+    }
+  free(obs);
+  free(have_obs);
   if (meta) *meta = got;
 close_reader:
   free(params);
   free(state);
   qat_h5_reader_close(&r);
+  return rc;
+}
+
+int qat_model_from_checkpoint(const char *path, int max_batch, qat_config *cfg, qat_model **m) {
+  char *text = NULL;
+  *m = NULL;
+  int rc = qat_checkpoint_read_config(path, &text);
+  if (rc) return rc;
+  /* messages about the stored config name the checkpoint it came from */
+  char source[4200];
+  snprintf(source, sizeof source, "%s:/config", path);
+  rc = qat_config_parse(text, strlen(text), source, cfg);
+  free(text);
+  if (rc) return rc;
+  if ((rc = qat_model_create(m, &cfg->model, max_batch, cfg->train.seed))) goto free_config;
+  if ((rc = qat_checkpoint_load(path, *m, NULL, NULL))) goto free_model;
+  return QAT_OK;
+free_model:
+  qat_model_free(*m);
+  *m = NULL;
+free_config:
+  qat_config_free(cfg);
   return rc;
 }

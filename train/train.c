@@ -38,7 +38,8 @@ static int make_dirs(const char *path) {
   return QAT_OK;
 }
 
-int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, double *loss, double *accuracy) {
+int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, int fake_quant, double *loss,
+                 double *accuracy) {
   if (batch_size > m->max_batch) batch_size = m->max_batch;
   qat_batcher b;
   int rc = qat_batcher_init(&b, ds, batch_size, 0, 0, 0);
@@ -52,7 +53,7 @@ int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, double *lo
   }
   double total_loss = 0;
   int64_t correct = 0, seen = 0;
-  qat_exec ex = {.training = 0};
+  qat_exec ex = {.training = 0, .fake_quant = fake_quant};
   for (int64_t i = 0; i < qat_batcher_num_batches(&b); i++) {
     int n = qat_batcher_get(&b, i, x, y);
     if (n < 0) {
@@ -144,6 +145,11 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
     goto cleanup;
   }
   if ((rc = qat_model_create(&m, &cfg->model, ts->batch_size, ts->seed))) goto cleanup;
+  if (cfg->model.init && !o->resume) {
+    /* fine-tuning: weights and moving statistics from another run, a fresh optimizer */
+    if ((rc = qat_checkpoint_load(cfg->model.init, m, NULL, NULL))) goto cleanup;
+    qat_model_absorb_folded_bias(m);
+  }
   if ((rc = check_data_fits_model(cfg, m, &train))) goto cleanup;
   if ((rc = qat_batcher_init(&batcher, &train, ts->batch_size, 1, cfg->data.random_crop, cfg->data.horizontal_flip)))
     goto cleanup;
@@ -198,6 +204,7 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
       }
       double t0 = now();
       qat_exec ex = {.training = 1, .seed = ts->seed, .step = (uint64_t)global_step};
+      qat_model_schedule(m, global_step, &ex);
       float loss;
       int c;
       qat_model_step(m, x, y, n, &ex, 1, &loss, &c);
@@ -232,16 +239,25 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
     res->train_loss = p.loss;
     res->train_accuracy = p.accuracy;
     p.kind = QAT_PROGRESS_EPOCH_END;
+    qat_exec flags = {0};
+    qat_model_schedule(m, global_step, &flags);
     if (val.n > 0) {
-      if ((rc = qat_evaluate(m, &val, ts->batch_size, &p.val_loss, &p.val_accuracy))) goto cleanup;
+      if ((rc = qat_evaluate(m, &val, ts->batch_size, flags.fake_quant, &p.val_loss, &p.val_accuracy))) goto cleanup;
       p.has_val = 1;
     }
     if (test.n > 0) {
-      if ((rc = qat_evaluate(m, &test, ts->batch_size, &p.test_loss, &p.test_accuracy))) goto cleanup;
+      if ((rc = qat_evaluate(m, &test, ts->batch_size, flags.fake_quant, &p.test_loss, &p.test_accuracy)))
+        goto cleanup;
       p.has_test = 1;
       res->has_test = 1;
       res->test_loss = p.test_loss;
       res->test_accuracy = p.test_accuracy;
+      if (flags.fake_quant) {
+        double unused;
+        if ((rc = qat_evaluate(m, &test, ts->batch_size, 0, &unused, &p.float_test_accuracy))) goto cleanup;
+        p.has_float = res->has_float = 1;
+        res->float_test_accuracy = p.float_test_accuracy;
+      }
     }
     meta.epoch = epoch + 1;
     meta.step = global_step;
@@ -276,7 +292,10 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
   res->ms_per_step = steps_run ? step_seconds / (double)steps_run * 1e3 : 0.0;
   res->n_params = m->n_params;
   if (!res->has_test && test.n > 0) {
-    if ((rc = qat_evaluate(m, &test, ts->batch_size, &res->test_loss, &res->test_accuracy))) goto cleanup;
+    qat_exec flags = {0};
+    qat_model_schedule(m, global_step, &flags);
+    if ((rc = qat_evaluate(m, &test, ts->batch_size, flags.fake_quant, &res->test_loss, &res->test_accuracy)))
+      goto cleanup;
     res->has_test = 1;
   }
   goto cleanup;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "qat/config.h"
 #include "qat/model.h"
 #include "qat/optim.h"
 #include "qat/spec.h"
@@ -47,8 +48,10 @@ typedef struct qat_progress {
   double epoch_seconds, ms_per_step;
   double loss, accuracy;           /* running means over the epoch so far */
   double lr;
-  int has_val, has_test;           /* EPOCH_END */
+  int has_val, has_test;           /* EPOCH_END; with QAT these are the fake-quant figures */
   double val_loss, val_accuracy, test_loss, test_accuracy;
+  int has_float;                   /* QAT: the same weights evaluated without fake quant */
+  double float_test_accuracy;
   const char *checkpoint;          /* EPOCH_END: the file just written */
 } qat_progress;
 
@@ -69,14 +72,21 @@ typedef struct qat_train_result {
   double ms_per_step;    /* mean over this run's training steps */
   double train_loss, train_accuracy;
   int has_test;
-  double test_loss, test_accuracy;
+  double test_loss, test_accuracy; /* with QAT: of the fake-quant model (what int8 delivers) */
+  int has_float;
+  double float_test_accuracy;      /* QAT: the same weights without fake quant */
   char checkpoint[4200]; /* the latest checkpoint written */
   int64_t n_params;
 } qat_train_result;
 
 int qat_train(const qat_config *cfg, const qat_train_options *opt, qat_train_result *res);
-/* Mean loss and accuracy over a dataset in inference mode (dropout off, BN running stats). */
+/* Mean loss and accuracy over a dataset in inference mode (dropout off, BN moving statistics),
+ * with fake quant on or off. */
 struct qat_dataset;
-int qat_evaluate(qat_model *m, const struct qat_dataset *ds, int batch_size, double *loss, double *accuracy);
+int qat_evaluate(qat_model *m, const struct qat_dataset *ds, int batch_size, int fake_quant, double *loss,
+                 double *accuracy);
+/* Rebuilds the model a checkpoint was trained with (its stored config) and loads its weights,
+ * moving statistics and quantization ranges. cfg receives the parsed config. */
+int qat_model_from_checkpoint(const char *path, int max_batch, qat_config *cfg, qat_model **m);
 
 #endif

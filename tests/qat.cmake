@@ -1,0 +1,1 @@
+qat_test(test_qat SOURCES test_qat.c LIBS qat_train qat_config)

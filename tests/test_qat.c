@@ -1,0 +1,279 @@
+/* Quantization-aware models: where fake quant goes for each example config, batch-norm
+ * folding against conv-then-BN, the delay schedule, values on the int8 grid, and quantizer
+ * state through a checkpoint. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "qat/config.h"
+#include "qat/error.h"
+#include "qat/rng.h"
+#include "qat/train.h"
+
+static qat_model *build_example(const char *name, qat_config *cfg, int quant) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/examples/%s", QAT_SOURCE_DIR, name);
+  if (qat_config_load(path, cfg)) fail_msg("%s", qat_error_message());
+  cfg->model.quantize.enabled = quant;
+  cfg->model.quantize.decay = 0.999f;
+  qat_model *m;
+  if (qat_model_create(&m, &cfg->model, 4, 1)) fail_msg("%s", qat_error_message());
+  return m;
+}
+
+static int layer_index(const qat_model *m, const char *name) {
+  for (int i = 0; i < m->spec.n_layers; i++)
+    if (!strcmp(m->spec.layers[i].name, name)) return i;
+  fail_msg("no layer %s", name);
+  return -1;
+}
+
+static void expect_fqs(const qat_model *m, const char *const *names, int n) {
+  if (m->n_fq != n) {
+    for (int i = 0; i < m->n_fq; i++) fprintf(stderr, "  fq %d: %s\n", i, m->fq[i]->name);
+    fail_msg("%d fake-quant nodes, expected %d", m->n_fq, n);
+  }
+  for (int i = 0; i < n; i++)
+    if (strcmp(m->fq[i]->name, names[i])) fail_msg("fake quant %d is '%s', expected '%s'", i, m->fq[i]->name, names[i]);
+}
+
+/* No fake quant may sit between a conv and the ReLU fused into it. */
+static void expect_no_fq_before_relu(const qat_model *m) {
+  const qat_graph *g = &m->graph;
+  for (int i = 1; i < g->n_nodes; i++) {
+    qat_op op = g->nodes[i].op;
+    if (op != QAT_OP_RELU && op != QAT_OP_RELU6) continue;
+    for (int j = 0; j < i; j++)
+      if (g->nodes[j].output == g->nodes[i].inputs[0] && g->nodes[j].op == QAT_OP_FAKE_QUANT)
+        fail_msg("fake quant feeds a ReLU at node %d", i);
+  }
+}
+
+static void test_placement_seed_cnn(void **state) {
+  (void)state;
+  qat_config cfg;
+  qat_model *m = build_example("fashion_mnist_cnn.yaml", &cfg, 1);
+  static const char *const want[] = {"input", "conv2d/kernel", "conv2d/bias", "conv2d", "conv2d_1/kernel",
+                                     "conv2d_1/bias", "conv2d_1", "dense/kernel", "dense/bias", "dense",
+                                     "dense_1/kernel", "dense_1/bias", "dense_1"};
+  expect_fqs(m, want, 13);
+  expect_no_fq_before_relu(m);
+  /* pools, dropout and flatten share the conv's quantizer */
+  const qat_fq *conv = qat_model_find_fq(m, "conv2d");
+  assert_ptr_equal(m->layer_fq[layer_index(m, "max_pooling2d")], conv);
+  assert_ptr_equal(m->layer_fq[layer_index(m, "dropout")], conv);
+  assert_ptr_equal(m->layer_fq[layer_index(m, "flatten")], qat_model_find_fq(m, "conv2d_1"));
+  /* weights per channel on the output axis; the bias grid follows the right input */
+  const qat_fq *k = qat_model_find_fq(m, "conv2d_1/kernel"), *b = qat_model_find_fq(m, "conv2d_1/bias");
+  assert_int_equal(k->axis, 0);
+  assert_int_equal(k->channels, 64);
+  assert_int_equal(k->qmin, -127);
+  assert_ptr_equal(b->input, conv);
+  assert_ptr_equal(b->weight, k);
+  assert_ptr_equal(qat_model_find_fq(m, "dense/bias")->input, qat_model_find_fq(m, "conv2d_1"));
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  /* without quantize: no fake quant at all */
+  m = build_example("fashion_mnist_cnn.yaml", &cfg, 0);
+  assert_int_equal(m->n_fq, 0);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+}
+
+static void test_placement_residual_net(void **state) {
+  (void)state;
+  qat_config cfg;
+  qat_model *m = build_example("mobilenet_tiny.yaml", &cfg, 1);
+  /* conv + BN (+ ReLU6) units are one op each: one quantizer at the end, none inside; the
+   * folded convs have no bias quantizer (their bias lives in the BN) */
+  static const char *const want[] = {
+      "input",         "stem/kernel",       "stem_relu",         "b1_dw/depthwise_kernel", "b1_dw_relu",
+      "b1_project/kernel", "b1_project_bn", "b1_add",            "b2_expand/kernel",       "b2_expand_relu",
+      "b2_dw/depthwise_kernel", "b2_dw_relu", "b2_project/kernel", "b2_project_bn",         "b3_expand/kernel",
+      "b3_expand_relu", "b3_dw/depthwise_kernel", "b3_dw_relu",  "b3_project/kernel",      "b3_project_bn",
+      "b3_add",        "pool",              "logits/kernel",     "logits/bias",            "logits"};
+  expect_fqs(m, want, (int)(sizeof want / sizeof want[0]));
+  expect_no_fq_before_relu(m);
+  assert_int_equal(m->fold_bn[layer_index(m, "stem")], layer_index(m, "stem_bn"));
+  assert_int_equal(m->fold_bn[layer_index(m, "b2_dw")], layer_index(m, "b2_dw_bn"));
+  assert_int_equal(m->fused_into[layer_index(m, "b2_dw_relu")], layer_index(m, "b2_dw"));
+  assert_int_equal(qat_model_find_fq(m, "b2_dw/depthwise_kernel")->axis, 3);
+  assert_int_equal(qat_model_find_fq(m, "b2_dw/depthwise_kernel")->channels, 48);
+  assert_null(m->layer_fq[layer_index(m, "stem")]); /* inside a fused chain */
+  qat_model_free(m);
+  qat_config_free(&cfg);
+}
+
+static void test_unfoldable_batch_norm_is_refused(void **state) {
+  (void)state;
+  const char *text =
+      "model:\n  input: [6, 6, 1]\n  layers:\n"
+      "    - Conv2D: {filters: 2, kernel_size: 3, activation: relu}\n"
+      "    - BatchNormalization: {name: late_bn}\n"
+      "    - Flatten: {}\n    - Dense: {units: 2}\n"
+      "quantize: {mode: qat}\n";
+  qat_config cfg;
+  assert_int_equal(qat_config_parse(text, strlen(text), "bn.yaml", &cfg), 0);
+  qat_model *m;
+  assert_int_equal(qat_model_create(&m, &cfg.model, 2, 1), QAT_ERR_UNSUPPORTED);
+  assert_non_null(strstr(qat_error_message(), "bn.yaml:5:7: layer 'late_bn' (BatchNormalization): for int8 it must directly follow a linear Conv2D"));
+  qat_config_free(&cfg);
+}
+
+static void randomize(qat_model *m, uint64_t seed) {
+  qat_rng r;
+  qat_rng_seed(&r, seed);
+  for (int64_t i = 0; i < m->n_params; i++) m->params[i] = qat_rng_uniform(&r) - 0.5f;
+  for (int i = 0; i < m->n_param_list; i++) {
+    const qat_param *p = &m->param_list[i];
+    if (p->trainable) continue;
+    int var = strstr(p->name, "variance") != NULL;
+    for (int64_t k = 0; k < p->size; k++) p->tensor->data[k] = var ? 0.5f + qat_rng_uniform(&r) : qat_rng_uniform(&r) - 0.5f;
+  }
+  for (int i = 0; i < m->n_param_list; i++) /* gamma away from 0 */
+    if (strstr(m->param_list[i].name, "gamma"))
+      for (int64_t k = 0; k < m->param_list[i].size; k++) m->param_list[i].tensor->data[k] += 1.0f;
+}
+
+/* The folded unit in inference (moving statistics, no fake quant) computes what conv + bias +
+ * BN computes: including after its conv bias moved into the BN's moving mean. */
+static void test_folded_conv_bn_equals_conv_then_bn(void **state) {
+  (void)state;
+  const char *text =
+      "model:\n  input: [7, 7, 3]\n  layers:\n"
+      "    - Conv2D: {filters: 4, kernel_size: 3, padding: same}\n"
+      "    - BatchNormalization: {}\n    - ReLU: {max_value: 6}\n"
+      "    - DepthwiseConv2D: {kernel_size: 3, depth_multiplier: 2}\n"
+      "    - BatchNormalization: {}\n"
+      "    - GlobalAveragePooling2D: {}\n    - Dense: {units: 3}\n";
+  qat_config cfg;
+  assert_int_equal(qat_config_parse(text, strlen(text), "fold.yaml", &cfg), 0);
+  qat_model *fl, *q;
+  assert_int_equal(qat_model_create(&fl, &cfg.model, 2, 1), 0);
+  cfg.model.quantize.enabled = 1;
+  cfg.model.quantize.decay = 0.999f;
+  assert_int_equal(qat_model_create(&q, &cfg.model, 2, 1), 0);
+  assert_int_equal(fl->n_params, q->n_params);
+  randomize(fl, 3);
+  memcpy(q->params, fl->params, (size_t)fl->n_params * sizeof(float));
+  memcpy(q->state, fl->state, (size_t)fl->n_state * sizeof(float));
+  qat_model_absorb_folded_bias(q);
+  assert_true(qat_model_find_param(q, "conv2d/bias")->tensor->data[0] == 0.0f);
+  float x[2 * 7 * 7 * 3];
+  qat_rng r;
+  qat_rng_seed(&r, 4);
+  for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = qat_rng_uniform(&r);
+  qat_exec ex = {.training = 0};
+  qat_model_forward(fl, x, 2, &ex);
+  qat_model_forward(q, x, 2, &ex);
+  for (int i = 0; i < 6; i++)
+    if (fabsf(fl->logits->data[i] - q->logits->data[i]) > 1e-5f * (1.0f + fabsf(fl->logits->data[i])))
+      fail_msg("logit %d: conv then BN %.7g, folded %.7g", i, fl->logits->data[i], q->logits->data[i]);
+  qat_model_free(fl);
+  qat_model_free(q);
+  qat_config_free(&cfg);
+}
+
+static const char small_net[] =
+    "model:\n  input: [6, 6, 1]\n  layers:\n"
+    "    - Conv2D: {filters: 3, kernel_size: 3, activation: relu}\n"
+    "    - MaxPooling2D: {pool_size: 2}\n    - Flatten: {}\n    - Dense: {units: 4}\n"
+    "quantize: {mode: qat, delay: 5}\n";
+
+static void test_delay_then_values_on_the_int8_grid(void **state) {
+  (void)state;
+  qat_config cfg;
+  assert_int_equal(qat_config_parse(small_net, strlen(small_net), "small.yaml", &cfg), 0);
+  qat_model *m;
+  assert_int_equal(qat_model_create(&m, &cfg.model, 3, 2), 0);
+  float x[3 * 36];
+  int32_t y[3] = {0, 1, 2};
+  qat_rng r;
+  qat_rng_seed(&r, 5);
+  for (int i = 0; i < 3 * 36; i++) x[i] = qat_rng_uniform(&r);
+  /* before the delay: every fake quant passes values through untouched */
+  qat_exec ex = {.training = 1};
+  qat_model_schedule(m, 4, &ex);
+  assert_false(ex.fake_quant);
+  qat_model_step(m, x, y, 3, &ex, 0, NULL, NULL);
+  const qat_fq *in = qat_model_find_fq(m, "input");
+  assert_false(in->observer.initialized);
+  float first_logits[12];
+  memcpy(first_logits, m->logits->data, sizeof first_logits);
+  /* after it: the conv's output lies on its int8 grid */
+  qat_model_schedule(m, 5, &ex);
+  assert_true(ex.fake_quant);
+  qat_model_step(m, x, y, 3, &ex, 1, NULL, NULL);
+  const qat_fq *conv = qat_model_find_fq(m, "conv2d");
+  assert_true(conv->valid && in->valid);
+  assert_true(in->nudged_min[0] <= 0.0f && in->nudged_max[0] >= 0.99f);
+  const qat_tensor *t = m->layer_out[0];
+  int off_grid = 0;
+  for (int64_t i = 0; i < qat_tensor_size(t); i++) {
+    float q = t->data[i] / conv->scale[0] + (float)conv->zero_point[0];
+    if (fabsf(q - roundf(q)) > 1e-3f || q < -128.5f || q > 127.5f) off_grid++;
+  }
+  assert_int_equal(off_grid, 0);
+  assert_memory_not_equal(first_logits, m->logits->data, sizeof first_logits);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+}
+
+static void test_quantizer_ranges_survive_a_checkpoint(void **state) {
+  (void)state;
+  qat_config cfg;
+  assert_int_equal(qat_config_parse(small_net, strlen(small_net), "small.yaml", &cfg), 0);
+  cfg.model.quantize.delay = 0;
+  qat_model *a, *b;
+  assert_int_equal(qat_model_create(&a, &cfg.model, 3, 2), 0);
+  assert_int_equal(qat_model_create(&b, &cfg.model, 3, 9), 0);
+  float x[3 * 36];
+  int32_t y[3] = {3, 1, 2};
+  for (int i = 0; i < 3 * 36; i++) x[i] = (float)(i % 7) * 0.3f - 0.5f;
+  qat_exec ex = {.training = 1};
+  qat_model_schedule(a, 0, &ex);
+  for (int s = 0; s < 3; s++) qat_model_step(a, x, y, 3, &ex, 0, NULL, NULL);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/test_qat_ckpt_XXXXXX", QAT_BINARY_DIR);
+  int fd = mkstemp(path);
+  close(fd);
+  qat_checkpoint_meta meta = {1, 3, 2};
+  assert_int_equal(qat_checkpoint_save(path, a, NULL, cfg.text, &meta), 0);
+  assert_int_equal(qat_checkpoint_load(path, b, NULL, NULL), 0);
+  for (int i = 0; i < a->n_fq; i++) {
+    if (a->fq[i]->role != QAT_FQ_ACTIVATION) continue;
+    assert_true(a->fq[i]->observer.min == b->fq[i]->observer.min);
+    assert_true(a->fq[i]->observer.max == b->fq[i]->observer.max);
+    assert_true(b->fq[i]->valid);
+    assert_true(a->fq[i]->scale[0] == b->fq[i]->scale[0]);
+  }
+  /* the reloaded model evaluates exactly as the original */
+  qat_exec ev = {.training = 0, .fake_quant = 1};
+  qat_model_forward(a, x, 3, &ev);
+  qat_model_forward(b, x, 3, &ev);
+  assert_memory_equal(a->logits->data, b->logits->data, 12 * sizeof(float));
+  unlink(path);
+  qat_model_free(a);
+  qat_model_free(b);
+  qat_config_free(&cfg);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_placement_seed_cnn),
+      cmocka_unit_test(test_placement_residual_net),
+      cmocka_unit_test(test_unfoldable_batch_norm_is_refused),
+      cmocka_unit_test(test_folded_conv_bn_equals_conv_then_bn),
+      cmocka_unit_test(test_delay_then_values_on_the_int8_grid),
+      cmocka_unit_test(test_quantizer_ranges_survive_a_checkpoint),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
