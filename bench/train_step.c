@@ -158,6 +158,29 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Median seconds of a training step (after 3 warm-up steps: first-touch page faults). */
+static double time_steps(qat_model *m, const float *x, const int32_t *y, int batch, int steps) {
+  qat_optimizer_spec os = {.kind = QAT_OPT_ADAM, .learning_rate = 1e-3f, .beta_1 = 0.9f, .beta_2 = 0.999f, .epsilon = 1e-7f};
+  qat_schedule_spec sched = {0};
+  qat_optimizer opt;
+  qat_optimizer_init(&opt, &os, &sched, m->n_params, m->n_decay, steps);
+  double *times = malloc((size_t)steps * sizeof(double));
+  for (int s = -3; s < steps; s++) {
+    qat_exec ex = {.training = 1, .seed = 1, .step = (uint64_t)(s + 3)};
+    qat_model_schedule(m, s + 3, &ex);
+    double t0 = now();
+    float loss;
+    qat_model_step(m, x, y, batch, &ex, 1, &loss, NULL);
+    qat_optimizer_step(&opt, m->params, m->grads, qat_vector_norm(m->grads, m->n_params));
+    if (s >= 0) times[s] = now() - t0;
+  }
+  qsort(times, (size_t)steps, sizeof(double), cmp_double);
+  double median = times[steps / 2];
+  free(times);
+  qat_optimizer_free(&opt);
+  return median;
+}
+
 int main(int argc, char **argv) {
   int steps = 20, threads = 0, json = 0, prof = 0;
   for (int i = 1; i < argc; i++) {
@@ -174,8 +197,8 @@ int main(int argc, char **argv) {
   if (threads > 0) qat_set_threads(threads);
   if (!json) {
     printf("train_step: forward + backward + Adam update, %d threads, median of %d steps\n", qat_num_threads(), steps);
-    printf("%-10s %5s %10s %12s %12s %12s %8s\n", "model", "batch", "ms/step", "MFLOP/sample", "step GFLOP/s",
-           "sgemm GFLOP/s", "ratio");
+    printf("%-10s %5s %10s %12s %12s %12s %8s %11s %9s\n", "model", "batch", "ms/step", "MFLOP/sample",
+           "step GFLOP/s", "sgemm GFLOP/s", "ratio", "QAT ms/step", "QAT/float");
   } else {
     printf("[");
   }
@@ -189,10 +212,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "train_step: %s\n", qat_error_message());
         return 1;
       }
-      qat_optimizer_spec os = {.kind = QAT_OPT_ADAM, .learning_rate = 1e-3f, .beta_1 = 0.9f, .beta_2 = 0.999f, .epsilon = 1e-7f};
-      qat_schedule_spec sched = {0};
-      qat_optimizer opt;
-      qat_optimizer_init(&opt, &os, &sched, m->n_params, m->n_decay, steps);
       int64_t in = qat_tensor_size(m->input) / m->input->dims[0] * batch;
       float *x = malloc((size_t)in * sizeof(float));
       int32_t *y = malloc((size_t)batch * sizeof(int32_t));
@@ -200,17 +219,17 @@ int main(int argc, char **argv) {
       qat_rng_seed(&r, 3);
       for (int64_t i = 0; i < in; i++) x[i] = qat_rng_uniform(&r);
       for (int i = 0; i < batch; i++) y[i] = (int32_t)qat_rng_below(&r, 10);
-      double *times = malloc((size_t)steps * sizeof(double));
-      for (int s = -3; s < steps; s++) { /* 3 warm-up steps: first-touch page faults */
-        qat_exec ex = {.training = 1, .seed = 1, .step = (uint64_t)(s + 3)};
-        double t0 = now();
-        float loss;
-        qat_model_step(m, x, y, batch, &ex, 1, &loss, NULL);
-        qat_optimizer_step(&opt, m->params, m->grads, qat_vector_norm(m->grads, m->n_params));
-        if (s >= 0) times[s] = now() - t0;
+      double step_s = time_steps(m, x, y, batch, steps);
+      /* the same model quantization-aware: fake quant on input, weights, biases, outputs */
+      spec.quantize.enabled = 1;
+      spec.quantize.decay = 0.999f;
+      qat_model *mq;
+      if (qat_model_create(&mq, &spec, batch, 1)) {
+        fprintf(stderr, "train_step: %s\n", qat_error_message());
+        return 1;
       }
-      qsort(times, (size_t)steps, sizeof(double), cmp_double);
-      double step_s = times[steps / 2];
+      double qat_s = time_steps(mq, x, y, batch, steps);
+      qat_model_free(mq);
       gemm g[64];
       double flops;
       int ng = collect_gemms(m, g, &flops);
@@ -219,18 +238,18 @@ int main(int argc, char **argv) {
       const char *name = cifar ? "cifar_cnn" : "mnist_cnn";
       if (json)
         printf("%s{\"model\":\"%s\",\"batch\":%d,\"ms_per_step\":%.3f,\"mflop_per_sample\":%.2f,"
-               "\"step_gflops\":%.2f,\"sgemm_gflops\":%.2f,\"ratio\":%.3f}",
+               "\"step_gflops\":%.2f,\"sgemm_gflops\":%.2f,\"ratio\":%.3f,\"qat_ms_per_step\":%.3f,"
+               "\"qat_over_float\":%.3f}",
                first ? "" : ",", name, batch, step_s * 1e3, flops / batch * 1e-6, step_gflops, sgemm_gflops,
-               step_gflops / sgemm_gflops);
+               step_gflops / sgemm_gflops, qat_s * 1e3, qat_s / step_s);
       else
-        printf("%-10s %5d %10.2f %12.2f %12.1f %12.1f %8.2f\n", name, batch, step_s * 1e3, flops / batch * 1e-6,
-               step_gflops, sgemm_gflops, step_gflops / sgemm_gflops);
+        printf("%-10s %5d %10.2f %12.2f %12.1f %12.1f %8.2f %11.2f %9.2f\n", name, batch, step_s * 1e3,
+               flops / batch * 1e-6, step_gflops, sgemm_gflops, step_gflops / sgemm_gflops, qat_s * 1e3,
+               qat_s / step_s);
       first = 0;
       if (prof && !json) profile(m, x, y, batch, steps);
-      free(times);
       free(x);
       free(y);
-      qat_optimizer_free(&opt);
       qat_model_free(m);
     }
   if (json) printf("]\n");
