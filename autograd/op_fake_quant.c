@@ -16,6 +16,9 @@ static int fq_plan(qat_node *nd, size_t *scratch) {
   qat_tensor *x = OP_X(nd), *y = nd->output;
   qat_fq *fq = FQ(nd);
   if (!fq) return qat_fail(QAT_ERR_INTERNAL, "fake_quant node without state");
+  if (fq->learned != (nd->n_inputs == 2) ||
+      (fq->learned && (nd->inputs[1]->rank != 1 || nd->inputs[1]->dims[0] != fq->channels)))
+    return qat_fail(QAT_ERR_INTERNAL, "fake_quant '%s': a learned scale needs one value per channel", fq->name);
   if (fq->axis >= x->rank) return qat_fail(QAT_ERR_INTERNAL, "fake_quant axis %d out of range", fq->axis);
   if (fq->axis >= 0 && x->dims[fq->axis] != fq->channels)
     return qat_fail(QAT_ERR_INTERNAL, "fake_quant '%s': %d channels, tensor has %d", fq->name, fq->channels,
@@ -41,10 +44,39 @@ static void set_params(qat_fq *fq, int c, float scale, int32_t zp) {
 
 /* Recomputes the parameters from the data where the role says so. A failure (non-finite
  * values) leaves the previous parameters: the loss then turns non-finite and training stops. */
+/* LSQ (Esser et al. 2019): the step size is a parameter, started at 2 mean|x| / sqrt(Qp) from
+ * the first batch that reaches it (per channel for weights). The zero point is fixed by the
+ * placement: -128 for non-negative tensors (a [0, 255] grid), 0 otherwise. */
+static void update_learned(qat_node *nd) {
+  qat_fq *fq = FQ(nd);
+  const qat_tensor *x = OP_X(nd);
+  float *s = nd->inputs[1]->data;
+  int64_t outer, channels, inner;
+  split(nd, &outer, &channels, &inner);
+  float qp = (float)(fq->qmax - fq->zero_point[0]);
+  for (int64_t c = 0; c < channels; c++) {
+    if (s[c] == 0.0f) {
+      double sum = 0;
+      for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) sum += fabsf(x->data[(o * channels + c) * inner + i]);
+      double mean = sum / (double)(outer * inner);
+      s[c] = (float)(2.0 * mean / sqrt(qp));
+    }
+    /* a step size trained through zero would divide by zero: keep it positive */
+    float v = fabsf(s[c]) > 1e-8f ? fabsf(s[c]) : 1e-8f;
+    set_params(fq, (int)c, v, fq->zero_point[c]);
+  }
+  fq->valid = 1;
+}
+
 static void update_params(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd);
   if (fq->fixed) return;
+  if (fq->learned) {
+    update_learned(nd);
+    return;
+  }
   switch (fq->role) {
   case QAT_FQ_ACTIVATION: {
     if (ex->training && !ex->freeze_observers) {
@@ -96,9 +128,36 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
                                        fq->qmin, fq->qmax);
 }
 
+/* LSQ's step-size gradient: per element (round(x/s) - x/s) inside the grid and the grid's end
+ * (Qn or Qp) outside it, scaled by 1/sqrt(N * Qp) with N the elements sharing the step size
+ * (per sample for activations). */
+static void learned_scale_backward(qat_node *nd) {
+  qat_fq *fq = FQ(nd);
+  const qat_tensor *x = OP_X(nd);
+  qat_tensor *st = nd->inputs[1];
+  if (!st->grad) return;
+  const float *dy = nd->output->grad;
+  int64_t outer, channels, inner;
+  split(nd, &outer, &channels, &inner);
+  int64_t per_sample = x->batched ? qat_tensor_size(x) / x->dims[0] : qat_tensor_size(x) / channels;
+  for (int64_t c = 0; c < channels; c++) {
+    float s = fq->scale[c], lo = (float)(fq->qmin - fq->zero_point[c]), hi = (float)(fq->qmax - fq->zero_point[c]);
+    double g = 1.0 / sqrt((double)per_sample * hi), acc = 0;
+    for (int64_t o = 0; o < outer; o++)
+      for (int64_t i = 0; i < inner; i++) {
+        int64_t j = (o * channels + c) * inner + i;
+        float v = x->data[j] / s;
+        float d = v < lo ? lo : v > hi ? hi : qat_roundf(v) - v;
+        acc += (double)dy[j] * d;
+      }
+    st->grad[c] += (float)(acc * g);
+  }
+}
+
 static void fq_backward(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd);
+  if (fq->learned && ex->fake_quant && fq->valid) learned_scale_backward(nd);
   if (!x->grad) return;
   const float *dy = nd->output->grad;
   int64_t n = qat_tensor_size(x);

@@ -4,8 +4,8 @@
  *     delay: 0                      # float steps before fake quant switches on
  *     freeze_observers_after: 2000  # activation ranges stop moving (0 = never)
  *     freeze_bn_after: 1500         # batch norm switches to its moving statistics (0 = never)
- *     activations: {observer: ema, decay: 0.999}   # ema | minmax
- *     weights: {granularity: per_channel}          # per_channel | per_tensor */
+ *     activations: {observer: ema, decay: 0.999}   # ema | minmax | lsq
+ *     weights: {granularity: per_channel, observer: last_value}  # per_tensor; lsq */
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -40,24 +40,27 @@ int qat_cfg_quantize(const cfg_ctx *c, const cfg_node *q, qat_quantize_spec *out
   if (v[3] && (rc = int64_arg(c, v[3], "quantize.freeze_bn_after", &out->freeze_bn_after))) return rc;
   if (v[4] && !qat_cfg_is_null(v[4])) {
     static const char *const akeys[] = {"observer", "decay"};
-    static const char *const observers[] = {"ema", "minmax"};
+    static const char *const observers[] = {"ema", "minmax", "lsq"};
     const cfg_node *a[2];
     if ((rc = qat_cfg_map(c, v[4], "quantize.activations", akeys, 2, a))) return rc;
     int kind = 0;
-    if (a[0] && (rc = qat_cfg_enum(c, a[0], "quantize.activations.observer", observers, 2, &kind))) return rc;
-    out->observer = kind == 0 ? QAT_OBSERVER_EMA : QAT_OBSERVER_MINMAX;
+    if (a[0] && (rc = qat_cfg_enum(c, a[0], "quantize.activations.observer", observers, 3, &kind))) return rc;
+    out->observer = kind == 1 ? QAT_OBSERVER_MINMAX : QAT_OBSERVER_EMA;
+    out->activations_lsq = kind == 2;
     if (a[1]) {
       if (kind != 0) return qat_cfg_error(c, a[1], "quantize.activations.decay", "only the ema observer has a decay");
       if ((rc = qat_cfg_float(c, a[1], "quantize.activations.decay", 0, 0, 1, 1, &out->decay))) return rc;
     }
   }
   if (v[5] && !qat_cfg_is_null(v[5])) {
-    static const char *const wkeys[] = {"granularity"};
+    static const char *const wkeys[] = {"granularity", "observer"};
     static const char *const grains[] = {"per_channel", "per_tensor"};
-    const cfg_node *w[1];
-    if ((rc = qat_cfg_map(c, v[5], "quantize.weights", wkeys, 1, w))) return rc;
+    static const char *const wobs[] = {"last_value", "lsq"};
+    const cfg_node *w[2];
+    if ((rc = qat_cfg_map(c, v[5], "quantize.weights", wkeys, 2, w))) return rc;
     if (w[0] && (rc = qat_cfg_enum(c, w[0], "quantize.weights.granularity", grains, 2, &out->weights_per_tensor)))
       return rc;
+    if (w[1] && (rc = qat_cfg_enum(c, w[1], "quantize.weights.observer", wobs, 2, &out->weights_lsq))) return rc;
   }
   return 0;
 }

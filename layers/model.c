@@ -144,9 +144,32 @@ static int new_fq(builder *b, qat_fq_role role, const char *name, int channels, 
   return QAT_OK;
 }
 
-static int fake_quant(builder *b, qat_tensor *x, qat_fq *fq, qat_tensor **out) {
+static int add_param(builder *b, int layer, const char *suffix, int rank, const int *dims, int trainable,
+                     qat_tensor **out);
+
+/* A fake-quant node; with LSQ its step size is a trainable parameter "<owner>/<param>" (never
+ * named "kernel", so weight decay leaves it alone), zero until the first batch sets it. */
+static int fake_quant(builder *b, int layer, const char *param, qat_tensor *x, qat_fq *fq, qat_tensor **out) {
   qat_op_attrs a = {.fq = fq};
-  return qat_graph_add(&b->m->graph, QAT_OP_FAKE_QUANT, 1, &x, &a, out);
+  qat_tensor *ins[2] = {x, NULL};
+  if (fq->learned) {
+    int rc = add_param(b, layer, param, 1, &fq->channels, 1, &ins[1]);
+    if (rc) return rc;
+  }
+  return qat_graph_add(&b->m->graph, QAT_OP_FAKE_QUANT, fq->learned ? 2 : 1, ins, &a, out);
+}
+
+/* An activation quantizer; LSQ puts a non-negative tensor (after a ReLU, or the [0, 1] input)
+ * on the [0, 255] grid (zero point -128) and anything else on [-128, 127] (zero point 0). */
+static int activation_fq(builder *b, int layer, const char *name, int non_negative, qat_tensor *x, qat_fq **fq,
+                         qat_tensor **out) {
+  int rc = new_fq(b, QAT_FQ_ACTIVATION, name, 1, -1, fq);
+  if (rc) return rc;
+  if (b->m->spec.quantize.activations_lsq) {
+    (*fq)->learned = 1;
+    (*fq)->zero_point[0] = non_negative ? QAT_INT8_MIN : 0;
+  }
+  return fake_quant(b, layer, "lsq_output_scale", x, *fq, out);
 }
 
 /* The quantizer of a layer input: the model input's, or the producing layer's. */
@@ -164,7 +187,7 @@ static int add_param(builder *b, int layer, const char *suffix, int rank, const 
   }
   qat_param *p = &m->param_list[m->n_param_list];
   memset(p, 0, sizeof *p);
-  snprintf(p->name, sizeof p->name, "%s/%s", m->spec.layers[layer].name, suffix);
+  snprintf(p->name, sizeof p->name, "%s/%s", layer >= 0 ? m->spec.layers[layer].name : "input", suffix);
   p->layer = layer;
   p->rank = rank;
   p->size = 1;
@@ -230,14 +253,16 @@ static int quantize_weights(builder *b, int li, int in_src, int axis, int channe
   qat_fq *wfq, *bfq;
   snprintf(name, sizeof name, "%s/%s", l->name, l->type == QAT_LAYER_DEPTHWISE_CONV2D ? "depthwise_kernel" : "kernel");
   int rc = new_fq(b, QAT_FQ_WEIGHT, name, per_tensor ? 1 : channels, per_tensor ? -1 : axis, &wfq);
-  if (rc || (rc = fake_quant(b, *w, wfq, w))) return rc;
+  if (rc) return rc;
+  wfq->learned = m->spec.quantize.weights_lsq;
+  if ((rc = fake_quant(b, li, "lsq_weight_scale", *w, wfq, w))) return rc;
   if (!*bias) return QAT_OK;
   snprintf(name, sizeof name, "%s/bias", l->name);
   if ((rc = new_fq(b, QAT_FQ_BIAS, name, channels, 0, &bfq))) return rc;
   bfq->input = source_fq(m, in_src);
   bfq->weight = wfq;
   QAT_ASSERT(bfq->input);
-  return fake_quant(b, *bias, bfq, bias);
+  return fake_quant(b, li, NULL, *bias, bfq, bias);
 }
 
 static int build_layer(builder *b, int li, int in_src, qat_tensor **in, qat_tensor **out) {
@@ -465,9 +490,8 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
   for (int i = 0; i < spec->n_layers; i++) m->fold_bn[i] = -1;
   if ((rc = plan_quantization(&b))) goto free_model;
   if (b.quant) {
-    if ((rc = new_fq(&b, QAT_FQ_ACTIVATION, "input", 1, -1, &m->input_fq)) ||
-        (rc = fake_quant(&b, m->input, m->input_fq, &b.input_q)))
-      goto free_model;
+    /* the loaders scale pixels to [0, 1] */
+    if ((rc = activation_fq(&b, -1, "input", 1, m->input, &m->input_fq, &b.input_q))) goto free_model;
   }
   for (int li = 0; li < spec->n_layers; li++) {
     const qat_layer_spec *l = &spec->layers[li];
@@ -482,9 +506,9 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     rc = build_layer(&b, li, in_src, in, &m->layer_out[li]);
     if (!rc && b.quant) {
       if (b.fq_after[li]) {
-        qat_fq *fq;
-        if (!(rc = new_fq(&b, QAT_FQ_ACTIVATION, l->name, 1, -1, &fq)))
-          rc = fake_quant(&b, m->layer_out[li], fq, &m->layer_out[li]);
+        qat_fq *fq = NULL;
+        int non_negative = is_relu(l) || l->activation == QAT_ACTIVATION_RELU || l->activation == QAT_ACTIVATION_RELU6;
+        rc = activation_fq(&b, li, l->name, non_negative, m->layer_out[li], &fq, &m->layer_out[li]);
         m->layer_fq[li] = fq;
       } else if (keeps_input_range(l)) {
         m->layer_fq[li] = source_fq(m, in_src);
@@ -632,6 +656,7 @@ void qat_model_summary(const qat_model *m, FILE *f) {
     total += count;
     fprintf(f, "%-28s %-24s %-18s %10lld\n", l->name, layer_names[l->type], shape, (long long)count);
   }
-  fprintf(f, "Total params: %lld (trainable %lld, non-trainable %lld)\n", (long long)total,
-          (long long)m->n_params, (long long)state);
+  (void)total;
+  fprintf(f, "Total params: %lld (trainable %lld, non-trainable %lld)\n", (long long)(m->n_params + m->n_state),
+          (long long)m->n_params, (long long)m->n_state);
 }

@@ -266,6 +266,77 @@ static void test_quantizer_ranges_survive_a_checkpoint(void **state) {
   qat_config_free(&cfg);
 }
 
+/* LSQ's step-size gradient is a definition (rounding treated as identity), not a derivative
+ * finite differences could check, so it is checked against numbers worked by hand:
+ * s = 0.5 on the signed grid [-128, 127], x = (0.3, -0.7, 100, -70), dy = 1:
+ *   x/s = (0.6, -1.4, 200, -140): round - x/s = 0.4, 0.4; above: Qp = 127; below: Qn = -128
+ *   ds = (0.4 + 0.4 + 127 - 128) / sqrt(N * Qp) = -0.2 / sqrt(4 * 127) = -0.0088735651
+ *   y = (0.5, -0.5, 63.5, -64), dx = (1, 1, 0, 0) */
+static void test_lsq_step_size_gradient_by_hand(void **state) {
+  (void)state;
+  qat_graph g;
+  assert_int_equal(qat_graph_init(&g, 1), 0);
+  float xv[4] = {0.3f, -0.7f, 100.0f, -70.0f}, xg[4] = {0}, sv[1] = {0.5f}, sg[1] = {0};
+  float scale[1], nmin[1], nmax[1];
+  int32_t zp[1] = {0};
+  qat_fq fq = {.role = QAT_FQ_ACTIVATION, .name = "lsq", .qmin = -128, .qmax = 127, .axis = -1, .channels = 1,
+               .scale = scale, .zero_point = zp, .nudged_min = nmin, .nudged_max = nmax, .learned = 1};
+  qat_tensor *x = qat_graph_external(&g, 1, (int[]){4}, xv, xg, 0);
+  qat_tensor *st = qat_graph_external(&g, 1, (int[]){1}, sv, sg, 0);
+  qat_tensor *y;
+  qat_op_attrs a = {.fq = &fq};
+  assert_int_equal(qat_graph_add(&g, QAT_OP_FAKE_QUANT, 2, (qat_tensor *[]){x, st}, &a, &y), 0);
+  qat_exec ex = {.training = 1, .fake_quant = 1};
+  qat_graph_forward(&g, &ex);
+  const float want_y[4] = {0.5f, -0.5f, 63.5f, -64.0f};
+  assert_memory_equal(y->data, want_y, sizeof want_y);
+  for (int i = 0; i < 4; i++) y->grad[i] = 1.0f;
+  qat_op_get(QAT_OP_FAKE_QUANT)->backward(&g.nodes[0], &ex);
+  if (fabsf(sg[0] - (-0.0088735651f)) > 1e-7f) fail_msg("step-size gradient %.9g", sg[0]);
+  const float want_dx[4] = {1, 1, 0, 0};
+  assert_memory_equal(xg, want_dx, sizeof want_dx);
+  assert_true(fq.scale[0] == 0.5f && fq.valid);
+  qat_graph_free(&g);
+}
+
+/* With LSQ the step sizes are parameters: named for their tensor, outside weight decay, and
+ * started from the first batch (2 mean|x| / sqrt(Qp)). */
+static void test_lsq_model(void **state) {
+  (void)state;
+  qat_config cfg;
+  char text[1024];
+  snprintf(text, sizeof text, "%s", small_net);
+  char *q = strstr(text, "quantize:");
+  snprintf(q, sizeof text - (size_t)(q - text),
+           "quantize: {mode: qat, activations: {observer: lsq}, weights: {observer: lsq}}\n");
+  assert_int_equal(qat_config_parse(text, strlen(text), "lsq.yaml", &cfg), 0);
+  assert_true(cfg.model.quantize.activations_lsq && cfg.model.quantize.weights_lsq);
+  qat_model *m;
+  if (qat_model_create(&m, &cfg.model, 3, 2)) fail_msg("%s", qat_error_message());
+  const qat_param *in = qat_model_find_param(m, "input/lsq_output_scale");
+  const qat_param *w = qat_model_find_param(m, "conv2d/lsq_weight_scale");
+  assert_non_null(in);
+  assert_non_null(w);
+  assert_int_equal(w->size, 3); /* per output channel */
+  assert_true(in->offset >= m->n_decay && w->offset >= m->n_decay);
+  assert_true(in->tensor->data[0] == 0.0f);
+  float x[3 * 36];
+  int32_t y[3] = {0, 1, 2};
+  for (int i = 0; i < 3 * 36; i++) x[i] = (float)(i % 4) / 3.0f;
+  qat_exec ex = {.training = 1, .fake_quant = 1};
+  qat_model_step(m, x, y, 3, &ex, 1, NULL, NULL);
+  /* mean|x| = 0.5 (0, 1/3, 2/3, 1 equally often in 108 values): s = 2 * 0.5 / sqrt(255) */
+  if (fabsf(in->tensor->data[0] - 1.0f / sqrtf(255.0f)) > 1e-6f) fail_msg("input step %g", in->tensor->data[0]);
+  assert_int_equal(qat_model_find_fq(m, "input")->zero_point[0], -128);
+  assert_int_equal(qat_model_find_fq(m, "dense")->zero_point[0], 0);
+  /* a filter whose outputs the ReLU zeroes everywhere gets no gradient: look at all three */
+  float wg = fabsf(m->grads[w->offset]) + fabsf(m->grads[w->offset + 1]) + fabsf(m->grads[w->offset + 2]);
+  if (!(m->grads[in->offset] != 0.0f && wg > 0.0f))
+    fail_msg("step-size gradients: input %g, conv weights %g", m->grads[in->offset], wg);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_placement_seed_cnn),
@@ -274,6 +345,8 @@ int main(void) {
       cmocka_unit_test(test_folded_conv_bn_equals_conv_then_bn),
       cmocka_unit_test(test_delay_then_values_on_the_int8_grid),
       cmocka_unit_test(test_quantizer_ranges_survive_a_checkpoint),
+      cmocka_unit_test(test_lsq_step_size_gradient_by_hand),
+      cmocka_unit_test(test_lsq_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

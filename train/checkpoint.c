@@ -99,11 +99,16 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
     int64_t dims[QAT_MAX_RANK];
     for (int d = 0; d < p->rank; d++) dims[d] = p->dims[d];
     param_path(name, sizeof name, p);
+    float *dst = (p->trainable ? params : state) + p->offset;
     if (qat_h5_has(&r, name) != 1) {
+      /* A float checkpoint has no LSQ step sizes: they start from the first batch (0). */
+      if (strstr(p->name, "/lsq_")) {
+        memset(dst, 0, (size_t)p->size * sizeof(float));
+        continue;
+      }
       rc = qat_fail(QAT_ERR_FORMAT, "%s: no weights for '%s' (is the checkpoint from another model?)", path, name);
       goto close_reader;
     }
-    float *dst = (p->trainable ? params : state) + p->offset;
     if ((rc = qat_h5_read_array(&r, name, QAT_H5_F32, p->rank, dims, dst, QAT_H5_FINITE | QAT_H5_REQUIRE_CHECKSUM)))
       goto close_reader;
   }

@@ -26,6 +26,7 @@ typedef struct qat_fq {
   float *nudged_min, *nudged_max;
   qat_observer observer;        /* activations */
   int fixed;         /* parameters set from outside (tests, imports): never recomputed */
+  int learned;       /* LSQ: the scale is a trainable parameter (the node's second input) */
   int valid;         /* parameters have been computed */
   const struct qat_fq *input, *weight; /* bias: its scale is input->scale[0] * weight->scale[c] */
 } qat_fq;

@@ -73,6 +73,8 @@ typedef struct qat_quantize_spec {
   int64_t freeze_observers_after; /* activation ranges stop moving after this step (0 = never) */
   int64_t freeze_bn_after;        /* batch norm uses its moving statistics after this step (0 = never) */
   int observer;                   /* activations: qat_observer_kind EMA (default) or MINMAX */
+  int activations_lsq;            /* activations: learned step size (LSQ) instead of an observer */
+  int weights_lsq;                /* weights: learned step size instead of max|w| / 127 */
   float decay;                    /* EMA decay, default 0.999 */
   int weights_per_tensor;         /* weights: 0 per channel (default), 1 per tensor */
 } qat_quantize_spec;
