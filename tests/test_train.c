@@ -76,23 +76,29 @@ static int teardown(void **state) {
   return system(cmd);
 }
 
-static void load_config(qat_config *cfg, const char *optimizer, int epochs) {
+static void load_config_q(qat_config *cfg, const char *optimizer, int epochs, const char *quantize) {
   char text[4096];
+  /* with quantize, the BN folds into a linear conv and a ReLU follows */
   snprintf(text, sizeof text,
            "model:\n"
            "  input: [8, 8, 1]\n"
            "  layers:\n"
-           "    - Conv2D: {filters: 6, kernel_size: 3, padding: same, activation: relu}\n"
-           "    - BatchNormalization: {}\n"
+           "    - Conv2D: {filters: 6, kernel_size: 3, padding: same%s}\n"
+           "    - BatchNormalization: {}\n%s"
            "    - MaxPooling2D: {pool_size: 2}\n"
            "    - Dropout: {rate: 0.2}\n"
            "    - Flatten: {}\n"
            "    - Dense: {units: 10}\n"
            "data: {dataset: idx, train_images: %s/train-images, train_labels: %s/train-labels,\n"
            "       test_images: %s/test-images, test_labels: %s/test-labels}\n"
-           "train: {epochs: %d, batch_size: 32, seed: 5, optimizer: %s}\n",
-           dir, dir, dir, dir, epochs, optimizer);
+           "train: {epochs: %d, batch_size: 32, seed: 5, optimizer: %s}\n%s",
+           quantize ? "" : ", activation: relu", quantize ? "    - ReLU: {}\n" : "", dir, dir, dir, dir, epochs,
+           optimizer, quantize ? quantize : "");
   if (qat_config_parse(text, strlen(text), "gen.yaml", cfg)) fail_msg("%s", qat_error_message());
+}
+
+static void load_config(qat_config *cfg, const char *optimizer, int epochs) {
+  load_config_q(cfg, optimizer, epochs, NULL);
 }
 
 typedef struct recorder {
@@ -147,13 +153,12 @@ static void test_loss_falls_and_accuracy_rises(void **state) {
   qat_config_free(&cfg);
 }
 
-static void test_interrupted_run_resumes_bit_identically(void **state) {
-  (void)state;
+static void resume_check(const char *tag, const char *quantize) {
   qat_config cfg;
-  load_config(&cfg, "{name: sgd, learning_rate: 0.05, momentum: 0.9, nesterov: true}", 3);
+  load_config_q(&cfg, "{name: sgd, learning_rate: 0.05, momentum: 0.9, nesterov: true}", 3, quantize);
   char straight[600], broken[600], ckpt_a[700], ckpt_b[700], resume_from[700];
-  snprintf(straight, sizeof straight, "%s/straight", dir);
-  snprintf(broken, sizeof broken, "%s/broken", dir);
+  snprintf(straight, sizeof straight, "%s/%s_straight", dir, tag);
+  snprintf(broken, sizeof broken, "%s/%s_broken", dir, tag);
   qat_train_result res;
   qat_train_options o = {straight, NULL, NULL, NULL};
   if (qat_train(&cfg, &o, &res)) fail_msg("%s", qat_error_message());
@@ -171,9 +176,9 @@ static void test_interrupted_run_resumes_bit_identically(void **state) {
   snprintf(ckpt_a, sizeof ckpt_a, "%s/checkpoint.h5", straight);
   snprintf(ckpt_b, sizeof ckpt_b, "%s/checkpoint.h5", broken);
   const char *names[] = {"params/dense/kernel", "params/conv2d/kernel", "state/batch_normalization/moving_mean",
-                         "optimizer/m"};
-  int64_t sizes[] = {960, 54, 6, 0};
-  for (int i = 0; i < 4; i++) {
+                         "optimizer/m", "quant/dense"};
+  int64_t sizes[] = {960, 54, 6, 0, 3};
+  for (int i = 0; i < (quantize ? 5 : 4); i++) {
     int64_t n = sizes[i];
     if (!n) n = 54 + 6 + 6 + 6 + 960 + 10; /* all trainable parameters */
     qat_h5_reader rd;
@@ -207,6 +212,18 @@ static void test_interrupted_run_resumes_bit_identically(void **state) {
   fclose(f);
   assert_int_equal(rows, 4);
   qat_config_free(&cfg);
+}
+
+static void test_interrupted_run_resumes_bit_identically(void **state) {
+  (void)state;
+  resume_check("float", NULL);
+}
+
+/* The same mid-QAT: 10 steps per epoch, interrupted at step 14, BN freezing at 15 and the
+ * observers at 25: the schedule and the ranges must carry across the checkpoint. */
+static void test_interrupted_qat_run_resumes_bit_identically(void **state) {
+  (void)state;
+  resume_check("qat", "quantize: {mode: qat, delay: 3, freeze_bn_after: 15, freeze_observers_after: 25}\n");
 }
 
 static void test_divergence_stops_and_keeps_the_last_good_checkpoint(void **state) {
@@ -297,6 +314,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_loss_falls_and_accuracy_rises),
       cmocka_unit_test(test_interrupted_run_resumes_bit_identically),
+      cmocka_unit_test(test_interrupted_qat_run_resumes_bit_identically),
       cmocka_unit_test(test_divergence_stops_and_keeps_the_last_good_checkpoint),
       cmocka_unit_test(test_checkpoint_refuses_another_model_and_bad_targets),
       cmocka_unit_test(test_data_that_does_not_fit_the_model),
