@@ -29,4 +29,23 @@ for alt in libblas.so.3-x86_64-linux-gnu libopenblas.so.0-x86_64-linux-gnu; do
     ${SUDO:-} update-alternatives --set "$alt" "$target" >/dev/null
   fi
 done
+
+# Python venv for the TFLite interop tests (tests/interop/): the official interpreter from
+# PyPI (ai-edge-litert; tensorflow-cpu as a fallback where no wheel fits) and numpy, in .venv
+# at the repository root (gitignored). Quick when already there: it only tries the imports.
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.venv"
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+have_interp() {
+  "$venv/bin/python" -c 'import numpy; from ai_edge_litert.interpreter import Interpreter' 2>/dev/null ||
+    "$venv/bin/python" -c 'import numpy; import tensorflow as tf; tf.lite.Interpreter' 2>/dev/null
+}
+if ! { [ -x "$venv/bin/python" ] && have_interp; }; then
+  echo "setup: creating $venv with ai-edge-litert and numpy"
+  [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check ai-edge-litert numpy ||
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check tensorflow-cpu numpy
+  have_interp || { echo "setup: the TFLite interpreter does not import in $venv" >&2; exit 1; }
+fi
 exit 0

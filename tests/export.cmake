@@ -10,3 +10,21 @@ add_test(NAME test_flatbuf_flatc COMMAND test_flatbuf flatc)
 add_test(NAME test_flatbuf_tflite COMMAND test_flatbuf tflite)
 set_tests_properties(test_flatbuf_flatc test_flatbuf_tflite PROPERTIES
     SKIP_RETURN_CODE 77 TIMEOUT 120 ENVIRONMENT "OMP_NUM_THREADS=2")
+
+# The TFLite writer, batch-norm folding and the float32 lowering (no tools needed).
+qat_test(test_tflite SOURCES test_tflite.c LIBS qat_export qat_config TIMEOUT 120)
+
+# Interop with the official interpreter: qat init -> qat export -> ai-edge-litert (BUILTIN_REF
+# kernels) against qat's own float forward (tflite_forward), plus a flatc decode of every file.
+# The interpreter lives in .venv, which scripts/setup.sh creates: a missing venv fails the test.
+add_executable(tflite_forward tflite_forward.c)
+target_link_libraries(tflite_forward PRIVATE qat_train qat_config)
+find_program(QAT_PYTHON3 NAMES python3)
+if(NOT QAT_PYTHON3)
+  set(QAT_PYTHON3 python3)
+endif()
+add_test(NAME interop_float32
+    COMMAND ${QAT_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_float32_export.py
+            --qat $<TARGET_FILE:qat> --forward $<TARGET_FILE:tflite_forward>
+            --work ${PROJECT_BINARY_DIR} --flatc "${QAT_FLATC}")
+set_tests_properties(interop_float32 PROPERTIES TIMEOUT 600 ENVIRONMENT "OMP_NUM_THREADS=2")
