@@ -459,6 +459,13 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     goto free_model;
   }
   memcpy(m->spec.layers, spec->layers, (size_t)spec->n_layers * sizeof *spec->layers);
+  /* the model outlives the config it was built from: own the strings */
+  m->spec.source = spec->source ? strdup(spec->source) : NULL;
+  m->spec.init = spec->init ? strdup(spec->init) : NULL;
+  if ((spec->source && !m->spec.source) || (spec->init && !m->spec.init)) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    goto free_model;
+  }
   m->max_batch = max_batch;
   if (spec->n_layers < 1) {
     rc = qat_fail(QAT_ERR_USAGE, "%s: the model has no layers", spec->source ? spec->source : "model");
@@ -548,6 +555,8 @@ void qat_model_free(qat_model *m) {
   if (!m) return;
   qat_graph_free(&m->graph);
   free(m->spec.layers);
+  free((char *)m->spec.source);
+  free(m->spec.init);
   free(m->layer_out);
   free(m->labels);
   free(m->param_list);
