@@ -72,11 +72,13 @@ static int plan_quantization(builder *b) {
     const qat_layer_spec *h = head >= 0 ? &sp->layers[head] : NULL;
     m->fused_into[i] = i;
     if (l->type == QAT_LAYER_BATCH_NORM && b->quant) {
-      if (!(alone && head == j && is_conv(h->type) && h->activation == QAT_ACTIVATION_LINEAR))
-        return qat_fail(QAT_ERR_UNSUPPORTED,
-                        "%s:%d:%d: layer '%s' (BatchNormalization): for int8 it must directly follow a linear "
-                        "Conv2D or DepthwiseConv2D that nothing else reads, so that it can be folded",
-                        sp->source ? sp->source : "model", l->line, l->column, l->name);
+      if (!(alone && head == j && is_conv(h->type) && h->activation == QAT_ACTIVATION_LINEAR)) {
+        rc = qat_fail(QAT_ERR_UNSUPPORTED,
+                      "%s:%d:%d: layer '%s' (BatchNormalization): for int8 it must directly follow a linear "
+                      "Conv2D or DepthwiseConv2D that nothing else reads, so that it can be folded",
+                      sp->source ? sp->source : "model", l->line, l->column, l->name);
+        goto free_counts;
+      }
       m->fused_into[i] = head;
       m->fold_bn[head] = i;
     } else if (is_relu(l) && alone && !has_act[head] && h->activation == QAT_ACTIVATION_LINEAR &&
