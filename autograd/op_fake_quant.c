@@ -36,6 +36,30 @@ static void split(const qat_node *nd, int64_t *outer, int64_t *channels, int64_t
   qat_quant_axis_split(shape, x->rank, FQ(nd)->axis, outer, channels, inner);
 }
 
+/* Element-wise passes are split into fixed chunks across the threads. Every result here is
+ * per element (or a min/max), so it is identical to a serial pass. */
+#define FQ_CHUNK 16384
+
+static int range_parallel(const float *x, int64_t n, float *min, float *max) {
+  int64_t chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
+  int bad = 0;
+  float lo = 0.0f, hi = 0.0f;
+#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) reduction(| : bad) if (chunks > 1)
+  for (int64_t k = 0; k < chunks; k++) {
+    int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
+    float cmin, cmax;
+    if (qat_tensor_min_max(x + a, len, &cmin, &cmax)) {
+      bad = 1;
+      continue;
+    }
+    lo = cmin < lo ? cmin : lo;
+    hi = cmax > hi ? cmax : hi;
+  }
+  *min = lo; /* ranges always include 0, so starting from 0 changes nothing */
+  *max = hi;
+  return bad ? QAT_ERR_DIVERGED : QAT_OK;
+}
+
 static void set_params(qat_fq *fq, int c, float scale, int32_t zp) {
   fq->scale[c] = scale;
   fq->zero_point[c] = zp;
@@ -80,7 +104,10 @@ static void update_params(qat_node *nd, const qat_exec *ex) {
   switch (fq->role) {
   case QAT_FQ_ACTIVATION: {
     if (ex->training && !ex->freeze_observers) {
-      if (qat_observer_update(&fq->observer, x->data, qat_tensor_size(x))) return;
+      /* the observer only needs the batch's range */
+      float r[2];
+      if (range_parallel(x->data, qat_tensor_size(x), &r[0], &r[1]) || qat_observer_update(&fq->observer, r, 2))
+        return;
     }
     if (!fq->observer.initialized) return;
     float scale;
@@ -93,7 +120,21 @@ static void update_params(qat_node *nd, const qat_exec *ex) {
   case QAT_FQ_WEIGHT: {
     int64_t shape[QAT_MAX_RANK];
     for (int i = 0; i < x->rank; i++) shape[i] = x->dims[i];
-    if (qat_quant_weight_scales(x->data, shape, x->rank, fq->axis, fq->qmax, fq->scale)) return;
+    if (fq->axis == 0 && x->rank > 1) {
+      /* output channels are contiguous blocks: one channel range per thread */
+      int64_t per = qat_tensor_size(x) / shape[0];
+      int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (per * shape[0] > FQ_CHUNK)
+      for (int64_t c = 0; c < shape[0]; c++) {
+        int64_t one[QAT_MAX_RANK];
+        memcpy(one, shape, sizeof one);
+        one[0] = 1;
+        bad |= qat_quant_weight_scales(x->data + c * per, one, x->rank, 0, fq->qmax, fq->scale + c) != 0;
+      }
+      if (bad) return;
+    } else if (qat_quant_weight_scales(x->data, shape, x->rank, fq->axis, fq->qmax, fq->scale)) {
+      return;
+    }
     for (int c = 0; c < fq->channels; c++) set_params(fq, c, fq->scale[c], 0);
     fq->valid = 1;
     return;
@@ -121,11 +162,22 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
   }
   int64_t outer, channels, inner;
   split(nd, &outer, &channels, &inner);
-  if (channels == 1)
-    qat_fake_quant_forward(x->data, y->data, n, fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax);
-  else
+  if (channels == 1) {
+    int64_t chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t k = 0; k < chunks; k++) {
+      int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
+      qat_fake_quant_forward(x->data + a, y->data + a, len, fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax);
+    }
+  } else if (outer == 1) {
+#pragma omp parallel for schedule(static) if (n > FQ_CHUNK)
+    for (int64_t c = 0; c < channels; c++)
+      qat_fake_quant_forward_per_channel(x->data + c * inner, y->data + c * inner, 1, 1, inner, fq->scale + c,
+                                         fq->zero_point + c, fq->qmin, fq->qmax);
+  } else {
     qat_fake_quant_forward_per_channel(x->data, y->data, outer, channels, inner, fq->scale, fq->zero_point,
                                        fq->qmin, fq->qmax);
+  }
 }
 
 /* LSQ's step-size gradient: per element (round(x/s) - x/s) inside the grid and the grid's end
@@ -167,11 +219,22 @@ static void fq_backward(qat_node *nd, const qat_exec *ex) {
   }
   int64_t outer, channels, inner;
   split(nd, &outer, &channels, &inner);
-  if (channels == 1)
-    qat_fake_quant_backward(x->data, dy, x->grad, n, fq->nudged_min[0], fq->nudged_max[0]);
-  else
+  if (channels == 1) {
+    int64_t chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t k = 0; k < chunks; k++) {
+      int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
+      qat_fake_quant_backward(x->data + a, dy + a, x->grad + a, len, fq->nudged_min[0], fq->nudged_max[0]);
+    }
+  } else if (outer == 1) {
+#pragma omp parallel for schedule(static) if (n > FQ_CHUNK)
+    for (int64_t c = 0; c < channels; c++)
+      qat_fake_quant_backward_per_channel(x->data + c * inner, dy + c * inner, x->grad + c * inner, 1, 1, inner,
+                                          fq->nudged_min + c, fq->nudged_max + c);
+  } else {
     qat_fake_quant_backward_per_channel(x->data, dy, x->grad, outer, channels, inner, fq->nudged_min,
                                         fq->nudged_max);
+  }
 }
 
 /* For the gradient check: parameters fixed by hand with a step (1e-6) far below the
