@@ -36,6 +36,14 @@ static void split(const qat_node *nd, int64_t *outer, int64_t *channels, int64_t
   qat_quant_axis_split(shape, x->rank, FQ(nd)->axis, outer, channels, inner);
 }
 
+static inline float activate(qat_activation act, float v) {
+  if (act == QAT_ACTIVATION_LINEAR) return v;
+  v = v > 0.0f ? v : 0.0f;
+  return act == QAT_ACTIVATION_RELU6 && v > 6.0f ? 6.0f : v;
+}
+
+static float act_upper(qat_activation act) { return act == QAT_ACTIVATION_RELU6 ? 6.0f : INFINITY; }
+
 /* Element-wise passes are split into fixed chunks across the threads. Every result here is
  * per element (or a min/max), so it is identical to a serial pass. */
 #define FQ_CHUNK 16384
@@ -82,7 +90,7 @@ static void update_learned(qat_node *nd) {
     if (s[c] == 0.0f) {
       double sum = 0;
       for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) sum += fabsf(x->data[(o * channels + c) * inner + i]);
+        for (int64_t i = 0; i < inner; i++) sum += fabsf(activate(fq->act, x->data[(o * channels + c) * inner + i]));
       double mean = sum / (double)(outer * inner);
       s[c] = (float)(2.0 * mean / sqrt(qp));
     }
@@ -106,8 +114,13 @@ static void update_params(qat_node *nd, const qat_exec *ex) {
     if (ex->training && !ex->freeze_observers) {
       /* the observer only needs the batch's range */
       float r[2];
-      if (range_parallel(x->data, qat_tensor_size(x), &r[0], &r[1]) || qat_observer_update(&fq->observer, r, 2))
-        return;
+      if (range_parallel(x->data, qat_tensor_size(x), &r[0], &r[1])) return;
+      if (fq->act != QAT_ACTIVATION_LINEAR) { /* the range of relu(x) or relu6(x) */
+        r[0] = 0.0f;
+        r[1] = r[1] > 0.0f ? r[1] : 0.0f;
+        if (fq->act == QAT_ACTIVATION_RELU6 && r[1] > 6.0f) r[1] = 6.0f;
+      }
+      if (qat_observer_update(&fq->observer, r, 2)) return;
     }
     if (!fq->observer.initialized) return;
     float scale;
@@ -151,12 +164,47 @@ static void update_params(qat_node *nd, const qat_exec *ex) {
   }
 }
 
+/* Weights per output channel (axis 0: each channel one contiguous block): the channel's scale
+ * and its fake quant in one visit, while the block is in cache. */
+static int weights_axis0(const qat_fq *fq, const qat_tensor *x) {
+  return fq->role == QAT_FQ_WEIGHT && !fq->learned && !fq->fixed && fq->axis == 0 && x->rank > 1;
+}
+
+static void fq_weights_axis0(qat_node *nd) {
+  qat_fq *fq = FQ(nd);
+  const qat_tensor *x = OP_X(nd);
+  float *y = nd->output->data;
+  int64_t shape[QAT_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) shape[i] = x->dims[i];
+  int64_t per = qat_tensor_size(x) / shape[0];
+  shape[0] = 1;
+  int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (per * x->dims[0] > FQ_CHUNK)
+  for (int64_t c = 0; c < x->dims[0]; c++) {
+    const float *w = x->data + c * per;
+    if (qat_quant_weight_scales(w, shape, x->rank, 0, fq->qmax, fq->scale + c)) {
+      bad = 1;
+      continue;
+    }
+    set_params(fq, (int)c, fq->scale[c], 0);
+    qat_fake_quant_forward(w, y + c * per, per, fq->scale[c], 0, fq->qmin, fq->qmax);
+  }
+  /* non-finite weights: pass them through; the loss turns non-finite and training stops */
+  if (bad) memcpy(y, x->data, (size_t)qat_tensor_size(x) * sizeof(float));
+  fq->valid = !bad;
+}
+
 static void fq_forward(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd), *y = nd->output;
   int64_t n = qat_tensor_size(x);
+  if (ex->fake_quant && weights_axis0(fq, x)) {
+    fq_weights_axis0(nd);
+    return;
+  }
   if (ex->fake_quant) update_params(nd, ex);
-  if (!ex->fake_quant || !fq->valid) {
+  int quantize = ex->fake_quant && fq->valid;
+  if (!quantize && fq->act == QAT_ACTIVATION_LINEAR) {
     memcpy(y->data, x->data, (size_t)n * sizeof(float));
     return;
   }
@@ -164,10 +212,22 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
   split(nd, &outer, &channels, &inner);
   if (channels == 1) {
     int64_t chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
+    qat_activation act = fq->act;
 #pragma omp parallel for schedule(static) if (chunks > 1)
     for (int64_t k = 0; k < chunks; k++) {
       int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
-      qat_fake_quant_forward(x->data + a, y->data + a, len, fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax);
+      const float *src = x->data + a;
+      if (act != QAT_ACTIVATION_LINEAR) { /* activation, then quantize in place while in cache */
+        float *restrict dst = y->data + a;
+        float hi = act_upper(act);
+        for (int64_t i = 0; i < len; i++) {
+          float v = src[i] > 0.0f ? src[i] : 0.0f;
+          dst[i] = v < hi ? v : hi;
+        }
+        src = dst;
+      }
+      if (quantize)
+        qat_fake_quant_forward(src, y->data + a, len, fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax);
     }
   } else if (outer == 1) {
 #pragma omp parallel for schedule(static) if (n > FQ_CHUNK)
@@ -213,8 +273,24 @@ static void fq_backward(qat_node *nd, const qat_exec *ex) {
   if (!x->grad) return;
   const float *dy = nd->output->grad;
   int64_t n = qat_tensor_size(x);
-  if (!ex->fake_quant || !fq->valid) {
-    for (int64_t i = 0; i < n; i++) x->grad[i] += dy[i];
+  int quantize = ex->fake_quant && fq->valid;
+  if (fq->act != QAT_ACTIVATION_LINEAR) {
+    /* relu'(x) times the straight-through mask of the clipped value: 0 < x < 6 (ReLU6) and
+     * x <= the nudged maximum */
+    float hi = act_upper(fq->act), top = quantize ? fq->nudged_max[0] : INFINITY;
+    const float *restrict xv = x->data;
+    float *restrict dx = x->grad;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) dx[i] += (xv[i] > 0.0f && xv[i] < hi && xv[i] <= top) ? dy[i] : 0.0f;
+    return;
+  }
+  /* Weight ranges come from max|w| of the very weights quantized, so none is ever clipped:
+   * the straight-through gradient is the identity there. */
+  if (!quantize || (fq->role == QAT_FQ_WEIGHT && !fq->learned && !fq->fixed)) {
+    float *restrict dx = x->grad;
+    const float *restrict d = dy;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) dx[i] += d[i];
     return;
   }
   int64_t outer, channels, inner;
@@ -252,8 +328,27 @@ static qat_fq ex_fq_pc = {.role = QAT_FQ_WEIGHT, .name = "example_pc", .qmin = -
                           .channels = 3, .scale = pc_scale, .zero_point = pc_zp, .nudged_min = pc_nmin,
                           .nudged_max = pc_nmax, .fixed = 1, .valid = 1};
 
+static qat_fq ex_fq_relu6 = {.role = QAT_FQ_ACTIVATION, .name = "example_relu6", .qmin = -30000, .qmax = 30000,
+                             .axis = -1, .channels = 1, .scale = ex_scale + 1, .zero_point = ex_zp + 1,
+                             .nudged_min = ex_nmin + 1, .nudged_max = ex_nmax + 1, .fixed = 1, .valid = 1,
+                             .act = QAT_ACTIVATION_RELU6};
+
 static int fq_example(qat_op_example *ex, int variant) {
-  if (variant > 1) return -1;
+  if (variant > 3) return -1;
+  if (variant >= 2) {
+    /* fused ReLU6, quantizing (2) or not yet (3): kinks at 0, 6 and the range's top (0.03) */
+    qat_fq *fq = &ex_fq_relu6;
+    qat_quant_nudged_range(fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax, &fq->nudged_min[0], &fq->nudged_max[0]);
+    example_input(ex, 0, 4, (int[]){2, 3, 2, 3}, 1, 1, QAT_FILL_UNIFORM);
+    ex->attrs.fq = fq;
+    ex->fake_quant = variant == 2;
+    ex->scale = variant == 2 ? 0.05f : 8.0f;
+    ex->n_kinks = 3;
+    ex->kinks[0] = 0.0f;
+    ex->kinks[1] = variant == 2 ? 0.03f : 6.0f;
+    ex->kinks[2] = 6.0f;
+    return 0;
+  }
   qat_fq *fq = variant ? &ex_fq_pc : &ex_fq;
   for (int c = 0; c < fq->channels; c++)
     qat_quant_nudged_range(fq->scale[c], fq->zero_point[c], fq->qmin, fq->qmax, &fq->nudged_min[c],

@@ -58,8 +58,8 @@ static void max_pool_forward(qat_node *nd, const qat_exec *ex) {
     for (int ox = 0; ox < g.ow; ox++) {
       int x0 = ox * g.sw - g.pw;
       size_t out = (((size_t)s * g.oh + oy) * g.ow + ox) * g.c;
-      float *best = y + out;
-      int32_t *where = arg + out;
+      float *restrict best = y + out;
+      int32_t *restrict where = arg + out;
       int seen = 0;
       /* channels innermost: contiguous in NHWC, so the compare-and-select vectorizes */
       for (int ky = 0; ky < g.kh; ky++) {
@@ -69,7 +69,7 @@ static void max_pool_forward(qat_node *nd, const qat_exec *ex) {
           int ix = x0 + kx;
           if (ix < 0 || ix >= g.w) continue;
           int32_t base = (int32_t)(((size_t)iy * g.w + ix) * g.c);
-          const float *in = xs + base;
+          const float *restrict in = xs + base;
           if (!seen) {
             for (int c = 0; c < g.c; c++) {
               best[c] = in[c];

@@ -99,6 +99,8 @@ static int collect_gemms(const qat_model *m, gemm *out, double *flops) {
   return count;
 }
 
+/* Seconds of the step's GEMMs as plain cblas_sgemm calls (OpenBLAS's own threading), the
+ * best of reps runs. */
 static double time_sgemms(const gemm *g, int n, int reps) {
   size_t max = 0;
   for (int i = 0; i < n; i++) {
@@ -132,6 +134,7 @@ static void profile(qat_model *m, const float *x, const int32_t *y, int batch, i
   double *fw = calloc((size_t)g->n_nodes, sizeof(double)), *bw = calloc((size_t)g->n_nodes, sizeof(double));
   for (int s = 0; s < steps; s++) {
     qat_exec ex = {.training = 1, .seed = 1, .step = (uint64_t)s};
+    qat_model_schedule(m, s, &ex);
     float loss;
     qat_model_step(m, x, y, batch, &ex, 0, &loss, NULL); /* sets batch and labels */
     for (int i = 0; i < g->n_nodes; i++) {
@@ -158,27 +161,35 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Median seconds of a training step (after 3 warm-up steps: first-touch page faults). */
-static double time_steps(qat_model *m, const float *x, const int32_t *y, int batch, int steps) {
+typedef struct stepper {
+  qat_model *m;
+  qat_optimizer opt;
+  int64_t step;
+} stepper;
+
+static void stepper_init(stepper *st, qat_model *m, int steps) {
   qat_optimizer_spec os = {.kind = QAT_OPT_ADAM, .learning_rate = 1e-3f, .beta_1 = 0.9f, .beta_2 = 0.999f, .epsilon = 1e-7f};
   qat_schedule_spec sched = {0};
-  qat_optimizer opt;
-  qat_optimizer_init(&opt, &os, &sched, m->n_params, m->n_decay, steps);
-  double *times = malloc((size_t)steps * sizeof(double));
-  for (int s = -3; s < steps; s++) {
-    qat_exec ex = {.training = 1, .seed = 1, .step = (uint64_t)(s + 3)};
-    qat_model_schedule(m, s + 3, &ex);
-    double t0 = now();
-    float loss;
-    qat_model_step(m, x, y, batch, &ex, 1, &loss, NULL);
-    qat_optimizer_step(&opt, m->params, m->grads, qat_vector_norm(m->grads, m->n_params));
-    if (s >= 0) times[s] = now() - t0;
-  }
-  qsort(times, (size_t)steps, sizeof(double), cmp_double);
-  double median = times[steps / 2];
-  free(times);
-  qat_optimizer_free(&opt);
-  return median;
+  st->m = m;
+  st->step = 0;
+  qat_optimizer_init(&st->opt, &os, &sched, m->n_params, m->n_decay, steps + 3);
+}
+
+/* Seconds of one training step: forward, backward, Adam update. */
+static double stepper_run(stepper *st, const float *x, const int32_t *y, int batch) {
+  qat_exec ex = {.training = 1, .seed = 1, .step = (uint64_t)st->step};
+  qat_model_schedule(st->m, st->step, &ex);
+  double t0 = now();
+  float loss;
+  qat_model_step(st->m, x, y, batch, &ex, 1, &loss, NULL);
+  qat_optimizer_step(&st->opt, st->m->params, st->m->grads, qat_vector_norm(st->m->grads, st->m->n_params));
+  st->step++;
+  return now() - t0;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  return v[n / 2];
 }
 
 int main(int argc, char **argv) {
@@ -219,7 +230,6 @@ int main(int argc, char **argv) {
       qat_rng_seed(&r, 3);
       for (int64_t i = 0; i < in; i++) x[i] = qat_rng_uniform(&r);
       for (int i = 0; i < batch; i++) y[i] = (int32_t)qat_rng_below(&r, 10);
-      double step_s = time_steps(m, x, y, batch, steps);
       /* the same model quantization-aware: fake quant on input, weights, biases, outputs */
       spec.quantize.enabled = 1;
       spec.quantize.decay = 0.999f;
@@ -228,12 +238,44 @@ int main(int argc, char **argv) {
         fprintf(stderr, "train_step: %s\n", qat_error_message());
         return 1;
       }
-      double qat_s = time_steps(mq, x, y, batch, steps);
-      qat_model_free(mq);
       gemm g[64];
       double flops;
       int ng = collect_gemms(m, g, &flops);
-      double sgemm_s = time_sgemms(g, ng, steps);
+      /* Float step, QAT step and the GEMM reference take turns, so a drift in the machine's
+       * speed hits all three alike; ratios are medians of the per-round ratios. */
+      stepper sf, sq;
+      stepper_init(&sf, m, steps);
+      stepper_init(&sq, mq, steps);
+      for (int w = 0; w < 3; w++) { /* warm-up: first-touch page faults */
+        stepper_run(&sf, x, y, batch);
+        stepper_run(&sq, x, y, batch);
+      }
+      double *tf = malloc((size_t)steps * sizeof(double)), *tq = malloc((size_t)steps * sizeof(double));
+      double *tg = malloc((size_t)steps * sizeof(double)), *rq = malloc((size_t)steps * sizeof(double));
+      double *rg = malloc((size_t)steps * sizeof(double));
+      for (int s = 0; s < steps; s++) {
+        tf[s] = stepper_run(&sf, x, y, batch);
+        tq[s] = stepper_run(&sq, x, y, batch);
+        tg[s] = time_sgemms(g, ng, 1);
+        rq[s] = tq[s] / tf[s];
+        rg[s] = tg[s] / tf[s]; /* step GFLOP/s over sgemm GFLOP/s */
+      }
+      double step_s = median(tf, steps), qat_s = median(tq, steps), sgemm_s = median(tg, steps);
+      double qat_ratio = median(rq, steps), gemm_ratio = median(rg, steps);
+      if (prof && !json) {
+        printf("  %s batch %d, float:\n", cifar ? "cifar_cnn" : "mnist_cnn", batch);
+        profile(m, x, y, batch, steps);
+        printf("  %s batch %d, quantization-aware:\n", cifar ? "cifar_cnn" : "mnist_cnn", batch);
+        profile(mq, x, y, batch, steps);
+      }
+      qat_optimizer_free(&sf.opt);
+      qat_optimizer_free(&sq.opt);
+      qat_model_free(mq);
+      free(tf);
+      free(tq);
+      free(tg);
+      free(rq);
+      free(rg);
       double step_gflops = flops / step_s * 1e-9, sgemm_gflops = flops / sgemm_s * 1e-9;
       const char *name = cifar ? "cifar_cnn" : "mnist_cnn";
       if (json)
@@ -241,13 +283,11 @@ int main(int argc, char **argv) {
                "\"step_gflops\":%.2f,\"sgemm_gflops\":%.2f,\"ratio\":%.3f,\"qat_ms_per_step\":%.3f,"
                "\"qat_over_float\":%.3f}",
                first ? "" : ",", name, batch, step_s * 1e3, flops / batch * 1e-6, step_gflops, sgemm_gflops,
-               step_gflops / sgemm_gflops, qat_s * 1e3, qat_s / step_s);
+               gemm_ratio, qat_s * 1e3, qat_ratio);
       else
         printf("%-10s %5d %10.2f %12.2f %12.1f %12.1f %8.2f %11.2f %9.2f\n", name, batch, step_s * 1e3,
-               flops / batch * 1e-6, step_gflops, sgemm_gflops, step_gflops / sgemm_gflops, qat_s * 1e3,
-               qat_s / step_s);
+               flops / batch * 1e-6, step_gflops, sgemm_gflops, gemm_ratio, qat_s * 1e3, qat_ratio);
       first = 0;
-      if (prof && !json) profile(m, x, y, batch, steps);
       free(x);
       free(y);
       qat_model_free(m);

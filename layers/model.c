@@ -22,6 +22,8 @@ typedef struct builder {
   int *fq_after;            /* layer output gets its own activation fake quant */
   qat_tensor *(*bn)[4];     /* a folded BN's gamma, beta, moving mean, moving variance */
   qat_tensor *input_q;      /* the model input after its fake quant */
+  int layer;                /* the layer being built */
+  qat_activation pending;   /* a ReLU/ReLU6 left for the layer's output fake quant to apply */
 } builder;
 
 static int is_relu(const qat_layer_spec *l) {
@@ -163,10 +165,11 @@ static int fake_quant(builder *b, int layer, const char *param, qat_tensor *x, q
 
 /* An activation quantizer; LSQ puts a non-negative tensor (after a ReLU, or the [0, 1] input)
  * on the [0, 255] grid (zero point -128) and anything else on [-128, 127] (zero point 0). */
-static int activation_fq(builder *b, int layer, const char *name, int non_negative, qat_tensor *x, qat_fq **fq,
-                         qat_tensor **out) {
+static int activation_fq(builder *b, int layer, const char *name, int non_negative, qat_activation act,
+                         qat_tensor *x, qat_fq **fq, qat_tensor **out) {
   int rc = new_fq(b, QAT_FQ_ACTIVATION, name, 1, -1, fq);
   if (rc) return rc;
+  (*fq)->act = act;
   if (b->m->spec.quantize.activations_lsq) {
     (*fq)->learned = 1;
     (*fq)->zero_point[0] = non_negative ? QAT_INT8_MIN : 0;
@@ -228,7 +231,14 @@ static int bn_params(builder *b, int bn_layer, int channels, qat_tensor *out[4])
   return QAT_OK;
 }
 
-static int add_activation(qat_model *m, qat_activation act, int is_last, qat_tensor *x, qat_tensor **out) {
+static int add_activation(builder *b, qat_activation act, int is_last, qat_tensor *x, qat_tensor **out) {
+  qat_model *m = b->m;
+  if (b->quant && b->fq_after[b->layer] && (act == QAT_ACTIVATION_RELU || act == QAT_ACTIVATION_RELU6)) {
+    /* the output fake quant applies it, as the int8 op's clamp does: one pass, not two */
+    b->pending = act;
+    *out = x;
+    return QAT_OK;
+  }
   switch (act) {
   case QAT_ACTIVATION_RELU: return qat_graph_add(&m->graph, QAT_OP_RELU, 1, &x, NULL, out);
   case QAT_ACTIVATION_RELU6: return qat_graph_add(&m->graph, QAT_OP_RELU6, 1, &x, NULL, out);
@@ -312,7 +322,7 @@ static int build_layer(builder *b, int li, int in_src, qat_tensor **in, qat_tens
       if ((rc = qat_graph_add(&m->graph, QAT_OP_CHANNEL_UNSCALE, 3, (qat_tensor *[]){conv, bn[0], bn[3]}, &ua, &conv)))
         return rc;
     }
-    return add_activation(m, l->activation, is_last, conv, out);
+    return add_activation(b, l->activation, is_last, conv, out);
   }
   case QAT_LAYER_DENSE: {
     if (x->rank != 2)
@@ -325,7 +335,7 @@ static int build_layer(builder *b, int li, int in_src, qat_tensor **in, qat_tens
     qat_tensor *dense;
     if ((rc = qat_graph_add(&m->graph, QAT_OP_DENSE, bias ? 3 : 2, (qat_tensor *[]){x, w, bias}, &a, &dense)))
       return rc;
-    return add_activation(m, l->activation, is_last, dense, out);
+    return add_activation(b, l->activation, is_last, dense, out);
   }
   case QAT_LAYER_MAX_POOL2D:
   case QAT_LAYER_AVG_POOL2D:
@@ -343,8 +353,8 @@ static int build_layer(builder *b, int li, int in_src, qat_tensor **in, qat_tens
     return qat_graph_add(&m->graph, QAT_OP_BATCH_NORM, 5, (qat_tensor *[]){x, bn[0], bn[1], bn[2], bn[3]}, &a, out);
   }
   case QAT_LAYER_RELU:
-    return add_activation(m, l->max_value == 6.0f ? QAT_ACTIVATION_RELU6 : QAT_ACTIVATION_RELU, is_last, x, out);
-  case QAT_LAYER_ACTIVATION: return add_activation(m, l->activation, is_last, x, out);
+    return add_activation(b, l->max_value == 6.0f ? QAT_ACTIVATION_RELU6 : QAT_ACTIVATION_RELU, is_last, x, out);
+  case QAT_LAYER_ACTIVATION: return add_activation(b, l->activation, is_last, x, out);
   case QAT_LAYER_DROPOUT:
     a.rate = l->rate;
     return qat_graph_add(&m->graph, QAT_OP_DROPOUT, 1, &x, &a, out);
@@ -500,7 +510,8 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
   if ((rc = plan_quantization(&b))) goto free_model;
   if (b.quant) {
     /* the loaders scale pixels to [0, 1] */
-    if ((rc = activation_fq(&b, -1, "input", 1, m->input, &m->input_fq, &b.input_q))) goto free_model;
+    if ((rc = activation_fq(&b, -1, "input", 1, QAT_ACTIVATION_LINEAR, m->input, &m->input_fq, &b.input_q)))
+      goto free_model;
   }
   for (int li = 0; li < spec->n_layers; li++) {
     const qat_layer_spec *l = &spec->layers[li];
@@ -512,12 +523,14 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
       in[k] = src < 0 ? b.input_q : m->layer_out[src];
     }
     int in_src = input_of(l, li, 0);
+    b.layer = li;
+    b.pending = QAT_ACTIVATION_LINEAR;
     rc = build_layer(&b, li, in_src, in, &m->layer_out[li]);
     if (!rc && b.quant) {
       if (b.fq_after[li]) {
         qat_fq *fq = NULL;
         int non_negative = is_relu(l) || l->activation == QAT_ACTIVATION_RELU || l->activation == QAT_ACTIVATION_RELU6;
-        rc = activation_fq(&b, li, l->name, non_negative, m->layer_out[li], &fq, &m->layer_out[li]);
+        rc = activation_fq(&b, li, l->name, non_negative, b.pending, m->layer_out[li], &fq, &m->layer_out[li]);
         m->layer_fq[li] = fq;
       } else if (keeps_input_range(l)) {
         m->layer_fq[li] = source_fq(m, in_src);

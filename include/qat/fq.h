@@ -27,6 +27,8 @@ typedef struct qat_fq {
   qat_observer observer;        /* activations */
   int fixed;         /* parameters set from outside (tests, imports): never recomputed */
   int learned;       /* LSQ: the scale is a trainable parameter (the node's second input) */
+  qat_activation act; /* RELU/RELU6 fused in, as the int8 op fuses it into its clamp: applied
+                         first (also while fake quant is off), and its range observed */
   int valid;         /* parameters have been computed */
   const struct qat_fq *input, *weight; /* bias: its scale is input->scale[0] * weight->scale[c] */
 } qat_fq;

@@ -2,6 +2,9 @@
  * use) and runs them with kernels that are bit-exact with TensorFlow Lite's reference kernels
  * (the interpreter's BUILTIN_REF op resolver, default double-rounding build).
  *
+ * Where LiteRT's reference kernels and TensorFlow Lite Micro's differ (FULLY_CONNECTED int8),
+ * qat_rt_options.flavor picks which one to reproduce; LiteRT's is the default.
+ *
  * Loading does all the work that can fail for a reason in the file:
  *   1. the flatbuffer structure (root, vtables, every field, vector, string and union, with
  *      overflow-safe arithmetic, depth and table-count limits, a file size cap);
@@ -11,7 +14,8 @@
  *      multipliers), refusing what is valid but not supported with
  *      "unsupported operator NAME version N at node K: why";
  *   4. a greedy arena plan for the activations, allocated once.
- * After a successful load, qat_rt_invoke() cannot fail for a reason in the file.
+ * After a successful load, qat_rt_invoke() fails only where TFLite's own kernel would abort on
+ * the data (an int8 SOFTMAX row whose sum of exponentials leaves the reference kernel's range).
  *
  * Errors (QAT_ERR_FORMAT for a malformed file, QAT_ERR_UNSUPPORTED for a valid one we cannot
  * run, QAT_ERR_IO, QAT_ERR_NOMEM) carry one line, "NAME: what", with the byte offset, tensor or
@@ -69,8 +73,21 @@ enum {
 
 typedef struct qat_rt_model qat_rt_model;
 
+/* Which reference implementation to reproduce where they differ. Only FULLY_CONNECTED int8
+ * does today: LiteRT's reference kernel (google-ai-edge/LiteRT
+ * tflite/kernels/internal/reference/integer_ops/fully_connected.h, what ai-edge-litert's
+ * OpResolverType.BUILTIN_REF runs) requantizes in double, (int32)round(acc * (double)s_in *
+ * s_w / s_out); TensorFlow Lite Micro (and TensorFlow Lite before the move to LiteRT) uses the
+ * fixed-point double-rounding MultiplyByQuantizedMultiplier. They differ by 1 LSB on a few
+ * percent of outputs. Every other kernel is the same in both. */
+typedef enum qat_rt_flavor {
+  QAT_RT_FLAVOR_LITERT = 0, /* default: ai-edge-litert, BUILTIN_REF */
+  QAT_RT_FLAVOR_TFLM = 1,   /* TensorFlow Lite Micro's reference kernels */
+} qat_rt_flavor;
+
 typedef struct qat_rt_options {
-  size_t max_file_bytes;    /* 0: QAT_RT_DEFAULT_MAX_FILE_BYTES */
+  size_t max_file_bytes; /* 0: QAT_RT_DEFAULT_MAX_FILE_BYTES */
+  qat_rt_flavor flavor;
   int preserve_all_tensors; /* give every activation its own arena slot, so that all
                                intermediate tensors stay readable after qat_rt_invoke (for
                                per-layer comparisons); the default shares memory */
@@ -83,8 +100,8 @@ typedef struct qat_rt_tensor_info {
   const int32_t *dims;
   int64_t n_elems;
   size_t bytes;
-  int buffer;   /* index into Model.buffers */
-  int is_const; /* has data in the file */
+  int buffer;              /* index into Model.buffers */
+  int is_const;            /* has data in the file */
   int is_input, is_output; /* a graph input / output */
   /* Quantization: n_scales == 0 means none; 1 per-tensor; > 1 per-axis along
    * quantized_dimension. */
