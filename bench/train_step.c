@@ -2,7 +2,9 @@
  * achieved GFLOP/s as a ratio of cblas_sgemm's GFLOP/s on the same GEMM shapes, timed in the
  * same run so machine noise affects both sides alike.
  *
- *   bench/train_step [--steps N] [--threads N] [--json] [--profile]
+ *   bench/train_step [--steps N] [--threads N] [--json] [--profile] [--config FILE --batch N]
+ *
+ * --config times the model of a YAML config instead of the two seed CNNs.
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "qat/config.h"
 #include "qat/error.h"
 #include "qat/model.h"
 #include "qat/optim.h"
@@ -193,14 +196,17 @@ static double median(double *v, int n) {
 }
 
 int main(int argc, char **argv) {
-  int steps = 20, threads = 0, json = 0, prof = 0;
+  int steps = 20, threads = 0, json = 0, prof = 0, config_batch = 32;
+  const char *config = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--json")) json = 1;
     else if (!strcmp(argv[i], "--profile")) prof = 1;
+    else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    else if (!strcmp(argv[i], "--batch") && i + 1 < argc) config_batch = atoi(argv[++i]);
     else {
-      fprintf(stderr, "usage: %s [--steps N] [--threads N] [--json] [--profile]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--steps N] [--threads N] [--json] [--profile] [--config FILE --batch N]\n", argv[0]);
       return 2;
     }
   }
@@ -214,10 +220,16 @@ int main(int argc, char **argv) {
     printf("[");
   }
   int first = 1;
-  for (int cifar = 0; cifar <= 1; cifar++)
-    for (int batch = 32; batch <= 64; batch *= 2) {
+  qat_config cfg;
+  if (config && qat_config_load(config, &cfg)) {
+    fprintf(stderr, "train_step: %s\n", qat_error_message());
+    return 1;
+  }
+  if (config_batch < 1) config_batch = 32;
+  for (int cifar = 0; cifar <= (config ? 0 : 1); cifar++)
+    for (int batch = config ? config_batch : 32; batch <= (config ? config_batch : 64); batch *= 2) {
       qat_layer_spec layers[16];
-      qat_model_spec spec = seed_model(cifar, layers);
+      qat_model_spec spec = config ? cfg.model : seed_model(cifar, layers);
       qat_model *m;
       if (qat_model_create(&m, &spec, batch, 1)) {
         fprintf(stderr, "train_step: %s\n", qat_error_message());
@@ -277,7 +289,7 @@ int main(int argc, char **argv) {
       free(rq);
       free(rg);
       double step_gflops = flops / step_s * 1e-9, sgemm_gflops = flops / sgemm_s * 1e-9;
-      const char *name = cifar ? "cifar_cnn" : "mnist_cnn";
+      const char *name = config ? "config" : cifar ? "cifar_cnn" : "mnist_cnn";
       if (json)
         printf("%s{\"model\":\"%s\",\"batch\":%d,\"ms_per_step\":%.3f,\"mflop_per_sample\":%.2f,"
                "\"step_gflops\":%.2f,\"sgemm_gflops\":%.2f,\"ratio\":%.3f,\"qat_ms_per_step\":%.3f,"

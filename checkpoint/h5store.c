@@ -1007,7 +1007,7 @@ static int read_common(qat_h5_reader *r, const char *name, qat_h5_dtype type, in
                        int *rank_out, int64_t *dims_out, unsigned flags) {
   char why[WHY_LEN], found[SHAPE_LEN], want[SHAPE_LEN];
   h5_name n;
-  hid_t dset, ftype = -1;
+  hid_t dset = -1, ftype = -1;
   int rank;
   int64_t dims[QAT_H5_MAX_RANK];
   void *buf = out;
@@ -1105,7 +1105,7 @@ int qat_h5_array_info(qat_h5_reader *r, const char *name, int *type, int *rank,
                       int64_t dims[QAT_H5_MAX_RANK]) {
   char why[WHY_LEN];
   h5_name n;
-  hid_t dset;
+  hid_t dset = -1;
   h5_quiet();
   int rc = open_dataset(r, name, &n, &dset);
   if (rc) return rc;

@@ -190,7 +190,7 @@ int qat_cfg_map(const cfg_ctx *c, const cfg_node *map, const char *path, const c
   if (qat_cfg_is_null(map)) return 0;
   if (map->kind != CFG_MAP) return qat_cfg_want(c, map, path, "a mapping");
   for (size_t p = 0; p < map->n / 2; p++) {
-    const char *key;
+    const char *key = NULL;
     size_t i;
     if ((rc = qat_cfg_key(c, map, p, path, &key))) return rc;
     for (i = 0; i < nkeys && strcmp(key, keys[i]); i++) {

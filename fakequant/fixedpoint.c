@@ -141,7 +141,7 @@ int qat_activation_bounds(float scale, int32_t zero_point, int qmin, int qmax, f
   if (qmin > qmax || isnan(lo) || isnan(hi) || lo > hi)
     return qat_fail(QAT_ERR_USAGE, "bad activation range [%g, %g] or quantized range [%d, %d]",
                     (double)lo, (double)hi, qmin, qmax);
-  int32_t amin = qmin, amax = qmax, t;
+  int32_t amin = qmin, amax = qmax, t = 0;
   int rc;
   if (isfinite(lo)) {
     if ((rc = quantize_bound(scale, zero_point, lo, &t))) return rc;

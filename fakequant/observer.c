@@ -44,7 +44,7 @@ int qat_observer_init(qat_observer *obs, qat_observer_kind kind, float decay) {
 
 int qat_observer_update(qat_observer *obs, const float *x, int64_t n) {
   if (n == 0) return QAT_OK;
-  float bmin, bmax;
+  float bmin = 0.0f, bmax = 0.0f;
   int rc = qat_tensor_min_max(x, n, &bmin, &bmax);
   if (rc) return rc;
   if (bmin > 0.0f) bmin = 0.0f; /* the range always holds 0.0 (tfmot does the same) */

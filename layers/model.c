@@ -262,7 +262,7 @@ static int quantize_weights(builder *b, int li, int in_src, int axis, int channe
   const qat_layer_spec *l = &m->spec.layers[li];
   char name[sizeof(((qat_fq *)0)->name)];
   int per_tensor = m->spec.quantize.weights_per_tensor;
-  qat_fq *wfq, *bfq;
+  qat_fq *wfq = NULL, *bfq = NULL;
   snprintf(name, sizeof name, "%s/%s", l->name, l->type == QAT_LAYER_DEPTHWISE_CONV2D ? "depthwise_kernel" : "kernel");
   int rc = new_fq(b, QAT_FQ_WEIGHT, name, per_tensor ? 1 : channels, per_tensor ? -1 : axis, &wfq);
   if (rc) return rc;
