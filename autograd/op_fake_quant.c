@@ -194,12 +194,73 @@ static void fq_weights_axis0(qat_node *nd) {
   fq->valid = !bad;
 }
 
+/* Observed activations: the fused activation and the batch range in one pass, then the
+ * quantization in a second (the range must be known before the first value is rounded). */
+static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
+  qat_fq *fq = FQ(nd);
+  const qat_tensor *x = OP_X(nd);
+  float *y = nd->output->data;
+  int64_t n = qat_tensor_size(x), chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
+  qat_activation act = fq->act;
+  int observe = ex->training && !ex->freeze_observers;
+  const float *src = x->data;
+  if (act != QAT_ACTIVATION_LINEAR || observe) {
+    float lo = 0.0f, hi = 0.0f, top = act_upper(act);
+#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (chunks > 1)
+    for (int64_t k = 0; k < chunks; k++) {
+      int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
+      const float *restrict in = x->data + a;
+      float *restrict out = y + a;
+      float clo = 0.0f, chi = 0.0f;
+      if (act != QAT_ACTIVATION_LINEAR) {
+        for (int64_t i = 0; i < len; i++) {
+          float v = in[i] > 0.0f ? in[i] : 0.0f;
+          v = v < top ? v : top;
+          out[i] = v;
+          chi = v > chi ? v : chi;
+        }
+      } else {
+        for (int64_t i = 0; i < len; i++) {
+          clo = in[i] < clo ? in[i] : clo;
+          chi = in[i] > chi ? in[i] : chi;
+        }
+      }
+      lo = clo < lo ? clo : lo;
+      hi = chi > hi ? chi : hi;
+    }
+    if (act != QAT_ACTIVATION_LINEAR) src = y;
+    /* ranges start at 0, as the observer widens them anyway; a non-finite one is refused
+     * by the observer and the loss will stop the run */
+    float r[2] = {lo, hi};
+    if (observe) qat_observer_update(&fq->observer, r, 2);
+  }
+  float scale;
+  int32_t zp;
+  if (fq->observer.initialized && !qat_observer_params(&fq->observer, fq->qmin, fq->qmax, &scale, &zp)) {
+    set_params(fq, 0, scale, zp);
+    fq->valid = 1;
+  }
+  if (!fq->valid) {
+    if (src != y) memcpy(y, src, (size_t)n * sizeof(float));
+    return;
+  }
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t k = 0; k < chunks; k++) {
+    int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
+    qat_fake_quant_forward(src + a, y + a, len, fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax);
+  }
+}
+
 static void fq_forward(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd), *y = nd->output;
   int64_t n = qat_tensor_size(x);
   if (ex->fake_quant && weights_axis0(fq, x)) {
     fq_weights_axis0(nd);
+    return;
+  }
+  if (ex->fake_quant && fq->role == QAT_FQ_ACTIVATION && !fq->fixed && !fq->learned) {
+    fq_observed_activation(nd, ex);
     return;
   }
   if (ex->fake_quant) update_params(nd, ex);
