@@ -17,6 +17,7 @@
 #include "qat/train.h"
 
 int qat_cmd_export(int argc, char **argv); /* cli/cmd_export.c */
+int qat_cmd_run(int argc, char **argv);    /* cli/cmd_run.c */
 
 static const char usage_main[] =
     "usage: qat <command> [options]\n"
@@ -29,6 +30,7 @@ static const char usage_main[] =
     "  summary CONFIG   print the model's layers, output shapes and parameter counts\n"
     "  eval CKPT        test accuracy of a checkpoint, float and fake-quant\n"
     "  export CKPT      write a checkpoint as a TensorFlow Lite model (--mode float32)\n"
+    "  run MODEL        run a .tflite model once on raw tensor files (--input/--output)\n"
     "\n"
     "  qat <command> --help   options of one command\n"
     "  qat --version          print the version\n"
@@ -432,5 +434,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
   if (!strcmp(cmd, "export")) return qat_cmd_export(argc - 2, argv + 2);
+  if (!strcmp(cmd, "run")) return qat_cmd_run(argc - 2, argv + 2);
   return fail_usage("unknown command '%s'", cmd);
 }

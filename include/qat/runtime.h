@@ -68,6 +68,9 @@ enum {
 /* Limits of the structural verifier, the official flatbuffers::Verifier's defaults. */
 #define QAT_RT_MAX_DEPTH 64
 #define QAT_RT_MAX_TABLES 1000000
+/* Graph size bounds (the arena planner is quadratic in the number of activations). */
+#define QAT_RT_MAX_TENSORS 16384
+#define QAT_RT_MAX_OPS 16384
 /* Shape bounds: rank <= QAT_RT_MAX_RANK, every dim >= 1, elements <= 2^31. */
 #define QAT_RT_MAX_ELEMENTS ((int64_t)1 << 31)
 

@@ -1,0 +1,241 @@
+/* float32 kernels, in the summation order of TensorFlow Lite's reference kernels (read, not
+ * copied) so that results match them bit for bit on the same libm:
+ *   CONV_2D            reference/conv.h                Conv: total += in * w over (ky, kx, ic),
+ *                                                      then ActivationFunctionWithMinMax(total
+ *                                                      + bias)
+ *   DEPTHWISE_CONV_2D  reference/depthwiseconv_float.h DepthwiseConv
+ *   FULLY_CONNECTED    reference/fully_connected.h     FullyConnected
+ *   AVERAGE/MAX_POOL   reference/pooling.h             AveragePool (total / count), MaxPool
+ *   SOFTMAX            reference/softmax.h             Softmax (float): exp((x - max) * beta),
+ *                                                      sum, divide
+ *   LOGISTIC           reference/logistic.h            Logistic with the 16.619.../-9 cutoffs
+ *   FULLY_CONNECTED    fully_connected.cc EvalHybridDense (dynamic range): per batch row,
+ *   hybrid             tensor_utils SymmetricQuantizeFloats (range = max|x|, scale =
+ *                      range / 127, q = round(x * (127 / range))), then
+ *                      MatrixBatchVectorMultiplyAccumulate (out = bias, out += dot * scale)
+ *                      and ApplyActivationToVector
+ * ADD and MEAN share the int8 file's iteration helpers (kernels_int8.c). The module is built
+ * with -ffp-contract=off: a fused multiply-add would change the low bits. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "runtime/rt_internal.h"
+
+/* std::min(std::max(x, lo), hi): NaN passes through, +-inf clamp to the bounds. */
+static inline float act(float x, float lo, float hi) {
+  x = x < lo ? lo : x;
+  return hi < x ? hi : x;
+}
+
+void rt_conv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                   const float *w, const float *bias, float *out) {
+  const int groups = g->in_c / g->filter_in_c;
+  const int oc_per_group = g->out_c / groups;
+  for (int64_t b = 0; b < g->batches; b++)
+    for (int64_t oy = 0; oy < g->out_h; oy++) {
+      const int64_t y0 = oy * g->stride_h - g->pad_h;
+      for (int64_t ox = 0; ox < g->out_w; ox++) {
+        const int64_t x0 = ox * g->stride_w - g->pad_w;
+        float *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
+        for (int oc = 0; oc < g->out_c; oc++) {
+          const int64_t ic0 = (int64_t)(oc / oc_per_group) * g->filter_in_c;
+          float total = 0.0f;
+          for (int64_t ky = 0; ky < g->k_h; ky++) {
+            const int64_t y = y0 + g->dil_h * ky;
+            if (y < 0 || y >= g->in_h) continue;
+            for (int64_t kx = 0; kx < g->k_w; kx++) {
+              const int64_t x = x0 + g->dil_w * kx;
+              if (x < 0 || x >= g->in_w) continue;
+              const float *ip = in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0;
+              const float *wp = w + ((oc * (int64_t)g->k_h + ky) * g->k_w + kx) * g->filter_in_c;
+              for (int ic = 0; ic < g->filter_in_c; ic++) total += ip[ic] * wp[ic];
+            }
+          }
+          const float bv = bias ? bias[oc] : 0.0f;
+          o[oc] = act(total + bv, act_min, act_max);
+        }
+      }
+    }
+}
+
+void rt_dwconv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                     const float *w, const float *bias, float *out) {
+  const int dm = g->depth_multiplier;
+  for (int64_t b = 0; b < g->batches; b++)
+    for (int64_t oy = 0; oy < g->out_h; oy++) {
+      const int64_t y0 = oy * g->stride_h - g->pad_h;
+      for (int64_t ox = 0; ox < g->out_w; ox++) {
+        const int64_t x0 = ox * g->stride_w - g->pad_w;
+        float *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
+        for (int ic = 0; ic < g->in_c; ic++)
+          for (int mm = 0; mm < dm; mm++) {
+            const int oc = mm + ic * dm;
+            float total = 0.0f;
+            for (int64_t ky = 0; ky < g->k_h; ky++) {
+              const int64_t y = y0 + g->dil_h * ky;
+              if (y < 0 || y >= g->in_h) continue;
+              for (int64_t kx = 0; kx < g->k_w; kx++) {
+                const int64_t x = x0 + g->dil_w * kx;
+                if (x < 0 || x >= g->in_w) continue;
+                total += in[((b * g->in_h + y) * g->in_w + x) * g->in_c + ic] *
+                         w[(ky * g->k_w + kx) * g->out_c + oc];
+              }
+            }
+            const float bv = bias ? bias[oc] : 0.0f;
+            o[oc] = act(total + bv, act_min, act_max);
+          }
+      }
+    }
+}
+
+void rt_fc_f32(int batches, int accum_depth, int out_depth, float act_min, float act_max,
+               const float *in, const float *w, const float *bias, float *out) {
+  for (int64_t b = 0; b < batches; b++)
+    for (int64_t oc = 0; oc < out_depth; oc++) {
+      const float *ip = in + b * accum_depth, *wp = w + oc * accum_depth;
+      float total = 0.0f;
+      for (int d = 0; d < accum_depth; d++) total += ip[d] * wp[d];
+      const float bv = bias ? bias[oc] : 0.0f;
+      out[b * out_depth + oc] = act(total + bv, act_min, act_max);
+    }
+}
+
+int rt_avgpool_f32(const rt_pool_geom *g, float act_min, float act_max, const float *in,
+                   float *out) {
+  for (int64_t b = 0; b < g->batches; b++)
+    for (int64_t oy = 0; oy < g->out_h; oy++)
+      for (int64_t ox = 0; ox < g->out_w; ox++) {
+        const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
+        const int64_t fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;
+        const int64_t fy1 = g->in_h - y0 < g->f_h ? g->in_h - y0 : g->f_h;
+        const int64_t fx1 = g->in_w - x0 < g->f_w ? g->in_w - x0 : g->f_w;
+        for (int64_t c = 0; c < g->c; c++) {
+          float total = 0.0f, count = 0.0f;
+          for (int64_t fy = fy0; fy < fy1; fy++)
+            for (int64_t fx = fx0; fx < fx1; fx++) {
+              total += in[((b * g->in_h + y0 + fy) * g->in_w + x0 + fx) * g->c + c];
+              count += 1.0f;
+            }
+          if (count == 0.0f) return -1;
+          out[((b * g->out_h + oy) * g->out_w + ox) * g->c + c] =
+              act(total / count, act_min, act_max);
+        }
+      }
+  return 0;
+}
+
+void rt_maxpool_f32(const rt_pool_geom *g, float act_min, float act_max, const float *in,
+                    float *out) {
+  for (int64_t b = 0; b < g->batches; b++)
+    for (int64_t oy = 0; oy < g->out_h; oy++)
+      for (int64_t ox = 0; ox < g->out_w; ox++) {
+        const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
+        const int64_t fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;
+        const int64_t fy1 = g->in_h - y0 < g->f_h ? g->in_h - y0 : g->f_h;
+        const int64_t fx1 = g->in_w - x0 < g->f_w ? g->in_w - x0 : g->f_w;
+        for (int64_t c = 0; c < g->c; c++) {
+          float mx = -FLT_MAX; /* std::numeric_limits<float>::lowest() */
+          for (int64_t fy = fy0; fy < fy1; fy++)
+            for (int64_t fx = fx0; fx < fx1; fx++) {
+              const float v = in[((b * g->in_h + y0 + fy) * g->in_w + x0 + fx) * g->c + c];
+              mx = mx < v ? v : mx; /* std::max(mx, v) */
+            }
+          out[((b * g->out_h + oy) * g->out_w + ox) * g->c + c] = act(mx, act_min, act_max);
+        }
+      }
+}
+
+void rt_softmax_f32(int64_t outer, int64_t depth, float beta, const float *in, float *out) {
+  for (int64_t i = 0; i < outer; i++) {
+    const float *row = in + i * depth;
+    float *orow = out + i * depth;
+    float mx = -FLT_MAX;
+    for (int64_t c = 0; c < depth; c++) mx = mx < row[c] ? row[c] : mx;
+    float sum = 0.0f;
+    for (int64_t c = 0; c < depth; c++) {
+      const float e = expf((row[c] - mx) * beta);
+      orow[c] = e;
+      sum += e;
+    }
+    for (int64_t c = 0; c < depth; c++) orow[c] = orow[c] / sum;
+  }
+}
+
+void rt_logistic_f32(int64_t n, const float *in, float *out) {
+  const float cutoff_upper = 16.619047164916992188f, cutoff_lower = -9.0f;
+  for (int64_t i = 0; i < n; i++) {
+    const float v = in[i];
+    out[i] = v > cutoff_upper ? 1.0f : v < cutoff_lower ? expf(v) : 1.0f / (1.0f + expf(-v));
+  }
+}
+
+void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, const float *in,
+                  const int8_t *w, const float *w_scales, int per_channel, const float *bias,
+                  float *out, int8_t *qbuf) {
+  const int64_t n_out = (int64_t)batches * out_depth, n_in = (int64_t)batches * accum_depth;
+  /* Output = bias (VectorBatchVectorAssign) or 0. */
+  for (int64_t b = 0; b < batches; b++)
+    for (int64_t c = 0; c < out_depth; c++) out[b * out_depth + c] = bias ? bias[c] : 0.0f;
+  /* IsZeroVector over the whole input: skip the product (a -0.0 bias stays -0.0). */
+  int all_zero = 1;
+  for (int64_t i = 0; i < n_in && all_zero; i++) all_zero = in[i] == 0.0f;
+  if (!all_zero) {
+    for (int64_t b = 0; b < batches; b++) {
+      const float *x = in + b * accum_depth;
+      int8_t *q = qbuf + b * accum_depth;
+      /* std::minmax_element: the first minimum and the last maximum; only their magnitudes
+       * matter here. */
+      float mn = x[0], mx = x[0];
+      for (int64_t i = 1; i < accum_depth; i++) {
+        if (x[i] < mn) mn = x[i];
+        if (!(x[i] < mx)) mx = x[i];
+      }
+      const float amn = fabsf(mn), amx = fabsf(mx);
+      const float range = amn < amx ? amx : amn; /* std::max(|min|, |max|) */
+      float scale;
+      if (range == 0.0f) {
+        for (int64_t i = 0; i < accum_depth; i++) q[i] = 0;
+        scale = 1.0f;
+      } else {
+        scale = range / 127;
+        const float inv = 127 / range;
+        for (int64_t i = 0; i < accum_depth; i++) {
+          const float r = roundf(x[i] * inv);
+          /* static_cast<int32_t> of a NaN (an infinite input makes inv 0 and inf * 0 NaN) is
+           * undefined; x86's cvttss2si gives INT32_MIN, which the clamp makes -127. */
+          const int32_t v = r >= -2147483648.0f && r < 2147483648.0f ? (int32_t)r : INT32_MIN;
+          q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+      }
+      /* Per tensor, the filter scale is folded into the batch's factor first. */
+      const float batch_scale = per_channel ? scale : scale * w_scales[0];
+      float *o = out + b * out_depth;
+      for (int64_t c = 0; c < out_depth; c++) {
+        const int8_t *wr = w + c * accum_depth;
+        uint32_t dot = 0; /* int32 in TFLite, wrapping here */
+        for (int64_t i = 0; i < accum_depth; i++) dot += (uint32_t)((int32_t)wr[i] * q[i]);
+        const float s = per_channel ? batch_scale * w_scales[c] : batch_scale;
+        o[c] += (float)(int32_t)dot * s;
+      }
+    }
+  }
+  /* ApplyActivationToVector: std::max(0.0f, x) etc. (a NaN becomes the bound). */
+  for (int64_t i = 0; i < n_out; i++) {
+    const float v = out[i];
+    switch (activation) {
+      case RT_ACT_RELU: out[i] = 0.0f < v ? v : 0.0f; break;
+      case RT_ACT_RELU6: {
+        const float t = 6.0f < v ? 6.0f : v; /* std::max(0.0f, std::min(v, 6.0f)) */
+        out[i] = 0.0f < t ? t : 0.0f;
+        break;
+      }
+      case RT_ACT_RELU_N1_TO_1: {
+        const float t = 1.0f < v ? 1.0f : v; /* std::max(-1.0f, std::min(v, 1.0f)) */
+        out[i] = -1.0f < t ? t : -1.0f;
+        break;
+      }
+      default: break;
+    }
+  }
+}

@@ -1,0 +1,214 @@
+/* runtime/ internals shared by the reader, the interpreter and the kernels (not installed; the
+ * tests include it to call kernels directly on hand-computed cases). */
+#ifndef QAT_RT_INTERNAL_H
+#define QAT_RT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qat/runtime.h"
+
+/* ---- the loaded model ------------------------------------------------------------------ */
+
+typedef struct rt_tensor {
+  const char *name; /* into the model's file copy (verified NUL-terminated) or "" */
+  int type;
+  int rank;
+  int32_t dims[QAT_RT_MAX_RANK];
+  int64_t n_elems;
+  size_t bytes;
+  int buffer;
+  int is_variable;
+  const uint8_t *const_data; /* constants: the file copy or `owned` (aligned) */
+  uint8_t *owned;
+  int is_input, is_output;
+  int producer;            /* op index, -1 for constants and graph inputs */
+  int first_use, last_use; /* op index range in which an activation is live */
+  int in_arena;
+  size_t arena_offset;
+  /* quantization (n_q == 0: none) */
+  int n_q;
+  float *scales;
+  int64_t *zero_points;
+  int qdim;
+} rt_tensor;
+
+/* Fused activations (ActivationFunctionType). */
+enum { RT_ACT_NONE = 0, RT_ACT_RELU = 1, RT_ACT_RELU_N1_TO_1 = 2, RT_ACT_RELU6 = 3 };
+enum { RT_PAD_SAME = 0, RT_PAD_VALID = 1 };
+
+/* Builtin options as read from the file (defaults per schema when absent). */
+typedef struct rt_options {
+  int padding, stride_w, stride_h, dilation_w, dilation_h, filter_w, filter_h;
+  int activation, depth_multiplier;
+  int keep_num_dims, asymmetric_quantize_inputs, weights_format, keep_dims;
+  int pot_scale_int16;
+  float beta;
+  int n_new_shape; /* -1: ReshapeOptions.new_shape absent */
+  int32_t new_shape[QAT_RT_MAX_RANK];
+} rt_options;
+
+/* Geometry of convolution-like ops (NHWC). */
+typedef struct rt_conv_geom {
+  int batches, in_h, in_w, in_c;
+  int out_h, out_w, out_c;
+  int k_h, k_w;
+  int filter_in_c;      /* CONV_2D: input channels per group (in_c / groups) */
+  int depth_multiplier; /* DEPTHWISE_CONV_2D */
+  int stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+} rt_conv_geom;
+
+/* Requantization of an int8 output: per output channel multiplier and shift (a per-tensor one
+ * is broadcast), offsets, and the fused activation's clamp. */
+typedef struct rt_requant {
+  int32_t in_offset; /* -input zero point */
+  int32_t out_zp;
+  int32_t act_min, act_max;
+  const int32_t *mult;
+  const int *shift;
+  /* FULLY_CONNECTED, LiteRT flavour: per output channel (double)s_in * s_w[c] / s_out, used as
+   * (int32)round(acc * eff[c]) instead of mult/shift. NULL: the fixed-point path. */
+  const double *eff;
+} rt_requant;
+
+typedef struct rt_pool_geom {
+  int batches, in_h, in_w, c, out_h, out_w, f_h, f_w, stride_h, stride_w, pad_h, pad_w;
+} rt_pool_geom;
+
+/* Broadcasting element-wise binary op over (up to) 6 dims: strides are 0 along broadcast
+ * dimensions. */
+typedef struct rt_bcast {
+  int64_t dims[QAT_RT_MAX_RANK];
+  int64_t s1[QAT_RT_MAX_RANK], s2[QAT_RT_MAX_RANK];
+} rt_bcast;
+
+/* Reduction over a set of axes of a row-major shape. */
+typedef struct rt_reduce_geom {
+  int rank;
+  int64_t dims[QAT_RT_MAX_RANK];
+  unsigned axis_mask; /* bit a set: axis a is reduced */
+  int64_t n_out, n_reduce;
+} rt_reduce_geom;
+
+typedef struct rt_add_params {
+  int32_t in1_offset, in2_offset, out_zp;
+  int left_shift;
+  int32_t m1, m2, mo;
+  int s1, s2, so;
+  int32_t act_min, act_max;
+} rt_add_params;
+
+typedef struct rt_op {
+  int code, version, opcode_index;
+  const char *name;
+  int n_in, n_out;
+  int32_t *in, *out;
+  int options_type;
+  rt_options opt;
+  int64_t macs;
+  /* prepared */
+  int kind; /* which kernel Eval dispatches to (interpreter.c) */
+  rt_conv_geom conv;
+  rt_pool_geom pool;
+  rt_requant rq;
+  int32_t *mult; /* owned per-channel multipliers for rq */
+  int *shift;
+  double *eff; /* owned, FULLY_CONNECTED LiteRT flavour */
+  float f_min, f_max;
+  int batches, accum_depth, out_depth; /* FULLY_CONNECTED; SOFTMAX outer/depth */
+  int64_t outer, depth;
+  int32_t s_mult;
+  int s_shift, s_diff_min; /* SOFTMAX; MEAN and requantize multipliers reuse these */
+  int32_t in_zp, out_zp;
+  float in_scale, out_scale;
+  rt_add_params add;
+  rt_bcast bc;
+  rt_reduce_geom red;
+  int32_t *scratch; /* MEAN int8: n_out int32 sums */
+  int8_t *qbuf;     /* hybrid FULLY_CONNECTED: the input quantized per batch */
+  int8_t lut[256];  /* LOGISTIC int8 */
+} rt_op;
+
+struct qat_rt_model {
+  char *name;
+  uint8_t *file; /* owned, 16-byte aligned copy */
+  size_t file_len;
+  qat_rt_options options;
+  int n_tensors, n_ops, n_inputs, n_outputs, n_buffers;
+  rt_tensor *tensors;
+  rt_op *ops;
+  int32_t *inputs, *outputs;
+  uint8_t *arena;
+  size_t arena_bytes, activation_bytes;
+};
+
+/* reader.c: verify and parse the file copy into m (tensors, ops, graph checks). */
+int rt_read_model(qat_rt_model *m);
+void rt_free_parsed(qat_rt_model *m);
+int rt_verify_flatbuffer(const uint8_t *buf, size_t len, const char *name);
+
+/* interpreter.c */
+int rt_prepare_ops(qat_rt_model *m);
+int rt_plan_arena(qat_rt_model *m);
+
+/* ---- kernels (kernels_int8.c, kernels_float.c) ------------------------------------------ */
+
+void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                  const int32_t *bias, int8_t *out);
+void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                    const int32_t *bias, int8_t *out);
+void rt_fc_i8(int batches, int accum_depth, int out_depth, const rt_requant *q, const int8_t *in,
+              const int8_t *w, const int32_t *bias, int8_t *out);
+/* Returns -1 (nothing written past the failing window) when a window has no valid tap, as
+ * TFLite's AveragePool returns false. */
+int rt_avgpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
+                  int8_t *out);
+void rt_maxpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
+                   int8_t *out);
+void rt_mean_i8(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
+                const int8_t *in, int8_t *out, int32_t *scratch);
+/* Returns -1 when a row's sum of exponentials leaves the range of the reference kernel's
+ * TFLITE_CHECK (where TFLite aborts); rows before it are written. */
+int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, int diff_min,
+                  const int8_t *in, int8_t *out);
+void rt_add_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+               int8_t *out);
+void rt_lut_build_logistic_i8(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
+                              int8_t lut[256]);
+void rt_lut_apply_i8(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out);
+/* QUANTIZE float -> int8/uint8/int16 (AffineQuantize) and int8/uint8 -> int8/uint8
+ * (Requantize); DEQUANTIZE int8/uint8/int16/float16 -> float. */
+void rt_quantize_f32(int64_t n, const float *in, int out_type, float scale, int32_t zp, void *out);
+void rt_requantize(int64_t n, int in_type, const void *in, int32_t in_zp, int32_t mult, int shift,
+                   int32_t out_zp, int out_type, void *out);
+void rt_dequantize(int64_t n, int in_type, const void *in, float scale, int32_t zp, float *out);
+float rt_half_to_float(uint16_t h);
+
+/* gemmlowp fixed-point pieces used by SOFTMAX (exposed for tests). */
+int32_t rt_fp_exp_on_negative_values(int32_t a, int integer_bits);
+int32_t rt_fp_one_over_one_plus_x(int32_t a);
+int32_t rt_fp_get_reciprocal(int32_t x, int x_integer_digits, int *num_bits_over_unit);
+
+/* Hybrid (dynamic-range) FULLY_CONNECTED: float input quantized symmetrically per batch row,
+ * int8 weights (w_scales: 1 per tensor, or one per unit), float bias and output. */
+void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, const float *in,
+                  const int8_t *w, const float *w_scales, int per_channel, const float *bias,
+                  float *out, int8_t *qbuf);
+
+void rt_conv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                   const float *w, const float *bias, float *out);
+void rt_dwconv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                     const float *w, const float *bias, float *out);
+void rt_fc_f32(int batches, int accum_depth, int out_depth, float act_min, float act_max,
+               const float *in, const float *w, const float *bias, float *out);
+int rt_avgpool_f32(const rt_pool_geom *g, float act_min, float act_max, const float *in,
+                   float *out);
+void rt_maxpool_f32(const rt_pool_geom *g, float act_min, float act_max, const float *in,
+                    float *out);
+void rt_mean_f32(const rt_reduce_geom *g, const float *in, float *out);
+void rt_softmax_f32(int64_t outer, int64_t depth, float beta, const float *in, float *out);
+void rt_add_f32(const rt_bcast *b, float act_min, float act_max, const float *in1, const float *in2,
+                float *out);
+void rt_logistic_f32(int64_t n, const float *in, float *out);
+
+#endif

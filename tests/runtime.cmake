@@ -1,0 +1,48 @@
+# runtime/: the .tflite reader/verifier, the interpreter and its kernels.
+# test_runtime: kernels on hand-computed cases, every op through the interpreter, the planner,
+# and the real fixtures of ../shared/fixtures/tflite (skipped with a message when absent).
+# test_runtime_malformed: the malformed-file corpus, prefix and bit-flip sweeps.
+qat_test(test_runtime SOURCES test_runtime.c LIBS qat_runtime qat_export TIMEOUT 120)
+qat_test(test_runtime_malformed SOURCES test_runtime_malformed.c LIBS qat_runtime qat_export
+         TIMEOUT 300)
+target_compile_options(test_runtime PRIVATE -ffp-contract=off)
+
+# qat run on the fixtures: exact bytes, usage and model-file errors (exit 2, 3). Skipped (77)
+# when the fixture folder is absent.
+add_test(NAME test_runtime_cli COMMAND bash -c [=[
+set -u
+F=$1; qat=$2
+[ -d "$F" ] || { echo "skipped: fixture folder $F is absent"; exit 77; }
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+"$qat" run "$F/simple_add_model.tflite" --input "$F/add_input1_rand_int8.raw" \
+  --input "$F/add_input2_rand_int8.raw" --output "$T/o.raw" || exit 1
+cmp "$T/o.raw" "$F/simple_add_expected_output_int8.raw" || exit 1
+"$qat" run "$F/micro_speech_quantized.tflite" --input "$F/micro_speech_no_features_int8.raw" \
+  --output "$T/no.raw" || exit 1
+[ "$(od -An -td1 "$T/no.raw" | tr -s ' ')" = " -128 -114 -128 114" ] || exit 1
+"$qat" run "$F/simple_add_model.tflite" --input "$F/add_input1_rand_int8.raw" --output "$T/x"
+[ $? = 2 ] || exit 1
+"$qat" run "$F/micro_speech_quantized.tflite" --input "$F/add_input1_rand_int8.raw" \
+  --output "$T/x" 2>"$T/err"
+[ $? = 3 ] && grep -q "takes 1960" "$T/err" || exit 1
+head -c 2560 /dev/zero >"$T/z.raw"
+"$qat" run "$F/non_int8/model_ToyCar_quant.tflite" --input "$T/z.raw" --output "$T/toy.raw" || exit 1
+[ "$(stat -c %s "$T/toy.raw")" = 2560 ] || exit 1
+head -c 1000 "$F/hello_world_int8.tflite" >"$T/cut.tflite"
+"$qat" run "$T/cut.tflite" --input "$T/z.raw" --output "$T/x" 2>"$T/err"
+[ $? = 3 ] && grep -q "cut.tflite: invalid flatbuffer" "$T/err" || exit 1
+[ ! -e "$T/x" ] || exit 1
+echo "qat run: ok"
+]=] runtime_cli ${PROJECT_SOURCE_DIR}/../shared/fixtures/tflite $<TARGET_FILE:qat>)
+set_tests_properties(test_runtime_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
+
+# Interop: bit-exact with the official interpreter's reference kernels (ai-edge-litert,
+# OpResolverType.BUILTIN_REF) on random single-op models and the fixtures, with the project's
+# .venv (scripts/setup.sh makes it; a missing venv fails, it is not skipped).
+add_test(NAME test_runtime_litert COMMAND bash -c [=[
+py=$1/.venv/bin/python; shift
+[ -x "$py" ] || { echo "FAIL: no Python venv at $py: run scripts/setup.sh"; exit 1; }
+exec "$py" "$@"]=] litert ${PROJECT_SOURCE_DIR}
+  ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_runtime_litert.py --qat $<TARGET_FILE:qat>
+  --gen $<TARGET_FILE:test_runtime> --fixtures ${PROJECT_SOURCE_DIR}/../shared/fixtures/tflite)
+set_tests_properties(test_runtime_litert PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)

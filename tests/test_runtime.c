@@ -1,0 +1,1191 @@
+/* runtime/: kernels on hand-computed cases, every operator through the interpreter on models
+ * written in the test, the planner, and the real converter-written fixtures of
+ * ../shared/fixtures/tflite with their expected outputs (bit for bit). */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "qat/error.h"
+#include "qat/runtime.h"
+#include "runtime/rt_internal.h"
+
+#include "test_runtime_builder.c"
+
+#define FIXTURES QAT_SOURCE_DIR "/../shared/fixtures/tflite"
+
+enum { F32 = 0, I32 = 2, U8 = 3, I16 = 7, I8 = 9 };
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static uint8_t *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  uint8_t *buf = NULL;
+  if (fseek(f, 0, SEEK_END) == 0) {
+    const long n = ftell(f);
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+      if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+      } else {
+        *len = (size_t)n;
+      }
+    }
+  }
+  fclose(f);
+  return buf;
+}
+
+static int have_fixtures(void) {
+  struct stat st;
+  if (stat(FIXTURES, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+  printf("skipped: fixture folder %s is absent\n", FIXTURES);
+  return 0;
+}
+
+static qat_rt_model *load_fixture(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", FIXTURES, name);
+  qat_rt_model *m = NULL;
+  const int rc = qat_rt_model_load_file(path, NULL, &m);
+  if (rc) fail_msg("%s: %s", name, qat_error_message());
+  return m;
+}
+
+/* Builds, loads (asserting success) and frees the bytes. */
+static qat_rt_model *load_built(const tb_model *tm) {
+  size_t len = 0;
+  uint8_t *buf = tb_build(tm, &len);
+  assert_non_null(buf);
+  qat_rt_model *m = NULL;
+  const int rc = qat_rt_model_load_buffer(buf, len, "built.tflite", NULL, &m);
+  free(buf);
+  if (rc) fail_msg("load: %s", qat_error_message());
+  return m;
+}
+
+/* Loads a built model that must be refused with status and a message containing `want`. */
+static void expect_refused(const tb_model *tm, int status, const char *want) {
+  size_t len = 0;
+  uint8_t *buf = tb_build(tm, &len);
+  assert_non_null(buf);
+  qat_rt_model *m = NULL;
+  const int rc = qat_rt_model_load_buffer(buf, len, "bad.tflite", NULL, &m);
+  free(buf);
+  if (rc != status || !strstr(qat_error_message(), want))
+    fail_msg("expected status %d with '%s', got %d: %s", status, want, rc,
+             rc ? qat_error_message() : "(loaded)");
+  assert_null(m);
+}
+
+static void set_input(qat_rt_model *m, int i, const void *data, size_t bytes) {
+  qat_rt_tensor_info info;
+  assert_int_equal(qat_rt_tensor(m, qat_rt_input(m, i), &info), 0);
+  assert_int_equal(info.bytes, bytes);
+  memcpy(qat_rt_tensor_data(m, qat_rt_input(m, i)), data, bytes);
+}
+
+static const void *output(qat_rt_model *m, int i) {
+  return qat_rt_tensor_data(m, qat_rt_output(m, i));
+}
+
+static void assert_i8_array(const int8_t *got, const int8_t *want, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (got[i] != want[i]) fail_msg("element %zu: got %d, want %d", i, got[i], want[i]);
+}
+
+/* ---- fixed-point pieces ------------------------------------------------------------------- */
+
+static void test_fp_exp_and_reciprocal(void **state) {
+  (void)state;
+  /* gemmlowp exp_on_negative_values on Q5.26 inputs against exp() */
+  assert_int_equal(rt_fp_exp_on_negative_values(0, 5), INT32_MAX);
+  double worst = 0;
+  for (int32_t a = -(31 << 26); a < 0; a += 9973) {
+    const double got = rt_fp_exp_on_negative_values(a, 5) / 2147483648.0;
+    const double want = exp(a / 67108864.0);
+    if (fabs(got - want) > worst) worst = fabs(got - want);
+  }
+  assert_true(worst < 5e-7); /* gemmlowp is accurate to about 2^-22 */
+  /* one_over_one_plus_x_for_x_in_0_1 on Q0.31 */
+  worst = 0;
+  for (int64_t a = 0; a < INT32_MAX; a += 1000003) {
+    const double got = rt_fp_one_over_one_plus_x((int32_t)a) / 2147483648.0;
+    const double want = 1.0 / (1.0 + a / 2147483648.0);
+    if (fabs(got - want) > worst) worst = fabs(got - want);
+  }
+  assert_true(worst < 1e-8);
+  /* GetReciprocal of 1.0 in Q12.19: num_bits_over_unit 0, value ~1.0 */
+  int nb;
+  const int32_t r = rt_fp_get_reciprocal(1 << 19, 12, &nb);
+  assert_int_equal(nb, 0);
+  assert_true(r > INT32_MAX - 4);
+}
+
+static void test_softmax_i8_cases(void **state) {
+  (void)state;
+  /* Scale 1/16 (beta 1): multiplier 1/16 * 2^26 = 2^22 -> q 2^30, shift 23. */
+  const int32_t mult = 1 << 30;
+  const int shift = 23;
+  const int diff_min = -(int)floor(31.0 * (double)(1LL << 26) / (double)(1LL << shift));
+  int8_t out[4];
+  /* One element: probability 1 -> 256 - 128, saturated to 127. */
+  const int8_t one[1] = {5};
+  assert_int_equal(rt_softmax_i8(1, 1, mult, shift, diff_min, one, out), 0);
+  assert_int_equal(out[0], 127);
+  /* Two equal: 0.5 each -> 128 - 128 = 0. */
+  const int8_t two[2] = {-7, -7};
+  assert_int_equal(rt_softmax_i8(1, 2, mult, shift, diff_min, two, out), 0);
+  assert_int_equal(out[0], 0);
+  assert_int_equal(out[1], 0);
+  /* A difference below diff_min (-247 is never reachable at this scale: use a tiny one) gives
+   * -128 for the small entry and 127 for the large. */
+  const int8_t far[2] = {-128, 127};
+  assert_int_equal(rt_softmax_i8(1, 2, mult, shift, diff_min, far, out), 0);
+  assert_int_equal(out[0], -128);
+  assert_int_equal(out[1], 127);
+}
+
+/* ---- kernels on hand-computed cases --------------------------------------------------------- */
+
+/* The conv case used below and through the interpreter: input 3x3 values 1..9 with zp 1
+ * (centered 0..8), two 2x2 filters (diagonal, all ones), per-channel multipliers 0.5 and
+ * 0.125, biases 2 and -4, output zp -3, VALID, stride 1. By hand:
+ *   oc0: (0+4+2)/2=3, (1+5+2)/2=4, (3+7+2)/2=6, (4+8+2)/2=7          -> 0, 1, 3, 4
+ *   oc1: (8-4)/8=0.5->1, (12-4)/8=1, (20-4)/8=2, (24-4)/8=2.5->3      -> -2, -2, -1, 0 */
+static const int8_t conv_in[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+static const int8_t conv_w[8] = {1, 0, 0, 1, 1, 1, 1, 1};
+static const int32_t conv_b[2] = {2, -4};
+static const int8_t conv_want[8] = {0, -2, 1, -2, 3, -1, 4, 0};
+
+static void test_conv_i8_kernel(void **state) {
+  (void)state;
+  rt_conv_geom g = {.batches = 1,
+                    .in_h = 3,
+                    .in_w = 3,
+                    .in_c = 1,
+                    .out_h = 2,
+                    .out_w = 2,
+                    .out_c = 2,
+                    .k_h = 2,
+                    .k_w = 2,
+                    .filter_in_c = 1,
+                    .stride_h = 1,
+                    .stride_w = 1,
+                    .dil_h = 1,
+                    .dil_w = 1};
+  const int32_t mult[2] = {1 << 30, 1 << 30};
+  const int shift[2] = {0, -2};
+  rt_requant q = {
+      .in_offset = -1, .out_zp = -3, .act_min = -128, .act_max = 127, .mult = mult, .shift = shift};
+  int8_t out[8];
+  rt_conv2d_i8(&g, &q, conv_in, conv_w, conv_b, out);
+  assert_i8_array(out, conv_want, 8);
+  /* Fused RELU at zp -3 clamps below -3: nothing changes here; an upper clamp of 2 does. */
+  q.act_max = 2;
+  rt_conv2d_i8(&g, &q, conv_in, conv_w, conv_b, out);
+  const int8_t want2[8] = {0, -2, 1, -2, 2, -1, 2, 0};
+  assert_i8_array(out, want2, 8);
+}
+
+static void test_pool_i8_kernels(void **state) {
+  (void)state;
+  /* 3x3 input 1..9, 2x2 windows, stride 2, SAME (pad 0): the edge windows are clipped and
+   * divide by the number of in-image taps. */
+  rt_pool_geom g = {.batches = 1,
+                    .in_h = 3,
+                    .in_w = 3,
+                    .c = 1,
+                    .out_h = 2,
+                    .out_w = 2,
+                    .f_h = 2,
+                    .f_w = 2,
+                    .stride_h = 2,
+                    .stride_w = 2};
+  int8_t out[4];
+  assert_int_equal(rt_avgpool_i8(&g, -128, 127, conv_in, out), 0);
+  const int8_t avg_want[4] = {3, 5, 8, 9}; /* 12/4, 9/2=4.5->5, 15/2=7.5->8, 9 */
+  assert_i8_array(out, avg_want, 4);
+  rt_maxpool_i8(&g, -128, 127, conv_in, out);
+  const int8_t max_want[4] = {5, 6, 8, 9};
+  assert_i8_array(out, max_want, 4);
+  /* Negative ties round away from zero: (-1 + -2) / 2 = -1.5 -> -2. */
+  const int8_t neg[2] = {-1, -2};
+  rt_pool_geom g2 = {.batches = 1,
+                     .in_h = 1,
+                     .in_w = 2,
+                     .c = 1,
+                     .out_h = 1,
+                     .out_w = 1,
+                     .f_h = 1,
+                     .f_w = 2,
+                     .stride_h = 1,
+                     .stride_w = 1};
+  assert_int_equal(rt_avgpool_i8(&g2, -128, 127, neg, out), 0);
+  assert_int_equal(out[0], -2);
+}
+
+static void test_misc_i8_kernels(void **state) {
+  (void)state;
+  /* Requantize int8 -> uint8 with equal scales: a shift by 128. */
+  const int8_t q8[3] = {-128, 0, 127};
+  uint8_t u8[3];
+  rt_requantize(3, I8, q8, -128, 1 << 30, 1, 0, U8, u8);
+  assert_int_equal(u8[0], 0);
+  assert_int_equal(u8[1], 128);
+  assert_int_equal(u8[2], 255);
+  /* AffineQuantize: 1.25 / 0.5 = 2.5 -> 3 (half away from zero) + zp -1 = 2; saturation. */
+  const float f[4] = {1.25f, -1.25f, 1e10f, -INFINITY};
+  int8_t qi[4];
+  rt_quantize_f32(4, f, I8, 0.5f, -1, qi);
+  assert_int_equal(qi[0], 2);
+  assert_int_equal(qi[1], -4);
+  assert_int_equal(qi[2], 127);
+  assert_int_equal(qi[3], -128);
+  /* Dequantize: (5 - 1) * 0.25 = 1. float16: 1, -2, the smallest subnormal, inf. */
+  float d;
+  const int8_t five = 5;
+  rt_dequantize(1, I8, &five, 0.25f, 1, &d);
+  assert_true(d == 1.0f);
+  assert_true(rt_half_to_float(0x3C00) == 1.0f);
+  assert_true(rt_half_to_float(0xC000) == -2.0f);
+  assert_true(rt_half_to_float(0x0001) == ldexpf(1.0f, -24));
+  assert_true(rt_half_to_float(0x03FF) == ldexpf(1023.0f, -24));
+  assert_true(isinf(rt_half_to_float(0x7C00)));
+  /* The logistic table at input scale 0.1: 0 -> 128/256 - 128 = 0; 1.0 -> 0.731*256 = 187
+   * -> 59; the extremes saturate. Indexed by the int8 value cast to uint8. */
+  int8_t lut[256];
+  rt_lut_build_logistic_i8(0.1f, 0, 1.0f / 256, -128, lut);
+  assert_int_equal(lut[0], 0);
+  assert_int_equal(lut[10], 59);
+  assert_int_equal(lut[127], 127);
+  assert_int_equal(lut[(uint8_t)-128], -128);
+}
+
+static void test_float_kernels(void **state) {
+  (void)state;
+  /* Float conv, same geometry as the int8 case, RELU6: exact small integers. */
+  rt_conv_geom g = {.batches = 1,
+                    .in_h = 3,
+                    .in_w = 3,
+                    .in_c = 1,
+                    .out_h = 2,
+                    .out_w = 2,
+                    .out_c = 2,
+                    .k_h = 2,
+                    .k_w = 2,
+                    .filter_in_c = 1,
+                    .stride_h = 1,
+                    .stride_w = 1,
+                    .dil_h = 1,
+                    .dil_w = 1};
+  const float in[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8}, w[8] = {1, 0, 0, 1, 1, 1, 1, 1};
+  const float b[2] = {0.5f, -10.0f};
+  float out[8];
+  rt_conv2d_f32(&g, 0.0f, 6.0f, in, w, b, out);
+  const float want[8] = {4.5f, 0, 6, 2, 6, 6, 6, 6};
+  for (int i = 0; i < 8; i++) assert_true(out[i] == want[i]);
+  /* NONE clamps infinities to +-FLT_MAX, NaN passes (ActivationFunctionWithMinMax). */
+  rt_bcast bc = {.dims = {1, 1, 1, 1, 1, 3}, .s1 = {0, 0, 0, 0, 0, 1}, .s2 = {0}};
+  const float x[3] = {INFINITY, -INFINITY, NAN}, y[1] = {1.0f};
+  float z[3];
+  rt_add_f32(&bc, -FLT_MAX, FLT_MAX, x, y, z);
+  assert_true(z[0] == FLT_MAX && z[1] == -FLT_MAX && isnan(z[2]));
+  /* Softmax of [0, 1]: e^-1 / (1 + e^-1) and 1 / (1 + e^-1), computed as the kernel does. */
+  const float s_in[2] = {0.0f, 1.0f};
+  float s_out[2];
+  rt_softmax_f32(1, 2, 1.0f, s_in, s_out);
+  const float e = expf(-1.0f), sum = e + 1.0f;
+  assert_true(s_out[0] == e / sum && s_out[1] == 1.0f / sum);
+  /* Logistic's cutoffs: above 16.619... exactly 1, below -9 exp(x). */
+  const float l_in[3] = {17.0f, -10.0f, 0.0f};
+  float l_out[3];
+  rt_logistic_f32(3, l_in, l_out);
+  assert_true(l_out[0] == 1.0f && l_out[1] == expf(-10.0f) && l_out[2] == 0.5f);
+  /* Average pool divides by the in-image taps. */
+  rt_pool_geom pg = {.batches = 1,
+                     .in_h = 3,
+                     .in_w = 3,
+                     .c = 1,
+                     .out_h = 2,
+                     .out_w = 2,
+                     .f_h = 2,
+                     .f_w = 2,
+                     .stride_h = 2,
+                     .stride_w = 2};
+  float p_out[4];
+  assert_int_equal(rt_avgpool_f32(&pg, -FLT_MAX, FLT_MAX, in, p_out), 0);
+  assert_true(p_out[0] == 2.0f && p_out[1] == 3.5f && p_out[2] == 6.5f && p_out[3] == 8.0f);
+}
+
+/* ---- every operator through the interpreter (models written here) -----------------------------
+ */
+
+static tb_model *new_model(void) {
+  tb_model *m = calloc(1, sizeof *m);
+  assert_non_null(m);
+  return m;
+}
+
+static void test_op_conv2d_i8(void **state) {
+  (void)state;
+  tb_model *tm = new_model();
+  const int32_t din[4] = {1, 3, 3, 1}, dw[4] = {2, 2, 2, 1}, db[1] = {2}, dout[4] = {1, 2, 2, 2};
+  const int x = tb_tensor_add(tm, "x", I8, 4, din, NULL, 0);
+  const int w = tb_tensor_add(tm, "w", I8, 4, dw, conv_w, sizeof conv_w);
+  const int b = tb_tensor_add(tm, "b", I32, 1, db, conv_b, sizeof conv_b);
+  const int y = tb_tensor_add(tm, "y", I8, 4, dout, NULL, 0);
+  tb_quant1(tm, x, 0.5f, 1);
+  const float ws[2] = {1.0f, 0.25f}, bs[2] = {0.5f, 0.125f};
+  const int64_t zz[2] = {0, 0};
+  tb_quant(tm, w, 2, ws, zz, 0);
+  tb_quant(tm, b, 2, bs, zz, 0);
+  tb_quant1(tm, y, 1.0f, -3);
+  tb_op *op = tb_op_add(tm, 3, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->padding = RT_PAD_VALID;
+  op->stride_w = op->stride_h = 1;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+  qat_rt_model *m = load_built(tm);
+  set_input(m, 0, conv_in, 9);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  assert_i8_array(output(m, 0), conv_want, 8);
+  qat_rt_op_info oi;
+  assert_int_equal(qat_rt_op(m, 0, &oi), 0);
+  assert_string_equal(oi.name, "CONV_2D");
+  assert_int_equal(oi.macs, 2 * 2 * 2 * 4);
+  qat_rt_model_free(m);
+
+  /* The same with a bias whose scale is not s_in * s_w: refused. */
+  tm->t[b].scales[1] = 0.126f;
+  expect_refused(tm, QAT_ERR_FORMAT, "expected input scale x weight scale");
+  tm->t[b].scales[1] = 0.125f;
+  /* A stored output shape that the op does not compute: refused. */
+  tm->t[y].dims[1] = 3;
+  expect_refused(tm, QAT_ERR_FORMAT, "the op computes [1,2,2,2]");
+  tm->t[y].dims[1] = 2;
+  /* Weights with a nonzero zero point. */
+  tm->t[w].zps[1] = 3;
+  expect_refused(tm, QAT_ERR_FORMAT, "symmetric");
+  tm->t[w].zps[1] = 0;
+  /* Stride 0, padding 7, fused TANH. */
+  op->stride_w = 0;
+  expect_refused(tm, QAT_ERR_FORMAT, "stride");
+  op->stride_w = 1;
+  op->padding = 7;
+  expect_refused(tm, QAT_ERR_FORMAT, "padding");
+  op->padding = RT_PAD_VALID;
+  op->act = 4;
+  expect_refused(tm, QAT_ERR_UNSUPPORTED, "unsupported operator CONV_2D version 3 at node 0");
+  free(tm);
+}
+
+static void test_op_depthwise_i8(void **state) {
+  (void)state;
+  /* Input 2x2x2, depth multiplier 2 (out channel = m + ic * 2), 2x2 VALID -> 1x1x4.
+   * Channel sums: oc0 = 1+3+5+7 = 16, oc1 = 1-3 = -2, oc2 = 2+4+6+8 = 20, oc3 = 2*8 = 16;
+   * biases 1, 0, -15, 0; multipliers 1, 1, 0.5, 0.25: 17, -2, 2.5 -> 3, 4. */
+  tb_model *tm = new_model();
+  const int8_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  /* w[ky][kx][oc] */
+  const int8_t wv[16] = {1, 1, 1, 0, 1, -1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2};
+  const int32_t bv[4] = {1, 0, -15, 0};
+  const int32_t din[4] = {1, 2, 2, 2}, dw[4] = {1, 2, 2, 4}, db[1] = {4}, dout[4] = {1, 1, 1, 4};
+  const int x = tb_tensor_add(tm, "x", I8, 4, din, NULL, 0);
+  const int w = tb_tensor_add(tm, "w", I8, 4, dw, wv, sizeof wv);
+  const int b = tb_tensor_add(tm, "b", I32, 1, db, bv, sizeof bv);
+  const int y = tb_tensor_add(tm, "y", I8, 4, dout, NULL, 0);
+  const float ws[4] = {1, 1, 0.5f, 0.25f};
+  const int64_t zz[4] = {0};
+  tb_quant1(tm, x, 1.0f, 0);
+  tb_quant(tm, w, 4, ws, zz, 3);
+  tb_quant(tm, b, 4, ws, zz, 0);
+  tb_quant1(tm, y, 1.0f, 0);
+  tb_op *op = tb_op_add(tm, 4, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->padding = RT_PAD_VALID;
+  op->stride_w = op->stride_h = 1;
+  op->dm = 2;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+  qat_rt_model *m = load_built(tm);
+  set_input(m, 0, in, 8);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  const int8_t want[4] = {17, -2, 3, 4};
+  assert_i8_array(output(m, 0), want, 4);
+  qat_rt_model_free(m);
+  /* Per-channel scales along the wrong axis. */
+  tm->t[w].qdim = 0;
+  tm->t[w].dims[0] = 1;
+  expect_refused(tm, QAT_ERR_FORMAT, "scales");
+  free(tm);
+}
+
+static void test_op_fully_connected_i8(void **state) {
+  (void)state;
+  /* x = [10, -20, 30] zp 5 -> [5, -25, 25]; rows [1,2,3] and [-1,0,1]; biases 100, -7;
+   * multiplier 0.5 * 0.5 / 1 = 0.25; zp_out 10: (30+100)/4 = 32.5 -> 33 -> 43 and
+   * (20-7)/4 = 3.25 -> 3 -> 13 (LiteRT's double requantization). TFLM's fixed point rounds
+   * twice: SRDHM makes 13/2 = 6.5 into 7, then 7/2 = 3.5 -> 4 -> 14. Per channel (weight
+   * scales 0.5, 1): row 1 13/2 = 6.5 -> 7 either way. */
+  tb_model *tm = new_model();
+  const int8_t in[3] = {10, -20, 30}, wv[6] = {1, 2, 3, -1, 0, 1};
+  const int32_t bv[2] = {100, -7};
+  const int32_t din[2] = {1, 3}, dw[2] = {2, 3}, db[1] = {2}, dout[2] = {1, 2};
+  const int x = tb_tensor_add(tm, "x", I8, 2, din, NULL, 0);
+  const int w = tb_tensor_add(tm, "w", I8, 2, dw, wv, sizeof wv);
+  const int b = tb_tensor_add(tm, "b", I32, 1, db, bv, sizeof bv);
+  const int y = tb_tensor_add(tm, "y", I8, 2, dout, NULL, 0);
+  tb_quant1(tm, x, 0.5f, 5);
+  tb_quant1(tm, w, 0.5f, 0);
+  tb_quant1(tm, b, 0.25f, 0);
+  tb_quant1(tm, y, 1.0f, 10);
+  tb_op *op = tb_op_add(tm, 9, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = 4;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+  qat_rt_model *m = load_built(tm);
+  set_input(m, 0, in, 3);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  const int8_t want[2] = {43, 13};
+  assert_i8_array(output(m, 0), want, 2);
+  qat_rt_model_free(m);
+  {
+    size_t len = 0;
+    uint8_t *buf = tb_build(tm, &len);
+    qat_rt_options opt = {.flavor = QAT_RT_FLAVOR_TFLM};
+    assert_int_equal(qat_rt_model_load_buffer(buf, len, "fc.tflite", &opt, &m), 0);
+    free(buf);
+    set_input(m, 0, in, 3);
+    assert_int_equal(qat_rt_invoke(m), 0);
+    const int8_t want_tflm[2] = {43, 14};
+    assert_i8_array(output(m, 0), want_tflm, 2);
+    qat_rt_model_free(m);
+  }
+  const float ws[2] = {0.5f, 1.0f}, bs[2] = {0.25f, 0.5f};
+  const int64_t zz[2] = {0, 0};
+  tb_quant(tm, w, 2, ws, zz, 0);
+  tb_quant(tm, b, 2, bs, zz, 0);
+  m = load_built(tm);
+  set_input(m, 0, in, 3);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  const int8_t want_pc[2] = {43, 17};
+  assert_i8_array(output(m, 0), want_pc, 2);
+  qat_rt_model_free(m);
+  /* No bias (optional input -1). */
+  op->in[2] = -1;
+  m = load_built(tm);
+  set_input(m, 0, in, 3);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  const int8_t want_nb[2] = {18, 20}; /* 30/4 = 7.5 -> 8 -> 18; 20/2 = 10 -> 20 */
+  assert_i8_array(output(m, 0), want_nb, 2);
+  qat_rt_model_free(m);
+  /* Only the bias may be -1. */
+  op->in[1] = -1;
+  expect_refused(tm, QAT_ERR_FORMAT, "input 1 is -1");
+  free(tm);
+}
+
+static void test_op_pool_mean_i8(void **state) {
+  (void)state;
+  /* AVERAGE_POOL then MAX_POOL (2x2, stride 2, SAME) on 1..9, then MEAN over axes 1, 2. */
+  tb_model *tm = new_model();
+  const int32_t d33[4] = {1, 3, 3, 1}, d22[4] = {1, 2, 2, 1}, d11[4] = {1, 1, 1, 1};
+  const int32_t axes[2] = {1, 2}, dax[1] = {2};
+  const int x = tb_tensor_add(tm, "x", I8, 4, d33, NULL, 0);
+  const int a = tb_tensor_add(tm, "avg", I8, 4, d22, NULL, 0);
+  const int mx = tb_tensor_add(tm, "max", I8, 4, d22, NULL, 0);
+  const int ax = tb_tensor_add(tm, "axes", I32, 1, dax, axes, sizeof axes);
+  const int mean = tb_tensor_add(tm, "mean", I8, 4, d11, NULL, 0);
+  tb_quant1(tm, x, 1.0f, 1);
+  tb_quant1(tm, a, 1.0f, 1);
+  tb_quant1(tm, mx, 1.0f, 1);
+  tb_quant1(tm, mean, 0.5f, -1);
+  tb_op *op = tb_op_add(tm, 1, 1, (int32_t[]){x}, 1, (int32_t[]){a});
+  op->version = 2, op->padding = RT_PAD_SAME, op->stride_w = op->stride_h = 2;
+  op->filter_w = op->filter_h = 2;
+  op = tb_op_add(tm, 17, 1, (int32_t[]){x}, 1, (int32_t[]){mx});
+  op->version = 2, op->padding = RT_PAD_SAME, op->stride_w = op->stride_h = 2;
+  op->filter_w = op->filter_h = 2;
+  op = tb_op_add(tm, 40, 2, (int32_t[]){mx, ax}, 1, (int32_t[]){mean});
+  op->version = 2, op->keep_dims = 1;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 2, tm->out[0] = a, tm->out[1] = mean;
+  qat_rt_model *m = load_built(tm);
+  set_input(m, 0, conv_in, 9);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  const int8_t avg_want[4] = {3, 5, 8, 9};
+  assert_i8_array(output(m, 0), avg_want, 4);
+  /* max = [5,6,8,9], zp 1: sum 28 - 4 = 24 over 4 = 6, / 0.5 = 12, zp -1 -> 11. */
+  assert_int_equal(((const int8_t *)output(m, 1))[0], 11);
+  qat_rt_model_free(m);
+  /* keep_dims = false gives [1, 1]; with the stored 4-D shape it is refused. */
+  tm->ops[2].keep_dims = 0;
+  expect_refused(tm, QAT_ERR_FORMAT, "the op computes [1,1]");
+  tm->t[mean].rank = 2;
+  m = load_built(tm);
+  set_input(m, 0, conv_in, 9);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  assert_int_equal(((const int8_t *)output(m, 1))[0], 11);
+  qat_rt_model_free(m);
+  /* Pooling with different input/output quantization is refused. */
+  tm->t[a].zps[0] = 2;
+  expect_refused(tm, QAT_ERR_UNSUPPORTED, "do not rescale");
+  free(tm);
+}
+
+static void test_op_add_softmax_logistic_i8(void **state) {
+  (void)state;
+  /* ADD at scales 1/1/1: 3 + 4 = 7, saturation at 127, broadcast of a [1] operand; then
+   * SOFTMAX and LOGISTIC on the sum. */
+  tb_model *tm = new_model();
+  const int32_t d4[2] = {1, 4}, d1[1] = {1};
+  const int8_t c1[1] = {2};
+  const int x = tb_tensor_add(tm, "x", I8, 2, d4, NULL, 0);
+  const int y = tb_tensor_add(tm, "y", I8, 2, d4, NULL, 0);
+  const int c = tb_tensor_add(tm, "c", I8, 1, d1, c1, 1);
+  const int s = tb_tensor_add(tm, "s", I8, 2, d4, NULL, 0);
+  const int s2 = tb_tensor_add(tm, "s2", I8, 2, d4, NULL, 0);
+  const int sm = tb_tensor_add(tm, "sm", I8, 2, d4, NULL, 0);
+  const int lg = tb_tensor_add(tm, "lg", I8, 2, d4, NULL, 0);
+  tb_quant1(tm, x, 1.0f, 0);
+  tb_quant1(tm, y, 1.0f, 0);
+  tb_quant1(tm, c, 1.0f, 0);
+  tb_quant1(tm, s, 1.0f, 0);
+  tb_quant1(tm, s2, 1.0f, 0);
+  tb_quant1(tm, sm, 1.0f / 256, -128);
+  tb_quant1(tm, lg, 1.0f / 256, -128);
+  tb_op_add(tm, 0, 2, (int32_t[]){x, y}, 1, (int32_t[]){s})->version = 2;
+  tb_op_add(tm, 0, 2, (int32_t[]){s, c}, 1, (int32_t[]){s2})->version = 2;
+  tb_op *op = tb_op_add(tm, 25, 1, (int32_t[]){s2}, 1, (int32_t[]){sm});
+  op->version = 2, op->beta = 1.0f;
+  tb_op_add(tm, 14, 1, (int32_t[]){s2}, 1, (int32_t[]){lg})->version = 2;
+  tm->n_in = 2, tm->in[0] = x, tm->in[1] = y;
+  tm->n_out = 3, tm->out[0] = s2, tm->out[1] = sm, tm->out[2] = lg;
+  qat_rt_model *m = load_built(tm);
+  const int8_t xv[4] = {3, -3, 100, -100}, yv[4] = {4, -4, 100, -100};
+  set_input(m, 0, xv, 4);
+  set_input(m, 1, yv, 4);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  const int8_t sum_want[4] = {9, -5, 127, -126};
+  assert_i8_array(output(m, 0), sum_want, 4);
+  /* softmax of [9, -5, 127, -128] at scale 1: all but the max underflow. */
+  const int8_t sm_want[4] = {-128, -128, 127, -128};
+  assert_i8_array(output(m, 1), sm_want, 4);
+  /* logistic: 9 -> 0.99988*256 = 255.97 -> 256 -> 128 -> 127; -5 -> 0.00669*256 = 1.71 -> 2
+   * -> -126; 127 -> 127; -128 -> -128 */
+  const int8_t lg_want[4] = {127, -126, 127, -128};
+  assert_i8_array(output(m, 2), lg_want, 4);
+  qat_rt_model_free(m);
+  /* A rescaling multiplier above 1 (output scale far below the inputs'): refused. */
+  tm->t[s].scales[0] = 1e-7f;
+  expect_refused(tm, QAT_ERR_UNSUPPORTED, "unsupported operator ADD version 2 at node 0");
+  tm->t[s].scales[0] = 1.0f;
+  /* SOFTMAX output must be 1/256, -128. */
+  tm->t[sm].zps[0] = 0;
+  expect_refused(tm, QAT_ERR_FORMAT, "scale 1/256");
+  free(tm);
+}
+
+static void test_op_quantize_reshape_float(void **state) {
+  (void)state;
+  /* float in -> QUANTIZE int8 -> RESHAPE (shape input with -1) -> DEQUANTIZE float, plus
+   * QUANTIZE int8 -> uint8. */
+  tb_model *tm = new_model();
+  const int32_t d22[2] = {2, 2}, d4[1] = {4}, dsh[1] = {1};
+  const int32_t shape[1] = {-1};
+  const int x = tb_tensor_add(tm, "x", F32, 2, d22, NULL, 0);
+  const int q = tb_tensor_add(tm, "q", I8, 2, d22, NULL, 0);
+  const int sh = tb_tensor_add(tm, "shape", I32, 1, dsh, shape, sizeof shape);
+  const int r = tb_tensor_add(tm, "r", I8, 1, d4, NULL, 0);
+  const int f = tb_tensor_add(tm, "f", F32, 1, d4, NULL, 0);
+  const int u = tb_tensor_add(tm, "u", U8, 1, d4, NULL, 0);
+  tb_quant1(tm, q, 0.5f, -1);
+  tb_quant1(tm, r, 0.5f, -1);
+  tb_quant1(tm, u, 0.5f, 127);
+  tb_op_add(tm, 114, 1, (int32_t[]){x}, 1, (int32_t[]){q});
+  tb_op_add(tm, 22, 2, (int32_t[]){q, sh}, 1, (int32_t[]){r});
+  tb_op_add(tm, 6, 1, (int32_t[]){r}, 1, (int32_t[]){f})->version = 2;
+  tb_op_add(tm, 114, 1, (int32_t[]){r}, 1, (int32_t[]){u});
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 2, tm->out[0] = f, tm->out[1] = u;
+  qat_rt_model *m = load_built(tm);
+  const float xv[4] = {1.25f, -1.25f, 100.0f, 0.0f};
+  set_input(m, 0, xv, sizeof xv);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  const float *fo = output(m, 0);
+  /* q = [2, -4, 127, -1] -> (q + 1) * 0.5 */
+  assert_true(fo[0] == 1.5f && fo[1] == -1.5f && fo[2] == 64.0f && fo[3] == 0.0f);
+  const uint8_t *uo = output(m, 1);
+  assert_true(uo[0] == 130 && uo[1] == 124 && uo[2] == 255 && uo[3] == 127);
+  qat_rt_model_free(m);
+  /* A shape input that disagrees with the stored output. */
+  /* The constant stays [-1]: make the stored output 2x2. */
+  tm->t[r].rank = 2;
+  tm->t[r].dims[0] = 2;
+  tm->t[r].dims[1] = 2;
+  tm->t[f].rank = 2, tm->t[f].dims[0] = 2, tm->t[f].dims[1] = 2;
+  tm->t[u].rank = 2, tm->t[u].dims[0] = 2, tm->t[u].dims[1] = 2;
+  expect_refused(tm, QAT_ERR_FORMAT, "the op computes [4]");
+  free(tm);
+}
+
+static void test_op_float_graph(void **state) {
+  (void)state;
+  /* float CONV (RELU6) -> MAX_POOL -> MEAN -> FULLY_CONNECTED -> ADD -> LOGISTIC, SOFTMAX:
+   * exact values where the float arithmetic is exact. */
+  tb_model *tm = new_model();
+  const float w[8] = {1, 0, 0, 1, 1, 1, 1, 1}, b[2] = {0.5f, -10.0f};
+  const float fw[4] = {1, 2, 3, 4}, fb[2] = {0.25f, -0.25f};
+  const int32_t d33[4] = {1, 3, 3, 1}, dw[4] = {2, 2, 2, 1}, db[1] = {2}, d22[4] = {1, 2, 2, 2};
+  const int32_t d11[4] = {1, 1, 1, 2}, axes[2] = {1, 2}, dax[1] = {2}, dfw[2] = {2, 2};
+  const int32_t d12[2] = {1, 2};
+  const int x = tb_tensor_add(tm, "x", F32, 4, d33, NULL, 0);
+  const int cw = tb_tensor_add(tm, "w", F32, 4, dw, w, sizeof w);
+  const int cb = tb_tensor_add(tm, "b", F32, 1, db, b, sizeof b);
+  const int c = tb_tensor_add(tm, "conv", F32, 4, d22, NULL, 0);
+  const int p = tb_tensor_add(tm, "pool", F32, 4, d11, NULL, 0);
+  const int ax = tb_tensor_add(tm, "axes", I32, 1, dax, axes, sizeof axes);
+  const int mn = tb_tensor_add(tm, "mean", F32, 2, d12, NULL, 0);
+  const int w2 = tb_tensor_add(tm, "fw", F32, 2, dfw, fw, sizeof fw);
+  const int b2 = tb_tensor_add(tm, "fb", F32, 1, db, fb, sizeof fb);
+  const int fc = tb_tensor_add(tm, "fc", F32, 2, d12, NULL, 0);
+  const int sm = tb_tensor_add(tm, "sm", F32, 2, d12, NULL, 0);
+  tb_op *op = tb_op_add(tm, 3, 3, (int32_t[]){x, cw, cb}, 1, (int32_t[]){c});
+  op->padding = RT_PAD_VALID, op->stride_w = op->stride_h = 1, op->act = RT_ACT_RELU6;
+  op = tb_op_add(tm, 17, 1, (int32_t[]){c}, 1, (int32_t[]){p});
+  op->padding = RT_PAD_VALID, op->stride_w = op->stride_h = 2, op->filter_w = op->filter_h = 2;
+  op = tb_op_add(tm, 40, 2, (int32_t[]){p, ax}, 1, (int32_t[]){mn});
+  tb_op_add(tm, 9, 3, (int32_t[]){mn, w2, b2}, 1, (int32_t[]){fc});
+  tb_op_add(tm, 25, 1, (int32_t[]){fc}, 1, (int32_t[]){sm})->beta = 1.0f;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 2, tm->out[0] = fc, tm->out[1] = sm;
+  qat_rt_model *m = load_built(tm);
+  const float xv[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+  set_input(m, 0, xv, sizeof xv);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  /* conv -> [4.5,0, 6,2, 6,6, 6,6]; max pool -> [6, 6]; mean -> [6, 6];
+   * fc -> [6+12+0.25, 18+24-0.25] = [18.25, 41.75] */
+  const float *fo = output(m, 0);
+  assert_true(fo[0] == 18.25f && fo[1] == 41.75f);
+  const float *so = output(m, 1);
+  const float e = expf(18.25f - 41.75f), sum = e + 1.0f;
+  assert_true(so[0] == e / sum && so[1] == 1.0f / sum);
+  qat_rt_model_free(m);
+  free(tm);
+}
+
+static void test_planner(void **state) {
+  (void)state;
+  if (!have_fixtures()) {
+    skip();
+    return;
+  }
+  qat_rt_model *m = load_fixture("hello_world_int8.tflite");
+  /* input (1 byte) and three FC outputs (16, 16, 1) in 16-byte slots; at most two live. */
+  assert_int_equal(qat_rt_arena_bytes(m), 32);
+  assert_int_equal(qat_rt_activation_bytes(m), 64);
+  qat_rt_model_free(m);
+  m = load_fixture("micro_speech_quantized.tflite");
+  /* depthwise output 4000 and the reshape output 1960 (-> 1968) are live together. */
+  assert_int_equal(qat_rt_arena_bytes(m), 5968);
+  qat_rt_model_free(m);
+  /* Preserving every tensor gives each its own slot; outputs of every op stay readable. */
+  char path[512];
+  snprintf(path, sizeof path, "%s/hello_world_int8.tflite", FIXTURES);
+  qat_rt_options opt = {.preserve_all_tensors = 1};
+  assert_int_equal(qat_rt_model_load_file(path, &opt, &m), 0);
+  assert_int_equal(qat_rt_arena_bytes(m), 64);
+  qat_rt_model_free(m);
+}
+
+/* ---- fixtures ------------------------------------------------------------------------------- */
+
+static void test_fixture_hello_world_int8(void **state) {
+  (void)state;
+  if (!have_fixtures()) {
+    skip();
+    return;
+  }
+  /* The README's golden values (TFLM-ref) hold in both flavours. */
+  const int8_t in[4] = {-96, -63, -34, 0}, want[4] = {89, 125, 93, 4};
+  qat_rt_options opt = {.flavor = QAT_RT_FLAVOR_TFLM};
+  qat_rt_model *m = NULL;
+  assert_int_equal(qat_rt_model_load_file(FIXTURES "/hello_world_int8.tflite", &opt, &m), 0);
+  for (int i = 0; i < 4; i++) {
+    set_input(m, 0, &in[i], 1);
+    assert_int_equal(qat_rt_invoke(m), 0);
+    assert_int_equal(*(const int8_t *)output(m, 0), want[i]);
+  }
+  qat_rt_model_free(m);
+  m = load_fixture("hello_world_int8.tflite");
+  for (int i = 0; i < 4; i++) {
+    set_input(m, 0, &in[i], 1);
+    assert_int_equal(qat_rt_invoke(m), 0);
+    assert_int_equal(*(const int8_t *)output(m, 0), want[i]);
+  }
+  qat_rt_tensor_info ti;
+  assert_int_equal(qat_rt_tensor(m, qat_rt_input(m, 0), &ti), 0);
+  assert_string_equal(ti.name, "serving_default_dense_input:0");
+  assert_int_equal(ti.type, QAT_RT_INT8);
+  assert_int_equal(ti.n_scales, 1);
+  assert_true(ti.scales[0] == 0.024480115622282028f);
+  assert_int_equal(ti.zero_points[0], -128);
+  assert_int_equal(qat_rt_tensor(m, 99, &ti), QAT_ERR_USAGE);
+  qat_rt_model_free(m);
+}
+
+static void test_fixture_hello_world_float(void **state) {
+  (void)state;
+  if (!have_fixtures()) {
+    skip();
+    return;
+  }
+  qat_rt_model *m = load_fixture("non_int8/hello_world_float.tflite");
+  const float in[4] = {0, 1, 3, 5}, want[4] = {0.0264053f, 0.863044f, 0.127646f, -0.956519f};
+  for (int i = 0; i < 4; i++) {
+    set_input(m, 0, &in[i], 4);
+    assert_int_equal(qat_rt_invoke(m), 0);
+    const float y = *(const float *)output(m, 0);
+    if (fabsf(y - want[i]) > 1e-6f) fail_msg("x=%g: got %.9g, want %.9g", in[i], y, want[i]);
+  }
+  qat_rt_model_free(m);
+}
+
+static void test_fixture_micro_speech(void **state) {
+  (void)state;
+  if (!have_fixtures()) {
+    skip();
+    return;
+  }
+  for (int flavor = 0; flavor < 2; flavor++) {
+    qat_rt_options opt = {.flavor = (qat_rt_flavor)flavor};
+    qat_rt_model *m = NULL;
+    assert_int_equal(qat_rt_model_load_file(FIXTURES "/micro_speech_quantized.tflite", &opt, &m),
+                     0);
+    const char *files[2] = {"micro_speech_yes_features_int8.raw",
+                            "micro_speech_no_features_int8.raw"};
+    const int8_t want[2][4] = {{-128, -128, 127, -128}, {-128, -114, -128, 114}};
+    for (int j = 0; j < 2; j++) {
+      char path[512];
+      size_t len = 0;
+      snprintf(path, sizeof path, "%s/%s", FIXTURES, files[j]);
+      uint8_t *buf = read_all(path, &len);
+      assert_non_null(buf);
+      set_input(m, 0, buf, len);
+      free(buf);
+      assert_int_equal(qat_rt_invoke(m), 0);
+      assert_i8_array(output(m, 0), want[j], 4);
+    }
+    qat_rt_model_free(m);
+  }
+}
+
+static void test_fixture_simple_add(void **state) {
+  (void)state;
+  if (!have_fixtures()) {
+    skip();
+    return;
+  }
+  qat_rt_model *m = load_fixture("simple_add_model.tflite");
+  const char *files[3] = {"add_input1_rand_int8.raw", "add_input2_rand_int8.raw",
+                          "simple_add_expected_output_int8.raw"};
+  uint8_t *bufs[3];
+  size_t lens[3];
+  for (int j = 0; j < 3; j++) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", FIXTURES, files[j]);
+    bufs[j] = read_all(path, &lens[j]);
+    assert_non_null(bufs[j]);
+    assert_int_equal(lens[j], 16384);
+  }
+  set_input(m, 0, bufs[0], lens[0]);
+  set_input(m, 1, bufs[1], lens[1]);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  assert_memory_equal(output(m, 0), bufs[2], 16384);
+  for (int j = 0; j < 3; j++) free(bufs[j]);
+  qat_rt_model_free(m);
+}
+
+/* The dynamic-range ToyCar model (10 hybrid FULLY_CONNECTED, float in and out). Golden values:
+ * ai-edge-litert 2.3.0 with OpResolverType.BUILTIN_REF on x[i] = ((i % 13) - 6) / 4. */
+static void test_fixture_toycar_hybrid(void **state) {
+  (void)state;
+  if (!have_fixtures()) {
+    skip();
+    return;
+  }
+  qat_rt_model *m = load_fixture("non_int8/model_ToyCar_quant.tflite");
+  float x[640];
+  for (int i = 0; i < 640; i++) x[i] = (float)((i % 13) - 6) * 0.25f;
+  set_input(m, 0, x, sizeof x);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  const float *y = output(m, 0);
+  const float want[4] = {-0x1.1e7acp+5f, -0x1.2c9e3p+4f, -0x1.54024ep+3f, -0x1.6a09c4p+2f};
+  for (int i = 0; i < 4; i++)
+    if (y[i] != want[i]) fail_msg("y[%d] = %a, want %a", i, (double)y[i], (double)want[i]);
+  double sum = 0;
+  for (int i = 0; i < 640; i++) sum += y[i];
+  assert_true(sum == -0x1.5c1b435e26p+13);
+  /* An all-zero input takes TFLite's IsZeroVector shortcut: the output is the last layer's
+   * bias through the activations, finite. */
+  memset(x, 0, sizeof x);
+  set_input(m, 0, x, sizeof x);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  for (int i = 0; i < 640; i++) assert_true(isfinite(y[i]));
+  qat_rt_model_free(m);
+}
+
+static void test_op_fc_hybrid(void **state) {
+  (void)state;
+  /* x = [1, -2, 0.5]: range 2, scale 2/127, q = round(x * 63.5) = [64, -127, 32];
+   * rows [1,2,3], [-1,0,1] at weight scale 0.5: dot = -94, -32; out = bias + dot * (2/127 *
+   * 0.5), then RELU. */
+  tb_model *tm = new_model();
+  const int8_t wv[6] = {1, 2, 3, -1, 0, 1};
+  const float bv[2] = {0.25f, 100.0f};
+  const int32_t din[2] = {1, 3}, dw[2] = {2, 3}, db[1] = {2}, dout[2] = {1, 2};
+  const int x = tb_tensor_add(tm, "x", F32, 2, din, NULL, 0);
+  const int w = tb_tensor_add(tm, "w", I8, 2, dw, wv, sizeof wv);
+  const int b = tb_tensor_add(tm, "b", F32, 1, db, bv, sizeof bv);
+  const int y = tb_tensor_add(tm, "y", F32, 2, dout, NULL, 0);
+  tb_quant1(tm, w, 0.5f, 0);
+  tb_op *op = tb_op_add(tm, 9, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->act = RT_ACT_RELU;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+  qat_rt_model *m = load_built(tm);
+  const float xv[3] = {1.0f, -2.0f, 0.5f};
+  set_input(m, 0, xv, sizeof xv);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  const float *yo = output(m, 0);
+  const float bs = (2.0f / 127) * 0.5f;
+  assert_true(yo[0] == 0.0f); /* 0.25 - 94 * bs < 0 -> RELU */
+  assert_true(yo[1] == 100.0f + (float)-32 * bs);
+  qat_rt_model_free(m);
+  free(tm);
+}
+
+static void test_load_errors(void **state) {
+  (void)state;
+  qat_rt_model *m = (qat_rt_model *)1;
+  assert_int_equal(qat_rt_model_load_file("/nonexistent/dir/m.tflite", NULL, &m), QAT_ERR_IO);
+  assert_null(m);
+  assert_non_null(strstr(qat_error_message(), "/nonexistent/dir/m.tflite: cannot open"));
+  assert_int_equal(qat_rt_model_load_file("/", NULL, &m), QAT_ERR_IO);
+  assert_string_equal(qat_rt_type_name(QAT_RT_INT8), "INT8");
+  assert_string_equal(qat_rt_type_name(99), "?");
+  assert_int_equal(qat_rt_type_size(QAT_RT_FLOAT32), 4);
+  assert_string_equal(qat_rt_op_name(QAT_RT_OP_DEPTHWISE_CONV_2D), "DEPTHWISE_CONV_2D");
+  assert_string_equal(qat_rt_op_name(-1), "?");
+}
+
+/* ---- random single-op models for the interop test ------------------------------------------
+ * `test_runtime write-models DIR N` writes N seeded random variants of every operator (int8 and
+ * float32) into DIR; tests/interop/test_runtime_litert.py runs them through LiteRT's
+ * BUILTIN_REF interpreter and `qat run` and compares the outputs bit for bit. */
+static uint64_t gen_state = 88172645463325252ull;
+static uint32_t rnd(void) {
+  gen_state ^= gen_state << 13;
+  gen_state ^= gen_state >> 7;
+  gen_state ^= gen_state << 17;
+  return (uint32_t)gen_state;
+}
+static int ri(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+static float rf(float lo, float hi) { return lo + (hi - lo) * (rnd() / 4294967296.0f); }
+static int8_t W8[65536];
+static int32_t B32[4096];
+static float WF[65536];
+static const char *gen_dir;
+static int gen_failed;
+static void save(tb_model *m, const char *name) {
+  size_t n = 0;
+  uint8_t *b = tb_build(m, &n);
+  char p[1024];
+  snprintf(p, sizeof p, "%s/%s.tflite", gen_dir, name);
+  FILE *f = b ? fopen(p, "wb") : NULL;
+  if (!f || fwrite(b, 1, n, f) != n) gen_failed = 1;
+  if (f && fclose(f) != 0) gen_failed = 1;
+  free(b);
+}
+static int fl; /* float mode */
+static int act(int x) { return x == 0 ? 0 : x == 1 ? 1 : 3; }
+static void conv(int idx, int depthwise) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
+      D = ri(1, 2), pad = ri(0, 1);
+  int dm = ri(1, 3), groups = 1;
+  if (!depthwise && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
+  int OC = depthwise ? C * dm : ri(1, 6) * groups;
+  int fic = C / groups;
+  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
+  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
+  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
+          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
+  size_t nw = (size_t)dw[0] * K * KW * dw[3];
+  for (size_t i = 0; i < nw; i++) {
+    W8[i] = (int8_t)ri(-127, 127);
+    WF[i] = rf(-1, 1);
+  }
+  float sin = rf(0.01f, 0.1f), sout = rf(0.05f, 0.5f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  for (int c = 0; c < OC; c++) {
+    ws[c] = rf(0.001f, 0.02f);
+    bs[c] = sin * ws[c];
+    B32[c] = ri(-3000, 3000);
+    WF[nw + c] = rf(-1, 1);
+  }
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, din, NULL, 0);
+  int w =
+      tb_tensor_add(m, "w", fl ? F32 : I8, 4, dw, fl ? (void *)WF : (void *)W8, nw * (fl ? 4 : 1));
+  int b = tb_tensor_add(m, "b", fl ? F32 : I32, 1, db, fl ? (void *)(WF + nw) : (void *)B32,
+                        (size_t)OC * 4);
+  int y = tb_tensor_add(m, "y", fl ? F32 : I8, 4, dout, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, sin, ri(-20, 20));
+    tb_quant(m, w, OC, ws, z, depthwise ? 3 : 0);
+    tb_quant(m, b, OC, bs, z, 0);
+    tb_quant1(m, y, sout, ri(-10, 10));
+  }
+  tb_op *op = tb_op_add(m, depthwise ? 4 : 3, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = fl ? (D > 1 && depthwise ? 2 : 1) : (groups > 1 ? 6 : 3);
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->dil_w = op->dil_h = D;
+  op->dm = dm;
+  op->act = act(ri(0, 2));
+  if (fl && groups > 1) op->version = 6;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d", depthwise ? "dw" : "conv", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void fc(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = !fl && ri(0, 1), nb = ri(0, 4) == 0;
+  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
+  for (int i = 0; i < OUT * IN; i++) {
+    W8[i] = (int8_t)ri(-127, 127);
+    WF[i] = rf(-1, 1);
+  }
+  float sin = rf(0.01f, 0.1f), sout = rf(0.05f, 0.5f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  float w0 = rf(0.001f, 0.02f);
+  for (int c = 0; c < OUT; c++) {
+    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
+    bs[c] = sin * ws[c];
+    B32[c] = ri(-3000, 3000);
+    WF[OUT * IN + c] = rf(-1, 1);
+  }
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 2, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", fl ? F32 : I8, 2, dw, fl ? (void *)WF : (void *)W8,
+                        (size_t)OUT * IN * (fl ? 4 : 1));
+  int b = tb_tensor_add(m, "b", fl ? F32 : I32, 1, db, fl ? (void *)(WF + OUT * IN) : (void *)B32,
+                        (size_t)OUT * 4);
+  int y = tb_tensor_add(m, "y", fl ? F32 : I8, 2, dout, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, sin, ri(-20, 20));
+    tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
+    tb_quant(m, b, pc ? OUT : 1, bs, z, 0);
+    tb_quant1(m, y, sout, ri(-10, 10));
+  }
+  tb_op *op = tb_op_add(m, 9, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : (nb ? 6 : 4);
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "fc%s_%s_%d", pc ? "pc" : "", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void pool(int idx, int mx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(2, 12), Wd = ri(2, 12), C = ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
+      pad = ri(0, 1);
+  if (pad == 1 && (F > H || FW > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - F) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - FW) / S;
+  int32_t din[4] = {1, H, Wd, C}, dout[4] = {1, OH, OW, C};
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, din, NULL, 0),
+      y = tb_tensor_add(m, "y", fl ? F32 : I8, 4, dout, NULL, 0);
+  float sc = rf(0.01f, 0.2f);
+  int zp = ri(-30, 30);
+  if (!fl) {
+    tb_quant1(m, x, sc, zp);
+    tb_quant1(m, y, sc, zp);
+  }
+  tb_op *op = tb_op_add(m, mx ? 17 : 1, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : 2;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->filter_h = F;
+  op->filter_w = FW;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d", mx ? "maxpool" : "avgpool", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void mean(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 12), Wd = ri(1, 12), C = ri(1, 6), kd = ri(0, 1);
+  static int32_t axes[2] = {1, 2};
+  int32_t din[4] = {1, H, Wd, C}, dax[1] = {2}, dk[4] = {1, 1, 1, C}, dn[2] = {1, C};
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, din, NULL, 0);
+  int a = tb_tensor_add(m, "axes", I32, 1, dax, axes, 8);
+  int y = tb_tensor_add(m, "y", fl ? F32 : I8, kd ? 4 : 2, kd ? dk : dn, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, rf(0.01f, 0.2f), ri(-30, 30));
+    tb_quant1(m, y, rf(0.01f, 0.2f), ri(-30, 30));
+  }
+  tb_op *op = tb_op_add(m, 40, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : 2;
+  op->keep_dims = kd;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "mean_%s_%d", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void unary(int idx, int code) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 4), D = ri(1, 30);
+  int32_t d[2] = {Bt, D};
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 2, d, NULL, 0),
+      y = tb_tensor_add(m, "y", fl ? F32 : I8, 2, d, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, rf(0.01f, 0.3f), ri(-30, 30));
+    tb_quant1(m, y, 1.0f / 256, -128);
+  }
+  tb_op *op = tb_op_add(m, code, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : 2;
+  op->beta = ri(0, 3) == 0 ? rf(0.5f, 2.0f) : 1.0f;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d", code == 25 ? "softmax" : "logistic", fl ? "f32" : "i8",
+           idx);
+  save(m, name);
+  free(m);
+}
+static void add(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 5), bc = ri(0, 2);
+  int32_t d1[4] = {1, H, Wd, C}, d2[4] = {1, bc == 1 ? 1 : H, bc == 1 ? 1 : Wd, bc == 2 ? 1 : C};
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, d1, NULL, 0),
+      x2 = tb_tensor_add(m, "x2", fl ? F32 : I8, 4, d2, NULL, 0),
+      y = tb_tensor_add(m, "y", fl ? F32 : I8, 4, d1, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, rf(0.01f, 0.2f), ri(-30, 30));
+    tb_quant1(m, x2, rf(0.01f, 0.2f), ri(-30, 30));
+    tb_quant1(m, y, rf(0.02f, 0.4f), ri(-30, 30));
+  }
+  tb_op *op = tb_op_add(m, 0, 2, (int32_t[]){x, x2}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : 2;
+  op->act = act(ri(0, 2));
+  m->n_in = 2;
+  m->in[0] = x;
+  m->in[1] = x2;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "add_%s_%d", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void qdq(int idx) {
+  /* float -> QUANTIZE int8 -> QUANTIZE uint8 -> QUANTIZE int8 (rescale) -> DEQUANTIZE */
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {1, ri(1, 50)};
+  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), q = tb_tensor_add(m, "q", I8, 2, d, NULL, 0),
+      u = tb_tensor_add(m, "u", U8, 2, d, NULL, 0);
+  int r = tb_tensor_add(m, "r", I8, 2, d, NULL, 0), f = tb_tensor_add(m, "f", F32, 2, d, NULL, 0);
+  float sc = rf(0.01f, 0.2f);
+  int zp = ri(-30, 30);
+  tb_quant1(m, q, sc, zp);
+  tb_quant1(m, u, sc, zp + 128);
+  tb_quant1(m, r, rf(0.01f, 0.3f), ri(-30, 30));
+  tb_op_add(m, 114, 1, (int32_t[]){x}, 1, (int32_t[]){q});
+  tb_op_add(m, 114, 1, (int32_t[]){q}, 1, (int32_t[]){u});
+  tb_op_add(m, 114, 1, (int32_t[]){u}, 1, (int32_t[]){r});
+  tb_op_add(m, 6, 1, (int32_t[]){r}, 1, (int32_t[]){f})->version = 2;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 3;
+  m->out[0] = u;
+  m->out[1] = r;
+  m->out[2] = f;
+  char name[64];
+  snprintf(name, sizeof name, "qdq_%d", idx);
+  save(m, name);
+  free(m);
+}
+
+static int write_models(const char *dir, int n) {
+  gen_dir = dir;
+  for (fl = 0; fl < 2; fl++)
+    for (int i = 0; i < n; i++) {
+      conv(i, 0);
+      conv(i, 1);
+      fc(i);
+      pool(i, 0);
+      pool(i, 1);
+      mean(i);
+      unary(i, 25);
+      unary(i, 14);
+      add(i);
+    }
+  for (int i = 0; i < n; i++) qdq(i);
+  if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
+  return gen_failed ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 4 && !strcmp(argv[1], "write-models")) return write_models(argv[2], atoi(argv[3]));
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fp_exp_and_reciprocal),
+      cmocka_unit_test(test_softmax_i8_cases),
+      cmocka_unit_test(test_conv_i8_kernel),
+      cmocka_unit_test(test_pool_i8_kernels),
+      cmocka_unit_test(test_misc_i8_kernels),
+      cmocka_unit_test(test_float_kernels),
+      cmocka_unit_test(test_op_conv2d_i8),
+      cmocka_unit_test(test_op_depthwise_i8),
+      cmocka_unit_test(test_op_fully_connected_i8),
+      cmocka_unit_test(test_op_pool_mean_i8),
+      cmocka_unit_test(test_op_add_softmax_logistic_i8),
+      cmocka_unit_test(test_op_quantize_reshape_float),
+      cmocka_unit_test(test_op_float_graph),
+      cmocka_unit_test(test_planner),
+      cmocka_unit_test(test_fixture_hello_world_int8),
+      cmocka_unit_test(test_fixture_hello_world_float),
+      cmocka_unit_test(test_fixture_micro_speech),
+      cmocka_unit_test(test_fixture_simple_add),
+      cmocka_unit_test(test_fixture_toycar_hybrid),
+      cmocka_unit_test(test_op_fc_hybrid),
+      cmocka_unit_test(test_load_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
