@@ -663,7 +663,6 @@ void qat_model_schedule(const qat_model *m, int64_t step, qat_exec *ex) {
 
 void qat_model_summary(const qat_model *m, FILE *f) {
   fprintf(f, "%-28s %-24s %-18s %10s\n", "Layer (type)", "", "Output Shape", "Param #");
-  int64_t total = 0, state = 0;
   for (int li = 0; li < m->spec.n_layers; li++) {
     const qat_layer_spec *l = &m->spec.layers[li];
     const qat_tensor *t = m->layer_out[li];
@@ -673,14 +672,10 @@ void qat_model_summary(const qat_model *m, FILE *f) {
     snprintf(shape + k, sizeof shape - k, ")");
     int64_t count = 0;
     for (int i = 0; i < m->n_param_list; i++)
-      if (m->param_list[i].layer == li) {
-        count += m->param_list[i].size;
-        if (!m->param_list[i].trainable) state += m->param_list[i].size;
-      }
-    total += count;
+      if (m->param_list[i].layer == li) count += m->param_list[i].size;
     fprintf(f, "%-28s %-24s %-18s %10lld\n", l->name, layer_names[l->type], shape, (long long)count);
   }
-  (void)total;
+  /* from the vectors, so parameters owned by no layer (the input's LSQ step size) count too */
   fprintf(f, "Total params: %lld (trainable %lld, non-trainable %lld)\n", (long long)(m->n_params + m->n_state),
           (long long)m->n_params, (long long)m->n_state);
 }
