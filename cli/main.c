@@ -18,6 +18,8 @@
 
 int qat_cmd_export(int argc, char **argv); /* cli/cmd_export.c */
 int qat_cmd_run(int argc, char **argv);    /* cli/cmd_run.c */
+int qat_cmd_eval_tflite(int argc, char **argv); /* cli/cmd_eval_tflite.c */
+int qat_cmd_inspect(int argc, char **argv);     /* cli/cmd_inspect.c */
 
 static const char usage_main[] =
     "usage: qat <command> [options]\n"
@@ -29,8 +31,10 @@ static const char usage_main[] =
     "  init CONFIG      write a freshly initialized checkpoint without touching data\n"
     "  summary CONFIG   print the model's layers, output shapes and parameter counts\n"
     "  eval CKPT        test accuracy of a checkpoint, float and fake-quant\n"
+    "  eval MODEL.tflite  test accuracy of a .tflite model in qat's runtime\n"
     "  export CKPT      write a checkpoint as a TensorFlow Lite model (--mode float32)\n"
     "  run MODEL        run a .tflite model once on raw tensor files (--input/--output)\n"
+    "  inspect MODEL    operators, tensors, sizes, MACs and peak memory of a .tflite model\n"
     "\n"
     "  qat <command> --help   options of one command\n"
     "  qat --version          print the version\n"
@@ -65,6 +69,8 @@ static const char usage_init[] =
 
 static const char usage_eval[] =
     "usage: qat eval CKPT [--limit N] [--json]\n"
+    "       qat eval MODEL.tflite [--data fashion-mnist | --images F --labels F] [--limit N]\n"
+    "                [--confusion] [--json]   (see 'qat eval MODEL.tflite --help')\n"
     "\n"
     "Rebuilds the model of a checkpoint (from the config stored in it), loads its weights,\n"
     "batch-norm statistics and quantization ranges, and evaluates it on the test set of its\n"
@@ -356,6 +362,18 @@ static int cmd_summary(int argc, char **argv) {
 }
 
 static int cmd_eval(int argc, char **argv) {
+  /* A .tflite model (the first operand, option values skipped) runs in qat's runtime. */
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--limit") || !strcmp(a, "--images") || !strcmp(a, "--labels") || !strcmp(a, "--data") ||
+        !strcmp(a, "--flavor")) {
+      i++;
+    } else if (a[0] != '-' || a[1] == '\0') {
+      size_t n = strlen(a);
+      if (n > 7 && !strcmp(a + n - 7, ".tflite")) return qat_cmd_eval_tflite(argc, argv);
+      break;
+    }
+  }
   const char *ckpt = NULL;
   int json = 0, limit = 0;
   for (int i = 0; i < argc; i++) {
@@ -435,5 +453,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
   if (!strcmp(cmd, "export")) return qat_cmd_export(argc - 2, argv + 2);
   if (!strcmp(cmd, "run")) return qat_cmd_run(argc - 2, argv + 2);
+  if (!strcmp(cmd, "inspect")) return qat_cmd_inspect(argc - 2, argv + 2);
   return fail_usage("unknown command '%s'", cmd);
 }

@@ -1,0 +1,382 @@
+/* qat eval MODEL.tflite: test accuracy of a .tflite classifier in qat's own runtime (bit-exact
+ * with TensorFlow Lite's reference kernels), one invocation per sample (batch 1).
+ *
+ * Pixels become pixel / 255.0f (as qat's training batcher feeds them). A float32 input takes
+ * them as they are; an int8 or uint8 input takes them quantized with the input tensor's scale
+ * and zero point exactly as TFLite's QUANTIZE reference kernel (AffineQuantize) would:
+ * q = clamp((int32)round(x / scale) + zero_point), round half away from zero, in float. A
+ * uint8 input without quantization parameters takes the raw pixel bytes. The prediction is
+ * the first index of the largest output value (np.argmax), on the raw output values (a
+ * positive output scale keeps the order).
+ *
+ * Exit codes: 0, 2 usage, 3 a model or data file that is malformed, cannot be run or does not
+ * fit the data, 4 I/O. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qat/data.h"
+#include "qat/error.h"
+#include "qat/runtime.h"
+
+int qat_cmd_eval_tflite(int argc, char **argv);
+
+static const char usage_eval_tflite[] =
+    "usage: qat eval MODEL.tflite [--data fashion-mnist | --images F --labels F] [options]\n"
+    "\n"
+    "Runs MODEL over a test set in qat's runtime (bit-exact with TensorFlow Lite's reference\n"
+    "kernels), one sample per invocation, and reports accuracy, per-class accuracy and the\n"
+    "time per sample. Pixels are scaled to [0, 1]; an int8/uint8 input quantizes them with its\n"
+    "own scale and zero point as TFLite's QUANTIZE does.\n"
+    "\n"
+    "options:\n"
+    "  --data fashion-mnist  the Fashion-MNIST test set (default; $QAT_FASHION_MNIST_DIR\n"
+    "                        or " QAT_FASHION_MNIST_DIR ")\n"
+    "  --images F --labels F an IDX image/label pair (gzip or plain); labels < outputs\n"
+    "  --limit N             evaluate the first N samples only\n"
+    "  --confusion           print the confusion matrix (rows: true class, columns: predicted)\n"
+    "  --flavor K            litert (default) or tflm reference kernels\n"
+    "  --json                print one JSON object (accuracy, per_class, samples,\n"
+    "                        ms_per_sample, and confusion with --confusion)\n"
+    "  -h, --help            this help\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "qat: error: eval: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(see 'qat eval --help')\n");
+  return 2;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c < 0x20) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+static void shape_str(char *buf, size_t len, const qat_rt_tensor_info *t) {
+  size_t k = (size_t)snprintf(buf, len, "%s [", qat_rt_type_name(t->type));
+  for (int i = 0; i < t->rank && k < len; i++)
+    k += (size_t)snprintf(buf + k, len - k, i ? ",%d" : "%d", t->dims[i]);
+  if (k < len) snprintf(buf + k, len - k, "]");
+}
+
+/* The Fashion-MNIST test pair only (qat_data_load would read the training set too). */
+static int load_fashion_test(qat_dataset *ds) {
+  const char *dir = getenv(QAT_FASHION_MNIST_DIR_ENV);
+  if (!dir || !*dir) dir = QAT_FASHION_MNIST_DIR;
+  static const char *const stems[2] = {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+  char paths[2][PATH_MAX];
+  int missing = 0;
+  for (int i = 0; i < 2; i++) {
+    int n = snprintf(paths[i], sizeof paths[i], "%s/%s.gz", dir, stems[i]);
+    if (n < 0 || (size_t)n >= sizeof paths[i])
+      return qat_fail(QAT_ERR_USAGE, "%s: path too long", dir);
+    if (access(paths[i], F_OK) != 0) {
+      snprintf(paths[i], sizeof paths[i], "%s/%s", dir, stems[i]);
+      missing |= access(paths[i], F_OK) != 0;
+    }
+  }
+  int rc = qat_idx_load(paths[0], paths[1], 10, ds);
+  if (rc == QAT_ERR_IO && missing) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", qat_error_message());
+    return qat_fail(rc, "%s (install Debian's dataset-fashion-mnist, or point %s at a directory "
+                    "holding the Fashion-MNIST files)", msg, QAT_FASHION_MNIST_DIR_ENV);
+  }
+  return rc;
+}
+
+/* TFLite's AffineQuantize: static_cast<int32>(TfLiteRound(val / scale)) + zero_point, clamped
+ * (TfLiteRound is std::round: half away from zero), in float. */
+static int32_t quantize_pixel(float x, float scale, int32_t zp, int32_t lo, int32_t hi) {
+  float r = roundf(x / scale);
+  /* r is finite and small for a validated (normal, positive) scale and x in [0, 1], but keep
+   * the conversion defined whatever the file says. */
+  int32_t q;
+  if (!(r > -2147483648.0f)) q = INT32_MIN;
+  else if (r >= 2147483648.0f) q = INT32_MAX;
+  else q = (int32_t)r;
+  int64_t v = (int64_t)q + zp;
+  return v < lo ? lo : v > hi ? hi : (int32_t)v;
+}
+
+typedef struct eval_input {
+  int type;
+  float scale;
+  int32_t zp;
+  int raw_pixels; /* uint8 without quantization: the pixel bytes as they are */
+} eval_input;
+
+static void fill_input(const eval_input *in, const uint8_t *px, size_t n, void *dst) {
+  switch (in->type) {
+  case QAT_RT_FLOAT32: {
+    float *d = dst;
+    for (size_t k = 0; k < n; k++) d[k] = (float)px[k] / 255.0f;
+    break;
+  }
+  case QAT_RT_INT8: {
+    int8_t *d = dst;
+    for (size_t k = 0; k < n; k++)
+      d[k] = (int8_t)quantize_pixel((float)px[k] / 255.0f, in->scale, in->zp, -128, 127);
+    break;
+  }
+  default: { /* UINT8 */
+    uint8_t *d = dst;
+    if (in->raw_pixels) memcpy(d, px, n);
+    else
+      for (size_t k = 0; k < n; k++)
+        d[k] = (uint8_t)quantize_pixel((float)px[k] / 255.0f, in->scale, in->zp, 0, 255);
+    break;
+  }
+  }
+}
+
+/* First index of the largest value; NaN never wins. */
+static int argmax(int type, const void *p, int64_t n) {
+  int best = 0;
+  if (type == QAT_RT_FLOAT32) {
+    const float *v = p;
+    float bv = v[0];
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > bv || (isnan(bv) && !isnan(v[k]))) bv = v[k], best = (int)k;
+  } else if (type == QAT_RT_INT8) {
+    const int8_t *v = p;
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > v[best]) best = (int)k;
+  } else if (type == QAT_RT_UINT8) {
+    const uint8_t *v = p;
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > v[best]) best = (int)k;
+  } else if (type == QAT_RT_INT32) {
+    const int32_t *v = p;
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > v[best]) best = (int)k;
+  }
+  return best;
+}
+
+int qat_cmd_eval_tflite(int argc, char **argv) {
+  const char *model_path = NULL, *images = NULL, *labels = NULL, *data = NULL;
+  int json = 0, confusion = 0, limit = 0;
+  qat_rt_options opt = {0};
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(usage_eval_tflite, stdout);
+      return 0;
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
+    } else if (!strcmp(a, "--confusion")) {
+      confusion = 1;
+    } else if (!strcmp(a, "--limit") || !strcmp(a, "--images") || !strcmp(a, "--labels") ||
+               !strcmp(a, "--data") || !strcmp(a, "--flavor")) {
+      if (i + 1 >= argc) return usage_error("%s needs a value", a);
+      const char *v = argv[++i];
+      if (!strcmp(a, "--limit")) {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (*v == '\0' || *end != '\0' || errno == ERANGE || n < 1 || n > INT_MAX) {
+          fprintf(stderr, "qat: error: --limit expects an integer in [1, %d], got '%s'\n", INT_MAX, v);
+          return 2;
+        }
+        limit = (int)n;
+      } else if (!strcmp(a, "--images")) {
+        images = v;
+      } else if (!strcmp(a, "--labels")) {
+        labels = v;
+      } else if (!strcmp(a, "--data")) {
+        if (strcmp(v, "fashion-mnist")) return usage_error("--data expects fashion-mnist, got '%s'", v);
+        data = v;
+      } else if (!strcmp(v, "litert")) {
+        opt.flavor = QAT_RT_FLAVOR_LITERT;
+      } else if (!strcmp(v, "tflm")) {
+        opt.flavor = QAT_RT_FLAVOR_TFLM;
+      } else {
+        return usage_error("--flavor expects litert or tflm, got '%s'", v);
+      }
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return usage_error("unknown option '%s'", a);
+    } else if (!model_path) {
+      model_path = a;
+    } else {
+      return usage_error("unexpected argument '%s'", a);
+    }
+  }
+  if (!model_path) return usage_error("%s", "needs MODEL.tflite");
+  if (!images != !labels) return usage_error("%s", "--images and --labels go together");
+  if (data && images) return usage_error("%s", "--data and --images/--labels exclude each other");
+
+  qat_rt_model *m = NULL;
+  qat_dataset ds = {0};
+  int64_t *per_n = NULL, *per_ok = NULL, *conf = NULL;
+  int rc = qat_rt_model_load_file(model_path, &opt, &m);
+  if (rc) goto report;
+  if (qat_rt_num_inputs(m) != 1 || qat_rt_num_outputs(m) != 1) {
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: has %d inputs and %d outputs; eval needs one image input "
+                  "and one class-score output", model_path, qat_rt_num_inputs(m), qat_rt_num_outputs(m));
+    goto report;
+  }
+  const int in_idx = qat_rt_input(m, 0), out_idx = qat_rt_output(m, 0);
+  qat_rt_tensor_info ti, to;
+  if ((rc = qat_rt_tensor(m, in_idx, &ti)) || (rc = qat_rt_tensor(m, out_idx, &to))) goto report;
+  char shape[200];
+  eval_input in = {ti.type, 0.0f, 0, 0};
+  if (ti.type == QAT_RT_INT8 || ti.type == QAT_RT_UINT8) {
+    if (ti.n_scales == 0 && ti.type == QAT_RT_UINT8) {
+      in.raw_pixels = 1;
+    } else if (ti.n_scales != 1) {
+      shape_str(shape, sizeof shape, &ti);
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' (%s) has %s quantization; eval needs one "
+                    "scale and zero point", model_path, ti.name, shape, ti.n_scales ? "per-axis" : "no");
+      goto report;
+    } else {
+      in.scale = ti.scales[0];
+      in.zp = (int32_t)ti.zero_points[0];
+      if (!(in.scale > 0.0f) || !isfinite(in.scale)) {
+        rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' has scale %g", model_path, ti.name, (double)in.scale);
+        goto report;
+      }
+    }
+  } else if (ti.type != QAT_RT_FLOAT32) {
+    shape_str(shape, sizeof shape, &ti);
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' is %s; eval feeds float32, int8 or uint8 inputs",
+                  model_path, ti.name, shape);
+    goto report;
+  }
+  if (to.type != QAT_RT_FLOAT32 && to.type != QAT_RT_INT8 && to.type != QAT_RT_UINT8 &&
+      to.type != QAT_RT_INT32) {
+    shape_str(shape, sizeof shape, &to);
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: output '%s' is %s; eval reads float32, int8, uint8 or int32 "
+                  "class scores", model_path, to.name, shape);
+    goto report;
+  }
+
+  if (images) rc = qat_idx_load(images, labels, 256, &ds); /* checked against the output below */
+  else rc = load_fashion_test(&ds);
+  if (rc) goto report;
+  if (limit && limit < ds.n) ds.n = limit; /* keep the first N (the buffers stay as allocated) */
+  const size_t per = (size_t)ds.h * ds.w * ds.c;
+  if ((int64_t)per != ti.n_elems) {
+    shape_str(shape, sizeof shape, &ti);
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' (%s) takes %lld values per invocation, the images "
+                  "are %dx%dx%d", model_path, ti.name, shape, (long long)ti.n_elems, ds.h, ds.w, ds.c);
+    goto report;
+  }
+  /* Classes: the output's scores per sample (at most 256, an IDX label's range). */
+  if (to.n_elems < 1 || to.n_elems > 256) {
+    shape_str(shape, sizeof shape, &to);
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: output '%s' (%s) gives %lld scores per sample; eval needs 1 to "
+                  "256 classes", model_path, to.name, shape, (long long)to.n_elems);
+    goto report;
+  }
+  const int nc = (int)to.n_elems;
+  for (int64_t s = 0; s < ds.n; s++)
+    if (ds.labels[s] >= nc) {
+      shape_str(shape, sizeof shape, &to);
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: label %d of sample %lld is not a class of the model's output "
+                    "'%s' (%s)", images ? labels : "the test set", ds.labels[s], (long long)s, to.name, shape);
+      goto report;
+    }
+  if (ds.n == 0) {
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: no samples", images ? images : "the test set");
+    goto report;
+  }
+  per_n = calloc((size_t)nc, sizeof *per_n);
+  per_ok = calloc((size_t)nc, sizeof *per_ok);
+  conf = calloc((size_t)nc * (size_t)nc, sizeof *conf);
+  if (!per_n || !per_ok || !conf) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    goto report;
+  }
+  void *xin = qat_rt_tensor_data(m, in_idx);
+  const void *yout = qat_rt_tensor_data(m, out_idx);
+  int64_t correct = 0;
+  double t0 = now_s();
+  for (int64_t s = 0; s < ds.n; s++) {
+    fill_input(&in, ds.images + (size_t)s * per, per, xin);
+    if ((rc = qat_rt_invoke(m))) {
+      qat_fail_prefix(rc, "sample %lld: ", (long long)s);
+      goto report;
+    }
+    int pred = argmax(to.type, yout, to.n_elems);
+    int y = ds.labels[s];
+    per_n[y]++;
+    conf[(size_t)y * nc + pred]++;
+    if (pred == y) per_ok[y]++, correct++;
+  }
+  const double ms = (now_s() - t0) * 1e3 / (double)ds.n;
+  const double acc = (double)correct / (double)ds.n;
+  if (json) {
+    printf("{\"model\":");
+    json_str(stdout, model_path);
+    printf(",\"input_type\":\"%s\",\"samples\":%lld,\"accuracy\":%.6f,\"per_class\":[",
+           qat_rt_type_name(ti.type), (long long)ds.n, acc);
+    for (int c = 0; c < nc; c++)
+      printf(c ? ",%.6f" : "%.6f", per_n[c] ? (double)per_ok[c] / (double)per_n[c] : 0.0);
+    printf("],\"per_class_samples\":[");
+    for (int c = 0; c < nc; c++) printf(c ? ",%lld" : "%lld", (long long)per_n[c]);
+    printf("]");
+    if (confusion) {
+      printf(",\"confusion\":[");
+      for (int r = 0; r < nc; r++) {
+        printf(r ? ",[" : "[");
+        for (int c = 0; c < nc; c++) printf(c ? ",%lld" : "%lld", (long long)conf[(size_t)r * nc + c]);
+        printf("]");
+      }
+      printf("]");
+    }
+    printf(",\"ms_per_sample\":%.4f}\n", ms);
+  } else {
+    printf("%s: %lld samples, %s input, qat runtime (batch 1)\n", model_path, (long long)ds.n,
+           qat_rt_type_name(ti.type));
+    printf("  accuracy: %.4f (%lld/%lld)\n", acc, (long long)correct, (long long)ds.n);
+    printf("  per class:");
+    for (int c = 0; c < nc; c++) {
+      if (per_n[c]) printf(" %d:%.4f", c, (double)per_ok[c] / (double)per_n[c]);
+      else printf(" %d:-", c);
+    }
+    printf("\n");
+    if (confusion) {
+      printf("  confusion (rows: true class, columns: predicted):\n       ");
+      for (int c = 0; c < nc; c++) printf(" %6d", c);
+      printf("\n");
+      for (int r = 0; r < nc; r++) {
+        printf("  %4d:", r);
+        for (int c = 0; c < nc; c++) printf(" %6lld", (long long)conf[(size_t)r * nc + c]);
+        printf("\n");
+      }
+    }
+    printf("  %.4f ms per sample\n", ms);
+  }
+  free(per_n);
+  free(per_ok);
+  free(conf);
+  qat_dataset_free(&ds);
+  qat_rt_model_free(m);
+  return 0;
+report:
+  fprintf(stderr, "qat: error: %s\n", qat_error_message());
+  free(per_n);
+  free(per_ok);
+  free(conf);
+  qat_dataset_free(&ds);
+  qat_rt_model_free(m);
+  return rc == QAT_ERR_UNSUPPORTED ? 3 : qat_exit_code(rc);
+}
