@@ -14,14 +14,18 @@
 #include "qat/train.h"
 
 static const char usage_export[] =
-    "usage: qat export CKPT --mode MODE -o OUT.tflite [--json]\n"
+    "usage: qat export CKPT --mode MODE [--io TYPE] -o OUT.tflite [--json]\n"
     "\n"
     "Writes the model of checkpoint CKPT (its architecture comes from the config stored in it)\n"
     "as a TensorFlow Lite flatbuffer that the official interpreter runs.\n"
     "\n"
     "options:\n"
     "  --mode MODE   float32: float weights and activations, batch norm folded, ReLUs fused\n"
-    "                (int8, float16, dynamic and int16x8 are not implemented yet)\n"
+    "                int8: full-integer int8 from the QAT ranges of a quantization-aware\n"
+    "                checkpoint (per-channel int8 weights, int32 biases, int8 activations)\n"
+    "                (float16, dynamic and int16x8 are not implemented yet)\n"
+    "  --io TYPE     int8 mode: the graph input/output type, int8 (default), uint8 or\n"
+    "                float32 (QUANTIZE / DEQUANTIZE at the edges)\n"
     "  -o OUT        the .tflite file to write (atomically: an old file stays intact on error)\n"
     "  --json        print one JSON summary on stdout: path, size in bytes, operator counts\n"
     "                by type, tensor count\n"
@@ -112,7 +116,7 @@ free_config:
 }
 
 int qat_cmd_export(int argc, char **argv) {
-  const char *ckpt = NULL, *out = NULL, *mode = NULL;
+  const char *ckpt = NULL, *out = NULL, *mode = NULL, *io_name = NULL;
   int json = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -121,9 +125,10 @@ int qat_cmd_export(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--json")) {
       json = 1;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--mode")) {
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--mode") || !strcmp(a, "--io")) {
       if (i + 1 >= argc) return usage_error("%s needs a value", a);
       if (!strcmp(a, "-o")) out = argv[++i];
+      else if (!strcmp(a, "--io")) io_name = argv[++i];
       else mode = argv[++i];
     } else if (a[0] == '-' && a[1] != '\0') {
       return usage_error("export: unknown option '%s'", a);
@@ -134,14 +139,23 @@ int qat_cmd_export(int argc, char **argv) {
     }
   }
   if (!ckpt) return usage_error("%s", "export needs a checkpoint (CKPT)");
-  if (!mode) return usage_error("%s", "export needs --mode (float32)");
+  if (!mode) return usage_error("%s", "export needs --mode (float32 or int8)");
   if (!out) return usage_error("%s", "export needs -o OUT.tflite");
-  if (strcmp(mode, "float32") != 0) {
-    if (!strcmp(mode, "int8") || !strcmp(mode, "float16") || !strcmp(mode, "dynamic") || !strcmp(mode, "int16x8")) {
-      fprintf(stderr, "qat: error: --mode %s: not implemented yet (only float32 is)\n", mode);
+  int int8 = !strcmp(mode, "int8");
+  if (strcmp(mode, "float32") != 0 && !int8) {
+    if (!strcmp(mode, "float16") || !strcmp(mode, "dynamic") || !strcmp(mode, "int16x8")) {
+      fprintf(stderr, "qat: error: --mode %s: not implemented yet (float32 and int8 are)\n", mode);
       return 2;
     }
     return usage_error("--mode '%s' is unknown (expected float32, int8, float16, dynamic or int16x8)", mode);
+  }
+  qat_export_io io = QAT_EXPORT_IO_INT8;
+  if (io_name) {
+    if (!int8) return usage_error("--io applies to --mode int8 only (got --mode %s)", mode);
+    if (!strcmp(io_name, "int8")) io = QAT_EXPORT_IO_INT8;
+    else if (!strcmp(io_name, "uint8")) io = QAT_EXPORT_IO_UINT8;
+    else if (!strcmp(io_name, "float32")) io = QAT_EXPORT_IO_FLOAT32;
+    else return usage_error("--io '%s' is unknown (expected int8, uint8 or float32)", io_name);
   }
 
   qat_config cfg;
@@ -151,9 +165,17 @@ int qat_cmd_export(int argc, char **argv) {
   qat_tflite_model_init(&t);
   uint8_t *bytes = NULL;
   size_t size = 0;
-  int rc = load_checkpoint_model(ckpt, &cfg, &m);
-  if (rc) goto free_all;
-  if ((rc = qat_export_float32(m, &t))) {
+  int rc;
+  if (int8) {
+    /* the QAT ranges (observers) come back with the weights */
+    if ((rc = qat_model_from_checkpoint(ckpt, 1, &cfg, &m))) goto free_all;
+    if ((rc = qat_export_int8_prepare(m)) || (rc = qat_export_int8(m, io, &t))) {
+      qat_fail_prefix(rc, "cannot export as int8: ");
+      goto free_all;
+    }
+  } else if ((rc = load_checkpoint_model(ckpt, &cfg, &m))) {
+    goto free_all;
+  } else if ((rc = qat_export_float32(m, &t))) {
     /* The message already names the layer as CKPT:config:line:column. */
     qat_fail_prefix(rc, "cannot export as float32: ");
     goto free_all;

@@ -28,3 +28,15 @@ add_test(NAME interop_float32
             --qat $<TARGET_FILE:qat> --forward $<TARGET_FILE:tflite_forward>
             --work ${PROJECT_BINARY_DIR} --flatc "${QAT_FLATC}")
 set_tests_properties(interop_float32 PROPERTIES TIMEOUT 600 ENVIRONMENT "OMP_NUM_THREADS=2")
+
+# The int8 lowering: tiny QAT models exported int8 and run by qat's own integer runtime against
+# the fake-quant model, the graph's quantization, the validator's rules (no tools needed).
+qat_test(test_export_int8 SOURCES test_export_int8.c LIBS qat_export qat_runtime qat_train qat_config TIMEOUT 300)
+
+# Int8 interop: generated QAT configs (a small CNN, examples/mobilenet_tiny_qat.yaml's network)
+# trained briefly, exported int8 with int8/uint8/float32 I/O, run by ai-edge-litert's reference
+# kernels: quantization as written, outputs bit-identical to `qat run`, refusals without ranges.
+add_test(NAME interop_int8
+    COMMAND ${QAT_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_int8_export.py
+            --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR} --flatc "${QAT_FLATC}")
+set_tests_properties(interop_int8 PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_NUM_THREADS=2")

@@ -46,4 +46,46 @@ int qat_fold_batch_norm(const float *w, const float *bias, int64_t w_size, int c
  * with a message naming the layer and the reason. */
 int qat_export_float32(const qat_model *m, qat_tflite_model *out);
 
+/* The type of an int8 model's graph input and output. */
+typedef enum qat_export_io {
+  QAT_EXPORT_IO_INT8 = 0,    /* int8 in and out (the converter's inference_input_type=int8) */
+  QAT_EXPORT_IO_UINT8 = 1,   /* uint8 edges: QUANTIZE uint8 -> int8 at the input and int8 -> uint8
+                                at the output (same scale, zero point + 128) */
+  QAT_EXPORT_IO_FLOAT32 = 2, /* float edges: QUANTIZE at the input, DEQUANTIZE at the output */
+} qat_export_io;
+
+/* Makes every quantizer of a quantization-aware model current for export: one forward pass
+ * (fake quant on, inference mode, observers frozen) over a zero batch recomputes the weight
+ * scales and the folded weights from the parameters as they are now. Fails with QAT_ERR_USAGE,
+ * pointing to calibration, when the model has no QAT section or an activation quantizer has
+ * never observed a range. Call it before qat_export_int8. */
+int qat_export_int8_prepare(qat_model *m);
+
+/* Lowers a quantization-aware model (after qat_export_int8_prepare) to a full-integer int8
+ * TFLite graph in *out (freed on error too: free it with qat_tflite_model_free). One op per
+ * fused QAT chain (m->fused_into), quantized with the chain's output fake quant:
+ *   Conv2D / DepthwiseConv2D / Dense -> CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED with int8
+ *     weights (the values the weight fake quant rounded: for a folded batch norm the
+ *     BN_FOLD_WEIGHTS output), quantized per channel with its scales (quantized_dimension 0, or
+ *     3 for depthwise; per tensor when trained so), zero point 0, range [-127, 127]; an int32
+ *     bias (the folded beta - gamma * mean / sigma, the layer's own, or zeros) at scale
+ *     s_in * s_w[c]; the fused ReLU/ReLU6 of the output fake quant as fused activation;
+ *   MaxPooling2D / AveragePooling2D / Flatten / Reshape keep their input's parameters;
+ *   GlobalAveragePooling2D -> MEAN with its own parameters; Add (2 inputs) -> ADD;
+ *   a final softmax -> SOFTMAX with output scale 1/256, zero point -128;
+ *   Dropout and linear Activation vanish.
+ * io chooses the graph's input/output type (QUANTIZE / DEQUANTIZE edges as the TF converter
+ * writes). The result passes qat_export_validate_int8. Layers that cannot be exported exactly
+ * are QAT_ERR_UNSUPPORTED with a message naming the layer. */
+int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out);
+
+/* Checks an int8 graph against the TFLite int8 spec before it is written, naming the layer
+ * (the op's output tensor) and the rule on failure (QAT_ERR_UNSUPPORTED): finite positive
+ * scales; zero points in the type's range; per-channel scale counts equal to the
+ * quantized dimension; conv/FC weights constant int8, symmetric, never -128; bias constant
+ * int32 with scale s_in * s_w[c] within 1e-6 relative and zero point 0; pools and reshape share
+ * their input's scale and zero point; SOFTMAX output (1/256, -128); per-tensor activations;
+ * then qat_tflite_validate. */
+int qat_export_validate_int8(const qat_tflite_model *t);
+
 #endif
