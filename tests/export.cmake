@@ -33,10 +33,19 @@ set_tests_properties(interop_float32 PROPERTIES TIMEOUT 600 ENVIRONMENT "OMP_NUM
 # the fake-quant model, the graph's quantization, the validator's rules (no tools needed).
 qat_test(test_export_int8 SOURCES test_export_int8.c LIBS qat_export qat_runtime qat_train qat_config TIMEOUT 300)
 
-# Int8 interop: generated QAT configs (a small CNN, examples/mobilenet_tiny_qat.yaml's network)
-# trained briefly, exported int8 with int8/uint8/float32 I/O, run by ai-edge-litert's reference
-# kernels: quantization as written, outputs bit-identical to `qat run`, refusals without ranges.
+# Int8 interop: generated QAT configs (a small CNN, examples/mobilenet_tiny_qat.yaml's network,
+# examples/cifar10_cnn.yaml's on generated CIFAR-10 batches) trained briefly, exported int8 with
+# int8/uint8/float32 I/O, run by ai-edge-litert's reference kernels: quantization as written,
+# outputs bit-identical to `qat run`, refusals without ranges, the CIFAR architecture's file sizes
+# against the TF converter's; and examples/fashion_mnist_cnn.yaml's network trained briefly, QAT
+# fine-tuned and run by the official interpreter over the whole Fashion-MNIST test set against
+# the fake-quant model (test_export_int8 predict). A sanitizer build skips that last part.
+set(QAT_INTEROP_INT8_ENV "OMP_NUM_THREADS=2")
+if(QAT_SANITIZE)
+  list(APPEND QAT_INTEROP_INT8_ENV "QAT_SANITIZE_BUILD=1")
+endif()
 add_test(NAME interop_int8
     COMMAND ${QAT_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_int8_export.py
-            --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR} --flatc "${QAT_FLATC}")
-set_tests_properties(interop_int8 PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_NUM_THREADS=2")
+            --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR} --flatc "${QAT_FLATC}"
+            --predictor $<TARGET_FILE:test_export_int8>)
+set_tests_properties(interop_int8 PROPERTIES TIMEOUT 900 ENVIRONMENT "${QAT_INTEROP_INT8_ENV}")

@@ -15,6 +15,15 @@ int8, uint8 and float32 I/O (the int8 file twice: the bytes must be identical). 
     bit, for all three I/O types;
   - flatc (Debian flatbuffers-compiler) decodes the files (skipped when flatc or the schema
     fixture is missing).
+Models: a small CNN, examples/mobilenet_tiny_qat.yaml's network, and examples/cifar10_cnn.yaml's
+(32x32x3) trained on two generated CIFAR-10 batch files; for the last one the int8 and float32
+file sizes must be below the TF converter's for that architecture (133,216 B and 493,624 B).
+Whole test set (issue 5's acceptance): examples/fashion_mnist_cnn.yaml's network trained 100 steps
+in float, QAT fine-tuned 100 steps from that checkpoint, exported int8 and run by the official
+interpreter over all 10,000 Fashion-MNIST test images: its accuracy within 0.2 pp of `qat eval`'s
+fake-quant accuracy, top-1 agreement with the fake-quant model (--predictor) >= 99.5 %. Skipped
+when the dataset is missing or QAT_SANITIZE_BUILD is set (tests/export.cmake sets it for
+sanitizer builds).
 Also: `qat init` of a QAT config (no ranges observed yet) and a float config are refused with a
 message pointing to calibration. The interpreter comes from the repository's .venv (made by
 scripts/setup.sh): without it the test fails.
@@ -25,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV = os.path.join(ROOT, ".venv")
@@ -141,12 +151,14 @@ def weight_checks(c, interp, label):
     c.check(n_ops > 0 and ok_b, f"{label}: int32 biases with scale s_in * s_w[c] and zero point 0")
 
 
-def test_model(c, args, Interpreter, resolver, name, config_text, samples):
+def test_model(c, args, Interpreter, resolver, name, config_text, samples, shape=(28, 28, 1), work=None):
+    """Returns {io: path} of the int8 exports and the checkpoint's path."""
     import numpy as np
     print(f"{name}")
-    work = os.path.join(args.work, "interop_int8", name)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
+    if work is None:
+        work = os.path.join(args.work, "interop_int8", name)
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
     cfg = os.path.join(work, "config.yaml")
     with open(cfg, "w") as f:
         f.write(config_text)
@@ -183,7 +195,7 @@ def test_model(c, args, Interpreter, resolver, name, config_text, samples):
     i8, o8 = interps["int8"].get_input_details()[0], interps["int8"].get_output_details()[0]
     iu, ou = interps["uint8"].get_input_details()[0], interps["uint8"].get_output_details()[0]
     fi, fo = interps["float32"].get_input_details()[0], interps["float32"].get_output_details()[0]
-    c.check(i8["dtype"] == np.int8 and o8["dtype"] == np.int8 and list(i8["shape"]) == [1, 28, 28, 1]
+    c.check(i8["dtype"] == np.int8 and o8["dtype"] == np.int8 and list(i8["shape"]) == [1, *shape]
             and list(o8["shape"]) == [1, 10],
             f"int8 I/O: int8 {[int(d) for d in i8['shape']]} -> int8 {[int(d) for d in o8['shape']]}")
     s_in, zp_in = i8["quantization"]
@@ -202,9 +214,9 @@ def test_model(c, args, Interpreter, resolver, name, config_text, samples):
     rng = np.random.default_rng(7)
     mismatches = {io: 0 for io in files}
     for s in range(samples):
-        q = rng.integers(-128, 128, size=(1, 28, 28, 1)).astype(np.int8)
+        q = rng.integers(-128, 128, size=(1, *shape)).astype(np.int8)
         if s % 2:  # smoother, image-like inputs too
-            q = np.clip(np.round(rng.random((1, 28, 28, 1)) ** 3 * 255 - 128), -128, 127).astype(np.int8)
+            q = np.clip(np.round(rng.random((1, *shape)) ** 3 * 255 - 128), -128, 127).astype(np.int8)
         inputs = {"int8": q, "uint8": (q.astype(np.int16) + 128).astype(np.uint8),
                   "float32": ((q.astype(np.float32) - zp_in) * np.float32(s_in)).astype(np.float32)}
         for io, interp in interps.items():
@@ -229,6 +241,7 @@ def test_model(c, args, Interpreter, resolver, name, config_text, samples):
             c.check(r.returncode == 0, f"flatc decodes {os.path.basename(path)} (exit {r.returncode})")
     else:
         print("  skip flatc decode: flatc or the schema fixture is missing")
+    return files, ckpt
 
 
 def test_no_ranges(c, args):
@@ -275,14 +288,36 @@ def load_fashion_test():
 
 
 def accuracy(args, Interpreter, resolver):
-    """The acceptance measurement (not part of ctest): the official interpreter over the whole
-    Fashion-MNIST test set on the int8 export of CKPT, against `qat eval CKPT` (fake quant)."""
-    import json
-    import numpy as np
-    ckpt = args.accuracy
+    """`--accuracy CKPT`: the acceptance measurement on a given checkpoint (the default run does
+    the same on a briefly trained one: whole_test_set)."""
     work = os.path.join(args.work, "interop_int8", "accuracy")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    measure(args, Interpreter, resolver, args.accuracy, work, args.predictor)
+    return 0
+
+
+def classify(path, q):
+    """Top-1 of the official interpreter (reference kernels) on each int8 image of Q."""
+    import numpy as np
+    Interpreter, resolver, _ = load_interpreter()
+    interp = Interpreter(model_path=path, experimental_op_resolver_type=resolver)
+    interp.allocate_tensors()
+    di, do = interp.get_input_details()[0], interp.get_output_details()[0]
+    pred = np.empty(len(q), dtype=np.int64)
+    for i in range(len(q)):
+        interp.set_tensor(di["index"], q[i:i + 1])
+        interp.invoke()
+        pred[i] = int(np.argmax(interp.get_tensor(do["index"])[0]))
+    return pred
+
+
+def measure(args, Interpreter, resolver, ckpt, work, predictor):
+    """The official interpreter over the whole Fashion-MNIST test set on the int8 export of CKPT,
+    against `qat eval CKPT` (fake quant) and, with PREDICTOR (build/tests/test_export_int8), the
+    fake-quant model's own predictions image by image. Returns the figures."""
+    import json
+    import numpy as np
     ev = json.loads(run([args.qat, "eval", ckpt, "--json"]).strip().splitlines()[-1])
     path = os.path.join(work, "model_int8.tflite")
     info = json.loads(run([args.qat, "export", ckpt, "--mode", "int8", "-o", path, "--json"]))
@@ -294,18 +329,26 @@ def accuracy(args, Interpreter, resolver):
     x = images.astype(np.float32) / np.float32(255.0)  # what qat's loader feeds the model
     q = np.clip(np.round(x / np.float32(s)) + zp, -128, 127).astype(np.int8)
     pred = np.empty(len(labels), dtype=np.int64)
-    for i in range(len(labels)):
-        interp.set_tensor(di["index"], q[i:i + 1])
-        interp.invoke()
-        pred[i] = int(np.argmax(interp.get_tensor(do["index"])[0]))
+    parts = max(1, min(2, os.cpu_count() or 1))  # the reference kernels are single-threaded
+    if parts > 1:
+        import concurrent.futures
+        import multiprocessing
+        with concurrent.futures.ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("fork")) as ex:
+            jobs = [ex.submit(classify, path, q[k::parts]) for k in range(parts)]
+            for k, job in enumerate(jobs):
+                pred[k::parts] = job.result()
+    else:
+        pred[:] = classify(path, q)
     acc = float(np.mean(pred == labels))
     agree = None
-    if args.predictor:  # the fake-quant model's own top-1, image by image
+    fq_acc = None
+    if predictor:  # the fake-quant model's own top-1, image by image
         pf = os.path.join(work, "fakequant_pred.bin")
-        run([args.predictor, "predict", ckpt, pf])
+        run([predictor, "predict", ckpt, pf])
         fq_pred = np.fromfile(pf, dtype=np.int32)
         agree = float(np.mean(fq_pred == pred)) if len(fq_pred) == len(pred) else None
-        print(f"  fake-quant model (qat, {len(fq_pred)} images): accuracy {float(np.mean(fq_pred == labels)):.4f}")
+        fq_acc = float(np.mean(fq_pred == labels)) if len(fq_pred) == len(labels) else None
+        print(f"  fake-quant model (qat, {len(fq_pred)} images): accuracy {fq_acc}")
     fq = ev.get("fakequant_accuracy")
     print(f"checkpoint {ckpt}")
     print(f"  int8 file {info['size_bytes']:,} B, ops {info['ops']}")
@@ -316,7 +359,126 @@ def accuracy(args, Interpreter, resolver):
     if agree is not None:
         print(f"  top-1 agreement official int8 vs fake-quant model: {100 * agree:.2f} %")
     np.save(os.path.join(work, "official_pred.npy"), pred)
-    return 0
+    return {"official": acc, "fakequant": fq, "float": ev.get("float_accuracy"), "agree": agree,
+            "predictor_accuracy": fq_acc, "images": len(labels), "size": info["size_bytes"]}
+
+
+def fashion_config(init=None):
+    """examples/fashion_mnist_cnn.yaml's network on 6,400 training images (100 steps of 64), at a
+    constant learning rate; with INIT: the QAT fine-tuning of that checkpoint."""
+    with open(os.path.join(ROOT, "examples", "fashion_mnist_cnn.yaml")) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^  schedule:.*\n", "", text)
+    text = re.sub(r"batch_size: \d+", "batch_size: 64", text)
+    text = re.sub(r"epochs: \d+", "epochs: 1", text)
+    text = text.replace("data: {dataset: fashion-mnist}", "data: {dataset: fashion-mnist, limit_train: 6400}")
+    if init:
+        text = text.replace("  input: [28, 28, 1]", f"  init: {init}\n  input: [28, 28, 1]")
+        text = re.sub(r"learning_rate: [0-9.e-]+", "learning_rate: 0.0002", text)
+        text = re.sub(r"seed: \d+", "seed: 2", text)
+        text = text.replace("\ntrain:", "\nquantize: {mode: qat}\ntrain:")
+    else:
+        text = re.sub(r"learning_rate: [0-9.e-]+", "learning_rate: 0.001", text)
+    if ("limit_train: 6400" not in text or "schedule" in text or "batch_size: 64" not in text
+            or (init and ("init:" not in text or "quantize:" not in text))):
+        raise RuntimeError("examples/fashion_mnist_cnn.yaml changed shape: cannot shorten it")
+    return text
+
+
+def whole_test_set(c, args, Interpreter, resolver):
+    """Issue 5's acceptance measurement in ctest: examples/fashion_mnist_cnn.yaml's network trained
+    briefly in float, QAT fine-tuned from it, exported int8 and run by the official interpreter
+    over all 10,000 Fashion-MNIST test images."""
+    print("fashion_mnist_cnn: float 100 steps, QAT fine-tuning 100 steps, whole test set")
+    d = os.environ.get("QAT_FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist"
+    if os.environ.get("QAT_SANITIZE_BUILD"):
+        print("  skip: QAT_SANITIZE_BUILD is set (a sanitizer build trains 200 steps too slowly)")
+        return
+    if not os.path.isdir(d):
+        print(f"  skip: no Fashion-MNIST at {d} (Debian's dataset-fashion-mnist)")
+        return
+    if not args.predictor:
+        print("  skip: no --predictor (build/tests/test_export_int8) to give the fake-quant predictions")
+        return
+    work = os.path.join(args.work, "interop_int8", "fashion_whole_test")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    cfgs = {"float": fashion_config()}
+    cfgs["qat"] = fashion_config(init=os.path.join(work, "float", "checkpoint.h5"))
+    for stage in ("float", "qat"):
+        cfg = os.path.join(work, f"{stage}.yaml")
+        with open(cfg, "w") as f:
+            f.write(cfgs[stage])
+        out = run([args.qat, "train", cfg, "--out", os.path.join(work, stage), "--threads", "2", "--json"])
+        print(f"  {stage}: " + out.strip().splitlines()[-1][:300])
+    ckpt = os.path.join(work, "qat", "checkpoint.h5")
+    r = measure(args, Interpreter, resolver, ckpt, work, args.predictor)
+    fq, off, agree = r["fakequant"], r["official"], r["agree"]
+    c.check(r["images"] == 10000 and fq is not None and r["predictor_accuracy"] is not None
+            and abs(r["predictor_accuracy"] - fq) < 1.5e-4,
+            f"{r['images']} test images; `qat eval` fake-quant accuracy {fq} is the predictor's "
+            f"{r['predictor_accuracy']}")
+    c.check(fq is not None and abs(off - fq) <= 0.002 + 1e-9,
+            f"official int8 accuracy {off:.4f} within 0.2 pp of fake-quant {fq} "
+            f"({100 * (off - (fq or 0)):+.2f} pp)")
+    c.check(agree is not None and agree >= 0.995,
+            f"top-1 agreement official int8 vs fake-quant: {100 * (agree or 0):.2f} % (>= 99.5 %)")
+
+
+TF_CONVERTER_SIZES = {"int8": 133216, "float32": 493624}  # issue 5: examples/cifar10_cnn.yaml
+
+
+def write_cifar(path, n, seed):
+    """N CIFAR-10 binary records (label byte, then R, G, B planes of 32x32) with a learnable
+    pattern: class k is a white (255) horizontal band at row 3k in channel k % 3, over noise
+    in [0, 96): the pixels span [0, 255] like real images."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=n).astype(np.uint8)
+    img = rng.integers(0, 96, size=(n, 3, 32, 32)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        img[i, k % 3, 3 * k:3 * k + 3, :] = 255
+    rec = np.concatenate([labels[:, None], img.reshape(n, 3072)], axis=1)
+    rec.tofile(path)
+
+
+def cifar_config(train_files, test_file):
+    """examples/cifar10_cnn.yaml's network on generated batches, quantization-aware."""
+    with open(os.path.join(ROOT, "examples", "cifar10_cnn.yaml")) as f:
+        text = f.read()
+    head, sep, _ = text.partition("\ndata:")
+    if not sep or "input: [32, 32, 3]" not in head:
+        raise RuntimeError("examples/cifar10_cnn.yaml changed shape: cannot rewrite its data")
+    files = ", ".join(train_files)
+    return (head + f"\ndata: {{dataset: cifar10, train_files: [{files}], test_file: {test_file}}}\n"
+            "quantize: {mode: qat, delay: 10}\n"
+            "train: {epochs: 1, batch_size: 32, seed: 3, optimizer: {name: adam, learning_rate: 0.002}}\n")
+
+
+def cifar_arch(c, args, Interpreter, resolver):
+    """examples/cifar10_cnn.yaml's architecture (32x32x3) trained 40 steps on two generated
+    CIFAR-10 batch files: the int8 checks of test_model, and the file sizes against the TF
+    converter's for this architecture."""
+    import json
+    name = "cifar10_cnn_qat"
+    work = os.path.join(args.work, "interop_int8", name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    train_files = [os.path.join(work, f"data_batch_{i}.bin") for i in (1, 2)]
+    for i, path in enumerate(train_files):
+        write_cifar(path, 640, 10 + i)
+    test_file = os.path.join(work, "test_batch.bin")
+    write_cifar(test_file, 200, 20)
+    files, ckpt = test_model(c, args, Interpreter, resolver, name, cifar_config(train_files, test_file),
+                             max(4, args.samples // 4), shape=(32, 32, 3), work=work)
+    path = os.path.join(work, f"{name}_float32_mode.tflite")
+    info = json.loads(run([args.qat, "export", ckpt, "--mode", "float32", "-o", path, "--json"]))
+    sizes = {"int8": os.path.getsize(files["int8"]), "float32": os.path.getsize(path)}
+    c.check(info["size_bytes"] == sizes["float32"], f"float32 export: --json size {info['size_bytes']:,} B")
+    for mode, size in sizes.items():
+        tf = TF_CONVERTER_SIZES[mode]
+        c.check(size < tf, f"examples/cifar10_cnn.yaml architecture, {mode}: {size:,} B "
+                f"< TF converter's {tf:,} B ({100 * size / tf:.1f} %)")
 
 
 def main():
@@ -326,7 +488,7 @@ def main():
     p.add_argument("--flatc", default="")
     p.add_argument("--samples", type=int, default=40)
     p.add_argument("--accuracy", default="", help="measure CKPT over the whole test set instead of testing")
-    p.add_argument("--predictor", default="", help="with --accuracy: build/tests/test_export_int8 (top-1 agreement)")
+    p.add_argument("--predictor", default="", help="build/tests/test_export_int8: the fake-quant model's predictions (top-1 agreement)")
     args = p.parse_args()
     reexec_in_venv()
     try:
@@ -345,6 +507,13 @@ def main():
             test_model(c, args, Interpreter, resolver, name, make(), args.samples)
         except Exception as e:  # one model's failure must not hide the others
             c.check(False, f"{name}: {type(e).__name__}: {e}")
+    for label, part in (("cifar10_cnn", cifar_arch), ("whole test set", whole_test_set)):
+        started = time.monotonic()
+        try:
+            part(c, args, Interpreter, resolver)
+        except Exception as e:  # noqa: BLE001
+            c.check(False, f"{label}: {type(e).__name__}: {e}")
+        print(f"  ({label}: {time.monotonic() - started:.1f} s)")
     try:
         test_no_ranges(c, args)
     except Exception as e:
