@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export/lower_common.h"
 #include "qat/error.h"
 #include "qat/export.h"
 
@@ -142,24 +143,6 @@ static int activation_tensor(lowering *L, const char *name, int rank, const int 
   return qat_tflite_add_tensor(L->t, name, QAT_TFLITE_FLOAT32, rank, dims, NULL, 0, index);
 }
 
-static int add_op(lowering *L, qat_tflite_operator *op, int n_in, const int *in, int out) {
-  op->n_inputs = n_in;
-  for (int k = 0; k < n_in; k++) op->inputs[k] = in[k];
-  op->n_outputs = 1;
-  op->outputs[0] = out;
-  return qat_tflite_add_op(L->t, op, NULL);
-}
-
-static qat_tflite_padding padding_of(const qat_layer_spec *l) {
-  return l->padding == QAT_PADDING_SAME ? QAT_TFLITE_PADDING_SAME : QAT_TFLITE_PADDING_VALID;
-}
-
-static const qat_param *find_param(const lowering *L, int li, const char *suffix) {
-  char name[2 * QAT_NAME_MAX + 16];
-  snprintf(name, sizeof name, "%s/%s", layer(L, li)->name, suffix);
-  return qat_model_find_param(L->m, name);
-}
-
 /* SOFTMAX (beta 1) on tensor `in`, the output named after layer li. */
 static int lower_softmax(lowering *L, int li, int in, int *out) {
   int rank, dims[QAT_MAX_RANK];
@@ -169,7 +152,7 @@ static int lower_softmax(lowering *L, int li, int in, int *out) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_SOFTMAX);
   op.opt.beta = 1.0f;
-  return add_op(L, &op, 1, &in, *out);
+  return lower_add_op(L->t, &op, 1, &in, *out);
 }
 
 /* Conv2D, DepthwiseConv2D, Dense, with a folded BatchNormalization and a fused ReLU after them
@@ -177,8 +160,8 @@ static int lower_softmax(lowering *L, int li, int in, int *out) {
 static int lower_weighted(lowering *L, int li) {
   const qat_layer_spec *l = layer(L, li);
   int dw = l->type == QAT_LAYER_DEPTHWISE_CONV2D, dense = l->type == QAT_LAYER_DENSE;
-  const qat_param *k = find_param(L, li, dw ? "depthwise_kernel" : "kernel");
-  const qat_param *b = l->use_bias ? find_param(L, li, "bias") : NULL;
+  const qat_param *k = lower_find_param(L->m, li, dw ? "depthwise_kernel" : "kernel");
+  const qat_param *b = l->use_bias ? lower_find_param(L->m, li, "bias") : NULL;
   if (!k || (l->use_bias && !b)) return layer_fail(L, li, QAT_ERR_INTERNAL, "its weights are missing from the model");
   int channels = dw ? k->dims[3] : k->dims[0];
   int rc = QAT_OK;
@@ -198,8 +181,8 @@ static int lower_weighted(lowering *L, int li) {
   int end = li, absorbed_bn = -1, absorbed_relu = -1;
   int c = sole_consumer(L, li);
   if (c >= 0 && layer(L, c)->type == QAT_LAYER_BATCH_NORM && l->activation == QAT_ACTIVATION_LINEAR) {
-    const qat_param *gamma = find_param(L, c, "gamma"), *beta = find_param(L, c, "beta"),
-                    *mean = find_param(L, c, "moving_mean"), *var = find_param(L, c, "moving_variance");
+    const qat_param *gamma = lower_find_param(L->m, c, "gamma"), *beta = lower_find_param(L->m, c, "beta"),
+                    *mean = lower_find_param(L->m, c, "moving_mean"), *var = lower_find_param(L->m, c, "moving_variance");
     if (!gamma || !beta || !mean || !var || gamma->size != channels) {
       rc = layer_fail(L, c, QAT_ERR_INTERNAL, "its statistics are missing or do not match '%s'", l->name);
       goto free_weights;
@@ -245,13 +228,13 @@ static int lower_weighted(lowering *L, int li) {
                                   : QAT_TFLITE_OP_CONV_2D);
   op.opt.activation = (qat_tflite_activation)act;
   if (!dense) {
-    op.opt.padding = padding_of(l);
+    op.opt.padding = lower_padding(l);
     op.opt.stride_h = l->strides[0];
     op.opt.stride_w = l->strides[1];
     op.opt.depth_multiplier = dw ? l->depth_multiplier : 1;
   }
   int in[3] = {tensor_of(L, input_of(L, li, 0)), wi, bi};
-  if ((rc = add_op(L, &op, 3, in, out))) goto free_weights;
+  if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_weights;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_weights;
   /* Only these layers: others between li and end may belong to other operators. */
   L->tensor[li] = out;
@@ -271,13 +254,13 @@ static int lower_pool(lowering *L, int li) {
   if (rc) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, l->type == QAT_LAYER_MAX_POOL2D ? QAT_TFLITE_OP_MAX_POOL_2D : QAT_TFLITE_OP_AVERAGE_POOL_2D);
-  op.opt.padding = padding_of(l);
+  op.opt.padding = lower_padding(l);
   op.opt.stride_h = l->strides[0];
   op.opt.stride_w = l->strides[1];
   op.opt.filter_h = l->pool_size[0];
   op.opt.filter_w = l->pool_size[1];
   int in = tensor_of(L, input_of(L, li, 0));
-  if ((rc = add_op(L, &op, 1, &in, out))) return rc;
+  if ((rc = lower_add_op(L->t, &op, 1, &in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
 }
@@ -297,7 +280,7 @@ static int lower_global_pool(lowering *L, int li) {
   qat_tflite_op_init(&op, QAT_TFLITE_OP_MEAN);
   op.opt.keep_dims = 0;
   int in[2] = {tensor_of(L, input_of(L, li, 0)), ai};
-  if ((rc = add_op(L, &op, 2, in, out))) return rc;
+  if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
 }
@@ -319,7 +302,7 @@ static int lower_reshape(lowering *L, int li) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_RESHAPE);
   int in[2] = {tensor_of(L, input_of(L, li, 0)), si};
-  if ((rc = add_op(L, &op, 2, in, out))) return rc;
+  if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
 }
@@ -349,7 +332,7 @@ static int lower_add(lowering *L, int li) {
     qat_tflite_op_init(&op, QAT_TFLITE_OP_ADD);
     op.opt.activation = last ? (qat_tflite_activation)act : QAT_TFLITE_ACT_NONE;
     int in[2] = {acc, tensor_of(L, input_of(L, li, k))};
-    if ((rc = add_op(L, &op, 2, in, out))) return rc;
+    if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
     acc = out;
   }
   L->tensor[li] = acc;
@@ -365,7 +348,7 @@ static int lower_relu(lowering *L, int li, int act) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, act == QAT_TFLITE_ACT_RELU6 ? QAT_TFLITE_OP_RELU6 : QAT_TFLITE_OP_RELU);
   int in = tensor_of(L, input_of(L, li, 0));
-  if ((rc = add_op(L, &op, 1, &in, out))) return rc;
+  if ((rc = lower_add_op(L->t, &op, 1, &in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export/lower_common.h"
 #include "qat/error.h"
 #include "qat/export.h"
 #include "qat/quant.h"
@@ -79,24 +80,6 @@ static void params_of(const lowering8 *L, int tensor, float *scale, int64_t *zp)
   *zp = t->quant.n > 0 ? t->quant.zero_point[0] : 0;
 }
 
-static int add_op(lowering8 *L, qat_tflite_operator *op, int n_in, const int *in, int out) {
-  op->n_inputs = n_in;
-  for (int k = 0; k < n_in; k++) op->inputs[k] = in[k];
-  op->n_outputs = 1;
-  op->outputs[0] = out;
-  return qat_tflite_add_op(L->t, op, NULL);
-}
-
-static qat_tflite_padding padding_of(const qat_layer_spec *l) {
-  return l->padding == QAT_PADDING_SAME ? QAT_TFLITE_PADDING_SAME : QAT_TFLITE_PADDING_VALID;
-}
-
-static const qat_param *find_param(const lowering8 *L, int li, const char *suffix) {
-  char name[2 * QAT_NAME_MAX + 16];
-  snprintf(name, sizeof name, "%s/%s", layer(L, li)->name, suffix);
-  return qat_model_find_param(L->m, name);
-}
-
 /* The output quantizer of layer li: it must exist and have parameters. */
 static int output_fq(const lowering8 *L, int li, const qat_fq **out) {
   const qat_fq *fq = L->m->layer_fq[li];
@@ -144,7 +127,7 @@ static int lower_softmax(lowering8 *L, int li, int in, int *out) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_SOFTMAX);
   op.opt.beta = 1.0f;
-  return add_op(L, &op, 1, &in, *out);
+  return lower_add_op(L->t, &op, 1, &in, *out);
 }
 
 static int lower_weighted(lowering8 *L, int li) {
@@ -152,7 +135,7 @@ static int lower_weighted(lowering8 *L, int li) {
   const qat_layer_spec *l = layer(L, li);
   int dw = l->type == QAT_LAYER_DEPTHWISE_CONV2D, dense = l->type == QAT_LAYER_DENSE;
   const char *ksuffix = dw ? "depthwise_kernel" : "kernel";
-  const qat_param *k = find_param(L, li, ksuffix);
+  const qat_param *k = lower_find_param(L->m, li, ksuffix);
   char name[2 * QAT_NAME_MAX + 32];
   snprintf(name, sizeof name, "%s/%s", l->name, ksuffix);
   const qat_fq *wfq = qat_model_find_fq(m, name);
@@ -197,8 +180,8 @@ static int lower_weighted(lowering8 *L, int li) {
   /* bias: the folded one (beta - gamma * mean / sigma; the conv's own bias was absorbed into the
    * moving mean) or the layer's own */
   if (fold >= 0) {
-    const qat_param *gamma = find_param(L, fold, "gamma"), *beta = find_param(L, fold, "beta"),
-                    *mean = find_param(L, fold, "moving_mean"), *var = find_param(L, fold, "moving_variance");
+    const qat_param *gamma = lower_find_param(L->m, fold, "gamma"), *beta = lower_find_param(L->m, fold, "beta"),
+                    *mean = lower_find_param(L->m, fold, "moving_mean"), *var = lower_find_param(L->m, fold, "moving_variance");
     if (!gamma || !beta || !mean || !var || gamma->size != channels) {
       rc = layer_fail(L, fold, QAT_ERR_INTERNAL, "its statistics are missing or do not match '%s'", l->name);
       goto free_all;
@@ -215,7 +198,7 @@ static int lower_weighted(lowering8 *L, int li) {
       goto free_all;
     }
   } else if (l->use_bias) {
-    const qat_param *b = find_param(L, li, "bias");
+    const qat_param *b = lower_find_param(L->m, li, "bias");
     if (!b || b->size != channels) {
       rc = layer_fail(L, li, QAT_ERR_INTERNAL, "its bias is missing");
       goto free_all;
@@ -249,13 +232,13 @@ static int lower_weighted(lowering8 *L, int li) {
   qat_tflite_op_init(&op, dw ? QAT_TFLITE_OP_DEPTHWISE_CONV_2D : dense ? QAT_TFLITE_OP_FULLY_CONNECTED : QAT_TFLITE_OP_CONV_2D);
   op.opt.activation = fused_of(ofq);
   if (!dense) {
-    op.opt.padding = padding_of(l);
+    op.opt.padding = lower_padding(l);
     op.opt.stride_h = l->strides[0];
     op.opt.stride_w = l->strides[1];
     op.opt.depth_multiplier = dw ? l->depth_multiplier : 1;
   }
   int in[3] = {in_t, wi, bi};
-  if ((rc = add_op(L, &op, 3, in, out))) goto free_all;
+  if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_all;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_all;
   for (int j = li; j <= end; j++)
     if (j == li || m->fused_into[j] == li) L->tensor[j] = out;
@@ -281,12 +264,12 @@ static int lower_pool(lowering8 *L, int li) {
   if (rc) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, l->type == QAT_LAYER_MAX_POOL2D ? QAT_TFLITE_OP_MAX_POOL_2D : QAT_TFLITE_OP_AVERAGE_POOL_2D);
-  op.opt.padding = padding_of(l);
+  op.opt.padding = lower_padding(l);
   op.opt.stride_h = l->strides[0];
   op.opt.stride_w = l->strides[1];
   op.opt.filter_h = l->pool_size[0];
   op.opt.filter_w = l->pool_size[1];
-  if ((rc = add_op(L, &op, 1, &in, out))) return rc;
+  if ((rc = lower_add_op(L->t, &op, 1, &in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
 }
@@ -308,7 +291,7 @@ static int lower_global_pool(lowering8 *L, int li) {
   qat_tflite_op_init(&op, QAT_TFLITE_OP_MEAN);
   op.opt.keep_dims = 0;
   int in[2] = {tensor_of(L, input_of(L, li, 0)), ai};
-  if ((rc = add_op(L, &op, 2, in, out))) return rc;
+  if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
 }
@@ -331,7 +314,7 @@ static int lower_reshape(lowering8 *L, int li) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_RESHAPE);
   int ins[2] = {in, si};
-  if ((rc = add_op(L, &op, 2, ins, out))) return rc;
+  if ((rc = lower_add_op(L->t, &op, 2, ins, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
 }
@@ -355,7 +338,7 @@ static int lower_add(lowering8 *L, int li) {
   qat_tflite_op_init(&op, QAT_TFLITE_OP_ADD);
   op.opt.activation = fused_of(ofq);
   int in[2] = {tensor_of(L, input_of(L, li, 0)), tensor_of(L, input_of(L, li, 1))};
-  if ((rc = add_op(L, &op, 2, in, out))) return rc;
+  if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
   for (int j = li; j <= end; j++)
     if (j == li || L->m->fused_into[j] == li) L->tensor[j] = out;
   return QAT_OK;
@@ -608,7 +591,7 @@ int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out)
     if ((rc = act_tensor(&L, "input/int8", QAT_TFLITE_INT8, 4, in_dims, s_in, zp_in, &L.input))) goto done;
     qat_tflite_operator op;
     qat_tflite_op_init(&op, QAT_TFLITE_OP_QUANTIZE);
-    if ((rc = add_op(&L, &op, 1, &edge, L.input))) goto done;
+    if ((rc = lower_add_op(L.t, &op, 1, &edge, L.input))) goto done;
   }
   for (int li = 0; li < L.n; li++)
     if ((rc = lower_layer(&L, li))) goto done;
@@ -639,7 +622,7 @@ int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out)
       goto done;
     qat_tflite_operator op;
     qat_tflite_op_init(&op, u8 ? QAT_TFLITE_OP_QUANTIZE : QAT_TFLITE_OP_DEQUANTIZE);
-    if ((rc = add_op(&L, &op, 1, &result, edge))) goto done;
+    if ((rc = lower_add_op(L.t, &op, 1, &result, edge))) goto done;
     result = edge;
   }
   if ((rc = qat_tflite_add_output(out, result, out_name))) goto done;
