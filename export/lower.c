@@ -33,18 +33,6 @@ typedef struct lowering {
 
 static const qat_layer_spec *layer(const lowering *L, int li) { return &L->m->spec.layers[li]; }
 
-/* Layer li's k-th input: -1 for the model input. A layer without explicit inputs reads the
- * one before it (as qat_model_create resolves it). */
-static int input_of(const lowering *L, int li, int k) {
-  const qat_layer_spec *l = layer(L, li);
-  return l->n_inputs > 0 ? l->inputs[k] : li - 1;
-}
-
-static int n_inputs_of(const lowering *L, int li) {
-  const qat_layer_spec *l = layer(L, li);
-  return l->n_inputs > 0 ? l->n_inputs : 1;
-}
-
 static int is_identity(const qat_layer_spec *l) {
   return l->type == QAT_LAYER_DROPOUT || (l->type == QAT_LAYER_ACTIVATION && l->activation == QAT_ACTIVATION_LINEAR);
 }
@@ -102,19 +90,19 @@ static int analyze(lowering *L) {
     L->consumer[li] = -1;
     L->tensor[li] = -1;
     L->absorbed[li] = 0;
-    int nin = n_inputs_of(L, li);
+    int nin = qat_layer_n_inputs(&L->m->spec, li);
     if (nin < 1 || nin > QAT_MAX_LAYER_INPUTS) return layer_fail(L, li, QAT_ERR_INTERNAL, "has %d inputs", nin);
     for (int k = 0; k < nin; k++) {
-      int src = input_of(L, li, k);
+      int src = qat_layer_input(&L->m->spec, li, k);
       if (src < -1 || src >= li)
         return layer_fail(L, li, QAT_ERR_INTERNAL, "input %d refers to layer %d, not an earlier one", k, src);
     }
-    L->root[li] = is_identity(layer(L, li)) ? root_of(L, input_of(L, li, 0)) : li;
+    L->root[li] = is_identity(layer(L, li)) ? root_of(L, qat_layer_input(&L->m->spec, li, 0)) : li;
   }
   for (int li = 0; li < L->n; li++) {
     if (is_identity(layer(L, li))) continue;
-    for (int k = 0; k < n_inputs_of(L, li); k++) {
-      int r = root_of(L, input_of(L, li, k));
+    for (int k = 0; k < qat_layer_n_inputs(&L->m->spec, li); k++) {
+      int r = root_of(L, qat_layer_input(&L->m->spec, li, k));
       if (r < 0) continue;
       L->consumer[r] = L->uses[r] == 0 ? li : -1;
       L->uses[r]++;
@@ -233,7 +221,7 @@ static int lower_weighted(lowering *L, int li) {
     op.opt.stride_w = l->strides[1];
     op.opt.depth_multiplier = dw ? l->depth_multiplier : 1;
   }
-  int in[3] = {tensor_of(L, input_of(L, li, 0)), wi, bi};
+  int in[3] = {tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), wi, bi};
   if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_weights;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_weights;
   /* Only these layers: others between li and end may belong to other operators. */
@@ -259,7 +247,7 @@ static int lower_pool(lowering *L, int li) {
   op.opt.stride_w = l->strides[1];
   op.opt.filter_h = l->pool_size[0];
   op.opt.filter_w = l->pool_size[1];
-  int in = tensor_of(L, input_of(L, li, 0));
+  int in = tensor_of(L, qat_layer_input(&L->m->spec, li, 0));
   if ((rc = lower_add_op(L->t, &op, 1, &in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
@@ -279,7 +267,7 @@ static int lower_global_pool(lowering *L, int li) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_MEAN);
   op.opt.keep_dims = 0;
-  int in[2] = {tensor_of(L, input_of(L, li, 0)), ai};
+  int in[2] = {tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), ai};
   if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
@@ -301,7 +289,7 @@ static int lower_reshape(lowering *L, int li) {
   if ((rc = activation_tensor(L, l->name, rank, dims, &out))) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_RESHAPE);
-  int in[2] = {tensor_of(L, input_of(L, li, 0)), si};
+  int in[2] = {tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), si};
   if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
@@ -310,7 +298,7 @@ static int lower_reshape(lowering *L, int li) {
 /* Add of n inputs: ((x0 + x1) + x2) + ..., a following ReLU fused into the last ADD. */
 static int lower_add(lowering *L, int li) {
   const qat_layer_spec *l = layer(L, li);
-  int nin = n_inputs_of(L, li);
+  int nin = qat_layer_n_inputs(&L->m->spec, li);
   if (nin < 2) return layer_fail(L, li, QAT_ERR_UNSUPPORTED, "Add needs at least 2 inputs, got %d", nin);
   int end = li, act = QAT_TFLITE_ACT_NONE;
   int r = sole_consumer(L, li);
@@ -321,7 +309,7 @@ static int lower_add(lowering *L, int li) {
   }
   int rank, dims[QAT_MAX_RANK], rc = QAT_OK;
   out_shape(L, li, &rank, dims);
-  int acc = tensor_of(L, input_of(L, li, 0));
+  int acc = tensor_of(L, qat_layer_input(&L->m->spec, li, 0));
   for (int k = 1; k < nin; k++) {
     int last = k == nin - 1, out;
     char name[QAT_NAME_MAX + 32];
@@ -331,7 +319,7 @@ static int lower_add(lowering *L, int li) {
     qat_tflite_operator op;
     qat_tflite_op_init(&op, QAT_TFLITE_OP_ADD);
     op.opt.activation = last ? (qat_tflite_activation)act : QAT_TFLITE_ACT_NONE;
-    int in[2] = {acc, tensor_of(L, input_of(L, li, k))};
+    int in[2] = {acc, tensor_of(L, qat_layer_input(&L->m->spec, li, k))};
     if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
     acc = out;
   }
@@ -347,7 +335,7 @@ static int lower_relu(lowering *L, int li, int act) {
   if (rc) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, act == QAT_TFLITE_ACT_RELU6 ? QAT_TFLITE_OP_RELU6 : QAT_TFLITE_OP_RELU);
-  int in = tensor_of(L, input_of(L, li, 0));
+  int in = tensor_of(L, qat_layer_input(&L->m->spec, li, 0));
   if ((rc = lower_add_op(L->t, &op, 1, &in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
@@ -355,7 +343,7 @@ static int lower_relu(lowering *L, int li, int act) {
 
 /* Why a batch norm was not folded (it was reached without being absorbed). */
 static int unfoldable_batch_norm(const lowering *L, int li) {
-  int src = input_of(L, li, 0), r = root_of(L, src);
+  int src = qat_layer_input(&L->m->spec, li, 0), r = root_of(L, src);
   if (r < 0)
     return layer_fail(L, li, QAT_ERR_UNSUPPORTED,
                       "cannot be folded: it reads the model input; float32 export folds batch normalization into "
@@ -380,7 +368,7 @@ static int lower_layer(lowering *L, int li) {
   const qat_layer_spec *l = layer(L, li);
   if (L->absorbed[li]) return QAT_OK;
   if (is_identity(l)) {
-    L->tensor[li] = tensor_of(L, input_of(L, li, 0));
+    L->tensor[li] = tensor_of(L, qat_layer_input(&L->m->spec, li, 0));
     return QAT_OK;
   }
   switch (l->type) {
@@ -397,7 +385,7 @@ static int lower_layer(lowering *L, int li) {
   case QAT_LAYER_RELU:
   case QAT_LAYER_ACTIVATION:
     if (l->type == QAT_LAYER_ACTIVATION && l->activation == QAT_ACTIVATION_SOFTMAX) {
-      int out, rc = lower_softmax(L, li, tensor_of(L, input_of(L, li, 0)), &out);
+      int out, rc = lower_softmax(L, li, tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), &out);
       if (!rc) L->tensor[li] = out;
       return rc;
     }

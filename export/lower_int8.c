@@ -30,16 +30,6 @@ typedef struct lowering8 {
 
 static const qat_layer_spec *layer(const lowering8 *L, int li) { return &L->m->spec.layers[li]; }
 
-static int input_of(const lowering8 *L, int li, int k) {
-  const qat_layer_spec *l = layer(L, li);
-  return l->n_inputs > 0 ? l->inputs[k] : li - 1;
-}
-
-static int n_inputs_of(const lowering8 *L, int li) {
-  const qat_layer_spec *l = layer(L, li);
-  return l->n_inputs > 0 ? l->n_inputs : 1;
-}
-
 static int tensor_of(const lowering8 *L, int src) { return src < 0 ? L->input : L->tensor[src]; }
 
 __attribute__((format(printf, 4, 5))) static int layer_fail(const lowering8 *L, int li, int status, const char *fmt,
@@ -147,7 +137,7 @@ static int lower_weighted(lowering8 *L, int li) {
   const qat_fq *ofq = NULL;
   int rc = output_fq(L, end, &ofq);
   if (rc) return rc;
-  int in_t = tensor_of(L, input_of(L, li, 0));
+  int in_t = tensor_of(L, qat_layer_input(&L->m->spec, li, 0));
   float s_in;
   int64_t zp_in;
   params_of(L, in_t, &s_in, &zp_in);
@@ -255,7 +245,7 @@ free_all:
 /* Pools keep their input's parameters (the spec requires it). */
 static int lower_pool(lowering8 *L, int li) {
   const qat_layer_spec *l = layer(L, li);
-  int in = tensor_of(L, input_of(L, li, 0)), rank, dims[QAT_MAX_RANK], out;
+  int in = tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), rank, dims[QAT_MAX_RANK], out;
   float s;
   int64_t zp;
   params_of(L, in, &s, &zp);
@@ -290,7 +280,7 @@ static int lower_global_pool(lowering8 *L, int li) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_MEAN);
   op.opt.keep_dims = 0;
-  int in[2] = {tensor_of(L, input_of(L, li, 0)), ai};
+  int in[2] = {tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), ai};
   if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
   L->tensor[li] = out;
   return QAT_OK;
@@ -298,7 +288,7 @@ static int lower_global_pool(lowering8 *L, int li) {
 
 static int lower_reshape(lowering8 *L, int li) {
   const qat_layer_spec *l = layer(L, li);
-  int in = tensor_of(L, input_of(L, li, 0)), rank, dims[QAT_MAX_RANK], out, si;
+  int in = tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), rank, dims[QAT_MAX_RANK], out, si;
   float s;
   int64_t zp;
   params_of(L, in, &s, &zp);
@@ -320,7 +310,7 @@ static int lower_reshape(lowering8 *L, int li) {
 }
 
 static int lower_add(lowering8 *L, int li) {
-  int nin = n_inputs_of(L, li);
+  int nin = qat_layer_n_inputs(&L->m->spec, li);
   if (nin != 2)
     return layer_fail(L, li, QAT_ERR_UNSUPPORTED,
                       "int8 export supports Add of exactly 2 inputs (got %d): the QAT model quantizes only the "
@@ -337,7 +327,7 @@ static int lower_add(lowering8 *L, int li) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_ADD);
   op.opt.activation = fused_of(ofq);
-  int in[2] = {tensor_of(L, input_of(L, li, 0)), tensor_of(L, input_of(L, li, 1))};
+  int in[2] = {tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), tensor_of(L, qat_layer_input(&L->m->spec, li, 1))};
   if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
   for (int j = li; j <= end; j++)
     if (j == li || L->m->fused_into[j] == li) L->tensor[j] = out;
@@ -357,7 +347,7 @@ static int lower_layer(lowering8 *L, int li) {
     return QAT_OK;
   }
   if (is_identity(l)) {
-    L->tensor[li] = tensor_of(L, input_of(L, li, 0));
+    L->tensor[li] = tensor_of(L, qat_layer_input(&L->m->spec, li, 0));
     return QAT_OK;
   }
   switch (l->type) {
@@ -372,7 +362,7 @@ static int lower_layer(lowering8 *L, int li) {
   case QAT_LAYER_ADD: return lower_add(L, li);
   case QAT_LAYER_ACTIVATION:
     if (l->activation == QAT_ACTIVATION_SOFTMAX) {
-      int out, rc = lower_softmax(L, li, tensor_of(L, input_of(L, li, 0)), &out);
+      int out, rc = lower_softmax(L, li, tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), &out);
       if (!rc) L->tensor[li] = out;
       return rc;
     }

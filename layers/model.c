@@ -42,7 +42,6 @@ static int keeps_input_range(const qat_layer_spec *l) {
          (l->type == QAT_LAYER_ACTIVATION && l->activation == QAT_ACTIVATION_LINEAR);
 }
 
-static int input_of(const qat_layer_spec *l, int li, int k) { return l->n_inputs > 0 ? l->inputs[k] : li - 1; }
 
 /* Finds the int8 ops of the exported graph: a conv, depthwise or dense layer (or an Add)
  * heads an op; a BatchNormalization right after a linear conv folds into it, and a ReLU or
@@ -59,16 +58,15 @@ static int plan_quantization(builder *b) {
     goto free_counts;
   }
   for (int i = 0; i < n; i++) {
-    int k_max = sp->layers[i].n_inputs > 0 ? sp->layers[i].n_inputs : 1;
-    for (int k = 0; k < k_max; k++) {
-      int src = input_of(&sp->layers[i], i, k);
+    for (int k = 0; k < qat_layer_n_inputs(sp, i); k++) {
+      int src = qat_layer_input(sp, i, k);
       if (src >= 0) consumers[src]++;
     }
   }
   consumers[n - 1]++; /* the model output is read too */
   for (int i = 0; i < n; i++) {
     const qat_layer_spec *l = &sp->layers[i];
-    int j = l->n_inputs <= 1 ? input_of(l, i, 0) : -1;
+    int j = l->n_inputs <= 1 ? qat_layer_input(sp, i, 0) : -1;
     int alone = j >= 0 && consumers[j] == 1;
     int head = alone ? m->fused_into[j] : -1;
     const qat_layer_spec *h = head >= 0 ? &sp->layers[head] : NULL;
@@ -98,7 +96,7 @@ static int plan_quantization(builder *b) {
   /* only the last layer of each fused chain is quantized */
   for (int i = 0; i < n; i++)
     if (m->fused_into[i] != i) {
-      int j = input_of(&sp->layers[i], i, 0);
+      int j = qat_layer_input(sp, i, 0);
       b->fq_after[j] = 0;
     }
 free_counts:
@@ -516,13 +514,13 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
   for (int li = 0; li < spec->n_layers; li++) {
     const qat_layer_spec *l = &spec->layers[li];
     qat_tensor *in[QAT_MAX_LAYER_INPUTS];
-    int n_in = l->n_inputs > 0 ? l->n_inputs : 1;
+    int n_in = qat_layer_n_inputs(spec, li);
     for (int k = 0; k < n_in; k++) {
-      int src = l->n_inputs > 0 ? l->inputs[k] : li - 1;
+      int src = qat_layer_input(spec, li, k);
       QAT_ASSERT(src >= -1 && src < li); /* the config resolved names to earlier layers */
       in[k] = src < 0 ? b.input_q : m->layer_out[src];
     }
-    int in_src = input_of(l, li, 0);
+    int in_src = qat_layer_input(spec, li, 0);
     b.layer = li;
     b.pending = QAT_ACTIVATION_LINEAR;
     rc = build_layer(&b, li, in_src, in, &m->layer_out[li]);

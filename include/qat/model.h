@@ -52,6 +52,15 @@ typedef struct qat_model {
   int *fused_into;         /* layer -> the layer whose int8 op it belongs to (itself if it heads one) */
 } qat_model;
 
+/* Layer li's k-th input (-1: the model input) and its input count: a layer without explicit
+ * inputs reads the one before it. */
+static inline int qat_layer_input(const qat_model_spec *s, int li, int k) {
+  return s->layers[li].n_inputs > 0 ? s->layers[li].inputs[k] : li - 1;
+}
+static inline int qat_layer_n_inputs(const qat_model_spec *s, int li) {
+  return s->layers[li].n_inputs > 0 ? s->layers[li].n_inputs : 1;
+}
+
 int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch, uint64_t seed);
 void qat_model_free(qat_model *m);
 /* Re-draws every parameter (Glorot-uniform kernels, zero biases, BN gamma 1 / beta 0 and
