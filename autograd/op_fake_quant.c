@@ -48,26 +48,6 @@ static float act_upper(qat_activation act) { return act == QAT_ACTIVATION_RELU6 
  * per element (or a min/max), so it is identical to a serial pass. */
 #define FQ_CHUNK 16384
 
-static int range_parallel(const float *x, int64_t n, float *min, float *max) {
-  int64_t chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
-  int bad = 0;
-  float lo = 0.0f, hi = 0.0f;
-#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) reduction(| : bad) if (chunks > 1)
-  for (int64_t k = 0; k < chunks; k++) {
-    int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
-    float cmin, cmax;
-    if (qat_tensor_min_max(x + a, len, &cmin, &cmax)) {
-      bad = 1;
-      continue;
-    }
-    lo = cmin < lo ? cmin : lo;
-    hi = cmax > hi ? cmax : hi;
-  }
-  *min = lo; /* ranges always include 0, so starting from 0 changes nothing */
-  *max = hi;
-  return bad ? QAT_ERR_DIVERGED : QAT_OK;
-}
-
 static void set_params(qat_fq *fq, int c, float scale, int32_t zp) {
   fq->scale[c] = scale;
   fq->zero_point[c] = zp;
@@ -101,7 +81,7 @@ static void update_learned(qat_node *nd) {
   fq->valid = 1;
 }
 
-static void update_params(qat_node *nd, const qat_exec *ex) {
+static void update_params(qat_node *nd) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd);
   if (fq->fixed) return;
@@ -110,26 +90,8 @@ static void update_params(qat_node *nd, const qat_exec *ex) {
     return;
   }
   switch (fq->role) {
-  case QAT_FQ_ACTIVATION: {
-    if (ex->training && !ex->freeze_observers) {
-      /* the observer only needs the batch's range */
-      float r[2];
-      if (range_parallel(x->data, qat_tensor_size(x), &r[0], &r[1])) return;
-      if (fq->act != QAT_ACTIVATION_LINEAR) { /* the range of relu(x) or relu6(x) */
-        r[0] = 0.0f;
-        r[1] = r[1] > 0.0f ? r[1] : 0.0f;
-        if (fq->act == QAT_ACTIVATION_RELU6 && r[1] > 6.0f) r[1] = 6.0f;
-      }
-      if (qat_observer_update(&fq->observer, r, 2)) return;
-    }
-    if (!fq->observer.initialized) return;
-    float scale;
-    int32_t zp;
-    if (qat_observer_params(&fq->observer, fq->qmin, fq->qmax, &scale, &zp)) return;
-    set_params(fq, 0, scale, zp);
-    fq->valid = 1;
-    return;
-  }
+  case QAT_FQ_ACTIVATION:
+    return; /* observed activations: fq_observed_activation; learned ones: update_learned */
   case QAT_FQ_WEIGHT: {
     int64_t shape[QAT_MAX_RANK];
     for (int i = 0; i < x->rank; i++) shape[i] = x->dims[i];
@@ -263,7 +225,7 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
     fq_observed_activation(nd, ex);
     return;
   }
-  if (ex->fake_quant) update_params(nd, ex);
+  if (ex->fake_quant) update_params(nd);
   int quantize = ex->fake_quant && fq->valid;
   if (!quantize && fq->act == QAT_ACTIVATION_LINEAR) {
     memcpy(y->data, x->data, (size_t)n * sizeof(float));
