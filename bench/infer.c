@@ -4,9 +4,9 @@
  *
  *   bench/infer [--python PY] [--rounds K] [--no-ref] [--json] [MODEL.tflite ...]
  *
- * Without models: float32 exports of the example configs (examples/fashion_mnist_cnn.yaml,
- * cifar10_cnn.yaml, mobilenet_tiny.yaml; freshly initialized weights: latency does not depend
- * on the values) and the int8 fixtures of ../shared/fixtures/tflite that have one input.
+ * Without models: float32 and int8 exports of the example configs
+ * (examples/fashion_mnist_cnn.yaml, cifar10_cnn.yaml, mobilenet_tiny.yaml; freshly initialized
+ * weights: latency does not depend on the values) and the int8 fixtures of ../shared/fixtures/tflite that have one input.
  *
  * Each model runs K rounds (default 5) of R invokes, R chosen so that a round of qat takes
  * about 0.2 s; the figure is the median over rounds of the mean time per invoke. LiteRT is
@@ -76,6 +76,49 @@ static int export_example(const char *config, const char *dir, bench_model *bm) 
     snprintf(bm->path, sizeof bm->path, "%s/%.*s.tflite", dir, (int)strcspn(base, "."), base);
     rc = qat_tflite_write(&t, bm->path);
   }
+  qat_tflite_model_free(&t);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  return rc;
+}
+
+/* An int8 export (int8 I/O) of an example config: the model quantization-aware, its observers
+ * set by four training-mode passes over uniform noise (latency does not depend on the ranges). */
+static int export_example_int8(const char *config, const char *dir, bench_model *bm) {
+  enum { BATCH = 4 };
+  qat_config cfg;
+  qat_model *m = NULL;
+  qat_tflite_model t;
+  qat_tflite_model_init(&t);
+  int rc = qat_config_load(config, &cfg);
+  if (rc) return rc;
+  cfg.model.quantize.enabled = 1;
+  cfg.model.quantize.delay = 0;
+  float *x = NULL;
+  if ((rc = qat_model_create(&m, &cfg.model, BATCH, cfg.train.seed))) goto done;
+  int64_t per = (int64_t)cfg.model.input_shape[0] * cfg.model.input_shape[1] * cfg.model.input_shape[2];
+  if (!(x = malloc((size_t)(BATCH * per) * sizeof *x))) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  uint64_t s = 0x2545f4914f6cdd1dull;
+  qat_exec ex = {.training = 1, .fake_quant = 1};
+  for (int step = 0; step < 4; step++) {
+    for (int64_t k = 0; k < BATCH * per; k++) {
+      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+      x[k] = (float)(s >> 40) / (float)(1 << 24);
+    }
+    ex.step = (uint64_t)step;
+    qat_model_forward(m, x, BATCH, &ex);
+  }
+  if ((rc = qat_export_int8_prepare(m)) || (rc = qat_export_int8(m, QAT_EXPORT_IO_INT8, &t))) goto done;
+  const char *base = strrchr(config, '/');
+  base = base ? base + 1 : config;
+  snprintf(bm->name, sizeof bm->name, "%.*s (int8)", (int)strcspn(base, "."), base);
+  snprintf(bm->path, sizeof bm->path, "%s/%.*s_int8.tflite", dir, (int)strcspn(base, "."), base);
+  rc = qat_tflite_write(&t, bm->path);
+done:
+  free(x);
   qat_tflite_model_free(&t);
   qat_model_free(m);
   qat_config_free(&cfg);
@@ -202,12 +245,14 @@ int main(int argc, char **argv) {
     for (size_t e = 0; e < sizeof examples / sizeof *examples; e++) {
       char cfg[4096];
       snprintf(cfg, sizeof cfg, "%s/examples/%s.yaml", QAT_SOURCE_DIR, examples[e]);
-      if (export_example(cfg, dir, &models[n])) {
-        fprintf(stderr, "infer: %s: %s (skipped)\n", examples[e], qat_error_message());
-        memset(&models[n], 0, sizeof models[n]);
-        continue;
+      for (int q = 0; q < 2; q++) {
+        if ((q ? export_example_int8 : export_example)(cfg, dir, &models[n])) {
+          fprintf(stderr, "infer: %s: %s (skipped)\n", examples[e], qat_error_message());
+          memset(&models[n], 0, sizeof models[n]);
+          continue;
+        }
+        n++;
       }
-      n++;
     }
     static const char *const fixtures[] = {"micro_speech_quantized.tflite", "hello_world_int8.tflite",
                                            "non_int8/model_ToyCar_quant.tflite"};
