@@ -115,7 +115,7 @@ static void dwconv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const
  * are split across OpenMP threads (each output is computed by one thread, as a whole). Shapes
  * beyond the stack buffers take the direct loops above. */
 #define RT_PATCH_MAX 4096
-#define RT_PARALLEL_MACS (1 << 17)
+#define RT_PARALLEL_MACS (1 << 21) /* about a millisecond of work: fork-join costs microseconds */
 
 static inline int8_t requant_i8(const rt_requant *q, uint32_t acc, int oc) {
   int32_t r = qat_multiply_by_quantized_multiplier((int32_t)acc, q->mult[oc], q->shift[oc]);
