@@ -20,6 +20,7 @@ int qat_cmd_export(int argc, char **argv); /* cli/cmd_export.c */
 int qat_cmd_run(int argc, char **argv);    /* cli/cmd_run.c */
 int qat_cmd_eval_tflite(int argc, char **argv); /* cli/cmd_eval_tflite.c */
 int qat_cmd_inspect(int argc, char **argv);     /* cli/cmd_inspect.c */
+int qat_cmd_import(int argc, char **argv);      /* cli/cmd_import.c */
 
 static const char usage_main[] =
     "usage: qat <command> [options]\n"
@@ -35,6 +36,7 @@ static const char usage_main[] =
     "  export CKPT      write a checkpoint as a TensorFlow Lite model (--mode float32)\n"
     "  run MODEL        run a .tflite model once on raw tensor files (--input/--output)\n"
     "  inspect MODEL    operators, tensors, sizes, MACs and peak memory of a .tflite model\n"
+    "  import MODEL     a Keras .h5 / .keras model as a qat config + checkpoint (-o DIR)\n"
     "\n"
     "  qat <command> --help   options of one command\n"
     "  qat --version          print the version\n"
@@ -454,5 +456,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "export")) return qat_cmd_export(argc - 2, argv + 2);
   if (!strcmp(cmd, "run")) return qat_cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "inspect")) return qat_cmd_inspect(argc - 2, argv + 2);
+  if (!strcmp(cmd, "import")) return qat_cmd_import(argc - 2, argv + 2);
   return fail_usage("unknown command '%s'", cmd);
 }
