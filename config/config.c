@@ -43,7 +43,7 @@ static int top_level(const cfg_ctx *c, const cfg_node *root, qat_config *cfg) {
   if ((rc = qat_cfg_model(c, v[0], &cfg->model))) return rc;
   if ((rc = qat_cfg_data(c, v[1], &cfg->data))) return rc;
   if ((rc = qat_cfg_quantize(c, v[3], &cfg->model.quantize))) return rc;
-  return qat_cfg_train(c, v[2], &cfg->train);
+  return qat_cfg_train(c, v[2], &cfg->model, &cfg->train);
 }
 
 int qat_config_parse(const char *text, size_t len, const char *source_name, qat_config *out) {

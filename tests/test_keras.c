@@ -24,6 +24,7 @@
 #include "qat/h5store.h"
 #include "qat/keras.h"
 #include "qat/model.h"
+#include "qat/train.h"
 
 #define FIX QAT_SOURCE_DIR "/tests/fixtures/keras/"
 #define SHARED QAT_SOURCE_DIR "/../shared/fixtures/keras/"
@@ -629,6 +630,79 @@ static void test_apply_all_or_nothing(void **state) {
   qat_keras_free(&k);
 }
 
+/* train.freeze on an imported model: a QAT fine-tune leaves the frozen layers' weights bit
+ * for bit as Keras wrote them while the others move. */
+static void test_freeze_fine_tune(void **state) {
+  (void)state;
+  struct stat st;
+  if (stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", &st) != 0) {
+    printf("skipped: Fashion-MNIST (dataset-fashion-mnist) is not installed\n");
+    return;
+  }
+  qat_keras_model k;
+  load_ok(FIX "fmnist_cnn.h5", NULL, &k);
+  char ckpt[512], yaml_path[512], out[512];
+  tpath(ckpt, sizeof ckpt, "imported.h5");
+  tpath(yaml_path, sizeof yaml_path, "ft.yaml");
+  tpath(out, sizeof out, "run");
+  char *yaml;
+  assert_int_equal(qat_keras_config_yaml(&k, "fmnist_cnn.h5", ckpt, &yaml), 0);
+  qat_config cfg;
+  assert_int_equal(qat_config_parse(yaml, strlen(yaml), "model.yaml", &cfg), 0);
+  qat_model *m;
+  assert_int_equal(qat_model_create(&m, &cfg.model, 1, 1), 0);
+  assert_int_equal(qat_keras_apply(&k, m), 0);
+  qat_checkpoint_meta meta = {0, 0, 1};
+  assert_int_equal(qat_checkpoint_save(ckpt, m, NULL, yaml, &meta), 0);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+
+  /* an unknown name is a config error at its line */
+  size_t n = strlen(yaml) + 512;
+  char *text = malloc(n);
+  snprintf(text, n, "%strain: {freeze: [conv2d, conv2d_7]}\n", yaml);
+  assert_int_equal(qat_config_parse(text, strlen(text), "ft.yaml", &cfg), QAT_ERR_USAGE);
+  printf("  %s\n", qat_error_message());
+  assert_non_null(strstr(qat_error_message(), "train.freeze[1]: no layer named 'conv2d_7'"));
+
+  snprintf(text, n,
+           "%sdata: {dataset: fashion-mnist, limit_train: 128, limit_test: 64}\nquantize: {mode: qat}\n"
+           "train: {epochs: 1, batch_size: 32, freeze: [conv2d, conv2d_1], optimizer: {name: adamw, "
+           "learning_rate: 0.01}}\n",
+           yaml);
+  if (qat_config_parse(text, strlen(text), "ft.yaml", &cfg)) fail_msg("%s", qat_error_message());
+  assert_int_equal(cfg.train.n_freeze, 2);
+  qat_train_options o = {out, NULL, NULL, NULL};
+  qat_train_result res;
+  if (qat_train(&cfg, &o, &res)) fail_msg("%s", qat_error_message());
+  qat_config_free(&cfg);
+  qat_config c2;
+  assert_int_equal(qat_model_from_checkpoint(res.checkpoint, 1, &c2, &m), 0);
+  int frozen = 0, moved = 0;
+  for (int i = 0; i < k.n_weights; i++) {
+    const qat_param *p = qat_model_find_param(m, k.weights[i].name);
+    assert_non_null(p);
+    int same = !memcmp(p->tensor->data, k.weights[i].data, (size_t)p->size * sizeof(float));
+    if (!strncmp(k.weights[i].name, "conv2d", 6)) {
+      assert_true(same);
+      frozen++;
+    } else {
+      assert_false(same);
+      moved++;
+    }
+  }
+  assert_int_equal(frozen, 4);
+  assert_int_equal(moved, 2);
+  qat_model_free(m);
+  qat_config_free(&c2);
+  free(text);
+  free(yaml);
+  qat_keras_free(&k);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+  assert_int_equal(system(cmd), 0);
+}
+
 static int make_tmpdir(void **state) {
   (void)state;
   snprintf(tmpdir, sizeof tmpdir, "/tmp/qat_test_keras_XXXXXX");
@@ -664,6 +738,7 @@ int main(void) {
       cmocka_unit_test(test_bad_files),
       cmocka_unit_test(test_bad_archives),
       cmocka_unit_test(test_apply_all_or_nothing),
+      cmocka_unit_test(test_freeze_fine_tune),
   };
   return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -132,7 +132,11 @@ typedef struct qat_schedule_spec {
   float alpha;      /* cosine: final lr as a fraction of the initial one, default 0 */
 } qat_schedule_spec;
 
+#define QAT_MAX_FREEZE 64
+
 typedef struct qat_train_spec {
+  int n_freeze;        /* train.freeze: layers whose parameters (and BN statistics) stay fixed */
+  char freeze[QAT_MAX_FREEZE][QAT_NAME_MAX];
   int epochs;          /* default 1 */
   int batch_size;      /* default 32 */
   uint64_t seed;       /* default 1 */
