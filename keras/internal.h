@@ -6,10 +6,22 @@
 
 #include "qat/keras.h"
 
+/* Keras layers that qat folds into the conv / dense layer they feed (no layer of their own):
+ * ZeroPadding2D when it equals SAME padding, Rescaling into the kernel and bias. */
+typedef struct keras_fold {
+  int has_pad;
+  int pad[4]; /* top, bottom, left, right */
+  char pad_name[QAT_NAME_MAX];
+  int has_rescale;
+  float scale, offset;
+  char rescale_name[QAT_NAME_MAX];
+} keras_fold;
+
 /* Parses a Keras model config (model_config attribute, model.to_json(), or a .keras
- * config.json) into spec (layers malloc'd). source names the JSON in messages. */
+ * config.json) into spec (layers malloc'd) and *folds (one entry per spec layer, malloc'd).
+ * source names the JSON in messages. */
 int qat_keras_parse_json(const char *text, size_t len, const char *source, qat_model_spec *spec,
-                         char keras_version[32]);
+                         char keras_version[32], keras_fold **folds);
 
 /* Reads entry `name` of the zip archive at path into *out (malloc'd, NUL-terminated, *len
  * bytes without the NUL), refusing entries whose declared size exceeds max. missing_ok: a

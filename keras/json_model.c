@@ -15,7 +15,7 @@
 #define SUPPORTED                                                                                   \
   "InputLayer, Conv2D, DepthwiseConv2D, Dense, MaxPooling2D, AveragePooling2D, "                    \
   "GlobalAveragePooling2D, BatchNormalization, ReLU, Activation (relu, relu6, softmax, linear), " \
-  "Dropout, Flatten, Reshape, Add"
+  "Dropout, Flatten, Reshape, Add; ZeroPadding2D and Rescaling folded into the conv after them"
 
 typedef struct jctx {
   const char *src;
@@ -197,7 +197,9 @@ static int input_shape(const jctx *c, struct json_object *v, int shape[3]) {
 }
 
 /* One layer's class and config -> spec. Returns 1 for an InputLayer (no spec layer). */
-static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, int shape[3], int *have_shape) {
+/* Returns 2 for a ZeroPadding2D or Rescaling, described in *f (no spec layer). */
+static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, keras_fold *f, int shape[3],
+                       int *have_shape) {
   struct json_object *cfg = get(layer, "config");
   const char *cls = str_or(get(layer, "class_name"), NULL);
   if (!cls) return qat_fail(QAT_ERR_FORMAT, "%s: a layer has no class_name", c->src);
@@ -218,6 +220,47 @@ static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, in
   if (!strcmp(cls, "InputLayer")) {
     if (!*have_shape) return lfail(c, QAT_ERR_FORMAT, "has no batch_shape / batch_input_shape");
     return 1;
+  }
+  if (!strcmp(cls, "ZeroPadding2D") || !strcmp(cls, "Rescaling")) {
+    memset(f, 0, sizeof *f);
+    if (!strcmp(cls, "Rescaling")) {
+      struct json_object *sc = get(cfg, "scale"), *of = get(cfg, "offset");
+      if (sc && json_object_is_type(sc, json_type_array)) 
+        return lfail(c, QAT_ERR_UNSUPPORTED, "a per-channel scale is not supported (expected one number)");
+      if (of && json_object_is_type(of, json_type_array))
+        return lfail(c, QAT_ERR_UNSUPPORTED, "a per-channel offset is not supported (expected one number)");
+      if ((rc = want_num(c, sc, "scale", -1e30, 1e30, &f->scale))) return rc;
+      if (!is_null(of) && (rc = want_num(c, of, "offset", -1e30, 1e30, &f->offset))) return rc;
+      f->has_rescale = 1;
+      snprintf(f->rescale_name, sizeof f->rescale_name, "%.*s", QAT_NAME_MAX - 1, name);
+      return 2;
+    }
+    if ((rc = channels_last(c, cfg))) return rc;
+    struct json_object *pd = get(cfg, "padding");
+    int v[4];
+    if (pd && json_object_is_type(pd, json_type_int)) {
+      if ((rc = want_int(c, pd, "padding", 0, 1 << 16, &v[0]))) return rc;
+      v[1] = v[2] = v[3] = v[0];
+    } else if (pd && json_object_is_type(pd, json_type_array) && json_object_array_length(pd) == 2) {
+      for (size_t a = 0; a < 2; a++) {
+        struct json_object *e = json_object_array_get_idx(pd, a);
+        if (json_object_is_type(e, json_type_int)) {
+          if ((rc = want_int(c, e, "padding", 0, 1 << 16, &v[2 * a]))) return rc;
+          v[2 * a + 1] = v[2 * a];
+        } else if (json_object_is_type(e, json_type_array) && json_object_array_length(e) == 2) {
+          for (size_t b = 0; b < 2; b++)
+            if ((rc = want_int(c, json_object_array_get_idx(e, b), "padding", 0, 1 << 16, &v[2 * a + b]))) return rc;
+        } else {
+          return lfail(c, QAT_ERR_FORMAT, "'padding' is not an int, a pair or a pair of pairs");
+        }
+      }
+    } else {
+      return lfail(c, QAT_ERR_FORMAT, "'padding' is not an int, a pair or a pair of pairs");
+    }
+    memcpy(f->pad, v, sizeof v);
+    f->has_pad = 1;
+    snprintf(f->pad_name, sizeof f->pad_name, "%.*s", QAT_NAME_MAX - 1, name);
+    return 2;
   }
   qat_layer_type t;
   if (!strcmp(cls, "Conv2D") || !strcmp(cls, "Convolution2D")) t = QAT_LAYER_CONV2D;
@@ -389,7 +432,15 @@ static int inbound(const jctx *c, struct json_object *layer, const char **names,
   return QAT_OK;
 }
 
-static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec) {
+/* A ZeroPadding2D or Rescaling waiting for the layer it feeds. */
+typedef struct pending_fold {
+  char name[QAT_NAME_MAX];
+  int input;    /* spec layer or -1 (the model input) */
+  int consumed;
+  keras_fold f;
+} pending_fold;
+
+static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, keras_fold **folds_out) {
   const char *cls = str_or(get(root, "class_name"), NULL);
   if (!cls) return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no class_name", c->src);
   int functional = !strcmp(cls, "Functional") || !strcmp(cls, "Model");
@@ -407,48 +458,126 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec) 
   size_t n = json_object_array_length(list);
   if (n > QAT_KERAS_MAX_LAYERS) return qat_fail(QAT_ERR_FORMAT, "%s: %zu layers, more than %d", c->src, n, QAT_KERAS_MAX_LAYERS);
   spec->layers = calloc(n ? n : 1, sizeof *spec->layers);
-  if (!spec->layers) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", c->src);
-  int have_shape = 0, nl = 0, rc;
-  char input_name[QAT_NAME_MAX] = "";
+  keras_fold *folds = calloc(n ? n : 1, sizeof *folds);
+  pending_fold *pend = calloc(n ? n : 1, sizeof *pend);
+  *folds_out = folds;
+  if (!spec->layers || !folds || !pend) {
+    free(pend);
+    return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", c->src);
+  }
+  int have_shape = 0, nl = 0, np = 0, rc = QAT_OK;
+  char input_name[QAT_NAME_MAX] = "", prev_name[QAT_NAME_MAX] = "";
   for (size_t i = 0; i < n; i++) {
     struct json_object *layer = json_object_array_get_idx(list, i);
-    if (!json_object_is_type(layer, json_type_object))
-      return qat_fail(QAT_ERR_FORMAT, "%s: config.layers[%zu] is not an object", c->src, i);
+    if (!json_object_is_type(layer, json_type_object)) {
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: config.layers[%zu] is not an object", c->src, i);
+      goto free_pend;
+    }
     c->layer = NULL;
-    rc = parse_layer(c, layer, &spec->layers[nl], spec->input_shape, &have_shape);
-    if (rc < 0) return rc;
+    keras_fold this_fold;
+    rc = parse_layer(c, layer, &spec->layers[nl], &this_fold, spec->input_shape, &have_shape);
+    if (rc < 0) goto free_pend;
     if (rc == 1) {
-      if (functional && input_name[0]) return lfail(c, QAT_ERR_UNSUPPORTED, "a second model input (qat models have one)");
+      if (functional && input_name[0]) {
+        rc = lfail(c, QAT_ERR_UNSUPPORTED, "a second model input (qat models have one)");
+        goto free_pend;
+      }
       snprintf(input_name, sizeof input_name, "%s", c->layer);
+      snprintf(prev_name, sizeof prev_name, "%s", c->layer);
+      rc = QAT_OK;
       continue;
     }
-    qat_layer_spec *L = &spec->layers[nl];
-    if (find_name(spec, nl, L->name) >= 0 || (input_name[0] && !strcmp(input_name, L->name)))
-      return lfail(c, QAT_ERR_FORMAT, "duplicate layer name");
-    if (!functional) {
-      L->n_inputs = 1;
-      L->inputs[0] = nl - 1;
-      if (L->type == QAT_LAYER_ADD) return lfail(c, QAT_ERR_UNSUPPORTED, "Add in a Sequential model");
-    } else {
-      const char *names[QAT_MAX_LAYER_INPUTS];
-      int k;
-      if ((rc = inbound(c, layer, names, &k))) return rc;
-      if (k == 0) return lfail(c, QAT_ERR_FORMAT, "has no inputs");
-      if ((L->type == QAT_LAYER_ADD) != (k > 1))
-        return lfail(c, QAT_ERR_UNSUPPORTED, "has %d inputs (Add takes 2 or more, other layers one)", k);
-      L->n_inputs = k;
-      for (int j = 0; j < k; j++) {
-        if (input_name[0] && !strcmp(names[j], input_name)) {
-          L->inputs[j] = -1;
-          continue;
-        }
-        int src = find_name(spec, nl, names[j]);
-        if (src < 0) return lfail(c, QAT_ERR_FORMAT, "input '%s' is not an earlier layer", names[j]);
-        L->inputs[j] = src;
+    int is_fold = rc == 2;
+    rc = QAT_OK;
+    /* inbound layer names: the previous entry in a Sequential model */
+    const char *names[QAT_MAX_LAYER_INPUTS];
+    int k = 1;
+    names[0] = prev_name;
+    if (functional) {
+      if ((rc = inbound(c, layer, names, &k))) goto free_pend;
+      if (k == 0) {
+        rc = lfail(c, QAT_ERR_FORMAT, "has no inputs");
+        goto free_pend;
       }
     }
+    qat_layer_spec *L = &spec->layers[nl];
+    int type = is_fold ? -1 : (int)L->type;
+    if (!is_fold && (find_name(spec, nl, L->name) >= 0 || (input_name[0] && !strcmp(input_name, L->name)))) {
+      rc = lfail(c, QAT_ERR_FORMAT, "duplicate layer name");
+      goto free_pend;
+    }
+    if (!functional && type == QAT_LAYER_ADD) {
+      rc = lfail(c, QAT_ERR_UNSUPPORTED, "Add in a Sequential model");
+      goto free_pend;
+    }
+    if ((type == QAT_LAYER_ADD) != (k > 1)) {
+      rc = lfail(c, QAT_ERR_UNSUPPORTED, "has %d inputs (Add takes 2 or more, other layers one)", k);
+      goto free_pend;
+    }
+    int src[QAT_MAX_LAYER_INPUTS];
+    keras_fold fold = {0};
+    for (int j = 0; j < k; j++) {
+      if (!names[j][0] || (input_name[0] && !strcmp(names[j], input_name))) {
+        src[j] = -1;
+        continue;
+      }
+      int p = -1;
+      for (int q = 0; q < np && p < 0; q++)
+        if (!strcmp(pend[q].name, names[j])) p = q;
+      if (p >= 0) {
+        /* the layer after a ZeroPadding2D / Rescaling takes it in: only a conv or dense */
+        const char *what = pend[p].f.has_pad ? "ZeroPadding2D" : "Rescaling";
+        int ok = type == QAT_LAYER_CONV2D || type == QAT_LAYER_DEPTHWISE_CONV2D ||
+                 (type == QAT_LAYER_DENSE && pend[p].f.has_rescale);
+        if (!ok || pend[p].consumed) {
+          rc = qat_fail(QAT_ERR_UNSUPPORTED,
+                        "%s: layer '%s' (%s) feeds %s (qat folds it into the one Conv2D or DepthwiseConv2D%s "
+                        "that follows it; it has no layer of its own)",
+                        c->src, pend[p].name, what, pend[p].consumed ? "a second layer" : "a layer it cannot fold into",
+                        pend[p].f.has_rescale ? " or Dense" : "");
+          goto free_pend;
+        }
+        pend[p].consumed = 1;
+        fold = pend[p].f;
+        src[j] = pend[p].input;
+        continue;
+      }
+      src[j] = find_name(spec, nl, names[j]);
+      if (src[j] < 0) {
+        rc = lfail(c, QAT_ERR_FORMAT, "input '%s' is not an earlier layer", names[j]);
+        goto free_pend;
+      }
+    }
+    if (is_fold) {
+      keras_fold f = this_fold;
+      if (fold.has_pad || fold.has_rescale) {
+        rc = lfail(c, QAT_ERR_UNSUPPORTED, "follows another ZeroPadding2D / Rescaling (qat folds one into a conv)");
+        goto free_pend;
+      }
+      memset(L, 0, sizeof *L);
+      pending_fold *pf = &pend[np++];
+      snprintf(pf->name, sizeof pf->name, "%s", c->layer);
+      pf->input = src[0];
+      pf->f = f;
+      snprintf(prev_name, sizeof prev_name, "%s", c->layer);
+      continue;
+    }
+    L->n_inputs = k;
+    memcpy(L->inputs, src, (size_t)k * sizeof *src);
+    folds[nl] = fold;
+    snprintf(prev_name, sizeof prev_name, "%s", L->name);
     nl++;
   }
+  for (int q = 0; q < np; q++)
+    if (!pend[q].consumed) {
+      rc = qat_fail(QAT_ERR_UNSUPPORTED,
+                    "%s: layer '%s' (%s) feeds no Conv2D / DepthwiseConv2D%s (qat folds it into the conv after it)",
+                    c->src, pend[q].name, pend[q].f.has_pad ? "ZeroPadding2D" : "Rescaling",
+                    pend[q].f.has_rescale ? " / Dense" : "");
+      goto free_pend;
+    }
+  free(pend);
+  pend = NULL;
   c->layer = NULL;
   if (!have_shape) {
     /* Keras 3 Sequential without an InputLayer keeps the shape in build_config. */
@@ -481,11 +610,15 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec) 
       return qat_fail(QAT_ERR_UNSUPPORTED, "%s: layer '%s' (%s): softmax is supported only on the last layer", c->src,
                       spec->layers[i].name, qat_layer_type_name(spec->layers[i].type));
   return QAT_OK;
+free_pend:
+  free(pend);
+  return rc;
 }
 
 int qat_keras_parse_json(const char *text, size_t len, const char *source, qat_model_spec *spec,
-                         char keras_version[32]) {
+                         char keras_version[32], keras_fold **folds) {
   memset(spec, 0, sizeof *spec);
+  *folds = NULL;
   if (len > QAT_KERAS_MAX_JSON)
     return qat_fail(QAT_ERR_FORMAT, "%s: model config is %zu bytes, more than %u", source, len, QAT_KERAS_MAX_JSON);
   struct json_tokener *tok = json_tokener_new_ex(64);
@@ -511,13 +644,15 @@ int qat_keras_parse_json(const char *text, size_t len, const char *source, qat_m
     if (v && !keras_version[0]) snprintf(keras_version, 32, "%s", v);
   }
   jctx c = {source, NULL, NULL};
-  rc = parse_model(&c, root, spec);
+  rc = parse_model(&c, root, spec, folds);
   spec->source = NULL;
 put_root:
   json_object_put(root);
   if (rc) {
     free(spec->layers);
     memset(spec, 0, sizeof *spec);
+    free(*folds);
+    *folds = NULL;
   }
   return rc;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,126 @@ static void detect_layout(wsrc *ws, int full_model) {
   ws->keras3 = qat_h5_has_attr(&ws->r, "/", "layer_names") != 1 && qat_h5_has(&ws->r, "layers") == 1;
 }
 
+static void add_note(qat_keras_model *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(qat_keras_model *k, const char *fmt, ...) {
+  size_t used = strlen(k->notes);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(k->notes + used, sizeof k->notes - used, fmt, ap);
+  va_end(ap);
+}
+
+/* The spatial size of layer src's output (-1: the model input). */
+static int spatial_size(const qat_model_spec *spec, int src, const char *path, int hw[2]) {
+  if (src < 0) {
+    hw[0] = spec->input_shape[0], hw[1] = spec->input_shape[1];
+    return QAT_OK;
+  }
+  qat_model_spec tmp = *spec;
+  tmp.quantize.enabled = 0;
+  tmp.layers = calloc((size_t)src + 2, sizeof *tmp.layers);
+  if (!tmp.layers) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+  memcpy(tmp.layers, spec->layers, (size_t)(src + 1) * sizeof *tmp.layers);
+  for (int i = 0; i <= src; i++) tmp.layers[i].activation = tmp.layers[i].activation == QAT_ACTIVATION_SOFTMAX
+                                                               ? QAT_ACTIVATION_LINEAR : tmp.layers[i].activation;
+  qat_layer_spec *f = &tmp.layers[src + 1];
+  f->type = QAT_LAYER_FLATTEN;
+  snprintf(f->name, sizeof f->name, "qat_keras_flatten");
+  f->n_inputs = 1;
+  f->inputs[0] = src;
+  tmp.n_layers = src + 2;
+  qat_model *m = NULL;
+  int rc = qat_model_create(&m, &tmp, 1, 0);
+  free(tmp.layers);
+  if (rc) return qat_fail_prefix(rc, "%s: ", path);
+  const qat_tensor *t = m->layer_out[src];
+  rc = t->rank == 4 ? QAT_OK : qat_fail(QAT_ERR_UNSUPPORTED, "%s: layer '%s' does not output an image", path, spec->layers[src].name);
+  if (!rc) hw[0] = t->dims[1], hw[1] = t->dims[2];
+  qat_model_free(m);
+  return rc;
+}
+
+/* ZeroPadding2D folded into the conv after it: only when padding then a VALID conv is exactly a
+ * SAME conv on this input (TensorFlow's SAME: total = max((out-1)*s + k - n, 0), before =
+ * total / 2), i.e. the same first window and the same number of outputs. */
+static int fold_pads(qat_keras_model *k, const keras_fold *folds, const char *path) {
+  for (int li = 0; li < k->spec.n_layers; li++) {
+    if (!folds[li].has_pad) continue;
+    qat_layer_spec *L = &k->spec.layers[li];
+    const int *pad = folds[li].pad;
+    int hw[2] = {0, 0}, rc;
+    if ((rc = spatial_size(&k->spec, qat_layer_input(&k->spec, li, 0), path, hw))) return rc;
+    int same = L->padding == QAT_PADDING_VALID;
+    for (int a = 0; a < 2 && same; a++) {
+      int n = hw[a], kk = L->kernel_size[a], s = L->strides[a];
+      int out_same = (n + s - 1) / s;
+      int total = (out_same - 1) * s + kk - n;
+      if (total < 0) total = 0;
+      int out_padded = n + pad[2 * a] + pad[2 * a + 1] >= kk ? (n + pad[2 * a] + pad[2 * a + 1] - kk) / s + 1 : 0;
+      same = pad[2 * a] == total / 2 && out_padded == out_same;
+    }
+    if (!same)
+      return qat_fail(QAT_ERR_UNSUPPORTED,
+                      "%s: layer '%s' (ZeroPadding2D) pads ((%d, %d), (%d, %d)) before '%s' (%s, %dx%d, strides %d, "
+                      "padding %s) on a %dx%d input, which is not SAME padding; qat folds only that (it has no "
+                      "separate pad op)",
+                      path, folds[li].pad_name, pad[0], pad[1], pad[2], pad[3], L->name, qat_layer_type_name(L->type),
+                      L->kernel_size[0], L->kernel_size[1], L->strides[0], L->padding == QAT_PADDING_SAME ? "same" : "valid",
+                      hw[0], hw[1]);
+    L->padding = QAT_PADDING_SAME;
+    add_note(k, "layer '%s' (ZeroPadding2D ((%d, %d), (%d, %d))) is padding: same of '%s'\n", folds[li].pad_name, pad[0],
+             pad[1], pad[2], pad[3], L->name);
+  }
+  return QAT_OK;
+}
+
+static qat_keras_weight *find_weight(qat_keras_model *k, const char *layer, const char *suffix) {
+  char name[2 * QAT_NAME_MAX + 16];
+  snprintf(name, sizeof name, "%s/%s", layer, suffix);
+  for (int i = 0; i < k->n_weights; i++)
+    if (!strcmp(k->weights[i].name, name)) return &k->weights[i];
+  return NULL;
+}
+
+/* Rescaling folded into the next layer: W' = W * scale, b' = b + offset * (sum of W over the
+ * window and input channels of each output channel). The offset term is exact only where the
+ * window never covers padding (VALID conv, Dense). */
+static int fold_rescales(qat_keras_model *k, const keras_fold *folds, const char *path) {
+  for (int li = 0; li < k->spec.n_layers; li++) {
+    if (!folds[li].has_rescale) continue;
+    qat_layer_spec *L = &k->spec.layers[li];
+    float s = folds[li].scale, o = folds[li].offset;
+    if (o != 0 && (L->padding == QAT_PADDING_SAME && L->type != QAT_LAYER_DENSE))
+      return qat_fail(QAT_ERR_UNSUPPORTED,
+                      "%s: layer '%s' (Rescaling, offset %g) before '%s' (%s) with padding same: the offset cannot be "
+                      "folded where the window covers padding (expected offset 0 or a VALID conv)",
+                      path, folds[li].rescale_name, (double)o, L->name, qat_layer_type_name(L->type));
+    if (o != 0 && !L->use_bias)
+      return qat_fail(QAT_ERR_UNSUPPORTED,
+                      "%s: layer '%s' (Rescaling, offset %g) before '%s' (%s), which has no bias to take the offset",
+                      path, folds[li].rescale_name, (double)o, L->name, qat_layer_type_name(L->type));
+    int dw = L->type == QAT_LAYER_DEPTHWISE_CONV2D;
+    qat_keras_weight *w = find_weight(k, L->name, dw ? "depthwise_kernel" : "kernel");
+    qat_keras_weight *b = L->use_bias ? find_weight(k, L->name, "bias") : NULL;
+    if (!w || (L->use_bias && !b)) return qat_fail(QAT_ERR_INTERNAL, "%s: no weights for '%s'", path, L->name);
+    int outs = dw ? w->dims[w->rank - 1] : w->dims[0]; /* depthwise [1,H,W,C*M]; OHWI, [out,in] */
+    int64_t per = w->size / outs;
+    for (int c = 0; c < outs; c++) {
+      double sum = 0;
+      for (int64_t e = 0; e < per; e++) {
+        float *v = dw ? &w->data[e * outs + c] : &w->data[(int64_t)c * per + e];
+        sum += *v;
+        *v *= s;
+      }
+      if (b) b->data[c] += (float)(o * sum);
+    }
+    add_note(k, "layer '%s' (Rescaling scale %g, offset %g) is folded into the weights of '%s': the model takes the "
+                "inputs Keras took (qat's data loader feeds pixels / 255)\n",
+             folds[li].rescale_name, (double)s, (double)o, L->name);
+  }
+  return QAT_OK;
+}
+
 int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out) {
   memset(out, 0, sizeof *out);
   keras_file_kind kind;
@@ -361,6 +482,7 @@ int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out
   if (rc) return rc;
   wsrc ws = {{-1, NULL, 0}, path, 0, "", NULL};
   char *json = NULL, *jsrc_buf = NULL;
+  keras_fold *folds = NULL;
   size_t jlen = 0;
   const char *jsrc = path;
   int full_model = 0;
@@ -415,12 +537,15 @@ int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out
     rc = qat_fail(QAT_ERR_USAGE, "%s: a .keras archive carries its own architecture (no JSON needed)", path);
     goto close_reader;
   }
-  if ((rc = qat_keras_parse_json(json, jlen, jsrc, &out->spec, out->keras_version))) goto close_reader;
+  if ((rc = qat_keras_parse_json(json, jlen, jsrc, &out->spec, out->keras_version, &folds))) goto close_reader;
+  if ((rc = fold_pads(out, folds, jsrc))) goto close_reader;
   if ((rc = read_weights(&ws, out))) goto close_reader;
+  if ((rc = fold_rescales(out, folds, jsrc))) goto close_reader;
   out->spec.source = NULL;
 close_reader:
   qat_h5_reader_close(&ws.r);
 free_json:
+  free(folds);
   free(json);
   free(jsrc_buf);
   if (rc) {

@@ -70,6 +70,11 @@ int qat_keras_config_yaml(const qat_keras_model *k, const char *source, const ch
       k->format ? k->format : "Keras", k->keras_version[0] ? ", Keras " : "", k->keras_version);
   put(&b, "# Layer names are Keras's. Edit freely; 'qat train' on this file fine-tunes the imported\n"
           "# weights (model.init), e.g. with the commented quantize/train sections below.\n");
+  for (const char *n = k->notes; *n;) {
+    size_t len = strcspn(n, "\n");
+    put(&b, "# note: %.*s\n", (int)len, n);
+    n += len + (n[len] == '\n');
+  }
   put(&b, "model:\n");
   if (init_ckpt) put(&b, "  init: \"%s\"\n", init_ckpt);
   put(&b, "  input: [%d, %d, %d]\n  layers:\n", s->input_shape[0], s->input_shape[1], s->input_shape[2]);

@@ -163,10 +163,40 @@ static void test_fixture_mlp(void **state) {
   qat_keras_free(&k);
 }
 
+static void expect_fail(const char *path, const char *arch, int status, const char *a, const char *b);
+
+/* ZeroPadding2D folded into SAME convs, Rescaling(2, -1) into the first conv's weights. */
+static void test_fixture_pad_rescale(void **state) {
+  (void)state;
+  const char *files[] = {FIX "pad_rescale.keras", FIX "pad_rescale.h5"};
+  for (int f = 0; f < 2; f++) {
+    qat_keras_model k;
+    load_ok(files[f], NULL, &k);
+    assert_int_equal(k.spec.n_layers, 5);
+    assert_int_equal(k.spec.layers[0].padding, QAT_PADDING_VALID);
+    assert_int_equal(k.spec.layers[1].padding, QAT_PADDING_SAME);
+    assert_int_equal(k.spec.layers[1].strides[0], 2);
+    assert_int_equal(k.spec.layers[2].type, QAT_LAYER_DEPTHWISE_CONV2D);
+    assert_int_equal(k.spec.layers[2].padding, QAT_PADDING_SAME);
+    assert_non_null(strstr(k.notes, "(Rescaling scale 2, offset -1) is folded into the weights of"));
+    assert_non_null(strstr(k.notes, "(ZeroPadding2D ((0, 1), (0, 1))) is padding: same of"));
+    check_against_keras(&k, "pad_rescale.io.h5");
+    char *yaml;
+    assert_int_equal(qat_keras_config_yaml(&k, files[f], NULL, &yaml), 0);
+    assert_non_null(strstr(yaml, "(ZeroPadding2D ((1, 1), (1, 1))) is padding: same of"));
+    assert_non_null(strstr(yaml, "# note: layer '"));
+    free(yaml);
+    qat_keras_free(&k);
+  }
+  expect_fail(FIX "pad_not_same.keras", NULL, QAT_ERR_UNSUPPORTED,
+              "(ZeroPadding2D) pads ((2, 2), (2, 2)) before 'conv2d",
+              "(Conv2D, 3x3, strides 1, padding valid) on a 8x8 input, which is not SAME padding");
+}
+
 static void test_yaml_round_trip(void **state) {
   (void)state;
-  const char *files[] = {FIX "bn_dw_add.keras", FIX "fmnist_cnn.h5", FIX "mlp.keras"};
-  for (size_t f = 0; f < 3; f++) {
+  const char *files[] = {FIX "bn_dw_add.keras", FIX "fmnist_cnn.h5", FIX "mlp.keras", FIX "pad_rescale.keras"};
+  for (size_t f = 0; f < 4; f++) {
     qat_keras_model k;
     load_ok(files[f], NULL, &k);
     char *yaml;
@@ -503,6 +533,19 @@ static void test_bad_h5(void **state) {
           "{\"name\": \"conv\", \"filters\": \"four\", \"kernel_size\": 3}}]}}",
           good, 2);
   expect_fail(p, NULL, QAT_ERR_FORMAT, "layer 'conv' (Conv2D): 'filters' is string, expected an integer", NULL);
+  make_h5(p,
+          "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+          "{\"name\": \"in\", \"batch_shape\": [null, 6, 6, 1]}}, {\"class_name\": \"ZeroPadding2D\", \"config\": "
+          "{\"name\": \"zp\", \"padding\": 1}}, {\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"pool\"}}]}}",
+          good, 2);
+  expect_fail(p, NULL, QAT_ERR_UNSUPPORTED, "layer 'zp' (ZeroPadding2D) feeds a layer it cannot fold into", NULL);
+  make_h5(p,
+          "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+          "{\"name\": \"in\", \"batch_shape\": [null, 6, 6, 1]}}, {\"class_name\": \"Conv2D\", \"config\": "
+          "{\"name\": \"conv\", \"filters\": 4, \"kernel_size\": 3}}, {\"class_name\": \"Rescaling\", \"config\": "
+          "{\"name\": \"rs\", \"scale\": 0.5}}]}}",
+          good, 2);
+  expect_fail(p, NULL, QAT_ERR_UNSUPPORTED, "layer 'rs' (Rescaling) feeds no Conv2D", NULL);
 }
 
 static void test_bad_files(void **state) {
@@ -623,7 +666,9 @@ static void test_apply_all_or_nothing(void **state) {
   float *before = malloc((size_t)m->n_params * sizeof *before);
   memcpy(before, m->params, (size_t)m->n_params * sizeof *before);
   assert_int_equal(qat_keras_apply(&k, m), QAT_ERR_FORMAT);
-  assert_non_null(strstr(qat_error_message(), "dense/kernel"));
+  char want[128];
+  snprintf(want, sizeof want, "weight '%s/kernel'", layers[spec.n_layers - 1].name);
+  assert_non_null(strstr(qat_error_message(), want));
   assert_memory_equal(before, m->params, (size_t)m->n_params * sizeof *before);
   free(before);
   qat_model_free(m);
@@ -657,19 +702,21 @@ static void test_freeze_fine_tune(void **state) {
   qat_model_free(m);
   qat_config_free(&cfg);
 
-  /* an unknown name is a config error at its line */
+  /* an unknown name is a config error at its line (the convs are layers 0 and 2) */
+  const char *c0 = k.spec.layers[0].name, *c1 = k.spec.layers[2].name;
+  assert_int_equal(k.spec.layers[2].type, QAT_LAYER_CONV2D);
   size_t n = strlen(yaml) + 512;
   char *text = malloc(n);
-  snprintf(text, n, "%strain: {freeze: [conv2d, conv2d_7]}\n", yaml);
+  snprintf(text, n, "%strain: {freeze: [%s, conv2d_77]}\n", yaml, c0);
   assert_int_equal(qat_config_parse(text, strlen(text), "ft.yaml", &cfg), QAT_ERR_USAGE);
   printf("  %s\n", qat_error_message());
-  assert_non_null(strstr(qat_error_message(), "train.freeze[1]: no layer named 'conv2d_7'"));
+  assert_non_null(strstr(qat_error_message(), "train.freeze[1]: no layer named 'conv2d_77'"));
 
   snprintf(text, n,
            "%sdata: {dataset: fashion-mnist, limit_train: 128, limit_test: 64}\nquantize: {mode: qat}\n"
-           "train: {epochs: 1, batch_size: 32, freeze: [conv2d, conv2d_1], optimizer: {name: adamw, "
+           "train: {epochs: 1, batch_size: 32, freeze: [%s, %s], optimizer: {name: adamw, "
            "learning_rate: 0.01}}\n",
-           yaml);
+           yaml, c0, c1);
   if (qat_config_parse(text, strlen(text), "ft.yaml", &cfg)) fail_msg("%s", qat_error_message());
   assert_int_equal(cfg.train.n_freeze, 2);
   qat_train_options o = {out, NULL, NULL, NULL};
@@ -683,7 +730,7 @@ static void test_freeze_fine_tune(void **state) {
     const qat_param *p = qat_model_find_param(m, k.weights[i].name);
     assert_non_null(p);
     int same = !memcmp(p->tensor->data, k.weights[i].data, (size_t)p->size * sizeof(float));
-    if (!strncmp(k.weights[i].name, "conv2d", 6)) {
+    if (!strncmp(k.weights[i].name, c0, strlen(c0)) || !strncmp(k.weights[i].name, c1, strlen(c1))) {
       assert_true(same);
       frozen++;
     } else {
@@ -730,6 +777,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_fmnist_cnn),
       cmocka_unit_test(test_fixture_bn_dw_add),
       cmocka_unit_test(test_fixture_mlp),
+      cmocka_unit_test(test_fixture_pad_rescale),
       cmocka_unit_test(test_yaml_round_trip),
       cmocka_unit_test(test_shared_conv2d_1layer),
       cmocka_unit_test(test_shared_keras2),

@@ -11,7 +11,12 @@
  * Supported layers: InputLayer, Conv2D, DepthwiseConv2D, Dense, MaxPooling2D,
  * AveragePooling2D, GlobalAveragePooling2D, BatchNormalization, ReLU, Activation (relu, relu6,
  * softmax, linear), Dropout, Flatten, Reshape, Add; in Sequential and Functional models with one
- * image input (channels_last). Anything else is refused, naming the layer and its class.
+ * image input (channels_last). Two more are folded into the Conv2D / DepthwiseConv2D (Dense for
+ * Rescaling) that follows them, exactly: ZeroPadding2D when padded-then-VALID equals SAME on
+ * that input (e.g. ((0,1),(0,1)) before a stride-2 3x3 conv on an even size, as Keras's
+ * MobileNets do), and Rescaling(scale, offset) into kernel * scale and bias + offset * sum(kernel)
+ * (offset only before a VALID conv or a Dense with bias). Anything else is refused, naming the
+ * layer and its class.
  *
  * Layouts are converted once, here: Conv2D kernels HWIO -> OHWI, Dense [in,out] -> [out,in],
  * DepthwiseConv2D [H,W,C,M] -> [1,H,W,C*M]; batch-norm gamma, beta and moving statistics are
@@ -47,6 +52,7 @@ typedef struct qat_keras_model {
   const char *format;      /* "legacy .h5", "Keras 3 .keras", ... */
   int n_weights;
   qat_keras_weight *weights;
+  char notes[1024];        /* Keras layers folded into others, one per line ("" if none) */
 } qat_keras_model;
 
 /* A full model (.h5 with model_config, or .keras), or a weights-only file (.h5 or .weights.h5)

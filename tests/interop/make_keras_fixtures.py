@@ -10,7 +10,7 @@ project does not depend on: install it in a separate venv and run
 
 Reads Fashion-MNIST from /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist),
 scaled to [0, 1] as qat's loader does. Writes, for each model NAME:
-    NAME.h5 / NAME.keras / NAME.weights.h5   the model as Keras saved it
+    NAME.h5 / NAME.keras / NAME.weights.h5   the model as Keras saved it (without optimizer state)
     NAME.io.h5                                x: a fixed input batch, y: Keras's outputs on it
 and keras_fixtures.json: TF/Keras/h5py versions, and for the acceptance model (fmnist_cnn) its
 float accuracy on all 10,000 test images as Keras computes it.
@@ -99,20 +99,50 @@ def mlp():
     ], name="mlp")
 
 
-def unsupported():
-    """Not trained: its import must fail naming the Rescaling layer."""
+def pad_rescale():
+    """Rescaling (folded into the next conv) and ZeroPadding2D (folded into the next conv when it
+    equals SAME padding: ((0,1),(0,1)) before a stride-2 3x3 conv on an even input, as Keras's
+    MobileNets do, and 1 before a stride-1 3x3 depthwise)."""
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Rescaling(2.0, offset=-1.0),
+        layers.Conv2D(8, 3, activation="relu"),
+        layers.ZeroPadding2D(((0, 1), (0, 1))),
+        layers.Conv2D(8, 3, strides=2, activation="relu"),
+        layers.ZeroPadding2D(1),
+        layers.DepthwiseConv2D(3, activation="relu"),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(10, activation="softmax"),
+    ], name="pad_rescale")
+
+
+def pad_not_same():
+    """Not trained: a ZeroPadding2D that is no SAME padding must be refused, naming it."""
     return keras.Sequential([
         keras.Input((8, 8, 1)),
-        layers.Rescaling(1.0 / 255),
+        layers.ZeroPadding2D(2),
+        layers.Conv2D(2, 3),
+        layers.Flatten(),
+        layers.Dense(3),
+    ], name="pad_not_same")
+
+
+def unsupported():
+    """Not trained: its import must fail naming the UpSampling2D layer."""
+    return keras.Sequential([
+        keras.Input((8, 8, 1)),
+        layers.UpSampling2D(2),
         layers.Conv2D(2, 3),
         layers.Flatten(),
         layers.Dense(3),
     ], name="unsupported")
 
 
-def bare(model):
-    """The same model without its optimizer (an uncompiled copy): the files stay small."""
-    copy = keras.models.clone_model(model)
+def bare(model, build):
+    """The same weights in a freshly built, never compiled model: no optimizer state in the
+    files (clone_model keeps it), and Keras 3 gives its layers new names (conv2d_2, ...), which
+    the importer must map to the class-derived object paths of model.weights.h5."""
+    copy = build()
     copy.set_weights(model.get_weights())
     return copy
 
@@ -144,8 +174,8 @@ def main():
     m = fmnist_cnn()
     compile_fit(m, len(xtr), args.epochs)
     loss, acc = m.evaluate(xte, yte, batch_size=256, verbose=0)
-    bare(m).save(os.path.join(args.out, "fmnist_cnn.h5"))
-    bare(m).save(os.path.join(args.out, "fmnist_cnn.keras"))
+    bare(m, fmnist_cnn).save(os.path.join(args.out, "fmnist_cnn.h5"))
+    bare(m, fmnist_cnn).save(os.path.join(args.out, "fmnist_cnn.keras"))
     write_io(os.path.join(args.out, "fmnist_cnn.io.h5"), batch, m.predict(batch, verbose=0))
     meta["models"]["fmnist_cnn"] = {
         "files": ["fmnist_cnn.h5", "fmnist_cnn.keras"], "epochs": args.epochs,
@@ -155,23 +185,31 @@ def main():
 
     m = bn_dw_add()
     compile_fit(m, 6000, 1)
-    bare(m).save(os.path.join(args.out, "bn_dw_add.keras"))
-    bare(m).save(os.path.join(args.out, "bn_dw_add.h5"))
+    bare(m, bn_dw_add).save(os.path.join(args.out, "bn_dw_add.keras"))
+    bare(m, bn_dw_add).save(os.path.join(args.out, "bn_dw_add.h5"))
     write_io(os.path.join(args.out, "bn_dw_add.io.h5"), batch, m.predict(batch, verbose=0))
     meta["models"]["bn_dw_add"] = {"files": ["bn_dw_add.keras", "bn_dw_add.h5"], "epochs": 1,
                                    "train_samples": 6000, "params": int(m.count_params())}
 
     m = mlp()
     compile_fit(m, 6000, 1)
-    bare(m).save(os.path.join(args.out, "mlp.keras"))
-    bare(m).save_weights(os.path.join(args.out, "mlp.weights.h5"))
+    bare(m, mlp).save(os.path.join(args.out, "mlp.keras"))
+    bare(m, mlp).save_weights(os.path.join(args.out, "mlp.weights.h5"))
     write_io(os.path.join(args.out, "mlp.io.h5"), batch, m.predict(batch, verbose=0))
     meta["models"]["mlp"] = {"files": ["mlp.keras", "mlp.weights.h5"], "epochs": 1,
                              "train_samples": 6000, "params": int(m.count_params())}
 
-    m = unsupported()
-    m.save(os.path.join(args.out, "unsupported.keras"))
-    meta["models"]["unsupported"] = {"files": ["unsupported.keras"], "epochs": 0}
+    m = pad_rescale()
+    compile_fit(m, 6000, 1)
+    bare(m, pad_rescale).save(os.path.join(args.out, "pad_rescale.keras"))
+    bare(m, pad_rescale).save(os.path.join(args.out, "pad_rescale.h5"))
+    write_io(os.path.join(args.out, "pad_rescale.io.h5"), batch, m.predict(batch, verbose=0))
+    meta["models"]["pad_rescale"] = {"files": ["pad_rescale.keras", "pad_rescale.h5"], "epochs": 1,
+                                     "train_samples": 6000, "params": int(m.count_params())}
+
+    for name, build in (("unsupported", unsupported), ("pad_not_same", pad_not_same)):
+        build().save(os.path.join(args.out, name + ".keras"))
+        meta["models"][name] = {"files": [name + ".keras"], "epochs": 0}
 
     with open(os.path.join(args.out, "keras_fixtures.json"), "w") as f:
         json.dump(meta, f, indent=2, sort_keys=True)
