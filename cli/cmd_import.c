@@ -95,10 +95,6 @@ int qat_cmd_import(int argc, char **argv) {
   char *yaml = NULL;
   qat_config cfg = {0};
   qat_model *m = NULL;
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-    rc = qat_fail(QAT_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
-    goto free_keras;
-  }
   if ((rc = qat_keras_config_yaml(&k, model, ckpt_path, &yaml))) goto free_keras;
   /* The config must be one that config/ reads back, and the checkpoint the model it builds. */
   if ((rc = qat_config_parse(yaml, strlen(yaml), yaml_path, &cfg))) {
@@ -107,6 +103,11 @@ int qat_cmd_import(int argc, char **argv) {
   }
   if ((rc = qat_model_create(&m, &cfg.model, 1, cfg.train.seed))) goto free_cfg;
   if ((rc = qat_keras_apply(&k, m))) goto free_model;
+  /* Nothing is created before the model is known to be good. */
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    rc = qat_fail(QAT_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+    goto free_model;
+  }
   qat_checkpoint_meta meta = {0, 0, cfg.train.seed};
   if ((rc = qat_checkpoint_save(ckpt_path, m, NULL, yaml, &meta))) goto free_model;
   if ((rc = qat_atomic_write(yaml_path, yaml, strlen(yaml)))) goto free_model;

@@ -533,6 +533,26 @@ static void test_bad_h5(void **state) {
           "{\"name\": \"conv\", \"filters\": \"four\", \"kernel_size\": 3}}]}}",
           good, 2);
   expect_fail(p, NULL, QAT_ERR_FORMAT, "layer 'conv' (Conv2D): 'filters' is string, expected an integer", NULL);
+  /* Keras 2's Functional form: inbound_nodes [[[name, 0, 0, {}]]], output_layers [[name, 0, 0]] */
+  make_h5(p,
+          "{\"class_name\": \"Functional\", \"config\": {\"name\": \"f\", \"layers\": ["
+          "{\"class_name\": \"InputLayer\", \"name\": \"in\", \"config\": {\"name\": \"in\", "
+          "\"batch_input_shape\": [null, 6, 6, 1]}, \"inbound_nodes\": []}, "
+          "{\"class_name\": \"Conv2D\", \"name\": \"conv\", \"config\": {\"name\": \"conv\", \"filters\": 4, "
+          "\"kernel_size\": [3, 3]}, \"inbound_nodes\": [[[\"in\", 0, 0, {}]]]}, "
+          "{\"class_name\": \"Flatten\", \"name\": \"flat\", \"config\": {\"name\": \"flat\"}, "
+          "\"inbound_nodes\": [[[\"conv\", 0, 0, {}]]]}, "
+          "{\"class_name\": \"Dense\", \"name\": \"dense\", \"config\": {\"name\": \"dense\", \"units\": 3}, "
+          "\"inbound_nodes\": [[[\"flat\", 0, 0, {}]]]}], "
+          "\"input_layers\": [[\"in\", 0, 0]], \"output_layers\": [[\"dense\", 0, 0]]}, \"keras_version\": \"2.4.0\"}",
+          good, 2);
+  if (qat_keras_load(p, NULL, &k)) fail_msg("Keras 2 Functional: %s", qat_error_message());
+  assert_int_equal(k.spec.n_layers, 3);
+  assert_int_equal(k.spec.layers[0].inputs[0], -1);
+  assert_int_equal(k.spec.layers[2].inputs[0], 1);
+  assert_int_equal(k.n_weights, 4);
+  qat_keras_free(&k);
+
   make_h5(p,
           "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
           "{\"name\": \"in\", \"batch_shape\": [null, 6, 6, 1]}}, {\"class_name\": \"ZeroPadding2D\", \"config\": "
