@@ -279,6 +279,11 @@ static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, ke
   else return lfail(c, QAT_ERR_UNSUPPORTED, "class '%s' is not supported (supported: " SUPPORTED ")", cls);
   defaults(L, t);
   if ((rc = layer_name(c, name, L->name))) return rc;
+  /* Keras 3 LoRA or its own quantized layers carry other variables than a plain kernel. */
+  if (!is_null(get(cfg, "lora_rank")))
+    return lfail(c, QAT_ERR_UNSUPPORTED, "LoRA layers (lora_rank set) are not supported");
+  if (!is_null(get(cfg, "quantization_config")) || !is_null(get(cfg, "quantization_mode")))
+    return lfail(c, QAT_ERR_UNSUPPORTED, "Keras-quantized layers are not supported (expected a float model)");
   int one[2] = {1, 1};
   switch (t) {
   case QAT_LAYER_CONV2D:

@@ -135,14 +135,14 @@ typedef struct qat_schedule_spec {
 #define QAT_MAX_FREEZE 64
 
 typedef struct qat_train_spec {
-  int n_freeze;        /* train.freeze: layers whose parameters (and BN statistics) stay fixed */
-  char freeze[QAT_MAX_FREEZE][QAT_NAME_MAX];
   int epochs;          /* default 1 */
   int batch_size;      /* default 32 */
   uint64_t seed;       /* default 1 */
   int threads;         /* 0 = OpenMP's default */
   qat_optimizer_spec optimizer;
   qat_schedule_spec schedule;
+  int n_freeze;        /* train.freeze: layers whose parameters (and BN statistics) stay fixed */
+  char freeze[QAT_MAX_FREEZE][QAT_NAME_MAX];
 } qat_train_spec;
 
 typedef struct qat_config {
