@@ -33,6 +33,7 @@ static const char usage_import[] =
     "relu6, softmax, linear), Dropout, Flatten, Reshape, Add (Sequential or Functional);\n"
     "ZeroPadding2D folded into the conv after it where that equals padding same, Rescaling\n"
     "folded into the next conv's or dense's weights (noted in model.yaml).\n"
+    "(A config may also name the file directly: model: {keras: MODEL.keras}.)\n"
     "\n"
     "  -o DIR     output folder (created if missing)\n"
     "  --json     print one JSON summary on stdout\n"

@@ -13,6 +13,7 @@
 #include "qat/config.h"
 #include "qat/data.h"
 #include "qat/error.h"
+#include "qat/keras.h"
 #include "qat/model.h"
 #include "qat/train.h"
 
@@ -312,7 +313,7 @@ static int cmd_train(int argc, char **argv) {
 static int load_model(const char *config, qat_config *cfg, qat_model **m) {
   int rc = qat_config_load(config, cfg);
   if (rc) return rc;
-  rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed);
+  if (!(rc = qat_keras_resolve_config(cfg))) rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed);
   if (rc) qat_config_free(cfg);
   return rc;
 }

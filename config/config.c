@@ -15,6 +15,7 @@ void qat_config_free(qat_config *cfg) {
   free(cfg->text);
   free(cfg->model.layers);
   free(cfg->model.init);
+  free(cfg->model.keras);
   qat_cfg_data_free(&cfg->data);
   memset(cfg, 0, sizeof *cfg);
 }

@@ -325,7 +325,8 @@ static int freeze_list(const cfg_ctx *c, const cfg_node *n, const qat_model_spec
     if (n->kind == CFG_SEQ) qat_cfg_path_index(p, path, i);
     else snprintf(p, sizeof p, "%s", path);
     if ((rc = qat_cfg_str(c, e, p, &s))) return rc;
-    int found = 0;
+    /* With model.keras the layers are not known yet: the trainer checks the names. */
+    int found = model->keras != NULL;
     for (int l = 0; l < model->n_layers && !found; l++) found = !strcmp(model->layers[l].name, s);
     if (!found) {
       const char **names = malloc(((size_t)model->n_layers + 1) * sizeof *names);

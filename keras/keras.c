@@ -622,3 +622,26 @@ done:
   free(state);
   return rc;
 }
+
+int qat_keras_resolve_spec(qat_model_spec *spec, qat_keras_model *k) {
+  memset(k, 0, sizeof *k);
+  if (!spec->keras) return QAT_OK;
+  int rc = qat_keras_load(spec->keras, NULL, k);
+  if (rc) return qat_fail_prefix(rc, "model.keras: ");
+  memcpy(spec->input_shape, k->spec.input_shape, sizeof spec->input_shape);
+  spec->n_layers = k->spec.n_layers;
+  spec->layers = k->spec.layers;
+  return QAT_OK;
+}
+
+int qat_keras_resolve_config(qat_config *cfg) {
+  if (!cfg->model.keras) return QAT_OK;
+  qat_keras_model k;
+  free(cfg->model.layers);
+  cfg->model.layers = NULL;
+  cfg->model.n_layers = 0;
+  int rc = qat_keras_resolve_spec(&cfg->model, &k);
+  k.spec.layers = NULL; /* now the config's */
+  qat_keras_free(&k);
+  return rc;
+}

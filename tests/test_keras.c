@@ -322,7 +322,7 @@ static void test_shared_nested_container(void **state) {
   qat_h5_reader_close(&r);
   /* ... and match a qat spec of the same chain: ones(4) -> [0.768, 0.768] */
   qat_layer_spec layers[5] = {0};
-  qat_model_spec spec = {{1, 1, 4}, 5, layers, NULL, {0}, NULL};
+  qat_model_spec spec = {.input_shape = {1, 1, 4}, .n_layers = 5, .layers = layers};
   layers[0].type = QAT_LAYER_FLATTEN;
   snprintf(layers[0].name, sizeof layers[0].name, "flatten");
   for (int i = 1; i < 5; i++) {
@@ -770,6 +770,67 @@ static void test_freeze_fine_tune(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* model: {keras: PATH}: the Keras file gives the layers and the initial weights of a run, and
+ * the checkpoints of that run rebuild from it. */
+static void test_config_model_keras(void **state) {
+  (void)state;
+  qat_config cfg;
+  const char *both = "model: {keras: m.keras, layers: []}\n";
+  assert_int_equal(qat_config_parse(both, strlen(both), "c.yaml", &cfg), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "'layers' together with 'keras'"));
+  const char *missing = "model: {keras: " QAT_SOURCE_DIR "/tests/fixtures/keras/nowhere.keras}\n";
+  assert_int_equal(qat_config_parse(missing, strlen(missing), "c.yaml", &cfg), 0);
+  assert_int_equal(cfg.model.n_layers, 0);
+  assert_int_equal(qat_keras_resolve_config(&cfg), QAT_ERR_IO);
+  assert_non_null(strstr(qat_error_message(), "model.keras: "));
+  assert_non_null(strstr(qat_error_message(), "nowhere.keras: cannot open"));
+  qat_config_free(&cfg);
+
+  struct stat st;
+  if (stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", &st) != 0) {
+    printf("skipped: Fashion-MNIST (dataset-fashion-mnist) is not installed\n");
+    return;
+  }
+  qat_keras_model k;
+  load_ok(FIX "pad_rescale.keras", NULL, &k);
+  char text[1024], out[512];
+  tpath(out, sizeof out, "run_keras");
+  /* every weight layer frozen: the run's checkpoint must hold Keras's weights exactly */
+  snprintf(text, sizeof text,
+           "model: {keras: %s}\ndata: {dataset: fashion-mnist, limit_train: 64, limit_test: 32}\n"
+           "quantize: {mode: qat}\ntrain: {epochs: 1, batch_size: 32, freeze: [%s, %s, %s, %s]}\n",
+           FIX "pad_rescale.keras", k.spec.layers[0].name, k.spec.layers[1].name, k.spec.layers[2].name,
+           k.spec.layers[4].name);
+  if (qat_config_parse(text, strlen(text), "k.yaml", &cfg)) fail_msg("%s", qat_error_message());
+  assert_int_equal(cfg.train.n_freeze, 4); /* the names are checked once the Keras file is read */
+  qat_train_options o = {out, NULL, NULL, NULL};
+  qat_train_result res;
+  if (qat_train(&cfg, &o, &res)) fail_msg("%s", qat_error_message());
+  qat_config_free(&cfg);
+  snprintf(text, sizeof text, "model: {keras: %s}\ntrain: {freeze: [nope]}\ndata: {dataset: fashion-mnist, limit_train: 32, limit_test: 32}\n",
+           FIX "pad_rescale.keras");
+  assert_int_equal(qat_config_parse(text, strlen(text), "k.yaml", &cfg), 0);
+  qat_train_result res2;
+  assert_int_equal(qat_train(&cfg, &o, &res2), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "train.freeze: the model has no layer named 'nope'"));
+  qat_config_free(&cfg);
+  qat_config c2;
+  qat_model *m;
+  if (qat_model_from_checkpoint(res.checkpoint, 1, &c2, &m)) fail_msg("%s", qat_error_message());
+  assert_int_equal(m->spec.n_layers, 5);
+  for (int i = 0; i < k.n_weights; i++) {
+    const qat_param *p = qat_model_find_param(m, k.weights[i].name);
+    assert_non_null(p);
+    assert_memory_equal(p->tensor->data, k.weights[i].data, (size_t)p->size * sizeof(float));
+  }
+  qat_model_free(m);
+  qat_config_free(&c2);
+  qat_keras_free(&k);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+  assert_int_equal(system(cmd), 0);
+}
+
 static int make_tmpdir(void **state) {
   (void)state;
   snprintf(tmpdir, sizeof tmpdir, "/tmp/qat_test_keras_XXXXXX");
@@ -807,6 +868,7 @@ int main(void) {
       cmocka_unit_test(test_bad_archives),
       cmocka_unit_test(test_apply_all_or_nothing),
       cmocka_unit_test(test_freeze_fine_tune),
+      cmocka_unit_test(test_config_model_keras),
   };
   return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -11,6 +11,7 @@
 #include "qat/atomic_file.h"
 #include "qat/data.h"
 #include "qat/error.h"
+#include "qat/keras.h"
 #include "qat/train.h"
 
 static double now(void) {
@@ -145,6 +146,11 @@ static void frozen_free(frozen_set *f) {
 static int frozen_init(frozen_set *f, const qat_train_spec *ts, const qat_model *m) {
   memset(f, 0, sizeof *f);
   if (ts->n_freeze == 0) return QAT_OK;
+  for (int k = 0; k < ts->n_freeze; k++) {
+    int found = 0;
+    for (int l = 0; l < m->spec.n_layers && !found; l++) found = !strcmp(m->spec.layers[l].name, ts->freeze[k]);
+    if (!found) return qat_fail(QAT_ERR_USAGE, "train.freeze: the model has no layer named '%s'", ts->freeze[k]);
+  }
   int64_t total = 0;
   f->off = calloc((size_t)m->n_param_list + 1, sizeof *f->off);
   f->size = calloc((size_t)m->n_param_list + 1, sizeof *f->size);
@@ -183,8 +189,12 @@ static void frozen_restore(const frozen_set *f, qat_model *m) {
     memcpy((f->trainable[i] ? m->params : m->state) + f->off[i], f->saved + at, (size_t)f->size[i] * sizeof(float));
 }
 
-int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_result *res) {
+int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_result *res) {
   memset(res, 0, sizeof *res);
+  /* model: {keras: PATH}: the Keras file's layers (borrowed from `keras`) and weights */
+  qat_config resolved = *cfg_in;
+  const qat_config *cfg = &resolved;
+  qat_keras_model keras = {0};
   const qat_train_spec *ts = &cfg->train;
   qat_dataset train = {0}, val = {0}, test = {0};
   qat_model *m = NULL;
@@ -203,7 +213,12 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
     rc = qat_fail(QAT_ERR_USAGE, "%s: the training set is empty", cfg->path);
     goto cleanup;
   }
+  if ((rc = qat_keras_resolve_spec(&resolved.model, &keras))) goto cleanup;
   if ((rc = qat_model_create(&m, &cfg->model, ts->batch_size, ts->seed))) goto cleanup;
+  if (cfg->model.keras && !o->resume) {
+    if ((rc = qat_keras_apply(&keras, m))) goto cleanup;
+    qat_model_absorb_folded_bias(m);
+  }
   if (cfg->model.init && !o->resume) {
     /* fine-tuning: weights and moving statistics from another run, a fresh optimizer */
     if ((rc = qat_checkpoint_load(cfg->model.init, m, NULL, NULL))) goto cleanup;
@@ -374,6 +389,7 @@ cleanup:
   qat_batcher_free(&batcher);
   qat_optimizer_free(&opt);
   frozen_free(&frozen);
+  qat_keras_free(&keras);
   qat_model_free(m);
   qat_dataset_free(&train);
   qat_dataset_free(&val);

@@ -86,6 +86,8 @@ typedef struct qat_model_spec {
   const char *source; /* file name for error messages ("examples/x.yaml"), may be NULL */
   qat_quantize_spec quantize;
   char *init;         /* model.init: checkpoint whose weights start the run (fine-tuning), or NULL */
+  char *keras;        /* model.keras: a Keras model file giving input, layers and initial weights
+                         (resolved by qat_keras_resolve_config; no layers until then), or NULL */
 } qat_model_spec;
 
 typedef enum qat_dataset_kind {
