@@ -156,6 +156,74 @@ static void fq_weights_axis0(qat_node *nd) {
   fq->valid = !bad;
 }
 
+/* The int8 op's requantization (qat_fq.requant): x holds the conv / dense output before the
+ * fused activation. Returns 0 (leaving y alone) when the parameters are not usable. */
+static int fq_mean_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
+  const qat_fq *in = fq->input;
+  if (!in->valid) return 0;
+  const float s_in = in->scale[0], s_out = fq->scale[0];
+  const int32_t zp = fq->zero_point[0];
+  const int64_t count = fq->requant_count;
+  int32_t mult;
+  int shift;
+  if (qat_mean_multiplier(s_in, s_out, count, &mult, &shift)) return 0;
+  const int64_t n = qat_tensor_size(x);
+  for (int64_t i = 0; i < n; i++) {
+    /* the centered sum S = sum(q - zp_in): the float mean times count, back on the input grid */
+    const double v = round((double)x->data[i] * (double)count / (double)s_in);
+    const int32_t sum = v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : v == v ? (int32_t)v : 0;
+    int64_t q = (int64_t)qat_multiply_by_quantized_multiplier(sum, mult, shift) + zp;
+    q = q < fq->qmin ? fq->qmin : q > fq->qmax ? fq->qmax : q;
+    y[i] = (float)(q - zp) * s_out;
+  }
+  return 1;
+}
+
+static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y) {
+  if (fq->requant == QAT_REQUANT_MEAN) return fq_mean_requantized(fq, x, y);
+  const qat_fq *in = fq->input, *w = fq->weight;
+  if (!in->valid || !w->valid) return 0;
+  const int channels = fq->requant_channels, per_tensor = w->channels == 1;
+  const float s_in = in->scale[0], s_out = fq->scale[0];
+  const int32_t zp = fq->zero_point[0];
+  int32_t act_min, act_max;
+  if (qat_activation_bounds(s_out, zp, fq->qmin, fq->qmax, fq->act == QAT_ACTIVATION_LINEAR ? -INFINITY : 0.0f,
+                            act_upper(fq->act), &act_min, &act_max))
+    return 0;
+  if (fq->requant == QAT_REQUANT_FIXED_POINT) {
+    if (qat_conv_multipliers(s_in, w->scale, w->channels, s_out, channels, fq->requant_mult, fq->requant_shift))
+      return 0;
+  } else {
+    /* LiteRT's reference FullyConnected: (double)s_in * (double)s_w / (double)s_out */
+    for (int c = 0; c < channels; c++)
+      fq->requant_eff[c] = (double)s_in * (double)w->scale[per_tensor ? 0 : c] / (double)s_out;
+  }
+  const int64_t n = qat_tensor_size(x), chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
+  const qat_requant kind = fq->requant;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t k = 0; k < chunks; k++) {
+    int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
+    for (int64_t i = a; i < a + len; i++) {
+      const int c = (int)(i % channels);
+      /* the bias grid's scale, a float product as the bias quantizer forms it */
+      const float s_acc = s_in * w->scale[per_tensor ? 0 : c];
+      const double v = round((double)x->data[i] / (double)s_acc);
+      const int32_t acc = v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : v == v ? (int32_t)v : 0;
+      int64_t q;
+      if (kind == QAT_REQUANT_FIXED_POINT) {
+        q = (int64_t)qat_multiply_by_quantized_multiplier(acc, fq->requant_mult[c], fq->requant_shift[c]);
+      } else {
+        const double r = round((double)acc * fq->requant_eff[c]);
+        q = r >= -2147483648.0 && r < 2147483648.0 ? (int64_t)r : INT32_MIN;
+      }
+      q += zp;
+      q = q < act_min ? act_min : q > act_max ? act_max : q;
+      y[i] = (float)(q - zp) * s_out;
+    }
+  }
+  return 1;
+}
+
 /* Observed activations: the fused activation and the batch range in one pass, then the
  * quantization in a second (the range must be known before the first value is rounded). */
 static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
@@ -206,6 +274,7 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
     if (src != y) memcpy(y, src, (size_t)n * sizeof(float));
     return;
   }
+  if (fq->requant != QAT_REQUANT_NONE && fq_requantized(fq, x, y)) return;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t k = 0; k < chunks; k++) {
     int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;

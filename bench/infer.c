@@ -4,17 +4,18 @@
  *
  *   bench/infer [--python PY] [--rounds K] [--no-ref] [--json] [MODEL.tflite ...]
  *
- * Without models: float32 exports of the example configs (examples/fashion_mnist_cnn.yaml,
- * cifar10_cnn.yaml, mobilenet_tiny.yaml; freshly initialized weights: latency does not depend
- * on the values) and the int8 fixtures of ../shared/fixtures/tflite that have one input.
+ * Without models: float32 and int8 exports of the example configs
+ * (examples/fashion_mnist_cnn.yaml, cifar10_cnn.yaml, mobilenet_tiny.yaml; freshly initialized
+ * weights: latency does not depend on the values) and the int8 fixtures of ../shared/fixtures/tflite that have one input.
  *
  * Each model runs K rounds (default 5) of R invokes, R chosen so that a round of qat takes
  * about 0.2 s; the figure is the median over rounds of the mean time per invoke. LiteRT is
  * timed by bench/infer_litert.py with K rounds of at least R invokes (more where its round would
  * last under 0.2 s; perf_counter around invoke() only, so
- * its figure includes a Python call, about 1 us). qat's runtime is single-threaded (the
- * reference kernels' order of summation), so its column is the same for both thread counts;
- * the ratio column says how many times longer qat takes than LiteRT (> 1: qat is slower).
+ * its figure includes a Python call, about 1 us). qat runs with 1 and 2 OpenMP threads (its
+ * int8 convolutions split output rows; float kernels keep the reference kernels' order of
+ * summation and run on one); the ratio columns say how many times longer qat takes than
+ * LiteRT at the same thread count (> 1: qat is slower).
  *
  * The Python is --python, else $QAT_PYTHON, else the repository's .venv/bin/python; without it
  * (or with --no-ref) only qat's figures are printed. Not a test. */
@@ -24,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <omp.h>
 
 #include "qat/config.h"
 #include "qat/error.h"
@@ -44,7 +47,7 @@ typedef struct bench_model {
   char kind[16]; /* float32 / int8 / hybrid... from the input type */
   int64_t macs;
   size_t peak;
-  double qat_ms, ref_ms[2];
+  double qat_ms[2], ref_ms[2]; /* at 1 and 2 threads */
   int runs;
   int ok;
   char err[256];
@@ -82,6 +85,49 @@ static int export_example(const char *config, const char *dir, bench_model *bm) 
   return rc;
 }
 
+/* An int8 export (int8 I/O) of an example config: the model quantization-aware, its observers
+ * set by four training-mode passes over uniform noise (latency does not depend on the ranges). */
+static int export_example_int8(const char *config, const char *dir, bench_model *bm) {
+  enum { BATCH = 4 };
+  qat_config cfg;
+  qat_model *m = NULL;
+  qat_tflite_model t;
+  qat_tflite_model_init(&t);
+  int rc = qat_config_load(config, &cfg);
+  if (rc) return rc;
+  cfg.model.quantize.enabled = 1;
+  cfg.model.quantize.delay = 0;
+  float *x = NULL;
+  if ((rc = qat_model_create(&m, &cfg.model, BATCH, cfg.train.seed))) goto done;
+  int64_t per = (int64_t)cfg.model.input_shape[0] * cfg.model.input_shape[1] * cfg.model.input_shape[2];
+  if (!(x = malloc((size_t)(BATCH * per) * sizeof *x))) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  uint64_t s = 0x2545f4914f6cdd1dull;
+  qat_exec ex = {.training = 1, .fake_quant = 1};
+  for (int step = 0; step < 4; step++) {
+    for (int64_t k = 0; k < BATCH * per; k++) {
+      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+      x[k] = (float)(s >> 40) / (float)(1 << 24);
+    }
+    ex.step = (uint64_t)step;
+    qat_model_forward(m, x, BATCH, &ex);
+  }
+  if ((rc = qat_export_int8_prepare(m)) || (rc = qat_export_int8(m, QAT_EXPORT_IO_INT8, &t))) goto done;
+  const char *base = strrchr(config, '/');
+  base = base ? base + 1 : config;
+  snprintf(bm->name, sizeof bm->name, "%.*s (int8)", (int)strcspn(base, "."), base);
+  snprintf(bm->path, sizeof bm->path, "%s/%.*s_int8.tflite", dir, (int)strcspn(base, "."), base);
+  rc = qat_tflite_write(&t, bm->path);
+done:
+  free(x);
+  qat_tflite_model_free(&t);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  return rc;
+}
+
 /* Deterministic input: floats in [0, 1), other types random bytes. */
 static void fill_inputs(qat_rt_model *m) {
   uint64_t s = 0x9e3779b97f4a7c15ull;
@@ -98,7 +144,8 @@ static void fill_inputs(qat_rt_model *m) {
   }
 }
 
-static int time_qat(bench_model *bm, int rounds) {
+static int time_qat(bench_model *bm, int rounds, int threads) {
+  omp_set_num_threads(threads);
   qat_rt_model *m = NULL;
   int rc = qat_rt_model_load_file(bm->path, NULL, &m);
   if (rc) return rc;
@@ -130,7 +177,7 @@ static int time_qat(bench_model *bm, int rounds) {
     per[r] = (now() - t0) * 1e3 / bm->runs;
   }
   qsort(per, (size_t)rounds, sizeof *per, cmp_double);
-  bm->qat_ms = per[rounds / 2];
+  bm->qat_ms[threads - 1] = per[rounds / 2];
 done:
   qat_rt_model_free(m);
   return rc;
@@ -202,12 +249,14 @@ int main(int argc, char **argv) {
     for (size_t e = 0; e < sizeof examples / sizeof *examples; e++) {
       char cfg[4096];
       snprintf(cfg, sizeof cfg, "%s/examples/%s.yaml", QAT_SOURCE_DIR, examples[e]);
-      if (export_example(cfg, dir, &models[n])) {
-        fprintf(stderr, "infer: %s: %s (skipped)\n", examples[e], qat_error_message());
-        memset(&models[n], 0, sizeof models[n]);
-        continue;
+      for (int q = 0; q < 2; q++) {
+        if ((q ? export_example_int8 : export_example)(cfg, dir, &models[n])) {
+          fprintf(stderr, "infer: %s: %s (skipped)\n", examples[e], qat_error_message());
+          memset(&models[n], 0, sizeof models[n]);
+          continue;
+        }
+        n++;
       }
-      n++;
     }
     static const char *const fixtures[] = {"micro_speech_quantized.tflite", "hello_world_int8.tflite",
                                            "non_int8/model_ToyCar_quant.tflite"};
@@ -236,7 +285,7 @@ int main(int argc, char **argv) {
 
   for (int i = 0; i < n; i++) {
     bench_model *bm = &models[i];
-    if (time_qat(bm, rounds)) {
+    if (time_qat(bm, rounds, 2) || time_qat(bm, rounds, 1)) {
       snprintf(bm->err, sizeof bm->err, "%s", qat_error_message());
       continue;
     }
@@ -251,31 +300,32 @@ int main(int argc, char **argv) {
       bench_model *bm = &models[i];
       if (!bm->ok) continue;
       printf("%s{\"model\":\"%s\",\"input\":\"%s\",\"macs\":%lld,\"peak_activation_bytes\":%zu,\"runs\":%d,"
-             "\"qat_ms\":%.5f,\"litert_1t_ms\":%.5f,\"litert_2t_ms\":%.5f}",
-             first ? "" : ",", bm->name, bm->kind, (long long)bm->macs, bm->peak, bm->runs, bm->qat_ms,
-             bm->ref_ms[0], bm->ref_ms[1]);
+             "\"qat_1t_ms\":%.5f,\"qat_2t_ms\":%.5f,\"litert_1t_ms\":%.5f,\"litert_2t_ms\":%.5f}",
+             first ? "" : ",", bm->name, bm->kind, (long long)bm->macs, bm->peak, bm->runs, bm->qat_ms[0],
+             bm->qat_ms[1], bm->ref_ms[0], bm->ref_ms[1]);
       first = 0;
     }
     printf("]\n");
   } else {
     printf("batch-1 latency, ms per inference (median of %d rounds); ratio = qat / LiteRT (XNNPACK on)\n", rounds);
-    printf("qat's runtime is single-threaded: its time is the same at 1 and 2 threads\n\n");
-    printf("%-28s %-8s %12s %10s %12s %12s %10s %10s\n", "model", "input", "MACs", "qat", "LiteRT 1t",
-           "LiteRT 2t", "ratio 1t", "ratio 2t");
+    printf("qat's runtime threads CONV_2D and DEPTHWISE_CONV_2D int8 over output rows (OpenMP)\n\n");
+    printf("%-28s %-8s %12s %10s %10s %12s %12s %10s %10s\n", "model", "input", "MACs", "qat 1t", "qat 2t",
+           "LiteRT 1t", "LiteRT 2t", "ratio 1t", "ratio 2t");
     for (int i = 0; i < n; i++) {
       bench_model *bm = &models[i];
       if (!bm->ok) {
         printf("%-28s error: %s\n", bm->name, bm->err);
         continue;
       }
-      char q[32], r1[32], r2[32], x1[32], x2[32];
-      ms_str(q, sizeof q, bm->qat_ms);
+      char q[32], q2[32], r1[32], r2[32], x1[32], x2[32];
+      ms_str(q, sizeof q, bm->qat_ms[0]);
+      ms_str(q2, sizeof q2, bm->qat_ms[1]);
       ms_str(r1, sizeof r1, bm->ref_ms[0]);
       ms_str(r2, sizeof r2, bm->ref_ms[1]);
-      ratio_str(x1, sizeof x1, bm->qat_ms, bm->ref_ms[0]);
-      ratio_str(x2, sizeof x2, bm->qat_ms, bm->ref_ms[1]);
-      printf("%-28s %-8s %12lld %10s %12s %12s %10s %10s\n", bm->name, bm->kind, (long long)bm->macs, q, r1, r2, x1,
-             x2);
+      ratio_str(x1, sizeof x1, bm->qat_ms[0], bm->ref_ms[0]);
+      ratio_str(x2, sizeof x2, bm->qat_ms[1], bm->ref_ms[1]);
+      printf("%-28s %-8s %12lld %10s %10s %12s %12s %10s %10s\n", bm->name, bm->kind, (long long)bm->macs, q, q2, r1,
+             r2, x1, x2);
     }
   }
   if (made_dir) {

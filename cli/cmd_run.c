@@ -26,6 +26,8 @@ static const char usage_run[] =
     "options:\n"
     "  --input F    a raw input tensor file (repeat for each model input)\n"
     "  --output F   where to write a raw output tensor (repeat for each model output)\n"
+    "  --batch N    run N times: each --input file holds N tensors back to back, each\n"
+    "               --output file receives N (for test vectors and bit-exactness sweeps)\n"
     "  --flavor K   litert (default): as ai-edge-litert's reference kernels; tflm: as\n"
     "               TensorFlow Lite Micro's (they differ in FULLY_CONNECTED int8 rounding)\n"
     "  -h, --help   this help\n";
@@ -46,8 +48,8 @@ static void shape_str(char *buf, size_t len, const qat_rt_tensor_info *t) {
   if (k < len) snprintf(buf + k, len - k, "]");
 }
 
-/* Reads exactly t->bytes from path into dst. */
-static int read_input(const char *path, int i, const qat_rt_tensor_info *t, void *dst) {
+/* Reads exactly count * t->bytes from path into dst. */
+static int read_input(const char *path, int i, const qat_rt_tensor_info *t, long count, void *dst) {
   char shape[160];
   shape_str(shape, sizeof shape, t);
   FILE *f = fopen(path, "rb");
@@ -58,12 +60,17 @@ static int read_input(const char *path, int i, const qat_rt_tensor_info *t, void
     rc = qat_fail(QAT_ERR_IO, "%s: not a regular file", path);
     goto done;
   }
-  if ((uint64_t)st.st_size != (uint64_t)t->bytes) {
-    rc = qat_fail(QAT_ERR_FORMAT, "%s: %lld bytes, but input %d '%s' (%s) takes %zu", path,
-                  (long long)st.st_size, i, t->name, shape, t->bytes);
+  const size_t want = (size_t)count * t->bytes;
+  if ((uint64_t)st.st_size != (uint64_t)want) {
+    if (count == 1)
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: %lld bytes, but input %d '%s' (%s) takes %zu", path,
+                    (long long)st.st_size, i, t->name, shape, t->bytes);
+    else
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: %lld bytes, but --batch %ld of input %d '%s' (%s) takes %zu", path,
+                    (long long)st.st_size, count, i, t->name, shape, want);
     goto done;
   }
-  if (t->bytes && fread(dst, 1, t->bytes, f) != t->bytes)
+  if (want && fread(dst, 1, want, f) != want)
     rc = qat_fail(QAT_ERR_IO, "%s: read error: %s", path,
                   ferror(f) ? strerror(errno) : "file shrank while reading");
 done:
@@ -74,6 +81,7 @@ done:
 int qat_cmd_run(int argc, char **argv) {
   const char *model_path = NULL, *inputs[MAX_FILES], *outputs[MAX_FILES];
   int n_in = 0, n_out = 0;
+  long batch = 1;
   qat_rt_options opt = {0};
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -88,6 +96,13 @@ int qat_cmd_run(int argc, char **argv) {
         inputs[n_in++] = argv[++i];
       else
         outputs[n_out++] = argv[++i];
+    } else if (!strcmp(a, "--batch")) {
+      if (i + 1 >= argc) return usage_error("%s needs a count", a);
+      char *end;
+      errno = 0;
+      batch = strtol(argv[++i], &end, 10);
+      if (errno || *end || end == argv[i] || batch < 1 || batch > 1000000)
+        return usage_error("--batch '%s' is not a count in [1, 1000000]", argv[i]);
     } else if (!strcmp(a, "--flavor")) {
       if (i + 1 >= argc) return usage_error("%s needs litert or tflm", a);
       const char *f = argv[++i];
@@ -119,19 +134,43 @@ int qat_cmd_run(int argc, char **argv) {
     qat_rt_model_free(m);
     return 2;
   }
+  /* Whole batches in memory: --batch is for test vectors, not for data sets. */
+  unsigned char *in_data[MAX_FILES] = {0}, *out_data[MAX_FILES] = {0};
+  qat_rt_tensor_info in_t[MAX_FILES], out_t[MAX_FILES];
   for (int i = 0; i < n_in; i++) {
-    qat_rt_tensor_info t;
-    const int idx = qat_rt_input(m, i);
-    if ((rc = qat_rt_tensor(m, idx, &t))) goto report;
-    if ((rc = read_input(inputs[i], i, &t, qat_rt_tensor_data(m, idx)))) goto report;
+    if ((rc = qat_rt_tensor(m, qat_rt_input(m, i), &in_t[i]))) goto release;
+    if (in_t[i].bytes > ((size_t)1 << 31) / (size_t)batch) {
+      rc = qat_fail(QAT_ERR_USAGE, "--batch %ld of input %d takes more than 2 GiB", batch, i);
+      goto release;
+    }
+    if (!(in_data[i] = malloc((size_t)batch * in_t[i].bytes + 1))) {
+      rc = qat_fail(QAT_ERR_NOMEM, "out of memory for --batch %ld", batch);
+      goto release;
+    }
+    if ((rc = read_input(inputs[i], i, &in_t[i], batch, in_data[i]))) goto release;
   }
-  if ((rc = qat_rt_invoke(m))) goto report;
   for (int i = 0; i < n_out; i++) {
-    qat_rt_tensor_info t;
-    const int idx = qat_rt_output(m, i);
-    if ((rc = qat_rt_tensor(m, idx, &t))) goto report;
-    if ((rc = qat_atomic_write(outputs[i], qat_rt_tensor_data(m, idx), t.bytes))) goto report;
+    if ((rc = qat_rt_tensor(m, qat_rt_output(m, i), &out_t[i]))) goto release;
+    if (out_t[i].bytes > ((size_t)1 << 31) / (size_t)batch ||
+        !(out_data[i] = malloc((size_t)batch * out_t[i].bytes + 1))) {
+      rc = qat_fail(QAT_ERR_NOMEM, "out of memory for --batch %ld", batch);
+      goto release;
+    }
   }
+  for (long b = 0; b < batch && !rc; b++) {
+    for (int i = 0; i < n_in; i++)
+      memcpy(qat_rt_tensor_data(m, qat_rt_input(m, i)), in_data[i] + (size_t)b * in_t[i].bytes, in_t[i].bytes);
+    if ((rc = qat_rt_invoke(m))) break;
+    for (int i = 0; i < n_out; i++)
+      memcpy(out_data[i] + (size_t)b * out_t[i].bytes, qat_rt_tensor_data(m, qat_rt_output(m, i)), out_t[i].bytes);
+  }
+  for (int i = 0; i < n_out && !rc; i++) rc = qat_atomic_write(outputs[i], out_data[i], (size_t)batch * out_t[i].bytes);
+release:
+  for (int i = 0; i < MAX_FILES; i++) {
+    free(in_data[i]);
+    free(out_data[i]);
+  }
+  if (rc) goto report;
   qat_rt_model_free(m);
   return 0;
 report:

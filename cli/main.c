@@ -21,6 +21,7 @@ int qat_cmd_export(int argc, char **argv); /* cli/cmd_export.c */
 int qat_cmd_run(int argc, char **argv);    /* cli/cmd_run.c */
 int qat_cmd_eval_tflite(int argc, char **argv); /* cli/cmd_eval_tflite.c */
 int qat_cmd_inspect(int argc, char **argv);     /* cli/cmd_inspect.c */
+int qat_cmd_parity(int argc, char **argv);      /* cli/cmd_parity.c */
 int qat_cmd_import(int argc, char **argv);      /* cli/cmd_import.c */
 
 static const char usage_main[] =
@@ -34,6 +35,7 @@ static const char usage_main[] =
     "  summary CONFIG   print the model's layers, output shapes and parameter counts\n"
     "  eval CKPT        test accuracy of a checkpoint, float and fake-quant\n"
     "  eval MODEL.tflite  test accuracy of a .tflite model in qat's runtime\n"
+    "  eval --compare CKPT MODEL.tflite  parity report: float, fake-quant and int8, per layer\n"
     "  export CKPT      write a checkpoint as a TensorFlow Lite model (--mode float32)\n"
     "  run MODEL        run a .tflite model once on raw tensor files (--input/--output)\n"
     "  inspect MODEL    operators, tensors, sizes, MACs and peak memory of a .tflite model\n"
@@ -74,6 +76,8 @@ static const char usage_eval[] =
     "usage: qat eval CKPT [--limit N] [--json]\n"
     "       qat eval MODEL.tflite [--data fashion-mnist | --images F --labels F] [--limit N]\n"
     "                [--confusion] [--json]   (see 'qat eval MODEL.tflite --help')\n"
+    "       qat eval --compare CKPT MODEL.tflite [--limit N] [--json]   the parity report\n"
+    "                (see 'qat eval --compare --help')\n"
     "\n"
     "Rebuilds the model of a checkpoint (from the config stored in it), loads its weights,\n"
     "batch-norm statistics and quantization ranges, and evaluates it on the test set of its\n"
@@ -365,6 +369,8 @@ static int cmd_summary(int argc, char **argv) {
 }
 
 static int cmd_eval(int argc, char **argv) {
+  for (int i = 0; i < argc; i++)
+    if (!strcmp(argv[i], "--compare")) return qat_cmd_parity(argc, argv);
   /* A .tflite model (the first operand, option values skipped) runs in qat's runtime. */
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];

@@ -120,6 +120,20 @@ int qat_conv_multipliers(float input_scale, const float *weight_scales, int64_t 
   return QAT_OK;
 }
 
+int qat_mean_multiplier(float in_scale, float out_scale, int64_t n, int32_t *mult, int *shift) {
+  if (n < 1) return qat_fail(QAT_ERR_USAGE, "MEAN over %lld values", (long long)n);
+  int32_t m0 = 0;
+  int sh = 0;
+  int rc = qat_quantize_multiplier((double)in_scale / (double)out_scale, &m0, &sh);
+  if (rc) return rc;
+  int fold = 63 - __builtin_clzll((unsigned long long)n); /* floor(log2 n) */
+  if (fold > 32) fold = 32;
+  if (fold > 31 + sh) fold = 31 + sh;
+  *mult = (int32_t)(((int64_t)m0 << fold) / n);
+  *shift = sh - fold;
+  return QAT_OK;
+}
+
 /* kernel_util.cc's Quantize helper: zp + (int32)round(f / scale) with a float division, and
  * an error when the rounded value does not fit in int32. */
 static int quantize_bound(float scale, int32_t zero_point, float f, int32_t *q) {

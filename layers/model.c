@@ -178,6 +178,42 @@ static int activation_fq(builder *b, int layer, const char *name, int non_negati
 /* The quantizer of a layer input: the model input's, or the producing layer's. */
 static qat_fq *source_fq(const qat_model *m, int src) { return src < 0 ? m->input_fq : m->layer_fq[src]; }
 
+/* Gives the output quantizer of a chain headed by a conv, depthwise or dense layer its int8
+ * op's requantization (qat_fq.requant). */
+static int link_requant(qat_model *m, int head, qat_fq *out) {
+  const qat_layer_spec *h = &m->spec.layers[head];
+  if (m->spec.quantize.activations_lsq) return QAT_OK; /* a learned scale rounds as it learns */
+  if (h->type == QAT_LAYER_GLOBAL_AVG_POOL2D) {
+    int src = qat_layer_input(&m->spec, head, 0);
+    const qat_tensor *x = src < 0 ? m->input : m->layer_out[src];
+    out->requant = QAT_REQUANT_MEAN;
+    out->input = source_fq(m, src);
+    out->requant_count = (int64_t)x->dims[1] * x->dims[2];
+    QAT_ASSERT(out->input && x->rank == 4);
+    return QAT_OK;
+  }
+  if (!is_conv(h->type) && h->type != QAT_LAYER_DENSE) return QAT_OK;
+  char name[sizeof(((qat_fq *)0)->name)];
+  snprintf(name, sizeof name, "%s/%s", h->name, h->type == QAT_LAYER_DEPTHWISE_CONV2D ? "depthwise_kernel" : "kernel");
+  const qat_fq *w = qat_model_find_fq(m, name);
+  const qat_fq *in = source_fq(m, qat_layer_input(&m->spec, head, 0));
+  QAT_ASSERT(w && in);
+  const qat_tensor *y = m->layer_out[head];
+  int channels = y->dims[y->rank - 1];
+  QAT_ASSERT(w->channels == 1 || w->channels == channels);
+  size_t bytes = (size_t)channels * (sizeof(int32_t) + sizeof(int) + sizeof(double));
+  double *eff = malloc(bytes);
+  if (!eff) return qat_fail(QAT_ERR_NOMEM, "out of memory building the model");
+  out->requant_eff = eff;
+  out->requant_mult = (int32_t *)(eff + channels);
+  out->requant_shift = (int *)(out->requant_mult + channels);
+  out->requant_channels = channels;
+  out->requant = h->type == QAT_LAYER_DENSE ? QAT_REQUANT_DOUBLE : QAT_REQUANT_FIXED_POINT;
+  out->input = in;
+  out->weight = w;
+  return QAT_OK;
+}
+
 static int add_param(builder *b, int layer, const char *suffix, int rank, const int *dims, int trainable,
                      qat_tensor **out) {
   qat_model *m = b->m;
@@ -530,6 +566,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         int non_negative = is_relu(l) || l->activation == QAT_ACTIVATION_RELU || l->activation == QAT_ACTIVATION_RELU6;
         rc = activation_fq(&b, li, l->name, non_negative, b.pending, m->layer_out[li], &fq, &m->layer_out[li]);
         m->layer_fq[li] = fq;
+        if (!rc) rc = link_requant(m, m->fused_into[li], fq);
       } else if (keeps_input_range(l)) {
         m->layer_fq[li] = source_fq(m, in_src);
       }
@@ -573,7 +610,10 @@ void qat_model_free(qat_model *m) {
   free(m->layer_out);
   free(m->labels);
   free(m->param_list);
-  for (int i = 0; i < m->n_fq; i++) free(m->fq[i]);
+  for (int i = 0; i < m->n_fq; i++) {
+    free(m->fq[i]->requant_eff);
+    free(m->fq[i]);
+  }
   free(m->fq);
   free(m->layer_fq);
   free(m->fold_bn);

@@ -523,18 +523,9 @@ static int prepare_mean(qat_rt_model *m, int k, rt_op *op) {
     op->kind = RK_MEAN_I8;
     if ((rc = need_per_tensor(m, k, in, "input")) || (rc = need_per_tensor(m, k, o, "output")))
       return rc;
-    /* reduce.cc PrepareMeanOrSum: QuantizeMultiplier(in_scale / out_scale); then
-     * reference_ops::QuantizedMeanOrSum folds 1/num_elements into it (reduce.h). */
-    int32_t mult;
-    int shift;
-    rc = qat_quantize_multiplier((double)in->scales[0] / (double)o->scales[0], &mult, &shift);
+    rc = qat_mean_multiplier(in->scales[0], o->scales[0], g->n_reduce, &op->s_mult, &op->s_shift);
     if (rc == QAT_ERR_UNSUPPORTED) return unsup(m, k, "%s", qat_error_message());
     if (rc) return qat_fail_prefix(rc, "%s: op %d (MEAN): ", m->name, k);
-    int fold = 63 - __builtin_clzll((unsigned long long)g->n_reduce); /* floor(log2 n) */
-    if (fold > 32) fold = 32;
-    if (fold > 31 + shift) fold = 31 + shift;
-    op->s_mult = (int32_t)(((int64_t)mult << fold) / g->n_reduce);
-    op->s_shift = shift - fold;
     op->in_zp = (int32_t)in->zero_points[0];
     op->out_zp = (int32_t)o->zero_points[0];
     op->scratch = malloc((size_t)g->n_out * sizeof *op->scratch);
@@ -1059,8 +1050,11 @@ void *qat_rt_tensor_data(qat_rt_model *m, int index) {
   return index >= 0 && index < m->n_tensors ? tdata(m, index) : NULL;
 }
 
-int qat_rt_invoke(qat_rt_model *m) {
-  for (int k = 0; k < m->n_ops; k++) {
+int qat_rt_invoke_ops(qat_rt_model *m, int first, int end) {
+  if (first < 0 || end > m->n_ops || first > end)
+    return qat_fail(QAT_ERR_USAGE, "%s: operators [%d, %d) are not a range of its %d", m->name, first, end,
+                    m->n_ops);
+  for (int k = first; k < end; k++) {
     rt_op *op = &m->ops[k];
     const void *i0 = tdata(m, op->in[0]);
     const void *i1 = op->n_in > 1 && op->in[1] >= 0 ? tdata(m, op->in[1]) : NULL;
@@ -1129,3 +1123,5 @@ int qat_rt_invoke(qat_rt_model *m) {
   }
   return QAT_OK;
 }
+
+int qat_rt_invoke(qat_rt_model *m) { return qat_rt_invoke_ops(m, 0, m->n_ops); }

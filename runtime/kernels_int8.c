@@ -39,8 +39,8 @@ static inline int32_t clampi(int32_t x, int32_t lo, int32_t hi) {
 
 /* ---- convolution --------------------------------------------------------------------------- */
 
-void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
-                  const int32_t *bias, int8_t *out) {
+static void conv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                             const int32_t *bias, int8_t *out) {
   const int groups = g->in_c / g->filter_in_c;
   const int oc_per_group = g->out_c / groups;
   for (int64_t b = 0; b < g->batches; b++)
@@ -73,8 +73,8 @@ void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, 
     }
 }
 
-void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
-                    const int32_t *bias, int8_t *out) {
+static void dwconv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                               const int32_t *bias, int8_t *out) {
   const int dm = g->depth_multiplier;
   for (int64_t b = 0; b < g->batches; b++)
     for (int64_t oy = 0; oy < g->out_h; oy++) {
@@ -105,6 +105,100 @@ void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in
           }
       }
     }
+}
+
+/* The fast paths below compute the same sums (integer addition modulo 2^32 does not depend on
+ * the order, and a padded tap contributes 0 either way) in an order that vectorizes: CONV_2D
+ * gathers each output pixel's patch of (input + offset) as int16, zero where the window leaves
+ * the image, then takes one contiguous dot product per output channel (OHWI weights are the
+ * patch's layout); DEPTHWISE_CONV_2D accumulates all channels of a pixel tap by tap. Output rows
+ * are split across OpenMP threads (each output is computed by one thread, as a whole). Shapes
+ * beyond the stack buffers take the direct loops above. */
+#define RT_PATCH_MAX 4096
+#define RT_PARALLEL_MACS (1 << 17)
+
+static inline int8_t requant_i8(const rt_requant *q, uint32_t acc, int oc) {
+  int32_t r = qat_multiply_by_quantized_multiplier((int32_t)acc, q->mult[oc], q->shift[oc]);
+  return (int8_t)clampi(wadd(r, q->out_zp), q->act_min, q->act_max);
+}
+
+void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                  const int32_t *bias, int8_t *out) {
+  const int64_t cin = g->filter_in_c, K = (int64_t)g->k_h * g->k_w * cin;
+  if (g->in_c != g->filter_in_c || K > RT_PATCH_MAX) {
+    conv2d_i8_direct(g, q, in, w, bias, out);
+    return;
+  }
+  const int64_t rows = (int64_t)g->batches * g->out_h;
+  const int16_t off = (int16_t)q->in_offset;
+#pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * K > RT_PARALLEL_MACS)
+  for (int64_t row = 0; row < rows; row++) {
+    int16_t patch[RT_PATCH_MAX];
+    const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
+    for (int64_t ox = 0; ox < g->out_w; ox++) {
+      const int64_t x0 = ox * g->stride_w - g->pad_w;
+      int16_t *p = patch;
+      for (int64_t ky = 0; ky < g->k_h; ky++) {
+        const int64_t y = y0 + g->dil_h * ky;
+        for (int64_t kx = 0; kx < g->k_w; kx++, p += cin) {
+          const int64_t x = x0 + g->dil_w * kx;
+          if (y < 0 || y >= g->in_h || x < 0 || x >= g->in_w) {
+            memset(p, 0, (size_t)cin * sizeof *p);
+            continue;
+          }
+          const int8_t *ip = in + ((b * g->in_h + y) * g->in_w + x) * g->in_c;
+          for (int64_t ic = 0; ic < cin; ic++) p[ic] = (int16_t)(ip[ic] + off);
+        }
+      }
+      int8_t *o = out + (row * g->out_w + ox) * g->out_c;
+      for (int oc = 0; oc < g->out_c; oc++) {
+        const int8_t *wp = w + oc * K;
+        uint32_t acc = 0;
+        for (int64_t k = 0; k < K; k++) acc += (uint32_t)((int32_t)patch[k] * (int32_t)wp[k]);
+        if (bias) acc += (uint32_t)bias[oc];
+        o[oc] = requant_i8(q, acc, oc);
+      }
+    }
+  }
+}
+
+void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                    const int32_t *bias, int8_t *out) {
+  const int dm = g->depth_multiplier, C = g->out_c;
+  if (C > RT_PATCH_MAX) {
+    dwconv2d_i8_direct(g, q, in, w, bias, out);
+    return;
+  }
+  const int64_t rows = (int64_t)g->batches * g->out_h;
+#pragma omp parallel for schedule(static) if (rows * g->out_w * C * g->k_h * g->k_w > RT_PARALLEL_MACS)
+  for (int64_t row = 0; row < rows; row++) {
+    uint32_t acc[RT_PATCH_MAX];
+    const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
+    for (int64_t ox = 0; ox < g->out_w; ox++) {
+      const int64_t x0 = ox * g->stride_w - g->pad_w;
+      for (int c = 0; c < C; c++) acc[c] = bias ? (uint32_t)bias[c] : 0u;
+      for (int64_t ky = 0; ky < g->k_h; ky++) {
+        const int64_t y = y0 + g->dil_h * ky;
+        if (y < 0 || y >= g->in_h) continue;
+        for (int64_t kx = 0; kx < g->k_w; kx++) {
+          const int64_t x = x0 + g->dil_w * kx;
+          if (x < 0 || x >= g->in_w) continue;
+          const int8_t *ip = in + ((b * g->in_h + y) * g->in_w + x) * g->in_c;
+          const int8_t *wp = w + (ky * g->k_w + kx) * C;
+          if (dm == 1) {
+            for (int c = 0; c < C; c++) acc[c] += (uint32_t)((int32_t)wp[c] * ((int32_t)ip[c] + q->in_offset));
+          } else {
+            for (int ic = 0; ic < g->in_c; ic++) {
+              const int32_t v = (int32_t)ip[ic] + q->in_offset;
+              for (int mm = 0; mm < dm; mm++) acc[ic * dm + mm] += (uint32_t)((int32_t)wp[ic * dm + mm] * v);
+            }
+          }
+        }
+      }
+      int8_t *o = out + (row * g->out_w + ox) * C;
+      for (int c = 0; c < C; c++) o[c] = requant_i8(q, acc[c], c);
+    }
+  }
 }
 
 /* LiteRT's double requantization: static_cast<int32_t>(round((double)acc * eff)). A value

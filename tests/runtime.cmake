@@ -46,3 +46,19 @@ exec "$py" "$@"]=] litert ${PROJECT_SOURCE_DIR}
   ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_runtime_litert.py --qat $<TARGET_FILE:qat>
   --gen $<TARGET_FILE:test_runtime> --fixtures ${PROJECT_SOURCE_DIR}/../shared/fixtures/tflite)
 set_tests_properties(test_runtime_litert PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# Every model exported from the example configs (float32; int8 with int8 and float32 I/O):
+# `qat run --batch` bit-exact with BUILTIN_REF on 1000 random inputs each (100 under sanitizers),
+# the default interpreter's (XNNPACK) differences reported, and the parity report's target on
+# the QAT examples.
+set(QAT_INTEROP_EXAMPLES_ENV "OMP_NUM_THREADS=2")
+if(QAT_SANITIZE)
+  list(APPEND QAT_INTEROP_EXAMPLES_ENV "QAT_SANITIZE_BUILD=1")
+endif()
+add_test(NAME interop_examples COMMAND bash -c [=[
+py=$1/.venv/bin/python; shift
+[ -x "$py" ] || { echo "FAIL: no Python venv at $py: run scripts/setup.sh"; exit 1; }
+exec "$py" "$@"]=] examples ${PROJECT_SOURCE_DIR}
+  ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_examples_bitexact.py --qat $<TARGET_FILE:qat>
+  --work ${PROJECT_BINARY_DIR})
+set_tests_properties(interop_examples PROPERTIES TIMEOUT 900 ENVIRONMENT "${QAT_INTEROP_EXAMPLES_ENV}")

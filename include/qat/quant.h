@@ -169,6 +169,12 @@ int qat_conv_multipliers(float input_scale, const float *weight_scales, int64_t 
                          float output_scale, int64_t n_out, int32_t *multipliers,
                          int *shifts);
 
+/* MEAN int8 over n values (reduce.cc PrepareMeanOrSum: QuantizeMultiplier(in_scale /
+ * out_scale) in double; reference_ops::QuantizedMeanOrSum then folds 1/n into the multiplier,
+ * shifting it left by min(floor(log2 n), 32, 31 + shift) first). The result r of a sum of
+ * centered inputs S is MultiplyByQuantizedMultiplier(S, *mult, *shift) + out_zp. */
+int qat_mean_multiplier(float in_scale, float out_scale, int64_t n, int32_t *mult, int *shift);
+
 /* Fused-activation clamp in the quantized domain (kernel_util.cc,
  * CalculateActivationRangeQuantizedImpl): act_min = max(qmin, zp + round(lo / scale)) if lo
  * is finite else qmin; act_max = min(qmax, zp + round(hi / scale)) if hi is finite else qmax.

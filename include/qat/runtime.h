@@ -154,6 +154,10 @@ void *qat_rt_tensor_data(qat_rt_model *m, int index);
 
 /* Runs the graph once. Inputs are read from, outputs written to, qat_rt_tensor_data(). */
 int qat_rt_invoke(qat_rt_model *m);
+/* Runs operators [first, end) only, on whatever their input tensors hold: with
+ * preserve_all_tensors, one layer can be fed chosen inputs (the parity report feeds each op
+ * the fake-quant model's values to see that op's own rounding). */
+int qat_rt_invoke_ops(qat_rt_model *m, int first, int end);
 
 /* Peak activation memory of the arena plan (what a microcontroller must reserve), and the
  * sum of all activation sizes (what no sharing would need). */

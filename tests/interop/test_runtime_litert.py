@@ -12,8 +12,9 @@ Models: seeded random single-operator models of every supported operator, int8 a
 
 Exit status: 0 all identical, 1 a mismatch or a failure, 77 (ctest's skip) when numpy or
 ai_edge_litert cannot be imported. Environment: QAT_INTEROP_MODELS (variants per operator,
-default 4), QAT_INTEROP_INPUTS (random inputs per model, default 10; 1000 for the acceptance
-run).
+default 4), QAT_INTEROP_INPUTS (random inputs per generated model, default 10),
+QAT_INTEROP_FIXTURE_INPUTS (random inputs per fixture, default 1000, besides the fixtures' own).
+Each model's inputs go through one `qat run --batch`.
 """
 import argparse
 import glob
@@ -51,22 +52,23 @@ def run_litert(it, inputs):
     return [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
 
 
-def run_qat(qat, model, inputs, out_details, tmp):
-    args = [qat, "run", model]
-    for j, x in enumerate(inputs):
+def run_qat(qat, model, cases, out_details, tmp):
+    """All cases in one `qat run --batch`; returns one output list per case, or None and the
+    error."""
+    n = len(cases)
+    args = [qat, "run", model, "--batch", str(n)]
+    for j in range(len(cases[0])):
         p = os.path.join(tmp, f"in{j}.raw")
-        x.tofile(p)
+        np.concatenate([c[j].reshape(-1) for c in cases]).tofile(p)
         args += ["--input", p]
     for j in range(len(out_details)):
         args += ["--output", os.path.join(tmp, f"out{j}.raw")]
     r = subprocess.run(args, capture_output=True, text=True)
     if r.returncode != 0:
         return None, r.stderr.strip()
-    outs = []
-    for j, d in enumerate(out_details):
-        y = np.fromfile(os.path.join(tmp, f"out{j}.raw"), dtype=d["dtype"]).reshape(d["shape"])
-        outs.append(y)
-    return outs, ""
+    outs = [np.fromfile(os.path.join(tmp, f"out{j}.raw"), dtype=d["dtype"]).reshape(n, *d["shape"])
+            for j, d in enumerate(out_details)]
+    return [[o[i] for o in outs] for i in range(n)], ""
 
 
 def same_bytes(a, b):
@@ -81,6 +83,7 @@ def main():
     args = ap.parse_args()
     n_models = int(os.environ.get("QAT_INTEROP_MODELS", "4"))
     n_inputs = int(os.environ.get("QAT_INTEROP_INPUTS", "10"))
+    n_fixture_inputs = int(os.environ.get("QAT_INTEROP_FIXTURE_INPUTS", "1000"))
     rng = np.random.default_rng(20261122)
     failures = 0
     stats = {}  # kind -> [runs, ref mismatches, optimized-differing runs, max optimized diff]
@@ -98,21 +101,21 @@ def main():
             jobs.append(("fixture hello_world_int8", os.path.join(fx, "hello_world_int8.tflite"),
                          [[np.array([[v]], dtype=np.int8)] for v in range(-128, 128)]))
             jobs.append(("fixture ToyCar (hybrid)",
-                         os.path.join(fx, "non_int8", "model_ToyCar_quant.tflite"), None))
+                         os.path.join(fx, "non_int8", "model_ToyCar_quant.tflite"), "fixture"))
             jobs.append(("fixture hello_world_float",
-                         os.path.join(fx, "non_int8", "hello_world_float.tflite"), None))
+                         os.path.join(fx, "non_int8", "hello_world_float.tflite"), "fixture"))
             feats = [[np.fromfile(os.path.join(fx, f), dtype=np.int8).reshape(1, 1960)]
                      for f in ("micro_speech_yes_features_int8.raw",
                                "micro_speech_no_features_int8.raw")]
             jobs.append(("fixture micro_speech", os.path.join(fx, "micro_speech_quantized.tflite"),
                          feats))
             jobs.append(("fixture micro_speech", os.path.join(fx, "micro_speech_quantized.tflite"),
-                         None))
+                         "fixture"))
             add_in = [np.fromfile(os.path.join(fx, f), dtype=np.int8).reshape(1, 128, 128, 1)
                       for f in ("add_input1_rand_int8.raw", "add_input2_rand_int8.raw")]
             jobs.append(("fixture simple_add", os.path.join(fx, "simple_add_model.tflite"),
                          [add_in]))
-            jobs.append(("fixture simple_add", os.path.join(fx, "simple_add_model.tflite"), None))
+            jobs.append(("fixture simple_add", os.path.join(fx, "simple_add_model.tflite"), "fixture"))
         else:
             print(f"note: fixture folder {fx} is absent; generated models only")
 
@@ -121,18 +124,20 @@ def main():
             opt = make_interpreter(path, litert.OpResolverType.AUTO)
             in_details = ref.get_input_details()
             out_details = ref.get_output_details()
-            cases = fixed if fixed is not None else [
-                [random_input(rng, d) for d in in_details] for _ in range(n_inputs)]
+            count = n_fixture_inputs if fixed == "fixture" else n_inputs
+            cases = fixed if isinstance(fixed, list) else [
+                [random_input(rng, d) for d in in_details] for _ in range(count)]
             s = stats.setdefault(kind, [0, 0, 0, 0.0])
-            for inputs in cases:
+            got_all, err = run_qat(args.qat, path, cases, out_details, tmp)
+            for i, inputs in enumerate(cases):
                 want = run_litert(ref, inputs)
-                got, err = run_qat(args.qat, path, inputs, out_details, tmp)
                 s[0] += 1
-                if got is None:
+                if got_all is None:
                     print(f"FAIL {kind} {os.path.basename(path)}: qat run: {err}")
                     failures += 1
                     s[1] += 1
                     break
+                got = got_all[i]
                 bad = [j for j in range(len(want)) if not same_bytes(want[j], got[j])]
                 if bad:
                     j = bad[0]

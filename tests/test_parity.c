@@ -1,0 +1,189 @@
+/* The parity report on in-memory exports: a quantization-aware model and its own int8 file
+ * agree bit for bit at every layer; a change to one layer of the model after export shows up
+ * as that layer's own difference, and as inherited differences after it, never before it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "qat/config.h"
+#include "qat/error.h"
+#include "qat/export.h"
+#include "qat/parity.h"
+#include "qat/rng.h"
+#include "qat/tflite.h"
+
+#define BATCH 8
+#define SAMPLES 40
+
+static const char *yaml_cnn =
+    "model:\n"
+    "  input: [10, 10, 1]\n"
+    "  layers:\n"
+    "    - Conv2D: {name: c1, filters: 6, kernel_size: 3, use_bias: false}\n"
+    "    - BatchNormalization: {name: bn1}\n"
+    "    - ReLU: {name: r1, max_value: 6}\n"
+    "    - MaxPooling2D: {name: p1, pool_size: 2}\n"
+    "    - Flatten: {name: flat}\n"
+    "    - Dense: {name: d1, units: 12, activation: relu}\n"
+    "    - Dense: {name: out, units: 5, activation: softmax}\n"
+    "data: {dataset: fashion-mnist}\n"
+    "quantize: {mode: qat}\n"
+    "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
+
+typedef struct fixture {
+  qat_config cfg;
+  qat_model *m;
+  qat_rt_model *rt;
+  qat_dataset ds;
+} fixture;
+
+/* A model whose observers have seen a few batches, its int8 file loaded with every tensor kept,
+ * and SAMPLES random 10x10 images. */
+static void setup_fixture(fixture *f, const char *yaml, uint64_t seed) {
+  memset(f, 0, sizeof *f);
+  if (qat_config_parse(yaml, strlen(yaml), "test.yaml", &f->cfg)) fail_msg("config: %s", qat_error_message());
+  if (qat_model_create(&f->m, &f->cfg.model, BATCH, seed)) fail_msg("model: %s", qat_error_message());
+  qat_rng r;
+  qat_rng_seed(&r, seed);
+  float x[BATCH * 100];
+  qat_exec ex = {.training = 1, .seed = seed, .fake_quant = 1};
+  for (int s = 0; s < 5; s++) {
+    for (int i = 0; i < BATCH * 100; i++) x[i] = qat_rng_uniform(&r);
+    ex.step = (uint64_t)s;
+    qat_model_forward(f->m, x, BATCH, &ex);
+  }
+  assert_int_equal(qat_export_int8_prepare(f->m), 0);
+  qat_tflite_model t;
+  uint8_t *bytes;
+  size_t size;
+  if (qat_export_int8(f->m, QAT_EXPORT_IO_INT8, &t)) fail_msg("export: %s", qat_error_message());
+  assert_int_equal(qat_tflite_serialize(&t, &bytes, &size), 0);
+  qat_rt_options opt = {.preserve_all_tensors = 1};
+  if (qat_rt_model_load_buffer(bytes, size, "m.tflite", &opt, &f->rt)) fail_msg("load: %s", qat_error_message());
+  free(bytes);
+  qat_tflite_model_free(&t);
+  f->ds = (qat_dataset){.n = SAMPLES, .h = 10, .w = 10, .c = 1, .num_classes = 5, .owns = 1};
+  f->ds.images = malloc(SAMPLES * 100);
+  f->ds.labels = malloc(SAMPLES);
+  assert_non_null(f->ds.images);
+  assert_non_null(f->ds.labels);
+  for (int i = 0; i < SAMPLES * 100; i++) f->ds.images[i] = (uint8_t)(qat_rng_next(&r) >> 56);
+  for (int i = 0; i < SAMPLES; i++) f->ds.labels[i] = (uint8_t)(qat_rng_next(&r) % 5);
+}
+
+static void teardown_fixture(fixture *f) {
+  qat_rt_model_free(f->rt);
+  qat_model_free(f->m);
+  qat_config_free(&f->cfg);
+  qat_dataset_free(&f->ds);
+}
+
+static const qat_parity_layer *entry(const qat_parity_report *r, const char *name) {
+  for (int i = 0; i < r->n_layers; i++)
+    if (!strcmp(r->layers[i].name, name)) return &r->layers[i];
+  fail_msg("no entry %s", name);
+  return NULL;
+}
+
+static void test_own_export_is_bit_identical(void **state) {
+  (void)state;
+  fixture f;
+  setup_fixture(&f, yaml_cnn, 11);
+  qat_parity_report r;
+  assert_int_equal(qat_parity_run(f.m, f.rt, &f.ds, &r), 0);
+  assert_int_equal(r.samples, SAMPLES);
+  /* input, r1, p1, flat, d1, out/linear, out (softmax) */
+  assert_int_equal(r.n_layers, 7);
+  assert_string_equal(r.layers[0].op, "input");
+  assert_string_equal(r.layers[r.output].name, "out");
+  assert_string_equal(r.layers[r.output].op, "SOFTMAX");
+  for (int i = 0; i < r.n_layers; i++) {
+    const qat_parity_stats *s = &r.layers[i].s;
+    printf("# %-12s %-16s %6lld values, %lld identical, own %lld, SQNR %.1f dB\n", r.layers[i].name, r.layers[i].op,
+           (long long)s->values, (long long)s->identical, (long long)s->local_identical, qat_parity_sqnr_db(s));
+    /* the softmax: TFLite's fixed-point exp against a double softmax, 1 LSB at most */
+    if (i == r.output) {
+      assert_true(s->max_lsb <= 1);
+      continue;
+    }
+    assert_int_equal(s->identical, s->values);
+    assert_int_equal(s->local_identical, s->values);
+  }
+  assert_int_equal(r.top1_agree, SAMPLES);
+  assert_int_equal(r.fakequant_correct, r.int8_correct);
+  /* the float model differs from the int8 one: finite SQNR after the input */
+  assert_true(qat_parity_sqnr_db(&entry(&r, "r1")->s) < 80.0);
+  qat_parity_free(&r);
+  teardown_fixture(&f);
+}
+
+/* d1's weights change after export: c1..flat stay identical, d1 differs by its own rounding
+ * (the op alone already differs), and the logits inherit differences without an own one. */
+static void test_difference_is_localized(void **state) {
+  (void)state;
+  fixture f;
+  setup_fixture(&f, yaml_cnn, 12);
+  const qat_param *w = qat_model_find_param(f.m, "d1/kernel");
+  assert_non_null(w);
+  for (int64_t k = 0; k < w->size; k++) w->tensor->data[k] *= 1.25f;
+  qat_parity_report r;
+  assert_int_equal(qat_parity_run(f.m, f.rt, &f.ds, &r), 0);
+  for (const char *const *n = (const char *const[]){"input", "r1", "p1", "flat", NULL}; *n; n++) {
+    const qat_parity_stats *s = &entry(&r, *n)->s;
+    assert_int_equal(s->identical, s->values);
+  }
+  const qat_parity_stats *d1 = &entry(&r, "d1")->s, *logits = &entry(&r, "out/linear")->s;
+  printf("# d1: %lld of %lld identical (own %lld), max %lld LSB; logits: %lld identical, own %lld\n",
+         (long long)d1->identical, (long long)d1->values, (long long)d1->local_identical, (long long)d1->max_lsb,
+         (long long)logits->identical, (long long)logits->local_identical);
+  assert_true(d1->identical < d1->values);
+  assert_true(d1->local_identical < d1->values);
+  assert_true(d1->max_lsb >= 1);
+  assert_true(logits->identical < logits->values);
+  assert_int_equal(logits->local_identical, logits->values);
+  qat_parity_free(&r);
+  teardown_fixture(&f);
+}
+
+static void test_refusals(void **state) {
+  (void)state;
+  fixture f;
+  setup_fixture(&f, yaml_cnn, 13);
+  qat_parity_report r;
+  qat_dataset wrong = f.ds;
+  wrong.h = 5; /* 50 values per sample */
+  wrong.owns = 0;
+  assert_int_equal(qat_parity_run(f.m, f.rt, &wrong, &r), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "input takes 100 values"));
+  qat_parity_free(&r);
+  /* a float model of the same layers has no quantizers */
+  qat_config cfg;
+  const char *q = strstr(yaml_cnn, "quantize:");
+  char *plain = strdup(yaml_cnn);
+  memcpy(plain + (q - yaml_cnn), "#", 1);
+  assert_int_equal(qat_config_parse(plain, strlen(plain), "plain.yaml", &cfg), 0);
+  qat_model *m = NULL;
+  assert_int_equal(qat_model_create(&m, &cfg.model, BATCH, 1), 0);
+  assert_int_equal(qat_parity_run(m, f.rt, &f.ds, &r), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "no quantizers"));
+  qat_parity_free(&r);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  free(plain);
+  teardown_fixture(&f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_own_export_is_bit_identical),
+      cmocka_unit_test(test_difference_is_localized),
+      cmocka_unit_test(test_refusals),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
