@@ -35,7 +35,7 @@ static const char usage_import[] =
     "folded into the next conv's or dense's weights (noted in model.yaml).\n"
     "(A config may also name the file directly: model: {keras: MODEL.keras}.)\n"
     "\n"
-    "  -o DIR     output folder (created if missing)\n"
+    "  -o DIR     output folder (created with its parents if missing)\n"
     "  --json     print one JSON summary on stdout\n"
     "  -h, --help this help\n";
 
@@ -49,6 +49,26 @@ static int usage_error(const char *fmt, const char *arg) {
 static int report(int status) {
   fprintf(stderr, "qat: error: %s\n", qat_error_message());
   return qat_exit_code(status);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir) {
+  char buf[4096];
+  size_t n = strlen(dir);
+  if (n == 0 || n >= sizeof buf) return qat_fail(QAT_ERR_USAGE, "-o: bad folder name '%s'", dir);
+  memcpy(buf, dir, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+      return qat_fail(QAT_ERR_IO, "%s: cannot create the folder: %s", buf, strerror(errno));
+    buf[i] = c;
+  }
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return qat_fail(QAT_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(ENOTDIR));
+  return QAT_OK;
 }
 
 int qat_cmd_import(int argc, char **argv) {
@@ -105,10 +125,7 @@ int qat_cmd_import(int argc, char **argv) {
   if ((rc = qat_model_create(&m, &cfg.model, 1, cfg.train.seed))) goto free_cfg;
   if ((rc = qat_keras_apply(&k, m))) goto free_model;
   /* Nothing is created before the model is known to be good. */
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-    rc = qat_fail(QAT_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
-    goto free_model;
-  }
+  if ((rc = make_dirs(dir))) goto free_model;
   qat_checkpoint_meta meta = {0, 0, cfg.train.seed};
   if ((rc = qat_checkpoint_save(ckpt_path, m, NULL, yaml, &meta))) goto free_model;
   if ((rc = qat_atomic_write(yaml_path, yaml, strlen(yaml)))) goto free_model;
