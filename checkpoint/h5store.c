@@ -722,6 +722,7 @@ static int reader_open_obj(qat_h5_reader *r, const char *name, h5_name *n, hid_t
 }
 
 static int read_attr_int64(qat_h5_reader *r, const char *obj, const char *name, int64_t *out);
+static int reader_finish_open(qat_h5_reader *r, const char *path, hid_t file);
 
 /* The HDF5 signature may sit at 0, 512, 1024, 2048, ... (after a user block). */
 static bool has_hdf5_signature(int fd, off_t size) {
@@ -766,6 +767,36 @@ int qat_h5_reader_open(qat_h5_reader *r, const char *path) {
   /* A truncated file still has its signature; HDF5 notices that the end-of-file address in
    * the superblock lies beyond the file's size ("truncated file: eof = ..."). */
   if (file < 0) return qat_fail(QAT_ERR_FORMAT, "%s: not an HDF5 file (or truncated): %s", path, why);
+  return reader_finish_open(r, path, file);
+}
+
+int qat_h5_reader_open_image(qat_h5_reader *r, const char *name, const void *data, size_t len) {
+  static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  char why[WHY_LEN];
+  r->file = -1;
+  r->path = NULL;
+  r->qat_store = 0;
+  h5_quiet();
+  bool found = false;
+  for (size_t off = 0; off + 8 <= len && !found; off = off ? off * 2 : 512)
+    found = memcmp((const unsigned char *)data + off, sig, 8) == 0;
+  if (!found) return qat_fail(QAT_ERR_FORMAT, "%s: not an HDF5 file (or truncated)", name);
+  /* The core driver reads from a private copy of the image and never touches the disk. */
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+      H5Pset_file_image(fapl, (void *)data, len) < 0) {
+    if (fapl >= 0) H5Pclose(fapl);
+    return qat_fail(QAT_ERR_INTERNAL, "%s: %s", name, h5_why(why, sizeof why));
+  }
+  hid_t file = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+  if (file < 0) h5_why(why, sizeof why);
+  H5Pclose(fapl);
+  if (file < 0) return qat_fail(QAT_ERR_FORMAT, "%s: not an HDF5 file (or truncated): %s", name, why);
+  return reader_finish_open(r, name, file);
+}
+
+static int reader_finish_open(qat_h5_reader *r, const char *path, hid_t file) {
+  char why[WHY_LEN];
   r->file = file;
   r->path = strdup(path);
   if (!r->path) {

@@ -9,6 +9,7 @@
 #include "qat/config.h"
 #include "qat/error.h"
 #include "qat/export.h"
+#include "qat/keras.h"
 #include "qat/model.h"
 #include "qat/tflite.h"
 #include "qat/train.h"
@@ -104,7 +105,7 @@ static int load_checkpoint_model(const char *ckpt, qat_config *cfg, qat_model **
   rc = qat_config_parse(text, strlen(text), source, cfg);
   free(text);
   if (rc) return rc;
-  if ((rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed))) goto free_config;
+  if ((rc = qat_keras_resolve_config(cfg)) || (rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed))) goto free_config;
   if ((rc = qat_checkpoint_load(ckpt, *m, NULL, NULL))) goto free_model;
   return QAT_OK;
 free_model:

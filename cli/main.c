@@ -13,6 +13,7 @@
 #include "qat/config.h"
 #include "qat/data.h"
 #include "qat/error.h"
+#include "qat/keras.h"
 #include "qat/model.h"
 #include "qat/train.h"
 
@@ -21,6 +22,7 @@ int qat_cmd_run(int argc, char **argv);    /* cli/cmd_run.c */
 int qat_cmd_eval_tflite(int argc, char **argv); /* cli/cmd_eval_tflite.c */
 int qat_cmd_inspect(int argc, char **argv);     /* cli/cmd_inspect.c */
 int qat_cmd_parity(int argc, char **argv);      /* cli/cmd_parity.c */
+int qat_cmd_import(int argc, char **argv);      /* cli/cmd_import.c */
 
 static const char usage_main[] =
     "usage: qat <command> [options]\n"
@@ -37,6 +39,7 @@ static const char usage_main[] =
     "  export CKPT      write a checkpoint as a TensorFlow Lite model (--mode float32)\n"
     "  run MODEL        run a .tflite model once on raw tensor files (--input/--output)\n"
     "  inspect MODEL    operators, tensors, sizes, MACs and peak memory of a .tflite model\n"
+    "  import MODEL     a Keras .h5 / .keras model as a qat config + checkpoint (-o DIR)\n"
     "\n"
     "  qat <command> --help   options of one command\n"
     "  qat --version          print the version\n"
@@ -314,7 +317,7 @@ static int cmd_train(int argc, char **argv) {
 static int load_model(const char *config, qat_config *cfg, qat_model **m) {
   int rc = qat_config_load(config, cfg);
   if (rc) return rc;
-  rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed);
+  if (!(rc = qat_keras_resolve_config(cfg))) rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed);
   if (rc) qat_config_free(cfg);
   return rc;
 }
@@ -460,5 +463,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "export")) return qat_cmd_export(argc - 2, argv + 2);
   if (!strcmp(cmd, "run")) return qat_cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "inspect")) return qat_cmd_inspect(argc - 2, argv + 2);
+  if (!strcmp(cmd, "import")) return qat_cmd_import(argc - 2, argv + 2);
   return fail_usage("unknown command '%s'", cmd);
 }

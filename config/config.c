@@ -15,6 +15,7 @@ void qat_config_free(qat_config *cfg) {
   free(cfg->text);
   free(cfg->model.layers);
   free(cfg->model.init);
+  free(cfg->model.keras);
   qat_cfg_data_free(&cfg->data);
   memset(cfg, 0, sizeof *cfg);
 }
@@ -43,7 +44,7 @@ static int top_level(const cfg_ctx *c, const cfg_node *root, qat_config *cfg) {
   if ((rc = qat_cfg_model(c, v[0], &cfg->model))) return rc;
   if ((rc = qat_cfg_data(c, v[1], &cfg->data))) return rc;
   if ((rc = qat_cfg_quantize(c, v[3], &cfg->model.quantize))) return rc;
-  return qat_cfg_train(c, v[2], &cfg->train);
+  return qat_cfg_train(c, v[2], &cfg->model, &cfg->train);
 }
 
 int qat_config_parse(const char *text, size_t len, const char *source_name, qat_config *out) {

@@ -569,11 +569,21 @@ free_layers:
 }
 
 int qat_cfg_model(const cfg_ctx *c, const cfg_node *model, qat_model_spec *out) {
-  static const char *const keys[] = {"input", "layers", "init"};
-  const cfg_node *v[3];
+  static const char *const keys[] = {"input", "layers", "init", "keras"};
+  const cfg_node *v[4];
   char p[CFG_PATH_MAX];
   int rc;
-  if ((rc = qat_cfg_map(c, model, "model", keys, 3, v))) return rc;
+  if ((rc = qat_cfg_map(c, model, "model", keys, 4, v))) return rc;
+  if (v[3]) {
+    /* The Keras file is the whole model: its architecture and its weights (keras/ reads it). */
+    const char *path;
+    const cfg_node *other = v[0] ? v[0] : v[1] ? v[1] : v[2];
+    if (other)
+      return qat_cfg_error(c, other, "model", "'%s' together with 'keras' (expected either a Keras file or input and layers)",
+                           v[0] ? "input" : v[1] ? "layers" : "init");
+    if ((rc = qat_cfg_str(c, v[3], "model.keras", &path)) || (rc = qat_cfg_strdup(path, &out->keras))) return rc;
+    return 0;
+  }
   if (v[2]) {
     const char *init;
     if ((rc = qat_cfg_str(c, v[2], "model.init", &init)) || (rc = qat_cfg_strdup(init, &out->init))) return rc;

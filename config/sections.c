@@ -310,9 +310,43 @@ static int schedule(const cfg_ctx *c, const cfg_node *n, qat_schedule_spec *s) {
   return 0;
 }
 
-int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, qat_train_spec *out) {
+/* train.freeze: a layer name or a list of them, each a layer of the model. */
+static int freeze_list(const cfg_ctx *c, const cfg_node *n, const qat_model_spec *model, qat_train_spec *out) {
+  static const char path[] = "train.freeze";
+  char p[CFG_PATH_MAX];
+  size_t count = n->kind == CFG_SEQ ? n->n : 1;
+  int rc;
+  if (n->kind == CFG_MAP) return qat_cfg_want(c, n, path, "a list of layer names");
+  if (count > QAT_MAX_FREEZE)
+    return qat_cfg_error(c, n, path, "%zu names (expected at most %d)", count, QAT_MAX_FREEZE);
+  for (size_t i = 0; i < count; i++) {
+    const cfg_node *e = n->kind == CFG_SEQ ? n->kids[i] : n;
+    const char *s;
+    if (n->kind == CFG_SEQ) qat_cfg_path_index(p, path, i);
+    else snprintf(p, sizeof p, "%s", path);
+    if ((rc = qat_cfg_str(c, e, p, &s))) return rc;
+    /* With model.keras the layers are not known yet: the trainer checks the names. */
+    int found = model->keras != NULL;
+    for (int l = 0; l < model->n_layers && !found; l++) found = !strcmp(model->layers[l].name, s);
+    if (!found) {
+      const char **names = malloc(((size_t)model->n_layers + 1) * sizeof *names);
+      if (!names) return qat_fail(QAT_ERR_NOMEM, "out of memory while reading the config");
+      for (int l = 0; l < model->n_layers; l++) names[l] = model->layers[l].name;
+      const char *hint = qat_cfg_suggest(s, names, (size_t)model->n_layers);
+      rc = hint ? qat_cfg_error(c, e, p, "no layer named '%s' (did you mean '%s'?)", qat_cfg_quote(s, e->len).s, hint)
+                : qat_cfg_error(c, e, p, "no layer named '%s' (expected the name of a model layer)",
+                                qat_cfg_quote(s, e->len).s);
+      free(names);
+      return rc;
+    }
+    snprintf(out->freeze[out->n_freeze++], QAT_NAME_MAX, "%s", s);
+  }
+  return 0;
+}
+
+int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, const qat_model_spec *model, qat_train_spec *out) {
   static const char *const keys[] = {"epochs",  "batch_size", "seed",
-                                     "threads", "optimizer",  "schedule"};
+                                     "threads", "optimizer",  "schedule", "freeze"};
   const cfg_node *v[NKEYS(keys)];
   int rc;
 
@@ -337,5 +371,6 @@ int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, qat_train_spec *out) 
   if (v[3] && (rc = qat_cfg_int(c, v[3], "train.threads", 0, 1024, &out->threads))) return rc;
   if (v[4] && !qat_cfg_is_null(v[4]) && (rc = optimizer(c, v[4], &out->optimizer))) return rc;
   if (v[5] && !qat_cfg_is_null(v[5]) && (rc = schedule(c, v[5], &out->schedule))) return rc;
+  if (v[6] && !qat_cfg_is_null(v[6]) && (rc = freeze_list(c, v[6], model, out))) return rc;
   return 0;
 }

@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(cmake gcc make pkg-config
       libopenblas-openmp-dev libopenblas0-openmp libopenblas-dev
       libhdf5-dev hdf5-tools libcmocka-dev libyaml-dev zlib1g-dev
-      dataset-fashion-mnist python3-venv flatbuffers-compiler)
+      dataset-fashion-mnist python3-venv flatbuffers-compiler
+      libjson-c-dev libzip-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -59,7 +59,7 @@ static const bad_case bad_cases[] = {
     {"unknown key, no close match", MODEL "train:\n  zzzzzz: 1\n",
      "cfg.yaml:7:3: train.zzzzzz: unknown key (expected one of: epochs, batch_size, seed, threads, "
      "optimizer, "
-     "schedule)"},
+     "schedule, freeze)"},
     {"lr alias", MODEL "train:\n  optimizer: {name: sgd, lr: 0.1}\n",
      "cfg.yaml:7:26: train.optimizer.lr: unknown key (did you mean 'learning_rate'?)"},
     {"clipped key", MODEL "train:\n  batch: 3\n",

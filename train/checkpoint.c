@@ -5,6 +5,7 @@
 
 #include "qat/error.h"
 #include "qat/h5store.h"
+#include "qat/keras.h"
 #include "qat/train.h"
 
 static void param_path(char *buf, size_t len, const qat_param *p) {
@@ -199,6 +200,7 @@ int qat_model_from_checkpoint(const char *path, int max_batch, qat_config *cfg, 
   rc = qat_config_parse(text, strlen(text), source, cfg);
   free(text);
   if (rc) return rc;
+  if ((rc = qat_keras_resolve_config(cfg))) goto free_config;
   if ((rc = qat_model_create(m, &cfg->model, max_batch, cfg->train.seed))) goto free_config;
   if ((rc = qat_checkpoint_load(path, *m, NULL, NULL))) goto free_model;
   return QAT_OK;

@@ -11,6 +11,7 @@
 #include "qat/atomic_file.h"
 #include "qat/data.h"
 #include "qat/error.h"
+#include "qat/keras.h"
 #include "qat/train.h"
 
 static double now(void) {
@@ -125,13 +126,81 @@ static int check_data_fits_model(const qat_config *cfg, const qat_model *m, cons
   return QAT_OK;
 }
 
-int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_result *res) {
+/* train.freeze: the parameters and batch-norm statistics of the named layers, copied once so
+ * that every step can put them back after the optimizer moved its neighbours. */
+typedef struct frozen_set {
+  int n;
+  int64_t *off, *size;
+  int *trainable;
+  float *saved;
+} frozen_set;
+
+static void frozen_free(frozen_set *f) {
+  free(f->off);
+  free(f->size);
+  free(f->trainable);
+  free(f->saved);
+  memset(f, 0, sizeof *f);
+}
+
+static int frozen_init(frozen_set *f, const qat_train_spec *ts, const qat_model *m) {
+  memset(f, 0, sizeof *f);
+  if (ts->n_freeze == 0) return QAT_OK;
+  for (int k = 0; k < ts->n_freeze; k++) {
+    int found = 0;
+    for (int l = 0; l < m->spec.n_layers && !found; l++) found = !strcmp(m->spec.layers[l].name, ts->freeze[k]);
+    if (!found) return qat_fail(QAT_ERR_USAGE, "train.freeze: the model has no layer named '%s'", ts->freeze[k]);
+  }
+  int64_t total = 0;
+  f->off = calloc((size_t)m->n_param_list + 1, sizeof *f->off);
+  f->size = calloc((size_t)m->n_param_list + 1, sizeof *f->size);
+  f->trainable = calloc((size_t)m->n_param_list + 1, sizeof *f->trainable);
+  if (!f->off || !f->size || !f->trainable) goto oom;
+  for (int i = 0; i < m->n_param_list; i++) {
+    const qat_param *p = &m->param_list[i];
+    const char *layer = m->spec.layers[p->layer].name;
+    int hit = 0;
+    for (int k = 0; k < ts->n_freeze && !hit; k++) hit = !strcmp(ts->freeze[k], layer);
+    if (!hit) continue;
+    f->off[f->n] = p->offset;
+    f->size[f->n] = p->size;
+    f->trainable[f->n] = p->trainable;
+    f->n++;
+    total += p->size;
+  }
+  if (!(f->saved = malloc((size_t)(total + 1) * sizeof(float)))) goto oom;
+  for (int i = 0, at = 0; i < f->n; at += (int)f->size[i], i++)
+    memcpy(f->saved + at, (f->trainable[i] ? m->params : m->state) + f->off[i], (size_t)f->size[i] * sizeof(float));
+  return QAT_OK;
+oom:
+  frozen_free(f);
+  return qat_fail(QAT_ERR_NOMEM, "out of memory for train.freeze");
+}
+
+/* No gradient (so clipping and the divergence check see only the trained part)... */
+static void frozen_zero_grads(const frozen_set *f, qat_model *m) {
+  for (int i = 0; i < f->n; i++)
+    if (f->trainable[i]) memset(m->grads + f->off[i], 0, (size_t)f->size[i] * sizeof(float));
+}
+
+/* ... and the exact old values back: Adam's moments and weight decay would move them anyway. */
+static void frozen_restore(const frozen_set *f, qat_model *m) {
+  for (int i = 0, at = 0; i < f->n; at += (int)f->size[i], i++)
+    memcpy((f->trainable[i] ? m->params : m->state) + f->off[i], f->saved + at, (size_t)f->size[i] * sizeof(float));
+}
+
+int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_result *res) {
   memset(res, 0, sizeof *res);
+  /* model: {keras: PATH}: the Keras file's layers (borrowed from `keras`) and weights */
+  qat_config resolved = *cfg_in;
+  const qat_config *cfg = &resolved;
+  qat_keras_model keras = {0};
   const qat_train_spec *ts = &cfg->train;
   qat_dataset train = {0}, val = {0}, test = {0};
   qat_model *m = NULL;
   qat_optimizer opt = {0};
   qat_batcher batcher = {0};
+  frozen_set frozen = {0};
   csv_log log = {0};
   float *x = NULL;
   int32_t *y = NULL;
@@ -144,7 +213,12 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
     rc = qat_fail(QAT_ERR_USAGE, "%s: the training set is empty", cfg->path);
     goto cleanup;
   }
+  if ((rc = qat_keras_resolve_spec(&resolved.model, &keras))) goto cleanup;
   if ((rc = qat_model_create(&m, &cfg->model, ts->batch_size, ts->seed))) goto cleanup;
+  if (cfg->model.keras && !o->resume) {
+    if ((rc = qat_keras_apply(&keras, m))) goto cleanup;
+    qat_model_absorb_folded_bias(m);
+  }
   if (cfg->model.init && !o->resume) {
     /* fine-tuning: weights and moving statistics from another run, a fresh optimizer */
     if ((rc = qat_checkpoint_load(cfg->model.init, m, NULL, NULL))) goto cleanup;
@@ -184,6 +258,7 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
     goto cleanup;
   }
 
+  if ((rc = frozen_init(&frozen, ts, m))) goto cleanup;
   int64_t global_step = meta.step;
   double step_seconds = 0;
   int64_t steps_run = 0;
@@ -208,6 +283,7 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
       float loss;
       int c;
       qat_model_step(m, x, y, n, &ex, 1, &loss, &c);
+      frozen_zero_grads(&frozen, m);
       double norm = qat_vector_norm(m->grads, m->n_params);
       double lr = qat_schedule_lr(&ts->schedule, ts->optimizer.learning_rate, opt.step, opt.total_steps);
       if (!isfinite(loss) || !isfinite(norm)) {
@@ -218,6 +294,7 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
         goto cleanup;
       }
       qat_optimizer_step(&opt, m->params, m->grads, norm);
+      frozen_restore(&frozen, m);
       double dt = now() - t0;
       epoch_step_seconds += dt;
       global_step++;
@@ -311,6 +388,8 @@ cleanup:
   free(log.text);
   qat_batcher_free(&batcher);
   qat_optimizer_free(&opt);
+  frozen_free(&frozen);
+  qat_keras_free(&keras);
   qat_model_free(m);
   qat_dataset_free(&train);
   qat_dataset_free(&val);

@@ -120,6 +120,9 @@ typedef struct qat_h5_reader {
  * signature ("<path>: not an HDF5 file (or truncated)" otherwise). A qat store written by a
  * newer version is refused. */
 int qat_h5_reader_open(qat_h5_reader *r, const char *path);
+/* The same for an HDF5 file image in memory (a .keras archive's model.weights.h5): name is
+ * used in messages. HDF5 copies the bytes, so data may be freed once this returns. */
+int qat_h5_reader_open_image(qat_h5_reader *r, const char *name, const void *data, size_t len);
 /* Safe to call twice, and after a failed open. */
 void qat_h5_reader_close(qat_h5_reader *r);
 

@@ -86,6 +86,8 @@ typedef struct qat_model_spec {
   const char *source; /* file name for error messages ("examples/x.yaml"), may be NULL */
   qat_quantize_spec quantize;
   char *init;         /* model.init: checkpoint whose weights start the run (fine-tuning), or NULL */
+  char *keras;        /* model.keras: a Keras model file giving input, layers and initial weights
+                         (resolved by qat_keras_resolve_config; no layers until then), or NULL */
 } qat_model_spec;
 
 typedef enum qat_dataset_kind {
@@ -132,6 +134,8 @@ typedef struct qat_schedule_spec {
   float alpha;      /* cosine: final lr as a fraction of the initial one, default 0 */
 } qat_schedule_spec;
 
+#define QAT_MAX_FREEZE 64
+
 typedef struct qat_train_spec {
   int epochs;          /* default 1 */
   int batch_size;      /* default 32 */
@@ -139,6 +143,8 @@ typedef struct qat_train_spec {
   int threads;         /* 0 = OpenMP's default */
   qat_optimizer_spec optimizer;
   qat_schedule_spec schedule;
+  int n_freeze;        /* train.freeze: layers whose parameters (and BN statistics) stay fixed */
+  char freeze[QAT_MAX_FREEZE][QAT_NAME_MAX];
 } qat_train_spec;
 
 typedef struct qat_config {

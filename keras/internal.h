@@ -1,0 +1,36 @@
+/* Shared between the Keras readers: the JSON architecture parser and the archive reader. */
+#ifndef QAT_KERAS_INTERNAL_H
+#define QAT_KERAS_INTERNAL_H
+
+#include <stddef.h>
+
+#include "qat/keras.h"
+
+/* Keras layers that qat folds into the conv / dense layer they feed (no layer of their own):
+ * ZeroPadding2D when it equals SAME padding, Rescaling into the kernel and bias. */
+typedef struct keras_fold {
+  int has_pad;
+  int pad[4]; /* top, bottom, left, right */
+  char pad_name[QAT_NAME_MAX];
+  int has_rescale;
+  float scale, offset;
+  char rescale_name[QAT_NAME_MAX];
+} keras_fold;
+
+/* Parses a Keras model config (model_config attribute, model.to_json(), or a .keras
+ * config.json) into spec (layers malloc'd) and *folds (one entry per spec layer, malloc'd).
+ * source names the JSON in messages. */
+int qat_keras_parse_json(const char *text, size_t len, const char *source, qat_model_spec *spec,
+                         char keras_version[32], keras_fold **folds);
+
+/* Reads entry `name` of the zip archive at path into *out (malloc'd, NUL-terminated, *len
+ * bytes without the NUL), refusing entries whose declared size exceeds max. missing_ok: a
+ * missing entry returns 1 with *out NULL. */
+int qat_keras_zip_entry(const char *path, const char *name, size_t max, int missing_ok, char **out,
+                        size_t *len);
+
+/* The first bytes decide the format, not the name. */
+typedef enum { KERAS_FILE_HDF5, KERAS_FILE_ZIP, KERAS_FILE_OTHER } keras_file_kind;
+int qat_keras_sniff(const char *path, keras_file_kind *kind);
+
+#endif

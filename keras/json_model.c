@@ -1,0 +1,663 @@
+/* A Keras model config (JSON, through json-c) -> qat_model_spec. Keras writes many arguments
+ * that do not change the forward pass (initializers, regularizers, dtype policies); those are
+ * ignored. Arguments that would change it and that qat cannot honour (dilation, groups,
+ * channels_first, a BN axis other than the channels) are refused by name. */
+#include <json-c/json.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keras/internal.h"
+#include "qat/error.h"
+
+#define SUPPORTED                                                                                   \
+  "InputLayer, Conv2D, DepthwiseConv2D, Dense, MaxPooling2D, AveragePooling2D, "                    \
+  "GlobalAveragePooling2D, BatchNormalization, ReLU, Activation (relu, relu6, softmax, linear), " \
+  "Dropout, Flatten, Reshape, Add; ZeroPadding2D and Rescaling folded into the conv after them"
+
+typedef struct jctx {
+  const char *src;
+  const char *layer; /* name of the layer being read, for messages */
+  const char *cls;
+} jctx;
+
+static struct json_object *get(struct json_object *o, const char *key) {
+  struct json_object *v = NULL;
+  if (!o || !json_object_is_type(o, json_type_object)) return NULL;
+  if (!json_object_object_get_ex(o, key, &v)) return NULL;
+  return v;
+}
+
+static int is_null(struct json_object *v) { return v == NULL || json_object_is_type(v, json_type_null); }
+
+__attribute__((format(printf, 3, 4))) static int lfail(const jctx *c, int status, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (c->layer) return qat_fail(status, "%s: layer '%s' (%s): %s", c->src, c->layer, c->cls ? c->cls : "?", msg);
+  return qat_fail(status, "%s: %s", c->src, msg);
+}
+
+static int want_int(const jctx *c, struct json_object *v, const char *key, int lo, int hi, int *out) {
+  if (!v || !json_object_is_type(v, json_type_int))
+    return lfail(c, QAT_ERR_FORMAT, "'%s' is %s, expected an integer", key,
+                 v ? json_type_to_name(json_object_get_type(v)) : "missing");
+  int64_t x = json_object_get_int64(v);
+  if (x < lo || x > hi) return lfail(c, QAT_ERR_FORMAT, "'%s' = %lld, expected %d..%d", key, (long long)x, lo, hi);
+  *out = (int)x;
+  return QAT_OK;
+}
+
+static int want_num(const jctx *c, struct json_object *v, const char *key, double lo, double hi, float *out) {
+  if (!v || !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+    return lfail(c, QAT_ERR_FORMAT, "'%s' is %s, expected a number", key,
+                 v ? json_type_to_name(json_object_get_type(v)) : "missing");
+  double x = json_object_get_double(v);
+  if (!(x >= lo && x <= hi)) return lfail(c, QAT_ERR_FORMAT, "'%s' = %g, expected %g..%g", key, x, lo, hi);
+  *out = (float)x;
+  return QAT_OK;
+}
+
+static int want_bool(const jctx *c, struct json_object *v, const char *key, int dflt, int *out) {
+  if (is_null(v)) {
+    *out = dflt;
+    return QAT_OK;
+  }
+  if (!json_object_is_type(v, json_type_boolean))
+    return lfail(c, QAT_ERR_FORMAT, "'%s' is %s, expected true or false", key, json_type_to_name(json_object_get_type(v)));
+  *out = json_object_get_boolean(v);
+  return QAT_OK;
+}
+
+/* An int or a list of two ints (kernel_size, strides, pool_size); absent/null gives dflt. */
+static int int_pair(const jctx *c, struct json_object *o, const char *key, const int *dflt, int out[2]) {
+  struct json_object *v = get(o, key);
+  if (is_null(v)) {
+    if (!dflt) return lfail(c, QAT_ERR_FORMAT, "missing '%s'", key);
+    out[0] = dflt[0];
+    out[1] = dflt[1];
+    return QAT_OK;
+  }
+  if (json_object_is_type(v, json_type_int)) {
+    int rc = want_int(c, v, key, 1, 1 << 20, &out[0]);
+    out[1] = out[0];
+    return rc;
+  }
+  if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) != 2)
+    return lfail(c, QAT_ERR_FORMAT, "'%s' is not an integer or a list of 2 integers", key);
+  for (size_t i = 0; i < 2; i++) {
+    int rc = want_int(c, json_object_array_get_idx(v, i), key, 1, 1 << 20, &out[i]);
+    if (rc) return rc;
+  }
+  return QAT_OK;
+}
+
+static const char *str_or(struct json_object *v, const char *dflt) {
+  if (v && json_object_is_type(v, json_type_string)) return json_object_get_string(v);
+  return dflt;
+}
+
+static int padding(const jctx *c, struct json_object *o, qat_padding *out) {
+  struct json_object *v = get(o, "padding");
+  const char *s = str_or(v, NULL);
+  if (is_null(v) || (s && !strcmp(s, "valid"))) *out = QAT_PADDING_VALID;
+  else if (s && !strcmp(s, "same")) *out = QAT_PADDING_SAME;
+  else return lfail(c, QAT_ERR_UNSUPPORTED, "padding '%s' is not supported (expected valid or same)", s ? s : "?");
+  return QAT_OK;
+}
+
+static int channels_last(const jctx *c, struct json_object *o) {
+  const char *s = str_or(get(o, "data_format"), NULL);
+  if (is_null(get(o, "data_format")) || (s && !strcmp(s, "channels_last"))) return QAT_OK;
+  return lfail(c, QAT_ERR_UNSUPPORTED, "data_format '%s' is not supported (expected channels_last)", s ? s : "?");
+}
+
+static int activation(const jctx *c, struct json_object *v, qat_activation *out) {
+  if (is_null(v)) {
+    *out = QAT_ACTIVATION_LINEAR;
+    return QAT_OK;
+  }
+  /* Keras 3 may serialize a built-in activation as {"class_name": "function", "config": "relu"}. */
+  if (json_object_is_type(v, json_type_object)) v = get(v, "config");
+  const char *s = str_or(v, NULL);
+  if (!s) return lfail(c, QAT_ERR_FORMAT, "'activation' is not a string");
+  static const char *const names[] = {"linear", "relu", "relu6", "softmax"};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(s, names[i])) {
+      *out = (qat_activation)i;
+      return QAT_OK;
+    }
+  return lfail(c, QAT_ERR_UNSUPPORTED, "activation '%s' is not supported (expected relu, relu6, softmax or linear)", s);
+}
+
+static int conv_checks(const jctx *c, struct json_object *o) {
+  int rc, d[2], one[2] = {1, 1};
+  if ((rc = channels_last(c, o))) return rc;
+  if ((rc = int_pair(c, o, "dilation_rate", one, d))) return rc;
+  if (d[0] != 1 || d[1] != 1)
+    return lfail(c, QAT_ERR_UNSUPPORTED, "dilation_rate [%d, %d] is not supported (expected 1)", d[0], d[1]);
+  struct json_object *g = get(o, "groups");
+  if (!is_null(g)) {
+    int groups;
+    if ((rc = want_int(c, g, "groups", 1, 1 << 20, &groups))) return rc;
+    if (groups != 1) return lfail(c, QAT_ERR_UNSUPPORTED, "groups %d is not supported (expected 1)", groups);
+  }
+  return QAT_OK;
+}
+
+/* Names become HDF5 group names and TFLite tensor names: the alphabet config/ accepts. */
+static int layer_name(const jctx *c, const char *s, char out[QAT_NAME_MAX]) {
+  size_t n = strlen(s);
+  if (n == 0 || n >= QAT_NAME_MAX)
+    return qat_fail(QAT_ERR_UNSUPPORTED, "%s: layer name '%.80s' is %zu characters (expected 1 to %d)", c->src, s, n,
+                    QAT_NAME_MAX - 1);
+  for (const char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+          *p == '-' || *p == '.'))
+      return qat_fail(QAT_ERR_UNSUPPORTED,
+                      "%s: layer name '%s' has the byte 0x%02x (qat names use ASCII letters, digits, '_', '-', '.')",
+                      c->src, s, (unsigned)(unsigned char)*p);
+  if (!strcmp(s, "input"))
+    return qat_fail(QAT_ERR_UNSUPPORTED, "%s: a layer is named 'input', which qat reserves for the model input", c->src);
+  memcpy(out, s, n + 1);
+  return QAT_OK;
+}
+
+static void defaults(qat_layer_spec *L, qat_layer_type t) {
+  memset(L, 0, sizeof *L);
+  L->type = t;
+  L->depth_multiplier = 1;
+  L->strides[0] = L->strides[1] = 1;
+  L->pool_size[0] = L->pool_size[1] = 2;
+  L->use_bias = 1;
+  L->momentum = 0.99f;
+  L->epsilon = 1e-3f;
+}
+
+/* The input shape from a batch shape [null, H, W, C]. */
+static int input_shape(const jctx *c, struct json_object *v, int shape[3]) {
+  if (!v || !json_object_is_type(v, json_type_array))
+    return lfail(c, QAT_ERR_FORMAT, "the input shape is %s, expected a list", v ? json_type_to_name(json_object_get_type(v)) : "missing");
+  size_t n = json_object_array_length(v);
+  if (n != 4) {
+    return lfail(c, QAT_ERR_UNSUPPORTED, "the model input has %zu dimensions after the batch (qat models take images "
+                                          "[height, width, channels])", n ? n - 1 : 0);
+  }
+  for (size_t i = 1; i < 4; i++) {
+    struct json_object *d = json_object_array_get_idx(v, i);
+    if (is_null(d)) return lfail(c, QAT_ERR_UNSUPPORTED, "input dimension %zu is unknown (None): qat needs a fixed input size", i);
+    int rc = want_int(c, d, "input shape", 1, 1 << 16, &shape[i - 1]);
+    if (rc) return rc;
+  }
+  return QAT_OK;
+}
+
+/* One layer's class and config -> spec. Returns 1 for an InputLayer (no spec layer). */
+/* Returns 2 for a ZeroPadding2D or Rescaling, described in *f (no spec layer). */
+static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, keras_fold *f, int shape[3],
+                       int *have_shape) {
+  struct json_object *cfg = get(layer, "config");
+  const char *cls = str_or(get(layer, "class_name"), NULL);
+  if (!cls) return qat_fail(QAT_ERR_FORMAT, "%s: a layer has no class_name", c->src);
+  if (!cfg || !json_object_is_type(cfg, json_type_object))
+    return qat_fail(QAT_ERR_FORMAT, "%s: layer of class '%s' has no config object", c->src, cls);
+  const char *name = str_or(get(cfg, "name"), str_or(get(layer, "name"), NULL));
+  if (!name) return qat_fail(QAT_ERR_FORMAT, "%s: a layer of class '%s' has no name", c->src, cls);
+  c->layer = name;
+  c->cls = cls;
+  int rc;
+  /* A Sequential's first layer may carry the input shape itself (Keras 2). */
+  struct json_object *bis = get(cfg, "batch_input_shape");
+  if (is_null(bis)) bis = get(cfg, "batch_shape");
+  if (!is_null(bis)) {
+    if ((rc = input_shape(c, bis, shape))) return rc;
+    *have_shape = 1;
+  }
+  if (!strcmp(cls, "InputLayer")) {
+    if (!*have_shape) return lfail(c, QAT_ERR_FORMAT, "has no batch_shape / batch_input_shape");
+    return 1;
+  }
+  if (!strcmp(cls, "ZeroPadding2D") || !strcmp(cls, "Rescaling")) {
+    memset(f, 0, sizeof *f);
+    if (!strcmp(cls, "Rescaling")) {
+      struct json_object *sc = get(cfg, "scale"), *of = get(cfg, "offset");
+      if (sc && json_object_is_type(sc, json_type_array)) 
+        return lfail(c, QAT_ERR_UNSUPPORTED, "a per-channel scale is not supported (expected one number)");
+      if (of && json_object_is_type(of, json_type_array))
+        return lfail(c, QAT_ERR_UNSUPPORTED, "a per-channel offset is not supported (expected one number)");
+      if ((rc = want_num(c, sc, "scale", -1e30, 1e30, &f->scale))) return rc;
+      if (!is_null(of) && (rc = want_num(c, of, "offset", -1e30, 1e30, &f->offset))) return rc;
+      f->has_rescale = 1;
+      snprintf(f->rescale_name, sizeof f->rescale_name, "%.*s", QAT_NAME_MAX - 1, name);
+      return 2;
+    }
+    if ((rc = channels_last(c, cfg))) return rc;
+    struct json_object *pd = get(cfg, "padding");
+    int v[4];
+    if (pd && json_object_is_type(pd, json_type_int)) {
+      if ((rc = want_int(c, pd, "padding", 0, 1 << 16, &v[0]))) return rc;
+      v[1] = v[2] = v[3] = v[0];
+    } else if (pd && json_object_is_type(pd, json_type_array) && json_object_array_length(pd) == 2) {
+      for (size_t a = 0; a < 2; a++) {
+        struct json_object *e = json_object_array_get_idx(pd, a);
+        if (json_object_is_type(e, json_type_int)) {
+          if ((rc = want_int(c, e, "padding", 0, 1 << 16, &v[2 * a]))) return rc;
+          v[2 * a + 1] = v[2 * a];
+        } else if (json_object_is_type(e, json_type_array) && json_object_array_length(e) == 2) {
+          for (size_t b = 0; b < 2; b++)
+            if ((rc = want_int(c, json_object_array_get_idx(e, b), "padding", 0, 1 << 16, &v[2 * a + b]))) return rc;
+        } else {
+          return lfail(c, QAT_ERR_FORMAT, "'padding' is not an int, a pair or a pair of pairs");
+        }
+      }
+    } else {
+      return lfail(c, QAT_ERR_FORMAT, "'padding' is not an int, a pair or a pair of pairs");
+    }
+    memcpy(f->pad, v, sizeof v);
+    f->has_pad = 1;
+    snprintf(f->pad_name, sizeof f->pad_name, "%.*s", QAT_NAME_MAX - 1, name);
+    return 2;
+  }
+  qat_layer_type t;
+  if (!strcmp(cls, "Conv2D") || !strcmp(cls, "Convolution2D")) t = QAT_LAYER_CONV2D;
+  else if (!strcmp(cls, "DepthwiseConv2D")) t = QAT_LAYER_DEPTHWISE_CONV2D;
+  else if (!strcmp(cls, "Dense")) t = QAT_LAYER_DENSE;
+  else if (!strcmp(cls, "MaxPooling2D") || !strcmp(cls, "MaxPool2D")) t = QAT_LAYER_MAX_POOL2D;
+  else if (!strcmp(cls, "AveragePooling2D") || !strcmp(cls, "AvgPool2D")) t = QAT_LAYER_AVG_POOL2D;
+  else if (!strcmp(cls, "GlobalAveragePooling2D") || !strcmp(cls, "GlobalAvgPool2D")) t = QAT_LAYER_GLOBAL_AVG_POOL2D;
+  else if (!strcmp(cls, "BatchNormalization")) t = QAT_LAYER_BATCH_NORM;
+  else if (!strcmp(cls, "ReLU")) t = QAT_LAYER_RELU;
+  else if (!strcmp(cls, "Activation")) t = QAT_LAYER_ACTIVATION;
+  else if (!strcmp(cls, "Dropout")) t = QAT_LAYER_DROPOUT;
+  else if (!strcmp(cls, "Flatten")) t = QAT_LAYER_FLATTEN;
+  else if (!strcmp(cls, "Reshape")) t = QAT_LAYER_RESHAPE;
+  else if (!strcmp(cls, "Add")) t = QAT_LAYER_ADD;
+  else return lfail(c, QAT_ERR_UNSUPPORTED, "class '%s' is not supported (supported: " SUPPORTED ")", cls);
+  defaults(L, t);
+  if ((rc = layer_name(c, name, L->name))) return rc;
+  /* Keras 3 LoRA or its own quantized layers carry other variables than a plain kernel. */
+  if (!is_null(get(cfg, "lora_rank")))
+    return lfail(c, QAT_ERR_UNSUPPORTED, "LoRA layers (lora_rank set) are not supported");
+  if (!is_null(get(cfg, "quantization_config")) || !is_null(get(cfg, "quantization_mode")))
+    return lfail(c, QAT_ERR_UNSUPPORTED, "Keras-quantized layers are not supported (expected a float model)");
+  int one[2] = {1, 1};
+  switch (t) {
+  case QAT_LAYER_CONV2D:
+  case QAT_LAYER_DEPTHWISE_CONV2D:
+    if ((rc = conv_checks(c, cfg)) || (rc = int_pair(c, cfg, "kernel_size", NULL, L->kernel_size)) ||
+        (rc = int_pair(c, cfg, "strides", one, L->strides)) || (rc = padding(c, cfg, &L->padding)) ||
+        (rc = activation(c, get(cfg, "activation"), &L->activation)) ||
+        (rc = want_bool(c, get(cfg, "use_bias"), "use_bias", 1, &L->use_bias)))
+      return rc;
+    if (t == QAT_LAYER_CONV2D) {
+      if ((rc = want_int(c, get(cfg, "filters"), "filters", 1, 1 << 20, &L->filters))) return rc;
+    } else if (!is_null(get(cfg, "depth_multiplier"))) {
+      if ((rc = want_int(c, get(cfg, "depth_multiplier"), "depth_multiplier", 1, 1 << 20, &L->depth_multiplier))) return rc;
+    }
+    return QAT_OK;
+  case QAT_LAYER_DENSE:
+    if ((rc = want_int(c, get(cfg, "units"), "units", 1, 1 << 24, &L->units)) ||
+        (rc = activation(c, get(cfg, "activation"), &L->activation)) ||
+        (rc = want_bool(c, get(cfg, "use_bias"), "use_bias", 1, &L->use_bias)))
+      return rc;
+    return QAT_OK;
+  case QAT_LAYER_MAX_POOL2D:
+  case QAT_LAYER_AVG_POOL2D: {
+    int two[2] = {2, 2};
+    if ((rc = channels_last(c, cfg)) || (rc = int_pair(c, cfg, "pool_size", two, L->pool_size)) ||
+        (rc = int_pair(c, cfg, "strides", L->pool_size, L->strides)) || (rc = padding(c, cfg, &L->padding)))
+      return rc;
+    return QAT_OK;
+  }
+  case QAT_LAYER_GLOBAL_AVG_POOL2D: {
+    int keep = 0;
+    if ((rc = channels_last(c, cfg)) || (rc = want_bool(c, get(cfg, "keepdims"), "keepdims", 0, &keep))) return rc;
+    if (keep) return lfail(c, QAT_ERR_UNSUPPORTED, "keepdims true is not supported (expected false)");
+    return QAT_OK;
+  }
+  case QAT_LAYER_BATCH_NORM: {
+    struct json_object *axis = get(cfg, "axis");
+    if (axis && json_object_is_type(axis, json_type_array) && json_object_array_length(axis) == 1)
+      axis = json_object_array_get_idx(axis, 0);
+    int ax = -1, center = 1, scale = 1;
+    if (!is_null(axis) && (rc = want_int(c, axis, "axis", -4, 3, &ax))) return rc;
+    if (ax != -1 && ax != 3)
+      return lfail(c, QAT_ERR_UNSUPPORTED, "axis %d is not supported (expected -1 or 3, the channels)", ax);
+    if ((rc = want_bool(c, get(cfg, "center"), "center", 1, &center)) ||
+        (rc = want_bool(c, get(cfg, "scale"), "scale", 1, &scale)))
+      return rc;
+    if (!center || !scale)
+      return lfail(c, QAT_ERR_UNSUPPORTED, "center/scale false is not supported (expected both true)");
+    if (!is_null(get(cfg, "momentum")) && (rc = want_num(c, get(cfg, "momentum"), "momentum", 0, 1, &L->momentum)))
+      return rc;
+    if (!is_null(get(cfg, "epsilon")) && (rc = want_num(c, get(cfg, "epsilon"), "epsilon", 0, 1, &L->epsilon)))
+      return rc;
+    if (!(L->epsilon > 0)) return lfail(c, QAT_ERR_FORMAT, "epsilon must be > 0");
+    return QAT_OK;
+  }
+  case QAT_LAYER_RELU: {
+    float slope = 0, thr = 0, mv = 0;
+    if (!is_null(get(cfg, "negative_slope")) && (rc = want_num(c, get(cfg, "negative_slope"), "negative_slope", -1e30, 1e30, &slope)))
+      return rc;
+    if (!is_null(get(cfg, "threshold")) && (rc = want_num(c, get(cfg, "threshold"), "threshold", -1e30, 1e30, &thr)))
+      return rc;
+    if (!is_null(get(cfg, "max_value")) && (rc = want_num(c, get(cfg, "max_value"), "max_value", -1e30, 1e30, &mv)))
+      return rc;
+    if (slope != 0 || thr != 0 || (mv != 0 && mv != 6))
+      return lfail(c, QAT_ERR_UNSUPPORTED,
+                   "only ReLU and ReLU6 are supported (got negative_slope %g, threshold %g, max_value %g)", slope, thr, mv);
+    L->max_value = mv;
+    return QAT_OK;
+  }
+  case QAT_LAYER_ACTIVATION:
+    return activation(c, get(cfg, "activation"), &L->activation);
+  case QAT_LAYER_DROPOUT:
+    if (!is_null(get(cfg, "noise_shape"))) return lfail(c, QAT_ERR_UNSUPPORTED, "noise_shape is not supported");
+    return want_num(c, get(cfg, "rate"), "rate", 0, 1, &L->rate);
+  case QAT_LAYER_FLATTEN:
+    return channels_last(c, cfg);
+  case QAT_LAYER_RESHAPE: {
+    struct json_object *ts = get(cfg, "target_shape");
+    if (!ts || !json_object_is_type(ts, json_type_array) || json_object_array_length(ts) < 1 ||
+        json_object_array_length(ts) > 3)
+      return lfail(c, QAT_ERR_UNSUPPORTED, "target_shape must be a list of 1 to 3 dimensions");
+    L->target_rank = (int)json_object_array_length(ts);
+    int unknown = 0;
+    for (int i = 0; i < L->target_rank; i++) {
+      if ((rc = want_int(c, json_object_array_get_idx(ts, (size_t)i), "target_shape", -1, 1 << 24, &L->target_shape[i])))
+        return rc;
+      if (L->target_shape[i] == 0 || (L->target_shape[i] == -1 && unknown++))
+        return lfail(c, QAT_ERR_FORMAT, "bad target_shape");
+    }
+    return QAT_OK;
+  }
+  case QAT_LAYER_ADD:
+    return QAT_OK;
+  default:
+    return lfail(c, QAT_ERR_INTERNAL, "no parser");
+  }
+}
+
+static int find_name(const qat_model_spec *s, int before, const char *name) {
+  for (int i = 0; i < before; i++)
+    if (!strcmp(s->layers[i].name, name)) return i;
+  return -2;
+}
+
+/* Collects the source layer names of a Keras 3 node argument (keras tensors, nested in lists). */
+static int k3_history(const jctx *c, struct json_object *v, const char **names, int *n, int depth) {
+  if (depth > 8) return lfail(c, QAT_ERR_FORMAT, "inbound node nested too deeply");
+  if (json_object_is_type(v, json_type_array)) {
+    for (size_t i = 0; i < json_object_array_length(v); i++) {
+      int rc = k3_history(c, json_object_array_get_idx(v, i), names, n, depth + 1);
+      if (rc) return rc;
+    }
+    return QAT_OK;
+  }
+  const char *cls = str_or(get(v, "class_name"), NULL);
+  if (!cls || strcmp(cls, "__keras_tensor__")) return QAT_OK; /* a constant argument */
+  struct json_object *h = get(get(v, "config"), "keras_history");
+  if (!h || !json_object_is_type(h, json_type_array) || json_object_array_length(h) != 3 ||
+      !json_object_is_type(json_object_array_get_idx(h, 0), json_type_string))
+    return lfail(c, QAT_ERR_FORMAT, "an inbound tensor has no keras_history [layer, node, index]");
+  if (json_object_get_int64(json_object_array_get_idx(h, 1)) != 0 || json_object_get_int64(json_object_array_get_idx(h, 2)) != 0)
+    return lfail(c, QAT_ERR_UNSUPPORTED, "shared layers / multi-output layers are not supported");
+  if (*n == QAT_MAX_LAYER_INPUTS) return lfail(c, QAT_ERR_UNSUPPORTED, "more than %d inputs", QAT_MAX_LAYER_INPUTS);
+  names[(*n)++] = json_object_get_string(json_object_array_get_idx(h, 0));
+  return QAT_OK;
+}
+
+/* A Functional layer's inbound layer names, Keras 2 ([[[name, 0, 0, {}], ...]]) or Keras 3
+ * ([{"args": [...], "kwargs": {...}}]) form. */
+static int inbound(const jctx *c, struct json_object *layer, const char **names, int *n) {
+  struct json_object *nodes = get(layer, "inbound_nodes");
+  *n = 0;
+  if (!nodes || !json_object_is_type(nodes, json_type_array))
+    return lfail(c, QAT_ERR_FORMAT, "has no inbound_nodes list");
+  size_t count = json_object_array_length(nodes);
+  if (count == 0) return QAT_OK;
+  if (count > 1) return lfail(c, QAT_ERR_UNSUPPORTED, "is called %zu times (shared layers are not supported)", count);
+  struct json_object *node = json_object_array_get_idx(nodes, 0);
+  if (json_object_is_type(node, json_type_object)) return k3_history(c, get(node, "args"), names, n, 0);
+  if (!json_object_is_type(node, json_type_array)) return lfail(c, QAT_ERR_FORMAT, "bad inbound node");
+  for (size_t i = 0; i < json_object_array_length(node); i++) {
+    struct json_object *e = json_object_array_get_idx(node, i);
+    if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) < 3 ||
+        !json_object_is_type(json_object_array_get_idx(e, 0), json_type_string))
+      return lfail(c, QAT_ERR_FORMAT, "bad inbound node entry (expected [layer, node, index, kwargs])");
+    if (json_object_get_int64(json_object_array_get_idx(e, 1)) != 0 || json_object_get_int64(json_object_array_get_idx(e, 2)) != 0)
+      return lfail(c, QAT_ERR_UNSUPPORTED, "shared layers / multi-output layers are not supported");
+    if (*n == QAT_MAX_LAYER_INPUTS) return lfail(c, QAT_ERR_UNSUPPORTED, "more than %d inputs", QAT_MAX_LAYER_INPUTS);
+    names[(*n)++] = json_object_get_string(json_object_array_get_idx(e, 0));
+  }
+  return QAT_OK;
+}
+
+/* A ZeroPadding2D or Rescaling waiting for the layer it feeds. */
+typedef struct pending_fold {
+  char name[QAT_NAME_MAX];
+  int input;    /* spec layer or -1 (the model input) */
+  int consumed;
+  keras_fold f;
+} pending_fold;
+
+static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, keras_fold **folds_out) {
+  const char *cls = str_or(get(root, "class_name"), NULL);
+  if (!cls) return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no class_name", c->src);
+  int functional = !strcmp(cls, "Functional") || !strcmp(cls, "Model");
+  if (!functional && strcmp(cls, "Sequential")) {
+    const char *reg = str_or(get(root, "registered_name"), NULL);
+    return qat_fail(QAT_ERR_UNSUPPORTED,
+                    "%s: model class '%s'%s%s%s is not supported (expected Sequential or Functional with layers: "
+                    SUPPORTED ")",
+                    c->src, cls, reg ? " (registered as '" : "", reg ? reg : "", reg ? "')" : "");
+  }
+  struct json_object *cfg = get(root, "config");
+  struct json_object *list = cfg && json_object_is_type(cfg, json_type_array) ? cfg : get(cfg, "layers");
+  if (!list || !json_object_is_type(list, json_type_array))
+    return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no layer list (config.layers)", c->src);
+  size_t n = json_object_array_length(list);
+  if (n > QAT_KERAS_MAX_LAYERS) return qat_fail(QAT_ERR_FORMAT, "%s: %zu layers, more than %d", c->src, n, QAT_KERAS_MAX_LAYERS);
+  spec->layers = calloc(n ? n : 1, sizeof *spec->layers);
+  keras_fold *folds = calloc(n ? n : 1, sizeof *folds);
+  pending_fold *pend = calloc(n ? n : 1, sizeof *pend);
+  *folds_out = folds;
+  if (!spec->layers || !folds || !pend) {
+    free(pend);
+    return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", c->src);
+  }
+  int have_shape = 0, nl = 0, np = 0, rc = QAT_OK;
+  char input_name[QAT_NAME_MAX] = "", prev_name[QAT_NAME_MAX] = "";
+  for (size_t i = 0; i < n; i++) {
+    struct json_object *layer = json_object_array_get_idx(list, i);
+    if (!json_object_is_type(layer, json_type_object)) {
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: config.layers[%zu] is not an object", c->src, i);
+      goto free_pend;
+    }
+    c->layer = NULL;
+    keras_fold this_fold;
+    rc = parse_layer(c, layer, &spec->layers[nl], &this_fold, spec->input_shape, &have_shape);
+    if (rc < 0) goto free_pend;
+    if (rc == 1) {
+      if (functional && input_name[0]) {
+        rc = lfail(c, QAT_ERR_UNSUPPORTED, "a second model input (qat models have one)");
+        goto free_pend;
+      }
+      snprintf(input_name, sizeof input_name, "%s", c->layer);
+      snprintf(prev_name, sizeof prev_name, "%s", c->layer);
+      rc = QAT_OK;
+      continue;
+    }
+    int is_fold = rc == 2;
+    rc = QAT_OK;
+    /* inbound layer names: the previous entry in a Sequential model */
+    const char *names[QAT_MAX_LAYER_INPUTS];
+    int k = 1;
+    names[0] = prev_name;
+    if (functional) {
+      if ((rc = inbound(c, layer, names, &k))) goto free_pend;
+      if (k == 0) {
+        rc = lfail(c, QAT_ERR_FORMAT, "has no inputs");
+        goto free_pend;
+      }
+    }
+    qat_layer_spec *L = &spec->layers[nl];
+    int type = is_fold ? -1 : (int)L->type;
+    if (!is_fold && (find_name(spec, nl, L->name) >= 0 || (input_name[0] && !strcmp(input_name, L->name)))) {
+      rc = lfail(c, QAT_ERR_FORMAT, "duplicate layer name");
+      goto free_pend;
+    }
+    if (!functional && type == QAT_LAYER_ADD) {
+      rc = lfail(c, QAT_ERR_UNSUPPORTED, "Add in a Sequential model");
+      goto free_pend;
+    }
+    if ((type == QAT_LAYER_ADD) != (k > 1)) {
+      rc = lfail(c, QAT_ERR_UNSUPPORTED, "has %d inputs (Add takes 2 or more, other layers one)", k);
+      goto free_pend;
+    }
+    int src[QAT_MAX_LAYER_INPUTS];
+    keras_fold fold = {0};
+    for (int j = 0; j < k; j++) {
+      if (!names[j][0] || (input_name[0] && !strcmp(names[j], input_name))) {
+        src[j] = -1;
+        continue;
+      }
+      int p = -1;
+      for (int q = 0; q < np && p < 0; q++)
+        if (!strcmp(pend[q].name, names[j])) p = q;
+      if (p >= 0) {
+        /* the layer after a ZeroPadding2D / Rescaling takes it in: only a conv or dense */
+        const char *what = pend[p].f.has_pad ? "ZeroPadding2D" : "Rescaling";
+        int ok = type == QAT_LAYER_CONV2D || type == QAT_LAYER_DEPTHWISE_CONV2D ||
+                 (type == QAT_LAYER_DENSE && pend[p].f.has_rescale);
+        if (!ok || pend[p].consumed) {
+          rc = qat_fail(QAT_ERR_UNSUPPORTED,
+                        "%s: layer '%s' (%s) feeds %s (qat folds it into the one Conv2D or DepthwiseConv2D%s "
+                        "that follows it; it has no layer of its own)",
+                        c->src, pend[p].name, what, pend[p].consumed ? "a second layer" : "a layer it cannot fold into",
+                        pend[p].f.has_rescale ? " or Dense" : "");
+          goto free_pend;
+        }
+        pend[p].consumed = 1;
+        fold = pend[p].f;
+        src[j] = pend[p].input;
+        continue;
+      }
+      src[j] = find_name(spec, nl, names[j]);
+      if (src[j] < 0) {
+        rc = lfail(c, QAT_ERR_FORMAT, "input '%s' is not an earlier layer", names[j]);
+        goto free_pend;
+      }
+    }
+    if (is_fold) {
+      keras_fold f = this_fold;
+      if (fold.has_pad || fold.has_rescale) {
+        rc = lfail(c, QAT_ERR_UNSUPPORTED, "follows another ZeroPadding2D / Rescaling (qat folds one into a conv)");
+        goto free_pend;
+      }
+      memset(L, 0, sizeof *L);
+      pending_fold *pf = &pend[np++];
+      snprintf(pf->name, sizeof pf->name, "%s", c->layer);
+      pf->input = src[0];
+      pf->f = f;
+      snprintf(prev_name, sizeof prev_name, "%s", c->layer);
+      continue;
+    }
+    L->n_inputs = k;
+    memcpy(L->inputs, src, (size_t)k * sizeof *src);
+    folds[nl] = fold;
+    snprintf(prev_name, sizeof prev_name, "%s", L->name);
+    nl++;
+  }
+  for (int q = 0; q < np; q++)
+    if (!pend[q].consumed) {
+      rc = qat_fail(QAT_ERR_UNSUPPORTED,
+                    "%s: layer '%s' (%s) feeds no Conv2D / DepthwiseConv2D%s (qat folds it into the conv after it)",
+                    c->src, pend[q].name, pend[q].f.has_pad ? "ZeroPadding2D" : "Rescaling",
+                    pend[q].f.has_rescale ? " / Dense" : "");
+      goto free_pend;
+    }
+  free(pend);
+  pend = NULL;
+  c->layer = NULL;
+  if (!have_shape) {
+    /* Keras 3 Sequential without an InputLayer keeps the shape in build_config. */
+    struct json_object *bc = get(get(root, "build_config"), "input_shape");
+    if (is_null(bc)) bc = get(cfg, "build_input_shape");
+    if (is_null(bc)) return qat_fail(QAT_ERR_FORMAT, "%s: the model config states no input shape", c->src);
+    if ((rc = input_shape(c, bc, spec->input_shape))) return rc;
+  }
+  if (nl == 0) return qat_fail(QAT_ERR_FORMAT, "%s: the model has no layers besides its input", c->src);
+  spec->n_layers = nl;
+  if (functional) {
+    /* qat's output is the last layer: the Keras output must be it. */
+    struct json_object *outs = get(cfg, "output_layers");
+    const char *out_name = NULL;
+    if (outs && json_object_is_type(outs, json_type_array) && json_object_array_length(outs) == 1)
+      outs = json_object_array_get_idx(outs, 0);
+    else if (outs && json_object_is_type(outs, json_type_array) && json_object_array_length(outs) > 1 &&
+             json_object_is_type(json_object_array_get_idx(outs, 0), json_type_array))
+      return qat_fail(QAT_ERR_UNSUPPORTED, "%s: the model has %zu outputs (qat models have one)", c->src,
+                      json_object_array_length(outs));
+    if (outs && json_object_is_type(outs, json_type_array) && json_object_array_length(outs) >= 1)
+      out_name = str_or(json_object_array_get_idx(outs, 0), NULL);
+    if (!out_name) return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no output_layers", c->src);
+    if (strcmp(out_name, spec->layers[nl - 1].name))
+      return qat_fail(QAT_ERR_UNSUPPORTED, "%s: the output layer '%s' is not the last layer listed ('%s')", c->src,
+                      out_name, spec->layers[nl - 1].name);
+  }
+  for (int i = 0; i < nl - 1; i++)
+    if (spec->layers[i].activation == QAT_ACTIVATION_SOFTMAX)
+      return qat_fail(QAT_ERR_UNSUPPORTED, "%s: layer '%s' (%s): softmax is supported only on the last layer", c->src,
+                      spec->layers[i].name, qat_layer_type_name(spec->layers[i].type));
+  return QAT_OK;
+free_pend:
+  free(pend);
+  return rc;
+}
+
+int qat_keras_parse_json(const char *text, size_t len, const char *source, qat_model_spec *spec,
+                         char keras_version[32], keras_fold **folds) {
+  memset(spec, 0, sizeof *spec);
+  *folds = NULL;
+  if (len > QAT_KERAS_MAX_JSON)
+    return qat_fail(QAT_ERR_FORMAT, "%s: model config is %zu bytes, more than %u", source, len, QAT_KERAS_MAX_JSON);
+  struct json_tokener *tok = json_tokener_new_ex(64);
+  if (!tok) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", source);
+  json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+  struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
+  enum json_tokener_error jerr = json_tokener_get_error(tok);
+  size_t off = tok->char_offset;
+  json_tokener_free(tok);
+  if (!root || jerr != json_tokener_success) {
+    if (root) json_object_put(root);
+    return qat_fail(QAT_ERR_FORMAT, "%s: invalid JSON at byte %zu: %s", source, off,
+                    jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr));
+  }
+  int rc;
+  if (!json_object_is_type(root, json_type_object)) {
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: the model config is a JSON %s, expected an object", source,
+                  json_type_to_name(json_object_get_type(root)));
+    goto put_root;
+  }
+  if (keras_version) {
+    const char *v = str_or(get(root, "keras_version"), NULL);
+    if (v && !keras_version[0]) snprintf(keras_version, 32, "%s", v);
+  }
+  jctx c = {source, NULL, NULL};
+  rc = parse_model(&c, root, spec, folds);
+  spec->source = NULL;
+put_root:
+  json_object_put(root);
+  if (rc) {
+    free(spec->layers);
+    memset(spec, 0, sizeof *spec);
+    free(*folds);
+    *folds = NULL;
+  }
+  return rc;
+}

@@ -1,0 +1,647 @@
+/* Keras files -> spec + weights in qat's layout. The architecture comes from JSON
+ * (json_model.c); the weights are found per layer, their Keras shape derived from the
+ * parameter shapes of the model that the spec builds, checked before a byte is read, then
+ * transposed into qat's layout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keras/internal.h"
+#include "qat/error.h"
+
+typedef struct wsrc {
+  qat_h5_reader r;
+  const char *path;
+  int keras3;          /* /layers/<object name>/vars/<i> */
+  const char *root;    /* legacy: "model_weights" (full model) or "" (weights-only) */
+  char (*k3name)[QAT_NAME_MAX + 16]; /* Keras 3: each layer's object name in the file */
+} wsrc;
+
+static const char *const type_stems[] = {
+#define KERAS_STEM(e, cls, stem) stem,
+    QAT_LAYER_TYPES(KERAS_STEM)
+#undef KERAS_STEM
+};
+
+/* Keras 3 saves a model's layers under names made from their class, not the layer names:
+ * the snake-case class name, then _1, _2, ... for later layers of the same class, in the
+ * order of the model's layer list (keras/src/saving/saving_lib.py, _save_container_state). */
+static int keras3_names(wsrc *ws, const qat_model_spec *spec) {
+  ws->k3name = calloc((size_t)spec->n_layers + 1, sizeof *ws->k3name);
+  if (!ws->k3name) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", ws->path);
+  for (int i = 0; i < spec->n_layers; i++) {
+    int k = 0;
+    for (int j = 0; j < i; j++) k += spec->layers[j].type == spec->layers[i].type;
+    if (k) snprintf(ws->k3name[i], sizeof ws->k3name[i], "%s_%d", type_stems[spec->layers[i].type], k);
+    else snprintf(ws->k3name[i], sizeof ws->k3name[i], "%s", type_stems[spec->layers[i].type]);
+  }
+  return QAT_OK;
+}
+
+static int read_small_file(const char *path, size_t max, char **out, size_t *len) {
+  *out = NULL;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return qat_fail(QAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return qat_fail(QAT_ERR_IO, "%s: cannot open: not a regular file", path);
+  }
+  if ((uint64_t)st.st_size > max) {
+    close(fd);
+    return qat_fail(QAT_ERR_FORMAT, "%s: %lld bytes, more than the %zu allowed", path, (long long)st.st_size, max);
+  }
+  char *buf = malloc((size_t)st.st_size + 1);
+  if (!buf) {
+    close(fd);
+    return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+  }
+  size_t have = 0;
+  while (have < (size_t)st.st_size) {
+    ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+    if (n <= 0) break;
+    have += (size_t)n;
+  }
+  close(fd);
+  if (have != (size_t)st.st_size) {
+    free(buf);
+    return qat_fail(QAT_ERR_IO, "%s: short read", path);
+  }
+  buf[have] = '\0';
+  *out = buf;
+  *len = have;
+  return QAT_OK;
+}
+
+int qat_keras_open_weights(const char *path, qat_h5_reader *r) {
+  keras_file_kind kind;
+  r->file = -1;
+  r->path = NULL;
+  int rc = qat_keras_sniff(path, &kind);
+  if (rc) return rc;
+  if (kind != KERAS_FILE_ZIP) return qat_h5_reader_open(r, path);
+  char *img;
+  size_t len;
+  if ((rc = qat_keras_zip_entry(path, "model.weights.h5", QAT_KERAS_MAX_WEIGHTS, 0, &img, &len))) return rc;
+  char name[4200];
+  snprintf(name, sizeof name, "%s:model.weights.h5", path);
+  rc = qat_h5_reader_open_image(r, name, img, len);
+  free(img);
+  return rc;
+}
+
+void qat_keras_free(qat_keras_model *k) {
+  if (!k) return;
+  for (int i = 0; i < k->n_weights; i++) free(k->weights[i].data);
+  free(k->weights);
+  free(k->spec.layers);
+  memset(k, 0, sizeof *k);
+}
+
+/* The Keras shape of a qat parameter: conv OHWI <- HWIO, dense [out,in] <- [in,out],
+ * depthwise [1,H,W,C*M] <- [H,W,C,M]; vectors as they are. */
+static int keras_dims(const qat_layer_spec *L, const qat_param *p, int64_t kd[4]) {
+  if (p->rank == 4 && L->type == QAT_LAYER_CONV2D) {
+    kd[0] = p->dims[1], kd[1] = p->dims[2], kd[2] = p->dims[3], kd[3] = p->dims[0];
+    return 4;
+  }
+  if (p->rank == 4 && L->type == QAT_LAYER_DEPTHWISE_CONV2D) {
+    int m = L->depth_multiplier;
+    kd[0] = p->dims[1], kd[1] = p->dims[2], kd[2] = p->dims[3] / m, kd[3] = m;
+    return 4;
+  }
+  if (p->rank == 2) {
+    kd[0] = p->dims[1], kd[1] = p->dims[0];
+    return 2;
+  }
+  for (int d = 0; d < p->rank; d++) kd[d] = p->dims[d];
+  return p->rank;
+}
+
+static void to_qat_layout(const qat_layer_spec *L, const qat_param *p, const float *src, float *dst) {
+  if (p->rank == 4 && L->type == QAT_LAYER_CONV2D) {
+    int O = p->dims[0], H = p->dims[1], W = p->dims[2], I = p->dims[3];
+    for (int o = 0; o < O; o++)
+      for (int h = 0; h < H; h++)
+        for (int w = 0; w < W; w++)
+          for (int i = 0; i < I; i++)
+            dst[(((size_t)o * H + h) * W + w) * I + i] = src[(((size_t)h * W + w) * I + i) * O + o];
+  } else if (p->rank == 2) {
+    int O = p->dims[0], I = p->dims[1];
+    for (int o = 0; o < O; o++)
+      for (int i = 0; i < I; i++) dst[(size_t)o * I + i] = src[(size_t)i * O + o];
+  } else {
+    /* vectors, and depthwise: [H,W,C,M] row-major is [H,W,C*M] with channel c*M+m */
+    memcpy(dst, src, (size_t)p->size * sizeof(float));
+  }
+}
+
+static const char *suffix_of(const char *param_name) {
+  const char *s = strrchr(param_name, '/');
+  return s ? s + 1 : param_name;
+}
+
+/* "fmnist_cnn/conv2d/kernel:0" -> matches "kernel" (and a depthwise "kernel" matches
+ * "depthwise_kernel": Keras 3 names that variable "kernel"). */
+static int weight_name_matches(const char *wname, const char *suffix) {
+  const char *b = strrchr(wname, '/');
+  b = b ? b + 1 : wname;
+  size_t n = strcspn(b, ":");
+  if (strlen(suffix) == n && !strncmp(b, suffix, n)) return 1;
+  return !strcmp(suffix, "depthwise_kernel") && n == 6 && !strncmp(b, "kernel", 6);
+}
+
+typedef struct layer_params {
+  int idx[8];
+  int n;
+} layer_params;
+
+static int file_has_weights_for(wsrc *ws, const char *layer) {
+  char obj[512];
+  if (ws->keras3) {
+    snprintf(obj, sizeof obj, "layers/%s/vars/0", layer);
+    return qat_h5_has(&ws->r, obj) == 1;
+  }
+  snprintf(obj, sizeof obj, "%s%s%s", ws->root, ws->root[0] ? "/" : "", layer);
+  char **names = NULL;
+  size_t count = 0;
+  if (qat_h5_has_attr(&ws->r, obj, "weight_names") != 1) return 0;
+  /* A weight-less layer stores an empty float64 array here, which is no string list. */
+  if (qat_h5_read_attr_strings(&ws->r, obj, "weight_names", &names, &count)) {
+    qat_error_clear();
+    return 0;
+  }
+  qat_h5_strings_free(names, count);
+  return count > 0;
+}
+
+static int list_cb(const char *name, qat_h5_kind kind, void *ctx) {
+  (void)kind;
+  void **c = ctx;
+  wsrc *ws = c[0];
+  const qat_model_spec *spec = c[1];
+  if (!strcmp(name, "top_level_model_weights")) return 0;
+  for (int i = 0; i < spec->n_layers; i++)
+    if (!strcmp(ws->keras3 ? ws->k3name[i] : spec->layers[i].name, name)) return 0;
+  if (file_has_weights_for(ws, name))
+    return qat_fail(QAT_ERR_FORMAT, "%s: has weights for a layer '%s' that the model does not have (is the file from "
+                                    "another model?)", ws->path, name);
+  return 0;
+}
+
+static int read_layer(wsrc *ws, const qat_model *m, int li, const layer_params *lp, float **scratch,
+                      qat_keras_weight *out) {
+  const qat_layer_spec *L = &m->spec.layers[li];
+  const char *cls = qat_layer_type_name(L->type);
+  char group[512], dset[1024];
+  char **wnames = NULL;
+  size_t wcount = 0;
+  int rc = QAT_OK;
+  if (ws->keras3) {
+    snprintf(group, sizeof group, "layers/%s/vars", ws->k3name[li]);
+    snprintf(dset, sizeof dset, "%s/%d", group, lp->n);
+    if (qat_h5_has(&ws->r, dset) == 1)
+      return qat_fail(QAT_ERR_FORMAT, "%s: layer '%s' (%s): the file has more than the %d weights qat expects (%s)",
+                      ws->path, L->name, cls, lp->n, dset);
+  } else {
+    snprintf(group, sizeof group, "%s%s%s", ws->root, ws->root[0] ? "/" : "", L->name);
+    if (qat_h5_has(&ws->r, group) != 1)
+      return qat_fail(QAT_ERR_FORMAT, "%s: missing weights: no group '/%s' for layer '%s' (%s)", ws->path, group,
+                      L->name, cls);
+    if ((rc = qat_h5_read_attr_strings(&ws->r, group, "weight_names", &wnames, &wcount))) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", qat_error_message());
+      return qat_fail(rc, "%s (layer '%s', %s)", msg, L->name, cls);
+    }
+    if (wcount != (size_t)lp->n) {
+      rc = qat_fail(QAT_ERR_FORMAT, "%s:/%s: layer '%s' (%s) has %zu weights in the file, qat expects %d", ws->path,
+                    group, L->name, cls, wcount, lp->n);
+      goto free_names;
+    }
+  }
+  for (int k = 0; k < lp->n; k++) {
+    const qat_param *p = &m->param_list[lp->idx[k]];
+    const char *suffix = suffix_of(p->name);
+    if (ws->keras3) {
+      snprintf(dset, sizeof dset, "%s/%d", group, k);
+    } else {
+      size_t j = 0;
+      while (j < wcount && !weight_name_matches(wnames[j], suffix)) j++;
+      if (j == wcount) {
+        rc = qat_fail(QAT_ERR_FORMAT, "%s:/%s: missing weights: layer '%s' (%s) has no '%s' in weight_names", ws->path,
+                      group, L->name, cls, suffix);
+        goto free_names;
+      }
+      snprintf(dset, sizeof dset, "%s/%s", group, wnames[j]);
+    }
+    if (qat_h5_has(&ws->r, dset) != 1) {
+      rc = qat_fail(QAT_ERR_FORMAT, "%s:/%s: missing weights: layer '%s' (%s) needs its %s here", ws->path, dset,
+                    L->name, cls, suffix);
+      goto free_names;
+    }
+    int64_t kd[4];
+    int krank = keras_dims(L, p, kd);
+    if (!*scratch && !(*scratch = malloc((size_t)(m->n_params + m->n_state + 1) * sizeof(float)))) {
+      rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", ws->path);
+      goto free_names;
+    }
+    if ((rc = qat_h5_read_array(&ws->r, dset, QAT_H5_F32, krank, kd, *scratch, QAT_H5_FINITE))) {
+      /* h5store's message already starts with file:dataset; say which layer wanted it */
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", qat_error_message());
+      rc = qat_fail(rc, "%s (the %s of layer '%s', %s)", msg, suffix, L->name, cls);
+      goto free_names;
+    }
+    qat_keras_weight *w = &out[k];
+    snprintf(w->name, sizeof w->name, "%s", p->name);
+    w->rank = p->rank;
+    memcpy(w->dims, p->dims, sizeof w->dims);
+    w->size = p->size;
+    if (!(w->data = malloc((size_t)p->size * sizeof(float)))) {
+      rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", ws->path);
+      goto free_names;
+    }
+    to_qat_layout(L, p, *scratch, w->data);
+  }
+free_names:
+  if (wnames) qat_h5_strings_free(wnames, wcount);
+  return rc;
+}
+
+/* Reads every parameter of the model spec builds from the open weights source. */
+static int read_weights(wsrc *ws, qat_keras_model *k) {
+  qat_model *m = NULL;
+  k->spec.quantize.enabled = 0;
+  int rc = qat_model_create(&m, &k->spec, 1, 0);
+  if (rc && k->spec.n_layers > 0) {
+    /* qat's models end in [batch, classes]; a Keras model ending in a feature map (a single
+     * conv) still has readable weights: infer its shapes with a Flatten appended. */
+    qat_model_spec tmp = k->spec;
+    tmp.layers = malloc((size_t)(tmp.n_layers + 1) * sizeof *tmp.layers);
+    if (tmp.layers) {
+      memcpy(tmp.layers, k->spec.layers, (size_t)tmp.n_layers * sizeof *tmp.layers);
+      qat_layer_spec *f = &tmp.layers[tmp.n_layers];
+      memset(f, 0, sizeof *f);
+      f->type = QAT_LAYER_FLATTEN;
+      snprintf(f->name, sizeof f->name, "qat_keras_flatten");
+      f->n_inputs = 1;
+      f->inputs[0] = tmp.n_layers - 1;
+      tmp.n_layers++;
+      if (!qat_model_create(&m, &tmp, 1, 0)) rc = QAT_OK;
+      free(tmp.layers);
+    }
+    if (rc) qat_model_create(&m, &k->spec, 1, 0); /* restores the first message */
+  }
+  if (rc) return qat_fail_prefix(rc, "%s: ", ws->path);
+  float *scratch = NULL;
+  if (ws->keras3 && (rc = keras3_names(ws, &k->spec))) goto free_model;
+  k->weights = calloc((size_t)m->n_param_list + 1, sizeof *k->weights);
+  if (!k->weights) {
+    rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", ws->path);
+    goto free_model;
+  }
+  for (int li = 0; li < m->spec.n_layers && !rc; li++) {
+    layer_params lp = {{0}, 0};
+    for (int i = 0; i < m->n_param_list; i++)
+      if (m->param_list[i].layer == li && lp.n < 8) lp.idx[lp.n++] = i;
+    if (lp.n == 0) continue;
+    int base = k->n_weights;
+    rc = read_layer(ws, m, li, &lp, &scratch, &k->weights[base]);
+    for (int i = 0; i < lp.n; i++)
+      if (k->weights[base + i].data) k->n_weights++;
+  }
+  /* Weights the model has no place for mean the architecture does not match the file. */
+  if (!rc) {
+    void *ctx[2] = {ws, &k->spec};
+    const char *top = ws->keras3 ? "layers" : (ws->root[0] ? ws->root : "/");
+    if (qat_h5_has(&ws->r, top) == 1) rc = qat_h5_list(&ws->r, top, list_cb, ctx);
+  }
+free_model:
+  free(ws->k3name);
+  ws->k3name = NULL;
+  free(scratch);
+  qat_model_free(m);
+  return rc;
+}
+
+static int keras3_version(const char *path, char version[32]) {
+  char *text;
+  size_t len;
+  int rc = qat_keras_zip_entry(path, "metadata.json", 1u << 20, 1, &text, &len);
+  if (rc) return rc < 0 ? rc : QAT_OK;
+  struct json_object *root = json_tokener_parse(text);
+  struct json_object *v = NULL;
+  if (root && json_object_object_get_ex(root, "keras_version", &v) && json_object_is_type(v, json_type_string))
+    snprintf(version, 32, "%s", json_object_get_string(v));
+  if (root) json_object_put(root);
+  free(text);
+  return QAT_OK;
+}
+
+/* Which weights layout an open HDF5 file uses. */
+static void detect_layout(wsrc *ws, int full_model) {
+  if (full_model) {
+    ws->keras3 = 0;
+    ws->root = "model_weights";
+    return;
+  }
+  ws->root = "";
+  ws->keras3 = qat_h5_has_attr(&ws->r, "/", "layer_names") != 1 && qat_h5_has(&ws->r, "layers") == 1;
+}
+
+static void add_note(qat_keras_model *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(qat_keras_model *k, const char *fmt, ...) {
+  size_t used = strlen(k->notes);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(k->notes + used, sizeof k->notes - used, fmt, ap);
+  va_end(ap);
+}
+
+/* The spatial size of layer src's output (-1: the model input). */
+static int spatial_size(const qat_model_spec *spec, int src, const char *path, int hw[2]) {
+  if (src < 0) {
+    hw[0] = spec->input_shape[0], hw[1] = spec->input_shape[1];
+    return QAT_OK;
+  }
+  qat_model_spec tmp = *spec;
+  tmp.quantize.enabled = 0;
+  tmp.layers = calloc((size_t)src + 2, sizeof *tmp.layers);
+  if (!tmp.layers) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+  memcpy(tmp.layers, spec->layers, (size_t)(src + 1) * sizeof *tmp.layers);
+  for (int i = 0; i <= src; i++) tmp.layers[i].activation = tmp.layers[i].activation == QAT_ACTIVATION_SOFTMAX
+                                                               ? QAT_ACTIVATION_LINEAR : tmp.layers[i].activation;
+  qat_layer_spec *f = &tmp.layers[src + 1];
+  f->type = QAT_LAYER_FLATTEN;
+  snprintf(f->name, sizeof f->name, "qat_keras_flatten");
+  f->n_inputs = 1;
+  f->inputs[0] = src;
+  tmp.n_layers = src + 2;
+  qat_model *m = NULL;
+  int rc = qat_model_create(&m, &tmp, 1, 0);
+  free(tmp.layers);
+  if (rc) return qat_fail_prefix(rc, "%s: ", path);
+  const qat_tensor *t = m->layer_out[src];
+  rc = t->rank == 4 ? QAT_OK : qat_fail(QAT_ERR_UNSUPPORTED, "%s: layer '%s' does not output an image", path, spec->layers[src].name);
+  if (!rc) hw[0] = t->dims[1], hw[1] = t->dims[2];
+  qat_model_free(m);
+  return rc;
+}
+
+/* ZeroPadding2D folded into the conv after it: only when padding then a VALID conv is exactly a
+ * SAME conv on this input (TensorFlow's SAME: total = max((out-1)*s + k - n, 0), before =
+ * total / 2), i.e. the same first window and the same number of outputs. */
+static int fold_pads(qat_keras_model *k, const keras_fold *folds, const char *path) {
+  for (int li = 0; li < k->spec.n_layers; li++) {
+    if (!folds[li].has_pad) continue;
+    qat_layer_spec *L = &k->spec.layers[li];
+    const int *pad = folds[li].pad;
+    int hw[2] = {0, 0}, rc;
+    if ((rc = spatial_size(&k->spec, qat_layer_input(&k->spec, li, 0), path, hw))) return rc;
+    int same = L->padding == QAT_PADDING_VALID;
+    for (int a = 0; a < 2 && same; a++) {
+      int n = hw[a], kk = L->kernel_size[a], s = L->strides[a];
+      int out_same = (n + s - 1) / s;
+      int total = (out_same - 1) * s + kk - n;
+      if (total < 0) total = 0;
+      int out_padded = n + pad[2 * a] + pad[2 * a + 1] >= kk ? (n + pad[2 * a] + pad[2 * a + 1] - kk) / s + 1 : 0;
+      same = pad[2 * a] == total / 2 && out_padded == out_same;
+    }
+    if (!same)
+      return qat_fail(QAT_ERR_UNSUPPORTED,
+                      "%s: layer '%s' (ZeroPadding2D) pads ((%d, %d), (%d, %d)) before '%s' (%s, %dx%d, strides %d, "
+                      "padding %s) on a %dx%d input, which is not SAME padding; qat folds only that (it has no "
+                      "separate pad op)",
+                      path, folds[li].pad_name, pad[0], pad[1], pad[2], pad[3], L->name, qat_layer_type_name(L->type),
+                      L->kernel_size[0], L->kernel_size[1], L->strides[0], L->padding == QAT_PADDING_SAME ? "same" : "valid",
+                      hw[0], hw[1]);
+    L->padding = QAT_PADDING_SAME;
+    add_note(k, "layer '%s' (ZeroPadding2D ((%d, %d), (%d, %d))) is padding: same of '%s'\n", folds[li].pad_name, pad[0],
+             pad[1], pad[2], pad[3], L->name);
+  }
+  return QAT_OK;
+}
+
+static qat_keras_weight *find_weight(qat_keras_model *k, const char *layer, const char *suffix) {
+  char name[2 * QAT_NAME_MAX + 16];
+  snprintf(name, sizeof name, "%s/%s", layer, suffix);
+  for (int i = 0; i < k->n_weights; i++)
+    if (!strcmp(k->weights[i].name, name)) return &k->weights[i];
+  return NULL;
+}
+
+/* Rescaling folded into the next layer: W' = W * scale, b' = b + offset * (sum of W over the
+ * window and input channels of each output channel). The offset term is exact only where the
+ * window never covers padding (VALID conv, Dense). */
+static int fold_rescales(qat_keras_model *k, const keras_fold *folds, const char *path) {
+  for (int li = 0; li < k->spec.n_layers; li++) {
+    if (!folds[li].has_rescale) continue;
+    qat_layer_spec *L = &k->spec.layers[li];
+    float s = folds[li].scale, o = folds[li].offset;
+    if (o != 0 && (L->padding == QAT_PADDING_SAME && L->type != QAT_LAYER_DENSE))
+      return qat_fail(QAT_ERR_UNSUPPORTED,
+                      "%s: layer '%s' (Rescaling, offset %g) before '%s' (%s) with padding same: the offset cannot be "
+                      "folded where the window covers padding (expected offset 0 or a VALID conv)",
+                      path, folds[li].rescale_name, (double)o, L->name, qat_layer_type_name(L->type));
+    if (o != 0 && !L->use_bias)
+      return qat_fail(QAT_ERR_UNSUPPORTED,
+                      "%s: layer '%s' (Rescaling, offset %g) before '%s' (%s), which has no bias to take the offset",
+                      path, folds[li].rescale_name, (double)o, L->name, qat_layer_type_name(L->type));
+    int dw = L->type == QAT_LAYER_DEPTHWISE_CONV2D;
+    qat_keras_weight *w = find_weight(k, L->name, dw ? "depthwise_kernel" : "kernel");
+    qat_keras_weight *b = L->use_bias ? find_weight(k, L->name, "bias") : NULL;
+    if (!w || (L->use_bias && !b)) return qat_fail(QAT_ERR_INTERNAL, "%s: no weights for '%s'", path, L->name);
+    int outs = dw ? w->dims[w->rank - 1] : w->dims[0]; /* depthwise [1,H,W,C*M]; OHWI, [out,in] */
+    int64_t per = w->size / outs;
+    for (int c = 0; c < outs; c++) {
+      double sum = 0;
+      for (int64_t e = 0; e < per; e++) {
+        float *v = dw ? &w->data[e * outs + c] : &w->data[(int64_t)c * per + e];
+        sum += *v;
+        *v *= s;
+      }
+      if (b) b->data[c] += (float)(o * sum);
+    }
+    add_note(k, "layer '%s' (Rescaling scale %g, offset %g) is folded into the weights of '%s': the model takes the "
+                "inputs Keras took (qat's data loader feeds pixels / 255)\n",
+             folds[li].rescale_name, (double)s, (double)o, L->name);
+  }
+  return QAT_OK;
+}
+
+int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out) {
+  memset(out, 0, sizeof *out);
+  keras_file_kind kind;
+  int rc = qat_keras_sniff(path, &kind);
+  if (rc) return rc;
+  wsrc ws = {{-1, NULL, 0}, path, 0, "", NULL};
+  char *json = NULL, *jsrc_buf = NULL;
+  keras_fold *folds = NULL;
+  size_t jlen = 0;
+  const char *jsrc = path;
+  int full_model = 0;
+  if (kind == KERAS_FILE_ZIP) {
+    out->format = "Keras 3 .keras";
+    if ((rc = qat_keras_zip_entry(path, "config.json", QAT_KERAS_MAX_JSON, 0, &json, &jlen))) return rc;
+    if ((rc = keras3_version(path, out->keras_version))) goto free_json;
+    if (!(jsrc_buf = malloc(strlen(path) + 16))) {
+      rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+      goto free_json;
+    }
+    sprintf(jsrc_buf, "%s:config.json", path);
+    jsrc = jsrc_buf;
+    if ((rc = qat_keras_open_weights(path, &ws.r))) goto free_json;
+    ws.path = ws.r.path;
+    ws.keras3 = 1;
+    ws.root = "";
+  } else {
+    if ((rc = qat_h5_reader_open(&ws.r, path))) return rc;
+    if (qat_h5_has_attr(&ws.r, "/", "keras_version") == 1) {
+      char *v = NULL;
+      if (!qat_h5_read_attr_string(&ws.r, "/", "keras_version", &v)) snprintf(out->keras_version, 32, "%s", v);
+      free(v);
+      qat_error_clear();
+    }
+    if (qat_h5_has_attr(&ws.r, "/", "model_config") == 1) {
+      full_model = 1;
+      out->format = "legacy Keras .h5";
+      if ((rc = qat_h5_read_attr_string(&ws.r, "/", "model_config", &json))) goto close_reader;
+      jlen = strlen(json);
+      jsrc_buf = malloc(strlen(path) + 32);
+      if (!jsrc_buf) {
+        rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+        goto close_reader;
+      }
+      sprintf(jsrc_buf, "%s:/model_config", path);
+      jsrc = jsrc_buf;
+    } else if (arch_json) {
+      if ((rc = read_small_file(arch_json, QAT_KERAS_MAX_JSON, &json, &jlen))) goto close_reader;
+      jsrc = arch_json;
+    } else {
+      rc = qat_fail(QAT_ERR_USAGE,
+                    "%s: a weights-only file (no model_config): give its architecture (a model.to_json() file, or a "
+                    "qat YAML config with the Keras layer names)",
+                    path);
+      goto close_reader;
+    }
+    detect_layout(&ws, full_model);
+    out->format = full_model ? "legacy Keras .h5" : ws.keras3 ? "Keras 3 .weights.h5" : "legacy Keras weights .h5";
+  }
+  if (kind == KERAS_FILE_ZIP && arch_json) {
+    rc = qat_fail(QAT_ERR_USAGE, "%s: a .keras archive carries its own architecture (no JSON needed)", path);
+    goto close_reader;
+  }
+  if ((rc = qat_keras_parse_json(json, jlen, jsrc, &out->spec, out->keras_version, &folds))) goto close_reader;
+  if ((rc = fold_pads(out, folds, jsrc))) goto close_reader;
+  if ((rc = read_weights(&ws, out))) goto close_reader;
+  if ((rc = fold_rescales(out, folds, jsrc))) goto close_reader;
+  out->spec.source = NULL;
+close_reader:
+  qat_h5_reader_close(&ws.r);
+free_json:
+  free(folds);
+  free(json);
+  free(jsrc_buf);
+  if (rc) {
+    const char *fmt = out->format;
+    qat_keras_free(out);
+    out->format = fmt;
+  }
+  return rc;
+}
+
+int qat_keras_load_weights(const char *path, const qat_model_spec *spec, qat_keras_model *out) {
+  memset(out, 0, sizeof *out);
+  wsrc ws = {{-1, NULL, 0}, path, 0, "", NULL};
+  keras_file_kind kind;
+  int rc = qat_keras_sniff(path, &kind);
+  if (rc) return rc;
+  out->spec = *spec;
+  out->spec.layers = malloc((size_t)(spec->n_layers ? spec->n_layers : 1) * sizeof *spec->layers);
+  out->spec.init = NULL;
+  out->spec.source = NULL;
+  memset(&out->spec.quantize, 0, sizeof out->spec.quantize);
+  if (!out->spec.layers) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+  memcpy(out->spec.layers, spec->layers, (size_t)spec->n_layers * sizeof *spec->layers);
+  if ((rc = qat_keras_open_weights(path, &ws.r))) goto fail;
+  ws.path = ws.r.path;
+  if (kind == KERAS_FILE_ZIP) {
+    ws.keras3 = 1;
+    ws.root = "";
+    out->format = "Keras 3 .keras";
+  } else {
+    int full = qat_h5_has_attr(&ws.r, "/", "model_config") == 1;
+    detect_layout(&ws, full);
+    out->format = full ? "legacy Keras .h5" : ws.keras3 ? "Keras 3 .weights.h5" : "legacy Keras weights .h5";
+  }
+  rc = read_weights(&ws, out);
+  qat_h5_reader_close(&ws.r);
+fail:
+  if (rc) qat_keras_free(out);
+  return rc;
+}
+
+int qat_keras_apply(const qat_keras_model *k, qat_model *m) {
+  float *params = malloc((size_t)(m->n_params + 1) * sizeof(float));
+  float *state = malloc((size_t)(m->n_state + 1) * sizeof(float));
+  int rc = QAT_OK;
+  if (!params || !state) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory applying Keras weights");
+    goto done;
+  }
+  memcpy(params, m->params, (size_t)m->n_params * sizeof(float));
+  memcpy(state, m->state, (size_t)m->n_state * sizeof(float));
+  for (int i = 0; i < m->n_param_list; i++) {
+    const qat_param *p = &m->param_list[i];
+    const qat_keras_weight *w = NULL;
+    for (int j = 0; j < k->n_weights && !w; j++)
+      if (!strcmp(k->weights[j].name, p->name)) w = &k->weights[j];
+    if (!w) {
+      if (strstr(p->name, "/lsq_")) continue; /* learned step sizes start from the first batch */
+      rc = qat_fail(QAT_ERR_FORMAT, "the Keras model has no weight '%s'", p->name);
+      goto done;
+    }
+    int same = w->rank == p->rank && w->size == p->size;
+    for (int d = 0; same && d < p->rank; d++) same = w->dims[d] == p->dims[d];
+    if (!same) {
+      rc = qat_fail(QAT_ERR_FORMAT, "weight '%s': the Keras model's shape differs from the model's", p->name);
+      goto done;
+    }
+    memcpy((p->trainable ? params : state) + p->offset, w->data, (size_t)p->size * sizeof(float));
+  }
+  memcpy(m->params, params, (size_t)m->n_params * sizeof(float));
+  memcpy(m->state, state, (size_t)m->n_state * sizeof(float));
+done:
+  free(params);
+  free(state);
+  return rc;
+}
+
+int qat_keras_resolve_spec(qat_model_spec *spec, qat_keras_model *k) {
+  memset(k, 0, sizeof *k);
+  if (!spec->keras) return QAT_OK;
+  int rc = qat_keras_load(spec->keras, NULL, k);
+  if (rc) return qat_fail_prefix(rc, "model.keras: ");
+  memcpy(spec->input_shape, k->spec.input_shape, sizeof spec->input_shape);
+  spec->n_layers = k->spec.n_layers;
+  spec->layers = k->spec.layers;
+  return QAT_OK;
+}
+
+int qat_keras_resolve_config(qat_config *cfg) {
+  if (!cfg->model.keras) return QAT_OK;
+  qat_keras_model k;
+  free(cfg->model.layers);
+  cfg->model.layers = NULL;
+  cfg->model.n_layers = 0;
+  int rc = qat_keras_resolve_spec(&cfg->model, &k);
+  k.spec.layers = NULL; /* now the config's */
+  qat_keras_free(&k);
+  return rc;
+}

@@ -1,0 +1,146 @@
+/* The imported model as qat's YAML config (config/ reads it back: qat import checks that). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qat/error.h"
+#include "qat/keras.h"
+
+typedef struct sbuf {
+  char *s;
+  size_t len, cap;
+  int oom;
+} sbuf;
+
+__attribute__((format(printf, 2, 3))) static void put(sbuf *b, const char *fmt, ...) {
+  if (b->oom) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      b->oom = 1;
+      return;
+    }
+    if (b->s && b->len + (size_t)n < b->cap) {
+      b->len += (size_t)n;
+      return;
+    }
+    size_t cap = b->cap ? b->cap * 2 : 4096;
+    while (cap < b->len + (size_t)n + 1) cap *= 2;
+    char *s = realloc(b->s, cap);
+    if (!s) {
+      b->oom = 1;
+      return;
+    }
+    b->s = s;
+    b->cap = cap;
+  }
+}
+
+/* The shortest decimal that reads back as the same float. */
+static void put_float(sbuf *b, float v) {
+  char tmp[32];
+  for (int prec = 1; prec <= 9; prec++) {
+    snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
+    if (strtof(tmp, NULL) == v) break;
+  }
+  /* YAML 1.1 floats need a dot or an exponent to not be integers; config/ accepts both. */
+  put(b, "%s", tmp);
+}
+
+static void put_pair(sbuf *b, const char *key, const int v[2]) { put(b, ", %s: [%d, %d]", key, v[0], v[1]); }
+
+static const char *act_name(qat_activation a) {
+  switch (a) {
+  case QAT_ACTIVATION_RELU: return "relu";
+  case QAT_ACTIVATION_RELU6: return "relu6";
+  case QAT_ACTIVATION_SOFTMAX: return "softmax";
+  default: return "linear";
+  }
+}
+
+int qat_keras_config_yaml(const qat_keras_model *k, const char *source, const char *init_ckpt, char **out) {
+  const qat_model_spec *s = &k->spec;
+  sbuf b = {0};
+  *out = NULL;
+  put(&b, "# Imported by 'qat import' from %s (%s%s%s).\n", source ? source : "a Keras model",
+      k->format ? k->format : "Keras", k->keras_version[0] ? ", Keras " : "", k->keras_version);
+  put(&b, "# Layer names are Keras's. Edit freely; 'qat train' on this file fine-tunes the imported\n"
+          "# weights (model.init), e.g. with the commented quantize/train sections below.\n");
+  for (const char *n = k->notes; *n;) {
+    size_t len = strcspn(n, "\n");
+    put(&b, "# note: %.*s\n", (int)len, n);
+    n += len + (n[len] == '\n');
+  }
+  put(&b, "model:\n");
+  if (init_ckpt) put(&b, "  init: \"%s\"\n", init_ckpt);
+  put(&b, "  input: [%d, %d, %d]\n  layers:\n", s->input_shape[0], s->input_shape[1], s->input_shape[2]);
+  for (int i = 0; i < s->n_layers; i++) {
+    const qat_layer_spec *L = &s->layers[i];
+    put(&b, "    - %s: {name: \"%s\"", qat_layer_type_name(L->type), L->name);
+    int n = L->n_inputs > 0 ? L->n_inputs : 1;
+    int default_input = n == 1 && (L->n_inputs == 0 || L->inputs[0] == i - 1);
+    if (!default_input || L->type == QAT_LAYER_ADD) {
+      put(&b, ", inputs: [");
+      for (int j = 0; j < n; j++) {
+        int src = L->inputs[j];
+        put(&b, "%s\"%s\"", j ? ", " : "", src < 0 ? "input" : s->layers[src].name);
+      }
+      put(&b, "]");
+    }
+    switch (L->type) {
+    case QAT_LAYER_CONV2D:
+    case QAT_LAYER_DEPTHWISE_CONV2D:
+      if (L->type == QAT_LAYER_CONV2D) put(&b, ", filters: %d", L->filters);
+      else put(&b, ", depth_multiplier: %d", L->depth_multiplier);
+      put_pair(&b, "kernel_size", L->kernel_size);
+      put_pair(&b, "strides", L->strides);
+      put(&b, ", padding: %s, activation: %s, use_bias: %s", L->padding == QAT_PADDING_SAME ? "same" : "valid",
+          act_name(L->activation), L->use_bias ? "true" : "false");
+      break;
+    case QAT_LAYER_DENSE:
+      put(&b, ", units: %d, activation: %s, use_bias: %s", L->units, act_name(L->activation),
+          L->use_bias ? "true" : "false");
+      break;
+    case QAT_LAYER_MAX_POOL2D:
+    case QAT_LAYER_AVG_POOL2D:
+      put_pair(&b, "pool_size", L->pool_size);
+      put_pair(&b, "strides", L->strides);
+      put(&b, ", padding: %s", L->padding == QAT_PADDING_SAME ? "same" : "valid");
+      break;
+    case QAT_LAYER_BATCH_NORM:
+      put(&b, ", momentum: ");
+      put_float(&b, L->momentum);
+      put(&b, ", epsilon: ");
+      put_float(&b, L->epsilon);
+      break;
+    case QAT_LAYER_RELU:
+      if (L->max_value != 0) put(&b, ", max_value: 6");
+      break;
+    case QAT_LAYER_ACTIVATION: put(&b, ", activation: %s", act_name(L->activation)); break;
+    case QAT_LAYER_DROPOUT:
+      put(&b, ", rate: ");
+      put_float(&b, L->rate);
+      break;
+    case QAT_LAYER_RESHAPE:
+      put(&b, ", target_shape: [");
+      for (int j = 0; j < L->target_rank; j++) put(&b, "%s%d", j ? ", " : "", L->target_shape[j]);
+      put(&b, "]");
+      break;
+    default: break;
+    }
+    put(&b, "}\n");
+  }
+  put(&b, "# data: {dataset: fashion-mnist}\n"
+          "# quantize: {mode: qat}\n"
+          "# train: {epochs: 1, batch_size: 32, optimizer: {name: adam, learning_rate: 0.0001}, freeze: []}\n");
+  if (b.oom) {
+    free(b.s);
+    return qat_fail(QAT_ERR_NOMEM, "out of memory writing the config");
+  }
+  *out = b.s;
+  return QAT_OK;
+}
