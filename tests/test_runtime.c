@@ -1143,6 +1143,203 @@ static void qdq(int idx) {
   free(m);
 }
 
+/* 16x8 variants: int16 activations with zero point 0, int8 weights, int64 bias, inputs over
+ * the whole int16 range. */
+enum { I64 = 4 };
+static int64_t B64[4096];
+static void conv16(int idx, int depthwise) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
+      D = ri(1, 2), pad = ri(0, 1);
+  int dm = ri(1, 3), groups = 1;
+  if (!depthwise && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
+  int OC = depthwise ? C * dm : ri(1, 6) * groups;
+  int fic = C / groups;
+  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
+  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
+  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
+          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
+  size_t nw = (size_t)dw[0] * K * KW * dw[3];
+  for (size_t i = 0; i < nw; i++) W8[i] = (int8_t)ri(-127, 127);
+  float sin = rf(1e-4f, 1e-3f), sout = rf(2e-3f, 2e-2f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  for (int c = 0; c < OC; c++) {
+    ws[c] = rf(0.001f, 0.02f);
+    bs[c] = sin * ws[c];
+    B64[c] = (int64_t)ri(-3000000, 3000000) * (ri(0, 3) == 0 ? 1000 : 1);
+  }
+  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 4, dw, W8, nw);
+  int b = tb_tensor_add(m, "b", I64, 1, db, B64, (size_t)OC * 8);
+  int y = tb_tensor_add(m, "y", I16, 4, dout, NULL, 0);
+  tb_quant1(m, x, sin, 0);
+  tb_quant(m, w, OC, ws, z, depthwise ? 3 : 0);
+  tb_quant(m, b, OC, bs, z, 0);
+  tb_quant1(m, y, sout, 0);
+  tb_op *op = tb_op_add(m, depthwise ? 4 : 3, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = groups > 1 ? 6 : depthwise && D > 1 ? 2 : 1;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->dil_w = op->dil_h = D;
+  op->dm = dm;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_i16_%d", depthwise ? "dw" : "conv", idx);
+  save(m, name);
+  free(m);
+}
+static void fc16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = ri(0, 1), nb = ri(0, 4) == 0;
+  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
+  for (int i = 0; i < OUT * IN; i++) W8[i] = (int8_t)ri(-127, 127);
+  float sin = rf(1e-4f, 1e-3f), sout = rf(2e-3f, 2e-2f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  float w0 = rf(0.001f, 0.02f);
+  for (int c = 0; c < OUT; c++) {
+    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
+    bs[c] = sin * ws[c];
+    B64[c] = ri(-3000000, 3000000);
+  }
+  int x = tb_tensor_add(m, "x", I16, 2, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 2, dw, W8, (size_t)OUT * IN);
+  int b = tb_tensor_add(m, "b", I64, 1, db, B64, (size_t)OUT * 8);
+  int y = tb_tensor_add(m, "y", I16, 2, dout, NULL, 0);
+  tb_quant1(m, x, sin, 0);
+  tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
+  tb_quant(m, b, pc ? OUT : 1, bs, z, 0);
+  tb_quant1(m, y, sout, 0);
+  tb_op *op = tb_op_add(m, 9, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
+  op->version = 1;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "fc%s_i16_%d", pc ? "pc" : "", idx);
+  save(m, name);
+  free(m);
+}
+static void pool16(int idx, int mx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(2, 12), Wd = ri(2, 12), C = ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
+      pad = ri(0, 1);
+  if (pad == 1 && (F > H || FW > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - F) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - FW) / S;
+  int32_t din[4] = {1, H, Wd, C}, dout[4] = {1, OH, OW, C};
+  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0),
+      y = tb_tensor_add(m, "y", I16, 4, dout, NULL, 0);
+  float sc = rf(1e-4f, 1e-3f);
+  tb_quant1(m, x, sc, 0);
+  tb_quant1(m, y, sc, 0);
+  tb_op *op = tb_op_add(m, mx ? 17 : 1, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->filter_h = F;
+  op->filter_w = FW;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_i16_%d", mx ? "maxpool" : "avgpool", idx);
+  save(m, name);
+  free(m);
+}
+static void mean16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 12), Wd = ri(1, 12), C = ri(1, 6), kd = ri(0, 1);
+  static int32_t axes[2] = {1, 2};
+  int32_t din[4] = {1, H, Wd, C}, dax[1] = {2}, dk[4] = {1, 1, 1, C}, dn[2] = {1, C};
+  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0);
+  int a = tb_tensor_add(m, "axes", I32, 1, dax, axes, 8);
+  int y = tb_tensor_add(m, "y", I16, kd ? 4 : 2, kd ? dk : dn, NULL, 0);
+  tb_quant1(m, x, rf(1e-4f, 1e-3f), 0);
+  tb_quant1(m, y, rf(1e-4f, 1e-3f), 0);
+  tb_op *op = tb_op_add(m, 40, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->keep_dims = kd;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "mean_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+static void softmax16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 4), D = ri(1, 30);
+  int32_t d[2] = {Bt, D};
+  int x = tb_tensor_add(m, "x", I16, 2, d, NULL, 0), y = tb_tensor_add(m, "y", I16, 2, d, NULL, 0);
+  tb_quant1(m, x, ri(0, 1) ? rf(1e-4f, 1e-3f) : rf(1e-5f, 1e-4f), 0);
+  tb_quant1(m, y, 1.0f / 32768, 0);
+  tb_op *op = tb_op_add(m, 25, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->beta = ri(0, 3) == 0 ? rf(0.5f, 2.0f) : 1.0f;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "softmax_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+static void add16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 5), bc = ri(0, 2);
+  int32_t d1[4] = {1, H, Wd, C}, d2[4] = {1, bc == 1 ? 1 : H, bc == 1 ? 1 : Wd, bc == 2 ? 1 : C};
+  int x = tb_tensor_add(m, "x", I16, 4, d1, NULL, 0), x2 = tb_tensor_add(m, "x2", I16, 4, d2, NULL, 0),
+      y = tb_tensor_add(m, "y", I16, 4, d1, NULL, 0);
+  tb_quant1(m, x, rf(1e-4f, 1e-3f), 0);
+  tb_quant1(m, x2, rf(1e-4f, 1e-3f), 0);
+  tb_quant1(m, y, rf(2e-4f, 2e-3f), 0);
+  tb_op *op = tb_op_add(m, 0, 2, (int32_t[]){x, x2}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->pot_scale_int16_false = 1;
+  op->act = act(ri(0, 2));
+  m->n_in = 2;
+  m->in[0] = x;
+  m->in[1] = x2;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "add_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+static void qdq16(int idx) {
+  /* float -> QUANTIZE int16 -> DEQUANTIZE float */
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {1, ri(1, 50)};
+  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), q = tb_tensor_add(m, "q", I16, 2, d, NULL, 0),
+      f = tb_tensor_add(m, "f", F32, 2, d, NULL, 0);
+  tb_quant1(m, q, rf(1e-4f, 2e-4f), 0);
+  tb_op_add(m, 114, 1, (int32_t[]){x}, 1, (int32_t[]){q})->version = 2;
+  tb_op_add(m, 6, 1, (int32_t[]){q}, 1, (int32_t[]){f})->version = 3;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 2;
+  m->out[0] = q;
+  m->out[1] = f;
+  char name[64];
+  snprintf(name, sizeof name, "qdq_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+
 static int write_models(const char *dir, int n) {
   gen_dir = dir;
   for (fl = 0; fl < 2; fl++)
@@ -1158,6 +1355,17 @@ static int write_models(const char *dir, int n) {
       add(i);
     }
   for (int i = 0; i < n; i++) qdq(i);
+  for (int i = 0; i < n; i++) {
+    conv16(i, 0);
+    conv16(i, 1);
+    fc16(i);
+    pool16(i, 0);
+    pool16(i, 1);
+    mean16(i);
+    softmax16(i);
+    add16(i);
+    qdq16(i);
+  }
   if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
   return gen_failed ? 1 : 0;
 }
