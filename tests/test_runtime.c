@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "qat/error.h"
+#include "qat/quant.h"
 #include "qat/runtime.h"
 #include "runtime/rt_internal.h"
 
@@ -870,6 +871,126 @@ static void test_op_fc_hybrid(void **state) {
   free(tm);
 }
 
+/* ---- int16 (16x8) -------------------------------------------------------------------------- */
+
+static void test_int16_kernels(void **state) {
+  (void)state;
+  /* CONV_2D 1x1, two input channels: acc = 3 * x0 - 2 * x1 + bias; multiplier 0.5 (q = 2^30,
+   * shift 0) through the 64-bit MultiplyByQuantizedMultiplier: reduced = 2^14, (acc * 2^14 +
+   * 2^14) >> 15 = floor(acc / 2 + 1/2): ties round toward +infinity. */
+  const rt_conv_geom g = {.batches = 1, .in_h = 1, .in_w = 3, .in_c = 2, .out_h = 1, .out_w = 3,
+                          .out_c = 1, .k_h = 1, .k_w = 1, .filter_in_c = 2, .stride_h = 1,
+                          .stride_w = 1, .dil_h = 1, .dil_w = 1};
+  const int32_t mult[1] = {1 << 30};
+  const int shift[1] = {0};
+  rt_requant q = {.mult = mult, .shift = shift, .act_min = -32768, .act_max = 32767};
+  const int16_t x[6] = {1000, -2000, 1000, -2000, -1000, 2001};
+  const int8_t w[2] = {3, -2};
+  const int64_t bias1[1] = {500}, bias2[1] = {501};
+  int16_t y[3];
+  rt_conv2d_i16(&g, &q, x, w, bias1, y); /* acc 7500, 7500, -7002 + 500 = -6502 */
+  assert_int_equal(y[0], 3750);
+  assert_int_equal(y[1], 3750);
+  assert_int_equal(y[2], -3251);
+  rt_conv2d_i16(&g, &q, x, w, bias2, y); /* acc 7501 -> 3750.5 -> 3751; -6501 -> -3250.5 */
+  assert_int_equal(y[0], 3751);
+  assert_int_equal(y[2], -3250); /* half toward +infinity */
+  q.act_min = 0;                 /* a fused ReLU: clamp at the zero point */
+  rt_conv2d_i16(&g, &q, x, w, bias2, y);
+  assert_int_equal(y[2], 0);
+
+  /* depthwise ignores offsets; FULLY_CONNECTED in double: round(acc * eff) */
+  const double eff[1] = {0.25};
+  rt_requant qf = {.mult = mult, .shift = shift, .act_min = -32768, .act_max = 32767, .eff = eff};
+  const int16_t xf[2] = {1000, -2000};
+  const int64_t bf[1] = {2};
+  int16_t yf[1];
+  rt_fc_i16(1, 2, 1, &qf, xf, w, bf, yf); /* (7000 + 2) * 0.25 = 1750.5 -> 1751 (away from 0) */
+  assert_int_equal(yf[0], 1751);
+  qf.eff = NULL; /* the fixed-point path: (7002 * 2^14 + 2^14) >> 15 = 3501 */
+  rt_fc_i16(1, 2, 1, &qf, xf, w, bf, yf);
+  assert_int_equal(yf[0], 3501);
+
+  /* pools: the average of 3, -4 and 32767 counts in-image taps only, rounds half away from 0 */
+  const rt_pool_geom pg = {.batches = 1, .in_h = 1, .in_w = 3, .c = 1, .out_h = 1, .out_w = 2,
+                           .f_h = 1, .f_w = 2, .stride_h = 1, .stride_w = 2, .pad_h = 0, .pad_w = 0};
+  const int16_t px[3] = {3, -4, 32767};
+  int16_t py[2];
+  assert_int_equal(rt_avgpool_i16(&pg, -32768, 32767, px, py), 0);
+  assert_int_equal(py[0], -1); /* -0.5 -> -1 */
+  assert_int_equal(py[1], 32767);
+  rt_maxpool_i16(&pg, -32768, 32767, px, py);
+  assert_int_equal(py[0], 3);
+  assert_int_equal(py[1], 32767);
+
+  /* SOFTMAX's tables: exp(-10) * 32768 = 1.49 at the first entry, exp(0) * 32768 clamped to
+   * 32767 at the last; 1 / (1 + 0) = 1 -> 32767, 1 / (1 + 1) -> 16384. */
+  int16_t lut[2 * 513];
+  rt_softmax_i16_luts(lut, lut + 513);
+  assert_true(lut[0] >= 1 && lut[0] <= 2);
+  assert_int_equal(lut[512], 32767);
+  assert_int_equal(lut[513], 32767);
+  assert_int_equal(lut[513 + 512], 16384);
+  /* LUTLookup interpolates: -32768 is entry 0, 32767 is 127/128 of the way into the last step */
+  assert_int_equal(rt_lut_lookup_i16(-32768, lut), lut[0]);
+  assert_int_equal(rt_lut_lookup_i16(32767, lut),
+                   lut[511] + (((lut[512] - lut[511]) * 127 + 64) >> 7));
+  /* rows: two equal values share 1/2 (16384 of 32768), one value alone is 1 (32767); a value
+   * 10 / (beta * scale) below the max gets exp(-10) / (1 + exp(-10)) -> about 1.5 */
+  int32_t sm;
+  int ss;
+  assert_int_equal(qat_quantize_multiplier(1e-3 / (10.0 / 65535.0), &sm, &ss), 0);
+  const int16_t sx[5] = {700, 700, -5, 10000, 0};
+  int16_t sy[5];
+  rt_softmax_i16(1, 2, sm, ss, lut, sx, sy);
+  assert_true(sy[0] == sy[1] && abs(sy[0] - 16384) <= 1);
+  rt_softmax_i16(1, 1, sm, ss, lut, sx + 2, sy + 2);
+  assert_true(sy[2] >= 32766);
+  rt_softmax_i16(1, 2, sm, ss, lut, sx + 3, sy + 3); /* 0 is 10.0 below 10000 at scale 1e-3 */
+  assert_true(sy[3] >= 32765 && sy[4] >= 1 && sy[4] <= 2);
+}
+
+static void test_op_int16(void **state) {
+  (void)state;
+  /* FULLY_CONNECTED 16x8 through the interpreter: x = [1000, -2000] at 1e-3, w = [3, -2] at 0.5,
+   * bias 500 at 5e-4 (INT64), output scale 1e-3: acc 7500, eff 0.5 -> 3750. */
+  const int8_t wv[2] = {3, -2};
+  int64_t bv[1] = {500};
+  const int32_t din[2] = {1, 2}, dw[2] = {1, 2}, db[1] = {1}, dout[2] = {1, 1};
+  for (int variant = 0; variant < 4; variant++) {
+    tb_model *tm = new_model();
+    const int x = tb_tensor_add(tm, "x", I16, 2, din, NULL, 0);
+    const int w = tb_tensor_add(tm, "w", I8, 2, dw, wv, sizeof wv);
+    const int b = tb_tensor_add(tm, "b", 4 /* INT64 */, 1, db, bv, sizeof bv);
+    const int y = tb_tensor_add(tm, "y", I16, 2, dout, NULL, 0);
+    tb_quant1(tm, x, 1e-3f, variant == 1 ? 5 : 0);
+    tb_quant1(tm, w, 0.5f, 0);
+    tb_quant1(tm, b, 5e-4f, 0);
+    tb_quant1(tm, y, 1e-3f, 0);
+    tb_op_add(tm, 9, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+    tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+    if (variant == 1) {
+      expect_refused(tm, QAT_ERR_FORMAT, "int16 input tensor 'x' has zero point 5");
+    } else if (variant == 2) {
+      bv[0] = (int64_t)1 << 46; /* could push the int64 accumulator past 2^47 */
+      expect_refused(tm, QAT_ERR_UNSUPPORTED, "beyond 2^46");
+      bv[0] = 500;
+    } else if (variant == 3) {
+      tm->t[b].type = I32; /* an int32 bias needs quantized_bias_type */
+      tm->t[b].bytes = 4;
+      expect_refused(tm, QAT_ERR_UNSUPPORTED, "INT16 kernels take INT64 bias");
+    } else {
+      qat_rt_model *m = load_built(tm);
+      const int16_t xv[2] = {1000, -2000};
+      set_input(m, 0, xv, sizeof xv);
+      assert_int_equal(qat_rt_invoke(m), 0);
+      assert_int_equal(((const int16_t *)output(m, 0))[0], 3750);
+      qat_rt_model_free(m);
+    }
+    free(tm);
+  }
+}
+
 static void test_load_errors(void **state) {
   (void)state;
   qat_rt_model *m = (qat_rt_model *)1;
@@ -1393,6 +1514,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_fixture_simple_add),
       cmocka_unit_test(test_fixture_toycar_hybrid),
       cmocka_unit_test(test_op_fc_hybrid),
+      cmocka_unit_test(test_int16_kernels),
+      cmocka_unit_test(test_op_int16),
       cmocka_unit_test(test_load_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
