@@ -741,6 +741,10 @@ static int prepare_softmax(qat_rt_model *m, int k, rt_op *op) {
     if ((rc = need_int16_symmetric(m, k, in, "input")) ||
         (rc = need_int16_symmetric(m, k, o, "output")))
       return rc;
+    /* activations.cc SoftmaxPrepare: output scale 1/32768 within 0.1% (zero point 0 above). */
+    if (fabsf(o->scales[0] - 1.0f / 32768) > 0.001f * 1.0f / 32768)
+      return bad(m, k, "int16 output must have scale 1/32768 and zero point 0 (has %g)",
+                 (double)o->scales[0]);
     /* The row's sum of exponentials (each up to 32767) is an int32 in the reference kernel. */
     if (op->depth > 65536)
       return unsup(m, k, "rows of %lld values overflow the int16 kernel's int32 sum",
