@@ -8,7 +8,11 @@
  * input's parameters, SOFTMAX gets the spec's fixed output range, and QUANTIZE / DEQUANTIZE
  * ops at the edges give uint8 or float32 I/O as the TF converter writes them.
  *
- * The arithmetic is fakequant/'s (qat/quant.h): nothing is re-derived here. */
+ * The arithmetic is fakequant/'s (qat/quant.h): nothing is re-derived here.
+ *
+ * The same lowering runs in the 16x8 mode (lower_common.h lower_qmode, lower_int16.c): int16
+ * activations with the mode's parameters, INT64 biases, SOFTMAX (1/32768, 0), the general int16
+ * ADD; qat_export_int8 is the int8 mode. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
