@@ -136,6 +136,12 @@ static void fill_input(const eval_input *in, const uint8_t *px, size_t n, void *
       d[k] = (int8_t)quantize_pixel((float)px[k] / 255.0f, in->scale, in->zp, -128, 127);
     break;
   }
+  case QAT_RT_INT16: { /* 16x8 models: symmetric, zero point 0 */
+    int16_t *d = dst;
+    for (size_t k = 0; k < n; k++)
+      d[k] = (int16_t)quantize_pixel((float)px[k] / 255.0f, in->scale, in->zp, -32768, 32767);
+    break;
+  }
   default: { /* UINT8 */
     uint8_t *d = dst;
     if (in->raw_pixels) memcpy(d, px, n);
@@ -157,6 +163,10 @@ static int argmax(int type, const void *p, int64_t n) {
       if (v[k] > bv || (isnan(bv) && !isnan(v[k]))) bv = v[k], best = (int)k;
   } else if (type == QAT_RT_INT8) {
     const int8_t *v = p;
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > v[best]) best = (int)k;
+  } else if (type == QAT_RT_INT16) {
+    const int16_t *v = p;
     for (int64_t k = 1; k < n; k++)
       if (v[k] > v[best]) best = (int)k;
   } else if (type == QAT_RT_UINT8) {
@@ -238,7 +248,7 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
   if ((rc = qat_rt_tensor(m, in_idx, &ti)) || (rc = qat_rt_tensor(m, out_idx, &to))) goto report;
   char shape[200];
   eval_input in = {ti.type, 0.0f, 0, 0};
-  if (ti.type == QAT_RT_INT8 || ti.type == QAT_RT_UINT8) {
+  if (ti.type == QAT_RT_INT8 || ti.type == QAT_RT_UINT8 || ti.type == QAT_RT_INT16) {
     if (ti.n_scales == 0 && ti.type == QAT_RT_UINT8) {
       in.raw_pixels = 1;
     } else if (ti.n_scales != 1) {
@@ -256,15 +266,15 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
     }
   } else if (ti.type != QAT_RT_FLOAT32) {
     shape_str(shape, sizeof shape, &ti);
-    rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' is %s; eval feeds float32, int8 or uint8 inputs",
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' is %s; eval feeds float32, int8, int16 or uint8 inputs",
                   model_path, ti.name, shape);
     goto report;
   }
   if (to.type != QAT_RT_FLOAT32 && to.type != QAT_RT_INT8 && to.type != QAT_RT_UINT8 &&
-      to.type != QAT_RT_INT32) {
+      to.type != QAT_RT_INT16 && to.type != QAT_RT_INT32) {
     shape_str(shape, sizeof shape, &to);
-    rc = qat_fail(QAT_ERR_FORMAT, "%s: output '%s' is %s; eval reads float32, int8, uint8 or int32 "
-                  "class scores", model_path, to.name, shape);
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: output '%s' is %s; eval reads float32, int8, int16, uint8 or "
+                  "int32 class scores", model_path, to.name, shape);
     goto report;
   }
 

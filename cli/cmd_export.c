@@ -24,9 +24,12 @@ static const char usage_export[] =
     "  --mode MODE   float32: float weights and activations, batch norm folded, ReLUs fused\n"
     "                int8: full-integer int8 from the QAT ranges of a quantization-aware\n"
     "                checkpoint (per-channel int8 weights, int32 biases, int8 activations)\n"
-    "                (float16, dynamic and int16x8 are not implemented yet)\n"
+    "                int16x8: int16 activations (symmetric, from the same ranges), int8\n"
+    "                weights, int64 biases (TFLite's 16x8 mode)\n"
+    "                (float16 and dynamic are not implemented yet)\n"
     "  --io TYPE     int8 mode: the graph input/output type, int8 (default), uint8 or\n"
-    "                float32 (QUANTIZE / DEQUANTIZE at the edges)\n"
+    "                float32 (QUANTIZE / DEQUANTIZE at the edges); int16x8 mode: int16\n"
+    "                (default) or float32\n"
     "  -o OUT        the .tflite file to write (atomically: an old file stays intact on error)\n"
     "  --json        print one JSON summary on stdout: path, size in bytes, operator counts\n"
     "                by type, tensor count\n"
@@ -142,17 +145,21 @@ int qat_cmd_export(int argc, char **argv) {
   if (!ckpt) return usage_error("%s", "export needs a checkpoint (CKPT)");
   if (!mode) return usage_error("%s", "export needs --mode (float32 or int8)");
   if (!out) return usage_error("%s", "export needs -o OUT.tflite");
-  int int8 = !strcmp(mode, "int8");
-  if (strcmp(mode, "float32") != 0 && !int8) {
-    if (!strcmp(mode, "float16") || !strcmp(mode, "dynamic") || !strcmp(mode, "int16x8")) {
-      fprintf(stderr, "qat: error: --mode %s: not implemented yet (float32 and int8 are)\n", mode);
+  int int8 = !strcmp(mode, "int8"), int16x8 = !strcmp(mode, "int16x8");
+  if (strcmp(mode, "float32") != 0 && !int8 && !int16x8) {
+    if (!strcmp(mode, "float16") || !strcmp(mode, "dynamic")) {
+      fprintf(stderr, "qat: error: --mode %s: not implemented yet (float32, int8 and int16x8 are)\n", mode);
       return 2;
     }
     return usage_error("--mode '%s' is unknown (expected float32, int8, float16, dynamic or int16x8)", mode);
   }
-  qat_export_io io = QAT_EXPORT_IO_INT8;
-  if (io_name) {
-    if (!int8) return usage_error("--io applies to --mode int8 only (got --mode %s)", mode);
+  qat_export_io io = int16x8 ? QAT_EXPORT_IO_INT16 : QAT_EXPORT_IO_INT8;
+  if (io_name && int16x8) {
+    if (!strcmp(io_name, "int16")) io = QAT_EXPORT_IO_INT16;
+    else if (!strcmp(io_name, "float32")) io = QAT_EXPORT_IO_FLOAT32;
+    else return usage_error("--io '%s' is unknown for --mode int16x8 (expected int16 or float32)", io_name);
+  } else if (io_name) {
+    if (!int8) return usage_error("--io applies to --mode int8 and int16x8 only (got --mode %s)", mode);
     if (!strcmp(io_name, "int8")) io = QAT_EXPORT_IO_INT8;
     else if (!strcmp(io_name, "uint8")) io = QAT_EXPORT_IO_UINT8;
     else if (!strcmp(io_name, "float32")) io = QAT_EXPORT_IO_FLOAT32;
@@ -167,11 +174,12 @@ int qat_cmd_export(int argc, char **argv) {
   uint8_t *bytes = NULL;
   size_t size = 0;
   int rc;
-  if (int8) {
+  if (int8 || int16x8) {
     /* the QAT ranges (observers) come back with the weights */
     if ((rc = qat_model_from_checkpoint(ckpt, 1, &cfg, &m))) goto free_all;
-    if ((rc = qat_export_int8_prepare(m)) || (rc = qat_export_int8(m, io, &t))) {
-      qat_fail_prefix(rc, "cannot export as int8: ");
+    if ((rc = qat_export_int8_prepare(m)) ||
+        (rc = int8 ? qat_export_int8(m, io, &t) : qat_export_int16x8(m, io, &t))) {
+      qat_fail_prefix(rc, "cannot export as %s: ", mode);
       goto free_all;
     }
   } else if ((rc = load_checkpoint_model(ckpt, &cfg, &m))) {

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "qat/export.h"
+#include "qat/fq.h"
 #include "qat/model.h"
 #include "qat/tflite.h"
 
@@ -27,5 +29,22 @@ static inline const qat_param *lower_find_param(const qat_model *m, int li, cons
   snprintf(name, sizeof name, "%s/%s", m->spec.layers[li].name, suffix);
   return qat_model_find_param(m, name);
 }
+
+/* A full-integer mode of the quantized lowering (lower_int8.c): int8 (lower_int8.c) or
+ * int16x8 (lower_int16.c). The graph, the int8 per-channel weights and the fused chains are the
+ * same; the modes differ in the activation type and parameters, the bias type (int32 / int64),
+ * SOFTMAX's fixed output range and the validator. */
+typedef struct lower_qmode {
+  const char *name;     /* "int8", "int16x8": in messages */
+  qat_tflite_type act;  /* QAT_TFLITE_INT8 or QAT_TFLITE_INT16 */
+  float softmax_scale;  /* SOFTMAX output: 1/256 (int8), 1/32768 (int16) */
+  int64_t softmax_zp;   /* -128 (int8), 0 (int16) */
+  /* The activation parameters of a quantizer with a range (fails with a message) */
+  int (*act_params)(const qat_fq *fq, float *scale, int64_t *zp);
+  int (*validate)(const qat_tflite_model *t);
+} lower_qmode;
+
+/* Lowers a prepared QAT model in the given mode (qat_export_int8 and qat_export_int16x8). */
+int lower_quantized(const qat_model *m, qat_export_io io, const lower_qmode *mode, qat_tflite_model *out);
 
 #endif

@@ -8,7 +8,11 @@
  * input's parameters, SOFTMAX gets the spec's fixed output range, and QUANTIZE / DEQUANTIZE
  * ops at the edges give uint8 or float32 I/O as the TF converter writes them.
  *
- * The arithmetic is fakequant/'s (qat/quant.h): nothing is re-derived here. */
+ * The arithmetic is fakequant/'s (qat/quant.h): nothing is re-derived here.
+ *
+ * The same lowering runs in the 16x8 mode (lower_common.h lower_qmode, lower_int16.c): int16
+ * activations with the mode's parameters, INT64 biases, SOFTMAX (1/32768, 0), the general int16
+ * ADD; qat_export_int8 is the int8 mode. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@ typedef struct lowering8 {
   int n;
   int *tensor; /* TFLite tensor of each layer's output (-1 before it is lowered) */
   int input;   /* the int8 model input (after a QUANTIZE for uint8 / float32 I/O) */
+  const lower_qmode *mode; /* int8 or int16x8 (lower_int16.c) */
 } lowering8;
 
 static const qat_layer_spec *layer(const lowering8 *L, int li) { return &L->m->spec.layers[li]; }
@@ -84,6 +89,13 @@ static int output_fq(const lowering8 *L, int li, const qat_fq **out) {
   return QAT_OK;
 }
 
+/* The activation parameters the mode gives a quantizer's range (int8: the fake quant's own). */
+static int act_params(const lowering8 *L, int li, const qat_fq *fq, float *scale, int64_t *zp) {
+  int rc = L->mode->act_params(fq, scale, zp);
+  if (rc) return layer_fail(L, li, rc, "%s", qat_error_message());
+  return QAT_OK;
+}
+
 static qat_tflite_activation fused_of(const qat_fq *fq) {
   if (fq->act == QAT_ACTIVATION_RELU) return QAT_TFLITE_ACT_RELU;
   if (fq->act == QAT_ACTIVATION_RELU6) return QAT_TFLITE_ACT_RELU6;
@@ -108,11 +120,13 @@ static const float *folded_weights(const qat_model *m, const qat_param *k) {
   return NULL;
 }
 
-/* SOFTMAX with the spec's fixed int8 output range (1/256, -128), named after layer li. */
+/* SOFTMAX with the spec's fixed output range (int8: 1/256, -128; int16: 1/32768, 0), named
+ * after layer li. */
 static int lower_softmax(lowering8 *L, int li, int in, int *out) {
   int rank, dims[QAT_MAX_RANK];
   out_shape(L, li, &rank, dims);
-  int rc = act_tensor(L, layer(L, li)->name, QAT_TFLITE_INT8, rank, dims, 1.0f / 256.0f, -128, out);
+  int rc = act_tensor(L, layer(L, li)->name, L->mode->act, rank, dims, L->mode->softmax_scale,
+                      L->mode->softmax_zp, out);
   if (rc) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_SOFTMAX);
@@ -149,7 +163,9 @@ static int lower_weighted(lowering8 *L, int li) {
   int8_t *qw = malloc((size_t)k->size);
   float *bias = calloc((size_t)channels, sizeof *bias);
   float *scratch = NULL;
-  int32_t *qb = malloc((size_t)channels * sizeof *qb);
+  /* int32 bias (int8), int64 (16x8) */
+  const int bias64 = L->mode->act == QAT_TFLITE_INT16;
+  void *qb = malloc((size_t)channels * (bias64 ? sizeof(int64_t) : sizeof(int32_t)));
   float *bscale = malloc((size_t)channels * sizeof *bscale);
   int64_t *zeros = calloc((size_t)channels, sizeof *zeros);
   if (!qw || !bias || !qb || !bscale || !zeros) {
@@ -196,7 +212,9 @@ static int lower_weighted(lowering8 *L, int li) {
     memcpy(bias, b->tensor->data, (size_t)channels * sizeof *bias);
   }
   int n_scales = wfq->channels;
-  if ((rc = qat_quantize_bias_int32(bias, channels, s_in, wfq->scale, n_scales, qb, bscale))) {
+  rc = bias64 ? qat_quantize_bias_int64(bias, channels, s_in, wfq->scale, n_scales, qb, bscale)
+              : qat_quantize_bias_int32(bias, channels, s_in, wfq->scale, n_scales, qb, bscale);
+  if (rc) {
     layer_fail(L, li, rc, "bias: %s", qat_error_message());
     goto free_all;
   }
@@ -209,14 +227,18 @@ static int lower_weighted(lowering8 *L, int li) {
   if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT8, k->rank, k->dims, qw, (size_t)k->size, &wi))) goto free_all;
   if ((rc = qat_tflite_set_quant(L->t, wi, n_scales, wfq->scale, zeros, n_scales > 1 ? (dw ? 3 : 0) : 0))) goto free_all;
   snprintf(name, sizeof name, "%s/bias%s", l->name, fold >= 0 ? "_folded" : "");
-  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 1, &channels, qb, (size_t)channels * sizeof *qb, &bi)))
+  if ((rc = qat_tflite_add_tensor(L->t, name, bias64 ? QAT_TFLITE_INT64 : QAT_TFLITE_INT32, 1, &channels, qb,
+                                  (size_t)channels * (bias64 ? sizeof(int64_t) : sizeof(int32_t)), &bi)))
     goto free_all;
   if ((rc = qat_tflite_set_quant(L->t, bi, nb_scales, bscale, zeros, 0))) goto free_all;
 
   int softmax_after = l->activation == QAT_ACTIVATION_SOFTMAX;
   out_shape(L, end, &rank, dims);
   snprintf(name, sizeof name, "%s%s", layer(L, end)->name, softmax_after ? "/linear" : "");
-  if ((rc = act_tensor(L, name, QAT_TFLITE_INT8, rank, dims, ofq->scale[0], ofq->zero_point[0], &out))) goto free_all;
+  float s_out;
+  int64_t zp_out;
+  if ((rc = act_params(L, end, ofq, &s_out, &zp_out))) goto free_all;
+  if ((rc = act_tensor(L, name, L->mode->act, rank, dims, s_out, zp_out, &out))) goto free_all;
 
   qat_tflite_operator op;
   qat_tflite_op_init(&op, dw ? QAT_TFLITE_OP_DEPTHWISE_CONV_2D : dense ? QAT_TFLITE_OP_FULLY_CONNECTED : QAT_TFLITE_OP_CONV_2D);
@@ -250,7 +272,7 @@ static int lower_pool(lowering8 *L, int li) {
   int64_t zp;
   params_of(L, in, &s, &zp);
   out_shape(L, li, &rank, dims);
-  int rc = act_tensor(L, l->name, QAT_TFLITE_INT8, rank, dims, s, zp, &out);
+  int rc = act_tensor(L, l->name, L->mode->act, rank, dims, s, zp, &out);
   if (rc) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, l->type == QAT_LAYER_MAX_POOL2D ? QAT_TFLITE_OP_MAX_POOL_2D : QAT_TFLITE_OP_AVERAGE_POOL_2D);
@@ -276,7 +298,10 @@ static int lower_global_pool(lowering8 *L, int li) {
   snprintf(name, sizeof name, "%s/axes", l->name);
   if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 1, &two, axes, sizeof axes, &ai))) return rc;
   out_shape(L, li, &rank, dims);
-  if ((rc = act_tensor(L, l->name, QAT_TFLITE_INT8, rank, dims, ofq->scale[0], ofq->zero_point[0], &out))) return rc;
+  float s_out;
+  int64_t zp_out;
+  if ((rc = act_params(L, li, ofq, &s_out, &zp_out))) return rc;
+  if ((rc = act_tensor(L, l->name, L->mode->act, rank, dims, s_out, zp_out, &out))) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_MEAN);
   op.opt.keep_dims = 0;
@@ -300,7 +325,7 @@ static int lower_reshape(lowering8 *L, int li) {
   snprintf(name, sizeof name, "%s/shape", l->name);
   int rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 1, &rank, shape, (size_t)rank * sizeof *shape, &si);
   if (rc) return rc;
-  if ((rc = act_tensor(L, l->name, QAT_TFLITE_INT8, rank, dims, s, zp, &out))) return rc;
+  if ((rc = act_tensor(L, l->name, L->mode->act, rank, dims, s, zp, &out))) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_RESHAPE);
   int ins[2] = {in, si};
@@ -313,20 +338,24 @@ static int lower_add(lowering8 *L, int li) {
   int nin = qat_layer_n_inputs(&L->m->spec, li);
   if (nin != 2)
     return layer_fail(L, li, QAT_ERR_UNSUPPORTED,
-                      "int8 export supports Add of exactly 2 inputs (got %d): the QAT model quantizes only the "
+                      "%s export supports Add of exactly 2 inputs (got %d): the QAT model quantizes only the "
                       "final sum, so the partial sums of a chain have no range",
-                      nin);
+                      L->mode->name, nin);
   int end = chain_end(L, li);
   const qat_fq *ofq = NULL;
   int rc = output_fq(L, end, &ofq);
   if (rc) return rc;
   int rank, dims[QAT_MAX_RANK], out;
   out_shape(L, li, &rank, dims);
-  if ((rc = act_tensor(L, layer(L, end)->name, QAT_TFLITE_INT8, rank, dims, ofq->scale[0], ofq->zero_point[0], &out)))
-    return rc;
+  float s_out;
+  int64_t zp_out;
+  if ((rc = act_params(L, end, ofq, &s_out, &zp_out))) return rc;
+  if ((rc = act_tensor(L, layer(L, end)->name, L->mode->act, rank, dims, s_out, zp_out, &out))) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_ADD);
   op.opt.activation = fused_of(ofq);
+  /* int16: the general-scale kernel (the power-of-two one is for LSTM cells) */
+  op.opt.pot_scale_int16 = L->mode->act != QAT_TFLITE_INT16;
   int in[2] = {tensor_of(L, qat_layer_input(&L->m->spec, li, 0)), tensor_of(L, qat_layer_input(&L->m->spec, li, 1))};
   if ((rc = lower_add_op(L->t, &op, 2, in, out))) return rc;
   for (int j = li; j <= end; j++)
@@ -367,18 +396,21 @@ static int lower_layer(lowering8 *L, int li) {
       return rc;
     }
     return layer_fail(L, li, QAT_ERR_UNSUPPORTED,
-                      "int8 export fuses ReLU/ReLU6 into the Conv2D, DepthwiseConv2D, Dense or Add directly before "
-                      "it; this one has no such producer (or that producer's output has other readers)");
+                      "%s export fuses ReLU/ReLU6 into the Conv2D, DepthwiseConv2D, Dense or Add directly before "
+                      "it; this one has no such producer (or that producer's output has other readers)",
+                      L->mode->name);
   case QAT_LAYER_RELU:
     return layer_fail(L, li, QAT_ERR_UNSUPPORTED,
-                      "int8 export fuses ReLU/ReLU6 into the Conv2D, DepthwiseConv2D, Dense or Add directly before "
-                      "it; this one has no such producer (or that producer's output has other readers)");
+                      "%s export fuses ReLU/ReLU6 into the Conv2D, DepthwiseConv2D, Dense or Add directly before "
+                      "it; this one has no such producer (or that producer's output has other readers)",
+                      L->mode->name);
   case QAT_LAYER_BATCH_NORM:
-    return layer_fail(L, li, QAT_ERR_UNSUPPORTED, "int8 export needs batch normalization folded into a conv");
+    return layer_fail(L, li, QAT_ERR_UNSUPPORTED, "%s export needs batch normalization folded into a conv",
+                      L->mode->name);
   case QAT_LAYER_DROPOUT:
   case QAT_LAYER_TYPE_COUNT: break;
   }
-  return layer_fail(L, li, QAT_ERR_UNSUPPORTED, "no int8 TFLite lowering for this layer type");
+  return layer_fail(L, li, QAT_ERR_UNSUPPORTED, "no %s TFLite lowering for this layer type", L->mode->name);
 }
 
 int qat_export_int8_prepare(qat_model *m) {
@@ -542,15 +574,38 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
   return qat_tflite_validate(t);
 }
 
+static int int8_params(const qat_fq *fq, float *scale, int64_t *zp) {
+  *scale = fq->scale[0];
+  *zp = fq->zero_point[0];
+  return QAT_OK;
+}
+
+static const lower_qmode mode_int8 = {
+    .name = "int8",
+    .act = QAT_TFLITE_INT8,
+    .softmax_scale = 1.0f / 256.0f,
+    .softmax_zp = -128,
+    .act_params = int8_params,
+    .validate = qat_export_validate_int8,
+};
+
 int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out) {
+  return lower_quantized(m, io, &mode_int8, out);
+}
+
+int lower_quantized(const qat_model *m, qat_export_io io, const lower_qmode *mode, qat_tflite_model *out) {
   qat_tflite_model_init(out);
   if (!m->spec.quantize.enabled || !m->input_fq || !m->layer_fq || !m->fused_into)
     return qat_fail(QAT_ERR_USAGE,
                     "int8 export needs quantization ranges, and this model was not trained quantization-aware "
                     "(its config has no 'quantize: {mode: qat}' section); fine-tune it with QAT, or calibrate "
                     "it (post-training calibration is a later issue and not implemented yet)");
-  if (io != QAT_EXPORT_IO_INT8 && io != QAT_EXPORT_IO_UINT8 && io != QAT_EXPORT_IO_FLOAT32)
-    return qat_fail(QAT_ERR_USAGE, "unknown int8 export I/O type %d", (int)io);
+  const int q16 = mode->act == QAT_TFLITE_INT16;
+  /* the native edge type (int8 or int16), uint8 (int8 only) or float32 */
+  const qat_export_io native_io = q16 ? QAT_EXPORT_IO_INT16 : QAT_EXPORT_IO_INT8;
+  if (io != native_io && io != QAT_EXPORT_IO_FLOAT32 && (q16 || io != QAT_EXPORT_IO_UINT8))
+    return qat_fail(QAT_ERR_USAGE, "%s export cannot have I/O type %d (%s)", mode->name, (int)io,
+                    q16 ? "int16 or float32" : "int8, uint8 or float32");
   if (!m->input_fq->valid)
     return qat_fail(QAT_ERR_USAGE, "the input quantizer has no range yet: train with fake quant on, or calibrate "
                                    "(post-training calibration is a later issue and not implemented yet)");
@@ -558,6 +613,7 @@ int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out)
   memset(&L, 0, sizeof L);
   L.m = m;
   L.t = out;
+  L.mode = mode;
   L.n = m->spec.n_layers;
   if (L.n < 1) return qat_fail(QAT_ERR_USAGE, "the model has no layers");
   int rc = QAT_OK;
@@ -567,10 +623,16 @@ int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out)
 
   const int *hwc = m->spec.input_shape;
   int in_dims[4] = {1, hwc[0], hwc[1], hwc[2]};
-  float s_in = m->input_fq->scale[0];
-  int64_t zp_in = m->input_fq->zero_point[0];
-  if (io == QAT_EXPORT_IO_INT8) {
-    if ((rc = act_tensor(&L, "input", QAT_TFLITE_INT8, 4, in_dims, s_in, zp_in, &L.input))) goto done;
+  float s_in;
+  int64_t zp_in;
+  if ((rc = mode->act_params(m->input_fq, &s_in, &zp_in))) {
+    qat_fail_prefix(rc, "the input quantizer: ");
+    goto done;
+  }
+  char q_in_name[32];
+  snprintf(q_in_name, sizeof q_in_name, "input/%s", q16 ? "int16" : "int8");
+  if (io == native_io) {
+    if ((rc = act_tensor(&L, "input", mode->act, 4, in_dims, s_in, zp_in, &L.input))) goto done;
     if ((rc = qat_tflite_add_input(out, L.input, "input"))) goto done;
   } else {
     int edge;
@@ -578,7 +640,7 @@ int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out)
     if ((rc = act_tensor(&L, "input", u8 ? QAT_TFLITE_UINT8 : QAT_TFLITE_FLOAT32, 4, in_dims, s_in, zp_in + 128, &edge)))
       goto done;
     if ((rc = qat_tflite_add_input(out, edge, "input"))) goto done;
-    if ((rc = act_tensor(&L, "input/int8", QAT_TFLITE_INT8, 4, in_dims, s_in, zp_in, &L.input))) goto done;
+    if ((rc = act_tensor(&L, q_in_name, mode->act, 4, in_dims, s_in, zp_in, &L.input))) goto done;
     qat_tflite_operator op;
     qat_tflite_op_init(&op, QAT_TFLITE_OP_QUANTIZE);
     if ((rc = lower_add_op(L.t, &op, 1, &edge, L.input))) goto done;
@@ -591,11 +653,11 @@ int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out)
     rc = qat_fail(QAT_ERR_UNSUPPORTED, "the model computes nothing: its output is its input");
     goto done;
   }
-  if (io != QAT_EXPORT_IO_INT8) {
-    /* the int8 result gets a "/int8" name; the edge tensor takes the layer's name */
+  if (io != native_io) {
+    /* the int8 result gets a "/int8" name (int16: "/int16"); the edge tensor takes the layer's name */
     qat_tflite_tensor *r = &out->tensors[result];
     char name[QAT_NAME_MAX + 32];
-    snprintf(name, sizeof name, "%s/int8", out_name);
+    snprintf(name, sizeof name, "%s/%s", out_name, q16 ? "int16" : "int8");
     char *nn = strdup(name);
     if (!nn) {
       rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
@@ -616,7 +678,7 @@ int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out)
     result = edge;
   }
   if ((rc = qat_tflite_add_output(out, result, out_name))) goto done;
-  rc = qat_export_validate_int8(out);
+  rc = mode->validate(out);
 done:
   free(L.tensor);
   if (rc) qat_tflite_model_free(out);

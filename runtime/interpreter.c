@@ -47,7 +47,15 @@ enum {
   RK_LOGISTIC_F32,
   RK_QUANTIZE,
   RK_REQUANTIZE,
-  RK_DEQUANTIZE, RK_FC_HYBRID
+  RK_DEQUANTIZE, RK_FC_HYBRID,
+  RK_CONV_I16,
+  RK_DW_I16,
+  RK_FC_I16,
+  RK_AVG_I16,
+  RK_MAX_I16,
+  RK_MEAN_I16,
+  RK_SOFTMAX_I16,
+  RK_ADD_I16,
 };
 
 /* Highest version of each operator that TFLite's builtin op resolver registers. Versions are
@@ -234,9 +242,13 @@ static int check_weights_q(qat_rt_model *m, int k, const rt_tensor *w, int axis,
  * but a bias at another scale would be silently mis-scaled by every kernel). */
 static int check_bias_q(qat_rt_model *m, int k, const rt_tensor *b, const rt_tensor *in,
                         const rt_tensor *w, int64_t n_out) {
-  if (b->type != QAT_RT_INT32)
-    return unsup(m, k, "bias '%s' is %s (int8 kernels take INT32 bias)", b->name,
-                 qat_rt_type_name(b->type));
+  /* int8 kernels take INT32 bias; the 16x8 ones INT64 (an INT32 bias there needs the
+   * quantized_bias_type option, which this runtime does not read). */
+  const int want_type = in->type == QAT_RT_INT16 ? QAT_RT_INT64 : QAT_RT_INT32;
+  if (b->type != want_type)
+    return unsup(m, k, "bias '%s' is %s (%s kernels take %s bias)", b->name,
+                 qat_rt_type_name(b->type), qat_rt_type_name(in->type),
+                 qat_rt_type_name(want_type));
   if (b->n_elems != n_out)
     return bad(m, k, "bias '%s' has %lld elements for %lld output channels", b->name,
                (long long)b->n_elems, (long long)n_out);
@@ -276,12 +288,56 @@ static int prepare_requant(qat_rt_model *m, int k, rt_op *op, const rt_tensor *i
   op->rq.out_zp = (int32_t)o->zero_points[0];
   op->rq.mult = op->mult;
   op->rq.shift = op->shift;
+  if (o->type == QAT_RT_INT16)
+    return activation_range_q(m, k, op->opt.activation, o, -32768, 32767, &op->rq.act_min,
+                              &op->rq.act_max);
   return activation_range_q(m, k, op->opt.activation, o, -128, 127, &op->rq.act_min,
                             &op->rq.act_max);
 }
 
 static int is_f32(const rt_tensor *t) { return t && t->type == QAT_RT_FLOAT32; }
 static int is_i8(const rt_tensor *t) { return t && t->type == QAT_RT_INT8; }
+static int is_i16(const rt_tensor *t) { return t && t->type == QAT_RT_INT16; }
+
+/* 16x8: per-tensor int16 activations with zero point 0 (every LiteRT int16 kernel ensures it,
+ * or, like DEPTHWISE_CONV_2D, silently ignores the zero point). */
+static int need_int16_symmetric(qat_rt_model *m, int k, const rt_tensor *t, const char *what) {
+  int rc = need_per_tensor(m, k, t, what);
+  if (rc) return rc;
+  if (t->zero_points[0] != 0)
+    return bad(m, k, "int16 %s tensor '%s' has zero point %lld; int16 activations are symmetric "
+               "(zero point 0)", what, t->name, (long long)t->zero_points[0]);
+  return QAT_OK;
+}
+
+/* The 64-bit MultiplyByQuantizedMultiplier of the 16x8 kernels requires |accumulator| < 2^47
+ * (a DCHECK only in TFLite; past it the result is garbage). Bound it from the model:
+ * taps * 128 * 32768 + max |bias|, and refuse a model that could exceed it. Its shift must be
+ * at most 7. */
+static int check_acc64(qat_rt_model *m, int k, rt_op *op, int64_t taps, const rt_tensor *b,
+                       int64_t n_out) {
+  int64_t max_bias = 0;
+  if (b) {
+    const int64_t *bv = (const int64_t *)b->const_data;
+    for (int64_t c = 0; c < n_out; c++) {
+      const int64_t v = bv[c];
+      if (v <= -((int64_t)1 << 46) || v >= ((int64_t)1 << 46))
+        return unsup(m, k, "bias '%s'[%lld] = %lld is beyond 2^46 (the 16x8 kernels' 64-bit "
+                     "requantization needs accumulators below 2^47)", b->name, (long long)c,
+                     (long long)v);
+      const int64_t a = v < 0 ? -v : v;
+      if (a > max_bias) max_bias = a;
+    }
+  }
+  if (taps > (((int64_t)1 << 46) - max_bias) / ((int64_t)1 << 22))
+    return unsup(m, k, "%lld products per output can push the int64 accumulator past 2^47",
+                 (long long)taps);
+  for (int64_t c = 0; c < n_out; c++)
+    if (op->shift[c] > 7)
+      return unsup(m, k, "the output multiplier of channel %lld is 2^%d or more (the 16x8 "
+                   "kernels allow at most 2^7)", (long long)c, op->shift[c] - 1);
+  return QAT_OK;
+}
 
 static int check_io_count(qat_rt_model *m, int k, int min_in, int max_in, int n_out) {
   const rt_op *op = &m->ops[k];
@@ -353,6 +409,17 @@ static int prepare_conv(qat_rt_model *m, int k, rt_op *op, int depthwise) {
     if (b && (rc = check_bias_q(m, k, b, in, w, g->out_c))) return rc;
     return prepare_requant(m, k, op, in, w, o, g->out_c);
   }
+  if (is_i16(in) && is_i8(w) && is_i16(o)) {
+    op->kind = depthwise ? RK_DW_I16 : RK_CONV_I16;
+    if ((rc = need_int16_symmetric(m, k, in, "input")) ||
+        (rc = need_int16_symmetric(m, k, o, "output")) ||
+        (rc = check_weights_q(m, k, w, depthwise ? 3 : 0, g->out_c)))
+      return rc;
+    if (b && (rc = check_bias_q(m, k, b, in, w, g->out_c))) return rc;
+    if ((rc = prepare_requant(m, k, op, in, w, o, g->out_c))) return rc;
+    return check_acc64(m, k, op, (int64_t)g->k_h * g->k_w * (depthwise ? 1 : g->filter_in_c), b,
+                       g->out_c);
+  }
   if (is_f32(in) && is_i8(w))
     return unsup(m, k, "hybrid (dynamic-range) kernels with FLOAT32 input and INT8 weights");
   return unsup(m, k, "input %s, filter %s, output %s", qat_rt_type_name(in->type),
@@ -419,6 +486,25 @@ static int prepare_fc(qat_rt_model *m, int k, rt_op *op) {
     }
     return QAT_OK;
   }
+  if (is_i16(in) && is_i8(w) && is_i16(o)) {
+    op->kind = RK_FC_I16;
+    if ((rc = need_int16_symmetric(m, k, in, "input")) ||
+        (rc = need_int16_symmetric(m, k, o, "output")) || (rc = check_weights_q(m, k, w, 0, units)))
+      return rc;
+    if (b && (rc = check_bias_q(m, k, b, in, w, units))) return rc;
+    if ((rc = prepare_requant(m, k, op, in, w, o, units))) return rc;
+    if ((rc = check_acc64(m, k, op, accum, b, units))) return rc;
+    if (m->options.flavor == QAT_RT_FLAVOR_LITERT) {
+      /* as for int8: the double effective scale of LiteRT's reference kernel */
+      op->eff = malloc((size_t)units * sizeof *op->eff);
+      if (!op->eff) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+      for (int c = 0; c < units; c++)
+        op->eff[c] =
+            (double)in->scales[0] * (double)w->scales[w->n_q == 1 ? 0 : c] / (double)o->scales[0];
+      op->rq.eff = op->eff;
+    }
+    return QAT_OK;
+  }
   if (is_f32(in) && is_i8(w) && is_f32(o) && (!b || is_f32(b))) {
     /* Dynamic range: fully_connected.cc EvalHybridDense. Symmetric run-time input quantization
      * only (asymmetric_quantize_inputs is FC version 9+). */
@@ -471,6 +557,19 @@ static int prepare_pool(qat_rt_model *m, int k, rt_op *op, int is_max) {
     return activation_range_q(m, k, op->opt.activation, o, -128, 127, &op->rq.act_min,
                               &op->rq.act_max);
   }
+  if (is_i16(in) && is_i16(o)) {
+    op->kind = is_max ? RK_MAX_I16 : RK_AVG_I16;
+    if ((rc = need_int16_symmetric(m, k, in, "input")) ||
+        (rc = need_int16_symmetric(m, k, o, "output")))
+      return rc;
+    if (in->scales[0] != o->scales[0])
+      return unsup(m, k,
+                   "input and output scales differ (%g/%g); the int16 pooling kernels do not "
+                   "rescale",
+                   (double)in->scales[0], (double)o->scales[0]);
+    return activation_range_q(m, k, op->opt.activation, o, -32768, 32767, &op->rq.act_min,
+                              &op->rq.act_max);
+  }
   return unsup(m, k, "input %s, output %s", qat_rt_type_name(in->type), qat_rt_type_name(o->type));
 }
 
@@ -519,9 +618,12 @@ static int prepare_mean(qat_rt_model *m, int k, rt_op *op) {
     op->kind = RK_MEAN_F32;
     return QAT_OK;
   }
-  if (is_i8(in) && is_i8(o)) {
-    op->kind = RK_MEAN_I8;
+  if ((is_i8(in) && is_i8(o)) || (is_i16(in) && is_i16(o))) {
+    op->kind = is_i8(in) ? RK_MEAN_I8 : RK_MEAN_I16;
     if ((rc = need_per_tensor(m, k, in, "input")) || (rc = need_per_tensor(m, k, o, "output")))
+      return rc;
+    if (is_i16(in) && ((rc = need_int16_symmetric(m, k, in, "input")) ||
+                       (rc = need_int16_symmetric(m, k, o, "output"))))
       return rc;
     rc = qat_mean_multiplier(in->scales[0], o->scales[0], g->n_reduce, &op->s_mult, &op->s_shift);
     if (rc == QAT_ERR_UNSUPPORTED) return unsup(m, k, "%s", qat_error_message());
@@ -625,6 +727,34 @@ static int prepare_softmax(qat_rt_model *m, int k, rt_op *op) {
     op->s_diff_min = (int)(-1.0 * radius);
     return QAT_OK;
   }
+  if (is_i16(in) && is_i16(o)) {
+    op->kind = RK_SOFTMAX_I16;
+    if ((rc = need_int16_symmetric(m, k, in, "input")) ||
+        (rc = need_int16_symmetric(m, k, o, "output")))
+      return rc;
+    /* activations.cc SoftmaxPrepare: output scale 1/32768 within 0.1% (zero point 0 above). */
+    if (fabsf(o->scales[0] - 1.0f / 32768) > 0.001f * 1.0f / 32768)
+      return bad(m, k, "int16 output must have scale 1/32768 and zero point 0 (has %g)",
+                 (double)o->scales[0]);
+    /* The row's sum of exponentials (each up to 32767) is an int32 in the reference kernel. */
+    if (op->depth > 65536)
+      return unsup(m, k, "rows of %lld values overflow the int16 kernel's int32 sum",
+                   (long long)op->depth);
+    /* activations.cc SoftmaxPrepare, int16: QuantizeMultiplier(s_in * beta / (10 / 65535))
+     * (a float product, then double), so that a difference of -65535 maps to -10.0. */
+    const double real = (double)(in->scales[0] * op->opt.beta) / (10.0 / 65535.0);
+    rc = qat_quantize_multiplier(real, &op->s_mult, &op->s_shift);
+    if (rc == QAT_ERR_UNSUPPORTED) return unsup(m, k, "%s", qat_error_message());
+    if (rc) return qat_fail_prefix(rc, "%s: op %d (SOFTMAX): ", m->name, k);
+    /* x * 2^shift of a difference in [-65535, 0] must stay in int32 */
+    if (op->s_shift > 15)
+      return unsup(m, k, "beta x input scale = %g is too large for the int16 kernel",
+                   (double)(in->scales[0] * op->opt.beta));
+    op->lut16 = malloc(2 * 513 * sizeof *op->lut16);
+    if (!op->lut16) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+    rt_softmax_i16_luts(op->lut16, op->lut16 + 513);
+    return QAT_OK;
+  }
   return unsup(m, k, "input %s, output %s", qat_rt_type_name(in->type), qat_rt_type_name(o->type));
 }
 
@@ -705,6 +835,33 @@ static int prepare_add(qat_rt_model *m, int k, rt_op *op) {
                                    &p->mo, &p->so)))
       return rc;
     return activation_range_q(m, k, op->opt.activation, o, -128, 127, &p->act_min, &p->act_max);
+  }
+  if (is_i16(a) && is_i16(b) && is_i16(o)) {
+    op->kind = RK_ADD_I16;
+    if ((rc = need_int16_symmetric(m, k, a, "input")) ||
+        (rc = need_int16_symmetric(m, k, b, "input")) ||
+        (rc = need_int16_symmetric(m, k, o, "output")))
+      return rc;
+    /* add.cc: with pot_scale_int16 set and every scale a power of two, LiteRT takes a special
+     * shift-only path (LSTM cells), not implemented here; otherwise the general rescaling with
+     * left_shift 15. */
+    int e;
+    if (op->opt.pot_scale_int16 && frexpf(a->scales[0], &e) == 0.5f &&
+        frexpf(b->scales[0], &e) == 0.5f && frexpf(o->scales[0], &e) == 0.5f)
+      return unsup(m, k, "int16 ADD with power-of-two scales and pot_scale_int16 (the "
+                   "shift-only kernel)");
+    rt_add_params *p = &op->add;
+    const float s1 = a->scales[0], s2 = b->scales[0], so = o->scales[0];
+    const double twice_max = 2.0 * (double)(s1 > s2 ? s1 : s2);
+    p->left_shift = 15;
+    p->in1_offset = p->in2_offset = p->out_zp = 0;
+    if ((rc = multiplier_below_one(m, k, (double)s1 / twice_max, "input 1", &p->m1, &p->s1)) ||
+        (rc = multiplier_below_one(m, k, (double)s2 / twice_max, "input 2", &p->m2, &p->s2)) ||
+        (rc = multiplier_below_one(m, k, twice_max / ((double)(1 << 15) * (double)so), "output",
+                                   &p->mo, &p->so)))
+      return rc;
+    return activation_range_q(m, k, op->opt.activation, o, -32768, 32767, &p->act_min,
+                              &p->act_max);
   }
   return unsup(m, k, "inputs %s and %s, output %s", qat_rt_type_name(a->type),
                qat_rt_type_name(b->type), qat_rt_type_name(o->type));
@@ -1114,6 +1271,24 @@ int qat_rt_invoke_ops(qat_rt_model *m, int first, int end) {
                      w->scales, w->n_q > 1, i2, o, op->qbuf);
         break;
       }
+      case RK_CONV_I16: rt_conv2d_i16(&op->conv, &op->rq, i0, i1, i2, o); break;
+      case RK_DW_I16: rt_dwconv2d_i16(&op->conv, &op->rq, i0, i1, i2, o); break;
+      case RK_FC_I16:
+        rt_fc_i16(op->batches, op->accum_depth, op->out_depth, &op->rq, i0, i1, i2, o);
+        break;
+      case RK_AVG_I16:
+        if (rt_avgpool_i16(&op->pool, op->rq.act_min, op->rq.act_max, i0, o))
+          return qat_fail(QAT_ERR_INTERNAL, "%s: op %d (%s): empty pooling window", m->name, k,
+                          op->name);
+        break;
+      case RK_MAX_I16: rt_maxpool_i16(&op->pool, op->rq.act_min, op->rq.act_max, i0, o); break;
+      case RK_MEAN_I16:
+        rt_mean_i16(&op->red, op->in_zp, op->out_zp, op->s_mult, op->s_shift, i0, o, op->scratch);
+        break;
+      case RK_SOFTMAX_I16:
+        rt_softmax_i16(op->outer, op->depth, op->s_mult, op->s_shift, op->lut16, i0, o);
+        break;
+      case RK_ADD_I16: rt_add_i16(&op->bc, &op->add, i0, i1, o); break;
       case RK_DEQUANTIZE:
         rt_dequantize(ti->n_elems, ti->type, i0, op->in_scale, op->in_zp, o);
         break;

@@ -28,6 +28,7 @@
 
 #include "qat/quant.h"
 #include "runtime/rt_internal.h"
+#include "runtime/rt_walk.h"
 
 static inline int32_t wadd(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 static inline int32_t wsub(int32_t a, int32_t b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
@@ -291,41 +292,10 @@ void rt_maxpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, cons
 /* ---- reductions --------------------------------------------------------------------------------
  */
 
-/* Output strides of a reduction (0 along reduced axes), so that walking the input in row-major
- * order adds each element into its output slot, as reduce.h's Reduce does. */
-static void reduce_strides(const rt_reduce_geom *g, int64_t *ostride) {
-  int64_t s = 1;
-  for (int d = g->rank - 1; d >= 0; d--) {
-    if (g->axis_mask & (1u << d)) {
-      ostride[d] = 0;
-    } else {
-      ostride[d] = s;
-      s *= g->dims[d];
-    }
-  }
-}
-
-#define FOR_EACH_REDUCED(g, ostride, i, o, BODY)                    \
-  do {                                                              \
-    int64_t idx_[QAT_RT_MAX_RANK] = {0};                            \
-    int64_t total_ = 1;                                             \
-    for (int d_ = 0; d_ < (g)->rank; d_++) total_ *= (g)->dims[d_]; \
-    int64_t o = 0;                                                  \
-    for (int64_t i = 0; i < total_; i++) {                          \
-      BODY;                                                         \
-      for (int d_ = (g)->rank - 1; d_ >= 0; d_--) {                 \
-        o += (ostride)[d_];                                         \
-        if (++idx_[d_] < (g)->dims[d_]) break;                      \
-        o -= (ostride)[d_] * (g)->dims[d_];                         \
-        idx_[d_] = 0;                                               \
-      }                                                             \
-    }                                                               \
-  } while (0)
-
 void rt_mean_i8(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
                 const int8_t *in, int8_t *out, int32_t *scratch) {
   int64_t ostride[QAT_RT_MAX_RANK];
-  reduce_strides(g, ostride);
+  rt_reduce_strides(g, ostride);
   memset(scratch, 0, (size_t)g->n_out * sizeof *scratch);
   FOR_EACH_REDUCED(g, ostride, i, o, scratch[o] = wadd(scratch[o], in[i]));
   for (int64_t o = 0; o < g->n_out; o++) {
@@ -477,27 +447,6 @@ static inline int8_t add_one(const rt_add_params *p, int32_t a, int32_t b) {
   return (int8_t)clampi(raw, p->act_min, p->act_max);
 }
 
-/* Walks the broadcast output in row-major order with both inputs' strides. */
-#define FOR_EACH_BCAST(b, i1, i2, o, BODY)                                                 \
-  do {                                                                                     \
-    int64_t o = 0;                                                                         \
-    for (int64_t a0 = 0; a0 < (b)->dims[0]; a0++)                                          \
-      for (int64_t a1 = 0; a1 < (b)->dims[1]; a1++)                                        \
-        for (int64_t a2 = 0; a2 < (b)->dims[2]; a2++)                                      \
-          for (int64_t a3 = 0; a3 < (b)->dims[3]; a3++)                                    \
-            for (int64_t a4 = 0; a4 < (b)->dims[4]; a4++) {                                \
-              const int64_t base1_ = a0 * (b)->s1[0] + a1 * (b)->s1[1] + a2 * (b)->s1[2] + \
-                                     a3 * (b)->s1[3] + a4 * (b)->s1[4];                    \
-              const int64_t base2_ = a0 * (b)->s2[0] + a1 * (b)->s2[1] + a2 * (b)->s2[2] + \
-                                     a3 * (b)->s2[3] + a4 * (b)->s2[4];                    \
-              for (int64_t a5 = 0; a5 < (b)->dims[5]; a5++, o++) {                         \
-                const int64_t i1 = base1_ + a5 * (b)->s1[5];                               \
-                const int64_t i2 = base2_ + a5 * (b)->s2[5];                               \
-                BODY;                                                                      \
-              }                                                                            \
-            }                                                                              \
-  } while (0)
-
 void rt_add_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                int8_t *out) {
   FOR_EACH_BCAST(b, i1, i2, o, out[o] = add_one(p, in1[i1], in2[i2]));
@@ -516,7 +465,7 @@ void rt_add_f32(const rt_bcast *b, float act_min, float act_max, const float *in
 void rt_mean_f32(const rt_reduce_geom *g, const float *in, float *out) {
   /* reduce.h Mean<float, float>: sums in input order into each output, then / (float)n. */
   int64_t ostride[QAT_RT_MAX_RANK];
-  reduce_strides(g, ostride);
+  rt_reduce_strides(g, ostride);
   for (int64_t o = 0; o < g->n_out; o++) out[o] = 0.0f;
   FOR_EACH_REDUCED(g, ostride, i, o, out[o] += in[i]);
   const float n = (float)g->n_reduce;

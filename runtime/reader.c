@@ -1051,6 +1051,7 @@ void rt_free_parsed(qat_rt_model *m) {
       free(m->ops[k].eff);
       free(m->ops[k].scratch);
       free(m->ops[k].qbuf);
+      free(m->ops[k].lut16);
     }
   free(m->tensors);
   free(m->ops);

@@ -127,6 +127,7 @@ typedef struct rt_op {
   int32_t *scratch; /* MEAN int8: n_out int32 sums */
   int8_t *qbuf;     /* hybrid FULLY_CONNECTED: the input quantized per batch */
   int8_t lut[256];  /* LOGISTIC int8 */
+  int16_t *lut16;   /* owned: SOFTMAX int16 exp and 1/(1+x) tables (2 x 513) */
 } rt_op;
 
 struct qat_rt_model {
@@ -188,6 +189,29 @@ float rt_half_to_float(uint16_t h);
 int32_t rt_fp_exp_on_negative_values(int32_t a, int integer_bits);
 int32_t rt_fp_one_over_one_plus_x(int32_t a);
 int32_t rt_fp_get_reciprocal(int32_t x, int x_integer_digits, int *num_bits_over_unit);
+
+/* ---- int16 kernels (kernels_int16.c): 16x8, int16 activations with zero point 0, int8
+ * weights, int64 bias ---------------------------------------------------------------------- */
+void rt_conv2d_i16(const rt_conv_geom *g, const rt_requant *q, const int16_t *in, const int8_t *w,
+                   const int64_t *bias, int16_t *out);
+void rt_dwconv2d_i16(const rt_conv_geom *g, const rt_requant *q, const int16_t *in,
+                     const int8_t *w, const int64_t *bias, int16_t *out);
+void rt_fc_i16(int batches, int accum_depth, int out_depth, const rt_requant *q,
+               const int16_t *in, const int8_t *w, const int64_t *bias, int16_t *out);
+int rt_avgpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int16_t *in,
+                   int16_t *out);
+void rt_maxpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int16_t *in,
+                    int16_t *out);
+void rt_mean_i16(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
+                 const int16_t *in, int16_t *out, int32_t *scratch);
+/* SOFTMAX int16: the two 513-entry tables (built once at load), LUTLookup, and the kernel
+ * (lut: exp table then 1/(1+x) table). */
+void rt_softmax_i16_luts(int16_t exp_lut[513], int16_t recip_lut[513]);
+int16_t rt_lut_lookup_i16(int16_t value, const int16_t *lut);
+void rt_softmax_i16(int64_t outer, int64_t depth, int32_t mult, int shift, const int16_t *lut,
+                    const int16_t *in, int16_t *out);
+void rt_add_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in1, const int16_t *in2,
+                int16_t *out);
 
 /* Hybrid (dynamic-range) FULLY_CONNECTED: float input quantized symmetrically per batch row,
  * int8 weights (w_scales: 1 per tensor, or one per unit), float bias and output. */

@@ -49,3 +49,19 @@ add_test(NAME interop_int8
             --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR} --flatc "${QAT_FLATC}"
             --predictor $<TARGET_FILE:test_export_int8>)
 set_tests_properties(interop_int8 PROPERTIES TIMEOUT 900 ENVIRONMENT "${QAT_INTEROP_INT8_ENV}")
+
+# The 16x8 lowering: activation parameters from the observed ranges, INT64 biases, op versions,
+# qat's runtime on the files against the float model (closer than int8), the validator's rules.
+qat_test(test_export_int16x8 SOURCES test_export_int16x8.c LIBS qat_export qat_runtime qat_train qat_config
+         TIMEOUT 300)
+
+# 16x8 interop: the small CNN and examples/mobilenet_tiny_qat.yaml's network trained briefly,
+# exported int16x8 with int16 and float32 I/O, run by ai-edge-litert's reference kernels:
+# int16 symmetric activations, int8 per-channel weights, INT64 biases, outputs bit-identical to
+# `qat run`; clear refusals; and examples/fashion_mnist_cnn.yaml's network (100 float + 100 QAT
+# steps) over the whole Fashion-MNIST test set within 0.3 pp of float (skipped by sanitizer
+# builds and without the dataset).
+add_test(NAME interop_int16x8
+    COMMAND ${QAT_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_int16x8_export.py
+            --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR})
+set_tests_properties(interop_int16x8 PROPERTIES TIMEOUT 900 ENVIRONMENT "${QAT_INTEROP_INT8_ENV}")

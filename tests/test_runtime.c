@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "qat/error.h"
+#include "qat/quant.h"
 #include "qat/runtime.h"
 #include "runtime/rt_internal.h"
 
@@ -870,6 +871,126 @@ static void test_op_fc_hybrid(void **state) {
   free(tm);
 }
 
+/* ---- int16 (16x8) -------------------------------------------------------------------------- */
+
+static void test_int16_kernels(void **state) {
+  (void)state;
+  /* CONV_2D 1x1, two input channels: acc = 3 * x0 - 2 * x1 + bias; multiplier 0.5 (q = 2^30,
+   * shift 0) through the 64-bit MultiplyByQuantizedMultiplier: reduced = 2^14, (acc * 2^14 +
+   * 2^14) >> 15 = floor(acc / 2 + 1/2): ties round toward +infinity. */
+  const rt_conv_geom g = {.batches = 1, .in_h = 1, .in_w = 3, .in_c = 2, .out_h = 1, .out_w = 3,
+                          .out_c = 1, .k_h = 1, .k_w = 1, .filter_in_c = 2, .stride_h = 1,
+                          .stride_w = 1, .dil_h = 1, .dil_w = 1};
+  const int32_t mult[1] = {1 << 30};
+  const int shift[1] = {0};
+  rt_requant q = {.mult = mult, .shift = shift, .act_min = -32768, .act_max = 32767};
+  const int16_t x[6] = {1000, -2000, 1000, -2000, -1000, 2001};
+  const int8_t w[2] = {3, -2};
+  const int64_t bias1[1] = {500}, bias2[1] = {501};
+  int16_t y[3];
+  rt_conv2d_i16(&g, &q, x, w, bias1, y); /* acc 7500, 7500, -7002 + 500 = -6502 */
+  assert_int_equal(y[0], 3750);
+  assert_int_equal(y[1], 3750);
+  assert_int_equal(y[2], -3251);
+  rt_conv2d_i16(&g, &q, x, w, bias2, y); /* acc 7501 -> 3750.5 -> 3751; -6501 -> -3250.5 */
+  assert_int_equal(y[0], 3751);
+  assert_int_equal(y[2], -3250); /* half toward +infinity */
+  q.act_min = 0;                 /* a fused ReLU: clamp at the zero point */
+  rt_conv2d_i16(&g, &q, x, w, bias2, y);
+  assert_int_equal(y[2], 0);
+
+  /* depthwise ignores offsets; FULLY_CONNECTED in double: round(acc * eff) */
+  const double eff[1] = {0.25};
+  rt_requant qf = {.mult = mult, .shift = shift, .act_min = -32768, .act_max = 32767, .eff = eff};
+  const int16_t xf[2] = {1000, -2000};
+  const int64_t bf[1] = {2};
+  int16_t yf[1];
+  rt_fc_i16(1, 2, 1, &qf, xf, w, bf, yf); /* (7000 + 2) * 0.25 = 1750.5 -> 1751 (away from 0) */
+  assert_int_equal(yf[0], 1751);
+  qf.eff = NULL; /* the fixed-point path: (7002 * 2^14 + 2^14) >> 15 = 3501 */
+  rt_fc_i16(1, 2, 1, &qf, xf, w, bf, yf);
+  assert_int_equal(yf[0], 3501);
+
+  /* pools: the average of 3, -4 and 32767 counts in-image taps only, rounds half away from 0 */
+  const rt_pool_geom pg = {.batches = 1, .in_h = 1, .in_w = 3, .c = 1, .out_h = 1, .out_w = 2,
+                           .f_h = 1, .f_w = 2, .stride_h = 1, .stride_w = 2, .pad_h = 0, .pad_w = 0};
+  const int16_t px[3] = {3, -4, 32767};
+  int16_t py[2];
+  assert_int_equal(rt_avgpool_i16(&pg, -32768, 32767, px, py), 0);
+  assert_int_equal(py[0], -1); /* -0.5 -> -1 */
+  assert_int_equal(py[1], 32767);
+  rt_maxpool_i16(&pg, -32768, 32767, px, py);
+  assert_int_equal(py[0], 3);
+  assert_int_equal(py[1], 32767);
+
+  /* SOFTMAX's tables: exp(-10) * 32768 = 1.49 at the first entry, exp(0) * 32768 clamped to
+   * 32767 at the last; 1 / (1 + 0) = 1 -> 32767, 1 / (1 + 1) -> 16384. */
+  int16_t lut[2 * 513];
+  rt_softmax_i16_luts(lut, lut + 513);
+  assert_true(lut[0] >= 1 && lut[0] <= 2);
+  assert_int_equal(lut[512], 32767);
+  assert_int_equal(lut[513], 32767);
+  assert_int_equal(lut[513 + 512], 16384);
+  /* LUTLookup interpolates: -32768 is entry 0, 32767 is 127/128 of the way into the last step */
+  assert_int_equal(rt_lut_lookup_i16(-32768, lut), lut[0]);
+  assert_int_equal(rt_lut_lookup_i16(32767, lut),
+                   lut[511] + (((lut[512] - lut[511]) * 127 + 64) >> 7));
+  /* rows: two equal values share 1/2 (16384 of 32768), one value alone is 1 (32767); a value
+   * 10 / (beta * scale) below the max gets exp(-10) / (1 + exp(-10)) -> about 1.5 */
+  int32_t sm;
+  int ss;
+  assert_int_equal(qat_quantize_multiplier(1e-3 / (10.0 / 65535.0), &sm, &ss), 0);
+  const int16_t sx[5] = {700, 700, -5, 10000, 0};
+  int16_t sy[5];
+  rt_softmax_i16(1, 2, sm, ss, lut, sx, sy);
+  assert_true(sy[0] == sy[1] && abs(sy[0] - 16384) <= 1);
+  rt_softmax_i16(1, 1, sm, ss, lut, sx + 2, sy + 2);
+  assert_true(sy[2] >= 32766);
+  rt_softmax_i16(1, 2, sm, ss, lut, sx + 3, sy + 3); /* 0 is 10.0 below 10000 at scale 1e-3 */
+  assert_true(sy[3] >= 32765 && sy[4] >= 1 && sy[4] <= 2);
+}
+
+static void test_op_int16(void **state) {
+  (void)state;
+  /* FULLY_CONNECTED 16x8 through the interpreter: x = [1000, -2000] at 1e-3, w = [3, -2] at 0.5,
+   * bias 500 at 5e-4 (INT64), output scale 1e-3: acc 7500, eff 0.5 -> 3750. */
+  const int8_t wv[2] = {3, -2};
+  int64_t bv[1] = {500};
+  const int32_t din[2] = {1, 2}, dw[2] = {1, 2}, db[1] = {1}, dout[2] = {1, 1};
+  for (int variant = 0; variant < 4; variant++) {
+    tb_model *tm = new_model();
+    const int x = tb_tensor_add(tm, "x", I16, 2, din, NULL, 0);
+    const int w = tb_tensor_add(tm, "w", I8, 2, dw, wv, sizeof wv);
+    const int b = tb_tensor_add(tm, "b", 4 /* INT64 */, 1, db, bv, sizeof bv);
+    const int y = tb_tensor_add(tm, "y", I16, 2, dout, NULL, 0);
+    tb_quant1(tm, x, 1e-3f, variant == 1 ? 5 : 0);
+    tb_quant1(tm, w, 0.5f, 0);
+    tb_quant1(tm, b, 5e-4f, 0);
+    tb_quant1(tm, y, 1e-3f, 0);
+    tb_op_add(tm, 9, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+    tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+    if (variant == 1) {
+      expect_refused(tm, QAT_ERR_FORMAT, "int16 input tensor 'x' has zero point 5");
+    } else if (variant == 2) {
+      bv[0] = (int64_t)1 << 46; /* could push the int64 accumulator past 2^47 */
+      expect_refused(tm, QAT_ERR_UNSUPPORTED, "beyond 2^46");
+      bv[0] = 500;
+    } else if (variant == 3) {
+      tm->t[b].type = I32; /* an int32 bias needs quantized_bias_type */
+      tm->t[b].bytes = 4;
+      expect_refused(tm, QAT_ERR_UNSUPPORTED, "INT16 kernels take INT64 bias");
+    } else {
+      qat_rt_model *m = load_built(tm);
+      const int16_t xv[2] = {1000, -2000};
+      set_input(m, 0, xv, sizeof xv);
+      assert_int_equal(qat_rt_invoke(m), 0);
+      assert_int_equal(((const int16_t *)output(m, 0))[0], 3750);
+      qat_rt_model_free(m);
+    }
+    free(tm);
+  }
+}
+
 static void test_load_errors(void **state) {
   (void)state;
   qat_rt_model *m = (qat_rt_model *)1;
@@ -1143,6 +1264,203 @@ static void qdq(int idx) {
   free(m);
 }
 
+/* 16x8 variants: int16 activations with zero point 0, int8 weights, int64 bias, inputs over
+ * the whole int16 range. */
+enum { I64 = 4 };
+static int64_t B64[4096];
+static void conv16(int idx, int depthwise) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
+      D = ri(1, 2), pad = ri(0, 1);
+  int dm = ri(1, 3), groups = 1;
+  if (!depthwise && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
+  int OC = depthwise ? C * dm : ri(1, 6) * groups;
+  int fic = C / groups;
+  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
+  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
+  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
+          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
+  size_t nw = (size_t)dw[0] * K * KW * dw[3];
+  for (size_t i = 0; i < nw; i++) W8[i] = (int8_t)ri(-127, 127);
+  float sin = rf(1e-4f, 1e-3f), sout = rf(2e-3f, 2e-2f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  for (int c = 0; c < OC; c++) {
+    ws[c] = rf(0.001f, 0.02f);
+    bs[c] = sin * ws[c];
+    B64[c] = (int64_t)ri(-3000000, 3000000) * (ri(0, 3) == 0 ? 1000 : 1);
+  }
+  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 4, dw, W8, nw);
+  int b = tb_tensor_add(m, "b", I64, 1, db, B64, (size_t)OC * 8);
+  int y = tb_tensor_add(m, "y", I16, 4, dout, NULL, 0);
+  tb_quant1(m, x, sin, 0);
+  tb_quant(m, w, OC, ws, z, depthwise ? 3 : 0);
+  tb_quant(m, b, OC, bs, z, 0);
+  tb_quant1(m, y, sout, 0);
+  tb_op *op = tb_op_add(m, depthwise ? 4 : 3, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = groups > 1 ? 6 : depthwise && D > 1 ? 2 : 1;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->dil_w = op->dil_h = D;
+  op->dm = dm;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_i16_%d", depthwise ? "dw" : "conv", idx);
+  save(m, name);
+  free(m);
+}
+static void fc16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = ri(0, 1), nb = ri(0, 4) == 0;
+  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
+  for (int i = 0; i < OUT * IN; i++) W8[i] = (int8_t)ri(-127, 127);
+  float sin = rf(1e-4f, 1e-3f), sout = rf(2e-3f, 2e-2f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  float w0 = rf(0.001f, 0.02f);
+  for (int c = 0; c < OUT; c++) {
+    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
+    bs[c] = sin * ws[c];
+    B64[c] = ri(-3000000, 3000000);
+  }
+  int x = tb_tensor_add(m, "x", I16, 2, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 2, dw, W8, (size_t)OUT * IN);
+  int b = tb_tensor_add(m, "b", I64, 1, db, B64, (size_t)OUT * 8);
+  int y = tb_tensor_add(m, "y", I16, 2, dout, NULL, 0);
+  tb_quant1(m, x, sin, 0);
+  tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
+  tb_quant(m, b, pc ? OUT : 1, bs, z, 0);
+  tb_quant1(m, y, sout, 0);
+  tb_op *op = tb_op_add(m, 9, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
+  op->version = 1;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "fc%s_i16_%d", pc ? "pc" : "", idx);
+  save(m, name);
+  free(m);
+}
+static void pool16(int idx, int mx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(2, 12), Wd = ri(2, 12), C = ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
+      pad = ri(0, 1);
+  if (pad == 1 && (F > H || FW > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - F) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - FW) / S;
+  int32_t din[4] = {1, H, Wd, C}, dout[4] = {1, OH, OW, C};
+  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0),
+      y = tb_tensor_add(m, "y", I16, 4, dout, NULL, 0);
+  float sc = rf(1e-4f, 1e-3f);
+  tb_quant1(m, x, sc, 0);
+  tb_quant1(m, y, sc, 0);
+  tb_op *op = tb_op_add(m, mx ? 17 : 1, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->filter_h = F;
+  op->filter_w = FW;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_i16_%d", mx ? "maxpool" : "avgpool", idx);
+  save(m, name);
+  free(m);
+}
+static void mean16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 12), Wd = ri(1, 12), C = ri(1, 6), kd = ri(0, 1);
+  static int32_t axes[2] = {1, 2};
+  int32_t din[4] = {1, H, Wd, C}, dax[1] = {2}, dk[4] = {1, 1, 1, C}, dn[2] = {1, C};
+  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0);
+  int a = tb_tensor_add(m, "axes", I32, 1, dax, axes, 8);
+  int y = tb_tensor_add(m, "y", I16, kd ? 4 : 2, kd ? dk : dn, NULL, 0);
+  tb_quant1(m, x, rf(1e-4f, 1e-3f), 0);
+  tb_quant1(m, y, rf(1e-4f, 1e-3f), 0);
+  tb_op *op = tb_op_add(m, 40, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->keep_dims = kd;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "mean_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+static void softmax16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 4), D = ri(1, 30);
+  int32_t d[2] = {Bt, D};
+  int x = tb_tensor_add(m, "x", I16, 2, d, NULL, 0), y = tb_tensor_add(m, "y", I16, 2, d, NULL, 0);
+  tb_quant1(m, x, ri(0, 1) ? rf(1e-4f, 1e-3f) : rf(1e-5f, 1e-4f), 0);
+  tb_quant1(m, y, 1.0f / 32768, 0);
+  tb_op *op = tb_op_add(m, 25, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->beta = ri(0, 3) == 0 ? rf(0.5f, 2.0f) : 1.0f;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "softmax_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+static void add16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 5), bc = ri(0, 2);
+  int32_t d1[4] = {1, H, Wd, C}, d2[4] = {1, bc == 1 ? 1 : H, bc == 1 ? 1 : Wd, bc == 2 ? 1 : C};
+  int x = tb_tensor_add(m, "x", I16, 4, d1, NULL, 0), x2 = tb_tensor_add(m, "x2", I16, 4, d2, NULL, 0),
+      y = tb_tensor_add(m, "y", I16, 4, d1, NULL, 0);
+  tb_quant1(m, x, rf(1e-4f, 1e-3f), 0);
+  tb_quant1(m, x2, rf(1e-4f, 1e-3f), 0);
+  tb_quant1(m, y, rf(2e-4f, 2e-3f), 0);
+  tb_op *op = tb_op_add(m, 0, 2, (int32_t[]){x, x2}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->pot_scale_int16_false = 1;
+  op->act = act(ri(0, 2));
+  m->n_in = 2;
+  m->in[0] = x;
+  m->in[1] = x2;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "add_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+static void qdq16(int idx) {
+  /* float -> QUANTIZE int16 -> DEQUANTIZE float */
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {1, ri(1, 50)};
+  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), q = tb_tensor_add(m, "q", I16, 2, d, NULL, 0),
+      f = tb_tensor_add(m, "f", F32, 2, d, NULL, 0);
+  tb_quant1(m, q, rf(1e-4f, 2e-4f), 0);
+  tb_op_add(m, 114, 1, (int32_t[]){x}, 1, (int32_t[]){q})->version = 2;
+  tb_op_add(m, 6, 1, (int32_t[]){q}, 1, (int32_t[]){f})->version = 3;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 2;
+  m->out[0] = q;
+  m->out[1] = f;
+  char name[64];
+  snprintf(name, sizeof name, "qdq_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+
 static int write_models(const char *dir, int n) {
   gen_dir = dir;
   for (fl = 0; fl < 2; fl++)
@@ -1158,6 +1476,17 @@ static int write_models(const char *dir, int n) {
       add(i);
     }
   for (int i = 0; i < n; i++) qdq(i);
+  for (int i = 0; i < n; i++) {
+    conv16(i, 0);
+    conv16(i, 1);
+    fc16(i);
+    pool16(i, 0);
+    pool16(i, 1);
+    mean16(i);
+    softmax16(i);
+    add16(i);
+    qdq16(i);
+  }
   if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
   return gen_failed ? 1 : 0;
 }
@@ -1185,6 +1514,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_fixture_simple_add),
       cmocka_unit_test(test_fixture_toycar_hybrid),
       cmocka_unit_test(test_op_fc_hybrid),
+      cmocka_unit_test(test_int16_kernels),
+      cmocka_unit_test(test_op_int16),
       cmocka_unit_test(test_load_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

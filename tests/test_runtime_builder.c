@@ -36,6 +36,7 @@ typedef struct tb_op {
   int opt_type; /* 0: the op's own options table; -1: none; else this union type */
   int padding, stride_w, stride_h, act, dil_w, dil_h, dm, filter_w, filter_h;
   int keep_dims, keep_num_dims;
+  int pot_scale_int16_false; /* ADD: write AddOptions.pot_scale_int16 = false */
   float beta;
   int n_new_shape;
   int32_t new_shape[8];
@@ -112,6 +113,7 @@ static TB_UNUSED qat_fb_off write_options(qat_fb_builder *b, const tb_op *op, in
       t = 11;
       qat_fb_start_table(b, 2);
       qat_fb_add_scalar_i8(b, 0, (int8_t)op->act, 0);
+      if (op->pot_scale_int16_false) qat_fb_add_scalar_bool(b, 1, false, true);
       break;
     case 22: /* RESHAPE */
       if (!shape) {

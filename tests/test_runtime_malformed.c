@@ -431,15 +431,12 @@ static void test_prefix_sweeps(void **state) {
   prefix_sweep("micro_speech_quantized.tflite", 8);
 }
 
-/* Flips at every byte (step 1) or every step-th byte: load, and run what loads. Counts the
- * outcomes; only clean statuses are allowed. */
-static void flip_sweep(const char *file, size_t step, const uint8_t *masks, int n_masks,
-                       int *loaded, int *refused) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", FIXTURES, file);
-  size_t len = 0;
-  uint8_t *orig = read_all(path, &len);
-  assert_non_null(orig);
+/* Flips at every byte (step 1) or every step-th byte of orig: load, and run what loads (inputs
+ * zero, or with `extreme` alternating near-extreme bytes). Counts the outcomes; only clean
+ * statuses are allowed. */
+static void flip_sweep_buf(const char *file, const uint8_t *orig, size_t len, size_t step,
+                           const uint8_t *masks, int n_masks, int extreme, int *loaded,
+                           int *refused) {
   uint8_t *buf = malloc(len);
   assert_non_null(buf);
   for (size_t i = 0; i < len; i += step)
@@ -450,7 +447,14 @@ static void flip_sweep(const char *file, size_t step, const uint8_t *masks, int 
       const int rc = qat_rt_model_load_buffer(buf, len, "m.tflite", NULL, &m);
       if (rc == 0) {
         (*loaded)++;
-        /* Inputs are zero (the arena is zeroed); a data-dependent refusal is fine. */
+        /* Inputs are zero (the arena is zeroed) unless extreme; a data-dependent refusal is
+         * fine. */
+        for (int j = 0; extreme && j < qat_rt_num_inputs(m); j++) {
+          qat_rt_tensor_info ti;
+          assert_int_equal(qat_rt_tensor(m, qat_rt_input(m, j), &ti), 0);
+          uint8_t *d = qat_rt_tensor_data(m, qat_rt_input(m, j));
+          for (size_t b = 0; b < ti.bytes; b++) d[b] = (b & 2) ? 0x80 : 0x7F;
+        }
         const int irc = qat_rt_invoke(m);
         if (irc != 0 && irc != QAT_ERR_UNSUPPORTED)
           fail_msg("%s byte %zu ^ 0x%02x: invoke status %d: %s", file, i, masks[k], irc,
@@ -466,7 +470,88 @@ static void flip_sweep(const char *file, size_t step, const uint8_t *masks, int 
       }
     }
   free(buf);
+}
+
+static void flip_sweep(const char *file, size_t step, const uint8_t *masks, int n_masks,
+                       int *loaded, int *refused) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", FIXTURES, file);
+  size_t len = 0;
+  uint8_t *orig = read_all(path, &len);
+  assert_non_null(orig);
+  flip_sweep_buf(file, orig, len, step, masks, n_masks, 0, loaded, refused);
   free(orig);
+}
+
+/* A 16x8 graph (int16 activations, int8 weights, INT64 biases): CONV_2D, MAX_POOL_2D, MEAN,
+ * FULLY_CONNECTED, ADD, SOFTMAX, with near-extreme int16 inputs, so that flipped scales,
+ * biases and weights reach the int16 kernels' 64-bit requantization and tables. */
+static void test_bit_flips_int16(void **state) {
+  (void)state;
+  enum { I16 = 7, I64 = 4 };
+  tb_model *tm = calloc(1, sizeof *tm);
+  assert_non_null(tm);
+  static int8_t wc[4 * 3 * 3 * 2], wf[3 * 4];
+  static int64_t bc[4] = {100000, -200000, 3, 0}, bf[3] = {-7, 70000, 1 << 20};
+  static const int32_t axes[2] = {1, 2};
+  for (size_t i = 0; i < sizeof wc; i++) wc[i] = (int8_t)((int)(i * 37 % 255) - 127);
+  for (size_t i = 0; i < sizeof wf; i++) wf[i] = (int8_t)((int)(i * 53 % 255) - 127);
+  const int32_t dx[4] = {1, 6, 6, 2}, dwc[4] = {4, 3, 3, 2}, db4[1] = {4}, dc[4] = {1, 4, 4, 4},
+                dp[4] = {1, 2, 2, 4}, dax[1] = {2}, dm[2] = {1, 4}, dwf[2] = {3, 4}, db3[1] = {3},
+                df[2] = {1, 3};
+  const int x = tb_tensor_add(tm, "x", I16, 4, dx, NULL, 0);
+  const int w1 = tb_tensor_add(tm, "w1", I8, 4, dwc, wc, sizeof wc);
+  const int b1 = tb_tensor_add(tm, "b1", I64, 1, db4, bc, sizeof bc);
+  const int c = tb_tensor_add(tm, "c", I16, 4, dc, NULL, 0);
+  const int p = tb_tensor_add(tm, "p", I16, 4, dp, NULL, 0);
+  const int a = tb_tensor_add(tm, "axes", I32, 1, dax, axes, sizeof axes);
+  const int mn = tb_tensor_add(tm, "mean", I16, 2, dm, NULL, 0);
+  const int w2 = tb_tensor_add(tm, "w2", I8, 2, dwf, wf, sizeof wf);
+  const int b2 = tb_tensor_add(tm, "b2", I64, 1, db3, bf, sizeof bf);
+  const int f = tb_tensor_add(tm, "fc", I16, 2, df, NULL, 0);
+  const int s = tb_tensor_add(tm, "sum", I16, 2, df, NULL, 0);
+  const int y = tb_tensor_add(tm, "y", I16, 2, df, NULL, 0);
+  const float ws[4] = {0.01f, 0.02f, 0.005f, 0.03f};
+  float bs[4];
+  const int64_t z[4] = {0};
+  for (int k = 0; k < 4; k++) bs[k] = 1e-3f * ws[k];
+  tb_quant1(tm, x, 1e-3f, 0);
+  tb_quant(tm, w1, 4, ws, z, 0);
+  tb_quant(tm, b1, 4, bs, z, 0);
+  tb_quant1(tm, c, 2e-3f, 0);
+  tb_quant1(tm, p, 2e-3f, 0);
+  tb_quant1(tm, mn, 1e-3f, 0);
+  tb_quant1(tm, w2, 0.02f, 0);
+  tb_quant1(tm, b2, 2e-5f, 0);
+  tb_quant1(tm, f, 4e-3f, 0);
+  tb_quant1(tm, s, 8e-3f, 0);
+  tb_quant1(tm, y, 1.0f / 32768, 0);
+  tb_op *op = tb_op_add(tm, 3, 3, (int32_t[]){x, w1, b1}, 1, (int32_t[]){c});
+  op->padding = 1, op->stride_w = op->stride_h = 1, op->act = 1;
+  op = tb_op_add(tm, 17, 1, (int32_t[]){c}, 1, (int32_t[]){p});
+  op->padding = 1, op->stride_w = op->stride_h = 2, op->filter_w = op->filter_h = 2, op->version = 3;
+  tb_op_add(tm, 40, 2, (int32_t[]){p, a}, 1, (int32_t[]){mn})->version = 3;
+  tb_op_add(tm, 9, 3, (int32_t[]){mn, w2, b2}, 1, (int32_t[]){f});
+  op = tb_op_add(tm, 0, 2, (int32_t[]){f, f}, 1, (int32_t[]){s});
+  op->version = 3, op->pot_scale_int16_false = 1;
+  tb_op_add(tm, 25, 1, (int32_t[]){s}, 1, (int32_t[]){y})->version = 3;
+  tm->ops[5].beta = 1.0f;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+  size_t len = 0;
+  uint8_t *orig = tb_build(tm, &len);
+  assert_non_null(orig);
+  /* the unflipped model loads and runs */
+  qat_rt_model *m = NULL;
+  if (qat_rt_model_load_buffer(orig, len, "m.tflite", NULL, &m)) fail_msg("%s", qat_error_message());
+  assert_int_equal(qat_rt_invoke(m), 0);
+  qat_rt_model_free(m);
+  int loaded = 0, refused = 0;
+  const uint8_t masks[4] = {0x01, 0x10, 0x80, 0xFF};
+  flip_sweep_buf("int16 graph", orig, len, 1, masks, 4, 1, &loaded, &refused);
+  printf("16x8 graph (%zu bytes) bit flips: %d loaded and ran, %d refused\n", len, loaded, refused);
+  assert_true(loaded > 0 && refused > 0);
+  free(orig);
+  free(tm);
 }
 
 static void test_bit_flips(void **state) {
@@ -501,6 +586,7 @@ int main(void) {
       cmocka_unit_test(test_corpus_built),     cmocka_unit_test(test_table_count_limit),
       cmocka_unit_test(test_corpus_count),     cmocka_unit_test(test_prefix_sweeps),
       cmocka_unit_test(test_bit_flips),
+      cmocka_unit_test(test_bit_flips_int16),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,6 +268,22 @@ else
   echo "note: no int8 export yet: the int8/uint8/float32-I/O check is skipped"
 fi
 
+# ---- 16x8 exports of the same QAT checkpoint: int16 and float32 I/O give the same accuracy ----
+if [ -e "$work/runq/checkpoint.h5" ]; then
+  accs=""
+  for io in int16 float32; do
+    "$qat" export "$work/runq/checkpoint.h5" --mode int16x8 --io $io -o "$work/q16_$io.tflite" >/dev/null ||
+      fail "export --mode int16x8 --io $io"
+    "$qat" eval "$work/q16_$io.tflite" --images "$work/test-images" --labels "$work/test-labels" --json \
+      --confusion >"$work/q.json" || fail "eval q16_$io"
+    [ $have_litert = 1 ] && litert_check "$work/q16_$io.tflite" "$work/test-images" "$work/test-labels" "$work/q.json"
+    accs="$accs $(json_field "$work/q.json" input_type)=$(json_field "$work/q.json" accuracy)"
+  done
+  echo "int16x8 export, by input type:$accs"
+  [ "$(echo "$accs" | tr ' ' '\n' | sed 's/.*=//' | sort -u | grep -c .)" = 1 ] && pass=$((pass + 1)) ||
+    fail "int16x8 export: accuracies differ by I/O type:$accs"
+fi
+
 # ---- eval on Fashion-MNIST (the default data) when it is installed ----
 fm=${QAT_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 if [ -e "$fm/t10k-images-idx3-ubyte.gz" ] || [ -e "$fm/t10k-images-idx3-ubyte" ]; then

@@ -52,6 +52,7 @@ typedef enum qat_export_io {
   QAT_EXPORT_IO_UINT8 = 1,   /* uint8 edges: QUANTIZE uint8 -> int8 at the input and int8 -> uint8
                                 at the output (same scale, zero point + 128) */
   QAT_EXPORT_IO_FLOAT32 = 2, /* float edges: QUANTIZE at the input, DEQUANTIZE at the output */
+  QAT_EXPORT_IO_INT16 = 3,   /* int16 in and out (int16x8 only) */
 } qat_export_io;
 
 /* Makes every quantizer of a quantization-aware model current for export: one forward pass
@@ -87,5 +88,32 @@ int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out)
  * their input's scale and zero point; SOFTMAX output (1/256, -128); per-tensor activations;
  * then qat_tflite_validate. */
 int qat_export_validate_int8(const qat_tflite_model *t);
+
+/* The 16x8 mode (the converter's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8):
+ * the graph of qat_export_int8 (call qat_export_int8_prepare first), with
+ *   activations int16, symmetric, zero point 0, scale max(|min|, |max|) / 32767 from the range
+ *     the activation quantizer observed (its observer's min/max; where it has none, as for
+ *     quantizers whose parameters were set from outside, the range its int8 parameters
+ *     represent, [(-128 - zp) * s, (127 - zp) * s]);
+ *   weights int8 per channel exactly as in int8 mode; biases INT64 at s_in * s_w[c], zero
+ *     point 0;
+ *   SOFTMAX output scale 1/32768, zero point 0; ADD with pot_scale_int16 false (the general
+ *     rescaling kernel);
+ *   io QAT_EXPORT_IO_INT16 (int16 edges) or QAT_EXPORT_IO_FLOAT32 (QUANTIZE / DEQUANTIZE
+ *     edges, as the converter's 16x8 with float I/O).
+ * The result passes qat_export_validate_int16x8; what TFLite cannot run in 16x8 is refused
+ * (QAT_ERR_UNSUPPORTED, naming the layer), never written. */
+int qat_export_int16x8(const qat_model *m, qat_export_io io, qat_tflite_model *out);
+
+/* Checks a 16x8 graph against what TFLite's int16 kernels accept, naming the layer and the
+ * rule on failure (QAT_ERR_UNSUPPORTED): activations int16 per tensor with zero point 0;
+ * conv/depthwise/FC with constant int8 symmetric narrow-range weights (per channel along the
+ * spec's dimension or per tensor) and a constant INT64 bias at s_in * s_w[c] (1e-6) with zero
+ * point 0; accumulators that stay below the 2^47 of the kernels' 64-bit requantization and
+ * output multipliers below 2^7; pools and RESHAPE keep their input's scale; SOFTMAX output
+ * (1/32768, 0); ADD with pot_scale_int16 false; QUANTIZE only float32 -> int16 and DEQUANTIZE
+ * only int16 -> float32 at the edges; any other op (TFLite has no 16x8 kernel for it, or qat
+ * does not write it) is refused; then qat_tflite_validate. */
+int qat_export_validate_int16x8(const qat_tflite_model *t);
 
 #endif

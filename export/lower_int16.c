@@ -1,0 +1,222 @@
+/* The 16x8 lowering (int16 activations, int8 weights, int64 biases; see include/qat/export.h):
+ * the graph and weights of the int8 lowering (lower_int8.c runs it in this mode), with int16
+ * symmetric activation parameters taken from the ranges the activation quantizers observed, and
+ * the validator of what TFLite's int16 kernels can run.
+ *
+ * Activation scale: TFLite's 16x8 spec makes int16 activations symmetric with zero point 0;
+ * the converter's calibrator turns a tensor's range [min, max] into scale max(|min|, |max|) /
+ * 32767 (tools/optimize/quantization_utils.cc GetSymmetricQuantizationParams with the int16
+ * range [-32767, 32767]). qat_quant_params_symmetric computes exactly that. */
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "export/lower_common.h"
+#include "qat/error.h"
+#include "qat/export.h"
+#include "qat/quant.h"
+
+static int int16_params(const qat_fq *fq, float *scale, int64_t *zp) {
+  float lo, hi;
+  if (fq->observer.initialized) {
+    lo = fq->observer.min;
+    hi = fq->observer.max;
+  } else {
+    /* parameters set from outside (imports, tests): the range the int8 grid represents */
+    qat_quant_nudged_range(fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax, &lo, &hi);
+  }
+  /* A fused ReLU/ReLU6 clamps before the quantizer sees the values; its range never extends
+   * below 0 (ReLU6: above 6) in the int8 model either. */
+  if (fq->act == QAT_ACTIVATION_RELU || fq->act == QAT_ACTIVATION_RELU6) lo = lo > 0.0f ? lo : 0.0f;
+  if (fq->act == QAT_ACTIVATION_RELU6 && hi > 6.0f) hi = 6.0f;
+  float s;
+  int rc = qat_quant_params_symmetric(lo, hi, QAT_INT16_MAX, &s);
+  if (rc) return qat_fail_prefix(rc, "quantizer '%s' (range [%g, %g]): ", fq->name, (double)lo, (double)hi);
+  if (!(s > 0.0f) || !isfinite(s) || s < FLT_MIN)
+    return qat_fail(QAT_ERR_UNSUPPORTED, "quantizer '%s': range [%g, %g] gives the int16 scale %g", fq->name,
+                    (double)lo, (double)hi, (double)s);
+  *scale = s;
+  *zp = 0;
+  return QAT_OK;
+}
+
+static const lower_qmode mode_int16x8 = {
+    .name = "int16x8",
+    .act = QAT_TFLITE_INT16,
+    .softmax_scale = 1.0f / 32768.0f,
+    .softmax_zp = 0,
+    .act_params = int16_params,
+    .validate = qat_export_validate_int16x8,
+};
+
+int qat_export_int16x8(const qat_model *m, qat_export_io io, qat_tflite_model *out) {
+  return lower_quantized(m, io, &mode_int16x8, out);
+}
+
+/* ---- the validator ---- */
+
+static const char *tname(const qat_tflite_model *t, int i) {
+  return i >= 0 && i < t->n_tensors && t->tensors[i].name ? t->tensors[i].name : "?";
+}
+
+__attribute__((format(printf, 4, 5))) static int op_fail(const qat_tflite_model *t, int k, const char *rule,
+                                                         const char *fmt, ...) {
+  char why[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  const qat_tflite_operator *op = &t->ops[k];
+  return qat_fail(QAT_ERR_UNSUPPORTED, "int16x8 validation: layer '%s' (op %d, %s): rule '%s': %s",
+                  tname(t, op->outputs[0]), k, qat_tflite_op_name(op->op), rule, why);
+}
+
+/* An int16 activation: per tensor, scale finite > 0, zero point 0. */
+static int act16(const qat_tflite_tensor *x) {
+  return x->type == QAT_TFLITE_INT16 && !x->data && x->quant.n == 1 && x->quant.zero_point[0] == 0 &&
+         isfinite(x->quant.scale[0]) && x->quant.scale[0] > 0.0f;
+}
+
+static int check_act(const qat_tflite_model *t, int k, int tensor, const char *what) {
+  const qat_tflite_tensor *x = &t->tensors[tensor];
+  if (act16(x)) return QAT_OK;
+  return op_fail(t, k, "int16 symmetric activations",
+                 "%s '%s' is %s with %d scale(s) and zero point %lld; 16x8 needs INT16, one scale, zero point 0",
+                 what, tname(t, tensor), qat_tflite_type_name(x->type), x->quant.n,
+                 x->quant.n ? (long long)x->quant.zero_point[0] : 0LL);
+}
+
+static int check_weighted(const qat_tflite_model *t, int k) {
+  const qat_tflite_operator *op = &t->ops[k];
+  int rc;
+  if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->outputs[0], "output"))) return rc;
+  if (op->n_inputs < 3 || op->inputs[2] < 0) return op_fail(t, k, "bias", "no bias input");
+  const qat_tflite_tensor *in = &t->tensors[op->inputs[0]], *out = &t->tensors[op->outputs[0]];
+  const qat_tflite_tensor *w = &t->tensors[op->inputs[1]], *b = &t->tensors[op->inputs[2]];
+  if (w->type != QAT_TFLITE_INT8 || !w->data)
+    return op_fail(t, k, "int8 weights", "weights '%s' must be constant INT8 (16x8 has int8 weights)", w->name);
+  if (b->type != QAT_TFLITE_INT64 || !b->data)
+    return op_fail(t, k, "int64 bias", "bias '%s' must be constant INT64 (is %s)", b->name,
+                   qat_tflite_type_name(b->type));
+  const int dw = op->op == QAT_TFLITE_OP_DEPTHWISE_CONV_2D, fc = op->op == QAT_TFLITE_OP_FULLY_CONNECTED;
+  const int qd = dw ? 3 : 0, ch = w->dims[qd];
+  if (w->quant.n != 1 && (w->quant.n != ch || w->quant.quantized_dimension != qd))
+    return op_fail(t, k, "per-channel count", "weights '%s' have %d scales along %d, expected 1 or %d along %d",
+                   w->name, w->quant.n, w->quant.quantized_dimension, ch, qd);
+  for (int c = 0; c < w->quant.n; c++)
+    if (w->quant.zero_point[c] != 0)
+      return op_fail(t, k, "symmetric weights", "weights '%s' zero_point[%d] = %lld", w->name, c,
+                     (long long)w->quant.zero_point[c]);
+  const int8_t *qw = w->data;
+  for (size_t i = 0; i < w->data_bytes; i++)
+    if (qw[i] == -128) return op_fail(t, k, "narrow-range weights", "weights '%s' use -128 at %zu", w->name, i);
+  if (b->rank != 1 || b->dims[0] != ch || b->quant.n != w->quant.n)
+    return op_fail(t, k, "per-channel count", "bias '%s' has %d scales for %d weight scales", b->name, b->quant.n,
+                   w->quant.n);
+  const int64_t *qb = b->data;
+  int64_t max_bias = 0;
+  for (int c = 0; c < ch; c++) {
+    const int64_t a = qb[c] < 0 ? -qb[c] : qb[c];
+    if (a > max_bias) max_bias = a;
+  }
+  for (int c = 0; c < b->quant.n; c++) {
+    double want = (double)(in->quant.scale[0] * w->quant.scale[c]), got = b->quant.scale[c];
+    if (fabs(got - want) > 1e-6 * fabs(want))
+      return op_fail(t, k, "bias scale = s_in * s_w", "bias '%s' scale[%d] = %.9g, s_in * s_w = %.9g", b->name, c,
+                     got, want);
+    if (b->quant.zero_point[c] != 0)
+      return op_fail(t, k, "bias zero point 0", "bias '%s' zero_point[%d] = %lld", b->name, c,
+                     (long long)b->quant.zero_point[c]);
+    /* The 64-bit MultiplyByQuantizedMultiplier takes shifts up to 7 (multipliers below 2^7); qat
+     * keeps a factor 2 of margin against QuantizeMultiplier's rounding. */
+    const double mult = (double)in->quant.scale[0] * (double)w->quant.scale[c] / (double)out->quant.scale[0];
+    if (!(mult < 64.0))
+      return op_fail(t, k, "output multiplier below 64",
+                     "s_in * s_w[%d] / s_out = %g; TFLite's 16x8 requantization needs it below 2^7 (the output "
+                     "range is far too narrow for the input's)",
+                     c, mult);
+  }
+  /* |accumulator| <= taps * 127 * 32768 + max |bias| must stay below 2^47 */
+  const int64_t taps = fc ? (int64_t)w->dims[1] : dw ? (int64_t)w->dims[1] * w->dims[2]
+                                                     : (int64_t)w->dims[1] * w->dims[2] * w->dims[3];
+  if (max_bias >= ((int64_t)1 << 46) || taps > (((int64_t)1 << 46) - max_bias) / ((int64_t)1 << 22))
+    return op_fail(t, k, "64-bit accumulator below 2^47",
+                   "%lld products per output and a bias up to %lld can leave the range of TFLite's 16x8 "
+                   "requantization (2^47)",
+                   (long long)taps, (long long)max_bias);
+  return QAT_OK;
+}
+
+int qat_export_validate_int16x8(const qat_tflite_model *t) {
+  for (int i = 0; i < t->n_tensors; i++) {
+    const qat_tflite_tensor *x = &t->tensors[i];
+    for (int c = 0; c < x->quant.n; c++)
+      if (!(x->quant.scale[c] > 0.0f) || !isfinite(x->quant.scale[c]))
+        return qat_fail(QAT_ERR_UNSUPPORTED, "int16x8 validation: tensor '%s': rule 'scale': scale[%d] = %g",
+                        tname(t, i), c, (double)x->quant.scale[c]);
+    if (x->type == QAT_TFLITE_INT8 && !x->data)
+      return qat_fail(QAT_ERR_UNSUPPORTED,
+                      "int16x8 validation: tensor '%s': rule 'int16 activations': an INT8 activation in a 16x8 "
+                      "graph",
+                      tname(t, i));
+  }
+  for (int k = 0; k < t->n_ops; k++) {
+    const qat_tflite_operator *op = &t->ops[k];
+    const qat_tflite_tensor *in = &t->tensors[op->inputs[0]], *out = &t->tensors[op->outputs[0]];
+    int rc = QAT_OK;
+    switch (op->op) {
+    case QAT_TFLITE_OP_CONV_2D:
+    case QAT_TFLITE_OP_DEPTHWISE_CONV_2D:
+    case QAT_TFLITE_OP_FULLY_CONNECTED: rc = check_weighted(t, k); break;
+    case QAT_TFLITE_OP_MAX_POOL_2D:
+    case QAT_TFLITE_OP_AVERAGE_POOL_2D:
+    case QAT_TFLITE_OP_RESHAPE:
+      if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->outputs[0], "output"))) break;
+      if (in->quant.scale[0] != out->quant.scale[0])
+        rc = op_fail(t, k, "shared range", "input '%s' scale %g and output scale %g must be equal (the int16 kernels "
+                     "do not rescale)", in->name, (double)in->quant.scale[0], (double)out->quant.scale[0]);
+      break;
+    case QAT_TFLITE_OP_MEAN:
+      if ((rc = check_act(t, k, op->inputs[0], "input"))) break;
+      rc = check_act(t, k, op->outputs[0], "output");
+      break;
+    case QAT_TFLITE_OP_ADD:
+      if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->inputs[1], "input")) ||
+          (rc = check_act(t, k, op->outputs[0], "output")))
+        break;
+      if (op->opt.pot_scale_int16)
+        rc = op_fail(t, k, "general int16 ADD",
+                     "pot_scale_int16 must be false: the power-of-two kernel needs power-of-two scales");
+      break;
+    case QAT_TFLITE_OP_SOFTMAX:
+      if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->outputs[0], "output"))) break;
+      if (out->quant.scale[0] != 1.0f / 32768.0f)
+        rc = op_fail(t, k, "softmax fixed range", "output scale %g must be 1/32768 with zero point 0",
+                     (double)out->quant.scale[0]);
+      break;
+    case QAT_TFLITE_OP_QUANTIZE:
+      if (in->type != QAT_TFLITE_FLOAT32)
+        rc = op_fail(t, k, "float edges", "QUANTIZE must take FLOAT32 (has %s)", qat_tflite_type_name(in->type));
+      else
+        rc = check_act(t, k, op->outputs[0], "output");
+      break;
+    case QAT_TFLITE_OP_DEQUANTIZE:
+      if (out->type != QAT_TFLITE_FLOAT32)
+        rc = op_fail(t, k, "float edges", "DEQUANTIZE must give FLOAT32 (gives %s)", qat_tflite_type_name(out->type));
+      else
+        rc = check_act(t, k, op->inputs[0], "input");
+      break;
+    default:
+      rc = op_fail(t, k, "16x8 ops",
+                   "TFLite has no 16x8 kernel qat can write for %s (16x8 graphs hold CONV_2D, DEPTHWISE_CONV_2D, "
+                   "FULLY_CONNECTED, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, RESHAPE, SOFTMAX, ADD, QUANTIZE and "
+                   "DEQUANTIZE)",
+                   qat_tflite_op_name(op->op));
+      break;
+    }
+    if (rc) return rc;
+  }
+  return qat_tflite_validate(t);
+}
