@@ -386,7 +386,7 @@ int qat_export_int8_prepare(qat_model *m) {
     return qat_fail(QAT_ERR_USAGE,
                     "int8 export needs quantization ranges, and this model was not trained quantization-aware "
                     "(its config has no 'quantize: {mode: qat}' section); fine-tune it with QAT, or calibrate "
-                    "it (post-training calibration is a later issue and not implemented yet)");
+                    "it on representative samples (qat export --calibrate N)");
   int64_t per = 1;
   for (int d = 0; d < 3; d++) per *= m->spec.input_shape[d];
   float *x = calloc((size_t)per, sizeof *x);
@@ -404,8 +404,8 @@ int qat_export_int8_prepare(qat_model *m) {
     if (fq->role == QAT_FQ_ACTIVATION && !fq->valid)
       return qat_fail(QAT_ERR_USAGE,
                       "activation quantizer '%s' has no observed range: the checkpoint was saved before fake "
-                      "quant ran (quantize.delay not reached); train longer, or calibrate (post-training "
-                      "calibration is a later issue and not implemented yet)",
+                      "quant ran (quantize.delay not reached); train longer, or calibrate it on representative "
+                      "samples (qat export --calibrate N)",
                       fq->name);
   }
   return QAT_OK;
@@ -548,12 +548,12 @@ int qat_export_int8(const qat_model *m, qat_export_io io, qat_tflite_model *out)
     return qat_fail(QAT_ERR_USAGE,
                     "int8 export needs quantization ranges, and this model was not trained quantization-aware "
                     "(its config has no 'quantize: {mode: qat}' section); fine-tune it with QAT, or calibrate "
-                    "it (post-training calibration is a later issue and not implemented yet)");
+                    "it on representative samples (qat export --calibrate N)");
   if (io != QAT_EXPORT_IO_INT8 && io != QAT_EXPORT_IO_UINT8 && io != QAT_EXPORT_IO_FLOAT32)
     return qat_fail(QAT_ERR_USAGE, "unknown int8 export I/O type %d", (int)io);
   if (!m->input_fq->valid)
     return qat_fail(QAT_ERR_USAGE, "the input quantizer has no range yet: train with fake quant on, or calibrate "
-                                   "(post-training calibration is a later issue and not implemented yet)");
+                                   "(qat export --calibrate N)");
   lowering8 L;
   memset(&L, 0, sizeof L);
   L.m = m;

@@ -50,7 +50,8 @@ enum {
   RK_DEQUANTIZE, RK_FC_HYBRID,
   RK_CONV_HYBRID,    /* symmetric per-tensor input quantization (conv.cc EvalHybrid) */
   RK_CONV_HYBRID_PC, /* asymmetric, per-channel weights (EvalHybridPerChannel) */
-  RK_DW_HYBRID
+  RK_DW_HYBRID,
+  RK_NOP /* done at prepare time (a constant's DEQUANTIZE) */
 };
 
 /* Highest version of each operator that TFLite's builtin op resolver registers. Versions are
@@ -801,12 +802,23 @@ static int prepare_dequantize(qat_rt_model *m, int k, rt_op *op) {
   if (!same_shape(in, o)) return bad(m, k, "output shape differs from the input's");
   if (!is_f32(o)) return unsup(m, k, "output type %s", qat_rt_type_name(o->type));
   op->kind = RK_DEQUANTIZE;
-  if (in->type == QAT_RT_FLOAT16) return QAT_OK;
-  if (in->type != QAT_RT_INT8 && in->type != QAT_RT_UINT8 && in->type != QAT_RT_INT16)
-    return unsup(m, k, "input type %s", qat_rt_type_name(in->type));
-  if ((rc = need_per_tensor(m, k, in, "input"))) return rc;
-  op->in_zp = (int32_t)in->zero_points[0];
-  op->in_scale = in->scales[0];
+  if (in->type != QAT_RT_FLOAT16) {
+    if (in->type != QAT_RT_INT8 && in->type != QAT_RT_UINT8 && in->type != QAT_RT_INT16)
+      return unsup(m, k, "input type %s", qat_rt_type_name(in->type));
+    if ((rc = need_per_tensor(m, k, in, "input"))) return rc;
+    op->in_zp = (int32_t)in->zero_points[0];
+    op->in_scale = in->scales[0];
+  }
+  if (in->const_data && !o->is_output && !o->owned) {
+    /* A constant's DEQUANTIZE (float16 weights) runs once, here, as TFLite's dequantize.cc
+     * does for a constant input (its output becomes a persistent constant): the ops after it
+     * then see constant float weights. */
+    o->owned = malloc(o->bytes ? o->bytes : 1);
+    if (!o->owned) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+    rt_dequantize(in->n_elems, in->type, in->const_data, op->in_scale, op->in_zp, (float *)(void *)o->owned);
+    o->const_data = o->owned;
+    op->kind = RK_NOP;
+  }
   return QAT_OK;
 }
 
@@ -1155,6 +1167,7 @@ int qat_rt_invoke_ops(qat_rt_model *m, int first, int end) {
       case RK_DEQUANTIZE:
         rt_dequantize(ti->n_elems, ti->type, i0, op->in_scale, op->in_zp, o);
         break;
+      case RK_NOP: break;
       default:
         return qat_fail(QAT_ERR_INTERNAL, "%s: op %d (%s) was not prepared", m->name, k, op->name);
     }
