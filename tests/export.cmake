@@ -49,3 +49,6 @@ add_test(NAME interop_int8
             --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR} --flatc "${QAT_FLATC}"
             --predictor $<TARGET_FILE:test_export_int8>)
 set_tests_properties(interop_int8 PROPERTIES TIMEOUT 900 ENVIRONMENT "${QAT_INTEROP_INT8_ENV}")
+
+# The float16 and dynamic-range lowerings on hand-built graphs, and float -> half.
+qat_test(test_ptq_lower SOURCES test_ptq_lower.c LIBS qat_export qat_runtime qat_config TIMEOUT 120)
