@@ -23,7 +23,7 @@
 
 static const char usage_compare[] =
     "usage: qat compare CKPT [--calibrate N] [--calibration-method M] [-o DIR] [--limit N]\n"
-    "                   [--json]\n"
+    "                   [--official PYTHON] [--json]\n"
     "\n"
     "Exports checkpoint CKPT in every mode (float32, float16, dynamic, int8 calibrated on N\n"
     "training samples, int8 with the checkpoint's QAT ranges when it has them, int16x8),\n"
@@ -36,6 +36,9 @@ static const char usage_compare[] =
     "  --calibration-method M  minmax (default), percentile or mse\n"
     "  -o DIR                  output folder (default: compare beside CKPT); created if missing\n"
     "  --limit N               evaluate the first N test samples only\n"
+    "  --official PYTHON       also evaluate every file in the official interpreter\n"
+    "                          (ai-edge-litert's reference kernels) with this Python, e.g.\n"
+    "                          .venv/bin/python (scripts/setup.sh makes it)\n"
     "  --json                  print compare.json on stdout instead of the table\n"
     "  -h, --help              this help\n";
 
@@ -56,6 +59,8 @@ typedef struct row {
   size_t size;
   double accuracy, ms;
   int64_t samples;
+  int official;         /* the official interpreter's accuracy was measured */
+  double off_accuracy, off_ms;
 } row;
 
 static int make_dir(const char *path) {
@@ -142,6 +147,8 @@ static void write_json(FILE *f, const char *ckpt, const row *rows, int n, int64_
       if (ref)
         fprintf(f, ",\"size_vs_float32\":%.4f,\"accuracy_delta_pp\":%.2f", (double)r->size / (double)ref->size,
                 (r->accuracy - ref->accuracy) * 100.0);
+      if (r->official)
+        fprintf(f, ",\"official_accuracy\":%.6f,\"official_ms_per_sample\":%.4f", r->off_accuracy, r->off_ms);
     } else {
       fprintf(f, ",\"available\":false,\"reason\":");
       json_str(f, r->why);
@@ -158,18 +165,25 @@ static void write_markdown(FILE *f, const char *ckpt, const row *rows, int n, in
   fprintf(f, "Every mode evaluated over %lld test samples in qat's runtime (TFLite reference kernels, batch 1); "
              "calibrated modes use %lld training samples (%s).\n\n",
           (long long)samples, (long long)calib, method);
-  fprintf(f, "| mode | activation ranges | size (bytes) | size vs float32 | accuracy | vs float32 (pp) | ms / sample |\n");
-  fprintf(f, "|---|---|---:|---:|---:|---:|---:|\n");
+  int off = 0;
+  for (int k = 0; k < n; k++) off |= rows[k].official;
+  fprintf(f, "| mode | activation ranges | size (bytes) | size vs float32 | accuracy | vs float32 (pp) | ms / sample |%s\n",
+          off ? " official interpreter accuracy | official ms / sample |" : "");
+  fprintf(f, "|---|---|---:|---:|---:|---:|---:|%s\n", off ? "---:|---:|" : "");
   for (int k = 0; k < n; k++) {
     const row *r = &rows[k];
     if (!r->ok) {
-      fprintf(f, "| %s | %s | not available: %s | | | | |\n", r->name, r->ranges[0] ? r->ranges : "-", r->why);
+      fprintf(f, "| %s | %s | not available: %s | | | | |%s\n", r->name, r->ranges[0] ? r->ranges : "-", r->why,
+              off ? " | |" : "");
       continue;
     }
-    fprintf(f, "| %s | %s | %zu | %.3f | %.4f | %+.2f | %.3f |\n", r->name, r->ranges[0] ? r->ranges : "-", r->size,
+    fprintf(f, "| %s | %s | %zu | %.3f | %.4f | %+.2f | %.3f |", r->name, r->ranges[0] ? r->ranges : "-", r->size,
             ref ? (double)r->size / (double)ref->size : 1.0, r->accuracy,
             ref ? (r->accuracy - ref->accuracy) * 100.0 : 0.0, r->ms);
+    if (off) fprintf(f, r->official ? " %.4f | %.3f |" : " | |", r->off_accuracy, r->off_ms);
+    fprintf(f, "\n");
   }
+  if (off) fprintf(f, "\nOfficial interpreter: ai-edge-litert, OpResolverType.BUILTIN_REF (reference kernels).\n");
   fprintf(f, "\nChart: compare.svg (size against accuracy; latency per mode).\n");
 }
 
@@ -182,9 +196,11 @@ static void print_table(const row *rows, int n) {
       printf("%-14s %-18s not available: %s\n", r->name, r->ranges[0] ? r->ranges : "-", r->why);
       continue;
     }
-    printf("%-14s %-18s %10zu %8.3f %9.4f %+8.2f %9.3f\n", r->name, r->ranges[0] ? r->ranges : "-", r->size,
+    printf("%-14s %-18s %10zu %8.3f %9.4f %+8.2f %9.3f", r->name, r->ranges[0] ? r->ranges : "-", r->size,
            ref ? (double)r->size / (double)ref->size : 1.0, r->accuracy, ref ? (r->accuracy - ref->accuracy) * 100 : 0,
            r->ms);
+    if (r->official) printf("   official %.4f, %.3f ms", r->off_accuracy, r->off_ms);
+    printf("\n");
   }
 }
 
@@ -249,6 +265,87 @@ static void write_svg(FILE *f, const row *rows, int n) {
   fprintf(f, "</svg>\n");
 }
 
+/* The official interpreter's side: a short Python program run with the user's Python (one
+ * with ai-edge-litert), over the test set compare wrote to DIR/testset.bin (int32 n, h, w, c
+ * little-endian, then the images, then the labels). Inputs are fed as `qat eval` feeds them:
+ * pixel / 255 in float32, quantized half away from zero at an int8 / uint8 input. It prints
+ * "accuracy ms_per_sample". */
+static const char litert_eval_py[] =
+    "import sys, time, numpy as np\n"
+    "from ai_edge_litert import interpreter as L\n"
+    "m, d = sys.argv[1], sys.argv[2]\n"
+    "raw = open(d, 'rb').read()\n"
+    "n, h, w, c = np.frombuffer(raw[:16], '<i4')\n"
+    "px = np.frombuffer(raw[16:16 + n*h*w*c], np.uint8).reshape(n, h, w, c)\n"
+    "lab = np.frombuffer(raw[16 + n*h*w*c:], np.uint8)\n"
+    "it = L.Interpreter(model_path=m, experimental_op_resolver_type=L.OpResolverType.BUILTIN_REF)\n"
+    "it.allocate_tensors()\n"
+    "di, do = it.get_input_details()[0], it.get_output_details()[0]\n"
+    "x = px.astype(np.float32) / np.float32(255)\n"
+    "if di['dtype'] != np.float32:\n"
+    "    s, z = di['quantization']\n"
+    "    t = x / np.float32(s)\n"
+    "    r = np.sign(t) * np.floor(np.abs(t) + np.float32(0.5))\n"
+    "    lo, hi = (-128, 127) if di['dtype'] == np.int8 else (0, 255)\n"
+    "    x = np.clip(r + z, lo, hi).astype(di['dtype'])\n"
+    "x = x.reshape(n, *di['shape'][1:])\n"
+    "ok = 0\n"
+    "t0 = time.perf_counter()\n"
+    "for i in range(n):\n"
+    "    it.set_tensor(di['index'], x[i:i + 1])\n"
+    "    it.invoke()\n"
+    "    ok += int(np.argmax(it.get_tensor(do['index']).reshape(-1))) == int(lab[i])\n"
+    "print(ok / n, (time.perf_counter() - t0) * 1e3 / n)\n";
+
+static int write_testset(const char *dir, const qat_dataset *ds, char *path, size_t len) {
+  if (snprintf(path, len, "%s/testset.bin", dir) >= (int)len) return qat_fail(QAT_ERR_USAGE, "%s: path too long", dir);
+  const size_t px = (size_t)ds->n * ds->h * ds->w * ds->c;
+  uint8_t *buf = malloc(16 + px + (size_t)ds->n);
+  if (!buf) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  int32_t hdr[4] = {(int32_t)ds->n, ds->h, ds->w, ds->c};
+  for (int k = 0; k < 4; k++)
+    for (int b = 0; b < 4; b++) buf[4 * k + b] = (uint8_t)((uint32_t)hdr[k] >> (8 * b));
+  memcpy(buf + 16, ds->images, px);
+  memcpy(buf + 16 + px, ds->labels, (size_t)ds->n);
+  int rc = qat_atomic_write(path, buf, 16 + px + (size_t)ds->n);
+  free(buf);
+  return rc;
+}
+
+/* Single-quotes s for sh. */
+static int shell_quote(char *out, size_t len, const char *s) {
+  size_t k = 0;
+  if (k + 1 >= len) return -1;
+  out[k++] = '\'';
+  for (; *s; s++) {
+    const char *piece = *s == '\'' ? "'\\''" : NULL;
+    size_t n = piece ? strlen(piece) : 1;
+    if (k + n + 2 >= len) return -1;
+    if (piece) memcpy(out + k, piece, n);
+    else out[k] = *s;
+    k += n;
+  }
+  out[k++] = '\'';
+  out[k] = '\0';
+  return 0;
+}
+
+static int run_official(const char *python, const char *model, const char *testset, double *acc, double *ms) {
+  char qp[PATH_MAX * 2], qs[sizeof litert_eval_py * 2], qm[PATH_MAX * 2], qd[PATH_MAX * 2], cmd[sizeof qs + 3 * sizeof qp];
+  if (shell_quote(qp, sizeof qp, python) || shell_quote(qs, sizeof qs, litert_eval_py) ||
+      shell_quote(qm, sizeof qm, model) || shell_quote(qd, sizeof qd, testset))
+    return qat_fail(QAT_ERR_USAGE, "--official: path too long");
+  snprintf(cmd, sizeof cmd, "%s -c %s %s %s", qp, qs, qm, qd);
+  FILE *p = popen(cmd, "r");
+  if (!p) return qat_fail(QAT_ERR_IO, "--official: cannot run %s: %s", python, strerror(errno));
+  int got = fscanf(p, "%lf %lf", acc, ms);
+  int status = pclose(p);
+  if (got != 2 || status != 0)
+    return qat_fail(QAT_ERR_UNSUPPORTED, "the official interpreter (%s with ai-edge-litert) did not evaluate %s "
+                    "(exit status %d)", python, model, status);
+  return QAT_OK;
+}
+
 static int parse_int(const char *opt, const char *v, int64_t *out) {
   char *end;
   errno = 0;
@@ -262,7 +359,7 @@ static int parse_int(const char *opt, const char *v, int64_t *out) {
 }
 
 int qat_cmd_compare(int argc, char **argv) {
-  const char *ckpt = NULL, *dir = NULL, *method = "minmax";
+  const char *ckpt = NULL, *dir = NULL, *method = "minmax", *python = NULL;
   int64_t calib = 1000, limit = 0;
   int json = 0;
   for (int i = 0; i < argc; i++) {
@@ -273,10 +370,11 @@ int qat_cmd_compare(int argc, char **argv) {
     } else if (!strcmp(a, "--json")) {
       json = 1;
     } else if (!strcmp(a, "-o") || !strcmp(a, "--calibrate") || !strcmp(a, "--limit") ||
-               !strcmp(a, "--calibration-method")) {
+               !strcmp(a, "--calibration-method") || !strcmp(a, "--official")) {
       if (i + 1 >= argc) return usage_error("%s needs a value", a);
       const char *v = argv[++i];
       if (!strcmp(a, "-o")) dir = v;
+      else if (!strcmp(a, "--official")) python = v;
       else if (!strcmp(a, "--calibration-method")) method = v;
       else if (parse_int(a, v, !strcmp(a, "--limit") ? &limit : &calib)) return 2;
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -315,6 +413,8 @@ int qat_cmd_compare(int argc, char **argv) {
   if (!rc && test.n == 0) rc = qat_fail(QAT_ERR_USAGE, "%s: its config names no test set to compare on", ckpt);
   if (!rc && limit && limit < test.n) test.n = limit;
   if (!rc) rc = make_dir(dir);
+  char testset[PATH_MAX];
+  if (!rc && python) rc = write_testset(dir, &test, testset, sizeof testset);
   if (rc) goto fail;
 
   const int qat_ckpt = cfg.model.quantize.enabled && !cfg.model.quantize.activations_lsq;
@@ -369,6 +469,14 @@ int qat_cmd_compare(int argc, char **argv) {
     r->ms = ev.ms_per_sample;
     r->samples = ev.samples;
     qat_tflite_eval_free(&ev);
+    if (python) {
+      erc = run_official(python, path, testset, &r->off_accuracy, &r->off_ms);
+      if (erc) {
+        rc = erc;
+        goto fail;
+      }
+      r->official = 1;
+    }
     if (!json)
       fprintf(stderr, "qat: compare: %s: %zu bytes, accuracy %.4f, %.3f ms/sample\n", r->name, r->size, r->accuracy,
               r->ms);

@@ -24,8 +24,9 @@ for the small CNN also percentile, MSE and --calibration-data FILE). Then
     problem (exit 2 usage, 4 I/O), writing nothing;
   - examples/fashion_mnist_cnn.yaml's network trained 100 steps in float, then `qat compare`
     over 2,000 test images: int8 calibrated within 1 pp of float32, float16 within 0.1 pp,
-    dynamic within 1 pp, compare.md/json/svg written. Skipped under QAT_SANITIZE_BUILD and
-    without the dataset.
+    dynamic within 1 pp, compare.md/json/svg written, and the --official column (the official
+    interpreter's accuracy) equal to qat's runtime's in every mode. Skipped under
+    QAT_SANITIZE_BUILD and without the dataset.
 The interpreter comes from the repository's .venv (scripts/setup.sh): without it the test fails.
 """
 import argparse
@@ -302,7 +303,7 @@ def accuracy(c, args, Interpreter, resolver):
     ckpt = os.path.join(work, "float", "checkpoint.h5")
     outdir = os.path.join(work, "compare")
     res = json.loads(i8.run([args.qat, "compare", ckpt, "--calibrate", "500", "--limit", "2000", "-o", outdir,
-                             "--json"]))
+                             "--official", sys.executable, "--json"]))
     rows = {r["name"]: r for r in res["modes"]}
     for r in res["modes"]:
         if r["available"]:
@@ -314,6 +315,9 @@ def accuracy(c, args, Interpreter, resolver):
             "qat compare wrote compare.md, compare.json and compare.svg")
     with open(os.path.join(outdir, "compare.json")) as f:
         c.check(json.load(f) == res, "compare.json is what --json printed")
+    same = [r["name"] for r in res["modes"] if r["available"] and r.get("official_accuracy") != r["accuracy"]]
+    c.check(not same and all("official_accuracy" in r for r in res["modes"] if r["available"]),
+            f"qat compare --official: the official interpreter's accuracy equals qat's runtime's in every mode {same}")
     f32 = rows["float32"]["accuracy"]
     for mode, tol in (("int8", 1.0), ("float16", 0.1), ("dynamic", 1.0)):
         r = rows.get(mode)
