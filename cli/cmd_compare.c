@@ -331,12 +331,16 @@ static int shell_quote(char *out, size_t len, const char *s) {
 }
 
 static int run_official(const char *python, const char *model, const char *testset, double *acc, double *ms) {
-  char qp[PATH_MAX * 2], qs[sizeof litert_eval_py * 2], qm[PATH_MAX * 2], qd[PATH_MAX * 2], cmd[sizeof qs + 3 * sizeof qp];
+  char qp[PATH_MAX * 2], qs[sizeof litert_eval_py * 2], qm[PATH_MAX * 2], qd[PATH_MAX * 2];
   if (shell_quote(qp, sizeof qp, python) || shell_quote(qs, sizeof qs, litert_eval_py) ||
       shell_quote(qm, sizeof qm, model) || shell_quote(qd, sizeof qd, testset))
     return qat_fail(QAT_ERR_USAGE, "--official: path too long");
-  snprintf(cmd, sizeof cmd, "%s -c %s %s %s", qp, qs, qm, qd);
+  const size_t len = strlen(qp) + strlen(qs) + strlen(qm) + strlen(qd) + 8;
+  char *cmd = malloc(len);
+  if (!cmd) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  snprintf(cmd, len, "%s -c %s %s %s", qp, qs, qm, qd);
   FILE *p = popen(cmd, "r");
+  free(cmd);
   if (!p) return qat_fail(QAT_ERR_IO, "--official: cannot run %s: %s", python, strerror(errno));
   int got = fscanf(p, "%lf %lf", acc, ms);
   int status = pclose(p);
