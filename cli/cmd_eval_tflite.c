@@ -23,8 +23,7 @@
 #include "qat/data.h"
 #include "qat/error.h"
 #include "qat/runtime.h"
-
-int qat_cmd_eval_tflite(int argc, char **argv);
+#include "cli/cli.h"
 
 static const char usage_eval_tflite[] =
     "usage: qat eval MODEL.tflite [--data fashion-mnist | --images F --labels F] [options]\n"
@@ -181,6 +180,128 @@ static int argmax(int type, const void *p, int64_t n) {
   return best;
 }
 
+int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, const qat_dataset *ds,
+                            const char *data_name, qat_tflite_eval *res) {
+  qat_rt_model *m = NULL;
+  int64_t *per_n = NULL, *per_ok = NULL, *conf = NULL;
+  memset(res, 0, sizeof *res);
+  int rc = qat_rt_model_load_file(model_path, opt, &m);
+  if (rc) goto fail;
+  if (qat_rt_num_inputs(m) != 1 || qat_rt_num_outputs(m) != 1) {
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: has %d inputs and %d outputs; eval needs one image input "
+                  "and one class-score output", model_path, qat_rt_num_inputs(m), qat_rt_num_outputs(m));
+    goto fail;
+  }
+  const int in_idx = qat_rt_input(m, 0), out_idx = qat_rt_output(m, 0);
+  qat_rt_tensor_info ti, to;
+  if ((rc = qat_rt_tensor(m, in_idx, &ti)) || (rc = qat_rt_tensor(m, out_idx, &to))) goto fail;
+  char shape[200];
+  eval_input in = {ti.type, 0.0f, 0, 0};
+  if (ti.type == QAT_RT_INT8 || ti.type == QAT_RT_UINT8 || ti.type == QAT_RT_INT16) {
+    if (ti.n_scales == 0 && ti.type == QAT_RT_UINT8) {
+      in.raw_pixels = 1;
+    } else if (ti.n_scales != 1) {
+      shape_str(shape, sizeof shape, &ti);
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' (%s) has %s quantization; eval needs one "
+                    "scale and zero point", model_path, ti.name, shape, ti.n_scales ? "per-axis" : "no");
+      goto fail;
+    } else {
+      in.scale = ti.scales[0];
+      in.zp = (int32_t)ti.zero_points[0];
+      if (!(in.scale > 0.0f) || !isfinite(in.scale)) {
+        rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' has scale %g", model_path, ti.name, (double)in.scale);
+        goto fail;
+      }
+    }
+  } else if (ti.type != QAT_RT_FLOAT32) {
+    shape_str(shape, sizeof shape, &ti);
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' is %s; eval feeds float32, int8, int16 or uint8 inputs",
+                  model_path, ti.name, shape);
+    goto fail;
+  }
+  if (to.type != QAT_RT_FLOAT32 && to.type != QAT_RT_INT8 && to.type != QAT_RT_UINT8 &&
+      to.type != QAT_RT_INT16 && to.type != QAT_RT_INT32) {
+    shape_str(shape, sizeof shape, &to);
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: output '%s' is %s; eval reads float32, int8, int16, uint8 or int32 "
+                  "class scores", model_path, to.name, shape);
+    goto fail;
+  }
+
+  const size_t per = (size_t)ds->h * ds->w * ds->c;
+  if ((int64_t)per != ti.n_elems) {
+    shape_str(shape, sizeof shape, &ti);
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' (%s) takes %lld values per invocation, the images "
+                  "are %dx%dx%d", model_path, ti.name, shape, (long long)ti.n_elems, ds->h, ds->w, ds->c);
+    goto fail;
+  }
+  /* Classes: the output's scores per sample (at most 256, an IDX label's range). */
+  if (to.n_elems < 1 || to.n_elems > 256) {
+    shape_str(shape, sizeof shape, &to);
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: output '%s' (%s) gives %lld scores per sample; eval needs 1 to "
+                  "256 classes", model_path, to.name, shape, (long long)to.n_elems);
+    goto fail;
+  }
+  const int nc = (int)to.n_elems;
+  for (int64_t s = 0; s < ds->n; s++)
+    if (ds->labels[s] >= nc) {
+      shape_str(shape, sizeof shape, &to);
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: label %d of sample %lld is not a class of the model's output "
+                    "'%s' (%s)", data_name, ds->labels[s], (long long)s, to.name, shape);
+      goto fail;
+    }
+  if (ds->n == 0) {
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: no samples", data_name);
+    goto fail;
+  }
+  per_n = calloc((size_t)nc, sizeof *per_n);
+  per_ok = calloc((size_t)nc, sizeof *per_ok);
+  conf = calloc((size_t)nc * (size_t)nc, sizeof *conf);
+  if (!per_n || !per_ok || !conf) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
+  void *xin = qat_rt_tensor_data(m, in_idx);
+  const void *yout = qat_rt_tensor_data(m, out_idx);
+  int64_t correct = 0;
+  double t0 = now_s();
+  for (int64_t s = 0; s < ds->n; s++) {
+    fill_input(&in, ds->images + (size_t)s * per, per, xin);
+    if ((rc = qat_rt_invoke(m))) {
+      qat_fail_prefix(rc, "sample %lld: ", (long long)s);
+      goto fail;
+    }
+    int pred = argmax(to.type, yout, to.n_elems);
+    int y = ds->labels[s];
+    per_n[y]++;
+    conf[(size_t)y * nc + pred]++;
+    if (pred == y) per_ok[y]++, correct++;
+  }
+  res->ms_per_sample = (now_s() - t0) * 1e3 / (double)ds->n;
+  res->samples = ds->n;
+  res->correct = correct;
+  res->accuracy = (double)correct / (double)ds->n;
+  res->classes = nc;
+  res->input_type = ti.type;
+  res->per_n = per_n;
+  res->per_ok = per_ok;
+  res->confusion = conf;
+  qat_rt_model_free(m);
+  return QAT_OK;
+fail:
+  free(per_n);
+  free(per_ok);
+  free(conf);
+  qat_rt_model_free(m);
+  return rc;
+}
+
+void qat_tflite_eval_free(qat_tflite_eval *res) {
+  free(res->per_n);
+  free(res->per_ok);
+  free(res->confusion);
+  memset(res, 0, sizeof *res);
+}
+
 int qat_cmd_eval_tflite(int argc, char **argv) {
   const char *model_path = NULL, *images = NULL, *labels = NULL, *data = NULL;
   int json = 0, confusion = 0, limit = 0;
@@ -233,111 +354,23 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
   if (!images != !labels) return usage_error("%s", "--images and --labels go together");
   if (data && images) return usage_error("%s", "--data and --images/--labels exclude each other");
 
-  qat_rt_model *m = NULL;
   qat_dataset ds = {0};
-  int64_t *per_n = NULL, *per_ok = NULL, *conf = NULL;
-  int rc = qat_rt_model_load_file(model_path, &opt, &m);
-  if (rc) goto report;
-  if (qat_rt_num_inputs(m) != 1 || qat_rt_num_outputs(m) != 1) {
-    rc = qat_fail(QAT_ERR_FORMAT, "%s: has %d inputs and %d outputs; eval needs one image input "
-                  "and one class-score output", model_path, qat_rt_num_inputs(m), qat_rt_num_outputs(m));
-    goto report;
-  }
-  const int in_idx = qat_rt_input(m, 0), out_idx = qat_rt_output(m, 0);
-  qat_rt_tensor_info ti, to;
-  if ((rc = qat_rt_tensor(m, in_idx, &ti)) || (rc = qat_rt_tensor(m, out_idx, &to))) goto report;
-  char shape[200];
-  eval_input in = {ti.type, 0.0f, 0, 0};
-  if (ti.type == QAT_RT_INT8 || ti.type == QAT_RT_UINT8 || ti.type == QAT_RT_INT16) {
-    if (ti.n_scales == 0 && ti.type == QAT_RT_UINT8) {
-      in.raw_pixels = 1;
-    } else if (ti.n_scales != 1) {
-      shape_str(shape, sizeof shape, &ti);
-      rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' (%s) has %s quantization; eval needs one "
-                    "scale and zero point", model_path, ti.name, shape, ti.n_scales ? "per-axis" : "no");
-      goto report;
-    } else {
-      in.scale = ti.scales[0];
-      in.zp = (int32_t)ti.zero_points[0];
-      if (!(in.scale > 0.0f) || !isfinite(in.scale)) {
-        rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' has scale %g", model_path, ti.name, (double)in.scale);
-        goto report;
-      }
-    }
-  } else if (ti.type != QAT_RT_FLOAT32) {
-    shape_str(shape, sizeof shape, &ti);
-    rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' is %s; eval feeds float32, int8, int16 or uint8 inputs",
-                  model_path, ti.name, shape);
-    goto report;
-  }
-  if (to.type != QAT_RT_FLOAT32 && to.type != QAT_RT_INT8 && to.type != QAT_RT_UINT8 &&
-      to.type != QAT_RT_INT16 && to.type != QAT_RT_INT32) {
-    shape_str(shape, sizeof shape, &to);
-    rc = qat_fail(QAT_ERR_FORMAT, "%s: output '%s' is %s; eval reads float32, int8, int16, uint8 or "
-                  "int32 class scores", model_path, to.name, shape);
-    goto report;
-  }
-
+  qat_tflite_eval ev = {0};
+  int rc;
   if (images) rc = qat_idx_load(images, labels, 256, &ds); /* checked against the output below */
   else rc = load_fashion_test(&ds);
   if (rc) goto report;
   if (limit && limit < ds.n) ds.n = limit; /* keep the first N (the buffers stay as allocated) */
-  const size_t per = (size_t)ds.h * ds.w * ds.c;
-  if ((int64_t)per != ti.n_elems) {
-    shape_str(shape, sizeof shape, &ti);
-    rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' (%s) takes %lld values per invocation, the images "
-                  "are %dx%dx%d", model_path, ti.name, shape, (long long)ti.n_elems, ds.h, ds.w, ds.c);
-    goto report;
-  }
-  /* Classes: the output's scores per sample (at most 256, an IDX label's range). */
-  if (to.n_elems < 1 || to.n_elems > 256) {
-    shape_str(shape, sizeof shape, &to);
-    rc = qat_fail(QAT_ERR_FORMAT, "%s: output '%s' (%s) gives %lld scores per sample; eval needs 1 to "
-                  "256 classes", model_path, to.name, shape, (long long)to.n_elems);
-    goto report;
-  }
-  const int nc = (int)to.n_elems;
-  for (int64_t s = 0; s < ds.n; s++)
-    if (ds.labels[s] >= nc) {
-      shape_str(shape, sizeof shape, &to);
-      rc = qat_fail(QAT_ERR_FORMAT, "%s: label %d of sample %lld is not a class of the model's output "
-                    "'%s' (%s)", images ? labels : "the test set", ds.labels[s], (long long)s, to.name, shape);
-      goto report;
-    }
-  if (ds.n == 0) {
-    rc = qat_fail(QAT_ERR_FORMAT, "%s: no samples", images ? images : "the test set");
-    goto report;
-  }
-  per_n = calloc((size_t)nc, sizeof *per_n);
-  per_ok = calloc((size_t)nc, sizeof *per_ok);
-  conf = calloc((size_t)nc * (size_t)nc, sizeof *conf);
-  if (!per_n || !per_ok || !conf) {
-    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
-    goto report;
-  }
-  void *xin = qat_rt_tensor_data(m, in_idx);
-  const void *yout = qat_rt_tensor_data(m, out_idx);
-  int64_t correct = 0;
-  double t0 = now_s();
-  for (int64_t s = 0; s < ds.n; s++) {
-    fill_input(&in, ds.images + (size_t)s * per, per, xin);
-    if ((rc = qat_rt_invoke(m))) {
-      qat_fail_prefix(rc, "sample %lld: ", (long long)s);
-      goto report;
-    }
-    int pred = argmax(to.type, yout, to.n_elems);
-    int y = ds.labels[s];
-    per_n[y]++;
-    conf[(size_t)y * nc + pred]++;
-    if (pred == y) per_ok[y]++, correct++;
-  }
-  const double ms = (now_s() - t0) * 1e3 / (double)ds.n;
-  const double acc = (double)correct / (double)ds.n;
+  if ((rc = qat_eval_tflite_dataset(model_path, &opt, &ds, images ? labels : "the test set", &ev))) goto report;
+  const int nc = ev.classes;
+  const int64_t *per_n = ev.per_n, *per_ok = ev.per_ok, *conf = ev.confusion;
+  const int64_t correct = ev.correct;
+  const double ms = ev.ms_per_sample, acc = ev.accuracy;
   if (json) {
     printf("{\"model\":");
     json_str(stdout, model_path);
     printf(",\"input_type\":\"%s\",\"samples\":%lld,\"accuracy\":%.6f,\"per_class\":[",
-           qat_rt_type_name(ti.type), (long long)ds.n, acc);
+           qat_rt_type_name(ev.input_type), (long long)ds.n, acc);
     for (int c = 0; c < nc; c++)
       printf(c ? ",%.6f" : "%.6f", per_n[c] ? (double)per_ok[c] / (double)per_n[c] : 0.0);
     printf("],\"per_class_samples\":[");
@@ -355,7 +388,7 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
     printf(",\"ms_per_sample\":%.4f}\n", ms);
   } else {
     printf("%s: %lld samples, %s input, qat runtime (batch 1)\n", model_path, (long long)ds.n,
-           qat_rt_type_name(ti.type));
+           qat_rt_type_name(ev.input_type));
     printf("  accuracy: %.4f (%lld/%lld)\n", acc, (long long)correct, (long long)ds.n);
     printf("  per class:");
     for (int c = 0; c < nc; c++) {
@@ -375,18 +408,12 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
     }
     printf("  %.4f ms per sample\n", ms);
   }
-  free(per_n);
-  free(per_ok);
-  free(conf);
+  qat_tflite_eval_free(&ev);
   qat_dataset_free(&ds);
-  qat_rt_model_free(m);
   return 0;
 report:
   fprintf(stderr, "qat: error: %s\n", qat_error_message());
-  free(per_n);
-  free(per_ok);
-  free(conf);
+  qat_tflite_eval_free(&ev);
   qat_dataset_free(&ds);
-  qat_rt_model_free(m);
   return rc == QAT_ERR_UNSUPPORTED ? 3 : qat_exit_code(rc);
 }

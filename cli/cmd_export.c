@@ -1,35 +1,51 @@
 /* `qat export CKPT --mode MODE -o OUT.tflite [--json]`: rebuilds the model from the config text
- * stored in the checkpoint, loads its weights, lowers it onto the TFLite IR and writes the file
- * atomically. */
+ * stored in the checkpoint, loads its weights (and calibrates its activation ranges with
+ * --calibrate), lowers it onto the TFLite IR in the mode asked for and writes the file
+ * atomically. `qat compare` exports through the same qat_export_checkpoint. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "qat/atomic_file.h"
+#include "qat/calib.h"
 #include "qat/config.h"
 #include "qat/error.h"
 #include "qat/export.h"
-#include "qat/keras.h"
 #include "qat/model.h"
 #include "qat/tflite.h"
 #include "qat/train.h"
 
 static const char usage_export[] =
-    "usage: qat export CKPT --mode MODE [--io TYPE] -o OUT.tflite [--json]\n"
+    "usage: qat export CKPT --mode MODE [--io TYPE] [--calibrate N [--calibration-method M]\n"
+    "                  [--calibration-data FILE]] -o OUT.tflite [--json]\n"
     "\n"
     "Writes the model of checkpoint CKPT (its architecture comes from the config stored in it)\n"
     "as a TensorFlow Lite flatbuffer that the official interpreter runs.\n"
     "\n"
     "options:\n"
     "  --mode MODE   float32: float weights and activations, batch norm folded, ReLUs fused\n"
-    "                int8: full-integer int8 from the QAT ranges of a quantization-aware\n"
-    "                checkpoint (per-channel int8 weights, int32 biases, int8 activations)\n"
-    "                int16x8: int16 activations (symmetric, from the same ranges), int8\n"
-    "                weights, int64 biases (TFLite's 16x8 mode)\n"
-    "                (float16 and dynamic are not implemented yet)\n"
+    "                float16: float16 weights and biases behind DEQUANTIZE ops, float compute\n"
+    "                dynamic: dynamic range: int8 weights (conv per channel, dense per tensor;\n"
+    "                tensors under 1024 values stay float), float activations, hybrid ops\n"
+    "                int8: full-integer int8 (per-channel int8 weights, int32 biases, int8\n"
+    "                activations) from the QAT ranges of a quantization-aware checkpoint, or\n"
+    "                from --calibrate\n"
+    "                int16x8: int16 activations (symmetric, zero point 0), int8 weights,\n"
+    "                int64 biases (TFLite's 16x8 mode; needs ranges, as int8)\n"
     "  --io TYPE     int8 mode: the graph input/output type, int8 (default), uint8 or\n"
     "                float32 (QUANTIZE / DEQUANTIZE at the edges); int16x8 mode: int16\n"
     "                (default) or float32\n"
+    "  --calibrate N post-training calibration (int8, int16x8): run N representative samples\n"
+    "                (seeded by the config's train.seed) through the float model and take the\n"
+    "                activation ranges from them. On a quantization-aware checkpoint the\n"
+    "                calibrated ranges replace the trained ones.\n"
+    "  --calibration-method M  minmax (default, the TF converter's), percentile (clip each tail\n"
+    "                at --percentile P, default 99.99) or mse (the clip with the smallest\n"
+    "                squared quantization error)\n"
+    "  --calibration-data FILE the representative samples: an IDX image file (gzip or plain)\n"
+    "                or a CIFAR-10 binary batch (default: the config's training data)\n"
     "  -o OUT        the .tflite file to write (atomically: an old file stays intact on error)\n"
     "  --json        print one JSON summary on stdout: path, size in bytes, operator counts\n"
     "                by type, tensor count\n"
@@ -97,30 +113,112 @@ static void print_summary(const char *path, const char *mode, size_t size, const
   printf(")\n");
 }
 
-/* Builds the checkpoint's model at batch 1 with its weights loaded. */
-static int load_checkpoint_model(const char *ckpt, qat_config *cfg, qat_model **m) {
-  char *text = NULL;
-  *m = NULL;
-  int rc = qat_checkpoint_read_config(ckpt, &text);
+/* The modes, in the table's order; int8 and int16x8 need activation ranges. */
+static const char *const modes[] = {"float32", "float16", "dynamic", "int8", "int16x8"};
+#define N_MODES (int)(sizeof modes / sizeof modes[0])
+
+static int mode_index(const char *mode) {
+  for (int k = 0; k < N_MODES; k++)
+    if (!strcmp(mode, modes[k])) return k;
+  return -1;
+}
+
+static int needs_ranges(const char *mode) { return !strcmp(mode, "int8") || !strcmp(mode, "int16x8"); }
+
+/* The model with its ranges: calibrated (--calibrate) or as trained. */
+static int load_quantized(const char *ckpt, const qat_export_request *req, qat_config *cfg, qat_model **m) {
+  if (req->calibrate <= 0) return qat_model_from_checkpoint(ckpt, 1, cfg, m);
+  qat_calib_options co = {.method = QAT_CALIB_MINMAX, .percentile = req->percentile, .batch_size = 32};
+  if (!req->method || !strcmp(req->method, "minmax")) co.method = QAT_CALIB_MINMAX;
+  else if (!strcmp(req->method, "percentile")) co.method = QAT_CALIB_PERCENTILE;
+  else if (!strcmp(req->method, "mse")) co.method = QAT_CALIB_MSE;
+  else return qat_fail(QAT_ERR_USAGE, "--calibration-method '%s' is unknown (expected minmax, percentile or mse)",
+                       req->method);
+  if (co.percentile == 0) co.percentile = QAT_CALIB_DEFAULT_PERCENTILE;
+  if (!strcmp(req->mode, "int16x8")) co.qmin = -32768, co.qmax = 32767;
+  int was_qat = 0;
+  int rc = qat_calib_load_model(ckpt, 32, cfg, m, &was_qat);
   if (rc) return rc;
-  char source[4200];
-  snprintf(source, sizeof source, "%s:config", ckpt);
-  rc = qat_config_parse(text, strlen(text), source, cfg);
-  free(text);
-  if (rc) return rc;
-  if ((rc = qat_keras_resolve_config(cfg)) || (rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed))) goto free_config;
-  if ((rc = qat_checkpoint_load(ckpt, *m, NULL, NULL))) goto free_model;
-  return QAT_OK;
-free_model:
-  qat_model_free(*m);
-  *m = NULL;
-free_config:
-  qat_config_free(cfg);
+  qat_dataset ds;
+  const qat_model_spec *s = &(*m)->spec;
+  rc = qat_calib_load_samples(cfg, req->calibration_data, req->calibrate, cfg->train.seed, s->input_shape[0],
+                              s->input_shape[1], s->input_shape[2], &ds);
+  if (!rc) {
+    rc = qat_calibrate(*m, &ds, &co);
+    qat_dataset_free(&ds);
+  }
+  if (rc) {
+    qat_fail_prefix(rc, "calibration: ");
+    qat_model_free(*m);
+    *m = NULL;
+    qat_config_free(cfg);
+  }
   return rc;
 }
 
+int qat_export_checkpoint(const char *ckpt, const qat_export_request *req, qat_tflite_model *t) {
+  qat_tflite_model_init(t);
+  if (mode_index(req->mode) < 0)
+    return qat_fail(QAT_ERR_USAGE, "--mode '%s' is unknown (expected float32, float16, dynamic, int8 or int16x8)",
+                    req->mode);
+  if (req->calibrate > 0 && !needs_ranges(req->mode))
+    return qat_fail(QAT_ERR_USAGE, "--calibrate applies to --mode int8 and int16x8 (float32, float16 and dynamic "
+                    "need no data), not to --mode %s", req->mode);
+  const int int16x8 = !strcmp(req->mode, "int16x8");
+  if (req->io && strcmp(req->mode, "int8") != 0 && !int16x8)
+    return qat_fail(QAT_ERR_USAGE, "--io applies to --mode int8 and int16x8 only (got --mode %s)", req->mode);
+  qat_export_io io = int16x8 ? QAT_EXPORT_IO_INT16 : QAT_EXPORT_IO_INT8;
+  if (req->io && int16x8) {
+    if (!strcmp(req->io, "int16")) io = QAT_EXPORT_IO_INT16;
+    else if (!strcmp(req->io, "float32")) io = QAT_EXPORT_IO_FLOAT32;
+    else return qat_fail(QAT_ERR_USAGE, "--io '%s' is unknown for --mode int16x8 (expected int16 or float32)", req->io);
+  } else if (req->io) {
+    if (!strcmp(req->io, "int8")) io = QAT_EXPORT_IO_INT8;
+    else if (!strcmp(req->io, "uint8")) io = QAT_EXPORT_IO_UINT8;
+    else if (!strcmp(req->io, "float32")) io = QAT_EXPORT_IO_FLOAT32;
+    else return qat_fail(QAT_ERR_USAGE, "--io '%s' is unknown (expected int8, uint8 or float32)", req->io);
+  }
+  qat_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  qat_model *m = NULL;
+  int rc;
+  if (needs_ranges(req->mode)) {
+    /* the ranges: the QAT observers loaded with the weights, or calibrated into them */
+    if ((rc = load_quantized(ckpt, req, &cfg, &m))) goto done;
+    if ((rc = qat_export_int8_prepare(m))) goto failed;
+    if (!strcmp(req->mode, "int8")) rc = qat_export_int8(m, io, t);
+    else rc = qat_export_int16x8(m, io, t);
+  } else {
+    /* float weights as they are: a QAT checkpoint's too */
+    if ((rc = qat_model_from_checkpoint(ckpt, 1, &cfg, &m))) goto done;
+    if (!strcmp(req->mode, "float32")) rc = qat_export_float32(m, t);
+    else if (!strcmp(req->mode, "float16")) rc = qat_export_float16(m, t);
+    else rc = qat_export_dynamic(m, t);
+  }
+failed:
+  /* The lowering's message already names the layer as CKPT:/config:line:column. */
+  if (rc) qat_fail_prefix(rc, "cannot export as %s: ", req->mode);
+done:
+  if (rc) qat_tflite_model_free(t);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  return rc;
+}
+
+/* A sample count for --calibrate; prints the usage error itself. */
+static int parse_count(const char *v, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  if (*v == '\0' || *end != '\0' || errno == ERANGE || n < 1 || n > 100000000)
+    return usage_error("--calibrate expects a sample count in [1, 100000000], got '%s'", v);
+  *out = n;
+  return 0;
+}
+
 int qat_cmd_export(int argc, char **argv) {
-  const char *ckpt = NULL, *out = NULL, *mode = NULL, *io_name = NULL;
+  const char *ckpt = NULL, *out = NULL;
+  qat_export_request req = {0};
   int json = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -129,11 +227,25 @@ int qat_cmd_export(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--json")) {
       json = 1;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--mode") || !strcmp(a, "--io")) {
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--mode") || !strcmp(a, "--io") || !strcmp(a, "--calibrate") ||
+               !strcmp(a, "--calibration-method") || !strcmp(a, "--calibration-data") ||
+               !strcmp(a, "--percentile")) {
       if (i + 1 >= argc) return usage_error("%s needs a value", a);
-      if (!strcmp(a, "-o")) out = argv[++i];
-      else if (!strcmp(a, "--io")) io_name = argv[++i];
-      else mode = argv[++i];
+      const char *v = argv[++i];
+      if (!strcmp(a, "-o")) out = v;
+      else if (!strcmp(a, "--io")) req.io = v;
+      else if (!strcmp(a, "--mode")) req.mode = v;
+      else if (!strcmp(a, "--calibration-method")) req.method = v;
+      else if (!strcmp(a, "--calibration-data")) req.calibration_data = v;
+      else if (!strcmp(a, "--calibrate")) {
+        if (parse_count(v, &req.calibrate)) return 2;
+      } else {
+        char *end;
+        errno = 0;
+        req.percentile = strtod(v, &end);
+        if (*v == '\0' || *end != '\0' || errno == ERANGE || !(req.percentile > 50.0 && req.percentile <= 100.0))
+          return usage_error("--percentile expects a number in (50, 100], got '%s'", v);
+      }
     } else if (a[0] == '-' && a[1] != '\0') {
       return usage_error("export: unknown option '%s'", a);
     } else if (!ckpt) {
@@ -143,59 +255,31 @@ int qat_cmd_export(int argc, char **argv) {
     }
   }
   if (!ckpt) return usage_error("%s", "export needs a checkpoint (CKPT)");
-  if (!mode) return usage_error("%s", "export needs --mode (float32 or int8)");
+  if (!req.mode) return usage_error("%s", "export needs --mode (float32, float16, dynamic, int8 or int16x8)");
   if (!out) return usage_error("%s", "export needs -o OUT.tflite");
-  int int8 = !strcmp(mode, "int8"), int16x8 = !strcmp(mode, "int16x8");
-  if (strcmp(mode, "float32") != 0 && !int8 && !int16x8) {
-    if (!strcmp(mode, "float16") || !strcmp(mode, "dynamic")) {
-      fprintf(stderr, "qat: error: --mode %s: not implemented yet (float32, int8 and int16x8 are)\n", mode);
-      return 2;
-    }
-    return usage_error("--mode '%s' is unknown (expected float32, int8, float16, dynamic or int16x8)", mode);
-  }
-  qat_export_io io = int16x8 ? QAT_EXPORT_IO_INT16 : QAT_EXPORT_IO_INT8;
-  if (io_name && int16x8) {
-    if (!strcmp(io_name, "int16")) io = QAT_EXPORT_IO_INT16;
-    else if (!strcmp(io_name, "float32")) io = QAT_EXPORT_IO_FLOAT32;
-    else return usage_error("--io '%s' is unknown for --mode int16x8 (expected int16 or float32)", io_name);
-  } else if (io_name) {
-    if (!int8) return usage_error("--io applies to --mode int8 and int16x8 only (got --mode %s)", mode);
-    if (!strcmp(io_name, "int8")) io = QAT_EXPORT_IO_INT8;
-    else if (!strcmp(io_name, "uint8")) io = QAT_EXPORT_IO_UINT8;
-    else if (!strcmp(io_name, "float32")) io = QAT_EXPORT_IO_FLOAT32;
-    else return usage_error("--io '%s' is unknown (expected int8, uint8 or float32)", io_name);
-  }
+  if (mode_index(req.mode) < 0)
+    return usage_error("--mode '%s' is unknown (expected float32, float16, dynamic, int8 or int16x8)", req.mode);
+  if ((req.method || req.calibration_data || req.percentile > 0) && req.calibrate <= 0)
+    return usage_error("%s", "--calibration-method, --calibration-data and --percentile need --calibrate N");
+  if (req.percentile > 0 && (!req.method || strcmp(req.method, "percentile")))
+    return usage_error("%s", "--percentile goes with --calibration-method percentile");
+  if (req.method && strcmp(req.method, "minmax") && strcmp(req.method, "percentile") && strcmp(req.method, "mse"))
+    return usage_error("--calibration-method '%s' is unknown (expected minmax, percentile or mse)", req.method);
 
-  qat_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  qat_model *m = NULL;
   qat_tflite_model t;
-  qat_tflite_model_init(&t);
   uint8_t *bytes = NULL;
   size_t size = 0;
-  int rc;
-  if (int8 || int16x8) {
-    /* the QAT ranges (observers) come back with the weights */
-    if ((rc = qat_model_from_checkpoint(ckpt, 1, &cfg, &m))) goto free_all;
-    if ((rc = qat_export_int8_prepare(m)) ||
-        (rc = int8 ? qat_export_int8(m, io, &t) : qat_export_int16x8(m, io, &t))) {
-      qat_fail_prefix(rc, "cannot export as %s: ", mode);
-      goto free_all;
-    }
-  } else if ((rc = load_checkpoint_model(ckpt, &cfg, &m))) {
-    goto free_all;
-  } else if ((rc = qat_export_float32(m, &t))) {
-    /* The message already names the layer as CKPT:config:line:column. */
-    qat_fail_prefix(rc, "cannot export as float32: ");
-    goto free_all;
+  int rc = qat_export_checkpoint(ckpt, &req, &t);
+  if (rc == QAT_ERR_USAGE && (req.io || req.calibrate)) {
+    /* option combinations are usage errors (exit 2), like the ones above */
+    fprintf(stderr, "qat: error: %s\n(see 'qat export --help')\n", qat_error_message());
+    qat_tflite_model_free(&t);
+    return 2;
   }
-  if ((rc = qat_tflite_serialize(&t, &bytes, &size))) goto free_all;
-  if ((rc = qat_atomic_write(out, bytes, size))) goto free_all;
-  print_summary(out, mode, size, &t, json);
-free_all:
+  if (!rc) rc = qat_tflite_serialize(&t, &bytes, &size);
+  if (!rc) rc = qat_atomic_write(out, bytes, size);
+  if (!rc) print_summary(out, req.mode, size, &t, json);
   free(bytes);
   qat_tflite_model_free(&t);
-  qat_model_free(m);
-  qat_config_free(&cfg);
   return rc ? report(rc) : 0;
 }

@@ -23,6 +23,7 @@ int qat_cmd_eval_tflite(int argc, char **argv); /* cli/cmd_eval_tflite.c */
 int qat_cmd_inspect(int argc, char **argv);     /* cli/cmd_inspect.c */
 int qat_cmd_parity(int argc, char **argv);      /* cli/cmd_parity.c */
 int qat_cmd_import(int argc, char **argv);      /* cli/cmd_import.c */
+int qat_cmd_compare(int argc, char **argv);     /* cli/cmd_compare.c */
 
 static const char usage_main[] =
     "usage: qat <command> [options]\n"
@@ -36,7 +37,9 @@ static const char usage_main[] =
     "  eval CKPT        test accuracy of a checkpoint, float and fake-quant\n"
     "  eval MODEL.tflite  test accuracy of a .tflite model in qat's runtime\n"
     "  eval --compare CKPT MODEL.tflite  parity report: float, fake-quant and int8, per layer\n"
-    "  export CKPT      write a checkpoint as a TensorFlow Lite model (--mode float32)\n"
+    "  export CKPT      write a checkpoint as a TensorFlow Lite model (--mode float32, float16,\n"
+    "                   dynamic, int8; --calibrate N for post-training int8)\n"
+    "  compare CKPT     every export mode's size, accuracy and latency, as a table and chart\n"
     "  run MODEL        run a .tflite model once on raw tensor files (--input/--output)\n"
     "  inspect MODEL    operators, tensors, sizes, MACs and peak memory of a .tflite model\n"
     "  import MODEL     a Keras .h5 / .keras model as a qat config + checkpoint (-o DIR)\n"
@@ -461,6 +464,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
   if (!strcmp(cmd, "export")) return qat_cmd_export(argc - 2, argv + 2);
+  if (!strcmp(cmd, "compare")) return qat_cmd_compare(argc - 2, argv + 2);
   if (!strcmp(cmd, "run")) return qat_cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "inspect")) return qat_cmd_inspect(argc - 2, argv + 2);
   if (!strcmp(cmd, "import")) return qat_cmd_import(argc - 2, argv + 2);

@@ -223,3 +223,31 @@ close_images:
   qat_source_close(&img.src);
   return rc;
 }
+
+int qat_idx_load_images(const char *images_path, qat_dataset *out) {
+  memset(out, 0, sizeof *out);
+  idx_file img;
+  uint8_t *images = NULL, *labels = NULL;
+  int rc = qat_source_open(&img.src, images_path);
+  if (rc) return rc;
+  if ((rc = idx_read_header(&img, IDX_MAGIC_IMAGES, "images")) || (rc = idx_check_plain_size(&img)) ||
+      (rc = idx_read_payload(&img, &images)))
+    goto close_images;
+  labels = calloc(img.dims[0] ? img.dims[0] : 1, 1);
+  if (!labels) {
+    free(images);
+    rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", images_path);
+    goto close_images;
+  }
+  out->n = img.dims[0];
+  out->h = (int)img.dims[1];
+  out->w = (int)img.dims[2];
+  out->c = 1;
+  out->images = images;
+  out->labels = labels;
+  out->num_classes = 1;
+  out->owns = 1;
+close_images:
+  qat_source_close(&img.src);
+  return rc;
+}

@@ -418,7 +418,7 @@ int qat_export_int8_prepare(qat_model *m) {
     return qat_fail(QAT_ERR_USAGE,
                     "int8 export needs quantization ranges, and this model was not trained quantization-aware "
                     "(its config has no 'quantize: {mode: qat}' section); fine-tune it with QAT, or calibrate "
-                    "it (post-training calibration is a later issue and not implemented yet)");
+                    "it on representative samples (qat export --calibrate N)");
   int64_t per = 1;
   for (int d = 0; d < 3; d++) per *= m->spec.input_shape[d];
   float *x = calloc((size_t)per, sizeof *x);
@@ -436,8 +436,8 @@ int qat_export_int8_prepare(qat_model *m) {
     if (fq->role == QAT_FQ_ACTIVATION && !fq->valid)
       return qat_fail(QAT_ERR_USAGE,
                       "activation quantizer '%s' has no observed range: the checkpoint was saved before fake "
-                      "quant ran (quantize.delay not reached); train longer, or calibrate (post-training "
-                      "calibration is a later issue and not implemented yet)",
+                      "quant ran (quantize.delay not reached); train longer, or calibrate it on representative "
+                      "samples (qat export --calibrate N)",
                       fq->name);
   }
   return QAT_OK;
@@ -599,7 +599,7 @@ int lower_quantized(const qat_model *m, qat_export_io io, const lower_qmode *mod
     return qat_fail(QAT_ERR_USAGE,
                     "int8 export needs quantization ranges, and this model was not trained quantization-aware "
                     "(its config has no 'quantize: {mode: qat}' section); fine-tune it with QAT, or calibrate "
-                    "it (post-training calibration is a later issue and not implemented yet)");
+                    "it on representative samples (qat export --calibrate N)");
   const int q16 = mode->act == QAT_TFLITE_INT16;
   /* the native edge type (int8 or int16), uint8 (int8 only) or float32 */
   const qat_export_io native_io = q16 ? QAT_EXPORT_IO_INT16 : QAT_EXPORT_IO_INT8;
@@ -608,7 +608,7 @@ int lower_quantized(const qat_model *m, qat_export_io io, const lower_qmode *mod
                     q16 ? "int16 or float32" : "int8, uint8 or float32");
   if (!m->input_fq->valid)
     return qat_fail(QAT_ERR_USAGE, "the input quantizer has no range yet: train with fake quant on, or calibrate "
-                                   "(post-training calibration is a later issue and not implemented yet)");
+                                   "(qat export --calibrate N)");
   lowering8 L;
   memset(&L, 0, sizeof L);
   L.m = m;

@@ -605,10 +605,31 @@ static qat_fb_off write_buffers(writer *w) {
 
 /* QuantizationParameters { min 0, max 1, scale 2, zero_point 3, details 4-5,
  * quantized_dimension 6 } */
-static qat_fb_off write_quant(qat_fb_builder *b, const qat_tflite_quant *q) {
+/* All-zero zero-point vectors (symmetric weights and biases: one per quantized tensor) are
+ * written once per length and shared: a flatbuffer may point to one vector from several tables,
+ * and it saves 8 bytes per channel of every per-channel tensor after the first (the dynamic-range
+ * export of examples/cifar10_cnn.yaml gets under the TF converter's size with it). */
+typedef struct zp_cache {
+  int n[64];
+  qat_fb_off off[64];
+  int count;
+} zp_cache;
+
+static qat_fb_off write_quant(qat_fb_builder *b, const qat_tflite_quant *q, zp_cache *zc) {
   if (q->n == 0) return 0;
   qat_fb_off scale = qat_fb_create_vector(b, q->scale, (size_t)q->n, 4, 0);
-  qat_fb_off zp = qat_fb_create_vector(b, q->zero_point, (size_t)q->n, 8, 0);
+  int zeros = 1;
+  for (int k = 0; k < q->n && zeros; k++) zeros = q->zero_point[k] == 0;
+  qat_fb_off zp = 0;
+  for (int k = 0; zeros && k < zc->count && !zp; k++)
+    if (zc->n[k] == q->n) zp = zc->off[k];
+  if (!zp) {
+    zp = qat_fb_create_vector(b, q->zero_point, (size_t)q->n, 8, 0);
+    if (zeros && zc->count < 64) {
+      zc->n[zc->count] = q->n;
+      zc->off[zc->count++] = zp;
+    }
+  }
   qat_fb_start_table(b, 7);
   qat_fb_add_offset(b, 2, scale);
   qat_fb_add_offset(b, 3, zp);
@@ -623,11 +644,12 @@ static qat_fb_off write_tensors(writer *w) {
   qat_fb_builder *b = &w->b;
   qat_fb_off *offs = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *offs);
   if (!offs) return 0;
+  zp_cache zc = {.count = 0};
   for (int i = 0; i < m->n_tensors; i++) {
     const qat_tflite_tensor *t = &m->tensors[i];
     qat_fb_off shape = int_vector(b, t->dims, t->rank);
     qat_fb_off name = qat_fb_create_string(b, t->name);
-    qat_fb_off quant = write_quant(b, &t->quant);
+    qat_fb_off quant = write_quant(b, &t->quant, &zc);
     qat_fb_start_table(b, 11);
     qat_fb_add_offset(b, 4, quant);
     qat_fb_add_offset(b, 3, name);

@@ -56,6 +56,10 @@ enum {
   RK_MEAN_I16,
   RK_SOFTMAX_I16,
   RK_ADD_I16,
+  RK_CONV_HYBRID,    /* symmetric per-tensor input quantization (conv.cc EvalHybrid) */
+  RK_CONV_HYBRID_PC, /* asymmetric, per-channel weights (EvalHybridPerChannel) */
+  RK_DW_HYBRID,
+  RK_NOP /* done at prepare time (a constant's DEQUANTIZE) */
 };
 
 /* Highest version of each operator that TFLite's builtin op resolver registers. Versions are
@@ -351,6 +355,34 @@ static int check_io_count(qat_rt_model *m, int k, int min_in, int max_in, int n_
   return QAT_OK;
 }
 
+/* Dynamic range (kernels_hybrid.c). CONV_2D takes the per-channel kernel when the weight
+ * scales differ from each other (conv.cc's is_hybrid_per_channel) or the conv is grouped, else
+ * the per-tensor one; DEPTHWISE_CONV_2D always the per-channel one. */
+static int prepare_conv_hybrid(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in, const rt_tensor *w,
+                               int depthwise) {
+  const rt_conv_geom *g = &op->conv;
+  int rc = check_weights_q(m, k, w, depthwise ? 3 : 0, g->out_c);
+  if (rc) return rc;
+  int per_channel = 0;
+  for (int c = 1; c < w->n_q; c++)
+    if (w->scales[c] != w->scales[0]) per_channel = 1;
+  if (depthwise || g->in_c != g->filter_in_c) {
+    /* these read one scale per output channel */
+    if (w->n_q != g->out_c)
+      return unsup(m, k, "hybrid %s needs one weight scale per output channel (got %d for %d)",
+                   depthwise ? "DEPTHWISE_CONV_2D" : "grouped CONV_2D", w->n_q, g->out_c);
+    per_channel = 1;
+  }
+  op->kind = depthwise ? RK_DW_HYBRID : per_channel ? RK_CONV_HYBRID_PC : RK_CONV_HYBRID;
+  /* the quantized input, then one scale and one offset per batch */
+  const size_t qbytes = ((size_t)in->n_elems + 7) & ~(size_t)7;
+  op->qbuf = malloc(qbytes + (size_t)g->batches * (sizeof(float) + sizeof(int32_t)));
+  if (!op->qbuf) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+  op->hy_scales = (float *)(void *)(op->qbuf + qbytes);
+  op->hy_offsets = (int32_t *)(void *)(op->hy_scales + g->batches);
+  return activation_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max);
+}
+
 static int prepare_conv(qat_rt_model *m, int k, rt_op *op, int depthwise) {
   int rc = check_io_count(m, k, 2, 3, 1);
   if (rc) return rc;
@@ -420,8 +452,8 @@ static int prepare_conv(qat_rt_model *m, int k, rt_op *op, int depthwise) {
     return check_acc64(m, k, op, (int64_t)g->k_h * g->k_w * (depthwise ? 1 : g->filter_in_c), b,
                        g->out_c);
   }
-  if (is_f32(in) && is_i8(w))
-    return unsup(m, k, "hybrid (dynamic-range) kernels with FLOAT32 input and INT8 weights");
+  if (is_f32(in) && is_i8(w) && is_f32(o) && (!b || is_f32(b)))
+    return prepare_conv_hybrid(m, k, op, in, w, depthwise);
   return unsup(m, k, "input %s, filter %s, output %s", qat_rt_type_name(in->type),
                qat_rt_type_name(w->type), qat_rt_type_name(o->type));
 }
@@ -506,10 +538,8 @@ static int prepare_fc(qat_rt_model *m, int k, rt_op *op) {
     return QAT_OK;
   }
   if (is_f32(in) && is_i8(w) && is_f32(o) && (!b || is_f32(b))) {
-    /* Dynamic range: fully_connected.cc EvalHybridDense. Symmetric run-time input quantization
-     * only (asymmetric_quantize_inputs is FC version 9+). */
-    if (op->opt.asymmetric_quantize_inputs)
-      return unsup(m, k, "hybrid FULLY_CONNECTED with asymmetric_quantize_inputs");
+    /* Dynamic range: fully_connected.cc EvalHybridDense, with symmetric or (version 9+,
+     * asymmetric_quantize_inputs) asymmetric run-time input quantization. */
     if (op->opt.activation > RT_ACT_RELU6)
       return unsup(m, k, "fused activation %d", op->opt.activation);
     if ((rc = check_weights_q(m, k, w, 0, units))) return rc;
@@ -929,12 +959,23 @@ static int prepare_dequantize(qat_rt_model *m, int k, rt_op *op) {
   if (!same_shape(in, o)) return bad(m, k, "output shape differs from the input's");
   if (!is_f32(o)) return unsup(m, k, "output type %s", qat_rt_type_name(o->type));
   op->kind = RK_DEQUANTIZE;
-  if (in->type == QAT_RT_FLOAT16) return QAT_OK;
-  if (in->type != QAT_RT_INT8 && in->type != QAT_RT_UINT8 && in->type != QAT_RT_INT16)
-    return unsup(m, k, "input type %s", qat_rt_type_name(in->type));
-  if ((rc = need_per_tensor(m, k, in, "input"))) return rc;
-  op->in_zp = (int32_t)in->zero_points[0];
-  op->in_scale = in->scales[0];
+  if (in->type != QAT_RT_FLOAT16) {
+    if (in->type != QAT_RT_INT8 && in->type != QAT_RT_UINT8 && in->type != QAT_RT_INT16)
+      return unsup(m, k, "input type %s", qat_rt_type_name(in->type));
+    if ((rc = need_per_tensor(m, k, in, "input"))) return rc;
+    op->in_zp = (int32_t)in->zero_points[0];
+    op->in_scale = in->scales[0];
+  }
+  if (in->const_data && !o->is_output && !o->owned) {
+    /* A constant's DEQUANTIZE (float16 weights) runs once, here, as TFLite's dequantize.cc
+     * does for a constant input (its output becomes a persistent constant): the ops after it
+     * then see constant float weights. */
+    o->owned = malloc(o->bytes ? o->bytes : 1);
+    if (!o->owned) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+    rt_dequantize(in->n_elems, in->type, in->const_data, op->in_scale, op->in_zp, (float *)(void *)o->owned);
+    o->const_data = o->owned;
+    op->kind = RK_NOP;
+  }
   return QAT_OK;
 }
 
@@ -1268,7 +1309,7 @@ int qat_rt_invoke_ops(qat_rt_model *m, int first, int end) {
       case RK_FC_HYBRID: {
         const rt_tensor *w = &m->tensors[op->in[1]];
         rt_fc_hybrid(op->batches, op->accum_depth, op->out_depth, op->opt.activation, i0, i1,
-                     w->scales, w->n_q > 1, i2, o, op->qbuf);
+                     w->scales, w->n_q > 1, op->opt.asymmetric_quantize_inputs, i2, o, op->qbuf);
         break;
       }
       case RK_CONV_I16: rt_conv2d_i16(&op->conv, &op->rq, i0, i1, i2, o); break;
@@ -1289,9 +1330,19 @@ int qat_rt_invoke_ops(qat_rt_model *m, int first, int end) {
         rt_softmax_i16(op->outer, op->depth, op->s_mult, op->s_shift, op->lut16, i0, o);
         break;
       case RK_ADD_I16: rt_add_i16(&op->bc, &op->add, i0, i1, o); break;
+      case RK_CONV_HYBRID:
+      case RK_CONV_HYBRID_PC:
+        rt_conv2d_hybrid(&op->conv, op->kind == RK_CONV_HYBRID_PC, op->f_min, op->f_max, i0, i1,
+                         m->tensors[op->in[1]].scales, i2, o, op->qbuf, op->hy_scales, op->hy_offsets);
+        break;
+      case RK_DW_HYBRID:
+        rt_dwconv2d_hybrid(&op->conv, op->f_min, op->f_max, i0, i1, m->tensors[op->in[1]].scales, i2, o,
+                           op->qbuf, op->hy_scales, op->hy_offsets);
+        break;
       case RK_DEQUANTIZE:
         rt_dequantize(ti->n_elems, ti->type, i0, op->in_scale, op->in_zp, o);
         break;
+      case RK_NOP: break;
       default:
         return qat_fail(QAT_ERR_INTERNAL, "%s: op %d (%s) was not prepared", m->name, k, op->name);
     }

@@ -11,7 +11,9 @@
  *   LOGISTIC           reference/logistic.h            Logistic with the 16.619.../-9 cutoffs
  *   FULLY_CONNECTED    fully_connected.cc EvalHybridDense (dynamic range): per batch row,
  *   hybrid             tensor_utils SymmetricQuantizeFloats (range = max|x|, scale =
- *                      range / 127, q = round(x * (127 / range))), then
+ *                      range / 127, q = round(x * (127 / range))) or, with
+ *                      asymmetric_quantize_inputs, AsymmetricQuantizeFloats (kernels_hybrid.c)
+ *                      and the row sums times the offset subtracted from each dot, then
  *                      MatrixBatchVectorMultiplyAccumulate (out = bias, out += dot * scale)
  *                      and ApplyActivationToVector
  * ADD and MEAN share the int8 file's iteration helpers (kernels_int8.c). The module is built
@@ -170,9 +172,34 @@ void rt_logistic_f32(int64_t n, const float *in, float *out) {
   }
 }
 
+float rt_symmetric_quantize(const float *x, int64_t n, int8_t *q) {
+  /* std::minmax_element: the first minimum and the last maximum; only their magnitudes
+   * matter here. */
+  float mn = x[0], mx = x[0];
+  for (int64_t i = 1; i < n; i++) {
+    if (x[i] < mn) mn = x[i];
+    if (!(x[i] < mx)) mx = x[i];
+  }
+  const float amn = fabsf(mn), amx = fabsf(mx);
+  const float range = amn < amx ? amx : amn; /* std::max(|min|, |max|) */
+  if (range == 0.0f) {
+    for (int64_t i = 0; i < n; i++) q[i] = 0;
+    return 1.0f;
+  }
+  const float inv = 127 / range;
+  for (int64_t i = 0; i < n; i++) {
+    const float r = roundf(x[i] * inv);
+    /* static_cast<int32_t> of a NaN (an infinite input makes inv 0 and inf * 0 NaN) is
+     * undefined; x86's cvttss2si gives INT32_MIN, which the clamp makes -127. */
+    const int32_t v = r >= -2147483648.0f && r < 2147483648.0f ? (int32_t)r : INT32_MIN;
+    q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+  }
+  return range / 127;
+}
+
 void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, const float *in,
-                  const int8_t *w, const float *w_scales, int per_channel, const float *bias,
-                  float *out, int8_t *qbuf) {
+                  const int8_t *w, const float *w_scales, int per_channel, int asymmetric,
+                  const float *bias, float *out, int8_t *qbuf) {
   const int64_t n_out = (int64_t)batches * out_depth, n_in = (int64_t)batches * accum_depth;
   /* Output = bias (VectorBatchVectorAssign) or 0. */
   for (int64_t b = 0; b < batches; b++)
@@ -184,37 +211,24 @@ void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, c
     for (int64_t b = 0; b < batches; b++) {
       const float *x = in + b * accum_depth;
       int8_t *q = qbuf + b * accum_depth;
-      /* std::minmax_element: the first minimum and the last maximum; only their magnitudes
-       * matter here. */
-      float mn = x[0], mx = x[0];
-      for (int64_t i = 1; i < accum_depth; i++) {
-        if (x[i] < mn) mn = x[i];
-        if (!(x[i] < mx)) mx = x[i];
-      }
-      const float amn = fabsf(mn), amx = fabsf(mx);
-      const float range = amn < amx ? amx : amn; /* std::max(|min|, |max|) */
       float scale;
-      if (range == 0.0f) {
-        for (int64_t i = 0; i < accum_depth; i++) q[i] = 0;
-        scale = 1.0f;
-      } else {
-        scale = range / 127;
-        const float inv = 127 / range;
-        for (int64_t i = 0; i < accum_depth; i++) {
-          const float r = roundf(x[i] * inv);
-          /* static_cast<int32_t> of a NaN (an infinite input makes inv 0 and inf * 0 NaN) is
-           * undefined; x86's cvttss2si gives INT32_MIN, which the clamp makes -127. */
-          const int32_t v = r >= -2147483648.0f && r < 2147483648.0f ? (int32_t)r : INT32_MIN;
-          q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-        }
-      }
+      int32_t offset = 0;
+      if (asymmetric) /* asymmetric_quantize_inputs (version 9+): the offset's row sums come out of each dot */
+        rt_asymmetric_quantize(x, accum_depth, q, &scale, &offset);
+      else
+        scale = rt_symmetric_quantize(x, accum_depth, q);
       /* Per tensor, the filter scale is folded into the batch's factor first. */
       const float batch_scale = per_channel ? scale : scale * w_scales[0];
       float *o = out + b * out_depth;
       for (int64_t c = 0; c < out_depth; c++) {
         const int8_t *wr = w + c * accum_depth;
         uint32_t dot = 0; /* int32 in TFLite, wrapping here */
-        for (int64_t i = 0; i < accum_depth; i++) dot += (uint32_t)((int32_t)wr[i] * q[i]);
+        uint32_t row_sum = 0;
+        for (int64_t i = 0; i < accum_depth; i++) {
+          dot += (uint32_t)((int32_t)wr[i] * q[i]);
+          row_sum += (uint32_t)(int32_t)wr[i];
+        }
+        dot -= row_sum * (uint32_t)offset;
         const float s = per_channel ? batch_scale * w_scales[c] : batch_scale;
         o[c] += (float)(int32_t)dot * s;
       }

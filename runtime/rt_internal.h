@@ -125,7 +125,9 @@ typedef struct rt_op {
   rt_bcast bc;
   rt_reduce_geom red;
   int32_t *scratch; /* MEAN int8: n_out int32 sums */
-  int8_t *qbuf;     /* hybrid FULLY_CONNECTED: the input quantized per batch */
+  int8_t *qbuf;     /* hybrid ops: the input quantized per batch (owned) */
+  float *hy_scales;    /* hybrid conv/depthwise: per-batch input scale, inside qbuf */
+  int32_t *hy_offsets; /* and per-batch input offset, inside qbuf */
   int8_t lut[256];  /* LOGISTIC int8 */
   int16_t *lut16;   /* owned: SOFTMAX int16 exp and 1/(1+x) tables (2 x 513) */
 } rt_op;
@@ -216,8 +218,21 @@ void rt_add_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in1, c
 /* Hybrid (dynamic-range) FULLY_CONNECTED: float input quantized symmetrically per batch row,
  * int8 weights (w_scales: 1 per tensor, or one per unit), float bias and output. */
 void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, const float *in,
-                  const int8_t *w, const float *w_scales, int per_channel, const float *bias,
-                  float *out, int8_t *qbuf);
+                  const int8_t *w, const float *w_scales, int per_channel, int asymmetric,
+                  const float *bias, float *out, int8_t *qbuf);
+/* kernels_hybrid.c: AsymmetricQuantizeFloats, and hybrid CONV_2D (per_channel: the
+ * asymmetric per-channel kernel; else the symmetric per-tensor one) and DEPTHWISE_CONV_2D.
+ * qbuf holds the quantized input, scales/offsets one entry per batch. */
+/* SymmetricQuantizeFloats (kernels_float.c): scale = max|x| / 127 returned,
+ * q = round(x * (127 / max|x|)) in [-127, 127]; all zeros give scale 1. */
+float rt_symmetric_quantize(const float *x, int64_t n, int8_t *q);
+void rt_asymmetric_quantize(const float *x, int64_t n, int8_t *q, float *scale, int32_t *offset);
+void rt_conv2d_hybrid(const rt_conv_geom *g, int per_channel, float act_min, float act_max, const float *in,
+                      const int8_t *w, const float *w_scales, const float *bias, float *out, int8_t *qbuf,
+                      float *scales, int32_t *offsets);
+void rt_dwconv2d_hybrid(const rt_conv_geom *g, float act_min, float act_max, const float *in, const int8_t *w,
+                        const float *w_scales, const float *bias, float *out, int8_t *qbuf, float *scales,
+                        int32_t *offsets);
 
 void rt_conv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                    const float *w, const float *bias, float *out);

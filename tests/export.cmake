@@ -65,3 +65,6 @@ add_test(NAME interop_int16x8
     COMMAND ${QAT_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_int16x8_export.py
             --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_int16x8 PROPERTIES TIMEOUT 900 ENVIRONMENT "${QAT_INTEROP_INT8_ENV}")
+
+# The float16 and dynamic-range lowerings on hand-built graphs, and float -> half.
+qat_test(test_ptq_lower SOURCES test_ptq_lower.c LIBS qat_export qat_runtime qat_config TIMEOUT 120)

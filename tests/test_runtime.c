@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "qat/error.h"
+#include "qat/export.h"
 #include "qat/quant.h"
 #include "qat/runtime.h"
 #include "runtime/rt_internal.h"
@@ -23,7 +24,7 @@
 
 #define FIXTURES QAT_SOURCE_DIR "/../shared/fixtures/tflite"
 
-enum { F32 = 0, I32 = 2, U8 = 3, I16 = 7, I8 = 9 };
+enum { F32 = 0, F16 = 1, I32 = 2, U8 = 3, I16 = 7, I8 = 9 };
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -1461,6 +1462,100 @@ static void qdq16(int idx) {
   free(m);
 }
 
+/* Dynamic-range (hybrid) ops: float input and output, int8 weights, float bias. Conv weight
+ * scales are distinct per channel (the per-channel kernel), per channel but all equal, or per
+ * tensor (both the per-tensor kernel); FULLY_CONNECTED with symmetric or asymmetric input
+ * quantization, per tensor or per channel. */
+static void hybrid_conv(int idx, int depthwise) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
+      D = ri(1, 2), pad = ri(0, 1), dm = ri(1, 3), groups = 1, mode = depthwise ? 0 : ri(0, 2);
+  if (!depthwise && mode != 2 && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
+  int OC = depthwise ? C * dm : ri(1, 6) * groups, fic = C / groups;
+  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
+  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
+  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
+          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
+  size_t nw = (size_t)dw[0] * K * KW * dw[3];
+  for (size_t i = 0; i < nw; i++) W8[i] = (int8_t)ri(-127, 127);
+  float ws[64], w0 = rf(0.001f, 0.02f);
+  int64_t z[64] = {0};
+  for (int c = 0; c < OC; c++) {
+    ws[c] = mode == 0 ? rf(0.001f, 0.02f) : w0;
+    WF[c] = rf(-1, 1);
+  }
+  int x = tb_tensor_add(m, "x", F32, 4, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 4, dw, W8, nw);
+  int b = tb_tensor_add(m, "b", F32, 1, db, WF, (size_t)OC * 4);
+  int y = tb_tensor_add(m, "y", F32, 4, dout, NULL, 0);
+  tb_quant(m, w, mode == 2 ? 1 : OC, ws, z, depthwise ? 3 : 0);
+  tb_op *op = tb_op_add(m, depthwise ? 4 : 3, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = depthwise ? 6 : groups > 1 ? 6 : mode == 2 ? 2 : 5;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->dil_w = op->dil_h = D;
+  op->dm = dm;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_hybrid_%d", depthwise ? "dw" : "conv", idx);
+  save(m, name);
+  free(m);
+}
+static void hybrid_fc(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = ri(0, 1), asym = ri(0, 1), nb = ri(0, 4) == 0;
+  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
+  for (int i = 0; i < OUT * IN; i++) W8[i] = (int8_t)ri(-127, 127);
+  float ws[64], w0 = rf(0.001f, 0.02f);
+  int64_t z[64] = {0};
+  for (int c = 0; c < OUT; c++) {
+    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
+    WF[c] = rf(-1, 1);
+  }
+  int x = tb_tensor_add(m, "x", F32, 2, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 2, dw, W8, (size_t)OUT * IN);
+  int b = tb_tensor_add(m, "b", F32, 1, db, WF, (size_t)OUT * 4);
+  int y = tb_tensor_add(m, "y", F32, 2, dout, NULL, 0);
+  tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
+  tb_op *op = tb_op_add(m, 9, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
+  op->version = pc ? 12 : asym ? 9 : 3;
+  op->asym_inputs = asym;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "fc%s%s_hybrid_%d", pc ? "pc" : "", asym ? "asym" : "", idx);
+  save(m, name);
+  free(m);
+}
+/* float16 weights: DEQUANTIZE (v3) of a FLOAT16 constant into an ADD with the float input. */
+static void f16_dequantize(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {ri(1, 3), ri(1, 50)};
+  static uint16_t h[256];
+  for (int i = 0; i < d[0] * d[1]; i++) h[i] = qat_float_to_half(rf(-70000.0f, 70000.0f) / (float)(1 << ri(0, 30)));
+  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), c = tb_tensor_add(m, "c", F16, 2, d, h, (size_t)d[0] * d[1] * 2);
+  int cf = tb_tensor_add(m, "cf", F32, 2, d, NULL, 0), y = tb_tensor_add(m, "y", F32, 2, d, NULL, 0);
+  tb_op_add(m, 6, 1, (int32_t[]){c}, 1, (int32_t[]){cf})->version = 3;
+  tb_op_add(m, 0, 2, (int32_t[]){x, cf}, 1, (int32_t[]){y})->version = 1;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "dequantize_f16_%d", idx);
+  save(m, name);
+  free(m);
+}
+
 static int write_models(const char *dir, int n) {
   gen_dir = dir;
   for (fl = 0; fl < 2; fl++)
@@ -1476,6 +1571,12 @@ static int write_models(const char *dir, int n) {
       add(i);
     }
   for (int i = 0; i < n; i++) qdq(i);
+  for (int i = 0; i < 3 * n; i++) {
+    hybrid_conv(i, 0);
+    hybrid_conv(i, 1);
+    hybrid_fc(i);
+    f16_dequantize(i);
+  }
   for (int i = 0; i < n; i++) {
     conv16(i, 0);
     conv16(i, 1);

@@ -37,6 +37,7 @@ typedef struct tb_op {
   int padding, stride_w, stride_h, act, dil_w, dil_h, dm, filter_w, filter_h;
   int keep_dims, keep_num_dims;
   int pot_scale_int16_false; /* ADD: write AddOptions.pot_scale_int16 = false */
+  int asym_inputs; /* FULLY_CONNECTED asymmetric_quantize_inputs */
   float beta;
   int n_new_shape;
   int32_t new_shape[8];
@@ -103,6 +104,7 @@ static TB_UNUSED qat_fb_off write_options(qat_fb_builder *b, const tb_op *op, in
       qat_fb_start_table(b, 5);
       qat_fb_add_scalar_i8(b, 0, (int8_t)op->act, 0);
       qat_fb_add_scalar_bool(b, 2, op->keep_num_dims, false);
+      qat_fb_add_scalar_bool(b, 3, op->asym_inputs, false);
       break;
     case 25: /* SOFTMAX */
       t = 9;

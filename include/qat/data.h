@@ -35,6 +35,10 @@ typedef struct qat_dataset {
 int qat_idx_load(const char *images_path, const char *labels_path, int num_classes,
                  qat_dataset *out);
 
+/* An IDX image file alone (no labels: all 0, num_classes 1), e.g. a representative set for
+ * calibration; the same checks as qat_idx_load. */
+int qat_idx_load_images(const char *images_path, qat_dataset *out);
+
 /* CIFAR-10 binary batches (records of 1 label byte + 3072 bytes of 32x32 R, G, B planes),
  * concatenated in the order given; converted to 32x32x3 NHWC. On error *out is left empty. */
 int qat_cifar10_load(const char *const *paths, int n_paths, qat_dataset *out);

@@ -116,4 +116,26 @@ int qat_export_int16x8(const qat_model *m, qat_export_io io, qat_tflite_model *o
  * does not write it) is refused; then qat_tflite_validate. */
 int qat_export_validate_int16x8(const qat_tflite_model *t);
 
+/* ---- post-training quantization without data (float16, dynamic range) ----
+ * Both rewrite qat_export_float32's graph (any checkpoint: float or quantization-aware, whose
+ * float weights are used as they are). *out is initialized here and freed on error. */
+
+/* float16: every FLOAT32 constant an operator reads (weights and biases) is stored as FLOAT16
+ * (round to nearest even, as Eigen::half) and turned back into the float32 tensor of the same
+ * name by a DEQUANTIZE op (version 3) at the start of the graph; compute, inputs and outputs
+ * stay float32. About half the float32 file. */
+int qat_export_float16(const qat_model *m, qat_tflite_model *out);
+int qat_tflite_to_float16(const qat_tflite_model *f32, qat_tflite_model *out);
+/* IEEE binary16 bits of f, rounded to nearest even; overflow to infinity, NaN stays NaN. */
+uint16_t qat_float_to_half(float f);
+
+/* Dynamic range: int8 symmetric weights (CONV_2D per channel along 0, DEPTHWISE_CONV_2D per
+ * channel along 3, FULLY_CONNECTED per tensor with asymmetric_quantize_inputs) for weight
+ * tensors of at least QAT_DYNAMIC_MIN_ELEMENTS elements (smaller ones stay float, as the
+ * converter's min-elements-for-weights default); float biases and activations: the hybrid
+ * kernels quantize their input at run time. */
+#define QAT_DYNAMIC_MIN_ELEMENTS 1024
+int qat_export_dynamic(const qat_model *m, qat_tflite_model *out);
+int qat_tflite_to_dynamic(const qat_tflite_model *f32, qat_tflite_model *out);
+
 #endif

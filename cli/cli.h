@@ -1,0 +1,48 @@
+/* What the CLI commands share with each other (not a library API). */
+#ifndef QAT_CLI_H
+#define QAT_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qat/data.h"
+#include "qat/runtime.h"
+#include "qat/tflite.h"
+
+int qat_cmd_eval_tflite(int argc, char **argv); /* cli/cmd_eval_tflite.c */
+int qat_cmd_export(int argc, char **argv);      /* cli/cmd_export.c */
+int qat_cmd_compare(int argc, char **argv);     /* cli/cmd_compare.c */
+
+/* qat eval MODEL.tflite's measurement: every sample of ds through the model in qat's runtime
+ * (batch 1, pixels / 255, quantized at an int8/uint8 input as TFLite's QUANTIZE does),
+ * top-1 accuracy and time per sample. data_name names the data in messages. Free with
+ * qat_tflite_eval_free (also after an error). */
+typedef struct qat_tflite_eval {
+  int64_t samples, correct;
+  double accuracy, ms_per_sample;
+  int classes, input_type;
+  int64_t *per_n, *per_ok, *confusion; /* classes, classes, classes x classes */
+} qat_tflite_eval;
+int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, const qat_dataset *ds,
+                            const char *data_name, qat_tflite_eval *res);
+void qat_tflite_eval_free(qat_tflite_eval *res);
+
+/* One `qat export` request: mode float32 | float16 | dynamic | int8 | int16x8; io (int8
+ * modes); calibrate > 0: post-training calibration with that many samples (method minmax |
+ * percentile | mse, percentile for the percentile method, data NULL for the config's training
+ * data). */
+typedef struct qat_export_request {
+  const char *mode;
+  const char *io;
+  int64_t calibrate;
+  const char *method;
+  double percentile;
+  const char *calibration_data;
+} qat_export_request;
+
+/* Lowers checkpoint ckpt as req asks into *t (initialized here; free with
+ * qat_tflite_model_free, also after an error). Messages name the checkpoint, the mode and the
+ * reason; a mode this build cannot export is QAT_ERR_UNSUPPORTED. */
+int qat_export_checkpoint(const char *ckpt, const qat_export_request *req, qat_tflite_model *t);
+
+#endif

@@ -1,0 +1,153 @@
+/* Hybrid (dynamic-range) kernels: float input quantized to int8 at run time, int8 weights,
+ * float bias and output. Read (not copied) from LiteRT's kReference paths:
+ *   input quantization   portable_tensor_utils.cc PortableAsymmetricQuantizeFloats: range
+ *                        [min(0, min x), max(0, max x)], scale = (max - min) / 255 (the
+ *                        difference in float, the division in double), the
+ *                        zero point from the end with the smaller error (clamped, rounded),
+ *                        stored scale (float), q = round(offset + x * (1.0f / scale))
+ *                        clamped to [-128, 127]; an empty range gives q = 0, scale 1, offset 0
+ *   CONV_2D per channel  conv.cc EvalHybridPerChannel -> reference_ops::HybridConvPerChannel:
+ *                        acc += w * (q - offset) over the taps inside the image,
+ *                        out = act(acc * s_w[c] * scale + bias[c]) (left to right, float)
+ *   CONV_2D per tensor   conv.cc EvalHybrid (taken when every channel scale is equal): the
+ *                        symmetric per-batch quantization of fully_connected's hybrid path,
+ *                        scale *= s_w[0], optimized_ops::HybridConv (im2col with zero taps,
+ *                        out = 0 + acc * scale, then AddBiasAndEvalActivationFunction)
+ *   DEPTHWISE_CONV_2D    depthwise_conv.cc EvalHybridPerChannel ->
+ *                        reference_integer_ops::DepthwiseConvHybridPerChannel:
+ *                        out = act((float)acc * (s_w[c] * scale) + bias[c])
+ * The int32 accumulations are exact, so only the float steps above need TFLite's order. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "runtime/rt_internal.h"
+
+static inline float clampf(float x, float lo, float hi) {
+  x = x < lo ? lo : x; /* std::min(std::max(x, lo), hi) */
+  return hi < x ? hi : x;
+}
+
+/* static_cast<int32_t> of a rounded float: out-of-range and NaN values (undefined in C++)
+ * give INT32_MIN, as x86's cvttss2si does. */
+static inline int32_t to_i32(float r) {
+  return r >= -2147483648.0f && r < 2147483648.0f ? (int32_t)r : INT32_MIN;
+}
+
+void rt_asymmetric_quantize(const float *x, int64_t n, int8_t *q, float *scale, int32_t *offset) {
+  float mn = n ? x[0] : 0.0f, mx = mn;
+  for (int64_t i = 1; i < n; i++) {
+    if (x[i] < mn) mn = x[i];
+    if (!(x[i] < mx)) mx = x[i];
+  }
+  const float rmin = 0.0f < mn ? 0.0f : mn; /* std::min(0.0f, min) */
+  const float rmax = mx < 0.0f ? 0.0f : mx; /* std::max(0.0f, max) */
+  if (rmin == rmax) {
+    memset(q, 0, (size_t)n);
+    *scale = 1.0f;
+    *offset = 0;
+    return;
+  }
+  const double qmin = -128.0, qmax = 127.0;
+  /* The range is subtracted in float, then divided in double: the ai-edge-litert 2.3.0
+   * wheel's scales match this and differ by an ulp from a double subtraction (found on the
+   * interop models: tests/interop/test_runtime_litert.py). */
+  const double s = (double)(rmax - rmin) / (qmax - qmin);
+  const double zp_min = qmin - rmin / s, zp_max = qmax - rmax / s;
+  const double err_min = fabs(qmin) + fabs(rmin / s), err_max = fabs(qmax) + fabs(rmax / s);
+  const double zp = err_min < err_max ? zp_min : zp_max;
+  int32_t nudged = zp <= qmin ? -128 : zp >= qmax ? 127 : (int32_t)round(zp);
+  *scale = (float)s;
+  *offset = nudged;
+  const float inv = 1.0f / *scale;
+  for (int64_t i = 0; i < n; i++) {
+    const int32_t v = to_i32(roundf((float)nudged + x[i] * inv));
+    q[i] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
+  }
+}
+
+void rt_conv2d_hybrid(const rt_conv_geom *g, int per_channel, float act_min, float act_max, const float *in,
+                      const int8_t *w, const float *w_scales, const float *bias, float *out, int8_t *qbuf,
+                      float *scales, int32_t *offsets) {
+  const int64_t in_size = (int64_t)g->in_h * g->in_w * g->in_c;
+  for (int64_t b = 0; b < g->batches; b++) {
+    if (per_channel) {
+      rt_asymmetric_quantize(in + b * in_size, in_size, qbuf + b * in_size, &scales[b], &offsets[b]);
+    } else {
+      scales[b] = rt_symmetric_quantize(in + b * in_size, in_size, qbuf + b * in_size) * w_scales[0];
+      offsets[b] = 0;
+    }
+  }
+  const int groups = g->in_c / g->filter_in_c;
+  const int oc_per_group = g->out_c / groups;
+  for (int64_t b = 0; b < g->batches; b++)
+    for (int64_t oy = 0; oy < g->out_h; oy++) {
+      const int64_t y0 = oy * g->stride_h - g->pad_h;
+      for (int64_t ox = 0; ox < g->out_w; ox++) {
+        const int64_t x0 = ox * g->stride_w - g->pad_w;
+        float *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
+        for (int oc = 0; oc < g->out_c; oc++) {
+          const int group = oc / oc_per_group;
+          uint32_t acc = 0; /* int32 in TFLite; wrapping here */
+          for (int ky = 0; ky < g->k_h; ky++) {
+            const int64_t iy = y0 + (int64_t)g->dil_h * ky;
+            if (iy < 0 || iy >= g->in_h) continue;
+            for (int kx = 0; kx < g->k_w; kx++) {
+              const int64_t ix = x0 + (int64_t)g->dil_w * kx;
+              if (ix < 0 || ix >= g->in_w) continue;
+              const int8_t *iq = qbuf + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c + group * g->filter_in_c;
+              const int8_t *wk = w + (((int64_t)oc * g->k_h + ky) * g->k_w + kx) * g->filter_in_c;
+              for (int ic = 0; ic < g->filter_in_c; ic++)
+                acc += (uint32_t)((int32_t)wk[ic] * ((int32_t)iq[ic] - offsets[b]));
+            }
+          }
+          float v;
+          if (per_channel) {
+            v = (float)(int32_t)acc * w_scales[oc] * scales[b];
+            if (bias) v += bias[oc];
+          } else {
+            v = 0.0f + (float)(int32_t)acc * scales[b];
+            if (bias) v = v + bias[oc];
+          }
+          o[oc] = clampf(v, act_min, act_max);
+        }
+      }
+    }
+}
+
+void rt_dwconv2d_hybrid(const rt_conv_geom *g, float act_min, float act_max, const float *in, const int8_t *w,
+                        const float *w_scales, const float *bias, float *out, int8_t *qbuf, float *scales,
+                        int32_t *offsets) {
+  const int64_t in_size = (int64_t)g->in_h * g->in_w * g->in_c;
+  for (int64_t b = 0; b < g->batches; b++)
+    rt_asymmetric_quantize(in + b * in_size, in_size, qbuf + b * in_size, &scales[b], &offsets[b]);
+  const int dm = g->depth_multiplier;
+  for (int64_t b = 0; b < g->batches; b++)
+    for (int64_t oy = 0; oy < g->out_h; oy++) {
+      const int64_t y0 = oy * g->stride_h - g->pad_h;
+      for (int64_t ox = 0; ox < g->out_w; ox++) {
+        const int64_t x0 = ox * g->stride_w - g->pad_w;
+        float *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
+        for (int ic = 0; ic < g->in_c; ic++)
+          for (int mm = 0; mm < dm; mm++) {
+            const int oc = mm + ic * dm;
+            uint32_t acc = 0;
+            for (int ky = 0; ky < g->k_h; ky++) {
+              const int64_t iy = y0 + (int64_t)g->dil_h * ky;
+              if (iy < 0 || iy >= g->in_h) continue;
+              for (int kx = 0; kx < g->k_w; kx++) {
+                const int64_t ix = x0 + (int64_t)g->dil_w * kx;
+                if (ix < 0 || ix >= g->in_w) continue;
+                const int32_t iv = qbuf[((b * g->in_h + iy) * g->in_w + ix) * g->in_c + ic];
+                const int32_t wv = w[((int64_t)ky * g->k_w + kx) * g->out_c + oc];
+                acc += (uint32_t)(wv * (iv - offsets[b]));
+              }
+            }
+            float v = (float)(int32_t)acc;
+            v *= w_scales[oc] * scales[b];
+            if (bias) v += bias[oc];
+            o[oc] = clampf(v, act_min, act_max);
+          }
+      }
+    }
+}

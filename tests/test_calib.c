@@ -1,0 +1,211 @@
+/* Tests of post-training calibration (calib/):
+ *   - the range choosers on histograms whose answers are computed by hand (percentile tails,
+ *     the MSE clip on a 1-bit grid), their argument errors;
+ *   - qat_calibrate on a tiny model with hand-set weights: min/max gives exactly the input and
+ *     Dense output ranges computed by hand from the samples; percentile clips an outlier
+ *     away, MSE keeps it where the int8 grid is fine enough;
+ *   - qat_calib_load_model on a float checkpoint (no /quant group): quantization switched on,
+ *     then calibrated and exported int8 through the QAT path (qat_export_int8_prepare);
+ *   - qat_calib_load_samples: shape mismatches and an unreadable file name the file. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "qat/calib.h"
+#include "qat/config.h"
+#include "qat/error.h"
+#include "qat/export.h"
+#include "qat/model.h"
+#include "qat/tflite.h"
+#include "qat/train.h"
+
+static void test_percentile_hand(void **state) {
+  (void)state;
+  int64_t ones[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  float lo, hi;
+  /* 10 values, 90 %: one value may fall outside each end. On [0, 10] the lower end stays at 0
+   * (widened to 0 anyway); the upper end is the top of bin 8 = 9. */
+  assert_int_equal(qat_calib_percentile_range(ones, 10, 0.0f, 10.0f, 90.0, &lo, &hi), 0);
+  assert_true(lo == 0.0f && hi == 9.0f);
+  /* On [-5, 5]: the bottom of bin 1 and the top of bin 8. */
+  assert_int_equal(qat_calib_percentile_range(ones, 10, -5.0f, 5.0f, 90.0, &lo, &hi), 0);
+  assert_true(lo == -4.0f && hi == 4.0f);
+  /* 100 %: the whole range. */
+  assert_int_equal(qat_calib_percentile_range(ones, 10, -5.0f, 5.0f, 100.0, &lo, &hi), 0);
+  assert_true(lo == -5.0f && hi == 5.0f);
+  /* A heavy bin decides: 97 of 100 values in bin 2 of [1, 11]: 95 % clips to [2, 4] widened to
+   * [0, 4]. */
+  int64_t heavy[10] = {1, 0, 97, 0, 0, 0, 0, 0, 0, 2};
+  assert_int_equal(qat_calib_percentile_range(heavy, 10, 1.0f, 11.0f, 95.0, &lo, &hi), 0);
+  assert_true(lo == 0.0f && hi == 4.0f);
+  /* Empty: the widened histogram range. */
+  int64_t none[4] = {0};
+  assert_int_equal(qat_calib_percentile_range(none, 4, 1.0f, 2.0f, 99.0, &lo, &hi), 0);
+  assert_true(lo == 0.0f && hi == 2.0f);
+  assert_int_equal(qat_calib_percentile_range(ones, 10, 0.0f, 1.0f, 50.0, &lo, &hi), QAT_ERR_USAGE);
+  assert_int_equal(qat_calib_percentile_range(ones, 10, 1.0f, 0.0f, 99.0, &lo, &hi), QAT_ERR_USAGE);
+  assert_int_equal(qat_calib_percentile_range(ones, 0, 0.0f, 1.0f, 99.0, &lo, &hi), QAT_ERR_USAGE);
+  assert_int_equal(qat_calib_percentile_range(ones, 10, 0.0f, INFINITY, 99.0, &lo, &hi), QAT_ERR_USAGE);
+}
+
+static void test_mse_hand(void **state) {
+  (void)state;
+  float lo, hi;
+  /* Bins of [0, 4]: 1000 values at centre 0.5, one at 3.5; a 1-bit grid {0, s} (qmin 0,
+   * qmax 1) with s = 4k/8. k = 1 (s = 0.5): 0.5 exact, 3.5 -> 0.5: error 9. k = 2 (s = 1):
+   * 0.5 rounds half away to 1: 1000 * 0.25 + 2.5^2 = 256.25. k = 8 (s = 4): 0.5 -> 0:
+   * 250 + 0.25. Every other k is worse than 9: the clip is [0, 0.5]. */
+  int64_t h[4] = {1000, 0, 0, 1};
+  assert_int_equal(qat_calib_mse_range(h, 4, 0.0f, 4.0f, 8, 0, 1, &lo, &hi), 0);
+  assert_true(lo == 0.0f && hi == 0.5f);
+  /* Reversed weights (one value at 0.5, 1000 at 3.5): k = 7 (s = 3.5) puts 3.5 on the grid
+   * and 0.5 -> 0: error 0.25; k = 8 (s = 4): 3.5 -> 4: 1000 * 0.25; smaller k clip 3.5. */
+  int64_t r[4] = {1, 0, 0, 1000};
+  assert_int_equal(qat_calib_mse_range(r, 4, 0.0f, 4.0f, 8, 0, 1, &lo, &hi), 0);
+  assert_true(lo == 0.0f && hi == 3.5f);
+  assert_int_equal(qat_calib_mse_range(h, 4, 0.0f, 4.0f, 0, 0, 1, &lo, &hi), QAT_ERR_USAGE);
+  assert_int_equal(qat_calib_mse_range(h, 4, 0.0f, 4.0f, 8, 1, 1, &lo, &hi), QAT_ERR_USAGE);
+}
+
+/* input [1, 1, 2] -> Flatten -> Dense(1, no bias): out = 2*a - b with pixels a, b / 255. */
+static const char *tiny_yaml =
+    "model:\n"
+    "  input: [1, 1, 2]\n"
+    "  layers:\n"
+    "    - Flatten: {name: flat}\n"
+    "    - Dense: {name: d, units: 1, use_bias: false}\n"
+    "data: {dataset: fashion-mnist}\n"
+    "train: {epochs: 1, batch_size: 4, seed: 1}\n";
+
+static int build_tiny(qat_config *cfg, qat_model **m, int max_batch) {
+  int rc = qat_config_parse(tiny_yaml, strlen(tiny_yaml), "tiny", cfg);
+  if (rc) return rc;
+  cfg->model.quantize.enabled = 1;
+  cfg->model.quantize.observer = QAT_OBSERVER_MINMAX;
+  if ((rc = qat_model_create(m, &cfg->model, max_batch, 1))) return rc;
+  const qat_param *k = qat_model_find_param(*m, "d/kernel");
+  if (!k) return QAT_ERR_INTERNAL;
+  k->tensor->data[0] = 2.0f;
+  k->tensor->data[1] = -1.0f;
+  return QAT_OK;
+}
+
+static void make_set(qat_dataset *ds, const uint8_t *px, int n) {
+  memset(ds, 0, sizeof *ds);
+  ds->n = n;
+  ds->h = 1, ds->w = 1, ds->c = 2;
+  ds->images = malloc((size_t)n * 2);
+  ds->labels = calloc((size_t)n, 1);
+  memcpy(ds->images, px, (size_t)n * 2);
+  ds->num_classes = 10;
+  ds->owns = 1;
+}
+
+static void test_calibrate_minmax_hand(void **state) {
+  (void)state;
+  qat_config cfg;
+  qat_model *m = NULL;
+  assert_int_equal(build_tiny(&cfg, &m, 2), 0);
+  /* Samples (a, b): (255, 0) -> 2, (0, 255) -> -1, (51, 102) -> 0 (exactly: 2*0.2 - 0.4),
+   * (255, 255) -> 1; 5 samples in batches of 2 (the last one partial). */
+  const uint8_t px[10] = {255, 0, 0, 255, 51, 102, 255, 255, 0, 0};
+  qat_dataset ds;
+  make_set(&ds, px, 5);
+  qat_calib_options o = {.method = QAT_CALIB_MINMAX, .batch_size = 2};
+  assert_int_equal(qat_calibrate(m, &ds, &o), 0);
+  assert_true(m->input_fq->observer.initialized);
+  assert_true(m->input_fq->observer.min == 0.0f && m->input_fq->observer.max == 1.0f);
+  const qat_fq *out = m->layer_fq[1];
+  assert_non_null(out);
+  assert_true(out->observer.min == -1.0f && out->observer.max == 2.0f);
+  /* The export path QAT checkpoints take now works on the calibrated float model. */
+  assert_int_equal(qat_export_int8_prepare(m), 0);
+  qat_tflite_model t;
+  assert_int_equal(qat_export_int8(m, QAT_EXPORT_IO_INT8, &t), 0);
+  qat_tflite_model_free(&t);
+  /* With an outlier, percentile and MSE clip it: 99 samples of (0, 0) and (26, 0) (0.2039)
+   * and one (255, 0) (2.0). */
+  qat_dataset_free(&ds);
+  uint8_t many[200];
+  for (int i = 0; i < 100; i++) many[2 * i] = i % 2 ? 26 : 0, many[2 * i + 1] = 0;
+  many[198] = 255;
+  make_set(&ds, many, 100);
+  o.method = QAT_CALIB_MINMAX;
+  assert_int_equal(qat_calibrate(m, &ds, &o), 0);
+  assert_true(out->observer.max == 2.0f);
+  o.method = QAT_CALIB_PERCENTILE;
+  o.percentile = 98.0;
+  assert_int_equal(qat_calibrate(m, &ds, &o), 0);
+  assert_true(out->observer.max < 0.25f && out->observer.max >= 26.0f / 255.0f * 2.0f);
+  /* MSE keeps it: on the int8 grid, clipping 2.0 costs more than the finer steps save
+   * (49 values at 0.2039 lose at most (1/255)^2 each). */
+  o.method = QAT_CALIB_MSE;
+  assert_int_equal(qat_calibrate(m, &ds, &o), 0);
+  assert_true(out->observer.max == 2.0f && out->observer.min == 0.0f);
+  o.method = (qat_calib_method)7;
+  assert_int_equal(qat_calibrate(m, &ds, &o), QAT_ERR_USAGE);
+  qat_dataset_free(&ds);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+}
+
+static void test_float_checkpoint(void **state) {
+  (void)state;
+  char dir[] = "/tmp/qat_calib_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char ckpt[256];
+  snprintf(ckpt, sizeof ckpt, "%s/float.h5", dir);
+  qat_config cfg;
+  assert_int_equal(qat_config_parse(tiny_yaml, strlen(tiny_yaml), "tiny", &cfg), 0);
+  qat_model *fm = NULL;
+  assert_int_equal(qat_model_create(&fm, &cfg.model, 1, 1), 0);
+  qat_checkpoint_meta meta = {0, 0, 1};
+  assert_int_equal(qat_checkpoint_save(ckpt, fm, NULL, tiny_yaml, &meta), 0);
+  qat_model_free(fm);
+  qat_config_free(&cfg);
+
+  qat_model *m = NULL;
+  int was_qat = -1;
+  assert_int_equal(qat_calib_load_model(ckpt, 4, &cfg, &m, &was_qat), 0);
+  assert_int_equal(was_qat, 0);
+  assert_true(m->spec.quantize.enabled && m->input_fq && !m->input_fq->observer.initialized);
+  /* Without calibration the export still refuses and points to it. */
+  assert_int_equal(qat_export_int8_prepare(m), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "calibrat"));
+  qat_dataset ds;
+  /* The config's data is Fashion-MNIST (28x28x1): the model takes 1x1x2. */
+  int rc = qat_calib_load_samples(&cfg, NULL, 10, 1, 1, 1, 2, &ds);
+  assert_true(rc != 0);
+  char bad[300];
+  snprintf(bad, sizeof bad, "%s/missing.idx", dir);
+  assert_int_not_equal(qat_calib_load_samples(&cfg, bad, 10, 1, 1, 1, 2, &ds), 0);
+  assert_non_null(strstr(qat_error_message(), "missing.idx"));
+  const uint8_t px[4] = {10, 20, 30, 40};
+  make_set(&ds, px, 2);
+  qat_calib_options o = {.method = QAT_CALIB_MINMAX};
+  assert_int_equal(qat_calibrate(m, &ds, &o), 0);
+  assert_int_equal(qat_export_int8_prepare(m), 0);
+  qat_dataset_free(&ds);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  unlink(ckpt);
+  rmdir(dir);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_percentile_hand),
+      cmocka_unit_test(test_mse_hand),
+      cmocka_unit_test(test_calibrate_minmax_hand),
+      cmocka_unit_test(test_float_checkpoint),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
