@@ -268,7 +268,7 @@ static void write_svg(FILE *f, const row *rows, int n) {
 /* The official interpreter's side: a short Python program run with the user's Python (one
  * with ai-edge-litert), over the test set compare wrote to DIR/testset.bin (int32 n, h, w, c
  * little-endian, then the images, then the labels). Inputs are fed as `qat eval` feeds them:
- * pixel / 255 in float32, quantized half away from zero at an int8 / uint8 input. It prints
+ * pixel / 255 in float32, quantized half away from zero at an int8 / uint8 / int16 input. It prints
  * "accuracy ms_per_sample". */
 static const char litert_eval_py[] =
     "import sys, time, numpy as np\n"
@@ -286,7 +286,7 @@ static const char litert_eval_py[] =
     "    s, z = di['quantization']\n"
     "    t = x / np.float32(s)\n"
     "    r = np.sign(t) * np.floor(np.abs(t) + np.float32(0.5))\n"
-    "    lo, hi = (-128, 127) if di['dtype'] == np.int8 else (0, 255)\n"
+    "    lo, hi = {np.int8: (-128, 127), np.uint8: (0, 255), np.int16: (-32768, 32767)}[di['dtype']]\n"
     "    x = np.clip(r + z, lo, hi).astype(di['dtype'])\n"
     "x = x.reshape(n, *di['shape'][1:])\n"
     "ok = 0\n"
