@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "qat/data.h"
 #include "qat/runtime.h"
@@ -12,6 +13,9 @@
 int qat_cmd_eval_tflite(int argc, char **argv); /* cli/cmd_eval_tflite.c */
 int qat_cmd_export(int argc, char **argv);      /* cli/cmd_export.c */
 int qat_cmd_compare(int argc, char **argv);     /* cli/cmd_compare.c */
+
+/* s as a JSON string literal: quotes, with '"', '\\' and control characters escaped. */
+void qat_cli_json_string(FILE *f, const char *s);
 
 /* qat eval MODEL.tflite's measurement: every sample of ds through the model in qat's runtime
  * (batch 1, pixels / 255, quantized at an int8/uint8 input as TFLite's QUANTIZE does),

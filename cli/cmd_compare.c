@@ -81,17 +81,6 @@ static int make_dir(const char *path) {
   return QAT_OK;
 }
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
-  }
-  fputc('"', f);
-}
-
 /* Text built in memory and written atomically. */
 typedef struct text {
   char *buf;
@@ -128,19 +117,19 @@ static void write_json(FILE *f, const char *ckpt, const row *rows, int n, int64_
                        int64_t samples) {
   const row *ref = find_row(rows, n, "float32");
   fprintf(f, "{\"checkpoint\":");
-  json_str(f, ckpt);
+  qat_cli_json_string(f, ckpt);
   fprintf(f, ",\"test_samples\":%lld,\"calibration_samples\":%lld,\"calibration_method\":", (long long)samples,
           (long long)calib);
-  json_str(f, method);
+  qat_cli_json_string(f, method);
   fprintf(f, ",\"runtime\":\"qat (TFLite reference kernels, batch 1)\",\"modes\":[");
   for (int k = 0; k < n; k++) {
     const row *r = &rows[k];
     fprintf(f, "%s{\"name\":", k ? "," : "");
-    json_str(f, r->name);
+    qat_cli_json_string(f, r->name);
     fprintf(f, ",\"mode\":");
-    json_str(f, r->mode);
+    qat_cli_json_string(f, r->mode);
     fprintf(f, ",\"ranges\":");
-    json_str(f, r->ranges);
+    qat_cli_json_string(f, r->ranges);
     if (r->ok) {
       fprintf(f, ",\"available\":true,\"file\":\"%s.tflite\",\"size_bytes\":%zu,\"accuracy\":%.6f,\"ms_per_sample\":%.4f",
               r->name, r->size, r->accuracy, r->ms);
@@ -151,7 +140,7 @@ static void write_json(FILE *f, const char *ckpt, const row *rows, int n, int64_
         fprintf(f, ",\"official_accuracy\":%.6f,\"official_ms_per_sample\":%.4f", r->off_accuracy, r->off_ms);
     } else {
       fprintf(f, ",\"available\":false,\"reason\":");
-      json_str(f, r->why);
+      qat_cli_json_string(f, r->why);
     }
     fprintf(f, "}");
   }

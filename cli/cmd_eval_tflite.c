@@ -57,17 +57,6 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
-  }
-  fputc('"', f);
-}
-
 static void shape_str(char *buf, size_t len, const qat_rt_tensor_info *t) {
   size_t k = (size_t)snprintf(buf, len, "%s [", qat_rt_type_name(t->type));
   for (int i = 0; i < t->rank && k < len; i++)
@@ -368,7 +357,7 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
   const double ms = ev.ms_per_sample, acc = ev.accuracy;
   if (json) {
     printf("{\"model\":");
-    json_str(stdout, model_path);
+    qat_cli_json_string(stdout, model_path);
     printf(",\"input_type\":\"%s\",\"samples\":%lld,\"accuracy\":%.6f,\"per_class\":[",
            qat_rt_type_name(ev.input_type), (long long)ds.n, acc);
     for (int c = 0; c < nc; c++)

@@ -63,17 +63,6 @@ static int report(int status) {
   return qat_exit_code(status);
 }
 
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
-  }
-  fputc('"', f);
-}
-
 /* Operator counts by type, in order of first appearance (stable, like the file's opcodes). */
 typedef struct op_count {
   qat_tflite_op op;
@@ -100,7 +89,7 @@ static void print_summary(const char *path, const char *mode, size_t size, const
   int n = count_ops(t, counts, 32);
   if (json) {
     printf("{\"path\":");
-    json_string(stdout, path);
+    qat_cli_json_string(stdout, path);
     printf(",\"mode\":\"%s\",\"size_bytes\":%zu,\"tensors\":%d,\"operators\":%d,\"ops\":{", mode, size, t->n_tensors,
            t->n_ops);
     for (int c = 0; c < n; c++)

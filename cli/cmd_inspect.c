@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli.h"
 #include "qat/error.h"
 #include "qat/runtime.h"
 
@@ -34,17 +35,6 @@ static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n(see 'qat inspect --help')\n");
   return 2;
-}
-
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
-  }
-  fputc('"', f);
 }
 
 /* ---- a bounds-checked read of Model.buffers and Model.metadata ----
@@ -258,14 +248,14 @@ int qat_cmd_inspect(int argc, char **argv) {
 
   if (json) {
     printf("{\"model\":");
-    json_str(stdout, path);
+    qat_cli_json_string(stdout, path);
     printf(",\"file_bytes\":%zu,\"schema_version\":%u,\"operators\":[", file_bytes, schema_version);
     for (int k = 0; k < no; k++) {
       qat_rt_op_info o;
       qat_rt_op(m, k, &o);
       printf(k ? ",{" : "{");
       printf("\"index\":%d,\"op\":", k);
-      json_str(stdout, o.name);
+      qat_cli_json_string(stdout, o.name);
       printf(",\"code\":%d,\"version\":%d,\"inputs\":", o.code, o.version);
       json_ints(stdout, o.inputs, o.n_inputs);
       printf(",\"outputs\":");
@@ -278,7 +268,7 @@ int qat_cmd_inspect(int argc, char **argv) {
       qat_rt_tensor(m, i, &t);
       printf(i ? ",{" : "{");
       printf("\"index\":%d,\"name\":", i);
-      json_str(stdout, t.name);
+      qat_cli_json_string(stdout, t.name);
       printf(",\"type\":\"%s\",\"shape\":", qat_rt_type_name(t.type));
       json_ints(stdout, t.dims, t.rank);
       printf(",\"bytes\":%zu,\"buffer\":%d,\"const\":%s", t.bytes, t.buffer, t.is_const ? "true" : "false");
@@ -300,7 +290,7 @@ int qat_cmd_inspect(int argc, char **argv) {
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)(bufs[i].meta_len < 255 ? bufs[i].meta_len : 255), bufs[i].meta);
         printf(",\"metadata\":");
-        json_str(stdout, name);
+        qat_cli_json_string(stdout, name);
       }
       printf("}");
     }

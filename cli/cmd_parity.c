@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli.h"
 #include "qat/config.h"
 #include "qat/error.h"
 #include "qat/parity.h"
@@ -51,17 +52,6 @@ static int report_error(int status) {
 
 static double share(int64_t part, int64_t whole) { return whole ? (double)part / (double)whole : 0.0; }
 
-static void json_str(const char *s) {
-  putchar('"');
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') printf("\\%c", c);
-    else if (c < 0x20) printf("\\u%04x", c);
-    else putchar(c);
-  }
-  putchar('"');
-}
-
 static void json_stats(const qat_parity_stats *s) {
   double sqnr = qat_parity_sqnr_db(s);
   printf("\"values\":%lld,\"identical\":%.6f,\"max_lsb\":%lld,\"mean_lsb\":%.6f,", (long long)s->values,
@@ -79,23 +69,23 @@ static int meets_target(const qat_parity_stats *s) {
 static void print_json(const char *ckpt, const char *model, const qat_parity_report *r) {
   const qat_parity_layer *o = &r->layers[r->output];
   printf("{\"checkpoint\":");
-  json_str(ckpt);
+  qat_cli_json_string(stdout, ckpt);
   printf(",\"model\":");
-  json_str(model);
+  qat_cli_json_string(stdout, model);
   printf(",\"samples\":%lld,\"float_accuracy\":%.6f,\"fakequant_accuracy\":%.6f,\"int8_accuracy\":%.6f,"
          "\"top1_agreement\":%.6f,\"output\":{\"name\":",
          (long long)r->samples, share(r->float_correct, r->samples), share(r->fakequant_correct, r->samples),
          share(r->int8_correct, r->samples), share(r->top1_agree, r->samples));
-  json_str(o->name);
+  qat_cli_json_string(stdout, o->name);
   printf(",");
   json_stats(&o->s);
   printf("},\"target_met\":%s,\"layers\":[", meets_target(&o->s) ? "true" : "false");
   for (int i = 0; i < r->n_layers; i++) {
     const qat_parity_layer *L = &r->layers[i];
     printf(i ? ",{\"name\":" : "{\"name\":");
-    json_str(L->name);
+    qat_cli_json_string(stdout, L->name);
     printf(",\"op\":");
-    json_str(L->op);
+    qat_cli_json_string(stdout, L->op);
     printf(",\"tensor\":%d,\"scale\":%.9g,\"zero_point\":%d,", L->tensor, (double)L->scale, (int)L->zero_point);
     json_stats(&L->s);
     printf("}");

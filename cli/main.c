@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "qat/config.h"
 #include "qat/data.h"
 #include "qat/error.h"
@@ -206,17 +207,6 @@ static int on_progress(const qat_progress *p, void *user) {
   return stop_requested;
 }
 
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
-  }
-  fputc('"', f);
-}
-
 static void default_out_dir(const char *config, char *buf, size_t len) {
   const char *base = strrchr(config, '/');
   base = base ? base + 1 : config;
@@ -306,7 +296,7 @@ static int cmd_train(int argc, char **argv) {
       printf("\"float_test_accuracy\":%.6f,\"fakequant_test_accuracy\":%.6f,", res.float_test_accuracy,
              res.test_accuracy);
     printf("\"checkpoint\":");
-    json_string(stdout, res.checkpoint);
+    qat_cli_json_string(stdout, res.checkpoint);
     printf("}\n");
   } else {
     if (res.has_test)
