@@ -152,6 +152,7 @@ static int time_qat(bench_model *bm, int rounds, int threads) {
   qat_rt_tensor_info t;
   qat_rt_tensor(m, qat_rt_input(m, 0), &t);
   snprintf(bm->kind, sizeof bm->kind, "%s", qat_rt_type_name(t.type));
+  bm->macs = 0; /* counted again at each thread count */
   for (int k = 0; k < qat_rt_num_ops(m); k++) {
     qat_rt_op_info o;
     if (!qat_rt_op(m, k, &o)) bm->macs += o.macs;
