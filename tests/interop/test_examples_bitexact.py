@@ -6,7 +6,8 @@ Checkpoints: the float examples (fashion_mnist_cnn, mobilenet_tiny, cifar10_cnn)
 `qat init` (the weights do not matter for bit-exactness); the QAT examples
 (fashion_mnist_cnn_qat from that float checkpoint, mobilenet_tiny_qat, and cifar10_cnn's
 network quantization-aware) trained a few steps so that every quantizer has a range. Float
-examples are exported float32, QAT ones int8 (int8 I/O) and int8 with float32 I/O.
+examples are exported float32, float16 and dynamic range; QAT ones int8 (int8 I/O), int8 with
+float32 I/O and int16x8 (int16 I/O).
 
 For each file, N random inputs (QAT_INTEROP_INPUTS, default 1000; 100 in a sanitizer build):
   - `qat run --batch N` against ai-edge-litert with OpResolverType.BUILTIN_REF (TensorFlow
@@ -83,6 +84,8 @@ def make_checkpoints(args, work, fashion):
         ckpt = os.path.join(work, name, "checkpoint.h5")
         run([qat, "init", cfg, "-o", ckpt])
         out.append((name, ckpt, "float32", False))
+        out.append((name, ckpt, "float16", False))
+        out.append((name, ckpt, "dynamic", False))
     limit = "data: {dataset: fashion-mnist, limit_train: 640, limit_test: 500}"
     qat_cfgs = {}
     if fashion:
@@ -109,6 +112,7 @@ def make_checkpoints(args, work, fashion):
         ckpt = os.path.join(work, name, "checkpoint.h5")
         out.append((name, ckpt, "int8", True))
         out.append((name + " (float32 I/O)", ckpt, "int8-float-io", False))
+        out.append((name, ckpt, "int16x8", False))
     return out
 
 
@@ -118,6 +122,10 @@ def random_inputs(np, rng, detail, n):
         x = rng.random((n, *shape[1:]), dtype=np.float32)
         x[1::2] = rng.standard_normal((n // 2, *shape[1:])).astype(np.float32)
         return x
+    if dtype == np.int16:
+        q = rng.integers(-32768, 32768, size=(n, *shape[1:])).astype(np.int16)
+        q[1::2] = np.round(rng.random((n // 2, *shape[1:])) ** 3 * 32767).astype(np.int16)
+        return q
     q = rng.integers(-128, 128, size=(n, *shape[1:])).astype(np.int8)
     # half of them image-like: mostly dark pixels, a few bright ones
     smooth = np.clip(np.round(rng.random((n, *shape[1:])) ** 3 * 255 - 128), -128, 127).astype(np.int8)
@@ -147,10 +155,9 @@ def main():
     rows = []
     rng = np.random.default_rng(20261122)
     for label, ckpt, mode, parity in make_checkpoints(args, work, fashion):
-        stem = re.sub(r"[^a-z0-9_]+", "_", label.lower()).strip("_")
+        stem = re.sub(r"[^a-z0-9_]+", "_", f"{label}_{mode}".lower()).strip("_")
         path = os.path.join(work, f"{stem}.tflite")
-        cmd = [args.qat, "export", ckpt, "-o", path]
-        cmd += ["--mode", "float32"] if mode == "float32" else ["--mode", "int8"]
+        cmd = [args.qat, "export", ckpt, "-o", path, "--mode", "int8" if mode == "int8-float-io" else mode]
         if mode == "int8-float-io":
             cmd += ["--io", "float32"]
         run(cmd)
