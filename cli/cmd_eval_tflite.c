@@ -141,34 +141,6 @@ static void fill_input(const eval_input *in, const uint8_t *px, size_t n, void *
   }
 }
 
-/* First index of the largest value; NaN never wins. */
-static int argmax(int type, const void *p, int64_t n) {
-  int best = 0;
-  if (type == QAT_RT_FLOAT32) {
-    const float *v = p;
-    float bv = v[0];
-    for (int64_t k = 1; k < n; k++)
-      if (v[k] > bv || (isnan(bv) && !isnan(v[k]))) bv = v[k], best = (int)k;
-  } else if (type == QAT_RT_INT8) {
-    const int8_t *v = p;
-    for (int64_t k = 1; k < n; k++)
-      if (v[k] > v[best]) best = (int)k;
-  } else if (type == QAT_RT_INT16) {
-    const int16_t *v = p;
-    for (int64_t k = 1; k < n; k++)
-      if (v[k] > v[best]) best = (int)k;
-  } else if (type == QAT_RT_UINT8) {
-    const uint8_t *v = p;
-    for (int64_t k = 1; k < n; k++)
-      if (v[k] > v[best]) best = (int)k;
-  } else if (type == QAT_RT_INT32) {
-    const int32_t *v = p;
-    for (int64_t k = 1; k < n; k++)
-      if (v[k] > v[best]) best = (int)k;
-  }
-  return best;
-}
-
 int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, const qat_dataset *ds,
                             const char *data_name, qat_tflite_eval *res) {
   qat_rt_model *m = NULL;
@@ -259,7 +231,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
       qat_fail_prefix(rc, "sample %lld: ", (long long)s);
       goto fail;
     }
-    int pred = argmax(to.type, yout, to.n_elems);
+    int pred = qat_rt_argmax(to.type, yout, to.n_elems);
     int y = ds->labels[s];
     per_n[y]++;
     conf[(size_t)y * nc + pred]++;

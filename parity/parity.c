@@ -65,24 +65,6 @@ static void softmax_row(const float *logits, int n, float *p) {
   for (int j = 0; j < n; j++) p[j] = (float)(exp((double)logits[j] - mx) / sum);
 }
 
-static int argmax_float(const float *v, int64_t n) {
-  int best = 0;
-  for (int64_t k = 1; k < n; k++)
-    if (v[k] > v[best]) best = (int)k;
-  return best;
-}
-
-static int argmax_tensor(int type, const void *p, int64_t n) {
-  int best = 0;
-  for (int64_t k = 1; k < n; k++) {
-    int better = type == QAT_RT_INT8    ? ((const int8_t *)p)[k] > ((const int8_t *)p)[best]
-                 : type == QAT_RT_UINT8 ? ((const uint8_t *)p)[k] > ((const uint8_t *)p)[best]
-                                        : ((const float *)p)[k] > ((const float *)p)[best];
-    if (better) best = (int)k;
-  }
-  return best;
-}
-
 static void accumulate(qat_parity_stats *s, const int8_t *q, const int8_t *want, const float *f, int64_t n,
                        float scale, int32_t zp) {
   const float lo = (float)(-128 - zp) * scale, hi = (float)(127 - zp) * scale;
@@ -245,7 +227,7 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
       goto done;
     }
     qat_model_forward(m, x, n, &float_ex);
-    for (int s = 0; s < n; s++) float_pred[s] = argmax_float(m->logits->data + (int64_t)s * classes, classes);
+    for (int s = 0; s < n; s++) float_pred[s] = qat_rt_argmax(QAT_RT_FLOAT32, m->logits->data + (int64_t)s * classes, classes);
     for (int i = 0; i < r->n_layers; i++) {
       int64_t per = map[i].per;
       const int li = r->layers[i].layer;
@@ -279,7 +261,7 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
                    map[i].floats + s * map[i].per, map[i].per, r->layers[i].scale, r->layers[i].zero_point);
         if (!map[i].produced) r->layers[i].s.local_identical = r->layers[i].s.identical;
       }
-      int int8_pred = argmax_tensor(out.type, rt_out, out.n_elems);
+      int int8_pred = qat_rt_argmax(out.type, rt_out, out.n_elems);
       /* each op alone, on the fake-quant model's values of its inputs */
       for (int k = 0; k < n_ops; k++) {
         qat_rt_op_info op;
@@ -294,7 +276,7 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
           if (e >= 0) accumulate_local(&r->layers[e].s, qat_rt_tensor_data(rt, op.outputs[j]), map[e].want, map[e].per);
         }
       }
-      int fq_pred = argmax_float(m->logits->data + (int64_t)s * classes, classes);
+      int fq_pred = qat_rt_argmax(QAT_RT_FLOAT32, m->logits->data + (int64_t)s * classes, classes);
       r->float_correct += float_pred[s] == y[s];
       r->fakequant_correct += fq_pred == y[s];
       r->int8_correct += int8_pred == y[s];

@@ -1351,3 +1351,30 @@ int qat_rt_invoke_ops(qat_rt_model *m, int first, int end) {
 }
 
 int qat_rt_invoke(qat_rt_model *m) { return qat_rt_invoke_ops(m, 0, m->n_ops); }
+
+int qat_rt_argmax(int type, const void *p, int64_t n) {
+  int best = 0;
+  if (type == QAT_RT_FLOAT32) {
+    const float *v = p;
+    float bv = v[0];
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > bv || (isnan(bv) && !isnan(v[k]))) bv = v[k], best = (int)k;
+  } else if (type == QAT_RT_INT8) {
+    const int8_t *v = p;
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > v[best]) best = (int)k;
+  } else if (type == QAT_RT_INT16) {
+    const int16_t *v = p;
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > v[best]) best = (int)k;
+  } else if (type == QAT_RT_UINT8) {
+    const uint8_t *v = p;
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > v[best]) best = (int)k;
+  } else if (type == QAT_RT_INT32) {
+    const int32_t *v = p;
+    for (int64_t k = 1; k < n; k++)
+      if (v[k] > v[best]) best = (int)k;
+  }
+  return best;
+}

@@ -159,6 +159,10 @@ int qat_rt_invoke(qat_rt_model *m);
  * the fake-quant model's values to see that op's own rounding). */
 int qat_rt_invoke_ops(qat_rt_model *m, int first, int end);
 
+/* The first index of the largest of n values of a FLOAT32, INT8, INT16, UINT8 or INT32 tensor
+ * (np.argmax; a NaN never wins), e.g. a classifier's top-1; 0 for other types. */
+int qat_rt_argmax(int type, const void *data, int64_t n);
+
 /* Peak activation memory of the arena plan (what a microcontroller must reserve), and the
  * sum of all activation sizes (what no sharing would need). */
 size_t qat_rt_arena_bytes(const qat_rt_model *m);
