@@ -7,96 +7,26 @@
 
 #include "config/internal.h"
 #include "qat/error.h"
+#include "qat/layer.h"
 
-const char *qat_layer_type_name(qat_layer_type t) {
-  static const char *const names[] = {
-#define QAT_LAYER_NAME(e, cls, stem) cls,
-      QAT_LAYER_TYPES(QAT_LAYER_NAME)
-#undef QAT_LAYER_NAME
-  };
-  if ((unsigned)t >= QAT_LAYER_TYPE_COUNT) return "unknown";
-  return names[t];
-}
-
-static const char *const layer_stems[] = {
-#define QAT_LAYER_STEM(e, cls, stem) stem,
-    QAT_LAYER_TYPES(QAT_LAYER_STEM)
-#undef QAT_LAYER_STEM
-};
-static const char *const layer_classes[] = {
-#define QAT_LAYER_CLASS(e, cls, stem) cls,
-    QAT_LAYER_TYPES(QAT_LAYER_CLASS)
-#undef QAT_LAYER_CLASS
-};
-_Static_assert(sizeof layer_stems / sizeof layer_stems[0] == QAT_LAYER_TYPE_COUNT,
-               "stem per layer type");
-
-/* Other spellings Keras itself accepts for the same classes. */
-static const struct {
-  const char *alias;
-  qat_layer_type type;
-} layer_aliases[] = {
-    {"Convolution2D", QAT_LAYER_CONV2D},
-    {"MaxPool2D", QAT_LAYER_MAX_POOL2D},
-    {"AvgPool2D", QAT_LAYER_AVG_POOL2D},
-    {"GlobalAvgPool2D", QAT_LAYER_GLOBAL_AVG_POOL2D},
-};
-
-#define CFG_ARGS(X)                       \
-  X(FILTERS, "filters")                   \
-  X(KERNEL_SIZE, "kernel_size")           \
-  X(STRIDES, "strides")                   \
-  X(PADDING, "padding")                   \
-  X(ACTIVATION, "activation")             \
-  X(USE_BIAS, "use_bias")                 \
-  X(DEPTH_MULTIPLIER, "depth_multiplier") \
-  X(UNITS, "units")                       \
-  X(POOL_SIZE, "pool_size")               \
-  X(RATE, "rate")                         \
-  X(MOMENTUM, "momentum")                 \
-  X(EPSILON, "epsilon")                   \
-  X(MAX_VALUE, "max_value")               \
-  X(TARGET_SHAPE, "target_shape")         \
-  X(NAME, "name")                         \
-  X(INPUTS, "inputs")
-
+/* Arguments by Keras name: the layer descriptors (include/qat/layer.h) say which each type
+ * takes; the parsers below say how each reads. */
 enum {
-#define CFG_ARG_ENUM(e, s) ARG_##e,
-  CFG_ARGS(CFG_ARG_ENUM)
+#define CFG_ARG_ENUM(e, s) ARG_##e = QAT_ARG_##e,
+  QAT_LAYER_ARGS(CFG_ARG_ENUM)
 #undef CFG_ARG_ENUM
-      ARG_COUNT
+      ARG_COUNT = QAT_ARG_COUNT
 };
 static const char *const arg_names[] = {
 #define CFG_ARG_NAME(e, s) s,
-    CFG_ARGS(CFG_ARG_NAME)
+    QAT_LAYER_ARGS(CFG_ARG_NAME)
 #undef CFG_ARG_NAME
 };
 
-#define A(x) (1u << ARG_##x)
-#define CONV_COMMON (A(KERNEL_SIZE) | A(STRIDES) | A(PADDING) | A(ACTIVATION) | A(USE_BIAS))
-#define POOL_COMMON (A(POOL_SIZE) | A(STRIDES) | A(PADDING))
+#define A(x) QAT_ARG(x)
 
-/* Which arguments each type accepts and needs; name and inputs are added for every type. */
-static const struct {
-  unsigned allowed, required;
-} layer_args[] = {
-    [QAT_LAYER_CONV2D] = {A(FILTERS) | CONV_COMMON, A(FILTERS) | A(KERNEL_SIZE)},
-    [QAT_LAYER_DEPTHWISE_CONV2D] = {A(DEPTH_MULTIPLIER) | CONV_COMMON, A(KERNEL_SIZE)},
-    [QAT_LAYER_DENSE] = {A(UNITS) | A(ACTIVATION) | A(USE_BIAS), A(UNITS)},
-    [QAT_LAYER_MAX_POOL2D] = {POOL_COMMON, 0},
-    [QAT_LAYER_AVG_POOL2D] = {POOL_COMMON, 0},
-    [QAT_LAYER_GLOBAL_AVG_POOL2D] = {0, 0},
-    [QAT_LAYER_BATCH_NORM] = {A(MOMENTUM) | A(EPSILON), 0},
-    [QAT_LAYER_RELU] = {A(MAX_VALUE), 0},
-    [QAT_LAYER_ACTIVATION] = {A(ACTIVATION), A(ACTIVATION)},
-    [QAT_LAYER_DROPOUT] = {A(RATE), A(RATE)},
-    [QAT_LAYER_FLATTEN] = {0, 0},
-    [QAT_LAYER_RESHAPE] = {A(TARGET_SHAPE), A(TARGET_SHAPE)},
-    [QAT_LAYER_ADD] = {A(INPUTS), A(INPUTS)},
-};
-_Static_assert(sizeof layer_args / sizeof layer_args[0] == QAT_LAYER_TYPE_COUNT,
-               "every layer type needs an argument table entry");
-_Static_assert(ARG_COUNT <= 32, "argument masks are 32 bits");
+static const qat_layer_desc *desc(qat_layer_type t) { return qat_layer_desc_of(t); }
+static uint32_t allowed_mask(qat_layer_type t) { return desc(t)->args | A(NAME) | A(INPUTS); }
 
 static const char *const activation_names[] = {"linear", "relu", "relu6", "softmax"};
 
@@ -149,21 +79,7 @@ static void names_add(name_table *t, int index) {
   t->slot[h] = index;
 }
 
-static int find_type(const char *s, qat_layer_type *out) {
-  for (int t = 0; t < QAT_LAYER_TYPE_COUNT; t++) {
-    if (!strcmp(s, layer_classes[t])) {
-      *out = (qat_layer_type)t;
-      return 1;
-    }
-  }
-  for (size_t i = 0; i < sizeof layer_aliases / sizeof layer_aliases[0]; i++) {
-    if (!strcmp(s, layer_aliases[i].alias)) {
-      *out = layer_aliases[i].type;
-      return 1;
-    }
-  }
-  return 0;
-}
+static int find_type(const char *s, qat_layer_type *out) { return qat_layer_find(s, out); }
 
 static int unknown_type(const cfg_ctx *c, const cfg_node *key, const char *path) {
   char list[512];
@@ -177,16 +93,18 @@ static int unknown_type(const cfg_ctx *c, const cfg_node *key, const char *path)
   if (!strcmp(key->str, "InputLayer") || !strcmp(key->str, "Input"))
     return qat_cfg_error(c, key, path,
                          "'%s' is not a layer here (expected the input shape in model.input)", q.s);
-  hint = qat_cfg_suggest(key->str, layer_classes, QAT_LAYER_TYPE_COUNT);
+  const char *classes[QAT_LAYER_TYPE_COUNT];
+  for (int t = 0; t < QAT_LAYER_TYPE_COUNT; t++) classes[t] = desc((qat_layer_type)t)->keras_class;
+  hint = qat_cfg_suggest(key->str, classes, QAT_LAYER_TYPE_COUNT);
   if (hint)
     return qat_cfg_error(c, key, path, "unknown layer type '%s' (did you mean '%s'?)", q.s, hint);
-  qat_cfg_join(list, sizeof list, layer_classes, QAT_LAYER_TYPE_COUNT);
+  qat_cfg_join(list, sizeof list, classes, QAT_LAYER_TYPE_COUNT);
   return qat_cfg_error(c, key, path, "unknown layer type '%s' (expected one of: %s)", q.s, list);
 }
 
 static size_t allowed_names(qat_layer_type t, const char **out) {
   size_t n = 0;
-  unsigned mask = layer_args[t].allowed | A(NAME) | A(INPUTS);
+  unsigned mask = allowed_mask(t);
   for (int a = 0; a < ARG_COUNT; a++)
     if (mask & (1u << a)) out[n++] = arg_names[a];
   return n;
@@ -264,10 +182,11 @@ static int inputs_arg(const cfg_ctx *c, const cfg_node *n, const char *path, qat
   int rc;
   size_t count = n->kind == CFG_SEQ ? n->n : 1;
   if (n->kind == CFG_MAP) return qat_cfg_want(c, n, path, "a list of layer names");
-  if (t == QAT_LAYER_ADD && (count < 2 || count > QAT_MAX_LAYER_INPUTS))
-    return qat_cfg_error(c, n, path, "Add has %zu input%s (expected 2 to %d layer names)", count,
-                         count == 1 ? "" : "s", QAT_MAX_LAYER_INPUTS);
-  if (t != QAT_LAYER_ADD && count != 1)
+  const qat_layer_desc *d = desc(t);
+  if (d->max_inputs > 1 && (count < (size_t)d->min_inputs || count > (size_t)d->max_inputs))
+    return qat_cfg_error(c, n, path, "%s has %zu input%s (expected %d to %d layer names)", d->keras_class, count,
+                         count == 1 ? "" : "s", d->min_inputs, d->max_inputs);
+  if (d->max_inputs <= 1 && count != 1)
     return qat_cfg_error(c, n, path, "%s takes one input, got %zu (expected a single layer name)",
                          qat_layer_type_name(t), count);
   if (n->kind == CFG_SCALAR) return qat_cfg_str(c, n, path, &s);
@@ -340,19 +259,6 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   }
 }
 
-static void layer_defaults(qat_layer_spec *L, qat_layer_type t) {
-  memset(L, 0, sizeof *L);
-  L->type = t;
-  L->depth_multiplier = 1;
-  L->strides[0] = L->strides[1] = 1;
-  L->pool_size[0] = L->pool_size[1] = 2;
-  L->padding = QAT_PADDING_VALID;
-  L->activation = QAT_ACTIVATION_LINEAR;
-  L->use_bias = 1;
-  L->momentum = 0.99f;
-  L->epsilon = 1e-3f;
-}
-
 /* One list item: "Type: {args}" (or a bare "Type" for a layer without arguments). */
 static int parse_layer(const cfg_ctx *c, const cfg_node *item, const char *path, qat_layer_spec *L,
                        layer_aux *aux) {
@@ -377,7 +283,7 @@ static int parse_layer(const cfg_ctx *c, const cfg_node *item, const char *path,
   if (key->kind != CFG_SCALAR || strlen(key->str) != key->len)
     return qat_cfg_want(c, key, path, "a layer type name");
   if (!find_type(key->str, &t)) return unknown_type(c, key, path);
-  layer_defaults(L, t);
+  qat_layer_defaults(L, t);
   L->line = item->line;
   L->column = item->col;
   qat_cfg_path(aux->path, path, key->str, key->len);
@@ -395,7 +301,7 @@ static int parse_layer(const cfg_ctx *c, const cfg_node *item, const char *path,
       if (a == ARG_COUNT)
         return qat_cfg_unknown(c, args->kids[2 * p], aux->path, names, allowed_names(t, names));
       qat_cfg_path(apath, aux->path, k, strlen(k));
-      if (!((layer_args[t].allowed | A(NAME) | A(INPUTS)) & (1u << a))) {
+      if (!(allowed_mask(t) & (1u << a))) {
         char list[256];
         qat_cfg_join(list, sizeof list, names, allowed_names(t, names));
         return qat_cfg_error(c, args->kids[2 * p], apath,
@@ -408,21 +314,22 @@ static int parse_layer(const cfg_ctx *c, const cfg_node *item, const char *path,
     }
   }
   for (int a = 0; a < ARG_COUNT; a++) {
-    if ((layer_args[t].required & (1u << a)) && !seen[a]) {
+    if ((desc(t)->required_args & (1u << a)) && !seen[a]) {
       size_t n = 0;
       char list[128];
       for (int r = 0; r < ARG_COUNT; r++)
-        if (layer_args[t].required & (1u << r)) names[n++] = arg_names[r];
+        if (desc(t)->required_args & (1u << r)) names[n++] = arg_names[r];
       qat_cfg_join(list, sizeof list, names, n);
       return qat_cfg_error(c, item, aux->path,
                            "missing required argument '%s' (expected %s to have: %s)", arg_names[a],
                            qat_layer_type_name(t), list);
     }
   }
-  /* Keras pools default their strides to the pool size. */
-  if ((t == QAT_LAYER_MAX_POOL2D || t == QAT_LAYER_AVG_POOL2D) && !seen[ARG_STRIDES]) {
-    L->strides[0] = L->pool_size[0];
-    L->strides[1] = L->pool_size[1];
+  if (desc(t)->finish) {
+    uint32_t given = 0;
+    for (int a = 0; a < ARG_COUNT; a++)
+      if (seen[a]) given |= 1u << a;
+    desc(t)->finish(L, given);
   }
   return 0;
 }
@@ -430,7 +337,7 @@ static int parse_layer(const cfg_ctx *c, const cfg_node *item, const char *path,
 /* Gives a layer without a name the Keras default ("conv2d", "conv2d_1", ...), skipping names
  * that earlier layers already hold. */
 static void default_name(qat_layer_spec *L, int *counter, const name_table *names) {
-  const char *stem = layer_stems[L->type];
+  const char *stem = desc(L->type)->stem;
   do {
     if (*counter == 0)
       snprintf(L->name, sizeof L->name, "%s", stem);

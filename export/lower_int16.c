@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "export/lower_common.h"
+#include "layers/lower_kit.h"
 #include "qat/error.h"
 #include "qat/export.h"
 #include "qat/quant.h"

@@ -14,7 +14,7 @@
 #include "qat/atomic_file.h"
 #include "qat/error.h"
 #include "qat/flatbuf.h"
-#include "qat/train.h" /* QAT_VERSION, for the description */
+#include "qat/version.h"
 
 #define TFLITE_SCHEMA_VERSION 3
 /* schema.fbs: deprecated_builtin_code is a byte; codes above this go in builtin_code only. */

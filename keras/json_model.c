@@ -12,10 +12,7 @@
 #include "keras/internal.h"
 #include "qat/error.h"
 
-#define SUPPORTED                                                                                   \
-  "InputLayer, Conv2D, DepthwiseConv2D, Dense, MaxPooling2D, AveragePooling2D, "                    \
-  "GlobalAveragePooling2D, BatchNormalization, ReLU, Activation (relu, relu6, softmax, linear), " \
-  "Dropout, Flatten, Reshape, Add; ZeroPadding2D and Rescaling folded into the conv after them"
+#include "qat/layer.h"
 
 typedef struct jctx {
   const char *src;
@@ -134,21 +131,6 @@ static int activation(const jctx *c, struct json_object *v, qat_activation *out)
   return lfail(c, QAT_ERR_UNSUPPORTED, "activation '%s' is not supported (expected relu, relu6, softmax or linear)", s);
 }
 
-static int conv_checks(const jctx *c, struct json_object *o) {
-  int rc, d[2], one[2] = {1, 1};
-  if ((rc = channels_last(c, o))) return rc;
-  if ((rc = int_pair(c, o, "dilation_rate", one, d))) return rc;
-  if (d[0] != 1 || d[1] != 1)
-    return lfail(c, QAT_ERR_UNSUPPORTED, "dilation_rate [%d, %d] is not supported (expected 1)", d[0], d[1]);
-  struct json_object *g = get(o, "groups");
-  if (!is_null(g)) {
-    int groups;
-    if ((rc = want_int(c, g, "groups", 1, 1 << 20, &groups))) return rc;
-    if (groups != 1) return lfail(c, QAT_ERR_UNSUPPORTED, "groups %d is not supported (expected 1)", groups);
-  }
-  return QAT_OK;
-}
-
 /* Names become HDF5 group names and TFLite tensor names: the alphabet config/ accepts. */
 static int layer_name(const jctx *c, const char *s, char out[QAT_NAME_MAX]) {
   size_t n = strlen(s);
@@ -167,16 +149,73 @@ static int layer_name(const jctx *c, const char *s, char out[QAT_NAME_MAX]) {
   return QAT_OK;
 }
 
-static void defaults(qat_layer_spec *L, qat_layer_type t) {
-  memset(L, 0, sizeof *L);
-  L->type = t;
-  L->depth_multiplier = 1;
-  L->strides[0] = L->strides[1] = 1;
-  L->pool_size[0] = L->pool_size[1] = 2;
-  L->use_bias = 1;
-  L->momentum = 0.99f;
-  L->epsilon = 1e-3f;
+/* qat_kcfg over one layer's JSON config: what the layer descriptors read their Keras
+ * arguments through (include/qat/layer.h), so layers/ links no JSON library. */
+typedef struct kcfg_json {
+  qat_kcfg base;
+  const jctx *c;
+  struct json_object *cfg;
+} kcfg_json;
+
+static const kcfg_json *kj(const qat_kcfg *k) { return (const kcfg_json *)k; }
+
+static int k_is_set(const qat_kcfg *k, const char *key) { return !is_null(get(kj(k)->cfg, key)); }
+static int k_integer(const qat_kcfg *k, const char *key, int lo, int hi, int *out) {
+  return want_int(kj(k)->c, get(kj(k)->cfg, key), key, lo, hi, out);
 }
+static int k_number(const qat_kcfg *k, const char *key, double lo, double hi, float *out) {
+  return want_num(kj(k)->c, get(kj(k)->cfg, key), key, lo, hi, out);
+}
+static int k_boolean(const qat_kcfg *k, const char *key, int dflt, int *out) {
+  return want_bool(kj(k)->c, get(kj(k)->cfg, key), key, dflt, out);
+}
+static int k_int_pair(const qat_kcfg *k, const char *key, const int *dflt, int out[2]) {
+  return int_pair(kj(k)->c, kj(k)->cfg, key, dflt, out);
+}
+/* An int (a list of one) or a list of 1..max ints. */
+static int k_int_list(const qat_kcfg *k, const char *key, int max, int lo, int hi, int *out, int *n) {
+  const jctx *c = kj(k)->c;
+  struct json_object *v = get(kj(k)->cfg, key);
+  if (v && json_object_is_type(v, json_type_int)) {
+    *n = 1;
+    return want_int(c, v, key, lo, hi, &out[0]);
+  }
+  if (!v || !json_object_is_type(v, json_type_array) || json_object_array_length(v) < 1 ||
+      json_object_array_length(v) > (size_t)max)
+    return lfail(c, QAT_ERR_UNSUPPORTED, "%s must be a list of 1 to %d dimensions", key, max);
+  *n = (int)json_object_array_length(v);
+  for (int i = 0; i < *n; i++) {
+    int rc = want_int(c, json_object_array_get_idx(v, (size_t)i), key, lo, hi, &out[i]);
+    if (rc) return rc;
+  }
+  return QAT_OK;
+}
+static int k_padding(const qat_kcfg *k, qat_padding *out) { return padding(kj(k)->c, kj(k)->cfg, out); }
+static int k_activation(const qat_kcfg *k, const char *key, qat_activation *out) {
+  return activation(kj(k)->c, get(kj(k)->cfg, key), out);
+}
+static int k_channels_last(const qat_kcfg *k) { return channels_last(kj(k)->c, kj(k)->cfg); }
+__attribute__((format(printf, 3, 4))) static int k_fail(const qat_kcfg *k, int status, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return lfail(kj(k)->c, status, "%s", msg);
+}
+
+static const qat_kcfg_ops kcfg_json_ops = {
+    .is_set = k_is_set,
+    .integer = k_integer,
+    .number = k_number,
+    .boolean = k_boolean,
+    .int_pair = k_int_pair,
+    .int_list = k_int_list,
+    .padding = k_padding,
+    .activation = k_activation,
+    .channels_last = k_channels_last,
+    .fail = k_fail,
+};
 
 /* The input shape from a batch shape [null, H, W, C]. */
 static int input_shape(const jctx *c, struct json_object *v, int shape[3]) {
@@ -263,123 +302,21 @@ static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, ke
     return 2;
   }
   qat_layer_type t;
-  if (!strcmp(cls, "Conv2D") || !strcmp(cls, "Convolution2D")) t = QAT_LAYER_CONV2D;
-  else if (!strcmp(cls, "DepthwiseConv2D")) t = QAT_LAYER_DEPTHWISE_CONV2D;
-  else if (!strcmp(cls, "Dense")) t = QAT_LAYER_DENSE;
-  else if (!strcmp(cls, "MaxPooling2D") || !strcmp(cls, "MaxPool2D")) t = QAT_LAYER_MAX_POOL2D;
-  else if (!strcmp(cls, "AveragePooling2D") || !strcmp(cls, "AvgPool2D")) t = QAT_LAYER_AVG_POOL2D;
-  else if (!strcmp(cls, "GlobalAveragePooling2D") || !strcmp(cls, "GlobalAvgPool2D")) t = QAT_LAYER_GLOBAL_AVG_POOL2D;
-  else if (!strcmp(cls, "BatchNormalization")) t = QAT_LAYER_BATCH_NORM;
-  else if (!strcmp(cls, "ReLU")) t = QAT_LAYER_RELU;
-  else if (!strcmp(cls, "Activation")) t = QAT_LAYER_ACTIVATION;
-  else if (!strcmp(cls, "Dropout")) t = QAT_LAYER_DROPOUT;
-  else if (!strcmp(cls, "Flatten")) t = QAT_LAYER_FLATTEN;
-  else if (!strcmp(cls, "Reshape")) t = QAT_LAYER_RESHAPE;
-  else if (!strcmp(cls, "Add")) t = QAT_LAYER_ADD;
-  else return lfail(c, QAT_ERR_UNSUPPORTED, "class '%s' is not supported (supported: " SUPPORTED ")", cls);
-  defaults(L, t);
+  if (!qat_layer_find(cls, &t))
+    return lfail(c, QAT_ERR_UNSUPPORTED,
+                 "class '%s' is not supported (supported: InputLayer, %s; ZeroPadding2D and Rescaling folded into "
+                 "the conv after them)",
+                 cls, qat_layer_class_list());
+  qat_layer_defaults(L, t);
   if ((rc = layer_name(c, name, L->name))) return rc;
   /* Keras 3 LoRA or its own quantized layers carry other variables than a plain kernel. */
   if (!is_null(get(cfg, "lora_rank")))
     return lfail(c, QAT_ERR_UNSUPPORTED, "LoRA layers (lora_rank set) are not supported");
   if (!is_null(get(cfg, "quantization_config")) || !is_null(get(cfg, "quantization_mode")))
     return lfail(c, QAT_ERR_UNSUPPORTED, "Keras-quantized layers are not supported (expected a float model)");
-  int one[2] = {1, 1};
-  switch (t) {
-  case QAT_LAYER_CONV2D:
-  case QAT_LAYER_DEPTHWISE_CONV2D:
-    if ((rc = conv_checks(c, cfg)) || (rc = int_pair(c, cfg, "kernel_size", NULL, L->kernel_size)) ||
-        (rc = int_pair(c, cfg, "strides", one, L->strides)) || (rc = padding(c, cfg, &L->padding)) ||
-        (rc = activation(c, get(cfg, "activation"), &L->activation)) ||
-        (rc = want_bool(c, get(cfg, "use_bias"), "use_bias", 1, &L->use_bias)))
-      return rc;
-    if (t == QAT_LAYER_CONV2D) {
-      if ((rc = want_int(c, get(cfg, "filters"), "filters", 1, 1 << 20, &L->filters))) return rc;
-    } else if (!is_null(get(cfg, "depth_multiplier"))) {
-      if ((rc = want_int(c, get(cfg, "depth_multiplier"), "depth_multiplier", 1, 1 << 20, &L->depth_multiplier))) return rc;
-    }
-    return QAT_OK;
-  case QAT_LAYER_DENSE:
-    if ((rc = want_int(c, get(cfg, "units"), "units", 1, 1 << 24, &L->units)) ||
-        (rc = activation(c, get(cfg, "activation"), &L->activation)) ||
-        (rc = want_bool(c, get(cfg, "use_bias"), "use_bias", 1, &L->use_bias)))
-      return rc;
-    return QAT_OK;
-  case QAT_LAYER_MAX_POOL2D:
-  case QAT_LAYER_AVG_POOL2D: {
-    int two[2] = {2, 2};
-    if ((rc = channels_last(c, cfg)) || (rc = int_pair(c, cfg, "pool_size", two, L->pool_size)) ||
-        (rc = int_pair(c, cfg, "strides", L->pool_size, L->strides)) || (rc = padding(c, cfg, &L->padding)))
-      return rc;
-    return QAT_OK;
-  }
-  case QAT_LAYER_GLOBAL_AVG_POOL2D: {
-    int keep = 0;
-    if ((rc = channels_last(c, cfg)) || (rc = want_bool(c, get(cfg, "keepdims"), "keepdims", 0, &keep))) return rc;
-    if (keep) return lfail(c, QAT_ERR_UNSUPPORTED, "keepdims true is not supported (expected false)");
-    return QAT_OK;
-  }
-  case QAT_LAYER_BATCH_NORM: {
-    struct json_object *axis = get(cfg, "axis");
-    if (axis && json_object_is_type(axis, json_type_array) && json_object_array_length(axis) == 1)
-      axis = json_object_array_get_idx(axis, 0);
-    int ax = -1, center = 1, scale = 1;
-    if (!is_null(axis) && (rc = want_int(c, axis, "axis", -4, 3, &ax))) return rc;
-    if (ax != -1 && ax != 3)
-      return lfail(c, QAT_ERR_UNSUPPORTED, "axis %d is not supported (expected -1 or 3, the channels)", ax);
-    if ((rc = want_bool(c, get(cfg, "center"), "center", 1, &center)) ||
-        (rc = want_bool(c, get(cfg, "scale"), "scale", 1, &scale)))
-      return rc;
-    if (!center || !scale)
-      return lfail(c, QAT_ERR_UNSUPPORTED, "center/scale false is not supported (expected both true)");
-    if (!is_null(get(cfg, "momentum")) && (rc = want_num(c, get(cfg, "momentum"), "momentum", 0, 1, &L->momentum)))
-      return rc;
-    if (!is_null(get(cfg, "epsilon")) && (rc = want_num(c, get(cfg, "epsilon"), "epsilon", 0, 1, &L->epsilon)))
-      return rc;
-    if (!(L->epsilon > 0)) return lfail(c, QAT_ERR_FORMAT, "epsilon must be > 0");
-    return QAT_OK;
-  }
-  case QAT_LAYER_RELU: {
-    float slope = 0, thr = 0, mv = 0;
-    if (!is_null(get(cfg, "negative_slope")) && (rc = want_num(c, get(cfg, "negative_slope"), "negative_slope", -1e30, 1e30, &slope)))
-      return rc;
-    if (!is_null(get(cfg, "threshold")) && (rc = want_num(c, get(cfg, "threshold"), "threshold", -1e30, 1e30, &thr)))
-      return rc;
-    if (!is_null(get(cfg, "max_value")) && (rc = want_num(c, get(cfg, "max_value"), "max_value", -1e30, 1e30, &mv)))
-      return rc;
-    if (slope != 0 || thr != 0 || (mv != 0 && mv != 6))
-      return lfail(c, QAT_ERR_UNSUPPORTED,
-                   "only ReLU and ReLU6 are supported (got negative_slope %g, threshold %g, max_value %g)", slope, thr, mv);
-    L->max_value = mv;
-    return QAT_OK;
-  }
-  case QAT_LAYER_ACTIVATION:
-    return activation(c, get(cfg, "activation"), &L->activation);
-  case QAT_LAYER_DROPOUT:
-    if (!is_null(get(cfg, "noise_shape"))) return lfail(c, QAT_ERR_UNSUPPORTED, "noise_shape is not supported");
-    return want_num(c, get(cfg, "rate"), "rate", 0, 1, &L->rate);
-  case QAT_LAYER_FLATTEN:
-    return channels_last(c, cfg);
-  case QAT_LAYER_RESHAPE: {
-    struct json_object *ts = get(cfg, "target_shape");
-    if (!ts || !json_object_is_type(ts, json_type_array) || json_object_array_length(ts) < 1 ||
-        json_object_array_length(ts) > 3)
-      return lfail(c, QAT_ERR_UNSUPPORTED, "target_shape must be a list of 1 to 3 dimensions");
-    L->target_rank = (int)json_object_array_length(ts);
-    int unknown = 0;
-    for (int i = 0; i < L->target_rank; i++) {
-      if ((rc = want_int(c, json_object_array_get_idx(ts, (size_t)i), "target_shape", -1, 1 << 24, &L->target_shape[i])))
-        return rc;
-      if (L->target_shape[i] == 0 || (L->target_shape[i] == -1 && unknown++))
-        return lfail(c, QAT_ERR_FORMAT, "bad target_shape");
-    }
-    return QAT_OK;
-  }
-  case QAT_LAYER_ADD:
-    return QAT_OK;
-  default:
-    return lfail(c, QAT_ERR_INTERNAL, "no parser");
-  }
+  const qat_layer_desc *d = qat_layer_desc_of(t);
+  kcfg_json k = {{&kcfg_json_ops}, c, cfg};
+  return d->keras ? d->keras(&k.base, L) : QAT_OK;
 }
 
 static int find_name(const qat_model_spec *s, int before, const char *name) {
@@ -453,8 +390,8 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     const char *reg = str_or(get(root, "registered_name"), NULL);
     return qat_fail(QAT_ERR_UNSUPPORTED,
                     "%s: model class '%s'%s%s%s is not supported (expected Sequential or Functional with layers: "
-                    SUPPORTED ")",
-                    c->src, cls, reg ? " (registered as '" : "", reg ? reg : "", reg ? "')" : "");
+                    "InputLayer, %s; ZeroPadding2D and Rescaling folded into the conv after them)",
+                    c->src, cls, reg ? " (registered as '" : "", reg ? reg : "", reg ? "')" : "", qat_layer_class_list());
   }
   struct json_object *cfg = get(root, "config");
   struct json_object *list = cfg && json_object_is_type(cfg, json_type_array) ? cfg : get(cfg, "layers");
@@ -511,11 +448,13 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
       rc = lfail(c, QAT_ERR_FORMAT, "duplicate layer name");
       goto free_pend;
     }
-    if (!functional && type == QAT_LAYER_ADD) {
-      rc = lfail(c, QAT_ERR_UNSUPPORTED, "Add in a Sequential model");
+    const qat_layer_desc *d = is_fold ? NULL : qat_layer_desc_of((qat_layer_type)type);
+    int multi = d && d->max_inputs > 1;
+    if (!functional && multi) {
+      rc = lfail(c, QAT_ERR_UNSUPPORTED, "%s in a Sequential model", d->keras_class);
       goto free_pend;
     }
-    if ((type == QAT_LAYER_ADD) != (k > 1)) {
+    if (multi != (k > 1)) {
       rc = lfail(c, QAT_ERR_UNSUPPORTED, "has %d inputs (Add takes 2 or more, other layers one)", k);
       goto free_pend;
     }
@@ -532,8 +471,8 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
       if (p >= 0) {
         /* the layer after a ZeroPadding2D / Rescaling takes it in: only a conv or dense */
         const char *what = pend[p].f.has_pad ? "ZeroPadding2D" : "Rescaling";
-        int ok = type == QAT_LAYER_CONV2D || type == QAT_LAYER_DEPTHWISE_CONV2D ||
-                 (type == QAT_LAYER_DENSE && pend[p].f.has_rescale);
+        int ok = d && ((d->roles & QAT_LAYER_FOLDS_BN) ||
+                       (d->keras_kernel == QAT_KERNEL_IO && pend[p].f.has_rescale));
         if (!ok || pend[p].consumed) {
           rc = qat_fail(QAT_ERR_UNSUPPORTED,
                         "%s: layer '%s' (%s) feeds %s (qat folds it into the one Conv2D or DepthwiseConv2D%s "

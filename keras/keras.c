@@ -14,6 +14,7 @@
 
 #include "keras/internal.h"
 #include "qat/error.h"
+#include "qat/layer.h"
 
 typedef struct wsrc {
   qat_h5_reader r;
@@ -23,11 +24,7 @@ typedef struct wsrc {
   char (*k3name)[QAT_NAME_MAX + 16]; /* Keras 3: each layer's object name in the file */
 } wsrc;
 
-static const char *const type_stems[] = {
-#define KERAS_STEM(e, cls, stem) stem,
-    QAT_LAYER_TYPES(KERAS_STEM)
-#undef KERAS_STEM
-};
+static const char *type_stem(qat_layer_type t) { return qat_layer_desc_of(t)->stem; }
 
 /* Keras 3 saves a model's layers under names made from their class, not the layer names:
  * the snake-case class name, then _1, _2, ... for later layers of the same class, in the
@@ -38,8 +35,8 @@ static int keras3_names(wsrc *ws, const qat_model_spec *spec) {
   for (int i = 0; i < spec->n_layers; i++) {
     int k = 0;
     for (int j = 0; j < i; j++) k += spec->layers[j].type == spec->layers[i].type;
-    if (k) snprintf(ws->k3name[i], sizeof ws->k3name[i], "%s_%d", type_stems[spec->layers[i].type], k);
-    else snprintf(ws->k3name[i], sizeof ws->k3name[i], "%s", type_stems[spec->layers[i].type]);
+    if (k) snprintf(ws->k3name[i], sizeof ws->k3name[i], "%s_%d", type_stem(spec->layers[i].type), k);
+    else snprintf(ws->k3name[i], sizeof ws->k3name[i], "%s", type_stem(spec->layers[i].type));
   }
   return QAT_OK;
 }
@@ -107,11 +104,12 @@ void qat_keras_free(qat_keras_model *k) {
 /* The Keras shape of a qat parameter: conv OHWI <- HWIO, dense [out,in] <- [in,out],
  * depthwise [1,H,W,C*M] <- [H,W,C,M]; vectors as they are. */
 static int keras_dims(const qat_layer_spec *L, const qat_param *p, int64_t kd[4]) {
-  if (p->rank == 4 && L->type == QAT_LAYER_CONV2D) {
+  qat_kernel_layout layout = qat_layer_desc_of(L->type)->keras_kernel;
+  if (p->rank == 4 && layout == QAT_KERNEL_HWIO) {
     kd[0] = p->dims[1], kd[1] = p->dims[2], kd[2] = p->dims[3], kd[3] = p->dims[0];
     return 4;
   }
-  if (p->rank == 4 && L->type == QAT_LAYER_DEPTHWISE_CONV2D) {
+  if (p->rank == 4 && layout == QAT_KERNEL_HWCM) {
     int m = L->depth_multiplier;
     kd[0] = p->dims[1], kd[1] = p->dims[2], kd[2] = p->dims[3] / m, kd[3] = m;
     return 4;
@@ -125,7 +123,7 @@ static int keras_dims(const qat_layer_spec *L, const qat_param *p, int64_t kd[4]
 }
 
 static void to_qat_layout(const qat_layer_spec *L, const qat_param *p, const float *src, float *dst) {
-  if (p->rank == 4 && L->type == QAT_LAYER_CONV2D) {
+  if (p->rank == 4 && qat_layer_desc_of(L->type)->keras_kernel == QAT_KERNEL_HWIO) {
     int O = p->dims[0], H = p->dims[1], W = p->dims[2], I = p->dims[3];
     for (int o = 0; o < O; o++)
       for (int h = 0; h < H; h++)
@@ -444,7 +442,8 @@ static int fold_rescales(qat_keras_model *k, const keras_fold *folds, const char
     if (!folds[li].has_rescale) continue;
     qat_layer_spec *L = &k->spec.layers[li];
     float s = folds[li].scale, o = folds[li].offset;
-    if (o != 0 && (L->padding == QAT_PADDING_SAME && L->type != QAT_LAYER_DENSE))
+    const qat_layer_desc *d = qat_layer_desc_of(L->type);
+    if (o != 0 && (L->padding == QAT_PADDING_SAME && d->keras_kernel != QAT_KERNEL_IO))
       return qat_fail(QAT_ERR_UNSUPPORTED,
                       "%s: layer '%s' (Rescaling, offset %g) before '%s' (%s) with padding same: the offset cannot be "
                       "folded where the window covers padding (expected offset 0 or a VALID conv)",
@@ -453,8 +452,8 @@ static int fold_rescales(qat_keras_model *k, const keras_fold *folds, const char
       return qat_fail(QAT_ERR_UNSUPPORTED,
                       "%s: layer '%s' (Rescaling, offset %g) before '%s' (%s), which has no bias to take the offset",
                       path, folds[li].rescale_name, (double)o, L->name, qat_layer_type_name(L->type));
-    int dw = L->type == QAT_LAYER_DEPTHWISE_CONV2D;
-    qat_keras_weight *w = find_weight(k, L->name, dw ? "depthwise_kernel" : "kernel");
+    int dw = d->kernel_channel_axis != 0; /* channel-last kernel: depthwise */
+    qat_keras_weight *w = find_weight(k, L->name, d->kernel ? d->kernel : "kernel");
     qat_keras_weight *b = L->use_bias ? find_weight(k, L->name, "bias") : NULL;
     if (!w || (L->use_bias && !b)) return qat_fail(QAT_ERR_INTERNAL, "%s: no weights for '%s'", path, L->name);
     int outs = dw ? w->dims[w->rank - 1] : w->dims[0]; /* depthwise [1,H,W,C*M]; OHWI, [out,in] */

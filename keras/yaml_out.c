@@ -6,8 +6,10 @@
 
 #include "qat/error.h"
 #include "qat/keras.h"
+#include "qat/layer.h"
 
 typedef struct sbuf {
+  qat_yaml_out y; /* first: the layer descriptors write through it */
   char *s;
   size_t len, cap;
   int oom;
@@ -51,20 +53,25 @@ static void put_float(sbuf *b, float v) {
   put(b, "%s", tmp);
 }
 
-static void put_pair(sbuf *b, const char *key, const int v[2]) { put(b, ", %s: [%d, %d]", key, v[0], v[1]); }
-
-static const char *act_name(qat_activation a) {
-  switch (a) {
-  case QAT_ACTIVATION_RELU: return "relu";
-  case QAT_ACTIVATION_RELU6: return "relu6";
-  case QAT_ACTIVATION_SOFTMAX: return "softmax";
-  default: return "linear";
+__attribute__((format(printf, 2, 3))) static void y_put(qat_yaml_out *y, const char *fmt, ...) {
+  sbuf *b = (sbuf *)y;
+  char tmp[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof tmp) {
+    b->oom = 1;
+    return;
   }
+  put(b, "%s", tmp);
 }
+static void y_put_float(qat_yaml_out *y, float v) { put_float((sbuf *)y, v); }
+static const qat_yaml_ops yaml_ops = {y_put, y_put_float};
 
 int qat_keras_config_yaml(const qat_keras_model *k, const char *source, const char *init_ckpt, char **out) {
   const qat_model_spec *s = &k->spec;
-  sbuf b = {0};
+  sbuf b = {{&yaml_ops}, NULL, 0, 0, 0};
   *out = NULL;
   put(&b, "# Imported by 'qat import' from %s (%s%s%s).\n", source ? source : "a Keras model",
       k->format ? k->format : "Keras", k->keras_version[0] ? ", Keras " : "", k->keras_version);
@@ -81,9 +88,10 @@ int qat_keras_config_yaml(const qat_keras_model *k, const char *source, const ch
   for (int i = 0; i < s->n_layers; i++) {
     const qat_layer_spec *L = &s->layers[i];
     put(&b, "    - %s: {name: \"%s\"", qat_layer_type_name(L->type), L->name);
+    const qat_layer_desc *d = qat_layer_desc_of(L->type);
     int n = L->n_inputs > 0 ? L->n_inputs : 1;
     int default_input = n == 1 && (L->n_inputs == 0 || L->inputs[0] == i - 1);
-    if (!default_input || L->type == QAT_LAYER_ADD) {
+    if (!default_input || d->max_inputs > 1) {
       put(&b, ", inputs: [");
       for (int j = 0; j < n; j++) {
         int src = L->inputs[j];
@@ -91,47 +99,7 @@ int qat_keras_config_yaml(const qat_keras_model *k, const char *source, const ch
       }
       put(&b, "]");
     }
-    switch (L->type) {
-    case QAT_LAYER_CONV2D:
-    case QAT_LAYER_DEPTHWISE_CONV2D:
-      if (L->type == QAT_LAYER_CONV2D) put(&b, ", filters: %d", L->filters);
-      else put(&b, ", depth_multiplier: %d", L->depth_multiplier);
-      put_pair(&b, "kernel_size", L->kernel_size);
-      put_pair(&b, "strides", L->strides);
-      put(&b, ", padding: %s, activation: %s, use_bias: %s", L->padding == QAT_PADDING_SAME ? "same" : "valid",
-          act_name(L->activation), L->use_bias ? "true" : "false");
-      break;
-    case QAT_LAYER_DENSE:
-      put(&b, ", units: %d, activation: %s, use_bias: %s", L->units, act_name(L->activation),
-          L->use_bias ? "true" : "false");
-      break;
-    case QAT_LAYER_MAX_POOL2D:
-    case QAT_LAYER_AVG_POOL2D:
-      put_pair(&b, "pool_size", L->pool_size);
-      put_pair(&b, "strides", L->strides);
-      put(&b, ", padding: %s", L->padding == QAT_PADDING_SAME ? "same" : "valid");
-      break;
-    case QAT_LAYER_BATCH_NORM:
-      put(&b, ", momentum: ");
-      put_float(&b, L->momentum);
-      put(&b, ", epsilon: ");
-      put_float(&b, L->epsilon);
-      break;
-    case QAT_LAYER_RELU:
-      if (L->max_value != 0) put(&b, ", max_value: 6");
-      break;
-    case QAT_LAYER_ACTIVATION: put(&b, ", activation: %s", act_name(L->activation)); break;
-    case QAT_LAYER_DROPOUT:
-      put(&b, ", rate: ");
-      put_float(&b, L->rate);
-      break;
-    case QAT_LAYER_RESHAPE:
-      put(&b, ", target_shape: [");
-      for (int j = 0; j < L->target_rank; j++) put(&b, "%s%d", j ? ", " : "", L->target_shape[j]);
-      put(&b, "]");
-      break;
-    default: break;
-    }
+    if (d->yaml) d->yaml(&b.y, L);
     put(&b, "}\n");
   }
   put(&b, "# data: {dataset: fashion-mnist}\n"

@@ -2,6 +2,8 @@
  * parameters are registered while the graph is built and placed in the flat vectors after. */
 #include "qat/model.h"
 
+#include "layers/build.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,39 +11,20 @@
 #include "qat/error.h"
 #include "qat/rng.h"
 
-static const char *const layer_names[] = {
-#define QAT_LAYER_NAME(e, cls, stem) cls,
-    QAT_LAYER_TYPES(QAT_LAYER_NAME)
-#undef QAT_LAYER_NAME
-};
+typedef qat_builder builder;
 
-typedef struct builder {
-  qat_model *m;
-  int cap_params, cap_fq;
-  int quant;                /* spec.quantize.enabled */
-  int *fq_after;            /* layer output gets its own activation fake quant */
-  qat_tensor *(*bn)[4];     /* a folded BN's gamma, beta, moving mean, moving variance */
-  qat_tensor *input_q;      /* the model input after its fake quant */
-  int layer;                /* the layer being built */
-  qat_activation pending;   /* a ReLU/ReLU6 left for the layer's output fake quant to apply */
-} builder;
+static const char *layer_names(qat_layer_type t) { return qat_layer_type_name(t); }
 
-static int is_relu(const qat_layer_spec *l) {
-  return (l->type == QAT_LAYER_RELU) ||
-         (l->type == QAT_LAYER_ACTIVATION &&
-          (l->activation == QAT_ACTIVATION_RELU || l->activation == QAT_ACTIVATION_RELU6));
-}
+static int is_relu(const qat_layer_spec *l) { return qat_layer_fusable_activation(l) != QAT_ACTIVATION_LINEAR; }
 
-static int is_conv(qat_layer_type t) { return t == QAT_LAYER_CONV2D || t == QAT_LAYER_DEPTHWISE_CONV2D; }
+static unsigned roles(const qat_layer_spec *l) { return qat_layer_desc_of(l->type)->roles; }
 
 /* Layers whose int8 output has the input's scale and zero point (TFLite requires it of
  * MAX_POOL_2D, AVERAGE_POOL_2D and RESHAPE; dropout and a linear activation vanish). */
 static int keeps_input_range(const qat_layer_spec *l) {
-  return l->type == QAT_LAYER_MAX_POOL2D || l->type == QAT_LAYER_AVG_POOL2D || l->type == QAT_LAYER_FLATTEN ||
-         l->type == QAT_LAYER_RESHAPE || l->type == QAT_LAYER_DROPOUT ||
-         (l->type == QAT_LAYER_ACTIVATION && l->activation == QAT_ACTIVATION_LINEAR);
+  qat_layer_range r = qat_layer_range_of(l);
+  return r == QAT_RANGE_KEEP || r == QAT_RANGE_IDENTITY;
 }
-
 
 /* Finds the int8 ops of the exported graph: a conv, depthwise or dense layer (or an Add)
  * heads an op; a BatchNormalization right after a linear conv folds into it, and a ReLU or
@@ -71,8 +54,8 @@ static int plan_quantization(builder *b) {
     int head = alone ? m->fused_into[j] : -1;
     const qat_layer_spec *h = head >= 0 ? &sp->layers[head] : NULL;
     m->fused_into[i] = i;
-    if (l->type == QAT_LAYER_BATCH_NORM && b->quant) {
-      if (!(alone && head == j && is_conv(h->type) && h->activation == QAT_ACTIVATION_LINEAR)) {
+    if ((roles(l) & QAT_LAYER_IS_BN) && b->quant) {
+      if (!(alone && head == j && (roles(h) & QAT_LAYER_FOLDS_BN) && h->activation == QAT_ACTIVATION_LINEAR)) {
         rc = qat_fail(QAT_ERR_UNSUPPORTED,
                       "%s:%d:%d: layer '%s' (BatchNormalization): for int8 it must directly follow a linear "
                       "Conv2D or DepthwiseConv2D that nothing else reads, so that it can be folded",
@@ -82,16 +65,14 @@ static int plan_quantization(builder *b) {
       m->fused_into[i] = head;
       m->fold_bn[head] = i;
     } else if (is_relu(l) && alone && !has_act[head] && h->activation == QAT_ACTIVATION_LINEAR &&
-               (is_conv(h->type) || h->type == QAT_LAYER_DENSE || h->type == QAT_LAYER_ADD)) {
+               (roles(h) & QAT_LAYER_HEAD)) {
       m->fused_into[i] = head;
       has_act[head] = 1;
     }
   }
   for (int i = 0; i < n; i++) {
     const qat_layer_spec *l = &sp->layers[i];
-    int requantizes = is_conv(l->type) || l->type == QAT_LAYER_DENSE || l->type == QAT_LAYER_ADD ||
-                      l->type == QAT_LAYER_GLOBAL_AVG_POOL2D || l->type == QAT_LAYER_BATCH_NORM || is_relu(l);
-    b->fq_after[i] = requantizes;
+    b->fq_after[i] = qat_layer_range_of(l) == QAT_RANGE_OWN;
   }
   /* only the last layer of each fused chain is quantized */
   for (int i = 0; i < n; i++)
@@ -146,8 +127,6 @@ static int new_fq(builder *b, qat_fq_role role, const char *name, int channels, 
   return QAT_OK;
 }
 
-static int add_param(builder *b, int layer, const char *suffix, int rank, const int *dims, int trainable,
-                     qat_tensor **out);
 
 /* A fake-quant node; with LSQ its step size is a trainable parameter "<owner>/<param>" (never
  * named "kernel", so weight decay leaves it alone), zero until the first batch sets it. */
@@ -155,7 +134,7 @@ static int fake_quant(builder *b, int layer, const char *param, qat_tensor *x, q
   qat_op_attrs a = {.fq = fq};
   qat_tensor *ins[2] = {x, NULL};
   if (fq->learned) {
-    int rc = add_param(b, layer, param, 1, &fq->channels, 1, &ins[1]);
+    int rc = qat_build_param(b, layer, param, 1, &fq->channels, 1, &ins[1]);
     if (rc) return rc;
   }
   return qat_graph_add(&b->m->graph, QAT_OP_FAKE_QUANT, fq->learned ? 2 : 1, ins, &a, out);
@@ -175,47 +154,19 @@ static int activation_fq(builder *b, int layer, const char *name, int non_negati
   return fake_quant(b, layer, "lsq_output_scale", x, *fq, out);
 }
 
-/* The quantizer of a layer input: the model input's, or the producing layer's. */
-static qat_fq *source_fq(const qat_model *m, int src) { return src < 0 ? m->input_fq : m->layer_fq[src]; }
+qat_fq *qat_model_source_fq(const qat_model *m, int src) { return src < 0 ? m->input_fq : m->layer_fq[src]; }
+static qat_fq *source_fq(const qat_model *m, int src) { return qat_model_source_fq(m, src); }
 
-/* Gives the output quantizer of a chain headed by a conv, depthwise or dense layer its int8
- * op's requantization (qat_fq.requant). */
+/* Gives the output quantizer of the chain that layer `head` starts its int8 op's
+ * requantization, where the head's descriptor has one. */
 static int link_requant(qat_model *m, int head, qat_fq *out) {
-  const qat_layer_spec *h = &m->spec.layers[head];
   if (m->spec.quantize.activations_lsq) return QAT_OK; /* a learned scale rounds as it learns */
-  if (h->type == QAT_LAYER_GLOBAL_AVG_POOL2D) {
-    int src = qat_layer_input(&m->spec, head, 0);
-    const qat_tensor *x = src < 0 ? m->input : m->layer_out[src];
-    out->requant = QAT_REQUANT_MEAN;
-    out->input = source_fq(m, src);
-    out->requant_count = (int64_t)x->dims[1] * x->dims[2];
-    QAT_ASSERT(out->input && x->rank == 4);
-    return QAT_OK;
-  }
-  if (!is_conv(h->type) && h->type != QAT_LAYER_DENSE) return QAT_OK;
-  char name[sizeof(((qat_fq *)0)->name)];
-  snprintf(name, sizeof name, "%s/%s", h->name, h->type == QAT_LAYER_DEPTHWISE_CONV2D ? "depthwise_kernel" : "kernel");
-  const qat_fq *w = qat_model_find_fq(m, name);
-  const qat_fq *in = source_fq(m, qat_layer_input(&m->spec, head, 0));
-  QAT_ASSERT(w && in);
-  const qat_tensor *y = m->layer_out[head];
-  int channels = y->dims[y->rank - 1];
-  QAT_ASSERT(w->channels == 1 || w->channels == channels);
-  size_t bytes = (size_t)channels * (sizeof(int32_t) + sizeof(int) + sizeof(double));
-  double *eff = malloc(bytes);
-  if (!eff) return qat_fail(QAT_ERR_NOMEM, "out of memory building the model");
-  out->requant_eff = eff;
-  out->requant_mult = (int32_t *)(eff + channels);
-  out->requant_shift = (int *)(out->requant_mult + channels);
-  out->requant_channels = channels;
-  out->requant = h->type == QAT_LAYER_DENSE ? QAT_REQUANT_DOUBLE : QAT_REQUANT_FIXED_POINT;
-  out->input = in;
-  out->weight = w;
-  return QAT_OK;
+  const qat_layer_desc *d = qat_layer_desc_of(m->spec.layers[head].type);
+  return d->link_requant ? d->link_requant(m, head, out) : QAT_OK;
 }
 
-static int add_param(builder *b, int layer, const char *suffix, int rank, const int *dims, int trainable,
-                     qat_tensor **out) {
+int qat_build_param(builder *b, int layer, const char *suffix, int rank, const int *dims, int trainable,
+                    qat_tensor **out) {
   qat_model *m = b->m;
   if (m->n_param_list == b->cap_params) {
     int cap = b->cap_params ? 2 * b->cap_params : 32;
@@ -250,23 +201,24 @@ static int add_param(builder *b, int layer, const char *suffix, int rank, const 
 /* A BatchNormalization's parameters: made by the conv it folds into (which needs gamma and the
  * moving variance first) or by the BN layer itself, in the same order either way, so the
  * parameter list (and the seeded initialization) is the same with and without QAT. */
-static int bn_params(builder *b, int bn_layer, int channels, qat_tensor *out[4]) {
+int qat_build_bn_params(builder *b, int bn_layer, int channels, qat_tensor *out[4]) {
   if (b->bn[bn_layer][0]) {
     memcpy(out, b->bn[bn_layer], 4 * sizeof *out);
     return QAT_OK;
   }
   int rc;
-  if ((rc = add_param(b, bn_layer, "gamma", 1, &channels, 1, &out[0])) ||
-      (rc = add_param(b, bn_layer, "beta", 1, &channels, 1, &out[1])) ||
-      (rc = add_param(b, bn_layer, "moving_mean", 1, &channels, 0, &out[2])) ||
-      (rc = add_param(b, bn_layer, "moving_variance", 1, &channels, 0, &out[3])))
+  if ((rc = qat_build_param(b, bn_layer, "gamma", 1, &channels, 1, &out[0])) ||
+      (rc = qat_build_param(b, bn_layer, "beta", 1, &channels, 1, &out[1])) ||
+      (rc = qat_build_param(b, bn_layer, "moving_mean", 1, &channels, 0, &out[2])) ||
+      (rc = qat_build_param(b, bn_layer, "moving_variance", 1, &channels, 0, &out[3])))
     return rc;
   memcpy(b->bn[bn_layer], out, 4 * sizeof *out);
   return QAT_OK;
 }
 
-static int add_activation(builder *b, qat_activation act, int is_last, qat_tensor *x, qat_tensor **out) {
+int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tensor **out) {
   qat_model *m = b->m;
+  int is_last = b->layer == m->spec.n_layers - 1;
   if (b->quant && b->fq_after[b->layer] && (act == QAT_ACTIVATION_RELU || act == QAT_ACTIVATION_RELU6)) {
     /* the output fake quant applies it, as the int8 op's clamp does: one pass, not two */
     b->pending = act;
@@ -289,15 +241,15 @@ static int add_activation(builder *b, qat_activation act, int is_last, qat_tenso
 
 /* Weight fake quant (per channel along `axis`, or per tensor) and, for an unfolded bias, the
  * bias's int32 grid at input scale x weight scale. */
-static int quantize_weights(builder *b, int li, int in_src, int axis, int channels, qat_tensor **w,
-                            qat_tensor **bias) {
+int qat_build_weight_quant(builder *b, int li, const char *kernel, int axis, int channels, qat_tensor **w,
+                           qat_tensor **bias) {
   if (!b->quant) return QAT_OK;
   qat_model *m = b->m;
   const qat_layer_spec *l = &m->spec.layers[li];
   char name[sizeof(((qat_fq *)0)->name)];
   int per_tensor = m->spec.quantize.weights_per_tensor;
   qat_fq *wfq = NULL, *bfq = NULL;
-  snprintf(name, sizeof name, "%s/%s", l->name, l->type == QAT_LAYER_DEPTHWISE_CONV2D ? "depthwise_kernel" : "kernel");
+  snprintf(name, sizeof name, "%s/%s", l->name, kernel);
   int rc = new_fq(b, QAT_FQ_WEIGHT, name, per_tensor ? 1 : channels, per_tensor ? -1 : axis, &wfq);
   if (rc) return rc;
   wfq->learned = m->spec.quantize.weights_lsq;
@@ -305,121 +257,20 @@ static int quantize_weights(builder *b, int li, int in_src, int axis, int channe
   if (!*bias) return QAT_OK;
   snprintf(name, sizeof name, "%s/bias", l->name);
   if ((rc = new_fq(b, QAT_FQ_BIAS, name, channels, 0, &bfq))) return rc;
-  bfq->input = source_fq(m, in_src);
+  bfq->input = source_fq(m, b->in_src);
   bfq->weight = wfq;
   QAT_ASSERT(bfq->input);
   return fake_quant(b, li, NULL, *bias, bfq, bias);
 }
 
-static int build_layer(builder *b, int li, int in_src, qat_tensor **in, qat_tensor **out) {
-  qat_model *m = b->m;
-  const qat_layer_spec *l = &m->spec.layers[li];
-  int is_last = li == m->spec.n_layers - 1;
-  qat_tensor *x = in[0], *w = NULL, *bias = NULL;
+qat_op_attrs qat_build_attrs(const qat_layer_spec *l) {
   qat_op_attrs a = {0};
   a.kernel[0] = l->kernel_size[0];
   a.kernel[1] = l->kernel_size[1];
   a.strides[0] = l->strides[0];
   a.strides[1] = l->strides[1];
   a.padding = l->padding;
-  int rc = QAT_OK;
-  switch (l->type) {
-  case QAT_LAYER_CONV2D:
-  case QAT_LAYER_DEPTHWISE_CONV2D: {
-    int dw = l->type == QAT_LAYER_DEPTHWISE_CONV2D;
-    if (x->rank != 4)
-      return qat_fail(QAT_ERR_USAGE, "expects an input [batch,H,W,C], got rank %d", x->rank);
-    int cin = x->dims[3], cout = dw ? cin * l->depth_multiplier : l->filters;
-    int wd[4] = {dw ? 1 : cout, l->kernel_size[0], l->kernel_size[1], dw ? cout : cin};
-    if ((rc = add_param(b, li, dw ? "depthwise_kernel" : "kernel", 4, wd, 1, &w))) return rc;
-    if (l->use_bias && (rc = add_param(b, li, "bias", 1, &cout, 1, &bias))) return rc;
-    a.depth_multiplier = l->depth_multiplier;
-    int fold = b->quant ? m->fold_bn[li] : -1;
-    qat_tensor *bn[4] = {0};
-    if (fold >= 0) {
-      /* The folded unit: weights * gamma / sigma, fake-quantized, conv, scaled back for the
-       * batch-statistics BN that the BatchNormalization layer adds next. Its conv bias moves
-       * into the BN's moving mean (qat_model_absorb_folded_bias): it is not used here. */
-      if ((rc = bn_params(b, fold, cout, bn))) return rc;
-      qat_op_attrs fa = {.axis = dw ? 3 : 0, .epsilon = m->spec.layers[fold].epsilon};
-      if ((rc = qat_graph_add(&m->graph, QAT_OP_BN_FOLD_WEIGHTS, 3, (qat_tensor *[]){w, bn[0], bn[3]}, &fa, &w)))
-        return rc;
-      bias = NULL;
-    }
-    if ((rc = quantize_weights(b, li, in_src, dw ? 3 : 0, cout, &w, &bias))) return rc;
-    qat_tensor *ins[3] = {x, w, bias};
-    qat_tensor *conv;
-    if ((rc = qat_graph_add(&m->graph, dw ? QAT_OP_DEPTHWISE_CONV2D : QAT_OP_CONV2D, bias ? 3 : 2, ins, &a, &conv)))
-      return rc;
-    if (fold >= 0) {
-      qat_op_attrs ua = {.epsilon = m->spec.layers[fold].epsilon};
-      if ((rc = qat_graph_add(&m->graph, QAT_OP_CHANNEL_UNSCALE, 3, (qat_tensor *[]){conv, bn[0], bn[3]}, &ua, &conv)))
-        return rc;
-    }
-    return add_activation(b, l->activation, is_last, conv, out);
-  }
-  case QAT_LAYER_DENSE: {
-    if (x->rank != 2)
-      return qat_fail(QAT_ERR_USAGE, "Dense expects a flat input [batch, features], got rank %d (add Flatten before it)",
-                      x->rank);
-    int wd[2] = {l->units, x->dims[1]};
-    if ((rc = add_param(b, li, "kernel", 2, wd, 1, &w))) return rc;
-    if (l->use_bias && (rc = add_param(b, li, "bias", 1, &l->units, 1, &bias))) return rc;
-    if ((rc = quantize_weights(b, li, in_src, 0, l->units, &w, &bias))) return rc;
-    qat_tensor *dense;
-    if ((rc = qat_graph_add(&m->graph, QAT_OP_DENSE, bias ? 3 : 2, (qat_tensor *[]){x, w, bias}, &a, &dense)))
-      return rc;
-    return add_activation(b, l->activation, is_last, dense, out);
-  }
-  case QAT_LAYER_MAX_POOL2D:
-  case QAT_LAYER_AVG_POOL2D:
-    a.kernel[0] = l->pool_size[0];
-    a.kernel[1] = l->pool_size[1];
-    return qat_graph_add(&m->graph, l->type == QAT_LAYER_MAX_POOL2D ? QAT_OP_MAX_POOL2D : QAT_OP_AVG_POOL2D, 1,
-                         &x, &a, out);
-  case QAT_LAYER_GLOBAL_AVG_POOL2D: return qat_graph_add(&m->graph, QAT_OP_GLOBAL_AVG_POOL2D, 1, &x, &a, out);
-  case QAT_LAYER_BATCH_NORM: {
-    int c = x->dims[x->rank - 1];
-    qat_tensor *bn[4];
-    if ((rc = bn_params(b, li, c, bn))) return rc;
-    a.momentum = l->momentum;
-    a.epsilon = l->epsilon;
-    return qat_graph_add(&m->graph, QAT_OP_BATCH_NORM, 5, (qat_tensor *[]){x, bn[0], bn[1], bn[2], bn[3]}, &a, out);
-  }
-  case QAT_LAYER_RELU:
-    return add_activation(b, l->max_value == 6.0f ? QAT_ACTIVATION_RELU6 : QAT_ACTIVATION_RELU, is_last, x, out);
-  case QAT_LAYER_ACTIVATION: return add_activation(b, l->activation, is_last, x, out);
-  case QAT_LAYER_DROPOUT:
-    a.rate = l->rate;
-    return qat_graph_add(&m->graph, QAT_OP_DROPOUT, 1, &x, &a, out);
-  case QAT_LAYER_FLATTEN: {
-    int64_t n = qat_tensor_size(x) / x->dims[0];
-    if (n > INT32_MAX) return qat_fail(QAT_ERR_USAGE, "Flatten output of %lld values is too large", (long long)n);
-    a.target_rank = 1;
-    a.target_shape[0] = (int)n;
-    return qat_graph_add(&m->graph, QAT_OP_RESHAPE, 1, &x, &a, out);
-  }
-  case QAT_LAYER_RESHAPE: {
-    int64_t total = qat_tensor_size(x) / x->dims[0], known = 1;
-    int unknown = -1;
-    a.target_rank = l->target_rank;
-    for (int i = 0; i < l->target_rank; i++) {
-      a.target_shape[i] = l->target_shape[i];
-      if (l->target_shape[i] == -1) unknown = i;
-      else known *= l->target_shape[i];
-    }
-    if (unknown >= 0) {
-      if (known <= 0 || total % known)
-        return qat_fail(QAT_ERR_USAGE, "cannot reshape %lld values per sample: not a multiple of %lld",
-                        (long long)total, (long long)known);
-      a.target_shape[unknown] = (int)(total / known);
-    }
-    return qat_graph_add(&m->graph, QAT_OP_RESHAPE, 1, &x, &a, out);
-  }
-  case QAT_LAYER_ADD: return qat_graph_add(&m->graph, QAT_OP_ADD, l->n_inputs, in, &a, out);
-  case QAT_LAYER_TYPE_COUNT: break;
-  }
-  return qat_fail(QAT_ERR_INTERNAL, "unknown layer type %d", (int)l->type);
+  return a;
 }
 
 /* Kernels first (weight decay applies to a prefix), then biases and BN gamma/beta; moving
@@ -558,8 +409,9 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     }
     int in_src = qat_layer_input(spec, li, 0);
     b.layer = li;
+    b.in_src = in_src;
     b.pending = QAT_ACTIVATION_LINEAR;
-    rc = build_layer(&b, li, in_src, in, &m->layer_out[li]);
+    rc = qat_layer_desc_of(l->type)->build(&b, li, in, &m->layer_out[li]);
     if (!rc && b.quant) {
       if (b.fq_after[li]) {
         qat_fq *fq = NULL;
@@ -573,7 +425,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     }
     if (rc) {
       qat_fail_prefix(rc, "%s:%d:%d: layer '%s' (%s): ", spec->source ? spec->source : "model", l->line,
-                      l->column, l->name, layer_names[l->type]);
+                      l->column, l->name, layer_names(l->type));
       goto free_model;
     }
   }
@@ -711,7 +563,7 @@ void qat_model_summary(const qat_model *m, FILE *f) {
     int64_t count = 0;
     for (int i = 0; i < m->n_param_list; i++)
       if (m->param_list[i].layer == li) count += m->param_list[i].size;
-    fprintf(f, "%-28s %-24s %-18s %10lld\n", l->name, layer_names[l->type], shape, (long long)count);
+    fprintf(f, "%-28s %-24s %-18s %10lld\n", l->name, layer_names(l->type), shape, (long long)count);
   }
   /* from the vectors, so parameters owned by no layer (the input's LSQ step size) count too */
   fprintf(f, "Total params: %lld (trainable %lld, non-trainable %lld)\n", (long long)(m->n_params + m->n_state),

@@ -34,6 +34,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(MAX_POOL2D, max_pool2d)                     \
   X(AVG_POOL2D, avg_pool2d)                     \
   X(GLOBAL_AVG_POOL2D, global_avg_pool2d)       \
+  X(GLOBAL_MAX_POOL2D, global_max_pool2d)       \
   X(RELU, relu)                                 \
   X(RELU6, relu6)                               \
   X(ADD, add)                                   \

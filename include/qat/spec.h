@@ -17,24 +17,25 @@ typedef enum qat_activation {
   QAT_ACTIVATION_SOFTMAX,
 } qat_activation;
 
-/* X(ENUM, Keras class name, Keras default-name stem) */
-#define QAT_LAYER_TYPES(X)                                                        \
-  X(CONV2D, "Conv2D", "conv2d")                                                   \
-  X(DEPTHWISE_CONV2D, "DepthwiseConv2D", "depthwise_conv2d")                      \
-  X(DENSE, "Dense", "dense")                                                      \
-  X(MAX_POOL2D, "MaxPooling2D", "max_pooling2d")                                  \
-  X(AVG_POOL2D, "AveragePooling2D", "average_pooling2d")                          \
-  X(GLOBAL_AVG_POOL2D, "GlobalAveragePooling2D", "global_average_pooling2d")      \
-  X(BATCH_NORM, "BatchNormalization", "batch_normalization")                      \
-  X(RELU, "ReLU", "re_lu")                                                        \
-  X(ACTIVATION, "Activation", "activation")                                       \
-  X(DROPOUT, "Dropout", "dropout")                                                \
-  X(FLATTEN, "Flatten", "flatten")                                                \
-  X(RESHAPE, "Reshape", "reshape")                                                \
-  X(ADD, "Add", "add")
+/* The layer types: X(ENUM, file). Each is one file layers/<file>.c defining the descriptor
+ * `qat_layer_<file>` (include/qat/layer.h): adding a layer is that file and this line. */
+#define QAT_LAYER_TYPES(X)                            \
+  X(CONV2D, conv2d)                                   \
+  X(DEPTHWISE_CONV2D, depthwise_conv2d)               \
+  X(DENSE, dense)                                     \
+  X(MAX_POOL2D, max_pooling2d)                        \
+  X(AVG_POOL2D, average_pooling2d)                    \
+  X(GLOBAL_AVG_POOL2D, global_average_pooling2d)      \
+  X(BATCH_NORM, batch_normalization)                  \
+  X(RELU, relu)                                       \
+  X(ACTIVATION, activation)                           \
+  X(DROPOUT, dropout)                                 \
+  X(FLATTEN, flatten)                                 \
+  X(RESHAPE, reshape)                                 \
+  X(ADD, add)
 
 typedef enum qat_layer_type {
-#define QAT_LAYER_ENUM(e, cls, stem) QAT_LAYER_##e,
+#define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
   QAT_LAYER_TYPES(QAT_LAYER_ENUM)
 #undef QAT_LAYER_ENUM
   QAT_LAYER_TYPE_COUNT

@@ -11,7 +11,7 @@
 #include "qat/optim.h"
 #include "qat/spec.h"
 
-#define QAT_VERSION "0.1.0"
+#include "qat/version.h"
 #define QAT_CHECKPOINT_FORMAT "qat-checkpoint"
 #define QAT_CHECKPOINT_VERSION 1
 

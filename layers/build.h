@@ -1,0 +1,40 @@
+/* What a layer's build function (layers/<type>.c) uses to add itself to the training graph:
+ * private to layers/. The builder registers parameters (placed in the flat vectors once the
+ * graph is complete) and fake-quant nodes where the int8 model will requantize. */
+#ifndef QAT_LAYERS_BUILD_H
+#define QAT_LAYERS_BUILD_H
+
+#include "qat/layer.h"
+#include "qat/model.h"
+
+typedef struct qat_builder {
+  qat_model *m;
+  int cap_params, cap_fq;
+  int quant;                /* spec.quantize.enabled */
+  int *fq_after;            /* layer output gets its own activation fake quant */
+  qat_tensor *(*bn)[4];     /* a folded BN's gamma, beta, moving mean, moving variance */
+  qat_tensor *input_q;      /* the model input after its fake quant */
+  int layer;                /* the layer being built */
+  int in_src;               /* its first input: -1 the model input, else a layer index */
+  qat_activation pending;   /* a ReLU/ReLU6 left for the layer's output fake quant to apply */
+} qat_builder;
+
+/* A parameter "<layer name>/<suffix>" (layer -1: "input/<suffix>"). */
+int qat_build_param(qat_builder *b, int layer, const char *suffix, int rank, const int *dims, int trainable,
+                    qat_tensor **out);
+/* A BatchNormalization's gamma, beta, moving mean and variance, made once: by the conv it folds
+ * into or by the layer itself, in the same order either way. */
+int qat_build_bn_params(qat_builder *b, int bn_layer, int channels, qat_tensor *out[4]);
+/* Weight fake quant (per channel along axis, or per tensor) of layer li's kernel and, for an
+ * unfolded bias, the bias on the int32 grid of input scale x weight scale. No-op without QAT. */
+int qat_build_weight_quant(qat_builder *b, int li, const char *kernel, int axis, int channels, qat_tensor **w,
+                           qat_tensor **bias);
+/* The activation `act` on x: a ReLU/ReLU6 is left to the layer's output fake quant when it has
+ * one (the int8 op clamps there); softmax only as the model's last layer. */
+int qat_build_activation(qat_builder *b, qat_activation act, qat_tensor *x, qat_tensor **out);
+/* The quantizer of a layer input: the model input's (src -1) or the producing layer's. */
+qat_fq *qat_model_source_fq(const qat_model *m, int src);
+/* Convolution/pooling attributes from the layer's arguments. */
+qat_op_attrs qat_build_attrs(const qat_layer_spec *l);
+
+#endif

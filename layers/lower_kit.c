@@ -1,0 +1,162 @@
+/* The helpers every layer's TFLite lowering shares (layers/lower_kit.h). */
+#include "layers/lower_kit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qat/error.h"
+
+int lower_fail(const qat_lowering *L, int li, int status, const char *fmt, ...) {
+  char why[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  const char *src = L->m->spec.source;
+  if (src && l->line > 0)
+    return qat_fail(status, "%s:%d:%d: layer '%s' (%s): %s", src, l->line, l->column, l->name,
+                    qat_layer_type_name(l->type), why);
+  return qat_fail(status, "layer '%s' (%s): %s", l->name, qat_layer_type_name(l->type), why);
+}
+
+void lower_out_shape(const qat_lowering *L, int li, int *rank, int *dims) {
+  const qat_tensor *t = L->m->layer_out[li];
+  *rank = t->rank;
+  for (int d = 0; d < t->rank; d++) dims[d] = t->dims[d];
+  dims[0] = 1;
+}
+
+int lower_add_op(qat_tflite_model *t, qat_tflite_operator *op, int n_in, const int *in, int out) {
+  op->n_inputs = n_in;
+  for (int k = 0; k < n_in; k++) op->inputs[k] = in[k];
+  op->n_outputs = 1;
+  op->outputs[0] = out;
+  return qat_tflite_add_op(t, op, NULL);
+}
+
+qat_tflite_padding lower_padding(const qat_layer_spec *l) {
+  return l->padding == QAT_PADDING_SAME ? QAT_TFLITE_PADDING_SAME : QAT_TFLITE_PADDING_VALID;
+}
+
+const qat_param *lower_find_param(const qat_model *m, int li, const char *suffix) {
+  char name[2 * QAT_NAME_MAX + 16];
+  snprintf(name, sizeof name, "%s/%s", m->spec.layers[li].name, suffix);
+  return qat_model_find_param(m, name);
+}
+
+int lower_act_tensor(qat_lowering *L, const char *name, qat_tflite_type type, int rank, const int *dims, float scale,
+                     int64_t zp, int *index) {
+  int rc = qat_tflite_add_tensor(L->t, name, type, rank, dims, NULL, 0, index);
+  if (rc) return rc;
+  if (type == QAT_TFLITE_FLOAT32) return QAT_OK;
+  return qat_tflite_set_quant(L->t, *index, 1, &scale, &zp, 0);
+}
+
+void lower_params_of(const qat_lowering *L, int tensor, float *scale, int64_t *zp) {
+  const qat_tflite_tensor *t = &L->t->tensors[tensor];
+  *scale = t->quant.n > 0 ? t->quant.scale[0] : 0.0f;
+  *zp = t->quant.n > 0 ? t->quant.zero_point[0] : 0;
+}
+
+int lower_keep_tensor(qat_lowering *L, int li, int in, const char *name, int *index) {
+  int rank, dims[QAT_MAX_RANK];
+  lower_out_shape(L, li, &rank, dims);
+  float s = 0;
+  int64_t zp = 0;
+  if (L->mode) lower_params_of(L, in, &s, &zp);
+  return lower_act_tensor(L, name, L->mode ? L->mode->act : QAT_TFLITE_FLOAT32, rank, dims, s, zp, index);
+}
+
+int lower_output_fq(const qat_lowering *L, int li, const qat_fq **out) {
+  const qat_fq *fq = L->m->layer_fq[li];
+  if (!fq) return lower_fail(L, li, QAT_ERR_UNSUPPORTED, "has no output quantizer in the QAT model");
+  if (!fq->valid)
+    return lower_fail(L, li, QAT_ERR_USAGE,
+                      "its output quantizer '%s' has no range yet (fake quant never ran on it while training); "
+                      "train longer than quantize.delay, or calibrate (post-training calibration is a later "
+                      "issue and not implemented yet)",
+                      fq->name);
+  *out = fq;
+  return QAT_OK;
+}
+
+int lower_act_params(const qat_lowering *L, int li, const qat_fq *fq, float *scale, int64_t *zp) {
+  int rc = L->mode->act_params(fq, scale, zp);
+  if (rc) return lower_fail(L, li, rc, "%s", qat_error_message());
+  return QAT_OK;
+}
+
+int lower_own_tensor(qat_lowering *L, int li, int *index) {
+  int rank, dims[QAT_MAX_RANK];
+  lower_out_shape(L, li, &rank, dims);
+  if (!L->mode) return lower_act_tensor(L, lower_layer_spec(L, li)->name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, index);
+  const qat_fq *ofq = NULL;
+  float s_out;
+  int64_t zp_out;
+  int rc;
+  if ((rc = lower_output_fq(L, li, &ofq)) || (rc = lower_act_params(L, li, ofq, &s_out, &zp_out))) return rc;
+  return lower_act_tensor(L, lower_layer_spec(L, li)->name, L->mode->act, rank, dims, s_out, zp_out, index);
+}
+
+qat_tflite_activation lower_fused_of(const qat_fq *fq) {
+  if (fq->act == QAT_ACTIVATION_RELU) return QAT_TFLITE_ACT_RELU;
+  if (fq->act == QAT_ACTIVATION_RELU6) return QAT_TFLITE_ACT_RELU6;
+  return QAT_TFLITE_ACT_NONE;
+}
+
+int lower_chain_end(const qat_lowering *L, int head) {
+  int end = head;
+  for (int j = head + 1; j < L->n; j++)
+    if (L->m->fused_into[j] == head) end = j;
+  return end;
+}
+
+int lower_sole_consumer(const qat_lowering *L, int r) { return r >= 0 && L->uses[r] == 1 ? L->consumer[r] : -1; }
+
+int lower_relu_kind(const qat_layer_spec *l) {
+  switch (qat_layer_fusable_activation(l)) {
+  case QAT_ACTIVATION_RELU: return QAT_TFLITE_ACT_RELU;
+  case QAT_ACTIVATION_RELU6: return QAT_TFLITE_ACT_RELU6;
+  default: return -1;
+  }
+}
+
+int lower_softmax(qat_lowering *L, int li, int in, int *out) {
+  int rank, dims[QAT_MAX_RANK];
+  lower_out_shape(L, li, &rank, dims);
+  int rc = L->mode ? lower_act_tensor(L, lower_layer_spec(L, li)->name, L->mode->act, rank, dims,
+                                      L->mode->softmax_scale, L->mode->softmax_zp, out)
+                   : lower_act_tensor(L, lower_layer_spec(L, li)->name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, out);
+  if (rc) return rc;
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_SOFTMAX);
+  op.opt.beta = 1.0f;
+  return lower_add_op(L->t, &op, 1, &in, *out);
+}
+
+int lower_simple(qat_lowering *L, int li, qat_tflite_operator *op, int n_in, const int *in, int out) {
+  int rc = lower_add_op(L->t, op, n_in, in, out);
+  if (rc) return rc;
+  L->tensor[li] = out;
+  return QAT_OK;
+}
+
+int lower_reshape(qat_lowering *L, int li) {
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  int in = lower_input(L, li, 0), rank, dims[QAT_MAX_RANK], out, si;
+  lower_out_shape(L, li, &rank, dims);
+  int32_t shape[QAT_MAX_RANK];
+  shape[0] = -1;
+  for (int d = 1; d < rank; d++) shape[d] = dims[d];
+  char name[QAT_NAME_MAX + 32];
+  snprintf(name, sizeof name, "%s/shape", l->name);
+  int rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 1, &rank, shape, (size_t)rank * sizeof *shape, &si);
+  if (rc) return rc;
+  if ((rc = lower_keep_tensor(L, li, in, l->name, &out))) return rc;
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_RESHAPE);
+  int ins[2] = {in, si};
+  return lower_simple(L, li, &op, 2, ins, out);
+}

@@ -1,0 +1,83 @@
+/* The checked table of layer types: every QAT_LAYER_TYPES line names a descriptor that its
+ * file must define (a missing one fails the link), and every descriptor is checked for the
+ * parts each walker needs (qat_layer_check_table, run by the tests). */
+#include <stdio.h>
+#include <string.h>
+
+#include "qat/layer.h"
+
+#define QAT_LAYER_DECL(e, file) extern const qat_layer_desc qat_layer_##file;
+QAT_LAYER_TYPES(QAT_LAYER_DECL)
+#undef QAT_LAYER_DECL
+
+static const qat_layer_desc *const descs[] = {
+#define QAT_LAYER_PTR(e, file) [QAT_LAYER_##e] = &qat_layer_##file,
+    QAT_LAYER_TYPES(QAT_LAYER_PTR)
+#undef QAT_LAYER_PTR
+};
+_Static_assert(sizeof descs / sizeof descs[0] == QAT_LAYER_TYPE_COUNT, "one descriptor per layer type");
+
+const qat_layer_desc *qat_layer_desc_of(qat_layer_type t) {
+  return (unsigned)t < QAT_LAYER_TYPE_COUNT ? descs[t] : NULL;
+}
+
+const char *qat_layer_type_name(qat_layer_type t) {
+  return (unsigned)t < QAT_LAYER_TYPE_COUNT ? descs[t]->keras_class : "unknown";
+}
+
+int qat_layer_find(const char *name, qat_layer_type *out) {
+  for (int t = 0; t < QAT_LAYER_TYPE_COUNT; t++)
+    if (!strcmp(name, descs[t]->keras_class)) {
+      *out = (qat_layer_type)t;
+      return 1;
+    }
+  for (int t = 0; t < QAT_LAYER_TYPE_COUNT; t++)
+    for (const char *const *a = descs[t]->aliases; a && *a; a++)
+      if (!strcmp(name, *a)) {
+        *out = (qat_layer_type)t;
+        return 1;
+      }
+  return 0;
+}
+
+const char *qat_layer_class_list(void) {
+  static char list[1024];
+  if (!list[0]) {
+    size_t n = 0;
+    for (int t = 0; t < QAT_LAYER_TYPE_COUNT && n < sizeof list; t++)
+      n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", t ? ", " : "", descs[t]->keras_class);
+  }
+  return list;
+}
+
+void qat_layer_defaults(qat_layer_spec *l, qat_layer_type t) {
+  memset(l, 0, sizeof *l);
+  l->type = t;
+  l->depth_multiplier = 1;
+  l->strides[0] = l->strides[1] = 1;
+  l->pool_size[0] = l->pool_size[1] = 2;
+  l->padding = QAT_PADDING_VALID;
+  l->activation = QAT_ACTIVATION_LINEAR;
+  l->use_bias = 1;
+  l->momentum = 0.99f;
+  l->epsilon = 1e-3f;
+  const qat_layer_desc *d = qat_layer_desc_of(t);
+  if (d && d->defaults) d->defaults(l);
+}
+
+qat_layer_range qat_layer_range_of(const qat_layer_spec *l) {
+  const qat_layer_desc *d = qat_layer_desc_of(l->type);
+  return d && d->range ? d->range(l) : QAT_RANGE_OWN;
+}
+
+qat_activation qat_layer_fusable_activation(const qat_layer_spec *l) {
+  const qat_layer_desc *d = qat_layer_desc_of(l->type);
+  if (!d || !d->applies) return QAT_ACTIVATION_LINEAR;
+  qat_activation a = d->applies(l);
+  return a == QAT_ACTIVATION_RELU || a == QAT_ACTIVATION_RELU6 ? a : QAT_ACTIVATION_LINEAR;
+}
+
+const char *qat_activation_name(qat_activation a) {
+  static const char *const names[] = {"linear", "relu", "relu6", "softmax"};
+  return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "linear";
+}

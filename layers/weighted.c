@@ -1,0 +1,368 @@
+/* What Conv2D, DepthwiseConv2D and Dense share (layers/weighted.h). */
+#include "layers/weighted.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "qat/error.h"
+#include "qat/quant.h"
+
+static int is_depthwise(const qat_layer_spec *l) { return l->type == QAT_LAYER_DEPTHWISE_CONV2D; }
+static const qat_layer_desc *desc(const qat_layer_spec *l) { return qat_layer_desc_of(l->type); }
+
+int qat_weighted_build_conv(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
+  qat_model *m = b->m;
+  const qat_layer_spec *l = &m->spec.layers[li];
+  qat_tensor *x = in[0], *w = NULL, *bias = NULL;
+  qat_op_attrs a = qat_build_attrs(l);
+  int rc, dw = is_depthwise(l);
+  if (x->rank != 4) return qat_fail(QAT_ERR_USAGE, "expects an input [batch,H,W,C], got rank %d", x->rank);
+  int cin = x->dims[3], cout = dw ? cin * l->depth_multiplier : l->filters;
+  int wd[4] = {dw ? 1 : cout, l->kernel_size[0], l->kernel_size[1], dw ? cout : cin};
+  if ((rc = qat_build_param(b, li, desc(l)->kernel, 4, wd, 1, &w))) return rc;
+  if (l->use_bias && (rc = qat_build_param(b, li, "bias", 1, &cout, 1, &bias))) return rc;
+  a.depth_multiplier = l->depth_multiplier;
+  int fold = b->quant ? m->fold_bn[li] : -1;
+  qat_tensor *bn[4] = {0};
+  if (fold >= 0) {
+    /* The folded unit: weights * gamma / sigma, fake-quantized, conv, scaled back for the
+     * batch-statistics BN that the BatchNormalization layer adds next. Its conv bias moves
+     * into the BN's moving mean (qat_model_absorb_folded_bias): it is not used here. */
+    if ((rc = qat_build_bn_params(b, fold, cout, bn))) return rc;
+    qat_op_attrs fa = {.axis = desc(l)->kernel_channel_axis, .epsilon = m->spec.layers[fold].epsilon};
+    if ((rc = qat_graph_add(&m->graph, QAT_OP_BN_FOLD_WEIGHTS, 3, (qat_tensor *[]){w, bn[0], bn[3]}, &fa, &w)))
+      return rc;
+    bias = NULL;
+  }
+  if ((rc = qat_build_weight_quant(b, li, desc(l)->kernel, desc(l)->kernel_channel_axis, cout, &w, &bias))) return rc;
+  qat_tensor *ins[3] = {x, w, bias};
+  qat_tensor *conv;
+  if ((rc = qat_graph_add(&m->graph, dw ? QAT_OP_DEPTHWISE_CONV2D : QAT_OP_CONV2D, bias ? 3 : 2, ins, &a, &conv)))
+    return rc;
+  if (fold >= 0) {
+    qat_op_attrs ua = {.epsilon = m->spec.layers[fold].epsilon};
+    if ((rc = qat_graph_add(&m->graph, QAT_OP_CHANNEL_UNSCALE, 3, (qat_tensor *[]){conv, bn[0], bn[3]}, &ua, &conv)))
+      return rc;
+  }
+  return qat_build_activation(b, l->activation, conv, out);
+}
+
+int qat_weighted_build_dense(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
+  qat_model *m = b->m;
+  const qat_layer_spec *l = &m->spec.layers[li];
+  qat_tensor *x = in[0], *w = NULL, *bias = NULL;
+  qat_op_attrs a = qat_build_attrs(l);
+  int rc;
+  if (x->rank != 2)
+    return qat_fail(QAT_ERR_USAGE, "Dense expects a flat input [batch, features], got rank %d (add Flatten before it)",
+                    x->rank);
+  int wd[2] = {l->units, x->dims[1]};
+  if ((rc = qat_build_param(b, li, "kernel", 2, wd, 1, &w))) return rc;
+  if (l->use_bias && (rc = qat_build_param(b, li, "bias", 1, &l->units, 1, &bias))) return rc;
+  if ((rc = qat_build_weight_quant(b, li, "kernel", 0, l->units, &w, &bias))) return rc;
+  qat_tensor *dense;
+  if ((rc = qat_graph_add(&m->graph, QAT_OP_DENSE, bias ? 3 : 2, (qat_tensor *[]){x, w, bias}, &a, &dense))) return rc;
+  return qat_build_activation(b, l->activation, dense, out);
+}
+
+static int link_requant(qat_model *m, int head, qat_fq *out, qat_requant kind) {
+  const qat_layer_spec *h = &m->spec.layers[head];
+  char name[sizeof(((qat_fq *)0)->name)];
+  snprintf(name, sizeof name, "%s/%s", h->name, desc(h)->kernel);
+  const qat_fq *w = qat_model_find_fq(m, name);
+  const qat_fq *in = qat_model_source_fq(m, qat_layer_input(&m->spec, head, 0));
+  QAT_ASSERT(w && in);
+  const qat_tensor *y = m->layer_out[head];
+  int channels = y->dims[y->rank - 1];
+  QAT_ASSERT(w->channels == 1 || w->channels == channels);
+  size_t bytes = (size_t)channels * (sizeof(int32_t) + sizeof(int) + sizeof(double));
+  double *eff = malloc(bytes);
+  if (!eff) return qat_fail(QAT_ERR_NOMEM, "out of memory building the model");
+  out->requant_eff = eff;
+  out->requant_mult = (int32_t *)(eff + channels);
+  out->requant_shift = (int *)(out->requant_mult + channels);
+  out->requant_channels = channels;
+  out->requant = kind;
+  out->input = in;
+  out->weight = w;
+  return QAT_OK;
+}
+
+int qat_weighted_requant_fixed(qat_model *m, int head, qat_fq *out) {
+  return link_requant(m, head, out, QAT_REQUANT_FIXED_POINT);
+}
+int qat_weighted_requant_double(qat_model *m, int head, qat_fq *out) {
+  return link_requant(m, head, out, QAT_REQUANT_DOUBLE);
+}
+
+static qat_tflite_op tflite_op(const qat_layer_spec *l) {
+  switch (l->type) {
+  case QAT_LAYER_DEPTHWISE_CONV2D: return QAT_TFLITE_OP_DEPTHWISE_CONV_2D;
+  case QAT_LAYER_DENSE: return QAT_TFLITE_OP_FULLY_CONNECTED;
+  default: return QAT_TFLITE_OP_CONV_2D;
+  }
+}
+
+static void set_options(const qat_layer_spec *l, qat_tflite_operator *op) {
+  if (l->type == QAT_LAYER_DENSE) return;
+  op->opt.padding = lower_padding(l);
+  op->opt.stride_h = l->strides[0];
+  op->opt.stride_w = l->strides[1];
+  op->opt.depth_multiplier = is_depthwise(l) ? l->depth_multiplier : 1;
+}
+
+static qat_fold_layout fold_layout(const qat_layer_spec *l) {
+  return desc(l)->kernel_channel_axis ? QAT_FOLD_CHANNEL_LAST : QAT_FOLD_CHANNEL_FIRST;
+}
+
+static int bn_stats(const qat_lowering *L, int bn, int channels, const qat_layer_spec *head, const qat_param *s[4]) {
+  s[0] = lower_find_param(L->m, bn, "gamma");
+  s[1] = lower_find_param(L->m, bn, "beta");
+  s[2] = lower_find_param(L->m, bn, "moving_mean");
+  s[3] = lower_find_param(L->m, bn, "moving_variance");
+  if (!s[0] || !s[1] || !s[2] || !s[3] || s[0]->size != channels)
+    return lower_fail(L, bn, QAT_ERR_INTERNAL, "its statistics are missing or do not match '%s'", head->name);
+  return QAT_OK;
+}
+
+/* float32: the weights with a following batch norm folded in, a following ReLU fused. */
+static int lower_float(qat_lowering *L, int li) {
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  const char *ksuffix = desc(l)->kernel;
+  const qat_param *k = lower_find_param(L->m, li, ksuffix);
+  const qat_param *b = l->use_bias ? lower_find_param(L->m, li, "bias") : NULL;
+  if (!k || (l->use_bias && !b)) return lower_fail(L, li, QAT_ERR_INTERNAL, "its weights are missing from the model");
+  int channels = k->dims[desc(l)->kernel_channel_axis];
+  int rc = QAT_OK;
+  float *w = malloc((size_t)k->size * sizeof *w);
+  float *bias = calloc((size_t)channels, sizeof *bias);
+  if (!w || !bias) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory lowering layer '%s'", l->name);
+    goto free_weights;
+  }
+  memcpy(w, k->tensor->data, (size_t)k->size * sizeof *w);
+  if (b) memcpy(bias, b->tensor->data, (size_t)channels * sizeof *bias);
+
+  int act = l->activation == QAT_ACTIVATION_RELU    ? QAT_TFLITE_ACT_RELU
+            : l->activation == QAT_ACTIVATION_RELU6 ? QAT_TFLITE_ACT_RELU6
+                                                    : QAT_TFLITE_ACT_NONE; /* softmax becomes its own op */
+  int softmax_after = l->activation == QAT_ACTIVATION_SOFTMAX;
+  /* The layers this operator stands for: li, then a folded batch norm, then a fused ReLU
+   * (absorbed_bn / absorbed_relu, -1 when none). end is the last of them. */
+  int end = li, absorbed_bn = -1, absorbed_relu = -1;
+  int c = lower_sole_consumer(L, li);
+  if (c >= 0 && (qat_layer_desc_of(lower_layer_spec(L, c)->type)->roles & QAT_LAYER_IS_BN) &&
+      l->activation == QAT_ACTIVATION_LINEAR) {
+    const qat_param *s[4];
+    if ((rc = bn_stats(L, c, channels, l, s))) goto free_weights;
+    rc = qat_fold_batch_norm(w, bias, k->size, channels, fold_layout(l), s[0]->tensor->data, s[1]->tensor->data,
+                             s[2]->tensor->data, s[3]->tensor->data, lower_layer_spec(L, c)->epsilon, w, bias);
+    if (rc) {
+      lower_fail(L, c, rc, "cannot be folded into '%s': %s", l->name, qat_error_message());
+      goto free_weights;
+    }
+    L->absorbed[c] = 1;
+    end = absorbed_bn = c;
+  }
+  if (act == QAT_TFLITE_ACT_NONE && !softmax_after) {
+    int r = lower_sole_consumer(L, end);
+    if (r >= 0 && lower_relu_kind(lower_layer_spec(L, r)) >= 0) {
+      act = lower_relu_kind(lower_layer_spec(L, r));
+      L->absorbed[r] = 1;
+      end = absorbed_relu = r;
+    }
+  }
+
+  /* Constants: weights exactly in qat's layout (OHWI, [1,KH,KW,C*M], [out,in]: TFLite's), bias. */
+  char name[2 * QAT_NAME_MAX + 32];
+  int wi, bi, out, rank, dims[QAT_MAX_RANK];
+  int folded = absorbed_bn >= 0;
+  snprintf(name, sizeof name, "%s/%s%s", l->name, ksuffix, folded ? "_folded" : "");
+  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_FLOAT32, k->rank, k->dims, w, (size_t)k->size * sizeof *w,
+                                  &wi)))
+    goto free_weights;
+  snprintf(name, sizeof name, "%s/bias%s", l->name, folded ? "_folded" : "");
+  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_FLOAT32, 1, &channels, bias,
+                                  (size_t)channels * sizeof *bias, &bi)))
+    goto free_weights;
+  lower_out_shape(L, end, &rank, dims);
+  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after ? "/linear" : "");
+  if ((rc = lower_act_tensor(L, name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, &out))) goto free_weights;
+
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, tflite_op(l));
+  op.opt.activation = (qat_tflite_activation)act;
+  set_options(l, &op);
+  int in[3] = {lower_input(L, li, 0), wi, bi};
+  if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_weights;
+  if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_weights;
+  /* Only these layers: others between li and end may belong to other operators. */
+  L->tensor[li] = out;
+  if (absorbed_bn >= 0) L->tensor[absorbed_bn] = out;
+  if (absorbed_relu >= 0) L->tensor[absorbed_relu] = out;
+free_weights:
+  free(w);
+  free(bias);
+  return rc;
+}
+
+/* The float weights the weight fake quant of a folded conv saw: the BN_FOLD_WEIGHTS output. */
+static const float *folded_weights(const qat_model *m, const qat_param *k) {
+  for (int i = 0; i < m->graph.n_nodes; i++) {
+    const qat_node *nd = &m->graph.nodes[i];
+    if (nd->op == QAT_OP_BN_FOLD_WEIGHTS && nd->n_inputs >= 1 && nd->inputs[0] == k->tensor)
+      return nd->output->data;
+  }
+  return NULL;
+}
+
+/* int8 / int16x8: the weights exactly as the fake quant rounded them, the bias on the int32
+ * (int64) grid, the chain the QAT model fused (folded BN, fused ReLU) as one op. */
+static int lower_integer(qat_lowering *L, int li) {
+  const qat_model *m = L->m;
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  const char *ksuffix = desc(l)->kernel;
+  const int axis = desc(l)->kernel_channel_axis;
+  const qat_param *k = lower_find_param(L->m, li, ksuffix);
+  char name[2 * QAT_NAME_MAX + 32];
+  snprintf(name, sizeof name, "%s/%s", l->name, ksuffix);
+  const qat_fq *wfq = qat_model_find_fq(m, name);
+  if (!k || !wfq) return lower_fail(L, li, QAT_ERR_INTERNAL, "its weights or their quantizer are missing");
+  if (!wfq->valid) return lower_fail(L, li, QAT_ERR_INTERNAL, "its weight quantizer has no scales (run a forward first)");
+  int channels = k->dims[axis];
+  int fold = m->fold_bn[li];
+  int end = lower_chain_end(L, li);
+  const qat_fq *ofq = NULL;
+  int rc = lower_output_fq(L, end, &ofq);
+  if (rc) return rc;
+  int in_t = lower_input(L, li, 0);
+  float s_in;
+  int64_t zp_in;
+  lower_params_of(L, in_t, &s_in, &zp_in);
+
+  const float *w = k->tensor->data;
+  if (fold >= 0 && !(w = folded_weights(m, k)))
+    return lower_fail(L, li, QAT_ERR_INTERNAL, "the folded weights of batch norm '%s' are not in the graph",
+                      lower_layer_spec(L, fold)->name);
+  int8_t *qw = malloc((size_t)k->size);
+  float *bias = calloc((size_t)channels, sizeof *bias);
+  float *scratch = NULL;
+  /* int32 bias (int8), int64 (16x8) */
+  const int bias64 = L->mode->act == QAT_TFLITE_INT16;
+  void *qb = malloc((size_t)channels * (bias64 ? sizeof(int64_t) : sizeof(int32_t)));
+  float *bscale = malloc((size_t)channels * sizeof *bscale);
+  int64_t *zeros = calloc((size_t)channels, sizeof *zeros);
+  if (!qw || !bias || !qb || !bscale || !zeros) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory lowering layer '%s'", l->name);
+    goto free_all;
+  }
+  /* weights: exactly what the fake quant rounded */
+  int64_t shape[QAT_MAX_RANK], outer, ch, inner;
+  for (int d = 0; d < k->rank; d++) shape[d] = k->dims[d];
+  if ((rc = qat_quant_axis_split(shape, k->rank, wfq->channels > 1 ? wfq->axis : -1, &outer, &ch, &inner))) goto free_all;
+  if (ch != wfq->channels) {
+    rc = lower_fail(L, li, QAT_ERR_INTERNAL, "weight quantizer has %d scales for %lld channels", wfq->channels,
+                    (long long)ch);
+    goto free_all;
+  }
+  qat_quantize_int8_per_channel(w, qw, outer, ch, inner, wfq->scale, NULL, QAT_INT8_WEIGHT_MIN, QAT_INT8_MAX);
+
+  /* bias: the folded one (beta - gamma * mean / sigma; the conv's own bias was absorbed into the
+   * moving mean) or the layer's own */
+  if (fold >= 0) {
+    const qat_param *s[4];
+    if ((rc = bn_stats(L, fold, channels, l, s))) goto free_all;
+    if (!(scratch = malloc((size_t)k->size * sizeof *scratch))) {
+      rc = qat_fail(QAT_ERR_NOMEM, "out of memory lowering layer '%s'", l->name);
+      goto free_all;
+    }
+    rc = qat_fold_batch_norm(k->tensor->data, NULL, k->size, channels, fold_layout(l), s[0]->tensor->data,
+                             s[1]->tensor->data, s[2]->tensor->data, s[3]->tensor->data,
+                             lower_layer_spec(L, fold)->epsilon, scratch, bias);
+    if (rc) {
+      lower_fail(L, fold, rc, "cannot be folded into '%s': %s", l->name, qat_error_message());
+      goto free_all;
+    }
+  } else if (l->use_bias) {
+    const qat_param *b = lower_find_param(L->m, li, "bias");
+    if (!b || b->size != channels) {
+      rc = lower_fail(L, li, QAT_ERR_INTERNAL, "its bias is missing");
+      goto free_all;
+    }
+    memcpy(bias, b->tensor->data, (size_t)channels * sizeof *bias);
+  }
+  int n_scales = wfq->channels;
+  rc = bias64 ? qat_quantize_bias_int64(bias, channels, s_in, wfq->scale, n_scales, qb, bscale)
+              : qat_quantize_bias_int32(bias, channels, s_in, wfq->scale, n_scales, qb, bscale);
+  if (rc) {
+    lower_fail(L, li, rc, "bias: %s", qat_error_message());
+    goto free_all;
+  }
+  if (n_scales == 1)
+    for (int c = 1; c < channels; c++) bscale[c] = bscale[0];
+  int nb_scales = n_scales == 1 ? 1 : channels;
+
+  int wi, bi, out, rank, dims[QAT_MAX_RANK];
+  snprintf(name, sizeof name, "%s/%s%s", l->name, ksuffix, fold >= 0 ? "_folded" : "");
+  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT8, k->rank, k->dims, qw, (size_t)k->size, &wi))) goto free_all;
+  if ((rc = qat_tflite_set_quant(L->t, wi, n_scales, wfq->scale, zeros, n_scales > 1 ? axis : 0))) goto free_all;
+  snprintf(name, sizeof name, "%s/bias%s", l->name, fold >= 0 ? "_folded" : "");
+  if ((rc = qat_tflite_add_tensor(L->t, name, bias64 ? QAT_TFLITE_INT64 : QAT_TFLITE_INT32, 1, &channels, qb,
+                                  (size_t)channels * (bias64 ? sizeof(int64_t) : sizeof(int32_t)), &bi)))
+    goto free_all;
+  if ((rc = qat_tflite_set_quant(L->t, bi, nb_scales, bscale, zeros, 0))) goto free_all;
+
+  int softmax_after = l->activation == QAT_ACTIVATION_SOFTMAX;
+  lower_out_shape(L, end, &rank, dims);
+  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after ? "/linear" : "");
+  float s_out;
+  int64_t zp_out;
+  if ((rc = lower_act_params(L, end, ofq, &s_out, &zp_out))) goto free_all;
+  if ((rc = lower_act_tensor(L, name, L->mode->act, rank, dims, s_out, zp_out, &out))) goto free_all;
+
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, tflite_op(l));
+  op.opt.activation = lower_fused_of(ofq);
+  set_options(l, &op);
+  int in[3] = {in_t, wi, bi};
+  if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_all;
+  if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_all;
+  for (int j = li; j <= end; j++)
+    if (j == li || m->fused_into[j] == li) L->tensor[j] = out;
+free_all:
+  free(qw);
+  free(bias);
+  free(scratch);
+  free(qb);
+  free(bscale);
+  free(zeros);
+  return rc;
+}
+
+int qat_weighted_lower(qat_lowering *L, int li) { return L->mode ? lower_integer(L, li) : lower_float(L, li); }
+
+int qat_weighted_keras_conv(const qat_kcfg *k, qat_layer_spec *l) {
+  int rc, d[2], one[2] = {1, 1};
+  if ((rc = k->ops->channels_last(k))) return rc;
+  if ((rc = k->ops->int_pair(k, "dilation_rate", one, d))) return rc;
+  if (d[0] != 1 || d[1] != 1)
+    return k->ops->fail(k, QAT_ERR_UNSUPPORTED, "dilation_rate [%d, %d] is not supported (expected 1)", d[0], d[1]);
+  if (k->ops->is_set(k, "groups")) {
+    int groups;
+    if ((rc = k->ops->integer(k, "groups", 1, 1 << 20, &groups))) return rc;
+    if (groups != 1) return k->ops->fail(k, QAT_ERR_UNSUPPORTED, "groups %d is not supported (expected 1)", groups);
+  }
+  if ((rc = k->ops->int_pair(k, "kernel_size", NULL, l->kernel_size)) ||
+      (rc = k->ops->int_pair(k, "strides", one, l->strides)) || (rc = k->ops->padding(k, &l->padding)) ||
+      (rc = k->ops->activation(k, "activation", &l->activation)) ||
+      (rc = k->ops->boolean(k, "use_bias", 1, &l->use_bias)))
+    return rc;
+  return QAT_OK;
+}
+
+void qat_weighted_yaml_conv(qat_yaml_out *y, const qat_layer_spec *l) {
+  y->ops->put(y, ", kernel_size: [%d, %d]", l->kernel_size[0], l->kernel_size[1]);
+  y->ops->put(y, ", strides: [%d, %d]", l->strides[0], l->strides[1]);
+  y->ops->put(y, ", padding: %s, activation: %s, use_bias: %s", l->padding == QAT_PADDING_SAME ? "same" : "valid",
+              qat_activation_name(l->activation), l->use_bias ? "true" : "false");
+}
