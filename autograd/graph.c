@@ -26,6 +26,28 @@ const qat_op_info *qat_op_get(qat_op op) {
   return (unsigned)op < QAT_OP_COUNT ? op_table[op] : NULL;
 }
 
+const qat_op_info *qat_node_info(const qat_node *n) {
+  return n->op == QAT_OP_CUSTOM ? n->attrs.custom : op_table[n->op];
+}
+
+/* The table's CUSTOM entry only names the hook: a custom node runs attrs.custom's functions. */
+static int custom_plan(qat_node *n, size_t *scratch) {
+  (void)n;
+  (void)scratch;
+  return qat_fail(QAT_ERR_INTERNAL, "a custom op node without its op (attrs.custom)");
+}
+static void custom_run(qat_node *n, const qat_exec *ex) {
+  (void)ex;
+  QAT_ASSERT(n->op != QAT_OP_CUSTOM);
+}
+static int custom_example(qat_op_example *ex, int variant) {
+  (void)ex;
+  (void)variant;
+  return -1; /* each custom op brings its own examples */
+}
+const qat_op_info qat_op_info_custom = {
+    .name = "custom", .plan = custom_plan, .forward = custom_run, .backward = custom_run, .example = custom_example};
+
 int64_t qat_tensor_size(const qat_tensor *t) {
   int64_t n = 1;
   for (int i = 0; i < t->rank; i++) n *= t->dims[i];
@@ -123,7 +145,7 @@ qat_tensor *qat_graph_input(qat_graph *g, int rank_without_batch, const int *dim
 
 int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inputs,
                   const qat_op_attrs *attrs, qat_tensor **out) {
-  const qat_op_info *info = qat_op_get(op);
+  const qat_op_info *info = op == QAT_OP_CUSTOM && attrs ? attrs->custom : qat_op_get(op);
   QAT_ASSERT(info && n_inputs >= 1 && n_inputs <= QAT_MAX_OP_INPUTS);
   if (g->n_nodes == g->cap_nodes) {
     int cap = g->cap_nodes ? 2 * g->cap_nodes : 32;
@@ -193,7 +215,7 @@ void qat_graph_set_batch(qat_graph *g, int batch) {
 }
 
 void qat_graph_forward(qat_graph *g, const qat_exec *ex) {
-  for (int i = 0; i < g->n_nodes; i++) op_table[g->nodes[i].op]->forward(&g->nodes[i], ex);
+  for (int i = 0; i < g->n_nodes; i++) qat_node_info(&g->nodes[i])->forward(&g->nodes[i], ex);
 }
 
 void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
@@ -208,6 +230,6 @@ void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
   for (int64_t i = 0; i < n; i++) loss->grad[i] = 1.0f;
   for (int i = g->n_nodes - 1; i >= 0; i--) {
     qat_node *node = &g->nodes[i];
-    if (node->output->grad) op_table[node->op]->backward(node, ex);
+    if (node->output->grad) qat_node_info(node)->backward(node, ex);
   }
 }

@@ -106,8 +106,7 @@ static int find_sites(qat_model *m, calib_site **sites, int *n) {
   *n = 0;
   for (int k = 0; k < m->graph.n_nodes; k++) {
     qat_node *nd = &m->graph.nodes[k];
-    if (nd->op != QAT_OP_FAKE_QUANT) continue;
-    qat_fq *fq = nd->attrs.fq;
+    qat_fq *fq = qat_node_fq(nd);
     if (!fq || fq->role != QAT_FQ_ACTIVATION || fq->learned || fq->fixed) continue;
     (*sites)[(*n)++] = (calib_site){.fq = fq, .out = nd->output};
   }

@@ -131,13 +131,13 @@ static int new_fq(builder *b, qat_fq_role role, const char *name, int channels, 
 /* A fake-quant node; with LSQ its step size is a trainable parameter "<owner>/<param>" (never
  * named "kernel", so weight decay leaves it alone), zero until the first batch sets it. */
 static int fake_quant(builder *b, int layer, const char *param, qat_tensor *x, qat_fq *fq, qat_tensor **out) {
-  qat_op_attrs a = {.fq = fq};
+  qat_op_attrs a = {.custom = &qat_fake_quant_op, .state = fq};
   qat_tensor *ins[2] = {x, NULL};
   if (fq->learned) {
     int rc = qat_build_param(b, layer, param, 1, &fq->channels, 1, &ins[1]);
     if (rc) return rc;
   }
-  return qat_graph_add(&b->m->graph, QAT_OP_FAKE_QUANT, fq->learned ? 2 : 1, ins, &a, out);
+  return qat_graph_add(&b->m->graph, QAT_OP_CUSTOM, fq->learned ? 2 : 1, ins, &a, out);
 }
 
 /* An activation quantizer; LSQ puts a non-negative tensor (after a ReLU, or the [0, 1] input)
@@ -486,7 +486,7 @@ void qat_model_forward(qat_model *m, const float *x, int n, const qat_exec *ex) 
   load_input(m, x, n);
   /* every node but the loss */
   qat_graph *g = &m->graph;
-  for (int i = 0; i < g->n_nodes - 1; i++) qat_op_get(g->nodes[i].op)->forward(&g->nodes[i], ex);
+  for (int i = 0; i < g->n_nodes - 1; i++) qat_node_info(&g->nodes[i])->forward(&g->nodes[i], ex);
 }
 
 void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, const qat_exec *ex,

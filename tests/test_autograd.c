@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "qat/autograd.h"
+#include "qat/fq.h"
 #include "qat/error.h"
 #include "qat/rng.h"
 
@@ -63,10 +64,20 @@ static void fill(const qat_op_example *ex, int i, float *x, int64_t n, qat_rng *
   }
 }
 
-/* Builds a one-node graph for example `variant` of `op`; returns 0 when there is no such variant. */
-static int instance_make(instance *it, qat_op op, int variant, uint64_t seed) {
+/* The custom ops (QAT_OP_CUSTOM) that other modules register into the engine: each brings its
+ * own examples and is checked like a built-in op. */
+static const qat_op_info *const custom_ops[] = {&qat_fake_quant_op};
+#define N_CUSTOM ((int)(sizeof custom_ops / sizeof custom_ops[0]))
+
+/* Op k of the walk: the built-in ops, then the custom ones. */
+static qat_op op_code(int k) { return k < QAT_OP_COUNT ? (qat_op)k : QAT_OP_CUSTOM; }
+static const qat_op_info *op_info(int k) { return k < QAT_OP_COUNT ? qat_op_get((qat_op)k) : custom_ops[k - QAT_OP_COUNT]; }
+
+/* Builds a one-node graph for example `variant` of op k; returns 0 when there is no such variant. */
+static int instance_make(instance *it, int k, int variant, uint64_t seed) {
   memset(it, 0, sizeof *it);
-  const qat_op_info *info = qat_op_get(op);
+  const qat_op_info *info = op_info(k);
+  qat_op op = op_code(k);
   if (info->example(&it->ex, variant)) return 0;
   qat_op_example *ex = &it->ex;
   int batch = 1;
@@ -133,8 +144,8 @@ static void run_backward(instance *it, qat_op_forward_fn fwd, qat_op_backward_fn
   bwd(it->node, &ex);
 }
 
-static void gradient_check_op(qat_op op) {
-  const qat_op_info *info = qat_op_get(op);
+static void gradient_check_op(int op) {
+  const qat_op_info *info = op_info(op);
   int variants = 0;
   for (int v = 0;; v++) {
     instance it;
@@ -174,7 +185,8 @@ static void gradient_check_op(qat_op op) {
 
 static void test_gradients_of_every_op(void **state) {
   (void)state;
-  for (int op = 0; op < QAT_OP_COUNT; op++) gradient_check_op((qat_op)op);
+  for (int op = 0; op < QAT_OP_COUNT + N_CUSTOM; op++)
+    if (op != QAT_OP_CUSTOM) gradient_check_op(op); /* the hook's own entry computes nothing */
 }
 
 static void assert_close_arrays(const char *what, const float *a, const float *b, int64_t n, double rtol) {
@@ -188,12 +200,12 @@ static void assert_close_arrays(const char *what, const float *a, const float *b
 static void test_optimized_kernels_match_ref(void **state) {
   (void)state;
   int compared = 0;
-  for (int op = 0; op < QAT_OP_COUNT; op++) {
-    const qat_op_info *info = qat_op_get((qat_op)op);
+  for (int op = 0; op < QAT_OP_COUNT + N_CUSTOM; op++) {
+    const qat_op_info *info = op_info(op);
     if (!info->forward_ref) continue;
     for (int v = 0;; v++) {
       instance it;
-      if (!instance_make(&it, (qat_op)op, v, 77 + (uint64_t)v)) break;
+      if (!instance_make(&it, op, v, 77 + (uint64_t)v)) break;
       qat_tensor *y = it.node->output;
       int64_t ny = qat_tensor_size(y);
       float *fast = malloc((size_t)ny * sizeof(float));

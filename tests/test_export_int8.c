@@ -435,7 +435,7 @@ static void test_graph(void **state) {
   const qat_fq *fq = NULL;
   for (int i = 0; i < m->graph.n_nodes; i++) {
     const qat_node *nd = &m->graph.nodes[i];
-    if (nd->op == QAT_OP_FAKE_QUANT && nd->attrs.fq == wfq) {
+    if (qat_node_fq(nd) == wfq) {
       fq = wfq;
       const int8_t *q = w->data;
       int64_t per = (int64_t)(w->data_bytes / 5);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "qat/error.h"
+#include "qat/layer.h"
 #include "qat/model.h"
 #include "qat/optim.h"
 #include "qat/rng.h"
@@ -276,8 +277,48 @@ static void test_training_learns_deterministically_without_allocating(void **sta
   assert_memory_not_equal(p1, p2, 4 * 50);
 }
 
+/* The layer table: every type's descriptor has what each walker needs, names are unique and
+ * found again, and what a descriptor requires it also accepts. */
+static void test_layer_table_is_complete(void **state) {
+  (void)state;
+  for (int t = 0; t < QAT_LAYER_TYPE_COUNT; t++) {
+    const qat_layer_desc *d = qat_layer_desc_of((qat_layer_type)t);
+    assert_non_null(d);
+    assert_non_null(d->keras_class);
+    assert_non_null(d->stem);
+    if (!d->build) fail_msg("%s has no build", d->keras_class);
+    if (d->min_inputs < 1 || d->max_inputs < d->min_inputs || d->max_inputs > QAT_MAX_LAYER_INPUTS)
+      fail_msg("%s: inputs %d..%d", d->keras_class, d->min_inputs, d->max_inputs);
+    if ((d->required_args & ~d->args) != 0) fail_msg("%s requires an argument it does not take", d->keras_class);
+    if ((d->kernel != NULL) != (d->keras_kernel != QAT_KERNEL_NONE))
+      fail_msg("%s: a kernel without its Keras layout, or the reverse", d->keras_class);
+    /* every layer either lowers or vanishes at inference (the driver passes identities through) */
+    qat_layer_spec l;
+    qat_layer_defaults(&l, (qat_layer_type)t);
+    assert_int_equal(l.type, t);
+    if (!d->lower && qat_layer_range_of(&l) != QAT_RANGE_IDENTITY) fail_msg("%s has no lowering", d->keras_class);
+    qat_layer_type found;
+    assert_true(qat_layer_find(d->keras_class, &found));
+    assert_int_equal(found, t);
+    for (const char *const *a = d->aliases; a && *a; a++) {
+      assert_true(qat_layer_find(*a, &found));
+      assert_int_equal(found, t);
+    }
+    assert_string_equal(qat_layer_type_name((qat_layer_type)t), d->keras_class);
+    for (int u = 0; u < t; u++) {
+      const qat_layer_desc *e = qat_layer_desc_of((qat_layer_type)u);
+      if (!strcmp(d->keras_class, e->keras_class) || !strcmp(d->stem, e->stem))
+        fail_msg("%s and %s share a class or stem", d->keras_class, e->keras_class);
+    }
+  }
+  qat_layer_type none;
+  assert_false(qat_layer_find("NoSuchLayer", &none));
+  assert_null(qat_layer_desc_of(QAT_LAYER_TYPE_COUNT));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_layer_table_is_complete),
       cmocka_unit_test(test_seed_cnn_parameter_counts),
       cmocka_unit_test(test_residual_dag_with_batch_norm),
       cmocka_unit_test(test_shape_errors_name_the_layer),

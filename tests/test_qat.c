@@ -52,7 +52,7 @@ static void expect_no_fq_before_relu(const qat_model *m) {
     qat_op op = g->nodes[i].op;
     if (op != QAT_OP_RELU && op != QAT_OP_RELU6) continue;
     for (int j = 0; j < i; j++)
-      if (g->nodes[j].output == g->nodes[i].inputs[0] && g->nodes[j].op == QAT_OP_FAKE_QUANT)
+      if (g->nodes[j].output == g->nodes[i].inputs[0] && qat_node_fq(&g->nodes[j]))
         fail_msg("fake quant feeds a ReLU at node %d", i);
   }
 }
@@ -284,14 +284,14 @@ static void test_lsq_step_size_gradient_by_hand(void **state) {
   qat_tensor *x = qat_graph_external(&g, 1, (int[]){4}, xv, xg, 0);
   qat_tensor *st = qat_graph_external(&g, 1, (int[]){1}, sv, sg, 0);
   qat_tensor *y;
-  qat_op_attrs a = {.fq = &fq};
-  assert_int_equal(qat_graph_add(&g, QAT_OP_FAKE_QUANT, 2, (qat_tensor *[]){x, st}, &a, &y), 0);
+  qat_op_attrs a = {.custom = &qat_fake_quant_op, .state = &fq};
+  assert_int_equal(qat_graph_add(&g, QAT_OP_CUSTOM, 2, (qat_tensor *[]){x, st}, &a, &y), 0);
   qat_exec ex = {.training = 1, .fake_quant = 1};
   qat_graph_forward(&g, &ex);
   const float want_y[4] = {0.5f, -0.5f, 63.5f, -64.0f};
   assert_memory_equal(y->data, want_y, sizeof want_y);
   for (int i = 0; i < 4; i++) y->grad[i] = 1.0f;
-  qat_op_get(QAT_OP_FAKE_QUANT)->backward(&g.nodes[0], &ex);
+  qat_node_info(&g.nodes[0])->backward(&g.nodes[0], &ex);
   if (fabsf(sg[0] - (-0.0088735651f)) > 1e-7f) fail_msg("step-size gradient %.9g", sg[0]);
   const float want_dx[4] = {1, 1, 0, 0};
   assert_memory_equal(xg, want_dx, sizeof want_dx);

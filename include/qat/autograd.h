@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "qat/arena.h"
-#include "qat/spec.h"
+#include "qat/enums.h"
 
 #define QAT_MAX_RANK 4
 #define QAT_MAX_OP_INPUTS 8
@@ -26,7 +26,9 @@ typedef struct qat_tensor {
 int64_t qat_tensor_size(const qat_tensor *t);
 
 /* One op table, so an op cannot be half-registered: X(ENUM, name). Each op's forward, backward
- * (and _ref twins where an optimized kernel exists) live together in autograd/op_<name>.c. */
+ * (and _ref twins where an optimized kernel exists) live together in autograd/op_<name>.c.
+ * CUSTOM is the hook for ops defined outside the engine (as ggml's custom ops are): the node's
+ * attrs.custom names the op's qat_op_info, so the engine knows nothing of what it computes. */
 #define QAT_OPS(X)                              \
   X(CONV2D, conv2d)                             \
   X(DEPTHWISE_CONV2D, depthwise_conv2d)         \
@@ -41,7 +43,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(RESHAPE, reshape)                           \
   X(DROPOUT, dropout)                           \
   X(BATCH_NORM, batch_norm)                     \
-  X(FAKE_QUANT, fake_quant)                     \
+  X(CUSTOM, custom)                             \
   X(BN_FOLD_WEIGHTS, bn_fold_weights)           \
   X(CHANNEL_UNSCALE, channel_unscale)           \
   X(SOFTMAX_CROSS_ENTROPY, softmax_cross_entropy)
@@ -64,7 +66,10 @@ typedef struct qat_op_attrs {
   int target_rank;      /* reshape: dims after the batch, fully resolved (no -1) */
   int target_shape[3];
   const int32_t *labels; /* softmax cross-entropy: one class index per sample */
-  struct qat_fq *fq;     /* fake quant: its state (include/qat/fq.h) */
+  /* QAT_OP_CUSTOM: the op another module defines (fakequant/'s fake quant), and its state.
+   * The engine calls custom->plan/forward/backward as it calls a built-in op's. */
+  const struct qat_op_info *custom;
+  void *state;
   int axis;              /* bn_fold_weights: the output-channel axis of the weights */
 } qat_op_attrs;
 
@@ -133,6 +138,8 @@ typedef struct qat_op_info {
 } qat_op_info;
 
 const qat_op_info *qat_op_get(qat_op op);
+/* The op a node runs: its table entry, or attrs.custom for QAT_OP_CUSTOM. */
+const qat_op_info *qat_node_info(const qat_node *n);
 
 /* ---- graph ---- */
 typedef struct qat_graph {

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "qat/autograd.h"
 #include "qat/quant.h"
 #include "qat/spec.h"
 
@@ -55,5 +56,14 @@ typedef struct qat_fq {
   int requant_channels;
   int64_t requant_count; /* MEAN: values averaged per output */
 } qat_fq;
+
+/* The fake-quant op (fakequant/op_fake_quant.c), a custom op of the autograd engine: a node
+ * QAT_OP_CUSTOM with attrs.custom = &qat_fake_quant_op and attrs.state = its qat_fq. */
+extern const qat_op_info qat_fake_quant_op;
+
+/* The fake-quant state of node n, or NULL when n is no fake quant. */
+static inline qat_fq *qat_node_fq(const qat_node *n) {
+  return n->op == QAT_OP_CUSTOM && n->attrs.custom == &qat_fake_quant_op ? (qat_fq *)n->attrs.state : NULL;
+}
 
 #endif

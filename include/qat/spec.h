@@ -5,17 +5,11 @@
 
 #include <stdint.h>
 
+#include "qat/enums.h"
+
 #define QAT_NAME_MAX 64
 #define QAT_MAX_LAYER_INPUTS 8
 
-typedef enum qat_padding { QAT_PADDING_VALID = 0, QAT_PADDING_SAME = 1 } qat_padding;
-
-typedef enum qat_activation {
-  QAT_ACTIVATION_LINEAR = 0,
-  QAT_ACTIVATION_RELU,
-  QAT_ACTIVATION_RELU6,
-  QAT_ACTIVATION_SOFTMAX,
-} qat_activation;
 
 /* The layer types: X(ENUM, file). Each is one file layers/<file>.c defining the descriptor
  * `qat_layer_<file>` (include/qat/layer.h): adding a layer is that file and this line. */

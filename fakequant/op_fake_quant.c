@@ -3,14 +3,15 @@
  * range). Activations take their range from an observer while training; weights take
  * symmetric scales from their current values every step (so the scales always belong to the
  * weights that will be exported); biases sit on the int32 grid of input scale x weight
- * scale. The arithmetic is fakequant/'s, shared with the exporter and the runtime. */
+ * scale. The arithmetic is fakequant/'s, shared with the exporter and the runtime. The op reaches
+ * the autograd engine through its custom-op hook (QAT_OP_CUSTOM, attrs.custom/state). */
 #include <math.h>
 #include <stdint.h>
 
 #include "qat/fq.h"
-#include "op_common.h"
+#include "autograd/op_common.h"
 
-#define FQ(n) ((n)->attrs.fq)
+#define FQ(n) ((qat_fq *)(n)->attrs.state)
 
 static int fq_plan(qat_node *nd, size_t *scratch) {
   qat_tensor *x = OP_X(nd), *y = nd->output;
@@ -432,7 +433,8 @@ static int fq_example(qat_op_example *ex, int variant) {
     qat_fq *fq = &ex_fq_relu6;
     qat_quant_nudged_range(fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax, &fq->nudged_min[0], &fq->nudged_max[0]);
     example_input(ex, 0, 4, (int[]){2, 3, 2, 3}, 1, 1, QAT_FILL_UNIFORM);
-    ex->attrs.fq = fq;
+    ex->attrs.custom = &qat_fake_quant_op;
+    ex->attrs.state = fq;
     ex->fake_quant = variant == 2;
     ex->scale = variant == 2 ? 0.05f : 8.0f;
     ex->n_kinks = 3;
@@ -446,7 +448,8 @@ static int fq_example(qat_op_example *ex, int variant) {
     qat_quant_nudged_range(fq->scale[c], fq->zero_point[c], fq->qmin, fq->qmax, &fq->nudged_min[c],
                            &fq->nudged_max[c]);
   example_input(ex, 0, 4, (int[]){2, 3, 2, 3}, 1, 1, QAT_FILL_UNIFORM);
-  ex->attrs.fq = fq;
+  ex->attrs.custom = &qat_fake_quant_op;
+  ex->attrs.state = fq;
   ex->fake_quant = 1;
   ex->scale = 0.05f;
   /* range edges: +-0.03 per tensor; per channel +-0.03, +-0.06 (beyond the inputs), +-0.015 */
@@ -458,7 +461,9 @@ static int fq_example(qat_op_example *ex, int variant) {
   return 0;
 }
 
-const qat_op_info qat_op_info_fake_quant = {
+/* Registered into the engine through its custom-op hook (QAT_OP_CUSTOM): autograd/ knows
+ * nothing of quantization. */
+const qat_op_info qat_fake_quant_op = {
     .name = "fake_quant", .plan = fq_plan, .forward = fq_forward, .backward = fq_backward,
     .example = fq_example,
 };
