@@ -245,7 +245,7 @@ static int decode_all(const qat_data_spec *spec, const qat_data_options *opt, co
     int64_t now;
 #pragma omp atomic capture
     now = ++done_count;
-    if (opt->progress && omp_get_thread_num() == 0) opt->progress(done_before + now, total, opt->user);
+    if (opt->progress && omp_get_thread_num() == 0 && now < l->n) opt->progress(done_before + now, total, opt->user);
   }
   if (opt->progress) opt->progress(done_before + l->n, total, opt->user);
   /* The first failure in file order, whichever thread met it first: the message is the same
