@@ -49,4 +49,16 @@ typedef struct qat_export_request {
  * reason; a mode this build cannot export is QAT_ERR_UNSUPPORTED. */
 int qat_export_checkpoint(const char *ckpt, const qat_export_request *req, qat_tflite_model *t);
 
+/* cli/cmd_predict.c: `qat predict`, and what eval and export share about the user's data. */
+int qat_cmd_predict(int argc, char **argv);
+struct qat_model;
+/* PREFIX.x.npy (preprocessed float32 inputs, [N, H, W, C]) and PREFIX.y.npy (int64 labels). */
+int qat_dump_testset(const char *prefix, const qat_dataset *ds);
+/* Per-class sample counts and top-1 hits of a model over ds (malloc'd, num_classes each). */
+int qat_per_class(struct qat_model *m, const qat_dataset *ds, int batch, int fake_quant, int64_t **per_n,
+                  int64_t **per_ok);
+/* Writes labels.txt beside out_path (one class name per line, in label order) when the
+ * checkpoint holds class names; *written says whether it did. */
+int qat_write_labels_beside(const char *ckpt, const char *out_path, int *written);
+
 #endif

@@ -267,7 +267,10 @@ int qat_cmd_export(int argc, char **argv) {
   }
   if (!rc) rc = qat_tflite_serialize(&t, &bytes, &size);
   if (!rc) rc = qat_atomic_write(out, bytes, size);
+  int labels = 0; /* the class names travel with the model, as TFLite's labels files do */
+  if (!rc) rc = qat_write_labels_beside(ckpt, out, &labels);
   if (!rc) print_summary(out, req.mode, size, &t, json);
+  if (!rc && labels && !json) printf("  labels.txt beside it\n");
   free(bytes);
   qat_tflite_model_free(&t);
   return rc ? report(rc) : 0;

@@ -44,6 +44,7 @@ static const char usage_main[] =
     "  run MODEL        run a .tflite model once on raw tensor files (--input/--output)\n"
     "  inspect MODEL    operators, tensors, sizes, MACs and peak memory of a .tflite model\n"
     "  import MODEL     a Keras .h5 / .keras model as a qat config + checkpoint (-o DIR)\n"
+    "  predict MODEL FILE...  class names and probabilities for images or .npy arrays\n"
     "\n"
     "  qat <command> --help   options of one command\n"
     "  qat --version          print the version\n"
@@ -77,7 +78,7 @@ static const char usage_init[] =
     "not at hand.\n";
 
 static const char usage_eval[] =
-    "usage: qat eval CKPT [--limit N] [--json]\n"
+    "usage: qat eval CKPT [--limit N] [--json] [--dump-test PREFIX]\n"
     "       qat eval MODEL.tflite [--data fashion-mnist | --images F --labels F] [--limit N]\n"
     "                [--confusion] [--json]   (see 'qat eval MODEL.tflite --help')\n"
     "       qat eval --compare CKPT MODEL.tflite [--limit N] [--json]   the parity report\n"
@@ -89,6 +90,8 @@ static const char usage_eval[] =
     "fakequant_accuracy, the accuracy the int8 model is trained to deliver.\n"
     "\n"
     "  --limit N   evaluate the first N test samples only\n"
+    "  --dump-test PREFIX  also write the preprocessed test inputs and labels as PREFIX.x.npy\n"
+    "              (float32) and PREFIX.y.npy (int64), e.g. for another interpreter\n"
     "  --json      print one JSON object\n";
 
 static const char usage_summary[] =
@@ -166,6 +169,20 @@ static int on_progress(const qat_progress *p, void *user) {
   progress_view *v = user;
   FILE *f = v->out;
   switch (p->kind) {
+  case QAT_PROGRESS_DATA:
+    fprintf(f, "Data: %s\n", p->message);
+    break;
+  case QAT_PROGRESS_DECODE:
+    if (v->tty) {
+      double t = now();
+      if (p->step != p->steps_per_epoch && t - v->last_draw < 0.1) return stop_requested;
+      v->last_draw = t;
+      fprintf(f, "\rDecoding images: %lld/%lld\033[K%s", (long long)p->step, (long long)p->steps_per_epoch,
+              p->step == p->steps_per_epoch ? "\n" : "");
+    } else if (p->step == p->steps_per_epoch) {
+      fprintf(f, "Decoded %lld images\n", (long long)p->steps_per_epoch);
+    }
+    break;
   case QAT_PROGRESS_EPOCH_BEGIN:
     fprintf(f, "Epoch %d/%d\n", p->epoch, p->epochs);
     v->last_draw = 0;
@@ -376,12 +393,15 @@ static int cmd_eval(int argc, char **argv) {
       break;
     }
   }
-  const char *ckpt = NULL;
+  const char *ckpt = NULL, *dump = NULL;
   int json = 0, limit = 0;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       fputs(usage_eval, stdout);
       return 0;
+    } else if (!strcmp(argv[i], "--dump-test")) {
+      if (i + 1 >= argc) return fail_usage("%s needs a value", "--dump-test");
+      dump = argv[++i];
     } else if (!strcmp(argv[i], "--json")) {
       json = 1;
     } else if (!strcmp(argv[i], "--limit")) {
@@ -415,18 +435,41 @@ static int cmd_eval(int argc, char **argv) {
     rc = qat_fail(QAT_ERR_USAGE, "%s: its config names no test set", ckpt);
     goto done;
   }
+  if (dump && (rc = qat_dump_testset(dump, &test))) goto done;
   if ((rc = qat_evaluate(m, &test, batch, 0, &loss, &float_acc))) goto done;
   int quantized = m->n_fq > 0;
   if (quantized && (rc = qat_evaluate(m, &test, batch, 1, &loss, &fq_acc))) goto done;
   double ms = (now() - t0) * 1e3 / (double)test.n / (quantized ? 2 : 1);
+  int64_t *per_n = NULL, *per_ok = NULL;
+  int names = cfg.data.n_class_names == m->num_classes;
+  if (names && (rc = qat_per_class(m, &test, batch, quantized, &per_n, &per_ok))) goto done;
   if (json) {
     printf("{\"samples\":%lld,\"float_accuracy\":%.6f", (long long)test.n, float_acc);
     if (quantized) printf(",\"fakequant_accuracy\":%.6f", fq_acc);
-    printf(",\"ms_per_sample\":%.4f}\n", ms);
+    printf(",\"ms_per_sample\":%.4f", ms);
+    if (names) {
+      printf(",\"per_class\":[");
+      for (int k = 0; k < m->num_classes; k++) {
+        printf("%s{\"class\":", k ? "," : "");
+        qat_cli_json_string(stdout, cfg.data.class_names[k]);
+        printf(",\"samples\":%lld,\"accuracy\":%.6f}", (long long)per_n[k],
+               per_n[k] ? (double)per_ok[k] / (double)per_n[k] : 0.0);
+      }
+      printf("]");
+    }
+    printf("}\n");
   } else {
     printf("%s: %lld test samples\n  float accuracy:      %.4f\n", ckpt, (long long)test.n, float_acc);
     if (quantized) printf("  fake-quant accuracy: %.4f\n", fq_acc);
+    if (names) {
+      printf("  per class (%s):\n", quantized ? "fake-quant" : "float");
+      for (int k = 0; k < m->num_classes; k++)
+        printf("    %-20s %6lld samples  %.4f\n", cfg.data.class_names[k], (long long)per_n[k],
+               per_n[k] ? (double)per_ok[k] / (double)per_n[k] : 0.0);
+    }
   }
+  free(per_n);
+  free(per_ok);
 done:
   qat_dataset_free(&train);
   qat_dataset_free(&test);
@@ -458,5 +501,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return qat_cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "inspect")) return qat_cmd_inspect(argc - 2, argv + 2);
   if (!strcmp(cmd, "import")) return qat_cmd_import(argc - 2, argv + 2);
+  if (!strcmp(cmd, "predict")) return qat_cmd_predict(argc - 2, argv + 2);
   return fail_usage("unknown command '%s'", cmd);
 }

@@ -1,5 +1,9 @@
 /* qat_config_load / qat_config_parse / qat_config_free: file checks and the top level. */
+/* realpath is XSI. */
+#define _XOPEN_SOURCE 700
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +47,7 @@ static int top_level(const cfg_ctx *c, const cfg_node *root, qat_config *cfg) {
                          "missing section (expected a model with input and layers)");
   if ((rc = qat_cfg_model(c, v[0], &cfg->model))) return rc;
   if ((rc = qat_cfg_data(c, v[1], &cfg->data))) return rc;
+  memcpy(cfg->data.input_shape, cfg->model.input_shape, sizeof cfg->data.input_shape);
   if ((rc = qat_cfg_quantize(c, v[3], &cfg->model.quantize))) return rc;
   return qat_cfg_train(c, v[2], &cfg->model, &cfg->train);
 }
@@ -135,6 +140,19 @@ int qat_config_load(const char *path, qat_config *out) {
     goto free_buf;
   }
   rc = qat_config_parse(buf, len, path, out);
+  /* Data paths in the file are relative to the file, wherever qat runs from. */
+  if (!rc) {
+    char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash == dir && dir) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    else if (dir) strcpy(dir, ".");
+    char *abs = dir ? realpath(dir, NULL) : NULL;
+    free(dir);
+    if (!abs) {
+      rc = qat_fail(QAT_ERR_IO, "%s: cannot resolve the config's folder: %s", path, strerror(errno));
+      qat_config_free(out);
+    } else out->data.base_dir = abs;
+  }
 
 free_buf:
   free(buf);

@@ -53,6 +53,14 @@ void qat_cfg_data_free(qat_data_spec *d) {
   for (int i = 0; i < d->n_train_files; i++)
     free(d->train_files[i]);
   free(d->test_file);
+  free(d->base_dir);
+  free(d->x);
+  free(d->y);
+  free(d->test_x);
+  free(d->test_y);
+  free(d->path);
+  for (int i = 0; i < d->n_class_names; i++) free(d->class_names[i]);
+  free(d->class_names);
   memset(d, 0, sizeof *d);
 }
 
@@ -69,19 +77,39 @@ enum {
   D_HORIZONTAL_FLIP,
   D_LIMIT_TRAIN,
   D_LIMIT_TEST,
+  D_X,
+  D_Y,
+  D_TEST_X,
+  D_TEST_Y,
+  D_PATH,
+  D_NUM_CLASSES,
+  D_CLASS_NAMES,
+  D_RESCALE,
+  D_OFFSET,
+  D_MEAN,
+  D_STD,
+  D_INTERPOLATION,
+  D_CROP_TO_ASPECT_RATIO,
+  D_SKIP_INVALID,
+  D_SEED,
   D_COUNT
 };
 static const char *const data_keys[] = {
     "dataset",     "train_images",    "train_labels", "test_images",
     "test_labels", "train_files",     "test_file",    "validation_split",
     "random_crop", "horizontal_flip", "limit_train",  "limit_test",
+    "x",           "y",               "test_x",       "test_y",
+    "path",        "num_classes",     "class_names",  "rescale",
+    "offset",      "mean",            "std",          "interpolation",
+    "crop_to_aspect_ratio", "skip_invalid", "seed",
 };
 _Static_assert(NKEYS(data_keys) == D_COUNT, "one name per data key");
 
 #define BIT(k) (1u << (k))
 #define DATA_COMMON                                                                         \
   (BIT(D_DATASET) | BIT(D_VALIDATION_SPLIT) | BIT(D_RANDOM_CROP) | BIT(D_HORIZONTAL_FLIP) | \
-   BIT(D_LIMIT_TRAIN) | BIT(D_LIMIT_TEST))
+   BIT(D_LIMIT_TRAIN) | BIT(D_LIMIT_TEST) | BIT(D_RESCALE) | BIT(D_OFFSET) | BIT(D_MEAN) | BIT(D_STD) | \
+   BIT(D_NUM_CLASSES))
 
 static int data_files(const cfg_ctx *c, const cfg_node *const *v, const cfg_node *map,
                       qat_data_spec *out) {
@@ -95,6 +123,25 @@ static int data_files(const cfg_ctx *c, const cfg_node *const *v, const cfg_node
       return rc;
     if ((rc = path_value(c, v[D_TEST_IMAGES], "data", "test_images", &out->test_images))) return rc;
     return path_value(c, v[D_TEST_LABELS], "data", "test_labels", &out->test_labels);
+  }
+  if (out->kind == QAT_DATASET_NPY) {
+    if (v[D_PATH] && (v[D_X] || v[D_Y]))
+      return qat_cfg_error(c, v[D_PATH], "data.path", "give either path (a .npz) or x and y, not both");
+    if (v[D_PATH]) return path_value(c, v[D_PATH], "data", "path", &out->path);
+    if (!v[D_X]) return missing(c, map, "data", "x", "dataset npy (or path: a .npz file)");
+    if (!v[D_Y]) return missing(c, map, "data", "y", "dataset npy");
+    if (!v[D_TEST_X] != !v[D_TEST_Y])
+      return qat_cfg_error(c, v[D_TEST_X] ? v[D_TEST_X] : v[D_TEST_Y], v[D_TEST_X] ? "data.test_x" : "data.test_y",
+                           "test_x and test_y go together");
+    if ((rc = path_value(c, v[D_X], "data", "x", &out->x))) return rc;
+    if ((rc = path_value(c, v[D_Y], "data", "y", &out->y))) return rc;
+    if (v[D_TEST_X] && (rc = path_value(c, v[D_TEST_X], "data", "test_x", &out->test_x))) return rc;
+    if (v[D_TEST_Y] && (rc = path_value(c, v[D_TEST_Y], "data", "test_y", &out->test_y))) return rc;
+    return 0;
+  }
+  if (out->kind == QAT_DATASET_FOLDER) {
+    if (!v[D_PATH]) return missing(c, map, "data", "path", "dataset folder");
+    return path_value(c, v[D_PATH], "data", "path", &out->path);
   }
   if (out->kind == QAT_DATASET_CIFAR10) {
     const cfg_node *f = v[D_TRAIN_FILES];
@@ -119,24 +166,77 @@ static int data_files(const cfg_ctx *c, const cfg_node *const *v, const cfg_node
   return 0;
 }
 
+/* A number or a list of 1 to QAT_MAX_CHANNELS numbers (per-channel mean / std). */
+static int float_list(const cfg_ctx *c, const cfg_node *n, const char *path, double lo, int lo_open, float *out,
+                      int *count) {
+  char p[CFG_PATH_MAX];
+  int rc;
+  if (n->kind != CFG_SEQ) {
+    *count = 1;
+    return qat_cfg_float(c, n, path, lo, lo_open, INFINITY, 0, &out[0]);
+  }
+  if (n->n < 1 || n->n > QAT_MAX_CHANNELS)
+    return qat_cfg_error(c, n, path, "got a list of %zu (expected 1 to %d numbers, one per channel)", n->n,
+                         QAT_MAX_CHANNELS);
+  for (size_t i = 0; i < n->n; i++) {
+    qat_cfg_path_index(p, path, i);
+    if ((rc = qat_cfg_float(c, n->kids[i], p, lo, lo_open, INFINITY, 0, &out[i]))) return rc;
+  }
+  *count = (int)n->n;
+  return 0;
+}
+
+static int class_names(const cfg_ctx *c, const cfg_node *n, qat_data_spec *out) {
+  static const char path[] = "data.class_names";
+  char p[CFG_PATH_MAX];
+  int rc;
+  if (n->kind != CFG_SEQ) return qat_cfg_want(c, n, path, "a list of class names");
+  if (n->n < 2 || n->n > QAT_MAX_CLASSES)
+    return qat_cfg_error(c, n, path, "got a list of %zu (expected 2 to %d names)", n->n, QAT_MAX_CLASSES);
+  if (!(out->class_names = calloc(n->n, sizeof *out->class_names)))
+    return qat_fail(QAT_ERR_NOMEM, "out of memory while reading the config");
+  for (size_t i = 0; i < n->n; i++) {
+    const char *s;
+    qat_cfg_path_index(p, path, i);
+    if ((rc = qat_cfg_str(c, n->kids[i], p, &s))) return rc;
+    if (!*s || strchr(s, '/') || strchr(s, '\n') || !strcmp(s, ".") || !strcmp(s, ".."))
+      return qat_cfg_error(c, n->kids[i], p, "'%s' is not a folder name", qat_cfg_quote(s, n->kids[i]->len).s);
+    for (size_t k = 0; k < i; k++)
+      if (!strcmp(out->class_names[k], s))
+        return qat_cfg_error(c, n->kids[i], p, "'%s' appears twice", qat_cfg_quote(s, n->kids[i]->len).s);
+    if ((rc = qat_cfg_strdup(s, &out->class_names[i]))) return rc;
+    out->n_class_names = (int)i + 1;
+  }
+  return 0;
+}
+
 int qat_cfg_data(const cfg_ctx *c, const cfg_node *data, qat_data_spec *out) {
-  static const char *const kinds[] = {"fashion-mnist", "idx", "cifar10"};
+  static const char *const kinds[] = {"fashion-mnist", "idx", "cifar10", "npy", "folder"};
+  static const char *const interps[] = {"bilinear", "nearest", "area"};
   static const unsigned allowed[] = {
       DATA_COMMON,
       DATA_COMMON | BIT(D_TRAIN_IMAGES) | BIT(D_TRAIN_LABELS) | BIT(D_TEST_IMAGES) |
           BIT(D_TEST_LABELS),
       DATA_COMMON | BIT(D_TRAIN_FILES) | BIT(D_TEST_FILE),
+      DATA_COMMON | BIT(D_X) | BIT(D_Y) | BIT(D_TEST_X) | BIT(D_TEST_Y) | BIT(D_PATH) | BIT(D_CLASS_NAMES),
+      DATA_COMMON | BIT(D_PATH) | BIT(D_CLASS_NAMES) | BIT(D_INTERPOLATION) | BIT(D_CROP_TO_ASPECT_RATIO) |
+          BIT(D_SKIP_INVALID) | BIT(D_SEED),
   };
+  _Static_assert(D_COUNT <= 32, "data keys fit the allowed-key masks");
   const cfg_node *v[D_COUNT];
   char what[48];
   int kind = QAT_DATASET_FASHION_MNIST, rc;
 
   memset(out, 0, sizeof *out);
-  if (!data) return 0; /* no data section: Fashion-MNIST, as spec.h's zero value says */
+  out->split_seed = 1337;
+  if (!data) { /* commands that need data say what to add */
+    out->absent = 1;
+    return 0;
+  }
   if ((rc = qat_cfg_map(c, data, "data", data_keys, D_COUNT, v))) return rc;
   if (!v[D_DATASET])
     return qat_cfg_error(c, data, "data",
-                         "missing key 'dataset' (expected one of: fashion-mnist, idx, cifar10)");
+                         "missing key 'dataset' (expected one of: folder, npy, fashion-mnist, idx, cifar10)");
   if ((rc = qat_cfg_enum(c, v[D_DATASET], "data.dataset", kinds, NKEYS(kinds), &kind))) return rc;
   out->kind = (qat_dataset_kind)kind;
   snprintf(what, sizeof what, "dataset %s", kinds[kind]);
@@ -159,6 +259,40 @@ int qat_cfg_data(const cfg_ctx *c, const cfg_node *data, qat_data_spec *out) {
   if (v[D_LIMIT_TEST] &&
       (rc = qat_cfg_int(c, v[D_LIMIT_TEST], "data.limit_test", 0, INT_MAX, &out->limit_test)))
     goto free_data;
+  if (v[D_NUM_CLASSES] &&
+      (rc = qat_cfg_int(c, v[D_NUM_CLASSES], "data.num_classes", 2, QAT_MAX_CLASSES, &out->num_classes)))
+    goto free_data;
+  if (v[D_CLASS_NAMES] && (rc = class_names(c, v[D_CLASS_NAMES], out))) goto free_data;
+  if (out->n_class_names && out->num_classes && out->num_classes != out->n_class_names) {
+    rc = qat_cfg_error(c, v[D_NUM_CLASSES], "data.num_classes", "%d, but class_names lists %d names",
+                       out->num_classes, out->n_class_names);
+    goto free_data;
+  }
+  if (out->n_class_names && !out->num_classes && out->kind == QAT_DATASET_NPY) out->num_classes = out->n_class_names;
+  if (v[D_RESCALE] || v[D_OFFSET]) {
+    out->has_rescale = 1;
+    out->rescale = 1.0f;
+  }
+  if (v[D_RESCALE] &&
+      (rc = qat_cfg_float(c, v[D_RESCALE], "data.rescale", -INFINITY, 0, INFINITY, 0, &out->rescale)))
+    goto free_data;
+  if (v[D_OFFSET] && (rc = qat_cfg_float(c, v[D_OFFSET], "data.offset", -INFINITY, 0, INFINITY, 0, &out->offset)))
+    goto free_data;
+  if (v[D_MEAN] && (rc = float_list(c, v[D_MEAN], "data.mean", -INFINITY, 0, out->mean, &out->n_mean)))
+    goto free_data;
+  if (v[D_STD] && (rc = float_list(c, v[D_STD], "data.std", 0, 1, out->std, &out->n_std))) goto free_data;
+  if (v[D_INTERPOLATION]) {
+    int k;
+    if ((rc = qat_cfg_enum(c, v[D_INTERPOLATION], "data.interpolation", interps, NKEYS(interps), &k)))
+      goto free_data;
+    out->interpolation = (qat_interpolation)k;
+  }
+  if (v[D_CROP_TO_ASPECT_RATIO] &&
+      (rc = qat_cfg_bool(c, v[D_CROP_TO_ASPECT_RATIO], "data.crop_to_aspect_ratio", &out->crop_to_aspect_ratio)))
+    goto free_data;
+  if (v[D_SKIP_INVALID] && (rc = qat_cfg_bool(c, v[D_SKIP_INVALID], "data.skip_invalid", &out->skip_invalid)))
+    goto free_data;
+  if (v[D_SEED] && (rc = qat_cfg_u64(c, v[D_SEED], "data.seed", &out->split_seed))) goto free_data;
   return 0;
 
 free_data:

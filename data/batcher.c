@@ -64,16 +64,83 @@ int64_t qat_batcher_num_batches(const qat_batcher *b) {
   return (b->ds->n + b->batch_size - 1) / b->batch_size;
 }
 
-static void to_unit(const uint8_t *in, int64_t count, float *out) {
-  for (int64_t k = 0; k < count; k++) out[k] = (float)in[k] / 255.0f;
+int qat_preproc_from_spec(const qat_data_spec *spec, int c, int is_float, qat_preproc *out) {
+  memset(out, 0, sizeof *out);
+  (void)is_float;
+  if (!spec->has_rescale && !spec->n_mean && !spec->n_std) return QAT_OK;
+  out->custom = 1;
+  out->rescale = spec->has_rescale ? spec->rescale : 1.0f;
+  out->offset = spec->has_rescale ? spec->offset : 0.0f;
+  if (spec->n_mean || spec->n_std) {
+    if (c < 1 || c > QAT_MAX_CHANNELS)
+      return qat_fail(QAT_ERR_USAGE, "data.mean/std: the samples have %d channels (at most %d take a mean and std)",
+                      c, QAT_MAX_CHANNELS);
+    int nm = spec->n_mean ? spec->n_mean : 1, ns = spec->n_std ? spec->n_std : 1;
+    if ((nm != 1 && nm != c) || (ns != 1 && ns != c))
+      return qat_fail(QAT_ERR_USAGE, "data.mean has %d and data.std %d entries; the samples have %d channels "
+                      "(give 1 or %d)", nm, ns, c, c);
+    out->n_norm = c;
+    for (int k = 0; k < c; k++) {
+      out->mean[k] = spec->n_mean ? spec->mean[nm == 1 ? 0 : k] : 0.0f;
+      out->std[k] = spec->n_std ? spec->std[ns == 1 ? 0 : k] : 1.0f;
+    }
+  }
+  return QAT_OK;
+}
+
+/* The one conversion from stored values to model floats: training, evaluation, calibration,
+ * the runtime's evaluation and prediction all go through it. */
+void qat_preproc_apply(const qat_dataset *ds, const void *src, int64_t count, float *out) {
+  const qat_preproc *p = &ds->pre;
+  if (!ds->fimages) {
+    const uint8_t *in = src;
+    if (!p->custom) { /* what qat has always computed; golden checkpoints depend on it */
+      for (int64_t k = 0; k < count; k++) out[k] = (float)in[k] / 255.0f;
+      return;
+    }
+    for (int64_t k = 0; k < count; k++) out[k] = (float)in[k] * p->rescale + p->offset;
+  } else {
+    const float *in = src;
+    if (!p->custom) {
+      memcpy(out, in, (size_t)count * sizeof *out);
+      return;
+    }
+    for (int64_t k = 0; k < count; k++) out[k] = in[k] * p->rescale + p->offset;
+  }
+  if (p->n_norm) {
+    int c = p->n_norm;
+    for (int64_t k = 0; k < count; k++) out[k] = (out[k] - p->mean[k % c]) / p->std[k % c];
+  }
+}
+
+static int64_t elem_size(const qat_dataset *ds) { return ds->fimages ? (int64_t)sizeof(float) : 1; }
+static const uint8_t *sample_ptr(const qat_dataset *ds, int64_t i) {
+  int64_t size = (int64_t)ds->h * ds->w * ds->c;
+  return ds->fimages ? (const uint8_t *)(ds->fimages + i * size) : ds->images + i * size;
+}
+
+void qat_dataset_get_floats(const qat_dataset *ds, int64_t index, float *out) {
+  qat_preproc_apply(ds, sample_ptr(ds, index), (int64_t)ds->h * ds->w * ds->c, out);
+}
+
+/* Padding is the preprocessed value of a stored 0, as Keras pads raw images before rescaling. */
+static void fill_zero(const qat_dataset *ds, int64_t count, float *out) {
+  static const float zf[QAT_MAX_CHANNELS] = {0};
+  static const uint8_t zb[QAT_MAX_CHANNELS] = {0};
+  if (!ds->pre.custom) {
+    memset(out, 0, (size_t)count * sizeof *out);
+    return;
+  }
+  for (int64_t k = 0; k < count; k += ds->c) qat_preproc_apply(ds, ds->fimages ? (const void *)zf : zb, ds->c, out + k);
 }
 
 /* Pad by p zeros, crop h x w at (p + dy, p + dx), then mirror if flip: out(y, x) is
  * in(y + dy, x' + dx) with x' = flip ? w - 1 - x : x, or 0 where that falls outside. The
  * in-range part of a row is one contiguous span, worked out once per row rather than tested
  * per pixel. */
-static void augment(const uint8_t *in, int h, int w, int c, int dy, int dx, int flip,
-                    float *out) {
+static void augment(const qat_dataset *ds, const uint8_t *in, int dy, int dx, int flip, float *out) {
+  const int h = ds->h, w = ds->w, c = ds->c;
+  const int64_t es = elem_size(ds);
   /* Output columns whose source column lies in [0, w). */
   int x0 = flip ? (dx > 0 ? dx : 0) : (dx < 0 ? -dx : 0);
   int x1 = flip ? (dx < 0 ? w + dx : w) : (dx > 0 ? w - dx : w);
@@ -82,18 +149,18 @@ static void augment(const uint8_t *in, int h, int w, int c, int dy, int dx, int 
     int sy = y + dy;
     float *row = out + (int64_t)y * w * c;
     if (sy < 0 || sy >= h || x0 == x1) {
-      memset(row, 0, (size_t)w * c * sizeof *row);
+      fill_zero(ds, (int64_t)w * c, row);
       continue;
     }
-    memset(row, 0, (size_t)x0 * c * sizeof *row);
-    memset(row + (int64_t)x1 * c, 0, (size_t)(w - x1) * c * sizeof *row);
-    const uint8_t *src = in + (int64_t)sy * w * c;
+    fill_zero(ds, (int64_t)x0 * c, row);
+    fill_zero(ds, (int64_t)(w - x1) * c, row + (int64_t)x1 * c);
+    const uint8_t *src = in + (int64_t)sy * w * c * es;
     if (!flip) {
-      to_unit(src + (int64_t)(x0 + dx) * c, (int64_t)(x1 - x0) * c, row + (int64_t)x0 * c);
+      qat_preproc_apply(ds, src + (int64_t)(x0 + dx) * c * es, (int64_t)(x1 - x0) * c, row + (int64_t)x0 * c);
       continue;
     }
     for (int x = x0; x < x1; x++)
-      to_unit(src + (int64_t)(w - 1 - x + dx) * c, c, row + (int64_t)x * c);
+      qat_preproc_apply(ds, src + (int64_t)(w - 1 - x + dx) * c * es, c, row + (int64_t)x * c);
   }
 }
 
@@ -111,11 +178,11 @@ int qat_batcher_get(const qat_batcher *b, int64_t batch_index, float *x, int32_t
   for (int j = 0; j < count; j++) {
     int64_t pos = start + j;
     int64_t sample = b->order ? b->order[pos] : pos;
-    const uint8_t *img = ds->images + sample * size;
+    const uint8_t *img = sample_ptr(ds, sample);
     float *out = x + j * size;
     y[j] = ds->labels[sample];
     if (!augmenting) {
-      to_unit(img, size, out);
+      qat_preproc_apply(ds, img, size, out);
       continue;
     }
     /* Keyed by the position in the epoch, not by the sample or by a running stream, so the
@@ -129,7 +196,7 @@ int qat_batcher_get(const qat_batcher *b, int64_t batch_index, float *x, int32_t
       dx = (int)qat_rng_below(&rng, span) - b->random_crop;
     }
     if (b->horizontal_flip) flip = (int)(qat_rng_next(&rng) >> 63);
-    augment(img, ds->h, ds->w, ds->c, dy, dx, flip, out);
+    augment(ds, img, dy, dx, flip, out);
   }
   return count;
 }

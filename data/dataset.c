@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/internal.h"
 #include "qat/data.h"
 #include "qat/error.h"
 #include "qat/rng.h"
@@ -13,12 +14,17 @@ void qat_dataset_free(qat_dataset *ds) {
   if (!ds) return;
   if (ds->owns) {
     free(ds->images);
+    free(ds->fimages);
     free(ds->labels);
   }
   memset(ds, 0, sizeof *ds);
 }
 
-static int64_t image_bytes(const qat_dataset *ds) { return (int64_t)ds->h * ds->w * ds->c; }
+/* Bytes of one sample as stored. */
+static int64_t image_bytes(const qat_dataset *ds) {
+  return (int64_t)ds->h * ds->w * ds->c * (ds->fimages ? (int64_t)sizeof(float) : 1);
+}
+static uint8_t *storage(const qat_dataset *ds) { return ds->fimages ? (uint8_t *)ds->fimages : ds->images; }
 
 int qat_dataset_view(const qat_dataset *ds, int64_t start, int64_t count, qat_dataset *out) {
   if (start < 0 || count < 0 || start > ds->n || count > ds->n - start)
@@ -26,7 +32,8 @@ int qat_dataset_view(const qat_dataset *ds, int64_t start, int64_t count, qat_da
                     (long long)start, (long long)start + count, (long long)ds->n);
   *out = *ds;
   out->n = count;
-  out->images = count ? ds->images + start * image_bytes(ds) : NULL;
+  if (ds->fimages) out->fimages = count ? ds->fimages + start * (int64_t)ds->h * ds->w * ds->c : NULL;
+  else out->images = count ? ds->images + start * image_bytes(ds) : NULL;
   out->labels = count ? ds->labels + start : NULL;
   out->owns = 0;
   return QAT_OK;
@@ -39,11 +46,14 @@ static int dataset_alloc(const qat_dataset *ds, int64_t count, qat_dataset *out)
   out->w = ds->w;
   out->c = ds->c;
   out->num_classes = ds->num_classes;
+  out->pre = ds->pre;
   out->owns = 1;
   if (count == 0) return QAT_OK;
-  out->images = malloc((size_t)(count * image_bytes(ds)));
+  void *px = malloc((size_t)(count * image_bytes(ds)));
+  if (ds->fimages) out->fimages = px;
+  else out->images = px;
   out->labels = malloc((size_t)count);
-  if (!out->images || !out->labels) {
+  if (!px || !out->labels) {
     qat_dataset_free(out);
     return qat_fail(QAT_ERR_NOMEM, "out of memory for %lld samples", (long long)count);
   }
@@ -55,7 +65,7 @@ static int dataset_copy_range(const qat_dataset *ds, int64_t start, int64_t coun
                               qat_dataset *out) {
   int rc = dataset_alloc(ds, count, out);
   if (rc || !count) return rc;
-  memcpy(out->images, ds->images + start * image_bytes(ds), (size_t)(count * image_bytes(ds)));
+  memcpy(storage(out), storage(ds) + start * image_bytes(ds), (size_t)(count * image_bytes(ds)));
   memcpy(out->labels, ds->labels + start, (size_t)count);
   return QAT_OK;
 }
@@ -75,7 +85,7 @@ int qat_dataset_sample(const qat_dataset *ds, int64_t count, uint64_t seed, qat_
   int64_t chosen = 0, bytes = image_bytes(ds);
   for (int64_t i = 0; i < ds->n && chosen < count; i++) {
     if ((int64_t)qat_rng_below(&rng, (uint32_t)(ds->n - i)) < count - chosen) {
-      memcpy(out->images + chosen * bytes, ds->images + i * bytes, (size_t)bytes);
+      memcpy(storage(out) + chosen * bytes, storage(ds) + i * bytes, (size_t)bytes);
       out->labels[chosen] = ds->labels[i];
       chosen++;
     }
@@ -89,8 +99,9 @@ static void dataset_truncate(qat_dataset *ds, int64_t n) {
   if (n >= ds->n) return;
   ds->n = n;
   if (!ds->owns || n == 0) return;
-  uint8_t *p = realloc(ds->images, (size_t)(n * image_bytes(ds)));
-  if (p) ds->images = p;
+  uint8_t *p = realloc(storage(ds), (size_t)(n * image_bytes(ds)));
+  if (p && ds->fimages) ds->fimages = (float *)p;
+  else if (p) ds->images = p;
   p = realloc(ds->labels, (size_t)n);
   if (p) ds->labels = p;
 }
@@ -160,9 +171,14 @@ static int load_idx(const qat_data_spec *spec, int want_test, qat_dataset *train
   if (want_test && !spec->test_images != !spec->test_labels)
     return qat_fail(QAT_ERR_USAGE, "IDX data: test_images and test_labels go together "
                     "(only %s is given)", spec->test_images ? "test_images" : "test_labels");
-  int rc = qat_idx_load(spec->train_images, spec->train_labels, 10, train);
+  char p[4][4096];
+  const char *in[4] = {spec->train_images, spec->train_labels, spec->test_images, spec->test_labels};
+  int classes = spec->num_classes ? spec->num_classes : 10, rc;
+  for (int i = 0; i < 4; i++)
+    if (in[i] && (rc = qat_data_path(spec, in[i], p[i], sizeof p[i]))) return rc;
+  rc = qat_idx_load(p[0], p[1], classes, train);
   if (rc || !want_test || !spec->test_images) return rc;
-  rc = qat_idx_load(spec->test_images, spec->test_labels, 10, test);
+  rc = qat_idx_load(p[2], p[3], classes, test);
   if (rc) qat_dataset_free(train);
   return rc;
 }
@@ -175,34 +191,109 @@ static int load_cifar10(const qat_data_spec *spec, int want_test, qat_dataset *t
   for (int i = 0; i < spec->n_train_files; i++)
     if (!spec->train_files[i])
       return qat_fail(QAT_ERR_USAGE, "CIFAR-10 training file %d is not set", i + 1);
-  int rc = qat_cifar10_load((const char *const *)spec->train_files, spec->n_train_files, train);
+  char paths[QAT_MAX_DATA_FILES][4096], tpath[4096];
+  const char *files[QAT_MAX_DATA_FILES];
+  int rc;
+  for (int i = 0; i < spec->n_train_files; i++) {
+    if ((rc = qat_data_path(spec, spec->train_files[i], paths[i], sizeof paths[i]))) return rc;
+    files[i] = paths[i];
+  }
+  rc = qat_cifar10_load(files, spec->n_train_files, train);
   if (rc || !want_test || !spec->test_file) return rc;
-  const char *test_files[1] = {spec->test_file};
+  if ((rc = qat_data_path(spec, spec->test_file, tpath, sizeof tpath))) {
+    qat_dataset_free(train);
+    return rc;
+  }
+  const char *test_files[1] = {tpath};
   rc = qat_cifar10_load(test_files, 1, test);
   if (rc) qat_dataset_free(train);
   return rc;
 }
 
-int qat_data_load(const qat_data_spec *spec, qat_dataset *train, qat_dataset *val,
-                  qat_dataset *test) {
+int qat_data_path(const qat_data_spec *spec, const char *p, char *buf, size_t size) {
+  int n = p[0] == '/' || !spec->base_dir || !spec->base_dir[0] ? snprintf(buf, size, "%s", p)
+                                                               : snprintf(buf, size, "%s/%s", spec->base_dir, p);
+  if (n < 0 || (size_t)n >= size) return qat_fail(QAT_ERR_USAGE, "%s: path too long", p);
+  return QAT_OK;
+}
+
+void qat_data_info_free(qat_data_info *info) {
+  if (!info) return;
+  for (int i = 0; i < info->n_class_names; i++) free(info->class_names[i]);
+  free(info->class_names);
+  memset(info, 0, sizeof *info);
+}
+
+/* Keras's image_dataset_from_directory shuffles the file list with its seed before taking the
+ * validation subset, so that a split of class-ordered files holds every class. */
+static int shuffle_samples(qat_dataset *ds, uint64_t seed) {
+  if (ds->n < 2) return QAT_OK;
+  int64_t bytes = image_bytes(ds);
+  uint8_t *tmp = malloc((size_t)bytes);
+  if (!tmp) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  qat_rng rng;
+  qat_rng_seed(&rng, qat_hash64(seed ^ 0x73706c6974ULL /* "split" */));
+  uint8_t *px = storage(ds);
+  for (int64_t i = ds->n - 1; i > 0; i--) {
+    int64_t j = qat_rng_below(&rng, (uint32_t)(i + 1));
+    memcpy(tmp, px + i * bytes, (size_t)bytes);
+    memcpy(px + i * bytes, px + j * bytes, (size_t)bytes);
+    memcpy(px + j * bytes, tmp, (size_t)bytes);
+    uint8_t l = ds->labels[i];
+    ds->labels[i] = ds->labels[j];
+    ds->labels[j] = l;
+  }
+  free(tmp);
+  return QAT_OK;
+}
+
+int qat_data_load_ex(const qat_data_spec *spec, const qat_data_options *opt, qat_dataset *train, qat_dataset *val,
+                     qat_dataset *test, qat_data_info *info) {
   memset(train, 0, sizeof *train);
   if (val) memset(val, 0, sizeof *val);
   if (test) memset(test, 0, sizeof *test);
+  if (info) memset(info, 0, sizeof *info);
   float split = spec->validation_split;
   if (!(split >= 0.0f && split < 1.0f))
     return qat_fail(QAT_ERR_USAGE, "validation_split %g outside [0, 1)", (double)split);
   if (spec->limit_train < 0 || spec->limit_test < 0)
     return qat_fail(QAT_ERR_USAGE, "negative limit_train (%d) or limit_test (%d)",
                     spec->limit_train, spec->limit_test);
-  qat_dataset all_test = {0};
+  if (spec->absent)
+    return qat_fail(QAT_ERR_USAGE, "the config has no data: section; add one, e.g. data: {dataset: folder, "
+                    "path: DIR} or data: {dataset: npy, x: X.npy, y: Y.npy} (or fashion-mnist, idx, cifar10)");
+  qat_dataset all_test = {0}, folder_val = {0};
+  qat_data_info local = {0};
+  qat_data_options defaults;
+  memset(&defaults, 0, sizeof defaults);
+  if (!opt || !opt->input_shape[0]) {
+    if (opt) defaults = *opt;
+    memcpy(defaults.input_shape, spec->input_shape, sizeof defaults.input_shape);
+    opt = &defaults;
+  }
+  if (!info) info = &local;
   int rc;
   switch (spec->kind) {
   case QAT_DATASET_FASHION_MNIST: rc = load_fashion_mnist(test != NULL, train, &all_test); break;
   case QAT_DATASET_IDX: rc = load_idx(spec, test != NULL, train, &all_test); break;
   case QAT_DATASET_CIFAR10: rc = load_cifar10(spec, test != NULL, train, &all_test); break;
+  case QAT_DATASET_NPY: rc = qat_arrays_load(spec, test != NULL, train, &all_test, info); break;
+  case QAT_DATASET_FOLDER: rc = qat_folder_load(spec, opt, test != NULL, train, &folder_val, &all_test, info); break;
   default: return qat_fail(QAT_ERR_USAGE, "unknown dataset kind %d", (int)spec->kind);
   }
-  if (rc) return rc;
+  if (rc) goto free_info;
+  if (spec->kind <= QAT_DATASET_CIFAR10) {
+    info->num_classes = train->num_classes;
+    if (!info->source[0])
+      snprintf(info->source, sizeof info->source, "%s", spec->kind == QAT_DATASET_FASHION_MNIST ? "fashion-mnist"
+                                                        : spec->kind == QAT_DATASET_IDX          ? "idx"
+                                                                                                 : "cifar10");
+  }
+  if (spec->num_classes && info->num_classes != spec->num_classes && spec->kind == QAT_DATASET_FOLDER) {
+    rc = qat_fail(QAT_ERR_USAGE, "data.num_classes is %d but %s has %d class folders", spec->num_classes,
+                  spec->path, info->num_classes);
+    goto free_test;
+  }
   if (!all_test.owns) { /* the spec names no test set */
     rc = dataset_alloc(train, 0, &all_test);
     if (rc) goto free_train;
@@ -212,9 +303,20 @@ int qat_data_load(const qat_data_spec *spec, qat_dataset *train, qat_dataset *va
                   all_test.h, all_test.w, all_test.c, train->h, train->w, train->c);
     goto free_test;
   }
+  {
+    qat_preproc pre;
+    if ((rc = qat_preproc_from_spec(spec, train->c, train->fimages != NULL, &pre))) goto free_test;
+    train->pre = all_test.pre = folder_val.pre = pre;
+  }
   if (spec->limit_train) dataset_truncate(train, spec->limit_train);
   if (spec->limit_test) dataset_truncate(&all_test, spec->limit_test);
+  if (folder_val.owns && folder_val.n && split > 0.0f) {
+    rc = qat_fail(QAT_ERR_USAGE, "%s has a validation/ folder and the config a validation_split; use one",
+                  spec->path);
+    goto free_test;
+  }
   if (split > 0.0f) {
+    if (spec->kind == QAT_DATASET_FOLDER && (rc = shuffle_samples(train, spec->split_seed))) goto free_test;
     /* Keras's split_at = floor(n * (1 - validation_split)): the last samples are held out. */
     int64_t keep = (int64_t)floor((double)train->n * (1.0 - float_as_written(split)));
     if (keep <= 0 || keep >= train->n) {
@@ -228,17 +330,29 @@ int qat_data_load(const qat_data_spec *spec, qat_dataset *train, qat_dataset *va
       if (rc) goto free_test;
     }
     dataset_truncate(train, keep);
+  } else if (val && folder_val.owns && folder_val.n) {
+    *val = folder_val;
+    memset(&folder_val, 0, sizeof folder_val);
   } else if (val) {
     rc = dataset_alloc(train, 0, val);
     if (rc) goto free_test;
   }
+  qat_dataset_free(&folder_val);
   if (test) *test = all_test;
   else qat_dataset_free(&all_test);
+  qat_data_info_free(&local);
   return QAT_OK;
 
 free_test:
   qat_dataset_free(&all_test);
 free_train:
   qat_dataset_free(train);
+  qat_dataset_free(&folder_val);
+free_info:
+  qat_data_info_free(info);
   return rc;
+}
+
+int qat_data_load(const qat_data_spec *spec, qat_dataset *train, qat_dataset *val, qat_dataset *test) {
+  return qat_data_load_ex(spec, NULL, train, val, test, NULL);
 }

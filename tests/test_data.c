@@ -1018,8 +1018,104 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* ---- NPY ---- */
+#include "qat/npy.h"
+
+/* A .npy image: header text padded to a multiple of 64 as numpy does, then data. */
+static size_t npy_image(uint8_t *buf, int major, const char *dict, const void *data, size_t n) {
+  size_t pre = major == 1 ? 10 : 12, k = strlen(dict);
+  size_t total = (pre + k + 1 + 63) / 64 * 64, hlen = total - pre;
+  memcpy(buf, "\x93NUMPY", 6);
+  buf[6] = (uint8_t)major;
+  buf[7] = 0;
+  buf[8] = (uint8_t)hlen;
+  buf[9] = (uint8_t)(hlen >> 8);
+  if (major > 1) buf[10] = buf[11] = 0;
+  memset(buf + pre, ' ', hlen);
+  memcpy(buf + pre, dict, k);
+  buf[total - 1] = '\n';
+  memcpy(buf + total, data, n);
+  return total + n;
+}
+
+static void test_npy_versions_and_types(void **state) {
+  (void)state;
+  uint8_t buf[512];
+  float f[6] = {1, 2, 3, 4, 5, 6};
+  qat_npy a;
+  for (int major = 1; major <= 3; major++) {
+    size_t n = npy_image(buf, major, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", f, sizeof f);
+    assert_int_equal(qat_npy_parse("t.npy", buf, (int64_t)n, 1 << 20, &a), 0);
+    assert_int_equal(a.dtype, QAT_NPY_F4);
+    assert_int_equal(a.rank, 2);
+    assert_int_equal(a.shape[1], 3);
+    assert_true(((float *)a.data)[5] == 6.0f);
+    qat_npy_free(&a);
+  }
+  uint16_t h[3] = {0x3c00, 0x0001, 0xc000}; /* 1, the smallest subnormal, -2 */
+  size_t n = npy_image(buf, 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }", h, sizeof h);
+  assert_int_equal(qat_npy_parse("h.npy", buf, (int64_t)n, 1 << 20, &a), 0);
+  assert_true(qat_half_to_float(((uint16_t *)a.data)[0]) == 1.0f);
+  assert_true(qat_half_to_float(((uint16_t *)a.data)[1]) == 5.9604644775390625e-8f);
+  assert_true(qat_half_to_float(((uint16_t *)a.data)[2]) == -2.0f);
+  qat_npy_free(&a);
+}
+
+static void test_npy_refusals(void **state) {
+  (void)state;
+  static const struct {
+    const char *dict, *msg;
+  } cases[] = {
+      {"{'descr': '>f4', 'fortran_order': False, 'shape': (6,), }", "big-endian"},
+      {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", "Fortran-order"},
+      {"{'descr': '|O', 'fortran_order': False, 'shape': (6,), }", "object array"},
+      {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (6,), }", "structured"},
+      {"{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", "not supported"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (7,), }", "truncated"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", "trailing data"},
+      {"{'descr': '<f4', 'shape': (6,), }", "missing"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'descr': '<f4'}", "repeated"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999), }", "limit"},
+  };
+  uint8_t buf[512];
+  float f[6] = {0};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    qat_npy a;
+    size_t n = npy_image(buf, 1, cases[i].dict, f, sizeof f);
+    assert_true(qat_npy_parse("bad.npy", buf, (int64_t)n, 1 << 20, &a) < 0);
+    assert_non_null(strstr(qat_error_message(), "bad.npy"));
+    if (!strstr(qat_error_message(), cases[i].msg)) fail_msg("case %zu: %s", i, qat_error_message());
+    assert_null(a.data);
+  }
+  /* every prefix of a valid file is refused */
+  size_t n = npy_image(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", f, sizeof f);
+  for (size_t len = 0; len < n; len++) {
+    qat_npy a;
+    assert_true(qat_npy_parse("cut.npy", buf, (int64_t)len, 1 << 20, &a) < 0);
+  }
+}
+
+static void test_npy_save_roundtrip(void **state) {
+  (void)state;
+  char path[] = "/tmp/qat_npy_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  int64_t shape[2] = {2, 2}, v[4] = {1, -2, 3, 1LL << 40};
+  assert_int_equal(qat_npy_save(path, QAT_NPY_I8, 2, shape, v), 0);
+  qat_npy a;
+  assert_int_equal(qat_npy_load(path, 1 << 20, &a), 0);
+  assert_int_equal(a.dtype, QAT_NPY_I8);
+  assert_int_equal(((int64_t *)a.data)[3], 1LL << 40);
+  qat_npy_free(&a);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_npy_versions_and_types),
+      cmocka_unit_test(test_npy_refusals),
+      cmocka_unit_test(test_npy_save_roundtrip),
       cmocka_unit_test(test_idx_roundtrip),
       cmocka_unit_test(test_idx_bad_magic),
       cmocka_unit_test(test_idx_bad_dims),

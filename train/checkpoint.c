@@ -14,6 +14,51 @@ static void param_path(char *buf, size_t len, const qat_param *p) {
 
 int qat_checkpoint_save(const char *path, const qat_model *m, const qat_optimizer *opt, const char *config_text,
                         const qat_checkpoint_meta *meta) {
+  return qat_checkpoint_save_ex(path, m, opt, config_text, meta, NULL);
+}
+
+static int write_data_attrs(qat_h5_writer *w, const qat_checkpoint_data *d) {
+  int rc = QAT_OK;
+  if (!d) return rc;
+  if (d->data_dir) rc = qat_h5_write_attr_string(w, "/", "data_dir", d->data_dir);
+  if (!rc && d->n_class_names > 0) {
+    size_t len = 1;
+    for (int i = 0; i < d->n_class_names; i++) len += strlen(d->class_names[i]) + 1;
+    char *text = malloc(len), *p = text;
+    if (!text) return qat_fail(QAT_ERR_NOMEM, "out of memory for the class names");
+    for (int i = 0; i < d->n_class_names; i++) p += sprintf(p, "%s\n", d->class_names[i]);
+    rc = qat_h5_write_attr_string(w, "/", "class_names", text);
+    free(text);
+  }
+  return rc;
+}
+
+int qat_checkpoint_read_class_names(const char *path, char ***names, int *n) {
+  *names = NULL;
+  *n = 0;
+  qat_h5_reader r;
+  int rc = qat_h5_reader_open(&r, path);
+  if (rc) return rc;
+  char *text = NULL;
+  if (qat_h5_has_attr(&r, "/", "class_names") == 1 && !(rc = qat_h5_read_attr_string(&r, "/", "class_names", &text))) {
+    int count = 0;
+    for (char *p = text; *p; p++) count += *p == '\n';
+    char **list = calloc((size_t)count + 1, sizeof *list);
+    if (!list) rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    for (char *p = text, *nl; !rc && (nl = strchr(p, '\n')); p = nl + 1) {
+      *nl = '\0';
+      if (!(list[*n] = strdup(p))) rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+      else (*n)++;
+    }
+    *names = list;
+  }
+  free(text);
+  qat_h5_reader_close(&r);
+  return rc;
+}
+
+int qat_checkpoint_save_ex(const char *path, const qat_model *m, const qat_optimizer *opt, const char *config_text,
+                           const qat_checkpoint_meta *meta, const qat_checkpoint_data *data) {
   qat_h5_writer w;
   int rc = qat_h5_writer_open(&w, path);
   if (rc) return rc;
@@ -49,6 +94,7 @@ int qat_checkpoint_save(const char *path, const qat_model *m, const qat_optimize
   if (!rc) rc = qat_h5_write_attr_int64(&w, "/", "epoch", meta->epoch);
   if (!rc) rc = qat_h5_write_attr_int64(&w, "/", "step", meta->step);
   if (!rc) rc = qat_h5_write_attr_int64(&w, "/", "seed", (int64_t)meta->seed);
+  if (!rc) rc = write_data_attrs(&w, data);
   if (rc) {
     qat_h5_writer_abort(&w);
     return rc;
@@ -189,6 +235,24 @@ close_reader:
   return rc;
 }
 
+/* The stored config's relative data paths are relative to the folder of the config it was
+ * trained from, and its classes are the ones it was trained with. */
+static int data_from_checkpoint(const char *path, qat_data_spec *d) {
+  qat_h5_reader r;
+  int rc = qat_h5_reader_open(&r, path);
+  if (rc) return rc;
+  if (qat_h5_has_attr(&r, "/", "data_dir") == 1) {
+    char *dir = NULL;
+    if (!(rc = qat_h5_read_attr_string(&r, "/", "data_dir", &dir))) {
+      free(d->base_dir);
+      d->base_dir = dir;
+    }
+  }
+  qat_h5_reader_close(&r);
+  if (rc || d->n_class_names) return rc;
+  return qat_checkpoint_read_class_names(path, &d->class_names, &d->n_class_names);
+}
+
 int qat_model_from_checkpoint(const char *path, int max_batch, qat_config *cfg, qat_model **m) {
   char *text = NULL;
   *m = NULL;
@@ -201,6 +265,8 @@ int qat_model_from_checkpoint(const char *path, int max_batch, qat_config *cfg, 
   free(text);
   if (rc) return rc;
   if ((rc = qat_keras_resolve_config(cfg))) goto free_config;
+  memcpy(cfg->data.input_shape, cfg->model.input_shape, sizeof cfg->data.input_shape);
+  if ((rc = data_from_checkpoint(path, &cfg->data))) goto free_config;
   if ((rc = qat_model_create(m, &cfg->model, max_batch, cfg->train.seed))) goto free_config;
   if ((rc = qat_checkpoint_load(path, *m, NULL, NULL))) goto free_model;
   return QAT_OK;

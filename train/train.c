@@ -118,12 +118,39 @@ static int csv_load(csv_log *log, const char *path, int64_t keep_epochs) {
 static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train) {
   const int *in = cfg->model.input_shape;
   if (train->h != in[0] || train->w != in[1] || train->c != in[2])
-    return qat_fail(QAT_ERR_USAGE, "%s: the data's images are %dx%dx%d, model.input expects %dx%dx%d", cfg->path,
+    return qat_fail(QAT_ERR_USAGE, "%s: the data's samples are %dx%dx%d, model.input expects %dx%dx%d", cfg->path,
                     train->h, train->w, train->c, in[0], in[1], in[2]);
   if (train->num_classes != m->num_classes)
-    return qat_fail(QAT_ERR_USAGE, "%s: the data has %d classes, the last layer outputs %d", cfg->path,
-                    train->num_classes, m->num_classes);
+    return qat_fail(QAT_ERR_USAGE, "%s: the data has %d classes, the last layer outputs %d (set the last Dense's "
+                    "units to %d, or data.num_classes)", cfg->path, train->num_classes, m->num_classes,
+                    train->num_classes);
   return QAT_OK;
+}
+
+typedef struct decode_ctx {
+  const qat_train_options *o;
+} decode_ctx;
+
+static void decode_progress(int64_t done, int64_t total, void *user) {
+  decode_ctx *dc = user;
+  qat_progress p = {.kind = QAT_PROGRESS_DECODE, .step = done, .steps_per_epoch = total};
+  dc->o->progress(&p, dc->o->user);
+}
+
+/* Recorded in every checkpoint of a run whose data has something to record. */
+static qat_checkpoint_data checkpoint_data(const qat_config *cfg, const qat_data_info *info) {
+  const qat_data_spec *d = &cfg->data;
+  const char *paths[] = {d->train_images, d->train_labels, d->test_images, d->test_labels, d->test_file,
+                         d->x, d->y, d->test_x, d->test_y, d->path};
+  int relative = 0;
+  for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) relative |= paths[i] && paths[i][0] != '/';
+  for (int i = 0; i < d->n_train_files; i++) relative |= d->train_files[i][0] != '/';
+  qat_checkpoint_data cd = {relative ? d->base_dir : NULL, info->n_class_names, info->class_names};
+  if (!cd.n_class_names) {
+    cd.n_class_names = d->n_class_names;
+    cd.class_names = d->class_names;
+  }
+  return cd;
 }
 
 /* train.freeze: the parameters and batch-norm statistics of the named layers, copied once so
@@ -197,6 +224,7 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
   qat_keras_model keras = {0};
   const qat_train_spec *ts = &cfg->train;
   qat_dataset train = {0}, val = {0}, test = {0};
+  qat_data_info info = {0};
   qat_model *m = NULL;
   qat_optimizer opt = {0};
   qat_batcher batcher = {0};
@@ -208,12 +236,40 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
   int rc;
 
   if (ts->threads > 0) qat_set_threads(ts->threads);
-  if ((rc = qat_data_load(&cfg->data, &train, cfg->data.validation_split > 0 ? &val : NULL, &test))) goto cleanup;
+  /* The model's input first: image folders are resized to it. */
+  if ((rc = qat_keras_resolve_spec(&resolved.model, &keras))) goto cleanup;
+  {
+    decode_ctx dc = {o};
+    qat_data_options dopt = {.threads = ts->threads, .progress = o->progress ? decode_progress : NULL, .user = &dc};
+    memcpy(dopt.input_shape, cfg->model.input_shape, sizeof dopt.input_shape);
+    if ((rc = qat_data_load_ex(&cfg->data, &dopt, &train, &val, &test, &info))) {
+      if (cfg->data.absent) qat_fail_prefix(rc, "%s: ", cfg->path);
+      goto cleanup;
+    }
+  }
   if (train.n == 0) {
     rc = qat_fail(QAT_ERR_USAGE, "%s: the training set is empty", cfg->path);
     goto cleanup;
   }
-  if ((rc = qat_keras_resolve_spec(&resolved.model, &keras))) goto cleanup;
+  if (o->progress) {
+    char msg[1024], classes[256] = "";
+    if (info.n_class_names) {
+      size_t k = 0;
+      for (int i = 0; i < info.n_class_names && k < sizeof classes - 8; i++)
+        k += (size_t)snprintf(classes + k, sizeof classes - k, "%s%s", i ? ", " : " (", info.class_names[i]);
+      if (k < sizeof classes) snprintf(classes + k, sizeof classes - k, ")");
+    }
+    snprintf(msg, sizeof msg, "%s: %lld train, %lld validation, %lld test; %d classes%s; input %dx%dx%d%s",
+             info.source, (long long)train.n, (long long)val.n, (long long)test.n, info.num_classes, classes, train.h,
+             train.w, train.c, train.fimages ? " float" : " uint8");
+    if (info.skipped || info.ignored) {
+      size_t k = strlen(msg);
+      snprintf(msg + k, sizeof msg - k, "; skipped %lld invalid and ignored %lld non-image files",
+               (long long)info.skipped, (long long)info.ignored);
+    }
+    qat_progress p = {.kind = QAT_PROGRESS_DATA, .message = msg};
+    if (o->progress(&p, o->user)) goto interrupted;
+  }
   if ((rc = qat_model_create(&m, &cfg->model, ts->batch_size, ts->seed))) goto cleanup;
   if (cfg->model.keras && !o->resume) {
     if ((rc = qat_keras_apply(&keras, m))) goto cleanup;
@@ -338,10 +394,11 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
     }
     meta.epoch = epoch + 1;
     meta.step = global_step;
+    qat_checkpoint_data cd = checkpoint_data(cfg, &info);
     snprintf(path, sizeof path, "%s/epoch_%03d.h5", o->out_dir, epoch + 1);
-    if ((rc = qat_checkpoint_save(path, m, &opt, cfg->text, &meta))) goto cleanup;
+    if ((rc = qat_checkpoint_save_ex(path, m, &opt, cfg->text, &meta, &cd))) goto cleanup;
     snprintf(path, sizeof path, "%s/checkpoint.h5", o->out_dir);
-    if ((rc = qat_checkpoint_save(path, m, &opt, cfg->text, &meta))) goto cleanup;
+    if ((rc = qat_checkpoint_save_ex(path, m, &opt, cfg->text, &meta, &cd))) goto cleanup;
     snprintf(res->checkpoint, sizeof res->checkpoint, "%s", path);
     p.checkpoint = res->checkpoint;
     p.epoch_seconds = now() - epoch_start;
@@ -394,5 +451,6 @@ cleanup:
   qat_dataset_free(&train);
   qat_dataset_free(&val);
   qat_dataset_free(&test);
+  qat_data_info_free(&info);
   return rc;
 }

@@ -20,14 +20,33 @@
 #define QAT_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define QAT_FASHION_MNIST_DIR_ENV "QAT_FASHION_MNIST_DIR"
 
+/* How stored values become the model's floats (spec.h's data keys, resolved). custom = 0 is
+ * the historical default: uint8 v -> v / 255.0f, float v -> v, bit for bit. */
+typedef struct qat_preproc {
+  int custom;
+  float rescale, offset;
+  int n_norm; /* 0, or c: per-channel (x - mean) / std after the rescale */
+  float mean[QAT_MAX_CHANNELS], std[QAT_MAX_CHANNELS];
+} qat_preproc;
+
 typedef struct qat_dataset {
   int64_t n;        /* samples */
-  int h, w, c;      /* every image is h x w x c */
-  uint8_t *images;  /* n * h * w * c bytes, NHWC */
+  int h, w, c;      /* every sample is h x w x c ([T, C] arrays are T x C x 1, [F] F x 1 x 1) */
+  uint8_t *images;  /* n * h * w * c bytes, NHWC; NULL when the samples are floats */
   uint8_t *labels;  /* n bytes, each < num_classes */
-  int num_classes;  /* 10 for every supported set */
+  int num_classes;  /* from the data or the spec (<= QAT_MAX_CLASSES) */
   int owns;         /* 0 for a view (qat_dataset_view): free() leaves the memory alone */
+  float *fimages;   /* n * h * w * c floats (int8 / float16 / float32 arrays), or NULL */
+  qat_preproc pre;
 } qat_dataset;
+
+/* Sample `index` as the model's floats (h * w * c), preprocessed as the batcher does it. */
+void qat_dataset_get_floats(const qat_dataset *ds, int64_t index, float *out);
+/* Converts count stored values starting at element `start` of sample storage (a multiple of c
+ * from a pixel's first channel) with ds->pre. */
+void qat_preproc_apply(const qat_dataset *ds, const void *src, int64_t count, float *out);
+/* The preprocessing a spec asks for, checked against c channels (mean/std of 1 or c entries). */
+int qat_preproc_from_spec(const qat_data_spec *spec, int c, int is_float, qat_preproc *out);
 
 /* IDX pair (magic 0x00000803 images N x H x W, 0x00000801 labels N; unsigned bytes), gzip
  * compressed or plain, recognized by content, not by name. Labels must be < num_classes
@@ -67,6 +86,35 @@ int qat_dataset_sample(const qat_dataset *ds, int64_t count, uint64_t seed, qat_
 int qat_data_load(const qat_data_spec *spec, qat_dataset *train, qat_dataset *val,
                   qat_dataset *test);
 
+/* What qat_data_load_ex needs to know beyond the spec. */
+typedef struct qat_data_options {
+  int input_shape[3];   /* the model input (H, W, C): image folders are resized to it; 0s: unknown */
+  int threads;          /* decoding threads (0: OpenMP's default) */
+  /* Called from the loading thread while a folder decodes (done of total files); may be NULL. */
+  void (*progress)(int64_t done, int64_t total, void *user);
+  void *user;
+} qat_data_options;
+
+/* What was loaded, for `qat train`'s summary line, checkpoints and labels.txt. */
+typedef struct qat_data_info {
+  int num_classes;
+  int n_class_names;    /* 0 when the data names no classes (IDX, CIFAR-10, NPY without class_names) */
+  char **class_names;   /* owned */
+  int64_t skipped;      /* files skipped with skip_invalid */
+  int64_t ignored;      /* files in a folder without an image extension */
+  char source[512];     /* "folder /x/y (PNG 1800, JPEG 200)", "npy x.npy [2000,49,10] float32" */
+} qat_data_info;
+void qat_data_info_free(qat_data_info *info);
+
+/* As qat_data_load, for every kind (NPY and FOLDER included), with the model's input shape and
+ * the class names; opt and info may be NULL. Preprocessing from the spec is attached to every
+ * returned dataset. */
+int qat_data_load_ex(const qat_data_spec *spec, const qat_data_options *opt, qat_dataset *train, qat_dataset *val,
+                     qat_dataset *test, qat_data_info *info);
+
+/* A path of the spec as the loader opens it: relative ones against spec->base_dir. */
+int qat_data_path(const qat_data_spec *spec, const char *p, char *buf, size_t size);
+
 /* Batches of one dataset. The order of an epoch is a function of (seed, epoch) only, and each
  * sample's augmentation of (seed, epoch, position in the epoch) only, so any batch can be
  * produced at any time, in any order, from any thread (get is read-only on the batcher). */
@@ -88,7 +136,7 @@ int qat_batcher_init(qat_batcher *b, const qat_dataset *ds, int batch_size, int 
 void qat_batcher_set_epoch(qat_batcher *b, uint64_t seed, int epoch);
 /* ceil(n / batch_size): the last, partial batch is included. */
 int64_t qat_batcher_num_batches(const qat_batcher *b);
-/* Fills x (batch_size * h * w * c floats, NHWC, pixel / 255) and y (batch_size labels) for
+/* Fills x (batch_size * h * w * c floats, NHWC, preprocessed as ds->pre says: pixel / 255 by default) and y (batch_size labels) for
  * batch batch_index of the current epoch; returns the number of samples filled (batch_size,
  * or fewer for the last batch) or a negative status. Allocates nothing. */
 int qat_batcher_get(const qat_batcher *b, int64_t batch_index, float *x, int32_t *y);

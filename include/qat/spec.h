@@ -89,9 +89,35 @@ typedef enum qat_dataset_kind {
   QAT_DATASET_FASHION_MNIST = 0, /* Debian's dataset-fashion-mnist */
   QAT_DATASET_IDX,               /* explicit IDX paths (.gz or plain) */
   QAT_DATASET_CIFAR10,           /* CIFAR-10 binary batches */
+  QAT_DATASET_NPY,               /* NumPy arrays: .npy files or one .npz */
+  QAT_DATASET_FOLDER,            /* image folders, one subfolder per class (PNG, JPEG) */
 } qat_dataset_kind;
 
 #define QAT_MAX_DATA_FILES 8
+/* Labels are stored as bytes. */
+#define QAT_MAX_CLASSES 256
+/* Per-channel mean/std entries. */
+#define QAT_MAX_CHANNELS 4
+
+/* How images are resized to the model input, as Keras's `interpolation:` names them. */
+typedef enum qat_interpolation {
+  QAT_INTERP_BILINEAR = 0,
+  QAT_INTERP_NEAREST,
+  QAT_INTERP_AREA,
+} qat_interpolation;
+
+/* Keras preprocessing-layer augmentations, applied in this order to training batches. Factors
+ * follow Keras: a fraction of the size (translation, zoom), of a full turn (rotation), of the
+ * contrast or of the value range (brightness). */
+typedef struct qat_augment_spec {
+  int flip_horizontal, flip_vertical; /* RandomFlip: mode horizontal | vertical | horizontal_and_vertical */
+  int crop_h, crop_w;                 /* RandomCrop: a random h x w window, scaled back (0 = off) */
+  float translate_h, translate_w;     /* RandomTranslation: height_factor, width_factor */
+  float rotation;                     /* RandomRotation: factor (of 2 pi) */
+  float zoom;                         /* RandomZoom: height_factor (and width) */
+  float contrast;                     /* RandomContrast: factor */
+  float brightness;                   /* RandomBrightness: factor (of the value range) */
+} qat_augment_spec;
 
 typedef struct qat_data_spec {
   qat_dataset_kind kind;
@@ -105,6 +131,28 @@ typedef struct qat_data_spec {
   int horizontal_flip;    /* flip half the training images left-right */
   int limit_train;        /* use only the first N training samples (0 = all) */
   int limit_test;         /* use only the first N test samples (0 = all) */
+  /* Relative paths are relative to this folder (the config file's); NULL: the working one. */
+  char *base_dir;
+  /* NPY: x and y (.npy files), test_x and test_y; or path: one .npz with x_train, y_train,
+   * x_test, y_test (Keras's convention). FOLDER: path is the folder of class subfolders. */
+  char *x, *y, *test_x, *test_y, *path;
+  int num_classes;        /* 0: from the data (folder count, largest label + 1) */
+  int n_class_names;      /* class_names: the folder names to use, in label order */
+  char **class_names;
+  /* Preprocessing, as Keras's Rescaling and Normalization layers compute it:
+   * x = (v * rescale + offset - mean[c]) / std[c]. Without any of these keys, uint8 values
+   * become v / 255 and float values stay as stored. */
+  int has_rescale;
+  float rescale, offset;
+  int n_mean, n_std;
+  float mean[QAT_MAX_CHANNELS], std[QAT_MAX_CHANNELS];
+  qat_interpolation interpolation; /* FOLDER: resizing to the model input (default bilinear) */
+  int crop_to_aspect_ratio;        /* FOLDER: center-crop to the input's aspect ratio first */
+  int skip_invalid;                /* FOLDER: skip (and count) files that do not decode */
+  uint64_t split_seed;             /* FOLDER: shuffles the files before validation_split (Keras's seed) */
+  qat_augment_spec augment;
+  int absent;                      /* the config has no data: section (loading it is an error) */
+  int input_shape[3];              /* the model input (set by the config reader): folders resize to it */
 } qat_data_spec;
 
 typedef enum qat_optimizer_kind { QAT_OPT_SGD = 0, QAT_OPT_ADAM, QAT_OPT_ADAMW } qat_optimizer_kind;

@@ -31,6 +31,20 @@ typedef struct qat_checkpoint_meta {
 
 int qat_checkpoint_save(const char *path, const qat_model *m, const qat_optimizer *opt, const char *config_text,
                         const qat_checkpoint_meta *meta);
+/* What a checkpoint records about its data beyond the config text, written only where there is
+ * something to record (so Fashion-MNIST checkpoints stay byte-identical):
+ *   /  attrs: data_dir (the config's folder, for its relative data paths),
+ *             class_names (one name per line, in label order) */
+typedef struct qat_checkpoint_data {
+  const char *data_dir;
+  int n_class_names;
+  char *const *class_names;
+} qat_checkpoint_data;
+int qat_checkpoint_save_ex(const char *path, const qat_model *m, const qat_optimizer *opt, const char *config_text,
+                           const qat_checkpoint_meta *meta, const qat_checkpoint_data *data);
+/* The class names a checkpoint holds (NULL, 0 when none); free with qat_h5_strings_free-like
+ * loop (each and the array). */
+int qat_checkpoint_read_class_names(const char *path, char ***names, int *n);
 /* Loads parameters and state into a model built from the same architecture (every shape is
  * checked), and the optimizer state when opt is given. */
 int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_checkpoint_meta *meta);
@@ -38,7 +52,13 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
 int qat_checkpoint_read_config(const char *path, char **config_text);
 
 /* ---- training ---- */
-typedef enum qat_progress_kind { QAT_PROGRESS_EPOCH_BEGIN, QAT_PROGRESS_STEP, QAT_PROGRESS_EPOCH_END } qat_progress_kind;
+typedef enum qat_progress_kind {
+  QAT_PROGRESS_EPOCH_BEGIN,
+  QAT_PROGRESS_STEP,
+  QAT_PROGRESS_EPOCH_END,
+  QAT_PROGRESS_DECODE, /* an image folder decoding: step of steps_per_epoch files done */
+  QAT_PROGRESS_DATA,   /* the data is loaded: message says what it is */
+} qat_progress_kind;
 
 typedef struct qat_progress {
   qat_progress_kind kind;
@@ -53,6 +73,7 @@ typedef struct qat_progress {
   int has_float;                   /* QAT: the same weights evaluated without fake quant */
   double float_test_accuracy;
   const char *checkpoint;          /* EPOCH_END: the file just written */
+  const char *message;             /* DATA: source, counts per split, classes, input shape */
 } qat_progress;
 
 /* Returns nonzero to stop the run after this step (Ctrl-C): qat_train then returns

@@ -1,0 +1,335 @@
+/* PNG through libpng's simplified API, JPEG through libjpeg-turbo, and the resize to the
+ * model input. Everything here is thread-safe: folders are decoded from OpenMP threads. */
+#include "data/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+/* jpeglib.h needs size_t and FILE declared first. */
+#include <jpeglib.h>
+
+#include "qat/error.h"
+
+int qat_image_name_ok(const char *name) {
+  const char *dot = strrchr(name, '.');
+  return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+static int read_file(const char *path, uint8_t **buf, int64_t *len) {
+  *buf = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return qat_fail(QAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  int rc = QAT_OK;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    rc = qat_fail(QAT_ERR_IO, "%s: not a regular file", path);
+    goto close_fd;
+  }
+  if (st.st_size > QAT_IMAGE_MAX_FILE) {
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: %lld bytes, larger than the %lld-byte limit for an image", path,
+                  (long long)st.st_size, (long long)QAT_IMAGE_MAX_FILE);
+    goto close_fd;
+  }
+  *buf = malloc((size_t)st.st_size + 1);
+  if (!*buf) {
+    rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+    goto close_fd;
+  }
+  int64_t got = 0;
+  while (got < st.st_size) {
+    ssize_t n = read(fd, *buf + got, (size_t)(st.st_size - got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      rc = qat_fail(QAT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+      break;
+    }
+    if (n == 0) break;
+    got += n;
+  }
+  *len = got;
+  if (rc) {
+    free(*buf);
+    *buf = NULL;
+  }
+close_fd:
+  close(fd);
+  return rc;
+}
+
+/* Decoded pixels: w x h x ch (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). */
+typedef struct raw {
+  int w, h, ch;
+  uint8_t *px;
+} raw;
+
+static int decode_png(const char *path, const uint8_t *buf, int64_t len, raw *r) {
+  png_image img;
+  memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&img, buf, (size_t)len))
+    return qat_fail(QAT_ERR_FORMAT, "%s: corrupt PNG: %s", path, img.message);
+  if (img.format & PNG_FORMAT_FLAG_LINEAR) {
+    png_image_free(&img);
+    return qat_fail(QAT_ERR_FORMAT, "%s: 16-bit PNG; qat reads 8-bit images (convert it to 8 bits)", path);
+  }
+  if ((int64_t)img.width * img.height > QAT_IMAGE_MAX_PIXELS) {
+    png_image_free(&img);
+    return qat_fail(QAT_ERR_FORMAT, "%s: %ux%u pixels, more than the %lld allowed", path, img.width, img.height,
+                    (long long)QAT_IMAGE_MAX_PIXELS);
+  }
+  /* The file's own channels at 8 bits: no colour or gamma conversion by libpng. */
+  img.format &= PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA;
+  r->w = (int)img.width;
+  r->h = (int)img.height;
+  r->ch = (int)PNG_IMAGE_PIXEL_CHANNELS(img.format);
+  r->px = malloc(PNG_IMAGE_SIZE(img));
+  if (!r->px) {
+    png_image_free(&img);
+    return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+  }
+  if (!png_image_finish_read(&img, NULL, r->px, 0, NULL)) {
+    free(r->px);
+    r->px = NULL;
+    return qat_fail(QAT_ERR_FORMAT, "%s: corrupt PNG: %s", path, img.message);
+  }
+  if (img.warning_or_error & PNG_IMAGE_ERROR) {
+    free(r->px);
+    r->px = NULL;
+    return qat_fail(QAT_ERR_FORMAT, "%s: corrupt PNG: %s", path, img.message);
+  }
+  return QAT_OK;
+}
+
+typedef struct jerr {
+  struct jpeg_error_mgr mgr;
+  jmp_buf jump;
+  char msg[JMSG_LENGTH_MAX];
+} jerr;
+
+static void jpeg_fatal(j_common_ptr cinfo) {
+  jerr *e = (jerr *)cinfo->err;
+  (*cinfo->err->format_message)(cinfo, e->msg);
+  longjmp(e->jump, 1);
+}
+
+/* libjpeg only warns about damaged data ("premature end of data segment") and fills the rest
+ * with grey: a truncated file must be an error, not a silently different image. */
+static void jpeg_message(j_common_ptr cinfo, int level) {
+  if (level < 0) jpeg_fatal(cinfo);
+}
+
+static int decode_jpeg(const char *path, const uint8_t *buf, int64_t len, int want_gray, raw *r) {
+  struct jpeg_decompress_struct cinfo;
+  jerr e;
+  uint8_t *volatile px = NULL;
+  memset(&cinfo, 0, sizeof cinfo);
+  cinfo.err = jpeg_std_error(&e.mgr);
+  e.mgr.error_exit = jpeg_fatal;
+  e.mgr.emit_message = jpeg_message;
+  if (setjmp(e.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    free(px);
+    return qat_fail(QAT_ERR_FORMAT, "%s: corrupt JPEG: %s", path, e.msg);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, buf, (unsigned long)len);
+  jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+    jpeg_destroy_decompress(&cinfo);
+    return qat_fail(QAT_ERR_FORMAT, "%s: CMYK JPEG; qat reads grayscale and RGB JPEGs (convert it to RGB)",
+                    path);
+  }
+  if ((int64_t)cinfo.image_width * cinfo.image_height > QAT_IMAGE_MAX_PIXELS) {
+    jpeg_destroy_decompress(&cinfo);
+    return qat_fail(QAT_ERR_FORMAT, "%s: %ux%u pixels, more than the %lld allowed", path, cinfo.image_width,
+                    cinfo.image_height, (long long)QAT_IMAGE_MAX_PIXELS);
+  }
+  /* Grayscale output of a colour JPEG is its luma channel, as TensorFlow's decode_jpeg gives it. */
+  cinfo.out_color_space = want_gray || cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  int ch = cinfo.output_components;
+  size_t stride = (size_t)cinfo.output_width * (size_t)ch;
+  px = malloc(stride * cinfo.output_height);
+  if (!px) {
+    jpeg_destroy_decompress(&cinfo);
+    return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+  }
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = px + stride * cinfo.output_scanline;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  r->w = (int)cinfo.output_width;
+  r->h = (int)cinfo.output_height;
+  r->ch = ch;
+  r->px = px;
+  jpeg_destroy_decompress(&cinfo);
+  return QAT_OK;
+}
+
+/* To the target's channels: ITU-R 601 luma for colour to gray (integer, rounded), alpha dropped
+ * (Keras decodes with channels=1 or 3 and never composites), gray replicated. */
+static void convert_channels(const raw *r, int c, uint8_t *out) {
+  int64_t n = (int64_t)r->w * r->h;
+  const uint8_t *p = r->px;
+  for (int64_t i = 0; i < n; i++, p += r->ch, out += c) {
+    int gray = r->ch <= 2, alpha = r->ch == 2 || r->ch == 4;
+    uint8_t R = p[0], G = gray ? p[0] : p[1], B = gray ? p[0] : p[2], A = alpha ? p[r->ch - 1] : 255;
+    if (c == 1) out[0] = gray ? R : (uint8_t)((299 * R + 587 * G + 114 * B + 500) / 1000);
+    else {
+      out[0] = R;
+      out[1] = G;
+      out[2] = B;
+      if (c == 4) out[3] = A;
+    }
+  }
+}
+
+/* Source taps of each output index along one axis: tf.image.resize's conventions
+ * (half-pixel centres; bilinear as TensorFlow's compute_interpolation_weights, nearest as
+ * resize_nearest_neighbor with half_pixel_centers, area as the exact box coverage). */
+typedef struct taps {
+  int *first, *count;
+  float *w; /* count weights per output index, at w[out * max] */
+  int max;
+} taps;
+
+static int make_taps(int in_off, int in_size, int out_size, qat_interpolation interp, taps *t) {
+  double scale = (double)in_size / out_size;
+  t->max = interp == QAT_INTERP_AREA ? (int)ceil(scale) + 2 : 2;
+  t->first = malloc((size_t)out_size * sizeof *t->first);
+  t->count = malloc((size_t)out_size * sizeof *t->count);
+  t->w = calloc((size_t)out_size * (size_t)t->max, sizeof *t->w);
+  if (!t->first || !t->count || !t->w) return QAT_ERR_NOMEM;
+  for (int o = 0; o < out_size; o++) {
+    float *w = t->w + (size_t)o * t->max;
+    if (interp == QAT_INTERP_NEAREST) {
+      int i = (int)floor((o + 0.5) * scale);
+      if (i > in_size - 1) i = in_size - 1;
+      t->first[o] = in_off + i;
+      t->count[o] = 1;
+      w[0] = 1.0f;
+    } else if (interp == QAT_INTERP_BILINEAR) {
+      double in = (o + 0.5) * scale - 0.5, f = floor(in);
+      int lo = f < 0 ? 0 : (int)f, hi = (int)ceil(in);
+      if (hi > in_size - 1) hi = in_size - 1;
+      if (lo > in_size - 1) lo = in_size - 1;
+      float l = (float)(in - f);
+      t->first[o] = in_off + lo;
+      t->count[o] = hi > lo ? 2 : 1;
+      if (hi > lo) {
+        w[0] = 1.0f - l;
+        w[1] = l;
+      } else w[0] = 1.0f;
+    } else {
+      double a = o * scale, b = (o + 1) * scale;
+      int i0 = (int)floor(a), i1 = (int)ceil(b);
+      if (i1 > in_size) i1 = in_size;
+      t->first[o] = in_off + i0;
+      t->count[o] = i1 - i0;
+      for (int i = i0; i < i1; i++) {
+        double lo = i > a ? i : a, hi = i + 1 < b ? i + 1 : b;
+        w[i - i0] = (float)((hi - lo) / scale);
+      }
+    }
+  }
+  return QAT_OK;
+}
+
+static void free_taps(taps *t) {
+  free(t->first);
+  free(t->count);
+  free(t->w);
+}
+
+static int resize(const char *path, const uint8_t *in, int ih, int iw, int c, int h, int w, qat_interpolation interp,
+                  int crop, uint8_t *out) {
+  int y0 = 0, x0 = 0, ch = ih, cw = iw;
+  if (crop) { /* Keras's crop_to_aspect_ratio: the largest centred window of the target's shape */
+    int64_t want_h = (int64_t)iw * h / w, want_w = (int64_t)ih * w / h;
+    if (want_h < ch) ch = (int)want_h;
+    if (want_w < cw) cw = (int)want_w;
+    if (ch < 1) ch = 1;
+    if (cw < 1) cw = 1;
+    y0 = (ih - ch) / 2;
+    x0 = (iw - cw) / 2;
+  }
+  if (ch == h && cw == w) { /* no resampling: the pixels as stored */
+    for (int y = 0; y < h; y++) memcpy(out + (size_t)y * w * c, in + ((size_t)(y + y0) * iw + x0) * c, (size_t)w * c);
+    return QAT_OK;
+  }
+  taps ty = {0}, tx = {0};
+  float *tmp = malloc((size_t)h * cw * c * sizeof *tmp);
+  int rc = QAT_OK;
+  if (!tmp || make_taps(y0, ch, h, interp, &ty) || make_taps(x0, cw, w, interp, &tx)) {
+    rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory resizing", path);
+    goto done;
+  }
+  for (int y = 0; y < h; y++) { /* rows first, into floats */
+    const float *wy = ty.w + (size_t)y * ty.max;
+    float *t = tmp + (size_t)y * cw * c;
+    for (int k = 0; k < cw * c; k++) {
+      float s = 0;
+      for (int j = 0; j < ty.count[y]; j++) s += wy[j] * in[((size_t)(ty.first[y] + j) * iw + x0) * c + k];
+      t[k] = s;
+    }
+  }
+  for (int y = 0; y < h; y++) {
+    const float *t = tmp + (size_t)y * cw * c;
+    for (int x = 0; x < w; x++) {
+      const float *wx = tx.w + (size_t)x * tx.max;
+      for (int k = 0; k < c; k++) {
+        float s = 0;
+        for (int j = 0; j < tx.count[x]; j++) s += wx[j] * t[(size_t)(tx.first[x] - x0 + j) * c + k];
+        float v = floorf(s + 0.5f);
+        out[((size_t)y * w + x) * c + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+      }
+    }
+  }
+done:
+  free(tmp);
+  free_taps(&ty);
+  free_taps(&tx);
+  return rc;
+}
+
+int qat_image_load(const char *path, int h, int w, int c, qat_interpolation interp, int crop, uint8_t *out,
+                   qat_image_kind *kind) {
+  uint8_t *buf;
+  int64_t len = 0;
+  int rc = read_file(path, &buf, &len);
+  if (rc) return rc;
+  raw r = {0};
+  static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (len >= 8 && !memcmp(buf, png_magic, 8)) {
+    *kind = QAT_IMAGE_PNG;
+    rc = decode_png(path, buf, len, &r);
+  } else if (len >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff) {
+    *kind = QAT_IMAGE_JPEG;
+    rc = decode_jpeg(path, buf, len, c == 1, &r);
+  } else if (len == 0) {
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: empty file (expected a PNG or JPEG image)", path);
+  } else {
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: not a PNG or JPEG image (by its first bytes)", path);
+  }
+  free(buf);
+  if (rc) return rc;
+  uint8_t *conv = malloc((size_t)r.w * r.h * c);
+  if (!conv) {
+    free(r.px);
+    return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+  }
+  convert_channels(&r, c, conv);
+  free(r.px);
+  rc = resize(path, conv, r.h, r.w, c, h, w, interp, crop, out);
+  free(conv);
+  return rc;
+}
