@@ -306,7 +306,7 @@ static void test_data_that_does_not_fit_the_model(void **state) {
   qat_train_options o = {out, NULL, NULL, NULL};
   qat_train_result res;
   assert_int_equal(qat_train(&cfg, &o, &res), QAT_ERR_USAGE);
-  assert_non_null(strstr(qat_error_message(), "gen.yaml: the data's images are 8x8x1, model.input expects 10x10x1"));
+  assert_non_null(strstr(qat_error_message(), "gen.yaml: the data's samples are 8x8x1, model.input expects 10x10x1"));
   qat_config_free(&cfg);
 }
 
