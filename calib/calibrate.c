@@ -14,20 +14,9 @@
 #include "qat/train.h"
 
 int qat_calib_load_model(const char *ckpt, int max_batch, qat_config *cfg, qat_model **m, int *was_qat) {
-  char *text = NULL;
   *m = NULL;
-  memset(cfg, 0, sizeof *cfg);
-  int rc = qat_checkpoint_read_config(ckpt, &text);
+  int rc = qat_checkpoint_config(ckpt, cfg);
   if (rc) return rc;
-  char source[4200];
-  snprintf(source, sizeof source, "%s:/config", ckpt);
-  rc = qat_config_parse(text, strlen(text), source, cfg);
-  free(text);
-  if (rc) return rc;
-  if ((rc = qat_keras_resolve_config(cfg))) {
-    qat_config_free(cfg);
-    return rc;
-  }
   qat_quantize_spec *q = &cfg->model.quantize;
   *was_qat = q->enabled;
   if (q->enabled && q->activations_lsq) {

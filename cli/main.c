@@ -327,7 +327,7 @@ static int cmd_train(int argc, char **argv) {
 static int load_model(const char *config, qat_config *cfg, qat_model **m) {
   int rc = qat_config_load(config, cfg);
   if (rc) return rc;
-  if (!(rc = qat_keras_resolve_config(cfg))) rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed);
+  rc = qat_model_create(m, &cfg->model, 1, cfg->train.seed);
   if (rc) qat_config_free(cfg);
   return rc;
 }

@@ -12,8 +12,53 @@
 
 #include "config/internal.h"
 #include "qat/error.h"
+#include "qat/keras.h"
+
+int qat_config_resolve(qat_config *cfg, const char *base_dir) {
+  if (!cfg->model.keras || cfg->keras_model) return QAT_OK;
+  if (base_dir && cfg->model.keras[0] != '/') {
+    size_t n = strlen(base_dir) + strlen(cfg->model.keras) + 2;
+    char *joined = malloc(n);
+    if (!joined) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+    snprintf(joined, n, "%s/%s", base_dir, cfg->model.keras);
+    struct stat st;
+    /* keep the path as written where it already names a file from here */
+    if (stat(cfg->model.keras, &st) != 0 || stat(joined, &st) == 0) {
+      free(cfg->model.keras);
+      cfg->model.keras = joined;
+    } else {
+      free(joined);
+    }
+  }
+  qat_keras_model *k = calloc(1, sizeof *k);
+  if (!k) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  free(cfg->model.layers);
+  cfg->model.layers = NULL;
+  cfg->model.n_layers = 0;
+  int rc = qat_keras_resolve_spec(&cfg->model, k);
+  if (rc) {
+    qat_keras_free(k);
+    free(k);
+    return cfg->path ? qat_fail_prefix(rc, "%s: ", cfg->path) : rc;
+  }
+  /* the config owns the layers now; the weights stay in k */
+  cfg->model.layers = malloc((size_t)(cfg->model.n_layers ? cfg->model.n_layers : 1) * sizeof *cfg->model.layers);
+  if (!cfg->model.layers) {
+    cfg->model.n_layers = 0;
+    qat_keras_free(k);
+    free(k);
+    return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  }
+  memcpy(cfg->model.layers, k->spec.layers, (size_t)cfg->model.n_layers * sizeof *cfg->model.layers);
+  cfg->keras_model = k;
+  return QAT_OK;
+}
 
 void qat_config_free(qat_config *cfg) {
+  if (cfg->keras_model) {
+    qat_keras_free(cfg->keras_model);
+    free(cfg->keras_model);
+  }
   if (!cfg) return;
   free(cfg->path);
   free(cfg->text);
@@ -151,7 +196,10 @@ int qat_config_load(const char *path, qat_config *out) {
     if (!abs) {
       rc = qat_fail(QAT_ERR_IO, "%s: cannot resolve the config's folder: %s", path, strerror(errno));
       qat_config_free(out);
-    } else out->data.base_dir = abs;
+    } else {
+      out->data.base_dir = abs;
+      if ((rc = qat_config_resolve(out, abs))) qat_config_free(out);
+    }
   }
 
 free_buf:

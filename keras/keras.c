@@ -633,14 +633,3 @@ int qat_keras_resolve_spec(qat_model_spec *spec, qat_keras_model *k) {
   return QAT_OK;
 }
 
-int qat_keras_resolve_config(qat_config *cfg) {
-  if (!cfg->model.keras) return QAT_OK;
-  qat_keras_model k;
-  free(cfg->model.layers);
-  cfg->model.layers = NULL;
-  cfg->model.n_layers = 0;
-  int rc = qat_keras_resolve_spec(&cfg->model, &k);
-  k.spec.layers = NULL; /* now the config's */
-  qat_keras_free(&k);
-  return rc;
-}

@@ -781,7 +781,7 @@ static void test_config_model_keras(void **state) {
   const char *missing = "model: {keras: " QAT_SOURCE_DIR "/tests/fixtures/keras/nowhere.keras}\n";
   assert_int_equal(qat_config_parse(missing, strlen(missing), "c.yaml", &cfg), 0);
   assert_int_equal(cfg.model.n_layers, 0);
-  assert_int_equal(qat_keras_resolve_config(&cfg), QAT_ERR_IO);
+  assert_int_equal(qat_config_resolve(&cfg, NULL), QAT_ERR_IO);
   assert_non_null(strstr(qat_error_message(), "model.keras: "));
   assert_non_null(strstr(qat_error_message(), "nowhere.keras: cannot open"));
   qat_config_free(&cfg);
@@ -801,7 +801,8 @@ static void test_config_model_keras(void **state) {
            "quantize: {mode: qat}\ntrain: {epochs: 1, batch_size: 32, freeze: [%s, %s, %s, %s]}\n",
            FIX "pad_rescale.keras", k.spec.layers[0].name, k.spec.layers[1].name, k.spec.layers[2].name,
            k.spec.layers[4].name);
-  if (qat_config_parse(text, strlen(text), "k.yaml", &cfg)) fail_msg("%s", qat_error_message());
+  if (qat_config_parse(text, strlen(text), "k.yaml", &cfg) || qat_config_resolve(&cfg, NULL))
+    fail_msg("%s", qat_error_message());
   assert_int_equal(cfg.train.n_freeze, 4); /* the names are checked once the Keras file is read */
   qat_train_options o = {out, NULL, NULL, NULL};
   qat_train_result res;
@@ -810,6 +811,7 @@ static void test_config_model_keras(void **state) {
   snprintf(text, sizeof text, "model: {keras: %s}\ntrain: {freeze: [nope]}\ndata: {dataset: fashion-mnist, limit_train: 32, limit_test: 32}\n",
            FIX "pad_rescale.keras");
   assert_int_equal(qat_config_parse(text, strlen(text), "k.yaml", &cfg), 0);
+  assert_int_equal(qat_config_resolve(&cfg, NULL), 0);
   qat_train_result res2;
   assert_int_equal(qat_train(&cfg, &o, &res2), QAT_ERR_USAGE);
   assert_non_null(strstr(qat_error_message(), "train.freeze: the model has no layer named 'nope'"));

@@ -253,9 +253,9 @@ static int data_from_checkpoint(const char *path, qat_data_spec *d) {
   return qat_checkpoint_read_class_names(path, &d->class_names, &d->n_class_names);
 }
 
-int qat_model_from_checkpoint(const char *path, int max_batch, qat_config *cfg, qat_model **m) {
+int qat_checkpoint_config(const char *path, qat_config *cfg) {
   char *text = NULL;
-  *m = NULL;
+  memset(cfg, 0, sizeof *cfg);
   int rc = qat_checkpoint_read_config(path, &text);
   if (rc) return rc;
   /* messages about the stored config name the checkpoint it came from */
@@ -264,9 +264,19 @@ int qat_model_from_checkpoint(const char *path, int max_batch, qat_config *cfg, 
   rc = qat_config_parse(text, strlen(text), source, cfg);
   free(text);
   if (rc) return rc;
-  if ((rc = qat_keras_resolve_config(cfg))) goto free_config;
+  if ((rc = qat_config_resolve(cfg, NULL))) goto free_config;
   memcpy(cfg->data.input_shape, cfg->model.input_shape, sizeof cfg->data.input_shape);
   if ((rc = data_from_checkpoint(path, &cfg->data))) goto free_config;
+  return QAT_OK;
+free_config:
+  qat_config_free(cfg);
+  return rc;
+}
+
+int qat_model_from_checkpoint(const char *path, int max_batch, qat_config *cfg, qat_model **m) {
+  *m = NULL;
+  int rc = qat_checkpoint_config(path, cfg);
+  if (rc) return rc;
   if ((rc = qat_model_create(m, &cfg->model, max_batch, cfg->train.seed))) goto free_config;
   if ((rc = qat_checkpoint_load(path, *m, NULL, NULL))) goto free_model;
   return QAT_OK;

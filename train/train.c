@@ -218,10 +218,8 @@ static void frozen_restore(const frozen_set *f, qat_model *m) {
 
 int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_result *res) {
   memset(res, 0, sizeof *res);
-  /* model: {keras: PATH}: the Keras file's layers (borrowed from `keras`) and weights */
-  qat_config resolved = *cfg_in;
-  const qat_config *cfg = &resolved;
-  qat_keras_model keras = {0};
+  /* model: {keras: PATH}: the config was resolved when it was loaded (qat_config_resolve) */
+  const qat_config *cfg = cfg_in;
   const qat_train_spec *ts = &cfg->train;
   qat_dataset train = {0}, val = {0}, test = {0};
   qat_data_info info = {0};
@@ -236,8 +234,11 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
   int rc;
 
   if (ts->threads > 0) qat_set_threads(ts->threads);
-  /* The model's input first: image folders are resized to it. */
-  if ((rc = qat_keras_resolve_spec(&resolved.model, &keras))) goto cleanup;
+  if (cfg->model.keras && !cfg->keras_model) {
+    rc = qat_fail(QAT_ERR_INTERNAL, "%s: model.keras was not read (load configs with qat_config_load)", cfg->path);
+    goto cleanup;
+  }
+  /* The model's input (the Keras file's, where it gives one) first: image folders are resized to it. */
   {
     decode_ctx dc = {o};
     qat_data_options dopt = {.threads = ts->threads, .progress = o->progress ? decode_progress : NULL, .user = &dc};
@@ -272,7 +273,7 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
   }
   if ((rc = qat_model_create(&m, &cfg->model, ts->batch_size, ts->seed))) goto cleanup;
   if (cfg->model.keras && !o->resume) {
-    if ((rc = qat_keras_apply(&keras, m))) goto cleanup;
+    if ((rc = qat_keras_apply(cfg->keras_model, m))) goto cleanup;
     qat_model_absorb_folded_bias(m);
   }
   if (cfg->model.init && !o->resume) {
@@ -446,7 +447,6 @@ cleanup:
   qat_batcher_free(&batcher);
   qat_optimizer_free(&opt);
   frozen_free(&frozen);
-  qat_keras_free(&keras);
   qat_model_free(m);
   qat_dataset_free(&train);
   qat_dataset_free(&val);

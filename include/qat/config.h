@@ -37,14 +37,20 @@
 /* Deeper YAML nesting is rejected (the schema itself needs 5 levels). */
 #define QAT_CONFIG_MAX_DEPTH 64
 
-/* Reads and parses the file at path; out->path is a copy of path, out->text the whole file
- * (NUL-terminated). On failure *out is left zeroed, so qat_config_free(out) is optional. */
+/* Reads and parses the file at path and resolves it (qat_config_resolve); out->path is a copy
+ * of path, out->text the whole file (NUL-terminated). On failure *out is left zeroed, so
+ * qat_config_free(out) is optional. */
 int qat_config_load(const char *path, qat_config *out);
 
 /* Parses len bytes of text (need not be NUL-terminated). source_name is used in messages and
  * copied into out->path (NULL: "<config>" in messages, out->path NULL); the text is copied
  * into out->text. On failure *out is left zeroed. */
 int qat_config_parse(const char *text, size_t len, const char *source_name, qat_config *out);
+
+/* Reads the files a parsed config names for its model: model.keras (its input, layers and
+ * weights, kept in cfg->keras_model; a relative path is taken from base_dir when given). Done
+ * once, when a config is loaded, so no later stage opens the Keras file again. */
+int qat_config_resolve(qat_config *cfg, const char *base_dir);
 
 /* Frees everything owned by cfg and zeroes it; safe on a zeroed or already-freed config. */
 void qat_config_free(qat_config *cfg);

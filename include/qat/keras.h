@@ -30,7 +30,6 @@
 #ifndef QAT_KERAS_H
 #define QAT_KERAS_H
 
-#include "qat/config.h"
 #include "qat/h5store.h"
 #include "qat/model.h"
 #include "qat/spec.h"
@@ -76,11 +75,9 @@ int qat_keras_apply(const qat_keras_model *k, qat_model *m);
 int qat_keras_open_weights(const char *path, qat_h5_reader *r);
 
 /* model: {keras: PATH} in a config: loads the file into *k and points spec's input shape and
- * layers at k's (borrowed: valid until qat_keras_free(k)). No-op (k zeroed) without model.keras. */
+ * layers at k's (borrowed: valid until qat_keras_free(k)). No-op (k zeroed) without model.keras.
+ * qat_config_resolve (config/) calls it when a config is loaded. */
 int qat_keras_resolve_spec(qat_model_spec *spec, qat_keras_model *k);
-/* The same for a config that owns its spec (qat_config_free frees the layers); the weights are
- * dropped (the caller loads a checkpoint). */
-int qat_keras_resolve_config(qat_config *cfg);
 
 /* qat's YAML config for the imported model (Keras layer names, so the user can edit it):
  * a model section with init: init_ckpt (may be NULL) and commented data/quantize/train

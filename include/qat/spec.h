@@ -82,7 +82,7 @@ typedef struct qat_model_spec {
   qat_quantize_spec quantize;
   char *init;         /* model.init: checkpoint whose weights start the run (fine-tuning), or NULL */
   char *keras;        /* model.keras: a Keras model file giving input, layers and initial weights
-                         (resolved by qat_keras_resolve_config; no layers until then), or NULL */
+                         (read when the config is loaded: qat_config_resolve), or NULL */
 } qat_model_spec;
 
 typedef enum qat_dataset_kind {
@@ -196,6 +196,7 @@ typedef struct qat_config {
   qat_model_spec model;
   qat_data_spec data;
   qat_train_spec train;
+  struct qat_keras_model *keras_model; /* model.keras's weights, read by qat_config_resolve (owned) */
 } qat_config;
 
 #endif

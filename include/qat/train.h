@@ -50,6 +50,9 @@ int qat_checkpoint_read_class_names(const char *path, char ***names, int *n);
 int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_checkpoint_meta *meta);
 /* The config text stored in a checkpoint (malloc'd). */
 int qat_checkpoint_read_config(const char *path, char **config_text);
+/* That config, parsed and resolved (qat_config_resolve), with the data settings the
+ * checkpoint recorded (class names, the data folder). On failure *cfg is zeroed. */
+int qat_checkpoint_config(const char *path, qat_config *cfg);
 
 /* ---- training ---- */
 typedef enum qat_progress_kind {
