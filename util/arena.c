@@ -6,7 +6,7 @@
 
 #include "qat/error.h"
 
-static qat_arena_block *block_new(qat_arena *a, size_t size) {
+static qat_arena_block *block_new(size_t size) {
   qat_arena_block *b = malloc(sizeof *b);
   if (!b) return NULL;
   size = (size + QAT_ARENA_ALIGN - 1) / QAT_ARENA_ALIGN * QAT_ARENA_ALIGN;
@@ -18,13 +18,12 @@ static qat_arena_block *block_new(qat_arena *a, size_t size) {
   b->size = size;
   b->used = 0;
   b->next = NULL;
-  a->system_allocs++;
   return b;
 }
 
 void qat_arena_init(qat_arena *a, size_t initial_bytes) {
   memset(a, 0, sizeof *a);
-  if (initial_bytes) a->head = block_new(a, initial_bytes);
+  if (initial_bytes) a->head = block_new(initial_bytes);
 }
 
 void *qat_arena_alloc(qat_arena *a, size_t bytes) {
@@ -35,7 +34,7 @@ void *qat_arena_alloc(qat_arena *a, size_t bytes) {
   }
   if (!a->head || a->head->size - a->head->used < need) {
     size_t grow = a->head ? a->head->size * 2 : (size_t)1 << 20;
-    qat_arena_block *b = block_new(a, grow > need ? grow : need);
+    qat_arena_block *b = block_new(grow > need ? grow : need);
     if (!b) {
       qat_fail(QAT_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
       return NULL;
@@ -45,22 +44,8 @@ void *qat_arena_alloc(qat_arena *a, size_t bytes) {
   }
   void *p = a->head->data + a->head->used;
   a->head->used += need;
-  a->used_total += need;
-  if (a->used_total > a->peak) a->peak = a->used_total;
   memset(p, 0, need);
   return p;
-}
-
-void qat_arena_reset(qat_arena *a) {
-  if (a->head && a->head->next) {
-    /* The last cycle overflowed: replace all blocks by one that holds the peak. */
-    size_t peak = a->peak;
-    qat_arena_free(a);
-    a->peak = peak;
-    a->head = block_new(a, peak);
-  }
-  if (a->head) a->head->used = 0;
-  a->used_total = 0;
 }
 
 void qat_arena_free(qat_arena *a) {
@@ -72,5 +57,4 @@ void qat_arena_free(qat_arena *a) {
     b = next;
   }
   a->head = NULL;
-  a->used_total = 0;
 }

@@ -1,5 +1,6 @@
-/* Bump allocator for per-step memory. The first step may grow it; reset() then folds every
- * block into one of the peak size, so later steps allocate nothing from the system. */
+/* Bump allocator that holds a graph's activations, gradients and workspaces: everything is
+ * allocated while the graph is built and freed with it, so a training step allocates
+ * nothing. Blocks grow geometrically; nothing is freed one by one. */
 #ifndef QAT_ARENA_H
 #define QAT_ARENA_H
 
@@ -14,16 +15,12 @@ typedef struct qat_arena_block {
 } qat_arena_block;
 
 typedef struct qat_arena {
-  qat_arena_block *head;  /* current block; older overflow blocks follow */
-  size_t used_total;      /* bytes handed out since the last reset */
-  size_t peak;            /* largest used_total seen */
-  size_t system_allocs;   /* blocks obtained from malloc, for tests of "no malloc per step" */
+  qat_arena_block *head; /* current block; older full blocks follow */
 } qat_arena;
 
 void qat_arena_init(qat_arena *a, size_t initial_bytes);
 /* Zero-filled, 64-byte aligned; NULL with an error message when memory runs out. */
 void *qat_arena_alloc(qat_arena *a, size_t bytes);
-void qat_arena_reset(qat_arena *a);
 void qat_arena_free(qat_arena *a);
 
 #endif
