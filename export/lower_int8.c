@@ -44,21 +44,8 @@ int qat_export_int8_prepare(qat_model *m) {
 
 /* ---- the validator ---- */
 
-static const char *tname(const qat_tflite_model *t, int i) {
-  return i >= 0 && i < t->n_tensors && t->tensors[i].name ? t->tensors[i].name : "?";
-}
-
-__attribute__((format(printf, 4, 5))) static int op_fail(const qat_tflite_model *t, int k, const char *rule,
-                                                         const char *fmt, ...) {
-  char why[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, sizeof why, fmt, ap);
-  va_end(ap);
-  const qat_tflite_operator *op = &t->ops[k];
-  return qat_fail(QAT_ERR_UNSUPPORTED, "int8 validation: layer '%s' (op %d, %s): rule '%s': %s",
-                  tname(t, op->outputs[0]), k, qat_tflite_op_name(op->op), rule, why);
-}
+#define tname lower_tensor_name
+#define op_fail(t, k, rule, ...) lower_validate_fail(t, k, "int8", rule, __VA_ARGS__)
 
 static int per_tensor_q(const qat_tflite_tensor *x) { return x->quant.n == 1; }
 
@@ -113,29 +100,8 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
       if (w->type != QAT_TFLITE_INT8 || !w->data) return op_fail(t, k, "int8 weights", "weights must be constant int8");
       if (b->type != QAT_TFLITE_INT32 || !b->data) return op_fail(t, k, "int32 bias", "bias must be constant int32");
       int qd = op->op == QAT_TFLITE_OP_DEPTHWISE_CONV_2D ? 3 : 0;
-      int ch = w->dims[qd];
-      if (w->quant.n != 1 && (w->quant.n != ch || w->quant.quantized_dimension != qd))
-        return op_fail(t, k, "per-channel count", "weights '%s' have %d scales along %d, expected 1 or %d along %d",
-                       w->name, w->quant.n, w->quant.quantized_dimension, ch, qd);
-      for (int c = 0; c < w->quant.n; c++)
-        if (w->quant.zero_point[c] != 0)
-          return op_fail(t, k, "symmetric weights", "weights '%s' zero_point[%d] = %lld", w->name, c,
-                         (long long)w->quant.zero_point[c]);
-      const int8_t *qw = w->data;
-      for (size_t i = 0; i < w->data_bytes; i++)
-        if (qw[i] == -128) return op_fail(t, k, "narrow-range weights", "weights '%s' use -128 at %zu", w->name, i);
-      if (b->rank != 1 || b->dims[0] != ch || b->quant.n != w->quant.n)
-        return op_fail(t, k, "per-channel count", "bias '%s' has %d scales for %d weight scales", b->name, b->quant.n,
-                       w->quant.n);
-      for (int c = 0; c < b->quant.n; c++) {
-        double want = (double)(in->quant.scale[0] * w->quant.scale[c]), got = b->quant.scale[c];
-        if (fabs(got - want) > 1e-6 * fabs(want))
-          return op_fail(t, k, "bias scale = s_in * s_w", "bias '%s' scale[%d] = %.9g, s_in * s_w = %.9g", b->name, c,
-                         got, want);
-        if (b->quant.zero_point[c] != 0)
-          return op_fail(t, k, "bias zero point 0", "bias '%s' zero_point[%d] = %lld", b->name, c,
-                         (long long)b->quant.zero_point[c]);
-      }
+      int rc = lower_validate_weights(t, k, "int8", in->quant.scale[0], w, b, qd);
+      if (rc) return rc;
       break;
     }
     case QAT_TFLITE_OP_MAX_POOL_2D:

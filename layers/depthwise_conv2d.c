@@ -18,15 +18,9 @@ static void yaml(qat_yaml_out *y, const qat_layer_spec *l) {
 const qat_layer_desc qat_layer_depthwise_conv2d = {
     .keras_class = "DepthwiseConv2D",
     .stem = "depthwise_conv2d",
-    .args = QAT_ARG(DEPTH_MULTIPLIER) | QAT_ARG(KERNEL_SIZE) | QAT_ARG(STRIDES) | QAT_ARG(PADDING) |
-            QAT_ARG(ACTIVATION) | QAT_ARG(USE_BIAS),
+    .args = QAT_ARG(DEPTH_MULTIPLIER) | QAT_CONV_ARGS,
     .required_args = QAT_ARG(KERNEL_SIZE),
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .build = qat_weighted_build_conv,
-    .roles = QAT_LAYER_HEAD | QAT_LAYER_FOLDS_BN,
-    .link_requant = qat_weighted_requant_fixed,
-    .lower = qat_weighted_lower,
+    QAT_CONV_LAYER_FIELDS,
     .kernel = "depthwise_kernel",
     .kernel_channel_axis = 3,
     .keras_kernel = QAT_KERNEL_HWCM,

@@ -1,6 +1,7 @@
 /* The helpers every layer's TFLite lowering shares (layers/lower_kit.h). */
 #include "layers/lower_kit.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -159,4 +160,49 @@ int lower_reshape(qat_lowering *L, int li) {
   qat_tflite_op_init(&op, QAT_TFLITE_OP_RESHAPE);
   int ins[2] = {in, si};
   return lower_simple(L, li, &op, 2, ins, out);
+}
+
+const char *lower_tensor_name(const qat_tflite_model *t, int i) {
+  return i >= 0 && i < t->n_tensors && t->tensors[i].name ? t->tensors[i].name : "?";
+}
+
+int lower_validate_fail(const qat_tflite_model *t, int k, const char *mode, const char *rule, const char *fmt, ...) {
+  char why[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  const qat_tflite_operator *op = &t->ops[k];
+  return qat_fail(QAT_ERR_UNSUPPORTED, "%s validation: layer '%s' (op %d, %s): rule '%s': %s", mode,
+                  lower_tensor_name(t, op->outputs[0]), k, qat_tflite_op_name(op->op), rule, why);
+}
+
+int lower_validate_weights(const qat_tflite_model *t, int k, const char *mode, float s_in, const qat_tflite_tensor *w,
+                           const qat_tflite_tensor *b, int qd) {
+  int ch = w->dims[qd];
+  if (w->quant.n != 1 && (w->quant.n != ch || w->quant.quantized_dimension != qd))
+    return lower_validate_fail(t, k, mode, "per-channel count",
+                               "weights '%s' have %d scales along %d, expected 1 or %d along %d", w->name, w->quant.n,
+                               w->quant.quantized_dimension, ch, qd);
+  for (int c = 0; c < w->quant.n; c++)
+    if (w->quant.zero_point[c] != 0)
+      return lower_validate_fail(t, k, mode, "symmetric weights", "weights '%s' zero_point[%d] = %lld", w->name, c,
+                                 (long long)w->quant.zero_point[c]);
+  const int8_t *qw = w->data;
+  for (size_t i = 0; i < w->data_bytes; i++)
+    if (qw[i] == -128)
+      return lower_validate_fail(t, k, mode, "narrow-range weights", "weights '%s' use -128 at %zu", w->name, i);
+  if (b->rank != 1 || b->dims[0] != ch || b->quant.n != w->quant.n)
+    return lower_validate_fail(t, k, mode, "per-channel count", "bias '%s' has %d scales for %d weight scales",
+                               b->name, b->quant.n, w->quant.n);
+  for (int c = 0; c < b->quant.n; c++) {
+    double want = (double)(s_in * w->quant.scale[c]), got = b->quant.scale[c];
+    if (fabs(got - want) > 1e-6 * fabs(want))
+      return lower_validate_fail(t, k, mode, "bias scale = s_in * s_w", "bias '%s' scale[%d] = %.9g, s_in * s_w = %.9g",
+                                 b->name, c, got, want);
+    if (b->quant.zero_point[c] != 0)
+      return lower_validate_fail(t, k, mode, "bias zero point 0", "bias '%s' zero_point[%d] = %lld", b->name, c,
+                                 (long long)b->quant.zero_point[c]);
+  }
+  return QAT_OK;
 }

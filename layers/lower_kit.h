@@ -98,4 +98,15 @@ int lower_reshape(qat_lowering *L, int li);
 /* The common end of a one-output layer: the op with `in`, its tensor recorded as li's. */
 int lower_simple(qat_lowering *L, int li, qat_tflite_operator *op, int n_in, const int *in, int out);
 
+/* What the modes' validators (export/lower_int8.c, lower_int16.c) share: a tensor's name for
+ * messages, and a failure that names the layer, the op, the mode and the rule broken. */
+const char *lower_tensor_name(const qat_tflite_model *t, int i);
+int lower_validate_fail(const qat_tflite_model *t, int k, const char *mode, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* The weight and bias rules both integer modes check: per-tensor or per-channel along qd,
+ * symmetric, narrow range [-127, 127], one bias scale per weight scale, each s_in * s_w[c] with
+ * zero point 0. */
+int lower_validate_weights(const qat_tflite_model *t, int k, const char *mode, float s_in, const qat_tflite_tensor *w,
+                           const qat_tflite_tensor *b, int qd);
+
 #endif

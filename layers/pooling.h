@@ -15,4 +15,22 @@ int qat_pool_lower(qat_lowering *L, int li);
 int qat_pool_keras(const qat_kcfg *k, qat_layer_spec *l);
 void qat_pool_yaml(qat_yaml_out *y, const qat_layer_spec *l);
 
+/* A pooling layer's descriptor: only its names differ (the op follows from its type). */
+#define QAT_POOL_LAYER(file, cls, alias)                 \
+  static const char *const file##_aliases[] = {alias, NULL}; \
+  const qat_layer_desc qat_layer_##file = {              \
+      .keras_class = cls,                                \
+      .stem = #file,                                     \
+      .aliases = file##_aliases,                         \
+      .args = QAT_POOL_ARGS,                             \
+      .min_inputs = 1,                                   \
+      .max_inputs = 1,                                   \
+      .finish = qat_pool_finish,                         \
+      .build = qat_pool_build,                           \
+      .range = qat_pool_range,                           \
+      .lower = qat_pool_lower,                           \
+      .keras = qat_pool_keras,                           \
+      .yaml = qat_pool_yaml,                             \
+  }
+
 #endif
