@@ -55,6 +55,15 @@ int qat_dist_init(qat_dist *d, int *argc, char ***argv) {
   d->mpi = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
   MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+  int announced = launcher_size();
+  if (d->size == 1 && announced > 1) {
+    /* e.g. srun without --mpi=pmix: N copies that each think they are alone */
+    MPI_Finalize();
+    d->mpi = 0;
+    return qat_fail(QAT_ERR_USAGE,
+                    "the launcher started %d tasks but MPI sees each as alone; under Slurm use srun --mpi=pmix",
+                    announced);
+  }
   MPI_Comm local;
   if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &local) == MPI_SUCCESS) {
     MPI_Comm_size(local, &d->local_size);
