@@ -7,7 +7,10 @@
  * Each round times K steps of one rank alone on the whole global batch (the other ranks sleep,
  * not spin, meanwhile) and then K steps of all ranks on their shares with the gradient
  * allreduce and the optimizer step; the ratios are medians of the per-round ratios, so load
- * that comes and goes on a shared machine touches both sides alike. Batches are synthetic
+ * that comes and goes on a shared machine touches both sides alike. allreduce/step is the
+ * time rank 0 spends in the gradient allreduce (waiting for slower ranks included) over the
+ * data-parallel step; alone/step the same allreduce with the ranks lined up first (its
+ * transfer cost alone). Batches are synthetic
  * (seeded uniform pixels and labels): the data files are not needed. */
 #include <mpi.h>
 #include <stdio.h>
@@ -114,11 +117,20 @@ static int bench_config(const char *path, const qat_dist *d, int k, int rounds) 
     one_ms[round] = t_one / k * 1e3;
     many_ms[round] = v[0] / k * 1e3;
   }
+  /* the allreduce alone, ranks lined up first: its cost without waiting for a slower rank */
+  double alone[64];
+  for (int round = 0; round < rounds; round++) {
+    idle_barrier();
+    double t0 = qat_dist_time();
+    qat_dist_sum_float(d, b.m->grads, b.m->n_params);
+    alone[round] = qat_dist_time() - t0;
+  }
   if (d->rank == 0) {
-    double s = median(speedup, rounds), a = median(share, rounds);
+    double s = median(speedup, rounds), a = median(share, rounds), t = median(alone, rounds);
+    double many = median(many_ms, rounds);
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    printf("%-24s %5d %9lld %11.1f %11.1f %14.2f %10.2f %12.3f\n", name,
-           b.batch, (long long)b.m->n_params, median(one_ms, rounds), median(many_ms, rounds), s, s / d->size, a);
+    printf("%-24s %5d %9lld %11.1f %11.1f %14.2f %10.2f %14.3f %12.3f\n", name, b.batch, (long long)b.m->n_params,
+           median(one_ms, rounds), many, s, s / d->size, a, t / (many * 1e-3));
   }
 done:
   free(b.x);
@@ -156,8 +168,8 @@ int main(int argc, char **argv) {
     printf("bench/scale: %d ranks x 1 thread against 1 rank x 1 thread, synthetic batches, medians of %d rounds of "
            "%d steps\n",
            d.size, rounds, k);
-    printf("%-24s %5s %9s %11s %11s %14s %10s %12s\n", "model", "batch", "params", "1-rank ms", "N-rank ms",
-           "throughput x", "efficiency", "allreduce/step");
+    printf("%-24s %5s %9s %11s %11s %14s %10s %14s %12s\n", "model", "batch", "params", "1-rank ms", "N-rank ms",
+           "throughput x", "efficiency", "allreduce/step", "alone/step");
   }
   const char *seeds[] = {QAT_SOURCE_DIR "/examples/fashion_mnist_cnn.yaml", QAT_SOURCE_DIR "/examples/cifar10_cnn.yaml"};
   int rc = 0;
