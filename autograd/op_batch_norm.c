@@ -93,6 +93,14 @@ static void channel_sums(const qat_node *nd, const bn_work *w, const float *x, c
     for (int k = 0; k < outputs * c; k++) out[k] += w->partial[(size_t)outputs * c * t + k];
 }
 
+/* The rows the statistics are over: this process's, or with a collective (data-parallel
+ * training) the whole global batch's, whose sums are then added over the processes. */
+static double stat_rows(const qat_tensor *x, int64_t rows, const qat_exec *ex) {
+  if (!ex->coll) return (double)rows;
+  int64_t per_sample = x->rank == 4 ? (int64_t)x->dims[1] * x->dims[2] : 1;
+  return (double)(per_sample * ex->coll->global_batch);
+}
+
 static void bn_forward(qat_node *nd, const qat_exec *ex) {
   qat_tensor *x = OP_X(nd);
   int c = channels(nd);
@@ -102,13 +110,15 @@ static void bn_forward(qat_node *nd, const qat_exec *ex) {
   float *rmean = BN_MEAN(nd)->data, *rvar = BN_VAR(nd)->data;
   float eps = nd->attrs.epsilon;
   if (ex->training && !ex->freeze_bn) {
-    double sums[c];
+    double sums[c], total = stat_rows(x, rows, ex);
     channel_sums(nd, &w, x->data, NULL, rows, c, 0, sums);
-    for (int k = 0; k < c; k++) w.mean[k] = (float)(sums[k] / (double)rows);
+    if (ex->coll) ex->coll->sum(ex->coll->ctx, sums, c);
+    for (int k = 0; k < c; k++) w.mean[k] = (float)(sums[k] / total);
     channel_sums(nd, &w, x->data, NULL, rows, c, 1, sums);
+    if (ex->coll) ex->coll->sum(ex->coll->ctx, sums, c);
     float m = nd->attrs.momentum;
     for (int k = 0; k < c; k++) {
-      float var = (float)(sums[k] / (double)rows);
+      float var = (float)(sums[k] / total);
       w.invstd[k] = 1.0f / sqrtf(var + eps);
       rmean[k] = m * rmean[k] + (1.0f - m) * w.mean[k];
       rvar[k] = m * rvar[k] + (1.0f - m) * var;
@@ -139,14 +149,17 @@ static void bn_backward(qat_node *nd, const qat_exec *ex) {
   double sums[2 * c];
   channel_sums(nd, &w, x->data, dy, rows, c, 2, sums);
   const double *sum_dy = sums, *sum_dy_xhat = sums + c;
+  /* gamma and beta get this process's share; the gradient allreduce adds the shares */
   if (gt->grad)
     for (int k = 0; k < c; k++) gt->grad[k] += (float)sum_dy_xhat[k];
   if (bt->grad)
     for (int k = 0; k < c; k++) bt->grad[k] += (float)sum_dy[k];
   if (!x->grad) return;
   if (ex->training && !ex->freeze_bn) {
-    /* dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)) */
-    float inv_m = 1.0f / (float)rows;
+    /* dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)), M and the sums
+     * over the global batch */
+    if (ex->coll) ex->coll->sum(ex->coll->ctx, sums, 2 * c);
+    float inv_m = 1.0f / (float)stat_rows(x, rows, ex);
     float mean_dy[c], mean_dy_xhat[c];
     for (int k = 0; k < c; k++) {
       mean_dy[k] = (float)(sum_dy[k] * inv_m);

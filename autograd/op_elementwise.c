@@ -172,6 +172,12 @@ static void dropout_forward(qat_node *nd, const qat_exec *ex) {
   /* 24-bit threshold compare: exact for the rates people use, and no float rounding drift. */
   uint32_t threshold = (uint32_t)(rate * 16777216.0f);
   uint64_t base = qat_hash64(ex->seed ^ qat_hash64(ex->step * 0x100000001b3ULL + (uint64_t)nd->index));
+  if (ex->coll) { /* data-parallel: the elements' positions in the global batch */
+    const qat_tensor *o = nd->output;
+    int64_t per_sample = 1;
+    for (int d = 1; d < o->rank; d++) per_sample *= o->dims[d];
+    base += (uint64_t)(ex->coll->batch_offset * per_sample);
+  }
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
     uint32_t r = (uint32_t)(qat_hash64(base + (uint64_t)i) >> 40);

@@ -1,5 +1,5 @@
 /* Mean softmax cross-entropy from logits, fused so it stays finite for any finite logits:
- * log p = x - max - log(sum exp(x - max)). Backward: (p - onehot) / N. */
+ * log p = x - max - log(sum exp(x - max)). Backward: (p - onehot) / N, N the global batch in data-parallel training. */
 #include <math.h>
 
 #include "op_common.h"
@@ -17,7 +17,6 @@ static int ce_plan(qat_node *nd, size_t *scratch) {
 }
 
 static void ce_forward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   const qat_tensor *x = OP_X(nd);
   int n = x->dims[0], k = x->dims[1];
   float *p = nd->scratch;
@@ -35,16 +34,16 @@ static void ce_forward(qat_node *nd, const qat_exec *ex) {
     QAT_ASSERT(labels[s] >= 0 && labels[s] < k);
     total -= (double)row[labels[s]] - mx - log_sum;
   }
-  nd->output->data[0] = (float)(total / n);
+  /* data-parallel: this process's share of the global batch's mean */
+  nd->output->data[0] = (float)(total / (ex->coll ? (double)ex->coll->global_batch : (double)n));
 }
 
 static void ce_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   qat_tensor *x = OP_X(nd);
   if (!x->grad) return;
   int n = x->dims[0], k = x->dims[1];
   const float *p = nd->scratch;
-  float scale = nd->output->grad[0] / (float)n;
+  float scale = nd->output->grad[0] / (float)(ex->coll ? ex->coll->global_batch : n);
   for (int s = 0; s < n; s++)
     for (int j = 0; j < k; j++) {
       float target = j == nd->attrs.labels[s] ? 1.0f : 0.0f;

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "qat/config.h"
 #include "qat/data.h"
+#include "qat/dist.h"
 #include "qat/error.h"
 #include "qat/keras.h"
 #include "qat/model.h"
@@ -68,7 +69,14 @@ static const char usage_train[] =
     "                    the result is bit-identical to an uninterrupted run\n"
     "  --out DIR         output folder (default: runs/<config name>)\n"
     "  --json            print one JSON summary on stdout (progress goes to stderr)\n"
-    "  -h, --help        this help\n";
+    "  --rank-checkpoints  under MPI, every rank also writes its model to DIR/rank_NNN.h5\n"
+    "                    after each epoch (to compare the ranks; they must be identical)\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "Data-parallel (a build with MPI): mpirun -np N qat train CONFIG (or srun): each rank\n"
+    "trains its contiguous share of every batch of batch_size samples, gradients are summed\n"
+    "over the ranks, and rank 0 writes the output folder. --threads is per rank (default:\n"
+    "the machine's cores over the ranks on it). See the README.\n";
 
 static const char usage_init[] =
     "usage: qat init CONFIG -o CKPT\n"
@@ -99,7 +107,11 @@ static const char usage_summary[] =
     "\n"
     "Prints each layer's name, type, output shape and parameter count.\n";
 
+/* Under MPI, ranks other than 0 keep quiet: rank 0 reports what all ranks agreed on. */
+static int quiet;
+
 static int fail_usage(const char *fmt, const char *arg) {
+  if (quiet) return 2;
   fprintf(stderr, "qat: error: ");
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n(see 'qat --help')\n");
@@ -107,7 +119,7 @@ static int fail_usage(const char *fmt, const char *arg) {
 }
 
 static int report(int status) {
-  fprintf(stderr, "qat: error: %s\n", qat_error_message());
+  if (!quiet) fprintf(stderr, "qat: error: %s\n", qat_error_message());
   return qat_exit_code(status);
 }
 
@@ -117,7 +129,7 @@ static int parse_count(const char *opt, const char *s, long max, int *out) {
   errno = 0;
   long v = strtol(s, &end, 10);
   if (*s == '\0' || *end != '\0' || errno == ERANGE || v < 1 || v > max) {
-    fprintf(stderr, "qat: error: %s expects an integer in [1, %ld], got '%s'\n", opt, max, s);
+    if (!quiet) fprintf(stderr, "qat: error: %s expects an integer in [1, %ld], got '%s'\n", opt, max, s);
     return -1;
   }
   *out = (int)v;
@@ -129,7 +141,7 @@ static int parse_seed(const char *s, uint64_t *out) {
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
   if (*s == '\0' || *s == '-' || *end != '\0' || errno == ERANGE) {
-    fprintf(stderr, "qat: error: --seed expects a non-negative integer, got '%s'\n", s);
+    if (!quiet) fprintf(stderr, "qat: error: --seed expects a non-negative integer, got '%s'\n", s);
     return -1;
   }
   *out = (uint64_t)v;
@@ -165,8 +177,54 @@ static void on_sigint(int sig) {
   stop_requested = 1;
 }
 
+/* Ranks other than 0: no output, but a Ctrl-C they receive stops every rank. */
+static int on_progress_quiet(const qat_progress *p, void *user) {
+  (void)p;
+  (void)user;
+  return stop_requested;
+}
+
+/* The newest checkpoint, for the message of a rank that the MPI launcher terminates. */
+static char last_checkpoint[4200];
+static int dist_rank, dist_size;
+
+static void put_str(const char *s) {
+  ssize_t r = write(STDERR_FILENO, s, strlen(s));
+  (void)r;
+}
+
+static void put_int(int v) {
+  char b[16];
+  int n = 0;
+  do b[sizeof b - 1 - n++] = (char)('0' + v % 10);
+  while ((v /= 10) && n < 15);
+  ssize_t r = write(STDERR_FILENO, b + sizeof b - n, (size_t)n);
+  (void)r;
+}
+
+/* SIGTERM under MPI: the launcher ends the job because a rank failed or was killed (its own
+ * message names that rank). Only async-signal-safe calls here. */
+static void on_sigterm(int sig) {
+  (void)sig;
+  put_str("qat: error: rank ");
+  put_int(dist_rank);
+  put_str(" of ");
+  put_int(dist_size);
+  put_str(": terminated by the MPI launcher (another rank failed or was killed; the launcher's message names it); ");
+  if (last_checkpoint[0]) {
+    put_str("the newest checkpoint is intact: ");
+    put_str(last_checkpoint);
+  } else {
+    put_str("no checkpoint was written yet");
+  }
+  put_str("\n");
+  _exit(143);
+}
+
 static int on_progress(const qat_progress *p, void *user) {
   progress_view *v = user;
+  if (p->kind == QAT_PROGRESS_EPOCH_END && p->checkpoint)
+    snprintf(last_checkpoint, sizeof last_checkpoint, "%s", p->checkpoint);
   FILE *f = v->out;
   switch (p->kind) {
   case QAT_PROGRESS_DATA:
@@ -238,9 +296,9 @@ static int env_threads(void) {
   return n;
 }
 
-static int cmd_train(int argc, char **argv) {
+static int train_main(int argc, char **argv, const qat_dist *d) {
   const char *config = NULL, *resume = NULL, *out = NULL;
-  int epochs = 0, batch = 0, threads = 0, json = 0, have_seed = 0;
+  int epochs = 0, batch = 0, threads = 0, json = 0, have_seed = 0, rank_checkpoints = 0;
   uint64_t seed = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -250,6 +308,8 @@ static int cmd_train(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--json")) {
       json = 1;
+    } else if (!strcmp(a, "--rank-checkpoints")) {
+      rank_checkpoints = 1;
     } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch-size") || !strcmp(a, "--threads") ||
                !strcmp(a, "--seed") || !strcmp(a, "--resume") || !strcmp(a, "--out")) {
       if (!has_value) return fail_usage("%s needs a value", a);
@@ -273,6 +333,10 @@ static int cmd_train(int argc, char **argv) {
   }
   if (!config) return fail_usage("%s", "train needs a CONFIG file");
   if (!threads && (threads = env_threads()) < 0) return 2;
+  if (!threads && d->size > 1) { /* the cores of this machine, shared by its ranks */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = cores > d->local_size ? (int)(cores / d->local_size) : 1;
+  }
 
   qat_config cfg;
   int rc = qat_config_load(config, &cfg);
@@ -287,17 +351,25 @@ static int cmd_train(int argc, char **argv) {
 
   FILE *progress_out = json ? stderr : stdout;
   progress_view view = {progress_out, isatty(fileno(progress_out)), 0};
-  qat_train_options o = {out_dir, resume, on_progress, &view};
+  qat_train_options o = {out_dir, resume, d->rank == 0 ? on_progress : on_progress_quiet, &view};
   qat_train_result res;
   /* Ctrl-C stops after the current step; the last epoch checkpoint stays intact. */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigaction(SIGINT, &sa, NULL);
+  if (d->size > 1) {
+    dist_rank = d->rank;
+    dist_size = d->size;
+    if (resume) snprintf(last_checkpoint, sizeof last_checkpoint, "%s", resume);
+    sa.sa_handler = on_sigterm;
+    sigaction(SIGTERM, &sa, NULL);
+  }
   double t0 = now();
-  rc = qat_train(&cfg, &o, &res);
+  rc = qat_train_dist(&cfg, &o, d, rank_checkpoints, &res);
   qat_config_free(&cfg);
   if (rc) return report(rc);
+  if (d->rank != 0) return 0;
   double seconds = now() - t0;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -309,6 +381,7 @@ static int cmd_train(int argc, char **argv) {
            res.has_test ? res.test_accuracy : 0.0, res.has_test ? res.test_loss : 0.0, res.train_accuracy,
            res.train_loss, res.epochs, (long long)res.steps, res.ms_per_step, (long long)res.n_params, seconds,
            peak_mb);
+    if (res.ranks > 1) printf("\"ranks\":%d,\"allreduce_ms_per_step\":%.3f,", res.ranks, res.allreduce_ms_per_step);
     if (res.has_float)
       printf("\"float_test_accuracy\":%.6f,\"fakequant_test_accuracy\":%.6f,", res.float_test_accuracy,
              res.test_accuracy);
@@ -322,6 +395,18 @@ static int cmd_train(int argc, char **argv) {
            peak_mb);
   }
   return 0;
+}
+
+/* Under an MPI launcher, every rank runs this; MPI is set up and torn down around the run. */
+static int cmd_train(int argc, char **argv) {
+  qat_dist d;
+  int rc = qat_dist_init(&d, NULL, NULL);
+  if (rc) return report(rc);
+  quiet = d.rank != 0;
+  rc = train_main(argc, argv, &d);
+  qat_dist_finalize(&d);
+  quiet = 0;
+  return rc;
 }
 
 static int load_model(const char *config, qat_config *cfg, qat_model **m) {

@@ -60,7 +60,7 @@ static void set_params(qat_fq *fq, int c, float scale, int32_t zp) {
 /* LSQ (Esser et al. 2019): the step size is a parameter, started at 2 mean|x| / sqrt(Qp) from
  * the first batch that reaches it (per channel for weights). The zero point is fixed by the
  * placement: -128 for non-negative tensors (a [0, 255] grid), 0 otherwise. */
-static void update_learned(qat_node *nd) {
+static void update_learned(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   const qat_tensor *x = OP_X(nd);
   float *s = nd->inputs[1]->data;
@@ -72,7 +72,10 @@ static void update_learned(qat_node *nd) {
       double sum = 0;
       for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) sum += fabsf(activate(fq->act, x->data[(o * channels + c) * inner + i]));
-      double mean = sum / (double)(outer * inner);
+      double count[2] = {sum, (double)(outer * inner)};
+      /* data-parallel: an activation's first batch is the global one */
+      if (ex->coll && x->batched) ex->coll->sum(ex->coll->ctx, count, 2);
+      double mean = count[1] > 0 ? count[0] / count[1] : 0.0;
       s[c] = (float)(2.0 * mean / sqrt(qp));
     }
     /* a step size trained through zero would divide by zero: keep it positive */
@@ -82,12 +85,12 @@ static void update_learned(qat_node *nd) {
   fq->valid = 1;
 }
 
-static void update_params(qat_node *nd) {
+static void update_params(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd);
   if (fq->fixed) return;
   if (fq->learned) {
-    update_learned(nd);
+    update_learned(nd, ex);
     return;
   }
   switch (fq->role) {
@@ -262,6 +265,8 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
     if (act != QAT_ACTIVATION_LINEAR) src = y;
     /* ranges start at 0, as the observer widens them anyway; a non-finite one is refused
      * by the observer and the loss will stop the run */
+    /* data-parallel: the global batch's range, so every process's observer moves alike */
+    if (observe && ex->coll) ex->coll->min_max(ex->coll->ctx, &lo, &hi);
     float r[2] = {lo, hi};
     if (observe) qat_observer_update(&fq->observer, r, 2);
   }
@@ -295,7 +300,7 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
     fq_observed_activation(nd, ex);
     return;
   }
-  if (ex->fake_quant) update_params(nd);
+  if (ex->fake_quant) update_params(nd, ex);
   int quantize = ex->fake_quant && fq->valid;
   if (!quantize && fq->act == QAT_ACTIVATION_LINEAR) {
     memcpy(y->data, x->data, (size_t)n * sizeof(float));

@@ -7,7 +7,8 @@ pkgs=(cmake gcc make pkg-config
       libopenblas-openmp-dev libopenblas0-openmp libopenblas-dev
       libhdf5-dev hdf5-tools libcmocka-dev libyaml-dev zlib1g-dev
       dataset-fashion-mnist python3-venv flatbuffers-compiler
-      libjson-c-dev libzip-dev libpng-dev libjpeg62-turbo-dev)
+      libjson-c-dev libzip-dev libpng-dev libjpeg62-turbo-dev
+      openmpi-bin libopenmpi-dev)   # data-parallel training (optional: QAT_MPI)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,6 +10,7 @@
 
 #include "qat/atomic_file.h"
 #include "qat/data.h"
+#include "qat/dist.h"
 #include "qat/error.h"
 #include "qat/keras.h"
 #include "qat/train.h"
@@ -39,8 +40,10 @@ static int make_dirs(const char *path) {
   return QAT_OK;
 }
 
-int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, int fake_quant, double *loss,
-                 double *accuracy) {
+/* Batches first, first + stride, ... of a dataset in inference mode: the summed loss, the
+ * correct predictions and the samples seen. */
+static int evaluate_part(qat_model *m, const qat_dataset *ds, int batch_size, int fake_quant, int64_t first,
+                         int64_t stride, double *loss_sum, int64_t *correct_out, int64_t *seen_out) {
   if (batch_size > m->max_batch) batch_size = m->max_batch;
   qat_batcher b;
   int rc = qat_batcher_init(&b, ds, batch_size, 0, 0, 0);
@@ -55,7 +58,7 @@ int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, int fake_q
   double total_loss = 0;
   int64_t correct = 0, seen = 0;
   qat_exec ex = {.training = 0, .fake_quant = fake_quant};
-  for (int64_t i = 0; i < qat_batcher_num_batches(&b); i++) {
+  for (int64_t i = first; i < qat_batcher_num_batches(&b); i += stride) {
     int n = qat_batcher_get(&b, i, x, y);
     if (n < 0) {
       rc = n;
@@ -68,13 +71,68 @@ int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, int fake_q
     correct += c;
     seen += n;
   }
-  *loss = seen ? total_loss / (double)seen : 0.0;
-  *accuracy = seen ? (double)correct / (double)seen : 0.0;
+  *loss_sum = total_loss;
+  *correct_out = correct;
+  *seen_out = seen;
 free_buffers:
   free(x);
   free(y);
   qat_batcher_free(&b);
   return rc;
+}
+
+int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, int fake_quant, double *loss,
+                 double *accuracy) {
+  double total_loss = 0;
+  int64_t correct = 0, seen = 0;
+  int rc = evaluate_part(m, ds, batch_size, fake_quant, 0, 1, &total_loss, &correct, &seen);
+  if (rc) return rc;
+  *loss = seen ? total_loss / (double)seen : 0.0;
+  *accuracy = seen ? (double)correct / (double)seen : 0.0;
+  return QAT_OK;
+}
+
+/* Data-parallel evaluation: rank r takes batches r, r + N, ...; the sums are added over the
+ * ranks, so every rank reports the whole set's figures. */
+static int evaluate_dist(qat_model *m, const qat_dataset *ds, int batch_size, int fake_quant, const qat_dist *d,
+                         double *loss, double *accuracy) {
+  if (d->size < 2) return qat_evaluate(m, ds, batch_size, fake_quant, loss, accuracy);
+  double total_loss = 0;
+  int64_t correct = 0, seen = 0;
+  int rc = evaluate_part(m, ds, batch_size, fake_quant, d->rank, d->size, &total_loss, &correct, &seen);
+  if ((rc = qat_dist_agree(d, rc))) return rc;
+  double sums[3] = {total_loss, (double)correct, (double)seen};
+  qat_dist_sum_double(d, sums, 3);
+  *loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
+  *accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
+  return QAT_OK;
+}
+
+/* Rank r's share of a global batch of n: samples [share(n, r), share(n, r + 1)). */
+static int share(int n, int rank, int ranks) { return (int)((int64_t)n * rank / ranks); }
+
+/* FNV-1a over everything a step updates: parameters, batch-norm statistics, optimizer
+ * moments, quantizer ranges and scales. Equal on every rank, or data parallelism is broken. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+static uint64_t model_digest(const qat_model *m, const qat_optimizer *opt) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  h = fnv(h, m->params, (size_t)m->n_params * sizeof(float));
+  h = fnv(h, m->state, (size_t)m->n_state * sizeof(float));
+  if (opt->m) h = fnv(h, opt->m, (size_t)opt->n_params * sizeof(float));
+  if (opt->v) h = fnv(h, opt->v, (size_t)opt->n_params * sizeof(float));
+  for (int i = 0; i < m->n_fq; i++) {
+    const qat_fq *fq = m->fq[i];
+    h = fnv(h, &fq->observer.min, sizeof fq->observer.min);
+    h = fnv(h, &fq->observer.max, sizeof fq->observer.max);
+    h = fnv(h, fq->scale, (size_t)fq->channels * sizeof(float));
+    h = fnv(h, fq->zero_point, (size_t)fq->channels * sizeof(int32_t));
+  }
+  return h;
 }
 
 /* The CSV keeps one row per completed epoch; on resume the rows of the epochs being redone
@@ -216,8 +274,20 @@ static void frozen_restore(const frozen_set *f, qat_model *m) {
     memcpy((f->trainable[i] ? m->params : m->state) + f->off[i], f->saved + at, (size_t)f->size[i] * sizeof(float));
 }
 
-int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_result *res) {
+int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_result *res) {
+  return qat_train_dist(cfg, o, NULL, 0, res);
+}
+
+int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const qat_dist *dist, int rank_checkpoints,
+                   qat_train_result *res) {
   memset(res, 0, sizeof *res);
+  static const qat_dist solo = {.rank = 0, .size = 1, .local_size = 1};
+  const qat_dist *d = dist ? dist : &solo;
+  const int ranks = d->size, lead = d->rank == 0;
+  qat_collective coll;
+  qat_dist_collective(d, &coll);
+  const qat_collective *collp = ranks > 1 ? &coll : NULL;
+  double allreduce_seconds = 0;
   /* model: {keras: PATH}: the config was resolved when it was loaded (qat_config_resolve) */
   const qat_config *cfg = cfg_in;
   const qat_train_spec *ts = &cfg->train;
@@ -231,12 +301,14 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
   float *x = NULL;
   int32_t *y = NULL;
   char path[4200], csv_path[4200];
+  int64_t steps_per_epoch = 0;
+  size_t per = 0;
   int rc;
 
   if (ts->threads > 0) qat_set_threads(ts->threads);
   if (cfg->model.keras && !cfg->keras_model) {
     rc = qat_fail(QAT_ERR_INTERNAL, "%s: model.keras was not read (load configs with qat_config_load)", cfg->path);
-    goto cleanup;
+    goto setup_failed;
   }
   /* The model's input (the Keras file's, where it gives one) first: image folders are resized to it. */
   {
@@ -245,12 +317,12 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
     memcpy(dopt.input_shape, cfg->model.input_shape, sizeof dopt.input_shape);
     if ((rc = qat_data_load_ex(&cfg->data, &dopt, &train, &val, &test, &info))) {
       if (cfg->data.absent) qat_fail_prefix(rc, "%s: ", cfg->path);
-      goto cleanup;
+      goto setup_failed;
     }
   }
   if (train.n == 0) {
     rc = qat_fail(QAT_ERR_USAGE, "%s: the training set is empty", cfg->path);
-    goto cleanup;
+    goto setup_failed;
   }
   if (o->progress) {
     char msg[1024], classes[256] = "";
@@ -271,51 +343,67 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
     qat_progress p = {.kind = QAT_PROGRESS_DATA, .message = msg};
     if (o->progress(&p, o->user)) goto interrupted;
   }
-  if ((rc = qat_model_create(&m, &cfg->model, ts->batch_size, ts->seed))) goto cleanup;
+  if ((rc = qat_model_create(&m, &cfg->model, ts->batch_size, ts->seed))) goto setup_failed;
   if (cfg->model.keras && !o->resume) {
-    if ((rc = qat_keras_apply(cfg->keras_model, m))) goto cleanup;
+    if ((rc = qat_keras_apply(cfg->keras_model, m))) goto setup_failed;
     qat_model_absorb_folded_bias(m);
   }
   if (cfg->model.init && !o->resume) {
     /* fine-tuning: weights and moving statistics from another run, a fresh optimizer */
-    if ((rc = qat_checkpoint_load(cfg->model.init, m, NULL, NULL))) goto cleanup;
+    if ((rc = qat_checkpoint_load(cfg->model.init, m, NULL, NULL))) goto setup_failed;
     qat_model_absorb_folded_bias(m);
   }
-  if ((rc = check_data_fits_model(cfg, m, &train))) goto cleanup;
+  if ((rc = check_data_fits_model(cfg, m, &train))) goto setup_failed;
   if ((rc = qat_batcher_init(&batcher, &train, ts->batch_size, 1, cfg->data.random_crop, cfg->data.horizontal_flip)))
-    goto cleanup;
-  int64_t steps_per_epoch = qat_batcher_num_batches(&batcher);
+    goto setup_failed;
+  steps_per_epoch = qat_batcher_num_batches(&batcher);
   if ((rc = qat_optimizer_init(&opt, &ts->optimizer, &ts->schedule, m->n_params, m->n_decay,
                                steps_per_epoch * ts->epochs)))
-    goto cleanup;
+    goto setup_failed;
 
   qat_checkpoint_meta meta = {0, 0, ts->seed};
   if (o->resume) {
-    if ((rc = qat_checkpoint_load(o->resume, m, &opt, &meta))) goto cleanup;
+    if ((rc = qat_checkpoint_load(o->resume, m, &opt, &meta))) goto setup_failed;
     if (meta.seed != ts->seed) {
       rc = qat_fail(QAT_ERR_USAGE, "%s: was trained with seed %llu, the run asks for seed %llu; resume needs the same seed",
                     o->resume, (unsigned long long)meta.seed, (unsigned long long)ts->seed);
-      goto cleanup;
+      goto setup_failed;
     }
     if (meta.step != meta.epoch * steps_per_epoch) {
       rc = qat_fail(QAT_ERR_USAGE, "%s: %lld steps in %lld epochs do not match %lld steps per epoch (batch size or data changed?)",
                     o->resume, (long long)meta.step, (long long)meta.epoch, (long long)steps_per_epoch);
-      goto cleanup;
+      goto setup_failed;
     }
   }
-  if ((rc = make_dirs(o->out_dir))) goto cleanup;
   snprintf(csv_path, sizeof csv_path, "%s/log.csv", o->out_dir);
-  if ((rc = csv_load(&log, csv_path, meta.epoch))) goto cleanup;
+  if (lead && ((rc = make_dirs(o->out_dir)) || (rc = csv_load(&log, csv_path, meta.epoch)))) goto setup_failed;
+  if (ranks > 1) {
+    int64_t last = train.n % ts->batch_size ? train.n % ts->batch_size : ts->batch_size;
+    if (last < ranks) {
+      rc = qat_fail(QAT_ERR_USAGE,
+                    "%s: %d ranks need at least %d samples in every batch, and the last batch of an epoch of %lld "
+                    "samples at batch_size %d has %lld; change train.batch_size or data.limit_train",
+                    cfg->path, ranks, ranks, (long long)train.n, ts->batch_size, (long long)last);
+      goto setup_failed;
+    }
+  }
 
-  size_t per = (size_t)train.h * train.w * train.c;
+  per = (size_t)train.h * train.w * train.c;
   x = malloc((size_t)ts->batch_size * per * sizeof(float));
   y = malloc((size_t)ts->batch_size * sizeof(int32_t));
   if (!x || !y) {
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory for a batch");
-    goto cleanup;
+    goto setup_failed;
   }
 
-  if ((rc = frozen_init(&frozen, ts, m))) goto cleanup;
+  if ((rc = frozen_init(&frozen, ts, m))) goto setup_failed;
+  goto setup_done;
+setup_failed:
+  if (ranks < 2) goto cleanup;
+setup_done:
+  /* every rank learns whether any rank failed (a file one rank cannot read, a folder rank 0
+   * cannot create), and all stop together with the first failure's message */
+  if ((rc = qat_dist_agree(d, rc))) goto cleanup;
   int64_t global_step = meta.step;
   double step_seconds = 0;
   int64_t steps_run = 0;
@@ -325,28 +413,43 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
     qat_batcher_set_epoch(&batcher, ts->seed, epoch);
     qat_progress p = {.kind = QAT_PROGRESS_EPOCH_BEGIN, .epoch = epoch + 1, .epochs = ts->epochs,
                       .steps_per_epoch = steps_per_epoch, .global_step = global_step};
-    if (o->progress && o->progress(&p, o->user)) goto interrupted;
+    if (qat_dist_max_int(d, o->progress && o->progress(&p, o->user))) goto interrupted;
     double epoch_start = now(), loss_sum = 0, epoch_step_seconds = 0;
     int64_t correct = 0, seen = 0;
     for (int64_t b = 0; b < steps_per_epoch; b++) {
       int n = qat_batcher_get(&batcher, b, x, y);
       if (n < 0) {
         rc = n;
+        qat_dist_abort(d, rc); /* the other ranks may be waiting in a collective */
         goto cleanup;
       }
+      /* every rank loaded the whole global batch; it trains on its share */
+      int lo = share(n, d->rank, ranks), hi = share(n, d->rank + 1, ranks);
+      coll.batch_offset = lo;
+      coll.global_batch = n;
       double t0 = now();
-      qat_exec ex = {.training = 1, .seed = ts->seed, .step = (uint64_t)global_step};
+      qat_exec ex = {.coll = collp, .training = 1, .seed = ts->seed, .step = (uint64_t)global_step};
       qat_model_schedule(m, global_step, &ex);
-      float loss;
+      float loss_share;
       int c;
-      qat_model_step(m, x, y, n, &ex, 1, &loss, &c);
+      qat_model_step(m, x + (size_t)lo * per, y + lo, hi - lo, &ex, 1, &loss_share, &c);
+      double loss = loss_share;
+      if (ranks > 1) {
+        double t1 = now();
+        qat_dist_sum_float(d, m->grads, m->n_params);
+        allreduce_seconds += now() - t1;
+        double stats[2] = {loss, (double)c};
+        qat_dist_sum_double(d, stats, 2);
+        loss = stats[0];
+        c = (int)stats[1];
+      }
       frozen_zero_grads(&frozen, m);
       double norm = qat_vector_norm(m->grads, m->n_params);
       double lr = qat_schedule_lr(&ts->schedule, ts->optimizer.learning_rate, opt.step, opt.total_steps);
       if (!isfinite(loss) || !isfinite(norm)) {
         rc = qat_fail(QAT_ERR_DIVERGED,
                       "training diverged: %s=%g at epoch %d step %lld (lr=%g); last good checkpoint: %s",
-                      isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? norm : (double)loss, epoch + 1,
+                      isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? norm : loss, epoch + 1,
                       (long long)b + 1, lr, res->checkpoint[0] ? res->checkpoint : "none");
         goto cleanup;
       }
@@ -355,7 +458,7 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
       double dt = now() - t0;
       epoch_step_seconds += dt;
       global_step++;
-      loss_sum += (double)loss * n;
+      loss_sum += loss * n;
       correct += c;
       seen += n;
       p.kind = QAT_PROGRESS_STEP;
@@ -366,7 +469,8 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
       p.loss = loss_sum / (double)seen;
       p.accuracy = (double)correct / (double)seen;
       p.lr = lr;
-      if (o->progress && o->progress(&p, o->user)) goto interrupted;
+      /* a stop asked on any rank stops every rank after this step */
+      if (qat_dist_max_int(d, o->progress && o->progress(&p, o->user))) goto interrupted;
     }
     step_seconds += epoch_step_seconds;
     steps_run += steps_per_epoch;
@@ -376,11 +480,12 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
     qat_exec flags = {0};
     qat_model_schedule(m, global_step, &flags);
     if (val.n > 0) {
-      if ((rc = qat_evaluate(m, &val, ts->batch_size, flags.fake_quant, &p.val_loss, &p.val_accuracy))) goto cleanup;
+      if ((rc = evaluate_dist(m, &val, ts->batch_size, flags.fake_quant, d, &p.val_loss, &p.val_accuracy)))
+        goto cleanup;
       p.has_val = 1;
     }
     if (test.n > 0) {
-      if ((rc = qat_evaluate(m, &test, ts->batch_size, flags.fake_quant, &p.test_loss, &p.test_accuracy)))
+      if ((rc = evaluate_dist(m, &test, ts->batch_size, flags.fake_quant, d, &p.test_loss, &p.test_accuracy)))
         goto cleanup;
       p.has_test = 1;
       res->has_test = 1;
@@ -388,18 +493,29 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
       res->test_accuracy = p.test_accuracy;
       if (flags.fake_quant) {
         double unused;
-        if ((rc = qat_evaluate(m, &test, ts->batch_size, 0, &unused, &p.float_test_accuracy))) goto cleanup;
+        if ((rc = evaluate_dist(m, &test, ts->batch_size, 0, d, &unused, &p.float_test_accuracy))) goto cleanup;
         p.has_float = res->has_float = 1;
         res->float_test_accuracy = p.float_test_accuracy;
       }
     }
     meta.epoch = epoch + 1;
     meta.step = global_step;
+    if (ranks > 1 && !qat_dist_same(d, model_digest(m, &opt))) {
+      rc = qat_fail(QAT_ERR_INTERNAL, "the ranks' models differ after epoch %d (a bug in qat's data parallelism); "
+                    "no checkpoint written for it", epoch + 1);
+      goto cleanup;
+    }
     qat_checkpoint_data cd = checkpoint_data(cfg, &info);
     snprintf(path, sizeof path, "%s/epoch_%03d.h5", o->out_dir, epoch + 1);
-    if ((rc = qat_checkpoint_save_ex(path, m, &opt, cfg->text, &meta, &cd))) goto cleanup;
+    if (lead) rc = qat_checkpoint_save_ex(path, m, &opt, cfg->text, &meta, &cd);
     snprintf(path, sizeof path, "%s/checkpoint.h5", o->out_dir);
-    if ((rc = qat_checkpoint_save_ex(path, m, &opt, cfg->text, &meta, &cd))) goto cleanup;
+    if (lead && !rc) rc = qat_checkpoint_save_ex(path, m, &opt, cfg->text, &meta, &cd);
+    if ((rc = qat_dist_agree(d, rc))) goto cleanup;
+    if (rank_checkpoints) {
+      char own[4200];
+      snprintf(own, sizeof own, "%s/rank_%03d.h5", o->out_dir, d->rank);
+      if ((rc = qat_dist_agree(d, qat_checkpoint_save_ex(own, m, &opt, cfg->text, &meta, &cd)))) goto cleanup;
+    }
     snprintf(res->checkpoint, sizeof res->checkpoint, "%s", path);
     p.checkpoint = res->checkpoint;
     p.epoch_seconds = now() - epoch_start;
@@ -419,17 +535,20 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
       snprintf(row, sizeof row, "%d,%lld,%.6f,%.6f,%s,%s,%s,%s,%.6g,%.3f,%.3f\n", epoch + 1, (long long)global_step,
                p.loss, p.accuracy, v[0], v[1], t[0], t[1], p.lr, p.epoch_seconds, p.ms_per_step);
     }
-    if ((rc = csv_append(&log, row)) || (rc = qat_atomic_write(csv_path, log.text, log.len))) goto cleanup;
-    if (o->progress && o->progress(&p, o->user)) goto interrupted;
+    if (lead) (void)((rc = csv_append(&log, row)) || (rc = qat_atomic_write(csv_path, log.text, log.len)));
+    if ((rc = qat_dist_agree(d, rc))) goto cleanup;
+    if (qat_dist_max_int(d, o->progress && o->progress(&p, o->user))) goto interrupted;
   }
   res->epochs = (int)meta.epoch;
   res->steps = global_step;
   res->ms_per_step = steps_run ? step_seconds / (double)steps_run * 1e3 : 0.0;
   res->n_params = m->n_params;
+  res->ranks = ranks;
+  res->allreduce_ms_per_step = steps_run ? allreduce_seconds / (double)steps_run * 1e3 : 0.0;
   if (!res->has_test && test.n > 0) {
     qat_exec flags = {0};
     qat_model_schedule(m, global_step, &flags);
-    if ((rc = qat_evaluate(m, &test, ts->batch_size, flags.fake_quant, &res->test_loss, &res->test_accuracy)))
+    if ((rc = evaluate_dist(m, &test, ts->batch_size, flags.fake_quant, d, &res->test_loss, &res->test_accuracy)))
       goto cleanup;
     res->has_test = 1;
   }

@@ -93,7 +93,23 @@ typedef struct qat_node {
   int threads;        /* OpenMP threads the scratch was sized for */
 } qat_node;
 
+/* Data-parallel training (dist/): this process holds samples [batch_offset, batch_offset + n)
+ * of a global batch of global_batch samples, and the ops whose result depends on the whole
+ * batch combine their partial results through these calls, so that every process computes
+ * what one process holding the whole batch would: batch-norm statistics (sums of x, of
+ * (x - mean)^2, of dy and dy * xhat), activation ranges (min, max), the mean loss (divided by
+ * global_batch) and dropout masks (drawn at the sample's position in the global batch).
+ * NULL in qat_exec: this process holds the whole batch. */
+typedef struct qat_collective {
+  void *ctx;
+  int64_t batch_offset;
+  int64_t global_batch;
+  void (*sum)(void *ctx, double *values, int n);      /* element-wise, over all processes, in place */
+  void (*min_max)(void *ctx, float *min, float *max); /* *min, *max become the minimum, maximum over all */
+} qat_collective;
+
 typedef struct qat_exec {
+  const qat_collective *coll; /* NULL: single process (see qat_collective) */
   int training;   /* dropout active, batch norm on batch statistics */
   uint64_t seed;  /* with step and node index, seeds dropout masks: reproducible on resume */
   uint64_t step;

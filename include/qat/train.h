@@ -101,9 +101,27 @@ typedef struct qat_train_result {
   double float_test_accuracy;      /* QAT: the same weights without fake quant */
   char checkpoint[4200]; /* the latest checkpoint written */
   int64_t n_params;
+  int ranks;             /* processes that trained (1 without MPI) */
+  double allreduce_ms_per_step; /* data-parallel: time in the gradient allreduce */
 } qat_train_result;
 
 int qat_train(const qat_config *cfg, const qat_train_options *opt, qat_train_result *res);
+struct qat_dist;
+
+/* qat_train_dist: data-parallel training (dist != NULL with size > 1): every rank loads the same global batch
+ * of train.batch_size samples (the seeded order and augmentation of one process) and trains
+ * on its contiguous share, samples [n*r/N, n*(r+1)/N) of a batch of n for rank r of N, so the
+ * shares' union is the single-process batch. Gradients are summed over the ranks (the loss is
+ * the global batch's mean), batch norm and the activation observers see the global batch,
+ * and every rank applies the same optimizer step: all ranks hold the same model, bit for bit
+ * (checked after every epoch). Rank 0 alone writes the output folder; progress is called on
+ * every rank (only rank 0's should print) and a stop asked on any rank stops all. Every batch
+ * must hold at least N samples. Test and validation batches are split round-robin.
+ * rank_checkpoints: every rank also writes its model to out_dir/rank_NNN.h5 after each epoch
+ * (to check that the ranks agree; rank 0 writes everything else). qat_train is
+ * qat_train_dist(cfg, opt, NULL, 0, res). */
+int qat_train_dist(const qat_config *cfg, const qat_train_options *opt, const struct qat_dist *dist,
+                   int rank_checkpoints, qat_train_result *res);
 /* Mean loss and accuracy over a dataset in inference mode (dropout off, BN moving statistics),
  * with fake quant on or off. */
 struct qat_dataset;

@@ -1,0 +1,59 @@
+/* Data-parallel training over MPI: one process (rank) per share of each global batch.
+ *
+ * Built with MPI (QAT_MPI, on when CMake finds mpicc), qat_dist_init calls MPI_Init when an MPI
+ * launcher started the process (mpirun / mpiexec / srun set their environment); otherwise,
+ * and always in a build without MPI, the process is rank 0 of 1 and nothing here talks to
+ * anybody. A build without MPI refuses to run under a launcher with more than one rank
+ * rather than letting N copies train side by side and write the same files.
+ *
+ * Collectives that fail (a rank died) end the whole job: MPI's default error handler aborts,
+ * and the launcher names the rank that went away. */
+#ifndef QAT_DIST_H
+#define QAT_DIST_H
+
+#include <stdint.h>
+
+#include "qat/autograd.h"
+
+typedef struct qat_dist {
+  int rank, size;   /* 0 and 1 without MPI */
+  int local_size;   /* ranks on this machine (for the default thread count) */
+  int mpi;          /* MPI_Init was called: qat_dist_finalize must be too */
+} qat_dist;
+
+/* 1 when this binary was built with MPI. */
+int qat_dist_compiled(void);
+/* 1 when the environment says an MPI launcher started this process with more than one rank
+ * (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE / SLURM_STEP_NUM_TASKS under srun). */
+int qat_dist_launched(void);
+int qat_dist_init(qat_dist *d, int *argc, char ***argv);
+void qat_dist_finalize(qat_dist *d);
+
+/* The collective the autograd ops use (qat_collective): sums in double, min/max in float. */
+void qat_dist_collective(const qat_dist *d, qat_collective *c);
+
+/* In place, over all ranks. Every rank gets the same bits: the sum of n floats is formed once
+ * per element by the MPI library and distributed (2 ranks: a + b == b + a in IEEE arithmetic). */
+void qat_dist_sum_float(const qat_dist *d, float *v, int64_t n);
+void qat_dist_sum_double(const qat_dist *d, double *v, int n);
+int qat_dist_max_int(const qat_dist *d, int v);
+/* 1 when every rank passed the same value. */
+int qat_dist_same(const qat_dist *d, uint64_t v);
+/* Blocks until every rank arrives. */
+void qat_dist_barrier(const qat_dist *d);
+
+/* Agreement on failure after a step that can fail on some ranks only (reading files, rank 0
+ * writing a checkpoint): every rank passes its status; when any failed, every rank returns
+ * the status of the lowest failing rank with its message (prefixed "rank R: " when R > 0), so
+ * that rank 0 can report it once and all ranks stop together. */
+int qat_dist_agree(const qat_dist *d, int status);
+
+/* For a failure only this rank saw, where the others may already wait in a collective:
+ * prints "qat: error: rank R of N: <message>" and aborts the whole job (exit code from
+ * status). Returns only without MPI. */
+void qat_dist_abort(const qat_dist *d, int status);
+
+/* Seconds on a monotonic clock. */
+double qat_dist_time(void);
+
+#endif
