@@ -369,6 +369,10 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     goto free_model;
   }
   m->max_batch = max_batch;
+  /* batch norm of a fine-tune: weights from a file keep their statistics from the first step
+   * (Keras's fine-tuning advice: BN layers in inference mode); a fresh network learns them */
+  if (m->spec.quantize.freeze_bn_after == QAT_FREEZE_BN_AUTO)
+    m->spec.quantize.freeze_bn_after = spec->init || spec->keras ? QAT_FREEZE_BN_START : 0;
   if (spec->n_layers < 1) {
     rc = qat_fail(QAT_ERR_USAGE, "%s: the model has no layers", spec->source ? spec->source : "model");
     goto free_model;
@@ -565,7 +569,8 @@ void qat_model_schedule(const qat_model *m, int64_t step, qat_exec *ex) {
   const qat_quantize_spec *q = &m->spec.quantize;
   ex->fake_quant = q->enabled && step >= q->delay;
   ex->freeze_observers = q->enabled && q->freeze_observers_after > 0 && step >= q->freeze_observers_after;
-  ex->freeze_bn = q->enabled && q->freeze_bn_after > 0 && step >= q->freeze_bn_after;
+  ex->freeze_bn = q->enabled && (q->freeze_bn_after == QAT_FREEZE_BN_START ||
+                                 (q->freeze_bn_after > 0 && step >= q->freeze_bn_after));
 }
 
 void qat_model_summary(const qat_model *m, FILE *f) {

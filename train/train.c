@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "qat/atomic_file.h"
+#include "qat/calib.h"
 #include "qat/data.h"
 #include "qat/error.h"
 #include "qat/keras.h"
@@ -333,6 +334,10 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
         rc = n;
         goto cleanup;
       }
+      /* observers start from data: calibrated when fake quant switches on */
+      if (global_step == cfg->model.quantize.delay &&
+          (rc = qat_calib_seed_observers(m, &train, cfg->model.quantize.calibrate, ts->seed)))
+        goto cleanup;
       double t0 = now();
       qat_exec ex = {.training = 1, .seed = ts->seed, .step = (uint64_t)global_step};
       qat_model_schedule(m, global_step, &ex);
