@@ -14,6 +14,11 @@ int qat_cmd_eval_tflite(int argc, char **argv); /* cli/cmd_eval_tflite.c */
 int qat_cmd_export(int argc, char **argv);      /* cli/cmd_export.c */
 int qat_cmd_compare(int argc, char **argv);     /* cli/cmd_compare.c */
 
+/* qat train's parity check (cli/cmd_parity.c): CKPT exported to int8 in memory against its
+ * fake-quant model on the first `limit` test samples; one line on f and a warning when the
+ * parity target is not met. Nothing for a model without quantization. */
+int qat_cli_parity_check(const char *ckpt, int limit, const char *what, FILE *f);
+
 /* s as a JSON string literal: quotes, with '"', '\\' and control characters escaped. */
 void qat_cli_json_string(FILE *f, const char *s);
 

@@ -3,7 +3,11 @@
  *     mode: qat
  *     delay: 0                      # float steps before fake quant switches on
  *     freeze_observers_after: 2000  # activation ranges stop moving (0 = never)
- *     freeze_bn_after: 1500         # batch norm switches to its moving statistics (0 = never)
+ *     freeze_bn_after: 1500         # batch norm switches to its moving statistics (0 = never,
+ *                                   # start = from the first step; auto, the default: start when the
+ *                                   # weights come from a file (model.init / model.keras), else never)
+ *     calibrate: 8                  # batches of training data that seed the activation ranges
+ *                                   # before fake quant switches on (0 = none)
  *     activations: {observer: ema, decay: 0.999}   # ema | minmax | lsq
  *     weights: {granularity: per_channel, observer: last_value}  # per_tensor; lsq */
 #include <limits.h>
@@ -23,13 +27,15 @@ static int int64_arg(const cfg_ctx *c, const cfg_node *n, const char *path, int6
 
 int qat_cfg_quantize(const cfg_ctx *c, const cfg_node *q, qat_quantize_spec *out) {
   static const char *const keys[] = {"mode", "delay", "freeze_observers_after", "freeze_bn_after",
-                                     "activations", "weights"};
+                                     "activations", "weights", "calibrate"};
   static const char *const modes[] = {"qat", "none"};
   const cfg_node *v[NKEYS(keys)];
   int rc, mode;
   memset(out, 0, sizeof *out);
   out->observer = QAT_OBSERVER_EMA;
   out->decay = QAT_OBSERVER_DEFAULT_DECAY;
+  out->freeze_bn_after = QAT_FREEZE_BN_AUTO;
+  out->calibrate = QAT_CALIBRATE_DEFAULT_BATCHES;
   if (!q || qat_cfg_is_null(q)) return 0;
   if ((rc = qat_cfg_map(c, q, "quantize", keys, NKEYS(keys), v))) return rc;
   if (!v[0]) return qat_cfg_error(c, q, "quantize", "missing key 'mode' (expected qat or none)");
@@ -37,7 +43,11 @@ int qat_cfg_quantize(const cfg_ctx *c, const cfg_node *q, qat_quantize_spec *out
   out->enabled = mode == 0;
   if (v[1] && (rc = int64_arg(c, v[1], "quantize.delay", &out->delay))) return rc;
   if (v[2] && (rc = int64_arg(c, v[2], "quantize.freeze_observers_after", &out->freeze_observers_after))) return rc;
-  if (v[3] && (rc = int64_arg(c, v[3], "quantize.freeze_bn_after", &out->freeze_bn_after))) return rc;
+  if (v[3] && v[3]->kind == CFG_SCALAR && (!strcmp(v[3]->str, "auto") || !strcmp(v[3]->str, "start")))
+    out->freeze_bn_after = !strcmp(v[3]->str, "auto") ? QAT_FREEZE_BN_AUTO : QAT_FREEZE_BN_START;
+  else if (v[3] && (rc = int64_arg(c, v[3], "quantize.freeze_bn_after", &out->freeze_bn_after)))
+    return rc;
+  if (v[6] && (rc = int64_arg(c, v[6], "quantize.calibrate", &out->calibrate))) return rc;
   if (v[4] && !qat_cfg_is_null(v[4])) {
     static const char *const akeys[] = {"observer", "decay"};
     static const char *const observers[] = {"ema", "minmax", "lsq"};

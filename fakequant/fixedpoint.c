@@ -134,6 +134,44 @@ int qat_mean_multiplier(float in_scale, float out_scale, int64_t n, int32_t *mul
   return QAT_OK;
 }
 
+static int below_one(double real, const char *what, int32_t *mult, int *shift) {
+  if (!(real > 0.0 && real < 1.0))
+    return qat_fail(QAT_ERR_UNSUPPORTED, "ADD: the %s rescaling multiplier %g must be in (0, 1)", what, real);
+  int rc = qat_quantize_multiplier(real, mult, shift);
+  if (rc) return rc;
+  if (*shift > 0)
+    return qat_fail(QAT_ERR_UNSUPPORTED, "ADD: the %s rescaling multiplier %.17g rounds up to 1", what, real);
+  return QAT_OK;
+}
+
+int qat_add_multipliers(float s1, float s2, float s_out, int left_shift, int32_t mult[3], int shift[3]) {
+  if (left_shift < 0 || left_shift > 30) return qat_fail(QAT_ERR_USAGE, "ADD: left shift %d", left_shift);
+  /* the float max and the products by powers of two are exact: double gives TFLite's values */
+  const double twice_max = 2.0 * (double)(s1 > s2 ? s1 : s2);
+  int rc;
+  if ((rc = below_one((double)s1 / twice_max, "input 1", &mult[0], &shift[0])) ||
+      (rc = below_one((double)s2 / twice_max, "input 2", &mult[1], &shift[1])) ||
+      (rc = below_one(twice_max / ((double)(1 << left_shift) * (double)s_out), "output", &mult[2], &shift[2])))
+    return rc;
+  return QAT_OK;
+}
+
+static inline int32_t wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+
+int32_t qat_add_requantize(int32_t c1, int32_t c2, const int32_t mult[3], const int shift[3], int left_shift,
+                           int32_t zp_out, int32_t act_min, int32_t act_max) {
+  const int32_t x1 = (int32_t)((uint32_t)c1 << left_shift), x2 = (int32_t)((uint32_t)c2 << left_shift);
+  const int32_t a = qat_multiply_by_quantized_multiplier(x1, mult[0], shift[0]);
+  const int32_t b = qat_multiply_by_quantized_multiplier(x2, mult[1], shift[1]);
+  const int32_t r = wrap_add(qat_multiply_by_quantized_multiplier(wrap_add(a, b), mult[2], shift[2]), zp_out);
+  return r < act_min ? act_min : r > act_max ? act_max : r;
+}
+
+int32_t qat_avg_pool_round(int32_t sum, int32_t count) {
+  const int32_t half = count / 2;
+  return (sum > 0 ? wrap_add(sum, half) : wrap_add(sum, -half)) / count;
+}
+
 /* kernel_util.cc's Quantize helper: zp + (int32)round(f / scale) with a float division, and
  * an error when the rounded value does not fit in int32. */
 static int quantize_bound(float scale, int32_t zero_point, float f, int32_t *q) {

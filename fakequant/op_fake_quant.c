@@ -95,7 +95,9 @@ static void update_params(qat_node *nd, const qat_exec *ex) {
   }
   switch (fq->role) {
   case QAT_FQ_ACTIVATION:
-    return; /* observed activations: fq_observed_activation; learned ones: update_learned */
+  case QAT_FQ_SHARED:
+    return; /* observed activations: fq_observed_activation; learned ones: update_learned; shared
+               roundings take their input's parameters (fq_avg_pool) */
   case QAT_FQ_WEIGHT: {
     int64_t shape[QAT_MAX_RANK];
     for (int i = 0; i < x->rank; i++) shape[i] = x->dims[i];
@@ -183,8 +185,41 @@ static int fq_mean_requantized(const qat_fq *fq, const qat_tensor *x, float *y) 
   return 1;
 }
 
+/* A value of an input tensor back on its quantizer's grid: the centered integer q - zp (the
+ * tensor holds (q - zp) * s, so the division recovers it exactly). */
+static inline int32_t centered(float v, float s) {
+  const double r = round((double)v / (double)s);
+  return r >= 2147483647.0 ? INT32_MAX : r <= -2147483648.0 ? INT32_MIN : r == r ? (int32_t)r : 0;
+}
+
+/* ADD: the int8 kernel's rescaling of both inputs (left shift 20) and of their sum, on the
+ * integers of the two input tensors, and the fused activation's clamp. */
+static int fq_add_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
+  const qat_fq *a = fq->input, *b = fq->input2;
+  const qat_tensor *ta = fq->requant_in[0], *tb = fq->requant_in[1];
+  const int64_t n = qat_tensor_size(x);
+  if (!a->valid || !b->valid || qat_tensor_size(ta) != n || qat_tensor_size(tb) != n) return 0;
+  const float s1 = a->scale[0], s2 = b->scale[0], s_out = fq->scale[0];
+  const int32_t zp = fq->zero_point[0];
+  int32_t mult[3], act_min, act_max;
+  int shift[3];
+  if (qat_add_multipliers(s1, s2, s_out, 20, mult, shift) ||
+      qat_activation_bounds(s_out, zp, fq->qmin, fq->qmax, fq->act == QAT_ACTIVATION_LINEAR ? -INFINITY : 0.0f,
+                            act_upper(fq->act), &act_min, &act_max))
+    return 0;
+  const float *pa = ta->data, *pb = tb->data;
+#pragma omp parallel for schedule(static) if (n > FQ_CHUNK)
+  for (int64_t i = 0; i < n; i++) {
+    const int32_t q = qat_add_requantize(centered(pa[i], s1), centered(pb[i], s2), mult, shift, 20, zp, act_min,
+                                         act_max);
+    y[i] = (float)(q - zp) * s_out;
+  }
+  return 1;
+}
+
 static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y) {
   if (fq->requant == QAT_REQUANT_MEAN) return fq_mean_requantized(fq, x, y);
+  if (fq->requant == QAT_REQUANT_ADD) return fq_add_requantized(fq, x, y);
   const qat_fq *in = fq->input, *w = fq->weight;
   if (!in->valid || !w->valid) return 0;
   const int channels = fq->requant_channels, per_tensor = w->channels == 1;
@@ -288,10 +323,61 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
   }
 }
 
+/* AVERAGE_POOL_2D (QAT_FQ_SHARED, QAT_REQUANT_AVG_POOL): the float pool averaged grid values;
+ * the int8 op sums the raw integers (zero point included) of the in-image taps and divides
+ * rounding half away from zero, on the input's scale and zero point. Recomputed from the pool's
+ * input (requant_in[0]); without usable input parameters the float average passes. */
+static void fq_avg_pool(qat_node *nd) {
+  qat_fq *fq = FQ(nd);
+  const qat_fq *in = fq->input;
+  const qat_tensor *x = OP_X(nd), *src = fq->requant_in[0];
+  float *y = nd->output->data;
+  const int64_t n = qat_tensor_size(x);
+  if (!in->valid || src->rank != 4 || x->rank != 4) {
+    fq->valid = 0;
+    memcpy(y, x->data, (size_t)n * sizeof(float));
+    return;
+  }
+  set_params(fq, 0, in->scale[0], in->zero_point[0]);
+  fq->valid = 1;
+  const float s = in->scale[0];
+  const int32_t zp = in->zero_point[0];
+  const int kh = fq->pool[0], kw = fq->pool[1], sh = fq->pool[2], sw = fq->pool[3], pt = fq->pool[4],
+            pl = fq->pool[5];
+  const int N = x->dims[0], oh = x->dims[1], ow = x->dims[2], c = x->dims[3], h = src->dims[1], w = src->dims[2];
+  const float *xs = src->data;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < N * oh; r++) {
+    const int b = r / oh, oy = r % oh, y0 = oy * sh - pt;
+    for (int ox = 0; ox < ow; ox++) {
+      const int x0 = ox * sw - pl;
+      const int fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;
+      const int fy1 = h - y0 < kh ? h - y0 : kh, fx1 = w - x0 < kw ? w - x0 : kw;
+      float *out = y + (((int64_t)b * oh + oy) * ow + ox) * c;
+      for (int ch = 0; ch < c; ch++) {
+        uint32_t acc = 0;
+        int32_t count = 0;
+        for (int fy = fy0; fy < fy1; fy++)
+          for (int fx = fx0; fx < fx1; fx++) {
+            const float v = xs[(((int64_t)b * h + y0 + fy) * w + x0 + fx) * c + ch];
+            acc += (uint32_t)(centered(v, s) + zp); /* the raw int8 value */
+            count++;
+          }
+        out[ch] = count ? (float)(qat_avg_pool_round((int32_t)acc, count) - zp) * s : 0.0f;
+      }
+    }
+  }
+}
+
 static void fq_forward(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd), *y = nd->output;
   int64_t n = qat_tensor_size(x);
+  if (fq->role == QAT_FQ_SHARED) {
+    if (ex->fake_quant && fq->requant == QAT_REQUANT_AVG_POOL) fq_avg_pool(nd);
+    else memcpy(y->data, x->data, (size_t)n * sizeof(float));
+    return;
+  }
   if (ex->fake_quant && weights_axis0(fq, x)) {
     fq_weights_axis0(nd);
     return;
@@ -384,7 +470,7 @@ static void fq_backward(qat_node *nd, const qat_exec *ex) {
   }
   /* Weight ranges come from max|w| of the very weights quantized, so none is ever clipped:
    * the straight-through gradient is the identity there. */
-  if (!quantize || (fq->role == QAT_FQ_WEIGHT && !fq->learned && !fq->fixed)) {
+  if (!quantize || fq->role == QAT_FQ_SHARED || (fq->role == QAT_FQ_WEIGHT && !fq->learned && !fq->fixed)) {
     float *restrict dx = x->grad;
     const float *restrict d = dy;
 #pragma omp parallel for schedule(static) if (n > 65536)

@@ -11,6 +11,21 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
   return qat_graph_add(&b->m->graph, QAT_OP_ADD, l->n_inputs, in, &a, out);
 }
 
+/* The int8 ADD rescales both inputs (left shift 20) before it requantizes the sum: the output
+ * fake quant does the same on the two input tensors (QAT_REQUANT_ADD). Chains of 3 or more
+ * inputs do not export to int8 (lower_integer): they keep the plain rounding. */
+static int link_requant(qat_model *m, int head, qat_fq *out) {
+  if (qat_layer_n_inputs(&m->spec, head) != 2) return QAT_OK;
+  int a = qat_layer_input(&m->spec, head, 0), b = qat_layer_input(&m->spec, head, 1);
+  out->input = qat_model_source_fq(m, a);
+  out->input2 = qat_model_source_fq(m, b);
+  out->requant_in[0] = qat_model_source_tensor(m, a);
+  out->requant_in[1] = qat_model_source_tensor(m, b);
+  if (!out->input || !out->input2) return QAT_OK; /* an input without a quantizer: plain rounding */
+  out->requant = QAT_REQUANT_ADD;
+  return QAT_OK;
+}
+
 static int lower_float(qat_lowering *L, int li) {
   const qat_layer_spec *l = lower_layer_spec(L, li);
   int nin = qat_layer_n_inputs(&L->m->spec, li);
@@ -84,5 +99,6 @@ const qat_layer_desc qat_layer_add = {
     .max_inputs = QAT_MAX_LAYER_INPUTS,
     .build = build,
     .roles = QAT_LAYER_HEAD,
+    .link_requant = link_requant,
     .lower = lower,
 };

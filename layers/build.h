@@ -34,6 +34,8 @@ int qat_build_weight_quant(qat_builder *b, int li, const char *kernel, int axis,
 int qat_build_activation(qat_builder *b, qat_activation act, qat_tensor *x, qat_tensor **out);
 /* The quantizer of a layer input: the model input's (src -1) or the producing layer's. */
 qat_fq *qat_model_source_fq(const qat_model *m, int src);
+/* What layer src's output tensor is (src -1: the model input after its fake quant). */
+qat_tensor *qat_model_source_tensor(const qat_model *m, int src);
 /* Convolution/pooling attributes from the layer's arguments. */
 qat_op_attrs qat_build_attrs(const qat_layer_spec *l);
 

@@ -121,6 +121,10 @@ static int new_fq(builder *b, qat_fq_role role, const char *name, int channels, 
     fq->qmin = -INT32_MAX;
     fq->qmax = INT32_MAX;
     break;
+  case QAT_FQ_SHARED:
+    fq->qmin = QAT_INT8_MIN;
+    fq->qmax = QAT_INT8_MAX;
+    break;
   }
   m->fq[m->n_fq++] = fq;
   *out = fq;
@@ -155,6 +159,7 @@ static int activation_fq(builder *b, int layer, const char *name, int non_negati
 }
 
 qat_fq *qat_model_source_fq(const qat_model *m, int src) { return src < 0 ? m->input_fq : m->layer_fq[src]; }
+qat_tensor *qat_model_source_tensor(const qat_model *m, int src) { return src < 0 ? m->input_q : m->layer_out[src]; }
 static qat_fq *source_fq(const qat_model *m, int src) { return qat_model_source_fq(m, src); }
 
 /* Gives the output quantizer of the chain that layer `head` starts its int8 op's
@@ -364,6 +369,10 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     goto free_model;
   }
   m->max_batch = max_batch;
+  /* batch norm of a fine-tune: weights from a file keep their statistics from the first step
+   * (Keras's fine-tuning advice: BN layers in inference mode); a fresh network learns them */
+  if (m->spec.quantize.freeze_bn_after == QAT_FREEZE_BN_AUTO)
+    m->spec.quantize.freeze_bn_after = spec->init || spec->keras ? QAT_FREEZE_BN_START : 0;
   if (spec->n_layers < 1) {
     rc = qat_fail(QAT_ERR_USAGE, "%s: the model has no layers", spec->source ? spec->source : "model");
     goto free_model;
@@ -382,6 +391,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
   }
   b.input_q = m->input;
   b.quant = spec->quantize.enabled;
+  m->input_q = m->input;
   m->layer_fq = calloc((size_t)spec->n_layers, sizeof *m->layer_fq);
   m->fold_bn = malloc((size_t)spec->n_layers * sizeof *m->fold_bn);
   m->fused_into = malloc((size_t)spec->n_layers * sizeof *m->fused_into);
@@ -397,6 +407,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     /* the loaders scale pixels to [0, 1] */
     if ((rc = activation_fq(&b, -1, "input", 1, QAT_ACTIVATION_LINEAR, m->input, &m->input_fq, &b.input_q)))
       goto free_model;
+    m->input_q = b.input_q;
   }
   for (int li = 0; li < spec->n_layers; li++) {
     const qat_layer_spec *l = &spec->layers[li];
@@ -421,6 +432,16 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         if (!rc) rc = link_requant(m, m->fused_into[li], fq);
       } else if (keeps_input_range(l)) {
         m->layer_fq[li] = source_fq(m, in_src);
+        if (qat_layer_desc_of(l->type)->link_requant && !spec->quantize.activations_lsq && m->layer_fq[li]) {
+          /* the op keeps its input's scale and zero point but rounds on its own (AVERAGE_POOL_2D):
+           * a rounding node on that grid, no range of its own */
+          char name[sizeof(((qat_fq *)0)->name)];
+          qat_fq *fq = NULL;
+          snprintf(name, sizeof name, "%s/rounding", l->name);
+          rc = new_fq(&b, QAT_FQ_SHARED, name, 1, -1, &fq);
+          if (!rc) rc = qat_layer_desc_of(l->type)->link_requant(m, li, fq);
+          if (!rc) rc = fake_quant(&b, li, NULL, m->layer_out[li], fq, &m->layer_out[li]);
+        }
       }
     }
     if (rc) {
@@ -548,7 +569,8 @@ void qat_model_schedule(const qat_model *m, int64_t step, qat_exec *ex) {
   const qat_quantize_spec *q = &m->spec.quantize;
   ex->fake_quant = q->enabled && step >= q->delay;
   ex->freeze_observers = q->enabled && q->freeze_observers_after > 0 && step >= q->freeze_observers_after;
-  ex->freeze_bn = q->enabled && q->freeze_bn_after > 0 && step >= q->freeze_bn_after;
+  ex->freeze_bn = q->enabled && (q->freeze_bn_after == QAT_FREEZE_BN_START ||
+                                 (q->freeze_bn_after > 0 && step >= q->freeze_bn_after));
 }
 
 void qat_model_summary(const qat_model *m, FILE *f) {

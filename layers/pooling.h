@@ -15,8 +15,9 @@ int qat_pool_lower(qat_lowering *L, int li);
 int qat_pool_keras(const qat_kcfg *k, qat_layer_spec *l);
 void qat_pool_yaml(qat_yaml_out *y, const qat_layer_spec *l);
 
-/* A pooling layer's descriptor: only its names differ (the op follows from its type). */
-#define QAT_POOL_LAYER(file, cls, alias)                 \
+/* A pooling layer's descriptor: its names and the rounding its int8 op needs simulated
+ * (link_requant, or NULL); the op follows from its type. */
+#define QAT_POOL_LAYER(file, cls, alias, requant)        \
   static const char *const file##_aliases[] = {alias, NULL}; \
   const qat_layer_desc qat_layer_##file = {              \
       .keras_class = cls,                                \
@@ -28,6 +29,7 @@ void qat_pool_yaml(qat_yaml_out *y, const qat_layer_spec *l);
       .finish = qat_pool_finish,                         \
       .build = qat_pool_build,                           \
       .range = qat_pool_range,                           \
+      .link_requant = requant,                           \
       .lower = qat_pool_lower,                           \
       .keras = qat_pool_keras,                           \
       .yaml = qat_pool_yaml,                             \

@@ -157,6 +157,43 @@ static void test_calibrate_minmax_hand(void **state) {
   qat_config_free(&cfg);
 }
 
+/* Observers start from data (quantize.calibrate): the seeding pass sets every range from the
+ * training samples through qat_calibrate's min/max, then hands the observer back to the
+ * configured EMA (which continues from the calibrated range), and leaves ranges a checkpoint
+ * gave alone. */
+static void test_seed_observers(void **state) {
+  (void)state;
+  qat_config cfg;
+  qat_model *m = NULL;
+  assert_int_equal(build_tiny(&cfg, &m, 2), 0);
+  for (int i = 0; i < m->n_fq; i++)
+    if (m->fq[i]->role == QAT_FQ_ACTIVATION)
+      assert_int_equal(qat_observer_init(&m->fq[i]->observer, QAT_OBSERVER_EMA, 0.9f), 0);
+  m->spec.quantize.observer = QAT_OBSERVER_EMA;
+  m->spec.quantize.decay = 0.9f;
+  const uint8_t px[10] = {255, 0, 0, 255, 51, 102, 255, 255, 0, 0};
+  qat_dataset ds;
+  make_set(&ds, px, 5);
+  assert_int_equal(qat_calib_seed_observers(m, &ds, 0, 1), 0); /* 0 batches: nothing */
+  assert_false(m->input_fq->observer.initialized);
+  assert_int_equal(qat_calib_seed_observers(m, &ds, 3, 1), 0); /* 3 x 2 >= 5: every sample */
+  const qat_fq *out = m->layer_fq[1];
+  assert_true(out->observer.initialized && out->observer.min == -1.0f && out->observer.max == 2.0f);
+  assert_int_equal(out->observer.kind, QAT_OBSERVER_EMA);
+  assert_true(out->observer.decay == 0.9f);
+  /* the EMA continues from there: one batch with range [0, 1] moves the max by 10 % */
+  float batch[2] = {0.0f, 1.0f};
+  assert_int_equal(qat_observer_update(&m->layer_fq[1]->observer, batch, 2), 0);
+  assert_true(out->observer.max == 2.0f - (2.0f - 1.0f) * (1.0f - 0.9f));
+  /* initialized ranges are kept: a second seeding changes nothing */
+  float keep = out->observer.max;
+  assert_int_equal(qat_calib_seed_observers(m, &ds, 3, 1), 0);
+  assert_true(out->observer.max == keep);
+  qat_dataset_free(&ds);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+}
+
 static void test_float_checkpoint(void **state) {
   (void)state;
   char dir[] = "/tmp/qat_calib_XXXXXX";
@@ -205,6 +242,7 @@ int main(void) {
       cmocka_unit_test(test_percentile_hand),
       cmocka_unit_test(test_mse_hand),
       cmocka_unit_test(test_calibrate_minmax_hand),
+      cmocka_unit_test(test_seed_observers),
       cmocka_unit_test(test_float_checkpoint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -550,6 +550,26 @@ static void test_minimal_defaults(void **state) {
   assert_int_equal(cfg.train.schedule.warmup_steps, 0);
   qat_config_free(&cfg);
 
+  /* quantize: ranges seeded by 8 batches, batch norm "auto" (frozen from the start for weights
+   * from a file); both overridable */
+  const char *q = MODEL "quantize: {mode: qat}\n";
+  if (qat_config_parse(q, strlen(q), NULL, &cfg)) fail_msg("%s", qat_error_message());
+  assert_true(cfg.model.quantize.calibrate == QAT_CALIBRATE_DEFAULT_BATCHES);
+  assert_true(cfg.model.quantize.freeze_bn_after == QAT_FREEZE_BN_AUTO);
+  qat_config_free(&cfg);
+  q = MODEL "quantize: {mode: qat, calibrate: 0, freeze_bn_after: start}\n";
+  if (qat_config_parse(q, strlen(q), NULL, &cfg)) fail_msg("%s", qat_error_message());
+  assert_true(cfg.model.quantize.calibrate == 0);
+  assert_true(cfg.model.quantize.freeze_bn_after == QAT_FREEZE_BN_START);
+  qat_config_free(&cfg);
+  q = MODEL "quantize: {mode: qat, calibrate: 3, freeze_bn_after: 0}\n";
+  if (qat_config_parse(q, strlen(q), NULL, &cfg)) fail_msg("%s", qat_error_message());
+  assert_true(cfg.model.quantize.calibrate == 3 && cfg.model.quantize.freeze_bn_after == 0);
+  qat_config_free(&cfg);
+  q = MODEL "quantize: {mode: qat, freeze_bn_after: later}\n";
+  assert_int_equal(qat_config_parse(q, strlen(q), NULL, &cfg), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "quantize.freeze_bn_after"));
+
   /* Without a source name, messages still say where. */
   assert_int_equal(qat_config_parse("model: 1\n", 9, NULL, &cfg), QAT_ERR_USAGE);
   assert_non_null(strstr(qat_error_message(), "<config>:1:8: model: wrong type"));

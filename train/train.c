@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "qat/atomic_file.h"
+#include "qat/calib.h"
 #include "qat/data.h"
 #include "qat/dist.h"
 #include "qat/error.h"
@@ -423,6 +424,10 @@ setup_done:
         qat_dist_abort(d, rc); /* the other ranks may be waiting in a collective */
         goto cleanup;
       }
+      /* observers start from data: calibrated when fake quant switches on */
+      if (global_step == cfg->model.quantize.delay &&
+          (rc = qat_calib_seed_observers(m, &train, cfg->model.quantize.calibrate, ts->seed)))
+        goto cleanup;
       /* every rank loaded the whole global batch; it trains on its share */
       int lo = share(n, d->rank, ranks), hi = share(n, d->rank + 1, ranks);
       coll.batch_offset = lo;

@@ -70,4 +70,11 @@ int qat_calib_load_samples(const qat_config *cfg, const char *file, int64_t coun
  * Learned (LSQ) and fixed quantizers are left alone. */
 int qat_calibrate(qat_model *m, const qat_dataset *ds, const qat_calib_options *opt);
 
+/* Observers start from data: before the first quant-aware step, `batches` batches
+ * (m->max_batch samples each, drawn with `seed` from the training set, so a resumed run draws
+ * the same) go through qat_calibrate's min/max pass, and each activation observer then goes on
+ * with the configured kind (the EMA continues from the calibrated range). Does nothing when
+ * every observer already has a range (a checkpoint's), for LSQ activations, or batches < 1. */
+int qat_calib_seed_observers(qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed);
+
 #endif

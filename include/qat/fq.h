@@ -14,6 +14,8 @@ typedef enum qat_fq_role {
   QAT_FQ_ACTIVATION = 0, /* asymmetric per tensor, range from an observer */
   QAT_FQ_WEIGHT,         /* symmetric narrow range, per channel or per tensor, from the weights */
   QAT_FQ_BIAS,           /* int32 grid at input scale x weight scale[c] */
+  QAT_FQ_SHARED,         /* a rounding on its input's grid (AVERAGE_POOL_2D): the input quantizer's
+                            scale and zero point (fq->input), no observer of its own */
 } qat_fq_role;
 
 /* How the int8 op that produces an activation requantizes its int32 accumulator, so that the
@@ -23,6 +25,10 @@ typedef enum qat_requant {
   QAT_REQUANT_FIXED_POINT, /* CONV_2D, DEPTHWISE_CONV_2D: MultiplyByQuantizedMultiplier */
   QAT_REQUANT_DOUBLE,      /* FULLY_CONNECTED in LiteRT's reference kernel: round(acc * (double)M) */
   QAT_REQUANT_MEAN,        /* MEAN (GlobalAveragePooling2D): the centered sum, 1/n folded into M */
+  QAT_REQUANT_ADD,         /* ADD: each input rescaled (left shift 20, Q31 multiplier), summed and
+                              requantized (reference_integer_ops::AddElementwise) */
+  QAT_REQUANT_AVG_POOL,    /* AVERAGE_POOL_2D: the raw int8 window sum over in-image taps, divided
+                              rounding half away from zero (reference_integer_ops::AveragePool) */
 } qat_requant;
 
 typedef struct qat_fq {
@@ -55,6 +61,12 @@ typedef struct qat_fq {
   double *requant_eff;   /* in the training loop */
   int requant_channels;
   int64_t requant_count; /* MEAN: values averaged per output */
+  /* ADD: the second input's quantizer (input is the first's) and both input tensors (on their
+   * quantizers' grids; the float sum alone cannot tell how the int8 ADD rounds). AVG_POOL: the
+   * pool's input tensor and window (kernel h, w, strides h, w, padding top, left). */
+  const struct qat_fq *input2;
+  const qat_tensor *requant_in[2];
+  int pool[6];
 } qat_fq;
 
 /* The fake-quant op (fakequant/op_fake_quant.c), a custom op of the autograd engine: a node

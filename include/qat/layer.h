@@ -131,7 +131,9 @@ typedef struct qat_layer_desc {
   /* The activation a standalone activation layer applies (ReLU, Activation), else NULL. */
   qat_activation (*applies)(const qat_layer_spec *l);
   /* Gives the output quantizer of a chain this layer heads the int8 op's requantization
-   * (qat_fq.requant); NULL when the plain fake quant already rounds as the op does. */
+   * (qat_fq.requant); NULL when the plain fake quant already rounds as the op does. A layer
+   * that keeps its input's range (QAT_RANGE_KEEP) but rounds on its own (AVERAGE_POOL_2D) gets
+   * a rounding node of role QAT_FQ_SHARED, linked right after its build. */
   int (*link_requant)(struct qat_model *m, int head, struct qat_fq *out);
 
   /* TFLite: lowers layer li (and whatever it fuses) in the context's mode. NULL: no lowering. */

@@ -48,6 +48,7 @@ typedef struct qat_model {
   qat_fq **layer_fq;       /* the quantizer of each layer's output (shared through pools and
                               reshapes); NULL inside a fused chain or without QAT */
   qat_fq *input_fq;
+  qat_tensor *input_q;     /* the model input after its fake quant (the input itself without QAT) */
   int *fold_bn;            /* conv/depthwise layer -> the BatchNormalization folded into it, or -1 */
   int *fused_into;         /* layer -> the layer whose int8 op it belongs to (itself if it heads one) */
 } qat_model;

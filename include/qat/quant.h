@@ -175,6 +175,24 @@ int qat_conv_multipliers(float input_scale, const float *weight_scales, int64_t 
  * centered inputs S is MultiplyByQuantizedMultiplier(S, *mult, *shift) + out_zp. */
 int qat_mean_multiplier(float in_scale, float out_scale, int64_t n, int32_t *mult, int *shift);
 
+/* ADD's rescaling (add.cc Prepare, general path; left_shift 20 for int8, 15 for int16):
+ * twice_max = 2 max(s1, s2) in double; mult/shift[0] = s1 / twice_max, [1] = s2 / twice_max,
+ * [2] = twice_max / (2^left_shift * s_out), each QuantizeMultiplier'd and required below one
+ * (shift <= 0; QuantizeMultiplierSmallerThanOneExp). Errors: a multiplier not in (0, 1). */
+int qat_add_multipliers(float s1, float s2, float s_out, int left_shift, int32_t mult[3], int shift[3]);
+
+/* One output of reference_integer_ops::AddElementwise from the centered inputs c1 = q1 - zp1,
+ * c2 = q2 - zp2: ((c << left_shift) scaled by each input multiplier, summed, scaled by the
+ * output multiplier) + zp_out, clamped to [act_min, act_max]. int32 arithmetic wraps as
+ * TFLite's does on hardware. */
+int32_t qat_add_requantize(int32_t c1, int32_t c2, const int32_t mult[3], const int shift[3], int left_shift,
+                           int32_t zp_out, int32_t act_min, int32_t act_max);
+
+/* AVERAGE_POOL_2D's division (reference_integer_ops::AveragePool): the int32 sum of the raw
+ * quantized values of `count` in-image taps, rounded half away from zero:
+ * sum > 0 ? (sum + count/2) / count : (sum - count/2) / count (C division). count >= 1. */
+int32_t qat_avg_pool_round(int32_t sum, int32_t count);
+
 /* Fused-activation clamp in the quantized domain (kernel_util.cc,
  * CalculateActivationRangeQuantizedImpl): act_min = max(qmin, zp + round(lo / scale)) if lo
  * is finite else qmin; act_max = min(qmax, zp + round(hi / scale)) if hi is finite else qmax.

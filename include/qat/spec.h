@@ -66,13 +66,22 @@ typedef struct qat_quantize_spec {
   int enabled;                    /* mode: qat */
   int64_t delay;                  /* optimizer steps of float training before fake quant starts */
   int64_t freeze_observers_after; /* activation ranges stop moving after this step (0 = never) */
-  int64_t freeze_bn_after;        /* batch norm uses its moving statistics after this step (0 = never) */
+  int64_t freeze_bn_after;        /* batch norm uses its moving statistics after this step (0 = never;
+                                     QAT_FREEZE_BN_START: from the first step; QAT_FREEZE_BN_AUTO, the
+                                     default: from the first step when the weights come from a file
+                                     (model.init, model.keras), else never; resolved by qat_model_create) */
+  int64_t calibrate;              /* batches of training data whose float activations seed the observers
+                                     before fake quant switches on (0: none; default
+                                     QAT_CALIBRATE_DEFAULT_BATCHES) */
   int observer;                   /* activations: qat_observer_kind EMA (default) or MINMAX */
   int activations_lsq;            /* activations: learned step size (LSQ) instead of an observer */
   int weights_lsq;                /* weights: learned step size instead of max|w| / 127 */
   float decay;                    /* EMA decay, default 0.999 */
   int weights_per_tensor;         /* weights: 0 per channel (default), 1 per tensor */
 } qat_quantize_spec;
+#define QAT_FREEZE_BN_AUTO (-1)
+#define QAT_FREEZE_BN_START (-2)
+#define QAT_CALIBRATE_DEFAULT_BATCHES 8
 
 typedef struct qat_model_spec {
   int input_shape[3]; /* H, W, C */

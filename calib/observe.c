@@ -1,0 +1,159 @@
+/* The calibration pass (qat_calibrate, qat/calib.h): the float model over a representative set,
+ * every observed activation quantizer's range from what it saw. Its own library (qat_calib_core,
+ * no checkpoint or training code), so that the training loop seeds its observers through the
+ * very path `qat export --calibrate` takes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qat/calib.h"
+#include "qat/error.h"
+#include "qat/quant.h"
+
+/* The graph node of each observed activation quantizer. */
+typedef struct calib_site {
+  qat_fq *fq;
+  const qat_tensor *out; /* what the quantizer sees: its input after the fused activation */
+  float lo, hi;
+  int64_t *hist;
+} calib_site;
+
+static int find_sites(qat_model *m, calib_site **sites, int *n) {
+  *sites = calloc((size_t)(m->graph.n_nodes ? m->graph.n_nodes : 1), sizeof **sites);
+  if (!*sites) return qat_fail(QAT_ERR_NOMEM, "out of memory calibrating");
+  *n = 0;
+  for (int k = 0; k < m->graph.n_nodes; k++) {
+    qat_node *nd = &m->graph.nodes[k];
+    qat_fq *fq = qat_node_fq(nd);
+    if (!fq || fq->role != QAT_FQ_ACTIVATION || fq->learned || fq->fixed) continue;
+    (*sites)[(*n)++] = (calib_site){.fq = fq, .out = nd->output};
+  }
+  return QAT_OK;
+}
+
+/* Runs batch `start` .. start + count of ds through the float model. */
+static int forward(qat_model *m, qat_batcher *b, int64_t batch, float *x, int32_t *y, int *n) {
+  int got = qat_batcher_get(b, batch, x, y);
+  if (got < 0) return got;
+  qat_exec ex = {0}; /* inference mode, fake quant off: the float model */
+  qat_model_forward(m, x, got, &ex);
+  *n = got;
+  return QAT_OK;
+}
+
+int qat_calibrate(qat_model *m, const qat_dataset *ds, const qat_calib_options *opt) {
+  if (!m->spec.quantize.enabled)
+    return qat_fail(QAT_ERR_USAGE, "calibration needs a model with quantization on (qat_calib_load_model)");
+  int qmin = opt->qmin, qmax = opt->qmax;
+  if (qmin == 0 && qmax == 0) qmin = -128, qmax = 127;
+  int bs = opt->batch_size > 0 && opt->batch_size < m->max_batch ? opt->batch_size : m->max_batch;
+  if (opt->method == QAT_CALIB_PERCENTILE && !(opt->percentile > 50.0 && opt->percentile <= 100.0))
+    return qat_fail(QAT_ERR_USAGE, "percentile %g is outside (50, 100]", opt->percentile);
+  if (opt->method != QAT_CALIB_MINMAX && opt->method != QAT_CALIB_PERCENTILE && opt->method != QAT_CALIB_MSE)
+    return qat_fail(QAT_ERR_USAGE, "unknown calibration method %d", (int)opt->method);
+  if (ds->n < 1) return qat_fail(QAT_ERR_USAGE, "calibration needs at least one sample");
+  const int64_t px = (int64_t)ds->h * ds->w * ds->c;
+  calib_site *sites = NULL;
+  int n_sites = 0;
+  qat_batcher b;
+  memset(&b, 0, sizeof b);
+  float *x = malloc((size_t)(bs * px) * sizeof *x);
+  int32_t *y = malloc((size_t)bs * sizeof *y);
+  int rc = !x || !y ? qat_fail(QAT_ERR_NOMEM, "out of memory calibrating") : QAT_OK;
+  if (!rc) rc = find_sites(m, &sites, &n_sites);
+  if (!rc) rc = qat_batcher_init(&b, ds, bs, 0, 0, 0);
+  if (rc) goto done;
+  if (n_sites == 0) {
+    rc = qat_fail(QAT_ERR_USAGE, "the model has no observed activation quantizers to calibrate");
+    goto done;
+  }
+  for (int s = 0; s < n_sites; s++) {
+    /* min/max over every sample, no moving average: the converter's calibration */
+    if ((rc = qat_observer_init(&sites[s].fq->observer, QAT_OBSERVER_MINMAX, 0.0f))) goto done;
+  }
+  const int64_t nb = qat_batcher_num_batches(&b);
+  for (int64_t k = 0; k < nb; k++) {
+    int n;
+    if ((rc = forward(m, &b, k, x, y, &n))) goto done;
+    for (int s = 0; s < n_sites; s++) {
+      const int64_t per = qat_tensor_size(sites[s].out) / sites[s].out->dims[0];
+      if ((rc = qat_observer_update(&sites[s].fq->observer, sites[s].out->data, per * n))) {
+        qat_fail_prefix(rc, "calibrating '%s': ", sites[s].fq->name);
+        goto done;
+      }
+    }
+  }
+  if (opt->method != QAT_CALIB_MINMAX) {
+    for (int s = 0; s < n_sites; s++) {
+      sites[s].lo = sites[s].fq->observer.min;
+      sites[s].hi = sites[s].fq->observer.max;
+      sites[s].hist = calloc(QAT_CALIB_BINS, sizeof(int64_t));
+      if (!sites[s].hist) {
+        rc = qat_fail(QAT_ERR_NOMEM, "out of memory calibrating");
+        goto done;
+      }
+    }
+    for (int64_t k = 0; k < nb; k++) {
+      int n;
+      if ((rc = forward(m, &b, k, x, y, &n))) goto done;
+      for (int s = 0; s < n_sites; s++) {
+        calib_site *st = &sites[s];
+        const int64_t cnt = qat_tensor_size(st->out) / st->out->dims[0] * n;
+        const double span = (double)st->hi - (double)st->lo;
+        for (int64_t i = 0; i < cnt; i++) {
+          int bin = span > 0 ? (int)(((double)st->out->data[i] - st->lo) / span * QAT_CALIB_BINS) : 0;
+          if (bin < 0) bin = 0;
+          if (bin >= QAT_CALIB_BINS) bin = QAT_CALIB_BINS - 1;
+          st->hist[bin]++;
+        }
+      }
+    }
+    for (int s = 0; s < n_sites; s++) {
+      calib_site *st = &sites[s];
+      float lo, hi;
+      rc = opt->method == QAT_CALIB_PERCENTILE
+               ? qat_calib_percentile_range(st->hist, QAT_CALIB_BINS, st->lo, st->hi, opt->percentile, &lo, &hi)
+               : qat_calib_mse_range(st->hist, QAT_CALIB_BINS, st->lo, st->hi, QAT_CALIB_MSE_STEPS, qmin, qmax, &lo,
+                                     &hi);
+      if (rc) goto done;
+      st->fq->observer.min = lo;
+      st->fq->observer.max = hi;
+    }
+  }
+  for (int s = 0; s < n_sites; s++) sites[s].fq->valid = 0; /* recomputed from the observer */
+done:
+  for (int s = 0; s < n_sites; s++) free(sites[s].hist);
+  free(sites);
+  free(x);
+  free(y);
+  qat_batcher_free(&b);
+  return rc;
+}
+
+int qat_calib_seed_observers(qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed) {
+  const qat_quantize_spec *q = &m->spec.quantize;
+  if (!q->enabled || q->activations_lsq || batches < 1 || train->n < 1) return QAT_OK;
+  int need = 0;
+  for (int i = 0; i < m->n_fq; i++) {
+    const qat_fq *fq = m->fq[i];
+    need |= fq->role == QAT_FQ_ACTIVATION && !fq->learned && !fq->fixed && !fq->observer.initialized;
+  }
+  if (!need) return QAT_OK; /* ranges from a checkpoint: they continue */
+  qat_dataset sample;
+  memset(&sample, 0, sizeof sample);
+  int64_t count = batches > INT64_MAX / m->max_batch ? INT64_MAX : batches * m->max_batch;
+  int rc = qat_dataset_sample(train, count, seed, &sample);
+  if (rc) return rc;
+  qat_calib_options opt = {.method = QAT_CALIB_MINMAX, .batch_size = m->max_batch};
+  rc = qat_calibrate(m, &sample, &opt);
+  qat_dataset_free(&sample);
+  if (rc) return qat_fail_prefix(rc, "seeding the activation ranges (quantize.calibrate): ");
+  /* the training observer (EMA by default) continues from the calibrated range */
+  for (int i = 0; i < m->n_fq; i++) {
+    qat_fq *fq = m->fq[i];
+    if (fq->role != QAT_FQ_ACTIVATION || fq->learned || fq->fixed) continue;
+    fq->observer.kind = (qat_observer_kind)q->observer;
+    fq->observer.decay = q->decay;
+  }
+  return QAT_OK;
+}
