@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "qat/error.h"
-#include "runtime/op_names.h"
+#include "qat/tflite_schema.h"
 #include "runtime/rt_internal.h"
 
 _Static_assert(sizeof(float) == 4, "IEEE float32 required");
@@ -74,45 +74,14 @@ enum fb_kind {
   K_UVAL,  /* union value (arg: union; its type is the previous field) */
 };
 
-enum fb_table_id {
-  T_MODEL,
-  T_OPCODE,
-  T_SUBGRAPH,
-  T_TENSOR,
-  T_QUANT,
-  T_CUSTOMQ,
-  T_BLOCKQ,
-  T_MULTIQ,
-  T_SPARSITY,
-  T_DIMMETA,
-  T_I32VEC,
-  T_U16VEC,
-  T_U8VEC,
-  T_VARIANT,
-  T_OPERATOR,
-  T_BUFFER,
-  T_METADATA,
-  T_SIGDEF,
-  T_TENSORMAP,
-  T_EXTGROUP,
-  T_EXTBUF,
-  T_CONV,
-  T_DWCONV,
-  T_FC,
-  T_POOL,
-  T_RESHAPE,
-  T_SOFTMAX,
-  T_ADD,
-  T_REDUCER,
-  T_QUANTIZE,
-  T_DEQUANTIZE,
-  T_OPAQUE,
-  T_COUNT
-};
+/* Table and union ids are qat/tflite_schema.h's. */
+#define T_MODEL QAT_TFLITE_T(Model)
+#define T_OPAQUE QAT_TFLITE_NUM_TABLES /* a union member the runtime does not read */
+#define T_COUNT (QAT_TFLITE_NUM_TABLES + 1)
 
-enum fb_union_id { U_BUILTIN, U_BUILTIN2, U_QDETAILS, U_SPARSEIDX, U_COUNT };
-/* Highest member of each union in schema.fbs (BuiltinOptions is frozen at 126). */
-static const int union_max[U_COUNT] = {126, 23, 3, 3};
+#define UNION_MAX_(name, max) [QAT_TFLITE_U(name)] = max,
+static const int union_max[QAT_TFLITE_NUM_UNIONS] = {QAT_TFLITE_UNIONS(UNION_MAX_)};
+#undef UNION_MAX_
 
 typedef struct fb_field {
   const char *name;
@@ -125,121 +94,39 @@ typedef struct fb_table_desc {
   const fb_field *f;
 } fb_table_desc;
 
-#define FIELDS(...) ((const fb_field[]){__VA_ARGS__})
-#define TABLE(nm, ...) \
-  { nm, (int)(sizeof((const fb_field[]){__VA_ARGS__}) / sizeof(fb_field)), FIELDS(__VA_ARGS__) }
+#define FIELD_(table, field, kind, arg) {#field, K_##kind, (uint8_t)(arg)},
+#define FIELDS_(name)                                                              \
+  static const fb_field name##_fields[QAT_TFLITE_##name##__COUNT + 1] = {          \
+      QAT_TFLITE_FIELDS_##name(FIELD_){NULL, 0, 0}};
+QAT_TFLITE_TABLES(FIELDS_)
+#undef FIELDS_
+#undef FIELD_
 
-/* Field order is the schema's declaration order (= field id; a union takes two ids). */
+/* Every table of the schema the verifier walks, its fields in declaration order (= field id). */
+#define TABLE_(name) [QAT_TFLITE_T(name)] = {#name, QAT_TFLITE_##name##__COUNT, name##_fields},
 static const fb_table_desc tables[T_COUNT] = {
-    [T_MODEL] = TABLE("Model", {"version", K_S4, 0}, {"operator_codes", K_VTAB, T_OPCODE},
-                      {"subgraphs", K_VTAB, T_SUBGRAPH}, {"description", K_STR, 0},
-                      {"buffers", K_VTAB, T_BUFFER}, {"metadata_buffer", K_V4, 0},
-                      {"metadata", K_VTAB, T_METADATA}, {"signature_defs", K_VTAB, T_SIGDEF},
-                      {"external_buffer_groups", K_VTAB, T_EXTGROUP},
-                      {"external_buffers", K_VTAB, T_EXTBUF}),
-    [T_OPCODE] = TABLE("OperatorCode", {"deprecated_builtin_code", K_S1, 0},
-                       {"custom_code", K_STR, 0}, {"version", K_S4, 0}, {"builtin_code", K_S4, 0}),
-    [T_SUBGRAPH] = TABLE("SubGraph", {"tensors", K_VTAB, T_TENSOR}, {"inputs", K_V4, 0},
-                         {"outputs", K_V4, 0}, {"operators", K_VTAB, T_OPERATOR},
-                         {"name", K_STR, 0}, {"debug_metadata_index", K_S4, 0}),
-    [T_TENSOR] =
-        TABLE("Tensor", {"shape", K_V4, 0}, {"type", K_S1, 0}, {"buffer", K_S4, 0},
-              {"name", K_STR, 0}, {"quantization", K_TAB, T_QUANT}, {"is_variable", K_S1, 0},
-              {"sparsity", K_TAB, T_SPARSITY}, {"shape_signature", K_V4, 0}, {"has_rank", K_S1, 0},
-              {"variant_tensors", K_VTAB, T_VARIANT}, {"external_buffer", K_S4, 0}),
-    [T_QUANT] =
-        TABLE("QuantizationParameters", {"min", K_V4, 0}, {"max", K_V4, 0}, {"scale", K_V4, 0},
-              {"zero_point", K_V8, 0}, {"details_type", K_UTYPE, U_QDETAILS},
-              {"details", K_UVAL, U_QDETAILS}, {"quantized_dimension", K_S4, 0}),
-    [T_CUSTOMQ] = TABLE("CustomQuantization", {"custom", K_V1, 0}),
-    [T_BLOCKQ] = TABLE("BlockwiseQuantization", {"scales", K_S4, 0}, {"zero_points", K_S4, 0},
-                       {"block_size", K_S4, 0}),
-    [T_MULTIQ] = TABLE("MultiAxisQuantization", {"scales", K_S4, 0}, {"zero_points", K_S4, 0},
-                       {"block_size", K_S4, 0}, {"quantized_dimensions", K_V4, 0}),
-    [T_SPARSITY] = TABLE("SparsityParameters", {"traversal_order", K_V4, 0}, {"block_map", K_V4, 0},
-                         {"dim_metadata", K_VTAB, T_DIMMETA}),
-    [T_DIMMETA] = TABLE(
-        "DimensionMetadata", {"format", K_S1, 0}, {"dense_size", K_S4, 0},
-        {"array_segments_type", K_UTYPE, U_SPARSEIDX}, {"array_segments", K_UVAL, U_SPARSEIDX},
-        {"array_indices_type", K_UTYPE, U_SPARSEIDX}, {"array_indices", K_UVAL, U_SPARSEIDX}),
-    [T_I32VEC] = TABLE("Int32Vector", {"values", K_V4, 0}),
-    [T_U16VEC] = TABLE("Uint16Vector", {"values", K_V2, 0}),
-    [T_U8VEC] = TABLE("Uint8Vector", {"values", K_V1, 0}),
-    [T_VARIANT] =
-        TABLE("VariantSubType", {"shape", K_V4, 0}, {"type", K_S1, 0}, {"has_rank", K_S1, 0}),
-    [T_OPERATOR] =
-        TABLE("Operator", {"opcode_index", K_S4, 0}, {"inputs", K_V4, 0}, {"outputs", K_V4, 0},
-              {"builtin_options_type", K_UTYPE, U_BUILTIN}, {"builtin_options", K_UVAL, U_BUILTIN},
-              {"custom_options", K_V1, 0}, {"custom_options_format", K_S1, 0},
-              {"mutating_variable_inputs", K_V1, 0}, {"intermediates", K_V4, 0},
-              {"large_custom_options_offset", K_S8, 0}, {"large_custom_options_size", K_S8, 0},
-              {"builtin_options_2_type", K_UTYPE, U_BUILTIN2},
-              {"builtin_options_2", K_UVAL, U_BUILTIN2}, {"debug_metadata_index", K_S4, 0}),
-    [T_BUFFER] = TABLE("Buffer", {"data", K_V1, 0}, {"offset", K_S8, 0}, {"size", K_S8, 0}),
-    [T_METADATA] = TABLE("Metadata", {"name", K_STR, 0}, {"buffer", K_S4, 0}),
-    [T_SIGDEF] = TABLE("SignatureDef", {"inputs", K_VTAB, T_TENSORMAP},
-                       {"outputs", K_VTAB, T_TENSORMAP}, {"signature_key", K_STR, 0},
-                       {"deprecated_tag", K_STR, 0}, {"subgraph_index", K_S4, 0}),
-    [T_TENSORMAP] = TABLE("TensorMap", {"name", K_STR, 0}, {"tensor_index", K_S4, 0}),
-    [T_EXTGROUP] = TABLE("ExternalBufferGroup", {"name", K_STR, 0}),
-    [T_EXTBUF] = TABLE("ExternalBuffer", {"id", K_S4, 0}, {"group", K_S4, 0}, {"offset", K_S8, 0},
-                       {"length", K_S8, 0}, {"packing", K_STR, 0}),
-    [T_CONV] =
-        TABLE("Conv2DOptions", {"padding", K_S1, 0}, {"stride_w", K_S4, 0}, {"stride_h", K_S4, 0},
-              {"fused_activation_function", K_S1, 0}, {"dilation_w_factor", K_S4, 0},
-              {"dilation_h_factor", K_S4, 0}, {"quantized_bias_type", K_S1, 0}),
-    [T_DWCONV] = TABLE("DepthwiseConv2DOptions", {"padding", K_S1, 0}, {"stride_w", K_S4, 0},
-                       {"stride_h", K_S4, 0}, {"depth_multiplier", K_S4, 0},
-                       {"fused_activation_function", K_S1, 0}, {"dilation_w_factor", K_S4, 0},
-                       {"dilation_h_factor", K_S4, 0}),
-    [T_FC] = TABLE("FullyConnectedOptions", {"fused_activation_function", K_S1, 0},
-                   {"weights_format", K_S1, 0}, {"keep_num_dims", K_S1, 0},
-                   {"asymmetric_quantize_inputs", K_S1, 0}, {"quantized_bias_type", K_S1, 0}),
-    [T_POOL] = TABLE("Pool2DOptions", {"padding", K_S1, 0}, {"stride_w", K_S4, 0},
-                     {"stride_h", K_S4, 0}, {"filter_width", K_S4, 0}, {"filter_height", K_S4, 0},
-                     {"fused_activation_function", K_S1, 0}),
-    [T_RESHAPE] = TABLE("ReshapeOptions", {"new_shape", K_V4, 0}),
-    [T_SOFTMAX] = TABLE("SoftmaxOptions", {"beta", K_S4, 0}),
-    [T_ADD] =
-        TABLE("AddOptions", {"fused_activation_function", K_S1, 0}, {"pot_scale_int16", K_S1, 0}),
-    [T_REDUCER] = TABLE("ReducerOptions", {"keep_dims", K_S1, 0}),
-    [T_QUANTIZE] = {"QuantizeOptions", 0, NULL},
-    [T_DEQUANTIZE] = {"DequantizeOptions", 0, NULL},
-    [T_OPAQUE] = {"(options table)", 0, NULL},
+    QAT_TFLITE_TABLES(TABLE_)[T_OPAQUE] = {"(options table)", 0, NULL},
 };
-
-/* BuiltinOptions union type ids of the option tables read by the runtime. */
-enum {
-  OPT_CONV = 1,
-  OPT_DWCONV = 2,
-  OPT_POOL = 5,
-  OPT_FC = 8,
-  OPT_SOFTMAX = 9,
-  OPT_ADD = 11,
-  OPT_RESHAPE = 17,
-  OPT_REDUCER = 27,
-  OPT_DEQUANTIZE = 38,
-  OPT_QUANTIZE = 89
-};
+#undef TABLE_
 
 static int union_table(int uid, unsigned type) {
   switch (uid) {
-    case U_BUILTIN:
+    case QAT_TFLITE_U(BuiltinOptions):
       switch (type) {
-        case OPT_CONV: return T_CONV;
-        case OPT_DWCONV: return T_DWCONV;
-        case OPT_POOL: return T_POOL;
-        case OPT_FC: return T_FC;
-        case OPT_SOFTMAX: return T_SOFTMAX;
-        case OPT_ADD: return T_ADD;
-        case OPT_RESHAPE: return T_RESHAPE;
-        case OPT_REDUCER: return T_REDUCER;
-        case OPT_DEQUANTIZE: return T_DEQUANTIZE;
-        case OPT_QUANTIZE: return T_QUANTIZE;
+#define MEMBER_(table, id) \
+  case id: return QAT_TFLITE_T(table);
+        QAT_TFLITE_BUILTIN_OPTIONS(MEMBER_)
+#undef MEMBER_
         default: return T_OPAQUE;
       }
-    case U_QDETAILS: return type == 1 ? T_CUSTOMQ : type == 2 ? T_BLOCKQ : T_MULTIQ;
-    case U_SPARSEIDX: return type == 1 ? T_I32VEC : type == 2 ? T_U16VEC : T_U8VEC;
+    case QAT_TFLITE_U(QuantizationDetails):
+      return type == 1 ? QAT_TFLITE_T(CustomQuantization)
+             : type == 2 ? QAT_TFLITE_T(BlockwiseQuantization)
+                         : QAT_TFLITE_T(MultiAxisQuantization);
+    case QAT_TFLITE_U(SparseIndexVector):
+      return type == 1 ? QAT_TFLITE_T(Int32Vector)
+             : type == 2 ? QAT_TFLITE_T(Uint16Vector)
+                         : QAT_TFLITE_T(Uint8Vector);
     default: return T_OPAQUE;
   }
 }
@@ -424,7 +311,7 @@ int rt_verify_flatbuffer(const uint8_t *buf, size_t len, const char *name) {
   if (len < 8)
     return qat_fail(QAT_ERR_FORMAT,
                     "%s: not a TFLite model: %zu bytes is too short for a flatbuffer", name, len);
-  if (memcmp(buf + 4, "TFL3", 4) != 0) {
+  if (memcmp(buf + 4, QAT_TFLITE_FILE_IDENTIFIER, 4) != 0) {
     char id[17];
     int k = 0;
     for (int i = 4; i < 8; i++)
@@ -529,20 +416,24 @@ static const struct {
   const char *name;
   size_t size;
 } type_info[] = {
-    {"FLOAT32", 4}, {"FLOAT16", 2},       {"INT32", 4},       {"UINT8", 1},     {"INT64", 8},
-    {"STRING", 0},  {"BOOL", 1},          {"INT16", 2},       {"COMPLEX64", 8}, {"INT8", 1},
-    {"FLOAT64", 8}, {"COMPLEX128", 16},   {"UINT64", 8},      {"RESOURCE", 0},  {"VARIANT", 0},
-    {"UINT32", 4},  {"UINT16", 2},        {"INT4", 0},        {"BFLOAT16", 2},  {"INT2", 0},
-    {"UINT4", 0},   {"FLOAT8_E4M3FN", 1}, {"FLOAT8_E5M2", 1},
+#define TYPE_(name, code, size) [code] = {#name, size},
+    QAT_TFLITE_TENSOR_TYPES(TYPE_)
+#undef TYPE_
 };
 #define N_TYPES ((int)(sizeof type_info / sizeof type_info[0]))
+
+static const char *const op_names[] = {
+#define OP_(name, code) [code] = #name,
+    QAT_TFLITE_BUILTIN_OPS(OP_)
+#undef OP_
+};
 
 const char *qat_rt_type_name(int type) {
   return type >= 0 && type < N_TYPES ? type_info[type].name : "?";
 }
 size_t qat_rt_type_size(int type) { return type >= 0 && type < N_TYPES ? type_info[type].size : 0; }
 const char *qat_rt_op_name(int code) {
-  return code >= 0 && code < RT_NUM_BUILTIN_OPS ? rt_op_names[code] : "?";
+  return code >= 0 && code < QAT_TFLITE_NUM_BUILTIN_OPS ? op_names[code] : "?";
 }
 
 /* ---- parsing -------------------------------------------------------------------------- */
@@ -567,7 +458,7 @@ static int read_buffers(qat_rt_model *m, const fbt *model, rt_buffer **out) {
   size_t vd;
   uint32_t n;
   *out = NULL;
-  fbt_vec(model, 4, 4, &vd, &n);
+  fbt_vec(model, QAT_TFLITE_Model_buffers, 4, &vd, &n);
   m->n_buffers = (int)n;
   if (n == 0) return QAT_OK;
   rt_buffer *bufs = calloc(n, sizeof *bufs);
@@ -576,8 +467,8 @@ static int read_buffers(qat_rt_model *m, const fbt *model, rt_buffer **out) {
     const fbt b = fbt_vec_table(model, vd, i);
     size_t dd;
     uint32_t dn;
-    const uint64_t off = fbt_u64(&b, 1, 0), size = fbt_u64(&b, 2, 0);
-    if (fbt_vec(&b, 0, 1, &dd, &dn) && dn > 0) {
+    const uint64_t off = fbt_u64(&b, QAT_TFLITE_Buffer_offset, 0), size = fbt_u64(&b, QAT_TFLITE_Buffer_size, 0);
+    if (fbt_vec(&b, QAT_TFLITE_Buffer_data, 1, &dd, &dn) && dn > 0) {
       bufs[i].data = dd;
       bufs[i].size = dn;
     } else if (off > 1 && size > 0) {
@@ -602,13 +493,13 @@ static int read_quantization(qat_rt_model *m, int index, rt_tensor *t, const fbt
   size_t sd, zd;
   uint32_t ns, nz;
   if (!fbt_present(q)) return QAT_OK;
-  if (fbt_u8(q, 4, 0) != 0)
+  if (fbt_u8(q, QAT_TFLITE_QuantizationParameters_details_type, 0) != 0)
     return qat_fail(QAT_ERR_UNSUPPORTED,
                     "%s: tensor %d '%s': custom or blockwise quantization (details type %d) is "
                     "not supported",
-                    m->name, index, tname(t), fbt_u8(q, 4, 0));
-  if (!fbt_vec(q, 2, 4, &sd, &ns) || ns == 0) return QAT_OK; /* no scale: not quantized */
-  if (!fbt_vec(q, 3, 8, &zd, &nz))
+                    m->name, index, tname(t), fbt_u8(q, QAT_TFLITE_QuantizationParameters_details_type, 0));
+  if (!fbt_vec(q, QAT_TFLITE_QuantizationParameters_scale, 4, &sd, &ns) || ns == 0) return QAT_OK; /* no scale: not quantized */
+  if (!fbt_vec(q, QAT_TFLITE_QuantizationParameters_zero_point, 8, &zd, &nz))
     return qat_fail(QAT_ERR_FORMAT,
                     "%s: tensor %d '%s': quantization has %u scales but no zero_point", m->name,
                     index, tname(t), ns);
@@ -617,7 +508,7 @@ static int read_quantization(qat_rt_model *m, int index, rt_tensor *t, const fbt
                     "%s: tensor %d '%s': quantization has %u zero points and %u scales; they "
                     "must be as many",
                     m->name, index, tname(t), nz, ns);
-  const int32_t qd = fbt_i32(q, 6, 0);
+  const int32_t qd = fbt_i32(q, QAT_TFLITE_QuantizationParameters_quantized_dimension, 0);
   if (qd < 0 || (t->rank > 0 && qd >= t->rank))
     return qat_fail(QAT_ERR_FORMAT,
                     "%s: tensor %d '%s': quantized_dimension %d is out of range for rank %d",
@@ -665,11 +556,11 @@ static int read_tensor(qat_rt_model *m, int index, const fbt *tt, const rt_buffe
   char shape[128];
   size_t sd;
   uint32_t rank;
-  t->name = fbt_str(tt, 3);
+  t->name = fbt_str(tt, QAT_TFLITE_Tensor_name);
   if (!t->name) t->name = "";
   t->producer = -1;
   t->first_use = t->last_use = -1;
-  fbt_vec(tt, 0, 4, &sd, &rank);
+  fbt_vec(tt, QAT_TFLITE_Tensor_shape, 4, &sd, &rank);
   if (rank > QAT_RT_MAX_RANK)
     return qat_fail(QAT_ERR_UNSUPPORTED, "%s: tensor %d '%s' has rank %u (at most %d supported)",
                     m->name, index, tname(t), rank, QAT_RT_MAX_RANK);
@@ -693,21 +584,21 @@ static int read_tensor(qat_rt_model *m, int index, const fbt *tt, const rt_buffe
                       index, tname(t), shape);
   }
   t->n_elems = n;
-  const int type = (int8_t)fbt_u8(tt, 1, 0);
+  const int type = (int8_t)fbt_u8(tt, QAT_TFLITE_Tensor_type, 0);
   if (type < 0 || type >= N_TYPES)
     return qat_fail(QAT_ERR_FORMAT, "%s: tensor %d '%s' has unknown type %d", m->name, index,
                     tname(t), type);
   t->type = type;
   t->bytes = (size_t)n * type_info[type].size;
-  t->is_variable = fbt_u8(tt, 5, 0) != 0;
-  if (fbt_ref(tt, 6))
+  t->is_variable = fbt_u8(tt, QAT_TFLITE_Tensor_is_variable, 0) != 0;
+  if (fbt_ref(tt, QAT_TFLITE_Tensor_sparsity))
     return qat_fail(QAT_ERR_UNSUPPORTED, "%s: tensor %d '%s' is sparse (not supported)", m->name,
                     index, tname(t));
-  if (fbt_u32(tt, 10, 0) != 0)
+  if (fbt_u32(tt, QAT_TFLITE_Tensor_external_buffer, 0) != 0)
     return qat_fail(QAT_ERR_UNSUPPORTED,
                     "%s: tensor %d '%s' uses an ExternalBuffer (not supported)", m->name, index,
                     tname(t));
-  const uint32_t b = fbt_u32(tt, 2, 0);
+  const uint32_t b = fbt_u32(tt, QAT_TFLITE_Tensor_buffer, 0);
   if (b >= (uint32_t)m->n_buffers && !(b == 0 && m->n_buffers == 0))
     return qat_fail(QAT_ERR_FORMAT, "%s: tensor %d '%s': buffer index %u out of range (%d buffers)",
                     m->name, index, tname(t), b, m->n_buffers);
@@ -734,7 +625,7 @@ static int read_tensor(qat_rt_model *m, int index, const fbt *tt, const rt_buffe
     }
     t->const_data = p;
   }
-  const fbt q = fbt_sub(tt, 4);
+  const fbt q = fbt_sub(tt, QAT_TFLITE_Tensor_quantization);
   return read_quantization(m, index, t, &q);
 }
 
@@ -746,27 +637,27 @@ static int read_options(qat_rt_model *m, int k, rt_op *op, const fbt *ot) {
   o->pot_scale_int16 = 1;
   o->n_new_shape = -1;
   o->beta = 0.0f;
-  const int type = fbt_u8(ot, 3, 0);
+  const int type = fbt_u8(ot, QAT_TFLITE_Operator_builtin_options_type, 0);
   op->options_type = type;
   int want = 0;
   switch (op->code) {
-    case QAT_RT_OP_CONV_2D: want = OPT_CONV; break;
-    case QAT_RT_OP_DEPTHWISE_CONV_2D: want = OPT_DWCONV; break;
+    case QAT_RT_OP_CONV_2D: want = QAT_TFLITE_OPTIONS_Conv2DOptions; break;
+    case QAT_RT_OP_DEPTHWISE_CONV_2D: want = QAT_TFLITE_OPTIONS_DepthwiseConv2DOptions; break;
     case QAT_RT_OP_AVERAGE_POOL_2D:
-    case QAT_RT_OP_MAX_POOL_2D: want = OPT_POOL; break;
-    case QAT_RT_OP_FULLY_CONNECTED: want = OPT_FC; break;
-    case QAT_RT_OP_SOFTMAX: want = OPT_SOFTMAX; break;
-    case QAT_RT_OP_ADD: want = OPT_ADD; break;
-    case QAT_RT_OP_RESHAPE: want = OPT_RESHAPE; break;
-    case QAT_RT_OP_MEAN: want = OPT_REDUCER; break;
-    case QAT_RT_OP_QUANTIZE: want = OPT_QUANTIZE; break;
-    case QAT_RT_OP_DEQUANTIZE: want = OPT_DEQUANTIZE; break;
+    case QAT_RT_OP_MAX_POOL_2D: want = QAT_TFLITE_OPTIONS_Pool2DOptions; break;
+    case QAT_RT_OP_FULLY_CONNECTED: want = QAT_TFLITE_OPTIONS_FullyConnectedOptions; break;
+    case QAT_RT_OP_SOFTMAX: want = QAT_TFLITE_OPTIONS_SoftmaxOptions; break;
+    case QAT_RT_OP_ADD: want = QAT_TFLITE_OPTIONS_AddOptions; break;
+    case QAT_RT_OP_RESHAPE: want = QAT_TFLITE_OPTIONS_ReshapeOptions; break;
+    case QAT_RT_OP_MEAN: want = QAT_TFLITE_OPTIONS_ReducerOptions; break;
+    case QAT_RT_OP_QUANTIZE: want = QAT_TFLITE_OPTIONS_QuantizeOptions; break;
+    case QAT_RT_OP_DEQUANTIZE: want = QAT_TFLITE_OPTIONS_DequantizeOptions; break;
     default: return QAT_OK; /* not run by us: refused later by the interpreter */
   }
   if (type != 0 && type != want)
     return qat_fail(QAT_ERR_FORMAT, "%s: op %d (%s): builtin options of union type %d, expected %d",
                     m->name, k, op->name, type, want);
-  const fbt t = fbt_sub(ot, 4);
+  const fbt t = fbt_sub(ot, QAT_TFLITE_Operator_builtin_options);
   switch (op->code) {
     case QAT_RT_OP_CONV_2D:
       o->padding = (int8_t)fbt_u8(&t, 0, 0);
@@ -841,24 +732,24 @@ static int read_index_list(qat_rt_model *m, const fbt *t, int field, int32_t **o
 static int read_op(qat_rt_model *m, int k, const fbt *ot, const fbt *model, size_t codes,
                    uint32_t n_codes) {
   rt_op *op = &m->ops[k];
-  const uint32_t ci = fbt_u32(ot, 0, 0);
+  const uint32_t ci = fbt_u32(ot, QAT_TFLITE_Operator_opcode_index, 0);
   if (ci >= n_codes)
     return qat_fail(QAT_ERR_FORMAT, "%s: op %d: opcode index %u out of range (%u operator codes)",
                     m->name, k, ci, n_codes);
   op->opcode_index = (int)ci;
   const fbt oc = fbt_vec_table(model, codes, ci);
   /* schema_utils.cc GetBuiltinCode: max(builtin_code, deprecated_builtin_code). */
-  const int32_t dep = (int8_t)fbt_u8(&oc, 0, 0), ext = fbt_i32(&oc, 3, 0);
+  const int32_t dep = (int8_t)fbt_u8(&oc, QAT_TFLITE_OperatorCode_deprecated_builtin_code, 0), ext = fbt_i32(&oc, QAT_TFLITE_OperatorCode_builtin_code, 0);
   op->code = ext > dep ? ext : dep;
-  op->version = fbt_i32(&oc, 2, 1);
+  op->version = fbt_i32(&oc, QAT_TFLITE_OperatorCode_version, 1);
   if (op->code == QAT_RT_OP_CUSTOM) {
-    op->name = fbt_str(&oc, 1);
+    op->name = fbt_str(&oc, QAT_TFLITE_OperatorCode_custom_code);
     if (!op->name) op->name = "CUSTOM";
   } else {
     op->name = qat_rt_op_name(op->code);
   }
-  int rc = read_index_list(m, ot, 1, &op->in, &op->n_in);
-  if (!rc) rc = read_index_list(m, ot, 2, &op->out, &op->n_out);
+  int rc = read_index_list(m, ot, QAT_TFLITE_Operator_inputs, &op->in, &op->n_in);
+  if (!rc) rc = read_index_list(m, ot, QAT_TFLITE_Operator_outputs, &op->out, &op->n_out);
   if (rc) return rc;
   for (int i = 0; i < op->n_in; i++)
     if (op->in[i] < -1 || op->in[i] >= m->n_tensors)
@@ -879,7 +770,7 @@ static int read_op(qat_rt_model *m, int k, const fbt *ot, const fbt *model, size
   }
   size_t d;
   uint32_t n;
-  if (fbt_vec(ot, 8, 4, &d, &n))
+  if (fbt_vec(ot, QAT_TFLITE_Operator_intermediates, 4, &d, &n))
     for (uint32_t i = 0; i < n; i++) {
       const int32_t x = (int32_t)rd32(m->file, d + 4 * (size_t)i);
       if (x < -1 || x >= m->n_tensors)
@@ -982,7 +873,7 @@ int rt_read_model(qat_rt_model *m) {
   if (rc) return rc;
   rt_buffer *bufs = NULL;
   const fbt model = fbt_open(m->file, m->file_len, rd32(m->file, 0));
-  const uint32_t version = fbt_u32(&model, 0, 0);
+  const uint32_t version = fbt_u32(&model, QAT_TFLITE_Model_version, 0);
   if (version != 3) {
     rc = qat_fail(QAT_ERR_UNSUPPORTED, "%s: schema version %u is not supported (expected 3)",
                   m->name, version);
@@ -990,7 +881,7 @@ int rt_read_model(qat_rt_model *m) {
   }
   size_t sgd, codes, td, od;
   uint32_t n_sg, n_codes, n_t, n_o;
-  fbt_vec(&model, 2, 4, &sgd, &n_sg);
+  fbt_vec(&model, QAT_TFLITE_Model_subgraphs, 4, &sgd, &n_sg);
   if (n_sg == 0) {
     rc = qat_fail(QAT_ERR_FORMAT, "%s: the model has no subgraph", m->name);
     goto done;
@@ -1001,11 +892,11 @@ int rt_read_model(qat_rt_model *m) {
                   n_sg);
     goto done;
   }
-  fbt_vec(&model, 1, 4, &codes, &n_codes);
+  fbt_vec(&model, QAT_TFLITE_Model_operator_codes, 4, &codes, &n_codes);
   if ((rc = read_buffers(m, &model, &bufs))) goto done;
   const fbt sg = fbt_vec_table(&model, sgd, 0);
-  fbt_vec(&sg, 0, 4, &td, &n_t);
-  fbt_vec(&sg, 3, 4, &od, &n_o);
+  fbt_vec(&sg, QAT_TFLITE_SubGraph_tensors, 4, &td, &n_t);
+  fbt_vec(&sg, QAT_TFLITE_SubGraph_operators, 4, &od, &n_o);
   if (n_t > QAT_RT_MAX_TENSORS || n_o > QAT_RT_MAX_OPS) {
     rc = qat_fail(QAT_ERR_UNSUPPORTED, "%s: %u tensors and %u operators (at most %d and %d)",
                   m->name, n_t, n_o, QAT_RT_MAX_TENSORS, QAT_RT_MAX_OPS);
@@ -1023,8 +914,8 @@ int rt_read_model(qat_rt_model *m) {
     const fbt tt = fbt_vec_table(&model, td, i);
     if ((rc = read_tensor(m, (int)i, &tt, bufs))) goto done;
   }
-  if ((rc = read_index_list(m, &sg, 1, &m->inputs, &m->n_inputs))) goto done;
-  if ((rc = read_index_list(m, &sg, 2, &m->outputs, &m->n_outputs))) goto done;
+  if ((rc = read_index_list(m, &sg, QAT_TFLITE_SubGraph_inputs, &m->inputs, &m->n_inputs))) goto done;
+  if ((rc = read_index_list(m, &sg, QAT_TFLITE_SubGraph_outputs, &m->outputs, &m->n_outputs))) goto done;
   for (uint32_t k = 0; k < n_o; k++) {
     const fbt ot = fbt_vec_table(&model, od, k);
     if ((rc = read_op(m, (int)k, &ot, &model, codes, n_codes))) goto done;
