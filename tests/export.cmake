@@ -1,6 +1,6 @@
 # export/: the flatbuffer builder. One executable, three ctests: byte layouts (no tools needed),
 # and two decodes by Debian's flatc (skipped, exit 77, when flatc or the TFLite schema is absent).
-qat_test(test_flatbuf SOURCES test_flatbuf.c LIBS qat_export)
+qat_test(test_flatbuf SOURCES test_flatbuf.c LIBS qat_flatbuf)
 find_program(QAT_FLATC flatc)
 if(NOT QAT_FLATC)
   set(QAT_FLATC "")
