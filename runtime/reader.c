@@ -22,7 +22,7 @@
 #include "qat/flatbuf.h"
 #include "qat/flatbuf_read.h"
 #include "qat/tflite_schema.h"
-#include "runtime/rt_internal.h"
+#include "runtime/rt_op.h"
 
 /* ---- the part of the schema the verifier walks ----------------------------------------- */
 
@@ -319,9 +319,10 @@ static int read_tensor(qat_rt_model *m, int index, const qat_fb_table *tt, const
   return read_quantization(m, index, t, &q);
 }
 
+/* The options of an op the runtime runs, parsed by its registration (runtime/ops/); others are
+ * refused later, by the interpreter. Fields absent from the file take the schema's defaults. */
 static int read_options(qat_rt_model *m, int k, rt_op *op, const qat_fb_table *ot) {
   rt_options *o = &op->opt;
-  /* Schema defaults. */
   o->stride_w = o->stride_h = 0;
   o->dilation_w = o->dilation_h = 1;
   o->pot_scale_int16 = 1;
@@ -329,80 +330,25 @@ static int read_options(qat_rt_model *m, int k, rt_op *op, const qat_fb_table *o
   o->beta = 0.0f;
   const int type = qat_fb_u8(ot, QAT_TFLITE_Operator_builtin_options_type, 0);
   op->options_type = type;
-  int want = 0;
-  switch (op->code) {
-    case QAT_RT_OP_CONV_2D: want = QAT_TFLITE_OPTIONS_Conv2DOptions; break;
-    case QAT_RT_OP_DEPTHWISE_CONV_2D: want = QAT_TFLITE_OPTIONS_DepthwiseConv2DOptions; break;
-    case QAT_RT_OP_AVERAGE_POOL_2D:
-    case QAT_RT_OP_MAX_POOL_2D: want = QAT_TFLITE_OPTIONS_Pool2DOptions; break;
-    case QAT_RT_OP_FULLY_CONNECTED: want = QAT_TFLITE_OPTIONS_FullyConnectedOptions; break;
-    case QAT_RT_OP_SOFTMAX: want = QAT_TFLITE_OPTIONS_SoftmaxOptions; break;
-    case QAT_RT_OP_ADD: want = QAT_TFLITE_OPTIONS_AddOptions; break;
-    case QAT_RT_OP_RESHAPE: want = QAT_TFLITE_OPTIONS_ReshapeOptions; break;
-    case QAT_RT_OP_MEAN: want = QAT_TFLITE_OPTIONS_ReducerOptions; break;
-    case QAT_RT_OP_QUANTIZE: want = QAT_TFLITE_OPTIONS_QuantizeOptions; break;
-    case QAT_RT_OP_DEQUANTIZE: want = QAT_TFLITE_OPTIONS_DequantizeOptions; break;
-    default: return QAT_OK; /* not run by us: refused later by the interpreter */
-  }
-  if (type != 0 && type != want)
+  const rt_op_reg *reg = rt_op_find(op->code);
+  if (!reg || !reg->options_type) return QAT_OK;
+  if (type != 0 && type != reg->options_type)
     return qat_fail(QAT_ERR_FORMAT, "%s: op %d (%s): builtin options of union type %d, expected %d",
-                    m->name, k, op->name, type, want);
+                    m->name, k, op->name, type, reg->options_type);
   const qat_fb_table t = qat_fb_sub(ot, QAT_TFLITE_Operator_builtin_options);
-  switch (op->code) {
-    case QAT_RT_OP_CONV_2D:
-      o->padding = (int8_t)qat_fb_u8(&t, 0, 0);
-      o->stride_w = qat_fb_i32(&t, 1, 0);
-      o->stride_h = qat_fb_i32(&t, 2, 0);
-      o->activation = (int8_t)qat_fb_u8(&t, 3, 0);
-      o->dilation_w = qat_fb_i32(&t, 4, 1);
-      o->dilation_h = qat_fb_i32(&t, 5, 1);
-      break;
-    case QAT_RT_OP_DEPTHWISE_CONV_2D:
-      o->padding = (int8_t)qat_fb_u8(&t, 0, 0);
-      o->stride_w = qat_fb_i32(&t, 1, 0);
-      o->stride_h = qat_fb_i32(&t, 2, 0);
-      o->depth_multiplier = qat_fb_i32(&t, 3, 0);
-      o->activation = (int8_t)qat_fb_u8(&t, 4, 0);
-      o->dilation_w = qat_fb_i32(&t, 5, 1);
-      o->dilation_h = qat_fb_i32(&t, 6, 1);
-      break;
-    case QAT_RT_OP_AVERAGE_POOL_2D:
-    case QAT_RT_OP_MAX_POOL_2D:
-      o->padding = (int8_t)qat_fb_u8(&t, 0, 0);
-      o->stride_w = qat_fb_i32(&t, 1, 0);
-      o->stride_h = qat_fb_i32(&t, 2, 0);
-      o->filter_w = qat_fb_i32(&t, 3, 0);
-      o->filter_h = qat_fb_i32(&t, 4, 0);
-      o->activation = (int8_t)qat_fb_u8(&t, 5, 0);
-      break;
-    case QAT_RT_OP_FULLY_CONNECTED:
-      o->activation = (int8_t)qat_fb_u8(&t, 0, 0);
-      o->weights_format = (int8_t)qat_fb_u8(&t, 1, 0);
-      o->keep_num_dims = qat_fb_u8(&t, 2, 0) != 0;
-      o->asymmetric_quantize_inputs = qat_fb_u8(&t, 3, 0) != 0;
-      break;
-    case QAT_RT_OP_SOFTMAX: o->beta = qat_fb_f32(&t, 0, 0.0f); break;
-    case QAT_RT_OP_ADD:
-      o->activation = (int8_t)qat_fb_u8(&t, 0, 0);
-      o->pot_scale_int16 = qat_fb_u8(&t, 1, 1) != 0;
-      break;
-    case QAT_RT_OP_MEAN: o->keep_dims = qat_fb_u8(&t, 0, 0) != 0; break;
-    case QAT_RT_OP_RESHAPE: {
-      size_t d;
-      uint32_t n;
-      if (qat_fb_vec(&t, 0, 4, &d, &n)) {
-        if (n > QAT_RT_MAX_RANK)
-          return qat_fail(QAT_ERR_UNSUPPORTED, "%s: op %d (RESHAPE): new_shape has rank %u",
-                          m->name, k, n);
-        o->n_new_shape = (int)n;
-        for (uint32_t i = 0; i < n; i++)
-          o->new_shape[i] = (int32_t)qat_fb_rd32(m->file, d + 4 * (size_t)i);
-      }
-      break;
+  for (int i = 0; i < reg->n_fields; i++) {
+    const rt_opt_field *f = &reg->fields[i];
+    void *at = (char *)o + f->offset;
+    int v = 0;
+    switch (f->kind) {
+      case RT_OPT_ENUM: v = (int8_t)qat_fb_u8(&t, f->field, (uint8_t)f->def); break;
+      case RT_OPT_INT: v = qat_fb_i32(&t, f->field, (int32_t)f->def); break;
+      case RT_OPT_BOOL: v = qat_fb_u8(&t, f->field, (uint8_t)f->def) != 0; break;
+      default: *(float *)at = qat_fb_f32(&t, f->field, f->def); continue;
     }
-    default: break;
+    *(int *)at = v;
   }
-  return QAT_OK;
+  return reg->parse ? reg->parse(m, k, op, &t) : QAT_OK;
 }
 
 static int read_index_list(qat_rt_model *m, const qat_fb_table *t, int field, int32_t **out, int *count) {
@@ -473,6 +419,13 @@ static int read_op(qat_rt_model *m, int k, const qat_fb_table *ot, const qat_fb_
 /* Every op input must exist before the op runs: constants, graph inputs and outputs of
  * earlier ops. Walking in stored order makes a cycle (or a wrong order) an input that is not
  * produced yet, as TFLite reports it. */
+/* Graph input or output i names tensor x, which must exist. */
+static int check_graph_io(const qat_rt_model *m, const char *what, int i, int32_t x) {
+  if (x >= 0 && x < m->n_tensors) return QAT_OK;
+  return qat_fail(QAT_ERR_FORMAT, "%s: graph %s %d is tensor %d, out of range (%d tensors)",
+                  m->name, what, i, x, m->n_tensors);
+}
+
 static int check_graph(qat_rt_model *m) {
   char *avail = calloc((size_t)m->n_tensors + 1, 1);
   if (!avail) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
@@ -481,11 +434,7 @@ static int check_graph(qat_rt_model *m) {
     if (m->tensors[i].const_data) avail[i] = 1;
   for (int i = 0; i < m->n_inputs; i++) {
     const int32_t x = m->inputs[i];
-    if (x < 0 || x >= m->n_tensors) {
-      rc = qat_fail(QAT_ERR_FORMAT, "%s: graph input %d is tensor %d, out of range (%d tensors)",
-                    m->name, i, x, m->n_tensors);
-      goto done;
-    }
+    if ((rc = check_graph_io(m, "input", i, x))) goto done;
     rt_tensor *t = &m->tensors[x];
     if (t->is_input) {
       rc = qat_fail(QAT_ERR_FORMAT, "%s: tensor %d '%s' is listed twice as a graph input", m->name,
@@ -540,11 +489,7 @@ static int check_graph(qat_rt_model *m) {
   }
   for (int i = 0; i < m->n_outputs; i++) {
     const int32_t x = m->outputs[i];
-    if (x < 0 || x >= m->n_tensors) {
-      rc = qat_fail(QAT_ERR_FORMAT, "%s: graph output %d is tensor %d, out of range (%d tensors)",
-                    m->name, i, x, m->n_tensors);
-      goto done;
-    }
+    if ((rc = check_graph_io(m, "output", i, x))) goto done;
     if (!avail[x]) {
       rc = qat_fail(QAT_ERR_FORMAT, "%s: graph output tensor %d is not produced", m->name, x);
       goto done;

@@ -2,9 +2,19 @@
 # test_runtime: kernels on hand-computed cases, every op through the interpreter, the planner,
 # and the real fixtures of ../shared/fixtures/tflite (skipped with a message when absent).
 # test_runtime_malformed: the malformed-file corpus, prefix and bit-flip sweeps.
-qat_test(test_runtime SOURCES test_runtime.c LIBS qat_runtime qat_export TIMEOUT 120)
-qat_test(test_runtime_malformed SOURCES test_runtime_malformed.c LIBS qat_runtime qat_export
-         TIMEOUT 300)
+# tests/support/: the TFLite test writer, the random single-op models of the interop sweep and the
+# fixtures' files; it and the runtime tests link no training engine.
+add_library(qat_test_runtime_support STATIC support/tflite_builder.c support/random_models.c
+            support/fixtures.c)
+target_include_directories(qat_test_runtime_support PUBLIC ${PROJECT_SOURCE_DIR}/include
+                           ${PROJECT_SOURCE_DIR})
+target_link_libraries(qat_test_runtime_support PUBLIC qat_flatbuf qat_fakequant)
+target_compile_definitions(qat_test_runtime_support PRIVATE
+    QAT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+qat_test(test_runtime SOURCES test_runtime.c LIBS qat_runtime qat_test_runtime_support
+         TIMEOUT 120)
+qat_test(test_runtime_malformed SOURCES test_runtime_malformed.c
+         LIBS qat_runtime qat_test_runtime_support TIMEOUT 300)
 target_compile_options(test_runtime PRIVATE -ffp-contract=off)
 
 # qat run on the fixtures: exact bytes, usage and model-file errors (exit 2, 3). Skipped (77)

@@ -17,39 +17,12 @@
 #include <cmocka.h>
 
 #include "qat/error.h"
+#include "qat/flatbuf.h"
 #include "qat/runtime.h"
 
-#include "test_runtime_builder.c"
+#include "tests/support/fixtures.h"
+#include "tests/support/tflite_builder.h"
 
-#define FIXTURES QAT_SOURCE_DIR "/../shared/fixtures/tflite"
-
-enum { F32 = 0, I32 = 2, I8 = 9 };
-
-static uint8_t *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  uint8_t *buf = NULL;
-  if (fseek(f, 0, SEEK_END) == 0) {
-    const long n = ftell(f);
-    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-      if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-      } else {
-        *len = (size_t)n;
-      }
-    }
-  }
-  fclose(f);
-  return buf;
-}
-
-static int have_fixtures(void) {
-  struct stat st;
-  if (stat(FIXTURES, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
-  printf("skipped: fixture folder %s is absent\n", FIXTURES);
-  return 0;
-}
 
 /* ---- walking a valid flatbuffer (test side) ------------------------------------------------ */
 
@@ -147,12 +120,12 @@ static void expect_bad(const char *label, const uint8_t *buf, size_t len, size_t
 
 static void test_corpus_structure(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
   size_t len = 0;
-  uint8_t *orig = read_all(FIXTURES "/hello_world_int8.tflite", &len);
+  uint8_t *orig = tb_read_file(FIXTURES "/hello_world_int8.tflite", &len);
   assert_non_null(orig);
   assert_int_equal(qat_rt_verify_flatbuffer(orig, len, "hello"), 0);
   hello_map h;
@@ -204,12 +177,12 @@ static void test_corpus_structure(void **state) {
 
 static void test_corpus_graph(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
   size_t len = 0;
-  uint8_t *orig = read_all(FIXTURES "/hello_world_int8.tflite", &len);
+  uint8_t *orig = tb_read_file(FIXTURES "/hello_world_int8.tflite", &len);
   assert_non_null(orig);
   hello_map h;
   map_hello(orig, &h);
@@ -407,7 +380,7 @@ static void prefix_sweep(const char *file, size_t step) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s", FIXTURES, file);
   size_t len = 0;
-  uint8_t *orig = read_all(path, &len);
+  uint8_t *orig = tb_read_file(path, &len);
   assert_non_null(orig);
   for (size_t n = 0; n < len; n += step) {
     qat_rt_model *m = NULL;
@@ -422,7 +395,7 @@ static void prefix_sweep(const char *file, size_t step) {
 
 static void test_prefix_sweeps(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -477,7 +450,7 @@ static void flip_sweep(const char *file, size_t step, const uint8_t *masks, int 
   char path[512];
   snprintf(path, sizeof path, "%s/%s", FIXTURES, file);
   size_t len = 0;
-  uint8_t *orig = read_all(path, &len);
+  uint8_t *orig = tb_read_file(path, &len);
   assert_non_null(orig);
   flip_sweep_buf(file, orig, len, step, masks, n_masks, 0, loaded, refused);
   free(orig);
@@ -488,7 +461,6 @@ static void flip_sweep(const char *file, size_t step, const uint8_t *masks, int 
  * biases and weights reach the int16 kernels' 64-bit requantization and tables. */
 static void test_bit_flips_int16(void **state) {
   (void)state;
-  enum { I16 = 7, I64 = 4 };
   tb_model *tm = calloc(1, sizeof *tm);
   assert_non_null(tm);
   static int8_t wc[4 * 3 * 3 * 2], wf[3 * 4];
@@ -556,7 +528,7 @@ static void test_bit_flips_int16(void **state) {
 
 static void test_bit_flips(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -577,7 +549,7 @@ static void test_bit_flips(void **state) {
 static void test_corpus_count(void **state) {
   (void)state;
   printf("malformed corpus: %d files refused as expected\n", n_corpus);
-  if (have_fixtures()) assert_true(n_corpus >= 30);
+  if (tb_have_fixtures()) assert_true(n_corpus >= 30);
 }
 
 int main(void) {

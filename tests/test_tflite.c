@@ -29,6 +29,7 @@
 #include "qat/export.h"
 #include "qat/model.h"
 #include "qat/rng.h"
+#include "qat/runtime.h"
 #include "qat/tflite.h"
 #include "qat/train.h"
 
@@ -454,6 +455,54 @@ static int case_version(const vcase *c) {
   return v;
 }
 
+/* REDUCE_MAX as the writer emits it (ReducerOptions keep_dims, axes as an int32 2nd input,
+ * version 2 for int8) reads back in qat's runtime with the shape keep_dims gives. */
+static void test_write_reduce_max(void **state) {
+  (void)state;
+  for (int kd = 0; kd < 2; kd++) {
+    qat_tflite_model m;
+    qat_tflite_model_init(&m);
+    const int dx[4] = {1, 2, 2, 3}, dk[4] = {1, 1, 1, 3}, dn[2] = {1, 3}, da[1] = {2};
+    const int32_t axes[2] = {1, 2};
+    const float s = 0.5f;
+    const int64_t z = -4;
+    int x, a, y;
+    assert_int_equal(qat_tflite_add_tensor(&m, "x", QAT_TFLITE_INT8, 4, dx, NULL, 0, &x), 0);
+    assert_int_equal(qat_tflite_add_tensor(&m, "axes", QAT_TFLITE_INT32, 1, da, axes, 8, &a), 0);
+    assert_int_equal(
+        qat_tflite_add_tensor(&m, "y", QAT_TFLITE_INT8, kd ? 4 : 2, kd ? dk : dn, NULL, 0, &y), 0);
+    assert_int_equal(qat_tflite_set_quant(&m, x, 1, &s, &z, 0), 0);
+    assert_int_equal(qat_tflite_set_quant(&m, y, 1, &s, &z, 0), 0);
+    qat_tflite_operator op;
+    qat_tflite_op_init(&op, QAT_TFLITE_OP_REDUCE_MAX);
+    op.opt.keep_dims = kd;
+    op.n_inputs = 2, op.inputs[0] = x, op.inputs[1] = a;
+    op.n_outputs = 1, op.outputs[0] = y;
+    assert_int_equal(qat_tflite_add_op(&m, &op, NULL), 0);
+    assert_int_equal(qat_tflite_add_input(&m, x, "x"), 0);
+    assert_int_equal(qat_tflite_add_output(&m, y, "y"), 0);
+    uint8_t *p;
+    size_t n;
+    assert_int_equal(qat_tflite_serialize(&m, &p, &n), 0);
+    qat_rt_model *rt = NULL;
+    if (qat_rt_model_load_buffer(p, n, "reduce_max.tflite", NULL, &rt)) fail_msg("%s", qat_error_message());
+    qat_rt_op_info info;
+    assert_int_equal(qat_rt_op(rt, 0, &info), 0);
+    assert_string_equal(info.name, "REDUCE_MAX");
+    assert_int_equal(info.version, 2);
+    const int8_t in[12] = {1, -9, 5, 7, 2, -3, -8, 4, 6, 0, 3, -1};
+    memcpy(qat_rt_tensor_data(rt, qat_rt_input(rt, 0)), in, sizeof in);
+    assert_int_equal(qat_rt_invoke(rt), 0);
+    const int8_t *out = qat_rt_tensor_data(rt, qat_rt_output(rt, 0));
+    assert_int_equal(out[0], 7);
+    assert_int_equal(out[1], 4);
+    assert_int_equal(out[2], 6);
+    qat_rt_model_free(rt);
+    free(p);
+    qat_tflite_model_free(&m);
+  }
+}
+
 static void test_op_versions(void **state) {
   (void)state;
   static const vcase cases[] = {
@@ -498,6 +547,9 @@ static void test_op_versions(void **state) {
       {"mean float", QAT_TFLITE_OP_MEAN, F32, I32, F32, .want = 1},
       {"mean int8", QAT_TFLITE_OP_MEAN, I8, I32, I8, .want = 2},
       {"mean int16", QAT_TFLITE_OP_MEAN, I16, I32, I16, .want = 3},
+      {"reduce_max float", QAT_TFLITE_OP_REDUCE_MAX, F32, I32, F32, .want = 1},
+      {"reduce_max int8", QAT_TFLITE_OP_REDUCE_MAX, I8, I32, I8, .want = 2},
+      {"reduce_max int16", QAT_TFLITE_OP_REDUCE_MAX, I16, I32, I16, .want = 3},
       {"relu6 int8", QAT_TFLITE_OP_RELU6, I8, -1, I8, .want = 2},
       {"relu uint8", QAT_TFLITE_OP_RELU, U8, -1, U8, .want = 2},
       {"relu int16", QAT_TFLITE_OP_RELU, I16, -1, I16, .want = 3},
@@ -538,6 +590,7 @@ static void test_runtime_versions(void **state) {
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_CONV_2D, 3), "1.14.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_CONV_2D, 1), "1.5.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_MEAN, 1), "1.6.0");
+  assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_REDUCE_MAX, 2), "1.14.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_DEQUANTIZE, 3), "1.15.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_FULLY_CONNECTED, 9), "2.3.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_RELU, 2), "2.1.0");
@@ -887,6 +940,7 @@ int main(void) {
       cmocka_unit_test(test_deterministic_and_atomic),
       cmocka_unit_test(test_validate_errors),
       cmocka_unit_test(test_op_versions),
+      cmocka_unit_test(test_write_reduce_max),
       cmocka_unit_test(test_runtime_versions),
       cmocka_unit_test(test_fold_conv),
       cmocka_unit_test(test_fold_depthwise),
