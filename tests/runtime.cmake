@@ -57,6 +57,7 @@ exec "$py" "$@"]=] litert ${PROJECT_SOURCE_DIR}
   --gen $<TARGET_FILE:test_runtime> --fixtures ${PROJECT_SOURCE_DIR}/../shared/fixtures/tflite)
 set_tests_properties(test_runtime_litert PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 
+if(NOT QAT_RUNTIME_ONLY) # needs qat train and export
 # Every model exported from the example configs (float32; int8 with int8 and float32 I/O):
 # `qat run --batch` bit-exact with BUILTIN_REF on 1000 random inputs each (100 under sanitizers),
 # the default interpreter's (XNNPACK) differences reported, and the parity report's target on
@@ -72,3 +73,4 @@ exec "$py" "$@"]=] examples ${PROJECT_SOURCE_DIR}
   ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_examples_bitexact.py --qat $<TARGET_FILE:qat>
   --work ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_examples PROPERTIES TIMEOUT 900 ENVIRONMENT "${QAT_INTEROP_EXAMPLES_ENV}")
+endif()
