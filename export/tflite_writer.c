@@ -1,9 +1,8 @@
 /* The TFLite model IR (include/qat/tflite.h) and its flatbuffer writer.
  *
- * Field ids below are the schema's (tensorflow/compiler/mlir/lite/schema/schema.fbs, the copy in
- * ../shared/fixtures/tflite/schema.fbs): fields numbered from 0 in declaration order, a union
- * taking two ids (its _type byte, then its value). Table sizes passed to qat_fb_start_table are
- * upper bounds on the ids used; the vtable only covers the fields actually set. */
+ * Codes, option union ids and field ids are qat/tflite_schema.h's. The table sizes passed to
+ * qat_fb_start_table are upper bounds on the ids used; the vtable only covers the fields
+ * actually set. */
 #include "qat/tflite.h"
 
 #include <math.h>
@@ -540,7 +539,7 @@ static qat_fb_off int_vector(qat_fb_builder *b, const int *v, int n) {
   return qat_fb_create_vector(b, tmp, (size_t)n, 4, 0);
 }
 
-/* Buffer { data:[ubyte] (force_align: 16) = 0; offset:ulong = 1; size:ulong = 2 } */
+/* Buffer.data is force_align: 16. */
 static qat_fb_off write_buffer(qat_fb_builder *b, const void *data, size_t bytes, size_t elem_size) {
   qat_fb_off vec = 0;
   if (data) vec = qat_fb_create_byte_vector(b, data, bytes / elem_size, elem_size, 16);
@@ -576,8 +575,6 @@ static qat_fb_off write_buffers(writer *w) {
   return v;
 }
 
-/* QuantizationParameters { min 0, max 1, scale 2, zero_point 3, details 4-5,
- * quantized_dimension 6 } */
 /* All-zero zero-point vectors (symmetric weights and biases: one per quantized tensor) are
  * written once per length and shared: a flatbuffer may point to one vector from several tables,
  * and it saves 8 bytes per channel of every per-channel tensor after the first (the dynamic-range
@@ -610,8 +607,6 @@ static qat_fb_off write_quant(qat_fb_builder *b, const qat_tflite_quant *q, zp_c
   return qat_fb_end_table(b);
 }
 
-/* Tensor { shape 0, type 1, buffer 2, name 3, quantization 4, is_variable 5, sparsity 6,
- * shape_signature 7, has_rank 8, variant_tensors 9, external_buffer 10 } */
 static qat_fb_off write_tensors(writer *w) {
   const qat_tflite_model *m = w->m;
   qat_fb_builder *b = &w->b;
@@ -643,8 +638,6 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
   *type = QAT_TFLITE_OPTIONS_NONE;
   switch (op->op) {
   case QAT_TFLITE_OP_CONV_2D:
-    /* Conv2DOptions { padding 0, stride_w 1, stride_h 2, fused_activation_function 3,
-     * dilation_w_factor 4 = 1, dilation_h_factor 5 = 1, quantized_bias_type 6 } */
     *type = QAT_TFLITE_OPTIONS_Conv2DOptions;
     qat_fb_start_table(b, QAT_TFLITE_Conv2DOptions__COUNT);
     qat_fb_add_scalar_i32(b, QAT_TFLITE_Conv2DOptions_stride_w, o->stride_w, 0);
@@ -656,8 +649,6 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     qat_fb_add_scalar_i8(b, QAT_TFLITE_Conv2DOptions_quantized_bias_type, (int8_t)o->quantized_bias_type, 0);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_DEPTHWISE_CONV_2D:
-    /* DepthwiseConv2DOptions { padding 0, stride_w 1, stride_h 2, depth_multiplier 3,
-     * fused_activation_function 4, dilation_w_factor 5 = 1, dilation_h_factor 6 = 1 } */
     *type = QAT_TFLITE_OPTIONS_DepthwiseConv2DOptions;
     qat_fb_start_table(b, QAT_TFLITE_DepthwiseConv2DOptions__COUNT);
     qat_fb_add_scalar_i32(b, QAT_TFLITE_DepthwiseConv2DOptions_stride_w, o->stride_w, 0);
@@ -670,8 +661,6 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_MAX_POOL_2D:
   case QAT_TFLITE_OP_AVERAGE_POOL_2D:
-    /* Pool2DOptions { padding 0, stride_w 1, stride_h 2, filter_width 3, filter_height 4,
-     * fused_activation_function 5 } */
     *type = QAT_TFLITE_OPTIONS_Pool2DOptions;
     qat_fb_start_table(b, QAT_TFLITE_Pool2DOptions__COUNT);
     qat_fb_add_scalar_i32(b, QAT_TFLITE_Pool2DOptions_stride_w, o->stride_w, 0);
@@ -682,8 +671,6 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     qat_fb_add_scalar_i8(b, QAT_TFLITE_Pool2DOptions_fused_activation_function, (int8_t)o->activation, 0);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_FULLY_CONNECTED:
-    /* FullyConnectedOptions { fused_activation_function 0, weights_format 1 = DEFAULT,
-     * keep_num_dims 2, asymmetric_quantize_inputs 3, quantized_bias_type 4 } */
     *type = QAT_TFLITE_OPTIONS_FullyConnectedOptions;
     qat_fb_start_table(b, QAT_TFLITE_FullyConnectedOptions__COUNT);
     qat_fb_add_scalar_i8(b, QAT_TFLITE_FullyConnectedOptions_fused_activation_function, (int8_t)o->activation, 0);
@@ -692,21 +679,20 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     qat_fb_add_scalar_i8(b, QAT_TFLITE_FullyConnectedOptions_quantized_bias_type, (int8_t)o->quantized_bias_type, 0);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_SOFTMAX:
-    /* SoftmaxOptions { beta 0 } (schema default 0.0: always stored, the converter writes 1) */
+    /* beta: the schema default is 0.0, so it is always stored (the converter writes 1) */
     *type = QAT_TFLITE_OPTIONS_SoftmaxOptions;
     qat_fb_start_table(b, QAT_TFLITE_SoftmaxOptions__COUNT);
     qat_fb_add_scalar_f32(b, QAT_TFLITE_SoftmaxOptions_beta, o->beta, 0.0f);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_ADD:
-    /* AddOptions { fused_activation_function 0, pot_scale_int16 1 = true } */
     *type = QAT_TFLITE_OPTIONS_AddOptions;
     qat_fb_start_table(b, QAT_TFLITE_AddOptions__COUNT);
     qat_fb_add_scalar_i8(b, QAT_TFLITE_AddOptions_fused_activation_function, (int8_t)o->activation, 0);
     qat_fb_add_scalar_bool(b, QAT_TFLITE_AddOptions_pot_scale_int16, o->pot_scale_int16 != 0, true);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_RESHAPE: {
-    /* ReshapeOptions { new_shape 0 }: only when asked for; the MLIR converter passes the shape
-     * as the 2nd input and writes no options. */
+    /* new_shape only when asked for: the MLIR converter passes the shape as the 2nd input and
+     * writes no options. */
     if (o->n_new_shape <= 0) return 0;
     qat_fb_off shape = int_vector(b, o->new_shape, o->n_new_shape);
     *type = QAT_TFLITE_OPTIONS_ReshapeOptions;
@@ -716,7 +702,6 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
   }
   case QAT_TFLITE_OP_MEAN:
   case QAT_TFLITE_OP_REDUCE_MAX:
-    /* ReducerOptions { keep_dims 0 } */
     *type = QAT_TFLITE_OPTIONS_ReducerOptions;
     qat_fb_start_table(b, QAT_TFLITE_ReducerOptions__COUNT);
     qat_fb_add_scalar_bool(b, QAT_TFLITE_ReducerOptions_keep_dims, o->keep_dims != 0, false);
@@ -728,8 +713,6 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
   }
 }
 
-/* Operator { opcode_index 0, inputs 1, outputs 2, builtin_options_type 3, builtin_options 4,
- * custom_options 5, ... } */
 static qat_fb_off write_operators(writer *w) {
   const qat_tflite_model *m = w->m;
   qat_fb_builder *b = &w->b;
@@ -753,8 +736,6 @@ static qat_fb_off write_operators(writer *w) {
   return v;
 }
 
-/* OperatorCode { deprecated_builtin_code 0 (byte), custom_code 1, version 2 = 1,
- * builtin_code 3 (int) } */
 static qat_fb_off write_opcodes(writer *w) {
   qat_fb_builder *b = &w->b;
   qat_fb_off offs[32];
@@ -774,8 +755,6 @@ static qat_fb_off write_opcodes(writer *w) {
   return qat_fb_create_offset_vector(b, offs, (size_t)w->n_codes);
 }
 
-/* TensorMap { name 0, tensor_index 1 }; SignatureDef { inputs 0, outputs 1, signature_key 2,
- * deprecated_tag 3, subgraph_index 4 } */
 static qat_fb_off write_tensor_maps(qat_fb_builder *b, const qat_tflite_io *io, int n) {
   qat_fb_off offs[QAT_TFLITE_MAX_IO];
   for (int i = 0; i < n; i++) {
@@ -858,7 +837,6 @@ static int build(writer *w) {
   for (int i = 0; i < m->n_outputs; i++) tmp[i] = m->outputs[i].tensor;
   qat_fb_off outputs = qat_fb_create_vector(b, tmp, (size_t)m->n_outputs, 4, 0);
   qat_fb_off sg_name = qat_fb_create_string(b, "main");
-  /* SubGraph { tensors 0, inputs 1, outputs 2, operators 3, name 4, debug_metadata_index 5 } */
   qat_fb_start_table(b, QAT_TFLITE_SubGraph__COUNT);
   qat_fb_add_offset(b, QAT_TFLITE_SubGraph_tensors, tensors);
   qat_fb_add_offset(b, QAT_TFLITE_SubGraph_inputs, inputs);
@@ -869,7 +847,6 @@ static int build(writer *w) {
   qat_fb_off subgraphs = qat_fb_create_offset_vector(b, &subgraph, 1);
   qat_fb_off opcodes = write_opcodes(w);
   qat_fb_off signatures = write_signature(w);
-  /* Metadata { name 0, buffer 1 } */
   qat_fb_off md_name = qat_fb_create_string(b, "min_runtime_version");
   qat_fb_start_table(b, QAT_TFLITE_Metadata__COUNT);
   qat_fb_add_offset(b, QAT_TFLITE_Metadata_name, md_name);
@@ -877,8 +854,6 @@ static int build(writer *w) {
   qat_fb_off md = qat_fb_end_table(b);
   qat_fb_off metadata = qat_fb_create_offset_vector(b, &md, 1);
   qat_fb_off description = qat_fb_create_string(b, "qat " QAT_VERSION);
-  /* Model { version 0, operator_codes 1, subgraphs 2, description 3, buffers 4,
-   * metadata_buffer 5, metadata 6, signature_defs 7, ... } */
   qat_fb_start_table(b, QAT_TFLITE_Model__COUNT);
   qat_fb_add_offset(b, QAT_TFLITE_Model_operator_codes, opcodes);
   qat_fb_add_offset(b, QAT_TFLITE_Model_subgraphs, subgraphs);
