@@ -122,9 +122,7 @@ void rt_softmax_i16(int64_t outer, int64_t depth, int32_t mult, int shift, const
   for (int64_t i = 0; i < outer; i++) {
     const int16_t *row = in + i * depth;
     int16_t *orow = out + i * depth;
-    int32_t max_in_row = -32768;
-    for (int64_t c = 0; c < depth; c++)
-      if (row[c] > max_in_row) max_in_row = row[c];
+    RT_ROW_MAX(max_in_row, row, depth, -32768);
     /* The exponentials are cached in the output row, as the reference kernel does; the
      * interpreter keeps in and out apart (they are both live at the op). */
     int32_t sum_of_exps = 0; /* Q16.15; depth <= 65536 keeps it in int32 (checked at load) */

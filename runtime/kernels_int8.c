@@ -254,9 +254,7 @@ int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, in
   for (int64_t i = 0; i < outer; i++) {
     const int8_t *row = in + i * depth;
     int8_t *orow = out + i * depth;
-    int32_t max_in_row = -128;
-    for (int64_t c = 0; c < depth; c++)
-      if (row[c] > max_in_row) max_in_row = row[c];
+    RT_ROW_MAX(max_in_row, row, depth, -128);
     int32_t sum_of_exps = 0; /* Q12.19 */
     for (int64_t c = 0; c < depth; c++) {
       const int32_t diff = row[c] - max_in_row;

@@ -34,6 +34,12 @@ static inline int32_t rt_requant_double(int64_t acc, double eff) {
   return r >= -2147483648.0 && r < 2147483648.0 ? (int32_t)r : INT32_MIN;
 }
 
+/* Declares max as the largest of row[0..n) and lowest (SOFTMAX's max_in_row). */
+#define RT_ROW_MAX(max, row, n, lowest)    \
+  int32_t max = (lowest);                  \
+  for (int64_t c_ = 0; c_ < (n); c_++)     \
+    if ((row)[c_] > max) max = (row)[c_]
+
 /* ---- windows ------------------------------------------------------------------------------ */
 
 /* Every output pixel of a window op (batch b), with the input position (y0, x0) of its
