@@ -6,7 +6,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef QAT_NO_LIBZIP
 #include <zip.h>
+#endif
 
 #include "data/source.h"
 #include "qat/atomic_file.h"
@@ -227,6 +229,17 @@ int qat_npy_load(const char *path, int64_t max_bytes, qat_npy *out) {
   return rc;
 }
 
+#ifdef QAT_NO_LIBZIP
+/* The runtime-only build (QAT_RUNTIME_ONLY) links no libzip: .npz archives need the full build. */
+int qat_npz_load(const char *path, const char *key, int64_t max_bytes, int missing_ok, qat_npy *out) {
+  (void)key;
+  (void)max_bytes;
+  (void)missing_ok;
+  memset(out, 0, sizeof *out);
+  return qat_fail(QAT_ERR_UNSUPPORTED, "%s: .npz archives need libzip, which this runtime-only build of qat leaves out "
+                                       "(use .npy files, or the full build)", path);
+}
+#else
 int qat_npz_load(const char *path, const char *key, int64_t max_bytes, int missing_ok, qat_npy *out) {
   memset(out, 0, sizeof *out);
   char entry[256], name[4400];
@@ -298,6 +311,7 @@ close_zip:
   zip_discard(z);
   return rc;
 }
+#endif
 
 void qat_npy_free(qat_npy *a) {
   if (!a) return;

@@ -1,9 +1,8 @@
 /* The TFLite model IR (include/qat/tflite.h) and its flatbuffer writer.
  *
- * Field ids below are the schema's (tensorflow/compiler/mlir/lite/schema/schema.fbs, the copy in
- * ../shared/fixtures/tflite/schema.fbs): fields numbered from 0 in declaration order, a union
- * taking two ids (its _type byte, then its value). Table sizes passed to qat_fb_start_table are
- * upper bounds on the ids used; the vtable only covers the fields actually set. */
+ * Codes, option union ids and field ids are qat/tflite_schema.h's. The table sizes passed to
+ * qat_fb_start_table are upper bounds on the ids used; the vtable only covers the fields
+ * actually set. */
 #include "qat/tflite.h"
 
 #include <math.h>
@@ -16,67 +15,35 @@
 #include "qat/flatbuf.h"
 #include "qat/version.h"
 
-#define TFLITE_SCHEMA_VERSION 3
-/* schema.fbs: deprecated_builtin_code is a byte; codes above this go in builtin_code only. */
-#define PLACEHOLDER_FOR_GREATER_OP_CODES 127
-
-/* BuiltinOptions union type ids (position in `union BuiltinOptions`, NONE = 0). */
-enum {
-  OPTIONS_NONE = 0,
-  OPTIONS_CONV2D = 1,
-  OPTIONS_DEPTHWISE_CONV2D = 2,
-  OPTIONS_POOL2D = 5,
-  OPTIONS_FULLY_CONNECTED = 8,
-  OPTIONS_SOFTMAX = 9,
-  OPTIONS_ADD = 11,
-  OPTIONS_RESHAPE = 17,
-  OPTIONS_REDUCER = 27,
-};
-
-/* ---- names and sizes ---- */
-
-size_t qat_tflite_type_size(qat_tflite_type t) {
-  switch (t) {
-  case QAT_TFLITE_FLOAT32: return 4;
-  case QAT_TFLITE_FLOAT16: return 2;
-  case QAT_TFLITE_INT32: return 4;
-  case QAT_TFLITE_UINT8: return 1;
-  case QAT_TFLITE_INT64: return 8;
-  case QAT_TFLITE_INT16: return 2;
-  case QAT_TFLITE_INT8: return 1;
+static size_t schema_type_size(int code) {
+  switch (code) {
+#define SIZE_(name, c, size) case c: return size;
+    QAT_TFLITE_TENSOR_TYPES(SIZE_)
+#undef SIZE_
   }
   return 0;
 }
 
+/* ---- names and sizes (the schema's lists; the IR accepts the types of QAT_TFLITE_WRITTEN_TYPES) ---- */
+
+size_t qat_tflite_type_size(qat_tflite_type t) {
+#define SIZE_(name) if (t == QAT_TFLITE_##name) return schema_type_size(QAT_TFLITE_TYPE_##name);
+  QAT_TFLITE_WRITTEN_TYPES(SIZE_)
+#undef SIZE_
+  return 0;
+}
+
 const char *qat_tflite_type_name(qat_tflite_type t) {
-  switch (t) {
-  case QAT_TFLITE_FLOAT32: return "FLOAT32";
-  case QAT_TFLITE_FLOAT16: return "FLOAT16";
-  case QAT_TFLITE_INT32: return "INT32";
-  case QAT_TFLITE_UINT8: return "UINT8";
-  case QAT_TFLITE_INT64: return "INT64";
-  case QAT_TFLITE_INT16: return "INT16";
-  case QAT_TFLITE_INT8: return "INT8";
-  }
+#define NAME_(name) if (t == QAT_TFLITE_##name) return #name;
+  QAT_TFLITE_WRITTEN_TYPES(NAME_)
+#undef NAME_
   return "?";
 }
 
 const char *qat_tflite_op_name(qat_tflite_op op) {
-  switch (op) {
-  case QAT_TFLITE_OP_ADD: return "ADD";
-  case QAT_TFLITE_OP_AVERAGE_POOL_2D: return "AVERAGE_POOL_2D";
-  case QAT_TFLITE_OP_CONV_2D: return "CONV_2D";
-  case QAT_TFLITE_OP_DEPTHWISE_CONV_2D: return "DEPTHWISE_CONV_2D";
-  case QAT_TFLITE_OP_DEQUANTIZE: return "DEQUANTIZE";
-  case QAT_TFLITE_OP_FULLY_CONNECTED: return "FULLY_CONNECTED";
-  case QAT_TFLITE_OP_MAX_POOL_2D: return "MAX_POOL_2D";
-  case QAT_TFLITE_OP_RELU: return "RELU";
-  case QAT_TFLITE_OP_RELU6: return "RELU6";
-  case QAT_TFLITE_OP_RESHAPE: return "RESHAPE";
-  case QAT_TFLITE_OP_SOFTMAX: return "SOFTMAX";
-  case QAT_TFLITE_OP_MEAN: return "MEAN";
-  case QAT_TFLITE_OP_QUANTIZE: return "QUANTIZE";
-  }
+#define NAME_(name) if (op == QAT_TFLITE_OP_##name) return #name;
+  QAT_TFLITE_WRITTEN_OPS(NAME_)
+#undef NAME_
   return "?";
 }
 
@@ -251,7 +218,8 @@ static void op_arity(qat_tflite_op op, int *min_in, int *max_in, int *optional_i
     *min_in = 2, *max_in = 3, *optional_in = 2; /* x, weights, [bias] */
     return;
   case QAT_TFLITE_OP_ADD:
-  case QAT_TFLITE_OP_MEAN: *min_in = *max_in = 2; return; /* MEAN: x, axes */
+  case QAT_TFLITE_OP_MEAN:
+  case QAT_TFLITE_OP_REDUCE_MAX: *min_in = *max_in = 2; return; /* x, axes */
   case QAT_TFLITE_OP_RESHAPE: *min_in = 1, *max_in = 2; return; /* x, [shape] */
   default: *min_in = *max_in = 1; return;
   }
@@ -341,7 +309,7 @@ int qat_tflite_validate(const qat_tflite_model *m) {
     }
     producer[out] = k;
     /* Inputs whose type the ops fix, whatever the mode. */
-    if (op->op == QAT_TFLITE_OP_MEAN || (op->op == QAT_TFLITE_OP_RESHAPE && op->n_inputs == 2)) {
+    if (op->op == QAT_TFLITE_OP_MEAN || op->op == QAT_TFLITE_OP_REDUCE_MAX || (op->op == QAT_TFLITE_OP_RESHAPE && op->n_inputs == 2)) {
       const qat_tflite_tensor *s = tensor_at(m, op->inputs[1]);
       if (s->type != QAT_TFLITE_INT32 || s->rank != 1) {
         rc = qat_fail(QAT_ERR_INTERNAL, "tflite: operator %d (%s): its 2nd input must be a 1-D INT32 tensor", k,
@@ -447,8 +415,10 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     return 1;
   case QAT_TFLITE_OP_SOFTMAX:
   case QAT_TFLITE_OP_MEAN:
+  case QAT_TFLITE_OP_REDUCE_MAX:
   case QAT_TFLITE_OP_RELU6:
-    /* One rule for SOFTMAX, MEAN, RELU6 (and others): 3 for int16 input, 2 for int8. */
+    /* One rule for SOFTMAX, MEAN, REDUCE_MAX, RELU6 (and others): 3 for int16 input, 2 for
+     * int8. */
     if (in0 == I16) return 3;
     if (in0 == I8) return 2;
     return 1;
@@ -514,6 +484,8 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_SOFTMAX, 1, "1.5.0"},          {QAT_TFLITE_OP_SOFTMAX, 2, "1.14.0"},
     {QAT_TFLITE_OP_SOFTMAX, 3, "2.3.0"},          {QAT_TFLITE_OP_MEAN, 1, "1.6.0"},
     {QAT_TFLITE_OP_MEAN, 2, "1.14.0"},            {QAT_TFLITE_OP_MEAN, 3, "2.4.0"},
+    {QAT_TFLITE_OP_REDUCE_MAX, 1, "1.11.0"},      {QAT_TFLITE_OP_REDUCE_MAX, 2, "1.14.0"},
+    {QAT_TFLITE_OP_REDUCE_MAX, 3, "2.5.0"},
     {QAT_TFLITE_OP_RELU6, 1, "1.5.0"},            {QAT_TFLITE_OP_RELU6, 2, "1.14.0"},
     {QAT_TFLITE_OP_RELU6, 3, "2.5.0"},            {QAT_TFLITE_OP_RELU, 1, "1.5.0"},
     {QAT_TFLITE_OP_RELU, 2, "2.1.0"},             {QAT_TFLITE_OP_RELU, 3, "2.5.0"},
@@ -567,12 +539,12 @@ static qat_fb_off int_vector(qat_fb_builder *b, const int *v, int n) {
   return qat_fb_create_vector(b, tmp, (size_t)n, 4, 0);
 }
 
-/* Buffer { data:[ubyte] (force_align: 16) = 0; offset:ulong = 1; size:ulong = 2 } */
+/* Buffer.data is force_align: 16. */
 static qat_fb_off write_buffer(qat_fb_builder *b, const void *data, size_t bytes, size_t elem_size) {
   qat_fb_off vec = 0;
   if (data) vec = qat_fb_create_byte_vector(b, data, bytes / elem_size, elem_size, 16);
-  qat_fb_start_table(b, 3);
-  qat_fb_add_offset(b, 0, vec);
+  qat_fb_start_table(b, QAT_TFLITE_Buffer__COUNT);
+  qat_fb_add_offset(b, QAT_TFLITE_Buffer_data, vec);
   return qat_fb_end_table(b);
 }
 
@@ -603,8 +575,6 @@ static qat_fb_off write_buffers(writer *w) {
   return v;
 }
 
-/* QuantizationParameters { min 0, max 1, scale 2, zero_point 3, details 4-5,
- * quantized_dimension 6 } */
 /* All-zero zero-point vectors (symmetric weights and biases: one per quantized tensor) are
  * written once per length and shared: a flatbuffer may point to one vector from several tables,
  * and it saves 8 bytes per channel of every per-channel tensor after the first (the dynamic-range
@@ -630,15 +600,13 @@ static qat_fb_off write_quant(qat_fb_builder *b, const qat_tflite_quant *q, zp_c
       zc->off[zc->count++] = zp;
     }
   }
-  qat_fb_start_table(b, 7);
-  qat_fb_add_offset(b, 2, scale);
-  qat_fb_add_offset(b, 3, zp);
-  qat_fb_add_scalar_i32(b, 6, q->quantized_dimension, 0);
+  qat_fb_start_table(b, QAT_TFLITE_QuantizationParameters__COUNT);
+  qat_fb_add_offset(b, QAT_TFLITE_QuantizationParameters_scale, scale);
+  qat_fb_add_offset(b, QAT_TFLITE_QuantizationParameters_zero_point, zp);
+  qat_fb_add_scalar_i32(b, QAT_TFLITE_QuantizationParameters_quantized_dimension, q->quantized_dimension, 0);
   return qat_fb_end_table(b);
 }
 
-/* Tensor { shape 0, type 1, buffer 2, name 3, quantization 4, is_variable 5, sparsity 6,
- * shape_signature 7, has_rank 8, variant_tensors 9, external_buffer 10 } */
 static qat_fb_off write_tensors(writer *w) {
   const qat_tflite_model *m = w->m;
   qat_fb_builder *b = &w->b;
@@ -650,12 +618,12 @@ static qat_fb_off write_tensors(writer *w) {
     qat_fb_off shape = int_vector(b, t->dims, t->rank);
     qat_fb_off name = qat_fb_create_string(b, t->name);
     qat_fb_off quant = write_quant(b, &t->quant, &zc);
-    qat_fb_start_table(b, 11);
-    qat_fb_add_offset(b, 4, quant);
-    qat_fb_add_offset(b, 3, name);
-    qat_fb_add_scalar_u32(b, 2, (uint32_t)w->buffer_of[i], 0);
-    qat_fb_add_offset(b, 0, shape);
-    qat_fb_add_scalar_i8(b, 1, (int8_t)t->type, 0);
+    qat_fb_start_table(b, QAT_TFLITE_Tensor__COUNT);
+    qat_fb_add_offset(b, QAT_TFLITE_Tensor_quantization, quant);
+    qat_fb_add_offset(b, QAT_TFLITE_Tensor_name, name);
+    qat_fb_add_scalar_u32(b, QAT_TFLITE_Tensor_buffer, (uint32_t)w->buffer_of[i], 0);
+    qat_fb_add_offset(b, QAT_TFLITE_Tensor_shape, shape);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_Tensor_type, (int8_t)t->type, 0);
     offs[i] = qat_fb_end_table(b);
   }
   qat_fb_off v = qat_fb_create_offset_vector(b, offs, (size_t)m->n_tensors);
@@ -667,85 +635,76 @@ static qat_fb_off write_tensors(writer *w) {
  * options the converter leaves out. */
 static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op, uint8_t *type) {
   const qat_tflite_options *o = &op->opt;
-  *type = OPTIONS_NONE;
+  *type = QAT_TFLITE_OPTIONS_NONE;
   switch (op->op) {
   case QAT_TFLITE_OP_CONV_2D:
-    /* Conv2DOptions { padding 0, stride_w 1, stride_h 2, fused_activation_function 3,
-     * dilation_w_factor 4 = 1, dilation_h_factor 5 = 1, quantized_bias_type 6 } */
-    *type = OPTIONS_CONV2D;
-    qat_fb_start_table(b, 7);
-    qat_fb_add_scalar_i32(b, 1, o->stride_w, 0);
-    qat_fb_add_scalar_i32(b, 2, o->stride_h, 0);
-    qat_fb_add_scalar_i32(b, 4, o->dilation_w, 1);
-    qat_fb_add_scalar_i32(b, 5, o->dilation_h, 1);
-    qat_fb_add_scalar_i8(b, 0, (int8_t)o->padding, 0);
-    qat_fb_add_scalar_i8(b, 3, (int8_t)o->activation, 0);
-    qat_fb_add_scalar_i8(b, 6, (int8_t)o->quantized_bias_type, 0);
+    *type = QAT_TFLITE_OPTIONS_Conv2DOptions;
+    qat_fb_start_table(b, QAT_TFLITE_Conv2DOptions__COUNT);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_Conv2DOptions_stride_w, o->stride_w, 0);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_Conv2DOptions_stride_h, o->stride_h, 0);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_Conv2DOptions_dilation_w_factor, o->dilation_w, 1);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_Conv2DOptions_dilation_h_factor, o->dilation_h, 1);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_Conv2DOptions_padding, (int8_t)o->padding, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_Conv2DOptions_fused_activation_function, (int8_t)o->activation, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_Conv2DOptions_quantized_bias_type, (int8_t)o->quantized_bias_type, 0);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_DEPTHWISE_CONV_2D:
-    /* DepthwiseConv2DOptions { padding 0, stride_w 1, stride_h 2, depth_multiplier 3,
-     * fused_activation_function 4, dilation_w_factor 5 = 1, dilation_h_factor 6 = 1 } */
-    *type = OPTIONS_DEPTHWISE_CONV2D;
-    qat_fb_start_table(b, 7);
-    qat_fb_add_scalar_i32(b, 1, o->stride_w, 0);
-    qat_fb_add_scalar_i32(b, 2, o->stride_h, 0);
-    qat_fb_add_scalar_i32(b, 3, o->depth_multiplier, 0);
-    qat_fb_add_scalar_i32(b, 5, o->dilation_w, 1);
-    qat_fb_add_scalar_i32(b, 6, o->dilation_h, 1);
-    qat_fb_add_scalar_i8(b, 0, (int8_t)o->padding, 0);
-    qat_fb_add_scalar_i8(b, 4, (int8_t)o->activation, 0);
+    *type = QAT_TFLITE_OPTIONS_DepthwiseConv2DOptions;
+    qat_fb_start_table(b, QAT_TFLITE_DepthwiseConv2DOptions__COUNT);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_DepthwiseConv2DOptions_stride_w, o->stride_w, 0);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_DepthwiseConv2DOptions_stride_h, o->stride_h, 0);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_DepthwiseConv2DOptions_depth_multiplier, o->depth_multiplier, 0);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_DepthwiseConv2DOptions_dilation_w_factor, o->dilation_w, 1);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_DepthwiseConv2DOptions_dilation_h_factor, o->dilation_h, 1);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_DepthwiseConv2DOptions_padding, (int8_t)o->padding, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_DepthwiseConv2DOptions_fused_activation_function, (int8_t)o->activation, 0);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_MAX_POOL_2D:
   case QAT_TFLITE_OP_AVERAGE_POOL_2D:
-    /* Pool2DOptions { padding 0, stride_w 1, stride_h 2, filter_width 3, filter_height 4,
-     * fused_activation_function 5 } */
-    *type = OPTIONS_POOL2D;
-    qat_fb_start_table(b, 6);
-    qat_fb_add_scalar_i32(b, 1, o->stride_w, 0);
-    qat_fb_add_scalar_i32(b, 2, o->stride_h, 0);
-    qat_fb_add_scalar_i32(b, 3, o->filter_w, 0);
-    qat_fb_add_scalar_i32(b, 4, o->filter_h, 0);
-    qat_fb_add_scalar_i8(b, 0, (int8_t)o->padding, 0);
-    qat_fb_add_scalar_i8(b, 5, (int8_t)o->activation, 0);
+    *type = QAT_TFLITE_OPTIONS_Pool2DOptions;
+    qat_fb_start_table(b, QAT_TFLITE_Pool2DOptions__COUNT);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_Pool2DOptions_stride_w, o->stride_w, 0);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_Pool2DOptions_stride_h, o->stride_h, 0);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_Pool2DOptions_filter_width, o->filter_w, 0);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_Pool2DOptions_filter_height, o->filter_h, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_Pool2DOptions_padding, (int8_t)o->padding, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_Pool2DOptions_fused_activation_function, (int8_t)o->activation, 0);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_FULLY_CONNECTED:
-    /* FullyConnectedOptions { fused_activation_function 0, weights_format 1 = DEFAULT,
-     * keep_num_dims 2, asymmetric_quantize_inputs 3, quantized_bias_type 4 } */
-    *type = OPTIONS_FULLY_CONNECTED;
-    qat_fb_start_table(b, 5);
-    qat_fb_add_scalar_i8(b, 0, (int8_t)o->activation, 0);
-    qat_fb_add_scalar_bool(b, 2, o->keep_num_dims != 0, false);
-    qat_fb_add_scalar_bool(b, 3, o->asymmetric_quantize_inputs != 0, false);
-    qat_fb_add_scalar_i8(b, 4, (int8_t)o->quantized_bias_type, 0);
+    *type = QAT_TFLITE_OPTIONS_FullyConnectedOptions;
+    qat_fb_start_table(b, QAT_TFLITE_FullyConnectedOptions__COUNT);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_FullyConnectedOptions_fused_activation_function, (int8_t)o->activation, 0);
+    qat_fb_add_scalar_bool(b, QAT_TFLITE_FullyConnectedOptions_keep_num_dims, o->keep_num_dims != 0, false);
+    qat_fb_add_scalar_bool(b, QAT_TFLITE_FullyConnectedOptions_asymmetric_quantize_inputs, o->asymmetric_quantize_inputs != 0, false);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_FullyConnectedOptions_quantized_bias_type, (int8_t)o->quantized_bias_type, 0);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_SOFTMAX:
-    /* SoftmaxOptions { beta 0 } (schema default 0.0: always stored, the converter writes 1) */
-    *type = OPTIONS_SOFTMAX;
-    qat_fb_start_table(b, 1);
-    qat_fb_add_scalar_f32(b, 0, o->beta, 0.0f);
+    /* beta: the schema default is 0.0, so it is always stored (the converter writes 1) */
+    *type = QAT_TFLITE_OPTIONS_SoftmaxOptions;
+    qat_fb_start_table(b, QAT_TFLITE_SoftmaxOptions__COUNT);
+    qat_fb_add_scalar_f32(b, QAT_TFLITE_SoftmaxOptions_beta, o->beta, 0.0f);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_ADD:
-    /* AddOptions { fused_activation_function 0, pot_scale_int16 1 = true } */
-    *type = OPTIONS_ADD;
-    qat_fb_start_table(b, 2);
-    qat_fb_add_scalar_i8(b, 0, (int8_t)o->activation, 0);
-    qat_fb_add_scalar_bool(b, 1, o->pot_scale_int16 != 0, true);
+    *type = QAT_TFLITE_OPTIONS_AddOptions;
+    qat_fb_start_table(b, QAT_TFLITE_AddOptions__COUNT);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_AddOptions_fused_activation_function, (int8_t)o->activation, 0);
+    qat_fb_add_scalar_bool(b, QAT_TFLITE_AddOptions_pot_scale_int16, o->pot_scale_int16 != 0, true);
     return qat_fb_end_table(b);
   case QAT_TFLITE_OP_RESHAPE: {
-    /* ReshapeOptions { new_shape 0 }: only when asked for; the MLIR converter passes the shape
-     * as the 2nd input and writes no options. */
+    /* new_shape only when asked for: the MLIR converter passes the shape as the 2nd input and
+     * writes no options. */
     if (o->n_new_shape <= 0) return 0;
     qat_fb_off shape = int_vector(b, o->new_shape, o->n_new_shape);
-    *type = OPTIONS_RESHAPE;
-    qat_fb_start_table(b, 1);
-    qat_fb_add_offset(b, 0, shape);
+    *type = QAT_TFLITE_OPTIONS_ReshapeOptions;
+    qat_fb_start_table(b, QAT_TFLITE_ReshapeOptions__COUNT);
+    qat_fb_add_offset(b, QAT_TFLITE_ReshapeOptions_new_shape, shape);
     return qat_fb_end_table(b);
   }
   case QAT_TFLITE_OP_MEAN:
-    /* ReducerOptions { keep_dims 0 } */
-    *type = OPTIONS_REDUCER;
-    qat_fb_start_table(b, 1);
-    qat_fb_add_scalar_bool(b, 0, o->keep_dims != 0, false);
+  case QAT_TFLITE_OP_REDUCE_MAX:
+    *type = QAT_TFLITE_OPTIONS_ReducerOptions;
+    qat_fb_start_table(b, QAT_TFLITE_ReducerOptions__COUNT);
+    qat_fb_add_scalar_bool(b, QAT_TFLITE_ReducerOptions_keep_dims, o->keep_dims != 0, false);
     return qat_fb_end_table(b);
   default:
     /* RELU, RELU6: no options table exists. QUANTIZE, DEQUANTIZE: empty tables that the
@@ -754,8 +713,6 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
   }
 }
 
-/* Operator { opcode_index 0, inputs 1, outputs 2, builtin_options_type 3, builtin_options 4,
- * custom_options 5, ... } */
 static qat_fb_off write_operators(writer *w) {
   const qat_tflite_model *m = w->m;
   qat_fb_builder *b = &w->b;
@@ -767,11 +724,11 @@ static qat_fb_off write_operators(writer *w) {
     qat_fb_off out = int_vector(b, op->outputs, op->n_outputs);
     uint8_t type;
     qat_fb_off options = write_options(b, op, &type);
-    qat_fb_start_table(b, 14);
-    qat_fb_add_offset(b, 1, in);
-    qat_fb_add_offset(b, 2, out);
-    qat_fb_add_union(b, 3, type, options);
-    qat_fb_add_scalar_u32(b, 0, (uint32_t)w->opcode_of[k], 0);
+    qat_fb_start_table(b, QAT_TFLITE_Operator__COUNT);
+    qat_fb_add_offset(b, QAT_TFLITE_Operator_inputs, in);
+    qat_fb_add_offset(b, QAT_TFLITE_Operator_outputs, out);
+    qat_fb_add_union(b, QAT_TFLITE_Operator_builtin_options_type, type, options);
+    qat_fb_add_scalar_u32(b, QAT_TFLITE_Operator_opcode_index, (uint32_t)w->opcode_of[k], 0);
     offs[k] = qat_fb_end_table(b);
   }
   qat_fb_off v = qat_fb_create_offset_vector(b, offs, (size_t)m->n_ops);
@@ -779,36 +736,32 @@ static qat_fb_off write_operators(writer *w) {
   return v;
 }
 
-/* OperatorCode { deprecated_builtin_code 0 (byte), custom_code 1, version 2 = 1,
- * builtin_code 3 (int) } */
 static qat_fb_off write_opcodes(writer *w) {
   qat_fb_builder *b = &w->b;
   qat_fb_off offs[32];
   QAT_ASSERT(w->n_codes <= 32);
   for (int c = 0; c < w->n_codes; c++) {
     int code = (int)w->codes[c];
-    qat_fb_start_table(b, 4);
-    qat_fb_add_scalar_i32(b, 3, code, 0);
+    qat_fb_start_table(b, QAT_TFLITE_OperatorCode__COUNT);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_OperatorCode_builtin_code, code, 0);
     /* Stored even when it is the default 1, so every file names its op versions outright. */
     qat_fb_builder_set_force_defaults(b, true);
-    qat_fb_add_scalar_i32(b, 2, w->code_version[c], 1);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_OperatorCode_version, w->code_version[c], 1);
     qat_fb_builder_set_force_defaults(b, false);
-    qat_fb_add_scalar_i8(b, 0, (int8_t)(code < PLACEHOLDER_FOR_GREATER_OP_CODES ? code : PLACEHOLDER_FOR_GREATER_OP_CODES),
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_OperatorCode_deprecated_builtin_code, (int8_t)(code < QAT_TFLITE_PLACEHOLDER_FOR_GREATER_OP_CODES ? code : QAT_TFLITE_PLACEHOLDER_FOR_GREATER_OP_CODES),
                          0);
     offs[c] = qat_fb_end_table(b);
   }
   return qat_fb_create_offset_vector(b, offs, (size_t)w->n_codes);
 }
 
-/* TensorMap { name 0, tensor_index 1 }; SignatureDef { inputs 0, outputs 1, signature_key 2,
- * deprecated_tag 3, subgraph_index 4 } */
 static qat_fb_off write_tensor_maps(qat_fb_builder *b, const qat_tflite_io *io, int n) {
   qat_fb_off offs[QAT_TFLITE_MAX_IO];
   for (int i = 0; i < n; i++) {
     qat_fb_off name = qat_fb_create_string(b, io[i].name);
-    qat_fb_start_table(b, 2);
-    qat_fb_add_offset(b, 0, name);
-    qat_fb_add_scalar_u32(b, 1, (uint32_t)io[i].tensor, 0);
+    qat_fb_start_table(b, QAT_TFLITE_TensorMap__COUNT);
+    qat_fb_add_offset(b, QAT_TFLITE_TensorMap_name, name);
+    qat_fb_add_scalar_u32(b, QAT_TFLITE_TensorMap_tensor_index, (uint32_t)io[i].tensor, 0);
     offs[i] = qat_fb_end_table(b);
   }
   return qat_fb_create_offset_vector(b, offs, (size_t)n);
@@ -819,11 +772,11 @@ static qat_fb_off write_signature(writer *w) {
   qat_fb_off in = write_tensor_maps(b, w->m->inputs, w->m->n_inputs);
   qat_fb_off out = write_tensor_maps(b, w->m->outputs, w->m->n_outputs);
   qat_fb_off key = qat_fb_create_string(b, "serving_default");
-  qat_fb_start_table(b, 5);
-  qat_fb_add_offset(b, 0, in);
-  qat_fb_add_offset(b, 1, out);
-  qat_fb_add_offset(b, 2, key);
-  qat_fb_add_scalar_u32(b, 4, 0, 0);
+  qat_fb_start_table(b, QAT_TFLITE_SignatureDef__COUNT);
+  qat_fb_add_offset(b, QAT_TFLITE_SignatureDef_inputs, in);
+  qat_fb_add_offset(b, QAT_TFLITE_SignatureDef_outputs, out);
+  qat_fb_add_offset(b, QAT_TFLITE_SignatureDef_signature_key, key);
+  qat_fb_add_scalar_u32(b, QAT_TFLITE_SignatureDef_subgraph_index, 0, 0);
   qat_fb_off sig = qat_fb_end_table(b);
   return qat_fb_create_offset_vector(b, &sig, 1);
 }
@@ -845,7 +798,7 @@ static int plan(writer *w) {
     int c = 0;
     while (c < w->n_codes && w->codes[c] != m->ops[k].op) c++;
     if (c == w->n_codes) {
-      QAT_ASSERT(c < 32); /* validation admitted only the 13 codes above */
+      QAT_ASSERT(c < 32); /* validation admits only QAT_TFLITE_WRITTEN_OPS */
       w->codes[c] = m->ops[k].op;
       w->code_version[c] = 1;
       w->n_codes++;
@@ -884,38 +837,34 @@ static int build(writer *w) {
   for (int i = 0; i < m->n_outputs; i++) tmp[i] = m->outputs[i].tensor;
   qat_fb_off outputs = qat_fb_create_vector(b, tmp, (size_t)m->n_outputs, 4, 0);
   qat_fb_off sg_name = qat_fb_create_string(b, "main");
-  /* SubGraph { tensors 0, inputs 1, outputs 2, operators 3, name 4, debug_metadata_index 5 } */
-  qat_fb_start_table(b, 6);
-  qat_fb_add_offset(b, 0, tensors);
-  qat_fb_add_offset(b, 1, inputs);
-  qat_fb_add_offset(b, 2, outputs);
-  qat_fb_add_offset(b, 3, operators);
-  qat_fb_add_offset(b, 4, sg_name);
+  qat_fb_start_table(b, QAT_TFLITE_SubGraph__COUNT);
+  qat_fb_add_offset(b, QAT_TFLITE_SubGraph_tensors, tensors);
+  qat_fb_add_offset(b, QAT_TFLITE_SubGraph_inputs, inputs);
+  qat_fb_add_offset(b, QAT_TFLITE_SubGraph_outputs, outputs);
+  qat_fb_add_offset(b, QAT_TFLITE_SubGraph_operators, operators);
+  qat_fb_add_offset(b, QAT_TFLITE_SubGraph_name, sg_name);
   qat_fb_off subgraph = qat_fb_end_table(b);
   qat_fb_off subgraphs = qat_fb_create_offset_vector(b, &subgraph, 1);
   qat_fb_off opcodes = write_opcodes(w);
   qat_fb_off signatures = write_signature(w);
-  /* Metadata { name 0, buffer 1 } */
   qat_fb_off md_name = qat_fb_create_string(b, "min_runtime_version");
-  qat_fb_start_table(b, 2);
-  qat_fb_add_offset(b, 0, md_name);
-  qat_fb_add_scalar_u32(b, 1, (uint32_t)(w->n_buffers - 1), 0);
+  qat_fb_start_table(b, QAT_TFLITE_Metadata__COUNT);
+  qat_fb_add_offset(b, QAT_TFLITE_Metadata_name, md_name);
+  qat_fb_add_scalar_u32(b, QAT_TFLITE_Metadata_buffer, (uint32_t)(w->n_buffers - 1), 0);
   qat_fb_off md = qat_fb_end_table(b);
   qat_fb_off metadata = qat_fb_create_offset_vector(b, &md, 1);
   qat_fb_off description = qat_fb_create_string(b, "qat " QAT_VERSION);
-  /* Model { version 0, operator_codes 1, subgraphs 2, description 3, buffers 4,
-   * metadata_buffer 5, metadata 6, signature_defs 7, ... } */
-  qat_fb_start_table(b, 10);
-  qat_fb_add_offset(b, 1, opcodes);
-  qat_fb_add_offset(b, 2, subgraphs);
-  qat_fb_add_offset(b, 3, description);
-  qat_fb_add_offset(b, 4, buffers);
-  qat_fb_add_offset(b, 6, metadata);
-  qat_fb_add_offset(b, 7, signatures);
-  qat_fb_add_scalar_u32(b, 0, TFLITE_SCHEMA_VERSION, 0);
+  qat_fb_start_table(b, QAT_TFLITE_Model__COUNT);
+  qat_fb_add_offset(b, QAT_TFLITE_Model_operator_codes, opcodes);
+  qat_fb_add_offset(b, QAT_TFLITE_Model_subgraphs, subgraphs);
+  qat_fb_add_offset(b, QAT_TFLITE_Model_description, description);
+  qat_fb_add_offset(b, QAT_TFLITE_Model_buffers, buffers);
+  qat_fb_add_offset(b, QAT_TFLITE_Model_metadata, metadata);
+  qat_fb_add_offset(b, QAT_TFLITE_Model_signature_defs, signatures);
+  qat_fb_add_scalar_u32(b, QAT_TFLITE_Model_version, QAT_TFLITE_SCHEMA_VERSION, 0);
   qat_fb_off model = qat_fb_end_table(b);
   /* The builder's errors are sticky: the first one (with its message) comes back here. */
-  return qat_fb_finish(b, model, "TFL3");
+  return qat_fb_finish(b, model, QAT_TFLITE_FILE_IDENTIFIER);
 }
 
 int qat_tflite_serialize(const qat_tflite_model *m, uint8_t **bytes, size_t *size) {

@@ -22,73 +22,21 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "runtime/rt_internal.h"
+#include "runtime/rt_kernel.h"
 
-/* std::min(std::max(x, lo), hi): NaN passes through, +-inf clamp to the bounds. */
-static inline float act(float x, float lo, float hi) {
-  x = x < lo ? lo : x;
-  return hi < x ? hi : x;
-}
+/* Sums in the reference order; the bias after the sum (ActivationFunctionWithMinMax(total +
+ * bias), +-inf clamp to the bounds). */
+#define F32_ACC(acc, x, w) acc += (x) * (w)
+#define F32_DONE(o, oc, acc) (o)[oc] = rt_clampf((acc) + (bias ? bias[oc] : 0.0f), act_min, act_max)
 
 void rt_conv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                    const float *w, const float *bias, float *out) {
-  const int groups = g->in_c / g->filter_in_c;
-  const int oc_per_group = g->out_c / groups;
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++) {
-      const int64_t y0 = oy * g->stride_h - g->pad_h;
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        const int64_t x0 = ox * g->stride_w - g->pad_w;
-        float *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
-        for (int oc = 0; oc < g->out_c; oc++) {
-          const int64_t ic0 = (int64_t)(oc / oc_per_group) * g->filter_in_c;
-          float total = 0.0f;
-          for (int64_t ky = 0; ky < g->k_h; ky++) {
-            const int64_t y = y0 + g->dil_h * ky;
-            if (y < 0 || y >= g->in_h) continue;
-            for (int64_t kx = 0; kx < g->k_w; kx++) {
-              const int64_t x = x0 + g->dil_w * kx;
-              if (x < 0 || x >= g->in_w) continue;
-              const float *ip = in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0;
-              const float *wp = w + ((oc * (int64_t)g->k_h + ky) * g->k_w + kx) * g->filter_in_c;
-              for (int ic = 0; ic < g->filter_in_c; ic++) total += ip[ic] * wp[ic];
-            }
-          }
-          const float bv = bias ? bias[oc] : 0.0f;
-          o[oc] = act(total + bv, act_min, act_max);
-        }
-      }
-    }
+  RT_CONV_LOOP(g, b, in, w, out, float, F32_ACC, F32_DONE);
 }
 
 void rt_dwconv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                      const float *w, const float *bias, float *out) {
-  const int dm = g->depth_multiplier;
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++) {
-      const int64_t y0 = oy * g->stride_h - g->pad_h;
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        const int64_t x0 = ox * g->stride_w - g->pad_w;
-        float *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
-        for (int ic = 0; ic < g->in_c; ic++)
-          for (int mm = 0; mm < dm; mm++) {
-            const int oc = mm + ic * dm;
-            float total = 0.0f;
-            for (int64_t ky = 0; ky < g->k_h; ky++) {
-              const int64_t y = y0 + g->dil_h * ky;
-              if (y < 0 || y >= g->in_h) continue;
-              for (int64_t kx = 0; kx < g->k_w; kx++) {
-                const int64_t x = x0 + g->dil_w * kx;
-                if (x < 0 || x >= g->in_w) continue;
-                total += in[((b * g->in_h + y) * g->in_w + x) * g->in_c + ic] *
-                         w[(ky * g->k_w + kx) * g->out_c + oc];
-              }
-            }
-            const float bv = bias ? bias[oc] : 0.0f;
-            o[oc] = act(total + bv, act_min, act_max);
-          }
-      }
-    }
+  RT_DWCONV_LOOP(g, b, in, w, out, float, F32_ACC, F32_DONE);
 }
 
 void rt_fc_f32(int batches, int accum_depth, int out_depth, float act_min, float act_max,
@@ -99,53 +47,56 @@ void rt_fc_f32(int batches, int accum_depth, int out_depth, float act_min, float
       float total = 0.0f;
       for (int d = 0; d < accum_depth; d++) total += ip[d] * wp[d];
       const float bv = bias ? bias[oc] : 0.0f;
-      out[b * out_depth + oc] = act(total + bv, act_min, act_max);
+      out[b * out_depth + oc] = rt_clampf(total + bv, act_min, act_max);
     }
 }
 
 int rt_avgpool_f32(const rt_pool_geom *g, float act_min, float act_max, const float *in,
                    float *out) {
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++)
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
-        const int64_t fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;
-        const int64_t fy1 = g->in_h - y0 < g->f_h ? g->in_h - y0 : g->f_h;
-        const int64_t fx1 = g->in_w - x0 < g->f_w ? g->in_w - x0 : g->f_w;
-        for (int64_t c = 0; c < g->c; c++) {
-          float total = 0.0f, count = 0.0f;
-          for (int64_t fy = fy0; fy < fy1; fy++)
-            for (int64_t fx = fx0; fx < fx1; fx++) {
-              total += in[((b * g->in_h + y0 + fy) * g->in_w + x0 + fx) * g->c + c];
-              count += 1.0f;
-            }
-          if (count == 0.0f) return -1;
-          out[((b * g->out_h + oy) * g->out_w + ox) * g->c + c] =
-              act(total / count, act_min, act_max);
-        }
+  RT_FOR_EACH_POOL_WINDOW(g, b, y0, x0, fy0, fy1, fx0, fx1, c, oi, {
+    float total = 0.0f, count = 0.0f;
+    for (int64_t fy = fy0; fy < fy1; fy++)
+      for (int64_t fx = fx0; fx < fx1; fx++) {
+        total += in[RT_POOL_AT(g, b, y0, x0, fy, fx, c)];
+        count += 1.0f;
       }
+    if (count == 0.0f) return -1;
+    out[oi] = rt_clampf(total / count, act_min, act_max);
+  });
   return 0;
 }
 
 void rt_maxpool_f32(const rt_pool_geom *g, float act_min, float act_max, const float *in,
                     float *out) {
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++)
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
-        const int64_t fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;
-        const int64_t fy1 = g->in_h - y0 < g->f_h ? g->in_h - y0 : g->f_h;
-        const int64_t fx1 = g->in_w - x0 < g->f_w ? g->in_w - x0 : g->f_w;
-        for (int64_t c = 0; c < g->c; c++) {
-          float mx = -FLT_MAX; /* std::numeric_limits<float>::lowest() */
-          for (int64_t fy = fy0; fy < fy1; fy++)
-            for (int64_t fx = fx0; fx < fx1; fx++) {
-              const float v = in[((b * g->in_h + y0 + fy) * g->in_w + x0 + fx) * g->c + c];
-              mx = mx < v ? v : mx; /* std::max(mx, v) */
-            }
-          out[((b * g->out_h + oy) * g->out_w + ox) * g->c + c] = act(mx, act_min, act_max);
-        }
+  RT_FOR_EACH_POOL_WINDOW(g, b, y0, x0, fy0, fy1, fx0, fx1, c, oi, {
+    float mx = -FLT_MAX; /* std::numeric_limits<float>::lowest() */
+    for (int64_t fy = fy0; fy < fy1; fy++)
+      for (int64_t fx = fx0; fx < fx1; fx++) {
+        const float v = in[RT_POOL_AT(g, b, y0, x0, fy, fx, c)];
+        mx = mx < v ? v : mx; /* std::max(mx, v) */
       }
+    out[oi] = rt_clampf(mx, act_min, act_max);
+  });
+}
+
+void rt_add_f32(const rt_bcast *b, float act_min, float act_max, const float *in1, const float *in2,
+                float *out) {
+  /* ActivationFunctionWithMinMax(x + y): std::min(std::max(v, lo), hi); NaN passes through. */
+  RT_FOR_EACH_BCAST(b, i1, i2, o, {
+    float v = in1[i1] + in2[i2];
+    v = v < act_min ? act_min : v;
+    out[o] = act_max < v ? act_max : v;
+  });
+}
+
+void rt_mean_f32(const rt_reduce_geom *g, const float *in, float *out) {
+  /* reduce.h Mean<float, float>: sums in input order into each output, then / (float)n. */
+  int64_t ostride[QAT_RT_MAX_RANK];
+  rt_reduce_strides(g, ostride);
+  for (int64_t o = 0; o < g->n_out; o++) out[o] = 0.0f;
+  RT_FOR_EACH_REDUCED(g, ostride, i, o, out[o] += in[i]);
+  const float n = (float)g->n_reduce;
+  for (int64_t o = 0; o < g->n_out; o++) out[o] = out[o] / n;
 }
 
 void rt_softmax_f32(int64_t outer, int64_t depth, float beta, const float *in, float *out) {

@@ -21,12 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "runtime/rt_internal.h"
+#include "runtime/rt_kernel.h"
 
-static inline float clampf(float x, float lo, float hi) {
-  x = x < lo ? lo : x; /* std::min(std::max(x, lo), hi) */
-  return hi < x ? hi : x;
-}
 
 /* static_cast<int32_t> of a rounded float: out-of-range and NaN values (undefined in C++)
  * give INT32_MIN, as x86's cvttss2si does. */
@@ -70,6 +66,40 @@ void rt_asymmetric_quantize(const float *x, int64_t n, int8_t *q, float *scale, 
   }
 }
 
+/* The input quantized per batch b (qbuf, offset offsets[b]) times the int8 weights; int32 in
+ * TFLite, wrapping here. */
+#define HY_ACC(acc, x, w) acc += (uint32_t)((int32_t)(w) * ((int32_t)(x) - offsets[b]))
+/* HybridConvPerChannel: acc * s_w[c] * scale + bias; conv.cc's EvalHybrid (one weight scale,
+ * folded into scales[b]): 0 + acc * scale, then + bias. */
+#define HY_CONV_DONE(o, oc, acc)                                                           \
+  (o)[oc] = rt_clampf(conv_value(per_channel, (int32_t)(acc), w_scales, scales[b], bias, oc), \
+                      act_min, act_max)
+#define HY_DW_DONE(o, oc, acc) \
+  (o)[oc] = rt_clampf(dw_value((int32_t)(acc), w_scales, scales[b], bias, oc), act_min, act_max)
+
+/* A bias is added only when there is one: + 0.0f would turn -0.0f into +0.0f. */
+static inline float conv_value(int per_channel, int32_t acc, const float *w_scales, float scale,
+                               const float *bias, int oc) {
+  float v;
+  if (per_channel) {
+    v = (float)acc * w_scales[oc] * scale;
+    if (bias) v += bias[oc];
+  } else {
+    v = 0.0f + (float)acc * scale;
+    if (bias) v = v + bias[oc];
+  }
+  return v;
+}
+
+/* DepthwiseConvHybridPerChannel: acc * (s_w[c] * scale) + bias. */
+static inline float dw_value(int32_t acc, const float *w_scales, float scale, const float *bias,
+                             int oc) {
+  float v = (float)acc;
+  v *= w_scales[oc] * scale;
+  if (bias) v += bias[oc];
+  return v;
+}
+
 void rt_conv2d_hybrid(const rt_conv_geom *g, int per_channel, float act_min, float act_max, const float *in,
                       const int8_t *w, const float *w_scales, const float *bias, float *out, int8_t *qbuf,
                       float *scales, int32_t *offsets) {
@@ -82,41 +112,7 @@ void rt_conv2d_hybrid(const rt_conv_geom *g, int per_channel, float act_min, flo
       offsets[b] = 0;
     }
   }
-  const int groups = g->in_c / g->filter_in_c;
-  const int oc_per_group = g->out_c / groups;
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++) {
-      const int64_t y0 = oy * g->stride_h - g->pad_h;
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        const int64_t x0 = ox * g->stride_w - g->pad_w;
-        float *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
-        for (int oc = 0; oc < g->out_c; oc++) {
-          const int group = oc / oc_per_group;
-          uint32_t acc = 0; /* int32 in TFLite; wrapping here */
-          for (int ky = 0; ky < g->k_h; ky++) {
-            const int64_t iy = y0 + (int64_t)g->dil_h * ky;
-            if (iy < 0 || iy >= g->in_h) continue;
-            for (int kx = 0; kx < g->k_w; kx++) {
-              const int64_t ix = x0 + (int64_t)g->dil_w * kx;
-              if (ix < 0 || ix >= g->in_w) continue;
-              const int8_t *iq = qbuf + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c + group * g->filter_in_c;
-              const int8_t *wk = w + (((int64_t)oc * g->k_h + ky) * g->k_w + kx) * g->filter_in_c;
-              for (int ic = 0; ic < g->filter_in_c; ic++)
-                acc += (uint32_t)((int32_t)wk[ic] * ((int32_t)iq[ic] - offsets[b]));
-            }
-          }
-          float v;
-          if (per_channel) {
-            v = (float)(int32_t)acc * w_scales[oc] * scales[b];
-            if (bias) v += bias[oc];
-          } else {
-            v = 0.0f + (float)(int32_t)acc * scales[b];
-            if (bias) v = v + bias[oc];
-          }
-          o[oc] = clampf(v, act_min, act_max);
-        }
-      }
-    }
+  RT_CONV_LOOP(g, b, qbuf, w, out, uint32_t, HY_ACC, HY_CONV_DONE);
 }
 
 void rt_dwconv2d_hybrid(const rt_conv_geom *g, float act_min, float act_max, const float *in, const int8_t *w,
@@ -125,33 +121,5 @@ void rt_dwconv2d_hybrid(const rt_conv_geom *g, float act_min, float act_max, con
   const int64_t in_size = (int64_t)g->in_h * g->in_w * g->in_c;
   for (int64_t b = 0; b < g->batches; b++)
     rt_asymmetric_quantize(in + b * in_size, in_size, qbuf + b * in_size, &scales[b], &offsets[b]);
-  const int dm = g->depth_multiplier;
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++) {
-      const int64_t y0 = oy * g->stride_h - g->pad_h;
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        const int64_t x0 = ox * g->stride_w - g->pad_w;
-        float *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
-        for (int ic = 0; ic < g->in_c; ic++)
-          for (int mm = 0; mm < dm; mm++) {
-            const int oc = mm + ic * dm;
-            uint32_t acc = 0;
-            for (int ky = 0; ky < g->k_h; ky++) {
-              const int64_t iy = y0 + (int64_t)g->dil_h * ky;
-              if (iy < 0 || iy >= g->in_h) continue;
-              for (int kx = 0; kx < g->k_w; kx++) {
-                const int64_t ix = x0 + (int64_t)g->dil_w * kx;
-                if (ix < 0 || ix >= g->in_w) continue;
-                const int32_t iv = qbuf[((b * g->in_h + iy) * g->in_w + ix) * g->in_c + ic];
-                const int32_t wv = w[((int64_t)ky * g->k_w + kx) * g->out_c + oc];
-                acc += (uint32_t)(wv * (iv - offsets[b]));
-              }
-            }
-            float v = (float)(int32_t)acc;
-            v *= w_scales[oc] * scales[b];
-            if (bias) v += bias[oc];
-            o[oc] = clampf(v, act_min, act_max);
-          }
-      }
-    }
+  RT_DWCONV_LOOP(g, b, qbuf, w, out, uint32_t, HY_ACC, HY_DW_DONE);
 }

@@ -27,85 +27,27 @@
 #include <string.h>
 
 #include "qat/quant.h"
-#include "runtime/rt_internal.h"
-#include "runtime/rt_walk.h"
-
-static inline int32_t wadd(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
-static inline int32_t wsub(int32_t a, int32_t b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
-/* std::min(std::max(x, lo), hi), TFLite's clamp order. */
-static inline int32_t clampi(int32_t x, int32_t lo, int32_t hi) {
-  x = x < lo ? lo : x;
-  return x > hi ? hi : x;
-}
+#include "runtime/rt_kernel.h"
 
 /* ---- convolution --------------------------------------------------------------------------- */
 
-static void conv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
-                             const int32_t *bias, int8_t *out) {
-  const int groups = g->in_c / g->filter_in_c;
-  const int oc_per_group = g->out_c / groups;
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++) {
-      const int64_t y0 = oy * g->stride_h - g->pad_h;
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        const int64_t x0 = ox * g->stride_w - g->pad_w;
-        int8_t *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
-        for (int oc = 0; oc < g->out_c; oc++) {
-          const int64_t ic0 = (int64_t)(oc / oc_per_group) * g->filter_in_c;
-          uint32_t acc = 0;
-          for (int64_t ky = 0; ky < g->k_h; ky++) {
-            const int64_t y = y0 + g->dil_h * ky;
-            if (y < 0 || y >= g->in_h) continue; /* zero padding: the tap is skipped */
-            for (int64_t kx = 0; kx < g->k_w; kx++) {
-              const int64_t x = x0 + g->dil_w * kx;
-              if (x < 0 || x >= g->in_w) continue;
-              const int8_t *ip = in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0;
-              const int8_t *wp = w + ((oc * (int64_t)g->k_h + ky) * g->k_w + kx) * g->filter_in_c;
-              for (int ic = 0; ic < g->filter_in_c; ic++)
-                acc += (uint32_t)((int32_t)wp[ic] * ((int32_t)ip[ic] + q->in_offset));
-            }
-          }
-          if (bias) acc += (uint32_t)bias[oc];
-          int32_t r = qat_multiply_by_quantized_multiplier((int32_t)acc, q->mult[oc], q->shift[oc]);
-          r = clampi(wadd(r, q->out_zp), q->act_min, q->act_max);
-          o[oc] = (int8_t)r;
-        }
-      }
-    }
+static inline int8_t requant_i8(const rt_requant *q, uint32_t acc, int oc) {
+  int32_t r = qat_multiply_by_quantized_multiplier((int32_t)acc, q->mult[oc], q->shift[oc]);
+  return (int8_t)rt_clampi(rt_wadd(r, q->out_zp), q->act_min, q->act_max);
 }
 
-static void dwconv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
-                               const int32_t *bias, int8_t *out) {
-  const int dm = g->depth_multiplier;
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++) {
-      const int64_t y0 = oy * g->stride_h - g->pad_h;
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        const int64_t x0 = ox * g->stride_w - g->pad_w;
-        int8_t *o = out + ((b * g->out_h + oy) * g->out_w + ox) * g->out_c;
-        for (int ic = 0; ic < g->in_c; ic++)
-          for (int mm = 0; mm < dm; mm++) {
-            const int oc = mm + ic * dm;
-            uint32_t acc = 0;
-            for (int64_t ky = 0; ky < g->k_h; ky++) {
-              const int64_t y = y0 + g->dil_h * ky;
-              if (y < 0 || y >= g->in_h) continue;
-              for (int64_t kx = 0; kx < g->k_w; kx++) {
-                const int64_t x = x0 + g->dil_w * kx;
-                if (x < 0 || x >= g->in_w) continue;
-                const int32_t iv = in[((b * g->in_h + y) * g->in_w + x) * g->in_c + ic];
-                const int32_t wv = w[(ky * g->k_w + kx) * g->out_c + oc];
-                acc += (uint32_t)(wv * (iv + q->in_offset));
-              }
-            }
-            if (bias) acc += (uint32_t)bias[oc];
-            int32_t r =
-                qat_multiply_by_quantized_multiplier((int32_t)acc, q->mult[oc], q->shift[oc]);
-            r = clampi(wadd(r, q->out_zp), q->act_min, q->act_max);
-            o[oc] = (int8_t)r;
-          }
-      }
-    }
+/* The reference order, for shapes beyond the fast paths' buffers. */
+#define I8_ACC(acc, x, w) acc += (uint32_t)((int32_t)(w) * ((int32_t)(x) + q->in_offset))
+#define I8_DONE(o, oc, acc) (o)[oc] = requant_i8(q, (acc) + (bias ? (uint32_t)bias[oc] : 0u), oc)
+
+static void conv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                             const int8_t *w, const int32_t *bias, int8_t *out) {
+  RT_CONV_LOOP(g, b, in, w, out, uint32_t, I8_ACC, I8_DONE);
+}
+
+static void dwconv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                               const int8_t *w, const int32_t *bias, int8_t *out) {
+  RT_DWCONV_LOOP(g, b, in, w, out, uint32_t, I8_ACC, I8_DONE);
 }
 
 /* The fast paths below compute the same sums (integer addition modulo 2^32 does not depend on
@@ -118,10 +60,6 @@ static void dwconv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const
 #define RT_PATCH_MAX 4096
 #define RT_PARALLEL_MACS (1 << 21) /* about a millisecond of work: fork-join costs microseconds */
 
-static inline int8_t requant_i8(const rt_requant *q, uint32_t acc, int oc) {
-  int32_t r = qat_multiply_by_quantized_multiplier((int32_t)acc, q->mult[oc], q->shift[oc]);
-  return (int8_t)clampi(wadd(r, q->out_zp), q->act_min, q->act_max);
-}
 
 void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                   const int32_t *bias, int8_t *out) {
@@ -202,14 +140,6 @@ void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in
   }
 }
 
-/* LiteRT's double requantization: static_cast<int32_t>(round((double)acc * eff)). A value
- * outside int32 is undefined in C++; x86's cvttsd2si (where LiteRT runs) gives INT32_MIN, and
- * so does this. */
-static inline int32_t requant_double(int32_t acc, double eff) {
-  const double r = round((double)acc * eff);
-  return r >= -2147483648.0 && r < 2147483648.0 ? (int32_t)r : INT32_MIN;
-}
-
 void rt_fc_i8(int batches, int accum_depth, int out_depth, const rt_requant *q, const int8_t *in,
               const int8_t *w, const int32_t *bias, int8_t *out) {
   for (int64_t b = 0; b < batches; b++) {
@@ -222,88 +152,10 @@ void rt_fc_i8(int batches, int accum_depth, int out_depth, const rt_requant *q, 
         acc += (uint32_t)((int32_t)wp[d] * ((int32_t)ip[d] + q->in_offset));
       if (bias) acc += (uint32_t)bias[oc];
       const int32_t r =
-          q->eff ? requant_double((int32_t)acc, q->eff[oc])
+          q->eff ? rt_requant_double((int32_t)acc, q->eff[oc])
                  : qat_multiply_by_quantized_multiplier((int32_t)acc, q->mult[oc], q->shift[oc]);
-      out[b * out_depth + oc] = (int8_t)clampi(wadd(r, q->out_zp), q->act_min, q->act_max);
+      out[b * out_depth + oc] = (int8_t)rt_clampi(rt_wadd(r, q->out_zp), q->act_min, q->act_max);
     }
-  }
-}
-
-/* ---- pooling --------------------------------------------------------------------------------- */
-
-/* The window of output (oy, ox) clipped to the image: [fy0, fy1) x [fx0, fx1). */
-static void pool_window(const rt_pool_geom *g, int64_t oy, int64_t ox, int64_t *y0, int64_t *x0,
-                        int64_t *fy0, int64_t *fy1, int64_t *fx0, int64_t *fx1) {
-  *y0 = oy * g->stride_h - g->pad_h;
-  *x0 = ox * g->stride_w - g->pad_w;
-  *fy0 = *y0 < 0 ? -*y0 : 0;
-  *fx0 = *x0 < 0 ? -*x0 : 0;
-  *fy1 = g->in_h - *y0 < g->f_h ? g->in_h - *y0 : g->f_h;
-  *fx1 = g->in_w - *x0 < g->f_w ? g->in_w - *x0 : g->f_w;
-}
-
-int rt_avgpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
-                  int8_t *out) {
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++)
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        int64_t y0, x0, fy0, fy1, fx0, fx1;
-        pool_window(g, oy, ox, &y0, &x0, &fy0, &fy1, &fx0, &fx1);
-        for (int64_t c = 0; c < g->c; c++) {
-          uint32_t acc = 0;
-          int64_t count = 0; /* int in TFLite; 64 bits keep a 2^31-tap window defined */
-          for (int64_t fy = fy0; fy < fy1; fy++)
-            for (int64_t fx = fx0; fx < fx1; fx++) {
-              acc +=
-                  (uint32_t)(int32_t)in[((b * g->in_h + y0 + fy) * g->in_w + x0 + fx) * g->c + c];
-              count++;
-            }
-          if (count == 0) return -1;
-          /* Round to nearest, ties away from zero, counting only in-image taps. */
-          const int32_t a = (int32_t)acc, half = (int32_t)(count / 2);
-          const int32_t r = (int32_t)((a > 0 ? wadd(a, half) : wsub(a, half)) / count);
-          out[((b * g->out_h + oy) * g->out_w + ox) * g->c + c] =
-              (int8_t)clampi(r, act_min, act_max);
-        }
-      }
-  return 0;
-}
-
-void rt_maxpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
-                   int8_t *out) {
-  for (int64_t b = 0; b < g->batches; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++)
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        int64_t y0, x0, fy0, fy1, fx0, fx1;
-        pool_window(g, oy, ox, &y0, &x0, &fy0, &fy1, &fx0, &fx1);
-        for (int64_t c = 0; c < g->c; c++) {
-          int32_t mx = -128;
-          for (int64_t fy = fy0; fy < fy1; fy++)
-            for (int64_t fx = fx0; fx < fx1; fx++) {
-              const int32_t v = in[((b * g->in_h + y0 + fy) * g->in_w + x0 + fx) * g->c + c];
-              if (v > mx) mx = v;
-            }
-          out[((b * g->out_h + oy) * g->out_w + ox) * g->c + c] =
-              (int8_t)clampi(mx, act_min, act_max);
-        }
-      }
-}
-
-/* ---- reductions --------------------------------------------------------------------------------
- */
-
-void rt_mean_i8(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
-                const int8_t *in, int8_t *out, int32_t *scratch) {
-  int64_t ostride[QAT_RT_MAX_RANK];
-  rt_reduce_strides(g, ostride);
-  memset(scratch, 0, (size_t)g->n_out * sizeof *scratch);
-  FOR_EACH_REDUCED(g, ostride, i, o, scratch[o] = wadd(scratch[o], in[i]));
-  for (int64_t o = 0; o < g->n_out; o++) {
-    /* static_cast<int32_t>(temp_sum - input_zero_point * num_elements_in_axis), in int64 */
-    const int64_t centered = (int64_t)scratch[o] - (int64_t)in_zp * g->n_reduce;
-    const int32_t s = (int32_t)(uint32_t)(uint64_t)centered;
-    const int32_t r = wadd(qat_multiply_by_quantized_multiplier(s, mult, shift), out_zp);
-    out[o] = (int8_t)clampi(r, -128, 127);
   }
 }
 
@@ -333,20 +185,20 @@ static inline int32_t fp_rescale(int32_t x, int src_bits, int dst_bits) {
 static int32_t fp_exp_interval(int32_t a) {
   const int32_t constant_term = 1895147668;    /* exp(-1/8) */
   const int32_t constant_1_over_3 = 715827883; /* 1/3 */
-  const int32_t x = wadd(a, 1 << 28);          /* a + 1/8 */
+  const int32_t x = rt_wadd(a, 1 << 28);          /* a + 1/8 */
   const int32_t x2 = fp_mul(x, x), x3 = fp_mul(x2, x), x4 = fp_mul(x2, x2);
   const int32_t x4_over_4 = fp_mul_pot(x4, -2);
-  const int32_t poly = fp_mul_pot(wadd(fp_mul(wadd(x4_over_4, x3), constant_1_over_3), x2), -1);
-  return wadd(constant_term, fp_mul(constant_term, wadd(x, poly)));
+  const int32_t poly = fp_mul_pot(rt_wadd(fp_mul(rt_wadd(x4_over_4, x3), constant_1_over_3), x2), -1);
+  return rt_wadd(constant_term, fp_mul(constant_term, rt_wadd(x, poly)));
 }
 
 int32_t rt_fp_exp_on_negative_values(int32_t a, int integer_bits) {
   const int frac = 31 - integer_bits;
   const int32_t one_quarter = (int32_t)1 << (frac - 2);
   const int32_t mask = one_quarter - 1;
-  const int32_t a_mod = wsub(a & mask, one_quarter);
+  const int32_t a_mod = rt_wsub(a & mask, one_quarter);
   int32_t result = fp_exp_interval(fp_rescale(a_mod, integer_bits, 0));
-  const int32_t remainder = wsub(a_mod, a);
+  const int32_t remainder = rt_wsub(a_mod, a);
   /* Barrel shifter: exp(-2^e) for each bit of the remainder. */
   static const int32_t mults[7] = {1672461947, 1302514674, 790015084, 290630308,
                                    39332535,   720401,     242};
@@ -375,12 +227,12 @@ static int32_t fp_half_sum(int32_t a, int32_t b) {
 int32_t rt_fp_one_over_one_plus_x(int32_t a) {
   const int32_t half_denominator = fp_half_sum(a, INT32_MAX);
   const int32_t c48_17 = 1515870810, cm32_17 = -1010580540; /* Q2.29 */
-  int32_t x = wadd(c48_17, fp_mul(half_denominator, cm32_17));
+  int32_t x = rt_wadd(c48_17, fp_mul(half_denominator, cm32_17));
   const int32_t one_q2 = (int32_t)1 << 29;
   for (int i = 0; i < 3; i++) {
     const int32_t hdx = fp_mul(half_denominator, x);
-    const int32_t one_minus = wsub(one_q2, hdx);
-    x = wadd(x, fp_rescale(fp_mul(x, one_minus), 4, 2));
+    const int32_t one_minus = rt_wsub(one_q2, hdx);
+    x = rt_wadd(x, fp_rescale(fp_mul(x, one_minus), 4, 2));
   }
   /* Rescale<0>(ExactMulByPot<-1>(x)): x read as Q1.30, then to Q0.31. */
   return fp_rescale(x, 1, 0);
@@ -402,9 +254,7 @@ int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, in
   for (int64_t i = 0; i < outer; i++) {
     const int8_t *row = in + i * depth;
     int8_t *orow = out + i * depth;
-    int32_t max_in_row = -128;
-    for (int64_t c = 0; c < depth; c++)
-      if (row[c] > max_in_row) max_in_row = row[c];
+    RT_ROW_MAX(max_in_row, row, depth, -128);
     int32_t sum_of_exps = 0; /* Q12.19 */
     for (int64_t c = 0; c < depth; c++) {
       const int32_t diff = row[c] - max_in_row;
@@ -412,7 +262,7 @@ int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, in
         /* MultiplyByQuantizedMultiplierGreaterThanOne: SRDHM(x * 2^left_shift, mult) */
         const int32_t rescaled = qat_srdhm((int32_t)((uint32_t)diff << left_shift), mult);
         const int32_t e = rt_fp_exp_on_negative_values(rescaled, kScaledDiffIntegerBits);
-        sum_of_exps = wadd(sum_of_exps, fp_rescale(e, 0, kAccumulationIntegerBits));
+        sum_of_exps = rt_wadd(sum_of_exps, fp_rescale(e, 0, kAccumulationIntegerBits));
       }
     }
     int num_bits_over_unit;
@@ -426,50 +276,13 @@ int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, in
         const int32_t rescaled = qat_srdhm((int32_t)((uint32_t)diff << left_shift), mult);
         const int32_t e = rt_fp_exp_on_negative_values(rescaled, kScaledDiffIntegerBits);
         const int32_t unsat = qat_rounding_divide_by_pot(fp_mul(shifted_scale, e), exponent);
-        orow[c] = (int8_t)clampi(wsub(unsat, 128), -128, 127);
+        orow[c] = (int8_t)rt_clampi(rt_wsub(unsat, 128), -128, 127);
       } else {
         orow[c] = -128;
       }
     }
   }
   return 0;
-}
-
-/* ---- add ------------------------------------------------------------------------------------- */
-
-static inline int8_t add_one(const rt_add_params *p, int32_t a, int32_t b) {
-  const int32_t x1 = (p->in1_offset + a) * (1 << p->left_shift); /* |x| <= 255 * 2^20 */
-  const int32_t x2 = (p->in2_offset + b) * (1 << p->left_shift);
-  const int32_t s1 = qat_multiply_by_quantized_multiplier(x1, p->m1, p->s1);
-  const int32_t s2 = qat_multiply_by_quantized_multiplier(x2, p->m2, p->s2);
-  const int32_t raw =
-      wadd(qat_multiply_by_quantized_multiplier(wadd(s1, s2), p->mo, p->so), p->out_zp);
-  return (int8_t)clampi(raw, p->act_min, p->act_max);
-}
-
-void rt_add_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
-               int8_t *out) {
-  FOR_EACH_BCAST(b, i1, i2, o, out[o] = add_one(p, in1[i1], in2[i2]));
-}
-
-void rt_add_f32(const rt_bcast *b, float act_min, float act_max, const float *in1, const float *in2,
-                float *out) {
-  /* ActivationFunctionWithMinMax(x + y): std::min(std::max(v, lo), hi); NaN passes through. */
-  FOR_EACH_BCAST(b, i1, i2, o, {
-    float v = in1[i1] + in2[i2];
-    v = v < act_min ? act_min : v;
-    out[o] = act_max < v ? act_max : v;
-  });
-}
-
-void rt_mean_f32(const rt_reduce_geom *g, const float *in, float *out) {
-  /* reduce.h Mean<float, float>: sums in input order into each output, then / (float)n. */
-  int64_t ostride[QAT_RT_MAX_RANK];
-  rt_reduce_strides(g, ostride);
-  for (int64_t o = 0; o < g->n_out; o++) out[o] = 0.0f;
-  FOR_EACH_REDUCED(g, ostride, i, o, out[o] += in[i]);
-  const float n = (float)g->n_reduce;
-  for (int64_t o = 0; o < g->n_out; o++) out[o] = out[o] / n;
 }
 
 /* ---- logistic, quantize, dequantize ---------------------------------------------------------- */
@@ -483,7 +296,7 @@ void rt_lut_build_logistic_i8(float in_scale, int32_t in_zp, float out_scale, in
     const float rescaled = roundf(transformed * inverse_scale);
     /* rescaled is in [0, 256]; + zp stays far inside int32 */
     const int32_t quantized = (int32_t)(rescaled + (float)out_zp);
-    lut[(uint8_t)(int8_t)val] = (int8_t)clampi(quantized, -128, 127);
+    lut[(uint8_t)(int8_t)val] = (int8_t)rt_clampi(quantized, -128, 127);
   }
 }
 
@@ -515,7 +328,7 @@ void rt_requantize(int64_t n, int in_type, const void *in, int32_t in_zp, int32_
   for (int64_t i = 0; i < n; i++) {
     const int32_t x = load_q(in_type, in, i) - in_zp;
     const int32_t r =
-        clampi(wadd(qat_multiply_by_quantized_multiplier(x, mult, shift), out_zp), lo, hi);
+        rt_clampi(rt_wadd(qat_multiply_by_quantized_multiplier(x, mult, shift), out_zp), lo, hi);
     if (out_type == QAT_RT_UINT8)
       ((uint8_t *)out)[i] = (uint8_t)r;
     else

@@ -98,6 +98,10 @@ typedef struct rt_add_params {
   int32_t act_min, act_max;
 } rt_add_params;
 
+struct rt_op;
+/* An operator's kernel for the tensor types its Prepare found (runtime/rt_op.h). */
+typedef int (*rt_eval_fn)(struct qat_rt_model *m, int k, struct rt_op *op);
+
 typedef struct rt_op {
   int code, version, opcode_index;
   const char *name;
@@ -107,7 +111,7 @@ typedef struct rt_op {
   rt_options opt;
   int64_t macs;
   /* prepared */
-  int kind; /* which kernel Eval dispatches to (interpreter.c) */
+  rt_eval_fn eval; /* chosen by Prepare; NULL: nothing to do at Invoke */
   rt_conv_geom conv;
   rt_pool_geom pool;
   rt_requant rq;
@@ -126,6 +130,7 @@ typedef struct rt_op {
   rt_reduce_geom red;
   int32_t *scratch; /* MEAN int8: n_out int32 sums */
   int8_t *qbuf;     /* hybrid ops: the input quantized per batch (owned) */
+  int hy_per_channel;  /* hybrid CONV_2D: the asymmetric per-channel kernel */
   float *hy_scales;    /* hybrid conv/depthwise: per-batch input scale, inside qbuf */
   int32_t *hy_offsets; /* and per-batch input offset, inside qbuf */
   int8_t lut[256];  /* LOGISTIC int8 */
@@ -154,7 +159,7 @@ int rt_verify_flatbuffer(const uint8_t *buf, size_t len, const char *name);
 int rt_prepare_ops(qat_rt_model *m);
 int rt_plan_arena(qat_rt_model *m);
 
-/* ---- kernels (kernels_int8.c, kernels_float.c) ------------------------------------------ */
+/* ---- kernels (kernels_*.c) ------------------------------------------------------------------ */
 
 void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                   const int32_t *bias, int8_t *out);
@@ -162,20 +167,10 @@ void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in
                     const int32_t *bias, int8_t *out);
 void rt_fc_i8(int batches, int accum_depth, int out_depth, const rt_requant *q, const int8_t *in,
               const int8_t *w, const int32_t *bias, int8_t *out);
-/* Returns -1 (nothing written past the failing window) when a window has no valid tap, as
- * TFLite's AveragePool returns false. */
-int rt_avgpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
-                  int8_t *out);
-void rt_maxpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
-                   int8_t *out);
-void rt_mean_i8(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
-                const int8_t *in, int8_t *out, int32_t *scratch);
 /* Returns -1 when a row's sum of exponentials leaves the range of the reference kernel's
  * TFLITE_CHECK (where TFLite aborts); rows before it are written. */
 int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, int diff_min,
                   const int8_t *in, int8_t *out);
-void rt_add_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
-               int8_t *out);
 void rt_lut_build_logistic_i8(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
                               int8_t lut[256]);
 void rt_lut_apply_i8(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out);
@@ -186,6 +181,21 @@ void rt_requantize(int64_t n, int in_type, const void *in, int32_t in_zp, int32_
                    int32_t out_zp, int out_type, void *out);
 void rt_dequantize(int64_t n, int in_type, const void *in, float scale, int32_t zp, float *out);
 float rt_half_to_float(uint16_t h);
+
+/* kernels_quant.c: the kernels whose int8 and int16 versions are one loop, for SUF i8 / T
+ * int8_t and i16 / int16_t. AVERAGE_POOL_2D returns -1 (nothing written past the failing
+ * window) when a window has no valid tap, as TFLite's AveragePool returns false. */
+#define RT_INT_KERNELS(SUF, T)                                                                  \
+  int rt_avgpool_##SUF(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const T *in,    \
+                       T *out);                                                                 \
+  void rt_maxpool_##SUF(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const T *in,   \
+                        T *out);                                                                \
+  void rt_mean_##SUF(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult,      \
+                     int shift, const T *in, T *out, int32_t *scratch);                         \
+  void rt_add_##SUF(const rt_bcast *b, const rt_add_params *p, const T *in1, const T *in2, T *out);
+RT_INT_KERNELS(i8, int8_t)
+RT_INT_KERNELS(i16, int16_t)
+#undef RT_INT_KERNELS
 
 /* gemmlowp fixed-point pieces used by SOFTMAX (exposed for tests). */
 int32_t rt_fp_exp_on_negative_values(int32_t a, int integer_bits);
@@ -200,20 +210,12 @@ void rt_dwconv2d_i16(const rt_conv_geom *g, const rt_requant *q, const int16_t *
                      const int8_t *w, const int64_t *bias, int16_t *out);
 void rt_fc_i16(int batches, int accum_depth, int out_depth, const rt_requant *q,
                const int16_t *in, const int8_t *w, const int64_t *bias, int16_t *out);
-int rt_avgpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int16_t *in,
-                   int16_t *out);
-void rt_maxpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int16_t *in,
-                    int16_t *out);
-void rt_mean_i16(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
-                 const int16_t *in, int16_t *out, int32_t *scratch);
 /* SOFTMAX int16: the two 513-entry tables (built once at load), LUTLookup, and the kernel
  * (lut: exp table then 1/(1+x) table). */
 void rt_softmax_i16_luts(int16_t exp_lut[513], int16_t recip_lut[513]);
 int16_t rt_lut_lookup_i16(int16_t value, const int16_t *lut);
 void rt_softmax_i16(int64_t outer, int64_t depth, int32_t mult, int shift, const int16_t *lut,
                     const int16_t *in, int16_t *out);
-void rt_add_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in1, const int16_t *in2,
-                int16_t *out);
 
 /* Hybrid (dynamic-range) FULLY_CONNECTED: float input quantized symmetrically per batch row,
  * int8 weights (w_scales: 1 per tensor, or one per unit), float bias and output. */

@@ -1,18 +1,5 @@
-# export/: the flatbuffer builder. One executable, three ctests: byte layouts (no tools needed),
-# and two decodes by Debian's flatc (skipped, exit 77, when flatc or the TFLite schema is absent).
-qat_test(test_flatbuf SOURCES test_flatbuf.c LIBS qat_export)
-find_program(QAT_FLATC flatc)
-if(NOT QAT_FLATC)
-  set(QAT_FLATC "")
-endif()
-target_compile_definitions(test_flatbuf PRIVATE QAT_FLATC="${QAT_FLATC}")
-add_test(NAME test_flatbuf_flatc COMMAND test_flatbuf flatc)
-add_test(NAME test_flatbuf_tflite COMMAND test_flatbuf tflite)
-set_tests_properties(test_flatbuf_flatc test_flatbuf_tflite PROPERTIES
-    SKIP_RETURN_CODE 77 TIMEOUT 120 ENVIRONMENT "OMP_NUM_THREADS=2")
-
 # The TFLite writer, batch-norm folding and the float32 lowering (no tools needed).
-qat_test(test_tflite SOURCES test_tflite.c LIBS qat_export qat_config TIMEOUT 120)
+qat_test(test_tflite SOURCES test_tflite.c LIBS qat_export qat_runtime qat_config TIMEOUT 120)
 
 # Interop with the official interpreter: qat init -> qat export -> ai-edge-litert (BUILTIN_REF
 # kernels) against qat's own float forward (tflite_forward), plus a flatc decode of every file.

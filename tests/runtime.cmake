@@ -2,9 +2,19 @@
 # test_runtime: kernels on hand-computed cases, every op through the interpreter, the planner,
 # and the real fixtures of ../shared/fixtures/tflite (skipped with a message when absent).
 # test_runtime_malformed: the malformed-file corpus, prefix and bit-flip sweeps.
-qat_test(test_runtime SOURCES test_runtime.c LIBS qat_runtime qat_export TIMEOUT 120)
-qat_test(test_runtime_malformed SOURCES test_runtime_malformed.c LIBS qat_runtime qat_export
-         TIMEOUT 300)
+# tests/support/: the TFLite test writer, the random single-op models of the interop sweep and the
+# fixtures' files; it and the runtime tests link no training engine.
+add_library(qat_test_runtime_support STATIC support/tflite_builder.c support/random_models.c
+            support/fixtures.c)
+target_include_directories(qat_test_runtime_support PUBLIC ${PROJECT_SOURCE_DIR}/include
+                           ${PROJECT_SOURCE_DIR})
+target_link_libraries(qat_test_runtime_support PUBLIC qat_flatbuf qat_quant)
+target_compile_definitions(qat_test_runtime_support PRIVATE
+    QAT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+qat_test(test_runtime SOURCES test_runtime.c LIBS qat_runtime qat_test_runtime_support
+         TIMEOUT 120)
+qat_test(test_runtime_malformed SOURCES test_runtime_malformed.c
+         LIBS qat_runtime qat_test_runtime_support TIMEOUT 300)
 target_compile_options(test_runtime PRIVATE -ffp-contract=off)
 
 # qat run on the fixtures: exact bytes, usage and model-file errors (exit 2, 3). Skipped (77)
@@ -47,6 +57,7 @@ exec "$py" "$@"]=] litert ${PROJECT_SOURCE_DIR}
   --gen $<TARGET_FILE:test_runtime> --fixtures ${PROJECT_SOURCE_DIR}/../shared/fixtures/tflite)
 set_tests_properties(test_runtime_litert PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 
+if(NOT QAT_RUNTIME_ONLY) # needs qat train and export
 # Every model exported from the example configs (float32; int8 with int8 and float32 I/O):
 # `qat run --batch` bit-exact with BUILTIN_REF on 1000 random inputs each (100 under sanitizers),
 # the default interpreter's (XNNPACK) differences reported, and the parity report's target on
@@ -62,3 +73,4 @@ exec "$py" "$@"]=] examples ${PROJECT_SOURCE_DIR}
   ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_examples_bitexact.py --qat $<TARGET_FILE:qat>
   --work ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_examples PROPERTIES TIMEOUT 900 ENVIRONMENT "${QAT_INTEROP_EXAMPLES_ENV}")
+endif()

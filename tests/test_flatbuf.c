@@ -1,4 +1,4 @@
-/* Tests of the flatbuffer builder (export/flatbuf.c).
+/* Tests of the flatbuffer builder (flatbuf/builder.c).
  *
  * `test_flatbuf` (no argument): exact byte layouts, checked against bytes derived by hand from
  * the format rules (each expected array is annotated with what every byte is), plus alignment,

@@ -15,44 +15,15 @@
 #include <cmocka.h>
 
 #include "qat/error.h"
-#include "qat/export.h"
 #include "qat/quant.h"
 #include "qat/runtime.h"
-#include "runtime/rt_internal.h"
+#include "runtime/rt_op.h"
 
-#include "test_runtime_builder.c"
-
-#define FIXTURES QAT_SOURCE_DIR "/../shared/fixtures/tflite"
-
-enum { F32 = 0, F16 = 1, I32 = 2, U8 = 3, I16 = 7, I8 = 9 };
+#include "tests/support/fixtures.h"
+#include "tests/support/random_models.h"
+#include "tests/support/tflite_builder.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
-
-static uint8_t *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  uint8_t *buf = NULL;
-  if (fseek(f, 0, SEEK_END) == 0) {
-    const long n = ftell(f);
-    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-      if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-      } else {
-        *len = (size_t)n;
-      }
-    }
-  }
-  fclose(f);
-  return buf;
-}
-
-static int have_fixtures(void) {
-  struct stat st;
-  if (stat(FIXTURES, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
-  printf("skipped: fixture folder %s is absent\n", FIXTURES);
-  return 0;
-}
 
 static qat_rt_model *load_fixture(const char *name) {
   char path[512];
@@ -352,7 +323,7 @@ static void test_op_conv2d_i8(void **state) {
   tb_quant(tm, w, 2, ws, zz, 0);
   tb_quant(tm, b, 2, bs, zz, 0);
   tb_quant1(tm, y, 1.0f, -3);
-  tb_op *op = tb_op_add(tm, 3, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  tb_op *op = tb_op_add(tm, QAT_TFLITE_BUILTIN_CONV_2D, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
   op->version = 3;
   op->padding = RT_PAD_VALID;
   op->stride_w = op->stride_h = 1;
@@ -412,7 +383,7 @@ static void test_op_depthwise_i8(void **state) {
   tb_quant(tm, w, 4, ws, zz, 3);
   tb_quant(tm, b, 4, ws, zz, 0);
   tb_quant1(tm, y, 1.0f, 0);
-  tb_op *op = tb_op_add(tm, 4, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  tb_op *op = tb_op_add(tm, QAT_TFLITE_BUILTIN_DEPTHWISE_CONV_2D, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
   op->version = 3;
   op->padding = RT_PAD_VALID;
   op->stride_w = op->stride_h = 1;
@@ -450,7 +421,7 @@ static void test_op_fully_connected_i8(void **state) {
   tb_quant1(tm, w, 0.5f, 0);
   tb_quant1(tm, b, 0.25f, 0);
   tb_quant1(tm, y, 1.0f, 10);
-  tb_op *op = tb_op_add(tm, 9, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  tb_op *op = tb_op_add(tm, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
   op->version = 4;
   tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
   qat_rt_model *m = load_built(tm);
@@ -510,13 +481,13 @@ static void test_op_pool_mean_i8(void **state) {
   tb_quant1(tm, a, 1.0f, 1);
   tb_quant1(tm, mx, 1.0f, 1);
   tb_quant1(tm, mean, 0.5f, -1);
-  tb_op *op = tb_op_add(tm, 1, 1, (int32_t[]){x}, 1, (int32_t[]){a});
+  tb_op *op = tb_op_add(tm, QAT_TFLITE_BUILTIN_AVERAGE_POOL_2D, 1, (int32_t[]){x}, 1, (int32_t[]){a});
   op->version = 2, op->padding = RT_PAD_SAME, op->stride_w = op->stride_h = 2;
   op->filter_w = op->filter_h = 2;
-  op = tb_op_add(tm, 17, 1, (int32_t[]){x}, 1, (int32_t[]){mx});
+  op = tb_op_add(tm, QAT_TFLITE_BUILTIN_MAX_POOL_2D, 1, (int32_t[]){x}, 1, (int32_t[]){mx});
   op->version = 2, op->padding = RT_PAD_SAME, op->stride_w = op->stride_h = 2;
   op->filter_w = op->filter_h = 2;
-  op = tb_op_add(tm, 40, 2, (int32_t[]){mx, ax}, 1, (int32_t[]){mean});
+  op = tb_op_add(tm, QAT_TFLITE_BUILTIN_MEAN, 2, (int32_t[]){mx, ax}, 1, (int32_t[]){mean});
   op->version = 2, op->keep_dims = 1;
   tm->n_in = 1, tm->in[0] = x, tm->n_out = 2, tm->out[0] = a, tm->out[1] = mean;
   qat_rt_model *m = load_built(tm);
@@ -563,11 +534,11 @@ static void test_op_add_softmax_logistic_i8(void **state) {
   tb_quant1(tm, s2, 1.0f, 0);
   tb_quant1(tm, sm, 1.0f / 256, -128);
   tb_quant1(tm, lg, 1.0f / 256, -128);
-  tb_op_add(tm, 0, 2, (int32_t[]){x, y}, 1, (int32_t[]){s})->version = 2;
-  tb_op_add(tm, 0, 2, (int32_t[]){s, c}, 1, (int32_t[]){s2})->version = 2;
-  tb_op *op = tb_op_add(tm, 25, 1, (int32_t[]){s2}, 1, (int32_t[]){sm});
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_ADD, 2, (int32_t[]){x, y}, 1, (int32_t[]){s})->version = 2;
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_ADD, 2, (int32_t[]){s, c}, 1, (int32_t[]){s2})->version = 2;
+  tb_op *op = tb_op_add(tm, QAT_TFLITE_BUILTIN_SOFTMAX, 1, (int32_t[]){s2}, 1, (int32_t[]){sm});
   op->version = 2, op->beta = 1.0f;
-  tb_op_add(tm, 14, 1, (int32_t[]){s2}, 1, (int32_t[]){lg})->version = 2;
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_LOGISTIC, 1, (int32_t[]){s2}, 1, (int32_t[]){lg})->version = 2;
   tm->n_in = 2, tm->in[0] = x, tm->in[1] = y;
   tm->n_out = 3, tm->out[0] = s2, tm->out[1] = sm, tm->out[2] = lg;
   qat_rt_model *m = load_built(tm);
@@ -611,10 +582,10 @@ static void test_op_quantize_reshape_float(void **state) {
   tb_quant1(tm, q, 0.5f, -1);
   tb_quant1(tm, r, 0.5f, -1);
   tb_quant1(tm, u, 0.5f, 127);
-  tb_op_add(tm, 114, 1, (int32_t[]){x}, 1, (int32_t[]){q});
-  tb_op_add(tm, 22, 2, (int32_t[]){q, sh}, 1, (int32_t[]){r});
-  tb_op_add(tm, 6, 1, (int32_t[]){r}, 1, (int32_t[]){f})->version = 2;
-  tb_op_add(tm, 114, 1, (int32_t[]){r}, 1, (int32_t[]){u});
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_QUANTIZE, 1, (int32_t[]){x}, 1, (int32_t[]){q});
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_RESHAPE, 2, (int32_t[]){q, sh}, 1, (int32_t[]){r});
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_DEQUANTIZE, 1, (int32_t[]){r}, 1, (int32_t[]){f})->version = 2;
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_QUANTIZE, 1, (int32_t[]){r}, 1, (int32_t[]){u});
   tm->n_in = 1, tm->in[0] = x, tm->n_out = 2, tm->out[0] = f, tm->out[1] = u;
   qat_rt_model *m = load_built(tm);
   const float xv[4] = {1.25f, -1.25f, 100.0f, 0.0f};
@@ -658,13 +629,13 @@ static void test_op_float_graph(void **state) {
   const int b2 = tb_tensor_add(tm, "fb", F32, 1, db, fb, sizeof fb);
   const int fc = tb_tensor_add(tm, "fc", F32, 2, d12, NULL, 0);
   const int sm = tb_tensor_add(tm, "sm", F32, 2, d12, NULL, 0);
-  tb_op *op = tb_op_add(tm, 3, 3, (int32_t[]){x, cw, cb}, 1, (int32_t[]){c});
+  tb_op *op = tb_op_add(tm, QAT_TFLITE_BUILTIN_CONV_2D, 3, (int32_t[]){x, cw, cb}, 1, (int32_t[]){c});
   op->padding = RT_PAD_VALID, op->stride_w = op->stride_h = 1, op->act = RT_ACT_RELU6;
-  op = tb_op_add(tm, 17, 1, (int32_t[]){c}, 1, (int32_t[]){p});
+  op = tb_op_add(tm, QAT_TFLITE_BUILTIN_MAX_POOL_2D, 1, (int32_t[]){c}, 1, (int32_t[]){p});
   op->padding = RT_PAD_VALID, op->stride_w = op->stride_h = 2, op->filter_w = op->filter_h = 2;
-  op = tb_op_add(tm, 40, 2, (int32_t[]){p, ax}, 1, (int32_t[]){mn});
-  tb_op_add(tm, 9, 3, (int32_t[]){mn, w2, b2}, 1, (int32_t[]){fc});
-  tb_op_add(tm, 25, 1, (int32_t[]){fc}, 1, (int32_t[]){sm})->beta = 1.0f;
+  op = tb_op_add(tm, QAT_TFLITE_BUILTIN_MEAN, 2, (int32_t[]){p, ax}, 1, (int32_t[]){mn});
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){mn, w2, b2}, 1, (int32_t[]){fc});
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_SOFTMAX, 1, (int32_t[]){fc}, 1, (int32_t[]){sm})->beta = 1.0f;
   tm->n_in = 1, tm->in[0] = x, tm->n_out = 2, tm->out[0] = fc, tm->out[1] = sm;
   qat_rt_model *m = load_built(tm);
   const float xv[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
@@ -683,7 +654,7 @@ static void test_op_float_graph(void **state) {
 
 static void test_planner(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -709,7 +680,7 @@ static void test_planner(void **state) {
 
 static void test_fixture_hello_world_int8(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -743,7 +714,7 @@ static void test_fixture_hello_world_int8(void **state) {
 
 static void test_fixture_hello_world_float(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -760,7 +731,7 @@ static void test_fixture_hello_world_float(void **state) {
 
 static void test_fixture_micro_speech(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -776,7 +747,7 @@ static void test_fixture_micro_speech(void **state) {
       char path[512];
       size_t len = 0;
       snprintf(path, sizeof path, "%s/%s", FIXTURES, files[j]);
-      uint8_t *buf = read_all(path, &len);
+      uint8_t *buf = tb_read_file(path, &len);
       assert_non_null(buf);
       set_input(m, 0, buf, len);
       free(buf);
@@ -789,7 +760,7 @@ static void test_fixture_micro_speech(void **state) {
 
 static void test_fixture_simple_add(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -801,7 +772,7 @@ static void test_fixture_simple_add(void **state) {
   for (int j = 0; j < 3; j++) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", FIXTURES, files[j]);
-    bufs[j] = read_all(path, &lens[j]);
+    bufs[j] = tb_read_file(path, &lens[j]);
     assert_non_null(bufs[j]);
     assert_int_equal(lens[j], 16384);
   }
@@ -817,7 +788,7 @@ static void test_fixture_simple_add(void **state) {
  * ai-edge-litert 2.3.0 with OpResolverType.BUILTIN_REF on x[i] = ((i % 13) - 6) / 4. */
 static void test_fixture_toycar_hybrid(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -856,7 +827,7 @@ static void test_op_fc_hybrid(void **state) {
   const int b = tb_tensor_add(tm, "b", F32, 1, db, bv, sizeof bv);
   const int y = tb_tensor_add(tm, "y", F32, 2, dout, NULL, 0);
   tb_quant1(tm, w, 0.5f, 0);
-  tb_op *op = tb_op_add(tm, 9, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  tb_op *op = tb_op_add(tm, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
   op->version = 3;
   op->act = RT_ACT_RELU;
   tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
@@ -962,13 +933,13 @@ static void test_op_int16(void **state) {
     tb_model *tm = new_model();
     const int x = tb_tensor_add(tm, "x", I16, 2, din, NULL, 0);
     const int w = tb_tensor_add(tm, "w", I8, 2, dw, wv, sizeof wv);
-    const int b = tb_tensor_add(tm, "b", 4 /* INT64 */, 1, db, bv, sizeof bv);
+    const int b = tb_tensor_add(tm, "b", I64, 1, db, bv, sizeof bv);
     const int y = tb_tensor_add(tm, "y", I16, 2, dout, NULL, 0);
     tb_quant1(tm, x, 1e-3f, variant == 1 ? 5 : 0);
     tb_quant1(tm, w, 0.5f, 0);
     tb_quant1(tm, b, 5e-4f, 0);
     tb_quant1(tm, y, 1e-3f, 0);
-    tb_op_add(tm, 9, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+    tb_op_add(tm, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
     tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
     if (variant == 1) {
       expect_refused(tm, QAT_ERR_FORMAT, "int16 input tensor 'x' has zero point 5");
@@ -992,6 +963,67 @@ static void test_op_int16(void **state) {
   }
 }
 
+/* REDUCE_MAX: a 2x3x2 float input over axes {-1, 1} (a negative and a repeated axis), with and
+ * without keep_dims; -inf stays the type's lowest value and a NaN never wins, as reduce.cc's
+ * `in > current` reducer; int8 keeps the input's quantization and refuses another. */
+static void test_op_reduce_max(void **state) {
+  (void)state;
+  const float inf = INFINITY, nan = NAN;
+  const float xf[12] = {1, -2, 3, nan, -5, 0.5f, -inf, -inf, -inf, nan, -inf, -inf};
+  const int32_t dx[3] = {2, 3, 2}, dk[3] = {2, 1, 1}, dn[1] = {2}, dax[1] = {3};
+  const int32_t axes[3] = {-1, 1, 2};
+  for (int kd = 0; kd < 2; kd++) {
+    tb_model *tm = new_model();
+    const int x = tb_tensor_add(tm, "x", F32, 3, dx, NULL, 0);
+    const int a = tb_tensor_add(tm, "axes", I32, 1, dax, axes, sizeof axes);
+    const int y = tb_tensor_add(tm, "y", F32, kd ? 3 : 1, kd ? dk : dn, NULL, 0);
+    tb_op *op = tb_op_add(tm, QAT_RT_OP_REDUCE_MAX, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+    op->keep_dims = kd;
+    tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+    qat_rt_model *m = load_built(tm);
+    set_input(m, 0, xf, sizeof xf);
+    assert_int_equal(qat_rt_invoke(m), 0);
+    const float *got = output(m, 0);
+    assert_true(got[0] == 3.0f);
+    assert_true(got[1] == -FLT_MAX);
+    qat_rt_model_free(m);
+    free(tm);
+  }
+  /* int8 [1, 4] over axis 1: the max, in the input's quantization. */
+  tb_model *tm = new_model();
+  const int32_t d14[2] = {1, 4}, d1[1] = {1}, ax1[1] = {1};
+  const int x = tb_tensor_add(tm, "x", I8, 2, d14, NULL, 0);
+  const int a = tb_tensor_add(tm, "axes", I32, 1, d1, ax1, sizeof ax1);
+  const int y = tb_tensor_add(tm, "y", I8, 1, d1, NULL, 0);
+  tb_quant1(tm, x, 0.25f, -3);
+  tb_quant1(tm, y, 0.25f, -3);
+  tb_op *op = tb_op_add(tm, QAT_RT_OP_REDUCE_MAX, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  op->version = 2;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+  qat_rt_model *m = load_built(tm);
+  const int8_t xi[4] = {-128, 17, -3, 16};
+  set_input(m, 0, xi, sizeof xi);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  assert_int_equal(((const int8_t *)output(m, 0))[0], 17);
+  qat_rt_model_free(m);
+  tm->t[y].scales[0] = 0.5f;
+  expect_refused(tm, QAT_ERR_UNSUPPORTED, "do not rescale");
+  free(tm);
+}
+
+/* Every operator of RT_OPS is found by its code and named by it. */
+static void test_op_table(void **state) {
+  (void)state;
+#define CHECK_(name)                                                     \
+  assert_ptr_equal(rt_op_find(QAT_RT_OP_##name), &rt_op_##name);        \
+  assert_string_equal(qat_rt_op_name(rt_op_##name.code), #name);        \
+  assert_true(rt_op_##name.max_version >= 1 && rt_op_##name.prepare != NULL);
+  RT_OPS(CHECK_)
+#undef CHECK_
+  assert_null(rt_op_find(QAT_RT_OP_CUSTOM));
+  assert_null(rt_op_find(-1));
+}
+
 static void test_load_errors(void **state) {
   (void)state;
   qat_rt_model *m = (qat_rt_model *)1;
@@ -1006,594 +1038,9 @@ static void test_load_errors(void **state) {
   assert_string_equal(qat_rt_op_name(-1), "?");
 }
 
-/* ---- random single-op models for the interop test ------------------------------------------
- * `test_runtime write-models DIR N` writes N seeded random variants of every operator (int8 and
- * float32) into DIR; tests/interop/test_runtime_litert.py runs them through LiteRT's
- * BUILTIN_REF interpreter and `qat run` and compares the outputs bit for bit. */
-static uint64_t gen_state = 88172645463325252ull;
-static uint32_t rnd(void) {
-  gen_state ^= gen_state << 13;
-  gen_state ^= gen_state >> 7;
-  gen_state ^= gen_state << 17;
-  return (uint32_t)gen_state;
-}
-static int ri(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
-static float rf(float lo, float hi) { return lo + (hi - lo) * (rnd() / 4294967296.0f); }
-static int8_t W8[65536];
-static int32_t B32[4096];
-static float WF[65536];
-static const char *gen_dir;
-static int gen_failed;
-static void save(tb_model *m, const char *name) {
-  size_t n = 0;
-  uint8_t *b = tb_build(m, &n);
-  char p[1024];
-  snprintf(p, sizeof p, "%s/%s.tflite", gen_dir, name);
-  FILE *f = b ? fopen(p, "wb") : NULL;
-  if (!f || fwrite(b, 1, n, f) != n) gen_failed = 1;
-  if (f && fclose(f) != 0) gen_failed = 1;
-  free(b);
-}
-static int fl; /* float mode */
-static int act(int x) { return x == 0 ? 0 : x == 1 ? 1 : 3; }
-static void conv(int idx, int depthwise) {
-  tb_model *m = calloc(1, sizeof *m);
-  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
-      D = ri(1, 2), pad = ri(0, 1);
-  int dm = ri(1, 3), groups = 1;
-  if (!depthwise && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
-  int OC = depthwise ? C * dm : ri(1, 6) * groups;
-  int fic = C / groups;
-  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
-  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
-  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
-      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
-  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
-          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
-  size_t nw = (size_t)dw[0] * K * KW * dw[3];
-  for (size_t i = 0; i < nw; i++) {
-    W8[i] = (int8_t)ri(-127, 127);
-    WF[i] = rf(-1, 1);
-  }
-  float sin = rf(0.01f, 0.1f), sout = rf(0.05f, 0.5f), ws[64], bs[64];
-  int64_t z[64] = {0};
-  for (int c = 0; c < OC; c++) {
-    ws[c] = rf(0.001f, 0.02f);
-    bs[c] = sin * ws[c];
-    B32[c] = ri(-3000, 3000);
-    WF[nw + c] = rf(-1, 1);
-  }
-  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, din, NULL, 0);
-  int w =
-      tb_tensor_add(m, "w", fl ? F32 : I8, 4, dw, fl ? (void *)WF : (void *)W8, nw * (fl ? 4 : 1));
-  int b = tb_tensor_add(m, "b", fl ? F32 : I32, 1, db, fl ? (void *)(WF + nw) : (void *)B32,
-                        (size_t)OC * 4);
-  int y = tb_tensor_add(m, "y", fl ? F32 : I8, 4, dout, NULL, 0);
-  if (!fl) {
-    tb_quant1(m, x, sin, ri(-20, 20));
-    tb_quant(m, w, OC, ws, z, depthwise ? 3 : 0);
-    tb_quant(m, b, OC, bs, z, 0);
-    tb_quant1(m, y, sout, ri(-10, 10));
-  }
-  tb_op *op = tb_op_add(m, depthwise ? 4 : 3, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
-  op->version = fl ? (D > 1 && depthwise ? 2 : 1) : (groups > 1 ? 6 : 3);
-  op->padding = pad;
-  op->stride_w = op->stride_h = S;
-  op->dil_w = op->dil_h = D;
-  op->dm = dm;
-  op->act = act(ri(0, 2));
-  if (fl && groups > 1) op->version = 6;
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "%s_%s_%d", depthwise ? "dw" : "conv", fl ? "f32" : "i8", idx);
-  save(m, name);
-  free(m);
-}
-static void fc(int idx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = !fl && ri(0, 1), nb = ri(0, 4) == 0;
-  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
-  for (int i = 0; i < OUT * IN; i++) {
-    W8[i] = (int8_t)ri(-127, 127);
-    WF[i] = rf(-1, 1);
-  }
-  float sin = rf(0.01f, 0.1f), sout = rf(0.05f, 0.5f), ws[64], bs[64];
-  int64_t z[64] = {0};
-  float w0 = rf(0.001f, 0.02f);
-  for (int c = 0; c < OUT; c++) {
-    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
-    bs[c] = sin * ws[c];
-    B32[c] = ri(-3000, 3000);
-    WF[OUT * IN + c] = rf(-1, 1);
-  }
-  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 2, din, NULL, 0);
-  int w = tb_tensor_add(m, "w", fl ? F32 : I8, 2, dw, fl ? (void *)WF : (void *)W8,
-                        (size_t)OUT * IN * (fl ? 4 : 1));
-  int b = tb_tensor_add(m, "b", fl ? F32 : I32, 1, db, fl ? (void *)(WF + OUT * IN) : (void *)B32,
-                        (size_t)OUT * 4);
-  int y = tb_tensor_add(m, "y", fl ? F32 : I8, 2, dout, NULL, 0);
-  if (!fl) {
-    tb_quant1(m, x, sin, ri(-20, 20));
-    tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
-    tb_quant(m, b, pc ? OUT : 1, bs, z, 0);
-    tb_quant1(m, y, sout, ri(-10, 10));
-  }
-  tb_op *op = tb_op_add(m, 9, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
-  op->version = fl ? 1 : (nb ? 6 : 4);
-  op->act = act(ri(0, 2));
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "fc%s_%s_%d", pc ? "pc" : "", fl ? "f32" : "i8", idx);
-  save(m, name);
-  free(m);
-}
-static void pool(int idx, int mx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int H = ri(2, 12), Wd = ri(2, 12), C = ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
-      pad = ri(0, 1);
-  if (pad == 1 && (F > H || FW > Wd)) pad = 0;
-  int OH = pad == 0 ? (H + S - 1) / S : (H + S - F) / S,
-      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - FW) / S;
-  int32_t din[4] = {1, H, Wd, C}, dout[4] = {1, OH, OW, C};
-  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, din, NULL, 0),
-      y = tb_tensor_add(m, "y", fl ? F32 : I8, 4, dout, NULL, 0);
-  float sc = rf(0.01f, 0.2f);
-  int zp = ri(-30, 30);
-  if (!fl) {
-    tb_quant1(m, x, sc, zp);
-    tb_quant1(m, y, sc, zp);
-  }
-  tb_op *op = tb_op_add(m, mx ? 17 : 1, 1, (int32_t[]){x}, 1, (int32_t[]){y});
-  op->version = fl ? 1 : 2;
-  op->padding = pad;
-  op->stride_w = op->stride_h = S;
-  op->filter_h = F;
-  op->filter_w = FW;
-  op->act = act(ri(0, 2));
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "%s_%s_%d", mx ? "maxpool" : "avgpool", fl ? "f32" : "i8", idx);
-  save(m, name);
-  free(m);
-}
-static void mean(int idx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int H = ri(1, 12), Wd = ri(1, 12), C = ri(1, 6), kd = ri(0, 1);
-  static int32_t axes[2] = {1, 2};
-  int32_t din[4] = {1, H, Wd, C}, dax[1] = {2}, dk[4] = {1, 1, 1, C}, dn[2] = {1, C};
-  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, din, NULL, 0);
-  int a = tb_tensor_add(m, "axes", I32, 1, dax, axes, 8);
-  int y = tb_tensor_add(m, "y", fl ? F32 : I8, kd ? 4 : 2, kd ? dk : dn, NULL, 0);
-  if (!fl) {
-    tb_quant1(m, x, rf(0.01f, 0.2f), ri(-30, 30));
-    tb_quant1(m, y, rf(0.01f, 0.2f), ri(-30, 30));
-  }
-  tb_op *op = tb_op_add(m, 40, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
-  op->version = fl ? 1 : 2;
-  op->keep_dims = kd;
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "mean_%s_%d", fl ? "f32" : "i8", idx);
-  save(m, name);
-  free(m);
-}
-static void unary(int idx, int code) {
-  tb_model *m = calloc(1, sizeof *m);
-  int Bt = ri(1, 4), D = ri(1, 30);
-  int32_t d[2] = {Bt, D};
-  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 2, d, NULL, 0),
-      y = tb_tensor_add(m, "y", fl ? F32 : I8, 2, d, NULL, 0);
-  if (!fl) {
-    tb_quant1(m, x, rf(0.01f, 0.3f), ri(-30, 30));
-    tb_quant1(m, y, 1.0f / 256, -128);
-  }
-  tb_op *op = tb_op_add(m, code, 1, (int32_t[]){x}, 1, (int32_t[]){y});
-  op->version = fl ? 1 : 2;
-  op->beta = ri(0, 3) == 0 ? rf(0.5f, 2.0f) : 1.0f;
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "%s_%s_%d", code == 25 ? "softmax" : "logistic", fl ? "f32" : "i8",
-           idx);
-  save(m, name);
-  free(m);
-}
-static void add(int idx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 5), bc = ri(0, 2);
-  int32_t d1[4] = {1, H, Wd, C}, d2[4] = {1, bc == 1 ? 1 : H, bc == 1 ? 1 : Wd, bc == 2 ? 1 : C};
-  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, d1, NULL, 0),
-      x2 = tb_tensor_add(m, "x2", fl ? F32 : I8, 4, d2, NULL, 0),
-      y = tb_tensor_add(m, "y", fl ? F32 : I8, 4, d1, NULL, 0);
-  if (!fl) {
-    tb_quant1(m, x, rf(0.01f, 0.2f), ri(-30, 30));
-    tb_quant1(m, x2, rf(0.01f, 0.2f), ri(-30, 30));
-    tb_quant1(m, y, rf(0.02f, 0.4f), ri(-30, 30));
-  }
-  tb_op *op = tb_op_add(m, 0, 2, (int32_t[]){x, x2}, 1, (int32_t[]){y});
-  op->version = fl ? 1 : 2;
-  op->act = act(ri(0, 2));
-  m->n_in = 2;
-  m->in[0] = x;
-  m->in[1] = x2;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "add_%s_%d", fl ? "f32" : "i8", idx);
-  save(m, name);
-  free(m);
-}
-static void qdq(int idx) {
-  /* float -> QUANTIZE int8 -> QUANTIZE uint8 -> QUANTIZE int8 (rescale) -> DEQUANTIZE */
-  tb_model *m = calloc(1, sizeof *m);
-  int32_t d[2] = {1, ri(1, 50)};
-  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), q = tb_tensor_add(m, "q", I8, 2, d, NULL, 0),
-      u = tb_tensor_add(m, "u", U8, 2, d, NULL, 0);
-  int r = tb_tensor_add(m, "r", I8, 2, d, NULL, 0), f = tb_tensor_add(m, "f", F32, 2, d, NULL, 0);
-  float sc = rf(0.01f, 0.2f);
-  int zp = ri(-30, 30);
-  tb_quant1(m, q, sc, zp);
-  tb_quant1(m, u, sc, zp + 128);
-  tb_quant1(m, r, rf(0.01f, 0.3f), ri(-30, 30));
-  tb_op_add(m, 114, 1, (int32_t[]){x}, 1, (int32_t[]){q});
-  tb_op_add(m, 114, 1, (int32_t[]){q}, 1, (int32_t[]){u});
-  tb_op_add(m, 114, 1, (int32_t[]){u}, 1, (int32_t[]){r});
-  tb_op_add(m, 6, 1, (int32_t[]){r}, 1, (int32_t[]){f})->version = 2;
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 3;
-  m->out[0] = u;
-  m->out[1] = r;
-  m->out[2] = f;
-  char name[64];
-  snprintf(name, sizeof name, "qdq_%d", idx);
-  save(m, name);
-  free(m);
-}
-
-/* 16x8 variants: int16 activations with zero point 0, int8 weights, int64 bias, inputs over
- * the whole int16 range. */
-enum { I64 = 4 };
-static int64_t B64[4096];
-static void conv16(int idx, int depthwise) {
-  tb_model *m = calloc(1, sizeof *m);
-  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
-      D = ri(1, 2), pad = ri(0, 1);
-  int dm = ri(1, 3), groups = 1;
-  if (!depthwise && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
-  int OC = depthwise ? C * dm : ri(1, 6) * groups;
-  int fic = C / groups;
-  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
-  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
-  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
-      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
-  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
-          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
-  size_t nw = (size_t)dw[0] * K * KW * dw[3];
-  for (size_t i = 0; i < nw; i++) W8[i] = (int8_t)ri(-127, 127);
-  float sin = rf(1e-4f, 1e-3f), sout = rf(2e-3f, 2e-2f), ws[64], bs[64];
-  int64_t z[64] = {0};
-  for (int c = 0; c < OC; c++) {
-    ws[c] = rf(0.001f, 0.02f);
-    bs[c] = sin * ws[c];
-    B64[c] = (int64_t)ri(-3000000, 3000000) * (ri(0, 3) == 0 ? 1000 : 1);
-  }
-  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0);
-  int w = tb_tensor_add(m, "w", I8, 4, dw, W8, nw);
-  int b = tb_tensor_add(m, "b", I64, 1, db, B64, (size_t)OC * 8);
-  int y = tb_tensor_add(m, "y", I16, 4, dout, NULL, 0);
-  tb_quant1(m, x, sin, 0);
-  tb_quant(m, w, OC, ws, z, depthwise ? 3 : 0);
-  tb_quant(m, b, OC, bs, z, 0);
-  tb_quant1(m, y, sout, 0);
-  tb_op *op = tb_op_add(m, depthwise ? 4 : 3, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
-  op->version = groups > 1 ? 6 : depthwise && D > 1 ? 2 : 1;
-  op->padding = pad;
-  op->stride_w = op->stride_h = S;
-  op->dil_w = op->dil_h = D;
-  op->dm = dm;
-  op->act = act(ri(0, 2));
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "%s_i16_%d", depthwise ? "dw" : "conv", idx);
-  save(m, name);
-  free(m);
-}
-static void fc16(int idx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = ri(0, 1), nb = ri(0, 4) == 0;
-  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
-  for (int i = 0; i < OUT * IN; i++) W8[i] = (int8_t)ri(-127, 127);
-  float sin = rf(1e-4f, 1e-3f), sout = rf(2e-3f, 2e-2f), ws[64], bs[64];
-  int64_t z[64] = {0};
-  float w0 = rf(0.001f, 0.02f);
-  for (int c = 0; c < OUT; c++) {
-    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
-    bs[c] = sin * ws[c];
-    B64[c] = ri(-3000000, 3000000);
-  }
-  int x = tb_tensor_add(m, "x", I16, 2, din, NULL, 0);
-  int w = tb_tensor_add(m, "w", I8, 2, dw, W8, (size_t)OUT * IN);
-  int b = tb_tensor_add(m, "b", I64, 1, db, B64, (size_t)OUT * 8);
-  int y = tb_tensor_add(m, "y", I16, 2, dout, NULL, 0);
-  tb_quant1(m, x, sin, 0);
-  tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
-  tb_quant(m, b, pc ? OUT : 1, bs, z, 0);
-  tb_quant1(m, y, sout, 0);
-  tb_op *op = tb_op_add(m, 9, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
-  op->version = 1;
-  op->act = act(ri(0, 2));
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "fc%s_i16_%d", pc ? "pc" : "", idx);
-  save(m, name);
-  free(m);
-}
-static void pool16(int idx, int mx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int H = ri(2, 12), Wd = ri(2, 12), C = ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
-      pad = ri(0, 1);
-  if (pad == 1 && (F > H || FW > Wd)) pad = 0;
-  int OH = pad == 0 ? (H + S - 1) / S : (H + S - F) / S,
-      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - FW) / S;
-  int32_t din[4] = {1, H, Wd, C}, dout[4] = {1, OH, OW, C};
-  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0),
-      y = tb_tensor_add(m, "y", I16, 4, dout, NULL, 0);
-  float sc = rf(1e-4f, 1e-3f);
-  tb_quant1(m, x, sc, 0);
-  tb_quant1(m, y, sc, 0);
-  tb_op *op = tb_op_add(m, mx ? 17 : 1, 1, (int32_t[]){x}, 1, (int32_t[]){y});
-  op->version = 3;
-  op->padding = pad;
-  op->stride_w = op->stride_h = S;
-  op->filter_h = F;
-  op->filter_w = FW;
-  op->act = act(ri(0, 2));
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "%s_i16_%d", mx ? "maxpool" : "avgpool", idx);
-  save(m, name);
-  free(m);
-}
-static void mean16(int idx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int H = ri(1, 12), Wd = ri(1, 12), C = ri(1, 6), kd = ri(0, 1);
-  static int32_t axes[2] = {1, 2};
-  int32_t din[4] = {1, H, Wd, C}, dax[1] = {2}, dk[4] = {1, 1, 1, C}, dn[2] = {1, C};
-  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0);
-  int a = tb_tensor_add(m, "axes", I32, 1, dax, axes, 8);
-  int y = tb_tensor_add(m, "y", I16, kd ? 4 : 2, kd ? dk : dn, NULL, 0);
-  tb_quant1(m, x, rf(1e-4f, 1e-3f), 0);
-  tb_quant1(m, y, rf(1e-4f, 1e-3f), 0);
-  tb_op *op = tb_op_add(m, 40, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
-  op->version = 3;
-  op->keep_dims = kd;
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "mean_i16_%d", idx);
-  save(m, name);
-  free(m);
-}
-static void softmax16(int idx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int Bt = ri(1, 4), D = ri(1, 30);
-  int32_t d[2] = {Bt, D};
-  int x = tb_tensor_add(m, "x", I16, 2, d, NULL, 0), y = tb_tensor_add(m, "y", I16, 2, d, NULL, 0);
-  tb_quant1(m, x, ri(0, 1) ? rf(1e-4f, 1e-3f) : rf(1e-5f, 1e-4f), 0);
-  tb_quant1(m, y, 1.0f / 32768, 0);
-  tb_op *op = tb_op_add(m, 25, 1, (int32_t[]){x}, 1, (int32_t[]){y});
-  op->version = 3;
-  op->beta = ri(0, 3) == 0 ? rf(0.5f, 2.0f) : 1.0f;
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "softmax_i16_%d", idx);
-  save(m, name);
-  free(m);
-}
-static void add16(int idx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 5), bc = ri(0, 2);
-  int32_t d1[4] = {1, H, Wd, C}, d2[4] = {1, bc == 1 ? 1 : H, bc == 1 ? 1 : Wd, bc == 2 ? 1 : C};
-  int x = tb_tensor_add(m, "x", I16, 4, d1, NULL, 0), x2 = tb_tensor_add(m, "x2", I16, 4, d2, NULL, 0),
-      y = tb_tensor_add(m, "y", I16, 4, d1, NULL, 0);
-  tb_quant1(m, x, rf(1e-4f, 1e-3f), 0);
-  tb_quant1(m, x2, rf(1e-4f, 1e-3f), 0);
-  tb_quant1(m, y, rf(2e-4f, 2e-3f), 0);
-  tb_op *op = tb_op_add(m, 0, 2, (int32_t[]){x, x2}, 1, (int32_t[]){y});
-  op->version = 3;
-  op->pot_scale_int16_false = 1;
-  op->act = act(ri(0, 2));
-  m->n_in = 2;
-  m->in[0] = x;
-  m->in[1] = x2;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "add_i16_%d", idx);
-  save(m, name);
-  free(m);
-}
-static void qdq16(int idx) {
-  /* float -> QUANTIZE int16 -> DEQUANTIZE float */
-  tb_model *m = calloc(1, sizeof *m);
-  int32_t d[2] = {1, ri(1, 50)};
-  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), q = tb_tensor_add(m, "q", I16, 2, d, NULL, 0),
-      f = tb_tensor_add(m, "f", F32, 2, d, NULL, 0);
-  tb_quant1(m, q, rf(1e-4f, 2e-4f), 0);
-  tb_op_add(m, 114, 1, (int32_t[]){x}, 1, (int32_t[]){q})->version = 2;
-  tb_op_add(m, 6, 1, (int32_t[]){q}, 1, (int32_t[]){f})->version = 3;
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 2;
-  m->out[0] = q;
-  m->out[1] = f;
-  char name[64];
-  snprintf(name, sizeof name, "qdq_i16_%d", idx);
-  save(m, name);
-  free(m);
-}
-
-/* Dynamic-range (hybrid) ops: float input and output, int8 weights, float bias. Conv weight
- * scales are distinct per channel (the per-channel kernel), per channel but all equal, or per
- * tensor (both the per-tensor kernel); FULLY_CONNECTED with symmetric or asymmetric input
- * quantization, per tensor or per channel. */
-static void hybrid_conv(int idx, int depthwise) {
-  tb_model *m = calloc(1, sizeof *m);
-  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
-      D = ri(1, 2), pad = ri(0, 1), dm = ri(1, 3), groups = 1, mode = depthwise ? 0 : ri(0, 2);
-  if (!depthwise && mode != 2 && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
-  int OC = depthwise ? C * dm : ri(1, 6) * groups, fic = C / groups;
-  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
-  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
-  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
-      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
-  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
-          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
-  size_t nw = (size_t)dw[0] * K * KW * dw[3];
-  for (size_t i = 0; i < nw; i++) W8[i] = (int8_t)ri(-127, 127);
-  float ws[64], w0 = rf(0.001f, 0.02f);
-  int64_t z[64] = {0};
-  for (int c = 0; c < OC; c++) {
-    ws[c] = mode == 0 ? rf(0.001f, 0.02f) : w0;
-    WF[c] = rf(-1, 1);
-  }
-  int x = tb_tensor_add(m, "x", F32, 4, din, NULL, 0);
-  int w = tb_tensor_add(m, "w", I8, 4, dw, W8, nw);
-  int b = tb_tensor_add(m, "b", F32, 1, db, WF, (size_t)OC * 4);
-  int y = tb_tensor_add(m, "y", F32, 4, dout, NULL, 0);
-  tb_quant(m, w, mode == 2 ? 1 : OC, ws, z, depthwise ? 3 : 0);
-  tb_op *op = tb_op_add(m, depthwise ? 4 : 3, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
-  op->version = depthwise ? 6 : groups > 1 ? 6 : mode == 2 ? 2 : 5;
-  op->padding = pad;
-  op->stride_w = op->stride_h = S;
-  op->dil_w = op->dil_h = D;
-  op->dm = dm;
-  op->act = act(ri(0, 2));
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "%s_hybrid_%d", depthwise ? "dw" : "conv", idx);
-  save(m, name);
-  free(m);
-}
-static void hybrid_fc(int idx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = ri(0, 1), asym = ri(0, 1), nb = ri(0, 4) == 0;
-  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
-  for (int i = 0; i < OUT * IN; i++) W8[i] = (int8_t)ri(-127, 127);
-  float ws[64], w0 = rf(0.001f, 0.02f);
-  int64_t z[64] = {0};
-  for (int c = 0; c < OUT; c++) {
-    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
-    WF[c] = rf(-1, 1);
-  }
-  int x = tb_tensor_add(m, "x", F32, 2, din, NULL, 0);
-  int w = tb_tensor_add(m, "w", I8, 2, dw, W8, (size_t)OUT * IN);
-  int b = tb_tensor_add(m, "b", F32, 1, db, WF, (size_t)OUT * 4);
-  int y = tb_tensor_add(m, "y", F32, 2, dout, NULL, 0);
-  tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
-  tb_op *op = tb_op_add(m, 9, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
-  op->version = pc ? 12 : asym ? 9 : 3;
-  op->asym_inputs = asym;
-  op->act = act(ri(0, 2));
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "fc%s%s_hybrid_%d", pc ? "pc" : "", asym ? "asym" : "", idx);
-  save(m, name);
-  free(m);
-}
-/* float16 weights: DEQUANTIZE (v3) of a FLOAT16 constant into an ADD with the float input. */
-static void f16_dequantize(int idx) {
-  tb_model *m = calloc(1, sizeof *m);
-  int32_t d[2] = {ri(1, 3), ri(1, 50)};
-  static uint16_t h[256];
-  for (int i = 0; i < d[0] * d[1]; i++) h[i] = qat_float_to_half(rf(-70000.0f, 70000.0f) / (float)(1 << ri(0, 30)));
-  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), c = tb_tensor_add(m, "c", F16, 2, d, h, (size_t)d[0] * d[1] * 2);
-  int cf = tb_tensor_add(m, "cf", F32, 2, d, NULL, 0), y = tb_tensor_add(m, "y", F32, 2, d, NULL, 0);
-  tb_op_add(m, 6, 1, (int32_t[]){c}, 1, (int32_t[]){cf})->version = 3;
-  tb_op_add(m, 0, 2, (int32_t[]){x, cf}, 1, (int32_t[]){y})->version = 1;
-  m->n_in = 1;
-  m->in[0] = x;
-  m->n_out = 1;
-  m->out[0] = y;
-  char name[64];
-  snprintf(name, sizeof name, "dequantize_f16_%d", idx);
-  save(m, name);
-  free(m);
-}
-
-static int write_models(const char *dir, int n) {
-  gen_dir = dir;
-  for (fl = 0; fl < 2; fl++)
-    for (int i = 0; i < n; i++) {
-      conv(i, 0);
-      conv(i, 1);
-      fc(i);
-      pool(i, 0);
-      pool(i, 1);
-      mean(i);
-      unary(i, 25);
-      unary(i, 14);
-      add(i);
-    }
-  for (int i = 0; i < n; i++) qdq(i);
-  for (int i = 0; i < 3 * n; i++) {
-    hybrid_conv(i, 0);
-    hybrid_conv(i, 1);
-    hybrid_fc(i);
-    f16_dequantize(i);
-  }
-  for (int i = 0; i < n; i++) {
-    conv16(i, 0);
-    conv16(i, 1);
-    fc16(i);
-    pool16(i, 0);
-    pool16(i, 1);
-    mean16(i);
-    softmax16(i);
-    add16(i);
-    qdq16(i);
-  }
-  if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
-  return gen_failed ? 1 : 0;
-}
-
 int main(int argc, char **argv) {
-  if (argc == 4 && !strcmp(argv[1], "write-models")) return write_models(argv[2], atoi(argv[3]));
+  if (argc == 4 && !strcmp(argv[1], "write-models"))
+    return tb_write_random_models(argv[2], atoi(argv[3]));
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fp_exp_and_reciprocal),
       cmocka_unit_test(test_softmax_i8_cases),
@@ -1617,6 +1064,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_op_fc_hybrid),
       cmocka_unit_test(test_int16_kernels),
       cmocka_unit_test(test_op_int16),
+      cmocka_unit_test(test_op_reduce_max),
+      cmocka_unit_test(test_op_table),
       cmocka_unit_test(test_load_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

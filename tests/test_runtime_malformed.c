@@ -17,39 +17,12 @@
 #include <cmocka.h>
 
 #include "qat/error.h"
+#include "qat/flatbuf.h"
 #include "qat/runtime.h"
 
-#include "test_runtime_builder.c"
+#include "tests/support/fixtures.h"
+#include "tests/support/tflite_builder.h"
 
-#define FIXTURES QAT_SOURCE_DIR "/../shared/fixtures/tflite"
-
-enum { F32 = 0, I32 = 2, I8 = 9 };
-
-static uint8_t *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  uint8_t *buf = NULL;
-  if (fseek(f, 0, SEEK_END) == 0) {
-    const long n = ftell(f);
-    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-      if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-      } else {
-        *len = (size_t)n;
-      }
-    }
-  }
-  fclose(f);
-  return buf;
-}
-
-static int have_fixtures(void) {
-  struct stat st;
-  if (stat(FIXTURES, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
-  printf("skipped: fixture folder %s is absent\n", FIXTURES);
-  return 0;
-}
 
 /* ---- walking a valid flatbuffer (test side) ------------------------------------------------ */
 
@@ -86,34 +59,34 @@ typedef struct hello_map {
 
 static void map_hello(const uint8_t *b, hello_map *h) {
   h->root = rd32(b, 0);
-  h->sg_field = fld(b, h->root, 2);
+  h->sg_field = fld(b, h->root, QAT_TFLITE_Model_subgraphs);
   h->sg0 = elem(b, deref(b, h->sg_field), 0);
-  h->tensors_field = fld(b, h->sg0, 0);
+  h->tensors_field = fld(b, h->sg0, QAT_TFLITE_SubGraph_tensors);
   h->tensors = deref(b, h->tensors_field);
-  h->inputs = deref(b, fld(b, h->sg0, 1));
-  h->ops = deref(b, fld(b, h->sg0, 3));
-  h->opcode0 = elem(b, deref(b, fld(b, h->root, 1)), 0);
+  h->inputs = deref(b, fld(b, h->sg0, QAT_TFLITE_SubGraph_inputs));
+  h->ops = deref(b, fld(b, h->sg0, QAT_TFLITE_SubGraph_operators));
+  h->opcode0 = elem(b, deref(b, fld(b, h->root, QAT_TFLITE_Model_operator_codes)), 0);
   for (int i = 0; i < 10; i++) h->tensor[i] = elem(b, h->tensors, i);
   for (int k = 0; k < 3; k++) h->op[k] = elem(b, h->ops, k);
 }
 /* Tensor i: shape vector, name string, quantization table's scale / zero point vectors. */
 static size_t t_shape(const uint8_t *b, const hello_map *h, int i) {
-  return deref(b, fld(b, h->tensor[i], 0));
+  return deref(b, fld(b, h->tensor[i], QAT_TFLITE_Tensor_shape));
 }
 static size_t t_quant(const uint8_t *b, const hello_map *h, int i) {
-  return deref(b, fld(b, h->tensor[i], 4));
+  return deref(b, fld(b, h->tensor[i], QAT_TFLITE_Tensor_quantization));
 }
 static size_t t_scale(const uint8_t *b, const hello_map *h, int i) {
-  return deref(b, fld(b, t_quant(b, h, i), 2)) + 4;
+  return deref(b, fld(b, t_quant(b, h, i), QAT_TFLITE_QuantizationParameters_scale)) + 4;
 }
 static size_t t_zp(const uint8_t *b, const hello_map *h, int i) {
-  return deref(b, fld(b, t_quant(b, h, i), 3)) + 4;
+  return deref(b, fld(b, t_quant(b, h, i), QAT_TFLITE_QuantizationParameters_zero_point)) + 4;
 }
 static size_t op_in(const uint8_t *b, const hello_map *h, int k) {
-  return deref(b, fld(b, h->op[k], 1)) + 4;
+  return deref(b, fld(b, h->op[k], QAT_TFLITE_Operator_inputs)) + 4;
 }
 static size_t op_out(const uint8_t *b, const hello_map *h, int k) {
-  return deref(b, fld(b, h->op[k], 2)) + 4;
+  return deref(b, fld(b, h->op[k], QAT_TFLITE_Operator_outputs)) + 4;
 }
 
 /* ---- checking one bad model ------------------------------------------------------------------ */
@@ -147,12 +120,12 @@ static void expect_bad(const char *label, const uint8_t *buf, size_t len, size_t
 
 static void test_corpus_structure(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
   size_t len = 0;
-  uint8_t *orig = read_all(FIXTURES "/hello_world_int8.tflite", &len);
+  uint8_t *orig = tb_read_file(FIXTURES "/hello_world_int8.tflite", &len);
   assert_non_null(orig);
   assert_int_equal(qat_rt_verify_flatbuffer(orig, len, "hello"), 0);
   hello_map h;
@@ -190,35 +163,35 @@ static void test_corpus_structure(void **state) {
   PATCHED("shape length huge", QAT_ERR_FORMAT, "Tensor.shape",
           wr32(b, t_shape(b, &h, 6), 0x7FFFFFFFu));
   {
-    const size_t name = deref(orig, fld(orig, h.tensor[0], 3));
+    const size_t name = deref(orig, fld(orig, h.tensor[0], QAT_TFLITE_Tensor_name));
     const uint32_t n = rd32(orig, name);
     PATCHED("name without NUL", QAT_ERR_FORMAT, "string not NUL-terminated", b[name + 4 + n] = 'x');
     PATCHED("name past the end", QAT_ERR_FORMAT, "vector out of range at offset",
             wr32(b, name, (uint32_t)len));
   }
   PATCHED("union type out of range", QAT_ERR_FORMAT, "union type out of range",
-          b[fld(orig, h.op[0], 3)] = 200);
-  PATCHED("options of another type", QAT_ERR_FORMAT, "m.tflite:", b[fld(orig, h.op[0], 3)] = 9);
+          b[fld(orig, h.op[0], QAT_TFLITE_Operator_builtin_options_type)] = 200);
+  PATCHED("options of another type", QAT_ERR_FORMAT, "m.tflite:", b[fld(orig, h.op[0], QAT_TFLITE_Operator_builtin_options_type)] = 9);
   free(orig);
 }
 
 static void test_corpus_graph(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
   size_t len = 0;
-  uint8_t *orig = read_all(FIXTURES "/hello_world_int8.tflite", &len);
+  uint8_t *orig = tb_read_file(FIXTURES "/hello_world_int8.tflite", &len);
   assert_non_null(orig);
   hello_map h;
   map_hello(orig, &h);
   const size_t w_shape = t_shape(orig, &h, 6) + 4; /* weights of op 0: [16, 1] */
 
   PATCHED("schema version 2", QAT_ERR_UNSUPPORTED, "schema version 2",
-          wr32(b, fld(orig, h.root, 0), 2));
+          wr32(b, fld(orig, h.root, QAT_TFLITE_Model_version), 2));
   PATCHED("buffer index out of range", QAT_ERR_FORMAT, "buffer index 99 out of range",
-          wr32(b, fld(orig, h.tensor[6], 2), 99));
+          wr32(b, fld(orig, h.tensor[6], QAT_TFLITE_Tensor_buffer), 99));
   PATCHED("buffer size mismatch", QAT_ERR_FORMAT, "holds 16 bytes, expected 32",
           wr32(b, w_shape + 4, 2));
   PATCHED("negative dimension", QAT_ERR_FORMAT, "negative dimension",
@@ -257,9 +230,10 @@ static void test_corpus_graph(void **state) {
           wrf(b, t_scale(orig, &h, 5), 2.0f * (float)1e-4));
   PATCHED("op version 99", QAT_ERR_UNSUPPORTED,
           "unsupported operator FULLY_CONNECTED version 99 at node 0",
-          wr32(b, fld(orig, h.opcode0, 2), 99));
+          wr32(b, fld(orig, h.opcode0, QAT_TFLITE_OperatorCode_version), 99));
   PATCHED("unsupported op", QAT_ERR_UNSUPPORTED, "unsupported operator TANH version 4 at node 0",
-          (b[fld(orig, h.opcode0, 0)] = 28, wr32(b, fld(orig, h.opcode0, 3), 28)));
+          (b[fld(orig, h.opcode0, QAT_TFLITE_OperatorCode_deprecated_builtin_code)] = QAT_TFLITE_BUILTIN_TANH,
+           wr32(b, fld(orig, h.opcode0, QAT_TFLITE_OperatorCode_builtin_code), QAT_TFLITE_BUILTIN_TANH)));
   free(orig);
 }
 
@@ -278,7 +252,7 @@ static tb_model *small_fc(void) {
   tb_quant1(tm, wt, 0.25f, 0);
   tb_quant1(tm, b, 0.125f, 0);
   tb_quant1(tm, y, 1.0f, 0);
-  tb_op_add(tm, 9, 3, (int32_t[]){x, wt, b}, 1, (int32_t[]){y})->version = 4;
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){x, wt, b}, 1, (int32_t[]){y})->version = 4;
   tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
   return tm;
 }
@@ -326,7 +300,7 @@ static void test_corpus_built(void **state) {
   VARIANT("opcode index out of range", QAT_ERR_FORMAT, "opcode index 5 out of range",
           t->ops[0].opcode_index_override = 5);
   VARIANT("custom op", QAT_ERR_UNSUPPORTED, "unsupported operator MyOp version 1 at node 0",
-          (t->ops[0].code = 32, t->ops[0].custom = "MyOp", t->ops[0].version = 1));
+          (t->ops[0].code = QAT_TFLITE_BUILTIN_CUSTOM, t->ops[0].custom = "MyOp", t->ops[0].version = 1));
   VARIANT("constant graph input", QAT_ERR_FORMAT, "graph input tensor 1 'w' has constant data",
           t->in[0] = 1);
   VARIANT("output not produced", QAT_ERR_FORMAT, "graph output tensor 3 is not produced",
@@ -407,7 +381,7 @@ static void prefix_sweep(const char *file, size_t step) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s", FIXTURES, file);
   size_t len = 0;
-  uint8_t *orig = read_all(path, &len);
+  uint8_t *orig = tb_read_file(path, &len);
   assert_non_null(orig);
   for (size_t n = 0; n < len; n += step) {
     qat_rt_model *m = NULL;
@@ -422,7 +396,7 @@ static void prefix_sweep(const char *file, size_t step) {
 
 static void test_prefix_sweeps(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -477,7 +451,7 @@ static void flip_sweep(const char *file, size_t step, const uint8_t *masks, int 
   char path[512];
   snprintf(path, sizeof path, "%s/%s", FIXTURES, file);
   size_t len = 0;
-  uint8_t *orig = read_all(path, &len);
+  uint8_t *orig = tb_read_file(path, &len);
   assert_non_null(orig);
   flip_sweep_buf(file, orig, len, step, masks, n_masks, 0, loaded, refused);
   free(orig);
@@ -488,7 +462,6 @@ static void flip_sweep(const char *file, size_t step, const uint8_t *masks, int 
  * biases and weights reach the int16 kernels' 64-bit requantization and tables. */
 static void test_bit_flips_int16(void **state) {
   (void)state;
-  enum { I16 = 7, I64 = 4 };
   tb_model *tm = calloc(1, sizeof *tm);
   assert_non_null(tm);
   static int8_t wc[4 * 3 * 3 * 2], wf[3 * 4];
@@ -526,15 +499,15 @@ static void test_bit_flips_int16(void **state) {
   tb_quant1(tm, f, 4e-3f, 0);
   tb_quant1(tm, s, 8e-3f, 0);
   tb_quant1(tm, y, 1.0f / 32768, 0);
-  tb_op *op = tb_op_add(tm, 3, 3, (int32_t[]){x, w1, b1}, 1, (int32_t[]){c});
+  tb_op *op = tb_op_add(tm, QAT_TFLITE_BUILTIN_CONV_2D, 3, (int32_t[]){x, w1, b1}, 1, (int32_t[]){c});
   op->padding = 1, op->stride_w = op->stride_h = 1, op->act = 1;
-  op = tb_op_add(tm, 17, 1, (int32_t[]){c}, 1, (int32_t[]){p});
+  op = tb_op_add(tm, QAT_TFLITE_BUILTIN_MAX_POOL_2D, 1, (int32_t[]){c}, 1, (int32_t[]){p});
   op->padding = 1, op->stride_w = op->stride_h = 2, op->filter_w = op->filter_h = 2, op->version = 3;
-  tb_op_add(tm, 40, 2, (int32_t[]){p, a}, 1, (int32_t[]){mn})->version = 3;
-  tb_op_add(tm, 9, 3, (int32_t[]){mn, w2, b2}, 1, (int32_t[]){f});
-  op = tb_op_add(tm, 0, 2, (int32_t[]){f, f}, 1, (int32_t[]){s});
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_MEAN, 2, (int32_t[]){p, a}, 1, (int32_t[]){mn})->version = 3;
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){mn, w2, b2}, 1, (int32_t[]){f});
+  op = tb_op_add(tm, QAT_TFLITE_BUILTIN_ADD, 2, (int32_t[]){f, f}, 1, (int32_t[]){s});
   op->version = 3, op->pot_scale_int16_false = 1;
-  tb_op_add(tm, 25, 1, (int32_t[]){s}, 1, (int32_t[]){y})->version = 3;
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_SOFTMAX, 1, (int32_t[]){s}, 1, (int32_t[]){y})->version = 3;
   tm->ops[5].beta = 1.0f;
   tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
   size_t len = 0;
@@ -556,7 +529,7 @@ static void test_bit_flips_int16(void **state) {
 
 static void test_bit_flips(void **state) {
   (void)state;
-  if (!have_fixtures()) {
+  if (!tb_have_fixtures()) {
     skip();
     return;
   }
@@ -577,7 +550,7 @@ static void test_bit_flips(void **state) {
 static void test_corpus_count(void **state) {
   (void)state;
   printf("malformed corpus: %d files refused as expected\n", n_corpus);
-  if (have_fixtures()) assert_true(n_corpus >= 30);
+  if (tb_have_fixtures()) assert_true(n_corpus >= 30);
 }
 
 int main(void) {

@@ -29,6 +29,7 @@
 #include "qat/export.h"
 #include "qat/model.h"
 #include "qat/rng.h"
+#include "qat/runtime.h"
 #include "qat/tflite.h"
 #include "qat/train.h"
 
@@ -123,78 +124,82 @@ static void test_writer_bytes(void **state) {
   assert_memory_equal(p + 4, "TFL3", 4);
   assert_int_equal(n % 16, 0);
   size_t model = rd_u32(p, 0);
-  assert_int_equal(u32_field(p, model, 0, 0), 3); /* Model.version */
-  assert_string_equal(str_at(p, child(p, model, 3)), "qat " QAT_VERSION);
+  assert_int_equal(u32_field(p, model, QAT_TFLITE_Model_version, 0), QAT_TFLITE_SCHEMA_VERSION);
+  assert_string_equal(str_at(p, child(p, model, QAT_TFLITE_Model_description)), "qat " QAT_VERSION);
 
   /* Buffers: 0 empty, one per constant (2), one for min_runtime_version. */
-  size_t bufs = child(p, model, 4);
+  size_t bufs = child(p, model, QAT_TFLITE_Model_buffers);
   assert_int_equal(vec_len(p, bufs), 4);
-  assert_int_equal(field_at(p, vec_table(p, bufs, 0), 0), 0);
+  assert_int_equal(field_at(p, vec_table(p, bufs, 0), QAT_TFLITE_Buffer_data), 0);
   for (uint32_t i = 1; i < 4; i++) {
-    size_t data = child(p, vec_table(p, bufs, i), 0);
+    size_t data = child(p, vec_table(p, bufs, i), QAT_TFLITE_Buffer_data);
     assert_true(data != 0);
     assert_int_equal((data + 4) % 16, 0); /* force_align: 16 */
   }
-  size_t w_data = child(p, vec_table(p, bufs, 1), 0);
+  size_t w_data = child(p, vec_table(p, bufs, 1), QAT_TFLITE_Buffer_data);
   assert_int_equal(vec_len(p, w_data), 3 * 4 * 4);
   assert_memory_equal(p + w_data + 4, m.tensors[1].data, 48);
 
   /* Operator codes in first-use order, both code fields, explicit versions. */
-  size_t codes = child(p, model, 1);
+  size_t codes = child(p, model, QAT_TFLITE_Model_operator_codes);
   assert_int_equal(vec_len(p, codes), 2);
   size_t c0 = vec_table(p, codes, 0), c1 = vec_table(p, codes, 1);
-  assert_int_equal(i8_field(p, c0, 0, -1), 9);           /* deprecated_builtin_code */
-  assert_int_equal(u32_field(p, c0, 3, 0), 9);           /* builtin_code FULLY_CONNECTED */
-  assert_true(field_at(p, c0, 2) != 0);                  /* version stored even when 1 */
-  assert_int_equal(u32_field(p, c0, 2, 0), 1);
-  assert_int_equal(i8_field(p, c1, 0, -1), 25);
-  assert_int_equal(u32_field(p, c1, 3, 0), 25);
+  assert_int_equal(i8_field(p, c0, QAT_TFLITE_OperatorCode_deprecated_builtin_code, -1), QAT_TFLITE_BUILTIN_FULLY_CONNECTED);           /* deprecated_builtin_code */
+  assert_int_equal(u32_field(p, c0, QAT_TFLITE_OperatorCode_builtin_code, 0), QAT_TFLITE_BUILTIN_FULLY_CONNECTED);           /* builtin_code FULLY_CONNECTED */
+  assert_true(field_at(p, c0, QAT_TFLITE_OperatorCode_version) != 0);                  /* version stored even when 1 */
+  assert_int_equal(u32_field(p, c0, QAT_TFLITE_OperatorCode_version, 0), 1);
+  assert_int_equal(i8_field(p, c1, QAT_TFLITE_OperatorCode_deprecated_builtin_code, -1), QAT_TFLITE_BUILTIN_SOFTMAX);
+  assert_int_equal(u32_field(p, c1, QAT_TFLITE_OperatorCode_builtin_code, 0), QAT_TFLITE_BUILTIN_SOFTMAX);
 
   /* min_runtime_version: FC v1 and SOFTMAX v1 both need 1.5.0, 16 zero-padded bytes. */
-  size_t md = child(p, model, 6);
+  size_t md = child(p, model, QAT_TFLITE_Model_metadata);
   assert_int_equal(vec_len(p, md), 1);
   size_t md0 = vec_table(p, md, 0);
-  assert_string_equal(str_at(p, child(p, md0, 0)), "min_runtime_version");
-  uint32_t mb = u32_field(p, md0, 1, 0);
+  assert_string_equal(str_at(p, child(p, md0, QAT_TFLITE_Metadata_name)), "min_runtime_version");
+  uint32_t mb = u32_field(p, md0, QAT_TFLITE_Metadata_buffer, 0);
   assert_int_equal(mb, 3);
-  size_t ver = child(p, vec_table(p, bufs, mb), 0);
+  size_t ver = child(p, vec_table(p, bufs, mb), QAT_TFLITE_Buffer_data);
   assert_int_equal(vec_len(p, ver), 16);
   char want[16] = "1.5.0";
   assert_memory_equal(p + ver + 4, want, 16);
 
   /* Tensors: constants point at their buffers, activations at buffer 0. */
-  size_t sg = vec_table(p, child(p, model, 2), 0);
-  size_t tensors = child(p, sg, 0);
+  size_t sg = vec_table(p, child(p, model, QAT_TFLITE_Model_subgraphs), 0);
+  size_t tensors = child(p, sg, QAT_TFLITE_SubGraph_tensors);
   assert_int_equal(vec_len(p, tensors), 5);
-  assert_int_equal(u32_field(p, vec_table(p, tensors, 0), 2, 0), 0); /* activation: buffer 0 */
-  assert_int_equal(u32_field(p, vec_table(p, tensors, 1), 2, 99), 1);
-  assert_int_equal(u32_field(p, vec_table(p, tensors, 2), 2, 99), 2);
-  assert_string_equal(str_at(p, child(p, vec_table(p, tensors, 1), 3)), "fc/kernel");
+  assert_int_equal(u32_field(p, vec_table(p, tensors, 0), QAT_TFLITE_Tensor_buffer, 0), 0); /* activation: buffer 0 */
+  assert_int_equal(u32_field(p, vec_table(p, tensors, 1), QAT_TFLITE_Tensor_buffer, 99), 1);
+  assert_int_equal(u32_field(p, vec_table(p, tensors, 2), QAT_TFLITE_Tensor_buffer, 99), 2);
+  assert_string_equal(str_at(p, child(p, vec_table(p, tensors, 1), QAT_TFLITE_Tensor_name)), "fc/kernel");
   /* Operators: FC with its options union (FullyConnectedOptions = 8, fused RELU). */
-  size_t ops = child(p, sg, 3);
+  size_t ops = child(p, sg, QAT_TFLITE_SubGraph_operators);
   assert_int_equal(vec_len(p, ops), 2);
   size_t op0 = vec_table(p, ops, 0);
-  assert_int_equal(p[field_at(p, op0, 3)], 8);
-  assert_int_equal(i8_field(p, child(p, op0, 4), 0, 0), 1);
+  assert_int_equal(p[field_at(p, op0, QAT_TFLITE_Operator_builtin_options_type)],
+                   QAT_TFLITE_OPTIONS_FullyConnectedOptions);
+  assert_int_equal(i8_field(p, child(p, op0, QAT_TFLITE_Operator_builtin_options),
+                            QAT_TFLITE_FullyConnectedOptions_fused_activation_function, 0),
+                   QAT_TFLITE_ACT_RELU);
   size_t op1 = vec_table(p, ops, 1);
-  assert_int_equal(u32_field(p, op1, 0, 0), 1); /* opcode_index */
-  assert_int_equal(p[field_at(p, op1, 3)], 9);  /* SoftmaxOptions */
+  assert_int_equal(u32_field(p, op1, QAT_TFLITE_Operator_opcode_index, 0), 1); /* opcode_index */
+  assert_int_equal(p[field_at(p, op1, QAT_TFLITE_Operator_builtin_options_type)],
+                   QAT_TFLITE_OPTIONS_SoftmaxOptions);
   float beta;
-  uint32_t bits = rd_u32(p, field_at(p, child(p, op1, 4), 0));
+  uint32_t bits = rd_u32(p, field_at(p, child(p, op1, QAT_TFLITE_Operator_builtin_options), QAT_TFLITE_SoftmaxOptions_beta));
   memcpy(&beta, &bits, 4);
   assert_true(beta == 1.0f);
 
   /* The serving_default signature with the given names. */
-  size_t sigs = child(p, model, 7);
+  size_t sigs = child(p, model, QAT_TFLITE_Model_signature_defs);
   assert_int_equal(vec_len(p, sigs), 1);
   size_t sig = vec_table(p, sigs, 0);
-  assert_string_equal(str_at(p, child(p, sig, 2)), "serving_default");
-  size_t sin = child(p, sig, 0), sout = child(p, sig, 1);
+  assert_string_equal(str_at(p, child(p, sig, QAT_TFLITE_SignatureDef_signature_key)), "serving_default");
+  size_t sin = child(p, sig, QAT_TFLITE_SignatureDef_inputs), sout = child(p, sig, QAT_TFLITE_SignatureDef_outputs);
   assert_int_equal(vec_len(p, sin), 1);
-  assert_string_equal(str_at(p, child(p, vec_table(p, sin, 0), 0)), "features");
-  assert_int_equal(u32_field(p, vec_table(p, sin, 0), 1, 0), 0);
-  assert_string_equal(str_at(p, child(p, vec_table(p, sout, 0), 0)), "probs");
-  assert_int_equal(u32_field(p, vec_table(p, sout, 0), 1, 99), 4);
+  assert_string_equal(str_at(p, child(p, vec_table(p, sin, 0), QAT_TFLITE_TensorMap_name)), "features");
+  assert_int_equal(u32_field(p, vec_table(p, sin, 0), QAT_TFLITE_TensorMap_tensor_index, 0), 0);
+  assert_string_equal(str_at(p, child(p, vec_table(p, sout, 0), QAT_TFLITE_TensorMap_name)), "probs");
+  assert_int_equal(u32_field(p, vec_table(p, sout, 0), QAT_TFLITE_TensorMap_tensor_index, 99), 4);
   free(p);
   qat_tflite_model_free(&m);
 }
@@ -223,26 +228,27 @@ static void test_writer_quantization(void **state) {
   size_t n;
   assert_int_equal(qat_tflite_serialize(&m, &p, &n), 0);
   size_t model = rd_u32(p, 0);
-  size_t tensors = child(p, vec_table(p, child(p, model, 2), 0), 0);
+  size_t tensors = child(p, vec_table(p, child(p, model, QAT_TFLITE_Model_subgraphs), 0), QAT_TFLITE_SubGraph_tensors);
   size_t tq = vec_table(p, tensors, 1), tw = vec_table(p, tensors, 3);
-  assert_int_equal(i8_field(p, tq, 1, 0), 9); /* INT8 */
-  size_t qq = child(p, tq, 4);
-  assert_int_equal(vec_len(p, child(p, qq, 2)), 1);
-  assert_int_equal((int64_t)(rd_u32(p, child(p, qq, 3) + 4) | (uint64_t)rd_u32(p, child(p, qq, 3) + 8) << 32), -3);
-  size_t qw = child(p, tw, 4);
-  assert_int_equal(vec_len(p, child(p, qw, 2)), 3);
-  assert_int_equal(vec_len(p, child(p, qw, 3)), 3);
+  assert_int_equal(i8_field(p, tq, QAT_TFLITE_Tensor_type, 0), QAT_TFLITE_TYPE_INT8);
+  size_t qq = child(p, tq, QAT_TFLITE_Tensor_quantization);
+  assert_int_equal(vec_len(p, child(p, qq, QAT_TFLITE_QuantizationParameters_scale)), 1);
+  assert_int_equal((int64_t)(rd_u32(p, child(p, qq, QAT_TFLITE_QuantizationParameters_zero_point) + 4) | (uint64_t)rd_u32(p, child(p, qq, QAT_TFLITE_QuantizationParameters_zero_point) + 8) << 32), -3);
+  size_t qw = child(p, tw, QAT_TFLITE_Tensor_quantization);
+  assert_int_equal(vec_len(p, child(p, qw, QAT_TFLITE_QuantizationParameters_scale)), 3);
+  assert_int_equal(vec_len(p, child(p, qw, QAT_TFLITE_QuantizationParameters_zero_point)), 3);
   /* Float tensors carry no quantization table at all. */
-  assert_int_equal(field_at(p, vec_table(p, tensors, 0), 4), 0);
+  assert_int_equal(field_at(p, vec_table(p, tensors, 0), QAT_TFLITE_Tensor_quantization), 0);
   /* QUANTIZE v1 (1.14.0), DEQUANTIZE int8 v2 (1.14.0); no options tables. */
-  size_t codes = child(p, model, 1);
-  assert_int_equal(i8_field(p, vec_table(p, codes, 0), 0, 0), 114);
-  assert_int_equal(u32_field(p, vec_table(p, codes, 0), 2, 0), 1);
-  assert_int_equal(u32_field(p, vec_table(p, codes, 1), 2, 0), 2);
-  size_t ops = child(p, vec_table(p, child(p, model, 2), 0), 3);
-  assert_int_equal(field_at(p, vec_table(p, ops, 0), 3), 0);
-  size_t bufs = child(p, model, 4);
-  size_t ver = child(p, vec_table(p, bufs, vec_len(p, bufs) - 1), 0);
+  size_t codes = child(p, model, QAT_TFLITE_Model_operator_codes);
+  assert_int_equal(i8_field(p, vec_table(p, codes, 0), QAT_TFLITE_OperatorCode_deprecated_builtin_code, 0),
+                   QAT_TFLITE_BUILTIN_QUANTIZE);
+  assert_int_equal(u32_field(p, vec_table(p, codes, 0), QAT_TFLITE_OperatorCode_version, 0), 1);
+  assert_int_equal(u32_field(p, vec_table(p, codes, 1), QAT_TFLITE_OperatorCode_version, 0), 2);
+  size_t ops = child(p, vec_table(p, child(p, model, QAT_TFLITE_Model_subgraphs), 0), QAT_TFLITE_SubGraph_operators);
+  assert_int_equal(field_at(p, vec_table(p, ops, 0), QAT_TFLITE_Operator_builtin_options_type), 0);
+  size_t bufs = child(p, model, QAT_TFLITE_Model_buffers);
+  size_t ver = child(p, vec_table(p, bufs, vec_len(p, bufs) - 1), QAT_TFLITE_Buffer_data);
   assert_string_equal((const char *)p + ver + 4, "1.14.0");
   free(p);
   qat_tflite_model_free(&m);
@@ -454,6 +460,54 @@ static int case_version(const vcase *c) {
   return v;
 }
 
+/* REDUCE_MAX as the writer emits it (ReducerOptions keep_dims, axes as an int32 2nd input,
+ * version 2 for int8) reads back in qat's runtime with the shape keep_dims gives. */
+static void test_write_reduce_max(void **state) {
+  (void)state;
+  for (int kd = 0; kd < 2; kd++) {
+    qat_tflite_model m;
+    qat_tflite_model_init(&m);
+    const int dx[4] = {1, 2, 2, 3}, dk[4] = {1, 1, 1, 3}, dn[2] = {1, 3}, da[1] = {2};
+    const int32_t axes[2] = {1, 2};
+    const float s = 0.5f;
+    const int64_t z = -4;
+    int x, a, y;
+    assert_int_equal(qat_tflite_add_tensor(&m, "x", QAT_TFLITE_INT8, 4, dx, NULL, 0, &x), 0);
+    assert_int_equal(qat_tflite_add_tensor(&m, "axes", QAT_TFLITE_INT32, 1, da, axes, 8, &a), 0);
+    assert_int_equal(
+        qat_tflite_add_tensor(&m, "y", QAT_TFLITE_INT8, kd ? 4 : 2, kd ? dk : dn, NULL, 0, &y), 0);
+    assert_int_equal(qat_tflite_set_quant(&m, x, 1, &s, &z, 0), 0);
+    assert_int_equal(qat_tflite_set_quant(&m, y, 1, &s, &z, 0), 0);
+    qat_tflite_operator op;
+    qat_tflite_op_init(&op, QAT_TFLITE_OP_REDUCE_MAX);
+    op.opt.keep_dims = kd;
+    op.n_inputs = 2, op.inputs[0] = x, op.inputs[1] = a;
+    op.n_outputs = 1, op.outputs[0] = y;
+    assert_int_equal(qat_tflite_add_op(&m, &op, NULL), 0);
+    assert_int_equal(qat_tflite_add_input(&m, x, "x"), 0);
+    assert_int_equal(qat_tflite_add_output(&m, y, "y"), 0);
+    uint8_t *p;
+    size_t n;
+    assert_int_equal(qat_tflite_serialize(&m, &p, &n), 0);
+    qat_rt_model *rt = NULL;
+    if (qat_rt_model_load_buffer(p, n, "reduce_max.tflite", NULL, &rt)) fail_msg("%s", qat_error_message());
+    qat_rt_op_info info;
+    assert_int_equal(qat_rt_op(rt, 0, &info), 0);
+    assert_string_equal(info.name, "REDUCE_MAX");
+    assert_int_equal(info.version, 2);
+    const int8_t in[12] = {1, -9, 5, 7, 2, -3, -8, 4, 6, 0, 3, -1};
+    memcpy(qat_rt_tensor_data(rt, qat_rt_input(rt, 0)), in, sizeof in);
+    assert_int_equal(qat_rt_invoke(rt), 0);
+    const int8_t *out = qat_rt_tensor_data(rt, qat_rt_output(rt, 0));
+    assert_int_equal(out[0], 7);
+    assert_int_equal(out[1], 4);
+    assert_int_equal(out[2], 6);
+    qat_rt_model_free(rt);
+    free(p);
+    qat_tflite_model_free(&m);
+  }
+}
+
 static void test_op_versions(void **state) {
   (void)state;
   static const vcase cases[] = {
@@ -498,6 +552,9 @@ static void test_op_versions(void **state) {
       {"mean float", QAT_TFLITE_OP_MEAN, F32, I32, F32, .want = 1},
       {"mean int8", QAT_TFLITE_OP_MEAN, I8, I32, I8, .want = 2},
       {"mean int16", QAT_TFLITE_OP_MEAN, I16, I32, I16, .want = 3},
+      {"reduce_max float", QAT_TFLITE_OP_REDUCE_MAX, F32, I32, F32, .want = 1},
+      {"reduce_max int8", QAT_TFLITE_OP_REDUCE_MAX, I8, I32, I8, .want = 2},
+      {"reduce_max int16", QAT_TFLITE_OP_REDUCE_MAX, I16, I32, I16, .want = 3},
       {"relu6 int8", QAT_TFLITE_OP_RELU6, I8, -1, I8, .want = 2},
       {"relu uint8", QAT_TFLITE_OP_RELU, U8, -1, U8, .want = 2},
       {"relu int16", QAT_TFLITE_OP_RELU, I16, -1, I16, .want = 3},
@@ -538,6 +595,7 @@ static void test_runtime_versions(void **state) {
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_CONV_2D, 3), "1.14.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_CONV_2D, 1), "1.5.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_MEAN, 1), "1.6.0");
+  assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_REDUCE_MAX, 2), "1.14.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_DEQUANTIZE, 3), "1.15.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_FULLY_CONNECTED, 9), "2.3.0");
   assert_string_equal(qat_tflite_min_runtime(QAT_TFLITE_OP_RELU, 2), "2.1.0");
@@ -887,6 +945,7 @@ int main(void) {
       cmocka_unit_test(test_deterministic_and_atomic),
       cmocka_unit_test(test_validate_errors),
       cmocka_unit_test(test_op_versions),
+      cmocka_unit_test(test_write_reduce_max),
       cmocka_unit_test(test_runtime_versions),
       cmocka_unit_test(test_fold_conv),
       cmocka_unit_test(test_fold_depthwise),

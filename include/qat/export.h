@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "qat/model.h"
+#include "qat/quant.h" /* qat_float_to_half */
 #include "qat/tflite.h"
 
 /* Where a weight tensor keeps its output channels. */
@@ -126,8 +127,6 @@ int qat_export_validate_int16x8(const qat_tflite_model *t);
  * stay float32. About half the float32 file. */
 int qat_export_float16(const qat_model *m, qat_tflite_model *out);
 int qat_tflite_to_float16(const qat_tflite_model *f32, qat_tflite_model *out);
-/* IEEE binary16 bits of f, rounded to nearest even; overflow to infinity, NaN stays NaN. */
-uint16_t qat_float_to_half(float f);
 
 /* Dynamic range: int8 symmetric weights (CONV_2D per channel along 0, DEPTHWISE_CONV_2D per
  * channel along 3, FULLY_CONNECTED per tensor with asymmetric_quantize_inputs) for weight

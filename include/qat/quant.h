@@ -258,4 +258,7 @@ int qat_observer_params(const qat_observer *obs, int qmin, int qmax, float *scal
  * (QAT_ERR_DIVERGED) naming the index. */
 int qat_tensor_min_max(const float *x, int64_t n, float *min, float *max);
 
+/* IEEE binary16 bits of f, rounded to nearest even; overflow to infinity, NaN stays NaN. */
+uint16_t qat_float_to_half(float f);
+
 #endif

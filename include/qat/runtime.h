@@ -31,35 +31,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* TensorType codes (schema.fbs), the ones the runtime knows by name. */
-enum {
-  QAT_RT_FLOAT32 = 0,
-  QAT_RT_FLOAT16 = 1,
-  QAT_RT_INT32 = 2,
-  QAT_RT_UINT8 = 3,
-  QAT_RT_INT64 = 4,
-  QAT_RT_STRING = 5,
-  QAT_RT_BOOL = 6,
-  QAT_RT_INT16 = 7,
-  QAT_RT_INT8 = 9,
-};
+#include "qat/tflite_schema.h"
 
-/* BuiltinOperator codes of the operators the runtime executes. */
-enum {
-  QAT_RT_OP_ADD = 0,
-  QAT_RT_OP_AVERAGE_POOL_2D = 1,
-  QAT_RT_OP_CONV_2D = 3,
-  QAT_RT_OP_DEPTHWISE_CONV_2D = 4,
-  QAT_RT_OP_DEQUANTIZE = 6,
-  QAT_RT_OP_FULLY_CONNECTED = 9,
-  QAT_RT_OP_LOGISTIC = 14,
-  QAT_RT_OP_MAX_POOL_2D = 17,
-  QAT_RT_OP_RESHAPE = 22,
-  QAT_RT_OP_SOFTMAX = 25,
-  QAT_RT_OP_CUSTOM = 32,
-  QAT_RT_OP_MEAN = 40,
-  QAT_RT_OP_QUANTIZE = 114,
-};
+/* TensorType codes (QAT_RT_INT8, ...) and BuiltinOperator codes (QAT_RT_OP_CONV_2D, ...), from
+ * the schema's lists in qat/tflite_schema.h. */
+#define QAT_RT_TYPE_ENUM_(name, code, size) QAT_RT_##name = code,
+enum { QAT_TFLITE_TENSOR_TYPES(QAT_RT_TYPE_ENUM_) };
+#undef QAT_RT_TYPE_ENUM_
+#define QAT_RT_OP_ENUM_(name, code) QAT_RT_OP_##name = code,
+enum { QAT_TFLITE_BUILTIN_OPS(QAT_RT_OP_ENUM_) };
+#undef QAT_RT_OP_ENUM_
 
 #define QAT_RT_MAX_RANK 6
 /* Default cap on the file size; qat_rt_options.max_file_bytes changes it (at most 2^31 - 1,

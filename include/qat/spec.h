@@ -20,6 +20,7 @@
   X(MAX_POOL2D, max_pooling2d)                        \
   X(AVG_POOL2D, average_pooling2d)                    \
   X(GLOBAL_AVG_POOL2D, global_average_pooling2d)      \
+  X(GLOBAL_MAX_POOL2D, global_max_pooling2d)          \
   X(BATCH_NORM, batch_normalization)                  \
   X(RELU, relu)                                       \
   X(ACTIVATION, activation)                           \

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "qat/tflite_schema.h"
 
 #define QAT_TFLITE_MAX_RANK 6
 #define QAT_TFLITE_MAX_OP_INPUTS 4
@@ -35,44 +36,33 @@
 /* The converter writes this many bytes for the min_runtime_version string (zero-padded). */
 #define QAT_TFLITE_RUNTIME_VERSION_BYTES 16
 
-/* Values are the schema's TensorType enum. */
-typedef enum qat_tflite_type {
-  QAT_TFLITE_FLOAT32 = 0,
-  QAT_TFLITE_FLOAT16 = 1,
-  QAT_TFLITE_INT32 = 2,
-  QAT_TFLITE_UINT8 = 3,
-  QAT_TFLITE_INT64 = 4,
-  QAT_TFLITE_INT16 = 7,
-  QAT_TFLITE_INT8 = 9,
-} qat_tflite_type;
+/* The schema's codes (qat/tflite_schema.h), named here for the IR: the types and operators
+ * qat writes. Adding an operator qat writes: one line here, its version rule and options in
+ * export/tflite_writer.c. */
+#define QAT_TFLITE_WRITTEN_TYPES(X) X(FLOAT32) X(FLOAT16) X(INT32) X(UINT8) X(INT64) X(INT16) X(INT8)
+#define QAT_TFLITE_WRITTEN_OPS(X) \
+  X(ADD) X(AVERAGE_POOL_2D) X(CONV_2D) X(DEPTHWISE_CONV_2D) X(DEQUANTIZE) X(FULLY_CONNECTED) \
+  X(MAX_POOL_2D) X(RELU) X(RELU6) X(RESHAPE) X(SOFTMAX) X(MEAN) X(REDUCE_MAX) X(QUANTIZE)
 
-/* Values are the schema's BuiltinOperator enum: only the ops qat writes. */
-typedef enum qat_tflite_op {
-  QAT_TFLITE_OP_ADD = 0,
-  QAT_TFLITE_OP_AVERAGE_POOL_2D = 1,
-  QAT_TFLITE_OP_CONV_2D = 3,
-  QAT_TFLITE_OP_DEPTHWISE_CONV_2D = 4,
-  QAT_TFLITE_OP_DEQUANTIZE = 6,
-  QAT_TFLITE_OP_FULLY_CONNECTED = 9,
-  QAT_TFLITE_OP_MAX_POOL_2D = 17,
-  QAT_TFLITE_OP_RELU = 19,
-  QAT_TFLITE_OP_RELU6 = 21,
-  QAT_TFLITE_OP_RESHAPE = 22,
-  QAT_TFLITE_OP_SOFTMAX = 25,
-  QAT_TFLITE_OP_MEAN = 40,
-  QAT_TFLITE_OP_QUANTIZE = 114,
-} qat_tflite_op;
+#define QAT_TFLITE_TYPE_ALIAS_(name) QAT_TFLITE_##name = QAT_TFLITE_TYPE_##name,
+typedef enum qat_tflite_type { QAT_TFLITE_WRITTEN_TYPES(QAT_TFLITE_TYPE_ALIAS_) } qat_tflite_type;
+#undef QAT_TFLITE_TYPE_ALIAS_
 
-/* The schema's ActivationFunctionType (only the values qat writes). */
+#define QAT_TFLITE_OP_ALIAS_(name) QAT_TFLITE_OP_##name = QAT_TFLITE_BUILTIN_##name,
+typedef enum qat_tflite_op { QAT_TFLITE_WRITTEN_OPS(QAT_TFLITE_OP_ALIAS_) } qat_tflite_op;
+#undef QAT_TFLITE_OP_ALIAS_
+
+/* The schema's ActivationFunctionType (the values qat writes) and Padding. */
 typedef enum qat_tflite_activation {
-  QAT_TFLITE_ACT_NONE = 0,
-  QAT_TFLITE_ACT_RELU = 1,
-  QAT_TFLITE_ACT_RELU_N1_TO_1 = 2,
-  QAT_TFLITE_ACT_RELU6 = 3,
+  QAT_TFLITE_ACT_NONE = QAT_TFLITE_ACT_CODE_NONE,
+  QAT_TFLITE_ACT_RELU = QAT_TFLITE_ACT_CODE_RELU,
+  QAT_TFLITE_ACT_RELU_N1_TO_1 = QAT_TFLITE_ACT_CODE_RELU_N1_TO_1,
+  QAT_TFLITE_ACT_RELU6 = QAT_TFLITE_ACT_CODE_RELU6,
 } qat_tflite_activation;
-
-/* The schema's Padding. */
-typedef enum qat_tflite_padding { QAT_TFLITE_PADDING_SAME = 0, QAT_TFLITE_PADDING_VALID = 1 } qat_tflite_padding;
+typedef enum qat_tflite_padding {
+  QAT_TFLITE_PADDING_SAME = QAT_TFLITE_PAD_CODE_SAME,
+  QAT_TFLITE_PADDING_VALID = QAT_TFLITE_PAD_CODE_VALID
+} qat_tflite_padding;
 
 /* Quantization of one tensor: n == 0 means none (float tensors). n == 1 is per-tensor; n > 1
  * is per-channel along quantized_dimension (n must equal that dimension's size). */
@@ -105,7 +95,7 @@ typedef struct qat_tflite_options {
   int keep_num_dims;                   /* FULLY_CONNECTED */
   int asymmetric_quantize_inputs;      /* FULLY_CONNECTED (hybrid) */
   qat_tflite_type quantized_bias_type; /* CONV_2D, FULLY_CONNECTED: FLOAT32 (0) = not set */
-  int keep_dims;                       /* MEAN */
+  int keep_dims;                       /* MEAN, REDUCE_MAX */
   float beta;                          /* SOFTMAX (default 1) */
   int pot_scale_int16;                 /* ADD (schema default true) */
   int n_new_shape;                     /* RESHAPE: > 0 writes ReshapeOptions.new_shape; 0 writes

@@ -35,6 +35,7 @@ MODELS = [
     ("cifar10_cnn", os.path.join(ROOT, "examples", "cifar10_cnn.yaml"), 3, 3),
     ("features", os.path.join(HERE, "features.yaml"), 4, 4),
     ("gap_softmax", os.path.join(HERE, "gap_softmax.yaml"), 5, 4),
+    ("gmp", os.path.join(HERE, "gmp.yaml"), 6, 4),
 ]
 # What the TF converter writes for examples/cifar10_cnn.yaml in float32 (issue 5).
 CIFAR_CONVERTER_BYTES = 493624
@@ -42,8 +43,8 @@ CIFAR_CONVERTER_BYTES = 493624
 # BuiltinOperator codes and runtime_version.cc's minimum runtime for version 1 of each.
 OP_CODES = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6,
             "FULLY_CONNECTED": 9, "MAX_POOL_2D": 17, "RELU": 19, "RELU6": 21, "RESHAPE": 22,
-            "SOFTMAX": 25, "MEAN": 40, "QUANTIZE": 114}
-RUNTIME_V1 = {"MEAN": "1.6.0", "DEQUANTIZE": "1.13.1", "QUANTIZE": "1.14.0"}
+            "SOFTMAX": 25, "MEAN": 40, "REDUCE_MAX": 82, "QUANTIZE": 114}
+RUNTIME_V1 = {"MEAN": "1.6.0", "REDUCE_MAX": "1.11.0", "DEQUANTIZE": "1.13.1", "QUANTIZE": "1.14.0"}
 
 
 def in_venv():

@@ -61,6 +61,21 @@ train: {epochs: 1, batch_size: 32, seed: 4, optimizer: {name: adam, learning_rat
 """
 
 
+# GlobalMaxPooling2D: REDUCE_MAX keeps its input's scale and zero point (no fake quant after it).
+GMP_QAT = """\
+model:
+  input: [28, 28, 1]
+  layers:
+    - Conv2D: {name: conv1, filters: 8, kernel_size: 3, strides: 2, activation: relu}
+    - Conv2D: {name: conv2, filters: 16, kernel_size: 3}
+    - GlobalMaxPooling2D: {name: gmp}
+    - Dense: {name: logits, units: 10}
+data: {dataset: fashion-mnist, limit_train: 3200, limit_test: 200}
+quantize: {mode: qat, delay: 20}
+train: {epochs: 1, batch_size: 32, seed: 5, optimizer: {name: adam, learning_rate: 0.002}}
+"""
+
+
 def mobilenet_config():
     """examples/mobilenet_tiny_qat.yaml's network with a short schedule."""
     with open(os.path.join(ROOT, "examples", "mobilenet_tiny_qat.yaml")) as f:
@@ -501,7 +516,7 @@ def main():
     if args.accuracy:
         return accuracy(args, Interpreter, resolver)
     c = Checks()
-    models = [("small_cnn_qat", lambda: SMALL_CNN), ("mobilenet_tiny_qat", mobilenet_config)]
+    models = [("small_cnn_qat", lambda: SMALL_CNN), ("mobilenet_tiny_qat", mobilenet_config), ("gmp_qat", lambda: GMP_QAT)]
     for name, make in models:
         try:
             test_model(c, args, Interpreter, resolver, name, make(), args.samples)

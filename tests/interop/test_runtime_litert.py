@@ -6,9 +6,10 @@ kernels) and through `qat run`, on random inputs (and, for the fixtures, their o
 requires identical output bytes. Also reports, for information, how often the default
 interpreter (optimized kernels, XNNPACK delegate) differs from the reference and by how much.
 
-Models: seeded random single-operator models of every supported operator, int8 and float32
-(written by `test_runtime write-models`), and the converter-written fixtures of
-../shared/fixtures/tflite.
+Models: seeded random single-operator models of every supported operator, int8, int16 and
+float32 (written by `test_runtime write-models`, tests/support/random_models.c; REDUCE_MAX among
+them, with random axes and keep_dims), and the converter-written fixtures of
+../shared/fixtures/tflite. Every kind in EXPECTED_KINDS must be among the generated models.
 
 Exit status: 0 all identical, 1 a mismatch or a failure, 77 (ctest's skip) when numpy or
 ai_edge_litert cannot be imported. Environment: QAT_INTEROP_MODELS (variants per operator,
@@ -29,6 +30,16 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"skipped: {e} (install ai-edge-litert and numpy, or set QAT_PYTHON to a venv python)")
     sys.exit(77)
+
+
+# Model kinds (file name without the variant number) the generator must write, so that an
+# operator cannot silently drop out of the sweep.
+EXPECTED_KINDS = {
+    "conv_i8", "conv_f32", "dw_i8", "dw_f32", "fc_i8", "fc_f32", "avgpool_i8", "avgpool_f32",
+    "maxpool_i8", "maxpool_f32", "mean_i8", "mean_f32", "softmax_i8", "softmax_f32",
+    "logistic_i8", "logistic_f32", "reduce_max_f32", "reduce_max_i8", "reduce_max_i16",
+    "mean_i16",
+}
 
 
 def make_interpreter(path, resolver):
@@ -96,6 +107,10 @@ def main():
         for path in sorted(glob.glob(os.path.join(mdir, "*.tflite"))):
             kind = os.path.basename(path)[:-7].rsplit("_", 1)[0]
             jobs.append((kind, path, None))
+        missing = EXPECTED_KINDS - {kind for kind, _, _ in jobs}
+        if n_models > 0 and missing:
+            print(f"FAIL the generator wrote no {', '.join(sorted(missing))} models")
+            failures += 1
         fx = args.fixtures
         if os.path.isdir(fx):
             jobs.append(("fixture hello_world_int8", os.path.join(fx, "hello_world_int8.tflite"),

@@ -1,10 +1,10 @@
-/* float -> IEEE binary16, for the float16 lowering (its own file: the runtime's tests use it
- * to write float16 constants without pulling in the lowerings). */
+/* float -> IEEE binary16: the float16 lowering's weights, and the runtime tests' float16
+ * constants (here, below export/, so that those link no training engine). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "qat/export.h"
+#include "qat/quant.h"
 
 uint16_t qat_float_to_half(float f) {
   uint32_t x;

@@ -1,0 +1,125 @@
+/* The integer kernels whose int8 and int16 versions are the same loop over another type
+ * (bit-exact with TensorFlow Lite's reference kernels, read, not copied):
+ *   AVERAGE/MAX_POOL   reference/integer_ops/pooling.h  AveragePool, MaxPool (int8, int16)
+ *   MEAN               reference/reduce.h QuantizedMeanOrSum<int8_t / int16_t> (the path
+ *                      reduce.cc's kReference takes, with 1/n folded into the multiplier)
+ *   ADD                reference/integer_ops/add.h AddElementwise / BroadcastAdd6DSlow (the
+ *                      general rescaling; left_shift 20 for int8, 15 for int16)
+ * Each is written once, on values widened to int32 and with the type's bounds as parameters;
+ * the exported functions instantiate it for one element type (bytes 1 or 2), which the
+ * compiler folds. */
+#include <string.h>
+
+#include "qat/quant.h"
+#include "runtime/rt_kernel.h"
+
+#define RT_INLINE static inline __attribute__((always_inline))
+
+RT_INLINE int32_t load(const void *p, int64_t i, int bytes) {
+  return bytes == 1 ? ((const int8_t *)p)[i] : ((const int16_t *)p)[i];
+}
+RT_INLINE void store(void *p, int64_t i, int bytes, int32_t v) {
+  if (bytes == 1)
+    ((int8_t *)p)[i] = (int8_t)v;
+  else
+    ((int16_t *)p)[i] = (int16_t)v;
+}
+
+/* Round to nearest, ties away from zero, counting only in-image taps. -1 when a window has
+ * no valid tap (TFLite's AveragePool returns false). */
+RT_INLINE int avgpool(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const void *in,
+                      void *out, int bytes) {
+  RT_FOR_EACH_POOL_WINDOW(g, b, y0, x0, fy0, fy1, fx0, fx1, c, oi, {
+    uint32_t acc = 0;  /* int32 in TFLite: wraps the same way */
+    int64_t count = 0; /* int in TFLite; 64 bits keep a 2^31-tap window defined */
+    for (int64_t fy = fy0; fy < fy1; fy++)
+      for (int64_t fx = fx0; fx < fx1; fx++) {
+        acc += (uint32_t)load(in, RT_POOL_AT(g, b, y0, x0, fy, fx, c), bytes);
+        count++;
+      }
+    if (count == 0) return -1;
+    const int32_t a = (int32_t)acc, half = (int32_t)(count / 2);
+    const int32_t r = (int32_t)((a > 0 ? rt_wadd(a, half) : rt_wsub(a, half)) / count);
+    store(out, oi, bytes, rt_clampi(r, act_min, act_max));
+  });
+  return 0;
+}
+
+RT_INLINE void maxpool(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const void *in,
+                       void *out, int bytes, int32_t lowest) {
+  RT_FOR_EACH_POOL_WINDOW(g, b, y0, x0, fy0, fy1, fx0, fx1, c, oi, {
+    int32_t mx = lowest;
+    for (int64_t fy = fy0; fy < fy1; fy++)
+      for (int64_t fx = fx0; fx < fx1; fx++) {
+        const int32_t v = load(in, RT_POOL_AT(g, b, y0, x0, fy, fx, c), bytes);
+        if (v > mx) mx = v;
+      }
+    store(out, oi, bytes, rt_clampi(mx, act_min, act_max));
+  });
+}
+
+RT_INLINE void mean(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult,
+                    int shift, const void *in, void *out, int32_t *scratch, int bytes,
+                    int32_t qmin, int32_t qmax) {
+  int64_t ostride[QAT_RT_MAX_RANK];
+  rt_reduce_strides(g, ostride);
+  memset(scratch, 0, (size_t)g->n_out * sizeof *scratch);
+  RT_FOR_EACH_REDUCED(g, ostride, i, o, scratch[o] = rt_wadd(scratch[o], load(in, i, bytes)));
+  for (int64_t o = 0; o < g->n_out; o++) {
+    /* static_cast<int32_t>(temp_sum - input_zero_point * num_elements_in_axis), in int64 */
+    const int64_t centered = (int64_t)scratch[o] - (int64_t)in_zp * g->n_reduce;
+    const int32_t s = (int32_t)(uint32_t)(uint64_t)centered;
+    const int32_t r = rt_wadd(qat_multiply_by_quantized_multiplier(s, mult, shift), out_zp);
+    store(out, o, bytes, rt_clampi(r, qmin, qmax));
+  }
+}
+
+/* |(offset + x) << left_shift| stays below 2^31: 255 * 2^20 for int8, 65535 * 2^15 for int16. */
+RT_INLINE int32_t add_one(const rt_add_params *p, int32_t a, int32_t b) {
+  const int32_t x1 = (p->in1_offset + a) * (1 << p->left_shift);
+  const int32_t x2 = (p->in2_offset + b) * (1 << p->left_shift);
+  const int32_t s1 = qat_multiply_by_quantized_multiplier(x1, p->m1, p->s1);
+  const int32_t s2 = qat_multiply_by_quantized_multiplier(x2, p->m2, p->s2);
+  const int32_t raw =
+      rt_wadd(qat_multiply_by_quantized_multiplier(rt_wadd(s1, s2), p->mo, p->so), p->out_zp);
+  return rt_clampi(raw, p->act_min, p->act_max);
+}
+
+RT_INLINE void add(const rt_bcast *bc, const rt_add_params *p, const void *in1, const void *in2,
+                   void *out, int bytes) {
+  RT_FOR_EACH_BCAST(bc, i1, i2, o,
+                    store(out, o, bytes, add_one(p, load(in1, i1, bytes), load(in2, i2, bytes))));
+}
+
+int rt_avgpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
+                  int8_t *out) {
+  return avgpool(g, act_min, act_max, in, out, 1);
+}
+int rt_avgpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int16_t *in,
+                   int16_t *out) {
+  return avgpool(g, act_min, act_max, in, out, 2);
+}
+void rt_maxpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
+                   int8_t *out) {
+  maxpool(g, act_min, act_max, in, out, 1, INT8_MIN);
+}
+void rt_maxpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int16_t *in,
+                    int16_t *out) {
+  maxpool(g, act_min, act_max, in, out, 2, INT16_MIN);
+}
+void rt_mean_i8(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
+                const int8_t *in, int8_t *out, int32_t *scratch) {
+  mean(g, in_zp, out_zp, mult, shift, in, out, scratch, 1, INT8_MIN, INT8_MAX);
+}
+void rt_mean_i16(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
+                 const int16_t *in, int16_t *out, int32_t *scratch) {
+  mean(g, in_zp, out_zp, mult, shift, in, out, scratch, 2, INT16_MIN, INT16_MAX);
+}
+void rt_add_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+               int8_t *out) {
+  add(b, p, in1, in2, out, 1);
+}
+void rt_add_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in1, const int16_t *in2,
+                int16_t *out) {
+  add(b, p, in1, in2, out, 2);
+}

@@ -1,0 +1,44 @@
+/* QUANTIZE (builtin 114; versions 1-3): float32 -> int8 / uint8 / int16 (AffineQuantize) and
+ * int8 / uint8 -> int8 / uint8 requantization. */
+#include "qat/error.h"
+#include "qat/quant.h"
+#include "runtime/rt_op.h"
+
+RT_EVAL(eval_quantize, rt_quantize_f32(rt_in(m, op, 0)->n_elems, rt_in_data(m, op, 0),
+                                       rt_out(m, op, 0)->type, op->out_scale, op->out_zp,
+                                       rt_out_data(m, op)))
+RT_EVAL(eval_requantize,
+        rt_requantize(rt_in(m, op, 0)->n_elems, rt_in(m, op, 0)->type, rt_in_data(m, op, 0),
+                      op->in_zp, op->s_mult, op->s_shift, op->out_zp, rt_out(m, op, 0)->type,
+                      rt_out_data(m, op)))
+
+static int prepare(qat_rt_model *m, int k, rt_op *op) {
+  int rc = rt_check_unary(m, k, op);
+  if (rc) return rc;
+  rt_tensor *in = rt_in(m, op, 0), *o = rt_out(m, op, 0);
+  const int ot = o->type;
+  if (ot != QAT_RT_INT8 && ot != QAT_RT_UINT8 && ot != QAT_RT_INT16)
+    return rt_unsup(m, k, "output type %s", qat_rt_type_name(ot));
+  /* quantize.cc Prepare: per-tensor output only. */
+  if ((rc = rt_need_per_tensor(m, k, o, "output"))) return rc;
+  if (ot == QAT_RT_INT16 && o->zero_points[0] != 0)
+    return rt_bad(m, k, "int16 output must have zero point 0");
+  op->out_zp = (int32_t)o->zero_points[0];
+  op->out_scale = o->scales[0];
+  if (rt_is_f32(in)) {
+    op->eval = eval_quantize;
+    return QAT_OK;
+  }
+  if ((in->type == QAT_RT_INT8 || in->type == QAT_RT_UINT8) && ot != QAT_RT_INT16) {
+    op->eval = eval_requantize;
+    if ((rc = rt_need_per_tensor(m, k, in, "input"))) return rc;
+    op->in_zp = (int32_t)in->zero_points[0];
+    rc = qat_quantize_multiplier((double)in->scales[0] / (double)o->scales[0], &op->s_mult,
+                                 &op->s_shift);
+    if (rc) return rt_multiplier_failed(m, k, rc);
+    return QAT_OK;
+  }
+  return rt_unsup(m, k, "input %s, output %s", qat_rt_type_name(in->type), qat_rt_type_name(ot));
+}
+
+RT_REGISTER_OP(QUANTIZE, 3, QuantizeOptions, NULL, 0, NULL, prepare);

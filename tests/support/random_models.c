@@ -1,0 +1,644 @@
+/* Seeded random single-operator models of every operator the runtime runs (int8, int16 and
+ * float32, hybrid, float16 weights) for tests/interop/test_runtime_litert.py, which runs them
+ * through LiteRT's BUILTIN_REF interpreter and `qat run` and compares the outputs bit for bit
+ * (`test_runtime write-models DIR N`). */
+#include "tests/support/random_models.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "qat/quant.h"
+#include "qat/tflite_schema.h"
+#include "tests/support/tflite_builder.h"
+
+static uint64_t gen_state = 88172645463325252ull;
+static uint32_t rnd(void) {
+  gen_state ^= gen_state << 13;
+  gen_state ^= gen_state >> 7;
+  gen_state ^= gen_state << 17;
+  return (uint32_t)gen_state;
+}
+static int ri(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+static float rf(float lo, float hi) { return lo + (hi - lo) * (rnd() / 4294967296.0f); }
+static int8_t W8[65536];
+static int32_t B32[4096];
+static float WF[65536];
+static const char *gen_dir;
+static int gen_failed;
+static void save(tb_model *m, const char *name) {
+  size_t n = 0;
+  uint8_t *b = tb_build(m, &n);
+  char p[1024];
+  snprintf(p, sizeof p, "%s/%s.tflite", gen_dir, name);
+  FILE *f = b ? fopen(p, "wb") : NULL;
+  if (!f || fwrite(b, 1, n, f) != n) gen_failed = 1;
+  if (f && fclose(f) != 0) gen_failed = 1;
+  free(b);
+}
+static int fl; /* float mode */
+static int act(int x) { return x == 0 ? 0 : x == 1 ? 1 : 3; }
+static void conv(int idx, int depthwise) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
+      D = ri(1, 2), pad = ri(0, 1);
+  int dm = ri(1, 3), groups = 1;
+  if (!depthwise && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
+  int OC = depthwise ? C * dm : ri(1, 6) * groups;
+  int fic = C / groups;
+  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
+  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
+  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
+          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
+  size_t nw = (size_t)dw[0] * K * KW * dw[3];
+  for (size_t i = 0; i < nw; i++) {
+    W8[i] = (int8_t)ri(-127, 127);
+    WF[i] = rf(-1, 1);
+  }
+  float sin = rf(0.01f, 0.1f), sout = rf(0.05f, 0.5f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  for (int c = 0; c < OC; c++) {
+    ws[c] = rf(0.001f, 0.02f);
+    bs[c] = sin * ws[c];
+    B32[c] = ri(-3000, 3000);
+    WF[nw + c] = rf(-1, 1);
+  }
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, din, NULL, 0);
+  int w =
+      tb_tensor_add(m, "w", fl ? F32 : I8, 4, dw, fl ? (void *)WF : (void *)W8, nw * (fl ? 4 : 1));
+  int b = tb_tensor_add(m, "b", fl ? F32 : I32, 1, db, fl ? (void *)(WF + nw) : (void *)B32,
+                        (size_t)OC * 4);
+  int y = tb_tensor_add(m, "y", fl ? F32 : I8, 4, dout, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, sin, ri(-20, 20));
+    tb_quant(m, w, OC, ws, z, depthwise ? 3 : 0);
+    tb_quant(m, b, OC, bs, z, 0);
+    tb_quant1(m, y, sout, ri(-10, 10));
+  }
+  tb_op *op = tb_op_add(m, depthwise ? QAT_TFLITE_BUILTIN_DEPTHWISE_CONV_2D : QAT_TFLITE_BUILTIN_CONV_2D, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = fl ? (D > 1 && depthwise ? 2 : 1) : (groups > 1 ? 6 : 3);
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->dil_w = op->dil_h = D;
+  op->dm = dm;
+  op->act = act(ri(0, 2));
+  if (fl && groups > 1) op->version = 6;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d", depthwise ? "dw" : "conv", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void fc(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = !fl && ri(0, 1), nb = ri(0, 4) == 0;
+  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
+  for (int i = 0; i < OUT * IN; i++) {
+    W8[i] = (int8_t)ri(-127, 127);
+    WF[i] = rf(-1, 1);
+  }
+  float sin = rf(0.01f, 0.1f), sout = rf(0.05f, 0.5f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  float w0 = rf(0.001f, 0.02f);
+  for (int c = 0; c < OUT; c++) {
+    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
+    bs[c] = sin * ws[c];
+    B32[c] = ri(-3000, 3000);
+    WF[OUT * IN + c] = rf(-1, 1);
+  }
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 2, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", fl ? F32 : I8, 2, dw, fl ? (void *)WF : (void *)W8,
+                        (size_t)OUT * IN * (fl ? 4 : 1));
+  int b = tb_tensor_add(m, "b", fl ? F32 : I32, 1, db, fl ? (void *)(WF + OUT * IN) : (void *)B32,
+                        (size_t)OUT * 4);
+  int y = tb_tensor_add(m, "y", fl ? F32 : I8, 2, dout, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, sin, ri(-20, 20));
+    tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
+    tb_quant(m, b, pc ? OUT : 1, bs, z, 0);
+    tb_quant1(m, y, sout, ri(-10, 10));
+  }
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : (nb ? 6 : 4);
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "fc%s_%s_%d", pc ? "pc" : "", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void pool(int idx, int mx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(2, 12), Wd = ri(2, 12), C = ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
+      pad = ri(0, 1);
+  if (pad == 1 && (F > H || FW > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - F) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - FW) / S;
+  int32_t din[4] = {1, H, Wd, C}, dout[4] = {1, OH, OW, C};
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, din, NULL, 0),
+      y = tb_tensor_add(m, "y", fl ? F32 : I8, 4, dout, NULL, 0);
+  float sc = rf(0.01f, 0.2f);
+  int zp = ri(-30, 30);
+  if (!fl) {
+    tb_quant1(m, x, sc, zp);
+    tb_quant1(m, y, sc, zp);
+  }
+  tb_op *op = tb_op_add(m, mx ? QAT_TFLITE_BUILTIN_MAX_POOL_2D : QAT_TFLITE_BUILTIN_AVERAGE_POOL_2D, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : 2;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->filter_h = F;
+  op->filter_w = FW;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d", mx ? "maxpool" : "avgpool", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void mean(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 12), Wd = ri(1, 12), C = ri(1, 6), kd = ri(0, 1);
+  static int32_t axes[2] = {1, 2};
+  int32_t din[4] = {1, H, Wd, C}, dax[1] = {2}, dk[4] = {1, 1, 1, C}, dn[2] = {1, C};
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, din, NULL, 0);
+  int a = tb_tensor_add(m, "axes", I32, 1, dax, axes, 8);
+  int y = tb_tensor_add(m, "y", fl ? F32 : I8, kd ? 4 : 2, kd ? dk : dn, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, rf(0.01f, 0.2f), ri(-30, 30));
+    tb_quant1(m, y, rf(0.01f, 0.2f), ri(-30, 30));
+  }
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_MEAN, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : 2;
+  op->keep_dims = kd;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "mean_%s_%d", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void unary(int idx, int code) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 4), D = ri(1, 30);
+  int32_t d[2] = {Bt, D};
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 2, d, NULL, 0),
+      y = tb_tensor_add(m, "y", fl ? F32 : I8, 2, d, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, rf(0.01f, 0.3f), ri(-30, 30));
+    tb_quant1(m, y, 1.0f / 256, -128);
+  }
+  tb_op *op = tb_op_add(m, code, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : 2;
+  op->beta = ri(0, 3) == 0 ? rf(0.5f, 2.0f) : 1.0f;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d", code == QAT_TFLITE_BUILTIN_SOFTMAX ? "softmax" : "logistic", fl ? "f32" : "i8",
+           idx);
+  save(m, name);
+  free(m);
+}
+static void add(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 5), bc = ri(0, 2);
+  int32_t d1[4] = {1, H, Wd, C}, d2[4] = {1, bc == 1 ? 1 : H, bc == 1 ? 1 : Wd, bc == 2 ? 1 : C};
+  int x = tb_tensor_add(m, "x", fl ? F32 : I8, 4, d1, NULL, 0),
+      x2 = tb_tensor_add(m, "x2", fl ? F32 : I8, 4, d2, NULL, 0),
+      y = tb_tensor_add(m, "y", fl ? F32 : I8, 4, d1, NULL, 0);
+  if (!fl) {
+    tb_quant1(m, x, rf(0.01f, 0.2f), ri(-30, 30));
+    tb_quant1(m, x2, rf(0.01f, 0.2f), ri(-30, 30));
+    tb_quant1(m, y, rf(0.02f, 0.4f), ri(-30, 30));
+  }
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_ADD, 2, (int32_t[]){x, x2}, 1, (int32_t[]){y});
+  op->version = fl ? 1 : 2;
+  op->act = act(ri(0, 2));
+  m->n_in = 2;
+  m->in[0] = x;
+  m->in[1] = x2;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "add_%s_%d", fl ? "f32" : "i8", idx);
+  save(m, name);
+  free(m);
+}
+static void qdq(int idx) {
+  /* float -> QUANTIZE int8 -> QUANTIZE uint8 -> QUANTIZE int8 (rescale) -> DEQUANTIZE */
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {1, ri(1, 50)};
+  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), q = tb_tensor_add(m, "q", I8, 2, d, NULL, 0),
+      u = tb_tensor_add(m, "u", U8, 2, d, NULL, 0);
+  int r = tb_tensor_add(m, "r", I8, 2, d, NULL, 0), f = tb_tensor_add(m, "f", F32, 2, d, NULL, 0);
+  float sc = rf(0.01f, 0.2f);
+  int zp = ri(-30, 30);
+  tb_quant1(m, q, sc, zp);
+  tb_quant1(m, u, sc, zp + 128);
+  tb_quant1(m, r, rf(0.01f, 0.3f), ri(-30, 30));
+  tb_op_add(m, QAT_TFLITE_BUILTIN_QUANTIZE, 1, (int32_t[]){x}, 1, (int32_t[]){q});
+  tb_op_add(m, QAT_TFLITE_BUILTIN_QUANTIZE, 1, (int32_t[]){q}, 1, (int32_t[]){u});
+  tb_op_add(m, QAT_TFLITE_BUILTIN_QUANTIZE, 1, (int32_t[]){u}, 1, (int32_t[]){r});
+  tb_op_add(m, QAT_TFLITE_BUILTIN_DEQUANTIZE, 1, (int32_t[]){r}, 1, (int32_t[]){f})->version = 2;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 3;
+  m->out[0] = u;
+  m->out[1] = r;
+  m->out[2] = f;
+  char name[64];
+  snprintf(name, sizeof name, "qdq_%d", idx);
+  save(m, name);
+  free(m);
+}
+
+/* 16x8 variants: int16 activations with zero point 0, int8 weights, int64 bias, inputs over
+ * the whole int16 range. */
+static int64_t B64[4096];
+static void conv16(int idx, int depthwise) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
+      D = ri(1, 2), pad = ri(0, 1);
+  int dm = ri(1, 3), groups = 1;
+  if (!depthwise && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
+  int OC = depthwise ? C * dm : ri(1, 6) * groups;
+  int fic = C / groups;
+  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
+  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
+  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
+          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
+  size_t nw = (size_t)dw[0] * K * KW * dw[3];
+  for (size_t i = 0; i < nw; i++) W8[i] = (int8_t)ri(-127, 127);
+  float sin = rf(1e-4f, 1e-3f), sout = rf(2e-3f, 2e-2f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  for (int c = 0; c < OC; c++) {
+    ws[c] = rf(0.001f, 0.02f);
+    bs[c] = sin * ws[c];
+    B64[c] = (int64_t)ri(-3000000, 3000000) * (ri(0, 3) == 0 ? 1000 : 1);
+  }
+  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 4, dw, W8, nw);
+  int b = tb_tensor_add(m, "b", I64, 1, db, B64, (size_t)OC * 8);
+  int y = tb_tensor_add(m, "y", I16, 4, dout, NULL, 0);
+  tb_quant1(m, x, sin, 0);
+  tb_quant(m, w, OC, ws, z, depthwise ? 3 : 0);
+  tb_quant(m, b, OC, bs, z, 0);
+  tb_quant1(m, y, sout, 0);
+  tb_op *op = tb_op_add(m, depthwise ? QAT_TFLITE_BUILTIN_DEPTHWISE_CONV_2D : QAT_TFLITE_BUILTIN_CONV_2D, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = groups > 1 ? 6 : depthwise && D > 1 ? 2 : 1;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->dil_w = op->dil_h = D;
+  op->dm = dm;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_i16_%d", depthwise ? "dw" : "conv", idx);
+  save(m, name);
+  free(m);
+}
+static void fc16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = ri(0, 1), nb = ri(0, 4) == 0;
+  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
+  for (int i = 0; i < OUT * IN; i++) W8[i] = (int8_t)ri(-127, 127);
+  float sin = rf(1e-4f, 1e-3f), sout = rf(2e-3f, 2e-2f), ws[64], bs[64];
+  int64_t z[64] = {0};
+  float w0 = rf(0.001f, 0.02f);
+  for (int c = 0; c < OUT; c++) {
+    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
+    bs[c] = sin * ws[c];
+    B64[c] = ri(-3000000, 3000000);
+  }
+  int x = tb_tensor_add(m, "x", I16, 2, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 2, dw, W8, (size_t)OUT * IN);
+  int b = tb_tensor_add(m, "b", I64, 1, db, B64, (size_t)OUT * 8);
+  int y = tb_tensor_add(m, "y", I16, 2, dout, NULL, 0);
+  tb_quant1(m, x, sin, 0);
+  tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
+  tb_quant(m, b, pc ? OUT : 1, bs, z, 0);
+  tb_quant1(m, y, sout, 0);
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
+  op->version = 1;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "fc%s_i16_%d", pc ? "pc" : "", idx);
+  save(m, name);
+  free(m);
+}
+static void pool16(int idx, int mx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(2, 12), Wd = ri(2, 12), C = ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
+      pad = ri(0, 1);
+  if (pad == 1 && (F > H || FW > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - F) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - FW) / S;
+  int32_t din[4] = {1, H, Wd, C}, dout[4] = {1, OH, OW, C};
+  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0),
+      y = tb_tensor_add(m, "y", I16, 4, dout, NULL, 0);
+  float sc = rf(1e-4f, 1e-3f);
+  tb_quant1(m, x, sc, 0);
+  tb_quant1(m, y, sc, 0);
+  tb_op *op = tb_op_add(m, mx ? QAT_TFLITE_BUILTIN_MAX_POOL_2D : QAT_TFLITE_BUILTIN_AVERAGE_POOL_2D, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->filter_h = F;
+  op->filter_w = FW;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_i16_%d", mx ? "maxpool" : "avgpool", idx);
+  save(m, name);
+  free(m);
+}
+static void mean16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 12), Wd = ri(1, 12), C = ri(1, 6), kd = ri(0, 1);
+  static int32_t axes[2] = {1, 2};
+  int32_t din[4] = {1, H, Wd, C}, dax[1] = {2}, dk[4] = {1, 1, 1, C}, dn[2] = {1, C};
+  int x = tb_tensor_add(m, "x", I16, 4, din, NULL, 0);
+  int a = tb_tensor_add(m, "axes", I32, 1, dax, axes, 8);
+  int y = tb_tensor_add(m, "y", I16, kd ? 4 : 2, kd ? dk : dn, NULL, 0);
+  tb_quant1(m, x, rf(1e-4f, 1e-3f), 0);
+  tb_quant1(m, y, rf(1e-4f, 1e-3f), 0);
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_MEAN, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->keep_dims = kd;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "mean_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+static void softmax16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 4), D = ri(1, 30);
+  int32_t d[2] = {Bt, D};
+  int x = tb_tensor_add(m, "x", I16, 2, d, NULL, 0), y = tb_tensor_add(m, "y", I16, 2, d, NULL, 0);
+  tb_quant1(m, x, ri(0, 1) ? rf(1e-4f, 1e-3f) : rf(1e-5f, 1e-4f), 0);
+  tb_quant1(m, y, 1.0f / 32768, 0);
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_SOFTMAX, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->beta = ri(0, 3) == 0 ? rf(0.5f, 2.0f) : 1.0f;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "softmax_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+static void add16(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 5), bc = ri(0, 2);
+  int32_t d1[4] = {1, H, Wd, C}, d2[4] = {1, bc == 1 ? 1 : H, bc == 1 ? 1 : Wd, bc == 2 ? 1 : C};
+  int x = tb_tensor_add(m, "x", I16, 4, d1, NULL, 0), x2 = tb_tensor_add(m, "x2", I16, 4, d2, NULL, 0),
+      y = tb_tensor_add(m, "y", I16, 4, d1, NULL, 0);
+  tb_quant1(m, x, rf(1e-4f, 1e-3f), 0);
+  tb_quant1(m, x2, rf(1e-4f, 1e-3f), 0);
+  tb_quant1(m, y, rf(2e-4f, 2e-3f), 0);
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_ADD, 2, (int32_t[]){x, x2}, 1, (int32_t[]){y});
+  op->version = 3;
+  op->pot_scale_int16_false = 1;
+  op->act = act(ri(0, 2));
+  m->n_in = 2;
+  m->in[0] = x;
+  m->in[1] = x2;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "add_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+static void qdq16(int idx) {
+  /* float -> QUANTIZE int16 -> DEQUANTIZE float */
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {1, ri(1, 50)};
+  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), q = tb_tensor_add(m, "q", I16, 2, d, NULL, 0),
+      f = tb_tensor_add(m, "f", F32, 2, d, NULL, 0);
+  tb_quant1(m, q, rf(1e-4f, 2e-4f), 0);
+  tb_op_add(m, QAT_TFLITE_BUILTIN_QUANTIZE, 1, (int32_t[]){x}, 1, (int32_t[]){q})->version = 2;
+  tb_op_add(m, QAT_TFLITE_BUILTIN_DEQUANTIZE, 1, (int32_t[]){q}, 1, (int32_t[]){f})->version = 3;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 2;
+  m->out[0] = q;
+  m->out[1] = f;
+  char name[64];
+  snprintf(name, sizeof name, "qdq_i16_%d", idx);
+  save(m, name);
+  free(m);
+}
+
+/* Dynamic-range (hybrid) ops: float input and output, int8 weights, float bias. Conv weight
+ * scales are distinct per channel (the per-channel kernel), per channel but all equal, or per
+ * tensor (both the per-tensor kernel); FULLY_CONNECTED with symmetric or asymmetric input
+ * quantization, per tensor or per channel. */
+static void hybrid_conv(int idx, int depthwise) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
+      D = ri(1, 2), pad = ri(0, 1), dm = ri(1, 3), groups = 1, mode = depthwise ? 0 : ri(0, 2);
+  if (!depthwise && mode != 2 && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
+  int OC = depthwise ? C * dm : ri(1, 6) * groups, fic = C / groups;
+  int eff = (K - 1) * D + 1, effw = (KW - 1) * D + 1;
+  if (pad == 1 && (eff > H || effw > Wd)) pad = 0;
+  int OH = pad == 0 ? (H + S - 1) / S : (H + S - eff) / S,
+      OW = pad == 0 ? (Wd + S - 1) / S : (Wd + S - effw) / S;
+  int32_t din[4] = {1, H, Wd, C}, dw[4] = {depthwise ? 1 : OC, K, KW, depthwise ? OC : fic},
+          db[1] = {OC}, dout[4] = {1, OH, OW, OC};
+  size_t nw = (size_t)dw[0] * K * KW * dw[3];
+  for (size_t i = 0; i < nw; i++) W8[i] = (int8_t)ri(-127, 127);
+  float ws[64], w0 = rf(0.001f, 0.02f);
+  int64_t z[64] = {0};
+  for (int c = 0; c < OC; c++) {
+    ws[c] = mode == 0 ? rf(0.001f, 0.02f) : w0;
+    WF[c] = rf(-1, 1);
+  }
+  int x = tb_tensor_add(m, "x", F32, 4, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 4, dw, W8, nw);
+  int b = tb_tensor_add(m, "b", F32, 1, db, WF, (size_t)OC * 4);
+  int y = tb_tensor_add(m, "y", F32, 4, dout, NULL, 0);
+  tb_quant(m, w, mode == 2 ? 1 : OC, ws, z, depthwise ? 3 : 0);
+  tb_op *op = tb_op_add(m, depthwise ? QAT_TFLITE_BUILTIN_DEPTHWISE_CONV_2D : QAT_TFLITE_BUILTIN_CONV_2D, 3, (int32_t[]){x, w, b}, 1, (int32_t[]){y});
+  op->version = depthwise ? 6 : groups > 1 ? 6 : mode == 2 ? 2 : 5;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->dil_w = op->dil_h = D;
+  op->dm = dm;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_hybrid_%d", depthwise ? "dw" : "conv", idx);
+  save(m, name);
+  free(m);
+}
+static void hybrid_fc(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int Bt = ri(1, 3), IN = ri(1, 40), OUT = ri(1, 12), pc = ri(0, 1), asym = ri(0, 1), nb = ri(0, 4) == 0;
+  int32_t din[2] = {Bt, IN}, dw[2] = {OUT, IN}, db[1] = {OUT}, dout[2] = {Bt, OUT};
+  for (int i = 0; i < OUT * IN; i++) W8[i] = (int8_t)ri(-127, 127);
+  float ws[64], w0 = rf(0.001f, 0.02f);
+  int64_t z[64] = {0};
+  for (int c = 0; c < OUT; c++) {
+    ws[c] = pc ? rf(0.001f, 0.02f) : w0;
+    WF[c] = rf(-1, 1);
+  }
+  int x = tb_tensor_add(m, "x", F32, 2, din, NULL, 0);
+  int w = tb_tensor_add(m, "w", I8, 2, dw, W8, (size_t)OUT * IN);
+  int b = tb_tensor_add(m, "b", F32, 1, db, WF, (size_t)OUT * 4);
+  int y = tb_tensor_add(m, "y", F32, 2, dout, NULL, 0);
+  tb_quant(m, w, pc ? OUT : 1, ws, z, 0);
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){x, w, nb ? -1 : b}, 1, (int32_t[]){y});
+  op->version = pc ? 12 : asym ? 9 : 3;
+  op->asym_inputs = asym;
+  op->act = act(ri(0, 2));
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "fc%s%s_hybrid_%d", pc ? "pc" : "", asym ? "asym" : "", idx);
+  save(m, name);
+  free(m);
+}
+/* float16 weights: DEQUANTIZE (v3) of a FLOAT16 constant into an ADD with the float input. */
+static void f16_dequantize(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {ri(1, 3), ri(1, 50)};
+  static uint16_t h[256];
+  for (int i = 0; i < d[0] * d[1]; i++) h[i] = qat_float_to_half(rf(-70000.0f, 70000.0f) / (float)(1 << ri(0, 30)));
+  int x = tb_tensor_add(m, "x", F32, 2, d, NULL, 0), c = tb_tensor_add(m, "c", F16, 2, d, h, (size_t)d[0] * d[1] * 2);
+  int cf = tb_tensor_add(m, "cf", F32, 2, d, NULL, 0), y = tb_tensor_add(m, "y", F32, 2, d, NULL, 0);
+  tb_op_add(m, QAT_TFLITE_BUILTIN_DEQUANTIZE, 1, (int32_t[]){c}, 1, (int32_t[]){cf})->version = 3;
+  tb_op_add(m, QAT_TFLITE_BUILTIN_ADD, 2, (int32_t[]){x, cf}, 1, (int32_t[]){y})->version = 1;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "dequantize_f16_%d", idx);
+  save(m, name);
+  free(m);
+}
+
+/* REDUCE_MAX over 1 or 2 random axes (negative and repeated ones too) of a rank 2-4 input, with
+ * and without keep_dims; int types keep the input's quantization, as reduce.cc requires. */
+static void reduce_max(int idx, int type) {
+  tb_model *m = calloc(1, sizeof *m);
+  const int rank = ri(2, 4);
+  int32_t din[4], dout[4];
+  for (int d = 0; d < rank; d++) din[d] = ri(1, 7);
+  int32_t ax[2];
+  const int n_ax = ri(1, 2);
+  unsigned mask = 0;
+  for (int i = 0; i < n_ax; i++) {
+    const int a = ri(0, rank - 1);
+    ax[i] = ri(0, 1) ? a - rank : a;
+    mask |= 1u << a;
+  }
+  const int kd = ri(0, 1);
+  int orank = 0;
+  for (int d = 0; d < rank; d++)
+    if (!(mask & (1u << d))) dout[orank++] = din[d];
+    else if (kd) dout[orank++] = 1;
+  const int32_t dax[1] = {n_ax};
+  int x = tb_tensor_add(m, "x", type, rank, din, NULL, 0);
+  int a = tb_tensor_add(m, "axes", I32, 1, dax, ax, (size_t)n_ax * 4);
+  int y = tb_tensor_add(m, "y", type, orank, dout, NULL, 0);
+  if (type != F32) {
+    const float s = type == I16 ? rf(1e-4f, 1e-3f) : rf(0.01f, 0.2f);
+    const int64_t zp = type == I16 ? 0 : ri(-30, 30);
+    tb_quant1(m, x, s, zp);
+    tb_quant1(m, y, s, zp);
+  }
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_REDUCE_MAX, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  op->version = type == I16 ? 3 : type == I8 ? 2 : 1;
+  op->keep_dims = kd;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "reduce_max_%s_%d", type == F32 ? "f32" : type == I8 ? "i8" : "i16",
+           idx);
+  save(m, name);
+  free(m);
+}
+
+int tb_write_random_models(const char *dir, int n) {
+  gen_dir = dir;
+  for (fl = 0; fl < 2; fl++)
+    for (int i = 0; i < n; i++) {
+      conv(i, 0);
+      conv(i, 1);
+      fc(i);
+      pool(i, 0);
+      pool(i, 1);
+      mean(i);
+      unary(i, QAT_TFLITE_BUILTIN_SOFTMAX);
+      unary(i, QAT_TFLITE_BUILTIN_LOGISTIC);
+      add(i);
+    }
+  for (int i = 0; i < n; i++) qdq(i);
+  for (int i = 0; i < 3 * n; i++) {
+    hybrid_conv(i, 0);
+    hybrid_conv(i, 1);
+    hybrid_fc(i);
+    f16_dequantize(i);
+  }
+  for (int i = 0; i < n; i++) {
+    conv16(i, 0);
+    conv16(i, 1);
+    fc16(i);
+    pool16(i, 0);
+    pool16(i, 1);
+    mean16(i);
+    softmax16(i);
+    add16(i);
+    qdq16(i);
+  }
+  /* Operators added since: after the others, so that their random streams stay as they were. */
+  for (int i = 0; i < n; i++) {
+    reduce_max(i, F32);
+    reduce_max(i, I8);
+    reduce_max(i, I16);
+  }
+  if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
+  return gen_failed ? 1 : 0;
+}
