@@ -36,6 +36,10 @@ int qat_file_open_regular(const char *path, const char *what, uint64_t max_bytes
     close(f);
     return qat_fail(QAT_ERR_IO, "%s: cannot open%s%s: %s", path, sep, what, strerror(e));
   }
+  if (S_ISDIR(st.st_mode)) {
+    close(f);
+    return qat_fail(QAT_ERR_IO, "%s: cannot open%s%s: %s", path, sep, what, strerror(EISDIR));
+  }
   if (!S_ISREG(st.st_mode)) {
     close(f);
     return qat_fail(QAT_ERR_IO, "%s: cannot open%s%s: not a regular file (%s)", path, sep, what,
