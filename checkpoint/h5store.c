@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -825,6 +826,10 @@ static void probe_dataset(hid_t d) {
                                     &config);
     readable = f == H5Z_FILTER_DEFLATE || f == H5Z_FILTER_SHUFFLE || f == H5Z_FILTER_FLETCHER32;
   }
+  /* Contiguous and compact data is a plain copy out of the image (offset and size already
+   * checked against it); chunked data goes through the chunk index and the filters, where
+   * decoding bugs live: only that is read here. */
+  if (readable && H5Pget_layout(dcpl) != H5D_CHUNKED) readable = false;
   H5Pclose(dcpl);
   if (!readable) return;
   hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
@@ -897,6 +902,13 @@ static void image_name(char *buf, size_t len, const char *name) {
   snprintf(buf, len, "qat-image:%lu:%.900s", (unsigned long)++counter, name);
 }
 
+/* Opens an image in place: HDF5 reads the caller's buffer, which must outlive the file id
+ * (no copy: a 126 MB checkpoint would otherwise be copied, and first-touched, twice more). */
+static hid_t open_image_nocopy(const void *data, size_t len) {
+  return H5LTopen_file_image((void *)data, len,
+                             H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+}
+
 static hid_t open_image_fapl(const void *data, size_t len) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0) return -1;
@@ -911,11 +923,9 @@ static hid_t open_image_fapl(const void *data, size_t len) {
 /* In the child: exit 0 (walked it), 3 (refused: message on fd), 4 (HDF5 could not open it:
  * the parent's own open reports why). */
 static _Noreturn void probe_child(const char *name, const void *data, size_t len, int fd) {
+  (void)name;
   h5_quiet();
-  hid_t fapl = open_image_fapl(data, len);
-  char iname[1024];
-  image_name(iname, sizeof iname, name);
-  hid_t file = fapl >= 0 ? H5Fopen(iname, H5F_ACC_RDONLY, fapl) : -1;
+  hid_t file = open_image_nocopy(data, len);
   if (file < 0) _exit(4);
   probe p = {file, 0, ""};
   hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
@@ -1029,20 +1039,34 @@ static int probe_image(const char *name, const void *data, size_t len) {
                   "HDF5 file; refused)", name, code);
 }
 
-static int open_image_checked(qat_h5_reader *r, const char *name, const void *data, size_t len) {
+/* owned: the reader keeps data (malloc'd) and frees it on close; else HDF5 copies it. */
+static int open_image_checked(qat_h5_reader *r, const char *name, void *data, size_t len,
+                              bool owned) {
   char why[WHY_LEN];
   if (qat_h5_isolate) {
     int rc = probe_image(name, data, len);
-    if (rc) return rc;
+    if (rc) {
+      if (owned) free(data);
+      return rc;
+    }
   }
-  hid_t fapl = open_image_fapl(data, len);
-  if (fapl < 0) return qat_fail(QAT_ERR_INTERNAL, "%s: %s", name, h5_why(why, sizeof why));
-  char iname[1024];
-  image_name(iname, sizeof iname, name);
-  hid_t file = H5Fopen(iname, H5F_ACC_RDONLY, fapl);
-  if (file < 0) h5_why(why, sizeof why);
-  H5Pclose(fapl);
-  if (file < 0) return qat_fail(QAT_ERR_FORMAT, "%s: not an HDF5 file (or truncated): %s", name, why);
+  hid_t file;
+  if (owned) {
+    file = open_image_nocopy(data, len);
+  } else {
+    hid_t fapl = open_image_fapl(data, len);
+    if (fapl < 0) return qat_fail(QAT_ERR_INTERNAL, "%s: %s", name, h5_why(why, sizeof why));
+    char iname[1024];
+    image_name(iname, sizeof iname, name);
+    file = H5Fopen(iname, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+  }
+  if (file < 0) {
+    h5_why(why, sizeof why);
+    if (owned) free(data);
+    return qat_fail(QAT_ERR_FORMAT, "%s: not an HDF5 file (or truncated): %s", name, why);
+  }
+  if (owned) r->image = data;
   return reader_finish_open(r, name, file);
 }
 
@@ -1057,6 +1081,7 @@ int qat_h5_reader_open(qat_h5_reader *r, const char *path) {
   char why[WHY_LEN];
   r->file = -1;
   r->path = NULL;
+  r->image = NULL;
   r->qat_store = 0;
   h5_quiet();
   if (qat_h5_isolate) {
@@ -1070,9 +1095,7 @@ int qat_h5_reader_open(qat_h5_reader *r, const char *path) {
       free(img);
       return qat_fail(QAT_ERR_FORMAT, "%s: not an HDF5 file (or truncated)", path);
     }
-    rc = open_image_checked(r, path, img, len);
-    free(img); /* the core driver keeps its own copy */
-    return rc;
+    return open_image_checked(r, path, img, len, true); /* r owns img from here */
   }
   /* O_NONBLOCK: opening a FIFO must not hang waiting for a writer. */
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -1106,11 +1129,12 @@ int qat_h5_reader_open(qat_h5_reader *r, const char *path) {
 int qat_h5_reader_open_image(qat_h5_reader *r, const char *name, const void *data, size_t len) {
   r->file = -1;
   r->path = NULL;
+  r->image = NULL;
   r->qat_store = 0;
   h5_quiet();
   if (!image_has_signature(data, len))
     return qat_fail(QAT_ERR_FORMAT, "%s: not an HDF5 file (or truncated)", name);
-  return open_image_checked(r, name, data, len);
+  return open_image_checked(r, name, (void *)data, len, false);
 }
 
 static int reader_finish_open(qat_h5_reader *r, const char *path, hid_t file) {
@@ -1151,6 +1175,8 @@ void qat_h5_reader_close(qat_h5_reader *r) {
   h5_quiet();
   if (r->file >= 0) H5Fclose(r->file);
   r->file = -1;
+  free(r->image); /* after H5Fclose: HDF5 read it in place */
+  r->image = NULL;
   free(r->path);
   r->path = NULL;
   r->qat_store = 0;

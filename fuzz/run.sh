@@ -35,6 +35,7 @@ declare -A seeds=(
 declare -A dicts=([tflite_load]=tflite [tflite_noverify]=tflite [config]=yaml [idx]=idx
                   [cifar]=cifar [h5_checkpoint]=hdf5 [keras]=keras)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/fuzz/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export OMP_NUM_THREADS=1
 status=0
