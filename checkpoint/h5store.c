@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
-#include <hdf5_hl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -903,10 +902,48 @@ static void image_name(char *buf, size_t len, const char *name) {
 }
 
 /* Opens an image in place: HDF5 reads the caller's buffer, which must outlive the file id
- * (no copy: a 126 MB checkpoint would otherwise be copied, and first-touched, twice more). */
+ * (no copy: a 126 MB checkpoint would otherwise be copied, and first-touched, twice more).
+ * File image callbacks that hand HDF5 the caller's buffer for every operation and never free
+ * it; the udata is the buffer itself, so nothing is allocated (H5LTopen_file_image does the
+ * same but leaks 72 bytes per open in 1.10.8). Read-only: no realloc. */
+static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+  (void)size, (void)op;
+  return udata;
+}
+static void *img_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+                        void *udata) {
+  (void)op, (void)udata;
+  if (dest != src) memcpy(dest, src, size);
+  return dest;
+}
+static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+  (void)ptr, (void)size, (void)op, (void)udata;
+  return NULL;
+}
+static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+  (void)ptr, (void)op, (void)udata;
+  return 0;
+}
+static void *img_udata_copy(void *udata) { return udata; }
+static herr_t img_udata_free(void *udata) {
+  (void)udata;
+  return 0;
+}
+
 static hid_t open_image_nocopy(const void *data, size_t len) {
-  return H5LTopen_file_image((void *)data, len,
-                             H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+  char iname[64];
+  static _Atomic unsigned long counter;
+  snprintf(iname, sizeof iname, "qat-image-inplace:%lu", (unsigned long)++counter);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0) return -1;
+  H5FD_file_image_callbacks_t cb = {img_malloc, img_memcpy, img_realloc, img_free,
+                                    img_udata_copy, img_udata_free, (void *)data};
+  hid_t file = -1;
+  if (H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 &&
+      H5Pset_file_image_callbacks(fapl, &cb) >= 0 && H5Pset_file_image(fapl, (void *)data, len) >= 0)
+    file = H5Fopen(iname, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  return file;
 }
 
 static hid_t open_image_fapl(const void *data, size_t len) {

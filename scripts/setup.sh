@@ -7,7 +7,8 @@ pkgs=(cmake gcc make pkg-config
       libopenblas-openmp-dev libopenblas0-openmp libopenblas-dev
       libhdf5-dev hdf5-tools libcmocka-dev libyaml-dev zlib1g-dev
       dataset-fashion-mnist python3-venv flatbuffers-compiler
-      libjson-c-dev libzip-dev)
+      libjson-c-dev libzip-dev
+      clang libclang-rt-14-dev strace valgrind)  # fuzz/, tests/faults/, tests/valgrind.sh
 
 missing=()
 for p in "${pkgs[@]}"; do
