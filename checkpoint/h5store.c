@@ -37,6 +37,9 @@ _Static_assert(sizeof(hid_t) == sizeof(int64_t), "hid_t is kept as int64_t in th
 /* 1: qat_h5_reader_open parses files in a child process first (see below); the fuzz
  * harnesses set 0 so that a crash in the parser is seen, not contained. */
 int qat_h5_isolate = 1;
+/* Testing hook: a signal the child raises after opening the file (0: none), to check that a
+ * crash inside the child becomes a clean error (tests/test_reliability.c). */
+int qat_h5_probe_fault_signal = 0;
 
 #define WHY_LEN 320
 #define SHAPE_LEN 256
@@ -961,9 +964,14 @@ static hid_t open_image_fapl(const void *data, size_t len) {
  * the parent's own open reports why). */
 static _Noreturn void probe_child(const char *name, const void *data, size_t len, int fd) {
   (void)name;
+  /* A crash must end the child, where the parent sees the signal: never a handler inherited
+   * from the parent (a test framework's, a crash reporter's). */
+  static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGXCPU};
+  for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
   h5_quiet();
   hid_t file = open_image_nocopy(data, len);
   if (file < 0) _exit(4);
+  if (qat_h5_probe_fault_signal) raise(qat_h5_probe_fault_signal);
   probe p = {file, 0, ""};
   hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
   int refused = root >= 0 ? probe_group(&p, root, "/", 0) : 0;

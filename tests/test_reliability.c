@@ -19,6 +19,9 @@
 #include "qat/atomic_file.h"
 #include "qat/error.h"
 #include "qat/file.h"
+#include "qat/h5store.h"
+
+extern int qat_h5_probe_fault_signal; /* checkpoint/h5store.c */
 
 static char tmpdir[512];
 
@@ -185,12 +188,37 @@ static void test_kill9_orphan(void **state) {
   assert_int_equal(temps, 0);
 }
 
+/* A crash of libhdf5 while the child parses a file becomes a one-line error naming the file;
+ * the parent is unharmed and opens the next file normally. */
+static void test_h5_child_crash_contained(void **state) {
+  (void)state;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/ok.h5", tmpdir);
+  qat_h5_writer w;
+  assert_int_equal(qat_h5_writer_open(&w, path), QAT_OK);
+  const int64_t dims[1] = {3};
+  const float v[3] = {1, 2, 3};
+  assert_int_equal(qat_h5_write_array(&w, "a/b", QAT_H5_F32, 1, dims, v), QAT_OK);
+  assert_int_equal(qat_h5_writer_commit(&w), QAT_OK);
+  qat_h5_reader r;
+  qat_h5_probe_fault_signal = SIGSEGV;
+  assert_int_equal(qat_h5_reader_open(&r, path), QAT_ERR_FORMAT);
+  qat_h5_probe_fault_signal = 0;
+  assert_non_null(strstr(qat_error_message(), "ok.h5: libhdf5 crashed reading it (signal 11"));
+  assert_int_equal(qat_h5_reader_open(&r, path), QAT_OK);
+  float got[3];
+  assert_int_equal(qat_h5_read_array(&r, "a/b", QAT_H5_F32, 1, dims, got, QAT_H5_FINITE), QAT_OK);
+  assert_true(got[2] == 3.0f);
+  qat_h5_reader_close(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_non_regular_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cap_before_read, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orphans_removed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kill9_orphan, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_h5_child_crash_contained, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
