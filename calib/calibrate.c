@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "qat/calib.h"
 #include "qat/error.h"
+#include "qat/file.h"
 #include "qat/keras.h"
 #include "qat/quant.h"
 #include "qat/train.h"
@@ -47,16 +50,18 @@ fail:
 
 /* IDX (plain magic 0x00000803, or gzip) or else a CIFAR-10 binary batch. */
 static int load_file(const char *file, qat_dataset *ds) {
-  FILE *f = fopen(file, "rb");
-  if (!f) return qat_fail(QAT_ERR_IO, "%s: cannot open the calibration data", file);
+  int fd;
+  uint64_t size;
+  int rc = qat_file_open_regular(file, "calibration data", 0, &fd, &size);
+  if (rc) return rc;
   unsigned char magic[4] = {0};
-  size_t got = fread(magic, 1, 4, f);
-  fclose(f);
+  ssize_t got = pread(fd, magic, 4, 0);
+  close(fd);
   int idx = (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) ||
             (got == 4 && magic[0] == 0 && magic[1] == 0 && magic[2] == 0x08 && magic[3] == 0x03);
   if (idx) return qat_idx_load_images(file, ds);
   const char *paths[1] = {file};
-  int rc = qat_cifar10_load(paths, 1, ds);
+  rc = qat_cifar10_load(paths, 1, ds);
   if (rc) qat_fail_prefix(rc, "calibration data is neither IDX images nor a CIFAR-10 batch: ");
   return rc;
 }

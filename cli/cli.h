@@ -18,6 +18,9 @@ int qat_cmd_compare(int argc, char **argv);     /* cli/cmd_compare.c */
  * fake-quant model on the first `limit` test samples; one line on f and a warning when the
  * parity target is not met. Nothing for a model without quantization. */
 int qat_cli_parity_check(const char *ckpt, int limit, const char *what, FILE *f);
+/* qat_rt_model_load_file, but a FIFO, a device or a directory is refused before anything
+ * is read (qat_file_read_all) and the size cap is checked before reading. */
+int qat_cli_load_model(const char *path, const qat_rt_options *opt, qat_rt_model **out);
 
 /* s as a JSON string literal: quotes, with '"', '\\' and control characters escaped. */
 void qat_cli_json_string(FILE *f, const char *s);

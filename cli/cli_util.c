@@ -1,6 +1,10 @@
 /* Small pieces every CLI command shares (cli/cli.h). */
 #include "cli/cli.h"
 
+#include <stdlib.h>
+
+#include "qat/file.h"
+
 void qat_cli_json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
@@ -10,4 +14,16 @@ void qat_cli_json_string(FILE *f, const char *s) {
     else fputc(c, f);
   }
   fputc('"', f);
+}
+
+int qat_cli_load_model(const char *path, const qat_rt_options *opt, qat_rt_model **out) {
+  *out = NULL;
+  const size_t cap = opt && opt->max_file_bytes ? opt->max_file_bytes : QAT_RT_DEFAULT_MAX_FILE_BYTES;
+  void *buf;
+  size_t len;
+  int rc = qat_file_read_all(path, "model", cap, &buf, &len);
+  if (rc) return rc;
+  rc = qat_rt_model_load_buffer(buf, len, path, opt, out);
+  free(buf);
+  return rc;
 }

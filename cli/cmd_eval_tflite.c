@@ -146,7 +146,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
   qat_rt_model *m = NULL;
   int64_t *per_n = NULL, *per_ok = NULL, *conf = NULL;
   memset(res, 0, sizeof *res);
-  int rc = qat_rt_model_load_file(model_path, opt, &m);
+  int rc = qat_cli_load_model(model_path, opt, &m);
   if (rc) goto fail;
   if (qat_rt_num_inputs(m) != 1 || qat_rt_num_outputs(m) != 1) {
     rc = qat_fail(QAT_ERR_FORMAT, "%s: has %d inputs and %d outputs; eval needs one image input "

@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "qat/error.h"
+#include "qat/file.h"
 #include "qat/runtime.h"
 
 int qat_cmd_inspect(int argc, char **argv);
@@ -202,23 +203,18 @@ int qat_cmd_inspect(int argc, char **argv) {
   uint8_t *file = NULL;
   buffer_row *bufs = NULL;
   uint32_t n_bufs = 0, schema_version = 0;
-  int rc = qat_rt_model_load_file(path, NULL, &m);
+  int rc = qat_cli_load_model(path, NULL, &m);
   if (rc) goto report;
   /* The runtime has read and verified the file; read it again for the buffer table. */
-  FILE *f = fopen(path, "rb");
-  struct stat st;
-  if (!f) {
-    rc = qat_fail(QAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    goto report;
+  size_t file_bytes = 0;
+  {
+    void *again = NULL;
+    if (qat_file_read_all(path, "model", QAT_RT_DEFAULT_MAX_FILE_BYTES, &again, &file_bytes)) {
+      rc = qat_fail_prefix(QAT_ERR_IO, "cannot read it again (changed while reading?): ");
+      goto report;
+    }
+    file = again;
   }
-  if (fstat(fileno(f), &st) != 0 || st.st_size <= 0 || (uint64_t)st.st_size > QAT_RT_DEFAULT_MAX_FILE_BYTES ||
-      !(file = malloc((size_t)st.st_size)) || fread(file, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-    fclose(f);
-    rc = qat_fail(QAT_ERR_IO, "%s: cannot read it again (changed while reading?)", path);
-    goto report;
-  }
-  fclose(f);
-  const size_t file_bytes = (size_t)st.st_size;
   fb b = {file, file_bytes};
   if (read_buffers(&b, &bufs, &n_bufs, &schema_version)) {
     rc = qat_fail(QAT_ERR_FORMAT, "%s: cannot read Model.buffers", path);

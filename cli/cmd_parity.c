@@ -166,7 +166,7 @@ int qat_cmd_parity(int argc, char **argv) {
   qat_rt_model *rt = NULL;
   qat_dataset train = {0}, test = {0};
   qat_parity_report r = {0};
-  if ((rc = qat_rt_model_load_file(model, &opt, &rt))) goto done;
+  if ((rc = qat_cli_load_model(model, &opt, &rt))) goto done;
   /* the loader checks the test set against the training set's shape, so it reads both */
   if ((rc = qat_data_load(&cfg.data, &train, NULL, &test))) goto done;
   qat_dataset_free(&train);

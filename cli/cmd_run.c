@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "cli/cli.h"
 #include "qat/atomic_file.h"
 #include "qat/error.h"
+#include "qat/file.h"
 #include "qat/runtime.h"
 
 int qat_cmd_run(int argc, char **argv);
@@ -52,14 +55,17 @@ static void shape_str(char *buf, size_t len, const qat_rt_tensor_info *t) {
 static int read_input(const char *path, int i, const qat_rt_tensor_info *t, long count, void *dst) {
   char shape[160];
   shape_str(shape, sizeof shape, t);
-  FILE *f = fopen(path, "rb");
-  if (!f) return qat_fail(QAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  int rc = QAT_OK;
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    rc = qat_fail(QAT_ERR_IO, "%s: not a regular file", path);
-    goto done;
+  int fd;
+  uint64_t fsize;
+  int rc = qat_file_open_regular(path, "input", 0, &fd, &fsize);
+  if (rc) return rc;
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    return qat_fail(QAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   }
+  struct stat st;
+  st.st_size = (off_t)fsize;
   const size_t want = (size_t)count * t->bytes;
   if ((uint64_t)st.st_size != (uint64_t)want) {
     if (count == 1)
@@ -123,7 +129,7 @@ int qat_cmd_run(int argc, char **argv) {
   if (!model_path) return usage_error("%s", "needs MODEL.tflite");
 
   qat_rt_model *m = NULL;
-  int rc = qat_rt_model_load_file(model_path, &opt, &m);
+  int rc = qat_cli_load_model(model_path, &opt, &m);
   if (rc) goto report;
   const int mi = qat_rt_num_inputs(m), mo = qat_rt_num_outputs(m);
   if (n_in != mi || n_out != mo) {

@@ -15,6 +15,7 @@
 #include "qat/data.h"
 #include "qat/dist.h"
 #include "qat/error.h"
+#include "qat/file.h"
 #include "qat/keras.h"
 #include "qat/model.h"
 #include "qat/train.h"
@@ -589,7 +590,24 @@ done:
   return rc ? report(rc) : 0;
 }
 
+static int dispatch(int argc, char **argv);
+
+/* Whatever a command printed must have reached stdout: `qat ... --json > /dev/full` or a
+ * closed pipe is a failure (exit 4), not a silent success. A failed write to stderr cannot be
+ * reported, but still makes the exit code non-zero. */
 int main(int argc, char **argv) {
+  int code = dispatch(argc, argv);
+  if (qat_stdout_check() != QAT_OK) {
+    fprintf(stderr, "qat: error: %s\n", qat_error_message());
+    if (code == 0) code = qat_exit_code(QAT_ERR_IO);
+  }
+  if (fflush(stderr) != 0 || ferror(stderr)) {
+    if (code == 0) code = qat_exit_code(QAT_ERR_IO);
+  }
+  return code;
+}
+
+static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage_main, stderr);
     return 2;

@@ -479,7 +479,7 @@ int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out
   keras_file_kind kind;
   int rc = qat_keras_sniff(path, &kind);
   if (rc) return rc;
-  wsrc ws = {{-1, NULL, 0}, path, 0, "", NULL};
+  wsrc ws = {{-1, NULL, 0, NULL}, path, 0, "", NULL};
   char *json = NULL, *jsrc_buf = NULL;
   keras_fold *folds = NULL;
   size_t jlen = 0;
@@ -557,7 +557,7 @@ free_json:
 
 int qat_keras_load_weights(const char *path, const qat_model_spec *spec, qat_keras_model *out) {
   memset(out, 0, sizeof *out);
-  wsrc ws = {{-1, NULL, 0}, path, 0, "", NULL};
+  wsrc ws = {{-1, NULL, 0, NULL}, path, 0, "", NULL};
   keras_file_kind kind;
   int rc = qat_keras_sniff(path, &kind);
   if (rc) return rc;

@@ -241,8 +241,34 @@ static int read_quantization(qat_rt_model *m, int index, rt_tensor *t, const qat
   return QAT_OK;
 }
 
+/* Float constants (weights, biases, constant inputs) must be finite: a NaN or an infinity in
+ * a file's constants reaches kernels that quantize floats at run time (the hybrid ops turn
+ * them into a NaN cast to int or a zero scale) and never gives a meaningful result. */
+static int check_finite_constant(const qat_rt_model *m, int index, const rt_tensor *t) {
+  size_t bad = 0, first = 0;
+  if (t->type == QAT_RT_FLOAT32) {
+    for (int64_t i = 0; i < t->n_elems; i++) {
+      float v;
+      memcpy(&v, (const uint8_t *)t->const_data + 4 * i, 4);
+      if (!isfinite(v) && bad++ == 0) first = (size_t)i;
+    }
+  } else if (t->type == QAT_RT_FLOAT16) {
+    for (int64_t i = 0; i < t->n_elems; i++) {
+      const uint8_t *h = (const uint8_t *)t->const_data + 2 * i;
+      if ((h[1] & 0x7c) == 0x7c && bad++ == 0) first = (size_t)i; /* exponent all ones */
+    }
+  }
+  if (bad)
+    return qat_fail(QAT_ERR_FORMAT,
+                    "%s: tensor %d '%s': constant data holds %zu non-finite value%s (first at "
+                    "flat index %zu)",
+                    m->name, index, tname(t), bad, bad == 1 ? "" : "s", first);
+  return QAT_OK;
+}
+
 static int read_tensor(qat_rt_model *m, int index, const qat_fb_table *tt, const rt_buffer *bufs) {
   rt_tensor *t = &m->tensors[index];
+  int rc;
   char shape[128];
   size_t sd;
   uint32_t rank;
@@ -314,6 +340,7 @@ static int read_tensor(qat_rt_model *m, int index, const qat_fb_table *tt, const
       p = t->owned;
     }
     t->const_data = p;
+    if ((rc = check_finite_constant(m, index, t))) return rc;
   }
   const qat_fb_table q = qat_fb_sub(tt, QAT_TFLITE_Tensor_quantization);
   return read_quantization(m, index, t, &q);
@@ -503,8 +530,16 @@ done:
   return rc;
 }
 
+/* Fuzzing hook (fuzz/fuzz_tflite.c, the "noverify" harness): skip the structural verifier, as
+ * TensorFlow's own harnesses do, so that the accessors below and the kernels meet buffers that
+ * are in bounds but otherwise inconsistent. Never set outside fuzzing. */
+int qat_rt_fuzz_skip_verifier = 0;
+
 int rt_read_model(qat_rt_model *m) {
-  int rc = rt_verify_flatbuffer(m->file, m->file_len, m->name);
+  if (qat_rt_fuzz_skip_verifier && m->file_len < 8)
+    return qat_fail(QAT_ERR_FORMAT, "%s: invalid flatbuffer: %zu bytes is too short", m->name,
+                    m->file_len);
+  int rc = qat_rt_fuzz_skip_verifier ? QAT_OK : rt_verify_flatbuffer(m->file, m->file_len, m->name);
   if (rc) return rc;
   rt_buffer *bufs = NULL;
   const qat_fb_table model = qat_fb_table_open(m->file, m->file_len, qat_fb_rd32(m->file, 0));

@@ -1,10 +1,14 @@
 #include "qat/atomic_file.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +21,44 @@ static void atomic_free(qat_atomic_file *f) {
   f->fp = NULL;
 }
 
+/* Temp files are "<target>.tmp.<pid>.XXXXXX" and their writer holds flock(LOCK_EX) on them
+ * until commit or abort. Either proves a temp file alive; a temp file whose writer process no
+ * longer exists and which nobody holds locked is an orphan of a kill -9 or a power loss.
+ * Returns 1 when name (in directory dirfd) is such an orphan. */
+static int is_orphan(int dirfd, const char *name) {
+  const char *t = strstr(name, ".tmp.");
+  if (!t || t == name) return 0;
+  for (const char *u; (u = strstr(t + 1, ".tmp."));) t = u; /* the last ".tmp." */
+  const char *p = t + 5;
+  char *end;
+  errno = 0;
+  long pid = strtol(p, &end, 10);
+  if (end == p || !isdigit((unsigned char)*p) || errno || *end != '.' || strlen(end + 1) != 6 ||
+      pid <= 0 || pid > 0x3fffffff)
+    return 0;
+  if (pid == (long)getpid()) return 0; /* our own, maybe another thread's live write */
+  if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) return 0; /* alive (or not ours to see) */
+  int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return 0;
+  struct stat st;
+  int orphan = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0;
+  close(fd); /* drops the lock */
+  return orphan;
+}
+
+int qat_atomic_cleanup_dir(const char *dir) {
+  DIR *d = opendir(dir && dir[0] ? dir : ".");
+  if (!d) return 0;
+  int removed = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+    if (is_orphan(dirfd(d), e->d_name) && unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
+  }
+  closedir(d);
+  return removed;
+}
+
 int qat_atomic_begin(qat_atomic_file *f, const char *path) {
   memset(f, 0, sizeof *f);
   struct stat st;
@@ -25,18 +67,28 @@ int qat_atomic_begin(qat_atomic_file *f, const char *path) {
                     path);
   size_t n = strlen(path);
   f->path = strdup(path);
-  f->tmp_path = malloc(n + 16);
+  f->tmp_path = malloc(n + 40);
   if (!f->path || !f->tmp_path) {
     atomic_free(f);
     return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
   }
-  snprintf(f->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
+  {
+    char *dir_copy = strdup(path);
+    if (dir_copy) {
+      f->orphans_removed = qat_atomic_cleanup_dir(dirname(dir_copy));
+      free(dir_copy);
+    }
+  }
+  snprintf(f->tmp_path, n + 40, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
   int fd = mkstemp(f->tmp_path);
   if (fd < 0) {
     int e = errno;
     atomic_free(f);
     return qat_fail(QAT_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(e));
   }
+  /* Marks the temp file as alive for qat_atomic_cleanup_dir in other processes; the lock goes
+   * with the descriptor (closed at commit/abort, or by the kernel when we die). */
+  flock(fd, LOCK_EX | LOCK_NB);
   fchmod(fd, 0644);
   f->fp = fdopen(fd, "wb");
   if (!f->fp) {
@@ -56,7 +108,8 @@ int qat_atomic_close_stream(qat_atomic_file *f) {
   if (fclose(f->fp) != 0) e = errno;
   f->fp = NULL;
   if (bad || e)
-    return qat_fail(QAT_ERR_IO, "cannot write '%s': %s", f->path, strerror(e ? e : EIO));
+    return qat_fail(QAT_ERR_IO, "cannot write '%s': %s: %s", f->path, bad ? "write" : "close",
+                    strerror(e ? e : EIO));
   return QAT_OK;
 }
 
@@ -74,22 +127,33 @@ int qat_atomic_commit(qat_atomic_file *f) {
   int rc = qat_atomic_close_stream(f);
   if (rc) goto remove_tmp;
   if (fsync_path(f->tmp_path, 0) != 0) {
-    rc = qat_fail(QAT_ERR_IO, "cannot write '%s': %s", f->path, strerror(errno));
+    rc = qat_fail(QAT_ERR_IO, "cannot write '%s': fsync of the temporary file failed: %s", f->path,
+                  strerror(errno));
     goto remove_tmp;
   }
   if (rename(f->tmp_path, f->path) != 0) {
-    rc = qat_fail(QAT_ERR_IO, "cannot write '%s': %s", f->path, strerror(errno));
+    rc = qat_fail(QAT_ERR_IO, "cannot write '%s': rename of the temporary file into place failed: %s",
+                  f->path, strerror(errno));
     goto remove_tmp;
   }
   {
+    /* The rename is durable only once the directory is synced. Filesystems that cannot sync a
+     * directory say EINVAL (or ENOTSUP): nothing to do there. Any other failure (EIO) means
+     * the new file may not survive a crash: an error, though the target was replaced. */
     char *dir_copy = strdup(f->path);
     if (dir_copy) {
-      fsync_path(dirname(dir_copy), 1); /* best effort: some filesystems refuse dir fsync */
+      const char *dir = dirname(dir_copy);
+      if (fsync_path(dir, 1) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS) {
+        rc = qat_fail(QAT_ERR_IO,
+                      "cannot write '%s': fsync of the directory '%s' failed: %s (the new file "
+                      "is in place but may not survive a crash)",
+                      f->path, dir, strerror(errno));
+      }
       free(dir_copy);
     }
   }
   atomic_free(f);
-  return QAT_OK;
+  return rc;
 remove_tmp:
   unlink(f->tmp_path);
   atomic_free(f);
@@ -110,7 +174,7 @@ int qat_atomic_write(const char *path, const void *data, size_t len) {
   if (len && fwrite(data, 1, len, f.fp) != len) {
     int e = errno;
     qat_atomic_abort(&f);
-    return qat_fail(QAT_ERR_IO, "cannot write '%s': %s", path, strerror(e ? e : EIO));
+    return qat_fail(QAT_ERR_IO, "cannot write '%s': write: %s", path, strerror(e ? e : EIO));
   }
   return qat_atomic_commit(&f);
 }

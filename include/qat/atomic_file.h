@@ -10,7 +10,13 @@ typedef struct qat_atomic_file {
   char *tmp_path; /* created exclusively in the target's directory */
   FILE *fp;       /* open for writing on tmp_path; callers that write through another
                      library (HDF5) may close it with qat_atomic_close_stream first */
+  int orphans_removed; /* temp files of dead writers that begin removed from the folder */
 } qat_atomic_file;
+
+/* Temp files are "<target>.tmp.<pid>.XXXXXX", flock()ed by their writer while it writes.
+ * A kill -9 leaves one behind; qat_atomic_begin removes such orphans from the target's folder
+ * (writer process gone and no lock held) before creating its own. */
+int qat_atomic_cleanup_dir(const char *dir);
 
 /* Refuses a target that exists and is not a regular file (a directory, a device, a FIFO). */
 int qat_atomic_begin(qat_atomic_file *f, const char *path);

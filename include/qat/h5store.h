@@ -28,7 +28,8 @@
  * refused, never followed); datasets with external storage, virtual layout or filters other
  * than deflate/shuffle/fletcher32 are refused before H5Dread; HDF5 filter plugins are never
  * loaded; sizes are computed with overflow checks and capped before allocating. Crashes inside
- * libhdf5 itself on crafted files are out of our reach: isolate untrusted imports in a child.
+ * libhdf5 itself on crafted files are contained: every file is parsed by a child process first
+ * (qat_h5_reader_open, qat_h5_reader_open_image).
  *
  * Threads: libhdf5 serialises all calls behind one global lock; do not call into a store from
  * inside an OpenMP parallel region. Host byte order must be little-endian (checked at build). */
@@ -114,11 +115,14 @@ typedef struct qat_h5_reader {
   int64_t file; /* hid_t, or -1 */
   char *path;
   int qat_store; /* the root has qat_store_version: checksums are required */
+  void *image;   /* the file's bytes, which HDF5 reads in place (qat_h5_reader_open), or NULL */
 } qat_h5_reader;
 
 /* Opens path read-only after checking that it is a readable regular file with the HDF5
  * signature ("<path>: not an HDF5 file (or truncated)" otherwise). A qat store written by a
- * newer version is refused. */
+ * newer version is refused. The file is read into memory (at most QAT_H5_MAX_FILE_BYTES) and
+ * first parsed by a forked child (see h5store.c): a crash, hang or memory blow-up inside
+ * libhdf5 on a crafted file becomes "<path>: libhdf5 crashed reading it (...)". */
 int qat_h5_reader_open(qat_h5_reader *r, const char *path);
 /* The same for an HDF5 file image in memory (a .keras archive's model.weights.h5): name is
  * used in messages. HDF5 copies the bytes, so data may be freed once this returns. */
