@@ -383,10 +383,22 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
                     spec->source ? spec->source : "model");
       goto free_model;
     }
+  {
+    /* Checked before anything is allocated, so an absurd shape is a message about the
+     * config, not an allocation failure of tens of gigabytes. */
+    int64_t values = (int64_t)spec->input_shape[0] * spec->input_shape[1] * spec->input_shape[2];
+    if (values > QAT_MAX_INPUT_VALUES) {
+      rc = qat_fail(QAT_ERR_USAGE, "%s: model input [%d, %d, %d] has %lld values per sample (qat takes at most %lld)",
+                    spec->source ? spec->source : "model", spec->input_shape[0], spec->input_shape[1],
+                    spec->input_shape[2], (long long)values, (long long)QAT_MAX_INPUT_VALUES);
+      goto free_model;
+    }
+  }
   if ((rc = qat_graph_init(&m->graph, max_batch))) goto free_model;
   m->input = qat_graph_input(&m->graph, 3, spec->input_shape, 0);
   if (!m->input) {
-    rc = QAT_ERR_NOMEM;
+    rc = qat_fail_prefix(QAT_ERR_NOMEM, "%s: model input [%d, %d, %d] at batch %d: ", spec->source ? spec->source : "model",
+                         spec->input_shape[0], spec->input_shape[1], spec->input_shape[2], max_batch);
     goto free_model;
   }
   b.input_q = m->input;

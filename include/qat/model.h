@@ -14,6 +14,9 @@
 /* One parameter tensor's limit: far above any network that fits a microcontroller or phone,
  * and low enough that sizes never overflow. */
 #define QAT_MAX_PARAMS ((int64_t)1 << 28)
+/* The model input's values per sample (a 4096 x 4096 x 4 image): larger configs are refused
+ * with a message before anything is allocated. */
+#define QAT_MAX_INPUT_VALUES ((int64_t)1 << 26)
 
 typedef struct qat_param {
   char name[2 * QAT_NAME_MAX + 16]; /* Keras weight name: "conv2d/kernel", "dense_1/bias" */

@@ -216,7 +216,7 @@ def snapshot():
     return out
 
 # Known failures outside this module, reported to the lead (BAD-INPUTS.md row in brackets).
-KNOWN = {'input [65536, 65536, 3]': 'J12: layers/ allocates before checking the size'}
+KNOWN = {}
 rows, bad, known = [], 0, 0
 for i, (reader, desc, args, name, stdout) in enumerate(cases, 1):
     before = snapshot()
