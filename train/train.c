@@ -283,6 +283,7 @@ int qat_train(const qat_config *cfg_in, const qat_train_options *o, qat_train_re
   if ((rc = check_data_fits_model(cfg, m, &train))) goto cleanup;
   if ((rc = qat_batcher_init(&batcher, &train, ts->batch_size, 1, cfg->data.random_crop, cfg->data.horizontal_flip)))
     goto cleanup;
+  if ((rc = qat_batcher_set_augment(&batcher, &cfg->data.augment))) goto cleanup;
   int64_t steps_per_epoch = qat_batcher_num_batches(&batcher);
   if ((rc = qat_optimizer_init(&opt, &ts->optimizer, &ts->schedule, m->n_params, m->n_decay,
                                steps_per_epoch * ts->epochs)))
