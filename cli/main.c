@@ -94,7 +94,7 @@ static const char usage_init[] =
     "not at hand.\n";
 
 static const char usage_eval[] =
-    "usage: qat eval CKPT [--limit N] [--json] [--dump-test PREFIX]\n"
+    "usage: qat eval CKPT [--data fashion-mnist] [--limit N] [--json] [--dump-test PREFIX]\n"
     "       qat eval MODEL.tflite [--data fashion-mnist | --images F --labels F] [--limit N]\n"
     "                [--confusion] [--json]   (see 'qat eval MODEL.tflite --help')\n"
     "       qat eval --compare CKPT MODEL.tflite [--limit N] [--json]   the parity report\n"
@@ -105,6 +105,8 @@ static const char usage_eval[] =
     "config: float_accuracy without fake quant and, for a quantization-aware checkpoint,\n"
     "fakequant_accuracy, the accuracy the int8 model is trained to deliver.\n"
     "\n"
+    "  --data fashion-mnist  Debian's Fashion-MNIST test set instead of the config's data (a\n"
+    "              config without a data: section, e.g. from qat import)\n"
     "  --limit N   evaluate the first N test samples only\n"
     "  --dump-test PREFIX  also write the preprocessed test inputs and labels as PREFIX.x.npy\n"
     "              (float32) and PREFIX.y.npy (int64), e.g. for another interpreter\n"
@@ -506,11 +508,17 @@ static int cmd_eval(int argc, char **argv) {
     }
   }
   const char *ckpt = NULL, *dump = NULL;
-  int json = 0, limit = 0;
+  int json = 0, limit = 0, fashion = 0;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       fputs(usage_eval, stdout);
       return 0;
+    } else if (!strcmp(argv[i], "--data")) {
+      if (i + 1 >= argc) return fail_usage("%s needs a value", "--data");
+      if (strcmp(argv[++i], "fashion-mnist"))
+        return fail_usage("eval: --data '%s' (expected fashion-mnist; other data goes in the config's data: section)",
+                          argv[i]);
+      fashion = 1;
     } else if (!strcmp(argv[i], "--dump-test")) {
       if (i + 1 >= argc) return fail_usage("%s needs a value", "--dump-test");
       dump = argv[++i];
@@ -536,6 +544,11 @@ static int cmd_eval(int argc, char **argv) {
   const int batch = 256;
   int rc = qat_model_from_checkpoint(ckpt, batch, &cfg, &m);
   if (rc) return report(rc);
+  if (fashion) {
+    /* the test set of Debian's dataset-fashion-mnist instead of the config's data */
+    cfg.data.kind = QAT_DATASET_FASHION_MNIST;
+    cfg.data.absent = 0;
+  }
   if (limit) cfg.data.limit_test = limit;
   qat_dataset train = {0}, test = {0};
   double loss, float_acc = 0, fq_acc = 0;

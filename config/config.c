@@ -91,8 +91,7 @@ static int top_level(const cfg_ctx *c, const cfg_node *root, qat_config *cfg) {
     return qat_cfg_error(c, root, "model",
                          "missing section (expected a model with input and layers)");
   if ((rc = qat_cfg_model(c, v[0], &cfg->model))) return rc;
-  if ((rc = qat_cfg_data(c, v[1], &cfg->data))) return rc;
-  memcpy(cfg->data.input_shape, cfg->model.input_shape, sizeof cfg->data.input_shape);
+  if ((rc = qat_cfg_data(c, v[1], cfg->model.input_shape, &cfg->data))) return rc;
   if ((rc = qat_cfg_quantize(c, v[3], &cfg->model.quantize))) return rc;
   return qat_cfg_train(c, v[2], &cfg->model, &cfg->train);
 }

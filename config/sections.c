@@ -92,6 +92,7 @@ enum {
   D_CROP_TO_ASPECT_RATIO,
   D_SKIP_INVALID,
   D_SEED,
+  D_AUGMENT,
   D_COUNT
 };
 static const char *const data_keys[] = {
@@ -101,7 +102,7 @@ static const char *const data_keys[] = {
     "x",           "y",               "test_x",       "test_y",
     "path",        "num_classes",     "class_names",  "rescale",
     "offset",      "mean",            "std",          "interpolation",
-    "crop_to_aspect_ratio", "skip_invalid", "seed",
+    "crop_to_aspect_ratio", "skip_invalid", "seed",        "augment",
 };
 _Static_assert(NKEYS(data_keys) == D_COUNT, "one name per data key");
 
@@ -109,7 +110,7 @@ _Static_assert(NKEYS(data_keys) == D_COUNT, "one name per data key");
 #define DATA_COMMON                                                                         \
   (BIT(D_DATASET) | BIT(D_VALIDATION_SPLIT) | BIT(D_RANDOM_CROP) | BIT(D_HORIZONTAL_FLIP) | \
    BIT(D_LIMIT_TRAIN) | BIT(D_LIMIT_TEST) | BIT(D_RESCALE) | BIT(D_OFFSET) | BIT(D_MEAN) | BIT(D_STD) | \
-   BIT(D_NUM_CLASSES))
+   BIT(D_NUM_CLASSES) | BIT(D_AUGMENT))
 
 static int data_files(const cfg_ctx *c, const cfg_node *const *v, const cfg_node *map,
                       qat_data_spec *out) {
@@ -210,7 +211,199 @@ static int class_names(const cfg_ctx *c, const cfg_node *n, qat_data_spec *out) 
   return 0;
 }
 
-int qat_cfg_data(const cfg_ctx *c, const cfg_node *data, qat_data_spec *out) {
+/* data.augment: a list of Keras preprocessing layers, `- RandomFlip: {mode: horizontal}`. */
+enum { AUG_FLIP, AUG_CROP, AUG_TRANSLATION, AUG_ROTATION, AUG_ZOOM, AUG_CONTRAST, AUG_BRIGHTNESS, AUG_COUNT };
+static const char *const aug_layers[] = {"RandomFlip", "RandomCrop", "RandomTranslation", "RandomRotation",
+                                         "RandomZoom", "RandomContrast", "RandomBrightness"};
+_Static_assert(NKEYS(aug_layers) == AUG_COUNT, "one name per augmentation layer");
+enum { A_MODE, A_HEIGHT, A_WIDTH, A_HEIGHT_FACTOR, A_WIDTH_FACTOR, A_FACTOR, A_FILL_MODE, A_INTERPOLATION,
+       A_FILL_VALUE, A_VALUE_RANGE, A_COUNT };
+static const char *const aug_args[] = {"mode",   "height",    "width",         "height_factor", "width_factor",
+                                       "factor", "fill_mode", "interpolation", "fill_value",    "value_range"};
+_Static_assert(NKEYS(aug_args) == A_COUNT, "one name per augmentation argument");
+#define RESAMPLE (BIT(A_FILL_MODE) | BIT(A_INTERPOLATION) | BIT(A_FILL_VALUE))
+static const unsigned aug_allowed[] = {
+    BIT(A_MODE),
+    BIT(A_HEIGHT) | BIT(A_WIDTH),
+    BIT(A_HEIGHT_FACTOR) | BIT(A_WIDTH_FACTOR) | RESAMPLE,
+    BIT(A_FACTOR) | RESAMPLE,
+    BIT(A_HEIGHT_FACTOR) | BIT(A_WIDTH_FACTOR) | RESAMPLE,
+    BIT(A_FACTOR) | BIT(A_VALUE_RANGE),
+    BIT(A_FACTOR) | BIT(A_VALUE_RANGE),
+};
+static const unsigned aug_required[] = {
+    0, BIT(A_HEIGHT) | BIT(A_WIDTH), BIT(A_HEIGHT_FACTOR) | BIT(A_WIDTH_FACTOR), BIT(A_FACTOR), BIT(A_HEIGHT_FACTOR),
+    BIT(A_FACTOR), BIT(A_FACTOR),
+};
+
+/* A Keras factor: a number f (the range [-f, f], or [f, f] with `same`) or a pair [lower, upper],
+ * each within [lo, hi]. */
+static int aug_factor(const cfg_ctx *c, const cfg_node *n, const char *path, double lo, double hi, int same,
+                      float out[2]) {
+  char p[CFG_PATH_MAX];
+  int rc;
+  if (n->kind != CFG_SEQ) {
+    if ((rc = qat_cfg_float(c, n, path, same ? lo : 0, 0, hi, 0, &out[1]))) return rc;
+    out[0] = same ? out[1] : -out[1];
+    return 0;
+  }
+  if (n->n != 2) return qat_cfg_error(c, n, path, "got a list of %zu (expected a number or [lower, upper])", n->n);
+  for (size_t i = 0; i < 2; i++) {
+    qat_cfg_path_index(p, path, i);
+    if ((rc = qat_cfg_float(c, n->kids[i], p, lo, 0, hi, 0, &out[i]))) return rc;
+  }
+  if (!same && out[0] > out[1]) return qat_cfg_error(c, n, path, "lower %g is above upper %g", out[0], out[1]);
+  return 0;
+}
+
+static int aug_range(const cfg_ctx *c, const cfg_node *n, const char *path, float out[2]) {
+  char p[CFG_PATH_MAX];
+  int rc;
+  if (n->kind != CFG_SEQ || n->n != 2) return qat_cfg_want(c, n, path, "[low, high]");
+  for (size_t i = 0; i < 2; i++) {
+    qat_cfg_path_index(p, path, i);
+    if ((rc = qat_cfg_float(c, n->kids[i], p, -INFINITY, 0, INFINITY, 0, &out[i]))) return rc;
+  }
+  if (!(out[0] < out[1])) return qat_cfg_error(c, n, path, "low %g is not below high %g", out[0], out[1]);
+  return 0;
+}
+
+/* The geometric layers share one resampling: a second, different fill_mode is an error. */
+typedef struct aug_resample {
+  const cfg_node *fill_mode, *interpolation, *fill_value;
+  int fill_mode_v, interp_v;
+  float fill_value_v;
+} aug_resample;
+
+static int aug_layer(const cfg_ctx *c, const cfg_node *item, const char *path, const cfg_node **seen,
+                     aug_resample *rs, qat_augment_spec *a) {
+  static const char shape[] = "a one-key mapping such as 'RandomFlip: {mode: horizontal}'";
+  static const char *const flip_modes[] = {"horizontal", "vertical", "horizontal_and_vertical"};
+  static const char *const fill_modes[] = {"reflect", "wrap", "constant", "nearest"};
+  static const char *const interps[] = {"bilinear", "nearest"};
+  const cfg_node *key, *args = NULL, *v[A_COUNT];
+  char lp[CFG_PATH_MAX], ap[A_COUNT][CFG_PATH_MAX];
+  int t, rc;
+  if (item->kind == CFG_SCALAR && !qat_cfg_is_null(item)) {
+    key = item;
+  } else if (item->kind == CFG_MAP && item->n == 2) {
+    key = item->kids[0];
+    args = item->kids[1];
+  } else {
+    return qat_cfg_want(c, item, path, shape);
+  }
+  if ((rc = qat_cfg_enum(c, key, path, aug_layers, AUG_COUNT, &t))) return rc;
+  qat_cfg_path(lp, path, key->str, key->len);
+  if (seen[t]) return qat_cfg_error(c, key, lp, "appears twice (line %d has it already)", seen[t]->line);
+  seen[t] = key;
+  if (args && (rc = qat_cfg_map(c, args, lp, aug_args, A_COUNT, v))) return rc;
+  if (!args)
+    for (int k = 0; k < A_COUNT; k++) v[k] = NULL;
+  if ((rc = kind_keys(c, lp, aug_args, A_COUNT, v, aug_allowed[t], key->str))) return rc;
+  for (int k = 0; k < A_COUNT; k++) {
+    qat_cfg_path(ap[k], lp, aug_args[k], strlen(aug_args[k]));
+    if ((aug_required[t] & BIT(k)) && !v[k])
+      return missing(c, args ? args : key, lp, aug_args[k], key->str);
+  }
+  switch (t) {
+  case AUG_FLIP: {
+    int mode = 2;
+    if (v[A_MODE] && (rc = qat_cfg_enum(c, v[A_MODE], ap[A_MODE], flip_modes, NKEYS(flip_modes), &mode))) return rc;
+    a->flip_horizontal = mode != 1;
+    a->flip_vertical = mode != 0;
+    break;
+  }
+  case AUG_CROP:
+    if ((rc = qat_cfg_int(c, v[A_HEIGHT], ap[A_HEIGHT], 1, 65536, &a->crop_h))) return rc;
+    if ((rc = qat_cfg_int(c, v[A_WIDTH], ap[A_WIDTH], 1, 65536, &a->crop_w))) return rc;
+    break;
+  case AUG_TRANSLATION:
+    a->translate = 1;
+    if ((rc = aug_factor(c, v[A_HEIGHT_FACTOR], ap[A_HEIGHT_FACTOR], -1, 1, 0, a->translate_h))) return rc;
+    if ((rc = aug_factor(c, v[A_WIDTH_FACTOR], ap[A_WIDTH_FACTOR], -1, 1, 0, a->translate_w))) return rc;
+    break;
+  case AUG_ROTATION:
+    a->rotate = 1;
+    if ((rc = aug_factor(c, v[A_FACTOR], ap[A_FACTOR], -1, 1, 0, a->rotation))) return rc;
+    break;
+  case AUG_ZOOM:
+    a->zoom = 1;
+    /* Keras: a zoom of 1 + u must stay positive, so u > -1. */
+    if ((rc = aug_factor(c, v[A_HEIGHT_FACTOR], ap[A_HEIGHT_FACTOR], -0.99, 10, 0, a->zoom_h))) return rc;
+    if (v[A_WIDTH_FACTOR]) {
+      a->zoom_w_given = 1;
+      if ((rc = aug_factor(c, v[A_WIDTH_FACTOR], ap[A_WIDTH_FACTOR], -0.99, 10, 0, a->zoom_w))) return rc;
+    }
+    if (a->zoom_h[0] <= -1 || (a->zoom_w_given && a->zoom_w[0] <= -1))
+      return qat_cfg_error(c, v[A_HEIGHT_FACTOR], ap[A_HEIGHT_FACTOR], "a factor of -1 or less zooms to nothing");
+    break;
+  case AUG_CONTRAST:
+    a->contrast = 1;
+    /* Keras: the contrast factor is drawn from [1 - lower, 1 + upper], lower and upper in [0, 1]. */
+    if ((rc = aug_factor(c, v[A_FACTOR], ap[A_FACTOR], 0, 1, 1, a->contrast_f))) return rc;
+    if (v[A_VALUE_RANGE] && (rc = aug_range(c, v[A_VALUE_RANGE], ap[A_VALUE_RANGE], a->contrast_range))) return rc;
+    break;
+  case AUG_BRIGHTNESS:
+    a->brightness = 1;
+    if ((rc = aug_factor(c, v[A_FACTOR], ap[A_FACTOR], -1, 1, 0, a->brightness_f))) return rc;
+    if (v[A_VALUE_RANGE] && (rc = aug_range(c, v[A_VALUE_RANGE], ap[A_VALUE_RANGE], a->brightness_range)))
+      return rc;
+    break;
+  }
+  /* One resampling serves every geometric layer: their fill arguments must agree. */
+  if (v[A_FILL_MODE]) {
+    int m;
+    if ((rc = qat_cfg_enum(c, v[A_FILL_MODE], ap[A_FILL_MODE], fill_modes, NKEYS(fill_modes), &m))) return rc;
+    if (rs->fill_mode && m != rs->fill_mode_v)
+      return qat_cfg_error(c, v[A_FILL_MODE], ap[A_FILL_MODE], "'%s', but line %d says '%s' (the geometric layers "
+                           "share one resampling)", fill_modes[m], rs->fill_mode->line, fill_modes[rs->fill_mode_v]);
+    rs->fill_mode = v[A_FILL_MODE];
+    rs->fill_mode_v = m;
+  }
+  if (v[A_INTERPOLATION]) {
+    int m;
+    if ((rc = qat_cfg_enum(c, v[A_INTERPOLATION], ap[A_INTERPOLATION], interps, NKEYS(interps), &m))) return rc;
+    if (rs->interpolation && m != rs->interp_v)
+      return qat_cfg_error(c, v[A_INTERPOLATION], ap[A_INTERPOLATION], "'%s', but line %d says '%s' (the geometric "
+                           "layers share one resampling)", interps[m], rs->interpolation->line, interps[rs->interp_v]);
+    rs->interpolation = v[A_INTERPOLATION];
+    rs->interp_v = m;
+  }
+  if (v[A_FILL_VALUE]) {
+    float f;
+    if ((rc = qat_cfg_float(c, v[A_FILL_VALUE], ap[A_FILL_VALUE], -INFINITY, 0, INFINITY, 0, &f))) return rc;
+    if (rs->fill_value && f != rs->fill_value_v)
+      return qat_cfg_error(c, v[A_FILL_VALUE], ap[A_FILL_VALUE], "%g, but line %d says %g (the geometric layers "
+                           "share one resampling)", f, rs->fill_value->line, rs->fill_value_v);
+    rs->fill_value = v[A_FILL_VALUE];
+    rs->fill_value_v = f;
+  }
+  return 0;
+}
+
+static int augment_list(const cfg_ctx *c, const cfg_node *n, qat_augment_spec *a) {
+  static const char path[] = "data.augment";
+  const cfg_node *seen[AUG_COUNT] = {0};
+  aug_resample rs = {0};
+  int rc;
+  memset(a, 0, sizeof *a);
+  if (qat_cfg_is_null(n)) return 0;
+  if (n->kind != CFG_SEQ)
+    return qat_cfg_want(c, n, path, "a list of Keras preprocessing layers such as '- RandomFlip: {mode: horizontal}'");
+  a->contrast_range[1] = a->brightness_range[1] = 255.0f;
+  for (size_t i = 0; i < n->n; i++) {
+    char p[CFG_PATH_MAX];
+    qat_cfg_path_index(p, path, i);
+    if ((rc = aug_layer(c, n->kids[i], p, seen, &rs, a))) return rc;
+  }
+  a->fill_mode = (qat_fill_mode)rs.fill_mode_v;
+  a->interp_nearest = rs.interp_v == 1;
+  a->fill_value = rs.fill_value_v;
+  a->enabled = n->n > 0;
+  return 0;
+}
+
+int qat_cfg_data(const cfg_ctx *c, const cfg_node *data, const int input_shape[3], qat_data_spec *out) {
   static const char *const kinds[] = {"fashion-mnist", "idx", "cifar10", "npy", "folder"};
   static const char *const interps[] = {"bilinear", "nearest", "area"};
   static const unsigned allowed[] = {
@@ -229,6 +422,7 @@ int qat_cfg_data(const cfg_ctx *c, const cfg_node *data, qat_data_spec *out) {
 
   memset(out, 0, sizeof *out);
   out->split_seed = 1337;
+  memcpy(out->input_shape, input_shape, sizeof out->input_shape);
   if (!data) { /* commands that need data say what to add */
     out->absent = 1;
     return 0;
@@ -293,6 +487,20 @@ int qat_cfg_data(const cfg_ctx *c, const cfg_node *data, qat_data_spec *out) {
   if (v[D_SKIP_INVALID] && (rc = qat_cfg_bool(c, v[D_SKIP_INVALID], "data.skip_invalid", &out->skip_invalid)))
     goto free_data;
   if (v[D_SEED] && (rc = qat_cfg_u64(c, v[D_SEED], "data.seed", &out->split_seed))) goto free_data;
+  if (v[D_AUGMENT]) {
+    if (v[D_RANDOM_CROP] || v[D_HORIZONTAL_FLIP]) {
+      rc = qat_cfg_error(c, v[D_AUGMENT], "data.augment", "give either augment or the older random_crop / "
+                         "horizontal_flip keys (RandomTranslation and RandomFlip do their work)");
+      goto free_data;
+    }
+    if ((rc = augment_list(c, v[D_AUGMENT], &out->augment))) goto free_data;
+    if (out->augment.crop_h && out->input_shape[0] &&
+        (out->augment.crop_h > out->input_shape[0] || out->augment.crop_w > out->input_shape[1])) {
+      rc = qat_cfg_error(c, v[D_AUGMENT], "data.augment", "RandomCrop %dx%d is larger than the %dx%d input",
+                         out->augment.crop_h, out->augment.crop_w, out->input_shape[0], out->input_shape[1]);
+      goto free_data;
+    }
+  }
   return 0;
 
 free_data:

@@ -231,7 +231,8 @@ int qat_arrays_load(const qat_data_spec *spec, int want_test, qat_dataset *train
   }
   if (info) {
     info->num_classes = classes;
-    snprintf(info->source, sizeof info->source, "npy %s", desc);
+    /* A long path is clipped: the line is a summary. */
+    snprintf(info->source, sizeof info->source, "npy %.500s", desc);
   }
   return QAT_OK;
 fail:

@@ -43,6 +43,20 @@ int qat_batcher_init(qat_batcher *b, const qat_dataset *ds, int batch_size, int 
   return QAT_OK;
 }
 
+int qat_batcher_set_augment(qat_batcher *b, const qat_augment_spec *a) {
+  if (!a->enabled) {
+    memset(&b->augment, 0, sizeof b->augment);
+    return QAT_OK;
+  }
+  if (b->random_crop || b->horizontal_flip)
+    return qat_fail(QAT_ERR_USAGE, "data.augment cannot be combined with random_crop or horizontal_flip "
+                    "(RandomTranslation and RandomFlip do their work)");
+  int rc = qat_augment_check(a, b->ds);
+  if (rc) return rc;
+  b->augment = *a;
+  return QAT_OK;
+}
+
 void qat_batcher_set_epoch(qat_batcher *b, uint64_t seed, int epoch) {
   b->seed = seed;
   b->epoch = epoch;
@@ -113,6 +127,20 @@ void qat_preproc_apply(const qat_dataset *ds, const void *src, int64_t count, fl
   }
 }
 
+void qat_preproc_floats(const qat_dataset *ds, float *v, int64_t count) {
+  const qat_preproc *p = &ds->pre;
+  if (!p->custom) {
+    if (!ds->fimages)
+      for (int64_t k = 0; k < count; k++) v[k] = v[k] / 255.0f;
+    return;
+  }
+  for (int64_t k = 0; k < count; k++) v[k] = v[k] * p->rescale + p->offset;
+  if (p->n_norm) {
+    int c = p->n_norm;
+    for (int64_t k = 0; k < count; k++) v[k] = (v[k] - p->mean[k % c]) / p->std[k % c];
+  }
+}
+
 static int64_t elem_size(const qat_dataset *ds) { return ds->fimages ? (int64_t)sizeof(float) : 1; }
 static const uint8_t *sample_ptr(const qat_dataset *ds, int64_t i) {
   int64_t size = (int64_t)ds->h * ds->w * ds->c;
@@ -174,7 +202,20 @@ int qat_batcher_get(const qat_batcher *b, int64_t batch_index, float *x, int32_t
   int count = ds->n - start < b->batch_size ? (int)(ds->n - start) : b->batch_size;
   int64_t size = (int64_t)ds->h * ds->w * ds->c;
   int augmenting = b->random_crop > 0 || b->horizontal_flip;
-  uint64_t key = augmenting ? epoch_key(b->seed, b->epoch, STREAM_AUGMENT) : 0;
+  uint64_t key = augmenting || b->augment.enabled ? epoch_key(b->seed, b->epoch, STREAM_AUGMENT) : 0;
+  if (b->augment.enabled) {
+    /* Each sample is a function of (seed, epoch, position) alone, so the threads cannot change
+     * the batch; big samples are worth spreading over them. */
+#pragma omp parallel for schedule(static) if (size * count >= 65536)
+    for (int j = 0; j < count; j++) {
+      int64_t pos = start + j;
+      int64_t sample = b->order ? b->order[pos] : pos;
+      y[j] = ds->labels[sample];
+      qat_augment_sample(ds, &b->augment, sample_ptr(ds, sample), qat_hash64(key ^ qat_hash64((uint64_t)pos)),
+                         x + j * size);
+    }
+    return count;
+  }
   for (int j = 0; j < count; j++) {
     int64_t pos = start + j;
     int64_t sample = b->order ? b->order[pos] : pos;

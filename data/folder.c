@@ -84,7 +84,7 @@ static int read_names(const char *dir, char ***names, int64_t *n) {
   }
   if (!rc && errno) rc = qat_fail(QAT_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
   closedir(d);
-  if (!rc) qsort(*names, (size_t)*n, sizeof **names, cmp_str);
+  if (!rc && *n > 1) qsort(*names, (size_t)*n, sizeof **names, cmp_str); /* qsort(NULL, 0) is undefined */
   return rc;
 }
 

@@ -51,4 +51,11 @@ if ! { [ -x "$venv/bin/python" ] && have_interp; }; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check tensorflow-cpu numpy
   have_interp || { echo "setup: the TFLite interpreter does not import in $venv" >&2; exit 1; }
 fi
+# Pillow: the reference that bench/data measures qat's image decoding against (bench only, so
+# a failed install is a warning).
+if ! "$venv/bin/python" -c 'import PIL' 2>/dev/null; then
+  echo "setup: installing Pillow into $venv (for bench/data)"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check pillow ||
+    echo "setup: warning: Pillow did not install; bench/data will report its reference missing" >&2
+fi
 exit 0

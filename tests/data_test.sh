@@ -139,6 +139,42 @@ for c in truncated_png:cut.png truncated_jpeg:cut.jpg not_image:text.png png16:d
   [ "$(grep -c . bad.err)" = 1 ] && grep -q "$file" bad.err || { cat bad.err; fail "$name: message"; }
   [ ! -e r_bad_$name ] || fail "$name: wrote r_bad_$name"
 done
+# A symlink loop inside a class folder; a class folder whose image is a dangling symlink; an
+# unreadable image (chmod 000: root reads it anyway, so only when not root).
+mkdir -p bad/loop/a bad/loop/b bad/dangling/a bad/dangling/b bad/unreadable/a bad/unreadable/b
+for d in loop dangling unreadable; do cp bad/ok/a/good.png bad/$d/a/; cp bad/ok/a/good.png bad/$d/b/; done
+ln -s . bad/loop/a/self
+ln -s nowhere.png bad/dangling/a/gone.png
+cp bad/ok/a/good.png bad/unreadable/a/secret.png; chmod 000 bad/unreadable/a/secret.png
+cases="loop:nested_more_than dangling:gone.png"
+if [ "$(id -u)" != 0 ]; then cases="$cases unreadable:secret.png"
+else echo "data_test: unreadable file skipped: running as root, chmod 000 does not stop root's reads"; fi
+for c in $cases; do
+  name=${c%%:*}; want=${c#*:}
+  printf 'model:\n  input: [16, 16, 1]\n  layers:\n    - Flatten: {}\n    - Dense: {units: 2}\ndata: {dataset: folder, path: bad/%s}\n' "$name" > bad_$name.yaml
+  set +e; "$qat" train bad_$name.yaml --out r_bad_$name > bad.out 2> bad.err; rc=$?; set -e
+  [ $rc -eq 3 ] || [ $rc -eq 4 ] || { cat bad.err; fail "$name: exit $rc (expected 3 or 4)"; }
+  [ "$(grep -c . bad.err)" = 1 ] && grep -q "bad/$name/a" bad.err && grep -q "${want//_/ }" bad.err || { cat bad.err; fail "$name: message"; }
+  [ ! -e r_bad_$name ] || fail "$name: wrote r_bad_$name"
+done
+# .npy a model cannot take: samples of another shape, a label beyond the model's classes
+if [ -x "$py" ]; then
+  "$py" -c "
+import numpy as np
+np.save('small_x.npy', np.zeros((10, 5, 5, 1), np.uint8)); np.save('two_y.npy', np.arange(10) % 2)
+np.save('ok_x.npy', np.zeros((10, 16, 16, 1), np.uint8)); np.save('six_y.npy', np.array([0, 1] * 4 + [0, 5]))"
+  for c in "small_x.npy two_y.npy;samples are 5x5x1, model.input expects 16x16x1 (data: npy .*small_x.npy" \
+           "ok_x.npy six_y.npy;the data has 6 classes, the last layer outputs 2 .*ok_x.npy" \
+           "ok_x.npy six_y.npy 2;six_y.npy: label 5 at index 9 out of range \[0,2)"; do
+    set -- ${c%%;*}; want=${c#*;}
+    printf 'model:\n  input: [16, 16, 1]\n  layers:\n    - Flatten: {}\n    - Dense: {units: 2}\ndata: {dataset: npy, x: %s, y: %s%s}\n' \
+      "$1" "$2" "${3:+, num_classes: $3}" > bad_npy.yaml
+    set +e; "$qat" train bad_npy.yaml --out r_bad_npy > bad.out 2> bad.err; rc=$?; set -e
+    [ $rc -eq 2 ] || [ $rc -eq 3 ] || { cat bad.err; fail "npy $c: exit $rc"; }
+    [ "$(grep -c . bad.err)" = 1 ] && grep -q "$want" bad.err || { cat bad.err; fail "npy $c: message"; }
+    [ ! -e r_bad_npy ] || fail "npy $c: wrote r_bad_npy"
+  done
+fi
 printf 'model:\n  input: [16, 16, 3]\n  layers:\n    - Flatten: {}\n    - Dense: {units: 2}\ndata: {dataset: folder, path: bad/truncated_png, skip_invalid: true}\ntrain: {epochs: 1}\n' > skip.yaml
 "$qat" train skip.yaml --out r_skip 2>&1 | grep 'skipped 1 invalid' >/dev/null || fail "skip_invalid count"
 printf 'model:\n  input: [16, 16, 3]\n  layers:\n    - Flatten: {}\n    - Dense: {units: 2}\ndata: {dataset: folder, path: bad/ok}\ntrain: {epochs: 1}\n' > ok.yaml

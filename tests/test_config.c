@@ -299,6 +299,28 @@ static const bad_case bad_cases[] = {
      "cfg.yaml:2:8: invalid config: YAML aliases (*x) are not supported"},
     {"tag", "model: !!str x\n",
      "cfg.yaml:1:8: invalid config: explicit YAML tags (tag:yaml.org,2002:str) are not supported"},
+    /* data.augment: Keras preprocessing layers */
+    {"augment layer typo", MODEL "data:\n  dataset: fashion-mnist\n  augment:\n    - RandomFlipp: {}\n",
+     "cfg.yaml:9:7: data.augment[0]: unknown value 'RandomFlipp' (did you mean 'RandomFlip'?"},
+    {"augment missing factor", MODEL "data:\n  dataset: fashion-mnist\n  augment:\n    - RandomRotation: {}\n",
+     "data.augment[0].RandomRotation: missing key 'factor'"},
+    {"augment argument of another layer", MODEL "data:\n  dataset: fashion-mnist\n  augment: [RandomFlip: {factor: 0.1}]\n",
+     "data.augment[0].RandomFlip.factor: 'factor' does not apply to RandomFlip (expected one of: mode)"},
+    {"augment twice", MODEL "data:\n  dataset: fashion-mnist\n  augment: [RandomFlip, RandomFlip]\n",
+     "data.augment[1].RandomFlip: appears twice"},
+    {"augment fill modes disagree", MODEL "data:\n  dataset: fashion-mnist\n  augment:\n"
+     "    - RandomRotation: {factor: 0.1, fill_mode: constant}\n    - RandomZoom: {height_factor: 0.1, fill_mode: wrap}\n",
+     "cfg.yaml:10:51: data.augment[1].RandomZoom.fill_mode: 'wrap', but line 9 says 'constant'"},
+    {"augment with the older keys", MODEL "data:\n  dataset: fashion-mnist\n  horizontal_flip: true\n  augment: [RandomFlip]\n",
+     "data.augment: give either augment or the older random_crop / horizontal_flip keys"},
+    {"augment crop larger than the input", MODEL "data:\n  dataset: fashion-mnist\n  augment: [RandomCrop: {height: 29, width: 20}]\n",
+     "data.augment: RandomCrop 29x20 is larger than the 28x28 input"},
+    {"augment factor out of range", MODEL "data:\n  dataset: fashion-mnist\n  augment: [RandomContrast: {factor: 1.5}]\n",
+     "data.augment[0].RandomContrast.factor: 1.5 is out of range"},
+    {"augment reversed range", MODEL "data:\n  dataset: fashion-mnist\n  augment: [RandomTranslation: {height_factor: [0.2, -0.1], width_factor: 0}]\n",
+     "data.augment[0].RandomTranslation.height_factor: lower 0.2 is above upper -0.1"},
+    {"augment not a list", MODEL "data:\n  dataset: fashion-mnist\n  augment: {RandomFlip: {}}\n",
+     "cfg.yaml:8:12: data.augment: wrong type: got a mapping (expected a list of Keras preprocessing layers"},
     {"two documents", MODEL "---\nmodel: {}\n",
      "cfg.yaml:6:1: invalid config: a second YAML document"},
     {"empty text", "", "cfg.yaml: empty file (expected a YAML config)"},
@@ -736,6 +758,48 @@ static void test_data_sections(void **state) {
   assert_int_equal(cfg.data.random_crop, 4);
   assert_int_equal(cfg.data.horizontal_flip, 1);
   assert_null(cfg.data.train_images);
+  qat_config_free(&cfg);
+
+  static const char aug[] = MODEL "data:\n"
+                                  "  dataset: fashion-mnist\n"
+                                  "  augment:\n"
+                                  "    - RandomZoom: {height_factor: [-0.2, 0.3], fill_mode: constant, fill_value: 9}\n"
+                                  "    - RandomFlip: {mode: horizontal}\n"
+                                  "    - RandomCrop: {height: 24, width: 20}\n"
+                                  "    - RandomTranslation: {height_factor: 0.1, width_factor: [0, 0.2]}\n"
+                                  "    - RandomRotation: {factor: 0.05, interpolation: nearest}\n"
+                                  "    - RandomContrast: {factor: [0.1, 0.4]}\n"
+                                  "    - RandomBrightness: {factor: 0.2, value_range: [0, 1]}\n";
+  if (parse(aug, &cfg)) fail_msg("%s", qat_error_message());
+  const qat_augment_spec *a = &cfg.data.augment;
+  assert_int_equal(a->enabled, 1);
+  assert_int_equal(a->flip_horizontal, 1);
+  assert_int_equal(a->flip_vertical, 0);
+  assert_int_equal(a->crop_h, 24);
+  assert_int_equal(a->crop_w, 20);
+  assert_feq(a->translate_h[0], -0.1f);
+  assert_feq(a->translate_h[1], 0.1f);
+  assert_feq(a->translate_w[0], 0);
+  assert_feq(a->translate_w[1], 0.2f);
+  assert_feq(a->rotation[0], -0.05f);
+  assert_feq(a->zoom_h[0], -0.2f);
+  assert_feq(a->zoom_h[1], 0.3f);
+  assert_int_equal(a->zoom_w_given, 0);
+  assert_feq(a->contrast_f[0], 0.1f);
+  assert_feq(a->contrast_f[1], 0.4f);
+  assert_feq(a->contrast_range[1], 255);
+  assert_feq(a->brightness_f[0], -0.2f);
+  assert_feq(a->brightness_range[1], 1);
+  assert_int_equal(a->fill_mode, QAT_FILL_CONSTANT);
+  assert_feq(a->fill_value, 9);
+  assert_int_equal(a->interp_nearest, 1);
+  qat_config_free(&cfg);
+  /* RandomFlip alone takes Keras's default mode, both axes. */
+  static const char flip[] = MODEL "data: {dataset: fashion-mnist, augment: [RandomFlip]}\n";
+  if (parse(flip, &cfg)) fail_msg("%s", qat_error_message());
+  assert_int_equal(cfg.data.augment.flip_horizontal, 1);
+  assert_int_equal(cfg.data.augment.flip_vertical, 1);
+  assert_int_equal(cfg.data.augment.fill_mode, QAT_FILL_REFLECT);
   qat_config_free(&cfg);
 
   /* A failure after some paths were copied must free them (ASan checks). */

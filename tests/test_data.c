@@ -983,6 +983,177 @@ static void test_empty_dataset_batcher(void **state) {
   qat_batcher_free(&b);
 }
 
+
+/* ---- data.augment (Keras preprocessing layers) ---- */
+
+static qat_augment_spec aug_base(void) {
+  qat_augment_spec a;
+  memset(&a, 0, sizeof a);
+  a.enabled = 1;
+  a.contrast_range[1] = a.brightness_range[1] = 255.0f;
+  return a;
+}
+
+static void get_all(const qat_dataset *ds, const qat_augment_spec *a, uint64_t seed, int epoch, float *x, int32_t *y) {
+  qat_batcher b;
+  assert_int_equal(qat_batcher_init(&b, ds, (int)ds->n, 0, 0, 0), 0);
+  if (qat_batcher_set_augment(&b, a)) fail_msg("%s", qat_error_message());
+  qat_batcher_set_epoch(&b, seed, epoch);
+  assert_int_equal(qat_batcher_get(&b, 0, x, y), ds->n);
+  qat_batcher_free(&b);
+}
+
+/* Every layer at once: batches are a function of (seed, epoch, position) only, whatever was
+ * asked before and in whatever batch size; another epoch or seed changes them. */
+static void test_augment_pure(void **state) {
+  (void)state;
+  qat_dataset ds;
+  enum { N = 40, H = 9, W = 8, C = 3, B = 7 };
+  make_random_images(&ds, N, H, W, C);
+  qat_augment_spec a = aug_base();
+  a.flip_horizontal = a.flip_vertical = 1;
+  a.crop_h = 7, a.crop_w = 6;
+  a.translate = 1, a.translate_h[0] = -0.2f, a.translate_h[1] = 0.2f, a.translate_w[1] = 0.1f;
+  a.rotate = 1, a.rotation[0] = -0.1f, a.rotation[1] = 0.1f;
+  a.zoom = 1, a.zoom_h[0] = -0.3f, a.zoom_h[1] = 0.3f;
+  a.contrast = 1, a.contrast_f[0] = a.contrast_f[1] = 0.3f;
+  a.brightness = 1, a.brightness_f[0] = -0.2f, a.brightness_f[1] = 0.2f;
+  size_t size = (size_t)H * W * C;
+  float *ref = malloc(N * size * sizeof *ref), *x = malloc(N * size * sizeof *x), *other = malloc(N * size * sizeof *x);
+  int32_t y[N];
+  get_all(&ds, &a, 11, 3, ref, y);
+  for (int i = 0; i < N * (int)size; i++) assert_true(ref[i] >= 0.0f && ref[i] <= 1.0f);
+  qat_batcher b;
+  assert_int_equal(qat_batcher_init(&b, &ds, B, 0, 0, 0), 0);
+  assert_int_equal(qat_batcher_set_augment(&b, &a), 0);
+  qat_batcher_set_epoch(&b, 11, 4); /* another epoch first: nothing carries over */
+  assert_int_equal(qat_batcher_get(&b, 2, x, y), B);
+  qat_batcher_set_epoch(&b, 11, 3);
+  for (int64_t k = qat_batcher_num_batches(&b) - 1; k >= 0; k--) /* backwards */
+    assert_true(qat_batcher_get(&b, k, x + k * B * size, y) > 0);
+  assert_memory_equal(x, ref, N * size * sizeof *x);
+  qat_batcher_free(&b);
+  get_all(&ds, &a, 11, 4, other, y);
+  assert_memory_not_equal(other, ref, N * size * sizeof *x);
+  get_all(&ds, &a, 12, 3, other, y);
+  assert_memory_not_equal(other, ref, N * size * sizeof *x);
+  /* The same without augmentation is the plain batch. */
+  qat_augment_spec off = {0};
+  get_all(&ds, &off, 11, 3, other, y);
+  for (size_t i = 0; i < N * size; i++) assert_true(other[i] == (float)ds.images[i] / 255.0f);
+  /* Refusals: a crop larger than the samples; mixing with the older keys. */
+  a.crop_h = H + 1;
+  assert_int_equal(qat_batcher_init(&b, &ds, B, 0, 0, 0), 0);
+  assert_fails(qat_batcher_set_augment(&b, &a), QAT_ERR_USAGE, "RandomCrop 10x6 is larger than the 9x8 samples");
+  qat_batcher_free(&b);
+  a.crop_h = 0;
+  assert_int_equal(qat_batcher_init(&b, &ds, B, 0, 1, 0), 0);
+  assert_fails(qat_batcher_set_augment(&b, &a), QAT_ERR_USAGE, "cannot be combined with random_crop");
+  qat_batcher_free(&b);
+  free(ref);
+  free(x);
+  free(other);
+  qat_dataset_free(&ds);
+}
+
+/* Each layer's meaning on cases with an exact answer. */
+static void test_augment_layers(void **state) {
+  (void)state;
+  qat_dataset ds;
+  enum { N = 200, H = 8, W = 8, C = 2 };
+  make_random_images(&ds, N, H, W, C);
+  size_t size = (size_t)H * W * C;
+  float *x = malloc(N * size * sizeof *x);
+  int32_t y[N];
+#define IN(i, yy, xx, k) ((float)ds.images[(size_t)(i) * size + ((size_t)(yy) * W + (xx)) * C + (k)] / 255.0f)
+#define OUT(i, yy, xx, k) (x[(size_t)(i) * size + ((size_t)(yy) * W + (xx)) * C + (k)])
+  /* RandomFlip horizontal: each image is itself or its mirror, exactly; about half mirrored. */
+  qat_augment_spec a = aug_base();
+  a.flip_horizontal = 1;
+  get_all(&ds, &a, 3, 0, x, y);
+  int mirrored = 0;
+  for (int i = 0; i < N; i++) {
+    int same = 1, mirror = 1;
+    for (int yy = 0; yy < H; yy++)
+      for (int xx = 0; xx < W; xx++)
+        for (int k = 0; k < C; k++) {
+          same &= OUT(i, yy, xx, k) == IN(i, yy, xx, k);
+          mirror &= OUT(i, yy, xx, k) == IN(i, yy, W - 1 - xx, k);
+        }
+    assert_true(same || mirror);
+    mirrored += mirror && !same;
+  }
+  assert_in_range(mirrored, N / 2 - 40, N / 2 + 40);
+  /* RandomCrop of the whole image is the image. */
+  a = aug_base();
+  a.crop_h = H, a.crop_w = W;
+  get_all(&ds, &a, 3, 0, x, y);
+  for (size_t i = 0; i < N * size; i++) assert_true(x[i] == (float)ds.images[i] / 255.0f);
+  /* RandomTranslation by exactly a quarter of the width, constant fill 7: two columns of 7. */
+  a = aug_base();
+  a.translate = 1, a.translate_w[0] = a.translate_w[1] = 0.25f;
+  a.fill_mode = QAT_FILL_CONSTANT, a.fill_value = 7;
+  get_all(&ds, &a, 3, 0, x, y);
+  for (int i = 0; i < N; i++)
+    for (int yy = 0; yy < H; yy++)
+      for (int xx = 0; xx < W; xx++)
+        for (int k = 0; k < C; k++) assert_true(OUT(i, yy, xx, k) == (xx < 2 ? 7.0f / 255.0f : IN(i, yy, xx - 2, k)));
+  /* The same with reflect: column -1 is column 0, -2 is column 1 (d c b a | a b c d). */
+  a.fill_mode = QAT_FILL_REFLECT;
+  get_all(&ds, &a, 3, 0, x, y);
+  for (int i = 0; i < N; i++)
+    for (int yy = 0; yy < H; yy++) {
+      assert_true(OUT(i, yy, 1, 0) == IN(i, yy, 0, 0));
+      assert_true(OUT(i, yy, 0, 1) == IN(i, yy, 1, 1));
+    }
+  /* RandomRotation by a quarter turn, nearest: counter-clockwise, out(y, x) = in(x, W-1-y). */
+  a = aug_base();
+  a.rotate = 1, a.rotation[0] = a.rotation[1] = 0.25f;
+  a.interp_nearest = 1;
+  get_all(&ds, &a, 3, 0, x, y);
+  for (int i = 0; i < N; i++)
+    for (int yy = 0; yy < H; yy++)
+      for (int xx = 0; xx < W; xx++)
+        for (int k = 0; k < C; k++) assert_true(OUT(i, yy, xx, k) == IN(i, xx, W - 1 - yy, k));
+  /* RandomZoom of 1 + 1 (out by 2), nearest, constant fill 0: the image shrinks into the centre
+   * centre, out(y, x) = in(round(2 (y - 3.5) + 3.5)) (halves round up), 0 at the border. */
+  a = aug_base();
+  a.zoom = 1, a.zoom_h[0] = a.zoom_h[1] = 1.0f;
+  a.interp_nearest = 1, a.fill_mode = QAT_FILL_CONSTANT;
+  get_all(&ds, &a, 3, 0, x, y);
+  for (int i = 0; i < N; i++) {
+    assert_true(OUT(i, 0, 0, 0) == 0.0f && OUT(i, 7, 7, 1) == 0.0f);
+    assert_true(OUT(i, 2, 2, 0) == IN(i, 1, 1, 0));   /* 0.5 -> 1 */
+    assert_true(OUT(i, 4, 5, 1) == IN(i, 5, 7, 1));   /* 4.5 -> 5, 6.5 -> 7 */
+  }
+  /* RandomBrightness by exactly +0.1 of [0, 255]: v + 25.5, clipped at 255. */
+  a = aug_base();
+  a.brightness = 1, a.brightness_f[0] = a.brightness_f[1] = 0.1f;
+  get_all(&ds, &a, 3, 0, x, y);
+  for (size_t i = 0; i < N * size; i++) {
+    float v = (float)ds.images[i] + 0.1f * 255.0f;
+    assert_true(x[i] == (v > 255.0f ? 255.0f : v) / 255.0f);
+  }
+  /* RandomContrast by exactly 0.5: (v - mean) / 2 + mean per image and channel. */
+  a = aug_base();
+  a.contrast = 1, a.contrast_f[0] = 0.5f, a.contrast_f[1] = -0.5f;
+  get_all(&ds, &a, 3, 0, x, y);
+  for (int i = 0; i < N; i++)
+    for (int k = 0; k < C; k++) {
+      double mean = 0;
+      for (int p = 0; p < H * W; p++) mean += ds.images[(size_t)i * size + (size_t)p * C + k];
+      mean /= H * W;
+      for (int p = 0; p < H * W; p++) {
+        double want = ((ds.images[(size_t)i * size + (size_t)p * C + k] - mean) * 0.5 + mean) / 255.0;
+        assert_true(fabs(x[(size_t)i * size + (size_t)p * C + k] - want) < 1e-5);
+      }
+    }
+#undef IN
+#undef OUT
+  free(x);
+  qat_dataset_free(&ds);
+}
+
 /* ---- fixture directory ---- */
 
 static int setup(void **state) {
@@ -1138,6 +1309,8 @@ int main(void) {
       cmocka_unit_test(test_batch_order_independent),
       cmocka_unit_test(test_crop_flip),
       cmocka_unit_test(test_empty_dataset_batcher),
+      cmocka_unit_test(test_augment_pure),
+      cmocka_unit_test(test_augment_layers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -76,6 +76,9 @@ static int teardown(void **state) {
   return system(cmd);
 }
 
+/* Extra data: keys (", augment: [...]") for the next configs; "" by default. */
+static const char *data_extra = "";
+
 static void load_config_q(qat_config *cfg, const char *optimizer, int epochs, const char *quantize) {
   char text[4096];
   /* with quantize, the BN folds into a linear conv and a ReLU follows */
@@ -90,10 +93,10 @@ static void load_config_q(qat_config *cfg, const char *optimizer, int epochs, co
            "    - Flatten: {}\n"
            "    - Dense: {units: 10}\n"
            "data: {dataset: idx, train_images: %s/train-images, train_labels: %s/train-labels,\n"
-           "       test_images: %s/test-images, test_labels: %s/test-labels}\n"
+           "       test_images: %s/test-images, test_labels: %s/test-labels%s}\n"
            "train: {epochs: %d, batch_size: 32, seed: 5, optimizer: %s}\n%s",
-           quantize ? "" : ", activation: relu", quantize ? "    - ReLU: {}\n" : "", dir, dir, dir, dir, epochs,
-           optimizer, quantize ? quantize : "");
+           quantize ? "" : ", activation: relu", quantize ? "    - ReLU: {}\n" : "", dir, dir, dir, dir, data_extra,
+           epochs, optimizer, quantize ? quantize : "");
   if (qat_config_parse(text, strlen(text), "gen.yaml", cfg)) fail_msg("%s", qat_error_message());
 }
 
@@ -226,6 +229,31 @@ static void test_interrupted_qat_run_resumes_bit_identically(void **state) {
   resume_check("qat", "quantize: {mode: qat, delay: 3, freeze_bn_after: 15, freeze_observers_after: 25}\n");
 }
 
+/* With every Keras augmentation layer on: each sample's transform is a function of (seed,
+ * epoch, position), so the resumed run still matches. */
+static void test_interrupted_augmented_run_resumes_bit_identically(void **state) {
+  (void)state;
+  data_extra = ",\n       augment: [RandomFlip: {mode: horizontal}, RandomCrop: {height: 7, width: 7},\n"
+               "                 RandomTranslation: {height_factor: 0.1, width_factor: 0.1}, RandomRotation: {factor: 0.05},\n"
+               "                 RandomZoom: {height_factor: 0.1}, RandomContrast: {factor: 0.2}, RandomBrightness: {factor: 0.1}]";
+  resume_check("augment", NULL);
+  data_extra = "";
+  /* and the augmentation did something: the same run without it (the float test's) differs */
+  float a[960], b[960];
+  const char *runs[2] = {"float_straight", "augment_straight"};
+  float *dst[2] = {a, b};
+  for (int i = 0; i < 2; i++) {
+    char path[700];
+    qat_h5_reader rd;
+    int64_t dims[2] = {10, 96};
+    snprintf(path, sizeof path, "%s/%s/checkpoint.h5", dir, runs[i]);
+    assert_int_equal(qat_h5_reader_open(&rd, path), 0);
+    if (qat_h5_read_array(&rd, "params/dense/kernel", QAT_H5_F32, 2, dims, dst[i], 0)) fail_msg("%s", qat_error_message());
+    qat_h5_reader_close(&rd);
+  }
+  assert_memory_not_equal(a, b, sizeof a);
+}
+
 static void test_divergence_stops_and_keeps_the_last_good_checkpoint(void **state) {
   (void)state;
   qat_config cfg;
@@ -315,6 +343,7 @@ int main(void) {
       cmocka_unit_test(test_loss_falls_and_accuracy_rises),
       cmocka_unit_test(test_interrupted_run_resumes_bit_identically),
       cmocka_unit_test(test_interrupted_qat_run_resumes_bit_identically),
+      cmocka_unit_test(test_interrupted_augmented_run_resumes_bit_identically),
       cmocka_unit_test(test_divergence_stops_and_keeps_the_last_good_checkpoint),
       cmocka_unit_test(test_checkpoint_refuses_another_model_and_bad_targets),
       cmocka_unit_test(test_data_that_does_not_fit_the_model),

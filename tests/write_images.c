@@ -107,7 +107,7 @@ static void fashion_split(const qat_dataset *ds, int64_t n, const char *dir, con
   write_be32(fl, 0x801);
   write_be32(fl, (uint32_t)n);
   for (int k = 0; k < 10; k++) {
-    char cls[8];
+    char cls[16];
     snprintf(cls, sizeof cls, "c%d", k);
     mkdirs(dir, split, cls);
     for (int64_t i = 0; i < n; i++) {

@@ -174,15 +174,17 @@ static int csv_load(csv_log *log, const char *path, int64_t keep_epochs) {
   return rc;
 }
 
-static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train) {
+/* The messages name the data (source and file) as well as the config. */
+static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train,
+                                 const qat_data_info *info) {
   const int *in = cfg->model.input_shape;
   if (train->h != in[0] || train->w != in[1] || train->c != in[2])
-    return qat_fail(QAT_ERR_USAGE, "%s: the data's samples are %dx%dx%d, model.input expects %dx%dx%d", cfg->path,
-                    train->h, train->w, train->c, in[0], in[1], in[2]);
+    return qat_fail(QAT_ERR_USAGE, "%s: the data's samples are %dx%dx%d, model.input expects %dx%dx%d (data: %s)",
+                    cfg->path, train->h, train->w, train->c, in[0], in[1], in[2], info->source);
   if (train->num_classes != m->num_classes)
     return qat_fail(QAT_ERR_USAGE, "%s: the data has %d classes, the last layer outputs %d (set the last Dense's "
-                    "units to %d, or data.num_classes)", cfg->path, train->num_classes, m->num_classes,
-                    train->num_classes);
+                    "units to %d, or data.num_classes; data: %s)", cfg->path, train->num_classes, m->num_classes,
+                    train->num_classes, info->source);
   return QAT_OK;
 }
 
@@ -354,9 +356,10 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
     if ((rc = qat_checkpoint_load(cfg->model.init, m, NULL, NULL))) goto setup_failed;
     qat_model_absorb_folded_bias(m);
   }
-  if ((rc = check_data_fits_model(cfg, m, &train))) goto setup_failed;
+  if ((rc = check_data_fits_model(cfg, m, &train, &info))) goto setup_failed;
   if ((rc = qat_batcher_init(&batcher, &train, ts->batch_size, 1, cfg->data.random_crop, cfg->data.horizontal_flip)))
     goto setup_failed;
+  if ((rc = qat_batcher_set_augment(&batcher, &cfg->data.augment))) goto setup_failed;
   steps_per_epoch = qat_batcher_num_batches(&batcher);
   if ((rc = qat_optimizer_init(&opt, &ts->optimizer, &ts->schedule, m->n_params, m->n_decay,
                                steps_per_epoch * ts->epochs)))

@@ -45,6 +45,19 @@ void qat_dataset_get_floats(const qat_dataset *ds, int64_t index, float *out);
 /* Converts count stored values starting at element `start` of sample storage (a multiple of c
  * from a pixel's first channel) with ds->pre. */
 void qat_preproc_apply(const qat_dataset *ds, const void *src, int64_t count, float *out);
+/* As qat_preproc_apply for values already converted to float (augmented samples), in place:
+ * v / 255 for uint8 data by default, exactly as qat_preproc_apply computes it. */
+void qat_preproc_floats(const qat_dataset *ds, float *v, int64_t count);
+
+/* data.augment on one sample: the transform is drawn from an RNG seeded with key only; in holds
+ * the sample's stored values (uint8 or float), out gets h * w * c model floats (augmented, then
+ * preprocessed). */
+void qat_augment_sample(const qat_dataset *ds, const qat_augment_spec *a, const void *in, uint64_t key, float *out);
+/* Whether a spec moves pixels (a flip, crop, translation, rotation or zoom). */
+int qat_augment_geometric(const qat_augment_spec *a);
+/* Checks a spec against the samples it will augment (RandomCrop within the size). */
+int qat_augment_check(const qat_augment_spec *a, const qat_dataset *ds);
+
 /* The preprocessing a spec asks for, checked against c channels (mean/std of 1 or c entries). */
 int qat_preproc_from_spec(const qat_data_spec *spec, int c, int is_float, qat_preproc *out);
 
@@ -124,6 +137,7 @@ typedef struct qat_batcher {
   int shuffle;          /* permute each epoch */
   int random_crop;      /* pad by this many zero pixels and crop back at a random offset */
   int horizontal_flip;  /* mirror left-right with probability 1/2 */
+  qat_augment_spec augment; /* data.augment (Keras preprocessing layers); enabled = 0: off */
   uint64_t seed;
   int epoch;
   int64_t *order;       /* order[i] = sample at position i of the epoch; NULL if !shuffle */
@@ -134,6 +148,10 @@ typedef struct qat_batcher {
 int qat_batcher_init(qat_batcher *b, const qat_dataset *ds, int batch_size, int shuffle,
                      int random_crop, int horizontal_flip);
 void qat_batcher_set_epoch(qat_batcher *b, uint64_t seed, int epoch);
+/* Turns on data.augment for this batcher's samples (a copy of *a is kept); refuses a spec the
+ * samples cannot take (a RandomCrop larger than they are) and one combined with the older
+ * random_crop / horizontal_flip. */
+int qat_batcher_set_augment(qat_batcher *b, const qat_augment_spec *a);
 /* ceil(n / batch_size): the last, partial batch is included. */
 int64_t qat_batcher_num_batches(const qat_batcher *b);
 /* Fills x (batch_size * h * w * c floats, NHWC, preprocessed as ds->pre says: pixel / 255 by default) and y (batch_size labels) for

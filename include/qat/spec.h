@@ -116,17 +116,41 @@ typedef enum qat_interpolation {
   QAT_INTERP_AREA,
 } qat_interpolation;
 
-/* Keras preprocessing-layer augmentations, applied in this order to training batches. Factors
- * follow Keras: a fraction of the size (translation, zoom), of a full turn (rotation), of the
- * contrast or of the value range (brightness). */
+/* How geometric augmentations fill pixels that come from outside the image, as Keras's
+ * fill_mode names them: reflect (d c b a | a b c d | d c b a), wrap, constant (fill_value),
+ * nearest (the edge pixel). */
+typedef enum qat_fill_mode {
+  QAT_FILL_REFLECT = 0,
+  QAT_FILL_WRAP,
+  QAT_FILL_CONSTANT,
+  QAT_FILL_NEAREST,
+} qat_fill_mode;
+
+/* Keras preprocessing-layer augmentations (data.augment), applied to training batches in this
+ * order whatever the order of the list: RandomFlip, RandomCrop, RandomTranslation,
+ * RandomRotation, RandomZoom (composed into one resampling), then RandomContrast and
+ * RandomBrightness. They work on the stored values (0..255 for images), before rescale / mean /
+ * std, as Keras layers placed before a Rescaling layer do. Ranges are [lower, upper] as Keras
+ * resolves a factor (a number f means [-f, f]). */
 typedef struct qat_augment_spec {
+  int enabled;                        /* an augment: list was given */
   int flip_horizontal, flip_vertical; /* RandomFlip: mode horizontal | vertical | horizontal_and_vertical */
-  int crop_h, crop_w;                 /* RandomCrop: a random h x w window, scaled back (0 = off) */
-  float translate_h, translate_w;     /* RandomTranslation: height_factor, width_factor */
-  float rotation;                     /* RandomRotation: factor (of 2 pi) */
-  float zoom;                         /* RandomZoom: height_factor (and width) */
-  float contrast;                     /* RandomContrast: factor */
-  float brightness;                   /* RandomBrightness: factor (of the value range) */
+  int crop_h, crop_w;                 /* RandomCrop: a random h x w window, resized back (0 = off) */
+  int translate;                      /* RandomTranslation given */
+  float translate_h[2], translate_w[2]; /* fractions of the height / width */
+  int rotate;                         /* RandomRotation given */
+  float rotation[2];                  /* fractions of a full turn; positive: counter-clockwise */
+  int zoom;                           /* RandomZoom given */
+  int zoom_w_given;                   /* width_factor given (else the height's zoom, aspect kept) */
+  float zoom_h[2], zoom_w[2];         /* zoom = 1 + u: positive zooms out, negative in */
+  int contrast;                       /* RandomContrast given */
+  float contrast_f[2];                /* factor in [1 - lower, 1 + upper] */
+  int brightness;                     /* RandomBrightness given */
+  float brightness_f[2];              /* delta = u * (value_range[1] - value_range[0]) */
+  float contrast_range[2], brightness_range[2]; /* value_range, clipped to [default 0, 255] */
+  qat_fill_mode fill_mode;            /* default reflect (Keras's default) */
+  int interp_nearest;                 /* interpolation: nearest (default bilinear) */
+  float fill_value;                   /* fill_mode constant (default 0) */
 } qat_augment_spec;
 
 typedef struct qat_data_spec {

@@ -123,7 +123,7 @@ def main():
         c.check(os.path.exists(os.path.join(out, "model.yaml")) and os.path.exists(os.path.join(out, "checkpoint.h5")),
                 f"qat import {name}: {info['layers']} layers, {info['params']} params ({info['format']})")
         if have_data:
-            ev = json.loads(run([args.qat, "eval", os.path.join(out, "checkpoint.h5"), "--json"]).strip().splitlines()[-1])
+            ev = json.loads(run([args.qat, "eval", os.path.join(out, "checkpoint.h5"), "--data", "fashion-mnist", "--json"]).strip().splitlines()[-1])
             c.check(abs(ev["float_accuracy"] - keras_acc) < 0.5e-4 * 3,
                     f"{name}: qat float accuracy {ev['float_accuracy']:.4f} == Keras {keras_acc:.4f}")
 
