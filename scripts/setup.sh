@@ -7,7 +7,8 @@ pkgs=(cmake gcc make pkg-config
       libopenblas-openmp-dev libopenblas0-openmp libopenblas-dev
       libhdf5-dev hdf5-tools libcmocka-dev libyaml-dev zlib1g-dev
       dataset-fashion-mnist python3-venv flatbuffers-compiler
-      libjson-c-dev libzip-dev libpng-dev libjpeg62-turbo-dev)
+      libjson-c-dev libzip-dev libpng-dev libjpeg62-turbo-dev
+      libfreetype-dev fonts-dejavu-core)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -49,4 +50,17 @@ if ! { [ -x "$venv/bin/python" ] && have_interp; }; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check tensorflow-cpu numpy
   have_interp || { echo "setup: the TFLite interpreter does not import in $venv" >&2; exit 1; }
 fi
+
+# Tools for the issue-19 tests, in the same venv: TensorFlow Lite Micro's Python interpreter
+# (tflite-micro: the TFLM interop test), TensorBoard's event reader (the curves test), pytest
+# (the Python binding's tests) and netron (the Netron check). Each is optional: where no wheel
+# fits this Python the test that needs it skips and says so.
+for mod_pkg in tflite_micro:tflite-micro tensorboard:tensorboard pytest:pytest netron:netron; do
+  mod=${mod_pkg%%:*} pkg=${mod_pkg#*:}
+  if ! "$venv/bin/python" -c "import $mod" 2>/dev/null; then
+    echo "setup: installing $pkg into $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$pkg" ||
+      echo "setup: $pkg has no wheel for this Python; the tests that need it will skip" >&2
+  fi
+done
 exit 0
