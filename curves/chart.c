@@ -103,7 +103,7 @@ typedef struct frame {
 } frame;
 
 static double fx(const frame *f, double x) {
-  if (f->x_log) x = log10(x), x = x; /* range already in log10 */
+  /* a log axis: callers pass log10(x) already */
   return f->px0 + (x - f->x0) / (f->x1 - f->x0) * (f->px1 - f->px0);
 }
 static double fy(const frame *f, double y) { return f->py1 - (y - f->y0) / (f->y1 - f->y0) * (f->py1 - f->py0); }
@@ -146,18 +146,19 @@ static void layout_panel(scene *sc, const qat_chart *ch, double top, double heig
   if (ch->y_from_zero && ymin > 0) ymin = 0;
   if (ymax - ymin < 1e-12) ymax = ymin + (fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1), ymin -= (ymax - ymin) * 0.5;
   if (xmax - xmin < 1e-12) xmax = xmin + 1, xmin -= 1;
+  { /* headroom, so that no marker sits on the frame */
+    double pad = (ymax - ymin) * 0.06;
+    if (!(ch->y_from_zero && ymin == 0)) ymin -= pad;
+    ymax += pad;
+  }
   double ys = nice_step(ymax - ymin, 5);
   f.y0 = floor(ymin / ys) * ys;
   f.y1 = ceil(ymax / ys) * ys;
-  if (f.y1 - ymax < ys * 0.05) f.y1 += ys * (f.y1 == ymax ? 1 : 0); /* headroom for markers */
   double xs = ch->x_log ? 1 : nice_step(xmax - xmin, 6);
   if (ch->x_log) {
-    f.x0 = floor(xmin);
-    f.x1 = ceil(xmax);
-    if (f.x1 - f.x0 < 1) f.x1 = f.x0 + 1;
-    /* pad so markers at the ends stay inside */
-    double pad = (f.x1 - f.x0) * 0.04;
-    f.x0 -= pad, f.x1 += pad;
+    double span = xmax - xmin < 0.3 ? 0.3 : xmax - xmin, mid = (xmax + xmin) / 2;
+    f.x0 = mid - span / 2 - span * 0.12;
+    f.x1 = mid + span / 2 + span * 0.12;
   } else {
     f.x0 = xmin;
     f.x1 = xmax;
@@ -179,15 +180,26 @@ static void layout_panel(scene *sc, const qat_chart *ch, double top, double heig
     text(sc, f.px0 - 8, py + 4.5, b, 12, 2, axis);
   }
   if (ch->x_log) {
-    for (double e = ceil(f.x0); e <= f.x1; e += 1) {
-      double px = fx(&f, e);
-      line(sc, px, f.py0, px, f.py1, 1, grid);
-      double v = pow(10, e);
-      if (v >= 1e6) snprintf(b, sizeof b, "%g M", v / 1e6);
-      else if (v >= 1e3) snprintf(b, sizeof b, "%g k", v / 1e3);
-      else snprintf(b, sizeof b, "%g", v);
-      text(sc, px, f.py1 + 18, b, 12, 1, axis);
-    }
+    /* 1-2-5 ticks per decade, with 1.5, 3 and 7 too when the axis spans less than a decade */
+    static const double fine[] = {1, 1.5, 2, 3, 5, 7}, coarse[] = {1, 2, 5};
+    const int use_fine = f.x1 - f.x0 < 1.2;
+    const double *mant = use_fine ? fine : coarse;
+    const int nm = use_fine ? 6 : 3;
+    double last_right = -1e9;
+    for (double e = floor(f.x0); e <= ceil(f.x1); e += 1)
+      for (int k = 0; k < nm; k++) {
+        double v = mant[k] * pow(10, e), lv = log10(v);
+        if (lv < f.x0 || lv > f.x1) continue;
+        double px = fx(&f, lv);
+        line(sc, px, f.py0, px, f.py1, 1, grid);
+        if (v >= 1e6) snprintf(b, sizeof b, "%g M", v / 1e6);
+        else if (v >= 1e3) snprintf(b, sizeof b, "%g k", v / 1e3);
+        else snprintf(b, sizeof b, "%g", v);
+        double w = text_width(b, 12);
+        if (px - w / 2 < last_right + 6) continue;
+        last_right = px + w / 2;
+        text(sc, px, f.py1 + 18, b, 12, 1, axis);
+      }
   } else {
     double last_right = -1e9;
     for (double x = ceil(f.x0 / xs) * xs; x <= f.x1 + xs * 1e-6; x += xs) {
