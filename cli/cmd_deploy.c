@@ -28,12 +28,13 @@
 #include "qat/data.h"
 #include "qat/error.h"
 #include "qat/runtime.h"
+#include "qat/train.h"
 
 int qat_cmd_deploy(int argc, char **argv);
 
 static const char usage[] =
     "usage: qat deploy MODEL.tflite -o DIR [--tflm] [--samples N] [--data fashion-mnist |\n"
-    "                  --images F --labels F] [--name NAME]\n"
+    "                  --images F --labels F | --checkpoint CKPT] [--name NAME]\n"
     "\n"
     "Writes into DIR what a TensorFlow Lite Micro project needs: model_data.h/.c (the model as\n"
     "a 16-byte aligned C array), op_resolver.h (MicroMutableOpResolver<N> with exactly the\n"
@@ -53,6 +54,8 @@ static const char usage[] =
     "  --samples N       golden vectors (default 4, at most 100)\n"
     "  --data fashion-mnist   test samples from Fashion-MNIST's test set (default)\n"
     "  --images F --labels F  test samples from an IDX pair\n"
+    "  --checkpoint CKPT test samples from the test set of the checkpoint's config (any data\n"
+    "                    source, with its preprocessing)\n"
     "  --name NAME       C identifier prefix (default g_model)\n";
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -221,6 +224,19 @@ static int load_fashion_test(qat_dataset *ds) {
   return qat_idx_load(paths[0], paths[1], 10, ds);
 }
 
+/* The test set of the checkpoint's config (with its preprocessing): any data source. */
+static int load_checkpoint_test(const char *ckpt, qat_dataset *test) {
+  qat_config cfg;
+  int rc = qat_checkpoint_config(ckpt, &cfg);
+  if (rc) return rc;
+  qat_dataset train = {0};
+  rc = qat_data_load_ex(&cfg.data, NULL, &train, NULL, test, NULL);
+  qat_dataset_free(&train);
+  if (!rc && test->n == 0) rc = qat_fail(QAT_ERR_USAGE, "%s: its config names no test set", ckpt);
+  qat_config_free(&cfg);
+  return rc;
+}
+
 /* TFLite's AffineQuantize of pixel / 255 (as qat eval MODEL.tflite feeds a model). */
 static int32_t quantize(float x, float scale, int64_t zp, int32_t lo, int32_t hi) {
   float r = roundf(x / scale);
@@ -228,11 +244,11 @@ static int32_t quantize(float x, float scale, int64_t zp, int32_t lo, int32_t hi
   return v < lo ? lo : v > hi ? hi : (int32_t)v;
 }
 
-static int fill_input(const qat_rt_tensor_info *t, const uint8_t *px, void *dst) {
+static int fill_input(const qat_rt_tensor_info *t, const float *xs, void *dst) {
   float s = t->n_scales ? t->scales[0] : 1.0f;
   int64_t zp = t->n_scales ? t->zero_points[0] : 0;
   for (int64_t k = 0; k < t->n_elems; k++) {
-    float x = (float)px[k] / 255.0f;
+    float x = xs[k];
     switch (t->type) {
     case QAT_RT_FLOAT32: ((float *)dst)[k] = x; break;
     case QAT_RT_INT8: ((int8_t *)dst)[k] = (int8_t)quantize(x, s, zp, -128, 127); break;
@@ -498,15 +514,28 @@ static int write_goldens(deploy *d) {
     goto done;
   }
   /* samples spread over the test set */
-  const size_t per = (size_t)ti.n_elems;
   int64_t idx[100];
+  float *xs = malloc(sizeof(float) * (size_t)ti.n_elems);
+  if (!xs) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    goto done;
+  }
   for (int s = 0; s < n; s++) {
     idx[s] = (int64_t)s * d->ds.n / n;
-    if ((rc = fill_input(&ti, d->ds.images + (size_t)idx[s] * per, ins + ti.bytes * (size_t)s))) goto done;
+    qat_dataset_get_floats(&d->ds, idx[s], xs); /* the data's preprocessing: pixel / 255 by default */
+    rc = fill_input(&ti, xs, ins + ti.bytes * (size_t)s);
+    if (rc) {
+      free(xs);
+      goto done;
+    }
     memcpy(qat_rt_tensor_data(d->m, in_idx), ins + ti.bytes * (size_t)s, ti.bytes);
-    if ((rc = qat_rt_invoke(d->m))) goto done;
+    if ((rc = qat_rt_invoke(d->m))) {
+      free(xs);
+      goto done;
+    }
     memcpy(outs + to.bytes * (size_t)s, qat_rt_tensor_data(d->m, out_idx), to.bytes);
   }
+  free(xs);
   out_file o;
   if ((rc = begin(&o, d->dir, "golden_data.h"))) goto done;
   FILE *f = o.f;
@@ -689,7 +718,7 @@ int qat_cmd_deploy(int argc, char **argv) {
   memset(&d, 0, sizeof d);
   d.samples = 4;
   d.name = "g_model";
-  const char *images = NULL, *labels = NULL;
+  const char *images = NULL, *labels = NULL, *ckpt = NULL;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -698,12 +727,13 @@ int qat_cmd_deploy(int argc, char **argv) {
     } else if (!strcmp(a, "--tflm")) {
       d.tflm = 1;
     } else if (!strcmp(a, "-o") || !strcmp(a, "--samples") || !strcmp(a, "--data") || !strcmp(a, "--images") ||
-               !strcmp(a, "--labels") || !strcmp(a, "--name")) {
+               !strcmp(a, "--labels") || !strcmp(a, "--name") || !strcmp(a, "--checkpoint")) {
       if (i + 1 >= argc) return usage_error("%s needs a value", a);
       const char *v = argv[++i];
       if (!strcmp(a, "-o")) d.dir = v;
       else if (!strcmp(a, "--images")) images = v;
       else if (!strcmp(a, "--labels")) labels = v;
+      else if (!strcmp(a, "--checkpoint")) ckpt = v;
       else if (!strcmp(a, "--name")) {
         char id[64];
         c_ident(id, sizeof id, v);
@@ -729,6 +759,7 @@ int qat_cmd_deploy(int argc, char **argv) {
   if (!d.model_path) return usage_error("%s", "needs a MODEL.tflite");
   if (!d.dir) return usage_error("%s", "needs -o DIR");
   if (!images != !labels) return usage_error("%s", "--images and --labels go together");
+  if (images && ckpt) return usage_error("%s", "--checkpoint and --images/--labels exclude each other");
 
   int rc;
   qat_rt_options opt = {.flavor = d.tflm ? QAT_RT_FLAVOR_TFLM : QAT_RT_FLAVOR_LITERT};
@@ -751,12 +782,9 @@ int qat_cmd_deploy(int argc, char **argv) {
   estimate_arena(d.m, &d.arena);
   if ((rc = read_labels(d.model_path, &d.labels, &d.n_labels))) goto fail;
   if (images) rc = qat_idx_load(images, labels, 256, &d.ds);
+  else if (ckpt) rc = load_checkpoint_test(ckpt, &d.ds);
   else rc = load_fashion_test(&d.ds);
   if (rc) goto fail;
-  if (!d.ds.images) {
-    rc = qat_fail(QAT_ERR_USAGE, "deploy: the test samples are not 8-bit images");
-    goto fail;
-  }
   int n_ops = 0;
   if ((rc = mkdir_p(d.dir)) || (rc = write_model_data(&d)) || (rc = write_settings(&d)) ||
       (rc = write_resolver(&d, &n_ops)) || (rc = write_goldens(&d)) ||

@@ -55,7 +55,7 @@ fi
 # (tflite-micro: the TFLM interop test), TensorBoard's event reader (the curves test), pytest
 # (the Python binding's tests) and netron (the Netron check). Each is optional: where no wheel
 # fits this Python the test that needs it skips and says so.
-for mod_pkg in tflite_micro:tflite-micro tensorboard:tensorboard pytest:pytest netron:netron; do
+for mod_pkg in tflite_micro:tflite-micro tensorboard:tensorboard pytest:pytest wheel:wheel netron:netron; do
   mod=${mod_pkg%%:*} pkg=${mod_pkg#*:}
   if ! "$venv/bin/python" -c "import $mod" 2>/dev/null; then
     echo "setup: installing $pkg into $venv"

@@ -47,15 +47,19 @@ def run(cmd, ok_codes=(0,)):
 def tflm_allocations(interp):
     """print_allocations writes through C++ to fd 1: capture it."""
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         os.dup2(tmp.fileno(), 1)
+        os.dup2(tmp.fileno(), 2)
         try:
             interp.print_allocations()
         finally:
             sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
         tmp.seek(0)
         text = tmp.read().decode(errors="replace")
     got = {}
@@ -103,7 +107,8 @@ def main():
         if mode in ("float16", "dynamic"):
             if mode in refusals:
                 continue
-            d = run([args.qat, "deploy", path, "-o", os.path.join(work, stem), "--tflm"], ok_codes=(3,))
+            d = run([args.qat, "deploy", path, "-o", os.path.join(work, stem), "--tflm", "--checkpoint", ckpt],
+                    ok_codes=(3,))
             try:
                 tflm.Interpreter.from_file(path, arena_size=4 << 20)
                 tflm_ok = True
@@ -116,7 +121,7 @@ def main():
                   f"({refusals[mode][:110]}...); TFLM {'runs' if tflm_ok else 'refuses'} it too")
             continue
         ddir = os.path.join(work, stem)
-        d = run([args.qat, "deploy", path, "-o", ddir, "--tflm"], ok_codes=(0, 3))
+        d = run([args.qat, "deploy", path, "-o", ddir, "--tflm", "--checkpoint", ckpt], ok_codes=(0, 3))
         interp = None
         try:
             interp = tflm.Interpreter.from_file(path, arena_size=4 << 20)
