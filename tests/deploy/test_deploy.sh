@@ -41,7 +41,7 @@ for flavor in tflm litert; do
   grep -q "MODEL_ARENA_BYTES" "$out/model_settings.h" || { echo "FAIL: arena"; exit 1; }
   plan=$("$qat" inspect "$work/m8.tflite" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["peak_activation_bytes"])')
   grep -q "#define MODEL_ARENA_ACTIVATION_BYTES $plan\$" "$out/model_settings.h" || { echo "FAIL: plan $plan"; exit 1; }
-  cc -std=c11 -Wall -Wextra -Werror -I"$src/include" "$out/model_test.c" "$out/model_data.c" "$out/golden_data.c" \
+  cc -std=c11 -Wall -Wextra -Werror ${QAT_SAN_CFLAGS:-} -I"$src/include" "$out/model_test.c" "$out/model_data.c" "$out/golden_data.c" \
     "$out/labels.c" -L"$build/lib" -lqat -Wl,-rpath,"$build/lib" -o "$out/model_test"
   "$out/model_test" | grep -q "8/8 golden vectors match" || { echo "FAIL: goldens ($flavor)"; exit 1; }
   # a corrupted golden must fail the generated test
@@ -55,7 +55,7 @@ v = int(m.group(1))
 s = s[:m.start(1)] + str(v + 1 if v < 127 else v - 1) + s[m.end(1):]
 open(p, "w").write(s)
 PY
-  cc -std=c11 -I"$src/include" "$out/model_test.c" "$out/model_data.c" "$out/golden_data.c" \
+  cc -std=c11 ${QAT_SAN_CFLAGS:-} -I"$src/include" "$out/model_test.c" "$out/model_data.c" "$out/golden_data.c" \
     -L"$build/lib" -lqat -Wl,-rpath,"$build/lib" -o "$out/model_test_bad"
   if "$out/model_test_bad" > /dev/null 2>&1; then echo "FAIL: a wrong golden passed"; exit 1; fi
 done

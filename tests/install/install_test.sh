@@ -18,9 +18,9 @@ done
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 flags=$(pkg-config --cflags --libs qat)
 echo "pkg-config --cflags --libs qat: $flags"
-cc -std=c11 -Wall -Wextra -Werror "$src/examples/train_export.c" $flags -o "$work/train_export"
+cc -std=c11 -Wall -Wextra -Werror ${QAT_SAN_CFLAGS:-} "$src/examples/train_export.c" $flags -o "$work/train_export"
 # the static archive links too (with the dependencies pkg-config --static lists)
-cc -std=c11 -Wall -Wextra -Werror "$src/examples/train_export.c" -I"$prefix/include" "$libdir/libqat.a" \
+cc -std=c11 -Wall -Wextra -Werror ${QAT_SAN_CFLAGS:-} "$src/examples/train_export.c" -I"$prefix/include" "$libdir/libqat.a" \
   $(pkg-config --static --libs-only-l --libs-only-L qat | sed 's/-lqat//') -fopenmp -o "$work/train_export_static"
 cat > "$work/tiny.yaml" <<'YAML'
 model:

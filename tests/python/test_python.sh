@@ -21,6 +21,10 @@ fi
   > "$work/pip.log" 2>&1 || { cat "$work/pip.log"; echo "FAIL: pip install ./python"; exit 1; }
 cd "$work"   # import the installed package, not the source tree
 export QAT_LIBRARY=$build/lib/libqat.so
+if [ -n "${QAT_SAN_CFLAGS:-}" ]; then
+  # a sanitized libqat inside CPython: the ASan runtime must be loaded first
+  export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
+fi
 "$work/venv/bin/python" -c 'import qat; print("qat", qat.version(), "from", qat.__file__); assert "site-packages" in qat.__file__'
 "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$src/python/tests"
 "$work/venv/bin/python" "$src/examples/qat_numpy.py" --out "$work/example" > "$work/example.log"
