@@ -143,7 +143,8 @@ static int event_scalar(buf *b, double wall, int64_t step, const char *tag, floa
 }
 
 struct qat_curves {
-  char csv_path[4200], events_path[4300];
+  char dir[4100], csv_path[4200], events_path[4300];
+  int rows;
   int every;
   double start_wall;
   buf events;
@@ -175,12 +176,14 @@ static int mkdir_p(const char *dir) {
 int qat_curves_open(const char *dir, int every, qat_curves **out) {
   *out = NULL;
   if (!dir || every < 1) return qat_fail(QAT_ERR_USAGE, "curves: needs a folder and an interval >= 1");
-  int rc = mkdir_p(dir);
-  if (rc) return rc;
+  /* nothing is created until there is something to write: a run that fails before its first
+   * epoch ends leaves no folder behind */
+  int rc;
   qat_curves *c = calloc(1, sizeof *c);
   if (!c) return qat_fail(QAT_ERR_NOMEM, "out of memory");
   c->every = every;
   c->start_wall = wall_now();
+  snprintf(c->dir, sizeof c->dir, "%s", dir);
   snprintf(c->csv_path, sizeof c->csv_path, "%s/steps.csv", dir);
   snprintf(c->events_path, sizeof c->events_path, "%s/events.out.tfevents.%lld.qat", dir, (long long)c->start_wall);
   char head[512];
@@ -208,13 +211,15 @@ static int add_row(qat_curves *c, const double *v) {
   }
   line[k++] = '\n';
   int rc = put(&c->csv, line, k);
+  c->rows++;
   for (int i = C_LOSS; !rc && i < QAT_CURVES_NCOLS; i++)
     if (!isnan(v[i])) rc = event_scalar(&c->events, c->start_wall + v[C_WALL], (int64_t)v[C_STEP], tags[i], (float)v[i]);
   return rc;
 }
 
 static int flush_files(qat_curves *c) {
-  int rc = qat_atomic_write(c->csv_path, c->csv.p, c->csv.n);
+  int rc = mkdir_p(c->dir);
+  if (!rc) rc = qat_atomic_write(c->csv_path, c->csv.p, c->csv.n);
   if (!rc) rc = qat_atomic_write(c->events_path, c->events.p, c->events.n);
   return rc;
 }
@@ -261,7 +266,7 @@ int qat_curves_progress(qat_curves *c, const qat_progress *p) {
 int qat_curves_close(qat_curves *c) {
   if (!c) return 0;
   int rc = c->status;
-  if (!rc && c->csv.n) rc = flush_files(c);
+  if (!rc && c->rows) rc = flush_files(c);
   free(c->csv.p);
   free(c->events.p);
   free(c);
