@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "qat/data.h"
+#include "qat/qat.h"
 #include "qat/runtime.h"
 #include "qat/tflite.h"
 
@@ -39,23 +40,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
                             const char *data_name, qat_tflite_eval *res);
 void qat_tflite_eval_free(qat_tflite_eval *res);
 
-/* One `qat export` request: mode float32 | float16 | dynamic | int8 | int16x8; io (int8
- * modes); calibrate > 0: post-training calibration with that many samples (method minmax |
- * percentile | mse, percentile for the percentile method, data NULL for the config's training
- * data). */
-typedef struct qat_export_request {
-  const char *mode;
-  const char *io;
-  int64_t calibrate;
-  const char *method;
-  double percentile;
-  const char *calibration_data;
-} qat_export_request;
-
-/* Lowers checkpoint ckpt as req asks into *t (initialized here; free with
- * qat_tflite_model_free, also after an error). Messages name the checkpoint, the mode and the
- * reason; a mode this build cannot export is QAT_ERR_UNSUPPORTED. */
-int qat_export_checkpoint(const char *ckpt, const qat_export_request *req, qat_tflite_model *t);
+/* qat_export_request and qat_export_checkpoint live in the library: include/qat/qat.h. */
 
 /* cli/cmd_predict.c: `qat predict`, and what eval and export share about the user's data. */
 int qat_cmd_predict(int argc, char **argv);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "qat/curves.h"
 #include "qat/atomic_file.h"
 #include "qat/config.h"
 #include "qat/data.h"
@@ -173,7 +174,7 @@ static void write_markdown(FILE *f, const char *ckpt, const row *rows, int n, in
     fprintf(f, "\n");
   }
   if (off) fprintf(f, "\nOfficial interpreter: ai-edge-litert, OpResolverType.BUILTIN_REF (reference kernels).\n");
-  fprintf(f, "\nChart: compare.svg (size against accuracy; latency per mode).\n");
+  fprintf(f, "\nCharts: compare.svg and compare.png (size against accuracy and against latency).\n");
 }
 
 static void print_table(const row *rows, int n) {
@@ -193,65 +194,51 @@ static void print_table(const row *rows, int n) {
   }
 }
 
-/* Two panels drawn by hand: size (x, KiB) against accuracy (y), and latency per mode (bars). */
-static void write_svg(FILE *f, const row *rows, int n) {
-  static const char *const colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"};
-  double smax = 0, amin = 1, amax = 0, tmax = 0;
-  int any = 0;
-  for (int k = 0; k < n; k++) {
+static const char *dataset_name(qat_dataset_kind k) {
+  switch (k) {
+  case QAT_DATASET_FASHION_MNIST: return "Fashion-MNIST";
+  case QAT_DATASET_IDX: return "IDX data";
+  case QAT_DATASET_CIFAR10: return "CIFAR-10";
+  case QAT_DATASET_NPY: return "NumPy data";
+  case QAT_DATASET_FOLDER: return "image folder";
+  }
+  return "data";
+}
+
+/* Two panels from the chart module (curves/chart.c), as compare.svg and compare.png: file size
+ * (log scale) against accuracy, and file size against latency; every point labelled with its
+ * mode, labels placed where they overprint nothing; the data set and sample count in the titles. */
+static int write_charts(const char *dir, const char *ckpt, qat_dataset_kind kind, int64_t samples, const row *rows,
+                        int n) {
+  double size[16], acc[16], ms[16];
+  const char *labels[16];
+  int m = 0;
+  for (int k = 0; k < n && m < 16; k++) {
     if (!rows[k].ok) continue;
-    any = 1;
-    if (rows[k].size > smax) smax = (double)rows[k].size;
-    if (rows[k].accuracy < amin) amin = rows[k].accuracy;
-    if (rows[k].accuracy > amax) amax = rows[k].accuracy;
-    if (rows[k].ms > tmax) tmax = rows[k].ms;
+    size[m] = (double)rows[k].size, acc[m] = rows[k].accuracy * 100.0, ms[m] = rows[k].ms;
+    labels[m++] = rows[k].name;
   }
-  if (!any) smax = 1, amin = 0, amax = 1, tmax = 1;
-  double pad = (amax - amin) * 0.15 + 0.002;
-  amin -= pad, amax += pad;
-  if (amax > 1) amax = 1;
-  smax *= 1.1;
-  tmax = tmax > 0 ? tmax * 1.15 : 1;
-  const int W = 900, H = 420, L = 70, T = 40, PW = 360, PH = 300, L2 = 520;
-  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-             "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
-  fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\">size vs accuracy</text>\n", L);
-  fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\">latency (ms / sample, qat runtime)</text>\n", L2);
-  /* axes */
-  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T + PH, L + PW, T + PH);
-  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T, L, T + PH);
-  for (int i = 0; i <= 4; i++) {
-    double sv = smax * i / 4, av = amin + (amax - amin) * i / 4;
-    int x = L + PW * i / 4, y = T + PH - PH * i / 4;
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.0f</text>\n", x, T + PH + 16, sv / 1024.0);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.3f</text>\n", L - 4, y + 4, av);
+  if (m == 0) return 0;
+  const char *base = strrchr(ckpt, '/');
+  base = base ? base + 1 : ckpt;
+  char t1[400], t2[400];
+  snprintf(t1, sizeof t1, "%.120s: accuracy vs size (%s, %lld test samples)", base, dataset_name(kind),
+           (long long)samples);
+  snprintf(t2, sizeof t2, "%.120s: latency vs size (qat runtime, batch 1, %lld samples)", base, (long long)samples);
+  qat_chart ch[2];
+  memset(ch, 0, sizeof ch);
+  ch[0].title = t1, ch[0].x_label = "file size (bytes, log scale)", ch[0].y_label = "top-1 accuracy (%)";
+  ch[1].title = t2, ch[1].x_label = "file size (bytes, log scale)", ch[1].y_label = "ms per sample";
+  ch[1].y_from_zero = 1;
+  for (int i = 0; i < 2; i++) {
+    ch[i].x_log = 1, ch[i].n_series = 1, ch[i].height = 460;
+    ch[i].series[0] = (qat_chart_series){.name = "export modes", .x = size, .y = i ? ms : acc, .n = m,
+                                         .labels = labels, .no_line = 1};
   }
-  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">file size (KiB)</text>\n", L + PW / 2, T + PH + 34);
-  fprintf(f, "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">accuracy</text>\n",
-          T + PH / 2, T + PH / 2);
-  int shown = 0;
-  for (int k = 0; k < n; k++) {
-    const row *r = &rows[k];
-    if (!r->ok) continue;
-    const char *c = colors[k % 7];
-    double x = L + PW * (double)r->size / smax, y = T + PH - PH * (r->accuracy - amin) / (amax - amin);
-    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", x, y, c);
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">%s</text>\n", x + 7, y - 6 - 12 * (shown % 2), c, r->name);
-    /* latency bar */
-    double bw = 300.0 / n, bh = PH * r->ms / tmax, bx = L2 + bw * k;
-    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", bx + 4, T + PH - bh,
-            bw - 8, bh, c);
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.2f</text>\n", bx + bw / 2, T + PH - bh - 4, r->ms);
-    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\" transform=\"rotate(-35 %.1f %d)\">%s</text>\n",
-            bx + bw / 2, T + PH + 14, bx + bw / 2, T + PH + 14, r->name);
-    shown++;
-  }
-  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L2, T + PH, L2 + 310, T + PH);
-  for (int k = 0; k < n; k++)
-    if (!rows[k].ok)
-      fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"gray\">%s: not available</text>\n", L, H - 8 - 14 * (n - 1 - k),
-              rows[k].name);
-  fprintf(f, "</svg>\n");
+  char svg[PATH_MAX + 16], png[PATH_MAX + 16];
+  snprintf(svg, sizeof svg, "%s/compare.svg", dir);
+  snprintf(png, sizeof png, "%s/compare.png", dir);
+  return qat_chart_write_panels(ch, 2, svg, png);
 }
 
 /* The official interpreter's side: a short Python program run with the user's Python (one
@@ -481,13 +468,11 @@ int qat_cmd_compare(int argc, char **argv) {
   if ((rc = text_open(&t))) goto fail;
   write_markdown(t.f, ckpt, rows, n, calib, method, test.n);
   if ((rc = text_write(&t, dir, "compare.md"))) goto fail;
-  if ((rc = text_open(&t))) goto fail;
-  write_svg(t.f, rows, n);
-  if ((rc = text_write(&t, dir, "compare.svg"))) goto fail;
+  if ((rc = write_charts(dir, ckpt, cfg.data.kind, test.n, rows, n))) goto fail;
   if (json) write_json(stdout, ckpt, rows, n, calib, method, test.n);
   else {
     print_table(rows, n);
-    printf("written: %s/compare.md, compare.json, compare.svg and the .tflite files\n", dir);
+    printf("written: %s/compare.md, compare.json, compare.svg, compare.png and the .tflite files\n", dir);
   }
   qat_dataset_free(&test);
   qat_config_free(&cfg);

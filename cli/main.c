@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "qat/config.h"
+#include "qat/curves.h"
 #include "qat/data.h"
 #include "qat/dist.h"
 #include "qat/error.h"
@@ -27,6 +28,8 @@ int qat_cmd_inspect(int argc, char **argv);     /* cli/cmd_inspect.c */
 int qat_cmd_parity(int argc, char **argv);      /* cli/cmd_parity.c */
 int qat_cmd_import(int argc, char **argv);      /* cli/cmd_import.c */
 int qat_cmd_compare(int argc, char **argv);     /* cli/cmd_compare.c */
+int qat_cmd_plot(int argc, char **argv);        /* cli/cmd_plot.c */
+int qat_cmd_deploy(int argc, char **argv);      /* cli/cmd_deploy.c */
 
 static const char usage_main[] =
     "usage: qat <command> [options]\n"
@@ -47,6 +50,8 @@ static const char usage_main[] =
     "  inspect MODEL    operators, tensors, sizes, MACs and peak memory of a .tflite model\n"
     "  import MODEL     a Keras .h5 / .keras model as a qat config + checkpoint (-o DIR)\n"
     "  predict MODEL FILE...  class names and probabilities for images or .npy arrays\n"
+    "  plot RUN         training curves of a run folder (steps.csv) as SVG and PNG\n"
+    "  deploy MODEL     TensorFlow Lite Micro files: C array, op resolver, arena size, golden test\n"
     "\n"
     "  qat <command> --help   options of one command\n"
     "  qat --version          print the version\n"
@@ -73,6 +78,8 @@ static const char usage_train[] =
     "  --rank-checkpoints  under MPI, every rank also writes its model to DIR/rank_NNN.h5\n"
     "                    after each epoch (to compare the ranks; they must be identical)\n"
     "  --parity-each-epoch  the int8 parity check after every epoch, not only at the end\n"
+    "  --log-every N     steps between rows of steps.csv and the TensorBoard events file\n"
+    "                    (events.out.tfevents.*) in the output folder (default 50)\n"
     "  -h, --help        this help\n"
     "\n"
     "A quantization-aware run ends with the parity check: the final checkpoint exported to int8\n"
@@ -170,6 +177,7 @@ typedef struct progress_view {
   int tty;
   double last_draw;
   int parity_each_epoch; /* --parity-each-epoch: the int8 parity check after every epoch */
+  qat_curves *curves; /* steps.csv and the TensorBoard events file */
 } progress_view;
 
 /* Test samples the parity check of qat train runs (the int8 export in memory, qat's runtime). */
@@ -245,6 +253,8 @@ static int on_progress(const qat_progress *p, void *user) {
   if (p->kind == QAT_PROGRESS_EPOCH_END && p->checkpoint)
     snprintf(last_checkpoint, sizeof last_checkpoint, "%s", p->checkpoint);
   FILE *f = v->out;
+  if (v->curves && qat_curves_progress(v->curves, p))
+    fprintf(f, "qat: warning: training curves: %s\n", qat_error_message());
   switch (p->kind) {
   case QAT_PROGRESS_DATA:
     fprintf(f, "Data: %s\n", p->message);
@@ -322,7 +332,8 @@ static int env_threads(void) {
 
 static int train_main(int argc, char **argv, const qat_dist *d) {
   const char *config = NULL, *resume = NULL, *out = NULL;
-  int epochs = 0, batch = 0, threads = 0, json = 0, have_seed = 0, rank_checkpoints = 0, parity_each = 0;
+  int epochs = 0, batch = 0, threads = 0, json = 0, have_seed = 0, rank_checkpoints = 0, parity_each = 0,
+      log_every = QAT_CURVES_DEFAULT_EVERY;
   uint64_t seed = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -337,12 +348,13 @@ static int train_main(int argc, char **argv, const qat_dist *d) {
     } else if (!strcmp(a, "--parity-each-epoch")) {
       parity_each = 1;
     } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch-size") || !strcmp(a, "--threads") ||
-               !strcmp(a, "--seed") || !strcmp(a, "--resume") || !strcmp(a, "--out")) {
+               !strcmp(a, "--seed") || !strcmp(a, "--resume") || !strcmp(a, "--out") || !strcmp(a, "--log-every")) {
       if (!has_value) return fail_usage("%s needs a value", a);
       const char *v = argv[++i];
       if (!strcmp(a, "--epochs") && parse_count(a, v, 1000000, &epochs)) return 2;
       if (!strcmp(a, "--batch-size") && parse_count(a, v, 65536, &batch)) return 2;
       if (!strcmp(a, "--threads") && parse_count(a, v, 1024, &threads)) return 2;
+      if (!strcmp(a, "--log-every") && parse_count(a, v, 1000000000, &log_every)) return 2;
       if (!strcmp(a, "--seed")) {
         if (parse_seed(v, &seed)) return 2;
         have_seed = 1;
@@ -376,8 +388,12 @@ static int train_main(int argc, char **argv, const qat_dist *d) {
   else default_out_dir(config, out_dir, sizeof out_dir);
 
   FILE *progress_out = json ? stderr : stdout;
-  progress_view view = {progress_out, isatty(fileno(progress_out)), 0, parity_each};
+  progress_view view = {progress_out, isatty(fileno(progress_out)), 0, parity_each, NULL};
   const int qat_run = cfg.model.quantize.enabled;
+  if (d->rank == 0 && (rc = qat_curves_open(out_dir, log_every, &view.curves))) {
+    qat_config_free(&cfg);
+    return report(rc);
+  }
   qat_train_options o = {out_dir, resume, d->rank == 0 ? on_progress : on_progress_quiet, &view};
   qat_train_result res;
   /* Ctrl-C stops after the current step; the last epoch checkpoint stays intact. */
@@ -395,6 +411,8 @@ static int train_main(int argc, char **argv, const qat_dist *d) {
   double t0 = now();
   rc = qat_train_dist(&cfg, &o, d, rank_checkpoints, &res);
   qat_config_free(&cfg);
+  int crc = qat_curves_close(view.curves);
+  if (!rc && crc) fprintf(progress_out, "qat: warning: training curves: %s\n", qat_error_message());
   if (rc) return report(rc);
   if (d->rank != 0) return 0;
   /* the int8 promise checked where the user sees it: the final model against its int8 export */
@@ -644,5 +662,7 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "inspect")) return qat_cmd_inspect(argc - 2, argv + 2);
   if (!strcmp(cmd, "import")) return qat_cmd_import(argc - 2, argv + 2);
   if (!strcmp(cmd, "predict")) return qat_cmd_predict(argc - 2, argv + 2);
+  if (!strcmp(cmd, "plot")) return qat_cmd_plot(argc - 2, argv + 2);
+  if (!strcmp(cmd, "deploy")) return qat_cmd_deploy(argc - 2, argv + 2);
   return fail_usage("unknown command '%s'", cmd);
 }

@@ -9,7 +9,8 @@ pkgs=(cmake gcc make pkg-config
       dataset-fashion-mnist python3-venv flatbuffers-compiler
       libjson-c-dev libzip-dev libpng-dev libjpeg62-turbo-dev
       openmpi-bin libopenmpi-dev          # data-parallel training (optional: QAT_MPI)
-      clang libclang-rt-14-dev strace valgrind)  # fuzz/, tests/faults/, tests/valgrind.sh
+      clang libclang-rt-14-dev strace valgrind  # fuzz/, tests/faults/, tests/valgrind.sh
+      libfreetype-dev fonts-dejavu-core)  # qat plot / compare PNG text
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -58,4 +59,17 @@ if ! "$venv/bin/python" -c 'import PIL' 2>/dev/null; then
   "$venv/bin/python" -m pip install -q --disable-pip-version-check pillow ||
     echo "setup: warning: Pillow did not install; bench/data will report its reference missing" >&2
 fi
+
+# Tools for the issue-19 tests, in the same venv: TensorFlow Lite Micro's Python interpreter
+# (tflite-micro: the TFLM interop test), TensorBoard's event reader (the curves test), pytest
+# (the Python binding's tests) and netron (the Netron check). Each is optional: where no wheel
+# fits this Python the test that needs it skips and says so.
+for mod_pkg in tflite_micro:tflite-micro tensorboard:tensorboard pytest:pytest wheel:wheel netron:netron; do
+  mod=${mod_pkg%%:*} pkg=${mod_pkg#*:}
+  if ! "$venv/bin/python" -c "import $mod" 2>/dev/null; then
+    echo "setup: installing $pkg into $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$pkg" ||
+      echo "setup: $pkg has no wheel for this Python; the tests that need it will skip" >&2
+  fi
+done
 exit 0
