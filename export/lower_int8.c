@@ -107,6 +107,7 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
     case QAT_TFLITE_OP_MAX_POOL_2D:
     case QAT_TFLITE_OP_AVERAGE_POOL_2D:
     case QAT_TFLITE_OP_RESHAPE:
+    case QAT_TFLITE_OP_REDUCE_MAX: /* a max picks an input: the same range (GlobalMaxPooling2D) */
       if (!same_params(in, out))
         return op_fail(t, k, "shared range", "input '%s' (%g, %lld) and output (%g, %lld) must have the same scale "
                        "and zero point", in->name, in->quant.n ? (double)in->quant.scale[0] : 0.0,
