@@ -52,7 +52,9 @@ void rt_asymmetric_quantize(const float *x, int64_t n, int8_t *q, float *scale, 
   const double zp_min = qmin - rmin / s, zp_max = qmax - rmax / s;
   const double err_min = fabs(qmin) + fabs(rmin / s), err_max = fabs(qmax) + fabs(rmax / s);
   const double zp = err_min < err_max ? zp_min : zp_max;
-  int32_t nudged = zp <= qmin ? -128 : zp >= qmax ? 127 : (int32_t)round(zp);
+  /* !(zp > qmin): a non-finite row (NaN or infinite inputs give a NaN zero point) takes the
+   * bound instead of an undefined cast (fuzz_tflite_noverify found it). */
+  int32_t nudged = !(zp > qmin) ? -128 : zp >= qmax ? 127 : (int32_t)round(zp);
   *scale = (float)s;
   *offset = nudged;
   /* The scaled value is rounded before the offset is added: on the official interpreter's
