@@ -1,8 +1,7 @@
 /* GlobalAveragePooling2D: MEAN over H and W (keep_dims false), as the converter lowers it. The
  * int8 MEAN requantizes to its own range with 1/(H*W) folded into the multiplier; the fake
  * quant reproduces that rounding (QAT_REQUANT_MEAN). */
-#include "layers/build.h"
-#include "layers/lower_kit.h"
+#include "layers/pooling.h"
 #include "qat/error.h"
 
 static const char *const aliases[] = {"GlobalAvgPool2D", NULL};
@@ -22,31 +21,7 @@ static int link_requant(qat_model *m, int head, qat_fq *out) {
   return QAT_OK;
 }
 
-static int lower(qat_lowering *L, int li) {
-  const qat_layer_spec *l = lower_layer_spec(L, li);
-  const qat_fq *ofq = NULL;
-  int rc;
-  if (L->mode && (rc = lower_output_fq(L, li, &ofq))) return rc;
-  static const int32_t axes[2] = {1, 2};
-  char name[QAT_NAME_MAX + 32];
-  int two = 2, ai, out;
-  snprintf(name, sizeof name, "%s/axes", l->name);
-  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 1, &two, axes, sizeof axes, &ai))) return rc;
-  if ((rc = lower_own_tensor(L, li, &out))) return rc;
-  qat_tflite_operator op;
-  qat_tflite_op_init(&op, QAT_TFLITE_OP_MEAN);
-  op.opt.keep_dims = 0;
-  int in[2] = {lower_input(L, li, 0), ai};
-  return lower_simple(L, li, &op, 2, in, out);
-}
-
-static int keras(const qat_kcfg *k, qat_layer_spec *l) {
-  (void)l;
-  int rc, keep = 0;
-  if ((rc = k->ops->channels_last(k)) || (rc = k->ops->boolean(k, "keepdims", 0, &keep))) return rc;
-  if (keep) return k->ops->fail(k, QAT_ERR_UNSUPPORTED, "keepdims true is not supported (expected false)");
-  return QAT_OK;
-}
+static int lower(qat_lowering *L, int li) { return qat_global_pool_lower(L, li, QAT_TFLITE_OP_MEAN); }
 
 const qat_layer_desc qat_layer_global_average_pooling2d = {
     .keras_class = "GlobalAveragePooling2D",
@@ -57,5 +32,5 @@ const qat_layer_desc qat_layer_global_average_pooling2d = {
     .build = build,
     .link_requant = link_requant,
     .lower = lower,
-    .keras = keras,
+    .keras = qat_global_pool_keras,
 };

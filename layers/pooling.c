@@ -2,6 +2,8 @@
  * scale and zero point (TFLite requires it), so no fake quant follows a pool. */
 #include "layers/pooling.h"
 
+#include <stdio.h>
+
 #include "qat/error.h"
 
 void qat_pool_finish(qat_layer_spec *l, uint32_t seen) {
@@ -52,4 +54,29 @@ void qat_pool_yaml(qat_yaml_out *y, const qat_layer_spec *l) {
   y->ops->put(y, ", pool_size: [%d, %d]", l->pool_size[0], l->pool_size[1]);
   y->ops->put(y, ", strides: [%d, %d]", l->strides[0], l->strides[1]);
   y->ops->put(y, ", padding: %s", l->padding == QAT_PADDING_SAME ? "same" : "valid");
+}
+
+int qat_global_pool_lower(qat_lowering *L, int li, qat_tflite_op code) {
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  static const int32_t axes[2] = {1, 2};
+  char name[QAT_NAME_MAX + 32];
+  int two = 2, ai, out, in = lower_input(L, li, 0), rc;
+  snprintf(name, sizeof name, "%s/axes", l->name);
+  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 1, &two, axes, sizeof axes, &ai))) return rc;
+  /* MEAN requantizes to its own range; REDUCE_MAX keeps its input's (the layer's range says which) */
+  rc = qat_layer_range_of(l) == QAT_RANGE_KEEP ? lower_keep_tensor(L, li, in, l->name, &out) : lower_own_tensor(L, li, &out);
+  if (rc) return rc;
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, code);
+  op.opt.keep_dims = 0;
+  int ins[2] = {in, ai};
+  return lower_simple(L, li, &op, 2, ins, out);
+}
+
+int qat_global_pool_keras(const qat_kcfg *k, qat_layer_spec *l) {
+  (void)l;
+  int rc, keep = 0;
+  if ((rc = k->ops->channels_last(k)) || (rc = k->ops->boolean(k, "keepdims", 0, &keep))) return rc;
+  if (keep) return k->ops->fail(k, QAT_ERR_UNSUPPORTED, "keepdims true is not supported (expected false)");
+  return QAT_OK;
 }

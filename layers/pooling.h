@@ -14,6 +14,9 @@ int qat_pool_build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out);
 int qat_pool_lower(qat_lowering *L, int li);
 int qat_pool_keras(const qat_kcfg *k, qat_layer_spec *l);
 void qat_pool_yaml(qat_yaml_out *y, const qat_layer_spec *l);
+/* Global pooling over H and W (MEAN, REDUCE_MAX; keep_dims false) and its Keras arguments. */
+int qat_global_pool_lower(qat_lowering *L, int li, qat_tflite_op code);
+int qat_global_pool_keras(const qat_kcfg *k, qat_layer_spec *l);
 
 /* A pooling layer's descriptor: its names and the rounding its int8 op needs simulated
  * (link_requant, or NULL); the op follows from its type. */
