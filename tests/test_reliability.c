@@ -188,6 +188,40 @@ static void test_kill9_orphan(void **state) {
   assert_int_equal(temps, 0);
 }
 
+/* The same writer killed but not yet reaped (a zombie, as in a container whose process 1 does
+ * not reap, or under `timeout -s KILL`): its temp file is an orphan all the same. */
+static void test_zombie_writer_orphan(void **state) {
+  (void)state;
+  char target[1024];
+  snprintf(target, sizeof target, "%s/steps.csv", tmpdir);
+  int pipefd[2];
+  assert_int_equal(pipe(pipefd), 0);
+  pid_t c = fork();
+  assert_true(c >= 0);
+  if (c == 0) {
+    qat_atomic_file f;
+    if (qat_atomic_begin(&f, target)) _exit(1);
+    fputs("step,loss\n", f.fp);
+    fflush(f.fp);
+    if (write(pipefd[1], "x", 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  char x;
+  assert_int_equal(read(pipefd[0], &x, 1), 1);
+  kill(c, SIGKILL);
+  siginfo_t info;
+  /* wait until it is dead, leaving it unreaped */
+  assert_int_equal(waitid(P_PID, (id_t)c, &info, WEXITED | WNOWAIT), 0);
+  assert_int_equal(kill(c, 0), 0); /* still a zombie */
+  qat_atomic_file f;
+  assert_int_equal(qat_atomic_begin(&f, target), QAT_OK);
+  assert_int_equal(f.orphans_removed, 1);
+  qat_atomic_abort(&f);
+  waitpid(c, NULL, 0);
+  close(pipefd[0]);
+  close(pipefd[1]);
+}
+
 /* A crash of libhdf5 while the child parses a file becomes a one-line error naming the file;
  * the parent is unharmed and opens the next file normally. */
 static void test_h5_child_crash_contained(void **state) {
@@ -218,6 +252,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cap_before_read, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orphans_removed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kill9_orphan, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_zombie_writer_orphan, setup, teardown),
       cmocka_unit_test_setup_teardown(test_h5_child_crash_contained, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

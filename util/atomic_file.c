@@ -21,6 +21,22 @@ static void atomic_free(qat_atomic_file *f) {
   f->fp = NULL;
 }
 
+/* A killed writer may linger as a zombie when nobody reaps it: a container whose process 1 is
+ * not an init, or a `timeout -s KILL` that killed itself along with its child. kill(pid, 0)
+ * succeeds on a zombie, so its state in /proc decides. */
+static int writer_gone(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH; /* EPERM: alive, not ours to see */
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *close_paren = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
+  return close_paren && close_paren[1] == ' ' && (close_paren[2] == 'Z' || close_paren[2] == 'X');
+}
+
 /* Temp files are "<target>.tmp.<pid>.XXXXXX" and their writer holds flock(LOCK_EX) on them
  * until commit or abort. Either proves a temp file alive; a temp file whose writer process no
  * longer exists and which nobody holds locked is an orphan of a kill -9 or a power loss.
@@ -37,7 +53,7 @@ static int is_orphan(int dirfd, const char *name) {
       pid <= 0 || pid > 0x3fffffff)
     return 0;
   if (pid == (long)getpid()) return 0; /* our own, maybe another thread's live write */
-  if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) return 0; /* alive (or not ours to see) */
+  if (!writer_gone((pid_t)pid)) return 0;
   int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return 0;
   struct stat st;
