@@ -72,4 +72,15 @@ for mod_pkg in tflite_micro:tflite-micro tensorboard:tensorboard pytest:pytest w
       echo "setup: $pkg has no wheel for this Python; the tests that need it will skip" >&2
   fi
 done
+# A real Keras (tensorflow-cpu from PyPI) for the tests that import what Keras writes and run
+# what the TFLite converter writes (tests/acceptance/): its own venv, .venv-keras, since it is
+# large (about 1.6 GB) and the interop venv above must stay small. QAT_KERAS_PYTHON points the
+# tests at another Python with tensorflow; where neither imports, those tests skip and say so.
+kvenv="$root/.venv-keras"
+if ! "$kvenv/bin/python" -c 'import tensorflow, keras, h5py' 2>/dev/null; then
+  echo "setup: creating $kvenv with tensorflow-cpu (a real Keras and TFLite converter for the tests)"
+  [ -x "$kvenv/bin/python" ] || "$py" -m venv "$kvenv"
+  "$kvenv/bin/python" -m pip install -q --disable-pip-version-check tensorflow-cpu h5py numpy ||
+    echo "setup: warning: tensorflow-cpu did not install; the Keras acceptance tests will skip" >&2
+fi
 exit 0
