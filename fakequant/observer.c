@@ -66,9 +66,12 @@ int qat_observer_update(qat_observer *obs, const float *x, int64_t n) {
     return QAT_OK;
   }
   if (obs->kind == QAT_OBSERVER_EMA) {
-    const float w = 1.0f - qat_observer_decay(obs); /* exact (Sterbenz) for decay in [0.5, 1) */
-    obs->min = obs->min - (obs->min - bmin) * w;
-    obs->max = obs->max - (obs->max - bmax) * w;
+    /* the warm-up widens: an end the batch passes follows with the warm-up's decay, an end
+     * inside it shrinks with the configured one, so the range never falls to one small batch's
+     * extremes (a test set would then clip past them) */
+    const float w = 1.0f - qat_observer_decay(obs), slow = 1.0f - obs->decay; /* exact (Sterbenz) in [0.5, 1) */
+    obs->min = obs->min - (obs->min - bmin) * (bmin < obs->min ? w : slow);
+    obs->max = obs->max - (obs->max - bmax) * (bmax > obs->max ? w : slow);
     if (obs->updates < QAT_OBSERVER_WARM) obs->updates++;
   } else {
     if (obs->updates < QAT_OBSERVER_WARM) obs->updates++;

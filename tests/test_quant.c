@@ -930,6 +930,11 @@ static void test_observer_warmup(void **state) {
   const float w = 1.0f - (float)(2.0 / 11.0);
   assert_float_bits(o.max, 1.0f - (1.0f - 3.0f) * w);
   assert_float_bits(o.min, -1.0f - (-1.0f + 2.0f) * w);
+  /* a batch inside the range shrinks it with the configured decay only */
+  const float inside[2] = {-0.5f, 0.5f};
+  const float hi = o.max;
+  assert_int_equal(qat_observer_update(&o, inside, 2), 0);
+  assert_float_bits(o.max, hi - (hi - 0.5f) * (1.0f - QAT_OBSERVER_DEFAULT_DECAY));
   /* without the warm-up the same batch moves the range by 0.1 % */
   qat_observer p;
   assert_int_equal(qat_observer_init(&p, QAT_OBSERVER_EMA, QAT_OBSERVER_DEFAULT_DECAY), 0);

@@ -237,7 +237,8 @@ typedef enum qat_observer_kind {
  * initializes it. With warmup set, the decay of an update is min(decay, (1 + t) / (10 + t)) in
  * float, t the batches folded in before it (TF's ExponentialMovingAverage with num_updates): a
  * range seeded from a few batches follows the data while the weights move, and settles to the
- * configured decay after about 10,000 updates. */
+ * configured decay after about 10,000 updates. The warm-up only widens: an end that the batch
+ * lies inside moves with the configured decay. */
 typedef struct qat_observer {
   qat_observer_kind kind;
   float decay;     /* EMA only, in [0, 1) */
