@@ -148,12 +148,77 @@ int qat_calib_seed_observers(qat_model *m, const qat_dataset *train, int64_t bat
   rc = qat_calibrate(m, &sample, &opt);
   qat_dataset_free(&sample);
   if (rc) return qat_fail_prefix(rc, "seeding the activation ranges (quantize.calibrate): ");
-  /* the training observer (EMA by default) continues from the calibrated range */
+  /* the training observer (EMA by default) continues from the calibrated range, its warm-up
+   * counting the calibration batches as updates */
   for (int i = 0; i < m->n_fq; i++) {
     qat_fq *fq = m->fq[i];
     if (fq->role != QAT_FQ_ACTIVATION || fq->learned || fq->fixed) continue;
     fq->observer.kind = (qat_observer_kind)q->observer;
-    fq->observer.decay = q->decay;
+    fq->observer.decay = q->observer == QAT_OBSERVER_EMA ? q->decay : 0.0f;
+    fq->observer.warmup = q->observer == QAT_OBSERVER_EMA && q->ema_warmup;
   }
+  return QAT_OK;
+}
+
+/* Batch-norm statistics still at their initial values (moving variance exactly 1 in every channel
+ * of every BatchNormalization): a network never trained, whose frozen BN would not normalize. */
+static int bn_untrained(const qat_model *m, int *n_bn) {
+  *n_bn = 0;
+  for (int k = 0; k < m->graph.n_nodes; k++) {
+    const qat_node *nd = &m->graph.nodes[k];
+    if (nd->op != QAT_OP_BATCH_NORM) continue;
+    ++*n_bn;
+    const qat_tensor *var = nd->inputs[4];
+    for (int64_t c = 0; c < qat_tensor_size(var); c++)
+      if (var->data[c] != 1.0f) return 0;
+  }
+  return *n_bn > 0;
+}
+
+int qat_calib_estimate_bn(qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed, int *estimated) {
+  *estimated = 0;
+  int n_bn = 0;
+  if (batches < 1 || train->n < 1 || !bn_untrained(m, &n_bn)) return QAT_OK;
+  qat_dataset sample;
+  memset(&sample, 0, sizeof sample);
+  int64_t count = batches > INT64_MAX / m->max_batch ? INT64_MAX : batches * m->max_batch;
+  int rc = qat_dataset_sample(train, count, seed, &sample);
+  if (rc) return rc;
+  const int bs = m->max_batch;
+  const int64_t px = (int64_t)sample.h * sample.w * sample.c;
+  qat_batcher b;
+  memset(&b, 0, sizeof b);
+  float *x = malloc((size_t)(bs * px) * sizeof *x), *momentum = malloc((size_t)n_bn * sizeof *momentum);
+  int32_t *y = malloc((size_t)bs * sizeof *y);
+  if (!x || !y || !momentum) rc = qat_fail(QAT_ERR_NOMEM, "out of memory estimating batch-norm statistics");
+  if (!rc) rc = qat_batcher_init(&b, &sample, bs, 0, 0, 0);
+  if (rc) goto done;
+  /* keep each layer's momentum; batch k then weighs 1/(k+1): the moving statistics become the
+   * plain average of the batches' statistics (PyTorch's update_bn with momentum None) */
+  for (int k = 0, i = 0; k < m->graph.n_nodes; k++)
+    if (m->graph.nodes[k].op == QAT_OP_BATCH_NORM) momentum[i++] = m->graph.nodes[k].attrs.momentum;
+  const int64_t nb = qat_batcher_num_batches(&b);
+  for (int64_t j = 0; j < nb; j++) {
+    int got = qat_batcher_get(&b, j, x, y);
+    if (got < 0) {
+      rc = got;
+      break;
+    }
+    for (int k = 0; k < m->graph.n_nodes; k++)
+      if (m->graph.nodes[k].op == QAT_OP_BATCH_NORM) m->graph.nodes[k].attrs.momentum = (float)j / (float)(j + 1);
+    /* batch statistics, fake quant off: the float network normalizing itself, layer by layer */
+    qat_exec ex = {.training = 1, .seed = seed, .step = (uint64_t)j};
+    qat_model_forward(m, x, got, &ex);
+  }
+  for (int k = 0, i = 0; k < m->graph.n_nodes; k++)
+    if (m->graph.nodes[k].op == QAT_OP_BATCH_NORM) m->graph.nodes[k].attrs.momentum = momentum[i++];
+  if (!rc) *estimated = n_bn;
+done:
+  free(x);
+  free(y);
+  free(momentum);
+  qat_batcher_free(&b);
+  qat_dataset_free(&sample);
+  if (rc) return qat_fail_prefix(rc, "estimating batch-norm statistics: ");
   return QAT_OK;
 }

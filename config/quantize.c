@@ -36,6 +36,7 @@ int qat_cfg_quantize(const cfg_ctx *c, const cfg_node *q, qat_quantize_spec *out
   out->decay = QAT_OBSERVER_DEFAULT_DECAY;
   out->freeze_bn_after = QAT_FREEZE_BN_AUTO;
   out->calibrate = QAT_CALIBRATE_DEFAULT_BATCHES;
+  out->ema_warmup = 1;
   if (!q || qat_cfg_is_null(q)) return 0;
   if ((rc = qat_cfg_map(c, q, "quantize", keys, NKEYS(keys), v))) return rc;
   if (!v[0]) return qat_cfg_error(c, q, "quantize", "missing key 'mode' (expected qat or none)");
@@ -49,10 +50,10 @@ int qat_cfg_quantize(const cfg_ctx *c, const cfg_node *q, qat_quantize_spec *out
     return rc;
   if (v[6] && (rc = int64_arg(c, v[6], "quantize.calibrate", &out->calibrate))) return rc;
   if (v[4] && !qat_cfg_is_null(v[4])) {
-    static const char *const akeys[] = {"observer", "decay"};
+    static const char *const akeys[] = {"observer", "decay", "warmup"};
     static const char *const observers[] = {"ema", "minmax", "lsq"};
-    const cfg_node *a[2];
-    if ((rc = qat_cfg_map(c, v[4], "quantize.activations", akeys, 2, a))) return rc;
+    const cfg_node *a[3];
+    if ((rc = qat_cfg_map(c, v[4], "quantize.activations", akeys, 3, a))) return rc;
     int kind = 0;
     if (a[0] && (rc = qat_cfg_enum(c, a[0], "quantize.activations.observer", observers, 3, &kind))) return rc;
     out->observer = kind == 1 ? QAT_OBSERVER_MINMAX : QAT_OBSERVER_EMA;
@@ -60,6 +61,10 @@ int qat_cfg_quantize(const cfg_ctx *c, const cfg_node *q, qat_quantize_spec *out
     if (a[1]) {
       if (kind != 0) return qat_cfg_error(c, a[1], "quantize.activations.decay", "only the ema observer has a decay");
       if ((rc = qat_cfg_float(c, a[1], "quantize.activations.decay", 0, 0, 1, 1, &out->decay))) return rc;
+    }
+    if (a[2]) {
+      if (kind != 0) return qat_cfg_error(c, a[2], "quantize.activations.warmup", "only the ema observer has a warm-up");
+      if ((rc = qat_cfg_bool(c, a[2], "quantize.activations.warmup", &out->ema_warmup))) return rc;
     }
   }
   if (v[5] && !qat_cfg_is_null(v[5])) {

@@ -37,9 +37,18 @@ int qat_observer_init(qat_observer *obs, qat_observer_kind kind, float decay) {
   obs->kind = kind;
   obs->decay = kind == QAT_OBSERVER_EMA ? decay : 0.0f;
   obs->initialized = 0;
+  obs->warmup = 0;
+  obs->updates = 0;
   obs->min = 0.0f;
   obs->max = 0.0f;
   return QAT_OK;
+}
+
+float qat_observer_decay(const qat_observer *obs) {
+  if (!obs->warmup || obs->updates >= QAT_OBSERVER_WARM) return obs->decay;
+  /* (1 + t) / (10 + t) rounded once: both terms are exact in double */
+  const float w = (float)((double)(1 + obs->updates) / (double)(10 + obs->updates));
+  return w < obs->decay ? w : obs->decay;
 }
 
 int qat_observer_update(qat_observer *obs, const float *x, int64_t n) {
@@ -53,13 +62,19 @@ int qat_observer_update(qat_observer *obs, const float *x, int64_t n) {
     obs->min = bmin;
     obs->max = bmax;
     obs->initialized = 1;
+    if (obs->updates < QAT_OBSERVER_WARM) obs->updates++;
     return QAT_OK;
   }
   if (obs->kind == QAT_OBSERVER_EMA) {
-    const float w = 1.0f - obs->decay; /* exact (Sterbenz) for decay in [0.5, 1) */
-    obs->min = obs->min - (obs->min - bmin) * w;
-    obs->max = obs->max - (obs->max - bmax) * w;
+    /* the warm-up widens: an end the batch passes follows with the warm-up's decay, an end
+     * inside it shrinks with the configured one, so the range never falls to one small batch's
+     * extremes (a test set would then clip past them) */
+    const float w = 1.0f - qat_observer_decay(obs), slow = 1.0f - obs->decay; /* exact (Sterbenz) in [0.5, 1) */
+    obs->min = obs->min - (obs->min - bmin) * (bmin < obs->min ? w : slow);
+    obs->max = obs->max - (obs->max - bmax) * (bmax > obs->max ? w : slow);
+    if (obs->updates < QAT_OBSERVER_WARM) obs->updates++;
   } else {
+    if (obs->updates < QAT_OBSERVER_WARM) obs->updates++;
     if (bmin < obs->min) obs->min = bmin;
     if (bmax > obs->max) obs->max = bmax;
   }

@@ -112,6 +112,7 @@ static int new_fq(builder *b, qat_fq_role role, const char *name, int channels, 
     fq->qmin = QAT_INT8_MIN;
     fq->qmax = QAT_INT8_MAX;
     qat_observer_init(&fq->observer, (qat_observer_kind)m->spec.quantize.observer, m->spec.quantize.decay);
+    fq->observer.warmup = m->spec.quantize.ema_warmup;
     break;
   case QAT_FQ_WEIGHT:
     fq->qmin = QAT_INT8_WEIGHT_MIN;

@@ -1,3 +1,12 @@
 # parity/: the parity report on in-memory exports (bit-identical layers, localized differences,
 # refusals).
 qat_test(test_parity SOURCES test_parity.c LIBS qat_parity qat_export qat_config TIMEOUT 120)
+
+# Issue 14's acceptance: Keras-written random-weight ResNet-8 and MobileNetV2 (alpha 0.35,
+# 96x96x1 and 96x96x3) imported, fine-tuned 32 steps quant-aware, exported int8, parity report
+# (tests/acceptance/test_acceptance.py; numpy from .venv for the synthetic images).
+find_program(QAT_PYTHON3_ACCEPT NAMES python3)
+add_test(NAME acceptance_parity
+    COMMAND ${QAT_PYTHON3_ACCEPT} ${CMAKE_CURRENT_SOURCE_DIR}/acceptance/test_acceptance.py
+            --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR})
+set_tests_properties(acceptance_parity PROPERTIES TIMEOUT 900 LABELS acceptance ENVIRONMENT "OMP_NUM_THREADS=2")

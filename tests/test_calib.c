@@ -181,10 +181,17 @@ static void test_seed_observers(void **state) {
   assert_true(out->observer.initialized && out->observer.min == -1.0f && out->observer.max == 2.0f);
   assert_int_equal(out->observer.kind, QAT_OBSERVER_EMA);
   assert_true(out->observer.decay == 0.9f);
-  /* the EMA continues from there: one batch with range [0, 1] moves the max by 10 % */
-  float batch[2] = {0.0f, 1.0f};
+  /* the EMA continues from there, its warm-up counting the 3 calibration batches: one batch
+   * with range [0, 3] moves the max with decay min(0.9, 4/13); one inside it shrinks it with 0.9 */
+  assert_int_equal(out->observer.warmup, 1);
+  assert_int_equal(out->observer.updates, 3);
+  float batch[2] = {0.0f, 3.0f};
   assert_int_equal(qat_observer_update(&m->layer_fq[1]->observer, batch, 2), 0);
-  assert_true(out->observer.max == 2.0f - (2.0f - 1.0f) * (1.0f - 0.9f));
+  const float grown = 2.0f - (2.0f - 3.0f) * (1.0f - (float)(4.0 / 13.0));
+  assert_true(out->observer.max == grown);
+  batch[1] = 1.0f;
+  assert_int_equal(qat_observer_update(&m->layer_fq[1]->observer, batch, 2), 0);
+  assert_true(out->observer.max == grown - (grown - 1.0f) * (1.0f - 0.9f));
   /* initialized ranges are kept: a second seeding changes nothing */
   float keep = out->observer.max;
   assert_int_equal(qat_calib_seed_observers(m, &ds, 3, 1), 0);

@@ -84,6 +84,10 @@ static const bad_case bad_cases[] = {
      "only the ema observer has a decay"},
     {"quantize decay of 1", MODEL "quantize: {mode: qat, activations: {decay: 1}}\n",
      "quantize.activations.decay:"},
+    {"quantize warmup for minmax", MODEL "quantize: {mode: qat, activations: {observer: minmax, warmup: false}}\n",
+     "only the ema observer has a warm-up"},
+    {"quantize warmup not a bool", MODEL "quantize: {mode: qat, activations: {warmup: 3}}\n",
+     "quantize.activations.warmup"},
     {"quantize granularity", MODEL "quantize: {mode: qat, weights: {granularity: per_row}}\n",
      "quantize.weights.granularity:"},
     {"quantize unknown key", MODEL "quantize: {mode: qat, freeze_observer_after: 10}\n",
@@ -578,6 +582,11 @@ static void test_minimal_defaults(void **state) {
   if (qat_config_parse(q, strlen(q), NULL, &cfg)) fail_msg("%s", qat_error_message());
   assert_true(cfg.model.quantize.calibrate == QAT_CALIBRATE_DEFAULT_BATCHES);
   assert_true(cfg.model.quantize.freeze_bn_after == QAT_FREEZE_BN_AUTO);
+  assert_true(cfg.model.quantize.ema_warmup == 1); /* the EMA's warm-up, on by default */
+  qat_config_free(&cfg);
+  q = MODEL "quantize: {mode: qat, activations: {decay: 0.99, warmup: false}}\n";
+  if (qat_config_parse(q, strlen(q), NULL, &cfg)) fail_msg("%s", qat_error_message());
+  assert_true(cfg.model.quantize.ema_warmup == 0);
   qat_config_free(&cfg);
   q = MODEL "quantize: {mode: qat, calibrate: 0, freeze_bn_after: start}\n";
   if (qat_config_parse(q, strlen(q), NULL, &cfg)) fail_msg("%s", qat_error_message());

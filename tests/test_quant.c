@@ -912,6 +912,51 @@ static void test_observer_ema(void **state) {
   assert_int_equal(qat_observer_init(&d, (qat_observer_kind)9, 0.5f), QAT_ERR_USAGE);
 }
 
+/* The EMA's warm-up: decay min(decay, (1 + t) / (10 + t)) after t batches (TF's
+ * ExponentialMovingAverage with num_updates), so a range follows moving weights at first. */
+static void test_observer_warmup(void **state) {
+  (void)state;
+  qat_observer o;
+  assert_int_equal(qat_observer_init(&o, QAT_OBSERVER_EMA, QAT_OBSERVER_DEFAULT_DECAY), 0);
+  assert_int_equal(o.warmup, 0);
+  assert_int_equal(o.updates, 0);
+  o.warmup = 1;
+  const float b1[2] = {-1.0f, 1.0f}, b2[2] = {-2.0f, 3.0f};
+  assert_int_equal(qat_observer_update(&o, b1, 2), 0);
+  assert_int_equal(o.updates, 1);
+  assert_float_bits(qat_observer_decay(&o), (float)(2.0 / 11.0));
+  assert_int_equal(qat_observer_update(&o, b2, 2), 0);
+  assert_int_equal(o.updates, 2);
+  const float w = 1.0f - (float)(2.0 / 11.0);
+  assert_float_bits(o.max, 1.0f - (1.0f - 3.0f) * w);
+  assert_float_bits(o.min, -1.0f - (-1.0f + 2.0f) * w);
+  /* a batch inside the range shrinks it with the configured decay only */
+  const float inside[2] = {-0.5f, 0.5f};
+  const float hi = o.max;
+  assert_int_equal(qat_observer_update(&o, inside, 2), 0);
+  assert_float_bits(o.max, hi - (hi - 0.5f) * (1.0f - QAT_OBSERVER_DEFAULT_DECAY));
+  /* without the warm-up the same batch moves the range by 0.1 % */
+  qat_observer p;
+  assert_int_equal(qat_observer_init(&p, QAT_OBSERVER_EMA, QAT_OBSERVER_DEFAULT_DECAY), 0);
+  assert_int_equal(qat_observer_update(&p, b1, 2), 0);
+  assert_int_equal(qat_observer_update(&p, b2, 2), 0);
+  assert_float_bits(p.max, 1.0f - (1.0f - 3.0f) * (1.0f - QAT_OBSERVER_DEFAULT_DECAY));
+  /* the warm-up ends where (1 + t) / (10 + t) passes the decay (t = 8990 for 0.999) */
+  o.updates = 100;
+  assert_float_bits(qat_observer_decay(&o), (float)(101.0 / 110.0));
+  o.updates = 9000;
+  assert_float_bits(qat_observer_decay(&o), QAT_OBSERVER_DEFAULT_DECAY);
+  o.updates = QAT_OBSERVER_WARM; /* saturates there: a count from an old checkpoint */
+  assert_int_equal(qat_observer_update(&o, b1, 2), 0);
+  assert_true(o.updates == QAT_OBSERVER_WARM);
+  /* MINMAX counts too (the calibration pass's batches, which the EMA then continues) */
+  qat_observer mm;
+  assert_int_equal(qat_observer_init(&mm, QAT_OBSERVER_MINMAX, 0.0f), 0);
+  assert_int_equal(qat_observer_update(&mm, b1, 2), 0);
+  assert_int_equal(qat_observer_update(&mm, b2, 2), 0);
+  assert_int_equal(mm.updates, 2);
+}
+
 static void test_observer_minmax_last(void **state) {
   (void)state;
   qat_observer mm, last;
@@ -961,6 +1006,7 @@ int main(void) {
       cmocka_unit_test(test_fixedpoint_property),
       cmocka_unit_test(test_quantize_multiplier_property),
       cmocka_unit_test(test_observer_ema),
+      cmocka_unit_test(test_observer_warmup),
       cmocka_unit_test(test_observer_minmax_last),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

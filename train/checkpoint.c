@@ -79,6 +79,10 @@ int qat_checkpoint_save_ex(const char *path, const qat_model *m, const qat_optim
     int64_t three = 3;
     snprintf(name, sizeof name, "quant/%s", fq->name);
     rc = qat_h5_write_array(&w, name, QAT_H5_F32, 1, &three, obs);
+    /* the EMA's update count (its warm-up): resume continues it exactly */
+    int64_t one = 1, updates = fq->observer.updates;
+    snprintf(name, sizeof name, "quant_updates/%s", fq->name);
+    if (!rc) rc = qat_h5_write_array(&w, name, QAT_H5_I64, 1, &one, &updates);
   }
   if (!rc && opt) {
     int64_t n = opt->n_params;
@@ -129,6 +133,9 @@ int qat_checkpoint_read_config(const char *path, char **config_text) {
 }
 
 int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_checkpoint_meta *meta) {
+  float (*obs)[3] = NULL;
+  int *have_obs = NULL;
+  int64_t *updates = NULL;
   qat_h5_reader r;
   int rc = qat_h5_reader_open(&r, path);
   if (rc) return rc;
@@ -160,11 +167,10 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
       goto close_reader;
   }
   /* Observer ranges: absent in a float checkpoint (fine-tuning starts them fresh). */
-  float (*obs)[3] = calloc((size_t)(m->n_fq ? m->n_fq : 1), sizeof *obs);
-  int *have_obs = calloc((size_t)(m->n_fq ? m->n_fq : 1), sizeof *have_obs);
-  if (!obs || !have_obs) {
-    free(obs);
-    free(have_obs);
+  obs = calloc((size_t)(m->n_fq ? m->n_fq : 1), sizeof *obs);
+  have_obs = calloc((size_t)(m->n_fq ? m->n_fq : 1), sizeof *have_obs);
+  updates = calloc((size_t)(m->n_fq ? m->n_fq : 1), sizeof *updates);
+  if (!obs || !have_obs || !updates) {
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory reading %s", path);
     goto close_reader;
   }
@@ -175,12 +181,16 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
     int64_t three = 3;
     if ((rc = qat_h5_read_array(&r, name, QAT_H5_F32, 1, &three, obs[i], QAT_H5_REQUIRE_CHECKSUM))) break;
     have_obs[i] = 1;
+    /* a checkpoint written before the warm-up: its ranges continue with the configured decay */
+    updates[i] = QAT_OBSERVER_WARM;
+    snprintf(name, sizeof name, "quant_updates/%s", m->fq[i]->name);
+    int64_t one = 1;
+    if (qat_h5_has(&r, name) == 1 &&
+        (rc = qat_h5_read_array(&r, name, QAT_H5_I64, 1, &one, &updates[i], QAT_H5_REQUIRE_CHECKSUM)))
+      break;
+    if (updates[i] < 0) updates[i] = 0;
   }
-  if (rc) {
-    free(obs);
-    free(have_obs);
-    goto close_reader;
-  }
+  if (rc) goto close_reader;
   qat_checkpoint_meta got = {0};
   int64_t seed = 0;
   if ((rc = qat_h5_read_attr_int64(&r, "/", "epoch", &got.epoch)) ||
@@ -217,6 +227,7 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
       fq->observer.min = obs[i][0];
       fq->observer.max = obs[i][1];
       fq->observer.initialized = obs[i][2] != 0.0f;
+      fq->observer.updates = updates[i];
       fq->valid = 0; /* recomputed from the observer on the next forward */
       if (fq->observer.initialized &&
           !qat_observer_params(&fq->observer, fq->qmin, fq->qmax, &fq->scale[0], &fq->zero_point[0])) {
@@ -225,10 +236,11 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
         fq->valid = 1;
       }
     }
-  free(obs);
-  free(have_obs);
   if (meta) *meta = got;
 close_reader:
+  free(obs);
+  free(have_obs);
+  free(updates);
   free(params);
   free(state);
   qat_h5_reader_close(&r);

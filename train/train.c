@@ -427,6 +427,22 @@ setup_done:
         qat_dist_abort(d, rc); /* the other ranks may be waiting in a collective */
         goto cleanup;
       }
+      /* a network never trained, its batch norm frozen from the start: statistics from data */
+      if (global_step == 0 && cfg->model.quantize.enabled &&
+          m->spec.quantize.freeze_bn_after == QAT_FREEZE_BN_START) {
+        int estimated = 0;
+        if ((rc = qat_calib_estimate_bn(m, &train, cfg->model.quantize.calibrate, ts->seed, &estimated)))
+          goto cleanup;
+        if (estimated && o->progress) {
+          char note[200];
+          snprintf(note, sizeof note,
+                   "batch norm: the %d BatchNormalization layers had their initial statistics (an untrained "
+                   "network); estimated from %lld batches before freezing them",
+                   estimated, (long long)cfg->model.quantize.calibrate);
+          qat_progress pn = {.kind = QAT_PROGRESS_DATA, .message = note};
+          if (qat_dist_max_int(d, o->progress(&pn, o->user))) goto interrupted;
+        }
+      }
       /* observers start from data: calibrated when fake quant switches on */
       if (global_step == cfg->model.quantize.delay &&
           (rc = qat_calib_seed_observers(m, &train, cfg->model.quantize.calibrate, ts->seed)))

@@ -77,4 +77,12 @@ int qat_calibrate(qat_model *m, const qat_dataset *ds, const qat_calib_options *
  * every observer already has a range (a checkpoint's), for LSQ activations, or batches < 1. */
 int qat_calib_seed_observers(qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed);
 
+/* Batch norm of a network never trained, frozen: when every BatchNormalization still has its
+ * initial statistics (moving variance exactly 1 in every channel, as Keras and qat init write
+ * them), `batches` batches drawn as above run through the float model with batch statistics and
+ * the moving statistics become their average, so that the frozen BN normalizes as training-mode
+ * BN would instead of passing a signal that shrinks layer after layer. *estimated: the number of
+ * BatchNormalization layers estimated (0: statistics kept). */
+int qat_calib_estimate_bn(qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed, int *estimated);
+
 #endif

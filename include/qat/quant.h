@@ -234,13 +234,25 @@ typedef enum qat_observer_kind {
 /* min/max always include 0: each batch range is widened to [min(bmin, 0), max(bmax, 0)]
  * before it is folded in, as tfmot's MovingAvgQuantize / LastValueQuantize do. The EMA is
  * TF's assign_moving_average in float: v -= (v - batch) * (1 - decay); the first batch
- * initializes it. */
+ * initializes it. With warmup set, the decay of an update is min(decay, (1 + t) / (10 + t)) in
+ * float, t the batches folded in before it (TF's ExponentialMovingAverage with num_updates): a
+ * range seeded from a few batches follows the data while the weights move, and settles to the
+ * configured decay after about 10,000 updates. The warm-up only widens: an end that the batch
+ * lies inside moves with the configured decay. */
 typedef struct qat_observer {
   qat_observer_kind kind;
   float decay;     /* EMA only, in [0, 1) */
   int initialized; /* 0 until the first non-empty batch */
+  int warmup;      /* EMA only: the warm-up above */
+  int64_t updates; /* batches folded in (saturates at QAT_OBSERVER_WARM) */
   float min, max;
 } qat_observer;
+
+/* An update count past any warm-up (an observer from a checkpoint that did not store one). */
+#define QAT_OBSERVER_WARM ((int64_t)1 << 40)
+
+/* The decay the EMA applies to an update after `updates` batches (warm-up or not). */
+float qat_observer_decay(const qat_observer *obs);
 
 /* Errors: unknown kind or decay outside [0, 1) (QAT_ERR_USAGE). */
 int qat_observer_init(qat_observer *obs, qat_observer_kind kind, float decay);

@@ -78,6 +78,7 @@ typedef struct qat_quantize_spec {
   int activations_lsq;            /* activations: learned step size (LSQ) instead of an observer */
   int weights_lsq;                /* weights: learned step size instead of max|w| / 127 */
   float decay;                    /* EMA decay, default 0.999 */
+  int ema_warmup;                 /* EMA: decay min(decay, (1+t)/(10+t)) after t batches (default 1) */
   int weights_per_tensor;         /* weights: 0 per channel (default), 1 per tensor */
 } qat_quantize_spec;
 #define QAT_FREEZE_BN_AUTO (-1)
