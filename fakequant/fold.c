@@ -6,6 +6,18 @@
 #include "qat/error.h"
 #include "qat/export.h"
 
+static double fold_scale(float gamma, float var, float epsilon) {
+  return (double)gamma / sqrt((double)var + (double)epsilon);
+}
+
+static double fold_shift(float bias, float beta, float mean, double scale) {
+  return ((double)bias - (double)mean) * scale + (double)beta;
+}
+
+float qat_fold_bias(float bias, float gamma, float beta, float mean, float var, float epsilon) {
+  return (float)fold_shift(bias, beta, mean, fold_scale(gamma, var, epsilon));
+}
+
 int qat_fold_batch_norm(const float *w, const float *bias, int64_t w_size, int channels, qat_fold_layout layout,
                         const float *gamma, const float *beta, const float *mean, const float *var, float epsilon,
                         float *w_out, float *bias_out) {
@@ -29,8 +41,8 @@ int qat_fold_batch_norm(const float *w, const float *bias, int64_t w_size, int c
                     (double)var[c], (double)epsilon);
       goto free_scale;
     }
-    scale[c] = (double)gamma[c] / sqrt(v);
-    shift[c] = ((bias ? (double)bias[c] : 0.0) - (double)mean[c]) * scale[c] + (double)beta[c];
+    scale[c] = fold_scale(gamma[c], var[c], epsilon);
+    shift[c] = fold_shift(bias ? bias[c] : 0.0f, beta[c], mean[c], scale[c]);
     if (!isfinite(scale[c]) || !isfinite(shift[c]) || !isfinite((float)shift[c])) {
       rc = qat_fail(QAT_ERR_FORMAT, "batch-norm fold: channel %d gives a non-finite scale or bias", c);
       goto free_scale;

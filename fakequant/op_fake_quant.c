@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "qat/export.h"
 #include "qat/fq.h"
 #include "autograd/op_common.h"
 
@@ -217,13 +218,35 @@ static int fq_add_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
   return 1;
 }
 
-static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y) {
+/* A folded batch norm's bias as the exporter quantizes it (qat_fold_bias, then
+ * qat_quantize_bias_int32's rounding), per channel; 0 when one does not fit. */
+static int fq_folded_bias(qat_fq *fq, float s_in) {
+  const qat_fq *w = fq->weight;
+  const float *gamma = fq->fold_bn[0]->data, *beta = fq->fold_bn[1]->data, *mean = fq->fold_bn[2]->data,
+              *var = fq->fold_bn[3]->data;
+  for (int c = 0; c < fq->requant_channels; c++) {
+    const float b = qat_fold_bias(0.0f, gamma[c], beta[c], mean[c], var[c], fq->fold_epsilon);
+    const double r = round((double)b / (double)(s_in * w->scale[w->channels == 1 ? 0 : c]));
+    if (!(fabs(r) <= 2147483647.0)) return 0;
+    fq->requant_bias[c] = (int64_t)r;
+  }
+  return 1;
+}
+
+static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y, const qat_exec *ex) {
   if (fq->requant == QAT_REQUANT_MEAN) return fq_mean_requantized(fq, x, y);
   if (fq->requant == QAT_REQUANT_ADD) return fq_add_requantized(fq, x, y);
   const qat_fq *in = fq->input, *w = fq->weight;
   if (!in->valid || !w->valid) return 0;
   const int channels = fq->requant_channels, per_tensor = w->channels == 1;
   const float s_in = in->scale[0], s_out = fq->scale[0];
+  /* With a folded batch norm on its moving statistics, the accumulator is the head op's own
+   * output plus the folded bias's integers; while it trains on batch statistics, the int8
+   * op's arithmetic has no counterpart and the float output stands in. */
+  const float *src = x->data;
+  const int folded = fq->fold_bn[0] && fq->requant_in[0] && (!ex->training || ex->freeze_bn) &&
+                     fq_folded_bias(fq, s_in);
+  if (folded) src = fq->requant_in[0]->data;
   const int32_t zp = fq->zero_point[0];
   int32_t act_min, act_max;
   if (qat_activation_bounds(s_out, zp, fq->qmin, fq->qmax, fq->act == QAT_ACTIVATION_LINEAR ? -INFINITY : 0.0f,
@@ -246,7 +269,7 @@ static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y) {
       const int c = (int)(i % channels);
       /* the bias grid's scale, a float product as the bias quantizer forms it */
       const float s_acc = s_in * w->scale[per_tensor ? 0 : c];
-      const double v = round((double)x->data[i] / (double)s_acc);
+      const double v = round((double)src[i] / (double)s_acc) + (folded ? (double)fq->requant_bias[c] : 0.0);
       const int32_t acc = v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : v == v ? (int32_t)v : 0;
       int64_t q;
       if (kind == QAT_REQUANT_FIXED_POINT) {
@@ -315,7 +338,7 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
     if (src != y) memcpy(y, src, (size_t)n * sizeof(float));
     return;
   }
-  if (fq->requant != QAT_REQUANT_NONE && fq_requantized(fq, x, y)) return;
+  if (fq->requant != QAT_REQUANT_NONE && fq_requantized(fq, x, y, ex)) return;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t k = 0; k < chunks; k++) {
     int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;

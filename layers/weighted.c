@@ -75,12 +75,36 @@ static int link_requant(qat_model *m, int head, qat_fq *out, qat_requant kind) {
   const qat_tensor *y = m->layer_out[head];
   int channels = y->dims[y->rank - 1];
   QAT_ASSERT(w->channels == 1 || w->channels == channels);
-  size_t bytes = (size_t)channels * (sizeof(int32_t) + sizeof(int) + sizeof(double));
+  size_t bytes = (size_t)channels * (sizeof(int64_t) + sizeof(int32_t) + sizeof(int) + sizeof(double));
   double *eff = malloc(bytes);
   if (!eff) return qat_fail(QAT_ERR_NOMEM, "out of memory building the model");
   out->requant_eff = eff;
-  out->requant_mult = (int32_t *)(eff + channels);
+  out->requant_bias = (int64_t *)(eff + channels);
+  out->requant_mult = (int32_t *)(out->requant_bias + channels);
   out->requant_shift = (int *)(out->requant_mult + channels);
+  /* the head op's output, and the batch norm folded after it (CHANNEL_UNSCALE, BATCH_NORM) */
+  const qat_graph *g = &m->graph;
+  const qat_tensor *wq = NULL, *acc = NULL;
+  for (int i = 0; i < g->n_nodes && !wq; i++)
+    if (qat_node_fq(&g->nodes[i]) == w) wq = g->nodes[i].output;
+  for (int i = 0; i < g->n_nodes && wq && !acc; i++)
+    if (g->nodes[i].n_inputs >= 2 && g->nodes[i].inputs[1] == wq) acc = g->nodes[i].output;
+  out->requant_in[0] = acc;
+  if (acc && m->fold_bn[head] >= 0) {
+    const qat_tensor *t = acc;
+    for (int i = 0; i < g->n_nodes; i++) {
+      const qat_node *nd = &g->nodes[i];
+      if (nd->n_inputs < 1 || nd->inputs[0] != t) continue;
+      if (nd->op == QAT_OP_CHANNEL_UNSCALE) {
+        t = nd->output;
+      } else if (nd->op == QAT_OP_BATCH_NORM && nd->n_inputs >= 5) {
+        for (int k = 0; k < 4; k++) out->fold_bn[k] = nd->inputs[1 + k];
+        out->fold_epsilon = nd->attrs.epsilon;
+        break;
+      }
+    }
+    QAT_ASSERT(out->fold_bn[0]);
+  }
   out->requant_channels = channels;
   out->requant = kind;
   out->input = in;

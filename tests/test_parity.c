@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #include <cmocka.h>
 
@@ -36,6 +37,31 @@ static const char *yaml_cnn =
     "quantize: {mode: qat}\n"
     "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
 
+/* Folded batch norms whose float ops add and cancel large terms (see shift_bn_means), deep sums
+ * (3x3 over 32 channels, 1x1 over 64), a depthwise conv, a dense: recovering the int8
+ * accumulator from the float output of conv -> unscale -> batch norm misses by one whenever
+ * the folded bias's quotient lies near a half; the output fake quant must rebuild it from the
+ * conv's own output and the folded bias's integers, as the exporter computes them. */
+static const char *yaml_deep =
+    "model:\n"
+    "  input: [10, 10, 1]\n"
+    "  layers:\n"
+    "    - Conv2D: {name: c1, filters: 32, kernel_size: 3, padding: same, use_bias: false}\n"
+    "    - BatchNormalization: {name: bn1}\n"
+    "    - ReLU: {name: r1}\n"
+    "    - Conv2D: {name: c2, filters: 64, kernel_size: 3, padding: same, use_bias: false}\n"
+    "    - BatchNormalization: {name: bn2}\n"
+    "    - ReLU: {name: r2}\n"
+    "    - Conv2D: {name: c3, filters: 48, kernel_size: 1}\n"
+    "    - DepthwiseConv2D: {name: dw, kernel_size: 3, use_bias: false}\n"
+    "    - BatchNormalization: {name: bn3}\n"
+    "    - ReLU: {name: r3, max_value: 6}\n"
+    "    - Flatten: {name: flat}\n"
+    "    - Dense: {name: out, units: 5}\n"
+    "data: {dataset: fashion-mnist}\n"
+    "quantize: {mode: qat}\n"
+    "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
+
 typedef struct fixture {
   qat_config cfg;
   qat_model *m;
@@ -45,7 +71,7 @@ typedef struct fixture {
 
 /* A model whose observers have seen a few batches, its int8 file loaded with every tensor kept,
  * and SAMPLES random 10x10 images. */
-static void setup_fixture(fixture *f, const char *yaml, uint64_t seed) {
+static void setup_fixture_with(fixture *f, const char *yaml, uint64_t seed, void (*before_export)(qat_model *)) {
   memset(f, 0, sizeof *f);
   if (qat_config_parse(yaml, strlen(yaml), "test.yaml", &f->cfg)) fail_msg("config: %s", qat_error_message());
   if (qat_model_create(&f->m, &f->cfg.model, BATCH, seed)) fail_msg("model: %s", qat_error_message());
@@ -58,6 +84,7 @@ static void setup_fixture(fixture *f, const char *yaml, uint64_t seed) {
     ex.step = (uint64_t)s;
     qat_model_forward(f->m, x, BATCH, &ex);
   }
+  if (before_export) before_export(f->m);
   assert_int_equal(qat_export_int8_prepare(f->m), 0);
   qat_tflite_model t;
   uint8_t *bytes;
@@ -76,6 +103,8 @@ static void setup_fixture(fixture *f, const char *yaml, uint64_t seed) {
   for (int i = 0; i < SAMPLES * 100; i++) f->ds.images[i] = (uint8_t)(qat_rng_next(&r) >> 56);
   for (int i = 0; i < SAMPLES; i++) f->ds.labels[i] = (uint8_t)(qat_rng_next(&r) % 5);
 }
+
+static void setup_fixture(fixture *f, const char *yaml, uint64_t seed) { setup_fixture_with(f, yaml, seed, NULL); }
 
 static void teardown_fixture(fixture *f) {
   qat_rt_model_free(f->rt);
@@ -119,6 +148,44 @@ static void test_own_export_is_bit_identical(void **state) {
   assert_int_equal(r.fakequant_correct, r.int8_correct);
   /* the float model differs from the int8 one: finite SQNR after the input */
   assert_true(qat_parity_sqnr_db(&entry(&r, "r1")->s) < 80.0);
+  qat_parity_free(&r);
+  teardown_fixture(&f);
+}
+
+/* Moves each folded batch norm's moving mean by +40 and its beta to match: the same function,
+ * but the float batch-norm ops now add and cancel large terms, as a trained network's do. */
+static void shift_bn_means(qat_model *m) {
+  const char *bns[] = {"bn1", "bn2", "bn3"};
+  for (int k = 0; k < 3; k++) {
+    char name[64];
+    const qat_param *p[4];
+    const char *what[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
+    for (int j = 0; j < 4; j++) {
+      snprintf(name, sizeof name, "%s/%s", bns[k], what[j]);
+      p[j] = qat_model_find_param(m, name);
+      assert_non_null(p[j]);
+    }
+    for (int64_t c = 0; c < p[0]->size; c++) {
+      const float g = p[0]->tensor->data[c] / sqrtf(p[3]->tensor->data[c] + 1e-3f);
+      p[2]->tensor->data[c] += 40.0f;
+      p[1]->tensor->data[c] += 40.0f * g;
+    }
+  }
+}
+
+static void test_folded_batch_norm_is_exact(void **state) {
+  (void)state;
+  fixture f;
+  setup_fixture_with(&f, yaml_deep, 5, shift_bn_means);
+  qat_parity_report r;
+  assert_int_equal(qat_parity_run(f.m, f.rt, &f.ds, &r), 0);
+  for (int i = 0; i < r.n_layers; i++) {
+    const qat_parity_stats *s = &r.layers[i].s;
+    printf("# %-6s %-18s %7lld values, %lld identical, own %lld\n", r.layers[i].name, r.layers[i].op,
+           (long long)s->values, (long long)s->identical, (long long)s->local_identical);
+    assert_int_equal(s->local_identical, s->values);
+    assert_int_equal(s->identical, s->values);
+  }
   qat_parity_free(&r);
   teardown_fixture(&f);
 }
@@ -183,6 +250,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_own_export_is_bit_identical),
       cmocka_unit_test(test_difference_is_localized),
+      cmocka_unit_test(test_folded_batch_norm_is_exact),
       cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,9 @@ typedef enum qat_fold_layout {
  * rounded once to float. w has w_size values, a multiple of channels. w_out / bias_out may
  * alias w / bias (in place). Fails, writing nothing, when a shape is inconsistent, var + eps is
  * not positive, or a result is not finite (QAT_ERR_FORMAT: the statistics are bad data). */
+/* Channel c's folded bias, b'_c above, exactly as qat_fold_batch_norm computes it (the fake
+ * quant's folded conv rebuilds the int8 file's bias integers with it). */
+float qat_fold_bias(float bias, float gamma, float beta, float mean, float var, float epsilon);
 int qat_fold_batch_norm(const float *w, const float *bias, int64_t w_size, int channels, qat_fold_layout layout,
                         const float *gamma, const float *beta, const float *mean, const float *var, float epsilon,
                         float *w_out, float *bias_out);

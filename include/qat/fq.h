@@ -61,6 +61,13 @@ typedef struct qat_fq {
   double *requant_eff;   /* in the training loop */
   int requant_channels;
   int64_t requant_count; /* MEAN: values averaged per output */
+  /* FIXED_POINT / DOUBLE: the head op's own output (its accumulator, the bias included unless
+   * a batch norm is folded in) in requant_in[0]; with a folded batch norm its gamma, beta,
+   * moving mean and variance, epsilon, and the folded bias's integers per channel, rebuilt each
+   * forward as the exporter builds them (batch-norm ops in float would round otherwise) */
+  const qat_tensor *fold_bn[4];
+  float fold_epsilon;
+  int64_t *requant_bias;
   /* ADD: the second input's quantizer (input is the first's) and both input tensors (on their
    * quantizers' grids; the float sum alone cannot tell how the int8 ADD rounds). AVG_POOL: the
    * pool's input tensor and window (kernel h, w, strides h, w, padding top, left). */
