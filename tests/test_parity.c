@@ -62,6 +62,27 @@ static const char *yaml_deep =
     "quantize: {mode: qat}\n"
     "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
 
+/* A residual Add (two branches on different scales) and a 2x2 AveragePooling2D: the int8 ADD
+ * rescales both inputs with a left shift of 20 and rounds three times, the int8 average pool
+ * sums the raw integers and divides rounding half away from zero (2x2 windows land on halves
+ * often: rounding the float average instead misses 14 % of the pool's values here). The
+ * fake quant must reproduce both. (This Add meets no near-tie that a single rounding of the
+ * float sum would miss; test_qat's ADD cases cover its arithmetic.) */
+static const char *yaml_residual =
+    "model:\n"
+    "  input: [10, 10, 1]\n"
+    "  layers:\n"
+    "    - Conv2D: {name: c1, filters: 8, kernel_size: 3, padding: same, activation: relu}\n"
+    "    - Conv2D: {name: c2, filters: 8, kernel_size: 3, padding: same}\n"
+    "    - Conv2D: {name: c3, inputs: [c1], filters: 8, kernel_size: 1}\n"
+    "    - Add: {name: add, inputs: [c2, c3]}\n"
+    "    - AveragePooling2D: {name: pool, pool_size: 2}\n"
+    "    - Flatten: {name: flat}\n"
+    "    - Dense: {name: out, units: 5}\n"
+    "data: {dataset: fashion-mnist}\n"
+    "quantize: {mode: qat}\n"
+    "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
+
 typedef struct fixture {
   qat_config cfg;
   qat_model *m;
@@ -190,6 +211,25 @@ static void test_folded_batch_norm_is_exact(void **state) {
   teardown_fixture(&f);
 }
 
+static void test_add_and_average_pool_are_exact(void **state) {
+  (void)state;
+  fixture f;
+  setup_fixture(&f, yaml_residual, 3);
+  qat_parity_report r;
+  if (qat_parity_run(f.m, f.rt, &f.ds, &r)) fail_msg("parity: %s", qat_error_message());
+  for (int i = 0; i < r.n_layers; i++) {
+    const qat_parity_stats *s = &r.layers[i].s;
+    printf("# %-6s %-18s %7lld values, %lld identical, own %lld\n", r.layers[i].name, r.layers[i].op,
+           (long long)s->values, (long long)s->identical, (long long)s->local_identical);
+    assert_int_equal(s->local_identical, s->values);
+    assert_int_equal(s->identical, s->values);
+  }
+  assert_non_null(entry(&r, "add"));
+  assert_non_null(entry(&r, "pool"));
+  qat_parity_free(&r);
+  teardown_fixture(&f);
+}
+
 /* d1's weights change after export: c1..flat stay identical, d1 differs by its own rounding
  * (the op alone already differs), and the logits inherit differences without an own one. */
 static void test_difference_is_localized(void **state) {
@@ -251,6 +291,7 @@ int main(void) {
       cmocka_unit_test(test_own_export_is_bit_identical),
       cmocka_unit_test(test_difference_is_localized),
       cmocka_unit_test(test_folded_batch_norm_is_exact),
+      cmocka_unit_test(test_add_and_average_pool_are_exact),
       cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
