@@ -61,7 +61,7 @@ typedef struct rt_op_reg {
   X(ADD) X(AVERAGE_POOL_2D) X(CONV_2D) X(DEPTHWISE_CONV_2D) X(DEQUANTIZE) X(FULLY_CONNECTED)    \
   X(LOGISTIC) X(MAX_POOL_2D) X(RESHAPE) X(SOFTMAX) X(MEAN) X(REDUCE_MAX) X(QUANTIZE)        \
   X(SHAPE) X(STRIDED_SLICE) X(PACK) X(MUL) X(SUB) X(HARD_SWISH) X(CONCATENATION) X(PAD)       \
-  X(PADV2) X(SQUEEZE) X(EXPAND_DIMS) X(LEAKY_RELU) X(PRELU) X(MAXIMUM) X(MINIMUM)
+  X(PADV2) X(SQUEEZE) X(EXPAND_DIMS) X(LEAKY_RELU) X(PRELU) X(MAXIMUM) X(MINIMUM) X(TANH)
 
 #define RT_OP_DECLARE_(name) extern const rt_op_reg rt_op_##name;
 RT_OPS(RT_OP_DECLARE_)
@@ -185,6 +185,8 @@ int rt_prepare_reduce(qat_rt_model *m, int k, rt_op *op);
 /* PAD and PADV2 (ops/pad.c); MAXIMUM and MINIMUM (ops/maximum.c). */
 int rt_prepare_pad(qat_rt_model *m, int k, rt_op *op);
 int rt_prepare_max_min(qat_rt_model *m, int k, rt_op *op);
+/* TANH and LOGISTIC int16 (ops/tanh.c): the input multiplier and shift into s_mult / s_shift. */
+int rt_prepare_tanh_logistic_i16(qat_rt_model *m, int k, rt_op *op, int logistic);
 /* Every input present is a constant. */
 int rt_all_inputs_const(qat_rt_model *m, const rt_op *op);
 /* Runs the op's eval once at Prepare and makes its output a constant (not for graph
