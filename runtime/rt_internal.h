@@ -288,10 +288,6 @@ void rt_hard_swish_i8(int64_t n, const rt_hard_swish_params *p, const int8_t *in
 void rt_tanh_f32(int64_t n, const float *in, float *out);
 void rt_lut_build_tanh_i8(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
                           int8_t lut[256]);
-/* sigmoid(i / 24), i < 256, in unsigned 0.16 (common.h's sigmoid_table_uint16). */
-const uint16_t *rt_sigmoid_table_u16(void);
-void rt_tanh_i16(int64_t n, int32_t mult, int shift, const int16_t *in, int16_t *out);
-void rt_logistic_i16(int64_t n, int32_t mult, int shift, const int16_t *in, int16_t *out);
 void rt_leaky_relu_f32(int64_t n, float alpha, const float *in, float *out);
 void rt_leaky_relu_i8(int64_t n, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
                       int32_t mult2, int shift2, int neg, const int8_t *in, int8_t *out);

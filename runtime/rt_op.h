@@ -185,8 +185,8 @@ int rt_prepare_reduce(qat_rt_model *m, int k, rt_op *op);
 /* PAD and PADV2 (ops/pad.c); MAXIMUM and MINIMUM (ops/maximum.c). */
 int rt_prepare_pad(qat_rt_model *m, int k, rt_op *op);
 int rt_prepare_max_min(qat_rt_model *m, int k, rt_op *op);
-/* TANH and LOGISTIC int16 (ops/tanh.c): the input multiplier and shift into s_mult / s_shift. */
-int rt_prepare_tanh_logistic_i16(qat_rt_model *m, int k, rt_op *op, int logistic);
+/* TANH and LOGISTIC int16: refused, with the reason (ops/tanh.c). */
+int rt_unsup_int16_tanh_logistic(qat_rt_model *m, int k);
 /* Every input present is a constant. */
 int rt_all_inputs_const(qat_rt_model *m, const rt_op *op);
 /* Runs the op's eval once at Prepare and makes its output a constant (not for graph

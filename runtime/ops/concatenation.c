@@ -1,4 +1,4 @@
-/* CONCATENATION (builtin 2; versions 1-4): any fixed-size type, joined along an axis, elements
+/* CONCATENATION (builtin 2; versions 1-7): any fixed-size type, joined along an axis, elements
  * copied as they are (reference_ops::Concatenation). int8 inputs must share the output's
  * quantization (concatenation.cc checks it: no rescaling); int16 ones zero point 0. No fused
  * activation (concatenation.cc requires NONE). */
@@ -67,4 +67,4 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   return rt_all_inputs_const(m, op) ? rt_fold_constant(m, k, op) : QAT_OK;
 }
 
-RT_REGISTER_OP(CONCATENATION, 4, ConcatenationOptions, fields, RT_COUNT(fields), NULL, prepare);
+RT_REGISTER_OP(CONCATENATION, 7, ConcatenationOptions, fields, RT_COUNT(fields), NULL, prepare);

@@ -1,4 +1,4 @@
-/* EXPAND_DIMS (builtin 70; versions 1-3): inserts a dimension of size 1 at the constant axis
+/* EXPAND_DIMS (builtin 70; version 1): inserts a dimension of size 1 at the constant axis
  * (INT32 or INT64, one element; negative counts from the end of the output, expand_dims.cc);
  * the bytes are copied as they are. */
 #include <string.h>
@@ -30,4 +30,4 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   return rt_all_inputs_const(m, op) ? rt_fold_constant(m, k, op) : QAT_OK;
 }
 
-RT_REGISTER_OP(EXPAND_DIMS, 3, ExpandDimsOptions, NULL, 0, NULL, prepare);
+RT_REGISTER_OP(EXPAND_DIMS, 1, ExpandDimsOptions, NULL, 0, NULL, prepare);

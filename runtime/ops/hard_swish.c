@@ -1,4 +1,4 @@
-/* HARD_SWISH (builtin 117; versions 1-2, no int16 kernel in TFLite): float32
+/* HARD_SWISH (builtin 117; version 1, no int16 kernel in TFLite): float32
  * x * min(6, max(0, x + 3)) / 6 in float as reference_ops::HardSwish, and int8 with
  * activations.cc HardSwishPrepare's 16-bit multipliers and reference_ops::HardSwish's
  * fixed-point arithmetic: the input on a "hires" scale (x << 7), a "relu-ish" factor in
@@ -107,4 +107,4 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   return QAT_OK;
 }
 
-RT_REGISTER_OP(HARD_SWISH, 2, NONE, NULL, 0, NULL, prepare);
+RT_REGISTER_OP(HARD_SWISH, 1, NONE, NULL, 0, NULL, prepare);

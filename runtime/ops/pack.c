@@ -1,4 +1,4 @@
-/* PACK (builtin 83; versions 1-4): values_count tensors of one shape stacked along a new axis
+/* PACK (builtin 83; versions 1-5): values_count tensors of one shape stacked along a new axis
  * (pack.cc, reference_ops::Pack), any fixed-size type copied as it is; int8 inputs must share
  * the output's quantization (pack.cc checks it). Constant inputs (the converter's
  * [batch, -1] shape) are packed once, at Prepare. */
@@ -66,4 +66,4 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   return rt_all_inputs_const(m, op) ? rt_fold_constant(m, k, op) : QAT_OK;
 }
 
-RT_REGISTER_OP(PACK, 4, PackOptions, fields, RT_COUNT(fields), NULL, prepare);
+RT_REGISTER_OP(PACK, 5, PackOptions, fields, RT_COUNT(fields), NULL, prepare);

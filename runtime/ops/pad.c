@@ -1,4 +1,4 @@
-/* PAD (builtin 34; versions 1-4) and PADV2 (builtin 60; versions 1-4): any fixed-size type,
+/* PAD (builtin 34; versions 1-6) and PADV2 (builtin 60; versions 1-6): any fixed-size type,
  * the input copied into the middle of the output (reference_ops::Pad), paddings a constant
  * INT32 or INT64 [rank, 2] tensor. The padding element: 0.0f for float32 PAD, the output zero
  * point for quantized PAD (pad.cc), PADV2's constant_values scalar otherwise (its bytes, as
@@ -105,4 +105,4 @@ int rt_prepare_pad(qat_rt_model *m, int k, rt_op *op) {
   return rt_all_inputs_const(m, op) ? rt_fold_constant(m, k, op) : QAT_OK;
 }
 
-RT_REGISTER_OP(PAD, 4, PadOptions, NULL, 0, NULL, rt_prepare_pad);
+RT_REGISTER_OP(PAD, 6, PadOptions, NULL, 0, NULL, rt_prepare_pad);

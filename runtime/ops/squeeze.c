@@ -1,4 +1,4 @@
-/* SQUEEZE (builtin 43; version 1-2): drops dimensions of size 1 (SqueezeOptions.squeeze_dims,
+/* SQUEEZE (builtin 43; version 1): drops dimensions of size 1 (SqueezeOptions.squeeze_dims,
  * or all of them when it is empty), squeeze.cc; the bytes are copied as they are. */
 #include <string.h>
 
@@ -47,4 +47,4 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   return rt_all_inputs_const(m, op) ? rt_fold_constant(m, k, op) : QAT_OK;
 }
 
-RT_REGISTER_OP(SQUEEZE, 2, SqueezeOptions, NULL, 0, parse, prepare);
+RT_REGISTER_OP(SQUEEZE, 1, SqueezeOptions, NULL, 0, parse, prepare);

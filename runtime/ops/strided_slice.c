@@ -1,4 +1,4 @@
-/* STRIDED_SLICE (builtin 45; versions 1-8): any fixed-size type, elements copied as they are
+/* STRIDED_SLICE (builtin 45; versions 1-4): any fixed-size type, elements copied as they are
  * (strided_slice.cc with reference_ops::StridedSlice). begin, end and strides are constant
  * INT32 vectors; begin_mask, end_mask, shrink_axis_mask and offset are honoured, ellipsis and
  * new-axis masks are refused. Constant inputs (the converter's shape arithmetic) are sliced
@@ -89,6 +89,9 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
     const int shrink = (op->opt.shrink_axis_mask >> d) & 1;
     if (shrink) {
       if (start >= n || start < 0) return rt_bad(m, k, "shrunk axis %d starts outside it", d);
+      /* strided_slice.cc leaves the stride of a shrunk axis as given: a negative one visits
+       * nothing there (an empty result TFLite does not report). */
+      if (stride < 0) return rt_unsup(m, k, "shrunk axis %d with a negative stride", d);
       end = start + 1;
     } else {
       end = ev[d];
@@ -114,4 +117,4 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   return rt_all_inputs_const(m, op) ? rt_fold_constant(m, k, op) : QAT_OK;
 }
 
-RT_REGISTER_OP(STRIDED_SLICE, 8, StridedSliceOptions, fields, RT_COUNT(fields), NULL, prepare);
+RT_REGISTER_OP(STRIDED_SLICE, 4, StridedSliceOptions, fields, RT_COUNT(fields), NULL, prepare);
