@@ -16,6 +16,9 @@ qat_test(test_runtime SOURCES test_runtime.c LIBS qat_runtime qat_test_runtime_s
 qat_test(test_runtime_malformed SOURCES test_runtime_malformed.c
          LIBS qat_runtime qat_test_runtime_support TIMEOUT 300)
 target_compile_options(test_runtime PRIVATE -ffp-contract=off)
+# The operators added for the converter's files (issue 15/16), on hand-computed cases.
+qat_test(test_runtime_ops SOURCES test_runtime_ops.c LIBS qat_runtime qat_test_runtime_support
+         TIMEOUT 60)
 
 # qat run on the fixtures: exact bytes, usage and model-file errors (exit 2, 3). Skipped (77)
 # when the fixture folder is absent.

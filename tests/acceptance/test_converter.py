@@ -10,7 +10,8 @@ when Keras does not import and a model is missing). For each model, float32 and 
 `qat inspect` must describe it, and `qat run --batch N` on N seeded random inputs must give
 BUILTIN_REF's outputs: int8 bit for bit, float32 within 1e-5 relative (of the largest
 magnitude of each output). N is QAT_CONVERTER_N (default 200). Prints the builtin ops of each
-file and the time of both runtimes.
+file and the wall time of both runtimes on the N inputs (they run side by side, one thread each:
+qat run --batch in a subprocess, BUILTIN_REF in this process).
 """
 import collections
 import json
@@ -67,18 +68,26 @@ def ref_run(path, inputs):
     return np.stack(outs), time.time() - t0, ops
 
 
-def qat_run(qat, path, inputs, out_shape, out_dtype, tmp):
+def qat_start(qat, path, inputs, tmp):
+    """Starts `qat run --batch` (one thread) on the inputs; the reference runs meanwhile on the
+    other core."""
     fin, fout = tmp + ".in", tmp + ".out"
     inputs.tofile(fin)
-    t0 = time.time()
-    r = subprocess.run([qat, "run", path, "--batch", str(len(inputs)), "--input", fin, "--output", fout],
-                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.Popen([qat, "run", path, "--batch", str(len(inputs)), "--input", fin,
+                             "--output", fout], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return proc, time.time(), fin, fout
+
+
+def qat_finish(started, n, out_shape, out_dtype):
+    proc, t0, fin, fout = started
+    _, err = proc.communicate()
     dt = time.time() - t0
-    if r.returncode != 0:
-        return None, dt, r.stderr.strip()
-    out = np.fromfile(fout, dtype=out_dtype).reshape((len(inputs),) + tuple(out_shape))
-    for f in (fin, fout):
-        os.unlink(f)
+    os.unlink(fin)
+    if proc.returncode != 0:
+        return None, dt, err.strip()
+    out = np.fromfile(fout, dtype=out_dtype).reshape((n,) + tuple(out_shape))
+    os.unlink(fout)
     return out, dt, ""
 
 
@@ -111,9 +120,9 @@ def main():
                 x = rng.uniform(lo, hi, (N,) + shape).astype(np.float32)
             else:
                 x = rng.integers(-128, 128, (N,) + shape, dtype=np.int64).astype(np.int8)
+            started = qat_start(qat, path, x, os.path.join(work, f".{label}"))
             want, t_ref, ops = ref_run(path, x)
-            got, t_qat, err = qat_run(qat, path, x, o["shape"][1:], o["dtype"],
-                                      os.path.join(work, f".{label}"))
+            got, t_qat, err = qat_finish(started, N, o["shape"][1:], o["dtype"])
             line = (f"{label}: ops {dict(sorted(ops.items()))}; {N} inputs: qat run {t_qat:.2f} s, "
                     f"BUILTIN_REF {t_ref:.2f} s")
             report.append(line)

@@ -40,6 +40,7 @@ static qat_fb_off write_options(qat_fb_builder *b, const tb_op *op, int *type) {
       t = QAT_TFLITE_OPTIONS_ConcatenationOptions;
       qat_fb_start_table(b, QAT_TFLITE_ConcatenationOptions__COUNT);
       qat_fb_add_scalar_i32(b, QAT_TFLITE_ConcatenationOptions_axis, op->axis, 0);
+      qat_fb_add_scalar_i8(b, QAT_TFLITE_ConcatenationOptions_fused_activation_function, (int8_t)op->act, 0);
       break;
     case QAT_TFLITE_BUILTIN_PACK:
       t = QAT_TFLITE_OPTIONS_PackOptions;
