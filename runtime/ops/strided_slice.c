@@ -29,7 +29,8 @@ static int eval(qat_rt_model *m, int k, rt_op *op) {
   const int r = in->rank;
   const rt_bcast *b = &op->bc;
   int64_t instride[QAT_RT_MAX_RANK], idx[QAT_RT_MAX_RANK] = {0}, total = 1;
-  for (int d = r - 1, s = 1; d >= 0; d--) {
+  int64_t s = 1;
+  for (int d = r - 1; d >= 0; d--) {
     instride[d] = s;
     s *= in->dims[d];
   }
