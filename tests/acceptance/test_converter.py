@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -70,25 +71,32 @@ def ref_run(path, inputs):
 
 def qat_start(qat, path, inputs, tmp):
     """Starts `qat run --batch` (one thread) on the inputs; the reference runs meanwhile on the
-    other core."""
+    other core. A thread waits for it, so that its own wall time is known."""
     fin, fout = tmp + ".in", tmp + ".out"
     inputs.tofile(fin)
+    t0 = time.time()
     proc = subprocess.Popen([qat, "run", path, "--batch", str(len(inputs)), "--input", fin,
                              "--output", fout], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    return proc, time.time(), fin, fout
+    done = {}
+
+    def wait():
+        done["err"] = proc.communicate()[1]
+        done["t"] = time.time() - t0
+    th = threading.Thread(target=wait)
+    th.start()
+    return proc, th, done, fin, fout
 
 
 def qat_finish(started, n, out_shape, out_dtype):
-    proc, t0, fin, fout = started
-    _, err = proc.communicate()
-    dt = time.time() - t0
+    proc, th, done, fin, fout = started
+    th.join()
     os.unlink(fin)
     if proc.returncode != 0:
-        return None, dt, err.strip()
+        return None, done["t"], done["err"].strip()
     out = np.fromfile(fout, dtype=out_dtype).reshape((n,) + tuple(out_shape))
     os.unlink(fout)
-    return out, dt, ""
+    return out, done["t"], ""
 
 
 def main():
