@@ -42,8 +42,11 @@ def generate(work, names):
     if not missing and os.path.exists(os.path.join(work, "input_ranges.json")):
         return
     py = os.environ.get("QAT_KERAS_PYTHON", os.path.join(REPO, ".venv-keras", "bin", "python"))
-    probe = subprocess.run([py, "-c", "import keras, tensorflow"], capture_output=True)
-    if probe.returncode != 0:
+    try:
+        probe = subprocess.run([py, "-c", "import keras, tensorflow"], capture_output=True)
+    except OSError:
+        probe = None
+    if probe is None or probe.returncode != 0:
         skip(f"Keras/TensorFlow does not import with {py} (set QAT_KERAS_PYTHON)")
     t0 = time.time()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
