@@ -7,9 +7,11 @@ keras.applications with random weights (weights=None, seed 15; the BatchNormaliz
 statistics set from one batch of inputs, see calibrate_batch_norm): MobileNet (alpha 0.25),
 MobileNetV2 (alpha 0.35), MobileNetV3Small (minimalistic and full, include_preprocessing as
 default), MobileNetV3Large (minimalistic), EfficientNetB0 (all 96x96x3) and ResNet50
-(64x64x3), 2 classes. Each is converted with tf.lite.TFLiteConverter to NAME_f32.tflite and to
-full int8 NAME_int8.tflite (representative dataset: 16 seeded uniform inputs in the range the model expects;
-int8 input and output). A file already present is kept (the ctest caches them in its build directory).
+(64x64x3), 2 classes. Each is converted with tf.lite.TFLiteConverter to NAME_f32.tflite, to
+full int8 NAME_int8.tflite (representative dataset: 16 seeded uniform inputs in the range the
+model expects; int8 input and output) and to NAME_int8f.tflite (the same full int8 with the
+converter's default float32 input and output). A file already present is kept (the ctest caches
+them in its build directory).
 input_ranges.json records the float input range each model expects (its calibration data and
 the ctest's float inputs are uniform in it).
 """
@@ -47,6 +49,9 @@ MODELS = {
 }
 
 
+KINDS = ("f32", "int8", "int8f")
+
+
 def rep_data(shape, lo, hi, n=16, seed=15):
     rng = np.random.default_rng(seed)
 
@@ -68,14 +73,17 @@ def calibrate_batch_norm(model, lo, hi, seed=16):
     model(x.astype(np.float32), training=True)
 
 
-def convert(model, int8, lo, hi):
+def convert(model, kind, lo, hi):
+    """kind f32: float32; int8: full int8 with int8 input and output; int8f: full int8 inside,
+    float32 input and output (QUANTIZE and DEQUANTIZE at the ends)."""
     c = tf.lite.TFLiteConverter.from_keras_model(model)
-    if int8:
+    if kind != "f32":
         c.optimizations = [tf.lite.Optimize.DEFAULT]
         c.representative_dataset = rep_data(model.input_shape[1:], lo, hi)
         c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        c.inference_input_type = tf.int8
-        c.inference_output_type = tf.int8
+        if kind == "int8":
+            c.inference_input_type = tf.int8
+            c.inference_output_type = tf.int8
     return c.convert()
 
 
@@ -88,7 +96,7 @@ def main():
     with open(os.path.join(out, "input_ranges.json"), "w") as f:
         json.dump({n: MODELS[n][1] for n in MODELS}, f)
     for name in names:
-        paths = {q: os.path.join(out, f"{name}_{q}.tflite") for q in ("f32", "int8")}
+        paths = {q: os.path.join(out, f"{name}_{q}.tflite") for q in KINDS}
         if all(os.path.exists(p) for p in paths.values()):
             continue
         keras.utils.set_random_seed(15)
@@ -98,7 +106,7 @@ def main():
         for q, p in paths.items():
             if os.path.exists(p):
                 continue
-            data = convert(model, q == "int8", lo, hi)
+            data = convert(model, q, lo, hi)
             with open(p + ".tmp", "wb") as f:
                 f.write(data)
             os.replace(p + ".tmp", p)

@@ -6,9 +6,10 @@ for the Keras mobile classifiers bit-exactly with ai_edge_litert's BUILTIN_REF k
 
 The models come from tests/acceptance/make_converter_models.py, run with the Keras venv
 (${QAT_KERAS_PYTHON:-<repo>/.venv-keras/bin/python}) into WORK_DIR (kept between runs; exit 77
-when Keras does not import and a model is missing). For each model, float32 and full int8:
-`qat inspect` must describe it, and `qat run --batch N` on N seeded random inputs must give
-BUILTIN_REF's outputs: int8 bit for bit, float32 within 1e-5 relative (of the largest
+when Keras does not import and a model is missing). For each model, float32, full int8 with
+int8 I/O and full int8 with float I/O: `qat inspect` must describe it, and `qat run --batch N`
+on N seeded random inputs must give BUILTIN_REF's outputs: int8 bit for bit (with float I/O:
+the dequantized outputs bit for bit too), float32 within 1e-5 relative (of the largest
 magnitude of each output). N is QAT_CONVERTER_N (default 200). Prints the builtin ops of each
 file and the wall time of both runtimes on the N inputs (they run side by side, one thread each:
 qat run --batch in a subprocess, BUILTIN_REF in this process).
@@ -27,6 +28,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 N = int(os.environ.get("QAT_CONVERTER_N", "200"))
+KINDS = ("f32", "int8", "int8f")
 NAMES = ["mobilenet", "mobilenetv2", "mobilenetv3small_min", "mobilenetv3small",
          "mobilenetv3large_min", "efficientnetb0", "resnet50"]
 
@@ -38,7 +40,7 @@ def skip(why):
 
 def generate(work, names):
     missing = [n for n in names
-               if not all(os.path.exists(os.path.join(work, f"{n}_{q}.tflite")) for q in ("f32", "int8"))]
+               if not all(os.path.exists(os.path.join(work, f"{n}_{q}.tflite")) for q in KINDS)]
     if not missing and os.path.exists(os.path.join(work, "input_ranges.json")):
         return
     py = os.environ.get("QAT_KERAS_PYTHON", os.path.join(REPO, ".venv-keras", "bin", "python"))
@@ -114,7 +116,7 @@ def main():
     failures = []
     report = []
     for name in names:
-        for q in ("f32", "int8"):
+        for q in KINDS:
             path = os.path.join(work, f"{name}_{q}.tflite")
             label = f"{name}_{q}"
             r = subprocess.run([qat, "inspect", path], capture_output=True, text=True)
@@ -141,7 +143,14 @@ def main():
             if got is None:
                 failures.append(f"{label}: qat run failed: {err}")
                 continue
-            if o["dtype"] == np.float32:
+            if q == "int8f":
+                # int8 inside, float at the ends: DEQUANTIZE of the same int8 result, bit-exact
+                bad = int((got.view(np.uint32) != want.view(np.uint32)).any(
+                    axis=tuple(range(1, want.ndim))).sum())
+                print(f"  int8 with float I/O: {bad} of {N} outputs differ")
+                if bad:
+                    failures.append(f"{label}: {bad} of {N} outputs differ from BUILTIN_REF")
+            elif o["dtype"] == np.float32:
                 scale = np.maximum(np.abs(want).max(axis=tuple(range(1, want.ndim)), keepdims=True), 1e-30)
                 rel = float((np.abs(got - want) / scale).max())
                 print(f"  float32: max relative difference {rel:.3g}")
@@ -157,7 +166,7 @@ def main():
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print(f"all {2 * len(names)} converter files bit-exact with BUILTIN_REF")
+    print(f"all {len(KINDS) * len(names)} converter files agree with BUILTIN_REF")
 
 
 if __name__ == "__main__":
