@@ -297,6 +297,6 @@ void rt_prelu_f32(const rt_bcast *b, const float *in, const float *alpha, float 
 void rt_prelu_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in,
                  const int8_t *alpha, int8_t *out);
 void rt_prelu_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in,
-                  const int16_t *alpha, int16_t *out);
+                  const int8_t *alpha, int16_t *out);
 
 #endif

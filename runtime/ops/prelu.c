@@ -1,5 +1,5 @@
 /* PRELU (builtin 54; version 1): x >= 0 ? x : x * alpha with alpha broadcast to the input's
- * shape; float32 (ApplyPrelu), int8 and int16 as activations.cc PreluPrepare and
+ * shape; float32 (ApplyPrelu), int8 and int16 (with int8 alpha) as activations.cc PreluPrepare and
  * reference_ops::BroadcastPrelu4DSlow / Prelu: an identity multiplier s_in / s_out and an alpha
  * one s_in * s_alpha / s_out (float arithmetic), the product (x - zp) * (alpha - zp_alpha)
  * rescaled. */
@@ -14,8 +14,8 @@ void rt_prelu_f32(const rt_bcast *b, const float *in, const float *alpha, float 
 
 /* p: in1_offset = -zp_in, in2_offset = -zp_alpha, out_zp; m1/s1 identity, m2/s2 alpha. */
 #define RT_PRELU_INT(SUF, T, LO, HI)                                                          \
-  void rt_prelu_##SUF(const rt_bcast *b, const rt_add_params *p, const T *in, const T *alpha, \
-                      T *out) {                                                               \
+  void rt_prelu_##SUF(const rt_bcast *b, const rt_add_params *p, const T *in,                 \
+                      const int8_t *alpha, T *out) {                                          \
     RT_FOR_EACH_BCAST(b, i1, i2, o, {                                                         \
       const int32_t x = p->in1_offset + in[i1];                                               \
       int32_t r;                                                                              \
@@ -50,8 +50,11 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   if ((rc = rt_check_out_shape(m, k, o, id, in->rank)) ||
       (rc = rt_check_out_shape(m, k, o, od, orank)))
     return rc;
-  if (al->type != in->type) return rt_bad(m, k, "alpha is %s, input %s", qat_rt_type_name(al->type),
-                                          qat_rt_type_name(in->type));
+  /* PreluEval reads int16 inputs with int8 alpha (16x8), every other type with its own. */
+  const int want_alpha = in->type == QAT_RT_INT16 ? QAT_RT_INT8 : in->type;
+  if (al->type != want_alpha)
+    return rt_bad(m, k, "alpha is %s; a %s input takes %s alpha", qat_rt_type_name(al->type),
+                  qat_rt_type_name(in->type), qat_rt_type_name(want_alpha));
   static const rt_evals ev = {eval_f32, eval_i8, eval_i16, NULL};
   if ((rc = rt_pick_eval(m, k, op, in, o, &ev))) return rc;
   if (rt_is_f32(in)) return QAT_OK;

@@ -44,7 +44,7 @@ EXPECTED_KINDS = {
     "mul_f32", "mul_i8", "mul_i16", "sub_f32", "sub_i8", "sub_i16", "maximum_f32", "maximum_i8",
     "maximum_i16", "minimum_f32", "minimum_i8", "minimum_i16", "tanh_f32", "tanh_i8",
     "leaky_relu_f32", "leaky_relu_i8", "leaky_relu_i16", "hard_swish_f32", "hard_swish_i8",
-    "prelu_f32", "prelu_i8", "pad_f32", "pad_i8", "padv2_f32", "padv2_i8", "concat_f32",
+    "prelu_f32", "prelu_i8", "prelu_i16", "pad_f32", "pad_i8", "padv2_f32", "padv2_i8", "concat_f32",
     "concat_i8", "pack_f32", "pack_i8", "strided_slice_f32", "strided_slice_i8",
 }
 

@@ -687,7 +687,8 @@ static void act_op(int idx, int code, int type) {
   finish(m, 1, (int[]){x}, y, name);
 }
 
-/* PRELU: alpha a constant [C] or [1, 1, C] broadcast over [1, H, W, C]. */
+/* PRELU: alpha a constant [C] or [1, 1, C] broadcast over [1, H, W, C] (int8 alpha for int16
+ * inputs, as PreluEval reads it). */
 static void prelu(int idx, int type) {
   tb_model *m = calloc(1, sizeof *m);
   int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 8);
@@ -698,13 +699,17 @@ static void prelu(int idx, int type) {
     W8[c] = (int8_t)ri(-128, 127);
   }
   int x = tb_tensor_add(m, "x", type, 4, d, NULL, 0),
-      a = tb_tensor_add(m, "alpha", type, ar, ar == 1 ? da + 2 : da,
+      a = tb_tensor_add(m, "alpha", type == I16 ? I8 : type, ar, ar == 1 ? da + 2 : da,
                         type == F32 ? (void *)WF : (void *)W8, (size_t)C * (type == F32 ? 4 : 1)),
       y = tb_tensor_add(m, "y", type, 4, d, NULL, 0);
   if (type == I8) {
     tb_quant1(m, x, rf(0.01f, 0.1f), ri(-30, 30));
     tb_quant1(m, a, rf(0.002f, 0.01f), ri(-20, 20));
     tb_quant1(m, y, rf(0.01f, 0.1f), ri(-30, 30));
+  } else if (type == I16) {
+    tb_quant1(m, x, rf(1e-4f, 8e-4f), 0);
+    tb_quant1(m, a, rf(0.002f, 0.01f), ri(-20, 20));
+    tb_quant1(m, y, rf(1e-4f, 8e-4f), 0);
   }
   tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_PRELU, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
   op->version = 1;
@@ -900,6 +905,7 @@ int tb_write_random_models(const char *dir, int n) {
       strided_slice(i, types[t]);
     }
   }
+  for (int i = 0; i < n; i++) prelu(i, I16);
   if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
   return gen_failed ? 1 : 0;
 }
