@@ -84,8 +84,9 @@ endif()
 # tests/acceptance/make_converter_models.py with the Keras venv into the build directory (kept
 # between runs; skipped, 77, without Keras), then `qat run` against BUILTIN_REF on 200 inputs
 # each (int8 bit-exact, float32 1e-5 relative) and `qat inspect`. The first run converts the 21
-# files (about 15 minutes on 2 busy cores); the comparison itself takes about 12 minutes, most
-# of it the float32 ResNet50 in both reference kernels (QAT_CONVERTER_N lowers the count).
+# files (7 to 13 minutes on 2 busy cores); the comparison itself costs about 6 CPU-minutes (qat
+# run and BUILTIN_REF side by side, one core each), 60% of it the float32 ResNet50, which both
+# run with naive float kernels (QAT_CONVERTER_N lowers the count).
 add_test(NAME acceptance_converter COMMAND bash -c [=[
 py=$1/.venv/bin/python; shift
 [ -x "$py" ] || { echo "FAIL: no Python venv at $py: run scripts/setup.sh"; exit 1; }
