@@ -416,3 +416,27 @@ int rt_pick_eval(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in, const r
   return rt_unsup(m, k, "input %s, output %s", qat_rt_type_name(in->type),
                   qat_rt_type_name(o->type));
 }
+
+int rt_all_inputs_const(qat_rt_model *m, const rt_op *op) {
+  for (int i = 0; i < op->n_in; i++) {
+    const rt_tensor *t = rt_in(m, op, i);
+    if (t && !t->const_data) return 0;
+  }
+  return 1;
+}
+
+/* The shape arithmetic the converter writes for a dynamic batch (SHAPE, STRIDED_SLICE, PACK
+ * feeding RESHAPE) and any data movement of constants runs once, here, as TFLite's kernels do
+ * for constant inputs (SetTensorToPersistentRo): the output becomes a constant, so that the
+ * ops after it (RESHAPE's shape input) see constant values. A graph output stays computed at
+ * Invoke (the caller reads it from the arena). */
+int rt_fold_constant(qat_rt_model *m, int k, rt_op *op) {
+  rt_tensor *o = rt_out(m, op, 0);
+  if (!op->eval || op->n_out != 1 || o->is_output || o->owned || o->const_data) return QAT_OK;
+  o->owned = calloc(o->bytes ? o->bytes : 1, 1);
+  if (!o->owned) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+  o->const_data = o->owned;
+  const int rc = op->eval(m, k, op);
+  op->eval = NULL;
+  return rc;
+}

@@ -46,6 +46,12 @@ typedef struct rt_options {
   float beta;
   int n_new_shape; /* -1: ReshapeOptions.new_shape absent */
   int32_t new_shape[QAT_RT_MAX_RANK];
+  int axis, values_count; /* CONCATENATION, PACK */
+  int begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset;
+  int out_type;  /* SHAPE */
+  float alpha;   /* LEAKY_RELU */
+  int n_squeeze; /* SqueezeOptions.squeeze_dims (0: every dimension of size 1) */
+  int32_t squeeze_dims[QAT_RT_MAX_RANK];
 } rt_options;
 
 /* Geometry of convolution-like ops (NHWC). */
@@ -98,6 +104,13 @@ typedef struct rt_add_params {
   int32_t act_min, act_max;
 } rt_add_params;
 
+/* HARD_SWISH int8 (activations.cc HardSwishParams): Q15 multipliers and exponents. */
+typedef struct rt_hard_swish_params {
+  int32_t in_zp, out_zp;
+  int16_t out_mult16, reluish_mult16;
+  int out_exp, reluish_exp;
+} rt_hard_swish_params;
+
 struct rt_op;
 /* An operator's kernel for the tensor types its Prepare found (runtime/rt_op.h). */
 typedef int (*rt_eval_fn)(struct qat_rt_model *m, int k, struct rt_op *op);
@@ -125,7 +138,12 @@ typedef struct rt_op {
   int s_shift, s_diff_min; /* SOFTMAX; MEAN and requantize multipliers reuse these */
   int32_t in_zp, out_zp;
   float in_scale, out_scale;
-  rt_add_params add;
+  rt_add_params add; /* ADD, SUB; MUL uses the offsets, mo / so and the clamp */
+  rt_hard_swish_params hs;
+  int32_t s_mult2; /* LEAKY_RELU / PRELU: a second multiplier (alpha) */
+  int s_shift2;
+  uint8_t pad_value[8]; /* PAD / PADV2: the padding element's bytes */
+  int64_t pads[QAT_RT_MAX_RANK][2];
   rt_bcast bc;
   rt_reduce_geom red;
   int32_t *scratch; /* MEAN int8: n_out int32 sums */
@@ -251,5 +269,34 @@ void rt_softmax_f32(int64_t outer, int64_t depth, float beta, const float *in, f
 void rt_add_f32(const rt_bcast *b, float act_min, float act_max, const float *in1, const float *in2,
                 float *out);
 void rt_logistic_f32(int64_t n, const float *in, float *out);
+
+/* ---- kernels defined beside their op (ops/<name>.c) ------------------------------------------ */
+void rt_mul_f32(const rt_bcast *b, float lo, float hi, const float *in1, const float *in2,
+                float *out);
+void rt_mul_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+               int8_t *out);
+void rt_mul_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in1,
+                const int16_t *in2, int16_t *out);
+void rt_sub_f32(const rt_bcast *b, float lo, float hi, const float *in1, const float *in2,
+                float *out);
+void rt_sub_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+               int8_t *out);
+void rt_sub_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in1,
+                const int16_t *in2, int16_t *out);
+void rt_hard_swish_f32(int64_t n, const float *in, float *out);
+void rt_hard_swish_i8(int64_t n, const rt_hard_swish_params *p, const int8_t *in, int8_t *out);
+void rt_tanh_f32(int64_t n, const float *in, float *out);
+void rt_lut_build_tanh_i8(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
+                          int8_t lut[256]);
+void rt_leaky_relu_f32(int64_t n, float alpha, const float *in, float *out);
+void rt_leaky_relu_i8(int64_t n, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
+                      int32_t mult2, int shift2, int neg, const int8_t *in, int8_t *out);
+void rt_leaky_relu_i16(int64_t n, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
+                       int32_t mult2, int shift2, int neg, const int16_t *in, int16_t *out);
+void rt_prelu_f32(const rt_bcast *b, const float *in, const float *alpha, float *out);
+void rt_prelu_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in,
+                 const int8_t *alpha, int8_t *out);
+void rt_prelu_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in,
+                  const int8_t *alpha, int16_t *out);
 
 #endif

@@ -59,7 +59,9 @@ typedef struct rt_op_reg {
  * rt_op_<NAME>). */
 #define RT_OPS(X)                                                                              \
   X(ADD) X(AVERAGE_POOL_2D) X(CONV_2D) X(DEPTHWISE_CONV_2D) X(DEQUANTIZE) X(FULLY_CONNECTED)    \
-  X(LOGISTIC) X(MAX_POOL_2D) X(RESHAPE) X(SOFTMAX) X(MEAN) X(REDUCE_MAX) X(QUANTIZE)
+  X(LOGISTIC) X(MAX_POOL_2D) X(RESHAPE) X(SOFTMAX) X(MEAN) X(REDUCE_MAX) X(QUANTIZE)        \
+  X(SHAPE) X(STRIDED_SLICE) X(PACK) X(MUL) X(SUB) X(HARD_SWISH) X(CONCATENATION) X(PAD)       \
+  X(PADV2) X(SQUEEZE) X(EXPAND_DIMS) X(LEAKY_RELU) X(PRELU) X(MAXIMUM) X(MINIMUM) X(TANH)
 
 #define RT_OP_DECLARE_(name) extern const rt_op_reg rt_op_##name;
 RT_OPS(RT_OP_DECLARE_)
@@ -180,6 +182,16 @@ int rt_broadcast(qat_rt_model *m, int k, const rt_tensor *a, const rt_tensor *b,
                  int64_t *od, int *orank);
 /* MEAN / REDUCE_MAX: (input, axes) -> op->red and the output shape check (keep_dims). */
 int rt_prepare_reduce(qat_rt_model *m, int k, rt_op *op);
+/* PAD and PADV2 (ops/pad.c); MAXIMUM and MINIMUM (ops/maximum.c). */
+int rt_prepare_pad(qat_rt_model *m, int k, rt_op *op);
+int rt_prepare_max_min(qat_rt_model *m, int k, rt_op *op);
+/* TANH and LOGISTIC int16: refused, with the reason (ops/tanh.c). */
+int rt_unsup_int16_tanh_logistic(qat_rt_model *m, int k);
+/* Every input present is a constant. */
+int rt_all_inputs_const(qat_rt_model *m, const rt_op *op);
+/* Runs the op's eval once at Prepare and makes its output a constant (not for graph
+ * outputs); op->eval is then NULL. */
+int rt_fold_constant(qat_rt_model *m, int k, rt_op *op);
 extern const rt_opt_field rt_reducer_options[1];
 
 #endif

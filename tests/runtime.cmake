@@ -16,6 +16,9 @@ qat_test(test_runtime SOURCES test_runtime.c LIBS qat_runtime qat_test_runtime_s
 qat_test(test_runtime_malformed SOURCES test_runtime_malformed.c
          LIBS qat_runtime qat_test_runtime_support TIMEOUT 300)
 target_compile_options(test_runtime PRIVATE -ffp-contract=off)
+# The operators added for the converter's files (issue 15/16), on hand-computed cases.
+qat_test(test_runtime_ops SOURCES test_runtime_ops.c LIBS qat_runtime qat_test_runtime_support
+         TIMEOUT 60)
 
 # qat run on the fixtures: exact bytes, usage and model-file errors (exit 2, 3). Skipped (77)
 # when the fixture folder is absent.
@@ -74,3 +77,21 @@ exec "$py" "$@"]=] examples ${PROJECT_SOURCE_DIR}
   --work ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_examples PROPERTIES TIMEOUT 900 ENVIRONMENT "${QAT_INTEROP_EXAMPLES_ENV}")
 endif()
+
+# Issue 15/16 acceptance (runtime): the official TFLite converter's float32 and full-int8 (int8
+# I/O and float I/O) files of keras.applications' MobileNet, MobileNetV2, MobileNetV3Small/Large,
+# EfficientNetB0 and ResNet50 (random weights), written by
+# tests/acceptance/make_converter_models.py with the Keras venv into the build directory (kept
+# between runs; skipped, 77, without Keras), then `qat run` against BUILTIN_REF on 200 inputs
+# each (int8 bit-exact, float32 1e-5 relative) and `qat inspect`. The first run converts the 21
+# files (7 to 13 minutes on 2 busy cores); the comparison itself costs about 6 CPU-minutes (qat
+# run and BUILTIN_REF side by side, one core each), 60% of it the float32 ResNet50, which both
+# run with naive float kernels (QAT_CONVERTER_N lowers the count).
+add_test(NAME acceptance_converter COMMAND bash -c [=[
+py=$1/.venv/bin/python; shift
+[ -x "$py" ] || { echo "FAIL: no Python venv at $py: run scripts/setup.sh"; exit 1; }
+exec "$py" "$@"]=] converter ${PROJECT_SOURCE_DIR}
+  ${CMAKE_CURRENT_SOURCE_DIR}/acceptance/test_converter.py $<TARGET_FILE:qat>
+  ${PROJECT_BINARY_DIR}/converter_models)
+set_tests_properties(acceptance_converter PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 3000
+                     LABELS acceptance ENVIRONMENT "OMP_NUM_THREADS=2")

@@ -108,7 +108,11 @@ enum { QAT_TFLITE_UNIONS(QAT_TFLITE_UNION_ENUM_) QAT_TFLITE_NUM_UNIONS };
 #define QAT_TFLITE_BUILTIN_OPTIONS(X) \
   X(Conv2DOptions, 1) X(DepthwiseConv2DOptions, 2) X(Pool2DOptions, 5) \
   X(FullyConnectedOptions, 8) X(SoftmaxOptions, 9) X(AddOptions, 11) X(ReshapeOptions, 17) \
-  X(ReducerOptions, 27) X(DequantizeOptions, 38) X(QuantizeOptions, 89)
+  X(ReducerOptions, 27) X(DequantizeOptions, 38) X(QuantizeOptions, 89) \
+  X(ConcatenationOptions, 10) X(MulOptions, 21) X(PadOptions, 22) X(SubOptions, 28) \
+  X(SqueezeOptions, 30) X(StridedSliceOptions, 32) X(MaximumMinimumOptions, 39) \
+  X(PadV2Options, 43) X(ExpandDimsOptions, 52) X(ShapeOptions, 55) X(PackOptions, 59) \
+  X(LeakyReluOptions, 75) X(HardSwishOptions, 91)
 #define QAT_TFLITE_OPTIONS_ENUM_(table, id) QAT_TFLITE_OPTIONS_##table = id,
 enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTIONS_ENUM_) };
 #undef QAT_TFLITE_OPTIONS_ENUM_
@@ -127,7 +131,9 @@ enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTION
   X(Metadata) X(SignatureDef) X(TensorMap) X(ExternalBufferGroup) X(ExternalBuffer) \
   X(Conv2DOptions) X(DepthwiseConv2DOptions) X(FullyConnectedOptions) X(Pool2DOptions) \
   X(ReshapeOptions) X(SoftmaxOptions) X(AddOptions) X(ReducerOptions) X(QuantizeOptions) \
-  X(DequantizeOptions)
+  X(DequantizeOptions) X(ConcatenationOptions) X(MulOptions) X(PadOptions) X(SubOptions) \
+  X(SqueezeOptions) X(StridedSliceOptions) X(MaximumMinimumOptions) X(PadV2Options) \
+  X(ExpandDimsOptions) X(ShapeOptions) X(PackOptions) X(LeakyReluOptions) X(HardSwishOptions)
 #define QAT_TFLITE_TABLE_ENUM_(name) QAT_TFLITE_T(name),
 enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
 #undef QAT_TFLITE_TABLE_ENUM_
@@ -242,6 +248,29 @@ enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
   F(ReducerOptions, keep_dims, S1, 0)
 #define QAT_TFLITE_FIELDS_QuantizeOptions(F)
 #define QAT_TFLITE_FIELDS_DequantizeOptions(F)
+#define QAT_TFLITE_FIELDS_ConcatenationOptions(F) \
+  F(ConcatenationOptions, axis, S4, 0) F(ConcatenationOptions, fused_activation_function, S1, 0)
+#define QAT_TFLITE_FIELDS_MulOptions(F) \
+  F(MulOptions, fused_activation_function, S1, 0)
+#define QAT_TFLITE_FIELDS_PadOptions(F)
+#define QAT_TFLITE_FIELDS_SubOptions(F) \
+  F(SubOptions, fused_activation_function, S1, 0) F(SubOptions, pot_scale_int16, S1, 0)
+#define QAT_TFLITE_FIELDS_SqueezeOptions(F) \
+  F(SqueezeOptions, squeeze_dims, V4, 0)
+#define QAT_TFLITE_FIELDS_StridedSliceOptions(F) \
+  F(StridedSliceOptions, begin_mask, S4, 0) F(StridedSliceOptions, end_mask, S4, 0) \
+  F(StridedSliceOptions, ellipsis_mask, S4, 0) F(StridedSliceOptions, new_axis_mask, S4, 0) \
+  F(StridedSliceOptions, shrink_axis_mask, S4, 0) F(StridedSliceOptions, offset, S1, 0)
+#define QAT_TFLITE_FIELDS_MaximumMinimumOptions(F)
+#define QAT_TFLITE_FIELDS_PadV2Options(F)
+#define QAT_TFLITE_FIELDS_ExpandDimsOptions(F)
+#define QAT_TFLITE_FIELDS_ShapeOptions(F) \
+  F(ShapeOptions, out_type, S1, 0)
+#define QAT_TFLITE_FIELDS_PackOptions(F) \
+  F(PackOptions, values_count, S4, 0) F(PackOptions, axis, S4, 0)
+#define QAT_TFLITE_FIELDS_LeakyReluOptions(F) \
+  F(LeakyReluOptions, alpha, S4, 0)
+#define QAT_TFLITE_FIELDS_HardSwishOptions(F)
 
 #define QAT_TFLITE_FIELD_ENUM_(table, field, kind, arg) QAT_TFLITE_##table##_##field,
 #define QAT_TFLITE_FIELD_IDS_(name) enum { QAT_TFLITE_FIELDS_##name(QAT_TFLITE_FIELD_ENUM_) QAT_TFLITE_##name##__COUNT };

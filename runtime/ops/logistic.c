@@ -1,5 +1,6 @@
 /* LOGISTIC (builtin 14; versions 1-3; no options): float32 (expf, as TFLite) and int8 (the
- * 256-entry table activations.cc builds in float for kReference too). */
+ * 256-entry table activations.cc builds in float for kReference too); int16 is refused, as
+ * TANH's (ops/tanh.c). */
 #include "qat/error.h"
 #include "runtime/rt_op.h"
 
@@ -12,6 +13,7 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   int rc = rt_check_unary(m, k, op);
   if (rc) return rc;
   rt_tensor *in = rt_in(m, op, 0), *o = rt_out(m, op, 0);
+  if (rt_is_i16(in)) return rt_unsup_int16_tanh_logistic(m, k);
   static const rt_evals ev = {eval_f32, eval_i8, NULL, NULL};
   if ((rc = rt_pick_eval(m, k, op, in, o, &ev))) return rc;
   if (rt_is_f32(in)) return QAT_OK;

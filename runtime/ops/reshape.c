@@ -1,5 +1,7 @@
 /* RESHAPE (builtin 22; version 1): any fixed-size type; the new shape from the 2nd input
- * (the MLIR converter's form) or ReshapeOptions.new_shape. The bytes are copied as they are. */
+ * (the MLIR converter's form: a constant, or the converter's SHAPE / STRIDED_SLICE / PACK
+ * chain for a dynamic batch, folded at Prepare) or ReshapeOptions.new_shape. The bytes are
+ * copied as they are. */
 #include <string.h>
 
 #include "qat/error.h"
@@ -38,9 +40,12 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   const int32_t *req = NULL;
   int64_t n_req = -1;
   if (sh && sh->rank == 1 && sh->type == QAT_RT_INT32) {
-    if ((rc = rt_const_i32(m, k, sh, "shape"))) return rc;
-    req = (const int32_t *)sh->const_data;
-    n_req = sh->n_elems;
+    /* A shape computed at Invoke (not folded to a constant at Prepare) can only be the stored
+     * output shape, whose element count was checked above: shapes here are static. */
+    if (sh->const_data) {
+      req = (const int32_t *)sh->const_data;
+      n_req = sh->n_elems;
+    }
   } else if (op->opt.n_new_shape >= 0) {
     req = op->opt.new_shape;
     n_req = op->opt.n_new_shape;

@@ -8,7 +8,8 @@ interpreter (optimized kernels, XNNPACK delegate) differs from the reference and
 
 Models: seeded random single-operator models of every supported operator, int8, int16 and
 float32 (written by `test_runtime write-models`, tests/support/random_models.c; REDUCE_MAX among
-them, with random axes and keep_dims), and the converter-written fixtures of
+them, with random axes and keep_dims; the issue 15/16 operators MUL, SUB, MAXIMUM, MINIMUM,
+TANH, LEAKY_RELU, HARD_SWISH, PRELU, PAD, PADV2, CONCATENATION, PACK, STRIDED_SLICE), and the converter-written fixtures of
 ../shared/fixtures/tflite. Every kind in EXPECTED_KINDS must be among the generated models.
 
 Exit status: 0 all identical, 1 a mismatch or a failure, 77 (ctest's skip) when numpy or
@@ -39,6 +40,12 @@ EXPECTED_KINDS = {
     "maxpool_i8", "maxpool_f32", "mean_i8", "mean_f32", "softmax_i8", "softmax_f32",
     "logistic_i8", "logistic_f32", "reduce_max_f32", "reduce_max_i8", "reduce_max_i16",
     "mean_i16",
+    # issue 15/16 operators
+    "mul_f32", "mul_i8", "mul_i16", "sub_f32", "sub_i8", "sub_i16", "maximum_f32", "maximum_i8",
+    "maximum_i16", "minimum_f32", "minimum_i8", "minimum_i16", "tanh_f32", "tanh_i8",
+    "leaky_relu_f32", "leaky_relu_i8", "leaky_relu_i16", "hard_swish_f32", "hard_swish_i8",
+    "prelu_f32", "prelu_i8", "prelu_i16", "pad_f32", "pad_i8", "padv2_f32", "padv2_i8", "concat_f32",
+    "concat_i8", "pack_f32", "pack_i8", "strided_slice_f32", "strided_slice_i8",
 }
 
 

@@ -602,6 +602,250 @@ static void reduce_max(int idx, int type) {
   free(m);
 }
 
+
+/* ---- issue 15/16 operators ------------------------------------------------------------------ */
+
+static const char *tname(int type) { return type == F32 ? "f32" : type == I8 ? "i8" : "i16"; }
+static void finish(tb_model *m, int n_in, const int *in, int out, const char *name) {
+  m->n_in = n_in;
+  for (int i = 0; i < n_in; i++) m->in[i] = in[i];
+  m->n_out = 1;
+  m->out[0] = out;
+  save(m, name);
+  free(m);
+}
+static void quant_act(tb_model *m, int t, int type, float lo, float hi) {
+  if (type == I8) tb_quant1(m, t, rf(lo, hi), ri(-30, 30));
+  if (type == I16) tb_quant1(m, t, rf(lo, hi) / 128, 0);
+}
+
+/* MUL, SUB, MAXIMUM, MINIMUM with broadcasting (as add()); MAXIMUM / MINIMUM keep one
+ * quantization for all three tensors (their kernels do not rescale). */
+static void binary(int idx, int code, int type) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 5), bc = ri(0, 3);
+  int32_t d1[4] = {1, H, Wd, C}, d2[4] = {1, bc == 1 ? 1 : H, bc == 1 ? 1 : Wd, bc == 2 ? 1 : C};
+  const int swap = bc == 3; /* the broadcast operand first */
+  if (bc == 3) d2[1] = d2[2] = 1;
+  int x = tb_tensor_add(m, "x", type, 4, swap ? d2 : d1, NULL, 0),
+      x2 = tb_tensor_add(m, "x2", type, 4, swap ? d1 : d2, NULL, 0),
+      y = tb_tensor_add(m, "y", type, 4, d1, NULL, 0);
+  const int cmp = code == QAT_TFLITE_BUILTIN_MAXIMUM || code == QAT_TFLITE_BUILTIN_MINIMUM;
+  if (type != F32) {
+    quant_act(m, x, type, 0.01f, 0.2f);
+    if (cmp) {
+      tb_quant1(m, x2, m->t[x].scales[0], m->t[x].zps[0]);
+      tb_quant1(m, y, m->t[x].scales[0], m->t[x].zps[0]);
+    } else {
+      quant_act(m, x2, type, 0.01f, 0.2f);
+      quant_act(m, y, type, code == QAT_TFLITE_BUILTIN_MUL ? 0.002f : 0.02f,
+                code == QAT_TFLITE_BUILTIN_MUL ? 0.05f : 0.4f);
+    }
+  }
+  tb_op *op = tb_op_add(m, code, 2, (int32_t[]){x, x2}, 1, (int32_t[]){y});
+  op->version = type == F32 ? 1 : 2;
+  if (!cmp) op->act = act(ri(0, 2));
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d",
+           code == QAT_TFLITE_BUILTIN_MUL   ? "mul"
+           : code == QAT_TFLITE_BUILTIN_SUB ? "sub"
+           : code == QAT_TFLITE_BUILTIN_MAXIMUM ? "maximum" : "minimum",
+           tname(type), idx);
+  finish(m, 2, (int[]){x, x2}, y, name);
+}
+
+/* HARD_SWISH, TANH, LEAKY_RELU on [B, D]: TANH int8 output (1/128, 0) as the converter writes
+ * it; LEAKY_RELU with a negative alpha now and then. */
+static void act_op(int idx, int code, int type) {
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {ri(1, 4), ri(1, 40)};
+  int x = tb_tensor_add(m, "x", type, 2, d, NULL, 0), y = tb_tensor_add(m, "y", type, 2, d, NULL, 0);
+  const int tl = code == QAT_TFLITE_BUILTIN_TANH || code == QAT_TFLITE_BUILTIN_LOGISTIC;
+  if (type == I8) {
+    tb_quant1(m, x, rf(0.01f, 0.1f), ri(-30, 30));
+    if (tl)
+      tb_quant1(m, y, code == QAT_TFLITE_BUILTIN_TANH ? 1.0f / 128 : 1.0f / 256,
+                code == QAT_TFLITE_BUILTIN_TANH ? 0 : -128);
+    else
+      tb_quant1(m, y, rf(0.01f, 0.1f), ri(-30, 30));
+  } else if (type == I16) {
+    tb_quant1(m, x, rf(1e-4f, 8e-4f), 0);
+    tb_quant1(m, y, rf(1e-4f, 8e-4f), 0);
+  }
+  tb_op *op = tb_op_add(m, code, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  op->version = code == QAT_TFLITE_BUILTIN_HARD_SWISH ? 1
+                : type == F32                        ? 1
+                                                     : 2;
+  op->alpha = ri(0, 3) == 0 ? rf(-0.5f, 0.0f) : rf(0.01f, 0.5f);
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d",
+           code == QAT_TFLITE_BUILTIN_HARD_SWISH ? "hard_swish"
+           : code == QAT_TFLITE_BUILTIN_TANH     ? "tanh"
+           : code == QAT_TFLITE_BUILTIN_LOGISTIC ? "logistic"
+                                                 : "leaky_relu",
+           tname(type), idx);
+  finish(m, 1, (int[]){x}, y, name);
+}
+
+/* PRELU: alpha a constant [C] or [1, 1, C] broadcast over [1, H, W, C] (int8 alpha for int16
+ * inputs, as PreluEval reads it). */
+static void prelu(int idx, int type) {
+  tb_model *m = calloc(1, sizeof *m);
+  int H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 8);
+  int32_t d[4] = {1, H, Wd, C}, da[3] = {1, 1, C};
+  const int ar = ri(0, 1) ? 1 : 3;
+  for (int c = 0; c < C; c++) {
+    WF[c] = rf(-0.5f, 0.8f);
+    W8[c] = (int8_t)ri(-128, 127);
+  }
+  int x = tb_tensor_add(m, "x", type, 4, d, NULL, 0),
+      a = tb_tensor_add(m, "alpha", type == I16 ? I8 : type, ar, ar == 1 ? da + 2 : da,
+                        type == F32 ? (void *)WF : (void *)W8, (size_t)C * (type == F32 ? 4 : 1)),
+      y = tb_tensor_add(m, "y", type, 4, d, NULL, 0);
+  if (type == I8) {
+    tb_quant1(m, x, rf(0.01f, 0.1f), ri(-30, 30));
+    tb_quant1(m, a, rf(0.002f, 0.01f), ri(-20, 20));
+    tb_quant1(m, y, rf(0.01f, 0.1f), ri(-30, 30));
+  } else if (type == I16) {
+    tb_quant1(m, x, rf(1e-4f, 8e-4f), 0);
+    tb_quant1(m, a, rf(0.002f, 0.01f), ri(-20, 20));
+    tb_quant1(m, y, rf(1e-4f, 8e-4f), 0);
+  }
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_PRELU, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  op->version = 1;
+  char name[64];
+  snprintf(name, sizeof name, "prelu_%s_%d", tname(type), idx);
+  finish(m, 1, (int[]){x}, y, name);
+}
+
+/* PAD / PADV2 (constant_values a scalar, for int8 at the output's zero point as pad.cc
+ * requires), paddings INT32 [4, 2]. */
+static int32_t PADS[8];
+static int8_t CV8;
+static float CVF;
+static void pad(int idx, int type, int v2) {
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t din[4] = {1, ri(1, 5), ri(1, 5), ri(1, 4)}, dout[4], dp[2] = {4, 2}, d1[1] = {1};
+  for (int i = 0; i < 4; i++) {
+    PADS[2 * i] = i == 0 ? 0 : ri(0, 2);
+    PADS[2 * i + 1] = i == 0 ? 0 : ri(0, 2);
+    dout[i] = din[i] + PADS[2 * i] + PADS[2 * i + 1];
+  }
+  const int zp = ri(-30, 30);
+  CV8 = (int8_t)zp;
+  CVF = rf(-2, 2);
+  int x = tb_tensor_add(m, "x", type, 4, din, NULL, 0),
+      p = tb_tensor_add(m, "paddings", I32, 2, dp, PADS, sizeof PADS), c = -1;
+  if (v2) c = tb_tensor_add(m, "cv", type, 0, d1, type == F32 ? (void *)&CVF : (void *)&CV8, type == F32 ? 4 : 1);
+  int y = tb_tensor_add(m, "y", type, 4, dout, NULL, 0);
+  if (type == I8) {
+    const float sc = rf(0.01f, 0.2f);
+    tb_quant1(m, x, sc, zp);
+    tb_quant1(m, y, sc, zp);
+    if (v2) tb_quant1(m, c, sc, zp);
+  }
+  tb_op *op = v2 ? tb_op_add(m, QAT_TFLITE_BUILTIN_PADV2, 3, (int32_t[]){x, p, c}, 1, (int32_t[]){y})
+                 : tb_op_add(m, QAT_TFLITE_BUILTIN_PAD, 2, (int32_t[]){x, p}, 1, (int32_t[]){y});
+  op->version = type == F32 ? 1 : 2;
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d", v2 ? "padv2" : "pad", tname(type), idx);
+  finish(m, 1, (int[]){x}, y, name);
+}
+
+/* CONCATENATION of 2 or 3 inputs along a random (possibly negative) axis; PACK of 2 or 3 along
+ * a new one; int8 with one shared quantization. */
+static void concat_pack(int idx, int type, int pack) {
+  tb_model *m = calloc(1, sizeof *m);
+  const int n = ri(2, 3), rank = ri(1, 3), axis = ri(0, pack ? rank : rank - 1);
+  int32_t base[4], dout[4];
+  for (int d = 0; d < rank; d++) base[d] = ri(1, 4);
+  int in[3];
+  const float sc = rf(0.01f, 0.2f);
+  const int zp = ri(-30, 30);
+  int total = 0;
+  for (int j = 0; j < n; j++) {
+    int32_t dj[4];
+    for (int d = 0; d < rank; d++) dj[d] = base[d];
+    if (!pack) dj[axis] = ri(1, 4);
+    total += dj[pack ? 0 : axis];
+    in[j] = tb_tensor_add(m, j == 0 ? "x0" : j == 1 ? "x1" : "x2", type, rank, dj, NULL, 0);
+    if (type == I8) tb_quant1(m, in[j], sc, zp);
+  }
+  int orank = pack ? rank + 1 : rank;
+  for (int d = 0, r = 0; d < orank; d++) {
+    if (pack) dout[d] = d == axis ? n : base[r++];
+    else dout[d] = d == axis ? total : base[d];
+  }
+  int y = tb_tensor_add(m, "y", type, orank, dout, NULL, 0);
+  if (type == I8) tb_quant1(m, y, sc, zp);
+  tb_op *op = tb_op_add(m, pack ? QAT_TFLITE_BUILTIN_PACK : QAT_TFLITE_BUILTIN_CONCATENATION, n,
+                        (int32_t[]){in[0], in[1], in[2]}, 1, (int32_t[]){y});
+  op->version = type == F32 ? 1 : 2;
+  op->axis = ri(0, 1) ? axis - orank : axis;
+  op->values_count = n;
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d", pack ? "pack" : "concat", tname(type), idx);
+  finish(m, n, in, y, name);
+}
+
+/* STRIDED_SLICE of a rank-3 input: random begin / end (negative too), strides +-1..2, random
+ * begin / end / shrink masks (shrink only where the slice keeps an element). */
+static int32_t SB[3], SE[3], SS[3];
+static void strided_slice(int idx, int type) {
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t din[3] = {ri(1, 6), ri(1, 6), ri(1, 6)}, dout[3], d3[1] = {3};
+  int bm = 0, em = 0, sm = 0, orank = 0;
+  for (int d = 0; d < 3; d++) {
+    const int n = din[d];
+    for (;;) {
+      SS[d] = ri(0, 3) == 0 ? -ri(1, 2) : ri(1, 2);
+      SB[d] = ri(-n, n - 1);
+      SE[d] = ri(-n - 1, n + 1);
+      const int b1 = ri(0, 3) == 0, e1 = ri(0, 3) == 0, s1 = ri(0, 4) == 0;
+      /* the element count as strided_slice.cc computes it */
+      int64_t st = SB[d] < 0 ? SB[d] + n : SB[d];
+      const int64_t lo = SS[d] > 0 ? 0 : -1, hi = SS[d] > 0 ? n : n - 1;
+      st = st < lo ? lo : st > hi ? hi : st;
+      if (b1) st = SS[d] > 0 ? 0 : n - 1;
+      int64_t en = SE[d] < 0 ? SE[d] + n : SE[d];
+      en = en < lo ? lo : en > hi ? hi : en;
+      if (e1) en = SS[d] > 0 ? n : -1;
+      if (s1) {
+        if (st < 0 || st >= n || SS[d] < 0) continue;
+        sm |= 1 << d;
+        break;
+      }
+      int64_t cnt = en - st;
+      if ((cnt < 0) != (SS[d] < 0) || cnt == 0) continue;
+      cnt = SS[d] < 0 ? (cnt + 1) / SS[d] + 1 : (cnt - 1) / SS[d] + 1;
+      bm |= b1 << d;
+      em |= e1 << d;
+      dout[orank++] = (int32_t)cnt;
+      break;
+    }
+  }
+  int x = tb_tensor_add(m, "x", type, 3, din, NULL, 0),
+      b = tb_tensor_add(m, "begin", I32, 1, d3, SB, sizeof SB),
+      e = tb_tensor_add(m, "end", I32, 1, d3, SE, sizeof SE),
+      st = tb_tensor_add(m, "strides", I32, 1, d3, SS, sizeof SS),
+      y = tb_tensor_add(m, "y", type, orank, dout, NULL, 0);
+  if (type == I8) {
+    const float sc = rf(0.01f, 0.2f);
+    const int zp = ri(-30, 30);
+    tb_quant1(m, x, sc, zp);
+    tb_quant1(m, y, sc, zp);
+  }
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_STRIDED_SLICE, 4, (int32_t[]){x, b, e, st}, 1,
+                        (int32_t[]){y});
+  op->version = type == F32 ? 1 : 2;
+  op->begin_mask = bm;
+  op->end_mask = em;
+  op->shrink_axis_mask = sm;
+  char name[64];
+  snprintf(name, sizeof name, "strided_slice_%s_%d", tname(type), idx);
+  finish(m, 1, (int[]){x}, y, name);
+}
+
 int tb_write_random_models(const char *dir, int n) {
   gen_dir = dir;
   for (fl = 0; fl < 2; fl++)
@@ -640,6 +884,28 @@ int tb_write_random_models(const char *dir, int n) {
     reduce_max(i, I8);
     reduce_max(i, I16);
   }
+  for (int i = 0; i < n; i++) {
+    static const int types[3] = {F32, I8, I16};
+    for (int t = 0; t < 3; t++) {
+      binary(i, QAT_TFLITE_BUILTIN_MUL, types[t]);
+      binary(i, QAT_TFLITE_BUILTIN_SUB, types[t]);
+      binary(i, QAT_TFLITE_BUILTIN_MAXIMUM, types[t]);
+      binary(i, QAT_TFLITE_BUILTIN_MINIMUM, types[t]);
+      if (t < 2) act_op(i, QAT_TFLITE_BUILTIN_TANH, types[t]);
+      act_op(i, QAT_TFLITE_BUILTIN_LEAKY_RELU, types[t]);
+    }
+    act_op(i, QAT_TFLITE_BUILTIN_HARD_SWISH, F32);
+    act_op(i, QAT_TFLITE_BUILTIN_HARD_SWISH, I8);
+    for (int t = 0; t < 2; t++) {
+      prelu(i, types[t]);
+      pad(i, types[t], 0);
+      pad(i, types[t], 1);
+      concat_pack(i, types[t], 0);
+      concat_pack(i, types[t], 1);
+      strided_slice(i, types[t]);
+    }
+  }
+  for (int i = 0; i < n; i++) prelu(i, I16);
   if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
   return gen_failed ? 1 : 0;
 }

@@ -20,8 +20,52 @@ static qat_fb_off write_options(qat_fb_builder *b, const tb_op *op, int *type) {
   }
   qat_fb_off shape = 0;
   if (op->code == QAT_TFLITE_BUILTIN_RESHAPE && op->n_new_shape >= 0) shape = vec_i32(b, op->new_shape, op->n_new_shape);
+  qat_fb_off sq = 0;
+  if (op->code == QAT_TFLITE_BUILTIN_SQUEEZE && op->n_squeeze > 0)
+    sq = vec_i32(b, op->squeeze, op->n_squeeze);
   int t = 0;
   switch (op->code) {
+    case QAT_TFLITE_BUILTIN_MUL:
+      t = QAT_TFLITE_OPTIONS_MulOptions;
+      qat_fb_start_table(b, QAT_TFLITE_MulOptions__COUNT);
+      qat_fb_add_scalar_i8(b, QAT_TFLITE_MulOptions_fused_activation_function, (int8_t)op->act, 0);
+      break;
+    case QAT_TFLITE_BUILTIN_SUB:
+      t = QAT_TFLITE_OPTIONS_SubOptions;
+      qat_fb_start_table(b, QAT_TFLITE_SubOptions__COUNT);
+      qat_fb_add_scalar_i8(b, QAT_TFLITE_SubOptions_fused_activation_function, (int8_t)op->act, 0);
+      if (op->pot_scale_int16_false) qat_fb_add_scalar_bool(b, QAT_TFLITE_SubOptions_pot_scale_int16, false, true);
+      break;
+    case QAT_TFLITE_BUILTIN_CONCATENATION:
+      t = QAT_TFLITE_OPTIONS_ConcatenationOptions;
+      qat_fb_start_table(b, QAT_TFLITE_ConcatenationOptions__COUNT);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_ConcatenationOptions_axis, op->axis, 0);
+      qat_fb_add_scalar_i8(b, QAT_TFLITE_ConcatenationOptions_fused_activation_function, (int8_t)op->act, 0);
+      break;
+    case QAT_TFLITE_BUILTIN_PACK:
+      t = QAT_TFLITE_OPTIONS_PackOptions;
+      qat_fb_start_table(b, QAT_TFLITE_PackOptions__COUNT);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_PackOptions_values_count, op->values_count, 0);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_PackOptions_axis, op->axis, 0);
+      break;
+    case QAT_TFLITE_BUILTIN_STRIDED_SLICE:
+      t = QAT_TFLITE_OPTIONS_StridedSliceOptions;
+      qat_fb_start_table(b, QAT_TFLITE_StridedSliceOptions__COUNT);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_StridedSliceOptions_begin_mask, op->begin_mask, 0);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_StridedSliceOptions_end_mask, op->end_mask, 0);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_StridedSliceOptions_shrink_axis_mask, op->shrink_axis_mask, 0);
+      qat_fb_add_scalar_bool(b, QAT_TFLITE_StridedSliceOptions_offset, op->offset, false);
+      break;
+    case QAT_TFLITE_BUILTIN_LEAKY_RELU:
+      t = QAT_TFLITE_OPTIONS_LeakyReluOptions;
+      qat_fb_start_table(b, QAT_TFLITE_LeakyReluOptions__COUNT);
+      qat_fb_add_scalar_f32(b, QAT_TFLITE_LeakyReluOptions_alpha, op->alpha, 0.0f);
+      break;
+    case QAT_TFLITE_BUILTIN_SQUEEZE:
+      t = QAT_TFLITE_OPTIONS_SqueezeOptions;
+      qat_fb_start_table(b, QAT_TFLITE_SqueezeOptions__COUNT);
+      if (sq) qat_fb_add_offset(b, QAT_TFLITE_SqueezeOptions_squeeze_dims, sq);
+      break;
     case QAT_TFLITE_BUILTIN_CONV_2D:
       t = QAT_TFLITE_OPTIONS_Conv2DOptions;
       qat_fb_start_table(b, QAT_TFLITE_Conv2DOptions__COUNT);

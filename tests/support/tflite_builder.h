@@ -52,6 +52,12 @@ typedef struct tb_op {
   int n_new_shape;
   int32_t new_shape[8];
   int opcode_index_override;
+  /* CONCATENATION / PACK axis, PACK values_count, STRIDED_SLICE masks, LEAKY_RELU alpha,
+   * SQUEEZE squeeze_dims (n_squeeze 0: none written), SUB pot_scale_int16 (as ADD's). */
+  int axis, values_count, begin_mask, end_mask, shrink_axis_mask, offset;
+  float alpha;
+  int n_squeeze;
+  int32_t squeeze[8];
 } tb_op;
 
 typedef struct tb_model {

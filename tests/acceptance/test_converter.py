@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Issue 15/16 acceptance (runtime): qat's runtime runs the official TFLite converter's files
+for the Keras mobile classifiers bit-exactly with ai_edge_litert's BUILTIN_REF kernels.
+
+    test_converter.py QAT_BINARY WORK_DIR [NAME...]
+
+The models come from tests/acceptance/make_converter_models.py, run with the Keras venv
+(${QAT_KERAS_PYTHON:-<repo>/.venv-keras/bin/python}) into WORK_DIR (kept between runs; exit 77
+when Keras does not import and a model is missing). For each model, float32, full int8 with
+int8 I/O and full int8 with float I/O: `qat inspect` must describe it, and `qat run --batch N`
+on N seeded random inputs must give BUILTIN_REF's outputs: int8 bit for bit (with float I/O:
+the dequantized outputs bit for bit too), float32 within 1e-5 relative (of the largest
+magnitude of each output). N is QAT_CONVERTER_N (default 200). Prints the builtin ops of each
+file and the wall time of both runtimes on the N inputs (they run side by side, one thread each:
+qat run --batch in a subprocess, BUILTIN_REF in this process).
+"""
+import collections
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+N = int(os.environ.get("QAT_CONVERTER_N", "200"))
+KINDS = ("f32", "int8", "int8f")
+NAMES = ["mobilenet", "mobilenetv2", "mobilenetv3small_min", "mobilenetv3small",
+         "mobilenetv3large_min", "efficientnetb0", "resnet50"]
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(77)
+
+
+def generate(work, names):
+    missing = [n for n in names
+               if not all(os.path.exists(os.path.join(work, f"{n}_{q}.tflite")) for q in KINDS)]
+    if not missing and os.path.exists(os.path.join(work, "input_ranges.json")):
+        return
+    py = os.environ.get("QAT_KERAS_PYTHON", os.path.join(REPO, ".venv-keras", "bin", "python"))
+    try:
+        probe = subprocess.run([py, "-c", "import keras, tensorflow"], capture_output=True)
+    except OSError:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        skip(f"Keras/TensorFlow does not import with {py} (set QAT_KERAS_PYTHON)")
+    t0 = time.time()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    r = subprocess.run([py, os.path.join(HERE, "make_converter_models.py"), work] + missing,
+                       capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit(f"make_converter_models.py failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    print(f"converted {', '.join(missing)} in {time.time() - t0:.0f} s")
+
+
+def ref_run(path, inputs):
+    it = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    i = it.get_input_details()[0]
+    o = it.get_output_details()[0]
+    outs = []
+    t0 = time.time()
+    for x in inputs:
+        it.set_tensor(i["index"], x[None])
+        it.invoke()
+        outs.append(it.get_tensor(o["index"])[0].copy())
+    ops = collections.Counter(d["op_name"] for d in it._get_ops_details())
+    return np.stack(outs), time.time() - t0, ops
+
+
+def qat_start(qat, path, inputs, tmp):
+    """Starts `qat run --batch` (one thread) on the inputs; the reference runs meanwhile on the
+    other core. A thread waits for it, so that its own wall time is known."""
+    fin, fout = tmp + ".in", tmp + ".out"
+    inputs.tofile(fin)
+    t0 = time.time()
+    proc = subprocess.Popen([qat, "run", path, "--batch", str(len(inputs)), "--input", fin,
+                             "--output", fout], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    done = {}
+
+    def wait():
+        done["err"] = proc.communicate()[1]
+        done["t"] = time.time() - t0
+    th = threading.Thread(target=wait)
+    th.start()
+    return proc, th, done, fin, fout
+
+
+def qat_finish(started, n, out_shape, out_dtype):
+    proc, th, done, fin, fout = started
+    th.join()
+    os.unlink(fin)
+    if proc.returncode != 0:
+        return None, done["t"], done["err"].strip()
+    out = np.fromfile(fout, dtype=out_dtype).reshape((n,) + tuple(out_shape))
+    os.unlink(fout)
+    return out, done["t"], ""
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    qat, work = sys.argv[1], sys.argv[2]
+    names = sys.argv[3:] or NAMES
+    os.makedirs(work, exist_ok=True)
+    generate(work, names)
+    with open(os.path.join(work, "input_ranges.json")) as f:
+        ranges = json.load(f)
+    failures = []
+    report = []
+    for name in names:
+        for q in KINDS:
+            path = os.path.join(work, f"{name}_{q}.tflite")
+            label = f"{name}_{q}"
+            r = subprocess.run([qat, "inspect", path], capture_output=True, text=True)
+            if r.returncode != 0 or "MACs" not in r.stdout:
+                failures.append(f"{label}: qat inspect failed: {r.stderr.strip()}")
+                continue
+            it = Interpreter(model_path=path)
+            i = it.get_input_details()[0]
+            o = it.get_output_details()[0]
+            shape = tuple(i["shape"][1:])
+            rng = np.random.default_rng(1516)
+            if i["dtype"] == np.float32:
+                lo, hi = ranges[name]
+                x = rng.uniform(lo, hi, (N,) + shape).astype(np.float32)
+            else:
+                x = rng.integers(-128, 128, (N,) + shape, dtype=np.int64).astype(np.int8)
+            started = qat_start(qat, path, x, os.path.join(work, f".{label}"))
+            want, t_ref, ops = ref_run(path, x)
+            got, t_qat, err = qat_finish(started, N, o["shape"][1:], o["dtype"])
+            line = (f"{label}: ops {dict(sorted(ops.items()))}; {N} inputs: qat run {t_qat:.2f} s, "
+                    f"BUILTIN_REF {t_ref:.2f} s")
+            report.append(line)
+            print(line, flush=True)
+            if got is None:
+                failures.append(f"{label}: qat run failed: {err}")
+                continue
+            if q == "int8f":
+                # int8 inside, float at the ends: DEQUANTIZE of the same int8 result, bit-exact
+                bad = int((got.view(np.uint32) != want.view(np.uint32)).any(
+                    axis=tuple(range(1, want.ndim))).sum())
+                print(f"  int8 with float I/O: {bad} of {N} outputs differ")
+                if bad:
+                    failures.append(f"{label}: {bad} of {N} outputs differ from BUILTIN_REF")
+            elif o["dtype"] == np.float32:
+                scale = np.maximum(np.abs(want).max(axis=tuple(range(1, want.ndim)), keepdims=True), 1e-30)
+                rel = float((np.abs(got - want) / scale).max())
+                print(f"  float32: max relative difference {rel:.3g}")
+                if not rel <= 1e-5:
+                    failures.append(f"{label}: float32 outputs differ by {rel:.3g} relative")
+            else:
+                bad = int((got != want).any(axis=tuple(range(1, want.ndim))).sum())
+                diff = int(np.abs(got.astype(np.int32) - want.astype(np.int32)).max())
+                print(f"  int8: {bad} of {N} outputs differ (max {diff} LSB)")
+                if bad:
+                    failures.append(f"{label}: {bad} of {N} int8 outputs differ from BUILTIN_REF "
+                                    f"(max {diff} LSB)")
+    if failures:
+        print("FAILED:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print(f"all {len(KINDS) * len(names)} converter files agree with BUILTIN_REF")
+
+
+if __name__ == "__main__":
+    main()

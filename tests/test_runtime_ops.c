@@ -1,0 +1,430 @@
+/* runtime/ops added for the converter's files (issue 15/16): each operator through the
+ * interpreter on small models built with tests/support/tflite_builder, against values computed
+ * by hand (in the comments: the real-valued result, then TFLite's integer arithmetic where it
+ * decides a rounding). tests/interop/test_runtime_litert.py compares the same operators with
+ * BUILTIN_REF on random models. */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "qat/error.h"
+#include "qat/runtime.h"
+#include "runtime/rt_op.h"
+#include "tests/support/tflite_builder.h"
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static qat_rt_model *load_built(const tb_model *tm) {
+  size_t len = 0;
+  uint8_t *buf = tb_build(tm, &len);
+  assert_non_null(buf);
+  qat_rt_model *m = NULL;
+  const int rc = qat_rt_model_load_buffer(buf, len, "built.tflite", NULL, &m);
+  free(buf);
+  if (rc) fail_msg("load: %s", qat_error_message());
+  return m;
+}
+
+static void expect_refused(const tb_model *tm, int status, const char *want) {
+  size_t len = 0;
+  uint8_t *buf = tb_build(tm, &len);
+  assert_non_null(buf);
+  qat_rt_model *m = NULL;
+  const int rc = qat_rt_model_load_buffer(buf, len, "bad.tflite", NULL, &m);
+  free(buf);
+  if (rc != status || !strstr(qat_error_message(), want))
+    fail_msg("expected status %d with '%s', got %d: %s", status, want, rc,
+             rc ? qat_error_message() : "(loaded)");
+  assert_null(m);
+}
+
+/* Sets every input (in order), invokes, returns output 0. */
+static const void *run(qat_rt_model *m, int n, const void *const *in) {
+  for (int i = 0; i < n; i++) {
+    qat_rt_tensor_info info;
+    assert_int_equal(qat_rt_tensor(m, qat_rt_input(m, i), &info), 0);
+    memcpy(qat_rt_tensor_data(m, qat_rt_input(m, i)), in[i], info.bytes);
+  }
+  if (qat_rt_invoke(m)) fail_msg("invoke: %s", qat_error_message());
+  return qat_rt_tensor_data(m, qat_rt_output(m, 0));
+}
+
+static void io(tb_model *tm, int n_in, const int *in, int out) {
+  tm->n_in = n_in;
+  for (int i = 0; i < n_in; i++) tm->in[i] = in[i];
+  tm->n_out = 1;
+  tm->out[0] = out;
+}
+
+static void assert_i8(const int8_t *got, const int8_t *want, int n) {
+  for (int i = 0; i < n; i++)
+    if (got[i] != want[i]) fail_msg("element %d: got %d, want %d", i, got[i], want[i]);
+}
+static void assert_f32(const float *got, const float *want, int n) {
+  for (int i = 0; i < n; i++)
+    if (!(got[i] == want[i])) fail_msg("element %d: got %.9g, want %.9g", i, got[i], want[i]);
+}
+
+/* A one-op model: inputs x (and x2), output y, of one type. */
+static tb_model *binary_model(int code, int type, int ra, const int32_t *da, int rb,
+                              const int32_t *db, int ro, const int32_t *dout) {
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int x = tb_tensor_add(tm, "x", type, ra, da, NULL, 0);
+  const int x2 = tb_tensor_add(tm, "x2", type, rb, db, NULL, 0);
+  const int y = tb_tensor_add(tm, "y", type, ro, dout, NULL, 0);
+  tb_op_add(tm, code, 2, (int32_t[]){x, x2}, 1, (int32_t[]){y});
+  io(tm, 2, (int[]){x, x2}, y);
+  return tm;
+}
+
+/* ---- MUL, SUB, MAXIMUM, MINIMUM -------------------------------------------------------------- */
+
+static void test_mul(void **state) {
+  (void)state;
+  /* float32, [2, 1] x [1, 3] broadcast to [2, 3], RELU6. */
+  const int32_t d21[2] = {2, 1}, d13[2] = {1, 3}, d23[2] = {2, 3};
+  tb_model *tm = binary_model(QAT_RT_OP_MUL, F32, 2, d21, 2, d13, 2, d23);
+  tm->ops[0].act = 3;
+  qat_rt_model *m = load_built(tm);
+  const float a[2] = {2.0f, -1.5f}, b[3] = {0.5f, 4.0f, -1.0f};
+  const float want[6] = {1.0f, 6.0f, 0.0f, 0.0f, 0.0f, 1.5f}; /* 8 and -6 clamp to 6 and 0 */
+  assert_f32(run(m, 2, (const void *[]){a, b}), want, 6);
+  qat_rt_model_free(m);
+  free(tm);
+  /* int8: s1 0.5 (zp 2), s2 0.25 (zp -2), out 0.125 (zp 3): the multiplier is exactly 1.
+   * (10-2)*0.5 * (-6+2)*0.25 = -4 -> -32 + 3 = -29; (127-2)*0.5 * (125+2)*0.25 = 1984.4 -> 127;
+   * (3-2)*0.5 * (1+2)*0.25 = 0.375 -> 3 + 3 = 6. */
+  const int32_t d3[1] = {3};
+  tm = binary_model(QAT_RT_OP_MUL, I8, 1, d3, 1, d3, 1, d3);
+  tb_quant1(tm, 0, 0.5f, 2);
+  tb_quant1(tm, 1, 0.25f, -2);
+  tb_quant1(tm, 2, 0.125f, 3);
+  tm->ops[0].version = 2;
+  m = load_built(tm);
+  const int8_t x[3] = {10, 127, 3}, y[3] = {-6, 125, 1}, w8[3] = {-29, 127, 6};
+  assert_i8(run(m, 2, (const void *[]){x, y}), w8, 3);
+  qat_rt_model_free(m);
+  /* int16 needs zero points 0. */
+  tm->t[0].type = tm->t[1].type = tm->t[2].type = I16;
+  expect_refused(tm, QAT_ERR_FORMAT, "zero point");
+  tm->t[0].zps[0] = tm->t[1].zps[0] = tm->t[2].zps[0] = 0;
+  m = load_built(tm);
+  /* 1000 * 0.5 * -300 * 0.25 / 0.125 = -300000 -> -32768; 40 * 0.5 * 8 * 0.25 / 0.125 = 320;
+   * -2 * 0.5 * -2 * 0.25 / 0.125 = 4 */
+  const int16_t x16[3] = {1000, 40, -2}, y16[3] = {-300, 8, -2}, w16[3] = {-32768, 320, 4};
+  const int16_t *g16 = run(m, 2, (const void *[]){x16, y16});
+  for (int i = 0; i < 3; i++) assert_int_equal(g16[i], w16[i]);
+  qat_rt_model_free(m);
+  free(tm);
+}
+
+static void test_sub_max_min(void **state) {
+  (void)state;
+  /* SUB int8 with add.cc's rescaling: s1 1.0, s2 0.5, out 1.0, zero points 0:
+   * 10 - 4 * 0.5 = 8; -7 - (-6) * 0.5 = -4; 100 - (-100) * 0.5 = 150 -> 127. */
+  const int32_t d3[1] = {3};
+  tb_model *tm = binary_model(QAT_RT_OP_SUB, I8, 1, d3, 1, d3, 1, d3);
+  tb_quant1(tm, 0, 1.0f, 0);
+  tb_quant1(tm, 1, 0.5f, 0);
+  tb_quant1(tm, 2, 1.0f, 0);
+  tm->ops[0].version = 2;
+  qat_rt_model *m = load_built(tm);
+  const int8_t a[3] = {10, -7, 100}, b[3] = {4, -6, -100}, want[3] = {8, -4, 127};
+  assert_i8(run(m, 2, (const void *[]){a, b}), want, 3);
+  qat_rt_model_free(m);
+  free(tm);
+  /* float SUB with a scalar-like [1] second input, RELU. */
+  const int32_t d1[1] = {1};
+  tm = binary_model(QAT_RT_OP_SUB, F32, 1, d3, 1, d1, 1, d3);
+  tm->ops[0].act = 1;
+  m = load_built(tm);
+  const float fa[3] = {1.0f, 2.5f, -3.0f}, fb[1] = {2.0f}, fw[3] = {0.0f, 0.5f, 0.0f};
+  assert_f32(run(m, 2, (const void *[]){fa, fb}), fw, 3);
+  qat_rt_model_free(m);
+  free(tm);
+  /* MAXIMUM / MINIMUM, int8 with one quantization, broadcast [2, 2] with [2]. */
+  const int32_t d22[2] = {2, 2}, d2[1] = {2};
+  for (int mx = 0; mx < 2; mx++) {
+    tm = binary_model(mx ? QAT_RT_OP_MAXIMUM : QAT_RT_OP_MINIMUM, I8, 2, d22, 1, d2, 2, d22);
+    for (int t = 0; t < 3; t++) tb_quant1(tm, t, 0.1f, -5);
+    tm->ops[0].version = 2;
+    m = load_built(tm);
+    const int8_t x[4] = {-128, 50, 7, -3}, y[2] = {0, 10};
+    const int8_t wmax[4] = {0, 50, 7, 10}, wmin[4] = {-128, 10, 0, -3};
+    assert_i8(run(m, 2, (const void *[]){x, y}), mx ? wmax : wmin, 4);
+    qat_rt_model_free(m);
+    tm->t[2].scales[0] = 0.2f; /* the kernel compares stored values: no rescaling */
+    expect_refused(tm, QAT_ERR_UNSUPPORTED, "do not rescale");
+    free(tm);
+  }
+}
+
+/* ---- activations ------------------------------------------------------------------------------- */
+
+static tb_model *unary_model(int code, int type, int rank, const int32_t *d) {
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int x = tb_tensor_add(tm, "x", type, rank, d, NULL, 0);
+  const int y = tb_tensor_add(tm, "y", type, rank, d, NULL, 0);
+  tb_op_add(tm, code, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  return tm;
+}
+
+static void test_hard_swish(void **state) {
+  (void)state;
+  const int32_t d[1] = {5};
+  tb_model *tm = unary_model(QAT_RT_OP_HARD_SWISH, F32, 1, d);
+  qat_rt_model *m = load_built(tm);
+  /* x * min(6, max(0, x + 3)) / 6 */
+  const float x[5] = {-4.0f, -3.0f, 1.0f, 3.0f, 10.0f};
+  const float want[5] = {-0.0f, -0.0f, 4.0f / 6.0f, 3.0f, 10.0f};
+  assert_f32(run(m, 1, (const void *[]){x}), want, 5);
+  qat_rt_model_free(m);
+  free(tm);
+  /* int8, input and output scale 0.05, zero point 0. HardSwishPrepare: output multiplier
+   * 2^-7 -> Q15 16384, exponent -6; relu-ish 0.05 * 256 / 3 -> Q31 1145324612, exponent 3,
+   * Q15 17476. q = 20 (x = 1.0): hires 2560, preshift (2560 * 16384 + 2^14) >> 15 = 1280;
+   * relu-ish 2560 << 2 = 10240, (10240 * 17476 + 2^14) / 2^15 = 5461, << 1 = 10922, to [0, 1]:
+   * (10922 + 32768) >> 1 = 21845; 21845 * 1280 / 2^15 = 853; 853 / 2^6 rounded = 13
+   * (float: 0.667 / 0.05 = 13.3). q = 60 (x = 3): relu-ish saturates at 32767,
+   * 32767 * 3839... = 3839, / 64 -> 60. q = -60: relu-ish -32768 -> 0 -> 0. */
+  tm = unary_model(QAT_RT_OP_HARD_SWISH, I8, 1, d);
+  tb_quant1(tm, 0, 0.05f, 0);
+  tb_quant1(tm, 1, 0.05f, 0);
+  m = load_built(tm);
+  const int8_t q[5] = {20, 60, -60, 0, 127}, wq[5] = {13, 60, 0, 0, 127};
+  assert_i8(run(m, 1, (const void *[]){q}), wq, 5);
+  qat_rt_model_free(m);
+  free(tm);
+}
+
+static void test_leaky_prelu_tanh(void **state) {
+  (void)state;
+  const int32_t d[1] = {4};
+  /* LEAKY_RELU float alpha 0.2; int8 s 0.1 -> 0.1, zp 0 and 4, alpha 0.5:
+   * -10 -> -0.5 -> -5 + 4 = -1; 10 -> 14; -128 -> -6.4 -> -64 + 4 = -60; 127 -> 131 -> 127. */
+  tb_model *tm = unary_model(QAT_RT_OP_LEAKY_RELU, F32, 1, d);
+  tm->ops[0].alpha = 0.2f;
+  qat_rt_model *m = load_built(tm);
+  const float fx[4] = {-5.0f, 0.0f, 3.0f, -0.5f}, fw[4] = {-1.0f, 0.0f, 3.0f, -0.1f};
+  assert_f32(run(m, 1, (const void *[]){fx}), fw, 4);
+  qat_rt_model_free(m);
+  free(tm);
+  tm = unary_model(QAT_RT_OP_LEAKY_RELU, I8, 1, d);
+  tm->ops[0].alpha = 0.5f;
+  tb_quant1(tm, 0, 0.1f, 0);
+  tb_quant1(tm, 1, 0.1f, 4);
+  m = load_built(tm);
+  const int8_t q[4] = {-10, 10, -128, 127}, wq[4] = {-1, 14, -60, 127};
+  assert_i8(run(m, 1, (const void *[]){q}), wq, 4);
+  qat_rt_model_free(m);
+  free(tm);
+  /* PRELU float, alpha [2] over [2, 2]: x >= 0 ? x : x * alpha. */
+  tm = calloc(1, sizeof *tm);
+  const int32_t d22[2] = {2, 2}, d2[1] = {2};
+  const float alpha[2] = {0.5f, -1.0f};
+  int x = tb_tensor_add(tm, "x", F32, 2, d22, NULL, 0);
+  int a = tb_tensor_add(tm, "alpha", F32, 1, d2, alpha, sizeof alpha);
+  int y = tb_tensor_add(tm, "y", F32, 2, d22, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_PRELU, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  m = load_built(tm);
+  const float px[4] = {-2.0f, -2.0f, 3.0f, -0.0f}, pw[4] = {-1.0f, 2.0f, 3.0f, -0.0f};
+  assert_f32(run(m, 1, (const void *[]){px}), pw, 4);
+  qat_rt_model_free(m);
+  free(tm);
+  /* TANH int8: input 1/16 (zp 0), output 1/128 (zp 0): tanh(1) * 128 = 97.5 -> 97;
+   * tanh(-8) * 128 = -127.99 -> -128; tanh(0.5) * 128 = 59.2 -> 59. */
+  tm = unary_model(QAT_RT_OP_TANH, I8, 1, d);
+  tb_quant1(tm, 0, 1.0f / 16, 0);
+  tb_quant1(tm, 1, 1.0f / 128, 0);
+  tm->ops[0].version = 2;
+  m = load_built(tm);
+  const int8_t tq[4] = {16, -128, 0, 8}, tw[4] = {97, -128, 0, 59};
+  assert_i8(run(m, 1, (const void *[]){tq}), tw, 4);
+  qat_rt_model_free(m);
+  /* int16 TANH is refused with its reason. */
+  tm->t[0].type = tm->t[1].type = I16;
+  tm->t[1].scales[0] = 1.0f / 32768;
+  expect_refused(tm, QAT_ERR_UNSUPPORTED, "sigmoid table");
+  free(tm);
+}
+
+/* ---- data movement ---------------------------------------------------------------------------- */
+
+static void test_pad_concat(void **state) {
+  (void)state;
+  /* PAD int8 [1, 2] by [[0, 0], [1, 2]]: the output zero point fills. */
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int32_t d12[2] = {1, 2}, d15[2] = {1, 5}, dp[2] = {2, 2};
+  const int32_t pads[4] = {0, 0, 1, 2};
+  int x = tb_tensor_add(tm, "x", I8, 2, d12, NULL, 0);
+  int p = tb_tensor_add(tm, "paddings", I32, 2, dp, pads, sizeof pads);
+  int y = tb_tensor_add(tm, "y", I8, 2, d15, NULL, 0);
+  tb_quant1(tm, x, 0.5f, -7);
+  tb_quant1(tm, y, 0.5f, -7);
+  tb_op_add(tm, QAT_RT_OP_PAD, 2, (int32_t[]){x, p}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  qat_rt_model *m = load_built(tm);
+  const int8_t px[2] = {1, 2}, pw[5] = {-7, 1, 2, -7, -7};
+  assert_i8(run(m, 1, (const void *[]){px}), pw, 5);
+  qat_rt_model_free(m);
+  tm->t[y].dims[1] = 4;
+  expect_refused(tm, QAT_ERR_FORMAT, "the op computes [1,5]");
+  free(tm);
+  /* PADV2 float with constant_values 9 around a [2, 1]: [[0,1],[1,0]]. */
+  tm = calloc(1, sizeof *tm);
+  const int32_t d21[2] = {2, 1}, d32[2] = {3, 2}, d0[1] = {1};
+  const int32_t pads2[4] = {0, 1, 1, 0};
+  const float cv = 9.0f;
+  x = tb_tensor_add(tm, "x", F32, 2, d21, NULL, 0);
+  p = tb_tensor_add(tm, "paddings", I32, 2, dp, pads2, sizeof pads2);
+  int c = tb_tensor_add(tm, "cv", F32, 0, d0, &cv, sizeof cv);
+  y = tb_tensor_add(tm, "y", F32, 2, d32, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_PADV2, 3, (int32_t[]){x, p, c}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  m = load_built(tm);
+  const float fx[2] = {1.0f, 2.0f}, fw[6] = {9, 1, 9, 2, 9, 9};
+  assert_f32(run(m, 1, (const void *[]){fx}), fw, 6);
+  qat_rt_model_free(m);
+  free(tm);
+  /* CONCATENATION float [2, 1] and [2, 2] on axis -1 -> [2, 3]. */
+  const int32_t d22[2] = {2, 2}, d23[2] = {2, 3};
+  tm = binary_model(QAT_RT_OP_CONCATENATION, F32, 2, d21, 2, d22, 2, d23);
+  tm->ops[0].axis = -1;
+  m = load_built(tm);
+  const float ca[2] = {1, 2}, cb[4] = {3, 4, 5, 6}, cw[6] = {1, 3, 4, 2, 5, 6};
+  assert_f32(run(m, 2, (const void *[]){ca, cb}), cw, 6);
+  qat_rt_model_free(m);
+  tm->ops[0].act = 1;
+  expect_refused(tm, QAT_ERR_FORMAT, "requires NONE");
+  free(tm);
+}
+
+static void test_shape_slice_pack_reshape(void **state) {
+  (void)state;
+  /* The converter's dynamic-batch flatten: SHAPE(x) -> STRIDED_SLICE [0:1] shrink ->
+   * PACK(batch, -1) -> RESHAPE(x, that) on a [1, 2, 3] float input: the shape chain is folded to
+   * constants at load, RESHAPE copies. */
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int32_t d123[3] = {1, 2, 3}, d3[1] = {3}, d1[1] = {1}, d2[1] = {2}, d16[2] = {1, 6};
+  const int32_t b0[1] = {0}, e1[1] = {1}, s1[1] = {1}, m1 = -1;
+  int x = tb_tensor_add(tm, "x", F32, 3, d123, NULL, 0);
+  int sh = tb_tensor_add(tm, "shape", I32, 1, d3, NULL, 0);
+  int b = tb_tensor_add(tm, "b", I32, 1, d1, b0, 4), e = tb_tensor_add(tm, "e", I32, 1, d1, e1, 4);
+  int s = tb_tensor_add(tm, "s", I32, 1, d1, s1, 4);
+  int batch = tb_tensor_add(tm, "batch", I32, 0, d1, NULL, 0);
+  int minus1 = tb_tensor_add(tm, "minus1", I32, 0, d1, &m1, 4);
+  int packed = tb_tensor_add(tm, "packed", I32, 1, d2, NULL, 0);
+  int y = tb_tensor_add(tm, "y", F32, 2, d16, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_SHAPE, 1, (int32_t[]){x}, 1, (int32_t[]){sh})->opt_type = -1;
+  tb_op_add(tm, QAT_RT_OP_STRIDED_SLICE, 4, (int32_t[]){sh, b, e, s}, 1, (int32_t[]){batch})
+      ->shrink_axis_mask = 1;
+  tb_op *pk = tb_op_add(tm, QAT_RT_OP_PACK, 2, (int32_t[]){batch, minus1}, 1, (int32_t[]){packed});
+  pk->values_count = 2;
+  tb_op_add(tm, QAT_RT_OP_RESHAPE, 2, (int32_t[]){x, packed}, 1, (int32_t[]){y})->n_new_shape = -1;
+  io(tm, 1, (int[]){x}, y);
+  qat_rt_model *m = load_built(tm);
+  qat_rt_tensor_info info;
+  assert_int_equal(qat_rt_tensor(m, packed, &info), 0);
+  assert_true(info.is_const);
+  const int32_t *pv = qat_rt_tensor_data(m, packed);
+  assert_int_equal(pv[0], 1);
+  assert_int_equal(pv[1], -1);
+  const float fx[6] = {1, 2, 3, 4, 5, 6};
+  assert_f32(run(m, 1, (const void *[]){fx}), fx, 6);
+  qat_rt_model_free(m);
+  free(tm);
+  /* STRIDED_SLICE int8 [3, 4], begin [-1, 3], end [0, 0], strides [-1, -2], end_mask on axis 0:
+   * rows 2, 1, 0 and columns 3, 1 -> [3, 2]. */
+  tm = calloc(1, sizeof *tm);
+  const int32_t d34[2] = {3, 4}, d32[2] = {3, 2}, dd2[1] = {2};
+  const int32_t bb[2] = {-1, 3}, ee[2] = {0, 0}, ss[2] = {-1, -2};
+  x = tb_tensor_add(tm, "x", I8, 2, d34, NULL, 0);
+  b = tb_tensor_add(tm, "b", I32, 1, dd2, bb, 8);
+  e = tb_tensor_add(tm, "e", I32, 1, dd2, ee, 8);
+  s = tb_tensor_add(tm, "s", I32, 1, dd2, ss, 8);
+  y = tb_tensor_add(tm, "y", I8, 2, d32, NULL, 0);
+  tb_quant1(tm, x, 1.0f, 0);
+  tb_quant1(tm, y, 1.0f, 0);
+  tb_op_add(tm, QAT_RT_OP_STRIDED_SLICE, 4, (int32_t[]){x, b, e, s}, 1, (int32_t[]){y})
+      ->end_mask = 1;
+  io(tm, 1, (int[]){x}, y);
+  m = load_built(tm);
+  const int8_t q[12] = {0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23};
+  const int8_t qw[6] = {23, 21, 13, 11, 3, 1};
+  assert_i8(run(m, 1, (const void *[]){q}), qw, 6);
+  qat_rt_model_free(m);
+  free(tm);
+}
+
+static void test_squeeze_expand_pack(void **state) {
+  (void)state;
+  /* SQUEEZE [1, 3, 1] with squeeze_dims [-1] -> [1, 3]; without dims -> [3]. */
+  const int32_t d131[3] = {1, 3, 1}, d13[2] = {1, 3}, d3[1] = {3};
+  for (int all = 0; all < 2; all++) {
+    tb_model *tm = calloc(1, sizeof *tm);
+    int x = tb_tensor_add(tm, "x", F32, 3, d131, NULL, 0);
+    int y = tb_tensor_add(tm, "y", F32, all ? 1 : 2, all ? d3 : d13, NULL, 0);
+    tb_op *op = tb_op_add(tm, QAT_RT_OP_SQUEEZE, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    op->n_squeeze = all ? 0 : 1;
+    op->squeeze[0] = -1;
+    io(tm, 1, (int[]){x}, y);
+    qat_rt_model *m = load_built(tm);
+    const float fx[3] = {1, 2, 3};
+    assert_f32(run(m, 1, (const void *[]){fx}), fx, 3);
+    qat_rt_model_free(m);
+    if (!all) {
+      op->squeeze[0] = 1; /* a dimension of size 3 */
+      expect_refused(tm, QAT_ERR_FORMAT, "not a dimension of size 1");
+    }
+    free(tm);
+  }
+  /* EXPAND_DIMS [3] at axis -1 -> [3, 1]. */
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int32_t d31[2] = {3, 1}, d1[1] = {1}, ax = -1;
+  int x = tb_tensor_add(tm, "x", F32, 1, d3, NULL, 0);
+  int a = tb_tensor_add(tm, "axis", I32, 1, d1, &ax, 4);
+  int y = tb_tensor_add(tm, "y", F32, 2, d31, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_EXPAND_DIMS, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  qat_rt_model *m = load_built(tm);
+  const float fx[3] = {4, 5, 6};
+  assert_f32(run(m, 1, (const void *[]){fx}), fx, 3);
+  qat_rt_model_free(m);
+  free(tm);
+  /* PACK int8 two [2] along axis 1 -> [2, 2] interleaved. */
+  const int32_t d2[1] = {2}, d22[2] = {2, 2};
+  tm = binary_model(QAT_RT_OP_PACK, I8, 1, d2, 1, d2, 2, d22);
+  for (int t = 0; t < 3; t++) tb_quant1(tm, t, 0.5f, 1);
+  tm->ops[0].values_count = 2;
+  tm->ops[0].axis = 1;
+  m = load_built(tm);
+  const int8_t a8[2] = {1, 2}, b8[2] = {3, 4}, w8[4] = {1, 3, 2, 4};
+  assert_i8(run(m, 2, (const void *[]){a8, b8}), w8, 4);
+  qat_rt_model_free(m);
+  tm->ops[0].values_count = 3;
+  expect_refused(tm, QAT_ERR_FORMAT, "values_count 3 but 2 inputs");
+  free(tm);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_mul),
+      cmocka_unit_test(test_sub_max_min),
+      cmocka_unit_test(test_hard_swish),
+      cmocka_unit_test(test_leaky_prelu_tanh),
+      cmocka_unit_test(test_pad_concat),
+      cmocka_unit_test(test_shape_slice_pack_reshape),
+      cmocka_unit_test(test_squeeze_expand_pack),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
