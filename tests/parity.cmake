@@ -10,3 +10,11 @@ add_test(NAME acceptance_parity
     COMMAND ${QAT_PYTHON3_ACCEPT} ${CMAKE_CURRENT_SOURCE_DIR}/acceptance/test_acceptance.py
             --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR})
 set_tests_properties(acceptance_parity PROPERTIES TIMEOUT 900 LABELS acceptance ENVIRONMENT "OMP_NUM_THREADS=2")
+
+# Issue 14's promise on every example: QAT for 1 step and 1 epoch from a float checkpoint and
+# from scratch, each exported int8 and held to the parity target
+# (tests/acceptance/test_examples_parity.py).
+add_test(NAME examples_parity
+    COMMAND ${QAT_PYTHON3_ACCEPT} ${CMAKE_CURRENT_SOURCE_DIR}/acceptance/test_examples_parity.py
+            --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR})
+set_tests_properties(examples_parity PROPERTIES TIMEOUT 1200 LABELS acceptance ENVIRONMENT "OMP_NUM_THREADS=2")
