@@ -77,6 +77,7 @@ void qat_set_threads(int n) {
 int qat_graph_init(qat_graph *g, int max_batch) {
   memset(g, 0, sizeof *g);
   if (max_batch < 1) return qat_fail(QAT_ERR_USAGE, "batch size must be >= 1, got %d", max_batch);
+  (void)qat_blas_describe(); /* links blas_core.c, whose constructor widens OpenBLAS's kernels */
   qat_arena_init(&g->arena, 0);
   g->max_batch = g->batch = max_batch;
   return QAT_OK;

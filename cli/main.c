@@ -650,6 +650,7 @@ static int dispatch(int argc, char **argv) {
   }
   if (!strcmp(cmd, "--version")) {
     printf("qat %s\n", QAT_VERSION);
+    printf("BLAS: %s\n", qat_blas_describe());
     return 0;
   }
   if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);

@@ -189,4 +189,15 @@ int qat_conv_out_size(int in, int kernel, int stride, qat_padding padding, int *
 int qat_num_threads(void);
 void qat_set_threads(int n);
 
+/* The BLAS path (blas_core.c): at load time qat moves a DYNAMIC_ARCH OpenBLAS to the widest
+ * kernels the CPU's features allow unless OPENBLAS_CORETYPE is set. */
+const char *qat_blas_describe(void);   /* "OpenBLAS SkylakeX, AVX-512" (for --version, benches) */
+const char *qat_blas_core(void);       /* OpenBLAS's core name now, "unknown" without OpenBLAS */
+const char *qat_cpu_vector_isa(void);  /* "AVX-512" (F+BW+DQ+VL), "AVX2" (with FMA) or "SSE" */
+const char *qat_blas_core_for_isa(const char *isa); /* SkylakeX, Haswell or NULL */
+int qat_blas_core_rank(const char *core);           /* 2 AVX-512, 1 AVX2, 0 narrower */
+int qat_blas_select_core(const char *core);         /* 0 when OpenBLAS now runs core */
+/* The core to switch to, NULL to keep `core` (already as wide, or the user forced one). */
+const char *qat_blas_plan(const char *isa, const char *core, int user_forced);
+
 #endif
