@@ -169,18 +169,18 @@ static void profile(qat_model *m, const float *x, const int32_t *y, int batch, i
     qat_model_step(m, x, y, batch, &ex, 0, &loss, NULL); /* sets batch and labels */
     for (int i = 0; i < g->n_nodes; i++) {
       double t0 = now();
-      qat_op_get(g->nodes[i].op)->forward(&g->nodes[i], &ex);
+      qat_node_info(&g->nodes[i])->forward(&g->nodes[i], &ex);
       fw[i] += now() - t0;
     }
     for (int i = g->n_nodes - 1; i >= 0; i--) {
       if (!g->nodes[i].output->grad) continue;
       double t0 = now();
-      qat_op_get(g->nodes[i].op)->backward(&g->nodes[i], &ex);
+      qat_node_info(&g->nodes[i])->backward(&g->nodes[i], &ex);
       bw[i] += now() - t0;
     }
   }
   for (int i = 0; i < g->n_nodes; i++)
-    printf("    node %2d %-22s fwd %7.3f ms  bwd %7.3f ms\n", i, qat_op_get(g->nodes[i].op)->name,
+    printf("    node %2d %-22s fwd %7.3f ms  bwd %7.3f ms\n", i, qat_node_info(&g->nodes[i])->name,
            fw[i] / steps * 1e3, bw[i] / steps * 1e3);
   free(fw);
   free(bw);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "qat/fq.h"
+#include "fakequant/requant.h"
 #include "autograd/op_common.h"
 
 #define FQ(n) ((qat_fq *)(n)->attrs.state)
@@ -238,27 +239,17 @@ static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y) {
       fq->requant_eff[c] = (double)s_in * (double)w->scale[per_tensor ? 0 : c] / (double)s_out;
   }
   const int64_t n = qat_tensor_size(x), chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
-  const qat_requant kind = fq->requant;
+  const qat_requant_job job = {.x = x->data, .y = y, .channels = channels,
+                               .fixed_point = fq->requant == QAT_REQUANT_FIXED_POINT, .s_in = s_in,
+                               .w_scale = w->scale, .per_tensor = per_tensor, .mult = fq->requant_mult,
+                               .shift = fq->requant_shift, .eff = fq->requant_eff, .zp = zp,
+                               .act_min = act_min, .act_max = act_max, .s_out = s_out};
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t k = 0; k < chunks; k++) {
-    int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
-    for (int64_t i = a; i < a + len; i++) {
-      const int c = (int)(i % channels);
-      /* the bias grid's scale, a float product as the bias quantizer forms it */
-      const float s_acc = s_in * w->scale[per_tensor ? 0 : c];
-      const double v = round((double)x->data[i] / (double)s_acc);
-      const int32_t acc = v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : v == v ? (int32_t)v : 0;
-      int64_t q;
-      if (kind == QAT_REQUANT_FIXED_POINT) {
-        q = (int64_t)qat_multiply_by_quantized_multiplier(acc, fq->requant_mult[c], fq->requant_shift[c]);
-      } else {
-        const double r = round((double)acc * fq->requant_eff[c]);
-        q = r >= -2147483648.0 && r < 2147483648.0 ? (int64_t)r : INT32_MIN;
-      }
-      q += zp;
-      q = q < act_min ? act_min : q > act_max ? act_max : q;
-      y[i] = (float)(q - zp) * s_out;
-    }
+    qat_requant_job part = job;
+    part.begin = k * FQ_CHUNK;
+    part.end = n - part.begin < FQ_CHUNK ? n : part.begin + FQ_CHUNK;
+    qat_requant_run(&part);
   }
   return 1;
 }
