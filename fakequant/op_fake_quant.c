@@ -264,6 +264,11 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
   qat_activation act = fq->act;
   int observe = ex->training && !ex->freeze_observers;
   const float *src = x->data;
+  /* A requantized output is recomputed from x (before the activation), so the first pass only
+   * needs the range of the activated values, not their store; the store waits until the
+   * requantization turns out unusable. */
+  int activated = act == QAT_ACTIVATION_LINEAR;
+  const int store = fq->requant == QAT_REQUANT_NONE;
   if (act != QAT_ACTIVATION_LINEAR || observe) {
     float lo = 0.0f, hi = 0.0f, top = act_upper(act);
 #pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (chunks > 1)
@@ -272,11 +277,17 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
       const float *restrict in = x->data + a;
       float *restrict out = y + a;
       float clo = 0.0f, chi = 0.0f;
-      if (act != QAT_ACTIVATION_LINEAR) {
+      if (act != QAT_ACTIVATION_LINEAR && store) {
         for (int64_t i = 0; i < len; i++) {
           float v = in[i] > 0.0f ? in[i] : 0.0f;
           v = v < top ? v : top;
           out[i] = v;
+          chi = v > chi ? v : chi;
+        }
+      } else if (act != QAT_ACTIVATION_LINEAR) {
+        for (int64_t i = 0; i < len; i++) {
+          float v = in[i] > 0.0f ? in[i] : 0.0f;
+          v = v < top ? v : top;
           chi = v > chi ? v : chi;
         }
       } else {
@@ -288,7 +299,10 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
       lo = clo < lo ? clo : lo;
       hi = chi > hi ? chi : hi;
     }
-    if (act != QAT_ACTIVATION_LINEAR) src = y;
+    if (act != QAT_ACTIVATION_LINEAR && store) {
+      src = y;
+      activated = 1;
+    }
     /* ranges start at 0, as the observer widens them anyway; a non-finite one is refused
      * by the observer and the loss will stop the run */
     /* data-parallel: the global batch's range, so every process's observer moves alike */
@@ -302,11 +316,20 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
     set_params(fq, 0, scale, zp);
     fq->valid = 1;
   }
+  if (fq->valid && fq->requant != QAT_REQUANT_NONE && fq_requantized(fq, x, y)) return;
+  if (!activated) { /* the store the first pass left out */
+    const float top = act_upper(act);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t i = 0; i < n; i++) {
+      const float v = x->data[i] > 0.0f ? x->data[i] : 0.0f;
+      y[i] = v < top ? v : top;
+    }
+    src = y;
+  }
   if (!fq->valid) {
     if (src != y) memcpy(y, src, (size_t)n * sizeof(float));
     return;
   }
-  if (fq->requant != QAT_REQUANT_NONE && fq_requantized(fq, x, y)) return;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t k = 0; k < chunks; k++) {
     int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
