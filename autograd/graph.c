@@ -1,5 +1,6 @@
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <omp.h>
 
@@ -77,6 +78,7 @@ void qat_set_threads(int n) {
 int qat_graph_init(qat_graph *g, int max_batch) {
   memset(g, 0, sizeof *g);
   if (max_batch < 1) return qat_fail(QAT_ERR_USAGE, "batch size must be >= 1, got %d", max_batch);
+  (void)qat_blas_describe(); /* links blas_core.c, whose constructor widens OpenBLAS's kernels */
   qat_arena_init(&g->arena, 0);
   g->max_batch = g->batch = max_batch;
   return QAT_OK;
@@ -214,8 +216,18 @@ void qat_graph_set_batch(qat_graph *g, int batch) {
   for (int i = 0; i < g->n_batched; i++) g->batched[i]->dims[0] = batch;
 }
 
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void qat_graph_forward(qat_graph *g, const qat_exec *ex) {
-  for (int i = 0; i < g->n_nodes; i++) qat_node_info(&g->nodes[i])->forward(&g->nodes[i], ex);
+  for (int i = 0; i < g->n_nodes; i++) {
+    const double t0 = ex->profile ? seconds() : 0;
+    qat_node_info(&g->nodes[i])->forward(&g->nodes[i], ex);
+    if (ex->profile) ex->profile[i] += seconds() - t0;
+  }
 }
 
 void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
@@ -230,6 +242,44 @@ void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
   for (int64_t i = 0; i < n; i++) loss->grad[i] = 1.0f;
   for (int i = g->n_nodes - 1; i >= 0; i--) {
     qat_node *node = &g->nodes[i];
-    if (node->output->grad) qat_node_info(node)->backward(node, ex);
+    if (!node->output->grad) continue;
+    const double t0 = ex->profile ? seconds() : 0;
+    qat_node_info(node)->backward(node, ex);
+    if (ex->profile) ex->profile[g->n_nodes + i] += seconds() - t0;
   }
+}
+
+void qat_graph_profile_print(FILE *f, const qat_graph *g, const double *profile, int64_t steps,
+                             const char *other_name, double other_s) {
+  enum { MAX_KINDS = 64 };
+  const char *name[MAX_KINDS];
+  double fw[MAX_KINDS] = {0}, bw[MAX_KINDS] = {0};
+  int kinds = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const char *n = qat_node_info(&g->nodes[i])->name;
+    int k = 0;
+    while (k < kinds && strcmp(name[k], n)) k++;
+    if (k == kinds) {
+      if (kinds == MAX_KINDS) continue;
+      name[kinds++] = n;
+    }
+    fw[k] += profile[i];
+    bw[k] += profile[g->n_nodes + i];
+  }
+  double total = other_s;
+  for (int k = 0; k < kinds; k++) total += fw[k] + bw[k];
+  if (steps < 1 || total <= 0) return;
+  const double per = 1e3 / (double)steps;
+  fprintf(f, "profile: %lld steps, %.3f ms/step in ops and update\n", (long long)steps, total * per);
+  fprintf(f, "  %-24s %10s %10s %7s\n", "op", "fwd ms", "bwd ms", "share");
+  for (;;) { /* largest share first */
+    int best = -1;
+    for (int k = 0; k < kinds; k++)
+      if (fw[k] + bw[k] >= 0 && (best < 0 || fw[k] + bw[k] > fw[best] + bw[best])) best = k;
+    if (best < 0) break;
+    fprintf(f, "  %-24s %10.3f %10.3f %6.1f%%\n", name[best], fw[best] * per, bw[best] * per,
+            100.0 * (fw[best] + bw[best]) / total);
+    fw[best] = bw[best] = -1; /* printed */
+  }
+  fprintf(f, "  %-24s %10.3f %10s %6.1f%%\n", other_name, other_s * per, "", 100.0 * other_s / total);
 }

@@ -102,8 +102,33 @@ static int collect_gemms(const qat_model *m, gemm *out, double *flops) {
   return count;
 }
 
-/* Seconds of the step's GEMMs as plain cblas_sgemm calls (OpenBLAS's own threading), the
- * best of reps runs. */
+/* One GEMM of the list, C += op(A) op(B), split into `parts` slices run on OpenMP threads,
+ * each a single-threaded sgemm (OpenBLAS's OpenMP build runs one thread inside a parallel
+ * region): rows of C when A is not transposed, else columns. parts == 1 leaves the threading
+ * to OpenBLAS. */
+static void sgemm_split(const gemm *q, const float *A, const float *B, float *C, int parts) {
+  int lda = q->trans_a ? q->m : q->k, ldb = q->trans_b ? q->k : q->n;
+  if (parts <= 1) {
+    cblas_sgemm(CblasRowMajor, q->trans_a ? CblasTrans : CblasNoTrans, q->trans_b ? CblasTrans : CblasNoTrans, q->m,
+                q->n, q->k, 1.0f, A, lda, B, ldb, 1.0f, C, q->n);
+    return;
+  }
+#pragma omp parallel for num_threads(parts) schedule(static)
+  for (int t = 0; t < parts; t++) {
+    int along = q->trans_a ? q->n : q->m, lo = along * t / parts, hi = along * (t + 1) / parts;
+    if (hi <= lo) continue;
+    if (!q->trans_a)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, q->trans_b ? CblasTrans : CblasNoTrans, hi - lo, q->n, q->k, 1.0f,
+                  A + (size_t)lo * lda, lda, B, ldb, 1.0f, C + (size_t)lo * q->n, q->n);
+    else
+      cblas_sgemm(CblasRowMajor, CblasTrans, q->trans_b ? CblasTrans : CblasNoTrans, q->m, hi - lo, q->k, 1.0f, A,
+                  lda, q->trans_b ? B + (size_t)lo * ldb : B + lo, ldb, 1.0f, C + lo, q->n);
+  }
+}
+
+/* Seconds of the step's GEMMs at the fastest sgemm reachable here: OpenBLAS on the widest
+ * kernels (blas_core.c) and, per shape, the faster of its own threading and a split across
+ * OpenMP threads of single-threaded calls (DESIGN.md measured the split winning). */
 static double time_sgemms(const gemm *g, int n, int reps) {
   size_t max = 0;
   for (int i = 0; i < n; i++) {
@@ -114,21 +139,23 @@ static double time_sgemms(const gemm *g, int n, int reps) {
   }
   float *A = calloc(max, sizeof(float)), *B = calloc(max, sizeof(float)), *C = calloc(max, sizeof(float));
   for (size_t i = 0; i < max; i++) A[i] = B[i] = 0.001f * (float)(i % 997);
-  double best = 1e30;
-  for (int r = 0; r < reps; r++) {
-    double t0 = now();
-    for (int i = 0; i < n; i++) {
-      const gemm *q = &g[i];
-      cblas_sgemm(CblasRowMajor, q->trans_a ? CblasTrans : CblasNoTrans, q->trans_b ? CblasTrans : CblasNoTrans,
-                  q->m, q->n, q->k, 1.0f, A, q->trans_a ? q->m : q->k, B, q->trans_b ? q->k : q->n, 1.0f, C, q->n);
-    }
-    double t = now() - t0;
-    if (t < best) best = t;
+  int threads = qat_num_threads();
+  double total = 0;
+  for (int i = 0; i < n; i++) {
+    double best = 1e30;
+    for (int parts = 1; parts <= (threads > 1 ? threads : 1); parts += (threads > 1 ? threads - 1 : 1))
+      for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        sgemm_split(&g[i], A, B, C, parts);
+        double t = now() - t0;
+        if (t < best) best = t;
+      }
+    total += best;
   }
   free(A);
   free(B);
   free(C);
-  return best;
+  return total;
 }
 
 /* Per-node forward/backward time over `steps` steps, to see where a step's time goes. */
@@ -142,18 +169,18 @@ static void profile(qat_model *m, const float *x, const int32_t *y, int batch, i
     qat_model_step(m, x, y, batch, &ex, 0, &loss, NULL); /* sets batch and labels */
     for (int i = 0; i < g->n_nodes; i++) {
       double t0 = now();
-      qat_op_get(g->nodes[i].op)->forward(&g->nodes[i], &ex);
+      qat_node_info(&g->nodes[i])->forward(&g->nodes[i], &ex);
       fw[i] += now() - t0;
     }
     for (int i = g->n_nodes - 1; i >= 0; i--) {
       if (!g->nodes[i].output->grad) continue;
       double t0 = now();
-      qat_op_get(g->nodes[i].op)->backward(&g->nodes[i], &ex);
+      qat_node_info(&g->nodes[i])->backward(&g->nodes[i], &ex);
       bw[i] += now() - t0;
     }
   }
   for (int i = 0; i < g->n_nodes; i++)
-    printf("    node %2d %-22s fwd %7.3f ms  bwd %7.3f ms\n", i, qat_op_get(g->nodes[i].op)->name,
+    printf("    node %2d %-22s fwd %7.3f ms  bwd %7.3f ms\n", i, qat_node_info(&g->nodes[i])->name,
            fw[i] / steps * 1e3, bw[i] / steps * 1e3);
   free(fw);
   free(bw);
@@ -214,6 +241,7 @@ int main(int argc, char **argv) {
   if (threads > 0) qat_set_threads(threads);
   if (!json) {
     printf("train_step: forward + backward + Adam update, %d threads, median of %d steps\n", qat_num_threads(), steps);
+    printf("BLAS: %s\n", qat_blas_describe());
     printf("%-10s %5s %10s %12s %12s %12s %8s %11s %9s\n", "model", "batch", "ms/step", "MFLOP/sample",
            "step GFLOP/s", "sgemm GFLOP/s", "ratio", "QAT ms/step", "QAT/float");
   } else {
@@ -268,7 +296,7 @@ int main(int argc, char **argv) {
       for (int s = 0; s < steps; s++) {
         tf[s] = stepper_run(&sf, x, y, batch);
         tq[s] = stepper_run(&sq, x, y, batch);
-        tg[s] = time_sgemms(g, ng, 1);
+        tg[s] = time_sgemms(g, ng, 2);
         rq[s] = tq[s] / tf[s];
         rg[s] = tg[s] / tf[s]; /* step GFLOP/s over sgemm GFLOP/s */
       }
@@ -291,10 +319,10 @@ int main(int argc, char **argv) {
       double step_gflops = flops / step_s * 1e-9, sgemm_gflops = flops / sgemm_s * 1e-9;
       const char *name = config ? "config" : cifar ? "cifar_cnn" : "mnist_cnn";
       if (json)
-        printf("%s{\"model\":\"%s\",\"batch\":%d,\"ms_per_step\":%.3f,\"mflop_per_sample\":%.2f,"
+        printf("%s{\"blas\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"ms_per_step\":%.3f,\"mflop_per_sample\":%.2f,"
                "\"step_gflops\":%.2f,\"sgemm_gflops\":%.2f,\"ratio\":%.3f,\"qat_ms_per_step\":%.3f,"
                "\"qat_over_float\":%.3f}",
-               first ? "" : ",", name, batch, step_s * 1e3, flops / batch * 1e-6, step_gflops, sgemm_gflops,
+               first ? "" : ",", qat_blas_describe(), name, batch, step_s * 1e3, flops / batch * 1e-6, step_gflops, sgemm_gflops,
                gemm_ratio, qat_s * 1e3, qat_ratio);
       else
         printf("%-10s %5d %10.2f %12.2f %12.1f %12.1f %8.2f %11.2f %9.2f\n", name, batch, step_s * 1e3,

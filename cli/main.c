@@ -78,6 +78,8 @@ static const char usage_train[] =
     "  --rank-checkpoints  under MPI, every rank also writes its model to DIR/rank_NNN.h5\n"
     "                    after each epoch (to compare the ranks; they must be identical)\n"
     "  --parity-each-epoch  the int8 parity check after every epoch, not only at the end\n"
+    "  --profile         at the end, each op kind's forward / backward time and share of\n"
+    "                    the training step (stderr)\n"
     "  --log-every N     steps between rows of steps.csv and the TensorBoard events file\n"
     "                    (events.out.tfevents.*) in the output folder (default 50)\n"
     "  -h, --help        this help\n"
@@ -333,7 +335,7 @@ static int env_threads(void) {
 static int train_main(int argc, char **argv, const qat_dist *d) {
   const char *config = NULL, *resume = NULL, *out = NULL;
   int epochs = 0, batch = 0, threads = 0, json = 0, have_seed = 0, rank_checkpoints = 0, parity_each = 0,
-      log_every = QAT_CURVES_DEFAULT_EVERY;
+      log_every = QAT_CURVES_DEFAULT_EVERY, profile = 0;
   uint64_t seed = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -347,6 +349,8 @@ static int train_main(int argc, char **argv, const qat_dist *d) {
       rank_checkpoints = 1;
     } else if (!strcmp(a, "--parity-each-epoch")) {
       parity_each = 1;
+    } else if (!strcmp(a, "--profile")) {
+      profile = 1;
     } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch-size") || !strcmp(a, "--threads") ||
                !strcmp(a, "--seed") || !strcmp(a, "--resume") || !strcmp(a, "--out") || !strcmp(a, "--log-every")) {
       if (!has_value) return fail_usage("%s needs a value", a);
@@ -382,6 +386,7 @@ static int train_main(int argc, char **argv, const qat_dist *d) {
   if (epochs) cfg.train.epochs = epochs;
   if (batch) cfg.train.batch_size = batch;
   if (threads) cfg.train.threads = threads;
+  cfg.train.profile = profile;
   if (have_seed) cfg.train.seed = seed;
   char out_dir[4096];
   if (out) snprintf(out_dir, sizeof out_dir, "%s", out);
@@ -650,6 +655,7 @@ static int dispatch(int argc, char **argv) {
   }
   if (!strcmp(cmd, "--version")) {
     printf("qat %s\n", QAT_VERSION);
+    printf("BLAS: %s\n", qat_blas_describe());
     return 0;
   }
   if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);

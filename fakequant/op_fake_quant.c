@@ -10,6 +10,7 @@
 
 #include "qat/export.h"
 #include "qat/fq.h"
+#include "fakequant/requant.h"
 #include "autograd/op_common.h"
 
 #define FQ(n) ((qat_fq *)(n)->attrs.state)
@@ -228,7 +229,7 @@ static int fq_folded_bias(qat_fq *fq, float s_in) {
     const float b = qat_fold_bias(0.0f, gamma[c], beta[c], mean[c], var[c], fq->fold_epsilon);
     const double r = round((double)b / (double)(s_in * w->scale[w->channels == 1 ? 0 : c]));
     if (!(fabs(r) <= 2147483647.0)) return 0;
-    fq->requant_bias[c] = (int64_t)r;
+    fq->requant_bias[c] = r;
   }
   return 1;
 }
@@ -261,27 +262,17 @@ static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y, const qat_e
       fq->requant_eff[c] = (double)s_in * (double)w->scale[per_tensor ? 0 : c] / (double)s_out;
   }
   const int64_t n = qat_tensor_size(x), chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
-  const qat_requant kind = fq->requant;
+  const qat_requant_job job = {.x = src, .y = y, .acc_bias = folded ? fq->requant_bias : NULL, .channels = channels,
+                               .fixed_point = fq->requant == QAT_REQUANT_FIXED_POINT, .s_in = s_in,
+                               .w_scale = w->scale, .per_tensor = per_tensor, .mult = fq->requant_mult,
+                               .shift = fq->requant_shift, .eff = fq->requant_eff, .zp = zp,
+                               .act_min = act_min, .act_max = act_max, .s_out = s_out};
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t k = 0; k < chunks; k++) {
-    int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
-    for (int64_t i = a; i < a + len; i++) {
-      const int c = (int)(i % channels);
-      /* the bias grid's scale, a float product as the bias quantizer forms it */
-      const float s_acc = s_in * w->scale[per_tensor ? 0 : c];
-      const double v = round((double)src[i] / (double)s_acc) + (folded ? (double)fq->requant_bias[c] : 0.0);
-      const int32_t acc = v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : v == v ? (int32_t)v : 0;
-      int64_t q;
-      if (kind == QAT_REQUANT_FIXED_POINT) {
-        q = (int64_t)qat_multiply_by_quantized_multiplier(acc, fq->requant_mult[c], fq->requant_shift[c]);
-      } else {
-        const double r = round((double)acc * fq->requant_eff[c]);
-        q = r >= -2147483648.0 && r < 2147483648.0 ? (int64_t)r : INT32_MIN;
-      }
-      q += zp;
-      q = q < act_min ? act_min : q > act_max ? act_max : q;
-      y[i] = (float)(q - zp) * s_out;
-    }
+    qat_requant_job part = job;
+    part.begin = k * FQ_CHUNK;
+    part.end = n - part.begin < FQ_CHUNK ? n : part.begin + FQ_CHUNK;
+    qat_requant_run(&part);
   }
   return 1;
 }
@@ -296,6 +287,11 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
   qat_activation act = fq->act;
   int observe = ex->training && !ex->freeze_observers;
   const float *src = x->data;
+  /* A requantized output is recomputed from x (before the activation), so the first pass only
+   * needs the range of the activated values, not their store; the store waits until the
+   * requantization turns out unusable. */
+  int activated = act == QAT_ACTIVATION_LINEAR;
+  const int store = fq->requant == QAT_REQUANT_NONE;
   if (act != QAT_ACTIVATION_LINEAR || observe) {
     float lo = 0.0f, hi = 0.0f, top = act_upper(act);
 #pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (chunks > 1)
@@ -304,11 +300,17 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
       const float *restrict in = x->data + a;
       float *restrict out = y + a;
       float clo = 0.0f, chi = 0.0f;
-      if (act != QAT_ACTIVATION_LINEAR) {
+      if (act != QAT_ACTIVATION_LINEAR && store) {
         for (int64_t i = 0; i < len; i++) {
           float v = in[i] > 0.0f ? in[i] : 0.0f;
           v = v < top ? v : top;
           out[i] = v;
+          chi = v > chi ? v : chi;
+        }
+      } else if (act != QAT_ACTIVATION_LINEAR) {
+        for (int64_t i = 0; i < len; i++) {
+          float v = in[i] > 0.0f ? in[i] : 0.0f;
+          v = v < top ? v : top;
           chi = v > chi ? v : chi;
         }
       } else {
@@ -320,7 +322,10 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
       lo = clo < lo ? clo : lo;
       hi = chi > hi ? chi : hi;
     }
-    if (act != QAT_ACTIVATION_LINEAR) src = y;
+    if (act != QAT_ACTIVATION_LINEAR && store) {
+      src = y;
+      activated = 1;
+    }
     /* ranges start at 0, as the observer widens them anyway; a non-finite one is refused
      * by the observer and the loss will stop the run */
     /* data-parallel: the global batch's range, so every process's observer moves alike */
@@ -334,11 +339,20 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
     set_params(fq, 0, scale, zp);
     fq->valid = 1;
   }
+  if (fq->valid && fq->requant != QAT_REQUANT_NONE && fq_requantized(fq, x, y, ex)) return;
+  if (!activated) { /* the store the first pass left out */
+    const float top = act_upper(act);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t i = 0; i < n; i++) {
+      const float v = x->data[i] > 0.0f ? x->data[i] : 0.0f;
+      y[i] = v < top ? v : top;
+    }
+    src = y;
+  }
   if (!fq->valid) {
     if (src != y) memcpy(y, src, (size_t)n * sizeof(float));
     return;
   }
-  if (fq->requant != QAT_REQUANT_NONE && fq_requantized(fq, x, y, ex)) return;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t k = 0; k < chunks; k++) {
     int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;

@@ -75,11 +75,11 @@ static int link_requant(qat_model *m, int head, qat_fq *out, qat_requant kind) {
   const qat_tensor *y = m->layer_out[head];
   int channels = y->dims[y->rank - 1];
   QAT_ASSERT(w->channels == 1 || w->channels == channels);
-  size_t bytes = (size_t)channels * (sizeof(int64_t) + sizeof(int32_t) + sizeof(int) + sizeof(double));
+  size_t bytes = (size_t)channels * (2 * sizeof(double) + sizeof(int32_t) + sizeof(int));
   double *eff = malloc(bytes);
   if (!eff) return qat_fail(QAT_ERR_NOMEM, "out of memory building the model");
   out->requant_eff = eff;
-  out->requant_bias = (int64_t *)(eff + channels);
+  out->requant_bias = eff + channels;
   out->requant_mult = (int32_t *)(out->requant_bias + channels);
   out->requant_shift = (int *)(out->requant_mult + channels);
   /* the head op's output, and the batch norm folded after it (CHANNEL_UNSCALE, BATCH_NORM) */

@@ -297,6 +297,8 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
   qat_dataset train = {0}, val = {0}, test = {0};
   qat_data_info info = {0};
   qat_model *m = NULL;
+  double *prof = NULL, prof_update = 0;
+  int64_t prof_steps = 0;
   qat_optimizer opt = {0};
   qat_batcher batcher = {0};
   frozen_set frozen = {0};
@@ -452,7 +454,11 @@ setup_done:
       coll.batch_offset = lo;
       coll.global_batch = n;
       double t0 = now();
-      qat_exec ex = {.coll = collp, .training = 1, .seed = ts->seed, .step = (uint64_t)global_step};
+      if (ts->profile && !prof && !(prof = calloc(2 * (size_t)m->graph.n_nodes, sizeof *prof))) {
+        rc = qat_fail(QAT_ERR_NOMEM, "out of memory for the profile");
+        goto cleanup;
+      }
+      qat_exec ex = {.coll = collp, .training = 1, .seed = ts->seed, .step = (uint64_t)global_step, .profile = prof};
       qat_model_schedule(m, global_step, &ex);
       float loss_share;
       int c;
@@ -477,7 +483,12 @@ setup_done:
                       (long long)b + 1, lr, res->checkpoint[0] ? res->checkpoint : "none");
         goto cleanup;
       }
+      const double t_update = now();
       qat_optimizer_step(&opt, m->params, m->grads, norm);
+      if (prof) {
+        prof_update += now() - t_update;
+        prof_steps++;
+      }
       frozen_restore(&frozen, m);
       double dt = now() - t0;
       epoch_step_seconds += dt;
@@ -584,6 +595,9 @@ interrupted:
   else
     rc = qat_fail(QAT_ERR_INTERRUPTED, "interrupted before the first epoch finished; no checkpoint written");
 cleanup:
+  if (prof && lead && prof_steps > 0)
+    qat_graph_profile_print(stderr, &m->graph, prof, prof_steps, "optimizer update", prof_update);
+  free(prof);
   free(x);
   free(y);
   free(log.text);

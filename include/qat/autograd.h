@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "qat/arena.h"
 #include "qat/enums.h"
@@ -116,6 +117,8 @@ typedef struct qat_exec {
   int fake_quant;       /* fake-quant nodes quantize (else they pass values through) */
   int freeze_observers; /* activation ranges stop moving */
   int freeze_bn;        /* batch norm uses its moving statistics even while training */
+  double *profile;      /* NULL, or 2 x n_nodes seconds (forward, then backward) that
+                           qat_graph_forward / _backward add each node's time to */
 } qat_exec;
 
 /* Shape inference: fill out->rank/dims from the inputs and attrs (batch = inputs' dims[0]) and
@@ -183,10 +186,26 @@ void qat_graph_set_batch(qat_graph *g, int batch);
 void qat_graph_forward(qat_graph *g, const qat_exec *ex);
 /* Zeroes every activation gradient, seeds d(loss)=1 on the last node and runs backward. */
 void qat_graph_backward(qat_graph *g, const qat_exec *ex);
+/* A profile (qat_exec.profile) over `steps` steps as one table on f: per op kind, forward and
+ * backward ms per step and the share of the step, with `other_s` seconds (the optimizer's
+ * update, named other_name) as one more row. */
+void qat_graph_profile_print(FILE *f, const qat_graph *g, const double *profile, int64_t steps,
+                             const char *other_name, double other_s);
 
 /* Shared helpers for ops */
 int qat_conv_out_size(int in, int kernel, int stride, qat_padding padding, int *pad_before);
 int qat_num_threads(void);
 void qat_set_threads(int n);
+
+/* The BLAS path (blas_core.c): at load time qat moves a DYNAMIC_ARCH OpenBLAS to the widest
+ * kernels the CPU's features allow unless OPENBLAS_CORETYPE is set. */
+const char *qat_blas_describe(void);   /* "OpenBLAS SkylakeX, AVX-512" (for --version, benches) */
+const char *qat_blas_core(void);       /* OpenBLAS's core name now, "unknown" without OpenBLAS */
+const char *qat_cpu_vector_isa(void);  /* "AVX-512" (F+BW+DQ+VL), "AVX2" (with FMA) or "SSE" */
+const char *qat_blas_core_for_isa(const char *isa); /* SkylakeX, Haswell or NULL */
+int qat_blas_core_rank(const char *core);           /* 2 AVX-512, 1 AVX2, 0 narrower */
+int qat_blas_select_core(const char *core);         /* 0 when OpenBLAS now runs core */
+/* The core to switch to, NULL to keep `core` (already as wide, or the user forced one). */
+const char *qat_blas_plan(const char *isa, const char *core, int user_forced);
 
 #endif

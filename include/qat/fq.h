@@ -67,7 +67,7 @@ typedef struct qat_fq {
    * forward as the exporter builds them (batch-norm ops in float would round otherwise) */
   const qat_tensor *fold_bn[4];
   float fold_epsilon;
-  int64_t *requant_bias;
+  double *requant_bias; /* integers */
   /* ADD: the second input's quantizer (input is the first's) and both input tensors (on their
    * quantizers' grids; the float sum alone cannot tell how the int8 ADD rounds). AVG_POOL: the
    * pool's input tensor and window (kernel h, w, strides h, w, padding top, left). */

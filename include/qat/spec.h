@@ -223,6 +223,8 @@ typedef struct qat_train_spec {
   qat_schedule_spec schedule;
   int n_freeze;        /* train.freeze: layers whose parameters (and BN statistics) stay fixed */
   char freeze[QAT_MAX_FREEZE][QAT_NAME_MAX];
+  int profile;         /* not in the YAML: `qat train --profile` prints each op kind's share of
+                          the step to stderr at the end */
 } qat_train_spec;
 
 typedef struct qat_config {

@@ -1,0 +1,157 @@
+/* The fake quant's requantization, vectorized. Each element recomputes what the int8 kernel
+ * computes (see op_fake_quant.c): the accumulator acc = round(x / (s_in * s_w[c])) on the bias
+ * grid (double division, half away from zero, saturated to int32, NaN -> 0), then either
+ * MultiplyByQuantizedMultiplier(acc, M[c], shift[c]) (conv) or round(acc * eff[c]) (LiteRT's
+ * reference FULLY_CONNECTED), + zp, the activation clamp and (q - zp) * s_out.
+ *
+ * The AVX2 path does the same operations in the same order, each exactly rounded (IEEE
+ * division and multiplication, truncation, integer arithmetic), so it is bit-equal to the
+ * plain C one rather than close to it. It was the fake-quant step's largest cost: the scalar
+ * loop calls round() twice and does 64-bit arithmetic per element. */
+#include "fakequant/requant.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "qat/quant.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define QAT_HAVE_X86 1
+#endif
+
+static inline int32_t sat_int32(double v) {
+  return v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : v == v ? (int32_t)v : 0;
+}
+
+static inline float one(const qat_requant_job *j, int64_t i) {
+  const int c = (int)(i % j->channels);
+  /* the bias grid's scale, a float product as the bias quantizer forms it */
+  const float s_acc = j->s_in * j->w_scale[j->per_tensor ? 0 : c];
+  const int32_t acc = sat_int32(round((double)j->x[i] / (double)s_acc) + (j->acc_bias ? j->acc_bias[c] : 0.0));
+  int64_t q;
+  if (j->fixed_point) {
+    q = (int64_t)qat_multiply_by_quantized_multiplier(acc, j->mult[c], j->shift[c]);
+  } else {
+    const double r = round((double)acc * j->eff[c]);
+    q = r >= -2147483648.0 && r < 2147483648.0 ? (int64_t)r : INT32_MIN;
+  }
+  q += j->zp;
+  q = q < j->act_min ? j->act_min : q > j->act_max ? j->act_max : q;
+  return (float)(q - j->zp) * j->s_out;
+}
+
+void qat_requant_run_ref(const qat_requant_job *j) {
+  for (int64_t i = j->begin; i < j->end; i++) j->y[i] = one(j, i);
+}
+
+#ifdef QAT_HAVE_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* round half away from zero, exactly: v - trunc(v) is exact */
+AVX2 static inline __m256d round_away(__m256d v) {
+  const __m256d sign = _mm256_set1_pd(-0.0);
+  const __m256d t = _mm256_round_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256d frac = _mm256_andnot_pd(sign, _mm256_sub_pd(v, t));
+  const __m256d step = _mm256_or_pd(_mm256_and_pd(v, sign), _mm256_set1_pd(1.0));
+  return _mm256_add_pd(t, _mm256_and_pd(_mm256_cmp_pd(frac, _mm256_set1_pd(0.5), _CMP_GE_OQ), step));
+}
+
+/* sat_int32 on 4 lanes: NaN -> 0, then clamp (both bounds are exact doubles) and truncate */
+AVX2 static inline __m128i sat_int32_x4(__m256d v) {
+  v = _mm256_andnot_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q), v);
+  v = _mm256_max_pd(_mm256_min_pd(v, _mm256_set1_pd(2147483647.0)), _mm256_set1_pd(-2147483648.0));
+  return _mm256_cvttpd_epi32(v);
+}
+
+/* qat_srdhm on 4 lanes */
+AVX2 static inline __m128i srdhm_x4(__m128i a, __m128i b) {
+  const __m256i ab = _mm256_mul_epi32(_mm256_cvtepi32_epi64(a), _mm256_cvtepi32_epi64(b));
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i neg = _mm256_cmpgt_epi64(zero, ab);
+  const __m256i nudge = _mm256_blendv_epi8(_mm256_set1_epi64x(INT64_C(1) << 30),
+                                           _mm256_set1_epi64x(1 - (INT64_C(1) << 30)), neg);
+  const __m256i s = _mm256_add_epi64(ab, nudge);
+  /* s / 2^31 truncated toward zero fits in int32: the low half of the logical shift is the
+   * floor; a negative s with a nonzero remainder moves up by one */
+  __m256i q = _mm256_srli_epi64(s, 31);
+  const __m256i rem = _mm256_and_si256(s, _mm256_set1_epi64x(0x7fffffff));
+  const __m256i up = _mm256_andnot_si256(_mm256_cmpeq_epi64(rem, zero), _mm256_cmpgt_epi64(zero, s));
+  q = _mm256_sub_epi64(q, up);
+  const __m128i lo = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+  const __m128i min = _mm_set1_epi32(INT32_MIN);
+  const __m128i both_min = _mm_and_si128(_mm_cmpeq_epi32(a, min), _mm_cmpeq_epi32(b, min));
+  return _mm_blendv_epi8(lo, _mm_set1_epi32(INT32_MAX), both_min);
+}
+
+/* qat_rounding_divide_by_pot on 4 lanes, exponents 0..31 */
+AVX2 static inline __m128i rdivpot_x4(__m128i x, __m128i e) {
+  const __m128i one = _mm_set1_epi32(1);
+  const __m128i mask = _mm_sub_epi32(_mm_sllv_epi32(one, e), one);
+  const __m128i rem = _mm_and_si128(x, mask);
+  const __m128i thr = _mm_sub_epi32(_mm_srli_epi32(mask, 1), _mm_cmpgt_epi32(_mm_setzero_si128(), x));
+  return _mm_sub_epi32(_mm_srav_epi32(x, e), _mm_cmpgt_epi32(rem, thr));
+}
+
+AVX2 static void run_avx2(const qat_requant_job *j) {
+  const __m128 s_in_f = _mm_set1_ps(j->s_in), s_out = _mm_set1_ps(j->s_out);
+  const __m128i lo = _mm_set1_epi32(j->act_min - j->zp), hi = _mm_set1_epi32(j->act_max - j->zp);
+  const __m128i zero = _mm_setzero_si128();
+  const __m256d big = _mm256_set1_pd(2147483648.0), small = _mm256_set1_pd(-2147483648.0);
+  int64_t i = j->begin;
+  while (i < j->end) {
+    const int c0 = (int)(i % j->channels);
+    int64_t seg = j->channels - c0;
+    if (seg > j->end - i) seg = j->end - i;
+    int c = c0;
+    const int64_t stop = i + seg;
+    for (; i + 4 <= stop; i += 4, c += 4) {
+      const __m128 ws = j->per_tensor ? _mm_set1_ps(j->w_scale[0]) : _mm_loadu_ps(j->w_scale + c);
+      const __m256d s_acc = _mm256_cvtps_pd(_mm_mul_ps(s_in_f, ws));
+      __m256d v = round_away(_mm256_div_pd(_mm256_cvtps_pd(_mm_loadu_ps(j->x + i)), s_acc));
+      if (j->acc_bias) v = _mm256_add_pd(v, _mm256_loadu_pd(j->acc_bias + c)); /* integers: exact */
+      const __m128i acc = sat_int32_x4(v);
+      __m128i r;
+      if (j->fixed_point) {
+        const __m128i sh = _mm_loadu_si128((const __m128i *)(j->shift + c));
+        const __m128i left = _mm_max_epi32(sh, zero), right = _mm_max_epi32(_mm_sub_epi32(zero, sh), zero);
+        const __m128i m = _mm_loadu_si128((const __m128i *)(j->mult + c));
+        r = rdivpot_x4(srdhm_x4(_mm_sllv_epi32(acc, left), m), right);
+      } else {
+        const __m256d p = round_away(_mm256_mul_pd(_mm256_cvtepi32_pd(acc), _mm256_loadu_pd(j->eff + c)));
+        /* out of int32 (or NaN): INT32_MIN, as the plain path */
+        const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(p, small, _CMP_GE_OQ), _mm256_cmp_pd(p, big, _CMP_LT_OQ));
+        const __m256d pc = _mm256_blendv_pd(small, p, ok);
+        r = _mm256_cvttpd_epi32(pc);
+      }
+      /* q + zp clamped to [act_min, act_max], minus zp: clamp r to [act_min - zp, act_max - zp]
+       * (r + zp cannot wrap in the plain path's int64; here it is never formed) */
+      r = _mm_min_epi32(_mm_max_epi32(r, lo), hi);
+      _mm_storeu_ps(j->y + i, _mm_mul_ps(_mm_cvtepi32_ps(r), s_out));
+    }
+    for (; i < stop; i++) j->y[i] = one(j, i);
+  }
+}
+
+int qat_requant_run_avx2(const qat_requant_job *j) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return -1;
+  run_avx2(j);
+  return 0;
+}
+#else
+int qat_requant_run_avx2(const qat_requant_job *j) {
+  (void)j;
+  return -1;
+}
+#endif
+
+void qat_requant_run(const qat_requant_job *j) {
+  static int simd = -1; /* racy first reads all compute the same value */
+  if (simd < 0) {
+    const char *e = getenv("QAT_SIMD");
+    simd = !(e && e[0] == '0');
+  }
+  if (simd && qat_requant_run_avx2(j) == 0) return;
+  qat_requant_run_ref(j);
+}

@@ -1,0 +1,34 @@
+/* The int8 conv / fully-connected requantization of fake-quant training (op_fake_quant.c's
+ * QAT_REQUANT_FIXED_POINT and QAT_REQUANT_DOUBLE) over a range of a [rows, channels] tensor:
+ * a plain C path and an AVX2 one chosen at run time, bit-equal (test_requant holds them so). */
+#ifndef QAT_FAKEQUANT_REQUANT_H
+#define QAT_FAKEQUANT_REQUANT_H
+
+#include <stdint.h>
+
+typedef struct qat_requant_job {
+  const float *x; /* the float conv / dense output before the fused activation (with acc_bias:
+                     the head op's own output, before the folded batch norm) */
+  float *y;       /* (q - zp) * s_out */
+  int64_t begin, end;
+  int channels;  /* element i is channel i % channels */
+  int fixed_point; /* 1: Q31 multiplier and shift (mult, shift); 0: round(acc * eff[c]) */
+  float s_in;
+  const float *w_scale; /* per channel, or one value when per_tensor */
+  int per_tensor;
+  const int32_t *mult;
+  const int *shift;
+  const double *eff;
+  const double *acc_bias; /* per channel, added to the accumulator (a folded batch norm's bias
+                             integers, see op_fake_quant.c); NULL: none */
+  int32_t zp, act_min, act_max;
+  float s_out;
+} qat_requant_job;
+
+void qat_requant_run_ref(const qat_requant_job *j);
+/* Returns 0 when it ran, -1 when the CPU lacks AVX2 (nothing written). */
+int qat_requant_run_avx2(const qat_requant_job *j);
+/* The widest path the CPU has; QAT_SIMD=0 in the environment keeps the plain C one. */
+void qat_requant_run(const qat_requant_job *j);
+
+#endif
