@@ -112,7 +112,7 @@ static void test_avx2_equals_plain(void **state) {
       eff[c] = next() % 16 ? (double)unit() * 2.0 : (next() & 1 ? 1e300 : -1e12);
       /* a folded batch norm's bias integers, up to beyond int32 */
       acc_bias[c] = (double)((int64_t)(next() % 6000000000ull) - 3000000000ll) / (next() % 4 ? 1000.0 : 1.0);
-      acc_bias[c] = round(acc_bias[c]);
+      acc_bias[c] = rint(acc_bias[c]);
     }
     const int32_t zp = (int32_t)(next() % 256) - 128;
     const int wide = round % 5 == 0; /* int16 bounds */
