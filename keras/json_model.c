@@ -122,13 +122,11 @@ static int activation(const jctx *c, struct json_object *v, qat_activation *out)
   if (json_object_is_type(v, json_type_object)) v = get(v, "config");
   const char *s = str_or(v, NULL);
   if (!s) return lfail(c, QAT_ERR_FORMAT, "'activation' is not a string");
-  static const char *const names[] = {"linear", "relu", "relu6", "softmax"};
-  for (int i = 0; i < 4; i++)
-    if (!strcmp(s, names[i])) {
-      *out = (qat_activation)i;
-      return QAT_OK;
-    }
-  return lfail(c, QAT_ERR_UNSUPPORTED, "activation '%s' is not supported (expected relu, relu6, softmax or linear)", s);
+  if (qat_activation_find(s, out)) return QAT_OK;
+  return lfail(c, QAT_ERR_UNSUPPORTED,
+               "activation '%s' is not supported (expected linear, relu, relu6, softmax, sigmoid, tanh, silu, "
+               "hard_sigmoid, hard_silu, leaky_relu or elu)",
+               s);
 }
 
 /* Names become HDF5 group names and TFLite tensor names: the alphabet config/ accepts. */

@@ -240,8 +240,11 @@ int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tens
     m->final_softmax = 1;
     *out = x;
     return QAT_OK;
-  case QAT_ACTIVATION_LINEAR:
-  default: *out = x; return QAT_OK;
+  case QAT_ACTIVATION_LINEAR: *out = x; return QAT_OK;
+  default: {
+    qat_op_attrs a = {.act = act, .alpha = qat_activation_alpha(act, m->spec.layers[b->layer].alpha)};
+    return qat_graph_add(&m->graph, QAT_OP_ACTIVATION, 1, &x, &a, out);
+  }
   }
 }
 

@@ -147,6 +147,7 @@ static int lower_float(qat_lowering *L, int li) {
             : l->activation == QAT_ACTIVATION_RELU6 ? QAT_TFLITE_ACT_RELU6
                                                     : QAT_TFLITE_ACT_NONE; /* softmax becomes its own op */
   int softmax_after = l->activation == QAT_ACTIVATION_SOFTMAX;
+  int fn_after = lower_is_function(l->activation); /* its own ops after the linear one */
   /* The layers this operator stands for: li, then a folded batch norm, then a fused ReLU
    * (absorbed_bn / absorbed_relu, -1 when none). end is the last of them. */
   int end = li, absorbed_bn = -1, absorbed_relu = -1;
@@ -164,7 +165,7 @@ static int lower_float(qat_lowering *L, int li) {
     L->absorbed[c] = 1;
     end = absorbed_bn = c;
   }
-  if (act == QAT_TFLITE_ACT_NONE && !softmax_after) {
+  if (act == QAT_TFLITE_ACT_NONE && !softmax_after && !fn_after) {
     int r = lower_sole_consumer(L, end);
     if (r >= 0 && lower_relu_kind(lower_layer_spec(L, r)) >= 0) {
       act = lower_relu_kind(lower_layer_spec(L, r));
@@ -186,7 +187,7 @@ static int lower_float(qat_lowering *L, int li) {
                                   (size_t)channels * sizeof *bias, &bi)))
     goto free_weights;
   lower_out_shape(L, end, &rank, dims);
-  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after ? "/linear" : "");
+  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after || fn_after ? "/linear" : "");
   if ((rc = lower_act_tensor(L, name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, &out))) goto free_weights;
 
   qat_tflite_operator op;
@@ -196,6 +197,7 @@ static int lower_float(qat_lowering *L, int li) {
   int in[3] = {lower_input(L, li, 0), wi, bi};
   if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_weights;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_weights;
+  if (fn_after && (rc = lower_function(L, li, l->activation, l->alpha, out, &out))) goto free_weights;
   /* Only these layers: others between li and end may belong to other operators. */
   L->tensor[li] = out;
   if (absorbed_bn >= 0) L->tensor[absorbed_bn] = out;
@@ -224,6 +226,9 @@ static int lower_integer(qat_lowering *L, int li) {
   const char *ksuffix = desc(l)->kernel;
   const int axis = desc(l)->kernel_channel_axis;
   const qat_param *k = lower_find_param(L->m, li, ksuffix);
+  if (lower_is_function(l->activation))
+    return lower_fail(L, li, QAT_ERR_UNSUPPORTED, "%s export does not support activation '%s' yet (float32, "
+                      "float16 and dynamic do)", L->mode->name, qat_activation_name(l->activation));
   char name[2 * QAT_NAME_MAX + 32];
   snprintf(name, sizeof name, "%s/%s", l->name, ksuffix);
   const qat_fq *wfq = qat_model_find_fq(m, name);

@@ -221,8 +221,9 @@ static const bad_case bad_cases[] = {
      "cfg.yaml:4:25: model.layers[0].ReLU.max_value: max_value 4 is not supported: only ReLU6 maps "
      "onto a TFLite "
      "fused activation (expected 6 or no max_value)"},
-    {"unknown activation", LAYERS("    - Flatten\n    - Dense: {units: 2, activation: tanh}\n"),
-     "activation: unknown value 'tanh' (expected one of: linear, relu, relu6, softmax)"},
+    {"unknown activation", LAYERS("    - Flatten\n    - Dense: {units: 2, activation: mish}\n"),
+     "activation: unknown value 'mish' (expected one of: linear, relu, relu6, softmax, sigmoid, tanh, silu, "
+     "hard_sigmoid, hard_silu, leaky_relu, elu, swish, hard_swish)"},
     {"activation case", LAYERS("    - Flatten\n    - Dense: {units: 2, activation: Relu}\n"),
      "unknown value 'Relu' (did you mean 'relu'?"},
     {"padding typo", LAYERS("    - Conv2D: {filters: 1, kernel_size: 1, padding: Same}\n"),
