@@ -226,9 +226,7 @@ static int lower_integer(qat_lowering *L, int li) {
   const char *ksuffix = desc(l)->kernel;
   const int axis = desc(l)->kernel_channel_axis;
   const qat_param *k = lower_find_param(L->m, li, ksuffix);
-  if (lower_is_function(l->activation))
-    return lower_fail(L, li, QAT_ERR_UNSUPPORTED, "%s export does not support activation '%s' yet (float32, "
-                      "float16 and dynamic do)", L->mode->name, qat_activation_name(l->activation));
+  const int fn_after = lower_is_function(l->activation); /* its own ops after the linear one */
   char name[2 * QAT_NAME_MAX + 32];
   snprintf(name, sizeof name, "%s/%s", l->name, ksuffix);
   const qat_fq *wfq = qat_model_find_fq(m, name);
@@ -240,6 +238,11 @@ static int lower_integer(qat_lowering *L, int li) {
   const qat_fq *ofq = NULL;
   int rc = lower_output_fq(L, end, &ofq);
   if (rc) return rc;
+  if (fn_after) { /* the linear op's own quantizer (layers/model.c build_function) */
+    snprintf(name, sizeof name, "%s.linear", l->name);
+    if (!(ofq = qat_model_find_fq(m, name)) || !ofq->valid)
+      return lower_fail(L, li, QAT_ERR_INTERNAL, "the quantizer '%s' before its activation is missing", name);
+  }
   int in_t = lower_input(L, li, 0);
   float s_in;
   int64_t zp_in;
@@ -319,7 +322,7 @@ static int lower_integer(qat_lowering *L, int li) {
 
   int softmax_after = l->activation == QAT_ACTIVATION_SOFTMAX;
   lower_out_shape(L, end, &rank, dims);
-  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after ? "/linear" : "");
+  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after || fn_after ? "/linear" : "");
   float s_out;
   int64_t zp_out;
   if ((rc = lower_act_params(L, end, ofq, &s_out, &zp_out))) goto free_all;
@@ -332,6 +335,7 @@ static int lower_integer(qat_lowering *L, int li) {
   int in[3] = {in_t, wi, bi};
   if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_all;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_all;
+  if (fn_after && (rc = lower_function(L, li, l->activation, l->alpha, out, &out))) goto free_all;
   for (int j = li; j <= end; j++)
     if (j == li || m->fused_into[j] == li) L->tensor[j] = out;
 free_all:

@@ -45,6 +45,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(BATCH_NORM, batch_norm)                     \
   X(CUSTOM, custom)                             \
   X(ACTIVATION, activation)                     \
+  X(MUL, mul)                                   \
   X(BN_FOLD_WEIGHTS, bn_fold_weights)           \
   X(CHANNEL_UNSCALE, channel_unscale)           \
   X(SOFTMAX_CROSS_ENTROPY, softmax_cross_entropy)
