@@ -121,6 +121,14 @@ static void test_fixture_activations(void **state) {
   (void)state;
   check_fixture(FIX "activations.h5", "activations");
   check_fixture(FIX "activations.keras", "activations");
+  check_fixture(FIX "act_int8.h5", "act_int8");
+  check_fixture(FIX "act_int8.keras", "act_int8");
+}
+
+static void test_fixture_se_block(void **state) {
+  (void)state;
+  check_fixture(FIX "se_block.h5", "se_block");
+  check_fixture(FIX "se_block.keras", "se_block");
 }
 
 int main(void) {
@@ -128,6 +136,7 @@ int main(void) {
       cmocka_unit_test(test_activation_values),
       cmocka_unit_test(test_activation_names),
       cmocka_unit_test(test_fixture_activations),
+      cmocka_unit_test(test_fixture_se_block),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

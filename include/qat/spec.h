@@ -28,7 +28,8 @@
   X(FLATTEN, flatten)                                 \
   X(RESHAPE, reshape)                                 \
   X(ADD, add)                                         \
-  X(LEAKY_RELU, leaky_relu)
+  X(LEAKY_RELU, leaky_relu)                           \
+  X(MULTIPLY, multiply)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
