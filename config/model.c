@@ -252,6 +252,7 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_MOMENTUM: return qat_cfg_float(c, v, path, 0, 1, 1, 1, &L->momentum);
   case ARG_EPSILON: return qat_cfg_float(c, v, path, 0, 1, INFINITY, 0, &L->epsilon);
   case ARG_MAX_VALUE: return max_value(c, v, path, &L->max_value);
+  case ARG_KEEPDIMS: return qat_cfg_bool(c, v, path, &L->keepdims);
   case ARG_NEGATIVE_SLOPE: return qat_cfg_float(c, v, path, 0, 1, 1e6, 0, &L->alpha);
   case ARG_TARGET_SHAPE: return target_shape(c, v, path, L);
   case ARG_NAME: aux->name = v; return layer_name(c, v, path, L);

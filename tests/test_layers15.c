@@ -129,6 +129,8 @@ static void test_fixture_se_block(void **state) {
   (void)state;
   check_fixture(FIX "se_block.h5", "se_block");
   check_fixture(FIX "se_block.keras", "se_block");
+  check_fixture(FIX "se_keepdims.h5", "se_keepdims");
+  check_fixture(FIX "se_keepdims.keras", "se_keepdims");
 }
 
 int main(void) {

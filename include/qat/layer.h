@@ -47,6 +47,7 @@ struct qat_tensor;
   X(MAX_VALUE, "max_value")               \
   X(TARGET_SHAPE, "target_shape")         \
   X(NEGATIVE_SLOPE, "negative_slope")     \
+  X(KEEPDIMS, "keepdims")                 \
   X(NAME, "name")                         \
   X(INPUTS, "inputs")
 

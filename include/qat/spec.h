@@ -59,6 +59,7 @@ typedef struct qat_layer_spec {
   float momentum;                    /* BatchNormalization, default 0.99 */
   float epsilon;                     /* BatchNormalization, default 1e-3 */
   float max_value;                   /* ReLU: 0 = none, 6 = ReLU6 */
+  int keepdims;                      /* GlobalAveragePooling2D, GlobalMaxPooling2D: [N,1,1,C] */
   float alpha;                       /* leaky_relu's slope, elu's scale; 0: the activation's default */
   int target_rank;                   /* Reshape: 1..3 dims after the batch */
   int target_shape[3];               /* Reshape; one entry may be -1 */

@@ -5,7 +5,7 @@
    there), imported from .h5 and .keras and exported float32, float16 and dynamic: the official
    interpreter's outputs on the 16 stored inputs against Keras's own (float32 and dynamic
    within 1e-4, float16 within 2e-3).
-2. act_int8 and se_block fine-tuned quant-aware (one short epoch on synthetic images) and
+2. act_int8, se_block and se_keepdims fine-tuned quant-aware (one short epoch on synthetic images) and
    exported int8 (int8, uint8 and float32 I/O): the interpreter's outputs (BUILTIN_REF kernels)
    on 128 inputs equal the fake-quant model's (`qat predict --outputs`) exactly; act_int8's
    int16x8 export refuses HARD_SWISH by layer and mode, se_block's runs (checked as in 3).
@@ -93,6 +93,8 @@ def fake_quant_outputs(qat, ckpt, xpath):
 
 
 def synthetic(work, shape, n_train=128, n_test=32, classes=4, seed=15):
+    work = os.path.join(work, "data_%dx%dx%d" % shape)
+    os.makedirs(work, exist_ok=True)
     """Smooth random images (uint8; qat's loader scales them to [0, 1]) and labels."""
     import numpy as np
     r = np.random.default_rng(seed)
@@ -150,7 +152,7 @@ def main():
     os.makedirs(work)
 
     # 1. float modes against Keras
-    for name in ("activations", "act_int8", "se_block"):
+    for name in ("activations", "act_int8", "se_block", "se_keepdims"):
         x = np.load(os.path.join(FIX, name + ".x.npy"))
         y = np.load(os.path.join(FIX, name + ".y.npy"))
         for ext in ("h5", "keras"):
@@ -164,11 +166,11 @@ def main():
                 err = float(np.abs(got - y).max())
                 c.check(err <= tol, f"{name}.{ext} {mode}: max |interpreter - keras| = {err:.3g} (<= {tol:g})")
 
-    data, x = synthetic(work, (8, 8, 3))
-    xpath = os.path.join(work, "x.npy")
-
     # 2. QAT fine-tune, int8 parity with every I/O type; int16x8 where it exports, else a refusal
-    for name in ("act_int8", "se_block"):
+    for name in ("act_int8", "se_block", "se_keepdims"):
+        shape = (9, 9, 3) if name == "se_keepdims" else (8, 8, 3)
+        data, x = synthetic(work, shape)
+        xpath = os.path.join(os.path.dirname(data), "x.npy")
         with open(os.path.join(work, f"{name}_keras", "model.yaml")) as f:
             text = "".join(line for line in f if not line.startswith("#"))
         ckpt = fine_tune(qat, work, f"{name}_qat", text, data)
@@ -191,6 +193,9 @@ def main():
         got16, _, _ = interpret(tfl16, x)
         e8, e16 = float(np.abs(got8 - ref).max()), float(np.abs(got16 - ref).max())
         c.check(e16 <= e8 + s8, f"{name} int16x8: max |int16x8 - float32| = {e16:.3g}, int8's {e8:.3g}")
+
+    data, x = synthetic(work, (8, 8, 3))
+    xpath = os.path.join(os.path.dirname(data), "x.npy")
 
     # 3. one activation at a time as the model output
     for act in ("sigmoid", "tanh", "silu", "hard_silu", "leaky_relu"):
