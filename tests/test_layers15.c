@@ -133,12 +133,25 @@ static void test_fixture_se_block(void **state) {
   check_fixture(FIX "se_keepdims.keras", "se_keepdims");
 }
 
+/* Every unsupported layer of a file in one message, counted by class, tensor operations apart. */
+static void test_unsupported_all_at_once(void **state) {
+  (void)state;
+  qat_keras_model k;
+  assert_int_equal(qat_keras_load(FIX "unsupported.keras", NULL, &k), QAT_ERR_UNSUPPORTED);
+  const char *msg = qat_error_message();
+  printf("  %s\n", msg);
+  assert_non_null(strstr(msg, "unsupported.keras"));
+  assert_non_null(strstr(msg, "layer 'up_a' (UpSampling2D): class 'UpSampling2D' is not supported"));
+  assert_non_null(strstr(msg, "the file has 4 unsupported layers: UpSampling2D x2, ops.Add x1, ops.Multiply x1"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_activation_values),
       cmocka_unit_test(test_activation_names),
       cmocka_unit_test(test_fixture_activations),
       cmocka_unit_test(test_fixture_se_block),
+      cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
