@@ -83,11 +83,6 @@ static int unknown_type(const cfg_ctx *c, const cfg_node *key, const char *path)
   char list[512];
   const char *hint;
   cfg_quoted q = qat_cfg_quote(key->str, key->len);
-  if (!strcmp(key->str, "Softmax"))
-    return qat_cfg_error(
-        c, key, path,
-        "layer type 'Softmax' is not supported (expected 'activation: softmax' on the last "
-        "layer, or an 'Activation: {activation: softmax}' layer)");
   if (!strcmp(key->str, "InputLayer") || !strcmp(key->str, "Input"))
     return qat_cfg_error(c, key, path,
                          "'%s' is not a layer here (expected the input shape in model.input)", q.s);

@@ -29,7 +29,8 @@
   X(RESHAPE, reshape)                                 \
   X(ADD, add)                                         \
   X(LEAKY_RELU, leaky_relu)                           \
-  X(MULTIPLY, multiply)
+  X(MULTIPLY, multiply)                               \
+  X(SOFTMAX, softmax)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,

@@ -152,7 +152,7 @@ def main():
     os.makedirs(work)
 
     # 1. float modes against Keras
-    for name in ("activations", "act_int8", "se_block", "se_keepdims"):
+    for name in ("activations", "act_int8", "se_block", "se_keepdims", "softmax_slope"):
         x = np.load(os.path.join(FIX, name + ".x.npy"))
         y = np.load(os.path.join(FIX, name + ".y.npy"))
         for ext in ("h5", "keras"):
