@@ -132,9 +132,7 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
   case QAT_TFLITE_OP_LEAKY_RELU:
     /* 2: int16 input. */
     return in0 == I16 ? 2 : 1;
-  case QAT_TFLITE_OP_ELU:
-    /* 2: int8 input. */
-    return in0 == I8 ? 2 : 1;
+  case QAT_TFLITE_OP_ELU: /* runtime_version.cc lists version 1 only */
   case QAT_TFLITE_OP_HARD_SWISH:
     return 1;
   case QAT_TFLITE_OP_RESHAPE:
@@ -193,9 +191,13 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_DEQUANTIZE, 3, "1.15.0"},      {QAT_TFLITE_OP_DEQUANTIZE, 4, "2.2.0"},
     {QAT_TFLITE_OP_DEQUANTIZE, 5, "2.7.0"},       {QAT_TFLITE_OP_QUANTIZE, 1, "1.14.0"},
     {QAT_TFLITE_OP_QUANTIZE, 2, "1.15.0"},        {QAT_TFLITE_OP_QUANTIZE, 3, "2.7.0"},
-    {QAT_TFLITE_OP_LOGISTIC, 1, "1.5.0"},         {QAT_TFLITE_OP_TANH, 1, "1.14.0"},
-    {QAT_TFLITE_OP_MUL, 1, "1.5.0"},              {QAT_TFLITE_OP_HARD_SWISH, 1, "1.15.0"},
-    {QAT_TFLITE_OP_LEAKY_RELU, 1, "1.13.1"},      {QAT_TFLITE_OP_ELU, 1, "1.14.0"},
+    {QAT_TFLITE_OP_LOGISTIC, 1, "1.14.0"},        {QAT_TFLITE_OP_LOGISTIC, 2, "1.14.0"},
+    {QAT_TFLITE_OP_LOGISTIC, 3, "2.3.0"},         {QAT_TFLITE_OP_TANH, 1, "1.14.0"},
+    {QAT_TFLITE_OP_TANH, 2, "1.14.0"},            {QAT_TFLITE_OP_TANH, 3, "2.3.0"},
+    {QAT_TFLITE_OP_MUL, 1, "1.5.0"},              {QAT_TFLITE_OP_MUL, 2, "1.14.0"},
+    {QAT_TFLITE_OP_MUL, 4, "2.3.0"},              {QAT_TFLITE_OP_HARD_SWISH, 1, "1.15.0"},
+    {QAT_TFLITE_OP_LEAKY_RELU, 1, "1.13.1"},      {QAT_TFLITE_OP_LEAKY_RELU, 2, "2.3.0"},
+    {QAT_TFLITE_OP_ELU, 1, "1.14.0"},
 };
 
 const char *qat_tflite_min_runtime(qat_tflite_op op, int version) {
