@@ -116,7 +116,7 @@ done:
 }
 
 static const char usage[] =
-    "usage: qat predict MODEL.tflite|CKPT FILE... [--top K] [--json]\n"
+    "usage: qat predict MODEL.tflite|CKPT FILE... [--top K] [--json] [--outputs]\n"
     "\n"
     "Class names and probabilities for each FILE: a PNG or JPEG image (decoded, converted to\n"
     "the model's channels and resized as the training folder was) or an .npy array of one\n"
@@ -125,7 +125,9 @@ static const char usage[] =
     "labels.txt beside it (qat export writes it).\n"
     "\n"
     "  --top K   the K most probable classes (default 1)\n"
-    "  --json    one JSON object per line: file, index, and [class, probability] pairs\n";
+    "  --json    one JSON object per line: file, index, and [class, probability] pairs\n"
+    "  --outputs one JSON object per line: file, index and the model's raw output values (a\n"
+    "            checkpoint with QAT: the fake-quant model's; no softmax applied)\n";
 
 /* Reads labels.txt beside a .tflite file; none is fine. */
 static void read_labels(const char *model, char ***names, int *n) {
@@ -159,6 +161,7 @@ typedef struct predictor {
   qat_dataset proto;  /* shape and preprocessing of one sample */
   char **names;
   int n_names, own_names;
+  int raw;            /* --outputs: the model's output values as they are */
 } predictor;
 
 static int predictor_open(const char *path, predictor *p) {
@@ -256,6 +259,7 @@ static int predict_one(predictor *p, const float *x, float *probs) {
     const void *o = qat_rt_tensor_data(p->rt, out);
     for (int j = 0; j < k; j++) probs[j] = dequant(&to, o, j);
   }
+  if (p->raw) return QAT_OK;
   double sum = 0;
   int is_prob = 1;
   for (int j = 0; j < k; j++) {
@@ -284,6 +288,14 @@ static void report(predictor *p, const char *file, int64_t index, int multi, con
         order[b] = t;
       }
   char label[64];
+  if (p->raw) { /* the exact output values (fake-quant parity checks compare them bit for bit) */
+    printf("{\"file\":");
+    qat_cli_json_string(stdout, file);
+    printf(",\"index\":%lld,\"outputs\":[", (long long)index);
+    for (int j = 0; j < k; j++) printf("%s%.9g", j ? "," : "", (double)probs[j]);
+    printf("]}\n");
+    return;
+  }
   if (json) {
     printf("{\"file\":");
     qat_cli_json_string(stdout, file);
@@ -310,7 +322,7 @@ static void report(predictor *p, const char *file, int64_t index, int multi, con
 
 int qat_cmd_predict(int argc, char **argv) {
   const char *model = NULL;
-  int top = 1, json = 0, n_files = 0;
+  int top = 1, json = 0, raw = 0, n_files = 0;
   const char **files = calloc((size_t)argc + 1, sizeof *files);
   if (!files) return 1;
   for (int i = 0; i < argc; i++) {
@@ -321,6 +333,8 @@ int qat_cmd_predict(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--json")) {
       json = 1;
+    } else if (!strcmp(a, "--outputs")) {
+      raw = 1;
     } else if (!strcmp(a, "--top")) {
       char *end;
       long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
@@ -348,6 +362,7 @@ int qat_cmd_predict(int argc, char **argv) {
   }
   predictor p;
   int rc = predictor_open(model, &p);
+  p.raw = raw;
   if (top > p.classes) top = p.classes;
   int64_t per = (int64_t)p.h * p.w * p.c;
   float *x = malloc((size_t)per * sizeof *x), *probs = malloc((size_t)(p.classes + 1) * sizeof *probs);

@@ -28,8 +28,6 @@ static const char *const arg_names[] = {
 static const qat_layer_desc *desc(qat_layer_type t) { return qat_layer_desc_of(t); }
 static uint32_t allowed_mask(qat_layer_type t) { return desc(t)->args | A(NAME) | A(INPUTS); }
 
-static const char *const activation_names[] = {"linear", "relu", "relu6", "softmax"};
-
 typedef struct layer_aux {
   const cfg_node *item;       /* the list item, for messages about the whole layer */
   const cfg_node *activation; /* where softmax was asked for, if it was */
@@ -85,11 +83,6 @@ static int unknown_type(const cfg_ctx *c, const cfg_node *key, const char *path)
   char list[512];
   const char *hint;
   cfg_quoted q = qat_cfg_quote(key->str, key->len);
-  if (!strcmp(key->str, "Softmax"))
-    return qat_cfg_error(
-        c, key, path,
-        "layer type 'Softmax' is not supported (expected 'activation: softmax' on the last "
-        "layer, or an 'Activation: {activation: softmax}' layer)");
   if (!strcmp(key->str, "InputLayer") || !strcmp(key->str, "Input"))
     return qat_cfg_error(c, key, path,
                          "'%s' is not a layer here (expected the input shape in model.input)", q.s);
@@ -223,8 +216,10 @@ static int activation_arg(const cfg_ctx *c, const cfg_node *n, const char *path,
     *out = QAT_ACTIVATION_LINEAR;
     return 0;
   }
-  if ((rc = qat_cfg_enum(c, n, path, activation_names, 4, &v))) return rc;
-  *out = (qat_activation)v;
+  int count;
+  const char *const *names = qat_activation_names(&count);
+  if ((rc = qat_cfg_enum(c, n, path, names, count, &v))) return rc;
+  qat_activation_find(names[v], out); /* maps the aliases */
   return 0;
 }
 
@@ -252,6 +247,8 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_MOMENTUM: return qat_cfg_float(c, v, path, 0, 1, 1, 1, &L->momentum);
   case ARG_EPSILON: return qat_cfg_float(c, v, path, 0, 1, INFINITY, 0, &L->epsilon);
   case ARG_MAX_VALUE: return max_value(c, v, path, &L->max_value);
+  case ARG_KEEPDIMS: return qat_cfg_bool(c, v, path, &L->keepdims);
+  case ARG_NEGATIVE_SLOPE: return qat_cfg_float(c, v, path, 0, 1, 1e6, 0, &L->alpha);
   case ARG_TARGET_SHAPE: return target_shape(c, v, path, L);
   case ARG_NAME: aux->name = v; return layer_name(c, v, path, L);
   case ARG_INPUTS: aux->inputs = v; return inputs_arg(c, v, path, L->type);

@@ -159,10 +159,22 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
         rc = op_fail(t, k, "general int16 ADD",
                      "pot_scale_int16 must be false: the power-of-two kernel needs power-of-two scales");
       break;
+    case QAT_TFLITE_OP_MUL:
+      if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->inputs[1], "input")))
+        break;
+      rc = check_act(t, k, op->outputs[0], "output");
+      break;
+    case QAT_TFLITE_OP_LEAKY_RELU:
+      if ((rc = check_act(t, k, op->inputs[0], "input"))) break;
+      rc = check_act(t, k, op->outputs[0], "output");
+      break;
+    case QAT_TFLITE_OP_LOGISTIC:
+    case QAT_TFLITE_OP_TANH:
     case QAT_TFLITE_OP_SOFTMAX:
       if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->outputs[0], "output"))) break;
       if (out->quant.scale[0] != 1.0f / 32768.0f)
-        rc = op_fail(t, k, "softmax fixed range", "output scale %g must be 1/32768 with zero point 0",
+        rc = op_fail(t, k, op->op == QAT_TFLITE_OP_SOFTMAX ? "softmax fixed range" : "fixed range",
+                     "output scale %g must be 1/32768 with zero point 0",
                      (double)out->quant.scale[0]);
       break;
     case QAT_TFLITE_OP_QUANTIZE:

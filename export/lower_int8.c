@@ -120,10 +120,24 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
         return op_fail(t, k, "softmax fixed range", "output must have scale 1/256 and zero point -128");
       if (!per_tensor_q(in)) return op_fail(t, k, "int8 per-tensor activations", "input must have one scale");
       break;
+    case QAT_TFLITE_OP_LOGISTIC:
+    case QAT_TFLITE_OP_TANH: {
+      const int lg = op->op == QAT_TFLITE_OP_LOGISTIC;
+      if (!per_tensor_q(out) || out->quant.scale[0] != (lg ? 1.0f / 256.0f : 1.0f / 128.0f) ||
+          out->quant.zero_point[0] != (lg ? -128 : 0))
+        return op_fail(t, k, lg ? "logistic fixed range" : "tanh fixed range", "output must have scale %s and zero "
+                       "point %s", lg ? "1/256" : "1/128", lg ? "-128" : "0");
+      if (!per_tensor_q(in)) return op_fail(t, k, "int8 per-tensor activations", "input must have one scale");
+      break;
+    }
     case QAT_TFLITE_OP_ADD:
+    case QAT_TFLITE_OP_MUL:
     case QAT_TFLITE_OP_MEAN:
+    case QAT_TFLITE_OP_LEAKY_RELU:
+    case QAT_TFLITE_OP_HARD_SWISH:
+    case QAT_TFLITE_OP_ELU:
       if (!per_tensor_q(in) || !per_tensor_q(out) ||
-          (op->op == QAT_TFLITE_OP_ADD && !per_tensor_q(&t->tensors[op->inputs[1]])))
+          ((op->op == QAT_TFLITE_OP_ADD || op->op == QAT_TFLITE_OP_MUL) && !per_tensor_q(&t->tensors[op->inputs[1]])))
         return op_fail(t, k, "int8 per-tensor activations", "inputs and output must have one scale each");
       break;
     case QAT_TFLITE_OP_QUANTIZE:

@@ -118,6 +118,23 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     if (in0 == I16 && out0 == I16 && !op->opt.pot_scale_int16) return 3;
     if (in0 == I8) return 2;
     return 1;
+  case QAT_TFLITE_OP_LOGISTIC:
+  case QAT_TFLITE_OP_TANH:
+    /* 3: int16 input; 2: int8 or uint8 input. */
+    if (in0 == I16) return 3;
+    if (in0 == I8 || in0 == U8) return 2;
+    return 1;
+  case QAT_TFLITE_OP_MUL:
+    /* 4: int16; 2: int8 (3, a rescale >= 1, is not written: qat's scales keep it below 1). */
+    if (in0 == I16) return 4;
+    if (in0 == I8) return 2;
+    return 1;
+  case QAT_TFLITE_OP_LEAKY_RELU:
+    /* 2: int16 input. */
+    return in0 == I16 ? 2 : 1;
+  case QAT_TFLITE_OP_ELU: /* runtime_version.cc lists version 1 only */
+  case QAT_TFLITE_OP_HARD_SWISH:
+    return 1;
   case QAT_TFLITE_OP_RESHAPE:
     /* RESHAPE has no case in GetBuiltinOperatorVersion: the default, 1, for every type. */
     return 1;
@@ -174,6 +191,13 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_DEQUANTIZE, 3, "1.15.0"},      {QAT_TFLITE_OP_DEQUANTIZE, 4, "2.2.0"},
     {QAT_TFLITE_OP_DEQUANTIZE, 5, "2.7.0"},       {QAT_TFLITE_OP_QUANTIZE, 1, "1.14.0"},
     {QAT_TFLITE_OP_QUANTIZE, 2, "1.15.0"},        {QAT_TFLITE_OP_QUANTIZE, 3, "2.7.0"},
+    {QAT_TFLITE_OP_LOGISTIC, 1, "1.14.0"},        {QAT_TFLITE_OP_LOGISTIC, 2, "1.14.0"},
+    {QAT_TFLITE_OP_LOGISTIC, 3, "2.3.0"},         {QAT_TFLITE_OP_TANH, 1, "1.14.0"},
+    {QAT_TFLITE_OP_TANH, 2, "1.14.0"},            {QAT_TFLITE_OP_TANH, 3, "2.3.0"},
+    {QAT_TFLITE_OP_MUL, 1, "1.5.0"},              {QAT_TFLITE_OP_MUL, 2, "1.14.0"},
+    {QAT_TFLITE_OP_MUL, 4, "2.3.0"},              {QAT_TFLITE_OP_HARD_SWISH, 1, "1.15.0"},
+    {QAT_TFLITE_OP_LEAKY_RELU, 1, "1.13.1"},      {QAT_TFLITE_OP_LEAKY_RELU, 2, "2.3.0"},
+    {QAT_TFLITE_OP_ELU, 1, "1.14.0"},
 };
 
 const char *qat_tflite_min_runtime(qat_tflite_op op, int version) {

@@ -196,6 +196,16 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     qat_fb_add_offset(b, QAT_TFLITE_ReshapeOptions_new_shape, shape);
     return qat_fb_end_table(b);
   }
+  case QAT_TFLITE_OP_MUL:
+    *type = QAT_TFLITE_OPTIONS_MulOptions;
+    qat_fb_start_table(b, QAT_TFLITE_MulOptions__COUNT);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_MulOptions_fused_activation_function, (int8_t)o->activation, 0);
+    return qat_fb_end_table(b);
+  case QAT_TFLITE_OP_LEAKY_RELU:
+    *type = QAT_TFLITE_OPTIONS_LeakyReluOptions;
+    qat_fb_start_table(b, QAT_TFLITE_LeakyReluOptions__COUNT);
+    qat_fb_add_scalar_f32(b, QAT_TFLITE_LeakyReluOptions_alpha, o->alpha, 0.0f);
+    return qat_fb_end_table(b);
   case QAT_TFLITE_OP_MEAN:
   case QAT_TFLITE_OP_REDUCE_MAX:
     *type = QAT_TFLITE_OPTIONS_ReducerOptions;
@@ -203,7 +213,7 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     qat_fb_add_scalar_bool(b, QAT_TFLITE_ReducerOptions_keep_dims, o->keep_dims != 0, false);
     return qat_fb_end_table(b);
   default:
-    /* RELU, RELU6: no options table exists. QUANTIZE, DEQUANTIZE: empty tables that the
+    /* RELU, RELU6, LOGISTIC, TANH, HARD_SWISH, ELU: no options table exists. QUANTIZE, DEQUANTIZE: empty tables that the
      * converter does not write. */
     return 0;
   }

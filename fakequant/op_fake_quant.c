@@ -237,6 +237,7 @@ static int fq_folded_bias(qat_fq *fq, float s_in) {
 static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y, const qat_exec *ex) {
   if (fq->requant == QAT_REQUANT_MEAN) return fq_mean_requantized(fq, x, y);
   if (fq->requant == QAT_REQUANT_ADD) return fq_add_requantized(fq, x, y);
+  if (fq->requant >= QAT_REQUANT_MUL) return qat_fq_requant_fn(fq, x, y);
   const qat_fq *in = fq->input, *w = fq->weight;
   if (!in->valid || !w->valid) return 0;
   const int channels = fq->requant_channels, per_tensor = w->channels == 1;

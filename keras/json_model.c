@@ -122,13 +122,11 @@ static int activation(const jctx *c, struct json_object *v, qat_activation *out)
   if (json_object_is_type(v, json_type_object)) v = get(v, "config");
   const char *s = str_or(v, NULL);
   if (!s) return lfail(c, QAT_ERR_FORMAT, "'activation' is not a string");
-  static const char *const names[] = {"linear", "relu", "relu6", "softmax"};
-  for (int i = 0; i < 4; i++)
-    if (!strcmp(s, names[i])) {
-      *out = (qat_activation)i;
-      return QAT_OK;
-    }
-  return lfail(c, QAT_ERR_UNSUPPORTED, "activation '%s' is not supported (expected relu, relu6, softmax or linear)", s);
+  if (qat_activation_find(s, out)) return QAT_OK;
+  return lfail(c, QAT_ERR_UNSUPPORTED,
+               "activation '%s' is not supported (expected linear, relu, relu6, softmax, sigmoid, tanh, silu, "
+               "hard_sigmoid, hard_silu, leaky_relu or elu)",
+               s);
 }
 
 /* Names become HDF5 group names and TFLite tensor names: the alphabet config/ accepts. */
@@ -382,6 +380,55 @@ typedef struct pending_fold {
   keras_fold f;
 } pending_fold;
 
+/* Every layer of an unsupported class, counted by class, in one message naming the first such
+ * layer: a user converting a model learns the whole gap at once. Keras 3 serializes operations
+ * on tensors (x + 3.0, x * (1 / 6)) as nodes of module keras.src.ops.*: counted as "ops.Add". */
+static int unsupported_layers(jctx *c, struct json_object *list) {
+  enum { MAX_KINDS = 16 };
+  const char *kind[MAX_KINDS];
+  int count[MAX_KINDS], is_op[MAX_KINDS], n_kinds = 0, total = 0;
+  const char *first_name = NULL, *first_cls = NULL;
+  size_t n = json_object_array_length(list);
+  for (size_t i = 0; i < n; i++) {
+    struct json_object *layer = json_object_array_get_idx(list, i);
+    const char *cls = str_or(get(layer, "class_name"), NULL), *module = str_or(get(layer, "module"), "");
+    if (!cls) continue; /* parse_layer reports it */
+    int op = !strncmp(module, "keras.src.ops", 13);
+    qat_layer_type t;
+    if (!op && (!strcmp(cls, "InputLayer") || !strcmp(cls, "ZeroPadding2D") || !strcmp(cls, "Rescaling") ||
+                qat_layer_find(cls, &t)))
+      continue;
+    if (!first_name) {
+      first_name = str_or(get(get(layer, "config"), "name"), str_or(get(layer, "name"), "?"));
+      first_cls = cls;
+    }
+    total++;
+    int k = 0;
+    while (k < n_kinds && !(is_op[k] == op && !strcmp(kind[k], cls))) k++;
+    if (k == n_kinds) {
+      if (n_kinds == MAX_KINDS) continue; /* counted in the total */
+      kind[k] = cls;
+      is_op[k] = op;
+      count[k] = 0;
+      n_kinds++;
+    }
+    count[k]++;
+  }
+  if (!total) return QAT_OK;
+  char txt[1024];
+  size_t len = 0;
+  for (int k = 0; k < n_kinds && len < sizeof txt; k++)
+    len += (size_t)snprintf(txt + len, sizeof txt - len, "%s%s%s x%d", k ? ", " : "", is_op[k] ? "ops." : "",
+                            kind[k], count[k]);
+  c->layer = first_name;
+  c->cls = first_cls;
+  return lfail(c, QAT_ERR_UNSUPPORTED,
+               "class '%s'%s is not supported; the file has %d unsupported layer%s: %s (supported: InputLayer, %s; "
+               "ZeroPadding2D and Rescaling folded into the conv after them)",
+               first_cls, is_op[0] ? " (an operation on tensors, keras.src.ops)" : "", total, total == 1 ? "" : "s",
+               txt, qat_layer_class_list());
+}
+
 static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, keras_fold **folds_out) {
   const char *cls = str_or(get(root, "class_name"), NULL);
   if (!cls) return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no class_name", c->src);
@@ -399,6 +446,9 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no layer list (config.layers)", c->src);
   size_t n = json_object_array_length(list);
   if (n > QAT_KERAS_MAX_LAYERS) return qat_fail(QAT_ERR_FORMAT, "%s: %zu layers, more than %d", c->src, n, QAT_KERAS_MAX_LAYERS);
+  int urc = unsupported_layers(c, list);
+  c->layer = c->cls = NULL;
+  if (urc) return urc;
   spec->layers = calloc(n ? n : 1, sizeof *spec->layers);
   keras_fold *folds = calloc(n ? n : 1, sizeof *folds);
   pending_fold *pend = calloc(n ? n : 1, sizeof *pend);

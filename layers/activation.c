@@ -1,5 +1,6 @@
 /* Activation: linear vanishes, relu / relu6 behave as a ReLU layer, softmax (the model's last
- * layer only) is SOFTMAX with the spec's fixed int8 output range (1/256, -128). */
+ * layer only) is SOFTMAX with the spec's fixed int8 output range (1/256, -128); sigmoid, tanh,
+ * silu, hard_sigmoid, hard_silu, leaky_relu and elu are their own ops (layers/lower_act.c). */
 #include "layers/build.h"
 #include "layers/lower_kit.h"
 #include "qat/error.h"
@@ -21,8 +22,15 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
 }
 
 static int lower(qat_lowering *L, int li) {
-  if (lower_layer_spec(L, li)->activation != QAT_ACTIVATION_SOFTMAX) return qat_relu_lower(L, li);
-  int out, rc = lower_softmax(L, li, lower_input(L, li, 0), &out);
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  int out, rc;
+  if (lower_is_function(l->activation)) {
+    rc = lower_function(L, li, l->activation, l->alpha, lower_input(L, li, 0), &out);
+    if (!rc) L->tensor[li] = out;
+    return rc;
+  }
+  if (l->activation != QAT_ACTIVATION_SOFTMAX) return qat_relu_lower(L, li);
+  rc = lower_softmax(L, li, lower_input(L, li, 0), &out);
   if (!rc) L->tensor[li] = out;
   return rc;
 }

@@ -17,6 +17,11 @@ typedef struct qat_builder {
   int layer;                /* the layer being built */
   int in_src;               /* its first input: -1 the model input, else a layer index */
   qat_activation pending;   /* a ReLU/ReLU6 left for the layer's output fake quant to apply */
+  /* A function activation (sigmoid, silu, ...) the layer applied, for its output quantizer's
+   * rule: the quantizer and tensor of the activation's input, and silu's sigmoid. */
+  qat_activation fn;
+  struct qat_fq *fn_in_fq, *fn_mid_fq;
+  qat_tensor *fn_in, *fn_mid;
 } qat_builder;
 
 /* A parameter "<layer name>/<suffix>" (layer -1: "input/<suffix>"). */

@@ -1,4 +1,4 @@
-/* GlobalAveragePooling2D: MEAN over H and W (keep_dims false), as the converter lowers it. The
+/* GlobalAveragePooling2D: MEAN over H and W (keep_dims as keepdims), as the converter lowers it. The
  * int8 MEAN requantizes to its own range with 1/(H*W) folded into the multiplier; the fake
  * quant reproduces that rounding (QAT_REQUANT_MEAN). */
 #include "layers/pooling.h"
@@ -8,7 +8,9 @@ static const char *const aliases[] = {"GlobalAvgPool2D", NULL};
 
 static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
   qat_op_attrs a = qat_build_attrs(&b->m->spec.layers[li]);
-  return qat_graph_add(&b->m->graph, QAT_OP_GLOBAL_AVG_POOL2D, 1, in, &a, out);
+  qat_tensor *pooled;
+  int rc = qat_graph_add(&b->m->graph, QAT_OP_GLOBAL_AVG_POOL2D, 1, in, &a, &pooled);
+  return rc ? rc : qat_global_pool_keepdims(b, li, pooled, out);
 }
 
 static int link_requant(qat_model *m, int head, qat_fq *out) {
@@ -32,5 +34,7 @@ const qat_layer_desc qat_layer_global_average_pooling2d = {
     .build = build,
     .link_requant = link_requant,
     .lower = lower,
+    .args = QAT_ARG(KEEPDIMS),
     .keras = qat_global_pool_keras,
+    .yaml = qat_global_pool_yaml,
 };

@@ -1,4 +1,4 @@
-/* GlobalMaxPooling2D: REDUCE_MAX over H and W (keep_dims false), as the converter lowers it.
+/* GlobalMaxPooling2D: REDUCE_MAX over H and W (keep_dims as keepdims), as the converter lowers it.
  * A max picks one of its inputs, so the int8 output keeps the input's scale and zero point
  * (the converter gives REDUCE_MAX the same-scale trait) and no fake quant follows it. */
 #include "layers/pooling.h"
@@ -13,7 +13,9 @@ static qat_layer_range range(const qat_layer_spec *l) {
 
 static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
   qat_op_attrs a = qat_build_attrs(&b->m->spec.layers[li]);
-  return qat_graph_add(&b->m->graph, QAT_OP_GLOBAL_MAX_POOL2D, 1, in, &a, out);
+  qat_tensor *pooled;
+  int rc = qat_graph_add(&b->m->graph, QAT_OP_GLOBAL_MAX_POOL2D, 1, in, &a, &pooled);
+  return rc ? rc : qat_global_pool_keepdims(b, li, pooled, out);
 }
 
 static int lower(qat_lowering *L, int li) { return qat_global_pool_lower(L, li, QAT_TFLITE_OP_REDUCE_MAX); }
@@ -27,5 +29,7 @@ const qat_layer_desc qat_layer_global_max_pooling2d = {
     .build = build,
     .range = range,
     .lower = lower,
+    .args = QAT_ARG(KEEPDIMS),
     .keras = qat_global_pool_keras,
+    .yaml = qat_global_pool_yaml,
 };

@@ -95,6 +95,14 @@ int lower_softmax(qat_lowering *L, int li, int in, int *out);
  * batch, as the converter writes Keras's reshapes (so the same file serves any batch after a
  * resize); the output keeps the input's parameters. */
 int lower_reshape(qat_lowering *L, int li);
+/* Sigmoid, tanh, silu, hard_sigmoid, hard_silu, leaky_relu, elu: not a fused activation nor
+ * SOFTMAX (layers/lower_act.c). */
+int lower_is_function(qat_activation a);
+/* Such an activation on tensor `in`, its output named after layer li, as the converter writes
+ * it; in the integer modes with the QAT model's quantizers (LOGISTIC / TANH at TFLite's fixed
+ * ranges), refusing by layer and mode what those modes cannot run (hard_sigmoid; HARD_SWISH and
+ * ELU in int16x8). */
+int lower_function(qat_lowering *L, int li, qat_activation act, float alpha, int in, int *out);
 /* The common end of a one-output layer: the op with `in`, its tensor recorded as li's. */
 int lower_simple(qat_lowering *L, int li, qat_tflite_operator *op, int n_in, const int *in, int out);
 

@@ -222,6 +222,76 @@ int qat_build_bn_params(builder *b, int bn_layer, int channels, qat_tensor *out[
   return QAT_OK;
 }
 
+/* The int8 range TFLite fixes for LOGISTIC (1/256, -128) and TANH (1/128, 0). */
+static void fix_range(qat_fq *fq, qat_activation act) {
+  const float s = act == QAT_ACTIVATION_SIGMOID ? 1.0f / 256.0f : 1.0f / 128.0f;
+  const int32_t zp = act == QAT_ACTIVATION_SIGMOID ? -128 : 0;
+  fq->fixed = 1;
+  fq->valid = 1;
+  fq->scale[0] = s;
+  fq->zero_point[0] = zp;
+  fq->nudged_min[0] = (float)(fq->qmin - zp) * s;
+  fq->nudged_max[0] = (float)(fq->qmax - zp) * s;
+}
+
+/* A function activation with QAT, as the int8 graph computes it: after a conv / dense (the
+ * activation as its argument) the op's output is quantized first, its requantization
+ * simulated; silu is LOGISTIC (fixed range), then MUL. The layer's output quantizer follows
+ * the last op's rule (link_function). */
+static int build_function(builder *b, qat_activation act, const qat_op_attrs *a, qat_tensor *x, qat_tensor **out) {
+  qat_model *m = b->m;
+  const qat_layer_spec *l = &m->spec.layers[b->layer];
+  if (m->spec.quantize.activations_lsq)
+    return qat_fail(QAT_ERR_UNSUPPORTED, "activation '%s' with learned activation scales (activations_lsq) is not "
+                    "supported", qat_activation_name(act));
+  qat_fq *in_fq = source_fq(m, b->in_src);
+  char name[sizeof(((qat_fq *)0)->name)];
+  int rc;
+  if (qat_layer_desc_of(l->type)->kernel) {
+    snprintf(name, sizeof name, "%s.linear", l->name); /* '/' would nest it in the checkpoint */
+    m->layer_out[b->layer] = x; /* the head's output as its link_requant reads it */
+    if ((rc = activation_fq(b, b->layer, name, 0, QAT_ACTIVATION_LINEAR, x, &in_fq, &x)) ||
+        (rc = link_requant(m, b->layer, in_fq)))
+      return rc;
+  }
+  b->fn = act;
+  b->fn_in_fq = in_fq;
+  b->fn_in = x;
+  if (act != QAT_ACTIVATION_SILU) return qat_graph_add(&m->graph, QAT_OP_ACTIVATION, 1, &x, a, out);
+  qat_op_attrs sa = {.act = QAT_ACTIVATION_SIGMOID};
+  qat_tensor *sg;
+  if ((rc = qat_graph_add(&m->graph, QAT_OP_ACTIVATION, 1, &x, &sa, &sg))) return rc;
+  snprintf(name, sizeof name, "%s.sigmoid", l->name);
+  if ((rc = activation_fq(b, b->layer, name, 1, QAT_ACTIVATION_LINEAR, sg, &b->fn_mid_fq, &sg))) return rc;
+  fix_range(b->fn_mid_fq, QAT_ACTIVATION_SIGMOID);
+  b->fn_mid = sg;
+  qat_tensor *ins[2] = {x, sg};
+  return qat_graph_add(&m->graph, QAT_OP_MUL, 2, ins, NULL, out);
+}
+
+/* The output quantizer of a layer that ended in a function activation. */
+static void link_function(qat_model *m, const builder *b, int li, qat_fq *fq) {
+  if (m->spec.quantize.activations_lsq) return;
+  fq->input = b->fn_in_fq;
+  fq->requant_in[0] = b->fn_in;
+  switch (b->fn) {
+  case QAT_ACTIVATION_SIGMOID:
+  case QAT_ACTIVATION_TANH: fix_range(fq, b->fn); return;
+  case QAT_ACTIVATION_SILU:
+    fq->input2 = b->fn_mid_fq;
+    fq->requant_in[1] = b->fn_mid;
+    fq->requant = QAT_REQUANT_MUL;
+    break;
+  case QAT_ACTIVATION_LEAKY_RELU:
+    fq->alpha = qat_activation_alpha(b->fn, m->spec.layers[li].alpha);
+    fq->requant = QAT_REQUANT_LEAKY_RELU;
+    break;
+  case QAT_ACTIVATION_HARD_SILU: fq->requant = QAT_REQUANT_HARD_SWISH; break;
+  default: return; /* ELU: a lookup table of the float function, the plain rounding */
+  }
+  if (!fq->input) fq->requant = QAT_REQUANT_NONE; /* an input without a quantizer */
+}
+
 int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tensor **out) {
   qat_model *m = b->m;
   int is_last = b->layer == m->spec.n_layers - 1;
@@ -240,8 +310,12 @@ int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tens
     m->final_softmax = 1;
     *out = x;
     return QAT_OK;
-  case QAT_ACTIVATION_LINEAR:
-  default: *out = x; return QAT_OK;
+  case QAT_ACTIVATION_LINEAR: *out = x; return QAT_OK;
+  default: {
+    qat_op_attrs a = {.act = act, .alpha = qat_activation_alpha(act, m->spec.layers[b->layer].alpha)};
+    if (!b->quant) return qat_graph_add(&m->graph, QAT_OP_ACTIVATION, 1, &x, &a, out);
+    return build_function(b, act, &a, x, out);
+  }
   }
 }
 
@@ -435,6 +509,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     b.layer = li;
     b.in_src = in_src;
     b.pending = QAT_ACTIVATION_LINEAR;
+    b.fn = QAT_ACTIVATION_LINEAR;
     rc = qat_layer_desc_of(l->type)->build(&b, li, in, &m->layer_out[li]);
     if (!rc && b.quant) {
       if (b.fq_after[li]) {
@@ -442,7 +517,8 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         int non_negative = is_relu(l) || l->activation == QAT_ACTIVATION_RELU || l->activation == QAT_ACTIVATION_RELU6;
         rc = activation_fq(&b, li, l->name, non_negative, b.pending, m->layer_out[li], &fq, &m->layer_out[li]);
         m->layer_fq[li] = fq;
-        if (!rc) rc = link_requant(m, m->fused_into[li], fq);
+        if (!rc && b.fn != QAT_ACTIVATION_LINEAR) link_function(m, &b, li, fq);
+        else if (!rc) rc = link_requant(m, m->fused_into[li], fq);
       } else if (keeps_input_range(l)) {
         m->layer_fq[li] = source_fq(m, in_src);
         if (qat_layer_desc_of(l->type)->link_requant && !spec->quantize.activations_lsq && m->layer_fq[li]) {

@@ -68,15 +68,28 @@ int qat_global_pool_lower(qat_lowering *L, int li, qat_tflite_op code) {
   if (rc) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, code);
-  op.opt.keep_dims = 0;
+  op.opt.keep_dims = l->keepdims != 0;
   int ins[2] = {in, ai};
   return lower_simple(L, li, &op, 2, ins, out);
 }
 
 int qat_global_pool_keras(const qat_kcfg *k, qat_layer_spec *l) {
-  (void)l;
-  int rc, keep = 0;
-  if ((rc = k->ops->channels_last(k)) || (rc = k->ops->boolean(k, "keepdims", 0, &keep))) return rc;
-  if (keep) return k->ops->fail(k, QAT_ERR_UNSUPPORTED, "keepdims true is not supported (expected false)");
+  int rc;
+  if ((rc = k->ops->channels_last(k)) || (rc = k->ops->boolean(k, "keepdims", 0, &l->keepdims))) return rc;
   return QAT_OK;
+}
+
+void qat_global_pool_yaml(qat_yaml_out *y, const qat_layer_spec *l) {
+  if (l->keepdims) y->ops->put(y, ", keepdims: true");
+}
+
+int qat_global_pool_keepdims(qat_builder *b, int li, qat_tensor *x, qat_tensor **out) {
+  const qat_layer_spec *l = &b->m->spec.layers[li];
+  if (!l->keepdims) {
+    *out = x;
+    return QAT_OK;
+  }
+  /* [N, C] viewed as [N, 1, 1, C] (no copy) */
+  qat_op_attrs a = {.target_rank = 3, .target_shape = {1, 1, x->dims[1]}};
+  return qat_graph_add(&b->m->graph, QAT_OP_RESHAPE, 1, &x, &a, out);
 }

@@ -17,6 +17,9 @@ void qat_pool_yaml(qat_yaml_out *y, const qat_layer_spec *l);
 /* Global pooling over H and W (MEAN, REDUCE_MAX; keep_dims false) and its Keras arguments. */
 int qat_global_pool_lower(qat_lowering *L, int li, qat_tflite_op code);
 int qat_global_pool_keras(const qat_kcfg *k, qat_layer_spec *l);
+void qat_global_pool_yaml(qat_yaml_out *y, const qat_layer_spec *l);
+/* keepdims: the pooled [N, C] viewed as [N, 1, 1, C]; else x itself. */
+int qat_global_pool_keepdims(qat_builder *b, int li, qat_tensor *x, qat_tensor **out);
 
 /* A pooling layer's descriptor: its names and the rounding its int8 op needs simulated
  * (link_requant, or NULL); the op follows from its type. */

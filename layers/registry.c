@@ -77,7 +77,35 @@ qat_activation qat_layer_fusable_activation(const qat_layer_spec *l) {
   return a == QAT_ACTIVATION_RELU || a == QAT_ACTIVATION_RELU6 ? a : QAT_ACTIVATION_LINEAR;
 }
 
+/* Keras 3's names in enum order, then the older spellings Keras still reads. */
+static const char *const activation_names[] = {"linear",       "relu",      "relu6",      "softmax",
+                                               "sigmoid",      "tanh",      "silu",       "hard_sigmoid",
+                                               "hard_silu",    "leaky_relu", "elu",       "swish",
+                                               "hard_swish"};
+_Static_assert(sizeof activation_names / sizeof activation_names[0] == QAT_ACTIVATION_COUNT + 2,
+               "one name per activation, then the two aliases");
+
 const char *qat_activation_name(qat_activation a) {
-  static const char *const names[] = {"linear", "relu", "relu6", "softmax"};
-  return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "linear";
+  return (unsigned)a < QAT_ACTIVATION_COUNT ? activation_names[a] : "linear";
+}
+
+float qat_activation_alpha(qat_activation a, float alpha) {
+  if (alpha != 0.0f) return alpha;
+  return a == QAT_ACTIVATION_LEAKY_RELU ? 0.2f : a == QAT_ACTIVATION_ELU ? 1.0f : 0.0f;
+}
+
+int qat_activation_find(const char *name, qat_activation *out) {
+  for (int i = 0; i < QAT_ACTIVATION_COUNT + 2; i++)
+    if (!strcmp(name, activation_names[i])) {
+      *out = i == QAT_ACTIVATION_COUNT ? QAT_ACTIVATION_SILU
+             : i > QAT_ACTIVATION_COUNT ? QAT_ACTIVATION_HARD_SILU
+                                        : (qat_activation)i;
+      return 1;
+    }
+  return 0;
+}
+
+const char *const *qat_activation_names(int *n) {
+  *n = QAT_ACTIVATION_COUNT + 2;
+  return activation_names;
 }

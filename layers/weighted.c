@@ -171,6 +171,7 @@ static int lower_float(qat_lowering *L, int li) {
             : l->activation == QAT_ACTIVATION_RELU6 ? QAT_TFLITE_ACT_RELU6
                                                     : QAT_TFLITE_ACT_NONE; /* softmax becomes its own op */
   int softmax_after = l->activation == QAT_ACTIVATION_SOFTMAX;
+  int fn_after = lower_is_function(l->activation); /* its own ops after the linear one */
   /* The layers this operator stands for: li, then a folded batch norm, then a fused ReLU
    * (absorbed_bn / absorbed_relu, -1 when none). end is the last of them. */
   int end = li, absorbed_bn = -1, absorbed_relu = -1;
@@ -188,7 +189,7 @@ static int lower_float(qat_lowering *L, int li) {
     L->absorbed[c] = 1;
     end = absorbed_bn = c;
   }
-  if (act == QAT_TFLITE_ACT_NONE && !softmax_after) {
+  if (act == QAT_TFLITE_ACT_NONE && !softmax_after && !fn_after) {
     int r = lower_sole_consumer(L, end);
     if (r >= 0 && lower_relu_kind(lower_layer_spec(L, r)) >= 0) {
       act = lower_relu_kind(lower_layer_spec(L, r));
@@ -210,7 +211,7 @@ static int lower_float(qat_lowering *L, int li) {
                                   (size_t)channels * sizeof *bias, &bi)))
     goto free_weights;
   lower_out_shape(L, end, &rank, dims);
-  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after ? "/linear" : "");
+  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after || fn_after ? "/linear" : "");
   if ((rc = lower_act_tensor(L, name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, &out))) goto free_weights;
 
   qat_tflite_operator op;
@@ -220,6 +221,7 @@ static int lower_float(qat_lowering *L, int li) {
   int in[3] = {lower_input(L, li, 0), wi, bi};
   if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_weights;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_weights;
+  if (fn_after && (rc = lower_function(L, li, l->activation, l->alpha, out, &out))) goto free_weights;
   /* Only these layers: others between li and end may belong to other operators. */
   L->tensor[li] = out;
   if (absorbed_bn >= 0) L->tensor[absorbed_bn] = out;
@@ -248,6 +250,7 @@ static int lower_integer(qat_lowering *L, int li) {
   const char *ksuffix = desc(l)->kernel;
   const int axis = desc(l)->kernel_channel_axis;
   const qat_param *k = lower_find_param(L->m, li, ksuffix);
+  const int fn_after = lower_is_function(l->activation); /* its own ops after the linear one */
   char name[2 * QAT_NAME_MAX + 32];
   snprintf(name, sizeof name, "%s/%s", l->name, ksuffix);
   const qat_fq *wfq = qat_model_find_fq(m, name);
@@ -259,6 +262,11 @@ static int lower_integer(qat_lowering *L, int li) {
   const qat_fq *ofq = NULL;
   int rc = lower_output_fq(L, end, &ofq);
   if (rc) return rc;
+  if (fn_after) { /* the linear op's own quantizer (layers/model.c build_function) */
+    snprintf(name, sizeof name, "%s.linear", l->name);
+    if (!(ofq = qat_model_find_fq(m, name)) || !ofq->valid)
+      return lower_fail(L, li, QAT_ERR_INTERNAL, "the quantizer '%s' before its activation is missing", name);
+  }
   int in_t = lower_input(L, li, 0);
   float s_in;
   int64_t zp_in;
@@ -338,7 +346,7 @@ static int lower_integer(qat_lowering *L, int li) {
 
   int softmax_after = l->activation == QAT_ACTIVATION_SOFTMAX;
   lower_out_shape(L, end, &rank, dims);
-  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after ? "/linear" : "");
+  snprintf(name, sizeof name, "%s%s", lower_layer_spec(L, end)->name, softmax_after || fn_after ? "/linear" : "");
   float s_out;
   int64_t zp_out;
   if ((rc = lower_act_params(L, end, ofq, &s_out, &zp_out))) goto free_all;
@@ -351,6 +359,7 @@ static int lower_integer(qat_lowering *L, int li) {
   int in[3] = {in_t, wi, bi};
   if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_all;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_all;
+  if (fn_after && (rc = lower_function(L, li, l->activation, l->alpha, out, &out))) goto free_all;
   for (int j = li; j <= end; j++)
     if (j == li || m->fused_into[j] == li) L->tensor[j] = out;
 free_all:

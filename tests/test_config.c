@@ -71,9 +71,8 @@ static const bad_case bad_cases[] = {
      "cfg.yaml:5:7: model.layers[1]: unknown layer type 'Conv2d' (did you mean 'Conv2D'?)"},
     {"unknown layer type, no match", LAYERS("    - LSTM: {units: 3}\n"),
      "model.layers[0]: unknown layer type 'LSTM' (expected one of: Conv2D, DepthwiseConv2D"},
-    {"Softmax layer", LAYERS("    - Flatten: {}\n    - Softmax: {}\n"),
-     "cfg.yaml:5:7: model.layers[1]: layer type 'Softmax' is not supported (expected 'activation: "
-     "softmax'"},
+    {"Softmax layer argument", LAYERS("    - Flatten: {}\n    - Softmax: {units: 3}\n"),
+     "cfg.yaml:5:17: model.layers[1].Softmax.units: 'units' is not an argument of Softmax"},
     {"quantize without mode", MODEL "quantize: {delay: 100}\n",
      "cfg.yaml:6:11: quantize: missing key 'mode' (expected qat or none)"},
     {"quantize bad mode", MODEL "quantize: {mode: qta}\n", "cfg.yaml:6:18: quantize.mode: unknown value 'qta' (did you mean 'qat'?"},
@@ -221,8 +220,9 @@ static const bad_case bad_cases[] = {
      "cfg.yaml:4:25: model.layers[0].ReLU.max_value: max_value 4 is not supported: only ReLU6 maps "
      "onto a TFLite "
      "fused activation (expected 6 or no max_value)"},
-    {"unknown activation", LAYERS("    - Flatten\n    - Dense: {units: 2, activation: tanh}\n"),
-     "activation: unknown value 'tanh' (expected one of: linear, relu, relu6, softmax)"},
+    {"unknown activation", LAYERS("    - Flatten\n    - Dense: {units: 2, activation: mish}\n"),
+     "activation: unknown value 'mish' (expected one of: linear, relu, relu6, softmax, sigmoid, tanh, silu, "
+     "hard_sigmoid, hard_silu, leaky_relu, elu, swish, hard_swish)"},
     {"activation case", LAYERS("    - Flatten\n    - Dense: {units: 2, activation: Relu}\n"),
      "unknown value 'Relu' (did you mean 'relu'?"},
     {"padding typo", LAYERS("    - Conv2D: {filters: 1, kernel_size: 1, padding: Same}\n"),

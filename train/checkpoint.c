@@ -222,7 +222,7 @@ int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_
   memcpy(m->params, params, (size_t)m->n_params * sizeof(float));
   memcpy(m->state, state, (size_t)m->n_state * sizeof(float));
   for (int i = 0; i < m->n_fq; i++)
-    if (have_obs[i]) {
+    if (have_obs[i] && !m->fq[i]->fixed) { /* a fixed range (LOGISTIC, TANH) is the model's own */
       qat_fq *fq = m->fq[i];
       fq->observer.min = obs[i][0];
       fq->observer.max = obs[i][1];

@@ -45,6 +45,8 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(DROPOUT, dropout)                           \
   X(BATCH_NORM, batch_norm)                     \
   X(CUSTOM, custom)                             \
+  X(ACTIVATION, activation)                     \
+  X(MUL, mul)                                   \
   X(BN_FOLD_WEIGHTS, bn_fold_weights)           \
   X(CHANNEL_UNSCALE, channel_unscale)           \
   X(SOFTMAX_CROSS_ENTROPY, softmax_cross_entropy)
@@ -72,6 +74,8 @@ typedef struct qat_op_attrs {
   const struct qat_op_info *custom;
   void *state;
   int axis;              /* bn_fold_weights: the output-channel axis of the weights */
+  qat_activation act;    /* activation: which function */
+  float alpha;           /* activation: LEAKY_RELU's slope, ELU's scale */
 } qat_op_attrs;
 
 /* Inputs by op (optional ones may be absent: n_inputs says):

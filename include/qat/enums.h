@@ -10,6 +10,15 @@ typedef enum qat_activation {
   QAT_ACTIVATION_RELU,
   QAT_ACTIVATION_RELU6,
   QAT_ACTIVATION_SOFTMAX,
+  /* Issue 15's element-wise activations (autograd/op_activation.c): Keras 3's definitions. */
+  QAT_ACTIVATION_SIGMOID,
+  QAT_ACTIVATION_TANH,
+  QAT_ACTIVATION_SILU,         /* swish: x * sigmoid(x) */
+  QAT_ACTIVATION_HARD_SIGMOID, /* relu6(x + 3) / 6 (Keras 3; Keras 2's was 0.2 x + 0.5) */
+  QAT_ACTIVATION_HARD_SILU,    /* hard_swish: x * hard_sigmoid(x) */
+  QAT_ACTIVATION_LEAKY_RELU,   /* x < 0: alpha x (the layer's alpha) */
+  QAT_ACTIVATION_ELU,          /* x < 0: alpha (e^x - 1) */
+  QAT_ACTIVATION_COUNT
 } qat_activation;
 
 #endif

@@ -29,6 +29,10 @@ typedef enum qat_requant {
                               requantized (reference_integer_ops::AddElementwise) */
   QAT_REQUANT_AVG_POOL,    /* AVERAGE_POOL_2D: the raw int8 window sum over in-image taps, divided
                               rounding half away from zero (reference_integer_ops::AveragePool) */
+  /* Issue 15 (fakequant/requant_fn.c), from the integers of the input tensors requant_in[]: */
+  QAT_REQUANT_MUL,         /* MUL: (q1 - zp1) (q2 - zp2) requantized, numpy broadcasting */
+  QAT_REQUANT_LEAKY_RELU,  /* LEAKY_RELU: identity or alpha multiplier by the input's sign */
+  QAT_REQUANT_HARD_SWISH,  /* HARD_SWISH: reference_ops::HardSwish's 16-bit fixed point */
 } qat_requant;
 
 typedef struct qat_fq {
@@ -72,6 +76,7 @@ typedef struct qat_fq {
    * quantizers' grids; the float sum alone cannot tell how the int8 ADD rounds). AVG_POOL: the
    * pool's input tensor and window (kernel h, w, strides h, w, padding top, left). */
   const struct qat_fq *input2;
+  float alpha;           /* LEAKY_RELU's slope */
   const qat_tensor *requant_in[2];
   int pool[6];
 } qat_fq;
@@ -84,5 +89,9 @@ extern const qat_op_info qat_fake_quant_op;
 static inline qat_fq *qat_node_fq(const qat_node *n) {
   return n->op == QAT_OP_CUSTOM && n->attrs.custom == &qat_fake_quant_op ? (qat_fq *)n->attrs.state : NULL;
 }
+
+/* The requantizations of fakequant/requant_fn.c: y gets what the int8 op outputs
+ * (dequantized); 0 when the input quantizers have no parameters yet (plain rounding then). */
+int qat_fq_requant_fn(const qat_fq *fq, const qat_tensor *x, float *y);
 
 #endif

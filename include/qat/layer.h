@@ -46,6 +46,8 @@ struct qat_tensor;
   X(EPSILON, "epsilon")                   \
   X(MAX_VALUE, "max_value")               \
   X(TARGET_SHAPE, "target_shape")         \
+  X(NEGATIVE_SLOPE, "negative_slope")     \
+  X(KEEPDIMS, "keepdims")                 \
   X(NAME, "name")                         \
   X(INPUTS, "inputs")
 
@@ -154,8 +156,16 @@ const char *qat_layer_class_list(void);
 /* The defaults every layer starts from, then the type's own. */
 void qat_layer_defaults(qat_layer_spec *l, qat_layer_type t);
 
-/* Keras's name of an activation: "linear", "relu", "relu6", "softmax". */
+/* Keras's name of an activation: "linear", "relu", "relu6", "softmax", "sigmoid", ... */
 const char *qat_activation_name(qat_activation a);
+/* The alpha an activation applies: leaky_relu's slope (Keras's default 0.2), elu's scale
+ * (1.0); `alpha` is the layer's, 0 for the default. */
+float qat_activation_alpha(qat_activation a, float alpha);
+/* The activation Keras calls `name` (also "swish", "hard_swish"); 0 if none. */
+int qat_activation_find(const char *name, qat_activation *out);
+/* Every accepted name (for the config's enum and messages): the canonical ones in enum order,
+ * then the aliases. */
+const char *const *qat_activation_names(int *n);
 
 /* Derived facts every walker uses. */
 qat_layer_range qat_layer_range_of(const qat_layer_spec *l);

@@ -27,7 +27,10 @@
   X(DROPOUT, dropout)                                 \
   X(FLATTEN, flatten)                                 \
   X(RESHAPE, reshape)                                 \
-  X(ADD, add)
+  X(ADD, add)                                         \
+  X(LEAKY_RELU, leaky_relu)                           \
+  X(MULTIPLY, multiply)                               \
+  X(SOFTMAX, softmax)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
@@ -57,6 +60,8 @@ typedef struct qat_layer_spec {
   float momentum;                    /* BatchNormalization, default 0.99 */
   float epsilon;                     /* BatchNormalization, default 1e-3 */
   float max_value;                   /* ReLU: 0 = none, 6 = ReLU6 */
+  int keepdims;                      /* GlobalAveragePooling2D, GlobalMaxPooling2D: [N,1,1,C] */
+  float alpha;                       /* leaky_relu's slope, elu's scale; 0: the activation's default */
   int target_rank;                   /* Reshape: 1..3 dims after the batch */
   int target_shape[3];               /* Reshape; one entry may be -1 */
   int line, column;                  /* where the layer is declared (1-based; 0 = unknown) */

@@ -246,6 +246,10 @@ enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
   F(AddOptions, fused_activation_function, S1, 0) F(AddOptions, pot_scale_int16, S1, 0)
 #define QAT_TFLITE_FIELDS_ReducerOptions(F) \
   F(ReducerOptions, keep_dims, S1, 0)
+#define QAT_TFLITE_FIELDS_MulOptions(F) \
+  F(MulOptions, fused_activation_function, S1, 0)
+#define QAT_TFLITE_FIELDS_LeakyReluOptions(F) \
+  F(LeakyReluOptions, alpha, S4, 0)
 #define QAT_TFLITE_FIELDS_QuantizeOptions(F)
 #define QAT_TFLITE_FIELDS_DequantizeOptions(F)
 #define QAT_TFLITE_FIELDS_ConcatenationOptions(F) \
