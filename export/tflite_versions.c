@@ -95,6 +95,7 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     if (in0 == I8) return 2;
     return 1;
   case QAT_TFLITE_OP_SOFTMAX:
+  case QAT_TFLITE_OP_CONCATENATION:
   case QAT_TFLITE_OP_MEAN:
   case QAT_TFLITE_OP_REDUCE_MAX:
   case QAT_TFLITE_OP_RELU6:
@@ -166,7 +167,8 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_SOFTMAX, 3, "2.3.0"},          {QAT_TFLITE_OP_MEAN, 1, "1.6.0"},
     {QAT_TFLITE_OP_MEAN, 2, "1.14.0"},            {QAT_TFLITE_OP_MEAN, 3, "2.4.0"},
     {QAT_TFLITE_OP_REDUCE_MAX, 1, "1.11.0"},      {QAT_TFLITE_OP_REDUCE_MAX, 2, "1.14.0"},
-    {QAT_TFLITE_OP_REDUCE_MAX, 3, "2.5.0"},
+    {QAT_TFLITE_OP_REDUCE_MAX, 3, "2.5.0"},       {QAT_TFLITE_OP_CONCATENATION, 1, "1.5.0"},
+    {QAT_TFLITE_OP_CONCATENATION, 2, "1.14.0"},   {QAT_TFLITE_OP_CONCATENATION, 3, "2.3.0"},
     {QAT_TFLITE_OP_RELU6, 1, "1.5.0"},            {QAT_TFLITE_OP_RELU6, 2, "1.14.0"},
     {QAT_TFLITE_OP_RELU6, 3, "2.5.0"},            {QAT_TFLITE_OP_RELU, 1, "1.5.0"},
     {QAT_TFLITE_OP_RELU, 2, "2.1.0"},             {QAT_TFLITE_OP_RELU, 3, "2.5.0"},

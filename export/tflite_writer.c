@@ -196,6 +196,12 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     qat_fb_add_offset(b, QAT_TFLITE_ReshapeOptions_new_shape, shape);
     return qat_fb_end_table(b);
   }
+  case QAT_TFLITE_OP_CONCATENATION:
+    *type = QAT_TFLITE_OPTIONS_ConcatenationOptions;
+    qat_fb_start_table(b, QAT_TFLITE_ConcatenationOptions__COUNT);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_ConcatenationOptions_axis, o->axis, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_ConcatenationOptions_fused_activation_function, (int8_t)o->activation, 0);
+    return qat_fb_end_table(b);
   case QAT_TFLITE_OP_MEAN:
   case QAT_TFLITE_OP_REDUCE_MAX:
     *type = QAT_TFLITE_OPTIONS_ReducerOptions;

@@ -80,6 +80,21 @@ static int plan_quantization(builder *b) {
       int j = qat_layer_input(sp, i, 0);
       b->fq_after[j] = 0;
     }
+  /* A layer whose int8 inputs and output share one range (Concatenate): an input that only it
+   * reads and that would requantize anyway gives up its own quantizer; the layer's output
+   * quantizer (seeing the joined tensor, the union of their ranges) stands for it, and the
+   * exported op writes straight to that scale. Other inputs are requantized at export. */
+  for (int i = 0; i < n; i++) {
+    m->shared_range[i] = -1;
+    if (!b->quant || !(roles(&sp->layers[i]) & QAT_LAYER_SHARES_RANGE)) continue;
+    for (int k = 0; k < qat_layer_n_inputs(sp, i); k++) {
+      int src = qat_layer_input(sp, i, k);
+      if (src >= 0 && b->fq_after[src] && consumers[src] == 1 && !sp->quantize.activations_lsq) {
+        b->fq_after[src] = 0;
+        m->shared_range[src] = i;
+      }
+    }
+  }
 free_counts:
   free(consumers);
   free(has_act);
@@ -408,9 +423,10 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
   m->layer_fq = calloc((size_t)spec->n_layers, sizeof *m->layer_fq);
   m->fold_bn = malloc((size_t)spec->n_layers * sizeof *m->fold_bn);
   m->fused_into = malloc((size_t)spec->n_layers * sizeof *m->fused_into);
+  m->shared_range = malloc((size_t)spec->n_layers * sizeof *m->shared_range);
   b.fq_after = calloc((size_t)spec->n_layers, sizeof *b.fq_after);
   b.bn = calloc((size_t)spec->n_layers, sizeof *b.bn);
-  if (!m->layer_fq || !m->fold_bn || !m->fused_into || !b.fq_after || !b.bn) {
+  if (!m->layer_fq || !m->fold_bn || !m->fused_into || !m->shared_range || !b.fq_after || !b.bn) {
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
     goto free_model;
   }
@@ -443,6 +459,12 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         rc = activation_fq(&b, li, l->name, non_negative, b.pending, m->layer_out[li], &fq, &m->layer_out[li]);
         m->layer_fq[li] = fq;
         if (!rc) rc = link_requant(m, m->fused_into[li], fq);
+        /* the inputs (and their inputs, through nested concatenations) quantized by this one */
+        for (int s = 0; s < li; s++) {
+          int owner = m->shared_range[s];
+          while (owner >= 0 && m->shared_range[owner] >= 0) owner = m->shared_range[owner];
+          if (owner == li) m->layer_fq[s] = fq;
+        }
       } else if (keeps_input_range(l)) {
         m->layer_fq[li] = source_fq(m, in_src);
         if (qat_layer_desc_of(l->type)->link_requant && !spec->quantize.activations_lsq && m->layer_fq[li]) {
@@ -504,6 +526,7 @@ void qat_model_free(qat_model *m) {
   free(m->layer_fq);
   free(m->fold_bn);
   free(m->fused_into);
+  free(m->shared_range);
   free(m->params);
   free(m->grads);
   free(m->state);

@@ -322,7 +322,7 @@ static int lower_integer(qat_lowering *L, int li) {
 
   qat_tflite_operator op;
   qat_tflite_op_init(&op, tflite_op(l));
-  op.opt.activation = lower_fused_of(ofq);
+  op.opt.activation = lower_fused_act(L, end, ofq);
   set_options(l, &op);
   int in[3] = {in_t, wi, bi};
   if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_all;

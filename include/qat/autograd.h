@@ -40,6 +40,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(RELU, relu)                                 \
   X(RELU6, relu6)                               \
   X(ADD, add)                                   \
+  X(CONCAT, concat)                             \
   X(RESHAPE, reshape)                           \
   X(DROPOUT, dropout)                           \
   X(BATCH_NORM, batch_norm)                     \
@@ -70,7 +71,8 @@ typedef struct qat_op_attrs {
    * The engine calls custom->plan/forward/backward as it calls a built-in op's. */
   const struct qat_op_info *custom;
   void *state;
-  int axis;              /* bn_fold_weights: the output-channel axis of the weights */
+  int axis;              /* bn_fold_weights: the output-channel axis of the weights; concat: the
+                            tensor axis joined (1..rank-1) */
 } qat_op_attrs;
 
 /* Inputs by op (optional ones may be absent: n_inputs says):

@@ -46,6 +46,7 @@ struct qat_tensor;
   X(EPSILON, "epsilon")                   \
   X(MAX_VALUE, "max_value")               \
   X(TARGET_SHAPE, "target_shape")         \
+  X(AXIS, "axis")                         \
   X(NAME, "name")                         \
   X(INPUTS, "inputs")
 
@@ -72,6 +73,9 @@ enum {
   QAT_LAYER_FOLDS_BN = 1u << 1,    /* a following BatchNormalization folds into its weights */
   QAT_LAYER_FOLDS_BN_FLOAT = 1u << 2, /* ... in the float32 export only (Dense) */
   QAT_LAYER_IS_BN = 1u << 3,       /* it is a BatchNormalization (folds into a FOLDS_BN head) */
+  /* its int8 inputs and output have one scale and zero point (CONCATENATION): an input that
+   * nothing else reads is quantized by this layer's output quantizer, as the converter does */
+  QAT_LAYER_SHARES_RANGE = 1u << 4,
 };
 
 /* Keras kernel layouts, transposed once on import into qat's (TFLite's) layout. */

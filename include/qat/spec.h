@@ -27,7 +27,8 @@
   X(DROPOUT, dropout)                                 \
   X(FLATTEN, flatten)                                 \
   X(RESHAPE, reshape)                                 \
-  X(ADD, add)
+  X(ADD, add)                                         \
+  X(CONCATENATE, concatenate)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
@@ -59,6 +60,7 @@ typedef struct qat_layer_spec {
   float max_value;                   /* ReLU: 0 = none, 6 = ReLU6 */
   int target_rank;                   /* Reshape: 1..3 dims after the batch */
   int target_shape[3];               /* Reshape; one entry may be -1 */
+  int axis;                          /* Concatenate: Keras's axis (batch is 0; -1 the last), default -1 */
   int line, column;                  /* where the layer is declared (1-based; 0 = unknown) */
 } qat_layer_spec;
 
