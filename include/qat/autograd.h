@@ -41,6 +41,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(RELU6, relu6)                               \
   X(ADD, add)                                   \
   X(CONCAT, concat)                             \
+  X(RESIZE, resize)                             \
   X(RESHAPE, reshape)                           \
   X(DROPOUT, dropout)                           \
   X(BATCH_NORM, batch_norm)                     \
@@ -57,7 +58,8 @@ typedef enum qat_op {
 } qat_op;
 
 typedef struct qat_op_attrs {
-  int kernel[2];        /* conv, depthwise, pools */
+  int kernel[2];        /* conv, depthwise, pools; resize: the factors */
+  int bilinear;         /* resize: bilinear (half-pixel centers), else nearest */
   int strides[2];
   qat_padding padding;
   int depth_multiplier; /* depthwise */

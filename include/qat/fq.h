@@ -29,6 +29,8 @@ typedef enum qat_requant {
                               requantized (reference_integer_ops::AddElementwise) */
   QAT_REQUANT_AVG_POOL,    /* AVERAGE_POOL_2D: the raw int8 window sum over in-image taps, divided
                               rounding half away from zero (reference_integer_ops::AveragePool) */
+  QAT_REQUANT_RESIZE_BILINEAR, /* RESIZE_BILINEAR: 10-bit fixed-point taps of the raw int8 values
+                                  (qat_resize_bilinear_taps), rounded half away from zero */
 } qat_requant;
 
 typedef struct qat_fq {

@@ -47,6 +47,8 @@ struct qat_tensor;
   X(MAX_VALUE, "max_value")               \
   X(TARGET_SHAPE, "target_shape")         \
   X(AXIS, "axis")                         \
+  X(SIZE, "size")                         \
+  X(INTERPOLATION, "interpolation")       \
   X(NAME, "name")                         \
   X(INPUTS, "inputs")
 
@@ -99,6 +101,8 @@ typedef struct qat_kcfg_ops {
   int (*padding)(const qat_kcfg *k, qat_padding *out);
   int (*activation)(const qat_kcfg *k, const char *key, qat_activation *out);
   int (*channels_last)(const qat_kcfg *k);
+  /* a string among names[0..n) as its index; absent or null: dflt */
+  int (*choice)(const qat_kcfg *k, const char *key, const char *const *names, int n, int dflt, int *out);
   int (*fail)(const qat_kcfg *k, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 } qat_kcfg_ops;
 struct qat_kcfg {

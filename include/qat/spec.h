@@ -28,7 +28,8 @@
   X(FLATTEN, flatten)                                 \
   X(RESHAPE, reshape)                                 \
   X(ADD, add)                                         \
-  X(CONCATENATE, concatenate)
+  X(CONCATENATE, concatenate)                         \
+  X(UP_SAMPLING2D, up_sampling2d)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
@@ -61,6 +62,8 @@ typedef struct qat_layer_spec {
   int target_rank;                   /* Reshape: 1..3 dims after the batch */
   int target_shape[3];               /* Reshape; one entry may be -1 */
   int axis;                          /* Concatenate: Keras's axis (batch is 0; -1 the last), default -1 */
+  int size[2];                       /* UpSampling2D: factors along H and W, default 2 */
+  int interpolation;                 /* UpSampling2D: a qat_interpolation, default nearest */
   int line, column;                  /* where the layer is declared (1-based; 0 = unknown) */
 } qat_layer_spec;
 

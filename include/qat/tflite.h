@@ -43,7 +43,7 @@
 #define QAT_TFLITE_WRITTEN_OPS(X) \
   X(ADD) X(AVERAGE_POOL_2D) X(CONV_2D) X(DEPTHWISE_CONV_2D) X(DEQUANTIZE) X(FULLY_CONNECTED) \
   X(MAX_POOL_2D) X(RELU) X(RELU6) X(RESHAPE) X(SOFTMAX) X(MEAN) X(REDUCE_MAX) X(QUANTIZE) \
-  X(CONCATENATION)
+  X(CONCATENATION) X(RESIZE_BILINEAR) X(RESIZE_NEAREST_NEIGHBOR)
 
 #define QAT_TFLITE_TYPE_ALIAS_(name) QAT_TFLITE_##name = QAT_TFLITE_TYPE_##name,
 typedef enum qat_tflite_type { QAT_TFLITE_WRITTEN_TYPES(QAT_TFLITE_TYPE_ALIAS_) } qat_tflite_type;
@@ -99,6 +99,7 @@ typedef struct qat_tflite_options {
   qat_tflite_type quantized_bias_type; /* CONV_2D, FULLY_CONNECTED: FLOAT32 (0) = not set */
   int keep_dims;                       /* MEAN, REDUCE_MAX */
   int axis;                            /* CONCATENATION */
+  int align_corners, half_pixel_centers; /* RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR */
   float beta;                          /* SOFTMAX (default 1) */
   int pot_scale_int16;                 /* ADD (schema default true) */
   int n_new_shape;                     /* RESHAPE: > 0 writes ReshapeOptions.new_shape; 0 writes

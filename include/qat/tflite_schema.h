@@ -107,6 +107,7 @@ enum { QAT_TFLITE_UNIONS(QAT_TFLITE_UNION_ENUM_) QAT_TFLITE_NUM_UNIONS };
 /* union BuiltinOptions: X(table, member id) of the option tables qat reads or writes. */
 #define QAT_TFLITE_BUILTIN_OPTIONS(X) \
   X(Conv2DOptions, 1) X(DepthwiseConv2DOptions, 2) X(ConcatenationOptions, 10) X(Pool2DOptions, 5) \
+  X(ResizeBilinearOptions, 15) X(ResizeNearestNeighborOptions, 74) \
   X(FullyConnectedOptions, 8) X(SoftmaxOptions, 9) X(AddOptions, 11) X(ReshapeOptions, 17) \
   X(ReducerOptions, 27) X(DequantizeOptions, 38) X(QuantizeOptions, 89)
 #define QAT_TFLITE_OPTIONS_ENUM_(table, id) QAT_TFLITE_OPTIONS_##table = id,
@@ -127,7 +128,7 @@ enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTION
   X(Metadata) X(SignatureDef) X(TensorMap) X(ExternalBufferGroup) X(ExternalBuffer) \
   X(Conv2DOptions) X(DepthwiseConv2DOptions) X(FullyConnectedOptions) X(Pool2DOptions) \
   X(ReshapeOptions) X(SoftmaxOptions) X(AddOptions) X(ReducerOptions) X(QuantizeOptions) \
-  X(DequantizeOptions) X(ConcatenationOptions)
+  X(DequantizeOptions) X(ConcatenationOptions) X(ResizeBilinearOptions) X(ResizeNearestNeighborOptions)
 #define QAT_TFLITE_TABLE_ENUM_(name) QAT_TFLITE_T(name),
 enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
 #undef QAT_TFLITE_TABLE_ENUM_
@@ -242,6 +243,12 @@ enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
   F(ReducerOptions, keep_dims, S1, 0)
 #define QAT_TFLITE_FIELDS_ConcatenationOptions(F) \
   F(ConcatenationOptions, axis, S4, 0) F(ConcatenationOptions, fused_activation_function, S1, 0)
+#define QAT_TFLITE_FIELDS_ResizeBilinearOptions(F) \
+  F(ResizeBilinearOptions, new_height, S4, 0) F(ResizeBilinearOptions, new_width, S4, 0) \
+  F(ResizeBilinearOptions, align_corners, S1, 0) F(ResizeBilinearOptions, half_pixel_centers, S1, 0)
+#define QAT_TFLITE_FIELDS_ResizeNearestNeighborOptions(F) \
+  F(ResizeNearestNeighborOptions, align_corners, S1, 0) \
+  F(ResizeNearestNeighborOptions, half_pixel_centers, S1, 0)
 #define QAT_TFLITE_FIELDS_QuantizeOptions(F)
 #define QAT_TFLITE_FIELDS_DequantizeOptions(F)
 
