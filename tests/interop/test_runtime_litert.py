@@ -39,7 +39,7 @@ EXPECTED_KINDS = {
     "maxpool_i8", "maxpool_f32", "mean_i8", "mean_f32", "softmax_i8", "softmax_f32",
     "logistic_i8", "logistic_f32", "reduce_max_f32", "reduce_max_i8", "reduce_max_i16",
     "mean_i16", "resize_bilinear_f32", "resize_bilinear_i8", "resize_bilinear_i16", "resize_nearest_f32",
-    "resize_nearest_i8", "resize_nearest_i16",
+    "resize_nearest_i8", "resize_nearest_i16", "requantize_i8_i8", "requantize_i16_i16", "requantize_i16_i8",
 }
 
 

@@ -637,6 +637,26 @@ static void resize(int idx, int type, int bilinear) {
   free(m);
 }
 
+/* QUANTIZE as a requantization (a Concatenate's input moved to the shared scale): int8 -> int8
+ * and int16 -> int16 / int8 with random scales (int16 zero points 0). */
+static void requantize(int idx, int in_type, int out_type) {
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {1, ri(1, 60)};
+  int x = tb_tensor_add(m, "x", in_type, 2, d, NULL, 0), y = tb_tensor_add(m, "y", out_type, 2, d, NULL, 0);
+  tb_quant1(m, x, in_type == I16 ? rf(1e-4f, 1e-3f) : rf(0.01f, 0.2f), in_type == I16 ? 0 : ri(-30, 30));
+  tb_quant1(m, y, out_type == I16 ? rf(1e-4f, 1e-3f) : rf(0.01f, 0.2f), out_type == I16 ? 0 : ri(-30, 30));
+  tb_op_add(m, QAT_TFLITE_BUILTIN_QUANTIZE, 1, (int32_t[]){x}, 1, (int32_t[]){y})->version = out_type == I16 ? 2 : 1;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "requantize_%s_%s_%d", in_type == I16 ? "i16" : "i8", out_type == I16 ? "i16" : "i8",
+           idx);
+  save(m, name);
+  free(m);
+}
+
 int tb_write_random_models(const char *dir, int n) {
   gen_dir = dir;
   for (fl = 0; fl < 2; fl++)
@@ -681,6 +701,11 @@ int tb_write_random_models(const char *dir, int n) {
       resize(i, I8, bl);
       resize(i, I16, bl);
     }
+  for (int i = 0; i < n; i++) {
+    requantize(i, I8, I8);
+    requantize(i, I16, I16);
+    requantize(i, I16, I8);
+  }
   if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
   return gen_failed ? 1 : 0;
 }
