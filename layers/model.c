@@ -174,6 +174,20 @@ static int activation_fq(builder *b, int layer, const char *name, int non_negati
   return fake_quant(b, layer, "lsq_output_scale", x, *fq, out);
 }
 
+int qat_build_activation_quant(builder *b, int li, const char *suffix, qat_tensor *x, qat_fq **fq, qat_tensor **out) {
+  char name[sizeof(((qat_fq *)0)->name)];
+  /* "_", not "/": checkpoints store activation ranges under their quantizer's name as an HDF5
+   * path, and the layer's own output quantizer is "<layer name>" */
+  snprintf(name, sizeof name, "%s_%s", b->m->spec.layers[li].name, suffix);
+  for (int i = 0; i < b->m->spec.n_layers; i++)
+    if (!strcmp(b->m->spec.layers[i].name, name))
+      return qat_fail(QAT_ERR_USAGE, "its quantizer '%s' would take the name of layer %d", name, i);
+  if (b->m->spec.quantize.activations_lsq)
+    return qat_fail(QAT_ERR_UNSUPPORTED, "learned activation scales (activations_lsq) cover one quantizer per layer; "
+                                         "this layer needs two");
+  return activation_fq(b, li, name, 0, QAT_ACTIVATION_LINEAR, x, fq, out);
+}
+
 qat_fq *qat_model_source_fq(const qat_model *m, int src) { return src < 0 ? m->input_fq : m->layer_fq[src]; }
 qat_tensor *qat_model_source_tensor(const qat_model *m, int src) { return src < 0 ? m->input_q : m->layer_out[src]; }
 static qat_fq *source_fq(const qat_model *m, int src) { return qat_model_source_fq(m, src); }
@@ -278,7 +292,7 @@ int qat_build_weight_quant(builder *b, int li, const char *kernel, int axis, int
   if (!*bias) return QAT_OK;
   snprintf(name, sizeof name, "%s/bias", l->name);
   if ((rc = new_fq(b, QAT_FQ_BIAS, name, channels, 0, &bfq))) return rc;
-  bfq->input = source_fq(m, b->in_src);
+  bfq->input = b->bias_input ? b->bias_input : source_fq(m, b->in_src);
   bfq->weight = wfq;
   QAT_ASSERT(bfq->input);
   return fake_quant(b, li, NULL, *bias, bfq, bias);
@@ -343,7 +357,7 @@ void qat_model_init_params(qat_model *m, uint64_t seed) {
     qat_param *p = &m->param_list[i];
     float *d = p->tensor->data;
     const char *suffix = strrchr(p->name, '/') + 1;
-    if (!strcmp(suffix, "kernel") && p->rank == 4) {
+    if ((!strcmp(suffix, "kernel") || !strcmp(suffix, "pointwise_kernel")) && p->rank == 4) {
       /* OHWI: Keras counts fans over the receptive field: kh*kw*in and kh*kw*out */
       double rf = (double)p->dims[1] * p->dims[2];
       glorot_uniform(&rng, d, p->size, rf * p->dims[3], rf * p->dims[0]);
@@ -451,6 +465,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     b.layer = li;
     b.in_src = in_src;
     b.pending = QAT_ACTIVATION_LINEAR;
+    b.bias_input = NULL;
     rc = qat_layer_desc_of(l->type)->build(&b, li, in, &m->layer_out[li]);
     if (!rc && b.quant) {
       if (b.fq_after[li]) {

@@ -29,7 +29,8 @@
   X(RESHAPE, reshape)                                 \
   X(ADD, add)                                         \
   X(CONCATENATE, concatenate)                         \
-  X(UP_SAMPLING2D, up_sampling2d)
+  X(UP_SAMPLING2D, up_sampling2d)                     \
+  X(SEPARABLE_CONV2D, separable_conv2d)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
@@ -48,7 +49,7 @@ typedef struct qat_layer_spec {
   /* Arguments, Keras names and Keras defaults. Unused ones stay at their defaults. */
   int filters;                       /* Conv2D */
   int units;                         /* Dense */
-  int depth_multiplier;              /* DepthwiseConv2D, default 1 */
+  int depth_multiplier;              /* DepthwiseConv2D, SeparableConv2D, default 1 */
   int kernel_size[2];                /* Conv2D, DepthwiseConv2D */
   int strides[2];                    /* convs default 1; pools default pool_size */
   int pool_size[2];                  /* pools, default 2 */

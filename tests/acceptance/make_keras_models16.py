@@ -12,6 +12,10 @@ OUT_DIR/unet.h5          a small U-Net-like model (legacy HDF5): an encoder of t
                          stages, a decoder of UpSampling2D (nearest, then bilinear) joined to
                          the encoder's features by Concatenate (skip connections), and a
                          classification head (GlobalAveragePooling2D, Dense)
+OUT_DIR/xception.keras, xception_h5.h5  an Xception-style classifier (both formats): a strided
+                         Conv-BN-ReLU stem, SeparableConv2D-BN-ReLU, SeparableConv2D (depth_multiplier
+                         2)-BN, MaxPooling2D, a residual Add with a strided 1x1 Conv-BN, a
+                         SeparableConv2D with a ReLU activation, GlobalAveragePooling2D, Dense logits
 OUT_DIR/data_16x16x3.npz synthetic uint8 images and labels (make_models.data, seeded)
 OUT_DIR/<name>_x.npy, <name>_y.npy  Keras's own outputs (model.predict) for x_test / 255
 
@@ -51,6 +55,26 @@ def inception():
     return keras.Model(inp, x, name="inception")
 
 
+def xception():
+    inp = keras.Input(SHAPE, name="input")
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem")(inp)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    r = layers.Conv2D(16, 1, strides=2, padding="same", use_bias=False, name="res")(x)
+    r = layers.BatchNormalization(name="res_bn")(r)
+    y = layers.SeparableConv2D(16, 3, padding="same", use_bias=False, name="sep1")(x)
+    y = layers.BatchNormalization(name="sep1_bn")(y)
+    y = layers.ReLU(name="sep1_relu")(y)
+    y = layers.SeparableConv2D(16, 3, padding="same", depth_multiplier=2, use_bias=False, name="sep2")(y)
+    y = layers.BatchNormalization(name="sep2_bn")(y)
+    y = layers.MaxPooling2D(3, strides=2, padding="same", name="pool")(y)
+    x = layers.Add(name="add")([y, r])
+    x = layers.SeparableConv2D(24, 3, padding="same", activation="relu", name="sep3")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(10, name="logits")(x)
+    return keras.Model(inp, x, name="xception")
+
+
 def unet():
     inp = keras.Input(SHAPE, name="input")
     e1 = layers.Conv2D(8, 3, padding="same", activation="relu", name="enc1")(inp)
@@ -76,7 +100,8 @@ def main():
     data = make_models.data(out, SHAPE, n_train=256, n_test=256, seed=16)
     x = np.load(os.path.join(out, data))["x_test"].astype(np.float32) / 255.0
     r = np.random.default_rng(16)
-    for name, model, ext in (("inception", inception(), ".keras"), ("unet", unet(), ".h5")):
+    for name, model, ext in (("inception", inception(), ".keras"), ("unet", unet(), ".h5"),
+                             ("xception", xception(), ".keras"), ("xception_h5", xception(), ".h5")):
         for layer in model.layers:
             if isinstance(layer, layers.BatchNormalization):
                 g, b, mu, var = layer.get_weights()

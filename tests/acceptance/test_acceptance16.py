@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Issue 16's acceptance check (ctest: acceptance16; tests/layers16.cmake): an Inception-style
-classifier (Concatenate) and a small U-Net-like model (Concatenate, UpSampling2D nearest and
-bilinear, a classification head), written by a real Keras with random weights at test time
-(make_keras_models16.py: a Keras 3 .keras archive and a legacy .h5), are
+classifier (Concatenate), a small U-Net-like model (Concatenate, UpSampling2D nearest and
+bilinear, a classification head) and an Xception-style classifier (SeparableConv2D with batch
+norm, depth_multiplier 2, a residual Add; in both file formats), written by a real Keras with
+random weights at test time (make_keras_models16.py: Keras 3 .keras archives and legacy .h5), are
 
   1. imported with `qat import`; the float32 export of the imported weights, run by the official
      interpreter (BUILTIN_REF), must give Keras's own outputs (model.predict) within 1e-4;
@@ -42,7 +43,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"skipped: {e} (the official interpreter is needed: run scripts/setup.sh)")
     sys.exit(77)
 
-MODELS = (("inception", ".keras"), ("unet", ".h5"))
+MODELS = (("inception", ".keras"), ("unet", ".h5"), ("xception", ".keras"), ("xception_h5", ".h5"))
 # Measured on branch layers16 (256 inputs): 1-LSB differences, as issue 14's models have (rare
 # own differences of CONV_2D requantization and of the requantizing QUANTIZE in front of a
 # CONCATENATION, compounding through the network and GlobalAveragePooling2D's MEAN).
