@@ -250,6 +250,15 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_KEEPDIMS: return qat_cfg_bool(c, v, path, &L->keepdims);
   case ARG_NEGATIVE_SLOPE: return qat_cfg_float(c, v, path, 0, 1, 1e6, 0, &L->alpha);
   case ARG_TARGET_SHAPE: return target_shape(c, v, path, L);
+  case ARG_AXIS: return qat_cfg_int(c, v, path, -4, 3, &L->axis);
+  case ARG_SIZE: return int_pair(c, v, path, L->size);
+  case ARG_INTERPOLATION: {
+    /* qat_interpolation's order */
+    static const char *const interps[] = {"bilinear", "nearest"};
+    if ((rc = qat_cfg_enum(c, v, path, interps, 2, &e))) return rc;
+    L->interpolation = e;
+    return 0;
+  }
   case ARG_NAME: aux->name = v; return layer_name(c, v, path, L);
   case ARG_INPUTS: aux->inputs = v; return inputs_arg(c, v, path, L->type);
   default: return qat_fail(QAT_ERR_INTERNAL, "config: argument %d has no parser", arg);

@@ -141,11 +141,23 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
     case QAT_TFLITE_OP_MAX_POOL_2D:
     case QAT_TFLITE_OP_AVERAGE_POOL_2D:
     case QAT_TFLITE_OP_RESHAPE:
+    case QAT_TFLITE_OP_RESIZE_BILINEAR:
+    case QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR:
     case QAT_TFLITE_OP_REDUCE_MAX: /* a max picks an input: the same range (GlobalMaxPooling2D) */
       if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->outputs[0], "output"))) break;
       if (in->quant.scale[0] != out->quant.scale[0])
         rc = op_fail(t, k, "shared range", "input '%s' scale %g and output scale %g must be equal (the int16 kernels "
                      "do not rescale)", in->name, (double)in->quant.scale[0], (double)out->quant.scale[0]);
+      break;
+    case QAT_TFLITE_OP_CONCATENATION: /* the int16 kernel copies: one scale for all (zero points are 0) */
+      for (int j = 0; j < op->n_inputs && !rc; j++) {
+        const qat_tflite_tensor *x = &t->tensors[op->inputs[j]];
+        if ((rc = check_act(t, k, op->inputs[j], "input"))) break;
+        if (x->quant.scale[0] != out->quant.scale[0])
+          rc = op_fail(t, k, "shared range", "input '%s' scale %g and output scale %g must be equal", x->name,
+                       (double)x->quant.scale[0], (double)out->quant.scale[0]);
+      }
+      if (!rc) rc = check_act(t, k, op->outputs[0], "output");
       break;
     case QAT_TFLITE_OP_MEAN:
       if ((rc = check_act(t, k, op->inputs[0], "input"))) break;
@@ -178,7 +190,9 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
                      (double)out->quant.scale[0]);
       break;
     case QAT_TFLITE_OP_QUANTIZE:
-      if (in->type != QAT_TFLITE_FLOAT32)
+      if (in->type == QAT_TFLITE_INT16) { /* a requantization (a Concatenate's input) */
+        if (!(rc = check_act(t, k, op->inputs[0], "input"))) rc = check_act(t, k, op->outputs[0], "output");
+      } else if (in->type != QAT_TFLITE_FLOAT32)
         rc = op_fail(t, k, "float edges", "QUANTIZE must take FLOAT32 (has %s)", qat_tflite_type_name(in->type));
       else
         rc = check_act(t, k, op->outputs[0], "output");

@@ -107,6 +107,8 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
     case QAT_TFLITE_OP_MAX_POOL_2D:
     case QAT_TFLITE_OP_AVERAGE_POOL_2D:
     case QAT_TFLITE_OP_RESHAPE:
+    case QAT_TFLITE_OP_RESIZE_BILINEAR:
+    case QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR:
     case QAT_TFLITE_OP_REDUCE_MAX: /* a max picks an input: the same range (GlobalMaxPooling2D) */
       if (!same_params(in, out))
         return op_fail(t, k, "shared range", "input '%s' (%g, %lld) and output (%g, %lld) must have the same scale "
@@ -114,6 +116,14 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
                        in->quant.n ? (long long)in->quant.zero_point[0] : 0LL,
                        out->quant.n ? (double)out->quant.scale[0] : 0.0,
                        out->quant.n ? (long long)out->quant.zero_point[0] : 0LL);
+      break;
+    case QAT_TFLITE_OP_CONCATENATION: /* the int8 kernel copies bytes: one scale and zero point for all */
+      for (int j = 0; j < op->n_inputs; j++) {
+        const qat_tflite_tensor *x = &t->tensors[op->inputs[j]];
+        if (!same_params(x, out))
+          return op_fail(t, k, "shared range", "input '%s' and output must have the same scale and zero point",
+                         x->name);
+      }
       break;
     case QAT_TFLITE_OP_SOFTMAX:
       if (!per_tensor_q(out) || out->quant.scale[0] != 1.0f / 256.0f || out->quant.zero_point[0] != -128)
@@ -144,7 +154,8 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
     case QAT_TFLITE_OP_DEQUANTIZE:
       if ((in->type != QAT_TFLITE_FLOAT32 && !per_tensor_q(in)) || (out->type != QAT_TFLITE_FLOAT32 && !per_tensor_q(out)))
         return op_fail(t, k, "int8 per-tensor activations", "quantized edges must have one scale");
-      if (in->type != QAT_TFLITE_FLOAT32 && out->type != QAT_TFLITE_FLOAT32 &&
+      /* int8 -> int8 is a requantization (a Concatenate's input); uint8 <-> int8 edges keep the scale */
+      if (in->type != QAT_TFLITE_FLOAT32 && out->type != QAT_TFLITE_FLOAT32 && in->type != out->type &&
           in->quant.scale[0] != out->quant.scale[0])
         return op_fail(t, k, "edge requantization", "uint8 <-> int8 must keep the scale");
       break;

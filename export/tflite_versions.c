@@ -95,6 +95,7 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     if (in0 == I8) return 2;
     return 1;
   case QAT_TFLITE_OP_SOFTMAX:
+  case QAT_TFLITE_OP_CONCATENATION:
   case QAT_TFLITE_OP_MEAN:
   case QAT_TFLITE_OP_REDUCE_MAX:
   case QAT_TFLITE_OP_RELU6:
@@ -134,6 +135,14 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     return in0 == I16 ? 2 : 1;
   case QAT_TFLITE_OP_ELU: /* runtime_version.cc lists version 1 only */
   case QAT_TFLITE_OP_HARD_SWISH:
+    return 1;
+  case QAT_TFLITE_OP_RESIZE_BILINEAR:
+  case QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR:
+    /* 4: int16; 3: half-pixel centers (nearest: or aligned corners); 2: int8. */
+    if (in0 == I16) return 4;
+    if (op->opt.half_pixel_centers || (op->op == QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR && op->opt.align_corners))
+      return 3;
+    if (in0 == I8) return 2;
     return 1;
   case QAT_TFLITE_OP_RESHAPE:
     /* RESHAPE has no case in GetBuiltinOperatorVersion: the default, 1, for every type. */
@@ -183,7 +192,12 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_SOFTMAX, 3, "2.3.0"},          {QAT_TFLITE_OP_MEAN, 1, "1.6.0"},
     {QAT_TFLITE_OP_MEAN, 2, "1.14.0"},            {QAT_TFLITE_OP_MEAN, 3, "2.4.0"},
     {QAT_TFLITE_OP_REDUCE_MAX, 1, "1.11.0"},      {QAT_TFLITE_OP_REDUCE_MAX, 2, "1.14.0"},
-    {QAT_TFLITE_OP_REDUCE_MAX, 3, "2.5.0"},
+    {QAT_TFLITE_OP_REDUCE_MAX, 3, "2.5.0"},       {QAT_TFLITE_OP_CONCATENATION, 1, "1.5.0"},
+    {QAT_TFLITE_OP_CONCATENATION, 2, "1.14.0"},   {QAT_TFLITE_OP_CONCATENATION, 3, "2.3.0"},
+    {QAT_TFLITE_OP_RESIZE_BILINEAR, 1, "1.7.0"},  {QAT_TFLITE_OP_RESIZE_BILINEAR, 2, "1.14.0"},
+    {QAT_TFLITE_OP_RESIZE_BILINEAR, 3, "2.2.0"},  {QAT_TFLITE_OP_RESIZE_BILINEAR, 4, "2.5.0"},
+    {QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR, 1, "1.13.1"}, {QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR, 2, "1.14.0"},
+    {QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR, 3, "2.3.0"},  {QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR, 4, "2.4.0"},
     {QAT_TFLITE_OP_RELU6, 1, "1.5.0"},            {QAT_TFLITE_OP_RELU6, 2, "1.14.0"},
     {QAT_TFLITE_OP_RELU6, 3, "2.5.0"},            {QAT_TFLITE_OP_RELU, 1, "1.5.0"},
     {QAT_TFLITE_OP_RELU, 2, "2.1.0"},             {QAT_TFLITE_OP_RELU, 3, "2.5.0"},

@@ -206,6 +206,25 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     qat_fb_start_table(b, QAT_TFLITE_LeakyReluOptions__COUNT);
     qat_fb_add_scalar_f32(b, QAT_TFLITE_LeakyReluOptions_alpha, o->alpha, 0.0f);
     return qat_fb_end_table(b);
+  case QAT_TFLITE_OP_CONCATENATION:
+    *type = QAT_TFLITE_OPTIONS_ConcatenationOptions;
+    qat_fb_start_table(b, QAT_TFLITE_ConcatenationOptions__COUNT);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_ConcatenationOptions_axis, o->axis, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_ConcatenationOptions_fused_activation_function, (int8_t)o->activation, 0);
+    return qat_fb_end_table(b);
+  case QAT_TFLITE_OP_RESIZE_BILINEAR:
+    *type = QAT_TFLITE_OPTIONS_ResizeBilinearOptions;
+    qat_fb_start_table(b, QAT_TFLITE_ResizeBilinearOptions__COUNT);
+    qat_fb_add_scalar_bool(b, QAT_TFLITE_ResizeBilinearOptions_align_corners, o->align_corners != 0, false);
+    qat_fb_add_scalar_bool(b, QAT_TFLITE_ResizeBilinearOptions_half_pixel_centers, o->half_pixel_centers != 0, false);
+    return qat_fb_end_table(b);
+  case QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR:
+    *type = QAT_TFLITE_OPTIONS_ResizeNearestNeighborOptions;
+    qat_fb_start_table(b, QAT_TFLITE_ResizeNearestNeighborOptions__COUNT);
+    qat_fb_add_scalar_bool(b, QAT_TFLITE_ResizeNearestNeighborOptions_align_corners, o->align_corners != 0, false);
+    qat_fb_add_scalar_bool(b, QAT_TFLITE_ResizeNearestNeighborOptions_half_pixel_centers, o->half_pixel_centers != 0,
+                           false);
+    return qat_fb_end_table(b);
   case QAT_TFLITE_OP_MEAN:
   case QAT_TFLITE_OP_REDUCE_MAX:
     *type = QAT_TFLITE_OPTIONS_ReducerOptions;

@@ -167,6 +167,23 @@ int32_t qat_add_requantize(int32_t c1, int32_t c2, const int32_t mult[3], const 
   return r < act_min ? act_min : r > act_max ? act_max : r;
 }
 
+void qat_resize_bilinear_taps(int v, int in, int out, int align_corners, int half_pixel, int *lo, int *hi,
+                              int32_t *frac) {
+  const int32_t scale10 = align_corners && out > 1 ? (int32_t)(((int64_t)1024 * (in - 1) + (out - 1) / 2) / (out - 1))
+                                                   : (int32_t)(((int64_t)1024 * in + out / 2) / out);
+  /* 10-bit fixed point */
+  const int32_t src = half_pixel ? v * scale10 + scale10 / 2 - 512 : v * scale10;
+  const int32_t l = src / 1024, h = (src + 1023) / 1024; /* C division: toward zero */
+  *lo = l > 0 ? l : 0;
+  *hi = h < in - 1 ? h : in - 1;
+  *frac = src - 1024 * *lo;
+}
+
+int32_t qat_resize_bilinear_round(int64_t sum20) {
+  const int64_t half = sum20 > 0 ? (1 << 19) : -(1 << 19);
+  return (int32_t)((sum20 + half) / (1 << 20));
+}
+
 int32_t qat_avg_pool_round(int32_t sum, int32_t count) {
   const int32_t half = count / 2;
   return (sum > 0 ? wrap_add(sum, half) : wrap_add(sum, -half)) / count;

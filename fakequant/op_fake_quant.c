@@ -407,12 +407,56 @@ static void fq_avg_pool(qat_node *nd) {
   }
 }
 
+/* RESIZE_BILINEAR (QAT_FQ_SHARED, QAT_REQUANT_RESIZE_BILINEAR): the int8 op interpolates the
+ * raw integers with 10-bit weights and rounds once; recomputed from the resize's input
+ * (requant_in[0]) on its quantizer's grid. */
+static void fq_resize_bilinear(qat_node *nd) {
+  qat_fq *fq = FQ(nd);
+  const qat_fq *in = fq->input;
+  const qat_tensor *x = OP_X(nd), *src = fq->requant_in[0];
+  float *y = nd->output->data;
+  if (!in->valid || src->rank != 4 || x->rank != 4) {
+    fq->valid = 0;
+    memcpy(y, x->data, (size_t)qat_tensor_size(x) * sizeof(float));
+    return;
+  }
+  set_params(fq, 0, in->scale[0], in->zero_point[0]);
+  fq->valid = 1;
+  const float s = in->scale[0];
+  const int32_t zp = in->zero_point[0];
+  const int N = x->dims[0], oh = x->dims[1], ow = x->dims[2], c = x->dims[3], h = src->dims[1], w = src->dims[2];
+  const float *xs = src->data;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < N * oh; r++) {
+    const int b = r / oh, oy = r % oh;
+    int y0, y1, x0, x1;
+    int32_t fy, fx;
+    qat_resize_bilinear_taps(oy, h, oh, 0, 1, &y0, &y1, &fy);
+    const float *xb = xs + (int64_t)b * h * w * c;
+    for (int ox = 0; ox < ow; ox++) {
+      qat_resize_bilinear_taps(ox, w, ow, 0, 1, &x0, &x1, &fx);
+      const int64_t w00 = (int64_t)(1024 - fy) * (1024 - fx), w10 = (int64_t)fy * (1024 - fx),
+                    w01 = (int64_t)(1024 - fy) * fx, w11 = (int64_t)fy * fx;
+      const float *p00 = xb + ((int64_t)y0 * w + x0) * c, *p10 = xb + ((int64_t)y1 * w + x0) * c;
+      const float *p01 = xb + ((int64_t)y0 * w + x1) * c, *p11 = xb + ((int64_t)y1 * w + x1) * c;
+      float *out = y + ((int64_t)r * ow + ox) * c;
+      for (int ch = 0; ch < c; ch++) {
+        /* the raw int8 values: the grid values' integers plus the zero point */
+        const int64_t sum = w00 * (centered(p00[ch], s) + zp) + w10 * (centered(p10[ch], s) + zp) +
+                            w01 * (centered(p01[ch], s) + zp) + w11 * (centered(p11[ch], s) + zp);
+        out[ch] = (float)(qat_resize_bilinear_round(sum) - zp) * s;
+      }
+    }
+  }
+}
+
 static void fq_forward(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd), *y = nd->output;
   int64_t n = qat_tensor_size(x);
   if (fq->role == QAT_FQ_SHARED) {
     if (ex->fake_quant && fq->requant == QAT_REQUANT_AVG_POOL) fq_avg_pool(nd);
+    else if (ex->fake_quant && fq->requant == QAT_REQUANT_RESIZE_BILINEAR) fq_resize_bilinear(nd);
     else memcpy(y->data, x->data, (size_t)n * sizeof(float));
     return;
   }

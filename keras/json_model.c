@@ -193,6 +193,23 @@ static int k_activation(const qat_kcfg *k, const char *key, qat_activation *out)
   return activation(kj(k)->c, get(kj(k)->cfg, key), out);
 }
 static int k_channels_last(const qat_kcfg *k) { return channels_last(kj(k)->c, kj(k)->cfg); }
+static int k_choice(const qat_kcfg *k, const char *key, const char *const *names, int n, int dflt, int *out) {
+  struct json_object *v = get(kj(k)->cfg, key);
+  if (is_null(v)) {
+    *out = dflt;
+    return QAT_OK;
+  }
+  const char *s = str_or(v, NULL);
+  char list[256] = "";
+  for (int i = 0; i < n; i++) {
+    if (s && !strcmp(s, names[i])) {
+      *out = i;
+      return QAT_OK;
+    }
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+  }
+  return lfail(kj(k)->c, QAT_ERR_UNSUPPORTED, "%s '%s' is not supported (expected %s)", key, s ? s : "?", list);
+}
 __attribute__((format(printf, 3, 4))) static int k_fail(const qat_kcfg *k, int status, const char *fmt, ...) {
   char msg[512];
   va_list ap;
@@ -212,6 +229,7 @@ static const qat_kcfg_ops kcfg_json_ops = {
     .padding = k_padding,
     .activation = k_activation,
     .channels_last = k_channels_last,
+    .choice = k_choice,
     .fail = k_fail,
 };
 

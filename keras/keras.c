@@ -103,8 +103,16 @@ void qat_keras_free(qat_keras_model *k) {
 
 /* The Keras shape of a qat parameter: conv OHWI <- HWIO, dense [out,in] <- [in,out],
  * depthwise [1,H,W,C*M] <- [H,W,C,M]; vectors as they are. */
+/* A layer's kernel layout; a depthwise kernel is HWCM whatever else the layer holds (a
+ * SeparableConv2D's pointwise kernel is HWIO). */
+static qat_kernel_layout layout_of(const qat_layer_spec *L, const qat_param *p) {
+  const char *slash = strrchr(p->name, '/');
+  if (slash && !strcmp(slash + 1, "depthwise_kernel")) return QAT_KERNEL_HWCM;
+  return qat_layer_desc_of(L->type)->keras_kernel;
+}
+
 static int keras_dims(const qat_layer_spec *L, const qat_param *p, int64_t kd[4]) {
-  qat_kernel_layout layout = qat_layer_desc_of(L->type)->keras_kernel;
+  qat_kernel_layout layout = layout_of(L, p);
   if (p->rank == 4 && layout == QAT_KERNEL_HWIO) {
     kd[0] = p->dims[1], kd[1] = p->dims[2], kd[2] = p->dims[3], kd[3] = p->dims[0];
     return 4;
@@ -123,7 +131,7 @@ static int keras_dims(const qat_layer_spec *L, const qat_param *p, int64_t kd[4]
 }
 
 static void to_qat_layout(const qat_layer_spec *L, const qat_param *p, const float *src, float *dst) {
-  if (p->rank == 4 && qat_layer_desc_of(L->type)->keras_kernel == QAT_KERNEL_HWIO) {
+  if (p->rank == 4 && layout_of(L, p) == QAT_KERNEL_HWIO) {
     int O = p->dims[0], H = p->dims[1], W = p->dims[2], I = p->dims[3];
     for (int o = 0; o < O; o++)
       for (int h = 0; h < H; h++)

@@ -78,7 +78,7 @@ static int lower_integer(qat_lowering *L, int li) {
     return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_ADD);
-  op.opt.activation = lower_fused_of(ofq);
+  op.opt.activation = lower_fused_act(L, end, ofq);
   /* int16: the general-scale kernel (the power-of-two one is for LSTM cells) */
   op.opt.pot_scale_int16 = L->mode->act != QAT_TFLITE_INT16;
   int in[2] = {lower_input(L, li, 0), lower_input(L, li, 1)};

@@ -22,6 +22,8 @@ typedef struct qat_builder {
   qat_activation fn;
   struct qat_fq *fn_in_fq, *fn_mid_fq;
   qat_tensor *fn_in, *fn_mid;
+  qat_fq *bias_input;       /* the quantizer whose scale a bias built next sits on, when it is not the
+                               layer input's (a separable conv's pointwise half); reset per layer */
 } qat_builder;
 
 /* A parameter "<layer name>/<suffix>" (layer -1: "input/<suffix>"). */
@@ -37,6 +39,10 @@ int qat_build_weight_quant(qat_builder *b, int li, const char *kernel, int axis,
 /* The activation `act` on x: a ReLU/ReLU6 is left to the layer's output fake quant when it has
  * one (the int8 op clamps there); softmax only as the model's last layer. */
 int qat_build_activation(qat_builder *b, qat_activation act, qat_tensor *x, qat_tensor **out);
+/* An activation fake quant "<layer name>_<suffix>" on x inside layer li (a requantization
+ * within one layer: a separable conv's depthwise output), its state in *fq. */
+int qat_build_activation_quant(qat_builder *b, int li, const char *suffix, qat_tensor *x, qat_fq **fq,
+                               qat_tensor **out);
 /* The quantizer of a layer input: the model input's (src -1) or the producing layer's. */
 qat_fq *qat_model_source_fq(const qat_model *m, int src);
 /* What layer src's output tensor is (src -1: the model input after its fake quant). */

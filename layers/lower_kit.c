@@ -107,6 +107,16 @@ qat_tflite_activation lower_fused_of(const qat_fq *fq) {
   return QAT_TFLITE_ACT_NONE;
 }
 
+qat_tflite_activation lower_fused_act(const qat_lowering *L, int end, const qat_fq *fq) {
+  if (!L->m->shared_range || L->m->shared_range[end] < 0) return lower_fused_of(fq);
+  /* the quantizer is a Concatenate's (it sees the joined tensor, after the activation the
+   * training graph applied on its own): the chain's activation is the clamp to fuse */
+  const qat_layer_spec *l = lower_layer_spec(L, end);
+  qat_activation a = qat_layer_fusable_activation(l);
+  if (a == QAT_ACTIVATION_LINEAR) a = l->activation;
+  return a == QAT_ACTIVATION_RELU ? QAT_TFLITE_ACT_RELU : a == QAT_ACTIVATION_RELU6 ? QAT_TFLITE_ACT_RELU6 : QAT_TFLITE_ACT_NONE;
+}
+
 int lower_chain_end(const qat_lowering *L, int head) {
   int end = head;
   for (int j = head + 1; j < L->n; j++)

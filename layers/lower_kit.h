@@ -82,6 +82,9 @@ int lower_output_fq(const qat_lowering *L, int li, const qat_fq **out);
 /* The activation parameters the mode gives a quantizer's range (int8: the fake quant's own). */
 int lower_act_params(const qat_lowering *L, int li, const qat_fq *fq, float *scale, int64_t *zp);
 qat_tflite_activation lower_fused_of(const qat_fq *fq);
+/* The fused activation of the integer op ending at layer `end` whose output quantizer is fq
+ * (fq's own, or the chain's when fq belongs to a Concatenate: qat_model.shared_range). */
+qat_tflite_activation lower_fused_act(const qat_lowering *L, int end, const qat_fq *fq);
 /* The last layer of the integer op that layer `head` starts (itself when nothing is fused). */
 int lower_chain_end(const qat_lowering *L, int head);
 /* float32: the single consumer of root r if it is the only reader, else -1. */

@@ -80,6 +80,21 @@ static int plan_quantization(builder *b) {
       int j = qat_layer_input(sp, i, 0);
       b->fq_after[j] = 0;
     }
+  /* A layer whose int8 inputs and output share one range (Concatenate): an input that only it
+   * reads and that would requantize anyway gives up its own quantizer; the layer's output
+   * quantizer (seeing the joined tensor, the union of their ranges) stands for it, and the
+   * exported op writes straight to that scale. Other inputs are requantized at export. */
+  for (int i = 0; i < n; i++) {
+    m->shared_range[i] = -1;
+    if (!b->quant || !(roles(&sp->layers[i]) & QAT_LAYER_SHARES_RANGE)) continue;
+    for (int k = 0; k < qat_layer_n_inputs(sp, i); k++) {
+      int src = qat_layer_input(sp, i, k);
+      if (src >= 0 && b->fq_after[src] && consumers[src] == 1 && !sp->quantize.activations_lsq) {
+        b->fq_after[src] = 0;
+        m->shared_range[src] = i;
+      }
+    }
+  }
 free_counts:
   free(consumers);
   free(has_act);
@@ -157,6 +172,20 @@ static int activation_fq(builder *b, int layer, const char *name, int non_negati
     (*fq)->zero_point[0] = non_negative ? QAT_INT8_MIN : 0;
   }
   return fake_quant(b, layer, "lsq_output_scale", x, *fq, out);
+}
+
+int qat_build_activation_quant(builder *b, int li, const char *suffix, qat_tensor *x, qat_fq **fq, qat_tensor **out) {
+  char name[sizeof(((qat_fq *)0)->name)];
+  /* "_", not "/": checkpoints store activation ranges under their quantizer's name as an HDF5
+   * path, and the layer's own output quantizer is "<layer name>" */
+  snprintf(name, sizeof name, "%s_%s", b->m->spec.layers[li].name, suffix);
+  for (int i = 0; i < b->m->spec.n_layers; i++)
+    if (!strcmp(b->m->spec.layers[i].name, name))
+      return qat_fail(QAT_ERR_USAGE, "its quantizer '%s' would take the name of layer %d", name, i);
+  if (b->m->spec.quantize.activations_lsq)
+    return qat_fail(QAT_ERR_UNSUPPORTED, "learned activation scales (activations_lsq) cover one quantizer per layer; "
+                                         "this layer needs two");
+  return activation_fq(b, li, name, 0, QAT_ACTIVATION_LINEAR, x, fq, out);
 }
 
 qat_fq *qat_model_source_fq(const qat_model *m, int src) { return src < 0 ? m->input_fq : m->layer_fq[src]; }
@@ -337,7 +366,7 @@ int qat_build_weight_quant(builder *b, int li, const char *kernel, int axis, int
   if (!*bias) return QAT_OK;
   snprintf(name, sizeof name, "%s/bias", l->name);
   if ((rc = new_fq(b, QAT_FQ_BIAS, name, channels, 0, &bfq))) return rc;
-  bfq->input = source_fq(m, b->in_src);
+  bfq->input = b->bias_input ? b->bias_input : source_fq(m, b->in_src);
   bfq->weight = wfq;
   QAT_ASSERT(bfq->input);
   return fake_quant(b, li, NULL, *bias, bfq, bias);
@@ -402,7 +431,7 @@ void qat_model_init_params(qat_model *m, uint64_t seed) {
     qat_param *p = &m->param_list[i];
     float *d = p->tensor->data;
     const char *suffix = strrchr(p->name, '/') + 1;
-    if (!strcmp(suffix, "kernel") && p->rank == 4) {
+    if ((!strcmp(suffix, "kernel") || !strcmp(suffix, "pointwise_kernel")) && p->rank == 4) {
       /* OHWI: Keras counts fans over the receptive field: kh*kw*in and kh*kw*out */
       double rf = (double)p->dims[1] * p->dims[2];
       glorot_uniform(&rng, d, p->size, rf * p->dims[3], rf * p->dims[0]);
@@ -482,9 +511,10 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
   m->layer_fq = calloc((size_t)spec->n_layers, sizeof *m->layer_fq);
   m->fold_bn = malloc((size_t)spec->n_layers * sizeof *m->fold_bn);
   m->fused_into = malloc((size_t)spec->n_layers * sizeof *m->fused_into);
+  m->shared_range = malloc((size_t)spec->n_layers * sizeof *m->shared_range);
   b.fq_after = calloc((size_t)spec->n_layers, sizeof *b.fq_after);
   b.bn = calloc((size_t)spec->n_layers, sizeof *b.bn);
-  if (!m->layer_fq || !m->fold_bn || !m->fused_into || !b.fq_after || !b.bn) {
+  if (!m->layer_fq || !m->fold_bn || !m->fused_into || !m->shared_range || !b.fq_after || !b.bn) {
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
     goto free_model;
   }
@@ -510,6 +540,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     b.in_src = in_src;
     b.pending = QAT_ACTIVATION_LINEAR;
     b.fn = QAT_ACTIVATION_LINEAR;
+    b.bias_input = NULL;
     rc = qat_layer_desc_of(l->type)->build(&b, li, in, &m->layer_out[li]);
     if (!rc && b.quant) {
       if (b.fq_after[li]) {
@@ -519,6 +550,12 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         m->layer_fq[li] = fq;
         if (!rc && b.fn != QAT_ACTIVATION_LINEAR) link_function(m, &b, li, fq);
         else if (!rc) rc = link_requant(m, m->fused_into[li], fq);
+        /* the inputs (and their inputs, through nested concatenations) quantized by this one */
+        for (int s = 0; s < li; s++) {
+          int owner = m->shared_range[s];
+          while (owner >= 0 && m->shared_range[owner] >= 0) owner = m->shared_range[owner];
+          if (owner == li) m->layer_fq[s] = fq;
+        }
       } else if (keeps_input_range(l)) {
         m->layer_fq[li] = source_fq(m, in_src);
         if (qat_layer_desc_of(l->type)->link_requant && !spec->quantize.activations_lsq && m->layer_fq[li]) {
@@ -580,6 +617,7 @@ void qat_model_free(qat_model *m) {
   free(m->layer_fq);
   free(m->fold_bn);
   free(m->fused_into);
+  free(m->shared_range);
   free(m->params);
   free(m->grads);
   free(m->state);

@@ -7,6 +7,8 @@
 #include "qat/error.h"
 #include "qat/quant.h"
 
+static int link_requant_with(const qat_model *m, int fold, const qat_fq *in, const qat_fq *w,
+                             const qat_tensor *y, qat_fq *out, qat_requant kind);
 static int is_depthwise(const qat_layer_spec *l) { return l->type == QAT_LAYER_DEPTHWISE_CONV2D; }
 static const qat_layer_desc *desc(const qat_layer_spec *l) { return qat_layer_desc_of(l->type); }
 
@@ -47,6 +49,59 @@ int qat_weighted_build_conv(qat_builder *b, int li, qat_tensor **in, qat_tensor 
   return qat_build_activation(b, l->activation, conv, out);
 }
 
+/* SeparableConv2D: DEPTHWISE_CONV_2D (kernel_size, strides, padding, depth_multiplier; no bias)
+ * quantized on its own (the int8 model requantizes between the two ops), then a 1x1 CONV_2D
+ * (filters, bias, a folded batch norm, the activation), as the converter lowers it. */
+int qat_weighted_build_separable(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
+  qat_model *m = b->m;
+  const qat_layer_spec *l = &m->spec.layers[li];
+  qat_tensor *x = in[0], *dw = NULL, *none = NULL, *mid;
+  if (x->rank != 4) return qat_fail(QAT_ERR_USAGE, "expects an input [batch,H,W,C], got rank %d", x->rank);
+  int cm = x->dims[3] * l->depth_multiplier, rc;
+  int dd[4] = {1, l->kernel_size[0], l->kernel_size[1], cm};
+  if ((rc = qat_build_param(b, li, "depthwise_kernel", 4, dd, 1, &dw))) return rc;
+  if ((rc = qat_build_weight_quant(b, li, "depthwise_kernel", 3, cm, &dw, &none))) return rc;
+  qat_op_attrs a = qat_build_attrs(l);
+  a.depth_multiplier = l->depth_multiplier;
+  if ((rc = qat_graph_add(&m->graph, QAT_OP_DEPTHWISE_CONV2D, 2, (qat_tensor *[]){x, dw}, &a, &mid))) return rc;
+  qat_tensor *pin = mid;
+  if (b->quant) {
+    qat_fq *mfq = NULL;
+    char name[sizeof(((qat_fq *)0)->name)];
+    if ((rc = qat_build_activation_quant(b, li, "depthwise_output", mid, &mfq, &pin))) return rc;
+    snprintf(name, sizeof name, "%s/depthwise_kernel", l->name);
+    if (!m->spec.quantize.activations_lsq &&
+        (rc = link_requant_with(m, -1, qat_model_source_fq(m, b->in_src), qat_model_find_fq(m, name), mid,
+                                mfq, QAT_REQUANT_FIXED_POINT)))
+      return rc;
+    b->bias_input = mfq; /* the pointwise bias sits on the grid of this quantizer's scale */
+  }
+  qat_tensor *pw = NULL, *bias = NULL, *conv;
+  int pd[4] = {l->filters, 1, 1, cm};
+  if ((rc = qat_build_param(b, li, "pointwise_kernel", 4, pd, 1, &pw))) return rc;
+  if (l->use_bias && (rc = qat_build_param(b, li, "bias", 1, &l->filters, 1, &bias))) return rc;
+  int fold = b->quant ? m->fold_bn[li] : -1;
+  qat_tensor *bn[4] = {0};
+  if (fold >= 0) {
+    /* folded as a Conv2D's (qat_weighted_build_conv) */
+    if ((rc = qat_build_bn_params(b, fold, l->filters, bn))) return rc;
+    qat_op_attrs fa = {.axis = 0, .epsilon = m->spec.layers[fold].epsilon};
+    if ((rc = qat_graph_add(&m->graph, QAT_OP_BN_FOLD_WEIGHTS, 3, (qat_tensor *[]){pw, bn[0], bn[3]}, &fa, &pw)))
+      return rc;
+    bias = NULL;
+  }
+  if ((rc = qat_build_weight_quant(b, li, "pointwise_kernel", 0, l->filters, &pw, &bias))) return rc;
+  qat_op_attrs pa = {.kernel = {1, 1}, .strides = {1, 1}, .padding = QAT_PADDING_VALID};
+  if ((rc = qat_graph_add(&m->graph, QAT_OP_CONV2D, bias ? 3 : 2, (qat_tensor *[]){pin, pw, bias}, &pa, &conv)))
+    return rc;
+  if (fold >= 0) {
+    qat_op_attrs ua = {.epsilon = m->spec.layers[fold].epsilon};
+    if ((rc = qat_graph_add(&m->graph, QAT_OP_CHANNEL_UNSCALE, 3, (qat_tensor *[]){conv, bn[0], bn[3]}, &ua, &conv)))
+      return rc;
+  }
+  return qat_build_activation(b, l->activation, conv, out);
+}
+
 int qat_weighted_build_dense(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
   qat_model *m = b->m;
   const qat_layer_spec *l = &m->spec.layers[li];
@@ -65,14 +120,11 @@ int qat_weighted_build_dense(qat_builder *b, int li, qat_tensor **in, qat_tensor
   return qat_build_activation(b, l->activation, dense, out);
 }
 
-static int link_requant(qat_model *m, int head, qat_fq *out, qat_requant kind) {
-  const qat_layer_spec *h = &m->spec.layers[head];
-  char name[sizeof(((qat_fq *)0)->name)];
-  snprintf(name, sizeof name, "%s/%s", h->name, desc(h)->kernel);
-  const qat_fq *w = qat_model_find_fq(m, name);
-  const qat_fq *in = qat_model_source_fq(m, qat_layer_input(&m->spec, head, 0));
+/* fold: the batch norm folded into the head op (its requantization then rebuilds the folded
+ * bias's integers; see qat_fq.fold_bn), or -1 */
+static int link_requant_with(const qat_model *m, int fold, const qat_fq *in, const qat_fq *w,
+                             const qat_tensor *y, qat_fq *out, qat_requant kind) {
   QAT_ASSERT(w && in);
-  const qat_tensor *y = m->layer_out[head];
   int channels = y->dims[y->rank - 1];
   QAT_ASSERT(w->channels == 1 || w->channels == channels);
   size_t bytes = (size_t)channels * (2 * sizeof(double) + sizeof(int32_t) + sizeof(int));
@@ -90,7 +142,7 @@ static int link_requant(qat_model *m, int head, qat_fq *out, qat_requant kind) {
   for (int i = 0; i < g->n_nodes && wq && !acc; i++)
     if (g->nodes[i].n_inputs >= 2 && g->nodes[i].inputs[1] == wq) acc = g->nodes[i].output;
   out->requant_in[0] = acc;
-  if (acc && m->fold_bn[head] >= 0) {
+  if (acc && fold >= 0) {
     const qat_tensor *t = acc;
     for (int i = 0; i < g->n_nodes; i++) {
       const qat_node *nd = &g->nodes[i];
@@ -112,6 +164,21 @@ static int link_requant(qat_model *m, int head, qat_fq *out, qat_requant kind) {
   return QAT_OK;
 }
 
+/* The head's input quantizer and kernel quantizer; a separable conv's pointwise half reads its
+ * depthwise half's output quantizer. */
+static int link_requant(qat_model *m, int head, qat_fq *out, qat_requant kind) {
+  const qat_layer_spec *h = &m->spec.layers[head];
+  char name[sizeof(((qat_fq *)0)->name)];
+  snprintf(name, sizeof name, "%s/%s", h->name, desc(h)->kernel);
+  const qat_fq *w = qat_model_find_fq(m, name);
+  const qat_fq *in = qat_model_source_fq(m, qat_layer_input(&m->spec, head, 0));
+  if (h->type == QAT_LAYER_SEPARABLE_CONV2D) {
+    snprintf(name, sizeof name, "%s_depthwise_output", h->name);
+    in = qat_model_find_fq(m, name);
+  }
+  return link_requant_with(m, m->fold_bn[head], in, w, m->layer_out[head], out, kind);
+}
+
 int qat_weighted_requant_fixed(qat_model *m, int head, qat_fq *out) {
   return link_requant(m, head, out, QAT_REQUANT_FIXED_POINT);
 }
@@ -129,6 +196,11 @@ static qat_tflite_op tflite_op(const qat_layer_spec *l) {
 
 static void set_options(const qat_layer_spec *l, qat_tflite_operator *op) {
   if (l->type == QAT_LAYER_DENSE) return;
+  if (l->type == QAT_LAYER_SEPARABLE_CONV2D) { /* its pointwise half: 1x1, stride 1 */
+    op->opt.padding = QAT_TFLITE_PADDING_VALID;
+    op->opt.stride_h = op->opt.stride_w = op->opt.depth_multiplier = 1;
+    return;
+  }
   op->opt.padding = lower_padding(l);
   op->opt.stride_h = l->strides[0];
   op->opt.stride_w = l->strides[1];
@@ -150,7 +222,7 @@ static int bn_stats(const qat_lowering *L, int bn, int channels, const qat_layer
 }
 
 /* float32: the weights with a following batch norm folded in, a following ReLU fused. */
-static int lower_float(qat_lowering *L, int li) {
+static int lower_float(qat_lowering *L, int li, int in_t) {
   const qat_layer_spec *l = lower_layer_spec(L, li);
   const char *ksuffix = desc(l)->kernel;
   const qat_param *k = lower_find_param(L->m, li, ksuffix);
@@ -218,7 +290,7 @@ static int lower_float(qat_lowering *L, int li) {
   qat_tflite_op_init(&op, tflite_op(l));
   op.opt.activation = (qat_tflite_activation)act;
   set_options(l, &op);
-  int in[3] = {lower_input(L, li, 0), wi, bi};
+  int in[3] = {in_t, wi, bi};
   if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_weights;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_weights;
   if (fn_after && (rc = lower_function(L, li, l->activation, l->alpha, out, &out))) goto free_weights;
@@ -244,7 +316,7 @@ static const float *folded_weights(const qat_model *m, const qat_param *k) {
 
 /* int8 / int16x8: the weights exactly as the fake quant rounded them, the bias on the int32
  * (int64) grid, the chain the QAT model fused (folded BN, fused ReLU) as one op. */
-static int lower_integer(qat_lowering *L, int li) {
+static int lower_integer(qat_lowering *L, int li, int in_t) {
   const qat_model *m = L->m;
   const qat_layer_spec *l = lower_layer_spec(L, li);
   const char *ksuffix = desc(l)->kernel;
@@ -267,7 +339,6 @@ static int lower_integer(qat_lowering *L, int li) {
     if (!(ofq = qat_model_find_fq(m, name)) || !ofq->valid)
       return lower_fail(L, li, QAT_ERR_INTERNAL, "the quantizer '%s' before its activation is missing", name);
   }
-  int in_t = lower_input(L, li, 0);
   float s_in;
   int64_t zp_in;
   lower_params_of(L, in_t, &s_in, &zp_in);
@@ -354,7 +425,7 @@ static int lower_integer(qat_lowering *L, int li) {
 
   qat_tflite_operator op;
   qat_tflite_op_init(&op, tflite_op(l));
-  op.opt.activation = lower_fused_of(ofq);
+  op.opt.activation = lower_fused_act(L, end, ofq);
   set_options(l, &op);
   int in[3] = {in_t, wi, bi};
   if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_all;
@@ -372,7 +443,97 @@ free_all:
   return rc;
 }
 
-int qat_weighted_lower(qat_lowering *L, int li) { return L->mode ? lower_integer(L, li) : lower_float(L, li); }
+/* A SeparableConv2D's first half: DEPTHWISE_CONV_2D with a zero bias (as the converter writes
+ * it) into the tensor "<name>/depthwise_output", quantized (integer modes) with the quantizer
+ * "<name>_depthwise_output"; its tensor in *out. */
+static int lower_depthwise_half(qat_lowering *L, int li, int *out) {
+  const qat_model *m = L->m;
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  const qat_param *k = lower_find_param(m, li, "depthwise_kernel");
+  if (!k) return lower_fail(L, li, QAT_ERR_INTERNAL, "its depthwise weights are missing");
+  int cm = k->dims[3], in_t = lower_input(L, li, 0), rank, dims[QAT_MAX_RANK], rc = QAT_OK, wi, bi;
+  lower_out_shape(L, li, &rank, dims);
+  dims[3] = cm;
+  char name[2 * QAT_NAME_MAX + 32], oname[2 * QAT_NAME_MAX + 32];
+  snprintf(oname, sizeof oname, "%s/depthwise_output", l->name);
+  int8_t *qw = NULL;
+  void *qb = NULL;
+  float *zf = calloc((size_t)cm, sizeof *zf), *bscale = calloc((size_t)cm, sizeof *bscale);
+  int64_t *zeros = calloc((size_t)cm, sizeof *zeros);
+  if (!zf || !bscale || !zeros) {
+    rc = qat_fail(QAT_ERR_NOMEM, "out of memory lowering layer '%s'", l->name);
+    goto free_half;
+  }
+  snprintf(name, sizeof name, "%s/depthwise_kernel", l->name);
+  if (!L->mode) {
+    if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_FLOAT32, 4, k->dims, k->tensor->data,
+                                    (size_t)k->size * sizeof(float), &wi)))
+      goto free_half;
+    snprintf(name, sizeof name, "%s/depthwise_bias", l->name);
+    if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_FLOAT32, 1, &cm, zf, (size_t)cm * sizeof *zf, &bi)))
+      goto free_half;
+    if ((rc = lower_act_tensor(L, oname, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, out))) goto free_half;
+  } else {
+    char qname[2 * QAT_NAME_MAX + 32];
+    snprintf(qname, sizeof qname, "%s_depthwise_output", l->name);
+    const qat_fq *wfq = qat_model_find_fq(m, name), *mfq = qat_model_find_fq(m, qname);
+    if (!wfq || !wfq->valid || !mfq || !mfq->valid) {
+      rc = lower_fail(L, li, QAT_ERR_INTERNAL, "its depthwise weight or output quantizer has no parameters");
+      goto free_half;
+    }
+    float s_in, s_mid;
+    int64_t zp_in, zp_mid;
+    lower_params_of(L, in_t, &s_in, &zp_in);
+    if ((rc = lower_act_params(L, li, mfq, &s_mid, &zp_mid))) goto free_half;
+    const int bias64 = L->mode->act == QAT_TFLITE_INT16, n_scales = wfq->channels;
+    qw = malloc((size_t)k->size);
+    qb = calloc((size_t)cm, bias64 ? sizeof(int64_t) : sizeof(int32_t));
+    if (!qw || !qb) {
+      rc = qat_fail(QAT_ERR_NOMEM, "out of memory lowering layer '%s'", l->name);
+      goto free_half;
+    }
+    int64_t shape[4] = {k->dims[0], k->dims[1], k->dims[2], k->dims[3]}, outer, ch, inner;
+    if ((rc = qat_quant_axis_split(shape, 4, n_scales > 1 ? 3 : -1, &outer, &ch, &inner))) goto free_half;
+    qat_quantize_int8_per_channel(k->tensor->data, qw, outer, ch, inner, wfq->scale, NULL, QAT_INT8_WEIGHT_MIN,
+                                  QAT_INT8_MAX);
+    rc = bias64 ? qat_quantize_bias_int64(zf, cm, s_in, wfq->scale, n_scales, qb, bscale)
+                : qat_quantize_bias_int32(zf, cm, s_in, wfq->scale, n_scales, qb, bscale);
+    if (rc) {
+      lower_fail(L, li, rc, "depthwise bias: %s", qat_error_message());
+      goto free_half;
+    }
+    if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT8, 4, k->dims, qw, (size_t)k->size, &wi)) ||
+        (rc = qat_tflite_set_quant(L->t, wi, n_scales, wfq->scale, zeros, n_scales > 1 ? 3 : 0)))
+      goto free_half;
+    snprintf(name, sizeof name, "%s/depthwise_bias", l->name);
+    if ((rc = qat_tflite_add_tensor(L->t, name, bias64 ? QAT_TFLITE_INT64 : QAT_TFLITE_INT32, 1, &cm, qb,
+                                    (size_t)cm * (bias64 ? sizeof(int64_t) : sizeof(int32_t)), &bi)) ||
+        (rc = qat_tflite_set_quant(L->t, bi, n_scales, bscale, zeros, 0)))
+      goto free_half;
+    if ((rc = lower_act_tensor(L, oname, L->mode->act, rank, dims, s_mid, zp_mid, out))) goto free_half;
+  }
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_DEPTHWISE_CONV_2D);
+  op.opt.padding = lower_padding(l);
+  op.opt.stride_h = l->strides[0];
+  op.opt.stride_w = l->strides[1];
+  op.opt.depth_multiplier = l->depth_multiplier;
+  rc = lower_add_op(L->t, &op, 3, (int[]){in_t, wi, bi}, *out);
+free_half:
+  free(zf);
+  free(bscale);
+  free(zeros);
+  free(qw);
+  free(qb);
+  return rc;
+}
+
+int qat_weighted_lower(qat_lowering *L, int li) {
+  int in_t = lower_input(L, li, 0), rc;
+  if (lower_layer_spec(L, li)->type == QAT_LAYER_SEPARABLE_CONV2D && (rc = lower_depthwise_half(L, li, &in_t)))
+    return rc;
+  return L->mode ? lower_integer(L, li, in_t) : lower_float(L, li, in_t);
+}
 
 int qat_weighted_keras_conv(const qat_kcfg *k, qat_layer_spec *l) {
   int rc, d[2], one[2] = {1, 1};

@@ -1,4 +1,4 @@
-/* The family of layers with a kernel: Conv2D, DepthwiseConv2D, Dense. Their descriptors live
+/* The family of layers with a kernel: Conv2D, DepthwiseConv2D, SeparableConv2D, Dense. Their descriptors live
  * in their own files; the graph, requantization, lowering and Keras reading they share live in
  * layers/weighted.c, as TFLite Micro's conv kernels share conv_common. Private to layers/. */
 #ifndef QAT_LAYERS_WEIGHTED_H
@@ -10,6 +10,8 @@
 /* Conv2D and DepthwiseConv2D (with a folded BatchNormalization while training QAT). */
 int qat_weighted_build_conv(qat_builder *b, int li, qat_tensor **in, qat_tensor **out);
 int qat_weighted_build_dense(qat_builder *b, int li, qat_tensor **in, qat_tensor **out);
+/* SeparableConv2D: depthwise, its own output quantizer, then a 1x1 conv (layers/weighted.c). */
+int qat_weighted_build_separable(qat_builder *b, int li, qat_tensor **in, qat_tensor **out);
 /* CONV_2D / DEPTHWISE_CONV_2D requantize in fixed point; LiteRT's FULLY_CONNECTED in double. */
 int qat_weighted_requant_fixed(qat_model *m, int head, qat_fq *out);
 int qat_weighted_requant_double(qat_model *m, int head, qat_fq *out);

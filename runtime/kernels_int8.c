@@ -324,13 +324,16 @@ static inline int32_t load_q(int type, const void *p, int64_t i) {
 
 void rt_requantize(int64_t n, int in_type, const void *in, int32_t in_zp, int32_t mult, int shift,
                    int32_t out_zp, int out_type, void *out) {
-  const int32_t lo = out_type == QAT_RT_UINT8 ? 0 : -128, hi = out_type == QAT_RT_UINT8 ? 255 : 127;
+  const int32_t lo = out_type == QAT_RT_UINT8 ? 0 : out_type == QAT_RT_INT16 ? -32768 : -128,
+                hi = out_type == QAT_RT_UINT8 ? 255 : out_type == QAT_RT_INT16 ? 32767 : 127;
   for (int64_t i = 0; i < n; i++) {
     const int32_t x = load_q(in_type, in, i) - in_zp;
     const int32_t r =
         rt_clampi(rt_wadd(qat_multiply_by_quantized_multiplier(x, mult, shift), out_zp), lo, hi);
     if (out_type == QAT_RT_UINT8)
       ((uint8_t *)out)[i] = (uint8_t)r;
+    else if (out_type == QAT_RT_INT16)
+      ((int16_t *)out)[i] = (int16_t)r;
     else
       ((int8_t *)out)[i] = (int8_t)r;
   }

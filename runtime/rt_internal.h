@@ -43,6 +43,7 @@ typedef struct rt_options {
   int activation, depth_multiplier;
   int keep_num_dims, asymmetric_quantize_inputs, weights_format, keep_dims;
   int pot_scale_int16;
+  int align_corners, half_pixel_centers; /* RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR */
   float beta;
   int n_new_shape; /* -1: ReshapeOptions.new_shape absent */
   int32_t new_shape[QAT_RT_MAX_RANK];

@@ -61,7 +61,8 @@ typedef struct rt_op_reg {
   X(ADD) X(AVERAGE_POOL_2D) X(CONV_2D) X(DEPTHWISE_CONV_2D) X(DEQUANTIZE) X(FULLY_CONNECTED)    \
   X(LOGISTIC) X(MAX_POOL_2D) X(RESHAPE) X(SOFTMAX) X(MEAN) X(REDUCE_MAX) X(QUANTIZE)        \
   X(SHAPE) X(STRIDED_SLICE) X(PACK) X(MUL) X(SUB) X(HARD_SWISH) X(CONCATENATION) X(PAD)       \
-  X(PADV2) X(SQUEEZE) X(EXPAND_DIMS) X(LEAKY_RELU) X(PRELU) X(MAXIMUM) X(MINIMUM) X(TANH)
+  X(PADV2) X(SQUEEZE) X(EXPAND_DIMS) X(LEAKY_RELU) X(PRELU) X(MAXIMUM) X(MINIMUM) X(TANH) \
+  X(RESIZE_BILINEAR) X(RESIZE_NEAREST_NEIGHBOR)
 
 #define RT_OP_DECLARE_(name) extern const rt_op_reg rt_op_##name;
 RT_OPS(RT_OP_DECLARE_)
@@ -149,6 +150,9 @@ int rt_pick_eval(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in, const r
                  const rt_evals *ev);
 /* CONV_2D (depthwise 0) and DEPTHWISE_CONV_2D (1) Prepare (ops/window.c). */
 int rt_prepare_conv(qat_rt_model *m, int k, rt_op *op, int depthwise, const rt_evals *ev);
+
+/* RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR Prepare (ops/resize.c): geometry in op->conv. */
+int rt_prepare_resize(qat_rt_model *m, int k, rt_op *op, const rt_evals *ev);
 
 /* The pools' Prepare and options (Pool2DOptions), ops/window.c. */
 int rt_prepare_pool(qat_rt_model *m, int k, rt_op *op, const rt_evals *ev);

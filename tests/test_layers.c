@@ -193,6 +193,89 @@ static void test_shape_errors_name_the_layer(void **state) {
   assert_non_null(strstr(qat_error_message(), "the last layer must output [batch, classes]"));
 }
 
+/* Concatenate and UpSampling2D: hand-computed forwards, errors that name the layer, and the
+ * shared quantizer (an input read only by the concatenation has no fake quant of its own). */
+static void test_concatenate_and_upsampling(void **state) {
+  (void)state;
+  qat_layer_spec l[6];
+  qat_model *m;
+  qat_exec ex;
+  memset(&ex, 0, sizeof ex);
+  /* [x, x] along the channels, then along the width (axis 2), flattened: per pixel x0 x0 */
+  l[0] = layer(QAT_LAYER_CONCATENATE, "cat");
+  l[0].n_inputs = 2, l[0].inputs[0] = -1, l[0].inputs[1] = -1, l[0].axis = -1;
+  l[1] = layer(QAT_LAYER_FLATTEN, "flat");
+  qat_model_spec s = {.input_shape = {1, 2, 1}, .n_layers = 2, .layers = l, .source = "cat.yaml"};
+  assert_int_equal(qat_model_create(&m, &s, 1, 1), 0);
+  const float x[2] = {1.5f, -2.0f};
+  qat_model_forward(m, x, 1, &ex);
+  const float want_c[4] = {1.5f, 1.5f, -2.0f, -2.0f};
+  for (int i = 0; i < 4; i++) assert_true(m->logits->data[i] == want_c[i]);
+  qat_model_free(m);
+  l[0].axis = 2;
+  assert_int_equal(qat_model_create(&m, &s, 1, 1), 0);
+  qat_model_forward(m, x, 1, &ex);
+  const float want_w[4] = {1.5f, -2.0f, 1.5f, -2.0f};
+  for (int i = 0; i < 4; i++) assert_true(m->logits->data[i] == want_w[i]);
+  qat_model_free(m);
+  l[0].axis = 0;
+  l[0].line = 4, l[0].column = 7;
+  assert_int_equal(qat_model_create(&m, &s, 1, 1), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "cat.yaml:4:7: layer 'cat' (Concatenate): axis 0 is not an axis"));
+  /* mismatched shapes */
+  l[0] = layer(QAT_LAYER_FLATTEN, "f");
+  l[1] = layer(QAT_LAYER_CONCATENATE, "cat2");
+  l[1].n_inputs = 2, l[1].inputs[0] = -1, l[1].inputs[1] = 0, l[1].axis = -1;
+  assert_int_equal(qat_model_create(&m, &s, 1, 1), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "layer 'cat2' (Concatenate): Concatenate inputs must agree on every axis"));
+
+  /* UpSampling2D: nearest 1x2 -> 2x4, bilinear 1x2 -> 1x4 (columns -0.25 .. 1.25: 0, 2.5, 7.5, 10) */
+  l[0] = layer(QAT_LAYER_UP_SAMPLING2D, "up");
+  l[0].size[0] = 2, l[0].size[1] = 2, l[0].interpolation = QAT_INTERP_NEAREST;
+  l[1] = layer(QAT_LAYER_FLATTEN, "flat");
+  assert_int_equal(qat_model_create(&m, &s, 1, 1), 0);
+  qat_model_forward(m, x, 1, &ex);
+  const float want_n[8] = {1.5f, 1.5f, -2.0f, -2.0f, 1.5f, 1.5f, -2.0f, -2.0f};
+  for (int i = 0; i < 8; i++) assert_true(m->logits->data[i] == want_n[i]);
+  qat_model_free(m);
+  l[0].size[0] = 1, l[0].interpolation = QAT_INTERP_BILINEAR;
+  assert_int_equal(qat_model_create(&m, &s, 1, 1), 0);
+  const float x2[2] = {0.0f, 10.0f};
+  qat_model_forward(m, x2, 1, &ex);
+  const float want_b[4] = {0.0f, 2.5f, 7.5f, 10.0f};
+  for (int i = 0; i < 4; i++) assert_true(fabsf(m->logits->data[i] - want_b[i]) < 1e-6f);
+  qat_model_free(m);
+
+  /* QAT: two conv branches only the concatenation reads share its quantizer; a branch also read
+   * by another layer keeps its own */
+  l[0] = conv("a", 2, QAT_ACTIVATION_RELU);
+  l[1] = conv("b", 3, QAT_ACTIVATION_LINEAR);
+  l[1].n_inputs = 1, l[1].inputs[0] = -1;
+  l[2] = conv("c", 2, QAT_ACTIVATION_LINEAR);
+  l[2].n_inputs = 1, l[2].inputs[0] = -1;
+  l[3] = layer(QAT_LAYER_CONCATENATE, "cat");
+  l[3].n_inputs = 3, l[3].inputs[0] = 0, l[3].inputs[1] = 1, l[3].inputs[2] = 2, l[3].axis = -1;
+  l[4] = layer(QAT_LAYER_ADD, "sum"); /* reads c again */
+  l[4].n_inputs = 2, l[4].inputs[0] = 2, l[4].inputs[1] = 2;
+  l[5] = layer(QAT_LAYER_FLATTEN, "flat");
+  l[5].n_inputs = 1, l[5].inputs[0] = 3;
+  qat_model_spec q = {.input_shape = {5, 5, 1}, .n_layers = 6, .layers = l, .source = "q.yaml"};
+  q.quantize.enabled = 1;
+  q.quantize.decay = 0.999f;
+  assert_int_equal(qat_model_create(&m, &q, 2, 1), 0);
+  assert_null(qat_model_find_fq(m, "a"));
+  assert_null(qat_model_find_fq(m, "b"));
+  assert_non_null(qat_model_find_fq(m, "c"));
+  const qat_fq *cat = qat_model_find_fq(m, "cat");
+  assert_non_null(cat);
+  assert_ptr_equal(m->layer_fq[0], cat);
+  assert_ptr_equal(m->layer_fq[1], cat);
+  assert_ptr_not_equal(m->layer_fq[2], cat);
+  assert_int_equal(m->shared_range[0], 3);
+  assert_int_equal(m->shared_range[2], -1);
+  qat_model_free(m);
+}
+
 static void test_glorot_initialization(void **state) {
   (void)state;
   qat_layer_spec l[16];
@@ -322,6 +405,7 @@ int main(void) {
       cmocka_unit_test(test_seed_cnn_parameter_counts),
       cmocka_unit_test(test_residual_dag_with_batch_norm),
       cmocka_unit_test(test_shape_errors_name_the_layer),
+      cmocka_unit_test(test_concatenate_and_upsampling),
       cmocka_unit_test(test_glorot_initialization),
       cmocka_unit_test(test_training_learns_deterministically_without_allocating),
   };

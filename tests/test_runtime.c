@@ -1011,6 +1011,70 @@ static void test_op_reduce_max(void **state) {
   free(tm);
 }
 
+/* One resize op on x of shape din to size sz (flags: align_corners, half_pixel_centers), run on
+ * xin; the output bytes compared with want (computed by hand in the test). */
+static void resize_case(int code, int type, const int32_t *din, const int32_t sz[2], int ac, int hp, const void *xin,
+                        const void *want, size_t out_bytes) {
+  tb_model *tm = new_model();
+  const int32_t dout[4] = {din[0], sz[0], sz[1], din[3]}, two[1] = {2};
+  const int x = tb_tensor_add(tm, "x", type, 4, din, NULL, 0);
+  const int s = tb_tensor_add(tm, "size", I32, 1, two, sz, 2 * sizeof(int32_t));
+  const int y = tb_tensor_add(tm, "y", type, 4, dout, NULL, 0);
+  if (type != F32) {
+    tb_quant1(tm, x, 0.5f, 0);
+    tb_quant1(tm, y, 0.5f, 0);
+  }
+  tb_op *op = tb_op_add(tm, code, 2, (int32_t[]){x, s}, 1, (int32_t[]){y});
+  op->align_corners = ac;
+  op->half_pixel_centers = hp;
+  op->version = type == I16 ? 4 : 3;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+  qat_rt_model *m = load_built(tm);
+  const size_t in_bytes = (size_t)din[0] * din[1] * din[2] * din[3] * (type == F32 ? 4 : type == I16 ? 2 : 1);
+  set_input(m, 0, xin, in_bytes);
+  assert_int_equal(qat_rt_invoke(m), 0);
+  assert_memory_equal(output(m, 0), want, out_bytes);
+  qat_rt_model_free(m);
+  free(tm);
+}
+
+/* Hand-computed resizes. Bilinear, half-pixel centers, 1 x 2 -> 1 x 4 of channels {0, 10} and
+ * {0, -10}: source columns -0.25, 0.25, 0.75, 1.25 give 0, 2.5, 7.5, 10 (the ends clamp);
+ * the integer kernels round the halves away from zero (3, 8). Nearest: 2 x 2 -> 4 x 4 with
+ * half-pixel centers repeats each pixel twice; 1 x 2 -> 1 x 3 takes columns 0, 0, 1 plainly
+ * (floor of 0, 2/3, 4/3) and 0, 1, 1 with aligned corners (round of 0, 0.5, 1). */
+static void test_op_resize(void **state) {
+  (void)state;
+  const int32_t d1122[4] = {1, 1, 2, 2}, s14[2] = {1, 4};
+  const float xf[4] = {0, 0, 10, -10}, yf[8] = {0, 0, 2.5f, -2.5f, 7.5f, -7.5f, 10, -10};
+  const int8_t x8[4] = {0, 0, 10, -10}, y8[8] = {0, 0, 3, -3, 8, -8, 10, -10};
+  const int16_t x16[4] = {0, 0, 10, -10}, y16[8] = {0, 0, 3, -3, 8, -8, 10, -10};
+  resize_case(QAT_RT_OP_RESIZE_BILINEAR, F32, d1122, s14, 0, 1, xf, yf, sizeof yf);
+  resize_case(QAT_RT_OP_RESIZE_BILINEAR, I8, d1122, s14, 0, 1, x8, y8, sizeof y8);
+  resize_case(QAT_RT_OP_RESIZE_BILINEAR, I16, d1122, s14, 0, 1, x16, y16, sizeof y16);
+  const int32_t d1221[4] = {1, 2, 2, 1}, s44[2] = {4, 4};
+  const int8_t n8[4] = {1, 2, 3, 4}, n8o[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+  resize_case(QAT_RT_OP_RESIZE_NEAREST_NEIGHBOR, I8, d1221, s44, 0, 1, n8, n8o, sizeof n8o);
+  const int32_t d1121[4] = {1, 1, 2, 1}, s13[2] = {1, 3};
+  const float nf[2] = {5, 7}, plain[3] = {5, 5, 7}, aligned[3] = {5, 7, 7};
+  resize_case(QAT_RT_OP_RESIZE_NEAREST_NEIGHBOR, F32, d1121, s13, 0, 0, nf, plain, sizeof plain);
+  resize_case(QAT_RT_OP_RESIZE_NEAREST_NEIGHBOR, F32, d1121, s13, 1, 0, nf, aligned, sizeof aligned);
+  const int16_t n16[2] = {-5, 7}, a16[3] = {-5, 7, 7};
+  resize_case(QAT_RT_OP_RESIZE_NEAREST_NEIGHBOR, I16, d1121, s13, 1, 0, n16, a16, sizeof a16);
+  /* both flags: refused as TFLite's Prepare refuses it */
+  tb_model *tm = new_model();
+  const int32_t two[1] = {2};
+  const int x = tb_tensor_add(tm, "x", F32, 4, d1121, NULL, 0);
+  const int s = tb_tensor_add(tm, "size", I32, 1, two, s13, sizeof s13);
+  const int y = tb_tensor_add(tm, "y", F32, 4, (int32_t[]){1, 1, 3, 1}, NULL, 0);
+  tb_op *op = tb_op_add(tm, QAT_RT_OP_RESIZE_BILINEAR, 2, (int32_t[]){x, s}, 1, (int32_t[]){y});
+  op->align_corners = op->half_pixel_centers = 1;
+  op->version = 3;
+  tm->n_in = 1, tm->in[0] = x, tm->n_out = 1, tm->out[0] = y;
+  expect_refused(tm, QAT_ERR_FORMAT, "half_pixel_centers and align_corners");
+  free(tm);
+}
+
 /* Every operator of RT_OPS is found by its code and named by it. */
 static void test_op_table(void **state) {
   (void)state;
@@ -1065,6 +1129,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_int16_kernels),
       cmocka_unit_test(test_op_int16),
       cmocka_unit_test(test_op_reduce_max),
+      cmocka_unit_test(test_op_resize),
       cmocka_unit_test(test_op_table),
       cmocka_unit_test(test_load_errors),
   };

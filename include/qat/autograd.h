@@ -41,6 +41,8 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(RELU, relu)                                 \
   X(RELU6, relu6)                               \
   X(ADD, add)                                   \
+  X(CONCAT, concat)                             \
+  X(RESIZE, resize)                             \
   X(RESHAPE, reshape)                           \
   X(DROPOUT, dropout)                           \
   X(BATCH_NORM, batch_norm)                     \
@@ -59,7 +61,8 @@ typedef enum qat_op {
 } qat_op;
 
 typedef struct qat_op_attrs {
-  int kernel[2];        /* conv, depthwise, pools */
+  int kernel[2];        /* conv, depthwise, pools; resize: the factors */
+  int bilinear;         /* resize: bilinear (half-pixel centers), else nearest */
   int strides[2];
   qat_padding padding;
   int depth_multiplier; /* depthwise */
@@ -73,7 +76,8 @@ typedef struct qat_op_attrs {
    * The engine calls custom->plan/forward/backward as it calls a built-in op's. */
   const struct qat_op_info *custom;
   void *state;
-  int axis;              /* bn_fold_weights: the output-channel axis of the weights */
+  int axis;              /* bn_fold_weights: the output-channel axis of the weights; concat: the
+                            tensor axis joined (1..rank-1) */
   qat_activation act;    /* activation: which function */
   float alpha;           /* activation: LEAKY_RELU's slope, ELU's scale */
 } qat_op_attrs;

@@ -33,6 +33,8 @@ typedef enum qat_requant {
   QAT_REQUANT_MUL,         /* MUL: (q1 - zp1) (q2 - zp2) requantized, numpy broadcasting */
   QAT_REQUANT_LEAKY_RELU,  /* LEAKY_RELU: identity or alpha multiplier by the input's sign */
   QAT_REQUANT_HARD_SWISH,  /* HARD_SWISH: reference_ops::HardSwish's 16-bit fixed point */
+  QAT_REQUANT_RESIZE_BILINEAR, /* RESIZE_BILINEAR: 10-bit fixed-point taps of the raw int8 values
+                                  (qat_resize_bilinear_taps), rounded half away from zero */
 } qat_requant;
 
 typedef struct qat_fq {

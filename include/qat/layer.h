@@ -48,6 +48,9 @@ struct qat_tensor;
   X(TARGET_SHAPE, "target_shape")         \
   X(NEGATIVE_SLOPE, "negative_slope")     \
   X(KEEPDIMS, "keepdims")                 \
+  X(AXIS, "axis")                         \
+  X(SIZE, "size")                         \
+  X(INTERPOLATION, "interpolation")       \
   X(NAME, "name")                         \
   X(INPUTS, "inputs")
 
@@ -74,6 +77,9 @@ enum {
   QAT_LAYER_FOLDS_BN = 1u << 1,    /* a following BatchNormalization folds into its weights */
   QAT_LAYER_FOLDS_BN_FLOAT = 1u << 2, /* ... in the float32 export only (Dense) */
   QAT_LAYER_IS_BN = 1u << 3,       /* it is a BatchNormalization (folds into a FOLDS_BN head) */
+  /* its int8 inputs and output have one scale and zero point (CONCATENATION): an input that
+   * nothing else reads is quantized by this layer's output quantizer, as the converter does */
+  QAT_LAYER_SHARES_RANGE = 1u << 4,
 };
 
 /* Keras kernel layouts, transposed once on import into qat's (TFLite's) layout. */
@@ -97,6 +103,8 @@ typedef struct qat_kcfg_ops {
   int (*padding)(const qat_kcfg *k, qat_padding *out);
   int (*activation)(const qat_kcfg *k, const char *key, qat_activation *out);
   int (*channels_last)(const qat_kcfg *k);
+  /* a string among names[0..n) as its index; absent or null: dflt */
+  int (*choice)(const qat_kcfg *k, const char *key, const char *const *names, int n, int dflt, int *out);
   int (*fail)(const qat_kcfg *k, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 } qat_kcfg_ops;
 struct qat_kcfg {

@@ -54,6 +54,8 @@ typedef struct qat_model {
   qat_tensor *input_q;     /* the model input after its fake quant (the input itself without QAT) */
   int *fold_bn;            /* conv/depthwise layer -> the BatchNormalization folded into it, or -1 */
   int *fused_into;         /* layer -> the layer whose int8 op it belongs to (itself if it heads one) */
+  int *shared_range;       /* layer -> the layer (a Concatenate) whose output quantizer quantizes its
+                              output too, or -1 (layer_fq then points to that quantizer) */
 } qat_model;
 
 /* Layer li's k-th input (-1: the model input) and its input count: a layer without explicit

@@ -193,6 +193,17 @@ int32_t qat_add_requantize(int32_t c1, int32_t c2, const int32_t mult[3], const 
  * sum > 0 ? (sum + count/2) / count : (sum - count/2) / count (C division). count >= 1. */
 int32_t qat_avg_pool_round(int32_t sum, int32_t count);
 
+/* RESIZE_BILINEAR's integer arithmetic (reference_ops::ResizeBilinearInteger), shared by the
+ * runtime kernel and the fake quant: output coordinate v of an axis resized from `in` to `out`
+ * samples (with corner alignment, or half-pixel centers, or neither) reads source samples *lo
+ * and *hi with weights (1024 - *frac) and *frac (10-bit fixed point; frac may be negative at
+ * the first sample, where lo = hi). */
+void qat_resize_bilinear_taps(int v, int in, int out, int align_corners, int half_pixel, int *lo, int *hi,
+                              int32_t *frac);
+/* The weighted sum of four raw quantized values (weights products of two taps' 10-bit weights,
+ * 2^20 in all) back to the integer grid, rounded half away from zero. */
+int32_t qat_resize_bilinear_round(int64_t sum20);
+
 /* Fused-activation clamp in the quantized domain (kernel_util.cc,
  * CalculateActivationRangeQuantizedImpl): act_min = max(qmin, zp + round(lo / scale)) if lo
  * is finite else qmin; act_max = min(qmax, zp + round(hi / scale)) if hi is finite else qmax.

@@ -30,7 +30,10 @@
   X(ADD, add)                                         \
   X(LEAKY_RELU, leaky_relu)                           \
   X(MULTIPLY, multiply)                               \
-  X(SOFTMAX, softmax)
+  X(SOFTMAX, softmax) \
+  X(CONCATENATE, concatenate)                         \
+  X(UP_SAMPLING2D, up_sampling2d)                     \
+  X(SEPARABLE_CONV2D, separable_conv2d)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
@@ -49,7 +52,7 @@ typedef struct qat_layer_spec {
   /* Arguments, Keras names and Keras defaults. Unused ones stay at their defaults. */
   int filters;                       /* Conv2D */
   int units;                         /* Dense */
-  int depth_multiplier;              /* DepthwiseConv2D, default 1 */
+  int depth_multiplier;              /* DepthwiseConv2D, SeparableConv2D, default 1 */
   int kernel_size[2];                /* Conv2D, DepthwiseConv2D */
   int strides[2];                    /* convs default 1; pools default pool_size */
   int pool_size[2];                  /* pools, default 2 */
@@ -64,6 +67,9 @@ typedef struct qat_layer_spec {
   float alpha;                       /* leaky_relu's slope, elu's scale; 0: the activation's default */
   int target_rank;                   /* Reshape: 1..3 dims after the batch */
   int target_shape[3];               /* Reshape; one entry may be -1 */
+  int axis;                          /* Concatenate: Keras's axis (batch is 0; -1 the last), default -1 */
+  int size[2];                       /* UpSampling2D: factors along H and W, default 2 */
+  int interpolation;                 /* UpSampling2D: a qat_interpolation, default nearest */
   int line, column;                  /* where the layer is declared (1-based; 0 = unknown) */
 } qat_layer_spec;
 

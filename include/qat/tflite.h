@@ -30,7 +30,7 @@
 #include "qat/tflite_schema.h"
 
 #define QAT_TFLITE_MAX_RANK 6
-#define QAT_TFLITE_MAX_OP_INPUTS 4
+#define QAT_TFLITE_MAX_OP_INPUTS 8 /* CONCATENATION: one per Concatenate input (QAT_MAX_LAYER_INPUTS) */
 #define QAT_TFLITE_MAX_OP_OUTPUTS 1
 #define QAT_TFLITE_MAX_IO 8
 /* The converter writes this many bytes for the min_runtime_version string (zero-padded). */
@@ -43,7 +43,8 @@
 #define QAT_TFLITE_WRITTEN_OPS(X) \
   X(ADD) X(AVERAGE_POOL_2D) X(CONV_2D) X(DEPTHWISE_CONV_2D) X(DEQUANTIZE) X(FULLY_CONNECTED) \
   X(MAX_POOL_2D) X(RELU) X(RELU6) X(RESHAPE) X(SOFTMAX) X(MEAN) X(REDUCE_MAX) X(QUANTIZE) \
-  X(LOGISTIC) X(TANH) X(MUL) X(HARD_SWISH) X(LEAKY_RELU) X(ELU)
+  X(LOGISTIC) X(TANH) X(MUL) X(HARD_SWISH) X(LEAKY_RELU) X(ELU) \
+  X(CONCATENATION) X(RESIZE_BILINEAR) X(RESIZE_NEAREST_NEIGHBOR)
 
 #define QAT_TFLITE_TYPE_ALIAS_(name) QAT_TFLITE_##name = QAT_TFLITE_TYPE_##name,
 typedef enum qat_tflite_type { QAT_TFLITE_WRITTEN_TYPES(QAT_TFLITE_TYPE_ALIAS_) } qat_tflite_type;
@@ -92,11 +93,14 @@ typedef struct qat_tflite_options {
   int filter_w, filter_h;              /* pools */
   int dilation_w, dilation_h;          /* CONV_2D, DEPTHWISE_CONV_2D (default 1) */
   int depth_multiplier;                /* DEPTHWISE_CONV_2D */
-  qat_tflite_activation activation;    /* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, pools, ADD, MUL */
+  qat_tflite_activation activation;    /* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, pools, ADD, MUL,
+                                          CONCATENATION */
   int keep_num_dims;                   /* FULLY_CONNECTED */
   int asymmetric_quantize_inputs;      /* FULLY_CONNECTED (hybrid) */
   qat_tflite_type quantized_bias_type; /* CONV_2D, FULLY_CONNECTED: FLOAT32 (0) = not set */
   int keep_dims;                       /* MEAN, REDUCE_MAX */
+  int axis;                            /* CONCATENATION */
+  int align_corners, half_pixel_centers; /* RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR */
   float beta;                          /* SOFTMAX (default 1) */
   float alpha;                         /* LEAKY_RELU */
   int pot_scale_int16;                 /* ADD (schema default true) */

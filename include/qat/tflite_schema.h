@@ -106,10 +106,11 @@ enum { QAT_TFLITE_UNIONS(QAT_TFLITE_UNION_ENUM_) QAT_TFLITE_NUM_UNIONS };
 
 /* union BuiltinOptions: X(table, member id) of the option tables qat reads or writes. */
 #define QAT_TFLITE_BUILTIN_OPTIONS(X) \
-  X(Conv2DOptions, 1) X(DepthwiseConv2DOptions, 2) X(Pool2DOptions, 5) \
+  X(Conv2DOptions, 1) X(DepthwiseConv2DOptions, 2) X(ConcatenationOptions, 10) X(Pool2DOptions, 5) \
+  X(ResizeBilinearOptions, 15) X(ResizeNearestNeighborOptions, 74) \
   X(FullyConnectedOptions, 8) X(SoftmaxOptions, 9) X(AddOptions, 11) X(ReshapeOptions, 17) \
   X(ReducerOptions, 27) X(DequantizeOptions, 38) X(QuantizeOptions, 89) \
-  X(ConcatenationOptions, 10) X(MulOptions, 21) X(PadOptions, 22) X(SubOptions, 28) \
+  X(MulOptions, 21) X(PadOptions, 22) X(SubOptions, 28) \
   X(SqueezeOptions, 30) X(StridedSliceOptions, 32) X(MaximumMinimumOptions, 39) \
   X(PadV2Options, 43) X(ExpandDimsOptions, 52) X(ShapeOptions, 55) X(PackOptions, 59) \
   X(LeakyReluOptions, 75) X(HardSwishOptions, 91)
@@ -133,7 +134,8 @@ enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTION
   X(ReshapeOptions) X(SoftmaxOptions) X(AddOptions) X(ReducerOptions) X(QuantizeOptions) \
   X(DequantizeOptions) X(ConcatenationOptions) X(MulOptions) X(PadOptions) X(SubOptions) \
   X(SqueezeOptions) X(StridedSliceOptions) X(MaximumMinimumOptions) X(PadV2Options) \
-  X(ExpandDimsOptions) X(ShapeOptions) X(PackOptions) X(LeakyReluOptions) X(HardSwishOptions)
+  X(ExpandDimsOptions) X(ShapeOptions) X(PackOptions) X(LeakyReluOptions) X(HardSwishOptions) \
+  X(ResizeBilinearOptions) X(ResizeNearestNeighborOptions)
 #define QAT_TFLITE_TABLE_ENUM_(name) QAT_TFLITE_T(name),
 enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
 #undef QAT_TFLITE_TABLE_ENUM_
@@ -250,6 +252,12 @@ enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
   F(MulOptions, fused_activation_function, S1, 0)
 #define QAT_TFLITE_FIELDS_LeakyReluOptions(F) \
   F(LeakyReluOptions, alpha, S4, 0)
+#define QAT_TFLITE_FIELDS_ResizeBilinearOptions(F) \
+  F(ResizeBilinearOptions, new_height, S4, 0) F(ResizeBilinearOptions, new_width, S4, 0) \
+  F(ResizeBilinearOptions, align_corners, S1, 0) F(ResizeBilinearOptions, half_pixel_centers, S1, 0)
+#define QAT_TFLITE_FIELDS_ResizeNearestNeighborOptions(F) \
+  F(ResizeNearestNeighborOptions, align_corners, S1, 0) \
+  F(ResizeNearestNeighborOptions, half_pixel_centers, S1, 0)
 #define QAT_TFLITE_FIELDS_QuantizeOptions(F)
 #define QAT_TFLITE_FIELDS_DequantizeOptions(F)
 #define QAT_TFLITE_FIELDS_ConcatenationOptions(F) \

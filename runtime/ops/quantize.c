@@ -1,5 +1,6 @@
 /* QUANTIZE (builtin 114; versions 1-3): float32 -> int8 / uint8 / int16 (AffineQuantize) and
- * int8 / uint8 -> int8 / uint8 requantization. */
+ * int8 / uint8 -> int8 / uint8 and int16 -> int8 / int16 requantization (Requantize; int16 with
+ * zero point 0, as quantize.cc's Prepare requires). */
 #include "qat/error.h"
 #include "qat/quant.h"
 #include "runtime/rt_op.h"
@@ -29,7 +30,10 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
     op->eval = eval_quantize;
     return QAT_OK;
   }
-  if ((in->type == QAT_RT_INT8 || in->type == QAT_RT_UINT8) && ot != QAT_RT_INT16) {
+  if (in->type == QAT_RT_INT16 && in->n_q >= 1 && in->zero_points[0] != 0)
+    return rt_bad(m, k, "int16 input must have zero point 0");
+  if (((in->type == QAT_RT_INT8 || in->type == QAT_RT_UINT8) && ot != QAT_RT_INT16) ||
+      (in->type == QAT_RT_INT16 && ot != QAT_RT_UINT8)) {
     op->eval = eval_requantize;
     if ((rc = rt_need_per_tensor(m, k, in, "input"))) return rc;
     op->in_zp = (int32_t)in->zero_points[0];

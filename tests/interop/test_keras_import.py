@@ -133,7 +133,7 @@ def main():
     with open(notes, "w") as f:
         f.write("not a model\n" * 100)
     cases = [
-        ([os.path.join(FIX, "unsupported.keras")], 1, ["unsupported.keras", "layer 'up_sampling2d' (UpSampling2D)", "not supported"]),
+        ([os.path.join(FIX, "unsupported.keras")], 1, ["unsupported.keras", "layer 'layer_normalization'", "LayerNormalization"]),
         ([notes], 3, ["notes.h5", "not an HDF5 file"]),
         ([os.path.join(ROOT, "..", "shared", "fixtures", "keras", "conv2d_1layer_weights.h5")], 2, ["weights-only"]),
         ([os.path.join(FIX, "fmnist_cnn.h5"), "--arch", notes, "--config", notes], 2, ["not both"]),

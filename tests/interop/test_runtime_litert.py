@@ -46,6 +46,8 @@ EXPECTED_KINDS = {
     "leaky_relu_f32", "leaky_relu_i8", "leaky_relu_i16", "hard_swish_f32", "hard_swish_i8",
     "prelu_f32", "prelu_i8", "prelu_i16", "pad_f32", "pad_i8", "padv2_f32", "padv2_i8", "concat_f32",
     "concat_i8", "pack_f32", "pack_i8", "strided_slice_f32", "strided_slice_i8",
+    "resize_bilinear_f32", "resize_bilinear_i8", "resize_bilinear_i16", "resize_nearest_f32",
+    "resize_nearest_i8", "resize_nearest_i16", "requantize_i8_i8", "requantize_i16_i16", "requantize_i16_i8",
 }
 
 

@@ -846,6 +846,61 @@ static void strided_slice(int idx, int type) {
   finish(m, 1, (int[]){x}, y, name);
 }
 
+/* RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR (bilinear 1 / 0) of a random NHWC input to a random
+ * size (up and down, odd ratios), with aligned corners, half-pixel centers or neither; int types
+ * keep the input's quantization (the kernels do not rescale). */
+static void resize(int idx, int type, int bilinear) {
+  tb_model *m = calloc(1, sizeof *m);
+  const int32_t din[4] = {ri(1, 2), ri(1, 6), ri(1, 6), ri(1, 5)};
+  const int32_t sz[2] = {ri(1, 13), ri(1, 13)};
+  const int32_t dout[4] = {din[0], sz[0], sz[1], din[3]}, two[1] = {2};
+  const int mode = ri(0, 2); /* 0 neither, 1 align_corners, 2 half_pixel_centers */
+  int x = tb_tensor_add(m, "x", type, 4, din, NULL, 0);
+  int s = tb_tensor_add(m, "size", I32, 1, two, sz, sizeof sz);
+  int y = tb_tensor_add(m, "y", type, 4, dout, NULL, 0);
+  if (type != F32) {
+    const float sc = type == I16 ? rf(1e-4f, 1e-3f) : rf(0.01f, 0.2f);
+    const int64_t zp = type == I16 ? 0 : ri(-30, 30);
+    tb_quant1(m, x, sc, zp);
+    tb_quant1(m, y, sc, zp);
+  }
+  tb_op *op = tb_op_add(m, bilinear ? QAT_TFLITE_BUILTIN_RESIZE_BILINEAR : QAT_TFLITE_BUILTIN_RESIZE_NEAREST_NEIGHBOR, 2,
+                        (int32_t[]){x, s}, 1, (int32_t[]){y});
+  op->align_corners = mode == 1;
+  op->half_pixel_centers = mode == 2;
+  op->version = type == I16 ? 4 : mode ? 3 : type == I8 ? 2 : 1;
+  if (bilinear && mode == 1) op->version = type == I16 ? 4 : type == I8 ? 2 : 1;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s_%d", bilinear ? "resize_bilinear" : "resize_nearest",
+           type == F32 ? "f32" : type == I8 ? "i8" : "i16", idx);
+  save(m, name);
+  free(m);
+}
+
+/* QUANTIZE as a requantization (a Concatenate's input moved to the shared scale): int8 -> int8
+ * and int16 -> int16 / int8 with random scales (int16 zero points 0). */
+static void requantize(int idx, int in_type, int out_type) {
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[2] = {1, ri(1, 60)};
+  int x = tb_tensor_add(m, "x", in_type, 2, d, NULL, 0), y = tb_tensor_add(m, "y", out_type, 2, d, NULL, 0);
+  tb_quant1(m, x, in_type == I16 ? rf(1e-4f, 1e-3f) : rf(0.01f, 0.2f), in_type == I16 ? 0 : ri(-30, 30));
+  tb_quant1(m, y, out_type == I16 ? rf(1e-4f, 1e-3f) : rf(0.01f, 0.2f), out_type == I16 ? 0 : ri(-30, 30));
+  tb_op_add(m, QAT_TFLITE_BUILTIN_QUANTIZE, 1, (int32_t[]){x}, 1, (int32_t[]){y})->version = out_type == I16 ? 2 : 1;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  char name[64];
+  snprintf(name, sizeof name, "requantize_%s_%s_%d", in_type == I16 ? "i16" : "i8", out_type == I16 ? "i16" : "i8",
+           idx);
+  save(m, name);
+  free(m);
+}
+
 int tb_write_random_models(const char *dir, int n) {
   gen_dir = dir;
   for (fl = 0; fl < 2; fl++)
@@ -906,6 +961,17 @@ int tb_write_random_models(const char *dir, int n) {
     }
   }
   for (int i = 0; i < n; i++) prelu(i, I16);
+  for (int i = 0; i < 2 * n; i++)
+    for (int bl = 0; bl < 2; bl++) {
+      resize(i, F32, bl);
+      resize(i, I8, bl);
+      resize(i, I16, bl);
+    }
+  for (int i = 0; i < n; i++) {
+    requantize(i, I8, I8);
+    requantize(i, I16, I16);
+    requantize(i, I16, I8);
+  }
   if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
   return gen_failed ? 1 : 0;
 }

@@ -131,6 +131,19 @@ static qat_fb_off write_options(qat_fb_builder *b, const tb_op *op, int *type) {
       qat_fb_start_table(b, QAT_TFLITE_ReducerOptions__COUNT);
       qat_fb_add_scalar_bool(b, QAT_TFLITE_ReducerOptions_keep_dims, op->keep_dims, false);
       break;
+    case QAT_TFLITE_BUILTIN_RESIZE_BILINEAR:
+      t = QAT_TFLITE_OPTIONS_ResizeBilinearOptions;
+      qat_fb_start_table(b, QAT_TFLITE_ResizeBilinearOptions__COUNT);
+      qat_fb_add_scalar_bool(b, QAT_TFLITE_ResizeBilinearOptions_align_corners, op->align_corners, false);
+      qat_fb_add_scalar_bool(b, QAT_TFLITE_ResizeBilinearOptions_half_pixel_centers, op->half_pixel_centers, false);
+      break;
+    case QAT_TFLITE_BUILTIN_RESIZE_NEAREST_NEIGHBOR:
+      t = QAT_TFLITE_OPTIONS_ResizeNearestNeighborOptions;
+      qat_fb_start_table(b, QAT_TFLITE_ResizeNearestNeighborOptions__COUNT);
+      qat_fb_add_scalar_bool(b, QAT_TFLITE_ResizeNearestNeighborOptions_align_corners, op->align_corners, false);
+      qat_fb_add_scalar_bool(b, QAT_TFLITE_ResizeNearestNeighborOptions_half_pixel_centers, op->half_pixel_centers,
+                             false);
+      break;
     case QAT_TFLITE_BUILTIN_QUANTIZE:
       t = QAT_TFLITE_OPTIONS_QuantizeOptions;
       qat_fb_start_table(b, QAT_TFLITE_QuantizeOptions__COUNT);

@@ -46,6 +46,7 @@ typedef struct tb_op {
   int opt_type; /* 0: the op's own options table; -1: none; else this union type */
   int padding, stride_w, stride_h, act, dil_w, dil_h, dm, filter_w, filter_h;
   int keep_dims, keep_num_dims;
+  int align_corners, half_pixel_centers; /* RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR */
   int pot_scale_int16_false; /* ADD: write AddOptions.pot_scale_int16 = false */
   int asym_inputs; /* FULLY_CONNECTED asymmetric_quantize_inputs */
   float beta;

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Writes issue 16's acceptance models with a real Keras, random weights (run at test time by
+test_acceptance16.py, with tensorflow + keras 3):
+
+    .venv-keras/bin/python tests/acceptance/make_keras_models16.py OUT_DIR
+
+OUT_DIR/inception.keras  an Inception-style classifier (Keras 3 archive): a Conv-BN-ReLU stem,
+                         two blocks of 1x1 / 1x1-3x3 / pool-1x1 branches joined by Concatenate
+                         (the second along channels written as axis 3), GlobalAveragePooling2D,
+                         Dense logits
+OUT_DIR/unet.h5          a small U-Net-like model (legacy HDF5): an encoder of two conv + pool
+                         stages, a decoder of UpSampling2D (nearest, then bilinear) joined to
+                         the encoder's features by Concatenate (skip connections), and a
+                         classification head (GlobalAveragePooling2D, Dense)
+OUT_DIR/xception.keras, xception_h5.h5  an Xception-style classifier (both formats): a strided
+                         Conv-BN-ReLU stem, SeparableConv2D-BN-ReLU, SeparableConv2D (depth_multiplier
+                         2)-BN, MaxPooling2D, a residual Add with a strided 1x1 Conv-BN, a
+                         SeparableConv2D with a ReLU activation, GlobalAveragePooling2D, Dense logits
+OUT_DIR/data_16x16x3.npz synthetic uint8 images and labels (make_models.data, seeded)
+OUT_DIR/<name>_x.npy, <name>_y.npy  Keras's own outputs (model.predict) for x_test / 255
+
+Keras's own initializers (glorot kernels; BatchNormalization's moving statistics are drawn at
+random so that the folded batch norm is not an identity), seed 16."""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+import numpy as np  # noqa: E402
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_models  # noqa: E402
+
+SHAPE = (16, 16, 3)
+
+
+def inception():
+    inp = keras.Input(SHAPE, name="input")
+    x = layers.Conv2D(8, 3, padding="same", use_bias=False, name="stem")(inp)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for k, axis in enumerate([-1, 3]):
+        b1 = layers.Conv2D(8, 1, activation="relu", name=f"m{k}_1x1")(x)
+        b2 = layers.Conv2D(6, 1, activation="relu", name=f"m{k}_3x3_reduce")(x)
+        b2 = layers.Conv2D(8, 3, padding="same", activation="relu", name=f"m{k}_3x3")(b2)
+        b3 = layers.MaxPooling2D(3, strides=1, padding="same", name=f"m{k}_pool")(x)
+        b3 = layers.Conv2D(4, 1, activation="relu", name=f"m{k}_pool_proj")(b3)
+        x = layers.Concatenate(axis=axis, name=f"m{k}_concat")([b1, b2, b3])
+        if k == 0:
+            x = layers.MaxPooling2D(2, name="pool")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(10, name="logits")(x)
+    return keras.Model(inp, x, name="inception")
+
+
+def xception():
+    inp = keras.Input(SHAPE, name="input")
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem")(inp)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    r = layers.Conv2D(16, 1, strides=2, padding="same", use_bias=False, name="res")(x)
+    r = layers.BatchNormalization(name="res_bn")(r)
+    y = layers.SeparableConv2D(16, 3, padding="same", use_bias=False, name="sep1")(x)
+    y = layers.BatchNormalization(name="sep1_bn")(y)
+    y = layers.ReLU(name="sep1_relu")(y)
+    y = layers.SeparableConv2D(16, 3, padding="same", depth_multiplier=2, use_bias=False, name="sep2")(y)
+    y = layers.BatchNormalization(name="sep2_bn")(y)
+    y = layers.MaxPooling2D(3, strides=2, padding="same", name="pool")(y)
+    x = layers.Add(name="add")([y, r])
+    x = layers.SeparableConv2D(24, 3, padding="same", activation="relu", name="sep3")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(10, name="logits")(x)
+    return keras.Model(inp, x, name="xception")
+
+
+def unet():
+    inp = keras.Input(SHAPE, name="input")
+    e1 = layers.Conv2D(8, 3, padding="same", activation="relu", name="enc1")(inp)
+    p1 = layers.MaxPooling2D(2, name="pool1")(e1)
+    e2 = layers.Conv2D(12, 3, padding="same", activation="relu", name="enc2")(p1)
+    p2 = layers.MaxPooling2D(2, name="pool2")(e2)
+    mid = layers.Conv2D(16, 3, padding="same", activation="relu", name="mid")(p2)
+    u2 = layers.UpSampling2D(2, name="up2")(mid)
+    d2 = layers.Concatenate(name="skip2")([u2, e2])
+    d2 = layers.Conv2D(12, 3, padding="same", activation="relu", name="dec2")(d2)
+    u1 = layers.UpSampling2D((2, 2), interpolation="bilinear", name="up1")(d2)
+    d1 = layers.Concatenate(name="skip1")([u1, e1])
+    d1 = layers.Conv2D(8, 3, padding="same", activation="relu", name="dec1")(d1)
+    x = layers.GlobalAveragePooling2D(name="gap")(d1)
+    x = layers.Dense(10, name="logits")(x)
+    return keras.Model(inp, x, name="unet")
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    keras.utils.set_random_seed(16)
+    data = make_models.data(out, SHAPE, n_train=256, n_test=256, seed=16)
+    x = np.load(os.path.join(out, data))["x_test"].astype(np.float32) / 255.0
+    r = np.random.default_rng(16)
+    for name, model, ext in (("inception", inception(), ".keras"), ("unet", unet(), ".h5"),
+                             ("xception", xception(), ".keras"), ("xception_h5", xception(), ".h5")):
+        for layer in model.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                g, b, mu, var = layer.get_weights()
+                layer.set_weights([r.uniform(0.5, 1.5, g.shape), r.uniform(-0.2, 0.2, b.shape),
+                                   r.uniform(-0.2, 0.2, mu.shape), r.uniform(0.5, 1.5, var.shape)])
+        model.save(os.path.join(out, name + ext))
+        np.save(os.path.join(out, name + "_x.npy"), x)
+        np.save(os.path.join(out, name + "_y.npy"), model.predict(x, verbose=0))
+        print(f"{name}{ext}: {model.count_params()} parameters")
+    print(f"keras {keras.__version__}")
+
+
+if __name__ == "__main__":
+    main()
