@@ -87,6 +87,9 @@ endif()
 # files (7 to 13 minutes on 2 busy cores); the comparison itself costs about 6 CPU-minutes (qat
 # run and BUILTIN_REF side by side, one core each), 60% of it the float32 ResNet50, which both
 # run with naive float kernels (QAT_CONVERTER_N lowers the count).
+# In the full build only, as all acceptance drivers (minutes of Python-driven training and
+# conversion each; the sanitizer build reaches the same code through the unit and interop tests).
+if(NOT QAT_SANITIZE)
 add_test(NAME acceptance_converter COMMAND bash -c [=[
 py=$1/.venv/bin/python; shift
 [ -x "$py" ] || { echo "FAIL: no Python venv at $py: run scripts/setup.sh"; exit 1; }
@@ -95,3 +98,4 @@ exec "$py" "$@"]=] converter ${PROJECT_SOURCE_DIR}
   ${PROJECT_BINARY_DIR}/converter_models)
 set_tests_properties(acceptance_converter PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 3000
                      LABELS acceptance ENVIRONMENT "OMP_NUM_THREADS=2")
+endif()
