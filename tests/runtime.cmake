@@ -96,6 +96,6 @@ py=$1/.venv/bin/python; shift
 exec "$py" "$@"]=] converter ${PROJECT_SOURCE_DIR}
   ${CMAKE_CURRENT_SOURCE_DIR}/acceptance/test_converter.py $<TARGET_FILE:qat>
   ${PROJECT_BINARY_DIR}/converter_models)
-set_tests_properties(acceptance_converter PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 3000
+set_tests_properties(acceptance_converter PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1800
                      LABELS acceptance ENVIRONMENT "OMP_NUM_THREADS=2")
 endif()
