@@ -140,13 +140,9 @@ static void test_orphans_removed(void **state) {
   unlink(lv);
 }
 
-/* A writer killed with SIGKILL between begin and commit leaves its temp file; the next writer
- * into the folder removes it, and the target is the old one until then. */
-static void test_kill9_orphan(void **state) {
-  (void)state;
-  char target[1024];
-  snprintf(target, sizeof target, "%s/model.tflite", tmpdir);
-  assert_int_equal(qat_atomic_write(target, "old", 3), QAT_OK);
+/* A child that begins an atomic write of target, writes part of it and is killed with SIGKILL
+ * mid-write; returns its pid, dead but not yet reaped. */
+static pid_t killed_writer(const char *target, const char *partial) {
   int pipefd[2];
   assert_int_equal(pipe(pipefd), 0);
   pid_t c = fork();
@@ -154,7 +150,7 @@ static void test_kill9_orphan(void **state) {
   if (c == 0) {
     qat_atomic_file f;
     if (qat_atomic_begin(&f, target)) _exit(1);
-    fputs("half a model", f.fp);
+    fputs(partial, f.fp);
     fflush(f.fp);
     if (write(pipefd[1], "x", 1) != 1) _exit(1);
     for (;;) pause();
@@ -162,9 +158,21 @@ static void test_kill9_orphan(void **state) {
   char x;
   assert_int_equal(read(pipefd[0], &x, 1), 1);
   kill(c, SIGKILL);
-  waitpid(c, NULL, 0);
+  siginfo_t info;
+  assert_int_equal(waitid(P_PID, (id_t)c, &info, WEXITED | WNOWAIT), 0);
   close(pipefd[0]);
   close(pipefd[1]);
+  return c;
+}
+
+/* A writer killed with SIGKILL between begin and commit leaves its temp file; the next writer
+ * into the folder removes it, and the target is the old one until then. */
+static void test_kill9_orphan(void **state) {
+  (void)state;
+  char target[1024];
+  snprintf(target, sizeof target, "%s/model.tflite", tmpdir);
+  assert_int_equal(qat_atomic_write(target, "old", 3), QAT_OK);
+  waitpid(killed_writer(target, "half a model"), NULL, 0);
   int temps = 0;
   DIR *d = opendir(tmpdir);
   for (struct dirent *e; (e = readdir(d));)
@@ -194,32 +202,13 @@ static void test_zombie_writer_orphan(void **state) {
   (void)state;
   char target[1024];
   snprintf(target, sizeof target, "%s/steps.csv", tmpdir);
-  int pipefd[2];
-  assert_int_equal(pipe(pipefd), 0);
-  pid_t c = fork();
-  assert_true(c >= 0);
-  if (c == 0) {
-    qat_atomic_file f;
-    if (qat_atomic_begin(&f, target)) _exit(1);
-    fputs("step,loss\n", f.fp);
-    fflush(f.fp);
-    if (write(pipefd[1], "x", 1) != 1) _exit(1);
-    for (;;) pause();
-  }
-  char x;
-  assert_int_equal(read(pipefd[0], &x, 1), 1);
-  kill(c, SIGKILL);
-  siginfo_t info;
-  /* wait until it is dead, leaving it unreaped */
-  assert_int_equal(waitid(P_PID, (id_t)c, &info, WEXITED | WNOWAIT), 0);
+  pid_t c = killed_writer(target, "step,loss\n");
   assert_int_equal(kill(c, 0), 0); /* still a zombie */
   qat_atomic_file f;
   assert_int_equal(qat_atomic_begin(&f, target), QAT_OK);
   assert_int_equal(f.orphans_removed, 1);
   qat_atomic_abort(&f);
   waitpid(c, NULL, 0);
-  close(pipefd[0]);
-  close(pipefd[1]);
 }
 
 /* A crash of libhdf5 while the child parses a file becomes a one-line error naming the file;
