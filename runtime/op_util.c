@@ -296,6 +296,15 @@ int rt_const_i32(qat_rt_model *m, int k, const rt_tensor *t, const char *what) {
 
 
 /* Numpy broadcasting of two shapes into rt_bcast (right-aligned, padded to 6 dims). */
+int rt_prepare_binary(qat_rt_model *m, int k, rt_op *op) {
+  int rc = rt_check_io_count(m, k, 2, 2, 1);
+  if (rc) return rc;
+  int64_t od[QAT_RT_MAX_RANK];
+  int orank = 0;
+  if ((rc = rt_broadcast(m, k, rt_in(m, op, 0), rt_in(m, op, 1), &op->bc, od, &orank))) return rc;
+  return rt_check_out_shape(m, k, rt_out(m, op, 0), od, orank);
+}
+
 int rt_broadcast(qat_rt_model *m, int k, const rt_tensor *a, const rt_tensor *b, rt_bcast *bc,
                      int64_t *od, int *orank) {
   const int r = a->rank > b->rank ? a->rank : b->rank;

@@ -184,6 +184,9 @@ int rt_multiplier_failed(qat_rt_model *m, int k, int rc);
 /* Numpy broadcasting of a and b into bc; the output shape in od / orank. */
 int rt_broadcast(qat_rt_model *m, int k, const rt_tensor *a, const rt_tensor *b, rt_bcast *bc,
                  int64_t *od, int *orank);
+/* The binary element-wise ops (ADD, SUB, MUL, MAXIMUM, MINIMUM): two inputs, one output,
+ * numpy broadcasting into op->bc, and the stored output shape checked against it. */
+int rt_prepare_binary(qat_rt_model *m, int k, rt_op *op);
 /* MEAN / REDUCE_MAX: (input, axes) -> op->red and the output shape check (keep_dims). */
 int rt_prepare_reduce(qat_rt_model *m, int k, rt_op *op);
 /* PAD and PADV2 (ops/pad.c); MAXIMUM and MINIMUM (ops/maximum.c). */

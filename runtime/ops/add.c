@@ -19,13 +19,9 @@ RT_EVAL(eval_i16, rt_add_i16(&op->bc, &op->add, rt_in_data(m, op, 0), rt_in_data
                              rt_out_data(m, op)))
 
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
-  int rc = rt_check_io_count(m, k, 2, 2, 1);
+  int rc = rt_prepare_binary(m, k, op);
   if (rc) return rc;
   rt_tensor *a = rt_in(m, op, 0), *b = rt_in(m, op, 1), *o = rt_out(m, op, 0);
-  int64_t od[QAT_RT_MAX_RANK];
-  int orank = 0;
-  if ((rc = rt_broadcast(m, k, a, b, &op->bc, od, &orank))) return rc;
-  if ((rc = rt_check_out_shape(m, k, o, od, orank))) return rc;
   if (rt_is_f32(a) && rt_is_f32(b) && rt_is_f32(o)) {
     op->eval = eval_f32;
     return rt_act_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max);

@@ -24,13 +24,9 @@ RT_MAXMIN(i8, int8_t)
 RT_MAXMIN(i16, int16_t)
 
 int rt_prepare_max_min(qat_rt_model *m, int k, rt_op *op) {
-  int rc = rt_check_io_count(m, k, 2, 2, 1);
+  int rc = rt_prepare_binary(m, k, op);
   if (rc) return rc;
   rt_tensor *a = rt_in(m, op, 0), *b = rt_in(m, op, 1), *o = rt_out(m, op, 0);
-  int64_t od[QAT_RT_MAX_RANK];
-  int orank = 0;
-  if ((rc = rt_broadcast(m, k, a, b, &op->bc, od, &orank))) return rc;
-  if ((rc = rt_check_out_shape(m, k, o, od, orank))) return rc;
   if (a->type != b->type || a->type != o->type)
     return rt_unsup(m, k, "inputs %s and %s, output %s", qat_rt_type_name(a->type),
                     qat_rt_type_name(b->type), qat_rt_type_name(o->type));

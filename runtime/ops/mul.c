@@ -39,13 +39,9 @@ RT_EVAL(eval_i16, rt_mul_i16(&op->bc, &op->add, rt_in_data(m, op, 0), rt_in_data
                              rt_out_data(m, op)))
 
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
-  int rc = rt_check_io_count(m, k, 2, 2, 1);
+  int rc = rt_prepare_binary(m, k, op);
   if (rc) return rc;
   rt_tensor *a = rt_in(m, op, 0), *b = rt_in(m, op, 1), *o = rt_out(m, op, 0);
-  int64_t od[QAT_RT_MAX_RANK];
-  int orank = 0;
-  if ((rc = rt_broadcast(m, k, a, b, &op->bc, od, &orank))) return rc;
-  if ((rc = rt_check_out_shape(m, k, o, od, orank))) return rc;
   if (a->type != b->type || a->type != o->type)
     return rt_unsup(m, k, "inputs %s and %s, output %s", qat_rt_type_name(a->type),
                     qat_rt_type_name(b->type), qat_rt_type_name(o->type));
