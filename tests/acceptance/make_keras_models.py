@@ -1,17 +1,16 @@
 #!/usr/bin/env python3
-"""Writes issue 14's acceptance models with a real Keras, random weights (run once, by hand):
+"""Writes issue 14's acceptance models with a real Keras, random weights (test_acceptance.py runs
+it at test time with scripts/setup.sh's .venv-keras):
 
-    /tmp/tfvenv/bin/python tests/acceptance/make_keras_models.py [OUT_DIR]
+    .venv-keras/bin/python tests/acceptance/make_keras_models.py OUT_DIR
 
-OUT_DIR (default tests/fixtures/acceptance) gets resnet8.h5, mobilenetv2_96x96x1.h5 and
+OUT_DIR gets resnet8.h5, mobilenetv2_96x96x1.h5 and
 mobilenetv2_96x96x3.h5: keras.applications.MobileNetV2 (alpha 0.35, 10 classes, linear
 logits; its ZeroPadding2D layers are folded by qat import as padding 'same') and the ResNet-8 of
 MLPerf Tiny (Conv-BN-ReLU blocks, 1x1 shortcut convs, AveragePooling2D, Dense logits) as
 tests/acceptance/make_models.py lays it out; Keras's own initializers (glorot kernels, BN gamma
 1, beta 0, moving mean 0, variance 1), seed 14. tests/acceptance/test_acceptance.py imports them with
-`qat import` and fine-tunes them. Needs tensorflow-cpu (not a project dependency):
-    python3 -m venv /tmp/tfvenv && /tmp/tfvenv/bin/pip install tensorflow-cpu
-"""
+`qat import` and fine-tunes them."""
 import os
 import sys
 
@@ -51,8 +50,7 @@ def resnet8(classes=10):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures",
-                                                              "acceptance")
+    out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(14)
     models = {"resnet8": resnet8()}

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Issue 14's acceptance check (ctest: acceptance_parity; tests/parity.cmake): models written by a
-real Keras with random weights (tests/fixtures/acceptance/*.h5, from make_keras_models.py) are
+real Keras with random weights (make_keras_models.py, run at test time with .venv-keras) are
 imported with `qat import`, fine-tuned quant-aware for 32 steps on synthetic images
 (make_models.data: seeded smooth blobs), exported int8 and compared with `qat eval --compare`:
 
@@ -23,7 +23,13 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-FIXTURES = os.path.join(ROOT, "tests", "fixtures", "acceptance")
+
+
+def keras_python():
+    """The real Keras that writes the models (scripts/setup.sh's .venv-keras), or None."""
+    py = os.environ.get("QAT_KERAS_PYTHON") or os.path.join(ROOT, ".venv-keras", "bin", "python")
+    ok = os.path.exists(py) and subprocess.run([py, "-c", "import keras, h5py"], capture_output=True).returncode == 0
+    return py if ok else None
 
 MODELS = {"resnet8": (32, 32, 3), "mobilenetv2_96x96x1": (96, 96, 1), "mobilenetv2_96x96x3": (96, 96, 3)}
 def venv_python():
@@ -77,6 +83,13 @@ def main():
     work = os.path.join(os.path.abspath(a.work), "acceptance")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    kpy = keras_python()
+    if not kpy:
+        print("skipped: no Keras (run scripts/setup.sh, or set QAT_KERAS_PYTHON)")
+        sys.exit(77)
+    # the models, written by a real Keras with random weights (seed 14) at test time
+    models_dir = os.path.join(work, "keras")
+    run([kpy, os.path.join(HERE, "make_keras_models.py"), models_dir])
     gen = ("import sys; sys.path.insert(0, %r); import make_models as mm\n"
            "for s in %r: print(mm.data(%r, s, n_train=256, n_test=128))\n") % (
         HERE, sorted({MODELS[n] for n in a.models.split(",")}), work)
@@ -85,7 +98,7 @@ def main():
     for name in a.models.split(","):
         shape = MODELS[name]
         d = os.path.join(work, name)
-        run([a.qat, "import", os.path.join(FIXTURES, name + ".h5"), "-o", d])
+        run([a.qat, "import", os.path.join(models_dir, name + ".h5"), "-o", d])
         cfg = os.path.join(d, "model.yaml")
         with open(cfg, "a") as f:
             f.write(f"data: {{dataset: npy, path: ../data_{shape[0]}x{shape[1]}x{shape[2]}.npz}}\n"
