@@ -43,6 +43,7 @@ enum { WALK_FOUND = 1, WALK_MISSING = 0, WALK_BAD = -1, WALK_H5ERR = -2 };
 
 extern int qat_h5_isolate;
 extern int qat_h5_probe_fault_signal;
+extern unsigned qat_h5_probe_seconds;
 
 uint32_t h5i_crc_bytes(const void *p, size_t n);
 void h5i_describe_type(hid_t ftype, char *buf, size_t len);
@@ -62,6 +63,41 @@ int h5i_walk(hid_t file, const h5_name *n, int upto, bool create, bool last_grou
                 char *why, size_t wl);
 int h5i_check_storage(qat_h5_reader *r, const h5_name *n, hid_t dset, size_t elem);
 int h5i_reader_finish_open(qat_h5_reader *r, const char *path, hid_t file);
+/* libhdf5 calls that can crash on crafted metadata are made first in a forked child, under
+ * the probe's limits (CPU, wall clock, address space outside sanitizer builds). The child is
+ * an exact copy of this process (libhdf5's caches, the heap), so the same call on the same
+ * state takes the same path: a crash, a hang or an abort there becomes an error naming
+ * `name`, and this process makes the call only after the child survived it.
+ * h5i_child_start returns in both processes (c->pid == 0 in the child, whose c->fd is the
+ * write end of a pipe); h5i_child_end collects what the child wrote (at most max_out bytes,
+ * into *out: malloc'd, NUL-terminated, or NULL) and its exit code. */
+typedef struct h5i_child {
+  pid_t pid;
+  int fd;
+  unsigned limit_s;
+} h5i_child;
+extern int h5i_rehearsing; /* 1 in a child: no nested children */
+int h5i_child_start(h5i_child *c, const char *name, size_t len_hint);
+int h5i_child_end(h5i_child *c, const char *name, size_t max_out, char **out, size_t *out_len,
+                  int *code);
+int h5i_rehearsal_end(h5i_child *c, const char *name); /* exit 0 or an error */
+/* Makes `call` (an expression) in a child first; returns the child's failure from the
+ * enclosing function. */
+#define H5I_REHEARSE(path, call)                                                              \
+  do {                                                                                        \
+    if (qat_h5_isolate && !h5i_rehearsing) {                                                  \
+      h5i_child ch_;                                                                          \
+      int rc_ = h5i_child_start(&ch_, (path), 0);                                             \
+      if (rc_) return rc_;                                                                    \
+      if (ch_.pid == 0) {                                                                     \
+        h5i_rehearsing = 1;                                                                   \
+        (void)(call);                                                                         \
+        _exit(0);                                                                             \
+      }                                                                                       \
+      if ((rc_ = h5i_rehearsal_end(&ch_, (path)))) return rc_;                                \
+    }                                                                                         \
+  } while (0)
+bool h5i_write_all(int fd, const void *p, size_t n);
 bool h5i_image_has_signature(const void *data, size_t len);
 int h5i_open_image_checked(qat_h5_reader *r, const char *name, void *data, size_t len,
                               bool owned);

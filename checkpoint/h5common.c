@@ -11,12 +11,17 @@ _Static_assert(sizeof(hid_t) == sizeof(int64_t), "hid_t is kept as int64_t in th
 #error "h5store: checksums are defined over little-endian bytes; this host is big-endian"
 #endif
 
-/* 1: qat_h5_reader_open parses files in a child process first (see below); the fuzz
- * harnesses set 0 so that a crash in the parser is seen, not contained. */
+/* 1: qat_h5_reader_open parses files in a child process first, and variable-length strings
+ * are read there too (h5probe.c); 0 (tests only) calls libhdf5 in this process. The fuzz
+ * harnesses keep 1: libhdf5's own crashes are known and contained, qat's code is the target. */
 int qat_h5_isolate = 1;
 /* Testing hook: a signal the child raises after opening the file (0: none), to check that a
  * crash inside the child becomes a clean error (tests/test_reliability.c). */
 int qat_h5_probe_fault_signal = 0;
+/* The child's CPU and wall-clock budget; the fuzz harnesses shorten it below libFuzzer's
+ * per-input timeout, so that a hang inside libhdf5 is the refusal it is in production. */
+unsigned qat_h5_probe_seconds = QAT_H5_PROBE_SECONDS;
+int h5i_rehearsing = 0;
 
 
 void h5_quiet(void) {

@@ -2,6 +2,10 @@
  * (see the comment below and include/qat/h5store.h). */
 #include "checkpoint/h5_internal.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* ---- parsing hostile files in a child process ------------------------------------------
  *
  * libhdf5 1.10.8 (Debian 12) has unfixed bugs that crafted files reach: invalid frees, heap
@@ -213,33 +217,6 @@ static hid_t open_image_fapl(const void *data, size_t len) {
   return fapl;
 }
 
-/* In the child: exit 0 (walked it), 3 (refused: message on fd), 4 (HDF5 could not open it:
- * the parent's own open reports why). */
-static _Noreturn void probe_child(const char *name, const void *data, size_t len, int fd) {
-  (void)name;
-  /* A crash must end the child, where the parent sees the signal: never a handler inherited
-   * from the parent (a test framework's, a crash reporter's). */
-  static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGXCPU};
-  for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
-  h5_quiet();
-  hid_t file = open_image_nocopy(data, len);
-  if (file < 0) _exit(4);
-  if (qat_h5_probe_fault_signal) raise(qat_h5_probe_fault_signal);
-  probe p = {file, 0, ""};
-  hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
-  int refused = root >= 0 ? probe_group(&p, root, "/", 0) : 0;
-  if (refused) {
-    size_t n = strlen(p.msg), at = 0;
-    while (at < n) {
-      ssize_t w = write(fd, p.msg + at, n - at);
-      if (w <= 0) break;
-      at += (size_t)w;
-    }
-    _exit(3);
-  }
-  _exit(0); /* no HDF5 cleanup: the parent owns the library's state */
-}
-
 #if defined(__SANITIZE_ADDRESS__)
 #define QAT_H5_UNDER_ASAN 1
 #elif defined(__has_feature)
@@ -254,8 +231,24 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int probe_image(const char *name, const void *data, size_t len) {
+bool h5i_write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    c += w;
+    n -= (size_t)w;
+  }
+  return true;
+}
+
+int h5i_child_start(h5i_child *c, const char *name, size_t len_hint) {
   int pfd[2];
+  c->pid = -1;
+  c->fd = -1;
+  /* Time for one parse: generous for the file's size, short for a hang. */
+  c->limit_s = qat_h5_probe_seconds + (unsigned)(len_hint >> 26);
   if (pipe(pfd) != 0)
     return qat_fail(QAT_ERR_IO, "%s: cannot check the file: pipe: %s", name, strerror(errno));
   fflush(NULL);
@@ -266,40 +259,62 @@ static int probe_image(const char *name, const void *data, size_t len) {
     close(pfd[1]);
     return qat_fail(QAT_ERR_IO, "%s: cannot check the file: fork: %s", name, strerror(e));
   }
-  /* Time for one parse: generous for the file's size, short for a hang. */
-  const unsigned limit_s = QAT_H5_PROBE_SECONDS + (unsigned)(len >> 26);
-  if (pid == 0) {
-    close(pfd[0]);
-    struct rlimit cpu = {limit_s, limit_s + 1};
-    setrlimit(RLIMIT_CPU, &cpu);
-#ifndef QAT_H5_UNDER_ASAN
-    /* What the library may allocate on top of the image it holds (sanitizers reserve terabytes
-     * of address space, so no limit there). */
-    struct rlimit as;
-    if (getrlimit(RLIMIT_AS, &as) == 0) {
-      rlim_t want = (rlim_t)QAT_H5_PROBE_MEMORY + (rlim_t)len * 4;
-      if (as.rlim_cur == RLIM_INFINITY || as.rlim_cur > want) {
-        /* on top of what this process has mapped already */
-        FILE *st = fopen("/proc/self/statm", "r");
-        unsigned long pages = 0;
-        if (st) {
-          if (fscanf(st, "%lu", &pages) != 1) pages = 0;
-          fclose(st);
-        }
-        as.rlim_cur = want + (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
-        setrlimit(RLIMIT_AS, &as);
-      }
-    }
-#endif
-    probe_child(name, data, len, pfd[1]);
+  if (pid > 0) {
+    close(pfd[1]);
+    c->pid = pid;
+    c->fd = pfd[0];
+    return QAT_OK;
   }
-  close(pfd[1]);
-  char msg[512];
-  size_t got = 0;
-  int timed_out = 0;
+  close(pfd[0]);
+  c->pid = 0;
+  c->fd = pfd[1];
+  /* A crash must end the child, where the parent sees the signal: never a handler inherited
+   * from the parent (a test framework's, a crash reporter's). */
+  static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGXCPU};
+  for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
+  struct rlimit cpu = {c->limit_s, c->limit_s + 1};
+  setrlimit(RLIMIT_CPU, &cpu);
+#ifndef QAT_H5_UNDER_ASAN
+  /* What the library may allocate on top of the image it holds (sanitizers reserve terabytes
+   * of address space, so no limit there). */
+  struct rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0) {
+    rlim_t want = (rlim_t)QAT_H5_PROBE_MEMORY + (rlim_t)len_hint * 4;
+    if (as.rlim_cur == RLIM_INFINITY || as.rlim_cur > want) {
+      /* on top of what this process has mapped already */
+      FILE *st = fopen("/proc/self/statm", "r");
+      unsigned long pages = 0;
+      if (st) {
+        if (fscanf(st, "%lu", &pages) != 1) pages = 0;
+        fclose(st);
+      }
+      as.rlim_cur = want + (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+      setrlimit(RLIMIT_AS, &as);
+    }
+  }
+#endif
+#ifdef _OPENMP
+  /* libgomp's thread pool does not survive fork: a parallel region in the child would wait
+   * for the parent's threads */
+  omp_set_num_threads(1);
+#endif
+  h5_quiet();
+  if (qat_h5_probe_fault_signal) raise(qat_h5_probe_fault_signal);
+  return QAT_OK;
+}
+
+int h5i_child_end(h5i_child *c, const char *name, size_t max_out, char **out, size_t *out_len,
+                  int *code) {
+  *out = NULL;
+  *out_len = 0;
+  *code = 1;
+  const unsigned limit_s = c->limit_s;
+  char *buf = NULL;
+  size_t got = 0, cap = 0;
+  int timed_out = 0, too_much = 0, nomem = 0;
   const double deadline = now_s() + limit_s + 2;
   for (;;) {
-    struct pollfd pf = {pfd[0], POLLIN, 0};
+    struct pollfd pf = {c->fd, POLLIN, 0};
     double left = deadline - now_s();
     if (left <= 0) {
       timed_out = 1;
@@ -308,46 +323,137 @@ static int probe_image(const char *name, const void *data, size_t len) {
     int pr = poll(&pf, 1, (int)(left * 1000) + 1);
     if (pr < 0 && errno == EINTR) continue;
     if (pr == 0) continue;
-    ssize_t n = read(pfd[0], msg + got, sizeof msg - 1 - got);
+    if (got + 4096 > cap) {
+      if (cap >= max_out + 1) {
+        too_much = 1;
+        break;
+      }
+      size_t ncap = cap ? cap * 2 : 4096;
+      if (ncap > max_out + 1) ncap = max_out + 1;
+      if (ncap < got + 1) ncap = got + 1;
+      char *nb = realloc(buf, ncap + 1);
+      if (!nb) {
+        nomem = 1;
+        break;
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    ssize_t n = read(c->fd, buf + got, cap - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break; /* EOF: the child exited (or closed the pipe) */
     got += (size_t)n;
-    if (got == sizeof msg - 1) break;
   }
-  close(pfd[0]);
-  msg[got] = '\0';
-  if (timed_out) kill(pid, SIGKILL);
+  close(c->fd);
+  if (timed_out || too_much || nomem) kill(c->pid, SIGKILL);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR) {}
+  if (nomem || too_much) {
+    free(buf);
+    return nomem ? qat_fail(QAT_ERR_NOMEM, "%s: out of memory", name)
+                 : qat_fail(QAT_ERR_FORMAT, "%s: more than %zu bytes of metadata (refused)", name,
+                            max_out);
+  }
   if (timed_out || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU ||
-                                            WTERMSIG(status) == SIGKILL)))
+                                            WTERMSIG(status) == SIGKILL))) {
+    free(buf);
     return qat_fail(QAT_ERR_FORMAT,
                     "%s: libhdf5 did not finish reading it within %u s (damaged or crafted HDF5 "
                     "file; refused)", name, limit_s);
-  if (WIFSIGNALED(status))
+  }
+  if (WIFSIGNALED(status)) {
+    free(buf);
     return qat_fail(QAT_ERR_FORMAT,
                     "%s: libhdf5 crashed reading it (signal %d, %s; damaged or crafted HDF5 "
                     "file; refused)", name, WTERMSIG(status), strsignal(WTERMSIG(status)));
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-  if (code == 0 || code == 4) return QAT_OK; /* 4: the parent's open says why */
-  if (code == 3) return qat_fail(QAT_ERR_FORMAT, "%s:%s", name, msg);
-  /* ASan/UBSan reports and aborts inside libhdf5 also end up here */
-  return qat_fail(QAT_ERR_FORMAT,
+  }
+  if (buf) buf[got] = '\0';
+  *out = buf;
+  *out_len = got;
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  return QAT_OK;
+}
+
+int qat_h5_rehearsed(const char *path, int (*fn)(void *), void *arg) {
+  if (!qat_h5_isolate || h5i_rehearsing) return fn(arg);
+  struct stat st;
+  size_t len = stat(path, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size : 0;
+  h5i_child c;
+  int rc = h5i_child_start(&c, path, len);
+  if (rc) return rc;
+  if (c.pid == 0) {
+    h5i_rehearsing = 1;
+    (void)fn(arg);
+    _exit(0);
+  }
+  if ((rc = h5i_rehearsal_end(&c, path))) return rc;
+  /* the same calls from the same state: each read was made by the child first */
+  h5i_rehearsing = 1;
+  rc = fn(arg);
+  h5i_rehearsing = 0;
+  return rc;
+}
+
+int h5i_rehearsal_end(h5i_child *c, const char *name) {
+  char *out;
+  size_t len;
+  int code;
+  int rc = h5i_child_end(c, name, 0, &out, &len, &code);
+  free(out);
+  if (rc == QAT_OK && code != 0)
+    /* ASan/UBSan reports and aborts inside libhdf5 also end up here */
+    rc = qat_fail(QAT_ERR_FORMAT,
                   "%s: libhdf5 failed reading it (exit %d; out of memory? damaged or crafted "
                   "HDF5 file; refused)", name, code);
+  return rc;
+}
+
+/* In the child: exit 0 (walked it), 3 (refused: message on fd), 4 (HDF5 could not open it:
+ * the parent's own open reports why). */
+static int probe_child(const void *data, size_t len, int fd) {
+  hid_t file = open_image_nocopy(data, len);
+  if (file < 0) return 4;
+  probe p = {file, 0, ""};
+  hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
+  int refused = root >= 0 ? probe_group(&p, root, "/", 0) : 0;
+  if (refused) {
+    h5i_write_all(fd, p.msg, strlen(p.msg));
+    return 3;
+  }
+  return 0;
+}
+
+static int probe_image(const char *name, const void *data, size_t len) {
+  h5i_child c;
+  int rc = h5i_child_start(&c, name, len);
+  if (rc) return rc;
+  if (c.pid == 0) {
+    h5i_rehearsing = 1;
+    _exit(probe_child(data, len, c.fd));
+  }
+  char *msg;
+  size_t got;
+  int code;
+  rc = h5i_child_end(&c, name, 511, &msg, &got, &code);
+  if (rc) return rc;
+  if (code == 0 || code == 4) { /* 4: the parent's own open says why */
+    free(msg);
+    return QAT_OK;
+  }
+  if (code == 3) rc = qat_fail(QAT_ERR_FORMAT, "%s:%s", name, msg ? msg : "");
+  /* ASan/UBSan reports and aborts inside libhdf5 also end up here */
+  else
+    rc = qat_fail(QAT_ERR_FORMAT,
+                  "%s: libhdf5 failed reading it (exit %d; out of memory? damaged or crafted "
+                  "HDF5 file; refused)", name, code);
+  free(msg);
+  return rc;
 }
 
 /* owned: the reader keeps data (malloc'd) and frees it on close; else HDF5 copies it. */
-int h5i_open_image_checked(qat_h5_reader *r, const char *name, void *data, size_t len,
-                              bool owned) {
+static int open_image_now(qat_h5_reader *r, const char *name, void *data, size_t len,
+                          bool owned) {
   char why[WHY_LEN];
-  if (qat_h5_isolate) {
-    int rc = probe_image(name, data, len);
-    if (rc) {
-      if (owned) free(data);
-      return rc;
-    }
-  }
   hid_t file;
   if (owned) {
     file = open_image_nocopy(data, len);
@@ -366,6 +472,29 @@ int h5i_open_image_checked(qat_h5_reader *r, const char *name, void *data, size_
   }
   if (owned) r->image = data;
   return h5i_reader_finish_open(r, name, file);
+}
+
+int h5i_open_image_checked(qat_h5_reader *r, const char *name, void *data, size_t len,
+                           bool owned) {
+  if (qat_h5_isolate) {
+    /* the walk (its limits apply to every file), then this very open (which reads the root's
+     * attributes) in a child unless the whole read is being rehearsed */
+    int rc = probe_image(name, data, len);
+    h5i_child c;
+    if (rc == QAT_OK && !h5i_rehearsing && (rc = h5i_child_start(&c, name, len)) == QAT_OK) {
+      if (c.pid == 0) {
+        h5i_rehearsing = 1;
+        (void)open_image_now(r, name, data, len, owned);
+        _exit(0);
+      }
+      rc = h5i_rehearsal_end(&c, name);
+    }
+    if (rc) {
+      if (owned) free(data);
+      return rc;
+    }
+  }
+  return open_image_now(r, name, data, len, owned);
 }
 
 bool h5i_image_has_signature(const void *data, size_t len) {

@@ -153,7 +153,7 @@ void qat_h5_reader_close(qat_h5_reader *r) {
   r->qat_store = 0;
 }
 
-int qat_h5_has(qat_h5_reader *r, const char *name) {
+static int has_impl(qat_h5_reader *r, const char *name) {
   char why[WHY_LEN];
   h5_name n;
   hid_t o;
@@ -430,8 +430,8 @@ close_dset:
   return rc;
 }
 
-int qat_h5_read_array(qat_h5_reader *r, const char *name, qat_h5_dtype type, int rank,
-                      const int64_t *dims, void *out, unsigned flags) {
+static int read_array_impl(qat_h5_reader *r, const char *name, qat_h5_dtype type, int rank,
+                           const int64_t *dims, void *out, unsigned flags) {
   size_t nelem, nbytes;
   if (rank < 0 || rank > QAT_H5_MAX_RANK || (rank > 0 && !dims) ||
       !h5i_shape_size(rank, dims, 1, &nelem, &nbytes) || (!out && nelem > 0))
@@ -440,15 +440,15 @@ int qat_h5_read_array(qat_h5_reader *r, const char *name, qat_h5_dtype type, int
   return read_common(r, name, type, rank, dims, out, NULL, 0, NULL, NULL, flags);
 }
 
-int qat_h5_read_array_alloc(qat_h5_reader *r, const char *name, qat_h5_dtype type, int *rank,
-                            int64_t dims[QAT_H5_MAX_RANK], void **out, size_t max_bytes,
-                            unsigned flags) {
+static int read_array_alloc_impl(qat_h5_reader *r, const char *name, qat_h5_dtype type, int *rank,
+                                 int64_t dims[QAT_H5_MAX_RANK], void **out, size_t max_bytes,
+                                 unsigned flags) {
   *out = NULL;
   return read_common(r, name, type, -1, NULL, NULL, out, max_bytes, rank, dims, flags);
 }
 
-int qat_h5_array_info(qat_h5_reader *r, const char *name, int *type, int *rank,
-                      int64_t dims[QAT_H5_MAX_RANK]) {
+static int array_info_impl(qat_h5_reader *r, const char *name, int *type, int *rank,
+                           int64_t dims[QAT_H5_MAX_RANK]) {
   char why[WHY_LEN];
   h5_name n;
   hid_t dset = -1;
@@ -471,7 +471,7 @@ int qat_h5_array_info(qat_h5_reader *r, const char *name, int *type, int *rank,
 
 /* ---- attributes ------------------------------------------------------------------------ */
 
-int qat_h5_has_attr(qat_h5_reader *r, const char *obj, const char *name) {
+static int has_attr_impl(qat_h5_reader *r, const char *obj, const char *name) {
   char why[WHY_LEN];
   h5_name n;
   hid_t o;
@@ -640,13 +640,13 @@ close_attr:
   return rc;
 }
 
-int qat_h5_read_attr_strings(qat_h5_reader *r, const char *obj, const char *name, char ***out,
-                             size_t *count) {
+static int read_attr_strings_impl(qat_h5_reader *r, const char *obj, const char *name, char ***out,
+                                  size_t *count) {
   h5_quiet();
   return read_strings(r, obj, name, QAT_H5_MAX_STRINGS, out, count);
 }
 
-int qat_h5_read_attr_string(qat_h5_reader *r, const char *obj, const char *name, char **out) {
+static int read_attr_string_impl(qat_h5_reader *r, const char *obj, const char *name, char **out) {
   char **list;
   size_t count;
   *out = NULL;
@@ -693,12 +693,12 @@ close_attr:
   return rc;
 }
 
-int qat_h5_read_attr_int64(qat_h5_reader *r, const char *obj, const char *name, int64_t *out) {
+static int read_attr_int64_impl(qat_h5_reader *r, const char *obj, const char *name, int64_t *out) {
   h5_quiet();
   return read_attr_int64(r, obj, name, out);
 }
 
-int qat_h5_read_attr_double(qat_h5_reader *r, const char *obj, const char *name, double *out) {
+static int read_attr_double_impl(qat_h5_reader *r, const char *obj, const char *name, double *out) {
   char why[WHY_LEN];
   attr_ref a;
   h5_quiet();
@@ -739,7 +739,7 @@ static herr_t list_cb(hid_t group, const char *name, const H5L_info_t *info, voi
   return c->user_rc > 0 ? 1 : c->user_rc < 0 ? -1 : 0;
 }
 
-int qat_h5_list(qat_h5_reader *r, const char *group, qat_h5_list_fn fn, void *ctx) {
+static int list_impl(qat_h5_reader *r, const char *group, qat_h5_list_fn fn, void *ctx) {
   char why[WHY_LEN];
   h5_name n;
   hid_t g;
@@ -758,4 +758,61 @@ int qat_h5_list(qat_h5_reader *r, const char *group, qat_h5_list_fn fn, void *ct
   else rc = e > 0 ? c.user_rc : QAT_OK;
   H5Oclose(g);
   return rc;
+}
+
+/* ---- the public reads: each made in a child first (see h5i_child_start) ------------------ */
+
+int qat_h5_has(qat_h5_reader *r, const char *name) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", has_impl(r, name));
+  return has_impl(r, name);
+}
+
+int qat_h5_read_array(qat_h5_reader *r, const char *name, qat_h5_dtype type, int rank,
+                      const int64_t *dims, void *out, unsigned flags) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", read_array_impl(r, name, type, rank, dims, out, flags));
+  return read_array_impl(r, name, type, rank, dims, out, flags);
+}
+
+int qat_h5_read_array_alloc(qat_h5_reader *r, const char *name, qat_h5_dtype type, int *rank,
+                            int64_t dims[QAT_H5_MAX_RANK], void **out, size_t max_bytes,
+                            unsigned flags) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", read_array_alloc_impl(r, name, type, rank, dims, out, max_bytes, flags));
+  return read_array_alloc_impl(r, name, type, rank, dims, out, max_bytes, flags);
+}
+
+int qat_h5_array_info(qat_h5_reader *r, const char *name, int *type, int *rank,
+                      int64_t dims[QAT_H5_MAX_RANK]) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", array_info_impl(r, name, type, rank, dims));
+  return array_info_impl(r, name, type, rank, dims);
+}
+
+int qat_h5_has_attr(qat_h5_reader *r, const char *obj, const char *name) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", has_attr_impl(r, obj, name));
+  return has_attr_impl(r, obj, name);
+}
+
+int qat_h5_read_attr_strings(qat_h5_reader *r, const char *obj, const char *name, char ***out,
+                             size_t *count) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", read_attr_strings_impl(r, obj, name, out, count));
+  return read_attr_strings_impl(r, obj, name, out, count);
+}
+
+int qat_h5_read_attr_string(qat_h5_reader *r, const char *obj, const char *name, char **out) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", read_attr_string_impl(r, obj, name, out));
+  return read_attr_string_impl(r, obj, name, out);
+}
+
+int qat_h5_read_attr_int64(qat_h5_reader *r, const char *obj, const char *name, int64_t *out) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", read_attr_int64_impl(r, obj, name, out));
+  return read_attr_int64_impl(r, obj, name, out);
+}
+
+int qat_h5_read_attr_double(qat_h5_reader *r, const char *obj, const char *name, double *out) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", read_attr_double_impl(r, obj, name, out));
+  return read_attr_double_impl(r, obj, name, out);
+}
+
+int qat_h5_list(qat_h5_reader *r, const char *group, qat_h5_list_fn fn, void *ctx) {
+  H5I_REHEARSE(r && r->path ? r->path : "h5store", list_impl(r, group, fn, ctx));
+  return list_impl(r, group, fn, ctx);
 }

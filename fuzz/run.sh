@@ -53,7 +53,8 @@ for h in "${harnesses[@]}"; do
       "${dirs[@]}" >"$log" 2>&1
   rc=$?
   set -e
-  execs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+  # the last: children that libFuzzer's handlers end (contained crashes) print stats too
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo "?")
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
   if [ $rc -ne 0 ]; then
     status=1

@@ -482,7 +482,7 @@ static int fold_rescales(qat_keras_model *k, const keras_fold *folds, const char
   return QAT_OK;
 }
 
-int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out) {
+static int keras_load(const char *path, const char *arch_json, qat_keras_model *out) {
   memset(out, 0, sizeof *out);
   keras_file_kind kind;
   int rc = qat_keras_sniff(path, &kind);
@@ -563,7 +563,7 @@ free_json:
   return rc;
 }
 
-int qat_keras_load_weights(const char *path, const qat_model_spec *spec, qat_keras_model *out) {
+static int keras_load_weights(const char *path, const qat_model_spec *spec, qat_keras_model *out) {
   memset(out, 0, sizeof *out);
   wsrc ws = {{-1, NULL, 0, NULL}, path, 0, "", NULL};
   keras_file_kind kind;
@@ -641,3 +641,30 @@ int qat_keras_resolve_spec(qat_model_spec *spec, qat_keras_model *k) {
   return QAT_OK;
 }
 
+/* ---- the public loads: libhdf5 makes every read in a child first (qat_h5_rehearsed) ------ */
+
+typedef struct load_args {
+  const char *path, *arch_json;
+  const qat_model_spec *spec;
+  qat_keras_model *out;
+} load_args;
+
+static int load_call(void *p) {
+  load_args *a = p;
+  return keras_load(a->path, a->arch_json, a->out);
+}
+
+static int load_weights_call(void *p) {
+  load_args *a = p;
+  return keras_load_weights(a->path, a->spec, a->out);
+}
+
+int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out) {
+  load_args a = {path, arch_json, NULL, out};
+  return qat_h5_rehearsed(path, load_call, &a);
+}
+
+int qat_keras_load_weights(const char *path, const qat_model_spec *spec, qat_keras_model *out) {
+  load_args a = {path, NULL, spec, out};
+  return qat_h5_rehearsed(path, load_weights_call, &a);
+}

@@ -124,6 +124,14 @@ typedef struct qat_h5_reader {
  * first parsed by a forked child (see h5store.c): a crash, hang or memory blow-up inside
  * libhdf5 on a crafted file becomes "<path>: libhdf5 crashed reading it (...)". */
 int qat_h5_reader_open(qat_h5_reader *r, const char *path);
+/* Runs fn(arg), a whole read of the file at path (for instance a Keras import: hundreds of
+ * attribute and dataset reads), first in a forked child and then in this process. Every
+ * reader call is otherwise made in a child of its own first (libhdf5 crashes on crafted
+ * metadata; see checkpoint/h5probe.c): one child for the whole read costs one fork instead of
+ * hundreds. fn must only read (the child's writes are lost) and must not depend on time or
+ * on the process id; its return value is this process's. A crash or hang in the child is an
+ * error naming path. */
+int qat_h5_rehearsed(const char *path, int (*fn)(void *), void *arg);
 /* The same for an HDF5 file image in memory (a .keras archive's model.weights.h5): name is
  * used in messages. HDF5 copies the bytes, so data may be freed once this returns. */
 int qat_h5_reader_open_image(qat_h5_reader *r, const char *name, const void *data, size_t len);
