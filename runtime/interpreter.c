@@ -32,7 +32,6 @@ int rt_prepare_ops(qat_rt_model *m) {
 /* ---- arena planning ----------------------------------------------------------------------- */
 
 #define RT_ALIGN 16
-#define RT_MAX_ARENA ((size_t)1 << 31)
 
 typedef struct plan_item {
   int tensor;
@@ -66,14 +65,15 @@ int rt_plan_arena(qat_rt_model *m) {
   }
   const int keep = m->options.preserve_all_tensors;
   size_t total = 0;
+  const size_t cap = m->options.max_arena_bytes;
   for (int i = 0; i < m->n_tensors; i++) {
     rt_tensor *t = &m->tensors[i];
     if (t->const_data || !(t->is_input || t->producer >= 0)) continue;
     if (keep) t->first_use = 0, t->last_use = m->n_ops;
     const size_t sz = (t->bytes + RT_ALIGN - 1) / RT_ALIGN * RT_ALIGN;
-    if (sz > RT_MAX_ARENA - total) {
+    if (sz > cap || sz > cap - total) {
       rc = qat_fail(QAT_ERR_UNSUPPORTED, "%s: activations need more than %zu bytes", m->name,
-                    RT_MAX_ARENA);
+                    cap);
       goto cleanup;
     }
     total += sz;
@@ -124,6 +124,7 @@ int qat_rt_model_load_buffer(const void *data, size_t size, const char *name,
   if (!name) name = "model";
   qat_rt_options o = opt ? *opt : (qat_rt_options){0};
   if (o.max_file_bytes == 0) o.max_file_bytes = QAT_RT_DEFAULT_MAX_FILE_BYTES;
+  if (o.max_arena_bytes == 0) o.max_arena_bytes = QAT_RT_DEFAULT_MAX_ARENA_BYTES;
   if (o.max_file_bytes > 0x7fffffff) o.max_file_bytes = 0x7fffffff;
   if (o.flavor != QAT_RT_FLAVOR_LITERT && o.flavor != QAT_RT_FLAVOR_TFLM)
     return qat_fail(QAT_ERR_USAGE, "%s: unknown runtime flavor %d", name, (int)o.flavor);

@@ -553,12 +553,40 @@ static void test_corpus_count(void **state) {
   if (tb_have_fixtures()) assert_true(n_corpus >= 30);
 }
 
+/* The arena cap: hello_world's activations fit the default and a cap of their size, not one
+ * byte less (the planner sums before placing, so the cap bounds the sum). */
+static void test_arena_cap(void **state) {
+  (void)state;
+  if (!tb_have_fixtures()) {
+    skip();
+    return;
+  }
+  size_t len = 0;
+  uint8_t *buf = tb_read_file(FIXTURES "/hello_world_int8.tflite", &len);
+  assert_non_null(buf);
+  qat_rt_model *m = NULL;
+  assert_int_equal(qat_rt_model_load_buffer(buf, len, "m.tflite", NULL, &m), QAT_OK);
+  const size_t need = qat_rt_activation_bytes(m);
+  qat_rt_model_free(m);
+  assert_true(need > 0);
+  qat_rt_options opt = {.max_arena_bytes = need};
+  assert_int_equal(qat_rt_model_load_buffer(buf, len, "m.tflite", &opt, &m), QAT_OK);
+  qat_rt_model_free(m);
+  m = NULL;
+  opt.max_arena_bytes = need - 1;
+  assert_int_equal(qat_rt_model_load_buffer(buf, len, "m.tflite", &opt, &m), QAT_ERR_UNSUPPORTED);
+  assert_null(m);
+  assert_non_null(strstr(qat_error_message(), "m.tflite: activations need more than"));
+  free(buf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_corpus_structure), cmocka_unit_test(test_corpus_graph),
       cmocka_unit_test(test_corpus_built),     cmocka_unit_test(test_table_count_limit),
       cmocka_unit_test(test_corpus_count),     cmocka_unit_test(test_prefix_sweeps),
       cmocka_unit_test(test_bit_flips),
+      cmocka_unit_test(test_arena_cap),
       cmocka_unit_test(test_bit_flips_int16),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,7 @@
 /* ---- the table of all caps: X(reader, macro) -------------------------------------------- */
 #define QAT_LIMITS(X)                                                                        \
   X("tflite", QAT_RT_DEFAULT_MAX_FILE_BYTES)  /* file bytes (runtime.h) */                    \
+  X("tflite", QAT_RT_DEFAULT_MAX_ARENA_BYTES) /* activation arena (runtime.h) */             \
   X("tflite", QAT_RT_MAX_DEPTH)               /* flatbuffer table nesting */                  \
   X("tflite", QAT_RT_MAX_TABLES)              /* flatbuffer tables */                         \
   X("tflite", QAT_RT_MAX_TENSORS)             /* tensors in the graph */                      \

@@ -46,6 +46,7 @@ enum { QAT_TFLITE_BUILTIN_OPS(QAT_RT_OP_ENUM_) };
 /* Default cap on the file size; qat_rt_options.max_file_bytes changes it (at most 2^31 - 1,
  * the flatbuffer format's own limit). */
 #define QAT_RT_DEFAULT_MAX_FILE_BYTES ((size_t)1 << 30)
+#define QAT_RT_DEFAULT_MAX_ARENA_BYTES ((size_t)1 << 31)
 /* Limits of the structural verifier, the official flatbuffers::Verifier's defaults. */
 #define QAT_RT_MAX_DEPTH 64
 #define QAT_RT_MAX_TABLES 1000000
@@ -71,6 +72,7 @@ typedef enum qat_rt_flavor {
 
 typedef struct qat_rt_options {
   size_t max_file_bytes; /* 0: QAT_RT_DEFAULT_MAX_FILE_BYTES */
+  size_t max_arena_bytes; /* activation memory a file may ask for; 0: QAT_RT_DEFAULT_MAX_ARENA_BYTES */
   qat_rt_flavor flavor;
   int preserve_all_tensors; /* give every activation its own arena slot, so that all
                                intermediate tensors stay readable after qat_rt_invoke (for
