@@ -217,8 +217,9 @@ static void sb_stats(sbuf *b, const qat_parity_stats *s) {
             share(s->identical, s->values), (long long)s->max_lsb, s->values ? s->sum_lsb / (double)s->values : 0.0);
   if (isinf(sqnr) || isnan(sqnr)) sb_printf(b, "\"sqnr_db\":null,");
   else sb_printf(b, "\"sqnr_db\":%.3f,", sqnr);
-  sb_printf(b, "\"clipped\":%.6f,\"own_identical\":%.6f,\"own_max_lsb\":%lld", share(s->clipped, s->values),
-            share(s->local_identical, s->values), (long long)s->local_max_lsb);
+  sb_printf(b, "\"clipped\":%.6f,\"saturated\":%.6f,\"own_identical\":%.6f,\"own_max_lsb\":%lld",
+            share(s->clipped, s->values), share(s->saturated, s->values), share(s->local_identical, s->values),
+            (long long)s->local_max_lsb);
 }
 
 int qat_parity_json(const char *ckpt, const char *tflite, const float *x, const int32_t *labels, int64_t count,

@@ -2,6 +2,7 @@
  * every observed activation quantizer's range from what it saw. Its own library (qat_calib_core,
  * no checkpoint or training code), so that the training loop seeds its observers through the
  * very path `qat export --calibrate` takes. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,66 @@ int qat_calib_seed_observers(qat_model *m, const qat_dataset *train, int64_t bat
     fq->observer.warmup = q->observer == QAT_OBSERVER_EMA && q->ema_warmup;
   }
   return QAT_OK;
+}
+
+int qat_calib_fit_logits(qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed, float before[2],
+                         float after[2]) {
+  before[0] = before[1] = after[0] = after[1] = 0.0f;
+  const qat_quantize_spec *q = &m->spec.quantize;
+  if (!q->enabled || batches < 1 || train->n < 1 || !m->logits) return QAT_OK;
+  qat_node *site = NULL;
+  for (int k = 0; k < m->graph.n_nodes && !site; k++) {
+    qat_node *nd = &m->graph.nodes[k];
+    qat_fq *fq = qat_node_fq(nd);
+    if (nd->output == m->logits && fq && fq->role == QAT_FQ_ACTIVATION && !fq->learned && !fq->fixed &&
+        fq->act == QAT_ACTIVATION_LINEAR && fq->observer.initialized && nd->n_inputs >= 1)
+      site = nd;
+  }
+  if (!site) return QAT_OK;
+  qat_fq *fq = qat_node_fq(site);
+  before[0] = after[0] = fq->observer.min;
+  before[1] = after[1] = fq->observer.max;
+  qat_dataset sample;
+  memset(&sample, 0, sizeof sample);
+  int64_t count = batches > INT64_MAX / m->max_batch ? INT64_MAX : batches * m->max_batch;
+  int rc = qat_dataset_sample(train, count, seed, &sample);
+  if (rc) return rc;
+  const int bs = m->max_batch;
+  const int64_t px = (int64_t)sample.h * sample.w * sample.c;
+  qat_batcher b;
+  memset(&b, 0, sizeof b);
+  float *x = malloc((size_t)(bs * px) * sizeof *x);
+  int32_t *y = malloc((size_t)bs * sizeof *y);
+  rc = !x || !y ? qat_fail(QAT_ERR_NOMEM, "out of memory fitting the logits' range") : QAT_OK;
+  if (!rc) rc = qat_batcher_init(&b, &sample, bs, 0, 0, 0);
+  float lo = fq->observer.min, hi = fq->observer.max;
+  const int64_t nb = rc ? 0 : qat_batcher_num_batches(&b);
+  for (int64_t k = 0; k < nb && !rc; k++) {
+    int got = qat_batcher_get(&b, k, x, y);
+    if (got < 0) {
+      rc = got;
+      break;
+    }
+    qat_exec ex = {.fake_quant = 1, .freeze_observers = 1}; /* the deployed model */
+    qat_model_forward(m, x, got, &ex);
+    const qat_tensor *in = site->inputs[0];
+    const int64_t cnt = qat_tensor_size(in) / in->dims[0] * got;
+    for (int64_t i = 0; i < cnt; i++) {
+      const float v = in->data[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  if (!rc && isfinite(lo) && isfinite(hi) && (lo < fq->observer.min || hi > fq->observer.max)) {
+    fq->observer.min = after[0] = lo;
+    fq->observer.max = after[1] = hi;
+    fq->valid = 0; /* recomputed from the observer */
+  }
+  free(x);
+  free(y);
+  qat_batcher_free(&b);
+  qat_dataset_free(&sample);
+  return rc;
 }
 
 /* Batch-norm statistics still at their initial values (moving variance exactly 1 in every channel

@@ -687,8 +687,8 @@ static int freeze_list(const cfg_ctx *c, const cfg_node *n, const qat_model_spec
 }
 
 int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, const qat_model_spec *model, qat_train_spec *out) {
-  static const char *const keys[] = {"epochs",  "batch_size", "seed",
-                                     "threads", "optimizer",  "schedule", "freeze"};
+  static const char *const keys[] = {"epochs",  "batch_size", "seed",    "threads",
+                                     "optimizer", "schedule", "freeze", "steps_per_epoch"};
   const cfg_node *v[NKEYS(keys)];
   int rc;
 
@@ -714,5 +714,8 @@ int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, const qat_model_spec 
   if (v[4] && !qat_cfg_is_null(v[4]) && (rc = optimizer(c, v[4], &out->optimizer))) return rc;
   if (v[5] && !qat_cfg_is_null(v[5]) && (rc = schedule(c, v[5], &out->schedule))) return rc;
   if (v[6] && !qat_cfg_is_null(v[6]) && (rc = freeze_list(c, v[6], model, out))) return rc;
+  if (v[7] && !qat_cfg_is_null(v[7]) &&
+      (rc = qat_cfg_int(c, v[7], "train.steps_per_epoch", 1, INT_MAX, &out->steps_per_epoch)))
+    return rc;
   return 0;
 }

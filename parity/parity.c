@@ -77,6 +77,7 @@ static void accumulate(qat_parity_stats *s, const int8_t *q, const int8_t *want,
     s->signal += (double)f[k] * f[k];
     s->noise += err * err;
     s->clipped += f[k] < lo || f[k] > hi;
+    s->saturated += (q[k] == 127 && zp != 127) || (q[k] == -128 && zp != -128);
   }
   s->values += n;
 }

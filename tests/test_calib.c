@@ -201,6 +201,43 @@ static void test_seed_observers(void **state) {
   qat_config_free(&cfg);
 }
 
+/* The logits' range fits the final weights: after the kernel doubles (as training grows
+ * logits), the pass through the fake-quant model widens the output observer from the seeded
+ * [-1, 2] to what the doubled weights give, [-2, 4] (-1 quantized on the weight grid of
+ * max|w| = 4 is -64/127*4 = -2.0157...), and a second pass changes nothing: it never narrows. */
+static void test_fit_logits(void **state) {
+  (void)state;
+  qat_config cfg;
+  qat_model *m = NULL;
+  assert_int_equal(build_tiny(&cfg, &m, 2), 0);
+  const uint8_t px[10] = {255, 0, 0, 255, 51, 102, 255, 255, 0, 0};
+  qat_dataset ds;
+  make_set(&ds, px, 5);
+  assert_int_equal(qat_calib_seed_observers(m, &ds, 3, 1), 0);
+  qat_fq *out = m->layer_fq[1];
+  assert_true(out->observer.min == -1.0f && out->observer.max == 2.0f);
+  float before[2], after[2];
+  assert_int_equal(qat_calib_fit_logits(m, &ds, 0, 1, before, after), 0); /* 0 batches: nothing */
+  assert_true(out->observer.min == -1.0f && out->observer.max == 2.0f);
+  const qat_param *k = qat_model_find_param(m, "d/kernel");
+  k->tensor->data[0] = 4.0f;
+  k->tensor->data[1] = -2.0f;
+  assert_int_equal(qat_calib_fit_logits(m, &ds, 3, 1, before, after), 0);
+  assert_true(before[0] == -1.0f && before[1] == 2.0f);
+  assert_true(fabsf(after[1] - 4.0f) < 1e-5f);
+  assert_true(fabsf(after[0] - (-64.0f / 127.0f * 4.0f)) < 1e-5f);
+  assert_true(out->observer.min == after[0] && out->observer.max == after[1]);
+  assert_int_equal(qat_calib_fit_logits(m, &ds, 3, 1, before, after), 0);
+  assert_true(before[0] == after[0] && before[1] == after[1]);
+  /* smaller weights again: the range stays (the EMA, not this pass, narrows it) */
+  k->tensor->data[0] = 1.0f;
+  assert_int_equal(qat_calib_fit_logits(m, &ds, 3, 1, before, after), 0);
+  assert_true(out->observer.min == before[0] && out->observer.max == before[1]);
+  qat_dataset_free(&ds);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+}
+
 static void test_float_checkpoint(void **state) {
   (void)state;
   char dir[] = "/tmp/qat_calib_XXXXXX";
@@ -250,6 +287,7 @@ int main(void) {
       cmocka_unit_test(test_mse_hand),
       cmocka_unit_test(test_calibrate_minmax_hand),
       cmocka_unit_test(test_seed_observers),
+      cmocka_unit_test(test_fit_logits),
       cmocka_unit_test(test_float_checkpoint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

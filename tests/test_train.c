@@ -156,6 +156,27 @@ static void test_loss_falls_and_accuracy_rises(void **state) {
   qat_config_free(&cfg);
 }
 
+/* train.steps_per_epoch: each epoch stops after that many batches (10 per pass here); more
+ * than one pass is capped at the pass. */
+static void test_steps_per_epoch(void **state) {
+  (void)state;
+  qat_config cfg;
+  load_config(&cfg, "{name: adam, learning_rate: 0.01}", 2);
+  char out[600];
+  snprintf(out, sizeof out, "%s/short_epochs", dir);
+  qat_train_options o = {out, NULL, NULL, NULL};
+  qat_train_result res;
+  cfg.train.steps_per_epoch = 3;
+  if (qat_train(&cfg, &o, &res)) fail_msg("%s", qat_error_message());
+  assert_int_equal(res.epochs, 2);
+  assert_int_equal(res.steps, 6);
+  snprintf(out, sizeof out, "%s/capped_epochs", dir);
+  cfg.train.steps_per_epoch = 1000;
+  if (qat_train(&cfg, &o, &res)) fail_msg("%s", qat_error_message());
+  assert_int_equal(res.steps, 20);
+  qat_config_free(&cfg);
+}
+
 static void resume_check(const char *tag, const char *quantize) {
   qat_config cfg;
   load_config_q(&cfg, "{name: sgd, learning_rate: 0.05, momentum: 0.9, nesterov: true}", 3, quantize);
@@ -340,6 +361,7 @@ static void test_data_that_does_not_fit_the_model(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_steps_per_epoch),
       cmocka_unit_test(test_loss_falls_and_accuracy_rises),
       cmocka_unit_test(test_interrupted_run_resumes_bit_identically),
       cmocka_unit_test(test_interrupted_qat_run_resumes_bit_identically),

@@ -363,6 +363,7 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
     goto setup_failed;
   if ((rc = qat_batcher_set_augment(&batcher, &cfg->data.augment))) goto setup_failed;
   steps_per_epoch = qat_batcher_num_batches(&batcher);
+  if (ts->steps_per_epoch > 0 && ts->steps_per_epoch < steps_per_epoch) steps_per_epoch = ts->steps_per_epoch;
   if ((rc = qat_optimizer_init(&opt, &ts->optimizer, &ts->schedule, m->n_params, m->n_decay,
                                steps_per_epoch * ts->epochs)))
     goto setup_failed;
@@ -514,6 +515,21 @@ setup_done:
     p.kind = QAT_PROGRESS_EPOCH_END;
     qat_exec flags = {0};
     qat_model_schedule(m, global_step, &flags);
+    /* every checkpoint's logits range fits its weights (the EMA lags one step behind) */
+    if (flags.fake_quant && !flags.freeze_observers) {
+      float before[2], after[2];
+      if ((rc = qat_calib_fit_logits(m, &train, cfg->model.quantize.calibrate, ts->seed, before, after)))
+        goto cleanup;
+      if ((before[0] != after[0] || before[1] != after[1]) && o->progress) {
+        char note[240];
+        snprintf(note, sizeof note,
+                 "logits: range [%.4g, %.4g] widened to [%.4g, %.4g] to fit the epoch's final weights "
+                 "(%lld batches of training data through the fake-quant model)",
+                 before[0], before[1], after[0], after[1], (long long)cfg->model.quantize.calibrate);
+        qat_progress pn = {.kind = QAT_PROGRESS_DATA, .message = note};
+        if (qat_dist_max_int(d, o->progress(&pn, o->user))) goto interrupted;
+      }
+    }
     if (val.n > 0) {
       if ((rc = evaluate_dist(m, &val, ts->batch_size, flags.fake_quant, d, &p.val_loss, &p.val_accuracy)))
         goto cleanup;

@@ -77,6 +77,17 @@ int qat_calibrate(qat_model *m, const qat_dataset *ds, const qat_calib_options *
  * every observer already has a range (a checkpoint's), for LSQ activations, or batches < 1. */
 int qat_calib_seed_observers(qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed);
 
+/* The logits' range fits the weights it is saved with: the same `batches` batches as
+ * qat_calib_seed_observers go through the fake-quant model (inference mode, the deployed
+ * model's arithmetic) and the observer of the quantizer that produces m->logits is widened to
+ * the range of its input there. The EMA follows the logits one step late, and logits grow
+ * fastest in short runs (a fine-tune's first steps, a network trained from scratch): without
+ * this the int8 logits saturate (issue 14: 9 % after one step, 21 % after 20 steps from
+ * scratch). Never narrows; only a linear (unactivated) observed quantizer; nothing for LSQ or
+ * batches < 1. before/after: the range as [min, max] (equal when unchanged). */
+int qat_calib_fit_logits(qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed, float before[2],
+                         float after[2]);
+
 /* Batch norm of a network never trained, frozen: when every BatchNormalization still has its
  * initial statistics (moving variance exactly 1 in every channel, as Keras and qat init write
  * them), `batches` batches drawn as above run through the float model with batch statistics and

@@ -27,6 +27,9 @@ typedef struct qat_parity_stats {
   double sum_lsb;
   double signal, noise; /* sum f^2 and sum (f - dequantized file value)^2, f the float model's */
   int64_t clipped;      /* float values outside [(qmin - zp) s, (qmax - zp) s] */
+  int64_t saturated;    /* the file's values at a rail that is not an exact 0: what the deployed
+                           model itself clipped (its own pre-quantization value lay outside the
+                           range; the float model's values are another network's) */
   /* The op alone: its output when the file's op is fed the fake-quant model's (quantized)
    * inputs instead of its own earlier results. What the op's own rounding adds, apart from the
    * differences it inherits. */

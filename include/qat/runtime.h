@@ -72,11 +72,12 @@ typedef enum qat_rt_flavor {
 
 typedef struct qat_rt_options {
   size_t max_file_bytes; /* 0: QAT_RT_DEFAULT_MAX_FILE_BYTES */
-  size_t max_arena_bytes; /* activation memory a file may ask for; 0: QAT_RT_DEFAULT_MAX_ARENA_BYTES */
   qat_rt_flavor flavor;
   int preserve_all_tensors; /* give every activation its own arena slot, so that all
                                intermediate tensors stay readable after qat_rt_invoke (for
                                per-layer comparisons); the default shares memory */
+  size_t max_arena_bytes;   /* activation memory a file may ask for (last: bindings that mirror
+                               the fields before it keep working); 0: the default below */
 } qat_rt_options;
 
 typedef struct qat_rt_tensor_info {

@@ -228,6 +228,8 @@ typedef struct qat_schedule_spec {
 typedef struct qat_train_spec {
   int epochs;          /* default 1 */
   int batch_size;      /* default 32 */
+  int steps_per_epoch; /* at most this many batches per epoch (Keras's steps_per_epoch); 0: the
+                          whole training set */
   uint64_t seed;       /* default 1 */
   int threads;         /* 0 = OpenMP's default */
   qat_optimizer_spec optimizer;

@@ -68,7 +68,8 @@ class _ExportRequest(_c.Structure):
 
 
 class _RtOptions(_c.Structure):
-    _fields_ = [("max_file_bytes", _c.c_size_t), ("flavor", _c.c_int), ("preserve_all_tensors", _c.c_int)]
+    _fields_ = [("max_file_bytes", _c.c_size_t), ("flavor", _c.c_int), ("preserve_all_tensors", _c.c_int),
+                ("max_arena_bytes", _c.c_size_t)]
 
 
 class _TensorInfo(_c.Structure):

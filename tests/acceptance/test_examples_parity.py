@@ -10,10 +10,13 @@ CIFAR-10 batches) a float checkpoint is trained briefly, then quantization-aware
     - from scratch (no float checkpoint, fake quant from the first step),
 
 and each result is exported int8 and compared with `qat eval --compare`: >= 99 % of the final
-outputs bit-identical to the fake-quant model, max 1 LSB, top-1 agreement >= 99.9 %. The
-clipping at the logits is printed, not held: issue 14's < 1 % is not met by every short run
-(cifar10_cnn from scratch clipped 27.85 % of its logits after 20 steps). Fashion-MNIST comes from Debian's dataset-fashion-mnist (its
-examples skip with a message where it is absent).
+outputs bit-identical to the fake-quant model, max 1 LSB, top-1 agreement >= 99.9 %, and
+< 1 % of the int8 logits saturated (at a rail: clipped by the deployed model's range; the
+float model's values outside the range are printed beside it). "1 step" is
+`train.steps_per_epoch: 1` on the whole training set, as a user stops a fine-tune early (so
+the ranges are calibrated on 8 batches, not on the one batch a one-batch training set has).
+Fashion-MNIST comes from Debian's dataset-fashion-mnist (its examples skip with a message
+where it is absent).
 
     python3 tests/acceptance/test_examples_parity.py --qat build/qat --work build
 """
@@ -93,6 +96,13 @@ def networks(work):
     return nets
 
 
+def one_step(text, what):
+    """train.steps_per_epoch: 1, in the train section's flow or block style."""
+    if re.search(r"^train: *\{", text, flags=re.M):
+        return sub(text, r"^train: *\{", "train: {steps_per_epoch: 1, ", what)
+    return sub(text, r"^train:\n", "train:\n  steps_per_epoch: 1\n", what)
+
+
 def set_data(text, line, what):
     return sub(text, r"^data:.*\n(?:  .*\n)*", line + "\n", what)
 
@@ -123,11 +133,13 @@ def main():
             f.write(set_data(float_text, data(2048), name))
         run([a.qat, "train", cfg, "--out", os.path.join(d, "float"), "--epochs", "1", "--threads", "2"])
         float_ckpt = os.path.join(d, "float", "checkpoint.h5")
-        variants = {"1 step from float": (float_ckpt, batch), "1 epoch from float": (float_ckpt, EPOCH),
+        variants = {"1 step from float": (float_ckpt, 2048), "1 epoch from float": (float_ckpt, EPOCH),
                     "from scratch": (None, 4096)}
         for label, (init, limit) in variants.items():
             tag = label.replace(" ", "_")
             text = set_data(with_init(qat_text, init, name), data(limit), name)
+            if label.startswith("1 step"):
+                text = one_step(text, name)
             cfg = os.path.join(d, tag + ".yaml")
             with open(cfg, "w") as f:
                 f.write(text)
@@ -138,14 +150,13 @@ def main():
             run([a.qat, "export", ckpt, "--mode", "int8", "-o", model])
             r = json.loads(run([a.qat, "eval", "--compare", ckpt, model, "--limit", "256", "--json"]))
             o = r["output"]
-            ok = o["identical"] >= 0.99 and o["max_lsb"] <= 1 and r["top1_agreement"] >= 0.999
-            # clipping at the logits is a range question, not parity: reported, not held (a few
-            # steps from scratch grow the logits faster than the EMA range follows)
+            ok = (o["identical"] >= 0.99 and o["max_lsb"] <= 1 and r["top1_agreement"] >= 0.999
+                  and o["saturated"] < 0.01)
             print(f"{name}, {label}: {r['samples']} samples, {100 * o['identical']:.2f} % bit-identical, "
                   f"max {o['max_lsb']} LSB, top-1 agreement {100 * r['top1_agreement']:.2f} %, "
-                  f"clipped {100 * o['clipped']:.2f} %, accuracy fake-quant {r['fakequant_accuracy']:.3f} "
-                  f"int8 {r['int8_accuracy']:.3f}: {'parity met' if ok else 'parity NOT met'}"
-                  f"{'' if o['clipped'] < 0.01 else ' (clipping above 1 %)'}")
+                  f"logits saturated {100 * o['saturated']:.2f} % (float model outside the range "
+                  f"{100 * o['clipped']:.2f} %), accuracy fake-quant {r['fakequant_accuracy']:.3f} "
+                  f"int8 {r['int8_accuracy']:.3f}: {'target met' if ok else 'target NOT met'}")
             if not ok:
                 failed.append(f"{name} ({label})")
     if failed:
