@@ -18,7 +18,7 @@
 #include "qat/export.h"
 #include "qat/quant.h"
 
-static int int16_params(const qat_fq *fq, float *scale, int64_t *zp) {
+int qat_export_int16x8_act_params(const qat_fq *fq, float *scale, int64_t *zp) {
   float lo, hi;
   if (fq->observer.initialized) {
     lo = fq->observer.min;
@@ -47,7 +47,7 @@ static const lower_qmode mode_int16x8 = {
     .act = QAT_TFLITE_INT16,
     .softmax_scale = 1.0f / 32768.0f,
     .softmax_zp = 0,
-    .act_params = int16_params,
+    .act_params = qat_export_int16x8_act_params,
     .validate = qat_export_validate_int16x8,
 };
 

@@ -205,15 +205,16 @@ static int fq_add_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
   const int32_t zp = fq->zero_point[0];
   int32_t mult[3], act_min, act_max;
   int shift[3];
-  if (qat_add_multipliers(s1, s2, s_out, 20, mult, shift) ||
+  const int left_shift = fq->wide ? 15 : 20; /* add.cc: int16 (16x8), int8 */
+  if (qat_add_multipliers(s1, s2, s_out, left_shift, mult, shift) ||
       qat_activation_bounds(s_out, zp, fq->qmin, fq->qmax, fq->act == QAT_ACTIVATION_LINEAR ? -INFINITY : 0.0f,
                             act_upper(fq->act), &act_min, &act_max))
     return 0;
   const float *pa = ta->data, *pb = tb->data;
 #pragma omp parallel for schedule(static) if (n > FQ_CHUNK)
   for (int64_t i = 0; i < n; i++) {
-    const int32_t q = qat_add_requantize(centered(pa[i], s1), centered(pb[i], s2), mult, shift, 20, zp, act_min,
-                                         act_max);
+    const int32_t q = qat_add_requantize(centered(pa[i], s1), centered(pb[i], s2), mult, shift, left_shift, zp,
+                                         act_min, act_max);
     y[i] = (float)(q - zp) * s_out;
   }
   return 1;
@@ -264,7 +265,8 @@ static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y, const qat_e
   }
   const int64_t n = qat_tensor_size(x), chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
   const qat_requant_job job = {.x = src, .y = y, .acc_bias = folded ? fq->requant_bias : NULL, .channels = channels,
-                               .fixed_point = fq->requant == QAT_REQUANT_FIXED_POINT, .s_in = s_in,
+                               .fixed_point = fq->requant == QAT_REQUANT_FIXED_POINT,
+                               .wide = fq->wide, .s_in = s_in,
                                .w_scale = w->scale, .per_tensor = per_tensor, .mult = fq->requant_mult,
                                .shift = fq->requant_shift, .eff = fq->requant_eff, .zp = zp,
                                .act_min = act_min, .act_max = act_max, .s_out = s_out};

@@ -28,6 +28,21 @@ static inline float one(const qat_requant_job *j, int64_t i) {
   const int c = (int)(i % j->channels);
   /* the bias grid's scale, a float product as the bias quantizer forms it */
   const float s_acc = j->s_in * j->w_scale[j->per_tensor ? 0 : c];
+  if (j->wide) {
+    double a = round((double)j->x[i] / (double)s_acc) + (j->acc_bias ? j->acc_bias[c] : 0.0);
+    const double lim = 140737488355327.0; /* 2^47 - 1: the int64 overload's domain */
+    a = a == a ? (a > lim ? lim : a < -lim ? -lim : a) : 0.0;
+    int64_t q;
+    if (j->fixed_point) {
+      q = (int64_t)qat_multiply_by_quantized_multiplier_int64((int64_t)a, j->mult[c], j->shift[c]);
+    } else {
+      const double r = round(a * j->eff[c]);
+      q = r >= -2147483648.0 && r < 2147483648.0 ? (int64_t)r : INT32_MIN;
+    }
+    q += j->zp;
+    q = q < j->act_min ? j->act_min : q > j->act_max ? j->act_max : q;
+    return (float)(q - j->zp) * j->s_out;
+  }
   const int32_t acc = sat_int32(round((double)j->x[i] / (double)s_acc) + (j->acc_bias ? j->acc_bias[c] : 0.0));
   int64_t q;
   if (j->fixed_point) {
@@ -152,6 +167,6 @@ void qat_requant_run(const qat_requant_job *j) {
     const char *e = getenv("QAT_SIMD");
     simd = !(e && e[0] == '0');
   }
-  if (simd && qat_requant_run_avx2(j) == 0) return;
+  if (simd && !j->wide && qat_requant_run_avx2(j) == 0) return;
   qat_requant_run_ref(j);
 }

@@ -13,6 +13,8 @@ typedef struct qat_requant_job {
   int64_t begin, end;
   int channels;  /* element i is channel i % channels */
   int fixed_point; /* 1: Q31 multiplier and shift (mult, shift); 0: round(acc * eff[c]) */
+  int wide;        /* the 16x8 kernels: an int64 accumulator; fixed_point with
+                      qat_multiply_by_quantized_multiplier_int64; the plain C path only */
   float s_in;
   const float *w_scale; /* per channel, or one value when per_tensor */
   int per_tensor;

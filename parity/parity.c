@@ -1,11 +1,14 @@
-/* The parity report (include/qat/parity.h): a quantization-aware model against its int8 file,
- * layer by layer. The model runs a batch twice (float, then fake quant); the file runs each
- * sample of the batch on its own (batch 1), with every intermediate tensor kept readable. */
+/* The parity report (include/qat/parity.h): a quantization-aware model against its int8 (or
+ * int16x8) file, layer by layer. The model runs a batch twice (float, then fake quant); the
+ * file runs each sample of the batch on its own (batch 1), with every intermediate tensor kept
+ * readable. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "qat/error.h"
+#include "qat/export.h"
+#include "qat/fq.h"
 #include "qat/parity.h"
 #include "qat/quant.h"
 
@@ -17,7 +20,7 @@ typedef enum map_kind {
 
 typedef struct mapped {
   map_kind kind;
-  int8_t *want;    /* the fake-quant model's values of one sample, quantized */
+  void *want;      /* the fake-quant model's values of one sample, quantized (the file's type) */
   int produced;    /* an op's output (else the graph input: no op of its own to run alone) */
   int64_t per;     /* values per sample */
   float *floats;   /* the float model's values for the current batch */
@@ -40,6 +43,7 @@ static int ends_with(const char *s, size_t len, const char *suffix) {
 static int tensor_layer(const qat_model *m, const char *name, map_kind *kind) {
   size_t len = strlen(name);
   if (ends_with(name, len, "/int8")) len -= 5;
+  else if (ends_with(name, len, "/int16")) len -= 6;
   int linear = ends_with(name, len, "/linear");
   if (linear) len -= 7;
   if (len == 5 && !strncmp(name, "input", 5) && !linear) {
@@ -65,26 +69,43 @@ static void softmax_row(const float *logits, int n, float *p) {
   for (int j = 0; j < n; j++) p[j] = (float)(exp((double)logits[j] - mx) / sum);
 }
 
-static void accumulate(qat_parity_stats *s, const int8_t *q, const int8_t *want, const float *f, int64_t n,
-                       float scale, int32_t zp) {
-  const float lo = (float)(-128 - zp) * scale, hi = (float)(127 - zp) * scale;
+/* The file's integers: int8, or int16 in a 16x8 file. */
+typedef struct grid {
+  int type; /* QAT_RT_INT8 or QAT_RT_INT16 */
+  int qmin, qmax;
+  size_t size;
+} grid;
+
+static int get_q(const grid *g, const void *p, int64_t k) {
+  return g->type == QAT_RT_INT16 ? ((const int16_t *)p)[k] : ((const int8_t *)p)[k];
+}
+
+static void set_q(const grid *g, void *p, int64_t k, int v) {
+  if (g->type == QAT_RT_INT16) ((int16_t *)p)[k] = (int16_t)v;
+  else ((int8_t *)p)[k] = (int8_t)v;
+}
+
+static void accumulate(qat_parity_stats *s, const grid *g, const void *qv, const void *wantv, const float *f,
+                       int64_t n, float scale, int32_t zp) {
+  const float lo = (float)(g->qmin - zp) * scale, hi = (float)(g->qmax - zp) * scale;
   for (int64_t k = 0; k < n; k++) {
-    int d = abs((int)q[k] - (int)want[k]);
+    const int q = get_q(g, qv, k);
+    int d = abs(q - get_q(g, wantv, k));
     s->identical += d == 0;
     s->sum_lsb += d;
     if (d > s->max_lsb) s->max_lsb = d;
-    double err = (double)f[k] - (double)(q[k] - zp) * scale;
+    double err = (double)f[k] - (double)(q - zp) * scale;
     s->signal += (double)f[k] * f[k];
     s->noise += err * err;
     s->clipped += f[k] < lo || f[k] > hi;
-    s->saturated += (q[k] == 127 && zp != 127) || (q[k] == -128 && zp != -128);
+    s->saturated += (q == g->qmax && zp != g->qmax) || (q == g->qmin && zp != g->qmin);
   }
   s->values += n;
 }
 
-static void accumulate_local(qat_parity_stats *s, const int8_t *q, const int8_t *want, int64_t n) {
+static void accumulate_local(qat_parity_stats *s, const grid *g, const void *q, const void *want, int64_t n) {
   for (int64_t k = 0; k < n; k++) {
-    int d = abs((int)q[k] - (int)want[k]);
+    int d = abs(get_q(g, q, k) - get_q(g, want, k));
     s->local_identical += d == 0;
     if (d > s->local_max_lsb) s->local_max_lsb = d;
   }
@@ -101,7 +122,7 @@ void qat_parity_free(qat_parity_report *r) {
 }
 
 /* Finds the file's int8 tensors that name the model's input or layers, in execution order. */
-static int map_tensors(qat_model *m, qat_rt_model *rt, qat_parity_report *r, mapped *map, int cap) {
+static int map_tensors(qat_model *m, qat_rt_model *rt, const grid *g, qat_parity_report *r, mapped *map, int cap) {
   int n = 0;
   int n_ops = qat_rt_num_ops(rt);
   for (int k = -1; k < n_ops; k++) {
@@ -114,7 +135,7 @@ static int map_tensors(qat_model *m, qat_rt_model *rt, qat_parity_report *r, map
     for (int o = 0; o < n_out; o++) {
       int ti = k < 0 ? qat_rt_input(rt, 0) : op.outputs[o];
       qat_rt_tensor_info t;
-      if (qat_rt_tensor(rt, ti, &t) || t.type != QAT_RT_INT8 || t.is_const || t.n_scales != 1) continue;
+      if (qat_rt_tensor(rt, ti, &t) || t.type != g->type || t.is_const || t.n_scales != 1) continue;
       map_kind kind;
       int li = tensor_layer(m, t.name, &kind);
       if (li < -1) continue;
@@ -153,6 +174,10 @@ static int map_tensors(qat_model *m, qat_rt_model *rt, qat_parity_report *r, map
 static void fill_input(const qat_rt_tensor_info *in, const float *x, int64_t n, void *dst) {
   if (in->type == QAT_RT_FLOAT32) {
     memcpy(dst, x, (size_t)n * sizeof *x);
+  } else if (in->type == QAT_RT_INT16) {
+    for (int64_t k = 0; k < n; k++)
+      ((int16_t *)dst)[k] =
+          (int16_t)qat_quantize_value(x[k], in->scales[0], (int32_t)in->zero_points[0], -32768, 32767);
   } else if (in->type == QAT_RT_INT8) {
     for (int64_t k = 0; k < n; k++)
       ((int8_t *)dst)[k] = (int8_t)qat_quantize_value(x[k], in->scales[0], (int32_t)in->zero_points[0], -128, 127);
@@ -160,6 +185,39 @@ static void fill_input(const qat_rt_tensor_info *in, const float *x, int64_t n, 
     for (int64_t k = 0; k < n; k++)
       ((uint8_t *)dst)[k] = (uint8_t)qat_quantize_value(x[k], in->scales[0], (int32_t)in->zero_points[0], 0, 255);
   }
+}
+
+/* A 16x8 file: every activation quantizer of the model moves to the file's grid (int16,
+ * symmetric, zero point 0, the scale the exporter derives from the same observed range:
+ * qat_export_int16x8_act_params; fixed ranges to TFLite's 1/32768); conv, depthwise and dense
+ * and add outputs requantized as the 16x8 kernels do (qat_fq.wide), AVERAGE_POOL_2D's rounded
+ * average as it is (the same in int16), the other int8 simulations (MEAN, MUL, ...) replaced by
+ * plain rounding. QAT trains on the int8 grid, so this is
+ * the 16-bit fake-quant model of the same weights and ranges. */
+static int simulate_int16x8(qat_model *m) {
+  for (int i = 0; i < m->n_fq; i++) {
+    qat_fq *fq = m->fq[i];
+    if (fq->role != QAT_FQ_ACTIVATION) continue;
+    if (fq->learned)
+      return qat_fail(QAT_ERR_UNSUPPORTED, "a 16x8 parity report of learned (LSQ) activation ranges");
+    float s = 1.0f / 32768.0f;
+    int64_t zp = 0;
+    int rc = fq->fixed ? QAT_OK : qat_export_int16x8_act_params(fq, &s, &zp);
+    if (rc) return rc;
+    fq->qmin = -32768;
+    fq->qmax = 32767;
+    fq->scale[0] = s;
+    fq->zero_point[0] = 0;
+    qat_quant_nudged_range(s, 0, fq->qmin, fq->qmax, &fq->nudged_min[0], &fq->nudged_max[0]);
+    fq->observer.initialized = 0; /* the parameters stay as set (the report never trains) */
+    fq->valid = 1;
+    /* conv, depthwise, dense and add: the 16x8 kernels' requantization; the rest plain */
+    const int wide = fq->requant == QAT_REQUANT_FIXED_POINT || fq->requant == QAT_REQUANT_DOUBLE ||
+                     fq->requant == QAT_REQUANT_ADD;
+    if (!wide) fq->requant = QAT_REQUANT_NONE;
+    fq->wide = wide;
+  }
+  return QAT_OK;
 }
 
 int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_parity_report *r) {
@@ -177,9 +235,18 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
   if (in.n_elems != per_in || per_sample(m->input) != per_in)
     return qat_fail(QAT_ERR_USAGE, "the file's input takes %lld values, the model %lld, a sample has %lld",
                     (long long)in.n_elems, (long long)per_sample(m->input), (long long)per_in);
-  if (in.type != QAT_RT_FLOAT32 && !((in.type == QAT_RT_INT8 || in.type == QAT_RT_UINT8) && in.n_scales == 1))
-    return qat_fail(QAT_ERR_USAGE, "the file's input is %s without one scale (expected float32, int8 or uint8)",
+  if (in.type != QAT_RT_FLOAT32 &&
+      !((in.type == QAT_RT_INT8 || in.type == QAT_RT_UINT8 || in.type == QAT_RT_INT16) && in.n_scales == 1))
+    return qat_fail(QAT_ERR_USAGE,
+                    "the file's input is %s without one scale (expected float32, int8, uint8 or int16)",
                     qat_rt_type_name(in.type));
+  /* int16 activations anywhere (the output is one): a 16x8 file, compared on its own grid */
+  grid g = {QAT_RT_INT8, -128, 127, 1};
+  if (out.type == QAT_RT_INT16 || in.type == QAT_RT_INT16) {
+    g = (grid){QAT_RT_INT16, -32768, 32767, 2};
+    int rc16 = simulate_int16x8(m);
+    if (rc16) return rc16;
+  }
   int cap = qat_rt_num_tensors(rt);
   r->layers = calloc((size_t)cap, sizeof *r->layers);
   mapped *map = calloc((size_t)cap, sizeof *map);
@@ -199,7 +266,7 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory for the parity report");
     goto done;
   }
-  if ((rc = map_tensors(m, rt, r, map, cap))) goto done;
+  if ((rc = map_tensors(m, rt, &g, r, map, cap))) goto done;
   if (!(entry_of = malloc((size_t)cap * sizeof *entry_of))) {
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory for the parity report");
     goto done;
@@ -210,7 +277,7 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
   for (int i = 0; i < r->n_layers; i++) {
     map[i].floats = malloc((size_t)batch * (size_t)map[i].per * sizeof(float));
     map[i].softmax = map[i].kind == MAP_SOFTMAX ? malloc((size_t)classes * sizeof(float)) : NULL;
-    map[i].want = malloc((size_t)map[i].per);
+    map[i].want = malloc((size_t)map[i].per * g.size);
     if (!map[i].floats || !map[i].want || (map[i].kind == MAP_SOFTMAX && !map[i].softmax)) {
       rc = qat_fail(QAT_ERR_NOMEM, "out of memory for the parity report");
       goto done;
@@ -254,11 +321,11 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
           ref = map[i].softmax;
         }
         for (int64_t k = 0; k < per; k++)
-          map[i].want[k] = (int8_t)qat_quantize_value(ref[k], L->scale, L->zero_point, -128, 127);
+          set_q(&g, map[i].want, k, qat_quantize_value(ref[k], L->scale, L->zero_point, g.qmin, g.qmax));
       }
       if ((rc = qat_rt_invoke(rt))) goto done;
       for (int i = 0; i < r->n_layers; i++) {
-        accumulate(&r->layers[i].s, qat_rt_tensor_data(rt, r->layers[i].tensor), map[i].want,
+        accumulate(&r->layers[i].s, &g, qat_rt_tensor_data(rt, r->layers[i].tensor), map[i].want,
                    map[i].floats + s * map[i].per, map[i].per, r->layers[i].scale, r->layers[i].zero_point);
         if (!map[i].produced) r->layers[i].s.local_identical = r->layers[i].s.identical;
       }
@@ -270,11 +337,12 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
         for (int j = 0; j < op.n_inputs; j++)
           if (op.inputs[j] >= 0 && entry_of[op.inputs[j]] >= 0)
             memcpy(qat_rt_tensor_data(rt, op.inputs[j]), map[entry_of[op.inputs[j]]].want,
-                   (size_t)map[entry_of[op.inputs[j]]].per);
+                   (size_t)map[entry_of[op.inputs[j]]].per * g.size);
         if ((rc = qat_rt_invoke_ops(rt, k, k + 1))) goto done;
         for (int j = 0; j < op.n_outputs; j++) {
           int e = entry_of[op.outputs[j]];
-          if (e >= 0) accumulate_local(&r->layers[e].s, qat_rt_tensor_data(rt, op.outputs[j]), map[e].want, map[e].per);
+          if (e >= 0)
+            accumulate_local(&r->layers[e].s, &g, qat_rt_tensor_data(rt, op.outputs[j]), map[e].want, map[e].per);
         }
       }
       int fq_pred = qat_rt_argmax(QAT_RT_FLOAT32, m->logits->data + (int64_t)s * classes, classes);

@@ -33,7 +33,7 @@ static int write_data_attrs(qat_h5_writer *w, const qat_checkpoint_data *d) {
   return rc;
 }
 
-int qat_checkpoint_read_class_names(const char *path, char ***names, int *n) {
+static int read_class_names(const char *path, char ***names, int *n) {
   *names = NULL;
   *n = 0;
   qat_h5_reader r;
@@ -123,7 +123,7 @@ static int check_format(qat_h5_reader *r, const char *path) {
   return QAT_OK;
 }
 
-int qat_checkpoint_read_config(const char *path, char **config_text) {
+static int read_config(const char *path, char **config_text) {
   qat_h5_reader r;
   int rc = qat_h5_reader_open(&r, path);
   if (rc) return rc;
@@ -132,7 +132,7 @@ int qat_checkpoint_read_config(const char *path, char **config_text) {
   return rc;
 }
 
-int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_checkpoint_meta *meta) {
+static int load(const char *path, qat_model *m, qat_optimizer *opt, qat_checkpoint_meta *meta) {
   float (*obs)[3] = NULL;
   int *have_obs = NULL;
   int64_t *updates = NULL;
@@ -249,7 +249,7 @@ close_reader:
 
 /* The stored config's relative data paths are relative to the folder of the config it was
  * trained from, and its classes are the ones it was trained with. */
-static int data_from_checkpoint(const char *path, qat_data_spec *d) {
+static int data_from_checkpoint_now(const char *path, qat_data_spec *d) {
   qat_h5_reader r;
   int rc = qat_h5_reader_open(&r, path);
   if (rc) return rc;
@@ -263,6 +263,56 @@ static int data_from_checkpoint(const char *path, qat_data_spec *d) {
   qat_h5_reader_close(&r);
   if (rc || d->n_class_names) return rc;
   return qat_checkpoint_read_class_names(path, &d->class_names, &d->n_class_names);
+}
+
+/* ---- the reads: each one made by a child first, as a whole (qat_h5_rehearsed) ------------- */
+
+typedef struct read_args {
+  const char *path;
+  char ***names;
+  int *n;
+  char **text;
+  qat_model *m;
+  qat_optimizer *opt;
+  qat_checkpoint_meta *meta;
+  qat_data_spec *data;
+} read_args;
+
+static int class_names_call(void *p) {
+  read_args *a = p;
+  return read_class_names(a->path, a->names, a->n);
+}
+static int config_call(void *p) {
+  read_args *a = p;
+  return read_config(a->path, a->text);
+}
+static int load_call(void *p) {
+  read_args *a = p;
+  return load(a->path, a->m, a->opt, a->meta);
+}
+static int data_call(void *p) {
+  read_args *a = p;
+  return data_from_checkpoint_now(a->path, a->data);
+}
+
+int qat_checkpoint_read_class_names(const char *path, char ***names, int *n) {
+  read_args a = {.path = path, .names = names, .n = n};
+  return qat_h5_rehearsed(path, class_names_call, &a);
+}
+
+int qat_checkpoint_read_config(const char *path, char **config_text) {
+  read_args a = {.path = path, .text = config_text};
+  return qat_h5_rehearsed(path, config_call, &a);
+}
+
+int qat_checkpoint_load(const char *path, qat_model *m, qat_optimizer *opt, qat_checkpoint_meta *meta) {
+  read_args a = {.path = path, .m = m, .opt = opt, .meta = meta};
+  return qat_h5_rehearsed(path, load_call, &a);
+}
+
+static int data_from_checkpoint(const char *path, qat_data_spec *d) {
+  read_args a = {.path = path, .data = d};
+  return qat_h5_rehearsed(path, data_call, &a);
 }
 
 int qat_checkpoint_config(const char *path, qat_config *cfg) {

@@ -108,6 +108,9 @@ int qat_export_validate_int8(const qat_tflite_model *t);
  * The result passes qat_export_validate_int16x8; what TFLite cannot run in 16x8 is refused
  * (QAT_ERR_UNSUPPORTED, naming the layer), never written. */
 int qat_export_int16x8(const qat_model *m, qat_export_io io, qat_tflite_model *out);
+/* The int16 scale (zero point 0) the 16x8 export gives an activation quantizer's range. */
+struct qat_fq;
+int qat_export_int16x8_act_params(const struct qat_fq *fq, float *scale, int64_t *zp);
 
 /* Checks a 16x8 graph against what TFLite's int16 kernels accept, naming the layer and the
  * rule on failure (QAT_ERR_UNSUPPORTED): activations int16 per tensor with zero point 0;

@@ -62,6 +62,9 @@ typedef struct qat_fq {
  * Rounding once in float differs from TFLite's double
    * rounding in about 1 output of 1,500 (measured on the seed CNN's first conv). */
   qat_requant requant;
+  int wide; /* as the 16x8 kernels compute (the parity report's int16 simulation): FIXED_POINT
+               and DOUBLE with an int64 accumulator, FIXED_POINT's multiplier reduced to 16 bits
+               (qat_multiply_by_quantized_multiplier_int64); ADD with left shift 15 */
   int32_t *requant_mult; /* per output channel (requant_channels): Q31 multiplier and shift, */
   int *requant_shift;    /* or the double multiplier, recomputed each forward; no allocation */
   double *requant_eff;   /* in the training loop */
