@@ -177,6 +177,62 @@ static void test_steps_per_epoch(void **state) {
   qat_config_free(&cfg);
 }
 
+static void copy_file(const char *from, const char *to) {
+  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+  assert_true(a && b);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+  fclose(a);
+  fclose(b);
+}
+
+static float *read_any(const char *ckpt, const char *name, size_t *bytes) {
+  qat_h5_reader rd;
+  assert_int_equal(qat_h5_reader_open(&rd, ckpt), 0);
+  int rank;
+  int64_t dims[QAT_H5_MAX_RANK];
+  void *v = NULL;
+  if (qat_h5_read_array_alloc(&rd, name, QAT_H5_F32, &rank, dims, &v, 1u << 24, 0)) fail_msg("%s", qat_error_message());
+  qat_h5_reader_close(&rd);
+  *bytes = sizeof(float);
+  for (int d = 0; d < rank; d++) *bytes *= (size_t)dims[d];
+  return v;
+}
+
+/* Killed between writing epoch_003.h5 and checkpoint.h5 (which still holds epoch 2), then
+ * resumed from epoch_003.h5, the last: no epoch is left to run, and checkpoint.h5 must become
+ * epoch 3 (kill_resume found it left at epoch 2). */
+static void test_resume_from_the_last_epoch(void **state) {
+  (void)state;
+  qat_config cfg;
+  load_config(&cfg, "{name: adam, learning_rate: 0.01}", 3);
+  char out[600], cut[600], from[700], to[700];
+  snprintf(out, sizeof out, "%s/last_epoch", dir);
+  qat_train_options o = {out, NULL, NULL, NULL};
+  qat_train_result res;
+  if (qat_train(&cfg, &o, &res)) fail_msg("%s", qat_error_message());
+  snprintf(cut, sizeof cut, "%s/last_epoch_cut", dir);
+  assert_int_equal(mkdir(cut, 0755), 0);
+  snprintf(from, sizeof from, "%s/epoch_002.h5", out);
+  snprintf(to, sizeof to, "%s/checkpoint.h5", cut);
+  copy_file(from, to);
+  snprintf(from, sizeof from, "%s/epoch_003.h5", out);
+  snprintf(to, sizeof to, "%s/epoch_003.h5", cut);
+  copy_file(from, to);
+  qat_train_options oc = {cut, to, NULL, NULL};
+  if (qat_train(&cfg, &oc, &res)) fail_msg("%s", qat_error_message());
+  assert_int_equal(res.epochs, 3);
+  snprintf(to, sizeof to, "%s/checkpoint.h5", cut);
+  size_t na, nb;
+  float *a = read_any(from, "params/dense/kernel", &na), *b = read_any(to, "params/dense/kernel", &nb);
+  assert_int_equal(na, nb);
+  assert_memory_equal(a, b, na);
+  free(a);
+  free(b);
+  qat_config_free(&cfg);
+}
+
 static void resume_check(const char *tag, const char *quantize) {
   qat_config cfg;
   load_config_q(&cfg, "{name: sgd, learning_rate: 0.05, momentum: 0.9, nesterov: true}", 3, quantize);
@@ -362,6 +418,7 @@ static void test_data_that_does_not_fit_the_model(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_steps_per_epoch),
+      cmocka_unit_test(test_resume_from_the_last_epoch),
       cmocka_unit_test(test_loss_falls_and_accuracy_rises),
       cmocka_unit_test(test_interrupted_run_resumes_bit_identically),
       cmocka_unit_test(test_interrupted_qat_run_resumes_bit_identically),

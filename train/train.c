@@ -590,6 +590,15 @@ setup_done:
     if ((rc = qat_dist_agree(d, rc))) goto cleanup;
     if (qat_dist_max_int(d, o->progress && o->progress(&p, o->user))) goto interrupted;
   }
+  if (o->resume && (int)meta.epoch >= ts->epochs) {
+    /* resumed from the last epoch: checkpoint.h5 becomes that epoch (a kill between writing
+     * epoch_NNN.h5 and checkpoint.h5 left the epoch before in it) */
+    qat_checkpoint_data cd = checkpoint_data(cfg, &info);
+    snprintf(path, sizeof path, "%s/checkpoint.h5", o->out_dir);
+    if (lead) rc = qat_checkpoint_save_ex(path, m, &opt, cfg->text, &meta, &cd);
+    if ((rc = qat_dist_agree(d, rc))) goto cleanup;
+    snprintf(res->checkpoint, sizeof res->checkpoint, "%s", path);
+  }
   res->epochs = (int)meta.epoch;
   res->steps = global_step;
   res->ms_per_step = steps_run ? step_seconds / (double)steps_run * 1e3 : 0.0;
