@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qat/calib.h"
@@ -49,7 +50,24 @@ fail:
 }
 
 /* IDX (plain magic 0x00000803, or gzip) or else a CIFAR-10 binary batch. */
-static int load_file(const char *file, qat_dataset *ds) {
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* A folder of class subfolders (its training split, resized to h x w x c), a .npz (Keras's
+ * x_train), IDX images or a CIFAR-10 batch. */
+static int load_file(const char *file, int h, int w, int c, qat_dataset *ds) {
+  struct stat st;
+  const int dir = stat(file, &st) == 0 && S_ISDIR(st.st_mode);
+  if (dir || ends_with(file, ".npz")) {
+    qat_data_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.kind = dir ? QAT_DATASET_FOLDER : QAT_DATASET_NPY;
+    spec.path = (char *)file;
+    spec.input_shape[0] = h, spec.input_shape[1] = w, spec.input_shape[2] = c;
+    return qat_data_load(&spec, ds, NULL, NULL);
+  }
   int fd;
   uint64_t size;
   int rc = qat_file_open_regular(file, "calibration data", 0, &fd, &size);
@@ -71,8 +89,13 @@ int qat_calib_load_samples(const qat_config *cfg, const char *file, int64_t coun
   memset(out, 0, sizeof *out);
   if (count < 1) return qat_fail(QAT_ERR_USAGE, "calibration needs at least 1 sample (got %lld)", (long long)count);
   qat_dataset all;
-  int rc = file ? load_file(file, &all) : qat_data_load(&cfg->data, &all, NULL, NULL);
+  int rc = file ? load_file(file, h, w, c, &all) : qat_data_load(&cfg->data, &all, NULL, NULL);
   if (rc) return rc;
+  /* a file of raw samples gets the config's preprocessing, as its own data would */
+  if (file && (rc = qat_preproc_from_spec(&cfg->data, all.c, all.fimages != NULL, &all.pre))) {
+    qat_dataset_free(&all);
+    return qat_fail_prefix(rc, "%s: ", file);
+  }
   const char *what = file ? file : "the config's training data";
   if (all.n == 0) {
     rc = qat_fail(QAT_ERR_USAGE, "%s: no samples to calibrate with", what);

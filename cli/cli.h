@@ -23,6 +23,15 @@ int qat_cli_parity_check(const char *ckpt, int limit, const char *what, FILE *f)
  * is read (qat_file_read_all) and the size cap is checked before reading. */
 int qat_cli_load_model(const char *path, const qat_rt_options *opt, qat_rt_model **out);
 
+/* A data source named on the command line, as the samples to evaluate or calibrate on: a
+ * folder of class subfolders (its test/ split when it has one, else all of it, resized to
+ * input_shape h, w, c), a .npz (Keras's x_train, y_train, x_test, y_test: the test arrays when
+ * present, else the training ones), or a YAML
+ * config (its data: section's test split, else its training split, with its preprocessing).
+ * *recognized = 0 (and QAT_OK) when source is none of these: the caller's own sources apply. */
+struct qat_dataset;
+int qat_cli_data_source(const char *source, const int input_shape[3], struct qat_dataset *out, int *recognized);
+
 /* s as a JSON string literal: quotes, with '"', '\\' and control characters escaped. */
 void qat_cli_json_string(FILE *f, const char *s);
 

@@ -26,16 +26,21 @@
 #include "cli/cli.h"
 
 static const char usage_eval_tflite[] =
-    "usage: qat eval MODEL.tflite [--data fashion-mnist | --images F --labels F] [options]\n"
+    "usage: qat eval MODEL.tflite [--data SOURCE | --images F --labels F] [options]\n"
     "\n"
     "Runs MODEL over a test set in qat's runtime (bit-exact with TensorFlow Lite's reference\n"
     "kernels), one sample per invocation, and reports accuracy, per-class accuracy and the\n"
-    "time per sample. Pixels are scaled to [0, 1]; an int8/uint8 input quantizes them with its\n"
-    "own scale and zero point as TFLite's QUANTIZE does.\n"
+    "time per sample. Samples are preprocessed as training does (pixels / 255 by default, a\n"
+    "config's rescale/offset/mean/std); an int8/uint8 input quantizes them with its own scale and\n"
+    "zero point as TFLite's QUANTIZE does.\n"
     "\n"
     "options:\n"
-    "  --data fashion-mnist  the Fashion-MNIST test set (default; $QAT_FASHION_MNIST_DIR\n"
-    "                        or " QAT_FASHION_MNIST_DIR ")\n"
+    "  --data SOURCE         fashion-mnist: its test set (default; $QAT_FASHION_MNIST_DIR\n"
+    "                        or " QAT_FASHION_MNIST_DIR "); a folder of class subfolders (its\n"
+    "                        test/ split if it has one, resized to the model's input); a .npz\n"
+    "                        with Keras's x_train, y_train, x_test, y_test (the test arrays); or\n"
+    "                        a YAML config (its data: section's test split, preprocessing\n"
+    "                        included)\n"
     "  --images F --labels F an IDX image/label pair (gzip or plain); labels < outputs\n"
     "  --limit N             evaluate the first N samples only\n"
     "  --confusion           print the confusion matrix (rows: true class, columns: predicted)\n"
@@ -111,31 +116,28 @@ typedef struct eval_input {
   int raw_pixels; /* uint8 without quantization: the pixel bytes as they are */
 } eval_input;
 
-static void fill_input(const eval_input *in, const uint8_t *px, size_t n, void *dst) {
+/* x: the sample as the model's floats (qat_dataset_get_floats: preprocessed as training);
+ * px: its stored bytes, for a raw uint8 input. */
+static void fill_input(const eval_input *in, const float *x, const uint8_t *px, size_t n, void *dst) {
   switch (in->type) {
-  case QAT_RT_FLOAT32: {
-    float *d = dst;
-    for (size_t k = 0; k < n; k++) d[k] = (float)px[k] / 255.0f;
+  case QAT_RT_FLOAT32:
+    memcpy(dst, x, n * sizeof *x);
     break;
-  }
   case QAT_RT_INT8: {
     int8_t *d = dst;
-    for (size_t k = 0; k < n; k++)
-      d[k] = (int8_t)quantize_pixel((float)px[k] / 255.0f, in->scale, in->zp, -128, 127);
+    for (size_t k = 0; k < n; k++) d[k] = (int8_t)quantize_pixel(x[k], in->scale, in->zp, -128, 127);
     break;
   }
   case QAT_RT_INT16: { /* 16x8 models: symmetric, zero point 0 */
     int16_t *d = dst;
-    for (size_t k = 0; k < n; k++)
-      d[k] = (int16_t)quantize_pixel((float)px[k] / 255.0f, in->scale, in->zp, -32768, 32767);
+    for (size_t k = 0; k < n; k++) d[k] = (int16_t)quantize_pixel(x[k], in->scale, in->zp, -32768, 32767);
     break;
   }
   default: { /* UINT8 */
     uint8_t *d = dst;
     if (in->raw_pixels) memcpy(d, px, n);
     else
-      for (size_t k = 0; k < n; k++)
-        d[k] = (uint8_t)quantize_pixel((float)px[k] / 255.0f, in->scale, in->zp, 0, 255);
+      for (size_t k = 0; k < n; k++) d[k] = (uint8_t)quantize_pixel(x[k], in->scale, in->zp, 0, 255);
     break;
   }
   }
@@ -145,6 +147,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
                             const char *data_name, qat_tflite_eval *res) {
   qat_rt_model *m = NULL;
   int64_t *per_n = NULL, *per_ok = NULL, *conf = NULL;
+  float *xf = NULL;
   memset(res, 0, sizeof *res);
   int rc = qat_cli_load_model(model_path, opt, &m);
   if (rc) goto fail;
@@ -214,10 +217,16 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
     rc = qat_fail(QAT_ERR_FORMAT, "%s: no samples", data_name);
     goto fail;
   }
+  if (in.raw_pixels && (!ds->images || ds->pre.custom)) {
+    rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' is uint8 without quantization (raw pixels); %s holds %s",
+                  model_path, ti.name, data_name, ds->images ? "preprocessed values" : "float samples");
+    goto fail;
+  }
   per_n = calloc((size_t)nc, sizeof *per_n);
   per_ok = calloc((size_t)nc, sizeof *per_ok);
   conf = calloc((size_t)nc * (size_t)nc, sizeof *conf);
-  if (!per_n || !per_ok || !conf) {
+  xf = malloc(per * sizeof *xf);
+  if (!per_n || !per_ok || !conf || !xf) {
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
     goto fail;
   }
@@ -226,7 +235,8 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
   int64_t correct = 0;
   double t0 = now_s();
   for (int64_t s = 0; s < ds->n; s++) {
-    fill_input(&in, ds->images + (size_t)s * per, per, xin);
+    qat_dataset_get_floats(ds, s, xf);
+    fill_input(&in, xf, ds->images ? ds->images + (size_t)s * per : NULL, per, xin);
     if ((rc = qat_rt_invoke(m))) {
       qat_fail_prefix(rc, "sample %lld: ", (long long)s);
       goto fail;
@@ -246,9 +256,11 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
   res->per_n = per_n;
   res->per_ok = per_ok;
   res->confusion = conf;
+  free(xf);
   qat_rt_model_free(m);
   return QAT_OK;
 fail:
+  free(xf);
   free(per_n);
   free(per_ok);
   free(conf);
@@ -294,7 +306,6 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
       } else if (!strcmp(a, "--labels")) {
         labels = v;
       } else if (!strcmp(a, "--data")) {
-        if (strcmp(v, "fashion-mnist")) return usage_error("--data expects fashion-mnist, got '%s'", v);
         data = v;
       } else if (!strcmp(v, "litert")) {
         opt.flavor = QAT_RT_FLAVOR_LITERT;
@@ -318,11 +329,29 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
   qat_dataset ds = {0};
   qat_tflite_eval ev = {0};
   int rc;
-  if (images) rc = qat_idx_load(images, labels, 256, &ds); /* checked against the output below */
-  else rc = load_fashion_test(&ds);
+  const char *data_name = images ? labels : "the test set";
+  if (images) {
+    rc = qat_idx_load(images, labels, 256, &ds); /* checked against the output below */
+  } else if (!data || !strcmp(data, "fashion-mnist")) {
+    rc = load_fashion_test(&ds);
+  } else {
+    /* folders resize to the model's input: its shape first */
+    qat_rt_model *probe = NULL;
+    int shape[3] = {0, 0, 0};
+    if ((rc = qat_cli_load_model(model_path, &opt, &probe))) goto report;
+    qat_rt_tensor_info ti;
+    if (qat_rt_num_inputs(probe) == 1 && !qat_rt_tensor(probe, qat_rt_input(probe, 0), &ti) && ti.rank == 4)
+      shape[0] = ti.dims[1], shape[1] = ti.dims[2], shape[2] = ti.dims[3];
+    qat_rt_model_free(probe);
+    int recognized;
+    rc = qat_cli_data_source(data, shape, &ds, &recognized);
+    if (!recognized)
+      return usage_error("--data expects fashion-mnist, a folder, a .npz or a .yaml config, got '%s'", data);
+    data_name = data;
+  }
   if (rc) goto report;
   if (limit && limit < ds.n) ds.n = limit; /* keep the first N (the buffers stay as allocated) */
-  if ((rc = qat_eval_tflite_dataset(model_path, &opt, &ds, images ? labels : "the test set", &ev))) goto report;
+  if ((rc = qat_eval_tflite_dataset(model_path, &opt, &ds, data_name, &ev))) goto report;
   const int nc = ev.classes;
   const int64_t *per_n = ev.per_n, *per_ok = ev.per_ok, *conf = ev.confusion;
   const int64_t correct = ev.correct;

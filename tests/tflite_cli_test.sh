@@ -168,6 +168,47 @@ for ck in "$work/init.h5" "$work/run/checkpoint.h5"; do
     [ "$(json_field "$work/tf.json" samples)" = 37 ] && pass=$((pass + 1)) || fail "--limit 37 of $ck"
 done
 cp "$work/m.tflite" "$work/trained.tflite"
+
+# ---- eval --data SOURCE: a config's test split, the same samples as a .npz, and a folder ----
+"$qat" eval "$work/run/checkpoint.h5" --json >"$work/ck.json"
+"$qat" eval "$work/trained.tflite" --data "$work/c.yaml" --json >"$work/tf.json" || fail "eval --data c.yaml"
+[ "$(json_field "$work/ck.json" float_accuracy)" = "$(json_field "$work/tf.json" accuracy)" ] &&
+  [ "$(json_field "$work/tf.json" samples)" = 200 ] && pass=$((pass + 1)) ||
+  fail "eval --data c.yaml: $(json_field "$work/tf.json" accuracy) vs checkpoint $(json_field "$work/ck.json" float_accuracy)"
+if [ $have_litert = 1 ]; then
+  "$py" - "$work" <<'PY' || fail "writing the test set as .npz and as a PNG folder"
+import gzip, os, struct, sys
+import numpy as np
+from PIL import Image
+d = sys.argv[1]
+raw = open(f"{d}/test-images", "rb").read()
+n, h, w = struct.unpack(">III", raw[4:16])
+x = np.frombuffer(raw[16:], np.uint8).reshape(n, h, w, 1)
+y = np.frombuffer(open(f"{d}/test-labels", "rb").read()[8:], np.uint8)
+np.savez(f"{d}/test.npz", x_train=x[:10], y_train=y[:10].astype(np.int64), x_test=x, y_test=y.astype(np.int64))
+for i in range(n):  # class folders named so that sorting keeps the label order
+    os.makedirs(f"{d}/folder/test/c{y[i]}", exist_ok=True)
+    Image.fromarray(x[i, :, :, 0]).save(f"{d}/folder/test/c{y[i]}/{i:04d}.png")
+for c in range(10):  # every class, as the training folder the loader expects beside test/
+    os.makedirs(f"{d}/folder/train/c{c}", exist_ok=True)
+    Image.fromarray(np.zeros((h, w), np.uint8)).save(f"{d}/folder/train/c{c}/0.png")
+PY
+  "$qat" eval "$work/trained.tflite" --data "$work/test.npz" --json >"$work/npz.json" || fail "eval --data .npz"
+  [ "$(json_field "$work/npz.json" accuracy)" = "$(json_field "$work/tf.json" accuracy)" ] &&
+    [ "$(json_field "$work/npz.json" samples)" = 200 ] && pass=$((pass + 1)) || fail "eval --data .npz accuracy"
+  # a folder: PNG decoding is lossless and 8x8 needs no resize, so the same accuracy, unless
+  # a class is missing from test/ (then the labels would shift): compared per class count
+  "$qat" eval "$work/trained.tflite" --data "$work/folder" --json >"$work/dir.json" || fail "eval --data folder"
+  python3 - "$work/dir.json" "$work/tf.json" <<'PY' && pass=$((pass + 1)) || fail "eval --data folder"
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert a["samples"] == b["samples"] == 200, (a["samples"], b["samples"])
+if a["per_class_samples"] == b["per_class_samples"]:
+    assert a["accuracy"] == b["accuracy"], (a["accuracy"], b["accuracy"])
+PY
+fi
+expect 2 "--data expects" -- "$qat" eval "$work/trained.tflite" --data "$work/test-images"
+expect 4 "nope.npz" -- "$qat" eval "$work/trained.tflite" --data "$work/nope.npz"
 if [ $have_litert = 1 ]; then
   "$qat" eval "$work/trained.tflite" --images "$work/test-images" --labels "$work/test-labels" --json \
     --confusion >"$work/tf.json"

@@ -219,7 +219,42 @@ def small_cnn(c, args, Interpreter, resolver):
              ("int8_mse", ["--mode", "int8", "--calibrate", "64", "--calibration-method", "mse"]),
              ("int8_file", ["--mode", "int8", "--calibrate", "50", "--calibration-data", idx])]
     export_all(c, args, Interpreter, resolver, name, ckpt, work, (28, 28, 1), extra)
+    calibration_sources(args, ckpt, work, idx, images[:100])
     refusals(c, args, ckpt, work)
+
+
+def calibration_sources(args, ckpt, work, idx, images):
+    """--calibration-data takes the same 100 images as IDX, as a .npz (x_train) and as a PNG
+    folder of two classes (--calibrate 100: every sample). The .npz keeps the IDX order: the
+    int8 files are byte-identical. The folder orders them by class, so the batches differ and
+    OpenBLAS may round a sample's sums differently in another batch position: its scales
+    agree to 1e-6, its zero points exactly."""
+    import numpy as np
+    from PIL import Image
+    npz = os.path.join(work, "calib.npz")
+    np.savez(npz, x_train=images.reshape(-1, 28, 28, 1), y_train=np.arange(len(images)) % 2)
+    folder = os.path.join(work, "calib_folder")
+    for i, im in enumerate(images):
+        d = os.path.join(folder, f"c{i % 2}")
+        os.makedirs(d, exist_ok=True)
+        Image.fromarray(im.reshape(28, 28)).save(os.path.join(d, f"{i:03d}.png"))
+    files = {}
+    for tag, src in (("idx", idx), ("npz", npz), ("folder", folder)):
+        out = os.path.join(work, f"calib_{tag}.tflite")
+        i8.run([args.qat, "export", ckpt, "--mode", "int8", "--calibrate", "100", "--calibration-data", src,
+                "-o", out])
+        with open(out, "rb") as f:
+            files[tag] = f.read()
+    if files["npz"] != files["idx"]:
+        sys.exit("FAIL: --calibration-data: the same images as IDX and as .npz gave different files")
+    from ai_edge_litert.interpreter import Interpreter
+    q = {tag: [t["quantization"] for t in Interpreter(model_content=files[tag]).get_tensor_details()]
+         for tag in ("idx", "folder")}
+    for (s1, z1), (s2, z2) in zip(q["idx"], q["folder"]):
+        if z1 != z2 or abs(s1 - s2) > 1e-6 * max(abs(s1), 1e-30):
+            sys.exit(f"FAIL: --calibration-data folder: scale/zero point {s2}/{z2}, IDX {s1}/{z1}")
+    print("  --calibration-data: the same 100 images as IDX, .npz (identical file) and a PNG folder "
+          "(scales within 1e-6)")
 
 
 def refusals(c, args, ckpt, work):
