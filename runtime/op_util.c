@@ -449,3 +449,56 @@ int rt_fold_constant(qat_rt_model *m, int k, rt_op *op) {
   op->eval = NULL;
   return rc;
 }
+
+int rt_prepare_arith(qat_rt_model *m, int k, rt_op *op, const char *name, int *kind) {
+  int rc = rt_prepare_binary(m, k, op);
+  if (rc) return rc;
+  rt_tensor *a = rt_in(m, op, 0), *b = rt_in(m, op, 1), *o = rt_out(m, op, 0);
+  if (a->type != b->type || a->type != o->type)
+    return rt_unsup(m, k, "inputs %s and %s, output %s", qat_rt_type_name(a->type),
+                    qat_rt_type_name(b->type), qat_rt_type_name(o->type));
+  if (rt_is_f32(o)) {
+    *kind = 0;
+    return rt_act_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max);
+  }
+  if (!rt_is_i8(o) && !rt_is_i16(o))
+    return rt_unsup(m, k, "tensors of type %s", qat_rt_type_name(o->type));
+  const int i16 = rt_is_i16(o);
+  *kind = i16 ? 2 : 1;
+  if (i16) {
+    if ((rc = rt_need_int16_symmetric(m, k, a, "input")) ||
+        (rc = rt_need_int16_symmetric(m, k, b, "input")) ||
+        (rc = rt_need_int16_symmetric(m, k, o, "output")))
+      return rc;
+    int e;
+    if (name && op->opt.pot_scale_int16 && frexpf(a->scales[0], &e) == 0.5f &&
+        frexpf(b->scales[0], &e) == 0.5f && frexpf(o->scales[0], &e) == 0.5f)
+      return rt_unsup(m, k, "int16 %s with power-of-two scales and pot_scale_int16 (the "
+                      "shift-only kernel)", name);
+  } else if ((rc = rt_need_per_tensor(m, k, a, "input")) ||
+             (rc = rt_need_per_tensor(m, k, b, "input")) ||
+             (rc = rt_need_per_tensor(m, k, o, "output"))) {
+    return rc;
+  }
+  rt_add_params *p = &op->add;
+  p->in1_offset = -(int32_t)a->zero_points[0];
+  p->in2_offset = -(int32_t)b->zero_points[0];
+  p->out_zp = (int32_t)o->zero_points[0];
+  return rt_act_range_q(m, k, op->opt.activation, o, i16 ? -32768 : -128, i16 ? 32767 : 127,
+                        &p->act_min, &p->act_max);
+}
+
+int rt_prepare_add_rescale(qat_rt_model *m, int k, rt_op *op, int i16) {
+  rt_add_params *p = &op->add;
+  const float s1 = rt_in(m, op, 0)->scales[0], s2 = rt_in(m, op, 1)->scales[0],
+              so = rt_out(m, op, 0)->scales[0];
+  const double twice_max = 2.0 * (double)(s1 > s2 ? s1 : s2);
+  p->left_shift = i16 ? 15 : 20;
+  int rc;
+  if ((rc = rt_multiplier_below_one(m, k, (double)s1 / twice_max, "input 1", &p->m1, &p->s1)) ||
+      (rc = rt_multiplier_below_one(m, k, (double)s2 / twice_max, "input 2", &p->m2, &p->s2)) ||
+      (rc = rt_multiplier_below_one(m, k, twice_max / ((double)(1 << p->left_shift) * (double)so),
+                                    "output", &p->mo, &p->so)))
+    return rc;
+  return QAT_OK;
+}

@@ -187,6 +187,16 @@ int rt_broadcast(qat_rt_model *m, int k, const rt_tensor *a, const rt_tensor *b,
 /* The binary element-wise ops (ADD, SUB, MUL, MAXIMUM, MINIMUM): two inputs, one output,
  * numpy broadcasting into op->bc, and the stored output shape checked against it. */
 int rt_prepare_binary(qat_rt_model *m, int k, rt_op *op);
+/* ADD, SUB and MUL: rt_prepare_binary, then inputs and output of one type: float32 (its
+ * activation range in f_min/f_max; *kind 0), int8 per tensor (1) or int16 symmetric (2, and
+ * for ADD and SUB, named by `name`, not LiteRT's shift-only pot_scale_int16 path; NULL for MUL,
+ * which has no such option), with op->add's offsets and
+ * activation bounds set. */
+int rt_prepare_arith(qat_rt_model *m, int k, rt_op *op, const char *name, int *kind);
+/* ADD and SUB's integer rescaling (add.cc / sub.cc general path): left_shift 20 (int8) or 15
+ * (int16), inputs scaled by s_i / (2 max s), the result by 2 max s / (2^left_shift s_out). The
+ * float max and the products by powers of two are exact, so double gives TFLite's values. */
+int rt_prepare_add_rescale(qat_rt_model *m, int k, rt_op *op, int i16);
 /* MEAN / REDUCE_MAX: (input, axes) -> op->red and the output shape check (keep_dims). */
 int rt_prepare_reduce(qat_rt_model *m, int k, rt_op *op);
 /* PAD and PADV2 (ops/pad.c); MAXIMUM and MINIMUM (ops/maximum.c). */

@@ -39,43 +39,15 @@ RT_EVAL(eval_i16, rt_mul_i16(&op->bc, &op->add, rt_in_data(m, op, 0), rt_in_data
                              rt_out_data(m, op)))
 
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
-  int rc = rt_prepare_binary(m, k, op);
+  int kind, rc = rt_prepare_arith(m, k, op, NULL, &kind);
   if (rc) return rc;
-  rt_tensor *a = rt_in(m, op, 0), *b = rt_in(m, op, 1), *o = rt_out(m, op, 0);
-  if (a->type != b->type || a->type != o->type)
-    return rt_unsup(m, k, "inputs %s and %s, output %s", qat_rt_type_name(a->type),
-                    qat_rt_type_name(b->type), qat_rt_type_name(o->type));
-  if (rt_is_f32(o)) {
-    op->eval = eval_f32;
-    if ((rc = rt_act_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max))) return rc;
-    return rt_all_inputs_const(m, op) ? rt_fold_constant(m, k, op) : QAT_OK;
+  op->eval = kind == 0 ? eval_f32 : kind == 1 ? eval_i8 : eval_i16;
+  if (kind) {
+    /* mul.cc: `input1->params.scale * input2->params.scale / output->params.scale` is float
+     * arithmetic, widened to double only for QuantizeMultiplier. */
+    const float real = rt_in(m, op, 0)->scales[0] * rt_in(m, op, 1)->scales[0] / rt_out(m, op, 0)->scales[0];
+    if ((rc = qat_quantize_multiplier((double)real, &op->add.mo, &op->add.so))) return rt_multiplier_failed(m, k, rc);
   }
-  if (!rt_is_i8(o) && !rt_is_i16(o))
-    return rt_unsup(m, k, "tensors of type %s", qat_rt_type_name(o->type));
-  const int i16 = rt_is_i16(o);
-  op->eval = i16 ? eval_i16 : eval_i8;
-  if (i16) {
-    if ((rc = rt_need_int16_symmetric(m, k, a, "input")) ||
-        (rc = rt_need_int16_symmetric(m, k, b, "input")) ||
-        (rc = rt_need_int16_symmetric(m, k, o, "output")))
-      return rc;
-  } else if ((rc = rt_need_per_tensor(m, k, a, "input")) ||
-             (rc = rt_need_per_tensor(m, k, b, "input")) ||
-             (rc = rt_need_per_tensor(m, k, o, "output"))) {
-    return rc;
-  }
-  rt_add_params *p = &op->add;
-  p->in1_offset = -(int32_t)a->zero_points[0];
-  p->in2_offset = -(int32_t)b->zero_points[0];
-  p->out_zp = (int32_t)o->zero_points[0];
-  /* mul.cc: `input1->params.scale * input2->params.scale / output->params.scale` is float
-   * arithmetic, widened to double only for QuantizeMultiplier. */
-  const float real = a->scales[0] * b->scales[0] / o->scales[0];
-  rc = qat_quantize_multiplier((double)real, &p->mo, &p->so);
-  if (rc) return rt_multiplier_failed(m, k, rc);
-  if ((rc = rt_act_range_q(m, k, op->opt.activation, o, i16 ? -32768 : -128, i16 ? 32767 : 127,
-                           &p->act_min, &p->act_max)))
-    return rc;
   return rt_all_inputs_const(m, op) ? rt_fold_constant(m, k, op) : QAT_OK;
 }
 
