@@ -25,6 +25,20 @@ static int unary(qat_lowering *L, qat_tflite_op code, int in, int out) {
   return lower_add_op(L->t, &op, 1, &in, out);
 }
 
+/* The functions that are one TFLite op, in every mode. */
+static int one_op(qat_lowering *L, qat_activation act, float alpha, int in, int out) {
+  if (act != QAT_ACTIVATION_LEAKY_RELU)
+    return unary(L, act == QAT_ACTIVATION_SIGMOID ? QAT_TFLITE_OP_LOGISTIC
+                    : act == QAT_ACTIVATION_TANH  ? QAT_TFLITE_OP_TANH
+                    : act == QAT_ACTIVATION_ELU   ? QAT_TFLITE_OP_ELU
+                                                  : QAT_TFLITE_OP_HARD_SWISH,
+                 in, out);
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_LEAKY_RELU);
+  op.opt.alpha = qat_activation_alpha(act, alpha);
+  return lower_add_op(L->t, &op, 1, &in, out);
+}
+
 /* The integer modes: the ops' outputs take the QAT model's quantizers (LOGISTIC and TANH the
  * ranges TFLite fixes: int8 1/256, -128 and 1/128, 0, set in training; int16 1/32768, 0). */
 static int fixed_or_own(qat_lowering *L, int li, qat_activation act, const qat_fq *fq, float *s, int64_t *zp) {
@@ -53,14 +67,11 @@ static int lower_integer(qat_lowering *L, int li, qat_activation act, float alph
     return rc;
   qat_tflite_operator op;
   switch (act) {
-  case QAT_ACTIVATION_SIGMOID: return unary(L, QAT_TFLITE_OP_LOGISTIC, in, *out);
-  case QAT_ACTIVATION_TANH: return unary(L, QAT_TFLITE_OP_TANH, in, *out);
-  case QAT_ACTIVATION_HARD_SILU: return unary(L, QAT_TFLITE_OP_HARD_SWISH, in, *out);
-  case QAT_ACTIVATION_ELU: return unary(L, QAT_TFLITE_OP_ELU, in, *out);
-  case QAT_ACTIVATION_LEAKY_RELU:
-    qat_tflite_op_init(&op, QAT_TFLITE_OP_LEAKY_RELU);
-    op.opt.alpha = qat_activation_alpha(act, alpha);
-    return lower_add_op(L->t, &op, 1, &in, *out);
+  case QAT_ACTIVATION_SIGMOID:
+  case QAT_ACTIVATION_TANH:
+  case QAT_ACTIVATION_HARD_SILU:
+  case QAT_ACTIVATION_ELU:
+  case QAT_ACTIVATION_LEAKY_RELU: return one_op(L, act, alpha, in, *out);
   case QAT_ACTIVATION_SILU: {
     char name[QAT_NAME_MAX + 32];
     snprintf(name, sizeof name, "%s.sigmoid", l->name); /* layers/model.c build_function */
@@ -89,14 +100,11 @@ int lower_function(qat_lowering *L, int li, qat_activation act, float alpha, int
   if ((rc = lower_act_tensor(L, l->name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, out))) return rc;
   qat_tflite_operator op;
   switch (act) {
-  case QAT_ACTIVATION_SIGMOID: return unary(L, QAT_TFLITE_OP_LOGISTIC, in, *out);
-  case QAT_ACTIVATION_TANH: return unary(L, QAT_TFLITE_OP_TANH, in, *out);
-  case QAT_ACTIVATION_HARD_SILU: return unary(L, QAT_TFLITE_OP_HARD_SWISH, in, *out);
-  case QAT_ACTIVATION_ELU: return unary(L, QAT_TFLITE_OP_ELU, in, *out);
-  case QAT_ACTIVATION_LEAKY_RELU:
-    qat_tflite_op_init(&op, QAT_TFLITE_OP_LEAKY_RELU);
-    op.opt.alpha = qat_activation_alpha(act, alpha);
-    return lower_add_op(L->t, &op, 1, &in, *out);
+  case QAT_ACTIVATION_SIGMOID:
+  case QAT_ACTIVATION_TANH:
+  case QAT_ACTIVATION_HARD_SILU:
+  case QAT_ACTIVATION_ELU:
+  case QAT_ACTIVATION_LEAKY_RELU: return one_op(L, act, alpha, in, *out);
   case QAT_ACTIVATION_SILU:
     snprintf(name, sizeof name, "%s/sigmoid", l->name);
     if ((rc = lower_act_tensor(L, name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, &mid)) ||
