@@ -144,6 +144,17 @@ static const qat_parity_layer *entry(const qat_parity_report *r, const char *nam
   return NULL;
 }
 
+/* Every layer bit-identical to the fake-quant model, inherited and alone. */
+static void assert_every_layer_exact(const qat_parity_report *r) {
+  for (int i = 0; i < r->n_layers; i++) {
+    const qat_parity_stats *s = &r->layers[i].s;
+    printf("# %-6s %-18s %7lld values, %lld identical, own %lld\n", r->layers[i].name, r->layers[i].op,
+           (long long)s->values, (long long)s->identical, (long long)s->local_identical);
+    assert_int_equal(s->local_identical, s->values);
+    assert_int_equal(s->identical, s->values);
+  }
+}
+
 static void test_own_export_is_bit_identical(void **state) {
   (void)state;
   fixture f;
@@ -242,13 +253,7 @@ static void test_folded_batch_norm_is_exact(void **state) {
   setup_fixture_with(&f, yaml_deep, 5, shift_bn_means);
   qat_parity_report r;
   assert_int_equal(qat_parity_run(f.m, f.rt, &f.ds, &r), 0);
-  for (int i = 0; i < r.n_layers; i++) {
-    const qat_parity_stats *s = &r.layers[i].s;
-    printf("# %-6s %-18s %7lld values, %lld identical, own %lld\n", r.layers[i].name, r.layers[i].op,
-           (long long)s->values, (long long)s->identical, (long long)s->local_identical);
-    assert_int_equal(s->local_identical, s->values);
-    assert_int_equal(s->identical, s->values);
-  }
+  assert_every_layer_exact(&r);
   qat_parity_free(&r);
   teardown_fixture(&f);
 }
@@ -259,13 +264,7 @@ static void test_add_and_average_pool_are_exact(void **state) {
   setup_fixture(&f, yaml_residual, 3);
   qat_parity_report r;
   if (qat_parity_run(f.m, f.rt, &f.ds, &r)) fail_msg("parity: %s", qat_error_message());
-  for (int i = 0; i < r.n_layers; i++) {
-    const qat_parity_stats *s = &r.layers[i].s;
-    printf("# %-6s %-18s %7lld values, %lld identical, own %lld\n", r.layers[i].name, r.layers[i].op,
-           (long long)s->values, (long long)s->identical, (long long)s->local_identical);
-    assert_int_equal(s->local_identical, s->values);
-    assert_int_equal(s->identical, s->values);
-  }
+  assert_every_layer_exact(&r);
   assert_non_null(entry(&r, "add"));
   assert_non_null(entry(&r, "pool"));
   qat_parity_free(&r);
