@@ -50,17 +50,12 @@ fail:
 }
 
 /* IDX (plain magic 0x00000803, or gzip) or else a CIFAR-10 binary batch. */
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), k = strlen(suffix);
-  return n >= k && !strcmp(s + n - k, suffix);
-}
-
 /* A folder of class subfolders (its training split, resized to h x w x c), a .npz (Keras's
  * x_train), IDX images or a CIFAR-10 batch. */
 static int load_file(const char *file, int h, int w, int c, qat_dataset *ds) {
   struct stat st;
   const int dir = stat(file, &st) == 0 && S_ISDIR(st.st_mode);
-  if (dir || ends_with(file, ".npz")) {
+  if (dir || qat_path_has_suffix(file, ".npz")) {
     qat_data_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.kind = dir ? QAT_DATASET_FOLDER : QAT_DATASET_NPY;

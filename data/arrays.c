@@ -7,12 +7,8 @@
 
 #include "data/internal.h"
 #include "qat/error.h"
+#include "qat/file.h"
 #include "qat/npy.h"
-
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), k = strlen(suffix);
-  return n >= k && !strcmp(s + n - k, suffix);
-}
 
 /* A .npy file, or an array of a .npz (`key` names it). */
 static int load_array(const qat_data_spec *spec, const char *p, const char *key, int missing_ok, qat_npy *a,
@@ -20,7 +16,7 @@ static int load_array(const qat_data_spec *spec, const char *p, const char *key,
   char path[4096];
   int rc = qat_data_path(spec, p, path, sizeof path);
   if (rc) return rc;
-  if (ends_with(path, ".npz")) {
+  if (qat_path_has_suffix(path, ".npz")) {
     snprintf(shown, shown_size, "%s:%s.npy", path, key);
     return qat_npz_load(path, key, QAT_DATA_MAX_BYTES, missing_ok, a);
   }

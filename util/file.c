@@ -103,3 +103,8 @@ int qat_stdout_check(void) {
   }
   return QAT_OK;
 }
+
+int qat_path_has_suffix(const char *path, const char *suffix) {
+  size_t n = strlen(path), k = strlen(suffix);
+  return n >= k && !strcmp(path + n - k, suffix);
+}

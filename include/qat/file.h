@@ -27,4 +27,7 @@ const char *qat_file_kind(unsigned mode);
  * QAT_ERR_IO. */
 int qat_stdout_check(void);
 
+/* Whether path ends with suffix (".npz", ".yaml"). */
+int qat_path_has_suffix(const char *path, const char *suffix);
+
 #endif
