@@ -131,6 +131,15 @@ done:
   return rc;
 }
 
+/* `batches` batches of m->max_batch samples drawn with seed from the training set: the same
+ * draw for the observers' seeding, the batch-norm estimate and the logits' fit. */
+static int sample_batches(const qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed,
+                          qat_dataset *out) {
+  memset(out, 0, sizeof *out);
+  const int64_t count = batches > INT64_MAX / m->max_batch ? INT64_MAX : batches * m->max_batch;
+  return qat_dataset_sample(train, count, seed, out);
+}
+
 int qat_calib_seed_observers(qat_model *m, const qat_dataset *train, int64_t batches, uint64_t seed) {
   const qat_quantize_spec *q = &m->spec.quantize;
   if (!q->enabled || q->activations_lsq || batches < 1 || train->n < 1) return QAT_OK;
@@ -141,9 +150,7 @@ int qat_calib_seed_observers(qat_model *m, const qat_dataset *train, int64_t bat
   }
   if (!need) return QAT_OK; /* ranges from a checkpoint: they continue */
   qat_dataset sample;
-  memset(&sample, 0, sizeof sample);
-  int64_t count = batches > INT64_MAX / m->max_batch ? INT64_MAX : batches * m->max_batch;
-  int rc = qat_dataset_sample(train, count, seed, &sample);
+  int rc = sample_batches(m, train, batches, seed, &sample);
   if (rc) return rc;
   qat_calib_options opt = {.method = QAT_CALIB_MINMAX, .batch_size = m->max_batch};
   rc = qat_calibrate(m, &sample, &opt);
@@ -179,9 +186,7 @@ int qat_calib_fit_logits(qat_model *m, const qat_dataset *train, int64_t batches
   before[0] = after[0] = fq->observer.min;
   before[1] = after[1] = fq->observer.max;
   qat_dataset sample;
-  memset(&sample, 0, sizeof sample);
-  int64_t count = batches > INT64_MAX / m->max_batch ? INT64_MAX : batches * m->max_batch;
-  int rc = qat_dataset_sample(train, count, seed, &sample);
+  int rc = sample_batches(m, train, batches, seed, &sample);
   if (rc) return rc;
   const int bs = m->max_batch;
   const int64_t px = (int64_t)sample.h * sample.w * sample.c;
@@ -241,9 +246,7 @@ int qat_calib_estimate_bn(qat_model *m, const qat_dataset *train, int64_t batche
   int n_bn = 0;
   if (batches < 1 || train->n < 1 || !bn_untrained(m, &n_bn)) return QAT_OK;
   qat_dataset sample;
-  memset(&sample, 0, sizeof sample);
-  int64_t count = batches > INT64_MAX / m->max_batch ? INT64_MAX : batches * m->max_batch;
-  int rc = qat_dataset_sample(train, count, seed, &sample);
+  int rc = sample_batches(m, train, batches, seed, &sample);
   if (rc) return rc;
   const int bs = m->max_batch;
   const int64_t px = (int64_t)sample.h * sample.w * sample.c;

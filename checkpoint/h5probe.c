@@ -374,6 +374,13 @@ int h5i_child_end(h5i_child *c, const char *name, size_t max_out, char **out, si
   return QAT_OK;
 }
 
+/* A child that exited non-zero: ASan/UBSan reports and aborts inside libhdf5 end up here. */
+static int failed_exit(const char *name, int code) {
+  return qat_fail(QAT_ERR_FORMAT,
+                  "%s: libhdf5 failed reading it (exit %d; out of memory? damaged or crafted HDF5 file; "
+                  "refused)", name, code);
+}
+
 int qat_h5_rehearsed(const char *path, int (*fn)(void *), void *arg) {
   if (!qat_h5_isolate || h5i_rehearsing) return fn(arg);
   struct stat st;
@@ -400,12 +407,7 @@ int h5i_rehearsal_end(h5i_child *c, const char *name) {
   int code;
   int rc = h5i_child_end(c, name, 0, &out, &len, &code);
   free(out);
-  if (rc == QAT_OK && code != 0)
-    /* ASan/UBSan reports and aborts inside libhdf5 also end up here */
-    rc = qat_fail(QAT_ERR_FORMAT,
-                  "%s: libhdf5 failed reading it (exit %d; out of memory? damaged or crafted "
-                  "HDF5 file; refused)", name, code);
-  return rc;
+  return rc == QAT_OK && code != 0 ? failed_exit(name, code) : rc;
 }
 
 /* In the child: exit 0 (walked it), 3 (refused: message on fd), 4 (HDF5 could not open it:
@@ -440,12 +442,7 @@ static int probe_image(const char *name, const void *data, size_t len) {
     free(msg);
     return QAT_OK;
   }
-  if (code == 3) rc = qat_fail(QAT_ERR_FORMAT, "%s:%s", name, msg ? msg : "");
-  /* ASan/UBSan reports and aborts inside libhdf5 also end up here */
-  else
-    rc = qat_fail(QAT_ERR_FORMAT,
-                  "%s: libhdf5 failed reading it (exit %d; out of memory? damaged or crafted "
-                  "HDF5 file; refused)", name, code);
+  rc = code == 3 ? qat_fail(QAT_ERR_FORMAT, "%s:%s", name, msg ? msg : "") : failed_exit(name, code);
   free(msg);
   return rc;
 }

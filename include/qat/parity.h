@@ -57,10 +57,12 @@ typedef struct qat_parity_report {
 
 /* Runs ds through m (a quantization-aware model with its ranges, e.g. from
  * qat_model_from_checkpoint, at max_batch >= 1) and rt (loaded with preserve_all_tensors, one
- * input of the dataset's shape at batch 1 in float32, int8 or uint8, one output) and fills *r
+ * input of the dataset's shape at batch 1 in float32, int8, uint8 or int16, one output) and fills *r
  * (free it with qat_parity_free, also after an error). Fails with QAT_ERR_USAGE when the model
  * has no quantizers or the file does not fit the model (an input shape, a layer whose tensor
- * has another number of values, no int8 tensor that names a layer). */
+ * has another number of values, no int8 tensor that names a layer). A 16x8 file (int16
+ * activations, int16 input) is compared on its int16 grid: m's activation quantizers are moved
+ * to that grid for good (reload the model to train or export it again). */
 int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_parity_report *r);
 void qat_parity_free(qat_parity_report *r);
 
