@@ -98,7 +98,10 @@ static void print_json(const char *ckpt, const char *model, const qat_parity_rep
   qat_cli_json_string(stdout, o->name);
   printf(",");
   json_stats(&o->s);
-  printf("},\"target_met\":%s,\"layers\":[", meets_target(&o->s) ? "true" : "false");
+  const qat_parity_stats *lg = &r->layers[r->logits].s;
+  printf("},\"logits_saturated\":%.6f,\"logits_clipped\":%.6f", share(lg->saturated, lg->values),
+         share(lg->clipped, lg->values));
+  printf(",\"target_met\":%s,\"layers\":[", meets_target(&o->s) ? "true" : "false");
   for (int i = 0; i < r->n_layers; i++) {
     const qat_parity_layer *L = &r->layers[i];
     printf(i ? ",{\"name\":" : "{\"name\":");
@@ -245,13 +248,14 @@ int qat_cli_parity_check(const char *ckpt, int limit, const char *what, FILE *f)
   if ((rc = qat_tflite_serialize(&t, &bytes, &size)) ||
       (rc = qat_rt_model_load_buffer(bytes, size, "int8 export", &opt, &rt)) || (rc = qat_parity_run(m, rt, &test, &r)))
     goto done;
-  const qat_parity_layer *o = &r.layers[r.output];
+  const qat_parity_layer *o = &r.layers[r.output], *lg = &r.layers[r.logits];
   const double top1 = share(r.top1_agree, r.samples), same = share(o->s.identical, o->s.values),
-               clipped = share(o->s.clipped, o->s.values), saturated = share(o->s.saturated, o->s.values);
+               clipped = share(lg->s.clipped, lg->s.values), saturated = share(lg->s.saturated, lg->s.values);
   fprintf(f, "  parity %s (int8 export in memory, %lld test samples): top-1 agreement %.2f %%, output '%s' %.2f %% "
-          "bit-identical, max %lld LSB, saturated %.2f %% (float model's values outside the range: %.2f %%)\n",
-          what, (long long)r.samples, 100 * top1, o->name, 100 * same, (long long)o->s.max_lsb, 100 * saturated,
-          100 * clipped);
+          "bit-identical, max %lld LSB; logits '%s' saturated %.2f %% (float model's values outside the range: "
+          "%.2f %%)\n",
+          what, (long long)r.samples, 100 * top1, o->name, 100 * same, (long long)o->s.max_lsb, lg->name,
+          100 * saturated, 100 * clipped);
   if (!(same >= PARITY_TARGET_IDENTICAL && o->s.max_lsb <= PARITY_TARGET_MAX_LSB && top1 >= PARITY_TARGET_TOP1 &&
         saturated < PARITY_TARGET_CLIPPED))
     fprintf(f,

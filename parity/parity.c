@@ -168,6 +168,9 @@ static int map_tensors(qat_model *m, qat_rt_model *rt, const grid *g, qat_parity
   if (r->output < 0)
     return qat_fail(QAT_ERR_USAGE, "no int8 tensor of the file is the model's output layer '%s'",
                     m->spec.layers[m->spec.n_layers - 1].name);
+  r->logits = r->output;
+  for (int i = 0; i < n; i++)
+    if (i != r->output && r->layers[i].layer == m->spec.n_layers - 1 && map[i].kind == MAP_LAYER) r->logits = i;
   return 0;
 }
 

@@ -167,6 +167,8 @@ static void test_own_export_is_bit_identical(void **state) {
   assert_string_equal(r.layers[0].op, "input");
   assert_string_equal(r.layers[r.output].name, "out");
   assert_string_equal(r.layers[r.output].op, "SOFTMAX");
+  /* clipping is judged on the logits, the softmax's input */
+  assert_string_equal(r.layers[r.logits].name, "out/linear");
   for (int i = 0; i < r.n_layers; i++) {
     const qat_parity_stats *s = &r.layers[i].s;
     printf("# %-12s %-16s %6lld values, %lld identical, own %lld, SQNR %.1f dB\n", r.layers[i].name, r.layers[i].op,

@@ -51,6 +51,9 @@ typedef struct qat_parity_report {
   int64_t float_correct, fakequant_correct, int8_correct;
   int64_t top1_agree; /* fake-quant model's top-1 == the file's top-1 */
   int output;         /* index into layers of the model's final output tensor */
+  int logits;         /* the logits: output, or the tensor before the final softmax (the
+                         softmax's fixed [0, 1] range saturates at confident predictions, so
+                         clipping is judged on its input) */
   qat_parity_layer *layers;
   int n_layers;
 } qat_parity_report;

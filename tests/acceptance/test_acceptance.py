@@ -111,10 +111,10 @@ def main():
         r = json.loads(run([a.qat, "eval", "--compare", ckpt, model, "--json"]))
         o = r["output"]
         ok_full = (o["identical"] >= 0.99 and o["max_lsb"] <= 1 and r["top1_agreement"] >= 0.999
-                   and o["clipped"] < 0.01 and o["saturated"] < 0.01)
+                   and r["logits_clipped"] < 0.01 and r["logits_saturated"] < 0.01)
         print(f"{name}: {r['samples']} samples, {100 * o['identical']:.2f} % bit-identical, max {o['max_lsb']} LSB, "
-              f"top-1 agreement {100 * r['top1_agreement']:.2f} %, clipped {100 * o['clipped']:.2f} %, "
-              f"saturated {100 * o['saturated']:.2f} %, "
+              f"top-1 agreement {100 * r['top1_agreement']:.2f} %, logits clipped {100 * r['logits_clipped']:.2f} %, "
+              f"saturated {100 * r['logits_saturated']:.2f} %, "
               f"accuracy float {r['float_accuracy']:.3f} fake-quant {r['fakequant_accuracy']:.3f} "
               f"int8 {r['int8_accuracy']:.3f}: {'target met' if ok_full else 'target NOT met'}")
         if not ok_full:

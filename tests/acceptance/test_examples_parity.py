@@ -151,11 +151,11 @@ def main():
             r = json.loads(run([a.qat, "eval", "--compare", ckpt, model, "--limit", "256", "--json"]))
             o = r["output"]
             ok = (o["identical"] >= 0.99 and o["max_lsb"] <= 1 and r["top1_agreement"] >= 0.999
-                  and o["saturated"] < 0.01)
+                  and r["logits_saturated"] < 0.01)
             print(f"{name}, {label}: {r['samples']} samples, {100 * o['identical']:.2f} % bit-identical, "
                   f"max {o['max_lsb']} LSB, top-1 agreement {100 * r['top1_agreement']:.2f} %, "
-                  f"logits saturated {100 * o['saturated']:.2f} % (float model outside the range "
-                  f"{100 * o['clipped']:.2f} %), accuracy fake-quant {r['fakequant_accuracy']:.3f} "
+                  f"logits saturated {100 * r['logits_saturated']:.2f} % (float model outside the range "
+                  f"{100 * r['logits_clipped']:.2f} %), accuracy fake-quant {r['fakequant_accuracy']:.3f} "
                   f"int8 {r['int8_accuracy']:.3f}: {'target met' if ok else 'target NOT met'}")
             if not ok:
                 failed.append(f"{name} ({label})")
