@@ -120,11 +120,19 @@ qat_tensor *qat_graph_external(qat_graph *g, int rank, const int *dims, float *d
   return t;
 }
 
+/* One activation at the graph's batch: a config's filters or units can ask for any size; past
+ * this it is refused before allocating (the fuzz harness lowers it under libFuzzer's limit). */
+size_t qat_graph_max_activation_bytes = (size_t)1 << 32;
+
 static int alloc_activation(qat_graph *g, qat_tensor *t, int needs_grad) {
   int batch = t->dims[0];
   t->dims[0] = g->max_batch;
   size_t bytes = (size_t)qat_tensor_size(t) * sizeof(float);
   t->dims[0] = batch;
+  if (bytes > qat_graph_max_activation_bytes)
+    return qat_fail(QAT_ERR_UNSUPPORTED, "an activation of %zu bytes at batch %d, over the limit of %zu bytes "
+                    "(fewer filters or units, or a smaller batch)", bytes, g->max_batch,
+                    qat_graph_max_activation_bytes);
   t->data = qat_arena_alloc(&g->arena, bytes);
   if (!t->data) return QAT_ERR_NOMEM;
   if (needs_grad) {
