@@ -53,6 +53,7 @@ int qat_calibrate(qat_model *m, const qat_dataset *ds, const qat_calib_options *
   if (opt->method != QAT_CALIB_MINMAX && opt->method != QAT_CALIB_PERCENTILE && opt->method != QAT_CALIB_MSE)
     return qat_fail(QAT_ERR_USAGE, "unknown calibration method %d", (int)opt->method);
   if (ds->n < 1) return qat_fail(QAT_ERR_USAGE, "calibration needs at least one sample");
+  qat_calib_pin_input(m, ds);
   const int64_t px = (int64_t)ds->h * ds->w * ds->c;
   calib_site *sites = NULL;
   int n_sites = 0;
@@ -129,6 +130,50 @@ done:
   free(y);
   qat_batcher_free(&b);
   return rc;
+}
+
+int qat_calib_byte_grid(const qat_dataset *ds, float *lo, float *hi) {
+  const int c = ds->c;
+  if (ds->fimages || c < 1 || c > QAT_MAX_CHANNELS) return 0;
+  qat_dataset bytes_view = {.h = 1, .w = 256, .c = c, .pre = ds->pre};
+  uint8_t v[256 * QAT_MAX_CHANNELS];
+  float x[256 * QAT_MAX_CHANNELS];
+  for (int b = 0; b < 256; b++)
+    for (int ch = 0; ch < c; ch++) v[b * c + ch] = (uint8_t)b;
+  qat_preproc_apply(&bytes_view, v, 256 * c, x);
+  const float l = x[0], h = x[255 * c];
+  if (!(isfinite(l) && isfinite(h) && l <= 0.0f && h >= 0.0f && h > l)) return 0;
+  float scale;
+  int32_t zp;
+  if (qat_quant_params_from_range(l, h, -128, 127, &scale, &zp)) return 0; /* cannot fail on this range */
+  for (int b = 0; b < 256; b++)
+    for (int ch = 0; ch < c; ch++)
+      /* on a step, not near a tie between two: float rounding must not decide it */
+      if (qat_quantize_value(x[b * c + ch], scale, zp, -128, 127) != b - 128 ||
+          fabs((double)x[b * c + ch] / scale - (b - 128 - zp)) > 0.01)
+        return 0;
+  *lo = l;
+  *hi = h;
+  return 1;
+}
+
+int qat_calib_pin_input(qat_model *m, const qat_dataset *ds) {
+  qat_fq *fq = m->input_fq;
+  float lo, hi;
+  if (!m->spec.quantize.enabled || !fq || fq->role != QAT_FQ_ACTIVATION || fq->learned || fq->channels != 1 ||
+      ds->c != m->spec.input_shape[2] || !qat_calib_byte_grid(ds, &lo, &hi))
+    return 0;
+  if (qat_observer_init(&fq->observer, QAT_OBSERVER_MINMAX, 0.0f)) return 0;
+  fq->observer.min = lo;
+  fq->observer.max = hi;
+  fq->observer.initialized = 1;
+  fq->observer.updates = 1;
+  if (qat_observer_params(&fq->observer, fq->qmin, fq->qmax, &fq->scale[0], &fq->zero_point[0])) return 0;
+  qat_quant_nudged_range(fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax, &fq->nudged_min[0],
+                         &fq->nudged_max[0]);
+  fq->fixed = 1;
+  fq->valid = 1;
+  return 1;
 }
 
 /* `batches` batches of m->max_batch samples drawn with seed from the training set: the same

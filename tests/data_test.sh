@@ -85,7 +85,17 @@ for s in $sets; do
   printf 'quantize: {mode: qat}\n' >> ${s}_qat.yaml
   "$qat" train ${s}_qat.yaml --threads 2 --out r_${s}_qat > ${s}_qat.log 2>&1 || { cat ${s}_qat.log; fail "$s QAT"; }
   mkdir -p out_$s
-  "$qat" export r_${s}_qat/checkpoint.h5 --mode int8 --io int8 -o out_$s/m.tflite > /dev/null
+  "$qat" export r_${s}_qat/checkpoint.h5 --mode int8 --io int8 -o out_$s/m.tflite > export_$s.log
+  # item 4: bytes (rescale 1/255) fold into the input; float arrays do not, and the export says so
+  if [ $s = blobs ]; then
+    grep -q '^  input: int8, the raw image bytes - 128 (the preprocessing is folded into its scale 0.00392156886 and zero point -128)$' export_$s.log ||
+      { cat export_$s.log; fail "the int8 export of byte images does not take raw bytes - 128"; }
+    "$qat" export r_${s}_qat/checkpoint.h5 --mode int8 --io uint8 -o out_$s/u8.tflite > export_u8.log
+    grep -q '^  input: uint8, the raw image bytes 0..255 ' export_u8.log || { cat export_u8.log; fail "uint8 input"; }
+  else
+    grep -q '^  input: int8, not raw bytes: it expects x = v / 255 for image bytes (float arrays: v as stored), quantized as' export_$s.log ||
+      { cat export_$s.log; fail "the float-array export does not say what its input expects"; }
+  fi
   fq=$("$qat" eval r_${s}_qat/checkpoint.h5 --json --dump-test t_$s | tr ',' '\n' | sed -n 's/.*"fakequant_accuracy":\([0-9.]*\).*/\1/p')
   rt=$("$qat" eval --compare r_${s}_qat/checkpoint.h5 out_$s/m.tflite --json | tr ',' '\n' | sed -n 's/.*"int8_accuracy":\([0-9.]*\).*/\1/p' | head -1)
   [ -n "$fq" ] && [ -n "$rt" ] || fail "$s: no accuracies ($fq, $rt)"
@@ -111,6 +121,29 @@ PY
 )
     line="$line, official interpreter $off"
     [ "$off" = "$rt" ] || fail "$line: official and qat's runtime differ"
+    if [ $s = blobs ]; then
+      # the uint8 file takes the bytes themselves: no scale, no zero point applied by the caller
+      raw=$("$py" - "out_$s/u8.tflite" "t_$s" <<'PY'
+import sys, numpy as np
+from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import OpResolverType
+it = Interpreter(model_path=sys.argv[1], experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+it.allocate_tensors()
+di, do = it.get_input_details()[0], it.get_output_details()[0]
+assert di['dtype'] == np.uint8 and di['quantization'][1] == 0, di
+x = np.load(sys.argv[2] + '.x.npy'); y = np.load(sys.argv[2] + '.y.npy')
+b = np.rint(x * 255.0)
+assert np.all(np.abs(x * 255.0 - b) < 1e-3) and b.min() >= 0 and b.max() <= 255
+ok = 0
+for i in range(len(x)):
+    it.set_tensor(di['index'], b[i].astype(np.uint8).reshape(di['shape'])); it.invoke()
+    ok += int(np.argmax(it.get_tensor(do['index'])[0]) == y[i])
+print('%.6f' % (ok / len(x)))
+PY
+)
+      line="$line, raw bytes into the uint8 file $raw"
+      [ "$raw" = "$rt" ] || fail "$line: the uint8 file on raw bytes differs"
+    fi
   fi
   echo "$line"
   python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(abs(a - b) > 0.005)" "$fq" "$rt" ||

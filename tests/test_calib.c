@@ -157,6 +157,65 @@ static void test_calibrate_minmax_hand(void **state) {
   qat_config_free(&cfg);
 }
 
+/* The byte grid: which preprocessings put every stored byte on its own int8 step (hand-worked
+ * k = offset / scale), and the pinned input quantizer that follows from it. */
+static void test_byte_grid(void **state) {
+  (void)state;
+  static const struct {
+    float rescale, offset, mean, std;
+    int grid;
+    float lo, hi;
+  } cases[] = {
+      {1.0f / 255.0f, 0.0f, 0.0f, 1.0f, 1, 0.0f, 1.0f},              /* k = 0 */
+      {1.0f / 128.0f, -1.0f, 0.0f, 1.0f, 1, -1.0f, 127.0f / 128.0f}, /* k = -128 */
+      {1.0f, 0.0f, 0.0f, 1.0f, 1, 0.0f, 255.0f},                     /* raw bytes */
+      {1.0f, -255.0f, 0.0f, 1.0f, 1, -255.0f, 0.0f},                 /* k = -255 */
+      {1.0f / 127.5f, -1.0f, 0.0f, 1.0f, 0, 0, 0},                   /* k = -127.5: between steps */
+      {1.0f, 0.0f, 0.5f, 0.25f, 0, 0, 0},                            /* 4v - 2: a tie on every byte */
+      {1.0f / 255.0f, 0.0f, 0.5f, 0.5f, 0, 0, 0},                    /* k = -127.5 */
+      {1.0f, 1.0f, 0.0f, 1.0f, 0, 0, 0},                             /* k = 1: 0 outside the range */
+      {-1.0f / 255.0f, 0.0f, 0.0f, 1.0f, 0, 0, 0},                   /* a negative scale */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    qat_dataset ds = {.c = 2, .pre = {.custom = 1, .rescale = cases[i].rescale, .offset = cases[i].offset}};
+    if (cases[i].mean != 0.0f || cases[i].std != 1.0f) {
+      ds.pre.n_norm = 2;
+      ds.pre.mean[0] = ds.pre.mean[1] = cases[i].mean;
+      ds.pre.std[0] = ds.pre.std[1] = cases[i].std;
+    }
+    float lo = 0, hi = 0;
+    int grid = qat_calib_byte_grid(&ds, &lo, &hi);
+    if (grid != cases[i].grid) fail_msg("case %zu: byte grid %d, expected %d", i, grid, cases[i].grid);
+    if (grid && (lo != cases[i].lo || hi != cases[i].hi)) fail_msg("case %zu: [%g, %g]", i, lo, hi);
+  }
+  /* per-channel means that differ: no one grid; float samples: none */
+  qat_dataset ds = {.c = 2, .pre = {.custom = 1, .rescale = 1.0f, .n_norm = 2, .mean = {0.0f, 1.0f}, .std = {1.0f, 1.0f}}};
+  float lo, hi;
+  assert_false(qat_calib_byte_grid(&ds, &lo, &hi));
+  float one = 0;
+  qat_dataset fl = {.c = 2, .fimages = &one};
+  assert_false(qat_calib_byte_grid(&fl, &lo, &hi));
+  /* Calibration on bytes 10..200 only: the observer alone would narrow the input to them; the
+   * pinned input keeps one step per byte (scale 1/255, zero point -128), fixed. */
+  qat_config cfg;
+  qat_model *m = NULL;
+  assert_int_equal(build_tiny(&cfg, &m, 2), 0);
+  const uint8_t px[6] = {10, 200, 100, 50, 200, 10};
+  qat_dataset set;
+  make_set(&set, px, 3);
+  qat_calib_options o = {.method = QAT_CALIB_MINMAX, .batch_size = 2};
+  assert_int_equal(qat_calibrate(m, &set, &o), 0);
+  const qat_fq *in = m->input_fq;
+  assert_true(in->fixed && in->valid);
+  assert_int_equal(in->zero_point[0], -128);
+  assert_true(fabsf(in->scale[0] * 255.0f - 1.0f) < 1e-6f);
+  assert_true(in->observer.min == 0.0f && in->observer.max == 1.0f);
+  for (int v = 0; v < 256; v++) assert_int_equal(qat_quantize_value((float)v / 255.0f, in->scale[0], in->zero_point[0], -128, 127), v - 128);
+  qat_dataset_free(&set);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+}
+
 /* Observers start from data (quantize.calibrate): the seeding pass sets every range from the
  * training samples through qat_calibrate's min/max, then hands the observer back to the
  * configured EMA (which continues from the calibrated range), and leaves ranges a checkpoint
@@ -286,6 +345,7 @@ int main(void) {
       cmocka_unit_test(test_percentile_hand),
       cmocka_unit_test(test_mse_hand),
       cmocka_unit_test(test_calibrate_minmax_hand),
+      cmocka_unit_test(test_byte_grid),
       cmocka_unit_test(test_seed_observers),
       cmocka_unit_test(test_fit_logits),
       cmocka_unit_test(test_float_checkpoint),

@@ -404,6 +404,15 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
   }
 
   if ((rc = frozen_init(&frozen, ts, m))) goto setup_failed;
+  if (qat_calib_pin_input(m, &train) && o->progress && !meta.step) {
+    char note[240];
+    snprintf(note, sizeof note,
+             "input quantization: each byte value on its own int8 step (scale %.9g, zero point %d): the int8 "
+             "export's uint8 input takes the raw bytes, its int8 input the bytes - 128",
+             (double)m->input_fq->scale[0], (int)m->input_fq->zero_point[0]);
+    qat_progress pn = {.kind = QAT_PROGRESS_DATA, .message = note};
+    if (o->progress(&pn, o->user)) goto interrupted;
+  }
   goto setup_done;
 setup_failed:
   if (ranks < 2) goto cleanup;

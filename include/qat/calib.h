@@ -70,6 +70,21 @@ int qat_calib_load_samples(const qat_config *cfg, const char *file, int64_t coun
  * Learned (LSQ) and fixed quantizers are left alone. */
 int qat_calibrate(qat_model *m, const qat_dataset *ds, const qat_calib_options *opt);
 
+/* The int8 grid on which every stored byte value 0..255 of ds (uint8 samples) is its own step:
+ * its preprocessing is one affine map for all channels, v -> (v + k) * s with an integer k in
+ * [-255, 0], so that quantizing the preprocessed value with the range [lo, hi] (the
+ * preprocessed 0 and 255) gives exactly v - 128. 1 when it exists (lo, hi set), 0 for float
+ * samples and for preprocessings that fall between steps (x / 127.5 - 1, per-channel mean/std). */
+int qat_calib_byte_grid(const qat_dataset *ds, float *lo, float *hi);
+
+/* The input quantizer takes the data's byte grid (qat_calib_byte_grid) and keeps it: a fixed
+ * quantizer, its observer set to [lo, hi] so a checkpoint reloads the same parameters. The int8
+ * input then loses nothing (256 byte values on 256 steps) and the exported --io uint8 input is
+ * the raw byte, int8 the byte - 128: the preprocessing is folded into the input's scale and
+ * zero point. 1 when pinned, 0 when the data has no byte grid (the observer then learns the
+ * range as before) or the model has no observed input quantizer. */
+int qat_calib_pin_input(qat_model *m, const qat_dataset *ds);
+
 /* Observers start from data: before the first quant-aware step, `batches` batches
  * (m->max_batch samples each, drawn with `seed` from the training set, so a resumed run draws
  * the same) go through qat_calibrate's min/max pass, and each activation observer then goes on
