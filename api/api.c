@@ -81,32 +81,11 @@ int qat_export_file(const char *ckpt, const qat_export_request *req, const char 
     return qat_fail(QAT_ERR_USAGE, "qat_export_file: needs a checkpoint, a mode and an output path");
   qat_tflite_model t;
   int rc = qat_export_checkpoint(ckpt, req, &t);
-  if (rc) return rc;
-  rc = qat_tflite_write(&t, out_path);
+  char note[1024] = "";
+  int labels;
+  if (!rc) rc = qat_export_input_note(ckpt, &t, note, sizeof note);
+  if (!rc) rc = qat_export_save(ckpt, &t, out_path, note[0] ? note : NULL, NULL, &labels);
   qat_tflite_model_free(&t);
-  if (rc) return rc;
-  /* labels.txt beside the file, as `qat export` writes it */
-  char **names = NULL;
-  int n = 0;
-  rc = qat_checkpoint_read_class_names(ckpt, &names, &n);
-  if (!rc && n > 0) {
-    size_t len = 0;
-    for (int i = 0; i < n; i++) len += strlen(names[i]) + 1;
-    char *text = malloc(len + 1), *p = text;
-    if (!text) {
-      rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
-    } else {
-      for (int i = 0; i < n; i++) p += sprintf(p, "%s\n", names[i]);
-      char path[4200];
-      const char *slash = strrchr(out_path, '/');
-      if (slash) snprintf(path, sizeof path, "%.*s/labels.txt", (int)(slash - out_path), out_path);
-      else snprintf(path, sizeof path, "labels.txt");
-      rc = qat_atomic_write(path, text, len);
-      free(text);
-    }
-  }
-  for (int i = 0; i < n; i++) free(names[i]);
-  free(names);
   return rc;
 }
 

@@ -1,11 +1,15 @@
 /* qat_export_checkpoint: a checkpoint lowered to a TFLite model in any export mode, with
  * optional post-training calibration. Shared by `qat export`, `qat compare`, the public API
  * (include/qat/qat.h) and the Python binding. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qat/calib.h"
 #include "qat/config.h"
+#include "qat/data.h"
+#include "qat/atomic_file.h"
 #include "qat/error.h"
 #include "qat/export.h"
 #include "qat/model.h"
@@ -107,3 +111,138 @@ done:
   return rc;
 }
 
+
+/* The preprocessing of cfg's data as a formula of the stored value v. */
+static void preprocessing_formula(const qat_preproc *p, char *buf, size_t size) {
+  if (!p->custom) {
+    snprintf(buf, size, "v / 255 for image bytes (float arrays: v as stored)");
+    return;
+  }
+  size_t k;
+  if (p->rescale == 1.0f && p->offset == 0.0f) k = (size_t)snprintf(buf, size, "%sv", p->n_norm ? "(" : "");
+  else
+    k = (size_t)snprintf(buf, size, "%sv * %.9g %c %.9g", p->n_norm ? "(" : "", (double)p->rescale,
+                         p->offset < 0 ? '-' : '+', fabs((double)p->offset));
+  if (p->n_norm && k < size) {
+    k += (size_t)snprintf(buf + k, size - k, " - mean) / std, mean");
+    for (int c = 0; c < p->n_norm && k < size; c++)
+      k += (size_t)snprintf(buf + k, size - k, "%s%.9g", c ? ", " : " [", (double)p->mean[c]);
+    for (int c = 0; c < p->n_norm && k < size; c++)
+      k += (size_t)snprintf(buf + k, size - k, "%s%.9g", c ? ", " : "], std [", (double)p->std[c]);
+    if (k < size) snprintf(buf + k, size - k, "]");
+  }
+}
+
+int qat_export_input_note(const char *ckpt, const qat_tflite_model *t, char *buf, size_t size) {
+  buf[0] = '\0';
+  if (t->n_inputs < 1) return QAT_OK;
+  const qat_tflite_tensor *in = &t->tensors[t->inputs[0].tensor];
+  if (in->type == QAT_TFLITE_FLOAT32 || in->quant.n != 1) return QAT_OK;
+  qat_config cfg;
+  int rc = qat_checkpoint_config(ckpt, &cfg);
+  if (rc) return rc;
+  qat_dataset bytes = {.c = cfg.model.input_shape[2]};
+  rc = qat_preproc_from_spec(&cfg.data, bytes.c, 0, &bytes.pre);
+  qat_config_free(&cfg);
+  if (rc) return rc;
+  const char *type = in->type == QAT_TFLITE_UINT8 ? "uint8" : in->type == QAT_TFLITE_INT16 ? "int16" : "int8";
+  const double s = in->quant.scale[0];
+  const long long zp = (long long)in->quant.zero_point[0];
+  float lo, hi, grid_scale;
+  int32_t grid_zp;
+  if (in->type != QAT_TFLITE_INT16 && qat_calib_byte_grid(&bytes, &lo, &hi) &&
+      !qat_quant_params_from_range(lo, hi, -128, 127, &grid_scale, &grid_zp) && (float)s == grid_scale &&
+      zp == grid_zp + (in->type == QAT_TFLITE_UINT8 ? 128 : 0)) {
+    snprintf(buf, size, "input: %s, the raw image bytes%s (the preprocessing is folded into its scale %.9g and "
+             "zero point %lld)", type, in->type == QAT_TFLITE_UINT8 ? " 0..255" : " - 128", s, zp);
+    return QAT_OK;
+  }
+  char formula[512];
+  preprocessing_formula(&bytes.pre, formula, sizeof formula);
+  snprintf(buf, size, "input: %s, not raw bytes: it expects x = %s, quantized as q = round(x / %.9g) %c %lld (a "
+           "preprocessing that puts each byte on a step of its own, such as rescale 1/255, folds into the input)",
+           type, formula, s, zp < 0 ? '-' : '+', zp < 0 ? -zp : zp);
+  return QAT_OK;
+}
+
+/* The input's normalization in stored units (TFLite Support's NormalizationOptions: x =
+ * (v - mean) / std per channel), for image data: x = (v * r + o - m) / s is (v - (m - o) / r)
+ * / (s / r). 0 for arrays, whose values need not be pixels. */
+static int byte_normalization(const qat_data_spec *d, const qat_preproc *p, int c, qat_tflite_metadata *md) {
+  if (d->kind == QAT_DATASET_NPY || c < 1 || c > QAT_MAX_CHANNELS) return 0;
+  md->image_channels = c;
+  const float r = p->custom ? p->rescale : 1.0f / 255.0f, o = p->custom ? p->offset : 0.0f;
+  if (r == 0.0f) return 0;
+  const int n = p->n_norm ? p->n_norm : 1;
+  for (int k = 0; k < n; k++) {
+    const float m = p->n_norm ? p->mean[k] : 0.0f, s = p->n_norm ? p->std[k] : 1.0f;
+    /* in double, and a value within float rounding of a whole number is that number: a
+     * rescale of 1/255 stored as a float means a std of 255, not 254.999985 */
+    double mean = ((double)m - o) / r, std = (double)s / r;
+    md->mean[k] = (float)(fabs(mean - round(mean)) < 1e-5 * fabs(mean) + 1e-6 ? round(mean) : mean);
+    md->std[k] = (float)(fabs(std - round(std)) < 1e-5 * std ? round(std) : std);
+  }
+  return n;
+}
+
+/* "models/mobilenet_v2.h5" -> "mobilenet_v2" */
+static void stem(const char *path, char *buf, size_t size) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  const char *dot = strrchr(base, '.');
+  size_t n = dot && dot > base ? (size_t)(dot - base) : strlen(base);
+  snprintf(buf, size, "%.*s", (int)n, base);
+}
+
+int qat_export_save(const char *ckpt, qat_tflite_model *t, const char *out_path, const char *input_note,
+                    size_t *file_bytes, int *labels_beside) {
+  *labels_beside = 0;
+  char **names = NULL, *labels = NULL, name[256];
+  int n_names = 0;
+  size_t labels_len = 0;
+  uint8_t *bytes = NULL;
+  size_t size = 0;
+  qat_config cfg;
+  int rc = qat_checkpoint_config(ckpt, &cfg);
+  if (rc) return rc;
+  qat_tflite_metadata md = {.description = "trained and exported by qat " QAT_VERSION, .input_description = input_note};
+  /* named after what it came from, not where it goes: the same export gives the same bytes */
+  if (cfg.model.keras) stem(cfg.model.keras, name, sizeof name);
+  else snprintf(name, sizeof name, "qat model");
+  md.name = name;
+  qat_preproc pre;
+  const int c = cfg.model.input_shape[2];
+  if (!(rc = qat_preproc_from_spec(&cfg.data, c, 0, &pre))) md.n_norm = byte_normalization(&cfg.data, &pre, c, &md);
+  qat_config_free(&cfg);
+  if (!rc) rc = qat_checkpoint_read_class_names(ckpt, &names, &n_names);
+  if (!rc && n_names > 0) {
+    for (int i = 0; i < n_names; i++) labels_len += strlen(names[i]) + 1;
+    if (!(labels = malloc(labels_len + 1))) rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+    for (int i = 0, k = 0; !rc && i < n_names; i++) k += sprintf(labels + k, "%s\n", names[i]);
+    md.labels_file = "labels.txt";
+  }
+  /* Only a classifier with class names gets metadata: without a labels file it would tell a
+   * runtime nothing it can use, and cost bytes (700 on a model the converter writes smaller). */
+  if (!rc && labels) rc = qat_tflite_metadata_build(t, &md);
+  if (!rc) rc = qat_tflite_serialize(t, &bytes, &size);
+  if (!rc && labels) {
+    const char *file = "labels.txt";
+    const void *data = labels;
+    rc = qat_tflite_append_files(&bytes, &size, 1, &file, &data, &labels_len);
+  }
+  if (!rc) rc = qat_atomic_write(out_path, bytes, size);
+  if (!rc && labels) {
+    /* and beside it, for tools that read no packed files */
+    char path[4200];
+    const char *slash = strrchr(out_path, '/');
+    if (slash) snprintf(path, sizeof path, "%.*s/labels.txt", (int)(slash - out_path), out_path);
+    else snprintf(path, sizeof path, "labels.txt");
+    if (!(rc = qat_atomic_write(path, labels, labels_len))) *labels_beside = 1;
+  }
+  if (!rc && file_bytes) *file_bytes = size;
+  for (int i = 0; i < n_names; i++) free(names[i]);
+  free(names);
+  free(labels);
+  free(bytes);
+  return rc;
+}

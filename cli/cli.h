@@ -59,8 +59,5 @@ int qat_dump_testset(const char *prefix, const qat_dataset *ds);
 /* Per-class sample counts and top-1 hits of a model over ds (malloc'd, num_classes each). */
 int qat_per_class(struct qat_model *m, const qat_dataset *ds, int batch, int fake_quant, int64_t **per_n,
                   int64_t **per_ok);
-/* Writes labels.txt beside out_path (one class name per line, in label order) when the
- * checkpoint holds class names; *written says whether it did. */
-int qat_write_labels_beside(const char *ckpt, const char *out_path, int *written);
 
 #endif

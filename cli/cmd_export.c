@@ -86,7 +86,8 @@ static int count_ops(const qat_tflite_model *t, op_count *counts, int cap) {
   return n;
 }
 
-static void print_summary(const char *path, const char *mode, size_t size, const qat_tflite_model *t, int json) {
+static void print_summary(const char *path, const char *mode, size_t size, const qat_tflite_model *t, int json,
+                          const char *input_note) {
   op_count counts[32];
   int n = count_ops(t, counts, 32);
   if (json) {
@@ -96,7 +97,12 @@ static void print_summary(const char *path, const char *mode, size_t size, const
            t->n_ops);
     for (int c = 0; c < n; c++)
       printf("%s\"%s\":%d", c ? "," : "", qat_tflite_op_name(counts[c].op), counts[c].n);
-    printf("}}\n");
+    printf("}");
+    if (input_note[0]) {
+      printf(",\"input\":");
+      qat_cli_json_string(stdout, input_note);
+    }
+    printf("}\n");
     return;
   }
   printf("%s: %s, %zu bytes, %d tensors, %d operators (", path, mode, size, t->n_tensors, t->n_ops);
@@ -166,7 +172,6 @@ int qat_cmd_export(int argc, char **argv) {
     return usage_error("--calibration-method '%s' is unknown (expected minmax, percentile or mse)", req.method);
 
   qat_tflite_model t;
-  uint8_t *bytes = NULL;
   size_t size = 0;
   int rc = qat_export_checkpoint(ckpt, &req, &t);
   if (rc == QAT_ERR_USAGE && (req.io || req.calibrate)) {
@@ -175,13 +180,14 @@ int qat_cmd_export(int argc, char **argv) {
     qat_tflite_model_free(&t);
     return 2;
   }
-  if (!rc) rc = qat_tflite_serialize(&t, &bytes, &size);
-  if (!rc) rc = qat_atomic_write(out, bytes, size);
-  int labels = 0; /* the class names travel with the model, as TFLite's labels files do */
-  if (!rc) rc = qat_write_labels_beside(ckpt, out, &labels);
-  if (!rc) print_summary(out, req.mode, size, &t, json);
-  if (!rc && labels && !json) printf("  labels.txt beside it\n");
-  free(bytes);
+  /* the class names travel with the model, as TFLite's labels files do */
+  int labels = 0;
+  char input_note[1024] = "";
+  if (!rc) rc = qat_export_input_note(ckpt, &t, input_note, sizeof input_note);
+  if (!rc) rc = qat_export_save(ckpt, &t, out, input_note[0] ? input_note : NULL, &size, &labels);
+  if (!rc) print_summary(out, req.mode, size, &t, json, input_note);
+  if (!rc && input_note[0] && !json) printf("  %s\n", input_note);
+  if (!rc && labels && !json) printf("  labels.txt packed into it and beside it\n");
   qat_tflite_model_free(&t);
   return rc ? report(rc) : 0;
 }

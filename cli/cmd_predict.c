@@ -11,7 +11,9 @@
 #include "data/image.h"
 #include "qat/atomic_file.h"
 #include "qat/error.h"
+#include "qat/file.h"
 #include "qat/npy.h"
+#include "qat/tflite.h"
 #include "qat/train.h"
 
 int qat_dump_testset(const char *prefix, const qat_dataset *ds) {
@@ -90,31 +92,6 @@ static void labels_path(const char *out_path, char *buf, size_t size) {
   else snprintf(buf, size, "labels.txt");
 }
 
-int qat_write_labels_beside(const char *ckpt, const char *out_path, int *written) {
-  char **names = NULL;
-  int n = 0;
-  *written = 0;
-  int rc = qat_checkpoint_read_class_names(ckpt, &names, &n);
-  if (rc || n == 0) goto done;
-  size_t len = 0;
-  for (int i = 0; i < n; i++) len += strlen(names[i]) + 1;
-  char *text = malloc(len + 1), *p = text;
-  if (!text) {
-    rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
-    goto done;
-  }
-  for (int i = 0; i < n; i++) p += sprintf(p, "%s\n", names[i]);
-  char path[4200];
-  labels_path(out_path, path, sizeof path);
-  rc = qat_atomic_write(path, text, len);
-  free(text);
-  *written = !rc;
-done:
-  for (int i = 0; i < n; i++) free(names[i]);
-  free(names);
-  return rc;
-}
-
 static const char usage[] =
     "usage: qat predict MODEL.tflite|CKPT FILE... [--top K] [--json] [--outputs]\n"
     "\n"
@@ -122,35 +99,59 @@ static const char usage[] =
     "the model's channels and resized as the training folder was) or an .npy array of one\n"
     "sample or of N samples. A checkpoint brings its preprocessing (data.rescale, offset,\n"
     "mean, std) and class names; a .tflite file takes pixel / 255 and the names in\n"
-    "labels.txt beside it (qat export writes it).\n"
+    "labels.txt packed into it or beside it (qat export writes both).\n"
     "\n"
     "  --top K   the K most probable classes (default 1)\n"
     "  --json    one JSON object per line: file, index, and [class, probability] pairs\n"
     "  --outputs one JSON object per line: file, index and the model's raw output values (a\n"
     "            checkpoint with QAT: the fake-quant model's; no softmax applied)\n";
 
-/* Reads labels.txt beside a .tflite file; none is fine. */
-static void read_labels(const char *model, char ***names, int *n) {
-  char path[4200];
-  labels_path(model, path, sizeof path);
-  *names = NULL;
-  *n = 0;
-  FILE *f = fopen(path, "r");
-  if (!f) return;
-  char line[512];
+/* Class names, one per line of text (a trailing newline ends the last). */
+static void split_lines(const char *text, char ***names, int *n) {
   int cap = 0;
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\r\n")] = '\0';
+  while (*text) {
+    size_t len = strcspn(text, "\r\n");
     if (*n == cap) {
       cap = cap ? cap * 2 : 16;
       char **p = realloc(*names, (size_t)cap * sizeof *p);
-      if (!p) break;
+      if (!p) return;
       *names = p;
     }
-    if (!((*names)[*n] = strdup(line))) break;
+    if (!((*names)[*n] = strndup(text, len))) return;
     (*n)++;
+    text += len;
+    if (*text == '\r') text++;
+    if (*text == '\n') text++;
   }
-  fclose(f);
+}
+
+/* The class names of a .tflite file: labels.txt packed into it (qat export, TFLite Support's
+ * metadata), else labels.txt beside it; none is fine. */
+static void read_labels(const char *model, char ***names, int *n) {
+  *names = NULL;
+  *n = 0;
+  void *bytes = NULL;
+  size_t size = 0;
+  char *text = NULL, path[4200];
+  size_t len;
+  if (!qat_file_read_all(model, "model", (uint64_t)1 << 31, &bytes, &size) &&
+      !qat_tflite_read_file(bytes, size, "labels.txt", &text, &len) && text) {
+    split_lines(text, names, n);
+  } else {
+    qat_error_clear();
+    labels_path(model, path, sizeof path);
+    if (!qat_file_read_all(path, "labels", (uint64_t)1 << 24, (void **)&text, &len)) {
+      char *z = realloc(text, len + 1);
+      if (z) {
+        z[len] = '\0';
+        split_lines(z, names, n);
+        text = z;
+      }
+    }
+    qat_error_clear();
+  }
+  free(text);
+  free(bytes);
 }
 
 typedef struct predictor {

@@ -62,6 +62,7 @@ void qat_tflite_model_free(qat_tflite_model *m) {
   free(m->ops);
   for (int i = 0; i < m->n_inputs; i++) free(m->inputs[i].name);
   for (int i = 0; i < m->n_outputs; i++) free(m->outputs[i].name);
+  free(m->support_metadata);
   qat_tflite_model_init(m);
 }
 

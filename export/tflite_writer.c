@@ -61,6 +61,8 @@ static qat_fb_off write_buffers(writer *w) {
   }
   if (runtime) memcpy(version, runtime, strlen(runtime)); /* at most "2.23.0": always < 16 */
   offs[w->n_buffers - 1] = write_buffer(b, version, sizeof version, 1);
+  if (m->support_metadata)
+    offs[w->n_buffers - 2] = write_buffer(b, m->support_metadata, m->support_metadata_bytes, 1);
   for (int i = m->n_tensors - 1; i >= 0; i--) {
     const qat_tflite_tensor *t = &m->tensors[i];
     if (t->data) offs[w->buffer_of[i]] = write_buffer(b, t->data, t->data_bytes, qat_tflite_type_size(t->type));
@@ -318,7 +320,8 @@ static int plan(writer *w) {
     return qat_fail(QAT_ERR_NOMEM, "tflite: out of memory");
   w->n_buffers = 1;
   for (int i = 0; i < m->n_tensors; i++) w->buffer_of[i] = m->tensors[i].data ? w->n_buffers++ : 0;
-  w->n_buffers++; /* min_runtime_version */
+  if (m->support_metadata) w->n_buffers++; /* TFLITE_METADATA */
+  w->n_buffers++;                           /* min_runtime_version */
   for (int k = 0; k < m->n_ops; k++) {
     int c = 0;
     while (c < w->n_codes && w->codes[c] != m->ops[k].op) c++;
@@ -372,12 +375,18 @@ static int build(writer *w) {
   qat_fb_off subgraphs = qat_fb_create_offset_vector(b, &subgraph, 1);
   qat_fb_off opcodes = write_opcodes(w);
   qat_fb_off signatures = write_signature(w);
-  qat_fb_off md_name = qat_fb_create_string(b, "min_runtime_version");
-  qat_fb_start_table(b, QAT_TFLITE_Metadata__COUNT);
-  qat_fb_add_offset(b, QAT_TFLITE_Metadata_name, md_name);
-  qat_fb_add_scalar_u32(b, QAT_TFLITE_Metadata_buffer, (uint32_t)(w->n_buffers - 1), 0);
-  qat_fb_off md = qat_fb_end_table(b);
-  qat_fb_off metadata = qat_fb_create_offset_vector(b, &md, 1);
+  /* min_runtime_version, then TFLITE_METADATA (the order the converter and TFLite Support's
+   * populator leave them in) */
+  qat_fb_off md[2];
+  const int n_md = m->support_metadata ? 2 : 1;
+  for (int k = 0; k < n_md; k++) {
+    qat_fb_off md_name = qat_fb_create_string(b, k ? "TFLITE_METADATA" : "min_runtime_version");
+    qat_fb_start_table(b, QAT_TFLITE_Metadata__COUNT);
+    qat_fb_add_offset(b, QAT_TFLITE_Metadata_name, md_name);
+    qat_fb_add_scalar_u32(b, QAT_TFLITE_Metadata_buffer, (uint32_t)(w->n_buffers - 1 - k), 0);
+    md[k] = qat_fb_end_table(b);
+  }
+  qat_fb_off metadata = qat_fb_create_offset_vector(b, md, (size_t)n_md);
   qat_fb_off description = qat_fb_create_string(b, "qat " QAT_VERSION);
   qat_fb_start_table(b, QAT_TFLITE_Model__COUNT);
   qat_fb_add_offset(b, QAT_TFLITE_Model_operator_codes, opcodes);
@@ -402,6 +411,7 @@ int qat_tflite_serialize(const qat_tflite_model *m, uint8_t **bytes, size_t *siz
   w.m = m;
   size_t estimate = 4096;
   for (int i = 0; i < m->n_tensors; i++) estimate += m->tensors[i].data_bytes + 128;
+  estimate += m->support_metadata_bytes;
   qat_fb_builder_init(&w.b, estimate);
   if ((rc = build(&w))) goto free_writer;
   size_t n;

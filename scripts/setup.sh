@@ -10,7 +10,8 @@ pkgs=(cmake gcc make pkg-config
       libjson-c-dev libzip-dev libpng-dev libjpeg62-turbo-dev
       openmpi-bin libopenmpi-dev          # data-parallel training (optional: QAT_MPI)
       clang libclang-rt-14-dev strace valgrind  # fuzz/, tests/faults/, tests/valgrind.sh
-      libfreetype-dev fonts-dejavu-core)  # qat plot / compare PNG text
+      libfreetype-dev fonts-dejavu-core   # qat plot / compare PNG text
+      libusb-1.0-0)                       # tflite-support's wheel links it (tests/metadata_test.sh)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -72,6 +73,15 @@ for mod_pkg in tflite_micro:tflite-micro tensorboard:tensorboard pytest:pytest w
       echo "setup: $pkg has no wheel for this Python; the tests that need it will skip" >&2
   fi
 done
+# TFLite Support (its metadata reader and Task Library) for tests/metadata_test.sh: its own small
+# venv, .venv-support, since its numpy and protobuf pins need not agree with the interop venv's.
+svenv="$root/.venv-support"
+if ! "$svenv/bin/python" -c 'from tflite_support.task import vision' 2>/dev/null; then
+  echo "setup: creating $svenv with tflite-support"
+  [ -x "$svenv/bin/python" ] || "$py" -m venv "$svenv"
+  "$svenv/bin/python" -m pip install -q --disable-pip-version-check tflite-support ||
+    echo "setup: tflite-support has no wheel for this Python; tests/metadata_test.sh will skip" >&2
+fi
 # A real Keras (tensorflow-cpu from PyPI) for the tests that import what Keras writes and run
 # what the TFLite converter writes (tests/acceptance/): its own venv, .venv-keras, since it is
 # large (about 1.6 GB) and the interop venv above must stay small. QAT_KERAS_PYTHON points the

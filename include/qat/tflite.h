@@ -134,6 +134,10 @@ typedef struct qat_tflite_model {
   int n_inputs;
   qat_tflite_io outputs[QAT_TFLITE_MAX_IO];
   int n_outputs;
+  /* TFLite Support's model metadata (a ModelMetadata flatbuffer, qat_tflite_metadata_build),
+   * written as the buffer of the Model.metadata entry "TFLITE_METADATA"; owned, NULL for none */
+  uint8_t *support_metadata;
+  size_t support_metadata_bytes;
 } qat_tflite_model;
 
 void qat_tflite_model_init(qat_tflite_model *m);
@@ -181,6 +185,30 @@ int qat_tflite_compare_versions(const char *a, const char *b);
 
 /* The whole file in memory (malloc'd into *bytes, *size bytes): validates, then builds. */
 int qat_tflite_serialize(const qat_tflite_model *m, uint8_t **bytes, size_t *size);
+
+/* What qat_tflite_metadata_build records (export/tflite_metadata.c). */
+#define QAT_TFLITE_METADATA_MAX_CHANNELS 16
+typedef struct qat_tflite_metadata {
+  const char *name, *description;
+  const char *input_description; /* what the input expects, in words */
+  int image_channels;            /* 1: a grayscale image input, 3: RGB; otherwise a feature tensor */
+  int n_norm;                    /* 0, or channels of (v - mean) / std in stored units (v 0..255) */
+  float mean[QAT_TFLITE_METADATA_MAX_CHANNELS], std[QAT_TFLITE_METADATA_MAX_CHANNELS];
+  const char *labels_file;       /* the output's TENSOR_AXIS_LABELS file in the appended zip, or NULL */
+} qat_tflite_metadata;
+/* Builds TFLite Support's ModelMetadata for t (its inputs and outputs by name) into
+ * t->support_metadata, which qat_tflite_serialize writes as the "TFLITE_METADATA" buffer. */
+int qat_tflite_metadata_build(qat_tflite_model *t, const qat_tflite_metadata *md);
+
+/* Files packed with a serialized model (export/tflite_files.c, the full build's
+ * qat_tflite_files): a zip archive of n_files entries (names[i], sizes[i] bytes of data[i],
+ * stored uncompressed) appended to *bytes (realloc'd), its offsets counted from the file's
+ * start. TFLite loads the model as before; TFLite Support finds labels.txt there. */
+int qat_tflite_append_files(uint8_t **bytes, size_t *size, int n_files, const char *const *names,
+                            const void *const *data, const size_t *sizes);
+/* The packed file `name` of a model file's bytes into *out (malloc'd, NUL-terminated, *n bytes);
+ * *out NULL when the model packs no such file (or no archive at all). */
+int qat_tflite_read_file(const uint8_t *bytes, size_t size, const char *name, char **out, size_t *n);
 /* Serializes and writes atomically (qat_atomic_write: temp file, fsync, rename): on failure the
  * target is untouched. */
 int qat_tflite_write(const qat_tflite_model *m, const char *path);
