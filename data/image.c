@@ -273,24 +273,43 @@ static int resize(const char *path, const uint8_t *in, int ih, int iw, int c, in
     rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory resizing", path);
     goto done;
   }
+  /* The one- and two-tap loops (nearest, bilinear) compute exactly what the general loop does
+   * (0 + w0 a, then + w1 b, in that order: no contraction under ISO C) but vectorize. */
+  const size_t row = (size_t)cw * c;
   for (int y = 0; y < h; y++) { /* rows first, into floats */
     const float *wy = ty.w + (size_t)y * ty.max;
-    float *t = tmp + (size_t)y * cw * c;
-    for (int k = 0; k < cw * c; k++) {
-      float s = 0;
-      for (int j = 0; j < ty.count[y]; j++) s += wy[j] * in[((size_t)(ty.first[y] + j) * iw + x0) * c + k];
-      t[k] = s;
+    float *t = tmp + (size_t)y * row;
+    const uint8_t *r0 = in + ((size_t)ty.first[y] * iw + x0) * c;
+    if (ty.count[y] == 1) {
+      const float w0 = wy[0];
+      for (size_t k = 0; k < row; k++) t[k] = 0.0f + w0 * r0[k];
+    } else if (ty.count[y] == 2) {
+      const float w0 = wy[0], w1 = wy[1];
+      const uint8_t *r1 = r0 + (size_t)iw * c;
+      for (size_t k = 0; k < row; k++) t[k] = (0.0f + w0 * r0[k]) + w1 * r1[k];
+    } else {
+      for (size_t k = 0; k < row; k++) {
+        float s = 0;
+        for (int j = 0; j < ty.count[y]; j++) s += wy[j] * in[((size_t)(ty.first[y] + j) * iw + x0) * c + k];
+        t[k] = s;
+      }
     }
   }
   for (int y = 0; y < h; y++) {
-    const float *t = tmp + (size_t)y * cw * c;
-    for (int x = 0; x < w; x++) {
+    const float *t = tmp + (size_t)y * row;
+    uint8_t *o = out + (size_t)y * w * c;
+    for (int x = 0; x < w; x++, o += c) {
       const float *wx = tx.w + (size_t)x * tx.max;
+      const float *p = t + (size_t)(tx.first[x] - x0) * c;
       for (int k = 0; k < c; k++) {
-        float s = 0;
-        for (int j = 0; j < tx.count[x]; j++) s += wx[j] * t[(size_t)(tx.first[x] - x0 + j) * c + k];
+        float s;
+        if (tx.count[x] == 2) s = (0.0f + wx[0] * p[k]) + wx[1] * p[c + k];
+        else {
+          s = 0;
+          for (int j = 0; j < tx.count[x]; j++) s += wx[j] * p[(size_t)j * c + k];
+        }
         float v = floorf(s + 0.5f);
-        out[((size_t)y * w + x) * c + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        o[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
       }
     }
   }
@@ -322,13 +341,15 @@ int qat_image_load(const char *path, int h, int w, int c, qat_interpolation inte
   }
   free(buf);
   if (rc) return rc;
-  uint8_t *conv = malloc((size_t)r.w * r.h * c);
-  if (!conv) {
+  uint8_t *conv = r.px; /* the decoder's own channels already are the target's */
+  if (r.ch != c) {
+    if (!(conv = malloc((size_t)r.w * r.h * c))) {
+      free(r.px);
+      return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    convert_channels(&r, c, conv);
     free(r.px);
-    return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
   }
-  convert_channels(&r, c, conv);
-  free(r.px);
   rc = resize(path, conv, r.h, r.w, c, h, w, interp, crop, out);
   free(conv);
   return rc;
