@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -175,6 +176,62 @@ static int csv_load(csv_log *log, const char *path, int64_t keep_epochs) {
 }
 
 /* The messages name the data (source and file) as well as the config. */
+/* The epoch checkpoints beside path (epoch_NNN.h5 in its folder), newest first, path itself
+ * left out: what a damaged latest checkpoint falls back to. */
+static int epoch_checkpoints(const char *path, int numbers[], int cap, char dir[], size_t dir_size) {
+  const char *slash = strrchr(path, '/');
+  if (slash) snprintf(dir, dir_size, "%.*s", (int)(slash - path), path);
+  else snprintf(dir, dir_size, ".");
+  const char *base = slash ? slash + 1 : path;
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n < cap) {
+    int k, used = 0;
+    if (sscanf(e->d_name, "epoch_%d.h5%n", &k, &used) == 1 && used > 0 && e->d_name[used] == '\0' && k > 0 &&
+        strcmp(e->d_name, base) != 0)
+      numbers[n++] = k;
+  }
+  closedir(d);
+  for (int a = 1; a < n; a++) /* newest first */
+    for (int b = a; b > 0 && numbers[b] > numbers[b - 1]; b--) {
+      int t = numbers[b];
+      numbers[b] = numbers[b - 1];
+      numbers[b - 1] = t;
+    }
+  return n;
+}
+
+/* --resume: the checkpoint, or when it is damaged (unreadable, truncated, corrupt: a format or
+ * I/O error, not a usage one such as another optimizer) the newest epoch checkpoint beside it
+ * that loads, with a warning naming both. */
+static int resume_load(const qat_train_options *o, qat_model *m, qat_optimizer *opt, qat_checkpoint_meta *meta,
+                       char *fallback, size_t size, const char **used) {
+  *used = o->resume;
+  int rc = qat_checkpoint_load(o->resume, m, opt, meta);
+  if (rc != QAT_ERR_FORMAT && rc != QAT_ERR_IO) return rc;
+  char first[1024], dir[4096];
+  snprintf(first, sizeof first, "%s", qat_error_message());
+  int numbers[256];
+  int n = epoch_checkpoints(o->resume, numbers, 256, dir, sizeof dir);
+  for (int i = 0; i < n; i++) {
+    snprintf(fallback, size, "%s/epoch_%03d.h5", dir, numbers[i]);
+    if (qat_checkpoint_load(fallback, m, opt, meta)) continue;
+    *used = fallback;
+    if (o->progress) {
+      char note[9600];
+      snprintf(note, sizeof note, "warning: cannot resume from %s (%s); resuming from %s, the newest epoch "
+               "checkpoint beside it that reads", o->resume, first, fallback);
+      qat_progress pn = {.kind = QAT_PROGRESS_DATA, .message = note};
+      o->progress(&pn, o->user);
+    }
+    return QAT_OK;
+  }
+  return qat_fail(rc, "%s%s", first,
+                  n ? " (and no epoch checkpoint beside it reads either)" : " (no epoch checkpoint beside it to fall back to)");
+}
+
 static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train,
                                  const qat_data_info *info) {
   const int *in = cfg->model.input_shape;
@@ -283,6 +340,8 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
 
 int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const qat_dist *dist, int rank_checkpoints,
                    qat_train_result *res) {
+  const char *resumed_from = o->resume; /* the checkpoint resumed from: --resume's, or a fallback */
+  char fallback[4200];
   memset(res, 0, sizeof *res);
   static const qat_dist solo = {.rank = 0, .size = 1, .local_size = 1};
   const qat_dist *d = dist ? dist : &solo;
@@ -370,15 +429,15 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
 
   qat_checkpoint_meta meta = {0, 0, ts->seed};
   if (o->resume) {
-    if ((rc = qat_checkpoint_load(o->resume, m, &opt, &meta))) goto setup_failed;
+    if ((rc = resume_load(o, m, &opt, &meta, fallback, sizeof fallback, &resumed_from))) goto setup_failed;
     if (meta.seed != ts->seed) {
       rc = qat_fail(QAT_ERR_USAGE, "%s: was trained with seed %llu, the run asks for seed %llu; resume needs the same seed",
-                    o->resume, (unsigned long long)meta.seed, (unsigned long long)ts->seed);
+                    resumed_from, (unsigned long long)meta.seed, (unsigned long long)ts->seed);
       goto setup_failed;
     }
     if (meta.step != meta.epoch * steps_per_epoch) {
       rc = qat_fail(QAT_ERR_USAGE, "%s: %lld steps in %lld epochs do not match %lld steps per epoch (batch size or data changed?)",
-                    o->resume, (long long)meta.step, (long long)meta.epoch, (long long)steps_per_epoch);
+                    resumed_from, (long long)meta.step, (long long)meta.epoch, (long long)steps_per_epoch);
       goto setup_failed;
     }
   }
@@ -424,7 +483,7 @@ setup_done:
   double step_seconds = 0;
   int64_t steps_run = 0;
   res->checkpoint[0] = '\0';
-  if (o->resume) snprintf(res->checkpoint, sizeof res->checkpoint, "%s", o->resume);
+  if (o->resume) snprintf(res->checkpoint, sizeof res->checkpoint, "%s", resumed_from);
   for (int epoch = (int)meta.epoch; epoch < ts->epochs; epoch++) {
     qat_batcher_set_epoch(&batcher, ts->seed, epoch);
     qat_progress p = {.kind = QAT_PROGRESS_EPOCH_BEGIN, .epoch = epoch + 1, .epochs = ts->epochs,

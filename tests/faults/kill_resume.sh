@@ -58,4 +58,25 @@ for ((k = 1; k <= K; k++)); do
     echo "kill_resume: #$k ($note, resumed from ${latest:-scratch}): bit-identical"
   fi
 done
+# A damaged latest checkpoint (truncated, as a full disk or a copy cut short leaves it):
+# --resume falls back to the newest epoch checkpoint beside it, says so, and still ends
+# bit-identical; with nothing to fall back to, it fails naming the file.
+"$qat" train cfg.yaml --threads 1 --out fb --epochs 2 >/dev/null 2>fb.err || { cat fb.err; exit 1; }
+head -c 3000 fb/checkpoint.h5 > fb/cut.h5 && mv fb/cut.h5 fb/checkpoint.h5
+"$qat" train cfg.yaml --threads 1 --out fb --resume fb/checkpoint.h5 >fb.out 2>>fb.err
+rc=$?
+if [ $rc -ne 0 ] || ! grep -q "cannot resume from fb/checkpoint.h5 .*resuming from fb/epoch_002.h5" fb.out ||
+   ! h5diff -q ref/checkpoint.h5 fb/checkpoint.h5 >/dev/null 2>&1; then
+  fail=1; echo "kill_resume: damaged checkpoint.h5: FAIL (exit $rc): $(grep -i resum fb.out fb.err | head -2)"
+else
+  echo "kill_resume: damaged checkpoint.h5: resumed from the newest epoch checkpoint, bit-identical"
+fi
+mkdir -p lone && head -c 3000 ref/checkpoint.h5 > lone/checkpoint.h5
+"$qat" train cfg.yaml --threads 1 --out lone --resume lone/checkpoint.h5 >/dev/null 2>lone.err
+rc=$?
+if [ $rc -eq 0 ] || ! grep -q "lone/checkpoint.h5.*no epoch checkpoint beside it to fall back to" lone.err; then
+  fail=1; echo "kill_resume: damaged checkpoint with no fallback: FAIL (exit $rc): $(cat lone.err)"
+else
+  echo "kill_resume: damaged checkpoint with no fallback: refused ($(tail -1 lone.err))"
+fi
 exit $fail
