@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
-all=(tflite_load tflite_noverify config idx cifar h5_checkpoint keras)
+all=(tflite_load tflite_noverify config idx cifar h5_checkpoint keras png jpeg npy npz)
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 if ! command -v clang >/dev/null; then
@@ -31,9 +31,13 @@ declare -A seeds=(
   [cifar]="fuzz/seeds/cifar"
   [h5_checkpoint]="fuzz/seeds/h5_checkpoint"
   [keras]="$fix/keras fuzz/seeds/keras fuzz/seeds/h5_checkpoint"
+  [png]="fuzz/seeds/png"
+  [jpeg]="fuzz/seeds/jpeg"
+  [npy]="fuzz/seeds/npy"
+  [npz]="fuzz/seeds/npz"
 )
 declare -A dicts=([tflite_load]=tflite [tflite_noverify]=tflite [config]=yaml [idx]=idx
-                  [cifar]=cifar [h5_checkpoint]=hdf5 [keras]=keras)
+                  [cifar]=cifar [h5_checkpoint]=hdf5 [keras]=keras [png]=png [jpeg]=jpeg [npy]=npy [npz]=npy)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/fuzz/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
