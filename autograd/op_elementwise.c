@@ -112,6 +112,42 @@ const qat_op_info qat_op_info_add = {
     .example = add_example,
 };
 
+/* ---- sub: x0 - x1, one shape ---- */
+static int sub_plan(qat_node *nd, size_t *scratch) {
+  if (nd->n_inputs != 2) return qat_fail(QAT_ERR_USAGE, "Subtract takes 2 inputs, got %d", nd->n_inputs);
+  return add_plan(nd, scratch);
+}
+
+static void sub_forward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  float *y = nd->output->data;
+  const float *a = nd->inputs[0]->data, *b = nd->inputs[1]->data;
+  int64_t n = qat_tensor_size(nd->output);
+  for (int64_t i = 0; i < n; i++) y[i] = a[i] - b[i];
+}
+
+static void sub_backward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  const float *dy = nd->output->grad;
+  int64_t n = qat_tensor_size(nd->output);
+  float *da = nd->inputs[0]->grad, *db = nd->inputs[1]->grad;
+  if (da)
+    for (int64_t i = 0; i < n; i++) da[i] += dy[i];
+  if (db)
+    for (int64_t i = 0; i < n; i++) db[i] -= dy[i];
+}
+
+static int sub_example(qat_op_example *ex, int variant) {
+  if (variant > 0) return -1;
+  for (int k = 0; k < 2; k++) example_input(ex, k, 4, (int[]){2, 3, 2, 4}, 1, 1, QAT_FILL_UNIFORM);
+  return 0;
+}
+
+const qat_op_info qat_op_info_sub = {
+    .name = "sub", .plan = sub_plan, .forward = sub_forward, .backward = sub_backward,
+    .example = sub_example,
+};
+
 /* ---- reshape: the output is a view of the input; gradients are shared too ---- */
 static int reshape_plan(qat_node *nd, size_t *scratch) {
   qat_tensor *x = OP_X(nd), *y = nd->output;

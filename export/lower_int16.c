@@ -164,11 +164,12 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
       rc = check_act(t, k, op->outputs[0], "output");
       break;
     case QAT_TFLITE_OP_ADD:
+    case QAT_TFLITE_OP_SUB:
       if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->inputs[1], "input")) ||
           (rc = check_act(t, k, op->outputs[0], "output")))
         break;
       if (op->opt.pot_scale_int16)
-        rc = op_fail(t, k, "general int16 ADD",
+        rc = op_fail(t, k, "general int16 ADD / SUB",
                      "pot_scale_int16 must be false: the power-of-two kernel needs power-of-two scales");
       break;
     case QAT_TFLITE_OP_MUL:

@@ -141,13 +141,14 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
       break;
     }
     case QAT_TFLITE_OP_ADD:
+    case QAT_TFLITE_OP_SUB:
     case QAT_TFLITE_OP_MUL:
     case QAT_TFLITE_OP_MEAN:
     case QAT_TFLITE_OP_LEAKY_RELU:
     case QAT_TFLITE_OP_HARD_SWISH:
     case QAT_TFLITE_OP_ELU:
       if (!per_tensor_q(in) || !per_tensor_q(out) ||
-          ((op->op == QAT_TFLITE_OP_ADD || op->op == QAT_TFLITE_OP_MUL) && !per_tensor_q(&t->tensors[op->inputs[1]])))
+          ((op->op == QAT_TFLITE_OP_ADD || op->op == QAT_TFLITE_OP_SUB || op->op == QAT_TFLITE_OP_MUL) && !per_tensor_q(&t->tensors[op->inputs[1]])))
         return op_fail(t, k, "int8 per-tensor activations", "inputs and output must have one scale each");
       break;
     case QAT_TFLITE_OP_QUANTIZE:

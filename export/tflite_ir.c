@@ -216,6 +216,7 @@ static void op_arity(qat_tflite_op op, int *min_in, int *max_in, int *optional_i
     *min_in = 2, *max_in = 3, *optional_in = 2; /* x, weights, [bias] */
     return;
   case QAT_TFLITE_OP_ADD:
+  case QAT_TFLITE_OP_SUB:
   case QAT_TFLITE_OP_MUL:
   case QAT_TFLITE_OP_MEAN:
   case QAT_TFLITE_OP_REDUCE_MAX: *min_in = *max_in = 2; return; /* x, axes */

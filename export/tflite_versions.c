@@ -119,6 +119,13 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     if (in0 == I16 && out0 == I16 && !op->opt.pot_scale_int16) return 3;
     if (in0 == I8) return 2;
     return 1;
+  case QAT_TFLITE_OP_SUB:
+    /* 5: int16 in/out with pot_scale_int16 false; 4: int64; 3: broadcast over more than 4 dims
+     * (qat writes none); 2: int8. */
+    if (in0 == I16 && out0 == I16 && !op->opt.pot_scale_int16) return 5;
+    if (in0 == I64) return 4;
+    if (in0 == I8) return 2;
+    return 1;
   case QAT_TFLITE_OP_LOGISTIC:
   case QAT_TFLITE_OP_TANH:
     /* 3: int16 input; 2: int8 or uint8 input. */
@@ -208,6 +215,9 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_LOGISTIC, 1, "1.14.0"},        {QAT_TFLITE_OP_LOGISTIC, 2, "1.14.0"},
     {QAT_TFLITE_OP_LOGISTIC, 3, "2.3.0"},         {QAT_TFLITE_OP_TANH, 1, "1.14.0"},
     {QAT_TFLITE_OP_TANH, 2, "1.14.0"},            {QAT_TFLITE_OP_TANH, 3, "2.3.0"},
+    {QAT_TFLITE_OP_SUB, 1, "1.6.0"},              {QAT_TFLITE_OP_SUB, 2, "1.14.0"},
+    {QAT_TFLITE_OP_SUB, 3, "2.3.0"},              {QAT_TFLITE_OP_SUB, 4, "2.4.0"},
+    {QAT_TFLITE_OP_SUB, 5, "2.4.0"},
     {QAT_TFLITE_OP_MUL, 1, "1.5.0"},              {QAT_TFLITE_OP_MUL, 2, "1.14.0"},
     {QAT_TFLITE_OP_MUL, 4, "2.3.0"},              {QAT_TFLITE_OP_HARD_SWISH, 1, "1.15.0"},
     {QAT_TFLITE_OP_LEAKY_RELU, 1, "1.13.1"},      {QAT_TFLITE_OP_LEAKY_RELU, 2, "2.3.0"},

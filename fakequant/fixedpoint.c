@@ -158,12 +158,13 @@ int qat_add_multipliers(float s1, float s2, float s_out, int left_shift, int32_t
 
 static inline int32_t wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 
-int32_t qat_add_requantize(int32_t c1, int32_t c2, const int32_t mult[3], const int shift[3], int left_shift,
+int32_t qat_add_requantize(int32_t c1, int32_t c2, int subtract, const int32_t mult[3], const int shift[3], int left_shift,
                            int32_t zp_out, int32_t act_min, int32_t act_max) {
   const int32_t x1 = (int32_t)((uint32_t)c1 << left_shift), x2 = (int32_t)((uint32_t)c2 << left_shift);
   const int32_t a = qat_multiply_by_quantized_multiplier(x1, mult[0], shift[0]);
   const int32_t b = qat_multiply_by_quantized_multiplier(x2, mult[1], shift[1]);
-  const int32_t r = wrap_add(qat_multiply_by_quantized_multiplier(wrap_add(a, b), mult[2], shift[2]), zp_out);
+  const int32_t sum = subtract ? (int32_t)((uint32_t)a - (uint32_t)b) : wrap_add(a, b);
+  const int32_t r = wrap_add(qat_multiply_by_quantized_multiplier(sum, mult[2], shift[2]), zp_out);
   return r < act_min ? act_min : r > act_max ? act_max : r;
 }
 

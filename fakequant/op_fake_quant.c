@@ -213,8 +213,8 @@ static int fq_add_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
   const float *pa = ta->data, *pb = tb->data;
 #pragma omp parallel for schedule(static) if (n > FQ_CHUNK)
   for (int64_t i = 0; i < n; i++) {
-    const int32_t q = qat_add_requantize(centered(pa[i], s1), centered(pb[i], s2), mult, shift, left_shift, zp,
-                                         act_min, act_max);
+    const int32_t q = qat_add_requantize(centered(pa[i], s1), centered(pb[i], s2), fq->negate2, mult, shift,
+                                         left_shift, zp, act_min, act_max);
     y[i] = (float)(q - zp) * s_out;
   }
   return 1;

@@ -141,6 +141,12 @@ static void test_fixture_se_block(void **state) {
   check_fixture(FIX "se_keepdims.keras", "se_keepdims");
 }
 
+static void test_fixture_sub_block(void **state) {
+  (void)state;
+  check_fixture(FIX "sub_block.h5", "sub_block");
+  check_fixture(FIX "sub_block.keras", "sub_block");
+}
+
 /* ReLU(negative_slope) and the Softmax layer: the stored outputs are Keras's probabilities. */
 static void test_fixture_softmax_slope(void **state) {
   (void)state;
@@ -167,6 +173,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_activations),
       cmocka_unit_test(test_fixture_se_block),
       cmocka_unit_test(test_fixture_softmax_slope),
+      cmocka_unit_test(test_fixture_sub_block),
       cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

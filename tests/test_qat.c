@@ -341,7 +341,7 @@ static void test_add_fake_quant_is_the_int8_add(void **state) {
   assert_int_equal(qat_add_multipliers(s1, s2, s_out, 20, mult, shift), 0);
   int plain_differs = 0, fq_differs = 0;
   for (int i = 0; i < N; i++) {
-    const int32_t want = qat_add_requantize(i / 256 - 128, i % 256 - 128, mult, shift, 20, zp, -128, 127);
+    const int32_t want = qat_add_requantize(i / 256 - 128, i % 256 - 128, 0, mult, shift, 20, zp, -128, 127);
     const int32_t plain = qat_quantize_value(xv[i], s_out, zp, -128, 127);
     const int32_t got = (int32_t)lrintf(y->data[i] / s_out) + zp;
     plain_differs += plain != want;

@@ -41,6 +41,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(RELU, relu)                                 \
   X(RELU6, relu6)                               \
   X(ADD, add)                                   \
+  X(SUB, sub)                                   \
   X(CONCAT, concat)                             \
   X(RESIZE, resize)                             \
   X(RESHAPE, reshape)                           \

@@ -81,6 +81,7 @@ typedef struct qat_fq {
    * quantizers' grids; the float sum alone cannot tell how the int8 ADD rounds). AVG_POOL: the
    * pool's input tensor and window (kernel h, w, strides h, w, padding top, left). */
   const struct qat_fq *input2;
+  int negate2;           /* ADD's rule for SUB: the second rescaled input subtracted */
   float alpha;           /* LEAKY_RELU's slope */
   const qat_tensor *requant_in[2];
   int pool[6];

@@ -183,9 +183,11 @@ int qat_add_multipliers(float s1, float s2, float s_out, int left_shift, int32_t
 
 /* One output of reference_integer_ops::AddElementwise from the centered inputs c1 = q1 - zp1,
  * c2 = q2 - zp2: ((c << left_shift) scaled by each input multiplier, summed, scaled by the
- * output multiplier) + zp_out, clamped to [act_min, act_max]. int32 arithmetic wraps as
+ * output multiplier) + zp_out, clamped to [act_min, act_max]. subtract: SUB's (sub.cc), the
+ * second scaled input subtracted; not the ADD of -c2, since the scaling's rounding
+ * (SaturatingRoundingDoublingHighMul) breaks ties upward for either sign. int32 arithmetic wraps as
  * TFLite's does on hardware. */
-int32_t qat_add_requantize(int32_t c1, int32_t c2, const int32_t mult[3], const int shift[3], int left_shift,
+int32_t qat_add_requantize(int32_t c1, int32_t c2, int subtract, const int32_t mult[3], const int shift[3], int left_shift,
                            int32_t zp_out, int32_t act_min, int32_t act_max);
 
 /* AVERAGE_POOL_2D's division (reference_integer_ops::AveragePool): the int32 sum of the raw

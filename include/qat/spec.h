@@ -28,6 +28,7 @@
   X(FLATTEN, flatten)                                 \
   X(RESHAPE, reshape)                                 \
   X(ADD, add)                                         \
+  X(SUBTRACT, subtract)                               \
   X(LEAKY_RELU, leaky_relu)                           \
   X(MULTIPLY, multiply)                               \
   X(SOFTMAX, softmax) \
