@@ -145,6 +145,8 @@ static int event_scalar(buf *b, double wall, int64_t step, const char *tag, floa
 struct qat_curves {
   char dir[4100], csv_path[4200], events_path[4300];
   int rows;
+  int started;                /* the first epoch has begun (a resumed run's curves were adopted) */
+  double wall_offset;         /* a resumed run: the wall_time its previous rows reached */
   int every;
   double start_wall;
   buf events;
@@ -199,6 +201,56 @@ int qat_curves_open(const char *dir, int every, qat_curves **out) {
   return 0;
 }
 
+/* Event { ...; SessionLog session_log = 7; } SessionLog { SessionStatus status = 1; } with
+ * status START: TensorBoard drops what earlier files logged at this step and after (its
+ * "orphaned" data of a run that was killed after its last checkpoint and resumed). */
+static int event_session_start(buf *b, double wall, int64_t step) {
+  uint8_t m[32];
+  size_t k = 0;
+  uint64_t bits;
+  memcpy(&bits, &wall, 8);
+  m[k++] = 0x09;
+  le64(m + k, bits);
+  k += 8;
+  m[k++] = 0x10;
+  k += varint(m + k, (uint64_t)step);
+  m[k++] = 0x3a;
+  m[k++] = 2;
+  m[k++] = 0x08;
+  m[k++] = 1;
+  return record(b, m, k);
+}
+
+/* A run resumed at global step `step` in the same folder: the rows its earlier runs wrote up to
+ * that step stay in steps.csv (later ones, logged after the checkpoint it resumes from, are
+ * dropped: they are computed again), its wall_time continues from theirs, and the new events
+ * file starts with a session START at step + 1. A steps.csv of another layout is left to be
+ * replaced, as before. */
+static int adopt_previous(qat_curves *c, int64_t step) {
+  int rc = event_session_start(&c->events, c->start_wall, step + 1);
+  FILE *f = rc ? NULL : fopen(c->csv_path, "r");
+  if (!f) return rc;
+  char line[2048];
+  if (!fgets(line, sizeof line, f) || strncmp(line, (const char *)c->csv.p, c->csv.n) != 0) {
+    fclose(f);
+    return rc;
+  }
+  while (!rc && fgets(line, sizeof line, f)) {
+    char *end;
+    long long row_step = strtoll(line, &end, 10);
+    if (end == line || *end != ',' || row_step > step) continue;
+    double wall = 0;
+    char *w = strchr(end + 1, ',');
+    if (w && sscanf(w + 1, "%lf", &wall) == 1 && wall > c->wall_offset) c->wall_offset = wall;
+    size_t n = strlen(line);
+    if (n && line[n - 1] != '\n') continue; /* a torn last line */
+    rc = put(&c->csv, line, n);
+    c->rows++;
+  }
+  fclose(f);
+  return rc;
+}
+
 static int add_row(qat_curves *c, const double *v) {
   char line[1024];
   size_t k = 0;
@@ -213,7 +265,7 @@ static int add_row(qat_curves *c, const double *v) {
   int rc = put(&c->csv, line, k);
   c->rows++;
   for (int i = C_LOSS; !rc && i < QAT_CURVES_NCOLS; i++)
-    if (!isnan(v[i])) rc = event_scalar(&c->events, c->start_wall + v[C_WALL], (int64_t)v[C_STEP], tags[i], (float)v[i]);
+    if (!isnan(v[i])) rc = event_scalar(&c->events, c->start_wall + v[C_WALL] - c->wall_offset, (int64_t)v[C_STEP], tags[i], (float)v[i]);
   return rc;
 }
 
@@ -229,6 +281,12 @@ int qat_curves_progress(qat_curves *c, const qat_progress *p) {
   if (p->kind == QAT_PROGRESS_EPOCH_BEGIN) {
     c->last_step_in_epoch = 0;
     c->last_loss_sum = c->last_acc_sum = 0;
+    if (!c->started) {
+      c->started = 1;
+      int rc = p->global_step > 0 ? adopt_previous(c, p->global_step) : 0;
+      if (rc && !c->status) c->status = rc;
+      return rc;
+    }
     return 0;
   }
   if (p->kind != QAT_PROGRESS_STEP && p->kind != QAT_PROGRESS_EPOCH_END) return 0;
@@ -238,7 +296,7 @@ int qat_curves_progress(qat_curves *c, const qat_progress *p) {
   for (int i = 0; i < QAT_CURVES_NCOLS; i++) v[i] = NAN;
   v[C_STEP] = (double)p->global_step;
   v[C_EPOCH] = p->epoch;
-  v[C_WALL] = wall_now() - c->start_wall;
+  v[C_WALL] = c->wall_offset + (wall_now() - c->start_wall);
   v[C_LR] = p->lr;
   if (p->step > c->last_step_in_epoch) {
     /* the running means of the epoch, turned into the mean of the steps since the last row */
