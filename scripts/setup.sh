@@ -11,7 +11,8 @@ pkgs=(cmake gcc make pkg-config
       openmpi-bin libopenmpi-dev          # data-parallel training (optional: QAT_MPI)
       clang libclang-rt-14-dev strace valgrind  # fuzz/, tests/faults/, tests/valgrind.sh
       libfreetype-dev fonts-dejavu-core   # qat plot / compare PNG text
-      libusb-1.0-0)                       # tflite-support's wheel links it (tests/metadata_test.sh)
+      libusb-1.0-0                        # tflite-support's wheel links it (tests/metadata_test.sh)
+      chromium)                           # headless, renders Netron's page (tests/netron/)
 
 missing=()
 for p in "${pkgs[@]}"; do
