@@ -464,7 +464,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
     goto free_model;
   }
-  memcpy(m->spec.layers, spec->layers, (size_t)spec->n_layers * sizeof *spec->layers);
+  if (spec->n_layers > 0) memcpy(m->spec.layers, spec->layers, (size_t)spec->n_layers * sizeof *spec->layers);
   /* the model outlives the config it was built from: own the strings */
   m->spec.source = spec->source ? strdup(spec->source) : NULL;
   m->spec.init = spec->init ? strdup(spec->init) : NULL;
