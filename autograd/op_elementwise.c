@@ -148,6 +148,60 @@ const qat_op_info qat_op_info_sub = {
     .example = sub_example,
 };
 
+/* ---- pad: zeros around an NHWC image (ZeroPadding2D) ---- */
+static int pad_plan(qat_node *nd, size_t *scratch) {
+  qat_tensor *x = OP_X(nd), *y = nd->output;
+  const int *p = nd->attrs.pads;
+  if (x->rank != 4) return qat_fail(QAT_ERR_USAGE, "ZeroPadding2D needs an image input [N, H, W, C], got rank %d", x->rank);
+  for (int k = 0; k < 4; k++)
+    if (p[k] < 0 || p[k] > (1 << 16)) return qat_fail(QAT_ERR_USAGE, "ZeroPadding2D: padding %d out of range", p[k]);
+  y->rank = 4;
+  y->dims[0] = x->dims[0];
+  y->dims[1] = x->dims[1] + p[0] + p[1];
+  y->dims[2] = x->dims[2] + p[2] + p[3];
+  y->dims[3] = x->dims[3];
+  *scratch = 0;
+  return QAT_OK;
+}
+
+static void pad_forward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  const qat_tensor *x = OP_X(nd), *y = nd->output;
+  const int *p = nd->attrs.pads;
+  const int64_t h = x->dims[1], w = x->dims[2], c = x->dims[3], ow = y->dims[2], row = w * c;
+  memset(y->data, 0, (size_t)qat_tensor_size(y) * sizeof(float));
+  for (int64_t n = 0; n < x->dims[0]; n++)
+    for (int64_t i = 0; i < h; i++)
+      memcpy(y->data + ((n * y->dims[1] + i + p[0]) * ow + p[2]) * c, x->data + (n * h + i) * row,
+             (size_t)row * sizeof(float));
+}
+
+static void pad_backward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  const qat_tensor *x = OP_X(nd), *y = nd->output;
+  if (!x->grad) return;
+  const int *p = nd->attrs.pads;
+  const int64_t h = x->dims[1], w = x->dims[2], c = x->dims[3], ow = y->dims[2], row = w * c;
+  for (int64_t n = 0; n < x->dims[0]; n++)
+    for (int64_t i = 0; i < h; i++) {
+      const float *dy = y->grad + ((n * y->dims[1] + i + p[0]) * ow + p[2]) * c;
+      float *dx = x->grad + (n * h + i) * row;
+      for (int64_t k = 0; k < row; k++) dx[k] += dy[k];
+    }
+}
+
+static int pad_example(qat_op_example *ex, int variant) {
+  if (variant > 0) return -1;
+  example_input(ex, 0, 4, (int[]){2, 3, 4, 2}, 1, 1, QAT_FILL_UNIFORM);
+  ex->attrs.pads[0] = 1, ex->attrs.pads[1] = 2, ex->attrs.pads[2] = 0, ex->attrs.pads[3] = 3;
+  return 0;
+}
+
+const qat_op_info qat_op_info_pad = {
+    .name = "pad", .plan = pad_plan, .forward = pad_forward, .backward = pad_backward,
+    .example = pad_example,
+};
+
 /* ---- reshape: the output is a view of the input; gradients are shared too ---- */
 static int reshape_plan(qat_node *nd, size_t *scratch) {
   qat_tensor *x = OP_X(nd), *y = nd->output;

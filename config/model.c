@@ -124,6 +124,36 @@ static int int_pair(const cfg_ctx *c, const cfg_node *n, const char *path, int o
   return 0;
 }
 
+/* ZeroPadding2D's padding, as Keras takes it: n (all sides), [h, w] (symmetric) or
+ * [[top, bottom], [left, right]]. */
+static int zero_pad_arg(const cfg_ctx *c, const cfg_node *n, const char *path, int out[4]) {
+  static const char want[] = "an integer >= 0, [height, width] or [[top, bottom], [left, right]]";
+  char p[CFG_PATH_MAX], q[CFG_PATH_MAX];
+  int rc;
+  if (n->kind == CFG_SCALAR) {
+    if ((rc = qat_cfg_int(c, n, path, 0, 1 << 16, &out[0]))) return rc;
+    out[1] = out[2] = out[3] = out[0];
+    return 0;
+  }
+  if (n->kind != CFG_SEQ || n->n != 2) return qat_cfg_want(c, n, path, want);
+  for (size_t a = 0; a < 2; a++) {
+    const cfg_node *e = n->kids[a];
+    qat_cfg_path_index(p, path, a);
+    if (e->kind == CFG_SCALAR) {
+      if ((rc = qat_cfg_int(c, e, p, 0, 1 << 16, &out[2 * a]))) return rc;
+      out[2 * a + 1] = out[2 * a];
+    } else if (e->kind == CFG_SEQ && e->n == 2) {
+      for (size_t b = 0; b < 2; b++) {
+        qat_cfg_path_index(q, p, b);
+        if ((rc = qat_cfg_int(c, e->kids[b], q, 0, 1 << 16, &out[2 * a + b]))) return rc;
+      }
+    } else {
+      return qat_cfg_want(c, e, p, want);
+    }
+  }
+  return 0;
+}
+
 static int target_shape(const cfg_ctx *c, const cfg_node *n, const char *path, qat_layer_spec *L) {
   char p[CFG_PATH_MAX];
   int rc, unknown = 0;
@@ -235,6 +265,7 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_STRIDES: return int_pair(c, v, path, L->strides);
   case ARG_POOL_SIZE: return int_pair(c, v, path, L->pool_size);
   case ARG_PADDING:
+    if (L->type == QAT_LAYER_ZERO_PADDING2D) return zero_pad_arg(c, v, path, L->zero_pad);
     if ((rc = qat_cfg_enum(c, v, path, paddings, 2, &e))) return rc;
     L->padding = (qat_padding)e;
     return 0;

@@ -119,6 +119,11 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     if (in0 == I16 && out0 == I16 && !op->opt.pot_scale_int16) return 3;
     if (in0 == I8) return 2;
     return 1;
+  case QAT_TFLITE_OP_PAD:
+    /* 4: more than 4 dims (qat writes none); 3: int16; 2: int8. */
+    if (in0 == I16) return 3;
+    if (in0 == I8) return 2;
+    return 1;
   case QAT_TFLITE_OP_SUB:
     /* 5: int16 in/out with pot_scale_int16 false; 4: int64; 3: broadcast over more than 4 dims
      * (qat writes none); 2: int8. */
@@ -215,6 +220,8 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_LOGISTIC, 1, "1.14.0"},        {QAT_TFLITE_OP_LOGISTIC, 2, "1.14.0"},
     {QAT_TFLITE_OP_LOGISTIC, 3, "2.3.0"},         {QAT_TFLITE_OP_TANH, 1, "1.14.0"},
     {QAT_TFLITE_OP_TANH, 2, "1.14.0"},            {QAT_TFLITE_OP_TANH, 3, "2.3.0"},
+    {QAT_TFLITE_OP_PAD, 1, "1.5.0"},              {QAT_TFLITE_OP_PAD, 2, "1.14.0"},
+    {QAT_TFLITE_OP_PAD, 3, "2.4.0"},              {QAT_TFLITE_OP_PAD, 4, "2.6.0"},
     {QAT_TFLITE_OP_SUB, 1, "1.6.0"},              {QAT_TFLITE_OP_SUB, 2, "1.14.0"},
     {QAT_TFLITE_OP_SUB, 3, "2.3.0"},              {QAT_TFLITE_OP_SUB, 4, "2.4.0"},
     {QAT_TFLITE_OP_SUB, 5, "2.4.0"},

@@ -320,8 +320,8 @@ static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, ke
   qat_layer_type t;
   if (!qat_layer_find(cls, &t))
     return lfail(c, QAT_ERR_UNSUPPORTED,
-                 "class '%s' is not supported (supported: InputLayer, %s; ZeroPadding2D and Rescaling folded into "
-                 "the conv after them)",
+                 "class '%s' is not supported (supported: InputLayer, %s; Rescaling folded into the conv or "
+                 "Dense after it)",
                  cls, qat_layer_class_list());
   qat_layer_defaults(L, t);
   if ((rc = layer_name(c, name, L->name))) return rc;
@@ -442,7 +442,7 @@ static int unsupported_layers(jctx *c, struct json_object *list) {
   c->cls = first_cls;
   return lfail(c, QAT_ERR_UNSUPPORTED,
                "class '%s'%s is not supported; the file has %d unsupported layer%s: %s (supported: InputLayer, %s; "
-               "ZeroPadding2D and Rescaling folded into the conv after them)",
+               "Rescaling folded into the conv or Dense after it)",
                first_cls, is_op[0] ? " (an operation on tensors, keras.src.ops)" : "", total, total == 1 ? "" : "s",
                txt, qat_layer_class_list());
 }
@@ -455,7 +455,7 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     const char *reg = str_or(get(root, "registered_name"), NULL);
     return qat_fail(QAT_ERR_UNSUPPORTED,
                     "%s: model class '%s'%s%s%s is not supported (expected Sequential or Functional with layers: "
-                    "InputLayer, %s; ZeroPadding2D and Rescaling folded into the conv after them)",
+                    "InputLayer, %s; Rescaling folded into the conv or Dense after it)",
                     c->src, cls, reg ? " (registered as '" : "", reg ? reg : "", reg ? "')" : "", qat_layer_class_list());
   }
   struct json_object *cfg = get(root, "config");
@@ -539,7 +539,9 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
       if (p >= 0) {
         /* the layer after a ZeroPadding2D / Rescaling takes it in: only a conv or dense */
         const char *what = pend[p].f.has_pad ? "ZeroPadding2D" : "Rescaling";
-        int ok = d && ((d->roles & QAT_LAYER_FOLDS_BN) ||
+        /* a ZeroPadding2D goes with any one-input layer: the conv after it takes it as SAME
+         * padding where that is exact, otherwise it becomes its own PAD (keras.c fold_pads) */
+        int ok = d && ((d->roles & QAT_LAYER_FOLDS_BN) || (pend[p].f.has_pad && k == 1) ||
                        (d->keras_kernel == QAT_KERNEL_IO && pend[p].f.has_rescale));
         if (!ok || pend[p].consumed) {
           rc = qat_fail(QAT_ERR_UNSUPPORTED,

@@ -400,36 +400,67 @@ static int spatial_size(const qat_model_spec *spec, int src, const char *path, i
   return rc;
 }
 
-/* ZeroPadding2D folded into the conv after it: only when padding then a VALID conv is exactly a
- * SAME conv on this input (TensorFlow's SAME: total = max((out-1)*s + k - n, 0), before =
- * total / 2), i.e. the same first window and the same number of outputs. */
-static int fold_pads(qat_keras_model *k, const keras_fold *folds, const char *path) {
+/* A ZeroPadding2D layer of its own before layer li: the layers from li on move up by one,
+ * and so do their references to them. */
+static int insert_pad(qat_keras_model *k, keras_fold **folds, int li) {
+  qat_model_spec *spec = &k->spec;
+  const int n = spec->n_layers;
+  qat_layer_spec *layers = realloc(spec->layers, (size_t)(n + 1) * sizeof *layers);
+  if (!layers) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  spec->layers = layers;
+  keras_fold *f = realloc(*folds, (size_t)(n + 1) * sizeof *f);
+  if (!f) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  *folds = f;
+  memmove(&layers[li + 1], &layers[li], (size_t)(n - li) * sizeof *layers);
+  memmove(&f[li + 1], &f[li], (size_t)(n - li) * sizeof *f);
+  spec->n_layers = n + 1;
+  for (int j = li + 1; j <= n; j++)
+    for (int q = 0; q < layers[j].n_inputs; q++)
+      if (layers[j].inputs[q] >= li) layers[j].inputs[q]++;
+  qat_layer_spec *pad = &layers[li], *consumer = &layers[li + 1];
+  qat_layer_defaults(pad, QAT_LAYER_ZERO_PADDING2D);
+  snprintf(pad->name, sizeof pad->name, "%s", f[li + 1].pad_name);
+  memcpy(pad->zero_pad, f[li + 1].pad, sizeof pad->zero_pad);
+  pad->n_inputs = 1;
+  pad->inputs[0] = consumer->inputs[0];
+  consumer->inputs[0] = li;
+  memset(&f[li], 0, sizeof f[li]);
+  f[li + 1].has_pad = 0;
+  return QAT_OK;
+}
+
+/* ZeroPadding2D before a conv: folded into it when padding then a VALID conv is exactly a SAME
+ * conv on this input (TensorFlow's SAME: total = max((out-1)*s + k - n, 0), before = total / 2),
+ * i.e. the same first window and the same number of outputs; otherwise (asymmetric or wider
+ * padding, a pool after it) a PAD of its own. */
+static int fold_pads(qat_keras_model *k, keras_fold **folds, const char *path) {
   for (int li = 0; li < k->spec.n_layers; li++) {
-    if (!folds[li].has_pad) continue;
+    if (!(*folds)[li].has_pad) continue;
     qat_layer_spec *L = &k->spec.layers[li];
-    const int *pad = folds[li].pad;
-    int hw[2] = {0, 0}, rc;
-    if ((rc = spatial_size(&k->spec, qat_layer_input(&k->spec, li, 0), path, hw))) return rc;
-    int same = L->padding == QAT_PADDING_VALID;
-    for (int a = 0; a < 2 && same; a++) {
-      int n = hw[a], kk = L->kernel_size[a], s = L->strides[a];
-      int out_same = (n + s - 1) / s;
-      int total = (out_same - 1) * s + kk - n;
-      if (total < 0) total = 0;
-      int out_padded = n + pad[2 * a] + pad[2 * a + 1] >= kk ? (n + pad[2 * a] + pad[2 * a + 1] - kk) / s + 1 : 0;
-      same = pad[2 * a] == total / 2 && out_padded == out_same;
+    const int *pad = (*folds)[li].pad;
+    int same = L->type == QAT_LAYER_CONV2D || L->type == QAT_LAYER_DEPTHWISE_CONV2D;
+    if (same) {
+      int hw[2] = {0, 0}, rc;
+      if ((rc = spatial_size(&k->spec, qat_layer_input(&k->spec, li, 0), path, hw))) return rc;
+      same = L->padding == QAT_PADDING_VALID;
+      for (int a = 0; a < 2 && same; a++) {
+        int n = hw[a], kk = L->kernel_size[a], s = L->strides[a];
+        int out_same = (n + s - 1) / s;
+        int total = (out_same - 1) * s + kk - n;
+        if (total < 0) total = 0;
+        int out_padded = n + pad[2 * a] + pad[2 * a + 1] >= kk ? (n + pad[2 * a] + pad[2 * a + 1] - kk) / s + 1 : 0;
+        same = pad[2 * a] == total / 2 && out_padded == out_same;
+      }
     }
-    if (!same)
-      return qat_fail(QAT_ERR_UNSUPPORTED,
-                      "%s: layer '%s' (ZeroPadding2D) pads ((%d, %d), (%d, %d)) before '%s' (%s, %dx%d, strides %d, "
-                      "padding %s) on a %dx%d input, which is not SAME padding; qat folds only that (it has no "
-                      "separate pad op)",
-                      path, folds[li].pad_name, pad[0], pad[1], pad[2], pad[3], L->name, qat_layer_type_name(L->type),
-                      L->kernel_size[0], L->kernel_size[1], L->strides[0], L->padding == QAT_PADDING_SAME ? "same" : "valid",
-                      hw[0], hw[1]);
-    L->padding = QAT_PADDING_SAME;
-    add_note(k, "layer '%s' (ZeroPadding2D ((%d, %d), (%d, %d))) is padding: same of '%s'\n", folds[li].pad_name, pad[0],
-             pad[1], pad[2], pad[3], L->name);
+    if (same) {
+      L->padding = QAT_PADDING_SAME;
+      add_note(k, "layer '%s' (ZeroPadding2D ((%d, %d), (%d, %d))) is padding: same of '%s'\n", (*folds)[li].pad_name,
+               pad[0], pad[1], pad[2], pad[3], L->name);
+      continue;
+    }
+    int rc = insert_pad(k, folds, li);
+    if (rc) return rc;
+    li++; /* the consumer, now after the PAD */
   }
   return QAT_OK;
 }
@@ -545,7 +576,7 @@ static int keras_load(const char *path, const char *arch_json, qat_keras_model *
     goto close_reader;
   }
   if ((rc = qat_keras_parse_json(json, jlen, jsrc, &out->spec, out->keras_version, &folds))) goto close_reader;
-  if ((rc = fold_pads(out, folds, jsrc))) goto close_reader;
+  if ((rc = fold_pads(out, &folds, jsrc))) goto close_reader;
   if ((rc = read_weights(&ws, out))) goto close_reader;
   if ((rc = fold_rescales(out, folds, jsrc))) goto close_reader;
   out->spec.source = NULL;

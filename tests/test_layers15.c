@@ -147,6 +147,12 @@ static void test_fixture_sub_block(void **state) {
   check_fixture(FIX "sub_block.keras", "sub_block");
 }
 
+static void test_fixture_pad_pool(void **state) {
+  (void)state;
+  check_fixture(FIX "pad_pool.h5", "pad_pool");
+  check_fixture(FIX "pad_pool.keras", "pad_pool");
+}
+
 /* ReLU(negative_slope) and the Softmax layer: the stored outputs are Keras's probabilities. */
 static void test_fixture_softmax_slope(void **state) {
   (void)state;
@@ -174,6 +180,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_se_block),
       cmocka_unit_test(test_fixture_softmax_slope),
       cmocka_unit_test(test_fixture_sub_block),
+      cmocka_unit_test(test_fixture_pad_pool),
       cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

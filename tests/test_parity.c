@@ -101,6 +101,23 @@ static const char *yaml_subtract =
     "quantize: {mode: qat}\n"
     "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
 
+/* ZeroPadding2D as its own PAD: before a max pool (ResNet50's stem) and asymmetric before a
+ * VALID conv; the int8 PAD pads with the zero point, the fake-quant graph with 0. */
+static const char *yaml_pad =
+    "model:\n"
+    "  input: [10, 10, 1]\n"
+    "  layers:\n"
+    "    - Conv2D: {name: c1, filters: 8, kernel_size: 3, activation: relu}\n"
+    "    - ZeroPadding2D: {name: p1, padding: 1}\n"
+    "    - MaxPooling2D: {name: mp, pool_size: 3, strides: 2}\n"
+    "    - ZeroPadding2D: {name: p2, padding: [[0, 2], [1, 0]]}\n"
+    "    - Conv2D: {name: c2, filters: 4, kernel_size: 3}\n"
+    "    - Flatten: {name: flat}\n"
+    "    - Dense: {name: out, units: 5}\n"
+    "data: {dataset: fashion-mnist}\n"
+    "quantize: {mode: qat}\n"
+    "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
+
 typedef struct fixture {
   qat_config cfg;
   qat_model *m;
@@ -303,6 +320,19 @@ static void test_subtract_is_exact(void **state) {
   teardown_fixture(&f);
 }
 
+static void test_zero_padding_is_exact(void **state) {
+  (void)state;
+  fixture f;
+  setup_fixture(&f, yaml_pad, 6);
+  qat_parity_report r;
+  if (qat_parity_run(f.m, f.rt, &f.ds, &r)) fail_msg("parity: %s", qat_error_message());
+  assert_every_layer_exact(&r);
+  assert_string_equal(entry(&r, "p1")->op, "PAD");
+  assert_string_equal(entry(&r, "p2")->op, "PAD");
+  qat_parity_free(&r);
+  teardown_fixture(&f);
+}
+
 /* SUB over all 65,536 pairs of int8 inputs: the fake quant's rule gives what qat's runtime SUB
  * kernel (bit-exact with BUILTIN_REF) gives. The scales put the rescaling of input 2 on a tie
  * for every odd c2 (s2 / (2 s1) = (0.5 + 2^-21) / 2: its multiplier is 2^30 + 2^10), where
@@ -458,6 +488,7 @@ int main(void) {
       cmocka_unit_test(test_folded_batch_norm_is_exact),
       cmocka_unit_test(test_add_and_average_pool_are_exact),
       cmocka_unit_test(test_subtract_is_exact),
+      cmocka_unit_test(test_zero_padding_is_exact),
       cmocka_unit_test(test_subtract_fake_quant_is_the_int8_sub),
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_int16x8_report),

@@ -42,6 +42,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(RELU6, relu6)                               \
   X(ADD, add)                                   \
   X(SUB, sub)                                   \
+  X(PAD, pad)                                   \
   X(CONCAT, concat)                             \
   X(RESIZE, resize)                             \
   X(RESHAPE, reshape)                           \
@@ -81,6 +82,7 @@ typedef struct qat_op_attrs {
                             tensor axis joined (1..rank-1) */
   qat_activation act;    /* activation: which function */
   float alpha;           /* activation: LEAKY_RELU's slope, ELU's scale */
+  int pads[4];           /* pad: zeros above, below, left and right of an NHWC image */
 } qat_op_attrs;
 
 /* Inputs by op (optional ones may be absent: n_inputs says):
