@@ -92,6 +92,19 @@ static int record(buf *b, const uint8_t *msg, size_t n) {
   return rc;
 }
 
+/* An Event's wall_time (field 1) and step (field 2) into m; the bytes written. */
+static size_t event_wall_step(uint8_t *m, double wall, int64_t step) {
+  size_t k = 0;
+  uint64_t bits;
+  memcpy(&bits, &wall, 8);
+  m[k++] = 0x09;
+  le64(m + k, bits);
+  k += 8;
+  m[k++] = 0x10;
+  k += varint(m + k, (uint64_t)step);
+  return k;
+}
+
 /* Event { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
  * Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; } */
 static int event_header(buf *b, double wall) {
@@ -128,13 +141,7 @@ static int event_scalar(buf *b, double wall, int64_t step, const char *tag, floa
   s += varint(sum + s, v);
   memcpy(sum + s, val, v);
   s += v;
-  uint64_t bits;
-  memcpy(&bits, &wall, 8);
-  m[k++] = 0x09;
-  le64(m + k, bits);
-  k += 8;
-  m[k++] = 0x10;
-  k += varint(m + k, (uint64_t)step);
+  k += event_wall_step(m + k, wall, step);
   m[k++] = 0x2a;
   k += varint(m + k, s);
   memcpy(m + k, sum, s);
@@ -206,14 +213,7 @@ int qat_curves_open(const char *dir, int every, qat_curves **out) {
  * "orphaned" data of a run that was killed after its last checkpoint and resumed). */
 static int event_session_start(buf *b, double wall, int64_t step) {
   uint8_t m[32];
-  size_t k = 0;
-  uint64_t bits;
-  memcpy(&bits, &wall, 8);
-  m[k++] = 0x09;
-  le64(m + k, bits);
-  k += 8;
-  m[k++] = 0x10;
-  k += varint(m + k, (uint64_t)step);
+  size_t k = event_wall_step(m, wall, step);
   m[k++] = 0x3a;
   m[k++] = 2;
   m[k++] = 0x08;

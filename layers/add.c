@@ -14,7 +14,7 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
 /* The int8 ADD rescales both inputs (left shift 20) before it requantizes the sum: the output
  * fake quant does the same on the two input tensors (QAT_REQUANT_ADD). Chains of 3 or more
  * inputs do not export to int8 (lower_integer): they keep the plain rounding. */
-static int link_requant(qat_model *m, int head, qat_fq *out) {
+int qat_link_add_requant(qat_model *m, int head, qat_fq *out, int subtract) {
   if (qat_layer_n_inputs(&m->spec, head) != 2) return QAT_OK;
   int a = qat_layer_input(&m->spec, head, 0), b = qat_layer_input(&m->spec, head, 1);
   out->input = qat_model_source_fq(m, a);
@@ -23,8 +23,11 @@ static int link_requant(qat_model *m, int head, qat_fq *out) {
   out->requant_in[1] = qat_model_source_tensor(m, b);
   if (!out->input || !out->input2) return QAT_OK; /* an input without a quantizer: plain rounding */
   out->requant = QAT_REQUANT_ADD;
+  out->negate2 = subtract;
   return QAT_OK;
 }
+
+static int link_requant(qat_model *m, int head, qat_fq *out) { return qat_link_add_requant(m, head, out, 0); }
 
 static int lower_float(qat_lowering *L, int li) {
   const qat_layer_spec *l = lower_layer_spec(L, li);

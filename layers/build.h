@@ -49,5 +49,8 @@ qat_fq *qat_model_source_fq(const qat_model *m, int src);
 qat_tensor *qat_model_source_tensor(const qat_model *m, int src);
 /* Convolution/pooling attributes from the layer's arguments. */
 qat_op_attrs qat_build_attrs(const qat_layer_spec *l);
+/* The int8 ADD's (subtract: SUB's) requantization for the output quantizer of a two-input
+ * layer `head` (layers/add.c): both inputs rescaled from their quantizers' grids. */
+int qat_link_add_requant(qat_model *m, int head, qat_fq *out, int subtract);
 
 #endif

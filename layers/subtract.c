@@ -11,17 +11,7 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
   return qat_graph_add(&b->m->graph, QAT_OP_SUB, 2, in, &a, out);
 }
 
-static int link_requant(qat_model *m, int head, qat_fq *out) {
-  int a = qat_layer_input(&m->spec, head, 0), b = qat_layer_input(&m->spec, head, 1);
-  out->input = qat_model_source_fq(m, a);
-  out->input2 = qat_model_source_fq(m, b);
-  out->requant_in[0] = qat_model_source_tensor(m, a);
-  out->requant_in[1] = qat_model_source_tensor(m, b);
-  if (!out->input || !out->input2) return QAT_OK; /* an input without a quantizer: plain rounding */
-  out->requant = QAT_REQUANT_ADD;
-  out->negate2 = 1;
-  return QAT_OK;
-}
+static int link_requant(qat_model *m, int head, qat_fq *out) { return qat_link_add_requant(m, head, out, 1); }
 
 static int lower(qat_lowering *L, int li) {
   const int end = L->mode ? lower_chain_end(L, li) : li;
