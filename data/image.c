@@ -70,7 +70,29 @@ typedef struct raw {
   uint8_t *px;
 } raw;
 
+/* libpng allocates a chunk's declared length before it reads the chunk: a 111-byte file that
+ * declared a 1.9 GB chunk made it ask for 1.9 GB (fuzz_png). Every chunk must fit in the file
+ * before libpng sees it (length, type, data, CRC). */
+static int png_chunks_fit(const char *path, const uint8_t *buf, int64_t len) {
+  int64_t at = 8;
+  while (at + 8 <= len) {
+    const uint32_t n = (uint32_t)buf[at] << 24 | (uint32_t)buf[at + 1] << 16 | (uint32_t)buf[at + 2] << 8 | buf[at + 3];
+    if ((int64_t)n > len - at - 12) {
+      char type[5];
+      for (int i = 0; i < 4; i++) type[i] = buf[at + 4 + i] >= 0x20 && buf[at + 4 + i] < 0x7f ? (char)buf[at + 4 + i] : '?';
+      type[4] = '\0';
+      return qat_fail(QAT_ERR_FORMAT, "%s: corrupt PNG: chunk '%s' at byte %lld declares %lu bytes, the file has %lld "
+                      "after it", path, type, (long long)at, (unsigned long)n, (long long)(len - at - 12 > 0 ? len - at - 12 : 0));
+    }
+    if (!memcmp(buf + at + 4, "IEND", 4)) break;
+    at += 12 + (int64_t)n;
+  }
+  return QAT_OK; /* a file cut between chunks: libpng says what is missing */
+}
+
 static int decode_png(const char *path, const uint8_t *buf, int64_t len, raw *r) {
+  int rc = png_chunks_fit(path, buf, len);
+  if (rc) return rc;
   png_image img;
   memset(&img, 0, sizeof img);
   img.version = PNG_IMAGE_VERSION;
