@@ -63,7 +63,7 @@ class Chromium:
         self.to_r, self.to_w = os.pipe()
         self.from_r, self.from_w = os.pipe()
         self.proc = subprocess.Popen(
-            ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
              "--window-size=1600,1200", "--remote-debugging-pipe", "about:blank"],
             close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=self._fds)
         os.close(self.to_r)
