@@ -81,10 +81,9 @@ int qat_export_file(const char *ckpt, const qat_export_request *req, const char 
     return qat_fail(QAT_ERR_USAGE, "qat_export_file: needs a checkpoint, a mode and an output path");
   qat_tflite_model t;
   int rc = qat_export_checkpoint(ckpt, req, &t);
-  char note[1024] = "";
+  char note[1024];
   int labels;
-  if (!rc) rc = qat_export_input_note(ckpt, &t, note, sizeof note);
-  if (!rc) rc = qat_export_save(ckpt, &t, out_path, note[0] ? note : NULL, NULL, &labels);
+  if (!rc) rc = qat_export_save(ckpt, &t, out_path, note, sizeof note, NULL, &labels);
   qat_tflite_model_free(&t);
   return rc;
 }

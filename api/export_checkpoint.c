@@ -12,6 +12,7 @@
 #include "qat/atomic_file.h"
 #include "qat/error.h"
 #include "qat/export.h"
+#include "qat/file.h"
 #include "qat/model.h"
 #include "qat/qat.h"
 #include "qat/tflite.h"
@@ -133,18 +134,14 @@ static void preprocessing_formula(const qat_preproc *p, char *buf, size_t size) 
   }
 }
 
-int qat_export_input_note(const char *ckpt, const qat_tflite_model *t, char *buf, size_t size) {
+/* What t's input expects under pre (the checkpoint's data preprocessing), into buf; "" for a
+ * float input. */
+static void input_note(const qat_tflite_model *t, const qat_preproc *pre, int channels, char *buf, size_t size) {
   buf[0] = '\0';
-  if (t->n_inputs < 1) return QAT_OK;
+  if (t->n_inputs < 1) return;
   const qat_tflite_tensor *in = &t->tensors[t->inputs[0].tensor];
-  if (in->type == QAT_TFLITE_FLOAT32 || in->quant.n != 1) return QAT_OK;
-  qat_config cfg;
-  int rc = qat_checkpoint_config(ckpt, &cfg);
-  if (rc) return rc;
-  qat_dataset bytes = {.c = cfg.model.input_shape[2]};
-  rc = qat_preproc_from_spec(&cfg.data, bytes.c, 0, &bytes.pre);
-  qat_config_free(&cfg);
-  if (rc) return rc;
+  if (in->type == QAT_TFLITE_FLOAT32 || in->quant.n != 1) return;
+  const qat_dataset bytes = {.c = channels, .pre = *pre};
   const char *type = in->type == QAT_TFLITE_UINT8 ? "uint8" : in->type == QAT_TFLITE_INT16 ? "int16" : "int8";
   const double s = in->quant.scale[0];
   const long long zp = (long long)in->quant.zero_point[0];
@@ -155,14 +152,13 @@ int qat_export_input_note(const char *ckpt, const qat_tflite_model *t, char *buf
       zp == grid_zp + (in->type == QAT_TFLITE_UINT8 ? 128 : 0)) {
     snprintf(buf, size, "input: %s, the raw image bytes%s (the preprocessing is folded into its scale %.9g and "
              "zero point %lld)", type, in->type == QAT_TFLITE_UINT8 ? " 0..255" : " - 128", s, zp);
-    return QAT_OK;
+    return;
   }
   char formula[512];
-  preprocessing_formula(&bytes.pre, formula, sizeof formula);
+  preprocessing_formula(pre, formula, sizeof formula);
   snprintf(buf, size, "input: %s, not raw bytes: it expects x = %s, quantized as q = round(x / %.9g) %c %lld (a "
            "preprocessing that puts each byte on a step of its own, such as rescale 1/255, folds into the input)",
            type, formula, s, zp < 0 ? '-' : '+', zp < 0 ? -zp : zp);
-  return QAT_OK;
 }
 
 /* The input's normalization in stored units (TFLite Support's NormalizationOptions: x =
@@ -194,31 +190,33 @@ static void stem(const char *path, char *buf, size_t size) {
   snprintf(buf, size, "%.*s", (int)n, base);
 }
 
-int qat_export_save(const char *ckpt, qat_tflite_model *t, const char *out_path, const char *input_note,
+int qat_export_save(const char *ckpt, qat_tflite_model *t, const char *out_path, char *note, size_t note_size,
                     size_t *file_bytes, int *labels_beside) {
   *labels_beside = 0;
-  char **names = NULL, *labels = NULL, name[256];
-  int n_names = 0;
+  char *labels = NULL, name[256];
   size_t labels_len = 0;
   uint8_t *bytes = NULL;
   size_t size = 0;
-  qat_config cfg;
+  qat_config cfg; /* one read of the checkpoint: preprocessing and class names */
   int rc = qat_checkpoint_config(ckpt, &cfg);
   if (rc) return rc;
-  qat_tflite_metadata md = {.description = "trained and exported by qat " QAT_VERSION, .input_description = input_note};
+  qat_tflite_metadata md = {.description = "trained and exported by qat " QAT_VERSION};
   /* named after what it came from, not where it goes: the same export gives the same bytes */
   if (cfg.model.keras) stem(cfg.model.keras, name, sizeof name);
   else snprintf(name, sizeof name, "qat model");
   md.name = name;
   qat_preproc pre;
   const int c = cfg.model.input_shape[2];
-  if (!(rc = qat_preproc_from_spec(&cfg.data, c, 0, &pre))) md.n_norm = byte_normalization(&cfg.data, &pre, c, &md);
-  qat_config_free(&cfg);
-  if (!rc) rc = qat_checkpoint_read_class_names(ckpt, &names, &n_names);
+  if (!(rc = qat_preproc_from_spec(&cfg.data, c, 0, &pre))) {
+    md.n_norm = byte_normalization(&cfg.data, &pre, c, &md);
+    input_note(t, &pre, c, note, note_size);
+    md.input_description = note[0] ? note : NULL;
+  }
+  const int n_names = cfg.data.n_class_names;
   if (!rc && n_names > 0) {
-    for (int i = 0; i < n_names; i++) labels_len += strlen(names[i]) + 1;
+    for (int i = 0; i < n_names; i++) labels_len += strlen(cfg.data.class_names[i]) + 1;
     if (!(labels = malloc(labels_len + 1))) rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
-    for (int i = 0, k = 0; !rc && i < n_names; i++) k += sprintf(labels + k, "%s\n", names[i]);
+    for (int i = 0, k = 0; !rc && i < n_names; i++) k += sprintf(labels + k, "%s\n", cfg.data.class_names[i]);
     md.labels_file = "labels.txt";
   }
   /* Only a classifier with class names gets metadata: without a labels file it would tell a
@@ -234,14 +232,11 @@ int qat_export_save(const char *ckpt, qat_tflite_model *t, const char *out_path,
   if (!rc && labels) {
     /* and beside it, for tools that read no packed files */
     char path[4200];
-    const char *slash = strrchr(out_path, '/');
-    if (slash) snprintf(path, sizeof path, "%.*s/labels.txt", (int)(slash - out_path), out_path);
-    else snprintf(path, sizeof path, "labels.txt");
+    qat_path_beside(out_path, "labels.txt", path, sizeof path);
     if (!(rc = qat_atomic_write(path, labels, labels_len))) *labels_beside = 1;
   }
   if (!rc && file_bytes) *file_bytes = size;
-  for (int i = 0; i < n_names; i++) free(names[i]);
-  free(names);
+  qat_config_free(&cfg);
   free(labels);
   free(bytes);
   return rc;

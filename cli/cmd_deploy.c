@@ -6,7 +6,7 @@
  *   golden_data.h/.c  inputs from real test samples and the outputs qat's runtime computes
  *   model_test.c      a host C test: the goldens through qat's runtime (libqat), bit for bit
  *   tflm_main.cc      the same check for a TFLM build (MicroInterpreter, the arena, goldens)
- *   labels.h/.c       class names (from labels.txt beside the model), when there are any
+ *   labels.h/.c       class names (labels.txt packed into the model or beside it), when there are any
  *   README.txt        the compatibility report and how to build
  *
  * Before writing anything it checks that TFLM can run the file: every operator is one TFLM
@@ -28,6 +28,7 @@
 #include "qat/data.h"
 #include "qat/error.h"
 #include "qat/runtime.h"
+#include "qat/tflite.h"
 #include "qat/train.h"
 
 int qat_cmd_deploy(int argc, char **argv);
@@ -355,36 +356,6 @@ static int read_file(const char *path, uint8_t **data, size_t *size) {
   (*data)[n] = 0;
   *size = (size_t)n;
   return 0;
-}
-
-/* labels.txt beside the model: one name per line (none: 0 names). */
-static int read_labels(const char *model, char ***names, int *n) {
-  *names = NULL;
-  *n = 0;
-  char path[4300];
-  const char *slash = strrchr(model, '/');
-  if (slash) snprintf(path, sizeof path, "%.*s/labels.txt", (int)(slash - model), model);
-  else snprintf(path, sizeof path, "labels.txt");
-  if (access(path, F_OK) != 0) return 0;
-  uint8_t *text;
-  size_t size;
-  int rc = read_file(path, &text, &size);
-  if (rc) return rc;
-  int cap = 0;
-  for (char *save = NULL, *line = strtok_r((char *)text, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 16;
-      char **q = realloc(*names, sizeof(char *) * (size_t)cap);
-      if (!q) {
-        rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
-        break;
-      }
-      *names = q;
-    }
-    (*names)[(*n)++] = strdup(line);
-  }
-  free(text);
-  return rc;
 }
 
 typedef struct deploy {
@@ -780,7 +751,7 @@ int qat_cmd_deploy(int argc, char **argv) {
     goto out;
   }
   estimate_arena(d.m, &d.arena);
-  if ((rc = read_labels(d.model_path, &d.labels, &d.n_labels))) goto fail;
+  if ((rc = qat_tflite_read_labels(d.model_path, d.bytes, d.size, &d.labels, &d.n_labels))) goto fail;
   if (images) rc = qat_idx_load(images, labels, 256, &d.ds);
   else if (ckpt) rc = load_checkpoint_test(ckpt, &d.ds);
   else rc = load_fashion_test(&d.ds);

@@ -183,8 +183,7 @@ int qat_cmd_export(int argc, char **argv) {
   /* the class names travel with the model, as TFLite's labels files do */
   int labels = 0;
   char input_note[1024] = "";
-  if (!rc) rc = qat_export_input_note(ckpt, &t, input_note, sizeof input_note);
-  if (!rc) rc = qat_export_save(ckpt, &t, out, input_note[0] ? input_note : NULL, &size, &labels);
+  if (!rc) rc = qat_export_save(ckpt, &t, out, input_note, sizeof input_note, &size, &labels);
   if (!rc) print_summary(out, req.mode, size, &t, json, input_note);
   if (!rc && input_note[0] && !json) printf("  %s\n", input_note);
   if (!rc && labels && !json) printf("  labels.txt packed into it and beside it\n");

@@ -86,11 +86,6 @@ done:
   return rc;
 }
 
-static void labels_path(const char *out_path, char *buf, size_t size) {
-  const char *slash = strrchr(out_path, '/');
-  if (slash) snprintf(buf, size, "%.*s/labels.txt", (int)(slash - out_path), out_path);
-  else snprintf(buf, size, "labels.txt");
-}
 
 static const char usage[] =
     "usage: qat predict MODEL.tflite|CKPT FILE... [--top K] [--json] [--outputs]\n"
@@ -105,54 +100,6 @@ static const char usage[] =
     "  --json    one JSON object per line: file, index, and [class, probability] pairs\n"
     "  --outputs one JSON object per line: file, index and the model's raw output values (a\n"
     "            checkpoint with QAT: the fake-quant model's; no softmax applied)\n";
-
-/* Class names, one per line of text (a trailing newline ends the last). */
-static void split_lines(const char *text, char ***names, int *n) {
-  int cap = 0;
-  while (*text) {
-    size_t len = strcspn(text, "\r\n");
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 16;
-      char **p = realloc(*names, (size_t)cap * sizeof *p);
-      if (!p) return;
-      *names = p;
-    }
-    if (!((*names)[*n] = strndup(text, len))) return;
-    (*n)++;
-    text += len;
-    if (*text == '\r') text++;
-    if (*text == '\n') text++;
-  }
-}
-
-/* The class names of a .tflite file: labels.txt packed into it (qat export, TFLite Support's
- * metadata), else labels.txt beside it; none is fine. */
-static void read_labels(const char *model, char ***names, int *n) {
-  *names = NULL;
-  *n = 0;
-  void *bytes = NULL;
-  size_t size = 0;
-  char *text = NULL, path[4200];
-  size_t len;
-  if (!qat_file_read_all(model, "model", (uint64_t)1 << 31, &bytes, &size) &&
-      !qat_tflite_read_file(bytes, size, "labels.txt", &text, &len) && text) {
-    split_lines(text, names, n);
-  } else {
-    qat_error_clear();
-    labels_path(model, path, sizeof path);
-    if (!qat_file_read_all(path, "labels", (uint64_t)1 << 24, (void **)&text, &len)) {
-      char *z = realloc(text, len + 1);
-      if (z) {
-        z[len] = '\0';
-        split_lines(z, names, n);
-        text = z;
-      }
-    }
-    qat_error_clear();
-  }
-  free(text);
-  free(bytes);
-}
 
 typedef struct predictor {
   qat_model *m;       /* a checkpoint ... */
@@ -186,7 +133,7 @@ static int predictor_open(const char *path, predictor *p) {
     p->w = d[1];
     p->c = d[2];
     p->classes = (int)to.n_elems;
-    read_labels(path, &p->names, &p->n_names);
+    if ((rc = qat_tflite_read_labels(path, NULL, 0, &p->names, &p->n_names))) return rc;
     p->own_names = 1;
   } else {
     if ((rc = qat_model_from_checkpoint(path, 1, &p->cfg, &p->m))) return rc;

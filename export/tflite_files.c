@@ -10,6 +10,7 @@
 #include <zip.h>
 
 #include "qat/error.h"
+#include "qat/file.h"
 #include "qat/tflite.h"
 
 #define EOCD_SIG 0x06054b50u
@@ -156,5 +157,50 @@ int qat_tflite_read_file(const uint8_t *bytes, size_t size, const char *name, ch
   }
   zip_close(za);
   zip_error_fini(&ze);
+  return rc;
+}
+
+/* One name per line; a trailing newline ends the last. */
+static int split_lines(const char *text, char ***names, int *n) {
+  int cap = 0;
+  while (*text) {
+    size_t len = strcspn(text, "\r\n");
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      char **p = realloc(*names, (size_t)cap * sizeof *p);
+      if (!p) return qat_fail(QAT_ERR_NOMEM, "out of memory reading class names");
+      *names = p;
+    }
+    if (!((*names)[*n] = strndup(text, len))) return qat_fail(QAT_ERR_NOMEM, "out of memory reading class names");
+    (*n)++;
+    text += len;
+    if (*text == '\r') text++;
+    if (*text == '\n') text++;
+  }
+  return QAT_OK;
+}
+
+int qat_tflite_read_labels(const char *model_path, const uint8_t *bytes, size_t size, char ***names, int *n) {
+  *names = NULL;
+  *n = 0;
+  void *own = NULL;
+  char *text = NULL, path[4200];
+  size_t len;
+  if (!bytes && !qat_file_read_all(model_path, "model", (uint64_t)1 << 31, &own, &size)) bytes = own;
+  if (!bytes || qat_tflite_read_file(bytes, size, "labels.txt", &text, &len) || !text) {
+    /* not packed (or unreadable): labels.txt beside it, if there is one */
+    free(text);
+    text = NULL;
+    qat_path_beside(model_path, "labels.txt", path, sizeof path);
+    void *beside = NULL;
+    if (!qat_file_read_all(path, "labels", (uint64_t)1 << 24, &beside, &len)) {
+      if ((text = realloc(beside, len + 1))) text[len] = '\0';
+      else free(beside);
+    }
+  }
+  qat_error_clear();
+  int rc = text ? split_lines(text, names, n) : QAT_OK;
+  free(text);
+  free(own);
   return rc;
 }

@@ -104,6 +104,12 @@ int qat_stdout_check(void) {
   return QAT_OK;
 }
 
+void qat_path_beside(const char *path, const char *name, char *buf, size_t size) {
+  const char *slash = strrchr(path, '/');
+  if (slash) snprintf(buf, size, "%.*s/%s", (int)(slash - path), path, name);
+  else snprintf(buf, size, "%s", name);
+}
+
 int qat_path_has_suffix(const char *path, const char *suffix) {
   size_t n = strlen(path), k = strlen(suffix);
   return n >= k && !strcmp(path + n - k, suffix);

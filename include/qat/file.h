@@ -30,4 +30,7 @@ int qat_stdout_check(void);
 /* Whether path ends with suffix (".npz", ".yaml"). */
 int qat_path_has_suffix(const char *path, const char *suffix);
 
+/* The file `name` in path's folder ("out/m.tflite", "labels.txt" -> "out/labels.txt"). */
+void qat_path_beside(const char *path, const char *name, char *buf, size_t size);
+
 #endif

@@ -63,17 +63,16 @@ int qat_export_mode_known(const char *mode);
  * qat_tflite_model_free, also after an error). Messages name the checkpoint, the mode and the
  * reason; a mode this build cannot export is QAT_ERR_UNSUPPORTED. */
 int qat_export_checkpoint(const char *ckpt, const qat_export_request *req, qat_tflite_model *t);
-/* What the input of an export t of checkpoint ckpt expects, as one line into buf: for an int8
- * or uint8 input on the data's byte grid (qat_calib_byte_grid), the raw image bytes (uint8) or
- * bytes - 128 (int8), the preprocessing folded into its scale and zero point; otherwise the
- * preprocessing formula and the quantization to apply. Empty for a float input. */
-int qat_export_input_note(const char *ckpt, const qat_tflite_model *t, char *buf, size_t size);
-/* Writes export t of checkpoint ckpt atomically to out_path, as `qat export` does. When the
- * checkpoint has class names: with TFLite Support's metadata (the model's name, input_note (may
- * be NULL) as the input's description, the input image's color space and normalization in
- * stored units, the output's labels file), labels.txt packed into the file (a zip appended to
- * it) and written beside it (*labels_beside 1). *file_bytes: the file's size (may be NULL). */
-int qat_export_save(const char *ckpt, qat_tflite_model *t, const char *out_path, const char *input_note,
+/* Writes export t of checkpoint ckpt atomically to out_path, as `qat export` does, and puts in
+ * note (note_size bytes) one line on what its input expects: for an int8 or uint8 input on the
+ * data's byte grid (qat_calib_byte_grid) the raw image bytes (uint8) or bytes - 128 (int8),
+ * the preprocessing folded into its scale and zero point; otherwise the preprocessing formula
+ * and the quantization to apply; "" for a float input. When the checkpoint has class names the
+ * file carries TFLite Support's metadata (the model's name, the note as the input's
+ * description, the input image's color space and normalization in stored units, the output's
+ * labels file) and labels.txt packed into it (a zip appended to it), and labels.txt is written
+ * beside it too (*labels_beside 1). *file_bytes: the file's size (may be NULL). */
+int qat_export_save(const char *ckpt, qat_tflite_model *t, const char *out_path, char *note, size_t note_size,
                     size_t *file_bytes, int *labels_beside);
 /* The same, written atomically to out_path (with labels.txt beside it when the checkpoint
  * has class names). */

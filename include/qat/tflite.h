@@ -209,6 +209,10 @@ int qat_tflite_append_files(uint8_t **bytes, size_t *size, int n_files, const ch
 /* The packed file `name` of a model file's bytes into *out (malloc'd, NUL-terminated, *n bytes);
  * *out NULL when the model packs no such file (or no archive at all). */
 int qat_tflite_read_file(const uint8_t *bytes, size_t size, const char *name, char **out, size_t *n);
+/* The class names of the .tflite at model_path, one per line of labels.txt: the one packed into
+ * the file (bytes, size: its contents when the caller has read them, NULL to read them here),
+ * else the one beside it. None is fine (*n 0); only running out of memory is an error. */
+int qat_tflite_read_labels(const char *model_path, const uint8_t *bytes, size_t size, char ***names, int *n);
 /* Serializes and writes atomically (qat_atomic_write: temp file, fsync, rename): on failure the
  * target is untouched. */
 int qat_tflite_write(const qat_tflite_model *m, const char *path);
