@@ -239,11 +239,11 @@ static int adopt_previous(qat_curves *c, int64_t step) {
     char *end;
     long long row_step = strtoll(line, &end, 10);
     if (end == line || *end != ',' || row_step > step) continue;
+    size_t n = strlen(line);
+    if (n && line[n - 1] != '\n') continue; /* a torn last line */
     double wall = 0;
     char *w = strchr(end + 1, ',');
     if (w && sscanf(w + 1, "%lf", &wall) == 1 && wall > c->wall_offset) c->wall_offset = wall;
-    size_t n = strlen(line);
-    if (n && line[n - 1] != '\n') continue; /* a torn last line */
     rc = put(&c->csv, line, n);
     c->rows++;
   }

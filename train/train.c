@@ -175,7 +175,6 @@ static int csv_load(csv_log *log, const char *path, int64_t keep_epochs) {
   return rc;
 }
 
-/* The messages name the data (source and file) as well as the config. */
 /* The epoch checkpoints beside path (epoch_NNN.h5 in its folder), newest first, path itself
  * left out: what a damaged latest checkpoint falls back to. */
 static int epoch_checkpoints(const char *path, int numbers[], int cap, char dir[], size_t dir_size) {
@@ -232,6 +231,7 @@ static int resume_load(const qat_train_options *o, qat_model *m, qat_optimizer *
                   n ? " (and no epoch checkpoint beside it reads either)" : " (no epoch checkpoint beside it to fall back to)");
 }
 
+/* The messages name the data (source and file) as well as the config. */
 static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train,
                                  const qat_data_info *info) {
   const int *in = cfg->model.input_shape;
