@@ -1,6 +1,6 @@
 # parity/: the parity report on in-memory exports (bit-identical layers, localized differences,
 # refusals).
-qat_test(test_parity SOURCES test_parity.c LIBS qat_parity qat_export qat_config TIMEOUT 120)
+qat_test(test_parity SOURCES test_parity.c LIBS qat_parity qat_export qat_config qat_test_runtime_support TIMEOUT 120)
 
 # Issue 14's acceptance: Keras-written random-weight ResNet-8 and MobileNetV2 (alpha 0.35,
 # 96x96x1 and 96x96x3) imported, fine-tuned 32 steps quant-aware, exported int8, parity report
