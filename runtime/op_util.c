@@ -301,8 +301,12 @@ int rt_prepare_binary(qat_rt_model *m, int k, rt_op *op) {
   if (rc) return rc;
   int64_t od[QAT_RT_MAX_RANK];
   int orank = 0;
-  if ((rc = rt_broadcast(m, k, rt_in(m, op, 0), rt_in(m, op, 1), &op->bc, od, &orank))) return rc;
-  return rt_check_out_shape(m, k, rt_out(m, op, 0), od, orank);
+  const rt_tensor *a = rt_in(m, op, 0), *b = rt_in(m, op, 1), *o = rt_out(m, op, 0);
+  if (a->type != b->type || a->type != o->type)
+    return rt_unsup(m, k, "inputs %s and %s, output %s", qat_rt_type_name(a->type), qat_rt_type_name(b->type),
+                    qat_rt_type_name(o->type));
+  if ((rc = rt_broadcast(m, k, a, b, &op->bc, od, &orank))) return rc;
+  return rt_check_out_shape(m, k, o, od, orank);
 }
 
 int rt_broadcast(qat_rt_model *m, int k, const rt_tensor *a, const rt_tensor *b, rt_bcast *bc,
@@ -454,9 +458,6 @@ int rt_prepare_arith(qat_rt_model *m, int k, rt_op *op, const char *name, int *k
   int rc = rt_prepare_binary(m, k, op);
   if (rc) return rc;
   rt_tensor *a = rt_in(m, op, 0), *b = rt_in(m, op, 1), *o = rt_out(m, op, 0);
-  if (a->type != b->type || a->type != o->type)
-    return rt_unsup(m, k, "inputs %s and %s, output %s", qat_rt_type_name(a->type),
-                    qat_rt_type_name(b->type), qat_rt_type_name(o->type));
   if (rt_is_f32(o)) {
     *kind = 0;
     return rt_act_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max);

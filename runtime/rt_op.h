@@ -184,8 +184,8 @@ int rt_multiplier_failed(qat_rt_model *m, int k, int rc);
 /* Numpy broadcasting of a and b into bc; the output shape in od / orank. */
 int rt_broadcast(qat_rt_model *m, int k, const rt_tensor *a, const rt_tensor *b, rt_bcast *bc,
                  int64_t *od, int *orank);
-/* The binary element-wise ops (ADD, SUB, MUL, MAXIMUM, MINIMUM): two inputs, one output,
- * numpy broadcasting into op->bc, and the stored output shape checked against it. */
+/* The binary element-wise ops (ADD, SUB, MUL, MAXIMUM, MINIMUM): two inputs and one output of
+ * one type, numpy broadcasting into op->bc, and the stored output shape checked against it. */
 int rt_prepare_binary(qat_rt_model *m, int k, rt_op *op);
 /* ADD, SUB and MUL: rt_prepare_binary, then inputs and output of one type: float32 (its
  * activation range in f_min/f_max; *kind 0), int8 per tensor (1) or int16 symmetric (2, and

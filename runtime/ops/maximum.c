@@ -27,9 +27,6 @@ int rt_prepare_max_min(qat_rt_model *m, int k, rt_op *op) {
   int rc = rt_prepare_binary(m, k, op);
   if (rc) return rc;
   rt_tensor *a = rt_in(m, op, 0), *b = rt_in(m, op, 1), *o = rt_out(m, op, 0);
-  if (a->type != b->type || a->type != o->type)
-    return rt_unsup(m, k, "inputs %s and %s, output %s", qat_rt_type_name(a->type),
-                    qat_rt_type_name(b->type), qat_rt_type_name(o->type));
   static const rt_evals ev = {eval_f32, eval_i8, eval_i16, NULL};
   if ((rc = rt_pick_eval(m, k, op, a, o, &ev))) return rc;
   if (!rt_is_f32(a) && ((rc = rt_need_same_quant(m, k, a, o, op->name)) ||
