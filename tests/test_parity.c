@@ -24,6 +24,12 @@
 #define BATCH 8
 #define SAMPLES 40
 
+/* What every model below runs with: the fixture feeds its own samples. */
+#define QAT_RUN                                                                              \
+  "data: {dataset: fashion-mnist}\n"                                                         \
+  "quantize: {mode: qat}\n"                                                                  \
+  "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n"
+
 static const char *yaml_cnn =
     "model:\n"
     "  input: [10, 10, 1]\n"
@@ -35,9 +41,7 @@ static const char *yaml_cnn =
     "    - Flatten: {name: flat}\n"
     "    - Dense: {name: d1, units: 12, activation: relu}\n"
     "    - Dense: {name: out, units: 5, activation: softmax}\n"
-    "data: {dataset: fashion-mnist}\n"
-    "quantize: {mode: qat}\n"
-    "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
+    QAT_RUN;
 
 /* Folded batch norms whose float ops add and cancel large terms (see shift_bn_means), deep sums
  * (3x3 over 32 channels, 1x1 over 64), a depthwise conv, a dense: recovering the int8
@@ -60,9 +64,7 @@ static const char *yaml_deep =
     "    - ReLU: {name: r3, max_value: 6}\n"
     "    - Flatten: {name: flat}\n"
     "    - Dense: {name: out, units: 5}\n"
-    "data: {dataset: fashion-mnist}\n"
-    "quantize: {mode: qat}\n"
-    "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
+    QAT_RUN;
 
 /* A residual Add (two branches on different scales) and a 2x2 AveragePooling2D: the int8 ADD
  * rescales both inputs with a left shift of 20 and rounds three times, the int8 average pool
@@ -81,9 +83,7 @@ static const char *yaml_residual =
     "    - AveragePooling2D: {name: pool, pool_size: 2}\n"
     "    - Flatten: {name: flat}\n"
     "    - Dense: {name: out, units: 5}\n"
-    "data: {dataset: fashion-mnist}\n"
-    "quantize: {mode: qat}\n"
-    "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
+    QAT_RUN;
 
 /* Subtract of two branches on different scales, its ReLU fused into the int8 SUB. */
 static const char *yaml_subtract =
@@ -97,9 +97,7 @@ static const char *yaml_subtract =
     "    - ReLU: {name: r}\n"
     "    - Flatten: {name: flat}\n"
     "    - Dense: {name: out, units: 5}\n"
-    "data: {dataset: fashion-mnist}\n"
-    "quantize: {mode: qat}\n"
-    "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
+    QAT_RUN;
 
 /* ZeroPadding2D as its own PAD: before a max pool (ResNet50's stem) and asymmetric before a
  * VALID conv; the int8 PAD pads with the zero point, the fake-quant graph with 0. */
@@ -114,9 +112,7 @@ static const char *yaml_pad =
     "    - Conv2D: {name: c2, filters: 4, kernel_size: 3}\n"
     "    - Flatten: {name: flat}\n"
     "    - Dense: {name: out, units: 5}\n"
-    "data: {dataset: fashion-mnist}\n"
-    "quantize: {mode: qat}\n"
-    "train: {epochs: 1, batch_size: 8, seed: 1, optimizer: {name: sgd, learning_rate: 0.01}}\n";
+    QAT_RUN;
 
 typedef struct fixture {
   qat_config cfg;
