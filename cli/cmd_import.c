@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "qat/atomic_file.h"
 #include "qat/config.h"
@@ -117,7 +118,19 @@ int qat_cmd_import(int argc, char **argv) {
   char *yaml = NULL;
   qat_config cfg = {0};
   qat_model *m = NULL;
-  if ((rc = qat_keras_config_yaml(&k, model, ckpt_path, &yaml))) goto free_keras;
+  /* model.init as an absolute path: model.yaml works from any folder, and its text pasted into
+   * a config elsewhere still finds the weights */
+  char init_path[8400];
+  if (dir[0] == '/') snprintf(init_path, sizeof init_path, "%s", ckpt_path);
+  else {
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) {
+      rc = qat_fail(QAT_ERR_IO, "cannot get the working folder: %s", strerror(errno));
+      goto free_keras;
+    }
+    snprintf(init_path, sizeof init_path, "%s/%s", cwd, ckpt_path);
+  }
+  if ((rc = qat_keras_config_yaml(&k, model, init_path, &yaml))) goto free_keras;
   /* The config must be one that config/ reads back, and the checkpoint the model it builds. */
   if ((rc = qat_config_parse(yaml, strlen(yaml), yaml_path, &cfg))) {
     rc = qat_fail_prefix(rc, "internal: the generated config does not parse: ");

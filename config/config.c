@@ -14,28 +14,36 @@
 #include "qat/error.h"
 #include "qat/keras.h"
 
-int qat_config_resolve(qat_config *cfg, const char *base_dir) {
-  if (!cfg->model.keras || cfg->keras_model) return QAT_OK;
-  if (base_dir && cfg->model.keras[0] != '/') {
-    size_t n = strlen(base_dir) + strlen(cfg->model.keras) + 2;
-    char *joined = malloc(n);
-    if (!joined) return qat_fail(QAT_ERR_NOMEM, "out of memory");
-    snprintf(joined, n, "%s/%s", base_dir, cfg->model.keras);
-    struct stat st;
-    /* keep the path as written where it already names a file from here */
-    if (stat(cfg->model.keras, &st) != 0 || stat(joined, &st) == 0) {
-      free(cfg->model.keras);
-      cfg->model.keras = joined;
-    } else {
-      free(joined);
-    }
+/* A file the config names (model.keras, model.init), relative to the config's folder: the
+ * joined path when a file is there, else the path as written when it names a file from the
+ * working folder (configs written before paths were the config's own), else the joined one
+ * (its error names where it was looked for). */
+static int beside_config(const char *base_dir, char **path) {
+  if (!base_dir || !*path || (*path)[0] == '/') return QAT_OK;
+  size_t n = strlen(base_dir) + strlen(*path) + 2;
+  char *joined = malloc(n);
+  if (!joined) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  snprintf(joined, n, "%s/%s", base_dir, *path);
+  struct stat st;
+  if (stat(joined, &st) != 0 && stat(*path, &st) == 0) {
+    free(joined);
+    return QAT_OK;
   }
+  free(*path);
+  *path = joined;
+  return QAT_OK;
+}
+
+int qat_config_resolve(qat_config *cfg, const char *base_dir) {
+  int rc = beside_config(base_dir, &cfg->model.init);
+  if (!rc) rc = beside_config(base_dir, &cfg->model.keras);
+  if (rc || !cfg->model.keras || cfg->keras_model) return rc;
   qat_keras_model *k = calloc(1, sizeof *k);
   if (!k) return qat_fail(QAT_ERR_NOMEM, "out of memory");
   free(cfg->model.layers);
   cfg->model.layers = NULL;
   cfg->model.n_layers = 0;
-  int rc = qat_keras_resolve_spec(&cfg->model, k);
+  rc = qat_keras_resolve_spec(&cfg->model, k);
   if (rc) {
     qat_keras_free(k);
     free(k);

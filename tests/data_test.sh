@@ -36,6 +36,14 @@ train: {epochs: 1, batch_size: 32, seed: 3}'
   strip() { tr ',' '\n' < "$1" | grep -E '"(train_loss|train_accuracy|test_loss|test_accuracy)"'; }
   [ "$(strip folder.json)" = "$(strip idx.json)" ] || { cat folder.json idx.json; fail "PNG folder and IDX differ"; }
   echo "data_test: PNG folder == IDX: $(strip folder.json | tr '\n' ' ')"
+  # item 7: the model.yaml `qat import` writes trains from any folder (its model.init was
+  # relative to the folder import ran in)
+  "$qat" import "$root/tests/fixtures/keras/fmnist_cnn.h5" -o imp > /dev/null
+  sed -e 's|^# data: .*|data: {dataset: fashion-mnist, limit_train: 64, limit_test: 32}|' \
+      -e 's|^# train: .*|train: {epochs: 1, batch_size: 32, seed: 1}|' imp/model.yaml > imp/ft.yaml
+  (cd / && "$qat" train "$work/imp/ft.yaml" --threads 1 --out "$work/imp_run" > "$work/imp.log" 2>&1) ||
+    { cat imp.log; fail "an imported model.yaml does not train from another folder"; }
+  echo "data_test: an imported model.yaml trains from another folder"
 fi
 
 # ---- 2. JPEG folder and .npy: train, QAT, int8 --io int8, evaluate everywhere ------------
