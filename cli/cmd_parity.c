@@ -71,13 +71,23 @@ static void json_stats(const qat_parity_stats *s) {
 
 /* Ops whose int8 (or int16) arithmetic the fake-quant model does not reproduce bit for bit,
  * with the rounding step it misses: marked in the table, "simulated": false in JSON. */
-static const char *inexact_op(const char *op) {
+static const char *inexact_op(const char *op, int int16) {
   static const char *const ops[][2] = {
       {"SOFTMAX", "TFLite's fixed-point exp (int8) or exp table (int16) against a double softmax"},
       {"QUANTIZE", "an int8 -> int8 requantization (Concatenate branches), one float rounding"},
   };
+  /* on the int16 grid the int8 simulations of these are replaced by one rounding */
+  static const char *const ops16[][2] = {
+      {"MUL", "the int16 kernel's product requantization, one float rounding"},
+      {"LEAKY_RELU", "the int16 kernel's two multipliers, one float rounding"},
+      {"HARD_SWISH", "the int16 kernel's fixed point, one float rounding"},
+      {"LOGISTIC", "the int16 kernel's lookup table, one float rounding"},
+      {"TANH", "the int16 kernel's lookup table, one float rounding"},
+  };
   for (size_t i = 0; op && i < sizeof ops / sizeof ops[0]; i++)
     if (!strcmp(op, ops[i][0])) return ops[i][1];
+  for (size_t i = 0; op && int16 && i < sizeof ops16 / sizeof ops16[0]; i++)
+    if (!strcmp(op, ops16[i][0])) return ops16[i][1];
   return NULL;
 }
 
@@ -108,7 +118,7 @@ static void print_json(const char *ckpt, const char *model, const qat_parity_rep
     qat_cli_json_string(stdout, L->name);
     printf(",\"op\":");
     qat_cli_json_string(stdout, L->op);
-    printf(",\"simulated\":%s,\"tensor\":%d,\"scale\":%.9g,\"zero_point\":%d,", inexact_op(L->op) ? "false" : "true",
+    printf(",\"simulated\":%s,\"tensor\":%d,\"scale\":%.9g,\"zero_point\":%d,", inexact_op(L->op, r->int16) ? "false" : "true",
            L->tensor, (double)L->scale, (int)L->zero_point);
     json_stats(&L->s);
     printf("}");
@@ -138,7 +148,7 @@ static void print_text(const char *ckpt, const char *model, const qat_parity_rep
     char own[16];
     snprintf(own, sizeof own, "%.3f%%", 100 * (1 - share(L->s.local_identical, L->s.values)));
     char opname[24];
-    snprintf(opname, sizeof opname, "%s%s", L->op, inexact_op(L->op) ? " *" : "");
+    snprintf(opname, sizeof opname, "%s%s", L->op, inexact_op(L->op, r->int16) ? " *" : "");
     printf("  %-24.24s %-16.16s %10lld %9.2f%% %7lld %9.4f %10s %8s %7.3f%% %8.3f%%\n", L->name, opname,
            (long long)(r->samples ? L->s.values / r->samples : 0), 100 * share(L->s.identical, L->s.values),
            (long long)L->s.max_lsb, L->s.values ? L->s.sum_lsb / (double)L->s.values : 0.0, own, sq,
@@ -149,7 +159,7 @@ static void print_text(const char *ckpt, const char *model, const qat_parity_rep
          "  (errors of earlier layers included); clipped: float values outside the tensor's range;\n"
          "  saturated: int8 values at a rail that is not an exact 0 (clipped by the deployed model).\n");
   for (int i = 0; i < r->n_layers; i++) {
-    const char *why = inexact_op(r->layers[i].op);
+    const char *why = inexact_op(r->layers[i].op, r->int16);
     int first = 1;
     for (int k = 0; k < i; k++) first &= strcmp(r->layers[k].op, r->layers[i].op) != 0;
     if (why && first)

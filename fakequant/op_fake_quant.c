@@ -235,7 +235,8 @@ static int fq_folded_bias(qat_fq *fq, float s_in) {
   return 1;
 }
 
-static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y, const qat_exec *ex) {
+static int fq_requantized(qat_node *nd, const qat_tensor *x, float *y, const qat_exec *ex) {
+  qat_fq *fq = FQ(nd);
   if (fq->requant == QAT_REQUANT_MEAN) return fq_mean_requantized(fq, x, y);
   if (fq->requant == QAT_REQUANT_ADD) return fq_add_requantized(fq, x, y);
   if (fq->requant >= QAT_REQUANT_MUL) return qat_fq_requant_fn(fq, x, y);
@@ -264,7 +265,17 @@ static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y, const qat_e
       fq->requant_eff[c] = (double)s_in * (double)w->scale[per_tensor ? 0 : c] / (double)s_out;
   }
   const int64_t n = qat_tensor_size(x), chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
-  const qat_requant_job job = {.x = src, .y = y, .acc_bias = folded ? fq->requant_bias : NULL, .channels = channels,
+  /* the 16x8 report (never training): the int64 accumulators exactly, not from float sums */
+  double *exact = NULL;
+  if (fq->wide && fq->requant_head >= 0 && (folded || !fq->fold_bn[0])) {
+    exact = malloc((size_t)n * sizeof *exact);
+    qat_node *head = nd - nd->index + fq->requant_head;
+    if (exact && qat_fq_exact_accumulators(fq, head, ex, exact)) {
+      free(exact);
+      exact = NULL;
+    }
+  }
+  const qat_requant_job job = {.x = src, .acc = exact, .y = y, .acc_bias = folded ? fq->requant_bias : NULL, .channels = channels,
                                .fixed_point = fq->requant == QAT_REQUANT_FIXED_POINT,
                                .wide = fq->wide, .s_in = s_in,
                                .w_scale = w->scale, .per_tensor = per_tensor, .mult = fq->requant_mult,
@@ -277,6 +288,7 @@ static int fq_requantized(qat_fq *fq, const qat_tensor *x, float *y, const qat_e
     part.end = n - part.begin < FQ_CHUNK ? n : part.begin + FQ_CHUNK;
     qat_requant_run(&part);
   }
+  free(exact);
   return 1;
 }
 
@@ -342,7 +354,7 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
     set_params(fq, 0, scale, zp);
     fq->valid = 1;
   }
-  if (fq->valid && fq->requant != QAT_REQUANT_NONE && fq_requantized(fq, x, y, ex)) return;
+  if (fq->valid && fq->requant != QAT_REQUANT_NONE && fq_requantized(nd, x, y, ex)) return;
   if (!activated) { /* the store the first pass left out */
     const float top = act_upper(act);
 #pragma omp parallel for schedule(static) if (chunks > 1)

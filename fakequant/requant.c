@@ -29,7 +29,7 @@ static inline float one(const qat_requant_job *j, int64_t i) {
   /* the bias grid's scale, a float product as the bias quantizer forms it */
   const float s_acc = j->s_in * j->w_scale[j->per_tensor ? 0 : c];
   if (j->wide) {
-    double a = round((double)j->x[i] / (double)s_acc) + (j->acc_bias ? j->acc_bias[c] : 0.0);
+    double a = (j->acc ? j->acc[i] : round((double)j->x[i] / (double)s_acc)) + (j->acc_bias ? j->acc_bias[c] : 0.0);
     const double lim = 140737488355327.0; /* 2^47 - 1: the int64 overload's domain */
     a = a == a ? (a > lim ? lim : a < -lim ? -lim : a) : 0.0;
     int64_t q;

@@ -9,6 +9,8 @@
 typedef struct qat_requant_job {
   const float *x; /* the float conv / dense output before the fused activation (with acc_bias:
                      the head op's own output, before the folded batch norm) */
+  const double *acc; /* wide only: the accumulators themselves (qat_fq_exact_accumulators), in
+                       place of round(x / (s_in * s_w)); NULL: recovered from x */
   float *y;       /* (q - zp) * s_out */
   int64_t begin, end;
   int channels;  /* element i is channel i % channels */

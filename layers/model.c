@@ -118,6 +118,7 @@ static int new_fq(builder *b, qat_fq_role role, const char *name, int channels, 
   snprintf(fq->name, sizeof fq->name, "%s", name);
   fq->channels = channels;
   fq->axis = axis;
+  fq->requant_head = -1;
   fq->scale = (float *)(fq + 1);
   fq->nudged_min = fq->scale + channels;
   fq->nudged_max = fq->nudged_min + channels;

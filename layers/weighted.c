@@ -140,7 +140,10 @@ static int link_requant_with(const qat_model *m, int fold, const qat_fq *in, con
   for (int i = 0; i < g->n_nodes && !wq; i++)
     if (qat_node_fq(&g->nodes[i]) == w) wq = g->nodes[i].output;
   for (int i = 0; i < g->n_nodes && wq && !acc; i++)
-    if (g->nodes[i].n_inputs >= 2 && g->nodes[i].inputs[1] == wq) acc = g->nodes[i].output;
+    if (g->nodes[i].n_inputs >= 2 && g->nodes[i].inputs[1] == wq) {
+      acc = g->nodes[i].output;
+      out->requant_head = i;
+    }
   out->requant_in[0] = acc;
   if (acc && fold >= 0) {
     const qat_tensor *t = acc;

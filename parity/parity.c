@@ -214,10 +214,11 @@ static int simulate_int16x8(qat_model *m) {
     qat_quant_nudged_range(s, 0, fq->qmin, fq->qmax, &fq->nudged_min[0], &fq->nudged_max[0]);
     fq->observer.initialized = 0; /* the parameters stay as set (the report never trains) */
     fq->valid = 1;
-    /* conv, depthwise, dense and add: the 16x8 kernels' requantization; the rest plain */
+    /* conv, depthwise, dense and add: the 16x8 kernels' requantization; MEAN's is the int8
+     * one on the int16 bounds; the rest plain */
     const int wide = fq->requant == QAT_REQUANT_FIXED_POINT || fq->requant == QAT_REQUANT_DOUBLE ||
                      fq->requant == QAT_REQUANT_ADD;
-    if (!wide) fq->requant = QAT_REQUANT_NONE;
+    if (!wide && fq->requant != QAT_REQUANT_MEAN) fq->requant = QAT_REQUANT_NONE;
     fq->wide = wide;
   }
   return QAT_OK;
@@ -247,6 +248,7 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
   grid g = {QAT_RT_INT8, -128, 127, 1};
   if (out.type == QAT_RT_INT16 || in.type == QAT_RT_INT16) {
     g = (grid){QAT_RT_INT16, -32768, 32767, 2};
+    r->int16 = 1;
     int rc16 = simulate_int16x8(m);
     if (rc16) return rc16;
   }

@@ -75,6 +75,9 @@ typedef struct qat_fq {
    * moving mean and variance, epsilon, and the folded bias's integers per channel, rebuilt each
    * forward as the exporter builds them (batch-norm ops in float would round otherwise) */
   const qat_tensor *fold_bn[4];
+  int requant_head; /* FIXED_POINT / DOUBLE: the head op's node index (-1 unknown), which
+                       recomputes its accumulator exactly for a wide report
+                       (qat_fq_exact_accumulators) */
   float fold_epsilon;
   double *requant_bias; /* integers */
   /* ADD: the second input's quantizer (input is the first's) and both input tensors (on their
@@ -99,5 +102,10 @@ static inline qat_fq *qat_node_fq(const qat_node *n) {
 /* The requantizations of fakequant/requant_fn.c: y gets what the int8 op outputs
  * (dequantized); 0 when the input quantizers have no parameters yet (plain rounding then). */
 int qat_fq_requant_fn(const qat_fq *fq, const qat_tensor *x, float *y);
+
+/* fakequant/exact_acc.c: the head op's accumulators (bias included, a folded batch norm's
+ * not) as the 16x8 kernels' int64 sums, computed exactly; -1 where they cannot be (weights
+ * too large for exact float passes, an input off a 20-bit grid, out of memory). */
+int qat_fq_exact_accumulators(const qat_fq *fq, qat_node *head, const qat_exec *ex, double *acc);
 
 #endif

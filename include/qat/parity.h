@@ -54,6 +54,7 @@ typedef struct qat_parity_report {
   int logits;         /* the logits: output, or the tensor before the final softmax (the
                          softmax's fixed [0, 1] range saturates at confident predictions, so
                          clipping is judged on its input) */
+  int int16;          /* a 16x8 file, compared on its int16 grid */
   qat_parity_layer *layers;
   int n_layers;
 } qat_parity_report;

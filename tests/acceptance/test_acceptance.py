@@ -8,7 +8,8 @@ imported with `qat import`, fine-tuned quant-aware for 32 steps on synthetic ima
     top-1 agreement >= 99.9 %, clipping at the logits < 1 %;
 
 and exported int16x8, whose outputs in the official interpreter (BUILTIN_REF) must equal
-`qat run`'s bit for bit on 64 seeded inputs.
+`qat run`'s bit for bit on 64 seeded inputs, and whose 16x8 parity report (the fake-quant
+model on the int16 grid) meets the same target.
 
 Every model's figures are printed; any model that misses the target fails the test. Kept short for CI: batch 8 (256 training samples), 128 test samples.
 
@@ -132,8 +133,9 @@ def main():
         print(f"{name}: 16x8 parity report: {100 * o16['identical']:.2f} % of '{o16['name']}' bit-identical on "
               f"the int16 grid, max {o16['max_lsb']} LSB, top-1 agreement {100 * r16['top1_agreement']:.2f} %"
               f"{', not simulated bit for bit: ' + ', '.join(inexact) if inexact else ''}")
-        if r16["top1_agreement"] < 0.99:
-            failed.append(name + " (16x8 top-1 agreement)")
+        ok16 = o16["identical"] >= 0.99 and o16["max_lsb"] <= 1 and r16["top1_agreement"] >= 0.999
+        if not ok16:
+            failed.append(name + " (16x8 parity target)")
         if differ:
             failed.append(name + " (int16x8)")
     if failed:
