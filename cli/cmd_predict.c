@@ -93,8 +93,9 @@ static const char usage[] =
     "Class names and probabilities for each FILE: a PNG or JPEG image (decoded, converted to\n"
     "the model's channels and resized as the training folder was) or an .npy array of one\n"
     "sample or of N samples. A checkpoint brings its preprocessing (data.rescale, offset,\n"
-    "mean, std) and class names; a .tflite file takes pixel / 255 and the names in\n"
-    "labels.txt packed into it or beside it (qat export writes both).\n"
+    "mean, std) and class names; a .tflite file the normalization in its TFLite Support\n"
+    "metadata (else pixel / 255) and the names in labels.txt packed into it or beside it\n"
+    "(qat export writes all three for a model trained with class names).\n"
     "\n"
     "  --top K   the K most probable classes (default 1)\n"
     "  --json    one JSON object per line: file, index, and [class, probability] pairs\n"
@@ -133,8 +134,23 @@ static int predictor_open(const char *path, predictor *p) {
     p->w = d[1];
     p->c = d[2];
     p->classes = (int)to.n_elems;
-    if ((rc = qat_tflite_read_labels(path, NULL, 0, &p->names, &p->n_names))) return rc;
+    void *bytes = NULL;
+    size_t size = 0;
+    if ((rc = qat_file_read_all(path, "model", (uint64_t)1 << 31, &bytes, &size))) return rc;
+    rc = qat_tflite_read_labels(path, bytes, size, &p->names, &p->n_names);
     p->own_names = 1;
+    /* the preprocessing the export recorded, in stored units: (v - mean) / std */
+    float mean[QAT_TFLITE_METADATA_MAX_CHANNELS], std[QAT_TFLITE_METADATA_MAX_CHANNELS];
+    const int n_norm = qat_tflite_read_normalization(bytes, size, mean, std, QAT_TFLITE_METADATA_MAX_CHANNELS);
+    free(bytes);
+    if (rc) return rc;
+    if (n_norm && (n_norm == p->c || n_norm == 1) && p->c <= QAT_MAX_CHANNELS) {
+      p->proto.pre = (qat_preproc){.custom = 1, .rescale = 1.0f, .offset = 0.0f, .n_norm = p->c};
+      for (int k = 0; k < p->c; k++) {
+        p->proto.pre.mean[k] = mean[n_norm == 1 ? 0 : k];
+        p->proto.pre.std[k] = std[n_norm == 1 ? 0 : k];
+      }
+    }
   } else {
     if ((rc = qat_model_from_checkpoint(path, 1, &p->cfg, &p->m))) return rc;
     p->h = p->cfg.model.input_shape[0];

@@ -4,11 +4,13 @@
  * model's "TFLITE_METADATA" buffer: the model's name, the input image's color space and its
  * normalization in stored pixel units, and the output's labels file (TENSOR_AXIS_LABELS), which
  * is packed into the zip archive appended to the model (qat_tflite_append_files). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "qat/error.h"
 #include "qat/flatbuf.h"
+#include "qat/flatbuf_read.h"
 #include "qat/tflite.h"
 
 /* Field ids, in the schema's declaration order (a union counts twice: its type, then its value). */
@@ -135,4 +137,57 @@ int qat_tflite_metadata_build(qat_tflite_model *t, const qat_tflite_metadata *md
   }
   qat_fb_builder_free(&b);
   return rc;
+}
+
+/* Model's fields (schema.fbs order), Metadata's and Buffer's */
+enum { MODEL_buffers = 4, MODEL_metadata = 6 };
+enum { META_name, META_buffer };
+enum { BUF_data };
+
+int qat_tflite_read_normalization(const uint8_t *bytes, size_t size, float *mean, float *std, int max) {
+  if (!bytes || size < 8) return 0;
+  /* Only clamped accessors: a buffer that is not what it claims gives no normalization (or a
+   * wrong one), never a read outside the bytes. */
+  const qat_fb_table model = qat_fb_table_open(bytes, size, qat_fb_rd32(bytes, 0));
+  size_t metas, bufs;
+  uint32_t n_metas, n_bufs;
+  if (!qat_fb_vec(&model, MODEL_metadata, 4, &metas, &n_metas) || !qat_fb_vec(&model, MODEL_buffers, 4, &bufs, &n_bufs))
+    return 0;
+  for (uint32_t i = 0; i < n_metas; i++) {
+    const qat_fb_table meta = qat_fb_vec_table(&model, metas, i);
+    const char *name = qat_fb_str(&meta, META_name);
+    const uint32_t k = qat_fb_u32(&meta, META_buffer, 0);
+    if (!name || strcmp(name, "TFLITE_METADATA") || k >= n_bufs) continue;
+    const qat_fb_table buf = qat_fb_vec_table(&model, bufs, k);
+    size_t data;
+    uint32_t len;
+    if (!qat_fb_vec(&buf, BUF_data, 1, &data, &len) || len < 8 || memcmp(bytes + data + 4, "M001", 4)) return 0;
+    const uint8_t *md = bytes + data;
+    const qat_fb_table root = qat_fb_table_open(md, len, qat_fb_rd32(md, 0));
+    size_t sgs, ins, units;
+    uint32_t n_sgs, n_ins, n_units;
+    if (!qat_fb_vec(&root, MM_subgraph_metadata, 4, &sgs, &n_sgs) || n_sgs < 1) return 0;
+    const qat_fb_table sg = qat_fb_vec_table(&root, sgs, 0);
+    if (!qat_fb_vec(&sg, SG_input_tensor_metadata, 4, &ins, &n_ins) || n_ins < 1) return 0;
+    const qat_fb_table in = qat_fb_vec_table(&sg, ins, 0);
+    if (!qat_fb_vec(&in, TM_process_units, 4, &units, &n_units)) return 0;
+    for (uint32_t u = 0; u < n_units; u++) {
+      const qat_fb_table unit = qat_fb_vec_table(&in, units, u);
+      if (qat_fb_u8(&unit, PU_options_type, 0) != PU_NormalizationOptions) continue;
+      const qat_fb_table norm = qat_fb_sub(&unit, PU_options);
+      size_t pm, ps;
+      uint32_t nm, ns;
+      if (!qat_fb_vec(&norm, NORM_mean, 4, &pm, &nm) || !qat_fb_vec(&norm, NORM_std, 4, &ps, &ns) || nm != ns ||
+          nm < 1 || nm > (uint32_t)max)
+        return 0;
+      for (uint32_t c = 0; c < nm; c++) {
+        mean[c] = qat_fb_rdf32(md, pm + 4 * (size_t)c);
+        std[c] = qat_fb_rdf32(md, ps + 4 * (size_t)c);
+        if (!isfinite(mean[c]) || !isfinite(std[c]) || std[c] == 0.0f) return 0;
+      }
+      return (int)nm;
+    }
+    return 0;
+  }
+  return 0;
 }

@@ -4,10 +4,14 @@
 # (--io uint8) and float32 exports carry TFLite Support metadata whose labels file is packed in
 # the model and whose input normalization, in pixel units, is the config's preprocessing.
 #  - MetadataDisplayer parses the metadata, lists labels.txt as packed, and reads the class
-#    names back; the input's NormalizationOptions are mean 0, std 255 (pixels / 255);
+#    names back; the input's NormalizationOptions are the config's rescale 1/127.5, offset -1
+#    in pixel units (mean 127.5, std 127.5);
 #  - Task Library's ImageClassifier, which feeds raw pixels to a uint8 input and normalizes a
 #    float one with the metadata's mean/std, names the same class as `qat predict` for every test
 #    image of both files;
+#  - `qat predict` on each file names the same class as on the checkpoint, and on the int8 file
+#    prints the same output values: it preprocesses with the metadata's normalization (pixels /
+#    255, its default without one, would not);
 #  - the official interpreter loads both, and `qat predict` reads the names from the packed file
 #    when no labels.txt lies beside the model.
 #   metadata_test.sh QAT BUILD_DIR
@@ -44,7 +48,7 @@ model:
     - Conv2D: {filters: 8, kernel_size: 3, strides: 2, activation: relu}
     - GlobalAveragePooling2D: {}
     - Dense: {units: 3}
-data: {dataset: folder, path: rgb}
+data: {dataset: folder, path: rgb, rescale: 0.0078431373, offset: -1}
 train: {epochs: 3, batch_size: 16, seed: 1, optimizer: {name: adam, learning_rate: 0.01}}
 quantize: {mode: qat}
 YAML
@@ -73,7 +77,7 @@ assert files[0]['name'] == 'labels.txt' and files[0]['type'] == 'TENSOR_AXIS_LAB
 inp = sg['input_tensor_metadata'][0]
 assert inp['content']['content_properties']['color_space'] == 'RGB', inp
 norm = inp['process_units'][0]['options']
-assert norm['mean'] == [0.0] and abs(norm['std'][0] - 255.0) < 1e-3, norm
+assert abs(norm['mean'][0] - 127.5) < 1e-3 and abs(norm['std'][0] - 127.5) < 1e-3, norm
 opts = vision.ImageClassifierOptions(base_options=core.BaseOptions(file_name=path),
                                      classification_options=processor.ClassificationOptions(max_results=1))
 c = vision.ImageClassifier.create_from_options(opts)
@@ -81,6 +85,9 @@ for f in sorted(glob.glob('rgb/test/*/*.png')):
     r = c.classify(vision.TensorImage.create_from_file(f))
     print(f, r.classifications[0].categories[0].category_name)
 PY
+  "$qat" predict $m/m.tflite rgb/test/*/*.png | sed 's/:$//; s/: / /' | awk '{print $1, $2}' > tfl_$m.txt
+  same=$(join <(sort qat_$m.txt) <(sort tfl_$m.txt) | awk '$2 == $3' | wc -l)
+  echo "metadata_test: $m: qat predict on the file and on the checkpoint name the same class for $same images"
   # the float file's scores can tie where the int8 model's cannot: compare each image's class
   agree=$(join <(sort qat_$m.txt) <(sort tfs_$m.txt) | awk '$2 == $3' | wc -l)
   total=$(wc -l < qat_$m.txt)
@@ -89,7 +96,13 @@ PY
   if [ $m = u8 ]; then
     # the int8 file and the fake-quant checkpoint compute the same integers (parity)
     [ "$agree" -eq "$total" ] || { paste qat_$m.txt tfs_$m.txt | head; fail "$m: classes differ"; }
+    [ "$same" -eq "$total" ] || { paste qat_$m.txt tfl_$m.txt | head; fail "$m: qat predict on the file differs"; }
+    # and the same numbers: the int8 file takes each pixel exactly as the fake-quant model does
+    "$qat" predict $m/m.tflite rgb/test/*/*.png --outputs > out_file.txt
+    "$qat" predict run/checkpoint.h5 rgb/test/*/*.png --outputs > out_ckpt.txt
+    cmp -s out_file.txt out_ckpt.txt || { diff out_file.txt out_ckpt.txt | head -4; fail "$m: outputs differ"; }
   else
+    [ "$same" -ge $((total - 1)) ] || { paste qat_$m.txt tfl_$m.txt | head; fail "$m: qat predict on the file differs"; }
     [ "$agree" -ge $((total - 1)) ] || { paste qat_$m.txt tfs_$m.txt | head; fail "$m: classes differ"; }
   fi
 done

@@ -199,6 +199,10 @@ typedef struct qat_tflite_metadata {
 /* Builds TFLite Support's ModelMetadata for t (its inputs and outputs by name) into
  * t->support_metadata, which qat_tflite_serialize writes as the "TFLITE_METADATA" buffer. */
 int qat_tflite_metadata_build(qat_tflite_model *t, const qat_tflite_metadata *md);
+/* The first input's NormalizationOptions in a serialized model's TFLite Support metadata:
+ * x = (v - mean[c]) / std[c] over stored values v. Returns the channels (1..max) written to
+ * mean and std, 0 when the file carries none (or none that is finite with nonzero std). */
+int qat_tflite_read_normalization(const uint8_t *bytes, size_t size, float *mean, float *std, int max);
 
 /* Files packed with a serialized model (export/tflite_files.c, the full build's
  * qat_tflite_files): a zip archive of n_files entries (names[i], sizes[i] bytes of data[i],
