@@ -116,7 +116,7 @@ done:
 /* The preprocessing of cfg's data as a formula of the stored value v. */
 static void preprocessing_formula(const qat_preproc *p, char *buf, size_t size) {
   if (!p->custom) {
-    snprintf(buf, size, "v / 255 for image bytes (float arrays: v as stored)");
+    snprintf(buf, size, "v / 255 for bytes (uint8 images or arrays), v as stored for int8 and float arrays");
     return;
   }
   size_t k;
@@ -135,8 +135,9 @@ static void preprocessing_formula(const qat_preproc *p, char *buf, size_t size) 
 }
 
 /* What t's input expects under pre (the checkpoint's data preprocessing), into buf; "" for a
- * float input. */
-static void input_note(const qat_tflite_model *t, const qat_preproc *pre, int channels, char *buf, size_t size) {
+ * float input. arrays: the data is .npy arrays, whose values need not be bytes. */
+static void input_note(const qat_tflite_model *t, const qat_preproc *pre, int channels, int arrays, char *buf,
+                       size_t size) {
   buf[0] = '\0';
   if (t->n_inputs < 1) return;
   const qat_tflite_tensor *in = &t->tensors[t->inputs[0].tensor];
@@ -156,6 +157,11 @@ static void input_note(const qat_tflite_model *t, const qat_preproc *pre, int ch
   }
   char formula[512];
   preprocessing_formula(pre, formula, sizeof formula);
+  if (arrays) {
+    snprintf(buf, size, "input: %s: it expects each array value v as x = %s, quantized as q = round(x / %.9g) %c %lld",
+             type, formula, s, zp < 0 ? '-' : '+', zp < 0 ? -zp : zp);
+    return;
+  }
   snprintf(buf, size, "input: %s, not raw bytes: it expects x = %s, quantized as q = round(x / %.9g) %c %lld (a "
            "preprocessing that puts each byte on a step of its own, such as rescale 1/255, folds into the input)",
            type, formula, s, zp < 0 ? '-' : '+', zp < 0 ? -zp : zp);
@@ -209,7 +215,7 @@ int qat_export_save(const char *ckpt, qat_tflite_model *t, const char *out_path,
   const int c = cfg.model.input_shape[2];
   if (!(rc = qat_preproc_from_spec(&cfg.data, c, 0, &pre))) {
     md.n_norm = byte_normalization(&cfg.data, &pre, c, &md);
-    input_note(t, &pre, c, note, note_size);
+    input_note(t, &pre, c, cfg.data.kind == QAT_DATASET_NPY, note, note_size);
     md.input_description = note[0] ? note : NULL;
   }
   const int n_names = cfg.data.n_class_names;

@@ -101,7 +101,7 @@ for s in $sets; do
     "$qat" export r_${s}_qat/checkpoint.h5 --mode int8 --io uint8 -o out_$s/u8.tflite > export_u8.log
     grep -q '^  input: uint8, the raw image bytes 0..255 ' export_u8.log || { cat export_u8.log; fail "uint8 input"; }
   else
-    grep -q '^  input: int8, not raw bytes: it expects x = v / 255 for image bytes (float arrays: v as stored), quantized as' export_$s.log ||
+    grep -q '^  input: int8: it expects each array value v as x = v / 255 for bytes (uint8 images or arrays), v as stored for int8 and float arrays, quantized as q = round(x / ' export_$s.log ||
       { cat export_$s.log; fail "the float-array export does not say what its input expects"; }
   fi
   fq=$("$qat" eval r_${s}_qat/checkpoint.h5 --json --dump-test t_$s | tr ',' '\n' | sed -n 's/.*"fakequant_accuracy":\([0-9.]*\).*/\1/p')
