@@ -68,7 +68,7 @@ static double steps(bench_run *b, const qat_dist *d, int k, int64_t *step, int d
     qat_exec ex = {.coll = distributed ? &coll : NULL, .training = 1, .seed = 1, .step = (uint64_t)*step};
     qat_model_schedule(b->m, *step, &ex);
     float loss;
-    int c;
+    double c;
     qat_model_step(b->m, b->x + (size_t)lo * per, b->y + lo, hi - lo, &ex, 1, &loss, &c);
     if (distributed) {
       double t1 = qat_dist_time();

@@ -101,10 +101,13 @@ static void print_json(const char *ckpt, const char *model, const qat_parity_rep
   qat_cli_json_string(stdout, ckpt);
   printf(",\"model\":");
   qat_cli_json_string(stdout, model);
-  printf(",\"samples\":%lld,\"float_accuracy\":%.6f,\"fakequant_accuracy\":%.6f,\"int8_accuracy\":%.6f,"
-         "\"top1_agreement\":%.6f,\"output\":{\"name\":",
-         (long long)r->samples, share(r->float_correct, r->samples), share(r->fakequant_correct, r->samples),
-         share(r->int8_correct, r->samples), share(r->top1_agree, r->samples));
+  printf(",\"samples\":%lld,", (long long)r->samples);
+  if (r->classifier)
+    printf("\"float_accuracy\":%.6f,\"fakequant_accuracy\":%.6f,\"int8_accuracy\":%.6f,", share(r->float_correct, r->samples),
+           share(r->fakequant_correct, r->samples), share(r->int8_correct, r->samples));
+  else /* a segmenter or a regressor: the labels are not one class per sample */
+    printf("\"float_accuracy\":null,\"fakequant_accuracy\":null,\"int8_accuracy\":null,");
+  printf("\"top1_agreement\":%.6f,\"output\":{\"name\":", share(r->top1_agree, r->samples));
   qat_cli_json_string(stdout, o->name);
   printf(",");
   json_stats(&o->s);
@@ -129,9 +132,11 @@ static void print_json(const char *ckpt, const char *model, const qat_parity_rep
 static void print_text(const char *ckpt, const char *model, const qat_parity_report *r) {
   const qat_parity_layer *o = &r->layers[r->output];
   printf("parity: %s vs %s, %lld test samples\n", ckpt, model, (long long)r->samples);
-  printf("  accuracy: float %.4f, fake-quant %.4f, int8 %.4f\n", share(r->float_correct, r->samples),
-         share(r->fakequant_correct, r->samples), share(r->int8_correct, r->samples));
-  printf("  top-1 agreement fake-quant vs int8: %.2f %%\n", 100 * share(r->top1_agree, r->samples));
+  if (r->classifier)
+    printf("  accuracy: float %.4f, fake-quant %.4f, int8 %.4f\n", share(r->float_correct, r->samples),
+           share(r->fakequant_correct, r->samples), share(r->int8_correct, r->samples));
+  printf("  top-1 agreement fake-quant vs int8: %.2f %%%s\n", 100 * share(r->top1_agree, r->samples),
+         r->classifier ? "" : " (of samples whose every position agrees)");
   printf("  final output '%s': %.2f %% bit-identical to fake quant, max %lld LSB, mean %.4f LSB\n", o->name,
          100 * share(o->s.identical, o->s.values), (long long)o->s.max_lsb,
          o->s.values ? o->s.sum_lsb / (double)o->s.values : 0.0);

@@ -42,6 +42,8 @@ done:
 }
 
 int qat_per_class(qat_model *m, const qat_dataset *ds, int batch, int fake_quant, int64_t **per_n, int64_t **per_ok) {
+  *per_n = *per_ok = NULL;
+  if (m->targets || m->positions != 1) return QAT_OK; /* not one class per sample */
   int k = m->num_classes, rc = QAT_OK;
   if (batch > m->max_batch) batch = m->max_batch;
   int64_t per = (int64_t)ds->h * ds->w * ds->c;
@@ -62,9 +64,7 @@ int qat_per_class(qat_model *m, const qat_dataset *ds, int batch, int fake_quant
       rc = n;
       goto done;
     }
-    float loss;
-    int correct;
-    qat_model_step(m, x, y, n, &ex, 0, &loss, &correct);
+    qat_model_forward(m, x, n, &ex);
     for (int s = 0; s < n; s++) {
       const float *row = m->logits->data + (size_t)s * k;
       int best = 0;
@@ -111,6 +111,7 @@ typedef struct predictor {
   char **names;
   int n_names, own_names;
   int raw;            /* --outputs: the model's output values as they are */
+  int not_classes;    /* the output is not one distribution over classes (segmenter, regressor) */
 } predictor;
 
 static int predictor_open(const char *path, predictor *p) {
@@ -156,7 +157,10 @@ static int predictor_open(const char *path, predictor *p) {
     p->h = p->cfg.model.input_shape[0];
     p->w = p->cfg.model.input_shape[1];
     p->c = p->cfg.model.input_shape[2];
-    p->classes = p->m->num_classes;
+    /* a classifier's classes; a segmenter's or a regressor's every output value (--outputs) */
+    p->classes = p->m->targets || p->m->positions > 1 ? (int)(qat_tensor_size(p->m->logits) / p->m->logits->dims[0])
+                                                      : p->m->num_classes;
+    p->not_classes = p->m->targets || p->m->positions > 1;
     p->names = p->cfg.data.class_names;
     p->n_names = p->cfg.data.n_class_names;
     if ((rc = qat_preproc_from_spec(&p->cfg.data, p->c, 0, &p->proto.pre))) return rc;
@@ -194,11 +198,8 @@ static float dequant(const qat_rt_tensor_info *t, const void *data, int64_t k) {
 static int predict_one(predictor *p, const float *x, float *probs) {
   int k = p->classes;
   if (p->m) {
-    int32_t label = 0;
-    float loss;
-    int correct;
     qat_exec ex = {.training = 0, .fake_quant = p->m->n_fq > 0};
-    qat_model_step(p->m, x, &label, 1, &ex, 0, &loss, &correct);
+    qat_model_forward(p->m, x, 1, &ex);
     memcpy(probs, p->m->logits->data, (size_t)k * sizeof *probs);
   } else {
     qat_rt_tensor_info ti, to;
@@ -241,8 +242,16 @@ static int predict_one(predictor *p, const float *x, float *probs) {
 }
 
 static void report(predictor *p, const char *file, int64_t index, int multi, const float *probs, int top, int json) {
-  int order[QAT_MAX_CLASSES];
   int k = p->classes;
+  if (p->raw) { /* the exact output values (fake-quant parity checks compare them bit for bit) */
+    printf("{\"file\":");
+    qat_cli_json_string(stdout, file);
+    printf(",\"index\":%lld,\"outputs\":[", (long long)index);
+    for (int j = 0; j < k; j++) printf("%s%.9g", j ? "," : "", (double)probs[j]);
+    printf("]}\n");
+    return;
+  }
+  int order[QAT_MAX_CLASSES]; /* k <= QAT_MAX_CLASSES: qat_cmd_predict refuses more */
   for (int j = 0; j < k; j++) order[j] = j;
   for (int a = 0; a < top; a++) /* partial selection sort: ties keep the lower class first */
     for (int b = a + 1; b < k; b++)
@@ -252,14 +261,6 @@ static void report(predictor *p, const char *file, int64_t index, int multi, con
         order[b] = t;
       }
   char label[64];
-  if (p->raw) { /* the exact output values (fake-quant parity checks compare them bit for bit) */
-    printf("{\"file\":");
-    qat_cli_json_string(stdout, file);
-    printf(",\"index\":%lld,\"outputs\":[", (long long)index);
-    for (int j = 0; j < k; j++) printf("%s%.9g", j ? "," : "", (double)probs[j]);
-    printf("]}\n");
-    return;
-  }
   if (json) {
     printf("{\"file\":");
     qat_cli_json_string(stdout, file);
@@ -327,6 +328,9 @@ int qat_cmd_predict(int argc, char **argv) {
   predictor p;
   int rc = predictor_open(model, &p);
   p.raw = raw;
+  if (!rc && !raw && (p.not_classes || p.classes > QAT_MAX_CLASSES))
+    rc = qat_fail(QAT_ERR_USAGE, "%s: its output is %d values per sample, not one distribution over classes (a "
+                  "segmenter or a regressor): ask for them with --outputs", model, p.classes);
   if (top > p.classes) top = p.classes;
   int64_t per = (int64_t)p.h * p.w * p.c;
   float *x = malloc((size_t)per * sizeof *x), *probs = malloc((size_t)(p.classes + 1) * sizeof *probs);

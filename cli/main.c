@@ -255,6 +255,7 @@ static int on_progress(const qat_progress *p, void *user) {
   if (p->kind == QAT_PROGRESS_EPOCH_END && p->checkpoint)
     snprintf(last_checkpoint, sizeof last_checkpoint, "%s", p->checkpoint);
   FILE *f = v->out;
+  const char *metric = p->metric ? p->metric : "accuracy";
   if (v->curves && qat_curves_progress(v->curves, p))
     fprintf(f, "qat: warning: training curves: %s\n", qat_error_message());
   switch (p->kind) {
@@ -284,13 +285,13 @@ static int on_progress(const qat_progress *p, void *user) {
       double eta = p->ms_per_step * 1e-3 * (double)(p->steps_per_epoch - p->step);
       fputc('\r', f);
       draw_bar(f, p->step, p->steps_per_epoch);
-      fprintf(f, " - ETA: %.0fs - %.0fms/step - loss: %.4f - accuracy: %.4f\033[K", eta, p->ms_per_step, p->loss,
+      fprintf(f, " - ETA: %.0fs - %.0fms/step - loss: %.4f - %s: %.4f\033[K", eta, p->ms_per_step, p->loss, metric,
               p->accuracy);
     } else {
       int64_t every = p->steps_per_epoch / 10 > 0 ? p->steps_per_epoch / 10 : 1;
       if (p->step % every && p->step != p->steps_per_epoch) return stop_requested;
-      fprintf(f, "  step %lld/%lld - %.0fs - %.0fms/step - loss: %.4f - accuracy: %.4f\n", (long long)p->step,
-              (long long)p->steps_per_epoch, p->epoch_seconds, p->ms_per_step, p->loss, p->accuracy);
+      fprintf(f, "  step %lld/%lld - %.0fs - %.0fms/step - loss: %.4f - %s: %.4f\n", (long long)p->step,
+              (long long)p->steps_per_epoch, p->epoch_seconds, p->ms_per_step, p->loss, metric, p->accuracy);
     }
     break;
   case QAT_PROGRESS_EPOCH_END:
@@ -301,9 +302,9 @@ static int on_progress(const qat_progress *p, void *user) {
     } else {
       fprintf(f, "  epoch %d done - %.0fs %.0fms/step", p->epoch, p->epoch_seconds, p->ms_per_step);
     }
-    fprintf(f, " - loss: %.4f - accuracy: %.4f", p->loss, p->accuracy);
-    if (p->has_val) fprintf(f, " - val_loss: %.4f - val_accuracy: %.4f", p->val_loss, p->val_accuracy);
-    if (p->has_test) fprintf(f, " - test_loss: %.4f - test_accuracy: %.4f", p->test_loss, p->test_accuracy);
+    fprintf(f, " - loss: %.4f - %s: %.4f", p->loss, metric, p->accuracy);
+    if (p->has_val) fprintf(f, " - val_loss: %.4f - val_%s: %.4f", p->val_loss, metric, p->val_accuracy);
+    if (p->has_test) fprintf(f, " - test_loss: %.4f - test_%s: %.4f", p->test_loss, metric, p->test_accuracy);
     if (p->has_float) fprintf(f, " (fake-quant; float: %.4f)", p->float_test_accuracy);
     fprintf(f, "%s\n", v->tty ? "\033[K" : "");
     if (v->parity_each_epoch && p->checkpoint) {
@@ -427,10 +428,11 @@ static int train_main(int argc, char **argv, const qat_dist *d) {
   getrusage(RUSAGE_SELF, &ru);
   double peak_mb = (double)ru.ru_maxrss / 1024.0;
   if (json) {
-    printf("{\"test_accuracy\":%.6f,\"test_loss\":%.6f,\"train_accuracy\":%.6f,\"train_loss\":%.6f,"
+    printf("{\"metric\":\"%s\",\"test_accuracy\":%.6f,\"test_loss\":%.6f,\"train_accuracy\":%.6f,\"train_loss\":%.6f,"
            "\"epochs\":%d,\"steps\":%lld,\"ms_per_step\":%.3f,\"params\":%lld,\"seconds\":%.2f,"
            "\"peak_rss_mb\":%.1f,",
-           res.has_test ? res.test_accuracy : 0.0, res.has_test ? res.test_loss : 0.0, res.train_accuracy,
+           res.metric[0] ? res.metric : "accuracy", res.has_test ? res.test_accuracy : 0.0,
+           res.has_test ? res.test_loss : 0.0, res.train_accuracy,
            res.train_loss, res.epochs, (long long)res.steps, res.ms_per_step, (long long)res.n_params, seconds,
            peak_mb);
     if (res.ranks > 1) printf("\"ranks\":%d,\"allreduce_ms_per_step\":%.3f,", res.ranks, res.allreduce_ms_per_step);
@@ -442,7 +444,8 @@ static int train_main(int argc, char **argv, const qat_dist *d) {
     printf("}\n");
   } else {
     if (res.has_test)
-      printf("test_loss: %.4f - test_accuracy: %.4f\n", res.test_loss, res.test_accuracy);
+      printf("test_loss: %.4f - test_%s: %.4f\n", res.test_loss, res.metric[0] ? res.metric : "accuracy",
+             res.test_accuracy);
     printf("checkpoint: %s (%.0fs, %.1f ms/step, peak RSS %.0f MiB)\n", res.checkpoint, seconds, res.ms_per_step,
            peak_mb);
   }
@@ -589,10 +592,12 @@ static int cmd_eval(int argc, char **argv) {
   if (quantized && (rc = qat_evaluate(m, &test, batch, 1, &loss, &fq_acc))) goto done;
   double ms = (now() - t0) * 1e3 / (double)test.n / (quantized ? 2 : 1);
   int64_t *per_n = NULL, *per_ok = NULL;
-  int names = cfg.data.n_class_names == m->num_classes;
+  int names = cfg.data.n_class_names == m->num_classes && !m->targets && m->positions == 1;
+  const char *metric = qat_model_metric_name(m);
   if (names && (rc = qat_per_class(m, &test, batch, quantized, &per_n, &per_ok))) goto done;
   if (json) {
-    printf("{\"samples\":%lld,\"float_accuracy\":%.6f", (long long)test.n, float_acc);
+    /* the keys keep their names; "metric" says what they hold (accuracy, or mae for regression) */
+    printf("{\"samples\":%lld,\"metric\":\"%s\",\"float_accuracy\":%.6f", (long long)test.n, metric, float_acc);
     if (quantized) printf(",\"fakequant_accuracy\":%.6f", fq_acc);
     printf(",\"ms_per_sample\":%.4f", ms);
     if (names) {
@@ -607,8 +612,9 @@ static int cmd_eval(int argc, char **argv) {
     }
     printf("}\n");
   } else {
-    printf("%s: %lld test samples\n  float accuracy:      %.4f\n", ckpt, (long long)test.n, float_acc);
-    if (quantized) printf("  fake-quant accuracy: %.4f\n", fq_acc);
+    printf("%s: %lld test samples\n  float %s:%*s%.4f\n", ckpt, (long long)test.n, metric, (int)(14 - strlen(metric)), "",
+           float_acc);
+    if (quantized) printf("  fake-quant %s:%*s%.4f\n", metric, (int)(9 - strlen(metric)), "", fq_acc);
     if (names) {
       printf("  per class (%s):\n", quantized ? "fake-quant" : "float");
       for (int k = 0; k < m->num_classes; k++)

@@ -98,7 +98,7 @@ int qat_cfg_model(const cfg_ctx *c, const cfg_node *model, qat_model_spec *out);
 /* input_shape: the model's (H, W, C), zeros when not known yet (a Keras model). */
 int qat_cfg_data(const cfg_ctx *c, const cfg_node *data, const int input_shape[3], qat_data_spec *out);
 /* model: the parsed model section, against which train.freeze names are checked. */
-int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, const qat_model_spec *model, qat_train_spec *out);
+int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, qat_model_spec *model, qat_train_spec *out);
 int qat_cfg_quantize(const cfg_ctx *c, const cfg_node *q, qat_quantize_spec *out);
 void qat_cfg_data_free(qat_data_spec *d);
 

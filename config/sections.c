@@ -686,9 +686,17 @@ static int freeze_list(const cfg_ctx *c, const cfg_node *n, const qat_model_spec
   return 0;
 }
 
-int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, const qat_model_spec *model, qat_train_spec *out) {
-  static const char *const keys[] = {"epochs",  "batch_size", "seed",    "threads",
-                                     "optimizer", "schedule", "freeze", "steps_per_epoch"};
+int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, qat_model_spec *model, qat_train_spec *out) {
+  static const char *const keys[] = {"epochs",    "batch_size", "seed",   "threads",         "optimizer",
+                                     "schedule",  "freeze",     "steps_per_epoch", "loss", "from_logits"};
+  /* Keras's names and its short aliases */
+  static const char *const losses[] = {"sparse_categorical_crossentropy", "categorical_crossentropy",
+                                       "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber",
+                                       "mse", "mae"};
+  static const qat_loss loss_of[] = {QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, QAT_LOSS_CATEGORICAL_CROSSENTROPY,
+                                     QAT_LOSS_BINARY_CROSSENTROPY, QAT_LOSS_MEAN_SQUARED_ERROR,
+                                     QAT_LOSS_MEAN_ABSOLUTE_ERROR, QAT_LOSS_HUBER, QAT_LOSS_MEAN_SQUARED_ERROR,
+                                     QAT_LOSS_MEAN_ABSOLUTE_ERROR};
   const cfg_node *v[NKEYS(keys)];
   int rc;
 
@@ -716,6 +724,13 @@ int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, const qat_model_spec 
   if (v[6] && !qat_cfg_is_null(v[6]) && (rc = freeze_list(c, v[6], model, out))) return rc;
   if (v[7] && !qat_cfg_is_null(v[7]) &&
       (rc = qat_cfg_int(c, v[7], "train.steps_per_epoch", 1, INT_MAX, &out->steps_per_epoch)))
+    return rc;
+  if (v[8] && !qat_cfg_is_null(v[8])) {
+    int k;
+    if ((rc = qat_cfg_enum(c, v[8], "train.loss", losses, NKEYS(losses), &k))) return rc;
+    model->loss = loss_of[k];
+  }
+  if (v[9] && !qat_cfg_is_null(v[9]) && (rc = qat_cfg_bool(c, v[9], "train.from_logits", &model->from_logits)))
     return rc;
   return 0;
 }

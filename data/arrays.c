@@ -1,5 +1,7 @@
 /* dataset: npy. Inputs [N, ...] of uint8 (kept as bytes, like images) or int8 / float16 /
- * float32 (kept as float32); targets as integer labels [N] (or [N, 1]) or one-hot rows [N, K]. */
+ * float32 (kept as float32); targets as integer labels [N] (or [N, 1]) or one-hot rows [N, K]
+ * (into labels), or any other [N, ...] array (into targets: a label map [N, H, W] of integers,
+ * multi-hot rows, float values), which the trainer reads as its loss needs. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -89,41 +91,63 @@ static double value_at(const qat_npy *a, int64_t k) {
   return (double)int_at(a, k);
 }
 
-/* y into ds->labels: integer labels, or one-hot rows (exactly one 1, the rest 0). *largest
- * gets the largest label; *width the one-hot row length (0 for integer labels). */
+/* y as anything but class labels: n rows of floats in ds->targets (labels all 0). */
+static int take_targets(const char *name, const qat_npy *y, int64_t n, qat_dataset *ds, int64_t *largest) {
+  const int integer = y->dtype != QAT_NPY_F2 && y->dtype != QAT_NPY_F4;
+  const int64_t len = n ? y->count / n : 0;
+  ds->labels = calloc((size_t)(n ? n : 1), 1);
+  ds->targets = malloc((size_t)(y->count ? y->count : 1) * sizeof *ds->targets);
+  if (!ds->labels || !ds->targets) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", name);
+  ds->target_len = len;
+  ds->target_ints = integer;
+  for (int64_t k = 0; k < y->count; k++) {
+    const double v = value_at(y, k);
+    if (integer && v < 0)
+      return qat_fail(QAT_ERR_FORMAT, "%s: target %lld at flat index %lld (sample %lld) is negative", name,
+                      (long long)v, (long long)k, (long long)(k / len));
+    if (!isfinite(v) || fabs(v) > 16777216.0)
+      return qat_fail(QAT_ERR_FORMAT, "%s: target %g at flat index %lld (sample %lld); targets must be finite and "
+                      "within float32's integers (|v| <= 2^24)", name, v, (long long)k, (long long)(k / len));
+    ds->targets[k] = (float)v;
+    if (integer && (int64_t)v > *largest) *largest = (int64_t)v;
+  }
+  return QAT_OK;
+}
+
+/* y into ds->labels: integer labels [N] or [N, 1], or one-hot rows [N, K] (exactly one 1, the
+ * rest 0); any other shape or float values into ds->targets. *largest gets the largest label;
+ * *width the one-hot row length (0 for integer labels and targets). */
 static int take_labels(const char *name, const qat_npy *y, int64_t n, qat_dataset *ds, int64_t *largest,
                        int64_t *width) {
   char shape[128];
   shape_str(y, shape, sizeof shape);
   if (y->rank < 1 || y->shape[0] != n)
-    return qat_fail(QAT_ERR_FORMAT, "%s: targets of shape %s for %lld inputs; expected [%lld] labels or [%lld, K] "
-                    "one-hot rows", name, shape, (long long)n, (long long)n, (long long)n);
+    return qat_fail(QAT_ERR_FORMAT, "%s: targets of shape %s for %lld inputs; expected %lld of them ([%lld] labels, "
+                    "[%lld, K] one-hot rows, or [%lld, ...] label maps or values)", name, shape, (long long)n,
+                    (long long)n, (long long)n, (long long)n, (long long)n);
+  if (y->count == 0 && n > 0)
+    return qat_fail(QAT_ERR_FORMAT, "%s: targets of shape %s hold no values", name, shape);
+  const int integer = y->dtype != QAT_NPY_F2 && y->dtype != QAT_NPY_F4;
+  const int scalar = y->rank == 1 || (y->rank == 2 && y->shape[1] == 1);
   int onehot = y->rank == 2 && y->shape[1] > 1;
-  if (y->rank > 2 || (y->rank == 2 && y->shape[1] < 1))
-    return qat_fail(QAT_ERR_FORMAT, "%s: targets of shape %s; expected [%lld] integer labels or [%lld, K] "
-                    "one-hot rows (label maps and float targets are not supported yet)", name, shape, (long long)n,
-                    (long long)n);
-  if (!onehot && (y->dtype == QAT_NPY_F2 || y->dtype == QAT_NPY_F4))
-    return qat_fail(QAT_ERR_FORMAT, "%s: float labels of shape %s; expected integer labels (regression "
-                    "targets are not supported yet)", name, shape);
+  for (int64_t i = 0; onehot && i < n; i++) {
+    int ones = 0;
+    for (int64_t j = 0; j < y->shape[1] && onehot; j++) {
+      const double v = value_at(y, i * y->shape[1] + j);
+      ones += v == 1.0;
+      onehot = v == 0.0 || v == 1.0;
+    }
+    onehot &= ones == 1;
+  }
+  if (!(onehot || (scalar && integer))) return take_targets(name, y, n, ds, largest);
   *width = onehot ? y->shape[1] : 0;
   ds->labels = malloc((size_t)(n ? n : 1));
   if (!ds->labels) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", name);
   for (int64_t i = 0; i < n; i++) {
     int64_t label = -1;
     if (onehot) {
-      int64_t k = y->shape[1];
-      for (int64_t j = 0; j < k; j++) {
-        double v = value_at(y, i * k + j);
-        if (v == 1.0 && label < 0) label = j;
-        else if (v != 0.0) {
-          label = -2;
-          break;
-        }
-      }
-      if (label < 0)
-        return qat_fail(QAT_ERR_FORMAT, "%s: row %lld is not one-hot (expected one 1 and %lld zeros)", name,
-                        (long long)i, (long long)(k - 1));
+      for (int64_t j = 0; j < y->shape[1] && label < 0; j++)
+        if (value_at(y, i * y->shape[1] + j) == 1.0) label = j;
     } else {
       label = int_at(y, i);
       if (label < 0)
@@ -188,6 +212,11 @@ int qat_arrays_load(const qat_data_spec *spec, int want_test, qat_dataset *train
                   train->fimages ? "floats" : "bytes");
     goto fail;
   }
+  if (test->n && (!test->targets != !train->targets || test->target_len != train->target_len)) {
+    rc = qat_fail(QAT_ERR_FORMAT, "the test targets have %lld values per sample, the training targets %lld",
+                  (long long)(test->targets ? test->target_len : 1), (long long)(train->targets ? train->target_len : 1));
+    goto fail;
+  }
   int classes = spec->num_classes;
   if (width && twidth && width != twidth) {
     rc = qat_fail(QAT_ERR_FORMAT, "one-hot training targets have %lld columns, test targets %lld", (long long)width,
@@ -195,13 +224,13 @@ int qat_arrays_load(const qat_data_spec *spec, int want_test, qat_dataset *train
     goto fail;
   }
   if (!width) width = twidth;
-  if (!classes) classes = width ? (int)width : (int)(largest + 1);
+  if (!classes) classes = width ? (int)width : largest + 1 > QAT_MAX_CLASSES ? 0 : (int)(largest + 1);
   if (width && width != classes) {
     rc = qat_fail(QAT_ERR_USAGE, "data.num_classes is %d but the one-hot targets have %lld columns", classes,
                   (long long)width);
     goto fail;
   }
-  if (largest >= classes) {
+  if (largest >= classes && !train->targets) {
     qat_dataset *sets[2] = {train, test};
     for (int s = 0; s < 2; s++)
       for (int64_t i = 0; i < sets[s]->n; i++)
@@ -212,7 +241,7 @@ int qat_arrays_load(const qat_data_spec *spec, int want_test, qat_dataset *train
           goto fail;
         }
   }
-  if (classes < 2) {
+  if (classes < 2 && !train->targets) {
     rc = qat_fail(QAT_ERR_FORMAT, "%s: the labels hold a single class; training needs at least 2",
                   spec->y ? spec->y : spec->path);
     goto fail;

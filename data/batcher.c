@@ -246,3 +246,15 @@ void qat_batcher_free(qat_batcher *b) {
   free(b->order);
   memset(b, 0, sizeof *b);
 }
+
+void qat_batcher_get_targets(const qat_batcher *b, int64_t batch_index, float *t) {
+  const qat_dataset *ds = b->ds;
+  QAT_ASSERT(ds->targets && batch_index >= 0 && batch_index < qat_batcher_num_batches(b));
+  const int64_t start = batch_index * b->batch_size;
+  const int count = ds->n - start < b->batch_size ? (int)(ds->n - start) : b->batch_size;
+  for (int j = 0; j < count; j++) {
+    const int64_t sample = b->order ? b->order[start + j] : start + j;
+    memcpy(t + (int64_t)j * ds->target_len, ds->targets + sample * ds->target_len,
+           (size_t)ds->target_len * sizeof *t);
+  }
+}

@@ -16,6 +16,7 @@ void qat_dataset_free(qat_dataset *ds) {
     free(ds->images);
     free(ds->fimages);
     free(ds->labels);
+    free(ds->targets);
   }
   memset(ds, 0, sizeof *ds);
 }
@@ -35,6 +36,7 @@ int qat_dataset_view(const qat_dataset *ds, int64_t start, int64_t count, qat_da
   if (ds->fimages) out->fimages = count ? ds->fimages + start * (int64_t)ds->h * ds->w * ds->c : NULL;
   else out->images = count ? ds->images + start * image_bytes(ds) : NULL;
   out->labels = count ? ds->labels + start : NULL;
+  if (ds->targets) out->targets = count ? ds->targets + start * ds->target_len : NULL;
   out->owns = 0;
   return QAT_OK;
 }
@@ -47,13 +49,16 @@ static int dataset_alloc(const qat_dataset *ds, int64_t count, qat_dataset *out)
   out->c = ds->c;
   out->num_classes = ds->num_classes;
   out->pre = ds->pre;
+  out->target_len = ds->target_len;
+  out->target_ints = ds->target_ints;
   out->owns = 1;
   if (count == 0) return QAT_OK;
   void *px = malloc((size_t)(count * image_bytes(ds)));
   if (ds->fimages) out->fimages = px;
   else out->images = px;
   out->labels = malloc((size_t)count);
-  if (!px || !out->labels) {
+  if (ds->targets) out->targets = malloc((size_t)(count * ds->target_len) * sizeof *out->targets);
+  if (!px || !out->labels || (ds->targets && !out->targets)) {
     qat_dataset_free(out);
     return qat_fail(QAT_ERR_NOMEM, "out of memory for %lld samples", (long long)count);
   }
@@ -67,6 +72,8 @@ static int dataset_copy_range(const qat_dataset *ds, int64_t start, int64_t coun
   if (rc || !count) return rc;
   memcpy(storage(out), storage(ds) + start * image_bytes(ds), (size_t)(count * image_bytes(ds)));
   memcpy(out->labels, ds->labels + start, (size_t)count);
+  if (ds->targets)
+    memcpy(out->targets, ds->targets + start * ds->target_len, (size_t)(count * ds->target_len) * sizeof *out->targets);
   return QAT_OK;
 }
 
@@ -87,6 +94,9 @@ int qat_dataset_sample(const qat_dataset *ds, int64_t count, uint64_t seed, qat_
     if ((int64_t)qat_rng_below(&rng, (uint32_t)(ds->n - i)) < count - chosen) {
       memcpy(storage(out) + chosen * bytes, storage(ds) + i * bytes, (size_t)bytes);
       out->labels[chosen] = ds->labels[i];
+      if (ds->targets)
+        memcpy(out->targets + chosen * ds->target_len, ds->targets + i * ds->target_len,
+               (size_t)ds->target_len * sizeof *out->targets);
       chosen++;
     }
   }
@@ -104,6 +114,10 @@ static void dataset_truncate(qat_dataset *ds, int64_t n) {
   else if (p) ds->images = p;
   p = realloc(ds->labels, (size_t)n);
   if (p) ds->labels = p;
+  if (ds->targets) {
+    float *t = realloc(ds->targets, (size_t)(n * ds->target_len) * sizeof *t);
+    if (t) ds->targets = t;
+  }
 }
 
 /* The decimal the user most likely wrote for v (the shortest one that reads back as v), so

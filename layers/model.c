@@ -451,6 +451,58 @@ void qat_model_init_params(qat_model *m, uint64_t seed) {
   }
 }
 
+static const char *const loss_names[] = {"sparse_categorical_crossentropy", "categorical_crossentropy",
+                                         "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber"};
+
+static int is_class_loss(qat_loss l) {
+  return l == QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || l == QAT_LOSS_CATEGORICAL_CROSSENTROPY;
+}
+
+/* The loss node on the last layer's output: softmax cross-entropy over its last axis (one
+ * distribution per sample, or per position of a [N, ..., K] output), or a value loss against
+ * a targets tensor of the output's shape. */
+static int build_loss(qat_model *m, int max_batch) {
+  const qat_model_spec *spec = &m->spec;
+  qat_tensor *y = m->logits;
+  const qat_activation last = spec->layers[spec->n_layers - 1].activation;
+  if (is_class_loss(spec->loss)) {
+    if (y->rank < 2 || y->dims[y->rank - 1] < 2)
+      return qat_fail(QAT_ERR_USAGE, "%s needs an output [batch, ..., classes] with 2 or more classes, got %d values",
+                      loss_names[spec->loss], y->rank < 2 ? 1 : y->dims[y->rank - 1]);
+    if (last == QAT_ACTIVATION_SIGMOID)
+      return qat_fail(QAT_ERR_USAGE, "%s after a sigmoid: use softmax (or none), or train.loss: binary_crossentropy",
+                      loss_names[spec->loss]);
+    m->num_classes = y->dims[y->rank - 1];
+    m->positions = qat_tensor_size(y) / y->dims[0] / m->num_classes;
+    m->labels = calloc((size_t)(max_batch > 0 ? max_batch : 1) * (size_t)m->positions, sizeof *m->labels);
+    if (!m->labels) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+    qat_op_attrs a = {.labels = m->labels};
+    return qat_graph_add(&m->graph, QAT_OP_SOFTMAX_CROSS_ENTROPY, 1, &m->logits, &a, &m->loss);
+  }
+  if (m->final_softmax)
+    return qat_fail(QAT_ERR_USAGE, "%s after a softmax: a softmax output takes a categorical cross-entropy",
+                    loss_names[spec->loss]);
+  qat_op_attrs a = {0};
+  switch (spec->loss) {
+  case QAT_LOSS_BINARY_CROSSENTROPY:
+    if (!spec->from_logits && last != QAT_ACTIVATION_SIGMOID)
+      return qat_fail(QAT_ERR_USAGE, "binary_crossentropy on an output without a sigmoid: give the last layer "
+                                     "activation: sigmoid, or set train.from_logits: true");
+    if (spec->from_logits && last == QAT_ACTIVATION_SIGMOID)
+      return qat_fail(QAT_ERR_USAGE, "train.from_logits: true, but the last layer ends in a sigmoid (its output is "
+                                     "probabilities): drop one of the two");
+    a.loss = spec->from_logits ? QAT_VALUE_LOSS_BCE_LOGITS : QAT_VALUE_LOSS_BCE;
+    break;
+  case QAT_LOSS_MEAN_ABSOLUTE_ERROR: a.loss = QAT_VALUE_LOSS_MAE; break;
+  case QAT_LOSS_HUBER: a.loss = QAT_VALUE_LOSS_HUBER; break;
+  default: a.loss = QAT_VALUE_LOSS_MSE; break;
+  }
+  m->targets = qat_graph_input(&m->graph, y->rank - 1, y->dims + 1, 0);
+  if (!m->targets) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  qat_tensor *in[2] = {m->logits, m->targets};
+  return qat_graph_add(&m->graph, QAT_OP_VALUE_LOSS, 2, in, &a, &m->loss);
+}
+
 int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch, uint64_t seed) {
   *out = NULL;
   qat_model *m = calloc(1, sizeof *m);
@@ -460,8 +512,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
   m->spec = *spec;
   m->spec.layers = malloc((size_t)(spec->n_layers ? spec->n_layers : 1) * sizeof *spec->layers);
   m->layer_out = calloc((size_t)(spec->n_layers ? spec->n_layers : 1), sizeof *m->layer_out);
-  m->labels = calloc((size_t)(max_batch > 0 ? max_batch : 1), sizeof *m->labels);
-  if (!m->spec.layers || !m->layer_out || !m->labels) {
+  if (!m->spec.layers || !m->layer_out) {
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
     goto free_model;
   }
@@ -578,16 +629,11 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     }
   }
   m->logits = m->layer_out[spec->n_layers - 1];
-  if (m->logits->rank != 2) {
+  if ((rc = build_loss(m, max_batch))) {
     const qat_layer_spec *l = &spec->layers[spec->n_layers - 1];
-    rc = qat_fail(QAT_ERR_USAGE, "%s:%d:%d: layer '%s': the last layer must output [batch, classes] (rank 2), got rank %d",
-                  spec->source ? spec->source : "model", l->line, l->column, l->name, m->logits->rank);
+    qat_fail_prefix(rc, "%s:%d:%d: layer '%s': ", spec->source ? spec->source : "model", l->line, l->column, l->name);
     goto free_model;
   }
-  m->num_classes = m->logits->dims[1];
-  qat_op_attrs loss_attrs = {.labels = m->labels};
-  if ((rc = qat_graph_add(&m->graph, QAT_OP_SOFTMAX_CROSS_ENTROPY, 1, &m->logits, &loss_attrs, &m->loss)))
-    goto free_model;
   if ((rc = place_params(m))) goto free_model;
   qat_model_init_params(m, seed);
   free(b.fq_after);
@@ -638,27 +684,55 @@ void qat_model_forward(qat_model *m, const float *x, int n, const qat_exec *ex) 
   for (int i = 0; i < g->n_nodes - 1; i++) qat_node_info(&g->nodes[i])->forward(&g->nodes[i], ex);
 }
 
+void qat_model_set_targets(qat_model *m, const float *targets, int n) {
+  QAT_ASSERT(m->targets && n >= 1 && n <= m->max_batch);
+  const int64_t per = qat_tensor_size(m->logits) / m->logits->dims[0];
+  memcpy(m->targets->data, targets, (size_t)n * (size_t)per * sizeof *targets);
+}
+
+const char *qat_model_metric_name(const qat_model *m) {
+  return !m->targets || m->spec.loss == QAT_LOSS_BINARY_CROSSENTROPY ? "accuracy" : "mae";
+}
+
+/* the metric of qat_model_step, summed over the batch's samples */
+static double batch_metric(const qat_model *m, int n) {
+  const float *y = m->logits->data;
+  double total = 0.0;
+  if (!m->targets) {
+    const int k = m->num_classes;
+    int64_t correct = 0;
+    for (int64_t r = 0; r < (int64_t)n * m->positions; r++) {
+      const float *row = y + r * k;
+      int best = 0;
+      for (int j = 1; j < k; j++)
+        if (row[j] > row[best]) best = j;
+      correct += best == m->labels[r];
+    }
+    return (double)correct / (double)m->positions;
+  }
+  const int64_t per = qat_tensor_size(m->logits) / n;
+  const float *t = m->targets->data;
+  if (m->spec.loss == QAT_LOSS_BINARY_CROSSENTROPY) { /* Keras's binary_accuracy: threshold 0.5 */
+    const float cut = m->spec.from_logits ? 0.0f : 0.5f;
+    int64_t correct = 0;
+    for (int64_t k = 0; k < (int64_t)n * per; k++) correct += (y[k] > cut) == (t[k] > 0.5f);
+    return (double)correct / (double)per;
+  }
+  for (int64_t k = 0; k < (int64_t)n * per; k++) total += fabs((double)y[k] - (double)t[k]);
+  return total / (double)per;
+}
+
 void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, const qat_exec *ex,
-                    int backward, float *loss, int *correct) {
+                    int backward, float *loss, double *metric) {
   load_input(m, x, n);
-  memcpy(m->labels, labels, (size_t)n * sizeof *labels);
+  if (!m->targets) memcpy(m->labels, labels, (size_t)n * (size_t)m->positions * sizeof *labels);
   qat_graph_forward(&m->graph, ex);
   if (backward) {
     memset(m->grads, 0, (size_t)m->n_params * sizeof(float));
     qat_graph_backward(&m->graph, ex);
   }
   if (loss) *loss = m->loss->data[0];
-  if (correct) {
-    int k = m->num_classes, c = 0;
-    for (int s = 0; s < n; s++) {
-      const float *row = m->logits->data + (size_t)s * k;
-      int best = 0;
-      for (int j = 1; j < k; j++)
-        if (row[j] > row[best]) best = j;
-      c += best == labels[s];
-    }
-    *correct = c;
-  }
+  if (metric) *metric = batch_metric(m, n);
 }
 
 const qat_param *qat_model_find_param(const qat_model *m, const char *name) {

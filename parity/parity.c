@@ -61,6 +61,13 @@ static int64_t per_sample(const qat_tensor *t) {
   return n;
 }
 
+static void softmax_row(const float *logits, int n, float *p);
+
+/* A softmax over the last axis (k classes) at each of a sample's positions (per values). */
+static void softmax_rows(const float *logits, int64_t per, int k, float *p) {
+  for (int64_t r = 0; r < per; r += k) softmax_row(logits + r, k, p + r);
+}
+
 static void softmax_row(const float *logits, int n, float *p) {
   double mx = logits[0], sum = 0;
   for (int j = 1; j < n; j++)
@@ -278,7 +285,8 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
   }
   for (int t = 0; t < cap; t++) entry_of[t] = -1;
   for (int i = 0; i < r->n_layers; i++) entry_of[r->layers[i].tensor] = i;
-  const int classes = (int)per_sample(m->logits);
+  const int classes = (int)per_sample(m->logits); /* values per sample */
+  r->classifier = !m->targets && m->positions == 1;
   for (int i = 0; i < r->n_layers; i++) {
     map[i].floats = malloc((size_t)batch * (size_t)map[i].per * sizeof(float));
     map[i].softmax = map[i].kind == MAP_SOFTMAX ? malloc((size_t)classes * sizeof(float)) : NULL;
@@ -300,14 +308,17 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
       goto done;
     }
     qat_model_forward(m, x, n, &float_ex);
-    for (int s = 0; s < n; s++) float_pred[s] = qat_rt_argmax(QAT_RT_FLOAT32, m->logits->data + (int64_t)s * classes, classes);
+    for (int s = 0; s < n; s++)
+      float_pred[s] = qat_rt_argmax(QAT_RT_FLOAT32, m->logits->data + (int64_t)s * classes,
+                                    m->targets ? classes : m->num_classes);
     for (int i = 0; i < r->n_layers; i++) {
       int64_t per = map[i].per;
       const int li = r->layers[i].layer;
       if (map[i].kind == MAP_INPUT) memcpy(map[i].floats, x, (size_t)(n * per) * sizeof(float));
       else if (map[i].kind == MAP_LAYER) memcpy(map[i].floats, m->layer_out[li]->data, (size_t)(n * per) * sizeof(float));
       else
-        for (int s = 0; s < n; s++) softmax_row(m->logits->data + (int64_t)s * per, (int)per, map[i].floats + s * per);
+        for (int s = 0; s < n; s++)
+          softmax_rows(m->logits->data + (int64_t)s * per, per, m->num_classes, map[i].floats + s * per);
     }
     qat_model_forward(m, x, n, &fq_ex);
     for (int s = 0; s < n; s++) {
@@ -322,7 +333,7 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
         } else if (map[i].kind == MAP_LAYER) {
           ref = m->layer_out[L->layer]->data + s * per;
         } else {
-          softmax_row(m->logits->data + (int64_t)s * per, (int)per, map[i].softmax);
+          softmax_rows(m->logits->data + (int64_t)s * per, per, m->num_classes, map[i].softmax);
           ref = map[i].softmax;
         }
         for (int64_t k = 0; k < per; k++)
@@ -334,7 +345,14 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
                    map[i].floats + s * map[i].per, map[i].per, r->layers[i].scale, r->layers[i].zero_point);
         if (!map[i].produced) r->layers[i].s.local_identical = r->layers[i].s.identical;
       }
-      int int8_pred = qat_rt_argmax(out.type, rt_out, out.n_elems);
+      /* one class per sample: its top-1; a segmenter's positions each (agreement needs all of them) */
+      const int64_t k = m->targets ? out.n_elems : m->num_classes;
+      const size_t es = out.n_elems ? out.bytes / (size_t)out.n_elems : 1;
+      const float *fq_out = m->logits->data + (int64_t)s * classes;
+      int int8_pred = qat_rt_argmax(out.type, rt_out, k), all_agree = 1;
+      for (int64_t pos = k; pos < out.n_elems; pos += k)
+        all_agree &= qat_rt_argmax(out.type, (const uint8_t *)rt_out + (size_t)pos * es, k) ==
+                     qat_rt_argmax(QAT_RT_FLOAT32, fq_out + pos, k);
       /* each op alone, on the fake-quant model's values of its inputs */
       for (int k = 0; k < n_ops; k++) {
         qat_rt_op_info op;
@@ -350,11 +368,11 @@ int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_pa
             accumulate_local(&r->layers[e].s, &g, qat_rt_tensor_data(rt, op.outputs[j]), map[e].want, map[e].per);
         }
       }
-      int fq_pred = qat_rt_argmax(QAT_RT_FLOAT32, m->logits->data + (int64_t)s * classes, classes);
+      int fq_pred = qat_rt_argmax(QAT_RT_FLOAT32, fq_out, k);
       r->float_correct += float_pred[s] == y[s];
       r->fakequant_correct += fq_pred == y[s];
       r->int8_correct += int8_pred == y[s];
-      r->top1_agree += fq_pred == int8_pred;
+      r->top1_agree += fq_pred == int8_pred && all_agree;
     }
     r->samples += n;
   }

@@ -17,3 +17,9 @@ add_test(NAME netron COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/netron/netron_test
          $<TARGET_FILE:write_images> ${PROJECT_BINARY_DIR})
 set_tests_properties(netron PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 ENVIRONMENT "OMP_NUM_THREADS=2")
 endif()
+# .npy targets beyond class labels (regression, autoencoder, label maps, multi-hot) and their
+# losses, through QAT, int8 export and the official interpreter (tests/targets_test.sh).
+if(NOT QAT_SANITIZE)
+add_test(NAME data_targets COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/targets_test.sh $<TARGET_FILE:qat> ${PROJECT_BINARY_DIR})
+set_tests_properties(data_targets PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 ENVIRONMENT "OMP_NUM_THREADS=2")
+endif()

@@ -75,7 +75,8 @@ static void test_mse_hand(void **state) {
   assert_int_equal(qat_calib_mse_range(h, 4, 0.0f, 4.0f, 8, 1, 1, &lo, &hi), QAT_ERR_USAGE);
 }
 
-/* input [1, 1, 2] -> Flatten -> Dense(1, no bias): out = 2*a - b with pixels a, b / 255. */
+/* input [1, 1, 2] -> Flatten -> Dense(1, no bias): out = 2*a - b with pixels a, b / 255. One
+ * output value: a regressor's (mse), as a class loss needs two classes. */
 static const char *tiny_yaml =
     "model:\n"
     "  input: [1, 1, 2]\n"
@@ -83,7 +84,7 @@ static const char *tiny_yaml =
     "    - Flatten: {name: flat}\n"
     "    - Dense: {name: d, units: 1, use_bias: false}\n"
     "data: {dataset: fashion-mnist}\n"
-    "train: {epochs: 1, batch_size: 4, seed: 1}\n";
+    "train: {epochs: 1, batch_size: 4, seed: 1, loss: mse}\n";
 
 static int build_tiny(qat_config *cfg, qat_model **m, int max_batch) {
   int rc = qat_config_parse(tiny_yaml, strlen(tiny_yaml), "tiny", cfg);

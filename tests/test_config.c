@@ -58,7 +58,7 @@ static const bad_case bad_cases[] = {
      "cfg.yaml:1:1: modle: unknown key (did you mean 'model'?)"},
     {"unknown key, no close match", MODEL "train:\n  zzzzzz: 1\n",
      "cfg.yaml:7:3: train.zzzzzz: unknown key (expected one of: epochs, batch_size, seed, threads, "
-     "optimizer, schedule, freeze, steps_per_epoch)"},
+     "optimizer, schedule, freeze, steps_per_epoch, loss, from_logits)"},
     {"steps_per_epoch zero", MODEL "train:\n  steps_per_epoch: 0\n",
      "cfg.yaml:7:20: train.steps_per_epoch"},
     {"lr alias", MODEL "train:\n  optimizer: {name: sgd, lr: 0.1}\n",

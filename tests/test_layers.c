@@ -188,9 +188,16 @@ static void test_shape_errors_name_the_layer(void **state) {
   s.n_layers = 1; /* Flatten alone ends in [batch, 25]: fine as logits */
   assert_int_equal(qat_model_create(&m, &s, 2, 1), 0);
   qat_model_free(m);
+  /* a conv last: a segmenter's logits, one distribution per pixel */
   l[0] = conv("c", 4, QAT_ACTIVATION_RELU);
+  assert_int_equal(qat_model_create(&m, &s, 2, 1), 0);
+  assert_int_equal(m->num_classes, 4);
+  assert_int_equal(m->positions, m->logits->dims[1] * m->logits->dims[2]);
+  qat_model_free(m);
+  l[0] = conv("c", 1, QAT_ACTIVATION_RELU);
   assert_int_equal(qat_model_create(&m, &s, 2, 1), QAT_ERR_USAGE);
-  assert_non_null(strstr(qat_error_message(), "the last layer must output [batch, classes]"));
+  assert_non_null(strstr(qat_error_message(), "sparse_categorical_crossentropy needs an output [batch, ..., classes] "
+                                              "with 2 or more classes, got 1 values"));
 }
 
 /* Concatenate and UpSampling2D: hand-computed forwards, errors that name the layer, and the

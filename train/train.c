@@ -42,55 +42,94 @@ static int make_dirs(const char *path) {
   return QAT_OK;
 }
 
+/* What the loss reads for a batch besides the inputs: y, the class labels (batch * positions:
+ * one per sample from the batcher, or a label map's per position), and t, the targets of a value
+ * loss (the dataset's, or rows made from its class labels for a binary cross-entropy). */
+typedef struct batch_y {
+  int32_t *y;
+  float *t;
+  int64_t per; /* values of t per sample */
+} batch_y;
+
+static int batch_y_init(batch_y *by, const qat_model *m, const qat_dataset *ds, int batch) {
+  memset(by, 0, sizeof *by);
+  by->per = m->targets ? qat_tensor_size(m->logits) / m->logits->dims[0] : ds->targets ? ds->target_len : 0;
+  by->y = malloc((size_t)batch * (size_t)(m->targets ? 1 : m->positions) * sizeof *by->y);
+  if (by->per) by->t = malloc((size_t)batch * (size_t)by->per * sizeof *by->t);
+  if (!by->y || (by->per && !by->t)) return qat_fail(QAT_ERR_NOMEM, "out of memory for a batch's targets");
+  return QAT_OK;
+}
+
+static void batch_y_free(batch_y *by) {
+  free(by->y);
+  free(by->t);
+}
+
+/* After qat_batcher_get filled by->y with each sample's label. */
+static void batch_y_fill(batch_y *by, const qat_model *m, const qat_batcher *b, int64_t i, int n) {
+  const qat_dataset *ds = b->ds;
+  if (ds->targets) qat_batcher_get_targets(b, i, by->t);
+  if (!m->targets) {
+    if (ds->targets) /* label maps (checked: integers below num_classes) */
+      for (int64_t k = 0; k < (int64_t)n * m->positions; k++) by->y[k] = (int32_t)by->t[k];
+    return;
+  }
+  if (ds->targets) return;
+  for (int j = 0; j < n; j++) /* a binary cross-entropy on class labels: the label, or one-hot rows */
+    for (int64_t k = 0; k < by->per; k++)
+      by->t[j * by->per + k] = by->per == 1 ? (float)by->y[j] : (float)(k == by->y[j]);
+}
+
 /* Batches first, first + stride, ... of a dataset in inference mode: the summed loss, the
- * correct predictions and the samples seen. */
+ * summed metric (qat_model_step's) and the samples seen. */
 static int evaluate_part(qat_model *m, const qat_dataset *ds, int batch_size, int fake_quant, int64_t first,
-                         int64_t stride, double *loss_sum, int64_t *correct_out, int64_t *seen_out) {
+                         int64_t stride, double *loss_sum, double *metric_out, int64_t *seen_out) {
   if (batch_size > m->max_batch) batch_size = m->max_batch;
   qat_batcher b;
   int rc = qat_batcher_init(&b, ds, batch_size, 0, 0, 0);
   if (rc) return rc;
   size_t per = (size_t)ds->h * ds->w * ds->c;
   float *x = malloc((size_t)batch_size * per * sizeof(float));
-  int32_t *y = malloc((size_t)batch_size * sizeof(int32_t));
-  if (!x || !y) {
-    rc = qat_fail(QAT_ERR_NOMEM, "out of memory for an evaluation batch");
-    goto free_buffers;
-  }
-  double total_loss = 0;
-  int64_t correct = 0, seen = 0;
+  batch_y by;
+  rc = batch_y_init(&by, m, ds, batch_size);
+  if (!rc && !x) rc = qat_fail(QAT_ERR_NOMEM, "out of memory for an evaluation batch");
+  if (rc) goto free_buffers;
+  double total_loss = 0, metric = 0;
+  int64_t seen = 0;
   qat_exec ex = {.training = 0, .fake_quant = fake_quant};
   for (int64_t i = first; i < qat_batcher_num_batches(&b); i += stride) {
-    int n = qat_batcher_get(&b, i, x, y);
+    int n = qat_batcher_get(&b, i, x, by.y);
     if (n < 0) {
       rc = n;
       goto free_buffers;
     }
+    batch_y_fill(&by, m, &b, i, n);
+    if (m->targets) qat_model_set_targets(m, by.t, n);
     float l;
-    int c;
-    qat_model_step(m, x, y, n, &ex, 0, &l, &c);
+    double c;
+    qat_model_step(m, x, by.y, n, &ex, 0, &l, &c);
     total_loss += (double)l * n;
-    correct += c;
+    metric += c;
     seen += n;
   }
   *loss_sum = total_loss;
-  *correct_out = correct;
+  *metric_out = metric;
   *seen_out = seen;
 free_buffers:
   free(x);
-  free(y);
+  batch_y_free(&by);
   qat_batcher_free(&b);
   return rc;
 }
 
 int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, int fake_quant, double *loss,
                  double *accuracy) {
-  double total_loss = 0;
-  int64_t correct = 0, seen = 0;
-  int rc = evaluate_part(m, ds, batch_size, fake_quant, 0, 1, &total_loss, &correct, &seen);
+  double total_loss = 0, metric = 0;
+  int64_t seen = 0;
+  int rc = evaluate_part(m, ds, batch_size, fake_quant, 0, 1, &total_loss, &metric, &seen);
   if (rc) return rc;
   *loss = seen ? total_loss / (double)seen : 0.0;
-  *accuracy = seen ? (double)correct / (double)seen : 0.0;
+  *accuracy = seen ? metric / (double)seen : 0.0;
   return QAT_OK;
 }
 
@@ -99,11 +138,11 @@ int qat_evaluate(qat_model *m, const qat_dataset *ds, int batch_size, int fake_q
 static int evaluate_dist(qat_model *m, const qat_dataset *ds, int batch_size, int fake_quant, const qat_dist *d,
                          double *loss, double *accuracy) {
   if (d->size < 2) return qat_evaluate(m, ds, batch_size, fake_quant, loss, accuracy);
-  double total_loss = 0;
-  int64_t correct = 0, seen = 0;
-  int rc = evaluate_part(m, ds, batch_size, fake_quant, d->rank, d->size, &total_loss, &correct, &seen);
+  double total_loss = 0, metric = 0;
+  int64_t seen = 0;
+  int rc = evaluate_part(m, ds, batch_size, fake_quant, d->rank, d->size, &total_loss, &metric, &seen);
   if ((rc = qat_dist_agree(d, rc))) return rc;
-  double sums[3] = {total_loss, (double)correct, (double)seen};
+  double sums[3] = {total_loss, metric, (double)seen};
   qat_dist_sum_double(d, sums, 3);
   *loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
   *accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
@@ -232,12 +271,56 @@ static int resume_load(const qat_train_options *o, qat_model *m, qat_optimizer *
 }
 
 /* The messages name the data (source and file) as well as the config. */
+static const char *loss_name(qat_loss l) {
+  static const char *const names[] = {"sparse_categorical_crossentropy", "categorical_crossentropy",
+                                      "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber"};
+  return (unsigned)l < sizeof names / sizeof names[0] ? names[l] : "?";
+}
+
 static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train,
                                  const qat_data_info *info) {
   const int *in = cfg->model.input_shape;
   if (train->h != in[0] || train->w != in[1] || train->c != in[2])
     return qat_fail(QAT_ERR_USAGE, "%s: the data's samples are %dx%dx%d, model.input expects %dx%dx%d (data: %s)",
                     cfg->path, train->h, train->w, train->c, in[0], in[1], in[2], info->source);
+  const char *loss = loss_name(cfg->model.loss);
+  if (train->targets && (cfg->data.random_crop || cfg->data.horizontal_flip || qat_augment_geometric(&cfg->data.augment)))
+    return qat_fail(QAT_ERR_USAGE, "%s: geometric augmentation (flips, crops, translation, rotation, zoom) would move "
+                    "the inputs away from their targets; keep it for class labels (data: %s)", cfg->path, info->source);
+  if (m->targets) {
+    const int64_t per = qat_tensor_size(m->logits) / m->logits->dims[0];
+    if (train->targets && train->target_len != per)
+      return qat_fail(QAT_ERR_USAGE, "%s: the targets have %lld values per sample, the last layer outputs %lld "
+                      "(train.loss: %s; data: %s)", cfg->path, (long long)train->target_len, (long long)per, loss,
+                      info->source);
+    if (!train->targets && !(cfg->model.loss == QAT_LOSS_BINARY_CROSSENTROPY &&
+                             (per == 1 ? train->num_classes <= 2 : per == train->num_classes)))
+      return qat_fail(QAT_ERR_USAGE, "%s: train.loss: %s compares the output's %lld values per sample with targets, "
+                      "and the data has one class label per sample (give y as a float array [N, ...] of the "
+                      "output's shape; data: %s)", cfg->path, loss, (long long)per, info->source);
+    return QAT_OK;
+  }
+  if (train->targets) {
+    if (!train->target_ints)
+      return qat_fail(QAT_ERR_USAGE, "%s: float targets and train.loss: %s; a class loss takes integer labels or "
+                      "label maps (or set train.loss: mean_squared_error, binary_crossentropy, ...; data: %s)",
+                      cfg->path, loss, info->source);
+    if (train->target_len != m->positions)
+      return qat_fail(QAT_ERR_USAGE, "%s: label maps of %lld values per sample, the last layer outputs %lld positions "
+                      "of %d classes (data: %s)", cfg->path, (long long)train->target_len, (long long)m->positions,
+                      m->num_classes, info->source);
+    for (int64_t k = 0; k < train->n * train->target_len; k++)
+      if (train->targets[k] >= (float)m->num_classes)
+        return qat_fail(QAT_ERR_USAGE, "%s: label %g at sample %lld, position %lld, out of range [0,%d): the last "
+                        "layer outputs %d classes (data: %s)", cfg->path, (double)train->targets[k],
+                        (long long)(k / train->target_len), (long long)(k % train->target_len), m->num_classes,
+                        m->num_classes, info->source);
+    return QAT_OK;
+  }
+  if (m->positions > 1)
+    return qat_fail(QAT_ERR_USAGE, "%s: the last layer outputs %lld positions of %d classes (a segmenter) and the data "
+                    "one label per sample: give y as label maps [N, ...] (data: %s)", cfg->path,
+                    (long long)m->positions, m->num_classes, info->source);
   if (train->num_classes != m->num_classes)
     return qat_fail(QAT_ERR_USAGE, "%s: the data has %d classes, the last layer outputs %d (set the last Dense's "
                     "units to %d, or data.num_classes; data: %s)", cfg->path, train->num_classes, m->num_classes,
@@ -363,7 +446,7 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
   frozen_set frozen = {0};
   csv_log log = {0};
   float *x = NULL;
-  int32_t *y = NULL;
+  batch_y by = {0};
   char path[4200], csv_path[4200];
   int64_t steps_per_epoch = 0;
   size_t per = 0;
@@ -396,8 +479,14 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
         k += (size_t)snprintf(classes + k, sizeof classes - k, "%s%s", i ? ", " : " (", info.class_names[i]);
       if (k < sizeof classes) snprintf(classes + k, sizeof classes - k, ")");
     }
-    snprintf(msg, sizeof msg, "%s: %lld train, %lld validation, %lld test; %d classes%s; input %dx%dx%d%s",
-             info.source, (long long)train.n, (long long)val.n, (long long)test.n, info.num_classes, classes, train.h,
+    char what[64];
+    if (train.targets)
+      snprintf(what, sizeof what, "%lld %s targets per sample", (long long)train.target_len,
+               train.target_ints ? "integer" : "float");
+    else
+      snprintf(what, sizeof what, "%d classes", info.num_classes);
+    snprintf(msg, sizeof msg, "%s: %lld train, %lld validation, %lld test; %s%s; input %dx%dx%d%s", info.source,
+             (long long)train.n, (long long)val.n, (long long)test.n, what, train.targets ? "" : classes, train.h,
              train.w, train.c, train.fimages ? " float" : " uint8");
     if (info.skipped || info.ignored) {
       size_t k = strlen(msg);
@@ -456,11 +545,11 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
 
   per = (size_t)train.h * train.w * train.c;
   x = malloc((size_t)ts->batch_size * per * sizeof(float));
-  y = malloc((size_t)ts->batch_size * sizeof(int32_t));
-  if (!x || !y) {
+  if (!x) {
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory for a batch");
     goto setup_failed;
   }
+  if ((rc = batch_y_init(&by, m, &train, ts->batch_size))) goto setup_failed;
 
   if ((rc = frozen_init(&frozen, ts, m))) goto setup_failed;
   if (qat_calib_pin_input(m, &train) && o->progress && !meta.step) {
@@ -490,14 +579,16 @@ setup_done:
                       .steps_per_epoch = steps_per_epoch, .global_step = global_step};
     if (qat_dist_max_int(d, o->progress && o->progress(&p, o->user))) goto interrupted;
     double epoch_start = now(), loss_sum = 0, epoch_step_seconds = 0;
-    int64_t correct = 0, seen = 0;
+    double correct = 0;
+    int64_t seen = 0;
     for (int64_t b = 0; b < steps_per_epoch; b++) {
-      int n = qat_batcher_get(&batcher, b, x, y);
+      int n = qat_batcher_get(&batcher, b, x, by.y);
       if (n < 0) {
         rc = n;
         qat_dist_abort(d, rc); /* the other ranks may be waiting in a collective */
         goto cleanup;
       }
+      batch_y_fill(&by, m, &batcher, b, n);
       /* a network never trained, its batch norm frozen from the start: statistics from data */
       if (global_step == 0 && cfg->model.quantize.enabled &&
           m->spec.quantize.freeze_bn_after == QAT_FREEZE_BN_START) {
@@ -530,8 +621,10 @@ setup_done:
       qat_exec ex = {.coll = collp, .training = 1, .seed = ts->seed, .step = (uint64_t)global_step, .profile = prof};
       qat_model_schedule(m, global_step, &ex);
       float loss_share;
-      int c;
-      qat_model_step(m, x + (size_t)lo * per, y + lo, hi - lo, &ex, 1, &loss_share, &c);
+      double c;
+      if (m->targets) qat_model_set_targets(m, by.t + (size_t)lo * (size_t)by.per, hi - lo);
+      qat_model_step(m, x + (size_t)lo * per, m->targets ? by.y : by.y + (size_t)lo * (size_t)m->positions, hi - lo,
+                     &ex, 1, &loss_share, &c);
       double loss = loss_share;
       if (ranks > 1) {
         double t1 = now();
@@ -540,7 +633,7 @@ setup_done:
         double stats[2] = {loss, (double)c};
         qat_dist_sum_double(d, stats, 2);
         loss = stats[0];
-        c = (int)stats[1];
+        c = stats[1];
       }
       frozen_zero_grads(&frozen, m);
       double norm = qat_vector_norm(m->grads, m->n_params);
@@ -571,7 +664,9 @@ setup_done:
       p.epoch_seconds = now() - epoch_start;
       p.ms_per_step = epoch_step_seconds / (double)(b + 1) * 1e3;
       p.loss = loss_sum / (double)seen;
-      p.accuracy = (double)correct / (double)seen;
+      p.accuracy = correct / (double)seen;
+      p.metric = qat_model_metric_name(m);
+      snprintf(res->metric, sizeof res->metric, "%s", p.metric);
       p.lr = lr;
       /* a stop asked on any rank stops every rank after this step */
       if (qat_dist_max_int(d, o->progress && o->progress(&p, o->user))) goto interrupted;
@@ -692,7 +787,7 @@ cleanup:
     qat_graph_profile_print(stderr, &m->graph, prof, prof_steps, "optimizer update", prof_update);
   free(prof);
   free(x);
-  free(y);
+  batch_y_free(&by);
   free(log.text);
   qat_batcher_free(&batcher);
   qat_optimizer_free(&opt);

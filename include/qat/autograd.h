@@ -53,7 +53,8 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(MUL, mul)                                   \
   X(BN_FOLD_WEIGHTS, bn_fold_weights)           \
   X(CHANNEL_UNSCALE, channel_unscale)           \
-  X(SOFTMAX_CROSS_ENTROPY, softmax_cross_entropy)
+  X(SOFTMAX_CROSS_ENTROPY, softmax_cross_entropy) \
+  X(VALUE_LOSS, value_loss)
 
 typedef enum qat_op {
 #define QAT_OP_ENUM(e, name) QAT_OP_##e,
@@ -61,6 +62,15 @@ typedef enum qat_op {
 #undef QAT_OP_ENUM
   QAT_OP_COUNT
 } qat_op;
+
+/* value_loss: the element-wise loss against targets */
+typedef enum qat_value_loss {
+  QAT_VALUE_LOSS_MSE = 0,
+  QAT_VALUE_LOSS_MAE,
+  QAT_VALUE_LOSS_HUBER,      /* delta 1 */
+  QAT_VALUE_LOSS_BCE_LOGITS, /* binary cross-entropy of sigmoid(x) */
+  QAT_VALUE_LOSS_BCE,        /* binary cross-entropy of probabilities x, clipped to [1e-7, 1 - 1e-7] */
+} qat_value_loss;
 
 typedef struct qat_op_attrs {
   int kernel[2];        /* conv, depthwise, pools; resize: the factors */
@@ -73,7 +83,9 @@ typedef struct qat_op_attrs {
   float epsilon;        /* batch norm */
   int target_rank;      /* reshape: dims after the batch, fully resolved (no -1) */
   int target_shape[3];
-  const int32_t *labels; /* softmax cross-entropy: one class index per sample */
+  const int32_t *labels; /* softmax cross-entropy: one class index per sample and position
+                            (a [N, ..., K] input: N times the positions before the class axis) */
+  qat_value_loss loss;   /* value_loss */
   /* QAT_OP_CUSTOM: the op another module defines (fakequant/'s fake quant), and its state.
    * The engine calls custom->plan/forward/backward as it calls a built-in op's. */
   const struct qat_op_info *custom;
@@ -91,6 +103,7 @@ typedef struct qat_op_attrs {
  *   bn_fold_weights: weights, gamma, running_var   -> weights * gamma / sqrt(var + eps) per channel
  *   channel_unscale: x, gamma, running_var         -> x * sqrt(var + eps) / gamma on the last axis
  *   add: x0, x1, ...
+ *   value_loss: prediction, targets (no gradient)
  *   all others: x */
 typedef struct qat_node {
   qat_op op;

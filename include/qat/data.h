@@ -37,6 +37,10 @@ typedef struct qat_dataset {
   int num_classes;  /* from the data or the spec (<= QAT_MAX_CLASSES) */
   int owns;         /* 0 for a view (qat_dataset_view): free() leaves the memory alone */
   float *fimages;   /* n * h * w * c floats (int8 / float16 / float32 arrays), or NULL */
+  float *targets;   /* n * target_len per-sample targets that are not one class label (.npy y: a
+                       label map, multi-hot rows, values), or NULL; labels then hold zeros */
+  int64_t target_len;
+  int target_ints;  /* targets came from an integer array: usable as per-position classes */
   qat_preproc pre;
 } qat_dataset;
 
@@ -158,6 +162,8 @@ int64_t qat_batcher_num_batches(const qat_batcher *b);
  * batch batch_index of the current epoch; returns the number of samples filled (batch_size,
  * or fewer for the last batch) or a negative status. Allocates nothing. */
 int qat_batcher_get(const qat_batcher *b, int64_t batch_index, float *x, int32_t *y);
+/* The same batch's targets (batch_size * target_len floats) of a dataset that has them. */
+void qat_batcher_get_targets(const qat_batcher *b, int64_t batch_index, float *t);
 void qat_batcher_free(qat_batcher *b);
 
 #endif

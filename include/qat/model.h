@@ -42,8 +42,11 @@ typedef struct qat_model {
   qat_tensor *input;
   qat_tensor **layer_out;  /* each layer's output tensor */
   qat_tensor *logits, *loss;
-  int32_t *labels;         /* max_batch entries, read by the loss node */
-  int num_classes;
+  int32_t *labels;         /* class losses: max_batch * positions entries, read by the loss node */
+  int64_t positions;       /* class losses: distributions per sample (1, or a segmenter's pixels) */
+  qat_tensor *targets;     /* value losses (binary cross-entropy, regression): the targets, the
+                              output's shape; NULL for class losses */
+  int num_classes;         /* class losses: the output's last axis */
   int final_softmax;       /* the last layer had activation softmax: folded into the loss */
   /* Quantization-aware models (spec.quantize.enabled): */
   qat_fq **fq;             /* every fake-quant node's state, in graph order */
@@ -74,10 +77,18 @@ void qat_model_free(qat_model *m);
 void qat_model_init_params(qat_model *m, uint64_t seed);
 /* Forward over n <= max_batch samples (NHWC floats); logits land in m->logits. */
 void qat_model_forward(qat_model *m, const float *x, int n, const qat_exec *ex);
-/* Forward, mean cross-entropy, and (if backward) gradients into m->grads, which are zeroed
- * first. Reports the loss and the number of correct top-1 predictions. */
+/* Forward, the loss, and (if backward) gradients into m->grads, which are zeroed first.
+ * labels: n * m->positions class indices for a class loss (ignored by a value loss, whose
+ * targets qat_model_set_targets gave). Reports the loss and the metric summed over the n
+ * samples (qat_model_metric_name): correct top-1 predictions (a segmenter's share of correct
+ * pixels per sample), correct binary decisions per sample, or the mean absolute error per
+ * sample. */
 void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, const qat_exec *ex,
-                    int backward, float *loss, int *correct);
+                    int backward, float *loss, double *metric);
+/* Value losses: the n samples' targets (n times the output's values per sample). */
+void qat_model_set_targets(qat_model *m, const float *targets, int n);
+/* "accuracy" (class losses, binary cross-entropy) or "mae" (regression) */
+const char *qat_model_metric_name(const qat_model *m);
 const qat_param *qat_model_find_param(const qat_model *m, const char *name);
 const qat_fq *qat_model_find_fq(const qat_model *m, const char *name);
 /* Moves each folded conv's bias into its batch norm's moving mean (the folded unit has no

@@ -55,6 +55,8 @@ typedef struct qat_parity_report {
                          softmax's fixed [0, 1] range saturates at confident predictions, so
                          clipping is judged on its input) */
   int int16;          /* a 16x8 file, compared on its int16 grid */
+  int classifier;     /* one class label per sample: the accuracies mean something (a segmenter's
+                         or a regressor's are not reported; top1_agree then needs every position) */
   qat_parity_layer *layers;
   int n_layers;
 } qat_parity_report;

@@ -99,8 +99,20 @@ typedef struct qat_quantize_spec {
 #define QAT_FREEZE_BN_START (-2)
 #define QAT_CALIBRATE_DEFAULT_BATCHES 8
 
+/* train.loss, with Keras's names; the loss node the model's graph ends in */
+typedef enum qat_loss {
+  QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY = 0, /* integer labels (per sample or per position) */
+  QAT_LOSS_CATEGORICAL_CROSSENTROPY,            /* one-hot rows: the same loss, labels from the rows */
+  QAT_LOSS_BINARY_CROSSENTROPY,                 /* targets in [0, 1], one per output value */
+  QAT_LOSS_MEAN_SQUARED_ERROR,
+  QAT_LOSS_MEAN_ABSOLUTE_ERROR,
+  QAT_LOSS_HUBER,                               /* delta 1, Keras's default */
+} qat_loss;
+
 typedef struct qat_model_spec {
   int input_shape[3]; /* H, W, C */
+  qat_loss loss;      /* train.loss (parsed with the train section) */
+  int from_logits;    /* train.from_logits: binary cross-entropy on the output as logits */
   int n_layers;
   qat_layer_spec *layers;
   const char *source; /* file name for error messages ("examples/x.yaml"), may be NULL */

@@ -69,7 +69,9 @@ typedef struct qat_progress {
   int64_t step, steps_per_epoch;   /* step within the epoch, 1-based */
   int64_t global_step;
   double epoch_seconds, ms_per_step;
-  double loss, accuracy;           /* running means over the epoch so far */
+  double loss, accuracy;           /* running means over the epoch so far; "accuracy" is the
+                                      model's metric (metric names it; NULL: accuracy) */
+  const char *metric;              /* STEP, EPOCH_END: qat_model_metric_name */
   double lr;
   int has_val, has_test;           /* EPOCH_END; with QAT these are the fake-quant figures */
   double val_loss, val_accuracy, test_loss, test_accuracy;
@@ -94,7 +96,8 @@ typedef struct qat_train_result {
   int epochs;            /* completed, counting resumed ones */
   int64_t steps;
   double ms_per_step;    /* mean over this run's training steps */
-  double train_loss, train_accuracy;
+  double train_loss, train_accuracy; /* "accuracy": the model's metric, named by metric */
+  char metric[16];       /* qat_model_metric_name: accuracy, or mae for regression */
   int has_test;
   double test_loss, test_accuracy; /* with QAT: of the fake-quant model (what int8 delivers) */
   int has_float;
