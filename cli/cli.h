@@ -41,12 +41,16 @@ void qat_cli_json_string(FILE *f, const char *s);
  * qat_tflite_eval_free (also after an error). */
 typedef struct qat_tflite_eval {
   int64_t samples, correct;
-  double accuracy, ms_per_sample;
-  int classes, input_type;
+  double accuracy, ms_per_sample; /* accuracy: the metric ("metric" names it) */
+  const char *metric;  /* "accuracy"; with targets other than class labels: "accuracy" per position
+                          (label maps), binary accuracy (binary_crossentropy) or "mae" */
+  int classes, input_type; /* classes: 0 with targets (no per-class figures) */
   int64_t *per_n, *per_ok, *confusion; /* classes, classes, classes x classes */
 } qat_tflite_eval;
+/* loss: the training config's train.loss where known (a binary_crossentropy model's outputs are
+ * judged as binary decisions; from_logits: at 0, else at 0.5); -1 unknown. */
 int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, const qat_dataset *ds,
-                            const char *data_name, qat_tflite_eval *res);
+                            const char *data_name, int loss, int from_logits, qat_tflite_eval *res);
 void qat_tflite_eval_free(qat_tflite_eval *res);
 
 /* qat_export_request and qat_export_checkpoint live in the library: include/qat/qat.h. */

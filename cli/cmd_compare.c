@@ -50,6 +50,10 @@ static int usage_error(const char *fmt, const char *arg) {
   return 2;
 }
 
+/* The column's figure: accuracy, or the mean absolute error of a regressor (set from the
+ * evaluation; a table holds one model, so one metric). */
+static const char *metric = "accuracy";
+
 typedef struct row {
   char name[32];      /* file stem and table label */
   const char *mode;   /* qat export --mode */
@@ -122,7 +126,7 @@ static void write_json(FILE *f, const char *ckpt, const row *rows, int n, int64_
   fprintf(f, ",\"test_samples\":%lld,\"calibration_samples\":%lld,\"calibration_method\":", (long long)samples,
           (long long)calib);
   qat_cli_json_string(f, method);
-  fprintf(f, ",\"runtime\":\"qat (TFLite reference kernels, batch 1)\",\"modes\":[");
+  fprintf(f, ",\"runtime\":\"qat (TFLite reference kernels, batch 1)\",\"metric\":\"%s\",\"modes\":[", metric);
   for (int k = 0; k < n; k++) {
     const row *r = &rows[k];
     fprintf(f, "%s{\"name\":", k ? "," : "");
@@ -157,7 +161,7 @@ static void write_markdown(FILE *f, const char *ckpt, const row *rows, int n, in
           (long long)samples, (long long)calib, method);
   int off = 0;
   for (int k = 0; k < n; k++) off |= rows[k].official;
-  fprintf(f, "| mode | activation ranges | size (bytes) | size vs float32 | accuracy | vs float32 (pp) | ms / sample |%s\n",
+  fprintf(f, "| mode | activation ranges | size (bytes) | size vs float32 | %s | vs float32 (pp) | ms / sample |%s\n", metric,
           off ? " official interpreter accuracy | official ms / sample |" : "");
   fprintf(f, "|---|---|---:|---:|---:|---:|---:|%s\n", off ? "---:|---:|" : "");
   for (int k = 0; k < n; k++) {
@@ -179,7 +183,7 @@ static void write_markdown(FILE *f, const char *ckpt, const row *rows, int n, in
 
 static void print_table(const row *rows, int n) {
   const row *ref = find_row(rows, n, "float32");
-  printf("%-14s %-18s %10s %8s %9s %8s %9s\n", "mode", "ranges", "bytes", "vs f32", "accuracy", "pp", "ms/sample");
+  printf("%-14s %-18s %10s %8s %9s %8s %9s\n", "mode", "ranges", "bytes", "vs f32", metric, "pp", "ms/sample");
   for (int k = 0; k < n; k++) {
     const row *r = &rows[k];
     if (!r->ok) {
@@ -434,7 +438,7 @@ int qat_cmd_compare(int argc, char **argv) {
     }
     qat_tflite_eval ev;
     qat_rt_options ro = {0};
-    erc = qat_eval_tflite_dataset(path, &ro, &test, "the test set", &ev);
+    erc = qat_eval_tflite_dataset(path, &ro, &test, "the test set", (int)cfg.model.loss, cfg.model.from_logits, &ev);
     if (erc) {
       qat_tflite_eval_free(&ev);
       if (erc != QAT_ERR_UNSUPPORTED) {
@@ -446,6 +450,7 @@ int qat_cmd_compare(int argc, char **argv) {
     }
     r->ok = 1;
     r->accuracy = ev.accuracy;
+    metric = ev.metric;
     r->ms = ev.ms_per_sample;
     r->samples = ev.samples;
     qat_tflite_eval_free(&ev);
@@ -458,7 +463,7 @@ int qat_cmd_compare(int argc, char **argv) {
       r->official = 1;
     }
     if (!json)
-      fprintf(stderr, "qat: compare: %s: %zu bytes, accuracy %.4f, %.3f ms/sample\n", r->name, r->size, r->accuracy,
+      fprintf(stderr, "qat: compare: %s: %zu bytes, %s %.4f, %.3f ms/sample\n", r->name, r->size, metric, r->accuracy,
               r->ms);
   }
   text t;

@@ -143,8 +143,38 @@ static void fill_input(const eval_input *in, const float *x, const uint8_t *px, 
   }
 }
 
+static float dequantized(const qat_rt_tensor_info *t, const void *data, int64_t k) {
+  const float s = t->n_scales ? t->scales[0] : 1.0f, zp = t->n_scales ? (float)t->zero_points[0] : 0.0f;
+  switch (t->type) {
+  case QAT_RT_INT8: return ((float)((const int8_t *)data)[k] - zp) * s;
+  case QAT_RT_UINT8: return ((float)((const uint8_t *)data)[k] - zp) * s;
+  case QAT_RT_INT16: return ((float)((const int16_t *)data)[k] - zp) * s;
+  case QAT_RT_INT32: return (float)((const int32_t *)data)[k];
+  default: return ((const float *)data)[k];
+  }
+}
+
+/* One sample's metric against targets that are not one class label: per-position accuracy of a
+ * label map, binary accuracy, or the mean absolute error. */
+static double target_metric(const qat_rt_tensor_info *to, const void *y, const float *t, int64_t len, int binary,
+                            float cut) {
+  if (to->n_elems != len) { /* a label map: k classes at each of len positions */
+    const int64_t k = to->n_elems / len;
+    const size_t es = to->bytes / (size_t)to->n_elems;
+    int64_t ok = 0;
+    for (int64_t p = 0; p < len; p++) ok += qat_rt_argmax(to->type, (const uint8_t *)y + (size_t)(p * k) * es, k) == (int)t[p];
+    return (double)ok / (double)len;
+  }
+  double sum = 0;
+  for (int64_t k = 0; k < len; k++) {
+    const float v = dequantized(to, y, k);
+    sum += binary ? (double)((v > cut) == (t[k] > 0.5f)) : fabs((double)v - (double)t[k]);
+  }
+  return sum / (double)len;
+}
+
 int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, const qat_dataset *ds,
-                            const char *data_name, qat_tflite_eval *res) {
+                            const char *data_name, int loss, int from_logits, qat_tflite_eval *res) {
   qat_rt_model *m = NULL;
   int64_t *per_n = NULL, *per_ok = NULL, *conf = NULL;
   float *xf = NULL;
@@ -197,6 +227,41 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
     rc = qat_fail(QAT_ERR_FORMAT, "%s: input '%s' (%s) takes %lld values per invocation, the images "
                   "are %dx%dx%d", model_path, ti.name, shape, (long long)ti.n_elems, ds->h, ds->w, ds->c);
     goto fail;
+  }
+  if (ds->targets) {
+    const int64_t len = ds->target_len;
+    const int map = to.n_elems != len;
+    if (ds->n == 0 || (map && (!ds->target_ints || to.n_elems % len || to.n_elems / len < 2))) {
+      shape_str(shape, sizeof shape, &to);
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: %lld targets per sample do not fit the output '%s' (%s): expected as many "
+                    "values, or a label map of one class per position", data_name, (long long)len, to.name, shape);
+      goto fail;
+    }
+    if (!(xf = malloc(per * sizeof *xf))) {
+      rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+      goto fail;
+    }
+    const int binary = !map && loss == QAT_LOSS_BINARY_CROSSENTROPY;
+    void *xin = qat_rt_tensor_data(m, in_idx);
+    const void *yout = qat_rt_tensor_data(m, out_idx);
+    double sum = 0, t0 = now_s();
+    for (int64_t s = 0; s < ds->n; s++) {
+      qat_dataset_get_floats(ds, s, xf);
+      fill_input(&in, xf, ds->images ? ds->images + (size_t)s * per : NULL, per, xin);
+      if ((rc = qat_rt_invoke(m))) {
+        qat_fail_prefix(rc, "sample %lld: ", (long long)s);
+        goto fail;
+      }
+      sum += target_metric(&to, yout, ds->targets + s * len, len, binary, from_logits ? 0.0f : 0.5f);
+    }
+    res->ms_per_sample = (now_s() - t0) * 1e3 / (double)ds->n;
+    res->samples = ds->n;
+    res->accuracy = sum / (double)ds->n;
+    res->metric = map || binary ? "accuracy" : "mae";
+    res->input_type = ti.type;
+    free(xf);
+    qat_rt_model_free(m);
+    return QAT_OK;
   }
   /* Classes: the output's scores per sample (at most 256, an IDX label's range). */
   if (to.n_elems < 1 || to.n_elems > 256) {
@@ -251,6 +316,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
   res->samples = ds->n;
   res->correct = correct;
   res->accuracy = (double)correct / (double)ds->n;
+  res->metric = "accuracy";
   res->classes = nc;
   res->input_type = ti.type;
   res->per_n = per_n;
@@ -351,7 +417,7 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
   }
   if (rc) goto report;
   if (limit && limit < ds.n) ds.n = limit; /* keep the first N (the buffers stay as allocated) */
-  if ((rc = qat_eval_tflite_dataset(model_path, &opt, &ds, data_name, &ev))) goto report;
+  if ((rc = qat_eval_tflite_dataset(model_path, &opt, &ds, data_name, -1, 0, &ev))) goto report;
   const int nc = ev.classes;
   const int64_t *per_n = ev.per_n, *per_ok = ev.per_ok, *conf = ev.confusion;
   const int64_t correct = ev.correct;
@@ -359,8 +425,8 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
   if (json) {
     printf("{\"model\":");
     qat_cli_json_string(stdout, model_path);
-    printf(",\"input_type\":\"%s\",\"samples\":%lld,\"accuracy\":%.6f,\"per_class\":[",
-           qat_rt_type_name(ev.input_type), (long long)ds.n, acc);
+    printf(",\"input_type\":\"%s\",\"samples\":%lld,\"metric\":\"%s\",\"accuracy\":%.6f,\"per_class\":[",
+           qat_rt_type_name(ev.input_type), (long long)ds.n, ev.metric, acc);
     for (int c = 0; c < nc; c++)
       printf(c ? ",%.6f" : "%.6f", per_n[c] ? (double)per_ok[c] / (double)per_n[c] : 0.0);
     printf("],\"per_class_samples\":[");
@@ -379,6 +445,12 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
   } else {
     printf("%s: %lld samples, %s input, qat runtime (batch 1)\n", model_path, (long long)ds.n,
            qat_rt_type_name(ev.input_type));
+    if (!nc) { /* targets other than class labels: the metric alone */
+      printf("  %s: %.4f\n  %.4f ms per sample\n", ev.metric, acc, ms);
+      qat_tflite_eval_free(&ev);
+      qat_dataset_free(&ds);
+      return 0;
+    }
     printf("  accuracy: %.4f (%lld/%lld)\n", acc, (long long)correct, (long long)ds.n);
     printf("  per class:");
     for (int c = 0; c < nc; c++) {

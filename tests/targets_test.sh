@@ -158,6 +158,20 @@ print(f"targets_test: {s}: the official interpreter equals qat predict on {len(x
 PY
 done
 
+# qat compare and qat eval MODEL.tflite judge the files by the task's metric, not top-1
+"$qat" compare q_reg/checkpoint.h5 -o cmp_reg > cmp_reg.log 2>&1 || { cat cmp_reg.log; fail "compare"; }
+"$py" - <<'PY' || fail "compare: the regressor's files are not judged by their mae"
+import json
+r = json.load(open('cmp_reg/compare.json'))
+assert r['metric'] == 'mae', r['metric']
+f = {m['name']: m for m in r['modes'] if m.get('available')}
+# the int8 QAT file's mae is the fake-quant model's (the two compute the same numbers)
+print(f"targets_test: compare: float32 mae {f['float32']['accuracy']:.4f}, int8_qat {f['int8_qat']['accuracy']:.4f}")
+assert 0 < f['float32']['accuracy'] < 0.5 and 0 < f['int8_qat']['accuracy'] < 0.5, f
+PY
+"$qat" eval seg.tflite --data seg.npz --json > eval_seg.json || fail "eval seg.tflite"
+grep -q '"metric":"accuracy"' eval_seg.json || fail "eval seg.tflite: $(cat eval_seg.json)"
+
 # mismatches, one line each
 expect_error() {
   local what=$1 cfg=$2 pattern=$3
