@@ -469,9 +469,6 @@ static int build_loss(qat_model *m, int max_batch) {
     if (y->rank < 2 || y->dims[y->rank - 1] < 2)
       return qat_fail(QAT_ERR_USAGE, "%s needs an output [batch, ..., classes] with 2 or more classes, got %d values",
                       loss_names[spec->loss], y->rank < 2 ? 1 : y->dims[y->rank - 1]);
-    if (last == QAT_ACTIVATION_SIGMOID)
-      return qat_fail(QAT_ERR_USAGE, "%s after a sigmoid: use softmax (or none), or train.loss: binary_crossentropy",
-                      loss_names[spec->loss]);
     m->num_classes = y->dims[y->rank - 1];
     m->positions = qat_tensor_size(y) / y->dims[0] / m->num_classes;
     m->labels = calloc((size_t)(max_batch > 0 ? max_batch : 1) * (size_t)m->positions, sizeof *m->labels);
