@@ -26,7 +26,24 @@ int qat_image_name_ok(const char *name) {
   return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
 }
 
-static int read_file(const char *path, uint8_t **buf, int64_t *len) {
+enum { SCRATCH_FILE, SCRATCH_PIXELS, SCRATCH_CONVERTED, SCRATCH_ROWS, SCRATCH_INFLATE };
+
+/* At least n bytes of slot's buffer (contents not kept), or NULL. */
+static void *scratch_get(qat_image_scratch *s, int slot, size_t n) {
+  if (n > s->cap[slot]) {
+    free(s->buf[slot]);
+    s->buf[slot] = malloc(n);
+    s->cap[slot] = s->buf[slot] ? n : 0;
+  }
+  return s->buf[slot];
+}
+
+void qat_image_scratch_free(qat_image_scratch *s) {
+  for (int i = 0; i < QAT_IMAGE_SCRATCH_SLOTS; i++) free(s->buf[i]);
+  memset(s, 0, sizeof *s);
+}
+
+static int read_file(const char *path, qat_image_scratch *scratch, uint8_t **buf, int64_t *len) {
   *buf = NULL;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return qat_fail(QAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -41,7 +58,7 @@ static int read_file(const char *path, uint8_t **buf, int64_t *len) {
                   (long long)st.st_size, (long long)QAT_IMAGE_MAX_FILE);
     goto close_fd;
   }
-  *buf = malloc((size_t)st.st_size + 1);
+  *buf = scratch_get(scratch, SCRATCH_FILE, (size_t)st.st_size + 1);
   if (!*buf) {
     rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
     goto close_fd;
@@ -58,20 +75,15 @@ static int read_file(const char *path, uint8_t **buf, int64_t *len) {
     got += n;
   }
   *len = got;
-  if (rc) {
-    free(*buf);
-    *buf = NULL;
-  }
 close_fd:
   close(fd);
   return rc;
 }
 
-/* Decoded pixels: w x h x ch (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), inside the block mem
- * (which may hold more than the pixels: see png_decode_direct). */
+/* Decoded pixels: w x h x ch (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), in a scratch buffer. */
 typedef struct raw {
   int w, h, ch;
-  uint8_t *px, *mem;
+  uint8_t *px;
 } raw;
 
 /* libpng allocates a chunk's declared length before it reads the chunk: a 111-byte file that
@@ -189,7 +201,7 @@ static int png_unfilter(uint8_t *rows, int h, size_t rowbytes, int bpp) {
  * (each IDAT's CRC, the zlib header, adler32, the exact amount of image data, the filter
  * types), and what it accepts, libpng accepts with the same pixels (PNG's unfiltering is exact
  * integer arithmetic). */
-static int png_decode_direct(const uint8_t *buf, int64_t len, raw *r) {
+static int png_decode_direct(const uint8_t *buf, int64_t len, qat_image_scratch *scratch, raw *r) {
   const uint8_t *ihdr = buf + 16; /* libpng has checked that IHDR comes first */
   static const int channels[7] = {1, 0, 3, 0, 2, 0, 4};
   if (ihdr[8] != 8 || ihdr[9] > 6 || channels[ihdr[9]] != r->ch || ihdr[12] != 0) return 0;
@@ -206,10 +218,9 @@ static int png_decode_direct(const uint8_t *buf, int64_t len, raw *r) {
   const size_t rowbytes = (size_t)r->w * r->ch, size = (rowbytes + 1) * r->h;
   if (size > UINT32_MAX) return 0;
   /* The rows are unfiltered into place from the top, the first against a zero row before them. */
-  uint8_t *mem = malloc(rowbytes + size);
-  struct inflate_state *s = malloc(sizeof *s);
-  int ok = 0;
-  if (!mem || !s) goto done;
+  uint8_t *mem = scratch_get(scratch, SCRATCH_PIXELS, rowbytes + size);
+  struct inflate_state *s = scratch_get(scratch, SCRATCH_INFLATE, sizeof *s);
+  if (!mem || !s) return 0;
   memset(mem, 0, rowbytes);
   isal_inflate_init(s);
   s->crc_flag = ISAL_ZLIB;
@@ -217,24 +228,19 @@ static int png_decode_direct(const uint8_t *buf, int64_t len, raw *r) {
   s->avail_out = (uint32_t)size;
   for (; at + 12 <= len && !memcmp(buf + at + 4, "IDAT", 4); at += 12 + (int64_t)be32(buf + at)) {
     const uint32_t n = be32(buf + at);
-    if ((int64_t)n > len - at - 12 || crc32_gzip_refl(0, buf + at + 4, (uint64_t)n + 4) != be32(buf + at + 8 + n)) goto done;
+    if ((int64_t)n > len - at - 12 || crc32_gzip_refl(0, buf + at + 4, (uint64_t)n + 4) != be32(buf + at + 8 + n)) return 0;
     s->next_in = (uint8_t *)(uintptr_t)(buf + at + 8); /* ISA-L's field is not const; it only reads */
     s->avail_in = n;
     /* input left over: data past the stream's end, or more image data than the rows hold */
-    if (isal_inflate(s) != ISAL_DECOMP_OK || s->avail_in) goto done;
+    if (isal_inflate(s) != ISAL_DECOMP_OK || s->avail_in) return 0;
   }
-  if (s->block_state != ISAL_BLOCK_FINISH || s->avail_out) goto done;
-  if (!png_unfilter(mem + rowbytes, r->h, rowbytes, r->ch)) goto done;
-  r->mem = mem;
+  if (s->block_state != ISAL_BLOCK_FINISH || s->avail_out || !png_unfilter(mem + rowbytes, r->h, rowbytes, r->ch))
+    return 0;
   r->px = mem + rowbytes;
-  ok = 1;
-done:
-  free(s);
-  if (!ok) free(mem);
-  return ok;
+  return 1;
 }
 
-static int decode_png(const char *path, const uint8_t *buf, int64_t len, raw *r) {
+static int decode_png(const char *path, const uint8_t *buf, int64_t len, qat_image_scratch *scratch, raw *r) {
   int rc = png_chunks_fit(path, buf, len);
   if (rc) return rc;
   png_image img;
@@ -256,25 +262,17 @@ static int decode_png(const char *path, const uint8_t *buf, int64_t len, raw *r)
   r->w = (int)img.width;
   r->h = (int)img.height;
   r->ch = (int)PNG_IMAGE_PIXEL_CHANNELS(img.format);
-  if (png_decode_direct(buf, len, r)) {
+  if (png_decode_direct(buf, len, scratch, r)) {
     png_image_free(&img);
     return QAT_OK;
   }
-  r->px = r->mem = malloc(PNG_IMAGE_SIZE(img));
+  r->px = scratch_get(scratch, SCRATCH_PIXELS, PNG_IMAGE_SIZE(img));
   if (!r->px) {
     png_image_free(&img);
     return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
   }
-  if (!png_image_finish_read(&img, NULL, r->px, 0, NULL)) {
-    free(r->px);
-    r->px = r->mem = NULL;
+  if (!png_image_finish_read(&img, NULL, r->px, 0, NULL) || (img.warning_or_error & PNG_IMAGE_ERROR))
     return qat_fail(QAT_ERR_FORMAT, "%s: corrupt PNG: %s", path, img.message);
-  }
-  if (img.warning_or_error & PNG_IMAGE_ERROR) {
-    free(r->px);
-    r->px = r->mem = NULL;
-    return qat_fail(QAT_ERR_FORMAT, "%s: corrupt PNG: %s", path, img.message);
-  }
   return QAT_OK;
 }
 
@@ -296,17 +294,16 @@ static void jpeg_message(j_common_ptr cinfo, int level) {
   if (level < 0) jpeg_fatal(cinfo);
 }
 
-static int decode_jpeg(const char *path, const uint8_t *buf, int64_t len, int want_gray, raw *r) {
+static int decode_jpeg(const char *path, const uint8_t *buf, int64_t len, int want_gray, qat_image_scratch *scratch,
+                       raw *r) {
   struct jpeg_decompress_struct cinfo;
   jerr e;
-  uint8_t *volatile px = NULL;
   memset(&cinfo, 0, sizeof cinfo);
   cinfo.err = jpeg_std_error(&e.mgr);
   e.mgr.error_exit = jpeg_fatal;
   e.mgr.emit_message = jpeg_message;
   if (setjmp(e.jump)) {
     jpeg_destroy_decompress(&cinfo);
-    free(px);
     return qat_fail(QAT_ERR_FORMAT, "%s: corrupt JPEG: %s", path, e.msg);
   }
   jpeg_create_decompress(&cinfo);
@@ -327,7 +324,7 @@ static int decode_jpeg(const char *path, const uint8_t *buf, int64_t len, int wa
   jpeg_start_decompress(&cinfo);
   int ch = cinfo.output_components;
   size_t stride = (size_t)cinfo.output_width * (size_t)ch;
-  px = malloc(stride * cinfo.output_height);
+  uint8_t *px = scratch_get(scratch, SCRATCH_PIXELS, stride * cinfo.output_height);
   if (!px) {
     jpeg_destroy_decompress(&cinfo);
     return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
@@ -340,7 +337,7 @@ static int decode_jpeg(const char *path, const uint8_t *buf, int64_t len, int wa
   r->w = (int)cinfo.output_width;
   r->h = (int)cinfo.output_height;
   r->ch = ch;
-  r->px = r->mem = px;
+  r->px = px;
   jpeg_destroy_decompress(&cinfo);
   return QAT_OK;
 }
@@ -421,7 +418,7 @@ static void free_taps(taps *t) {
 }
 
 static int resize(const char *path, const uint8_t *in, int ih, int iw, int c, int h, int w, qat_interpolation interp,
-                  int crop, uint8_t *out) {
+                  int crop, qat_image_scratch *scratch, uint8_t *out) {
   int y0 = 0, x0 = 0, ch = ih, cw = iw;
   if (crop) { /* Keras's crop_to_aspect_ratio: the largest centred window of the target's shape */
     int64_t want_h = (int64_t)iw * h / w, want_w = (int64_t)ih * w / h;
@@ -437,7 +434,7 @@ static int resize(const char *path, const uint8_t *in, int ih, int iw, int c, in
     return QAT_OK;
   }
   taps ty = {0}, tx = {0};
-  float *tmp = malloc((size_t)h * cw * c * sizeof *tmp);
+  float *tmp = scratch_get(scratch, SCRATCH_ROWS, (size_t)h * cw * c * sizeof *tmp);
   int rc = QAT_OK;
   if (!tmp || make_taps(y0, ch, h, interp, &ty) || make_taps(x0, cw, w, interp, &tx)) {
     rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory resizing", path);
@@ -484,43 +481,45 @@ static int resize(const char *path, const uint8_t *in, int ih, int iw, int c, in
     }
   }
 done:
-  free(tmp);
   free_taps(&ty);
   free_taps(&tx);
   return rc;
 }
 
-int qat_image_load(const char *path, int h, int w, int c, qat_interpolation interp, int crop, uint8_t *out,
-                   qat_image_kind *kind) {
+static int load(const char *path, int h, int w, int c, qat_interpolation interp, int crop, uint8_t *out,
+                qat_image_kind *kind, qat_image_scratch *scratch) {
   uint8_t *buf;
   int64_t len = 0;
-  int rc = read_file(path, &buf, &len);
+  int rc = read_file(path, scratch, &buf, &len);
   if (rc) return rc;
   raw r = {0};
   static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (len >= 8 && !memcmp(buf, png_magic, 8)) {
     *kind = QAT_IMAGE_PNG;
-    rc = decode_png(path, buf, len, &r);
+    rc = decode_png(path, buf, len, scratch, &r);
   } else if (len >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff) {
     *kind = QAT_IMAGE_JPEG;
-    rc = decode_jpeg(path, buf, len, c == 1, &r);
+    rc = decode_jpeg(path, buf, len, c == 1, scratch, &r);
   } else if (len == 0) {
     rc = qat_fail(QAT_ERR_FORMAT, "%s: empty file (expected a PNG or JPEG image)", path);
   } else {
     rc = qat_fail(QAT_ERR_FORMAT, "%s: not a PNG or JPEG image (by its first bytes)", path);
   }
-  free(buf);
   if (rc) return rc;
-  uint8_t *conv = r.px, *conv_mem = r.mem; /* the decoder's own channels already are the target's */
+  uint8_t *conv = r.px; /* the decoder's own channels already are the target's */
   if (r.ch != c) {
-    if (!(conv = conv_mem = malloc((size_t)r.w * r.h * c))) {
-      free(r.mem);
+    if (!(conv = scratch_get(scratch, SCRATCH_CONVERTED, (size_t)r.w * r.h * c)))
       return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", path);
-    }
     convert_channels(&r, c, conv);
-    free(r.mem);
   }
-  rc = resize(path, conv, r.h, r.w, c, h, w, interp, crop, out);
-  free(conv_mem);
+  return resize(path, conv, r.h, r.w, c, h, w, interp, crop, scratch, out);
+}
+
+int qat_image_load(const char *path, int h, int w, int c, qat_interpolation interp, int crop, uint8_t *out,
+                   qat_image_kind *kind, qat_image_scratch *scratch) {
+  if (scratch) return load(path, h, w, c, interp, crop, out, kind, scratch);
+  qat_image_scratch own = {0};
+  int rc = load(path, h, w, c, interp, crop, out, kind, &own);
+  qat_image_scratch_free(&own);
   return rc;
 }
