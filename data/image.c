@@ -26,7 +26,8 @@ int qat_image_name_ok(const char *name) {
   return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
 }
 
-enum { SCRATCH_FILE, SCRATCH_PIXELS, SCRATCH_CONVERTED, SCRATCH_ROWS, SCRATCH_INFLATE };
+enum { SCRATCH_FILE, SCRATCH_PIXELS, SCRATCH_CONVERTED, SCRATCH_ROWS, SCRATCH_INFLATE, SCRATCH_SLOTS };
+_Static_assert((int)SCRATCH_SLOTS == (int)QAT_IMAGE_SCRATCH_SLOTS, "data/image.h: QAT_IMAGE_SCRATCH_SLOTS");
 
 /* At least n bytes of slot's buffer (contents not kept), or NULL. */
 static void *scratch_get(qat_image_scratch *s, int slot, size_t n) {
