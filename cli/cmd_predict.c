@@ -377,7 +377,7 @@ int qat_cmd_predict(int argc, char **argv) {
     }
     qat_image_kind kind;
     if ((rc = qat_image_load(file, p.h, p.w, p.c, p.m ? p.cfg.data.interpolation : QAT_INTERP_BILINEAR,
-                             p.m ? p.cfg.data.crop_to_aspect_ratio : 0, px, &kind)))
+                             p.m ? p.cfg.data.crop_to_aspect_ratio : 0, px, &kind, NULL)))
       break;
     qat_dataset one = p.proto;
     one.images = px;

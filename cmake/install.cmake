@@ -27,7 +27,7 @@ add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/lib/libqat.a
 add_custom_target(qat_static ALL DEPENDS ${PROJECT_BINARY_DIR}/lib/libqat.a)
 
 # pkg-config: the shared library needs nothing more; a static link needs the dependencies.
-set(QAT_PC_REQUIRES_PRIVATE "openblas yaml-0.1 zlib hdf5 libpng freetype2 libzip libjpeg json-c")
+set(QAT_PC_REQUIRES_PRIVATE "openblas yaml-0.1 zlib hdf5 libpng libisal freetype2 libzip libjpeg json-c")
 if(QAT_MPI)
   # dist/ calls MPI: Debian's Open MPI describes itself to pkg-config as mpi-c.
   string(APPEND QAT_PC_REQUIRES_PRIVATE " mpi-c")

@@ -232,20 +232,25 @@ static int decode_all(const qat_data_spec *spec, const qat_data_options *opt, co
   }
   int64_t done_count = 0, first_bad = -1;
   int threads = opt->threads > 0 ? opt->threads : omp_get_max_threads();
-#pragma omp parallel for schedule(dynamic, 8) num_threads(threads)
-  for (int64_t i = 0; i < l->n; i++) {
-    qat_image_kind k = 0;
-    int r = qat_image_load(l->e[i].path, h, w, c, spec->interpolation, spec->crop_to_aspect_ratio,
-                           ds->images + i * per, &k);
-    kind[i] = (uint8_t)k;
-    if (r) {
-      status[i] = r;
-      msg[i] = strdup(qat_error_message());
-    }
-    int64_t now;
+#pragma omp parallel num_threads(threads)
+  {
+    qat_image_scratch scratch = {0}; /* this thread's buffers, reused from file to file */
+#pragma omp for schedule(dynamic, 8)
+    for (int64_t i = 0; i < l->n; i++) {
+      qat_image_kind k = 0;
+      int r = qat_image_load(l->e[i].path, h, w, c, spec->interpolation, spec->crop_to_aspect_ratio,
+                             ds->images + i * per, &k, &scratch);
+      kind[i] = (uint8_t)k;
+      if (r) {
+        status[i] = r;
+        msg[i] = strdup(qat_error_message());
+      }
+      int64_t now;
 #pragma omp atomic capture
-    now = ++done_count;
-    if (opt->progress && omp_get_thread_num() == 0 && now < l->n) opt->progress(done_before + now, total, opt->user);
+      now = ++done_count;
+      if (opt->progress && omp_get_thread_num() == 0 && now < l->n) opt->progress(done_before + now, total, opt->user);
+    }
+    qat_image_scratch_free(&scratch);
   }
   if (opt->progress) opt->progress(done_before + l->n, total, opt->user);
   /* The first failure in file order, whichever thread met it first: the message is the same

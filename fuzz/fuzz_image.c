@@ -20,7 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (out) {
     qat_error_clear();
     qat_image_kind kind;
-    int rc = qat_image_load(path, h, w, c, interp, crop, out, &kind);
+    /* one set of buffers for every input, as a folder's thread reuses them: what an image
+     * leaves there must never reach the next one's pixels */
+    static qat_image_scratch scratch;
+    int rc = qat_image_load(path, h, w, c, interp, crop, out, &kind, &scratch);
     fuzz_check_message(rc);
     free(out);
   }

@@ -8,6 +8,7 @@ pkgs=(cmake gcc make pkg-config
       libhdf5-dev hdf5-tools libcmocka-dev libyaml-dev zlib1g-dev
       dataset-fashion-mnist python3-venv flatbuffers-compiler
       libjson-c-dev libzip-dev libpng-dev libjpeg62-turbo-dev
+      libisal-dev                         # ISA-L inflate: PNG image data (data/image.c)
       openmpi-bin libopenmpi-dev          # data-parallel training (optional: QAT_MPI)
       clang libclang-rt-14-dev strace valgrind  # fuzz/, tests/faults/, tests/valgrind.sh
       libfreetype-dev fonts-dejavu-core   # qat plot / compare PNG text
