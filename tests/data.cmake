@@ -1,4 +1,5 @@
 qat_test(test_data SOURCES test_data.c LIBS qat_data)
+qat_test(test_png SOURCES test_png.c LIBS qat_data)
 # Image folders for the acceptance test, written with libpng / libjpeg-turbo (test-only).
 add_executable(write_images write_images.c)
 target_link_libraries(write_images PRIVATE qat_data)
