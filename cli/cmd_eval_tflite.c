@@ -143,15 +143,14 @@ static void fill_input(const eval_input *in, const float *x, const uint8_t *px, 
   }
 }
 
-static float dequantized(const qat_rt_tensor_info *t, const void *data, int64_t k) {
-  const float s = t->n_scales ? t->scales[0] : 1.0f, zp = t->n_scales ? (float)t->zero_points[0] : 0.0f;
-  switch (t->type) {
-  case QAT_RT_INT8: return ((float)((const int8_t *)data)[k] - zp) * s;
-  case QAT_RT_UINT8: return ((float)((const uint8_t *)data)[k] - zp) * s;
-  case QAT_RT_INT16: return ((float)((const int16_t *)data)[k] - zp) * s;
-  case QAT_RT_INT32: return (float)((const int32_t *)data)[k];
-  default: return ((const float *)data)[k];
-  }
+/* Sample s of ds through m: its floats (xf, per values) into the input xin, then the model. */
+static int run_sample(qat_rt_model *m, const eval_input *in, const qat_dataset *ds, int64_t s, float *xf, size_t per,
+                      void *xin) {
+  qat_dataset_get_floats(ds, s, xf);
+  fill_input(in, xf, ds->images ? ds->images + (size_t)s * per : NULL, per, xin);
+  int rc = qat_rt_invoke(m);
+  if (rc) qat_fail_prefix(rc, "sample %lld: ", (long long)s);
+  return rc;
 }
 
 /* One sample's metric against targets that are not one class label: per-position accuracy of a
@@ -167,7 +166,7 @@ static double target_metric(const qat_rt_tensor_info *to, const void *y, const f
   }
   double sum = 0;
   for (int64_t k = 0; k < len; k++) {
-    const float v = dequantized(to, y, k);
+    const float v = qat_rt_dequantized(to, y, k);
     sum += binary ? (double)((v > cut) == (t[k] > 0.5f)) : fabs((double)v - (double)t[k]);
   }
   return sum / (double)len;
@@ -246,12 +245,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
     const void *yout = qat_rt_tensor_data(m, out_idx);
     double sum = 0, t0 = now_s();
     for (int64_t s = 0; s < ds->n; s++) {
-      qat_dataset_get_floats(ds, s, xf);
-      fill_input(&in, xf, ds->images ? ds->images + (size_t)s * per : NULL, per, xin);
-      if ((rc = qat_rt_invoke(m))) {
-        qat_fail_prefix(rc, "sample %lld: ", (long long)s);
-        goto fail;
-      }
+      if ((rc = run_sample(m, &in, ds, s, xf, per, xin))) goto fail;
       sum += target_metric(&to, yout, ds->targets + s * len, len, binary, from_logits ? 0.0f : 0.5f);
     }
     res->ms_per_sample = (now_s() - t0) * 1e3 / (double)ds->n;
@@ -300,12 +294,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
   int64_t correct = 0;
   double t0 = now_s();
   for (int64_t s = 0; s < ds->n; s++) {
-    qat_dataset_get_floats(ds, s, xf);
-    fill_input(&in, xf, ds->images ? ds->images + (size_t)s * per : NULL, per, xin);
-    if ((rc = qat_rt_invoke(m))) {
-      qat_fail_prefix(rc, "sample %lld: ", (long long)s);
-      goto fail;
-    }
+    if ((rc = run_sample(m, &in, ds, s, xf, per, xin))) goto fail;
     int pred = qat_rt_argmax(to.type, yout, to.n_elems);
     int y = ds->labels[s];
     per_n[y]++;

@@ -183,17 +183,6 @@ static void predictor_close(predictor *p) {
   qat_rt_model_free(p->rt);
 }
 
-static float dequant(const qat_rt_tensor_info *t, const void *data, int64_t k) {
-  float scale = t->n_scales ? t->scales[0] : 1.0f;
-  float zp = t->n_scales ? (float)t->zero_points[0] : 0.0f;
-  switch (t->type) {
-  case QAT_RT_INT8: return (((const int8_t *)data)[k] - zp) * scale;
-  case QAT_RT_UINT8: return (((const uint8_t *)data)[k] - zp) * scale;
-  case QAT_RT_INT16: return (((const int16_t *)data)[k] - zp) * scale;
-  default: return ((const float *)data)[k];
-  }
-}
-
 /* Scores of one preprocessed sample x into probs (softmax unless they already are one). */
 static int predict_one(predictor *p, const float *x, float *probs) {
   int k = p->classes;
@@ -222,7 +211,7 @@ static int predict_one(predictor *p, const float *x, float *probs) {
     }
     if ((rc = qat_rt_invoke(p->rt))) return rc;
     const void *o = qat_rt_tensor_data(p->rt, out);
-    for (int j = 0; j < k; j++) probs[j] = dequant(&to, o, j);
+    for (int j = 0; j < k; j++) probs[j] = qat_rt_dequantized(&to, o, j);
   }
   if (p->raw) return QAT_OK;
   double sum = 0;

@@ -371,9 +371,9 @@ static void add_note(qat_keras_model *k, const char *fmt, ...) {
 }
 
 /* The spatial size of layer src's output (-1: the model input). */
-static int spatial_size(const qat_model_spec *spec, int src, const char *path, int hw[2]) {
+static int spatial_size(const qat_model_spec *spec, int src, const char *path, int hw[3]) {
   if (src < 0) {
-    hw[0] = spec->input_shape[0], hw[1] = spec->input_shape[1];
+    hw[0] = spec->input_shape[0], hw[1] = spec->input_shape[1], hw[2] = spec->input_shape[2];
     return QAT_OK;
   }
   qat_model_spec tmp = *spec;
@@ -395,7 +395,7 @@ static int spatial_size(const qat_model_spec *spec, int src, const char *path, i
   if (rc) return qat_fail_prefix(rc, "%s: ", path);
   const qat_tensor *t = m->layer_out[src];
   rc = t->rank == 4 ? QAT_OK : qat_fail(QAT_ERR_UNSUPPORTED, "%s: layer '%s' does not output an image", path, spec->layers[src].name);
-  if (!rc) hw[0] = t->dims[1], hw[1] = t->dims[2];
+  if (!rc) hw[0] = t->dims[1], hw[1] = t->dims[2], hw[2] = t->dims[3];
   qat_model_free(m);
   return rc;
 }
@@ -440,7 +440,7 @@ static int fold_pads(qat_keras_model *k, keras_fold **folds, const char *path) {
     const int *pad = (*folds)[li].pad;
     int same = L->type == QAT_LAYER_CONV2D || L->type == QAT_LAYER_DEPTHWISE_CONV2D;
     if (same) {
-      int hw[2] = {0, 0}, rc;
+      int hw[3] = {0, 0, 0}, rc;
       if ((rc = spatial_size(&k->spec, qat_layer_input(&k->spec, li, 0), path, hw))) return rc;
       same = L->padding == QAT_PADDING_VALID;
       for (int a = 0; a < 2 && same; a++) {
@@ -473,24 +473,85 @@ static qat_keras_weight *find_weight(qat_keras_model *k, const char *layer, cons
   return NULL;
 }
 
+static int add_weight(qat_keras_model *k, const char *layer, const char *suffix, int rank, const int *dims,
+                      float value) {
+  qat_keras_weight *w = realloc(k->weights, (size_t)(k->n_weights + 1) * sizeof *w);
+  if (!w) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  k->weights = w;
+  w = &k->weights[k->n_weights];
+  memset(w, 0, sizeof *w);
+  snprintf(w->name, sizeof w->name, "%s/%s", layer, suffix);
+  w->rank = rank;
+  w->size = 1;
+  for (int d = 0; d < rank; d++) w->size *= (w->dims[d] = dims[d]);
+  if (!(w->data = malloc((size_t)w->size * sizeof *w->data))) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  for (int64_t e = 0; e < w->size; e++) w->data[e] = value;
+  k->n_weights++;
+  return QAT_OK;
+}
+
+/* A Rescaling whose offset cannot fold (a SAME conv's window covers padding, where the offset
+ * must not apply; a layer without a bias) becomes a layer of its own before layer li: a 1x1
+ * DepthwiseConv2D with the scale as every weight and the offset as every bias, the per-channel
+ * affine map that the int8 model then computes and requantizes as any depthwise conv (the
+ * converter writes MUL and ADD instead). */
+static int insert_rescaling(qat_keras_model *k, keras_fold *folds, int li, const char *path) {
+  qat_model_spec *spec = &k->spec;
+  int shape[3] = {0, 0, 0}, rc;
+  const int src = qat_layer_input(spec, li, 0);
+  if ((rc = spatial_size(spec, src, path, shape))) return rc;
+  const int n = spec->n_layers;
+  qat_layer_spec *layers = realloc(spec->layers, (size_t)(n + 1) * sizeof *layers);
+  if (!layers) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  spec->layers = layers;
+  memmove(&layers[li + 1], &layers[li], (size_t)(n - li) * sizeof *layers);
+  spec->n_layers = n + 1;
+  for (int j = li + 1; j <= n; j++)
+    for (int q = 0; q < layers[j].n_inputs; q++)
+      if (layers[j].inputs[q] >= li) layers[j].inputs[q]++;
+  qat_layer_spec *affine = &layers[li], *consumer = &layers[li + 1];
+  qat_layer_defaults(affine, QAT_LAYER_DEPTHWISE_CONV2D);
+  snprintf(affine->name, sizeof affine->name, "%s", folds[li].rescale_name);
+  affine->kernel_size[0] = affine->kernel_size[1] = 1;
+  affine->strides[0] = affine->strides[1] = 1;
+  affine->depth_multiplier = 1;
+  affine->use_bias = 1;
+  affine->padding = QAT_PADDING_VALID;
+  affine->n_inputs = 1;
+  affine->inputs[0] = src;
+  if (!consumer->n_inputs) consumer->n_inputs = 1;
+  consumer->inputs[0] = li;
+  if ((rc = add_weight(k, affine->name, "depthwise_kernel", 4, (int[]){1, 1, 1, shape[2]}, folds[li].scale)) ||
+      (rc = add_weight(k, affine->name, "bias", 1, &shape[2], folds[li].offset)))
+    return rc;
+  add_note(k, "layer '%s' (Rescaling scale %g, offset %g) is a 1x1 DepthwiseConv2D of its own before '%s': its offset "
+              "cannot fold into a conv whose window covers padding\n",
+           affine->name, (double)folds[li].scale, (double)folds[li].offset, consumer->name);
+  return QAT_OK;
+}
+
 /* Rescaling folded into the next layer: W' = W * scale, b' = b + offset * (sum of W over the
  * window and input channels of each output channel). The offset term is exact only where the
- * window never covers padding (VALID conv, Dense). */
-static int fold_rescales(qat_keras_model *k, const keras_fold *folds, const char *path) {
+ * window never covers padding (VALID conv, Dense); elsewhere it is a layer of its own. */
+static int fold_rescales(qat_keras_model *k, keras_fold **foldsp, const char *path) {
   for (int li = 0; li < k->spec.n_layers; li++) {
+    keras_fold *folds = *foldsp;
     if (!folds[li].has_rescale) continue;
     qat_layer_spec *L = &k->spec.layers[li];
     float s = folds[li].scale, o = folds[li].offset;
     const qat_layer_desc *d = qat_layer_desc_of(L->type);
-    if (o != 0 && (L->padding == QAT_PADDING_SAME && d->keras_kernel != QAT_KERNEL_IO))
-      return qat_fail(QAT_ERR_UNSUPPORTED,
-                      "%s: layer '%s' (Rescaling, offset %g) before '%s' (%s) with padding same: the offset cannot be "
-                      "folded where the window covers padding (expected offset 0 or a VALID conv)",
-                      path, folds[li].rescale_name, (double)o, L->name, qat_layer_type_name(L->type));
-    if (o != 0 && !L->use_bias)
-      return qat_fail(QAT_ERR_UNSUPPORTED,
-                      "%s: layer '%s' (Rescaling, offset %g) before '%s' (%s), which has no bias to take the offset",
-                      path, folds[li].rescale_name, (double)o, L->name, qat_layer_type_name(L->type));
+    if (o != 0 && ((L->padding == QAT_PADDING_SAME && d->keras_kernel != QAT_KERNEL_IO) || !L->use_bias)) {
+      keras_fold *f = realloc(*foldsp, (size_t)(k->spec.n_layers + 1) * sizeof *f);
+      if (!f) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+      *foldsp = f;
+      int rc = insert_rescaling(k, f, li, path);
+      if (rc) return rc;
+      memmove(&f[li + 1], &f[li], (size_t)(k->spec.n_layers - 1 - li) * sizeof *f);
+      memset(&f[li], 0, sizeof f[li]);
+      f[li + 1].has_rescale = 0;
+      li++; /* the consumer, now after it */
+      continue;
+    }
     int dw = d->kernel_channel_axis != 0; /* channel-last kernel: depthwise */
     qat_keras_weight *w = find_weight(k, L->name, d->kernel ? d->kernel : "kernel");
     qat_keras_weight *b = L->use_bias ? find_weight(k, L->name, "bias") : NULL;
@@ -578,7 +639,7 @@ static int keras_load(const char *path, const char *arch_json, qat_keras_model *
   if ((rc = qat_keras_parse_json(json, jlen, jsrc, &out->spec, out->keras_version, &folds))) goto close_reader;
   if ((rc = fold_pads(out, &folds, jsrc))) goto close_reader;
   if ((rc = read_weights(&ws, out))) goto close_reader;
-  if ((rc = fold_rescales(out, folds, jsrc))) goto close_reader;
+  if ((rc = fold_rescales(out, &folds, jsrc))) goto close_reader;
   out->spec.source = NULL;
 close_reader:
   qat_h5_reader_close(&ws.r);

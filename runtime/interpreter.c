@@ -277,6 +277,17 @@ int qat_rt_invoke_ops(qat_rt_model *m, int first, int end) {
 
 int qat_rt_invoke(qat_rt_model *m) { return qat_rt_invoke_ops(m, 0, m->n_ops); }
 
+float qat_rt_dequantized(const qat_rt_tensor_info *t, const void *data, int64_t k) {
+  const float s = t->n_scales ? t->scales[0] : 1.0f, zp = t->n_scales ? (float)t->zero_points[0] : 0.0f;
+  switch (t->type) {
+  case QAT_RT_INT8: return ((float)((const int8_t *)data)[k] - zp) * s;
+  case QAT_RT_UINT8: return ((float)((const uint8_t *)data)[k] - zp) * s;
+  case QAT_RT_INT16: return ((float)((const int16_t *)data)[k] - zp) * s;
+  case QAT_RT_INT32: return (float)((const int32_t *)data)[k];
+  default: return ((const float *)data)[k];
+  }
+}
+
 int qat_rt_argmax(int type, const void *p, int64_t n) {
   int best = 0;
   if (type == QAT_RT_FLOAT32) {

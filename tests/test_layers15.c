@@ -147,6 +147,13 @@ static void test_fixture_sub_block(void **state) {
   check_fixture(FIX "sub_block.keras", "sub_block");
 }
 
+/* MobileNetV3's input Rescaling(1/127.5, -1) before a SAME conv: a 1x1 depthwise layer of its own */
+static void test_fixture_rescale_same(void **state) {
+  (void)state;
+  check_fixture(FIX "rescale_same.h5", "rescale_same");
+  check_fixture(FIX "rescale_same.keras", "rescale_same");
+}
+
 static void test_fixture_pad_pool(void **state) {
   (void)state;
   check_fixture(FIX "pad_pool.h5", "pad_pool");
@@ -181,6 +188,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_softmax_slope),
       cmocka_unit_test(test_fixture_sub_block),
       cmocka_unit_test(test_fixture_pad_pool),
+      cmocka_unit_test(test_fixture_rescale_same),
       cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -146,6 +146,9 @@ int qat_rt_invoke_ops(qat_rt_model *m, int first, int end);
 /* The first index of the largest of n values of a FLOAT32, INT8, INT16, UINT8 or INT32 tensor
  * (np.argmax; a NaN never wins), e.g. a classifier's top-1; 0 for other types. */
 int qat_rt_argmax(int type, const void *data, int64_t n);
+/* Element k of a tensor as a float: (q - zero point) * scale for INT8, UINT8 and INT16 (per
+ * tensor; 1 and 0 without quantization), the value itself for FLOAT32 and INT32. */
+float qat_rt_dequantized(const qat_rt_tensor_info *t, const void *data, int64_t k);
 
 /* Peak activation memory of the arena plan (what a microcontroller must reserve), and the
  * sum of all activation sizes (what no sharing would need). */

@@ -152,7 +152,8 @@ def main():
     os.makedirs(work)
 
     # 1. float modes against Keras
-    for name in ("activations", "act_int8", "se_block", "se_keepdims", "softmax_slope", "sub_block", "pad_pool"):
+    for name in ("activations", "act_int8", "se_block", "se_keepdims", "softmax_slope", "sub_block", "pad_pool",
+                 "rescale_same"):
         x = np.load(os.path.join(FIX, name + ".x.npy"))
         y = np.load(os.path.join(FIX, name + ".y.npy"))
         for ext in ("h5", "keras"):
@@ -167,8 +168,8 @@ def main():
                 c.check(err <= tol, f"{name}.{ext} {mode}: max |interpreter - keras| = {err:.3g} (<= {tol:g})")
 
     # 2. QAT fine-tune, int8 parity with every I/O type; int16x8 where it exports, else a refusal
-    for name in ("act_int8", "se_block", "se_keepdims", "sub_block", "pad_pool"):
-        shape = {"se_keepdims": (9, 9, 3), "pad_pool": (16, 16, 3)}.get(name, (8, 8, 3))
+    for name in ("act_int8", "se_block", "se_keepdims", "sub_block", "pad_pool", "rescale_same"):
+        shape = {"se_keepdims": (9, 9, 3), "pad_pool": (16, 16, 3), "rescale_same": (12, 12, 3)}.get(name, (8, 8, 3))
         data, x = synthetic(work, shape)
         xpath = os.path.join(os.path.dirname(data), "x.npy")
         with open(os.path.join(work, f"{name}_keras", "model.yaml")) as f:
