@@ -7,7 +7,7 @@
  * alpha to gray drops the alpha, as qat's conversion does). */
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka.h needs it */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +29,8 @@ static void write_png(const char *path, int w, int h, int color_type, int channe
   png_infop info = png_create_info_struct(png);
   assert_non_null(png);
   assert_non_null(info);
-  if (setjmp(png_jmpbuf(png))) fail_msg("libpng could not write %s", path);
+  /* no setjmp: a libpng error aborts the test (it only writes a small file to /tmp), and the
+   * Debug build's -Wclobbered finds nothing to warn about */
   png_init_io(png, f);
   png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, color_type, interlace, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
