@@ -400,11 +400,12 @@ static int spatial_size(const qat_model_spec *spec, int src, const char *path, i
   return rc;
 }
 
-/* A ZeroPadding2D layer of its own before layer li: the layers from li on move up by one,
- * and so do their references to them. */
-static int insert_pad(qat_keras_model *k, keras_fold **folds, int li) {
+/* A new layer of type t before layer li, reading what li read: the layers from li on move up by
+ * one, and so do their references to them and their folds; li's fold entry (what the new layer
+ * carries) moves with li, the new layer's is empty. The caller fills in the rest. */
+static int insert_layer(qat_keras_model *k, keras_fold **folds, int li, qat_layer_type t, qat_layer_spec **out) {
   qat_model_spec *spec = &k->spec;
-  const int n = spec->n_layers;
+  const int n = spec->n_layers, src = qat_layer_input(spec, li, 0);
   qat_layer_spec *layers = realloc(spec->layers, (size_t)(n + 1) * sizeof *layers);
   if (!layers) return qat_fail(QAT_ERR_NOMEM, "out of memory");
   spec->layers = layers;
@@ -417,15 +418,26 @@ static int insert_pad(qat_keras_model *k, keras_fold **folds, int li) {
   for (int j = li + 1; j <= n; j++)
     for (int q = 0; q < layers[j].n_inputs; q++)
       if (layers[j].inputs[q] >= li) layers[j].inputs[q]++;
-  qat_layer_spec *pad = &layers[li], *consumer = &layers[li + 1];
-  qat_layer_defaults(pad, QAT_LAYER_ZERO_PADDING2D);
-  snprintf(pad->name, sizeof pad->name, "%s", f[li + 1].pad_name);
-  memcpy(pad->zero_pad, f[li + 1].pad, sizeof pad->zero_pad);
-  pad->n_inputs = 1;
-  pad->inputs[0] = consumer->inputs[0];
+  qat_layer_spec *added = &layers[li], *consumer = &layers[li + 1];
+  qat_layer_defaults(added, t);
+  added->n_inputs = 1;
+  added->inputs[0] = src;
+  if (!consumer->n_inputs) consumer->n_inputs = 1;
   consumer->inputs[0] = li;
   memset(&f[li], 0, sizeof f[li]);
-  f[li + 1].has_pad = 0;
+  *out = added;
+  return QAT_OK;
+}
+
+/* A ZeroPadding2D layer of its own before layer li. */
+static int insert_pad(qat_keras_model *k, keras_fold **folds, int li) {
+  qat_layer_spec *pad;
+  int rc = insert_layer(k, folds, li, QAT_LAYER_ZERO_PADDING2D, &pad);
+  if (rc) return rc;
+  keras_fold *f = &(*folds)[li + 1];
+  snprintf(pad->name, sizeof pad->name, "%s", f->pad_name);
+  memcpy(pad->zero_pad, f->pad, sizeof pad->zero_pad);
+  f->has_pad = 0;
   return QAT_OK;
 }
 
@@ -495,38 +507,25 @@ static int add_weight(qat_keras_model *k, const char *layer, const char *suffix,
  * DepthwiseConv2D with the scale as every weight and the offset as every bias, the per-channel
  * affine map that the int8 model then computes and requantizes as any depthwise conv (the
  * converter writes MUL and ADD instead). */
-static int insert_rescaling(qat_keras_model *k, keras_fold *folds, int li, const char *path) {
-  qat_model_spec *spec = &k->spec;
+static int insert_rescaling(qat_keras_model *k, keras_fold **folds, int li, const char *path) {
   int shape[3] = {0, 0, 0}, rc;
-  const int src = qat_layer_input(spec, li, 0);
-  if ((rc = spatial_size(spec, src, path, shape))) return rc;
-  const int n = spec->n_layers;
-  qat_layer_spec *layers = realloc(spec->layers, (size_t)(n + 1) * sizeof *layers);
-  if (!layers) return qat_fail(QAT_ERR_NOMEM, "out of memory");
-  spec->layers = layers;
-  memmove(&layers[li + 1], &layers[li], (size_t)(n - li) * sizeof *layers);
-  spec->n_layers = n + 1;
-  for (int j = li + 1; j <= n; j++)
-    for (int q = 0; q < layers[j].n_inputs; q++)
-      if (layers[j].inputs[q] >= li) layers[j].inputs[q]++;
-  qat_layer_spec *affine = &layers[li], *consumer = &layers[li + 1];
-  qat_layer_defaults(affine, QAT_LAYER_DEPTHWISE_CONV2D);
-  snprintf(affine->name, sizeof affine->name, "%s", folds[li].rescale_name);
+  if ((rc = spatial_size(&k->spec, qat_layer_input(&k->spec, li, 0), path, shape))) return rc;
+  qat_layer_spec *affine;
+  if ((rc = insert_layer(k, folds, li, QAT_LAYER_DEPTHWISE_CONV2D, &affine))) return rc;
+  keras_fold *f = &(*folds)[li + 1];
+  snprintf(affine->name, sizeof affine->name, "%s", f->rescale_name);
   affine->kernel_size[0] = affine->kernel_size[1] = 1;
   affine->strides[0] = affine->strides[1] = 1;
   affine->depth_multiplier = 1;
   affine->use_bias = 1;
   affine->padding = QAT_PADDING_VALID;
-  affine->n_inputs = 1;
-  affine->inputs[0] = src;
-  if (!consumer->n_inputs) consumer->n_inputs = 1;
-  consumer->inputs[0] = li;
-  if ((rc = add_weight(k, affine->name, "depthwise_kernel", 4, (int[]){1, 1, 1, shape[2]}, folds[li].scale)) ||
-      (rc = add_weight(k, affine->name, "bias", 1, &shape[2], folds[li].offset)))
+  f->has_rescale = 0;
+  if ((rc = add_weight(k, affine->name, "depthwise_kernel", 4, (int[]){1, 1, 1, shape[2]}, f->scale)) ||
+      (rc = add_weight(k, affine->name, "bias", 1, &shape[2], f->offset)))
     return rc;
   add_note(k, "layer '%s' (Rescaling scale %g, offset %g) is a 1x1 DepthwiseConv2D of its own before '%s': its offset "
               "cannot fold into a conv whose window covers padding\n",
-           affine->name, (double)folds[li].scale, (double)folds[li].offset, consumer->name);
+           affine->name, (double)f->scale, (double)f->offset, k->spec.layers[li + 1].name);
   return QAT_OK;
 }
 
@@ -535,20 +534,14 @@ static int insert_rescaling(qat_keras_model *k, keras_fold *folds, int li, const
  * window never covers padding (VALID conv, Dense); elsewhere it is a layer of its own. */
 static int fold_rescales(qat_keras_model *k, keras_fold **foldsp, const char *path) {
   for (int li = 0; li < k->spec.n_layers; li++) {
-    keras_fold *folds = *foldsp;
+    const keras_fold *folds = *foldsp;
     if (!folds[li].has_rescale) continue;
     qat_layer_spec *L = &k->spec.layers[li];
     float s = folds[li].scale, o = folds[li].offset;
     const qat_layer_desc *d = qat_layer_desc_of(L->type);
     if (o != 0 && ((L->padding == QAT_PADDING_SAME && d->keras_kernel != QAT_KERNEL_IO) || !L->use_bias)) {
-      keras_fold *f = realloc(*foldsp, (size_t)(k->spec.n_layers + 1) * sizeof *f);
-      if (!f) return qat_fail(QAT_ERR_NOMEM, "out of memory");
-      *foldsp = f;
-      int rc = insert_rescaling(k, f, li, path);
+      int rc = insert_rescaling(k, foldsp, li, path);
       if (rc) return rc;
-      memmove(&f[li + 1], &f[li], (size_t)(k->spec.n_layers - 1 - li) * sizeof *f);
-      memset(&f[li], 0, sizeof f[li]);
-      f[li + 1].has_rescale = 0;
       li++; /* the consumer, now after it */
       continue;
     }

@@ -451,9 +451,6 @@ void qat_model_init_params(qat_model *m, uint64_t seed) {
   }
 }
 
-static const char *const loss_names[] = {"sparse_categorical_crossentropy", "categorical_crossentropy",
-                                         "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber"};
-
 static int is_class_loss(qat_loss l) {
   return l == QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || l == QAT_LOSS_CATEGORICAL_CROSSENTROPY;
 }
@@ -468,7 +465,7 @@ static int build_loss(qat_model *m, int max_batch) {
   if (is_class_loss(spec->loss)) {
     if (y->rank < 2 || y->dims[y->rank - 1] < 2)
       return qat_fail(QAT_ERR_USAGE, "%s needs an output [batch, ..., classes] with 2 or more classes, got %d values",
-                      loss_names[spec->loss], y->rank < 2 ? 1 : y->dims[y->rank - 1]);
+                      qat_loss_name(spec->loss), y->rank < 2 ? 1 : y->dims[y->rank - 1]);
     m->num_classes = y->dims[y->rank - 1];
     m->positions = qat_tensor_size(y) / y->dims[0] / m->num_classes;
     m->labels = calloc((size_t)(max_batch > 0 ? max_batch : 1) * (size_t)m->positions, sizeof *m->labels);
@@ -478,7 +475,7 @@ static int build_loss(qat_model *m, int max_batch) {
   }
   if (m->final_softmax)
     return qat_fail(QAT_ERR_USAGE, "%s after a softmax: a softmax output takes a categorical cross-entropy",
-                    loss_names[spec->loss]);
+                    qat_loss_name(spec->loss));
   qat_op_attrs a = {0};
   switch (spec->loss) {
   case QAT_LOSS_BINARY_CROSSENTROPY:

@@ -61,19 +61,17 @@ static int64_t per_sample(const qat_tensor *t) {
   return n;
 }
 
-static void softmax_row(const float *logits, int n, float *p);
-
-/* A softmax over the last axis (k classes) at each of a sample's positions (per values). */
-static void softmax_rows(const float *logits, int64_t per, int k, float *p) {
-  for (int64_t r = 0; r < per; r += k) softmax_row(logits + r, k, p + r);
-}
-
 static void softmax_row(const float *logits, int n, float *p) {
   double mx = logits[0], sum = 0;
   for (int j = 1; j < n; j++)
     if (logits[j] > mx) mx = logits[j];
   for (int j = 0; j < n; j++) sum += exp((double)logits[j] - mx);
   for (int j = 0; j < n; j++) p[j] = (float)(exp((double)logits[j] - mx) / sum);
+}
+
+/* A softmax over the last axis (k classes) at each of a sample's positions (per values). */
+static void softmax_rows(const float *logits, int64_t per, int k, float *p) {
+  for (int64_t r = 0; r < per; r += k) softmax_row(logits + r, k, p + r);
 }
 
 /* The file's integers: int8, or int16 in a 16x8 file. */

@@ -271,19 +271,13 @@ static int resume_load(const qat_train_options *o, qat_model *m, qat_optimizer *
 }
 
 /* The messages name the data (source and file) as well as the config. */
-static const char *loss_name(qat_loss l) {
-  static const char *const names[] = {"sparse_categorical_crossentropy", "categorical_crossentropy",
-                                      "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber"};
-  return (unsigned)l < sizeof names / sizeof names[0] ? names[l] : "?";
-}
-
 static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train,
                                  const qat_data_info *info) {
   const int *in = cfg->model.input_shape;
   if (train->h != in[0] || train->w != in[1] || train->c != in[2])
     return qat_fail(QAT_ERR_USAGE, "%s: the data's samples are %dx%dx%d, model.input expects %dx%dx%d (data: %s)",
                     cfg->path, train->h, train->w, train->c, in[0], in[1], in[2], info->source);
-  const char *loss = loss_name(cfg->model.loss);
+  const char *loss = qat_loss_name(cfg->model.loss);
   if (train->targets && (cfg->data.random_crop || cfg->data.horizontal_flip || qat_augment_geometric(&cfg->data.augment)))
     return qat_fail(QAT_ERR_USAGE, "%s: geometric augmentation (flips, crops, translation, rotation, zoom) would move "
                     "the inputs away from their targets; keep it for class labels (data: %s)", cfg->path, info->source);

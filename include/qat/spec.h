@@ -109,6 +109,13 @@ typedef enum qat_loss {
   QAT_LOSS_HUBER,                               /* delta 1, Keras's default */
 } qat_loss;
 
+/* Keras's name of a loss, for messages */
+static inline const char *qat_loss_name(qat_loss l) {
+  static const char *const names[] = {"sparse_categorical_crossentropy", "categorical_crossentropy",
+                                      "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber"};
+  return (unsigned)l < sizeof names / sizeof names[0] ? names[l] : "?";
+}
+
 typedef struct qat_model_spec {
   int input_shape[3]; /* H, W, C */
   qat_loss loss;      /* train.loss (parsed with the train section) */
