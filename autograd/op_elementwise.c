@@ -268,9 +268,32 @@ static void dropout_forward(qat_node *nd, const qat_exec *ex) {
     for (int d = 1; d < o->rank; d++) per_sample *= o->dims[d];
     base += (uint64_t)(ex->coll->batch_offset * per_sample);
   }
+  /* noise_shape: a shared dimension draws the value at its position 0 for all its positions */
+  const int shared = nd->attrs.noise_shared;
+  int64_t keep_stride[QAT_MAX_RANK], keep_dim[QAT_MAX_RANK];
+  int n_dims = 0;
+  if (shared) {
+    const qat_tensor *o = nd->output;
+    int64_t stride = 1;
+    for (int d = o->rank - 1; d >= 0; d--) {
+      keep_stride[d] = d > 0 && (shared >> (d - 1) & 1) ? 0 : stride;
+      keep_dim[d] = o->dims[d];
+      stride *= o->dims[d];
+    }
+    n_dims = o->rank;
+  }
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
-    uint32_t r = (uint32_t)(qat_hash64(base + (uint64_t)i) >> 40);
+    int64_t pos = i;
+    if (shared) {
+      int64_t rest = i;
+      pos = 0;
+      for (int d = n_dims - 1; d >= 0; d--) {
+        pos += rest % keep_dim[d] * keep_stride[d];
+        rest /= keep_dim[d];
+      }
+    }
+    uint32_t r = (uint32_t)(qat_hash64(base + (uint64_t)pos) >> 40);
     mask[i] = r >= threshold;
     y[i] = mask[i] ? x[i] * keep_scale : 0.0f;
   }
@@ -289,10 +312,11 @@ static void dropout_backward(qat_node *nd, const qat_exec *ex) {
 }
 
 static int dropout_example(qat_op_example *ex, int variant) {
-  if (variant > 1) return -1;
+  if (variant > 2) return -1;
   example_input(ex, 0, 4, (int[]){2, 3, 4, 5}, 1, 1, QAT_FILL_UNIFORM);
   ex->attrs.rate = 0.25f;
-  ex->training = variant == 0;
+  ex->attrs.noise_shared = variant == 2 ? 3 : 0; /* [N, 1, 1, C] */
+  ex->training = variant != 1;
   return 0;
 }
 

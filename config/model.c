@@ -177,6 +177,27 @@ static int target_shape(const cfg_ctx *c, const cfg_node *n, const char *path, q
   return 0;
 }
 
+/* Dropout's noise_shape, as Keras writes it: [null, 1, 1, 1] (one mask value per sample), a
+ * dimension's own size or null for a mask value per position, 1 for one value along it. */
+static int noise_shape(const cfg_ctx *c, const cfg_node *n, const char *path, int *shared) {
+  char p[CFG_PATH_MAX];
+  int rc;
+  if (n->kind != CFG_SEQ || n->n < 2 || n->n > 4)
+    return qat_cfg_want(c, n, path, "a list of 2 to 4 sizes, batch first ([null, 1, 1, 1])");
+  *shared = 0;
+  for (size_t i = 0; i < n->n; i++) {
+    int d = 0;
+    qat_cfg_path_index(p, path, i);
+    const cfg_node *e = n->kids[i];
+    int none = qat_cfg_is_null(e) || (e->kind == CFG_SCALAR && e->plain && !strcmp(e->str, "None"));
+    if (!none && (rc = qat_cfg_int(c, n->kids[i], p, 1, INT_MAX, &d))) return rc;
+    if (i == 0 && d == 1)
+      return qat_cfg_error(c, n->kids[i], p, "1 for the batch (one mask for every sample) is not supported");
+    if (i > 0 && d == 1) *shared |= 1 << (i - 1);
+  }
+  return 0;
+}
+
 /* Names end up as HDF5 group names and TFLite tensor names: keep them to a safe alphabet. */
 static int layer_name(const cfg_ctx *c, const cfg_node *n, const char *path, qat_layer_spec *L) {
   const char *s;
@@ -275,6 +296,7 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
     return 0;
   case ARG_USE_BIAS: return qat_cfg_bool(c, v, path, &L->use_bias);
   case ARG_RATE: return qat_cfg_float(c, v, path, 0, 0, 1, 1, &L->rate);
+  case ARG_NOISE_SHAPE: return noise_shape(c, v, path, &L->noise_shared);
   case ARG_MOMENTUM: return qat_cfg_float(c, v, path, 0, 1, 1, 1, &L->momentum);
   case ARG_EPSILON: return qat_cfg_float(c, v, path, 0, 1, INFINITY, 0, &L->epsilon);
   case ARG_MAX_VALUE: return max_value(c, v, path, &L->max_value);

@@ -6,15 +6,33 @@
 
 #include "qat/keras.h"
 
-/* Keras layers that qat folds into the conv / dense layer they feed (no layer of their own):
- * ZeroPadding2D when it equals SAME padding, Rescaling into the kernel and bias. */
+/* Keras layers that qat folds into the layer they feed (no layer of their own): ZeroPadding2D
+ * when it equals SAME padding, and the per-channel affine maps Rescaling and Normalization,
+ * composed in order, into the next kernel and bias (or a 1x1 DepthwiseConv2D of their own where
+ * that is not exact, keras.c). A chain Rescaling -> Normalization -> ZeroPadding2D -> Conv2D
+ * (EfficientNet's stem) is one fold. */
+enum { KERAS_MAX_AFFINE = 4, KERAS_MAX_AFFINE_CHANNELS = 64 };
+typedef struct keras_affine {
+  char name[QAT_NAME_MAX];
+  int norm;            /* Normalization: (x - mean) / max(sqrt(variance), 1e-7) per channel */
+  int k3_index;        /* its Keras 3 object name: normalization, normalization_1, ... */
+  /* the values its config gives, one (for every channel) or one per channel; a Normalization's
+   * 0: they are in the weights file */
+  int n_values;
+  float scale[KERAS_MAX_AFFINE_CHANNELS], offset[KERAS_MAX_AFFINE_CHANNELS];  /* Rescaling */
+  float mean[KERAS_MAX_AFFINE_CHANNELS], variance[KERAS_MAX_AFFINE_CHANNELS]; /* Normalization */
+} keras_affine;
+
 typedef struct keras_fold {
   int has_pad;
   int pad[4]; /* top, bottom, left, right */
   char pad_name[QAT_NAME_MAX];
-  int has_rescale;
-  float scale, offset;
-  char rescale_name[QAT_NAME_MAX];
+  int has_rescale; /* n_affine > 0, applied before the padding */
+  int n_affine;
+  keras_affine affine[KERAS_MAX_AFFINE];
+  /* the composed map, once the weights are read: channels 0 means one scale and offset for all */
+  int channels;
+  float scale[KERAS_MAX_AFFINE_CHANNELS], offset[KERAS_MAX_AFFINE_CHANNELS];
 } keras_fold;
 
 /* Parses a Keras model config (model_config attribute, model.to_json(), or a .keras

@@ -14,10 +14,23 @@
 
 #include "qat/layer.h"
 
+/* The Keras layers qat reads without a layer of their own, as the refusals list them. */
+#define FOLDED "ZeroPadding2D, Rescaling and Normalization folded into the layer after them"
+
+typedef struct op_alias {
+  const char *from, *to; /* a skipped node's name -> the layer its consumers read */
+} op_alias;
+
 typedef struct jctx {
   const char *src;
   const char *layer; /* name of the layer being read, for messages */
   const char *cls;
+  int n_norm; /* Normalization layers so far (their Keras 3 object names count them) */
+  /* per entry of the layer list: an operation read as part of a hard_sigmoid (skip), the ReLU
+   * that is one (hard); the skipped nodes' names -> what their consumers read */
+  char *skip, *hard;
+  op_alias *alias;
+  int n_alias;
 } jctx;
 
 static struct json_object *get(struct json_object *o, const char *key) {
@@ -183,7 +196,12 @@ static int k_int_list(const qat_kcfg *k, const char *key, int max, int lo, int h
     return lfail(c, QAT_ERR_UNSUPPORTED, "%s must be a list of 1 to %d dimensions", key, max);
   *n = (int)json_object_array_length(v);
   for (int i = 0; i < *n; i++) {
-    int rc = want_int(c, json_object_array_get_idx(v, (size_t)i), key, lo, hi, &out[i]);
+    struct json_object *e = json_object_array_get_idx(v, (size_t)i);
+    if (lo == 0 && is_null(e)) { /* a list of sizes that may be None (Dropout's noise_shape): 0 */
+      out[i] = 0;
+      continue;
+    }
+    int rc = want_int(c, e, key, lo, hi, &out[i]);
     if (rc) return rc;
   }
   return QAT_OK;
@@ -251,6 +269,51 @@ static int input_shape(const jctx *c, struct json_object *v, int shape[3]) {
   return QAT_OK;
 }
 
+/* A Rescaling's scale / offset or a Normalization's mean / variance: one number or one per
+ * channel (at most KERAS_MAX_AFFINE_CHANNELS). nonneg: a variance. */
+static int number_or_list(const jctx *c, struct json_object *v, const char *key, int nonneg,
+                          float out[KERAS_MAX_AFFINE_CHANNELS], int *n) {
+  const double lo = nonneg ? 0 : -1e30;
+  if (!v || !json_object_is_type(v, json_type_array)) {
+    *n = 1;
+    return want_num(c, v, key, lo, 1e30, &out[0]);
+  }
+  size_t len = json_object_array_length(v);
+  if (len < 1 || len > KERAS_MAX_AFFINE_CHANNELS)
+    return lfail(c, QAT_ERR_UNSUPPORTED, "'%s' has %zu values (qat takes 1 to %d, one per channel)", key, len,
+                 KERAS_MAX_AFFINE_CHANNELS);
+  for (size_t i = 0; i < len; i++) {
+    int rc = want_num(c, json_object_array_get_idx(v, i), key, lo, 1e30, &out[i]);
+    if (rc) return rc;
+  }
+  *n = (int)len;
+  return QAT_OK;
+}
+
+/* Two value lists of one layer broadcast to one length (a single value repeats). */
+static int widen_values(const jctx *c, float *a, int *na, float *b, int *nb) {
+  if (*na != *nb && *na != 1 && *nb != 1)
+    return lfail(c, QAT_ERR_FORMAT, "has %d and %d per-channel values: they must agree", *na, *nb);
+  int n = *na > *nb ? *na : *nb;
+  for (int i = 1; i < n; i++) {
+    if (*na == 1) a[i] = a[0];
+    if (*nb == 1) b[i] = b[0];
+  }
+  *na = *nb = n;
+  return QAT_OK;
+}
+
+/* A Normalization over the channel axis: -1, 3 (of [batch, h, w, c]) or a list of one of them. */
+static int norm_axis(const jctx *c, struct json_object *v) {
+  if (v && json_object_is_type(v, json_type_array) && json_object_array_length(v) == 1)
+    v = json_object_array_get_idx(v, 0);
+  if (v && json_object_is_type(v, json_type_int) &&
+      (json_object_get_int64(v) == -1 || json_object_get_int64(v) == 3))
+    return QAT_OK;
+  return lfail(c, QAT_ERR_UNSUPPORTED, "axis %s: qat normalizes per channel (axis -1)",
+               v ? json_object_to_json_string(v) : "None");
+}
+
 /* One layer's class and config -> spec. Returns 1 for an InputLayer (no spec layer). */
 /* Returns 2 for a ZeroPadding2D or Rescaling, described in *f (no spec layer). */
 static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, keras_fold *f, int shape[3],
@@ -276,18 +339,35 @@ static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, ke
     if (!*have_shape) return lfail(c, QAT_ERR_FORMAT, "has no batch_shape / batch_input_shape");
     return 1;
   }
-  if (!strcmp(cls, "ZeroPadding2D") || !strcmp(cls, "Rescaling")) {
+  if (!strcmp(cls, "ZeroPadding2D") || !strcmp(cls, "Rescaling") || !strcmp(cls, "Normalization")) {
     memset(f, 0, sizeof *f);
-    if (!strcmp(cls, "Rescaling")) {
-      struct json_object *sc = get(cfg, "scale"), *of = get(cfg, "offset");
-      if (sc && json_object_is_type(sc, json_type_array)) 
-        return lfail(c, QAT_ERR_UNSUPPORTED, "a per-channel scale is not supported (expected one number)");
-      if (of && json_object_is_type(of, json_type_array))
-        return lfail(c, QAT_ERR_UNSUPPORTED, "a per-channel offset is not supported (expected one number)");
-      if ((rc = want_num(c, sc, "scale", -1e30, 1e30, &f->scale))) return rc;
-      if (!is_null(of) && (rc = want_num(c, of, "offset", -1e30, 1e30, &f->offset))) return rc;
-      f->has_rescale = 1;
-      snprintf(f->rescale_name, sizeof f->rescale_name, "%.*s", QAT_NAME_MAX - 1, name);
+    if (strcmp(cls, "ZeroPadding2D")) {
+      keras_affine *a = &f->affine[0];
+      f->has_rescale = f->n_affine = 1;
+      snprintf(a->name, sizeof a->name, "%.*s", QAT_NAME_MAX - 1, name);
+      if (!strcmp(cls, "Rescaling")) {
+        a->offset[0] = 0;
+        if ((rc = number_or_list(c, get(cfg, "scale"), "scale", 0, a->scale, &a->n_values))) return rc;
+        int n_off = a->n_values;
+        struct json_object *of = get(cfg, "offset");
+        if (!is_null(of) && (rc = number_or_list(c, of, "offset", 0, a->offset, &n_off))) return rc;
+        if ((rc = widen_values(c, a->scale, &a->n_values, a->offset, &n_off))) return rc;
+        return 2;
+      }
+      a->norm = 1;
+      a->k3_index = c->n_norm++;
+      int invert = 0;
+      if ((rc = want_bool(c, get(cfg, "invert"), "invert", 0, &invert))) return rc;
+      if (invert) return lfail(c, QAT_ERR_UNSUPPORTED, "invert: true (denormalization) is not supported");
+      if ((rc = norm_axis(c, get(cfg, "axis")))) return rc;
+      struct json_object *mean = get(cfg, "mean"), *var = get(cfg, "variance");
+      if (is_null(mean) != is_null(var)) return lfail(c, QAT_ERR_FORMAT, "gives one of 'mean' and 'variance'");
+      if (is_null(mean)) return 2; /* adapted: the values are the layer's weights */
+      int n_var;
+      if ((rc = number_or_list(c, mean, "mean", 0, a->mean, &a->n_values)) ||
+          (rc = number_or_list(c, var, "variance", 1, a->variance, &n_var)))
+        return rc;
+      if ((rc = widen_values(c, a->mean, &a->n_values, a->variance, &n_var))) return rc;
       return 2;
     }
     if ((rc = channels_last(c, cfg))) return rc;
@@ -320,8 +400,7 @@ static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, ke
   qat_layer_type t;
   if (!qat_layer_find(cls, &t))
     return lfail(c, QAT_ERR_UNSUPPORTED,
-                 "class '%s' is not supported (supported: InputLayer, %s; Rescaling folded into the conv or "
-                 "Dense after it)",
+                 "class '%s' is not supported (supported: InputLayer, %s; " FOLDED ")",
                  cls, qat_layer_class_list());
   qat_layer_defaults(L, t);
   if ((rc = layer_name(c, name, L->name))) return rc;
@@ -398,10 +477,98 @@ typedef struct pending_fold {
   keras_fold f;
 } pending_fold;
 
+/* Keras 3's hard_sigmoid as MobileNetV3 writes it, relu6(x + 3.0) * (1.0 / 6.0): the tensor
+ * operations x + 3.0 and * (1 / 6) (ops.Add / ops.Multiply nodes with a constant argument, module
+ * keras.src.ops.numpy in a .keras file, no module in a .h5 one) around a ReLU(6). qat reads the
+ * three as one Activation hard_sigmoid named after the ReLU; the two operations are aliases. */
+/* The node's one tensor input and its constant, for an operation on a tensor and a number. */
+static int tensor_op_scalar(struct json_object *layer, const char *cls, const char **input, double *value) {
+  const char *module = str_or(get(layer, "module"), NULL);
+  if (strcmp(str_or(get(layer, "class_name"), ""), cls)) return 0;
+  if (module ? strncmp(module, "keras.src.ops", 13) : json_object_object_length(get(layer, "config")) != 1) return 0;
+  struct json_object *nodes = get(layer, "inbound_nodes");
+  if (!nodes || !json_object_is_type(nodes, json_type_array) || json_object_array_length(nodes) != 1) return 0;
+  struct json_object *args = get(json_object_array_get_idx(nodes, 0), "args");
+  if (!args || !json_object_is_type(args, json_type_array) || json_object_array_length(args) != 2) return 0;
+  struct json_object *t = json_object_array_get_idx(args, 0), *k = json_object_array_get_idx(args, 1);
+  if (!json_object_is_type(k, json_type_double) && !json_object_is_type(k, json_type_int)) return 0;
+  struct json_object *h = get(get(t, "config"), "keras_history");
+  if (!h || !json_object_is_type(h, json_type_array) || json_object_array_length(h) != 3 ||
+      !json_object_is_type(json_object_array_get_idx(h, 0), json_type_string))
+    return 0;
+  *input = json_object_get_string(json_object_array_get_idx(h, 0));
+  *value = json_object_get_double(k);
+  return 1;
+}
+
+static const char *layer_name_of(struct json_object *layer) {
+  return str_or(get(get(layer, "config"), "name"), str_or(get(layer, "name"), ""));
+}
+
+/* The one layer of the list that reads `name` (-1: none or several). */
+static int sole_consumer(const jctx *c, struct json_object *list, const char *name) {
+  int found = -1;
+  for (size_t i = 0; i < json_object_array_length(list); i++) {
+    const char *names[QAT_MAX_LAYER_INPUTS];
+    int k = 0;
+    if (inbound(c, json_object_array_get_idx(list, i), names, &k)) {
+      qat_error_clear();
+      continue;
+    }
+    for (int j = 0; j < k; j++)
+      if (!strcmp(names[j], name)) {
+        if (found >= 0) return -1;
+        found = (int)i;
+      }
+  }
+  return found;
+}
+
+/* Marks each hard_sigmoid's ReLU (hard[i]) and its two operations (skip[i]), and lists aliases. */
+static int find_hard_sigmoids(const jctx *c, struct json_object *list, char *skip, char *hard, op_alias *alias,
+                              int *n_alias) {
+  const size_t n = json_object_array_length(list);
+  for (size_t i = 0; i < n; i++) {
+    struct json_object *add = json_object_array_get_idx(list, i), *relu, *mul;
+    const char *x, *from;
+    double three, sixth;
+    if (!tensor_op_scalar(add, "Add", &x, &three) || three != 3.0) continue;
+    int r = sole_consumer(c, list, layer_name_of(add));
+    if (r < 0) continue;
+    relu = json_object_array_get_idx(list, (size_t)r);
+    struct json_object *rc = get(relu, "config");
+    const char *rcls = str_or(get(relu, "class_name"), "");
+    int relu6 = !strcmp(rcls, "ReLU") && get(rc, "max_value") && json_object_get_double(get(rc, "max_value")) == 6.0 &&
+                (is_null(get(rc, "negative_slope")) || json_object_get_double(get(rc, "negative_slope")) == 0) &&
+                (is_null(get(rc, "threshold")) || json_object_get_double(get(rc, "threshold")) == 0);
+    relu6 |= !strcmp(rcls, "Activation") && !strcmp(str_or(get(rc, "activation"), ""), "relu6");
+    if (!relu6) continue;
+    int m = sole_consumer(c, list, layer_name_of(relu));
+    if (m < 0) continue;
+    mul = json_object_array_get_idx(list, (size_t)m);
+    if (!tensor_op_scalar(mul, "Multiply", &from, &sixth) || fabs(sixth - 1.0 / 6.0) > 1e-7) continue;
+    skip[i] = skip[m] = 1;
+    hard[r] = 1;
+    alias[(*n_alias)++] = (op_alias){layer_name_of(add), x};
+    alias[(*n_alias)++] = (op_alias){layer_name_of(mul), layer_name_of(relu)};
+  }
+  return QAT_OK;
+}
+
+static const char *resolve_alias(const op_alias *alias, int n_alias, const char *name) {
+  for (int hops = 0; hops < 4; hops++) {
+    int a = 0;
+    while (a < n_alias && strcmp(alias[a].from, name)) a++;
+    if (a == n_alias) break;
+    name = alias[a].to;
+  }
+  return name;
+}
+
 /* Every layer of an unsupported class, counted by class, in one message naming the first such
  * layer: a user converting a model learns the whole gap at once. Keras 3 serializes operations
  * on tensors (x + 3.0, x * (1 / 6)) as nodes of module keras.src.ops.*: counted as "ops.Add". */
-static int unsupported_layers(jctx *c, struct json_object *list) {
+static int unsupported_layers(jctx *c, struct json_object *list, const char *skip) {
   enum { MAX_KINDS = 16 };
   const char *kind[MAX_KINDS];
   int count[MAX_KINDS], is_op[MAX_KINDS], n_kinds = 0, total = 0;
@@ -410,11 +577,11 @@ static int unsupported_layers(jctx *c, struct json_object *list) {
   for (size_t i = 0; i < n; i++) {
     struct json_object *layer = json_object_array_get_idx(list, i);
     const char *cls = str_or(get(layer, "class_name"), NULL), *module = str_or(get(layer, "module"), "");
-    if (!cls) continue; /* parse_layer reports it */
+    if (!cls || skip[i]) continue; /* parse_layer reports it; a hard_sigmoid's operation */
     int op = !strncmp(module, "keras.src.ops", 13);
     qat_layer_type t;
     if (!op && (!strcmp(cls, "InputLayer") || !strcmp(cls, "ZeroPadding2D") || !strcmp(cls, "Rescaling") ||
-                qat_layer_find(cls, &t)))
+                !strcmp(cls, "Normalization") || qat_layer_find(cls, &t)))
       continue;
     if (!first_name) {
       first_name = str_or(get(get(layer, "config"), "name"), str_or(get(layer, "name"), "?"));
@@ -442,9 +609,38 @@ static int unsupported_layers(jctx *c, struct json_object *list) {
   c->cls = first_cls;
   return lfail(c, QAT_ERR_UNSUPPORTED,
                "class '%s'%s is not supported; the file has %d unsupported layer%s: %s (supported: InputLayer, %s; "
-               "Rescaling folded into the conv or Dense after it)",
+               FOLDED ")",
                first_cls, is_op[0] ? " (an operation on tensors, keras.src.ops)" : "", total, total == 1 ? "" : "s",
                txt, qat_layer_class_list());
+}
+
+static const char *fold_class(const keras_fold *f) {
+  return !f->has_rescale ? "ZeroPadding2D" : f->affine[f->n_affine - 1].norm ? "Normalization" : "Rescaling";
+}
+
+/* A fold read after the fold it reads (Rescaling -> Normalization -> ZeroPadding2D): one fold,
+ * the affine maps in order before the padding. Padding then an affine map would change the
+ * padded zeros: refused. */
+static int join_folds(const jctx *c, const keras_fold *first, const keras_fold *then, keras_fold *out) {
+  *out = *then;
+  if (!first->has_pad && !first->has_rescale) return QAT_OK;
+  if (first->has_pad && then->has_rescale)
+    return lfail(c, QAT_ERR_UNSUPPORTED, "follows ZeroPadding2D '%s' (qat folds an affine map before a padding, "
+                 "not after it: the padded zeros would change)", first->pad_name);
+  *out = *first;
+  if (then->has_pad) {
+    if (!out->has_pad) snprintf(out->pad_name, sizeof out->pad_name, "%s", then->pad_name);
+    for (int e = 0; e < 4; e++) out->pad[e] += then->pad[e];
+    out->has_pad = 1;
+  }
+  for (int i = 0; i < then->n_affine; i++) {
+    if (out->n_affine == KERAS_MAX_AFFINE)
+      return lfail(c, QAT_ERR_UNSUPPORTED, "more than %d Rescaling / Normalization layers in a row",
+                   KERAS_MAX_AFFINE);
+    out->affine[out->n_affine++] = then->affine[i];
+  }
+  out->has_rescale = out->n_affine > 0;
+  return QAT_OK;
 }
 
 static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, keras_fold **folds_out) {
@@ -455,7 +651,7 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     const char *reg = str_or(get(root, "registered_name"), NULL);
     return qat_fail(QAT_ERR_UNSUPPORTED,
                     "%s: model class '%s'%s%s%s is not supported (expected Sequential or Functional with layers: "
-                    "InputLayer, %s; Rescaling folded into the conv or Dense after it)",
+                    "InputLayer, %s; " FOLDED ")",
                     c->src, cls, reg ? " (registered as '" : "", reg ? reg : "", reg ? "')" : "", qat_layer_class_list());
   }
   struct json_object *cfg = get(root, "config");
@@ -464,7 +660,12 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no layer list (config.layers)", c->src);
   size_t n = json_object_array_length(list);
   if (n > QAT_KERAS_MAX_LAYERS) return qat_fail(QAT_ERR_FORMAT, "%s: %zu layers, more than %d", c->src, n, QAT_KERAS_MAX_LAYERS);
-  int urc = unsupported_layers(c, list);
+  c->skip = calloc(n ? 2 * n : 2, 1); /* freed by qat_keras_parse_json */
+  c->alias = calloc(n ? n : 1, sizeof *c->alias);
+  if (!c->skip || !c->alias) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", c->src);
+  c->hard = c->skip + (n ? n : 1);
+  int urc = find_hard_sigmoids(c, list, c->skip, c->hard, c->alias, &c->n_alias);
+  if (!urc) urc = unsupported_layers(c, list, c->skip);
   c->layer = c->cls = NULL;
   if (urc) return urc;
   spec->layers = calloc(n ? n : 1, sizeof *spec->layers);
@@ -484,9 +685,18 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
       goto free_pend;
     }
     c->layer = NULL;
+    if (c->skip[i]) continue; /* x + 3.0 or * (1 / 6) of a hard_sigmoid: an alias */
     keras_fold this_fold;
     rc = parse_layer(c, layer, &spec->layers[nl], &this_fold, spec->input_shape, &have_shape);
     if (rc < 0) goto free_pend;
+    if (c->hard[i] && rc == QAT_OK) { /* relu6(x + 3) / 6: Keras 3's hard_sigmoid */
+      qat_layer_spec *L = &spec->layers[nl];
+      char keep[QAT_NAME_MAX];
+      snprintf(keep, sizeof keep, "%s", L->name);
+      qat_layer_defaults(L, QAT_LAYER_ACTIVATION);
+      snprintf(L->name, sizeof L->name, "%s", keep);
+      L->activation = QAT_ACTIVATION_HARD_SIGMOID;
+    }
     if (rc == 1) {
       if (functional && input_name[0]) {
         rc = lfail(c, QAT_ERR_UNSUPPORTED, "a second model input (qat models have one)");
@@ -505,6 +715,7 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     names[0] = prev_name;
     if (functional) {
       if ((rc = inbound(c, layer, names, &k))) goto free_pend;
+      for (int j = 0; j < k; j++) names[j] = resolve_alias(c->alias, c->n_alias, names[j]);
       if (k == 0) {
         rc = lfail(c, QAT_ERR_FORMAT, "has no inputs");
         goto free_pend;
@@ -537,18 +748,16 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
       for (int q = 0; q < np && p < 0; q++)
         if (!strcmp(pend[q].name, names[j])) p = q;
       if (p >= 0) {
-        /* the layer after a ZeroPadding2D / Rescaling takes it in: only a conv or dense */
-        const char *what = pend[p].f.has_pad ? "ZeroPadding2D" : "Rescaling";
         /* a ZeroPadding2D goes with any one-input layer: the conv after it takes it as SAME
-         * padding where that is exact, otherwise it becomes its own PAD (keras.c fold_pads) */
-        int ok = d && ((d->roles & QAT_LAYER_FOLDS_BN) || (pend[p].f.has_pad && k == 1) ||
-                       (d->keras_kernel == QAT_KERNEL_IO && pend[p].f.has_rescale));
-        if (!ok || pend[p].consumed) {
+         * padding where that is exact, otherwise it becomes its own PAD (keras.c fold_pads); a
+         * Rescaling / Normalization too: folded into the kernel after it, or its own 1x1
+         * depthwise conv (keras.c fold_rescales); a fold after a fold joins it */
+        if (k != 1 || pend[p].consumed) {
           rc = qat_fail(QAT_ERR_UNSUPPORTED,
-                        "%s: layer '%s' (%s) feeds %s (qat folds it into the one Conv2D or DepthwiseConv2D%s "
-                        "that follows it; it has no layer of its own)",
-                        c->src, pend[p].name, what, pend[p].consumed ? "a second layer" : "a layer it cannot fold into",
-                        pend[p].f.has_rescale ? " or Dense" : "");
+                        "%s: layer '%s' (%s) feeds %s (qat folds it into the one layer that follows it; it has no "
+                        "layer of its own)",
+                        c->src, pend[p].name, fold_class(&pend[p].f),
+                        pend[p].consumed ? "a second layer" : "a layer of several inputs");
           goto free_pend;
         }
         pend[p].consumed = 1;
@@ -564,10 +773,7 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     }
     if (is_fold) {
       keras_fold f = this_fold;
-      if (fold.has_pad || fold.has_rescale) {
-        rc = lfail(c, QAT_ERR_UNSUPPORTED, "follows another ZeroPadding2D / Rescaling (qat folds one into a conv)");
-        goto free_pend;
-      }
+      if ((rc = join_folds(c, &fold, &this_fold, &f))) goto free_pend;
       memset(L, 0, sizeof *L);
       pending_fold *pf = &pend[np++];
       snprintf(pf->name, sizeof pf->name, "%s", c->layer);
@@ -585,9 +791,9 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
   for (int q = 0; q < np; q++)
     if (!pend[q].consumed) {
       rc = qat_fail(QAT_ERR_UNSUPPORTED,
-                    "%s: layer '%s' (%s) feeds no Conv2D / DepthwiseConv2D%s (qat folds it into the conv after it)",
-                    c->src, pend[q].name, pend[q].f.has_pad ? "ZeroPadding2D" : "Rescaling",
-                    pend[q].f.has_rescale ? " / Dense" : "");
+                    "%s: layer '%s' (%s) feeds no layer (qat folds it into the layer after it; a model cannot end "
+                    "with it)",
+                    c->src, pend[q].name, fold_class(&pend[q].f));
       goto free_pend;
     }
   free(pend);
@@ -615,6 +821,7 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     if (outs && json_object_is_type(outs, json_type_array) && json_object_array_length(outs) >= 1)
       out_name = str_or(json_object_array_get_idx(outs, 0), NULL);
     if (!out_name) return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no output_layers", c->src);
+    out_name = resolve_alias(c->alias, c->n_alias, out_name);
     if (strcmp(out_name, spec->layers[nl - 1].name))
       return qat_fail(QAT_ERR_UNSUPPORTED, "%s: the output layer '%s' is not the last layer listed ('%s')", c->src,
                       out_name, spec->layers[nl - 1].name);
@@ -657,8 +864,10 @@ int qat_keras_parse_json(const char *text, size_t len, const char *source, qat_m
     const char *v = str_or(get(root, "keras_version"), NULL);
     if (v && !keras_version[0]) snprintf(keras_version, 32, "%s", v);
   }
-  jctx c = {source, NULL, NULL};
+  jctx c = {source, NULL, NULL, 0, NULL, NULL, NULL, 0};
   rc = parse_model(&c, root, spec, folds);
+  free(c.skip);
+  free(c.alias);
   spec->source = NULL;
 put_root:
   json_object_put(root);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@ typedef struct wsrc {
   int keras3;          /* /layers/<object name>/vars/<i> */
   const char *root;    /* legacy: "model_weights" (full model) or "" (weights-only) */
   char (*k3name)[QAT_NAME_MAX + 16]; /* Keras 3: each layer's object name in the file */
+  const keras_fold *folds;           /* one per spec layer: the Normalization layers, whose weights qat reads */
+  int n_folds;
 } wsrc;
 
 static const char *type_stem(qat_layer_type t) { return qat_layer_desc_of(t)->stem; }
@@ -187,6 +190,13 @@ static int file_has_weights_for(wsrc *ws, const char *layer) {
   return count > 0;
 }
 
+/* A Normalization's name in the weights file. */
+static void norm_object(const wsrc *ws, const keras_affine *a, char *out, size_t n) {
+  if (!ws->keras3) snprintf(out, n, "%s", a->name);
+  else if (a->k3_index) snprintf(out, n, "normalization_%d", a->k3_index);
+  else snprintf(out, n, "normalization");
+}
+
 static int list_cb(const char *name, qat_h5_kind kind, void *ctx) {
   (void)kind;
   void **c = ctx;
@@ -195,6 +205,12 @@ static int list_cb(const char *name, qat_h5_kind kind, void *ctx) {
   if (!strcmp(name, "top_level_model_weights")) return 0;
   for (int i = 0; i < spec->n_layers; i++)
     if (!strcmp(ws->keras3 ? ws->k3name[i] : spec->layers[i].name, name)) return 0;
+  for (int i = 0; i < ws->n_folds; i++)
+    for (int a = 0; a < ws->folds[i].n_affine; a++) {
+      char obj[QAT_NAME_MAX + 32];
+      norm_object(ws, &ws->folds[i].affine[a], obj, sizeof obj);
+      if (ws->folds[i].affine[a].norm && !strcmp(obj, name)) return 0;
+    }
   if (file_has_weights_for(ws, name))
     return qat_fail(QAT_ERR_FORMAT, "%s: has weights for a layer '%s' that the model does not have (is the file from "
                                     "another model?)", ws->path, name);
@@ -434,10 +450,15 @@ static int insert_pad(qat_keras_model *k, keras_fold **folds, int li) {
   qat_layer_spec *pad;
   int rc = insert_layer(k, folds, li, QAT_LAYER_ZERO_PADDING2D, &pad);
   if (rc) return rc;
-  keras_fold *f = &(*folds)[li + 1];
+  keras_fold *f = &(*folds)[li + 1], *before = &(*folds)[li];
   snprintf(pad->name, sizeof pad->name, "%s", f->pad_name);
   memcpy(pad->zero_pad, f->pad, sizeof pad->zero_pad);
   f->has_pad = 0;
+  /* the affine maps came before the padding: they now feed the PAD */
+  if (f->has_rescale) {
+    *before = *f;
+    f->has_rescale = f->n_affine = 0;
+  }
   return QAT_OK;
 }
 
@@ -502,67 +523,203 @@ static int add_weight(qat_keras_model *k, const char *layer, const char *suffix,
   return QAT_OK;
 }
 
-/* A Rescaling whose offset cannot fold (a SAME conv's window covers padding, where the offset
- * must not apply; a layer without a bias) becomes a layer of its own before layer li: a 1x1
- * DepthwiseConv2D with the scale as every weight and the offset as every bias, the per-channel
- * affine map that the int8 model then computes and requantizes as any depthwise conv (the
- * converter writes MUL and ADD instead). */
+/* A fold's Normalization values from its layer's weights: Keras 3's vars/0 (mean) and vars/1
+ * (variance), the legacy files' weight_names "mean" and "variance"; [channels] each. */
+static int read_norm(wsrc *ws, const keras_affine *a, int channels, float *mean, float *var) {
+  char obj[QAT_NAME_MAX + 32], group[QAT_NAME_MAX + 64], dset[2 * QAT_NAME_MAX + 96];
+  norm_object(ws, a, obj, sizeof obj);
+  const int64_t dims[1] = {channels};
+  float *out[2] = {mean, var};
+  static const char *const what[2] = {"mean", "variance"};
+  char **names = NULL;
+  size_t count = 0;
+  int rc = QAT_OK;
+  if (ws->keras3) {
+    snprintf(group, sizeof group, "layers/%s/vars", obj);
+  } else {
+    snprintf(group, sizeof group, "%s%s%s", ws->root, ws->root[0] ? "/" : "", obj);
+    if (qat_h5_has(&ws->r, group) != 1 || qat_h5_has_attr(&ws->r, group, "weight_names") != 1)
+      return qat_fail(QAT_ERR_FORMAT, "%s: missing weights: no group '/%s' with the mean and variance of layer '%s' "
+                      "(Normalization)", ws->path, group, a->name);
+    if ((rc = qat_h5_read_attr_strings(&ws->r, group, "weight_names", &names, &count))) return rc;
+  }
+  for (int v = 0; v < 2 && !rc; v++) {
+    if (ws->keras3) {
+      snprintf(dset, sizeof dset, "%s/%d", group, v);
+    } else {
+      size_t j = 0;
+      while (j < count && !weight_name_matches(names[j], what[v])) j++;
+      if (j == count) {
+        rc = qat_fail(QAT_ERR_FORMAT, "%s:/%s: layer '%s' (Normalization) has no '%s' in weight_names", ws->path,
+                      group, a->name, what[v]);
+        break;
+      }
+      snprintf(dset, sizeof dset, "%s/%s", group, names[j]);
+    }
+    if (qat_h5_has(&ws->r, dset) != 1) {
+      rc = qat_fail(QAT_ERR_FORMAT, "%s:/%s: missing weights: layer '%s' (Normalization) needs its %s here", ws->path,
+                    dset, a->name, what[v]);
+      break;
+    }
+    if ((rc = qat_h5_read_array(&ws->r, dset, QAT_H5_F32, 1, dims, out[v], QAT_H5_FINITE))) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", qat_error_message());
+      rc = qat_fail(rc, "%s (the %s of layer '%s', Normalization, over %d channels)", msg, what[v], a->name, channels);
+    }
+  }
+  if (names) qat_h5_strings_free(names, count);
+  for (int c = 0; c < channels && !rc; c++)
+    if (!(var[c] >= 0))
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: layer '%s' (Normalization): variance %g of channel %d is negative", ws->path,
+                    a->name, (double)var[c], c);
+  return rc;
+}
+
+/* Each fold's Rescaling and Normalization maps, composed in order (in double, as one map):
+ * x * scale[c] + offset[c]. Keras divides by max(sqrt(variance), 1e-7). */
+static int resolve_affine(qat_keras_model *k, wsrc *ws, keras_fold *folds, const char *path) {
+  for (int li = 0; li < k->spec.n_layers; li++) {
+    keras_fold *f = &folds[li];
+    if (!f->n_affine) continue;
+    int channels = 0, shape[3], rc;
+    for (int a = 0; a < f->n_affine; a++)
+      if (f->affine[a].norm || f->affine[a].n_values > 1) channels = -1;
+    if (channels < 0) {
+      if ((rc = spatial_size(&k->spec, qat_layer_input(&k->spec, li, 0), path, shape))) return rc;
+      channels = shape[2];
+      if (channels > KERAS_MAX_AFFINE_CHANNELS)
+        return qat_fail(QAT_ERR_UNSUPPORTED, "%s: layer '%s' (%s) over %d channels: qat folds per-channel maps of at "
+                        "most %d channels", path, f->affine[0].name, f->affine[0].norm ? "Normalization" : "Rescaling",
+                        channels, KERAS_MAX_AFFINE_CHANNELS);
+    }
+    double scale[KERAS_MAX_AFFINE_CHANNELS], offset[KERAS_MAX_AFFINE_CHANNELS];
+    const int n = channels ? channels : 1;
+    for (int c = 0; c < n; c++) scale[c] = 1, offset[c] = 0;
+    for (int a = 0; a < f->n_affine; a++) {
+      keras_affine *m = &f->affine[a];
+      if (m->n_values > 1 && m->n_values != channels)
+        return qat_fail(QAT_ERR_FORMAT, "%s: layer '%s' (%s) has %d per-channel values, its input %d channels", path,
+                        m->name, m->norm ? "Normalization" : "Rescaling", m->n_values, channels);
+      if (m->norm && !m->n_values) {
+        if ((rc = read_norm(ws, m, channels, m->mean, m->variance))) return rc;
+        m->n_values = channels;
+      }
+      for (int c = 0; c < n; c++) {
+        const int v = m->n_values > 1 ? c : 0;
+        if (m->norm) {
+          double d = sqrt((double)m->variance[v]);
+          double inv = 1.0 / (d > 1e-7 ? d : 1e-7);
+          scale[c] *= inv;
+          offset[c] = (offset[c] - m->mean[v]) * inv;
+        } else {
+          scale[c] *= m->scale[v];
+          offset[c] = offset[c] * m->scale[v] + m->offset[v];
+        }
+      }
+    }
+    f->channels = channels;
+    for (int c = 0; c < n; c++) f->scale[c] = (float)scale[c], f->offset[c] = (float)offset[c];
+  }
+  return QAT_OK;
+}
+
+static int fold_has_offset(const keras_fold *f) {
+  for (int c = 0; c < (f->channels ? f->channels : 1); c++)
+    if (f->offset[c] != 0) return 1;
+  return 0;
+}
+
+/* "layer 'rescaling' (Rescaling scale 0.00784, offset -1)", or the layers of a composed map. */
+static void describe_fold(const keras_fold *f, char *out, size_t n) {
+  size_t len = 0;
+  for (int a = 0; a < f->n_affine && len < n; a++)
+    len += (size_t)snprintf(out + len, n - len, "%s'%s'", a ? (a + 1 == f->n_affine ? " and " : ", ") : "",
+                            f->affine[a].name);
+  if (len >= n) return;
+  if (f->channels)
+    snprintf(out + len, n - len, " (%s, per channel: scale %g.., offset %g..)", f->n_affine > 1 ? "composed"
+             : f->affine[0].norm ? "Normalization" : "Rescaling", (double)f->scale[0], (double)f->offset[0]);
+  else
+    snprintf(out + len, n - len, " (%s scale %g, offset %g)", f->n_affine > 1 ? "composed" : "Rescaling",
+             (double)f->scale[0], (double)f->offset[0]);
+}
+
+/* An affine map that cannot fold (an offset before a SAME conv, whose window covers padding
+ * where the offset must not apply; a layer without a bias; a layer without a kernel) becomes a
+ * layer of its own before layer li: a 1x1 DepthwiseConv2D with the scale as its weights and the
+ * offset as its biases, the per-channel affine map that the int8 model then computes and
+ * requantizes as any depthwise conv (the converter writes MUL and ADD instead). */
 static int insert_rescaling(qat_keras_model *k, keras_fold **folds, int li, const char *path) {
   int shape[3] = {0, 0, 0}, rc;
   if ((rc = spatial_size(&k->spec, qat_layer_input(&k->spec, li, 0), path, shape))) return rc;
   qat_layer_spec *affine;
   if ((rc = insert_layer(k, folds, li, QAT_LAYER_DEPTHWISE_CONV2D, &affine))) return rc;
   keras_fold *f = &(*folds)[li + 1];
-  snprintf(affine->name, sizeof affine->name, "%s", f->rescale_name);
+  snprintf(affine->name, sizeof affine->name, "%s", f->affine[0].name);
   affine->kernel_size[0] = affine->kernel_size[1] = 1;
   affine->strides[0] = affine->strides[1] = 1;
   affine->depth_multiplier = 1;
   affine->use_bias = 1;
   affine->padding = QAT_PADDING_VALID;
   f->has_rescale = 0;
-  if ((rc = add_weight(k, affine->name, "depthwise_kernel", 4, (int[]){1, 1, 1, shape[2]}, f->scale)) ||
-      (rc = add_weight(k, affine->name, "bias", 1, &shape[2], f->offset)))
+  if ((rc = add_weight(k, affine->name, "depthwise_kernel", 4, (int[]){1, 1, 1, shape[2]}, f->scale[0])) ||
+      (rc = add_weight(k, affine->name, "bias", 1, &shape[2], f->offset[0])))
     return rc;
-  add_note(k, "layer '%s' (Rescaling scale %g, offset %g) is a 1x1 DepthwiseConv2D of its own before '%s': its offset "
-              "cannot fold into a conv whose window covers padding\n",
-           affine->name, (double)f->scale, (double)f->offset, k->spec.layers[li + 1].name);
+  if (f->channels)
+    for (int c = 0; c < shape[2]; c++) {
+      k->weights[k->n_weights - 2].data[c] = f->scale[c];
+      k->weights[k->n_weights - 1].data[c] = f->offset[c];
+    }
+  char what[512];
+  describe_fold(f, what, sizeof what);
+  add_note(k, "layer %s is a 1x1 DepthwiseConv2D '%s' of its own before '%s': it cannot fold into %s\n", what,
+           affine->name, k->spec.layers[li + 1].name,
+           qat_layer_desc_of(k->spec.layers[li + 1].type)->keras_kernel == QAT_KERNEL_NONE
+               ? "a layer without a kernel" : "a conv whose window covers padding, or without a bias");
   return QAT_OK;
 }
 
-/* Rescaling folded into the next layer: W' = W * scale, b' = b + offset * (sum of W over the
- * window and input channels of each output channel). The offset term is exact only where the
- * window never covers padding (VALID conv, Dense); elsewhere it is a layer of its own. */
+/* An affine map folded into the next layer: W'[..,i] = W[..,i] * scale[i], b' = b + the sum of
+ * W[..,i] * offset[i] over each output channel's window and inputs. The offset term is exact
+ * only where the window never covers padding (VALID conv, Dense); elsewhere, and before a
+ * layer without a kernel, the map is a layer of its own. */
 static int fold_rescales(qat_keras_model *k, keras_fold **foldsp, const char *path) {
   for (int li = 0; li < k->spec.n_layers; li++) {
     const keras_fold *folds = *foldsp;
     if (!folds[li].has_rescale) continue;
     qat_layer_spec *L = &k->spec.layers[li];
-    float s = folds[li].scale, o = folds[li].offset;
     const qat_layer_desc *d = qat_layer_desc_of(L->type);
-    if (o != 0 && ((L->padding == QAT_PADDING_SAME && d->keras_kernel != QAT_KERNEL_IO) || !L->use_bias)) {
+    const int kernel = (d->roles & QAT_LAYER_FOLDS_BN) || d->keras_kernel == QAT_KERNEL_IO;
+    if (!kernel || (fold_has_offset(&folds[li]) &&
+                    ((L->padding == QAT_PADDING_SAME && d->keras_kernel != QAT_KERNEL_IO) || !L->use_bias))) {
       int rc = insert_rescaling(k, foldsp, li, path);
       if (rc) return rc;
       li++; /* the consumer, now after it */
       continue;
     }
+    const keras_fold *f = &folds[li];
     int dw = d->kernel_channel_axis != 0; /* channel-last kernel: depthwise */
     qat_keras_weight *w = find_weight(k, L->name, d->kernel ? d->kernel : "kernel");
     qat_keras_weight *b = L->use_bias ? find_weight(k, L->name, "bias") : NULL;
     if (!w || (L->use_bias && !b)) return qat_fail(QAT_ERR_INTERNAL, "%s: no weights for '%s'", path, L->name);
     int outs = dw ? w->dims[w->rank - 1] : w->dims[0]; /* depthwise [1,H,W,C*M]; OHWI, [out,in] */
     int64_t per = w->size / outs;
+    const int C = f->channels, M = L->depth_multiplier > 0 ? L->depth_multiplier : 1;
     for (int c = 0; c < outs; c++) {
       double sum = 0;
       for (int64_t e = 0; e < per; e++) {
+        /* the input channel: OHWI and [out, in] run over it fastest; a depthwise output c*M+m reads c */
+        int i = !C ? 0 : dw ? c / M : (int)(e % C);
         float *v = dw ? &w->data[e * outs + c] : &w->data[(int64_t)c * per + e];
-        sum += *v;
-        *v *= s;
+        sum += (double)*v * f->offset[i];
+        *v *= f->scale[i];
       }
-      if (b) b->data[c] += (float)(o * sum);
+      if (b) b->data[c] += (float)sum;
     }
-    add_note(k, "layer '%s' (Rescaling scale %g, offset %g) is folded into the weights of '%s': the model takes the "
-                "inputs Keras took (qat's data loader feeds pixels / 255)\n",
-             folds[li].rescale_name, (double)s, (double)o, L->name);
+    char what[512];
+    describe_fold(f, what, sizeof what);
+    add_note(k, "layer %s is folded into the weights of '%s': the model takes the inputs Keras took (qat's data "
+                "loader feeds pixels / 255)\n", what, L->name);
   }
   return QAT_OK;
 }
@@ -572,7 +729,7 @@ static int keras_load(const char *path, const char *arch_json, qat_keras_model *
   keras_file_kind kind;
   int rc = qat_keras_sniff(path, &kind);
   if (rc) return rc;
-  wsrc ws = {{-1, NULL, 0, NULL}, path, 0, "", NULL};
+  wsrc ws = {{-1, NULL, 0, NULL}, path, 0, "", NULL, NULL, 0};
   char *json = NULL, *jsrc_buf = NULL;
   keras_fold *folds = NULL;
   size_t jlen = 0;
@@ -630,7 +787,10 @@ static int keras_load(const char *path, const char *arch_json, qat_keras_model *
     goto close_reader;
   }
   if ((rc = qat_keras_parse_json(json, jlen, jsrc, &out->spec, out->keras_version, &folds))) goto close_reader;
+  if ((rc = resolve_affine(out, &ws, folds, jsrc))) goto close_reader;
   if ((rc = fold_pads(out, &folds, jsrc))) goto close_reader;
+  ws.folds = folds;
+  ws.n_folds = out->spec.n_layers;
   if ((rc = read_weights(&ws, out))) goto close_reader;
   if ((rc = fold_rescales(out, &folds, jsrc))) goto close_reader;
   out->spec.source = NULL;
@@ -650,7 +810,7 @@ free_json:
 
 static int keras_load_weights(const char *path, const qat_model_spec *spec, qat_keras_model *out) {
   memset(out, 0, sizeof *out);
-  wsrc ws = {{-1, NULL, 0, NULL}, path, 0, "", NULL};
+  wsrc ws = {{-1, NULL, 0, NULL}, path, 0, "", NULL, NULL, 0};
   keras_file_kind kind;
   int rc = qat_keras_sniff(path, &kind);
   if (rc) return rc;

@@ -8,3 +8,17 @@ add_test(NAME interop_layers15
     COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_layers15.py --qat $<TARGET_FILE:qat>
             --work ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_layers15 PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 ENVIRONMENT "OMP_NUM_THREADS=2")
+
+# Issue 15's model list (keras.applications MobileNet v1/v2/v3, EfficientNetB0, ResNet50), written
+# by a real Keras at test time, through qat import in both formats: the float32 export against
+# Keras's logits (tests/acceptance/test_import15.py; Keras from .venv-keras, the interpreter from
+# .venv: skipped with 77 without them). In the full build only, as the other acceptance drivers.
+if(NOT QAT_SANITIZE)
+add_test(NAME acceptance15_import COMMAND bash -c [=[
+py=$1/.venv/bin/python; shift
+[ -x "$py" ] || { echo "skipped: no Python venv at $py: run scripts/setup.sh"; exit 77; }
+exec "$py" "$@"]=] acceptance15_import ${PROJECT_SOURCE_DIR}
+    ${CMAKE_CURRENT_SOURCE_DIR}/acceptance/test_import15.py --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR})
+set_tests_properties(acceptance15_import PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS acceptance
+  ENVIRONMENT "OMP_NUM_THREADS=2")
+endif()

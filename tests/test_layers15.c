@@ -154,6 +154,25 @@ static void test_fixture_rescale_same(void **state) {
   check_fixture(FIX "rescale_same.keras", "rescale_same");
 }
 
+/* EfficientNet's stem: Rescaling and an adapted Normalization composed before a padded conv
+ * (a 1x1 depthwise layer of their own: the mean's offset cannot fold), a stochastic-depth
+ * Dropout; and a config-given Normalization before a max pool */
+static void test_fixture_normalization(void **state) {
+  (void)state;
+  check_fixture(FIX "norm_stem.h5", "norm_stem");
+  check_fixture(FIX "norm_stem.keras", "norm_stem");
+  check_fixture(FIX "norm_pool.h5", "norm_pool");
+  check_fixture(FIX "norm_pool.keras", "norm_pool");
+}
+
+/* Keras 3's hard_sigmoid written as tensor operations, relu6(x + 3.0) * (1.0 / 6.0), read as one
+ * Activation (MobileNetV3's squeeze-and-excite) */
+static void test_fixture_hard_sigmoid_ops(void **state) {
+  (void)state;
+  check_fixture(FIX "hard_se.h5", "hard_se");
+  check_fixture(FIX "hard_se.keras", "hard_se");
+}
+
 static void test_fixture_pad_pool(void **state) {
   (void)state;
   check_fixture(FIX "pad_pool.h5", "pad_pool");
@@ -189,6 +208,8 @@ int main(void) {
       cmocka_unit_test(test_fixture_sub_block),
       cmocka_unit_test(test_fixture_pad_pool),
       cmocka_unit_test(test_fixture_rescale_same),
+      cmocka_unit_test(test_fixture_normalization),
+      cmocka_unit_test(test_fixture_hard_sigmoid_ops),
       cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

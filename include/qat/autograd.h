@@ -79,6 +79,7 @@ typedef struct qat_op_attrs {
   qat_padding padding;
   int depth_multiplier; /* depthwise */
   float rate;           /* dropout */
+  int noise_shared;     /* dropout: bit d-1 set where the mask is one value along dimension d */
   float momentum;       /* batch norm running averages */
   float epsilon;        /* batch norm */
   int target_rank;      /* reshape: dims after the batch, fully resolved (no -1) */

@@ -51,6 +51,7 @@ struct qat_tensor;
   X(AXIS, "axis")                         \
   X(SIZE, "size")                         \
   X(INTERPOLATION, "interpolation")       \
+  X(NOISE_SHAPE, "noise_shape")           \
   X(NAME, "name")                         \
   X(INPUTS, "inputs")
 
@@ -99,6 +100,7 @@ typedef struct qat_kcfg_ops {
   int (*number)(const qat_kcfg *k, const char *key, double lo, double hi, float *out); /* required */
   int (*boolean)(const qat_kcfg *k, const char *key, int dflt, int *out);
   int (*int_pair)(const qat_kcfg *k, const char *key, const int *dflt, int out[2]); /* dflt NULL: required */
+  /* a number or a list of at most max; with lo 0 a null entry (None) reads as 0 */
   int (*int_list)(const qat_kcfg *k, const char *key, int max, int lo, int hi, int *out, int *n);
   int (*padding)(const qat_kcfg *k, qat_padding *out);
   int (*activation)(const qat_kcfg *k, const char *key, qat_activation *out);

@@ -62,6 +62,8 @@ typedef struct qat_layer_spec {
   qat_activation activation;         /* Conv2D, DepthwiseConv2D, Dense, Activation */
   int use_bias;                      /* default 1 */
   float rate;                        /* Dropout */
+  int noise_shared;                  /* Dropout's noise_shape: bit d-1 set where dimension d has size 1
+                                        there (one mask value along it: stochastic depth's [N,1,1,1]) */
   float momentum;                    /* BatchNormalization, default 0.99 */
   float epsilon;                     /* BatchNormalization, default 1e-3 */
   float max_value;                   /* ReLU: 0 = none, 6 = ReLU6 */
