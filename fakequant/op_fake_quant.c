@@ -39,13 +39,18 @@ static void split(const qat_node *nd, int64_t *outer, int64_t *channels, int64_t
   qat_quant_axis_split(shape, x->rank, FQ(nd)->axis, outer, channels, inner);
 }
 
+/* The activation fused into the quantizer: ReLU, ReLU6, or a hard_sigmoid after a conv /
+ * depthwise / dense (x / 6 + 1/2 clamped to [0, 1], as the float op computes it). */
 static inline float activate(qat_activation act, float v) {
   if (act == QAT_ACTIVATION_LINEAR) return v;
+  if (act == QAT_ACTIVATION_HARD_SIGMOID) v = v / 6.0f + 0.5f;
   v = v > 0.0f ? v : 0.0f;
-  return act == QAT_ACTIVATION_RELU6 && v > 6.0f ? 6.0f : v;
+  return act == QAT_ACTIVATION_RELU6 && v > 6.0f ? 6.0f : act == QAT_ACTIVATION_HARD_SIGMOID && v > 1.0f ? 1.0f : v;
 }
 
-static float act_upper(qat_activation act) { return act == QAT_ACTIVATION_RELU6 ? 6.0f : INFINITY; }
+static float act_upper(qat_activation act) {
+  return act == QAT_ACTIVATION_RELU6 ? 6.0f : act == QAT_ACTIVATION_HARD_SIGMOID ? 1.0f : INFINITY;
+}
 
 /* Element-wise passes are split into fixed chunks across the threads. Every result here is
  * per element (or a min/max), so it is identical to a serial pass. */
@@ -251,18 +256,29 @@ static int fq_requantized(qat_node *nd, const qat_tensor *x, float *y, const qat
   const int folded = fq->fold_bn[0] && fq->requant_in[0] && (!ex->training || ex->freeze_bn) &&
                      fq_folded_bias(fq, s_in);
   if (folded) src = fq->requant_in[0]->data;
+  /* a fused hard_sigmoid: the op's weight scales divided by 6, 3 added on the accumulator grid
+   * (qat_hard_sigmoid_weight_scale / _bias, as the exporter writes the op) */
+  const int hard = fq->act == QAT_ACTIVATION_HARD_SIGMOID;
+  const float *w_scale = w->scale;
+  if (hard) {
+    for (int c = 0; c < w->channels; c++) fq->requant_wscale[c] = qat_hard_sigmoid_weight_scale(w->scale[c]);
+    for (int c = 0; c < channels; c++)
+      fq->requant_bias[c] = (folded ? fq->requant_bias[c] : 0.0) + qat_hard_sigmoid_bias(s_in, w->scale[per_tensor ? 0 : c]);
+    w_scale = fq->requant_wscale;
+  }
   const int32_t zp = fq->zero_point[0];
   int32_t act_min, act_max;
   if (qat_activation_bounds(s_out, zp, fq->qmin, fq->qmax, fq->act == QAT_ACTIVATION_LINEAR ? -INFINITY : 0.0f,
                             act_upper(fq->act), &act_min, &act_max))
     return 0;
+  if (hard) act_min = fq->qmin, act_max = fq->qmax; /* the op fuses no activation: the saturation clamps */
   if (fq->requant == QAT_REQUANT_FIXED_POINT) {
-    if (qat_conv_multipliers(s_in, w->scale, w->channels, s_out, channels, fq->requant_mult, fq->requant_shift))
+    if (qat_conv_multipliers(s_in, w_scale, w->channels, s_out, channels, fq->requant_mult, fq->requant_shift))
       return 0;
   } else {
     /* LiteRT's reference FullyConnected: (double)s_in * (double)s_w / (double)s_out */
     for (int c = 0; c < channels; c++)
-      fq->requant_eff[c] = (double)s_in * (double)w->scale[per_tensor ? 0 : c] / (double)s_out;
+      fq->requant_eff[c] = (double)s_in * (double)w_scale[per_tensor ? 0 : c] / (double)s_out;
   }
   const int64_t n = qat_tensor_size(x), chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
   /* the 16x8 report (never training): the int64 accumulators exactly, not from float sums */
@@ -275,7 +291,7 @@ static int fq_requantized(qat_node *nd, const qat_tensor *x, float *y, const qat
       exact = NULL;
     }
   }
-  const qat_requant_job job = {.x = src, .acc = exact, .y = y, .acc_bias = folded ? fq->requant_bias : NULL, .channels = channels,
+  const qat_requant_job job = {.x = src, .acc = exact, .y = y, .acc_bias = folded || hard ? fq->requant_bias : NULL, .channels = channels,
                                .fixed_point = fq->requant == QAT_REQUANT_FIXED_POINT,
                                .wide = fq->wide, .s_in = s_in,
                                .w_scale = w->scale, .per_tensor = per_tensor, .mult = fq->requant_mult,
@@ -315,7 +331,13 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
       const float *restrict in = x->data + a;
       float *restrict out = y + a;
       float clo = 0.0f, chi = 0.0f;
-      if (act != QAT_ACTIVATION_LINEAR && store) {
+      if (act == QAT_ACTIVATION_HARD_SIGMOID) {
+        for (int64_t i = 0; i < len; i++) {
+          const float v = activate(act, in[i]);
+          if (store) out[i] = v;
+          chi = v > chi ? v : chi;
+        }
+      } else if (act != QAT_ACTIVATION_LINEAR && store) {
         for (int64_t i = 0; i < len; i++) {
           float v = in[i] > 0.0f ? in[i] : 0.0f;
           v = v < top ? v : top;
@@ -356,12 +378,8 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
   }
   if (fq->valid && fq->requant != QAT_REQUANT_NONE && fq_requantized(nd, x, y, ex)) return;
   if (!activated) { /* the store the first pass left out */
-    const float top = act_upper(act);
 #pragma omp parallel for schedule(static) if (chunks > 1)
-    for (int64_t i = 0; i < n; i++) {
-      const float v = x->data[i] > 0.0f ? x->data[i] : 0.0f;
-      y[i] = v < top ? v : top;
-    }
+    for (int64_t i = 0; i < n; i++) y[i] = activate(act, x->data[i]);
     src = y;
   }
   if (!fq->valid) {
@@ -499,11 +517,7 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
       const float *src = x->data + a;
       if (act != QAT_ACTIVATION_LINEAR) { /* activation, then quantize in place while in cache */
         float *restrict dst = y->data + a;
-        float hi = act_upper(act);
-        for (int64_t i = 0; i < len; i++) {
-          float v = src[i] > 0.0f ? src[i] : 0.0f;
-          dst[i] = v < hi ? v : hi;
-        }
+        for (int64_t i = 0; i < len; i++) dst[i] = activate(act, src[i]);
         src = dst;
       }
       if (quantize)
@@ -554,6 +568,17 @@ static void fq_backward(qat_node *nd, const qat_exec *ex) {
   const float *dy = nd->output->grad;
   int64_t n = qat_tensor_size(x);
   int quantize = ex->fake_quant && fq->valid;
+  if (fq->act == QAT_ACTIVATION_HARD_SIGMOID) {
+    /* 1/6 inside (-3, 3), where the value also lies under the nudged maximum */
+    const float top = quantize ? fq->nudged_max[0] : INFINITY;
+    const float *restrict xv = x->data;
+    float *restrict dx = x->grad;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++)
+      dx[i] += (xv[i] > -3.0f && xv[i] < 3.0f && activate(QAT_ACTIVATION_HARD_SIGMOID, xv[i]) <= top)
+                   ? dy[i] * (1.0f / 6.0f) : 0.0f;
+    return;
+  }
   if (fq->act != QAT_ACTIVATION_LINEAR) {
     /* relu'(x) times the straight-through mask of the clipped value: 0 < x < 6 (ReLU6) and
      * x <= the nudged maximum */
@@ -613,8 +638,29 @@ static qat_fq ex_fq_relu6 = {.role = QAT_FQ_ACTIVATION, .name = "example_relu6",
                              .nudged_min = ex_nmin + 1, .nudged_max = ex_nmax + 1, .fixed = 1, .valid = 1,
                              .act = QAT_ACTIVATION_RELU6};
 
+static qat_fq ex_fq_hard = {.role = QAT_FQ_ACTIVATION, .name = "example_hard_sigmoid", .qmin = -30000, .qmax = 30000,
+                            .axis = -1, .channels = 1, .scale = ex_scale + 2, .zero_point = ex_zp + 2,
+                            .nudged_min = ex_nmin + 2, .nudged_max = ex_nmax + 2, .fixed = 1, .valid = 1,
+                            .act = QAT_ACTIVATION_HARD_SIGMOID};
+
 static int fq_example(qat_op_example *ex, int variant) {
-  if (variant > 3) return -1;
+  if (variant > 5) return -1;
+  if (variant >= 4) {
+    /* fused hard_sigmoid, quantizing (4) or not yet (5): kinks at -3, 3 and where the value
+     * reaches the range's top (0.03: x = (0.03 - 0.5) * 6) */
+    qat_fq *fq = &ex_fq_hard;
+    qat_quant_nudged_range(fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax, &fq->nudged_min[0], &fq->nudged_max[0]);
+    example_input(ex, 0, 4, (int[]){2, 3, 2, 3}, 1, 1, QAT_FILL_UNIFORM);
+    ex->attrs.custom = &qat_fake_quant_op;
+    ex->attrs.state = fq;
+    ex->fake_quant = variant == 4;
+    ex->scale = 4.0f;
+    ex->n_kinks = 3;
+    ex->kinks[0] = -3.0f;
+    ex->kinks[1] = variant == 4 ? (0.03f - 0.5f) * 6.0f : 3.0f;
+    ex->kinks[2] = 3.0f;
+    return 0;
+  }
   if (variant >= 2) {
     /* fused ReLU6, quantizing (2) or not yet (3): kinks at 0, 6 and the range's top (0.03) */
     qat_fq *fq = &ex_fq_relu6;

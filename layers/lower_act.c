@@ -3,7 +3,8 @@
  * LOGISTIC then MUL(x, sigmoid), hard_sigmoid ADD(x, 3) with a fused RELU6 then MUL by 1/6,
  * hard_silu HARD_SWISH, leaky_relu LEAKY_RELU, elu ELU. Shared by the Activation and
  * LeakyReLU layers and by Conv2D / DepthwiseConv2D / Dense with such an `activation:`. In the
- * integer modes hard_sigmoid is refused (its ADD + MUL by a constant have no quantizers in the
+ * integer modes the Conv2D / DepthwiseConv2D / Dense before a hard_sigmoid computes it itself
+ * (qat/fq.h); elsewhere it is refused (an ADD and a MUL by constants with no quantizers in the
  * QAT model), and HARD_SWISH and ELU in int16x8 (TFLite has no int16 kernels for them). */
 #include "layers/lower_kit.h"
 #include "qat/error.h"
@@ -53,7 +54,11 @@ static int fixed_or_own(qat_lowering *L, int li, qat_activation act, const qat_f
 static int lower_integer(qat_lowering *L, int li, qat_activation act, float alpha, int in, int *out) {
   const qat_layer_spec *l = lower_layer_spec(L, li);
   const int q16 = L->mode->act == QAT_TFLITE_INT16;
-  if (act == QAT_ACTIVATION_HARD_SIGMOID || (q16 && (act == QAT_ACTIVATION_HARD_SILU || act == QAT_ACTIVATION_ELU)))
+  if (act == QAT_ACTIVATION_HARD_SIGMOID)
+    return lower_fail(L, li, QAT_ERR_UNSUPPORTED, "%s export computes activation 'hard_sigmoid' only in the Conv2D, "
+                      "DepthwiseConv2D or Dense it directly follows (float32, float16 and dynamic take it anywhere)",
+                      L->mode->name);
+  if (q16 && (act == QAT_ACTIVATION_HARD_SILU || act == QAT_ACTIVATION_ELU))
     return lower_fail(L, li, QAT_ERR_UNSUPPORTED, "%s export does not support activation '%s' (float32, float16 "
                       "and dynamic do)", L->mode->name, qat_activation_name(act));
   const qat_fq *ofq = NULL;

@@ -2,6 +2,7 @@
 #include "layers/lower_kit.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,7 +104,11 @@ int lower_own_tensor(qat_lowering *L, int li, int *index) {
 
 qat_tflite_activation lower_fused_of(const qat_fq *fq) {
   if (fq->act == QAT_ACTIVATION_RELU) return QAT_TFLITE_ACT_RELU;
-  if (fq->act == QAT_ACTIVATION_RELU6) return QAT_TFLITE_ACT_RELU6;
+  /* TFLite refuses a RELU6 whose 6 / scale leaves the int32 range (kernel_util.cc's
+   * no_integer_overflow_from_quantization: a tiny range, as random weights give); its clamp at
+   * 6 then lies far beyond the int8 range, so RELU clamps the same values */
+  if (fq->act == QAT_ACTIVATION_RELU6)
+    return fq->valid && !(roundf(6.0f / fq->scale[0]) <= (float)INT32_MAX) ? QAT_TFLITE_ACT_RELU : QAT_TFLITE_ACT_RELU6;
   return QAT_TFLITE_ACT_NONE;
 }
 

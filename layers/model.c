@@ -19,6 +19,16 @@ static int is_relu(const qat_layer_spec *l) { return qat_layer_fusable_activatio
 
 static unsigned roles(const qat_layer_spec *l) { return qat_layer_desc_of(l->type)->roles; }
 
+/* A hard_sigmoid that an int8 conv / depthwise / dense computes itself (see qat/fq.h): an
+ * Activation layer after one, or the activation argument of one (not with learned scales). */
+static int takes_hard_sigmoid(const qat_layer_spec *h) {
+  return h->type == QAT_LAYER_CONV2D || h->type == QAT_LAYER_DEPTHWISE_CONV2D || h->type == QAT_LAYER_DENSE;
+}
+static int fusable_hard_sigmoid(const qat_model_spec *sp, const qat_layer_spec *l) {
+  return l->type == QAT_LAYER_ACTIVATION && l->activation == QAT_ACTIVATION_HARD_SIGMOID &&
+         !sp->quantize.activations_lsq;
+}
+
 /* Layers whose int8 output has the input's scale and zero point (TFLite requires it of
  * MAX_POOL_2D, AVERAGE_POOL_2D and RESHAPE; dropout and a linear activation vanish). */
 static int keeps_input_range(const qat_layer_spec *l) {
@@ -67,6 +77,10 @@ static int plan_quantization(builder *b) {
     } else if (is_relu(l) && alone && !has_act[head] && h->activation == QAT_ACTIVATION_LINEAR &&
                (roles(h) & QAT_LAYER_HEAD)) {
       m->fused_into[i] = head;
+      has_act[head] = 1;
+    } else if (b->quant && fusable_hard_sigmoid(sp, l) && alone && !has_act[head] &&
+               h->activation == QAT_ACTIVATION_LINEAR && takes_hard_sigmoid(h)) {
+      m->fused_into[i] = head; /* int8: the head op itself computes it (qat_hard_sigmoid_weight_scale) */
       has_act[head] = 1;
     }
   }
@@ -327,6 +341,14 @@ int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tens
   int is_last = b->layer == m->spec.n_layers - 1;
   if (b->quant && b->fq_after[b->layer] && (act == QAT_ACTIVATION_RELU || act == QAT_ACTIVATION_RELU6)) {
     /* the output fake quant applies it, as the int8 op's clamp does: one pass, not two */
+    b->pending = act;
+    *out = x;
+    return QAT_OK;
+  }
+  if (b->quant && b->fq_after[b->layer] && act == QAT_ACTIVATION_HARD_SIGMOID && !m->spec.quantize.activations_lsq &&
+      (m->fused_into[b->layer] != b->layer || takes_hard_sigmoid(&m->spec.layers[b->layer]))) {
+    /* computed by the int8 head op itself: the output fake quant applies it and requantizes as
+     * that op does */
     b->pending = act;
     *out = x;
     return QAT_OK;

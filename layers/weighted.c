@@ -1,6 +1,7 @@
 /* What Conv2D, DepthwiseConv2D and Dense share (layers/weighted.h). */
 #include "layers/weighted.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,13 +128,14 @@ static int link_requant_with(const qat_model *m, int fold, const qat_fq *in, con
   QAT_ASSERT(w && in);
   int channels = y->dims[y->rank - 1];
   QAT_ASSERT(w->channels == 1 || w->channels == channels);
-  size_t bytes = (size_t)channels * (2 * sizeof(double) + sizeof(int32_t) + sizeof(int));
+  size_t bytes = (size_t)channels * (2 * sizeof(double) + sizeof(int32_t) + sizeof(int) + sizeof(float));
   double *eff = malloc(bytes);
   if (!eff) return qat_fail(QAT_ERR_NOMEM, "out of memory building the model");
   out->requant_eff = eff;
   out->requant_bias = eff + channels;
   out->requant_mult = (int32_t *)(out->requant_bias + channels);
   out->requant_shift = (int *)(out->requant_mult + channels);
+  out->requant_wscale = (float *)(out->requant_shift + channels);
   /* the head op's output, and the batch norm folded after it (CHANNEL_UNSCALE, BATCH_NORM) */
   const qat_graph *g = &m->graph;
   const qat_tensor *wq = NULL, *acc = NULL;
@@ -325,7 +327,7 @@ static int lower_integer(qat_lowering *L, int li, int in_t) {
   const char *ksuffix = desc(l)->kernel;
   const int axis = desc(l)->kernel_channel_axis;
   const qat_param *k = lower_find_param(L->m, li, ksuffix);
-  const int fn_after = lower_is_function(l->activation); /* its own ops after the linear one */
+  int fn_after = lower_is_function(l->activation); /* its own ops after the linear one */
   char name[2 * QAT_NAME_MAX + 32];
   snprintf(name, sizeof name, "%s/%s", l->name, ksuffix);
   const qat_fq *wfq = qat_model_find_fq(m, name);
@@ -337,6 +339,9 @@ static int lower_integer(qat_lowering *L, int li, int in_t) {
   const qat_fq *ofq = NULL;
   int rc = lower_output_fq(L, end, &ofq);
   if (rc) return rc;
+  /* a hard_sigmoid the op computes itself (qat/fq.h): divided weight scales, 3 in the bias */
+  const int hard = ofq->act == QAT_ACTIVATION_HARD_SIGMOID;
+  if (hard) fn_after = 0;
   if (fn_after) { /* the linear op's own quantizer (layers/model.c build_function) */
     snprintf(name, sizeof name, "%s.linear", l->name);
     if (!(ofq = qat_model_find_fq(m, name)) || !ofq->valid)
@@ -352,7 +357,7 @@ static int lower_integer(qat_lowering *L, int li, int in_t) {
                       lower_layer_spec(L, fold)->name);
   int8_t *qw = malloc((size_t)k->size);
   float *bias = calloc((size_t)channels, sizeof *bias);
-  float *scratch = NULL;
+  float *scratch = NULL, *wscale6 = NULL;
   /* int32 bias (int8), int64 (16x8) */
   const int bias64 = L->mode->act == QAT_TFLITE_INT16;
   void *qb = malloc((size_t)channels * (bias64 ? sizeof(int64_t) : sizeof(int32_t)));
@@ -407,11 +412,35 @@ static int lower_integer(qat_lowering *L, int li, int in_t) {
   if (n_scales == 1)
     for (int c = 1; c < channels; c++) bscale[c] = bscale[0];
   int nb_scales = n_scales == 1 ? 1 : channels;
+  const float *wscale = wfq->scale;
+  if (hard) {
+    if (!(wscale6 = malloc((size_t)n_scales * sizeof *wscale6))) {
+      rc = qat_fail(QAT_ERR_NOMEM, "out of memory lowering layer '%s'", l->name);
+      goto free_all;
+    }
+    for (int c = 0; c < n_scales; c++) wscale6[c] = qat_hard_sigmoid_weight_scale(wfq->scale[c]);
+    for (int c = 0; c < channels; c++) {
+      const int sc = n_scales == 1 ? 0 : c;
+      const double three = qat_hard_sigmoid_bias(s_in, wfq->scale[sc]);
+      bscale[c] = s_in * wscale6[sc];
+      if (bias64) {
+        ((int64_t *)qb)[c] += (int64_t)three;
+      } else {
+        const double v = (double)((int32_t *)qb)[c] + three;
+        if (!(fabs(v) <= 2147483647.0)) {
+          rc = lower_fail(L, li, QAT_ERR_UNSUPPORTED, "its bias plus hard_sigmoid's 3 overflows the int32 grid");
+          goto free_all;
+        }
+        ((int32_t *)qb)[c] = (int32_t)v;
+      }
+    }
+    wscale = wscale6;
+  }
 
   int wi, bi, out, rank, dims[QAT_MAX_RANK];
   snprintf(name, sizeof name, "%s/%s%s", l->name, ksuffix, fold >= 0 ? "_folded" : "");
   if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT8, k->rank, k->dims, qw, (size_t)k->size, &wi))) goto free_all;
-  if ((rc = qat_tflite_set_quant(L->t, wi, n_scales, wfq->scale, zeros, n_scales > 1 ? axis : 0))) goto free_all;
+  if ((rc = qat_tflite_set_quant(L->t, wi, n_scales, wscale, zeros, n_scales > 1 ? axis : 0))) goto free_all;
   snprintf(name, sizeof name, "%s/bias%s", l->name, fold >= 0 ? "_folded" : "");
   if ((rc = qat_tflite_add_tensor(L->t, name, bias64 ? QAT_TFLITE_INT64 : QAT_TFLITE_INT32, 1, &channels, qb,
                                   (size_t)channels * (bias64 ? sizeof(int64_t) : sizeof(int32_t)), &bi)))
@@ -440,6 +469,7 @@ free_all:
   free(qw);
   free(bias);
   free(scratch);
+  free(wscale6);
   free(qb);
   free(bscale);
   free(zeros);

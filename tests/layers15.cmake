@@ -9,16 +9,19 @@ add_test(NAME interop_layers15
             --work ${PROJECT_BINARY_DIR})
 set_tests_properties(interop_layers15 PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 ENVIRONMENT "OMP_NUM_THREADS=2")
 
-# Issue 15's model list (keras.applications MobileNet v1/v2/v3, EfficientNetB0, ResNet50), written
-# by a real Keras at test time, through qat import in both formats: the float32 export against
-# Keras's logits (tests/acceptance/test_import15.py; Keras from .venv-keras, the interpreter from
-# .venv: skipped with 77 without them). In the full build only, as the other acceptance drivers.
+# Issue 15's acceptance over its model list (keras.applications MobileNet v1/v2/v3, EfficientNetB0,
+# ResNet50), written by a real Keras at test time: import in both formats against Keras's logits,
+# calibrated and QAT exports in every mode against the official interpreter, parity, sizes
+# (tests/acceptance/test_acceptance15.py; Keras from .venv-keras, the interpreter from .venv, the
+# fake-quant forward through libqat.so: skipped with 77 without them). In the full build only, as
+# the other acceptance drivers.
 if(NOT QAT_SANITIZE)
-add_test(NAME acceptance15_import COMMAND bash -c [=[
+add_test(NAME acceptance15 COMMAND bash -c [=[
 py=$1/.venv/bin/python; shift
 [ -x "$py" ] || { echo "skipped: no Python venv at $py: run scripts/setup.sh"; exit 77; }
-exec "$py" "$@"]=] acceptance15_import ${PROJECT_SOURCE_DIR}
-    ${CMAKE_CURRENT_SOURCE_DIR}/acceptance/test_import15.py --qat $<TARGET_FILE:qat> --work ${PROJECT_BINARY_DIR})
-set_tests_properties(acceptance15_import PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS acceptance
+exec "$py" "$@"]=] acceptance15 ${PROJECT_SOURCE_DIR}
+    ${CMAKE_CURRENT_SOURCE_DIR}/acceptance/test_acceptance15.py --qat $<TARGET_FILE:qat>
+    --lib ${PROJECT_BINARY_DIR}/lib/libqat.so --work ${PROJECT_BINARY_DIR})
+set_tests_properties(acceptance15 PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS acceptance
   ENVIRONMENT "OMP_NUM_THREADS=2")
 endif()

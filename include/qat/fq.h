@@ -4,6 +4,7 @@
 #ifndef QAT_FQ_H
 #define QAT_FQ_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "qat/autograd.h"
@@ -80,6 +81,7 @@ typedef struct qat_fq {
                        (qat_fq_exact_accumulators) */
   float fold_epsilon;
   double *requant_bias; /* integers */
+  float *requant_wscale; /* a fused hard_sigmoid's divided weight scales (per weight channel) */
   /* ADD: the second input's quantizer (input is the first's) and both input tensors (on their
    * quantizers' grids; the float sum alone cannot tell how the int8 ADD rounds). AVG_POOL: the
    * pool's input tensor and window (kernel h, w, strides h, w, padding top, left). */
@@ -89,6 +91,15 @@ typedef struct qat_fq {
   const qat_tensor *requant_in[2];
   int pool[6];
 } qat_fq;
+
+/* A hard_sigmoid fused into a conv / depthwise / dense (MobileNetV3's squeeze-and-excite gate,
+ * relu6(x + 3) / 6): the int8 op is the head op itself, its weight scales divided by 6 and 3
+ * added to its bias on the accumulator grid (s_in * s_w); with its output range inside [0, 1]
+ * the int8 saturation is the clamp, so no fused activation and no other op (the converter
+ * writes a RELU6-fused conv with 3 in the bias, then a MUL by 1/6). The fake quant and the
+ * exporter both use these. */
+static inline float qat_hard_sigmoid_weight_scale(float s_w) { return s_w / 6.0f; }
+static inline double qat_hard_sigmoid_bias(float s_in, float s_w) { return round(3.0 / (double)(s_in * s_w)); }
 
 /* The fake-quant op (fakequant/op_fake_quant.c), a custom op of the autograd engine: a node
  * QAT_OP_CUSTOM with attrs.custom = &qat_fake_quant_op and attrs.state = its qat_fq. */

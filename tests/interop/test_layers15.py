@@ -169,7 +169,7 @@ def main():
 
     # 2. QAT fine-tune, int8 parity with every I/O type; int16x8 where it exports, else a refusal
     for name in ("act_int8", "se_block", "se_keepdims", "sub_block", "pad_pool", "rescale_same", "norm_stem",
-                 "norm_pool"):
+                 "norm_pool", "hard_se"):
         shape = {"se_keepdims": (9, 9, 3), "pad_pool": (16, 16, 3), "rescale_same": (12, 12, 3),
                  "norm_stem": (12, 12, 3), "norm_pool": (10, 10, 2)}.get(name, (8, 8, 3))
         data, x = synthetic(work, shape)
@@ -184,8 +184,9 @@ def main():
         tfl16 = os.path.join(work, f"{name}_int16x8.tflite")
         r = run([qat, "export", ckpt, "--mode", "int16x8", "-o", tfl16], ok=False)
         err = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
-        if name == "act_int8":
-            c.check(r.returncode != 0 and "dw_hard_silu" in err and "int16x8" in err and "hard_silu" in err,
+        if name in ("act_int8", "hard_se"):
+            what = "dw_hard_silu" if name == "act_int8" else "hswish"
+            c.check(r.returncode != 0 and what in err and "int16x8" in err and "hard_silu" in err,
                     f"{name} int16x8 refused: {err}")
             continue
         c.check(r.returncode == 0, f"{name} int16x8 exported {err}")
@@ -201,7 +202,7 @@ def main():
     xpath = os.path.join(os.path.dirname(data), "x.npy")
 
     # 3. one activation at a time as the model output
-    for act in ("sigmoid", "tanh", "silu", "hard_silu", "leaky_relu"):
+    for act in ("sigmoid", "tanh", "silu", "hard_silu", "leaky_relu", "hard_sigmoid"):
         model = ("model:\n  input: [8, 8, 3]\n  layers:\n    - Conv2D: {filters: 4, kernel_size: 3, strides: 2}\n"
                  "    - Flatten\n    - Dense: {units: 4}\n    - Activation: {activation: %s}\n" % act)
         ck = fine_tune(qat, work, "only_" + act, model, data)
@@ -226,7 +227,7 @@ def main():
     ck = fine_tune(qat, work, "activations_qat", text, data)
     r = run([qat, "export", ck, "--mode", "int8", "-o", os.path.join(work, "no.tflite")], ok=False)
     err = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
-    c.check(r.returncode != 0 and "conv_hard_sigmoid" in err and "int8" in err and "hard_sigmoid" in err,
+    c.check(r.returncode != 0 and "act_hard_sigmoid" in err and "int8" in err and "hard_sigmoid" in err,
             f"activations int8 refused: {err}")
 
     print(f"{c.passed} passed, {c.failed} failed")
