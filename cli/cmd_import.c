@@ -13,11 +13,13 @@
 #include "qat/config.h"
 #include "qat/error.h"
 #include "qat/keras.h"
+#include "qat/layer.h"
 #include "qat/model.h"
 #include "qat/train.h"
 
 static const char usage_import[] =
-    "usage: qat import MODEL -o DIR [--arch MODEL.json | --config CONFIG.yaml] [--json]\n"
+    "usage: qat import MODEL -o DIR [--arch MODEL.json | --config CONFIG.yaml] [--input-shape H,W,C]\n"
+    "                  [--json]\n"
     "\n"
     "Reads a Keras model without TensorFlow and writes DIR/model.yaml (qat's config, Keras\n"
     "layer names, model.init: DIR/checkpoint.h5) and DIR/checkpoint.h5 (the weights, with\n"
@@ -29,15 +31,14 @@ static const char usage_import[] =
     "  --arch F     its architecture as JSON (model.to_json(), or a .keras config.json)\n"
     "  --config F   a qat YAML config whose layer names are the Keras layer names\n"
     "\n"
-    "Supported layers: InputLayer, Conv2D, DepthwiseConv2D, Dense, MaxPooling2D,\n"
-    "AveragePooling2D, GlobalAveragePooling2D, BatchNormalization, ReLU, Activation (relu,\n"
-    "relu6, softmax, linear), Dropout, Flatten, Reshape, Add, Concatenate, UpSampling2D\n"
-    "(nearest, bilinear) (Sequential or Functional);\n"
-    "ZeroPadding2D folded into the conv after it where that equals padding same, Rescaling\n"
-    "folded into the next conv's or dense's weights (noted in model.yaml).\n"
+    "Supported layers: InputLayer and %s (Sequential or Functional);\n"
+    "ZeroPadding2D, Rescaling and Normalization folded into the layer after them where exact,\n"
+    "else a layer of their own (noted in model.yaml); Keras 3's hard_sigmoid written as tensor\n"
+    "operations. Every unsupported layer of a file is named in one message.\n"
     "(A config may also name the file directly: model: {keras: MODEL.keras}.)\n"
     "\n"
     "  -o DIR     output folder (created with its parents if missing)\n"
+    "  --input-shape H,W,C  the input size of a model saved with unknown (None) dimensions\n"
     "  --json     print one JSON summary on stdout\n"
     "  -h, --help this help\n";
 
@@ -75,20 +76,27 @@ static int make_dirs(const char *dir) {
 
 int qat_cmd_import(int argc, char **argv) {
   const char *model = NULL, *dir = NULL, *arch = NULL, *config = NULL;
-  int json = 0;
+  int json = 0, shape[3] = {0, 0, 0}, has_shape = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      fputs(usage_import, stdout);
+      printf(usage_import, qat_layer_class_list());
       return 0;
     } else if (!strcmp(a, "--json")) {
       json = 1;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--arch") || !strcmp(a, "--config")) {
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--arch") || !strcmp(a, "--config") || !strcmp(a, "--input-shape")) {
       if (i + 1 >= argc) return usage_error("%s needs a value", a);
       const char *v = argv[++i];
       if (!strcmp(a, "-o")) dir = v;
       else if (!strcmp(a, "--arch")) arch = v;
-      else config = v;
+      else if (!strcmp(a, "--config")) config = v;
+      else {
+        int used = 0;
+        if (sscanf(v, "%d,%d,%d%n", &shape[0], &shape[1], &shape[2], &used) != 3 || v[used] || shape[0] < 1 ||
+            shape[1] < 1 || shape[2] < 1 || shape[0] > 65536 || shape[1] > 65536 || shape[2] > 65536)
+          return usage_error("--input-shape: '%s' is not H,W,C (three sizes 1..65536, e.g. 224,224,3)", v);
+        has_shape = 1;
+      }
     } else if (a[0] == '-' && a[1] != '\0') {
       return usage_error("import: unknown option '%s'", a);
     } else if (!model) {
@@ -99,6 +107,7 @@ int qat_cmd_import(int argc, char **argv) {
   }
   if (!model || !dir) return usage_error("%s", "import needs MODEL and -o DIR");
   if (arch && config) return usage_error("%s", "import takes --arch or --config, not both");
+  if (has_shape && config) return usage_error("%s", "--input-shape sizes a Keras architecture; with --config the config's model.input does");
 
   qat_keras_model k;
   qat_config user = {0};
@@ -108,7 +117,7 @@ int qat_cmd_import(int argc, char **argv) {
     rc = qat_keras_load_weights(model, &user.model, &k);
     qat_config_free(&user);
   } else {
-    rc = qat_keras_load(model, arch, &k);
+    rc = qat_keras_load_sized(model, arch, has_shape ? shape : NULL, &k);
   }
   if (rc) return report(rc);
 

@@ -37,9 +37,9 @@ typedef struct keras_fold {
 
 /* Parses a Keras model config (model_config attribute, model.to_json(), or a .keras
  * config.json) into spec (layers malloc'd) and *folds (one entry per spec layer, malloc'd).
- * source names the JSON in messages. */
-int qat_keras_parse_json(const char *text, size_t len, const char *source, qat_model_spec *spec,
-                         char keras_version[32], keras_fold **folds);
+ * source names the JSON in messages; input_shape (or NULL) gives unknown input dimensions. */
+int qat_keras_parse_json(const char *text, size_t len, const char *source, const int input_shape[3],
+                         qat_model_spec *spec, char keras_version[32], keras_fold **folds);
 
 /* Reads entry `name` of the zip archive at path into *out (malloc'd, NUL-terminated, *len
  * bytes without the NUL), refusing entries whose declared size exceeds max. missing_ok: a

@@ -31,6 +31,7 @@ typedef struct jctx {
   char *skip, *hard;
   op_alias *alias;
   int n_alias;
+  const int *given_shape; /* qat import --input-shape: the input's unknown dimensions (or NULL) */
 } jctx;
 
 static struct json_object *get(struct json_object *o, const char *key) {
@@ -262,9 +263,18 @@ static int input_shape(const jctx *c, struct json_object *v, int shape[3]) {
   }
   for (size_t i = 1; i < 4; i++) {
     struct json_object *d = json_object_array_get_idx(v, i);
-    if (is_null(d)) return lfail(c, QAT_ERR_UNSUPPORTED, "input dimension %zu is unknown (None): qat needs a fixed input size", i);
+    if (is_null(d)) {
+      if (!c->given_shape)
+        return lfail(c, QAT_ERR_UNSUPPORTED, "input dimension %zu is unknown (None): qat needs a fixed input size "
+                     "(give it: qat import --input-shape H,W,C)", i);
+      shape[i - 1] = c->given_shape[i - 1];
+      continue;
+    }
     int rc = want_int(c, d, "input shape", 1, 1 << 16, &shape[i - 1]);
     if (rc) return rc;
+    if (c->given_shape && c->given_shape[i - 1] != shape[i - 1])
+      return lfail(c, QAT_ERR_USAGE, "input dimension %zu is %d in the file, --input-shape gives %d", i, shape[i - 1],
+                   c->given_shape[i - 1]);
   }
   return QAT_OK;
 }
@@ -836,8 +846,8 @@ free_pend:
   return rc;
 }
 
-int qat_keras_parse_json(const char *text, size_t len, const char *source, qat_model_spec *spec,
-                         char keras_version[32], keras_fold **folds) {
+int qat_keras_parse_json(const char *text, size_t len, const char *source, const int input_shape[3],
+                         qat_model_spec *spec, char keras_version[32], keras_fold **folds) {
   memset(spec, 0, sizeof *spec);
   *folds = NULL;
   if (len > QAT_KERAS_MAX_JSON)
@@ -864,7 +874,7 @@ int qat_keras_parse_json(const char *text, size_t len, const char *source, qat_m
     const char *v = str_or(get(root, "keras_version"), NULL);
     if (v && !keras_version[0]) snprintf(keras_version, 32, "%s", v);
   }
-  jctx c = {source, NULL, NULL, 0, NULL, NULL, NULL, 0};
+  jctx c = {source, NULL, NULL, 0, NULL, NULL, NULL, 0, input_shape};
   rc = parse_model(&c, root, spec, folds);
   free(c.skip);
   free(c.alias);

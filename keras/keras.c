@@ -724,7 +724,7 @@ static int fold_rescales(qat_keras_model *k, keras_fold **foldsp, const char *pa
   return QAT_OK;
 }
 
-static int keras_load(const char *path, const char *arch_json, qat_keras_model *out) {
+static int keras_load(const char *path, const char *arch_json, const int *input_shape, qat_keras_model *out) {
   memset(out, 0, sizeof *out);
   keras_file_kind kind;
   int rc = qat_keras_sniff(path, &kind);
@@ -786,7 +786,7 @@ static int keras_load(const char *path, const char *arch_json, qat_keras_model *
     rc = qat_fail(QAT_ERR_USAGE, "%s: a .keras archive carries its own architecture (no JSON needed)", path);
     goto close_reader;
   }
-  if ((rc = qat_keras_parse_json(json, jlen, jsrc, &out->spec, out->keras_version, &folds))) goto close_reader;
+  if ((rc = qat_keras_parse_json(json, jlen, jsrc, input_shape, &out->spec, out->keras_version, &folds))) goto close_reader;
   if ((rc = resolve_affine(out, &ws, folds, jsrc))) goto close_reader;
   if ((rc = fold_pads(out, &folds, jsrc))) goto close_reader;
   ws.folds = folds;
@@ -890,13 +890,14 @@ int qat_keras_resolve_spec(qat_model_spec *spec, qat_keras_model *k) {
 
 typedef struct load_args {
   const char *path, *arch_json;
+  const int *input_shape;
   const qat_model_spec *spec;
   qat_keras_model *out;
 } load_args;
 
 static int load_call(void *p) {
   load_args *a = p;
-  return keras_load(a->path, a->arch_json, a->out);
+  return keras_load(a->path, a->arch_json, a->input_shape, a->out);
 }
 
 static int load_weights_call(void *p) {
@@ -904,12 +905,16 @@ static int load_weights_call(void *p) {
   return keras_load_weights(a->path, a->spec, a->out);
 }
 
-int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out) {
-  load_args a = {path, arch_json, NULL, out};
+int qat_keras_load_sized(const char *path, const char *arch_json, const int input_shape[3], qat_keras_model *out) {
+  load_args a = {path, arch_json, input_shape, NULL, out};
   return qat_h5_rehearsed(path, load_call, &a);
 }
 
+int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out) {
+  return qat_keras_load_sized(path, arch_json, NULL, out);
+}
+
 int qat_keras_load_weights(const char *path, const qat_model_spec *spec, qat_keras_model *out) {
-  load_args a = {path, NULL, spec, out};
+  load_args a = {path, NULL, NULL, spec, out};
   return qat_h5_rehearsed(path, load_weights_call, &a);
 }

@@ -59,6 +59,9 @@ typedef struct qat_keras_model {
  * with arch_json naming the architecture (model.to_json() output or a .keras config.json).
  * arch_json may be NULL for full models. On failure *out is zeroed. */
 int qat_keras_load(const char *path, const char *arch_json, qat_keras_model *out);
+/* The same for a model saved with unknown (None) input dimensions: input_shape ([H, W, C], or
+ * NULL) gives them; a dimension the file fixes must agree with it. */
+int qat_keras_load_sized(const char *path, const char *arch_json, const int input_shape[3], qat_keras_model *out);
 
 /* A weights-only file matched by layer name to spec (e.g. from a qat YAML config). */
 int qat_keras_load_weights(const char *path, const qat_model_spec *spec, qat_keras_model *out);

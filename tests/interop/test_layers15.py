@@ -167,6 +167,26 @@ def main():
                 err = float(np.abs(got - y).max())
                 c.check(err <= tol, f"{name}.{ext} {mode}: max |interpreter - keras| = {err:.3g} (<= {tol:g})")
 
+    # 1b. a model saved with unknown input dimensions: refused with a hint, then sized on the
+    # command line (a dimension the file fixes must agree)
+    x = np.load(os.path.join(FIX, "none_input.x.npy"))
+    y = np.load(os.path.join(FIX, "none_input.y.npy"))
+    for ext in ("h5", "keras"):
+        src, imp = os.path.join(FIX, f"none_input.{ext}"), os.path.join(work, f"none_input_{ext}")
+        r = run([qat, "import", src, "-o", imp], ok=False)
+        err = r.stderr.strip().splitlines()[0] if r.stderr.strip() else ""
+        c.check(r.returncode != 0 and "unknown (None)" in err and "--input-shape" in err,
+                f"none_input.{ext} without a size refused: {err}")
+        r = run([qat, "import", src, "-o", imp, "--input-shape", "10,10,1"], ok=False)
+        err = r.stderr.strip().splitlines()[0] if r.stderr.strip() else ""
+        c.check(r.returncode != 0 and "dimension 3 is 3 in the file" in err, f"none_input.{ext} 1 channel refused: {err}")
+        run([qat, "import", src, "-o", imp, "--input-shape", "10,10,3"])
+        tfl = os.path.join(imp, "float32.tflite")
+        run([qat, "export", os.path.join(imp, "checkpoint.h5"), "--mode", "float32", "-o", tfl])
+        got, _, _ = interpret(tfl, x)
+        err = float(np.abs(got - y).max())
+        c.check(err <= 1e-4, f"none_input.{ext} sized 10x10x3: max |interpreter - keras| = {err:.3g}")
+
     # 2. QAT fine-tune, int8 parity with every I/O type; int16x8 where it exports, else a refusal
     for name in ("act_int8", "se_block", "se_keepdims", "sub_block", "pad_pool", "rescale_same", "norm_stem",
                  "norm_pool", "hard_se"):
