@@ -148,32 +148,47 @@ const qat_op_info qat_op_info_sub = {
     .example = sub_example,
 };
 
-/* ---- pad: zeros around an NHWC image (ZeroPadding2D) ---- */
+/* ---- pad: zeros around an NHWC image (ZeroPadding2D); a negative amount cuts rows or
+ * columns off that side instead (Cropping2D) ---- */
 static int pad_plan(qat_node *nd, size_t *scratch) {
   qat_tensor *x = OP_X(nd), *y = nd->output;
   const int *p = nd->attrs.pads;
-  if (x->rank != 4) return qat_fail(QAT_ERR_USAGE, "ZeroPadding2D needs an image input [N, H, W, C], got rank %d", x->rank);
+  if (x->rank != 4) return qat_fail(QAT_ERR_USAGE, "padding or cropping needs an image input [N, H, W, C], got rank %d", x->rank);
   for (int k = 0; k < 4; k++)
-    if (p[k] < 0 || p[k] > (1 << 16)) return qat_fail(QAT_ERR_USAGE, "ZeroPadding2D: padding %d out of range", p[k]);
+    if (p[k] < -(1 << 16) || p[k] > (1 << 16)) return qat_fail(QAT_ERR_USAGE, "padding %d out of range", p[k]);
   y->rank = 4;
   y->dims[0] = x->dims[0];
   y->dims[1] = x->dims[1] + p[0] + p[1];
   y->dims[2] = x->dims[2] + p[2] + p[3];
   y->dims[3] = x->dims[3];
+  if (y->dims[1] < 1 || y->dims[2] < 1)
+    return qat_fail(QAT_ERR_USAGE, "cropping [[%d, %d], [%d, %d]] leaves nothing of a %dx%d input", -p[0], -p[1], -p[2],
+                    -p[3], x->dims[1], x->dims[2]);
   *scratch = 0;
   return QAT_OK;
+}
+
+/* The output columns [*x0, *x1) that come from the input, and the rows likewise. */
+static void pad_window(const qat_tensor *x, const qat_tensor *y, const int *p, int64_t *y0, int64_t *y1, int64_t *x0,
+                       int64_t *x1) {
+  *y0 = p[0] > 0 ? p[0] : 0;
+  *y1 = x->dims[1] + p[0] < y->dims[1] ? x->dims[1] + p[0] : y->dims[1];
+  *x0 = p[2] > 0 ? p[2] : 0;
+  *x1 = x->dims[2] + p[2] < y->dims[2] ? x->dims[2] + p[2] : y->dims[2];
 }
 
 static void pad_forward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
   const qat_tensor *x = OP_X(nd), *y = nd->output;
   const int *p = nd->attrs.pads;
-  const int64_t h = x->dims[1], w = x->dims[2], c = x->dims[3], ow = y->dims[2], row = w * c;
+  const int64_t h = x->dims[1], w = x->dims[2], c = x->dims[3], oh = y->dims[1], ow = y->dims[2];
+  int64_t y0, y1, x0, x1;
+  pad_window(x, y, p, &y0, &y1, &x0, &x1);
   memset(y->data, 0, (size_t)qat_tensor_size(y) * sizeof(float));
   for (int64_t n = 0; n < x->dims[0]; n++)
-    for (int64_t i = 0; i < h; i++)
-      memcpy(y->data + ((n * y->dims[1] + i + p[0]) * ow + p[2]) * c, x->data + (n * h + i) * row,
-             (size_t)row * sizeof(float));
+    for (int64_t i = y0; i < y1; i++)
+      memcpy(y->data + ((n * oh + i) * ow + x0) * c, x->data + ((n * h + i - p[0]) * w + x0 - p[2]) * c,
+             (size_t)((x1 - x0) * c) * sizeof(float));
 }
 
 static void pad_backward(qat_node *nd, const qat_exec *ex) {
@@ -181,19 +196,22 @@ static void pad_backward(qat_node *nd, const qat_exec *ex) {
   const qat_tensor *x = OP_X(nd), *y = nd->output;
   if (!x->grad) return;
   const int *p = nd->attrs.pads;
-  const int64_t h = x->dims[1], w = x->dims[2], c = x->dims[3], ow = y->dims[2], row = w * c;
+  const int64_t h = x->dims[1], w = x->dims[2], c = x->dims[3], oh = y->dims[1], ow = y->dims[2];
+  int64_t y0, y1, x0, x1;
+  pad_window(x, y, p, &y0, &y1, &x0, &x1);
   for (int64_t n = 0; n < x->dims[0]; n++)
-    for (int64_t i = 0; i < h; i++) {
-      const float *dy = y->grad + ((n * y->dims[1] + i + p[0]) * ow + p[2]) * c;
-      float *dx = x->grad + (n * h + i) * row;
-      for (int64_t k = 0; k < row; k++) dx[k] += dy[k];
+    for (int64_t i = y0; i < y1; i++) {
+      const float *dy = y->grad + ((n * oh + i) * ow + x0) * c;
+      float *dx = x->grad + ((n * h + i - p[0]) * w + x0 - p[2]) * c;
+      for (int64_t k = 0; k < (x1 - x0) * c; k++) dx[k] += dy[k];
     }
 }
 
 static int pad_example(qat_op_example *ex, int variant) {
-  if (variant > 0) return -1;
-  example_input(ex, 0, 4, (int[]){2, 3, 4, 2}, 1, 1, QAT_FILL_UNIFORM);
-  ex->attrs.pads[0] = 1, ex->attrs.pads[1] = 2, ex->attrs.pads[2] = 0, ex->attrs.pads[3] = 3;
+  if (variant > 1) return -1;
+  example_input(ex, 0, 4, (int[]){2, 5, 6, 2}, 1, 1, QAT_FILL_UNIFORM);
+  static const int pads[2][4] = {{1, 2, 0, 3}, {-1, -2, 0, -3}}; /* padding; cropping */
+  for (int k = 0; k < 4; k++) ex->attrs.pads[k] = pads[variant][k];
   return 0;
 }
 

@@ -297,6 +297,7 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_USE_BIAS: return qat_cfg_bool(c, v, path, &L->use_bias);
   case ARG_RATE: return qat_cfg_float(c, v, path, 0, 0, 1, 1, &L->rate);
   case ARG_NOISE_SHAPE: return noise_shape(c, v, path, &L->noise_shared);
+  case ARG_CROPPING: return zero_pad_arg(c, v, path, L->zero_pad);
   case ARG_MOMENTUM: return qat_cfg_float(c, v, path, 0, 0, 1, 0, &L->momentum); /* as Keras: [0, 1] */
   case ARG_EPSILON: return qat_cfg_float(c, v, path, 0, 1, INFINITY, 0, &L->epsilon);
   case ARG_MAX_VALUE: return max_value(c, v, path, &L->max_value);

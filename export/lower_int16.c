@@ -142,6 +142,7 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
     case QAT_TFLITE_OP_AVERAGE_POOL_2D:
     case QAT_TFLITE_OP_RESHAPE:
     case QAT_TFLITE_OP_PAD:
+    case QAT_TFLITE_OP_STRIDED_SLICE:
     case QAT_TFLITE_OP_RESIZE_BILINEAR:
     case QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR:
     case QAT_TFLITE_OP_REDUCE_MAX: /* a max picks an input: the same range (GlobalMaxPooling2D) */

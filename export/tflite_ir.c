@@ -222,6 +222,7 @@ static void op_arity(qat_tflite_op op, int *min_in, int *max_in, int *optional_i
   case QAT_TFLITE_OP_REDUCE_MAX: *min_in = *max_in = 2; return; /* x, axes */
   case QAT_TFLITE_OP_RESHAPE: *min_in = 1, *max_in = 2; return; /* x, [shape] */
   case QAT_TFLITE_OP_PAD: *min_in = *max_in = 2; return;          /* x, paddings */
+  case QAT_TFLITE_OP_STRIDED_SLICE: *min_in = *max_in = 4; return; /* x, begin, end, strides */
   case QAT_TFLITE_OP_RESIZE_BILINEAR:
   case QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR: *min_in = *max_in = 2; return; /* x, size */
   case QAT_TFLITE_OP_CONCATENATION: *min_in = 1, *max_in = QAT_TFLITE_MAX_OP_INPUTS; return;

@@ -119,6 +119,10 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     if (in0 == I16 && out0 == I16 && !op->opt.pot_scale_int16) return 3;
     if (in0 == I8) return 2;
     return 1;
+  case QAT_TFLITE_OP_STRIDED_SLICE:
+    /* 8: offset; 7: uint32; 6: ellipsis or new-axis masks; 5: string; 4: more than 4 dims;
+     * 3: bool (qat writes none of those); 2: int8. int16 has no version of its own. */
+    return in0 == I8 ? 2 : 1;
   case QAT_TFLITE_OP_PAD:
     /* 4: more than 4 dims (qat writes none); 3: int16; 2: int8. */
     if (in0 == I16) return 3;
@@ -229,6 +233,7 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_MUL, 4, "2.3.0"},              {QAT_TFLITE_OP_HARD_SWISH, 1, "1.15.0"},
     {QAT_TFLITE_OP_LEAKY_RELU, 1, "1.13.1"},      {QAT_TFLITE_OP_LEAKY_RELU, 2, "2.3.0"},
     {QAT_TFLITE_OP_ELU, 1, "1.14.0"},
+    {QAT_TFLITE_OP_STRIDED_SLICE, 1, "1.6.0"},    {QAT_TFLITE_OP_STRIDED_SLICE, 2, "1.14.0"},
 };
 
 const char *qat_tflite_min_runtime(qat_tflite_op op, int version) {

@@ -194,6 +194,10 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     qat_fb_add_scalar_i8(b, QAT_TFLITE_SubOptions_fused_activation_function, (int8_t)o->activation, 0);
     qat_fb_add_scalar_bool(b, QAT_TFLITE_SubOptions_pot_scale_int16, o->pot_scale_int16 != 0, true);
     return qat_fb_end_table(b);
+  case QAT_TFLITE_OP_STRIDED_SLICE: /* qat's slices (Cropping2D) spell every bound out: no masks */
+    *type = QAT_TFLITE_OPTIONS_StridedSliceOptions;
+    qat_fb_start_table(b, QAT_TFLITE_StridedSliceOptions__COUNT);
+    return qat_fb_end_table(b);
   case QAT_TFLITE_OP_PAD: /* an empty table, as the converter writes it */
     *type = QAT_TFLITE_OPTIONS_PadOptions;
     qat_fb_start_table(b, QAT_TFLITE_PadOptions__COUNT);

@@ -112,6 +112,31 @@ static const char *str_or(struct json_object *v, const char *dflt) {
   return dflt;
 }
 
+/* ZeroPadding2D's padding, Cropping2D's cropping: n, [h, w] or [[top, bottom], [left, right]]. */
+static int side_amounts(const jctx *c, struct json_object *pd, const char *key, int v[4]) {
+  int rc;
+  if (pd && json_object_is_type(pd, json_type_int)) {
+    if ((rc = want_int(c, pd, key, 0, 1 << 16, &v[0]))) return rc;
+    v[1] = v[2] = v[3] = v[0];
+    return QAT_OK;
+  }
+  if (!pd || !json_object_is_type(pd, json_type_array) || json_object_array_length(pd) != 2)
+    return lfail(c, QAT_ERR_FORMAT, "'%s' is not an int, a pair or a pair of pairs", key);
+  for (size_t a = 0; a < 2; a++) {
+    struct json_object *e = json_object_array_get_idx(pd, a);
+    if (json_object_is_type(e, json_type_int)) {
+      if ((rc = want_int(c, e, key, 0, 1 << 16, &v[2 * a]))) return rc;
+      v[2 * a + 1] = v[2 * a];
+    } else if (json_object_is_type(e, json_type_array) && json_object_array_length(e) == 2) {
+      for (size_t b = 0; b < 2; b++)
+        if ((rc = want_int(c, json_object_array_get_idx(e, b), key, 0, 1 << 16, &v[2 * a + b]))) return rc;
+    } else {
+      return lfail(c, QAT_ERR_FORMAT, "'%s' is not an int, a pair or a pair of pairs", key);
+    }
+  }
+  return QAT_OK;
+}
+
 static int padding(const jctx *c, struct json_object *o, qat_padding *out) {
   struct json_object *v = get(o, "padding");
   const char *s = str_or(v, NULL);
@@ -208,6 +233,9 @@ static int k_int_list(const qat_kcfg *k, const char *key, int max, int lo, int h
   return QAT_OK;
 }
 static int k_padding(const qat_kcfg *k, qat_padding *out) { return padding(kj(k)->c, kj(k)->cfg, out); }
+static int k_side_amounts(const qat_kcfg *k, const char *key, int out[4]) {
+  return side_amounts(kj(k)->c, get(kj(k)->cfg, key), key, out);
+}
 static int k_activation(const qat_kcfg *k, const char *key, qat_activation *out) {
   return activation(kj(k)->c, get(kj(k)->cfg, key), out);
 }
@@ -249,6 +277,7 @@ static const qat_kcfg_ops kcfg_json_ops = {
     .activation = k_activation,
     .channels_last = k_channels_last,
     .choice = k_choice,
+    .side_amounts = k_side_amounts,
     .fail = k_fail,
 };
 
@@ -381,27 +410,8 @@ static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, ke
       return 2;
     }
     if ((rc = channels_last(c, cfg))) return rc;
-    struct json_object *pd = get(cfg, "padding");
     int v[4];
-    if (pd && json_object_is_type(pd, json_type_int)) {
-      if ((rc = want_int(c, pd, "padding", 0, 1 << 16, &v[0]))) return rc;
-      v[1] = v[2] = v[3] = v[0];
-    } else if (pd && json_object_is_type(pd, json_type_array) && json_object_array_length(pd) == 2) {
-      for (size_t a = 0; a < 2; a++) {
-        struct json_object *e = json_object_array_get_idx(pd, a);
-        if (json_object_is_type(e, json_type_int)) {
-          if ((rc = want_int(c, e, "padding", 0, 1 << 16, &v[2 * a]))) return rc;
-          v[2 * a + 1] = v[2 * a];
-        } else if (json_object_is_type(e, json_type_array) && json_object_array_length(e) == 2) {
-          for (size_t b = 0; b < 2; b++)
-            if ((rc = want_int(c, json_object_array_get_idx(e, b), "padding", 0, 1 << 16, &v[2 * a + b]))) return rc;
-        } else {
-          return lfail(c, QAT_ERR_FORMAT, "'padding' is not an int, a pair or a pair of pairs");
-        }
-      }
-    } else {
-      return lfail(c, QAT_ERR_FORMAT, "'padding' is not an int, a pair or a pair of pairs");
-    }
+    if ((rc = side_amounts(c, get(cfg, "padding"), "padding", v))) return rc;
     memcpy(f->pad, v, sizeof v);
     f->has_pad = 1;
     snprintf(f->pad_name, sizeof f->pad_name, "%.*s", QAT_NAME_MAX - 1, name);

@@ -173,6 +173,13 @@ static void test_fixture_hard_sigmoid_ops(void **state) {
   check_fixture(FIX "hard_se.keras", "hard_se");
 }
 
+/* Cropping2D, asymmetric and as one number */
+static void test_fixture_crop(void **state) {
+  (void)state;
+  check_fixture(FIX "crop.h5", "crop");
+  check_fixture(FIX "crop.keras", "crop");
+}
+
 static void test_fixture_pad_pool(void **state) {
   (void)state;
   check_fixture(FIX "pad_pool.h5", "pad_pool");
@@ -210,6 +217,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_rescale_same),
       cmocka_unit_test(test_fixture_normalization),
       cmocka_unit_test(test_fixture_hard_sigmoid_ops),
+      cmocka_unit_test(test_fixture_crop),
       cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

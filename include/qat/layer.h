@@ -52,6 +52,7 @@ struct qat_tensor;
   X(SIZE, "size")                         \
   X(INTERPOLATION, "interpolation")       \
   X(NOISE_SHAPE, "noise_shape")           \
+  X(CROPPING, "cropping")                 \
   X(NAME, "name")                         \
   X(INPUTS, "inputs")
 
@@ -100,6 +101,8 @@ typedef struct qat_kcfg_ops {
   int (*number)(const qat_kcfg *k, const char *key, double lo, double hi, float *out); /* required */
   int (*boolean)(const qat_kcfg *k, const char *key, int dflt, int *out);
   int (*int_pair)(const qat_kcfg *k, const char *key, const int *dflt, int out[2]); /* dflt NULL: required */
+  /* ZeroPadding2D / Cropping2D amounts: n, [h, w] or [[top, bottom], [left, right]] (required) */
+  int (*side_amounts)(const qat_kcfg *k, const char *key, int out[4]);
   /* a number or a list of at most max; with lo 0 a null entry (None) reads as 0 */
   int (*int_list)(const qat_kcfg *k, const char *key, int max, int lo, int hi, int *out, int *n);
   int (*padding)(const qat_kcfg *k, qat_padding *out);

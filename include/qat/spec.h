@@ -30,6 +30,7 @@
   X(ADD, add)                                         \
   X(SUBTRACT, subtract)                               \
   X(ZERO_PADDING2D, zero_padding2d)                   \
+  X(CROPPING2D, cropping2d)                           \
   X(LEAKY_RELU, leaky_relu)                           \
   X(MULTIPLY, multiply)                               \
   X(SOFTMAX, softmax) \
@@ -74,7 +75,8 @@ typedef struct qat_layer_spec {
   int axis;                          /* Concatenate: Keras's axis (batch is 0; -1 the last), default -1 */
   int size[2];                       /* UpSampling2D: factors along H and W, default 2 */
   int interpolation;                 /* UpSampling2D: a qat_interpolation, default nearest */
-  int zero_pad[4];                   /* ZeroPadding2D: top, bottom, left, right (default 1 each) */
+  int zero_pad[4];                   /* ZeroPadding2D: top, bottom, left, right (default 1 each);
+                                        Cropping2D: the rows and columns it cuts there */
   int line, column;                  /* where the layer is declared (1-based; 0 = unknown) */
 } qat_layer_spec;
 
