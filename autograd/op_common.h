@@ -24,6 +24,9 @@ static inline void shape_str(const qat_tensor *t, char *buf, size_t len) {
   }
 }
 
+/* A conv's dilation along axis a (0: height, 1: width); 0 in attrs reads as 1. */
+static inline int op_dilation(const qat_node *n, int a) { return n->attrs.dilation[a] > 1 ? n->attrs.dilation[a] : 1; }
+
 /* Example helper: fills input `i` of an example. */
 static inline void example_input(qat_op_example *ex, int i, int rank, const int *dims,
                                  int batched, int needs_grad, qat_fill fill) {

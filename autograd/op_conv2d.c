@@ -6,14 +6,15 @@
 
 typedef struct conv_geom {
   int n, h, w, c, oh, ow, o, kh, kw, sh, sw, ph, pw;
-  int k; /* kh*kw*c: one im2col row */
+  int k;      /* kh*kw*c: one im2col row */
+  int dh, dw; /* dilation: kernel taps dh rows and dw columns apart */
 } conv_geom;
 
 static conv_geom geom(const qat_node *nd) {
   const qat_tensor *x = OP_X(nd), *w = OP_W(nd), *y = nd->output;
   conv_geom g = {x->dims[0], x->dims[1], x->dims[2], x->dims[3], y->dims[1], y->dims[2],
                  w->dims[0], w->dims[1], w->dims[2], nd->attrs.strides[0], nd->attrs.strides[1],
-                 nd->pad[0], nd->pad[1], 0};
+                 nd->pad[0], nd->pad[1], 0, op_dilation(nd, 0), op_dilation(nd, 1)};
   g.k = g.kh * g.kw * g.c;
   return g;
 }
@@ -35,11 +36,13 @@ static int conv2d_plan(qat_node *nd, size_t *scratch) {
     return qat_fail(QAT_ERR_USAGE, "Conv2D bias does not match %d filters", w->dims[0]);
   if (nd->attrs.strides[0] < 1 || nd->attrs.strides[1] < 1)
     return qat_fail(QAT_ERR_USAGE, "Conv2D strides must be >= 1");
-  int oh = qat_conv_out_size(x->dims[1], w->dims[1], nd->attrs.strides[0], nd->attrs.padding, &nd->pad[0]);
-  int ow = qat_conv_out_size(x->dims[2], w->dims[2], nd->attrs.strides[1], nd->attrs.padding, &nd->pad[1]);
+  /* a dilated kernel spans (k - 1) * d + 1 input pixels */
+  int eh = (w->dims[1] - 1) * op_dilation(nd, 0) + 1, ew = (w->dims[2] - 1) * op_dilation(nd, 1) + 1;
+  int oh = qat_conv_out_size(x->dims[1], eh, nd->attrs.strides[0], nd->attrs.padding, &nd->pad[0]);
+  int ow = qat_conv_out_size(x->dims[2], ew, nd->attrs.strides[1], nd->attrs.padding, &nd->pad[1]);
   if (oh < 1 || ow < 1)
-    return qat_fail(QAT_ERR_USAGE, "Conv2D kernel %dx%d is larger than its input %s with padding 'valid'",
-                    w->dims[1], w->dims[2], xs);
+    return qat_fail(QAT_ERR_USAGE, "Conv2D kernel %dx%d (spanning %dx%d) is larger than its input %s with padding "
+                    "'valid'", w->dims[1], w->dims[2], eh, ew, xs);
   y->rank = 4;
   y->dims[0] = x->dims[0];
   y->dims[1] = oh;
@@ -73,19 +76,19 @@ static void im2col_sample(const conv_geom *g, const float *x, float *col) {
       float *row = col + ((size_t)oy * g->ow + ox) * g->k;
       int ix0 = ox * g->sw - g->pw;
       for (int ky = 0; ky < g->kh; ky++) {
-        int iy = oy * g->sh - g->ph + ky;
+        int iy = oy * g->sh - g->ph + ky * g->dh;
         float *dst = row + (size_t)ky * span;
         if (iy < 0 || iy >= g->h) {
           memset(dst, 0, (size_t)span * sizeof(float));
           continue;
         }
         const float *src = x + ((size_t)iy * g->w) * g->c;
-        if (ix0 >= 0 && ix0 + g->kw <= g->w) {
+        if (g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->w) {
           copy_floats(dst, src + (size_t)ix0 * g->c, span);
           continue;
         }
         for (int kx = 0; kx < g->kw; kx++) {
-          int ix = ix0 + kx;
+          int ix = ix0 + kx * g->dw;
           if (ix < 0 || ix >= g->w)
             memset(dst + (size_t)kx * g->c, 0, (size_t)g->c * sizeof(float));
           else
@@ -100,10 +103,10 @@ static void col2im_sample(const conv_geom *g, const float *col, float *dx) {
     for (int ox = 0; ox < g->ow; ox++) {
       const float *row = col + ((size_t)oy * g->ow + ox) * g->k;
       for (int ky = 0; ky < g->kh; ky++) {
-        int iy = oy * g->sh - g->ph + ky;
+        int iy = oy * g->sh - g->ph + ky * g->dh;
         if (iy < 0 || iy >= g->h) continue;
         for (int kx = 0; kx < g->kw; kx++) {
-          int ix = ox * g->sw - g->pw + kx;
+          int ix = ox * g->sw - g->pw + kx * g->dw;
           if (ix < 0 || ix >= g->w) continue;
           const float *src = row + ((size_t)ky * g->kw + kx) * g->c;
           float *dst = dx + ((size_t)iy * g->w + ix) * g->c;
@@ -186,7 +189,7 @@ static void conv2d_forward_ref(qat_node *nd, const qat_exec *ex) {
           double acc = b ? b->data[o] : 0.0;
           for (int ky = 0; ky < g.kh; ky++)
             for (int kx = 0; kx < g.kw; kx++) {
-              int iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+              int iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw;
               if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
               for (int c = 0; c < g.c; c++)
                 acc += (double)x[(((size_t)s * g.h + iy) * g.w + ix) * g.c + c] *
@@ -209,7 +212,7 @@ static void conv2d_backward_ref(qat_node *nd, const qat_exec *ex) {
           if (b && b->grad) b->grad[o] += d;
           for (int ky = 0; ky < g.kh; ky++)
             for (int kx = 0; kx < g.kw; kx++) {
-              int iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+              int iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw;
               if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
               for (int c = 0; c < g.c; c++) {
                 size_t xi = (((size_t)s * g.h + iy) * g.w + ix) * g.c + c;
@@ -222,13 +225,15 @@ static void conv2d_backward_ref(qat_node *nd, const qat_exec *ex) {
 }
 
 static int conv2d_example(qat_op_example *ex, int variant) {
-  /* 0: same padding stride 1; 1: valid, stride 2, no bias; 2: pointwise 1x1 */
-  static const int cfg[][8] = {
-      /* h, w, c, o, k, stride, same, bias */
-      {5, 6, 3, 4, 3, 1, 1, 1},
-      {7, 6, 2, 3, 3, 2, 0, 0},
-      {4, 4, 3, 5, 1, 1, 0, 1},
-      {6, 5, 2, 3, 2, 2, 1, 1},
+  /* 0: same padding stride 1; 1: valid, stride 2, no bias; 2: pointwise 1x1; 4, 5: dilated */
+  static const int cfg[][10] = {
+      /* h, w, c, o, k, stride, same, bias, dilation h, w */
+      {5, 6, 3, 4, 3, 1, 1, 1, 1, 1},
+      {7, 6, 2, 3, 3, 2, 0, 0, 1, 1},
+      {4, 4, 3, 5, 1, 1, 0, 1, 1, 1},
+      {6, 5, 2, 3, 2, 2, 1, 1, 1, 1},
+      {7, 8, 2, 3, 3, 1, 1, 1, 2, 3},
+      {7, 8, 2, 3, 3, 1, 0, 1, 2, 2},
   };
   if (variant < 0 || variant >= (int)(sizeof cfg / sizeof cfg[0])) return -1;
   const int *c = cfg[variant];
@@ -238,6 +243,8 @@ static int conv2d_example(qat_op_example *ex, int variant) {
   ex->attrs.kernel[0] = ex->attrs.kernel[1] = c[4];
   ex->attrs.strides[0] = ex->attrs.strides[1] = c[5];
   ex->attrs.padding = c[6] ? QAT_PADDING_SAME : QAT_PADDING_VALID;
+  ex->attrs.dilation[0] = c[8];
+  ex->attrs.dilation[1] = c[9];
   return 0;
 }
 

@@ -6,13 +6,14 @@
 
 typedef struct dw_geom {
   int n, h, w, c, m, oc, oh, ow, kh, kw, sh, sw, ph, pw;
+  int dh, dw; /* dilation */
 } dw_geom;
 
 static dw_geom geom(const qat_node *nd) {
   const qat_tensor *x = OP_X(nd), *w = OP_W(nd), *y = nd->output;
   dw_geom g = {x->dims[0], x->dims[1], x->dims[2], x->dims[3], nd->attrs.depth_multiplier,
                w->dims[3], y->dims[1], y->dims[2], w->dims[1], w->dims[2], nd->attrs.strides[0],
-               nd->attrs.strides[1], nd->pad[0], nd->pad[1]};
+               nd->attrs.strides[1], nd->pad[0], nd->pad[1], op_dilation(nd, 0), op_dilation(nd, 1)};
   return g;
 }
 
@@ -32,8 +33,10 @@ static int dw_plan(qat_node *nd, size_t *scratch) {
     return qat_fail(QAT_ERR_USAGE, "DepthwiseConv2D bias does not match %d channels", w->dims[3]);
   if (nd->attrs.strides[0] < 1 || nd->attrs.strides[1] < 1)
     return qat_fail(QAT_ERR_USAGE, "DepthwiseConv2D strides must be >= 1");
-  int oh = qat_conv_out_size(x->dims[1], w->dims[1], nd->attrs.strides[0], nd->attrs.padding, &nd->pad[0]);
-  int ow = qat_conv_out_size(x->dims[2], w->dims[2], nd->attrs.strides[1], nd->attrs.padding, &nd->pad[1]);
+  /* a dilated kernel spans (k - 1) * d + 1 input pixels */
+  int eh = (w->dims[1] - 1) * op_dilation(nd, 0) + 1, ew = (w->dims[2] - 1) * op_dilation(nd, 1) + 1;
+  int oh = qat_conv_out_size(x->dims[1], eh, nd->attrs.strides[0], nd->attrs.padding, &nd->pad[0]);
+  int ow = qat_conv_out_size(x->dims[2], ew, nd->attrs.strides[1], nd->attrs.padding, &nd->pad[1]);
   if (oh < 1 || ow < 1)
     return qat_fail(QAT_ERR_USAGE, "DepthwiseConv2D kernel %dx%d is larger than its input %s with padding 'valid'",
                     w->dims[1], w->dims[2], xs);
@@ -63,10 +66,10 @@ static void dw_forward(qat_node *nd, const qat_exec *ex) {
       float *out = y + (((size_t)s * g.oh + oy) * g.ow + ox) * g.oc;
       for (int o = 0; o < g.oc; o++) out[o] = b ? b->data[o] : 0.0f;
       for (int ky = 0; ky < g.kh; ky++) {
-        int iy = oy * g.sh - g.ph + ky;
+        int iy = oy * g.sh - g.ph + ky * g.dh;
         if (iy < 0 || iy >= g.h) continue;
         for (int kx = 0; kx < g.kw; kx++) {
-          int ix = ox * g.sw - g.pw + kx;
+          int ix = ox * g.sw - g.pw + kx * g.dw;
           if (ix < 0 || ix >= g.w) continue;
           const float *in = x + (((size_t)s * g.h + iy) * g.w + ix) * g.c;
           const float *wk = w + ((size_t)ky * g.kw + kx) * g.oc;
@@ -111,10 +114,10 @@ static void dw_backward(qat_node *nd, const qat_exec *ex) {
           const float *d = dy + (((size_t)s * g.oh + oy) * g.ow + ox) * g.oc;
           for (int o = 0; o < g.oc; o++) db[o] += d[o];
           for (int ky = 0; ky < g.kh; ky++) {
-            int iy = oy * g.sh - g.ph + ky;
+            int iy = oy * g.sh - g.ph + ky * g.dh;
             if (iy < 0 || iy >= g.h) continue;
             for (int kx = 0; kx < g.kw; kx++) {
-              int ix = ox * g.sw - g.pw + kx;
+              int ix = ox * g.sw - g.pw + kx * g.dw;
               if (ix < 0 || ix >= g.w) continue;
               size_t xi = (((size_t)s * g.h + iy) * g.w + ix) * g.c;
               const float *wk = w + ((size_t)ky * g.kw + kx) * g.oc;
@@ -154,7 +157,7 @@ static void dw_forward_ref(qat_node *nd, const qat_exec *ex) {
           double acc = b ? b->data[o] : 0.0;
           for (int ky = 0; ky < g.kh; ky++)
             for (int kx = 0; kx < g.kw; kx++) {
-              int iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+              int iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw;
               if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
               acc += (double)x[(((size_t)s * g.h + iy) * g.w + ix) * g.c + c] *
                      w[((size_t)ky * g.kw + kx) * g.oc + o];
@@ -177,7 +180,7 @@ static void dw_backward_ref(qat_node *nd, const qat_exec *ex) {
           if (b && b->grad) b->grad[o] += d;
           for (int ky = 0; ky < g.kh; ky++)
             for (int kx = 0; kx < g.kw; kx++) {
-              int iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+              int iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw;
               if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
               size_t xi = (((size_t)s * g.h + iy) * g.w + ix) * g.c + c;
               size_t wi = ((size_t)ky * g.kw + kx) * g.oc + o;
@@ -188,11 +191,13 @@ static void dw_backward_ref(qat_node *nd, const qat_exec *ex) {
 }
 
 static int dw_example(qat_op_example *ex, int variant) {
-  static const int cfg[][7] = {
-      /* h, w, c, m, k, stride, same */
-      {5, 5, 3, 1, 3, 1, 1},
-      {6, 7, 2, 3, 3, 2, 0},
-      {4, 5, 4, 2, 2, 1, 1},
+  static const int cfg[][9] = {
+      /* h, w, c, m, k, stride, same, dilation h, w */
+      {5, 5, 3, 1, 3, 1, 1, 1, 1},
+      {6, 7, 2, 3, 3, 2, 0, 1, 1},
+      {4, 5, 4, 2, 2, 1, 1, 1, 1},
+      {7, 8, 3, 1, 3, 1, 1, 2, 3},
+      {7, 8, 2, 2, 3, 1, 0, 2, 2},
   };
   if (variant < 0 || variant >= (int)(sizeof cfg / sizeof cfg[0])) return -1;
   const int *c = cfg[variant];
@@ -203,6 +208,8 @@ static int dw_example(qat_op_example *ex, int variant) {
   ex->attrs.kernel[0] = ex->attrs.kernel[1] = c[4];
   ex->attrs.strides[0] = ex->attrs.strides[1] = c[5];
   ex->attrs.padding = c[6] ? QAT_PADDING_SAME : QAT_PADDING_VALID;
+  ex->attrs.dilation[0] = c[7];
+  ex->attrs.dilation[1] = c[8];
   return 0;
 }
 

@@ -284,6 +284,7 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_DEPTH_MULTIPLIER: return qat_cfg_int(c, v, path, 1, INT_MAX, &L->depth_multiplier);
   case ARG_KERNEL_SIZE: return int_pair(c, v, path, L->kernel_size);
   case ARG_STRIDES: return int_pair(c, v, path, L->strides);
+  case ARG_DILATION_RATE: return int_pair(c, v, path, L->dilation_rate);
   case ARG_POOL_SIZE: return int_pair(c, v, path, L->pool_size);
   case ARG_PADDING:
     if (L->type == QAT_LAYER_ZERO_PADDING2D) return zero_pad_arg(c, v, path, L->zero_pad);

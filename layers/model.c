@@ -401,6 +401,8 @@ qat_op_attrs qat_build_attrs(const qat_layer_spec *l) {
   a.kernel[1] = l->kernel_size[1];
   a.strides[0] = l->strides[0];
   a.strides[1] = l->strides[1];
+  a.dilation[0] = l->dilation_rate[0];
+  a.dilation[1] = l->dilation_rate[1];
   a.padding = l->padding;
   return a;
 }

@@ -55,6 +55,7 @@ void qat_layer_defaults(qat_layer_spec *l, qat_layer_type t) {
   l->type = t;
   l->depth_multiplier = 1;
   l->strides[0] = l->strides[1] = 1;
+  l->dilation_rate[0] = l->dilation_rate[1] = 1;
   l->pool_size[0] = l->pool_size[1] = 2;
   l->padding = QAT_PADDING_VALID;
   l->activation = QAT_ACTIVATION_LINEAR;

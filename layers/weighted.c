@@ -209,6 +209,8 @@ static void set_options(const qat_layer_spec *l, qat_tflite_operator *op) {
   op->opt.padding = lower_padding(l);
   op->opt.stride_h = l->strides[0];
   op->opt.stride_w = l->strides[1];
+  op->opt.dilation_h = l->dilation_rate[0];
+  op->opt.dilation_w = l->dilation_rate[1];
   op->opt.depth_multiplier = is_depthwise(l) ? l->depth_multiplier : 1;
 }
 
@@ -550,6 +552,8 @@ static int lower_depthwise_half(qat_lowering *L, int li, int *out) {
   op.opt.padding = lower_padding(l);
   op.opt.stride_h = l->strides[0];
   op.opt.stride_w = l->strides[1];
+  op.opt.dilation_h = l->dilation_rate[0];
+  op.opt.dilation_w = l->dilation_rate[1];
   op.opt.depth_multiplier = l->depth_multiplier;
   rc = lower_add_op(L->t, &op, 3, (int[]){in_t, wi, bi}, *out);
 free_half:
@@ -569,11 +573,9 @@ int qat_weighted_lower(qat_lowering *L, int li) {
 }
 
 int qat_weighted_keras_conv(const qat_kcfg *k, qat_layer_spec *l) {
-  int rc, d[2], one[2] = {1, 1};
+  int rc, one[2] = {1, 1};
   if ((rc = k->ops->channels_last(k))) return rc;
-  if ((rc = k->ops->int_pair(k, "dilation_rate", one, d))) return rc;
-  if (d[0] != 1 || d[1] != 1)
-    return k->ops->fail(k, QAT_ERR_UNSUPPORTED, "dilation_rate [%d, %d] is not supported (expected 1)", d[0], d[1]);
+  if ((rc = k->ops->int_pair(k, "dilation_rate", one, l->dilation_rate))) return rc;
   if (k->ops->is_set(k, "groups")) {
     int groups;
     if ((rc = k->ops->integer(k, "groups", 1, 1 << 20, &groups))) return rc;
@@ -590,6 +592,8 @@ int qat_weighted_keras_conv(const qat_kcfg *k, qat_layer_spec *l) {
 void qat_weighted_yaml_conv(qat_yaml_out *y, const qat_layer_spec *l) {
   y->ops->put(y, ", kernel_size: [%d, %d]", l->kernel_size[0], l->kernel_size[1]);
   y->ops->put(y, ", strides: [%d, %d]", l->strides[0], l->strides[1]);
+  if (l->dilation_rate[0] != 1 || l->dilation_rate[1] != 1)
+    y->ops->put(y, ", dilation_rate: [%d, %d]", l->dilation_rate[0], l->dilation_rate[1]);
   y->ops->put(y, ", padding: %s, activation: %s, use_bias: %s", l->padding == QAT_PADDING_SAME ? "same" : "valid",
               qat_activation_name(l->activation), l->use_bias ? "true" : "false");
 }

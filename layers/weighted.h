@@ -23,7 +23,9 @@ int qat_weighted_keras_conv(const qat_kcfg *k, qat_layer_spec *l);
 void qat_weighted_yaml_conv(qat_yaml_out *y, const qat_layer_spec *l);
 
 /* What the Conv2D and DepthwiseConv2D descriptors share. */
-#define QAT_CONV_ARGS (QAT_ARG(KERNEL_SIZE) | QAT_ARG(STRIDES) | QAT_ARG(PADDING) | QAT_ARG(ACTIVATION) | QAT_ARG(USE_BIAS))
+#define QAT_CONV_ARGS                                                                                    \
+  (QAT_ARG(KERNEL_SIZE) | QAT_ARG(STRIDES) | QAT_ARG(PADDING) | QAT_ARG(ACTIVATION) | QAT_ARG(USE_BIAS) | \
+   QAT_ARG(DILATION_RATE))
 #define QAT_CONV_LAYER_FIELDS                       \
   .min_inputs = 1, .max_inputs = 1,                 \
   .build = qat_weighted_build_conv,                 \

@@ -173,6 +173,13 @@ static void test_fixture_hard_sigmoid_ops(void **state) {
   check_fixture(FIX "hard_se.keras", "hard_se");
 }
 
+/* Conv2D and DepthwiseConv2D with dilation_rate, SAME and VALID */
+static void test_fixture_dilated(void **state) {
+  (void)state;
+  check_fixture(FIX "dilated.h5", "dilated");
+  check_fixture(FIX "dilated.keras", "dilated");
+}
+
 /* Cropping2D, asymmetric and as one number */
 static void test_fixture_crop(void **state) {
   (void)state;
@@ -218,6 +225,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_normalization),
       cmocka_unit_test(test_fixture_hard_sigmoid_ops),
       cmocka_unit_test(test_fixture_crop),
+      cmocka_unit_test(test_fixture_dilated),
       cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,7 @@ typedef struct qat_op_attrs {
   int kernel[2];        /* conv, depthwise, pools; resize: the factors */
   int bilinear;         /* resize: bilinear (half-pixel centers), else nearest */
   int strides[2];
+  int dilation[2];      /* conv, depthwise: dilation_rate (0 reads as 1) */
   qat_padding padding;
   int depth_multiplier; /* depthwise */
   float rate;           /* dropout */

@@ -53,6 +53,7 @@ struct qat_tensor;
   X(INTERPOLATION, "interpolation")       \
   X(NOISE_SHAPE, "noise_shape")           \
   X(CROPPING, "cropping")                 \
+  X(DILATION_RATE, "dilation_rate")       \
   X(NAME, "name")                         \
   X(INPUTS, "inputs")
 

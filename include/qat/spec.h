@@ -57,7 +57,8 @@ typedef struct qat_layer_spec {
   int units;                         /* Dense */
   int depth_multiplier;              /* DepthwiseConv2D, SeparableConv2D, default 1 */
   int kernel_size[2];                /* Conv2D, DepthwiseConv2D */
-  int strides[2];                    /* convs default 1; pools default pool_size */
+  int strides[2];
+  int dilation_rate[2];              /* Conv2D, DepthwiseConv2D (default 1, 1) */                    /* convs default 1; pools default pool_size */
   int pool_size[2];                  /* pools, default 2 */
   qat_padding padding;               /* default valid */
   qat_activation activation;         /* Conv2D, DepthwiseConv2D, Dense, Activation */

@@ -86,6 +86,36 @@ def interpret(path, x, resolver="BUILTIN_REF"):
     return (raw.astype(np.float32) - zo) * np.float32(so), raw.astype(np.int64), (so, zo)
 
 
+def runtime_equal(qat, path, x, work):
+    """`qat run --batch` on the inputs the interpreter was fed: its outputs byte for byte (None:
+    a 16x8 file with LOGISTIC, which qat's runtime refuses)."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    it = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    di, do = it.get_input_details()[0], it.get_output_details()[0]
+    feed = x.astype(np.float32)
+    if di["dtype"] != np.float32:
+        s, zp = di["quantization"]
+        info = np.iinfo(di["dtype"])
+        feed = np.clip(np.round(feed / np.float32(s)) + zp, info.min, info.max).astype(di["dtype"])
+    ref = []
+    for i in range(len(feed)):
+        it.set_tensor(di["index"], feed[i:i + 1])
+        it.invoke()
+        ref.append(it.get_tensor(do["index"])[0].copy())
+    xin, yout = os.path.join(work, "rt_in.raw"), os.path.join(work, "rt_out.raw")
+    feed.tofile(xin)
+    r = run([qat, "run", path, "--batch", str(len(feed)), "--input", xin, "--output", yout], ok=False)
+    if r.returncode != 0:
+        # qat's runtime has no int16 LOGISTIC (TFLite's table is not reproduced): the one refusal
+        if "int16 LOGISTIC" in r.stderr and "int16" in path:
+            return None
+        return False
+    mine = np.fromfile(yout, dtype=do["dtype"]).reshape(len(feed), -1)
+    return bool(np.array_equal(mine, np.array(ref).reshape(len(feed), -1)))
+
+
 def fake_quant_outputs(qat, ckpt, xpath):
     import numpy as np
     out = run([qat, "predict", ckpt, xpath, "--outputs"]).stdout
@@ -153,7 +183,7 @@ def main():
 
     # 1. float modes against Keras
     for name in ("activations", "act_int8", "se_block", "se_keepdims", "softmax_slope", "sub_block", "pad_pool",
-                 "rescale_same", "norm_stem", "norm_pool", "hard_se", "crop"):
+                 "rescale_same", "norm_stem", "norm_pool", "hard_se", "crop", "dilated"):
         x = np.load(os.path.join(FIX, name + ".x.npy"))
         y = np.load(os.path.join(FIX, name + ".y.npy"))
         for ext in ("h5", "keras"):
@@ -189,9 +219,10 @@ def main():
 
     # 2. QAT fine-tune, int8 parity with every I/O type; int16x8 where it exports, else a refusal
     for name in ("act_int8", "se_block", "se_keepdims", "sub_block", "pad_pool", "rescale_same", "norm_stem",
-                 "norm_pool", "hard_se", "crop"):
+                 "norm_pool", "hard_se", "crop", "dilated"):
         shape = {"se_keepdims": (9, 9, 3), "pad_pool": (16, 16, 3), "rescale_same": (12, 12, 3),
-                 "norm_stem": (12, 12, 3), "norm_pool": (10, 10, 2), "crop": (10, 10, 3)}.get(name, (8, 8, 3))
+                 "norm_stem": (12, 12, 3), "norm_pool": (10, 10, 2), "crop": (10, 10, 3),
+                 "dilated": (12, 12, 3)}.get(name, (8, 8, 3))
         data, x = synthetic(work, shape)
         xpath = os.path.join(os.path.dirname(data), "x.npy")
         with open(os.path.join(work, f"{name}_keras", "model.yaml")) as f:
@@ -201,6 +232,8 @@ def main():
             tfl = os.path.join(work, f"{name}_{io}.tflite")
             run([qat, "export", ckpt, "--mode", "int8", "--io", io, "-o", tfl])
             parity(c, qat, ckpt, tfl, x, xpath, f"{name} int8 ({io} I/O)")
+        c.check(runtime_equal(qat, os.path.join(work, f"{name}_int8.tflite"), x, work),
+                f"{name} int8: qat run equals the interpreter byte for byte on {len(x)} inputs")
         tfl16 = os.path.join(work, f"{name}_int16x8.tflite")
         r = run([qat, "export", ckpt, "--mode", "int16x8", "-o", tfl16], ok=False)
         err = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
@@ -210,6 +243,11 @@ def main():
                     f"{name} int16x8 refused: {err}")
             continue
         c.check(r.returncode == 0, f"{name} int16x8 exported {err}")
+        same = runtime_equal(qat, tfl16, x, work) if r.returncode == 0 else None
+        if same is None:
+            print(f"  skip: {name} int16x8 in qat run (int16 LOGISTIC, or not exported)")
+        else:
+            c.check(same, f"{name} int16x8: qat run equals the interpreter byte for byte on {len(x)} inputs")
         tfl32 = os.path.join(work, f"{name}_float32.tflite")
         run([qat, "export", ckpt, "--mode", "float32", "-o", tfl32])
         ref, _, _ = interpret(tfl32, x)
