@@ -24,6 +24,50 @@ static inline void shape_str(const qat_tensor *t, char *buf, size_t len) {
   }
 }
 
+/* numpy broadcasting of two tensors, each viewed at rank 4 (leading 1s): the output's dims and
+ * each input's element strides, 0 along the dimensions it is repeated over (MUL, ADD, SUB and
+ * their fake quants). */
+typedef struct qat_bcast4 {
+  int out[4];
+  int64_t sa[4], sb[4];
+} qat_bcast4;
+
+static inline void qat_dims4(const qat_tensor *t, int d[4]) {
+  for (int i = 0; i < 4; i++) d[i] = 1;
+  for (int i = 0; i < t->rank; i++) d[4 - t->rank + i] = t->dims[i];
+}
+
+static inline void qat_bcast4_strides(const int d[4], const int out[4], int64_t s[4]) {
+  int64_t acc = 1;
+  for (int i = 3; i >= 0; i--) {
+    s[i] = d[i] == 1 && out[i] != 1 ? 0 : acc;
+    acc *= d[i];
+  }
+}
+
+static inline void qat_bcast4_view(const qat_tensor *a, const qat_tensor *b, const qat_tensor *y, qat_bcast4 *v) {
+  int da[4], db[4];
+  qat_dims4(a, da);
+  qat_dims4(b, db);
+  qat_dims4(y, v->out);
+  qat_bcast4_strides(da, v->out, v->sa);
+  qat_bcast4_strides(db, v->out, v->sb);
+}
+
+/* y's shape for a op b broadcast; -1 when a dimension is neither equal nor 1 in one of them. */
+static inline int qat_bcast_shape(const qat_tensor *a, const qat_tensor *b, qat_tensor *y) {
+  int da[4], db[4];
+  qat_dims4(a, da);
+  qat_dims4(b, db);
+  const qat_tensor *big = a->rank >= b->rank ? a : b;
+  y->rank = big->rank;
+  for (int i = 0; i < 4; i++) {
+    if (da[i] != db[i] && da[i] != 1 && db[i] != 1) return -1;
+    if (i >= 4 - y->rank) y->dims[i - (4 - y->rank)] = da[i] > db[i] ? da[i] : db[i];
+  }
+  return 0;
+}
+
 /* A conv's dilation along axis a (0: height, 1: width); 0 in attrs reads as 1. */
 static inline int op_dilation(const qat_node *n, int a) { return n->attrs.dilation[a] > 1 ? n->attrs.dilation[a] : 1; }
 

@@ -62,8 +62,20 @@ const qat_op_info qat_op_info_relu6 = {
 };
 
 /* ---- add: any number of inputs of one shape ---- */
+/* Two inputs broadcast as numpy does (Keras's Add / Subtract of [N,H,W,C] and [N,1,1,C]); three
+ * or more have one shape. */
 static int add_plan(qat_node *nd, size_t *scratch) {
   qat_tensor *x = OP_X(nd);
+  if (nd->n_inputs == 2) {
+    if (qat_bcast_shape(x, nd->inputs[1], nd->output)) {
+      char a[64], b[64];
+      shape_str(x, a, sizeof a);
+      shape_str(nd->inputs[1], b, sizeof b);
+      return qat_fail(QAT_ERR_USAGE, "Add / Subtract inputs %s and %s do not broadcast", a, b);
+    }
+    *scratch = 0;
+    return QAT_OK;
+  }
   for (int k = 1; k < nd->n_inputs; k++) {
     qat_tensor *o = nd->inputs[k];
     int same = o->rank == x->rank;
@@ -72,14 +84,57 @@ static int add_plan(qat_node *nd, size_t *scratch) {
       char a[64], b[64];
       shape_str(x, a, sizeof a);
       shape_str(o, b, sizeof b);
-      return qat_fail(QAT_ERR_USAGE, "Add inputs must have one shape, got %s and %s", a, b);
+      return qat_fail(QAT_ERR_USAGE, "Add of 3 or more inputs needs one shape, got %s and %s", a, b);
     }
   }
   return same_shape_plan(nd, scratch);
 }
 
+static int is_broadcast(const qat_node *nd) {
+  return nd->n_inputs == 2 && (qat_tensor_size(nd->inputs[0]) != qat_tensor_size(nd->output) ||
+                               qat_tensor_size(nd->inputs[1]) != qat_tensor_size(nd->output));
+}
+
+/* y = a + sign * b, broadcast */
+static void bcast_forward(qat_node *nd, float sign) {
+  qat_bcast4 v;
+  qat_bcast4_view(nd->inputs[0], nd->inputs[1], nd->output, &v);
+  const float *a = nd->inputs[0]->data, *b = nd->inputs[1]->data;
+  float *y = nd->output->data;
+  for (int i0 = 0; i0 < v.out[0]; i0++)
+    for (int i1 = 0; i1 < v.out[1]; i1++)
+      for (int i2 = 0; i2 < v.out[2]; i2++) {
+        const float *pa = a + i0 * v.sa[0] + i1 * v.sa[1] + i2 * v.sa[2];
+        const float *pb = b + i0 * v.sb[0] + i1 * v.sb[1] + i2 * v.sb[2];
+        float *py = y + (((int64_t)i0 * v.out[1] + i1) * v.out[2] + i2) * v.out[3];
+        for (int i3 = 0; i3 < v.out[3]; i3++) py[i3] = pa[i3 * v.sa[3]] + sign * pb[i3 * v.sb[3]];
+      }
+}
+
+/* da += dy, db += sign * dy, each summed over the dimensions it was repeated along */
+static void bcast_backward(qat_node *nd, float sign) {
+  qat_bcast4 v;
+  qat_bcast4_view(nd->inputs[0], nd->inputs[1], nd->output, &v);
+  float *da = nd->inputs[0]->grad, *db = nd->inputs[1]->grad;
+  const float *dy = nd->output->grad;
+  for (int i0 = 0; i0 < v.out[0]; i0++)
+    for (int i1 = 0; i1 < v.out[1]; i1++)
+      for (int i2 = 0; i2 < v.out[2]; i2++) {
+        const int64_t oa = i0 * v.sa[0] + i1 * v.sa[1] + i2 * v.sa[2], ob = i0 * v.sb[0] + i1 * v.sb[1] + i2 * v.sb[2];
+        const float *g = dy + (((int64_t)i0 * v.out[1] + i1) * v.out[2] + i2) * v.out[3];
+        for (int i3 = 0; i3 < v.out[3]; i3++) {
+          if (da) da[oa + i3 * v.sa[3]] += g[i3];
+          if (db) db[ob + i3 * v.sb[3]] += sign * g[i3];
+        }
+      }
+}
+
 static void add_forward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
+  if (is_broadcast(nd)) {
+    bcast_forward(nd, 1.0f);
+    return;
+  }
   float *y = nd->output->data;
   int64_t n = qat_tensor_size(nd->output);
   memcpy(y, OP_X(nd)->data, (size_t)n * sizeof(float));
@@ -91,6 +146,10 @@ static void add_forward(qat_node *nd, const qat_exec *ex) {
 
 static void add_backward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
+  if (is_broadcast(nd)) {
+    bcast_backward(nd, 1.0f);
+    return;
+  }
   const float *dy = nd->output->grad;
   int64_t n = qat_tensor_size(nd->output);
   for (int k = 0; k < nd->n_inputs; k++) {
@@ -101,7 +160,12 @@ static void add_backward(qat_node *nd, const qat_exec *ex) {
 }
 
 static int add_example(qat_op_example *ex, int variant) {
-  if (variant > 1) return -1;
+  if (variant > 2) return -1;
+  if (variant == 2) { /* [N,H,W,C] + [N,1,1,C] */
+    example_input(ex, 0, 4, (int[]){2, 3, 2, 4}, 1, 1, QAT_FILL_UNIFORM);
+    example_input(ex, 1, 4, (int[]){2, 1, 1, 4}, 1, 1, QAT_FILL_UNIFORM);
+    return 0;
+  }
   int inputs = variant ? 3 : 2;
   for (int k = 0; k < inputs; k++) example_input(ex, k, 4, (int[]){2, 3, 2, 4}, 1, 1, QAT_FILL_UNIFORM);
   return 0;
@@ -112,7 +176,7 @@ const qat_op_info qat_op_info_add = {
     .example = add_example,
 };
 
-/* ---- sub: x0 - x1, one shape ---- */
+/* ---- sub: x0 - x1, broadcast as add ---- */
 static int sub_plan(qat_node *nd, size_t *scratch) {
   if (nd->n_inputs != 2) return qat_fail(QAT_ERR_USAGE, "Subtract takes 2 inputs, got %d", nd->n_inputs);
   return add_plan(nd, scratch);
@@ -120,6 +184,10 @@ static int sub_plan(qat_node *nd, size_t *scratch) {
 
 static void sub_forward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
+  if (is_broadcast(nd)) {
+    bcast_forward(nd, -1.0f);
+    return;
+  }
   float *y = nd->output->data;
   const float *a = nd->inputs[0]->data, *b = nd->inputs[1]->data;
   int64_t n = qat_tensor_size(nd->output);
@@ -128,6 +196,10 @@ static void sub_forward(qat_node *nd, const qat_exec *ex) {
 
 static void sub_backward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
+  if (is_broadcast(nd)) {
+    bcast_backward(nd, -1.0f);
+    return;
+  }
   const float *dy = nd->output->grad;
   int64_t n = qat_tensor_size(nd->output);
   float *da = nd->inputs[0]->grad, *db = nd->inputs[1]->grad;
@@ -138,8 +210,9 @@ static void sub_backward(qat_node *nd, const qat_exec *ex) {
 }
 
 static int sub_example(qat_op_example *ex, int variant) {
-  if (variant > 0) return -1;
-  for (int k = 0; k < 2; k++) example_input(ex, k, 4, (int[]){2, 3, 2, 4}, 1, 1, QAT_FILL_UNIFORM);
+  if (variant > 1) return -1;
+  example_input(ex, 0, 4, variant ? (int[]){2, 1, 1, 4} : (int[]){2, 3, 2, 4}, 1, 1, QAT_FILL_UNIFORM);
+  example_input(ex, 1, 4, (int[]){2, 3, 2, 4}, 1, 1, QAT_FILL_UNIFORM);
   return 0;
 }
 

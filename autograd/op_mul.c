@@ -4,59 +4,22 @@
  * over the dimensions it was repeated along. */
 #include "op_common.h"
 
-/* dims of t at rank 4, right-aligned */
-static void dims4(const qat_tensor *t, int d[4]) {
-  for (int i = 0; i < 4; i++) d[i] = 1;
-  for (int i = 0; i < t->rank; i++) d[4 - t->rank + i] = t->dims[i];
-}
-
-/* element strides of t's rank-4 view, 0 along broadcast dimensions */
-static void strides4(const int d[4], const int out[4], int64_t s[4]) {
-  int64_t acc = 1;
-  for (int i = 3; i >= 0; i--) {
-    s[i] = d[i] == 1 && out[i] != 1 ? 0 : acc;
-    acc *= d[i];
-  }
-}
-
 static int mul_plan(qat_node *nd, size_t *scratch) {
-  qat_tensor *a = nd->inputs[0], *b = nd->inputs[1], *y = nd->output;
-  int da[4], db[4];
-  dims4(a, da);
-  dims4(b, db);
-  const qat_tensor *big = a->rank >= b->rank ? a : b;
-  y->rank = big->rank;
-  for (int i = 0; i < 4; i++) {
-    if (da[i] != db[i] && da[i] != 1 && db[i] != 1) {
-      char sa[64], sb[64];
-      shape_str(a, sa, sizeof sa);
-      shape_str(b, sb, sizeof sb);
-      return qat_fail(QAT_ERR_USAGE, "Multiply inputs %s and %s do not broadcast", sa, sb);
-    }
-    if (i >= 4 - y->rank) y->dims[i - (4 - y->rank)] = da[i] > db[i] ? da[i] : db[i];
+  qat_tensor *a = nd->inputs[0], *b = nd->inputs[1];
+  if (qat_bcast_shape(a, b, nd->output)) {
+    char sa[64], sb[64];
+    shape_str(a, sa, sizeof sa);
+    shape_str(b, sb, sizeof sb);
+    return qat_fail(QAT_ERR_USAGE, "Multiply inputs %s and %s do not broadcast", sa, sb);
   }
   *scratch = 0;
   return QAT_OK;
 }
 
-typedef struct mul_view {
-  int out[4];
-  int64_t sa[4], sb[4];
-} mul_view;
-
-static void view(const qat_node *nd, mul_view *v) {
-  int da[4], db[4];
-  dims4(nd->inputs[0], da);
-  dims4(nd->inputs[1], db);
-  dims4(nd->output, v->out);
-  strides4(da, v->out, v->sa);
-  strides4(db, v->out, v->sb);
-}
-
 static void mul_forward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
-  mul_view v;
-  view(nd, &v);
+  qat_bcast4 v;
+  qat_bcast4_view(nd->inputs[0], nd->inputs[1], nd->output, &v);
   const float *a = nd->inputs[0]->data, *b = nd->inputs[1]->data;
   float *y = nd->output->data;
   const int n0 = v.out[0], n1 = v.out[1], n2 = v.out[2], n3 = v.out[3];
@@ -75,8 +38,8 @@ static void mul_forward(qat_node *nd, const qat_exec *ex) {
  * output so that broadcast gradients add up without races (the op is cheap next to convs). */
 static void mul_backward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
-  mul_view v;
-  view(nd, &v);
+  qat_bcast4 v;
+  qat_bcast4_view(nd->inputs[0], nd->inputs[1], nd->output, &v);
   const float *a = nd->inputs[0]->data, *b = nd->inputs[1]->data, *dy = nd->output->grad;
   float *da = nd->inputs[0]->grad, *db = nd->inputs[1]->grad;
   const int n0 = v.out[0], n1 = v.out[1], n2 = v.out[2], n3 = v.out[3];

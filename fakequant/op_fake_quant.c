@@ -205,7 +205,9 @@ static int fq_add_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
   const qat_fq *a = fq->input, *b = fq->input2;
   const qat_tensor *ta = fq->requant_in[0], *tb = fq->requant_in[1];
   const int64_t n = qat_tensor_size(x);
-  if (!a->valid || !b->valid || qat_tensor_size(ta) != n || qat_tensor_size(tb) != n) return 0;
+  if (!a->valid || !b->valid || qat_tensor_size(ta) > n || qat_tensor_size(tb) > n) return 0;
+  qat_bcast4 v; /* the inputs broadcast as the ADD / SUB op broadcasts them */
+  qat_bcast4_view(ta, tb, x, &v);
   const float s1 = a->scale[0], s2 = b->scale[0], s_out = fq->scale[0];
   const int32_t zp = fq->zero_point[0];
   int32_t mult[3], act_min, act_max;
@@ -216,11 +218,18 @@ static int fq_add_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
                             act_upper(fq->act), &act_min, &act_max))
     return 0;
   const float *pa = ta->data, *pb = tb->data;
+  const int rows = v.out[0] * v.out[1] * v.out[2];
 #pragma omp parallel for schedule(static) if (n > FQ_CHUNK)
-  for (int64_t i = 0; i < n; i++) {
-    const int32_t q = qat_add_requantize(centered(pa[i], s1), centered(pb[i], s2), fq->negate2, mult, shift,
-                                         left_shift, zp, act_min, act_max);
-    y[i] = (float)(q - zp) * s_out;
+  for (int r = 0; r < rows; r++) {
+    const int i0 = r / (v.out[1] * v.out[2]), i1 = r / v.out[2] % v.out[1], i2 = r % v.out[2];
+    const float *ra = pa + i0 * v.sa[0] + i1 * v.sa[1] + i2 * v.sa[2];
+    const float *rb = pb + i0 * v.sb[0] + i1 * v.sb[1] + i2 * v.sb[2];
+    float *ry = y + (int64_t)r * v.out[3];
+    for (int i3 = 0; i3 < v.out[3]; i3++) {
+      const int32_t q = qat_add_requantize(centered(ra[i3 * v.sa[3]], s1), centered(rb[i3 * v.sb[3]], s2), fq->negate2,
+                                           mult, shift, left_shift, zp, act_min, act_max);
+      ry[i3] = (float)(q - zp) * s_out;
+    }
   }
   return 1;
 }

@@ -9,6 +9,7 @@
 
 #include "qat/fq.h"
 #include "qat/quant.h"
+#include "autograd/op_common.h"
 
 static inline int32_t centered(float v, float s) {
   const double r = round((double)v / (double)s);
@@ -20,20 +21,6 @@ static inline float out_value(int32_t q, const qat_fq *fq) {
   return (float)(q - fq->zero_point[0]) * fq->scale[0];
 }
 
-/* rank-4 views, as the MUL op broadcasts (autograd/op_mul.c) */
-static void dims4(const qat_tensor *t, int d[4]) {
-  for (int i = 0; i < 4; i++) d[i] = 1;
-  for (int i = 0; i < t->rank; i++) d[4 - t->rank + i] = t->dims[i];
-}
-
-static void strides4(const int d[4], const int out[4], int64_t s[4]) {
-  int64_t acc = 1;
-  for (int i = 3; i >= 0; i--) {
-    s[i] = d[i] == 1 && out[i] != 1 ? 0 : acc;
-    acc *= d[i];
-  }
-}
-
 static int mul(const qat_fq *fq, const qat_tensor *x, float *y) {
   const qat_fq *fa = fq->input, *fb = fq->input2;
   const qat_tensor *ta = fq->requant_in[0], *tb = fq->requant_in[1];
@@ -43,13 +30,10 @@ static int mul(const qat_fq *fq, const qat_tensor *x, float *y) {
   int shift;
   /* mul.cc: double real_multiplier = input1_scale * input2_scale / output_scale, in float */
   if (qat_quantize_multiplier((double)(sa * sb / fq->scale[0]), &mult, &shift)) return 0;
-  int da[4], db[4], o[4];
-  int64_t pa[4], pb[4];
-  dims4(ta, da);
-  dims4(tb, db);
-  dims4(x, o);
-  strides4(da, o, pa);
-  strides4(db, o, pb);
+  qat_bcast4 v;
+  qat_bcast4_view(ta, tb, x, &v);
+  const int *o = v.out;
+  const int64_t *pa = v.sa, *pb = v.sb;
   const float *a = ta->data, *b = tb->data;
   const int32_t zp = fq->zero_point[0];
   for (int i0 = 0; i0 < o[0]; i0++)

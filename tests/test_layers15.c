@@ -180,6 +180,13 @@ static void test_fixture_dilated(void **state) {
   check_fixture(FIX "dilated.keras", "dilated");
 }
 
+/* Add and Subtract broadcasting [N,1,1,C] against [N,H,W,C] */
+static void test_fixture_add_bcast(void **state) {
+  (void)state;
+  check_fixture(FIX "add_bcast.h5", "add_bcast");
+  check_fixture(FIX "add_bcast.keras", "add_bcast");
+}
+
 /* Cropping2D, asymmetric and as one number */
 static void test_fixture_crop(void **state) {
   (void)state;
@@ -226,6 +233,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_hard_sigmoid_ops),
       cmocka_unit_test(test_fixture_crop),
       cmocka_unit_test(test_fixture_dilated),
+      cmocka_unit_test(test_fixture_add_bcast),
       cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
