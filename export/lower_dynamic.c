@@ -9,6 +9,10 @@
  *     elements stay float32, and the op with them stays a float op;
  *   - biases, inputs and outputs stay float32; no QUANTIZE / DEQUANTIZE ops: the hybrid
  *     kernels quantize the activations at run time.
+ *   - TRANSPOSE_CONV keeps float32 weights and stays a float op. TF 2.21's converter does write
+ *     a hybrid TRANSPOSE_CONV (int8 per-channel filter, float bias) for filters of 1024 elements
+ *     or more, but qat's runtime has no hybrid TRANSPOSE_CONV kernel to check such a file against
+ *     yet, so qat does not write one: its dynamic file is the float32 one for these layers.
  * The scales are the ones quantization-aware training simulates (fakequant/:
  * max|w| / 127 per channel, 1 for an all-zero channel) and the values AffineQuantize's. */
 #include <stdlib.h>
