@@ -211,8 +211,8 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
     default:
       rc = op_fail(t, k, "16x8 ops",
                    "TFLite has no 16x8 kernel qat can write for %s (16x8 graphs hold CONV_2D, DEPTHWISE_CONV_2D, "
-                   "TRANSPOSE_CONV, FULLY_CONNECTED, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, RESHAPE, SOFTMAX, ADD, QUANTIZE and "
-                   "DEQUANTIZE)",
+                   "TRANSPOSE_CONV, FULLY_CONNECTED, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, RESHAPE, SOFTMAX, ADD, "
+                   "QUANTIZE and DEQUANTIZE)",
                    qat_tflite_op_name(op->op));
       break;
     }

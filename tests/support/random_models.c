@@ -913,7 +913,8 @@ static void tconv(int idx, int kind) {
   for (int d = 0; d < 4; d++) shape[d] = dout[d];
   const int act_type = kind == 0 || kind == 3 ? F32 : i16 ? I16 : I8;
   int s = tb_tensor_add(m, "output_shape", I32, 1, four, shape, sizeof shape);
-  int w = tb_tensor_add(m, "w", kind == 0 ? F32 : I8, 4, dw, kind == 0 ? (void *)WF : (void *)W8, nw * (kind == 0 ? 4 : 1));
+  int w = tb_tensor_add(m, "w", kind == 0 ? F32 : I8, 4, dw, kind == 0 ? (void *)WF : (void *)W8,
+                        nw * (kind == 0 ? 4 : 1));
   int x = tb_tensor_add(m, "x", act_type, 4, din, NULL, 0);
   int b = -1;
   if (has_b)
@@ -926,7 +927,8 @@ static void tconv(int idx, int kind) {
     if (has_b) tb_quant(m, b, OC, bs, z, 0);
     tb_quant1(m, y, sout, i16 ? 0 : ri(-10, 10));
   }
-  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_TRANSPOSE_CONV, has_b ? 4 : 3, (int32_t[]){s, w, x, b}, 1, (int32_t[]){y});
+  tb_op *op =
+      tb_op_add(m, QAT_TFLITE_BUILTIN_TRANSPOSE_CONV, has_b ? 4 : 3, (int32_t[]){s, w, x, b}, 1, (int32_t[]){y});
   op->version = a ? 4 : has_b || i16 ? 3 : kind ? 2 : 1;
   op->padding = pad;
   op->stride_w = op->stride_h = S;
