@@ -40,9 +40,12 @@ static int conv2d_plan(qat_node *nd, size_t *scratch) {
   int eh = (w->dims[1] - 1) * op_dilation(nd, 0) + 1, ew = (w->dims[2] - 1) * op_dilation(nd, 1) + 1;
   int oh = qat_conv_out_size(x->dims[1], eh, nd->attrs.strides[0], nd->attrs.padding, &nd->pad[0]);
   int ow = qat_conv_out_size(x->dims[2], ew, nd->attrs.strides[1], nd->attrs.padding, &nd->pad[1]);
+  if ((oh < 1 || ow < 1) && eh == w->dims[1] && ew == w->dims[2])
+    return qat_fail(QAT_ERR_USAGE, "Conv2D kernel %dx%d is larger than its input %s with padding 'valid'",
+                    w->dims[1], w->dims[2], xs);
   if (oh < 1 || ow < 1)
-    return qat_fail(QAT_ERR_USAGE, "Conv2D kernel %dx%d (spanning %dx%d) is larger than its input %s with padding "
-                    "'valid'", w->dims[1], w->dims[2], eh, ew, xs);
+    return qat_fail(QAT_ERR_USAGE, "Conv2D kernel %dx%d (dilated: spanning %dx%d) is larger than its input %s with "
+                    "padding 'valid'", w->dims[1], w->dims[2], eh, ew, xs);
   y->rank = 4;
   y->dims[0] = x->dims[0];
   y->dims[1] = oh;

@@ -8,7 +8,9 @@
  *   - weight tensors with fewer than QAT_DYNAMIC_MIN_ELEMENTS (1024, min-elements-for-weights)
  *     elements stay float32, and the op with them stays a float op;
  *   - biases, inputs and outputs stay float32; no QUANTIZE / DEQUANTIZE ops: the hybrid
- *     kernels quantize the activations at run time.
+ *     kernels quantize the activations at run time;
+ *   - TRANSPOSE_CONV (its weights are input 1 too) per channel along dimension 0, as TF 2.21's
+ *     converter writes it (a float bias; the kernel quantizes the input asymmetrically).
  * The scales are the ones quantization-aware training simulates (fakequant/:
  * max|w| / 127 per channel, 1 for an all-zero channel) and the values AffineQuantize's. */
 #include <stdlib.h>
@@ -27,7 +29,8 @@ static int hybrid_weight(const qat_tflite_model *t, const qat_tflite_operator *o
   if (!w->data || w->type != QAT_TFLITE_FLOAT32) return -1;
   if ((int64_t)(w->data_bytes / sizeof(float)) < QAT_DYNAMIC_MIN_ELEMENTS) return -1;
   switch (op->op) {
-  case QAT_TFLITE_OP_CONV_2D: *axis = 0; break;
+  case QAT_TFLITE_OP_CONV_2D:
+  case QAT_TFLITE_OP_TRANSPOSE_CONV: *axis = 0; break;
   case QAT_TFLITE_OP_DEPTHWISE_CONV_2D: *axis = 3; break;
   case QAT_TFLITE_OP_FULLY_CONNECTED: *axis = -1; break;
   default: return -1;

@@ -78,10 +78,12 @@ static int check_act(const qat_tflite_model *t, int k, int tensor, const char *w
 static int check_weighted(const qat_tflite_model *t, int k) {
   const qat_tflite_operator *op = &t->ops[k];
   int rc;
-  if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->outputs[0], "output"))) return rc;
-  if (op->n_inputs < 3 || op->inputs[2] < 0) return op_fail(t, k, "bias", "no bias input");
-  const qat_tflite_tensor *in = &t->tensors[op->inputs[0]], *out = &t->tensors[op->outputs[0]];
-  const qat_tflite_tensor *w = &t->tensors[op->inputs[1]], *b = &t->tensors[op->inputs[2]];
+  /* TRANSPOSE_CONV: output_shape, weights, input, bias */
+  const int tc = op->op == QAT_TFLITE_OP_TRANSPOSE_CONV, xj = tc ? 2 : 0, bj = tc ? 3 : 2;
+  if ((rc = check_act(t, k, op->inputs[xj], "input")) || (rc = check_act(t, k, op->outputs[0], "output"))) return rc;
+  if (op->n_inputs <= bj || op->inputs[bj] < 0) return op_fail(t, k, "bias", "no bias input");
+  const qat_tflite_tensor *in = &t->tensors[op->inputs[xj]], *out = &t->tensors[op->outputs[0]];
+  const qat_tflite_tensor *w = &t->tensors[op->inputs[1]], *b = &t->tensors[op->inputs[bj]];
   if (w->type != QAT_TFLITE_INT8 || !w->data)
     return op_fail(t, k, "int8 weights", "weights '%s' must be constant INT8 (16x8 has int8 weights)", w->name);
   if (b->type != QAT_TFLITE_INT64 || !b->data)
@@ -137,6 +139,7 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
     switch (op->op) {
     case QAT_TFLITE_OP_CONV_2D:
     case QAT_TFLITE_OP_DEPTHWISE_CONV_2D:
+    case QAT_TFLITE_OP_TRANSPOSE_CONV:
     case QAT_TFLITE_OP_FULLY_CONNECTED: rc = check_weighted(t, k); break;
     case QAT_TFLITE_OP_MAX_POOL_2D:
     case QAT_TFLITE_OP_AVERAGE_POOL_2D:
@@ -209,8 +212,8 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
     default:
       rc = op_fail(t, k, "16x8 ops",
                    "TFLite has no 16x8 kernel qat can write for %s (16x8 graphs hold CONV_2D, DEPTHWISE_CONV_2D, "
-                   "FULLY_CONNECTED, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, RESHAPE, SOFTMAX, ADD, QUANTIZE and "
-                   "DEQUANTIZE)",
+                   "TRANSPOSE_CONV, FULLY_CONNECTED, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, RESHAPE, SOFTMAX, ADD, "
+                   "QUANTIZE and DEQUANTIZE)",
                    qat_tflite_op_name(op->op));
       break;
     }

@@ -92,9 +92,13 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
     switch (op->op) {
     case QAT_TFLITE_OP_CONV_2D:
     case QAT_TFLITE_OP_DEPTHWISE_CONV_2D:
+    case QAT_TFLITE_OP_TRANSPOSE_CONV:
     case QAT_TFLITE_OP_FULLY_CONNECTED: {
-      if (op->n_inputs < 3 || op->inputs[2] < 0) return op_fail(t, k, "bias", "no bias input");
-      const qat_tflite_tensor *w = &t->tensors[op->inputs[1]], *b = &t->tensors[op->inputs[2]];
+      /* TRANSPOSE_CONV: output_shape, weights, input, bias */
+      const int tc = op->op == QAT_TFLITE_OP_TRANSPOSE_CONV, bj = tc ? 3 : 2;
+      if (op->n_inputs <= bj || op->inputs[bj] < 0) return op_fail(t, k, "bias", "no bias input");
+      if (tc) in = &t->tensors[op->inputs[2]];
+      const qat_tflite_tensor *w = &t->tensors[op->inputs[1]], *b = &t->tensors[op->inputs[bj]];
       if (in->type != QAT_TFLITE_INT8 || out->type != QAT_TFLITE_INT8 || !per_tensor_q(in) || !per_tensor_q(out))
         return op_fail(t, k, "int8 per-tensor activations", "input/output must be int8 with one scale");
       if (w->type != QAT_TFLITE_INT8 || !w->data) return op_fail(t, k, "int8 weights", "weights must be constant int8");

@@ -215,6 +215,9 @@ static void op_arity(qat_tflite_op op, int *min_in, int *max_in, int *optional_i
   case QAT_TFLITE_OP_FULLY_CONNECTED:
     *min_in = 2, *max_in = 3, *optional_in = 2; /* x, weights, [bias] */
     return;
+  case QAT_TFLITE_OP_TRANSPOSE_CONV:
+    *min_in = 3, *max_in = 4, *optional_in = 3; /* output_shape, weights, x, [bias] */
+    return;
   case QAT_TFLITE_OP_ADD:
   case QAT_TFLITE_OP_SUB:
   case QAT_TFLITE_OP_MUL:

@@ -88,6 +88,17 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     /* 3 / 9: hybrid, 9 with asymmetric_quantize_inputs. */
     if (in0 == F32 && in1 == I8 && out0 == F32) return op->opt.asymmetric_quantize_inputs ? 9 : 3;
     return 1;
+  case QAT_TFLITE_OP_TRANSPOSE_CONV: {
+    /* Inputs output_shape, weights, input, [bias]. What TF 2.21's converter writes: 4 with a
+     * fused activation, 3 with a bias or int16 activations (its quantized_bias_type INT64 does
+     * not raise it), 2 for int8 weights. */
+    const int in2 = type_of(m, op, 0, 2), bias = type_of(m, op, 0, 3);
+    if (op->opt.activation != QAT_TFLITE_ACT_NONE) return 4;
+    if (bias >= 0) return 3;
+    if (in2 == I16 && in1 == I8) return 3;
+    if (in1 == I8) return 2;
+    return 1;
+  }
   case QAT_TFLITE_OP_MAX_POOL_2D:
   case QAT_TFLITE_OP_AVERAGE_POOL_2D:
     /* 3: int16 in and out; 2: int8 input. */
@@ -229,6 +240,9 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_SUB, 1, "1.6.0"},              {QAT_TFLITE_OP_SUB, 2, "1.14.0"},
     {QAT_TFLITE_OP_SUB, 3, "2.3.0"},              {QAT_TFLITE_OP_SUB, 4, "2.4.0"},
     {QAT_TFLITE_OP_SUB, 5, "2.4.0"},
+    /* TRANSPOSE_CONV: as TF 2.21's converter writes them (runtime_version.cc) */
+    {QAT_TFLITE_OP_TRANSPOSE_CONV, 1, "1.9.0"},   {QAT_TFLITE_OP_TRANSPOSE_CONV, 2, "2.2.0"},
+    {QAT_TFLITE_OP_TRANSPOSE_CONV, 3, "2.3.0"},   {QAT_TFLITE_OP_TRANSPOSE_CONV, 4, "2.13.0"},
     {QAT_TFLITE_OP_MUL, 1, "1.5.0"},              {QAT_TFLITE_OP_MUL, 2, "1.14.0"},
     {QAT_TFLITE_OP_MUL, 4, "2.3.0"},              {QAT_TFLITE_OP_HARD_SWISH, 1, "1.15.0"},
     {QAT_TFLITE_OP_LEAKY_RELU, 1, "1.13.1"},      {QAT_TFLITE_OP_LEAKY_RELU, 2, "2.3.0"},

@@ -146,6 +146,15 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     qat_fb_add_scalar_i8(b, QAT_TFLITE_Conv2DOptions_fused_activation_function, (int8_t)o->activation, 0);
     qat_fb_add_scalar_i8(b, QAT_TFLITE_Conv2DOptions_quantized_bias_type, (int8_t)o->quantized_bias_type, 0);
     return qat_fb_end_table(b);
+  case QAT_TFLITE_OP_TRANSPOSE_CONV:
+    *type = QAT_TFLITE_OPTIONS_TransposeConvOptions;
+    qat_fb_start_table(b, QAT_TFLITE_TransposeConvOptions__COUNT);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_TransposeConvOptions_stride_w, o->stride_w, 0);
+    qat_fb_add_scalar_i32(b, QAT_TFLITE_TransposeConvOptions_stride_h, o->stride_h, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_TransposeConvOptions_padding, (int8_t)o->padding, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_TransposeConvOptions_fused_activation_function, (int8_t)o->activation, 0);
+    qat_fb_add_scalar_i8(b, QAT_TFLITE_TransposeConvOptions_quantized_bias_type, (int8_t)o->quantized_bias_type, 0);
+    return qat_fb_end_table(b);
   case QAT_TFLITE_OP_DEPTHWISE_CONV_2D:
     *type = QAT_TFLITE_OPTIONS_DepthwiseConv2DOptions;
     qat_fb_start_table(b, QAT_TFLITE_DepthwiseConv2DOptions__COUNT);

@@ -104,8 +104,8 @@ void qat_keras_free(qat_keras_model *k) {
   memset(k, 0, sizeof *k);
 }
 
-/* The Keras shape of a qat parameter: conv OHWI <- HWIO, dense [out,in] <- [in,out],
- * depthwise [1,H,W,C*M] <- [H,W,C,M]; vectors as they are. */
+/* The Keras shape of a qat parameter: conv OHWI <- HWIO, transposed conv OHWI <- HWOI, dense
+ * [out,in] <- [in,out], depthwise [1,H,W,C*M] <- [H,W,C,M]; vectors as they are. */
 /* A layer's kernel layout; a depthwise kernel is HWCM whatever else the layer holds (a
  * SeparableConv2D's pointwise kernel is HWIO). */
 static qat_kernel_layout layout_of(const qat_layer_spec *L, const qat_param *p) {
@@ -118,6 +118,10 @@ static int keras_dims(const qat_layer_spec *L, const qat_param *p, int64_t kd[4]
   qat_kernel_layout layout = layout_of(L, p);
   if (p->rank == 4 && layout == QAT_KERNEL_HWIO) {
     kd[0] = p->dims[1], kd[1] = p->dims[2], kd[2] = p->dims[3], kd[3] = p->dims[0];
+    return 4;
+  }
+  if (p->rank == 4 && layout == QAT_KERNEL_HWOI) {
+    kd[0] = p->dims[1], kd[1] = p->dims[2], kd[2] = p->dims[0], kd[3] = p->dims[3];
     return 4;
   }
   if (p->rank == 4 && layout == QAT_KERNEL_HWCM) {
@@ -141,6 +145,13 @@ static void to_qat_layout(const qat_layer_spec *L, const qat_param *p, const flo
         for (int w = 0; w < W; w++)
           for (int i = 0; i < I; i++)
             dst[(((size_t)o * H + h) * W + w) * I + i] = src[(((size_t)h * W + w) * I + i) * O + o];
+  } else if (p->rank == 4 && layout_of(L, p) == QAT_KERNEL_HWOI) {
+    int O = p->dims[0], H = p->dims[1], W = p->dims[2], I = p->dims[3];
+    for (int o = 0; o < O; o++)
+      for (int h = 0; h < H; h++)
+        for (int w = 0; w < W; w++)
+          memcpy(&dst[(((size_t)o * H + h) * W + w) * I], &src[(((size_t)h * W + w) * O + o) * I],
+                 (size_t)I * sizeof(float));
   } else if (p->rank == 2) {
     int O = p->dims[0], I = p->dims[1];
     for (int o = 0; o < O; o++)
@@ -690,8 +701,9 @@ static int fold_rescales(qat_keras_model *k, keras_fold **foldsp, const char *pa
     qat_layer_spec *L = &k->spec.layers[li];
     const qat_layer_desc *d = qat_layer_desc_of(L->type);
     const int kernel = (d->roles & QAT_LAYER_FOLDS_BN) || d->keras_kernel == QAT_KERNEL_IO;
-    if (!kernel || (fold_has_offset(&folds[li]) &&
-                    ((L->padding == QAT_PADDING_SAME && d->keras_kernel != QAT_KERNEL_IO) || !L->use_bias))) {
+    /* a transposed conv's outputs sum different numbers of taps even when VALID: no offset fold */
+    if (!kernel || (fold_has_offset(&folds[li]) && ((L->padding == QAT_PADDING_SAME && d->keras_kernel != QAT_KERNEL_IO) ||
+                                                    !L->use_bias || d->keras_kernel == QAT_KERNEL_HWOI))) {
       int rc = insert_rescaling(k, foldsp, li, path);
       if (rc) return rc;
       li++; /* the consumer, now after it */

@@ -11,6 +11,7 @@
 static int link_requant_with(const qat_model *m, int fold, const qat_fq *in, const qat_fq *w,
                              const qat_tensor *y, qat_fq *out, qat_requant kind);
 static int is_depthwise(const qat_layer_spec *l) { return l->type == QAT_LAYER_DEPTHWISE_CONV2D; }
+static int is_transpose(const qat_layer_spec *l) { return l->type == QAT_LAYER_CONV2D_TRANSPOSE; }
 static const qat_layer_desc *desc(const qat_layer_spec *l) { return qat_layer_desc_of(l->type); }
 
 int qat_weighted_build_conv(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
@@ -40,8 +41,8 @@ int qat_weighted_build_conv(qat_builder *b, int li, qat_tensor **in, qat_tensor 
   if ((rc = qat_build_weight_quant(b, li, desc(l)->kernel, desc(l)->kernel_channel_axis, cout, &w, &bias))) return rc;
   qat_tensor *ins[3] = {x, w, bias};
   qat_tensor *conv;
-  if ((rc = qat_graph_add(&m->graph, dw ? QAT_OP_DEPTHWISE_CONV2D : QAT_OP_CONV2D, bias ? 3 : 2, ins, &a, &conv)))
-    return rc;
+  qat_op op = dw ? QAT_OP_DEPTHWISE_CONV2D : is_transpose(l) ? QAT_OP_CONV2D_TRANSPOSE : QAT_OP_CONV2D;
+  if ((rc = qat_graph_add(&m->graph, op, bias ? 3 : 2, ins, &a, &conv))) return rc;
   if (fold >= 0) {
     qat_op_attrs ua = {.epsilon = m->spec.layers[fold].epsilon};
     if ((rc = qat_graph_add(&m->graph, QAT_OP_CHANNEL_UNSCALE, 3, (qat_tensor *[]){conv, bn[0], bn[3]}, &ua, &conv)))
@@ -195,6 +196,7 @@ static qat_tflite_op tflite_op(const qat_layer_spec *l) {
   switch (l->type) {
   case QAT_LAYER_DEPTHWISE_CONV2D: return QAT_TFLITE_OP_DEPTHWISE_CONV_2D;
   case QAT_LAYER_DENSE: return QAT_TFLITE_OP_FULLY_CONNECTED;
+  case QAT_LAYER_CONV2D_TRANSPOSE: return QAT_TFLITE_OP_TRANSPOSE_CONV;
   default: return QAT_TFLITE_OP_CONV_2D;
   }
 }
@@ -212,6 +214,25 @@ static void set_options(const qat_layer_spec *l, qat_tflite_operator *op) {
   op->opt.dilation_h = l->dilation_rate[0];
   op->opt.dilation_w = l->dilation_rate[1];
   op->opt.depth_multiplier = is_depthwise(l) ? l->depth_multiplier : 1;
+}
+
+/* The operator's inputs: (input, weights, bias), or for TRANSPOSE_CONV (output_shape, weights,
+ * input, bias) with the output shape an int32 constant (batch 1, as the converter writes it
+ * for a model of batch 1). */
+static int op_inputs(qat_lowering *L, int li, int in_t, int wi, int bi, int *ins, int *n) {
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  if (!is_transpose(l)) {
+    ins[0] = in_t, ins[1] = wi, ins[2] = bi, *n = 3;
+    return QAT_OK;
+  }
+  int rank, dims[QAT_MAX_RANK], four = 4, si, rc;
+  lower_out_shape(L, li, &rank, dims);
+  const int32_t shape[4] = {1, dims[1], dims[2], dims[3]};
+  char name[QAT_NAME_MAX + 32];
+  snprintf(name, sizeof name, "%s/output_shape", l->name);
+  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 1, &four, shape, sizeof shape, &si))) return rc;
+  ins[0] = si, ins[1] = wi, ins[2] = in_t, ins[3] = bi, *n = 4;
+  return QAT_OK;
 }
 
 static qat_fold_layout fold_layout(const qat_layer_spec *l) {
@@ -297,8 +318,9 @@ static int lower_float(qat_lowering *L, int li, int in_t) {
   qat_tflite_op_init(&op, tflite_op(l));
   op.opt.activation = (qat_tflite_activation)act;
   set_options(l, &op);
-  int in[3] = {in_t, wi, bi};
-  if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_weights;
+  int in[4], n_in;
+  if ((rc = op_inputs(L, li, in_t, wi, bi, in, &n_in)) || (rc = lower_add_op(L->t, &op, n_in, in, out)))
+    goto free_weights;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_weights;
   if (fn_after && (rc = lower_function(L, li, l->activation, l->alpha, out, &out))) goto free_weights;
   /* Only these layers: others between li and end may belong to other operators. */
@@ -461,8 +483,10 @@ static int lower_integer(qat_lowering *L, int li, int in_t) {
   qat_tflite_op_init(&op, tflite_op(l));
   op.opt.activation = lower_fused_act(L, end, ofq);
   set_options(l, &op);
-  int in[3] = {in_t, wi, bi};
-  if ((rc = lower_add_op(L->t, &op, 3, in, out))) goto free_all;
+  /* 16x8 TRANSPOSE_CONV: the converter names the int64 bias and accumulator */
+  if (bias64 && is_transpose(l)) op.opt.quantized_bias_type = QAT_TFLITE_INT64;
+  int in[4], n_in;
+  if ((rc = op_inputs(L, li, in_t, wi, bi, in, &n_in)) || (rc = lower_add_op(L->t, &op, n_in, in, out))) goto free_all;
   if (softmax_after && (rc = lower_softmax(L, li, out, &out))) goto free_all;
   if (fn_after && (rc = lower_function(L, li, l->activation, l->alpha, out, &out))) goto free_all;
   for (int j = li; j <= end; j++)

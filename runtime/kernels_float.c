@@ -4,6 +4,7 @@
  *                                                      then ActivationFunctionWithMinMax(total
  *                                                      + bias)
  *   DEPTHWISE_CONV_2D  reference/depthwiseconv_float.h DepthwiseConv
+ *   TRANSPOSE_CONV     reference/transpose_conv.h      TransposeConv (scatter order, bias, clamp)
  *   FULLY_CONNECTED    reference/fully_connected.h     FullyConnected
  *   AVERAGE/MAX_POOL   reference/pooling.h             AveragePool (total / count), MaxPool
  *   SOFTMAX            reference/softmax.h             Softmax (float): exp((x - max) * beta),
@@ -32,6 +33,14 @@
 void rt_conv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                    const float *w, const float *bias, float *out) {
   RT_CONV_LOOP(g, b, in, w, out, float, F32_ACC, F32_DONE);
+}
+
+/* The scatter's per-element order (RT_TCONV_LOOP), then the bias where there is one (+ 0.0f
+ * would turn -0.0f into +0.0f) and ActivationFunctionWithMinMax. */
+#define TC_F32_DONE(o, oc, acc) (o)[oc] = rt_clampf(bias ? (acc) + bias[oc] : (acc), act_min, act_max)
+void rt_tconv_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                  const float *w, const float *bias, float *out) {
+  RT_TCONV_LOOP(g, b, in, w, out, float, F32_ACC, TC_F32_DONE);
 }
 
 void rt_dwconv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,

@@ -117,6 +117,23 @@ void rt_conv2d_hybrid(const rt_conv_geom *g, int per_channel, float act_min, flo
   RT_CONV_LOOP(g, b, qbuf, w, out, uint32_t, HY_ACC, HY_CONV_DONE);
 }
 
+/* HybridTransposeConv (reference/transpose_conv.h, read not copied): every product's integer
+ * (q - offset) * w becomes a float term times s_w[c] times the batch's input scale, added in
+ * the scatter's per-element order (RT_TCONV_LOOP); then the bias where there is one and the
+ * clamp. w_scales: one per output channel, or one for all (per_channel 0: the kernel expands
+ * it). */
+#define HY_TC_ACC(acc, x, w) \
+  acc += (float)(((int32_t)(x) - offsets[b]) * (int32_t)(w)) * w_scales[per_channel ? oc : 0] * scales[b]
+#define HY_TC_DONE(o, oc, acc) (o)[oc] = rt_clampf(bias ? (acc) + bias[oc] : (acc), act_min, act_max)
+void rt_tconv_hybrid(const rt_conv_geom *g, int per_channel, float act_min, float act_max, const float *in,
+                     const int8_t *w, const float *w_scales, const float *bias, float *out, int8_t *qbuf,
+                     float *scales, int32_t *offsets) {
+  const int64_t in_size = (int64_t)g->in_h * g->in_w * g->in_c;
+  for (int64_t b = 0; b < g->batches; b++)
+    rt_asymmetric_quantize(in + b * in_size, in_size, qbuf + b * in_size, &scales[b], &offsets[b]);
+  RT_TCONV_LOOP(g, b, qbuf, w, out, float, HY_TC_ACC, HY_TC_DONE);
+}
+
 void rt_dwconv2d_hybrid(const rt_conv_geom *g, float act_min, float act_max, const float *in, const int8_t *w,
                         const float *w_scales, const float *bias, float *out, int8_t *qbuf, float *scales,
                         int32_t *offsets) {

@@ -2,6 +2,7 @@
  * bit-exact with TensorFlow Lite's reference kernels (google-ai-edge/LiteRT, read, not copied):
  *   CONV_2D            reference/integer_ops/conv.h            ConvPerChannel<int64_t>
  *   DEPTHWISE_CONV_2D  reference/integer_ops/depthwise_conv.h  DepthwiseConvPerChannel (int16)
+ *   TRANSPOSE_CONV     reference/integer_ops/transpose_conv.h  TransposeConv (int16, int64 scratch)
  *   FULLY_CONNECTED    reference/integer_ops/fully_connected.h FullyConnected(PerChannel) with
  *                      int16 input, int8 weights, int64 bias; LiteRT's requantizes in double
  *                      like its int8 kernel (qat_rt_flavor), TFLM's with the 64-bit multiplier
@@ -37,6 +38,13 @@ static inline int32_t requant64(const rt_requant *q, int64_t oc, int64_t acc) {
 void rt_conv2d_i16(const rt_conv_geom *g, const rt_requant *q, const int16_t *in, const int8_t *w,
                    const int64_t *bias, int16_t *out) {
   RT_CONV_LOOP(g, b, in, w, out, int64_t, I16_ACC, I16_DONE);
+}
+
+/* reference_integer_ops::TransposeConv for int16: int64 sums, int64 bias, the 64-bit
+ * requantization (zero points are 0 in 16x8). */
+void rt_tconv_i16(const rt_conv_geom *g, const rt_requant *q, const int16_t *in, const int8_t *w,
+                  const int64_t *bias, int16_t *out) {
+  RT_TCONV_LOOP(g, b, in, w, out, int64_t, I16_ACC, I16_DONE);
 }
 
 /* The reference int16 depthwise kernel applies no input or output offset at all (zero points

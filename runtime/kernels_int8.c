@@ -1,6 +1,7 @@
 /* Integer kernels, bit-exact with TensorFlow Lite's reference kernels (read, not copied):
  *   CONV_2D            reference/integer_ops/conv.h            ConvPerChannel
  *   DEPTHWISE_CONV_2D  reference/integer_ops/depthwise_conv.h  DepthwiseConvPerChannel
+ *   TRANSPOSE_CONV     reference/integer_ops/transpose_conv.h  TransposeConv (int32 scratch)
  *   FULLY_CONNECTED    reference/integer_ops/fully_connected.h FullyConnected(PerChannel):
  *                      LiteRT's version requantizes in double, (int32)round(acc * s_in * s_w /
  *                      s_out); TFLM's with MultiplyByQuantizedMultiplier (qat_rt_flavor)
@@ -43,6 +44,13 @@ static inline int8_t requant_i8(const rt_requant *q, uint32_t acc, int oc) {
 static void conv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
                              const int8_t *w, const int32_t *bias, int8_t *out) {
   RT_CONV_LOOP(g, b, in, w, out, uint32_t, I8_ACC, I8_DONE);
+}
+
+/* reference_integer_ops::TransposeConv: int32 sums of (x + offset) * w, bias, per-channel
+ * requantization (RT_TCONV_LOOP's gather gives the same wrapped sums). */
+void rt_tconv_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                 const int32_t *bias, int8_t *out) {
+  RT_TCONV_LOOP(g, b, in, w, out, uint32_t, I8_ACC, I8_DONE);
 }
 
 static void dwconv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,

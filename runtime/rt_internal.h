@@ -184,6 +184,10 @@ void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, 
                   const int32_t *bias, int8_t *out);
 void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                     const int32_t *bias, int8_t *out);
+/* TRANSPOSE_CONV: geometry as a conv's with in_* the op's input and out_* its output, filter
+ * [out_c, k_h, k_w, in_c] (the three types). */
+void rt_tconv_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                 const int32_t *bias, int8_t *out);
 void rt_fc_i8(int batches, int accum_depth, int out_depth, const rt_requant *q, const int8_t *in,
               const int8_t *w, const int32_t *bias, int8_t *out);
 /* Returns -1 when a row's sum of exponentials leaves the range of the reference kernel's
@@ -227,6 +231,8 @@ void rt_conv2d_i16(const rt_conv_geom *g, const rt_requant *q, const int16_t *in
                    const int64_t *bias, int16_t *out);
 void rt_dwconv2d_i16(const rt_conv_geom *g, const rt_requant *q, const int16_t *in,
                      const int8_t *w, const int64_t *bias, int16_t *out);
+void rt_tconv_i16(const rt_conv_geom *g, const rt_requant *q, const int16_t *in, const int8_t *w,
+                  const int64_t *bias, int16_t *out);
 void rt_fc_i16(int batches, int accum_depth, int out_depth, const rt_requant *q,
                const int16_t *in, const int8_t *w, const int64_t *bias, int16_t *out);
 /* SOFTMAX int16: the two 513-entry tables (built once at load), LUTLookup, and the kernel
@@ -251,6 +257,11 @@ void rt_asymmetric_quantize(const float *x, int64_t n, int8_t *q, float *scale, 
 void rt_conv2d_hybrid(const rt_conv_geom *g, int per_channel, float act_min, float act_max, const float *in,
                       const int8_t *w, const float *w_scales, const float *bias, float *out, int8_t *qbuf,
                       float *scales, int32_t *offsets);
+/* Hybrid TRANSPOSE_CONV: the input quantized asymmetrically per batch (transpose_conv.cc
+ * EvalHybrid); per_channel 0: one weight scale for every channel. */
+void rt_tconv_hybrid(const rt_conv_geom *g, int per_channel, float act_min, float act_max, const float *in,
+                     const int8_t *w, const float *w_scales, const float *bias, float *out, int8_t *qbuf,
+                     float *scales, int32_t *offsets);
 void rt_dwconv2d_hybrid(const rt_conv_geom *g, float act_min, float act_max, const float *in, const int8_t *w,
                         const float *w_scales, const float *bias, float *out, int8_t *qbuf, float *scales,
                         int32_t *offsets);
@@ -259,6 +270,8 @@ void rt_conv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const fl
                    const float *w, const float *bias, float *out);
 void rt_dwconv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                      const float *w, const float *bias, float *out);
+void rt_tconv_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                  const float *w, const float *bias, float *out);
 void rt_fc_f32(int batches, int accum_depth, int out_depth, float act_min, float act_max,
                const float *in, const float *w, const float *bias, float *out);
 int rt_avgpool_f32(const rt_pool_geom *g, float act_min, float act_max, const float *in,

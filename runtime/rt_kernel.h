@@ -99,6 +99,37 @@ static inline int32_t rt_requant_double(int64_t acc, double eff) {
         DONE((out) + pix_ * (g)->out_c, oc, acc);                                           \
       })
 
+/* TRANSPOSE_CONV's loops (filter [out_c, kh, kw, in_c]). The reference kernels
+ * (reference/transpose_conv.h, reference/integer_ops/transpose_conv.h) scatter: for each input
+ * pixel in (iy, ix, ic) order, every tap adds input * filter into its output element. Each
+ * output element therefore receives its products in (iy, ix, ic) order, at most one per input
+ * element; gathering them per output element in that order gives the same float sums and, for
+ * the wrapping or exact integer sums, the same integers, with no scratch buffer. ACC and DONE
+ * as for RT_CONV_LOOP. */
+#define RT_TCONV_LOOP(g, b, in, w, out, ACC_T, ACC, DONE)                                         \
+  for (int64_t b = 0; b < (g)->batches; b++)                                                      \
+    for (int64_t oy_ = 0; oy_ < (g)->out_h; oy_++)                                                \
+      for (int64_t ox_ = 0; ox_ < (g)->out_w; ox_++) {                                            \
+        const int64_t pix_ = ((b) * (g)->out_h + oy_) * (g)->out_w + ox_;                         \
+        const int64_t ty_ = oy_ + (g)->pad_h, tx_ = ox_ + (g)->pad_w; /* = i * stride + tap */    \
+        const int64_t ly_ = ty_ - (g)->k_h + 1, lx_ = tx_ - (g)->k_w + 1;                         \
+        const int64_t y0_ = ly_ <= 0 ? 0 : (ly_ + (g)->stride_h - 1) / (g)->stride_h;             \
+        const int64_t x0_ = lx_ <= 0 ? 0 : (lx_ + (g)->stride_w - 1) / (g)->stride_w;             \
+        const int64_t y1_ = ty_ / (g)->stride_h < (g)->in_h - 1 ? ty_ / (g)->stride_h : (g)->in_h - 1; \
+        const int64_t x1_ = tx_ / (g)->stride_w < (g)->in_w - 1 ? tx_ / (g)->stride_w : (g)->in_w - 1; \
+        for (int oc = 0; oc < (g)->out_c; oc++) {                                                 \
+          ACC_T acc = 0;                                                                          \
+          for (int64_t iy_ = y0_; iy_ <= y1_; iy_++)                                              \
+            for (int64_t ix_ = x0_; ix_ <= x1_; ix_++) {                                          \
+              const int64_t at_ = (((b) * (g)->in_h + iy_) * (g)->in_w + ix_) * (g)->in_c;        \
+              const int64_t wi_ = ((oc * (int64_t)(g)->k_h + ty_ - iy_ * (g)->stride_h) * (g)->k_w + \
+                                   tx_ - ix_ * (g)->stride_w) * (g)->in_c;                        \
+              for (int ic_ = 0; ic_ < (g)->in_c; ic_++) ACC(acc, (in)[at_ + ic_], (w)[wi_ + ic_]); \
+            }                                                                                     \
+          DONE((out) + pix_ * (g)->out_c, oc, acc);                                               \
+        }                                                                                         \
+      }
+
 /* Every pooling window (pooling.h): output index oi of channel c, and the window clipped to
  * the image, rows [fy0, fy1) and columns [fx0, fx1) from the input position (y0, x0). */
 #define RT_FOR_EACH_POOL_WINDOW(g, b, y0, x0, fy0, fy1, fx0, fx1, c, oi, ...)       \

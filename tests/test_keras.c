@@ -529,10 +529,25 @@ static void test_bad_h5(void **state) {
   expect_fail(p, NULL, QAT_ERR_UNSUPPORTED, "layer 'lstm' (LSTM): class 'LSTM' is not supported", "Conv2D");
   make_h5(p,
           "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
-          "{\"name\": \"in\", \"batch_shape\": [null, 6, 6, 1]}}, {\"class_name\": \"Conv2D\", \"config\": "
+          "{\"name\": \"in\", \"batch_shape\": [null, 6, 6, 1]}}, {\"class_name\": \"Conv2DTranspose\", \"config\": "
           "{\"name\": \"conv\", \"filters\": 4, \"kernel_size\": 3, \"dilation_rate\": 2}}]}}",
           good, 2);
-  expect_fail(p, NULL, QAT_ERR_UNSUPPORTED, "layer 'conv' (Conv2D): dilation_rate [2, 2]", NULL);
+  /* Conv2D and DepthwiseConv2D take a dilation (tests/fixtures/layers15/dilated); a transposed one not */
+  expect_fail(p, NULL, QAT_ERR_UNSUPPORTED, "layer 'conv' (Conv2DTranspose): dilation_rate [2, 2]", NULL);
+  /* Conv2DTranspose: output sizes from the strides and padding alone, no dilation */
+  make_h5(p,
+          "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+          "{\"name\": \"in\", \"batch_shape\": [null, 6, 6, 1]}}, {\"class_name\": \"Conv2DTranspose\", \"config\": "
+          "{\"name\": \"up\", \"filters\": 4, \"kernel_size\": 3, \"strides\": 2, \"output_padding\": [1, 1]}}]}}",
+          good, 2);
+  expect_fail(p, NULL, QAT_ERR_UNSUPPORTED, "layer 'up' (Conv2DTranspose): output_padding is not supported", NULL);
+  make_h5(p,
+          "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+          "{\"name\": \"in\", \"batch_shape\": [null, 6, 6, 1]}}, {\"class_name\": \"Conv2DTranspose\", \"config\": "
+          "{\"name\": \"up\", \"filters\": 4, \"kernel_size\": 3, \"output_padding\": null, "
+          "\"dilation_rate\": [2, 2]}}]}}",
+          good, 2);
+  expect_fail(p, NULL, QAT_ERR_UNSUPPORTED, "layer 'up' (Conv2DTranspose): dilation_rate [2, 2]", NULL);
   make_h5(p,
           "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
           "{\"name\": \"in\", \"batch_shape\": [null, 6, 6, 1]}}, {\"class_name\": \"Conv2D\", \"config\": "

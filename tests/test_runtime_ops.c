@@ -416,6 +416,116 @@ static void test_squeeze_expand_pack(void **state) {
   free(tm);
 }
 
+/* ---- TRANSPOSE_CONV ------------------------------------------------------------------------- */
+
+/* A TRANSPOSE_CONV model: output_shape, filter w [oc, kh, kw, ic], input x [1, ih, iw, ic],
+ * bias b (NULL: none), output [1, oh, ow, oc]; tensors in order shape, w, x, [b], y. */
+static tb_model *tconv_model(int type, int wtype, int btype, const int32_t *oshape, const int32_t *wd,
+                             const void *w, size_t wbytes, const int32_t *xd, const void *b, size_t bbytes) {
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int32_t four[1] = {4}, bd[1] = {wd[0]};
+  const int s = tb_tensor_add(tm, "output_shape", I32, 1, four, oshape, 4 * sizeof(int32_t));
+  const int wt = tb_tensor_add(tm, "w", wtype, 4, wd, w, wbytes);
+  const int x = tb_tensor_add(tm, "x", type, 4, xd, NULL, 0);
+  const int bt = b ? tb_tensor_add(tm, "b", btype, 1, bd, b, bbytes) : -1;
+  const int y = tb_tensor_add(tm, "y", type, 4, oshape, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_TRANSPOSE_CONV, b ? 4 : 3, (int32_t[]){s, wt, x, bt}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  return tm;
+}
+
+static void test_transpose_conv(void **state) {
+  (void)state;
+  /* float32, x [[1, 2], [3, 4]], w [[1, -2], [3, -4]] (one channel), stride 1 VALID: each
+   * output sums the taps landing on it, out[oy][ox] = sum x[iy][ix] w[oy-iy][ox-ix]:
+   *   [[1, -2+2, -4], [3+3, -4+6-6+4, -8-8], [9, -12+12, -16]], + 0.5, fused RELU. */
+  const float fx[4] = {1, 2, 3, 4}, fw[4] = {1, -2, 3, -4}, fb[1] = {0.5f};
+  const int32_t xd[4] = {1, 2, 2, 1}, wd[4] = {1, 2, 2, 1}, od[4] = {1, 3, 3, 1};
+  tb_model *tm = tconv_model(F32, F32, F32, od, wd, fw, sizeof fw, xd, fb, sizeof fb);
+  tm->ops[0].padding = 1; /* VALID */
+  tm->ops[0].stride_w = tm->ops[0].stride_h = 1;
+  tm->ops[0].act = 1;
+  qat_rt_model *m = load_built(tm);
+  const float want[9] = {1.5f, 0.5f, 0.0f, 6.5f, 0.5f, 0.0f, 9.5f, 0.5f, 0.0f};
+  assert_f32(run(m, 1, (const void *[]){fx}), want, 9);
+  qat_rt_model_free(m);
+  free(tm);
+  /* SAME with an even kernel keeps 2x2: the padding ((2-1)*1 + 2 - 2) / 2 = 0 puts the odd
+   * row and column at the end, so the output is the VALID one's top-left corner, no bias. */
+  const int32_t os[4] = {1, 2, 2, 1};
+  tm = tconv_model(F32, F32, F32, os, wd, fw, sizeof fw, xd, NULL, 0);
+  tm->ops[0].padding = 0; /* SAME */
+  tm->ops[0].stride_w = tm->ops[0].stride_h = 1;
+  m = load_built(tm);
+  const float want_same[4] = {1, 0, 6, 0};
+  assert_f32(run(m, 1, (const void *[]){fx}), want_same, 4);
+  qat_rt_model_free(m);
+  tm->t[3].dims[2] = 3; /* y (no bias): the stored output no longer matches output_shape */
+  expect_refused(tm, QAT_ERR_FORMAT, "the op computes [1,2,2,1]");
+  free(tm);
+
+  /* int8: x [1, 1, 2, 1] q [1, 5] (scale 0.5, zp -1: 1.0, 3.0), w [2, 1, 2, 1] per channel
+   * q [[4, -8], [2, 6]] (scales 0.25, 0.5: [1, -2], [1, 3]), bias q [2, -2] (scales 0.125,
+   * 0.25: 0.25, -0.5), stride 2 VALID -> [1, 1, 4, 2], output scale 0.125, zp 3, fused RELU.
+   * Accumulators (x - zp) * w: channel 0 [2*4, 2*-8, 6*4, 6*-8] + 2 = [10, -14, 26, -46],
+   * channel 1 [2*2, 2*6, 6*2, 6*6] - 2 = [2, 10, 10, 34]; multipliers 0.125 / 0.125 = 1 and
+   * 0.25 / 0.125 = 2 (exact: 2^30 with shifts 1 and 2), + 3: [13, -11, 29, -43] and
+   * [7, 23, 23, 71]; RELU clamps at the zero point 3. */
+  const int8_t qx[2] = {1, 5}, qw[4] = {4, -8, 2, 6};
+  const int32_t qb[2] = {2, -2}, qxd[4] = {1, 1, 2, 1}, qwd[4] = {2, 1, 2, 1}, qod[4] = {1, 1, 4, 2};
+  tm = tconv_model(I8, I8, I32, qod, qwd, qw, sizeof qw, qxd, qb, sizeof qb);
+  tm->ops[0].padding = 1;
+  tm->ops[0].stride_w = tm->ops[0].stride_h = 2;
+  tm->ops[0].act = 1;
+  tb_quant(tm, 1, 2, (const float[]){0.25f, 0.5f}, (const int64_t[]){0, 0}, 0);
+  tb_quant1(tm, 2, 0.5f, -1);
+  tb_quant(tm, 3, 2, (const float[]){0.125f, 0.25f}, (const int64_t[]){0, 0}, 0);
+  tb_quant1(tm, 4, 0.125f, 3);
+  m = load_built(tm);
+  const int8_t want8[8] = {13, 7, 3, 23, 29, 23, 3, 71};
+  assert_i8(run(m, 1, (const void *[]){qx}), want8, 8);
+  qat_rt_model_free(m);
+  free(tm);
+
+  /* 16x8: the same with int16 x q [2, 6] (scale 0.5, zp 0), int64 bias, output zp 0, no
+   * activation: [10, -14, 26, -46] and 2 * [2, 10, 10, 34]. */
+  const int16_t hx[2] = {2, 6};
+  const int64_t hb[2] = {2, -2};
+  tm = tconv_model(I16, I8, I64, qod, qwd, qw, sizeof qw, qxd, hb, sizeof hb);
+  tm->ops[0].padding = 1;
+  tm->ops[0].stride_w = tm->ops[0].stride_h = 2;
+  tb_quant(tm, 1, 2, (const float[]){0.25f, 0.5f}, (const int64_t[]){0, 0}, 0);
+  tb_quant1(tm, 2, 0.5f, 0);
+  tb_quant(tm, 3, 2, (const float[]){0.125f, 0.25f}, (const int64_t[]){0, 0}, 0);
+  tb_quant1(tm, 4, 0.125f, 0);
+  m = load_built(tm);
+  const int16_t want16[8] = {10, 4, -14, 20, 26, 20, -46, 68};
+  const int16_t *got16 = run(m, 1, (const void *[]){hx});
+  for (int i = 0; i < 8; i++)
+    if (got16[i] != want16[i]) fail_msg("int16 element %d: got %d, want %d", i, got16[i], want16[i]);
+  qat_rt_model_free(m);
+  free(tm);
+
+  /* dynamic range: float x [0.5, 255/128] quantized asymmetrically per batch (range [0,
+   * 1.9921875]: scale 1/128, zero point -128, q - zp = [64, 255]), the int8 filter above with
+   * its scales, float bias [0.25, -0.5]; each output takes one product (stride 2, 2-wide
+   * filter), (q - zp) * w * s_w * s: channel 0 [0.5, -1, 1.9921875, -3.984375] + 0.25,
+   * channel 1 [0.5, 1.5, 1.9921875, 5.9765625] - 0.5. */
+  const float yx[2] = {0.5f, 1.9921875f}, yb[2] = {0.25f, -0.5f};
+  tm = tconv_model(F32, I8, F32, qod, qwd, qw, sizeof qw, qxd, yb, sizeof yb);
+  tm->ops[0].padding = 1;
+  tm->ops[0].stride_w = tm->ops[0].stride_h = 2;
+  tb_quant(tm, 1, 2, (const float[]){0.25f, 0.5f}, (const int64_t[]){0, 0}, 0);
+  m = load_built(tm);
+  const float wanth[8] = {0.75f, 0.0f, -0.75f, 1.0f, 2.2421875f, 1.4921875f, -3.734375f, 5.4765625f};
+  assert_f32(run(m, 1, (const void *[]){yx}), wanth, 8);
+  qat_rt_model_free(m);
+  /* the input must be the one the convolution back from the output gives (TFLite's Eval) */
+  tm->t[2].dims[2] = 3;
+  expect_refused(tm, QAT_ERR_FORMAT, "a 1x3 input cannot give the 1x4 output");
+  free(tm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mul),
@@ -425,6 +535,7 @@ int main(void) {
       cmocka_unit_test(test_pad_concat),
       cmocka_unit_test(test_shape_slice_pack_reshape),
       cmocka_unit_test(test_squeeze_expand_pack),
+      cmocka_unit_test(test_transpose_conv),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

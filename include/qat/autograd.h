@@ -32,6 +32,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
  * attrs.custom names the op's qat_op_info, so the engine knows nothing of what it computes. */
 #define QAT_OPS(X)                              \
   X(CONV2D, conv2d)                             \
+  X(CONV2D_TRANSPOSE, conv2d_transpose)         \
   X(DEPTHWISE_CONV2D, depthwise_conv2d)         \
   X(DENSE, dense)                               \
   X(MAX_POOL2D, max_pool2d)                     \
@@ -100,7 +101,7 @@ typedef struct qat_op_attrs {
 } qat_op_attrs;
 
 /* Inputs by op (optional ones may be absent: n_inputs says):
- *   conv2d, depthwise_conv2d, dense: x, weights, [bias]
+ *   conv2d, conv2d_transpose, depthwise_conv2d, dense: x, weights, [bias]
  *   batch_norm: x, gamma, beta, running_mean, running_var (the last two are state, no grad)
  *   bn_fold_weights: weights, gamma, running_var   -> weights * gamma / sqrt(var + eps) per channel
  *   channel_unscale: x, gamma, running_var         -> x * sqrt(var + eps) / gamma on the last axis

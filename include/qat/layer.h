@@ -91,6 +91,7 @@ typedef enum qat_kernel_layout {
   QAT_KERNEL_HWIO, /* Conv2D [H,W,I,O] -> OHWI */
   QAT_KERNEL_HWCM, /* DepthwiseConv2D [H,W,C,M] -> [1,H,W,C*M] (the same bytes) */
   QAT_KERNEL_IO,   /* Dense [in,out] -> [out,in] */
+  QAT_KERNEL_HWOI, /* Conv2DTranspose [H,W,O,I] -> [O,H,W,I] (TRANSPOSE_CONV's filter) */
 } qat_kernel_layout;
 
 /* A Keras layer config being read (keras/json_model.c implements it). Absent or null keys give

@@ -36,7 +36,8 @@
   X(SOFTMAX, softmax) \
   X(CONCATENATE, concatenate)                         \
   X(UP_SAMPLING2D, up_sampling2d)                     \
-  X(SEPARABLE_CONV2D, separable_conv2d)
+  X(SEPARABLE_CONV2D, separable_conv2d)               \
+  X(CONV2D_TRANSPOSE, conv2d_transpose)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,

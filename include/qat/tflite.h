@@ -44,7 +44,8 @@
   X(ADD) X(AVERAGE_POOL_2D) X(CONV_2D) X(DEPTHWISE_CONV_2D) X(DEQUANTIZE) X(FULLY_CONNECTED) \
   X(MAX_POOL_2D) X(RELU) X(RELU6) X(RESHAPE) X(SOFTMAX) X(MEAN) X(REDUCE_MAX) X(QUANTIZE) \
   X(LOGISTIC) X(TANH) X(MUL) X(HARD_SWISH) X(LEAKY_RELU) X(ELU) \
-  X(CONCATENATION) X(RESIZE_BILINEAR) X(RESIZE_NEAREST_NEIGHBOR) X(SUB) X(PAD) X(STRIDED_SLICE)
+  X(CONCATENATION) X(RESIZE_BILINEAR) X(RESIZE_NEAREST_NEIGHBOR) X(SUB) X(PAD) X(STRIDED_SLICE) \
+  X(TRANSPOSE_CONV)
 
 #define QAT_TFLITE_TYPE_ALIAS_(name) QAT_TFLITE_##name = QAT_TFLITE_TYPE_##name,
 typedef enum qat_tflite_type { QAT_TFLITE_WRITTEN_TYPES(QAT_TFLITE_TYPE_ALIAS_) } qat_tflite_type;
@@ -88,16 +89,16 @@ typedef struct qat_tflite_tensor {
 /* Options of every op qat writes. Each op reads only its own fields (listed with the op);
  * qat_tflite_op_init() sets the schema's defaults. */
 typedef struct qat_tflite_options {
-  qat_tflite_padding padding;          /* CONV_2D, DEPTHWISE_CONV_2D, pools */
-  int stride_w, stride_h;              /* CONV_2D, DEPTHWISE_CONV_2D, pools */
+  qat_tflite_padding padding;          /* CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, pools */
+  int stride_w, stride_h;              /* CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, pools */
   int filter_w, filter_h;              /* pools */
   int dilation_w, dilation_h;          /* CONV_2D, DEPTHWISE_CONV_2D (default 1) */
   int depth_multiplier;                /* DEPTHWISE_CONV_2D */
-  qat_tflite_activation activation;    /* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, pools, ADD, MUL,
-                                          CONCATENATION */
+  qat_tflite_activation activation;    /* CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, FULLY_CONNECTED, pools,
+                                          ADD, MUL, CONCATENATION */
   int keep_num_dims;                   /* FULLY_CONNECTED */
   int asymmetric_quantize_inputs;      /* FULLY_CONNECTED (hybrid) */
-  qat_tflite_type quantized_bias_type; /* CONV_2D, FULLY_CONNECTED: FLOAT32 (0) = not set */
+  qat_tflite_type quantized_bias_type; /* CONV_2D, TRANSPOSE_CONV, FULLY_CONNECTED: FLOAT32 (0) = not set */
   int keep_dims;                       /* MEAN, REDUCE_MAX */
   int axis;                            /* CONCATENATION */
   int align_corners, half_pixel_centers; /* RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR */

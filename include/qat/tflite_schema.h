@@ -113,7 +113,7 @@ enum { QAT_TFLITE_UNIONS(QAT_TFLITE_UNION_ENUM_) QAT_TFLITE_NUM_UNIONS };
   X(MulOptions, 21) X(PadOptions, 22) X(SubOptions, 28) \
   X(SqueezeOptions, 30) X(StridedSliceOptions, 32) X(MaximumMinimumOptions, 39) \
   X(PadV2Options, 43) X(ExpandDimsOptions, 52) X(ShapeOptions, 55) X(PackOptions, 59) \
-  X(LeakyReluOptions, 75) X(HardSwishOptions, 91)
+  X(LeakyReluOptions, 75) X(HardSwishOptions, 91) X(TransposeConvOptions, 49)
 #define QAT_TFLITE_OPTIONS_ENUM_(table, id) QAT_TFLITE_OPTIONS_##table = id,
 enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTIONS_ENUM_) };
 #undef QAT_TFLITE_OPTIONS_ENUM_
@@ -135,7 +135,7 @@ enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTION
   X(DequantizeOptions) X(ConcatenationOptions) X(MulOptions) X(PadOptions) X(SubOptions) \
   X(SqueezeOptions) X(StridedSliceOptions) X(MaximumMinimumOptions) X(PadV2Options) \
   X(ExpandDimsOptions) X(ShapeOptions) X(PackOptions) X(LeakyReluOptions) X(HardSwishOptions) \
-  X(ResizeBilinearOptions) X(ResizeNearestNeighborOptions)
+  X(ResizeBilinearOptions) X(ResizeNearestNeighborOptions) X(TransposeConvOptions)
 #define QAT_TFLITE_TABLE_ENUM_(name) QAT_TFLITE_T(name),
 enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
 #undef QAT_TFLITE_TABLE_ENUM_
@@ -255,6 +255,10 @@ enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
 #define QAT_TFLITE_FIELDS_ResizeBilinearOptions(F) \
   F(ResizeBilinearOptions, new_height, S4, 0) F(ResizeBilinearOptions, new_width, S4, 0) \
   F(ResizeBilinearOptions, align_corners, S1, 0) F(ResizeBilinearOptions, half_pixel_centers, S1, 0)
+#define QAT_TFLITE_FIELDS_TransposeConvOptions(F) \
+  F(TransposeConvOptions, padding, S1, 0) F(TransposeConvOptions, stride_w, S4, 0) \
+  F(TransposeConvOptions, stride_h, S4, 0) F(TransposeConvOptions, fused_activation_function, S1, 0) \
+  F(TransposeConvOptions, quantized_bias_type, S1, 0)
 #define QAT_TFLITE_FIELDS_ResizeNearestNeighborOptions(F) \
   F(ResizeNearestNeighborOptions, align_corners, S1, 0) \
   F(ResizeNearestNeighborOptions, half_pixel_centers, S1, 0)

@@ -9,8 +9,9 @@ OUT_DIR/inception.keras  an Inception-style classifier (Keras 3 archive): a Conv
                          (the second along channels written as axis 3), GlobalAveragePooling2D,
                          Dense logits
 OUT_DIR/unet.h5          a small U-Net-like model (legacy HDF5): an encoder of two conv + pool
-                         stages, a decoder of UpSampling2D (nearest, then bilinear) joined to
-                         the encoder's features by Concatenate (skip connections), and a
+                         stages, a decoder of UpSampling2D (nearest, then bilinear) and a strided
+                         Conv2DTranspose (SAME, ReLU) joined to the encoder's features by
+                         Concatenate (skip connections), a VALID Conv2DTranspose-BN-ReLU, and a
                          classification head (GlobalAveragePooling2D, Dense)
 OUT_DIR/xception.keras, xception_h5.h5  an Xception-style classifier (both formats): a strided
                          Conv-BN-ReLU stem, SeparableConv2D-BN-ReLU, SeparableConv2D (depth_multiplier
@@ -83,11 +84,17 @@ def unet():
     p2 = layers.MaxPooling2D(2, name="pool2")(e2)
     mid = layers.Conv2D(16, 3, padding="same", activation="relu", name="mid")(p2)
     u2 = layers.UpSampling2D(2, name="up2")(mid)
-    d2 = layers.Concatenate(name="skip2")([u2, e2])
+    # learned upsampling beside the nearest one: a strided Conv2DTranspose (SAME, fused ReLU)
+    t2 = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="up2t")(mid)
+    d2 = layers.Concatenate(name="skip2")([u2, t2, e2])
     d2 = layers.Conv2D(12, 3, padding="same", activation="relu", name="dec2")(d2)
     u1 = layers.UpSampling2D((2, 2), interpolation="bilinear", name="up1")(d2)
     d1 = layers.Concatenate(name="skip1")([u1, e1])
     d1 = layers.Conv2D(8, 3, padding="same", activation="relu", name="dec1")(d1)
+    # a VALID Conv2DTranspose with a batch norm folded into it and a ReLU after (16 -> 17)
+    d1 = layers.Conv2DTranspose(8, 2, padding="valid", use_bias=False, name="dect")(d1)
+    d1 = layers.BatchNormalization(name="dect_bn")(d1)
+    d1 = layers.ReLU(name="dect_relu")(d1)
     x = layers.GlobalAveragePooling2D(name="gap")(d1)
     x = layers.Dense(10, name="logits")(x)
     return keras.Model(inp, x, name="unet")

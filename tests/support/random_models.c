@@ -881,6 +881,69 @@ static void resize(int idx, int type, int bilinear) {
   free(m);
 }
 
+/* TRANSPOSE_CONV (kind 0 float32, 1 int8 per channel, 2 16x8 with int64 bias, 3 hybrid: float
+ * input, int8 filter per channel or per tensor): batch 1-2, a filter [OC, K, KW, C], strides
+ * 1-3, SAME (out = in * s) or VALID (out = (in - 1) * s + k), a random fused activation
+ * (version 4), a bias three times in four. */
+static void tconv(int idx, int kind) {
+  tb_model *m = calloc(1, sizeof *m);
+  const int Bt = ri(1, 2), H = ri(1, 6), Wd = ri(1, 6), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
+            pad = ri(0, 1), OC = ri(1, 6), has_b = ri(0, 3) != 0, a = act(ri(0, 2));
+  const int per_tensor = kind == 3 && ri(0, 2) == 0;
+  const int OH = pad == 0 ? H * S : (H - 1) * S + K, OW = pad == 0 ? Wd * S : (Wd - 1) * S + KW;
+  const int32_t din[4] = {Bt, H, Wd, C}, dw[4] = {OC, K, KW, C}, db[1] = {OC}, dout[4] = {Bt, OH, OW, OC},
+                four[1] = {4};
+  const size_t nw = (size_t)OC * K * KW * C;
+  for (size_t i = 0; i < nw; i++) {
+    W8[i] = (int8_t)ri(-127, 127);
+    WF[i] = rf(-1, 1);
+  }
+  const int i16 = kind == 2, fx = kind == 0 || kind == 3; /* float activations */
+  float sin = i16 ? rf(1e-4f, 1e-3f) : rf(0.01f, 0.1f), sout = i16 ? rf(2e-3f, 2e-2f) : rf(0.5f, 4.0f), ws[64],
+        bs[64];
+  int64_t z[64] = {0};
+  for (int c = 0; c < OC; c++) {
+    ws[c] = per_tensor && c ? ws[0] : rf(0.001f, 0.02f);
+    bs[c] = sin * ws[c];
+    B32[c] = ri(-3000, 3000);
+    B64[c] = (int64_t)ri(-3000000, 3000000);
+    WF[nw + c] = rf(-1, 1);
+  }
+  static int32_t shape[4];
+  for (int d = 0; d < 4; d++) shape[d] = dout[d];
+  const int act_type = kind == 0 || kind == 3 ? F32 : i16 ? I16 : I8;
+  int s = tb_tensor_add(m, "output_shape", I32, 1, four, shape, sizeof shape);
+  int w = tb_tensor_add(m, "w", kind == 0 ? F32 : I8, 4, dw, kind == 0 ? (void *)WF : (void *)W8,
+                        nw * (kind == 0 ? 4 : 1));
+  int x = tb_tensor_add(m, "x", act_type, 4, din, NULL, 0);
+  int b = -1;
+  if (has_b)
+    b = fx ? tb_tensor_add(m, "b", F32, 1, db, WF + nw, (size_t)OC * 4)
+           : tb_tensor_add(m, "b", i16 ? I64 : I32, 1, db, i16 ? (void *)B64 : (void *)B32, (size_t)OC * (i16 ? 8 : 4));
+  int y = tb_tensor_add(m, "y", act_type, 4, dout, NULL, 0);
+  if (kind != 0) tb_quant(m, w, per_tensor ? 1 : OC, ws, z, 0);
+  if (kind == 1 || kind == 2) {
+    tb_quant1(m, x, sin, i16 ? 0 : ri(-20, 20));
+    if (has_b) tb_quant(m, b, OC, bs, z, 0);
+    tb_quant1(m, y, sout, i16 ? 0 : ri(-10, 10));
+  }
+  tb_op *op =
+      tb_op_add(m, QAT_TFLITE_BUILTIN_TRANSPOSE_CONV, has_b ? 4 : 3, (int32_t[]){s, w, x, b}, 1, (int32_t[]){y});
+  op->version = a ? 4 : has_b || i16 ? 3 : kind ? 2 : 1;
+  op->padding = pad;
+  op->stride_w = op->stride_h = S;
+  op->act = a;
+  m->n_in = 1;
+  m->in[0] = x;
+  m->n_out = 1;
+  m->out[0] = y;
+  static const char *const kinds[4] = {"f32", "i8", "i16", "hybrid"};
+  char name[64];
+  snprintf(name, sizeof name, "transpose_conv_%s_%d", kinds[kind], idx);
+  save(m, name);
+  free(m);
+}
+
 /* QUANTIZE as a requantization (a Concatenate's input moved to the shared scale): int8 -> int8
  * and int16 -> int16 / int8 with random scales (int16 zero points 0). */
 static void requantize(int idx, int in_type, int out_type) {
@@ -972,6 +1035,8 @@ int tb_write_random_models(const char *dir, int n) {
     requantize(i, I16, I16);
     requantize(i, I16, I8);
   }
+  for (int i = 0; i < n; i++)
+    for (int kind = 0; kind < 4; kind++) tconv(i, kind);
   if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
   return gen_failed ? 1 : 0;
 }

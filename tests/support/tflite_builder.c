@@ -76,6 +76,14 @@ static qat_fb_off write_options(qat_fb_builder *b, const tb_op *op, int *type) {
       qat_fb_add_scalar_i32(b, QAT_TFLITE_Conv2DOptions_dilation_w_factor, op->dil_w ? op->dil_w : 1, 1);
       qat_fb_add_scalar_i32(b, QAT_TFLITE_Conv2DOptions_dilation_h_factor, op->dil_h ? op->dil_h : 1, 1);
       break;
+    case QAT_TFLITE_BUILTIN_TRANSPOSE_CONV:
+      t = QAT_TFLITE_OPTIONS_TransposeConvOptions;
+      qat_fb_start_table(b, QAT_TFLITE_TransposeConvOptions__COUNT);
+      qat_fb_add_scalar_i8(b, QAT_TFLITE_TransposeConvOptions_padding, (int8_t)op->padding, 0);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_TransposeConvOptions_stride_w, op->stride_w, 0);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_TransposeConvOptions_stride_h, op->stride_h, 0);
+      qat_fb_add_scalar_i8(b, QAT_TFLITE_TransposeConvOptions_fused_activation_function, (int8_t)op->act, 0);
+      break;
     case QAT_TFLITE_BUILTIN_DEPTHWISE_CONV_2D:
       t = QAT_TFLITE_OPTIONS_DepthwiseConv2DOptions;
       qat_fb_start_table(b, QAT_TFLITE_DepthwiseConv2DOptions__COUNT);
