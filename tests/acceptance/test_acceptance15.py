@@ -42,6 +42,8 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"skipped: {e} (the official interpreter is needed: run scripts/setup.sh)")
     sys.exit(77)
+sys.path.insert(0, HERE)
+from litert_io import interpret, qat_run  # noqa: E402
 
 MODELS = ("mobilenet", "mobilenetv2", "mobilenetv3small_min", "mobilenetv3small", "mobilenetv3large_min",
           "efficientnetb0", "resnet50")
@@ -54,35 +56,6 @@ def run(cmd, ok=True, env=None):
     if ok and r.returncode != 0:
         sys.exit(f"FAIL: {' '.join(cmd)}: exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
     return r
-
-
-def interpret(path, x):
-    """BUILTIN_REF's outputs, one sample at a time; integer inputs quantized here (half away
-    from zero, as TFLite's QUANTIZE rounds)."""
-    it = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    it.allocate_tensors()
-    i, o = it.get_input_details()[0], it.get_output_details()[0]
-    feed = x
-    if i["dtype"] != np.float32:
-        s, zp = i["quantization"]
-        v = x / s
-        info = np.iinfo(i["dtype"])
-        feed = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5) + zp, info.min, info.max).astype(i["dtype"])
-    out = []
-    for k in range(len(x)):
-        it.set_tensor(i["index"], feed[k:k + 1])
-        it.invoke()
-        out.append(it.get_tensor(o["index"])[0].copy())
-    return np.array(out).reshape(len(x), -1), feed, o
-
-
-def qat_run(qat, model, feed, out_detail, tmp):
-    xin, yout = os.path.join(tmp, "in.raw"), os.path.join(tmp, "out.raw")
-    feed.tofile(xin)
-    r = run([qat, "run", model, "--batch", str(len(feed)), "--input", xin, "--output", yout], ok=False)
-    if r.returncode != 0:
-        return None, r.stderr.strip()
-    return np.fromfile(yout, dtype=out_detail["dtype"]).reshape(len(feed), -1), ""
 
 
 def images(shape, n, rng):

@@ -1,0 +1,39 @@
+"""The official interpreter and `qat run` on the same inputs, for the acceptance drivers
+(test_acceptance15.py, test_acceptance16.py)."""
+import os
+import subprocess
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+
+def interpret(path, x):
+    """Outputs of the official reference kernels (BUILTIN_REF), one sample at a time, [N, -1];
+    integer inputs are quantized here (half away from zero, as TFLite's QUANTIZE rounds).
+    Also the fed inputs and the output's details."""
+    it = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    feed = x
+    if i["dtype"] != np.float32:
+        s, zp = i["quantization"]
+        v = x / s
+        info = np.iinfo(i["dtype"])
+        feed = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5) + zp, info.min, info.max).astype(i["dtype"])
+    out = []
+    for k in range(len(x)):
+        it.set_tensor(i["index"], feed[k:k + 1])
+        it.invoke()
+        out.append(it.get_tensor(o["index"])[0].copy())
+    return np.array(out).reshape(len(x), -1), feed, o
+
+
+def qat_run(qat, model, feed, out_detail, tmp):
+    """`qat run --batch` over all inputs, [N, -1]; None and the message when the runtime refuses."""
+    xin, yout = os.path.join(tmp, "in.raw"), os.path.join(tmp, "out.raw")
+    feed.tofile(xin)
+    r = subprocess.run([qat, "run", model, "--batch", str(len(feed)), "--input", xin, "--output", yout],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return np.fromfile(yout, dtype=out_detail["dtype"]).reshape(len(feed), -1), ""
