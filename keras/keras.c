@@ -517,8 +517,10 @@ static qat_keras_weight *find_weight(qat_keras_model *k, const char *layer, cons
   return NULL;
 }
 
+/* A weight of a layer qat inserts: its values per channel (the last dimension), or one value
+ * for all when per_channel is 0. */
 static int add_weight(qat_keras_model *k, const char *layer, const char *suffix, int rank, const int *dims,
-                      float value) {
+                      const float *values, int per_channel) {
   qat_keras_weight *w = realloc(k->weights, (size_t)(k->n_weights + 1) * sizeof *w);
   if (!w) return qat_fail(QAT_ERR_NOMEM, "out of memory");
   k->weights = w;
@@ -529,7 +531,8 @@ static int add_weight(qat_keras_model *k, const char *layer, const char *suffix,
   w->size = 1;
   for (int d = 0; d < rank; d++) w->size *= (w->dims[d] = dims[d]);
   if (!(w->data = malloc((size_t)w->size * sizeof *w->data))) return qat_fail(QAT_ERR_NOMEM, "out of memory");
-  for (int64_t e = 0; e < w->size; e++) w->data[e] = value;
+  const int64_t last = dims[rank - 1];
+  for (int64_t e = 0; e < w->size; e++) w->data[e] = values[per_channel ? e % last : 0];
   k->n_weights++;
   return QAT_OK;
 }
@@ -673,14 +676,9 @@ static int insert_rescaling(qat_keras_model *k, keras_fold **folds, int li, cons
   affine->use_bias = 1;
   affine->padding = QAT_PADDING_VALID;
   f->has_rescale = 0;
-  if ((rc = add_weight(k, affine->name, "depthwise_kernel", 4, (int[]){1, 1, 1, shape[2]}, f->scale[0])) ||
-      (rc = add_weight(k, affine->name, "bias", 1, &shape[2], f->offset[0])))
+  if ((rc = add_weight(k, affine->name, "depthwise_kernel", 4, (int[]){1, 1, 1, shape[2]}, f->scale, f->channels)) ||
+      (rc = add_weight(k, affine->name, "bias", 1, &shape[2], f->offset, f->channels)))
     return rc;
-  if (f->channels)
-    for (int c = 0; c < shape[2]; c++) {
-      k->weights[k->n_weights - 2].data[c] = f->scale[c];
-      k->weights[k->n_weights - 1].data[c] = f->offset[c];
-    }
   char what[512];
   describe_fold(f, what, sizeof what);
   add_note(k, "layer %s is a 1x1 DepthwiseConv2D '%s' of its own before '%s': it cannot fold into %s\n", what,

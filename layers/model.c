@@ -339,16 +339,12 @@ static void link_function(qat_model *m, const builder *b, int li, qat_fq *fq) {
 int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tensor **out) {
   qat_model *m = b->m;
   int is_last = b->layer == m->spec.n_layers - 1;
-  if (b->quant && b->fq_after[b->layer] && (act == QAT_ACTIVATION_RELU || act == QAT_ACTIVATION_RELU6)) {
-    /* the output fake quant applies it, as the int8 op's clamp does: one pass, not two */
-    b->pending = act;
-    *out = x;
-    return QAT_OK;
-  }
-  if (b->quant && b->fq_after[b->layer] && act == QAT_ACTIVATION_HARD_SIGMOID && !m->spec.quantize.activations_lsq &&
-      (m->fused_into[b->layer] != b->layer || takes_hard_sigmoid(&m->spec.layers[b->layer]))) {
-    /* computed by the int8 head op itself: the output fake quant applies it and requantizes as
-     * that op does */
+  /* The output fake quant applies what the int8 op computes itself, one pass, not two: a ReLU
+   * as its clamp, a hard_sigmoid after a conv / depthwise / dense as its requantization */
+  const int in_op = act == QAT_ACTIVATION_RELU || act == QAT_ACTIVATION_RELU6 ||
+                    (act == QAT_ACTIVATION_HARD_SIGMOID && !m->spec.quantize.activations_lsq &&
+                     (m->fused_into[b->layer] != b->layer || takes_hard_sigmoid(&m->spec.layers[b->layer])));
+  if (b->quant && b->fq_after[b->layer] && in_op) {
     b->pending = act;
     *out = x;
     return QAT_OK;

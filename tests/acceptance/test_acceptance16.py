@@ -39,7 +39,7 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 
 try:
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    import ai_edge_litert.interpreter  # noqa: F401 (litert_io's, probed here for the skip)
 except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"skipped: {e} (the official interpreter is needed: run scripts/setup.sh)")
     sys.exit(77)
