@@ -9,6 +9,7 @@
 #include "qat/error.h"
 #include "qat/export.h"
 #include "qat/fq.h"
+#include "qat/layer.h"
 #include "qat/parity.h"
 #include "qat/quant.h"
 
@@ -164,18 +165,24 @@ static int map_tensors(qat_model *m, qat_rt_model *rt, const grid *g, qat_parity
   }
   r->n_layers = n;
   if (n == 0) return qat_fail(QAT_ERR_USAGE, "no int8 tensor of the file names a layer of the model");
+  /* the output layer's tensor; a layer that vanishes at inference (a linear Activation, as
+   * keras.applications' 'predictions' with classifier_activation None; Dropout) is its input's */
+  int last = m->spec.n_layers - 1;
+  while (last > 0 && qat_layer_range_of(&m->spec.layers[last]) == QAT_RANGE_IDENTITY &&
+         qat_layer_input(&m->spec, last, 0) >= 0)
+    last = qat_layer_input(&m->spec, last, 0);
   r->output = -1;
   for (int i = 0; i < n; i++)
-    if (r->layers[i].layer == m->spec.n_layers - 1 && map[i].kind != MAP_LAYER) r->output = i;
+    if (r->layers[i].layer == last && map[i].kind != MAP_LAYER) r->output = i;
   if (r->output < 0)
     for (int i = 0; i < n; i++)
-      if (r->layers[i].layer == m->spec.n_layers - 1) r->output = i;
+      if (r->layers[i].layer == last) r->output = i;
   if (r->output < 0)
     return qat_fail(QAT_ERR_USAGE, "no int8 tensor of the file is the model's output layer '%s'",
-                    m->spec.layers[m->spec.n_layers - 1].name);
+                    m->spec.layers[last].name);
   r->logits = r->output;
   for (int i = 0; i < n; i++)
-    if (i != r->output && r->layers[i].layer == m->spec.n_layers - 1 && map[i].kind == MAP_LAYER) r->logits = i;
+    if (i != r->output && r->layers[i].layer == last && map[i].kind == MAP_LAYER) r->logits = i;
   return 0;
 }
 

@@ -28,6 +28,7 @@ Figures are printed. Exit 77 (ctest's skip) when Keras or the interpreter cannot
         --work build [--models a,b]
 """
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -38,7 +39,7 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 
 try:
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    import ai_edge_litert.interpreter  # noqa: F401 (litert_io's, probed here for the skip)
 except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"skipped: {e} (the official interpreter is needed: run scripts/setup.sh)")
     sys.exit(77)
@@ -182,6 +183,14 @@ def main():
                 print(f"  parity: int8 vs fake quant {100 * ident:.2f} % bit-identical, max {int(lsb.max())} LSB")
                 if ident < 0.99 or lsb.max() > 1:
                     fails.append("int8 parity below target")
+                # the same through the user's command (keras.applications end in a linear
+                # Activation 'predictions', whose tensor is its input's)
+                r = run([a.qat, "eval", "--compare", ckpt, path, "--limit", "50", "--json"], ok=False)
+                rep = json.loads(r.stdout) if r.returncode == 0 else {}
+                print(f"  qat eval --compare: {rep.get('output', {}).get('identical', r.stderr.strip()[-200:])} of "
+                      f"'{rep.get('output', {}).get('name')}' identical, target met: {rep.get('target_met')}")
+                if not rep.get("target_met"):
+                    fails.append("qat eval --compare does not report the parity target met")
             if what == "QAT int8":
                 conv = os.path.join(conv_dir, name + "_int8.tflite")
                 if os.path.exists(conv):
