@@ -14,7 +14,8 @@ set_tests_properties(interop_layers15 PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
 # calibrated and QAT exports in every mode against the official interpreter, parity, sizes
 # (tests/acceptance/test_acceptance15.py; Keras from .venv-keras, the interpreter from .venv, the
 # fake-quant forward through libqat.so: skipped with 77 without them). In the full build only, as
-# the other acceptance drivers.
+# the other acceptance drivers. It took 790 s alone on 2 cores and ran past 900 s beside the other
+# acceptance tests (ctest -j2): hence 40 minutes.
 if(NOT QAT_SANITIZE)
 add_test(NAME acceptance15 COMMAND bash -c [=[
 py=$1/.venv/bin/python; shift
@@ -22,6 +23,6 @@ py=$1/.venv/bin/python; shift
 exec "$py" "$@"]=] acceptance15 ${PROJECT_SOURCE_DIR}
     ${CMAKE_CURRENT_SOURCE_DIR}/acceptance/test_acceptance15.py --qat $<TARGET_FILE:qat>
     --lib ${PROJECT_BINARY_DIR}/lib/libqat.so --work ${PROJECT_BINARY_DIR})
-set_tests_properties(acceptance15 PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS acceptance
+set_tests_properties(acceptance15 PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 2400 LABELS acceptance
   ENVIRONMENT "OMP_NUM_THREADS=2")
 endif()
