@@ -1,5 +1,6 @@
-/* Dense: x [N, I], weights [O, I] (TFLite's FULLY_CONNECTED layout), bias [O]. One sgemm each
- * for forward, dW and dX. */
+/* Dense: x [N, ..., I], weights [O, I] (TFLite's FULLY_CONNECTED layout), bias [O]; y [N, ..., O].
+ * Over the last axis as Keras applies it, so a [N, I] input and a sequence [N, 1, T, I] are the
+ * same product of rows: one sgemm each for forward, dW and dX. */
 #include <cblas.h>
 
 #include "op_common.h"
@@ -9,15 +10,15 @@ static int dense_plan(qat_node *nd, size_t *scratch) {
   char xs[64], ws[64];
   shape_str(x, xs, sizeof xs);
   shape_str(w, ws, sizeof ws);
-  if (x->rank != 2)
-    return qat_fail(QAT_ERR_USAGE, "Dense expects a flat input [batch, features], got %s (add Flatten before it)", xs);
-  if (w->rank != 2 || w->dims[1] != x->dims[1])
+  if (x->rank < 2)
+    return qat_fail(QAT_ERR_USAGE, "Dense expects an input [batch, ..., features], got %s", xs);
+  if (w->rank != 2 || w->dims[1] != x->dims[x->rank - 1])
     return qat_fail(QAT_ERR_USAGE, "Dense weights %s do not match input %s", ws, xs);
   if (b && (b->rank != 1 || b->dims[0] != w->dims[0]))
     return qat_fail(QAT_ERR_USAGE, "Dense bias does not match %d units", w->dims[0]);
-  y->rank = 2;
-  y->dims[0] = x->dims[0];
-  y->dims[1] = w->dims[0];
+  y->rank = x->rank;
+  for (int d = 0; d < x->rank - 1; d++) y->dims[d] = x->dims[d];
+  y->dims[x->rank - 1] = w->dims[0];
   *scratch = 0;
   return QAT_OK;
 }
@@ -25,7 +26,7 @@ static int dense_plan(qat_node *nd, size_t *scratch) {
 static void dense_forward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
   qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd), *y = nd->output;
-  int n = x->dims[0], in = x->dims[1], out = w->dims[0];
+  int in = x->dims[x->rank - 1], out = w->dims[0], n = (int)(qat_tensor_size(x) / in);
   if (b) {
     for (int s = 0; s < n; s++) memcpy(y->data + (size_t)s * out, b->data, (size_t)out * sizeof(float));
   }
@@ -37,7 +38,7 @@ static void dense_backward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
   qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd);
   const float *dy = nd->output->grad;
-  int n = x->dims[0], in = x->dims[1], out = w->dims[0];
+  int in = x->dims[x->rank - 1], out = w->dims[0], n = (int)(qat_tensor_size(x) / in);
   if (b && b->grad)
     for (int s = 0; s < n; s++)
       for (int o = 0; o < out; o++) b->grad[o] += dy[(size_t)s * out + o];
@@ -52,7 +53,7 @@ static void dense_backward(qat_node *nd, const qat_exec *ex) {
 static void dense_forward_ref(qat_node *nd, const qat_exec *ex) {
   (void)ex;
   qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd), *y = nd->output;
-  int n = x->dims[0], in = x->dims[1], out = w->dims[0];
+  int in = x->dims[x->rank - 1], out = w->dims[0], n = (int)(qat_tensor_size(x) / in);
   for (int s = 0; s < n; s++)
     for (int o = 0; o < out; o++) {
       double acc = b ? b->data[o] : 0.0;
@@ -65,7 +66,7 @@ static void dense_backward_ref(qat_node *nd, const qat_exec *ex) {
   (void)ex;
   qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd);
   const float *dy = nd->output->grad;
-  int n = x->dims[0], in = x->dims[1], out = w->dims[0];
+  int in = x->dims[x->rank - 1], out = w->dims[0], n = (int)(qat_tensor_size(x) / in);
   for (int s = 0; s < n; s++)
     for (int o = 0; o < out; o++) {
       float d = dy[(size_t)s * out + o];
@@ -78,10 +79,13 @@ static void dense_backward_ref(qat_node *nd, const qat_exec *ex) {
 }
 
 static int dense_example(qat_op_example *ex, int variant) {
-  if (variant > 1) return -1;
-  example_input(ex, 0, 2, (int[]){3, 7}, 1, 1, QAT_FILL_UNIFORM);
+  if (variant > 2) return -1;
+  if (variant == 2) /* over the last axis of a sequence [N, 1, T, I] */
+    example_input(ex, 0, 4, (int[]){2, 1, 3, 7}, 1, 1, QAT_FILL_UNIFORM);
+  else
+    example_input(ex, 0, 2, (int[]){3, 7}, 1, 1, QAT_FILL_UNIFORM);
   example_input(ex, 1, 2, (int[]){5, 7}, 0, 1, QAT_FILL_UNIFORM);
-  if (variant == 0) example_input(ex, 2, 1, (int[]){5}, 0, 1, QAT_FILL_UNIFORM);
+  if (variant != 1) example_input(ex, 2, 1, (int[]){5}, 0, 1, QAT_FILL_UNIFORM);
   return 0;
 }
 

@@ -103,10 +103,17 @@ static size_t allowed_names(qat_layer_type t, const char **out) {
   return n;
 }
 
-/* kernel_size, strides, pool_size: an int or [rows, cols], as Keras accepts. */
-static int int_pair(const cfg_ctx *c, const cfg_node *n, const char *path, int out[2]) {
+/* kernel_size, strides, pool_size: an int or [rows, cols], as Keras accepts; a 1-D layer's an int
+ * or [steps], which is (1, steps) on the [1, T] view. */
+static int int_pair(const cfg_ctx *c, const cfg_node *n, const char *path, const qat_layer_spec *L, int out[2]) {
   char p[CFG_PATH_MAX];
   int rc;
+  if (desc(L->type)->roles & QAT_LAYER_ONE_D) {
+    const cfg_node *e = n->kind == CFG_SEQ && n->n == 1 ? n->kids[0] : n;
+    if (e->kind != CFG_SCALAR) return qat_cfg_want(c, n, path, "an integer >= 1 or a list of 1 integer (a 1-D layer)");
+    out[0] = 1;
+    return qat_cfg_int(c, e, path, 1, INT_MAX, &out[1]);
+  }
   if (n->kind != CFG_SEQ) {
     if (n->kind != CFG_SCALAR)
       return qat_cfg_want(c, n, path, "an integer >= 1 or a list of 2 integers");
@@ -282,10 +289,10 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_FILTERS: return qat_cfg_int(c, v, path, 1, INT_MAX, &L->filters);
   case ARG_UNITS: return qat_cfg_int(c, v, path, 1, INT_MAX, &L->units);
   case ARG_DEPTH_MULTIPLIER: return qat_cfg_int(c, v, path, 1, INT_MAX, &L->depth_multiplier);
-  case ARG_KERNEL_SIZE: return int_pair(c, v, path, L->kernel_size);
-  case ARG_STRIDES: return int_pair(c, v, path, L->strides);
-  case ARG_DILATION_RATE: return int_pair(c, v, path, L->dilation_rate);
-  case ARG_POOL_SIZE: return int_pair(c, v, path, L->pool_size);
+  case ARG_KERNEL_SIZE: return int_pair(c, v, path, L, L->kernel_size);
+  case ARG_STRIDES: return int_pair(c, v, path, L, L->strides);
+  case ARG_DILATION_RATE: return int_pair(c, v, path, L, L->dilation_rate);
+  case ARG_POOL_SIZE: return int_pair(c, v, path, L, L->pool_size);
   case ARG_PADDING:
     if (L->type == QAT_LAYER_ZERO_PADDING2D) return zero_pad_arg(c, v, path, L->zero_pad);
     if ((rc = qat_cfg_enum(c, v, path, paddings, 2, &e))) return rc;
@@ -306,7 +313,7 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_NEGATIVE_SLOPE: return qat_cfg_float(c, v, path, 0, 1, 1e6, 0, &L->alpha);
   case ARG_TARGET_SHAPE: return target_shape(c, v, path, L);
   case ARG_AXIS: return qat_cfg_int(c, v, path, -4, 3, &L->axis);
-  case ARG_SIZE: return int_pair(c, v, path, L->size);
+  case ARG_SIZE: return int_pair(c, v, path, L, L->size);
   case ARG_INTERPOLATION: {
     /* qat_interpolation's order */
     static const char *const interps[] = {"bilinear", "nearest"};
@@ -559,15 +566,16 @@ int qat_cfg_model(const cfg_ctx *c, const cfg_node *model, qat_model_spec *out) 
   if (!v[0] || !v[1])
     return qat_cfg_error(c, model, "model", "missing key '%s' (expected both input and layers)",
                          v[0] ? "layers" : "input");
-  if (v[0]->kind != CFG_SEQ || v[0]->n != 3) {
-    if (v[0]->kind == CFG_SEQ)
-      return qat_cfg_error(c, v[0], "model.input",
-                           "got a list of %zu (expected [height, width, channels])", v[0]->n);
-    return qat_cfg_want(c, v[0], "model.input", "[height, width, channels]");
+  static const char want[] = "[height, width, channels], a sequence [steps, channels] or a vector [features]";
+  if (v[0]->kind != CFG_SEQ || v[0]->n < 1 || v[0]->n > 3) {
+    if (v[0]->kind == CFG_SEQ) return qat_cfg_error(c, v[0], "model.input", "got a list of %zu (expected %s)", v[0]->n, want);
+    return qat_cfg_want(c, v[0], "model.input", want);
   }
-  for (size_t i = 0; i < 3; i++) {
+  int dims[3];
+  for (size_t i = 0; i < v[0]->n; i++) {
     qat_cfg_path_index(p, "model.input", i);
-    if ((rc = qat_cfg_int(c, v[0]->kids[i], p, 1, INT_MAX, &out->input_shape[i]))) return rc;
+    if ((rc = qat_cfg_int(c, v[0]->kids[i], p, 1, INT_MAX, &dims[i]))) return rc;
   }
+  qat_spec_set_input(out, (int)v[0]->n, dims);
   return parse_layers(c, v[1], out);
 }

@@ -25,6 +25,30 @@
 #include "qat/error.h"
 #include "qat/export.h"
 
+/* The model input as Keras shapes it, batch 1: [1, H, W, C], [1, T, C] or [1, F]. */
+static int edge_input_dims(const qat_model *m, int dims[4]) {
+  const int r = qat_spec_input_rank(&m->spec);
+  dims[0] = 1;
+  qat_spec_input_dims(&m->spec, dims + 1);
+  return r + 1;
+}
+
+/* A sequence input [1, T, C] is RESHAPEd to the [1, 1, T, C] the 1-D layers run on, and an
+ * output that Keras shapes [1, T, C] back; other models' edges are the graph's own tensors. */
+static int view_input(qat_lowering *L) {
+  if (qat_spec_input_rank(&L->m->spec) != 2) return QAT_OK;
+  const int *hwc = L->m->spec.input_shape;
+  return lower_view(L, L->input, "input/view", 4, (int[]){1, 1, hwc[1], hwc[2]}, &L->input);
+}
+static int view_output(qat_lowering *L, int last, int *result) {
+  const qat_tflite_tensor *t = &L->t->tensors[*result];
+  if (qat_layer_keras_rank(&L->m->spec, last) != 2 || t->rank != 4) return QAT_OK;
+  if (t->dims[1] != 1) return lower_fail(L, last, QAT_ERR_INTERNAL, "a sequence output of height %d", t->dims[1]);
+  char name[QAT_NAME_MAX + 32];
+  snprintf(name, sizeof name, "%s/sequence", lower_layer_spec(L, last)->name);
+  return lower_view(L, *result, name, 3, (int[]){1, t->dims[2], t->dims[3]}, result);
+}
+
 static int is_identity(const qat_layer_spec *l) { return qat_layer_range_of(l) == QAT_RANGE_IDENTITY; }
 
 static int root_of(const qat_lowering *L, int src) { return src < 0 ? -1 : L->root[src]; }
@@ -102,10 +126,9 @@ int qat_export_float32(const qat_model *m, qat_tflite_model *out) {
   }
   if ((rc = analyze(&L))) goto free_lowering;
 
-  const int *hwc = m->spec.input_shape;
-  int in_dims[4] = {1, hwc[0], hwc[1], hwc[2]};
-  if ((rc = lower_act_tensor(&L, "input", QAT_TFLITE_FLOAT32, 4, in_dims, 0, 0, &L.input))) goto free_lowering;
-  if ((rc = qat_tflite_add_input(out, L.input, "input"))) goto free_lowering;
+  int in_dims[4], in_rank = edge_input_dims(m, in_dims);
+  if ((rc = lower_act_tensor(&L, "input", QAT_TFLITE_FLOAT32, in_rank, in_dims, 0, 0, &L.input))) goto free_lowering;
+  if ((rc = qat_tflite_add_input(out, L.input, "input")) || (rc = view_input(&L))) goto free_lowering;
   for (int li = 0; li < L.n; li++)
     if ((rc = lower_layer(&L, li))) goto free_lowering;
   int last = L.n - 1, result = lower_tensor_of(&L, last);
@@ -113,6 +136,7 @@ int qat_export_float32(const qat_model *m, qat_tflite_model *out) {
     rc = qat_fail(QAT_ERR_UNSUPPORTED, "the model computes nothing: its output is its input");
     goto free_lowering;
   }
+  if ((rc = view_output(&L, last, &result))) goto free_lowering;
   if ((rc = qat_tflite_add_output(out, result, m->spec.layers[last].name))) goto free_lowering;
   rc = qat_tflite_validate(out);
 free_lowering:
@@ -153,8 +177,7 @@ int lower_quantized(const qat_model *m, qat_export_io io, const lower_qmode *mod
   if (!L.tensor) return qat_fail(QAT_ERR_NOMEM, "out of memory lowering the model");
   for (int li = 0; li < L.n; li++) L.tensor[li] = -1;
 
-  const int *hwc = m->spec.input_shape;
-  int in_dims[4] = {1, hwc[0], hwc[1], hwc[2]};
+  int in_dims[4], in_rank = edge_input_dims(m, in_dims);
   float s_in;
   int64_t zp_in;
   if ((rc = mode->act_params(m->input_fq, &s_in, &zp_in))) {
@@ -164,19 +187,20 @@ int lower_quantized(const qat_model *m, qat_export_io io, const lower_qmode *mod
   char q_in_name[32];
   snprintf(q_in_name, sizeof q_in_name, "input/%s", q16 ? "int16" : "int8");
   if (io == native_io) {
-    if ((rc = lower_act_tensor(&L, "input", mode->act, 4, in_dims, s_in, zp_in, &L.input))) goto done;
+    if ((rc = lower_act_tensor(&L, "input", mode->act, in_rank, in_dims, s_in, zp_in, &L.input))) goto done;
     if ((rc = qat_tflite_add_input(out, L.input, "input"))) goto done;
   } else {
     int edge;
     int u8 = io == QAT_EXPORT_IO_UINT8;
-    if ((rc = lower_act_tensor(&L, "input", u8 ? QAT_TFLITE_UINT8 : QAT_TFLITE_FLOAT32, 4, in_dims, s_in, zp_in + 128, &edge)))
+    if ((rc = lower_act_tensor(&L, "input", u8 ? QAT_TFLITE_UINT8 : QAT_TFLITE_FLOAT32, in_rank, in_dims, s_in, zp_in + 128, &edge)))
       goto done;
     if ((rc = qat_tflite_add_input(out, edge, "input"))) goto done;
-    if ((rc = lower_act_tensor(&L, q_in_name, mode->act, 4, in_dims, s_in, zp_in, &L.input))) goto done;
+    if ((rc = lower_act_tensor(&L, q_in_name, mode->act, in_rank, in_dims, s_in, zp_in, &L.input))) goto done;
     qat_tflite_operator op;
     qat_tflite_op_init(&op, QAT_TFLITE_OP_QUANTIZE);
     if ((rc = lower_add_op(L.t, &op, 1, &edge, L.input))) goto done;
   }
+  if ((rc = view_input(&L))) goto done;
   for (int li = 0; li < L.n; li++)
     if ((rc = lower_layer(&L, li))) goto done;
   int last = L.n - 1, result = lower_tensor_of(&L, last);
@@ -185,6 +209,7 @@ int lower_quantized(const qat_model *m, qat_export_io io, const lower_qmode *mod
     rc = qat_fail(QAT_ERR_UNSUPPORTED, "the model computes nothing: its output is its input");
     goto done;
   }
+  if ((rc = view_output(&L, last, &result))) goto done;
   if (io != native_io) {
     /* the int8 result gets a "/int8" name (int16: "/int16"); the edge tensor takes the layer's name */
     qat_tflite_tensor *r = &out->tensors[result];

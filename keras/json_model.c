@@ -192,6 +192,7 @@ typedef struct kcfg_json {
   qat_kcfg base;
   const jctx *c;
   struct json_object *cfg;
+  int one_d; /* a 1-D layer: its sizes are one number, (1, n) on the [1, T] view */
 } kcfg_json;
 
 static const kcfg_json *kj(const qat_kcfg *k) { return (const kcfg_json *)k; }
@@ -207,7 +208,18 @@ static int k_boolean(const qat_kcfg *k, const char *key, int dflt, int *out) {
   return want_bool(kj(k)->c, get(kj(k)->cfg, key), key, dflt, out);
 }
 static int k_int_pair(const qat_kcfg *k, const char *key, const int *dflt, int out[2]) {
-  return int_pair(kj(k)->c, kj(k)->cfg, key, dflt, out);
+  if (!kj(k)->one_d) return int_pair(kj(k)->c, kj(k)->cfg, key, dflt, out);
+  struct json_object *v = get(kj(k)->cfg, key);
+  if (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 1) v = json_object_array_get_idx(v, 0);
+  out[0] = 1;
+  if (is_null(v)) {
+    if (!dflt) return lfail(kj(k)->c, QAT_ERR_FORMAT, "missing '%s'", key);
+    out[1] = dflt[1];
+    return QAT_OK;
+  }
+  if (!json_object_is_type(v, json_type_int))
+    return lfail(kj(k)->c, QAT_ERR_FORMAT, "'%s' is not an integer or a list of 1 integer", key);
+  return want_int(kj(k)->c, v, key, 1, 1 << 20, &out[1]);
 }
 /* An int (a list of one) or a list of 1..max ints. */
 static int k_int_list(const qat_kcfg *k, const char *key, int max, int lo, int hi, int *out, int *n) {
@@ -281,16 +293,18 @@ static const qat_kcfg_ops kcfg_json_ops = {
     .fail = k_fail,
 };
 
-/* The input shape from a batch shape [null, H, W, C]. */
-static int input_shape(const jctx *c, struct json_object *v, int shape[3]) {
+/* The input shape from a batch shape: [null, H, W, C], a sequence [null, T, C] or a vector [null, F]. */
+static int input_shape(const jctx *c, struct json_object *v, qat_model_spec *spec) {
   if (!v || !json_object_is_type(v, json_type_array))
     return lfail(c, QAT_ERR_FORMAT, "the input shape is %s, expected a list", v ? json_type_to_name(json_object_get_type(v)) : "missing");
   size_t n = json_object_array_length(v);
-  if (n != 4) {
+  if (n < 2 || n > 4) {
     return lfail(c, QAT_ERR_UNSUPPORTED, "the model input has %zu dimensions after the batch (qat models take images "
-                                          "[height, width, channels])", n ? n - 1 : 0);
+                                          "[height, width, channels], sequences [steps, channels] or vectors [features])",
+                 n ? n - 1 : 0);
   }
-  for (size_t i = 1; i < 4; i++) {
+  int shape[3];
+  for (size_t i = 1; i < n; i++) {
     struct json_object *d = json_object_array_get_idx(v, i);
     if (is_null(d)) {
       if (!c->given_shape)
@@ -305,6 +319,7 @@ static int input_shape(const jctx *c, struct json_object *v, int shape[3]) {
       return lfail(c, QAT_ERR_USAGE, "input dimension %zu is %d in the file, --input-shape gives %d", i, shape[i - 1],
                    c->given_shape[i - 1]);
   }
+  qat_spec_set_input(spec, (int)n - 1, shape);
   return QAT_OK;
 }
 
@@ -355,7 +370,7 @@ static int norm_axis(const jctx *c, struct json_object *v) {
 
 /* One layer's class and config -> spec. Returns 1 for an InputLayer (no spec layer). */
 /* Returns 2 for a ZeroPadding2D or Rescaling, described in *f (no spec layer). */
-static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, keras_fold *f, int shape[3],
+static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, keras_fold *f, qat_model_spec *shape,
                        int *have_shape) {
   struct json_object *cfg = get(layer, "config");
   const char *cls = str_or(get(layer, "class_name"), NULL);
@@ -430,7 +445,7 @@ static int parse_layer(jctx *c, struct json_object *layer, qat_layer_spec *L, ke
   if (!is_null(get(cfg, "quantization_config")) || !is_null(get(cfg, "quantization_mode")))
     return lfail(c, QAT_ERR_UNSUPPORTED, "Keras-quantized layers are not supported (expected a float model)");
   const qat_layer_desc *d = qat_layer_desc_of(t);
-  kcfg_json k = {{&kcfg_json_ops}, c, cfg};
+  kcfg_json k = {{&kcfg_json_ops}, c, cfg, (d->roles & QAT_LAYER_ONE_D) != 0};
   return d->keras ? d->keras(&k.base, L) : QAT_OK;
 }
 
@@ -707,7 +722,7 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     c->layer = NULL;
     if (c->skip[i]) continue; /* x + 3.0 or * (1 / 6) of a hard_sigmoid: an alias */
     keras_fold this_fold;
-    rc = parse_layer(c, layer, &spec->layers[nl], &this_fold, spec->input_shape, &have_shape);
+    rc = parse_layer(c, layer, &spec->layers[nl], &this_fold, spec, &have_shape);
     if (rc < 0) goto free_pend;
     if (c->hard[i] && rc == QAT_OK) { /* relu6(x + 3) / 6: Keras 3's hard_sigmoid */
       qat_layer_spec *L = &spec->layers[nl];
@@ -824,7 +839,7 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
     struct json_object *bc = get(get(root, "build_config"), "input_shape");
     if (is_null(bc)) bc = get(cfg, "build_input_shape");
     if (is_null(bc)) return qat_fail(QAT_ERR_FORMAT, "%s: the model config states no input shape", c->src);
-    if ((rc = input_shape(c, bc, spec->input_shape))) return rc;
+    if ((rc = input_shape(c, bc, spec))) return rc;
   }
   if (nl == 0) return qat_fail(QAT_ERR_FORMAT, "%s: the model has no layers besides its input", c->src);
   spec->n_layers = nl;

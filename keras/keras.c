@@ -114,7 +114,19 @@ static qat_kernel_layout layout_of(const qat_layer_spec *L, const qat_param *p) 
   return qat_layer_desc_of(L->type)->keras_kernel;
 }
 
+static int keras_dims_2d(const qat_layer_spec *L, const qat_param *p, int64_t kd[4]);
+
+/* A 1-D layer's kernels are its 2-D twin's without the height axis of 1: [K, I, O], [K, C, M]. */
 static int keras_dims(const qat_layer_spec *L, const qat_param *p, int64_t kd[4]) {
+  int r = keras_dims_2d(L, p, kd);
+  if (r == 4 && (qat_layer_desc_of(L->type)->roles & QAT_LAYER_ONE_D)) {
+    memmove(kd, kd + 1, 3 * sizeof *kd);
+    r = 3;
+  }
+  return r;
+}
+
+static int keras_dims_2d(const qat_layer_spec *L, const qat_param *p, int64_t kd[4]) {
   qat_kernel_layout layout = layout_of(L, p);
   if (p->rank == 4 && layout == QAT_KERNEL_HWIO) {
     kd[0] = p->dims[1], kd[1] = p->dims[2], kd[2] = p->dims[3], kd[3] = p->dims[0];
@@ -482,7 +494,8 @@ static int fold_pads(qat_keras_model *k, keras_fold **folds, const char *path) {
     if (!(*folds)[li].has_pad) continue;
     qat_layer_spec *L = &k->spec.layers[li];
     const int *pad = (*folds)[li].pad;
-    int same = L->type == QAT_LAYER_CONV2D || L->type == QAT_LAYER_DEPTHWISE_CONV2D;
+    const qat_layer_type t = qat_layer_op_type(L);
+    int same = t == QAT_LAYER_CONV2D || t == QAT_LAYER_DEPTHWISE_CONV2D;
     if (same) {
       int hw[3] = {0, 0, 0}, rc;
       if ((rc = spatial_size(&k->spec, qat_layer_input(&k->spec, li, 0), path, hw))) return rc;

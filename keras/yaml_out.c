@@ -84,7 +84,11 @@ int qat_keras_config_yaml(const qat_keras_model *k, const char *source, const ch
   }
   put(&b, "model:\n");
   if (init_ckpt) put(&b, "  init: \"%s\"\n", init_ckpt);
-  put(&b, "  input: [%d, %d, %d]\n  layers:\n", s->input_shape[0], s->input_shape[1], s->input_shape[2]);
+  int dims[3];
+  qat_spec_input_dims(s, dims);
+  put(&b, "  input: [");
+  for (int i = 0; i < qat_spec_input_rank(s); i++) put(&b, "%s%d", i ? ", " : "", dims[i]);
+  put(&b, "]\n  layers:\n");
   for (int i = 0; i < s->n_layers; i++) {
     const qat_layer_spec *L = &s->layers[i];
     put(&b, "    - %s: {name: \"%s\"", qat_layer_type_name(L->type), L->name);

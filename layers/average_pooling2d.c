@@ -26,3 +26,4 @@ static int link_requant(qat_model *m, int li, qat_fq *out) {
 }
 
 QAT_POOL_LAYER(average_pooling2d, "AveragePooling2D", "AvgPool2D", link_requant);
+QAT_POOL_LAYER_1D(average_pooling1d, "AveragePooling1D", "AvgPool1D", link_requant, QAT_LAYER_AVG_POOL2D);

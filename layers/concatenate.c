@@ -13,15 +13,17 @@
 static void defaults(qat_layer_spec *l) { l->axis = -1; }
 
 /* Keras's axis (negative from the end) as a tensor axis of rank `rank`, or -1 if it is the
- * batch or outside the tensor. */
-static int tensor_axis(const qat_layer_spec *l, int rank) {
-  int a = l->axis < 0 ? rank + l->axis : l->axis;
+ * batch or outside the tensor. A sequence's axis 1 (its steps) is axis 2 of its [N, 1, T, C] view. */
+static int tensor_axis(const qat_model_spec *s, int li, int rank) {
+  const qat_layer_spec *l = &s->layers[li];
+  const int keras_rank = qat_layer_keras_rank(s, qat_layer_input(s, li, 0)) + 1;
+  int a = l->axis < 0 ? rank + l->axis : l->axis > 0 && keras_rank < rank ? l->axis + rank - keras_rank : l->axis;
   return a >= 1 && a < rank ? a : -1;
 }
 
 static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
   const qat_layer_spec *l = &b->m->spec.layers[li];
-  qat_op_attrs a = {.axis = tensor_axis(l, in[0]->rank)};
+  qat_op_attrs a = {.axis = tensor_axis(&b->m->spec, li, in[0]->rank)};
   if (a.axis < 0)
     return qat_fail(QAT_ERR_USAGE, "axis %d is not an axis of its rank-%d inputs other than the batch", l->axis,
                     in[0]->rank);
@@ -56,7 +58,7 @@ static int lower(qat_lowering *L, int li) {
   }
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_CONCATENATION);
-  op.opt.axis = tensor_axis(l, rank);
+  op.opt.axis = tensor_axis(&L->m->spec, li, rank);
   QAT_ASSERT(op.opt.axis > 0); /* the training graph was built with it */
   return lower_simple(L, li, &op, nin, in, out);
 }

@@ -14,16 +14,27 @@ static void yaml(qat_yaml_out *y, const qat_layer_spec *l) {
   qat_weighted_yaml_conv(y, l);
 }
 
+#define CONV2D_FIELDS                                          \
+  .args = QAT_ARG(FILTERS) | QAT_CONV_ARGS,                    \
+  .required_args = QAT_ARG(FILTERS) | QAT_ARG(KERNEL_SIZE),    \
+  QAT_CONV_LAYER_FIELDS, .kernel = "kernel", .kernel_channel_axis = 0, .keras_kernel = QAT_KERNEL_HWIO, \
+  .keras = keras, .yaml = yaml
+
 const qat_layer_desc qat_layer_conv2d = {
     .keras_class = "Conv2D",
     .stem = "conv2d",
+    .roles = QAT_CONV_ROLES,
     .aliases = aliases,
-    .args = QAT_ARG(FILTERS) | QAT_CONV_ARGS,
-    .required_args = QAT_ARG(FILTERS) | QAT_ARG(KERNEL_SIZE),
-    QAT_CONV_LAYER_FIELDS,
-    .kernel = "kernel",
-    .kernel_channel_axis = 0,
-    .keras_kernel = QAT_KERNEL_HWIO,
-    .keras = keras,
-    .yaml = yaml,
+    CONV2D_FIELDS,
+};
+
+/* Conv1D: the same CONV_2D on the [1, T] view of a sequence (the converter's EXPAND_DIMS, CONV_2D,
+ * SQUEEZE with the reshapes left out). */
+const qat_layer_desc qat_layer_conv1d = {
+    .keras_class = "Conv1D",
+    .stem = "conv1d",
+    .aliases = (const char *const[]){"Convolution1D", NULL},
+    CONV2D_FIELDS,
+    .roles = QAT_CONV_ROLES | QAT_LAYER_ONE_D,
+    .two_d = QAT_LAYER_CONV2D,
 };

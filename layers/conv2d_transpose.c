@@ -33,6 +33,7 @@ const qat_layer_desc qat_layer_conv2d_transpose = {
     .args = QAT_ARG(FILTERS) | (QAT_CONV_ARGS & ~QAT_ARG(DILATION_RATE)),
     .required_args = QAT_ARG(FILTERS) | QAT_ARG(KERNEL_SIZE),
     QAT_CONV_LAYER_FIELDS,
+    .roles = QAT_CONV_ROLES,
     .kernel = "kernel",
     .kernel_channel_axis = 0,
     .keras_kernel = QAT_KERNEL_HWOI,

@@ -25,16 +25,23 @@ static int link_requant(qat_model *m, int head, qat_fq *out) {
 
 static int lower(qat_lowering *L, int li) { return qat_global_pool_lower(L, li, QAT_TFLITE_OP_MEAN); }
 
+#define GLOBAL_AVG_FIELDS                                                                              \
+  .min_inputs = 1, .max_inputs = 1, .build = build, .link_requant = link_requant, .lower = lower,        \
+  .args = QAT_ARG(KEEPDIMS), .keras = qat_global_pool_keras, .yaml = qat_global_pool_yaml
+
 const qat_layer_desc qat_layer_global_average_pooling2d = {
     .keras_class = "GlobalAveragePooling2D",
     .stem = "global_average_pooling2d",
     .aliases = aliases,
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .build = build,
-    .link_requant = link_requant,
-    .lower = lower,
-    .args = QAT_ARG(KEEPDIMS),
-    .keras = qat_global_pool_keras,
-    .yaml = qat_global_pool_yaml,
+    GLOBAL_AVG_FIELDS,
+};
+
+/* GlobalAveragePooling1D: the same MEAN over the [1, T] view of a sequence. */
+const qat_layer_desc qat_layer_global_average_pooling1d = {
+    .keras_class = "GlobalAveragePooling1D",
+    .stem = "global_average_pooling1d",
+    .aliases = (const char *const[]){"GlobalAvgPool1D", NULL},
+    GLOBAL_AVG_FIELDS,
+    .roles = QAT_LAYER_ONE_D,
+    .two_d = QAT_LAYER_GLOBAL_AVG_POOL2D,
 };

@@ -20,16 +20,23 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
 
 static int lower(qat_lowering *L, int li) { return qat_global_pool_lower(L, li, QAT_TFLITE_OP_REDUCE_MAX); }
 
+#define GLOBAL_MAX_FIELDS                                                                             \
+  .min_inputs = 1, .max_inputs = 1, .build = build, .range = range, .lower = lower, .args = QAT_ARG(KEEPDIMS), \
+  .keras = qat_global_pool_keras, .yaml = qat_global_pool_yaml
+
 const qat_layer_desc qat_layer_global_max_pooling2d = {
     .keras_class = "GlobalMaxPooling2D",
     .stem = "global_max_pooling2d",
     .aliases = aliases,
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .build = build,
-    .range = range,
-    .lower = lower,
-    .args = QAT_ARG(KEEPDIMS),
-    .keras = qat_global_pool_keras,
-    .yaml = qat_global_pool_yaml,
+    GLOBAL_MAX_FIELDS,
+};
+
+/* GlobalMaxPooling1D: the same REDUCE_MAX over the [1, T] view of a sequence. */
+const qat_layer_desc qat_layer_global_max_pooling1d = {
+    .keras_class = "GlobalMaxPooling1D",
+    .stem = "global_max_pooling1d",
+    .aliases = (const char *const[]){"GlobalMaxPool1D", NULL},
+    GLOBAL_MAX_FIELDS,
+    .roles = QAT_LAYER_ONE_D,
+    .two_d = QAT_LAYER_GLOBAL_MAX_POOL2D,
 };

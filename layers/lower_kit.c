@@ -177,6 +177,24 @@ int lower_reshape(qat_lowering *L, int li) {
   return lower_simple(L, li, &op, 2, ins, out);
 }
 
+int lower_view(qat_lowering *L, int in, const char *name, int rank, const int *dims, int *out) {
+  int32_t shape[QAT_MAX_RANK];
+  for (int d = 0; d < rank; d++) shape[d] = dims[d];
+  char sname[QAT_NAME_MAX + 48];
+  snprintf(sname, sizeof sname, "%s/shape", name);
+  int si, rc = qat_tflite_add_tensor(L->t, sname, QAT_TFLITE_INT32, 1, &rank, shape, (size_t)rank * sizeof *shape, &si);
+  if (rc) return rc;
+  const qat_tflite_tensor *t = &L->t->tensors[in];
+  const qat_tflite_type type = t->type;
+  float s = 0;
+  int64_t zp = 0;
+  if (type != QAT_TFLITE_FLOAT32) lower_params_of(L, in, &s, &zp);
+  if ((rc = lower_act_tensor(L, name, type, rank, dims, s, zp, out))) return rc;
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_RESHAPE);
+  return lower_add_op(L->t, &op, 2, (int[]){in, si}, *out);
+}
+
 const char *lower_tensor_name(const qat_tflite_model *t, int i) {
   return i >= 0 && i < t->n_tensors && t->tensors[i].name ? t->tensors[i].name : "?";
 }

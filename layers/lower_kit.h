@@ -98,6 +98,9 @@ int lower_softmax(qat_lowering *L, int li, int in, int *out);
  * batch, as the converter writes Keras's reshapes (so the same file serves any batch after a
  * resize); the output keeps the input's parameters. */
 int lower_reshape(qat_lowering *L, int li);
+/* A RESHAPE of tensor `in` to dims (batch 1 first), of its type and quantization: the view of a
+ * sequence [1, T, C] as [1, 1, T, C] at the model's edges. */
+int lower_view(qat_lowering *L, int in, const char *name, int rank, const int *dims, int *out);
 /* Sigmoid, tanh, silu, hard_sigmoid, hard_silu, leaky_relu, elu: not a fused activation nor
  * SOFTMAX (layers/lower_act.c). */
 int lower_is_function(qat_activation a);

@@ -22,7 +22,8 @@ static unsigned roles(const qat_layer_spec *l) { return qat_layer_desc_of(l->typ
 /* A hard_sigmoid that an int8 conv / depthwise / dense computes itself (see qat/fq.h): an
  * Activation layer after one, or the activation argument of one (not with learned scales). */
 static int takes_hard_sigmoid(const qat_layer_spec *h) {
-  return h->type == QAT_LAYER_CONV2D || h->type == QAT_LAYER_DEPTHWISE_CONV2D || h->type == QAT_LAYER_DENSE;
+  const qat_layer_type t = qat_layer_op_type(h);
+  return t == QAT_LAYER_CONV2D || t == QAT_LAYER_DEPTHWISE_CONV2D || t == QAT_LAYER_DENSE;
 }
 static int fusable_hard_sigmoid(const qat_model_spec *sp, const qat_layer_spec *l) {
   return l->type == QAT_LAYER_ACTIVATION && l->activation == QAT_ACTIVATION_HARD_SIGMOID &&
@@ -565,7 +566,9 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     }
   }
   if ((rc = qat_graph_init(&m->graph, max_batch))) goto free_model;
-  m->input = qat_graph_input(&m->graph, 3, spec->input_shape, 0);
+  /* a vector [F] is the rank-2 [N, F] that Dense takes; a sequence the image [N, 1, T, C] */
+  m->input = qat_spec_input_rank(spec) == 1 ? qat_graph_input(&m->graph, 1, &spec->input_shape[2], 0)
+                                            : qat_graph_input(&m->graph, 3, spec->input_shape, 0);
   if (!m->input) {
     rc = qat_fail_prefix(QAT_ERR_NOMEM, "%s: model input [%d, %d, %d] at batch %d: ", spec->source ? spec->source : "model",
                          spec->input_shape[0], spec->input_shape[1], spec->input_shape[2], max_batch);

@@ -23,7 +23,7 @@ int qat_pool_build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
   qat_op_attrs a = qat_build_attrs(l);
   a.kernel[0] = l->pool_size[0];
   a.kernel[1] = l->pool_size[1];
-  return qat_graph_add(&b->m->graph, l->type == QAT_LAYER_MAX_POOL2D ? QAT_OP_MAX_POOL2D : QAT_OP_AVG_POOL2D, 1, in,
+  return qat_graph_add(&b->m->graph, qat_layer_op_type(l) == QAT_LAYER_MAX_POOL2D ? QAT_OP_MAX_POOL2D : QAT_OP_AVG_POOL2D, 1, in,
                        &a, out);
 }
 
@@ -33,7 +33,7 @@ int qat_pool_lower(qat_lowering *L, int li) {
   int rc = lower_keep_tensor(L, li, in, l->name, &out);
   if (rc) return rc;
   qat_tflite_operator op;
-  qat_tflite_op_init(&op, l->type == QAT_LAYER_MAX_POOL2D ? QAT_TFLITE_OP_MAX_POOL_2D : QAT_TFLITE_OP_AVERAGE_POOL_2D);
+  qat_tflite_op_init(&op, qat_layer_op_type(l) == QAT_LAYER_MAX_POOL2D ? QAT_TFLITE_OP_MAX_POOL_2D : QAT_TFLITE_OP_AVERAGE_POOL_2D);
   op.opt.padding = lower_padding(l);
   op.opt.stride_h = l->strides[0];
   op.opt.stride_w = l->strides[1];
@@ -51,8 +51,8 @@ int qat_pool_keras(const qat_kcfg *k, qat_layer_spec *l) {
 }
 
 void qat_pool_yaml(qat_yaml_out *y, const qat_layer_spec *l) {
-  y->ops->put(y, ", pool_size: [%d, %d]", l->pool_size[0], l->pool_size[1]);
-  y->ops->put(y, ", strides: [%d, %d]", l->strides[0], l->strides[1]);
+  qat_layer_yaml_pair(y, l, "pool_size", l->pool_size);
+  qat_layer_yaml_pair(y, l, "strides", l->strides);
   y->ops->put(y, ", padding: %s", l->padding == QAT_PADDING_SAME ? "same" : "valid");
 }
 

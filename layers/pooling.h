@@ -23,10 +23,15 @@ int qat_global_pool_keepdims(qat_builder *b, int li, qat_tensor *x, qat_tensor *
 
 /* A pooling layer's descriptor: its names and the rounding its int8 op needs simulated
  * (link_requant, or NULL); the op follows from its type. */
-#define QAT_POOL_LAYER(file, cls, alias, requant)        \
+#define QAT_POOL_LAYER(file, cls, alias, requant) QAT_POOL_LAYER_OF(file, cls, alias, requant, 0, QAT_LAYER_CONV2D)
+/* ... and its 1-D twin (MaxPooling1D): the same op on the [1, T] view of a sequence */
+#define QAT_POOL_LAYER_1D(file, cls, alias, requant, twin) QAT_POOL_LAYER_OF(file, cls, alias, requant, QAT_LAYER_ONE_D, twin)
+#define QAT_POOL_LAYER_OF(file, cls, alias, requant, role, twin) \
   static const char *const file##_aliases[] = {alias, NULL}; \
   const qat_layer_desc qat_layer_##file = {              \
       .keras_class = cls,                                \
+      .roles = role,                                     \
+      .two_d = twin,                                     \
       .stem = #file,                                     \
       .aliases = file##_aliases,                         \
       .args = QAT_POOL_ARGS,                             \

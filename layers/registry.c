@@ -57,6 +57,7 @@ void qat_layer_defaults(qat_layer_spec *l, qat_layer_type t) {
   l->strides[0] = l->strides[1] = 1;
   l->dilation_rate[0] = l->dilation_rate[1] = 1;
   l->pool_size[0] = l->pool_size[1] = 2;
+  if (qat_layer_desc_of(t) && (qat_layer_desc_of(t)->roles & QAT_LAYER_ONE_D)) l->pool_size[0] = 1;
   l->padding = QAT_PADDING_VALID;
   l->activation = QAT_ACTIVATION_LINEAR;
   l->use_bias = 1;
@@ -64,6 +65,28 @@ void qat_layer_defaults(qat_layer_spec *l, qat_layer_type t) {
   l->epsilon = 1e-3f;
   const qat_layer_desc *d = qat_layer_desc_of(t);
   if (d && d->defaults) d->defaults(l);
+}
+
+qat_layer_type qat_layer_op_type(const qat_layer_spec *l) {
+  const qat_layer_desc *d = qat_layer_desc_of(l->type);
+  return d && (d->roles & QAT_LAYER_ONE_D) ? d->two_d : l->type;
+}
+
+void qat_layer_yaml_pair(qat_yaml_out *y, const qat_layer_spec *l, const char *key, const int v[2]) {
+  if (qat_layer_desc_of(l->type)->roles & QAT_LAYER_ONE_D) y->ops->put(y, ", %s: %d", key, v[1]);
+  else y->ops->put(y, ", %s: [%d, %d]", key, v[0], v[1]);
+}
+
+int qat_layer_keras_rank(const qat_model_spec *s, int li) {
+  for (;;) {
+    if (li < 0) return qat_spec_input_rank(s);
+    const qat_layer_spec *l = &s->layers[li];
+    const qat_layer_type t = qat_layer_op_type(l);
+    if (t == QAT_LAYER_RESHAPE) return l->target_rank;
+    if (t == QAT_LAYER_FLATTEN || ((t == QAT_LAYER_GLOBAL_AVG_POOL2D || t == QAT_LAYER_GLOBAL_MAX_POOL2D) && !l->keepdims))
+      return 1;
+    li = l->n_inputs > 0 ? l->inputs[0] : li - 1;
+  }
 }
 
 qat_layer_range qat_layer_range_of(const qat_layer_spec *l) {

@@ -29,6 +29,10 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
                       (long long)known);
     a.target_shape[unknown] = (int)(total / known);
   }
+  if (a.target_rank == 2) { /* a sequence [T, C]: the [1, T, C] view the 1-D layers run on */
+    a.target_shape[2] = a.target_shape[1], a.target_shape[1] = a.target_shape[0], a.target_shape[0] = 1;
+    a.target_rank = 3;
+  }
   return qat_graph_add(&b->m->graph, QAT_OP_RESHAPE, 1, &x, &a, out);
 }
 

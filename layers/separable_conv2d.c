@@ -21,21 +21,28 @@ static void yaml(qat_yaml_out *y, const qat_layer_spec *l) {
   qat_weighted_yaml_conv(y, l);
 }
 
+#define SEPARABLE_FIELDS                                                                                   \
+  .args = QAT_ARG(FILTERS) | QAT_ARG(DEPTH_MULTIPLIER) | QAT_CONV_ARGS,                                   \
+  .required_args = QAT_ARG(FILTERS) | QAT_ARG(KERNEL_SIZE), .min_inputs = 1, .max_inputs = 1,            \
+  .build = qat_weighted_build_separable, .link_requant = qat_weighted_requant_fixed,                     \
+  .lower = qat_weighted_lower, .kernel = "pointwise_kernel", .kernel_channel_axis = 0,                   \
+  .keras_kernel = QAT_KERNEL_HWIO, .keras = keras, .yaml = yaml
+
 const qat_layer_desc qat_layer_separable_conv2d = {
     .keras_class = "SeparableConv2D",
     .stem = "separable_conv2d",
     .aliases = (const char *const[]){"SeparableConvolution2D", NULL},
-    .args = QAT_ARG(FILTERS) | QAT_ARG(DEPTH_MULTIPLIER) | QAT_CONV_ARGS,
-    .required_args = QAT_ARG(FILTERS) | QAT_ARG(KERNEL_SIZE),
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .build = qat_weighted_build_separable,
+    SEPARABLE_FIELDS,
     .roles = QAT_LAYER_HEAD | QAT_LAYER_FOLDS_BN,
-    .link_requant = qat_weighted_requant_fixed,
-    .lower = qat_weighted_lower,
-    .kernel = "pointwise_kernel",
-    .kernel_channel_axis = 0,
-    .keras_kernel = QAT_KERNEL_HWIO,
-    .keras = keras,
-    .yaml = yaml,
+};
+
+/* SeparableConv1D: the same two ops on the [1, T] view of a sequence (Keras's kernels [K, C, M]
+ * and [1, C*M, F]). */
+const qat_layer_desc qat_layer_separable_conv1d = {
+    .keras_class = "SeparableConv1D",
+    .stem = "separable_conv1d",
+    .aliases = (const char *const[]){"SeparableConvolution1D", NULL},
+    SEPARABLE_FIELDS,
+    .roles = QAT_LAYER_HEAD | QAT_LAYER_FOLDS_BN | QAT_LAYER_ONE_D,
+    .two_d = QAT_LAYER_SEPARABLE_CONV2D,
 };

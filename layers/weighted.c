@@ -10,7 +10,7 @@
 
 static int link_requant_with(const qat_model *m, int fold, const qat_fq *in, const qat_fq *w,
                              const qat_tensor *y, qat_fq *out, qat_requant kind);
-static int is_depthwise(const qat_layer_spec *l) { return l->type == QAT_LAYER_DEPTHWISE_CONV2D; }
+static int is_depthwise(const qat_layer_spec *l) { return qat_layer_op_type(l) == QAT_LAYER_DEPTHWISE_CONV2D; }
 static int is_transpose(const qat_layer_spec *l) { return l->type == QAT_LAYER_CONV2D_TRANSPOSE; }
 static const qat_layer_desc *desc(const qat_layer_spec *l) { return qat_layer_desc_of(l->type); }
 
@@ -110,10 +110,8 @@ int qat_weighted_build_dense(qat_builder *b, int li, qat_tensor **in, qat_tensor
   qat_tensor *x = in[0], *w = NULL, *bias = NULL;
   qat_op_attrs a = qat_build_attrs(l);
   int rc;
-  if (x->rank != 2)
-    return qat_fail(QAT_ERR_USAGE, "Dense expects a flat input [batch, features], got rank %d (add Flatten before it)",
-                    x->rank);
-  int wd[2] = {l->units, x->dims[1]};
+  if (x->rank < 2) return qat_fail(QAT_ERR_USAGE, "Dense expects an input [batch, ..., features], got rank %d", x->rank);
+  int wd[2] = {l->units, x->dims[x->rank - 1]};
   if ((rc = qat_build_param(b, li, "kernel", 2, wd, 1, &w))) return rc;
   if (l->use_bias && (rc = qat_build_param(b, li, "bias", 1, &l->units, 1, &bias))) return rc;
   if ((rc = qat_build_weight_quant(b, li, "kernel", 0, l->units, &w, &bias))) return rc;
@@ -178,7 +176,7 @@ static int link_requant(qat_model *m, int head, qat_fq *out, qat_requant kind) {
   snprintf(name, sizeof name, "%s/%s", h->name, desc(h)->kernel);
   const qat_fq *w = qat_model_find_fq(m, name);
   const qat_fq *in = qat_model_source_fq(m, qat_layer_input(&m->spec, head, 0));
-  if (h->type == QAT_LAYER_SEPARABLE_CONV2D) {
+  if (qat_layer_op_type(h) == QAT_LAYER_SEPARABLE_CONV2D) {
     snprintf(name, sizeof name, "%s_depthwise_output", h->name);
     in = qat_model_find_fq(m, name);
   }
@@ -193,7 +191,7 @@ int qat_weighted_requant_double(qat_model *m, int head, qat_fq *out) {
 }
 
 static qat_tflite_op tflite_op(const qat_layer_spec *l) {
-  switch (l->type) {
+  switch (qat_layer_op_type(l)) {
   case QAT_LAYER_DEPTHWISE_CONV2D: return QAT_TFLITE_OP_DEPTHWISE_CONV_2D;
   case QAT_LAYER_DENSE: return QAT_TFLITE_OP_FULLY_CONNECTED;
   case QAT_LAYER_CONV2D_TRANSPOSE: return QAT_TFLITE_OP_TRANSPOSE_CONV;
@@ -201,9 +199,15 @@ static qat_tflite_op tflite_op(const qat_layer_spec *l) {
   }
 }
 
-static void set_options(const qat_layer_spec *l, qat_tflite_operator *op) {
-  if (l->type == QAT_LAYER_DENSE) return;
-  if (l->type == QAT_LAYER_SEPARABLE_CONV2D) { /* its pointwise half: 1x1, stride 1 */
+static void set_options(const qat_lowering *L, int li, qat_tflite_operator *op) {
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  if (l->type == QAT_LAYER_DENSE) { /* over the last axis of a sequence: [1, 1, T, units], as Keras shapes it */
+    int rank, dims[QAT_MAX_RANK];
+    lower_out_shape(L, li, &rank, dims);
+    op->opt.keep_num_dims = rank > 2;
+    return;
+  }
+  if (qat_layer_op_type(l) == QAT_LAYER_SEPARABLE_CONV2D) { /* its pointwise half: 1x1, stride 1 */
     op->opt.padding = QAT_TFLITE_PADDING_VALID;
     op->opt.stride_h = op->opt.stride_w = op->opt.depth_multiplier = 1;
     return;
@@ -317,7 +321,7 @@ static int lower_float(qat_lowering *L, int li, int in_t) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, tflite_op(l));
   op.opt.activation = (qat_tflite_activation)act;
-  set_options(l, &op);
+  set_options(L, li, &op);
   int in[4], n_in;
   if ((rc = op_inputs(L, li, in_t, wi, bi, in, &n_in)) || (rc = lower_add_op(L->t, &op, n_in, in, out)))
     goto free_weights;
@@ -482,7 +486,7 @@ static int lower_integer(qat_lowering *L, int li, int in_t) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, tflite_op(l));
   op.opt.activation = lower_fused_act(L, end, ofq);
-  set_options(l, &op);
+  set_options(L, li, &op);
   /* 16x8 TRANSPOSE_CONV: the converter names the int64 bias and accumulator */
   if (bias64 && is_transpose(l)) op.opt.quantized_bias_type = QAT_TFLITE_INT64;
   int in[4], n_in;
@@ -591,7 +595,7 @@ free_half:
 
 int qat_weighted_lower(qat_lowering *L, int li) {
   int in_t = lower_input(L, li, 0), rc;
-  if (lower_layer_spec(L, li)->type == QAT_LAYER_SEPARABLE_CONV2D && (rc = lower_depthwise_half(L, li, &in_t)))
+  if (qat_layer_op_type(lower_layer_spec(L, li)) == QAT_LAYER_SEPARABLE_CONV2D && (rc = lower_depthwise_half(L, li, &in_t)))
     return rc;
   return L->mode ? lower_integer(L, li, in_t) : lower_float(L, li, in_t);
 }
@@ -614,10 +618,9 @@ int qat_weighted_keras_conv(const qat_kcfg *k, qat_layer_spec *l) {
 }
 
 void qat_weighted_yaml_conv(qat_yaml_out *y, const qat_layer_spec *l) {
-  y->ops->put(y, ", kernel_size: [%d, %d]", l->kernel_size[0], l->kernel_size[1]);
-  y->ops->put(y, ", strides: [%d, %d]", l->strides[0], l->strides[1]);
-  if (l->dilation_rate[0] != 1 || l->dilation_rate[1] != 1)
-    y->ops->put(y, ", dilation_rate: [%d, %d]", l->dilation_rate[0], l->dilation_rate[1]);
+  qat_layer_yaml_pair(y, l, "kernel_size", l->kernel_size);
+  qat_layer_yaml_pair(y, l, "strides", l->strides);
+  if (l->dilation_rate[0] != 1 || l->dilation_rate[1] != 1) qat_layer_yaml_pair(y, l, "dilation_rate", l->dilation_rate);
   y->ops->put(y, ", padding: %s, activation: %s, use_bias: %s", l->padding == QAT_PADDING_SAME ? "same" : "valid",
               qat_activation_name(l->activation), l->use_bias ? "true" : "false");
 }

@@ -27,10 +27,10 @@ void qat_weighted_yaml_conv(qat_yaml_out *y, const qat_layer_spec *l);
 #define QAT_CONV_ARGS                                                                                    \
   (QAT_ARG(KERNEL_SIZE) | QAT_ARG(STRIDES) | QAT_ARG(PADDING) | QAT_ARG(ACTIVATION) | QAT_ARG(USE_BIAS) | \
    QAT_ARG(DILATION_RATE))
+#define QAT_CONV_ROLES (QAT_LAYER_HEAD | QAT_LAYER_FOLDS_BN)
 #define QAT_CONV_LAYER_FIELDS                       \
   .min_inputs = 1, .max_inputs = 1,                 \
   .build = qat_weighted_build_conv,                 \
-  .roles = QAT_LAYER_HEAD | QAT_LAYER_FOLDS_BN,     \
   .link_requant = qat_weighted_requant_fixed,       \
   .lower = qat_weighted_lower
 

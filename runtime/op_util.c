@@ -49,6 +49,22 @@ int rt_check_out_shape(qat_rt_model *m, int k, const rt_tensor *o, const int64_t
   int same = o->rank == rank;
   for (int i = 0; same && i < rank; i++) same = o->dims[i] == dims[i];
   if (same) return QAT_OK;
+  const rt_op *op = &m->ops[k];
+  int from_resized = 0;
+  for (int i = 0; i < op->n_in; i++) from_resized |= op->in[i] >= 0 && m->tensors[op->in[i]].resized;
+  if ((from_resized || op->code == QAT_TFLITE_BUILTIN_SPACE_TO_BATCH_ND) && !o->is_output && !o->const_data &&
+      o->rank == rank) {
+    rt_tensor *t = &m->tensors[op->out[0]];
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n *= dims[i];
+    if (t == o && n > 0 && n <= QAT_RT_MAX_ELEMENTS) {
+      for (int i = 0; i < rank; i++) t->dims[i] = (int32_t)dims[i];
+      t->n_elems = n;
+      t->bytes = (size_t)n * qat_rt_type_size(t->type);
+      t->resized = 1;
+      return QAT_OK;
+    }
+  }
   char want[128], have[128];
   int64_t od[QAT_RT_MAX_RANK];
   for (int i = 0; i < o->rank; i++) od[i] = o->dims[i];

@@ -22,6 +22,10 @@ typedef struct rt_tensor {
   const uint8_t *const_data; /* constants: the file copy or `owned` (aligned) */
   uint8_t *owned;
   int is_input, is_output;
+  /* its shape was computed at Prepare, not read from the file: the converter stores a batch of 1
+   * for SPACE_TO_BATCH_ND's output and what follows it up to BATCH_TO_SPACE_ND, which TFLite
+   * resizes; ops reading it compute their outputs' shapes (rt_check_out_shape) */
+  int resized;
   int producer;            /* op index, -1 for constants and graph inputs */
   int first_use, last_use; /* op index range in which an activation is live */
   int in_arena;
@@ -144,7 +148,8 @@ typedef struct rt_op {
   int32_t s_mult2; /* LEAKY_RELU / PRELU: a second multiplier (alpha) */
   int s_shift2;
   uint8_t pad_value[8]; /* PAD / PADV2: the padding element's bytes */
-  int64_t pads[QAT_RT_MAX_RANK][2];
+  int64_t pads[QAT_RT_MAX_RANK][2]; /* SPACE_TO_BATCH_ND's paddings, BATCH_TO_SPACE_ND's crops too */
+  int64_t block[2];                 /* SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND: block height, width */
   rt_bcast bc;
   rt_reduce_geom red;
   int32_t *scratch; /* MEAN int8: n_out int32 sums */

@@ -62,7 +62,8 @@ typedef struct rt_op_reg {
   X(LOGISTIC) X(MAX_POOL_2D) X(RESHAPE) X(SOFTMAX) X(MEAN) X(REDUCE_MAX) X(QUANTIZE)        \
   X(SHAPE) X(STRIDED_SLICE) X(PACK) X(MUL) X(SUB) X(HARD_SWISH) X(CONCATENATION) X(PAD)       \
   X(PADV2) X(SQUEEZE) X(EXPAND_DIMS) X(LEAKY_RELU) X(PRELU) X(MAXIMUM) X(MINIMUM) X(TANH) \
-  X(RESIZE_BILINEAR) X(RESIZE_NEAREST_NEIGHBOR) X(TRANSPOSE_CONV)
+  X(RESIZE_BILINEAR) X(RESIZE_NEAREST_NEIGHBOR) X(TRANSPOSE_CONV) X(SPACE_TO_BATCH_ND) X(RELU)     \
+  X(BATCH_TO_SPACE_ND)
 
 #define RT_OP_DECLARE_(name) extern const rt_op_reg rt_op_##name;
 RT_OPS(RT_OP_DECLARE_)
@@ -202,6 +203,8 @@ int rt_prepare_reduce(qat_rt_model *m, int k, rt_op *op);
 /* PAD and PADV2 (ops/pad.c); MAXIMUM and MINIMUM (ops/maximum.c). */
 int rt_prepare_pad(qat_rt_model *m, int k, rt_op *op);
 int rt_prepare_max_min(qat_rt_model *m, int k, rt_op *op);
+/* SPACE_TO_BATCH_ND (to_batch 1) and BATCH_TO_SPACE_ND (0): ops/space_to_batch_nd.c */
+int rt_prepare_space_batch(qat_rt_model *m, int k, rt_op *op, int to_batch);
 /* TANH and LOGISTIC int16: refused, with the reason (ops/tanh.c). */
 int rt_unsup_int16_tanh_logistic(qat_rt_model *m, int k);
 /* Every input present is a constant. */

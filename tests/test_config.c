@@ -16,6 +16,7 @@
 
 #include "qat/config.h"
 #include "qat/error.h"
+#include "qat/layer.h"
 
 #define SRC "cfg.yaml"
 
@@ -235,9 +236,10 @@ static const bad_case bad_cases[] = {
     {"layers is a mapping", "model:\n  input: [1, 1, 1]\n  layers: {Dense: {units: 1}}\n",
      "cfg.yaml:3:11: model.layers: wrong type: got a mapping (expected a list of layers)"},
     {"input is a scalar", "model:\n  input: 28\n  layers: [Flatten]\n",
-     "model.input: wrong type: got '28' (expected [height, width, channels])"},
-    {"input of rank 2", "model:\n  input: [28, 28]\n  layers: [Flatten]\n",
-     "cfg.yaml:2:10: model.input: got a list of 2 (expected [height, width, channels])"},
+     "model.input: wrong type: got '28' (expected [height, width, channels], a sequence [steps, channels] or a vector [features])"},
+    {"input of rank 4", "model:\n  input: [1, 28, 28, 1]\n  layers: [Flatten]\n",
+     "cfg.yaml:2:10: model.input: got a list of 4 (expected [height, width, channels], a sequence [steps, "
+     "channels] or a vector [features])"},
     {"kernel_size mapping", LAYERS("    - Conv2D: {filters: 1, kernel_size: {a: 1}}\n"),
      "kernel_size: wrong type: got a mapping (expected an integer >= 1 or a list of 2 integers)"},
     {"kernel_size of 3", LAYERS("    - Conv2D: {filters: 1, kernel_size: [3, 3, 3]}\n"),
@@ -649,6 +651,47 @@ static void test_kernel_size_forms(void **state) {
   qat_config_free(&cfg);
 }
 
+/* A sequence model: input [steps, channels] held as [1, T, C]; a 1-D layer's sizes are one number
+ * or a list of one, on the width axis; its pool strides default to its pool size. */
+static void test_sequence_layers(void **state) {
+  (void)state;
+  static const char text[] = "model:\n  input: [49, 10]\n  layers:\n"
+                             "    - Conv1D: {filters: 8, kernel_size: 5, strides: [2], dilation_rate: 1}\n"
+                             "    - DepthwiseConv1D: {kernel_size: [3], padding: same}\n"
+                             "    - SeparableConv1D: {filters: 4, kernel_size: 3, dilation_rate: 2}\n"
+                             "    - MaxPooling1D: {}\n"
+                             "    - AveragePooling1D: {pool_size: 3, strides: 1}\n"
+                             "    - GlobalAveragePooling1D: {keepdims: true}\n"
+                             "    - Dense: {units: 3}\n";
+  qat_config cfg;
+  if (parse(text, &cfg)) fail_msg("%s", qat_error_message());
+  const qat_layer_spec *L = cfg.model.layers;
+  assert_int_equal(qat_spec_input_rank(&cfg.model), 2);
+  assert_memory_equal(cfg.model.input_shape, ((int[]){1, 49, 10}), 3 * sizeof(int));
+  assert_int_equal(L[0].type, QAT_LAYER_CONV1D);
+  assert_string_equal(L[0].name, "conv1d");
+  assert_memory_equal(L[0].kernel_size, ((int[]){1, 5}), 2 * sizeof(int));
+  assert_memory_equal(L[0].strides, ((int[]){1, 2}), 2 * sizeof(int));
+  assert_memory_equal(L[1].kernel_size, ((int[]){1, 3}), 2 * sizeof(int));
+  assert_memory_equal(L[2].dilation_rate, ((int[]){1, 2}), 2 * sizeof(int));
+  assert_memory_equal(L[3].pool_size, ((int[]){1, 2}), 2 * sizeof(int));
+  assert_memory_equal(L[3].strides, ((int[]){1, 2}), 2 * sizeof(int));
+  assert_memory_equal(L[4].pool_size, ((int[]){1, 3}), 2 * sizeof(int));
+  assert_memory_equal(L[4].strides, ((int[]){1, 1}), 2 * sizeof(int));
+  assert_int_equal(qat_layer_op_type(&L[5]), QAT_LAYER_GLOBAL_AVG_POOL2D);
+  assert_int_equal(qat_layer_keras_rank(&cfg.model, 5), 2); /* keepdims: [1, C] */
+  assert_int_equal(qat_layer_keras_rank(&cfg.model, 6), 2);
+  qat_config_free(&cfg);
+  /* a vector input; a 2-D size on a 1-D layer is refused */
+  if (parse("model:\n  input: [20]\n  layers:\n    - Dense: {units: 2}\n", &cfg)) fail_msg("%s", qat_error_message());
+  assert_int_equal(qat_spec_input_rank(&cfg.model), 1);
+  assert_memory_equal(cfg.model.input_shape, ((int[]){1, 1, 20}), 3 * sizeof(int));
+  qat_config_free(&cfg);
+  assert_int_equal(parse("model:\n  input: [9, 2]\n  layers:\n    - Conv1D: {filters: 2, kernel_size: [3, 3]}\n", &cfg),
+                   QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "expected an integer >= 1 or a list of 1 integer (a 1-D layer)"));
+}
+
 static void test_add_and_other_layers(void **state) {
   (void)state;
   static const char text[] =
@@ -980,6 +1023,7 @@ int main(void) {
       cmocka_unit_test(test_sample),
       cmocka_unit_test(test_minimal_defaults),
       cmocka_unit_test(test_kernel_size_forms),
+      cmocka_unit_test(test_sequence_layers),
       cmocka_unit_test(test_add_and_other_layers),
       cmocka_unit_test(test_default_names),
       cmocka_unit_test(test_data_sections),

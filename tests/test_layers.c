@@ -154,18 +154,18 @@ static void test_residual_dag_with_batch_norm(void **state) {
 static void test_shape_errors_name_the_layer(void **state) {
   (void)state;
   qat_layer_spec l[4];
-  l[0] = conv("c", 4, QAT_ACTIVATION_RELU);
+  l[0] = layer(QAT_LAYER_FLATTEN, "f");
   l[0].line = 7;
   l[0].column = 9;
-  l[1] = dense("d", 3, QAT_ACTIVATION_LINEAR);
+  l[1] = conv("c", 4, QAT_ACTIVATION_RELU);
   l[1].line = 8;
   l[1].column = 9;
   qat_model_spec s = {.input_shape = {5, 5, 1}, .n_layers = 2, .layers = l, .source = "bad.yaml"};
   qat_model *m;
   assert_int_equal(qat_model_create(&m, &s, 2, 1), QAT_ERR_USAGE);
   assert_null(m);
-  assert_non_null(strstr(qat_error_message(), "bad.yaml:8:9: layer 'd' (Dense): "));
-  assert_non_null(strstr(qat_error_message(), "add Flatten"));
+  assert_non_null(strstr(qat_error_message(), "bad.yaml:8:9: layer 'c' (Conv2D): "));
+  assert_non_null(strstr(qat_error_message(), "expects an input [batch,H,W,C], got rank 2"));
 
   l[0] = conv("big", 4, QAT_ACTIVATION_RELU);
   l[0].kernel_size[0] = l[0].kernel_size[1] = 7;

@@ -258,6 +258,74 @@ static void test_leaky_prelu_tanh(void **state) {
   free(tm);
 }
 
+/* SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, the converter's dilated convolution: int8 [1, 4, 1]
+ * by block [2], paddings [[1, 1]]: padded {zp, 1, 2, 3, 4, zp}, batch 0 the even positions,
+ * batch 1 the odd ones. Then the two in a chain whose middle tensor is stored with batch 1, as
+ * the converter writes it: resized at Prepare, and crops [[1, 1]] give the input back. */
+static void test_space_batch(void **state) {
+  (void)state;
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int32_t d141[3] = {1, 4, 1}, d231[3] = {2, 3, 1}, d1[1] = {1}, d12[2] = {1, 2};
+  const int32_t block[1] = {2}, pads[2] = {1, 1};
+  int x = tb_tensor_add(tm, "x", I8, 3, d141, NULL, 0);
+  int b = tb_tensor_add(tm, "block", I32, 1, d1, block, sizeof block);
+  int p = tb_tensor_add(tm, "paddings", I32, 2, d12, pads, sizeof pads);
+  int y = tb_tensor_add(tm, "y", I8, 3, d231, NULL, 0);
+  tb_quant1(tm, x, 0.5f, -7);
+  tb_quant1(tm, y, 0.5f, -7);
+  tb_op_add(tm, QAT_RT_OP_SPACE_TO_BATCH_ND, 3, (int32_t[]){x, b, p}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  qat_rt_model *m = load_built(tm);
+  const int8_t qx[4] = {1, 2, 3, 4}, want[6] = {-7, 2, 4, 1, 3, -7};
+  assert_i8(run(m, 1, (const void *[]){qx}), want, 6);
+  qat_rt_model_free(m);
+  free(tm);
+
+  tm = calloc(1, sizeof *tm);
+  const int32_t d131[3] = {1, 3, 1};
+  x = tb_tensor_add(tm, "x", F32, 3, d141, NULL, 0);
+  b = tb_tensor_add(tm, "block", I32, 1, d1, block, sizeof block);
+  p = tb_tensor_add(tm, "paddings", I32, 2, d12, pads, sizeof pads);
+  int mid = tb_tensor_add(tm, "mid", F32, 3, d131, NULL, 0); /* stored batch 1, computed 2 */
+  y = tb_tensor_add(tm, "y", F32, 3, d141, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_SPACE_TO_BATCH_ND, 3, (int32_t[]){x, b, p}, 1, (int32_t[]){mid});
+  tb_op_add(tm, QAT_RT_OP_BATCH_TO_SPACE_ND, 3, (int32_t[]){mid, b, p}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  m = load_built(tm);
+  const float fx[4] = {1, 2, 3, 4};
+  assert_f32(run(m, 1, (const void *[]){fx}), fx, 4);
+  qat_rt_model_free(m);
+  tm->t[y].dims[1] = 5; /* a graph output is never resized: its stored shape must be right */
+  expect_refused(tm, QAT_ERR_FORMAT, "the op computes [1,4,1]");
+  free(tm);
+}
+
+/* RELU: float max(x, 0); int8 rescaled by in_scale / out_scale = 2 and clamped at the output's
+ * zero point: x q {-10, -7, -3, 5} at (0.5, -7) is {-1.5, 0, 2, 6}, on (0.25, -100)
+ * {-106 -> -100, -100, -92, -76}. */
+static void test_relu(void **state) {
+  (void)state;
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int32_t d4[2] = {1, 4};
+  int x = tb_tensor_add(tm, "x", I8, 2, d4, NULL, 0);
+  int y = tb_tensor_add(tm, "y", I8, 2, d4, NULL, 0);
+  tb_quant1(tm, x, 0.5f, -7);
+  tb_quant1(tm, y, 0.25f, -100);
+  tb_op_add(tm, QAT_RT_OP_RELU, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  qat_rt_model *m = load_built(tm);
+  const int8_t qx[4] = {-10, -7, -3, 5}, want[4] = {-100, -100, -92, -76};
+  assert_i8(run(m, 1, (const void *[]){qx}), want, 4);
+  qat_rt_model_free(m);
+  tm->t[x].type = tm->t[y].type = F32;
+  tm->t[x].n_q = tm->t[y].n_q = 0;
+  m = load_built(tm);
+  const float fx[4] = {-1.5f, 0.0f, 2.0f, -0.0f}, fw[4] = {0, 0, 2, 0};
+  assert_f32(run(m, 1, (const void *[]){fx}), fw, 4);
+  qat_rt_model_free(m);
+  free(tm);
+}
+
 /* ---- data movement ---------------------------------------------------------------------------- */
 
 static void test_pad_concat(void **state) {
@@ -533,6 +601,8 @@ int main(void) {
       cmocka_unit_test(test_hard_swish),
       cmocka_unit_test(test_leaky_prelu_tanh),
       cmocka_unit_test(test_pad_concat),
+      cmocka_unit_test(test_space_batch),
+      cmocka_unit_test(test_relu),
       cmocka_unit_test(test_shape_slice_pack_reshape),
       cmocka_unit_test(test_squeeze_expand_pack),
       cmocka_unit_test(test_transpose_conv),

@@ -862,12 +862,13 @@ static void test_lower_reshape(void **state) {
   int r0 = find_op(&t, QAT_TFLITE_OP_RESHAPE, 0), r1 = find_op(&t, QAT_TFLITE_OP_RESHAPE, 1);
   assert_true(r0 == 1 && r1 == 2);
   const qat_tflite_tensor *s0 = &t.tensors[t.ops[r0].inputs[1]], *s1 = &t.tensors[t.ops[r1].inputs[1]];
-  assert_memory_equal(s0->data, ((int32_t[]){-1, 2, 4}), 12);
+  /* a 2-D target is a sequence [2, 4], held as the [1, 2, 4] the 1-D layers run on */
+  assert_memory_equal(s0->data, ((int32_t[]){-1, 1, 2, 4}), 16);
   assert_memory_equal(s1->data, ((int32_t[]){-1, 8}), 8);
   assert_int_equal(t.ops[r0].opt.n_new_shape, 0);
   const qat_tflite_tensor *o = &t.tensors[t.ops[r0].outputs[0]];
-  assert_int_equal(o->rank, 3);
-  assert_memory_equal(o->dims, ((int[]){1, 2, 4}), 3 * sizeof(int));
+  assert_int_equal(o->rank, 4);
+  assert_memory_equal(o->dims, ((int[]){1, 1, 2, 4}), 4 * sizeof(int));
   /* The linear Activation vanished: the FC reads the flatten. */
   assert_int_equal(t.ops[3].inputs[0], t.ops[r1].outputs[0]);
   qat_tflite_model_free(&t);

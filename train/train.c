@@ -274,9 +274,12 @@ static int resume_load(const qat_train_options *o, qat_model *m, qat_optimizer *
 static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train,
                                  const qat_data_info *info) {
   const int *in = cfg->model.input_shape;
-  if (train->h != in[0] || train->w != in[1] || train->c != in[2])
+  int arrays[3]; /* a sequence model's arrays [N, T, C] read as (T, C, 1) */
+  qat_spec_data_shape(&cfg->model, arrays);
+  if ((train->h != in[0] || train->w != in[1] || train->c != in[2]) &&
+      (train->h != arrays[0] || train->w != arrays[1] || train->c != arrays[2]))
     return qat_fail(QAT_ERR_USAGE, "%s: the data's samples are %dx%dx%d, model.input expects %dx%dx%d (data: %s)",
-                    cfg->path, train->h, train->w, train->c, in[0], in[1], in[2], info->source);
+                    cfg->path, train->h, train->w, train->c, arrays[0], arrays[1], arrays[2], info->source);
   const char *loss = qat_loss_name(cfg->model.loss);
   if (train->targets && (cfg->data.random_crop || cfg->data.horizontal_flip || qat_augment_geometric(&cfg->data.augment)))
     return qat_fail(QAT_ERR_USAGE, "%s: geometric augmentation (flips, crops, translation, rotation, zoom) would move "

@@ -83,6 +83,10 @@ enum {
   /* its int8 inputs and output have one scale and zero point (CONCATENATION): an input that
    * nothing else reads is quantized by this layer's output quantizer, as the converter does */
   QAT_LAYER_SHARES_RANGE = 1u << 4,
+  /* a 1-D layer (Conv1D, MaxPooling1D, ...): its 2-D twin on the [N, 1, T, C] view of a sequence,
+   * its sizes on the width axis; Keras writes its sizes as one number and its kernels without
+   * the height axis */
+  QAT_LAYER_ONE_D = 1u << 5,
 };
 
 /* Keras kernel layouts, transposed once on import into qat's (TFLite's) layout. */
@@ -144,6 +148,7 @@ typedef struct qat_layer_desc {
   int (*build)(struct qat_builder *b, int li, struct qat_tensor **in, struct qat_tensor **out);
 
   unsigned roles;                                  /* QAT_LAYER_* */
+  qat_layer_type two_d;                            /* QAT_LAYER_ONE_D: the 2-D layer it runs as */
   qat_layer_range (*range)(const qat_layer_spec *l); /* NULL: QAT_RANGE_OWN */
   /* The activation a standalone activation layer applies (ReLU, Activation), else NULL. */
   qat_activation (*applies)(const qat_layer_spec *l);
@@ -181,6 +186,15 @@ int qat_activation_find(const char *name, qat_activation *out);
 /* Every accepted name (for the config's enum and messages): the canonical ones in enum order,
  * then the aliases. */
 const char *const *qat_activation_names(int *n);
+
+/* The type whose ops a layer runs: a 1-D layer's 2-D twin, else its own. */
+qat_layer_type qat_layer_op_type(const qat_layer_spec *l);
+/* Writes ", key: [a, b]", or a 1-D layer's ", key: b" (its sizes on the width axis). */
+void qat_layer_yaml_pair(qat_yaml_out *y, const qat_layer_spec *l, const char *key, const int v[2]);
+
+/* The dimensions Keras gives layer li's output after the batch (li -1: the model input's): a
+ * sequence [T, C] is 2 where qat holds [1, T, C]. */
+int qat_layer_keras_rank(const qat_model_spec *s, int li);
 
 /* Derived facts every walker uses. */
 qat_layer_range qat_layer_range_of(const qat_layer_spec *l);

@@ -37,7 +37,14 @@
   X(CONCATENATE, concatenate)                         \
   X(UP_SAMPLING2D, up_sampling2d)                     \
   X(SEPARABLE_CONV2D, separable_conv2d)               \
-  X(CONV2D_TRANSPOSE, conv2d_transpose)
+  X(CONV2D_TRANSPOSE, conv2d_transpose)               \
+  X(CONV1D, conv1d)                                   \
+  X(DEPTHWISE_CONV1D, depthwise_conv1d)               \
+  X(SEPARABLE_CONV1D, separable_conv1d)               \
+  X(MAX_POOL1D, max_pooling1d)                        \
+  X(AVG_POOL1D, average_pooling1d)                    \
+  X(GLOBAL_AVG_POOL1D, global_average_pooling1d)      \
+  X(GLOBAL_MAX_POOL1D, global_max_pooling1d)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
@@ -123,7 +130,8 @@ static inline const char *qat_loss_name(qat_loss l) {
 }
 
 typedef struct qat_model_spec {
-  int input_shape[3]; /* H, W, C */
+  int input_shape[3]; /* H, W, C as the graph holds it: a sequence [T, C] is [1, T, C], a vector [F] [1, 1, F] */
+  int input_rank;     /* the dimensions the model's input has after the batch (Keras's): 3, 2 or 1; 0 reads as 3 */
   qat_loss loss;      /* train.loss (parsed with the train section) */
   int from_logits;    /* train.from_logits: binary cross-entropy on the output as logits */
   int n_layers;
@@ -276,5 +284,25 @@ typedef struct qat_config {
   qat_train_spec train;
   struct qat_keras_model *keras_model; /* model.keras's weights, read by qat_config_resolve (owned) */
 } qat_config;
+
+/* The model input as Keras shapes it: a 1-D model's sequence [T, C] or vector [F] is held as the
+ * image [1, T, C] or [1, 1, F], so every 2-D op runs it with a height of 1 (the converter's
+ * lowering of Conv1D: an EXPAND_DIMS to height 1, then CONV_2D). */
+static inline int qat_spec_input_rank(const qat_model_spec *s) { return s->input_rank ? s->input_rank : 3; }
+/* Its dimensions after the batch, qat_spec_input_rank of them. */
+static inline void qat_spec_input_dims(const qat_model_spec *s, int dims[3]) {
+  const int r = qat_spec_input_rank(s);
+  for (int i = 0; i < r; i++) dims[i] = s->input_shape[3 - r + i];
+}
+/* Sets the input from Keras's dimensions (rank 1 to 3). */
+static inline void qat_spec_set_input(qat_model_spec *s, int rank, const int *dims) {
+  s->input_rank = rank;
+  for (int i = 0; i < 3; i++) s->input_shape[i] = i < 3 - rank ? 1 : dims[i - (3 - rank)];
+}
+/* The (H, W, C) of a dataset of such inputs: arrays [N, T, C] read as (T, C, 1), [N, F] as (F, 1, 1). */
+static inline void qat_spec_data_shape(const qat_model_spec *s, int hwc[3]) {
+  const int r = qat_spec_input_rank(s);
+  for (int i = 0; i < 3; i++) hwc[i] = i < r ? s->input_shape[3 - r + i] : 1;
+}
 
 #endif

@@ -7,7 +7,8 @@ keras.applications with random weights (weights=None, seed 15; the BatchNormaliz
 statistics set from one batch of inputs, see calibrate_batch_norm): MobileNet (alpha 0.25),
 MobileNetV2 (alpha 0.35), MobileNetV3Small (minimalistic and full, include_preprocessing as
 default), MobileNetV3Large (minimalistic), EfficientNetB0 (all 96x96x3) and ResNet50
-(64x64x3), 2 classes. Each is converted with tf.lite.TFLiteConverter to NAME_f32.tflite, to
+(64x64x3), 2 classes; and issue 16's DS-CNN keyword spotter ([49, 10]) and accelerometer model
+([128, 3], without its Dense over the sequence: see accel()) of make_keras_models16.py. Each is converted with tf.lite.TFLiteConverter to NAME_f32.tflite, to
 full int8 NAME_int8.tflite (representative dataset: 16 seeded uniform inputs in the range the
 model expects; int8 input and output) and to NAME_int8f.tflite (the same full int8 with the
 converter's default float32 input and output). A file already present is kept (the ctest caches
@@ -24,6 +25,9 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_keras_models16  # noqa: E402
 
 A = keras.applications
 S96 = (96, 96, 3)
@@ -46,6 +50,10 @@ MODELS = {
                        (0.0, 255.0)),
     "resnet50": (lambda: A.ResNet50(input_shape=(64, 64, 3), weights=None, classes=2),
                  (-124.0, 152.0)),
+    # issue 16's sequence models (make_keras_models16.py): the converter's EXPAND_DIMS / CONV_2D /
+    # SQUEEZE lowering of Conv1D, DepthwiseConv1D, SeparableConv1D and the 1-D pools
+    "ds_cnn": (lambda: make_keras_models16.ds_cnn(), (-2.0, 2.0)),
+    "accel": (lambda: make_keras_models16.accel(per_step=False), (-2.0, 2.0)),
 }
 
 

@@ -17,7 +17,14 @@ OUT_DIR/xception.keras, xception_h5.h5  an Xception-style classifier (both forma
                          Conv-BN-ReLU stem, SeparableConv2D-BN-ReLU, SeparableConv2D (depth_multiplier
                          2)-BN, MaxPooling2D, a residual Add with a strided 1x1 Conv-BN, a
                          SeparableConv2D with a ReLU activation, GlobalAveragePooling2D, Dense logits
+OUT_DIR/ds_cnn.keras     a DS-CNN keyword spotter on [49, 10] MFCC frames, 12 classes: a strided Conv1D-BN-ReLU,
+                         two depthwise-separable blocks (DepthwiseConv1D-BN-ReLU, pointwise Conv1D-BN-ReLU),
+                         AveragePooling1D, GlobalAveragePooling1D, Dense logits
+OUT_DIR/accel.h5         an accelerometer model on [128, 3] (legacy HDF5), 6 classes: Conv1D (VALID,
+                         stride 2, ReLU), MaxPooling1D, SeparableConv1D (SAME, ReLU), a dilated Conv1D, a
+                         Dense over the last axis of the sequence, GlobalMaxPooling1D, Dense logits
 OUT_DIR/data_16x16x3.npz synthetic uint8 images and labels (make_models.data, seeded)
+OUT_DIR/seq_49x10.npz, seq_128x3.npz  smooth synthetic float32 sequences and labels
 OUT_DIR/<name>_x.npy, <name>_y.npy  Keras's own outputs (model.predict) for x_test / 255
 
 Keras's own initializers (glorot kernels; BatchNormalization's moving statistics are drawn at
@@ -100,15 +107,70 @@ def unet():
     return keras.Model(inp, x, name="unet")
 
 
+def ds_cnn():
+    inp = keras.Input((49, 10), name="input")
+    x = layers.Conv1D(24, 5, strides=2, padding="same", use_bias=False, name="stem")(inp)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for k in range(2):
+        x = layers.DepthwiseConv1D(3, padding="same", use_bias=False, name=f"dw{k}")(x)
+        x = layers.BatchNormalization(name=f"dw{k}_bn")(x)
+        x = layers.ReLU(name=f"dw{k}_relu")(x)
+        x = layers.Conv1D(24, 1, use_bias=False, name=f"pw{k}")(x)
+        x = layers.BatchNormalization(name=f"pw{k}_bn")(x)
+        x = layers.ReLU(name=f"pw{k}_relu")(x)
+    x = layers.AveragePooling1D(2, name="pool")(x)
+    x = layers.GlobalAveragePooling1D(name="gap")(x)
+    x = layers.Dense(12, name="logits")(x)
+    return keras.Model(inp, x, name="ds_cnn")
+
+
+def accel(per_step=True):
+    """per_step False leaves out the Dense over the sequence, which the TF converter lowers through
+    SHAPE / GATHER / ... that qat's runtime does not run (make_converter_models.py's variant)."""
+    inp = keras.Input((128, 3), name="input")
+    x = layers.Conv1D(16, 7, strides=2, activation="relu", name="conv")(inp)
+    x = layers.MaxPooling1D(2, name="pool")(x)
+    x = layers.SeparableConv1D(24, 5, padding="same", activation="relu", name="sep")(x)
+    x = layers.Conv1D(16, 3, dilation_rate=2, padding="same", activation="relu", name="dilated")(x)
+    if per_step:
+        x = layers.Dense(12, activation="relu", name="per_step")(x)
+    x = layers.GlobalMaxPooling1D(name="gmp")(x)
+    x = layers.Dense(6, name="logits")(x)
+    return keras.Model(inp, x, name="accel")
+
+
+def sequences(out, steps, channels, classes, n_train=256, n_test=256, seed=16):
+    """Smooth signals (a few random sinusoids per channel) plus noise, float32, and labels."""
+    r = np.random.default_rng(seed)
+    t = np.arange(steps, dtype=np.float32)[None, :, None]
+
+    def seqs(n):
+        f = r.uniform(0.02, 0.3, size=(n, 1, channels)).astype(np.float32)
+        ph = r.uniform(0, 6.3, size=(n, 1, channels)).astype(np.float32)
+        a = r.uniform(0.5, 2.0, size=(n, 1, channels)).astype(np.float32)
+        return (a * np.sin(f * t + ph) + r.normal(0, 0.1, size=(n, steps, channels))).astype(np.float32)
+    name = f"seq_{steps}x{channels}.npz"
+    np.savez(os.path.join(out, name), x_train=seqs(n_train), y_train=r.integers(0, classes, n_train),
+             x_test=seqs(n_test), y_test=r.integers(0, classes, n_test))
+    return name
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(16)
     data = make_models.data(out, SHAPE, n_train=256, n_test=256, seed=16)
-    x = np.load(os.path.join(out, data))["x_test"].astype(np.float32) / 255.0
+    images = np.load(os.path.join(out, data))["x_test"].astype(np.float32) / 255.0
     r = np.random.default_rng(16)
+    xs = {}
+    for steps, channels, classes in ((49, 10, 12), (128, 3, 6)):
+        name = sequences(out, steps, channels, classes)
+        xs[(steps, channels)] = np.load(os.path.join(out, name))["x_test"]
     for name, model, ext in (("inception", inception(), ".keras"), ("unet", unet(), ".h5"),
-                             ("xception", xception(), ".keras"), ("xception_h5", xception(), ".h5")):
+                             ("xception", xception(), ".keras"), ("xception_h5", xception(), ".h5"),
+                             ("ds_cnn", ds_cnn(), ".keras"), ("accel", accel(), ".h5")):
+        x = xs.get(tuple(model.inputs[0].shape[1:]), images)
         for layer in model.layers:
             if isinstance(layer, layers.BatchNormalization):
                 g, b, mu, var = layer.get_weights()

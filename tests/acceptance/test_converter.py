@@ -30,7 +30,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 N = int(os.environ.get("QAT_CONVERTER_N", "200"))
 KINDS = ("f32", "int8", "int8f")
 NAMES = ["mobilenet", "mobilenetv2", "mobilenetv3small_min", "mobilenetv3small",
-         "mobilenetv3large_min", "efficientnetb0", "resnet50"]
+         "mobilenetv3large_min", "efficientnetb0", "resnet50", "ds_cnn", "accel"]
 
 
 def skip(why):
