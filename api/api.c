@@ -121,7 +121,7 @@ void qat_net_info(const qat_net *n, int *h, int *w, int *c, int *classes, int *q
   if (h) *h = s->input_shape[0];
   if (w) *w = s->input_shape[1];
   if (c) *c = s->input_shape[2];
-  if (classes) *classes = n->m->num_classes;
+  if (classes) *classes = (int)(qat_tensor_size(n->m->logits) / n->m->logits->dims[0]);
   if (quantized) *quantized = s->quantize.enabled;
 }
 
@@ -132,7 +132,7 @@ int qat_net_forward(qat_net *n, const float *x, int64_t count, int fake_quant, f
     return qat_fail(QAT_ERR_USAGE, "qat_net_forward: fake quant asked of a model without a quantize: section");
   const qat_model_spec *s = &n->m->spec;
   int64_t per = (int64_t)s->input_shape[0] * s->input_shape[1] * s->input_shape[2];
-  int classes = n->m->num_classes;
+  const int64_t classes = qat_tensor_size(n->m->logits) / n->m->logits->dims[0]; /* a label map's too */
   qat_exec ex = {.training = 0, .fake_quant = fake_quant ? 1 : 0, .freeze_observers = 1, .freeze_bn = 1};
   for (int64_t i = 0; i < count; i += n->m->max_batch) {
     int b = (int)(count - i < n->m->max_batch ? count - i : n->m->max_batch);

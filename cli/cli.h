@@ -46,6 +46,8 @@ typedef struct qat_tflite_eval {
                           (label maps), binary accuracy (binary_crossentropy) or "mae" */
   int classes, input_type; /* classes: 0 with targets (no per-class figures) */
   int64_t *per_n, *per_ok, *confusion; /* classes, classes, classes x classes */
+  double mean_iou;     /* a label map's: Keras's MeanIoU over the classes seen or predicted; -1 none */
+  int iou_classes;     /* the classes it averages */
 } qat_tflite_eval;
 /* loss: the training config's train.loss where known (a binary_crossentropy model's outputs are
  * judged as binary decisions; from_logits: at 0, else at 0.5); -1 unknown. */

@@ -178,6 +178,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
   int64_t *per_n = NULL, *per_ok = NULL, *conf = NULL;
   float *xf = NULL;
   memset(res, 0, sizeof *res);
+  res->mean_iou = -1;
   int rc = qat_cli_load_model(model_path, opt, &m);
   if (rc) goto fail;
   if (qat_rt_num_inputs(m) != 1 || qat_rt_num_outputs(m) != 1) {
@@ -243,10 +244,36 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
     const int binary = !map && loss == QAT_LOSS_BINARY_CROSSENTROPY;
     void *xin = qat_rt_tensor_data(m, in_idx);
     const void *yout = qat_rt_tensor_data(m, out_idx);
+    /* a label map's confusion over every position, for the mean IoU */
+    const int64_t k = map ? to.n_elems / len : 0;
+    if (map && k <= 256 && !(conf = calloc((size_t)(k * k), sizeof *conf))) {
+      rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+      goto fail;
+    }
     double sum = 0, t0 = now_s();
     for (int64_t s = 0; s < ds->n; s++) {
       if ((rc = run_sample(m, &in, ds, s, xf, per, xin))) goto fail;
-      sum += target_metric(&to, yout, ds->targets + s * len, len, binary, from_logits ? 0.0f : 0.5f);
+      const float *t = ds->targets + s * len;
+      sum += target_metric(&to, yout, t, len, binary, from_logits ? 0.0f : 0.5f);
+      const size_t es = to.bytes / (size_t)to.n_elems;
+      for (int64_t p = 0; conf && p < len; p++) {
+        const int64_t truth = (int64_t)t[p];
+        if (truth >= 0 && truth < k)
+          conf[truth * k + qat_rt_argmax(to.type, (const uint8_t *)yout + (size_t)(p * k) * es, k)]++;
+      }
+    }
+    res->mean_iou = -1;
+    if (conf) {
+      double iou = 0;
+      for (int64_t c = 0; c < k; c++) {
+        int64_t row = 0, col = 0;
+        for (int64_t j = 0; j < k; j++) row += conf[c * k + j], col += conf[j * k + c];
+        const int64_t uni = row + col - conf[c * k + c];
+        if (uni > 0) iou += (double)conf[c * k + c] / (double)uni, res->iou_classes++;
+      }
+      res->mean_iou = res->iou_classes ? iou / res->iou_classes : 0.0;
+      free(conf);
+      conf = NULL;
     }
     res->ms_per_sample = (now_s() - t0) * 1e3 / (double)ds->n;
     res->samples = ds->n;
@@ -418,7 +445,8 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
            qat_rt_type_name(ev.input_type), (long long)ds.n, ev.metric, acc);
     for (int c = 0; c < nc; c++)
       printf(c ? ",%.6f" : "%.6f", per_n[c] ? (double)per_ok[c] / (double)per_n[c] : 0.0);
-    printf("],\"per_class_samples\":[");
+    if (ev.mean_iou >= 0) printf("],\"mean_iou\":%.6f,\"per_class_samples\":[", ev.mean_iou);
+    else printf("],\"per_class_samples\":[");
     for (int c = 0; c < nc; c++) printf(c ? ",%lld" : "%lld", (long long)per_n[c]);
     printf("]");
     if (confusion) {
@@ -434,8 +462,10 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
   } else {
     printf("%s: %lld samples, %s input, qat runtime (batch 1)\n", model_path, (long long)ds.n,
            qat_rt_type_name(ev.input_type));
-    if (!nc) { /* targets other than class labels: the metric alone */
-      printf("  %s: %.4f\n  %.4f ms per sample\n", ev.metric, acc, ms);
+    if (!nc) { /* targets other than class labels: the metric alone (a label map's mean IoU too) */
+      printf("  %s: %.4f\n", ev.metric, acc);
+      if (ev.mean_iou >= 0) printf("  mean IoU: %.4f (%d classes)\n", ev.mean_iou, ev.iou_classes);
+      printf("  %.4f ms per sample\n", ms);
       qat_tflite_eval_free(&ev);
       qat_dataset_free(&ds);
       return 0;

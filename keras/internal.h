@@ -41,6 +41,13 @@ typedef struct keras_fold {
 int qat_keras_parse_json(const char *text, size_t len, const char *source, const int input_shape[3],
                          qat_model_spec *spec, char keras_version[32], keras_fold **folds);
 
+/* The loss of a compiled model: a .keras config.json's compile_config, or a legacy .h5's
+ * training_config attribute (text): its Keras name or class (with from_logits) as spec->loss
+ * and spec->from_logits, *known 1. A file without one leaves them and *known 0; one qat does not
+ * train (a list per output, a custom or weighted loss) gives a note ("" otherwise). */
+int qat_keras_compiled_loss(const char *text, size_t len, qat_model_spec *spec, int *known, char *note,
+                            size_t note_size);
+
 /* Reads entry `name` of the zip archive at path into *out (malloc'd, NUL-terminated, *len
  * bytes without the NUL), refusing entries whose declared size exceeds max. missing_ok: a
  * missing entry returns 1 with *out NULL. */

@@ -871,6 +871,71 @@ free_pend:
   return rc;
 }
 
+/* Keras's spellings of the losses qat trains: function names, aliases, classes. */
+static int loss_of(const char *name, qat_loss *out) {
+  static const struct {
+    const char *name;
+    qat_loss loss;
+  } names[] = {
+      {"sparse_categorical_crossentropy", QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY},
+      {"SparseCategoricalCrossentropy", QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY},
+      {"categorical_crossentropy", QAT_LOSS_CATEGORICAL_CROSSENTROPY},
+      {"CategoricalCrossentropy", QAT_LOSS_CATEGORICAL_CROSSENTROPY},
+      {"binary_crossentropy", QAT_LOSS_BINARY_CROSSENTROPY},
+      {"BinaryCrossentropy", QAT_LOSS_BINARY_CROSSENTROPY},
+      {"mean_squared_error", QAT_LOSS_MEAN_SQUARED_ERROR},
+      {"mse", QAT_LOSS_MEAN_SQUARED_ERROR},
+      {"MeanSquaredError", QAT_LOSS_MEAN_SQUARED_ERROR},
+      {"mean_absolute_error", QAT_LOSS_MEAN_ABSOLUTE_ERROR},
+      {"mae", QAT_LOSS_MEAN_ABSOLUTE_ERROR},
+      {"MeanAbsoluteError", QAT_LOSS_MEAN_ABSOLUTE_ERROR},
+      {"huber", QAT_LOSS_HUBER},
+      {"Huber", QAT_LOSS_HUBER},
+  };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(name, names[i].name)) {
+      *out = names[i].loss;
+      return 1;
+    }
+  return 0;
+}
+
+int qat_keras_compiled_loss(const char *text, size_t len, qat_model_spec *spec, int *known, char *note,
+                            size_t note_size) {
+  *known = 0;
+  note[0] = 0;
+  if (!text || len > QAT_KERAS_MAX_JSON) return QAT_OK;
+  struct json_object *root = json_tokener_parse(text);
+  if (!root) return QAT_OK; /* an unreadable training config only costs the loss: the model is read */
+  struct json_object *cc = get(root, "compile_config");
+  struct json_object *loss = get(is_null(cc) ? root : cc, "loss");
+  if (!is_null(loss)) {
+    const char *name = str_or(loss, NULL);
+    int from_logits = 0;
+    double delta = 1.0;
+    if (!name && json_object_is_type(loss, json_type_object)) {
+      name = str_or(get(loss, "class_name"), NULL);
+      struct json_object *cfg = get(loss, "config");
+      struct json_object *fl = get(cfg, "from_logits");
+      if (fl && json_object_is_type(fl, json_type_boolean)) from_logits = json_object_get_boolean(fl);
+      struct json_object *dl = get(cfg, "delta");
+      if (dl && (json_object_is_type(dl, json_type_double) || json_object_is_type(dl, json_type_int)))
+        delta = json_object_get_double(dl);
+    }
+    qat_loss l;
+    if (name && loss_of(name, &l) && delta == 1.0) {
+      spec->loss = l;
+      spec->from_logits = l == QAT_LOSS_BINARY_CROSSENTROPY && from_logits;
+      *known = 1;
+    } else {
+      snprintf(note, note_size, "the model was compiled with a loss qat does not train (%s%s); set train.loss",
+               name ? name : "a list or mapping of losses", delta != 1.0 ? " with delta other than 1" : "");
+    }
+  }
+  json_object_put(root);
+  return QAT_OK;
+}
+
 int qat_keras_parse_json(const char *text, size_t len, const char *source, const int input_shape[3],
                          qat_model_spec *spec, char keras_version[32], keras_fold **folds) {
   memset(spec, 0, sizeof *spec);

@@ -747,6 +747,20 @@ static int fold_rescales(qat_keras_model *k, keras_fold **foldsp, const char *pa
   return QAT_OK;
 }
 
+/* The loss the model was compiled with: config.json's compile_config in a .keras archive (json),
+ * the training_config attribute of a legacy full-model .h5. */
+static int compiled_loss(qat_keras_model *k, wsrc *ws, const char *json, int full_model) {
+  char *training = NULL, note[256];
+  if (!json && full_model && qat_h5_has_attr(&ws->r, "/", "training_config") == 1) {
+    if (qat_h5_read_attr_string(&ws->r, "/", "training_config", &training)) qat_error_clear();
+    json = training;
+  }
+  int rc = json ? qat_keras_compiled_loss(json, strlen(json), &k->spec, &k->loss_known, note, sizeof note) : QAT_OK;
+  if (!rc && json && note[0]) add_note(k, "%s\n", note);
+  free(training);
+  return rc;
+}
+
 static int keras_load(const char *path, const char *arch_json, const int *input_shape, qat_keras_model *out) {
   memset(out, 0, sizeof *out);
   keras_file_kind kind;
@@ -810,6 +824,7 @@ static int keras_load(const char *path, const char *arch_json, const int *input_
     goto close_reader;
   }
   if ((rc = qat_keras_parse_json(json, jlen, jsrc, input_shape, &out->spec, out->keras_version, &folds))) goto close_reader;
+  if ((rc = compiled_loss(out, &ws, kind == KERAS_FILE_ZIP ? json : NULL, full_model))) goto close_reader;
   if ((rc = resolve_affine(out, &ws, folds, jsrc))) goto close_reader;
   if ((rc = fold_pads(out, &folds, jsrc))) goto close_reader;
   ws.folds = folds;
@@ -904,6 +919,12 @@ int qat_keras_resolve_spec(qat_model_spec *spec, qat_keras_model *k) {
   int rc = qat_keras_load(spec->keras, NULL, k);
   if (rc) return qat_fail_prefix(rc, "model.keras: ");
   memcpy(spec->input_shape, k->spec.input_shape, sizeof spec->input_shape);
+  spec->input_rank = k->spec.input_rank;
+  /* the compiled loss, unless the config names one (the default is sparse categorical) */
+  if (k->loss_known && spec->loss == QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && !spec->from_logits) {
+    spec->loss = k->spec.loss;
+    spec->from_logits = k->spec.from_logits;
+  }
   spec->n_layers = k->spec.n_layers;
   spec->layers = k->spec.layers;
   return QAT_OK;

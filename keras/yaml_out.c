@@ -107,8 +107,13 @@ int qat_keras_config_yaml(const qat_keras_model *k, const char *source, const ch
     put(&b, "}\n");
   }
   put(&b, "# data: {dataset: fashion-mnist}\n"
-          "# quantize: {mode: qat}\n"
-          "# train: {epochs: 1, batch_size: 32, optimizer: {name: adam, learning_rate: 0.0001}, freeze: []}\n");
+          "# quantize: {mode: qat}\n");
+  if (k->loss_known) { /* the loss is part of the model: the checkpoint's config must build it */
+    put(&b, "train: {loss: %s%s}  # the Keras file's compiled loss; add epochs, batch_size, optimizer, freeze\n",
+        qat_loss_name(s->loss), s->from_logits ? ", from_logits: true" : "");
+  } else {
+    put(&b, "# train: {epochs: 1, batch_size: 32, optimizer: {name: adam, learning_rate: 0.0001}, freeze: []}\n");
+  }
   if (b.oom) {
     free(b.s);
     return qat_fail(QAT_ERR_NOMEM, "out of memory writing the config");

@@ -485,7 +485,9 @@ static int build_loss(qat_model *m, int max_batch) {
   const qat_activation last = spec->layers[spec->n_layers - 1].activation;
   if (is_class_loss(spec->loss)) {
     if (y->rank < 2 || y->dims[y->rank - 1] < 2)
-      return qat_fail(QAT_ERR_USAGE, "%s needs an output [batch, ..., classes] with 2 or more classes, got %d values",
+      return qat_fail(QAT_ERR_USAGE, "%s needs an output [batch, ..., classes] with 2 or more classes, got %d values "
+                      "(a regression output takes train.loss: mean_squared_error, mean_absolute_error or huber; a "
+                      "sigmoid one binary_crossentropy)",
                       qat_loss_name(spec->loss), y->rank < 2 ? 1 : y->dims[y->rank - 1]);
     m->num_classes = y->dims[y->rank - 1];
     m->positions = qat_tensor_size(y) / y->dims[0] / m->num_classes;

@@ -171,6 +171,32 @@ assert 0 < f['float32']['accuracy'] < 0.5 and 0 < f['int8_qat']['accuracy'] < 0.
 PY
 "$qat" eval seg.tflite --data seg.npz --json > eval_seg.json || fail "eval seg.tflite"
 grep -q '"metric":"accuracy"' eval_seg.json || fail "eval seg.tflite: $(cat eval_seg.json)"
+# its mean IoU (Keras's MeanIoU: per class TP / (TP + FP + FN) over every pixel, averaged over the
+# classes that occur), recomputed from the official interpreter's outputs
+"$py" - <<'PY' || fail "eval seg.tflite: mean IoU"
+import json
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+d = np.load('seg.npz')
+it = Interpreter(model_path='seg.tflite', experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+it.allocate_tensors()
+di, do = it.get_input_details()[0], it.get_output_details()[0]
+si, zi = di['quantization']
+k = do['shape'][-1]
+conf = np.zeros((k, k), np.int64)
+for x, y in zip(d['x_test'], d['y_test']):
+    if di['dtype'] == np.int8:
+        x = np.clip(np.floor(np.abs(x / np.float32(si)) + 0.5) * np.sign(x) + zi, -128, 127)
+    it.set_tensor(di['index'], x.reshape(di['shape']).astype(di['dtype']))
+    it.invoke()
+    pred = it.get_tensor(do['index']).reshape(-1, k).argmax(1)
+    np.add.at(conf, (y.ravel(), pred), 1)
+union = conf.sum(0) + conf.sum(1) - np.diag(conf)
+want = float((np.diag(conf)[union > 0] / union[union > 0]).mean())
+got = json.load(open('eval_seg.json'))['mean_iou']
+print(f"targets_test: seg.tflite mean IoU {got:.4f} (official interpreter's outputs: {want:.4f})")
+assert abs(got - want) < 1e-6, (got, want)
+PY
 
 # mismatches, one line each
 expect_error() {

@@ -25,6 +25,7 @@
 #include "qat/keras.h"
 #include "qat/model.h"
 #include "qat/train.h"
+#include "keras/internal.h"
 
 #define FIX QAT_SOURCE_DIR "/tests/fixtures/keras/"
 #define SHARED QAT_SOURCE_DIR "/../shared/fixtures/keras/"
@@ -804,6 +805,44 @@ static void test_freeze_fine_tune(void **state) {
 
 /* model: {keras: PATH}: the Keras file gives the layers and the initial weights of a run, and
  * the checkpoints of that run rebuild from it. */
+/* The loss a Keras file was compiled with: Keras 3's compile_config, a legacy training_config,
+ * names, aliases and classes (from_logits); what qat does not train becomes a note. */
+static void test_compiled_loss(void **state) {
+  (void)state;
+  static const struct {
+    const char *json;
+    int known;
+    qat_loss loss;
+    int from_logits;
+    const char *note;
+  } cases[] = {
+      {"{\"compile_config\": {\"loss\": \"mse\", \"optimizer\": \"adam\"}}", 1, QAT_LOSS_MEAN_SQUARED_ERROR, 0, ""},
+      {"{\"loss\": {\"class_name\": \"BinaryCrossentropy\", \"config\": {\"from_logits\": true}}}", 1,
+       QAT_LOSS_BINARY_CROSSENTROPY, 1, ""},
+      {"{\"loss\": \"sparse_categorical_crossentropy\"}", 1, QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 0, ""},
+      {"{\"compile_config\": {\"loss\": {\"class_name\": \"Huber\", \"config\": {\"delta\": 1.0}}}}", 1,
+       QAT_LOSS_HUBER, 0, ""},
+      {"{\"compile_config\": {\"loss\": {\"class_name\": \"Huber\", \"config\": {\"delta\": 2.5}}}}", 0, 0, 0,
+       "(Huber with delta other than 1)"},
+      {"{\"loss\": [\"mse\", \"mae\"]}", 0, 0, 0, "(a list or mapping of losses)"},
+      {"{\"loss\": \"kl_divergence\"}", 0, 0, 0, "(kl_divergence); set train.loss"},
+      {"{\"compile_config\": null, \"class_name\": \"Functional\"}", 0, 0, 0, ""},
+      {"not json", 0, 0, 0, ""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    qat_model_spec spec = {.loss = QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY};
+    int known = -1;
+    char note[256];
+    assert_int_equal(qat_keras_compiled_loss(cases[i].json, strlen(cases[i].json), &spec, &known, note, sizeof note), 0);
+    if (known != cases[i].known) fail_msg("case %zu: known %d", i, known);
+    if (known) {
+      assert_int_equal(spec.loss, cases[i].loss);
+      assert_int_equal(spec.from_logits, cases[i].from_logits);
+    }
+    if (cases[i].note[0] ? !strstr(note, cases[i].note) : note[0] != 0) fail_msg("case %zu: note '%s'", i, note);
+  }
+}
+
 static void test_config_model_keras(void **state) {
   (void)state;
   qat_config cfg;
@@ -903,6 +942,7 @@ int main(void) {
       cmocka_unit_test(test_apply_all_or_nothing),
       cmocka_unit_test(test_freeze_fine_tune),
       cmocka_unit_test(test_config_model_keras),
+      cmocka_unit_test(test_compiled_loss),
   };
   return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

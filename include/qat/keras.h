@@ -53,6 +53,9 @@ typedef struct qat_keras_model {
   int n_weights;
   qat_keras_weight *weights;
   char notes[1024];        /* Keras layers folded into others, one per line ("" if none) */
+  /* The loss the model was compiled with (spec.loss, spec.from_logits), when the file records
+   * one qat trains: model.yaml's train.loss; 0 leaves the config's default */
+  int loss_known;
 } qat_keras_model;
 
 /* A full model (.h5 with model_config, or .keras), or a weights-only file (.h5 or .weights.h5)

@@ -165,7 +165,8 @@ class Net:
         self.quantized = bool(v[4].value)
 
     def forward(self, x, fake_quant=False):
-        """Logits [N, classes] of preprocessed float inputs [N, H, W, C] (or one sample)."""
+        """Outputs [N, values] of preprocessed float inputs [N, H, W, C] (or one sample): a classifier's
+        logits, a segmenter's H * W * classes scores, a regressor's values (num_classes of them)."""
         flat, n = _floats(x, self.input_shape)
         out = np.empty((n, self.num_classes), dtype=np.float32)
         _check(_lib.qat_net_forward(self._h, flat.ctypes.data_as(_c.POINTER(_c.c_float)), n, int(bool(fake_quant)),

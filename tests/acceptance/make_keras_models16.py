@@ -23,7 +23,14 @@ OUT_DIR/ds_cnn.keras     a DS-CNN keyword spotter on [49, 10] MFCC frames, 12 cl
 OUT_DIR/accel.h5         an accelerometer model on [128, 3] (legacy HDF5), 6 classes: Conv1D (VALID,
                          stride 2, ReLU), MaxPooling1D, SeparableConv1D (SAME, ReLU), a dilated Conv1D, a
                          Dense over the last axis of the sequence, GlobalMaxPooling1D, Dense logits
+OUT_DIR/segmenter.h5     (compiled with a SparseCategoricalCrossentropy object) a small U-Net segmenter with a per-pixel softmax over 4 classes: encoder conv + pool,
+                         UpSampling2D, Concatenate with the encoder's features, a Conv2DTranspose,
+                         a 1x1 conv with activation softmax (output [16, 16, 4])
+OUT_DIR/autoencoder.keras a convolutional autoencoder on [16, 16, 1], compiled with loss "mse": two strided
+                         Conv2D, two strided Conv2DTranspose, a linear 3x3 Conv2D (output [16, 16, 1])
 OUT_DIR/data_16x16x3.npz synthetic uint8 images and labels (make_models.data, seeded)
+OUT_DIR/seg_16x16x3.npz  the same images with label maps [N, 16, 16] of 4 classes (bright blobs)
+OUT_DIR/ae_16x16x1.npz   grayscale images and, as targets, the same images / 255 (float32)
 OUT_DIR/seq_49x10.npz, seq_128x3.npz  smooth synthetic float32 sequences and labels
 OUT_DIR/<name>_x.npy, <name>_y.npy  Keras's own outputs (model.predict) for x_test / 255
 
@@ -140,6 +147,46 @@ def accel(per_step=True):
     return keras.Model(inp, x, name="accel")
 
 
+def segmenter():
+    inp = keras.Input(SHAPE, name="input")
+    e1 = layers.Conv2D(8, 3, padding="same", activation="relu", name="enc1")(inp)
+    p1 = layers.MaxPooling2D(2, name="pool1")(e1)
+    mid = layers.Conv2D(12, 3, padding="same", activation="relu", name="mid")(p1)
+    u1 = layers.UpSampling2D(2, name="up1")(mid)
+    t1 = layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", name="up1t")(mid)
+    d1 = layers.Concatenate(name="skip1")([u1, t1, e1])
+    d1 = layers.Conv2D(8, 3, padding="same", activation="relu", name="dec1")(d1)
+    out = layers.Conv2D(4, 1, activation="softmax", name="classes")(d1)
+    return keras.Model(inp, out, name="segmenter")
+
+
+def autoencoder():
+    inp = keras.Input((16, 16, 1), name="input")
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="enc1")(inp)
+    x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="enc2")(x)
+    x = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="dec1")(x)
+    x = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="dec2")(x)
+    x = layers.Conv2D(1, 3, padding="same", name="recon")(x)
+    return keras.Model(inp, x, name="autoencoder")
+
+
+def label_maps(out, data):
+    """The images of `data` with a label map each: 4 classes by brightness (what a segmenter can
+    learn), and a grayscale copy with its own pixels as regression targets."""
+    d = np.load(os.path.join(out, data))
+    z = {}
+    for part in ("train", "test"):
+        x = d[f"x_{part}"]
+        z[f"x_{part}"], z[f"y_{part}"] = x, np.minimum(x.mean(axis=3) // 64, 3).astype(np.int64)
+    np.savez(os.path.join(out, "seg_16x16x3.npz"), **z)
+    g = {}
+    for part in ("train", "test"):
+        gray = d[f"x_{part}"].mean(axis=3, keepdims=True).astype(np.uint8)
+        g[f"x_{part}"], g[f"y_{part}"] = gray, gray.astype(np.float32) / 255.0
+    np.savez(os.path.join(out, "ae_16x16x1.npz"), **g)
+    return g["x_test"].astype(np.float32) / 255.0
+
+
 def sequences(out, steps, channels, classes, n_train=256, n_test=256, seed=16):
     """Smooth signals (a few random sinusoids per channel) plus noise, float32, and labels."""
     r = np.random.default_rng(seed)
@@ -163,19 +210,24 @@ def main():
     data = make_models.data(out, SHAPE, n_train=256, n_test=256, seed=16)
     images = np.load(os.path.join(out, data))["x_test"].astype(np.float32) / 255.0
     r = np.random.default_rng(16)
-    xs = {}
+    xs = {(16, 16, 1): label_maps(out, data)}
     for steps, channels, classes in ((49, 10, 12), (128, 3, 6)):
         name = sequences(out, steps, channels, classes)
         xs[(steps, channels)] = np.load(os.path.join(out, name))["x_test"]
     for name, model, ext in (("inception", inception(), ".keras"), ("unet", unet(), ".h5"),
                              ("xception", xception(), ".keras"), ("xception_h5", xception(), ".h5"),
-                             ("ds_cnn", ds_cnn(), ".keras"), ("accel", accel(), ".h5")):
+                             ("ds_cnn", ds_cnn(), ".keras"), ("accel", accel(), ".h5"),
+                             ("segmenter", segmenter(), ".h5"), ("autoencoder", autoencoder(), ".keras")):
         x = xs.get(tuple(model.inputs[0].shape[1:]), images)
         for layer in model.layers:
             if isinstance(layer, layers.BatchNormalization):
                 g, b, mu, var = layer.get_weights()
                 layer.set_weights([r.uniform(0.5, 1.5, g.shape), r.uniform(-0.2, 0.2, b.shape),
                                    r.uniform(-0.2, 0.2, mu.shape), r.uniform(0.5, 1.5, var.shape)])
+        if name == "autoencoder":  # compiled: qat import takes the loss from the file
+            model.compile(optimizer="adam", loss="mse")
+        if name == "segmenter":  # a loss object, in the legacy .h5's training_config
+            model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy())
         model.save(os.path.join(out, name + ext))
         np.save(os.path.join(out, name + "_x.npy"), x)
         np.save(os.path.join(out, name + "_y.npy"), model.predict(x, verbose=0))
