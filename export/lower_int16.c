@@ -155,6 +155,8 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
                      "do not rescale)", in->name, (double)in->quant.scale[0], (double)out->quant.scale[0]);
       break;
     case QAT_TFLITE_OP_CONCATENATION: /* the int16 kernel copies: one scale for all (zero points are 0) */
+    case QAT_TFLITE_OP_MAXIMUM:       /* MAXIMUM and MINIMUM compare the stored integers */
+    case QAT_TFLITE_OP_MINIMUM:
       for (int j = 0; j < op->n_inputs && !rc; j++) {
         const qat_tflite_tensor *x = &t->tensors[op->inputs[j]];
         if ((rc = check_act(t, k, op->inputs[j], "input"))) break;

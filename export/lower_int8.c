@@ -124,6 +124,8 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
                        out->quant.n ? (long long)out->quant.zero_point[0] : 0LL);
       break;
     case QAT_TFLITE_OP_CONCATENATION: /* the int8 kernel copies bytes: one scale and zero point for all */
+    case QAT_TFLITE_OP_MAXIMUM:       /* MAXIMUM and MINIMUM compare the stored integers */
+    case QAT_TFLITE_OP_MINIMUM:
       for (int j = 0; j < op->n_inputs; j++) {
         const qat_tflite_tensor *x = &t->tensors[op->inputs[j]];
         if (!same_params(x, out))

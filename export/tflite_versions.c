@@ -157,6 +157,12 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     if (in0 == I16) return 4;
     if (in0 == I8) return 2;
     return 1;
+  case QAT_TFLITE_OP_MAXIMUM:
+  case QAT_TFLITE_OP_MINIMUM:
+    /* 4: int16 in/out; 3: broadcast over more than 4 dims (qat writes none); 2: int8. */
+    if (in0 == I16 && out0 == I16) return 4;
+    if (in0 == I8) return 2;
+    return 1;
   case QAT_TFLITE_OP_LEAKY_RELU:
     /* 2: int16 input. */
     return in0 == I16 ? 2 : 1;
@@ -247,6 +253,10 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_MUL, 4, "2.3.0"},              {QAT_TFLITE_OP_HARD_SWISH, 1, "1.15.0"},
     {QAT_TFLITE_OP_LEAKY_RELU, 1, "1.13.1"},      {QAT_TFLITE_OP_LEAKY_RELU, 2, "2.3.0"},
     {QAT_TFLITE_OP_ELU, 1, "1.14.0"},
+    {QAT_TFLITE_OP_MAXIMUM, 1, "1.14.0"},         {QAT_TFLITE_OP_MAXIMUM, 2, "1.14.0"},
+    {QAT_TFLITE_OP_MAXIMUM, 3, "2.3.0"},          {QAT_TFLITE_OP_MAXIMUM, 4, "2.3.0"},
+    {QAT_TFLITE_OP_MINIMUM, 1, "1.14.0"},         {QAT_TFLITE_OP_MINIMUM, 2, "1.14.0"},
+    {QAT_TFLITE_OP_MINIMUM, 3, "2.3.0"},          {QAT_TFLITE_OP_MINIMUM, 4, "2.3.0"},
     {QAT_TFLITE_OP_STRIDED_SLICE, 1, "1.6.0"},    {QAT_TFLITE_OP_STRIDED_SLICE, 2, "1.14.0"},
 };
 

@@ -207,6 +207,11 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     *type = QAT_TFLITE_OPTIONS_StridedSliceOptions;
     qat_fb_start_table(b, QAT_TFLITE_StridedSliceOptions__COUNT);
     return qat_fb_end_table(b);
+  case QAT_TFLITE_OP_MAXIMUM: /* an empty table, as the converter writes it */
+  case QAT_TFLITE_OP_MINIMUM:
+    *type = QAT_TFLITE_OPTIONS_MaximumMinimumOptions;
+    qat_fb_start_table(b, QAT_TFLITE_MaximumMinimumOptions__COUNT);
+    return qat_fb_end_table(b);
   case QAT_TFLITE_OP_PAD: /* an empty table, as the converter writes it */
     *type = QAT_TFLITE_OPTIONS_PadOptions;
     qat_fb_start_table(b, QAT_TFLITE_PadOptions__COUNT);

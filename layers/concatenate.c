@@ -31,31 +31,12 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
 }
 
 static int lower(qat_lowering *L, int li) {
-  const qat_layer_spec *l = lower_layer_spec(L, li);
   int nin = qat_layer_n_inputs(&L->m->spec, li), out, rc;
   int rank, dims[QAT_MAX_RANK], in[QAT_MAX_LAYER_INPUTS];
   lower_out_shape(L, li, &rank, dims);
   if ((rc = lower_own_tensor(L, li, &out))) return rc;
-  for (int k = 0; k < nin; k++) {
-    in[k] = lower_input(L, li, k);
-    if (!L->mode) continue;
-    float s_in, s_out;
-    int64_t zp_in, zp_out;
-    lower_params_of(L, in[k], &s_in, &zp_in);
-    lower_params_of(L, out, &s_out, &zp_out);
-    if (s_in == s_out && zp_in == zp_out) continue;
-    /* an input with its own quantizer: requantized to the shared one (int8 -> int8 QUANTIZE) */
-    const qat_tflite_tensor *x = &L->t->tensors[in[k]];
-    int xd[QAT_MAX_RANK], xr = x->rank, rq;
-    for (int d = 0; d < xr; d++) xd[d] = x->dims[d];
-    char name[QAT_NAME_MAX + 32];
-    snprintf(name, sizeof name, "%s/requantized_%d", l->name, k);
-    if ((rc = lower_act_tensor(L, name, L->mode->act, xr, xd, s_out, zp_out, &rq))) return rc;
-    qat_tflite_operator q;
-    qat_tflite_op_init(&q, QAT_TFLITE_OP_QUANTIZE);
-    if ((rc = lower_add_op(L->t, &q, 1, &in[k], rq))) return rc;
-    in[k] = rq;
-  }
+  for (int k = 0; k < nin; k++)
+    if ((rc = lower_shared_input(L, li, k, out, &in[k]))) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_CONCATENATION);
   op.opt.axis = tensor_axis(&L->m->spec, li, rank);

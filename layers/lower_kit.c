@@ -177,6 +177,27 @@ int lower_reshape(qat_lowering *L, int li) {
   return lower_simple(L, li, &op, 2, ins, out);
 }
 
+int lower_shared_input(qat_lowering *L, int li, int k, int out, int *in) {
+  *in = lower_input(L, li, k);
+  if (!L->mode) return QAT_OK;
+  float s_in, s_out;
+  int64_t zp_in, zp_out;
+  lower_params_of(L, *in, &s_in, &zp_in);
+  lower_params_of(L, out, &s_out, &zp_out);
+  if (s_in == s_out && zp_in == zp_out) return QAT_OK;
+  const qat_tflite_tensor *x = &L->t->tensors[*in];
+  int xd[QAT_MAX_RANK], xr = x->rank, rq, rc;
+  for (int d = 0; d < xr; d++) xd[d] = x->dims[d];
+  char name[QAT_NAME_MAX + 32];
+  snprintf(name, sizeof name, "%s/requantized_%d", lower_layer_spec(L, li)->name, k);
+  if ((rc = lower_act_tensor(L, name, L->mode->act, xr, xd, s_out, zp_out, &rq))) return rc;
+  qat_tflite_operator q;
+  qat_tflite_op_init(&q, QAT_TFLITE_OP_QUANTIZE);
+  if ((rc = lower_add_op(L->t, &q, 1, in, rq))) return rc;
+  *in = rq;
+  return QAT_OK;
+}
+
 int lower_view(qat_lowering *L, int in, const char *name, int rank, const int *dims, int *out) {
   int32_t shape[QAT_MAX_RANK];
   for (int d = 0; d < rank; d++) shape[d] = dims[d];

@@ -98,6 +98,10 @@ int lower_softmax(qat_lowering *L, int li, int in, int *out);
  * batch, as the converter writes Keras's reshapes (so the same file serves any batch after a
  * resize); the output keeps the input's parameters. */
 int lower_reshape(qat_lowering *L, int li);
+/* Input k of a layer whose int8 inputs and output share one scale and zero point (Concatenate,
+ * Maximum): its tensor, or, when it has a quantizer of its own, a QUANTIZE (int8 -> int8) of it
+ * to the output tensor out's parameters. */
+int lower_shared_input(qat_lowering *L, int li, int k, int out, int *in);
 /* A RESHAPE of tensor `in` to dims (batch 1 first), of its type and quantization: the view of a
  * sequence [1, T, C] as [1, 1, T, C] at the model's edges. */
 int lower_view(qat_lowering *L, int in, const char *name, int rank, const int *dims, int *out);

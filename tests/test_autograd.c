@@ -44,8 +44,9 @@ static void fill(const qat_op_example *ex, int i, float *x, int64_t n, qat_rng *
   case QAT_FILL_ONES: for (int64_t k = 0; k < n; k++) x[k] = 1.0f; break;
   case QAT_FILL_POSITIVE: for (int64_t k = 0; k < n; k++) x[k] = 0.5f + qat_rng_uniform(rng); break;
   case QAT_FILL_DISTINCT:
-    /* a shuffled grid 0.1 apart: no ties within any finite-difference step */
-    for (int64_t k = 0; k < n; k++) x[k] = 0.1f * (float)(k - n / 2);
+    /* a shuffled grid 0.1 apart: no ties within any finite-difference step; input i offset by
+     * 0.05 i, so that two DISTINCT inputs never tie either (MAXIMUM, MINIMUM) */
+    for (int64_t k = 0; k < n; k++) x[k] = 0.1f * (float)(k - n / 2) + 0.05f * (float)i;
     for (int64_t k = n - 1; k > 0; k--) {
       int64_t j = qat_rng_below(rng, (uint32_t)(k + 1));
       float t = x[k]; x[k] = x[j]; x[j] = t;

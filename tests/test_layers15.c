@@ -181,6 +181,12 @@ static void test_fixture_dilated(void **state) {
 }
 
 /* Add and Subtract broadcasting [N,1,1,C] against [N,H,W,C] */
+static void test_fixture_max_min(void **state) {
+  (void)state;
+  check_fixture(FIX "max_min.h5", "max_min");
+  check_fixture(FIX "max_min.keras", "max_min");
+}
+
 static void test_fixture_add_bcast(void **state) {
   (void)state;
   check_fixture(FIX "add_bcast.h5", "add_bcast");
@@ -234,6 +240,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_crop),
       cmocka_unit_test(test_fixture_dilated),
       cmocka_unit_test(test_fixture_add_bcast),
+      cmocka_unit_test(test_fixture_max_min),
       cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,7 +44,9 @@
   X(MAX_POOL1D, max_pooling1d)                        \
   X(AVG_POOL1D, average_pooling1d)                    \
   X(GLOBAL_AVG_POOL1D, global_average_pooling1d)      \
-  X(GLOBAL_MAX_POOL1D, global_max_pooling1d)
+  X(GLOBAL_MAX_POOL1D, global_max_pooling1d)         \
+  X(MAXIMUM, maximum)                                 \
+  X(MINIMUM, minimum)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
