@@ -18,7 +18,7 @@
 #include "qat/train.h"
 
 static const char usage_import[] =
-    "usage: qat import MODEL -o DIR [--arch MODEL.json | --config CONFIG.yaml] [--input-shape H,W,C]\n"
+    "usage: qat import MODEL -o DIR [--arch MODEL.json | --config CONFIG.yaml] [--input-shape H,W,C|T,C|F]\n"
     "                  [--json]\n"
     "\n"
     "Reads a Keras model without TensorFlow and writes DIR/model.yaml (qat's config, Keras\n"
@@ -39,6 +39,7 @@ static const char usage_import[] =
     "\n"
     "  -o DIR     output folder (created with its parents if missing)\n"
     "  --input-shape H,W,C  the input size of a model saved with unknown (None) dimensions\n"
+    "                       (T,C for a sequence model, F for a vector)\n"
     "  --json     print one JSON summary on stdout\n"
     "  -h, --help this help\n";
 
@@ -91,10 +92,13 @@ int qat_cmd_import(int argc, char **argv) {
       else if (!strcmp(a, "--arch")) arch = v;
       else if (!strcmp(a, "--config")) config = v;
       else {
-        int used = 0;
-        if (sscanf(v, "%d,%d,%d%n", &shape[0], &shape[1], &shape[2], &used) != 3 || v[used] || shape[0] < 1 ||
-            shape[1] < 1 || shape[2] < 1 || shape[0] > 65536 || shape[1] > 65536 || shape[2] > 65536)
-          return usage_error("--input-shape: '%s' is not H,W,C (three sizes 1..65536, e.g. 224,224,3)", v);
+        /* H,W,C for an image, T,C for a sequence, F for a vector: the sizes after the batch */
+        int n = 0, used = 0;
+        const char *p = v;
+        while (n < 3 && sscanf(p, n ? ",%d%n" : "%d%n", &shape[n], &used) == 1 && shape[n] >= 1 && shape[n] <= 65536)
+          p += used, n++;
+        if (!n || *p)
+          return usage_error("--input-shape: '%s' is not H,W,C, T,C or F (sizes 1..65536, e.g. 224,224,3)", v);
         has_shape = 1;
       }
     } else if (a[0] == '-' && a[1] != '\0') {

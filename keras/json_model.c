@@ -304,12 +304,19 @@ static int input_shape(const jctx *c, struct json_object *v, qat_model_spec *spe
                  n ? n - 1 : 0);
   }
   int shape[3];
+  if (c->given_shape) { /* --input-shape gives as many sizes as the input has after the batch */
+    size_t given = 0;
+    while (given < 3 && c->given_shape[given] > 0) given++;
+    if (given != n - 1)
+      return lfail(c, QAT_ERR_USAGE, "--input-shape gives %zu sizes, the model input has %zu dimensions after the batch",
+                   given, n - 1);
+  }
   for (size_t i = 1; i < n; i++) {
     struct json_object *d = json_object_array_get_idx(v, i);
     if (is_null(d)) {
       if (!c->given_shape)
         return lfail(c, QAT_ERR_UNSUPPORTED, "input dimension %zu is unknown (None): qat needs a fixed input size "
-                     "(give it: qat import --input-shape H,W,C)", i);
+                     "(give it: qat import --input-shape %s)", i, n == 4 ? "H,W,C" : n == 3 ? "T,C" : "F");
       shape[i - 1] = c->given_shape[i - 1];
       continue;
     }
