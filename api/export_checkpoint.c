@@ -48,8 +48,9 @@ static int load_quantized(const char *ckpt, const qat_export_request *req, qat_c
   if (rc) return rc;
   qat_dataset ds;
   const qat_model_spec *s = &(*m)->spec;
-  rc = qat_calib_load_samples(cfg, req->calibration_data, req->calibrate, cfg->train.seed, s->input_shape[0],
-                              s->input_shape[1], s->input_shape[2], &ds);
+  int hwc[3]; /* the samples as the data holds them: a sequence model's arrays [N, T, C] are (T, C, 1) */
+  qat_spec_data_shape(s, hwc);
+  rc = qat_calib_load_samples(cfg, req->calibration_data, req->calibrate, cfg->train.seed, hwc[0], hwc[1], hwc[2], &ds);
   if (!rc) {
     rc = qat_calibrate(*m, &ds, &co);
     qat_dataset_free(&ds);

@@ -231,6 +231,13 @@ def main():
                 if top1 < 0.95 or (name in REGRESSION and mean_err > 0.02 * span):
                     fails.append(f"int16x8 differs from the float model: top-1 {top1:.3f}, mean error {mean_err:g}")
             check_runtime(a.qat, mode, path, feed, od, y, d, fails)
+        if data.startswith("seq_"):
+            # post-training calibration on the user's sequence arrays ([N, T, C], read as T x C x 1)
+            path = os.path.join(d, "calibrated_int8.tflite")
+            run([a.qat, "export", os.path.join(d, "checkpoint.h5"), "--mode", "int8", "--calibrate", "64",
+                 "--calibration-data", os.path.join(work, data), "-o", path])
+            y, feed, od = interpret(path, x)
+            check_runtime(a.qat, "calibrated int8", path, feed, od, y.reshape(N, -1), d, fails)
         if fails:
             print(f"{name}: FAIL: " + "; ".join(fails))
             failed.append(name)
