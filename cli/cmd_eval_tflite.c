@@ -154,14 +154,20 @@ static int run_sample(qat_rt_model *m, const eval_input *in, const qat_dataset *
 }
 
 /* One sample's metric against targets that are not one class label: per-position accuracy of a
- * label map, binary accuracy, or the mean absolute error. */
+ * label map (its predictions counted into conf, k x k, when given), binary accuracy, or the mean
+ * absolute error. */
 static double target_metric(const qat_rt_tensor_info *to, const void *y, const float *t, int64_t len, int binary,
-                            float cut) {
+                            float cut, int64_t *conf) {
   if (to->n_elems != len) { /* a label map: k classes at each of len positions */
     const int64_t k = to->n_elems / len;
     const size_t es = to->bytes / (size_t)to->n_elems;
     int64_t ok = 0;
-    for (int64_t p = 0; p < len; p++) ok += qat_rt_argmax(to->type, (const uint8_t *)y + (size_t)(p * k) * es, k) == (int)t[p];
+    for (int64_t p = 0; p < len; p++) {
+      const int pred = qat_rt_argmax(to->type, (const uint8_t *)y + (size_t)(p * k) * es, k);
+      const int64_t truth = (int64_t)t[p];
+      ok += pred == truth;
+      if (conf && truth >= 0 && truth < k) conf[truth * k + pred]++;
+    }
     return (double)ok / (double)len;
   }
   double sum = 0;
@@ -253,14 +259,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
     double sum = 0, t0 = now_s();
     for (int64_t s = 0; s < ds->n; s++) {
       if ((rc = run_sample(m, &in, ds, s, xf, per, xin))) goto fail;
-      const float *t = ds->targets + s * len;
-      sum += target_metric(&to, yout, t, len, binary, from_logits ? 0.0f : 0.5f);
-      const size_t es = to.bytes / (size_t)to.n_elems;
-      for (int64_t p = 0; conf && p < len; p++) {
-        const int64_t truth = (int64_t)t[p];
-        if (truth >= 0 && truth < k)
-          conf[truth * k + qat_rt_argmax(to.type, (const uint8_t *)yout + (size_t)(p * k) * es, k)]++;
-      }
+      sum += target_metric(&to, yout, ds->targets + s * len, len, binary, from_logits ? 0.0f : 0.5f, conf);
     }
     res->mean_iou = -1;
     if (conf) {

@@ -6,6 +6,8 @@
 
 #include "qat/error.h"
 
+void qat_pool_defaults_1d(qat_layer_spec *l) { l->pool_size[0] = 1; }
+
 void qat_pool_finish(qat_layer_spec *l, uint32_t seen) {
   if (!(seen & QAT_ARG(STRIDES))) {
     l->strides[0] = l->pool_size[0];

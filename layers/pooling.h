@@ -7,6 +7,8 @@
 
 #define QAT_POOL_ARGS (QAT_ARG(POOL_SIZE) | QAT_ARG(STRIDES) | QAT_ARG(PADDING))
 
+/* A 1-D pool's default pool_size: 2 steps, (1, 2) on the [1, T] view. */
+void qat_pool_defaults_1d(qat_layer_spec *l);
 /* Keras pools default their strides to the pool size. */
 void qat_pool_finish(qat_layer_spec *l, uint32_t seen);
 qat_layer_range qat_pool_range(const qat_layer_spec *l);
@@ -31,6 +33,7 @@ int qat_global_pool_keepdims(qat_builder *b, int li, qat_tensor *x, qat_tensor *
   const qat_layer_desc qat_layer_##file = {              \
       .keras_class = cls,                                \
       .roles = role,                                     \
+      .defaults = (role) ? qat_pool_defaults_1d : NULL,  \
       .two_d = twin,                                     \
       .stem = #file,                                     \
       .aliases = file##_aliases,                         \

@@ -57,7 +57,6 @@ void qat_layer_defaults(qat_layer_spec *l, qat_layer_type t) {
   l->strides[0] = l->strides[1] = 1;
   l->dilation_rate[0] = l->dilation_rate[1] = 1;
   l->pool_size[0] = l->pool_size[1] = 2;
-  if (qat_layer_desc_of(t) && (qat_layer_desc_of(t)->roles & QAT_LAYER_ONE_D)) l->pool_size[0] = 1;
   l->padding = QAT_PADDING_VALID;
   l->activation = QAT_ACTIVATION_LINEAR;
   l->use_bias = 1;

@@ -44,6 +44,18 @@ static void fmt_dims(char *buf, size_t len, const int64_t *dims, int rank) {
 }
 
 /* The stored output shape must be the computed one. */
+int rt_resize_out(qat_rt_model *m, int k, const int64_t *dims, int rank) {
+  rt_tensor *t = &m->tensors[m->ops[k].out[0]];
+  int64_t n = 1;
+  for (int i = 0; i < rank; i++) n *= dims[i];
+  if (t->is_output || t->const_data || t->rank != rank || n < 1 || n > QAT_RT_MAX_ELEMENTS) return QAT_ERR_FORMAT;
+  for (int i = 0; i < rank; i++) t->dims[i] = (int32_t)dims[i];
+  t->n_elems = n;
+  t->bytes = (size_t)n * qat_rt_type_size(t->type);
+  t->resized = 1;
+  return QAT_OK;
+}
+
 int rt_check_out_shape(qat_rt_model *m, int k, const rt_tensor *o, const int64_t *dims,
                            int rank) {
   int same = o->rank == rank;
@@ -52,19 +64,7 @@ int rt_check_out_shape(qat_rt_model *m, int k, const rt_tensor *o, const int64_t
   const rt_op *op = &m->ops[k];
   int from_resized = 0;
   for (int i = 0; i < op->n_in; i++) from_resized |= op->in[i] >= 0 && m->tensors[op->in[i]].resized;
-  if ((from_resized || op->code == QAT_TFLITE_BUILTIN_SPACE_TO_BATCH_ND) && !o->is_output && !o->const_data &&
-      o->rank == rank) {
-    rt_tensor *t = &m->tensors[op->out[0]];
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= dims[i];
-    if (t == o && n > 0 && n <= QAT_RT_MAX_ELEMENTS) {
-      for (int i = 0; i < rank; i++) t->dims[i] = (int32_t)dims[i];
-      t->n_elems = n;
-      t->bytes = (size_t)n * qat_rt_type_size(t->type);
-      t->resized = 1;
-      return QAT_OK;
-    }
-  }
+  if (from_resized && rt_resize_out(m, k, dims, rank) == QAT_OK) return QAT_OK;
   char want[128], have[128];
   int64_t od[QAT_RT_MAX_RANK];
   for (int i = 0; i < o->rank; i++) od[i] = o->dims[i];

@@ -110,8 +110,12 @@ int rt_op_fail(const qat_rt_model *m, int k, int status, const char *fmt, ...)
 /* ---- checks ---------------------------------------------------------------------------------- */
 
 int rt_check_io_count(qat_rt_model *m, int k, int min_in, int max_in, int n_out);
-/* The stored output shape must be the computed one. */
+/* The stored output shape must be the computed one, unless an input was resized at Prepare:
+ * then the output takes the computed shape (rt_resize_out), as TFLite's ResizeTensor does. */
 int rt_check_out_shape(qat_rt_model *m, int k, const rt_tensor *o, const int64_t *dims, int rank);
+/* Gives op k's output the computed shape (marked resized); QAT_ERR_FORMAT, with no message and
+ * nothing changed, for a graph output, a constant or another rank. */
+int rt_resize_out(qat_rt_model *m, int k, const int64_t *dims, int rank);
 int rt_same_shape(const rt_tensor *a, const rt_tensor *b);
 /* One input and one output of the input's shape (the element-wise ops). */
 int rt_check_unary(qat_rt_model *m, int k, rt_op *op);

@@ -123,7 +123,10 @@ int rt_prepare_space_batch(qat_rt_model *m, int k, rt_op *op, int to_batch) {
   od[3] = id[3];
   int64_t want[4] = {od[0], od[1], od[2], od[3]};
   if (in->rank == 3) want[2] = od[3];
-  if ((rc = rt_check_out_shape(m, k, o, want, in->rank))) return rc;
+  /* the converter stores a batch of 1 where SPACE_TO_BATCH_ND makes block_h * block_w: TFLite
+   * resizes its output, and what follows (rt_check_out_shape) up to BATCH_TO_SPACE_ND */
+  if (!(to_batch && rt_resize_out(m, k, want, in->rank) == QAT_OK) && (rc = rt_check_out_shape(m, k, o, want, in->rank)))
+    return rc;
   memset(op->pad_value, 0, sizeof op->pad_value);
   if (in->type == QAT_RT_INT8 || in->type == QAT_RT_UINT8 || in->type == QAT_RT_INT16) {
     if ((rc = rt_need_same_quant(m, k, in, o, op->name))) return rc;
