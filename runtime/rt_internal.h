@@ -288,6 +288,11 @@ void rt_softmax_f32(int64_t outer, int64_t depth, float beta, const float *in, f
 void rt_add_f32(const rt_bcast *b, float act_min, float act_max, const float *in1, const float *in2,
                 float *out);
 void rt_logistic_f32(int64_t n, const float *in, float *out);
+/* int16 TANH / LOGISTIC (ops/tanh.c): mult and shift from rt_prepare_sigmoid_i16; the table
+ * they interpolate, built once. */
+void rt_tanh_i16(int64_t n, int32_t mult, int shift, const int16_t *in, int16_t *out);
+void rt_logistic_i16(int64_t n, int32_t mult, int shift, const int16_t *in, int16_t *out);
+const uint16_t *rt_sigmoid_table_u16(void);
 
 /* ---- kernels defined beside their op (ops/<name>.c) ------------------------------------------ */
 void rt_mul_f32(const rt_bcast *b, float lo, float hi, const float *in1, const float *in2,

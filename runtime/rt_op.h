@@ -209,8 +209,8 @@ int rt_prepare_pad(qat_rt_model *m, int k, rt_op *op);
 int rt_prepare_max_min(qat_rt_model *m, int k, rt_op *op);
 /* SPACE_TO_BATCH_ND (to_batch 1) and BATCH_TO_SPACE_ND (0): ops/space_to_batch_nd.c */
 int rt_prepare_space_batch(qat_rt_model *m, int k, rt_op *op, int to_batch);
-/* TANH and LOGISTIC int16: refused, with the reason (ops/tanh.c). */
-int rt_unsup_int16_tanh_logistic(qat_rt_model *m, int k);
+/* TANH (max_pot_shift 1) and LOGISTIC (0) int16 Prepare: op->s_mult / s_shift (ops/tanh.c). */
+int rt_prepare_sigmoid_i16(qat_rt_model *m, int k, rt_op *op, int max_pot_shift);
 /* Every input present is a constant. */
 int rt_all_inputs_const(qat_rt_model *m, const rt_op *op);
 /* Runs the op's eval once at Prepare and makes its output a constant (not for graph

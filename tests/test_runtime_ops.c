@@ -251,11 +251,52 @@ static void test_leaky_prelu_tanh(void **state) {
   const int8_t tq[4] = {16, -128, 0, 8}, tw[4] = {97, -128, 0, 59};
   assert_i8(run(m, 1, (const void *[]){tq}), tw, 4);
   qat_rt_model_free(m);
-  /* int16 TANH is refused with its reason. */
-  tm->t[0].type = tm->t[1].type = I16;
-  tm->t[1].scales[0] = 1.0f / 32768;
-  expect_refused(tm, QAT_ERR_UNSUPPORTED, "sigmoid table");
   free(tm);
+}
+
+/* int16 TANH and LOGISTIC interpolate the sigmoid table (sigmoid(i / 24) in 0.16, corrected by
+ * half the midpoint error): output scale 1/32768. With input scale 2^-12 (a power of two: the
+ * multiplier 3), x = 4096 (1.0) lands on entry 48 for TANH (3 * 4096 >> 8) and 24 for LOGISTIC
+ * (>> 9), no interpolation: sigmoid(2) -> 57723.92 + 0.56 = 57724, and
+ * (57724 * 256 - 2^23 + 128) >> 8 = 24956 (tanh(1) * 32768 = 24956.2); sigmoid(1) ->
+ * 47910.66 + 0.65 = 47911, (47911 * 512 + 512) >> 10 = 23956 (sigmoid(1) * 32768 = 23955.3), and
+ * for -1 ((2^25 - 47911 * 512 + 511) >> 10) = 8812. 0 gives 0 and 16384. Input 2048 (0.5):
+ * TANH entry 24 again, (47911 * 256 - 2^23 + 128) >> 8 = 15143 (2 * 0.731064 - 1 = tanh(0.5) in
+ * the table's precision), -15143 for -0.5; LOGISTIC entry 12 (sigmoid(0.5) -> 40793.49
+ * + 0.42 = 40794): (40794 * 512 + 512) >> 10 = 20397, and (2^25 - 40794 * 512 + 511) >> 10 =
+ * 12371 for -0.5.
+ * The scale 0.001 is no power of two: multiplier 12.288 doubled to 25165 with shift 11, and
+ * 1000 (1.0) maps to (1000 * 25165 + 1024) >> 11 = 12288, the same as above. */
+static void test_sigmoid_i16(void **state) {
+  (void)state;
+  const int32_t d[1] = {5};
+  const int16_t x[5] = {0, 4096, -4096, 2048, -2048};
+  const int16_t tanh_want[5] = {0, 24956, -24956, 15143, -15143};
+  const int16_t sig_want[5] = {16384, 23956, 8812, 20397, 12371};
+  for (int op = 0; op < 2; op++) {
+    tb_model *tm = unary_model(op ? QAT_RT_OP_LOGISTIC : QAT_RT_OP_TANH, I16, 1, d);
+    tb_quant1(tm, 0, 1.0f / 4096, 0);
+    tb_quant1(tm, 1, 1.0f / 32768, 0);
+    tm->ops[0].version = 3;
+    qat_rt_model *m = load_built(tm);
+    const int16_t *got = run(m, 1, (const void *[]){x});
+    const int16_t *want = op ? sig_want : tanh_want;
+    for (int i = 0; i < 5; i++)
+      if (got[i] != want[i]) fail_msg("%s element %d: got %d, want %d", op ? "LOGISTIC" : "TANH", i, got[i], want[i]);
+    qat_rt_model_free(m);
+    /* a scale that is no power of two: 1000 is 1.0 */
+    tm->t[0].scales[0] = 0.001f;
+    m = load_built(tm);
+    const int16_t x1[5] = {0, 1000, -1000, 0, 0};
+    got = run(m, 1, (const void *[]){x1});
+    if (got[1] != want[1] || got[2] != want[2])
+      fail_msg("%s at scale 0.001: got %d %d, want %d %d", op ? "LOGISTIC" : "TANH", got[1], got[2], want[1], want[2]);
+    qat_rt_model_free(m);
+    /* a zero point other than 0 is refused, as TFLite does */
+    tm->t[0].zps[0] = 3;
+    expect_refused(tm, QAT_ERR_FORMAT, "zero points must be 0");
+    free(tm);
+  }
 }
 
 /* SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, the converter's dilated convolution: int8 [1, 4, 1]
@@ -600,6 +641,7 @@ int main(void) {
       cmocka_unit_test(test_sub_max_min),
       cmocka_unit_test(test_hard_swish),
       cmocka_unit_test(test_leaky_prelu_tanh),
+      cmocka_unit_test(test_sigmoid_i16),
       cmocka_unit_test(test_pad_concat),
       cmocka_unit_test(test_space_batch),
       cmocka_unit_test(test_relu),

@@ -1,6 +1,6 @@
-/* LOGISTIC (builtin 14; versions 1-3; no options): float32 (expf, as TFLite) and int8 (the
- * 256-entry table activations.cc builds in float for kReference too); int16 is refused, as
- * TANH's (ops/tanh.c). */
+/* LOGISTIC (builtin 14; versions 1-3; no options): float32 (expf, as TFLite), int8 (the
+ * 256-entry table activations.cc builds in float for kReference too) and int16 (the sigmoid
+ * table TANH shares, ops/tanh.c). */
 #include "qat/error.h"
 #include "runtime/rt_op.h"
 
@@ -8,15 +8,17 @@ RT_EVAL(eval_f32,
         rt_logistic_f32(rt_in(m, op, 0)->n_elems, rt_in_data(m, op, 0), rt_out_data(m, op)))
 RT_EVAL(eval_i8, rt_lut_apply_i8(rt_in(m, op, 0)->n_elems, op->lut, rt_in_data(m, op, 0),
                                  rt_out_data(m, op)))
+RT_EVAL(eval_i16, rt_logistic_i16(rt_in(m, op, 0)->n_elems, op->s_mult, op->s_shift, rt_in_data(m, op, 0),
+                                  rt_out_data(m, op)))
 
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
   int rc = rt_check_unary(m, k, op);
   if (rc) return rc;
   rt_tensor *in = rt_in(m, op, 0), *o = rt_out(m, op, 0);
-  if (rt_is_i16(in)) return rt_unsup_int16_tanh_logistic(m, k);
-  static const rt_evals ev = {eval_f32, eval_i8, NULL, NULL};
+  static const rt_evals ev = {eval_f32, eval_i8, eval_i16, NULL};
   if ((rc = rt_pick_eval(m, k, op, in, o, &ev))) return rc;
   if (rt_is_f32(in)) return QAT_OK;
+  if (rt_is_i16(in)) return rt_prepare_sigmoid_i16(m, k, op, 0);
   if ((rc = rt_need_per_tensor(m, k, in, "input")) || (rc = rt_need_per_tensor(m, k, o, "output")))
     return rc;
   /* activations.cc SigmoidPrepare (kReference, int8): output scale exactly 1/256, then a

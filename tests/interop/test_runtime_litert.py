@@ -48,6 +48,7 @@ EXPECTED_KINDS = {
     "concat_i8", "pack_f32", "pack_i8", "strided_slice_f32", "strided_slice_i8",
     "resize_bilinear_f32", "resize_bilinear_i8", "resize_bilinear_i16", "resize_nearest_f32",
     "resize_nearest_i8", "resize_nearest_i16", "requantize_i8_i8", "requantize_i16_i16", "requantize_i16_i8",
+    "tanh_i16", "logistic_i16",
 }
 
 

@@ -2,6 +2,7 @@
  * float32, hybrid, float16 weights) for tests/interop/test_runtime_litert.py, which runs them
  * through LiteRT's BUILTIN_REF interpreter and `qat run` and compares the outputs bit for bit
  * (`test_runtime write-models DIR N`). */
+#include <math.h>
 #include "tests/support/random_models.h"
 
 #include <stdint.h>
@@ -668,6 +669,12 @@ static void act_op(int idx, int code, int type) {
                 code == QAT_TFLITE_BUILTIN_TANH ? 0 : -128);
     else
       tb_quant1(m, y, rf(0.01f, 0.1f), ri(-30, 30));
+  } else if (type == I16 && tl) {
+    /* the kernels' two paths: a power-of-two input scale (multiplier 0; TANH also with a shift
+     * of 1) and any other scale, up to inputs far into saturation */
+    const int pot = ri(0, 2) == 0;
+    tb_quant1(m, x, pot ? ldexpf(1.0f, -12 + (code == QAT_TFLITE_BUILTIN_TANH ? ri(0, 1) : 0)) : rf(2e-5f, 2e-3f), 0);
+    tb_quant1(m, y, 1.0f / 32768, 0);
   } else if (type == I16) {
     tb_quant1(m, x, rf(1e-4f, 8e-4f), 0);
     tb_quant1(m, y, rf(1e-4f, 8e-4f), 0);
@@ -675,6 +682,7 @@ static void act_op(int idx, int code, int type) {
   tb_op *op = tb_op_add(m, code, 1, (int32_t[]){x}, 1, (int32_t[]){y});
   op->version = code == QAT_TFLITE_BUILTIN_HARD_SWISH ? 1
                 : type == F32                        ? 1
+                : type == I16 && tl                  ? 3
                                                      : 2;
   op->alpha = ri(0, 3) == 0 ? rf(-0.5f, 0.0f) : rf(0.01f, 0.5f);
   char name[64];
@@ -1037,6 +1045,10 @@ int tb_write_random_models(const char *dir, int n) {
   }
   for (int i = 0; i < n; i++)
     for (int kind = 0; kind < 4; kind++) tconv(i, kind);
+  for (int i = 0; i < n; i++) {
+    act_op(i, QAT_TFLITE_BUILTIN_TANH, I16);
+    act_op(i, QAT_TFLITE_BUILTIN_LOGISTIC, I16);
+  }
   if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
   return gen_failed ? 1 : 0;
 }
