@@ -205,6 +205,26 @@ static int noise_shape(const cfg_ctx *c, const cfg_node *n, const char *path, in
   return 0;
 }
 
+/* PReLU's shared_axes: one axis (1, 2 or 3, after the batch) or a list of them; null: none. */
+static int shared_axes(const cfg_ctx *c, const cfg_node *n, const char *path, int *mask) {
+  char p[CFG_PATH_MAX];
+  int rc, a;
+  *mask = 0;
+  if (qat_cfg_is_null(n) || (n->kind == CFG_SCALAR && n->plain && !strcmp(n->str, "None"))) return 0;
+  if (n->kind == CFG_SCALAR) {
+    if ((rc = qat_cfg_int(c, n, path, 1, 3, &a))) return rc;
+    *mask = 1 << (a - 1);
+    return 0;
+  }
+  if (n->kind != CFG_SEQ || n->n > 3) return qat_cfg_want(c, n, path, "an axis or a list of axes 1 to 3 ([1, 2])");
+  for (size_t i = 0; i < n->n; i++) {
+    qat_cfg_path_index(p, path, i);
+    if ((rc = qat_cfg_int(c, n->kids[i], p, 1, 3, &a))) return rc;
+    *mask |= 1 << (a - 1);
+  }
+  return 0;
+}
+
 /* Names end up as HDF5 group names and TFLite tensor names: keep them to a safe alphabet. */
 static int layer_name(const cfg_ctx *c, const cfg_node *n, const char *path, qat_layer_spec *L) {
   const char *s;
@@ -306,6 +326,7 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_RATE: return qat_cfg_float(c, v, path, 0, 0, 1, 1, &L->rate);
   case ARG_NOISE_SHAPE: return noise_shape(c, v, path, &L->noise_shared);
   case ARG_CROPPING: return zero_pad_arg(c, v, path, L->zero_pad);
+  case ARG_SHARED_AXES: return shared_axes(c, v, path, &L->shared_axes);
   case ARG_MOMENTUM: return qat_cfg_float(c, v, path, 0, 0, 1, 0, &L->momentum); /* as Keras: [0, 1] */
   case ARG_EPSILON: return qat_cfg_float(c, v, path, 0, 1, INFINITY, 0, &L->epsilon);
   case ARG_MAX_VALUE: return max_value(c, v, path, &L->max_value);

@@ -188,6 +188,13 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
       if ((rc = check_act(t, k, op->inputs[0], "input"))) break;
       rc = check_act(t, k, op->outputs[0], "output");
       break;
+    case QAT_TFLITE_OP_PRELU: { /* PreluEval reads an int16 input with int8 alpha */
+      const qat_tflite_tensor *al = &t->tensors[op->inputs[1]];
+      if ((rc = check_act(t, k, op->inputs[0], "input")) || (rc = check_act(t, k, op->outputs[0], "output"))) break;
+      if (al->type != QAT_TFLITE_INT8 || !al->data || al->quant.n != 1 || al->quant.zero_point[0] != 0)
+        rc = op_fail(t, k, "int8 alpha", "alpha '%s' must be constant INT8 with one scale and zero point 0", al->name);
+      break;
+    }
     case QAT_TFLITE_OP_LOGISTIC:
     case QAT_TFLITE_OP_TANH:
     case QAT_TFLITE_OP_SOFTMAX:

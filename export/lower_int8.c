@@ -159,6 +159,14 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
           ((op->op == QAT_TFLITE_OP_ADD || op->op == QAT_TFLITE_OP_SUB || op->op == QAT_TFLITE_OP_MUL) && !per_tensor_q(&t->tensors[op->inputs[1]])))
         return op_fail(t, k, "int8 per-tensor activations", "inputs and output must have one scale each");
       break;
+    case QAT_TFLITE_OP_PRELU: {
+      const qat_tflite_tensor *al = &t->tensors[op->inputs[1]];
+      if (!per_tensor_q(in) || !per_tensor_q(out))
+        return op_fail(t, k, "int8 per-tensor activations", "input and output must have one scale each");
+      if (al->type != QAT_TFLITE_INT8 || !al->data || !per_tensor_q(al) || al->quant.zero_point[0] != 0)
+        return op_fail(t, k, "int8 alpha", "alpha must be constant int8 with one scale and zero point 0");
+      break;
+    }
     case QAT_TFLITE_OP_QUANTIZE:
     case QAT_TFLITE_OP_DEQUANTIZE:
       if ((in->type != QAT_TFLITE_FLOAT32 && !per_tensor_q(in)) || (out->type != QAT_TFLITE_FLOAT32 && !per_tensor_q(out)))

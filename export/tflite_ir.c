@@ -223,6 +223,7 @@ static void op_arity(qat_tflite_op op, int *min_in, int *max_in, int *optional_i
   case QAT_TFLITE_OP_MUL:
   case QAT_TFLITE_OP_MAXIMUM:
   case QAT_TFLITE_OP_MINIMUM:
+  case QAT_TFLITE_OP_PRELU: /* x, alpha */
   case QAT_TFLITE_OP_MEAN:
   case QAT_TFLITE_OP_REDUCE_MAX: *min_in = *max_in = 2; return; /* x, axes */
   case QAT_TFLITE_OP_RESHAPE: *min_in = 1, *max_in = 2; return; /* x, [shape] */

@@ -178,7 +178,9 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     if (in0 == I8) return 2;
     return 1;
   case QAT_TFLITE_OP_RESHAPE:
-    /* RESHAPE has no case in GetBuiltinOperatorVersion: the default, 1, for every type. */
+  case QAT_TFLITE_OP_PRELU:
+    /* RESHAPE and PRELU have no case in GetBuiltinOperatorVersion: the default, 1, for every
+     * type. */
     return 1;
   case QAT_TFLITE_OP_QUANTIZE:
     /* 3: per-channel output; 2: int16 output. */
@@ -258,6 +260,7 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_MINIMUM, 1, "1.14.0"},         {QAT_TFLITE_OP_MINIMUM, 2, "1.14.0"},
     {QAT_TFLITE_OP_MINIMUM, 3, "2.3.0"},          {QAT_TFLITE_OP_MINIMUM, 4, "2.3.0"},
     {QAT_TFLITE_OP_STRIDED_SLICE, 1, "1.6.0"},    {QAT_TFLITE_OP_STRIDED_SLICE, 2, "1.14.0"},
+    {QAT_TFLITE_OP_PRELU, 1, "1.8.0"},
 };
 
 const char *qat_tflite_min_runtime(qat_tflite_op op, int version) {

@@ -71,6 +71,40 @@ static int leaky_relu(const qat_fq *fq, const qat_tensor *x, float *y) {
   return 1;
 }
 
+/* activations.cc PreluPrepare and reference_ops::BroadcastPrelu4DSlow: the multipliers from
+ * float products widened to double, alpha broadcast (numpy's rule) as MUL's second input. */
+static int prelu(const qat_fq *fq, const qat_tensor *x, float *y) {
+  const qat_fq *fi = fq->input, *fa = fq->input2;
+  const qat_tensor *ti = fq->requant_in[0], *ta = fq->requant_in[1];
+  if (!fi || !fa || !ti || !ta || !fi->valid || !fa->valid) return 0;
+  const float s_in = fi->scale[0], s_a = fa->scale[0], s_out = fq->scale[0];
+  int32_t m_id, m_alpha;
+  int sh_id, sh_alpha;
+  if (qat_quantize_multiplier((double)(s_in / s_out), &m_id, &sh_id) ||
+      qat_quantize_multiplier((double)(s_in * s_a / s_out), &m_alpha, &sh_alpha))
+    return 0;
+  qat_bcast4 v;
+  qat_bcast4_view(ti, ta, x, &v);
+  const int *o = v.out;
+  const int64_t *pi = v.sa, *pa = v.sb;
+  const float *in = ti->data, *al = ta->data;
+  const int32_t zp = fq->zero_point[0];
+  for (int i0 = 0; i0 < o[0]; i0++)
+    for (int i1 = 0; i1 < o[1]; i1++)
+      for (int i2 = 0; i2 < o[2]; i2++) {
+        const int64_t oi = i0 * pi[0] + i1 * pi[1] + i2 * pi[2], oa = i0 * pa[0] + i1 * pa[1] + i2 * pa[2];
+        float *py = y + (((int64_t)i0 * o[1] + i1) * o[2] + i2) * o[3];
+        for (int i3 = 0; i3 < o[3]; i3++) {
+          const int32_t q = centered(in[oi + i3 * pi[3]], s_in);
+          const int32_t r = q >= 0 ? qat_multiply_by_quantized_multiplier(q, m_id, sh_id)
+                                   : qat_multiply_by_quantized_multiplier(q * centered(al[oa + i3 * pa[3]], s_a),
+                                                                          m_alpha, sh_alpha);
+          py[i3] = out_value(zp + r, fq);
+        }
+      }
+  return 1;
+}
+
 /* 16-bit fixed point as gemmlowp and reference_ops::HardSwish compute it */
 static inline int16_t sat16(int32_t v) { return (int16_t)(v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : v); }
 
@@ -129,6 +163,7 @@ int qat_fq_requant_fn(const qat_fq *fq, const qat_tensor *x, float *y) {
   switch (fq->requant) {
   case QAT_REQUANT_MUL: return mul(fq, x, y);
   case QAT_REQUANT_LEAKY_RELU: return leaky_relu(fq, x, y);
+  case QAT_REQUANT_PRELU: return prelu(fq, x, y);
   case QAT_REQUANT_HARD_SWISH: return hard_swish(fq, x, y);
   default: return 0;
   }

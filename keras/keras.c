@@ -141,7 +141,7 @@ static int keras_dims_2d(const qat_layer_spec *L, const qat_param *p, int64_t kd
     kd[0] = p->dims[1], kd[1] = p->dims[2], kd[2] = p->dims[3] / m, kd[3] = m;
     return 4;
   }
-  if (p->rank == 2) {
+  if (p->rank == 2 && layout == QAT_KERNEL_IO) {
     kd[0] = p->dims[1], kd[1] = p->dims[0];
     return 2;
   }
@@ -164,12 +164,12 @@ static void to_qat_layout(const qat_layer_spec *L, const qat_param *p, const flo
         for (int w = 0; w < W; w++)
           memcpy(&dst[(((size_t)o * H + h) * W + w) * I], &src[(((size_t)h * W + w) * O + o) * I],
                  (size_t)I * sizeof(float));
-  } else if (p->rank == 2) {
+  } else if (p->rank == 2 && layout_of(L, p) == QAT_KERNEL_IO) {
     int O = p->dims[0], I = p->dims[1];
     for (int o = 0; o < O; o++)
       for (int i = 0; i < I; i++) dst[(size_t)o * I + i] = src[(size_t)i * O + o];
   } else {
-    /* vectors, and depthwise: [H,W,C,M] row-major is [H,W,C*M] with channel c*M+m */
+    /* vectors, PReLU's alpha, and depthwise: [H,W,C,M] row-major is [H,W,C*M] with channel c*M+m */
     memcpy(dst, src, (size_t)p->size * sizeof(float));
   }
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "qat/autograd.h"
+#include "qat/config.h"
 #include "qat/error.h"
 #include "qat/keras.h"
 #include "qat/layer.h"
@@ -187,6 +188,54 @@ static void test_fixture_max_min(void **state) {
   check_fixture(FIX "max_min.keras", "max_min");
 }
 
+/* PReLU: alpha per channel (shared_axes [1, 2]) and over the whole [H, W, C]; on sequences
+ * alpha [1, C] and [T, C] */
+static void test_fixture_prelu(void **state) {
+  (void)state;
+  check_fixture(FIX "prelu.h5", "prelu");
+  check_fixture(FIX "prelu.keras", "prelu");
+  check_fixture(FIX "prelu_seq.h5", "prelu_seq");
+  check_fixture(FIX "prelu_seq.keras", "prelu_seq");
+}
+
+/* PReLU in YAML: shared_axes as an axis or a list (a mask of Keras axes), alpha shaped by them
+ * (zeros, Keras's default), an axis beyond the input refused when the model is built. */
+static void test_prelu_config(void **state) {
+  (void)state;
+  static const char *const texts[3] = {
+      "model:\n  input: [6, 5, 3]\n  layers:\n    - PReLU: {shared_axes: [1, 2]}\n    - Flatten\n"
+      "    - Dense: {units: 2}\n",
+      "model:\n  input: [6, 5, 3]\n  layers:\n    - PReLU: {shared_axes: 2}\n    - Flatten\n"
+      "    - Dense: {units: 2}\n",
+      "model:\n  input: [7, 3]\n  layers:\n    - PReLU: {shared_axes: 3}\n    - Flatten\n"
+      "    - Dense: {units: 2}\n"};
+  static const int masks[3] = {3, 2, 4}, alpha[2][3] = {{1, 1, 3}, {6, 1, 3}};
+  for (int i = 0; i < 3; i++) {
+    qat_config cfg;
+    if (qat_config_parse(texts[i], strlen(texts[i]), "prelu.yaml", &cfg)) fail_msg("%s", qat_error_message());
+    assert_int_equal(cfg.model.layers[0].shared_axes, masks[i]);
+    qat_model *m = NULL;
+    int rc = qat_model_create(&m, &cfg.model, 2, 1);
+    if (i < 2) {
+      if (rc) fail_msg("%s", qat_error_message());
+      const qat_param *p = qat_model_find_param(m, "p_re_lu/alpha");
+      assert_non_null(p);
+      assert_int_equal(p->rank, 3);
+      assert_memory_equal(p->dims, alpha[i], 3 * sizeof(int));
+      for (int64_t k = 0; k < p->size; k++) assert_true(p->tensor->data[k] == 0.0f);
+    } else {
+      assert_int_equal(rc, QAT_ERR_USAGE);
+      assert_non_null(strstr(qat_error_message(), "shared_axes names axis 3, but the input has 2 dimensions"));
+    }
+    qat_model_free(m);
+    qat_config_free(&cfg);
+  }
+  qat_config cfg;
+  static const char bad[] = "model:\n  input: [6, 5, 3]\n  layers:\n    - PReLU: {shared_axes: [0]}\n";
+  assert_int_equal(qat_config_parse(bad, strlen(bad), "prelu.yaml", &cfg), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "shared_axes"));
+}
+
 static void test_fixture_add_bcast(void **state) {
   (void)state;
   check_fixture(FIX "add_bcast.h5", "add_bcast");
@@ -241,6 +290,8 @@ int main(void) {
       cmocka_unit_test(test_fixture_dilated),
       cmocka_unit_test(test_fixture_add_bcast),
       cmocka_unit_test(test_fixture_max_min),
+      cmocka_unit_test(test_fixture_prelu),
+      cmocka_unit_test(test_prelu_config),
       cmocka_unit_test(test_unsupported_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,6 +54,7 @@ int64_t qat_tensor_size(const qat_tensor *t);
   X(MUL, mul)                                   \
   X(MAXIMUM, maximum)                           \
   X(MINIMUM, minimum)                           \
+  X(PRELU, prelu)                               \
   X(BN_FOLD_WEIGHTS, bn_fold_weights)           \
   X(CHANNEL_UNSCALE, channel_unscale)           \
   X(SOFTMAX_CROSS_ENTROPY, softmax_cross_entropy) \

@@ -36,6 +36,8 @@ typedef enum qat_requant {
   QAT_REQUANT_HARD_SWISH,  /* HARD_SWISH: reference_ops::HardSwish's 16-bit fixed point */
   QAT_REQUANT_RESIZE_BILINEAR, /* RESIZE_BILINEAR: 10-bit fixed-point taps of the raw int8 values
                                   (qat_resize_bilinear_taps), rounded half away from zero */
+  QAT_REQUANT_PRELU,       /* PRELU: identity multiplier for x >= 0, x * alpha's integers rescaled
+                              by s_in * s_alpha / s_out below (input2: alpha's quantizer) */
 } qat_requant;
 
 typedef struct qat_fq {

@@ -54,6 +54,7 @@ struct qat_tensor;
   X(NOISE_SHAPE, "noise_shape")           \
   X(CROPPING, "cropping")                 \
   X(DILATION_RATE, "dilation_rate")       \
+  X(SHARED_AXES, "shared_axes")           \
   X(NAME, "name")                         \
   X(INPUTS, "inputs")
 

@@ -46,7 +46,8 @@
   X(GLOBAL_AVG_POOL1D, global_average_pooling1d)      \
   X(GLOBAL_MAX_POOL1D, global_max_pooling1d)         \
   X(MAXIMUM, maximum)                                 \
-  X(MINIMUM, minimum)
+  X(MINIMUM, minimum)                                 \
+  X(PRELU, prelu)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
@@ -86,6 +87,7 @@ typedef struct qat_layer_spec {
   int axis;                          /* Concatenate: Keras's axis (batch is 0; -1 the last), default -1 */
   int size[2];                       /* UpSampling2D: factors along H and W, default 2 */
   int interpolation;                 /* UpSampling2D: a qat_interpolation, default nearest */
+  int shared_axes;                   /* PReLU: bit a-1 set for Keras axis a in shared_axes (one alpha along it) */
   int zero_pad[4];                   /* ZeroPadding2D: top, bottom, left, right (default 1 each);
                                         Cropping2D: the rows and columns it cuts there */
   int line, column;                  /* where the layer is declared (1-based; 0 = unknown) */

@@ -120,15 +120,17 @@ def fake_quant_outputs(qat, ckpt, xpath):
 
 
 def synthetic(work, shape, n_train=128, n_test=32, classes=4, seed=15):
-    work = os.path.join(work, "data_%dx%dx%d" % shape)
+    """Smooth random images [H, W, C] or sequences [T, C] (uint8; qat's loader scales them to
+    [0, 1]) and labels."""
+    work = os.path.join(work, "data_" + "x".join(str(d) for d in shape))
     os.makedirs(work, exist_ok=True)
-    """Smooth random images (uint8; qat's loader scales them to [0, 1]) and labels."""
     import numpy as np
     r = np.random.default_rng(seed)
 
     def imgs(n):
-        base = r.integers(0, 256, size=(n, 1, 1, shape[2])).astype(np.float32)
-        up = base.repeat(shape[0], axis=1).repeat(shape[1], axis=2)
+        up = r.integers(0, 256, size=(n,) + (1,) * (len(shape) - 1) + (shape[-1],)).astype(np.float32)
+        for axis, size in enumerate(shape[:-1]):
+            up = up.repeat(size, axis=axis + 1)
         return np.clip(up + r.normal(0, 40, size=up.shape), 0, 255).astype(np.uint8)
     path = os.path.join(work, "data.npz")
     np.savez(path, x_train=imgs(n_train), y_train=r.integers(0, classes, n_train), x_test=imgs(n_test),
@@ -180,7 +182,8 @@ def main():
 
     # 1. float modes against Keras
     for name in ("activations", "act_int8", "se_block", "se_keepdims", "softmax_slope", "sub_block", "pad_pool",
-                 "rescale_same", "norm_stem", "norm_pool", "hard_se", "crop", "dilated", "add_bcast", "max_min"):
+                 "rescale_same", "norm_stem", "norm_pool", "hard_se", "crop", "dilated", "add_bcast", "max_min",
+                 "prelu", "prelu_seq"):
         x = np.load(os.path.join(FIX, name + ".x.npy"))
         y = np.load(os.path.join(FIX, name + ".y.npy"))
         for ext in ("h5", "keras"):
@@ -216,10 +219,10 @@ def main():
 
     # 2. QAT fine-tune, int8 parity with every I/O type; int16x8 where it exports, else a refusal
     for name in ("act_int8", "se_block", "se_keepdims", "sub_block", "pad_pool", "rescale_same", "norm_stem",
-                 "norm_pool", "hard_se", "crop", "dilated", "add_bcast", "max_min"):
+                 "norm_pool", "hard_se", "crop", "dilated", "add_bcast", "max_min", "prelu", "prelu_seq"):
         shape = {"se_keepdims": (9, 9, 3), "pad_pool": (16, 16, 3), "rescale_same": (12, 12, 3),
                  "norm_stem": (12, 12, 3), "norm_pool": (10, 10, 2), "crop": (10, 10, 3),
-                 "dilated": (12, 12, 3)}.get(name, (8, 8, 3))
+                 "dilated": (12, 12, 3), "prelu_seq": (16, 3)}.get(name, (8, 8, 3))
         data, x = synthetic(work, shape)
         xpath = os.path.join(os.path.dirname(data), "x.npy")
         with open(os.path.join(work, f"{name}_keras", "model.yaml")) as f:
