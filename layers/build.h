@@ -49,6 +49,22 @@ qat_fq *qat_model_source_fq(const qat_model *m, int src);
 qat_tensor *qat_model_source_tensor(const qat_model *m, int src);
 /* Convolution/pooling attributes from the layer's arguments. */
 qat_op_attrs qat_build_attrs(const qat_layer_spec *l);
+/* Layer li's inputs combined by a chain of two-input ops ((x0 op x1) op x2) ... (Add, Multiply
+ * of 3 or more): with QAT each partial result gets a quantizer of its own, "<name>_partial_<k>",
+ * whose requantization `link` sets from its two operands (their quantizers and tensors), as the
+ * integer modes write the chain; the last result is *out, quantized by the layer's output
+ * quantizer. */
+typedef void (*qat_pair_link)(qat_fq *out, const qat_fq *fa, const qat_tensor *ta, const qat_fq *fb,
+                              const qat_tensor *tb);
+int qat_build_chain(qat_builder *b, int li, qat_op op, const qat_op_attrs *attrs, qat_tensor **in, qat_pair_link link,
+                    qat_tensor **out);
+/* Partial result k (1-based) of layer li's chain: its quantizer and tensor, NULL when the model
+ * has none (no QAT, or learned activation scales: one quantizer per layer). */
+const qat_fq *qat_model_partial_fq(const qat_model *m, int li, int k, const qat_tensor **out);
+/* The operands of the op that makes layer `head`'s output: its two inputs, or the last partial
+ * result of a chain and the last input. 0 when they have no quantizers (plain rounding). */
+int qat_model_last_pair(const qat_model *m, int head, const qat_fq **fa, const qat_tensor **ta, const qat_fq **fb,
+                        const qat_tensor **tb);
 /* The int8 ADD's (subtract: SUB's) requantization for the output quantizer of a two-input
  * layer `head` (layers/add.c): both inputs rescaled from their quantizers' grids. */
 int qat_link_add_requant(qat_model *m, int head, qat_fq *out, int subtract);

@@ -260,3 +260,13 @@ int lower_validate_weights(const qat_tflite_model *t, int k, const char *mode, f
   }
   return QAT_OK;
 }
+
+void lower_broadcast_shape(const qat_lowering *L, int a, int b, int *rank, int *dims) {
+  const qat_tflite_tensor *ta = &L->t->tensors[a], *tb = &L->t->tensors[b];
+  *rank = ta->rank > tb->rank ? ta->rank : tb->rank;
+  for (int i = 0; i < *rank; i++) {
+    int ia = i - (*rank - ta->rank), ib = i - (*rank - tb->rank);
+    int da = ia >= 0 ? ta->dims[ia] : 1, db = ib >= 0 ? tb->dims[ib] : 1;
+    dims[i] = da > db ? da : db;
+  }
+}

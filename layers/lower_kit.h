@@ -115,6 +115,8 @@ int lower_is_function(qat_activation a);
 int lower_function(qat_lowering *L, int li, qat_activation act, float alpha, int in, int *out);
 /* The common end of a one-output layer: the op with `in`, its tensor recorded as li's. */
 int lower_simple(qat_lowering *L, int li, qat_tflite_operator *op, int n_in, const int *in, int out);
+/* The broadcast shape of two IR tensors (numpy's rule, right-aligned): a chain's partial result. */
+void lower_broadcast_shape(const qat_lowering *L, int a, int b, int *rank, int *dims);
 
 /* What the modes' validators (export/lower_int8.c, lower_int16.c) share: a tensor's name for
  * messages, and a failure that names the layer, the op, the mode and the rule broken. */

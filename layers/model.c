@@ -204,6 +204,56 @@ int qat_build_activation_quant(builder *b, int li, const char *suffix, qat_tenso
   return activation_fq(b, li, name, 0, QAT_ACTIVATION_LINEAR, x, fq, out);
 }
 
+int qat_build_chain(builder *b, int li, qat_op op, const qat_op_attrs *attrs, qat_tensor **in, qat_pair_link link,
+                    qat_tensor **out) {
+  qat_model *m = b->m;
+  const int n = qat_layer_n_inputs(&m->spec, li);
+  qat_tensor *acc = in[0];
+  const qat_fq *acc_fq = qat_model_source_fq(m, qat_layer_input(&m->spec, li, 0));
+  for (int k = 1; k < n; k++) {
+    qat_tensor *pair[2] = {acc, in[k]}, *res;
+    int rc = qat_graph_add(&m->graph, op, 2, pair, attrs, &res);
+    if (rc) return rc;
+    if (b->quant && k < n - 1 && !m->spec.quantize.activations_lsq) {
+      char suffix[32];
+      qat_fq *fq = NULL;
+      snprintf(suffix, sizeof suffix, "partial_%d", k);
+      if ((rc = qat_build_activation_quant(b, li, suffix, res, &fq, &res))) return rc;
+      const qat_fq *fb = qat_model_source_fq(m, qat_layer_input(&m->spec, li, k));
+      if (acc_fq && fb) link(fq, acc_fq, acc, fb, in[k]);
+      acc_fq = fq;
+    }
+    acc = res;
+  }
+  *out = acc;
+  return QAT_OK;
+}
+
+const qat_fq *qat_model_partial_fq(const qat_model *m, int li, int k, const qat_tensor **out) {
+  char name[sizeof(((qat_fq *)0)->name)];
+  snprintf(name, sizeof name, "%s_partial_%d", m->spec.layers[li].name, k);
+  const qat_fq *fq = qat_model_find_fq(m, name);
+  *out = NULL;
+  for (int i = 0; fq && i < m->graph.n_nodes && !*out; i++)
+    if (qat_node_fq(&m->graph.nodes[i]) == fq) *out = m->graph.nodes[i].output;
+  return *out ? fq : NULL;
+}
+
+int qat_model_last_pair(const qat_model *m, int head, const qat_fq **fa, const qat_tensor **ta, const qat_fq **fb,
+                        const qat_tensor **tb) {
+  const int n = qat_layer_n_inputs(&m->spec, head), last = qat_layer_input(&m->spec, head, n - 1);
+  if (n == 2) {
+    const int first = qat_layer_input(&m->spec, head, 0);
+    *fa = qat_model_source_fq(m, first);
+    *ta = qat_model_source_tensor(m, first);
+  } else if (!(*fa = qat_model_partial_fq(m, head, n - 2, ta))) {
+    return 0;
+  }
+  *fb = qat_model_source_fq(m, last);
+  *tb = qat_model_source_tensor(m, last);
+  return *fa && *fb && *ta && *tb;
+}
+
 qat_fq *qat_model_source_fq(const qat_model *m, int src) { return src < 0 ? m->input_fq : m->layer_fq[src]; }
 qat_tensor *qat_model_source_tensor(const qat_model *m, int src) { return src < 0 ? m->input_q : m->layer_out[src]; }
 static qat_fq *source_fq(const qat_model *m, int src) { return qat_model_source_fq(m, src); }

@@ -277,6 +277,34 @@ def main():
         e8, e16 = float(np.abs(got8 - ref).max()), float(np.abs(got16 - ref).max())
         c.check(e16 <= e8 + s8, f"{act} int16x8: max |int16x8 - float32| = {e16:.3g}, int8's {e8:.3g}")
 
+    # 3b. Add of 3 inputs, one [N,1,1,C] broadcast, before a fused ReLU: the chain of two-input ADDs
+    # the integer modes write, each partial sum with a quantizer of its own
+    model = ("model:\n  input: [8, 8, 3]\n  layers:\n"
+             "    - Conv2D: {name: a, filters: 4, kernel_size: 3, padding: same}\n"
+             "    - Conv2D: {name: b, filters: 4, kernel_size: 3, padding: same, inputs: [input]}\n"
+             "    - GlobalAveragePooling2D: {name: g, keepdims: true, inputs: [a]}\n"
+             "    - Add: {name: sum3, inputs: [g, a, b]}\n"
+             "    - ReLU: {name: relu}\n"
+             "    - GlobalAveragePooling2D: {name: gap}\n"
+             "    - Dense: {units: 4}\n")
+    # ... and Multiply of 3, two of them [N,1,1,C] (a broadcast partial product; no ReLU after it,
+    # which only fuses into a conv, Dense or Add)
+    mul3 = model.replace("Add: {name: sum3, inputs: [g, a, b]}",
+                         "GlobalMaxPooling2D: {name: g2, keepdims: true, inputs: [b]}\n"
+                         "    - Multiply: {name: prod3, inputs: [g, g2, a]}").replace("    - ReLU: {name: relu}\n", "")
+    for what, text in (("Add", model), ("Multiply", mul3)):
+        ck = fine_tune(qat, work, what + "3", text, data)
+        for mode in ("int8", "int16x8"):
+            tfl = os.path.join(work, f"{what}3_{mode}.tflite")
+            r = run([qat, "export", ck, "--mode", mode, "-o", tfl], ok=False)
+            c.check(r.returncode == 0, f"{what} of 3 inputs exports {mode} {r.stderr.strip()[-300:]}")
+            if r.returncode != 0:
+                continue
+            if mode == "int8":
+                parity(c, qat, ck, tfl, x, xpath, f"{what} of 3 inputs, int8")
+            c.check(runtime_equal(qat, tfl, x, work),
+                    f"{what} of 3 inputs {mode}: qat run equals the interpreter byte for byte")
+
     # 4. refusals by layer and mode
     with open(os.path.join(work, "activations_h5", "model.yaml")) as f:
         text = "".join(line for line in f if not line.startswith("#"))
