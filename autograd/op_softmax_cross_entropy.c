@@ -22,9 +22,11 @@ static int ce_plan(qat_node *nd, size_t *scratch) {
 /* distributions in this batch, and per sample */
 static int64_t rows(const qat_tensor *x) { return qat_tensor_size(x) / x->dims[x->rank - 1]; }
 
-static double denominator(const qat_tensor *x, const qat_exec *ex) {
+/* the mean's divisor (a loss weight w divides it by w) */
+static double denominator(const qat_node *nd, const qat_tensor *x, const qat_exec *ex) {
   const int64_t per = rows(x) / (x->dims[0] ? x->dims[0] : 1);
-  return (double)per * (double)(ex->coll ? ex->coll->global_batch : x->dims[0]);
+  const double weight = nd->attrs.loss_weight > 0.0f ? nd->attrs.loss_weight : 1.0;
+  return (double)per * (double)(ex->coll ? ex->coll->global_batch : x->dims[0]) / weight;
 }
 
 static void ce_forward(qat_node *nd, const qat_exec *ex) {
@@ -47,7 +49,7 @@ static void ce_forward(qat_node *nd, const qat_exec *ex) {
     total -= (double)row[labels[s]] - mx - log_sum;
   }
   /* data-parallel: this process's share of the global batch's mean */
-  nd->output->data[0] = (float)(total / denominator(x, ex));
+  nd->output->data[0] = (float)(total / denominator(nd, x, ex));
 }
 
 static void ce_backward(qat_node *nd, const qat_exec *ex) {
@@ -56,7 +58,7 @@ static void ce_backward(qat_node *nd, const qat_exec *ex) {
   const int64_t n = rows(x);
   const int k = x->dims[x->rank - 1];
   const float *p = nd->scratch;
-  float scale = (float)(nd->output->grad[0] / denominator(x, ex));
+  float scale = (float)(nd->output->grad[0] / denominator(nd, x, ex));
   for (int64_t s = 0; s < n; s++)
     for (int j = 0; j < k; j++) {
       float target = j == nd->attrs.labels[s] ? 1.0f : 0.0f;
@@ -70,9 +72,10 @@ static int ce_example(qat_op_example *ex, int variant) {
   if (variant == 0) {
     example_input(ex, 0, 2, (int[]){4, 5}, 1, 1, QAT_FILL_UNIFORM);
     ex->n_labels = 4;
-  } else { /* per position: [2, 3, 2, 3] logits, 12 labels */
+  } else { /* per position: [2, 3, 2, 3] logits, 12 labels; weighted as one loss of several */
     example_input(ex, 0, 4, (int[]){2, 3, 2, 3}, 1, 1, QAT_FILL_UNIFORM);
     ex->n_labels = 12;
+    ex->attrs.loss_weight = 0.4f;
   }
   for (int i = 0; i < ex->n_labels; i++) ex->labels[i] = (i * 7 + 3) % (variant ? 3 : 5);
   return 0;

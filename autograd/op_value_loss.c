@@ -51,7 +51,8 @@ static inline double value_loss(qat_value_loss kind, double x, double t, double 
 static double denominator(const qat_node *nd, const qat_exec *ex) {
   const qat_tensor *x = OP_X(nd);
   const int64_t per = qat_tensor_size(x) / (x->dims[0] ? x->dims[0] : 1);
-  return (double)per * (double)(ex->coll ? ex->coll->global_batch : x->dims[0]);
+  const double weight = nd->attrs.loss_weight > 0.0f ? nd->attrs.loss_weight : 1.0;
+  return (double)per * (double)(ex->coll ? ex->coll->global_batch : x->dims[0]) / weight;
 }
 
 static void vl_forward(qat_node *nd, const qat_exec *ex) {
@@ -78,6 +79,7 @@ static void vl_backward(qat_node *nd, const qat_exec *ex) {
 static int vl_example(qat_op_example *ex, int variant) {
   if (variant > QAT_VALUE_LOSS_BCE - QAT_VALUE_LOSS_MSE) return -1;
   ex->attrs.loss = (qat_value_loss)(QAT_VALUE_LOSS_MSE + variant);
+  if (variant == 0) ex->attrs.loss_weight = 2.5f; /* one loss of several, weighted */
   /* probabilities: half the inputs in (0, 0.4], half clipped (no gradient either way) */
   ex->scale = ex->attrs.loss == QAT_VALUE_LOSS_BCE ? 0.4f : 3.0f;
   const int dims[3] = {3, 2, 4};

@@ -100,6 +100,10 @@ static int top_level(const cfg_ctx *c, const cfg_node *root, qat_config *cfg) {
                          "missing section (expected a model with input and layers)");
   if ((rc = qat_cfg_model(c, v[0], &cfg->model))) return rc;
   if ((rc = qat_cfg_data(c, v[1], cfg->model.input_shape, &cfg->data))) return rc;
+  /* a .npz of a model with several outputs holds y_train_<output> for each */
+  cfg->data.n_outputs = cfg->model.n_outputs;
+  for (int k = 0; k < cfg->model.n_outputs; k++)
+    snprintf(cfg->data.output_names[k], QAT_NAME_MAX, "%s", cfg->model.layers[cfg->model.outputs[k]].name);
   if ((rc = qat_cfg_quantize(c, v[3], &cfg->model.quantize))) return rc;
   return qat_cfg_train(c, v[2], &cfg->model, &cfg->train);
 }

@@ -497,7 +497,37 @@ static int resolve_inputs(const cfg_ctx *c, qat_layer_spec *layers, const layer_
   return 0;
 }
 
-static int parse_layers(const cfg_ctx *c, const cfg_node *seq, qat_model_spec *out) {
+/* model.outputs: layer names, each once, any layer of the model; the losses default to train.loss. */
+static int outputs_list(const cfg_ctx *c, const cfg_node *n, qat_model_spec *out) {
+  static const char path[] = "model.outputs";
+  char p[CFG_PATH_MAX];
+  const size_t count = n->kind == CFG_SEQ ? n->n : 1;
+  int rc;
+  if (n->kind == CFG_MAP) return qat_cfg_want(c, n, path, "a list of layer names");
+  if (count < 1 || count > QAT_MAX_OUTPUTS)
+    return qat_cfg_error(c, n, path, "%zu outputs (expected 1 to %d layer names)", count, QAT_MAX_OUTPUTS);
+  for (size_t i = 0; i < count; i++) {
+    const cfg_node *e = n->kind == CFG_SEQ ? n->kids[i] : n;
+    const char *s;
+    if (n->kind == CFG_SEQ) qat_cfg_path_index(p, path, i);
+    else snprintf(p, sizeof p, "%s", path);
+    if ((rc = qat_cfg_str(c, e, p, &s))) return rc;
+    int li = -1;
+    for (int l = 0; l < out->n_layers && li < 0; l++)
+      if (!strcmp(out->layers[l].name, s)) li = l;
+    if (li < 0) return qat_cfg_error(c, e, p, "no layer named '%s' (expected the name of a model layer)", qat_cfg_quote(s, e->len).s);
+    for (size_t j = 0; j < i; j++)
+      if (out->outputs[j] == li) return qat_cfg_error(c, e, p, "'%s' is already an output", qat_cfg_quote(s, e->len).s);
+    out->outputs[i] = li;
+    out->output_loss[i] = out->loss;
+    out->loss_weight[i] = 1.0f;
+  }
+  out->n_outputs = (int)count;
+  return 0;
+}
+
+/* outputs: model.outputs (or NULL), read once the layers are known. */
+static int parse_layers(const cfg_ctx *c, const cfg_node *seq, const cfg_node *outputs, qat_model_spec *out) {
   static const char path[] = "model.layers";
   int counters[QAT_LAYER_TYPE_COUNT] = {0};
   qat_layer_spec *layers = NULL;
@@ -540,21 +570,27 @@ static int parse_layers(const cfg_ctx *c, const cfg_node *seq, qat_model_spec *o
     if ((rc = resolve_inputs(c, layers, aux, i, &names))) goto free_names;
   /* The int8 softmax has a fixed output range and no gradient path we fake-quantize through,
    * so it can only be the model's output. */
-  for (int i = 0; i < n - 1; i++) {
-    if (layers[i].activation == QAT_ACTIVATION_SOFTMAX) {
+  out->n_layers = n;
+  out->layers = layers;
+  if (outputs && !qat_cfg_is_null(outputs) && (rc = outputs_list(c, outputs, out))) goto free_spec;
+  for (int i = 0; i < n; i++) {
+    if (layers[i].activation == QAT_ACTIVATION_SOFTMAX && !qat_spec_is_output(out, i)) {
       char ap[CFG_PATH_MAX];
       qat_cfg_path(ap, aux[i].path, "activation", 10);
       rc = qat_cfg_error(
           c, aux[i].activation, ap,
-          "softmax on layers[%d] '%s', which is not the last layer (expected softmax only as the "
-          "activation of the last layer)",
+          "softmax on layers[%d] '%s', which is not a model output (expected softmax only as the "
+          "activation of the last layer, or of a layer in model.outputs)",
           i, layers[i].name);
-      goto free_names;
+      goto free_spec;
     }
   }
-  out->n_layers = n;
-  out->layers = layers;
   layers = NULL;
+  goto free_names;
+free_spec:
+  out->n_layers = 0;
+  out->layers = NULL;
+  out->n_outputs = 0;
 
 free_names:
   free(names.slot);
@@ -565,11 +601,13 @@ free_layers:
 }
 
 int qat_cfg_model(const cfg_ctx *c, const cfg_node *model, qat_model_spec *out) {
-  static const char *const keys[] = {"input", "layers", "init", "keras"};
-  const cfg_node *v[4];
+  static const char *const keys[] = {"input", "layers", "init", "keras", "outputs"};
+  const cfg_node *v[5];
   char p[CFG_PATH_MAX];
   int rc;
-  if ((rc = qat_cfg_map(c, model, "model", keys, 4, v))) return rc;
+  if ((rc = qat_cfg_map(c, model, "model", keys, 5, v))) return rc;
+  if (v[3] && v[4])
+    return qat_cfg_error(c, v[4], "model.outputs", "'outputs' together with 'keras' (the Keras file names its outputs)");
   if (v[3]) {
     /* The Keras file is the whole model: its architecture and its weights (keras/ reads it). */
     const char *path;
@@ -598,5 +636,5 @@ int qat_cfg_model(const cfg_ctx *c, const cfg_node *model, qat_model_spec *out) 
     if ((rc = qat_cfg_int(c, v[0]->kids[i], p, 1, INT_MAX, &dims[i]))) return rc;
   }
   qat_spec_set_input(out, (int)v[0]->n, dims);
-  return parse_layers(c, v[1], out);
+  return parse_layers(c, v[1], v[4], out);
 }

@@ -688,7 +688,8 @@ static int freeze_list(const cfg_ctx *c, const cfg_node *n, const qat_model_spec
 
 int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, qat_model_spec *model, qat_train_spec *out) {
   static const char *const keys[] = {"epochs",    "batch_size", "seed",   "threads",         "optimizer",
-                                     "schedule",  "freeze",     "steps_per_epoch", "loss", "from_logits"};
+                                     "schedule",  "freeze",     "steps_per_epoch", "loss", "from_logits",
+                                     "loss_weights"};
   /* Keras's names and its short aliases */
   static const char *const losses[] = {"sparse_categorical_crossentropy", "categorical_crossentropy",
                                        "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber",
@@ -725,10 +726,40 @@ int qat_cfg_train(const cfg_ctx *c, const cfg_node *train, qat_model_spec *model
   if (v[7] && !qat_cfg_is_null(v[7]) &&
       (rc = qat_cfg_int(c, v[7], "train.steps_per_epoch", 1, INT_MAX, &out->steps_per_epoch)))
     return rc;
-  if (v[8] && !qat_cfg_is_null(v[8])) {
+  const int n_out = model->n_outputs;
+  if (v[8] && !qat_cfg_is_null(v[8]) && v[8]->kind == CFG_SEQ) {
+    /* one loss per model output, in model.outputs' order */
+    char p[CFG_PATH_MAX];
+    if ((int)v[8]->n != (n_out ? n_out : 1))
+      return qat_cfg_error(c, v[8], "train.loss", "%zu losses for %d model output%s (expected one per output, or one "
+                           "loss for all)", v[8]->n, n_out ? n_out : 1, n_out > 1 ? "s" : "");
+    for (size_t i = 0; i < v[8]->n; i++) {
+      int k;
+      qat_cfg_path_index(p, "train.loss", i);
+      if ((rc = qat_cfg_enum(c, v[8]->kids[i], p, losses, NKEYS(losses), &k))) return rc;
+      if (n_out) model->output_loss[i] = loss_of[k];
+      else model->loss = loss_of[k];
+    }
+    if (n_out) model->loss = model->output_loss[0];
+  } else if (v[8] && !qat_cfg_is_null(v[8])) {
     int k;
     if ((rc = qat_cfg_enum(c, v[8], "train.loss", losses, NKEYS(losses), &k))) return rc;
     model->loss = loss_of[k];
+    for (int i = 0; i < n_out; i++) model->output_loss[i] = model->loss;
+  }
+  if (v[10] && !qat_cfg_is_null(v[10])) {
+    char p[CFG_PATH_MAX];
+    if (v[10]->kind != CFG_SEQ || (int)v[10]->n != (n_out ? n_out : 1))
+      return qat_cfg_want(c, v[10], "train.loss_weights", "a list of one weight per model output");
+    for (size_t i = 0; i < v[10]->n; i++) {
+      float w;
+      qat_cfg_path_index(p, "train.loss_weights", i);
+      if ((rc = qat_cfg_float(c, v[10]->kids[i], p, 0, 1, INFINITY, 0, &w))) return rc;
+      if (n_out) model->loss_weight[i] = w;
+      else if (w != 1.0f)
+        return qat_cfg_error(c, v[10]->kids[i], p, "a weight of %g for the only output (it would only scale the "
+                             "learning rate; give model.outputs for several)", (double)w);
+    }
   }
   if (v[9] && !qat_cfg_is_null(v[9]) && (rc = qat_cfg_bool(c, v[9], "train.from_logits", &model->from_logits)))
     return rc;

@@ -163,6 +163,51 @@ static int take_labels(const char *name, const qat_npy *y, int64_t n, qat_datase
   return QAT_OK;
 }
 
+/* A model with several outputs: the .npz's y_<split>_<output> arrays, each [N, ...] of any
+ * numeric type, as one row per sample of every output's values in order (ds->targets; the
+ * trainer checks the row against the outputs). */
+static int take_row_targets(const qat_data_spec *spec, const char *yp, const char *ykey, qat_dataset *ds) {
+  qat_npy y[QAT_MAX_OUTPUTS] = {{0}};
+  char yname[4400];
+  int64_t len[QAT_MAX_OUTPUTS], row = 0;
+  int rc = QAT_OK, ints = 1;
+  for (int k = 0; k < spec->n_outputs && !rc; k++) {
+    char key[QAT_NAME_MAX + 16];
+    snprintf(key, sizeof key, "%s_%s", ykey, spec->output_names[k]);
+    if ((rc = load_array(spec, yp, key, 0, &y[k], yname, sizeof yname))) break;
+    if (y[k].rank < 1 || y[k].shape[0] != ds->n) {
+      char shape[128];
+      shape_str(&y[k], shape, sizeof shape);
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: targets of shape %s for %lld inputs", yname, shape, (long long)ds->n);
+      break;
+    }
+    len[k] = ds->n ? (int64_t)(y[k].count / ds->n) : 0;
+    row += len[k];
+    ints &= y[k].dtype != QAT_NPY_F2 && y[k].dtype != QAT_NPY_F4;
+  }
+  if (!rc) {
+    ds->labels = calloc((size_t)(ds->n ? ds->n : 1), 1);
+    const int64_t values = ds->n * row;
+    ds->targets = malloc((size_t)(values > 0 ? values : 1) * sizeof *ds->targets);
+    if (!ds->labels || !ds->targets) rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", yp);
+  }
+  for (int64_t off = 0, k = 0; !rc && k < spec->n_outputs; off += len[k], k++)
+    for (int64_t i = 0; i < ds->n && !rc; i++)
+      for (int64_t j = 0; j < len[k]; j++) {
+        const double v = value_at(&y[k], i * len[k] + j);
+        if (!isfinite(v)) {
+          rc = qat_fail(QAT_ERR_FORMAT, "%s_%s: target %g at sample %lld is not finite", ykey, spec->output_names[k], v,
+                        (long long)i);
+          break;
+        }
+        ds->targets[i * row + off + j] = (float)v;
+      }
+  ds->target_len = row;
+  ds->target_ints = ints;
+  for (int k = 0; k < spec->n_outputs; k++) qat_npy_free(&y[k]);
+  return rc;
+}
+
 static int load_pair(const qat_data_spec *spec, const char *xp, const char *yp, const char *xkey, const char *ykey,
                      int missing_ok, qat_dataset *ds, int64_t *largest, int64_t *width, char *desc, size_t desc_size) {
   qat_npy x = {0}, y = {0};
@@ -170,9 +215,14 @@ static int load_pair(const qat_data_spec *spec, const char *xp, const char *yp, 
   memset(ds, 0, sizeof *ds);
   int rc = load_array(spec, xp, xkey, missing_ok, &x, xname, sizeof xname);
   if (rc) return rc; /* 1: missing and allowed */
+  if (spec->n_outputs > 1) {
+    if ((rc = take_inputs(xname, &x, ds)) || (rc = take_row_targets(spec, yp, ykey, ds))) goto free_arrays;
+    goto describe;
+  }
   if ((rc = load_array(spec, yp, ykey, 0, &y, yname, sizeof yname))) goto free_arrays;
   if ((rc = take_inputs(xname, &x, ds))) goto free_arrays;
   if ((rc = take_labels(yname, &y, ds->n, ds, largest, width))) goto free_arrays;
+describe:
   if (desc) {
     char shape[128];
     shape_str(&x, shape, sizeof shape);

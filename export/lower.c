@@ -77,10 +77,12 @@ static int analyze(qat_lowering *L) {
       L->uses[r]++;
     }
   }
-  int out = L->root[L->n - 1];
-  if (out >= 0) {
-    L->uses[out]++; /* the model output is a reader too */
-    L->consumer[out] = -1;
+  for (int k = 0; k < qat_spec_n_outputs(&L->m->spec); k++) {
+    int out = L->root[qat_spec_output_layer(&L->m->spec, k)];
+    if (out >= 0) {
+      L->uses[out]++; /* a model output is a reader too */
+      L->consumer[out] = -1;
+    }
   }
   return QAT_OK;
 }
@@ -131,13 +133,15 @@ int qat_export_float32(const qat_model *m, qat_tflite_model *out) {
   if ((rc = qat_tflite_add_input(out, L.input, "input")) || (rc = view_input(&L))) goto free_lowering;
   for (int li = 0; li < L.n; li++)
     if ((rc = lower_layer(&L, li))) goto free_lowering;
-  int last = L.n - 1, result = lower_tensor_of(&L, last);
-  if (result == L.input) {
-    rc = qat_fail(QAT_ERR_UNSUPPORTED, "the model computes nothing: its output is its input");
-    goto free_lowering;
+  for (int k = 0; k < qat_spec_n_outputs(&m->spec); k++) {
+    int last = qat_spec_output_layer(&m->spec, k), result = lower_tensor_of(&L, last);
+    if (result == L.input) {
+      rc = qat_fail(QAT_ERR_UNSUPPORTED, "the model computes nothing: its output is its input");
+      goto free_lowering;
+    }
+    if ((rc = view_output(&L, last, &result))) goto free_lowering;
+    if ((rc = qat_tflite_add_output(out, result, m->spec.layers[last].name))) goto free_lowering;
   }
-  if ((rc = view_output(&L, last, &result))) goto free_lowering;
-  if ((rc = qat_tflite_add_output(out, result, m->spec.layers[last].name))) goto free_lowering;
   rc = qat_tflite_validate(out);
 free_lowering:
   free(L.root);
@@ -147,6 +151,41 @@ free_lowering:
   free(L.absorbed);
   if (rc) qat_tflite_model_free(out);
   return rc;
+}
+
+/* Output k of a quantized model: its int8 (int16) tensor, or after a DEQUANTIZE (float32 I/O) or
+ * QUANTIZE (uint8 I/O) whose edge tensor takes the layer's name. */
+static int quantized_output(qat_lowering *L, qat_export_io io, qat_export_io native_io, int k) {
+  const qat_model *m = L->m;
+  qat_tflite_model *out = L->t;
+  const int q16 = L->mode->act == QAT_TFLITE_INT16;
+  int rc;
+  int last = qat_spec_output_layer(&m->spec, k), result = lower_tensor_of(L, last);
+  const char *out_name = m->spec.layers[last].name;
+  if (result == L->input) return qat_fail(QAT_ERR_UNSUPPORTED, "the model computes nothing: its output is its input");
+  if ((rc = view_output(L, last, &result))) return rc;
+  if (io != native_io) {
+    /* the int8 result gets a "/int8" name (int16: "/int16"); the edge tensor takes the layer's name */
+    qat_tflite_tensor *r = &out->tensors[result];
+    char name[QAT_NAME_MAX + 32];
+    snprintf(name, sizeof name, "%s/%s", out_name, q16 ? "int16" : "int8");
+    char *nn = strdup(name);
+    if (!nn) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+    free(r->name);
+    r->name = nn;
+    float s;
+    int64_t zp;
+    lower_params_of(L, result, &s, &zp);
+    int u8 = io == QAT_EXPORT_IO_UINT8, edge, rank = r->rank, dims[QAT_TFLITE_MAX_RANK];
+    memcpy(dims, r->dims, sizeof dims);
+    if ((rc = lower_act_tensor(L, out_name, u8 ? QAT_TFLITE_UINT8 : QAT_TFLITE_FLOAT32, rank, dims, s, zp + 128, &edge)))
+      return rc;
+    qat_tflite_operator op;
+    qat_tflite_op_init(&op, u8 ? QAT_TFLITE_OP_QUANTIZE : QAT_TFLITE_OP_DEQUANTIZE);
+    if ((rc = lower_add_op(L->t, &op, 1, &result, edge))) return rc;
+    result = edge;
+  }
+  return qat_tflite_add_output(out, result, out_name);
 }
 
 int lower_quantized(const qat_model *m, qat_export_io io, const lower_qmode *mode, qat_tflite_model *out) {
@@ -203,38 +242,8 @@ int lower_quantized(const qat_model *m, qat_export_io io, const lower_qmode *mod
   if ((rc = view_input(&L))) goto done;
   for (int li = 0; li < L.n; li++)
     if ((rc = lower_layer(&L, li))) goto done;
-  int last = L.n - 1, result = lower_tensor_of(&L, last);
-  const char *out_name = m->spec.layers[last].name;
-  if (result == L.input) {
-    rc = qat_fail(QAT_ERR_UNSUPPORTED, "the model computes nothing: its output is its input");
-    goto done;
-  }
-  if ((rc = view_output(&L, last, &result))) goto done;
-  if (io != native_io) {
-    /* the int8 result gets a "/int8" name (int16: "/int16"); the edge tensor takes the layer's name */
-    qat_tflite_tensor *r = &out->tensors[result];
-    char name[QAT_NAME_MAX + 32];
-    snprintf(name, sizeof name, "%s/%s", out_name, q16 ? "int16" : "int8");
-    char *nn = strdup(name);
-    if (!nn) {
-      rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
-      goto done;
-    }
-    free(r->name);
-    r->name = nn;
-    float s;
-    int64_t zp;
-    lower_params_of(&L, result, &s, &zp);
-    int u8 = io == QAT_EXPORT_IO_UINT8, edge, rank = r->rank, dims[QAT_TFLITE_MAX_RANK];
-    memcpy(dims, r->dims, sizeof dims);
-    if ((rc = lower_act_tensor(&L, out_name, u8 ? QAT_TFLITE_UINT8 : QAT_TFLITE_FLOAT32, rank, dims, s, zp + 128, &edge)))
-      goto done;
-    qat_tflite_operator op;
-    qat_tflite_op_init(&op, u8 ? QAT_TFLITE_OP_QUANTIZE : QAT_TFLITE_OP_DEQUANTIZE);
-    if ((rc = lower_add_op(L.t, &op, 1, &result, edge))) goto done;
-    result = edge;
-  }
-  if ((rc = qat_tflite_add_output(out, result, out_name))) goto done;
+  for (int k = 0; k < qat_spec_n_outputs(&m->spec) && !rc; k++) rc = quantized_output(&L, io, native_io, k);
+  if (rc) goto done;
   rc = mode->validate(out);
 done:
   free(L.tensor);

@@ -389,7 +389,7 @@ static void link_function(qat_model *m, const builder *b, int li, qat_fq *fq) {
 
 int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tensor **out) {
   qat_model *m = b->m;
-  int is_last = b->layer == m->spec.n_layers - 1;
+  int is_out = qat_spec_is_output(&m->spec, b->layer);
   /* The output fake quant applies what the int8 op computes itself, one pass, not two: a ReLU
    * as its clamp, a hard_sigmoid after a conv / depthwise / dense as its requantization */
   const int in_op = act == QAT_ACTIVATION_RELU || act == QAT_ACTIVATION_RELU6 ||
@@ -404,9 +404,10 @@ int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tens
   case QAT_ACTIVATION_RELU: return qat_graph_add(&m->graph, QAT_OP_RELU, 1, &x, NULL, out);
   case QAT_ACTIVATION_RELU6: return qat_graph_add(&m->graph, QAT_OP_RELU6, 1, &x, NULL, out);
   case QAT_ACTIVATION_SOFTMAX:
-    if (!is_last)
-      return qat_fail(QAT_ERR_USAGE, "softmax is only supported as the activation of the last layer");
-    m->final_softmax = 1;
+    if (!is_out)
+      return qat_fail(QAT_ERR_USAGE, "softmax is only supported as the activation of a model output");
+    for (int k = 0; k < qat_spec_n_outputs(&m->spec); k++)
+      if (qat_spec_output_layer(&m->spec, k) == b->layer) m->heads[k].final_softmax = 1;
     *out = x;
     return QAT_OK;
   case QAT_ACTIVATION_LINEAR: *out = x; return QAT_OK;
@@ -526,37 +527,38 @@ static int is_class_loss(qat_loss l) {
   return l == QAT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || l == QAT_LOSS_CATEGORICAL_CROSSENTROPY;
 }
 
-/* The loss node on the last layer's output: softmax cross-entropy over its last axis (one
- * distribution per sample, or per position of a [N, ..., K] output), or a value loss against
- * a targets tensor of the output's shape. */
-static int build_loss(qat_model *m, int max_batch) {
+/* The loss node of output h: softmax cross-entropy over its last axis (one distribution per
+ * sample, or per position of a [N, ..., K] output), or a value loss against a targets tensor of
+ * the output's shape; weighted by its loss weight. */
+static int build_loss(qat_model *m, int h, int max_batch) {
   const qat_model_spec *spec = &m->spec;
-  qat_tensor *y = m->logits;
-  const qat_activation last = spec->layers[spec->n_layers - 1].activation;
-  if (is_class_loss(spec->loss)) {
+  qat_head *hd = &m->heads[h];
+  qat_tensor *y = hd->out;
+  const qat_activation last = spec->layers[hd->layer].activation;
+  if (is_class_loss(hd->loss)) {
     if (y->rank < 2 || y->dims[y->rank - 1] < 2)
       return qat_fail(QAT_ERR_USAGE, "%s needs an output [batch, ..., classes] with 2 or more classes, got %d values "
                       "(a regression output takes train.loss: mean_squared_error, mean_absolute_error or huber; a "
                       "sigmoid one binary_crossentropy)",
-                      qat_loss_name(spec->loss), y->rank < 2 ? 1 : y->dims[y->rank - 1]);
-    m->num_classes = y->dims[y->rank - 1];
-    m->positions = qat_tensor_size(y) / y->dims[0] / m->num_classes;
-    m->labels = calloc((size_t)(max_batch > 0 ? max_batch : 1) * (size_t)m->positions, sizeof *m->labels);
-    if (!m->labels) return qat_fail(QAT_ERR_NOMEM, "out of memory");
-    qat_op_attrs a = {.labels = m->labels};
-    return qat_graph_add(&m->graph, QAT_OP_SOFTMAX_CROSS_ENTROPY, 1, &m->logits, &a, &m->loss);
+                      qat_loss_name(hd->loss), y->rank < 2 ? 1 : y->dims[y->rank - 1]);
+    hd->num_classes = y->dims[y->rank - 1];
+    hd->positions = qat_tensor_size(y) / y->dims[0] / hd->num_classes;
+    hd->labels = calloc((size_t)(max_batch > 0 ? max_batch : 1) * (size_t)hd->positions, sizeof *hd->labels);
+    if (!hd->labels) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+    qat_op_attrs a = {.labels = hd->labels, .loss_weight = hd->weight};
+    return qat_graph_add(&m->graph, QAT_OP_SOFTMAX_CROSS_ENTROPY, 1, &hd->out, &a, &hd->loss_out);
   }
-  if (m->final_softmax)
+  if (hd->final_softmax)
     return qat_fail(QAT_ERR_USAGE, "%s after a softmax: a softmax output takes a categorical cross-entropy",
-                    qat_loss_name(spec->loss));
-  qat_op_attrs a = {0};
-  switch (spec->loss) {
+                    qat_loss_name(hd->loss));
+  qat_op_attrs a = {.loss_weight = hd->weight};
+  switch (hd->loss) {
   case QAT_LOSS_BINARY_CROSSENTROPY:
     if (!spec->from_logits && last != QAT_ACTIVATION_SIGMOID)
-      return qat_fail(QAT_ERR_USAGE, "binary_crossentropy on an output without a sigmoid: give the last layer "
+      return qat_fail(QAT_ERR_USAGE, "binary_crossentropy on an output without a sigmoid: give the layer "
                                      "activation: sigmoid, or set train.from_logits: true");
     if (spec->from_logits && last == QAT_ACTIVATION_SIGMOID)
-      return qat_fail(QAT_ERR_USAGE, "train.from_logits: true, but the last layer ends in a sigmoid (its output is "
+      return qat_fail(QAT_ERR_USAGE, "train.from_logits: true, but the layer ends in a sigmoid (its output is "
                                      "probabilities): drop one of the two");
     a.loss = spec->from_logits ? QAT_VALUE_LOSS_BCE_LOGITS : QAT_VALUE_LOSS_BCE;
     break;
@@ -564,10 +566,45 @@ static int build_loss(qat_model *m, int max_batch) {
   case QAT_LOSS_HUBER: a.loss = QAT_VALUE_LOSS_HUBER; break;
   default: a.loss = QAT_VALUE_LOSS_MSE; break;
   }
-  m->targets = qat_graph_input(&m->graph, y->rank - 1, y->dims + 1, 0);
-  if (!m->targets) return qat_fail(QAT_ERR_NOMEM, "out of memory");
-  qat_tensor *in[2] = {m->logits, m->targets};
-  return qat_graph_add(&m->graph, QAT_OP_VALUE_LOSS, 2, in, &a, &m->loss);
+  hd->targets = qat_graph_input(&m->graph, y->rank - 1, y->dims + 1, 0);
+  if (!hd->targets) return qat_fail(QAT_ERR_NOMEM, "out of memory");
+  qat_tensor *in[2] = {hd->out, hd->targets};
+  return qat_graph_add(&m->graph, QAT_OP_VALUE_LOSS, 2, in, &a, &hd->loss_out);
+}
+
+/* Every output's loss, then (several outputs) their sum: the node backward starts from. */
+static int build_losses(qat_model *m, int max_batch) {
+  const qat_model_spec *spec = &m->spec;
+  m->n_heads = qat_spec_n_outputs(spec);
+  m->n_forward = m->graph.n_nodes;
+  qat_tensor *losses[QAT_MAX_OUTPUTS];
+  for (int h = 0; h < m->n_heads; h++) {
+    qat_head *hd = &m->heads[h];
+    hd->layer = qat_spec_output_layer(spec, h);
+    hd->loss = qat_spec_output_loss(spec, h);
+    hd->weight = qat_spec_loss_weight(spec, h);
+    hd->out = m->layer_out[hd->layer];
+    int rc = build_loss(m, h, max_batch);
+    if (rc) {
+      const qat_layer_spec *l = &spec->layers[hd->layer];
+      return qat_fail_prefix(rc, "%s:%d:%d: layer '%s': ", spec->source ? spec->source : "model", l->line, l->column,
+                             l->name);
+    }
+    losses[h] = hd->loss_out;
+  }
+  const qat_head *first = &m->heads[0];
+  m->logits = first->out;
+  m->labels = first->labels;
+  m->positions = first->positions;
+  m->targets = first->targets;
+  m->num_classes = first->num_classes;
+  m->final_softmax = first->final_softmax;
+  if (m->n_heads == 1) {
+    m->loss = first->loss_out;
+    return QAT_OK;
+  }
+  qat_op_attrs a = {0};
+  return qat_graph_add(&m->graph, QAT_OP_ADD, m->n_heads, losses, &a, &m->loss);
 }
 
 int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch, uint64_t seed) {
@@ -697,12 +734,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
       goto free_model;
     }
   }
-  m->logits = m->layer_out[spec->n_layers - 1];
-  if ((rc = build_loss(m, max_batch))) {
-    const qat_layer_spec *l = &spec->layers[spec->n_layers - 1];
-    qat_fail_prefix(rc, "%s:%d:%d: layer '%s': ", spec->source ? spec->source : "model", l->line, l->column, l->name);
-    goto free_model;
-  }
+  if ((rc = build_losses(m, max_batch))) goto free_model;
   if ((rc = place_params(m))) goto free_model;
   qat_model_init_params(m, seed);
   free(b.fq_after);
@@ -723,7 +755,7 @@ void qat_model_free(qat_model *m) {
   free((char *)m->spec.source);
   free(m->spec.init);
   free(m->layer_out);
-  free(m->labels);
+  for (int h = 0; h < m->n_heads; h++) free(m->heads[h].labels);
   free(m->param_list);
   for (int i = 0; i < m->n_fq; i++) {
     free(m->fq[i]->requant_eff);
@@ -748,9 +780,9 @@ static void load_input(qat_model *m, const float *x, int n) {
 
 void qat_model_forward(qat_model *m, const float *x, int n, const qat_exec *ex) {
   load_input(m, x, n);
-  /* every node but the loss */
+  /* every node but the losses */
   qat_graph *g = &m->graph;
-  for (int i = 0; i < g->n_nodes - 1; i++) qat_node_info(&g->nodes[i])->forward(&g->nodes[i], ex);
+  for (int i = 0; i < m->n_forward; i++) qat_node_info(&g->nodes[i])->forward(&g->nodes[i], ex);
 }
 
 void qat_model_set_targets(qat_model *m, const float *targets, int n) {
@@ -759,29 +791,31 @@ void qat_model_set_targets(qat_model *m, const float *targets, int n) {
   memcpy(m->targets->data, targets, (size_t)n * (size_t)per * sizeof *targets);
 }
 
-const char *qat_model_metric_name(const qat_model *m) {
-  return !m->targets || m->spec.loss == QAT_LOSS_BINARY_CROSSENTROPY ? "accuracy" : "mae";
+const char *qat_model_head_metric_name(const qat_model *m, int h) {
+  const qat_head *hd = &m->heads[h];
+  return !hd->targets || hd->loss == QAT_LOSS_BINARY_CROSSENTROPY ? "accuracy" : "mae";
 }
+const char *qat_model_metric_name(const qat_model *m) { return qat_model_head_metric_name(m, 0); }
 
-/* the metric of qat_model_step, summed over the batch's samples */
-static double batch_metric(const qat_model *m, int n) {
-  const float *y = m->logits->data;
+double qat_model_head_metric(const qat_model *m, int h, int n) {
+  const qat_head *hd = &m->heads[h];
+  const float *y = hd->out->data;
   double total = 0.0;
-  if (!m->targets) {
-    const int k = m->num_classes;
+  if (!hd->targets) {
+    const int k = hd->num_classes;
     int64_t correct = 0;
-    for (int64_t r = 0; r < (int64_t)n * m->positions; r++) {
+    for (int64_t r = 0; r < (int64_t)n * hd->positions; r++) {
       const float *row = y + r * k;
       int best = 0;
       for (int j = 1; j < k; j++)
         if (row[j] > row[best]) best = j;
-      correct += best == m->labels[r];
+      correct += best == hd->labels[r];
     }
-    return (double)correct / (double)m->positions;
+    return (double)correct / (double)hd->positions;
   }
-  const int64_t per = qat_tensor_size(m->logits) / n;
-  const float *t = m->targets->data;
-  if (m->spec.loss == QAT_LOSS_BINARY_CROSSENTROPY) { /* Keras's binary_accuracy: threshold 0.5 */
+  const int64_t per = qat_tensor_size(hd->out) / n;
+  const float *t = hd->targets->data;
+  if (hd->loss == QAT_LOSS_BINARY_CROSSENTROPY) { /* Keras's binary_accuracy: threshold 0.5 */
     const float cut = m->spec.from_logits ? 0.0f : 0.5f;
     int64_t correct = 0;
     for (int64_t k = 0; k < (int64_t)n * per; k++) correct += (y[k] > cut) == (t[k] > 0.5f);
@@ -791,17 +825,40 @@ static double batch_metric(const qat_model *m, int n) {
   return total / (double)per;
 }
 
+int64_t qat_model_head_target_len(const qat_model *m, int h) {
+  const qat_head *hd = &m->heads[h];
+  return hd->targets ? qat_tensor_size(hd->targets) / hd->targets->dims[0] : hd->positions;
+}
+
+void qat_model_set_row_targets(qat_model *m, const float *rows, int n) {
+  QAT_ASSERT(n >= 1 && n <= m->max_batch);
+  qat_graph_set_batch(&m->graph, n);
+  int64_t row = 0, off = 0;
+  for (int h = 0; h < m->n_heads; h++) row += qat_model_head_target_len(m, h);
+  for (int h = 0; h < m->n_heads; h++) {
+    const qat_head *hd = &m->heads[h];
+    const int64_t len = qat_model_head_target_len(m, h);
+    for (int s = 0; s < n; s++) {
+      const float *src = rows + s * row + off;
+      if (hd->targets) memcpy(hd->targets->data + s * len, src, (size_t)len * sizeof *src);
+      else
+        for (int64_t k = 0; k < len; k++) hd->labels[s * len + k] = (int32_t)src[k];
+    }
+    off += len;
+  }
+}
+
 void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, const qat_exec *ex,
                     int backward, float *loss, double *metric) {
   load_input(m, x, n);
-  if (!m->targets) memcpy(m->labels, labels, (size_t)n * (size_t)m->positions * sizeof *labels);
+  if (labels && !m->targets) memcpy(m->labels, labels, (size_t)n * (size_t)m->positions * sizeof *labels);
   qat_graph_forward(&m->graph, ex);
   if (backward) {
     memset(m->grads, 0, (size_t)m->n_params * sizeof(float));
     qat_graph_backward(&m->graph, ex);
   }
   if (loss) *loss = m->loss->data[0];
-  if (metric) *metric = batch_metric(m, n);
+  if (metric) *metric = qat_model_head_metric(m, 0, n);
 }
 
 const qat_param *qat_model_find_param(const qat_model *m, const char *name) {

@@ -59,7 +59,7 @@ static const bad_case bad_cases[] = {
      "cfg.yaml:1:1: modle: unknown key (did you mean 'model'?)"},
     {"unknown key, no close match", MODEL "train:\n  zzzzzz: 1\n",
      "cfg.yaml:7:3: train.zzzzzz: unknown key (expected one of: epochs, batch_size, seed, threads, "
-     "optimizer, schedule, freeze, steps_per_epoch, loss, from_logits)"},
+     "optimizer, schedule, freeze, steps_per_epoch, loss, from_logits, loss_weights)"},
     {"steps_per_epoch zero", MODEL "train:\n  steps_per_epoch: 0\n",
      "cfg.yaml:7:20: train.steps_per_epoch"},
     {"lr alias", MODEL "train:\n  optimizer: {name: sgd, lr: 0.1}\n",
@@ -217,7 +217,7 @@ static const bad_case bad_cases[] = {
      LAYERS(
          "    - Flatten\n    - Dense: {units: 10, activation: softmax}\n    - Dense: {units: 2}\n"),
      "cfg.yaml:5:38: model.layers[1].Dense.activation: softmax on layers[1] 'dense', which is not "
-     "the last layer"},
+     "a model output"},
     {"relu max_value 4", LAYERS("    - ReLU: {max_value: 4}\n"),
      "cfg.yaml:4:25: model.layers[0].ReLU.max_value: max_value 4 is not supported: only ReLU6 maps "
      "onto a TFLite "

@@ -18,6 +18,7 @@
 #include "qat/config.h"
 #include "qat/error.h"
 #include "qat/h5store.h"
+#include "qat/model.h"
 #include "qat/rng.h"
 #include "qat/train.h"
 
@@ -401,6 +402,64 @@ static void test_checkpoint_refuses_another_model_and_bad_targets(void **state) 
   qat_config_free(&cfg);
 }
 
+/* model.outputs: a softmax class output and a regression output read from one row of targets
+ * per sample (labels first, then values), each loss weighted, the model's loss their sum:
+ * checked against the cross-entropy and the mean squared error computed here from the outputs. */
+static void test_two_outputs_sum_their_weighted_losses(void **state) {
+  (void)state;
+  static const char text[] =
+      "model:\n  input: [4, 4, 2]\n  outputs: [cls, box]\n  layers:\n"
+      "    - Flatten: {name: flat}\n"
+      "    - Dense: {name: cls, units: 3, activation: softmax}\n"
+      "    - Dense: {name: box, units: 2, inputs: [flat]}\n"
+      "    - Dense: {name: unused_tail, units: 2}\n"
+      "train: {loss: [sparse_categorical_crossentropy, mse], loss_weights: [0.5, 2]}\n";
+  qat_config cfg;
+  if (qat_config_parse(text, sizeof text - 1, "two.yaml", &cfg)) fail_msg("%s", qat_error_message());
+  assert_int_equal(cfg.model.n_outputs, 2);
+  qat_model *m = NULL;
+  if (qat_model_create(&m, &cfg.model, 3, 7)) fail_msg("%s", qat_error_message());
+  assert_int_equal(m->n_heads, 2);
+  assert_int_equal(qat_model_head_target_len(m, 0), 1);
+  assert_int_equal(qat_model_head_target_len(m, 1), 2);
+  float x[3 * 32], rows[3 * 3] = {2, 0.5f, -1, 0, 1.5f, 0.25f, 1, -0.75f, 2};
+  for (int i = 0; i < 3 * 32; i++) x[i] = (float)((i * 37) % 19) / 19.0f - 0.4f;
+  qat_model_set_row_targets(m, rows, 3);
+  float loss;
+  qat_exec ex = {0};
+  qat_model_step(m, x, NULL, 3, &ex, 1, &loss, NULL);
+  double ce = 0, se = 0;
+  for (int s = 0; s < 3; s++) {
+    const float *z = m->heads[0].out->data + s * 3, *y = m->heads[1].out->data + s * 2;
+    double mx = fmax(z[0], fmax(z[1], z[2])), sum = 0;
+    for (int j = 0; j < 3; j++) sum += exp(z[j] - mx);
+    ce -= z[(int)rows[s * 3]] - mx - log(sum);
+    for (int j = 0; j < 2; j++) se += (y[j] - rows[s * 3 + 1 + j]) * (y[j] - rows[s * 3 + 1 + j]);
+  }
+  const double want = 0.5 * ce / 3 + 2.0 * se / 6;
+  if (fabs(loss - want) > 1e-5 * fmax(1.0, want)) fail_msg("loss %.7g, want 0.5 CE + 2 MSE = %.7g", loss, want);
+  assert_true(fabs(m->heads[0].loss_out->data[0] - 0.5 * ce / 3) < 1e-5);
+  /* both heads sent gradients back into the shared input of their Dense layers */
+  const qat_param *k0 = qat_model_find_param(m, "cls/kernel"), *k1 = qat_model_find_param(m, "box/kernel");
+  double g0 = 0, g1 = 0;
+  for (int64_t i = 0; i < k0->size; i++) g0 += fabs(m->grads[k0->offset + i]);
+  for (int64_t i = 0; i < k1->size; i++) g1 += fabs(m->grads[k1->offset + i]);
+  assert_true(g0 > 0 && g1 > 0);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+  /* a softmax on a layer that is no output, and loss lists that do not match the outputs */
+  static const char *const bad[3][2] = {
+      {"model:\n  input: [4]\n  outputs: [b]\n  layers:\n    - Dense: {name: a, units: 3, activation: softmax}\n"
+       "    - Dense: {name: b, units: 2}\n", "which is not a model output"},
+      {"model:\n  input: [4]\n  outputs: [a, b]\n  layers:\n    - Dense: {name: a, units: 3}\n"
+       "    - Dense: {name: b, units: 2}\ntrain: {loss: [mse]}\n", "1 losses for 2 model outputs"},
+      {"model:\n  input: [4]\n  outputs: [a, zz]\n  layers:\n    - Dense: {name: a, units: 3}\n", "no layer named 'zz'"}};
+  for (int i = 0; i < 3; i++) {
+    assert_int_not_equal(qat_config_parse(bad[i][0], strlen(bad[i][0]), "bad.yaml", &cfg), 0);
+    if (!strstr(qat_error_message(), bad[i][1])) fail_msg("case %d: %s", i, qat_error_message());
+  }
+}
+
 static void test_data_that_does_not_fit_the_model(void **state) {
   (void)state;
   qat_config cfg;
@@ -426,6 +485,7 @@ int main(void) {
       cmocka_unit_test(test_divergence_stops_and_keeps_the_last_good_checkpoint),
       cmocka_unit_test(test_checkpoint_refuses_another_model_and_bad_targets),
       cmocka_unit_test(test_data_that_does_not_fit_the_model),
+      cmocka_unit_test(test_two_outputs_sum_their_weighted_losses),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

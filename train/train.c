@@ -53,7 +53,10 @@ typedef struct batch_y {
 
 static int batch_y_init(batch_y *by, const qat_model *m, const qat_dataset *ds, int batch) {
   memset(by, 0, sizeof *by);
-  by->per = m->targets ? qat_tensor_size(m->logits) / m->logits->dims[0] : ds->targets ? ds->target_len : 0;
+  by->per = m->n_heads > 1 ? ds->target_len /* one row of every output's targets */
+            : m->targets  ? qat_tensor_size(m->logits) / m->logits->dims[0]
+            : ds->targets ? ds->target_len
+                          : 0;
   by->y = malloc((size_t)batch * (size_t)(m->targets ? 1 : m->positions) * sizeof *by->y);
   if (by->per) by->t = malloc((size_t)batch * (size_t)by->per * sizeof *by->t);
   if (!by->y || (by->per && !by->t)) return qat_fail(QAT_ERR_NOMEM, "out of memory for a batch's targets");
@@ -69,6 +72,7 @@ static void batch_y_free(batch_y *by) {
 static void batch_y_fill(batch_y *by, const qat_model *m, const qat_batcher *b, int64_t i, int n) {
   const qat_dataset *ds = b->ds;
   if (ds->targets) qat_batcher_get_targets(b, i, by->t);
+  if (m->n_heads > 1) return; /* rows for qat_model_set_row_targets */
   if (!m->targets) {
     if (ds->targets) /* label maps (checked: integers below num_classes) */
       for (int64_t k = 0; k < (int64_t)n * m->positions; k++) by->y[k] = (int32_t)by->t[k];
@@ -104,10 +108,11 @@ static int evaluate_part(qat_model *m, const qat_dataset *ds, int batch_size, in
       goto free_buffers;
     }
     batch_y_fill(&by, m, &b, i, n);
-    if (m->targets) qat_model_set_targets(m, by.t, n);
+    if (m->n_heads > 1) qat_model_set_row_targets(m, by.t, n);
+    else if (m->targets) qat_model_set_targets(m, by.t, n);
     float l;
     double c;
-    qat_model_step(m, x, by.y, n, &ex, 0, &l, &c);
+    qat_model_step(m, x, m->n_heads > 1 ? NULL : by.y, n, &ex, 0, &l, &c);
     total_loss += (double)l * n;
     metric += c;
     seen += n;
@@ -270,6 +275,37 @@ static int resume_load(const qat_train_options *o, qat_model *m, qat_optimizer *
                   n ? " (and no epoch checkpoint beside it reads either)" : " (no epoch checkpoint beside it to fall back to)");
 }
 
+/* Several outputs: each sample's targets are one row of every output's, in model.outputs' order
+ * (qat_model_set_row_targets): a class output's labels (one, or a label map's per position,
+ * integers below its classes), a value output's values. */
+static int check_row_targets(const qat_config *cfg, const qat_model *m, const qat_dataset *train,
+                             const qat_data_info *info) {
+  int64_t row = 0;
+  for (int h = 0; h < m->n_heads; h++) row += qat_model_head_target_len(m, h);
+  if (!train->targets || train->target_len != row)
+    return qat_fail(QAT_ERR_USAGE, "%s: %d model outputs take %lld target values per sample together, the data has "
+                    "%lld (give y as one array per output, in model.outputs' order; data: %s)", cfg->path, m->n_heads,
+                    (long long)row, (long long)(train->targets ? train->target_len : 1), info->source);
+  if (cfg->data.random_crop || cfg->data.horizontal_flip || qat_augment_geometric(&cfg->data.augment))
+    return qat_fail(QAT_ERR_USAGE, "%s: geometric augmentation would move the inputs away from their targets (data: %s)",
+                    cfg->path, info->source);
+  int64_t off = 0;
+  for (int h = 0; h < m->n_heads; h++) {
+    const qat_head *hd = &m->heads[h];
+    const int64_t len = qat_model_head_target_len(m, h);
+    for (int64_t s = 0; !hd->targets && s < train->n; s++)
+      for (int64_t k = 0; k < len; k++) {
+        const float v = train->targets[s * row + off + k];
+        if (!(v >= 0.0f && v < (float)hd->num_classes && v == floorf(v)))
+          return qat_fail(QAT_ERR_USAGE, "%s: output %d ('%s', %s): label %g at sample %lld is not a class of "
+                          "[0,%d) (data: %s)", cfg->path, h + 1, cfg->model.layers[hd->layer].name,
+                          qat_loss_name(hd->loss), (double)v, (long long)s, hd->num_classes, info->source);
+      }
+    off += len;
+  }
+  return QAT_OK;
+}
+
 /* The messages name the data (source and file) as well as the config. */
 static int check_data_fits_model(const qat_config *cfg, const qat_model *m, const qat_dataset *train,
                                  const qat_data_info *info) {
@@ -281,6 +317,7 @@ static int check_data_fits_model(const qat_config *cfg, const qat_model *m, cons
     return qat_fail(QAT_ERR_USAGE, "%s: the data's samples are %dx%dx%d, model.input expects %dx%dx%d (data: %s)",
                     cfg->path, train->h, train->w, train->c, arrays[0], arrays[1], arrays[2], info->source);
   const char *loss = qat_loss_name(cfg->model.loss);
+  if (m->n_heads > 1) return check_row_targets(cfg, m, train, info);
   if (train->targets && (cfg->data.random_crop || cfg->data.horizontal_flip || qat_augment_geometric(&cfg->data.augment)))
     return qat_fail(QAT_ERR_USAGE, "%s: geometric augmentation (flips, crops, translation, rotation, zoom) would move "
                     "the inputs away from their targets; keep it for class labels (data: %s)", cfg->path, info->source);
@@ -619,8 +656,10 @@ setup_done:
       qat_model_schedule(m, global_step, &ex);
       float loss_share;
       double c;
-      if (m->targets) qat_model_set_targets(m, by.t + (size_t)lo * (size_t)by.per, hi - lo);
-      qat_model_step(m, x + (size_t)lo * per, m->targets ? by.y : by.y + (size_t)lo * (size_t)m->positions, hi - lo,
+      if (m->n_heads > 1) qat_model_set_row_targets(m, by.t + (size_t)lo * (size_t)by.per, hi - lo);
+      else if (m->targets) qat_model_set_targets(m, by.t + (size_t)lo * (size_t)by.per, hi - lo);
+      qat_model_step(m, x + (size_t)lo * per,
+                     m->n_heads > 1 ? NULL : m->targets ? by.y : by.y + (size_t)lo * (size_t)m->positions, hi - lo,
                      &ex, 1, &loss_share, &c);
       double loss = loss_share;
       if (ranks > 1) {

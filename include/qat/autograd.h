@@ -92,6 +92,7 @@ typedef struct qat_op_attrs {
   const int32_t *labels; /* softmax cross-entropy: one class index per sample and position
                             (a [N, ..., K] input: N times the positions before the class axis) */
   qat_value_loss loss;   /* value_loss */
+  float loss_weight;     /* softmax cross-entropy, value_loss: the loss's factor in a sum of losses (0 reads as 1) */
   /* QAT_OP_CUSTOM: the op another module defines (fakequant/'s fake quant), and its state.
    * The engine calls custom->plan/forward/backward as it calls a built-in op's. */
   const struct qat_op_info *custom;

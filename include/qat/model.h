@@ -29,6 +29,20 @@ typedef struct qat_param {
   qat_tensor *tensor;
 } qat_param;
 
+/* One model output with its loss (qat_spec_n_outputs of them). */
+typedef struct qat_head {
+  int layer;               /* the output layer */
+  qat_loss loss;
+  float weight;            /* in the summed loss */
+  qat_tensor *out;         /* the layer's output (the logits of a folded softmax) */
+  qat_tensor *loss_out;    /* its loss node's output, weighted */
+  int32_t *labels;         /* class losses: max_batch * positions entries */
+  int64_t positions;       /* class losses: distributions per sample */
+  qat_tensor *targets;     /* value losses: the targets, the output's shape; NULL for class losses */
+  int num_classes;         /* class losses: the output's last axis */
+  int final_softmax;       /* the output layer's softmax is folded into the loss */
+} qat_head;
+
 typedef struct qat_model {
   qat_model_spec spec;     /* a deep copy */
   int max_batch;
@@ -41,13 +55,17 @@ typedef struct qat_model {
   qat_graph graph;
   qat_tensor *input;
   qat_tensor **layer_out;  /* each layer's output tensor */
-  qat_tensor *logits, *loss;
+  qat_tensor *logits, *loss; /* the first output; the loss summed over the outputs */
+  /* The first output's loss, as the single-output code reads it (heads[0]'s): */
   int32_t *labels;         /* class losses: max_batch * positions entries, read by the loss node */
   int64_t positions;       /* class losses: distributions per sample (1, or a segmenter's pixels) */
   qat_tensor *targets;     /* value losses (binary cross-entropy, regression): the targets, the
                               output's shape; NULL for class losses */
   int num_classes;         /* class losses: the output's last axis */
   int final_softmax;       /* the last layer had activation softmax: folded into the loss */
+  int n_heads;             /* the model's outputs, each with its loss (model.outputs) */
+  qat_head heads[QAT_MAX_OUTPUTS];
+  int n_forward;           /* graph nodes before the loss nodes: what inference runs */
   /* Quantization-aware models (spec.quantize.enabled): */
   qat_fq **fq;             /* every fake-quant node's state, in graph order */
   int n_fq;
@@ -85,6 +103,14 @@ void qat_model_forward(qat_model *m, const float *x, int n, const qat_exec *ex);
  * sample. */
 void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, const qat_exec *ex,
                     int backward, float *loss, double *metric);
+/* Several outputs: each sample's targets as one row, the outputs' in order: a class loss's
+ * labels (positions of them, as floats), a value loss's values (the output's per sample). */
+int64_t qat_model_head_target_len(const qat_model *m, int h);
+void qat_model_set_row_targets(qat_model *m, const float *rows, int n);
+/* Output h's metric over the last step's n samples, summed (qat_model_step's, per output), and
+ * its name. */
+double qat_model_head_metric(const qat_model *m, int h, int n);
+const char *qat_model_head_metric_name(const qat_model *m, int h);
 /* Value losses: the n samples' targets (n times the output's values per sample). */
 void qat_model_set_targets(qat_model *m, const float *targets, int n);
 /* "accuracy" (class losses, binary cross-entropy) or "mae" (regression) */

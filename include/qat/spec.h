@@ -133,11 +133,21 @@ static inline const char *qat_loss_name(qat_loss l) {
   return (unsigned)l < sizeof names / sizeof names[0] ? names[l] : "?";
 }
 
+/* A model's outputs (model.outputs): at most this many. */
+#define QAT_MAX_OUTPUTS 8
+
 typedef struct qat_model_spec {
   int input_shape[3]; /* H, W, C as the graph holds it: a sequence [T, C] is [1, T, C], a vector [F] [1, 1, F] */
   int input_rank;     /* the dimensions the model's input has after the batch (Keras's): 3, 2 or 1; 0 reads as 3 */
   qat_loss loss;      /* train.loss (parsed with the train section) */
   int from_logits;    /* train.from_logits: binary cross-entropy on the output as logits */
+  /* model.outputs: the layers whose outputs the model gives, in order, any layer (not only the
+   * last); 0: the last layer alone, with `loss`. Each has its loss (train.loss: one for all, or a
+   * list) and weight in the summed loss (train.loss_weights, default 1), as Keras's compile. */
+  int n_outputs;
+  int outputs[QAT_MAX_OUTPUTS];
+  qat_loss output_loss[QAT_MAX_OUTPUTS];
+  float loss_weight[QAT_MAX_OUTPUTS];
   int n_layers;
   qat_layer_spec *layers;
   const char *source; /* file name for error messages ("examples/x.yaml"), may be NULL */
@@ -239,6 +249,8 @@ typedef struct qat_data_spec {
   qat_augment_spec augment;
   int absent;                      /* the config has no data: section (loading it is an error) */
   int input_shape[3];              /* the model input (set by the config reader): folders resize to it */
+  int n_outputs;                   /* model.outputs (set by the config reader): a .npz then holds one */
+  char output_names[QAT_MAX_OUTPUTS][QAT_NAME_MAX]; /* y_train_<name> / y_test_<name> per output */
 } qat_data_spec;
 
 typedef enum qat_optimizer_kind { QAT_OPT_SGD = 0, QAT_OPT_ADAM, QAT_OPT_ADAMW } qat_optimizer_kind;
@@ -303,6 +315,22 @@ static inline void qat_spec_set_input(qat_model_spec *s, int rank, const int *di
   s->input_rank = rank;
   for (int i = 0; i < 3; i++) s->input_shape[i] = i < 3 - rank ? 1 : dims[i - (3 - rank)];
 }
+/* The model's outputs: their count, output k's layer and loss (model.outputs, or the last layer). */
+static inline int qat_spec_n_outputs(const qat_model_spec *s) { return s->n_outputs ? s->n_outputs : 1; }
+static inline int qat_spec_output_layer(const qat_model_spec *s, int k) {
+  return s->n_outputs ? s->outputs[k] : s->n_layers - 1;
+}
+static inline qat_loss qat_spec_output_loss(const qat_model_spec *s, int k) {
+  return s->n_outputs ? s->output_loss[k] : s->loss;
+}
+static inline float qat_spec_loss_weight(const qat_model_spec *s, int k) { return s->n_outputs ? s->loss_weight[k] : 1.0f; }
+/* Whether layer li is one of the model's outputs. */
+static inline int qat_spec_is_output(const qat_model_spec *s, int li) {
+  for (int k = 0; k < qat_spec_n_outputs(s); k++)
+    if (qat_spec_output_layer(s, k) == li) return 1;
+  return 0;
+}
+
 /* The (H, W, C) of a dataset of such inputs: arrays [N, T, C] read as (T, C, 1), [N, F] as (F, 1, 1). */
 static inline void qat_spec_data_shape(const qat_model_spec *s, int hwc[3]) {
   const int r = qat_spec_input_rank(s);
