@@ -116,12 +116,19 @@ void qat_net_free(qat_net *n) {
   free(n);
 }
 
+/* Values per sample of every output together (a label map's all, several outputs' side by side). */
+static int64_t output_values(const qat_model *m) {
+  int64_t total = 0;
+  for (int h = 0; h < m->n_heads; h++) total += qat_tensor_size(m->heads[h].out) / m->heads[h].out->dims[0];
+  return total;
+}
+
 void qat_net_info(const qat_net *n, int *h, int *w, int *c, int *classes, int *quantized) {
   const qat_model_spec *s = &n->m->spec;
   if (h) *h = s->input_shape[0];
   if (w) *w = s->input_shape[1];
   if (c) *c = s->input_shape[2];
-  if (classes) *classes = (int)(qat_tensor_size(n->m->logits) / n->m->logits->dims[0]);
+  if (classes) *classes = (int)output_values(n->m);
   if (quantized) *quantized = s->quantize.enabled;
 }
 
@@ -132,12 +139,18 @@ int qat_net_forward(qat_net *n, const float *x, int64_t count, int fake_quant, f
     return qat_fail(QAT_ERR_USAGE, "qat_net_forward: fake quant asked of a model without a quantize: section");
   const qat_model_spec *s = &n->m->spec;
   int64_t per = (int64_t)s->input_shape[0] * s->input_shape[1] * s->input_shape[2];
-  const int64_t classes = qat_tensor_size(n->m->logits) / n->m->logits->dims[0]; /* a label map's too */
+  const int64_t classes = output_values(n->m);
   qat_exec ex = {.training = 0, .fake_quant = fake_quant ? 1 : 0, .freeze_observers = 1, .freeze_bn = 1};
   for (int64_t i = 0; i < count; i += n->m->max_batch) {
     int b = (int)(count - i < n->m->max_batch ? count - i : n->m->max_batch);
     qat_model_forward(n->m, x + i * per, b, &ex);
-    memcpy(logits + i * classes, n->m->logits->data, (size_t)b * (size_t)classes * sizeof(float));
+    for (int64_t off = 0, h = 0; h < n->m->n_heads; h++) { /* each sample's outputs in order */
+      const qat_tensor *o = n->m->heads[h].out;
+      const int64_t len = qat_tensor_size(o) / o->dims[0];
+      for (int s = 0; s < b; s++)
+        memcpy(logits + (i + s) * classes + off, o->data + s * len, (size_t)len * sizeof(float));
+      off += len;
+    }
   }
   return 0;
 }

@@ -851,26 +851,39 @@ static int parse_model(jctx *c, struct json_object *root, qat_model_spec *spec, 
   if (nl == 0) return qat_fail(QAT_ERR_FORMAT, "%s: the model has no layers besides its input", c->src);
   spec->n_layers = nl;
   if (functional) {
-    /* qat's output is the last layer: the Keras output must be it. */
+    /* output_layers: [name, node, tensor] (Keras 3 writes a single output unwrapped), or a list of
+     * them: model.outputs unless it is the last layer alone */
     struct json_object *outs = get(cfg, "output_layers");
-    const char *out_name = NULL;
-    if (outs && json_object_is_type(outs, json_type_array) && json_object_array_length(outs) == 1)
-      outs = json_object_array_get_idx(outs, 0);
-    else if (outs && json_object_is_type(outs, json_type_array) && json_object_array_length(outs) > 1 &&
-             json_object_is_type(json_object_array_get_idx(outs, 0), json_type_array))
-      return qat_fail(QAT_ERR_UNSUPPORTED, "%s: the model has %zu outputs (qat models have one)", c->src,
-                      json_object_array_length(outs));
-    if (outs && json_object_is_type(outs, json_type_array) && json_object_array_length(outs) >= 1)
-      out_name = str_or(json_object_array_get_idx(outs, 0), NULL);
-    if (!out_name) return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no output_layers", c->src);
-    out_name = resolve_alias(c->alias, c->n_alias, out_name);
-    if (strcmp(out_name, spec->layers[nl - 1].name))
-      return qat_fail(QAT_ERR_UNSUPPORTED, "%s: the output layer '%s' is not the last layer listed ('%s')", c->src,
-                      out_name, spec->layers[nl - 1].name);
+    size_t n_out = 0;
+    const char *names[QAT_MAX_OUTPUTS];
+    if (outs && json_object_is_type(outs, json_type_array) && json_object_array_length(outs) >= 1 &&
+        !json_object_is_type(json_object_array_get_idx(outs, 0), json_type_array))
+      names[n_out++] = str_or(json_object_array_get_idx(outs, 0), NULL);
+    else if (outs && json_object_is_type(outs, json_type_array)) {
+      if (json_object_array_length(outs) > QAT_MAX_OUTPUTS)
+        return qat_fail(QAT_ERR_UNSUPPORTED, "%s: the model has %zu outputs (qat takes at most %d)", c->src,
+                        json_object_array_length(outs), QAT_MAX_OUTPUTS);
+      for (size_t i = 0; i < json_object_array_length(outs); i++)
+        names[n_out++] = str_or(json_object_array_get_idx(json_object_array_get_idx(outs, i), 0), NULL);
+    }
+    if (!n_out) return qat_fail(QAT_ERR_FORMAT, "%s: the model config has no output_layers", c->src);
+    for (size_t i = 0; i < n_out; i++) {
+      if (!names[i]) return qat_fail(QAT_ERR_FORMAT, "%s: output_layers[%zu] names no layer", c->src, i);
+      const char *name = resolve_alias(c->alias, c->n_alias, names[i]);
+      int li = -1;
+      for (int l = 0; l < nl && li < 0; l++)
+        if (!strcmp(spec->layers[l].name, name)) li = l;
+      if (li < 0)
+        return qat_fail(QAT_ERR_FORMAT, "%s: output layer '%s' is not a layer of the model", c->src, name);
+      spec->outputs[i] = li;
+      spec->output_loss[i] = spec->loss;
+      spec->loss_weight[i] = 1.0f;
+    }
+    if (n_out > 1 || spec->outputs[0] != nl - 1) spec->n_outputs = (int)n_out;
   }
-  for (int i = 0; i < nl - 1; i++)
-    if (spec->layers[i].activation == QAT_ACTIVATION_SOFTMAX)
-      return qat_fail(QAT_ERR_UNSUPPORTED, "%s: layer '%s' (%s): softmax is supported only on the last layer", c->src,
+  for (int i = 0; i < nl; i++)
+    if (spec->layers[i].activation == QAT_ACTIVATION_SOFTMAX && !qat_spec_is_output(spec, i))
+      return qat_fail(QAT_ERR_UNSUPPORTED, "%s: layer '%s' (%s): softmax is supported only on a model output", c->src,
                       spec->layers[i].name, qat_layer_type_name(spec->layers[i].type));
   return QAT_OK;
 free_pend:
@@ -907,6 +920,40 @@ static int loss_of(const char *name, qat_loss *out) {
   return 0;
 }
 
+/* One Keras loss (a name, or a serialized loss object); 0 with *why set when qat does not train it. */
+static int one_loss(struct json_object *loss, qat_loss *out, int *from_logits, const char **why, double *delta_out) {
+  const char *name = str_or(loss, NULL);
+  double delta = 1.0;
+  *from_logits = 0;
+  if (!name && json_object_is_type(loss, json_type_object)) {
+    name = str_or(get(loss, "class_name"), NULL);
+    struct json_object *cfg = get(loss, "config");
+    struct json_object *fl = get(cfg, "from_logits");
+    if (fl && json_object_is_type(fl, json_type_boolean)) *from_logits = json_object_get_boolean(fl);
+    struct json_object *dl = get(cfg, "delta");
+    if (dl && (json_object_is_type(dl, json_type_double) || json_object_is_type(dl, json_type_int)))
+      delta = json_object_get_double(dl);
+  }
+  *why = name ? name : "an unreadable loss";
+  *delta_out = delta;
+  if (!name || !loss_of(name, out) || delta != 1.0) return 0;
+  if (*out != QAT_LOSS_BINARY_CROSSENTROPY) *from_logits = 0;
+  return 1;
+}
+
+/* A list (in output order) or a mapping by output name of numbers: the loss weights. */
+static void loss_weights(struct json_object *w, qat_model_spec *spec) {
+  for (int k = 0; w && k < spec->n_outputs; k++) {
+    struct json_object *v = json_object_is_type(w, json_type_array) ? json_object_array_get_idx(w, (size_t)k)
+                            : json_object_is_type(w, json_type_object)
+                                ? get(w, spec->layers[spec->outputs[k]].name)
+                                : NULL;
+    if (v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) &&
+        json_object_get_double(v) > 0)
+      spec->loss_weight[k] = (float)json_object_get_double(v);
+  }
+}
+
 int qat_keras_compiled_loss(const char *text, size_t len, qat_model_spec *spec, int *known, char *note,
                             size_t note_size) {
   *known = 0;
@@ -915,29 +962,41 @@ int qat_keras_compiled_loss(const char *text, size_t len, qat_model_spec *spec, 
   struct json_object *root = json_tokener_parse(text);
   if (!root) return QAT_OK; /* an unreadable training config only costs the loss: the model is read */
   struct json_object *cc = get(root, "compile_config");
-  struct json_object *loss = get(is_null(cc) ? root : cc, "loss");
-  if (!is_null(loss)) {
-    const char *name = str_or(loss, NULL);
-    int from_logits = 0;
-    double delta = 1.0;
-    if (!name && json_object_is_type(loss, json_type_object)) {
-      name = str_or(get(loss, "class_name"), NULL);
-      struct json_object *cfg = get(loss, "config");
-      struct json_object *fl = get(cfg, "from_logits");
-      if (fl && json_object_is_type(fl, json_type_boolean)) from_logits = json_object_get_boolean(fl);
-      struct json_object *dl = get(cfg, "delta");
-      if (dl && (json_object_is_type(dl, json_type_double) || json_object_is_type(dl, json_type_int)))
-        delta = json_object_get_double(dl);
+  if (is_null(cc)) cc = root;
+  struct json_object *loss = get(cc, "loss");
+  const char *why = NULL;
+  double delta = 1.0;
+  int from_logits = 0, ok = 1;
+  qat_loss l;
+  const int listed = !is_null(loss) && (json_object_is_type(loss, json_type_array) ||
+                                        (json_object_is_type(loss, json_type_object) && !get(loss, "class_name")));
+  if (is_null(loss)) {
+    ok = 0;
+  } else if (listed && spec->n_outputs > 0) {
+    /* one loss per output: a list in output order, or a mapping by output name */
+    for (int k = 0; k < spec->n_outputs && ok; k++) {
+      struct json_object *e = json_object_is_type(loss, json_type_array)
+                                  ? json_object_array_get_idx(loss, (size_t)k)
+                                  : get(loss, spec->layers[spec->outputs[k]].name);
+      int fl;
+      if (!e || !one_loss(e, &spec->output_loss[k], &fl, &why, &delta)) ok = 0;
+      from_logits |= fl;
     }
-    qat_loss l;
-    if (name && loss_of(name, &l) && delta == 1.0) {
-      spec->loss = l;
-      spec->from_logits = l == QAT_LOSS_BINARY_CROSSENTROPY && from_logits;
-      *known = 1;
-    } else {
-      snprintf(note, note_size, "the model was compiled with a loss qat does not train (%s%s); set train.loss",
-               name ? name : "a list or mapping of losses", delta != 1.0 ? " with delta other than 1" : "");
-    }
+    if (ok) spec->loss = spec->output_loss[0];
+  } else if (listed) {
+    why = "a list or mapping of losses";
+    ok = 0;
+  } else if ((ok = one_loss(loss, &l, &from_logits, &why, &delta))) {
+    spec->loss = l;
+    for (int k = 0; k < spec->n_outputs; k++) spec->output_loss[k] = l;
+  }
+  if (ok) {
+    spec->from_logits = from_logits;
+    loss_weights(get(cc, "loss_weights"), spec);
+    *known = 1;
+  } else if (!is_null(loss)) {
+    snprintf(note, note_size, "the model was compiled with a loss qat does not train (%s%s); set train.loss",
+             why ? why : "?", delta != 1.0 ? " with delta other than 1" : "");
   }
   json_object_put(root);
   return QAT_OK;

@@ -323,7 +323,11 @@ free_names:
 static int read_weights(wsrc *ws, qat_keras_model *k) {
   qat_model *m = NULL;
   k->spec.quantize.enabled = 0;
-  int rc = qat_model_create(&m, &k->spec, 1, 0);
+  /* the weights' shapes only: a loss that takes any output shape on every output */
+  qat_model_spec shapes = k->spec;
+  for (int o = 0; o < shapes.n_outputs; o++) shapes.output_loss[o] = QAT_LOSS_MEAN_SQUARED_ERROR;
+  if (shapes.n_outputs) shapes.from_logits = 0;
+  int rc = qat_model_create(&m, &shapes, 1, 0);
   if (rc && k->spec.n_layers > 0) {
     /* qat's models end in [batch, classes]; a Keras model ending in a feature map (a single
      * conv) still has readable weights: infer its shapes with a Flatten appended. */
@@ -927,6 +931,12 @@ int qat_keras_resolve_spec(qat_model_spec *spec, qat_keras_model *k) {
   }
   spec->n_layers = k->spec.n_layers;
   spec->layers = k->spec.layers;
+  spec->n_outputs = k->spec.n_outputs;
+  for (int o = 0; o < k->spec.n_outputs; o++) {
+    spec->outputs[o] = k->spec.outputs[o];
+    spec->output_loss[o] = k->loss_known ? k->spec.output_loss[o] : spec->loss;
+    spec->loss_weight[o] = k->spec.loss_weight[o];
+  }
   return QAT_OK;
 }
 

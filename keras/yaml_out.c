@@ -88,7 +88,13 @@ int qat_keras_config_yaml(const qat_keras_model *k, const char *source, const ch
   qat_spec_input_dims(s, dims);
   put(&b, "  input: [");
   for (int i = 0; i < qat_spec_input_rank(s); i++) put(&b, "%s%d", i ? ", " : "", dims[i]);
-  put(&b, "]\n  layers:\n");
+  put(&b, "]\n");
+  if (s->n_outputs) {
+    put(&b, "  outputs: [");
+    for (int k = 0; k < s->n_outputs; k++) put(&b, "%s\"%s\"", k ? ", " : "", s->layers[s->outputs[k]].name);
+    put(&b, "]\n");
+  }
+  put(&b, "  layers:\n");
   for (int i = 0; i < s->n_layers; i++) {
     const qat_layer_spec *L = &s->layers[i];
     put(&b, "    - %s: {name: \"%s\"", qat_layer_type_name(L->type), L->name);
@@ -108,7 +114,17 @@ int qat_keras_config_yaml(const qat_keras_model *k, const char *source, const ch
   }
   put(&b, "# data: {dataset: fashion-mnist}\n"
           "# quantize: {mode: qat}\n");
-  if (k->loss_known) { /* the loss is part of the model: the checkpoint's config must build it */
+  if (k->loss_known && s->n_outputs > 1) { /* one loss and weight per output */
+    put(&b, "train: {loss: [");
+    for (int o = 0; o < s->n_outputs; o++) put(&b, "%s%s", o ? ", " : "", qat_loss_name(s->output_loss[o]));
+    put(&b, "], loss_weights: [");
+    for (int o = 0; o < s->n_outputs; o++) {
+      if (o) put(&b, ", ");
+      b.y.ops->put_float(&b.y, s->loss_weight[o]);
+    }
+    put(&b, "]%s}  # the Keras file's compiled losses; add epochs, batch_size, optimizer, freeze\n",
+        s->from_logits ? ", from_logits: true" : "");
+  } else if (k->loss_known) { /* the loss is part of the model: the checkpoint's config must build it */
     put(&b, "train: {loss: %s%s}  # the Keras file's compiled loss; add epochs, batch_size, optimizer, freeze\n",
         qat_loss_name(s->loss), s->from_logits ? ", from_logits: true" : "");
   } else {

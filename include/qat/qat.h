@@ -85,7 +85,8 @@ typedef struct qat_net qat_net;
 int qat_net_load(const char *ckpt, int max_batch, qat_net **out);
 void qat_net_free(qat_net *n);
 /* Input shape (h, w, c), the output's values per sample (a classifier's classes; a segmenter's
- * H * W * classes; a regressor's outputs) and whether the model has quantizers. */
+ * H * W * classes; a regressor's outputs; a model with several outputs, theirs side by side in
+ * model.outputs' order) and whether the model has quantizers. */
 void qat_net_info(const qat_net *n, int *h, int *w, int *c, int *classes, int *quantized);
 /* count samples of preprocessed floats (NHWC, count * h * w * c) through the model in
  * inference mode; outputs (count * qat_net_info's classes) out. fake_quant: 1 with fake quant on (a

@@ -28,6 +28,10 @@ OUT_DIR/segmenter.h5     (compiled with a SparseCategoricalCrossentropy object) 
                          a 1x1 conv with activation softmax (output [16, 16, 4])
 OUT_DIR/autoencoder.keras a convolutional autoencoder on [16, 16, 1], compiled with loss "mse": two strided
                          Conv2D, two strided Conv2DTranspose, a linear 3x3 Conv2D (output [16, 16, 1])
+OUT_DIR/two_head.keras   two outputs (compiled with a loss and a weight per output): a softmax class head
+                         and a linear 2-value head on shared conv features (the first output is not the
+                         last layer)
+OUT_DIR/two_16x16x3.npz  the images with y_<part>_cls labels and y_<part>_box values (one array per output)
 OUT_DIR/data_16x16x3.npz synthetic uint8 images and labels (make_models.data, seeded)
 OUT_DIR/seg_16x16x3.npz  the same images with label maps [N, 16, 16] of 4 classes (bright blobs)
 OUT_DIR/ae_16x16x1.npz   grayscale images and, as targets, the same images / 255 (float32)
@@ -170,6 +174,35 @@ def autoencoder():
     return keras.Model(inp, x, name="autoencoder")
 
 
+def two_head():
+    """Two outputs, the first not the last layer: a softmax classifier ("cls", 4 classes) and a
+    linear regression head ("box", 2 values) on shared features."""
+    inp = keras.Input(SHAPE, name="input")
+    x = layers.Conv2D(8, 3, padding="same", use_bias=False, name="conv")(inp)
+    x = layers.BatchNormalization(name="bn")(x)
+    x = layers.ReLU(name="relu")(x)
+    x = layers.MaxPooling2D(2, name="pool")(x)
+    x = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv2")(x)
+    f = layers.GlobalAveragePooling2D(name="gap")(x)
+    cls = layers.Dense(4, activation="softmax", name="cls")(f)
+    box = layers.Dense(2, name="box")(f)
+    return keras.Model(inp, [cls, box], name="two_head")
+
+
+def two_head_data(out, data):
+    """The images with a class (4, by mean brightness) and two regression targets each (the red
+    minus the green mean, the blue mean, in [0, 1] units)."""
+    d = np.load(os.path.join(out, data))
+    z = {}
+    for part in ("train", "test"):
+        x = d[f"x_{part}"]
+        m = x.reshape(len(x), -1, 3).mean(axis=1) / 255.0
+        z[f"x_{part}"] = x
+        z[f"y_{part}_cls"] = np.minimum(x.mean(axis=(1, 2, 3)) // 64, 3).astype(np.int64)
+        z[f"y_{part}_box"] = np.stack([m[:, 0] - m[:, 1], m[:, 2]], axis=1).astype(np.float32)
+    np.savez(os.path.join(out, "two_16x16x3.npz"), **z)
+
+
 def label_maps(out, data):
     """The images of `data` with a label map each: 4 classes by brightness (what a segmenter can
     learn), and a grayscale copy with its own pixels as regression targets."""
@@ -211,13 +244,15 @@ def main():
     images = np.load(os.path.join(out, data))["x_test"].astype(np.float32) / 255.0
     r = np.random.default_rng(16)
     xs = {(16, 16, 1): label_maps(out, data)}
+    two_head_data(out, data)
     for steps, channels, classes in ((49, 10, 12), (128, 3, 6)):
         name = sequences(out, steps, channels, classes)
         xs[(steps, channels)] = np.load(os.path.join(out, name))["x_test"]
     for name, model, ext in (("inception", inception(), ".keras"), ("unet", unet(), ".h5"),
                              ("xception", xception(), ".keras"), ("xception_h5", xception(), ".h5"),
                              ("ds_cnn", ds_cnn(), ".keras"), ("accel", accel(), ".h5"),
-                             ("segmenter", segmenter(), ".h5"), ("autoencoder", autoencoder(), ".keras")):
+                             ("segmenter", segmenter(), ".h5"), ("autoencoder", autoencoder(), ".keras"),
+                             ("two_head", two_head(), ".keras")):
         x = xs.get(tuple(model.inputs[0].shape[1:]), images)
         for layer in model.layers:
             if isinstance(layer, layers.BatchNormalization):
@@ -228,9 +263,15 @@ def main():
             model.compile(optimizer="adam", loss="mse")
         if name == "segmenter":  # a loss object, in the legacy .h5's training_config
             model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy())
+        if name == "two_head":  # one loss and weight per output, by output name
+            model.compile(optimizer="adam", loss={"cls": "sparse_categorical_crossentropy", "box": "mse"},
+                          loss_weights={"cls": 1.0, "box": 0.5})
         model.save(os.path.join(out, name + ext))
         np.save(os.path.join(out, name + "_x.npy"), x)
-        np.save(os.path.join(out, name + "_y.npy"), model.predict(x, verbose=0))
+        y = model.predict(x, verbose=0)
+        if isinstance(y, (list, tuple)):  # several outputs: side by side per sample, in order
+            y = np.concatenate([v.reshape(len(x), -1) for v in y], axis=1)
+        np.save(os.path.join(out, name + "_y.npy"), y)
         print(f"{name}{ext}: {model.count_params()} parameters")
     print(f"keras {keras.__version__}")
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Issue 16's acceptance check (ctest: acceptance16; tests/layers16.cmake): an Inception-style
-classifier (Concatenate), a small U-Net-like model (Concatenate, UpSampling2D nearest and
+classifier (Concatenate), a two-output model (a softmax class head that is not the last
+layer and a regression head, compiled with a loss and weight per output; one .npz array per
+output), a small U-Net-like model (Concatenate, UpSampling2D nearest and
 bilinear, Conv2DTranspose strided SAME with a fused ReLU and VALID with a folded batch norm, a
 classification head) and an Xception-style classifier (SeparableConv2D with batch
 norm, depth_multiplier 2, a residual Add; in both file formats), written by a real Keras with
@@ -45,7 +47,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"skipped: {e} (the official interpreter is needed: run scripts/setup.sh)")
     sys.exit(77)
 sys.path.insert(0, HERE)
-from litert_io import interpret, qat_run  # noqa: E402
+from litert_io import interpret, interpret_all, qat_run, qat_run_all  # noqa: E402
 
 # name, file, the data it trains on (images: uint8, scaled by 1/255 as the Keras outputs were made)
 MODELS = (("inception", ".keras", "data_16x16x3.npz"), ("unet", ".h5", "data_16x16x3.npz"),
@@ -113,6 +115,88 @@ def check_mean_iou(qat, path, data, y, classes, fails):
     print(f"  qat eval: mean IoU {got:.4f} (the interpreter's outputs: {want:.4f})")
     if abs(got - want) > 1e-6:
         fails.append(f"qat eval's mean IoU {got} is not the interpreter's {want}")
+
+
+def two_outputs(a, qatpy, work):
+    """The two-output model: qat import takes both outputs, their losses and weights; trained from
+    its YAML on one array per output; every output of every file checked as the single-output
+    models' are. Returns its failures."""
+    fails = []
+    d = os.path.join(work, "two_head")
+    run([a.qat, "import", os.path.join(work, "two_head.keras"), "-o", d])
+    cfg = os.path.join(d, "model.yaml")
+    with open(cfg) as f:
+        text = f.read()
+    for want in ('outputs: ["cls", "box"]',
+                 "train: {loss: [sparse_categorical_crossentropy, mean_squared_error], loss_weights: [1, 0.5]}"):
+        if want not in text:
+            fails.append(f"model.yaml lacks '{want}'")
+    x = np.load(os.path.join(work, "two_head_x.npy"))[:N]
+    y_keras = np.load(os.path.join(work, "two_head_y.npy"))[:N]
+    f0 = os.path.join(d, "imported_float32.tflite")
+    run([a.qat, "export", os.path.join(d, "checkpoint.h5"), "--mode", "float32", "-o", f0])
+    ys, _, outs = interpret_all(f0, x)
+    names = [o["name"] for o in outs]
+    err = float(np.abs(np.concatenate(ys, axis=1) - y_keras.reshape(N, -1)).max())
+    print(f"two_head.keras: outputs {names}; imported float32 vs Keras: max |diff| {err:.2e}")
+    if names != ["cls", "box"] or not err <= 1e-4:
+        fails.append(f"imported float32: outputs {names}, max |diff| {err:g}")
+    with open(cfg, "w") as f:  # the file's losses, the test's data and schedule
+        for ln in text.splitlines(True):
+            f.write(ln.replace("}  #", ", epochs: 2, batch_size: 8, seed: 1, optimizer: {name: adam, "
+                                      "learning_rate: 0.0005}}  #") if ln.startswith("train:") else ln)
+        f.write("data: {dataset: npy, path: ../two_16x16x3.npz}\nquantize: {mode: qat}\n")
+    run([a.qat, "train", cfg, "--out", os.path.join(d, "run"), "--threads", "2"])
+    ckpt = os.path.join(d, "run", "checkpoint.h5")
+    net = qatpy.Net(ckpt, max_batch=64)
+    fq = np.concatenate([net.forward(x[k:k + 64], fake_quant=True) for k in range(0, N, 64)]).reshape(N, -1)
+    fl = np.concatenate([net.forward(x[k:k + 64], fake_quant=False) for k in range(0, N, 64)]).reshape(N, -1)
+    net.close()
+    # the classifier's logits through its softmax (the files end in SOFTMAX), the box values as they are
+    fq = [softmax(fq[:, :4], 4), fq[:, 4:]]
+    fl = [softmax(fl[:, :4], 4), fl[:, 4:]]
+    int8_err = [None, None]  # each output's int8 mean error against the float model
+    for mode in ("float32", "float16", "dynamic", "int8", "int16x8"):
+        path = os.path.join(d, f"{mode}.tflite")
+        run([a.qat, "export", ckpt, "--mode", mode, "-o", path])
+        ys, feed, outs = interpret_all(path, x)
+        mine, why = qat_run_all(a.qat, path, feed, outs, d)
+        same = mine is not None and all(np.array_equal(m, y) for m, y in zip(mine, ys))
+        print(f"  {mode}: qat run vs interpreter on both outputs: {'bit-identical' if same else 'DIFFERENT ' + why}")
+        if not same:
+            fails.append(f"qat run differs from the interpreter on {mode}")
+        for j, (y, o) in enumerate(zip(ys, outs)):
+            if y.dtype == np.float32:
+                span = float(fl[j].max() - fl[j].min()) or 1.0
+                e = float(np.abs(y - fl[j]).max())
+                tol = 1e-4 if mode == "float32" else 0.05 * span
+                print(f"    {o['name']}: max |interpreter - qat float| {e:.2e} (tolerance {tol:.2e})")
+                if not e <= tol:
+                    fails.append(f"{mode} {o['name']} differs from the float model by {e:g}")
+                continue
+            s, zp = o["quantization"]
+            if mode == "int8":
+                q = np.clip(np.sign(fq[j] / s) * np.floor(np.abs(fq[j] / s) + 0.5) + zp, -128, 127)
+                lsb = np.abs(q - y.astype(np.int64))
+                ident = float((lsb == 0).mean())
+                int8_err[j] = float(np.abs((y.astype(np.float64) - zp) * s - fl[j]).mean())
+                top1 = float((y.argmax(1) == fq[j].argmax(1)).mean()) if j == 0 else 1.0
+                print(f"    {o['name']} int8 vs fake quant: {100 * ident:.2f} % bit-identical, max {int(lsb.max())} LSB"
+                      + (f", top-1 agreement {100 * top1:.2f} %" if j == 0 else ""))
+                if ident < 0.99 or lsb.max() > 1 or top1 < 0.99:
+                    fails.append(f"int8 parity of {o['name']} below target")
+            else:
+                deq = (y.astype(np.float64) - zp) * s
+                span = float(fl[j].max() - fl[j].min()) or 1.0
+                mean_err = float(np.abs(deq - fl[j]).mean())
+                top1 = float((deq.argmax(1) == fl[j].argmax(1)).mean()) if j == 0 else 1.0
+                print(f"    {o['name']} int16x8: mean |interpreter - qat float| {mean_err:.2e} "
+                      f"({100 * mean_err / span:.2f} % of the range; int8's {int8_err[j]:.2e})"
+                      + (f", top-1 {100 * top1:.2f} %" if j == 0 else ""))
+                # int8 weights in both: 16-bit activations must not lose to int8's
+                if top1 < 0.95 or mean_err > int8_err[j]:
+                    fails.append(f"int16x8 {o['name']} differs from the float model more than int8 does")
+    return fails
 
 
 def main():
@@ -241,6 +325,11 @@ def main():
         if fails:
             print(f"{name}: FAIL: " + "; ".join(fails))
             failed.append(name)
+    if not ONLY or "two_head" in ONLY:
+        fails = two_outputs(a, qatpy, work)
+        if fails:
+            print("two_head: FAIL: " + "; ".join(fails))
+            failed.append("two_head")
     if failed:
         sys.exit("FAIL: " + ", ".join(failed))
     print("OK")
