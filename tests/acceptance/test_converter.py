@@ -30,7 +30,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 N = int(os.environ.get("QAT_CONVERTER_N", "200"))
 KINDS = ("f32", "int8", "int8f")
 NAMES = ["mobilenet", "mobilenetv2", "mobilenetv3small_min", "mobilenetv3small",
-         "mobilenetv3large_min", "efficientnetb0", "resnet50", "ds_cnn", "accel"]
+         "mobilenetv3large_min", "efficientnetb0", "resnet50", "ds_cnn", "accel", "two_head"]
 
 
 def skip(why):
@@ -63,25 +63,29 @@ def ref_run(path, inputs):
     it = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     it.allocate_tensors()
     i = it.get_input_details()[0]
-    o = it.get_output_details()[0]
-    outs = []
+    os_ = it.get_output_details()
+    outs = [[] for _ in os_]
     t0 = time.time()
     for x in inputs:
         it.set_tensor(i["index"], x[None])
         it.invoke()
-        outs.append(it.get_tensor(o["index"])[0].copy())
+        for j, o in enumerate(os_):
+            outs[j].append(it.get_tensor(o["index"])[0].copy())
     ops = collections.Counter(d["op_name"] for d in it._get_ops_details())
-    return np.stack(outs), time.time() - t0, ops
+    return [np.stack(o) for o in outs], time.time() - t0, ops
 
 
-def qat_start(qat, path, inputs, tmp):
-    """Starts `qat run --batch` (one thread) on the inputs; the reference runs meanwhile on the
-    other core. A thread waits for it, so that its own wall time is known."""
-    fin, fout = tmp + ".in", tmp + ".out"
+def qat_start(qat, path, inputs, tmp, n_out):
+    """Starts `qat run --batch` (one thread) on the inputs, writing each of the n_out outputs; the
+    reference runs meanwhile on the other core. A thread waits for it, so that its own wall time is
+    known."""
+    fin, fout = tmp + ".in", [f"{tmp}.out{j}" for j in range(n_out)]
     inputs.tofile(fin)
     t0 = time.time()
-    proc = subprocess.Popen([qat, "run", path, "--batch", str(len(inputs)), "--input", fin,
-                             "--output", fout], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    cmd = [qat, "run", path, "--batch", str(len(inputs)), "--input", fin]
+    for f in fout:
+        cmd += ["--output", f]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
     done = {}
 
@@ -93,15 +97,17 @@ def qat_start(qat, path, inputs, tmp):
     return proc, th, done, fin, fout
 
 
-def qat_finish(started, n, out_shape, out_dtype):
+def qat_finish(started, n, out_details):
     proc, th, done, fin, fout = started
     th.join()
     os.unlink(fin)
     if proc.returncode != 0:
         return None, done["t"], done["err"].strip()
-    out = np.fromfile(fout, dtype=out_dtype).reshape((n,) + tuple(out_shape))
-    os.unlink(fout)
-    return out, done["t"], ""
+    outs = []
+    for f, o in zip(fout, out_details):
+        outs.append(np.fromfile(f, dtype=o["dtype"]).reshape((n,) + tuple(o["shape"][1:])))
+        os.unlink(f)
+    return outs, done["t"], ""
 
 
 def main():
@@ -125,7 +131,7 @@ def main():
                 continue
             it = Interpreter(model_path=path)
             i = it.get_input_details()[0]
-            o = it.get_output_details()[0]
+            outs = it.get_output_details()
             shape = tuple(i["shape"][1:])
             rng = np.random.default_rng(1516)
             if i["dtype"] == np.float32:
@@ -133,40 +139,46 @@ def main():
                 x = rng.uniform(lo, hi, (N,) + shape).astype(np.float32)
             else:
                 x = rng.integers(-128, 128, (N,) + shape, dtype=np.int64).astype(np.int8)
-            started = qat_start(qat, path, x, os.path.join(work, f".{label}"))
-            want, t_ref, ops = ref_run(path, x)
-            got, t_qat, err = qat_finish(started, N, o["shape"][1:], o["dtype"])
+            started = qat_start(qat, path, x, os.path.join(work, f".{label}"), len(outs))
+            wants, t_ref, ops = ref_run(path, x)
+            gots, t_qat, err = qat_finish(started, N, outs)
             line = (f"{label}: ops {dict(sorted(ops.items()))}; {N} inputs: qat run {t_qat:.2f} s, "
                     f"BUILTIN_REF {t_ref:.2f} s")
             report.append(line)
             print(line, flush=True)
-            if got is None:
+            if gots is None:
                 failures.append(f"{label}: qat run failed: {err}")
                 continue
-            if q == "int8f":
-                # int8 inside, float at the ends: DEQUANTIZE of the same int8 result, bit-exact
-                bad = int((got.view(np.uint32) != want.view(np.uint32)).any(
-                    axis=tuple(range(1, want.ndim))).sum())
-                print(f"  int8 with float I/O: {bad} of {N} outputs differ")
-                if bad:
-                    failures.append(f"{label}: {bad} of {N} outputs differ from BUILTIN_REF")
-            elif o["dtype"] == np.float32:
-                scale = np.maximum(np.abs(want).max(axis=tuple(range(1, want.ndim)), keepdims=True), 1e-30)
-                rel = float((np.abs(got - want) / scale).max())
-                print(f"  float32: max relative difference {rel:.3g}")
-                if not rel <= 1e-5:
-                    failures.append(f"{label}: float32 outputs differ by {rel:.3g} relative")
-            else:
-                bad = int((got != want).any(axis=tuple(range(1, want.ndim))).sum())
-                diff = int(np.abs(got.astype(np.int32) - want.astype(np.int32)).max())
-                print(f"  int8: {bad} of {N} outputs differ (max {diff} LSB)")
-                if bad:
-                    failures.append(f"{label}: {bad} of {N} int8 outputs differ from BUILTIN_REF "
-                                    f"(max {diff} LSB)")
+            for o, got, want in zip(outs, gots, wants):
+                check(label if len(outs) == 1 else f"{label} {o['name']}", q, o, got, want, failures)
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         sys.exit(1)
     print(f"all {len(KINDS) * len(names)} converter files agree with BUILTIN_REF")
+
+
+def check(label, q, o, got, want, failures):
+    """One output of a converter file: qat run's values against BUILTIN_REF's."""
+    if q == "int8f":
+        # int8 inside, float at the ends: DEQUANTIZE of the same int8 result, bit-exact
+        bad = int((got.view(np.uint32) != want.view(np.uint32)).any(
+            axis=tuple(range(1, want.ndim))).sum())
+        print(f"  int8 with float I/O: {bad} of {N} outputs differ")
+        if bad:
+            failures.append(f"{label}: {bad} of {N} outputs differ from BUILTIN_REF")
+    elif o["dtype"] == np.float32:
+        scale = np.maximum(np.abs(want).max(axis=tuple(range(1, want.ndim)), keepdims=True), 1e-30)
+        rel = float((np.abs(got - want) / scale).max())
+        print(f"  float32: max relative difference {rel:.3g}")
+        if not rel <= 1e-5:
+            failures.append(f"{label}: float32 outputs differ by {rel:.3g} relative")
+    else:
+        bad = int((got != want).any(axis=tuple(range(1, want.ndim))).sum())
+        diff = int(np.abs(got.astype(np.int32) - want.astype(np.int32)).max())
+        print(f"  int8: {bad} of {N} outputs differ (max {diff} LSB)")
+        if bad:
+            failures.append(f"{label}: {bad} of {N} int8 outputs differ from BUILTIN_REF "
+                            f"(max {diff} LSB)")
 
 
 if __name__ == "__main__":
