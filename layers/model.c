@@ -603,6 +603,8 @@ static int build_losses(qat_model *m, int max_batch) {
     m->loss = first->loss_out;
     return QAT_OK;
   }
+  snprintf(m->metric_label, sizeof m->metric_label, "%s_%s", spec->layers[first->layer].name,
+           qat_model_head_metric_name(m, 0));
   qat_op_attrs a = {0};
   return qat_graph_add(&m->graph, QAT_OP_ADD, m->n_heads, losses, &a, &m->loss);
 }
@@ -795,7 +797,11 @@ const char *qat_model_head_metric_name(const qat_model *m, int h) {
   const qat_head *hd = &m->heads[h];
   return !hd->targets || hd->loss == QAT_LOSS_BINARY_CROSSENTROPY ? "accuracy" : "mae";
 }
-const char *qat_model_metric_name(const qat_model *m) { return qat_model_head_metric_name(m, 0); }
+/* With several outputs the reported metric is the first output's, named after it (Keras's
+ * "cls_accuracy"). */
+const char *qat_model_metric_name(const qat_model *m) {
+  return m->n_heads > 1 ? m->metric_label : qat_model_head_metric_name(m, 0);
+}
 
 double qat_model_head_metric(const qat_model *m, int h, int n) {
   const qat_head *hd = &m->heads[h];

@@ -66,6 +66,7 @@ typedef struct qat_model {
   int n_heads;             /* the model's outputs, each with its loss (model.outputs) */
   qat_head heads[QAT_MAX_OUTPUTS];
   int n_forward;           /* graph nodes before the loss nodes: what inference runs */
+  char metric_label[QAT_NAME_MAX + 16]; /* several outputs: "<first output>_<metric>" */
   /* Quantization-aware models (spec.quantize.enabled): */
   qat_fq **fq;             /* every fake-quant node's state, in graph order */
   int n_fq;
@@ -113,7 +114,8 @@ double qat_model_head_metric(const qat_model *m, int h, int n);
 const char *qat_model_head_metric_name(const qat_model *m, int h);
 /* Value losses: the n samples' targets (n times the output's values per sample). */
 void qat_model_set_targets(qat_model *m, const float *targets, int n);
-/* "accuracy" (class losses, binary cross-entropy) or "mae" (regression) */
+/* "accuracy" (class losses, binary cross-entropy) or "mae" (regression); with several outputs the
+ * first output's, as "<its name>_accuracy" */
 const char *qat_model_metric_name(const qat_model *m);
 const qat_param *qat_model_find_param(const qat_model *m, const char *name);
 const qat_fq *qat_model_find_fq(const qat_model *m, const char *name);
