@@ -63,7 +63,8 @@ int rt_check_out_shape(qat_rt_model *m, int k, const rt_tensor *o, const int64_t
   if (same) return QAT_OK;
   const rt_op *op = &m->ops[k];
   int from_resized = 0;
-  for (int i = 0; i < op->n_in; i++) from_resized |= op->in[i] >= 0 && m->tensors[op->in[i]].resized;
+  for (int i = 0; i < op->n_in; i++)
+    from_resized |= op->in[i] >= 0 && (m->tensors[op->in[i]].resized || m->tensors[op->in[i]].computed);
   if (from_resized && rt_resize_out(m, k, dims, rank) == QAT_OK) return QAT_OK;
   char want[128], have[128];
   int64_t od[QAT_RT_MAX_RANK];
@@ -465,6 +466,7 @@ int rt_fold_constant(qat_rt_model *m, int k, rt_op *op) {
   o->owned = calloc(o->bytes ? o->bytes : 1, 1);
   if (!o->owned) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
   o->const_data = o->owned;
+  o->computed = 1;
   const int rc = op->eval(m, k, op);
   op->eval = NULL;
   return rc;

@@ -26,6 +26,9 @@ typedef struct rt_tensor {
    * for SPACE_TO_BATCH_ND's output and what follows it up to BATCH_TO_SPACE_ND, which TFLite
    * resizes; ops reading it compute their outputs' shapes (rt_check_out_shape) */
   int resized;
+  /* a constant whose values were computed at Prepare (rt_fold_constant: shape arithmetic), not
+   * stored: a shape taken from it is TFLite's to resize to, as one computed from a resized tensor */
+  int computed;
   int producer;            /* op index, -1 for constants and graph inputs */
   int first_use, last_use; /* op index range in which an activation is live */
   int in_arena;
@@ -51,7 +54,8 @@ typedef struct rt_options {
   float beta;
   int n_new_shape; /* -1: ReshapeOptions.new_shape absent */
   int32_t new_shape[QAT_RT_MAX_RANK];
-  int axis, values_count; /* CONCATENATION, PACK */
+  int axis, values_count; /* CONCATENATION, PACK; GATHER's axis */
+  int batch_dims;         /* GATHER */
   int begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset;
   int out_type;  /* SHAPE */
   float alpha;   /* LEAKY_RELU */

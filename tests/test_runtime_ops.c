@@ -299,6 +299,78 @@ static void test_sigmoid_i16(void **state) {
   }
 }
 
+/* GATHER: float [3, 2] rows {0, 1}, {10, 11}, {20, 21} by int32 indices [2, 0] along axis 0
+ * gives {20, 21, 0, 1}; int8 [2, 3] by int64 indices [1, 1, 0] along axis 1 (as -1) gives each
+ * row's {x1, x1, x0}; an index past the axis is refused. REDUCE_PROD: int32 [2, 3] {1, 2, 3,
+ * 4, 5, 6} over axis 1 gives {6, 120}, over both {720}; float over axis 0 gives {4, 10, 18}. */
+static void test_gather_reduce_prod(void **state) {
+  (void)state;
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int32_t d32[2] = {3, 2}, d2[1] = {2}, d22[2] = {2, 2}, idx[2] = {2, 0};
+  int x = tb_tensor_add(tm, "x", F32, 2, d32, NULL, 0);
+  int ix = tb_tensor_add(tm, "idx", I32, 1, d2, idx, sizeof idx);
+  int y = tb_tensor_add(tm, "y", F32, 2, d22, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_GATHER, 2, (int32_t[]){x, ix}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){x}, y);
+  qat_rt_model *m = load_built(tm);
+  const float fx[6] = {0, 1, 10, 11, 20, 21}, fw[4] = {20, 21, 0, 1};
+  assert_f32(run(m, 1, (const void *[]){fx}), fw, 4);
+  qat_rt_model_free(m);
+  free(tm);
+
+  tm = calloc(1, sizeof *tm);
+  const int32_t d23[2] = {2, 3}, d3[1] = {3}, d33[2] = {2, 3};
+  const int64_t idx64[3] = {1, 1, 0};
+  x = tb_tensor_add(tm, "x", I8, 2, d23, NULL, 0);
+  ix = tb_tensor_add(tm, "idx", I64, 1, d3, idx64, sizeof idx64);
+  y = tb_tensor_add(tm, "y", I8, 2, d33, NULL, 0);
+  tb_quant1(tm, x, 0.25f, 3);
+  tb_quant1(tm, y, 0.25f, 3);
+  tb_op *op = tb_op_add(tm, QAT_RT_OP_GATHER, 2, (int32_t[]){x, ix}, 1, (int32_t[]){y});
+  op->axis = -1;
+  op->version = 2;
+  io(tm, 1, (int[]){x}, y);
+  m = load_built(tm);
+  const int8_t qx[6] = {-5, 7, 9, 100, -100, 1}, qw[6] = {7, 7, -5, -100, -100, 100};
+  assert_i8(run(m, 1, (const void *[]){qx}), qw, 6);
+  qat_rt_model_free(m);
+  const int64_t bad[3] = {1, 3, 0}; /* 3 is past the axis of size 3 */
+  tm->t[ix].data = bad;
+  m = load_built(tm);
+  memcpy(qat_rt_tensor_data(m, qat_rt_input(m, 0)), qx, sizeof qx);
+  assert_int_not_equal(qat_rt_invoke(m), QAT_OK);
+  assert_non_null(strstr(qat_error_message(), "outside the axis"));
+  qat_rt_model_free(m);
+  free(tm);
+
+  tm = calloc(1, sizeof *tm);
+  const int32_t vals[6] = {1, 2, 3, 4, 5, 6}, ax1[1] = {1}, d1[1] = {1};
+  int v = tb_tensor_add(tm, "v", I32, 2, d23, NULL, 0);
+  int a = tb_tensor_add(tm, "axes", I32, 1, d1, ax1, sizeof ax1);
+  y = tb_tensor_add(tm, "y", I32, 1, d2, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_REDUCE_PROD, 2, (int32_t[]){v, a}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){v}, y);
+  m = load_built(tm);
+  const int32_t *p = run(m, 1, (const void *[]){vals});
+  assert_int_equal(p[0], 6);
+  assert_int_equal(p[1], 120);
+  qat_rt_model_free(m);
+  free(tm);
+
+  tm = calloc(1, sizeof *tm);
+  const int32_t ax0[1] = {0};
+  v = tb_tensor_add(tm, "v", F32, 2, d23, NULL, 0);
+  a = tb_tensor_add(tm, "axes", I32, 1, d1, ax0, sizeof ax0);
+  y = tb_tensor_add(tm, "y", F32, 1, d3, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_REDUCE_PROD, 2, (int32_t[]){v, a}, 1, (int32_t[]){y});
+  io(tm, 1, (int[]){v}, y);
+  m = load_built(tm);
+  const float fv[6] = {1, 2, 3, 4, 5, 6}, fp[3] = {4, 10, 18};
+  assert_f32(run(m, 1, (const void *[]){fv}), fp, 3);
+  qat_rt_model_free(m);
+  free(tm);
+}
+
 /* SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, the converter's dilated convolution: int8 [1, 4, 1]
  * by block [2], paddings [[1, 1]]: padded {zp, 1, 2, 3, 4, zp}, batch 0 the even positions,
  * batch 1 the odd ones. Then the two in a chain whose middle tensor is stored with batch 1, as
@@ -642,6 +714,7 @@ int main(void) {
       cmocka_unit_test(test_hard_swish),
       cmocka_unit_test(test_leaky_prelu_tanh),
       cmocka_unit_test(test_sigmoid_i16),
+      cmocka_unit_test(test_gather_reduce_prod),
       cmocka_unit_test(test_pad_concat),
       cmocka_unit_test(test_space_batch),
       cmocka_unit_test(test_relu),

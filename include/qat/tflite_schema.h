@@ -113,7 +113,7 @@ enum { QAT_TFLITE_UNIONS(QAT_TFLITE_UNION_ENUM_) QAT_TFLITE_NUM_UNIONS };
   X(MulOptions, 21) X(PadOptions, 22) X(SubOptions, 28) \
   X(SqueezeOptions, 30) X(StridedSliceOptions, 32) X(MaximumMinimumOptions, 39) \
   X(PadV2Options, 43) X(ExpandDimsOptions, 52) X(ShapeOptions, 55) X(PackOptions, 59) \
-  X(LeakyReluOptions, 75) X(HardSwishOptions, 91) X(TransposeConvOptions, 49)
+  X(LeakyReluOptions, 75) X(HardSwishOptions, 91) X(TransposeConvOptions, 49) X(GatherOptions, 23)
 #define QAT_TFLITE_OPTIONS_ENUM_(table, id) QAT_TFLITE_OPTIONS_##table = id,
 enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTIONS_ENUM_) };
 #undef QAT_TFLITE_OPTIONS_ENUM_
@@ -135,7 +135,7 @@ enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTION
   X(DequantizeOptions) X(ConcatenationOptions) X(MulOptions) X(PadOptions) X(SubOptions) \
   X(SqueezeOptions) X(StridedSliceOptions) X(MaximumMinimumOptions) X(PadV2Options) \
   X(ExpandDimsOptions) X(ShapeOptions) X(PackOptions) X(LeakyReluOptions) X(HardSwishOptions) \
-  X(ResizeBilinearOptions) X(ResizeNearestNeighborOptions) X(TransposeConvOptions)
+  X(ResizeBilinearOptions) X(ResizeNearestNeighborOptions) X(TransposeConvOptions) X(GatherOptions)
 #define QAT_TFLITE_TABLE_ENUM_(name) QAT_TFLITE_T(name),
 enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
 #undef QAT_TFLITE_TABLE_ENUM_
@@ -246,6 +246,7 @@ enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
   F(SoftmaxOptions, beta, S4, 0)
 #define QAT_TFLITE_FIELDS_AddOptions(F) \
   F(AddOptions, fused_activation_function, S1, 0) F(AddOptions, pot_scale_int16, S1, 0)
+#define QAT_TFLITE_FIELDS_GatherOptions(F) F(GatherOptions, axis, S4, 0) F(GatherOptions, batch_dims, S4, 0)
 #define QAT_TFLITE_FIELDS_ReducerOptions(F) \
   F(ReducerOptions, keep_dims, S1, 0)
 #define QAT_TFLITE_FIELDS_MulOptions(F) \

@@ -31,7 +31,8 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
                qat_rt_type_name(o->type));
   if (qat_rt_type_size(in->type) == 0)
     return rt_unsup(m, k, "tensors of type %s", qat_rt_type_name(in->type));
-  if (in->n_elems != o->n_elems && !in->resized) /* a resized input: the shape below decides */
+  /* a resized input, or a shape computed at Prepare: the shape below decides */
+  if (in->n_elems != o->n_elems && !in->resized && !(sh && sh->computed))
     return rt_bad(m, k, "input has %lld elements, output '%s' %lld", (long long)in->n_elems, o->name,
                (long long)o->n_elems);
   /* The requested shape with one -1 resolved must be the stored output shape. reshape.cc

@@ -8,7 +8,8 @@ statistics set from one batch of inputs, see calibrate_batch_norm): MobileNet (a
 MobileNetV2 (alpha 0.35), MobileNetV3Small (minimalistic and full, include_preprocessing as
 default), MobileNetV3Large (minimalistic), EfficientNetB0 (all 96x96x3) and ResNet50
 (64x64x3), 2 classes; and issue 16's DS-CNN keyword spotter ([49, 10]) and accelerometer model
-([128, 3], without its Dense over the sequence: see accel()) and two-output model (two_head) of
+([128, 3], with its Dense over the sequence: the converter's SHAPE / GATHER / REDUCE_PROD /
+PACK shape arithmetic around a FULLY_CONNECTED) and two-output model (two_head) of
 make_keras_models16.py. Each is converted with tf.lite.TFLiteConverter to NAME_f32.tflite, to
 full int8 NAME_int8.tflite (representative dataset: 16 seeded uniform inputs in the range the
 model expects; int8 input and output) and to NAME_int8f.tflite (the same full int8 with the
@@ -54,7 +55,7 @@ MODELS = {
     # issue 16's sequence models (make_keras_models16.py): the converter's EXPAND_DIMS / CONV_2D /
     # SQUEEZE lowering of Conv1D, DepthwiseConv1D, SeparableConv1D and the 1-D pools
     "ds_cnn": (lambda: make_keras_models16.ds_cnn(), (-2.0, 2.0)),
-    "accel": (lambda: make_keras_models16.accel(per_step=False), (-2.0, 2.0)),
+    "accel": (lambda: make_keras_models16.accel(), (-2.0, 2.0)),
     # issue 16's two-output model: a softmax head before the last layer and a regression head
     "two_head": (lambda: make_keras_models16.two_head(), (0.0, 1.0)),
 }

@@ -133,7 +133,14 @@ static qat_fb_off write_options(qat_fb_builder *b, const tb_op *op, int *type) {
       qat_fb_start_table(b, QAT_TFLITE_ReshapeOptions__COUNT);
       qat_fb_add_offset(b, QAT_TFLITE_ReshapeOptions_new_shape, shape);
       break;
+    case QAT_TFLITE_BUILTIN_GATHER:
+      t = QAT_TFLITE_OPTIONS_GatherOptions;
+      qat_fb_start_table(b, QAT_TFLITE_GatherOptions__COUNT);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_GatherOptions_axis, op->axis, 0);
+      qat_fb_add_scalar_i32(b, QAT_TFLITE_GatherOptions_batch_dims, op->batch_dims, 0);
+      break;
     case QAT_TFLITE_BUILTIN_MEAN:
+    case QAT_TFLITE_BUILTIN_REDUCE_PROD:
     case QAT_TFLITE_BUILTIN_REDUCE_MAX:
       t = QAT_TFLITE_OPTIONS_ReducerOptions;
       qat_fb_start_table(b, QAT_TFLITE_ReducerOptions__COUNT);

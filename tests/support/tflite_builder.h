@@ -56,6 +56,7 @@ typedef struct tb_op {
   /* CONCATENATION / PACK axis, PACK values_count, STRIDED_SLICE masks, LEAKY_RELU alpha,
    * SQUEEZE squeeze_dims (n_squeeze 0: none written), SUB pot_scale_int16 (as ADD's). */
   int axis, values_count, begin_mask, end_mask, shrink_axis_mask, offset;
+  int batch_dims; /* GATHER */
   float alpha;
   int n_squeeze;
   int32_t squeeze[8];
