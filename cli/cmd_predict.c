@@ -161,6 +161,12 @@ static int predictor_open(const char *path, predictor *p) {
     p->classes = p->m->targets || p->m->positions > 1 ? (int)(qat_tensor_size(p->m->logits) / p->m->logits->dims[0])
                                                       : p->m->num_classes;
     p->not_classes = p->m->targets || p->m->positions > 1;
+    if (p->m->n_heads > 1) { /* several outputs: their values side by side, in model.outputs' order */
+      p->classes = 0;
+      for (int h = 0; h < p->m->n_heads; h++)
+        p->classes += (int)(qat_tensor_size(p->m->heads[h].out) / p->m->heads[h].out->dims[0]);
+      p->not_classes = 1;
+    }
     p->names = p->cfg.data.class_names;
     p->n_names = p->cfg.data.n_class_names;
     if ((rc = qat_preproc_from_spec(&p->cfg.data, p->c, 0, &p->proto.pre))) return rc;
@@ -189,7 +195,11 @@ static int predict_one(predictor *p, const float *x, float *probs) {
   if (p->m) {
     qat_exec ex = {.training = 0, .fake_quant = p->m->n_fq > 0};
     qat_model_forward(p->m, x, 1, &ex);
-    memcpy(probs, p->m->logits->data, (size_t)k * sizeof *probs);
+    for (int h = 0, off = 0; h < p->m->n_heads; h++) {
+      const int len = (int)(qat_tensor_size(p->m->heads[h].out) / p->m->heads[h].out->dims[0]);
+      memcpy(probs + off, p->m->heads[h].out->data, (size_t)len * sizeof *probs);
+      off += len;
+    }
   } else {
     qat_rt_tensor_info ti, to;
     int in = qat_rt_input(p->rt, 0), out = qat_rt_output(p->rt, 0), rc;
@@ -319,7 +329,7 @@ int qat_cmd_predict(int argc, char **argv) {
   p.raw = raw;
   if (!rc && !raw && (p.not_classes || p.classes > QAT_MAX_CLASSES))
     rc = qat_fail(QAT_ERR_USAGE, "%s: its output is %d values per sample, not one distribution over classes (a "
-                  "segmenter or a regressor): ask for them with --outputs", model, p.classes);
+                  "segmenter, a regressor or several outputs): ask for them with --outputs", model, p.classes);
   if (top > p.classes) top = p.classes;
   int64_t per = (int64_t)p.h * p.w * p.c;
   float *x = malloc((size_t)per * sizeof *x), *probs = malloc((size_t)(p.classes + 1) * sizeof *probs);
