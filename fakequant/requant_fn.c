@@ -71,6 +71,22 @@ static int leaky_relu(const qat_fq *fq, const qat_tensor *x, float *y) {
   return 1;
 }
 
+/* quantize.cc's int8 -> int8 requantization (reference_ops::Requantize): the multiplier of
+ * s_in / s_out in double, the centered input integer rescaled, the output zero point added. */
+static int requantize(const qat_fq *fq, const qat_tensor *x, float *y) {
+  const qat_fq *fi = fq->input;
+  const qat_tensor *t = fq->requant_in[0];
+  if (!fi || !t || !fi->valid) return 0;
+  int32_t mult;
+  int shift;
+  if (qat_quantize_multiplier((double)fi->scale[0] / (double)fq->scale[0], &mult, &shift)) return 0;
+  const int64_t n = qat_tensor_size(x);
+  const int32_t zp = fq->zero_point[0];
+  for (int64_t i = 0; i < n; i++)
+    y[i] = out_value(zp + qat_multiply_by_quantized_multiplier(centered(t->data[i], fi->scale[0]), mult, shift), fq);
+  return 1;
+}
+
 /* activations.cc PreluPrepare and reference_ops::BroadcastPrelu4DSlow: the multipliers from
  * float products widened to double, alpha broadcast (numpy's rule) as MUL's second input. */
 static int prelu(const qat_fq *fq, const qat_tensor *x, float *y) {
@@ -164,6 +180,7 @@ int qat_fq_requant_fn(const qat_fq *fq, const qat_tensor *x, float *y) {
   case QAT_REQUANT_MUL: return mul(fq, x, y);
   case QAT_REQUANT_LEAKY_RELU: return leaky_relu(fq, x, y);
   case QAT_REQUANT_PRELU: return prelu(fq, x, y);
+  case QAT_REQUANT_REQUANTIZE: return requantize(fq, x, y);
   case QAT_REQUANT_HARD_SWISH: return hard_swish(fq, x, y);
   default: return 0;
   }

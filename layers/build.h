@@ -58,6 +58,11 @@ typedef void (*qat_pair_link)(qat_fq *out, const qat_fq *fa, const qat_tensor *t
                               const qat_tensor *tb);
 int qat_build_chain(qat_builder *b, int li, qat_op op, const qat_op_attrs *attrs, qat_tensor **in, qat_pair_link link,
                     qat_tensor **out);
+/* A layer whose inputs share its output range (Concatenate, Maximum, Minimum): each input with a
+ * range of its own is requantized to the shared one at export (a QUANTIZE in front, int8 to int8);
+ * with QAT, out[k] is input k through a rounding node that does what that QUANTIZE does
+ * (QAT_REQUANT_REQUANTIZE), in[k] itself where the input writes straight to the range. */
+int qat_build_shared_inputs(qat_builder *b, int li, qat_tensor **in, qat_tensor **out);
 /* Partial result k (1-based) of layer li's chain: its quantizer and tensor, NULL when the model
  * has none (no QAT, or learned activation scales: one quantizer per layer). */
 const qat_fq *qat_model_partial_fq(const qat_model *m, int li, int k, const qat_tensor **out);

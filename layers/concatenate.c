@@ -27,7 +27,9 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
   if (a.axis < 0)
     return qat_fail(QAT_ERR_USAGE, "axis %d is not an axis of its rank-%d inputs other than the batch", l->axis,
                     in[0]->rank);
-  return qat_graph_add(&b->m->graph, QAT_OP_CONCAT, l->n_inputs, in, &a, out);
+  qat_tensor *q[QAT_MAX_LAYER_INPUTS];
+  int rc = qat_build_shared_inputs(b, li, in, q);
+  return rc ? rc : qat_graph_add(&b->m->graph, QAT_OP_CONCAT, l->n_inputs, q, &a, out);
 }
 
 static int lower(qat_lowering *L, int li) {

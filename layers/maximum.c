@@ -8,8 +8,11 @@
 #include "layers/lower_kit.h"
 #include "qat/error.h"
 
-static int build_chain(qat_builder *b, int li, qat_tensor **in, qat_tensor **out, qat_op op) {
+static int build_chain(qat_builder *b, int li, qat_tensor **in_layers, qat_tensor **out, qat_op op) {
   const int n = qat_layer_n_inputs(&b->m->spec, li);
+  qat_tensor *in[QAT_MAX_LAYER_INPUTS];
+  int rc = qat_build_shared_inputs(b, li, in_layers, in);
+  if (rc) return rc;
   qat_tensor *acc = in[0];
   for (int k = 1; k < n; k++) {
     int rc = qat_graph_add(&b->m->graph, op, 2, (qat_tensor *[]){acc, in[k]}, NULL, &acc);

@@ -204,6 +204,40 @@ int qat_build_activation_quant(builder *b, int li, const char *suffix, qat_tenso
   return activation_fq(b, li, name, 0, QAT_ACTIVATION_LINEAR, x, fq, out);
 }
 
+/* The rounding nodes of layer li that round to a shared range ("<name>/requant", its own output
+ * written to a Concatenate's range; "<name>/requant_in_<k>", its inputs requantized to its own)
+ * take that range's parameters from fq, once it exists. */
+static void link_shared_params(qat_model *m, int li, const qat_fq *fq) {
+  char prefix[sizeof(((qat_fq *)0)->name)];
+  const size_t n = (size_t)snprintf(prefix, sizeof prefix, "%s/requant", m->spec.layers[li].name);
+  for (int q = 0; q < m->n_fq; q++)
+    if (m->fq[q]->role == QAT_FQ_SHARED && !strncmp(m->fq[q]->name, prefix, n) &&
+        (!m->fq[q]->name[n] || !strncmp(m->fq[q]->name + n, "_in_", 4)))
+      m->fq[q]->params_of = fq;
+}
+
+int qat_build_shared_inputs(builder *b, int li, qat_tensor **in, qat_tensor **out) {
+  qat_model *m = b->m;
+  const int n = qat_layer_n_inputs(&m->spec, li);
+  for (int k = 0; k < n; k++) out[k] = in[k];
+  if (!b->quant || m->spec.quantize.activations_lsq) return QAT_OK;
+  for (int k = 0; k < n; k++) {
+    const int src = qat_layer_input(&m->spec, li, k);
+    const qat_fq *sfq = qat_model_source_fq(m, src);
+    if ((src >= 0 && m->shared_range[src] == li) || !sfq) continue; /* written straight to the range */
+    char name[sizeof(((qat_fq *)0)->name)];
+    qat_fq *fq = NULL;
+    snprintf(name, sizeof name, "%s/requant_in_%d", m->spec.layers[li].name, k);
+    int rc = new_fq(b, QAT_FQ_SHARED, name, 1, -1, &fq);
+    if (rc) return rc;
+    fq->input = sfq;
+    fq->requant_in[0] = in[k];
+    fq->requant = QAT_REQUANT_REQUANTIZE;
+    if ((rc = fake_quant(b, li, NULL, in[k], fq, &out[k]))) return rc;
+  }
+  return QAT_OK;
+}
+
 int qat_build_chain(builder *b, int li, qat_op op, const qat_op_attrs *attrs, qat_tensor **in, qat_pair_link link,
                     qat_tensor **out) {
   qat_model *m = b->m;
@@ -714,8 +748,22 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         for (int s = 0; s < li; s++) {
           int owner = m->shared_range[s];
           while (owner >= 0 && m->shared_range[owner] >= 0) owner = m->shared_range[owner];
-          if (owner == li) m->layer_fq[s] = fq;
+          if (owner != li) continue;
+          m->layer_fq[s] = fq;
+          link_shared_params(m, s, fq);
         }
+        link_shared_params(m, li, fq);
+      } else if (m->shared_range[li] >= 0 && !spec->quantize.activations_lsq && b.fn == QAT_ACTIVATION_LINEAR &&
+                 qat_layer_desc_of(spec->layers[m->fused_into[li]].type)->link_requant) {
+        /* written straight to a shared range (a Concatenate's): the int8 op requantizes its
+         * accumulator to that range itself, so a rounding node reproduces its rounding with the
+         * range's parameters (params_of, set when that quantizer is made) */
+        char name[sizeof(((qat_fq *)0)->name)];
+        qat_fq *fq = NULL;
+        snprintf(name, sizeof name, "%s/requant", l->name);
+        rc = new_fq(&b, QAT_FQ_SHARED, name, 1, -1, &fq);
+        if (!rc) rc = link_requant(m, m->fused_into[li], fq);
+        if (!rc && fq->requant != QAT_REQUANT_NONE) rc = fake_quant(&b, li, NULL, m->layer_out[li], fq, &m->layer_out[li]);
       } else if (keeps_input_range(l)) {
         m->layer_fq[li] = source_fq(m, in_src);
         if (qat_layer_desc_of(l->type)->link_requant && !spec->quantize.activations_lsq && m->layer_fq[li]) {

@@ -36,6 +36,8 @@ typedef enum qat_requant {
   QAT_REQUANT_HARD_SWISH,  /* HARD_SWISH: reference_ops::HardSwish's 16-bit fixed point */
   QAT_REQUANT_RESIZE_BILINEAR, /* RESIZE_BILINEAR: 10-bit fixed-point taps of the raw int8 values
                                   (qat_resize_bilinear_taps), rounded half away from zero */
+  QAT_REQUANT_REQUANTIZE,  /* QUANTIZE int8 -> int8 (a Concatenate's input on another range):
+                              (q - zp_in) rescaled by s_in / s_out (input: its quantizer) */
   QAT_REQUANT_PRELU,       /* PRELU: identity multiplier for x >= 0, x * alpha's integers rescaled
                               by s_in * s_alpha / s_out below (input2: alpha's quantizer) */
 } qat_requant;
@@ -90,6 +92,10 @@ typedef struct qat_fq {
   const struct qat_fq *input2;
   int negate2;           /* ADD's rule for SUB: the second rescaled input subtracted */
   float alpha;           /* LEAKY_RELU's slope */
+  /* QAT_FQ_SHARED with a requantization (FIXED_POINT, ...): the quantizer whose scale and zero
+   * point it rounds to, for an op that writes straight to a shared range (a Concatenate's input):
+   * the range is the Concatenate's, the rounding the op's own */
+  const struct qat_fq *params_of;
   const qat_tensor *requant_in[2];
   int pool[6];
 } qat_fq;
