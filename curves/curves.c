@@ -195,6 +195,12 @@ int qat_curves_open(const char *dir, int every, qat_curves **out) {
   snprintf(c->dir, sizeof c->dir, "%s", dir);
   snprintf(c->csv_path, sizeof c->csv_path, "%s/steps.csv", dir);
   snprintf(c->events_path, sizeof c->events_path, "%s/events.out.tfevents.%lld.qat", dir, (long long)c->start_wall);
+  /* a run resumed within the second the last one started: a name of its own that sorts after
+   * that one's (TensorBoard reads the files in name order), not the same file overwritten */
+  struct stat st;
+  for (int n = 1; stat(c->events_path, &st) == 0 && n < 1000; n++)
+    snprintf(c->events_path, sizeof c->events_path, "%s/events.out.tfevents.%lld.qat.%03d", dir,
+             (long long)c->start_wall, n);
   char head[512];
   size_t k = 0;
   for (int i = 0; i < QAT_CURVES_NCOLS; i++)
