@@ -65,5 +65,13 @@ int qat_dump_testset(const char *prefix, const qat_dataset *ds);
 /* Per-class sample counts and top-1 hits of a model over ds (malloc'd, num_classes each). */
 int qat_per_class(struct qat_model *m, const qat_dataset *ds, int batch, int fake_quant, int64_t **per_n,
                   int64_t **per_ok);
+/* Keras's MeanIoU from a k x k confusion matrix (rows: labels, columns: predictions): the mean
+ * over the classes that occur in either of the per-class intersection over union; *classes
+ * gets their count. */
+double qat_mean_iou(const int64_t *conf, int64_t k, int *classes);
+/* A label-map model's mean IoU over ds (every position's argmax against its label); -1 for
+ * any other model. */
+int qat_model_mean_iou(struct qat_model *m, const qat_dataset *ds, int batch, int fake_quant, double *miou,
+                       int *classes);
 
 #endif

@@ -263,14 +263,7 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
     }
     res->mean_iou = -1;
     if (conf) {
-      double iou = 0;
-      for (int64_t c = 0; c < k; c++) {
-        int64_t row = 0, col = 0;
-        for (int64_t j = 0; j < k; j++) row += conf[c * k + j], col += conf[j * k + c];
-        const int64_t uni = row + col - conf[c * k + c];
-        if (uni > 0) iou += (double)conf[c * k + c] / (double)uni, res->iou_classes++;
-      }
-      res->mean_iou = res->iou_classes ? iou / res->iou_classes : 0.0;
+      res->mean_iou = qat_mean_iou(conf, k, &res->iou_classes);
       free(conf);
       conf = NULL;
     }

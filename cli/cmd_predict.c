@@ -41,6 +41,59 @@ done:
   return rc;
 }
 
+double qat_mean_iou(const int64_t *conf, int64_t k, int *classes) {
+  double iou = 0;
+  *classes = 0;
+  for (int64_t c = 0; c < k; c++) {
+    int64_t row = 0, col = 0;
+    for (int64_t j = 0; j < k; j++) row += conf[c * k + j], col += conf[j * k + c];
+    const int64_t uni = row + col - conf[c * k + c];
+    if (uni > 0) iou += (double)conf[c * k + c] / (double)uni, ++*classes;
+  }
+  return *classes ? iou / *classes : 0.0;
+}
+
+int qat_model_mean_iou(qat_model *m, const qat_dataset *ds, int batch, int fake_quant, double *miou, int *classes) {
+  *miou = -1;
+  *classes = 0;
+  if (m->n_heads != 1 || m->targets || m->positions < 2 || !ds->targets || ds->target_len != m->positions)
+    return QAT_OK; /* not a label map */
+  const int64_t k = m->num_classes, pos = m->positions;
+  if (batch > m->max_batch) batch = m->max_batch;
+  const int64_t per = (int64_t)ds->h * ds->w * ds->c;
+  int64_t *conf = calloc((size_t)(k * k), sizeof *conf);
+  float *x = malloc((size_t)(batch * per) * sizeof *x), *t = malloc((size_t)(batch * pos) * sizeof *t);
+  int32_t *y = malloc((size_t)batch * sizeof *y);
+  qat_batcher b = {0};
+  int rc = !conf || !x || !t || !y ? qat_fail(QAT_ERR_NOMEM, "out of memory for the mean IoU") : QAT_OK;
+  if (!rc) rc = qat_batcher_init(&b, ds, batch, 0, 0, 0);
+  qat_exec ex = {.training = 0, .fake_quant = fake_quant};
+  for (int64_t i = 0; !rc && i < qat_batcher_num_batches(&b); i++) {
+    int n = qat_batcher_get(&b, i, x, y);
+    if (n < 0) {
+      rc = n;
+      break;
+    }
+    qat_batcher_get_targets(&b, i, t);
+    qat_model_forward(m, x, n, &ex);
+    for (int64_t r = 0; r < (int64_t)n * pos; r++) {
+      const float *row = m->logits->data + r * k;
+      int64_t best = 0;
+      for (int64_t j = 1; j < k; j++)
+        if (row[j] > row[best]) best = j;
+      const int64_t label = (int64_t)t[r];
+      if (label >= 0 && label < k) conf[label * k + best]++;
+    }
+  }
+  if (!rc) *miou = qat_mean_iou(conf, k, classes);
+  qat_batcher_free(&b);
+  free(conf);
+  free(x);
+  free(t);
+  free(y);
+  return rc;
+}
+
 int qat_per_class(qat_model *m, const qat_dataset *ds, int batch, int fake_quant, int64_t **per_n, int64_t **per_ok) {
   *per_n = *per_ok = NULL;
   if (m->targets || m->positions != 1) return QAT_OK; /* not one class per sample */

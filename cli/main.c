@@ -595,11 +595,15 @@ static int cmd_eval(int argc, char **argv) {
   int names = cfg.data.n_class_names == m->num_classes && !m->targets && m->positions == 1;
   const char *metric = qat_model_metric_name(m);
   if (names && (rc = qat_per_class(m, &test, batch, quantized, &per_n, &per_ok))) goto done;
+  double miou = -1; /* a label map's mean IoU (Keras's MeanIoU), fake-quant when quantized */
+  int iou_classes = 0;
+  if ((rc = qat_model_mean_iou(m, &test, batch, quantized, &miou, &iou_classes))) goto done;
   if (json) {
     /* the keys keep their names; "metric" says what they hold (accuracy, or mae for regression) */
     printf("{\"samples\":%lld,\"metric\":\"%s\",\"float_accuracy\":%.6f", (long long)test.n, metric, float_acc);
     if (quantized) printf(",\"fakequant_accuracy\":%.6f", fq_acc);
     printf(",\"ms_per_sample\":%.4f", ms);
+    if (miou >= 0) printf(",\"mean_iou\":%.6f", miou);
     if (names) {
       printf(",\"per_class\":[");
       for (int k = 0; k < m->num_classes; k++) {
@@ -615,6 +619,9 @@ static int cmd_eval(int argc, char **argv) {
     printf("%s: %lld test samples\n  float %s:%*s%.4f\n", ckpt, (long long)test.n, metric, (int)(14 - strlen(metric)), "",
            float_acc);
     if (quantized) printf("  fake-quant %s:%*s%.4f\n", metric, (int)(9 - strlen(metric)), "", fq_acc);
+    if (miou >= 0)
+      printf("  %s mean IoU:%*s%.4f (%d classes)\n", quantized ? "fake-quant" : "float", quantized ? 5 : 10, "", miou,
+             iou_classes);
     if (names) {
       printf("  per class (%s):\n", quantized ? "fake-quant" : "float");
       for (int k = 0; k < m->num_classes; k++)

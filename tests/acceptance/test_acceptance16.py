@@ -101,8 +101,10 @@ def check_runtime(qat, mode, path, feed, od, y, work, fails):
         fails.append(f"qat run differs from the interpreter on {mode}")
 
 
-def check_mean_iou(qat, path, data, y, classes, fails):
-    """`qat eval FILE --data` reports the mean IoU (Keras's MeanIoU) of the interpreter's outputs y."""
+def check_mean_iou(qat, path, data, y, classes, fails, ckpt=None):
+    """`qat eval FILE --data` reports the mean IoU (Keras's MeanIoU) of the interpreter's outputs y;
+    `qat eval CKPT` the fake-quant model's, which the int8 file matches (within 0.005: a rare
+    1-LSB softmax difference can move an argmax)."""
     labels = np.load(data)["y_test"][:N].ravel()
     pred = y.reshape(-1, classes).argmax(1)
     conf = np.zeros((classes, classes), np.int64)
@@ -113,6 +115,11 @@ def check_mean_iou(qat, path, data, y, classes, fails):
     print(f"  qat eval: mean IoU {got:.4f} (the interpreter's outputs: {want:.4f})")
     if abs(got - want) > 1e-6:
         fails.append(f"qat eval's mean IoU {got} is not the interpreter's {want}")
+    if ckpt:
+        fq = json.loads(run([qat, "eval", ckpt, "--limit", str(N), "--json"])).get("mean_iou")
+        print(f"  qat eval of the checkpoint: fake-quant mean IoU {fq}")
+        if fq is None or abs(fq - want) > 0.005:
+            fails.append(f"qat eval CKPT's mean IoU {fq} is not the int8 file's {want}")
 
 
 def two_outputs(a, qatpy, work):
@@ -293,7 +300,7 @@ def main():
                 print(f"  int8 vs fake quant: {100 * ident:.2f} % bit-identical, max {int(lsb.max())} LSB, "
                       f"top-1 agreement {100 * top1:.2f} % ({N} inputs)")
                 if name in SOFTMAX:  # a segmenter: qat eval's mean IoU is the interpreter's outputs'
-                    check_mean_iou(a.qat, path, os.path.join(work, data), y, classes, fails)
+                    check_mean_iou(a.qat, path, os.path.join(work, data), y, classes, fails, ckpt)
                 if ident < 0.99 or lsb.max() > 1 or top1 < 0.99:
                     if name in KNOWN_GAPS and lsb.max() <= 2 and top1 >= 0.95:
                         print(f"  known gap ({KNOWN_GAPS[name]}); not collapsed")
