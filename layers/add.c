@@ -8,11 +8,7 @@
 /* The int8 ADD of two operands, each on its quantizer's grid (QAT_REQUANT_ADD): it rescales
  * both (left shift 20) before it requantizes the sum. */
 static void link_add(qat_fq *out, const qat_fq *fa, const qat_tensor *ta, const qat_fq *fb, const qat_tensor *tb) {
-  out->input = fa;
-  out->input2 = fb;
-  out->requant_in[0] = ta;
-  out->requant_in[1] = tb;
-  out->requant = QAT_REQUANT_ADD;
+  qat_link_operands(out, fa, ta, fb, tb, QAT_REQUANT_ADD);
 }
 
 /* With QAT, 3 or more inputs are the chain of two-input ADDs the integer modes write, each

@@ -56,6 +56,10 @@ qat_op_attrs qat_build_attrs(const qat_layer_spec *l);
  * quantizer. */
 typedef void (*qat_pair_link)(qat_fq *out, const qat_fq *fa, const qat_tensor *ta, const qat_fq *fb,
                               const qat_tensor *tb);
+/* out rounds as a two-input int8 op of kind `kind` (ADD, MUL) on operands a and b, each on its
+ * quantizer's grid. */
+void qat_link_operands(qat_fq *out, const qat_fq *fa, const qat_tensor *ta, const qat_fq *fb, const qat_tensor *tb,
+                       qat_requant kind);
 int qat_build_chain(qat_builder *b, int li, qat_op op, const qat_op_attrs *attrs, qat_tensor **in, qat_pair_link link,
                     qat_tensor **out);
 /* A layer whose inputs share its output range (Concatenate, Maximum, Minimum): each input with a

@@ -204,6 +204,15 @@ int qat_build_activation_quant(builder *b, int li, const char *suffix, qat_tenso
   return activation_fq(b, li, name, 0, QAT_ACTIVATION_LINEAR, x, fq, out);
 }
 
+void qat_link_operands(qat_fq *out, const qat_fq *fa, const qat_tensor *ta, const qat_fq *fb, const qat_tensor *tb,
+                       qat_requant kind) {
+  out->input = fa;
+  out->input2 = fb;
+  out->requant_in[0] = ta;
+  out->requant_in[1] = tb;
+  out->requant = kind;
+}
+
 /* The rounding nodes of layer li that round to a shared range ("<name>/requant", its own output
  * written to a Concatenate's range; "<name>/requant_in_<k>", its inputs requantized to its own)
  * take that range's parameters from fq, once it exists. */

@@ -8,11 +8,7 @@
 
 /* The int8 MUL of two operands on their quantizers' grids (QAT_REQUANT_MUL). */
 static void link_mul(qat_fq *out, const qat_fq *fa, const qat_tensor *ta, const qat_fq *fb, const qat_tensor *tb) {
-  out->input = fa;
-  out->input2 = fb;
-  out->requant_in[0] = ta;
-  out->requant_in[1] = tb;
-  out->requant = QAT_REQUANT_MUL;
+  qat_link_operands(out, fa, ta, fb, tb, QAT_REQUANT_MUL);
 }
 
 /* A chain of two-input MULs; with QAT each partial product has its own quantizer. */

@@ -9,31 +9,22 @@
 #include "runtime/rt_kernel.h"
 #include "runtime/rt_op.h"
 
-#define REDUCE_PROD_EVAL(NAME, T)                                                   \
-  static int NAME(qat_rt_model *m, int k, rt_op *op) {                              \
-    (void)k;                                                                        \
-    const rt_reduce_geom *g = &op->red;                                             \
-    const T *in = rt_in_data(m, op, 0);                                             \
-    T *out = rt_out_data(m, op);                                                    \
-    int64_t ostride[QAT_RT_MAX_RANK];                                               \
-    rt_reduce_strides(g, ostride);                                                  \
-    for (int64_t o = 0; o < g->n_out; o++) out[o] = (T)1;                           \
-    RT_FOR_EACH_REDUCED(g, ostride, i, o, out[o] = (T)((int64_t)out[o] * in[i]));  \
-    return QAT_OK;                                                                  \
+/* ACC: the product's type (int32 wraps as TFLite's int32 product does, computed in int64 and
+ * truncated; float stays float). */
+#define REDUCE_PROD_EVAL(NAME, T, ACC)                                         \
+  static int NAME(qat_rt_model *m, int k, rt_op *op) {                         \
+    (void)k;                                                                   \
+    const rt_reduce_geom *g = &op->red;                                        \
+    const T *in = rt_in_data(m, op, 0);                                        \
+    T *out = rt_out_data(m, op);                                               \
+    int64_t ostride[QAT_RT_MAX_RANK];                                          \
+    rt_reduce_strides(g, ostride);                                             \
+    for (int64_t o = 0; o < g->n_out; o++) out[o] = (T)1;                      \
+    RT_FOR_EACH_REDUCED(g, ostride, i, o, out[o] = (T)((ACC)out[o] * in[i])); \
+    return QAT_OK;                                                             \
   }
-REDUCE_PROD_EVAL(eval_i32, int32_t)
-
-static int eval_f32(qat_rt_model *m, int k, rt_op *op) {
-  (void)k;
-  const rt_reduce_geom *g = &op->red;
-  const float *in = rt_in_data(m, op, 0);
-  float *out = rt_out_data(m, op);
-  int64_t ostride[QAT_RT_MAX_RANK];
-  rt_reduce_strides(g, ostride);
-  for (int64_t o = 0; o < g->n_out; o++) out[o] = 1.0f;
-  RT_FOR_EACH_REDUCED(g, ostride, i, o, out[o] *= in[i]);
-  return QAT_OK;
-}
+REDUCE_PROD_EVAL(eval_i32, int32_t, int64_t)
+REDUCE_PROD_EVAL(eval_f32, float, float)
 
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
   const rt_tensor *in = rt_in(m, op, 0), *o = rt_out(m, op, 0);

@@ -10,22 +10,9 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 def interpret(path, x):
     """Outputs of the official reference kernels (BUILTIN_REF), one sample at a time, [N, -1];
     integer inputs are quantized here (half away from zero, as TFLite's QUANTIZE rounds).
-    Also the fed inputs and the output's details."""
-    it = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    it.allocate_tensors()
-    i, o = it.get_input_details()[0], it.get_output_details()[0]
-    feed = x
-    if i["dtype"] != np.float32:
-        s, zp = i["quantization"]
-        v = x / s
-        info = np.iinfo(i["dtype"])
-        feed = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5) + zp, info.min, info.max).astype(i["dtype"])
-    out = []
-    for k in range(len(x)):
-        it.set_tensor(i["index"], feed[k:k + 1])
-        it.invoke()
-        out.append(it.get_tensor(o["index"])[0].copy())
-    return np.array(out).reshape(len(x), -1), feed, o
+    Also the fed inputs and the output's details. (The first output: interpret_all has each.)"""
+    ys, feed, outs = interpret_all(path, x)
+    return ys[0], feed, outs[0]
 
 
 def qat_run(qat, model, feed, out_detail, tmp):
