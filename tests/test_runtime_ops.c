@@ -371,6 +371,33 @@ static void test_gather_reduce_prod(void **state) {
   free(tm);
 }
 
+/* TILE: int8 [1, 2, 1, 3] {1..6} by multiples [1, 1, 2, 2] gives [1, 2, 2, 6], each row of 3
+ * twice along the last axis, the whole [2, 1, ...] block twice along the third:
+ * {1 2 3 1 2 3, 1 2 3 1 2 3, 4 5 6 4 5 6, 4 5 6 4 5 6} (the converter's nearest UpSampling2D:
+ * EXPAND_DIMS, TILE, RESHAPE). */
+static void test_tile(void **state) {
+  (void)state;
+  tb_model *tm = calloc(1, sizeof *tm);
+  const int32_t d[4] = {1, 2, 1, 3}, d4[1] = {4}, dout[4] = {1, 2, 2, 6}, mult[4] = {1, 1, 2, 2};
+  int x = tb_tensor_add(tm, "x", I8, 4, d, NULL, 0);
+  int mu = tb_tensor_add(tm, "multiples", I32, 1, d4, mult, sizeof mult);
+  int y = tb_tensor_add(tm, "y", I8, 4, dout, NULL, 0);
+  tb_quant1(tm, x, 0.5f, -3);
+  tb_quant1(tm, y, 0.5f, -3);
+  tb_op *op = tb_op_add(tm, QAT_RT_OP_TILE, 2, (int32_t[]){x, mu}, 1, (int32_t[]){y});
+  op->version = 3;
+  io(tm, 1, (int[]){x}, y);
+  qat_rt_model *m = load_built(tm);
+  const int8_t qx[6] = {1, 2, 3, 4, 5, 6};
+  const int8_t want[24] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 4, 5, 6, 4, 5, 6};
+  assert_i8(run(m, 1, (const void *[]){qx}), want, 24);
+  qat_rt_model_free(m);
+  /* a stored output shape the multiples do not give is refused */
+  tm->t[y].dims[3] = 5;
+  expect_refused(tm, QAT_ERR_FORMAT, "the op computes");
+  free(tm);
+}
+
 /* SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, the converter's dilated convolution: int8 [1, 4, 1]
  * by block [2], paddings [[1, 1]]: padded {zp, 1, 2, 3, 4, zp}, batch 0 the even positions,
  * batch 1 the odd ones. Then the two in a chain whose middle tensor is stored with batch 1, as
@@ -715,6 +742,7 @@ int main(void) {
       cmocka_unit_test(test_leaky_prelu_tanh),
       cmocka_unit_test(test_sigmoid_i16),
       cmocka_unit_test(test_gather_reduce_prod),
+      cmocka_unit_test(test_tile),
       cmocka_unit_test(test_pad_concat),
       cmocka_unit_test(test_space_batch),
       cmocka_unit_test(test_relu),

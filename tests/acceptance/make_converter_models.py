@@ -9,8 +9,9 @@ MobileNetV2 (alpha 0.35), MobileNetV3Small (minimalistic and full, include_prepr
 default), MobileNetV3Large (minimalistic), EfficientNetB0 (all 96x96x3) and ResNet50
 (64x64x3), 2 classes; and issue 16's DS-CNN keyword spotter ([49, 10]) and accelerometer model
 ([128, 3], with its Dense over the sequence: the converter's SHAPE / GATHER / REDUCE_PROD /
-PACK shape arithmetic around a FULLY_CONNECTED) and two-output model (two_head) of
-make_keras_models16.py. Each is converted with tf.lite.TFLiteConverter to NAME_f32.tflite, to
+PACK shape arithmetic around a FULLY_CONNECTED) two-output model (two_head) and
+image models (inception, xception, unet, segmenter, autoencoder; Keras 3's nearest UpSampling2D
+is EXPAND_DIMS / TILE / RESHAPE there) of make_keras_models16.py. Each is converted with tf.lite.TFLiteConverter to NAME_f32.tflite, to
 full int8 NAME_int8.tflite (representative dataset: 16 seeded uniform inputs in the range the
 model expects; int8 input and output) and to NAME_int8f.tflite (the same full int8 with the
 converter's default float32 input and output). A file already present is kept (the ctest caches
@@ -58,6 +59,13 @@ MODELS = {
     "accel": (lambda: make_keras_models16.accel(), (-2.0, 2.0)),
     # issue 16's two-output model: a softmax head before the last layer and a regression head
     "two_head": (lambda: make_keras_models16.two_head(), (0.0, 1.0)),
+    # and its image models: Concatenate, SeparableConv2D, UpSampling2D, Conv2DTranspose, a
+    # per-pixel softmax, an autoencoder
+    "inception": (lambda: make_keras_models16.inception(), (0.0, 1.0)),
+    "xception": (lambda: make_keras_models16.xception(), (0.0, 1.0)),
+    "unet": (lambda: make_keras_models16.unet(), (0.0, 1.0)),
+    "segmenter": (lambda: make_keras_models16.segmenter(), (0.0, 1.0)),
+    "autoencoder": (lambda: make_keras_models16.autoencoder(), (0.0, 1.0)),
 }
 
 
