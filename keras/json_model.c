@@ -978,7 +978,7 @@ int qat_keras_compiled_loss(const char *text, size_t len, qat_model_spec *spec, 
       struct json_object *e = json_object_is_type(loss, json_type_array)
                                   ? json_object_array_get_idx(loss, (size_t)k)
                                   : get(loss, spec->layers[spec->outputs[k]].name);
-      int fl;
+      int fl = 0;
       if (!e || !one_loss(e, &spec->output_loss[k], &fl, &why, &delta)) ok = 0;
       from_logits |= fl;
     }
