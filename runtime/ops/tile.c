@@ -53,9 +53,9 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
     const int64_t t = mul->type == QAT_RT_INT64 ? ((const int64_t *)mul->const_data)[d]
                                                 : ((const int32_t *)mul->const_data)[d];
     if (t < 1 || t > QAT_RT_MAX_ELEMENTS) return rt_bad(m, k, "multiple %lld on dimension %d", (long long)t, d);
-    od[d] = in->dims[d] * t;
-    n *= od[d];
-    if (n > QAT_RT_MAX_ELEMENTS) return rt_bad(m, k, "the tiled output is too large");
+    od[d] = in->dims[d] * t; /* both below 2^31: no overflow */
+    if (od[d] > QAT_RT_MAX_ELEMENTS || (n *= od[d]) > QAT_RT_MAX_ELEMENTS)
+      return rt_bad(m, k, "the tiled output is too large");
   }
   if ((rc = rt_check_out_shape(m, k, o, od, in->rank))) return rc;
   op->eval = eval;
