@@ -95,6 +95,9 @@ int qat_cfg_enum(const cfg_ctx *c, const cfg_node *n, const char *path, const ch
 int qat_cfg_strdup(const char *s, char **out);
 
 int qat_cfg_model(const cfg_ctx *c, const cfg_node *model, qat_model_spec *out);
+/* The index of the model layer named s (node e, at path), or an error naming the closest name. */
+int qat_cfg_layer_index(const cfg_ctx *c, const cfg_node *e, const char *path, const qat_model_spec *model,
+                        const char *s, int *li);
 /* input_shape: the model's (H, W, C), zeros when not known yet (a Keras model). */
 int qat_cfg_data(const cfg_ctx *c, const cfg_node *data, const int input_shape[3], qat_data_spec *out);
 /* model: the parsed model section, against which train.freeze names are checked. */

@@ -497,6 +497,21 @@ static int resolve_inputs(const cfg_ctx *c, qat_layer_spec *layers, const layer_
   return 0;
 }
 
+int qat_cfg_layer_index(const cfg_ctx *c, const cfg_node *e, const char *path, const qat_model_spec *model,
+                        const char *s, int *li) {
+  for (*li = 0; *li < model->n_layers; ++*li)
+    if (!strcmp(model->layers[*li].name, s)) return 0;
+  const char **names = malloc(((size_t)model->n_layers + 1) * sizeof *names);
+  if (!names) return qat_fail(QAT_ERR_NOMEM, "out of memory while reading the config");
+  for (int l = 0; l < model->n_layers; l++) names[l] = model->layers[l].name;
+  const char *hint = qat_cfg_suggest(s, names, (size_t)model->n_layers);
+  int rc = hint ? qat_cfg_error(c, e, path, "no layer named '%s' (did you mean '%s'?)", qat_cfg_quote(s, e->len).s, hint)
+                : qat_cfg_error(c, e, path, "no layer named '%s' (expected the name of a model layer)",
+                                qat_cfg_quote(s, e->len).s);
+  free(names);
+  return rc;
+}
+
 /* model.outputs: layer names, each once, any layer of the model; the losses default to train.loss. */
 static int outputs_list(const cfg_ctx *c, const cfg_node *n, qat_model_spec *out) {
   static const char path[] = "model.outputs";
@@ -512,10 +527,8 @@ static int outputs_list(const cfg_ctx *c, const cfg_node *n, qat_model_spec *out
     if (n->kind == CFG_SEQ) qat_cfg_path_index(p, path, i);
     else snprintf(p, sizeof p, "%s", path);
     if ((rc = qat_cfg_str(c, e, p, &s))) return rc;
-    int li = -1;
-    for (int l = 0; l < out->n_layers && li < 0; l++)
-      if (!strcmp(out->layers[l].name, s)) li = l;
-    if (li < 0) return qat_cfg_error(c, e, p, "no layer named '%s' (expected the name of a model layer)", qat_cfg_quote(s, e->len).s);
+    int li;
+    if ((rc = qat_cfg_layer_index(c, e, p, out, s, &li))) return rc;
     for (size_t j = 0; j < i; j++)
       if (out->outputs[j] == li) return qat_cfg_error(c, e, p, "'%s' is already an output", qat_cfg_quote(s, e->len).s);
     out->outputs[i] = li;

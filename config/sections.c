@@ -668,19 +668,8 @@ static int freeze_list(const cfg_ctx *c, const cfg_node *n, const qat_model_spec
     else snprintf(p, sizeof p, "%s", path);
     if ((rc = qat_cfg_str(c, e, p, &s))) return rc;
     /* With model.keras the layers are not known yet: the trainer checks the names. */
-    int found = model->keras != NULL;
-    for (int l = 0; l < model->n_layers && !found; l++) found = !strcmp(model->layers[l].name, s);
-    if (!found) {
-      const char **names = malloc(((size_t)model->n_layers + 1) * sizeof *names);
-      if (!names) return qat_fail(QAT_ERR_NOMEM, "out of memory while reading the config");
-      for (int l = 0; l < model->n_layers; l++) names[l] = model->layers[l].name;
-      const char *hint = qat_cfg_suggest(s, names, (size_t)model->n_layers);
-      rc = hint ? qat_cfg_error(c, e, p, "no layer named '%s' (did you mean '%s'?)", qat_cfg_quote(s, e->len).s, hint)
-                : qat_cfg_error(c, e, p, "no layer named '%s' (expected the name of a model layer)",
-                                qat_cfg_quote(s, e->len).s);
-      free(names);
-      return rc;
-    }
+    int li;
+    if (!model->keras && (rc = qat_cfg_layer_index(c, e, p, model, s, &li))) return rc;
     snprintf(out->freeze[out->n_freeze++], QAT_NAME_MAX, "%s", s);
   }
   return 0;

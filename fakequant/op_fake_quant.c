@@ -498,10 +498,11 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
   if (fq->role == QAT_FQ_SHARED) {
     if (ex->fake_quant && fq->requant == QAT_REQUANT_AVG_POOL) fq_avg_pool(nd);
     else if (ex->fake_quant && fq->requant == QAT_REQUANT_RESIZE_BILINEAR) fq_resize_bilinear(nd);
-    else if (ex->fake_quant && fq->params_of && fq->params_of->valid && !(ex->training && !ex->freeze_observers)) {
+    else if (ex->fake_quant && fq->params_of && *fq->params_of && (*fq->params_of)->valid &&
+             !(ex->training && !ex->freeze_observers)) {
       /* an op writing to a shared range: that range, this op's rounding. Not while the range's
        * observer still moves: it must see the values its range would clip. */
-      set_params(fq, 0, fq->params_of->scale[0], fq->params_of->zero_point[0]);
+      set_params(fq, 0, (*fq->params_of)->scale[0], (*fq->params_of)->zero_point[0]);
       fq->valid = 1;
       if (!fq_requantized(nd, x, y->data, ex))
         qat_fake_quant_forward(x->data, y->data, n, fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax);

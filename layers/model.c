@@ -213,18 +213,6 @@ void qat_link_operands(qat_fq *out, const qat_fq *fa, const qat_tensor *ta, cons
   out->requant = kind;
 }
 
-/* The rounding nodes of layer li that round to a shared range ("<name>/requant", its own output
- * written to a Concatenate's range; "<name>/requant_in_<k>", its inputs requantized to its own)
- * take that range's parameters from fq, once it exists. */
-static void link_shared_params(qat_model *m, int li, const qat_fq *fq) {
-  char prefix[sizeof(((qat_fq *)0)->name)];
-  const size_t n = (size_t)snprintf(prefix, sizeof prefix, "%s/requant", m->spec.layers[li].name);
-  for (int q = 0; q < m->n_fq; q++)
-    if (m->fq[q]->role == QAT_FQ_SHARED && !strncmp(m->fq[q]->name, prefix, n) &&
-        (!m->fq[q]->name[n] || !strncmp(m->fq[q]->name + n, "_in_", 4)))
-      m->fq[q]->params_of = fq;
-}
-
 int qat_build_shared_inputs(builder *b, int li, qat_tensor **in, qat_tensor **out) {
   qat_model *m = b->m;
   const int n = qat_layer_n_inputs(&m->spec, li);
@@ -242,6 +230,7 @@ int qat_build_shared_inputs(builder *b, int li, qat_tensor **in, qat_tensor **ou
     fq->input = sfq;
     fq->requant_in[0] = in[k];
     fq->requant = QAT_REQUANT_REQUANTIZE;
+    fq->params_of = &m->layer_fq[li]; /* this layer's range, or the one it writes to in turn */
     if ((rc = fake_quant(b, li, NULL, in[k], fq, &out[k]))) return rc;
   }
   return QAT_OK;
@@ -757,20 +746,18 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         for (int s = 0; s < li; s++) {
           int owner = m->shared_range[s];
           while (owner >= 0 && m->shared_range[owner] >= 0) owner = m->shared_range[owner];
-          if (owner != li) continue;
-          m->layer_fq[s] = fq;
-          link_shared_params(m, s, fq);
+          if (owner == li) m->layer_fq[s] = fq;
         }
-        link_shared_params(m, li, fq);
       } else if (m->shared_range[li] >= 0 && !spec->quantize.activations_lsq && b.fn == QAT_ACTIVATION_LINEAR &&
                  qat_layer_desc_of(spec->layers[m->fused_into[li]].type)->link_requant) {
         /* written straight to a shared range (a Concatenate's): the int8 op requantizes its
          * accumulator to that range itself, so a rounding node reproduces its rounding with the
-         * range's parameters (params_of, set when that quantizer is made) */
+         * range's parameters (params_of: the slot the owner's quantizer fills when it is made) */
         char name[sizeof(((qat_fq *)0)->name)];
         qat_fq *fq = NULL;
         snprintf(name, sizeof name, "%s/requant", l->name);
         rc = new_fq(&b, QAT_FQ_SHARED, name, 1, -1, &fq);
+        if (!rc) fq->params_of = &m->layer_fq[li];
         if (!rc) rc = link_requant(m, m->fused_into[li], fq);
         if (!rc && fq->requant != QAT_REQUANT_NONE) rc = fake_quant(&b, li, NULL, m->layer_out[li], fq, &m->layer_out[li]);
       } else if (keeps_input_range(l)) {
@@ -895,7 +882,6 @@ int64_t qat_model_head_target_len(const qat_model *m, int h) {
 
 void qat_model_set_row_targets(qat_model *m, const float *rows, int n) {
   QAT_ASSERT(n >= 1 && n <= m->max_batch);
-  qat_graph_set_batch(&m->graph, n);
   int64_t row = 0, off = 0;
   for (int h = 0; h < m->n_heads; h++) row += qat_model_head_target_len(m, h);
   for (int h = 0; h < m->n_heads; h++) {

@@ -179,6 +179,22 @@ static inline void rt_reduce_strides(const rt_reduce_geom *g, int64_t *ostride) 
     }                                                               \
   } while (0)
 
+/* The eval of a reduction over op->red (REDUCE_MAX, REDUCE_PROD): every output starts at INIT,
+ * then STEP (an expression of out[o] and in[i]) for each input in row-major order, as reduce.h's
+ * ReduceGeneric visits them. */
+#define RT_REDUCE_EVAL(NAME, T, INIT, STEP)               \
+  static int NAME(qat_rt_model *m, int k, rt_op *op) {    \
+    (void)k;                                              \
+    const rt_reduce_geom *g = &op->red;                   \
+    const T *in = rt_in_data(m, op, 0);                   \
+    T *out = rt_out_data(m, op);                          \
+    int64_t ostride[QAT_RT_MAX_RANK];                     \
+    rt_reduce_strides(g, ostride);                        \
+    for (int64_t o = 0; o < g->n_out; o++) out[o] = INIT; \
+    RT_FOR_EACH_REDUCED(g, ostride, i, o, STEP);          \
+    return QAT_OK;                                        \
+  }
+
 /* Walks the broadcast output in row-major order with both inputs' strides. */
 #define RT_FOR_EACH_BCAST(b, i1, i2, o, BODY)                                                 \
   do {                                                                                     \

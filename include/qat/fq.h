@@ -92,10 +92,11 @@ typedef struct qat_fq {
   const struct qat_fq *input2;
   int negate2;           /* ADD's rule for SUB: the second rescaled input subtracted */
   float alpha;           /* LEAKY_RELU's slope */
-  /* QAT_FQ_SHARED with a requantization (FIXED_POINT, ...): the quantizer whose scale and zero
-   * point it rounds to, for an op that writes straight to a shared range (a Concatenate's input):
-   * the range is the Concatenate's, the rounding the op's own */
-  const struct qat_fq *params_of;
+  /* QAT_FQ_SHARED with a requantization (FIXED_POINT, REQUANTIZE): where the quantizer whose scale
+   * and zero point it rounds to will be, the model's layer_fq slot of the layer whose range it is
+   * (a Concatenate's, filled once that quantizer is made): the range is that layer's, the
+   * rounding this op's own */
+  struct qat_fq *const *params_of;
   const qat_tensor *requant_in[2];
   int pool[6];
 } qat_fq;

@@ -11,22 +11,9 @@
 #include "runtime/rt_op.h"
 #include "runtime/rt_kernel.h"
 
-/* One loop for every type: reduce.h's ReduceGeneric visits the input in row-major order. */
-#define REDUCE_MAX_EVAL(NAME, T, LOWEST)                                       \
-  static int NAME(qat_rt_model *m, int k, rt_op *op) {                         \
-    (void)k;                                                                   \
-    const rt_reduce_geom *g = &op->red;                                        \
-    const T *in = rt_in_data(m, op, 0);                                        \
-    T *out = rt_out_data(m, op);                                               \
-    int64_t ostride[QAT_RT_MAX_RANK];                                          \
-    rt_reduce_strides(g, ostride);                                             \
-    for (int64_t o = 0; o < g->n_out; o++) out[o] = LOWEST;                    \
-    RT_FOR_EACH_REDUCED(g, ostride, i, o, if (in[i] > out[o]) out[o] = in[i]); \
-    return QAT_OK;                                                             \
-  }
-REDUCE_MAX_EVAL(eval_f32, float, -FLT_MAX)
-REDUCE_MAX_EVAL(eval_i8, int8_t, INT8_MIN)
-REDUCE_MAX_EVAL(eval_i16, int16_t, INT16_MIN)
+RT_REDUCE_EVAL(eval_f32, float, -FLT_MAX, if (in[i] > out[o]) out[o] = in[i])
+RT_REDUCE_EVAL(eval_i8, int8_t, INT8_MIN, if (in[i] > out[o]) out[o] = in[i])
+RT_REDUCE_EVAL(eval_i16, int16_t, INT16_MIN, if (in[i] > out[o]) out[o] = in[i])
 
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
   static const rt_evals ev = {eval_f32, eval_i8, eval_i16, NULL};

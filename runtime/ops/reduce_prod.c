@@ -9,22 +9,9 @@
 #include "runtime/rt_kernel.h"
 #include "runtime/rt_op.h"
 
-/* ACC: the product's type (int32 wraps as TFLite's int32 product does, computed in int64 and
- * truncated; float stays float). */
-#define REDUCE_PROD_EVAL(NAME, T, ACC)                                         \
-  static int NAME(qat_rt_model *m, int k, rt_op *op) {                         \
-    (void)k;                                                                   \
-    const rt_reduce_geom *g = &op->red;                                        \
-    const T *in = rt_in_data(m, op, 0);                                        \
-    T *out = rt_out_data(m, op);                                               \
-    int64_t ostride[QAT_RT_MAX_RANK];                                          \
-    rt_reduce_strides(g, ostride);                                             \
-    for (int64_t o = 0; o < g->n_out; o++) out[o] = (T)1;                      \
-    RT_FOR_EACH_REDUCED(g, ostride, i, o, out[o] = (T)((ACC)out[o] * in[i])); \
-    return QAT_OK;                                                             \
-  }
-REDUCE_PROD_EVAL(eval_i32, int32_t, int64_t)
-REDUCE_PROD_EVAL(eval_f32, float, float)
+/* int32 wraps as TFLite's int32 product does (computed in int64, truncated) */
+RT_REDUCE_EVAL(eval_i32, int32_t, 1, out[o] = (int32_t)((int64_t)out[o] * in[i]))
+RT_REDUCE_EVAL(eval_f32, float, 1.0f, out[o] *= in[i])
 
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
   const rt_tensor *in = rt_in(m, op, 0), *o = rt_out(m, op, 0);
