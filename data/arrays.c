@@ -196,8 +196,8 @@ static int take_row_targets(const qat_data_spec *spec, const char *yp, const cha
       for (int64_t j = 0; j < len[k]; j++) {
         const double v = value_at(&y[k], i * len[k] + j);
         if (!isfinite(v)) {
-          rc = qat_fail(QAT_ERR_FORMAT, "%s_%s: target %g at sample %lld is not finite", ykey, spec->output_names[k], v,
-                        (long long)i);
+          rc = qat_fail(QAT_ERR_FORMAT, "%s: array '%s_%s': target %g at sample %lld is not finite", yp, ykey,
+                        spec->output_names[k], v, (long long)i);
           break;
         }
         ds->targets[i * row + off + j] = (float)v;

@@ -7,7 +7,8 @@
 #    each trains from a YAML config to a metric its baseline cannot reach, fine-tunes
 #    quantization-aware, exports int8, meets the parity target in `qat eval --compare`, and
 #    the official interpreter's outputs equal `qat predict --outputs` on the test inputs;
-#  - mismatched targets and losses fail with one line that names both.
+#  - mismatched targets and losses fail with one line that names both; a model with several
+#    outputs names the .npz array or the output at fault.
 #   targets_test.sh QAT BUILD_DIR
 set -euo pipefail
 qat=$(readlink -f "$1")
@@ -217,4 +218,22 @@ sed 's/activation: sigmoid//; s/Dense: {units: 3, }/Dense: {units: 3}/' multi.ya
 expect_error "bce without sigmoid" bad4.yaml "set train.from_logits: true"
 sed 's|data: {dataset: npy, path: seg.npz}|data: {dataset: npy, path: seg.npz, augment: [{RandomFlip: {mode: horizontal}}]}|' seg.yaml > bad5.yaml
 expect_error "flips with label maps" bad5.yaml "geometric augmentation"
+# several outputs: one .npz array per output, each checked, the file and the array named
+"$py" - <<'PY'
+import numpy as np
+r = np.random.default_rng(2)
+x = r.integers(0, 256, (20, 4, 4, 1), dtype=np.uint8)
+cls, box = r.integers(0, 3, 20), r.normal(size=(20, 2)).astype(np.float32)
+np.savez("two_missing.npz", x_train=x, y_train_cls=cls)
+bad = box.copy(); bad[7, 1] = np.nan
+np.savez("two_nan.npz", x_train=x, y_train_cls=cls, y_train_box=bad)
+big = cls.copy(); big[3] = 7
+np.savez("two_label.npz", x_train=x, y_train_cls=big, y_train_box=box)
+PY
+for f in missing nan label; do
+  printf 'model:\n  input: [4, 4, 1]\n  outputs: [cls, box]\n  layers:\n    - Flatten: {name: flat}\n    - Dense: {name: cls, units: 3, activation: softmax}\n    - Dense: {name: box, units: 2, inputs: [flat]}\ndata: {dataset: npy, path: two_%s.npz}\ntrain: {loss: [sparse_categorical_crossentropy, mse]}\n' "$f" > two_$f.yaml
+done
+expect_error "an output without its array" two_missing.yaml "two_missing.npz.*y_train_box"
+expect_error "a non-finite target" two_nan.yaml "two_nan.npz: array 'y_train_box': target nan at sample 7"
+expect_error "a label past the output's classes" two_label.yaml "output 1 ('cls', sparse_categorical_crossentropy): label 7 at sample 3"
 echo "targets_test: ok"
