@@ -9,8 +9,13 @@
 #                                            meant to change the numbers; say why in the commit)
 #
 # Float training sums depend on the BLAS kernels and thread count, so the runs use 2 threads
-# and the machine's default OpenBLAS path; a change of BLAS path is a change of numbers.
+# and one OpenBLAS kernel family on every machine: Haswell's (AVX2 + FMA), which every CPU qat
+# is built for (x86-64-v3) runs. The machine's own choice would make the hashes a property of
+# the CI host: a Zen 4 picks Cooperlake, an Intel Sapphire Rapids SkylakeX (through qat's
+# widening), a Zen 2 Zen (= Haswell's kernels), and each sums differently. A user's
+# OPENBLAS_CORETYPE is overridden here on purpose.
 set -euo pipefail
+export OPENBLAS_CORETYPE=Haswell
 qat=$(readlink -f "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 examples=$(cd "$here/../../examples" && pwd)
