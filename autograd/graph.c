@@ -1,6 +1,8 @@
+#define _GNU_SOURCE /* sysconf(_SC_PHYS_PAGES) */
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <omp.h>
 
@@ -75,11 +77,34 @@ void qat_set_threads(int n) {
   openblas_set_num_threads(n);
 }
 
+/* All of one graph's activations, gradients and workspaces: 0 means the machine's physical
+ * memory, so a network that cannot fit is refused when it is built, with the batch named,
+ * instead of being killed by the kernel mid-epoch (the fuzz harness lowers it). */
+size_t qat_graph_max_bytes = 0;
+
+static size_t graph_memory_limit(void) {
+  if (qat_graph_max_bytes) return qat_graph_max_bytes;
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? (size_t)pages * (size_t)page : 0;
+}
+
+/* The arena's refusal names no network; this one says what to change. */
+static void *graph_alloc(qat_graph *g, size_t bytes) {
+  void *p = qat_arena_alloc(&g->arena, bytes);
+  if (!p && g->arena.refused)
+    qat_fail(QAT_ERR_NOMEM, "the network needs over %zu MiB for activations, gradients and workspaces "
+             "at batch %d, more than %s of %zu MiB (a smaller batch, or fewer filters or units)",
+             (g->arena.reserved + bytes) >> 20, g->max_batch,
+             qat_graph_max_bytes ? "the limit" : "this machine's memory", g->arena.limit >> 20);
+  return p;
+}
+
 int qat_graph_init(qat_graph *g, int max_batch) {
   memset(g, 0, sizeof *g);
   if (max_batch < 1) return qat_fail(QAT_ERR_USAGE, "batch size must be >= 1, got %d", max_batch);
   (void)qat_blas_describe(); /* links blas_core.c, whose constructor widens OpenBLAS's kernels */
   qat_arena_init(&g->arena, 0);
+  g->arena.limit = graph_memory_limit();
   g->max_batch = g->batch = max_batch;
   return QAT_OK;
 }
@@ -91,7 +116,7 @@ void qat_graph_free(qat_graph *g) {
   memset(g, 0, sizeof *g);
 }
 
-static qat_tensor *tensor_new(qat_graph *g) { return qat_arena_alloc(&g->arena, sizeof(qat_tensor)); }
+static qat_tensor *tensor_new(qat_graph *g) { return graph_alloc(g, sizeof(qat_tensor)); }
 
 static int track_batched(qat_graph *g, qat_tensor *t) {
   if (g->n_batched == g->cap_batched) {
@@ -133,10 +158,10 @@ static int alloc_activation(qat_graph *g, qat_tensor *t, int needs_grad) {
     return qat_fail(QAT_ERR_UNSUPPORTED, "an activation of %zu bytes at batch %d, over the limit of %zu bytes "
                     "(fewer filters or units, or a smaller batch)", bytes, g->max_batch,
                     qat_graph_max_activation_bytes);
-  t->data = qat_arena_alloc(&g->arena, bytes);
+  t->data = graph_alloc(g, bytes);
   if (!t->data) return QAT_ERR_NOMEM;
   if (needs_grad) {
-    t->grad = qat_arena_alloc(&g->arena, bytes);
+    t->grad = graph_alloc(g, bytes);
     if (!t->grad) return QAT_ERR_NOMEM;
   }
   t->requires_grad = needs_grad;
@@ -203,13 +228,13 @@ int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inpu
     if ((rc = alloc_activation(g, o, needs_grad))) return rc;
   } else {
     size_t bytes = (size_t)qat_tensor_size(o) * sizeof(float);
-    o->data = qat_arena_alloc(&g->arena, bytes);
-    o->grad = needs_grad ? qat_arena_alloc(&g->arena, bytes) : NULL;
+    o->data = graph_alloc(g, bytes);
+    o->grad = needs_grad ? graph_alloc(g, bytes) : NULL;
     o->requires_grad = needs_grad;
     if (!o->data || (needs_grad && !o->grad)) return QAT_ERR_NOMEM;
   }
   if (scratch) {
-    n->scratch = qat_arena_alloc(&g->arena, scratch);
+    n->scratch = graph_alloc(g, scratch);
     if (!n->scratch) return QAT_ERR_NOMEM;
     n->scratch_bytes = scratch;
   }

@@ -733,7 +733,11 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     b.pending = QAT_ACTIVATION_LINEAR;
     b.fn = QAT_ACTIVATION_LINEAR;
     b.bias_input = NULL;
-    rc = qat_layer_desc_of(l->type)->build(&b, li, in, &m->layer_out[li]);
+    const int in_rank = qat_layer_keras_rank(spec, in_src);
+    if ((qat_layer_desc_of(l->type)->roles & QAT_LAYER_ONE_D) && in_rank != 2)
+      rc = qat_fail(QAT_ERR_USAGE, "a 1-D layer takes a [steps, channels] input, got one of rank %d", in_rank);
+    else
+      rc = qat_layer_desc_of(l->type)->build(&b, li, in, &m->layer_out[li]);
     if (!rc && b.quant) {
       if (b.fq_after[li]) {
         qat_fq *fq = NULL;

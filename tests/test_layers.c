@@ -198,6 +198,42 @@ static void test_shape_errors_name_the_layer(void **state) {
   assert_int_equal(qat_model_create(&m, &s, 2, 1), QAT_ERR_USAGE);
   assert_non_null(strstr(qat_error_message(), "sparse_categorical_crossentropy needs an output [batch, ..., classes] "
                                               "with 2 or more classes, got 1 values"));
+
+  /* a 1-D layer on an image: Keras refuses it (Conv1D takes ndim 3 with the batch); here it
+   * would have run as a [1, k] 2-D convolution over the rows */
+  l[0] = conv("c1", 4, QAT_ACTIVATION_LINEAR);
+  l[0].type = QAT_LAYER_CONV1D;
+  l[0].kernel_size[0] = 1;
+  l[0].line = 4;
+  l[0].column = 7;
+  assert_int_equal(qat_model_create(&m, &s, 2, 1), QAT_ERR_USAGE);
+  assert_non_null(strstr(qat_error_message(), "bad.yaml:4:7: layer 'c1' (Conv1D): a 1-D layer takes a [steps, channels] "
+                                              "input, got one of rank 3"));
+  /* ... and on a sequence it builds */
+  qat_model_spec seq = {.input_shape = {1, 5, 1}, .input_rank = 2, .n_layers = 1, .layers = l, .source = "bad.yaml"};
+  if (qat_model_create(&m, &seq, 2, 1)) fail_msg("%s", qat_error_message());
+  qat_model_free(m);
+}
+
+/* A network whose activations, gradients and workspaces together pass the graph's limit (by
+ * default the machine's memory) is refused while it is built, naming the batch, before a step
+ * can be killed by the kernel; under the limit the same network builds. */
+static void test_graph_memory_limit_refuses_the_network(void **state) {
+  (void)state;
+  qat_layer_spec l[16];
+  qat_model_spec s = mnist_cnn(l);
+  qat_model *m;
+  /* at batch 64: conv2d's [64,26,26,32] output and gradient alone are 11 MiB */
+  qat_graph_max_bytes = (size_t)8 << 20;
+  assert_int_equal(qat_model_create(&m, &s, 64, 1), QAT_ERR_NOMEM);
+  assert_null(m);
+  const char *msg = qat_error_message();
+  assert_non_null(strstr(msg, "mnist.yaml"));
+  assert_non_null(strstr(msg, "for activations, gradients and workspaces at batch 64, more than the limit of 8 MiB"));
+  qat_graph_max_bytes = (size_t)64 << 20;
+  if (qat_model_create(&m, &s, 64, 1)) fail_msg("%s", qat_error_message());
+  qat_model_free(m);
+  qat_graph_max_bytes = 0;
 }
 
 /* Concatenate and UpSampling2D: hand-computed forwards, errors that name the layer, and the
@@ -412,6 +448,7 @@ int main(void) {
       cmocka_unit_test(test_seed_cnn_parameter_counts),
       cmocka_unit_test(test_residual_dag_with_batch_norm),
       cmocka_unit_test(test_shape_errors_name_the_layer),
+      cmocka_unit_test(test_graph_memory_limit_refuses_the_network),
       cmocka_unit_test(test_concatenate_and_upsampling),
       cmocka_unit_test(test_glorot_initialization),
       cmocka_unit_test(test_training_learns_deterministically_without_allocating),

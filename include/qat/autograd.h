@@ -201,6 +201,10 @@ typedef struct qat_graph {
   int n_batched, cap_batched;
 } qat_graph;
 
+/* Limits checked while a graph is built: one activation at the maximum batch (default 4 GiB),
+ * and all of a graph's memory together (default 0: the machine's physical memory). */
+extern size_t qat_graph_max_activation_bytes;
+extern size_t qat_graph_max_bytes;
 int qat_graph_init(qat_graph *g, int max_batch);
 void qat_graph_free(qat_graph *g);
 /* A tensor whose memory the caller owns (parameters, state). It requires a gradient when grad
