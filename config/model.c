@@ -275,13 +275,8 @@ static int max_value(const cfg_ctx *c, const cfg_node *n, const char *path, floa
     *out = 0;
     return 0;
   }
-  if ((rc = qat_cfg_float(c, n, path, -INFINITY, 0, INFINITY, 0, &v))) return rc;
-  if (v != 6.0f)
-    return qat_cfg_error(
-        c, n, path,
-        "max_value %s is not supported: only ReLU6 maps onto a TFLite fused activation "
-        "(expected 6 or no max_value)",
-        qat_cfg_quote(n->str, n->len).s);
+  /* 0 would be "none" here, and a ReLU capped at 0 outputs only zeros */
+  if ((rc = qat_cfg_float(c, n, path, 0, 1, INFINITY, 1, &v))) return rc;
   *out = v;
   return 0;
 }

@@ -103,7 +103,10 @@ static int lower_layer(qat_lowering *L, int li) {
     return QAT_OK;
   }
   const qat_layer_desc *d = qat_layer_desc_of(l->type);
-  if (d->lower) return d->lower(L, li);
+  if (d->lower) {
+    int rc = d->lower(L, li);
+    return rc || !L->mode ? rc : lower_relu_cap(L, li);
+  }
   return lower_fail(L, li, QAT_ERR_UNSUPPORTED, "no %s TFLite lowering for this layer type",
                     L->mode ? L->mode->name : "float32");
 }

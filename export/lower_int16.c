@@ -28,9 +28,11 @@ int qat_export_int16x8_act_params(const qat_fq *fq, float *scale, int64_t *zp) {
     qat_quant_nudged_range(fq->scale[0], fq->zero_point[0], fq->qmin, fq->qmax, &lo, &hi);
   }
   /* A fused ReLU/ReLU6 clamps before the quantizer sees the values; its range never extends
-   * below 0 (ReLU6: above 6) in the int8 model either. */
-  if (fq->act == QAT_ACTIVATION_RELU || fq->act == QAT_ACTIVATION_RELU6) lo = lo > 0.0f ? lo : 0.0f;
+   * below 0 (ReLU6: above 6, a capped ReLU above its max_value) in the int8 model either. */
+  if (fq->act == QAT_ACTIVATION_RELU || fq->act == QAT_ACTIVATION_RELU6 || fq->act == QAT_ACTIVATION_RELU_MAX)
+    lo = lo > 0.0f ? lo : 0.0f;
   if (fq->act == QAT_ACTIVATION_RELU6 && hi > 6.0f) hi = 6.0f;
+  if (fq->act == QAT_ACTIVATION_RELU_MAX && hi > fq->alpha) hi = fq->alpha;
   float s;
   int rc = qat_quant_params_symmetric(lo, hi, QAT_INT16_MAX, &s);
   if (rc) return qat_fail_prefix(rc, "quantizer '%s' (range [%g, %g]): ", fq->name, (double)lo, (double)hi);
@@ -60,15 +62,17 @@ int qat_export_int16x8(const qat_model *m, qat_export_io io, qat_tflite_model *o
 #define tname lower_tensor_name
 #define op_fail(t, k, rule, ...) lower_validate_fail(t, k, "int16x8", rule, __VA_ARGS__)
 
-/* An int16 activation: per tensor, scale finite > 0, zero point 0. */
-static int act16(const qat_tflite_tensor *x) {
-  return x->type == QAT_TFLITE_INT16 && !x->data && x->quant.n == 1 && x->quant.zero_point[0] == 0 &&
+/* int16 per tensor, scale finite > 0, zero point 0; an activation (act16) holds no data. */
+static int sym16(const qat_tflite_tensor *x) {
+  return x->type == QAT_TFLITE_INT16 && x->quant.n == 1 && x->quant.zero_point[0] == 0 &&
          isfinite(x->quant.scale[0]) && x->quant.scale[0] > 0.0f;
 }
+static int act16(const qat_tflite_tensor *x) { return !x->data && sym16(x); }
 
 static int check_act(const qat_tflite_model *t, int k, int tensor, const char *what) {
   const qat_tflite_tensor *x = &t->tensors[tensor];
-  if (act16(x)) return QAT_OK;
+  /* a constant operand of MINIMUM (a ReLU's max_value) on the activations' grid */
+  if (t->ops[k].op == QAT_TFLITE_OP_MINIMUM && x->data ? sym16(x) : act16(x)) return QAT_OK;
   return op_fail(t, k, "int16 symmetric activations",
                  "%s '%s' is %s with %d scale(s) and zero point %lld; 16x8 needs INT16, one scale, zero point 0",
                  what, tname(t, tensor), qat_tflite_type_name(x->type), x->quant.n,

@@ -39,17 +39,23 @@ static void split(const qat_node *nd, int64_t *outer, int64_t *channels, int64_t
   qat_quant_axis_split(shape, x->rank, FQ(nd)->axis, outer, channels, inner);
 }
 
-/* The activation fused into the quantizer: ReLU, ReLU6, or a hard_sigmoid after a conv /
- * depthwise / dense (x / 6 + 1/2 clamped to [0, 1], as the float op computes it). */
-static inline float activate(qat_activation act, float v) {
+/* The activation fused into the quantizer: ReLU, ReLU6, a ReLU capped at max_value (fq->alpha),
+ * or a hard_sigmoid after a conv / depthwise / dense (x / 6 + 1/2 clamped to [0, 1], as the float
+ * op computes it); top is act_upper()'s. */
+static inline float activate(qat_activation act, float top, float v) {
   if (act == QAT_ACTIVATION_LINEAR) return v;
   if (act == QAT_ACTIVATION_HARD_SIGMOID) v = v / 6.0f + 0.5f;
   v = v > 0.0f ? v : 0.0f;
-  return act == QAT_ACTIVATION_RELU6 && v > 6.0f ? 6.0f : act == QAT_ACTIVATION_HARD_SIGMOID && v > 1.0f ? 1.0f : v;
+  return v < top ? v : top;
 }
 
-static float act_upper(qat_activation act) {
-  return act == QAT_ACTIVATION_RELU6 ? 6.0f : act == QAT_ACTIVATION_HARD_SIGMOID ? 1.0f : INFINITY;
+static float act_upper(const qat_fq *fq) {
+  switch (fq->act) {
+  case QAT_ACTIVATION_RELU6: return 6.0f;
+  case QAT_ACTIVATION_RELU_MAX: return fq->alpha;
+  case QAT_ACTIVATION_HARD_SIGMOID: return 1.0f;
+  default: return INFINITY;
+  }
 }
 
 /* Element-wise passes are split into fixed chunks across the threads. Every result here is
@@ -78,7 +84,7 @@ static void update_learned(qat_node *nd, const qat_exec *ex) {
     if (s[c] == 0.0f) {
       double sum = 0;
       for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) sum += fabsf(activate(fq->act, x->data[(o * channels + c) * inner + i]));
+        for (int64_t i = 0; i < inner; i++) sum += fabsf(activate(fq->act, act_upper(fq), x->data[(o * channels + c) * inner + i]));
       double count[2] = {sum, (double)(outer * inner)};
       /* data-parallel: an activation's first batch is the global one */
       if (ex->coll && x->batched) ex->coll->sum(ex->coll->ctx, count, 2);
@@ -215,7 +221,7 @@ static int fq_add_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
   const int left_shift = fq->wide ? 15 : 20; /* add.cc: int16 (16x8), int8 */
   if (qat_add_multipliers(s1, s2, s_out, left_shift, mult, shift) ||
       qat_activation_bounds(s_out, zp, fq->qmin, fq->qmax, fq->act == QAT_ACTIVATION_LINEAR ? -INFINITY : 0.0f,
-                            act_upper(fq->act), &act_min, &act_max))
+                            act_upper(fq), &act_min, &act_max))
     return 0;
   const float *pa = ta->data, *pb = tb->data;
   const int rows = v.out[0] * v.out[1] * v.out[2];
@@ -278,7 +284,7 @@ static int fq_requantized(qat_node *nd, const qat_tensor *x, float *y, const qat
   const int32_t zp = fq->zero_point[0];
   int32_t act_min, act_max;
   if (qat_activation_bounds(s_out, zp, fq->qmin, fq->qmax, fq->act == QAT_ACTIVATION_LINEAR ? -INFINITY : 0.0f,
-                            act_upper(fq->act), &act_min, &act_max))
+                            act_upper(fq), &act_min, &act_max))
     return 0;
   if (hard) act_min = fq->qmin, act_max = fq->qmax; /* the op fuses no activation: the saturation clamps */
   if (fq->requant == QAT_REQUANT_FIXED_POINT) {
@@ -333,7 +339,7 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
   int activated = act == QAT_ACTIVATION_LINEAR;
   const int store = fq->requant == QAT_REQUANT_NONE;
   if (act != QAT_ACTIVATION_LINEAR || observe) {
-    float lo = 0.0f, hi = 0.0f, top = act_upper(act);
+    float lo = 0.0f, hi = 0.0f, top = act_upper(fq);
 #pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (chunks > 1)
     for (int64_t k = 0; k < chunks; k++) {
       int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
@@ -342,7 +348,7 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
       float clo = 0.0f, chi = 0.0f;
       if (act == QAT_ACTIVATION_HARD_SIGMOID) {
         for (int64_t i = 0; i < len; i++) {
-          const float v = activate(act, in[i]);
+          const float v = activate(act, top, in[i]);
           if (store) out[i] = v;
           chi = v > chi ? v : chi;
         }
@@ -388,7 +394,7 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
   if (fq->valid && fq->requant != QAT_REQUANT_NONE && fq_requantized(nd, x, y, ex)) return;
   if (!activated) { /* the store the first pass left out */
 #pragma omp parallel for schedule(static) if (chunks > 1)
-    for (int64_t i = 0; i < n; i++) y[i] = activate(act, x->data[i]);
+    for (int64_t i = 0; i < n; i++) y[i] = activate(act, act_upper(fq), x->data[i]);
     src = y;
   }
   if (!fq->valid) {
@@ -530,13 +536,14 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
   if (channels == 1) {
     int64_t chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
     qat_activation act = fq->act;
+    const float top = act_upper(fq);
 #pragma omp parallel for schedule(static) if (chunks > 1)
     for (int64_t k = 0; k < chunks; k++) {
       int64_t a = k * FQ_CHUNK, len = n - a < FQ_CHUNK ? n - a : FQ_CHUNK;
       const float *src = x->data + a;
       if (act != QAT_ACTIVATION_LINEAR) { /* activation, then quantize in place while in cache */
         float *restrict dst = y->data + a;
-        for (int64_t i = 0; i < len; i++) dst[i] = activate(act, src[i]);
+        for (int64_t i = 0; i < len; i++) dst[i] = activate(act, top, src[i]);
         src = dst;
       }
       if (quantize)
@@ -594,14 +601,14 @@ static void fq_backward(qat_node *nd, const qat_exec *ex) {
     float *restrict dx = x->grad;
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; i++)
-      dx[i] += (xv[i] > -3.0f && xv[i] < 3.0f && activate(QAT_ACTIVATION_HARD_SIGMOID, xv[i]) <= top)
+      dx[i] += (xv[i] > -3.0f && xv[i] < 3.0f && activate(QAT_ACTIVATION_HARD_SIGMOID, 1.0f, xv[i]) <= top)
                    ? dy[i] * (1.0f / 6.0f) : 0.0f;
     return;
   }
   if (fq->act != QAT_ACTIVATION_LINEAR) {
-    /* relu'(x) times the straight-through mask of the clipped value: 0 < x < 6 (ReLU6) and
-     * x <= the nudged maximum */
-    float hi = act_upper(fq->act), top = quantize ? fq->nudged_max[0] : INFINITY;
+    /* relu'(x) times the straight-through mask of the clipped value: 0 < x < 6 (ReLU6; the
+     * max_value of a capped ReLU) and x <= the nudged maximum */
+    float hi = act_upper(fq), top = quantize ? fq->nudged_max[0] : INFINITY;
     const float *restrict xv = x->data;
     float *restrict dx = x->grad;
 #pragma omp parallel for schedule(static) if (n > 65536)

@@ -103,7 +103,8 @@ int lower_own_tensor(qat_lowering *L, int li, int *index) {
 }
 
 qat_tflite_activation lower_fused_of(const qat_fq *fq) {
-  if (fq->act == QAT_ACTIVATION_RELU) return QAT_TFLITE_ACT_RELU;
+  /* RELU_MAX: the range (or a MINIMUM after the op, lower_relu_cap) caps it */
+  if (fq->act == QAT_ACTIVATION_RELU || fq->act == QAT_ACTIVATION_RELU_MAX) return QAT_TFLITE_ACT_RELU;
   /* TFLite refuses a RELU6 whose 6 / scale leaves the int32 range (kernel_util.cc's
    * no_integer_overflow_from_quantization: a tiny range, as random weights give); its clamp at
    * 6 then lies far beyond the int8 range, so RELU clamps the same values */
@@ -119,7 +120,9 @@ qat_tflite_activation lower_fused_act(const qat_lowering *L, int end, const qat_
   const qat_layer_spec *l = lower_layer_spec(L, end);
   qat_activation a = qat_layer_fusable_activation(l);
   if (a == QAT_ACTIVATION_LINEAR) a = l->activation;
-  return a == QAT_ACTIVATION_RELU ? QAT_TFLITE_ACT_RELU : a == QAT_ACTIVATION_RELU6 ? QAT_TFLITE_ACT_RELU6 : QAT_TFLITE_ACT_NONE;
+  return a == QAT_ACTIVATION_RELU || a == QAT_ACTIVATION_RELU_MAX ? QAT_TFLITE_ACT_RELU
+         : a == QAT_ACTIVATION_RELU6                            ? QAT_TFLITE_ACT_RELU6
+                                                                : QAT_TFLITE_ACT_NONE;
 }
 
 int lower_chain_end(const qat_lowering *L, int head) {

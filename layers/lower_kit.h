@@ -91,6 +91,9 @@ int lower_chain_end(const qat_lowering *L, int head);
 int lower_sole_consumer(const qat_lowering *L, int r);
 /* The TFLite fused activation of a standalone ReLU/ReLU6 layer, or -1 if it is not one. */
 int lower_relu_kind(const qat_layer_spec *l);
+/* Integer modes, after the op that layer `head` starts: a MINIMUM with a fused ReLU's max_value
+ * where the output grid reaches past it (layers/relu.c). */
+int lower_relu_cap(qat_lowering *L, int head);
 /* SOFTMAX (beta 1) on tensor `in`, the output named after layer li (integer modes: the spec's
  * fixed output range). */
 int lower_softmax(qat_lowering *L, int li, int in, int *out);

@@ -183,6 +183,7 @@ static int activation_fq(builder *b, int layer, const char *name, int non_negati
   int rc = new_fq(b, QAT_FQ_ACTIVATION, name, 1, -1, fq);
   if (rc) return rc;
   (*fq)->act = act;
+  if (act == QAT_ACTIVATION_RELU_MAX) (*fq)->alpha = b->m->spec.layers[layer].max_value;
   if (b->m->spec.quantize.activations_lsq) {
     (*fq)->learned = 1;
     (*fq)->zero_point[0] = non_negative ? QAT_INT8_MIN : 0;
@@ -396,6 +397,14 @@ static int build_function(builder *b, qat_activation act, const qat_op_attrs *a,
   return qat_graph_add(&m->graph, QAT_OP_MUL, 2, ins, NULL, out);
 }
 
+/* Layer li writes its int8 op's output straight to a shared range (a Concatenate's) and the
+ * op's requantization has a rounding node that reproduces it (see qat_model_create). */
+static int rounds_on_shared_range(const builder *b, int li) {
+  const qat_model *m = b->m;
+  return !b->fq_after[li] && m->shared_range[li] >= 0 && !m->spec.quantize.activations_lsq &&
+         b->fn == QAT_ACTIVATION_LINEAR && qat_layer_desc_of(m->spec.layers[m->fused_into[li]].type)->link_requant;
+}
+
 /* The output quantizer of a layer that ended in a function activation. */
 static void link_function(qat_model *m, const builder *b, int li, qat_fq *fq) {
   if (m->spec.quantize.activations_lsq) return;
@@ -410,7 +419,7 @@ static void link_function(qat_model *m, const builder *b, int li, qat_fq *fq) {
     fq->requant = QAT_REQUANT_MUL;
     break;
   case QAT_ACTIVATION_LEAKY_RELU:
-    fq->alpha = qat_activation_alpha(b->fn, m->spec.layers[li].alpha);
+    fq->alpha = qat_layer_activation_alpha(&m->spec.layers[li], b->fn);
     fq->requant = QAT_REQUANT_LEAKY_RELU;
     break;
   case QAT_ACTIVATION_HARD_SILU: fq->requant = QAT_REQUANT_HARD_SWISH; break;
@@ -424,7 +433,7 @@ int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tens
   int is_out = qat_spec_is_output(&m->spec, b->layer);
   /* The output fake quant applies what the int8 op computes itself, one pass, not two: a ReLU
    * as its clamp, a hard_sigmoid after a conv / depthwise / dense as its requantization */
-  const int in_op = act == QAT_ACTIVATION_RELU || act == QAT_ACTIVATION_RELU6 ||
+  const int in_op = act == QAT_ACTIVATION_RELU || act == QAT_ACTIVATION_RELU6 || act == QAT_ACTIVATION_RELU_MAX ||
                     (act == QAT_ACTIVATION_HARD_SIGMOID && !m->spec.quantize.activations_lsq &&
                      (m->fused_into[b->layer] != b->layer || takes_hard_sigmoid(&m->spec.layers[b->layer])));
   if (b->quant && b->fq_after[b->layer] && in_op) {
@@ -435,6 +444,13 @@ int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tens
   switch (act) {
   case QAT_ACTIVATION_RELU: return qat_graph_add(&m->graph, QAT_OP_RELU, 1, &x, NULL, out);
   case QAT_ACTIVATION_RELU6: return qat_graph_add(&m->graph, QAT_OP_RELU6, 1, &x, NULL, out);
+  case QAT_ACTIVATION_RELU_MAX: {
+    /* a shared range's rounding node caps it on the integers, as the int8 op's RELU and the
+     * MINIMUM after it do (the rounding of a capped float could land one step lower) */
+    if (b->quant && rounds_on_shared_range(b, b->layer)) return qat_graph_add(&m->graph, QAT_OP_RELU, 1, &x, NULL, out);
+    qat_op_attrs a = {.act = act, .alpha = m->spec.layers[b->layer].max_value};
+    return qat_graph_add(&m->graph, QAT_OP_ACTIVATION, 1, &x, &a, out);
+  }
   case QAT_ACTIVATION_SOFTMAX:
     if (!is_out)
       return qat_fail(QAT_ERR_USAGE, "softmax is only supported as the activation of a model output");
@@ -444,7 +460,7 @@ int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tens
     return QAT_OK;
   case QAT_ACTIVATION_LINEAR: *out = x; return QAT_OK;
   default: {
-    qat_op_attrs a = {.act = act, .alpha = qat_activation_alpha(act, m->spec.layers[b->layer].alpha)};
+    qat_op_attrs a = {.act = act, .alpha = qat_layer_activation_alpha(&m->spec.layers[b->layer], act)};
     if (!b->quant) return qat_graph_add(&m->graph, QAT_OP_ACTIVATION, 1, &x, &a, out);
     return build_function(b, act, &a, x, out);
   }
@@ -752,8 +768,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
           while (owner >= 0 && m->shared_range[owner] >= 0) owner = m->shared_range[owner];
           if (owner == li) m->layer_fq[s] = fq;
         }
-      } else if (m->shared_range[li] >= 0 && !spec->quantize.activations_lsq && b.fn == QAT_ACTIVATION_LINEAR &&
-                 qat_layer_desc_of(spec->layers[m->fused_into[li]].type)->link_requant) {
+      } else if (rounds_on_shared_range(&b, li)) {
         /* written straight to a shared range (a Concatenate's): the int8 op requantizes its
          * accumulator to that range itself, so a rounding node reproduces its rounding with the
          * range's parameters (params_of: the slot the owner's quantizer fills when it is made) */
@@ -762,6 +777,10 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         snprintf(name, sizeof name, "%s/requant", l->name);
         rc = new_fq(&b, QAT_FQ_SHARED, name, 1, -1, &fq);
         if (!rc) fq->params_of = &m->layer_fq[li];
+        if (!rc && qat_layer_fusable_activation(l) == QAT_ACTIVATION_RELU_MAX) {
+          fq->act = QAT_ACTIVATION_RELU_MAX;
+          fq->alpha = l->max_value;
+        }
         if (!rc) rc = link_requant(m, m->fused_into[li], fq);
         if (!rc && fq->requant != QAT_REQUANT_NONE) rc = fake_quant(&b, li, NULL, m->layer_out[li], fq, &m->layer_out[li]);
       } else if (keeps_input_range(l)) {

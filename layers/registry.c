@@ -97,19 +97,23 @@ qat_activation qat_layer_fusable_activation(const qat_layer_spec *l) {
   const qat_layer_desc *d = qat_layer_desc_of(l->type);
   if (!d || !d->applies) return QAT_ACTIVATION_LINEAR;
   qat_activation a = d->applies(l);
-  return a == QAT_ACTIVATION_RELU || a == QAT_ACTIVATION_RELU6 ? a : QAT_ACTIVATION_LINEAR;
+  return a == QAT_ACTIVATION_RELU || a == QAT_ACTIVATION_RELU6 || a == QAT_ACTIVATION_RELU_MAX ? a : QAT_ACTIVATION_LINEAR;
 }
 
 /* Keras 3's names in enum order, then the older spellings Keras still reads. */
 static const char *const activation_names[] = {"linear",       "relu",      "relu6",      "softmax",
                                                "sigmoid",      "tanh",      "silu",       "hard_sigmoid",
                                                "hard_silu",    "leaky_relu", "elu",       "swish",
-                                               "hard_swish"};
-_Static_assert(sizeof activation_names / sizeof activation_names[0] == QAT_ACTIVATION_COUNT + 2,
-               "one name per activation, then the two aliases");
+                                               "hard_swish", "relu (max_value)"};
+_Static_assert(sizeof activation_names / sizeof activation_names[0] == QAT_ACTIVATION_RELU_MAX + 1,
+               "one name per activation, then the two aliases, then the capped ReLU (named by no config)");
 
 const char *qat_activation_name(qat_activation a) {
-  return (unsigned)a < QAT_ACTIVATION_COUNT ? activation_names[a] : "linear";
+  return (unsigned)a < QAT_ACTIVATION_COUNT || a == QAT_ACTIVATION_RELU_MAX ? activation_names[a] : "linear";
+}
+
+float qat_layer_activation_alpha(const qat_layer_spec *l, qat_activation a) {
+  return a == QAT_ACTIVATION_RELU_MAX ? l->max_value : qat_activation_alpha(a, l->alpha);
 }
 
 float qat_activation_alpha(qat_activation a, float alpha) {

@@ -1,14 +1,71 @@
 /* ReLU (max_value 6: ReLU6): fused into the Conv2D, DepthwiseConv2D, Dense or Add before it
  * (the int8 op's clamp, applied by that op's output fake quant); standalone only in float32
  * (RELU / RELU6). With negative_slope (and no max_value) it is a leaky ReLU: LEAKY_RELU in every
- * mode, as LeakyReLU. */
+ * mode, as LeakyReLU. Another max_value m caps it (RELU_MAX): float32 writes RELU then MINIMUM
+ * with m, as the converter lowers Keras's clip; an integer op fuses RELU, and its output range,
+ * observed after the cap, ends at m, so the saturation caps it; only where the grid reaches past
+ * m (learned scales, a Concatenate's shared range) a MINIMUM with m's integer follows, which
+ * equals rounding the capped value since rounding is monotone. */
 #include "layers/build.h"
 #include "layers/lower_kit.h"
 #include "qat/error.h"
+#include "qat/quant.h"
 
 static qat_activation applies(const qat_layer_spec *l) {
   if (l->alpha != 0.0f) return QAT_ACTIVATION_LEAKY_RELU; /* negative_slope: LEAKY_RELU */
-  return l->max_value == 6.0f ? QAT_ACTIVATION_RELU6 : QAT_ACTIVATION_RELU;
+  if (l->type != QAT_LAYER_RELU || l->max_value == 0.0f) return QAT_ACTIVATION_RELU;
+  return l->max_value == 6.0f ? QAT_ACTIVATION_RELU6 : QAT_ACTIVATION_RELU_MAX;
+}
+
+/* float32: RELU into "<name>/relu", then MINIMUM with the scalar max_value. */
+static int lower_capped_float(qat_lowering *L, int li, int in, int out) {
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  int rank, dims[QAT_MAX_RANK], mid, cap, rc;
+  char name[QAT_NAME_MAX + 32];
+  lower_out_shape(L, li, &rank, dims);
+  snprintf(name, sizeof name, "%s/relu", l->name);
+  if ((rc = lower_act_tensor(L, name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, &mid))) return rc;
+  snprintf(name, sizeof name, "%s/max_value", l->name);
+  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_FLOAT32, 0, NULL, &l->max_value, sizeof l->max_value, &cap)))
+    return rc;
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_RELU);
+  if ((rc = lower_simple(L, li, &op, 1, &in, mid))) return rc;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_MINIMUM);
+  return lower_simple(L, li, &op, 2, (int[]){mid, cap}, out);
+}
+
+int lower_relu_cap(qat_lowering *L, int head) {
+  const int end = lower_chain_end(L, head);
+  const qat_layer_spec *l = lower_layer_spec(L, end);
+  if (end == head || applies(l) != QAT_ACTIVATION_RELU_MAX) return QAT_OK;
+  const int t = L->tensor[end];
+  float s;
+  int64_t zp;
+  lower_params_of(L, t, &s, &zp);
+  const int wide = L->mode->act == QAT_TFLITE_INT16, qmax = wide ? 32767 : 127;
+  int32_t lo, qm; /* the fake quant's clamp (op_fake_quant.c), so the two round m alike */
+  if (qat_activation_bounds(s, (int32_t)zp, wide ? -32768 : -128, qmax, 0.0f, l->max_value, &lo, &qm))
+    return lower_fail(L, end, QAT_ERR_UNSUPPORTED, "its max_value on the output grid: %s", qat_error_message());
+  if (qm >= qmax) return QAT_OK; /* the saturation caps it */
+  int rank, dims[QAT_MAX_RANK], cap, out, rc;
+  char name[QAT_NAME_MAX + 32];
+  snprintf(name, sizeof name, "%s/max_value", l->name);
+  const int16_t v16 = (int16_t)qm;
+  const int8_t v8 = (int8_t)qm;
+  if ((rc = qat_tflite_add_tensor(L->t, name, L->mode->act, 0, NULL, wide ? (const void *)&v16 : (const void *)&v8,
+                                  wide ? sizeof v16 : sizeof v8, &cap)) ||
+      (rc = qat_tflite_set_quant(L->t, cap, 1, &s, &zp, 0)))
+    return rc;
+  lower_out_shape(L, end, &rank, dims);
+  snprintf(name, sizeof name, "%s/capped", l->name);
+  if ((rc = lower_act_tensor(L, name, L->mode->act, rank, dims, s, zp, &out))) return rc;
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_MINIMUM);
+  if ((rc = lower_simple(L, end, &op, 2, (int[]){t, cap}, out))) return rc;
+  for (int j = head; j <= end; j++)
+    if (j == head || L->m->fused_into[j] == head) L->tensor[j] = out;
+  return QAT_OK;
 }
 
 static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
@@ -24,11 +81,12 @@ int qat_relu_lower(qat_lowering *L, int li) {
   }
   if (L->mode)
     return lower_fail(L, li, QAT_ERR_UNSUPPORTED,
-                      "%s export fuses ReLU/ReLU6 into the Conv2D, DepthwiseConv2D, Dense or Add directly before "
+                      "%s export fuses ReLU/ReLU6 (any max_value) into the Conv2D, DepthwiseConv2D, Dense or Add directly before "
                       "it; this one has no such producer (or that producer's output has other readers)",
                       L->mode->name);
   int in = lower_input(L, li, 0), out, rc = lower_own_tensor(L, li, &out);
   if (rc) return rc;
+  if (applies(l) == QAT_ACTIVATION_RELU_MAX) return lower_capped_float(L, li, in, out);
   qat_tflite_operator op;
   qat_tflite_op_init(&op, lower_relu_kind(l) == QAT_TFLITE_ACT_RELU6 ? QAT_TFLITE_OP_RELU6 : QAT_TFLITE_OP_RELU);
   return lower_simple(L, li, &op, 1, &in, out);
@@ -39,11 +97,14 @@ static int keras(const qat_kcfg *k, qat_layer_spec *l) {
   int rc;
   if (k->ops->is_set(k, "negative_slope") && (rc = k->ops->number(k, "negative_slope", -1e30, 1e30, &slope))) return rc;
   if (k->ops->is_set(k, "threshold") && (rc = k->ops->number(k, "threshold", -1e30, 1e30, &thr))) return rc;
-  if (k->ops->is_set(k, "max_value") && (rc = k->ops->number(k, "max_value", -1e30, 1e30, &mv))) return rc;
-  if (thr != 0 || (mv != 0 && mv != 6) || (slope != 0 && mv != 0) || slope < 0)
+  if (k->ops->is_set(k, "max_value")) {
+    if ((rc = k->ops->number(k, "max_value", -1e30, 1e30, &mv))) return rc;
+    if (!(mv > 0)) return k->ops->fail(k, QAT_ERR_UNSUPPORTED, "max_value %g: a ReLU capped at or below 0 outputs only zeros", mv);
+  }
+  if (thr != 0 || (slope != 0 && mv != 0) || slope < 0)
     return k->ops->fail(k, QAT_ERR_UNSUPPORTED,
-                        "only ReLU, ReLU6 and a leaky ReLU (negative_slope > 0, no max_value) are supported (got "
-                        "negative_slope %g, threshold %g, max_value %g)",
+                        "only ReLU with a max_value and a leaky ReLU (negative_slope > 0, no max_value) are "
+                        "supported (got negative_slope %g, threshold %g, max_value %g)",
                         slope, thr, mv);
   l->max_value = mv;
   l->alpha = slope;
@@ -51,7 +112,10 @@ static int keras(const qat_kcfg *k, qat_layer_spec *l) {
 }
 
 static void yaml(qat_yaml_out *y, const qat_layer_spec *l) {
-  if (l->max_value != 0) y->ops->put(y, ", max_value: 6");
+  if (l->max_value != 0) {
+    y->ops->put(y, ", max_value: ");
+    y->ops->put_float(y, l->max_value);
+  }
   if (l->alpha != 0) {
     y->ops->put(y, ", negative_slope: ");
     y->ops->put_float(y, l->alpha);

@@ -218,10 +218,8 @@ static const bad_case bad_cases[] = {
          "    - Flatten\n    - Dense: {units: 10, activation: softmax}\n    - Dense: {units: 2}\n"),
      "cfg.yaml:5:38: model.layers[1].Dense.activation: softmax on layers[1] 'dense', which is not "
      "a model output"},
-    {"relu max_value 4", LAYERS("    - ReLU: {max_value: 4}\n"),
-     "cfg.yaml:4:25: model.layers[0].ReLU.max_value: max_value 4 is not supported: only ReLU6 maps "
-     "onto a TFLite "
-     "fused activation (expected 6 or no max_value)"},
+    {"relu max_value 0", LAYERS("    - ReLU: {max_value: 0}\n"),
+     "cfg.yaml:4:25: model.layers[0].ReLU.max_value: 0 is out of range (expected a number > 0)"},
     {"unknown activation", LAYERS("    - Flatten\n    - Dense: {units: 2, activation: mish}\n"),
      "activation: unknown value 'mish' (expected one of: linear, relu, relu6, softmax, sigmoid, tanh, silu, "
      "hard_sigmoid, hard_silu, leaky_relu, elu, swish, hard_swish)"},
@@ -700,7 +698,7 @@ static void test_add_and_other_layers(void **state) {
              "    - Add: {name: sum, inputs: [conv_a, conv_b]}\n"
              "    - BatchNormalization: {momentum: 0.9, epsilon: 0.001}\n"
              "    - ReLU: {max_value: 6}\n"
-             "    - ReLU: {max_value: null}\n"
+             "    - ReLU: {max_value: 2.5}\n"
              "    - Add: {inputs: [sum, re_lu_1, input]}\n"
              "    - GlobalAveragePooling2D\n"
              "    - Reshape: {target_shape: [2, -1]}\n"
@@ -728,7 +726,7 @@ static void test_add_and_other_layers(void **state) {
   assert_string_equal(L[4].name, "re_lu");
   assert_feq(L[4].max_value, 6);
   assert_string_equal(L[5].name, "re_lu_1");
-  assert_feq(L[5].max_value, 0);
+  assert_feq(L[5].max_value, 2.5f);
   assert_string_equal(L[6].name, "add");
   assert_int_equal(L[6].n_inputs, 3);
   assert_int_equal(L[6].inputs[0], 2);

@@ -198,6 +198,14 @@ static void test_fixture_prelu(void **state) {
   check_fixture(FIX "prelu_seq.keras", "prelu_seq");
 }
 
+/* ReLU with max_value 0.5, 0.3, 1 and 0.25: after convs, into a Concatenate, after an Add and a
+ * Dense (the cap is Keras's clip to [0, max_value]) */
+static void test_fixture_relu_cap(void **state) {
+  (void)state;
+  check_fixture(FIX "relu_cap.h5", "relu_cap");
+  check_fixture(FIX "relu_cap.keras", "relu_cap");
+}
+
 /* PReLU in YAML: shared_axes as an axis or a list (a mask of Keras axes), alpha shaped by them
  * (zeros, Keras's default), an axis beyond the input refused when the model is built. */
 static void test_prelu_config(void **state) {
@@ -291,6 +299,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_add_bcast),
       cmocka_unit_test(test_fixture_max_min),
       cmocka_unit_test(test_fixture_prelu),
+      cmocka_unit_test(test_fixture_relu_cap),
       cmocka_unit_test(test_prelu_config),
       cmocka_unit_test(test_unsupported_all_at_once),
   };

@@ -18,7 +18,9 @@ typedef enum qat_activation {
   QAT_ACTIVATION_HARD_SILU,    /* hard_swish: x * hard_sigmoid(x) */
   QAT_ACTIVATION_LEAKY_RELU,   /* x < 0: alpha x (the layer's alpha) */
   QAT_ACTIVATION_ELU,          /* x < 0: alpha (e^x - 1) */
-  QAT_ACTIVATION_COUNT
+  QAT_ACTIVATION_COUNT,        /* the activations a config or a Keras file names */
+  /* min(max(x, 0), alpha): a ReLU layer's max_value other than 6; no `activation:` names it */
+  QAT_ACTIVATION_RELU_MAX = QAT_ACTIVATION_COUNT + 2
 } qat_activation;
 
 #endif

@@ -91,7 +91,7 @@ typedef struct qat_fq {
    * pool's input tensor and window (kernel h, w, strides h, w, padding top, left). */
   const struct qat_fq *input2;
   int negate2;           /* ADD's rule for SUB: the second rescaled input subtracted */
-  float alpha;           /* LEAKY_RELU's slope */
+  float alpha;           /* LEAKY_RELU's slope; RELU_MAX's cap (act) */
   /* QAT_FQ_SHARED with a requantization (FIXED_POINT, REQUANTIZE): where the quantizer whose scale
    * and zero point it rounds to will be, the model's layer_fq slot of the layer whose range it is
    * (a Concatenate's, filled once that quantizer is made): the range is that layer's, the

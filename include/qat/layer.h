@@ -182,6 +182,8 @@ const char *qat_activation_name(qat_activation a);
 /* The alpha an activation applies: leaky_relu's slope (Keras's default 0.2), elu's scale
  * (1.0); `alpha` is the layer's, 0 for the default. */
 float qat_activation_alpha(qat_activation a, float alpha);
+/* The same for a layer's activation: a ReLU's max_value for RELU_MAX, else its alpha. */
+float qat_layer_activation_alpha(const qat_layer_spec *l, qat_activation a);
 /* The activation Keras calls `name` (also "swish", "hard_swish"); 0 if none. */
 int qat_activation_find(const char *name, qat_activation *out);
 /* Every accepted name (for the config's enum and messages): the canonical ones in enum order,
