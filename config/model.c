@@ -327,6 +327,7 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_MAX_VALUE: return max_value(c, v, path, &L->max_value);
   case ARG_KEEPDIMS: return qat_cfg_bool(c, v, path, &L->keepdims);
   case ARG_NEGATIVE_SLOPE: return qat_cfg_float(c, v, path, 0, 1, 1e6, 0, &L->alpha);
+  case ARG_THRESHOLD: return qat_cfg_float(c, v, path, 0, 0, INFINITY, 1, &L->threshold); /* Keras: >= 0 */
   case ARG_TARGET_SHAPE: return target_shape(c, v, path, L);
   case ARG_AXIS: return qat_cfg_int(c, v, path, -4, 3, &L->axis);
   case ARG_SIZE: return int_pair(c, v, path, L, L->size);

@@ -170,6 +170,20 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
       }
       if (!rc) rc = check_act(t, k, op->outputs[0], "output");
       break;
+    case QAT_TFLITE_OP_LESS: /* a threshold: LESS compares int16 as stored */
+      if ((rc = check_act(t, k, op->inputs[1], "input"))) break;
+      if (!sym16(in) || in->quant.scale[0] != t->tensors[op->inputs[1]].quant.scale[0] || out->type != QAT_TFLITE_BOOL)
+        rc = op_fail(t, k, "threshold grid", "the constant must share the input's scale, the output be BOOL");
+      break;
+    case QAT_TFLITE_OP_SELECT_V2: /* copies values */
+      for (int j = 1; j < 3 && !rc; j++) {
+        const qat_tflite_tensor *x = &t->tensors[op->inputs[j]];
+        if (!sym16(x) || x->quant.scale[0] != out->quant.scale[0])
+          rc = op_fail(t, k, "shared range", "input '%s' must be int16 with the output's scale", x->name);
+      }
+      if (!rc && in->type != QAT_TFLITE_BOOL) rc = op_fail(t, k, "BOOL condition", "the condition must be BOOL");
+      if (!rc) rc = check_act(t, k, op->outputs[0], "output");
+      break;
     case QAT_TFLITE_OP_MEAN:
       if ((rc = check_act(t, k, op->inputs[0], "input"))) break;
       rc = check_act(t, k, op->outputs[0], "output");

@@ -176,6 +176,15 @@ int qat_export_validate_int8(const qat_tflite_model *t) {
           in->quant.scale[0] != out->quant.scale[0])
         return op_fail(t, k, "edge requantization", "uint8 <-> int8 must keep the scale");
       break;
+    case QAT_TFLITE_OP_LESS: /* a threshold: the constant on the input's grid; a BOOL mask */
+      if (!same_params(in, &t->tensors[op->inputs[1]]) || out->type != QAT_TFLITE_BOOL)
+        return op_fail(t, k, "threshold grid", "the two inputs must share one scale and zero point, the output be BOOL");
+      break;
+    case QAT_TFLITE_OP_SELECT_V2: /* copies values: x, y and the output on one grid */
+      if (in->type != QAT_TFLITE_BOOL || !same_params(&t->tensors[op->inputs[1]], out) ||
+          !same_params(&t->tensors[op->inputs[2]], out))
+        return op_fail(t, k, "shared range", "a BOOL condition; x, y and output with the same scale and zero point");
+      break;
     default: return op_fail(t, k, "int8 ops", "not an op of the int8 export");
     }
   }

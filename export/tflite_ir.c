@@ -223,6 +223,7 @@ static void op_arity(qat_tflite_op op, int *min_in, int *max_in, int *optional_i
   case QAT_TFLITE_OP_MUL:
   case QAT_TFLITE_OP_MAXIMUM:
   case QAT_TFLITE_OP_MINIMUM:
+  case QAT_TFLITE_OP_LESS:
   case QAT_TFLITE_OP_PRELU: /* x, alpha */
   case QAT_TFLITE_OP_MEAN:
   case QAT_TFLITE_OP_REDUCE_MAX: *min_in = *max_in = 2; return; /* x, axes */
@@ -232,6 +233,7 @@ static void op_arity(qat_tflite_op op, int *min_in, int *max_in, int *optional_i
   case QAT_TFLITE_OP_RESIZE_BILINEAR:
   case QAT_TFLITE_OP_RESIZE_NEAREST_NEIGHBOR: *min_in = *max_in = 2; return; /* x, size */
   case QAT_TFLITE_OP_CONCATENATION: *min_in = 1, *max_in = QAT_TFLITE_MAX_OP_INPUTS; return;
+  case QAT_TFLITE_OP_SELECT_V2: *min_in = *max_in = 3; return; /* condition, x, y */
   default: *min_in = *max_in = 1; return;
   }
 }

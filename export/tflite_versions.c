@@ -163,6 +163,13 @@ int qat_tflite_op_version(const qat_tflite_model *m, const qat_tflite_operator *
     if (in0 == I16 && out0 == I16) return 4;
     if (in0 == I8) return 2;
     return 1;
+  case QAT_TFLITE_OP_LESS:
+    /* 3: int16 (compared as stored); 2: int8 (op_version.cc). */
+    if (in0 == I16) return 3;
+    if (in0 == I8) return 2;
+    return 1;
+  case QAT_TFLITE_OP_SELECT_V2: /* 2 is uint32, which qat does not write */
+    return 1;
   case QAT_TFLITE_OP_LEAKY_RELU:
     /* 2: int16 input. */
     return in0 == I16 ? 2 : 1;
@@ -259,6 +266,8 @@ static const struct runtime_entry {
     {QAT_TFLITE_OP_MAXIMUM, 3, "2.3.0"},          {QAT_TFLITE_OP_MAXIMUM, 4, "2.3.0"},
     {QAT_TFLITE_OP_MINIMUM, 1, "1.14.0"},         {QAT_TFLITE_OP_MINIMUM, 2, "1.14.0"},
     {QAT_TFLITE_OP_MINIMUM, 3, "2.3.0"},          {QAT_TFLITE_OP_MINIMUM, 4, "2.3.0"},
+    {QAT_TFLITE_OP_LESS, 1, "1.14.0"},            {QAT_TFLITE_OP_LESS, 2, "1.14.0"},
+    {QAT_TFLITE_OP_LESS, 3, "2.13.0"},            {QAT_TFLITE_OP_SELECT_V2, 1, "2.2.0"},
     {QAT_TFLITE_OP_STRIDED_SLICE, 1, "1.6.0"},    {QAT_TFLITE_OP_STRIDED_SLICE, 2, "1.14.0"},
     {QAT_TFLITE_OP_PRELU, 1, "1.8.0"},
 };

@@ -212,6 +212,14 @@ static qat_fb_off write_options(qat_fb_builder *b, const qat_tflite_operator *op
     *type = QAT_TFLITE_OPTIONS_MaximumMinimumOptions;
     qat_fb_start_table(b, QAT_TFLITE_MaximumMinimumOptions__COUNT);
     return qat_fb_end_table(b);
+  case QAT_TFLITE_OP_LESS: /* empty tables */
+    *type = QAT_TFLITE_OPTIONS_LessOptions;
+    qat_fb_start_table(b, QAT_TFLITE_LessOptions__COUNT);
+    return qat_fb_end_table(b);
+  case QAT_TFLITE_OP_SELECT_V2:
+    *type = QAT_TFLITE_OPTIONS_SelectV2Options;
+    qat_fb_start_table(b, QAT_TFLITE_SelectV2Options__COUNT);
+    return qat_fb_end_table(b);
   case QAT_TFLITE_OP_PAD: /* an empty table, as the converter writes it */
     *type = QAT_TFLITE_OPTIONS_PadOptions;
     qat_fb_start_table(b, QAT_TFLITE_PadOptions__COUNT);

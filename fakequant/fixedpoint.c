@@ -225,3 +225,25 @@ int qat_activation_bounds(float scale, int32_t zero_point, int qmin, int qmax, f
   *act_max = amax;
   return QAT_OK;
 }
+
+int qat_comparison_multiplier(float scale, int32_t *q, int *shift) {
+  int rc = qat_quantize_multiplier((double)scale, q, shift);
+  if (rc) return rc;
+  if (!(scale > 0.0f) || *shift > 0)
+    return qat_fail(QAT_ERR_UNSUPPORTED, "a quantized comparison needs a scale in (0, 1), got %g", (double)scale);
+  return QAT_OK;
+}
+
+int32_t qat_comparison_scaled(int32_t v, int32_t q, int shift) {
+  return qat_multiply_by_quantized_multiplier(v * 256, q, shift);
+}
+
+int qat_threshold_integer(float t, float s, int32_t zp, int qmin, int qmax, int32_t *q_t) {
+  const double f = floor((double)t / (double)s) + (double)zp;
+  if (f < (double)qmin) {
+    *q_t = qmin;
+    return 1;
+  }
+  *q_t = f > (double)qmax ? qmax : (int32_t)f;
+  return 0;
+}

@@ -52,7 +52,7 @@ int lower_act_tensor(qat_lowering *L, const char *name, qat_tflite_type type, in
                      int64_t zp, int *index) {
   int rc = qat_tflite_add_tensor(L->t, name, type, rank, dims, NULL, 0, index);
   if (rc) return rc;
-  if (type == QAT_TFLITE_FLOAT32) return QAT_OK;
+  if (type == QAT_TFLITE_FLOAT32 || type == QAT_TFLITE_BOOL) return QAT_OK;
   return qat_tflite_set_quant(L->t, *index, 1, &scale, &zp, 0);
 }
 

@@ -66,7 +66,7 @@ qat_tflite_padding lower_padding(const qat_layer_spec *l);
 /* The parameter "<layer name>/<suffix>" of layer li, or NULL. */
 const qat_param *lower_find_param(const qat_model *m, int li, const char *suffix);
 
-/* An activation tensor of the given type with per-tensor parameters (none for float32). */
+/* An activation tensor of the given type with per-tensor parameters (none for float32 and bool). */
 int lower_act_tensor(qat_lowering *L, const char *name, qat_tflite_type type, int rank, const int *dims, float scale,
                      int64_t zp, int *index);
 /* Layer li's output tensor named `name`, for an op whose output keeps the parameters of its

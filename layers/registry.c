@@ -104,15 +104,18 @@ qat_activation qat_layer_fusable_activation(const qat_layer_spec *l) {
 static const char *const activation_names[] = {"linear",       "relu",      "relu6",      "softmax",
                                                "sigmoid",      "tanh",      "silu",       "hard_sigmoid",
                                                "hard_silu",    "leaky_relu", "elu",       "swish",
-                                               "hard_swish", "relu (max_value)"};
-_Static_assert(sizeof activation_names / sizeof activation_names[0] == QAT_ACTIVATION_RELU_MAX + 1,
-               "one name per activation, then the two aliases, then the capped ReLU (named by no config)");
+                                               "hard_swish", "relu (max_value)", "relu (threshold)"};
+_Static_assert(sizeof activation_names / sizeof activation_names[0] == QAT_ACTIVATION_RELU_THRESHOLD + 1,
+               "one name per activation, then the two aliases, then the ReLU layer's own (named by no config)");
 
 const char *qat_activation_name(qat_activation a) {
-  return (unsigned)a < QAT_ACTIVATION_COUNT || a == QAT_ACTIVATION_RELU_MAX ? activation_names[a] : "linear";
+  return (unsigned)a < QAT_ACTIVATION_COUNT || a == QAT_ACTIVATION_RELU_MAX || a == QAT_ACTIVATION_RELU_THRESHOLD
+             ? activation_names[a]
+             : "linear";
 }
 
 float qat_layer_activation_alpha(const qat_layer_spec *l, qat_activation a) {
+  if (a == QAT_ACTIVATION_RELU_THRESHOLD) return l->threshold;
   return a == QAT_ACTIVATION_RELU_MAX ? l->max_value : qat_activation_alpha(a, l->alpha);
 }
 

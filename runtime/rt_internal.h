@@ -155,6 +155,7 @@ typedef struct rt_op {
   int64_t pads[QAT_RT_MAX_RANK][2]; /* SPACE_TO_BATCH_ND's paddings, BATCH_TO_SPACE_ND's crops too */
   int64_t block[2];                 /* SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND: block height, width */
   rt_bcast bc;
+  int64_t s3[QAT_RT_MAX_RANK]; /* SELECT_V2: y's broadcast strides (bc.s1, s2: the condition's, x's) */
   rt_reduce_geom red;
   int32_t *scratch; /* MEAN int8: n_out int32 sums */
   int8_t *qbuf;     /* hybrid ops: the input quantized per batch (owned) */

@@ -67,7 +67,7 @@ static void fill(const qat_op_example *ex, int i, float *x, int64_t n, qat_rng *
 
 /* The custom ops (QAT_OP_CUSTOM) that other modules register into the engine: each brings its
  * own examples and is checked like a built-in op. */
-static const qat_op_info *const custom_ops[] = {&qat_fake_quant_op};
+static const qat_op_info *const custom_ops[] = {&qat_fake_quant_op, &qat_threshold_op};
 #define N_CUSTOM ((int)(sizeof custom_ops / sizeof custom_ops[0]))
 
 /* Op k of the walk: the built-in ops, then the custom ones. */
@@ -335,6 +335,35 @@ static void test_shape_errors_are_reported(void **state) {
   qat_graph_free(&g);
 }
 
+/* A ReLU's threshold on a quantized tensor compares as TFLite's int8 LESS: scale 1/1024 makes
+ * each side (q - zp) * 256 * s = q / 4 rounded half away from zero, so t = 10 steps scales to 3
+ * and 11, 12, 13 (2.75, 3, 3.25 -> 3) are cut with 8..10; 14..16 (4) pass. Off the grid (fake
+ * quant off) every value above t passes. */
+static void test_threshold_compares_as_int8_less(void **state) {
+  (void)state;
+  float scale[1] = {1.0f / 1024.0f}, nmin[1], nmax[1];
+  int32_t zp[1] = {0};
+  qat_fq fq = {.role = QAT_FQ_ACTIVATION, .name = "x", .qmin = -128, .qmax = 127, .axis = -1, .channels = 1,
+               .scale = scale, .zero_point = zp, .nudged_min = nmin, .nudged_max = nmax, .fixed = 1, .valid = 1};
+  qat_graph g;
+  assert_int_equal(qat_graph_init(&g, 1), 0);
+  qat_tensor *x = qat_graph_input(&g, 1, (int[]){9}, 0), *y;
+  qat_op_attrs a = {.custom = &qat_threshold_op, .state = &fq, .alpha = 10.0f / 1024.0f};
+  assert_int_equal(qat_graph_add(&g, QAT_OP_CUSTOM, 1, (qat_tensor *[]){x}, &a, &y), 0);
+  for (int i = 0; i < 9; i++) x->data[i] = (float)(8 + i) / 1024.0f;
+  for (int on = 0; on < 2; on++) {
+    qat_exec ex = {.training = 1, .fake_quant = on};
+    qat_graph_forward(&g, &ex);
+    for (int i = 0; i < 9; i++) {
+      const int pass = on ? 8 + i >= 14 : 8 + i > 10;
+      if (y->data[i] != (pass ? x->data[i] : 0.0f))
+        fail_msg("fake quant %s, q = %d: got %g, want %g", on ? "on" : "off", 8 + i, (double)y->data[i],
+                 (double)(pass ? x->data[i] : 0.0f));
+    }
+  }
+  qat_graph_free(&g);
+}
+
 static void test_cross_entropy_is_finite_for_huge_logits(void **state) {
   (void)state;
   qat_graph g;
@@ -365,6 +394,7 @@ int main(void) {
       cmocka_unit_test(test_smaller_batch_reuses_the_graph),
       cmocka_unit_test(test_shape_errors_are_reported),
       cmocka_unit_test(test_cross_entropy_is_finite_for_huge_logits),
+      cmocka_unit_test(test_threshold_compares_as_int8_less),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,6 +220,8 @@ static const bad_case bad_cases[] = {
      "a model output"},
     {"relu max_value 0", LAYERS("    - ReLU: {max_value: 0}\n"),
      "cfg.yaml:4:25: model.layers[0].ReLU.max_value: 0 is out of range (expected a number > 0)"},
+    {"relu threshold negative", LAYERS("    - ReLU: {threshold: -0.5}\n"),
+     "cfg.yaml:4:25: model.layers[0].ReLU.threshold: -0.5 is out of range (expected a number >= 0)"},
     {"unknown activation", LAYERS("    - Flatten\n    - Dense: {units: 2, activation: mish}\n"),
      "activation: unknown value 'mish' (expected one of: linear, relu, relu6, softmax, sigmoid, tanh, silu, "
      "hard_sigmoid, hard_silu, leaky_relu, elu, swish, hard_swish)"},

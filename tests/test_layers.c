@@ -209,6 +209,23 @@ static void test_shape_errors_name_the_layer(void **state) {
   assert_int_equal(qat_model_create(&m, &s, 2, 1), QAT_ERR_USAGE);
   assert_non_null(strstr(qat_error_message(), "bad.yaml:4:7: layer 'c1' (Conv1D): a 1-D layer takes a [steps, channels] "
                                               "input, got one of rank 3"));
+  /* a threshold with a cap: Keras would compute both, qat writes only one at a time */
+  l[0] = conv("c2", 4, QAT_ACTIVATION_LINEAR);
+  l[1] = layer(QAT_LAYER_RELU, "thr");
+  l[1].threshold = 0.5f;
+  l[1].max_value = 2.0f;
+  l[1].line = 5;
+  l[1].column = 7;
+  s.n_layers = 2;
+  assert_int_equal(qat_model_create(&m, &s, 2, 1), QAT_ERR_UNSUPPORTED);
+  assert_non_null(strstr(qat_error_message(), "bad.yaml:5:7: layer 'thr' (ReLU): a threshold goes alone"));
+  l[1].max_value = 0.0f; /* alone it builds, its output on its input's grid (no quantizer) */
+  if (qat_model_create(&m, &s, 2, 1)) fail_msg("%s", qat_error_message());
+  qat_model_free(m);
+  s.n_layers = 1;
+  l[0] = conv("c1", 4, QAT_ACTIVATION_LINEAR);
+  l[0].type = QAT_LAYER_CONV1D;
+  l[0].kernel_size[0] = 1;
   /* ... and on a sequence it builds */
   qat_model_spec seq = {.input_shape = {1, 5, 1}, .input_rank = 2, .n_layers = 1, .layers = l, .source = "bad.yaml"};
   if (qat_model_create(&m, &seq, 2, 1)) fail_msg("%s", qat_error_message());

@@ -206,6 +206,13 @@ static void test_fixture_relu_cap(void **state) {
   check_fixture(FIX "relu_cap.keras", "relu_cap");
 }
 
+/* ReLU with thresholds 0.2, 0.05 and 0.1 (x > t ? x : 0) after convs and a Dense */
+static void test_fixture_relu_threshold(void **state) {
+  (void)state;
+  check_fixture(FIX "relu_threshold.h5", "relu_threshold");
+  check_fixture(FIX "relu_threshold.keras", "relu_threshold");
+}
+
 /* PReLU in YAML: shared_axes as an axis or a list (a mask of Keras axes), alpha shaped by them
  * (zeros, Keras's default), an axis beyond the input refused when the model is built. */
 static void test_prelu_config(void **state) {
@@ -300,6 +307,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_max_min),
       cmocka_unit_test(test_fixture_prelu),
       cmocka_unit_test(test_fixture_relu_cap),
+      cmocka_unit_test(test_fixture_relu_threshold),
       cmocka_unit_test(test_prelu_config),
       cmocka_unit_test(test_unsupported_all_at_once),
   };

@@ -167,6 +167,66 @@ static void test_sub_max_min(void **state) {
   }
 }
 
+/* ---- LESS, SELECT_V2 (a ReLU's threshold) ------------------------------------------------------- */
+
+static void test_less_select(void **state) {
+  (void)state;
+  /* LESS int8 as comparisons.cc ComparisonQuantized: scale 1/1024 (multiplier 2^30, shift -9),
+   * each side (q - zp) * 256 -> SRDHM -> q * 128 -> RoundingDivideByPOT 9 -> round(q / 4), half
+   * away from zero. The threshold 10 scales to round(2.5) = 3; x = 8..16 scale to 2 2 3 3 3 3 4 4 4:
+   * only 14, 15, 16 lie above it, though 11..13 are larger than 10. */
+  const int32_t d1[1] = {1}, d9[1] = {9}, d3[1] = {3};
+  tb_model *tm = calloc(1, sizeof *tm);
+  int t = tb_tensor_add(tm, "t", I8, 1, d1, NULL, 0), x = tb_tensor_add(tm, "x", I8, 1, d9, NULL, 0);
+  int y = tb_tensor_add(tm, "y", QAT_TFLITE_TYPE_BOOL, 1, d9, NULL, 0);
+  tb_op_add(tm, QAT_RT_OP_LESS, 2, (int32_t[]){t, x}, 1, (int32_t[]){y});
+  io(tm, 2, (int[]){t, x}, y);
+  tb_quant1(tm, t, 1.0f / 1024.0f, 0);
+  tb_quant1(tm, x, 1.0f / 1024.0f, 0);
+  tm->ops[0].version = 2;
+  qat_rt_model *m = load_built(tm);
+  const int8_t tv[1] = {10}, xv[9] = {8, 9, 10, 11, 12, 13, 14, 15, 16};
+  const uint8_t want8[9] = {0, 0, 0, 0, 0, 0, 1, 1, 1};
+  assert_memory_equal(run(m, 2, (const void *[]){tv, xv}), want8, 9);
+  qat_rt_model_free(m);
+  tm->t[t].scales[0] = tm->t[x].scales[0] = 1.5f; /* SmallerThanOneExp would shift left: refused */
+  expect_refused(tm, QAT_ERR_UNSUPPORTED, "scale in (0, 1)");
+  free(tm);
+  /* float32 and int16 compare as stored (int16: no scaling at all, version 3) */
+  for (int i16 = 0; i16 < 2; i16++) {
+    tm = binary_model(QAT_RT_OP_LESS, i16 ? QAT_TFLITE_TYPE_INT16 : F32, 1, d1, 1, d3, 1, d3);
+    tm->t[2].type = QAT_TFLITE_TYPE_BOOL;
+    if (i16) {
+      for (int k = 0; k < 2; k++) tb_quant1(tm, k, 1.0f / 1024.0f, 0);
+      tm->ops[0].version = 3;
+    }
+    m = load_built(tm);
+    const float ft[1] = {0.5f}, fx[3] = {0.4f, 0.5f, 0.6f};
+    const int16_t st[1] = {10}, sx[3] = {9, 10, 11};
+    const uint8_t want[3] = {0, 0, 1};
+    assert_memory_equal(run(m, 2, i16 ? (const void *[]){st, sx} : (const void *[]){ft, fx}), want, 3);
+    qat_rt_model_free(m);
+    free(tm);
+  }
+  /* SELECT_V2: condition [3], x [3], y [1] broadcast; int8 values copied as stored */
+  tm = calloc(1, sizeof *tm);
+  int c = tb_tensor_add(tm, "c", QAT_TFLITE_TYPE_BOOL, 1, d3, NULL, 0);
+  x = tb_tensor_add(tm, "x", I8, 1, d3, NULL, 0);
+  int z = tb_tensor_add(tm, "z", I8, 1, d1, NULL, 0);
+  y = tb_tensor_add(tm, "y", I8, 1, d3, NULL, 0);
+  for (int k = 1; k < 4; k++) tb_quant1(tm, k, 0.1f, -2);
+  tb_op_add(tm, QAT_RT_OP_SELECT_V2, 3, (int32_t[]){c, x, z}, 1, (int32_t[]){y});
+  io(tm, 3, (int[]){c, x, z}, y);
+  m = load_built(tm);
+  const uint8_t cv[3] = {1, 0, 1};
+  const int8_t sv[3] = {5, 6, 7}, zv[1] = {-2}, wsel[3] = {5, -2, 7};
+  assert_i8(run(m, 3, (const void *[]){cv, sv, zv}), wsel, 3);
+  qat_rt_model_free(m);
+  tm->t[c].type = I8; /* the condition must be BOOL */
+  expect_refused(tm, QAT_ERR_UNSUPPORTED, "BOOL condition");
+  free(tm);
+}
+
 /* ---- activations ------------------------------------------------------------------------------- */
 
 static tb_model *unary_model(int code, int type, int rank, const int32_t *d) {
@@ -738,6 +798,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mul),
       cmocka_unit_test(test_sub_max_min),
+      cmocka_unit_test(test_less_select),
       cmocka_unit_test(test_hard_swish),
       cmocka_unit_test(test_leaky_prelu_tanh),
       cmocka_unit_test(test_sigmoid_i16),

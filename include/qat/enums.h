@@ -20,7 +20,9 @@ typedef enum qat_activation {
   QAT_ACTIVATION_ELU,          /* x < 0: alpha (e^x - 1) */
   QAT_ACTIVATION_COUNT,        /* the activations a config or a Keras file names */
   /* min(max(x, 0), alpha): a ReLU layer's max_value other than 6; no `activation:` names it */
-  QAT_ACTIVATION_RELU_MAX = QAT_ACTIVATION_COUNT + 2
+  QAT_ACTIVATION_RELU_MAX = QAT_ACTIVATION_COUNT + 2,
+  /* x > alpha ? x : 0: a ReLU layer's threshold (Keras's); no `activation:` names it either */
+  QAT_ACTIVATION_RELU_THRESHOLD
 } qat_activation;
 
 #endif

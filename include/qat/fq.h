@@ -113,6 +113,9 @@ static inline double qat_hard_sigmoid_bias(float s_in, float s_w) { return round
 /* The fake-quant op (fakequant/op_fake_quant.c), a custom op of the autograd engine: a node
  * QAT_OP_CUSTOM with attrs.custom = &qat_fake_quant_op and attrs.state = its qat_fq. */
 extern const qat_op_info qat_fake_quant_op;
+/* A ReLU's threshold on a quantized tensor (fakequant/op_threshold.c): QAT_OP_CUSTOM with
+ * attrs.custom = &qat_threshold_op, attrs.state = the input's qat_fq, attrs.alpha = t. */
+extern const qat_op_info qat_threshold_op;
 
 /* The fake-quant state of node n, or NULL when n is no fake quant. */
 static inline qat_fq *qat_node_fq(const qat_node *n) {

@@ -47,6 +47,7 @@ struct qat_tensor;
   X(MAX_VALUE, "max_value")               \
   X(TARGET_SHAPE, "target_shape")         \
   X(NEGATIVE_SLOPE, "negative_slope")     \
+  X(THRESHOLD, "threshold")               \
   X(KEEPDIMS, "keepdims")                 \
   X(AXIS, "axis")                         \
   X(SIZE, "size")                         \
@@ -182,7 +183,8 @@ const char *qat_activation_name(qat_activation a);
 /* The alpha an activation applies: leaky_relu's slope (Keras's default 0.2), elu's scale
  * (1.0); `alpha` is the layer's, 0 for the default. */
 float qat_activation_alpha(qat_activation a, float alpha);
-/* The same for a layer's activation: a ReLU's max_value for RELU_MAX, else its alpha. */
+/* The same for a layer's activation: a ReLU's max_value for RELU_MAX, its threshold for
+ * RELU_THRESHOLD, else its alpha. */
 float qat_layer_activation_alpha(const qat_layer_spec *l, qat_activation a);
 /* The activation Keras calls `name` (also "swish", "hard_swish"); 0 if none. */
 int qat_activation_find(const char *name, qat_activation *out);

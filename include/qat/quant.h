@@ -154,6 +154,18 @@ int32_t qat_rounding_divide_by_pot(int32_t x, int exponent);
  * MultiplyByQuantizedMultiplierSmallerThanOneExp (ADD). */
 int32_t qat_multiply_by_quantized_multiplier(int32_t x, int32_t q, int shift);
 
+/* The int8 comparisons (comparisons.cc ComparisonQuantized: EQUAL, LESS, GREATER, ...) compare
+ * each side as (q - zp) * 2^8 scaled by its own scale's multiplier
+ * (MultiplyByQuantizedMultiplierSmallerThanOneExp): two values of one grid compare only as
+ * finely as 256 s allows. The multiplier of a scale (QAT_ERR_UNSUPPORTED from 1 up, where
+ * TFLite's SmallerThanOneExp would shift left and abort), and the scaled value of v = q - zp. */
+int qat_comparison_multiplier(float scale, int32_t *q, int *shift);
+int32_t qat_comparison_scaled(int32_t v, int32_t q, int shift);
+/* A threshold t on the grid (s, zp): *q_t such that "q_t < q" is "(q - zp) s > t" for every
+ * integer q in [qmin, qmax] (zp + floor(t / s), at most qmax). 1 when every q passes (no
+ * comparison is needed), else 0. */
+int qat_threshold_integer(float t, float s, int32_t zp, int qmin, int qmax, int32_t *q_t);
+
 /* The int64 overload used by the int16x8 reference kernels (integer_ops/conv.h ConvPerChannel
  * with int64 bias, fully_connected.h): q is first reduced to 16 bits,
  * reduced = q < 0x7FFF0000 ? (q + 2^15) >> 16 : 0x7FFF, then

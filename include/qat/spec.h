@@ -80,6 +80,7 @@ typedef struct qat_layer_spec {
   float momentum;                    /* BatchNormalization, default 0.99 */
   float epsilon;                     /* BatchNormalization, default 1e-3 */
   float max_value;                   /* ReLU: 0 = none, 6 = ReLU6 */
+  float threshold;                   /* ReLU: values not above it become 0 (Keras's); 0 = none */
   int keepdims;                      /* GlobalAveragePooling2D, GlobalMaxPooling2D: [N,1,1,C] */
   float alpha;                       /* leaky_relu's slope, elu's scale; 0: the activation's default */
   int target_rank;                   /* Reshape: 1..3 dims after the batch */

@@ -113,7 +113,8 @@ enum { QAT_TFLITE_UNIONS(QAT_TFLITE_UNION_ENUM_) QAT_TFLITE_NUM_UNIONS };
   X(MulOptions, 21) X(PadOptions, 22) X(SubOptions, 28) \
   X(SqueezeOptions, 30) X(StridedSliceOptions, 32) X(MaximumMinimumOptions, 39) \
   X(PadV2Options, 43) X(ExpandDimsOptions, 52) X(ShapeOptions, 55) X(PackOptions, 59) \
-  X(LeakyReluOptions, 75) X(HardSwishOptions, 91) X(TransposeConvOptions, 49) X(GatherOptions, 23)
+  X(LeakyReluOptions, 75) X(HardSwishOptions, 91) X(TransposeConvOptions, 49) X(GatherOptions, 23) \
+  X(LessOptions, 41) X(SelectV2Options, 98)
 #define QAT_TFLITE_OPTIONS_ENUM_(table, id) QAT_TFLITE_OPTIONS_##table = id,
 enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTIONS_ENUM_) };
 #undef QAT_TFLITE_OPTIONS_ENUM_
@@ -135,7 +136,8 @@ enum { QAT_TFLITE_OPTIONS_NONE = 0, QAT_TFLITE_BUILTIN_OPTIONS(QAT_TFLITE_OPTION
   X(DequantizeOptions) X(ConcatenationOptions) X(MulOptions) X(PadOptions) X(SubOptions) \
   X(SqueezeOptions) X(StridedSliceOptions) X(MaximumMinimumOptions) X(PadV2Options) \
   X(ExpandDimsOptions) X(ShapeOptions) X(PackOptions) X(LeakyReluOptions) X(HardSwishOptions) \
-  X(ResizeBilinearOptions) X(ResizeNearestNeighborOptions) X(TransposeConvOptions) X(GatherOptions)
+  X(ResizeBilinearOptions) X(ResizeNearestNeighborOptions) X(TransposeConvOptions) X(GatherOptions) \
+  X(LessOptions) X(SelectV2Options)
 #define QAT_TFLITE_TABLE_ENUM_(name) QAT_TFLITE_T(name),
 enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
 #undef QAT_TFLITE_TABLE_ENUM_
@@ -288,6 +290,8 @@ enum { QAT_TFLITE_TABLES(QAT_TFLITE_TABLE_ENUM_) QAT_TFLITE_NUM_TABLES };
 #define QAT_TFLITE_FIELDS_LeakyReluOptions(F) \
   F(LeakyReluOptions, alpha, S4, 0)
 #define QAT_TFLITE_FIELDS_HardSwishOptions(F)
+#define QAT_TFLITE_FIELDS_LessOptions(F)
+#define QAT_TFLITE_FIELDS_SelectV2Options(F)
 
 #define QAT_TFLITE_FIELD_ENUM_(table, field, kind, arg) QAT_TFLITE_##table##_##field,
 #define QAT_TFLITE_FIELD_IDS_(name) enum { QAT_TFLITE_FIELDS_##name(QAT_TFLITE_FIELD_ENUM_) QAT_TFLITE_##name##__COUNT };

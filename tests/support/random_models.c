@@ -726,6 +726,34 @@ static void prelu(int idx, int type) {
   finish(m, 1, (int[]){x}, y, name);
 }
 
+/* A ReLU's threshold as qat writes it: SELECT_V2(LESS(t, x), x, zero), t and zero constants on
+ * x's grid. int8 scales below 1/256 in every other model (neighbouring steps then compare equal
+ * in LESS, which scales by 256 s), above it in the others. */
+static void threshold(int idx, int type) {
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[4] = {1, ri(1, 6), ri(1, 6), ri(1, 5)}, d1[1] = {1};
+  const float s = type == I8 ? (idx % 2 ? rf(0.0005f, 0.003f) : rf(0.004f, 0.02f)) : type == I16 ? rf(1e-4f, 8e-4f) : 1.0f;
+  const int zp = type == I8 ? ri(-30, 30) : 0;
+  WF[0] = rf(-0.5f, 1.0f), WF[1] = 0.0f;
+  W8[0] = (int8_t)ri(-60, 60), W8[1] = (int8_t)zp;
+  int16_t w16[2] = {(int16_t)ri(-2000, 2000), 0};
+  const void *tv = type == F32 ? (const void *)WF : type == I8 ? (const void *)W8 : (const void *)w16;
+  const void *zv = type == F32 ? (const void *)(WF + 1) : type == I8 ? (const void *)(W8 + 1) : (const void *)(w16 + 1);
+  const size_t es = type == F32 ? 4 : type == I8 ? 1 : 2;
+  int x = tb_tensor_add(m, "x", type, 4, d, NULL, 0), t = tb_tensor_add(m, "t", type, 1, d1, tv, es),
+      z = tb_tensor_add(m, "zero", type, 1, d1, zv, es),
+      c = tb_tensor_add(m, "mask", QAT_TFLITE_TYPE_BOOL, 4, d, NULL, 0), y = tb_tensor_add(m, "y", type, 4, d, NULL, 0);
+  if (type != F32)
+    for (int k = 0; k < 5; k++)
+      if (k != c) tb_quant1(m, k, s, zp);
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_LESS, 2, (int32_t[]){t, x}, 1, (int32_t[]){c});
+  op->version = type == F32 ? 1 : type == I8 ? 2 : 3;
+  tb_op_add(m, QAT_TFLITE_BUILTIN_SELECT_V2, 3, (int32_t[]){c, x, z}, 1, (int32_t[]){y})->version = 1;
+  char name[64];
+  snprintf(name, sizeof name, "threshold_%s_%d", tname(type), idx);
+  finish(m, 1, (int[]){x}, y, name);
+}
+
 /* PAD / PADV2 (constant_values a scalar, for int8 at the output's zero point as pad.cc
  * requires), paddings INT32 [4, 2]. */
 static int32_t PADS[8];
@@ -1048,6 +1076,11 @@ int tb_write_random_models(const char *dir, int n) {
   for (int i = 0; i < n; i++) {
     act_op(i, QAT_TFLITE_BUILTIN_TANH, I16);
     act_op(i, QAT_TFLITE_BUILTIN_LOGISTIC, I16);
+  }
+  for (int i = 0; i < 2 * n; i++) {
+    threshold(i, F32);
+    threshold(i, I8);
+    threshold(i, I16);
   }
   if (gen_failed) fprintf(stderr, "test_runtime: cannot write models into %s\n", dir);
   return gen_failed ? 1 : 0;
