@@ -224,7 +224,7 @@ int qat_parity_json(const char *ckpt, const char *tflite, const float *x, const 
   if (rc) return rc;
   qat_rt_options opt = {.preserve_all_tensors = 1};
   qat_rt_model *rt = NULL;
-  qat_dataset train = {0}, test = {0};
+  qat_dataset test = {0};
   uint8_t *lab = NULL;
   qat_parity_report r = {0};
   sbuf b = {0};
@@ -253,12 +253,7 @@ int qat_parity_json(const char *ckpt, const char *tflite, const float *x, const 
     test.owns = 0;
   } else {
     if (limit > 0) cfg.data.limit_test = (int)(limit > 2147483647 ? 2147483647 : limit);
-    if ((rc = qat_data_load(&cfg.data, &train, NULL, &test))) goto done;
-    qat_dataset_free(&train);
-    if (test.n == 0) {
-      rc = qat_fail(QAT_ERR_USAGE, "%s: its config names no test set", ckpt);
-      goto done;
-    }
+    if ((rc = qat_data_load_heldout(&cfg.data, ckpt, &test, NULL))) goto done;
   }
   if ((rc = qat_parity_run(m, rt, &test, &r))) {
     char msg[1024];

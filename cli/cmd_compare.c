@@ -383,7 +383,7 @@ int qat_cmd_compare(int argc, char **argv) {
 
   qat_config cfg;
   memset(&cfg, 0, sizeof cfg);
-  qat_dataset train = {0}, test = {0};
+  qat_dataset test = {0};
   char *cfg_text = NULL;
   int rc = qat_checkpoint_read_config(ckpt, &cfg_text);
   if (!rc) {
@@ -392,9 +392,7 @@ int qat_cmd_compare(int argc, char **argv) {
     rc = qat_config_parse(cfg_text, strlen(cfg_text), source, &cfg);
   }
   free(cfg_text);
-  if (!rc) rc = qat_data_load(&cfg.data, &train, NULL, &test);
-  qat_dataset_free(&train);
-  if (!rc && test.n == 0) rc = qat_fail(QAT_ERR_USAGE, "%s: its config names no test set to compare on", ckpt);
+  if (!rc) rc = qat_data_load_heldout(&cfg.data, ckpt, &test, NULL);
   if (!rc && limit && limit < test.n) test.n = limit;
   if (!rc) rc = make_dir(dir);
   char testset[PATH_MAX];

@@ -230,10 +230,7 @@ static int load_checkpoint_test(const char *ckpt, qat_dataset *test) {
   qat_config cfg;
   int rc = qat_checkpoint_config(ckpt, &cfg);
   if (rc) return rc;
-  qat_dataset train = {0};
-  rc = qat_data_load_ex(&cfg.data, NULL, &train, NULL, test, NULL);
-  qat_dataset_free(&train);
-  if (!rc && test->n == 0) rc = qat_fail(QAT_ERR_USAGE, "%s: its config names no test set", ckpt);
+  rc = qat_data_load_heldout(&cfg.data, ckpt, test, NULL);
   qat_config_free(&cfg);
   return rc;
 }

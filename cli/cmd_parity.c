@@ -129,9 +129,9 @@ static void print_json(const char *ckpt, const char *model, const qat_parity_rep
   printf("]}\n");
 }
 
-static void print_text(const char *ckpt, const char *model, const qat_parity_report *r) {
+static void print_text(const char *ckpt, const char *model, const char *which, const qat_parity_report *r) {
   const qat_parity_layer *o = &r->layers[r->output];
-  printf("parity: %s vs %s, %lld test samples\n", ckpt, model, (long long)r->samples);
+  printf("parity: %s vs %s, %lld %s samples\n", ckpt, model, (long long)r->samples, which);
   if (r->classifier)
     printf("  accuracy: float %.4f, fake-quant %.4f, int8 %.4f\n", share(r->float_correct, r->samples),
            share(r->fakequant_correct, r->samples), share(r->int8_correct, r->samples));
@@ -208,16 +208,11 @@ int qat_cmd_parity(int argc, char **argv) {
   if (limit) cfg.data.limit_test = (int)limit;
   qat_rt_options opt = {.preserve_all_tensors = 1};
   qat_rt_model *rt = NULL;
-  qat_dataset train = {0}, test = {0};
+  qat_dataset test = {0};
+  const char *which = "test";
   qat_parity_report r = {0};
   if ((rc = qat_cli_load_model(model, &opt, &rt))) goto done;
-  /* the loader checks the test set against the training set's shape, so it reads both */
-  if ((rc = qat_data_load(&cfg.data, &train, NULL, &test))) goto done;
-  qat_dataset_free(&train);
-  if (test.n == 0) {
-    rc = qat_fail(QAT_ERR_USAGE, "%s: its config names no test set", ckpt);
-    goto done;
-  }
+  if ((rc = qat_data_load_heldout(&cfg.data, ckpt, &test, &which))) goto done;
   if ((rc = qat_parity_run(m, rt, &test, &r))) {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", qat_error_message());
@@ -225,7 +220,7 @@ int qat_cmd_parity(int argc, char **argv) {
     goto done;
   }
   if (json) print_json(ckpt, model, &r);
-  else print_text(ckpt, model, &r);
+  else print_text(ckpt, model, which, &r);
 done:
   qat_parity_free(&r);
   qat_dataset_free(&test);
@@ -238,8 +233,8 @@ done:
 /* The guarantee where the user sees it (qat train): CKPT exported to int8 in memory, run in
  * qat's runtime beside the fake-quant model over the first `limit` test samples, and one line
  * on f: top-1 agreement, the final output's bit-identical share and max LSB, its clipping; a
- * warning line when the parity target is not met. A model without quantization, or data
- * without a test set, prints nothing. Errors are returned (with their message), not printed. */
+ * warning line when the parity target is not met (on the validation data when there is no test
+ * set). A model without quantization, or data with neither, prints nothing. Errors are returned (with their message), not printed. */
 int qat_cli_parity_check(const char *ckpt, int limit, const char *what, FILE *f) {
   qat_config cfg;
   qat_model *m = NULL;
@@ -251,13 +246,12 @@ int qat_cli_parity_check(const char *ckpt, int limit, const char *what, FILE *f)
   size_t size = 0;
   qat_rt_options opt = {.preserve_all_tensors = 1};
   qat_rt_model *rt = NULL;
-  qat_dataset train = {0}, test = {0};
+  qat_dataset test = {0};
+  const char *which = "test";
   qat_parity_report r = {0};
   if (!m->spec.quantize.enabled || m->spec.quantize.activations_lsq) goto done;
   if (limit > 0) cfg.data.limit_test = limit;
-  if ((rc = qat_data_load(&cfg.data, &train, NULL, &test))) goto done;
-  qat_dataset_free(&train);
-  if (test.n == 0) goto done;
+  if ((rc = qat_data_load_heldout(&cfg.data, NULL, &test, &which)) || test.n == 0) goto done;
   if ((rc = qat_export_int8_prepare(m)) || (rc = qat_export_int8(m, QAT_EXPORT_IO_INT8, &t))) goto done;
   have_t = 1;
   if ((rc = qat_tflite_serialize(&t, &bytes, &size)) ||
@@ -266,10 +260,10 @@ int qat_cli_parity_check(const char *ckpt, int limit, const char *what, FILE *f)
   const qat_parity_layer *o = &r.layers[r.output], *lg = &r.layers[r.logits];
   const double top1 = share(r.top1_agree, r.samples), same = share(o->s.identical, o->s.values),
                clipped = share(lg->s.clipped, lg->s.values), saturated = share(lg->s.saturated, lg->s.values);
-  fprintf(f, "  parity %s (int8 export in memory, %lld test samples): top-1 agreement %.2f %%, output '%s' %.2f %% "
+  fprintf(f, "  parity %s (int8 export in memory, %lld %s samples): top-1 agreement %.2f %%, output '%s' %.2f %% "
           "bit-identical, max %lld LSB; logits '%s' saturated %.2f %% (float model's values outside the range: "
           "%.2f %%)\n",
-          what, (long long)r.samples, 100 * top1, o->name, 100 * same, (long long)o->s.max_lsb, lg->name,
+          what, (long long)r.samples, which, 100 * top1, o->name, 100 * same, (long long)o->s.max_lsb, lg->name,
           100 * saturated, 100 * clipped);
   if (!(same >= PARITY_TARGET_IDENTICAL && o->s.max_lsb <= PARITY_TARGET_MAX_LSB && top1 >= PARITY_TARGET_TOP1 &&
         saturated < PARITY_TARGET_CLIPPED))

@@ -576,16 +576,11 @@ static int cmd_eval(int argc, char **argv) {
     cfg.data.absent = 0;
   }
   if (limit) cfg.data.limit_test = limit;
-  qat_dataset train = {0}, test = {0};
+  qat_dataset test = {0};
+  const char *which = "test";
   double loss, float_acc = 0, fq_acc = 0;
   double t0 = now();
-  /* the loader checks the test set against the training set's shape, so it reads both */
-  if ((rc = qat_data_load(&cfg.data, &train, NULL, &test))) goto done;
-  qat_dataset_free(&train);
-  if (test.n == 0) {
-    rc = qat_fail(QAT_ERR_USAGE, "%s: its config names no test set", ckpt);
-    goto done;
-  }
+  if ((rc = qat_data_load_heldout(&cfg.data, ckpt, &test, &which))) goto done;
   if (dump && (rc = qat_dump_testset(dump, &test))) goto done;
   if ((rc = qat_evaluate(m, &test, batch, 0, &loss, &float_acc))) goto done;
   int quantized = m->n_fq > 0;
@@ -600,7 +595,8 @@ static int cmd_eval(int argc, char **argv) {
   if ((rc = qat_model_mean_iou(m, &test, batch, quantized, &miou, &iou_classes))) goto done;
   if (json) {
     /* the keys keep their names; "metric" says what they hold (accuracy, or mae for regression) */
-    printf("{\"samples\":%lld,\"metric\":\"%s\",\"float_accuracy\":%.6f", (long long)test.n, metric, float_acc);
+    printf("{\"samples\":%lld,\"set\":\"%s\",\"metric\":\"%s\",\"float_accuracy\":%.6f", (long long)test.n, which,
+           metric, float_acc);
     if (quantized) printf(",\"fakequant_accuracy\":%.6f", fq_acc);
     printf(",\"ms_per_sample\":%.4f", ms);
     if (miou >= 0) printf(",\"mean_iou\":%.6f", miou);
@@ -616,8 +612,8 @@ static int cmd_eval(int argc, char **argv) {
     }
     printf("}\n");
   } else {
-    printf("%s: %lld test samples\n  float %s:%*s%.4f\n", ckpt, (long long)test.n, metric, (int)(14 - strlen(metric)), "",
-           float_acc);
+    printf("%s: %lld %s samples\n  float %s:%*s%.4f\n", ckpt, (long long)test.n, which, metric,
+           (int)(14 - strlen(metric)), "", float_acc);
     if (quantized) printf("  fake-quant %s:%*s%.4f\n", metric, (int)(9 - strlen(metric)), "", fq_acc);
     if (miou >= 0)
       printf("  %s mean IoU:%*s%.4f (%d classes)\n", quantized ? "fake-quant" : "float", quantized ? 5 : 10, "", miou,
@@ -632,7 +628,6 @@ static int cmd_eval(int argc, char **argv) {
   free(per_n);
   free(per_ok);
 done:
-  qat_dataset_free(&train);
   qat_dataset_free(&test);
   qat_model_free(m);
   qat_config_free(&cfg);

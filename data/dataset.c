@@ -370,3 +370,28 @@ free_info:
 int qat_data_load(const qat_data_spec *spec, qat_dataset *train, qat_dataset *val, qat_dataset *test) {
   return qat_data_load_ex(spec, NULL, train, val, test, NULL);
 }
+
+int qat_data_load_heldout(const qat_data_spec *spec, const char *owner, qat_dataset *out, const char **which) {
+  qat_dataset train, val, test;
+  memset(out, 0, sizeof *out);
+  /* the loader checks the held-out sets against the training set's shape, so it reads all */
+  int rc = qat_data_load(spec, &train, &val, &test);
+  if (rc) return rc;
+  qat_dataset_free(&train);
+  if (test.n > 0 || val.n == 0) {
+    qat_dataset_free(&val);
+    if (test.n == 0 && owner) {
+      qat_dataset_free(&test);
+      return qat_fail(QAT_ERR_USAGE, "%s: its config names no test set and holds out no validation data "
+                      "(data.validation_split, or a validation/ folder)", owner);
+    }
+    *out = test;
+    if (which) *which = "test";
+    return QAT_OK;
+  }
+  qat_dataset_free(&test);
+  if (spec->limit_test) dataset_truncate(&val, spec->limit_test);
+  *out = val;
+  if (which) *which = "validation";
+  return QAT_OK;
+}

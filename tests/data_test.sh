@@ -169,6 +169,20 @@ PY
   fi
 done
 
+# ---- 3b. a folder with no test set: eval, compare and parity judge on the validation split --
+sed -e 's|^data: .*|data: {dataset: folder, path: blobs/train, rescale: 0.00392156862745098, validation_split: 0.25}|' \
+    -e 's|^train: .*|train: {epochs: 1, batch_size: 32, seed: 1}|' blobs.yaml > val.yaml
+printf 'quantize: {mode: qat}\n' >> val.yaml
+"$qat" train val.yaml --threads 2 --out r_val > val.log 2>&1 || { cat val.log; fail "validation-split training"; }
+held=$(sed -n 's/^Data: folder .* \([0-9]*\) validation, 0 test;.*/\1/p' val.log)
+[ -n "$held" ] && [ "$held" -gt 0 ] || { cat val.log; fail "no validation count in the data line"; }
+ev=$("$qat" eval r_val/checkpoint.h5 --json) || fail "qat eval of a config without a test set"
+case "$ev" in *"\"samples\":$held,\"set\":\"validation\""*) ;; *) fail "eval: $ev (want $held validation samples)";; esac
+"$qat" export r_val/checkpoint.h5 --mode int8 -o val.tflite > /dev/null
+cmp=$("$qat" eval --compare r_val/checkpoint.h5 val.tflite --json) || fail "qat eval --compare without a test set"
+case "$cmp" in *"\"samples\":$held"*) ;; *) fail "eval --compare: $cmp (want $held samples)";; esac
+echo "data_test: no test set: eval and --compare judge on the $held held-out validation images"
+
 # ---- 4. bad inputs: one line naming the file, exit 3, nothing written -------------------
 "$wi" bad bad
 for c in truncated_png:cut.png truncated_jpeg:cut.jpg not_image:text.png png16:deep.png cmyk:cmyk.jpg \

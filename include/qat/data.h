@@ -103,6 +103,13 @@ int qat_dataset_sample(const qat_dataset *ds, int64_t count, uint64_t seed, qat_
 int qat_data_load(const qat_data_spec *spec, qat_dataset *train, qat_dataset *val,
                   qat_dataset *test);
 
+/* The data a trained model is judged on: the spec's test set, or, when it names none, the
+ * validation data it holds out (validation_split, a folder's validation/), limited by
+ * limit_test alike; *which is "test" or "validation". When there is neither: QAT_ERR_USAGE
+ * naming `owner` (the checkpoint), or, with owner NULL, an empty *out. Used by qat eval,
+ * compare, parity (and the report after qat train) and deploy. */
+int qat_data_load_heldout(const qat_data_spec *spec, const char *owner, qat_dataset *out, const char **which);
+
 /* What qat_data_load_ex needs to know beyond the spec. */
 typedef struct qat_data_options {
   int input_shape[3];   /* the model input (H, W, C): image folders are resized to it; 0s: unknown */
