@@ -4,7 +4,8 @@
  * the pixels Keras 3's repeat does. The int8 and int16 outputs keep the input's scale and zero
  * point (TFLite requires it). Nearest copies values; bilinear rounds its 10-bit fixed-point
  * interpolation, which a rounding node on the input's grid reproduces (QAT_FQ_SHARED,
- * QAT_REQUANT_RESIZE_BILINEAR). */
+ * QAT_REQUANT_RESIZE_BILINEAR). UpSampling1D (Keras's repeat along the steps) is the nearest one
+ * on the [1, T] view of a sequence, by (1, size). */
 #include <stdio.h>
 
 #include "layers/build.h"
@@ -86,4 +87,39 @@ const qat_layer_desc qat_layer_up_sampling2d = {
     .lower = lower,
     .keras = keras,
     .yaml = yaml,
+};
+
+/* UpSampling1D: size is one factor along the steps, (1, size) on the [1, T] view. */
+static void defaults_1d(qat_layer_spec *l) {
+  l->size[0] = 1;
+  l->size[1] = 2;
+  l->interpolation = QAT_INTERP_NEAREST;
+}
+
+static int keras_1d(const qat_kcfg *k, qat_layer_spec *l) {
+  const int two[2] = {1, 2};
+  int rc = k->ops->int_pair(k, "size", two, l->size);
+  if (rc) return rc;
+  if (l->size[1] > 4096) return k->ops->fail(k, QAT_ERR_UNSUPPORTED, "size %d is not a factor in 1..4096", l->size[1]);
+  l->interpolation = QAT_INTERP_NEAREST;
+  return QAT_OK;
+}
+
+static void yaml_1d(qat_yaml_out *y, const qat_layer_spec *l) { qat_layer_yaml_pair(y, l, "size", l->size); }
+
+const qat_layer_desc qat_layer_up_sampling1d = {
+    .keras_class = "UpSampling1D",
+    .stem = "up_sampling1d",
+    .args = QAT_ARG(SIZE),
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .roles = QAT_LAYER_ONE_D,
+    .two_d = QAT_LAYER_UP_SAMPLING2D,
+    .defaults = defaults_1d,
+    .build = build,
+    .range = range,
+    .link_requant = link_requant,
+    .lower = lower,
+    .keras = keras_1d,
+    .yaml = yaml_1d,
 };

@@ -662,7 +662,9 @@ static void test_sequence_layers(void **state) {
                              "    - MaxPooling1D: {}\n"
                              "    - AveragePooling1D: {pool_size: 3, strides: 1}\n"
                              "    - GlobalAveragePooling1D: {keepdims: true}\n"
-                             "    - Dense: {units: 3}\n";
+                             "    - Dense: {units: 3}\n"
+                             "    - UpSampling1D: {size: [3]}\n"
+                             "    - UpSampling1D\n";
   qat_config cfg;
   if (parse(text, &cfg)) fail_msg("%s", qat_error_message());
   const qat_layer_spec *L = cfg.model.layers;
@@ -681,6 +683,9 @@ static void test_sequence_layers(void **state) {
   assert_int_equal(qat_layer_op_type(&L[5]), QAT_LAYER_GLOBAL_AVG_POOL2D);
   assert_int_equal(qat_layer_keras_rank(&cfg.model, 5), 2); /* keepdims: [1, C] */
   assert_int_equal(qat_layer_keras_rank(&cfg.model, 6), 2);
+  assert_int_equal(qat_layer_op_type(&L[7]), QAT_LAYER_UP_SAMPLING2D);
+  assert_memory_equal(L[7].size, ((int[]){1, 3}), 2 * sizeof(int));
+  assert_memory_equal(L[8].size, ((int[]){1, 2}), 2 * sizeof(int)); /* Keras's default 2 */
   qat_config_free(&cfg);
   /* a vector input; a 2-D size on a 1-D layer is refused */
   if (parse("model:\n  input: [20]\n  layers:\n    - Dense: {units: 2}\n", &cfg)) fail_msg("%s", qat_error_message());

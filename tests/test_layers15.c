@@ -206,6 +206,13 @@ static void test_fixture_relu_cap(void **state) {
   check_fixture(FIX "relu_cap.keras", "relu_cap");
 }
 
+/* UpSampling1D between two Conv1D on a sequence */
+static void test_fixture_upsample_seq(void **state) {
+  (void)state;
+  check_fixture(FIX "upsample_seq.h5", "upsample_seq");
+  check_fixture(FIX "upsample_seq.keras", "upsample_seq");
+}
+
 /* ReLU with thresholds 0.2, 0.05 and 0.1 (x > t ? x : 0) after convs and a Dense */
 static void test_fixture_relu_threshold(void **state) {
   (void)state;
@@ -308,6 +315,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_prelu),
       cmocka_unit_test(test_fixture_relu_cap),
       cmocka_unit_test(test_fixture_relu_threshold),
+      cmocka_unit_test(test_fixture_upsample_seq),
       cmocka_unit_test(test_prelu_config),
       cmocka_unit_test(test_unsupported_all_at_once),
   };

@@ -47,7 +47,8 @@
   X(GLOBAL_MAX_POOL1D, global_max_pooling1d)         \
   X(MAXIMUM, maximum)                                 \
   X(MINIMUM, minimum)                                 \
-  X(PRELU, prelu)
+  X(PRELU, prelu)                                     \
+  X(UP_SAMPLING1D, up_sampling1d)
 
 typedef enum qat_layer_type {
 #define QAT_LAYER_ENUM(e, file) QAT_LAYER_##e,
