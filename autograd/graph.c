@@ -65,6 +65,10 @@ int qat_conv_out_size(int in, int kernel, int stride, qat_padding padding, int *
     if (pad_before) *pad_before = total / 2; /* TensorFlow puts the odd pixel at the end */
     return out;
   }
+  if (padding == QAT_PADDING_CAUSAL) { /* VALID over the input with kernel - 1 zeros in front */
+    if (pad_before) *pad_before = kernel - 1;
+    return in < 1 ? 0 : (in - 1) / stride + 1;
+  }
   if (pad_before) *pad_before = 0;
   return in < kernel ? 0 : (in - kernel) / stride + 1;
 }

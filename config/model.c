@@ -298,7 +298,7 @@ static int activation_arg(const cfg_ctx *c, const cfg_node *n, const char *path,
 
 static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *path,
                    qat_layer_spec *L, layer_aux *aux) {
-  static const char *const paddings[] = {"valid", "same"};
+  static const char *const paddings[] = {"valid", "same", "causal"};
   int e, rc = 0;
   switch (arg) {
   case ARG_FILTERS: return qat_cfg_int(c, v, path, 1, INT_MAX, &L->filters);
@@ -310,7 +310,9 @@ static int one_arg(const cfg_ctx *c, int arg, const cfg_node *v, const char *pat
   case ARG_POOL_SIZE: return int_pair(c, v, path, L, L->pool_size);
   case ARG_PADDING:
     if (L->type == QAT_LAYER_ZERO_PADDING2D) return zero_pad_arg(c, v, path, L->zero_pad);
-    if ((rc = qat_cfg_enum(c, v, path, paddings, 2, &e))) return rc;
+    if ((rc = qat_cfg_enum(c, v, path, paddings, 3, &e))) return rc;
+    if (e == QAT_PADDING_CAUSAL && L->type != QAT_LAYER_CONV1D)
+      return qat_cfg_error(c, v, path, "padding 'causal' is Conv1D's only (as in Keras)");
     L->padding = (qat_padding)e;
     return 0;
   case ARG_ACTIVATION:

@@ -142,7 +142,9 @@ static int padding(const jctx *c, struct json_object *o, qat_padding *out) {
   const char *s = str_or(v, NULL);
   if (is_null(v) || (s && !strcmp(s, "valid"))) *out = QAT_PADDING_VALID;
   else if (s && !strcmp(s, "same")) *out = QAT_PADDING_SAME;
-  else return lfail(c, QAT_ERR_UNSUPPORTED, "padding '%s' is not supported (expected valid or same)", s ? s : "?");
+  else if (s && !strcmp(s, "causal")) *out = QAT_PADDING_CAUSAL; /* Conv1D's: the model build checks */
+  else return lfail(c, QAT_ERR_UNSUPPORTED, "padding '%s' is not supported (expected valid or same, or causal for Conv1D)",
+                    s ? s : "?");
   return QAT_OK;
 }
 

@@ -717,7 +717,7 @@ static int fold_rescales(qat_keras_model *k, keras_fold **foldsp, const char *pa
     const qat_layer_desc *d = qat_layer_desc_of(L->type);
     const int kernel = (d->roles & QAT_LAYER_FOLDS_BN) || d->keras_kernel == QAT_KERNEL_IO;
     /* a transposed conv's outputs sum different numbers of taps even when VALID: no offset fold */
-    if (!kernel || (fold_has_offset(&folds[li]) && ((L->padding == QAT_PADDING_SAME && d->keras_kernel != QAT_KERNEL_IO) ||
+    if (!kernel || (fold_has_offset(&folds[li]) && ((L->padding != QAT_PADDING_VALID && d->keras_kernel != QAT_KERNEL_IO) ||
                                                     !L->use_bias || d->keras_kernel == QAT_KERNEL_HWOI))) {
       int rc = insert_rescaling(k, foldsp, li, path);
       if (rc) return rc;

@@ -752,6 +752,8 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
     const int in_rank = qat_layer_keras_rank(spec, in_src);
     if ((qat_layer_desc_of(l->type)->roles & QAT_LAYER_ONE_D) && in_rank != 2)
       rc = qat_fail(QAT_ERR_USAGE, "a 1-D layer takes a [steps, channels] input, got one of rank %d", in_rank);
+    else if (l->padding == QAT_PADDING_CAUSAL && l->type != QAT_LAYER_CONV1D)
+      rc = qat_fail(QAT_ERR_UNSUPPORTED, "padding 'causal' is supported on Conv1D only");
     else
       rc = qat_layer_desc_of(l->type)->build(&b, li, in, &m->layer_out[li]);
     if (!rc && b.quant) {

@@ -593,8 +593,32 @@ free_half:
   return rc;
 }
 
+/* padding 'causal' (Conv1D): a PAD of (kernel - 1) * dilation zeros before the first step of
+ * the [1, T] view, then the VALID op, as the converter writes Keras's causal conv. The int8 PAD
+ * pads with the zero point (the real 0) and keeps its input's parameters: nothing rounds. */
+static int lower_causal_pad(qat_lowering *L, int li, int in, int *out) {
+  const qat_layer_spec *l = lower_layer_spec(L, li);
+  const qat_tflite_tensor *x = &L->t->tensors[in];
+  const int front = (l->kernel_size[1] - 1) * l->dilation_rate[1], pdims[2] = {4, 2};
+  if (x->rank != 4) return lower_fail(L, li, QAT_ERR_INTERNAL, "a causal pad needs the [1, 1, T, C] view");
+  const int32_t pads[8] = {0, 0, 0, 0, front, 0, 0, 0};
+  int dims[4] = {x->dims[0], x->dims[1], x->dims[2] + front, x->dims[3]}, pi, rc;
+  float s;
+  int64_t zp;
+  lower_params_of(L, in, &s, &zp);
+  char name[QAT_NAME_MAX + 32];
+  snprintf(name, sizeof name, "%s/causal_paddings", l->name);
+  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 2, pdims, pads, sizeof pads, &pi))) return rc;
+  snprintf(name, sizeof name, "%s/causal_padded", l->name);
+  if ((rc = lower_act_tensor(L, name, x->type, 4, dims, s, zp, out))) return rc;
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_PAD);
+  return lower_simple(L, li, &op, 2, (int[]){in, pi}, *out);
+}
+
 int qat_weighted_lower(qat_lowering *L, int li) {
   int in_t = lower_input(L, li, 0), rc;
+  if (lower_layer_spec(L, li)->padding == QAT_PADDING_CAUSAL && (rc = lower_causal_pad(L, li, in_t, &in_t))) return rc;
   if (qat_layer_op_type(lower_layer_spec(L, li)) == QAT_LAYER_SEPARABLE_CONV2D && (rc = lower_depthwise_half(L, li, &in_t)))
     return rc;
   return L->mode ? lower_integer(L, li, in_t) : lower_float(L, li, in_t);
@@ -621,6 +645,7 @@ void qat_weighted_yaml_conv(qat_yaml_out *y, const qat_layer_spec *l) {
   qat_layer_yaml_pair(y, l, "kernel_size", l->kernel_size);
   qat_layer_yaml_pair(y, l, "strides", l->strides);
   if (l->dilation_rate[0] != 1 || l->dilation_rate[1] != 1) qat_layer_yaml_pair(y, l, "dilation_rate", l->dilation_rate);
-  y->ops->put(y, ", padding: %s, activation: %s, use_bias: %s", l->padding == QAT_PADDING_SAME ? "same" : "valid",
+  y->ops->put(y, ", padding: %s, activation: %s, use_bias: %s",
+              l->padding == QAT_PADDING_SAME ? "same" : l->padding == QAT_PADDING_CAUSAL ? "causal" : "valid",
               qat_activation_name(l->activation), l->use_bias ? "true" : "false");
 }

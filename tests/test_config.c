@@ -220,6 +220,8 @@ static const bad_case bad_cases[] = {
      "a model output"},
     {"relu max_value 0", LAYERS("    - ReLU: {max_value: 0}\n"),
      "cfg.yaml:4:25: model.layers[0].ReLU.max_value: 0 is out of range (expected a number > 0)"},
+    {"causal on a 2-D conv", LAYERS("    - Conv2D: {filters: 2, kernel_size: 3, padding: causal}\n"),
+     "cfg.yaml:4:53: model.layers[0].Conv2D.padding: padding 'causal' is Conv1D's only (as in Keras)"},
     {"relu threshold negative", LAYERS("    - ReLU: {threshold: -0.5}\n"),
      "cfg.yaml:4:25: model.layers[0].ReLU.threshold: -0.5 is out of range (expected a number >= 0)"},
     {"unknown activation", LAYERS("    - Flatten\n    - Dense: {units: 2, activation: mish}\n"),
@@ -656,7 +658,7 @@ static void test_kernel_size_forms(void **state) {
 static void test_sequence_layers(void **state) {
   (void)state;
   static const char text[] = "model:\n  input: [49, 10]\n  layers:\n"
-                             "    - Conv1D: {filters: 8, kernel_size: 5, strides: [2], dilation_rate: 1}\n"
+                             "    - Conv1D: {filters: 8, kernel_size: 5, strides: [2], dilation_rate: 1, padding: causal}\n"
                              "    - DepthwiseConv1D: {kernel_size: [3], padding: same}\n"
                              "    - SeparableConv1D: {filters: 4, kernel_size: 3, dilation_rate: 2}\n"
                              "    - MaxPooling1D: {}\n"
@@ -674,6 +676,7 @@ static void test_sequence_layers(void **state) {
   assert_string_equal(L[0].name, "conv1d");
   assert_memory_equal(L[0].kernel_size, ((int[]){1, 5}), 2 * sizeof(int));
   assert_memory_equal(L[0].strides, ((int[]){1, 2}), 2 * sizeof(int));
+  assert_int_equal(L[0].padding, QAT_PADDING_CAUSAL);
   assert_memory_equal(L[1].kernel_size, ((int[]){1, 3}), 2 * sizeof(int));
   assert_memory_equal(L[2].dilation_rate, ((int[]){1, 2}), 2 * sizeof(int));
   assert_memory_equal(L[3].pool_size, ((int[]){1, 2}), 2 * sizeof(int));

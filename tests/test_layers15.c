@@ -213,6 +213,13 @@ static void test_fixture_upsample_seq(void **state) {
   check_fixture(FIX "upsample_seq.keras", "upsample_seq");
 }
 
+/* Conv1D with padding causal (dilated, then strided) */
+static void test_fixture_causal_seq(void **state) {
+  (void)state;
+  check_fixture(FIX "causal_seq.h5", "causal_seq");
+  check_fixture(FIX "causal_seq.keras", "causal_seq");
+}
+
 /* ReLU with thresholds 0.2, 0.05 and 0.1 (x > t ? x : 0) after convs and a Dense */
 static void test_fixture_relu_threshold(void **state) {
   (void)state;
@@ -316,6 +323,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_relu_cap),
       cmocka_unit_test(test_fixture_relu_threshold),
       cmocka_unit_test(test_fixture_upsample_seq),
+      cmocka_unit_test(test_fixture_causal_seq),
       cmocka_unit_test(test_prelu_config),
       cmocka_unit_test(test_unsupported_all_at_once),
   };

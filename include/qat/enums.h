@@ -3,7 +3,9 @@
 #ifndef QAT_ENUMS_H
 #define QAT_ENUMS_H
 
-typedef enum qat_padding { QAT_PADDING_VALID = 0, QAT_PADDING_SAME = 1 } qat_padding;
+/* CAUSAL (Conv1D): all the padding before the first step, kernel - 1 of it (dilated), so output t
+ * sees inputs up to t only. */
+typedef enum qat_padding { QAT_PADDING_VALID = 0, QAT_PADDING_SAME = 1, QAT_PADDING_CAUSAL = 2 } qat_padding;
 
 typedef enum qat_activation {
   QAT_ACTIVATION_LINEAR = 0,

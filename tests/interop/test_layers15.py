@@ -183,7 +183,7 @@ def main():
     # 1. float modes against Keras
     for name in ("activations", "act_int8", "se_block", "se_keepdims", "softmax_slope", "sub_block", "pad_pool",
                  "rescale_same", "norm_stem", "norm_pool", "hard_se", "crop", "dilated", "add_bcast", "max_min",
-                 "prelu", "prelu_seq", "relu_cap", "relu_threshold", "upsample_seq"):
+                 "prelu", "prelu_seq", "relu_cap", "relu_threshold", "upsample_seq", "causal_seq"):
         x = np.load(os.path.join(FIX, name + ".x.npy"))
         y = np.load(os.path.join(FIX, name + ".y.npy"))
         for ext in ("h5", "keras"):
@@ -220,11 +220,11 @@ def main():
     # 2. QAT fine-tune, int8 parity with every I/O type; int16x8 where it exports, else a refusal
     for name in ("act_int8", "se_block", "se_keepdims", "sub_block", "pad_pool", "rescale_same", "norm_stem",
                  "norm_pool", "hard_se", "crop", "dilated", "add_bcast", "max_min", "prelu", "prelu_seq",
-                 "relu_cap", "relu_threshold", "upsample_seq"):
+                 "relu_cap", "relu_threshold", "upsample_seq", "causal_seq"):
         shape = {"se_keepdims": (9, 9, 3), "pad_pool": (16, 16, 3), "rescale_same": (12, 12, 3),
                  "norm_stem": (12, 12, 3), "norm_pool": (10, 10, 2), "crop": (10, 10, 3),
                  "dilated": (12, 12, 3), "prelu_seq": (16, 3),
-                 "upsample_seq": (16, 3)}.get(name, (8, 8, 3))
+                 "upsample_seq": (16, 3), "causal_seq": (16, 3)}.get(name, (8, 8, 3))
         data, x = synthetic(work, shape)
         xpath = os.path.join(os.path.dirname(data), "x.npy")
         with open(os.path.join(work, f"{name}_keras", "model.yaml")) as f:
