@@ -1,5 +1,5 @@
 /* Element-wise activations beyond ReLU (issue 15): sigmoid, tanh, silu (swish), hard_sigmoid,
- * hard_silu (hard_swish), leaky_relu, elu, a ReLU capped at max_value or cut at a threshold, one op with attrs.act choosing the function, as Keras
+ * hard_silu (hard_swish), leaky_relu, elu, a ReLU capped at max_value, one op with attrs.act choosing the function, as Keras
  * 3 defines them. The backward pass uses the saved input (and recomputes the cheap forward)
  * so it needs no workspace. */
 #include <math.h>
@@ -16,8 +16,7 @@ static int act_plan(qat_node *nd, size_t *scratch) {
   case QAT_ACTIVATION_HARD_SILU:
   case QAT_ACTIVATION_LEAKY_RELU:
   case QAT_ACTIVATION_ELU:
-  case QAT_ACTIVATION_RELU_MAX:
-  case QAT_ACTIVATION_RELU_THRESHOLD: break;
+  case QAT_ACTIVATION_RELU_MAX: break;
   default: return qat_fail(QAT_ERR_USAGE, "activation op: function %d is not element-wise", (int)nd->attrs.act);
   }
   y->rank = x->rank;
@@ -48,7 +47,6 @@ static inline float act_value(qat_activation a, float alpha, float x) {
   case QAT_ACTIVATION_LEAKY_RELU: return x >= 0.0f ? x : alpha * x;
   case QAT_ACTIVATION_ELU: return x > 0.0f ? x : alpha * expm1f(x);
   case QAT_ACTIVATION_RELU_MAX: return x > 0.0f ? (x < alpha ? x : alpha) : 0.0f;
-  case QAT_ACTIVATION_RELU_THRESHOLD: return x > alpha ? x : 0.0f;
   default: return x;
   }
 }
@@ -72,7 +70,6 @@ static inline float act_slope(qat_activation a, float alpha, float x) {
   case QAT_ACTIVATION_LEAKY_RELU: return x >= 0.0f ? 1.0f : alpha;
   case QAT_ACTIVATION_ELU: return x > 0.0f ? 1.0f : alpha * expf(x);
   case QAT_ACTIVATION_RELU_MAX: return x > 0.0f && x < alpha ? 1.0f : 0.0f;
-  case QAT_ACTIVATION_RELU_THRESHOLD: return x > alpha ? 1.0f : 0.0f;
   default: return 1.0f;
   }
 }
@@ -113,7 +110,6 @@ static int act_example(qat_op_example *ex, int variant) {
       {QAT_ACTIVATION_SILU, 0, 6, 0, 0, 0},          {QAT_ACTIVATION_HARD_SIGMOID, 0, 5, 2, -3, 3},
       {QAT_ACTIVATION_HARD_SILU, 0, 5, 2, -3, 3},    {QAT_ACTIVATION_LEAKY_RELU, 0.2f, 2, 1, 0, 0},
       {QAT_ACTIVATION_ELU, 0.7f, 2, 1, 0, 0},          {QAT_ACTIVATION_RELU_MAX, 1.5f, 2, 2, 0, 1.5f},
-      {QAT_ACTIVATION_RELU_THRESHOLD, 0.4f, 2, 1, 0.4f, 0},
   };
   if (variant < 0 || variant >= (int)(sizeof v / sizeof v[0])) return -1;
   example_input(ex, 0, 4, (int[]){2, 3, 4, 5}, 1, 1, QAT_FILL_UNIFORM);

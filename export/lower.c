@@ -105,7 +105,9 @@ static int lower_layer(qat_lowering *L, int li) {
   const qat_layer_desc *d = qat_layer_desc_of(l->type);
   if (d->lower) {
     int rc = d->lower(L, li);
-    return rc || !L->mode ? rc : lower_relu_cap(L, li);
+    const int end = L->mode ? lower_chain_end(L, li) : li;
+    const qat_layer_desc *de = qat_layer_desc_of(lower_layer_spec(L, end)->type);
+    return rc || end == li || !de->lower_fused ? rc : de->lower_fused(L, li, end);
   }
   return lower_fail(L, li, QAT_ERR_UNSUPPORTED, "no %s TFLite lowering for this layer type",
                     L->mode ? L->mode->name : "float32");

@@ -71,8 +71,7 @@ static int act16(const qat_tflite_tensor *x) { return !x->data && sym16(x); }
 
 static int check_act(const qat_tflite_model *t, int k, int tensor, const char *what) {
   const qat_tflite_tensor *x = &t->tensors[tensor];
-  /* a constant operand of MINIMUM (a ReLU's max_value) on the activations' grid */
-  if (t->ops[k].op == QAT_TFLITE_OP_MINIMUM && x->data ? sym16(x) : act16(x)) return QAT_OK;
+  if (act16(x)) return QAT_OK;
   return op_fail(t, k, "int16 symmetric activations",
                  "%s '%s' is %s with %d scale(s) and zero point %lld; 16x8 needs INT16, one scale, zero point 0",
                  what, tname(t, tensor), qat_tflite_type_name(x->type), x->quant.n,
@@ -163,7 +162,8 @@ int qat_export_validate_int16x8(const qat_tflite_model *t) {
     case QAT_TFLITE_OP_MINIMUM:
       for (int j = 0; j < op->n_inputs && !rc; j++) {
         const qat_tflite_tensor *x = &t->tensors[op->inputs[j]];
-        if ((rc = check_act(t, k, op->inputs[j], "input"))) break;
+        /* a constant operand (a capped ReLU's max_value) lies on the activations' grid too */
+        if (!(x->data && sym16(x)) && (rc = check_act(t, k, op->inputs[j], "input"))) break;
         if (x->quant.scale[0] != out->quant.scale[0])
           rc = op_fail(t, k, "shared range", "input '%s' scale %g and output scale %g must be equal", x->name,
                        (double)x->quant.scale[0], (double)out->quant.scale[0]);

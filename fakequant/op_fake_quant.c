@@ -80,11 +80,12 @@ static void update_learned(qat_node *nd, const qat_exec *ex) {
   int64_t outer, channels, inner;
   split(nd, &outer, &channels, &inner);
   float qp = (float)(fq->qmax - fq->zero_point[0]);
+  const float top = act_upper(fq);
   for (int64_t c = 0; c < channels; c++) {
     if (s[c] == 0.0f) {
       double sum = 0;
       for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) sum += fabsf(activate(fq->act, act_upper(fq), x->data[(o * channels + c) * inner + i]));
+        for (int64_t i = 0; i < inner; i++) sum += fabsf(activate(fq->act, top, x->data[(o * channels + c) * inner + i]));
       double count[2] = {sum, (double)(outer * inner)};
       /* data-parallel: an activation's first batch is the global one */
       if (ex->coll && x->batched) ex->coll->sum(ex->coll->ctx, count, 2);
@@ -393,8 +394,9 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
   }
   if (fq->valid && fq->requant != QAT_REQUANT_NONE && fq_requantized(nd, x, y, ex)) return;
   if (!activated) { /* the store the first pass left out */
+    const float top = act_upper(fq);
 #pragma omp parallel for schedule(static) if (chunks > 1)
-    for (int64_t i = 0; i < n; i++) y[i] = activate(act, act_upper(fq), x->data[i]);
+    for (int64_t i = 0; i < n; i++) y[i] = activate(act, top, x->data[i]);
     src = y;
   }
   if (!fq->valid) {

@@ -3,7 +3,8 @@
  * SELECT_V2(LESS(t_q, x), x, zero point) with t_q = qat_threshold_integer's, so that t_q < q is
  * x > t on the grid; but TFLite's int8 LESS compares both sides scaled by 256 s
  * (qat_comparison_scaled), which merges neighbouring steps once 256 s < 1, and this op makes
- * the same comparison while fake quant is on. Off, or before the quantizer has a range: x > t.
+ * the same comparison while fake quant is on. Off, before the quantizer has a range, or in a model
+ * without QAT (no quantizer): x > t.
  * The output holds x's values or 0, all on x's grid: nothing rounds after it. */
 #include <math.h>
 #include <stdint.h>

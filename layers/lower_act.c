@@ -14,12 +14,6 @@ int lower_is_function(qat_activation a) {
          a != QAT_ACTIVATION_SOFTMAX;
 }
 
-static int scalar_const(qat_lowering *L, const char *layer, const char *suffix, float v, int *index) {
-  char name[QAT_NAME_MAX + 32];
-  snprintf(name, sizeof name, "%s/%s", layer, suffix);
-  return qat_tflite_add_tensor(L->t, name, QAT_TFLITE_FLOAT32, 0, NULL, &v, sizeof v, index);
-}
-
 static int unary(qat_lowering *L, qat_tflite_op code, int in, int out) {
   qat_tflite_operator op;
   qat_tflite_op_init(&op, code);
@@ -120,12 +114,12 @@ int lower_function(qat_lowering *L, int li, qat_activation act, float alpha, int
   case QAT_ACTIVATION_HARD_SIGMOID:
     snprintf(name, sizeof name, "%s/relu6", l->name);
     if ((rc = lower_act_tensor(L, name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, &mid)) ||
-        (rc = scalar_const(L, l->name, "three", 3.0f, &c)))
+        (rc = lower_scalar(L, l->name, "three", 3.0f, &c)))
       return rc;
     qat_tflite_op_init(&op, QAT_TFLITE_OP_ADD);
     op.opt.activation = QAT_TFLITE_ACT_RELU6;
     if ((rc = lower_add_op(L->t, &op, 2, (int[]){in, c}, mid))) return rc;
-    if ((rc = scalar_const(L, l->name, "one_sixth", 1.0f / 6.0f, &c))) return rc;
+    if ((rc = lower_scalar(L, l->name, "one_sixth", 1.0f / 6.0f, &c))) return rc;
     qat_tflite_op_init(&op, QAT_TFLITE_OP_MUL);
     return lower_add_op(L->t, &op, 2, (int[]){mid, c}, *out);
   default:

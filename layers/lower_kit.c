@@ -56,6 +56,43 @@ int lower_act_tensor(qat_lowering *L, const char *name, qat_tflite_type type, in
   return qat_tflite_set_quant(L->t, *index, 1, &scale, &zp, 0);
 }
 
+int lower_scalar(qat_lowering *L, const char *layer, const char *suffix, float v, int *index) {
+  char name[2 * QAT_NAME_MAX + 32];
+  snprintf(name, sizeof name, "%s/%s", layer, suffix);
+  return qat_tflite_add_tensor(L->t, name, QAT_TFLITE_FLOAT32, 0, NULL, &v, sizeof v, index);
+}
+
+int lower_grid_scalar(qat_lowering *L, const char *layer, const char *suffix, int32_t q, float s, int64_t zp,
+                      int *index) {
+  char name[2 * QAT_NAME_MAX + 32];
+  snprintf(name, sizeof name, "%s/%s", layer, suffix);
+  const int wide = L->mode->act == QAT_TFLITE_INT16;
+  const int16_t v16 = (int16_t)q;
+  const int8_t v8 = (int8_t)q;
+  int rc = qat_tflite_add_tensor(L->t, name, L->mode->act, 0, NULL, wide ? (const void *)&v16 : (const void *)&v8,
+                                 wide ? sizeof v16 : sizeof v8, index);
+  return rc ? rc : qat_tflite_set_quant(L->t, *index, 1, &s, &zp, 0);
+}
+
+int lower_pad(qat_lowering *L, int li, int in, const int32_t pads[8], const char *name, int *out) {
+  const qat_tflite_tensor *x = &L->t->tensors[in];
+  if (x->rank != 4) return lower_fail(L, li, QAT_ERR_INTERNAL, "PAD needs a 4-D input, '%s' has rank %d", x->name, x->rank);
+  int dims[4], pi, rc;
+  const int pdims[2] = {4, 2};
+  for (int a = 0; a < 4; a++) dims[a] = x->dims[a] + pads[2 * a] + pads[2 * a + 1];
+  float s;
+  int64_t zp;
+  lower_params_of(L, in, &s, &zp);
+  char pname[2 * QAT_NAME_MAX + 32];
+  snprintf(pname, sizeof pname, "%s/paddings", name);
+  if ((rc = qat_tflite_add_tensor(L->t, pname, QAT_TFLITE_INT32, 2, pdims, pads, 8 * sizeof *pads, &pi)) ||
+      (rc = lower_act_tensor(L, name, x->type, 4, dims, s, zp, out)))
+    return rc;
+  qat_tflite_operator op;
+  qat_tflite_op_init(&op, QAT_TFLITE_OP_PAD);
+  return lower_simple(L, li, &op, 2, (int[]){in, pi}, *out);
+}
+
 void lower_params_of(const qat_lowering *L, int tensor, float *scale, int64_t *zp) {
   const qat_tflite_tensor *t = &L->t->tensors[tensor];
   *scale = t->quant.n > 0 ? t->quant.scale[0] : 0.0f;

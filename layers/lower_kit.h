@@ -75,6 +75,15 @@ int lower_keep_tensor(qat_lowering *L, int li, int in, const char *name, int *in
 /* Layer li's output tensor with the parameters of its own output quantizer (float32 in the
  * float mode), named after the layer. */
 int lower_own_tensor(qat_lowering *L, int li, int *index);
+/* A scalar constant "<layer>/<suffix>": float32 v; on the integer modes' grid (s, zp) the
+ * integer q, of the mode's activation type. */
+int lower_scalar(qat_lowering *L, const char *layer, const char *suffix, float v, int *index);
+int lower_grid_scalar(qat_lowering *L, const char *layer, const char *suffix, int32_t q, float s, int64_t zp,
+                      int *index);
+/* PAD of tensor `in` by pads (NHWC, before and after per axis) into "<name>" with in's type and
+ * quantization (the int8 PAD pads with the zero point: the real 0), its paddings
+ * "<name>/paddings". */
+int lower_pad(qat_lowering *L, int li, int in, const int32_t pads[8], const char *name, int *out);
 /* The per-tensor parameters of an IR tensor. */
 void lower_params_of(const qat_lowering *L, int tensor, float *scale, int64_t *zp);
 /* The output quantizer of layer li: it must exist and have parameters. */
@@ -91,9 +100,6 @@ int lower_chain_end(const qat_lowering *L, int head);
 int lower_sole_consumer(const qat_lowering *L, int r);
 /* The TFLite fused activation of a standalone ReLU/ReLU6 layer, or -1 if it is not one. */
 int lower_relu_kind(const qat_layer_spec *l);
-/* Integer modes, after the op that layer `head` starts: a MINIMUM with a fused ReLU's max_value
- * where the output grid reaches past it (layers/relu.c). */
-int lower_relu_cap(qat_lowering *L, int head);
 /* SOFTMAX (beta 1) on tensor `in`, the output named after layer li (integer modes: the spec's
  * fixed output range). */
 int lower_softmax(qat_lowering *L, int li, int in, int *out);

@@ -183,7 +183,7 @@ static int activation_fq(builder *b, int layer, const char *name, int non_negati
   int rc = new_fq(b, QAT_FQ_ACTIVATION, name, 1, -1, fq);
   if (rc) return rc;
   (*fq)->act = act;
-  if (act == QAT_ACTIVATION_RELU_MAX) (*fq)->alpha = b->m->spec.layers[layer].max_value;
+  if (act == QAT_ACTIVATION_RELU_MAX) (*fq)->alpha = qat_layer_activation_alpha(&b->m->spec.layers[layer], act);
   if (b->m->spec.quantize.activations_lsq) {
     (*fq)->learned = 1;
     (*fq)->zero_point[0] = non_negative ? QAT_INT8_MIN : 0;
@@ -448,7 +448,7 @@ int qat_build_activation(builder *b, qat_activation act, qat_tensor *x, qat_tens
     /* a shared range's rounding node caps it on the integers, as the int8 op's RELU and the
      * MINIMUM after it do (the rounding of a capped float could land one step lower) */
     if (b->quant && rounds_on_shared_range(b, b->layer)) return qat_graph_add(&m->graph, QAT_OP_RELU, 1, &x, NULL, out);
-    qat_op_attrs a = {.act = act, .alpha = m->spec.layers[b->layer].max_value};
+    qat_op_attrs a = {.act = act, .alpha = qat_layer_activation_alpha(&m->spec.layers[b->layer], act)};
     return qat_graph_add(&m->graph, QAT_OP_ACTIVATION, 1, &x, &a, out);
   }
   case QAT_ACTIVATION_SOFTMAX:
@@ -781,7 +781,7 @@ int qat_model_create(qat_model **out, const qat_model_spec *spec, int max_batch,
         if (!rc) fq->params_of = &m->layer_fq[li];
         if (!rc && qat_layer_fusable_activation(l) == QAT_ACTIVATION_RELU_MAX) {
           fq->act = QAT_ACTIVATION_RELU_MAX;
-          fq->alpha = l->max_value;
+          fq->alpha = qat_layer_activation_alpha(l, fq->act);
         }
         if (!rc) rc = link_requant(m, m->fused_into[li], fq);
         if (!rc && fq->requant != QAT_REQUANT_NONE) rc = fake_quant(&b, li, NULL, m->layer_out[li], fq, &m->layer_out[li]);

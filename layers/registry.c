@@ -115,7 +115,6 @@ const char *qat_activation_name(qat_activation a) {
 }
 
 float qat_layer_activation_alpha(const qat_layer_spec *l, qat_activation a) {
-  if (a == QAT_ACTIVATION_RELU_THRESHOLD) return l->threshold;
   return a == QAT_ACTIVATION_RELU_MAX ? l->max_value : qat_activation_alpha(a, l->alpha);
 }
 

@@ -29,9 +29,7 @@ static int lower_capped_float(qat_lowering *L, int li, int in, int out) {
   lower_out_shape(L, li, &rank, dims);
   snprintf(name, sizeof name, "%s/relu", l->name);
   if ((rc = lower_act_tensor(L, name, QAT_TFLITE_FLOAT32, rank, dims, 0, 0, &mid))) return rc;
-  snprintf(name, sizeof name, "%s/max_value", l->name);
-  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_FLOAT32, 0, NULL, &l->max_value, sizeof l->max_value, &cap)))
-    return rc;
+  if ((rc = lower_scalar(L, l->name, "max_value", l->max_value, &cap))) return rc;
   qat_tflite_operator op;
   qat_tflite_op_init(&op, QAT_TFLITE_OP_RELU);
   if ((rc = lower_simple(L, li, &op, 1, &in, mid))) return rc;
@@ -39,10 +37,10 @@ static int lower_capped_float(qat_lowering *L, int li, int in, int out) {
   return lower_simple(L, li, &op, 2, (int[]){mid, cap}, out);
 }
 
-int lower_relu_cap(qat_lowering *L, int head) {
-  const int end = lower_chain_end(L, head);
+/* Integer modes, after the op that `head` starts and this ReLU ends (lower_fused). */
+static int lower_fused(qat_lowering *L, int head, int end) {
   const qat_layer_spec *l = lower_layer_spec(L, end);
-  if (end == head || applies(l) != QAT_ACTIVATION_RELU_MAX) return QAT_OK;
+  if (applies(l) != QAT_ACTIVATION_RELU_MAX) return QAT_OK;
   const int t = L->tensor[end];
   float s;
   int64_t zp;
@@ -54,13 +52,7 @@ int lower_relu_cap(qat_lowering *L, int head) {
   if (qm >= qmax) return QAT_OK; /* the saturation caps it */
   int rank, dims[QAT_MAX_RANK], cap, out, rc;
   char name[QAT_NAME_MAX + 32];
-  snprintf(name, sizeof name, "%s/max_value", l->name);
-  const int16_t v16 = (int16_t)qm;
-  const int8_t v8 = (int8_t)qm;
-  if ((rc = qat_tflite_add_tensor(L->t, name, L->mode->act, 0, NULL, wide ? (const void *)&v16 : (const void *)&v8,
-                                  wide ? sizeof v16 : sizeof v8, &cap)) ||
-      (rc = qat_tflite_set_quant(L->t, cap, 1, &s, &zp, 0)))
-    return rc;
+  if ((rc = lower_grid_scalar(L, l->name, "max_value", qm, s, zp, &cap))) return rc;
   lower_out_shape(L, end, &rank, dims);
   snprintf(name, sizeof name, "%s/capped", l->name);
   if ((rc = lower_act_tensor(L, name, L->mode->act, rank, dims, s, zp, &out))) return rc;
@@ -81,10 +73,9 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
   if (l->threshold == 0.0f) return qat_build_activation(b, applies(l), in[0], out);
   if (l->max_value != 0.0f || l->alpha != 0.0f)
     return qat_fail(QAT_ERR_UNSUPPORTED, "a threshold goes alone: with max_value or negative_slope it is not supported");
-  qat_op_attrs a = {.act = QAT_ACTIVATION_RELU_THRESHOLD, .alpha = l->threshold};
-  if (!b->quant) return qat_graph_add(&b->m->graph, QAT_OP_ACTIVATION, 1, in, &a, out);
-  a.custom = &qat_threshold_op;
-  a.state = qat_model_source_fq(b->m, b->in_src);
+  /* without QAT (no input quantizer) the op compares the floats */
+  qat_op_attrs a = {.custom = &qat_threshold_op, .alpha = l->threshold,
+                    .state = b->quant ? qat_model_source_fq(b->m, b->in_src) : NULL};
   return qat_graph_add(&b->m->graph, QAT_OP_CUSTOM, 1, in, &a, out);
 }
 
@@ -96,15 +87,14 @@ static int lower_threshold(qat_lowering *L, int li) {
   const int wide = type == QAT_TFLITE_INT16;
   int in = lower_input(L, li, 0), rank, dims[QAT_MAX_RANK], tc, zc, mask, out, rc;
   char name[QAT_NAME_MAX + 32];
-  float s = 0.0f, fv[2] = {l->threshold, 0.0f};
-  int64_t zp = 0;
-  int8_t v8[2];
-  int16_t v16[2];
-  const void *tv = fv, *zv = fv + 1;
-  size_t es = sizeof(float);
-  if (L->mode) {
+  if (!L->mode) {
+    rc = lower_scalar(L, l->name, "threshold", l->threshold, &tc);
+    if (!rc) rc = lower_scalar(L, l->name, "zero", 0.0f, &zc);
+  } else {
     int32_t qt, mult;
     int shift;
+    float s;
+    int64_t zp;
     lower_params_of(L, in, &s, &zp);
     if (!wide && qat_comparison_multiplier(s, &mult, &shift))
       return lower_fail(L, li, QAT_ERR_UNSUPPORTED, "%s export of its threshold: %s", L->mode->name, qat_error_message());
@@ -112,17 +102,10 @@ static int lower_threshold(qat_lowering *L, int li) {
       L->tensor[li] = in; /* every value of the grid lies above it */
       return QAT_OK;
     }
-    v8[0] = (int8_t)qt, v8[1] = (int8_t)zp, v16[0] = (int16_t)qt, v16[1] = (int16_t)zp;
-    tv = wide ? (const void *)v16 : (const void *)v8;
-    zv = wide ? (const void *)(v16 + 1) : (const void *)(v8 + 1);
-    es = wide ? sizeof *v16 : sizeof *v8;
+    rc = lower_grid_scalar(L, l->name, "threshold", qt, s, zp, &tc);
+    if (!rc) rc = lower_grid_scalar(L, l->name, "zero", (int32_t)zp, s, zp, &zc);
   }
-  snprintf(name, sizeof name, "%s/threshold", l->name);
-  if ((rc = qat_tflite_add_tensor(L->t, name, type, 0, NULL, tv, es, &tc))) return rc;
-  snprintf(name, sizeof name, "%s/zero", l->name);
-  if ((rc = qat_tflite_add_tensor(L->t, name, type, 0, NULL, zv, es, &zc))) return rc;
-  if (L->mode && ((rc = qat_tflite_set_quant(L->t, tc, 1, &s, &zp, 0)) || (rc = qat_tflite_set_quant(L->t, zc, 1, &s, &zp, 0))))
-    return rc;
+  if (rc) return rc;
   lower_out_shape(L, li, &rank, dims);
   snprintf(name, sizeof name, "%s/mask", l->name);
   if ((rc = lower_act_tensor(L, name, QAT_TFLITE_BOOL, rank, dims, 0, 0, &mask)) ||
@@ -203,6 +186,7 @@ const qat_layer_desc qat_layer_relu = {
     .range = range,
     .applies = applies,
     .lower = qat_relu_lower,
+    .lower_fused = lower_fused,
     .keras = keras,
     .yaml = yaml,
 };

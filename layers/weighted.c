@@ -598,22 +598,10 @@ free_half:
  * pads with the zero point (the real 0) and keeps its input's parameters: nothing rounds. */
 static int lower_causal_pad(qat_lowering *L, int li, int in, int *out) {
   const qat_layer_spec *l = lower_layer_spec(L, li);
-  const qat_tflite_tensor *x = &L->t->tensors[in];
-  const int front = (l->kernel_size[1] - 1) * l->dilation_rate[1], pdims[2] = {4, 2};
-  if (x->rank != 4) return lower_fail(L, li, QAT_ERR_INTERNAL, "a causal pad needs the [1, 1, T, C] view");
-  const int32_t pads[8] = {0, 0, 0, 0, front, 0, 0, 0};
-  int dims[4] = {x->dims[0], x->dims[1], x->dims[2] + front, x->dims[3]}, pi, rc;
-  float s;
-  int64_t zp;
-  lower_params_of(L, in, &s, &zp);
+  const int32_t pads[8] = {0, 0, 0, 0, (l->kernel_size[1] - 1) * l->dilation_rate[1], 0, 0, 0};
   char name[QAT_NAME_MAX + 32];
-  snprintf(name, sizeof name, "%s/causal_paddings", l->name);
-  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 2, pdims, pads, sizeof pads, &pi))) return rc;
   snprintf(name, sizeof name, "%s/causal_padded", l->name);
-  if ((rc = lower_act_tensor(L, name, x->type, 4, dims, s, zp, out))) return rc;
-  qat_tflite_operator op;
-  qat_tflite_op_init(&op, QAT_TFLITE_OP_PAD);
-  return lower_simple(L, li, &op, 2, (int[]){in, pi}, *out);
+  return lower_pad(L, li, in, pads, name, out);
 }
 
 int qat_weighted_lower(qat_lowering *L, int li) {

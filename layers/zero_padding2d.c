@@ -24,17 +24,9 @@ static int build(qat_builder *b, int li, qat_tensor **in, qat_tensor **out) {
 
 static int lower(qat_lowering *L, int li) {
   const qat_layer_spec *l = lower_layer_spec(L, li);
-  const int in = lower_input(L, li, 0), dims[2] = {4, 2};
   const int32_t pads[8] = {0, 0, l->zero_pad[0], l->zero_pad[1], l->zero_pad[2], l->zero_pad[3], 0, 0};
-  char name[QAT_NAME_MAX + 32];
-  snprintf(name, sizeof name, "%s/paddings", l->name);
-  int pi, out, rc;
-  if ((rc = qat_tflite_add_tensor(L->t, name, QAT_TFLITE_INT32, 2, dims, pads, sizeof pads, &pi))) return rc;
-  if ((rc = lower_keep_tensor(L, li, in, l->name, &out))) return rc;
-  qat_tflite_operator op;
-  qat_tflite_op_init(&op, QAT_TFLITE_OP_PAD);
-  const int ins[2] = {in, pi};
-  return lower_simple(L, li, &op, 2, ins, out);
+  int out;
+  return lower_pad(L, li, lower_input(L, li, 0), pads, l->name, &out);
 }
 
 static void yaml(qat_yaml_out *y, const qat_layer_spec *l) {

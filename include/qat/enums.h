@@ -23,7 +23,8 @@ typedef enum qat_activation {
   QAT_ACTIVATION_COUNT,        /* the activations a config or a Keras file names */
   /* min(max(x, 0), alpha): a ReLU layer's max_value other than 6; no `activation:` names it */
   QAT_ACTIVATION_RELU_MAX = QAT_ACTIVATION_COUNT + 2,
-  /* x > alpha ? x : 0: a ReLU layer's threshold (Keras's); no `activation:` names it either */
+  /* x > t ? x : 0: a ReLU layer's threshold (Keras's; fakequant/op_threshold.c computes it, with or
+   * without QAT); no `activation:` names it either */
   QAT_ACTIVATION_RELU_THRESHOLD
 } qat_activation;
 

@@ -162,6 +162,9 @@ typedef struct qat_layer_desc {
 
   /* TFLite: lowers layer li (and whatever it fuses) in the context's mode. NULL: no lowering. */
   int (*lower)(struct qat_lowering *L, int li);
+  /* integer modes, when this layer ends the op that layer `head` starts (fused into it): what it
+   * adds after that op (a capped ReLU's MINIMUM where the grid reaches past the cap); NULL: none */
+  int (*lower_fused)(struct qat_lowering *L, int head, int end);
 
   const char *kernel;          /* its kernel parameter's suffix ("kernel"), or NULL */
   int kernel_channel_axis;     /* the output-channel axis of that kernel in qat's layout */
@@ -183,8 +186,7 @@ const char *qat_activation_name(qat_activation a);
 /* The alpha an activation applies: leaky_relu's slope (Keras's default 0.2), elu's scale
  * (1.0); `alpha` is the layer's, 0 for the default. */
 float qat_activation_alpha(qat_activation a, float alpha);
-/* The same for a layer's activation: a ReLU's max_value for RELU_MAX, its threshold for
- * RELU_THRESHOLD, else its alpha. */
+/* The same for a layer's activation: a ReLU's max_value for RELU_MAX, else its alpha. */
 float qat_layer_activation_alpha(const qat_layer_spec *l, qat_activation a);
 /* The activation Keras calls `name` (also "swish", "hard_swish"); 0 if none. */
 int qat_activation_find(const char *name, qat_activation *out);
