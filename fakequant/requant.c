@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "qat/quant.h"
+#include "fakequant/fixedpoint_avx2.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -61,7 +62,7 @@ void qat_requant_run_ref(const qat_requant_job *j) {
 }
 
 #ifdef QAT_HAVE_X86
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2 QAT_AVX2
 
 /* round half away from zero, exactly: v - trunc(v) is exact */
 AVX2 static inline __m256d round_away(__m256d v) {
@@ -79,39 +80,9 @@ AVX2 static inline __m128i sat_int32_x4(__m256d v) {
   return _mm256_cvttpd_epi32(v);
 }
 
-/* qat_srdhm on 4 lanes */
-AVX2 static inline __m128i srdhm_x4(__m128i a, __m128i b) {
-  const __m256i ab = _mm256_mul_epi32(_mm256_cvtepi32_epi64(a), _mm256_cvtepi32_epi64(b));
-  const __m256i zero = _mm256_setzero_si256();
-  const __m256i neg = _mm256_cmpgt_epi64(zero, ab);
-  const __m256i nudge = _mm256_blendv_epi8(_mm256_set1_epi64x(INT64_C(1) << 30),
-                                           _mm256_set1_epi64x(1 - (INT64_C(1) << 30)), neg);
-  const __m256i s = _mm256_add_epi64(ab, nudge);
-  /* s / 2^31 truncated toward zero fits in int32: the low half of the logical shift is the
-   * floor; a negative s with a nonzero remainder moves up by one */
-  __m256i q = _mm256_srli_epi64(s, 31);
-  const __m256i rem = _mm256_and_si256(s, _mm256_set1_epi64x(0x7fffffff));
-  const __m256i up = _mm256_andnot_si256(_mm256_cmpeq_epi64(rem, zero), _mm256_cmpgt_epi64(zero, s));
-  q = _mm256_sub_epi64(q, up);
-  const __m128i lo = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
-  const __m128i min = _mm_set1_epi32(INT32_MIN);
-  const __m128i both_min = _mm_and_si128(_mm_cmpeq_epi32(a, min), _mm_cmpeq_epi32(b, min));
-  return _mm_blendv_epi8(lo, _mm_set1_epi32(INT32_MAX), both_min);
-}
-
-/* qat_rounding_divide_by_pot on 4 lanes, exponents 0..31 */
-AVX2 static inline __m128i rdivpot_x4(__m128i x, __m128i e) {
-  const __m128i one = _mm_set1_epi32(1);
-  const __m128i mask = _mm_sub_epi32(_mm_sllv_epi32(one, e), one);
-  const __m128i rem = _mm_and_si128(x, mask);
-  const __m128i thr = _mm_sub_epi32(_mm_srli_epi32(mask, 1), _mm_cmpgt_epi32(_mm_setzero_si128(), x));
-  return _mm_sub_epi32(_mm_srav_epi32(x, e), _mm_cmpgt_epi32(rem, thr));
-}
-
 AVX2 static void run_avx2(const qat_requant_job *j) {
   const __m128 s_in_f = _mm_set1_ps(j->s_in), s_out = _mm_set1_ps(j->s_out);
   const __m128i lo = _mm_set1_epi32(j->act_min - j->zp), hi = _mm_set1_epi32(j->act_max - j->zp);
-  const __m128i zero = _mm_setzero_si128();
   const __m256d big = _mm256_set1_pd(2147483648.0), small = _mm256_set1_pd(-2147483648.0);
   int64_t i = j->begin;
   while (i < j->end) {
@@ -128,10 +99,8 @@ AVX2 static void run_avx2(const qat_requant_job *j) {
       const __m128i acc = sat_int32_x4(v);
       __m128i r;
       if (j->fixed_point) {
-        const __m128i sh = _mm_loadu_si128((const __m128i *)(j->shift + c));
-        const __m128i left = _mm_max_epi32(sh, zero), right = _mm_max_epi32(_mm_sub_epi32(zero, sh), zero);
-        const __m128i m = _mm_loadu_si128((const __m128i *)(j->mult + c));
-        r = rdivpot_x4(srdhm_x4(_mm_sllv_epi32(acc, left), m), right);
+        r = qat_mbqm_x4(acc, _mm_loadu_si128((const __m128i *)(j->mult + c)),
+                        _mm_loadu_si128((const __m128i *)(j->shift + c)));
       } else {
         const __m256d p = round_away(_mm256_mul_pd(_mm256_cvtepi32_pd(acc), _mm256_loadu_pd(j->eff + c)));
         /* out of int32 (or NaN): INT32_MIN, as the plain path */

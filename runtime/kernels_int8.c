@@ -142,8 +142,7 @@ void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in
           }
         }
       }
-      int8_t *o = out + (row * g->out_w + ox) * C;
-      for (int c = 0; c < C; c++) o[c] = requant_i8(q, acc[c], c);
+      rt_requant_row_i8(q, (const int32_t *)acc, 0, C, out + (row * g->out_w + ox) * C);
     }
   }
 }

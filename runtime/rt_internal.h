@@ -120,6 +120,18 @@ typedef struct rt_hard_swish_params {
   int out_exp, reluish_exp;
 } rt_hard_swish_params;
 
+/* int8 CONV_2D / FULLY_CONNECTED weights packed for a SIMD GEMM (igemm.c). path PLAIN: not
+ * packed, the plain kernels run. */
+enum { RT_IGEMM_PLAIN = 0, RT_IGEMM_AVX2 = 1, RT_IGEMM_VNNI = 2 };
+#define RT_IGEMM_KMAX 8192 /* deepest patch the tile buffers hold */
+typedef struct rt_igemm_b {
+  int path;
+  int n, k, kp, np; /* output channels, depth; padded to the layout's block and group */
+  void *w;          /* packed weights, 64-byte aligned */
+  int32_t *bias;    /* per channel: bias plus the path's offset correction */
+  void *a;          /* FULLY_CONNECTED: its input rows in the path's form */
+} rt_igemm_b;
+
 struct rt_op;
 /* An operator's kernel for the tensor types its Prepare found (runtime/rt_op.h). */
 typedef int (*rt_eval_fn)(struct qat_rt_model *m, int k, struct rt_op *op);
@@ -164,6 +176,7 @@ typedef struct rt_op {
   int32_t *hy_offsets; /* and per-batch input offset, inside qbuf */
   int8_t lut[256];  /* LOGISTIC int8 */
   int16_t *lut16;   /* owned: SOFTMAX int16 exp and 1/(1+x) tables (2 x 513) */
+  rt_igemm_b pk;    /* int8 CONV_2D / FULLY_CONNECTED: packed weights (owned) */
 } rt_op;
 
 struct qat_rt_model {
@@ -200,6 +213,19 @@ void rt_tconv_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, c
                  const int32_t *bias, int8_t *out);
 void rt_fc_i8(int batches, int accum_depth, int out_depth, const rt_requant *q, const int8_t *in,
               const int8_t *w, const int32_t *bias, int8_t *out);
+/* igemm.c: the widest int8 GEMM path of this CPU (QAT_SIMD=0: plain, QAT_SIMD=avx2: no wider
+ * than AVX2), its name; packing of [n][k] weights (batches_a > 0: FULLY_CONNECTED, with room for
+ * that many input rows) for a path (a depth past RT_IGEMM_KMAX or path PLAIN packs nothing, path
+ * stays PLAIN); the kernels; a row of int32 accumulators requantized (channels c0..c0+n). */
+int rt_igemm_path(void);
+const char *rt_igemm_path_name(int path);
+int rt_igemm_pack(rt_igemm_b *b, int path, int n, int k, int batches_a, const int8_t *w,
+                  const int32_t *bias, int32_t in_offset);
+void rt_igemm_free(rt_igemm_b *b);
+void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b,
+                       const int8_t *in, int8_t *out);
+void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const int8_t *in, int8_t *out);
+void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out);
 /* Returns -1 when a row's sum of exponentials leaves the range of the reference kernel's
  * TFLITE_CHECK (where TFLite aborts); rows before it are written. */
 int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, int diff_min,

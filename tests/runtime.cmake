@@ -20,6 +20,10 @@ target_compile_options(test_runtime PRIVATE -ffp-contract=off)
 qat_test(test_runtime_ops SOURCES test_runtime_ops.c LIBS qat_runtime qat_test_runtime_support
          TIMEOUT 60)
 
+# runtime/igemm.c: the packed int8 GEMM on every SIMD path the CPU has against the reference
+# arithmetic, and the vectorized requantization against the scalar one.
+qat_test(test_igemm SOURCES test_igemm.c LIBS qat_runtime TIMEOUT 120)
+
 # qat run on the fixtures: exact bytes, usage and model-file errors (exit 2, 3). Skipped (77)
 # when the fixture folder is absent.
 add_test(NAME test_runtime_cli COMMAND bash -c [=[

@@ -18,6 +18,7 @@ RT_EVAL(eval_f32, rt_fc_f32(op->batches, op->accum_depth, op->out_depth, op->f_m
 RT_EVAL(eval_i8, rt_fc_i8(op->batches, op->accum_depth, op->out_depth, &op->rq,
                           rt_in_data(m, op, 0), rt_in_data(m, op, 1), rt_in_data(m, op, 2),
                           rt_out_data(m, op)))
+RT_EVAL(eval_i8_gemm, rt_fc_i8_gemm(op->batches, &op->rq, &op->pk, rt_in_data(m, op, 0), rt_out_data(m, op)))
 RT_EVAL(eval_i16, rt_fc_i16(op->batches, op->accum_depth, op->out_depth, &op->rq,
                             rt_in_data(m, op, 0), rt_in_data(m, op, 1), rt_in_data(m, op, 2),
                             rt_out_data(m, op)))
@@ -89,8 +90,15 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
         (rc = rt_check_weights_q(m, k, w, 0, units)))
       return rc;
     if (b && (rc = rt_check_bias_q(m, k, b, in, w, units))) return rc;
-    if ((rc = rt_prepare_requant(m, k, op, in, w, o, units))) return rc;
-    return litert_scales(m, op, in, w, o, units);
+    if ((rc = rt_prepare_requant(m, k, op, in, w, o, units)) || (rc = litert_scales(m, op, in, w, o, units)))
+      return rc;
+    /* the weights packed for the CPU's GEMM, with room for the converted input rows */
+    if ((rc = rt_igemm_pack(&op->pk, rt_igemm_path(), units, accum, (int)batches,
+                            (const int8_t *)w->const_data,
+                            b ? (const int32_t *)(const void *)b->const_data : NULL, op->rq.in_offset)))
+      return qat_fail_prefix(rc, "%s: op %d (%s): ", m->name, k, op->name);
+    if (op->pk.path != RT_IGEMM_PLAIN) op->eval = eval_i8_gemm;
+    return QAT_OK;
   }
   if (rt_is_i16(in) && rt_is_i8(w) && rt_is_i16(o)) {
     op->eval = eval_i16;

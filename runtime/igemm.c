@@ -1,0 +1,335 @@
+/* int8 CONV_2D and FULLY_CONNECTED as a register-blocked GEMM over weights packed at load,
+ * bit-exact with the reference kernels (kernels_int8.c says which).
+ *
+ * The reference sums (x + in_offset) * w in int32 with wraparound. Integer addition modulo 2^32
+ * does not depend on the order, so any blocking gives the same bits, provided every product is
+ * exact and every sum wraps:
+ *   VNNI (AVX-512 VNNI): vpdpbusd multiplies unsigned by signed bytes, so the activation goes in
+ *     as u = x + 128 (x ^ 0x80) and the bias absorbs the difference once per channel:
+ *       sum (x + off) w = sum u w + (off - 128) sum w        (mod 2^32)
+ *     A padded tap is u = 128 - off (its (x + off) is 0) and the depth is padded to a multiple
+ *     of 4 with zero weights. Four u8 x s8 products fit an int32 before the (wrapping) add.
+ *   AVX2: (x + off) as int16 pairs against int16 weights with vpmaddwd, exact: |x + off| <= 255,
+ *     |w| <= 127 (the weights offset is 0, checked at load), pads and depth padding are 0.
+ *   PLAIN: the kernels of kernels_int8.c (QAT_SIMD=0, another CPU, grouped convolution, depths
+ *     past the buffers).
+ * The requantization (MultiplyByQuantizedMultiplier per channel) runs 4 lanes at a time with
+ * fakequant/'s AVX2 fixed point, bit-equal to the scalar one; LiteRT's double rounding of
+ * FULLY_CONNECTED stays scalar (a few hundred values per inference).
+ *
+ * Blocking: MR output pixels (an im2col tile of MR patches, built once and kept in L1) against
+ * every output channel in chunks of 64 (VNNI: 4 registers of 16 channels; 16 accumulators) or
+ * 16 (AVX2: 2 of 8; 8 accumulators). Tiles of pixels are split across OpenMP threads, each
+ * output written by one thread as a whole. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakequant/fixedpoint_avx2.h"
+#include "qat/error.h"
+#include "qat/quant.h"
+#include "runtime/rt_kernel.h"
+
+#define MR 4
+#define RT_PARALLEL_MACS (1 << 21) /* as kernels_int8.c: below it, fork-join costs more */
+
+static int round_up(int v, int to) { return (v + to - 1) / to * to; }
+
+int rt_igemm_path(void) {
+  static int path = -1; /* racy first reads all compute the same value */
+  if (path >= 0) return path;
+  int p = RT_IGEMM_PLAIN;
+#if defined(__x86_64__) || defined(__i386__)
+  const char *e = getenv("QAT_SIMD");
+  if (!(e && e[0] == '0')) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) p = RT_IGEMM_AVX2;
+    if (p == RT_IGEMM_AVX2 && !(e && !strcmp(e, "avx2")) && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vnni"))
+      p = RT_IGEMM_VNNI;
+  }
+#endif
+  path = p;
+  return path;
+}
+
+const char *rt_igemm_path_name(int path) {
+  return path == RT_IGEMM_VNNI ? "AVX-512 VNNI" : path == RT_IGEMM_AVX2 ? "AVX2" : "plain C";
+}
+
+/* Channels per block and depth per group of the packed layout:
+ * [n / block][kp / group][block][group], int8 (VNNI) or int16 (AVX2). */
+static int block_of(int path) { return path == RT_IGEMM_VNNI ? 16 : 8; }
+static int group_of(int path) { return path == RT_IGEMM_VNNI ? 4 : 2; }
+
+int rt_igemm_pack(rt_igemm_b *b, int path, int n, int k, int batches_a, const int8_t *w,
+                  const int32_t *bias, int32_t in_offset) {
+  memset(b, 0, sizeof *b);
+  if (path == RT_IGEMM_PLAIN || k > RT_IGEMM_KMAX || n < 1 || k < 1) return QAT_OK;
+  const int blk = block_of(path), grp = group_of(path), elem = path == RT_IGEMM_VNNI ? 1 : 2;
+  b->n = n, b->k = k, b->kp = round_up(k, grp), b->np = round_up(n, blk);
+  const size_t wbytes = (size_t)b->np * (size_t)b->kp * (size_t)elem;
+  b->w = aligned_alloc(64, (wbytes + 63) / 64 * 64);
+  b->bias = malloc((size_t)b->np * sizeof *b->bias);
+  /* FULLY_CONNECTED: its input rows, converted once per inference (owned here) */
+  if (batches_a > 0) b->a = aligned_alloc(64, ((size_t)batches_a * (size_t)b->kp * (size_t)elem + 63) / 64 * 64);
+  if (!b->w || !b->bias || (batches_a > 0 && !b->a)) {
+    rt_igemm_free(b);
+    return qat_fail(QAT_ERR_NOMEM, "out of memory packing %dx%d weights", n, k);
+  }
+  memset(b->w, 0, wbytes);
+  const int kq = b->kp / grp;
+  for (int oc = 0; oc < b->np; oc++) {
+    uint32_t sum = 0;
+    for (int kk = 0; oc < n && kk < k; kk++) {
+      const int8_t v = w[(int64_t)oc * k + kk];
+      const size_t at = (((size_t)(oc / blk) * kq + (size_t)(kk / grp)) * blk + (size_t)(oc % blk)) * grp + (size_t)(kk % grp);
+      if (path == RT_IGEMM_VNNI) ((int8_t *)b->w)[at] = v;
+      else ((int16_t *)b->w)[at] = v;
+      sum += (uint32_t)(int32_t)v;
+    }
+    uint32_t c = oc < n && bias ? (uint32_t)bias[oc] : 0u;
+    if (path == RT_IGEMM_VNNI) c += (uint32_t)(in_offset - 128) * sum;
+    b->bias[oc] = (int32_t)c;
+  }
+  b->path = path;
+  return QAT_OK;
+}
+
+void rt_igemm_free(rt_igemm_b *b) {
+  free(b->w);
+  free(b->bias);
+  free(b->a);
+  memset(b, 0, sizeof *b);
+}
+
+/* ---- the requantization of a row of accumulators ------------------------------------------- */
+
+static inline int8_t requant_one(const rt_requant *q, int32_t acc, int oc) {
+  const int32_t r = q->eff ? rt_requant_double(acc, q->eff[oc])
+                           : qat_multiply_by_quantized_multiplier(acc, q->mult[oc], q->shift[oc]);
+  return (int8_t)rt_clampi(rt_wadd(r, q->out_zp), q->act_min, q->act_max);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* out[i] for channels c0 + i, i < n: MultiplyByQuantizedMultiplier, + zero point, clamp. */
+QAT_AVX2 static void requant_row_avx2(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out) {
+  int i = 0;
+  if (!q->eff) {
+    const __m128i zp = _mm_set1_epi32(q->out_zp), lo = _mm_set1_epi32(q->act_min), hi = _mm_set1_epi32(q->act_max);
+    for (; i + 8 <= n; i += 8) {
+      __m128i r[2];
+      for (int h = 0; h < 2; h++) {
+        const int c = c0 + i + 4 * h;
+        r[h] = qat_mbqm_x4(_mm_loadu_si128((const __m128i *)(acc + i + 4 * h)),
+                           _mm_loadu_si128((const __m128i *)(q->mult + c)),
+                           _mm_loadu_si128((const __m128i *)(q->shift + c)));
+        r[h] = _mm_min_epi32(_mm_max_epi32(_mm_add_epi32(r[h], zp), lo), hi);
+      }
+      const __m128i p16 = _mm_packs_epi32(r[0], r[1]);
+      _mm_storel_epi64((__m128i *)(void *)(out + i), _mm_packs_epi16(p16, p16));
+    }
+  }
+  for (; i < n; i++) out[i] = requant_one(q, acc[i], c0 + i);
+}
+#endif
+
+void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (rt_igemm_path() != RT_IGEMM_PLAIN) {
+    requant_row_avx2(q, acc, c0, n, out);
+    return;
+  }
+#endif
+  for (int i = 0; i < n; i++) out[i] = requant_one(q, acc[i], c0 + i);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* ---- micro-kernels: mr rows of A (stride lda elements) by nr blocks of packed B, the bias
+ * added, into c[mr][64] ---------------------------------------------------------------------- */
+
+#define VNNI_T __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#define INLINE static inline __attribute__((always_inline))
+
+VNNI_T INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t lda,
+                           const int8_t *bp, int64_t bstride, int kq, const int32_t *bias, int32_t *c) {
+  __m512i acc[MR][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++) acc[r][j] = _mm512_setzero_si512();
+  for (int k4 = 0; k4 < kq; k4++) {
+    __m512i bv[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++) bv[j] = _mm512_load_si512((const void *)(bp + j * bstride + (int64_t)k4 * 64));
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) {
+      int32_t v;
+      memcpy(&v, a + r * lda + 4 * k4, 4);
+      const __m512i av = _mm512_set1_epi32(v);
+#pragma GCC unroll 4
+      for (int j = 0; j < nr; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, bv[j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++)
+      _mm512_storeu_si512((void *)(c + r * 64 + j * 16),
+                          _mm512_add_epi32(acc[r][j], _mm512_loadu_si512((const void *)(bias + j * 16))));
+}
+
+VNNI_T static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, const int8_t *bp,
+                             int64_t bstride, int kq, const int32_t *bias, int32_t *c) {
+#define MK(R, N) \
+  case N: mk_vnni(R, N, a, lda, bp, bstride, kq, bias, c); break
+  if (mr == MR) {
+    switch (nr) { MK(MR, 1); MK(MR, 2); MK(MR, 3); MK(MR, 4); }
+  } else {
+    switch (nr) { MK(1, 1); MK(1, 2); MK(1, 3); MK(1, 4); }
+  }
+#undef MK
+}
+
+QAT_AVX2 INLINE void mk_avx2(const int mr, const int nr, const int16_t *a, int64_t lda,
+                             const int16_t *bp, int64_t bstride, int kq, const int32_t *bias, int32_t *c) {
+  __m256i acc[MR][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+    for (int j = 0; j < nr; j++) acc[r][j] = _mm256_setzero_si256();
+  for (int k2 = 0; k2 < kq; k2++) {
+    __m256i bv[2];
+#pragma GCC unroll 2
+    for (int j = 0; j < nr; j++) bv[j] = _mm256_load_si256((const __m256i *)(bp + j * bstride + (int64_t)k2 * 16));
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) {
+      int32_t v;
+      memcpy(&v, a + r * lda + 2 * k2, 4);
+      const __m256i av = _mm256_set1_epi32(v);
+#pragma GCC unroll 2
+      for (int j = 0; j < nr; j++) acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_madd_epi16(av, bv[j]));
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+    for (int j = 0; j < nr; j++)
+      _mm256_storeu_si256((__m256i *)(c + r * 64 + j * 8),
+                          _mm256_add_epi32(acc[r][j], _mm256_loadu_si256((const __m256i *)(bias + j * 8))));
+}
+
+QAT_AVX2 static void tile_avx2(int mr, int nr, const int16_t *a, int64_t lda, const int16_t *bp,
+                               int64_t bstride, int kq, const int32_t *bias, int32_t *c) {
+  if (mr == MR) {
+    if (nr == 2) mk_avx2(MR, 2, a, lda, bp, bstride, kq, bias, c);
+    else mk_avx2(MR, 1, a, lda, bp, bstride, kq, bias, c);
+  } else {
+    if (nr == 2) mk_avx2(1, 2, a, lda, bp, bstride, kq, bias, c);
+    else mk_avx2(1, 1, a, lda, bp, bstride, kq, bias, c);
+  }
+}
+
+/* rows [0, mr) of A against every output channel, requantized into out (row stride n) */
+static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int8_t *out) {
+  int32_t c[MR * 64];
+  const int blk = block_of(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
+  const int kq = b->kp / group_of(b->path);
+  const int64_t bstride = (int64_t)kq * blk * group_of(b->path); /* elements per block */
+  for (int n0 = 0; n0 < b->np; n0 += chunk) {
+    const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
+    if (b->path == RT_IGEMM_VNNI)
+      tile_vnni(mr, nr, a, b->kp, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
+                b->bias + n0, c);
+    else
+      tile_avx2(mr, nr, a, b->kp, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
+                b->bias + n0, c);
+    const int valid = (b->n - n0 < chunk ? b->n - n0 : chunk);
+    for (int r = 0; r < mr; r++) requant_row_avx2(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
+  }
+}
+
+/* ---- A: patches and rows ------------------------------------------------------------------- */
+
+/* The patch of output pixel p as the path's A row: u8 x ^ 0x80 with pads 128 - off (VNNI), or
+ * int16 x + off with pads 0 (AVX2); the depth padding after it is 0 either way. */
+static void build_patch(const rt_conv_geom *g, int path, int32_t off, const int8_t *in, int64_t p,
+                        int kp, void *dst) {
+  const int64_t ox = p % g->out_w, oy = (p / g->out_w) % g->out_h, bt = p / ((int64_t)g->out_w * g->out_h);
+  const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
+  const int cin = g->in_c, k = g->k_h * g->k_w * cin;
+  uint8_t *u = dst;
+  int16_t *s = dst;
+  int at = 0;
+  for (int ky = 0; ky < g->k_h; ky++) {
+    const int64_t y = y0 + (int64_t)g->dil_h * ky;
+    for (int kx = 0; kx < g->k_w; kx++, at += cin) {
+      const int64_t x = x0 + (int64_t)g->dil_w * kx;
+      const int inside = y >= 0 && y < g->in_h && x >= 0 && x < g->in_w;
+      const int8_t *ip = in + ((bt * g->in_h + y) * g->in_w + x) * cin;
+      if (path == RT_IGEMM_VNNI) {
+        if (!inside) memset(u + at, (uint8_t)(128 - off), (size_t)cin);
+        else
+          for (int c = 0; c < cin; c++) u[at + c] = (uint8_t)ip[c] ^ 0x80u;
+      } else {
+        if (!inside) memset(s + at, 0, (size_t)cin * sizeof *s);
+        else
+          for (int c = 0; c < cin; c++) s[at + c] = (int16_t)(ip[c] + off);
+      }
+    }
+  }
+  if (path == RT_IGEMM_VNNI) memset(u + k, 0, (size_t)(kp - k));
+  else memset(s + k, 0, (size_t)(kp - k) * sizeof *s);
+}
+#endif
+
+void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b,
+                       const int8_t *in, int8_t *out) {
+#if defined(__x86_64__) || defined(__i386__)
+  const int64_t M = (int64_t)g->batches * g->out_h * g->out_w, tiles = (M + MR - 1) / MR;
+  const int elem = b->path == RT_IGEMM_VNNI ? 1 : 2;
+#pragma omp parallel for schedule(static) if (M * b->n * (int64_t)b->k > RT_PARALLEL_MACS)
+  for (int64_t t = 0; t < tiles; t++) {
+    _Alignas(64) uint8_t a[MR * RT_IGEMM_KMAX * 2];
+    const int64_t p0 = t * MR;
+    const int mr = M - p0 < MR ? (int)(M - p0) : MR;
+    for (int r = 0; r < mr; r++) build_patch(g, b->path, q->in_offset, in, p0 + r, b->kp, a + (size_t)r * b->kp * elem);
+    if (mr == MR) {
+      tile_rows(b, q, MR, a, out + p0 * b->n);
+    } else {
+      for (int r = 0; r < mr; r++) tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, out + (p0 + r) * b->n);
+    }
+  }
+#else
+  (void)g, (void)q, (void)b, (void)in, (void)out;
+#endif
+}
+
+void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const int8_t *in, int8_t *out) {
+#if defined(__x86_64__) || defined(__i386__)
+  const int elem = b->path == RT_IGEMM_VNNI ? 1 : 2;
+  for (int64_t r = 0; r < batches; r++) {
+    const int8_t *ip = in + r * b->k;
+    if (b->path == RT_IGEMM_VNNI) {
+      uint8_t *u = (uint8_t *)b->a + r * b->kp;
+      for (int kk = 0; kk < b->k; kk++) u[kk] = (uint8_t)ip[kk] ^ 0x80u;
+      memset(u + b->k, 0, (size_t)(b->kp - b->k));
+    } else {
+      int16_t *s = (int16_t *)b->a + r * b->kp;
+      for (int kk = 0; kk < b->k; kk++) s[kk] = (int16_t)(ip[kk] + q->in_offset);
+      memset(s + b->k, 0, (size_t)(b->kp - b->k) * sizeof *s);
+    }
+  }
+  const int64_t tiles = (batches + MR - 1) / MR;
+  for (int64_t t = 0; t < tiles; t++) {
+    const int64_t r0 = t * MR;
+    const int mr = batches - r0 < MR ? (int)(batches - r0) : MR;
+    const uint8_t *a = (const uint8_t *)b->a + (size_t)r0 * b->kp * elem;
+    if (mr == MR) tile_rows(b, q, MR, a, out + r0 * b->n);
+    else
+      for (int r = 0; r < mr; r++) tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, out + (r0 + r) * b->n);
+  }
+#else
+  (void)batches, (void)q, (void)b, (void)in, (void)out;
+#endif
+}

@@ -1,0 +1,247 @@
+/* runtime/igemm.c: the packed int8 GEMM of CONV_2D and FULLY_CONNECTED on every SIMD path this
+ * CPU has, against the reference kernels' arithmetic written out here (wrapping int32 sums of
+ * (x + offset) * w, MultiplyByQuantizedMultiplier or LiteRT's double rounding, zero point,
+ * clamp): random geometries (strides, dilations, SAME padding, depths and channel counts off
+ * the blocks), hostile offsets, weights and biases that wrap; and the vectorized row
+ * requantization against the scalar one on extreme accumulators, multipliers and shifts. The
+ * interop sweeps (test_runtime_litert, acceptance_converter) compare the same kernels with
+ * BUILTIN_REF on real models; this test reaches the paths the CPU would not pick by itself. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "qat/quant.h"
+#include "runtime/rt_internal.h"
+
+static uint64_t rng = 0x853c49e6748fea9bull;
+static uint32_t next(void) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (uint32_t)(rng >> 32);
+}
+static int uniform(int lo, int hi) { return lo + (int)(next() % (uint32_t)(hi - lo + 1)); }
+
+static int8_t finish(const rt_requant *q, uint32_t acc, int oc) {
+  const int32_t a = (int32_t)acc;
+  int32_t r;
+  if (q->eff) {
+    const double d = round((double)a * q->eff[oc]);
+    r = d >= -2147483648.0 && d < 2147483648.0 ? (int32_t)d : INT32_MIN;
+  } else {
+    r = qat_multiply_by_quantized_multiplier(a, q->mult[oc], q->shift[oc]);
+  }
+  r = (int32_t)((uint32_t)r + (uint32_t)q->out_zp);
+  return (int8_t)(r < q->act_min ? q->act_min : r > q->act_max ? q->act_max : r);
+}
+
+static void ref_conv(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                     const int32_t *bias, int8_t *out) {
+  for (int b = 0; b < g->batches; b++)
+    for (int oy = 0; oy < g->out_h; oy++)
+      for (int ox = 0; ox < g->out_w; ox++)
+        for (int oc = 0; oc < g->out_c; oc++) {
+          uint32_t acc = bias ? (uint32_t)bias[oc] : 0u;
+          for (int ky = 0; ky < g->k_h; ky++)
+            for (int kx = 0; kx < g->k_w; kx++) {
+              const int y = oy * g->stride_h - g->pad_h + g->dil_h * ky;
+              const int x = ox * g->stride_w - g->pad_w + g->dil_w * kx;
+              if (y < 0 || y >= g->in_h || x < 0 || x >= g->in_w) continue;
+              for (int ic = 0; ic < g->in_c; ic++)
+                acc += (uint32_t)((int32_t)w[((oc * g->k_h + ky) * g->k_w + kx) * g->in_c + ic] *
+                                  ((int32_t)in[((b * g->in_h + y) * g->in_w + x) * g->in_c + ic] + q->in_offset));
+            }
+          out[((b * g->out_h + oy) * g->out_w + ox) * g->out_c + oc] = finish(q, acc, oc);
+        }
+}
+
+/* Random multipliers in [2^30, 2^31) and shifts in [-12, 4] (the range real scales give),
+ * an offset and a clamp; wide: also extreme shifts. */
+static void random_requant(rt_requant *q, int32_t *mult, int *shift, int n) {
+  for (int c = 0; c < n; c++) {
+    mult[c] = (int32_t)((1u << 30) + (next() >> 2));
+    shift[c] = uniform(-12, 4);
+  }
+  q->in_offset = uniform(-127, 128);
+  q->out_zp = uniform(-128, 127);
+  q->act_min = next() % 3 ? -128 : q->out_zp;
+  q->act_max = next() % 4 ? 127 : uniform(q->act_min, 127);
+  q->mult = mult;
+  q->shift = shift;
+  q->eff = NULL;
+}
+
+static void fill_i8(int8_t *p, int64_t n, int extreme) {
+  for (int64_t i = 0; i < n; i++) p[i] = extreme && next() % 2 ? (next() % 2 ? 127 : -128) : (int8_t)next();
+}
+
+static int paths(int *list) {
+  int n = 0;
+  for (int p = RT_IGEMM_AVX2; p <= rt_igemm_path(); p++) list[n++] = p;
+  return n;
+}
+
+static void test_conv_paths(void **state) {
+  (void)state;
+  int list[2], np = paths(list);
+  if (!np) skip(); /* a CPU without AVX2 runs the plain kernels only */
+  int checked = 0;
+  for (int trial = 0; trial < 300; trial++) {
+    rt_conv_geom g = {0};
+    g.batches = uniform(1, 2);
+    g.k_h = uniform(1, 4), g.k_w = uniform(1, 4);
+    g.in_c = g.filter_in_c = trial % 7 == 0 ? uniform(40, 130) : uniform(1, 20);
+    g.out_c = trial % 5 == 0 ? uniform(60, 140) : uniform(1, 40);
+    g.stride_h = uniform(1, 3), g.stride_w = uniform(1, 3);
+    g.dil_h = uniform(1, 2), g.dil_w = uniform(1, 2);
+    g.in_h = uniform(1, 9), g.in_w = uniform(1, 9);
+    const int eh = g.dil_h * (g.k_h - 1) + 1, ew = g.dil_w * (g.k_w - 1) + 1;
+    if (next() % 2) { /* SAME */
+      g.out_h = (g.in_h + g.stride_h - 1) / g.stride_h, g.out_w = (g.in_w + g.stride_w - 1) / g.stride_w;
+      const int th = (g.out_h - 1) * g.stride_h + eh - g.in_h, tw = (g.out_w - 1) * g.stride_w + ew - g.in_w;
+      g.pad_h = th > 0 ? th / 2 : 0, g.pad_w = tw > 0 ? tw / 2 : 0;
+    } else {
+      if (eh > g.in_h || ew > g.in_w) continue;
+      g.out_h = (g.in_h - eh) / g.stride_h + 1, g.out_w = (g.in_w - ew) / g.stride_w + 1;
+    }
+    const int K = g.k_h * g.k_w * g.in_c;
+    const int64_t n_in = (int64_t)g.batches * g.in_h * g.in_w * g.in_c,
+                  n_out = (int64_t)g.batches * g.out_h * g.out_w * g.out_c;
+    int8_t *in = malloc((size_t)n_in), *w = malloc((size_t)g.out_c * K), *want = malloc((size_t)n_out),
+           *got = malloc((size_t)n_out);
+    int32_t *bias = malloc((size_t)g.out_c * sizeof *bias), *mult = malloc((size_t)g.out_c * sizeof *mult);
+    int *shift = malloc((size_t)g.out_c * sizeof *shift);
+    assert_true(in && w && want && got && bias && mult && shift);
+    const int extreme = trial % 3 == 0;
+    fill_i8(in, n_in, extreme);
+    fill_i8(w, (int64_t)g.out_c * K, extreme);
+    for (int64_t i = 0; i < (int64_t)g.out_c * K; i++)
+      if (w[i] == -128) w[i] = -127; /* symmetric weights, as the reader checks */
+    /* biases near the int32 limits make the sums wrap */
+    for (int c = 0; c < g.out_c; c++) bias[c] = trial % 4 == 1 ? (int32_t)next() : uniform(-5000, 5000);
+    rt_requant q;
+    random_requant(&q, mult, shift, g.out_c);
+    const int32_t *b = trial % 9 == 4 ? NULL : bias;
+    ref_conv(&g, &q, in, w, b, want);
+    for (int i = 0; i < np; i++) {
+      rt_igemm_b pk;
+      assert_int_equal(rt_igemm_pack(&pk, list[i], g.out_c, K, 0, w, b, q.in_offset), 0);
+      assert_int_equal(pk.path, list[i]);
+      memset(got, 0x55, (size_t)n_out);
+      rt_conv2d_i8_gemm(&g, &q, &pk, in, got);
+      if (memcmp(got, want, (size_t)n_out)) {
+        for (int64_t e = 0; e < n_out; e++)
+          if (got[e] != want[e])
+            fail_msg("%s trial %d: %dx%dx%d k%dx%d s%d,%d d%d,%d pad %d,%d -> %d ch: element %lld is %d, "
+                     "want %d", rt_igemm_path_name(list[i]), trial, g.in_h, g.in_w, g.in_c, g.k_h, g.k_w,
+                     g.stride_h, g.stride_w, g.dil_h, g.dil_w, g.pad_h, g.pad_w, g.out_c, (long long)e,
+                     got[e], want[e]);
+      }
+      rt_igemm_free(&pk);
+      checked++;
+    }
+    free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift);
+  }
+  assert_true(checked > 200 * np);
+}
+
+static void test_fc_paths(void **state) {
+  (void)state;
+  int list[2], np = paths(list);
+  if (!np) skip();
+  for (int trial = 0; trial < 200; trial++) {
+    const int batches = uniform(1, 6), K = trial % 4 == 0 ? uniform(500, 2000) : uniform(1, 70),
+              N = uniform(1, 150);
+    int8_t *in = malloc((size_t)batches * K), *w = malloc((size_t)N * K), *want = malloc((size_t)batches * N),
+           *got = malloc((size_t)batches * N);
+    int32_t *bias = malloc((size_t)N * sizeof *bias), *mult = malloc((size_t)N * sizeof *mult);
+    int *shift = malloc((size_t)N * sizeof *shift);
+    double *eff = malloc((size_t)N * sizeof *eff);
+    assert_true(in && w && want && got && bias && mult && shift && eff);
+    fill_i8(in, (int64_t)batches * K, trial % 3 == 0);
+    fill_i8(w, (int64_t)N * K, trial % 3 == 0);
+    for (int64_t i = 0; i < (int64_t)N * K; i++)
+      if (w[i] == -128) w[i] = -127;
+    for (int c = 0; c < N; c++) {
+      bias[c] = trial % 5 == 1 ? (int32_t)next() : uniform(-5000, 5000);
+      eff[c] = ldexp((double)(next() % 1000 + 1), -20);
+    }
+    rt_requant q;
+    random_requant(&q, mult, shift, N);
+    if (trial % 2) q.eff = eff; /* LiteRT's FULLY_CONNECTED rounding */
+    for (int r = 0; r < batches; r++)
+      for (int c = 0; c < N; c++) {
+        uint32_t acc = (uint32_t)bias[c];
+        for (int d = 0; d < K; d++)
+          acc += (uint32_t)((int32_t)w[c * K + d] * ((int32_t)in[r * K + d] + q.in_offset));
+        want[r * N + c] = finish(&q, acc, c);
+      }
+    for (int i = 0; i < np; i++) {
+      rt_igemm_b pk;
+      assert_int_equal(rt_igemm_pack(&pk, list[i], N, K, batches, w, bias, q.in_offset), 0);
+      memset(got, 0x55, (size_t)batches * N);
+      rt_fc_i8_gemm(batches, &q, &pk, in, got);
+      if (memcmp(got, want, (size_t)batches * N))
+        fail_msg("%s trial %d: %d x %d -> %d (%s) differs", rt_igemm_path_name(list[i]), trial, batches,
+                 K, N, q.eff ? "double" : "fixed point");
+      rt_igemm_free(&pk);
+    }
+    free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift), free(eff);
+  }
+}
+
+/* The vectorized requantization against the scalar one, over accumulators, multipliers and
+ * shifts at and around their extremes (INT32_MIN * INT32_MIN, shifts -31 and 30, ties). */
+static void test_requant_row(void **state) {
+  (void)state;
+  enum { N = 4099 };
+  static int32_t acc[N], mult[N];
+  static int shift[N];
+  static int8_t got[N], want[N];
+  static const int32_t special[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX, 1 << 30, -(1 << 30),
+                                    0x40000000, 0x3fffffff};
+  for (int round = 0; round < 50; round++) {
+    for (int i = 0; i < N; i++) {
+      acc[i] = next() % 4 ? (int32_t)next() : special[next() % 10];
+      mult[i] = next() % 4 ? (int32_t)next() : special[next() % 10];
+      shift[i] = uniform(-31, 30);
+    }
+    rt_requant q = {.in_offset = 0, .out_zp = uniform(-128, 127), .act_min = -128, .act_max = 127,
+                    .mult = mult, .shift = shift};
+    if (round % 2) q.act_min = uniform(-128, 0), q.act_max = uniform(0, 127);
+    for (int i = 0; i < N; i++) want[i] = finish(&q, (uint32_t)acc[i], i);
+    const int c0 = uniform(0, 7);
+    rt_requant_row_i8(&q, acc + c0, c0, N - c0, got + c0);
+    assert_memory_equal(got + c0, want + c0, (size_t)(N - c0));
+  }
+}
+
+/* Depths past the tile buffers stay on the plain kernels. */
+static void test_pack_limits(void **state) {
+  (void)state;
+  int list[2], np = paths(list);
+  if (!np) skip();
+  rt_igemm_b pk;
+  static int8_t w[RT_IGEMM_KMAX + 1];
+  assert_int_equal(rt_igemm_pack(&pk, list[np - 1], 1, RT_IGEMM_KMAX + 1, 0, w, NULL, 0), 0);
+  assert_int_equal(pk.path, RT_IGEMM_PLAIN);
+  assert_int_equal(rt_igemm_pack(&pk, RT_IGEMM_PLAIN, 1, 8, 0, w, NULL, 0), 0);
+  assert_int_equal(pk.path, RT_IGEMM_PLAIN);
+  rt_igemm_free(&pk);
+}
+
+int main(void) {
+  printf("int8 GEMM paths on this CPU up to: %s\n", rt_igemm_path_name(rt_igemm_path()));
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_conv_paths),
+      cmocka_unit_test(test_fc_paths),
+      cmocka_unit_test(test_requant_row),
+      cmocka_unit_test(test_pack_limits),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
