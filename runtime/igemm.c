@@ -151,13 +151,47 @@ void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, i
 #define VNNI_T __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 #define INLINE static inline __attribute__((always_inline))
 
+/* MultiplyByQuantizedMultiplier on 16 lanes with AVX-512's 64-bit arithmetic shift, bit-equal
+ * to the scalar one (as fakequant/fixedpoint_avx2.h's 4-lane version): SRDHM's doubled high half
+ * with its nudge, truncated toward zero, then the rounding right shift. */
+VNNI_T static inline __m512i div31_x8(__m512i ab) {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i s = _mm512_add_epi64(ab, _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(ab, zero),
+                                                                 _mm512_set1_epi64(INT64_C(1) << 30),
+                                                                 _mm512_set1_epi64(1 - (INT64_C(1) << 30))));
+  const __m512i toward_zero = _mm512_maskz_mov_epi64(_mm512_cmplt_epi64_mask(s, zero), _mm512_set1_epi64(0x7fffffff));
+  return _mm512_srai_epi64(_mm512_add_epi64(s, toward_zero), 31);
+}
+
+VNNI_T static inline __m512i mbqm_x16(__m512i x, __m512i mult, __m512i shift) {
+  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+  x = _mm512_sllv_epi32(x, _mm512_max_epi32(shift, zero));
+  const __m512i e = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+  const __m512i even = div31_x8(_mm512_mul_epi32(x, mult));
+  const __m512i odd = div31_x8(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mult, 32)));
+  __m512i h = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  const __m512i min = _mm512_set1_epi32(INT32_MIN);
+  h = _mm512_mask_mov_epi32(h, _mm512_cmpeq_epi32_mask(x, min) & _mm512_cmpeq_epi32_mask(mult, min),
+                            _mm512_set1_epi32(INT32_MAX));
+  /* rounding divide by 2^e: + 1 where the remainder passes half (ties away from zero) */
+  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, e), one);
+  const __m512i half = _mm512_srli_epi32(mask, 1);
+  const __m512i thr = _mm512_mask_add_epi32(half, _mm512_cmplt_epi32_mask(h, zero), half, one);
+  const __m512i r = _mm512_srav_epi32(h, e);
+  return _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(_mm512_and_si512(h, mask), thr), r, one);
+}
+
+/* mr rows of A (stride lda) by nr blocks of 16 channels of packed B (block stride bstride),
+ * channels n0..: with the fixed-point requantization (q->eff NULL) the int8 results go to out
+ * (row stride q_n, n valid channels), else the int32 sums (bias added) to c[mr][64]. */
 VNNI_T INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t lda,
-                           const int8_t *bp, int64_t bstride, int kq, const int32_t *bias, int32_t *c) {
+                           const int8_t *bp, int64_t bstride, int kq, const int32_t *bias,
+                           const rt_requant *q, int n0, int n, int8_t *out, int32_t *c) {
   __m512i acc[MR][4];
 #pragma GCC unroll 4
   for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
-    for (int j = 0; j < nr; j++) acc[r][j] = _mm512_setzero_si512();
+    for (int j = 0; j < nr; j++) acc[r][j] = _mm512_loadu_si512((const void *)(bias + j * 16));
   for (int k4 = 0; k4 < kq; k4++) {
     __m512i bv[4];
 #pragma GCC unroll 4
@@ -171,18 +205,34 @@ VNNI_T INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t
       for (int j = 0; j < nr; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, bv[j]);
     }
   }
+  if (q->eff) {
 #pragma GCC unroll 4
-  for (int r = 0; r < mr; r++)
+    for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
-    for (int j = 0; j < nr; j++)
-      _mm512_storeu_si512((void *)(c + r * 64 + j * 16),
-                          _mm512_add_epi32(acc[r][j], _mm512_loadu_si512((const void *)(bias + j * 16))));
+      for (int j = 0; j < nr; j++) _mm512_storeu_si512((void *)(c + r * 64 + j * 16), acc[r][j]);
+    return;
+  }
+  const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
+                hi = _mm512_set1_epi32(q->act_max);
+#pragma GCC unroll 4
+  for (int j = 0; j < nr; j++) {
+    const int ch = n0 + j * 16, valid = n - ch < 16 ? n - ch : 16;
+    const __mmask16 m = (__mmask16)((1u << valid) - 1);
+    const __m512i mult = _mm512_maskz_loadu_epi32(m, q->mult + ch), shift = _mm512_maskz_loadu_epi32(m, q->shift + ch);
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) {
+      __m512i v = _mm512_add_epi32(mbqm_x16(acc[r][j], mult, shift), zp);
+      v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+      _mm_mask_storeu_epi8(out + (int64_t)r * n + ch, m, _mm512_cvtepi32_epi8(v));
+    }
+  }
 }
 
 VNNI_T static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, const int8_t *bp,
-                             int64_t bstride, int kq, const int32_t *bias, int32_t *c) {
+                             int64_t bstride, int kq, const int32_t *bias, const rt_requant *q, int n0,
+                             int n, int8_t *out, int32_t *c) {
 #define MK(R, N) \
-  case N: mk_vnni(R, N, a, lda, bp, bstride, kq, bias, c); break
+  case N: mk_vnni(R, N, a, lda, bp, bstride, kq, bias, q, n0, n, out, c); break
   if (mr == MR) {
     switch (nr) { MK(MR, 1); MK(MR, 2); MK(MR, 3); MK(MR, 4); }
   } else {
@@ -238,13 +288,15 @@ static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const vo
   const int64_t bstride = (int64_t)kq * blk * group_of(b->path); /* elements per block */
   for (int n0 = 0; n0 < b->np; n0 += chunk) {
     const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
-    if (b->path == RT_IGEMM_VNNI)
+    const int valid = (b->n - n0 < chunk ? b->n - n0 : chunk);
+    if (b->path == RT_IGEMM_VNNI) {
       tile_vnni(mr, nr, a, b->kp, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
-                b->bias + n0, c);
-    else
+                b->bias + n0, q, n0, b->n, out, c);
+      if (!q->eff) continue; /* requantized in the micro-kernel */
+    } else {
       tile_avx2(mr, nr, a, b->kp, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
                 b->bias + n0, c);
-    const int valid = (b->n - n0 < chunk ? b->n - n0 : chunk);
+    }
     for (int r = 0; r < mr; r++) requant_row_avx2(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
   }
 }
@@ -260,12 +312,29 @@ static void build_patch(const rt_conv_geom *g, int path, int32_t off, const int8
   const int cin = g->in_c, k = g->k_h * g->k_w * cin;
   uint8_t *u = dst;
   int16_t *s = dst;
-  int at = 0;
-  for (int ky = 0; ky < g->k_h; ky++) {
+  const int row = g->k_w * cin;
+  const int whole_rows = g->dil_w == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
+  for (int ky = 0, at = 0; ky < g->k_h; ky++) {
     const int64_t y = y0 + (int64_t)g->dil_h * ky;
+    if (y < 0 || y >= g->in_h || whole_rows) {
+      /* a row of taps all outside, or all inside and contiguous: one pass */
+      const int inside = y >= 0 && y < g->in_h;
+      const int8_t *ip = in + ((bt * g->in_h + y) * g->in_w + x0) * cin;
+      if (path == RT_IGEMM_VNNI) {
+        if (!inside) memset(u + at, (uint8_t)(128 - off), (size_t)row);
+        else
+          for (int c = 0; c < row; c++) u[at + c] = (uint8_t)ip[c] ^ 0x80u;
+      } else {
+        if (!inside) memset(s + at, 0, (size_t)row * sizeof *s);
+        else
+          for (int c = 0; c < row; c++) s[at + c] = (int16_t)(ip[c] + off);
+      }
+      at += row;
+      continue;
+    }
     for (int kx = 0; kx < g->k_w; kx++, at += cin) {
       const int64_t x = x0 + (int64_t)g->dil_w * kx;
-      const int inside = y >= 0 && y < g->in_h && x >= 0 && x < g->in_w;
+      const int inside = x >= 0 && x < g->in_w;
       const int8_t *ip = in + ((bt * g->in_h + y) * g->in_w + x) * cin;
       if (path == RT_IGEMM_VNNI) {
         if (!inside) memset(u + at, (uint8_t)(128 - off), (size_t)cin);

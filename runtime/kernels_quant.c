@@ -45,17 +45,31 @@ RT_INLINE int avgpool(const rt_pool_geom *g, int32_t act_min, int32_t act_max, c
   return 0;
 }
 
+/* Channels innermost, each output pixel's running maximum kept in the output: the maximum does
+ * not depend on the order of the taps, and a contiguous channel loop vectorizes. A window
+ * without a tap in the image gives the type's lowest value, clamped, as the reference. */
+#define RT_MAXPOOL_PIXELS(T, LOWEST)                                                       \
+  RT_FOR_EACH_OUT_PIXEL(g, b, y0, x0, pix, {                                               \
+    const int64_t fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;                         \
+    const int64_t fy1 = g->in_h - y0 < g->f_h ? g->in_h - y0 : g->f_h;                     \
+    const int64_t fx1 = g->in_w - x0 < g->f_w ? g->in_w - x0 : g->f_w;                     \
+    T *o = (T *)out + pix * g->c;                                                          \
+    for (int64_t c = 0; c < g->c; c++) o[c] = LOWEST;                                      \
+    for (int64_t fy = fy0; fy < fy1; fy++)                                                 \
+      for (int64_t fx = fx0; fx < fx1; fx++) {                                             \
+        const T *ip = (const T *)in + ((b * g->in_h + y0 + fy) * g->in_w + x0 + fx) * g->c; \
+        for (int64_t c = 0; c < g->c; c++) o[c] = ip[c] > o[c] ? ip[c] : o[c];             \
+      }                                                                                    \
+    for (int64_t c = 0; c < g->c; c++) o[c] = (T)rt_clampi(o[c], act_min, act_max);       \
+  })
+
 RT_INLINE void maxpool(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const void *in,
-                       void *out, int bytes, int32_t lowest) {
-  RT_FOR_EACH_POOL_WINDOW(g, b, y0, x0, fy0, fy1, fx0, fx1, c, oi, {
-    int32_t mx = lowest;
-    for (int64_t fy = fy0; fy < fy1; fy++)
-      for (int64_t fx = fx0; fx < fx1; fx++) {
-        const int32_t v = load(in, RT_POOL_AT(g, b, y0, x0, fy, fx, c), bytes);
-        if (v > mx) mx = v;
-      }
-    store(out, oi, bytes, rt_clampi(mx, act_min, act_max));
-  });
+                       void *out, int bytes) {
+  if (bytes == 1) {
+    RT_MAXPOOL_PIXELS(int8_t, INT8_MIN);
+  } else {
+    RT_MAXPOOL_PIXELS(int16_t, INT16_MIN);
+  }
 }
 
 RT_INLINE void mean(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult,
@@ -101,11 +115,11 @@ int rt_avgpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, cons
 }
 void rt_maxpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
                    int8_t *out) {
-  maxpool(g, act_min, act_max, in, out, 1, INT8_MIN);
+  maxpool(g, act_min, act_max, in, out, 1);
 }
 void rt_maxpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int16_t *in,
                     int16_t *out) {
-  maxpool(g, act_min, act_max, in, out, 2, INT16_MIN);
+  maxpool(g, act_min, act_max, in, out, 2);
 }
 void rt_mean_i8(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult, int shift,
                 const int8_t *in, int8_t *out, int32_t *scratch) {

@@ -60,12 +60,16 @@ static void ref_conv(const rt_conv_geom *g, const rt_requant *q, const int8_t *i
         }
 }
 
-/* Random multipliers in [2^30, 2^31) and shifts in [-12, 4] (the range real scales give),
- * an offset and a clamp; wide: also extreme shifts. */
+static const int32_t special[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX, 1 << 30, -(1 << 30),
+                                  0x40000000, 0x3fffffff};
+
+/* Multipliers in [2^30, 2^31) and shifts in [-12, 4] (the range real scales give), one channel
+ * in eight anything (extreme multipliers, shifts -31..30); an offset and a clamp. */
 static void random_requant(rt_requant *q, int32_t *mult, int *shift, int n) {
   for (int c = 0; c < n; c++) {
-    mult[c] = (int32_t)((1u << 30) + (next() >> 2));
-    shift[c] = uniform(-12, 4);
+    const int wild = next() % 8 == 0;
+    mult[c] = wild ? (next() % 2 ? special[next() % 10] : (int32_t)next()) : (int32_t)((1u << 30) + (next() >> 2));
+    shift[c] = wild ? uniform(-31, 30) : uniform(-12, 4);
   }
   q->in_offset = uniform(-127, 128);
   q->out_zp = uniform(-128, 127);
@@ -203,8 +207,6 @@ static void test_requant_row(void **state) {
   static int32_t acc[N], mult[N];
   static int shift[N];
   static int8_t got[N], want[N];
-  static const int32_t special[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX, 1 << 30, -(1 << 30),
-                                    0x40000000, 0x3fffffff};
   for (int round = 0; round < 50; round++) {
     for (int i = 0; i < N; i++) {
       acc[i] = next() % 4 ? (int32_t)next() : special[next() % 10];
