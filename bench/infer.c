@@ -2,7 +2,10 @@
  * (ai-edge-litert, default op resolver: optimized kernels with the XNNPACK delegate) at 1 and
  * 2 threads, measured in the same run.
  *
- *   bench/infer [--python PY] [--rounds K] [--no-ref] [--json] [MODEL.tflite ...]
+ *   bench/infer [--python PY] [--rounds K] [--no-ref] [--json] [--keep DIR] [MODEL.tflite ...]
+ *
+ * --keep DIR writes the exported example models into DIR and leaves them there (to profile or
+ * inspect them); otherwise they live in a temporary folder removed at the end.
  *
  * Without models: float32 and int8 exports of the example configs
  * (examples/fashion_mnist_cnn.yaml, cifar10_cnn.yaml, mobilenet_tiny.yaml; freshly initialized
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <omp.h>
 
@@ -212,7 +216,7 @@ static void ms_str(char *buf, size_t n, double v) {
 }
 
 int main(int argc, char **argv) {
-  const char *python = NULL;
+  const char *python = NULL, *keep = NULL;
   int rounds = 5, no_ref = 0, json = 0, n = 0;
   static bench_model models[MAX_MODELS];
   for (int i = 1; i < argc; i++) {
@@ -225,8 +229,9 @@ int main(int argc, char **argv) {
       }
     } else if (!strcmp(argv[i], "--no-ref")) no_ref = 1;
     else if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep = argv[++i];
     else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: infer [--python PY] [--rounds K] [--no-ref] [--json] [MODEL.tflite ...]\n");
+      printf("usage: infer [--python PY] [--rounds K] [--no-ref] [--json] [--keep DIR] [MODEL.tflite ...]\n");
       return 0;
     } else if (argv[i][0] == '-') {
       fprintf(stderr, "infer: unknown option '%s'\n", argv[i]);
@@ -238,14 +243,21 @@ int main(int argc, char **argv) {
       n++;
     }
   }
-  char dir[] = "/tmp/qat_infer_XXXXXX";
+  char dir[4096] = "/tmp/qat_infer_XXXXXX";
   int made_dir = 0;
   if (n == 0) {
-    if (!mkdtemp(dir)) {
+    if (keep) { /* the exported models stay there, to profile or inspect */
+      snprintf(dir, sizeof dir, "%s", keep);
+      if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "infer: %s: %s\n", dir, strerror(errno));
+        return 4;
+      }
+    } else if (!mkdtemp(dir)) {
       fprintf(stderr, "infer: mkdtemp: %s\n", strerror(errno));
       return 4;
+    } else {
+      made_dir = 1;
     }
-    made_dir = 1;
     static const char *const examples[] = {"fashion_mnist_cnn", "cifar10_cnn", "mobilenet_tiny"};
     for (size_t e = 0; e < sizeof examples / sizeof *examples; e++) {
       char cfg[4096];

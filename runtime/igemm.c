@@ -28,6 +28,7 @@
 #include "qat/error.h"
 #include "qat/quant.h"
 #include "runtime/rt_kernel.h"
+#include "runtime/rt_simd.h"
 
 #define MR 4
 #define RT_PARALLEL_MACS (1 << 21) /* as kernels_int8.c: below it, fork-join costs more */
@@ -132,10 +133,26 @@ QAT_AVX2 static void requant_row_avx2(const rt_requant *q, const int32_t *acc, i
   }
   for (; i < n; i++) out[i] = requant_one(q, acc[i], c0 + i);
 }
+
+/* the same, 16 lanes with AVX-512 (rt_simd.h) */
+RT_AVX512 static void requant_row_avx512(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out) {
+  const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
+                hi = _mm512_set1_epi32(q->act_max);
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = rt_mask16(n - i);
+    const __m512i r = rt_mbqm_x16(_mm512_maskz_loadu_epi32(m, acc + i), _mm512_maskz_loadu_epi32(m, q->mult + c0 + i),
+                                  _mm512_maskz_loadu_epi32(m, q->shift + c0 + i));
+    rt_store_i8_x16(out + i, m, r, zp, lo, hi);
+  }
+}
 #endif
 
 void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (!q->eff && rt_simd_avx512()) {
+    requant_row_avx512(q, acc, c0, n, out);
+    return;
+  }
   if (rt_igemm_path() != RT_IGEMM_PLAIN) {
     requant_row_avx2(q, acc, c0, n, out);
     return;
@@ -150,36 +167,6 @@ void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, i
 
 #define VNNI_T __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 #define INLINE static inline __attribute__((always_inline))
-
-/* MultiplyByQuantizedMultiplier on 16 lanes with AVX-512's 64-bit arithmetic shift, bit-equal
- * to the scalar one (as fakequant/fixedpoint_avx2.h's 4-lane version): SRDHM's doubled high half
- * with its nudge, truncated toward zero, then the rounding right shift. */
-VNNI_T static inline __m512i div31_x8(__m512i ab) {
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i s = _mm512_add_epi64(ab, _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(ab, zero),
-                                                                 _mm512_set1_epi64(INT64_C(1) << 30),
-                                                                 _mm512_set1_epi64(1 - (INT64_C(1) << 30))));
-  const __m512i toward_zero = _mm512_maskz_mov_epi64(_mm512_cmplt_epi64_mask(s, zero), _mm512_set1_epi64(0x7fffffff));
-  return _mm512_srai_epi64(_mm512_add_epi64(s, toward_zero), 31);
-}
-
-VNNI_T static inline __m512i mbqm_x16(__m512i x, __m512i mult, __m512i shift) {
-  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
-  x = _mm512_sllv_epi32(x, _mm512_max_epi32(shift, zero));
-  const __m512i e = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
-  const __m512i even = div31_x8(_mm512_mul_epi32(x, mult));
-  const __m512i odd = div31_x8(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mult, 32)));
-  __m512i h = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  const __m512i min = _mm512_set1_epi32(INT32_MIN);
-  h = _mm512_mask_mov_epi32(h, _mm512_cmpeq_epi32_mask(x, min) & _mm512_cmpeq_epi32_mask(mult, min),
-                            _mm512_set1_epi32(INT32_MAX));
-  /* rounding divide by 2^e: + 1 where the remainder passes half (ties away from zero) */
-  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, e), one);
-  const __m512i half = _mm512_srli_epi32(mask, 1);
-  const __m512i thr = _mm512_mask_add_epi32(half, _mm512_cmplt_epi32_mask(h, zero), half, one);
-  const __m512i r = _mm512_srav_epi32(h, e);
-  return _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(_mm512_and_si512(h, mask), thr), r, one);
-}
 
 /* mr rows of A (stride lda) by nr blocks of 16 channels of packed B (block stride bstride),
  * channels n0..: with the fixed-point requantization (q->eff NULL) the int8 results go to out
@@ -218,10 +205,10 @@ VNNI_T INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t
   for (int j = 0; j < nr; j++) {
     const int ch = n0 + j * 16, valid = n - ch < 16 ? n - ch : 16;
     const __mmask16 m = (__mmask16)((1u << valid) - 1);
-    const __m512i mult = _mm512_maskz_loadu_epi32(m, q->mult + ch), shift = _mm512_maskz_loadu_epi32(m, q->shift + ch);
+    const rt_rq16 rq = rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + ch), _mm512_maskz_loadu_epi32(m, q->shift + ch));
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++) {
-      __m512i v = _mm512_add_epi32(mbqm_x16(acc[r][j], mult, shift), zp);
+      __m512i v = _mm512_add_epi32(rt_rq16_apply(&rq, acc[r][j]), zp);
       v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
       _mm_mask_storeu_epi8(out + (int64_t)r * n + ch, m, _mm512_cvtepi32_epi8(v));
     }
@@ -297,7 +284,7 @@ static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const vo
       tile_avx2(mr, nr, a, b->kp, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
                 b->bias + n0, c);
     }
-    for (int r = 0; r < mr; r++) requant_row_avx2(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
+    for (int r = 0; r < mr; r++) rt_requant_row_i8(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
   }
 }
 
@@ -305,8 +292,10 @@ static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const vo
 
 /* The patch of output pixel p as the path's A row: u8 x ^ 0x80 with pads 128 - off (VNNI), or
  * int16 x + off with pads 0 (AVX2); the depth padding after it is 0 either way. */
-static void build_patch(const rt_conv_geom *g, int path, int32_t off, const int8_t *in, int64_t p,
+static void build_patch(const rt_conv_geom *geom, int path, int32_t off, const int8_t *in, int64_t p,
                         int kp, void *dst) {
+  /* a copy: byte stores into the patch may alias *geom otherwise, and reload it every tap */
+  const rt_conv_geom gc = *geom, *g = &gc;
   const int64_t ox = p % g->out_w, oy = (p / g->out_w) % g->out_h, bt = p / ((int64_t)g->out_w * g->out_h);
   const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
   const int cin = g->in_c, k = g->k_h * g->k_w * cin;

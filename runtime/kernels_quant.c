@@ -12,6 +12,7 @@
 
 #include "qat/quant.h"
 #include "runtime/rt_kernel.h"
+#include "runtime/rt_simd.h"
 
 #define RT_INLINE static inline __attribute__((always_inline))
 
@@ -53,18 +54,22 @@ RT_INLINE int avgpool(const rt_pool_geom *g, int32_t act_min, int32_t act_max, c
     const int64_t fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;                         \
     const int64_t fy1 = g->in_h - y0 < g->f_h ? g->in_h - y0 : g->f_h;                     \
     const int64_t fx1 = g->in_w - x0 < g->f_w ? g->in_w - x0 : g->f_w;                     \
-    T *o = (T *)out + pix * g->c;                                                          \
-    for (int64_t c = 0; c < g->c; c++) o[c] = LOWEST;                                      \
+    T *restrict o = (T *)out + pix * C;                                                    \
+    for (int64_t c = 0; c < C; c++) o[c] = LOWEST;                                         \
     for (int64_t fy = fy0; fy < fy1; fy++)                                                 \
       for (int64_t fx = fx0; fx < fx1; fx++) {                                             \
-        const T *ip = (const T *)in + ((b * g->in_h + y0 + fy) * g->in_w + x0 + fx) * g->c; \
-        for (int64_t c = 0; c < g->c; c++) o[c] = ip[c] > o[c] ? ip[c] : o[c];             \
+        const T *restrict ip = (const T *)in + ((b * g->in_h + y0 + fy) * g->in_w + x0 + fx) * C; \
+        for (int64_t c = 0; c < C; c++) o[c] = ip[c] > o[c] ? ip[c] : o[c];                \
       }                                                                                    \
-    for (int64_t c = 0; c < g->c; c++) o[c] = (T)rt_clampi(o[c], act_min, act_max);       \
+    for (int64_t c = 0; c < C; c++) o[c] = (T)(o[c] < lo ? lo : o[c] > hi ? hi : o[c]);    \
   })
 
-RT_INLINE void maxpool(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const void *in,
+RT_INLINE void maxpool(const rt_pool_geom *g_in, int32_t act_min, int32_t act_max, const void *in,
                        void *out, int bytes) {
+  /* a copy of the geometry: stores through the (character-typed) output may alias it otherwise */
+  const rt_pool_geom geom = *g_in, *g = &geom;
+  const int64_t C = g->c;
+  const int32_t lo = act_min, hi = act_max;
   if (bytes == 1) {
     RT_MAXPOOL_PIXELS(int8_t, INT8_MIN);
   } else {
@@ -131,6 +136,7 @@ void rt_mean_i16(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t
 }
 void rt_add_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                int8_t *out) {
+  if (rt_simd_avx512() && rt_add_i8_avx512(b, p, in1, in2, out) == 0) return;
   add(b, p, in1, in2, out, 1);
 }
 void rt_add_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in1, const int16_t *in2,

@@ -226,6 +226,13 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
                        const int8_t *in, int8_t *out);
 void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const int8_t *in, int8_t *out);
 void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out);
+/* kernels_int8_avx512.c: int8 DEPTHWISE_CONV_2D and ADD for CPUs with AVX-512 (rt_simd.h says
+ * which), called by rt_dwconv2d_i8 and rt_add_i8; the ADD returns -1 (nothing written) for a
+ * broadcast it does not take. */
+void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                           const int8_t *w, const int32_t *bias, int8_t *out);
+int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *out);
 /* Returns -1 when a row's sum of exponentials leaves the range of the reference kernel's
  * TFLITE_CHECK (where TFLite aborts); rows before it are written. */
 int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, int diff_min,

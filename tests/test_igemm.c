@@ -3,7 +3,8 @@
  * (x + offset) * w, MultiplyByQuantizedMultiplier or LiteRT's double rounding, zero point,
  * clamp): random geometries (strides, dilations, SAME padding, depths and channel counts off
  * the blocks), hostile offsets, weights and biases that wrap; and the vectorized row
- * requantization against the scalar one on extreme accumulators, multipliers and shifts. The
+ * requantization against the scalar one on extreme accumulators, multipliers and shifts;
+ * DEPTHWISE_CONV_2D and ADD on the CPU's widest path (QAT_SIMD narrows it) likewise. The
  * interop sweeps (test_runtime_litert, acceptance_converter) compare the same kernels with
  * BUILTIN_REF on real models; this test reaches the paths the CPU would not pick by itself. */
 #include <math.h>
@@ -223,6 +224,98 @@ static void test_requant_row(void **state) {
   }
 }
 
+/* DEPTHWISE_CONV_2D (rt_dwconv2d_i8 takes the CPU's widest path) against the reference loop,
+ * depth multipliers 1..4, channel counts off the 16-lane blocks. */
+static void test_dwconv(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 200; trial++) {
+    rt_conv_geom g = {0};
+    g.batches = uniform(1, 2);
+    g.k_h = uniform(1, 5), g.k_w = uniform(1, 5);
+    g.in_c = uniform(1, 40);
+    g.depth_multiplier = trial % 3 ? 1 : uniform(2, 4);
+    g.out_c = g.in_c * g.depth_multiplier;
+    g.stride_h = uniform(1, 2), g.stride_w = uniform(1, 2), g.dil_h = uniform(1, 2), g.dil_w = 1;
+    g.in_h = uniform(2, 9), g.in_w = uniform(2, 9);
+    g.pad_h = uniform(0, g.k_h / 2), g.pad_w = uniform(0, g.k_w / 2);
+    const int eh = g.dil_h * (g.k_h - 1) + 1, ew = g.dil_w * (g.k_w - 1) + 1;
+    if (g.in_h + 2 * g.pad_h < eh || g.in_w + 2 * g.pad_w < ew) continue;
+    g.out_h = (g.in_h + 2 * g.pad_h - eh) / g.stride_h + 1, g.out_w = (g.in_w + 2 * g.pad_w - ew) / g.stride_w + 1;
+    const int C = g.out_c, taps = g.k_h * g.k_w;
+    const int64_t n_in = (int64_t)g.batches * g.in_h * g.in_w * g.in_c,
+                  n_out = (int64_t)g.batches * g.out_h * g.out_w * C;
+    int8_t *in = malloc((size_t)n_in), *w = malloc((size_t)taps * C), *want = malloc((size_t)n_out),
+           *got = malloc((size_t)n_out);
+    int32_t *bias = malloc((size_t)C * sizeof *bias), *mult = malloc((size_t)C * sizeof *mult);
+    int *shift = malloc((size_t)C * sizeof *shift);
+    assert_true(in && w && want && got && bias && mult && shift);
+    fill_i8(in, n_in, trial % 3 == 0);
+    fill_i8(w, (int64_t)taps * C, trial % 3 == 0);
+    for (int c = 0; c < C; c++) bias[c] = trial % 4 == 1 ? (int32_t)next() : uniform(-5000, 5000);
+    rt_requant q;
+    random_requant(&q, mult, shift, C);
+    const int32_t *b = trial % 7 == 3 ? NULL : bias;
+    for (int bt = 0; bt < g.batches; bt++)
+      for (int oy = 0; oy < g.out_h; oy++)
+        for (int ox = 0; ox < g.out_w; ox++)
+          for (int oc = 0; oc < C; oc++) {
+            uint32_t acc = b ? (uint32_t)b[oc] : 0u;
+            for (int ky = 0; ky < g.k_h; ky++)
+              for (int kx = 0; kx < g.k_w; kx++) {
+                const int y = oy * g.stride_h - g.pad_h + g.dil_h * ky, x = ox * g.stride_w - g.pad_w + g.dil_w * kx;
+                if (y < 0 || y >= g.in_h || x < 0 || x >= g.in_w) continue;
+                acc += (uint32_t)((int32_t)w[(ky * g.k_w + kx) * C + oc] *
+                                  ((int32_t)in[((bt * g.in_h + y) * g.in_w + x) * g.in_c + oc / g.depth_multiplier] +
+                                   q.in_offset));
+              }
+            want[((bt * g.out_h + oy) * g.out_w + ox) * C + oc] = finish(&q, acc, oc);
+          }
+    memset(got, 0x55, (size_t)n_out);
+    rt_dwconv2d_i8(&g, &q, in, w, b, got);
+    if (memcmp(got, want, (size_t)n_out))
+      fail_msg("trial %d: %dx%dx%d k%dx%d m%d s%d,%d d%d pad %d,%d differs", trial, g.in_h, g.in_w, g.in_c,
+               g.k_h, g.k_w, g.depth_multiplier, g.stride_h, g.stride_w, g.dil_h, g.pad_h, g.pad_w);
+    free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift);
+  }
+}
+
+/* int8 ADD (rt_add_i8, the CPU's widest path) along contiguous and broadcast rows against the
+ * reference's three roundings. */
+static void test_add(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 300; trial++) {
+    rt_bcast bc;
+    memset(&bc, 0, sizeof bc);
+    for (int d = 0; d < QAT_RT_MAX_RANK; d++) bc.dims[d] = 1;
+    const int rows = uniform(1, 5), n = uniform(1, 70), b1 = trial % 4 == 1, b2 = trial % 4 == 2;
+    bc.dims[4] = rows, bc.dims[5] = n;
+    bc.s1[4] = b1 ? 1 : n, bc.s1[5] = b1 ? 0 : 1; /* b1: one value per row */
+    bc.s2[4] = b2 ? 0 : n, bc.s2[5] = 1;          /* b2: one row for all */
+    int8_t a[5 * 70], bb[5 * 70], got[5 * 70], want[5 * 70];
+    fill_i8(a, 5 * 70, trial % 3 == 0);
+    fill_i8(bb, 5 * 70, trial % 3 == 0);
+    rt_add_params p = {.in1_offset = uniform(-127, 128), .in2_offset = uniform(-127, 128),
+                       .out_zp = uniform(-128, 127), .left_shift = 20,
+                       .m1 = (int32_t)((1u << 30) + (next() >> 2)), .m2 = (int32_t)((1u << 30) + (next() >> 2)),
+                       .mo = (int32_t)((1u << 30) + (next() >> 2)), .s1 = uniform(-12, 0), .s2 = uniform(-12, 0),
+                       .so = uniform(-24, -10), .act_min = -128, .act_max = 127};
+    if (trial % 5 == 0) p.act_min = p.out_zp;
+    for (int r = 0; r < rows; r++)
+      for (int i = 0; i < n; i++) {
+        const int32_t x1 = (p.in1_offset + a[r * bc.s1[4] + i * bc.s1[5]]) * (1 << p.left_shift);
+        const int32_t x2 = (p.in2_offset + bb[r * bc.s2[4] + i * bc.s2[5]]) * (1 << p.left_shift);
+        const int32_t sum = (int32_t)((uint32_t)qat_multiply_by_quantized_multiplier(x1, p.m1, p.s1) +
+                                      (uint32_t)qat_multiply_by_quantized_multiplier(x2, p.m2, p.s2));
+        int32_t v = (int32_t)((uint32_t)qat_multiply_by_quantized_multiplier(sum, p.mo, p.so) + (uint32_t)p.out_zp);
+        v = v < p.act_min ? p.act_min : v > p.act_max ? p.act_max : v;
+        want[r * n + i] = (int8_t)v;
+      }
+    memset(got, 0x55, sizeof got);
+    rt_add_i8(&bc, &p, a, bb, got);
+    if (memcmp(got, want, (size_t)(rows * n))) fail_msg("trial %d: %d rows of %d differ", trial, rows, n);
+  }
+}
+
 /* Depths past the tile buffers stay on the plain kernels. */
 static void test_pack_limits(void **state) {
   (void)state;
@@ -243,6 +336,8 @@ int main(void) {
       cmocka_unit_test(test_conv_paths),
       cmocka_unit_test(test_fc_paths),
       cmocka_unit_test(test_requant_row),
+      cmocka_unit_test(test_dwconv),
+      cmocka_unit_test(test_add),
       cmocka_unit_test(test_pack_limits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

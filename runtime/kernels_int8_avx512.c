@@ -1,0 +1,113 @@
+/* int8 DEPTHWISE_CONV_2D and ADD with AVX-512, bit-exact with the reference kernels that
+ * kernels_int8.c and kernels_quant.c implement in plain C (and that the callers keep for other
+ * CPUs and QAT_SIMD=0):
+ *   DEPTHWISE_CONV_2D: 16 output channels per register, every tap of the window summed in
+ *     registers (int32 products of (x + offset) * w wrap as the reference's sums; the order of
+ *     integer additions does not change them), then MultiplyByQuantizedMultiplier per channel
+ *     (rt_simd.h). A depth multiplier m > 1 spreads input channel c over outputs c*m..c*m+m-1
+ *     with one permutation per tap.
+ *   ADD: the reference's three MultiplyByQuantizedMultiplier on 16 lanes, along rows whose
+ *     inputs are contiguous or broadcast (a stride of 0). */
+#include "runtime/rt_kernel.h"
+#include "runtime/rt_simd.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#define RT_PARALLEL_MACS (1 << 21) /* as kernels_int8.c */
+
+RT_AVX512 void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                                     const int8_t *w, const int32_t *bias, int8_t *out) {
+  const int C = g->out_c, dm = g->depth_multiplier;
+  const int64_t rows = (int64_t)g->batches * g->out_h;
+  const __m512i off = _mm512_set1_epi32(q->in_offset), zp = _mm512_set1_epi32(q->out_zp),
+                lo = _mm512_set1_epi32(q->act_min), hi = _mm512_set1_epi32(q->act_max);
+#pragma omp parallel for schedule(static) if (rows * g->out_w * C * g->k_h * g->k_w > RT_PARALLEL_MACS)
+  for (int64_t row = 0; row < rows; row++) {
+    const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
+    for (int64_t ox = 0; ox < g->out_w; ox++) {
+      const int64_t x0 = ox * g->stride_w - g->pad_w;
+      for (int c0 = 0; c0 < C; c0 += 16) {
+        const __mmask16 m = rt_mask16(C - c0);
+        /* output lane l reads input channel (c0 + l) / dm, at lane (c0 + l) / dm - c0 / dm of
+         * the 16 input bytes loaded from channel c0 / dm */
+        const int ic0 = c0 / dm;
+        const __mmask16 min = rt_mask16(g->in_c - ic0);
+        __m512i spread = _mm512_setzero_si512();
+        if (dm > 1) {
+          int32_t idx[16];
+          for (int l = 0; l < 16; l++) idx[l] = (c0 + l) / dm - ic0 < 16 ? (c0 + l) / dm - ic0 : 15;
+          spread = _mm512_loadu_si512((const void *)idx);
+        }
+        __m512i acc = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
+        for (int64_t ky = 0; ky < g->k_h; ky++) {
+          const int64_t y = y0 + (int64_t)g->dil_h * ky;
+          if (y < 0 || y >= g->in_h) continue;
+          for (int64_t kx = 0; kx < g->k_w; kx++) {
+            const int64_t x = x0 + (int64_t)g->dil_w * kx;
+            if (x < 0 || x >= g->in_w) continue;
+            const int8_t *ip = in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0;
+            __m512i xv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(min, ip));
+            if (dm > 1) xv = _mm512_permutexvar_epi32(spread, xv);
+            const __m512i wv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + (ky * g->k_w + kx) * C + c0));
+            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_add_epi32(xv, off), wv));
+          }
+        }
+        const __m512i r = rt_mbqm_x16(acc, _mm512_maskz_loadu_epi32(m, q->mult + c0),
+                                      _mm512_maskz_loadu_epi32(m, q->shift + c0));
+        rt_store_i8_x16(out + (row * g->out_w + ox) * C + c0, m, r, zp, lo, hi);
+      }
+    }
+  }
+}
+
+/* n outputs of a row: in1 at stride s1, in2 at stride s2 (each 0 or 1) */
+RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2,
+                              int64_t s2, int8_t *out, int64_t n) {
+  const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
+  const __m512i m1 = _mm512_set1_epi32(p->m1), m2 = _mm512_set1_epi32(p->m2), mo = _mm512_set1_epi32(p->mo);
+  const __m512i sh1 = _mm512_set1_epi32(p->s1), sh2 = _mm512_set1_epi32(p->s2), sho = _mm512_set1_epi32(p->so);
+  const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
+                hi = _mm512_set1_epi32(p->act_max);
+  const __m128i lsh = _mm_cvtsi32_si128(p->left_shift);
+  const rt_rq16 r1 = rt_rq16_prepare(m1, sh1), r2 = rt_rq16_prepare(m2, sh2), ro = rt_rq16_prepare(mo, sho);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = rt_mask16(n - i);
+    const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
+    const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
+    /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
+    const __m512i x1 = _mm512_sll_epi32(_mm512_add_epi32(a, off1), lsh);
+    const __m512i x2 = _mm512_sll_epi32(_mm512_add_epi32(b, off2), lsh);
+    const __m512i sum = _mm512_add_epi32(rt_rq16_apply(&r1, x1), rt_rq16_apply(&r2, x2));
+    rt_store_i8_x16(out + i, m, rt_rq16_apply(&ro, sum), zp, lo, hi);
+  }
+}
+
+/* Returns -1 (nothing written) when the innermost strides are not 0 or 1. */
+int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *out) {
+  const int64_t s1 = bc->s1[5], s2 = bc->s2[5], n = bc->dims[5];
+  if (s1 < 0 || s1 > 1 || s2 < 0 || s2 > 1) return -1;
+  int64_t o = 0;
+  for (int64_t a0 = 0; a0 < bc->dims[0]; a0++)
+    for (int64_t a1 = 0; a1 < bc->dims[1]; a1++)
+      for (int64_t a2 = 0; a2 < bc->dims[2]; a2++)
+        for (int64_t a3 = 0; a3 < bc->dims[3]; a3++)
+          for (int64_t a4 = 0; a4 < bc->dims[4]; a4++, o += n) {
+            const int64_t b1 = a0 * bc->s1[0] + a1 * bc->s1[1] + a2 * bc->s1[2] + a3 * bc->s1[3] + a4 * bc->s1[4];
+            const int64_t b2 = a0 * bc->s2[0] + a1 * bc->s2[1] + a2 * bc->s2[2] + a3 * bc->s2[3] + a4 * bc->s2[4];
+            add_row(p, in1 + b1, s1, in2 + b2, s2, out + o, n);
+          }
+  return 0;
+}
+
+#else
+void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                           const int8_t *w, const int32_t *bias, int8_t *out) {
+  (void)g, (void)q, (void)in, (void)w, (void)bias, (void)out;
+}
+int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *out) {
+  (void)bc, (void)p, (void)in1, (void)in2, (void)out;
+  return -1;
+}
+#endif
