@@ -614,6 +614,7 @@ void rt_free_parsed(qat_rt_model *m) {
       free(m->ops[k].qbuf);
       free(m->ops[k].lut16);
       rt_igemm_free(&m->ops[k].pk);
+      rt_sgemm_free(&m->ops[k].fpk);
     }
   free(m->tensors);
   free(m->ops);

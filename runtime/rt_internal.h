@@ -132,6 +132,15 @@ typedef struct rt_igemm_b {
   void *a;          /* FULLY_CONNECTED: its input rows in the path's form */
 } rt_igemm_b;
 
+/* float32 CONV_2D / FULLY_CONNECTED weights packed for a SIMD GEMM (sgemm.c): [n / block][k]
+ * [block], block 16 (AVX-512) or 8 (AVX2); path as the int8 one's (PLAIN: not packed). */
+#define RT_SGEMM_KMAX 8192
+typedef struct rt_sgemm_b {
+  int path;
+  int n, k, np;
+  float *w; /* 64-byte aligned */
+} rt_sgemm_b;
+
 struct rt_op;
 /* An operator's kernel for the tensor types its Prepare found (runtime/rt_op.h). */
 typedef int (*rt_eval_fn)(struct qat_rt_model *m, int k, struct rt_op *op);
@@ -177,6 +186,7 @@ typedef struct rt_op {
   int8_t lut[256];  /* LOGISTIC int8 */
   int16_t *lut16;   /* owned: SOFTMAX int16 exp and 1/(1+x) tables (2 x 513) */
   rt_igemm_b pk;    /* int8 CONV_2D / FULLY_CONNECTED: packed weights (owned) */
+  rt_sgemm_b fpk;   /* float32 CONV_2D / FULLY_CONNECTED: packed weights (owned) */
 } rt_op;
 
 struct qat_rt_model {
@@ -226,6 +236,14 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
                        const int8_t *in, int8_t *out);
 void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const int8_t *in, int8_t *out);
 void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out);
+/* sgemm.c: float32 weights [n][k] packed for a path (PLAIN or a depth past RT_SGEMM_KMAX:
+ * nothing packed), and the kernels, bit-exact with the reference loops. */
+int rt_sgemm_pack(rt_sgemm_b *b, int path, int n, int k, const float *w);
+void rt_sgemm_free(rt_sgemm_b *b);
+void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, const rt_sgemm_b *b,
+                        const float *in, const float *bias, float *out);
+void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
+                    const float *bias, float *out);
 /* kernels_int8_avx512.c: int8 DEPTHWISE_CONV_2D and ADD for CPUs with AVX-512 (rt_simd.h says
  * which), called by rt_dwconv2d_i8 and rt_add_i8; the ADD returns -1 (nothing written) for a
  * broadcast it does not take. */

@@ -1,4 +1,4 @@
-/* runtime/igemm.c: the packed int8 GEMM of CONV_2D and FULLY_CONNECTED on every SIMD path this
+/* runtime/igemm.c and sgemm.c: the packed int8 and float32 GEMMs of CONV_2D and FULLY_CONNECTED on every SIMD path this
  * CPU has, against the reference kernels' arithmetic written out here (wrapping int32 sums of
  * (x + offset) * w, MultiplyByQuantizedMultiplier or LiteRT's double rounding, zero point,
  * clamp): random geometries (strides, dilations, SAME padding, depths and channel counts off
@@ -316,6 +316,73 @@ static void test_add(void **state) {
   }
 }
 
+static float rand_float(int special) {
+  static const float odd[] = {0.0f, -0.0f, 1e-38f, -3e38f, 3e38f, 1.0f, -1.0f};
+  if (special && next() % 8 == 0) return odd[next() % 7];
+  return ldexpf((float)((int32_t)next() >> 8), -uniform(20, 30));
+}
+
+/* float32 CONV_2D and FULLY_CONNECTED through the packed GEMM on every path, bit for bit against
+ * the reference loops (rt_conv2d_f32, rt_fc_f32): same products, same order of additions, the
+ * bias after the sum, the clamp, zeros in the padding; inputs with signed zeros and values that
+ * overflow to infinity. */
+static void test_float_paths(void **state) {
+  (void)state;
+  int list[2], np = paths(list);
+  if (!np) skip();
+  for (int trial = 0; trial < 200; trial++) {
+    rt_conv_geom g = {0};
+    g.batches = uniform(1, 2);
+    g.k_h = uniform(1, 4), g.k_w = uniform(1, 4);
+    if (trial % 6 == 0) g.k_h = g.k_w = 1;
+    g.in_c = g.filter_in_c = uniform(1, 40);
+    g.out_c = uniform(1, 90);
+    g.stride_h = trial % 6 == 0 ? 1 : uniform(1, 2), g.stride_w = trial % 6 == 0 ? 1 : uniform(1, 2);
+    g.dil_h = g.dil_w = 1;
+    if (trial % 5 == 1) g.dil_w = 2;
+    g.in_h = uniform(2, 8), g.in_w = uniform(2, 8);
+    g.pad_h = trial % 6 == 0 ? 0 : uniform(0, g.k_h / 2), g.pad_w = trial % 6 == 0 ? 0 : uniform(0, g.k_w / 2);
+    const int eh = g.dil_h * (g.k_h - 1) + 1, ew = g.dil_w * (g.k_w - 1) + 1;
+    if (g.in_h + 2 * g.pad_h < eh || g.in_w + 2 * g.pad_w < ew) continue;
+    g.out_h = (g.in_h + 2 * g.pad_h - eh) / g.stride_h + 1, g.out_w = (g.in_w + 2 * g.pad_w - ew) / g.stride_w + 1;
+    const int K = g.k_h * g.k_w * g.in_c;
+    const int64_t n_in = (int64_t)g.batches * g.in_h * g.in_w * g.in_c,
+                  n_out = (int64_t)g.batches * g.out_h * g.out_w * g.out_c;
+    float *in = malloc((size_t)n_in * sizeof *in), *w = malloc((size_t)g.out_c * K * sizeof *w),
+          *bias = malloc((size_t)g.out_c * sizeof *bias), *want = malloc((size_t)n_out * sizeof *want),
+          *got = malloc((size_t)n_out * sizeof *got);
+    assert_true(in && w && bias && want && got);
+    for (int64_t i = 0; i < n_in; i++) in[i] = trial % 4 == 0 && next() % 3 == 0 ? 0.0f : rand_float(trial % 3 == 0);
+    for (int64_t i = 0; i < (int64_t)g.out_c * K; i++) w[i] = rand_float(0);
+    for (int c = 0; c < g.out_c; c++) bias[c] = rand_float(0);
+    const float lo = trial % 2 ? 0.0f : -INFINITY, hi = trial % 4 == 1 ? 6.0f : INFINITY;
+    const float *b = trial % 5 == 2 ? NULL : bias;
+    rt_conv2d_f32(&g, lo, hi, in, w, b, want);
+    for (int i = 0; i < np; i++) {
+      rt_sgemm_b pk;
+      assert_int_equal(rt_sgemm_pack(&pk, list[i], g.out_c, K, w), 0);
+      assert_int_equal(pk.path, list[i]);
+      memset(got, 0x55, (size_t)n_out * sizeof *got);
+      rt_conv2d_f32_gemm(&g, lo, hi, &pk, in, b, got);
+      if (memcmp(got, want, (size_t)n_out * sizeof *got))
+        fail_msg("%s trial %d: conv %dx%dx%d k%dx%d s%d,%d pad %d,%d -> %d differs", rt_igemm_path_name(list[i]),
+                 trial, g.in_h, g.in_w, g.in_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.out_c);
+      /* the same weights as FULLY_CONNECTED over the patches' depth: rows of the input */
+      const int rows = (int)(n_in / K < 7 ? n_in / K : 7);
+      if (rows > 0) {
+        float fw[7 * 90], fg[7 * 90];
+        rt_fc_f32(rows, K, g.out_c, lo, hi, in, w, b, fw);
+        rt_fc_f32_gemm(rows, lo, hi, &pk, in, b, fg);
+        if (memcmp(fg, fw, (size_t)rows * g.out_c * sizeof *fg))
+          fail_msg("%s trial %d: fully connected %d x %d -> %d differs", rt_igemm_path_name(list[i]), trial, rows, K,
+                   g.out_c);
+      }
+      rt_sgemm_free(&pk);
+    }
+    free(in), free(w), free(bias), free(want), free(got);
+  }
+}
+
 /* Depths past the tile buffers stay on the plain kernels. */
 static void test_pack_limits(void **state) {
   (void)state;
@@ -338,6 +405,7 @@ int main(void) {
       cmocka_unit_test(test_requant_row),
       cmocka_unit_test(test_dwconv),
       cmocka_unit_test(test_add),
+      cmocka_unit_test(test_float_paths),
       cmocka_unit_test(test_pack_limits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,8 @@ RT_EVAL(eval_f32, rt_conv2d_f32(&op->conv, op->f_min, op->f_max, rt_in_data(m, o
                                 rt_in_data(m, op, 1), rt_in_data(m, op, 2), rt_out_data(m, op)))
 RT_EVAL(eval_i8, rt_conv2d_i8(&op->conv, &op->rq, rt_in_data(m, op, 0), rt_in_data(m, op, 1),
                               rt_in_data(m, op, 2), rt_out_data(m, op)))
+RT_EVAL(eval_f32_gemm, rt_conv2d_f32_gemm(&op->conv, op->f_min, op->f_max, &op->fpk, rt_in_data(m, op, 0),
+                                          rt_in_data(m, op, 2), rt_out_data(m, op)))
 RT_EVAL(eval_i8_gemm, rt_conv2d_i8_gemm(&op->conv, &op->rq, &op->pk, rt_in_data(m, op, 0), rt_out_data(m, op)))
 RT_EVAL(eval_i16, rt_conv2d_i16(&op->conv, &op->rq, rt_in_data(m, op, 0), rt_in_data(m, op, 1),
                                 rt_in_data(m, op, 2), rt_out_data(m, op)))
@@ -28,10 +30,17 @@ RT_EVAL(eval_hybrid, rt_conv2d_hybrid(&op->conv, op->hy_per_channel, op->f_min, 
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
   static const rt_evals ev = {eval_f32, eval_i8, eval_i16, eval_hybrid};
   int rc = rt_prepare_conv(m, k, op, 0, &ev);
-  if (rc || op->eval != eval_i8 || op->conv.in_c != op->conv.filter_in_c) return rc;
-  /* ungrouped int8: the weights packed for the CPU's GEMM */
+  if (rc || (op->eval != eval_i8 && op->eval != eval_f32) || op->conv.in_c != op->conv.filter_in_c) return rc;
+  /* ungrouped float32 and int8: the weights packed for the CPU's GEMM */
   const rt_conv_geom *g = &op->conv;
   rt_tensor *b = rt_in(m, op, 2);
+  if (op->eval == eval_f32) {
+    if ((rc = rt_sgemm_pack(&op->fpk, rt_igemm_path(), g->out_c, g->k_h * g->k_w * g->in_c,
+                            (const float *)(const void *)rt_in(m, op, 1)->const_data)))
+      return qat_fail_prefix(rc, "%s: op %d (%s): ", m->name, k, op->name);
+    if (op->fpk.path != RT_IGEMM_PLAIN) op->eval = eval_f32_gemm;
+    return QAT_OK;
+  }
   if ((rc = rt_igemm_pack(&op->pk, rt_igemm_path(), g->out_c, g->k_h * g->k_w * g->in_c, 0,
                           (const int8_t *)rt_in(m, op, 1)->const_data,
                           b ? (const int32_t *)(const void *)b->const_data : NULL, op->rq.in_offset)))

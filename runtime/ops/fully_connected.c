@@ -18,6 +18,8 @@ RT_EVAL(eval_f32, rt_fc_f32(op->batches, op->accum_depth, op->out_depth, op->f_m
 RT_EVAL(eval_i8, rt_fc_i8(op->batches, op->accum_depth, op->out_depth, &op->rq,
                           rt_in_data(m, op, 0), rt_in_data(m, op, 1), rt_in_data(m, op, 2),
                           rt_out_data(m, op)))
+RT_EVAL(eval_f32_gemm, rt_fc_f32_gemm(op->batches, op->f_min, op->f_max, &op->fpk, rt_in_data(m, op, 0),
+                                      rt_in_data(m, op, 2), rt_out_data(m, op)))
 RT_EVAL(eval_i8_gemm, rt_fc_i8_gemm(op->batches, &op->rq, &op->pk, rt_in_data(m, op, 0), rt_out_data(m, op)))
 RT_EVAL(eval_i16, rt_fc_i16(op->batches, op->accum_depth, op->out_depth, &op->rq,
                             rt_in_data(m, op, 0), rt_in_data(m, op, 1), rt_in_data(m, op, 2),
@@ -82,7 +84,11 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   op->macs = batches * units * (int64_t)accum;
   if (rt_is_f32(in) && rt_is_f32(w) && rt_is_f32(o) && (!b || rt_is_f32(b))) {
     op->eval = eval_f32;
-    return rt_act_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max);
+    if ((rc = rt_act_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max))) return rc;
+    if ((rc = rt_sgemm_pack(&op->fpk, rt_igemm_path(), units, accum, (const float *)(const void *)w->const_data)))
+      return qat_fail_prefix(rc, "%s: op %d (%s): ", m->name, k, op->name);
+    if (op->fpk.path != RT_IGEMM_PLAIN) op->eval = eval_f32_gemm;
+    return QAT_OK;
   }
   if (rt_is_i8(in) && rt_is_i8(w) && rt_is_i8(o)) {
     op->eval = eval_i8;

@@ -1,0 +1,233 @@
+/* float32 CONV_2D and FULLY_CONNECTED as a register-blocked GEMM over weights packed at load,
+ * still bit-exact with the reference kernels (kernels_float.c): each output's products are
+ * rounded, then added one at a time in the reference's order (ky, kx, ic), in a register
+ * instead of a scalar; the bias is added after the sum, then the clamp. No fused multiply-add.
+ * A tap outside the image is a 0 in the patch where the reference skips it: its product is
+ * +-0, and adding +-0 changes no sum (a sum that starts at +0 never becomes -0).
+ *
+ * Blocking as igemm.c: MR output pixels (an im2col tile, or the input rows themselves for a
+ * 1x1 stride-1 convolution and for FULLY_CONNECTED) against chunks of output channels, 16 per
+ * register with AVX-512 (4 registers: 16 accumulators) or 8 with AVX2 (2 registers). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakequant/fixedpoint_avx2.h"
+#include "qat/error.h"
+#include "runtime/rt_kernel.h"
+#include "runtime/rt_simd.h"
+
+#define MR 4
+#define RT_PARALLEL_FLOPS (1 << 20) /* below it, fork-join costs more than it saves */
+
+/* AVX-512 where the int8 path found it, AVX2 otherwise (x86-64-v3 is the build's baseline);
+ * QAT_SIMD=0: the reference loops. */
+static int block_of(int path) { return path == RT_IGEMM_VNNI ? 16 : 8; }
+
+int rt_sgemm_pack(rt_sgemm_b *b, int path, int n, int k, const float *w) {
+  memset(b, 0, sizeof *b);
+  if (path == RT_IGEMM_PLAIN || k > RT_SGEMM_KMAX || n < 1 || k < 1) return QAT_OK;
+  const int blk = block_of(path);
+  b->n = n, b->k = k, b->np = (n + blk - 1) / blk * blk;
+  const size_t bytes = (size_t)b->np * (size_t)k * sizeof(float);
+  b->w = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!b->w) return qat_fail(QAT_ERR_NOMEM, "out of memory packing %dx%d weights", n, k);
+  memset(b->w, 0, bytes);
+  for (int oc = 0; oc < n; oc++)
+    for (int kk = 0; kk < k; kk++)
+      b->w[((size_t)(oc / blk) * (size_t)k + (size_t)kk) * (size_t)blk + (size_t)(oc % blk)] = w[(int64_t)oc * k + kk];
+  b->path = path;
+  return QAT_OK;
+}
+
+void rt_sgemm_free(rt_sgemm_b *b) {
+  free(b->w);
+  memset(b, 0, sizeof *b);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define INLINE static inline __attribute__((always_inline))
+
+/* the epilogue's bias and clamp, per lane as F32_DONE: (acc + bias) then x < lo ? lo : x and
+ * hi < x ? hi : x (a NaN passes) */
+RT_AVX512 INLINE __m512 finish16(__m512 acc, __m512 bias, __m512 lo, __m512 hi) {
+  __m512 v = _mm512_add_ps(acc, bias);
+  v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hi, v, _CMP_LT_OQ), v, hi);
+}
+
+RT_AVX512 INLINE void mk512(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
+                            int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
+                            float *out, int64_t ldo) {
+  __m512 acc[MR][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++) acc[r][j] = _mm512_setzero_ps();
+  for (int kk = 0; kk < k; kk++) {
+    __m512 bv[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++) bv[j] = _mm512_load_ps(bp + j * bstride + (int64_t)kk * 16);
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) {
+      const __m512 av = _mm512_set1_ps(a[r * lda + kk]);
+#pragma GCC unroll 4
+      for (int j = 0; j < nr; j++) acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(av, bv[j]));
+    }
+  }
+  const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_);
+#pragma GCC unroll 4
+  for (int j = 0; j < nr; j++) {
+    const int ch = n0 + j * 16;
+    const __mmask16 m = rt_mask16(n - ch);
+    const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + ch) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) _mm512_mask_storeu_ps(out + r * ldo + ch, m, finish16(acc[r][j], bv, lo, hi));
+  }
+}
+
+RT_AVX512 static void tile512(int mr, int nr, const float *a, int64_t lda, const float *bp, int64_t bstride,
+                              int k, const float *bias, float lo, float hi, int n0, int n, float *out, int64_t ldo) {
+#define MK(R, N) \
+  case N: mk512(R, N, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo); break
+  if (mr == MR) {
+    switch (nr) { MK(MR, 1); MK(MR, 2); MK(MR, 3); MK(MR, 4); }
+  } else {
+    switch (nr) { MK(1, 1); MK(1, 2); MK(1, 3); MK(1, 4); }
+  }
+#undef MK
+}
+
+QAT_AVX2 INLINE __m256 finish8(__m256 acc, __m256 bias, __m256 lo, __m256 hi) {
+  __m256 v = _mm256_add_ps(acc, bias);
+  v = _mm256_blendv_ps(v, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
+  return _mm256_blendv_ps(v, hi, _mm256_cmp_ps(hi, v, _CMP_LT_OQ));
+}
+
+QAT_AVX2 INLINE void mk256(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
+                           int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
+                           float *out, int64_t ldo) {
+  __m256 acc[MR][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+    for (int j = 0; j < nr; j++) acc[r][j] = _mm256_setzero_ps();
+  for (int kk = 0; kk < k; kk++) {
+    __m256 bv[2];
+#pragma GCC unroll 2
+    for (int j = 0; j < nr; j++) bv[j] = _mm256_load_ps(bp + j * bstride + (int64_t)kk * 8);
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) {
+      const __m256 av = _mm256_set1_ps(a[r * lda + kk]);
+#pragma GCC unroll 2
+      for (int j = 0; j < nr; j++) acc[r][j] = _mm256_add_ps(acc[r][j], _mm256_mul_ps(av, bv[j]));
+    }
+  }
+  const __m256 lo = _mm256_set1_ps(lo_), hi = _mm256_set1_ps(hi_);
+  for (int j = 0; j < nr; j++) {
+    const int ch = n0 + j * 8, valid = n - ch < 8 ? n - ch : 8;
+    float bias8[8] = {0}, res[8];
+    if (bias) memcpy(bias8, bias + ch, (size_t)valid * sizeof *bias8);
+    const __m256 bv = _mm256_loadu_ps(bias8);
+    for (int r = 0; r < mr; r++) {
+      const __m256 v = finish8(acc[r][j], bv, lo, hi);
+      if (valid == 8) {
+        _mm256_storeu_ps(out + r * ldo + ch, v);
+      } else {
+        _mm256_storeu_ps(res, v);
+        memcpy(out + r * ldo + ch, res, (size_t)valid * sizeof *res);
+      }
+    }
+  }
+}
+
+QAT_AVX2 static void tile256(int mr, int nr, const float *a, int64_t lda, const float *bp, int64_t bstride,
+                             int k, const float *bias, float lo, float hi, int n0, int n, float *out, int64_t ldo) {
+  if (mr == MR) {
+    if (nr == 2) mk256(MR, 2, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
+    else mk256(MR, 1, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
+  } else {
+    if (nr == 2) mk256(1, 2, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
+    else mk256(1, 1, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
+  }
+}
+
+/* mr rows of A (row stride lda) against every output channel, into out (row stride n) */
+static void tile_rows(const rt_sgemm_b *b, const float *bias, float lo, float hi, int mr, const float *a,
+                      int64_t lda, float *out) {
+  const int blk = block_of(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
+  const int64_t bstride = (int64_t)b->k * blk;
+  for (int n0 = 0; n0 < b->np; n0 += chunk) {
+    const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
+    const float *bp = b->w + (int64_t)(n0 / blk) * bstride;
+    if (b->path == RT_IGEMM_VNNI) tile512(mr, nr, a, lda, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
+    else tile256(mr, nr, a, lda, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
+  }
+}
+
+/* The patch of output pixel p, 0 where a tap leaves the image. */
+static void build_patch(const rt_conv_geom *geom, const float *in, int64_t p, float *dst) {
+  const rt_conv_geom gc = *geom, *g = &gc;
+  const int64_t ox = p % g->out_w, oy = (p / g->out_w) % g->out_h, bt = p / ((int64_t)g->out_w * g->out_h);
+  const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
+  const int cin = g->in_c;
+  const int whole_rows = g->dil_w == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
+  for (int ky = 0, at = 0; ky < g->k_h; ky++) {
+    const int64_t y = y0 + (int64_t)g->dil_h * ky;
+    if (y < 0 || y >= g->in_h) {
+      memset(dst + at, 0, (size_t)g->k_w * cin * sizeof *dst);
+      at += g->k_w * cin;
+      continue;
+    }
+    if (whole_rows) {
+      memcpy(dst + at, in + ((bt * g->in_h + y) * g->in_w + x0) * cin, (size_t)g->k_w * cin * sizeof *dst);
+      at += g->k_w * cin;
+      continue;
+    }
+    for (int kx = 0; kx < g->k_w; kx++, at += cin) {
+      const int64_t x = x0 + (int64_t)g->dil_w * kx;
+      if (x < 0 || x >= g->in_w) memset(dst + at, 0, (size_t)cin * sizeof *dst);
+      else memcpy(dst + at, in + ((bt * g->in_h + y) * g->in_w + x) * cin, (size_t)cin * sizeof *dst);
+    }
+  }
+}
+#endif
+
+void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, const rt_sgemm_b *b,
+                        const float *in, const float *bias, float *out) {
+#if defined(__x86_64__) || defined(__i386__)
+  const int64_t M = (int64_t)g->batches * g->out_h * g->out_w, tiles = (M + MR - 1) / MR;
+  /* a 1x1, stride-1, unpadded convolution reads its input rows as they are */
+  const int direct = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
+                     g->pad_w == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+#pragma omp parallel for schedule(static) if (2 * M * b->n * (int64_t)b->k > RT_PARALLEL_FLOPS)
+  for (int64_t t = 0; t < tiles; t++) {
+    _Alignas(64) float a[MR * RT_SGEMM_KMAX];
+    const int64_t p0 = t * MR;
+    const int mr = M - p0 < MR ? (int)(M - p0) : MR;
+    const float *rows = in + p0 * b->k;
+    int64_t lda = b->k;
+    if (!direct) {
+      for (int r = 0; r < mr; r++) build_patch(g, in, p0 + r, a + (size_t)r * b->k);
+      rows = a;
+    }
+    if (mr == MR) {
+      tile_rows(b, bias, act_min, act_max, MR, rows, lda, out + p0 * b->n);
+    } else {
+      for (int r = 0; r < mr; r++) tile_rows(b, bias, act_min, act_max, 1, rows + r * lda, lda, out + (p0 + r) * b->n);
+    }
+  }
+#else
+  (void)g, (void)act_min, (void)act_max, (void)b, (void)in, (void)bias, (void)out;
+#endif
+}
+
+void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
+                    const float *bias, float *out) {
+#if defined(__x86_64__) || defined(__i386__)
+  int64_t r = 0;
+  for (; r + MR <= batches; r += MR) tile_rows(b, bias, act_min, act_max, MR, in + r * b->k, b->k, out + r * b->n);
+  for (; r < batches; r++) tile_rows(b, bias, act_min, act_max, 1, in + r * b->k, b->k, out + r * b->n);
+#else
+  (void)batches, (void)act_min, (void)act_max, (void)b, (void)in, (void)bias, (void)out;
+#endif
+}
