@@ -1,4 +1,4 @@
-/* AVX-512 pieces the int8 kernels share (igemm.c, kernels_int8_avx512.c). Each function carries
+/* AVX-512 pieces the int8 kernels share (igemm.c, kernels_avx512.c). Each function carries
  * its own target attribute; callers reach them only where rt_simd_avx512() said the CPU has
  * AVX-512 F/BW/DQ/VL (and VNNI: the GEMM's path). */
 #ifndef QAT_RT_SIMD_H

@@ -1,6 +1,6 @@
-/* int8 DEPTHWISE_CONV_2D and ADD with AVX-512, bit-exact with the reference kernels that
- * kernels_int8.c and kernels_quant.c implement in plain C (and that the callers keep for other
- * CPUs and QAT_SIMD=0):
+/* DEPTHWISE_CONV_2D (int8 and float32) and int8 ADD with AVX-512, bit-exact with the reference
+ * kernels that kernels_int8.c, kernels_quant.c and kernels_float.c implement in plain C (and that
+ * the callers keep for other CPUs and QAT_SIMD=0):
  *   DEPTHWISE_CONV_2D: 16 output channels per register, every tap of the window summed in
  *     registers (int32 products of (x + offset) * w wrap as the reference's sums; the order of
  *     integer additions does not change them), then MultiplyByQuantizedMultiplier per channel
@@ -60,6 +60,50 @@ RT_AVX512 void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q,
   }
 }
 
+/* float32: each channel's products rounded and added in the reference's tap order (ky, kx),
+ * taps outside the image skipped as there, then + bias (or + 0.0f) and the clamp (F32_DONE). */
+RT_AVX512 void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                                      const float *w, const float *bias, float *out) {
+  const int C = g->out_c, dm = g->depth_multiplier;
+  const int64_t rows = (int64_t)g->batches * g->out_h;
+  const __m512 lo = _mm512_set1_ps(act_min), hi = _mm512_set1_ps(act_max);
+#pragma omp parallel for schedule(static) if (rows * g->out_w * C * g->k_h * g->k_w > RT_PARALLEL_MACS)
+  for (int64_t row = 0; row < rows; row++) {
+    const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
+    for (int64_t ox = 0; ox < g->out_w; ox++) {
+      const int64_t x0 = ox * g->stride_w - g->pad_w;
+      for (int c0 = 0; c0 < C; c0 += 16) {
+        const __mmask16 m = rt_mask16(C - c0);
+        const int ic0 = c0 / dm;
+        const __mmask16 min = rt_mask16(g->in_c - ic0);
+        __m512i spread = _mm512_setzero_si512();
+        if (dm > 1) {
+          int32_t idx[16];
+          for (int l = 0; l < 16; l++) idx[l] = (c0 + l) / dm - ic0 < 16 ? (c0 + l) / dm - ic0 : 15;
+          spread = _mm512_loadu_si512((const void *)idx);
+        }
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t ky = 0; ky < g->k_h; ky++) {
+          const int64_t y = y0 + (int64_t)g->dil_h * ky;
+          if (y < 0 || y >= g->in_h) continue;
+          for (int64_t kx = 0; kx < g->k_w; kx++) {
+            const int64_t x = x0 + (int64_t)g->dil_w * kx;
+            if (x < 0 || x >= g->in_w) continue;
+            __m512 xv = _mm512_maskz_loadu_ps(min, in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0);
+            if (dm > 1) xv = _mm512_permutexvar_ps(spread, xv);
+            const __m512 wv = _mm512_maskz_loadu_ps(m, w + (ky * g->k_w + kx) * C + c0);
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(xv, wv));
+          }
+        }
+        __m512 v = _mm512_add_ps(acc, bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps());
+        v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
+        v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hi, v, _CMP_LT_OQ), v, hi);
+        _mm512_mask_storeu_ps(out + (row * g->out_w + ox) * C + c0, m, v);
+      }
+    }
+  }
+}
+
 /* n outputs of a row: in1 at stride s1, in2 at stride s2 (each 0 or 1) */
 RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2,
                               int64_t s2, int8_t *out, int64_t n) {
@@ -101,6 +145,10 @@ int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *i
 }
 
 #else
+void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                            const float *w, const float *bias, float *out) {
+  (void)g, (void)act_min, (void)act_max, (void)in, (void)w, (void)bias, (void)out;
+}
 void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
                            const int8_t *w, const int32_t *bias, int8_t *out) {
   (void)g, (void)q, (void)in, (void)w, (void)bias, (void)out;
