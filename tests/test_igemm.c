@@ -224,8 +224,8 @@ static void test_requant_row(void **state) {
   }
 }
 
-/* DEPTHWISE_CONV_2D (rt_dwconv2d_i8 takes the CPU's widest path) against the reference loop,
- * depth multipliers 1..4, channel counts off the 16-lane blocks. */
+/* DEPTHWISE_CONV_2D, int8 and float32 (rt_dwconv2d_* take the CPU's widest path), against the
+ * reference loop, depth multipliers 1..4, channel counts off the 16-lane blocks. */
 static void test_dwconv(void **state) {
   (void)state;
   for (int trial = 0; trial < 200; trial++) {
@@ -275,6 +275,34 @@ static void test_dwconv(void **state) {
     if (memcmp(got, want, (size_t)n_out))
       fail_msg("trial %d: %dx%dx%d k%dx%d m%d s%d,%d d%d pad %d,%d differs", trial, g.in_h, g.in_w, g.in_c,
                g.k_h, g.k_w, g.depth_multiplier, g.stride_h, g.stride_w, g.dil_h, g.pad_h, g.pad_w);
+    /* float32 on the same geometry: each channel's taps in (ky, kx) order, the bias after */
+    float *fin = malloc((size_t)n_in * sizeof *fin), *fw = malloc((size_t)taps * C * sizeof *fw),
+          *fb = malloc((size_t)C * sizeof *fb), *fwant = malloc((size_t)n_out * sizeof *fwant),
+          *fgot = malloc((size_t)n_out * sizeof *fgot);
+    assert_true(fin && fw && fb && fwant && fgot);
+    for (int64_t i = 0; i < n_in; i++) fin[i] = ldexpf((float)in[i], -uniform(0, 12));
+    for (int64_t i = 0; i < (int64_t)taps * C; i++) fw[i] = ldexpf((float)w[i] + 0.37f, -uniform(0, 12));
+    for (int c = 0; c < C; c++) fb[c] = ldexpf((float)bias[c], -20);
+    const float flo = trial % 2 ? 0.0f : -INFINITY, fhi = trial % 4 == 1 ? 6.0f : INFINITY;
+    for (int bt = 0; bt < g.batches; bt++)
+      for (int oy = 0; oy < g.out_h; oy++)
+        for (int ox = 0; ox < g.out_w; ox++)
+          for (int oc = 0; oc < C; oc++) {
+            float acc = 0.0f;
+            for (int ky = 0; ky < g.k_h; ky++)
+              for (int kx = 0; kx < g.k_w; kx++) {
+                const int y = oy * g.stride_h - g.pad_h + g.dil_h * ky, x = ox * g.stride_w - g.pad_w + g.dil_w * kx;
+                if (y < 0 || y >= g.in_h || x < 0 || x >= g.in_w) continue;
+                acc += fin[((bt * g.in_h + y) * g.in_w + x) * g.in_c + oc / g.depth_multiplier] *
+                       fw[(ky * g.k_w + kx) * C + oc];
+              }
+            float v = acc + (b ? fb[oc] : 0.0f);
+            v = v < flo ? flo : v;
+            fwant[((bt * g.out_h + oy) * g.out_w + ox) * C + oc] = fhi < v ? fhi : v;
+          }
+    rt_dwconv2d_f32(&g, flo, fhi, fin, fw, b ? fb : NULL, fgot);
+    if (memcmp(fgot, fwant, (size_t)n_out * sizeof *fgot)) fail_msg("trial %d: float depthwise differs", trial);
+    free(fin), free(fw), free(fb), free(fwant), free(fgot);
     free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift);
   }
 }
