@@ -127,10 +127,18 @@ RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t
 }
 
 /* Returns -1 (nothing written) when the innermost strides are not 0 or 1. */
-int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+int rt_add_i8_avx512(const rt_bcast *bc_in, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out) {
-  const int64_t s1 = bc->s1[5], s2 = bc->s2[5], n = bc->dims[5];
+  rt_bcast merged = *bc_in, *bc = &merged;
+  const int64_t s1 = bc->s1[5], s2 = bc->s2[5];
   if (s1 < 0 || s1 > 1 || s2 < 0 || s2 > 1) return -1;
+  /* outer dimensions along which both inputs continue contiguously join the row */
+  if (s1 == 1 && s2 == 1)
+    for (int d = 4; d >= 0 && bc->s1[d] == bc->dims[5] && bc->s2[d] == bc->dims[5]; d--) {
+      bc->dims[5] *= bc->dims[d];
+      bc->dims[d] = 1;
+    }
+  const int64_t n = bc->dims[5];
   int64_t o = 0;
   for (int64_t a0 = 0; a0 < bc->dims[0]; a0++)
     for (int64_t a1 = 0; a1 < bc->dims[1]; a1++)
