@@ -72,9 +72,10 @@ int rt_igemm_pack(rt_igemm_b *b, int path, int n, int k, int batches_a, const in
   const size_t wbytes = (size_t)b->np * (size_t)b->kp * (size_t)elem;
   b->w = aligned_alloc(64, (wbytes + 63) / 64 * 64);
   b->bias = malloc((size_t)b->np * sizeof *b->bias);
+  b->wsum = malloc((size_t)b->np * sizeof *b->wsum);
   /* FULLY_CONNECTED: its input rows, converted once per inference (owned here) */
   if (batches_a > 0) b->a = aligned_alloc(64, ((size_t)batches_a * (size_t)b->kp * (size_t)elem + 63) / 64 * 64);
-  if (!b->w || !b->bias || (batches_a > 0 && !b->a)) {
+  if (!b->w || !b->bias || !b->wsum || (batches_a > 0 && !b->a)) {
     rt_igemm_free(b);
     return qat_fail(QAT_ERR_NOMEM, "out of memory packing %dx%d weights", n, k);
   }
@@ -92,6 +93,7 @@ int rt_igemm_pack(rt_igemm_b *b, int path, int n, int k, int batches_a, const in
     uint32_t c = oc < n && bias ? (uint32_t)bias[oc] : 0u;
     if (path == RT_IGEMM_VNNI) c += (uint32_t)(in_offset - 128) * sum;
     b->bias[oc] = (int32_t)c;
+    b->wsum[oc] = (int32_t)sum;
   }
   b->path = path;
   return QAT_OK;
@@ -101,6 +103,7 @@ void rt_igemm_free(rt_igemm_b *b) {
   free(b->w);
   free(b->bias);
   free(b->a);
+  free(b->wsum);
   memset(b, 0, sizeof *b);
 }
 
@@ -170,7 +173,8 @@ void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, i
 
 /* mr rows of A (stride lda) by nr blocks of 16 channels of packed B (block stride bstride),
  * channels n0..: with the fixed-point requantization (q->eff NULL) the int8 results go to out
- * (row stride q_n, n valid channels), else the int32 sums (bias added) to c[mr][64]. */
+ * (row stride n, n valid channels); for LiteRT's double requantization or raw sums (q NULL) the
+ * int32 sums (bias added) go to c[mr][64]. */
 VNNI_T INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t lda,
                            const int8_t *bp, int64_t bstride, int kq, const int32_t *bias,
                            const rt_requant *q, int n0, int n, int8_t *out, int32_t *c) {
@@ -192,7 +196,7 @@ VNNI_T INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t
       for (int j = 0; j < nr; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, bv[j]);
     }
   }
-  if (q->eff) {
+  if (!q || q->eff) {
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
@@ -268,7 +272,9 @@ QAT_AVX2 static void tile_avx2(int mr, int nr, const int16_t *a, int64_t lda, co
 }
 
 /* rows [0, mr) of A against every output channel, requantized into out (row stride n) */
-static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int8_t *out) {
+/* rows [0, mr) of A against every output channel: requantized into out (row stride n), or with
+ * q NULL the int32 sums (bias added) into out32 (row stride n) */
+static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int8_t *out, int32_t *out32) {
   int32_t c[MR * 64];
   const int blk = block_of(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
   const int kq = b->kp / group_of(b->path);
@@ -279,12 +285,15 @@ static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const vo
     if (b->path == RT_IGEMM_VNNI) {
       tile_vnni(mr, nr, a, b->kp, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
                 b->bias + n0, q, n0, b->n, out, c);
-      if (!q->eff) continue; /* requantized in the micro-kernel */
+      if (q && !q->eff) continue; /* requantized in the micro-kernel */
     } else {
       tile_avx2(mr, nr, a, b->kp, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
                 b->bias + n0, c);
     }
-    for (int r = 0; r < mr; r++) rt_requant_row_i8(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
+    for (int r = 0; r < mr; r++) {
+      if (q) rt_requant_row_i8(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
+      else memcpy(out32 + (int64_t)r * b->n + n0, c + r * 64, (size_t)valid * sizeof *out32);
+    }
   }
 }
 
@@ -353,9 +362,9 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
     const int mr = M - p0 < MR ? (int)(M - p0) : MR;
     for (int r = 0; r < mr; r++) build_patch(g, b->path, q->in_offset, in, p0 + r, b->kp, a + (size_t)r * b->kp * elem);
     if (mr == MR) {
-      tile_rows(b, q, MR, a, out + p0 * b->n);
+      tile_rows(b, q, MR, a, out + p0 * b->n, NULL);
     } else {
-      for (int r = 0; r < mr; r++) tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, out + (p0 + r) * b->n);
+      for (int r = 0; r < mr; r++) tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, out + (p0 + r) * b->n, NULL);
     }
   }
 #else
@@ -363,7 +372,9 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
 #endif
 }
 
-void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const int8_t *in, int8_t *out) {
+/* The batch rows converted into b->a, then tiles of MR rows: requantized (q) or raw (out32). */
+static void gemm_rows(int batches, int32_t in_offset, const rt_requant *q, const rt_igemm_b *b, const int8_t *in,
+                      int8_t *out, int32_t *out32) {
 #if defined(__x86_64__) || defined(__i386__)
   const int elem = b->path == RT_IGEMM_VNNI ? 1 : 2;
   for (int64_t r = 0; r < batches; r++) {
@@ -374,20 +385,29 @@ void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const 
       memset(u + b->k, 0, (size_t)(b->kp - b->k));
     } else {
       int16_t *s = (int16_t *)b->a + r * b->kp;
-      for (int kk = 0; kk < b->k; kk++) s[kk] = (int16_t)(ip[kk] + q->in_offset);
+      for (int kk = 0; kk < b->k; kk++) s[kk] = (int16_t)(ip[kk] + in_offset);
       memset(s + b->k, 0, (size_t)(b->kp - b->k) * sizeof *s);
     }
   }
-  const int64_t tiles = (batches + MR - 1) / MR;
-  for (int64_t t = 0; t < tiles; t++) {
-    const int64_t r0 = t * MR;
+  for (int64_t r0 = 0; r0 < batches; r0 += MR) {
     const int mr = batches - r0 < MR ? (int)(batches - r0) : MR;
     const uint8_t *a = (const uint8_t *)b->a + (size_t)r0 * b->kp * elem;
-    if (mr == MR) tile_rows(b, q, MR, a, out + r0 * b->n);
+    int8_t *o = out ? out + r0 * b->n : NULL;
+    int32_t *o32 = out32 ? out32 + r0 * b->n : NULL;
+    if (mr == MR) tile_rows(b, q, MR, a, o, o32);
     else
-      for (int r = 0; r < mr; r++) tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, out + (r0 + r) * b->n);
+      for (int r = 0; r < mr; r++)
+        tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, o ? o + r * b->n : NULL, o32 ? o32 + r * b->n : NULL);
   }
 #else
-  (void)batches, (void)q, (void)b, (void)in, (void)out;
+  (void)batches, (void)in_offset, (void)q, (void)b, (void)in, (void)out, (void)out32;
 #endif
+}
+
+void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const int8_t *in, int8_t *out) {
+  gemm_rows(batches, q->in_offset, q, b, in, out, NULL);
+}
+
+void rt_igemm_dots(const rt_igemm_b *b, int rows, const int8_t *in, int32_t *dots) {
+  gemm_rows(rows, 0, NULL, b, in, NULL, dots);
 }

@@ -172,7 +172,7 @@ float rt_symmetric_quantize(const float *x, int64_t n, int8_t *q) {
 
 void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, const float *in,
                   const int8_t *w, const float *w_scales, int per_channel, int asymmetric,
-                  const float *bias, float *out, int8_t *qbuf) {
+                  const float *bias, float *out, int8_t *qbuf, const rt_igemm_b *pk, int32_t *dots) {
   const int64_t n_out = (int64_t)batches * out_depth, n_in = (int64_t)batches * accum_depth;
   /* Output = bias (VectorBatchVectorAssign) or 0. */
   for (int64_t b = 0; b < batches; b++)
@@ -181,25 +181,37 @@ void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, c
   int all_zero = 1;
   for (int64_t i = 0; i < n_in && all_zero; i++) all_zero = in[i] == 0.0f;
   if (!all_zero) {
+    float *scales = (float *)(void *)(qbuf + ((n_in + 7) & ~(int64_t)7)); /* room after the rows (Prepare) */
+    int32_t *offsets = (int32_t *)(void *)(scales + batches);
     for (int64_t b = 0; b < batches; b++) {
-      const float *x = in + b * accum_depth;
-      int8_t *q = qbuf + b * accum_depth;
-      float scale;
-      int32_t offset = 0;
+      offsets[b] = 0;
       if (asymmetric) /* asymmetric_quantize_inputs (version 9+): the offset's row sums come out of each dot */
-        rt_asymmetric_quantize(x, accum_depth, q, &scale, &offset);
+        rt_asymmetric_quantize(in + b * accum_depth, accum_depth, qbuf + b * accum_depth, &scales[b], &offsets[b]);
       else
-        scale = rt_symmetric_quantize(x, accum_depth, q);
+        scales[b] = rt_symmetric_quantize(in + b * accum_depth, accum_depth, qbuf + b * accum_depth);
+    }
+    /* the integer dots on the packed GEMM where there is one (sums modulo 2^32: any order) */
+    const int packed = pk && pk->path != RT_IGEMM_PLAIN;
+    if (packed) rt_igemm_dots(pk, batches, qbuf, dots);
+    for (int64_t b = 0; b < batches; b++) {
+      const int8_t *q = qbuf + b * accum_depth;
+      const float scale = scales[b];
+      const int32_t offset = offsets[b];
       /* Per tensor, the filter scale is folded into the batch's factor first. */
       const float batch_scale = per_channel ? scale : scale * w_scales[0];
       float *o = out + b * out_depth;
       for (int64_t c = 0; c < out_depth; c++) {
-        const int8_t *wr = w + c * accum_depth;
         uint32_t dot = 0; /* int32 in TFLite, wrapping here */
         uint32_t row_sum = 0;
-        for (int64_t i = 0; i < accum_depth; i++) {
-          dot += (uint32_t)((int32_t)wr[i] * q[i]);
-          row_sum += (uint32_t)(int32_t)wr[i];
+        if (packed) {
+          dot = (uint32_t)dots[b * out_depth + c];
+          row_sum = (uint32_t)pk->wsum[c];
+        } else {
+          const int8_t *wr = w + c * accum_depth;
+          for (int64_t i = 0; i < accum_depth; i++) {
+            dot += (uint32_t)((int32_t)wr[i] * q[i]);
+            row_sum += (uint32_t)(int32_t)wr[i];
+          }
         }
         dot -= row_sum * (uint32_t)offset;
         const float s = per_channel ? batch_scale * w_scales[c] : batch_scale;

@@ -130,6 +130,7 @@ typedef struct rt_igemm_b {
   void *w;          /* packed weights, 64-byte aligned */
   int32_t *bias;    /* per channel: bias plus the path's offset correction */
   void *a;          /* FULLY_CONNECTED: its input rows in the path's form */
+  int32_t *wsum;    /* per channel: the sum of its weights (wrapped) */
 } rt_igemm_b;
 
 /* float32 CONV_2D / FULLY_CONNECTED weights packed for a SIMD GEMM (sgemm.c): [n / block][k]
@@ -236,6 +237,9 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
                        const int8_t *in, int8_t *out);
 void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const int8_t *in, int8_t *out);
 void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out);
+/* dots[r][c] = sum_k in[r][k] w[c][k] (wrapping int32), for weights packed with in_offset 0 and
+ * no bias, and rows <= the batches_a of the packing */
+void rt_igemm_dots(const rt_igemm_b *b, int rows, const int8_t *in, int32_t *dots);
 /* sgemm.c: float32 weights [n][k] packed for a path (PLAIN or a depth past RT_SGEMM_KMAX:
  * nothing packed), and the kernels, bit-exact with the reference loops. */
 int rt_sgemm_pack(rt_sgemm_b *b, int path, int n, int k, const float *w);
@@ -309,7 +313,7 @@ void rt_softmax_i16(int64_t outer, int64_t depth, int32_t mult, int shift, const
  * int8 weights (w_scales: 1 per tensor, or one per unit), float bias and output. */
 void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, const float *in,
                   const int8_t *w, const float *w_scales, int per_channel, int asymmetric,
-                  const float *bias, float *out, int8_t *qbuf);
+                  const float *bias, float *out, int8_t *qbuf, const rt_igemm_b *pk, int32_t *dots);
 /* kernels_hybrid.c: AsymmetricQuantizeFloats, and hybrid CONV_2D (per_channel: the
  * asymmetric per-channel kernel; else the symmetric per-tensor one) and DEPTHWISE_CONV_2D.
  * qbuf holds the quantized input, scales/offsets one entry per batch. */
