@@ -16,9 +16,10 @@
  * timed by bench/infer_litert.py with K rounds of at least R invokes (more where its round would
  * last under 0.2 s; perf_counter around invoke() only, so
  * its figure includes a Python call, about 1 us). qat runs with 1 and 2 OpenMP threads (its
- * int8 convolutions split output rows; float kernels keep the reference kernels' order of
- * summation and run on one); the ratio columns say how many times longer qat takes than
- * LiteRT at the same thread count (> 1: qat is slower).
+ * convolutions split output pixels; float kernels keep the reference kernels' order of
+ * summation per output, so both stay bit-exact); the ratio columns say how many times longer
+ * qat takes than LiteRT at the same thread count (> 1: qat is slower). The kernel path
+ * (qat_rt_kernels: AVX-512 VNNI, AVX2, plain C) is printed with the table.
  *
  * The Python is --python, else $QAT_PYTHON, else the repository's .venv/bin/python; without it
  * (or with --no-ref) only qat's figures are printed. Not a test. */
@@ -321,7 +322,8 @@ int main(int argc, char **argv) {
     printf("]\n");
   } else {
     printf("batch-1 latency, ms per inference (median of %d rounds); ratio = qat / LiteRT (XNNPACK on)\n", rounds);
-    printf("qat's runtime threads CONV_2D and DEPTHWISE_CONV_2D int8 over output rows (OpenMP)\n\n");
+    printf("qat's runtime kernels: %s (bit-exact with BUILTIN_REF on every path); convolutions split output\n"
+           "pixels over OpenMP threads above about a million multiply-adds\n\n", qat_rt_kernels());
     printf("%-28s %-8s %12s %10s %10s %12s %12s %10s %10s\n", "model", "input", "MACs", "qat 1t", "qat 2t",
            "LiteRT 1t", "LiteRT 2t", "ratio 1t", "ratio 2t");
     for (int i = 0; i < n; i++) {

@@ -16,6 +16,7 @@
 #include "qat/data.h"
 #include "qat/dist.h"
 #include "qat/error.h"
+#include "qat/runtime.h"
 #include "qat/file.h"
 #include "qat/keras.h"
 #include "qat/model.h"
@@ -664,6 +665,7 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "--version")) {
     printf("qat %s\n", QAT_VERSION);
     printf("BLAS: %s\n", qat_blas_describe());
+    printf("runtime kernels: %s\n", qat_rt_kernels());
     return 0;
   }
   if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);

@@ -54,6 +54,8 @@ int rt_igemm_path(void) {
   return path;
 }
 
+const char *qat_rt_kernels(void) { return rt_igemm_path_name(rt_igemm_path()); }
+
 const char *rt_igemm_path_name(int path) {
   return path == RT_IGEMM_VNNI ? "AVX-512 VNNI" : path == RT_IGEMM_AVX2 ? "AVX2" : "plain C";
 }

@@ -162,4 +162,9 @@ size_t qat_rt_type_size(int type);
 /* BuiltinOperator name ("CONV_2D"), "?" for an unknown code. */
 const char *qat_rt_op_name(int code);
 
+/* The kernels this CPU runs (chosen by its features; QAT_SIMD=0 or avx2 in the environment
+ * narrows them): "AVX-512 VNNI", "AVX2" or "plain C". Every path is bit-exact with the
+ * reference kernels. */
+const char *qat_rt_kernels(void);
+
 #endif
