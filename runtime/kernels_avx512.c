@@ -6,8 +6,8 @@
  *     integer additions does not change them), then MultiplyByQuantizedMultiplier per channel
  *     (rt_simd.h). A depth multiplier m > 1 spreads input channel c over outputs c*m..c*m+m-1
  *     with one permutation per tap.
- *   ADD: the reference's three MultiplyByQuantizedMultiplier on 16 lanes, along rows whose
- *     inputs are contiguous or broadcast (a stride of 0). */
+ *   ADD and MUL: the reference's MultiplyByQuantizedMultiplier (three for ADD, one for MUL) on
+ *     16 lanes, along rows whose inputs are contiguous or broadcast (a stride of 0). */
 #include "runtime/rt_kernel.h"
 #include "runtime/rt_simd.h"
 
@@ -126,13 +126,33 @@ RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t
   }
 }
 
-/* Returns -1 (nothing written) when the innermost strides are not 0 or 1. */
-int rt_add_i8_avx512(const rt_bcast *bc_in, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
-                     int8_t *out) {
+RT_AVX512 static void mul_row(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2,
+                              int64_t s2, int8_t *out, int64_t n) {
+  const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
+  const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
+                hi = _mm512_set1_epi32(p->act_max);
+  const rt_rq16 ro = rt_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = rt_mask16(n - i);
+    const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
+    const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
+    /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
+    const __m512i prod = _mm512_mullo_epi32(_mm512_add_epi32(a, off1), _mm512_add_epi32(b, off2));
+    rt_store_i8_x16(out + i, m, rt_rq16_apply(&ro, prod), zp, lo, hi);
+  }
+}
+
+typedef void (*row_fn)(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
+                       int8_t *out, int64_t n);
+
+/* The broadcast's rows (its innermost dimension, joined with the outer ones along which both
+ * inputs stay contiguous) through fn; -1 (nothing written) when the innermost strides are not
+ * 0 or 1. */
+static int bcast_rows(const rt_bcast *bc_in, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+                      int8_t *out, row_fn fn) {
   rt_bcast merged = *bc_in, *bc = &merged;
   const int64_t s1 = bc->s1[5], s2 = bc->s2[5];
   if (s1 < 0 || s1 > 1 || s2 < 0 || s2 > 1) return -1;
-  /* outer dimensions along which both inputs continue contiguously join the row */
   if (s1 == 1 && s2 == 1)
     for (int d = 4; d >= 0 && bc->s1[d] == bc->dims[5] && bc->s2[d] == bc->dims[5]; d--) {
       bc->dims[5] *= bc->dims[d];
@@ -147,9 +167,19 @@ int rt_add_i8_avx512(const rt_bcast *bc_in, const rt_add_params *p, const int8_t
           for (int64_t a4 = 0; a4 < bc->dims[4]; a4++, o += n) {
             const int64_t b1 = a0 * bc->s1[0] + a1 * bc->s1[1] + a2 * bc->s1[2] + a3 * bc->s1[3] + a4 * bc->s1[4];
             const int64_t b2 = a0 * bc->s2[0] + a1 * bc->s2[1] + a2 * bc->s2[2] + a3 * bc->s2[3] + a4 * bc->s2[4];
-            add_row(p, in1 + b1, s1, in2 + b2, s2, out + o, n);
+            fn(p, in1 + b1, s1, in2 + b2, s2, out + o, n);
           }
   return 0;
+}
+
+int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *out) {
+  return bcast_rows(bc, p, in1, in2, out, add_row);
+}
+
+int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *out) {
+  return bcast_rows(bc, p, in1, in2, out, mul_row);
 }
 
 #else
@@ -162,6 +192,11 @@ void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int
   (void)g, (void)q, (void)in, (void)w, (void)bias, (void)out;
 }
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *out) {
+  (void)bc, (void)p, (void)in1, (void)in2, (void)out;
+  return -1;
+}
+int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out) {
   (void)bc, (void)p, (void)in1, (void)in2, (void)out;
   return -1;

@@ -248,14 +248,16 @@ void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, con
                         const float *in, const float *bias, float *out);
 void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
                     const float *bias, float *out);
-/* kernels_avx512.c: int8 DEPTHWISE_CONV_2D and ADD for CPUs with AVX-512 (rt_simd.h says
- * which), called by rt_dwconv2d_i8 and rt_add_i8; the ADD returns -1 (nothing written) for a
- * broadcast it does not take. */
+/* kernels_avx512.c: DEPTHWISE_CONV_2D (int8, float32), int8 ADD and MUL for CPUs with AVX-512
+ * (rt_simd.h says which), called by the plain kernels and MUL's eval; ADD and MUL return -1
+ * (nothing written) for a broadcast they do not take. */
 void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
                            const int8_t *w, const int32_t *bias, int8_t *out);
 void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                             const float *w, const float *bias, float *out);
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *out);
+int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out);
 /* Returns -1 when a row's sum of exponentials leaves the range of the reference kernel's
  * TFLITE_CHECK (where TFLite aborts); rows before it are written. */

@@ -307,8 +307,8 @@ static void test_dwconv(void **state) {
   }
 }
 
-/* int8 ADD (rt_add_i8, the CPU's widest path) along contiguous and broadcast rows against the
- * reference's three roundings. */
+/* int8 ADD and MUL (the CPU's widest path) along contiguous and broadcast rows against the
+ * reference's roundings. */
 static void test_add(void **state) {
   (void)state;
   for (int trial = 0; trial < 300; trial++) {
@@ -341,6 +341,19 @@ static void test_add(void **state) {
     memset(got, 0x55, sizeof got);
     rt_add_i8(&bc, &p, a, bb, got);
     if (memcmp(got, want, (size_t)(rows * n))) fail_msg("trial %d: %d rows of %d differ", trial, rows, n);
+    /* MUL on the same rows: zp_out + MultiplyByQuantizedMultiplier((x1 + off1) * (x2 + off2)) */
+    for (int r = 0; r < rows; r++)
+      for (int i = 0; i < n; i++) {
+        const int32_t prod = (p.in1_offset + a[r * bc.s1[4] + i * bc.s1[5]]) * (p.in2_offset + bb[r * bc.s2[4] + i * bc.s2[5]]);
+        int32_t v = (int32_t)((uint32_t)p.out_zp + (uint32_t)qat_multiply_by_quantized_multiplier(prod, p.mo, p.so + 10));
+        v = v < p.act_min ? p.act_min : v > p.act_max ? p.act_max : v;
+        want[r * n + i] = (int8_t)v;
+      }
+    rt_add_params pm = p;
+    pm.so = p.so + 10; /* a product needs a smaller scale than a sum's left-shifted terms */
+    memset(got, 0x55, sizeof got);
+    rt_mul_i8(&bc, &pm, a, bb, got);
+    if (memcmp(got, want, (size_t)(rows * n))) fail_msg("trial %d: MUL, %d rows of %d differ", trial, rows, n);
   }
 }
 

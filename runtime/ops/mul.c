@@ -7,6 +7,7 @@
 #include "qat/quant.h"
 #include "runtime/rt_kernel.h"
 #include "runtime/rt_op.h"
+#include "runtime/rt_simd.h"
 
 static const rt_opt_field fields[] = {
     RT_OPT(MulOptions, fused_activation_function, ENUM, activation, 0),
@@ -19,8 +20,8 @@ void rt_mul_f32(const rt_bcast *b, float lo, float hi, const float *in1, const f
 
 /* rt_add_params: offsets in in1_offset / in2_offset / out_zp, multiplier in mo / so. */
 #define RT_MUL_INT(SUF, T)                                                                  \
-  void rt_mul_##SUF(const rt_bcast *b, const rt_add_params *p, const T *in1, const T *in2,   \
-                    T *out) {                                                        \
+  static void mul_plain_##SUF(const rt_bcast *b, const rt_add_params *p, const T *in1,       \
+                              const T *in2, T *out) {                                        \
     RT_FOR_EACH_BCAST(b, i1, i2, o, {                                                        \
       const int32_t prod = (p->in1_offset + in1[i1]) * (p->in2_offset + in2[i2]);           \
       const int32_t r =                                                                      \
@@ -30,6 +31,16 @@ void rt_mul_f32(const rt_bcast *b, float lo, float hi, const float *in1, const f
   }
 RT_MUL_INT(i8, int8_t)
 RT_MUL_INT(i16, int16_t)
+
+void rt_mul_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+  if (rt_simd_avx512() && rt_mul_i8_avx512(b, p, in1, in2, out) == 0) return;
+  mul_plain_i8(b, p, in1, in2, out);
+}
+
+void rt_mul_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in1, const int16_t *in2,
+                int16_t *out) {
+  mul_plain_i16(b, p, in1, in2, out);
+}
 
 RT_EVAL(eval_f32, rt_mul_f32(&op->bc, op->f_min, op->f_max, rt_in_data(m, op, 0),
                              rt_in_data(m, op, 1), rt_out_data(m, op)))
