@@ -80,10 +80,26 @@ RT_INLINE void maxpool(const rt_pool_geom *g_in, int32_t act_min, int32_t act_ma
 RT_INLINE void mean(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t mult,
                     int shift, const void *in, void *out, int32_t *scratch, int bytes,
                     int32_t qmin, int32_t qmax) {
-  int64_t ostride[QAT_RT_MAX_RANK];
-  rt_reduce_strides(g, ostride);
   memset(scratch, 0, (size_t)g->n_out * sizeof *scratch);
-  RT_FOR_EACH_REDUCED(g, ostride, i, o, scratch[o] = rt_wadd(scratch[o], load(in, i, bytes)));
+  if (g->rank == 4 && g->axis_mask == 6u) {
+    /* the spatial mean of [N, H, W, C] (global average pooling): whole rows of channels added
+     * at a time; integer sums modulo 2^32 do not depend on the order */
+    const int64_t hw = g->dims[1] * g->dims[2], C = g->dims[3];
+    for (int64_t b = 0; b < g->dims[0]; b++) {
+      uint32_t *restrict acc = (uint32_t *)(scratch + b * C);
+      for (int64_t px = 0; px < hw; px++) {
+        const int64_t at = (b * hw + px) * C;
+        if (bytes == 1)
+          for (int64_t c = 0; c < C; c++) acc[c] += (uint32_t)(int32_t)((const int8_t *)in)[at + c];
+        else
+          for (int64_t c = 0; c < C; c++) acc[c] += (uint32_t)(int32_t)((const int16_t *)in)[at + c];
+      }
+    }
+  } else {
+    int64_t ostride[QAT_RT_MAX_RANK];
+    rt_reduce_strides(g, ostride);
+    RT_FOR_EACH_REDUCED(g, ostride, i, o, scratch[o] = rt_wadd(scratch[o], load(in, i, bytes)));
+  }
   for (int64_t o = 0; o < g->n_out; o++) {
     /* static_cast<int32_t>(temp_sum - input_zero_point * num_elements_in_axis), in int64 */
     const int64_t centered = (int64_t)scratch[o] - (int64_t)in_zp * g->n_reduce;
