@@ -9,7 +9,10 @@
  *
  * Without models: float32 and int8 exports of the example configs
  * (examples/fashion_mnist_cnn.yaml, cifar10_cnn.yaml, mobilenet_tiny.yaml; freshly initialized
- * weights: latency does not depend on the values) and the int8 fixtures of ../shared/fixtures/tflite that have one input.
+ * weights: latency does not depend on the values), the int8 fixtures of ../shared/fixtures/tflite that have one input,
+ * and, where the acceptance_converter test has written them into the build directory
+ * (converter_models/), the official converter's files of MobileNetV2 (alpha 0.35, 96x96), the
+ * DS-CNN keyword spotter, MobileNet (0.25), MobileNetV3Small, EfficientNetB0 and ResNet50.
  *
  * Each model runs K rounds (default 5) of R invokes, R chosen so that a round of qat takes
  * about 0.2 s; the figure is the median over rounds of the mean time per invoke. LiteRT is
@@ -42,6 +45,9 @@
 
 #ifndef QAT_SOURCE_DIR
 #define QAT_SOURCE_DIR "."
+#endif
+#ifndef QAT_BINARY_DIR
+#define QAT_BINARY_DIR "build"
 #endif
 
 #define MAX_MODELS 32
@@ -281,6 +287,17 @@ int main(int argc, char **argv) {
       const char *base = strrchr(fixtures[f], '/');
       snprintf(models[n].name, sizeof models[n].name, "%.*s", (int)strcspn(base ? base + 1 : fixtures[f], "."),
                base ? base + 1 : fixtures[f]);
+      n++;
+    }
+    /* the official converter's files of keras.applications and issue 16's models, where the
+     * acceptance_converter test (tests/acceptance/make_converter_models.py) has written them */
+    static const char *const converted[] = {"mobilenetv2_int8", "mobilenetv2_f32", "ds_cnn_int8", "ds_cnn_f32",
+                                            "mobilenet_int8", "mobilenetv3small_int8", "efficientnetb0_int8",
+                                            "resnet50_int8"};
+    for (size_t f = 0; f < sizeof converted / sizeof *converted && n < MAX_MODELS; f++) {
+      snprintf(models[n].path, sizeof models[n].path, "%s/converter_models/%s.tflite", QAT_BINARY_DIR, converted[f]);
+      if (access(models[n].path, R_OK) != 0) continue;
+      snprintf(models[n].name, sizeof models[n].name, "%s", converted[f]);
       n++;
     }
   }
