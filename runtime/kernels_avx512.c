@@ -23,23 +23,19 @@
  * the accumulation wraps as the reference's sums. A tap outside the image is (x + offset) = 0. */
 #define DW_MAX_PAIRS 64
 
-RT_AVX512 static void rt_dwconv2d_i8_avx512_taps_impl(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
-                                                      const int8_t *w, const int32_t *bias, int8_t *out);
+static void rt_dwconv2d_i8_avx512_taps_impl(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                                            const int8_t *w, const int32_t *bias, int8_t *out);
 #define rt_dwconv2d_i8_avx512_taps rt_dwconv2d_i8_avx512_taps_impl
 
-RT_AVX512 void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
-                                     const int8_t *w, const int32_t *bias, int8_t *out) {
+/* One output row (the OpenMP loops stay in plain functions: clang does not give an outlined
+ * parallel body its function's target attribute). */
+RT_AVX512 static void dw_i8_pairs_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                                      const int8_t *w, const int32_t *bias, int8_t *out, int64_t row) {
   const int C = g->out_c, dm = g->depth_multiplier, taps = g->k_h * g->k_w, pairs = (taps + 1) / 2;
-  const int64_t rows = (int64_t)g->batches * g->out_h;
-  if (pairs > DW_MAX_PAIRS) {
-    rt_dwconv2d_i8_avx512_taps(g, q, in, w, bias, out);
-    return;
-  }
   const __m256i off = _mm256_set1_epi16((int16_t)q->in_offset);
   const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
                 hi = _mm512_set1_epi32(q->act_max);
-#pragma omp parallel for schedule(static) if (rows * g->out_w * C * taps > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) {
+  {
     const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
     for (int c0 = 0; c0 < C; c0 += 16) {
       const __mmask16 m = rt_mask16(C - c0);
@@ -100,15 +96,25 @@ RT_AVX512 void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q,
   }
 }
 
-/* One tap at a time, for windows past DW_MAX_PAIRS pairs of taps. */
-RT_AVX512 static void rt_dwconv2d_i8_avx512_taps_impl(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
-                                                      const int8_t *w, const int32_t *bias, int8_t *out) {
-  const int C = g->out_c, dm = g->depth_multiplier;
+void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                           const int32_t *bias, int8_t *out) {
+  const int taps = g->k_h * g->k_w;
   const int64_t rows = (int64_t)g->batches * g->out_h;
+  if ((taps + 1) / 2 > DW_MAX_PAIRS) {
+    rt_dwconv2d_i8_avx512_taps(g, q, in, w, bias, out);
+    return;
+  }
+#pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * taps > RT_PARALLEL_MACS)
+  for (int64_t row = 0; row < rows; row++) dw_i8_pairs_row(g, q, in, w, bias, out, row);
+}
+
+/* One tap at a time, for windows past DW_MAX_PAIRS pairs of taps. */
+RT_AVX512 static void dw_i8_taps_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                                     const int8_t *w, const int32_t *bias, int8_t *out, int64_t row) {
+  const int C = g->out_c, dm = g->depth_multiplier;
   const __m512i off = _mm512_set1_epi32(q->in_offset), zp = _mm512_set1_epi32(q->out_zp),
                 lo = _mm512_set1_epi32(q->act_min), hi = _mm512_set1_epi32(q->act_max);
-#pragma omp parallel for schedule(static) if (rows * g->out_w * C * g->k_h * g->k_w > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) {
+  {
     const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
     for (int64_t ox = 0; ox < g->out_w; ox++) {
       const int64_t x0 = ox * g->stride_w - g->pad_w;
@@ -144,15 +150,20 @@ RT_AVX512 static void rt_dwconv2d_i8_avx512_taps_impl(const rt_conv_geom *g, con
   }
 }
 
+static void rt_dwconv2d_i8_avx512_taps_impl(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                                            const int8_t *w, const int32_t *bias, int8_t *out) {
+  const int64_t rows = (int64_t)g->batches * g->out_h;
+#pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS)
+  for (int64_t row = 0; row < rows; row++) dw_i8_taps_row(g, q, in, w, bias, out, row);
+}
+
 /* float32: each channel's products rounded and added in the reference's tap order (ky, kx),
  * taps outside the image skipped as there, then + bias (or + 0.0f) and the clamp (F32_DONE). */
-RT_AVX512 void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
-                                      const float *w, const float *bias, float *out) {
+RT_AVX512 static void dw_f32_row(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                                 const float *w, const float *bias, float *out, int64_t row) {
   const int C = g->out_c, dm = g->depth_multiplier;
-  const int64_t rows = (int64_t)g->batches * g->out_h;
   const __m512 lo = _mm512_set1_ps(act_min), hi = _mm512_set1_ps(act_max);
-#pragma omp parallel for schedule(static) if (rows * g->out_w * C * g->k_h * g->k_w > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) {
+  {
     const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
     for (int64_t ox = 0; ox < g->out_w; ox++) {
       const int64_t x0 = ox * g->stride_w - g->pad_w;
@@ -186,6 +197,13 @@ RT_AVX512 void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, floa
       }
     }
   }
+}
+
+void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in, const float *w,
+                            const float *bias, float *out) {
+  const int64_t rows = (int64_t)g->batches * g->out_h;
+#pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS)
+  for (int64_t row = 0; row < rows; row++) dw_f32_row(g, act_min, act_max, in, w, bias, out, row);
 }
 
 /* n outputs of a row: in1 at stride s1, in2 at stride s2 (each 0 or 1) */
