@@ -247,19 +247,20 @@ RT_AVX512 static void mul_row(const rt_add_params *p, const int8_t *in1, int64_t
 typedef void (*row_fn)(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
                        int8_t *out, int64_t n);
 
-/* The broadcast's rows (its innermost dimension, joined with the outer ones along which both
- * inputs stay contiguous) through fn; -1 (nothing written) when the innermost strides are not
+/* The broadcast's rows (its innermost dimension, joined with the outer ones along which the
+ * inputs go on as along it) through fn; -1 (nothing written) when the innermost strides are not
  * 0 or 1. */
 static int bcast_rows(const rt_bcast *bc_in, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                       int8_t *out, row_fn fn) {
   rt_bcast merged = *bc_in, *bc = &merged;
   const int64_t s1 = bc->s1[5], s2 = bc->s2[5];
   if (s1 < 0 || s1 > 1 || s2 < 0 || s2 > 1) return -1;
-  if (s1 == 1 && s2 == 1)
-    for (int d = 4; d >= 0 && bc->s1[d] == bc->dims[5] && bc->s2[d] == bc->dims[5]; d--) {
-      bc->dims[5] *= bc->dims[d];
-      bc->dims[d] = 1;
-    }
+  /* an outer dimension along which each input either continues contiguously or stays (a
+   * broadcast scalar along the whole row) joins the row */
+  for (int d = 4; d >= 0 && bc->s1[d] == bc->dims[5] * s1 && bc->s2[d] == bc->dims[5] * s2 && (s1 || s2); d--) {
+    bc->dims[5] *= bc->dims[d];
+    bc->dims[d] = 1;
+  }
   const int64_t n = bc->dims[5];
   int64_t o = 0;
   for (int64_t a0 = 0; a0 < bc->dims[0]; a0++)

@@ -317,10 +317,11 @@ static void test_add(void **state) {
     rt_bcast bc;
     memset(&bc, 0, sizeof bc);
     for (int d = 0; d < QAT_RT_MAX_RANK; d++) bc.dims[d] = 1;
-    const int rows = uniform(1, 5), n = uniform(1, 70), b1 = trial % 4 == 1, b2 = trial % 4 == 2;
+    const int rows = uniform(1, 5), n = uniform(1, 70), b1 = trial % 5 == 1, b2 = trial % 5 == 2,
+              b3 = trial % 5 == 3;
     bc.dims[4] = rows, bc.dims[5] = n;
-    bc.s1[4] = b1 ? 1 : n, bc.s1[5] = b1 ? 0 : 1; /* b1: one value per row */
-    bc.s2[4] = b2 ? 0 : n, bc.s2[5] = 1;          /* b2: one row for all */
+    bc.s1[4] = b1 ? 1 : n, bc.s1[5] = b1 ? 0 : 1;                /* b1: one value per row */
+    bc.s2[4] = b2 || b3 ? 0 : n, bc.s2[5] = b3 ? 0 : 1;          /* b2: one row for all; b3: a scalar */
     int8_t a[5 * 70], bb[5 * 70], got[5 * 70], want[5 * 70];
     fill_i8(a, 5 * 70, trial % 3 == 0);
     fill_i8(bb, 5 * 70, trial % 3 == 0);

@@ -69,8 +69,9 @@ static int16_t downscale16(int32_t q) {
 
 RT_EVAL(eval_f32,
         rt_hard_swish_f32(rt_in(m, op, 0)->n_elems, rt_in_data(m, op, 0), rt_out_data(m, op)))
-RT_EVAL(eval_i8, rt_hard_swish_i8(rt_in(m, op, 0)->n_elems, &op->hs, rt_in_data(m, op, 0),
-                                  rt_out_data(m, op)))
+/* int8: the kernel above is a function of the input byte alone, so Prepare runs it once on all
+ * 256 values and Invoke looks them up (LOGISTIC's table): the same bytes, a load per element. */
+RT_EVAL(eval_i8, rt_lut_apply_i8(rt_in(m, op, 0)->n_elems, op->lut, rt_in_data(m, op, 0), rt_out_data(m, op)))
 
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
   int rc = rt_check_unary(m, k, op);
@@ -104,6 +105,11 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   if (p->reluish_exp < -15 || p->reluish_exp > 15)
     return rt_unsup(m, k, "the relu-ish multiplier %g is out of the int16 shift range",
                     (double)reluish_mult);
+  int8_t all[256];
+  for (int v = 0; v < 256; v++) all[v] = (int8_t)(v - 128);
+  int8_t mapped[256];
+  rt_hard_swish_i8(256, p, all, mapped);
+  for (int v = 0; v < 256; v++) op->lut[(uint8_t)all[v]] = mapped[v];
   return QAT_OK;
 }
 
