@@ -27,6 +27,14 @@ static void rt_dwconv2d_i8_avx512_taps_impl(const rt_conv_geom *g, const rt_requ
                                             const int8_t *w, const int32_t *bias, int8_t *out);
 #define rt_dwconv2d_i8_avx512_taps rt_dwconv2d_i8_avx512_taps_impl
 
+/* For the block of 16 output channels at c0 with depth multiplier dm: output lane l reads input
+ * channel (c0 + l) / dm, lane (c0 + l) / dm - c0 / dm of the 16 input values loaded from c0 / dm. */
+RT_AVX512 static inline __m512i spread16(int c0, int dm) {
+  int32_t idx[16];
+  for (int l = 0; l < 16; l++) idx[l] = (c0 + l) / dm - c0 / dm;
+  return _mm512_loadu_si512((const void *)idx);
+}
+
 /* One output row (the OpenMP loops stay in plain functions: clang does not give an outlined
  * parallel body its function's target attribute). */
 RT_AVX512 static void dw_i8_pairs_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
@@ -43,12 +51,9 @@ RT_AVX512 static void dw_i8_pairs_row(const rt_conv_geom *g, const rt_requant *q
       const __mmask16 min = rt_mask16(g->in_c - ic0);
       /* word 2l of a pair: lane spread(l) of the first tap (words 0..15), word 2l+1: of the
        * second (words 16..31); spread(l) = (c0 + l) / m - c0 / m */
-      int16_t idx[32];
-      for (int l = 0; l < 16; l++) {
-        const int sl = (c0 + l) / dm - ic0 < 16 ? (c0 + l) / dm - ic0 : 15;
-        idx[2 * l] = (int16_t)sl, idx[2 * l + 1] = (int16_t)(16 + sl);
-      }
-      const __m512i pick = _mm512_loadu_si512((const void *)idx);
+      /* spread16's lanes as words, each twice: from the first tap and (+ 16) the second */
+      const __m512i sp = spread16(c0, dm);
+      const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
       const __m512i wpick = _mm512_loadu_si512((const void *)(const int16_t[32]){
           0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
           8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
@@ -122,12 +127,7 @@ RT_AVX512 static void dw_i8_taps_row(const rt_conv_geom *g, const rt_requant *q,
         const __mmask16 m = rt_mask16(C - c0);
         const int ic0 = c0 / dm;
         const __mmask16 min = rt_mask16(g->in_c - ic0);
-        __m512i spread = _mm512_setzero_si512();
-        if (dm > 1) {
-          int32_t idx[16];
-          for (int l = 0; l < 16; l++) idx[l] = (c0 + l) / dm - ic0 < 16 ? (c0 + l) / dm - ic0 : 15;
-          spread = _mm512_loadu_si512((const void *)idx);
-        }
+        const __m512i spread = spread16(c0, dm);
         __m512i acc = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
         for (int64_t ky = 0; ky < g->k_h; ky++) {
           const int64_t y = y0 + (int64_t)g->dil_h * ky;
@@ -171,12 +171,7 @@ RT_AVX512 static void dw_f32_row(const rt_conv_geom *g, float act_min, float act
         const __mmask16 m = rt_mask16(C - c0);
         const int ic0 = c0 / dm;
         const __mmask16 min = rt_mask16(g->in_c - ic0);
-        __m512i spread = _mm512_setzero_si512();
-        if (dm > 1) {
-          int32_t idx[16];
-          for (int l = 0; l < 16; l++) idx[l] = (c0 + l) / dm - ic0 < 16 ? (c0 + l) / dm - ic0 : 15;
-          spread = _mm512_loadu_si512((const void *)idx);
-        }
+        const __m512i spread = spread16(c0, dm);
         __m512 acc = _mm512_setzero_ps();
         for (int64_t ky = 0; ky < g->k_h; ky++) {
           const int64_t y = y0 + (int64_t)g->dil_h * ky;
