@@ -27,3 +27,16 @@ int qat_cli_load_model(const char *path, const qat_rt_options *opt, qat_rt_model
   free(buf);
   return rc;
 }
+
+/* Shared by eval MODEL.tflite (in the runtime-only build too) and the checkpoint commands. */
+double qat_mean_iou(const int64_t *conf, int64_t k, int *classes) {
+  double iou = 0;
+  *classes = 0;
+  for (int64_t c = 0; c < k; c++) {
+    int64_t row = 0, col = 0;
+    for (int64_t j = 0; j < k; j++) row += conf[c * k + j], col += conf[j * k + c];
+    const int64_t uni = row + col - conf[c * k + c];
+    if (uni > 0) iou += (double)conf[c * k + c] / (double)uni, ++*classes;
+  }
+  return *classes ? iou / *classes : 0.0;
+}

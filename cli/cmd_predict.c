@@ -41,18 +41,6 @@ done:
   return rc;
 }
 
-double qat_mean_iou(const int64_t *conf, int64_t k, int *classes) {
-  double iou = 0;
-  *classes = 0;
-  for (int64_t c = 0; c < k; c++) {
-    int64_t row = 0, col = 0;
-    for (int64_t j = 0; j < k; j++) row += conf[c * k + j], col += conf[j * k + c];
-    const int64_t uni = row + col - conf[c * k + c];
-    if (uni > 0) iou += (double)conf[c * k + c] / (double)uni, ++*classes;
-  }
-  return *classes ? iou / *classes : 0.0;
-}
-
 int qat_model_mean_iou(qat_model *m, const qat_dataset *ds, int batch, int fake_quant, double *miou, int *classes) {
   *miou = -1;
   *classes = 0;

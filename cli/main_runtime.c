@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qat/runtime.h"
 #include "cli/cli.h"
 #include "qat/train.h" /* QAT_VERSION */
 
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "--version")) {
     printf("qat %s\n", QAT_VERSION);
+    printf("runtime kernels: %s\n", qat_rt_kernels());
     return 0;
   }
   if (!strcmp(cmd, "eval")) return qat_cmd_eval_tflite(argc - 2, argv + 2);
