@@ -360,9 +360,8 @@ int qat_eval_tflite_dataset(const char *model_path, const qat_rt_options *opt, c
   per_n = calloc((size_t)nc, sizeof *per_n);
   per_ok = calloc((size_t)nc, sizeof *per_ok);
   conf = calloc((size_t)nc * (size_t)nc, sizeof *conf);
-  xf = malloc(per * sizeof *xf);
-  preds = malloc((size_t)ds->n * sizeof *preds);
-  if (!per_n || !per_ok || !conf || !xf || !preds) {
+  preds = malloc((size_t)ds->n * sizeof *preds); /* classify_all's threads each have their own xf */
+  if (!per_n || !per_ok || !conf || !preds) {
     rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
     goto fail;
   }

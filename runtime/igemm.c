@@ -13,9 +13,10 @@
  *     |w| <= 127 (the weights offset is 0, checked at load), pads and depth padding are 0.
  *   PLAIN: the kernels of kernels_int8.c (QAT_SIMD=0, another CPU, grouped convolution, depths
  *     past the buffers).
- * The requantization (MultiplyByQuantizedMultiplier per channel) runs 4 lanes at a time with
- * fakequant/'s AVX2 fixed point, bit-equal to the scalar one; LiteRT's double rounding of
- * FULLY_CONNECTED stays scalar (a few hundred values per inference).
+ * The requantization (MultiplyByQuantizedMultiplier per channel) is bit-equal to the scalar one:
+ * 16 lanes in the VNNI micro-kernel's registers (rt_simd.h), 4 at a time with fakequant/'s AVX2
+ * fixed point on the AVX2 path; LiteRT's double rounding of FULLY_CONNECTED stays scalar (a few
+ * hundred values per inference).
  *
  * Blocking: MR output pixels (an im2col tile of MR patches, built once and kept in L1) against
  * every output channel in chunks of 64 (VNNI: 4 registers of 16 channels; 16 accumulators) or
@@ -60,16 +61,15 @@ const char *rt_igemm_path_name(int path) {
   return path == RT_IGEMM_VNNI ? "AVX-512 VNNI" : path == RT_IGEMM_AVX2 ? "AVX2" : "plain C";
 }
 
-/* Channels per block and depth per group of the packed layout:
+/* Channels per block (rt_simd_lanes) and depth per group of the packed layout:
  * [n / block][kp / group][block][group], int8 (VNNI) or int16 (AVX2). */
-static int block_of(int path) { return path == RT_IGEMM_VNNI ? 16 : 8; }
 static int group_of(int path) { return path == RT_IGEMM_VNNI ? 4 : 2; }
 
 int rt_igemm_pack(rt_igemm_b *b, int path, int n, int k, int batches_a, const int8_t *w,
                   const int32_t *bias, int32_t in_offset) {
   memset(b, 0, sizeof *b);
   if (path == RT_IGEMM_PLAIN || k > RT_IGEMM_KMAX || n < 1 || k < 1) return QAT_OK;
-  const int blk = block_of(path), grp = group_of(path), elem = path == RT_IGEMM_VNNI ? 1 : 2;
+  const int blk = rt_simd_lanes(path), grp = group_of(path), elem = path == RT_IGEMM_VNNI ? 1 : 2;
   b->n = n, b->k = k, b->kp = round_up(k, grp), b->np = round_up(n, blk);
   const size_t wbytes = (size_t)b->np * (size_t)b->kp * (size_t)elem;
   b->w = aligned_alloc(64, (wbytes + 63) / 64 * 64);
@@ -170,14 +170,11 @@ void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, i
 /* ---- micro-kernels: mr rows of A (stride lda elements) by nr blocks of packed B, the bias
  * added, into c[mr][64] ---------------------------------------------------------------------- */
 
-#define VNNI_T __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
-#define INLINE static inline __attribute__((always_inline))
-
 /* mr rows of A (stride lda) by nr blocks of 16 channels of packed B (block stride bstride),
  * channels n0..: with the fixed-point requantization (q->eff NULL) the int8 results go to out
  * (row stride n, n valid channels); for LiteRT's double requantization or raw sums (q NULL) the
  * int32 sums (bias added) go to c[mr][64]. */
-VNNI_T INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t lda,
+RT_AVX512 RT_FORCE_INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t lda,
                            const int8_t *bp, int64_t bstride, int kq, const int32_t *bias,
                            const rt_requant *q, int n0, int n, int8_t *out, int32_t *c) {
   __m512i acc[MR][4];
@@ -209,19 +206,15 @@ VNNI_T INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t
                 hi = _mm512_set1_epi32(q->act_max);
 #pragma GCC unroll 4
   for (int j = 0; j < nr; j++) {
-    const int ch = n0 + j * 16, valid = n - ch < 16 ? n - ch : 16;
-    const __mmask16 m = (__mmask16)((1u << valid) - 1);
+    const int ch = n0 + j * 16;
+    const __mmask16 m = rt_mask16(n - ch);
     const rt_rq16 rq = rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + ch), _mm512_maskz_loadu_epi32(m, q->shift + ch));
 #pragma GCC unroll 4
-    for (int r = 0; r < mr; r++) {
-      __m512i v = _mm512_add_epi32(rt_rq16_apply(&rq, acc[r][j]), zp);
-      v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-      _mm_mask_storeu_epi8(out + (int64_t)r * n + ch, m, _mm512_cvtepi32_epi8(v));
-    }
+    for (int r = 0; r < mr; r++) rt_store_i8_x16(out + (int64_t)r * n + ch, m, rt_rq16_apply(&rq, acc[r][j]), zp, lo, hi);
   }
 }
 
-VNNI_T static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, const int8_t *bp,
+RT_AVX512 static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, const int8_t *bp,
                              int64_t bstride, int kq, const int32_t *bias, const rt_requant *q, int n0,
                              int n, int8_t *out, int32_t *c) {
 #define MK(R, N) \
@@ -234,7 +227,7 @@ VNNI_T static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, cons
 #undef MK
 }
 
-QAT_AVX2 INLINE void mk_avx2(const int mr, const int nr, const int16_t *a, int64_t lda,
+QAT_AVX2 RT_FORCE_INLINE void mk_avx2(const int mr, const int nr, const int16_t *a, int64_t lda,
                              const int16_t *bp, int64_t bstride, int kq, const int32_t *bias, int32_t *c) {
   __m256i acc[MR][2];
 #pragma GCC unroll 4
@@ -273,12 +266,11 @@ QAT_AVX2 static void tile_avx2(int mr, int nr, const int16_t *a, int64_t lda, co
   }
 }
 
-/* rows [0, mr) of A against every output channel, requantized into out (row stride n) */
 /* rows [0, mr) of A against every output channel: requantized into out (row stride n), or with
  * q NULL the int32 sums (bias added) into out32 (row stride n) */
 static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int8_t *out, int32_t *out32) {
   int32_t c[MR * 64];
-  const int blk = block_of(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
+  const int blk = rt_simd_lanes(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
   const int kq = b->kp / group_of(b->path);
   const int64_t bstride = (int64_t)kq * blk * group_of(b->path); /* elements per block */
   for (int n0 = 0; n0 < b->np; n0 += chunk) {
@@ -301,54 +293,53 @@ static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const vo
 
 /* ---- A: patches and rows ------------------------------------------------------------------- */
 
-/* The patch of output pixel p as the path's A row: u8 x ^ 0x80 with pads 128 - off (VNNI), or
- * int16 x + off with pads 0 (AVX2); the depth padding after it is 0 either way. */
+/* n values of A at dst[at..]: the path's form of src (u8 x ^ 0x80 for VNNI, int16 x + off for
+ * AVX2), or with src NULL a tap outside the image (128 - off, or 0: (x + off) = 0 either way). */
+static inline void a_values(int path, int32_t off, const int8_t *src, int n, void *dst, int at) {
+  if (path == RT_IGEMM_VNNI) {
+    uint8_t *u = (uint8_t *)dst + at;
+    if (!src) memset(u, (uint8_t)(128 - off), (size_t)n);
+    else
+      for (int c = 0; c < n; c++) u[c] = (uint8_t)src[c] ^ 0x80u;
+  } else {
+    int16_t *s = (int16_t *)dst + at;
+    if (!src) memset(s, 0, (size_t)n * sizeof *s);
+    else
+      for (int c = 0; c < n; c++) s[c] = (int16_t)(src[c] + off);
+  }
+}
+
+/* the depth padding after k values: zero weights there, so 0 */
+static inline void a_pad(int path, int k, int kp, void *dst) {
+  const size_t elem = path == RT_IGEMM_VNNI ? 1 : 2;
+  memset((uint8_t *)dst + (size_t)k * elem, 0, (size_t)(kp - k) * elem);
+}
+
+/* The patch of output pixel p as the path's A row. */
 static void build_patch(const rt_conv_geom *geom, int path, int32_t off, const int8_t *in, int64_t p,
                         int kp, void *dst) {
   /* a copy: byte stores into the patch may alias *geom otherwise, and reload it every tap */
   const rt_conv_geom gc = *geom, *g = &gc;
   const int64_t ox = p % g->out_w, oy = (p / g->out_w) % g->out_h, bt = p / ((int64_t)g->out_w * g->out_h);
   const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
-  const int cin = g->in_c, k = g->k_h * g->k_w * cin;
-  uint8_t *u = dst;
-  int16_t *s = dst;
-  const int row = g->k_w * cin;
+  const int cin = g->in_c, row = g->k_w * cin;
   const int whole_rows = g->dil_w == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
-  for (int ky = 0, at = 0; ky < g->k_h; ky++) {
+  int at = 0;
+  for (int ky = 0; ky < g->k_h; ky++) {
     const int64_t y = y0 + (int64_t)g->dil_h * ky;
-    if (y < 0 || y >= g->in_h || whole_rows) {
-      /* a row of taps all outside, or all inside and contiguous: one pass */
-      const int inside = y >= 0 && y < g->in_h;
-      const int8_t *ip = in + ((bt * g->in_h + y) * g->in_w + x0) * cin;
-      if (path == RT_IGEMM_VNNI) {
-        if (!inside) memset(u + at, (uint8_t)(128 - off), (size_t)row);
-        else
-          for (int c = 0; c < row; c++) u[at + c] = (uint8_t)ip[c] ^ 0x80u;
-      } else {
-        if (!inside) memset(s + at, 0, (size_t)row * sizeof *s);
-        else
-          for (int c = 0; c < row; c++) s[at + c] = (int16_t)(ip[c] + off);
-      }
+    const int inside = y >= 0 && y < g->in_h;
+    const int8_t *irow = inside ? in + (bt * g->in_h + y) * g->in_w * cin : NULL;
+    if (!inside || whole_rows) { /* a row of taps all outside, or contiguous inside */
+      a_values(path, off, inside ? irow + x0 * cin : NULL, row, dst, at);
       at += row;
       continue;
     }
     for (int kx = 0; kx < g->k_w; kx++, at += cin) {
       const int64_t x = x0 + (int64_t)g->dil_w * kx;
-      const int inside = x >= 0 && x < g->in_w;
-      const int8_t *ip = in + ((bt * g->in_h + y) * g->in_w + x) * cin;
-      if (path == RT_IGEMM_VNNI) {
-        if (!inside) memset(u + at, (uint8_t)(128 - off), (size_t)cin);
-        else
-          for (int c = 0; c < cin; c++) u[at + c] = (uint8_t)ip[c] ^ 0x80u;
-      } else {
-        if (!inside) memset(s + at, 0, (size_t)cin * sizeof *s);
-        else
-          for (int c = 0; c < cin; c++) s[at + c] = (int16_t)(ip[c] + off);
-      }
+      a_values(path, off, x < 0 || x >= g->in_w ? NULL : irow + x * cin, cin, dst, at);
     }
   }
-  if (path == RT_IGEMM_VNNI) memset(u + k, 0, (size_t)(kp - k));
-  else memset(s + k, 0, (size_t)(kp - k) * sizeof *s);
+  a_pad(path, at, kp, dst);
 }
 #endif
 
@@ -380,16 +371,9 @@ static void gemm_rows(int batches, int32_t in_offset, const rt_requant *q, const
 #if defined(__x86_64__) || defined(__i386__)
   const int elem = b->path == RT_IGEMM_VNNI ? 1 : 2;
   for (int64_t r = 0; r < batches; r++) {
-    const int8_t *ip = in + r * b->k;
-    if (b->path == RT_IGEMM_VNNI) {
-      uint8_t *u = (uint8_t *)b->a + r * b->kp;
-      for (int kk = 0; kk < b->k; kk++) u[kk] = (uint8_t)ip[kk] ^ 0x80u;
-      memset(u + b->k, 0, (size_t)(b->kp - b->k));
-    } else {
-      int16_t *s = (int16_t *)b->a + r * b->kp;
-      for (int kk = 0; kk < b->k; kk++) s[kk] = (int16_t)(ip[kk] + in_offset);
-      memset(s + b->k, 0, (size_t)(b->kp - b->k) * sizeof *s);
-    }
+    void *row = (uint8_t *)b->a + (size_t)r * b->kp * elem;
+    a_values(b->path, in_offset, in + r * b->k, b->k, row, 0);
+    a_pad(b->path, b->k, b->kp, row);
   }
   for (int64_t r0 = 0; r0 < batches; r0 += MR) {
     const int mr = batches - r0 < MR ? (int)(batches - r0) : MR;

@@ -18,14 +18,11 @@
 /* Taps are taken two at a time with vpdpwssd: a register of 32 int16 holds, for each of the 16
  * channels, (x + offset) of tap t and of tap t + 1 side by side (one permutation interleaves the
  * two taps' channels and, for a depth multiplier m > 1, spreads input channel c over outputs
- * c*m..c*m+m-1), against the two taps' weights interleaved the same way once per block of
- * channels and row. |x + offset| <= 255 and |w| <= 128: each pair of products fits int32, and
- * the accumulation wraps as the reference's sums. A tap outside the image is (x + offset) = 0. */
+ * c*m..c*m+m-1), against the two taps' weights interleaved the same way: once per block of
+ * channels and row for windows up to 2 * DW_MAX_PAIRS taps, per tap pair beyond. |x + offset| <=
+ * 255 and |w| <= 128: each pair of products fits int32, and the accumulation wraps as the
+ * reference's sums. A tap outside the image is (x + offset) = 0. */
 #define DW_MAX_PAIRS 64
-
-static void rt_dwconv2d_i8_avx512_taps_impl(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
-                                            const int8_t *w, const int32_t *bias, int8_t *out);
-#define rt_dwconv2d_i8_avx512_taps rt_dwconv2d_i8_avx512_taps_impl
 
 /* For the block of 16 output channels at c0 with depth multiplier dm: output lane l reads input
  * channel (c0 + l) / dm, lane (c0 + l) / dm - c0 / dm of the 16 input values loaded from c0 / dm. */
@@ -35,126 +32,79 @@ RT_AVX512 static inline __m512i spread16(int c0, int dm) {
   return _mm512_loadu_si512((const void *)idx);
 }
 
-/* One output row (the OpenMP loops stay in plain functions: clang does not give an outlined
+/* Taps t and t + 1 (0 past the window) of the block's channels m at c0, interleaved as words. */
+RT_AVX512 static inline __m512i weight_pair(const int8_t *w, int C, int c0, __mmask16 m, int t, int taps) {
+  const __m512i interleave = _mm512_loadu_si512((const void *)(const int16_t[32]){
+      0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+      8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
+  const __m256i w0 = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)t * C + c0));
+  const __m256i w1 = t + 1 < taps ? _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)(t + 1) * C + c0))
+                                  : _mm256_setzero_si256();
+  return _mm512_permutexvar_epi16(interleave, _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1));
+}
+
+/* One output row (the OpenMP loop stays in a plain function: clang does not give an outlined
  * parallel body its function's target attribute). */
-RT_AVX512 static void dw_i8_pairs_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
-                                      const int8_t *w, const int32_t *bias, int8_t *out, int64_t row) {
+RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                                const int32_t *bias, int8_t *out, int64_t row) {
   const int C = g->out_c, dm = g->depth_multiplier, taps = g->k_h * g->k_w, pairs = (taps + 1) / 2;
+  const int hoisted = pairs <= DW_MAX_PAIRS;
   const __m256i off = _mm256_set1_epi16((int16_t)q->in_offset);
   const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
                 hi = _mm512_set1_epi32(q->act_max);
-  {
-    const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
-    for (int c0 = 0; c0 < C; c0 += 16) {
-      const __mmask16 m = rt_mask16(C - c0);
-      const int ic0 = c0 / dm;
-      const __mmask16 min = rt_mask16(g->in_c - ic0);
-      /* word 2l of a pair: lane spread(l) of the first tap (words 0..15), word 2l+1: of the
-       * second (words 16..31); spread(l) = (c0 + l) / m - c0 / m */
-      /* spread16's lanes as words, each twice: from the first tap and (+ 16) the second */
-      const __m512i sp = spread16(c0, dm);
-      const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
-      const __m512i wpick = _mm512_loadu_si512((const void *)(const int16_t[32]){
-          0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
-      __m512i wp[DW_MAX_PAIRS];
-      for (int pr = 0; pr < pairs; pr++) {
-        const int t = 2 * pr;
-        const __m256i w0 = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)t * C + c0));
-        const __m256i w1 = t + 1 < taps ? _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)(t + 1) * C + c0))
-                                        : _mm256_setzero_si256();
-        wp[pr] = _mm512_permutexvar_epi16(wpick, _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1));
-      }
-      const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
-      const __m512i mult = _mm512_maskz_loadu_epi32(m, q->mult + c0), shift = _mm512_maskz_loadu_epi32(m, q->shift + c0);
-      const rt_rq16 rq = rt_rq16_prepare(mult, shift);
-      for (int64_t ox = 0; ox < g->out_w; ox++) {
-        const int64_t x0 = ox * g->stride_w - g->pad_w;
-        __m512i acc = bv, acc2 = _mm512_setzero_si512();
-        __m256i first = _mm256_setzero_si256();
-        int t = 0;
-        for (int ky = 0; ky < g->k_h; ky++) {
-          const int64_t y = y0 + (int64_t)g->dil_h * ky;
-          const int row_in = y >= 0 && y < g->in_h;
-          const int8_t *irow = in + ((b * g->in_h + y) * g->in_w) * g->in_c + ic0;
-          for (int kx = 0; kx < g->k_w; kx++, t++) {
-            const int64_t x = x0 + (int64_t)g->dil_w * kx;
-            __m256i v = _mm256_setzero_si256();
-            if (row_in && x >= 0 && x < g->in_w)
-              v = _mm256_add_epi16(_mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(min, irow + x * g->in_c)), off);
-            if (!(t & 1)) {
-              first = v;
-              continue;
-            }
-            const __m512i z = _mm512_permutexvar_epi16(pick, _mm512_inserti64x4(_mm512_castsi256_si512(first), v, 1));
-            /* two accumulators in turn: vpdpwssd's latency, not its throughput, bounds one chain */
-            if (t & 2) acc2 = _mm512_dpwssd_epi32(acc2, z, wp[t >> 1]);
-            else acc = _mm512_dpwssd_epi32(acc, z, wp[t >> 1]);
+  const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
+  for (int c0 = 0; c0 < C; c0 += 16) {
+    const __mmask16 m = rt_mask16(C - c0);
+    const int ic0 = c0 / dm;
+    const __mmask16 min = rt_mask16(g->in_c - ic0);
+    /* spread16's lanes as words, each twice: from the first tap (words 0..15) and, + 16, from the
+     * second (words 16..31) */
+    const __m512i sp = spread16(c0, dm);
+    const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
+    __m512i wp[DW_MAX_PAIRS];
+    for (int pr = 0; hoisted && pr < pairs; pr++) wp[pr] = weight_pair(w, C, c0, m, 2 * pr, taps);
+    const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
+    const rt_rq16 rq = rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0));
+    for (int64_t ox = 0; ox < g->out_w; ox++) {
+      const int64_t x0 = ox * g->stride_w - g->pad_w;
+      __m512i acc = bv, acc2 = _mm512_setzero_si512();
+      __m256i first = _mm256_setzero_si256();
+      int t = 0;
+      for (int ky = 0; ky < g->k_h; ky++) {
+        const int64_t y = y0 + (int64_t)g->dil_h * ky;
+        const int row_in = y >= 0 && y < g->in_h;
+        for (int kx = 0; kx < g->k_w; kx++, t++) {
+          const int64_t x = x0 + (int64_t)g->dil_w * kx;
+          __m256i v = _mm256_setzero_si256();
+          if (row_in && x >= 0 && x < g->in_w)
+            v = _mm256_add_epi16(
+                _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(min, in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0)),
+                off);
+          if (!(t & 1)) {
+            first = v;
+            continue;
           }
+          const __m512i z = _mm512_permutexvar_epi16(pick, _mm512_inserti64x4(_mm512_castsi256_si512(first), v, 1));
+          const __m512i wv = hoisted ? wp[t >> 1] : weight_pair(w, C, c0, m, t - 1, taps);
+          /* two accumulators in turn: vpdpwssd's latency, not its throughput, bounds one chain */
+          if (t & 2) acc2 = _mm512_dpwssd_epi32(acc2, z, wv);
+          else acc = _mm512_dpwssd_epi32(acc, z, wv);
         }
-        if (t & 1) /* the last, unpaired tap against a zero weight */
-          acc = _mm512_dpwssd_epi32(acc, _mm512_permutexvar_epi16(pick, _mm512_zextsi256_si512(first)), wp[t >> 1]);
-        acc = _mm512_add_epi32(acc, acc2);
-        rt_store_i8_x16(out + (row * g->out_w + ox) * C + c0, m, rt_rq16_apply(&rq, acc), zp, lo, hi);
       }
+      if (t & 1) /* the last, unpaired tap against a zero weight */
+        acc = _mm512_dpwssd_epi32(acc, _mm512_permutexvar_epi16(pick, _mm512_zextsi256_si512(first)),
+                                  hoisted ? wp[t >> 1] : weight_pair(w, C, c0, m, t - 1, taps));
+      rt_store_i8_x16(out + (row * g->out_w + ox) * C + c0, m, rt_rq16_apply(&rq, _mm512_add_epi32(acc, acc2)), zp,
+                      lo, hi);
     }
   }
 }
 
 void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                            const int32_t *bias, int8_t *out) {
-  const int taps = g->k_h * g->k_w;
-  const int64_t rows = (int64_t)g->batches * g->out_h;
-  if ((taps + 1) / 2 > DW_MAX_PAIRS) {
-    rt_dwconv2d_i8_avx512_taps(g, q, in, w, bias, out);
-    return;
-  }
-#pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * taps > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) dw_i8_pairs_row(g, q, in, w, bias, out, row);
-}
-
-/* One tap at a time, for windows past DW_MAX_PAIRS pairs of taps. */
-RT_AVX512 static void dw_i8_taps_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
-                                     const int8_t *w, const int32_t *bias, int8_t *out, int64_t row) {
-  const int C = g->out_c, dm = g->depth_multiplier;
-  const __m512i off = _mm512_set1_epi32(q->in_offset), zp = _mm512_set1_epi32(q->out_zp),
-                lo = _mm512_set1_epi32(q->act_min), hi = _mm512_set1_epi32(q->act_max);
-  {
-    const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
-    for (int64_t ox = 0; ox < g->out_w; ox++) {
-      const int64_t x0 = ox * g->stride_w - g->pad_w;
-      for (int c0 = 0; c0 < C; c0 += 16) {
-        const __mmask16 m = rt_mask16(C - c0);
-        const int ic0 = c0 / dm;
-        const __mmask16 min = rt_mask16(g->in_c - ic0);
-        const __m512i spread = spread16(c0, dm);
-        __m512i acc = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
-        for (int64_t ky = 0; ky < g->k_h; ky++) {
-          const int64_t y = y0 + (int64_t)g->dil_h * ky;
-          if (y < 0 || y >= g->in_h) continue;
-          for (int64_t kx = 0; kx < g->k_w; kx++) {
-            const int64_t x = x0 + (int64_t)g->dil_w * kx;
-            if (x < 0 || x >= g->in_w) continue;
-            const int8_t *ip = in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0;
-            __m512i xv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(min, ip));
-            if (dm > 1) xv = _mm512_permutexvar_epi32(spread, xv);
-            const __m512i wv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + (ky * g->k_w + kx) * C + c0));
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_add_epi32(xv, off), wv));
-          }
-        }
-        const __m512i r = rt_mbqm_x16(acc, _mm512_maskz_loadu_epi32(m, q->mult + c0),
-                                      _mm512_maskz_loadu_epi32(m, q->shift + c0));
-        rt_store_i8_x16(out + (row * g->out_w + ox) * C + c0, m, r, zp, lo, hi);
-      }
-    }
-  }
-}
-
-static void rt_dwconv2d_i8_avx512_taps_impl(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
-                                            const int8_t *w, const int32_t *bias, int8_t *out) {
   const int64_t rows = (int64_t)g->batches * g->out_h;
 #pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) dw_i8_taps_row(g, q, in, w, bias, out, row);
+  for (int64_t row = 0; row < rows; row++) dw_i8_row(g, q, in, w, bias, out, row);
 }
 
 /* float32: each channel's products rounded and added in the reference's tap order (ky, kx),
@@ -163,33 +113,29 @@ RT_AVX512 static void dw_f32_row(const rt_conv_geom *g, float act_min, float act
                                  const float *w, const float *bias, float *out, int64_t row) {
   const int C = g->out_c, dm = g->depth_multiplier;
   const __m512 lo = _mm512_set1_ps(act_min), hi = _mm512_set1_ps(act_max);
-  {
-    const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
-    for (int64_t ox = 0; ox < g->out_w; ox++) {
-      const int64_t x0 = ox * g->stride_w - g->pad_w;
-      for (int c0 = 0; c0 < C; c0 += 16) {
-        const __mmask16 m = rt_mask16(C - c0);
-        const int ic0 = c0 / dm;
-        const __mmask16 min = rt_mask16(g->in_c - ic0);
-        const __m512i spread = spread16(c0, dm);
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t ky = 0; ky < g->k_h; ky++) {
-          const int64_t y = y0 + (int64_t)g->dil_h * ky;
-          if (y < 0 || y >= g->in_h) continue;
-          for (int64_t kx = 0; kx < g->k_w; kx++) {
-            const int64_t x = x0 + (int64_t)g->dil_w * kx;
-            if (x < 0 || x >= g->in_w) continue;
-            __m512 xv = _mm512_maskz_loadu_ps(min, in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0);
-            if (dm > 1) xv = _mm512_permutexvar_ps(spread, xv);
-            const __m512 wv = _mm512_maskz_loadu_ps(m, w + (ky * g->k_w + kx) * C + c0);
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(xv, wv));
-          }
+  const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
+  for (int64_t ox = 0; ox < g->out_w; ox++) {
+    const int64_t x0 = ox * g->stride_w - g->pad_w;
+    for (int c0 = 0; c0 < C; c0 += 16) {
+      const __mmask16 m = rt_mask16(C - c0);
+      const int ic0 = c0 / dm;
+      const __mmask16 min = rt_mask16(g->in_c - ic0);
+      const __m512i spread = spread16(c0, dm);
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t ky = 0; ky < g->k_h; ky++) {
+        const int64_t y = y0 + (int64_t)g->dil_h * ky;
+        if (y < 0 || y >= g->in_h) continue;
+        for (int64_t kx = 0; kx < g->k_w; kx++) {
+          const int64_t x = x0 + (int64_t)g->dil_w * kx;
+          if (x < 0 || x >= g->in_w) continue;
+          __m512 xv = _mm512_maskz_loadu_ps(min, in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0);
+          if (dm > 1) xv = _mm512_permutexvar_ps(spread, xv);
+          const __m512 wv = _mm512_maskz_loadu_ps(m, w + (ky * g->k_w + kx) * C + c0);
+          acc = _mm512_add_ps(acc, _mm512_mul_ps(xv, wv));
         }
-        __m512 v = _mm512_add_ps(acc, bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps());
-        v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
-        v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hi, v, _CMP_LT_OQ), v, hi);
-        _mm512_mask_storeu_ps(out + (row * g->out_w + ox) * C + c0, m, v);
       }
+      const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
+      _mm512_mask_storeu_ps(out + (row * g->out_w + ox) * C + c0, m, rt_finish_f32_x16(acc, bv, lo, hi));
     }
   }
 }

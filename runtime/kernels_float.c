@@ -172,7 +172,8 @@ float rt_symmetric_quantize(const float *x, int64_t n, int8_t *q) {
 
 void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, const float *in,
                   const int8_t *w, const float *w_scales, int per_channel, int asymmetric,
-                  const float *bias, float *out, int8_t *qbuf, const rt_igemm_b *pk, int32_t *dots) {
+                  const float *bias, float *out, int8_t *qbuf, float *scales, int32_t *offsets,
+                  const rt_igemm_b *pk, int32_t *dots) {
   const int64_t n_out = (int64_t)batches * out_depth, n_in = (int64_t)batches * accum_depth;
   /* Output = bias (VectorBatchVectorAssign) or 0. */
   for (int64_t b = 0; b < batches; b++)
@@ -181,8 +182,6 @@ void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, c
   int all_zero = 1;
   for (int64_t i = 0; i < n_in && all_zero; i++) all_zero = in[i] == 0.0f;
   if (!all_zero) {
-    float *scales = (float *)(void *)(qbuf + ((n_in + 7) & ~(int64_t)7)); /* room after the rows (Prepare) */
-    int32_t *offsets = (int32_t *)(void *)(scales + batches);
     for (int64_t b = 0; b < batches; b++) {
       offsets[b] = 0;
       if (asymmetric) /* asymmetric_quantize_inputs (version 9+): the offset's row sums come out of each dot */

@@ -226,6 +226,15 @@ int rt_check_bias_q(qat_rt_model *m, int k, const rt_tensor *b, const rt_tensor 
 }
 
 /* Per-channel output multipliers (PopulateConvolutionQuantizationParams). */
+int rt_hybrid_buffers(qat_rt_model *m, rt_op *op, int64_t n_in, int64_t batches) {
+  const size_t qbytes = ((size_t)n_in + 7) & ~(size_t)7;
+  op->qbuf = malloc(qbytes + (size_t)batches * (sizeof(float) + sizeof(int32_t)));
+  if (!op->qbuf) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+  op->hy_scales = (float *)(void *)(op->qbuf + qbytes);
+  op->hy_offsets = (int32_t *)(void *)(op->hy_scales + batches);
+  return QAT_OK;
+}
+
 int rt_prepare_requant(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in,
                            const rt_tensor *w, const rt_tensor *o, int64_t n_out) {
   op->mult = malloc((size_t)n_out * sizeof *op->mult);

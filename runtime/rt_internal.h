@@ -182,7 +182,7 @@ typedef struct rt_op {
   int32_t *scratch; /* MEAN int8: n_out int32 sums */
   int8_t *qbuf;     /* hybrid ops: the input quantized per batch (owned) */
   int hy_per_channel;  /* hybrid CONV_2D: the asymmetric per-channel kernel */
-  float *hy_scales;    /* hybrid conv/depthwise: per-batch input scale, inside qbuf */
+  float *hy_scales;    /* hybrid ops (rt_hybrid_buffers): per-batch input scale, inside qbuf */
   int32_t *hy_offsets; /* and per-batch input offset, inside qbuf */
   int8_t lut[256];  /* LOGISTIC int8 */
   int16_t *lut16;   /* owned: SOFTMAX int16 exp and 1/(1+x) tables (2 x 513) */
@@ -315,7 +315,8 @@ void rt_softmax_i16(int64_t outer, int64_t depth, int32_t mult, int shift, const
  * int8 weights (w_scales: 1 per tensor, or one per unit), float bias and output. */
 void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, const float *in,
                   const int8_t *w, const float *w_scales, int per_channel, int asymmetric,
-                  const float *bias, float *out, int8_t *qbuf, const rt_igemm_b *pk, int32_t *dots);
+                  const float *bias, float *out, int8_t *qbuf, float *scales, int32_t *offsets,
+                  const rt_igemm_b *pk, int32_t *dots);
 /* kernels_hybrid.c: AsymmetricQuantizeFloats, and hybrid CONV_2D (per_channel: the
  * asymmetric per-channel kernel; else the symmetric per-tensor one) and DEPTHWISE_CONV_2D.
  * qbuf holds the quantized input, scales/offsets one entry per batch. */

@@ -171,6 +171,9 @@ int rt_check_weights_q(qat_rt_model *m, int k, const rt_tensor *w, int axis, int
  * s_in * s_w[c]. */
 int rt_check_bias_q(qat_rt_model *m, int k, const rt_tensor *b, const rt_tensor *in,
                     const rt_tensor *w, int64_t n_out);
+/* Hybrid (dynamic-range) ops: qbuf holds the input quantized per batch (n_in bytes), then
+ * (8-byte aligned) hy_scales and hy_offsets, one per batch row. */
+int rt_hybrid_buffers(qat_rt_model *m, rt_op *op, int64_t n_in, int64_t batches);
 /* Per-channel multipliers (PopulateConvolutionQuantizationParams) into op->rq, and the fused
  * activation's clamp. */
 int rt_prepare_requant(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in,

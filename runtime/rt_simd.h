@@ -1,6 +1,6 @@
-/* AVX-512 pieces the int8 kernels share (igemm.c, kernels_avx512.c). Each function carries
- * its own target attribute; callers reach them only where rt_simd_avx512() said the CPU has
- * AVX-512 F/BW/DQ/VL (and VNNI: the GEMM's path). */
+/* SIMD pieces the runtime's kernels share (igemm.c, sgemm.c, kernels_avx512.c). Each function
+ * carries its own target attribute; callers reach the AVX-512 ones only where rt_simd_avx512()
+ * said the CPU has AVX-512 F/BW/DQ/VL (and VNNI: the GEMM's path). */
 #ifndef QAT_RT_SIMD_H
 #define QAT_RT_SIMD_H
 
@@ -10,6 +10,13 @@
 
 /* The CPU runs the AVX-512 kernels (the GEMM's VNNI path was chosen). */
 static inline int rt_simd_avx512(void) { return rt_igemm_path() == RT_IGEMM_VNNI; }
+
+/* 32-bit lanes per register on a path: the packed layouts' block of output channels. */
+static inline int rt_simd_lanes(int path) { return path == RT_IGEMM_VNNI ? 16 : 8; }
+
+/* The micro-kernels are written with their shape (rows, blocks) as arguments and instantiated
+ * with constants, so their accumulators stay in registers. */
+#define RT_FORCE_INLINE static inline __attribute__((always_inline))
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -75,6 +82,14 @@ RT_AVX512 static inline void rt_store_i8_x16(int8_t *out, __mmask16 m, __m512i r
                                             __m512i hi) {
   r = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, zp), lo), hi);
   _mm_mask_storeu_epi8(out, m, _mm512_cvtepi32_epi8(r));
+}
+
+/* the epilogue's bias and clamp, per lane as F32_DONE: (acc + bias) then x < lo ? lo : x and
+ * hi < x ? hi : x (a NaN passes) */
+RT_AVX512 static inline __m512 rt_finish_f32_x16(__m512 acc, __m512 bias, __m512 lo, __m512 hi) {
+  __m512 v = _mm512_add_ps(acc, bias);
+  v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hi, v, _CMP_LT_OQ), v, hi);
 }
 
 static inline __mmask16 rt_mask16(int64_t valid) {

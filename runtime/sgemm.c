@@ -19,14 +19,13 @@
 #define MR 4
 #define RT_PARALLEL_FLOPS (1 << 20) /* below it, fork-join costs more than it saves */
 
-/* AVX-512 where the int8 path found it, AVX2 otherwise (x86-64-v3 is the build's baseline);
- * QAT_SIMD=0: the reference loops. */
-static int block_of(int path) { return path == RT_IGEMM_VNNI ? 16 : 8; }
+/* The path is the int8 GEMM's: AVX-512 where it found VNNI, AVX2 otherwise (x86-64-v3 is the
+ * build's baseline); QAT_SIMD=0: the reference loops. Blocks of rt_simd_lanes channels. */
 
 int rt_sgemm_pack(rt_sgemm_b *b, int path, int n, int k, const float *w) {
   memset(b, 0, sizeof *b);
   if (path == RT_IGEMM_PLAIN || k > RT_SGEMM_KMAX || n < 1 || k < 1) return QAT_OK;
-  const int blk = block_of(path);
+  const int blk = rt_simd_lanes(path);
   b->n = n, b->k = k, b->np = (n + blk - 1) / blk * blk;
   const size_t bytes = (size_t)b->np * (size_t)k * sizeof(float);
   b->w = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -45,17 +44,8 @@ void rt_sgemm_free(rt_sgemm_b *b) {
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-#define INLINE static inline __attribute__((always_inline))
 
-/* the epilogue's bias and clamp, per lane as F32_DONE: (acc + bias) then x < lo ? lo : x and
- * hi < x ? hi : x (a NaN passes) */
-RT_AVX512 INLINE __m512 finish16(__m512 acc, __m512 bias, __m512 lo, __m512 hi) {
-  __m512 v = _mm512_add_ps(acc, bias);
-  v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hi, v, _CMP_LT_OQ), v, hi);
-}
-
-RT_AVX512 INLINE void mk512(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
+RT_AVX512 RT_FORCE_INLINE void mk512(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
                             int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
                             float *out, int64_t ldo) {
   __m512 acc[MR][4];
@@ -81,7 +71,7 @@ RT_AVX512 INLINE void mk512(const int mr, const int nr, const float *a, int64_t 
     const __mmask16 m = rt_mask16(n - ch);
     const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + ch) : _mm512_setzero_ps();
 #pragma GCC unroll 4
-    for (int r = 0; r < mr; r++) _mm512_mask_storeu_ps(out + r * ldo + ch, m, finish16(acc[r][j], bv, lo, hi));
+    for (int r = 0; r < mr; r++) _mm512_mask_storeu_ps(out + r * ldo + ch, m, rt_finish_f32_x16(acc[r][j], bv, lo, hi));
   }
 }
 
@@ -97,13 +87,13 @@ RT_AVX512 static void tile512(int mr, int nr, const float *a, int64_t lda, const
 #undef MK
 }
 
-QAT_AVX2 INLINE __m256 finish8(__m256 acc, __m256 bias, __m256 lo, __m256 hi) {
+QAT_AVX2 RT_FORCE_INLINE __m256 finish8(__m256 acc, __m256 bias, __m256 lo, __m256 hi) {
   __m256 v = _mm256_add_ps(acc, bias);
   v = _mm256_blendv_ps(v, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
   return _mm256_blendv_ps(v, hi, _mm256_cmp_ps(hi, v, _CMP_LT_OQ));
 }
 
-QAT_AVX2 INLINE void mk256(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
+QAT_AVX2 RT_FORCE_INLINE void mk256(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
                            int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
                            float *out, int64_t ldo) {
   __m256 acc[MR][2];
@@ -154,7 +144,7 @@ QAT_AVX2 static void tile256(int mr, int nr, const float *a, int64_t lda, const 
 /* mr rows of A (row stride lda) against every output channel, into out (row stride n) */
 static void tile_rows(const rt_sgemm_b *b, const float *bias, float lo, float hi, int mr, const float *a,
                       int64_t lda, float *out) {
-  const int blk = block_of(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
+  const int blk = rt_simd_lanes(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
   const int64_t bstride = (int64_t)b->k * blk;
   for (int n0 = 0; n0 < b->np; n0 += chunk) {
     const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;

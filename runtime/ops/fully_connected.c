@@ -28,7 +28,8 @@ RT_EVAL(eval_hybrid, rt_fc_hybrid(op->batches, op->accum_depth, op->out_depth, o
                                   rt_in_data(m, op, 0), rt_in_data(m, op, 1),
                                   rt_in(m, op, 1)->scales, rt_in(m, op, 1)->n_q > 1,
                                   op->opt.asymmetric_quantize_inputs, rt_in_data(m, op, 2),
-                                  rt_out_data(m, op), op->qbuf, &op->pk, op->scratch))
+                                  rt_out_data(m, op), op->qbuf, op->hy_scales, op->hy_offsets,
+                                  &op->pk, op->scratch))
 
 /* The LiteRT flavour requantizes int8 and int16 in double like LiteRT's reference
  * FullyConnected(PerChannel): effective_output_scale = (double)input_scale *
@@ -123,10 +124,9 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
       return rt_unsup(m, k, "fused activation %d", op->opt.activation);
     if ((rc = rt_check_weights_q(m, k, w, 0, units))) return rc;
     op->eval = eval_hybrid;
-    /* the quantized rows, then (8-byte aligned) each row's scale and offset */
-    op->qbuf = malloc((size_t)((in->n_elems + 7) & ~(int64_t)7) + (size_t)batches * 8);
+    if ((rc = rt_hybrid_buffers(m, op, in->n_elems, batches))) return rc;
     op->scratch = malloc((size_t)(batches * units) * sizeof *op->scratch); /* the integer dots */
-    if (!op->qbuf || !op->scratch) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+    if (!op->scratch) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
     /* the int8 weights packed for the CPU's GEMM with no offset and no bias: raw dots */
     if ((rc = rt_igemm_pack(&op->pk, rt_igemm_path(), units, accum, (int)batches, (const int8_t *)w->const_data,
                             NULL, 0)))

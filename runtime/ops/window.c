@@ -26,12 +26,7 @@ static int prepare_conv_hybrid(qat_rt_model *m, int k, rt_op *op, const rt_tenso
   }
   op->eval = ev->hybrid;
   op->hy_per_channel = per_channel;
-  /* the quantized input, then one scale and one offset per batch */
-  const size_t qbytes = ((size_t)in->n_elems + 7) & ~(size_t)7;
-  op->qbuf = malloc(qbytes + (size_t)g->batches * (sizeof(float) + sizeof(int32_t)));
-  if (!op->qbuf) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
-  op->hy_scales = (float *)(void *)(op->qbuf + qbytes);
-  op->hy_offsets = (int32_t *)(void *)(op->hy_scales + g->batches);
+  if ((rc = rt_hybrid_buffers(m, op, in->n_elems, g->batches))) return rc;
   return rt_act_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max);
 }
 
