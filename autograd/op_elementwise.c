@@ -338,6 +338,19 @@ static int dropout_plan(qat_node *nd, size_t *scratch) {
   return rc;
 }
 
+/* The element's own position draws its mask bit; a loop of its own, with restrict pointers,
+ * so the hash vectorizes. */
+static void dropout_apply(const float *restrict x, float *restrict y, unsigned char *restrict mask, int64_t n,
+                          uint64_t base, uint32_t threshold, float keep_scale) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t r = (uint32_t)(qat_hash64(base + (uint64_t)i) >> 40);
+    const int keep = r >= threshold;
+    mask[i] = (unsigned char)keep;
+    y[i] = keep ? x[i] * keep_scale : 0.0f;
+  }
+}
+
 static void dropout_forward(qat_node *nd, const qat_exec *ex) {
   const float *x = OP_X(nd)->data;
   float *y = nd->output->data;
@@ -373,16 +386,16 @@ static void dropout_forward(qat_node *nd, const qat_exec *ex) {
     }
     n_dims = o->rank;
   }
+  if (!shared) {
+    dropout_apply(x, y, mask, n, base, threshold, keep_scale);
+    return;
+  }
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
-    int64_t pos = i;
-    if (shared) {
-      int64_t rest = i;
-      pos = 0;
-      for (int d = n_dims - 1; d >= 0; d--) {
-        pos += rest % keep_dim[d] * keep_stride[d];
-        rest /= keep_dim[d];
-      }
+    int64_t rest = i, pos = 0;
+    for (int d = n_dims - 1; d >= 0; d--) {
+      pos += rest % keep_dim[d] * keep_stride[d];
+      rest /= keep_dim[d];
     }
     uint32_t r = (uint32_t)(qat_hash64(base + (uint64_t)pos) >> 40);
     mask[i] = r >= threshold;

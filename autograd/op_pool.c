@@ -42,50 +42,59 @@ static pool_geom geom(const qat_node *nd) {
 static int max_pool_plan(qat_node *nd, size_t *scratch) { return pool_plan(nd, scratch, "MaxPooling2D", 1); }
 
 /* The argmax (index within the sample) is kept so backward routes each gradient to the input
- * that won; on ties the first in scan order wins, as in TensorFlow. */
-static void max_pool_forward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
-  pool_geom g = geom(nd);
-  const float *x = OP_X(nd)->data;
-  float *y = nd->output->data;
-  int32_t *arg = nd->scratch;
-  int rows = g.n * g.oh;
-#pragma omp parallel for schedule(static)
-  for (int r = 0; r < rows; r++) {
-    int s = r / g.oh, oy = r % g.oh;
-    const float *xs = x + (size_t)s * g.h * g.w * g.c;
-    int y0 = oy * g.sh - g.ph;
-    for (int ox = 0; ox < g.ow; ox++) {
-      int x0 = ox * g.sw - g.pw;
-      size_t out = (((size_t)s * g.oh + oy) * g.ow + ox) * g.c;
-      float *restrict best = y + out;
-      int32_t *restrict where = arg + out;
-      int seen = 0;
-      /* channels innermost: contiguous in NHWC, so the compare-and-select vectorizes */
-      for (int ky = 0; ky < g.kh; ky++) {
-        int iy = y0 + ky;
-        if (iy < 0 || iy >= g.h) continue;
-        for (int kx = 0; kx < g.kw; kx++) {
-          int ix = x0 + kx;
-          if (ix < 0 || ix >= g.w) continue;
-          int32_t base = (int32_t)(((size_t)iy * g.w + ix) * g.c);
-          const float *restrict in = xs + base;
-          if (!seen) {
-            for (int c = 0; c < g.c; c++) {
-              best[c] = in[c];
-              where[c] = base + c;
-            }
-            seen = 1;
-            continue;
+ * that won; on ties the first in scan order wins, as in TensorFlow. One output row per call,
+ * the geometry in locals: read through the shared struct of the parallel loop it could alias
+ * the outputs, and the channel loop stayed a scalar compare-and-branch (11 % of the seed
+ * CNN's step). */
+static void max_pool_row(const pool_geom *gp, const float *restrict xs, int oy, float *restrict best_row,
+                         int32_t *restrict where_row) {
+  const pool_geom g = *gp;
+  const int c_n = g.c, y0 = oy * g.sh - g.ph;
+  for (int ox = 0; ox < g.ow; ox++) {
+    const int x0 = ox * g.sw - g.pw;
+    float *restrict best = best_row + (size_t)ox * c_n;
+    int32_t *restrict where = where_row + (size_t)ox * c_n;
+    int seen = 0;
+    /* channels innermost: contiguous in NHWC, so the compare-and-select vectorizes */
+    for (int ky = 0; ky < g.kh; ky++) {
+      const int iy = y0 + ky;
+      if (iy < 0 || iy >= g.h) continue;
+      for (int kx = 0; kx < g.kw; kx++) {
+        const int ix = x0 + kx;
+        if (ix < 0 || ix >= g.w) continue;
+        const int32_t base = (int32_t)(((size_t)iy * g.w + ix) * c_n);
+        const float *restrict in = xs + base;
+        if (!seen) {
+          for (int c = 0; c < c_n; c++) {
+            best[c] = in[c];
+            where[c] = base + c;
           }
-          for (int c = 0; c < g.c; c++) {
-            int better = in[c] > best[c];
-            best[c] = better ? in[c] : best[c];
-            where[c] = better ? base + c : where[c];
-          }
+          seen = 1;
+          continue;
+        }
+        for (int c = 0; c < c_n; c++) {
+          const float b = best[c], v = in[c];
+          const int32_t w = where[c];
+          best[c] = v > b ? v : b;
+          where[c] = v > b ? base + c : w;
         }
       }
     }
+  }
+}
+
+static void max_pool_forward(qat_node *nd, const qat_exec *ex) {
+  (void)ex;
+  const pool_geom g = geom(nd);
+  const float *x = OP_X(nd)->data;
+  float *y = nd->output->data;
+  int32_t *arg = nd->scratch;
+  const int rows = g.n * g.oh;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; r++) {
+    const int s = r / g.oh;
+    const size_t out = (size_t)r * g.ow * g.c;
+    max_pool_row(&g, x + (size_t)s * g.h * g.w * g.c, r % g.oh, y + out, arg + out);
   }
 }
 

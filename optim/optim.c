@@ -56,10 +56,33 @@ float qat_schedule_lr(const qat_schedule_spec *s, float base_lr, int64_t step, i
   }
 }
 
+/* Eight partial sums in a fixed order: one chain of double adds costs 4 cycles an element
+ * (0.6 ms of the seed CNN's step); eight lanes vectorize, and the order never depends on the
+ * machine or the thread count. */
 double qat_vector_norm(const float *g, int64_t n) {
+  enum { LANES = 8 };
+  double part[LANES] = {0};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int k = 0; k < LANES; k++) part[k] += (double)g[i + k] * g[i + k];
+  for (int k = 0; i < n; i++, k++) part[k] += (double)g[i] * g[i];
   double s = 0.0;
-  for (int64_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+  for (int k = 0; k < LANES; k++) s += part[k];
   return sqrt(s);
+}
+
+/* Constants in locals and restrict pointers: read through `sp` the epsilon could alias the
+ * weights, and the loop stayed scalar. Per element the arithmetic is unchanged. */
+static void adam_update(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
+                        int64_t n, float one_minus_b1, float one_minus_b2, float alpha, float eps) {
+#pragma omp parallel for schedule(static) if (n > 1 << 16)
+  for (int64_t i = 0; i < n; i++) {
+    float mi = m[i] + (g[i] - m[i]) * one_minus_b1;
+    float vi = v[i] + (g[i] * g[i] - v[i]) * one_minus_b2;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] -= alpha * mi / (sqrtf(vi) + eps);
+  }
 }
 
 void qat_optimizer_step(qat_optimizer *o, float *w, float *g, double grad_norm) {
@@ -96,14 +119,9 @@ void qat_optimizer_step(qat_optimizer *o, float *w, float *g, double grad_norm) 
   case QAT_OPT_ADAM:
   case QAT_OPT_ADAMW: {
     double t = (double)(o->step + 1);
-    float b1 = sp->beta_1, b2 = sp->beta_2;
-    float alpha = (float)(lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));
-#pragma omp parallel for schedule(static) if (n > 1 << 16)
-    for (int64_t i = 0; i < n; i++) {
-      m[i] += (g[i] - m[i]) * (1.0f - b1);
-      v[i] += (g[i] * g[i] - v[i]) * (1.0f - b2);
-      w[i] -= alpha * m[i] / (sqrtf(v[i]) + sp->epsilon);
-    }
+    const float b1 = sp->beta_1, b2 = sp->beta_2, eps = sp->epsilon;
+    const float alpha = (float)(lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));
+    adam_update(w, g, m, v, n, 1.0f - b1, 1.0f - b2, alpha, eps);
     break;
   }
   }

@@ -2,13 +2,6 @@
 
 #include <math.h>
 
-uint64_t qat_hash64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 void qat_rng_seed(qat_rng *r, uint64_t seed) {
   for (int i = 0; i < 4; i++) {
     seed = qat_hash64(seed);

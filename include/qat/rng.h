@@ -17,7 +17,13 @@ float qat_rng_uniform(qat_rng *r);
 uint32_t qat_rng_below(qat_rng *r, uint32_t n);
 /* Standard normal (Box-Muller). */
 float qat_rng_normal(qat_rng *r);
-/* Stateless mixing (splitmix64 finalizer): derives independent streams from (seed, ids). */
-uint64_t qat_hash64(uint64_t x);
+/* Stateless mixing (splitmix64 finalizer): derives independent streams from (seed, ids).
+ * Inline because dropout calls it once per element. */
+static inline uint64_t qat_hash64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
 
 #endif
