@@ -279,10 +279,12 @@ void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
   for (int64_t i = 0; i < n; i++) loss->grad[i] = 1.0f;
   for (int i = g->n_nodes - 1; i >= 0; i--) {
     qat_node *node = &g->nodes[i];
-    if (!node->output->grad) continue;
-    const double t0 = ex->profile ? seconds() : 0;
-    qat_node_info(node)->backward(node, ex);
-    if (ex->profile) ex->profile[g->n_nodes + i] += seconds() - t0;
+    if (node->output->grad) {
+      const double t0 = ex->profile ? seconds() : 0;
+      qat_node_info(node)->backward(node, ex);
+      if (ex->profile) ex->profile[g->n_nodes + i] += seconds() - t0;
+    }
+    if (ex->coll && ex->coll->grads_ready) ex->coll->grads_ready(ex->coll->grads_ctx, i);
   }
 }
 

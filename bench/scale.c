@@ -49,6 +49,7 @@ static void idle_barrier(void) {
 
 typedef struct bench_run {
   qat_model *m;
+  qat_grad_sync *sync;
   qat_optimizer opt;
   float *x;
   int32_t *y;
@@ -65,6 +66,7 @@ static double steps(bench_run *b, const qat_dist *d, int k, int64_t *step, int d
   coll.global_batch = b->batch;
   double t0 = qat_dist_time();
   for (int i = 0; i < k; i++, (*step)++) {
+    if (distributed && b->sync) qat_grad_sync_attach(b->sync, &coll);
     qat_exec ex = {.coll = distributed ? &coll : NULL, .training = 1, .seed = 1, .step = (uint64_t)*step};
     qat_model_schedule(b->m, *step, &ex);
     float loss;
@@ -72,7 +74,8 @@ static double steps(bench_run *b, const qat_dist *d, int k, int64_t *step, int d
     qat_model_step(b->m, b->x + (size_t)lo * per, b->y + lo, hi - lo, &ex, 1, &loss, &c);
     if (distributed) {
       double t1 = qat_dist_time();
-      qat_dist_sum_float(d, b->m->grads, b->m->n_params);
+      if (b->sync) qat_grad_sync_finish(b->sync);
+      else qat_dist_sum_float(d, b->m->grads, b->m->n_params);
       *allreduce += qat_dist_time() - t1;
     }
     qat_optimizer_step(&b->opt, b->m->params, b->m->grads, qat_vector_norm(b->m->grads, b->m->n_params));
@@ -80,7 +83,7 @@ static double steps(bench_run *b, const qat_dist *d, int k, int64_t *step, int d
   return qat_dist_time() - t0;
 }
 
-static int bench_config(const char *path, const qat_dist *d, int k, int rounds) {
+static int bench_config(const char *path, const qat_dist *d, int k, int rounds, int overlap) {
   qat_config cfg;
   int rc = qat_config_load(path, &cfg);
   if (rc) return rc;
@@ -90,6 +93,17 @@ static int bench_config(const char *path, const qat_dist *d, int k, int rounds) 
   if ((rc = qat_optimizer_init(&b.opt, &cfg.train.optimizer, &cfg.train.schedule, b.m->n_params, b.m->n_decay,
                                1000000)))
     goto done;
+  if (overlap) {
+    qat_grad_segment *seg = malloc((size_t)b.m->n_param_list * sizeof *seg);
+    if (!seg) {
+      rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
+      goto done;
+    }
+    int n_seg = qat_model_grad_segments(b.m, seg);
+    rc = qat_grad_sync_create(&b.sync, d, b.m->grads, seg, n_seg, b.m->graph.n_nodes, 1 << 16);
+    free(seg);
+    if (rc) goto done;
+  }
   size_t per = (size_t)cfg.model.input_shape[0] * cfg.model.input_shape[1] * cfg.model.input_shape[2];
   b.x = malloc((size_t)b.batch * per * sizeof(float));
   b.y = malloc((size_t)b.batch * sizeof(int32_t));
@@ -136,20 +150,22 @@ done:
   free(b.x);
   free(b.y);
   qat_optimizer_free(&b.opt);
+  qat_grad_sync_free(b.sync);
   qat_model_free(b.m);
   qat_config_free(&cfg);
   return rc;
 }
 
 int main(int argc, char **argv) {
-  int k = 20, rounds = 5;
+  int k = 20, rounds = 5, overlap = 1;
   const char *config = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--steps") && i + 1 < argc) k = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    else if (!strcmp(argv[i], "--no-overlap")) overlap = 0;
     else {
-      fprintf(stderr, "usage: mpirun -np N bench/scale [--steps K] [--rounds R] [--config FILE]\n");
+      fprintf(stderr, "usage: mpirun -np N bench/scale [--steps K] [--rounds R] [--config FILE] [--no-overlap]\n");
       return 2;
     }
   }
@@ -174,7 +190,7 @@ int main(int argc, char **argv) {
   const char *seeds[] = {QAT_SOURCE_DIR "/examples/fashion_mnist_cnn.yaml", QAT_SOURCE_DIR "/examples/cifar10_cnn.yaml"};
   int rc = 0;
   for (int i = 0; i < (config ? 1 : 2) && !rc; i++) {
-    rc = bench_config(config ? config : seeds[i], &d, k, rounds);
+    rc = bench_config(config ? config : seeds[i], &d, k, rounds, overlap);
     if (rc) fprintf(stderr, "scale: %s\n", qat_error_message());
   }
   qat_dist_finalize(&d);

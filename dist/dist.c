@@ -145,6 +145,104 @@ void qat_dist_abort(const qat_dist *d, int status) {
   if (d->mpi) MPI_Abort(MPI_COMM_WORLD, qat_exit_code(status));
 }
 
+/* ---- gradient buckets overlapped with backward ---- */
+struct qat_grad_sync {
+  const qat_dist *d;
+  float *grads;
+  int64_t bucket;
+  qat_grad_segment *seg; /* by offset */
+  int n_seg, n_nodes;
+  int *by_node, *node_first; /* segments finishing at node i: by_node[node_first[i] .. node_first[i + 1]) */
+  unsigned char *started;
+  MPI_Request *req;
+  int n_req;
+};
+
+static int seg_by_offset(const void *a, const void *b) {
+  const qat_grad_segment *x = a, *y = b;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static void sync_start(qat_grad_sync *s, int64_t offset, int64_t size) {
+  MPI_Iallreduce(MPI_IN_PLACE, s->grads + offset, (int)size, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &s->req[s->n_req++]);
+}
+
+static void sync_ready(void *ctx, int node) {
+  qat_grad_sync *s = ctx;
+  if (node < 0 || node >= s->n_nodes) return;
+  for (int k = s->node_first[node]; k < s->node_first[node + 1]; k++) {
+    const int i = s->by_node[k];
+    if (s->seg[i].size < s->bucket) continue;
+    sync_start(s, s->seg[i].offset, s->seg[i].size);
+    s->started[i] = 1;
+  }
+  if (s->n_req) {
+    int done;
+    MPI_Testall(s->n_req, s->req, &done, MPI_STATUSES_IGNORE);
+  }
+}
+
+int qat_grad_sync_create(qat_grad_sync **out, const qat_dist *d, float *grads, const qat_grad_segment *seg,
+                         int n_seg, int n_nodes, int64_t bucket_floats) {
+  qat_grad_sync *s = calloc(1, sizeof *s);
+  const size_t ns = (size_t)(n_seg > 0 ? n_seg : 1);
+  if (!s || !(s->seg = malloc(ns * sizeof *s->seg)) || !(s->by_node = malloc(ns * sizeof *s->by_node)) ||
+      !(s->node_first = calloc((size_t)(n_nodes > 0 ? n_nodes : 0) + 1, sizeof *s->node_first)) ||
+      !(s->started = malloc(ns)) || !(s->req = malloc(ns * sizeof *s->req))) {
+    qat_grad_sync_free(s);
+    return qat_fail(QAT_ERR_NOMEM, "out of memory for the gradient buckets");
+  }
+  s->d = d;
+  s->grads = grads;
+  s->n_seg = n_seg;
+  s->n_nodes = n_nodes;
+  s->bucket = bucket_floats > 0 ? bucket_floats : 1;
+  if (n_seg > 0) memcpy(s->seg, seg, (size_t)n_seg * sizeof *seg);
+  qsort(s->seg, ns, sizeof *s->seg, seg_by_offset);
+  for (int i = 0; i < n_seg; i++) /* counting sort by the node that finishes them */
+    if (s->seg[i].ready_after >= 0 && s->seg[i].ready_after < n_nodes) s->node_first[s->seg[i].ready_after + 1]++;
+  for (int i = 0; i < n_nodes; i++) s->node_first[i + 1] += s->node_first[i];
+  for (int node = 0, k = 0; node < n_nodes; node++)
+    for (int i = 0; i < n_seg; i++)
+      if (s->seg[i].ready_after == node) s->by_node[k++] = i;
+  *out = s;
+  return QAT_OK;
+}
+
+void qat_grad_sync_attach(qat_grad_sync *s, qat_collective *c) {
+  memset(s->started, 0, (size_t)(s->n_seg > 0 ? s->n_seg : 1));
+  s->n_req = 0;
+  c->grads_ready = s->d->size > 1 ? sync_ready : NULL;
+  c->grads_ctx = s;
+}
+
+void qat_grad_sync_finish(qat_grad_sync *s) {
+  if (s->d->size < 2) return;
+  /* what backward did not start, in runs of neighbouring segments */
+  for (int i = 0; i < s->n_seg;) {
+    if (s->started[i]) {
+      i++;
+      continue;
+    }
+    int64_t from = s->seg[i].offset, to = from + s->seg[i].size;
+    for (i++; i < s->n_seg && !s->started[i] && s->seg[i].offset == to && to - from < (1 << 30); i++)
+      to += s->seg[i].size;
+    sync_start(s, from, to - from);
+  }
+  MPI_Waitall(s->n_req, s->req, MPI_STATUSES_IGNORE);
+  s->n_req = 0;
+}
+
+void qat_grad_sync_free(qat_grad_sync *s) {
+  if (!s) return;
+  free(s->seg);
+  free(s->by_node);
+  free(s->node_first);
+  free(s->started);
+  free(s->req);
+  free(s);
+}
+
 #else /* without MPI: one process */
 
 int qat_dist_compiled(void) { return 0; }
@@ -211,5 +309,30 @@ void qat_dist_abort(const qat_dist *d, int status) {
   (void)d;
   (void)status;
 }
+
+struct qat_grad_sync {
+  int unused;
+};
+
+int qat_grad_sync_create(qat_grad_sync **out, const qat_dist *d, float *grads, const qat_grad_segment *seg,
+                         int n_seg, int n_nodes, int64_t bucket_floats) {
+  (void)d;
+  (void)grads;
+  (void)seg;
+  (void)n_seg;
+  (void)n_nodes;
+  (void)bucket_floats;
+  if (!(*out = calloc(1, sizeof **out))) return qat_fail(QAT_ERR_NOMEM, "out of memory for the gradient buckets");
+  return QAT_OK;
+}
+
+void qat_grad_sync_attach(qat_grad_sync *s, qat_collective *c) {
+  c->grads_ready = NULL;
+  c->grads_ctx = s;
+}
+
+void qat_grad_sync_finish(qat_grad_sync *s) { (void)s; }
+
+void qat_grad_sync_free(qat_grad_sync *s) { free(s); }
 
 #endif

@@ -935,6 +935,29 @@ void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, 
   if (metric) *metric = qat_model_head_metric(m, 0, n);
 }
 
+int qat_model_grad_segments(const qat_model *m, qat_grad_segment *seg) {
+  const int n_nodes = m->graph.n_nodes;
+  int n = 0;
+  for (int p = 0; p < m->n_param_list; p++) {
+    const qat_param *q = &m->param_list[p];
+    if (!q->trainable || q->size < 1) continue;
+    /* final after its lowest-index reader; after the last node when none reads it */
+    int first = n_nodes - 1;
+    for (int j = 0; j < n_nodes - 1 && first == n_nodes - 1; j++)
+      for (int k = 0; k < m->graph.nodes[j].n_inputs; k++) {
+        const qat_tensor *t = m->graph.nodes[j].inputs[k];
+        if (!t->grad || t->grad < m->grads || t->grad >= m->grads + m->n_params) continue;
+        const int64_t off = t->grad - m->grads, size = qat_tensor_size(t);
+        if (off < q->offset + q->size && off + size > q->offset) {
+          first = j;
+          break;
+        }
+      }
+    seg[n++] = (qat_grad_segment){.offset = q->offset, .size = q->size, .ready_after = first};
+  }
+  return n;
+}
+
 const qat_param *qat_model_find_param(const qat_model *m, const char *name) {
   for (int i = 0; i < m->n_param_list; i++)
     if (!strcmp(m->param_list[i].name, name)) return &m->param_list[i];

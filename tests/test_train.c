@@ -460,6 +460,89 @@ static void test_two_outputs_sum_their_weighted_losses(void **state) {
   }
 }
 
+/* Data-parallel overlap (qat_model_grad_segments): a parameter's gradient declared final after
+ * node i must never change in the rest of backward, or the ranks would sum a partial one.
+ * Every example network, float and quantization-aware (batch norm folded into fake-quant
+ * weights, observers, LSQ-free): each segment is copied when backward reports its node and
+ * compared with the finished gradients. */
+typedef struct seg_watch {
+  const qat_grad_segment *seg;
+  int n_seg;
+  const float *grads;
+  float *copy;
+  int reported;
+} seg_watch;
+
+static void seg_ready(void *ctx, int node) {
+  seg_watch *w = ctx;
+  for (int i = 0; i < w->n_seg; i++)
+    if (w->seg[i].ready_after == node) {
+      memcpy(w->copy + w->seg[i].offset, w->grads + w->seg[i].offset, (size_t)w->seg[i].size * sizeof(float));
+      w->reported++;
+    }
+}
+
+static void coll_sum_none(void *ctx, double *v, int n) {
+  (void)ctx;
+  (void)v;
+  (void)n;
+}
+
+static void coll_min_max_none(void *ctx, float *min, float *max) {
+  (void)ctx;
+  (void)min;
+  (void)max;
+}
+
+static void test_gradient_segments_are_final_when_reported(void **state) {
+  (void)state;
+  static const char *const examples[] = {"fashion_mnist_cnn.yaml", "cifar10_cnn.yaml", "mobilenet_tiny.yaml"};
+  for (int e = 0; e < 3; e++)
+    for (int quantized = 0; quantized < 2; quantized++) {
+      char path[700];
+      snprintf(path, sizeof path, "%s/examples/%s", QAT_SOURCE_DIR, examples[e]);
+      qat_config cfg;
+      if (qat_config_load(path, &cfg)) fail_msg("%s", qat_error_message());
+      cfg.model.quantize.enabled = quantized;
+      qat_model *m = NULL;
+      const int batch = 4;
+      if (qat_model_create(&m, &cfg.model, batch, 3)) fail_msg("%s: %s", examples[e], qat_error_message());
+      qat_grad_segment *seg = malloc((size_t)m->n_param_list * sizeof *seg);
+      seg_watch w = {.seg = seg, .n_seg = qat_model_grad_segments(m, seg), .grads = m->grads,
+                     .copy = calloc((size_t)m->n_params, sizeof(float))};
+      int64_t covered = 0, spread = 0;
+      for (int i = 0; i < w.n_seg; i++) {
+        covered += seg[i].size;
+        spread += seg[i].ready_after != seg[0].ready_after;
+      }
+      assert_int_equal(covered, m->n_params);
+      assert_true(spread > 0); /* the segments do not all finish at one node */
+      const int per = cfg.model.input_shape[0] * cfg.model.input_shape[1] * cfg.model.input_shape[2];
+      float *x = malloc((size_t)batch * per * sizeof *x);
+      int32_t labels[4] = {1, 7, 3, 0};
+      for (int i = 0; i < batch * per; i++) x[i] = (float)((i * 37) % 23) / 23.0f;
+      qat_collective coll = {.global_batch = batch, .sum = coll_sum_none, .min_max = coll_min_max_none,
+                             .grads_ready = seg_ready, .grads_ctx = &w};
+      /* twice: the second step has calibrated observers and quantizes */
+      for (int step = 0; step < 2; step++) {
+        w.reported = 0;
+        qat_exec ex = {.coll = &coll, .training = 1, .seed = 1, .step = (uint64_t)step, .fake_quant = quantized};
+        float loss;
+        qat_model_step(m, x, labels, batch, &ex, 1, &loss, NULL);
+        assert_int_equal(w.reported, w.n_seg);
+        for (int i = 0; i < w.n_seg; i++)
+          if (memcmp(w.copy + seg[i].offset, m->grads + seg[i].offset, (size_t)seg[i].size * sizeof(float)))
+            fail_msg("%s%s: parameter at %lld changed after node %d reported it final", examples[e],
+                     quantized ? " (QAT)" : "", (long long)seg[i].offset, seg[i].ready_after);
+      }
+      free(x);
+      free(w.copy);
+      free(seg);
+      qat_model_free(m);
+      qat_config_free(&cfg);
+    }
+}
+
 static void test_data_that_does_not_fit_the_model(void **state) {
   (void)state;
   qat_config cfg;
@@ -486,6 +569,7 @@ int main(void) {
       cmocka_unit_test(test_checkpoint_refuses_another_model_and_bad_targets),
       cmocka_unit_test(test_data_that_does_not_fit_the_model),
       cmocka_unit_test(test_two_outputs_sum_their_weighted_losses),
+      cmocka_unit_test(test_gradient_segments_are_final_when_reported),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -455,6 +455,18 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
   return qat_train_dist(cfg, o, NULL, 0, res);
 }
 
+/* Gradients summed while backward goes on: a parameter of 64 K floats (256 KB) or more goes
+ * as soon as backward is done with it (the seed CNN's Dense kernel, while its convolutions'
+ * backward runs), the rest after backward. */
+static int grad_sync_create(qat_grad_sync **out, const qat_dist *d, qat_model *m) {
+  qat_grad_segment *seg = malloc((size_t)(m->n_param_list > 0 ? m->n_param_list : 1) * sizeof *seg);
+  if (!seg) return qat_fail(QAT_ERR_NOMEM, "out of memory for the gradient buckets");
+  int n_seg = qat_model_grad_segments(m, seg);
+  int rc = qat_grad_sync_create(out, d, m->grads, seg, n_seg, m->graph.n_nodes, 1 << 16);
+  free(seg);
+  return rc;
+}
+
 int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const qat_dist *dist, int rank_checkpoints,
                    qat_train_result *res) {
   const char *resumed_from = o->resume; /* the checkpoint resumed from: --resume's, or a fallback */
@@ -467,6 +479,7 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
   qat_dist_collective(d, &coll);
   const qat_collective *collp = ranks > 1 ? &coll : NULL;
   double allreduce_seconds = 0;
+  qat_grad_sync *grad_sync = NULL;
   /* model: {keras: PATH}: the config was resolved when it was loaded (qat_config_resolve) */
   const qat_config *cfg = cfg_in;
   const qat_train_spec *ts = &cfg->train;
@@ -586,6 +599,7 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
   if ((rc = batch_y_init(&by, m, &train, ts->batch_size))) goto setup_failed;
 
   if ((rc = frozen_init(&frozen, ts, m))) goto setup_failed;
+  if ((rc = grad_sync_create(&grad_sync, d, m))) goto setup_failed;
   if (qat_calib_pin_input(m, &train) && o->progress && !meta.step) {
     char note[240];
     snprintf(note, sizeof note,
@@ -652,6 +666,7 @@ setup_done:
         rc = qat_fail(QAT_ERR_NOMEM, "out of memory for the profile");
         goto cleanup;
       }
+      qat_grad_sync_attach(grad_sync, &coll);
       qat_exec ex = {.coll = collp, .training = 1, .seed = ts->seed, .step = (uint64_t)global_step, .profile = prof};
       qat_model_schedule(m, global_step, &ex);
       float loss_share;
@@ -664,7 +679,7 @@ setup_done:
       double loss = loss_share;
       if (ranks > 1) {
         double t1 = now();
-        qat_dist_sum_float(d, m->grads, m->n_params);
+        qat_grad_sync_finish(grad_sync); /* the buckets backward did not start, then the wait */
         allreduce_seconds += now() - t1;
         double stats[2] = {loss, (double)c};
         qat_dist_sum_double(d, stats, 2);
@@ -828,6 +843,7 @@ cleanup:
   qat_batcher_free(&batcher);
   qat_optimizer_free(&opt);
   frozen_free(&frozen);
+  qat_grad_sync_free(grad_sync);
   qat_model_free(m);
   qat_dataset_free(&train);
   qat_dataset_free(&val);

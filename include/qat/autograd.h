@@ -132,12 +132,24 @@ typedef struct qat_node {
  * (x - mean)^2, of dy and dy * xhat), activation ranges (min, max), the mean loss (divided by
  * global_batch) and dropout masks (drawn at the sample's position in the global batch).
  * NULL in qat_exec: this process holds the whole batch. */
+/* A run of parameter gradients in a flat vector, and the graph node after whose backward
+ * (backward runs nodes by falling index) no node writes it any more. */
+typedef struct qat_grad_segment {
+  int64_t offset, size;
+  int ready_after;
+} qat_grad_segment;
+
 typedef struct qat_collective {
   void *ctx;
   int64_t batch_offset;
   int64_t global_batch;
   void (*sum)(void *ctx, double *values, int n);      /* element-wise, over all processes, in place */
   void (*min_max)(void *ctx, float *min, float *max); /* *min, *max become the minimum, maximum over all */
+  /* Optional: qat_graph_backward calls it after each node (by index, whether or not the node
+   * had a gradient to pass), so that parameter gradients no later node writes can be summed
+   * over the processes while backward goes on (dist's qat_grad_sync). */
+  void (*grads_ready)(void *grads_ctx, int node);
+  void *grads_ctx;
 } qat_collective;
 
 typedef struct qat_exec {

@@ -42,6 +42,23 @@ int qat_dist_same(const qat_dist *d, uint64_t v);
 /* Blocks until every rank arrives. */
 void qat_dist_barrier(const qat_dist *d);
 
+/* The gradient sum of a data-parallel step, overlapped with backward: as soon as backward has
+ * passed the last node writing a parameter of at least bucket_floats gradients, that gradient
+ * goes into a non-blocking allreduce of its own, and each later node's grads_ready call moves
+ * the transfers on (MPI progresses only inside its calls); the smaller ones go at the end, in
+ * runs of neighbours. Each element is still summed once by the MPI library, so the result is
+ * what qat_dist_sum_float gives.
+ *   qat_grad_sync_create   after the model is built (segments: qat_model_grad_segments)
+ *   qat_grad_sync_attach   before each step: points c->grads_ready at the sync
+ *   qat_grad_sync_finish   after backward: sums what is left and waits for all of it
+ * Without MPI or with one rank, attach and finish do nothing. */
+typedef struct qat_grad_sync qat_grad_sync;
+int qat_grad_sync_create(qat_grad_sync **out, const qat_dist *d, float *grads, const qat_grad_segment *seg,
+                         int n_seg, int n_nodes, int64_t bucket_floats);
+void qat_grad_sync_attach(qat_grad_sync *s, qat_collective *c);
+void qat_grad_sync_finish(qat_grad_sync *s);
+void qat_grad_sync_free(qat_grad_sync *s);
+
 /* Agreement on failure after a step that can fail on some ranks only (reading files, rank 0
  * writing a checkpoint): every rank passes its status; when any failed, every rank returns
  * the status of the lowest failing rank with its message (prefixed "rank R: " when R > 0), so

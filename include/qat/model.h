@@ -104,6 +104,10 @@ void qat_model_forward(qat_model *m, const float *x, int n, const qat_exec *ex);
  * sample. */
 void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, const qat_exec *ex,
                     int backward, float *loss, double *metric);
+/* For summing gradients while backward goes on (data-parallel): each trainable parameter's
+ * run of m->grads and the node after which it is final (seg holds n_param_list entries).
+ * Returns the number of segments. */
+int qat_model_grad_segments(const qat_model *m, qat_grad_segment *seg);
 /* Several outputs: each sample's targets as one row, the outputs' in order: a class loss's
  * labels (positions of them, as floats), a value loss's values (the output's per sample). */
 int64_t qat_model_head_target_len(const qat_model *m, int h);
