@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# qat against its peers on the seed MNIST CNN (examples/fashion_mnist_cnn.yaml), batch 32:
-# float and quantization-aware ms/step and peak RSS of qat, PyTorch (eager; eager-mode QAT)
-# and TF-Keras (tf_keras; tensorflow-model-optimization's quantize_model), measured in the
-# same run, each in its own process, as ratios against qat.
+# qat against its peers on the seed MNIST CNN (batch 32), the seed CIFAR-10 CNN (batch 64) and
+# mobilenet_tiny (batch 64), the networks of examples/: float and quantization-aware ms/step and
+# peak RSS of qat, PyTorch (eager; eager-mode QAT) and TF-Keras (tf_keras;
+# tensorflow-model-optimization's quantize_model), measured in the same run, each in its own
+# process, as ratios against qat.
 #
-#   bash bench/peers/peers.sh [BUILD_DIR] [--steps N] [--rounds R]
+#   bash bench/peers/peers.sh [BUILD_DIR] [--steps N] [--rounds R] [--threads T]
+#                             [--models mnist,cifar,mobilenet]
 #
 # The peers live in a venv outside the repo, built on first use and reused:
 # ${QAT_PEERS_VENV:-$HOME/.cache/qat-peers} (PyPI's torch wheel pulls its CUDA libraries,
@@ -24,5 +26,4 @@ if [[ ! -x $build/bench/train_step ]]; then
   echo "peers: $build/bench/train_step not found (build qat first: cmake --build build)" >&2
   exit 1
 fi
-exec "$venv/bin/python" "$here/peers.py" --train-step "$build/bench/train_step" \
-  --config "$root/examples/fashion_mnist_cnn.yaml" "$@"
+exec "$venv/bin/python" "$here/peers.py" --train-step "$build/bench/train_step" --examples "$root/examples" "$@"
