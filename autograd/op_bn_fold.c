@@ -118,21 +118,38 @@ static void unscale_forward(qat_node *nd, const qat_exec *ex) {
     for (int k = 0; k < c; k++) y[r * c + k] = x->data[r * c + k] * f[k];
 }
 
+/* Rows outer, channels inner, each channel's dgamma summed in row order as before (the same
+ * bits): walking one channel at a time strided through the tensor, with a division per
+ * element, cost 3.7 ns an element (mobilenet_tiny's QAT step: 6 ms). */
+static void unscale_backward_rows(const float *restrict x, const float *restrict dy, float *restrict dx,
+                                  int64_t rows, int c, const float *restrict f, const double *restrict sigma,
+                                  const double *restrict gamma_sq, double *restrict dgamma) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *restrict xr = x + r * c, *restrict dyr = dy + r * c;
+    if (dx)
+      for (int k = 0; k < c; k++) dx[r * c + k] += dyr[k] * f[k];
+    for (int k = 0; k < c; k++) dgamma[k] -= (double)dyr[k] * xr[k] * sigma[k] / gamma_sq[k];
+  }
+}
+
 static void unscale_backward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
   qat_tensor *x = OP_X(nd), *gt = GAMMA(nd);
-  int c = x->dims[x->rank - 1];
-  int64_t rows = qat_tensor_size(x) / c;
-  const float *gamma = gt->data, *var = VAR(nd)->data, *dy = nd->output->grad;
+  const int c = x->dims[x->rank - 1];
+  const int64_t rows = qat_tensor_size(x) / c;
+  const float *gamma = gt->data, *var = VAR(nd)->data;
+  float f[c];
+  double sigma[c], gamma_sq[c], dgamma[c];
   for (int k = 0; k < c; k++) {
-    float sigma = sqrtf(var[k] + nd->attrs.epsilon), f = sigma / gamma[k];
-    double dgamma = 0;
-    for (int64_t r = 0; r < rows; r++) {
-      if (x->grad) x->grad[r * c + k] += dy[r * c + k] * f;
-      dgamma -= (double)dy[r * c + k] * x->data[r * c + k] * sigma / ((double)gamma[k] * gamma[k]);
-    }
-    if (gt->grad) gt->grad[k] += (float)dgamma;
+    const float s = sqrtf(var[k] + nd->attrs.epsilon);
+    f[k] = s / gamma[k];
+    sigma[k] = s;
+    gamma_sq[k] = (double)gamma[k] * gamma[k];
+    dgamma[k] = 0;
   }
+  unscale_backward_rows(x->data, nd->output->grad, x->grad, rows, c, f, sigma, gamma_sq, dgamma);
+  if (gt->grad)
+    for (int k = 0; k < c; k++) gt->grad[k] += (float)dgamma[k];
 }
 
 static int unscale_example(qat_op_example *ex, int variant) {

@@ -231,12 +231,11 @@ static int fq_add_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
     const int i0 = r / (v.out[1] * v.out[2]), i1 = r / v.out[2] % v.out[1], i2 = r % v.out[2];
     const float *ra = pa + i0 * v.sa[0] + i1 * v.sa[1] + i2 * v.sa[2];
     const float *rb = pb + i0 * v.sb[0] + i1 * v.sb[1] + i2 * v.sb[2];
-    float *ry = y + (int64_t)r * v.out[3];
-    for (int i3 = 0; i3 < v.out[3]; i3++) {
-      const int32_t q = qat_add_requantize(centered(ra[i3 * v.sa[3]], s1), centered(rb[i3 * v.sb[3]], s2), fq->negate2,
-                                           mult, shift, left_shift, zp, act_min, act_max);
-      ry[i3] = (float)(q - zp) * s_out;
-    }
+    const qat_add_requant_row row = {.a = ra, .b = rb, .a_stride = v.sa[3], .b_stride = v.sb[3],
+                                     .y = y + (int64_t)r * v.out[3], .n = v.out[3], .s1 = s1, .s2 = s2,
+                                     .s_out = s_out, .mult = mult, .shift = shift, .left_shift = left_shift,
+                                     .subtract = fq->negate2, .zp = zp, .act_min = act_min, .act_max = act_max};
+    qat_add_requant_row_run(&row);
   }
   return 1;
 }

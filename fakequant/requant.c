@@ -61,6 +61,18 @@ void qat_requant_run_ref(const qat_requant_job *j) {
   for (int64_t i = j->begin; i < j->end; i++) j->y[i] = one(j, i);
 }
 
+/* an input of the ADD back on its grid: the tensor holds (q - zp) * s, the division recovers
+ * the centered integer exactly */
+static inline int32_t centered(float v, float s) { return sat_int32(round((double)v / (double)s)); }
+
+void qat_add_requant_row_ref(const qat_add_requant_row *j) {
+  for (int i = 0; i < j->n; i++) {
+    const int32_t q = qat_add_requantize(centered(j->a[i * j->a_stride], j->s1), centered(j->b[i * j->b_stride], j->s2),
+                                         j->subtract, j->mult, j->shift, j->left_shift, j->zp, j->act_min, j->act_max);
+    j->y[i] = (float)(q - j->zp) * j->s_out;
+  }
+}
+
 #ifdef QAT_HAVE_X86
 #define AVX2 QAT_AVX2
 
@@ -117,6 +129,48 @@ AVX2 static void run_avx2(const qat_requant_job *j) {
   }
 }
 
+/* 4 values of an input row: contiguous, broadcast or strided */
+AVX2 static inline __m128 row_x4(const float *p, int64_t stride, int i) {
+  if (stride == 1) return _mm_loadu_ps(p + i);
+  if (stride == 0) return _mm_set1_ps(p[0]);
+  return _mm_setr_ps(p[i * stride], p[(i + 1) * stride], p[(i + 2) * stride], p[(i + 3) * stride]);
+}
+
+AVX2 static void add_row_avx2(const qat_add_requant_row *j) {
+  const __m256d s1 = _mm256_set1_pd((double)j->s1), s2 = _mm256_set1_pd((double)j->s2);
+  const __m128i m0 = _mm_set1_epi32(j->mult[0]), m1 = _mm_set1_epi32(j->mult[1]), m2 = _mm_set1_epi32(j->mult[2]);
+  const __m128i sh0 = _mm_set1_epi32(j->shift[0]), sh1 = _mm_set1_epi32(j->shift[1]), sh2 = _mm_set1_epi32(j->shift[2]);
+  const __m128i ls = _mm_cvtsi32_si128(j->left_shift), zp = _mm_set1_epi32(j->zp);
+  const __m128i lo = _mm_set1_epi32(j->act_min), hi = _mm_set1_epi32(j->act_max);
+  const __m128 s_out = _mm_set1_ps(j->s_out);
+  int i = 0;
+  for (; i + 4 <= j->n; i += 4) {
+    const __m128i c1 = sat_int32_x4(round_away(_mm256_div_pd(_mm256_cvtps_pd(row_x4(j->a, j->a_stride, i)), s1)));
+    const __m128i c2 = sat_int32_x4(round_away(_mm256_div_pd(_mm256_cvtps_pd(row_x4(j->b, j->b_stride, i)), s2)));
+    /* the left shift wraps as the scalar one's through uint32; so do the sums */
+    const __m128i a = qat_mbqm_x4(_mm_sll_epi32(c1, ls), m0, sh0), b = qat_mbqm_x4(_mm_sll_epi32(c2, ls), m1, sh1);
+    const __m128i sum = j->subtract ? _mm_sub_epi32(a, b) : _mm_add_epi32(a, b);
+    __m128i q = _mm_add_epi32(qat_mbqm_x4(sum, m2, sh2), zp);
+    q = _mm_min_epi32(_mm_max_epi32(q, lo), hi);
+    _mm_storeu_ps(j->y + i, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(q, zp)), s_out));
+  }
+  if (i < j->n) {
+    qat_add_requant_row tail = *j;
+    tail.a += i * j->a_stride;
+    tail.b += i * j->b_stride;
+    tail.y += i;
+    tail.n = j->n - i;
+    qat_add_requant_row_ref(&tail);
+  }
+}
+
+int qat_add_requant_row_avx2(const qat_add_requant_row *j) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return -1;
+  add_row_avx2(j);
+  return 0;
+}
+
 int qat_requant_run_avx2(const qat_requant_job *j) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return -1;
@@ -128,14 +182,28 @@ int qat_requant_run_avx2(const qat_requant_job *j) {
   (void)j;
   return -1;
 }
+
+int qat_add_requant_row_avx2(const qat_add_requant_row *j) {
+  (void)j;
+  return -1;
+}
 #endif
 
-void qat_requant_run(const qat_requant_job *j) {
+static int simd_allowed(void) {
   static int simd = -1; /* racy first reads all compute the same value */
   if (simd < 0) {
     const char *e = getenv("QAT_SIMD");
     simd = !(e && e[0] == '0');
   }
-  if (simd && !j->wide && qat_requant_run_avx2(j) == 0) return;
+  return simd;
+}
+
+void qat_requant_run(const qat_requant_job *j) {
+  if (simd_allowed() && !j->wide && qat_requant_run_avx2(j) == 0) return;
   qat_requant_run_ref(j);
+}
+
+void qat_add_requant_row_run(const qat_add_requant_row *j) {
+  if (simd_allowed() && qat_add_requant_row_avx2(j) == 0) return;
+  qat_add_requant_row_ref(j);
 }

@@ -35,4 +35,27 @@ int qat_requant_run_avx2(const qat_requant_job *j);
 /* The widest path the CPU has; QAT_SIMD=0 in the environment keeps the plain C one. */
 void qat_requant_run(const qat_requant_job *j);
 
+/* One row of the int8 / int16 ADD (SUB) kernel's arithmetic over two fake-quantized inputs,
+ * as op_fake_quant.c's ADD quantizer recomputes it: each input back on its grid,
+ * c = round(v / s) (half away from zero, saturated, NaN -> 0), then qat_add_requantize, and
+ * y = (q - zp) * s_out. Element i of the row reads a[i * a_stride] and b[i * b_stride]
+ * (stride 0: a broadcast value). */
+typedef struct qat_add_requant_row {
+  const float *a, *b;
+  int64_t a_stride, b_stride;
+  float *y;
+  int n;
+  float s1, s2, s_out;
+  const int32_t *mult; /* [3]: input 1, input 2, output (qat_add_multipliers) */
+  const int *shift;    /* [3] */
+  int left_shift, subtract;
+  int32_t zp, act_min, act_max;
+} qat_add_requant_row;
+
+void qat_add_requant_row_ref(const qat_add_requant_row *j);
+/* Returns 0 when it ran, -1 when the CPU lacks AVX2 (nothing written). */
+int qat_add_requant_row_avx2(const qat_add_requant_row *j);
+/* The widest path the CPU has; QAT_SIMD=0 keeps the plain C one. */
+void qat_add_requant_row_run(const qat_add_requant_row *j);
+
 #endif

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fakequant/requant.h"
+#include "qat/quant.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint32_t next(void) {
@@ -146,7 +147,86 @@ static void test_avx2_equals_plain(void **state) {
   free(y1);
 }
 
+/* ADD on one grid (s1 = s2 = s_out = 1/16): the kernel's fixed-point chain must return
+ * c1 + c2 (c1 - c2 for SUB) exactly, clamped to the activation range, on both paths; a
+ * broadcast second input (stride 0) and a strided one read the right elements. */
+static void test_add_rows_by_hand(void **state) {
+  (void)state;
+  enum { N = 11 };
+  const float s = 0.0625f;
+  int32_t mult[3];
+  int shift[3];
+  assert_int_equal(qat_add_multipliers(s, s, s, 20, mult, shift), 0);
+  float a[N], b[3 * N], y[2][N];
+  for (int i = 0; i < N; i++) a[i] = (float)(i * 7 - 30) * s;         /* c1 = -30 .. 40 */
+  for (int i = 0; i < 3 * N; i++) b[i] = (float)(25 - i * 3) * s;     /* c2 = 25 - 3i */
+  for (int subtract = 0; subtract < 2; subtract++)
+    for (int64_t stride = 0; stride < 4; stride += stride ? 2 : 1) /* 0, 1, 3 */
+      for (int path = 0; path < 2; path++) {
+        qat_add_requant_row j = {.a = a, .b = b, .a_stride = 1, .b_stride = stride, .y = y[path], .n = N,
+                                 .s1 = s, .s2 = s, .s_out = s, .mult = mult, .shift = shift, .left_shift = 20,
+                                 .subtract = subtract, .zp = 5, .act_min = -20, .act_max = 40};
+        if (path == 0) qat_add_requant_row_ref(&j);
+        else if (qat_add_requant_row_avx2(&j)) continue;
+        for (int i = 0; i < N; i++) {
+          const int c1 = i * 7 - 30, c2 = 25 - (int)(i * stride) * 3;
+          int q = (subtract ? c1 - c2 : c1 + c2) + 5;
+          q = q < -20 ? -20 : q > 40 ? 40 : q;
+          if (y[path][i] != (float)(q - 5) * s)
+            fail_msg("path %d subtract %d stride %lld element %d: %g, want %g", path, subtract, (long long)stride, i,
+                     (double)y[path][i], (double)((float)(q - 5) * s));
+        }
+      }
+}
+
+/* The ADD rows' AVX2 path equals the plain one over random scales (hence random multipliers
+ * and shifts), hostile values (NaN, infinities, quotients past int32), both left shifts,
+ * every stride kind and lengths that leave a tail. */
+static void test_add_rows_avx2_equals_plain(void **state) {
+  (void)state;
+  enum { N = 301 };
+  float a[3 * N], b[3 * N], y0[N], y1[N];
+  int32_t mult[3];
+  int shift[3];
+  long checked = 0;
+  for (int round = 0; round < 3000; round++) {
+    const float s1 = ldexpf(0.5f + unit(), -(int)(next() % 12)), s2 = ldexpf(0.5f + unit(), -(int)(next() % 12)),
+                s_out = ldexpf(0.5f + unit(), -(int)(next() % 10));
+    const int left_shift = round % 3 ? 20 : 15;
+    if (qat_add_multipliers(s1, s2, s_out, left_shift, mult, shift)) continue;
+    for (int i = 0; i < 3 * N; i++) {
+      /* mostly values on the grids (as the fake quant's inputs are), some off it, some hostile */
+      const int k = (int)(next() % 400) - 200;
+      const int kind = (int)(next() % 16);
+      a[i] = kind < 12 ? (float)k * s1 : kind < 15 ? (unit() - 0.5f) * 100.0f * s1 : hostile();
+      b[i] = kind < 12 ? (float)((int)(next() % 400) - 200) * s2 : kind < 15 ? (unit() - 0.5f) * 100.0f * s2 : hostile();
+    }
+    const int wide = left_shift == 15;
+    const int32_t zp = wide ? 0 : (int32_t)(next() % 256) - 128;
+    const int32_t qmin = wide ? -32768 : -128, qmax = wide ? 32767 : 127;
+    qat_add_requant_row j = {.a = a, .b = b, .a_stride = (int64_t)(next() % 4), .b_stride = (int64_t)(next() % 4),
+                             .n = 1 + (int)(next() % N), .s1 = s1, .s2 = s2, .s_out = s_out, .mult = mult,
+                             .shift = shift, .left_shift = left_shift, .subtract = (int)(next() & 1), .zp = zp,
+                             .act_min = qmin + (int32_t)(next() % 40), .act_max = qmax - (int32_t)(next() % 40)};
+    memset(y0, 0x55, sizeof y0);
+    memset(y1, 0x55, sizeof y1);
+    j.y = y0;
+    qat_add_requant_row_ref(&j);
+    j.y = y1;
+    if (qat_add_requant_row_avx2(&j)) skip();
+    for (int i = 0; i < N; i++)
+      if (memcmp(&y0[i], &y1[i], sizeof(float)))
+        fail_msg("round %d element %d (strides %lld, %lld): a %a b %a plain %a avx2 %a", round, i,
+                 (long long)j.a_stride, (long long)j.b_stride, (double)a[i * j.a_stride], (double)b[i * j.b_stride],
+                 (double)y0[i], (double)y1[i]);
+    checked += j.n;
+  }
+  assert_true(checked > 200000);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_hand_values), cmocka_unit_test(test_avx2_equals_plain)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_hand_values), cmocka_unit_test(test_avx2_equals_plain),
+                                     cmocka_unit_test(test_add_rows_by_hand),
+                                     cmocka_unit_test(test_add_rows_avx2_equals_plain)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
