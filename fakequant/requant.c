@@ -12,9 +12,11 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "qat/quant.h"
 #include "fakequant/fixedpoint_avx2.h"
+#include "fakequant/fixedpoint_avx512.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -171,6 +173,85 @@ int qat_add_requant_row_avx2(const qat_add_requant_row *j) {
   return 0;
 }
 
+/* ---- AVX-512: 16 lanes, and no division ----
+ * The accumulator's quotient x / s_acc is formed as x * (1 / s_acc) with the reciprocal per
+ * channel. Both the double quotient and that product lie within |q| 2^-51 of the exact x / s_acc,
+ * so they round (half away from zero) to the same integer unless the product falls within
+ * that distance of a half-integer; those lanes (ties such as x = 2.5 s_acc) are recomputed
+ * with the division. Everything after the rounding is integer arithmetic on equal values. */
+#define AVX512 QAT_AVX512
+enum { RECIP_MAX = 4096 }; /* channels with a reciprocal table on the stack; more: AVX2 */
+
+AVX512 static inline __m512d round_away8(__m512d v) {
+  const __m512d t = _mm512_roundscale_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m512d frac = _mm512_abs_pd(_mm512_sub_pd(v, t));
+  const __m512d step = _mm512_or_pd(_mm512_and_pd(v, _mm512_set1_pd(-0.0)), _mm512_set1_pd(1.0));
+  return _mm512_mask_add_pd(t, _mm512_cmp_pd_mask(frac, _mm512_set1_pd(0.5), _CMP_GE_OQ), t, step);
+}
+
+/* lanes whose product may round differently from the double quotient */
+AVX512 static inline __mmask8 near_tie8(__m512d v) {
+  const __m512d t = _mm512_roundscale_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m512d off = _mm512_abs_pd(_mm512_sub_pd(_mm512_abs_pd(_mm512_sub_pd(v, t)), _mm512_set1_pd(0.5)));
+  return _mm512_cmp_pd_mask(off, _mm512_mul_pd(_mm512_abs_pd(v), _mm512_set1_pd(0x1p-49)), _CMP_LE_OQ);
+}
+
+/* the accumulators of 8 lanes: round(x / s_acc) (+ bias integers), saturated, NaN -> 0 */
+AVX512 static inline __m256i acc8(__m256 x, __m256 s_acc, const double *inv, const double *bias) {
+  const __m512d xd = _mm512_cvtps_pd(x);
+  __m512d q = _mm512_mul_pd(xd, _mm512_loadu_pd(inv));
+  const __mmask8 near = near_tie8(q);
+  if (near) q = _mm512_mask_div_pd(q, near, xd, _mm512_cvtps_pd(s_acc));
+  __m512d v = round_away8(q);
+  if (bias) v = _mm512_add_pd(v, _mm512_loadu_pd(bias));
+  v = _mm512_mask_mov_pd(v, _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_pd());
+  v = _mm512_max_pd(_mm512_min_pd(v, _mm512_set1_pd(2147483647.0)), _mm512_set1_pd(-2147483648.0));
+  return _mm512_cvttpd_epi32(v);
+}
+
+AVX512 static void run_avx512(const qat_requant_job *j, double *inv) {
+  for (int c = 0; c < j->channels; c++) inv[c] = 1.0 / (double)(j->s_in * j->w_scale[j->per_tensor ? 0 : c]);
+  const __m512 s_in = _mm512_set1_ps(j->s_in), s_out = _mm512_set1_ps(j->s_out);
+  const __m512i lo = _mm512_set1_epi32(j->act_min - j->zp), hi = _mm512_set1_epi32(j->act_max - j->zp);
+  int64_t i = j->begin;
+  while (i < j->end) {
+    const int c0 = (int)(i % j->channels);
+    int64_t seg = j->channels - c0;
+    if (seg > j->end - i) seg = j->end - i;
+    int c = c0;
+    const int64_t stop = i + seg;
+    for (; i + 16 <= stop; i += 16, c += 16) {
+      const __m512 ws = j->per_tensor ? _mm512_set1_ps(j->w_scale[0]) : _mm512_loadu_ps(j->w_scale + c);
+      const __m512 s_acc = _mm512_mul_ps(s_in, ws), x = _mm512_loadu_ps(j->x + i);
+      const double *b = j->acc_bias ? j->acc_bias + c : NULL;
+      const __m256i a0 = acc8(_mm512_castps512_ps256(x), _mm512_castps512_ps256(s_acc), inv + c, b);
+      const __m256i a1 = acc8(_mm512_extractf32x8_ps(x, 1), _mm512_extractf32x8_ps(s_acc, 1), inv + c + 8, b ? b + 8 : NULL);
+      const __m512i acc = _mm512_inserti64x4(_mm512_castsi256_si512(a0), a1, 1);
+      __m512i r = qat_mbqm_x16(acc, _mm512_loadu_si512(j->mult + c), _mm512_loadu_si512(j->shift + c));
+      r = _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
+      _mm512_storeu_ps(j->y + i, _mm512_mul_ps(_mm512_cvtepi32_ps(r), s_out));
+    }
+    if (i < stop) { /* the segment's tail: the AVX2 path (4 lanes, then plain C) */
+      qat_requant_job tail = *j;
+      tail.begin = i;
+      tail.end = stop;
+      run_avx2(&tail);
+      i = stop;
+    }
+  }
+}
+
+int qat_requant_run_avx512(const qat_requant_job *j) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq") ||
+      !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl") || !j->fixed_point || j->wide ||
+      j->channels > RECIP_MAX)
+    return -1;
+  double inv[RECIP_MAX];
+  run_avx512(j, inv);
+  return 0;
+}
+
 int qat_requant_run_avx2(const qat_requant_job *j) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return -1;
@@ -183,22 +264,29 @@ int qat_requant_run_avx2(const qat_requant_job *j) {
   return -1;
 }
 
+int qat_requant_run_avx512(const qat_requant_job *j) {
+  (void)j;
+  return -1;
+}
+
 int qat_add_requant_row_avx2(const qat_add_requant_row *j) {
   (void)j;
   return -1;
 }
 #endif
 
+/* QAT_SIMD: 0 the plain C path, avx2 at most AVX2 (as the runtime's kernels read it) */
 static int simd_allowed(void) {
   static int simd = -1; /* racy first reads all compute the same value */
   if (simd < 0) {
     const char *e = getenv("QAT_SIMD");
-    simd = !(e && e[0] == '0');
+    simd = e && e[0] == '0' ? 0 : e && !strcmp(e, "avx2") ? 2 : 1;
   }
   return simd;
 }
 
 void qat_requant_run(const qat_requant_job *j) {
+  if (simd_allowed() == 1 && qat_requant_run_avx512(j) == 0) return;
   if (simd_allowed() && !j->wide && qat_requant_run_avx2(j) == 0) return;
   qat_requant_run_ref(j);
 }

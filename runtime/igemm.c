@@ -145,7 +145,7 @@ RT_AVX512 static void requant_row_avx512(const rt_requant *q, const int32_t *acc
                 hi = _mm512_set1_epi32(q->act_max);
   for (int i = 0; i < n; i += 16) {
     const __mmask16 m = rt_mask16(n - i);
-    const __m512i r = rt_mbqm_x16(_mm512_maskz_loadu_epi32(m, acc + i), _mm512_maskz_loadu_epi32(m, q->mult + c0 + i),
+    const __m512i r = qat_mbqm_x16(_mm512_maskz_loadu_epi32(m, acc + i), _mm512_maskz_loadu_epi32(m, q->mult + c0 + i),
                                   _mm512_maskz_loadu_epi32(m, q->shift + c0 + i));
     rt_store_i8_x16(out + i, m, r, zp, lo, hi);
   }
@@ -208,9 +208,9 @@ RT_AVX512 RT_FORCE_INLINE void mk_vnni(const int mr, const int nr, const uint8_t
   for (int j = 0; j < nr; j++) {
     const int ch = n0 + j * 16;
     const __mmask16 m = rt_mask16(n - ch);
-    const rt_rq16 rq = rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + ch), _mm512_maskz_loadu_epi32(m, q->shift + ch));
+    const qat_rq16 rq = qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + ch), _mm512_maskz_loadu_epi32(m, q->shift + ch));
 #pragma GCC unroll 4
-    for (int r = 0; r < mr; r++) rt_store_i8_x16(out + (int64_t)r * n + ch, m, rt_rq16_apply(&rq, acc[r][j]), zp, lo, hi);
+    for (int r = 0; r < mr; r++) rt_store_i8_x16(out + (int64_t)r * n + ch, m, qat_rq16_apply(&rq, acc[r][j]), zp, lo, hi);
   }
 }
 

@@ -64,7 +64,7 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
     __m512i wp[DW_MAX_PAIRS];
     for (int pr = 0; hoisted && pr < pairs; pr++) wp[pr] = weight_pair(w, C, c0, m, 2 * pr, taps);
     const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
-    const rt_rq16 rq = rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0));
+    const qat_rq16 rq = qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0));
     for (int64_t ox = 0; ox < g->out_w; ox++) {
       const int64_t x0 = ox * g->stride_w - g->pad_w;
       __m512i acc = bv, acc2 = _mm512_setzero_si512();
@@ -94,7 +94,7 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
       if (t & 1) /* the last, unpaired tap against a zero weight */
         acc = _mm512_dpwssd_epi32(acc, _mm512_permutexvar_epi16(pick, _mm512_zextsi256_si512(first)),
                                   hoisted ? wp[t >> 1] : weight_pair(w, C, c0, m, t - 1, taps));
-      rt_store_i8_x16(out + (row * g->out_w + ox) * C + c0, m, rt_rq16_apply(&rq, _mm512_add_epi32(acc, acc2)), zp,
+      rt_store_i8_x16(out + (row * g->out_w + ox) * C + c0, m, qat_rq16_apply(&rq, _mm512_add_epi32(acc, acc2)), zp,
                       lo, hi);
     }
   }
@@ -156,7 +156,7 @@ RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t
   const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
                 hi = _mm512_set1_epi32(p->act_max);
   const __m128i lsh = _mm_cvtsi32_si128(p->left_shift);
-  const rt_rq16 r1 = rt_rq16_prepare(m1, sh1), r2 = rt_rq16_prepare(m2, sh2), ro = rt_rq16_prepare(mo, sho);
+  const qat_rq16 r1 = qat_rq16_prepare(m1, sh1), r2 = qat_rq16_prepare(m2, sh2), ro = qat_rq16_prepare(mo, sho);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = rt_mask16(n - i);
     const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
@@ -164,8 +164,8 @@ RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t
     /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
     const __m512i x1 = _mm512_sll_epi32(_mm512_add_epi32(a, off1), lsh);
     const __m512i x2 = _mm512_sll_epi32(_mm512_add_epi32(b, off2), lsh);
-    const __m512i sum = _mm512_add_epi32(rt_rq16_apply(&r1, x1), rt_rq16_apply(&r2, x2));
-    rt_store_i8_x16(out + i, m, rt_rq16_apply(&ro, sum), zp, lo, hi);
+    const __m512i sum = _mm512_add_epi32(qat_rq16_apply(&r1, x1), qat_rq16_apply(&r2, x2));
+    rt_store_i8_x16(out + i, m, qat_rq16_apply(&ro, sum), zp, lo, hi);
   }
 }
 
@@ -174,14 +174,14 @@ RT_AVX512 static void mul_row(const rt_add_params *p, const int8_t *in1, int64_t
   const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
   const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
                 hi = _mm512_set1_epi32(p->act_max);
-  const rt_rq16 ro = rt_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
+  const qat_rq16 ro = qat_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = rt_mask16(n - i);
     const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
     const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
     /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
     const __m512i prod = _mm512_mullo_epi32(_mm512_add_epi32(a, off1), _mm512_add_epi32(b, off2));
-    rt_store_i8_x16(out + i, m, rt_rq16_apply(&ro, prod), zp, lo, hi);
+    rt_store_i8_x16(out + i, m, qat_rq16_apply(&ro, prod), zp, lo, hi);
   }
 }
 

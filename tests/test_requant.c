@@ -1,6 +1,7 @@
-/* fakequant/requant.c: the fake quant's requantization. Its AVX2 path must equal the plain C
- * path bit for bit over random and hostile inputs (NaN, infinities, huge quotients, every
- * shift, extreme multipliers), and both must give hand-computed values. */
+/* fakequant/requant.c: the fake quant's requantization. Its AVX2 and AVX-512 paths must equal
+ * the plain C path bit for bit over random and hostile inputs (NaN, infinities, huge
+ * quotients, exact ties, every shift, extreme multipliers), and all must give hand-computed
+ * values. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,6 +52,22 @@ static void test_hand_values(void **state) {
     else if (qat_requant_run_avx2(&j)) memcpy(y[1], y[0], sizeof y[0]);
     for (int i = 0; i < 8; i++) assert_true(y[path][i] == want[i]);
   }
+  { /* 16 channels of the same, for the AVX-512 path's full lanes */
+    float x16[16], y16[16], ws16[16];
+    int32_t m16[16];
+    int s16[16];
+    for (int i = 0; i < 16; i++) {
+      x16[i] = x[i % 8];
+      ws16[i] = 0.25f;
+      m16[i] = INT32_C(1) << 30;
+      s16[i] = -1;
+    }
+    qat_requant_job j = {.x = x16, .y = y16, .begin = 0, .end = 16, .channels = 16, .fixed_point = 1,
+                         .s_in = 0.5f, .w_scale = ws16, .mult = m16, .shift = s16,
+                         .zp = 3, .act_min = -128, .act_max = 127, .s_out = 1.0f};
+    if (qat_requant_run_avx512(&j) == 0)
+      for (int i = 0; i < 16; i++) assert_true(y16[i] == want[i % 8]);
+  }
   /* the fully-connected form: round(acc * 0.3) for acc 8, 3, 5, -5 -> 2.4, 0.9, 1.5, -1.5 */
   double eff[8];
   for (int c = 0; c < 8; c++) eff[c] = 0.3;
@@ -62,6 +79,40 @@ static void test_hand_values(void **state) {
     if (path == 0) qat_requant_run_ref(&j);
     else if (qat_requant_run_avx2(&j)) memcpy(y[1], y[0], sizeof y[0]);
     for (int i = 0; i < 4; i++) assert_true(y[path][i] == want_fc[i]);
+  }
+}
+
+/* Quotients x / s_acc beyond 2^26 can lie within 2^-51 of a half-integer without being one;
+ * there x * (1 / s_acc) and the double quotient round to neighbouring integers. These pairs
+ * were found by a search over random floats (1 in about 30 million); the folded-bias integers
+ * bring each accumulator to 10, so a path that rounds the product instead of the quotient
+ * writes 9 or 11. */
+static void test_quotients_near_ties(void **state) {
+  (void)state;
+  static const float pairs[12][2] = {
+      {0x1.cec78ap+13f, 0x1.0c87a4p-17f}, {0x1.0d552p+26f, 0x1.36f53cp-5f},  {0x1.7e911cp+29f, 0x1.cdb38ep-2f},
+      {0x1.0c7b6p+29f, 0x1.d2eacep-2f},  {0x1.c10b88p+27f, 0x1.1afad8p-3f}, {0x1.11036p+17f, 0x1.11a28cp-13f},
+      {0x1.3ad0d4p+11f, 0x1.10fd2ep-19f}, {0x1.acf87ep+14f, 0x1.197654p-16f}, {0x1.097018p+19f, 0x1.9df88ep-12f},
+      {0x1.6a62aap+23f, 0x1.be85c8p-8f}, {0x1.e147e8p+25f, 0x1.c92da2p-5f}, {0x1.10fe44p+12f, 0x1.f0bb78p-19f}};
+  float x[16], ws[16], y[16];
+  int32_t mult[16];
+  int shift[16];
+  double bias[16];
+  for (int c = 0; c < 16; c++) {
+    x[c] = c < 12 ? pairs[c][0] : 0.0f;
+    ws[c] = c < 12 ? pairs[c][1] : 1.0f;
+    mult[c] = INT32_C(1) << 30; /* 0.5, shifted left once: the accumulator itself */
+    shift[c] = 1;
+    bias[c] = 10.0 - round((double)x[c] / (double)ws[c]);
+  }
+  for (int path = 0; path < 3; path++) {
+    qat_requant_job j = {.x = x, .y = y, .begin = 0, .end = 16, .channels = 16, .fixed_point = 1, .s_in = 1.0f,
+                         .w_scale = ws, .mult = mult, .shift = shift, .acc_bias = bias, .zp = 0,
+                         .act_min = -128, .act_max = 127, .s_out = 1.0f};
+    if (path == 0) qat_requant_run_ref(&j);
+    else if ((path == 1 ? qat_requant_run_avx2(&j) : qat_requant_run_avx512(&j)) != 0) continue;
+    for (int c = 0; c < 16; c++)
+      if (y[c] != 10.0f) fail_msg("path %d channel %d: %g, want 10", path, c, (double)y[c]);
   }
 }
 
@@ -90,6 +141,8 @@ static void test_avx2_equals_plain(void **state) {
                            .w_scale = &probe_w, .per_tensor = 1, .mult = &probe_m, .shift = &probe_s,
                            .act_min = -128, .act_max = 127, .s_out = 1};
   if (qat_requant_run_avx2(&probe)) skip();
+  const int have_avx512 = qat_requant_run_avx512(&probe) == 0;
+  long ties = 0;
   enum { N = 4096, C = 96 };
   float *x = malloc(sizeof(float) * N), *y0 = malloc(sizeof(float) * N), *y1 = malloc(sizeof(float) * N);
   float ws[C];
@@ -101,8 +154,12 @@ static void test_avx2_equals_plain(void **state) {
   for (int round = 0; round < 400; round++) {
     const int channels = channel_counts[round % 8];
     for (int i = 0; i < N; i++) x[i] = next() % 8 ? (unit() - 0.5f) * 8.0f : hostile();
+    /* every fourth round: scales of few bits, so that x = (k + 1/2) s_in s_w is a float and
+     * the quotient an exact tie (the AVX-512 path's reciprocal must not decide those) */
+    const int tie_round = round % 4 == 1;
     for (int c = 0; c < C; c++) {
-      ws[c] = ldexpf(0.5f + unit(), -(int)(next() % 24));
+      ws[c] = tie_round ? ldexpf(1.0f + (float)(next() % 8) / 8.0f, -(int)(next() % 12))
+                        : ldexpf(0.5f + unit(), -(int)(next() % 24));
       switch (next() % 8) {
       case 0: mult[c] = INT32_MIN; break;
       case 1: mult[c] = 0; break;
@@ -119,29 +176,40 @@ static void test_avx2_equals_plain(void **state) {
     const int wide = round % 5 == 0; /* int16 bounds */
     const int32_t qmin = wide ? -32768 : -128, qmax = wide ? 32767 : 127;
     int32_t a = qmin + (int32_t)(next() % 40), b = qmax - (int32_t)(next() % 40);
+    const float s_in = tie_round ? ldexpf(1.0f, -(int)(next() % 10)) : ldexpf(0.5f + unit(), -(int)(next() % 10));
+    const int per_tensor = round % 7 == 0;
+    if (tie_round)
+      for (int i = 0; i < N; i += 1 + (int)(next() % 3)) {
+        const float s_acc = s_in * ws[per_tensor ? 0 : i % channels];
+        x[i] = ((float)((int)(next() % 2000) - 1000) + 0.5f) * s_acc;
+        ties++;
+      }
     qat_requant_job j = {.x = x, .channels = channels, .fixed_point = round % 3 != 0,
-                         .s_in = ldexpf(0.5f + unit(), -(int)(next() % 10)), .w_scale = ws,
-                         .per_tensor = round % 7 == 0, .mult = mult, .shift = shift, .eff = eff,
+                         .s_in = s_in, .w_scale = ws,
+                         .per_tensor = per_tensor, .mult = mult, .shift = shift, .eff = eff,
                          .zp = wide ? 0 : zp, .act_min = a, .act_max = b, .s_out = 0.5f + unit(),
                          .acc_bias = round % 2 ? acc_bias : NULL};
     /* ranges that start and end mid-row */
     j.begin = next() % 100;
     j.end = N - (int64_t)(next() % 100);
     memset(y0, 0x55, sizeof(float) * N);
-    memset(y1, 0x55, sizeof(float) * N);
     j.y = y0;
     qat_requant_run_ref(&j);
-    j.y = y1;
-    assert_int_equal(qat_requant_run_avx2(&j), 0);
-    for (int i = 0; i < N; i++)
-      if (memcmp(&y0[i], &y1[i], sizeof(float))) {
-        fprintf(stderr, "round %d element %d channel %d: x %a plain %a avx2 %a\n", round, i, i % channels,
-                (double)x[i], (double)y0[i], (double)y1[i]);
-        fail();
-      }
-    checked += j.end - j.begin;
+    for (int path = 0; path < 2; path++) {
+      memset(y1, 0x55, sizeof(float) * N);
+      j.y = y1;
+      if (path == 0) assert_int_equal(qat_requant_run_avx2(&j), 0);
+      else if (!have_avx512 || qat_requant_run_avx512(&j)) continue; /* the double form stays AVX2 */
+      for (int i = 0; i < N; i++)
+        if (memcmp(&y0[i], &y1[i], sizeof(float))) {
+          fprintf(stderr, "round %d element %d channel %d: x %a plain %a %s %a\n", round, i, i % channels,
+                  (double)x[i], (double)y0[i], path ? "avx512" : "avx2", (double)y1[i]);
+          fail();
+        }
+      checked += j.end - j.begin;
+    }
   }
-  assert_true(checked > 1000000);
+  assert_true(checked > 1000000 && ties > 10000);
   free(x);
   free(y0);
   free(y1);
@@ -226,7 +294,7 @@ static void test_add_rows_avx2_equals_plain(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_hand_values), cmocka_unit_test(test_avx2_equals_plain),
-                                     cmocka_unit_test(test_add_rows_by_hand),
+                                     cmocka_unit_test(test_add_rows_by_hand), cmocka_unit_test(test_quotients_near_ties),
                                      cmocka_unit_test(test_add_rows_avx2_equals_plain)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,71 @@
+/* gemmlowp's MultiplyByQuantizedMultiplier on 16 int32 lanes with AVX-512, bit-equal to the
+ * scalar one: the int8 runtime's kernels (runtime/) and the fake quant's requantization
+ * (requant.c) share it. Functions carry their own target attribute, so a file built for an
+ * older baseline can include this and dispatch at run time. */
+#ifndef QAT_FIXEDPOINT_AVX512_H
+#define QAT_FIXEDPOINT_AVX512_H
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <stdint.h>
+
+#define QAT_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+
+/* MultiplyByQuantizedMultiplier on 16 lanes, bit-equal to the scalar one, in 64-bit lanes (even
+ * and odd int32 lanes apart) where no step can overflow:
+ *   SRDHM: (a*b + nudge) / 2^31 truncated toward zero equals floor((a*b + 2^30) / 2^31) for every
+ *     product (for a*b < 0, trunc((p + 1 - 2^30) / 2^31) = floor((p + 1 - 2^30 + 2^31 - 1) / 2^31)),
+ *     and only INT32_MIN * INT32_MIN leaves int32 (2^31, which SRDHM saturates to INT32_MAX);
+ *   RoundingDivideByPOT(h, e), ties away from zero: floor((h + 2^(e-1) - [h < 0]) / 2^e) for
+ *     e > 0, h itself for e = 0.
+ * qat_rq16 holds one block of 16 channels' multipliers and shifts in that form, prepared once
+ * and applied to every row of accumulators of those channels. */
+typedef struct qat_rq16 {
+  __m512i left;                /* left shift, int32 lanes */
+  __m512i m_odd, mult;         /* multipliers: odd lanes moved down, and as loaded */
+  __m512i e_even, e_odd;       /* right shifts, 64-bit lanes */
+  __m512i half_even, half_odd; /* 2^(e-1), 0 for e = 0 */
+  __mmask8 nz_even, nz_odd;    /* e > 0 */
+} qat_rq16;
+
+QAT_AVX512 static inline qat_rq16 qat_rq16_prepare(__m512i mult, __m512i shift) {
+  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
+  qat_rq16 p;
+  p.left = _mm512_max_epi32(shift, zero);
+  const __m512i e = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+  p.mult = mult;
+  p.m_odd = _mm512_srli_epi64(mult, 32);
+  p.e_even = _mm512_and_si512(e, _mm512_set1_epi64(0xffffffff));
+  p.e_odd = _mm512_srli_epi64(e, 32);
+  p.half_even = _mm512_srli_epi64(_mm512_sllv_epi64(one, p.e_even), 1);
+  p.half_odd = _mm512_srli_epi64(_mm512_sllv_epi64(one, p.e_odd), 1);
+  p.nz_even = _mm512_cmpgt_epi64_mask(p.e_even, zero);
+  p.nz_odd = _mm512_cmpgt_epi64_mask(p.e_odd, zero);
+  return p;
+}
+
+/* one half: x and m in the low 32 bits of each 64-bit lane */
+QAT_AVX512 static inline __m512i qat_rq8_apply(__m512i x, __m512i m, __m512i e, __m512i half, __mmask8 nz) {
+  __m512i h = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), _mm512_set1_epi64(INT64_C(1) << 30)), 31);
+  h = _mm512_min_epi64(h, _mm512_set1_epi64(INT32_MAX));
+  const __mmask8 neg = _mm512_cmplt_epi64_mask(h, _mm512_setzero_si512()) & nz;
+  h = _mm512_add_epi64(h, half);
+  h = _mm512_mask_sub_epi64(h, neg, h, _mm512_set1_epi64(1));
+  return _mm512_srav_epi64(h, e);
+}
+
+QAT_AVX512 static inline __m512i qat_rq16_apply(const qat_rq16 *p, __m512i x) {
+  x = _mm512_sllv_epi32(x, p->left); /* wraps, as the scalar one through uint32 */
+  const __m512i even = qat_rq8_apply(x, p->mult, p->e_even, p->half_even, p->nz_even);
+  const __m512i odd = qat_rq8_apply(_mm512_srli_epi64(x, 32), p->m_odd, p->e_odd, p->half_odd, p->nz_odd);
+  return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+}
+
+QAT_AVX512 static inline __m512i qat_mbqm_x16(__m512i x, __m512i mult, __m512i shift) {
+  const qat_rq16 p = qat_rq16_prepare(mult, shift);
+  return qat_rq16_apply(&p, x);
+}
+
+#endif
+
+#endif
