@@ -267,11 +267,21 @@ void qat_graph_forward(qat_graph *g, const qat_exec *ex) {
   }
 }
 
+void qat_zero_floats(float *p, int64_t n) {
+  enum { CHUNK = 1 << 15 };
+  const int64_t chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 2)
+  for (int64_t k = 0; k < chunks; k++)
+    memset(p + k * CHUNK, 0, (size_t)(n - k * CHUNK < CHUNK ? n - k * CHUNK : CHUNK) * sizeof(float));
+}
+
 void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
   if (g->n_nodes == 0) return;
+  /* the activations' gradients are all accumulated into: zeroed first, on every thread (the
+   * seed CNN's 8 MB were a serial 0.6 ms of a 7 ms step at 2 threads) */
   for (int i = 0; i < g->n_nodes; i++) {
     qat_tensor *o = g->nodes[i].output;
-    if (o->grad) memset(o->grad, 0, (size_t)qat_tensor_size(o) * sizeof(float));
+    if (o->grad) qat_zero_floats(o->grad, qat_tensor_size(o));
   }
   qat_tensor *loss = g->nodes[g->n_nodes - 1].output;
   if (!loss->grad) return;

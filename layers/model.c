@@ -928,7 +928,7 @@ void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, 
   if (labels && !m->targets) memcpy(m->labels, labels, (size_t)n * (size_t)m->positions * sizeof *labels);
   qat_graph_forward(&m->graph, ex);
   if (backward) {
-    memset(m->grads, 0, (size_t)m->n_params * sizeof(float));
+    qat_zero_floats(m->grads, m->n_params);
     qat_graph_backward(&m->graph, ex);
   }
   if (loss) *loss = m->loss->data[0];

@@ -231,6 +231,8 @@ int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inpu
                   const qat_op_attrs *attrs, qat_tensor **out);
 void qat_graph_set_batch(qat_graph *g, int batch);
 void qat_graph_forward(qat_graph *g, const qat_exec *ex);
+/* memset to 0 over the OpenMP threads (large buffers) */
+void qat_zero_floats(float *p, int64_t n);
 /* Zeroes every activation gradient, seeds d(loss)=1 on the last node and runs backward. */
 void qat_graph_backward(qat_graph *g, const qat_exec *ex);
 /* A profile (qat_exec.profile) over `steps` steps as one table on f: per op kind, forward and
