@@ -293,14 +293,15 @@ def main():
     for m in models:
         if m not in MODELS:
             raise SystemExit(f"peers: --models: unknown model '{m}' (expected some of {', '.join(MODELS)})")
+    for m in models:
+        compare(a, m)
+    # only now: the children are forked from this process, and a peak RSS carries over exec
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     import torch
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
-    print(f"torch {torch.__version__}, tensorflow {tf.__version__}, tfmot {tfmot.__version__}")
-    for m in models:
-        compare(a, m)
+    print(f"\ntorch {torch.__version__}, tensorflow {tf.__version__}, tfmot {tfmot.__version__}")
 
 
 if __name__ == "__main__":
