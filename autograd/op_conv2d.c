@@ -24,6 +24,19 @@ static int is_pointwise(const conv_geom *g) {
   return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
+/* The weight and bias gradients sum over every output pixel of the batch: a GEMM with
+ * K = n*oh*ow. With few filter weights (a first layer's 3x3x1x32) that long-K GEMM does not
+ * spread over the threads, and it was the one part of the seed CNNs' step that did not get
+ * faster with a second thread. In GRAD_PARTS fixed slices of the batch it does: one
+ * single-threaded GEMM per slice into a buffer of its own, the slices then added in order, so
+ * the sum is the same for any thread count. */
+enum { GRAD_PARTS = 8, GRAD_PARTS_MAX_WEIGHTS = 1 << 16 };
+
+static int grad_parts(const conv_geom *g) {
+  if ((int64_t)g->o * g->k > GRAD_PARTS_MAX_WEIGHTS) return 1;
+  return g->n < GRAD_PARTS ? g->n : GRAD_PARTS;
+}
+
 static int conv2d_plan(qat_node *nd, size_t *scratch) {
   qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd), *y = nd->output;
   char xs[64], ws[64];
@@ -52,10 +65,12 @@ static int conv2d_plan(qat_node *nd, size_t *scratch) {
   y->dims[2] = ow;
   y->dims[3] = w->dims[0];
   conv_geom g = geom(nd);
-  /* col is kept from forward for dW; dcol is separate so col survives the dX pass. */
+  /* col is kept from forward for dW; dcol is separate so col survives the dX pass; the
+   * partial weight gradients (grad_parts) go last. */
   size_t col = is_pointwise(&g) ? 0 : (size_t)g.n * g.oh * g.ow * g.k;
   size_t dcol = (x->requires_grad && !is_pointwise(&g)) ? (size_t)g.n * g.oh * g.ow * g.k : 0;
-  *scratch = (col + dcol) * sizeof(float);
+  size_t parts = grad_parts(&g) > 1 ? (size_t)GRAD_PARTS * ((size_t)g.o * g.k + g.o) : 0;
+  *scratch = (col + dcol + parts) * sizeof(float);
   return QAT_OK;
 }
 
@@ -147,6 +162,49 @@ static void conv2d_forward(qat_node *nd, const qat_exec *ex) {
   }
 }
 
+static void conv_param_grads(const qat_node *nd, const conv_geom *g, const float *dy, const float *col, float *dw,
+                             float *db) {
+  const size_t rows = (size_t)g->n * g->oh * g->ow, pix = (size_t)g->oh * g->ow;
+  const int parts = grad_parts(g), wk = g->o * g->k;
+  if (parts < 2) {
+    if (db)
+      for (size_t p = 0; p < rows; p++)
+        for (int o = 0; o < g->o; o++) db[o] += dy[p * g->o + o];
+    if (dw)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->o, g->k, (int)rows, 1.0f, dy, g->o, col, g->k, 1.0f,
+                  dw, g->k);
+    return;
+  }
+  const size_t stride = (size_t)wk + g->o;
+  float *part = (float *)((char *)nd->scratch + nd->scratch_bytes) - (size_t)GRAD_PARTS * stride;
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < parts; p++) {
+    const size_t r0 = (size_t)((int64_t)g->n * p / parts) * pix, r1 = (size_t)((int64_t)g->n * (p + 1) / parts) * pix;
+    float *restrict pw = part + p * stride, *restrict pb = pw + wk;
+    if (dw)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->o, g->k, (int)(r1 - r0), 1.0f, dy + r0 * g->o, g->o,
+                  col + r0 * g->k, g->k, 0.0f, pw, g->k);
+    if (db) {
+      for (int o = 0; o < g->o; o++) pb[o] = 0.0f;
+      for (size_t r = r0; r < r1; r++)
+        for (int o = 0; o < g->o; o++) pb[o] += dy[r * g->o + o];
+    }
+  }
+  if (dw)
+#pragma omp parallel for schedule(static) if (wk > 16384)
+    for (int e = 0; e < wk; e++) {
+      float sum = dw[e];
+      for (int p = 0; p < parts; p++) sum += part[p * stride + e];
+      dw[e] = sum;
+    }
+  if (db)
+    for (int o = 0; o < g->o; o++) {
+      float sum = db[o];
+      for (int p = 0; p < parts; p++) sum += part[p * stride + wk + o];
+      db[o] = sum;
+    }
+}
+
 static void conv2d_backward(qat_node *nd, const qat_exec *ex) {
   (void)ex;
   conv_geom g = geom(nd);
@@ -154,13 +212,7 @@ static void conv2d_backward(qat_node *nd, const qat_exec *ex) {
   const float *dy = nd->output->grad;
   const float *col = col_buffer(nd, &g);
   size_t rows = (size_t)g.n * g.oh * g.ow;
-  if (b && b->grad) {
-    for (size_t p = 0; p < rows; p++)
-      for (int o = 0; o < g.o; o++) b->grad[o] += dy[p * g.o + o];
-  }
-  if (wt->grad)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.o, g.k, (int)rows, 1.0f, dy, g.o, col,
-                g.k, 1.0f, wt->grad, g.k);
+  conv_param_grads(nd, &g, dy, col, wt->grad, b && b->grad ? b->grad : NULL);
   if (!x->grad) return;
   size_t pix = (size_t)g.oh * g.ow;
   if (is_pointwise(&g)) {
