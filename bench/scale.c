@@ -11,7 +11,9 @@
  * time rank 0 spends in the gradient allreduce (waiting for slower ranks included) over the
  * data-parallel step; alone/step the same allreduce with the ranks lined up first (its
  * transfer cost alone). Batches are synthetic
- * (seeded uniform pixels and labels): the data files are not needed. */
+ * (seeded uniform pixels and labels): the data files are not needed. The gradient sum follows
+ * qat train's choice (dist.h's qat_grad_sync): after backward on one machine, overlapped with
+ * it across machines; QAT_OVERLAP_GRADS=1 or 0 forces either, for comparison. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +68,7 @@ static double steps(bench_run *b, const qat_dist *d, int k, int64_t *step, int d
   coll.global_batch = b->batch;
   double t0 = qat_dist_time();
   for (int i = 0; i < k; i++, (*step)++) {
-    if (distributed && b->sync) qat_grad_sync_attach(b->sync, &coll);
+    if (distributed) qat_grad_sync_attach(b->sync, &coll);
     qat_exec ex = {.coll = distributed ? &coll : NULL, .training = 1, .seed = 1, .step = (uint64_t)*step};
     qat_model_schedule(b->m, *step, &ex);
     float loss;
@@ -74,8 +76,7 @@ static double steps(bench_run *b, const qat_dist *d, int k, int64_t *step, int d
     qat_model_step(b->m, b->x + (size_t)lo * per, b->y + lo, hi - lo, &ex, 1, &loss, &c);
     if (distributed) {
       double t1 = qat_dist_time();
-      if (b->sync) qat_grad_sync_finish(b->sync);
-      else qat_dist_sum_float(d, b->m->grads, b->m->n_params);
+      qat_grad_sync_finish(b->sync);
       *allreduce += qat_dist_time() - t1;
     }
     qat_optimizer_step(&b->opt, b->m->params, b->m->grads, qat_vector_norm(b->m->grads, b->m->n_params));
@@ -83,7 +84,7 @@ static double steps(bench_run *b, const qat_dist *d, int k, int64_t *step, int d
   return qat_dist_time() - t0;
 }
 
-static int bench_config(const char *path, const qat_dist *d, int k, int rounds, int overlap) {
+static int bench_config(const char *path, const qat_dist *d, int k, int rounds) {
   qat_config cfg;
   int rc = qat_config_load(path, &cfg);
   if (rc) return rc;
@@ -93,7 +94,7 @@ static int bench_config(const char *path, const qat_dist *d, int k, int rounds, 
   if ((rc = qat_optimizer_init(&b.opt, &cfg.train.optimizer, &cfg.train.schedule, b.m->n_params, b.m->n_decay,
                                1000000)))
     goto done;
-  if (overlap) {
+  {
     qat_grad_segment *seg = malloc((size_t)b.m->n_param_list * sizeof *seg);
     if (!seg) {
       rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
@@ -157,15 +158,14 @@ done:
 }
 
 int main(int argc, char **argv) {
-  int k = 20, rounds = 5, overlap = 1;
+  int k = 20, rounds = 5;
   const char *config = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--steps") && i + 1 < argc) k = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
-    else if (!strcmp(argv[i], "--no-overlap")) overlap = 0;
     else {
-      fprintf(stderr, "usage: mpirun -np N bench/scale [--steps K] [--rounds R] [--config FILE] [--no-overlap]\n");
+      fprintf(stderr, "usage: mpirun -np N bench/scale [--steps K] [--rounds R] [--config FILE]\n");
       return 2;
     }
   }
@@ -182,15 +182,15 @@ int main(int argc, char **argv) {
   qat_set_threads(1);
   if (d.rank == 0) {
     printf("bench/scale: %d ranks x 1 thread against 1 rank x 1 thread, synthetic batches, medians of %d rounds of "
-           "%d steps\n",
-           d.size, rounds, k);
+           "%d steps; gradient sum %s backward (QAT_OVERLAP_GRADS=%d)\n",
+           d.size, rounds, k, qat_grad_sync_overlaps(&d) ? "overlapped with" : "after", qat_grad_sync_overlaps(&d));
     printf("%-24s %5s %9s %11s %11s %14s %10s %14s %12s\n", "model", "batch", "params", "1-rank ms", "N-rank ms",
            "throughput x", "efficiency", "allreduce/step", "alone/step");
   }
   const char *seeds[] = {QAT_SOURCE_DIR "/examples/fashion_mnist_cnn.yaml", QAT_SOURCE_DIR "/examples/cifar10_cnn.yaml"};
   int rc = 0;
   for (int i = 0; i < (config ? 1 : 2) && !rc; i++) {
-    rc = bench_config(config ? config : seeds[i], &d, k, rounds, overlap);
+    rc = bench_config(config ? config : seeds[i], &d, k, rounds);
     if (rc) fprintf(stderr, "scale: %s\n", qat_error_message());
   }
   qat_dist_finalize(&d);

@@ -146,10 +146,17 @@ void qat_dist_abort(const qat_dist *d, int status) {
 }
 
 /* ---- gradient buckets overlapped with backward ---- */
+int qat_grad_sync_overlaps(const qat_dist *d) {
+  const char *e = getenv("QAT_OVERLAP_GRADS");
+  if (e && (!strcmp(e, "0") || !strcmp(e, "1"))) return e[0] == '1';
+  return d->size > 1 && d->local_size < d->size;
+}
+
 struct qat_grad_sync {
   const qat_dist *d;
   float *grads;
-  int64_t bucket;
+  int64_t n, bucket;
+  int overlap;
   qat_grad_segment *seg; /* by offset */
   int n_seg, n_nodes;
   int *by_node, *node_first; /* segments finishing at node i: by_node[node_first[i] .. node_first[i + 1]) */
@@ -194,6 +201,9 @@ int qat_grad_sync_create(qat_grad_sync **out, const qat_dist *d, float *grads, c
   }
   s->d = d;
   s->grads = grads;
+  for (int i = 0; i < n_seg; i++)
+    if (seg[i].offset + seg[i].size > s->n) s->n = seg[i].offset + seg[i].size;
+  s->overlap = qat_grad_sync_overlaps(d);
   s->n_seg = n_seg;
   s->n_nodes = n_nodes;
   s->bucket = bucket_floats > 0 ? bucket_floats : 1;
@@ -212,12 +222,16 @@ int qat_grad_sync_create(qat_grad_sync **out, const qat_dist *d, float *grads, c
 void qat_grad_sync_attach(qat_grad_sync *s, qat_collective *c) {
   memset(s->started, 0, (size_t)(s->n_seg > 0 ? s->n_seg : 1));
   s->n_req = 0;
-  c->grads_ready = s->d->size > 1 ? sync_ready : NULL;
+  c->grads_ready = s->d->size > 1 && s->overlap ? sync_ready : NULL;
   c->grads_ctx = s;
 }
 
 void qat_grad_sync_finish(qat_grad_sync *s) {
   if (s->d->size < 2) return;
+  if (!s->overlap) {
+    qat_dist_sum_float(s->d, s->grads, s->n);
+    return;
+  }
   /* what backward did not start, in runs of neighbouring segments */
   for (int i = 0; i < s->n_seg;) {
     if (s->started[i]) {
@@ -332,6 +346,11 @@ void qat_grad_sync_attach(qat_grad_sync *s, qat_collective *c) {
 }
 
 void qat_grad_sync_finish(qat_grad_sync *s) { (void)s; }
+
+int qat_grad_sync_overlaps(const qat_dist *d) {
+  (void)d;
+  return 0;
+}
 
 void qat_grad_sync_free(qat_grad_sync *s) { free(s); }
 
