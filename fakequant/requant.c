@@ -75,6 +75,14 @@ void qat_add_requant_row_ref(const qat_add_requant_row *j) {
   }
 }
 
+/* The vector paths walk runs of consecutive channels: from element i to the end of its row
+ * of channels (or of the job). Returns where the run stops; *c is i's channel. */
+static inline int64_t channel_run(const qat_requant_job *j, int64_t i, int *c) {
+  *c = (int)(i % j->channels);
+  const int64_t stop = i + (j->channels - *c);
+  return stop < j->end ? stop : j->end;
+}
+
 #ifdef QAT_HAVE_X86
 #define AVX2 QAT_AVX2
 
@@ -100,11 +108,8 @@ AVX2 static void run_avx2(const qat_requant_job *j) {
   const __m256d big = _mm256_set1_pd(2147483648.0), small = _mm256_set1_pd(-2147483648.0);
   int64_t i = j->begin;
   while (i < j->end) {
-    const int c0 = (int)(i % j->channels);
-    int64_t seg = j->channels - c0;
-    if (seg > j->end - i) seg = j->end - i;
-    int c = c0;
-    const int64_t stop = i + seg;
+    int c;
+    const int64_t stop = channel_run(j, i, &c);
     for (; i + 4 <= stop; i += 4, c += 4) {
       const __m128 ws = j->per_tensor ? _mm_set1_ps(j->w_scale[0]) : _mm_loadu_ps(j->w_scale + c);
       const __m256d s_acc = _mm256_cvtps_pd(_mm_mul_ps(s_in_f, ws));
@@ -215,11 +220,8 @@ AVX512 static void run_avx512(const qat_requant_job *j, double *inv) {
   const __m512i lo = _mm512_set1_epi32(j->act_min - j->zp), hi = _mm512_set1_epi32(j->act_max - j->zp);
   int64_t i = j->begin;
   while (i < j->end) {
-    const int c0 = (int)(i % j->channels);
-    int64_t seg = j->channels - c0;
-    if (seg > j->end - i) seg = j->end - i;
-    int c = c0;
-    const int64_t stop = i + seg;
+    int c;
+    const int64_t stop = channel_run(j, i, &c);
     for (; i + 16 <= stop; i += 16, c += 16) {
       const __m512 ws = j->per_tensor ? _mm512_set1_ps(j->w_scale[0]) : _mm512_loadu_ps(j->w_scale + c);
       const __m512 s_acc = _mm512_mul_ps(s_in, ws), x = _mm512_loadu_ps(j->x + i);
