@@ -245,9 +245,11 @@ AVX512 static void run_avx512(const qat_requant_job *j, double *inv) {
 
 int qat_requant_run_avx512(const qat_requant_job *j) {
   __builtin_cpu_init();
+  /* every feature QAT_AVX512 lets the compiler use (VNNI too: the shared MultiplyByQuantizedMultiplier
+   * is compiled for the runtime's VNNI kernels) */
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq") ||
-      !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl") || !j->fixed_point || j->wide ||
-      j->channels > RECIP_MAX)
+      !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl") ||
+      !__builtin_cpu_supports("avx512vnni") || !j->fixed_point || j->wide || j->channels > RECIP_MAX)
     return -1;
   double inv[RECIP_MAX];
   run_avx512(j, inv);

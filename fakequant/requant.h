@@ -32,7 +32,7 @@ typedef struct qat_requant_job {
 void qat_requant_run_ref(const qat_requant_job *j);
 /* Returns 0 when it ran, -1 when the CPU lacks AVX2 (nothing written). */
 int qat_requant_run_avx2(const qat_requant_job *j);
-/* Returns 0 when it ran, -1 (nothing written) when the CPU lacks AVX-512 (F, DQ, BW, VL), or
+/* Returns 0 when it ran, -1 (nothing written) when the CPU lacks AVX-512 (F, DQ, BW, VL, VNNI), or
  * for a job it leaves to the AVX2 path: the double form (fixed_point 0), wide, or more than
  * 4096 channels. */
 int qat_requant_run_avx512(const qat_requant_job *j);
