@@ -116,6 +116,12 @@ void qat_fake_quant_forward(const float *x, float *y, int64_t n, float scale,
   for (int64_t i = 0; i < n; i++) y[i] = fq_one(x[i], scale, lo, hi);
 }
 
+float qat_fake_quant_bias_value(float x, float scale, int qmin, int qmax) {
+  double r = round((double)x / (double)scale);
+  r = r < qmin ? qmin : r > qmax ? qmax : r; /* NaN stays NaN, as in fq_one */
+  return ((float)r + 0.0f) * scale;
+}
+
 void qat_fake_quant_forward_per_channel(const float *x, float *y, int64_t outer,
                                         int64_t channels, int64_t inner, const float *scales,
                                         const int32_t *zero_points, int qmin, int qmax) {

@@ -534,6 +534,15 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
   }
   int64_t outer, channels, inner;
   split(nd, &outer, &channels, &inner);
+  if (quantize && fq->role == QAT_FQ_BIAS) { /* the exporter's rounding, in double */
+    for (int64_t o = 0; o < outer; o++)
+      for (int64_t c = 0; c < channels; c++)
+        for (int64_t k = 0; k < inner; k++) {
+          const int64_t i = (o * channels + c) * inner + k;
+          y->data[i] = qat_fake_quant_bias_value(x->data[i], fq->scale[channels == 1 ? 0 : c], fq->qmin, fq->qmax);
+        }
+    return;
+  }
   if (channels == 1) {
     int64_t chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
     qat_activation act = fq->act;

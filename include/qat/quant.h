@@ -228,6 +228,11 @@ int qat_activation_bounds(float scale, int32_t zero_point, int qmin, int qmax, f
 
 /* ---- fake quant (the autograd op calls these) -------------------------------------- */
 
+/* A bias on its int32 grid as the exporter quantizes it (qat_quantize_bias_int32): the quotient
+ * in double, rounded half away from zero, clamped to [qmin, qmax], times scale. A float
+ * quotient can land on a tie the double one misses, and the fake-quant model's bias would then
+ * sit one step from the int8 file's. */
+float qat_fake_quant_bias_value(float x, float scale, int qmin, int qmax);
 /* y[i] = (clamp(roundf(x[i] / scale) + zp, qmin, qmax) - zp) * scale. y may alias x. NaN
  * propagates; 0.0 and -0.0 both give +0.0, as the integer path does. */
 void qat_fake_quant_forward(const float *x, float *y, int64_t n, float scale,
