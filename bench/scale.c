@@ -26,6 +26,7 @@
 #include "qat/model.h"
 #include "qat/optim.h"
 #include "qat/rng.h"
+#include "qat/train.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -51,6 +52,7 @@ static void idle_barrier(void) {
 
 typedef struct bench_run {
   qat_model *m;
+  qat_collective coll; /* with the gradient sum attached */
   qat_grad_sync *sync;
   qat_optimizer opt;
   float *x;
@@ -59,17 +61,15 @@ typedef struct bench_run {
 } bench_run;
 
 static double steps(bench_run *b, const qat_dist *d, int k, int64_t *step, int distributed, double *allreduce) {
-  qat_collective coll;
-  qat_dist_collective(d, &coll);
+  qat_collective *coll = &b->coll;
   int ranks = distributed ? d->size : 1, rank = distributed ? d->rank : 0;
   int lo = (int)((int64_t)b->batch * rank / ranks), hi = (int)((int64_t)b->batch * (rank + 1) / ranks);
   size_t per = (size_t)b->m->spec.input_shape[0] * b->m->spec.input_shape[1] * b->m->spec.input_shape[2];
-  coll.batch_offset = lo;
-  coll.global_batch = b->batch;
+  coll->batch_offset = lo;
+  coll->global_batch = b->batch;
   double t0 = qat_dist_time();
   for (int i = 0; i < k; i++, (*step)++) {
-    if (distributed) qat_grad_sync_attach(b->sync, &coll);
-    qat_exec ex = {.coll = distributed ? &coll : NULL, .training = 1, .seed = 1, .step = (uint64_t)*step};
+    qat_exec ex = {.coll = distributed ? coll : NULL, .training = 1, .seed = 1, .step = (uint64_t)*step};
     qat_model_schedule(b->m, *step, &ex);
     float loss;
     double c;
@@ -94,17 +94,8 @@ static int bench_config(const char *path, const qat_dist *d, int k, int rounds) 
   if ((rc = qat_optimizer_init(&b.opt, &cfg.train.optimizer, &cfg.train.schedule, b.m->n_params, b.m->n_decay,
                                1000000)))
     goto done;
-  {
-    qat_grad_segment *seg = malloc((size_t)b.m->n_param_list * sizeof *seg);
-    if (!seg) {
-      rc = qat_fail(QAT_ERR_NOMEM, "out of memory");
-      goto done;
-    }
-    int n_seg = qat_model_grad_segments(b.m, seg);
-    rc = qat_grad_sync_create(&b.sync, d, b.m->grads, seg, n_seg, b.m->graph.n_nodes, 1 << 16);
-    free(seg);
-    if (rc) goto done;
-  }
+  qat_dist_collective(d, &b.coll);
+  if ((rc = qat_train_grad_sync(&b.sync, d, b.m, &b.coll))) goto done;
   size_t per = (size_t)cfg.model.input_shape[0] * cfg.model.input_shape[1] * cfg.model.input_shape[2];
   b.x = malloc((size_t)b.batch * per * sizeof(float));
   b.y = malloc((size_t)b.batch * sizeof(int32_t));

@@ -195,7 +195,7 @@ int qat_grad_sync_create(qat_grad_sync **out, const qat_dist *d, float *grads, c
   const size_t ns = (size_t)(n_seg > 0 ? n_seg : 1);
   if (!s || !(s->seg = malloc(ns * sizeof *s->seg)) || !(s->by_node = malloc(ns * sizeof *s->by_node)) ||
       !(s->node_first = calloc((size_t)(n_nodes > 0 ? n_nodes : 0) + 1, sizeof *s->node_first)) ||
-      !(s->started = malloc(ns)) || !(s->req = malloc(ns * sizeof *s->req))) {
+      !(s->started = calloc(ns, 1)) || !(s->req = malloc(ns * sizeof *s->req))) {
     qat_grad_sync_free(s);
     return qat_fail(QAT_ERR_NOMEM, "out of memory for the gradient buckets");
   }
@@ -220,8 +220,6 @@ int qat_grad_sync_create(qat_grad_sync **out, const qat_dist *d, float *grads, c
 }
 
 void qat_grad_sync_attach(qat_grad_sync *s, qat_collective *c) {
-  memset(s->started, 0, (size_t)(s->n_seg > 0 ? s->n_seg : 1));
-  s->n_req = 0;
   c->grads_ready = s->d->size > 1 && s->overlap ? sync_ready : NULL;
   c->grads_ctx = s;
 }
@@ -244,7 +242,8 @@ void qat_grad_sync_finish(qat_grad_sync *s) {
     sync_start(s, from, to - from);
   }
   MPI_Waitall(s->n_req, s->req, MPI_STATUSES_IGNORE);
-  s->n_req = 0;
+  s->n_req = 0; /* ready for the next step */
+  memset(s->started, 0, (size_t)s->n_seg);
 }
 
 void qat_grad_sync_free(qat_grad_sync *s) {

@@ -455,15 +455,13 @@ int qat_train(const qat_config *cfg, const qat_train_options *o, qat_train_resul
   return qat_train_dist(cfg, o, NULL, 0, res);
 }
 
-/* Gradients summed while backward goes on: a parameter of 64 K floats (256 KB) or more goes
- * as soon as backward is done with it (the seed CNN's Dense kernel, while its convolutions'
- * backward runs), the rest after backward. */
-static int grad_sync_create(qat_grad_sync **out, const qat_dist *d, qat_model *m) {
+int qat_train_grad_sync(qat_grad_sync **out, const qat_dist *d, qat_model *m, qat_collective *coll) {
   qat_grad_segment *seg = malloc((size_t)(m->n_param_list > 0 ? m->n_param_list : 1) * sizeof *seg);
   if (!seg) return qat_fail(QAT_ERR_NOMEM, "out of memory for the gradient buckets");
-  int n_seg = qat_model_grad_segments(m, seg);
+  const int n_seg = qat_model_grad_segments(m, seg);
   int rc = qat_grad_sync_create(out, d, m->grads, seg, n_seg, m->graph.n_nodes, 1 << 16);
   free(seg);
+  if (!rc) qat_grad_sync_attach(*out, coll);
   return rc;
 }
 
@@ -599,7 +597,7 @@ int qat_train_dist(const qat_config *cfg_in, const qat_train_options *o, const q
   if ((rc = batch_y_init(&by, m, &train, ts->batch_size))) goto setup_failed;
 
   if ((rc = frozen_init(&frozen, ts, m))) goto setup_failed;
-  if ((rc = grad_sync_create(&grad_sync, d, m))) goto setup_failed;
+  if ((rc = qat_train_grad_sync(&grad_sync, d, m, &coll))) goto setup_failed;
   if (qat_calib_pin_input(m, &train) && o->progress && !meta.step) {
     char note[240];
     snprintf(note, sizeof note,
@@ -666,7 +664,6 @@ setup_done:
         rc = qat_fail(QAT_ERR_NOMEM, "out of memory for the profile");
         goto cleanup;
       }
-      qat_grad_sync_attach(grad_sync, &coll);
       qat_exec ex = {.coll = collp, .training = 1, .seed = ts->seed, .step = (uint64_t)global_step, .profile = prof};
       qat_model_schedule(m, global_step, &ex);
       float loss_share;

@@ -125,13 +125,6 @@ typedef struct qat_node {
   int threads;        /* OpenMP threads the scratch was sized for */
 } qat_node;
 
-/* Data-parallel training (dist/): this process holds samples [batch_offset, batch_offset + n)
- * of a global batch of global_batch samples, and the ops whose result depends on the whole
- * batch combine their partial results through these calls, so that every process computes
- * what one process holding the whole batch would: batch-norm statistics (sums of x, of
- * (x - mean)^2, of dy and dy * xhat), activation ranges (min, max), the mean loss (divided by
- * global_batch) and dropout masks (drawn at the sample's position in the global batch).
- * NULL in qat_exec: this process holds the whole batch. */
 /* A run of parameter gradients in a flat vector, and the graph node after whose backward
  * (backward runs nodes by falling index) no node writes it any more. */
 typedef struct qat_grad_segment {
@@ -139,6 +132,13 @@ typedef struct qat_grad_segment {
   int ready_after;
 } qat_grad_segment;
 
+/* Data-parallel training (dist/): this process holds samples [batch_offset, batch_offset + n)
+ * of a global batch of global_batch samples, and the ops whose result depends on the whole
+ * batch combine their partial results through these calls, so that every process computes
+ * what one process holding the whole batch would: batch-norm statistics (sums of x, of
+ * (x - mean)^2, of dy and dy * xhat), activation ranges (min, max), the mean loss (divided by
+ * global_batch) and dropout masks (drawn at the sample's position in the global batch).
+ * NULL in qat_exec: this process holds the whole batch. */
 typedef struct qat_collective {
   void *ctx;
   int64_t batch_offset;

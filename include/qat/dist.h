@@ -52,9 +52,10 @@ void qat_dist_barrier(const qat_dist *d);
  * as QAT_OVERLAP_GRADS=1 / 0 says. On one machine the transfers are copies by the same cores
  * that run backward, and overlapping them measured 0-2 % slower on the seed CNN (bench/scale);
  * without overlap finish is one blocking qat_dist_sum_float.
- *   qat_grad_sync_create   after the model is built (segments: qat_model_grad_segments)
- *   qat_grad_sync_attach   before each step: points c->grads_ready at the sync (or NULL)
- *   qat_grad_sync_finish   after backward: sums what is left and waits for all of it
+ *   qat_grad_sync_create   after the model is built (segments: qat_model_grad_segments;
+ *                          train.h's qat_train_grad_sync does both and attaches)
+ *   qat_grad_sync_attach   once: points the collective's grads_ready at the sync (or NULL)
+ *   qat_grad_sync_finish   after each backward: sums what is left, waits for all of it
  * Without MPI or with one rank, attach and finish do nothing. */
 int qat_grad_sync_overlaps(const qat_dist *d);
 typedef struct qat_grad_sync qat_grad_sync;

@@ -125,6 +125,13 @@ struct qat_dist;
  * qat_train_dist(cfg, opt, NULL, 0, res). */
 int qat_train_dist(const qat_config *cfg, const qat_train_options *opt, const struct qat_dist *dist,
                    int rank_checkpoints, qat_train_result *res);
+/* The gradient sum of qat_train_dist's step for model m (dist.h's qat_grad_sync), attached to
+ * coll: a parameter of 64 K floats (256 KB) or more is its own bucket, sent as soon as
+ * backward is done with it where the sum overlaps backward. bench/scale times the same. */
+struct qat_grad_sync;
+struct qat_collective;
+int qat_train_grad_sync(struct qat_grad_sync **out, const struct qat_dist *d, qat_model *m,
+                        struct qat_collective *coll);
 /* Mean loss and accuracy over a dataset in inference mode (dropout off, BN moving statistics),
  * with fake quant on or off. */
 struct qat_dataset;
