@@ -11,6 +11,7 @@
 #include "qat/export.h"
 #include "qat/fq.h"
 #include "fakequant/requant.h"
+#include "fakequant/simd.h"
 #include "autograd/op_common.h"
 
 #define FQ(n) ((qat_fq *)(n)->attrs.state)
@@ -190,20 +191,12 @@ static int fq_mean_requantized(const qat_fq *fq, const qat_tensor *x, float *y) 
   const int64_t n = qat_tensor_size(x);
   for (int64_t i = 0; i < n; i++) {
     /* the centered sum S = sum(q - zp_in): the float mean times count, back on the input grid */
-    const double v = round((double)x->data[i] * (double)count / (double)s_in);
-    const int32_t sum = v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : v == v ? (int32_t)v : 0;
+    const int32_t sum = qat_sat_int32(round((double)x->data[i] * (double)count / (double)s_in));
     int64_t q = (int64_t)qat_multiply_by_quantized_multiplier(sum, mult, shift) + zp;
     q = q < fq->qmin ? fq->qmin : q > fq->qmax ? fq->qmax : q;
     y[i] = (float)(q - zp) * s_out;
   }
   return 1;
-}
-
-/* A value of an input tensor back on its quantizer's grid: the centered integer q - zp (the
- * tensor holds (q - zp) * s, so the division recovers it exactly). */
-static inline int32_t centered(float v, float s) {
-  const double r = round((double)v / (double)s);
-  return r >= 2147483647.0 ? INT32_MAX : r <= -2147483648.0 ? INT32_MIN : r == r ? (int32_t)r : 0;
 }
 
 /* ADD: the int8 kernel's rescaling of both inputs (left shift 20) and of their sum, on the
@@ -306,12 +299,16 @@ static int fq_requantized(qat_node *nd, const qat_tensor *x, float *y, const qat
       exact = NULL;
     }
   }
-  const qat_requant_job job = {.x = src, .acc = exact, .y = y, .acc_bias = folded || hard ? fq->requant_bias : NULL, .channels = channels,
+  qat_requant_job job = {.x = src, .acc = exact, .y = y, .acc_bias = folded || hard ? fq->requant_bias : NULL, .channels = channels,
                                .fixed_point = fq->requant == QAT_REQUANT_FIXED_POINT,
                                .wide = fq->wide, .s_in = s_in,
                                .w_scale = w->scale, .per_tensor = per_tensor, .mult = fq->requant_mult,
                                .shift = fq->requant_shift, .eff = fq->requant_eff, .zp = zp,
                                .act_min = act_min, .act_max = act_max, .s_out = s_out};
+  if (job.fixed_point && !job.wide && qat_simd_path() == QAT_SIMD_AVX512) {
+    qat_requant_reciprocals(&job, fq->requant_inv);
+    job.inv = fq->requant_inv;
+  }
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t k = 0; k < chunks; k++) {
     qat_requant_job part = job;
@@ -446,7 +443,7 @@ static void fq_avg_pool(qat_node *nd) {
         for (int fy = fy0; fy < fy1; fy++)
           for (int fx = fx0; fx < fx1; fx++) {
             const float v = xs[(((int64_t)b * h + y0 + fy) * w + x0 + fx) * c + ch];
-            acc += (uint32_t)(centered(v, s) + zp); /* the raw int8 value */
+            acc += (uint32_t)(qat_fq_centered(v, s) + zp); /* the raw int8 value */
             count++;
           }
         out[ch] = count ? (float)(qat_avg_pool_round((int32_t)acc, count) - zp) * s : 0.0f;
@@ -490,8 +487,8 @@ static void fq_resize_bilinear(qat_node *nd) {
       float *out = y + ((int64_t)r * ow + ox) * c;
       for (int ch = 0; ch < c; ch++) {
         /* the raw int8 values: the grid values' integers plus the zero point */
-        const int64_t sum = w00 * (centered(p00[ch], s) + zp) + w10 * (centered(p10[ch], s) + zp) +
-                            w01 * (centered(p01[ch], s) + zp) + w11 * (centered(p11[ch], s) + zp);
+        const int64_t sum = w00 * (qat_fq_centered(p00[ch], s) + zp) + w10 * (qat_fq_centered(p10[ch], s) + zp) +
+                            w01 * (qat_fq_centered(p01[ch], s) + zp) + w11 * (qat_fq_centered(p11[ch], s) + zp);
         out[ch] = (float)(qat_resize_bilinear_round(sum) - zp) * s;
       }
     }

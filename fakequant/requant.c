@@ -12,20 +12,16 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "qat/quant.h"
 #include "fakequant/fixedpoint_avx2.h"
 #include "fakequant/fixedpoint_avx512.h"
+#include "fakequant/simd.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define QAT_HAVE_X86 1
 #endif
-
-static inline int32_t sat_int32(double v) {
-  return v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : v == v ? (int32_t)v : 0;
-}
 
 static inline float one(const qat_requant_job *j, int64_t i) {
   const int c = (int)(i % j->channels);
@@ -46,7 +42,7 @@ static inline float one(const qat_requant_job *j, int64_t i) {
     q = q < j->act_min ? j->act_min : q > j->act_max ? j->act_max : q;
     return (float)(q - j->zp) * j->s_out;
   }
-  const int32_t acc = sat_int32(round((double)j->x[i] / (double)s_acc) + (j->acc_bias ? j->acc_bias[c] : 0.0));
+  const int32_t acc = qat_sat_int32(round((double)j->x[i] / (double)s_acc) + (j->acc_bias ? j->acc_bias[c] : 0.0));
   int64_t q;
   if (j->fixed_point) {
     q = (int64_t)qat_multiply_by_quantized_multiplier(acc, j->mult[c], j->shift[c]);
@@ -59,17 +55,17 @@ static inline float one(const qat_requant_job *j, int64_t i) {
   return (float)(q - j->zp) * j->s_out;
 }
 
+void qat_requant_reciprocals(const qat_requant_job *j, double *inv) {
+  for (int c = 0; c < j->channels; c++) inv[c] = 1.0 / (double)(j->s_in * j->w_scale[j->per_tensor ? 0 : c]);
+}
+
 void qat_requant_run_ref(const qat_requant_job *j) {
   for (int64_t i = j->begin; i < j->end; i++) j->y[i] = one(j, i);
 }
 
-/* an input of the ADD back on its grid: the tensor holds (q - zp) * s, the division recovers
- * the centered integer exactly */
-static inline int32_t centered(float v, float s) { return sat_int32(round((double)v / (double)s)); }
-
 void qat_add_requant_row_ref(const qat_add_requant_row *j) {
   for (int i = 0; i < j->n; i++) {
-    const int32_t q = qat_add_requantize(centered(j->a[i * j->a_stride], j->s1), centered(j->b[i * j->b_stride], j->s2),
+    const int32_t q = qat_add_requantize(qat_fq_centered(j->a[i * j->a_stride], j->s1), qat_fq_centered(j->b[i * j->b_stride], j->s2),
                                          j->subtract, j->mult, j->shift, j->left_shift, j->zp, j->act_min, j->act_max);
     j->y[i] = (float)(q - j->zp) * j->s_out;
   }
@@ -95,7 +91,7 @@ AVX2 static inline __m256d round_away(__m256d v) {
   return _mm256_add_pd(t, _mm256_and_pd(_mm256_cmp_pd(frac, _mm256_set1_pd(0.5), _CMP_GE_OQ), step));
 }
 
-/* sat_int32 on 4 lanes: NaN -> 0, then clamp (both bounds are exact doubles) and truncate */
+/* qat_sat_int32 on 4 lanes: NaN -> 0, then clamp (both bounds are exact doubles) and truncate */
 AVX2 static inline __m128i sat_int32_x4(__m256d v) {
   v = _mm256_andnot_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q), v);
   v = _mm256_max_pd(_mm256_min_pd(v, _mm256_set1_pd(2147483647.0)), _mm256_set1_pd(-2147483648.0));
@@ -172,8 +168,7 @@ AVX2 static void add_row_avx2(const qat_add_requant_row *j) {
 }
 
 int qat_add_requant_row_avx2(const qat_add_requant_row *j) {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return -1;
+  if (qat_simd_cpu() < QAT_SIMD_AVX2) return -1;
   add_row_avx2(j);
   return 0;
 }
@@ -185,7 +180,6 @@ int qat_add_requant_row_avx2(const qat_add_requant_row *j) {
  * that distance of a half-integer; those lanes (ties such as x = 2.5 s_acc) are recomputed
  * with the division. Everything after the rounding is integer arithmetic on equal values. */
 #define AVX512 QAT_AVX512
-enum { RECIP_MAX = 4096 }; /* channels with a reciprocal table on the stack; more: AVX2 */
 
 AVX512 static inline __m512d round_away8(__m512d v) {
   const __m512d t = _mm512_roundscale_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -214,8 +208,8 @@ AVX512 static inline __m256i acc8(__m256 x, __m256 s_acc, const double *inv, con
   return _mm512_cvttpd_epi32(v);
 }
 
-AVX512 static void run_avx512(const qat_requant_job *j, double *inv) {
-  for (int c = 0; c < j->channels; c++) inv[c] = 1.0 / (double)(j->s_in * j->w_scale[j->per_tensor ? 0 : c]);
+AVX512 static void run_avx512(const qat_requant_job *j) {
+  const double *inv = j->inv;
   const __m512 s_in = _mm512_set1_ps(j->s_in), s_out = _mm512_set1_ps(j->s_out);
   const __m512i lo = _mm512_set1_epi32(j->act_min - j->zp), hi = _mm512_set1_epi32(j->act_max - j->zp);
   int64_t i = j->begin;
@@ -244,21 +238,13 @@ AVX512 static void run_avx512(const qat_requant_job *j, double *inv) {
 }
 
 int qat_requant_run_avx512(const qat_requant_job *j) {
-  __builtin_cpu_init();
-  /* every feature QAT_AVX512 lets the compiler use (VNNI too: the shared MultiplyByQuantizedMultiplier
-   * is compiled for the runtime's VNNI kernels) */
-  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq") ||
-      !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl") ||
-      !__builtin_cpu_supports("avx512vnni") || !j->fixed_point || j->wide || j->channels > RECIP_MAX)
-    return -1;
-  double inv[RECIP_MAX];
-  run_avx512(j, inv);
+  if (qat_simd_cpu() < QAT_SIMD_AVX512 || !j->fixed_point || j->wide || !j->inv) return -1;
+  run_avx512(j);
   return 0;
 }
 
 int qat_requant_run_avx2(const qat_requant_job *j) {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return -1;
+  if (qat_simd_cpu() < QAT_SIMD_AVX2) return -1;
   run_avx2(j);
   return 0;
 }
@@ -279,23 +265,14 @@ int qat_add_requant_row_avx2(const qat_add_requant_row *j) {
 }
 #endif
 
-/* QAT_SIMD: 0 the plain C path, avx2 at most AVX2 (as the runtime's kernels read it) */
-static int simd_allowed(void) {
-  static int simd = -1; /* racy first reads all compute the same value */
-  if (simd < 0) {
-    const char *e = getenv("QAT_SIMD");
-    simd = e && e[0] == '0' ? 0 : e && !strcmp(e, "avx2") ? 2 : 1;
-  }
-  return simd;
-}
-
 void qat_requant_run(const qat_requant_job *j) {
-  if (simd_allowed() == 1 && qat_requant_run_avx512(j) == 0) return;
-  if (simd_allowed() && !j->wide && qat_requant_run_avx2(j) == 0) return;
+  const int path = qat_simd_path();
+  if (path >= QAT_SIMD_AVX512 && qat_requant_run_avx512(j) == 0) return;
+  if (path >= QAT_SIMD_AVX2 && !j->wide && qat_requant_run_avx2(j) == 0) return;
   qat_requant_run_ref(j);
 }
 
 void qat_add_requant_row_run(const qat_add_requant_row *j) {
-  if (simd_allowed() && qat_add_requant_row_avx2(j) == 0) return;
+  if (qat_simd_path() >= QAT_SIMD_AVX2 && qat_add_requant_row_avx2(j) == 0) return;
   qat_add_requant_row_ref(j);
 }

@@ -4,7 +4,18 @@
 #ifndef QAT_FAKEQUANT_REQUANT_H
 #define QAT_FAKEQUANT_REQUANT_H
 
+#include <math.h>
 #include <stdint.h>
+
+/* A double on the int32 grid's range: saturated, NaN -> 0 (what the int8 kernels' accumulators
+ * hold where a float could not say). */
+static inline int32_t qat_sat_int32(double v) {
+  return v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : v == v ? (int32_t)v : 0;
+}
+
+/* A value of a fake-quantized tensor back on its grid: the centered integer q - zp (the tensor
+ * holds (q - zp) * s, so the division recovers it exactly), saturated. */
+static inline int32_t qat_fq_centered(float v, float s) { return qat_sat_int32(round((double)v / (double)s)); }
 
 typedef struct qat_requant_job {
   const float *x; /* the float conv / dense output before the fused activation (with acc_bias:
@@ -27,17 +38,21 @@ typedef struct qat_requant_job {
                              integers, see op_fake_quant.c); NULL: none */
   int32_t zp, act_min, act_max;
   float s_out;
+  const double *inv; /* per channel 1 / (s_in * s_w[c]) (qat_requant_reciprocals), for the
+                        AVX-512 path; NULL leaves the job to the narrower ones */
 } qat_requant_job;
 
+/* inv[c] for the job's channels: the float product s_in * s_w[c], then the double reciprocal;
+ * once per requantization, not per chunk of it */
+void qat_requant_reciprocals(const qat_requant_job *j, double *inv);
 void qat_requant_run_ref(const qat_requant_job *j);
 /* Returns 0 when it ran, -1 when the CPU lacks AVX2 (nothing written). */
 int qat_requant_run_avx2(const qat_requant_job *j);
 /* Returns 0 when it ran, -1 (nothing written) when the CPU lacks AVX-512 (F, DQ, BW, VL, VNNI), or
- * for a job it leaves to the AVX2 path: the double form (fixed_point 0), wide, or more than
- * 4096 channels. */
+ * for a job it leaves to the AVX2 path: the double form (fixed_point 0), wide, or no inv. */
 int qat_requant_run_avx512(const qat_requant_job *j);
-/* The widest path the CPU has; QAT_SIMD=0 in the environment keeps the plain C one, QAT_SIMD=avx2
- * stops at AVX2. */
+/* The widest path qat_simd_path allows (fakequant/simd.h: QAT_SIMD=0 the plain one, avx2 at
+ * most AVX2). */
 void qat_requant_run(const qat_requant_job *j);
 
 /* One row of the int8 / int16 ADD (SUB) kernel's arithmetic over two fake-quantized inputs,
@@ -60,7 +75,7 @@ typedef struct qat_add_requant_row {
 void qat_add_requant_row_ref(const qat_add_requant_row *j);
 /* Returns 0 when it ran, -1 when the CPU lacks AVX2 (nothing written). */
 int qat_add_requant_row_avx2(const qat_add_requant_row *j);
-/* The widest path the CPU has; QAT_SIMD=0 keeps the plain C one. */
+/* The widest path qat_simd_path allows (fakequant/simd.h). */
 void qat_add_requant_row_run(const qat_add_requant_row *j);
 
 #endif

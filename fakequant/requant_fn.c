@@ -8,13 +8,9 @@
 #include <math.h>
 
 #include "qat/fq.h"
+#include "fakequant/requant.h"
 #include "qat/quant.h"
 #include "autograd/op_common.h"
-
-static inline int32_t centered(float v, float s) {
-  const double r = round((double)v / (double)s);
-  return r >= 2147483647.0 ? INT32_MAX : r <= -2147483648.0 ? INT32_MIN : r == r ? (int32_t)r : 0;
-}
 
 static inline float out_value(int32_t q, const qat_fq *fq) {
   q = q < fq->qmin ? fq->qmin : q > fq->qmax ? fq->qmax : q;
@@ -42,7 +38,7 @@ static int mul(const qat_fq *fq, const qat_tensor *x, float *y) {
         const int64_t oa = i0 * pa[0] + i1 * pa[1] + i2 * pa[2], ob = i0 * pb[0] + i1 * pb[1] + i2 * pb[2];
         float *py = y + (((int64_t)i0 * o[1] + i1) * o[2] + i2) * o[3];
         for (int i3 = 0; i3 < o[3]; i3++) {
-          const int32_t p = centered(a[oa + i3 * pa[3]], sa) * centered(b[ob + i3 * pb[3]], sb);
+          const int32_t p = qat_fq_centered(a[oa + i3 * pa[3]], sa) * qat_fq_centered(b[ob + i3 * pb[3]], sb);
           py[i3] = out_value(zp + qat_multiply_by_quantized_multiplier(p, mult, shift), fq);
         }
       }
@@ -63,7 +59,7 @@ static int leaky_relu(const qat_fq *fq, const qat_tensor *x, float *y) {
   const int64_t n = qat_tensor_size(x);
   const int32_t zp = fq->zero_point[0];
   for (int64_t i = 0; i < n; i++) {
-    const int32_t v = centered(t->data[i], s_in);
+    const int32_t v = qat_fq_centered(t->data[i], s_in);
     const int32_t r = v >= 0 ? qat_multiply_by_quantized_multiplier(v, m_id, sh_id)
                              : qat_multiply_by_quantized_multiplier(v, m_alpha, sh_alpha);
     y[i] = out_value(zp + r, fq);
@@ -83,7 +79,7 @@ static int requantize(const qat_fq *fq, const qat_tensor *x, float *y) {
   const int64_t n = qat_tensor_size(x);
   const int32_t zp = fq->zero_point[0];
   for (int64_t i = 0; i < n; i++)
-    y[i] = out_value(zp + qat_multiply_by_quantized_multiplier(centered(t->data[i], fi->scale[0]), mult, shift), fq);
+    y[i] = out_value(zp + qat_multiply_by_quantized_multiplier(qat_fq_centered(t->data[i], fi->scale[0]), mult, shift), fq);
   return 1;
 }
 
@@ -111,9 +107,9 @@ static int prelu(const qat_fq *fq, const qat_tensor *x, float *y) {
         const int64_t oi = i0 * pi[0] + i1 * pi[1] + i2 * pi[2], oa = i0 * pa[0] + i1 * pa[1] + i2 * pa[2];
         float *py = y + (((int64_t)i0 * o[1] + i1) * o[2] + i2) * o[3];
         for (int i3 = 0; i3 < o[3]; i3++) {
-          const int32_t q = centered(in[oi + i3 * pi[3]], s_in);
+          const int32_t q = qat_fq_centered(in[oi + i3 * pi[3]], s_in);
           const int32_t r = q >= 0 ? qat_multiply_by_quantized_multiplier(q, m_id, sh_id)
-                                   : qat_multiply_by_quantized_multiplier(q * centered(al[oa + i3 * pa[3]], s_a),
+                                   : qat_multiply_by_quantized_multiplier(q * qat_fq_centered(al[oa + i3 * pa[3]], s_a),
                                                                           m_alpha, sh_alpha);
           py[i3] = out_value(zp + r, fq);
         }
@@ -159,7 +155,7 @@ static int hard_swish(const qat_fq *fq, const qat_tensor *x, float *y) {
   const int64_t n = qat_tensor_size(x);
   const int32_t zp = fq->zero_point[0];
   for (int64_t i = 0; i < n; i++) {
-    const int16_t v = sat16(centered(t->data[i], s_in));
+    const int16_t v = sat16(qat_fq_centered(t->data[i], s_in));
     const int16_t hires = (int16_t)(v * (1 << 7));
     const int16_t pre_out = srdhm16(hires, om);
     int16_t r = hires;

@@ -127,12 +127,13 @@ static int link_requant_with(const qat_model *m, int fold, const qat_fq *in, con
   QAT_ASSERT(w && in);
   int channels = y->dims[y->rank - 1];
   QAT_ASSERT(w->channels == 1 || w->channels == channels);
-  size_t bytes = (size_t)channels * (2 * sizeof(double) + sizeof(int32_t) + sizeof(int) + sizeof(float));
+  size_t bytes = (size_t)channels * (3 * sizeof(double) + sizeof(int32_t) + sizeof(int) + sizeof(float));
   double *eff = malloc(bytes);
   if (!eff) return qat_fail(QAT_ERR_NOMEM, "out of memory building the model");
   out->requant_eff = eff;
   out->requant_bias = eff + channels;
-  out->requant_mult = (int32_t *)(out->requant_bias + channels);
+  out->requant_inv = out->requant_bias + channels;
+  out->requant_mult = (int32_t *)(out->requant_inv + channels);
   out->requant_shift = (int *)(out->requant_mult + channels);
   out->requant_wscale = (float *)(out->requant_shift + channels);
   /* the head op's output, and the batch norm folded after it (CHANNEL_UNSCALE, BATCH_NORM) */

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "fakequant/fixedpoint_avx2.h"
+#include "fakequant/simd.h"
 #include "qat/error.h"
 #include "qat/quant.h"
 #include "runtime/rt_kernel.h"
@@ -37,22 +38,8 @@
 static int round_up(int v, int to) { return (v + to - 1) / to * to; }
 
 int rt_igemm_path(void) {
-  static int path = -1; /* racy first reads all compute the same value */
-  if (path >= 0) return path;
-  int p = RT_IGEMM_PLAIN;
-#if defined(__x86_64__) || defined(__i386__)
-  const char *e = getenv("QAT_SIMD");
-  if (!(e && e[0] == '0')) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) p = RT_IGEMM_AVX2;
-    if (p == RT_IGEMM_AVX2 && !(e && !strcmp(e, "avx2")) && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512vnni"))
-      p = RT_IGEMM_VNNI;
-  }
-#endif
-  path = p;
-  return path;
+  const int p = qat_simd_path();
+  return p == QAT_SIMD_AVX512 ? RT_IGEMM_VNNI : p == QAT_SIMD_AVX2 ? RT_IGEMM_AVX2 : RT_IGEMM_PLAIN;
 }
 
 const char *qat_rt_kernels(void) { return rt_igemm_path_name(rt_igemm_path()); }

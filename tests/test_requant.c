@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "fakequant/requant.h"
+#include "fakequant/simd.h"
 #include "qat/quant.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -62,11 +63,15 @@ static void test_hand_values(void **state) {
       m16[i] = INT32_C(1) << 30;
       s16[i] = -1;
     }
+    double inv16[16];
     qat_requant_job j = {.x = x16, .y = y16, .begin = 0, .end = 16, .channels = 16, .fixed_point = 1,
                          .s_in = 0.5f, .w_scale = ws16, .mult = m16, .shift = s16,
-                         .zp = 3, .act_min = -128, .act_max = 127, .s_out = 1.0f};
-    if (qat_requant_run_avx512(&j) == 0)
+                         .zp = 3, .act_min = -128, .act_max = 127, .s_out = 1.0f, .inv = inv16};
+    qat_requant_reciprocals(&j, inv16);
+    if (qat_simd_cpu() >= QAT_SIMD_AVX512) {
+      assert_int_equal(qat_requant_run_avx512(&j), 0);
       for (int i = 0; i < 16; i++) assert_true(y16[i] == want[i % 8]);
+    }
   }
   /* the fully-connected form: round(acc * 0.3) for acc 8, 3, 5, -5 -> 2.4, 0.9, 1.5, -1.5 */
   double eff[8];
@@ -105,12 +110,15 @@ static void test_quotients_near_ties(void **state) {
     shift[c] = 1;
     bias[c] = 10.0 - round((double)x[c] / (double)ws[c]);
   }
+  double inv[16];
   for (int path = 0; path < 3; path++) {
     qat_requant_job j = {.x = x, .y = y, .begin = 0, .end = 16, .channels = 16, .fixed_point = 1, .s_in = 1.0f,
                          .w_scale = ws, .mult = mult, .shift = shift, .acc_bias = bias, .zp = 0,
-                         .act_min = -128, .act_max = 127, .s_out = 1.0f};
+                         .act_min = -128, .act_max = 127, .s_out = 1.0f, .inv = inv};
+    qat_requant_reciprocals(&j, inv);
     if (path == 0) qat_requant_run_ref(&j);
-    else if ((path == 1 ? qat_requant_run_avx2(&j) : qat_requant_run_avx512(&j)) != 0) continue;
+    else if (qat_simd_cpu() < (path == 1 ? QAT_SIMD_AVX2 : QAT_SIMD_AVX512)) continue;
+    else assert_int_equal(path == 1 ? qat_requant_run_avx2(&j) : qat_requant_run_avx512(&j), 0);
     for (int c = 0; c < 16; c++)
       if (y[c] != 10.0f) fail_msg("path %d channel %d: %g, want 10", path, c, (double)y[c]);
   }
@@ -141,9 +149,10 @@ static void test_avx2_equals_plain(void **state) {
                            .w_scale = &probe_w, .per_tensor = 1, .mult = &probe_m, .shift = &probe_s,
                            .act_min = -128, .act_max = 127, .s_out = 1};
   if (qat_requant_run_avx2(&probe)) skip();
-  const int have_avx512 = qat_requant_run_avx512(&probe) == 0;
+  const int have_avx512 = qat_simd_cpu() >= QAT_SIMD_AVX512;
   long ties = 0;
   enum { N = 4096, C = 96 };
+  double inv[C];
   float *x = malloc(sizeof(float) * N), *y0 = malloc(sizeof(float) * N), *y1 = malloc(sizeof(float) * N);
   float ws[C];
   int32_t mult[C];
@@ -199,7 +208,12 @@ static void test_avx2_equals_plain(void **state) {
       memset(y1, 0x55, sizeof(float) * N);
       j.y = y1;
       if (path == 0) assert_int_equal(qat_requant_run_avx2(&j), 0);
-      else if (!have_avx512 || qat_requant_run_avx512(&j)) continue; /* the double form stays AVX2 */
+      else if (!have_avx512 || !j.fixed_point) continue; /* the double form stays AVX2 */
+      else {
+        qat_requant_reciprocals(&j, inv);
+        j.inv = inv;
+        assert_int_equal(qat_requant_run_avx512(&j), 0);
+      }
       for (int i = 0; i < N; i++)
         if (memcmp(&y0[i], &y1[i], sizeof(float))) {
           fprintf(stderr, "round %d element %d channel %d: x %a plain %a %s %a\n", round, i, i % channels,

@@ -73,6 +73,7 @@ typedef struct qat_fq {
   int32_t *requant_mult; /* per output channel (requant_channels): Q31 multiplier and shift, */
   int *requant_shift;    /* or the double multiplier, recomputed each forward; no allocation */
   double *requant_eff;   /* in the training loop */
+  double *requant_inv;   /* FIXED_POINT: 1 / (s_in * s_w[c]), for the vector requantization */
   int requant_channels;
   int64_t requant_count; /* MEAN: values averaged per output */
   /* FIXED_POINT / DOUBLE: the head op's own output (its accumulator, the bias included unless
