@@ -278,7 +278,7 @@ void qat_zero_floats(float *p, int64_t n) {
 void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
   if (g->n_nodes == 0) return;
   /* the activations' gradients are all accumulated into: zeroed first, on every thread (the
-   * seed CNN's 8 MB were a serial 0.6 ms of a 7 ms step at 2 threads) */
+   * seed CNN's 9 MB at batch 32 were one serial memset a step) */
   for (int i = 0; i < g->n_nodes; i++) {
     qat_tensor *o = g->nodes[i].output;
     if (o->grad) qat_zero_floats(o->grad, qat_tensor_size(o));

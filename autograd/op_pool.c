@@ -44,8 +44,8 @@ static int max_pool_plan(qat_node *nd, size_t *scratch) { return pool_plan(nd, s
 /* The argmax (index within the sample) is kept so backward routes each gradient to the input
  * that won; on ties the first in scan order wins, as in TensorFlow. One output row per call,
  * the geometry in locals: read through the shared struct of the parallel loop it could alias
- * the outputs, and the channel loop stayed a scalar compare-and-branch (11 % of the seed
- * CNN's step). */
+ * the outputs, and the channel loop stayed a scalar compare-and-branch (11 % of a 1-thread
+ * seed-CNN training run's perf samples). */
 static void max_pool_row(const pool_geom *gp, const float *restrict xs, int oy, float *restrict best_row,
                          int32_t *restrict where_row) {
   const pool_geom g = *gp;
