@@ -231,7 +231,7 @@ def measure(argv, env=None):
 
 def compare(a, model):
     """One model: every side in turns over a.rounds rounds; prints its table."""
-    (_, _, _), batch, config = MODELS[model]
+    _, batch, config = MODELS[model]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     me = [sys.executable, os.path.abspath(__file__), "--steps", str(a.steps), "--threads", str(a.threads),
           "--model", model]
