@@ -253,9 +253,11 @@ QAT_AVX2 static void tile_avx2(int mr, int nr, const int16_t *a, int64_t lda, co
   }
 }
 
-/* rows [0, mr) of A against every output channel: requantized into out (row stride n), or with
- * q NULL the int32 sums (bias added) into out32 (row stride n) */
-static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int8_t *out, int32_t *out32) {
+/* rows [0, mr) of A (row stride lda elements; the micro-kernels read kp elements of each)
+ * against every output channel: requantized into out (row stride n), or with q NULL the int32
+ * sums (bias added) into out32 (row stride n) */
+static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda, int8_t *out,
+                      int32_t *out32) {
   int32_t c[MR * 64];
   const int blk = rt_simd_lanes(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
   const int kq = b->kp / group_of(b->path);
@@ -264,11 +266,11 @@ static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const vo
     const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
     const int valid = (b->n - n0 < chunk ? b->n - n0 : chunk);
     if (b->path == RT_IGEMM_VNNI) {
-      tile_vnni(mr, nr, a, b->kp, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
+      tile_vnni(mr, nr, a, lda, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
                 b->bias + n0, q, n0, b->n, out, c);
       if (q && !q->eff) continue; /* requantized in the micro-kernel */
     } else {
-      tile_avx2(mr, nr, a, b->kp, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
+      tile_avx2(mr, nr, a, lda, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
                 b->bias + n0, c);
     }
     for (int r = 0; r < mr; r++) {
@@ -335,16 +337,27 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
 #if defined(__x86_64__) || defined(__i386__)
   const int64_t M = (int64_t)g->batches * g->out_h * g->out_w, tiles = (M + MR - 1) / MR;
   const int elem = b->path == RT_IGEMM_VNNI ? 1 : 2;
+  /* A 1x1 stride-1 convolution's patches are its input rows, contiguous: a tile converts them
+   * in one pass and the micro-kernel reads them at their own stride; what it reads past a row's
+   * depth is the next row (or zeros after the last), against zero weights. */
+  const int pointwise = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
+                        g->pad_w == 0;
+  const int64_t lda = pointwise ? g->in_c : b->kp;
 #pragma omp parallel for schedule(static) if (M * b->n * (int64_t)b->k > RT_PARALLEL_MACS)
   for (int64_t t = 0; t < tiles; t++) {
     _Alignas(64) uint8_t a[MR * RT_IGEMM_KMAX * 2];
     const int64_t p0 = t * MR;
     const int mr = M - p0 < MR ? (int)(M - p0) : MR;
-    for (int r = 0; r < mr; r++) build_patch(g, b->path, q->in_offset, in, p0 + r, b->kp, a + (size_t)r * b->kp * elem);
-    if (mr == MR) {
-      tile_rows(b, q, MR, a, out + p0 * b->n, NULL);
+    if (pointwise) {
+      a_values(b->path, q->in_offset, in + p0 * g->in_c, mr * g->in_c, a, 0);
+      a_pad(b->path, mr * g->in_c, (mr - 1) * g->in_c + b->kp, a);
     } else {
-      for (int r = 0; r < mr; r++) tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, out + (p0 + r) * b->n, NULL);
+      for (int r = 0; r < mr; r++) build_patch(g, b->path, q->in_offset, in, p0 + r, b->kp, a + (size_t)r * b->kp * elem);
+    }
+    if (mr == MR) {
+      tile_rows(b, q, MR, a, lda, out + p0 * b->n, NULL);
+    } else {
+      for (int r = 0; r < mr; r++) tile_rows(b, q, 1, a + (size_t)(r * lda * elem), lda, out + (p0 + r) * b->n, NULL);
     }
   }
 #else
@@ -367,10 +380,10 @@ static void gemm_rows(int batches, int32_t in_offset, const rt_requant *q, const
     const uint8_t *a = (const uint8_t *)b->a + (size_t)r0 * b->kp * elem;
     int8_t *o = out ? out + r0 * b->n : NULL;
     int32_t *o32 = out32 ? out32 + r0 * b->n : NULL;
-    if (mr == MR) tile_rows(b, q, MR, a, o, o32);
+    if (mr == MR) tile_rows(b, q, MR, a, b->kp, o, o32);
     else
       for (int r = 0; r < mr; r++)
-        tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, o ? o + r * b->n : NULL, o32 ? o32 + r * b->n : NULL);
+        tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, b->kp, o ? o + r * b->n : NULL, o32 ? o32 + r * b->n : NULL);
   }
 #else
   (void)batches, (void)in_offset, (void)q, (void)b, (void)in, (void)out, (void)out32;

@@ -15,14 +15,18 @@
 
 #define RT_PARALLEL_MACS (1 << 21) /* as kernels_int8.c */
 
-/* Taps are taken two at a time with vpdpwssd: a register of 32 int16 holds, for each of the 16
- * channels, (x + offset) of tap t and of tap t + 1 side by side (one permutation interleaves the
- * two taps' channels and, for a depth multiplier m > 1, spreads input channel c over outputs
- * c*m..c*m+m-1), against the two taps' weights interleaved the same way: once per block of
- * channels and row for windows up to 2 * DW_MAX_PAIRS taps, per tap pair beyond. |x + offset| <=
+/* Taps are taken two at a time with vpdpwssd, in vertical pairs: a register of 32 int16 holds,
+ * for each of the 16 channels, (x + offset) at one input column in rows y and y + dil_h side by
+ * side (one permutation interleaves the two rows' channels and, for a depth multiplier m > 1,
+ * spreads input channel c over outputs c*m..c*m+m-1), against the taps (ky, kx) and (ky + 1, kx)
+ * interleaved the same way. A row's pair registers are built once per input column and then
+ * read by every output pixel whose window covers that column (three for a 3x3 stride-1 window)
+ * instead of being rebuilt for each. An odd last row pairs with a zero weight. |x + offset| <=
  * 255 and |w| <= 128: each pair of products fits int32, and the accumulation wraps as the
  * reference's sums. A tap outside the image is (x + offset) = 0. */
-#define DW_MAX_PAIRS 64
+#define DW_MAX_PAIRS 64  /* weight pairs kept in registers / on the stack; more are built per use */
+#define DW_COLS 512      /* column pair registers of one chunk (32 KB of stack) */
+#define DW_CHUNK 32      /* output pixels per chunk: bounds the columns rebuilt at chunk edges */
 
 /* For the block of 16 output channels at c0 with depth multiplier dm: output lane l reads input
  * channel (c0 + l) / dm, lane (c0 + l) / dm - c0 / dm of the 16 input values loaded from c0 / dm. */
@@ -32,79 +36,121 @@ RT_AVX512 static inline __m512i spread16(int c0, int dm) {
   return _mm512_loadu_si512((const void *)idx);
 }
 
-/* Taps t and t + 1 (0 past the window) of the block's channels m at c0, interleaved as words. */
-RT_AVX512 static inline __m512i weight_pair(const int8_t *w, int C, int c0, __mmask16 m, int t, int taps) {
+/* Taps (ky, kx) and (ky + 1, kx) (0 past the window) of the block's channels m at c0,
+ * interleaved as words. */
+RT_AVX512 static inline __m512i weight_pair(const rt_conv_geom *g, const int8_t *w, int c0, __mmask16 m, int ky,
+                                            int kx) {
   const __m512i interleave = _mm512_loadu_si512((const void *)(const int16_t[32]){
       0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
       8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
-  const __m256i w0 = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)t * C + c0));
-  const __m256i w1 = t + 1 < taps ? _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)(t + 1) * C + c0))
-                                  : _mm256_setzero_si256();
+  const int C = g->out_c;
+  const __m256i w0 = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)(ky * g->k_w + kx) * C + c0));
+  const __m256i w1 = ky + 1 < g->k_h
+                         ? _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)((ky + 1) * g->k_w + kx) * C + c0))
+                         : _mm256_setzero_si256();
   return _mm512_permutexvar_epi16(interleave, _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1));
 }
 
+/* One output pixel from the chunk's column pairs (col: its window's first column, rp_n pairs a
+ * column). Instantiated with constant shapes for the common windows, so the loops unroll and the
+ * weights stay in registers. */
+RT_AVX512 RT_FORCE_INLINE __m512i dw_pixel(const __m512i *col, int rp_n, int k_w, int dil_w, const __m512i *wp, __m512i acc) {
+  /* two accumulators in turn: vpdpwssd's latency, not its throughput, bounds one chain */
+  __m512i acc2 = _mm512_setzero_si512();
+  for (int rp = 0; rp < rp_n; rp++)
+    for (int kx = 0; kx < k_w; kx++) {
+      const int i = rp * k_w + kx;
+      const __m512i z = col[kx * dil_w * rp_n + rp];
+      if (i & 1) acc2 = _mm512_dpwssd_epi32(acc2, z, wp[i]);
+      else acc = _mm512_dpwssd_epi32(acc, z, wp[i]);
+    }
+  return _mm512_add_epi32(acc, acc2);
+}
+
 /* One output row (the OpenMP loop stays in a plain function: clang does not give an outlined
- * parallel body its function's target attribute). */
+ * parallel body its function's target attribute), in chunks of `chunk` pixels. */
 RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
-                                const int32_t *bias, int8_t *out, int64_t row) {
-  const int C = g->out_c, dm = g->depth_multiplier, taps = g->k_h * g->k_w, pairs = (taps + 1) / 2;
-  const int hoisted = pairs <= DW_MAX_PAIRS;
+                                const int32_t *bias, int8_t *out, int64_t row, int chunk) {
+  const int C = g->out_c, dm = g->depth_multiplier, rp_n = (g->k_h + 1) / 2, npairs = rp_n * g->k_w;
+  const int hoisted = npairs <= DW_MAX_PAIRS, span = g->dil_w * (g->k_w - 1) + 1;
   const __m256i off = _mm256_set1_epi16((int16_t)q->in_offset);
   const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
                 hi = _mm512_set1_epi32(q->act_max);
   const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
+  /* each input row of the window, or NULL where it lies in the padding */
+  const int8_t *rows[2 * DW_COLS];
+  for (int ky = 0; ky < 2 * rp_n; ky++) {
+    const int64_t y = y0 + (int64_t)g->dil_h * ky;
+    rows[ky] = ky < g->k_h && y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c : NULL;
+  }
+  __m512i cols[DW_COLS], wp[DW_MAX_PAIRS];
   for (int c0 = 0; c0 < C; c0 += 16) {
     const __mmask16 m = rt_mask16(C - c0);
     const int ic0 = c0 / dm;
     const __mmask16 min = rt_mask16(g->in_c - ic0);
-    /* spread16's lanes as words, each twice: from the first tap (words 0..15) and, + 16, from the
-     * second (words 16..31) */
+    /* spread16's lanes as words, each twice: from the upper row (words 0..15) and, + 16, from the
+     * lower (words 16..31) */
     const __m512i sp = spread16(c0, dm);
     const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
-    __m512i wp[DW_MAX_PAIRS];
-    for (int pr = 0; hoisted && pr < pairs; pr++) wp[pr] = weight_pair(w, C, c0, m, 2 * pr, taps);
+    for (int i = 0; hoisted && i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
     const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
     const qat_rq16 rq = qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0));
-    for (int64_t ox = 0; ox < g->out_w; ox++) {
-      const int64_t x0 = ox * g->stride_w - g->pad_w;
-      __m512i acc = bv, acc2 = _mm512_setzero_si512();
-      __m256i first = _mm256_setzero_si256();
-      int t = 0;
-      for (int ky = 0; ky < g->k_h; ky++) {
-        const int64_t y = y0 + (int64_t)g->dil_h * ky;
-        const int row_in = y >= 0 && y < g->in_h;
-        for (int kx = 0; kx < g->k_w; kx++, t++) {
-          const int64_t x = x0 + (int64_t)g->dil_w * kx;
-          __m256i v = _mm256_setzero_si256();
-          if (row_in && x >= 0 && x < g->in_w)
-            v = _mm256_add_epi16(
-                _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(min, in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0)),
-                off);
-          if (!(t & 1)) {
-            first = v;
-            continue;
+    for (int64_t ox0 = 0; ox0 < g->out_w; ox0 += chunk) {
+      const int n = (int)(g->out_w - ox0 < chunk ? g->out_w - ox0 : chunk);
+      const int64_t xs = ox0 * g->stride_w - g->pad_w;
+      const int ncols = (n - 1) * g->stride_w + span;
+      for (int c = 0; c < ncols; c++) {
+        const int64_t x = xs + c;
+        const int inside = x >= 0 && x < g->in_w;
+        for (int rp = 0; rp < rp_n; rp++) {
+          __m256i v[2];
+          for (int h = 0; h < 2; h++) {
+            const int8_t *r = rows[2 * rp + h];
+            v[h] = inside && r ? _mm256_add_epi16(_mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(min, r + x * g->in_c + ic0)), off)
+                               : _mm256_setzero_si256();
           }
-          const __m512i z = _mm512_permutexvar_epi16(pick, _mm512_inserti64x4(_mm512_castsi256_si512(first), v, 1));
-          const __m512i wv = hoisted ? wp[t >> 1] : weight_pair(w, C, c0, m, t - 1, taps);
-          /* two accumulators in turn: vpdpwssd's latency, not its throughput, bounds one chain */
-          if (t & 2) acc2 = _mm512_dpwssd_epi32(acc2, z, wv);
-          else acc = _mm512_dpwssd_epi32(acc, z, wv);
+          cols[c * rp_n + rp] = _mm512_permutexvar_epi16(pick, _mm512_inserti64x4(_mm512_castsi256_si512(v[0]), v[1], 1));
         }
       }
-      if (t & 1) /* the last, unpaired tap against a zero weight */
-        acc = _mm512_dpwssd_epi32(acc, _mm512_permutexvar_epi16(pick, _mm512_zextsi256_si512(first)),
-                                  hoisted ? wp[t >> 1] : weight_pair(w, C, c0, m, t - 1, taps));
-      rt_store_i8_x16(out + (row * g->out_w + ox) * C + c0, m, qat_rq16_apply(&rq, _mm512_add_epi32(acc, acc2)), zp,
-                      lo, hi);
+      int8_t *o = out + (row * g->out_w + ox0) * C + c0;
+      for (int p = 0; p < n; p++, o += C) {
+        const __m512i *col = cols + (int64_t)p * g->stride_w * rp_n;
+        __m512i acc;
+        if (!hoisted) {
+          acc = bv;
+          for (int i = 0; i < npairs; i++)
+            acc = _mm512_dpwssd_epi32(acc, col[(i % g->k_w) * g->dil_w * rp_n + i / g->k_w],
+                                      weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w));
+        } else if (rp_n == 2 && g->k_w == 3 && g->dil_w == 1) {
+          acc = dw_pixel(col, 2, 3, 1, wp, bv);
+        } else if (rp_n == 3 && g->k_w == 5 && g->dil_w == 1) {
+          acc = dw_pixel(col, 3, 5, 1, wp, bv);
+        } else {
+          acc = dw_pixel(col, rp_n, g->k_w, g->dil_w, wp, bv);
+        }
+        rt_store_i8_x16(o, m, qat_rq16_apply(&rq, acc), zp, lo, hi);
+      }
     }
   }
 }
 
-void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
-                           const int32_t *bias, int8_t *out) {
+/* The widest chunk whose column pairs fit DW_COLS, at most DW_CHUNK; 0 when not even one
+ * pixel's window fits (the caller's plain kernel runs). */
+static int dw_chunk(const rt_conv_geom *g) {
+  const int rp_n = (g->k_h + 1) / 2, span = g->dil_w * (g->k_w - 1) + 1;
+  if (rp_n > DW_COLS || (int64_t)span * rp_n > DW_COLS) return 0;
+  const int n = (DW_COLS / rp_n - span) / g->stride_w + 1;
+  return n < DW_CHUNK ? n : DW_CHUNK;
+}
+
+int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                          const int32_t *bias, int8_t *out) {
+  const int chunk = dw_chunk(g);
+  if (chunk < 1) return -1;
   const int64_t rows = (int64_t)g->batches * g->out_h;
 #pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) dw_i8_row(g, q, in, w, bias, out, row);
+  for (int64_t row = 0; row < rows; row++) dw_i8_row(g, q, in, w, bias, out, row, chunk);
+  return 0;
 }
 
 /* float32: each channel's products rounded and added in the reference's tap order (ky, kx),
@@ -231,9 +277,10 @@ void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max,
                             const float *w, const float *bias, float *out) {
   (void)g, (void)act_min, (void)act_max, (void)in, (void)w, (void)bias, (void)out;
 }
-void rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
-                           const int8_t *w, const int32_t *bias, int8_t *out) {
+int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
+                          const int8_t *w, const int32_t *bias, int8_t *out) {
   (void)g, (void)q, (void)in, (void)w, (void)bias, (void)out;
+  return -1;
 }
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out) {

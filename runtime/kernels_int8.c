@@ -113,10 +113,7 @@ void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, 
 void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                     const int32_t *bias, int8_t *out) {
   const int dm = g->depth_multiplier, C = g->out_c;
-  if (rt_simd_avx512()) {
-    rt_dwconv2d_i8_avx512(g, q, in, w, bias, out);
-    return;
-  }
+  if (rt_simd_avx512() && rt_dwconv2d_i8_avx512(g, q, in, w, bias, out) == 0) return;
   if (C > RT_PATCH_MAX) {
     dwconv2d_i8_direct(g, q, in, w, bias, out);
     return;

@@ -104,6 +104,8 @@ static void test_conv_paths(void **state) {
     g.out_c = trial % 5 == 0 ? uniform(60, 140) : uniform(1, 40);
     g.stride_h = uniform(1, 3), g.stride_w = uniform(1, 3);
     g.dil_h = uniform(1, 2), g.dil_w = uniform(1, 2);
+    /* 1x1 stride 1 (rows read in place) often: one in eight */
+    if (trial % 8 == 3) g.k_h = g.k_w = 1, g.stride_h = g.stride_w = 1;
     g.in_h = uniform(1, 9), g.in_w = uniform(1, 9);
     const int eh = g.dil_h * (g.k_h - 1) + 1, ew = g.dil_w * (g.k_w - 1) + 1;
     if (next() % 2) { /* SAME */
@@ -232,13 +234,17 @@ static void test_dwconv(void **state) {
     rt_conv_geom g = {0};
     g.batches = uniform(1, 2);
     g.k_h = uniform(1, 5), g.k_w = uniform(1, 5);
-    if (trial % 40 == 7) g.k_h = 12, g.k_w = 11; /* past the paired kernel's 128 taps */
+    if (trial % 10 == 1 || trial % 10 == 2) g.k_h = g.k_w = trial % 10 == 1 ? 3 : 5; /* the unrolled kernels */
+    if (trial % 40 == 7) g.k_h = 12, g.k_w = 11; /* 66 weight pairs: past the 64 kept in registers */
     g.in_c = uniform(1, 40);
     g.depth_multiplier = trial % 3 ? 1 : uniform(2, 4);
     g.out_c = g.in_c * g.depth_multiplier;
-    g.stride_h = uniform(1, 2), g.stride_w = uniform(1, 2), g.dil_h = uniform(1, 2), g.dil_w = 1;
+    g.stride_h = uniform(1, 2), g.stride_w = uniform(1, 2), g.dil_h = uniform(1, 2), g.dil_w = uniform(1, 2);
     g.in_h = uniform(2, 9), g.in_w = uniform(2, 9);
     if (g.k_h > 5) g.in_h = uniform(12, 14), g.in_w = uniform(11, 13);
+    if (trial % 40 == 17) g.in_w = uniform(70, 90); /* rows of several 32-pixel chunks */
+    if (trial % 40 == 27) /* a window 521 columns wide: past the AVX-512 column buffer, the plain kernel */
+      g.k_h = 1, g.k_w = 2, g.dil_w = 520, g.pad_w = 0, g.in_w = uniform(521, 530);
     g.pad_h = uniform(0, g.k_h / 2), g.pad_w = uniform(0, g.k_w / 2);
     const int eh = g.dil_h * (g.k_h - 1) + 1, ew = g.dil_w * (g.k_w - 1) + 1;
     if (g.in_h + 2 * g.pad_h < eh || g.in_w + 2 * g.pad_w < ew) continue;
