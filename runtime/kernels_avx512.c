@@ -31,8 +31,13 @@
 /* For the block of 16 output channels at c0 with depth multiplier dm: output lane l reads input
  * channel (c0 + l) / dm, lane (c0 + l) / dm - c0 / dm of the 16 input values loaded from c0 / dm. */
 RT_AVX512 static inline __m512i spread16(int c0, int dm) {
+  if (dm == 1) return _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  /* counted, not divided: 32 integer divisions here cost more than a 3x3 window's taps */
   int32_t idx[16];
-  for (int l = 0; l < 16; l++) idx[l] = (c0 + l) / dm - c0 / dm;
+  for (int l = 0, lane = 0, r = c0 % dm; l < 16; l++) {
+    idx[l] = lane;
+    if (++r == dm) r = 0, lane++;
+  }
   return _mm512_loadu_si512((const void *)idx);
 }
 
@@ -166,7 +171,7 @@ RT_AVX512 static void dw_f32_row(const rt_conv_geom *g, float act_min, float act
       const __mmask16 m = rt_mask16(C - c0);
       const int ic0 = c0 / dm;
       const __mmask16 min = rt_mask16(g->in_c - ic0);
-      const __m512i spread = spread16(c0, dm);
+      const __m512i spread = dm > 1 ? spread16(c0, dm) : _mm512_setzero_si512();
       __m512 acc = _mm512_setzero_ps();
       for (int64_t ky = 0; ky < g->k_h; ky++) {
         const int64_t y = y0 + (int64_t)g->dil_h * ky;
