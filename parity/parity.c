@@ -3,6 +3,7 @@
  * file runs each sample of the batch on its own (batch 1), with every intermediate tensor kept
  * readable. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,34 @@ static void accumulate_local(qat_parity_stats *s, const grid *g, const void *q, 
     s->local_identical += d == 0;
     if (d > s->local_max_lsb) s->local_max_lsb = d;
   }
+}
+
+static double share_of(int64_t k, int64_t n) { return n ? (double)k / (double)n : 0.0; }
+
+int qat_parity_target_missed(const qat_parity_report *r, char *buf, size_t n) {
+  const qat_parity_stats *o = &r->layers[r->output].s, *lg = &r->layers[r->logits].s;
+  const double same = share_of(o->identical, o->values), top1 = share_of(r->top1_agree, r->samples),
+               saturated = share_of(lg->saturated, lg->values);
+  int missed = 0;
+  size_t at = 0;
+  if (n) buf[0] = 0;
+#define MISSED(...)                                                                          \
+  do {                                                                                       \
+    if (at < n) at += (size_t)snprintf(buf + at, n - at, "%s", missed ? "; " : "");           \
+    if (at < n) at += (size_t)snprintf(buf + at, n - at, __VA_ARGS__);                        \
+    missed++;                                                                                \
+  } while (0)
+  if (same < QAT_PARITY_TARGET_IDENTICAL)
+    MISSED("%.2f %% of outputs bit-identical (target >= %.0f %%)", 100 * same, 100 * QAT_PARITY_TARGET_IDENTICAL);
+  if (o->max_lsb > QAT_PARITY_TARGET_MAX_LSB)
+    MISSED("max %lld LSB (target <= %d)", (long long)o->max_lsb, QAT_PARITY_TARGET_MAX_LSB);
+  if (top1 < QAT_PARITY_TARGET_TOP1)
+    MISSED("top-1 agreement %.2f %% (target >= %.1f %%)", 100 * top1, 100 * QAT_PARITY_TARGET_TOP1);
+  if (saturated >= QAT_PARITY_TARGET_SATURATED)
+    MISSED("logits saturated %.2f %% (target < %.0f %%: the int8 logits' range cuts what the model computes)",
+           100 * saturated, 100 * QAT_PARITY_TARGET_SATURATED);
+#undef MISSED
+  return missed;
 }
 
 double qat_parity_sqnr_db(const qat_parity_stats *s) {

@@ -449,8 +449,41 @@ static void test_refusals(void **state) {
   teardown_fixture(&f);
 }
 
+/* The whole target's criteria by hand: which are missed, with what figures, at the bounds. */
+static void test_target_missed(void **state) {
+  (void)state;
+  qat_parity_layer layers[2] = {{.name = "logits"}, {.name = "softmax"}};
+  qat_parity_report r = {.samples = 1000, .top1_agree = 1000, .output = 1, .logits = 0, .layers = layers, .n_layers = 2};
+  layers[1].s = (qat_parity_stats){.values = 100, .identical = 100};
+  layers[0].s = (qat_parity_stats){.values = 100, .saturated = 0};
+  char buf[512];
+  assert_int_equal(qat_parity_target_missed(&r, buf, sizeof buf), 0);
+  assert_string_equal(buf, "");
+  /* at the bounds: 99 % identical, 1 LSB, 99.9 % top-1 are met; 1 % saturated is not */
+  layers[1].s.identical = 99, layers[1].s.max_lsb = 1, r.top1_agree = 999, layers[0].s.saturated = 1;
+  assert_int_equal(qat_parity_target_missed(&r, buf, sizeof buf), 1);
+  assert_non_null(strstr(buf, "logits saturated 1.00 % (target < 1 %"));
+  assert_null(strstr(buf, "bit-identical"));
+  /* every criterion, in order, each with its figure */
+  layers[1].s.identical = 98, layers[1].s.max_lsb = 2, r.top1_agree = 998, layers[0].s.saturated = 0;
+  assert_int_equal(qat_parity_target_missed(&r, buf, sizeof buf), 3);
+  assert_string_equal(buf, "98.00 % of outputs bit-identical (target >= 99 %); max 2 LSB (target <= 1); "
+                           "top-1 agreement 99.80 % (target >= 99.9 %)");
+  /* the saturation is the logits' (layers[0]), not the output's */
+  layers[1].s.saturated = 50;
+  assert_int_equal(qat_parity_target_missed(&r, buf, sizeof buf), 3);
+  /* a short buffer is cut, not overrun, and the count stays whole */
+  layers[0].s.saturated = 50;
+  char small[12];
+  memset(small, 'x', sizeof small);
+  assert_int_equal(qat_parity_target_missed(&r, small, 10), 4);
+  assert_int_equal(strlen(small), 9);
+  assert_int_equal(small[10], 'x');
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_target_missed),
       cmocka_unit_test(test_own_export_is_bit_identical),
       cmocka_unit_test(test_difference_is_localized),
       cmocka_unit_test(test_folded_batch_norm_is_exact),

@@ -14,6 +14,7 @@
 #ifndef QAT_PARITY_H
 #define QAT_PARITY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "qat/data.h"
@@ -71,6 +72,17 @@ typedef struct qat_parity_report {
  * to that grid for good (reload the model to train or export it again). */
 int qat_parity_run(qat_model *m, qat_rt_model *rt, const qat_dataset *ds, qat_parity_report *r);
 void qat_parity_free(qat_parity_report *r);
+
+/* The parity target for qat's own QAT exports (issue 6), and the bounds qat train adds at the
+ * end of a run (issue 14): top-1 agreement, and the share of int8 logits at a rail. */
+#define QAT_PARITY_TARGET_IDENTICAL 0.99
+#define QAT_PARITY_TARGET_MAX_LSB 1
+#define QAT_PARITY_TARGET_TOP1 0.999
+#define QAT_PARITY_TARGET_SATURATED 0.01
+
+/* The criteria of the whole target (all four) that r misses, each with its figure and bound,
+ * "; "-separated into buf (truncated to n bytes; "" when none). Returns how many are missed. */
+int qat_parity_target_missed(const qat_parity_report *r, char *buf, size_t n);
 
 /* 10 log10(signal / noise) in dB; +inf when noise is 0 (and signal is not). */
 double qat_parity_sqnr_db(const qat_parity_stats *s);
