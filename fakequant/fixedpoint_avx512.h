@@ -18,46 +18,52 @@
  *     and only INT32_MIN * INT32_MIN leaves int32 (2^31, which SRDHM saturates to INT32_MAX);
  *   RoundingDivideByPOT(h, e), ties away from zero: floor((h + 2^(e-1) - [h < 0]) / 2^e) for
  *     e > 0, h itself for e = 0.
+ * The two floors are one: floor((floor(A / 2^31) + c) / 2^e) = floor((A + c 2^31) / 2^(31+e)) for
+ * an integer c, and h < 0 exactly when A = a*b + 2^30 < 0. So the result is
+ *   (a*b + 2^30 + 2^(30+e) - [A < 0] 2^31) >> (31 + e)      (e > 0; (a*b + 2^30) >> 31 for e = 0)
+ * in 64 bits (|a*b| <= 2^62, 2^(30+e) <= 2^61), then min(., INT32_MAX): SRDHM's one saturation,
+ * 2^31 at e = 0; at e > 0 the saturated and the unsaturated h round to the same 2^(31-e).
  * qat_rq16 holds one block of 16 channels' multipliers and shifts in that form, prepared once
  * and applied to every row of accumulators of those channels. */
 typedef struct qat_rq16 {
-  __m512i left;                /* left shift, int32 lanes */
-  __m512i m_odd, mult;         /* multipliers: odd lanes moved down, and as loaded */
-  __m512i e_even, e_odd;       /* right shifts, 64-bit lanes */
-  __m512i half_even, half_odd; /* 2^(e-1), 0 for e = 0 */
-  __mmask8 nz_even, nz_odd;    /* e > 0 */
+  __m512i left;              /* left shift, int32 lanes */
+  __m512i m_odd, mult;       /* multipliers: odd lanes moved down, and as loaded */
+  __m512i k_even, k_odd;     /* 2^30 + 2^(30+e) (2^30 for e = 0), 64-bit lanes */
+  __m512i sh_even, sh_odd;   /* 31 + e */
+  __mmask8 nz_even, nz_odd;  /* e > 0 */
 } qat_rq16;
 
 QAT_AVX512 static inline qat_rq16 qat_rq16_prepare(__m512i mult, __m512i shift) {
-  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
+  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1), c30 = _mm512_set1_epi64(30),
+                k = _mm512_set1_epi64(INT64_C(1) << 30);
   qat_rq16 p;
   p.left = _mm512_max_epi32(shift, zero);
   const __m512i e = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
   p.mult = mult;
   p.m_odd = _mm512_srli_epi64(mult, 32);
-  p.e_even = _mm512_and_si512(e, _mm512_set1_epi64(0xffffffff));
-  p.e_odd = _mm512_srli_epi64(e, 32);
-  p.half_even = _mm512_srli_epi64(_mm512_sllv_epi64(one, p.e_even), 1);
-  p.half_odd = _mm512_srli_epi64(_mm512_sllv_epi64(one, p.e_odd), 1);
-  p.nz_even = _mm512_cmpgt_epi64_mask(p.e_even, zero);
-  p.nz_odd = _mm512_cmpgt_epi64_mask(p.e_odd, zero);
+  const __m512i e_even = _mm512_and_si512(e, _mm512_set1_epi64(0xffffffff)), e_odd = _mm512_srli_epi64(e, 32);
+  p.nz_even = _mm512_cmpgt_epi64_mask(e_even, zero);
+  p.nz_odd = _mm512_cmpgt_epi64_mask(e_odd, zero);
+  p.k_even = _mm512_add_epi64(k, _mm512_maskz_sllv_epi64(p.nz_even, one, _mm512_add_epi64(e_even, c30)));
+  p.k_odd = _mm512_add_epi64(k, _mm512_maskz_sllv_epi64(p.nz_odd, one, _mm512_add_epi64(e_odd, c30)));
+  p.sh_even = _mm512_add_epi64(e_even, _mm512_set1_epi64(31));
+  p.sh_odd = _mm512_add_epi64(e_odd, _mm512_set1_epi64(31));
   return p;
 }
 
 /* one half: x and m in the low 32 bits of each 64-bit lane */
-QAT_AVX512 static inline __m512i qat_rq8_apply(__m512i x, __m512i m, __m512i e, __m512i half, __mmask8 nz) {
-  __m512i h = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), _mm512_set1_epi64(INT64_C(1) << 30)), 31);
-  h = _mm512_min_epi64(h, _mm512_set1_epi64(INT32_MAX));
-  const __mmask8 neg = _mm512_cmplt_epi64_mask(h, _mm512_setzero_si512()) & nz;
-  h = _mm512_add_epi64(h, half);
-  h = _mm512_mask_sub_epi64(h, neg, h, _mm512_set1_epi64(1));
-  return _mm512_srav_epi64(h, e);
+QAT_AVX512 static inline __m512i qat_rq8_apply(__m512i x, __m512i m, __m512i k, __m512i sh, __mmask8 nz) {
+  const __m512i prod = _mm512_mul_epi32(x, m);
+  const __mmask8 neg = _mm512_mask_cmplt_epi64_mask(nz, prod, _mm512_set1_epi64(-(INT64_C(1) << 30)));
+  __m512i t = _mm512_add_epi64(prod, k);
+  t = _mm512_mask_sub_epi64(t, neg, t, _mm512_set1_epi64(INT64_C(1) << 31));
+  return _mm512_min_epi64(_mm512_srav_epi64(t, sh), _mm512_set1_epi64(INT32_MAX));
 }
 
 QAT_AVX512 static inline __m512i qat_rq16_apply(const qat_rq16 *p, __m512i x) {
   x = _mm512_sllv_epi32(x, p->left); /* wraps, as the scalar one through uint32 */
-  const __m512i even = qat_rq8_apply(x, p->mult, p->e_even, p->half_even, p->nz_even);
-  const __m512i odd = qat_rq8_apply(_mm512_srli_epi64(x, 32), p->m_odd, p->e_odd, p->half_odd, p->nz_odd);
+  const __m512i even = qat_rq8_apply(x, p->mult, p->k_even, p->sh_even, p->nz_even);
+  const __m512i odd = qat_rq8_apply(_mm512_srli_epi64(x, 32), p->m_odd, p->k_odd, p->sh_odd, p->nz_odd);
   return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
 }
 
