@@ -8,6 +8,9 @@
  *     with one permutation per tap.
  *   ADD and MUL: the reference's MultiplyByQuantizedMultiplier (three for ADD, one for MUL) on
  *     16 lanes, along rows whose inputs are contiguous or broadcast (a stride of 0). */
+#include <math.h>
+#include <string.h>
+
 #include "runtime/rt_kernel.h"
 #include "runtime/rt_simd.h"
 
@@ -198,6 +201,44 @@ void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max,
   for (int64_t row = 0; row < rows; row++) dw_f32_row(g, act_min, act_max, in, w, bias, out, row);
 }
 
+/* rt_symmetric_quantize on 16 lanes: one pass for the range, one for round(x * 127 / range)
+ * (roundf's ties away from zero: the truncation plus a step where |fraction| >= 1/2, both exact
+ * in float), an unrepresentable result (a NaN from inf * 0) as cvttss2si gives it, INT32_MIN,
+ * clamped to -127 as the scalar one does. An input holding a NaN is declined (-1): the scalar
+ * scan's order decides which value its maximum keeps. */
+RT_AVX512 int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q, float *scale) {
+  __m512 mn = _mm512_set1_ps(INFINITY), mx = _mm512_set1_ps(-INFINITY);
+  __mmask16 nan = 0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = rt_mask16(n - i);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    nan |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q);
+    mn = _mm512_mask_min_ps(mn, m, mn, v);
+    mx = _mm512_mask_max_ps(mx, m, mx, v);
+  }
+  if (nan || n < 1) return -1;
+  const float amn = fabsf(_mm512_reduce_min_ps(mn)), amx = fabsf(_mm512_reduce_max_ps(mx));
+  const float range = amn < amx ? amx : amn;
+  if (range == 0.0f) {
+    memset(q, 0, (size_t)n);
+    *scale = 1.0f;
+    return 0;
+  }
+  const __m512 inv = _mm512_set1_ps(127 / range), half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = rt_mask16(n - i);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv);
+    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), half, _CMP_GE_OQ);
+    const __m512 r = _mm512_mask_add_ps(t, up, t, _mm512_or_ps(one, _mm512_and_ps(v, _mm512_set1_ps(-0.0f))));
+    const __m512i k = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvttps_epi32(r), lo), hi);
+    _mm_mask_storeu_epi8(q + i, m, _mm512_cvtepi32_epi8(k));
+  }
+  *scale = range / 127;
+  return 0;
+}
+
 /* n outputs of a row: in1 at stride s1, in2 at stride s2 (each 0 or 1) */
 RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2,
                               int64_t s2, int8_t *out, int64_t n) {
@@ -278,6 +319,10 @@ int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *i
 }
 
 #else
+int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q, float *scale) {
+  (void)x, (void)n, (void)q, (void)scale;
+  return -1;
+}
 void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                             const float *w, const float *bias, float *out) {
   (void)g, (void)act_min, (void)act_max, (void)in, (void)w, (void)bias, (void)out;

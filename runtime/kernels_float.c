@@ -146,6 +146,8 @@ void rt_logistic_f32(int64_t n, const float *in, float *out) {
 }
 
 float rt_symmetric_quantize(const float *x, int64_t n, int8_t *q) {
+  float vscale;
+  if (rt_simd_avx512() && rt_symmetric_quantize_avx512(x, n, q, &vscale) == 0) return vscale;
   /* std::minmax_element: the first minimum and the last maximum; only their magnitudes
    * matter here. */
   float mn = x[0], mx = x[0];

@@ -256,6 +256,7 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
                           const int8_t *w, const int32_t *bias, int8_t *out);
 void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                             const float *w, const float *bias, float *out);
+int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q, float *scale);
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out);
 int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,

@@ -376,6 +376,55 @@ static float rand_float(int special) {
  * the reference loops (rt_conv2d_f32, rt_fc_f32): same products, same order of additions, the
  * bias after the sum, the clamp, zeros in the padding; inputs with signed zeros and values that
  * overflow to infinity. */
+/* The dynamic-range ops' input quantization (rt_symmetric_quantize: TFLite's
+ * SymmetricQuantizeFloats, written out here) on every path: ties at k + 1/2 both signs, all
+ * zeros, a NaN, infinities, a denormal range (127 / range overflows), lengths off the lanes. */
+static float ref_symmetric(const float *x, int n, int8_t *q) {
+  float mn = x[0], mx = x[0];
+  for (int i = 1; i < n; i++) {
+    if (x[i] < mn) mn = x[i];
+    if (!(x[i] < mx)) mx = x[i];
+  }
+  const float range = fabsf(mn) < fabsf(mx) ? fabsf(mx) : fabsf(mn);
+  if (range == 0.0f) {
+    memset(q, 0, (size_t)n);
+    return 1.0f;
+  }
+  const float inv = 127 / range;
+  for (int i = 0; i < n; i++) {
+    const float r = roundf(x[i] * inv);
+    const int32_t v = r >= -2147483648.0f && r < 2147483648.0f ? (int32_t)r : INT32_MIN;
+    q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+  }
+  return range / 127;
+}
+
+static void test_symmetric_quantize(void **state) {
+  (void)state;
+  float x[200];
+  int8_t want[200], got[200];
+  for (int trial = 0; trial < 400; trial++) {
+    const int n = uniform(1, 200), kind = trial % 8;
+    for (int i = 0; i < n; i++) {
+      switch (kind) {
+        case 0: x[i] = (float)uniform(-126, 126) + (next() % 2 ? 0.5f : -0.5f); break; /* ties, range 127 */
+        case 1: x[i] = 0.0f; break;
+        case 2: x[i] = ldexpf((float)(int32_t)next(), -uniform(20, 40)); break;
+        case 3: x[i] = ldexpf((float)(int32_t)next(), -150); break; /* denormals */
+        default: x[i] = ldexpf((float)(int32_t)next(), -31) * (float)uniform(1, 1000); break;
+      }
+    }
+    if (kind == 0) x[next() % n] = next() % 2 ? 127.0f : -127.0f;
+    if (kind == 4) x[next() % n] = NAN;
+    if (kind == 5) x[next() % n] = next() % 2 ? INFINITY : -INFINITY;
+    memset(got, 0x55, sizeof got);
+    const float sw = ref_symmetric(x, n, want), sg = rt_symmetric_quantize(x, n, got);
+    if (memcmp(&sw, &sg, sizeof sw) || memcmp(want, got, (size_t)n))
+      fail_msg("trial %d (kind %d, n %d): symmetric quantization differs (scale %g vs %g)", trial, kind, n,
+               (double)sg, (double)sw);
+  }
+}
+
 static void test_float_paths(void **state) {
   (void)state;
   int list[2], np = paths(list);
@@ -454,6 +503,7 @@ int main(void) {
       cmocka_unit_test(test_fc_paths),
       cmocka_unit_test(test_requant_row),
       cmocka_unit_test(test_dwconv),
+      cmocka_unit_test(test_symmetric_quantize),
       cmocka_unit_test(test_add),
       cmocka_unit_test(test_float_paths),
       cmocka_unit_test(test_pack_limits),
