@@ -162,33 +162,68 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
 }
 
 /* float32: each channel's products rounded and added in the reference's tap order (ky, kx),
- * taps outside the image skipped as there, then + bias (or + 0.0f) and the clamp (F32_DONE). */
+ * taps outside the image skipped as there, then + bias (or + 0.0f) and the clamp (F32_DONE).
+ * A block's weights are loaded once per row; a pixel whose window lies inside the image's
+ * columns takes its taps without a test (rows outside it are skipped for the whole row). */
+#define DW_F32_TAPS 64 /* weight registers kept per block; more are loaded per use */
+
+RT_AVX512 RT_FORCE_INLINE __m512 dw_f32_pixel(const float *const *rows, int k_h, int k_w, int dil_w, int64_t in_c,
+                                              int64_t x0, __mmask16 min, int dm, __m512i spread, const __m512 *wv) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int ky = 0; ky < k_h; ky++) {
+    if (!rows[ky]) continue;
+    for (int kx = 0; kx < k_w; kx++) {
+      __m512 xv = _mm512_maskz_loadu_ps(min, rows[ky] + (x0 + (int64_t)dil_w * kx) * in_c);
+      if (dm > 1) xv = _mm512_permutexvar_ps(spread, xv);
+      acc = _mm512_add_ps(acc, _mm512_mul_ps(xv, wv[ky * k_w + kx]));
+    }
+  }
+  return acc;
+}
+
 RT_AVX512 static void dw_f32_row(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                                  const float *w, const float *bias, float *out, int64_t row) {
-  const int C = g->out_c, dm = g->depth_multiplier;
+  const int C = g->out_c, dm = g->depth_multiplier, taps = g->k_h * g->k_w;
   const __m512 lo = _mm512_set1_ps(act_min), hi = _mm512_set1_ps(act_max);
   const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
-  for (int64_t ox = 0; ox < g->out_w; ox++) {
-    const int64_t x0 = ox * g->stride_w - g->pad_w;
-    for (int c0 = 0; c0 < C; c0 += 16) {
-      const __mmask16 m = rt_mask16(C - c0);
-      const int ic0 = c0 / dm;
-      const __mmask16 min = rt_mask16(g->in_c - ic0);
-      const __m512i spread = dm > 1 ? spread16(c0, dm) : _mm512_setzero_si512();
-      __m512 acc = _mm512_setzero_ps();
-      for (int64_t ky = 0; ky < g->k_h; ky++) {
-        const int64_t y = y0 + (int64_t)g->dil_h * ky;
-        if (y < 0 || y >= g->in_h) continue;
-        for (int64_t kx = 0; kx < g->k_w; kx++) {
-          const int64_t x = x0 + (int64_t)g->dil_w * kx;
-          if (x < 0 || x >= g->in_w) continue;
-          __m512 xv = _mm512_maskz_loadu_ps(min, in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0);
-          if (dm > 1) xv = _mm512_permutexvar_ps(spread, xv);
-          const __m512 wv = _mm512_maskz_loadu_ps(m, w + (ky * g->k_w + kx) * C + c0);
-          acc = _mm512_add_ps(acc, _mm512_mul_ps(xv, wv));
+  const int64_t span = (int64_t)g->dil_w * (g->k_w - 1);
+  const float *rows[DW_F32_TAPS];
+  const int hoisted = taps <= DW_F32_TAPS;
+  __m512 wv[DW_F32_TAPS];
+  for (int c0 = 0; c0 < C; c0 += 16) {
+    const __mmask16 m = rt_mask16(C - c0);
+    const int ic0 = c0 / dm;
+    const __mmask16 min = rt_mask16(g->in_c - ic0);
+    const __m512i spread = dm > 1 ? spread16(c0, dm) : _mm512_setzero_si512();
+    for (int ky = 0; hoisted && ky < g->k_h; ky++) {
+      const int64_t y = y0 + (int64_t)g->dil_h * ky;
+      rows[ky] = y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c + ic0 : NULL;
+    }
+    for (int t = 0; hoisted && t < taps; t++) wv[t] = _mm512_maskz_loadu_ps(m, w + (int64_t)t * C + c0);
+    const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
+    for (int64_t ox = 0; ox < g->out_w; ox++) {
+      const int64_t x0 = ox * g->stride_w - g->pad_w;
+      __m512 acc;
+      if (hoisted && x0 >= 0 && x0 + span < g->in_w) {
+        if (g->k_h == 3 && g->k_w == 3 && g->dil_w == 1)
+          acc = dw_f32_pixel(rows, 3, 3, 1, g->in_c, x0, min, dm, spread, wv);
+        else
+          acc = dw_f32_pixel(rows, g->k_h, g->k_w, g->dil_w, g->in_c, x0, min, dm, spread, wv);
+      } else {
+        acc = _mm512_setzero_ps();
+        for (int64_t ky = 0; ky < g->k_h; ky++) {
+          const int64_t y = y0 + (int64_t)g->dil_h * ky;
+          if (y < 0 || y >= g->in_h) continue;
+          for (int64_t kx = 0; kx < g->k_w; kx++) {
+            const int64_t x = x0 + (int64_t)g->dil_w * kx;
+            if (x < 0 || x >= g->in_w) continue;
+            __m512 xv = _mm512_maskz_loadu_ps(min, in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0);
+            if (dm > 1) xv = _mm512_permutexvar_ps(spread, xv);
+            const __m512 wt = _mm512_maskz_loadu_ps(m, w + (ky * g->k_w + kx) * C + c0);
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(xv, wt));
+          }
         }
       }
-      const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
       _mm512_mask_storeu_ps(out + (row * g->out_w + ox) * C + c0, m, rt_finish_f32_x16(acc, bv, lo, hi));
     }
   }
