@@ -30,7 +30,10 @@ int qat_cli_load_model(const char *path, const qat_rt_options *opt, qat_rt_model
  * config (its data: section's test split, else its training split, with its preprocessing).
  * *recognized = 0 (and QAT_OK) when source is none of these: the caller's own sources apply. */
 struct qat_dataset;
-int qat_cli_data_source(const char *source, const int input_shape[3], struct qat_dataset *out, int *recognized);
+struct qat_data_info;
+/* info (may be NULL) receives the classes the data names (free it with qat_data_info_free). */
+int qat_cli_data_source(const char *source, const int input_shape[3], struct qat_dataset *out, int *recognized,
+                        struct qat_data_info *info);
 
 /* s as a JSON string literal: quotes, with '"', '\\' and control characters escaped. */
 void qat_cli_json_string(FILE *f, const char *s);

@@ -25,6 +25,9 @@
 #include "qat/data.h"
 #include "qat/error.h"
 #include "qat/runtime.h"
+#ifdef QAT_CLI_HAS_CONFIG
+#include "qat/tflite.h"
+#endif
 #include "cli/cli.h"
 
 static const char usage_eval_tflite[] =
@@ -34,7 +37,10 @@ static const char usage_eval_tflite[] =
     "kernels), one sample per invocation, and reports accuracy, per-class accuracy and the\n"
     "time per sample. Samples are preprocessed as training does (pixels / 255 by default, a\n"
     "config's rescale/offset/mean/std); an int8/uint8 input quantizes them with its own scale and\n"
-    "zero point as TFLite's QUANTIZE does.\n"
+    "zero point as TFLite's QUANTIZE does. Where MODEL carries class labels (labels.txt packed\n"
+    "in it or beside it) and the data names its classes (a folder's subfolders, a config's\n"
+    "data.class_names), they are matched by name; data that only numbers its classes is taken\n"
+    "in the model's label order, with a note that says so.\n"
     "\n"
     "options:\n"
     "  --data SOURCE         fashion-mnist: its test set (default; $QAT_FASHION_MNIST_DIR\n"
@@ -154,6 +160,46 @@ static int run_sample(qat_rt_model *m, const eval_input *in, const qat_dataset *
   if (rc) qat_fail_prefix(rc, "sample %lld: ", (long long)s);
   return rc;
 }
+
+#ifdef QAT_CLI_HAS_CONFIG
+/* The data's classes against the labels the model carries (labels.txt packed in it, or beside
+ * it; the full build's reader): where the data names its classes they are matched by name, and
+ * its labels renumbered to the model's order when that differs (a class the model lacks is an
+ * error); where it only numbers them, a note says whose order is assumed, since a permuted
+ * numbering reads as a wrong model. */
+static int match_classes(const char *model_path, const char *data_name, qat_dataset *ds, const qat_data_info *info) {
+  char **names = NULL;
+  int n = 0, rc = qat_tflite_read_labels(model_path, NULL, 0, &names, &n);
+  if (rc || n == 0 || ds->targets) goto done;
+  if (info->n_class_names == 0) {
+    fprintf(stderr, "qat: note: %s numbers its classes without names; class k is taken as the model's k-th label (0: %s%s%s%s)\n",
+            data_name, names[0], n > 1 ? ", 1: " : "", n > 1 ? names[1] : "", n > 2 ? ", ..." : "");
+    goto done;
+  }
+  uint8_t map[256];
+  int reordered = 0;
+  for (int i = 0; i < info->n_class_names && i < 256; i++) {
+    int j = 0;
+    while (j < n && strcmp(names[j], info->class_names[i])) j++;
+    if (j == n || j > 255) {
+      rc = qat_fail(QAT_ERR_FORMAT, "%s: class '%s' is not among the %d labels of %s", data_name, info->class_names[i], n,
+                    model_path);
+      goto done;
+    }
+    map[i] = (uint8_t)j;
+    reordered |= j != i;
+  }
+  if (reordered) {
+    for (int64_t k = 0; k < ds->n; k++)
+      if (ds->labels[k] < info->n_class_names) ds->labels[k] = map[ds->labels[k]];
+    fprintf(stderr, "qat: note: %s names its classes in another order than %s; matched by name\n", data_name, model_path);
+  }
+done:
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
+  return rc;
+}
+#endif
 
 /* Every sample's predicted class into preds, the test set split over the OpenMP threads, each
  * with a copy of the model (m itself on the first): throughput instead of one image at a time.
@@ -475,10 +521,15 @@ int qat_cmd_eval_tflite(int argc, char **argv) {
       shape[0] = ti.dims[1], shape[1] = ti.dims[2], shape[2] = ti.dims[3];
     qat_rt_model_free(probe);
     int recognized;
-    rc = qat_cli_data_source(data, shape, &ds, &recognized);
+    qat_data_info info;
+    rc = qat_cli_data_source(data, shape, &ds, &recognized, &info);
     if (!recognized)
       return usage_error("--data expects fashion-mnist, a folder, a .npz or a .yaml config, got '%s'", data);
     data_name = data;
+#ifdef QAT_CLI_HAS_CONFIG
+    if (!rc) rc = match_classes(model_path, data_name, &ds, &info);
+#endif
+    qat_data_info_free(&info);
   }
   if (rc) goto report;
   if (limit && limit < ds.n) ds.n = limit; /* keep the first N (the buffers stay as allocated) */

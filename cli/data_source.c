@@ -1,5 +1,6 @@
 /* qat_cli_data_source (cli/cli.h): the samples a command line names. A config as the source
  * needs the config reader, which the runtime-only build leaves out (QAT_CLI_HAS_CONFIG). */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -11,8 +12,10 @@
 #include "qat/error.h"
 #include "qat/file.h"
 
-int qat_cli_data_source(const char *source, const int input_shape[3], qat_dataset *out, int *recognized) {
+int qat_cli_data_source(const char *source, const int input_shape[3], qat_dataset *out, int *recognized,
+                        qat_data_info *info) {
   memset(out, 0, sizeof *out);
+  if (info) memset(info, 0, sizeof *info);
   *recognized = 1;
 #ifdef QAT_CLI_HAS_CONFIG
   qat_config cfg;
@@ -49,7 +52,14 @@ int qat_cli_data_source(const char *source, const int input_shape[3], qat_datase
   qat_dataset train, test;
   memset(&train, 0, sizeof train);
   memset(&test, 0, sizeof test);
-  rc = qat_data_load(use, &train, NULL, &test);
+  rc = qat_data_load_ex(use, NULL, &train, NULL, &test, info);
+  /* arrays name their classes through the config's data.class_names */
+  if (rc == QAT_OK && info && !info->n_class_names && use->n_class_names > 0) {
+    if (!(info->class_names = calloc((size_t)use->n_class_names, sizeof *info->class_names)))
+      rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", source);
+    for (int i = 0; rc == QAT_OK && i < use->n_class_names; i++, info->n_class_names++)
+      if (!(info->class_names[i] = strdup(use->class_names[i]))) rc = qat_fail(QAT_ERR_NOMEM, "%s: out of memory", source);
+  }
   if (rc == QAT_OK) {
     if (test.n > 0) {
       *out = test;

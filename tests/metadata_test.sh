@@ -113,4 +113,33 @@ from ai_edge_litert.interpreter import Interpreter
 for p in sys.argv[1:]:
     it = Interpreter(model_path=p); it.allocate_tensors()
 " u8/m.tflite f32/m.tflite || fail "the official interpreter does not load the files"
+# qat eval matches the data's classes to the labels the file carries: the test images as an .npz
+# numbered in generation order (red 0, green 1, blue 2; the file's labels are sorted: blue,
+# green, red) score 1/3 without names, with a note saying whose order was assumed; named through
+# a config's data.class_names they are renumbered by name and score as the folder does; a name
+# the file lacks is refused naming it
+"$py" - <<'PY'
+import glob, numpy as np
+from PIL import Image
+xs, ys = [], []
+for k, name in enumerate(('red', 'green', 'blue')):
+    for f in sorted(glob.glob(f'rgb/test/{name}/*.png')):
+        xs.append(np.asarray(Image.open(f)))
+        ys.append(k)
+x, y = np.stack(xs).astype(np.uint8), np.array(ys, np.int64)
+np.savez('t.npz', x_train=x, y_train=y, x_test=x, y_test=y)
+PY
+sed -e 's|^data: .*|data: {dataset: npy, path: t.npz, class_names: [red, green, blue]}|' rgb.yaml > named.yaml
+sed -e 's|^data: .*|data: {dataset: npy, path: t.npz, class_names: [red, green, purple]}|' rgb.yaml > wrong.yaml
+acc() { sed -e 's/.*"accuracy":\([0-9.]*\).*/\1/' "$1"; }
+"$qat" eval bare/m.tflite --data rgb/test --json > folder.json 2>/dev/null || fail "eval on the folder"
+"$qat" eval bare/m.tflite --data named.yaml --json > named.json 2> named.err || { cat named.err; fail "eval on named arrays"; }
+grep -q "names its classes in another order than bare/m.tflite; matched by name" named.err || { cat named.err; fail "no note on the renumbering"; }
+[ "$(acc named.json)" = "$(acc folder.json)" ] || fail "named arrays score $(acc named.json), the folder $(acc folder.json)"
+"$qat" eval bare/m.tflite --data t.npz --json > bare.json 2> bare.err || fail "eval on unnamed arrays"
+grep -q "t.npz numbers its classes without names; class k is taken as the model's k-th label (0: blue, 1: green" bare.err ||
+  { cat bare.err; fail "no note on unnamed classes"; }
+[ "$(acc bare.json)" = 0.333333 ] || fail "unnamed arrays in another order scored $(acc bare.json)"
+if "$qat" eval bare/m.tflite --data wrong.yaml > /dev/null 2> wrong.err; then fail "a class the file lacks was accepted"; fi
+grep -q "wrong.yaml: class 'purple' is not among the 3 labels of bare/m.tflite" wrong.err || { cat wrong.err; fail "message"; }
 echo "metadata_test: ok"
