@@ -304,12 +304,12 @@ static inline void a_pad(int path, int k, int kp, void *dst) {
   memset((uint8_t *)dst + (size_t)k * elem, 0, (size_t)(kp - k) * elem);
 }
 
-/* The patch of output pixel p as the path's A row. */
-static void build_patch(const rt_conv_geom *geom, int path, int32_t off, const int8_t *in, int64_t p,
-                        int kp, void *dst) {
-  /* a copy: byte stores into the patch may alias *geom otherwise, and reload it every tap */
-  const rt_conv_geom gc = *geom, *g = &gc;
-  const int64_t ox = p % g->out_w, oy = (p / g->out_w) % g->out_h, bt = p / ((int64_t)g->out_w * g->out_h);
+/* The taps of output pixel (bt, oy, ox)'s patch in order, as runs for put(ctx, src, n, at): n
+ * values from src (NULL: taps outside the image) at patch position at; a whole row of taps at
+ * once where it is contiguous or all outside. Returns the patch's length. Inlined into each
+ * caller with its own put, so the runs cost no call. */
+RT_FORCE_INLINE int patch_runs(const rt_conv_geom *g, const int8_t *in, int64_t bt, int64_t oy, int64_t ox,
+                               void (*put)(void *ctx, const int8_t *src, int n, int at), void *ctx) {
   const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
   const int cin = g->in_c, row = g->k_w * cin;
   const int whole_rows = g->dil_w == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
@@ -319,63 +319,72 @@ static void build_patch(const rt_conv_geom *geom, int path, int32_t off, const i
     const int inside = y >= 0 && y < g->in_h;
     const int8_t *irow = inside ? in + (bt * g->in_h + y) * g->in_w * cin : NULL;
     if (!inside || whole_rows) { /* a row of taps all outside, or contiguous inside */
-      a_values(path, off, inside ? irow + x0 * cin : NULL, row, dst, at);
+      put(ctx, inside ? irow + x0 * cin : NULL, row, at);
       at += row;
       continue;
     }
     for (int kx = 0; kx < g->k_w; kx++, at += cin) {
       const int64_t x = x0 + (int64_t)g->dil_w * kx;
-      a_values(path, off, x < 0 || x >= g->in_w ? NULL : irow + x * cin, cin, dst, at);
+      put(ctx, x < 0 || x >= g->in_w ? NULL : irow + x * cin, cin, at);
     }
   }
-  a_pad(path, at, kp, dst);
+  return at;
 }
 
-/* n values of A for VNNI (x ^ 0x80, or with src NULL a tap outside the image, 128 - off) in
- * masked 64-byte steps: a stem's taps are 1 to 3 bytes, and a byte loop or a memset call per
- * tap cost more than its GEMM */
-RT_AVX512 static inline void vnni_values(const int8_t *src, int n, __m512i pad, uint8_t *dst) {
+typedef struct avx2_patch {
+  int32_t off;
+  int16_t *dst;
+} avx2_patch;
+
+static inline void avx2_put(void *ctx, const int8_t *src, int n, int at) {
+  const avx2_patch *p = ctx;
+  a_values(RT_IGEMM_AVX2, p->off, src, n, p->dst, at);
+}
+
+/* The patch of output pixel p as the AVX2 path's A row. */
+static void build_patch_avx2(const rt_conv_geom *geom, int32_t off, const int8_t *in, int64_t p, int kp, int16_t *dst) {
+  /* a copy: stores into the patch may alias *geom otherwise, and reload it every tap */
+  const rt_conv_geom gc = *geom, *g = &gc;
+  const int64_t ox = p % g->out_w, oy = (p / g->out_w) % g->out_h, bt = p / ((int64_t)g->out_w * g->out_h);
+  avx2_patch ctx = {off, dst};
+  a_pad(RT_IGEMM_AVX2, patch_runs(g, in, bt, oy, ox, avx2_put, &ctx), kp, dst);
+}
+
+typedef struct vnni_patch {
+  __m512i pad; /* 128 - off: a tap outside the image ((x + off) = 0) */
+  uint8_t *dst;
+} vnni_patch;
+
+/* n values of A for VNNI (x ^ 0x80, or with src NULL the pad) in masked steps: a stem's taps are
+ * 1 to 3 bytes, and a byte loop or a memset call per tap cost more than its GEMM */
+RT_AVX512 static inline void vnni_put(void *ctx, const int8_t *src, int n, int at) {
+  const vnni_patch *p = ctx;
+  uint8_t *dst = p->dst + at;
   if (n <= 16) { /* a tap of a thin input: one 16-byte step (wide masked stores are slow on Zen 4) */
     const __mmask16 m = (__mmask16)((1u << n) - 1);
     const __m128i v = src ? _mm_xor_si128(_mm_maskz_loadu_epi8(m, src), _mm_set1_epi8((char)0x80))
-                          : _mm512_castsi512_si128(pad);
+                          : _mm512_castsi512_si128(p->pad);
     _mm_mask_storeu_epi8(dst, m, v);
     return;
   }
   for (int i = 0; i < n; i += 64) {
     const __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
-    const __m512i v = src ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), _mm512_set1_epi8((char)0x80)) : pad;
+    const __m512i v = src ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), _mm512_set1_epi8((char)0x80)) : p->pad;
     _mm512_mask_storeu_epi8(dst + i, m, v);
   }
 }
 
-/* The patches of the mr output pixels from p0 as VNNI A rows (stride kp): build_patch's rows,
- * the pixel's coordinates stepped instead of divided out for each. */
+/* The patches of the mr output pixels from p0 as VNNI A rows (stride kp), the pixel's
+ * coordinates stepped instead of divided out for each. */
 RT_AVX512 static void build_tile_vnni(const rt_conv_geom *geom, int32_t off, const int8_t *in, int64_t p0, int mr,
                                       int kp, uint8_t *dst) {
   const rt_conv_geom gc = *geom, *g = &gc;
   int64_t ox = p0 % g->out_w, oy = (p0 / g->out_w) % g->out_h, bt = p0 / ((int64_t)g->out_w * g->out_h);
-  const int cin = g->in_c, row = g->k_w * cin;
-  const __m512i pad = _mm512_set1_epi8((char)(uint8_t)(128 - off));
   for (int r = 0; r < mr; r++, dst += kp) {
-    const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
-    const int whole_rows = g->dil_w == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
-    int at = 0;
-    for (int ky = 0; ky < g->k_h; ky++) {
-      const int64_t y = y0 + (int64_t)g->dil_h * ky;
-      const int inside = y >= 0 && y < g->in_h;
-      const int8_t *irow = inside ? in + (bt * g->in_h + y) * g->in_w * cin : NULL;
-      if (!inside || whole_rows) {
-        vnni_values(inside ? irow + x0 * cin : NULL, row, pad, dst + at);
-        at += row;
-        continue;
-      }
-      for (int kx = 0; kx < g->k_w; kx++, at += cin) {
-        const int64_t x = x0 + (int64_t)g->dil_w * kx;
-        vnni_values(x < 0 || x >= g->in_w ? NULL : irow + x * cin, cin, pad, dst + at);
-      }
-    }
-    vnni_values(NULL, kp - at, _mm512_setzero_si512(), dst + at); /* the depth padding: zero weights */
+    vnni_patch ctx = {_mm512_set1_epi8((char)(uint8_t)(128 - off)), dst};
+    const int at = patch_runs(g, in, bt, oy, ox, vnni_put, &ctx);
+    ctx.pad = _mm512_setzero_si512(); /* the depth padding: zero weights */
+    vnni_put(&ctx, NULL, kp - at, at);
     if (++ox == g->out_w) {
       ox = 0;
       if (++oy == g->out_h) oy = 0, bt++;
@@ -406,7 +415,8 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
     } else if (b->path == RT_IGEMM_VNNI) {
       build_tile_vnni(g, q->in_offset, in, p0, mr, b->kp, a);
     } else {
-      for (int r = 0; r < mr; r++) build_patch(g, b->path, q->in_offset, in, p0 + r, b->kp, a + (size_t)r * b->kp * elem);
+      for (int r = 0; r < mr; r++)
+        build_patch_avx2(g, q->in_offset, in, p0 + r, b->kp, (int16_t *)(void *)(a + (size_t)r * b->kp * elem));
     }
     if (mr == MR) {
       tile_rows(b, q, MR, a, lda, out + p0 * b->n, NULL);
