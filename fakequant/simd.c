@@ -28,3 +28,14 @@ int qat_simd_path(void) {
   path = cpu < cap ? cpu : cap;
   return path;
 }
+
+int qat_simd_vbmi(void) {
+  static int vbmi = -1;
+  if (vbmi >= 0) return vbmi;
+  int v = 0;
+#if defined(__x86_64__) || defined(__i386__)
+  v = qat_simd_path() == QAT_SIMD_AVX512 && __builtin_cpu_supports("avx512vbmi");
+#endif
+  vbmi = v;
+  return vbmi;
+}

@@ -13,5 +13,7 @@ enum { QAT_SIMD_PLAIN = 0, QAT_SIMD_AVX2 = 1, QAT_SIMD_AVX512 = 2 };
 int qat_simd_cpu(void);
 /* What runs: the CPU's path narrowed by QAT_SIMD. */
 int qat_simd_path(void);
+/* The AVX-512 path runs and the CPU also has AVX-512 VBMI (byte permutes: 256-entry tables). */
+int qat_simd_vbmi(void);
 
 #endif

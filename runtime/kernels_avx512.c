@@ -274,6 +274,21 @@ RT_AVX512 int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q,
   return 0;
 }
 
+/* A 256-entry byte table (LOGISTIC, TANH, HARD_SWISH int8) on 64 bytes at a time: two
+ * 128-entry permutes (vpermi2b, AVX-512 VBMI) on the index's low 7 bits, picked by its top bit.
+ * The caller checks VBMI (qat_simd_vbmi). */
+__attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vbmi"))) void rt_lut_i8_vbmi(int64_t n, const int8_t lut[256],
+                                                                                     const int8_t *in, int8_t *out) {
+  const __m512i t0 = _mm512_loadu_si512((const void *)lut), t1 = _mm512_loadu_si512((const void *)(lut + 64)),
+                t2 = _mm512_loadu_si512((const void *)(lut + 128)), t3 = _mm512_loadu_si512((const void *)(lut + 192));
+  for (int64_t i = 0; i < n; i += 64) {
+    const __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
+    const __m512i x = _mm512_maskz_loadu_epi8(m, in + i);
+    const __m512i low = _mm512_permutex2var_epi8(t0, x, t1), high = _mm512_permutex2var_epi8(t2, x, t3);
+    _mm512_mask_storeu_epi8(out + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), low, high));
+  }
+}
+
 /* n outputs of a row: in1 at stride s1, in2 at stride s2 (each 0 or 1) */
 RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2,
                               int64_t s2, int8_t *out, int64_t n) {
@@ -354,6 +369,9 @@ int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *i
 }
 
 #else
+void rt_lut_i8_vbmi(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out) {
+  (void)n, (void)lut, (void)in, (void)out;
+}
 int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q, float *scale) {
   (void)x, (void)n, (void)q, (void)scale;
   return -1;

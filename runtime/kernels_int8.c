@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "qat/quant.h"
+#include "fakequant/simd.h"
 #include "runtime/rt_kernel.h"
 #include "runtime/rt_simd.h"
 
@@ -310,6 +311,10 @@ void rt_lut_build_logistic_i8(float in_scale, int32_t in_zp, float out_scale, in
 }
 
 void rt_lut_apply_i8(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out) {
+  if (qat_simd_vbmi()) {
+    rt_lut_i8_vbmi(n, lut, in, out);
+    return;
+  }
   for (int64_t i = 0; i < n; i++) out[i] = lut[(uint8_t)in[i]];
 }
 

@@ -184,7 +184,8 @@ typedef struct rt_op {
   int hy_per_channel;  /* hybrid CONV_2D: the asymmetric per-channel kernel */
   float *hy_scales;    /* hybrid ops (rt_hybrid_buffers): per-batch input scale, inside qbuf */
   int32_t *hy_offsets; /* and per-batch input offset, inside qbuf */
-  int8_t lut[256];  /* LOGISTIC int8 */
+  int8_t lut[256];  /* LOGISTIC int8; MUL of x by LOGISTIC(x) (swish) */
+  int swish_x;      /* MUL with the swish table: the input that is x */
   int16_t *lut16;   /* owned: SOFTMAX int16 exp and 1/(1+x) tables (2 x 513) */
   rt_igemm_b pk;    /* int8 CONV_2D / FULLY_CONNECTED: packed weights (owned) */
   rt_sgemm_b fpk;   /* float32 CONV_2D / FULLY_CONNECTED: packed weights (owned) */
@@ -257,6 +258,7 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
 void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                             const float *w, const float *bias, float *out);
 int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q, float *scale);
+void rt_lut_i8_vbmi(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out);
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out);
 int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,

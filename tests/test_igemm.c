@@ -425,6 +425,25 @@ static void test_symmetric_quantize(void **state) {
   }
 }
 
+/* The int8 lookup ops' table (rt_lut_apply_i8: VBMI byte permutes where the CPU has them)
+ * against indexing it: every byte value, lengths off the 64-byte steps, in place too. */
+static void test_lut(void **state) {
+  (void)state;
+  int8_t lut[256], in[300], got[300];
+  for (int trial = 0; trial < 50; trial++) {
+    for (int i = 0; i < 256; i++) lut[i] = (int8_t)next();
+    const int n = trial < 2 ? 256 : uniform(1, 300);
+    for (int i = 0; i < n; i++) in[i] = (int8_t)(trial < 2 ? i - 128 : (int)next());
+    memset(got, 0x55, sizeof got);
+    rt_lut_apply_i8(n, lut, in, got);
+    for (int i = 0; i < n; i++)
+      if (got[i] != lut[(uint8_t)in[i]]) fail_msg("trial %d: byte %d (%d) -> %d, table says %d", trial, i, in[i], got[i], lut[(uint8_t)in[i]]);
+    if (n < 300 && got[n] != 0x55) fail_msg("trial %d: wrote past %d bytes", trial, n);
+    rt_lut_apply_i8(n, lut, in, in); /* in place, as an op on its own buffer may run */
+    if (memcmp(in, got, (size_t)n)) fail_msg("trial %d: in place differs", trial);
+  }
+}
+
 static void test_float_paths(void **state) {
   (void)state;
   int list[2], np = paths(list);
@@ -504,6 +523,7 @@ int main(void) {
       cmocka_unit_test(test_requant_row),
       cmocka_unit_test(test_dwconv),
       cmocka_unit_test(test_symmetric_quantize),
+      cmocka_unit_test(test_lut),
       cmocka_unit_test(test_add),
       cmocka_unit_test(test_float_paths),
       cmocka_unit_test(test_pack_limits),

@@ -9,8 +9,8 @@ interpreter (optimized kernels, XNNPACK delegate) differs from the reference and
 Models: seeded random single-operator models of every supported operator, int8, int16 and
 float32 (written by `test_runtime write-models`, tests/support/random_models.c; REDUCE_MAX among
 them, with random axes and keep_dims; the issue 15/16 operators MUL, SUB, MAXIMUM, MINIMUM,
-TANH, LEAKY_RELU, HARD_SWISH, PRELU, PAD, PADV2, CONCATENATION, PACK, STRIDED_SLICE, and a ReLU's
-threshold as LESS + SELECT_V2), and the converter-written fixtures of
+TANH, LEAKY_RELU, HARD_SWISH, PRELU, PAD, PADV2, CONCATENATION, PACK, STRIDED_SLICE, a ReLU's
+threshold as LESS + SELECT_V2, and swish as MUL(x, LOGISTIC(x))), and the converter-written fixtures of
 ../shared/fixtures/tflite. Every kind in EXPECTED_KINDS must be among the generated models.
 
 Exit status: 0 all identical, 1 a mismatch or a failure, 77 (ctest's skip) when numpy or
@@ -49,7 +49,7 @@ EXPECTED_KINDS = {
     "concat_i8", "pack_f32", "pack_i8", "strided_slice_f32", "strided_slice_i8",
     "resize_bilinear_f32", "resize_bilinear_i8", "resize_bilinear_i16", "resize_nearest_f32",
     "resize_nearest_i8", "resize_nearest_i16", "requantize_i8_i8", "requantize_i16_i16", "requantize_i16_i8",
-    "tanh_i16", "logistic_i16", "threshold_f32", "threshold_i8", "threshold_i16",
+    "tanh_i16", "logistic_i16", "threshold_f32", "threshold_i8", "threshold_i16", "swish_i8",
 }
 
 

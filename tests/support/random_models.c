@@ -655,6 +655,27 @@ static void binary(int idx, int code, int type) {
   finish(m, 2, (int[]){x, x2}, y, name);
 }
 
+/* swish as the converter lowers SiLU: MUL(x, LOGISTIC(x)), int8, x first in even variants and
+ * second in odd ones, with a fused activation now and then (qat's runtime turns the MUL into a
+ * table of x's byte; the reference multiplies). */
+static void swish(int idx) {
+  tb_model *m = calloc(1, sizeof *m);
+  int32_t d[4] = {1, ri(1, 8), ri(1, 8), ri(1, 20)};
+  int x = tb_tensor_add(m, "x", I8, 4, d, NULL, 0), sg = tb_tensor_add(m, "sigmoid", I8, 4, d, NULL, 0),
+      y = tb_tensor_add(m, "y", I8, 4, d, NULL, 0);
+  quant_act(m, x, I8, 0.01f, 0.2f);
+  tb_quant1(m, sg, 1.0f / 256, -128);
+  quant_act(m, y, I8, 0.005f, 0.1f);
+  tb_op_add(m, QAT_TFLITE_BUILTIN_LOGISTIC, 1, (int32_t[]){x}, 1, (int32_t[]){sg})->version = 2;
+  tb_op *op = tb_op_add(m, QAT_TFLITE_BUILTIN_MUL, 2, idx % 2 ? (int32_t[]){sg, x} : (int32_t[]){x, sg}, 1,
+                        (int32_t[]){y});
+  op->version = 2;
+  op->act = act(ri(0, 2));
+  char name[64];
+  snprintf(name, sizeof name, "swish_i8_%d", idx);
+  finish(m, 1, (int[]){x}, y, name);
+}
+
 /* HARD_SWISH, TANH, LEAKY_RELU on [B, D]: TANH int8 output (1/128, 0) as the converter writes
  * it; LEAKY_RELU with a negative alpha now and then. */
 static void act_op(int idx, int code, int type) {
@@ -1077,6 +1098,7 @@ int tb_write_random_models(const char *dir, int n) {
     act_op(i, QAT_TFLITE_BUILTIN_TANH, I16);
     act_op(i, QAT_TFLITE_BUILTIN_LOGISTIC, I16);
   }
+  for (int i = 0; i < 2 * n; i++) swish(i);
   for (int i = 0; i < 2 * n; i++) {
     threshold(i, F32);
     threshold(i, I8);
