@@ -10,35 +10,49 @@
 #include "qat/error.h"
 #include "runtime/rt_op.h"
 
-/* Each output row (every index but the last) either lies in the padding (all pad elements) or
- * holds an input row between its leading and trailing pads. */
+/* count padding elements at p: a memset for bytes, the element's bytes repeated otherwise */
+static void fill(uint8_t *p, int64_t count, const uint8_t *value, size_t es) {
+  if (es == 1) {
+    memset(p, value[0], (size_t)count);
+    return;
+  }
+  for (int64_t i = 0; i < count; i++) memcpy(p + (size_t)i * es, value, es);
+}
+
+/* Dimensions after the last padded one join the row: NHWC padded in H and W copies rows of
+ * W * C elements. Each output row (every index before the row's) either lies in the padding
+ * (all pad elements) or holds an input row, copied whole, between its leading and trailing
+ * pads. */
 static int eval(qat_rt_model *m, int k, rt_op *op) {
   (void)k;
   const rt_tensor *in = rt_in(m, op, 0), *o = rt_out(m, op, 0);
   const size_t es = qat_rt_type_size(o->type);
-  const int r = o->rank;
+  int j = o->rank - 1;
+  int64_t block = 1; /* elements of the unpadded dimensions after j */
+  while (j > 0 && op->pads[j][0] == 0 && op->pads[j][1] == 0) block *= o->dims[j--];
   const uint8_t *src = rt_in_data(m, op, 0);
   uint8_t *dst = rt_out_data(m, op);
-  const int64_t ow = o->dims[r - 1], iw = in->dims[r - 1];
+  const int64_t ow = o->dims[j] * block, iw = in->dims[j] * block, left = op->pads[j][0] * block,
+                right = ow - left - iw;
   const int64_t rows = o->n_elems / ow;
   int64_t idx[QAT_RT_MAX_RANK] = {0};
   for (int64_t row = 0; row < rows; row++) {
     int inside = 1;
     int64_t irow = 0;
-    for (int d = 0; d < r - 1; d++) {
+    for (int d = 0; d < j; d++) {
       const int64_t i = idx[d] - op->pads[d][0];
       if (i < 0 || i >= in->dims[d]) inside = 0;
       irow = irow * in->dims[d] + i;
     }
     uint8_t *out_row = dst + (size_t)(row * ow) * es;
-    for (int64_t x = 0; x < ow; x++) {
-      const int64_t ix = x - op->pads[r - 1][0];
-      if (inside && ix >= 0 && ix < iw)
-        memcpy(out_row + (size_t)x * es, src + (size_t)(irow * iw + ix) * es, es);
-      else
-        memcpy(out_row + (size_t)x * es, op->pad_value, es);
+    if (!inside) {
+      fill(out_row, ow, op->pad_value, es);
+    } else {
+      fill(out_row, left, op->pad_value, es);
+      memcpy(out_row + (size_t)left * es, src + (size_t)(irow * iw) * es, (size_t)iw * es);
+      fill(out_row + (size_t)(left + iw) * es, right, op->pad_value, es);
     }
-    for (int d = r - 2; d >= 0; d--) {
+    for (int d = j - 1; d >= 0; d--) {
       if (++idx[d] < o->dims[d]) break;
       idx[d] = 0;
     }

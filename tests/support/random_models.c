@@ -783,9 +783,12 @@ static float CVF;
 static void pad(int idx, int type, int v2) {
   tb_model *m = calloc(1, sizeof *m);
   int32_t din[4] = {1, ri(1, 5), ri(1, 5), ri(1, 4)}, dout[4], dp[2] = {4, 2}, d1[1] = {1};
+  /* odd variants leave the channels unpadded (an image's padding: rows of W * C copied whole),
+   * one in four leaves W unpadded too */
+  const int unpadded_from = idx % 4 == 3 ? 2 : idx % 2 ? 3 : 4;
   for (int i = 0; i < 4; i++) {
-    PADS[2 * i] = i == 0 ? 0 : ri(0, 2);
-    PADS[2 * i + 1] = i == 0 ? 0 : ri(0, 2);
+    PADS[2 * i] = i == 0 || i >= unpadded_from ? 0 : ri(0, 2);
+    PADS[2 * i + 1] = i == 0 || i >= unpadded_from ? 0 : ri(0, 2);
     dout[i] = din[i] + PADS[2 * i] + PADS[2 * i + 1];
   }
   const int zp = ri(-30, 30);
