@@ -116,7 +116,20 @@ void rt_mean_f32(const rt_reduce_geom *g, const float *in, float *out) {
   int64_t ostride[QAT_RT_MAX_RANK];
   rt_reduce_strides(g, ostride);
   for (int64_t o = 0; o < g->n_out; o++) out[o] = 0.0f;
-  RT_FOR_EACH_REDUCED(g, ostride, i, o, out[o] += in[i]);
+  if (g->rank == 4 && g->axis_mask == 6u) {
+    /* the spatial mean of [N, H, W, C] (global average pooling): whole rows of channels added
+     * at a time; each channel still adds its pixels in input order */
+    const int64_t hw = g->dims[1] * g->dims[2], C = g->dims[3];
+    for (int64_t b = 0; b < g->dims[0]; b++) {
+      float *restrict acc = out + b * C;
+      for (int64_t px = 0; px < hw; px++) {
+        const float *restrict row = in + (b * hw + px) * C;
+        for (int64_t c = 0; c < C; c++) acc[c] += row[c];
+      }
+    }
+  } else {
+    RT_FOR_EACH_REDUCED(g, ostride, i, o, out[o] += in[i]);
+  }
   const float n = (float)g->n_reduce;
   for (int64_t o = 0; o < g->n_out; o++) out[o] = out[o] / n;
 }
