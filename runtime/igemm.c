@@ -33,7 +33,6 @@
 #include "runtime/rt_simd.h"
 
 #define MR 4
-#define RT_PARALLEL_MACS (1 << 21) /* as kernels_int8.c: below it, fork-join costs more */
 
 static int round_up(int v, int to) { return (v + to - 1) / to * to; }
 
@@ -404,8 +403,7 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
   const int pointwise = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
                         g->pad_w == 0;
   const int64_t lda = pointwise ? g->in_c : b->kp;
-#pragma omp parallel for schedule(static) if (M * b->n * (int64_t)b->k > RT_PARALLEL_MACS)
-  for (int64_t t = 0; t < tiles; t++) {
+  RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, t, tiles, {
     _Alignas(64) uint8_t a[MR * RT_IGEMM_KMAX * 2];
     const int64_t p0 = t * MR;
     const int mr = M - p0 < MR ? (int)(M - p0) : MR;
@@ -423,7 +421,7 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
     } else {
       for (int r = 0; r < mr; r++) tile_rows(b, q, 1, a + (size_t)(r * lda * elem), lda, out + (p0 + r) * b->n, NULL);
     }
-  }
+  });
 #else
   (void)g, (void)q, (void)b, (void)in, (void)out;
 #endif

@@ -16,7 +16,6 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
-#define RT_PARALLEL_MACS (1 << 21) /* as kernels_int8.c */
 
 /* Taps are taken two at a time with vpdpwssd, in vertical pairs: a register of 32 int16 holds,
  * for each of the 16 channels, (x + offset) at one input column in rows y and y + dil_h side by
@@ -156,8 +155,7 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
   const int chunk = dw_chunk(g);
   if (chunk < 1) return -1;
   const int64_t rows = (int64_t)g->batches * g->out_h;
-#pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) dw_i8_row(g, q, in, w, bias, out, row, chunk);
+  RT_FOR(rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS, row, rows, dw_i8_row(g, q, in, w, bias, out, row, chunk));
   return 0;
 }
 
@@ -232,8 +230,7 @@ RT_AVX512 static void dw_f32_row(const rt_conv_geom *g, float act_min, float act
 void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in, const float *w,
                             const float *bias, float *out) {
   const int64_t rows = (int64_t)g->batches * g->out_h;
-#pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) dw_f32_row(g, act_min, act_max, in, w, bias, out, row);
+  RT_FOR(rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS, row, rows, dw_f32_row(g, act_min, act_max, in, w, bias, out, row));
 }
 
 /* rt_symmetric_quantize on 16 lanes: one pass for the range, one for round(x * 127 / range)

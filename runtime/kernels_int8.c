@@ -68,7 +68,6 @@ static void dwconv2d_i8_direct(const rt_conv_geom *g, const rt_requant *q, const
  * are split across OpenMP threads (each output is computed by one thread, as a whole). Shapes
  * beyond the stack buffers take the direct loops above. */
 #define RT_PATCH_MAX 4096
-#define RT_PARALLEL_MACS (1 << 21) /* about a millisecond of work: fork-join costs microseconds */
 
 
 void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
@@ -80,8 +79,7 @@ void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, 
   }
   const int64_t rows = (int64_t)g->batches * g->out_h;
   const int16_t off = (int16_t)q->in_offset;
-#pragma omp parallel for schedule(static) if (rows * g->out_w * g->out_c * K > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) {
+  RT_FOR(rows * g->out_w * g->out_c * K > RT_PARALLEL_MACS, row, rows, {
     int16_t patch[RT_PATCH_MAX];
     const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
     for (int64_t ox = 0; ox < g->out_w; ox++) {
@@ -108,7 +106,7 @@ void rt_conv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, 
         o[oc] = requant_i8(q, acc, oc);
       }
     }
-  }
+  });
 }
 
 void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
@@ -120,8 +118,7 @@ void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in
     return;
   }
   const int64_t rows = (int64_t)g->batches * g->out_h;
-#pragma omp parallel for schedule(static) if (rows * g->out_w * C * g->k_h * g->k_w > RT_PARALLEL_MACS)
-  for (int64_t row = 0; row < rows; row++) {
+  RT_FOR(rows * g->out_w * C * g->k_h * g->k_w > RT_PARALLEL_MACS, row, rows, {
     uint32_t acc[RT_PATCH_MAX];
     const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
     for (int64_t ox = 0; ox < g->out_w; ox++) {
@@ -147,7 +144,7 @@ void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in
       }
       rt_requant_row_i8(q, (const int32_t *)acc, 0, C, out + (row * g->out_w + ox) * C);
     }
-  }
+  });
 }
 
 void rt_fc_i8(int batches, int accum_depth, int out_depth, const rt_requant *q, const int8_t *in,

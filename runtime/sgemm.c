@@ -189,8 +189,7 @@ void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, con
   /* a 1x1, stride-1, unpadded convolution reads its input rows as they are */
   const int direct = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
                      g->pad_w == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
-#pragma omp parallel for schedule(static) if (2 * M * b->n * (int64_t)b->k > RT_PARALLEL_FLOPS)
-  for (int64_t t = 0; t < tiles; t++) {
+  RT_FOR(2 * M * b->n * (int64_t)b->k > RT_PARALLEL_FLOPS, t, tiles, {
     _Alignas(64) float a[MR * RT_SGEMM_KMAX];
     const int64_t p0 = t * MR;
     const int mr = M - p0 < MR ? (int)(M - p0) : MR;
@@ -205,7 +204,7 @@ void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, con
     } else {
       for (int r = 0; r < mr; r++) tile_rows(b, bias, act_min, act_max, 1, rows + r * lda, lda, out + (p0 + r) * b->n);
     }
-  }
+  });
 #else
   (void)g, (void)act_min, (void)act_max, (void)b, (void)in, (void)bias, (void)out;
 #endif
