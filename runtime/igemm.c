@@ -459,3 +459,36 @@ void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const 
 void rt_igemm_dots(const rt_igemm_b *b, int rows, const int8_t *in, int32_t *dots) {
   gemm_rows(rows, 0, NULL, b, in, NULL, dots);
 }
+
+void rt_tconv_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b, const int8_t *in,
+                      const int32_t *bias, int8_t *out, int32_t *scratch) {
+  const int64_t M = (int64_t)g->batches * g->in_h * g->in_w, n = b->n, C = g->out_c;
+  const int64_t out_pixels = (int64_t)g->batches * g->out_h * g->out_w;
+  int32_t *dots = scratch;
+  uint32_t *acc = (uint32_t *)(void *)(scratch + M * n);
+  rt_igemm_dots(b, (int)M, in, dots); /* sum x * w of every input pixel against every (tap, oc) */
+  for (int64_t p = 0; p < out_pixels; p++)
+    for (int64_t c = 0; c < C; c++) acc[p * C + c] = bias ? (uint32_t)bias[c] : 0u;
+  /* the reference's scatter: input pixel (iy, ix) through tap (ky, kx) lands on output
+   * (iy * stride + ky - pad, ix * stride + kx - pad), adding (x + offset) * w over the depth */
+  for (int64_t bt = 0; bt < g->batches; bt++)
+    for (int64_t iy = 0; iy < g->in_h; iy++)
+      for (int64_t ix = 0; ix < g->in_w; ix++) {
+        const int32_t *d = dots + ((bt * g->in_h + iy) * g->in_w + ix) * n;
+        for (int ky = 0; ky < g->k_h; ky++) {
+          const int64_t oy = iy * g->stride_h + ky - g->pad_h;
+          if (oy < 0 || oy >= g->out_h) continue;
+          for (int kx = 0; kx < g->k_w; kx++) {
+            const int64_t ox = ix * g->stride_w + kx - g->pad_w;
+            if (ox < 0 || ox >= g->out_w) continue;
+            const int64_t tap = ((int64_t)ky * g->k_w + kx) * C;
+            uint32_t *restrict a = acc + ((bt * g->out_h + oy) * g->out_w + ox) * C;
+            const int32_t *restrict dt = d + tap, *restrict ws = b->wsum + tap;
+            for (int64_t c = 0; c < C; c++)
+              a[c] += (uint32_t)dt[c] + (uint32_t)q->in_offset * (uint32_t)ws[c];
+          }
+        }
+      }
+  for (int64_t p = 0; p < out_pixels; p++)
+    rt_requant_row_i8(q, (const int32_t *)(const void *)(acc + p * C), 0, (int)C, out + p * C);
+}

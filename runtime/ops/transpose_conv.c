@@ -6,6 +6,7 @@
  * size back (Eval's check). Dynamic range: float input and bias, int8 filter per channel (or
  * per tensor), the input quantized asymmetrically per batch (EvalHybrid). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "qat/error.h"
 #include "runtime/rt_op.h"
@@ -24,8 +25,38 @@ RT_EVAL(eval_hybrid, rt_tconv_hybrid(&op->conv, op->hy_per_channel, op->f_min, o
                                      rt_out_data(m, op), op->qbuf, op->hy_scales, op->hy_offsets))
 RT_EVAL(eval_i8, rt_tconv_i8(&op->conv, &op->rq, rt_in_data(m, op, 2), rt_in_data(m, op, 1), rt_in_data(m, op, 3),
                              rt_out_data(m, op)))
+RT_EVAL(eval_i8_gemm, rt_tconv_i8_gemm(&op->conv, &op->rq, &op->pk, rt_in_data(m, op, 2), rt_in_data(m, op, 3),
+                                       rt_out_data(m, op), op->scratch))
 RT_EVAL(eval_i16, rt_tconv_i16(&op->conv, &op->rq, rt_in_data(m, op, 2), rt_in_data(m, op, 1),
                                rt_in_data(m, op, 3), rt_out_data(m, op)))
+
+/* int8 on the packed GEMM where the CPU has one: the filter [out_c, kh, kw, in_c] as rows
+ * (ky, kx, oc) of in_c, and scratch for the dots and the output's sums. Models whose scratch
+ * would pass 16 MB keep the reference loop. */
+static int prepare_gemm_i8(qat_rt_model *m, rt_op *op, const rt_tensor *w) {
+  const rt_conv_geom *g = &op->conv;
+  const int path = rt_igemm_path();
+  const int64_t M = (int64_t)g->batches * g->in_h * g->in_w, n = (int64_t)g->k_h * g->k_w * g->out_c;
+  const int64_t words = M * n + (int64_t)g->batches * g->out_h * g->out_w * g->out_c;
+  if (path == RT_IGEMM_PLAIN || g->in_c > RT_IGEMM_KMAX || words > ((int64_t)1 << 22) || M > INT32_MAX) return QAT_OK;
+  int8_t *rows = malloc((size_t)(n * g->in_c));
+  op->scratch = malloc((size_t)words * sizeof *op->scratch);
+  if (!rows || !op->scratch) {
+    free(rows);
+    return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+  }
+  const int8_t *f = (const int8_t *)w->const_data;
+  for (int ky = 0; ky < g->k_h; ky++)
+    for (int kx = 0; kx < g->k_w; kx++)
+      for (int oc = 0; oc < g->out_c; oc++)
+        memcpy(rows + (((int64_t)ky * g->k_w + kx) * g->out_c + oc) * g->in_c,
+               f + (((int64_t)oc * g->k_h + ky) * g->k_w + kx) * g->in_c, (size_t)g->in_c);
+  int rc = rt_igemm_pack(&op->pk, path, (int)n, g->in_c, (int)M, rows, NULL, 0);
+  free(rows);
+  if (rc) return rc;
+  if (op->pk.path != RT_IGEMM_PLAIN) op->eval = eval_i8_gemm;
+  return QAT_OK;
+}
 
 /* padding.h ComputePadding with the output size as the convolution's input: SAME pads
  * ((ceil(n / s) - 1) * s + k - n) / 2 when positive, VALID nothing. */
@@ -97,7 +128,7 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
       return rc;
     if (b && (rc = rt_check_bias_q(m, k, b, in, w, g->out_c))) return rc;
     if ((rc = rt_prepare_requant(m, k, op, in, w, o, g->out_c))) return rc;
-    return i16 ? rt_check_acc64(m, k, op, (int64_t)g->k_h * g->k_w * g->in_c, b, g->out_c) : QAT_OK;
+    return i16 ? rt_check_acc64(m, k, op, (int64_t)g->k_h * g->k_w * g->in_c, b, g->out_c) : prepare_gemm_i8(m, op, w);
   }
   if (rt_is_f32(in) && rt_is_i8(w) && rt_is_f32(o) && (!b || rt_is_f32(b))) {
     if ((rc = rt_check_weights_q(m, k, w, 0, g->out_c))) return rc;
