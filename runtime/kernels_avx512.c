@@ -1,13 +1,15 @@
-/* DEPTHWISE_CONV_2D (int8 and float32) and int8 ADD with AVX-512, bit-exact with the reference
- * kernels that kernels_int8.c, kernels_quant.c and kernels_float.c implement in plain C (and that
- * the callers keep for other CPUs and QAT_SIMD=0):
- *   DEPTHWISE_CONV_2D: 16 output channels per register, every tap of the window summed in
- *     registers (int32 products of (x + offset) * w wrap as the reference's sums; the order of
- *     integer additions does not change them), then MultiplyByQuantizedMultiplier per channel
- *     (rt_simd.h). A depth multiplier m > 1 spreads input channel c over outputs c*m..c*m+m-1
- *     with one permutation per tap.
+/* AVX-512 kernels, bit-exact with the reference kernels that kernels_int8.c, kernels_quant.c and
+ * kernels_float.c implement in plain C (and that the callers keep for other CPUs, QAT_SIMD=0 and
+ * the shapes declined here):
+ *   DEPTHWISE_CONV_2D: 16 output channels per register. int8 takes its taps in vertical pairs
+ *     on vpdpwssd (below; int32 products of (x + offset) * w wrap as the reference's sums, and
+ *     the order of integer additions does not change them), then MultiplyByQuantizedMultiplier
+ *     per channel (rt_simd.h); float32 adds each channel's products in the reference's tap
+ *     order. A depth multiplier m > 1 spreads input channel c over outputs c*m..c*m+m-1 with
+ *     one permutation. Windows past the weights kept in registers are declined.
  *   ADD and MUL: the reference's MultiplyByQuantizedMultiplier (three for ADD, one for MUL) on
- *     16 lanes, along rows whose inputs are contiguous or broadcast (a stride of 0). */
+ *     16 lanes, along rows whose inputs are contiguous or broadcast (a stride of 0).
+ *   The dynamic-range ops' symmetric input quantization, and 256-entry byte tables (VBMI). */
 #include <math.h>
 #include <string.h>
 
@@ -26,7 +28,7 @@
  * instead of being rebuilt for each. An odd last row pairs with a zero weight. |x + offset| <=
  * 255 and |w| <= 128: each pair of products fits int32, and the accumulation wraps as the
  * reference's sums. A tap outside the image is (x + offset) = 0. */
-#define DW_MAX_PAIRS 64  /* weight pairs kept in registers / on the stack; more are built per use */
+#define DW_MAX_PAIRS 64  /* weight pairs kept in registers / on the stack; wider windows are declined */
 #define DW_COLS 512      /* column pair registers of one chunk (32 KB of stack) */
 #define DW_CHUNK 32      /* output pixels per chunk: bounds the columns rebuilt at chunk edges */
 
@@ -79,7 +81,7 @@ RT_AVX512 RT_FORCE_INLINE __m512i dw_pixel(const __m512i *col, int rp_n, int k_w
 RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                                 const int32_t *bias, int8_t *out, int64_t row, int chunk) {
   const int C = g->out_c, dm = g->depth_multiplier, rp_n = (g->k_h + 1) / 2, npairs = rp_n * g->k_w;
-  const int hoisted = npairs <= DW_MAX_PAIRS, span = g->dil_w * (g->k_w - 1) + 1;
+  const int span = g->dil_w * (g->k_w - 1) + 1;
   const __m256i off = _mm256_set1_epi16((int16_t)q->in_offset);
   const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
                 hi = _mm512_set1_epi32(q->act_max);
@@ -99,7 +101,7 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
      * lower (words 16..31) */
     const __m512i sp = spread16(c0, dm);
     const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
-    for (int i = 0; hoisted && i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
+    for (int i = 0; i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
     const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
     const qat_rq16 rq = qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0));
     for (int64_t ox0 = 0; ox0 < g->out_w; ox0 += chunk) {
@@ -123,12 +125,7 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
       for (int p = 0; p < n; p++, o += C) {
         const __m512i *col = cols + (int64_t)p * g->stride_w * rp_n;
         __m512i acc;
-        if (!hoisted) {
-          acc = bv;
-          for (int i = 0; i < npairs; i++)
-            acc = _mm512_dpwssd_epi32(acc, col[(i % g->k_w) * g->dil_w * rp_n + i / g->k_w],
-                                      weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w));
-        } else if (rp_n == 2 && g->k_w == 3 && g->dil_w == 1) {
+        if (rp_n == 2 && g->k_w == 3 && g->dil_w == 1) {
           acc = dw_pixel(col, 2, 3, 1, wp, bv);
         } else if (rp_n == 3 && g->k_w == 5 && g->dil_w == 1) {
           acc = dw_pixel(col, 3, 5, 1, wp, bv);
@@ -142,10 +139,10 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
 }
 
 /* The widest chunk whose column pairs fit DW_COLS, at most DW_CHUNK; 0 when not even one
- * pixel's window fits (the caller's plain kernel runs). */
+ * pixel's window fits, or its weight pairs pass DW_MAX_PAIRS (the caller's plain kernel runs). */
 static int dw_chunk(const rt_conv_geom *g) {
   const int rp_n = (g->k_h + 1) / 2, span = g->dil_w * (g->k_w - 1) + 1;
-  if (rp_n > DW_COLS || (int64_t)span * rp_n > DW_COLS) return 0;
+  if ((int64_t)rp_n * g->k_w > DW_MAX_PAIRS || (int64_t)span * rp_n > DW_COLS) return 0;
   const int n = (DW_COLS / rp_n - span) / g->stride_w + 1;
   return n < DW_CHUNK ? n : DW_CHUNK;
 }
@@ -163,15 +160,20 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
  * taps outside the image skipped as there, then + bias (or + 0.0f) and the clamp (F32_DONE).
  * A block's weights are loaded once per row; a pixel whose window lies inside the image's
  * columns takes its taps without a test (rows outside it are skipped for the whole row). */
-#define DW_F32_TAPS 64 /* weight registers kept per block; more are loaded per use */
+#define DW_F32_TAPS 64 /* weight registers kept per block; wider windows are declined */
 
+/* One output pixel (edge: some of its columns may lie outside the image). Instantiated with
+ * constant shapes and edge = 0 for interior 3x3 pixels, so the loops unroll. */
 RT_AVX512 RT_FORCE_INLINE __m512 dw_f32_pixel(const float *const *rows, int k_h, int k_w, int dil_w, int64_t in_c,
-                                              int64_t x0, __mmask16 min, int dm, __m512i spread, const __m512 *wv) {
+                                              int64_t in_w, int64_t x0, int edge, __mmask16 min, int dm,
+                                              __m512i spread, const __m512 *wv) {
   __m512 acc = _mm512_setzero_ps();
   for (int ky = 0; ky < k_h; ky++) {
     if (!rows[ky]) continue;
     for (int kx = 0; kx < k_w; kx++) {
-      __m512 xv = _mm512_maskz_loadu_ps(min, rows[ky] + (x0 + (int64_t)dil_w * kx) * in_c);
+      const int64_t x = x0 + (int64_t)dil_w * kx;
+      if (edge && (x < 0 || x >= in_w)) continue;
+      __m512 xv = _mm512_maskz_loadu_ps(min, rows[ky] + x * in_c);
       if (dm > 1) xv = _mm512_permutexvar_ps(spread, xv);
       acc = _mm512_add_ps(acc, _mm512_mul_ps(xv, wv[ky * k_w + kx]));
     }
@@ -185,52 +187,38 @@ RT_AVX512 static void dw_f32_row(const rt_conv_geom *g, float act_min, float act
   const __m512 lo = _mm512_set1_ps(act_min), hi = _mm512_set1_ps(act_max);
   const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
   const int64_t span = (int64_t)g->dil_w * (g->k_w - 1);
+  const int k33 = g->k_h == 3 && g->k_w == 3 && g->dil_w == 1;
   const float *rows[DW_F32_TAPS];
-  const int hoisted = taps <= DW_F32_TAPS;
   __m512 wv[DW_F32_TAPS];
   for (int c0 = 0; c0 < C; c0 += 16) {
     const __mmask16 m = rt_mask16(C - c0);
     const int ic0 = c0 / dm;
     const __mmask16 min = rt_mask16(g->in_c - ic0);
     const __m512i spread = dm > 1 ? spread16(c0, dm) : _mm512_setzero_si512();
-    for (int ky = 0; hoisted && ky < g->k_h; ky++) {
+    for (int ky = 0; ky < g->k_h; ky++) {
       const int64_t y = y0 + (int64_t)g->dil_h * ky;
       rows[ky] = y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c + ic0 : NULL;
     }
-    for (int t = 0; hoisted && t < taps; t++) wv[t] = _mm512_maskz_loadu_ps(m, w + (int64_t)t * C + c0);
+    for (int t = 0; t < taps; t++) wv[t] = _mm512_maskz_loadu_ps(m, w + (int64_t)t * C + c0);
     const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
     for (int64_t ox = 0; ox < g->out_w; ox++) {
       const int64_t x0 = ox * g->stride_w - g->pad_w;
-      __m512 acc;
-      if (hoisted && x0 >= 0 && x0 + span < g->in_w) {
-        if (g->k_h == 3 && g->k_w == 3 && g->dil_w == 1)
-          acc = dw_f32_pixel(rows, 3, 3, 1, g->in_c, x0, min, dm, spread, wv);
-        else
-          acc = dw_f32_pixel(rows, g->k_h, g->k_w, g->dil_w, g->in_c, x0, min, dm, spread, wv);
-      } else {
-        acc = _mm512_setzero_ps();
-        for (int64_t ky = 0; ky < g->k_h; ky++) {
-          const int64_t y = y0 + (int64_t)g->dil_h * ky;
-          if (y < 0 || y >= g->in_h) continue;
-          for (int64_t kx = 0; kx < g->k_w; kx++) {
-            const int64_t x = x0 + (int64_t)g->dil_w * kx;
-            if (x < 0 || x >= g->in_w) continue;
-            __m512 xv = _mm512_maskz_loadu_ps(min, in + ((b * g->in_h + y) * g->in_w + x) * g->in_c + ic0);
-            if (dm > 1) xv = _mm512_permutexvar_ps(spread, xv);
-            const __m512 wt = _mm512_maskz_loadu_ps(m, w + (ky * g->k_w + kx) * C + c0);
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(xv, wt));
-          }
-        }
-      }
+      const __m512 acc =
+          x0 < 0 || x0 + span >= g->in_w
+              ? dw_f32_pixel(rows, g->k_h, g->k_w, g->dil_w, g->in_c, g->in_w, x0, 1, min, dm, spread, wv)
+          : k33 ? dw_f32_pixel(rows, 3, 3, 1, g->in_c, g->in_w, x0, 0, min, dm, spread, wv)
+                : dw_f32_pixel(rows, g->k_h, g->k_w, g->dil_w, g->in_c, g->in_w, x0, 0, min, dm, spread, wv);
       _mm512_mask_storeu_ps(out + (row * g->out_w + ox) * C + c0, m, rt_finish_f32_x16(acc, bv, lo, hi));
     }
   }
 }
 
-void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in, const float *w,
-                            const float *bias, float *out) {
+int rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in, const float *w,
+                           const float *bias, float *out) {
+  if (g->k_h * g->k_w > DW_F32_TAPS) return -1;
   const int64_t rows = (int64_t)g->batches * g->out_h;
   RT_FOR(rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS, row, rows, dw_f32_row(g, act_min, act_max, in, w, bias, out, row));
+  return 0;
 }
 
 /* rt_symmetric_quantize on 16 lanes: one pass for the range, one for round(x * 127 / range)
@@ -373,9 +361,10 @@ int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q, float *sc
   (void)x, (void)n, (void)q, (void)scale;
   return -1;
 }
-void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
-                            const float *w, const float *bias, float *out) {
+int rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                           const float *w, const float *bias, float *out) {
   (void)g, (void)act_min, (void)act_max, (void)in, (void)w, (void)bias, (void)out;
+  return -1;
 }
 int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
                           const int8_t *w, const int32_t *bias, int8_t *out) {

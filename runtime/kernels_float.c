@@ -46,10 +46,8 @@ void rt_tconv_f32(const rt_conv_geom *g, float act_min, float act_max, const flo
 
 void rt_dwconv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                      const float *w, const float *bias, float *out) {
-  if (rt_simd_avx512()) { /* the same order, 16 channels at a time */
-    rt_dwconv2d_f32_avx512(g, act_min, act_max, in, w, bias, out);
-    return;
-  }
+  /* the same order, 16 channels at a time (windows up to 64 taps) */
+  if (rt_simd_avx512() && rt_dwconv2d_f32_avx512(g, act_min, act_max, in, w, bias, out) == 0) return;
   RT_DWCONV_LOOP(g, b, in, w, out, float, F32_ACC, F32_DONE);
 }
 
@@ -113,8 +111,6 @@ void rt_add_f32(const rt_bcast *b, float act_min, float act_max, const float *in
 
 void rt_mean_f32(const rt_reduce_geom *g, const float *in, float *out) {
   /* reduce.h Mean<float, float>: sums in input order into each output, then / (float)n. */
-  int64_t ostride[QAT_RT_MAX_RANK];
-  rt_reduce_strides(g, ostride);
   for (int64_t o = 0; o < g->n_out; o++) out[o] = 0.0f;
   if (g->rank == 4 && g->axis_mask == 6u) {
     /* the spatial mean of [N, H, W, C] (global average pooling): whole rows of channels added
@@ -128,6 +124,8 @@ void rt_mean_f32(const rt_reduce_geom *g, const float *in, float *out) {
       }
     }
   } else {
+    int64_t ostride[QAT_RT_MAX_RANK];
+    rt_reduce_strides(g, ostride);
     RT_FOR_EACH_REDUCED(g, ostride, i, o, out[o] += in[i]);
   }
   const float n = (float)g->n_reduce;

@@ -256,13 +256,14 @@ void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, con
 void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
                     const float *bias, float *out);
 /* kernels_avx512.c: DEPTHWISE_CONV_2D (int8, float32), int8 ADD and MUL for CPUs with AVX-512
- * (rt_simd.h says which), called by the plain kernels and MUL's eval; ADD and MUL return -1
- * (nothing written) for a broadcast they do not take, the int8 depthwise for a window too wide
- * for its column buffer (over 512 columns). */
+ * (rt_simd.h says which), called by the plain kernels and MUL's eval; they return -1 (nothing
+ * written) for what they do not take: ADD and MUL a broadcast, the depthwise kernels a window
+ * past the weights they keep in registers (64 int8 tap pairs, 64 float taps) or, int8, wider
+ * than its 512-column buffer. */
 int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
                           const int8_t *w, const int32_t *bias, int8_t *out);
-void rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
-                            const float *w, const float *bias, float *out);
+int rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
+                           const float *w, const float *bias, float *out);
 int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q, float *scale);
 void rt_lut_i8_vbmi(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out);
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,

@@ -235,7 +235,7 @@ static void test_dwconv(void **state) {
     g.batches = uniform(1, 2);
     g.k_h = uniform(1, 5), g.k_w = uniform(1, 5);
     if (trial % 10 == 1 || trial % 10 == 2) g.k_h = g.k_w = trial % 10 == 1 ? 3 : 5; /* the unrolled kernels */
-    if (trial % 40 == 7) g.k_h = 12, g.k_w = 11; /* 66 weight pairs: past the 64 kept in registers */
+    if (trial % 40 == 7) g.k_h = 12, g.k_w = 11; /* 66 tap pairs, 132 taps: declined to the plain kernels */
     g.in_c = uniform(1, 40);
     g.depth_multiplier = trial % 3 ? 1 : uniform(2, 4);
     g.out_c = g.in_c * g.depth_multiplier;
