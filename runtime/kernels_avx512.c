@@ -28,7 +28,7 @@
  * instead of being rebuilt for each. An odd last row pairs with a zero weight. |x + offset| <=
  * 255 and |w| <= 128: each pair of products fits int32, and the accumulation wraps as the
  * reference's sums. A tap outside the image is (x + offset) = 0. */
-#define DW_MAX_PAIRS 64  /* weight pairs kept in registers / on the stack; wider windows are declined */
+#define DW_MAX_PAIRS 128 /* weight pairs kept in registers / on the stack; wider windows are declined */
 #define DW_COLS 512      /* column pair registers of one chunk (32 KB of stack) */
 #define DW_CHUNK 32      /* output pixels per chunk: bounds the columns rebuilt at chunk edges */
 
@@ -160,7 +160,7 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
  * taps outside the image skipped as there, then + bias (or + 0.0f) and the clamp (F32_DONE).
  * A block's weights are loaded once per row; a pixel whose window lies inside the image's
  * columns takes its taps without a test (rows outside it are skipped for the whole row). */
-#define DW_F32_TAPS 64 /* weight registers kept per block; wider windows are declined */
+#define DW_F32_TAPS 128 /* weight registers kept per block; wider windows are declined */
 
 /* One output pixel (edge: some of its columns may lie outside the image). Instantiated with
  * constant shapes and edge = 0 for interior 3x3 pixels, so the loops unroll. */

@@ -46,7 +46,7 @@ void rt_tconv_f32(const rt_conv_geom *g, float act_min, float act_max, const flo
 
 void rt_dwconv2d_f32(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                      const float *w, const float *bias, float *out) {
-  /* the same order, 16 channels at a time (windows up to 64 taps) */
+  /* the same order, 16 channels at a time (windows up to 128 taps) */
   if (rt_simd_avx512() && rt_dwconv2d_f32_avx512(g, act_min, act_max, in, w, bias, out) == 0) return;
   RT_DWCONV_LOOP(g, b, in, w, out, float, F32_ACC, F32_DONE);
 }

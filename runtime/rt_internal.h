@@ -258,8 +258,8 @@ void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b 
 /* kernels_avx512.c: DEPTHWISE_CONV_2D (int8, float32), int8 ADD and MUL for CPUs with AVX-512
  * (rt_simd.h says which), called by the plain kernels and MUL's eval; they return -1 (nothing
  * written) for what they do not take: ADD and MUL a broadcast, the depthwise kernels a window
- * past the weights they keep in registers (64 int8 tap pairs, 64 float taps) or, int8, wider
- * than its 512-column buffer. */
+ * past the weights they keep in registers (128 int8 tap pairs, 128 float taps: 15x15 and 11x11
+ * windows fit) or, int8, wider than its 512-column buffer. */
 int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
                           const int8_t *w, const int32_t *bias, int8_t *out);
 int rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,

@@ -235,7 +235,7 @@ static void test_dwconv(void **state) {
     g.batches = uniform(1, 2);
     g.k_h = uniform(1, 5), g.k_w = uniform(1, 5);
     if (trial % 10 == 1 || trial % 10 == 2) g.k_h = g.k_w = trial % 10 == 1 ? 3 : 5; /* the unrolled kernels */
-    if (trial % 40 == 7) g.k_h = 12, g.k_w = 11; /* 66 tap pairs, 132 taps: declined to the plain kernels */
+    if (trial % 40 == 7) g.k_h = 12, g.k_w = 11; /* int8: 66 tap pairs, kept; float: 132 taps, declined to the plain kernel */
     g.in_c = uniform(1, 40);
     g.depth_multiplier = trial % 3 ? 1 : uniform(2, 4);
     g.out_c = g.in_c * g.depth_multiplier;
@@ -245,6 +245,8 @@ static void test_dwconv(void **state) {
     if (trial % 40 == 17) g.in_w = uniform(70, 90); /* rows of several 32-pixel chunks */
     if (trial % 40 == 27) /* a window 521 columns wide: past the AVX-512 column buffer, the plain kernel */
       g.k_h = 1, g.k_w = 2, g.dil_w = 520, g.pad_w = 0, g.in_w = uniform(521, 530);
+    if (trial % 40 == 37) /* 130 int8 tap pairs (and float taps): declined to the plain kernels */
+      g.k_h = 1, g.k_w = 130, g.dil_w = 1, g.in_w = uniform(130, 140);
     g.pad_h = uniform(0, g.k_h / 2), g.pad_w = uniform(0, g.k_w / 2);
     const int eh = g.dil_h * (g.k_h - 1) + 1, ew = g.dil_w * (g.k_w - 1) + 1;
     if (g.in_h + 2 * g.pad_h < eh || g.in_w + 2 * g.pad_w < ew) continue;
