@@ -281,14 +281,30 @@ static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const vo
 
 /* ---- A: patches and rows ------------------------------------------------------------------- */
 
+/* n values of A for VNNI: x ^ 0x80 of src, or with src NULL the byte pad, in masked steps (a
+ * stem's taps are 1 to 3 bytes, and a byte loop or a memset call per tap cost more than its
+ * GEMM), 16-byte ones for short runs (wide masked stores are slow on Zen 4) */
+RT_AVX512 static inline void vnni_values(const int8_t *src, int n, uint8_t pad, uint8_t *dst) {
+  if (n <= 16) {
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    const __m128i v = src ? _mm_xor_si128(_mm_maskz_loadu_epi8(m, src), _mm_set1_epi8((char)0x80))
+                          : _mm_set1_epi8((char)pad);
+    _mm_mask_storeu_epi8(dst, m, v);
+    return;
+  }
+  const __m512i padv = _mm512_set1_epi8((char)pad);
+  for (int i = 0; i < n; i += 64) {
+    const __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
+    const __m512i v = src ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), _mm512_set1_epi8((char)0x80)) : padv;
+    _mm512_mask_storeu_epi8(dst + i, m, v);
+  }
+}
+
 /* n values of A at dst[at..]: the path's form of src (u8 x ^ 0x80 for VNNI, int16 x + off for
  * AVX2), or with src NULL a tap outside the image (128 - off, or 0: (x + off) = 0 either way). */
 static inline void a_values(int path, int32_t off, const int8_t *src, int n, void *dst, int at) {
   if (path == RT_IGEMM_VNNI) {
-    uint8_t *u = (uint8_t *)dst + at;
-    if (!src) memset(u, (uint8_t)(128 - off), (size_t)n);
-    else
-      for (int c = 0; c < n; c++) u[c] = (uint8_t)src[c] ^ 0x80u;
+    vnni_values(src, n, (uint8_t)(128 - off), (uint8_t *)dst + at);
   } else {
     int16_t *s = (int16_t *)dst + at;
     if (!src) memset(s, 0, (size_t)n * sizeof *s);
@@ -350,27 +366,13 @@ static void build_patch_avx2(const rt_conv_geom *geom, int32_t off, const int8_t
 }
 
 typedef struct vnni_patch {
-  __m512i pad; /* 128 - off: a tap outside the image ((x + off) = 0) */
+  uint8_t pad; /* 128 - off: a tap outside the image ((x + off) = 0) */
   uint8_t *dst;
 } vnni_patch;
 
-/* n values of A for VNNI (x ^ 0x80, or with src NULL the pad) in masked steps: a stem's taps are
- * 1 to 3 bytes, and a byte loop or a memset call per tap cost more than its GEMM */
 RT_AVX512 static inline void vnni_put(void *ctx, const int8_t *src, int n, int at) {
   const vnni_patch *p = ctx;
-  uint8_t *dst = p->dst + at;
-  if (n <= 16) { /* a tap of a thin input: one 16-byte step (wide masked stores are slow on Zen 4) */
-    const __mmask16 m = (__mmask16)((1u << n) - 1);
-    const __m128i v = src ? _mm_xor_si128(_mm_maskz_loadu_epi8(m, src), _mm_set1_epi8((char)0x80))
-                          : _mm512_castsi512_si128(p->pad);
-    _mm_mask_storeu_epi8(dst, m, v);
-    return;
-  }
-  for (int i = 0; i < n; i += 64) {
-    const __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
-    const __m512i v = src ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), _mm512_set1_epi8((char)0x80)) : p->pad;
-    _mm512_mask_storeu_epi8(dst + i, m, v);
-  }
+  vnni_values(src, n, p->pad, p->dst + at);
 }
 
 /* The patches of the mr output pixels from p0 as VNNI A rows (stride kp), the pixel's
@@ -380,10 +382,9 @@ RT_AVX512 static void build_tile_vnni(const rt_conv_geom *geom, int32_t off, con
   const rt_conv_geom gc = *geom, *g = &gc;
   int64_t ox = p0 % g->out_w, oy = (p0 / g->out_w) % g->out_h, bt = p0 / ((int64_t)g->out_w * g->out_h);
   for (int r = 0; r < mr; r++, dst += kp) {
-    vnni_patch ctx = {_mm512_set1_epi8((char)(uint8_t)(128 - off)), dst};
+    vnni_patch ctx = {(uint8_t)(128 - off), dst};
     const int at = patch_runs(g, in, bt, oy, ox, vnni_put, &ctx);
-    ctx.pad = _mm512_setzero_si512(); /* the depth padding: zero weights */
-    vnni_put(&ctx, NULL, kp - at, at);
+    vnni_values(NULL, kp - at, 0, dst + at); /* the depth padding (zero weights): a store, not a memset call */
     if (++ox == g->out_w) {
       ox = 0;
       if (++oy == g->out_h) oy = 0, bt++;
@@ -456,8 +457,8 @@ void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const 
   gemm_rows(batches, q->in_offset, q, b, in, out, NULL);
 }
 
-void rt_igemm_dots(const rt_igemm_b *b, int rows, const int8_t *in, int32_t *dots) {
-  gemm_rows(rows, 0, NULL, b, in, NULL, dots);
+void rt_igemm_dots(const rt_igemm_b *b, int rows, int32_t in_offset, const int8_t *in, int32_t *dots) {
+  gemm_rows(rows, in_offset, NULL, b, in, NULL, dots);
 }
 
 void rt_tconv_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b, const int8_t *in,
@@ -466,11 +467,12 @@ void rt_tconv_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm
   const int64_t out_pixels = (int64_t)g->batches * g->out_h * g->out_w;
   int32_t *dots = scratch;
   uint32_t *acc = (uint32_t *)(void *)(scratch + M * n);
-  rt_igemm_dots(b, (int)M, in, dots); /* sum x * w of every input pixel against every (tap, oc) */
+  /* sum (x + offset) * w of every input pixel against every (tap, oc) */
+  rt_igemm_dots(b, (int)M, q->in_offset, in, dots);
   for (int64_t p = 0; p < out_pixels; p++)
     for (int64_t c = 0; c < C; c++) acc[p * C + c] = bias ? (uint32_t)bias[c] : 0u;
   /* the reference's scatter: input pixel (iy, ix) through tap (ky, kx) lands on output
-   * (iy * stride + ky - pad, ix * stride + kx - pad), adding (x + offset) * w over the depth */
+   * (iy * stride + ky - pad, ix * stride + kx - pad) */
   for (int64_t bt = 0; bt < g->batches; bt++)
     for (int64_t iy = 0; iy < g->in_h; iy++)
       for (int64_t ix = 0; ix < g->in_w; ix++) {
@@ -483,9 +485,8 @@ void rt_tconv_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm
             if (ox < 0 || ox >= g->out_w) continue;
             const int64_t tap = ((int64_t)ky * g->k_w + kx) * C;
             uint32_t *restrict a = acc + ((bt * g->out_h + oy) * g->out_w + ox) * C;
-            const int32_t *restrict dt = d + tap, *restrict ws = b->wsum + tap;
-            for (int64_t c = 0; c < C; c++)
-              a[c] += (uint32_t)dt[c] + (uint32_t)q->in_offset * (uint32_t)ws[c];
+            const int32_t *restrict dt = d + tap;
+            for (int64_t c = 0; c < C; c++) a[c] += (uint32_t)dt[c];
           }
         }
       }

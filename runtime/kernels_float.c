@@ -204,7 +204,7 @@ void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, c
     }
     /* the integer dots on the packed GEMM where there is one (sums modulo 2^32: any order) */
     const int packed = pk && pk->path != RT_IGEMM_PLAIN;
-    if (packed) rt_igemm_dots(pk, batches, qbuf, dots);
+    if (packed) rt_igemm_dots(pk, batches, 0, qbuf, dots);
     for (int64_t b = 0; b < batches; b++) {
       const int8_t *q = qbuf + b * accum_depth;
       const float scale = scales[b];

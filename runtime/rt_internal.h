@@ -238,11 +238,11 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
                        const int8_t *in, int8_t *out);
 void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const int8_t *in, int8_t *out);
 void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out);
-/* dots[r][c] = sum_k in[r][k] w[c][k] (wrapping int32), for weights packed with in_offset 0 and
- * no bias, and rows <= the batches_a of the packing */
-void rt_igemm_dots(const rt_igemm_b *b, int rows, const int8_t *in, int32_t *dots);
+/* dots[r][c] = sum_k (in[r][k] + in_offset) w[c][k] (wrapping int32), for weights packed with
+ * this in_offset and no bias, and rows <= the batches_a of the packing */
+void rt_igemm_dots(const rt_igemm_b *b, int rows, int32_t in_offset, const int8_t *in, int32_t *dots);
 /* int8 TRANSPOSE_CONV on a GEMM: b packs the filter as kh * kw * out_c rows of in_c (tap-major,
- * no offset, no bias: rt_igemm_dots), scratch holds batches * in_h * in_w * b->n int32 dots and
+ * with the input offset, no bias: rt_igemm_dots), scratch holds batches * in_h * in_w * b->n int32 dots and
  * then the output's int32 sums, scattered as the reference scatters (integer sums: any order),
  * plus the bias, then requantized. */
 void rt_tconv_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b, const int8_t *in,

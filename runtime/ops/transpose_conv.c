@@ -31,14 +31,15 @@ RT_EVAL(eval_i16, rt_tconv_i16(&op->conv, &op->rq, rt_in_data(m, op, 2), rt_in_d
                                rt_in_data(m, op, 3), rt_out_data(m, op)))
 
 /* int8 on the packed GEMM where the CPU has one: the filter [out_c, kh, kw, in_c] as rows
- * (ky, kx, oc) of in_c, and scratch for the dots and the output's sums. Models whose scratch
+ * (ky, kx, oc) of in_c, packed with the input offset (op->rq, prepared before), and scratch
+ * for the dots and the output's sums. Models whose scratch
  * would pass 16 MB keep the reference loop. */
 static int prepare_gemm_i8(qat_rt_model *m, rt_op *op, const rt_tensor *w) {
   const rt_conv_geom *g = &op->conv;
   const int path = rt_igemm_path();
   const int64_t M = (int64_t)g->batches * g->in_h * g->in_w, n = (int64_t)g->k_h * g->k_w * g->out_c;
   const int64_t words = M * n + (int64_t)g->batches * g->out_h * g->out_w * g->out_c;
-  if (path == RT_IGEMM_PLAIN || g->in_c > RT_IGEMM_KMAX || words > ((int64_t)1 << 22) || M > INT32_MAX) return QAT_OK;
+  if (path == RT_IGEMM_PLAIN || g->in_c > RT_IGEMM_KMAX || words > ((int64_t)1 << 22)) return QAT_OK;
   int8_t *rows = malloc((size_t)(n * g->in_c));
   op->scratch = malloc((size_t)words * sizeof *op->scratch);
   if (!rows || !op->scratch) {
@@ -51,7 +52,7 @@ static int prepare_gemm_i8(qat_rt_model *m, rt_op *op, const rt_tensor *w) {
       for (int oc = 0; oc < g->out_c; oc++)
         memcpy(rows + (((int64_t)ky * g->k_w + kx) * g->out_c + oc) * g->in_c,
                f + (((int64_t)oc * g->k_h + ky) * g->k_w + kx) * g->in_c, (size_t)g->in_c);
-  int rc = rt_igemm_pack(&op->pk, path, (int)n, g->in_c, (int)M, rows, NULL, 0);
+  int rc = rt_igemm_pack(&op->pk, path, (int)n, g->in_c, (int)M, rows, NULL, op->rq.in_offset);
   free(rows);
   if (rc) return rc;
   if (op->pk.path != RT_IGEMM_PLAIN) op->eval = eval_i8_gemm;
