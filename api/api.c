@@ -200,16 +200,15 @@ static void sb_string(sbuf *b, const char *s) {
   sb_printf(b, "\"");
 }
 
-static double share(int64_t part, int64_t whole) { return whole ? (double)part / (double)whole : 0.0; }
 
 static void sb_stats(sbuf *b, const qat_parity_stats *s) {
   double sqnr = qat_parity_sqnr_db(s);
   sb_printf(b, "\"values\":%lld,\"identical\":%.6f,\"max_lsb\":%lld,\"mean_lsb\":%.6f,", (long long)s->values,
-            share(s->identical, s->values), (long long)s->max_lsb, s->values ? s->sum_lsb / (double)s->values : 0.0);
+            qat_parity_share(s->identical, s->values), (long long)s->max_lsb, s->values ? s->sum_lsb / (double)s->values : 0.0);
   if (isinf(sqnr) || isnan(sqnr)) sb_printf(b, "\"sqnr_db\":null,");
   else sb_printf(b, "\"sqnr_db\":%.3f,", sqnr);
   sb_printf(b, "\"clipped\":%.6f,\"saturated\":%.6f,\"own_identical\":%.6f,\"own_max_lsb\":%lld",
-            share(s->clipped, s->values), share(s->saturated, s->values), share(s->local_identical, s->values),
+            qat_parity_share(s->clipped, s->values), qat_parity_share(s->saturated, s->values), qat_parity_share(s->local_identical, s->values),
             (long long)s->local_max_lsb);
 }
 
@@ -268,8 +267,8 @@ int qat_parity_json(const char *ckpt, const char *tflite, const float *x, const 
   sb_printf(&b,
             ",\"samples\":%lld,\"float_accuracy\":%.6f,\"fakequant_accuracy\":%.6f,\"int8_accuracy\":%.6f,"
             "\"top1_agreement\":%.6f,\"layers\":[",
-            (long long)r.samples, share(r.float_correct, r.samples), share(r.fakequant_correct, r.samples),
-            share(r.int8_correct, r.samples), share(r.top1_agree, r.samples));
+            (long long)r.samples, qat_parity_share(r.float_correct, r.samples), qat_parity_share(r.fakequant_correct, r.samples),
+            qat_parity_share(r.int8_correct, r.samples), qat_parity_share(r.top1_agree, r.samples));
   for (int i = 0; i < r.n_layers; i++) {
     const qat_parity_layer *L = &r.layers[i];
     sb_printf(&b, "%s{\"tensor\":%d,\"name\":", i ? "," : "", L->tensor);

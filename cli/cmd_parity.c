@@ -51,16 +51,15 @@ static int report_error(int status) {
   return qat_exit_code(status);
 }
 
-static double share(int64_t part, int64_t whole) { return whole ? (double)part / (double)whole : 0.0; }
 
 static void json_stats(const qat_parity_stats *s) {
   double sqnr = qat_parity_sqnr_db(s);
   printf("\"values\":%lld,\"identical\":%.6f,\"max_lsb\":%lld,\"mean_lsb\":%.6f,", (long long)s->values,
-         share(s->identical, s->values), (long long)s->max_lsb, s->values ? s->sum_lsb / (double)s->values : 0.0);
+         qat_parity_share(s->identical, s->values), (long long)s->max_lsb, s->values ? s->sum_lsb / (double)s->values : 0.0);
   if (isinf(sqnr)) printf("\"sqnr_db\":null,");
   else printf("\"sqnr_db\":%.3f,", sqnr);
   printf("\"clipped\":%.6f,\"saturated\":%.6f,\"own_identical\":%.6f,\"own_max_lsb\":%lld",
-         share(s->clipped, s->values), share(s->saturated, s->values), share(s->local_identical, s->values),
+         qat_parity_share(s->clipped, s->values), qat_parity_share(s->saturated, s->values), qat_parity_share(s->local_identical, s->values),
          (long long)s->local_max_lsb);
 }
 
@@ -87,7 +86,7 @@ static const char *inexact_op(const char *op, int int16) {
 }
 
 static int meets_target(const qat_parity_stats *s) {
-  return share(s->identical, s->values) >= QAT_PARITY_TARGET_IDENTICAL && s->max_lsb <= QAT_PARITY_TARGET_MAX_LSB;
+  return qat_parity_share(s->identical, s->values) >= QAT_PARITY_TARGET_IDENTICAL && s->max_lsb <= QAT_PARITY_TARGET_MAX_LSB;
 }
 
 static void print_json(const char *ckpt, const char *model, const qat_parity_report *r) {
@@ -98,17 +97,17 @@ static void print_json(const char *ckpt, const char *model, const qat_parity_rep
   qat_cli_json_string(stdout, model);
   printf(",\"samples\":%lld,", (long long)r->samples);
   if (r->classifier)
-    printf("\"float_accuracy\":%.6f,\"fakequant_accuracy\":%.6f,\"int8_accuracy\":%.6f,", share(r->float_correct, r->samples),
-           share(r->fakequant_correct, r->samples), share(r->int8_correct, r->samples));
+    printf("\"float_accuracy\":%.6f,\"fakequant_accuracy\":%.6f,\"int8_accuracy\":%.6f,", qat_parity_share(r->float_correct, r->samples),
+           qat_parity_share(r->fakequant_correct, r->samples), qat_parity_share(r->int8_correct, r->samples));
   else /* a segmenter or a regressor: the labels are not one class per sample */
     printf("\"float_accuracy\":null,\"fakequant_accuracy\":null,\"int8_accuracy\":null,");
-  printf("\"top1_agreement\":%.6f,\"output\":{\"name\":", share(r->top1_agree, r->samples));
+  printf("\"top1_agreement\":%.6f,\"output\":{\"name\":", qat_parity_share(r->top1_agree, r->samples));
   qat_cli_json_string(stdout, o->name);
   printf(",");
   json_stats(&o->s);
   const qat_parity_stats *lg = &r->layers[r->logits].s;
-  printf("},\"logits_saturated\":%.6f,\"logits_clipped\":%.6f", share(lg->saturated, lg->values),
-         share(lg->clipped, lg->values));
+  printf("},\"logits_saturated\":%.6f,\"logits_clipped\":%.6f", qat_parity_share(lg->saturated, lg->values),
+         qat_parity_share(lg->clipped, lg->values));
   printf(",\"target_met\":%s,\"layers\":[", meets_target(&o->s) ? "true" : "false");
   for (int i = 0; i < r->n_layers; i++) {
     const qat_parity_layer *L = &r->layers[i];
@@ -128,23 +127,20 @@ static void print_text(const char *ckpt, const char *model, const char *which, c
   const qat_parity_layer *o = &r->layers[r->output];
   printf("parity: %s vs %s, %lld %s samples\n", ckpt, model, (long long)r->samples, which);
   if (r->classifier)
-    printf("  accuracy: float %.4f, fake-quant %.4f, int8 %.4f\n", share(r->float_correct, r->samples),
-           share(r->fakequant_correct, r->samples), share(r->int8_correct, r->samples));
-  printf("  top-1 agreement fake-quant vs int8: %.2f %%%s\n", 100 * share(r->top1_agree, r->samples),
+    printf("  accuracy: float %.4f, fake-quant %.4f, int8 %.4f\n", qat_parity_share(r->float_correct, r->samples),
+           qat_parity_share(r->fakequant_correct, r->samples), qat_parity_share(r->int8_correct, r->samples));
+  printf("  top-1 agreement fake-quant vs int8: %.2f %%%s\n", 100 * qat_parity_share(r->top1_agree, r->samples),
          r->classifier ? "" : " (of samples whose every position agrees)");
   printf("  final output '%s': %.2f %% bit-identical to fake quant, max %lld LSB, mean %.4f LSB\n", o->name,
-         100 * share(o->s.identical, o->s.values), (long long)o->s.max_lsb,
+         100 * qat_parity_share(o->s.identical, o->s.values), (long long)o->s.max_lsb,
          o->s.values ? o->s.sum_lsb / (double)o->s.values : 0.0);
   printf("  target (>= %.0f %% bit-identical, max %d LSB): %s\n", 100 * QAT_PARITY_TARGET_IDENTICAL,
          QAT_PARITY_TARGET_MAX_LSB, meets_target(&o->s) ? "met" : "NOT met");
   /* the bounds qat train adds at the end of a run, so the two reports can be read side by side */
   char missed[512];
-  if (qat_parity_target_missed(r, missed, sizeof missed))
-    printf("  with qat train's bounds (top-1 >= %.1f %%, logits saturated < %.0f %%) missed: %s\n\n",
-           100 * QAT_PARITY_TARGET_TOP1, 100 * QAT_PARITY_TARGET_SATURATED, missed);
-  else
-    printf("  with qat train's bounds (top-1 >= %.1f %%, logits saturated < %.0f %%): met\n\n",
-           100 * QAT_PARITY_TARGET_TOP1, 100 * QAT_PARITY_TARGET_SATURATED);
+  const int n_missed = qat_parity_target_missed(r, missed, sizeof missed);
+  printf("  with qat train's bounds (top-1 >= %.1f %%, logits saturated < %.0f %%): %s%s\n\n",
+         100 * QAT_PARITY_TARGET_TOP1, 100 * QAT_PARITY_TARGET_SATURATED, n_missed ? "missed: " : "met", missed);
   printf("  %-24s %-16s %10s %10s %7s %9s %10s %8s %8s %9s\n", "tensor (vs fake quant)", "op", "values/smp",
          "identical", "max LSB", "mean LSB", "own diff", "SQNR dB", "clipped", "saturated");
   for (int i = 0; i < r->n_layers; i++) {
@@ -154,13 +150,13 @@ static void print_text(const char *ckpt, const char *model, const char *which, c
     if (isinf(sqnr)) snprintf(sq, sizeof sq, "inf");
     else snprintf(sq, sizeof sq, "%.1f", sqnr);
     char own[16];
-    snprintf(own, sizeof own, "%.3f%%", 100 * (1 - share(L->s.local_identical, L->s.values)));
+    snprintf(own, sizeof own, "%.3f%%", 100 * (1 - qat_parity_share(L->s.local_identical, L->s.values)));
     char opname[24];
     snprintf(opname, sizeof opname, "%s%s", L->op, inexact_op(L->op, r->int16) ? " *" : "");
     printf("  %-24.24s %-16.16s %10lld %9.2f%% %7lld %9.4f %10s %8s %7.3f%% %8.3f%%\n", L->name, opname,
-           (long long)(r->samples ? L->s.values / r->samples : 0), 100 * share(L->s.identical, L->s.values),
+           (long long)(r->samples ? L->s.values / r->samples : 0), 100 * qat_parity_share(L->s.identical, L->s.values),
            (long long)L->s.max_lsb, L->s.values ? L->s.sum_lsb / (double)L->s.values : 0.0, own, sq,
-           100 * share(L->s.clipped, L->s.values), 100 * share(L->s.saturated, L->s.values));
+           100 * qat_parity_share(L->s.clipped, L->s.values), 100 * qat_parity_share(L->s.saturated, L->s.values));
   }
   printf("\n  own diff: share of values that differ when the op alone is fed the fake-quant model's\n"
          "  inputs (its own rounding, not inherited); SQNR: dequantized int8 vs the float model\n"
@@ -261,8 +257,8 @@ int qat_cli_parity_check(const char *ckpt, int limit, const char *what, FILE *f)
       (rc = qat_rt_model_load_buffer(bytes, size, "int8 export", &opt, &rt)) || (rc = qat_parity_run(m, rt, &test, &r)))
     goto done;
   const qat_parity_layer *o = &r.layers[r.output], *lg = &r.layers[r.logits];
-  const double top1 = share(r.top1_agree, r.samples), same = share(o->s.identical, o->s.values),
-               clipped = share(lg->s.clipped, lg->s.values), saturated = share(lg->s.saturated, lg->s.values);
+  const double top1 = qat_parity_share(r.top1_agree, r.samples), same = qat_parity_share(o->s.identical, o->s.values),
+               clipped = qat_parity_share(lg->s.clipped, lg->s.values), saturated = qat_parity_share(lg->s.saturated, lg->s.values);
   fprintf(f, "  parity %s (int8 export in memory, %lld %s samples): top-1 agreement %.2f %%, output '%s' %.2f %% "
           "bit-identical, max %lld LSB; logits '%s' saturated %.2f %% (float model's values outside the range: "
           "%.2f %%)\n",

@@ -118,12 +118,10 @@ static void accumulate_local(qat_parity_stats *s, const grid *g, const void *q, 
   }
 }
 
-static double share_of(int64_t k, int64_t n) { return n ? (double)k / (double)n : 0.0; }
-
 int qat_parity_target_missed(const qat_parity_report *r, char *buf, size_t n) {
   const qat_parity_stats *o = &r->layers[r->output].s, *lg = &r->layers[r->logits].s;
-  const double same = share_of(o->identical, o->values), top1 = share_of(r->top1_agree, r->samples),
-               saturated = share_of(lg->saturated, lg->values);
+  const double same = qat_parity_share(o->identical, o->values), top1 = qat_parity_share(r->top1_agree, r->samples),
+               saturated = qat_parity_share(lg->saturated, lg->values);
   int missed = 0;
   size_t at = 0;
   if (n) buf[0] = 0;

@@ -80,6 +80,9 @@ void qat_parity_free(qat_parity_report *r);
 #define QAT_PARITY_TARGET_TOP1 0.999
 #define QAT_PARITY_TARGET_SATURATED 0.01
 
+/* part / whole, 0 for an empty whole: the report's shares */
+static inline double qat_parity_share(int64_t part, int64_t whole) { return whole ? (double)part / (double)whole : 0.0; }
+
 /* The criteria of the whole target (all four) that r misses, each with its figure and bound,
  * "; "-separated into buf (truncated to n bytes; "" when none). Returns how many are missed. */
 int qat_parity_target_missed(const qat_parity_report *r, char *buf, size_t n);
