@@ -200,7 +200,6 @@ static void sb_string(sbuf *b, const char *s) {
   sb_printf(b, "\"");
 }
 
-
 static void sb_stats(sbuf *b, const qat_parity_stats *s) {
   double sqnr = qat_parity_sqnr_db(s);
   sb_printf(b, "\"values\":%lld,\"identical\":%.6f,\"max_lsb\":%lld,\"mean_lsb\":%.6f,", (long long)s->values,

@@ -38,7 +38,6 @@ static const char usage_parity[] =
     "  --json      print one JSON object\n"
     "  -h, --help  this help\n";
 
-
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "qat: error: eval --compare: ");
   fprintf(stderr, fmt, arg);
@@ -50,7 +49,6 @@ static int report_error(int status) {
   fprintf(stderr, "qat: error: %s\n", qat_error_message());
   return qat_exit_code(status);
 }
-
 
 static void json_stats(const qat_parity_stats *s) {
   double sqnr = qat_parity_sqnr_db(s);
