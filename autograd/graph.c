@@ -227,13 +227,16 @@ int qat_graph_add(qat_graph *g, qat_op op, int n_inputs, qat_tensor *const *inpu
   if (info->aliases_input) {
     o->data = inputs[0]->data;
     o->grad = inputs[0]->grad;
+    o->grad_half = inputs[0]->grad_half;
     o->requires_grad = inputs[0]->requires_grad;
   } else if (o->batched) {
     if ((rc = alloc_activation(g, o, needs_grad))) return rc;
   } else {
+    /* computed from weights alone: a gradient for each half of the batch (qat_exec.halves) */
     size_t bytes = (size_t)qat_tensor_size(o) * sizeof(float);
     o->data = graph_alloc(g, bytes);
-    o->grad = needs_grad ? graph_alloc(g, bytes) : NULL;
+    o->grad = needs_grad ? graph_alloc(g, 2 * bytes) : NULL;
+    o->grad_half = needs_grad ? qat_tensor_size(o) : 0;
     o->requires_grad = needs_grad;
     if (!o->data || (needs_grad && !o->grad)) return QAT_ERR_NOMEM;
   }
@@ -275,13 +278,36 @@ void qat_zero_floats(float *p, int64_t n) {
     memset(p + k * CHUNK, 0, (size_t)(n - k * CHUNK < CHUNK ? n - k * CHUNK : CHUNK) * sizeof(float));
 }
 
+/* A node on the weights' side of the graph: no input follows the batch. */
+static int weights_only(const qat_node *node) {
+  if (node->output->batched) return 0;
+  for (int i = 0; i < node->n_inputs; i++)
+    if (node->inputs[i]->batched) return 0;
+  return 1;
+}
+
+/* Moves the node's gradients with a second half (grad_half) onto it, or back: each tensor
+ * once, though a node may read one tensor twice. */
+static void shift_half_grads(qat_node *node, int direction) {
+  qat_tensor *seen[QAT_MAX_OP_INPUTS + 1];
+  int n_seen = 0;
+  for (int i = -1; i < node->n_inputs; i++) {
+    qat_tensor *t = i < 0 ? node->output : node->inputs[i];
+    int again = 0;
+    for (int k = 0; k < n_seen; k++) again |= seen[k] == t;
+    if (again || !t->grad || !t->grad_half) continue;
+    seen[n_seen++] = t;
+    t->grad += direction * t->grad_half;
+  }
+}
+
 void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
   if (g->n_nodes == 0) return;
   /* the activations' gradients are all accumulated into: zeroed first, on every thread (the
    * seed CNN's 9 MB at batch 32 were one serial memset a step) */
   for (int i = 0; i < g->n_nodes; i++) {
     qat_tensor *o = g->nodes[i].output;
-    if (o->grad) qat_zero_floats(o->grad, qat_tensor_size(o));
+    if (o->grad) qat_zero_floats(o->grad, qat_tensor_size(o) + (ex->halves ? o->grad_half : 0));
   }
   qat_tensor *loss = g->nodes[g->n_nodes - 1].output;
   if (!loss->grad) return;
@@ -292,6 +318,12 @@ void qat_graph_backward(qat_graph *g, const qat_exec *ex) {
     if (node->output->grad) {
       const double t0 = ex->profile ? seconds() : 0;
       qat_node_info(node)->backward(node, ex);
+      if (ex->halves && weights_only(node)) {
+        /* the batch's second half passes its own gradients through the weights' nodes */
+        shift_half_grads(node, 1);
+        qat_node_info(node)->backward(node, ex);
+        shift_half_grads(node, -1);
+      }
       if (ex->profile) ex->profile[g->n_nodes + i] += seconds() - t0;
     }
     if (ex->coll && ex->coll->grads_ready) ex->coll->grads_ready(ex->coll->grads_ctx, i);

@@ -93,6 +93,31 @@ static void channel_sums(const qat_node *nd, const bn_work *w, const float *x, c
     for (int k = 0; k < outputs * c; k++) out[k] += w->partial[(size_t)outputs * c * t + k];
 }
 
+/* channel_sums over each half of the batch apart (qat_exec.halves), then added once in double,
+ * as 2 ranks' allreduce adds them; part (NULL: not kept) gets each half's sums, outputs * c
+ * apiece. Returns the halves. */
+static int half_sums(const qat_node *nd, const qat_exec *ex, const bn_work *w, const float *x, const float *dy,
+                     int64_t rows, int c, int mode, double *out, double *part) {
+  const qat_tensor *xt = OP_X(nd);
+  const int outputs = mode == 2 ? 2 : 1, n = xt->dims[0];
+  int64_t half[3];
+  const int halves = n > 0 ? op_halves(ex, xt, n, half) : 1;
+  if (halves == 1) {
+    channel_sums(nd, w, x, dy, rows, c, mode, out);
+    if (part) memcpy(part, out, (size_t)outputs * c * sizeof *part);
+    return 1;
+  }
+  const int64_t per_sample = rows / n;
+  double own[2 * 2 * c], *p = part ? part : own;
+  for (int h = 0; h < 2; h++) {
+    const int64_t r0 = half[h] * per_sample;
+    channel_sums(nd, w, x + r0 * c, dy ? dy + r0 * c : NULL, (half[h + 1] - half[h]) * per_sample, c, mode,
+                 p + (size_t)h * outputs * c);
+  }
+  for (int k = 0; k < outputs * c; k++) out[k] = p[k] + p[outputs * c + k];
+  return 2;
+}
+
 /* The rows the statistics are over: this process's, or with a collective (data-parallel
  * training) the whole global batch's, whose sums are then added over the processes. */
 static double stat_rows(const qat_tensor *x, int64_t rows, const qat_exec *ex) {
@@ -111,10 +136,10 @@ static void bn_forward(qat_node *nd, const qat_exec *ex) {
   float eps = nd->attrs.epsilon;
   if (ex->training && !ex->freeze_bn) {
     double sums[c], total = stat_rows(x, rows, ex);
-    channel_sums(nd, &w, x->data, NULL, rows, c, 0, sums);
+    half_sums(nd, ex, &w, x->data, NULL, rows, c, 0, sums, NULL);
     if (ex->coll) ex->coll->sum(ex->coll->ctx, sums, c);
     for (int k = 0; k < c; k++) w.mean[k] = (float)(sums[k] / total);
-    channel_sums(nd, &w, x->data, NULL, rows, c, 1, sums);
+    half_sums(nd, ex, &w, x->data, NULL, rows, c, 1, sums, NULL);
     if (ex->coll) ex->coll->sum(ex->coll->ctx, sums, c);
     float m = nd->attrs.momentum;
     for (int k = 0; k < c; k++) {
@@ -146,14 +171,19 @@ static void bn_backward(qat_node *nd, const qat_exec *ex) {
   int64_t rows = qat_tensor_size(x) / c;
   bn_work w = work(nd);
   const float *dy = nd->output->grad, *gamma = gt->data;
-  double sums[2 * c];
-  channel_sums(nd, &w, x->data, dy, rows, c, 2, sums);
+  double sums[2 * c], part[2 * 2 * c];
+  const int halves = half_sums(nd, ex, &w, x->data, dy, rows, c, 2, sums, part);
   const double *sum_dy = sums, *sum_dy_xhat = sums + c;
-  /* gamma and beta get this process's share; the gradient allreduce adds the shares */
-  if (gt->grad)
-    for (int k = 0; k < c; k++) gt->grad[k] += (float)sum_dy_xhat[k];
-  if (bt->grad)
-    for (int k = 0; k < c; k++) bt->grad[k] += (float)sum_dy[k];
+  /* gamma and beta get this process's share (each half's); the gradient allreduce adds the
+   * shares */
+  for (int h = 0; h < halves; h++) {
+    float *dgamma = op_grad_half(gt, h), *dbeta = op_grad_half(bt, h);
+    const double *p = part + (size_t)h * 2 * c;
+    if (dgamma)
+      for (int k = 0; k < c; k++) dgamma[k] += (float)p[c + k];
+    if (dbeta)
+      for (int k = 0; k < c; k++) dbeta[k] += (float)p[k];
+  }
   if (!x->grad) return;
   if (ex->training && !ex->freeze_bn) {
     /* dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)), M and the sums

@@ -133,7 +133,6 @@ static void unscale_backward_rows(const float *restrict x, const float *restrict
 }
 
 static void unscale_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   qat_tensor *x = OP_X(nd), *gt = GAMMA(nd);
   const int c = x->dims[x->rank - 1];
   const int64_t rows = qat_tensor_size(x) / c;
@@ -145,11 +144,20 @@ static void unscale_backward(qat_node *nd, const qat_exec *ex) {
     f[k] = s / gamma[k];
     sigma[k] = s;
     gamma_sq[k] = (double)gamma[k] * gamma[k];
-    dgamma[k] = 0;
   }
-  unscale_backward_rows(x->data, nd->output->grad, x->grad, rows, c, f, sigma, gamma_sq, dgamma);
-  if (gt->grad)
-    for (int k = 0; k < c; k++) gt->grad[k] += (float)dgamma[k];
+  /* gamma's gradient sums over the batch: each half apart (qat_exec.halves) */
+  int64_t half[3] = {0, 1, 1};
+  const int halves = x->rank > 0 && x->dims[0] > 0 ? op_halves(ex, x, x->dims[0], half) : 1;
+  const int64_t per_sample = rows / half[halves];
+  for (int h = 0; h < halves; h++) {
+    const int64_t r0 = half[h] * per_sample;
+    for (int k = 0; k < c; k++) dgamma[k] = 0;
+    unscale_backward_rows(x->data + r0 * c, nd->output->grad + r0 * c, x->grad ? x->grad + r0 * c : NULL,
+                          (half[h + 1] - half[h]) * per_sample, c, f, sigma, gamma_sq, dgamma);
+    float *g = op_grad_half(gt, h);
+    if (g)
+      for (int k = 0; k < c; k++) g[k] += (float)dgamma[k];
+  }
 }
 
 static int unscale_example(qat_op_example *ex, int variant) {

@@ -11,6 +11,34 @@
 #define OP_W(n) ((n)->inputs[1])
 #define OP_B(n) ((n)->n_inputs > 2 ? (n)->inputs[2] : NULL)
 
+/* The parts a sum over this process's n samples of batched x is taken in (qat_exec.halves): 1
+ * or 2, samples [bounds[h], bounds[h + 1]) in part h. */
+static inline int op_halves(const qat_exec *ex, const qat_tensor *x, int64_t n, int64_t bounds[3]) {
+  bounds[0] = 0;
+  if (ex->halves && x->batched && n >= 2) {
+    bounds[1] = n / 2;
+    bounds[2] = n;
+    return 2;
+  }
+  bounds[1] = n;
+  return 1;
+}
+
+/* Where the batch's second half (qat_exec.halves) starts in batched y, as a flat index; y's
+ * size when the batch is not split. For ops that walk their output in order and add into a
+ * broadcast input's gradient (op_grad_half(t, index >= start)). */
+static inline int64_t op_half_start(const qat_exec *ex, const qat_tensor *y) {
+  int64_t half[3], n = qat_tensor_size(y);
+  if (y->rank < 2 || y->dims[0] < 1 || op_halves(ex, y, y->dims[0], half) == 1) return n;
+  return half[1] * (n / y->dims[0]);
+}
+
+/* The gradient of unbatched t that part h of the batch adds into (NULL when t has none); a
+ * batched t's own. */
+static inline float *op_grad_half(const qat_tensor *t, int h) {
+  return t && t->grad && h && t->grad_half ? t->grad + t->grad_half : t ? t->grad : NULL;
+}
+
 static inline void shape_str(const qat_tensor *t, char *buf, size_t len) {
   size_t k = 0;
   buf[k++] = '[';

@@ -27,15 +27,14 @@ static int is_pointwise(const conv_geom *g) {
 /* The weight and bias gradients sum over every output pixel of the batch: a GEMM with
  * K = n*oh*ow. With few filter weights (a first layer's 3x3x1x32) that long-K GEMM does not
  * spread over the threads, and it was the one part of the seed CNNs' step that did not get
- * faster with a second thread. In GRAD_PARTS fixed slices of the batch it does: one
- * single-threaded GEMM per slice into a buffer of its own, the slices then added in order, so
- * the sum is the same for any thread count. */
-enum { GRAD_PARTS = 8, GRAD_PARTS_MAX_WEIGHTS = 1 << 16 };
+ * faster with a second thread. In HALF_PARTS fixed slices of each half of the batch
+ * (qat_exec.halves; a rank of 2 holds one half) it does: one single-threaded GEMM per slice
+ * into a buffer of its own, all in one parallel loop, each half's slices then added in order
+ * into that half's gradient, so the sum is the same for any thread count and for 1 process
+ * or 2 ranks. */
+enum { HALF_PARTS = 4, GRAD_PARTS = 2 * HALF_PARTS, GRAD_PARTS_MAX_WEIGHTS = 1 << 16 };
 
-static int grad_parts(const conv_geom *g) {
-  if ((int64_t)g->o * g->k > GRAD_PARTS_MAX_WEIGHTS) return 1;
-  return g->n < GRAD_PARTS ? g->n : GRAD_PARTS;
-}
+static int sliced(const conv_geom *g) { return (int64_t)g->o * g->k <= GRAD_PARTS_MAX_WEIGHTS && g->n >= 2; }
 
 static int conv2d_plan(qat_node *nd, size_t *scratch) {
   qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd), *y = nd->output;
@@ -69,7 +68,7 @@ static int conv2d_plan(qat_node *nd, size_t *scratch) {
    * partial weight gradients (grad_parts) go last. */
   size_t col = is_pointwise(&g) ? 0 : (size_t)g.n * g.oh * g.ow * g.k;
   size_t dcol = (x->requires_grad && !is_pointwise(&g)) ? (size_t)g.n * g.oh * g.ow * g.k : 0;
-  size_t parts = grad_parts(&g) > 1 ? (size_t)GRAD_PARTS * ((size_t)g.o * g.k + g.o) : 0;
+  size_t parts = sliced(&g) ? (size_t)GRAD_PARTS * ((size_t)g.o * g.k + g.o) : 0;
   *scratch = (col + dcol + parts) * sizeof(float);
   return QAT_OK;
 }
@@ -162,57 +161,76 @@ static void conv2d_forward(qat_node *nd, const qat_exec *ex) {
   }
 }
 
-static void conv_param_grads(const qat_node *nd, const conv_geom *g, const float *dy, const float *col, float *dw,
-                             float *db) {
-  const size_t rows = (size_t)g->n * g->oh * g->ow, pix = (size_t)g->oh * g->ow;
-  const int parts = grad_parts(g), wk = g->o * g->k;
-  if (parts < 2) {
-    if (db)
-      for (size_t p = 0; p < rows; p++)
-        for (int o = 0; o < g->o; o++) db[o] += dy[p * g->o + o];
-    if (dw)
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->o, g->k, (int)rows, 1.0f, dy, g->o, col, g->k, 1.0f,
-                  dw, g->k);
+/* The weight and bias gradients of each part of the batch (op_halves) into its own (op_grad_half). */
+static void conv_param_grads(const qat_node *nd, const conv_geom *g, const float *dy, const float *col,
+                             const int64_t *half, int halves, qat_tensor *wt, qat_tensor *b) {
+  const size_t pix = (size_t)g->oh * g->ow;
+  const int wk = g->o * g->k;
+  const int want_db = b && b->grad, want_dw = wt->grad != NULL;
+  if (!sliced(g)) {
+    for (int h = 0; h < halves; h++) {
+      const size_t r0 = (size_t)half[h] * pix, rows = (size_t)(half[h + 1] - half[h]) * pix;
+      float *db = op_grad_half(b, h), *dw = op_grad_half(wt, h);
+      if (want_db)
+        for (size_t p = r0; p < r0 + rows; p++)
+          for (int o = 0; o < g->o; o++) db[o] += dy[p * g->o + o];
+      if (want_dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->o, g->k, (int)rows, 1.0f, dy + r0 * g->o, g->o,
+                    col + r0 * g->k, g->k, 1.0f, dw, g->k);
+    }
     return;
+  }
+  int parts[2] = {0, 0};
+  for (int h = 0; h < halves; h++) {
+    const int64_t samples = half[h + 1] - half[h];
+    parts[h] = samples < HALF_PARTS ? (int)samples : HALF_PARTS;
   }
   const size_t stride = (size_t)wk + g->o;
   float *part = (float *)((char *)nd->scratch + nd->scratch_bytes) - (size_t)GRAD_PARTS * stride;
 #pragma omp parallel for schedule(static)
-  for (int p = 0; p < parts; p++) {
-    const size_t r0 = (size_t)((int64_t)g->n * p / parts) * pix, r1 = (size_t)((int64_t)g->n * (p + 1) / parts) * pix;
+  for (int p = 0; p < parts[0] + parts[1]; p++) {
+    const int h = p >= parts[0], q = p - (h ? parts[0] : 0);
+    const int64_t samples = half[h + 1] - half[h];
+    const size_t r0 = (size_t)(half[h] + samples * q / parts[h]) * pix,
+                 r1 = (size_t)(half[h] + samples * (q + 1) / parts[h]) * pix;
     float *restrict pw = part + p * stride, *restrict pb = pw + wk;
-    if (dw)
+    if (want_dw)
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->o, g->k, (int)(r1 - r0), 1.0f, dy + r0 * g->o, g->o,
                   col + r0 * g->k, g->k, 0.0f, pw, g->k);
-    if (db) {
+    if (want_db) {
       for (int o = 0; o < g->o; o++) pb[o] = 0.0f;
       for (size_t r = r0; r < r1; r++)
         for (int o = 0; o < g->o; o++) pb[o] += dy[r * g->o + o];
     }
   }
-  if (dw)
+  for (int h = 0, first = 0; h < halves; first += parts[h], h++) {
+    const float *own = part + (size_t)first * stride;
+    float *dw = op_grad_half(wt, h), *db = op_grad_half(b, h);
+    if (want_dw)
 #pragma omp parallel for schedule(static) if (wk > 16384)
-    for (int e = 0; e < wk; e++) {
-      float sum = dw[e];
-      for (int p = 0; p < parts; p++) sum += part[p * stride + e];
-      dw[e] = sum;
-    }
-  if (db)
-    for (int o = 0; o < g->o; o++) {
-      float sum = db[o];
-      for (int p = 0; p < parts; p++) sum += part[p * stride + wk + o];
-      db[o] = sum;
-    }
+      for (int e = 0; e < wk; e++) {
+        float sum = dw[e];
+        for (int p = 0; p < parts[h]; p++) sum += own[p * stride + e];
+        dw[e] = sum;
+      }
+    if (want_db)
+      for (int o = 0; o < g->o; o++) {
+        float sum = db[o];
+        for (int p = 0; p < parts[h]; p++) sum += own[p * stride + wk + o];
+        db[o] = sum;
+      }
+  }
 }
 
 static void conv2d_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   conv_geom g = geom(nd);
   qat_tensor *x = OP_X(nd), *wt = OP_W(nd), *b = OP_B(nd);
   const float *dy = nd->output->grad;
   const float *col = col_buffer(nd, &g);
   size_t rows = (size_t)g.n * g.oh * g.ow;
-  conv_param_grads(nd, &g, dy, col, wt->grad, b && b->grad ? b->grad : NULL);
+  int64_t half[3];
+  const int halves = op_halves(ex, x, g.n, half);
+  conv_param_grads(nd, &g, dy, col, half, halves, wt, b);
   if (!x->grad) return;
   size_t pix = (size_t)g.oh * g.ow;
   if (is_pointwise(&g)) {

@@ -110,15 +110,19 @@ static void tconv_forward(qat_node *nd, const qat_exec *ex) {
 }
 
 static void tconv_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   tconv_geom g = geom(nd);
   qat_tensor *x = OP_X(nd), *wt = OP_W(nd), *b = OP_B(nd);
   const float *dy = nd->output->grad;
   float *col = nd->scratch;
-  size_t pix = (size_t)g.h * g.w, opix = (size_t)g.oh * g.ow, rows = (size_t)g.n * pix;
+  size_t pix = (size_t)g.h * g.w, opix = (size_t)g.oh * g.ow;
+  int64_t half[3];
+  const int halves = op_halves(ex, x, g.n, half);
   if (b && b->grad)
-    for (size_t p = 0; p < (size_t)g.n * opix; p++)
-      for (int o = 0; o < g.o; o++) b->grad[o] += dy[p * g.o + o];
+    for (int h = 0; h < halves; h++) {
+      float *db = op_grad_half(b, h);
+      for (size_t p = (size_t)half[h] * opix; p < (size_t)half[h + 1] * opix; p++)
+        for (int o = 0; o < g.o; o++) db[o] += dy[p * g.o + o];
+    }
   if (!wt->grad && !x->grad) return;
 #pragma omp parallel for schedule(static)
   for (int s = 0; s < g.n; s++) {
@@ -129,8 +133,11 @@ static void tconv_backward(qat_node *nd, const qat_exec *ex) {
                   1.0f, x->grad + (size_t)s * pix * g.c, g.c);
   }
   if (wt->grad)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.k, g.c, (int)rows, 1.0f, col, g.k, x->data, g.c, 1.0f,
-                wt->grad, g.c);
+    for (int h = 0; h < halves; h++) {
+      const size_t r0 = (size_t)half[h] * pix;
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.k, g.c, (int)((size_t)half[h + 1] * pix - r0), 1.0f,
+                  col + r0 * g.k, g.k, x->data + r0 * g.c, g.c, 1.0f, op_grad_half(wt, h), g.c);
+    }
 }
 
 /* Plain scatter loops, as TFLite's reference kernel walks it: the reference the GEMM path is

@@ -35,16 +35,21 @@ static void dense_forward(qat_node *nd, const qat_exec *ex) {
 }
 
 static void dense_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd);
   const float *dy = nd->output->grad;
   int in = x->dims[x->rank - 1], out = w->dims[0], n = (int)(qat_tensor_size(x) / in);
-  if (b && b->grad)
-    for (int s = 0; s < n; s++)
-      for (int o = 0; o < out; o++) b->grad[o] += dy[(size_t)s * out + o];
-  if (w->grad)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x->data, in,
-                1.0f, w->grad, in);
+  const int per_sample = x->rank > 1 && x->dims[0] > 0 ? n / x->dims[0] : n;
+  int64_t half[3];
+  for (int h = 0, halves = op_halves(ex, x, x->rank > 1 ? x->dims[0] : 1, half); h < halves; h++) {
+    const int r0 = (int)half[h] * per_sample, rows = (int)(half[h + 1] - half[h]) * per_sample;
+    float *db = b ? op_grad_half(b, h) : NULL, *dw = op_grad_half(w, h);
+    if (db)
+      for (int s = r0; s < r0 + rows; s++)
+        for (int o = 0; o < out; o++) db[o] += dy[(size_t)s * out + o];
+    if (dw)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, dy + (size_t)r0 * out, out,
+                  x->data + (size_t)r0 * in, in, 1.0f, dw, in);
+  }
   if (x->grad)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w->data, in,
                 1.0f, x->grad, in);

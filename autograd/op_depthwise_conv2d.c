@@ -93,10 +93,10 @@ static inline void dw_accumulate_m1(int c, const float *restrict d, const float 
     for (int k = 0; k < c; k++) dx[k] += d[k] * w[k];
 }
 
-static void dw_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
-  dw_geom g = geom(nd);
-  qat_tensor *xt = OP_X(nd), *wt = OP_W(nd), *b = OP_B(nd);
+/* Samples [s0, s1): the weight and bias gradients into gw, gb (NULL: none). */
+static void dw_backward_samples(qat_node *nd, const dw_geom *gp, int s0, int s1, float *gw, float *gb) {
+  const dw_geom g = *gp;
+  qat_tensor *xt = OP_X(nd), *wt = OP_W(nd);
   const float *x = xt->data, *w = wt->data, *dy = nd->output->grad;
   size_t wsize = (size_t)g.kh * g.kw * g.oc;
   size_t per_thread = wsize + (size_t)g.oc;
@@ -108,7 +108,7 @@ static void dw_backward(qat_node *nd, const qat_exec *ex) {
     int t = omp_get_thread_num();
     float *dw = acc + per_thread * (size_t)t, *db = dw + wsize;
 #pragma omp for schedule(static)
-    for (int s = 0; s < g.n; s++)
+    for (int s = s0; s < s1; s++)
       for (int oy = 0; oy < g.oh; oy++)
         for (int ox = 0; ox < g.ow; ox++) {
           const float *d = dy + (((size_t)s * g.oh + oy) * g.ow + ox) * g.oc;
@@ -137,10 +137,10 @@ static void dw_backward(qat_node *nd, const qat_exec *ex) {
   }
   for (int t = 0; t < nd->threads; t++) {
     const float *dw = acc + per_thread * (size_t)t, *db = dw + wsize;
-    if (wt->grad)
-      for (size_t i = 0; i < wsize; i++) wt->grad[i] += dw[i];
-    if (b && b->grad)
-      for (int o = 0; o < g.oc; o++) b->grad[o] += db[o];
+    if (gw)
+      for (size_t i = 0; i < wsize; i++) gw[i] += dw[i];
+    if (gb)
+      for (int o = 0; o < g.oc; o++) gb[o] += db[o];
   }
 }
 
@@ -164,6 +164,14 @@ static void dw_forward_ref(qat_node *nd, const qat_exec *ex) {
             }
           nd->output->data[(((size_t)s * g.oh + oy) * g.ow + ox) * g.oc + o] = (float)acc;
         }
+}
+
+static void dw_backward(qat_node *nd, const qat_exec *ex) {
+  dw_geom g = geom(nd);
+  qat_tensor *xt = OP_X(nd), *wt = OP_W(nd), *b = OP_B(nd);
+  int64_t half[3];
+  for (int h = 0, halves = op_halves(ex, xt, g.n, half); h < halves; h++)
+    dw_backward_samples(nd, &g, (int)half[h], (int)half[h + 1], op_grad_half(wt, h), b ? op_grad_half(b, h) : NULL);
 }
 
 static void dw_backward_ref(qat_node *nd, const qat_exec *ex) {

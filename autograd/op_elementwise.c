@@ -112,16 +112,18 @@ static void bcast_forward(qat_node *nd, float sign) {
 }
 
 /* da += dy, db += sign * dy, each summed over the dimensions it was repeated along */
-static void bcast_backward(qat_node *nd, float sign) {
+static void bcast_backward(qat_node *nd, const qat_exec *ex, float sign) {
   qat_bcast4 v;
   qat_bcast4_view(nd->inputs[0], nd->inputs[1], nd->output, &v);
-  float *da = nd->inputs[0]->grad, *db = nd->inputs[1]->grad;
   const float *dy = nd->output->grad;
+  const int64_t second = op_half_start(ex, nd->output);
   for (int i0 = 0; i0 < v.out[0]; i0++)
     for (int i1 = 0; i1 < v.out[1]; i1++)
       for (int i2 = 0; i2 < v.out[2]; i2++) {
         const int64_t oa = i0 * v.sa[0] + i1 * v.sa[1] + i2 * v.sa[2], ob = i0 * v.sb[0] + i1 * v.sb[1] + i2 * v.sb[2];
-        const float *g = dy + (((int64_t)i0 * v.out[1] + i1) * v.out[2] + i2) * v.out[3];
+        const int64_t o = (((int64_t)i0 * v.out[1] + i1) * v.out[2] + i2) * v.out[3];
+        const float *g = dy + o;
+        float *da = op_grad_half(nd->inputs[0], o >= second), *db = op_grad_half(nd->inputs[1], o >= second);
         for (int i3 = 0; i3 < v.out[3]; i3++) {
           if (da) da[oa + i3 * v.sa[3]] += g[i3];
           if (db) db[ob + i3 * v.sb[3]] += sign * g[i3];
@@ -145,9 +147,8 @@ static void add_forward(qat_node *nd, const qat_exec *ex) {
 }
 
 static void add_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   if (is_broadcast(nd)) {
-    bcast_backward(nd, 1.0f);
+    bcast_backward(nd, ex, 1.0f);
     return;
   }
   const float *dy = nd->output->grad;
@@ -195,9 +196,8 @@ static void sub_forward(qat_node *nd, const qat_exec *ex) {
 }
 
 static void sub_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   if (is_broadcast(nd)) {
-    bcast_backward(nd, -1.0f);
+    bcast_backward(nd, ex, -1.0f);
     return;
   }
   const float *dy = nd->output->grad;

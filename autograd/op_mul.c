@@ -37,18 +37,19 @@ static void mul_forward(qat_node *nd, const qat_exec *ex) {
 /* d(input k) += dy * (the other input), summed where input k was broadcast; serial over the
  * output so that broadcast gradients add up without races (the op is cheap next to convs). */
 static void mul_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   qat_bcast4 v;
   qat_bcast4_view(nd->inputs[0], nd->inputs[1], nd->output, &v);
   const float *a = nd->inputs[0]->data, *b = nd->inputs[1]->data, *dy = nd->output->grad;
-  float *da = nd->inputs[0]->grad, *db = nd->inputs[1]->grad;
+  const int64_t second = op_half_start(ex, nd->output);
   const int n0 = v.out[0], n1 = v.out[1], n2 = v.out[2], n3 = v.out[3];
   for (int i0 = 0; i0 < n0; i0++)
     for (int i1 = 0; i1 < n1; i1++)
       for (int i2 = 0; i2 < n2; i2++) {
         const int64_t oa = i0 * v.sa[0] + i1 * v.sa[1] + i2 * v.sa[2];
         const int64_t ob = i0 * v.sb[0] + i1 * v.sb[1] + i2 * v.sb[2];
-        const float *g = dy + (((int64_t)i0 * n1 + i1) * n2 + i2) * n3;
+        const int64_t o = (((int64_t)i0 * n1 + i1) * n2 + i2) * n3;
+        const float *g = dy + o;
+        float *da = op_grad_half(nd->inputs[0], o >= second), *db = op_grad_half(nd->inputs[1], o >= second);
         for (int i3 = 0; i3 < n3; i3++) {
           const int64_t ja = oa + i3 * v.sa[3], jb = ob + i3 * v.sb[3];
           if (da) da[ja] += g[i3] * b[jb];

@@ -39,17 +39,18 @@ static void prelu_forward(qat_node *nd, const qat_exec *ex) {
 
 /* Serial over the output, so that alpha's broadcast gradient adds up without races. */
 static void prelu_backward(qat_node *nd, const qat_exec *ex) {
-  (void)ex;
   qat_bcast4 v;
   qat_bcast4_view(nd->inputs[0], nd->inputs[1], nd->output, &v);
   const float *x = nd->inputs[0]->data, *alpha = nd->inputs[1]->data, *dy = nd->output->grad;
-  float *dx = nd->inputs[0]->grad, *dalpha = nd->inputs[1]->grad;
+  float *dx = nd->inputs[0]->grad;
+  const int64_t second = op_half_start(ex, nd->output);
   const int n0 = v.out[0], n1 = v.out[1], n2 = v.out[2], n3 = v.out[3];
   for (int i0 = 0; i0 < n0; i0++)
     for (int i1 = 0; i1 < n1; i1++)
       for (int i2 = 0; i2 < n2; i2++) {
         const int64_t o = (((int64_t)i0 * n1 + i1) * n2 + i2) * n3;
         const int64_t oa = i0 * v.sb[0] + i1 * v.sb[1] + i2 * v.sb[2];
+        float *dalpha = op_grad_half(nd->inputs[1], o >= second);
         for (int i3 = 0; i3 < n3; i3++) {
           const float xi = x[o + i3], g = dy[o + i3];
           const int64_t ja = oa + i3 * v.sb[3];

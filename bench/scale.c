@@ -69,7 +69,8 @@ static double steps(bench_run *b, const qat_dist *d, int k, int64_t *step, int d
   coll->global_batch = b->batch;
   double t0 = qat_dist_time();
   for (int i = 0; i < k; i++, (*step)++) {
-    qat_exec ex = {.coll = distributed ? coll : NULL, .training = 1, .seed = 1, .step = (uint64_t)*step};
+    qat_exec ex = {.coll = distributed ? coll : NULL, .training = 1, .seed = 1, .step = (uint64_t)*step,
+                   .halves = ranks == 1}; /* as qat train */
     qat_model_schedule(b->m, *step, &ex);
     float loss;
     double c;

@@ -207,7 +207,7 @@ static void stepper_init(stepper *st, qat_model *m, int steps) {
 
 /* Seconds of one training step: forward, backward, Adam update. */
 static double stepper_run(stepper *st, const float *x, const int32_t *y, int batch) {
-  qat_exec ex = {.training = 1, .seed = 1, .step = (uint64_t)st->step};
+  qat_exec ex = {.training = 1, .seed = 1, .step = (uint64_t)st->step, .halves = 1}; /* as qat train */
   qat_model_schedule(st->m, st->step, &ex);
   double t0 = now();
   float loss;

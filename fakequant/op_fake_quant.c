@@ -69,6 +69,20 @@ static void set_params(qat_fq *fq, int c, float scale, int32_t zp) {
   qat_quant_nudged_range(scale, zp, fq->qmin, fq->qmax, &fq->nudged_min[c], &fq->nudged_max[c]);
 }
 
+/* A per-tensor quantizer of a batched tensor (one channel, samples contiguous in inner) sums
+ * over each half of the batch apart (qat_exec.halves): half[0..halves] become element bounds
+ * within inner. Otherwise one part, half as given. */
+static int batch_halves(const qat_node *nd, const qat_exec *ex, int64_t outer, int64_t channels, int64_t inner,
+                        int64_t half[3]) {
+  const qat_tensor *x = OP_X(nd);
+  if (outer != 1 || channels != 1 || x->rank < 1 || x->dims[0] < 1) return 1;
+  int64_t samples[3];
+  if (op_halves(ex, x, x->dims[0], samples) == 1) return 1;
+  const int64_t per_sample = inner / x->dims[0];
+  for (int h = 0; h < 3; h++) half[h] = samples[h] * per_sample;
+  return 2;
+}
+
 /* Recomputes the parameters from the data where the role says so. A failure (non-finite
  * values) leaves the previous parameters: the loss then turns non-finite and training stops. */
 /* LSQ (Esser et al. 2019): the step size is a parameter, started at 2 mean|x| / sqrt(Qp) from
@@ -84,9 +98,17 @@ static void update_learned(qat_node *nd, const qat_exec *ex) {
   const float top = act_upper(fq);
   for (int64_t c = 0; c < channels; c++) {
     if (s[c] == 0.0f) {
+      /* a batch's halves apart (qat_exec.halves), as 2 ranks sum them */
+      int64_t half[3] = {0, inner, inner};
+      const int halves = batch_halves(nd, ex, outer, channels, inner, half);
       double sum = 0;
-      for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) sum += fabsf(activate(fq->act, top, x->data[(o * channels + c) * inner + i]));
+      for (int h = 0; h < halves; h++) {
+        double part = 0;
+        for (int64_t o = 0; o < outer; o++)
+          for (int64_t i = half[h]; i < half[h + 1]; i++)
+            part += fabsf(activate(fq->act, top, x->data[(o * channels + c) * inner + i]));
+        sum += part;
+      }
       double count[2] = {sum, (double)(outer * inner)};
       /* data-parallel: an activation's first batch is the global one */
       if (ex->coll && x->batched) ex->coll->sum(ex->coll->ctx, count, 2);
@@ -570,7 +592,7 @@ static void fq_forward(qat_node *nd, const qat_exec *ex) {
 /* LSQ's step-size gradient: per element (round(x/s) - x/s) inside the grid and the grid's end
  * (Qn or Qp) outside it, scaled by 1/sqrt(N * Qp) with N the elements sharing the step size
  * (per sample for activations). */
-static void learned_scale_backward(qat_node *nd) {
+static void learned_scale_backward(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   const qat_tensor *x = OP_X(nd);
   qat_tensor *st = nd->inputs[1];
@@ -579,24 +601,29 @@ static void learned_scale_backward(qat_node *nd) {
   int64_t outer, channels, inner;
   split(nd, &outer, &channels, &inner);
   int64_t per_sample = x->batched ? qat_tensor_size(x) / x->dims[0] : qat_tensor_size(x) / channels;
+  int64_t half[3] = {0, inner, inner};
+  const int halves = batch_halves(nd, ex, outer, channels, inner, half);
   for (int64_t c = 0; c < channels; c++) {
     float s = fq->scale[c], lo = (float)(fq->qmin - fq->zero_point[c]), hi = (float)(fq->qmax - fq->zero_point[c]);
-    double g = 1.0 / sqrt((double)per_sample * hi), acc = 0;
-    for (int64_t o = 0; o < outer; o++)
-      for (int64_t i = 0; i < inner; i++) {
-        int64_t j = (o * channels + c) * inner + i;
-        float v = x->data[j] / s;
-        float d = v < lo ? lo : v > hi ? hi : qat_roundf(v) - v;
-        acc += (double)dy[j] * d;
-      }
-    st->grad[c] += (float)(acc * g);
+    double g = 1.0 / sqrt((double)per_sample * hi);
+    for (int h = 0; h < halves; h++) {
+      double acc = 0;
+      for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = half[h]; i < half[h + 1]; i++) {
+          int64_t j = (o * channels + c) * inner + i;
+          float v = x->data[j] / s;
+          float d = v < lo ? lo : v > hi ? hi : qat_roundf(v) - v;
+          acc += (double)dy[j] * d;
+        }
+      op_grad_half(st, h)[c] += (float)(acc * g);
+    }
   }
 }
 
 static void fq_backward(qat_node *nd, const qat_exec *ex) {
   qat_fq *fq = FQ(nd);
   qat_tensor *x = OP_X(nd);
-  if (fq->learned && ex->fake_quant && fq->valid) learned_scale_backward(nd);
+  if (fq->learned && ex->fake_quant && fq->valid) learned_scale_backward(nd, ex);
   if (!x->grad) return;
   const float *dy = nd->output->grad;
   int64_t n = qat_tensor_size(x);

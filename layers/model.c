@@ -525,7 +525,8 @@ static int place_params(qat_model *m) {
   m->n_params = off;
   m->n_state = state;
   m->params = calloc((size_t)(off ? off : 1), sizeof(float));
-  m->grads = calloc((size_t)(off ? off : 1), sizeof(float));
+  /* and a second copy, for the batch's second half (qat_exec.halves) */
+  m->grads = calloc((size_t)(off ? 2 * off : 1), sizeof(float));
   m->state = calloc((size_t)(state ? state : 1), sizeof(float));
   if (!m->params || !m->grads || !m->state) return qat_fail(QAT_ERR_NOMEM, "out of memory for %lld parameters", (long long)off);
   for (int i = 0; i < m->n_param_list; i++) {
@@ -533,6 +534,7 @@ static int place_params(qat_model *m) {
     if (p->trainable) {
       p->tensor->data = m->params + p->offset;
       p->tensor->grad = m->grads + p->offset;
+      p->tensor->grad_half = off;
     } else {
       p->tensor->data = m->state + p->offset;
     }
@@ -928,8 +930,13 @@ void qat_model_step(qat_model *m, const float *x, const int32_t *labels, int n, 
   if (labels && !m->targets) memcpy(m->labels, labels, (size_t)n * (size_t)m->positions * sizeof *labels);
   qat_graph_forward(&m->graph, ex);
   if (backward) {
-    qat_zero_floats(m->grads, m->n_params);
+    qat_zero_floats(m->grads, (ex->halves ? 2 : 1) * m->n_params);
     qat_graph_backward(&m->graph, ex);
+    if (ex->halves) { /* what the allreduce does over 2 ranks */
+      float *restrict g = m->grads;
+      const float *restrict second = m->grads + m->n_params;
+      for (int64_t i = 0; i < m->n_params; i++) g[i] += second[i];
+    }
   }
   if (loss) *loss = m->loss->data[0];
   if (metric) *metric = qat_model_head_metric(m, 0, n);

@@ -402,6 +402,69 @@ static void test_checkpoint_refuses_another_model_and_bad_targets(void **state) 
   qat_config_free(&cfg);
 }
 
+static void no_collective(void *ctx, double *values, int n) { (void)ctx, (void)values, (void)n; }
+static void no_min_max(void *ctx, float *min, float *max) { (void)ctx, (void)min, (void)max; }
+
+/* qat_exec.halves: one process's gradients of a batch are, bit for bit, the float sum of the
+ * gradients 2 processes compute on its halves (what the allreduce of a 2-rank run adds), for
+ * every layer whose weights sum over the batch: a Conv2D (8 slices per half), batch norm's
+ * gamma and beta (frozen statistics, so no collective is needed here) with the conv's folded
+ * weights and their fake quant on the weights' side of the graph, a depthwise conv, a PReLU's
+ * alpha, a transposed conv and a Dense layer. */
+static void test_halves_sum_as_two_processes(void **state) {
+  (void)state;
+  static const char text[] =
+      "model:\n  input: [6, 6, 2]\n  layers:\n"
+      "    - Conv2D: {filters: 4, kernel_size: 3, padding: same, use_bias: false}\n"
+      "    - BatchNormalization: {}\n"
+      "    - ReLU: {}\n"
+      "    - DepthwiseConv2D: {kernel_size: 3}\n"
+      "    - PReLU: {shared_axes: [1, 2]}\n"
+      "    - Conv2DTranspose: {filters: 2, kernel_size: 2, strides: 2}\n"
+      "    - Flatten: {}\n"
+      "    - Dense: {units: 3}\n"
+      "quantize: {mode: qat}\n";
+  enum { N = 9 };
+  qat_config cfg;
+  if (qat_config_parse(text, sizeof text - 1, "halves.yaml", &cfg)) fail_msg("%s", qat_error_message());
+  qat_model *m = NULL;
+  if (qat_model_create(&m, &cfg.model, N, 5)) fail_msg("%s", qat_error_message());
+  float x[N * 72];
+  int32_t y[N];
+  for (int i = 0; i < N * 72; i++) x[i] = (float)((i * 53) % 31) / 31.0f - 0.45f;
+  for (int s = 0; s < N; s++) y[s] = (s * 2) % 3;
+  const int64_t P = m->n_params;
+  float *whole = malloc((size_t)P * sizeof *whole), *first = malloc((size_t)P * sizeof *first);
+  assert_non_null(whole);
+  assert_non_null(first);
+  qat_exec ex = {.training = 1, .seed = 3, .freeze_observers = 1, .freeze_bn = 1, .halves = 1};
+  qat_model_step(m, x, y, N, &ex, 1, NULL, NULL);
+  memcpy(whole, m->grads, (size_t)P * sizeof *whole);
+  qat_collective coll = {.global_batch = N, .sum = no_collective, .min_max = no_min_max};
+  qat_exec part = {.coll = &coll, .training = 1, .seed = 3, .freeze_observers = 1, .freeze_bn = 1};
+  qat_model_step(m, x, y, N / 2, &part, 1, NULL, NULL);
+  memcpy(first, m->grads, (size_t)P * sizeof *first);
+  coll.batch_offset = N / 2;
+  qat_model_step(m, x + (N / 2) * 72, y + N / 2, N - N / 2, &part, 1, NULL, NULL);
+  for (int i = 0; i < m->n_param_list; i++) {
+    const qat_param *p = &m->param_list[i];
+    if (!p->trainable) continue;
+    double norm = 0;
+    for (int64_t k = 0; k < p->size; k++) {
+      const float sum = first[p->offset + k] + m->grads[p->offset + k];
+      norm += fabs(sum);
+      if (memcmp(&sum, &whole[p->offset + k], sizeof sum))
+        fail_msg("%s[%lld]: %.9g in one process, %.9g as the halves' sum", p->name, (long long)k,
+                 whole[p->offset + k], sum);
+    }
+    if (!(norm > 0)) fail_msg("%s: no gradient reached it", p->name);
+  }
+  free(whole);
+  free(first);
+  qat_model_free(m);
+  qat_config_free(&cfg);
+}
+
 /* model.outputs: a softmax class output and a regression output read from one row of targets
  * per sample (labels first, then values), each loss weighted, the model's loss their sum:
  * checked against the cross-entropy and the mean squared error computed here from the outputs. */
@@ -569,6 +632,7 @@ int main(void) {
       cmocka_unit_test(test_checkpoint_refuses_another_model_and_bad_targets),
       cmocka_unit_test(test_data_that_does_not_fit_the_model),
       cmocka_unit_test(test_two_outputs_sum_their_weighted_losses),
+      cmocka_unit_test(test_halves_sum_as_two_processes),
       cmocka_unit_test(test_gradient_segments_are_final_when_reported),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

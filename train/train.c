@@ -664,7 +664,9 @@ setup_done:
         rc = qat_fail(QAT_ERR_NOMEM, "out of memory for the profile");
         goto cleanup;
       }
-      qat_exec ex = {.coll = collp, .training = 1, .seed = ts->seed, .step = (uint64_t)global_step, .profile = prof};
+      /* one process sums over the batch as 2 ranks do (qat_exec.halves): the same model bit for bit */
+      qat_exec ex = {.coll = collp, .training = 1, .seed = ts->seed, .step = (uint64_t)global_step, .profile = prof,
+                     .halves = ranks == 1};
       qat_model_schedule(m, global_step, &ex);
       float loss_share;
       double c;

@@ -22,6 +22,9 @@ typedef struct qat_tensor {
   int dims[QAT_MAX_RANK];
   int batched;    /* dims[0] follows the graph's current batch size */
   int requires_grad; /* decided when the graph is built; grad may be bound later (parameters) */
+  /* An unbatched tensor's gradient of the batch's second half lies grad_half floats past grad
+   * (qat_exec.halves); 0: it has none, and both halves add into grad. */
+  int64_t grad_half;
 } qat_tensor;
 
 int64_t qat_tensor_size(const qat_tensor *t);
@@ -160,6 +163,16 @@ typedef struct qat_exec {
   int fake_quant;       /* fake-quant nodes quantize (else they pass values through) */
   int freeze_observers; /* activation ranges stop moving */
   int freeze_bn;        /* batch norm uses its moving statistics even while training */
+  /* 1 (one process training): every sum over the batch is taken over each half of it apart,
+   * the first floor(n / 2) samples and the rest, and the two then added once, in double for
+   * batch norm's statistics and in float for the gradients of the unbatched tensors (weights
+   * and what is computed from them alone), which keep a second copy for the second half
+   * (grad_half). That is what 2 ranks of a data-parallel run compute, each holding one half
+   * and the allreduce adding them (a + b == b + a), so one process and 2 ranks train the same
+   * model bit for bit, quantization-aware training included, where a float sum taken in
+   * another order would move fake quant's rounding by whole steps. qat_model_step zeroes the
+   * second copies and adds them in after backward. */
+  int halves;
   double *profile;      /* NULL, or 2 x n_nodes seconds (forward, then backward) that
                            qat_graph_forward / _backward add each node's time to */
 } qat_exec;
