@@ -12,7 +12,8 @@
  * weights: latency does not depend on the values), the int8 fixtures of ../shared/fixtures/tflite that have one input,
  * and, where the acceptance_converter test has written them into the build directory
  * (converter_models/), the official converter's files of MobileNetV2 (alpha 0.35, 96x96), the
- * DS-CNN keyword spotter, MobileNet (0.25), MobileNetV3Small, EfficientNetB0 and ResNet50.
+ * DS-CNN keyword spotter, MobileNet (0.25), MobileNetV3Small, EfficientNetB0 and ResNet50,
+ * and issue 16's U-Net, segmenter and autoencoder (TRANSPOSE_CONV, RESIZE, CONCATENATION).
  *
  * Each model runs K rounds (default 5) of R invokes, R chosen so that a round of qat takes
  * about 0.2 s; the figure is the median over rounds of the mean time per invoke. LiteRT is
@@ -293,7 +294,8 @@ int main(int argc, char **argv) {
      * acceptance_converter test (tests/acceptance/make_converter_models.py) has written them */
     static const char *const converted[] = {"mobilenetv2_int8", "mobilenetv2_f32", "ds_cnn_int8", "ds_cnn_f32",
                                             "mobilenet_int8", "mobilenetv3small_int8", "efficientnetb0_int8",
-                                            "resnet50_int8"};
+                                            "resnet50_int8", "unet_int8", "unet_f32", "segmenter_int8",
+                                            "segmenter_f32", "autoencoder_int8", "autoencoder_f32"};
     for (size_t f = 0; f < sizeof converted / sizeof *converted && n < MAX_MODELS; f++) {
       snprintf(models[n].path, sizeof models[n].path, "%s/converter_models/%s.tflite", QAT_BINARY_DIR, converted[f]);
       if (access(models[n].path, R_OK) != 0) continue;

@@ -255,6 +255,10 @@ void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, con
                         const float *in, const float *bias, float *out);
 void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
                     const float *bias, float *out);
+/* TRANSPOSE_CONV float32 with the filter [out_c][kh][kw][in_c] packed as CONV_2D's, bit-exact
+ * with rt_tconv_f32 */
+void rt_tconv_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
+                       const float *bias, float *out);
 /* kernels_avx512.c: DEPTHWISE_CONV_2D (int8, float32), int8 ADD and MUL for CPUs with AVX-512
  * (rt_simd.h says which), called by the plain kernels and MUL's eval; they return -1 (nothing
  * written) for what they do not take: ADD and MUL a broadcast, the depthwise kernels a window

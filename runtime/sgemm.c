@@ -220,3 +220,158 @@ void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b 
   (void)batches, (void)act_min, (void)act_max, (void)b, (void)in, (void)bias, (void)out;
 #endif
 }
+
+/* ---- TRANSPOSE_CONV ------------------------------------------------------------------------
+ * Each output pixel gathers the input pixels whose scatter reaches it, rows iy then columns ix
+ * as RT_TCONV_LOOP walks them, and adds each one's in_c products in order: the reference's
+ * sum, lane by lane, with up to 4 registers of output channels per pass. The filter
+ * [out_c][kh][kw][in_c] is packed as CONV_2D's (rt_sgemm_pack): a tap's in_c weights are one
+ * run of the packed depth. The accumulator starts at +0 and so is never -0, so the epilogue's
+ * + 0 where there is no bias changes nothing (TC_F32_DONE adds no bias then). */
+#if defined(__x86_64__) || defined(__i386__)
+typedef struct tconv_px {
+  int64_t ty, tx, y0, y1, x0, x1; /* the output pixel's tap origin and the input rows, columns reaching it */
+} tconv_px;
+
+static tconv_px tconv_span(const rt_conv_geom *g, int64_t oy, int64_t ox) {
+  tconv_px p;
+  p.ty = oy + g->pad_h, p.tx = ox + g->pad_w;
+  const int64_t ly = p.ty - g->k_h + 1, lx = p.tx - g->k_w + 1;
+  p.y0 = ly <= 0 ? 0 : (ly + g->stride_h - 1) / g->stride_h;
+  p.x0 = lx <= 0 ? 0 : (lx + g->stride_w - 1) / g->stride_w;
+  p.y1 = p.ty / g->stride_h < g->in_h - 1 ? p.ty / g->stride_h : g->in_h - 1;
+  p.x1 = p.tx / g->stride_w < g->in_w - 1 ? p.tx / g->stride_w : g->in_w - 1;
+  return p;
+}
+
+/* mr output pixels stride_w apart in one row (the same taps, each from the input column
+ * after the previous pixel's) by nr registers of channels from n0; out: the first pixel's */
+RT_AVX512 RT_FORCE_INLINE void tconv_mk512(const int mr, const int nr, const rt_conv_geom *g, const rt_sgemm_b *b,
+                                           const float *in, const tconv_px *p, int n0, const float *bias,
+                                           float lo_, float hi_, float *out) {
+  const int64_t bstride = (int64_t)b->k * 16;
+  const int cin = g->in_c;
+  __m512 acc[4][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++) acc[r][j] = _mm512_setzero_ps();
+  for (int64_t iy = p->y0; iy <= p->y1; iy++)
+    for (int64_t ix = p->x0; ix <= p->x1; ix++) {
+      const float *x = in + (iy * g->in_w + ix) * cin;
+      const float *w = b->w + (int64_t)(n0 / 16) * bstride +
+                       (((p->ty - iy * g->stride_h) * g->k_w + p->tx - ix * g->stride_w) * cin) * 16;
+      for (int ic = 0; ic < cin; ic++) {
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < nr; j++) wv[j] = _mm512_load_ps(w + j * bstride + (int64_t)ic * 16);
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) {
+          const __m512 xv = _mm512_set1_ps(x[r * cin + ic]);
+#pragma GCC unroll 4
+          for (int j = 0; j < nr; j++) acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(xv, wv[j]));
+        }
+      }
+    }
+  const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_);
+#pragma GCC unroll 4
+  for (int j = 0; j < nr; j++) {
+    const int ch = n0 + j * 16;
+    const __mmask16 m = rt_mask16(b->n - ch);
+    const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + ch) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+      _mm512_mask_storeu_ps(out + (int64_t)r * g->stride_w * b->n + ch, m, rt_finish_f32_x16(acc[r][j], bv, lo, hi));
+  }
+}
+
+RT_AVX512 static void tconv_px512(int mr, const rt_conv_geom *g, const rt_sgemm_b *b, const float *in,
+                                  const tconv_px *p, const float *bias, float lo, float hi, float *o) {
+#define MK(R, N) tconv_mk512(R, N, g, b, in, p, n0, bias, lo, hi, o)
+  for (int n0 = 0; n0 < b->np; n0 += 64) {
+    const int nr = (b->np - n0 < 64 ? b->np - n0 : 64) / 16;
+    if (mr == 4) {
+      switch (nr) { case 1: MK(4, 1); break; case 2: MK(4, 2); break; case 3: MK(4, 3); break; default: MK(4, 4); }
+    } else {
+      switch (nr) { case 1: MK(1, 1); break; case 2: MK(1, 2); break; case 3: MK(1, 3); break; default: MK(1, 4); }
+    }
+  }
+#undef MK
+}
+
+/* An output row by phases (columns ox = phase + m * stride_w), 4 pixels at once where their
+ * taps line up (none clipped differently at the image's edges), else one. */
+RT_AVX512 static void tconv_row512(const rt_conv_geom *g, const rt_sgemm_b *b, const float *in, int64_t oy,
+                                   const float *bias, float lo, float hi, float *out) {
+  const int64_t sw = g->stride_w;
+  for (int64_t phase = 0; phase < sw && phase < g->out_w; phase++)
+    for (int64_t ox = phase; ox < g->out_w;) {
+      const tconv_px p = tconv_span(g, oy, ox);
+      int four = ox + 3 * sw < g->out_w;
+      for (int r = 1; r < 4 && four; r++) {
+        const tconv_px q = tconv_span(g, oy, ox + r * sw);
+        four = q.x0 == p.x0 + r && q.x1 == p.x1 + r;
+      }
+      tconv_px512(four ? 4 : 1, g, b, in, &p, bias, lo, hi, out + ox * b->n);
+      ox += (four ? 4 : 1) * sw;
+    }
+}
+
+QAT_AVX2 RT_FORCE_INLINE void tconv_mk256(const int nr, const rt_conv_geom *g, const rt_sgemm_b *b,
+                                          const float *in, const tconv_px *p, int n0, const float *bias,
+                                          float lo_, float hi_, float *out) {
+  const int64_t bstride = (int64_t)b->k * 8;
+  const int cin = g->in_c;
+  __m256 acc[2];
+#pragma GCC unroll 2
+  for (int j = 0; j < nr; j++) acc[j] = _mm256_setzero_ps();
+  for (int64_t iy = p->y0; iy <= p->y1; iy++)
+    for (int64_t ix = p->x0; ix <= p->x1; ix++) {
+      const float *x = in + (iy * g->in_w + ix) * cin;
+      const float *w = b->w + (int64_t)(n0 / 8) * bstride +
+                       (((p->ty - iy * g->stride_h) * g->k_w + p->tx - ix * g->stride_w) * cin) * 8;
+      for (int ic = 0; ic < cin; ic++) {
+        const __m256 xv = _mm256_set1_ps(x[ic]);
+#pragma GCC unroll 2
+        for (int j = 0; j < nr; j++)
+          acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(xv, _mm256_load_ps(w + j * bstride + (int64_t)ic * 8)));
+      }
+    }
+  const __m256 lo = _mm256_set1_ps(lo_), hi = _mm256_set1_ps(hi_);
+  for (int j = 0; j < nr; j++) {
+    const int ch = n0 + j * 8, valid = b->n - ch < 8 ? b->n - ch : 8;
+    float bias8[8] = {0}, res[8];
+    if (bias) memcpy(bias8, bias + ch, (size_t)valid * sizeof *bias8);
+    _mm256_storeu_ps(res, finish8(acc[j], _mm256_loadu_ps(bias8), lo, hi));
+    memcpy(out + ch, res, (size_t)valid * sizeof *res);
+  }
+}
+
+QAT_AVX2 static void tconv_row256(const rt_conv_geom *g, const rt_sgemm_b *b, const float *in, int64_t oy,
+                                  const float *bias, float lo, float hi, float *out) {
+  for (int64_t ox = 0; ox < g->out_w; ox++) {
+    const tconv_px p = tconv_span(g, oy, ox);
+    float *o = out + ox * b->n;
+    for (int n0 = 0; n0 < b->np; n0 += 16) {
+      if (b->np - n0 >= 16) tconv_mk256(2, g, b, in, &p, n0, bias, lo, hi, o);
+      else tconv_mk256(1, g, b, in, &p, n0, bias, lo, hi, o);
+    }
+  }
+}
+#endif
+
+void rt_tconv_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
+                       const float *bias, float *out) {
+#if defined(__x86_64__) || defined(__i386__)
+  const int64_t rows = (int64_t)g->batches * g->out_h, in_image = (int64_t)g->in_h * g->in_w * g->in_c;
+  const int64_t macs = (int64_t)g->batches * g->in_h * g->in_w * g->in_c * g->k_h * g->k_w * g->out_c;
+  RT_FOR(2 * macs > RT_PARALLEL_FLOPS, r, rows, {
+    const int64_t bt = r / g->out_h, oy = r % g->out_h;
+    float *o = out + r * g->out_w * b->n;
+    if (b->path == RT_IGEMM_VNNI) tconv_row512(g, b, in + bt * in_image, oy, bias, act_min, act_max, o);
+    else tconv_row256(g, b, in + bt * in_image, oy, bias, act_min, act_max, o);
+  });
+#else
+  (void)g, (void)act_min, (void)act_max, (void)b, (void)in, (void)bias, (void)out;
+#endif
+}

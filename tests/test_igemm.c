@@ -500,6 +500,37 @@ static void test_float_paths(void **state) {
       rt_sgemm_free(&pk);
     }
     free(in), free(w), free(bias), free(want), free(got);
+    /* the same filter as TRANSPOSE_CONV's [out_c][kh][kw][in_c]: from a small input, any
+     * stride and padding, every output pixel reached by 0 to kh * kw taps */
+    rt_conv_geom t = g;
+    t.in_h = uniform(1, 5), t.in_w = uniform(1, 11), t.stride_h = uniform(1, 3), t.stride_w = uniform(1, 3);
+    t.pad_h = uniform(0, g.k_h - 1), t.pad_w = uniform(0, g.k_w - 1), t.dil_h = t.dil_w = 1;
+    t.out_h = (t.in_h - 1) * t.stride_h + g.k_h - 2 * t.pad_h + (trial % 3 == 0 ? t.stride_h - 1 : 0);
+    t.out_w = (t.in_w - 1) * t.stride_w + g.k_w - 2 * t.pad_w;
+    if (t.out_h < 1 || t.out_w < 1) continue;
+    const int64_t t_in = (int64_t)t.batches * t.in_h * t.in_w * t.in_c,
+                  t_out = (int64_t)t.batches * t.out_h * t.out_w * t.out_c;
+    in = malloc((size_t)t_in * sizeof *in), w = malloc((size_t)g.out_c * K * sizeof *w);
+    bias = malloc((size_t)g.out_c * sizeof *bias), want = malloc((size_t)t_out * sizeof *want);
+    got = malloc((size_t)t_out * sizeof *got);
+    assert_true(in && w && bias && want && got);
+    for (int64_t i = 0; i < t_in; i++) in[i] = trial % 4 == 0 && next() % 3 == 0 ? 0.0f : rand_float(trial % 3 == 0);
+    for (int64_t i = 0; i < (int64_t)g.out_c * K; i++) w[i] = rand_float(0);
+    for (int c = 0; c < g.out_c; c++) bias[c] = rand_float(0);
+    const float *tb = trial % 5 == 2 ? NULL : bias;
+    rt_tconv_f32(&t, lo, hi, in, w, tb, want);
+    for (int i = 0; i < np; i++) {
+      rt_sgemm_b pk;
+      assert_int_equal(rt_sgemm_pack(&pk, list[i], t.out_c, K, w), 0);
+      memset(got, 0x55, (size_t)t_out * sizeof *got);
+      rt_tconv_f32_gemm(&t, lo, hi, &pk, in, tb, got);
+      if (memcmp(got, want, (size_t)t_out * sizeof *got))
+        fail_msg("%s trial %d: transpose conv %dx%dx%d k%dx%d s%d,%d pad %d,%d -> %dx%dx%d differs",
+                 rt_igemm_path_name(list[i]), trial, t.in_h, t.in_w, t.in_c, t.k_h, t.k_w, t.stride_h, t.stride_w,
+                 t.pad_h, t.pad_w, t.out_h, t.out_w, t.out_c);
+      rt_sgemm_free(&pk);
+    }
+    free(in), free(w), free(bias), free(want), free(got);
   }
 }
 

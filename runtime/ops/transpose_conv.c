@@ -20,6 +20,8 @@ static const rt_opt_field fields[] = {
 
 RT_EVAL(eval_f32, rt_tconv_f32(&op->conv, op->f_min, op->f_max, rt_in_data(m, op, 2), rt_in_data(m, op, 1),
                                rt_in_data(m, op, 3), rt_out_data(m, op)))
+RT_EVAL(eval_f32_gemm, rt_tconv_f32_gemm(&op->conv, op->f_min, op->f_max, &op->fpk, rt_in_data(m, op, 2),
+                                         rt_in_data(m, op, 3), rt_out_data(m, op)))
 RT_EVAL(eval_hybrid, rt_tconv_hybrid(&op->conv, op->hy_per_channel, op->f_min, op->f_max, rt_in_data(m, op, 2),
                                      rt_in_data(m, op, 1), rt_in(m, op, 1)->scales, rt_in_data(m, op, 3),
                                      rt_out_data(m, op), op->qbuf, op->hy_scales, op->hy_offsets))
@@ -116,7 +118,13 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   op->macs = (int64_t)g->batches * g->in_h * g->in_w * g->in_c * g->k_h * g->k_w * g->out_c;
   if (rt_is_f32(in) && rt_is_f32(w) && rt_is_f32(o) && (!b || rt_is_f32(b))) {
     op->eval = eval_f32;
-    return rt_act_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max);
+    if ((rc = rt_act_range_f32(m, k, op->opt.activation, &op->f_min, &op->f_max))) return rc;
+    /* the filter packed for the CPU's vectors: the same sums, output channels side by side */
+    if ((rc = rt_sgemm_pack(&op->fpk, rt_igemm_path(), g->out_c, g->k_h * g->k_w * g->in_c,
+                            (const float *)(const void *)w->const_data)))
+      return qat_fail_prefix(rc, "%s: op %d (%s): ", m->name, k, op->name);
+    if (op->fpk.path != RT_IGEMM_PLAIN) op->eval = eval_f32_gemm;
+    return QAT_OK;
   }
   if ((rt_is_i8(in) && rt_is_i8(w) && rt_is_i8(o)) || (rt_is_i16(in) && rt_is_i8(w) && rt_is_i16(o))) {
     const int i16 = rt_is_i16(in);
