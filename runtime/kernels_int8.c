@@ -255,38 +255,37 @@ int32_t rt_fp_get_reciprocal(int32_t x, int x_integer_digits, int *num_bits_over
 
 /* ---- softmax ------------------------------------------------------------------------------- */
 
-int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, int diff_min,
-                  const int8_t *in, int8_t *out) {
-  enum { kScaledDiffIntegerBits = 5, kAccumulationIntegerBits = 12 };
+enum { kScaledDiffIntegerBits = 5, kAccumulationIntegerBits = 12 };
+
+void rt_softmax_i8_exps(int32_t mult, int left_shift, int diff_min, int32_t exps[512]) {
+  for (int32_t d = 0; d < 256; d++) {
+    const int32_t diff = -d;
+    int32_t e = 0;
+    if (diff >= diff_min) {
+      /* MultiplyByQuantizedMultiplierGreaterThanOne: SRDHM(x * 2^left_shift, mult) */
+      const int32_t rescaled = qat_srdhm((int32_t)((uint32_t)diff << left_shift), mult);
+      e = rt_fp_exp_on_negative_values(rescaled, kScaledDiffIntegerBits);
+    }
+    exps[d] = e;
+    exps[256 + d] = fp_rescale(e, 0, kAccumulationIntegerBits);
+  }
+}
+
+int rt_softmax_i8(int64_t outer, int64_t depth, const int32_t exps[512], const int8_t *in, int8_t *out) {
   for (int64_t i = 0; i < outer; i++) {
     const int8_t *row = in + i * depth;
     int8_t *orow = out + i * depth;
     RT_ROW_MAX(max_in_row, row, depth, -128);
     int32_t sum_of_exps = 0; /* Q12.19 */
-    for (int64_t c = 0; c < depth; c++) {
-      const int32_t diff = row[c] - max_in_row;
-      if (diff >= diff_min) {
-        /* MultiplyByQuantizedMultiplierGreaterThanOne: SRDHM(x * 2^left_shift, mult) */
-        const int32_t rescaled = qat_srdhm((int32_t)((uint32_t)diff << left_shift), mult);
-        const int32_t e = rt_fp_exp_on_negative_values(rescaled, kScaledDiffIntegerBits);
-        sum_of_exps = rt_wadd(sum_of_exps, fp_rescale(e, 0, kAccumulationIntegerBits));
-      }
-    }
+    for (int64_t c = 0; c < depth; c++) sum_of_exps = rt_wadd(sum_of_exps, exps[256 + max_in_row - row[c]]);
     int num_bits_over_unit;
     const int32_t shifted_scale =
         rt_fp_get_reciprocal(sum_of_exps, kAccumulationIntegerBits, &num_bits_over_unit);
     const int exponent = num_bits_over_unit + 31 - 8;
     if (exponent < 0 || exponent > 31) return -1; /* TFLITE_CHECK in the reference kernel */
     for (int64_t c = 0; c < depth; c++) {
-      const int32_t diff = row[c] - max_in_row;
-      if (diff >= diff_min) {
-        const int32_t rescaled = qat_srdhm((int32_t)((uint32_t)diff << left_shift), mult);
-        const int32_t e = rt_fp_exp_on_negative_values(rescaled, kScaledDiffIntegerBits);
-        const int32_t unsat = qat_rounding_divide_by_pot(fp_mul(shifted_scale, e), exponent);
-        orow[c] = (int8_t)rt_clampi(rt_wsub(unsat, 128), -128, 127);
-      } else {
-        orow[c] = -128;
-      }
+      const int32_t unsat = qat_rounding_divide_by_pot(fp_mul(shifted_scale, exps[max_in_row - row[c]]), exponent);
+      orow[c] = (int8_t)rt_clampi(rt_wsub(unsat, 128), -128, 127);
     }
   }
   return 0;

@@ -276,8 +276,12 @@ int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *i
                      int8_t *out);
 /* Returns -1 when a row's sum of exponentials leaves the range of the reference kernel's
  * TFLITE_CHECK (where TFLite aborts); rows before it are written. */
-int rt_softmax_i8(int64_t outer, int64_t depth, int32_t mult, int left_shift, int diff_min,
-                  const int8_t *in, int8_t *out);
+/* SOFTMAX int8's exponentials, a function of the difference d = x - (the row's max) alone:
+ * exps[-d] (Q0.31) for d in [-255, 0], 0 where d < diff_min (the reference skips those; a 0
+ * adds nothing to the sum and gives -128 as a skipped one does), and at 256 + -d the same
+ * rescaled to the sum's Q12.19. Built at Prepare. */
+void rt_softmax_i8_exps(int32_t mult, int left_shift, int diff_min, int32_t exps[512]);
+int rt_softmax_i8(int64_t outer, int64_t depth, const int32_t exps[512], const int8_t *in, int8_t *out);
 void rt_lut_build_logistic_i8(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
                               int8_t lut[256]);
 void rt_lut_apply_i8(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out);

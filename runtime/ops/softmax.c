@@ -15,8 +15,7 @@ RT_EVAL(eval_i16, rt_softmax_i16(op->outer, op->depth, op->s_mult, op->s_shift, 
                                  rt_in_data(m, op, 0), rt_out_data(m, op)))
 
 static int eval_i8(qat_rt_model *m, int k, rt_op *op) {
-  if (rt_softmax_i8(op->outer, op->depth, op->s_mult, op->s_shift, op->s_diff_min,
-                    rt_in_data(m, op, 0), rt_out_data(m, op)))
+  if (rt_softmax_i8(op->outer, op->depth, op->scratch, rt_in_data(m, op, 0), rt_out_data(m, op)))
     return qat_fail(QAT_ERR_UNSUPPORTED,
                     "%s: op %d (SOFTMAX): the sum of exponentials of a row leaves the "
                     "range of TFLite's reference kernel (it aborts there)",
@@ -48,6 +47,9 @@ static int prepare_i8(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in, co
   const double radius =
       floor(1.0 * ((1 << 5) - 1) * (double)(1LL << 26) / (double)(1LL << op->s_shift));
   op->s_diff_min = (int)(-1.0 * radius);
+  /* each element's exponential from a table of the 256 differences it can have */
+  if (!(op->scratch = malloc(512 * sizeof *op->scratch))) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
+  rt_softmax_i8_exps(op->s_mult, op->s_shift, op->s_diff_min, op->scratch);
   return QAT_OK;
 }
 
