@@ -306,6 +306,10 @@ void rt_lut_build_logistic_i8(float in_scale, int32_t in_zp, float out_scale, in
   }
 }
 
+void rt_lut_inputs_i8(int8_t every[256]) {
+  for (int i = 0; i < 256; i++) every[i] = (int8_t)(uint8_t)i;
+}
+
 void rt_lut_apply_i8(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out) {
   if (qat_simd_vbmi()) {
     rt_lut_i8_vbmi(n, lut, in, out);

@@ -285,6 +285,9 @@ int rt_softmax_i8(int64_t outer, int64_t depth, const int32_t exps[512], const i
 void rt_lut_build_logistic_i8(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
                               int8_t lut[256]);
 void rt_lut_apply_i8(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out);
+/* The 256 int8 values at their unsigned byte's index: run through an elementwise int8 kernel,
+ * they give that kernel's table for rt_lut_apply_i8, its own arithmetic on every input. */
+void rt_lut_inputs_i8(int8_t every[256]);
 /* QUANTIZE float -> int8/uint8/int16 (AffineQuantize) and int8/uint8 -> int8/uint8
  * (Requantize); DEQUANTIZE int8/uint8/int16/float16 -> float. */
 void rt_quantize_f32(int64_t n, const float *in, int out_type, float scale, int32_t zp, void *out);

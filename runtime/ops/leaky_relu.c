@@ -34,9 +34,7 @@ RT_LEAKY_INT(i16, int16_t, -32768, 32767)
 
 RT_EVAL(eval_f32, rt_leaky_relu_f32(rt_in(m, op, 0)->n_elems, op->opt.alpha, rt_in_data(m, op, 0),
                                     rt_out_data(m, op)))
-RT_EVAL(eval_i8, rt_leaky_relu_i8(rt_in(m, op, 0)->n_elems, op->in_zp, op->out_zp, op->s_mult,
-                                  op->s_shift, op->s_mult2, op->s_shift2, op->opt.alpha < 0,
-                                  rt_in_data(m, op, 0), rt_out_data(m, op)))
+RT_EVAL(eval_i8, rt_lut_apply_i8(rt_in(m, op, 0)->n_elems, op->lut, rt_in_data(m, op, 0), rt_out_data(m, op)))
 RT_EVAL(eval_i16, rt_leaky_relu_i16(rt_in(m, op, 0)->n_elems, 0, 0, op->s_mult, op->s_shift,
                                     op->s_mult2, op->s_shift2, op->opt.alpha < 0,
                                     rt_in_data(m, op, 0), rt_out_data(m, op)))
@@ -65,6 +63,12 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
       (rc = qat_quantize_multiplier(alpha_m < 0 ? -(double)alpha_m : (double)alpha_m,
                                     &op->s_mult2, &op->s_shift2)))
     return rt_multiplier_failed(m, k, rc);
+  if (rt_is_i8(in)) { /* a function of one byte: its table */
+    int8_t every[256];
+    rt_lut_inputs_i8(every);
+    rt_leaky_relu_i8(256, op->in_zp, op->out_zp, op->s_mult, op->s_shift, op->s_mult2, op->s_shift2,
+                     op->opt.alpha < 0, every, op->lut);
+  }
   return QAT_OK;
 }
 

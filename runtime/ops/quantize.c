@@ -13,6 +13,8 @@ RT_EVAL(eval_requantize,
                       op->in_zp, op->s_mult, op->s_shift, op->out_zp, rt_out(m, op, 0)->type,
                       rt_out_data(m, op)))
 
+RT_EVAL(eval_requantize_lut, rt_lut_apply_i8(rt_in(m, op, 0)->n_elems, op->lut, rt_in_data(m, op, 0), rt_out_data(m, op)))
+
 static int prepare(qat_rt_model *m, int k, rt_op *op) {
   int rc = rt_check_unary(m, k, op);
   if (rc) return rc;
@@ -40,6 +42,12 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
     rc = qat_quantize_multiplier((double)in->scales[0] / (double)o->scales[0], &op->s_mult,
                                  &op->s_shift);
     if (rc) return rt_multiplier_failed(m, k, rc);
+    if (in->type != QAT_RT_INT16 && ot != QAT_RT_INT16) { /* byte to byte: Requantize's own table */
+      int8_t every[256];
+      rt_lut_inputs_i8(every);
+      rt_requantize(256, in->type, every, op->in_zp, op->s_mult, op->s_shift, op->out_zp, ot, op->lut);
+      op->eval = eval_requantize_lut;
+    }
     return QAT_OK;
   }
   return rt_unsup(m, k, "input %s, output %s", qat_rt_type_name(in->type), qat_rt_type_name(ot));

@@ -24,8 +24,7 @@ RT_RELU_INT(i8, int8_t, 127)
 RT_RELU_INT(i16, int16_t, 32767)
 
 RT_EVAL(eval_f32, relu_f32(rt_in(m, op, 0)->n_elems, rt_in_data(m, op, 0), rt_out_data(m, op)))
-RT_EVAL(eval_i8, relu_i8(rt_in(m, op, 0)->n_elems, op->in_zp, op->out_zp, op->s_diff_min, op->s_mult, op->s_shift,
-                         rt_in_data(m, op, 0), rt_out_data(m, op)))
+RT_EVAL(eval_i8, rt_lut_apply_i8(rt_in(m, op, 0)->n_elems, op->lut, rt_in_data(m, op, 0), rt_out_data(m, op)))
 RT_EVAL(eval_i16, relu_i16(rt_in(m, op, 0)->n_elems, op->in_zp, op->out_zp, op->s_diff_min, op->s_mult, op->s_shift,
                            rt_in_data(m, op, 0), rt_out_data(m, op)))
 
@@ -48,6 +47,11 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   op->s_diff_min = op->out_zp > qmin ? op->out_zp : qmin; /* the clamp's low end: zero on the output grid */
   if ((rc = qat_quantize_multiplier((double)in->scales[0] / (double)o->scales[0], &op->s_mult, &op->s_shift)))
     return rt_multiplier_failed(m, k, rc);
+  if (rt_is_i8(in)) { /* a function of one byte: its table */
+    int8_t every[256];
+    rt_lut_inputs_i8(every);
+    relu_i8(256, op->in_zp, op->out_zp, op->s_diff_min, op->s_mult, op->s_shift, every, op->lut);
+  }
   return QAT_OK;
 }
 

@@ -50,6 +50,7 @@ EXPECTED_KINDS = {
     "resize_bilinear_f32", "resize_bilinear_i8", "resize_bilinear_i16", "resize_nearest_f32",
     "resize_nearest_i8", "resize_nearest_i16", "requantize_i8_i8", "requantize_i16_i16", "requantize_i16_i8",
     "tanh_i16", "logistic_i16", "threshold_f32", "threshold_i8", "threshold_i16", "swish_i8",
+    "relu_f32", "relu_i8", "relu_i16",
 }
 
 

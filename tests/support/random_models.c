@@ -676,7 +676,7 @@ static void swish(int idx) {
   finish(m, 1, (int[]){x}, y, name);
 }
 
-/* HARD_SWISH, TANH, LEAKY_RELU on [B, D]: TANH int8 output (1/128, 0) as the converter writes
+/* HARD_SWISH, TANH, LEAKY_RELU, RELU on [B, D]: TANH int8 output (1/128, 0) as the converter writes
  * it; LEAKY_RELU with a negative alpha now and then. */
 static void act_op(int idx, int code, int type) {
   tb_model *m = calloc(1, sizeof *m);
@@ -711,6 +711,7 @@ static void act_op(int idx, int code, int type) {
            code == QAT_TFLITE_BUILTIN_HARD_SWISH ? "hard_swish"
            : code == QAT_TFLITE_BUILTIN_TANH     ? "tanh"
            : code == QAT_TFLITE_BUILTIN_LOGISTIC ? "logistic"
+           : code == QAT_TFLITE_BUILTIN_RELU     ? "relu"
                                                  : "leaky_relu",
            tname(type), idx);
   finish(m, 1, (int[]){x}, y, name);
@@ -1071,6 +1072,7 @@ int tb_write_random_models(const char *dir, int n) {
       binary(i, QAT_TFLITE_BUILTIN_MINIMUM, types[t]);
       if (t < 2) act_op(i, QAT_TFLITE_BUILTIN_TANH, types[t]);
       act_op(i, QAT_TFLITE_BUILTIN_LEAKY_RELU, types[t]);
+      act_op(i, QAT_TFLITE_BUILTIN_RELU, types[t]);
     }
     act_op(i, QAT_TFLITE_BUILTIN_HARD_SWISH, F32);
     act_op(i, QAT_TFLITE_BUILTIN_HARD_SWISH, I8);
