@@ -382,3 +382,33 @@ int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *i
   return -1;
 }
 #endif
+
+/* ---- RESIZE_BILINEAR int8: an output row from its two input rows --------------------------- */
+/* ResizeBilinearInteger per channel, 16 at a time: the four taps times their 10-bit weights
+ * in int32 (an int8 times weights of total magnitude <= 2^22 fits), + 2^19 away from zero,
+ * / 2^20 toward zero (qat_resize_bilinear_round). */
+RT_AVX512 void rt_resize_bilinear_row_i8_avx512(int c, int out_w, const int8_t *row0, const int8_t *row1, int32_t fy,
+                                                const int32_t *cols, int8_t *y) {
+  const __m512i half = _mm512_set1_epi32(1 << 19), bias_neg = _mm512_set1_epi32((1 << 20) - 1);
+  for (int ox = 0; ox < out_w; ox++, y += c) {
+    const int32_t fx = cols[3 * ox + 2];
+    const int64_t x0 = (int64_t)cols[3 * ox] * c, x1 = (int64_t)cols[3 * ox + 1] * c;
+    const __m512i w00 = _mm512_set1_epi32((1024 - fy) * (1024 - fx)), w10 = _mm512_set1_epi32(fy * (1024 - fx)),
+                  w01 = _mm512_set1_epi32((1024 - fy) * fx), w11 = _mm512_set1_epi32(fy * fx);
+    for (int ch = 0; ch < c; ch += 16) {
+      const __mmask16 m = rt_mask16(c - ch);
+#define TAP(p) _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, (p) + ch))
+      __m512i sum = _mm512_mullo_epi32(TAP(row0 + x0), w00);
+      sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(TAP(row1 + x0), w10));
+      sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(TAP(row0 + x1), w01));
+      sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(TAP(row1 + x1), w11));
+#undef TAP
+      const __mmask16 pos = _mm512_cmpgt_epi32_mask(sum, _mm512_setzero_si512());
+      __m512i v = _mm512_mask_add_epi32(_mm512_sub_epi32(sum, half), pos, sum, half);
+      /* toward zero: a negative dividend gets 2^20 - 1 before the arithmetic shift */
+      v = _mm512_mask_add_epi32(v, _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512()), v, bias_neg);
+      _mm_mask_storeu_epi8(y + ch, m, _mm512_cvtepi32_epi8(_mm512_srai_epi32(v, 20)));
+    }
+  }
+}
+

@@ -268,6 +268,8 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
                           const int8_t *w, const int32_t *bias, int8_t *out);
 int rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                            const float *w, const float *bias, float *out);
+void rt_resize_bilinear_row_i8_avx512(int c, int out_w, const int8_t *row0, const int8_t *row1, int32_t fy,
+                                      const int32_t *cols, int8_t *y);
 int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q, float *scale);
 void rt_lut_i8_vbmi(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out);
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,

@@ -67,6 +67,15 @@ exec "$py" "$@"]=] litert ${PROJECT_SOURCE_DIR}
   ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_runtime_litert.py --qat $<TARGET_FILE:qat>
   --gen $<TARGET_FILE:test_runtime> --fixtures ${PROJECT_SOURCE_DIR}/../shared/fixtures/tflite)
 set_tests_properties(test_runtime_litert PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+# The same on the AVX2 and plain kernels where the CPU would pick AVX-512 (QAT_SIMD caps the
+# path): each op's narrower path is held to BUILTIN_REF too, not only the machine's widest.
+add_test(NAME test_runtime_litert_avx2 COMMAND bash -c [=[
+py=$1/.venv/bin/python; shift
+[ -x "$py" ] || { echo "FAIL: no Python venv at $py: run scripts/setup.sh"; exit 1; }
+QAT_SIMD=avx2 "$py" "$@" && QAT_SIMD=0 QAT_INTEROP_FIXTURE_INPUTS=100 "$py" "$@"]=] litert ${PROJECT_SOURCE_DIR}
+  ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_runtime_litert.py --qat $<TARGET_FILE:qat>
+  --gen $<TARGET_FILE:test_runtime> --fixtures ${PROJECT_SOURCE_DIR}/../shared/fixtures/tflite)
+set_tests_properties(test_runtime_litert_avx2 PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 
 # The README's runtime-only build (cmake -DQAT_RUNTIME_ONLY=ON) configures, builds (its tests
 # too) and runs, in a tree of its own; it broke once unnoticed when eval took a helper from a
