@@ -9,22 +9,29 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <omp.h>
+
 #include "runtime/rt_internal.h"
 
 /* ---- threads ------------------------------------------------------------------------------ */
 
-/* The int8 kernels split their work over the OpenMP threads above about a millisecond of it
- * (multiply-adds). */
-#define RT_PARALLEL_MACS (1 << 21)
+/* The int8 kernels split their work over the OpenMP threads above 64 K multiply-adds (a few
+ * microseconds of VNNI work; a fork-join of warm threads costs about one). At 2^21, where it
+ * was, the pointwise convolutions of MobileNet-style models all ran on one thread: at 2
+ * threads MobileNet 0.25 took 0.21 ms, 0.14 ms now, EfficientNetB0 1.32-1.52 -> 1.04-1.20.
+ * (qat eval splits the test set over the threads instead; its kernels run on one.) */
+#define RT_PARALLEL_MACS (1 << 16)
 
 /* for (int64_t i = 0; i < n; i++) { body } over the OpenMP threads (static schedule) when cond
- * holds, else as a plain loop. Not "#pragma omp parallel for if (cond)": a region whose if
- * clause is false still enters libgomp, about 0.35 us a call on this project's machines, which
- * a small model pays in every op (a tenth of a 13-op model's 30 us). */
+ * holds and there are threads to share it (more than one, and not already inside a parallel
+ * region such as qat eval's, where a nested one would run on one thread anyway), else as a
+ * plain loop. Not "#pragma omp parallel for if (cond)": a region whose if clause is false still
+ * enters libgomp, about 0.35 us a call on this project's machines, which a small model pays in
+ * every op (a tenth of a 13-op model's 30 us). */
 #define RT_FOR(cond, i, n, ...)                                                               \
   do {                                                                                        \
     const int64_t rt_for_n_ = (n);                                                            \
-    if (cond) {                                                                               \
+    if ((cond) && rt_for_n_ > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {         \
       _Pragma("omp parallel for schedule(static)") for (int64_t i = 0; i < rt_for_n_; i++) { \
         __VA_ARGS__;                                                                          \
       }                                                                                       \

@@ -17,7 +17,7 @@
 #include "runtime/rt_simd.h"
 
 #define MR 4
-#define RT_PARALLEL_FLOPS (1 << 20) /* below it, fork-join costs more than it saves */
+#define RT_PARALLEL_FLOPS (1 << 17) /* below it, fork-join costs more than it saves (RT_PARALLEL_MACS) */
 
 /* The path is the int8 GEMM's: AVX-512 where it found VNNI, AVX2 otherwise (x86-64-v3 is the
  * build's baseline); QAT_SIMD=0: the reference loops. Blocks of rt_simd_lanes channels. */
