@@ -45,14 +45,11 @@ void rt_sgemm_free(rt_sgemm_b *b) {
 
 #if defined(__x86_64__) || defined(__i386__)
 
-RT_AVX512 RT_FORCE_INLINE void mk512(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
-                            int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
-                            float *out, int64_t ldo) {
-  __m512 acc[MR][4];
-#pragma GCC unroll 4
-  for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-    for (int j = 0; j < nr; j++) acc[r][j] = _mm512_setzero_ps();
+/* The micro-kernel's two halves, shared with TRANSPOSE_CONV's gather: acc[r][j] += a[r][kk] *
+ * b[j][kk] over kk in order (rows lda apart, blocks bstride apart), then the epilogue of
+ * mr rows (ldo apart) of nr blocks from channel n0 of n. */
+RT_AVX512 RT_FORCE_INLINE void acc512(const int mr, const int nr, __m512 acc[MR][4], const float *a, int64_t lda,
+                                      const float *bp, int64_t bstride, int k) {
   for (int kk = 0; kk < k; kk++) {
     __m512 bv[4];
 #pragma GCC unroll 4
@@ -64,6 +61,10 @@ RT_AVX512 RT_FORCE_INLINE void mk512(const int mr, const int nr, const float *a,
       for (int j = 0; j < nr; j++) acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(av, bv[j]));
     }
   }
+}
+
+RT_AVX512 RT_FORCE_INLINE void store512(const int mr, const int nr, __m512 acc[MR][4], const float *bias, float lo_,
+                                        float hi_, int n0, int n, float *out, int64_t ldo) {
   const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_);
 #pragma GCC unroll 4
   for (int j = 0; j < nr; j++) {
@@ -73,6 +74,18 @@ RT_AVX512 RT_FORCE_INLINE void mk512(const int mr, const int nr, const float *a,
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++) _mm512_mask_storeu_ps(out + r * ldo + ch, m, rt_finish_f32_x16(acc[r][j], bv, lo, hi));
   }
+}
+
+RT_AVX512 RT_FORCE_INLINE void mk512(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
+                            int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
+                            float *out, int64_t ldo) {
+  __m512 acc[MR][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++) acc[r][j] = _mm512_setzero_ps();
+  acc512(mr, nr, acc, a, lda, bp, bstride, k);
+  store512(mr, nr, acc, bias, lo_, hi_, n0, n, out, ldo);
 }
 
 RT_AVX512 static void tile512(int mr, int nr, const float *a, int64_t lda, const float *bp, int64_t bstride,
@@ -251,38 +264,19 @@ RT_AVX512 RT_FORCE_INLINE void tconv_mk512(const int mr, const int nr, const rt_
                                            float lo_, float hi_, float *out) {
   const int64_t bstride = (int64_t)b->k * 16;
   const int cin = g->in_c;
-  __m512 acc[4][4];
+  __m512 acc[MR][4];
 #pragma GCC unroll 4
   for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
     for (int j = 0; j < nr; j++) acc[r][j] = _mm512_setzero_ps();
+  /* each tap a run of in_c products: the pixels' input columns are one apart */
   for (int64_t iy = p->y0; iy <= p->y1; iy++)
-    for (int64_t ix = p->x0; ix <= p->x1; ix++) {
-      const float *x = in + (iy * g->in_w + ix) * cin;
-      const float *w = b->w + (int64_t)(n0 / 16) * bstride +
-                       (((p->ty - iy * g->stride_h) * g->k_w + p->tx - ix * g->stride_w) * cin) * 16;
-      for (int ic = 0; ic < cin; ic++) {
-        __m512 wv[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < nr; j++) wv[j] = _mm512_load_ps(w + j * bstride + (int64_t)ic * 16);
-#pragma GCC unroll 4
-        for (int r = 0; r < mr; r++) {
-          const __m512 xv = _mm512_set1_ps(x[r * cin + ic]);
-#pragma GCC unroll 4
-          for (int j = 0; j < nr; j++) acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(xv, wv[j]));
-        }
-      }
-    }
-  const __m512 lo = _mm512_set1_ps(lo_), hi = _mm512_set1_ps(hi_);
-#pragma GCC unroll 4
-  for (int j = 0; j < nr; j++) {
-    const int ch = n0 + j * 16;
-    const __mmask16 m = rt_mask16(b->n - ch);
-    const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + ch) : _mm512_setzero_ps();
-#pragma GCC unroll 4
-    for (int r = 0; r < mr; r++)
-      _mm512_mask_storeu_ps(out + (int64_t)r * g->stride_w * b->n + ch, m, rt_finish_f32_x16(acc[r][j], bv, lo, hi));
-  }
+    for (int64_t ix = p->x0; ix <= p->x1; ix++)
+      acc512(mr, nr, acc, in + (iy * g->in_w + ix) * cin, cin,
+             b->w + (int64_t)(n0 / 16) * bstride +
+                 (((p->ty - iy * g->stride_h) * g->k_w + p->tx - ix * g->stride_w) * cin) * 16,
+             bstride, cin);
+  store512(mr, nr, acc, bias, lo_, hi_, n0, b->n, out, (int64_t)g->stride_w * b->n);
 }
 
 RT_AVX512 static void tconv_px512(int mr, const rt_conv_geom *g, const rt_sgemm_b *b, const float *in,
