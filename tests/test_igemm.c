@@ -319,6 +319,38 @@ static void test_dwconv(void **state) {
 
 /* int8 ADD and MUL (the CPU's widest path) along contiguous and broadcast rows against the
  * reference's roundings. */
+/* A row long enough to go over the threads in chunks (bcast_rows), its length no multiple of
+ * the chunk, against a row and against a scalar: every element as the reference arithmetic
+ * gives it. */
+static void test_add_long_rows(void **state) {
+  (void)state;
+  enum { N = 5 * 16384 + 77 };
+  static int8_t a[N], bb[N], got[N], want[N];
+  fill_i8(a, N, 0);
+  fill_i8(bb, N, 1);
+  for (int scalar = 0; scalar < 2; scalar++) {
+    rt_bcast bc;
+    memset(&bc, 0, sizeof bc);
+    for (int d = 0; d < QAT_RT_MAX_RANK; d++) bc.dims[d] = 1;
+    bc.dims[5] = N, bc.s1[5] = 1, bc.s2[5] = scalar ? 0 : 1;
+    rt_add_params p = {.in1_offset = 7, .in2_offset = -3, .out_zp = 5, .left_shift = 20,
+                       .m1 = (int32_t)(1u << 30) + 12345, .m2 = (int32_t)(1u << 30) + 999, .mo = (int32_t)(1u << 30) + 4321,
+                       .s1 = -2, .s2 = -3, .so = -18, .act_min = -128, .act_max = 127};
+    for (int i = 0; i < N; i++) {
+      const int32_t x1 = (p.in1_offset + a[i]) * (1 << p.left_shift);
+      const int32_t x2 = (p.in2_offset + bb[scalar ? 0 : i]) * (1 << p.left_shift);
+      const int32_t sum = (int32_t)((uint32_t)qat_multiply_by_quantized_multiplier(x1, p.m1, p.s1) +
+                                    (uint32_t)qat_multiply_by_quantized_multiplier(x2, p.m2, p.s2));
+      int32_t v = (int32_t)((uint32_t)qat_multiply_by_quantized_multiplier(sum, p.mo, p.so) + (uint32_t)p.out_zp);
+      want[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+    }
+    memset(got, 0x55, sizeof got);
+    rt_add_i8(&bc, &p, a, bb, got);
+    for (int i = 0; i < N; i++)
+      if (got[i] != want[i]) fail_msg("%s: element %d of %d: %d, want %d", scalar ? "scalar" : "same shapes", i, N, got[i], want[i]);
+  }
+}
+
 static void test_add(void **state) {
   (void)state;
   for (int trial = 0; trial < 300; trial++) {
@@ -558,6 +590,7 @@ int main(void) {
       cmocka_unit_test(test_symmetric_quantize),
       cmocka_unit_test(test_lut),
       cmocka_unit_test(test_add),
+      cmocka_unit_test(test_add_long_rows),
       cmocka_unit_test(test_float_paths),
       cmocka_unit_test(test_pack_limits),
   };
