@@ -106,14 +106,9 @@ QAT_AVX2 RT_FORCE_INLINE __m256 finish8(__m256 acc, __m256 bias, __m256 lo, __m2
   return _mm256_blendv_ps(v, hi, _mm256_cmp_ps(hi, v, _CMP_LT_OQ));
 }
 
-QAT_AVX2 RT_FORCE_INLINE void mk256(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
-                           int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
-                           float *out, int64_t ldo) {
-  __m256 acc[MR][2];
-#pragma GCC unroll 4
-  for (int r = 0; r < mr; r++)
-#pragma GCC unroll 2
-    for (int j = 0; j < nr; j++) acc[r][j] = _mm256_setzero_ps();
+/* The AVX2 micro-kernel's halves, as acc512 and store512 */
+QAT_AVX2 RT_FORCE_INLINE void acc256(const int mr, const int nr, __m256 acc[MR][2], const float *a, int64_t lda,
+                                     const float *bp, int64_t bstride, int k) {
   for (int kk = 0; kk < k; kk++) {
     __m256 bv[2];
 #pragma GCC unroll 2
@@ -125,6 +120,10 @@ QAT_AVX2 RT_FORCE_INLINE void mk256(const int mr, const int nr, const float *a, 
       for (int j = 0; j < nr; j++) acc[r][j] = _mm256_add_ps(acc[r][j], _mm256_mul_ps(av, bv[j]));
     }
   }
+}
+
+QAT_AVX2 RT_FORCE_INLINE void store256(const int mr, const int nr, __m256 acc[MR][2], const float *bias, float lo_,
+                                       float hi_, int n0, int n, float *out, int64_t ldo) {
   const __m256 lo = _mm256_set1_ps(lo_), hi = _mm256_set1_ps(hi_);
   for (int j = 0; j < nr; j++) {
     const int ch = n0 + j * 8, valid = n - ch < 8 ? n - ch : 8;
@@ -141,6 +140,18 @@ QAT_AVX2 RT_FORCE_INLINE void mk256(const int mr, const int nr, const float *a, 
       }
     }
   }
+}
+
+QAT_AVX2 RT_FORCE_INLINE void mk256(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
+                           int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
+                           float *out, int64_t ldo) {
+  __m256 acc[MR][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+    for (int j = 0; j < nr; j++) acc[r][j] = _mm256_setzero_ps();
+  acc256(mr, nr, acc, a, lda, bp, bstride, k);
+  store256(mr, nr, acc, bias, lo_, hi_, n0, n, out, ldo);
 }
 
 QAT_AVX2 static void tile256(int mr, int nr, const float *a, int64_t lda, const float *bp, int64_t bstride,
@@ -258,29 +269,33 @@ static tconv_px tconv_span(const rt_conv_geom *g, int64_t oy, int64_t ox) {
 }
 
 /* mr output pixels stride_w apart in one row (the same taps, each from the input column
- * after the previous pixel's) by nr registers of channels from n0; out: the first pixel's */
-RT_AVX512 RT_FORCE_INLINE void tconv_mk512(const int mr, const int nr, const rt_conv_geom *g, const rt_sgemm_b *b,
-                                           const float *in, const tconv_px *p, int n0, const float *bias,
-                                           float lo_, float hi_, float *out) {
-  const int64_t bstride = (int64_t)b->k * 16;
-  const int cin = g->in_c;
-  __m512 acc[MR][4];
-#pragma GCC unroll 4
-  for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-    for (int j = 0; j < nr; j++) acc[r][j] = _mm512_setzero_ps();
-  /* each tap a run of in_c products: the pixels' input columns are one apart */
-  for (int64_t iy = p->y0; iy <= p->y1; iy++)
-    for (int64_t ix = p->x0; ix <= p->x1; ix++)
-      acc512(mr, nr, acc, in + (iy * g->in_w + ix) * cin, cin,
-             b->w + (int64_t)(n0 / 16) * bstride +
-                 (((p->ty - iy * g->stride_h) * g->k_w + p->tx - ix * g->stride_w) * cin) * 16,
-             bstride, cin);
-  store512(mr, nr, acc, bias, lo_, hi_, n0, b->n, out, (int64_t)g->stride_w * b->n);
-}
+ * after the previous pixel's) by nr registers of channels from n0; out: the first pixel's.
+ * Each tap is a run of in_c products through the GEMM's accumulate half. */
+#define TCONV_MK(NAME, ATTR, V, LANES, NRMAX, ACC, STORE, ZERO)                                                  \
+  ATTR RT_FORCE_INLINE void NAME(const int mr, const int nr, const rt_conv_geom *g, const rt_sgemm_b *b,         \
+                                 const float *in, const tconv_px *p, int n0, const float *bias, float lo,       \
+                                 float hi, float *out) {                                                         \
+    const int64_t bstride = (int64_t)b->k * LANES;                                                               \
+    const int cin = g->in_c;                                                                                     \
+    V acc[MR][NRMAX];                                                                                            \
+    _Pragma("GCC unroll 4") for (int r = 0; r < mr; r++)                                                         \
+      _Pragma("GCC unroll 4") for (int j = 0; j < nr; j++) acc[r][j] = ZERO();                                   \
+    for (int64_t iy = p->y0; iy <= p->y1; iy++)                                                                  \
+      for (int64_t ix = p->x0; ix <= p->x1; ix++)                                                                \
+        ACC(mr, nr, acc, in + (iy * g->in_w + ix) * cin, cin,                                                    \
+            b->w + (int64_t)(n0 / LANES) * bstride +                                                             \
+                (((p->ty - iy * g->stride_h) * g->k_w + p->tx - ix * g->stride_w) * cin) * LANES,                \
+            bstride, cin);                                                                                       \
+    STORE(mr, nr, acc, bias, lo, hi, n0, b->n, out, (int64_t)g->stride_w * b->n);                                \
+  }
+TCONV_MK(tconv_mk512, RT_AVX512, __m512, 16, 4, acc512, store512, _mm512_setzero_ps)
+TCONV_MK(tconv_mk256, QAT_AVX2, __m256, 8, 2, acc256, store256, _mm256_setzero_ps)
+#undef TCONV_MK
 
-RT_AVX512 static void tconv_px512(int mr, const rt_conv_geom *g, const rt_sgemm_b *b, const float *in,
-                                  const tconv_px *p, const float *bias, float lo, float hi, float *o) {
+/* One pixel block (mr 1 or 4) against every channel: up to 4 registers a pass (AVX-512), 2
+ * (AVX2). */
+RT_AVX512 static void tconv_block512(int mr, const rt_conv_geom *g, const rt_sgemm_b *b, const float *in,
+                                     const tconv_px *p, const float *bias, float lo, float hi, float *o) {
 #define MK(R, N) tconv_mk512(R, N, g, b, in, p, n0, bias, lo, hi, o)
   for (int n0 = 0; n0 < b->np; n0 += 64) {
     const int nr = (b->np - n0 < 64 ? b->np - n0 : 64) / 16;
@@ -293,10 +308,29 @@ RT_AVX512 static void tconv_px512(int mr, const rt_conv_geom *g, const rt_sgemm_
 #undef MK
 }
 
+QAT_AVX2 static void tconv_block256(int mr, const rt_conv_geom *g, const rt_sgemm_b *b, const float *in,
+                                    const tconv_px *p, const float *bias, float lo, float hi, float *o) {
+#define MK(R, N) tconv_mk256(R, N, g, b, in, p, n0, bias, lo, hi, o)
+  for (int n0 = 0; n0 < b->np; n0 += 16) {
+    const int two = b->np - n0 >= 16;
+    if (mr == 4) {
+      if (two) MK(4, 2);
+      else MK(4, 1);
+    } else {
+      if (two) MK(1, 2);
+      else MK(1, 1);
+    }
+  }
+#undef MK
+}
+
+typedef void (*tconv_block_fn)(int mr, const rt_conv_geom *g, const rt_sgemm_b *b, const float *in,
+                               const tconv_px *p, const float *bias, float lo, float hi, float *o);
+
 /* An output row by phases (columns ox = phase + m * stride_w), 4 pixels at once where their
  * taps line up (none clipped differently at the image's edges), else one. */
-RT_AVX512 static void tconv_row512(const rt_conv_geom *g, const rt_sgemm_b *b, const float *in, int64_t oy,
-                                   const float *bias, float lo, float hi, float *out) {
+static void tconv_row(tconv_block_fn block, const rt_conv_geom *g, const rt_sgemm_b *b, const float *in, int64_t oy,
+                      const float *bias, float lo, float hi, float *out) {
   const int64_t sw = g->stride_w;
   for (int64_t phase = 0; phase < sw && phase < g->out_w; phase++)
     for (int64_t ox = phase; ox < g->out_w;) {
@@ -306,51 +340,9 @@ RT_AVX512 static void tconv_row512(const rt_conv_geom *g, const rt_sgemm_b *b, c
         const tconv_px q = tconv_span(g, oy, ox + r * sw);
         four = q.x0 == p.x0 + r && q.x1 == p.x1 + r;
       }
-      tconv_px512(four ? 4 : 1, g, b, in, &p, bias, lo, hi, out + ox * b->n);
+      block(four ? 4 : 1, g, b, in, &p, bias, lo, hi, out + ox * b->n);
       ox += (four ? 4 : 1) * sw;
     }
-}
-
-QAT_AVX2 RT_FORCE_INLINE void tconv_mk256(const int nr, const rt_conv_geom *g, const rt_sgemm_b *b,
-                                          const float *in, const tconv_px *p, int n0, const float *bias,
-                                          float lo_, float hi_, float *out) {
-  const int64_t bstride = (int64_t)b->k * 8;
-  const int cin = g->in_c;
-  __m256 acc[2];
-#pragma GCC unroll 2
-  for (int j = 0; j < nr; j++) acc[j] = _mm256_setzero_ps();
-  for (int64_t iy = p->y0; iy <= p->y1; iy++)
-    for (int64_t ix = p->x0; ix <= p->x1; ix++) {
-      const float *x = in + (iy * g->in_w + ix) * cin;
-      const float *w = b->w + (int64_t)(n0 / 8) * bstride +
-                       (((p->ty - iy * g->stride_h) * g->k_w + p->tx - ix * g->stride_w) * cin) * 8;
-      for (int ic = 0; ic < cin; ic++) {
-        const __m256 xv = _mm256_set1_ps(x[ic]);
-#pragma GCC unroll 2
-        for (int j = 0; j < nr; j++)
-          acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(xv, _mm256_load_ps(w + j * bstride + (int64_t)ic * 8)));
-      }
-    }
-  const __m256 lo = _mm256_set1_ps(lo_), hi = _mm256_set1_ps(hi_);
-  for (int j = 0; j < nr; j++) {
-    const int ch = n0 + j * 8, valid = b->n - ch < 8 ? b->n - ch : 8;
-    float bias8[8] = {0}, res[8];
-    if (bias) memcpy(bias8, bias + ch, (size_t)valid * sizeof *bias8);
-    _mm256_storeu_ps(res, finish8(acc[j], _mm256_loadu_ps(bias8), lo, hi));
-    memcpy(out + ch, res, (size_t)valid * sizeof *res);
-  }
-}
-
-QAT_AVX2 static void tconv_row256(const rt_conv_geom *g, const rt_sgemm_b *b, const float *in, int64_t oy,
-                                  const float *bias, float lo, float hi, float *out) {
-  for (int64_t ox = 0; ox < g->out_w; ox++) {
-    const tconv_px p = tconv_span(g, oy, ox);
-    float *o = out + ox * b->n;
-    for (int n0 = 0; n0 < b->np; n0 += 16) {
-      if (b->np - n0 >= 16) tconv_mk256(2, g, b, in, &p, n0, bias, lo, hi, o);
-      else tconv_mk256(1, g, b, in, &p, n0, bias, lo, hi, o);
-    }
-  }
 }
 #endif
 
@@ -362,8 +354,8 @@ void rt_tconv_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, cons
   RT_FOR(2 * macs > RT_PARALLEL_FLOPS, r, rows, {
     const int64_t bt = r / g->out_h, oy = r % g->out_h;
     float *o = out + r * g->out_w * b->n;
-    if (b->path == RT_IGEMM_VNNI) tconv_row512(g, b, in + bt * in_image, oy, bias, act_min, act_max, o);
-    else tconv_row256(g, b, in + bt * in_image, oy, bias, act_min, act_max, o);
+    tconv_row(b->path == RT_IGEMM_VNNI ? tconv_block512 : tconv_block256, g, b, in + bt * in_image, oy, bias,
+              act_min, act_max, o);
   });
 #else
   (void)g, (void)act_min, (void)act_max, (void)b, (void)in, (void)bias, (void)out;
