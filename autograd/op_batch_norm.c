@@ -99,23 +99,18 @@ static void channel_sums(const qat_node *nd, const bn_work *w, const float *x, c
 static int half_sums(const qat_node *nd, const qat_exec *ex, const bn_work *w, const float *x, const float *dy,
                      int64_t rows, int c, int mode, double *out, double *part) {
   const qat_tensor *xt = OP_X(nd);
-  const int outputs = mode == 2 ? 2 : 1, n = xt->dims[0];
+  const int outputs = mode == 2 ? 2 : 1;
   int64_t half[3];
-  const int halves = n > 0 ? op_halves(ex, xt, n, half) : 1;
-  if (halves == 1) {
-    channel_sums(nd, w, x, dy, rows, c, mode, out);
-    if (part) memcpy(part, out, (size_t)outputs * c * sizeof *part);
-    return 1;
-  }
-  const int64_t per_sample = rows / n;
+  const int halves = op_halves(ex, xt, half);
+  const int64_t per_sample = rows / half[halves];
   double own[2 * 2 * c], *p = part ? part : own;
-  for (int h = 0; h < 2; h++) {
+  for (int h = 0; h < halves; h++) {
     const int64_t r0 = half[h] * per_sample;
     channel_sums(nd, w, x + r0 * c, dy ? dy + r0 * c : NULL, (half[h + 1] - half[h]) * per_sample, c, mode,
                  p + (size_t)h * outputs * c);
   }
-  for (int k = 0; k < outputs * c; k++) out[k] = p[k] + p[outputs * c + k];
-  return 2;
+  for (int k = 0; k < outputs * c; k++) out[k] = halves == 2 ? p[k] + p[outputs * c + k] : p[k];
+  return halves;
 }
 
 /* The rows the statistics are over: this process's, or with a collective (data-parallel

@@ -146,8 +146,8 @@ static void unscale_backward(qat_node *nd, const qat_exec *ex) {
     gamma_sq[k] = (double)gamma[k] * gamma[k];
   }
   /* gamma's gradient sums over the batch: each half apart (qat_exec.halves) */
-  int64_t half[3] = {0, 1, 1};
-  const int halves = x->rank > 0 && x->dims[0] > 0 ? op_halves(ex, x, x->dims[0], half) : 1;
+  int64_t half[3];
+  const int halves = op_halves(ex, x, half);
   const int64_t per_sample = rows / half[halves];
   for (int h = 0; h < halves; h++) {
     const int64_t r0 = half[h] * per_sample;

@@ -11,9 +11,11 @@
 #define OP_W(n) ((n)->inputs[1])
 #define OP_B(n) ((n)->n_inputs > 2 ? (n)->inputs[2] : NULL)
 
-/* The parts a sum over this process's n samples of batched x is taken in (qat_exec.halves): 1
- * or 2, samples [bounds[h], bounds[h + 1]) in part h. */
-static inline int op_halves(const qat_exec *ex, const qat_tensor *x, int64_t n, int64_t bounds[3]) {
+/* The parts a sum over x's samples is taken in (qat_exec.halves): 1 or 2, samples
+ * [bounds[h], bounds[h + 1]) in part h, bounds[parts] the samples in all (dims[0]; 1 for a
+ * tensor of rank < 2, which is not split). */
+static inline int op_halves(const qat_exec *ex, const qat_tensor *x, int64_t bounds[3]) {
+  const int64_t n = x->rank >= 2 ? x->dims[0] : 1;
   bounds[0] = 0;
   if (ex->halves && x->batched && n >= 2) {
     bounds[1] = n / 2;
@@ -29,8 +31,7 @@ static inline int op_halves(const qat_exec *ex, const qat_tensor *x, int64_t n, 
  * broadcast input's gradient (op_grad_half(t, index >= start)). */
 static inline int64_t op_half_start(const qat_exec *ex, const qat_tensor *y) {
   int64_t half[3], n = qat_tensor_size(y);
-  if (y->rank < 2 || y->dims[0] < 1 || op_halves(ex, y, y->dims[0], half) == 1) return n;
-  return half[1] * (n / y->dims[0]);
+  return op_halves(ex, y, half) == 1 ? n : half[1] * (n / half[2]);
 }
 
 /* The gradient of unbatched t that part h of the batch adds into (NULL when t has none); a

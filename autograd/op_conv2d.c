@@ -229,7 +229,7 @@ static void conv2d_backward(qat_node *nd, const qat_exec *ex) {
   const float *col = col_buffer(nd, &g);
   size_t rows = (size_t)g.n * g.oh * g.ow;
   int64_t half[3];
-  const int halves = op_halves(ex, x, g.n, half);
+  const int halves = op_halves(ex, x, half);
   conv_param_grads(nd, &g, dy, col, half, halves, wt, b);
   if (!x->grad) return;
   size_t pix = (size_t)g.oh * g.ow;

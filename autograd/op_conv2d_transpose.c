@@ -116,7 +116,7 @@ static void tconv_backward(qat_node *nd, const qat_exec *ex) {
   float *col = nd->scratch;
   size_t pix = (size_t)g.h * g.w, opix = (size_t)g.oh * g.ow;
   int64_t half[3];
-  const int halves = op_halves(ex, x, g.n, half);
+  const int halves = op_halves(ex, x, half);
   if (b && b->grad)
     for (int h = 0; h < halves; h++) {
       float *db = op_grad_half(b, h);

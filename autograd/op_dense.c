@@ -38,9 +38,9 @@ static void dense_backward(qat_node *nd, const qat_exec *ex) {
   qat_tensor *x = OP_X(nd), *w = OP_W(nd), *b = OP_B(nd);
   const float *dy = nd->output->grad;
   int in = x->dims[x->rank - 1], out = w->dims[0], n = (int)(qat_tensor_size(x) / in);
-  const int per_sample = x->rank > 1 && x->dims[0] > 0 ? n / x->dims[0] : n;
   int64_t half[3];
-  for (int h = 0, halves = op_halves(ex, x, x->rank > 1 ? x->dims[0] : 1, half); h < halves; h++) {
+  const int halves = op_halves(ex, x, half), per_sample = n / (int)half[halves];
+  for (int h = 0; h < halves; h++) {
     const int r0 = (int)half[h] * per_sample, rows = (int)(half[h + 1] - half[h]) * per_sample;
     float *db = b ? op_grad_half(b, h) : NULL, *dw = op_grad_half(w, h);
     if (db)

@@ -170,7 +170,7 @@ static void dw_backward(qat_node *nd, const qat_exec *ex) {
   dw_geom g = geom(nd);
   qat_tensor *xt = OP_X(nd), *wt = OP_W(nd), *b = OP_B(nd);
   int64_t half[3];
-  for (int h = 0, halves = op_halves(ex, xt, g.n, half); h < halves; h++)
+  for (int h = 0, halves = op_halves(ex, xt, half); h < halves; h++)
     dw_backward_samples(nd, &g, (int)half[h], (int)half[h + 1], op_grad_half(wt, h), b ? op_grad_half(b, h) : NULL);
 }
 

@@ -75,10 +75,9 @@ static void set_params(qat_fq *fq, int c, float scale, int32_t zp) {
 static int batch_halves(const qat_node *nd, const qat_exec *ex, int64_t outer, int64_t channels, int64_t inner,
                         int64_t half[3]) {
   const qat_tensor *x = OP_X(nd);
-  if (outer != 1 || channels != 1 || x->rank < 1 || x->dims[0] < 1) return 1;
   int64_t samples[3];
-  if (op_halves(ex, x, x->dims[0], samples) == 1) return 1;
-  const int64_t per_sample = inner / x->dims[0];
+  if (outer != 1 || channels != 1 || op_halves(ex, x, samples) == 1) return 1;
+  const int64_t per_sample = inner / samples[2];
   for (int h = 0; h < 3; h++) half[h] = samples[h] * per_sample;
   return 2;
 }
