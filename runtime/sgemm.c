@@ -165,42 +165,65 @@ QAT_AVX2 static void tile256(int mr, int nr, const float *a, int64_t lda, const 
   }
 }
 
-/* mr rows of A (row stride lda) against every output channel, into out (row stride n) */
-static void tile_rows(const rt_sgemm_b *b, const float *bias, float lo, float hi, int mr, const float *a,
-                      int64_t lda, float *out) {
-  const int blk = rt_simd_lanes(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
+/* the output channels a micro-kernel call covers: 4 registers */
+static int chunk_channels(const rt_sgemm_b *b) { return b->path == RT_IGEMM_VNNI ? 64 : 16; }
+
+/* mr rows of A (row stride lda) against output channels [n0, n0 + one chunk), into out (row
+ * stride n) */
+static void tile_chunk(const rt_sgemm_b *b, const float *bias, float lo, float hi, int mr, const float *a,
+                       int64_t lda, int n0, float *out) {
+  const int blk = rt_simd_lanes(b->path), chunk = chunk_channels(b);
   const int64_t bstride = (int64_t)b->k * blk;
-  for (int n0 = 0; n0 < b->np; n0 += chunk) {
-    const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
-    const float *bp = b->w + (int64_t)(n0 / blk) * bstride;
-    if (b->path == RT_IGEMM_VNNI) tile512(mr, nr, a, lda, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
-    else tile256(mr, nr, a, lda, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
-  }
+  const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
+  const float *bp = b->w + (int64_t)(n0 / blk) * bstride;
+  if (b->path == RT_IGEMM_VNNI) tile512(mr, nr, a, lda, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
+  else tile256(mr, nr, a, lda, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
 }
 
-/* The patch of output pixel p, 0 where a tap leaves the image. */
-static void build_patch(const rt_conv_geom *geom, const float *in, int64_t p, float *dst) {
-  const rt_conv_geom gc = *geom, *g = &gc;
-  const int64_t ox = p % g->out_w, oy = (p / g->out_w) % g->out_h, bt = p / ((int64_t)g->out_w * g->out_h);
-  const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
-  const int cin = g->in_c;
-  const int whole_rows = g->dil_w == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
-  for (int ky = 0, at = 0; ky < g->k_h; ky++) {
-    const int64_t y = y0 + (int64_t)g->dil_h * ky;
-    if (y < 0 || y >= g->in_h) {
-      memset(dst + at, 0, (size_t)g->k_w * cin * sizeof *dst);
-      at += g->k_w * cin;
-      continue;
+/* mr rows of A against every output channel */
+static void tile_rows(const rt_sgemm_b *b, const float *bias, float lo, float hi, int mr, const float *a,
+                      int64_t lda, float *out) {
+  for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) tile_chunk(b, bias, lo, hi, mr, a, lda, n0, out);
+}
+
+/* n floats copied (src) or zeroed (src NULL) in fixed-size moves: a stem's taps are 1 to 3
+ * floats, and a memcpy or memset call per tap cost four times the stem's GEMM. */
+static inline void put_floats(float *dst, const float *src, int n) {
+  static const float zeros[8];
+  int i = 0;
+  for (; i + 8 <= n; i += 8) __builtin_memcpy(dst + i, src ? src + i : zeros, 32);
+  if (n - i >= 4) __builtin_memcpy(dst + i, src ? src + i : zeros, 16), i += 4;
+  if (n - i >= 2) __builtin_memcpy(dst + i, src ? src + i : zeros, 8), i += 2;
+  if (i < n) dst[i] = src ? src[i] : 0.0f;
+}
+
+/* The patches of the mr output pixels from p0, rows k apart, 0 where a tap leaves the image;
+ * the pixel's coordinates stepped, not divided out of p for each (two divisions a pixel were
+ * half of a stem's time). */
+static void build_tile(const rt_conv_geom *geom, const float *in, int64_t p0, int mr, float *dst) {
+  const rt_conv_geom gc = *geom, *g = &gc; /* a copy: stores into the patch could alias *geom */
+  const int cin = g->in_c, row = g->k_w * cin;
+  int64_t ox = p0 % g->out_w, oy = (p0 / g->out_w) % g->out_h, bt = p0 / ((int64_t)g->out_w * g->out_h);
+  for (int r = 0; r < mr; r++) {
+    const int64_t y0 = oy * g->stride_h - g->pad_h, x0 = ox * g->stride_w - g->pad_w;
+    const int whole_rows = g->dil_w == 1 && x0 >= 0 && x0 + g->k_w <= g->in_w;
+    for (int ky = 0; ky < g->k_h; ky++, dst += row) {
+      const int64_t y = y0 + (int64_t)g->dil_h * ky;
+      const float *irow = in + (bt * g->in_h + y) * g->in_w * cin;
+      if (y < 0 || y >= g->in_h) {
+        put_floats(dst, NULL, row);
+      } else if (whole_rows) {
+        put_floats(dst, irow + x0 * cin, row);
+      } else {
+        for (int kx = 0; kx < g->k_w; kx++) {
+          const int64_t x = x0 + (int64_t)g->dil_w * kx;
+          put_floats(dst + kx * cin, x < 0 || x >= g->in_w ? NULL : irow + x * cin, cin);
+        }
+      }
     }
-    if (whole_rows) {
-      memcpy(dst + at, in + ((bt * g->in_h + y) * g->in_w + x0) * cin, (size_t)g->k_w * cin * sizeof *dst);
-      at += g->k_w * cin;
-      continue;
-    }
-    for (int kx = 0; kx < g->k_w; kx++, at += cin) {
-      const int64_t x = x0 + (int64_t)g->dil_w * kx;
-      if (x < 0 || x >= g->in_w) memset(dst + at, 0, (size_t)cin * sizeof *dst);
-      else memcpy(dst + at, in + ((bt * g->in_h + y) * g->in_w + x) * cin, (size_t)cin * sizeof *dst);
+    if (++ox == g->out_w) {
+      ox = 0;
+      if (++oy == g->out_h) oy = 0, bt++;
     }
   }
 }
@@ -220,7 +243,7 @@ void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, con
     const float *rows = in + p0 * b->k;
     int64_t lda = b->k;
     if (!direct) {
-      for (int r = 0; r < mr; r++) build_patch(g, in, p0 + r, a + (size_t)r * b->k);
+      build_tile(g, in, p0, mr, a);
       rows = a;
     }
     if (mr == MR) {
@@ -237,9 +260,19 @@ void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, con
 void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
                     const float *bias, float *out) {
 #if defined(__x86_64__) || defined(__i386__)
-  int64_t r = 0;
-  for (; r + MR <= batches; r += MR) tile_rows(b, bias, act_min, act_max, MR, in + r * b->k, b->k, out + r * b->n);
-  for (; r < batches; r++) tile_rows(b, bias, act_min, act_max, 1, in + r * b->k, b->k, out + r * b->n);
+  /* tiles of MR rows by one chunk of channels, over the threads: at batch 1 the work is the
+   * weights' columns (the seed CNN's 1600x256 layer reads 1.6 MB of them) */
+  const int chunk = chunk_channels(b);
+  const int64_t row_tiles = (batches + MR - 1) / MR, chunks = (b->np + chunk - 1) / chunk;
+  RT_FOR(2 * (int64_t)batches * b->n * (int64_t)b->k > RT_PARALLEL_FLOPS, t, row_tiles * chunks, {
+    const int64_t r = t / chunks * MR;
+    const int n0 = (int)(t % chunks) * chunk;
+    const float *a = in + r * b->k;
+    float *o = out + r * b->n;
+    if (batches - r >= MR) tile_chunk(b, bias, act_min, act_max, MR, a, b->k, n0, o);
+    else
+      for (int64_t i = 0; i < batches - r; i++) tile_chunk(b, bias, act_min, act_max, 1, a + i * b->k, b->k, n0, o + i * b->n);
+  });
 #else
   (void)batches, (void)act_min, (void)act_max, (void)b, (void)in, (void)bias, (void)out;
 #endif
