@@ -255,28 +255,36 @@ QAT_AVX2 static void tile_avx2(int mr, int nr, const int16_t *a, int64_t lda, co
 /* rows [0, mr) of A (row stride lda elements; the micro-kernels read kp elements of each)
  * against every output channel: requantized into out (row stride n), or with q NULL the int32
  * sums (bias added) into out32 (row stride n) */
-static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda, int8_t *out,
-                      int32_t *out32) {
+/* the output channels a micro-kernel call covers */
+static int chunk_channels(const rt_igemm_b *b) { return b->path == RT_IGEMM_VNNI ? 64 : 16; }
+
+/* mr rows of A against output channels [n0, n0 + one chunk): requantized into out (q), or
+ * the raw sums into out32 */
+static void tile_chunk(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda, int n0,
+                       int8_t *out, int32_t *out32) {
   int32_t c[MR * 64];
-  const int blk = rt_simd_lanes(b->path), chunk = b->path == RT_IGEMM_VNNI ? 64 : 16;
+  const int blk = rt_simd_lanes(b->path), chunk = chunk_channels(b);
   const int kq = b->kp / group_of(b->path);
   const int64_t bstride = (int64_t)kq * blk * group_of(b->path); /* elements per block */
-  for (int n0 = 0; n0 < b->np; n0 += chunk) {
-    const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
-    const int valid = (b->n - n0 < chunk ? b->n - n0 : chunk);
-    if (b->path == RT_IGEMM_VNNI) {
-      tile_vnni(mr, nr, a, lda, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
-                b->bias + n0, q, n0, b->n, out, c);
-      if (q && !q->eff) continue; /* requantized in the micro-kernel */
-    } else {
-      tile_avx2(mr, nr, a, lda, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
-                b->bias + n0, c);
-    }
-    for (int r = 0; r < mr; r++) {
-      if (q) rt_requant_row_i8(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
-      else memcpy(out32 + (int64_t)r * b->n + n0, c + r * 64, (size_t)valid * sizeof *out32);
-    }
+  const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
+  const int valid = (b->n - n0 < chunk ? b->n - n0 : chunk);
+  if (b->path == RT_IGEMM_VNNI) {
+    tile_vnni(mr, nr, a, lda, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq, b->bias + n0, q,
+              n0, b->n, out, c);
+    if (q && !q->eff) return; /* requantized in the micro-kernel */
+  } else {
+    tile_avx2(mr, nr, a, lda, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq, b->bias + n0, c);
   }
+  for (int r = 0; r < mr; r++) {
+    if (q) rt_requant_row_i8(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
+    else memcpy(out32 + (int64_t)r * b->n + n0, c + r * 64, (size_t)valid * sizeof *out32);
+  }
+}
+
+/* mr rows of A against every output channel */
+static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda, int8_t *out,
+                      int32_t *out32) {
+  for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) tile_chunk(b, q, mr, a, lda, n0, out, out32);
 }
 
 /* ---- A: patches and rows ------------------------------------------------------------------- */
@@ -438,16 +446,23 @@ static void gemm_rows(int batches, int32_t in_offset, const rt_requant *q, const
     a_values(b->path, in_offset, in + r * b->k, b->k, row, 0);
     a_pad(b->path, b->k, b->kp, row);
   }
-  for (int64_t r0 = 0; r0 < batches; r0 += MR) {
+  /* tiles of MR rows by one chunk of channels, over the threads: at batch 1 the work is the
+   * weights' columns */
+  const int chunk = chunk_channels(b);
+  const int64_t row_tiles = (batches + MR - 1) / MR, chunks = (b->np + chunk - 1) / chunk;
+  RT_FOR((int64_t)batches * b->n * (int64_t)b->k > RT_PARALLEL_MACS, t, row_tiles * chunks, {
+    const int64_t r0 = t / chunks * MR;
+    const int n0 = (int)(t % chunks) * chunk;
     const int mr = batches - r0 < MR ? (int)(batches - r0) : MR;
     const uint8_t *a = (const uint8_t *)b->a + (size_t)r0 * b->kp * elem;
     int8_t *o = out ? out + r0 * b->n : NULL;
     int32_t *o32 = out32 ? out32 + r0 * b->n : NULL;
-    if (mr == MR) tile_rows(b, q, MR, a, b->kp, o, o32);
+    if (mr == MR) tile_chunk(b, q, MR, a, b->kp, n0, o, o32);
     else
       for (int r = 0; r < mr; r++)
-        tile_rows(b, q, 1, a + (size_t)r * b->kp * elem, b->kp, o ? o + r * b->n : NULL, o32 ? o32 + r * b->n : NULL);
-  }
+        tile_chunk(b, q, 1, a + (size_t)r * b->kp * elem, b->kp, n0, o ? o + r * b->n : NULL,
+                   o32 ? o32 + r * b->n : NULL);
+  });
 #else
   (void)batches, (void)in_offset, (void)q, (void)b, (void)in, (void)out, (void)out32;
 #endif
