@@ -82,6 +82,10 @@ int rt_avgpool_f32(const rt_pool_geom *g, float act_min, float act_max, const fl
  * order (a NaN is never taken), and the contiguous channel loop vectorizes. */
 void rt_maxpool_f32(const rt_pool_geom *g_in, float act_min, float act_max, const float *in,
                     float *out) {
+  if (rt_simd_avx512()) {
+    rt_maxpool_f32_avx512(g_in, act_min, act_max, in, out);
+    return;
+  }
   const rt_pool_geom geom = *g_in, *g = &geom;
   const int64_t C = g->c;
   RT_FOR_EACH_OUT_PIXEL(g, b, y0, x0, pix, {

@@ -136,6 +136,10 @@ int rt_avgpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, cons
 }
 void rt_maxpool_i8(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in,
                    int8_t *out) {
+  if (rt_simd_avx512()) {
+    rt_maxpool_i8_avx512(g, act_min, act_max, in, out);
+    return;
+  }
   maxpool(g, act_min, act_max, in, out, 1);
 }
 void rt_maxpool_i16(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int16_t *in,

@@ -272,6 +272,9 @@ void rt_resize_bilinear_row_i8_avx512(int c, int out_w, const int8_t *row0, cons
                                       const int32_t *cols, int8_t *y);
 int rt_symmetric_quantize_avx512(const float *x, int64_t n, int8_t *q, float *scale);
 void rt_lut_i8_vbmi(int64_t n, const int8_t lut[256], const int8_t *in, int8_t *out);
+/* int8 MAX_POOL_2D's act_min and act_max lie in [-128, 127] */
+void rt_maxpool_i8_avx512(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in, int8_t *out);
+void rt_maxpool_f32_avx512(const rt_pool_geom *g, float act_min, float act_max, const float *in, float *out);
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out);
 int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,

@@ -138,7 +138,8 @@ static void fc(int idx) {
 }
 static void pool(int idx, int mx) {
   tb_model *m = calloc(1, sizeof *m);
-  int H = ri(2, 12), Wd = ri(2, 12), C = ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
+  /* every other model wider than one register of channels (16 floats, 32 int8), with a tail */
+  int H = ri(2, 12), Wd = ri(2, 12), C = idx % 2 ? ri(33, 70) : ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
       pad = ri(0, 1);
   if (pad == 1 && (F > H || FW > Wd)) pad = 0;
   int OH = pad == 0 ? (H + S - 1) / S : (H + S - F) / S,
@@ -353,7 +354,8 @@ static void fc16(int idx) {
 }
 static void pool16(int idx, int mx) {
   tb_model *m = calloc(1, sizeof *m);
-  int H = ri(2, 12), Wd = ri(2, 12), C = ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
+  /* every other model wider than one register of channels (16 floats, 32 int8), with a tail */
+  int H = ri(2, 12), Wd = ri(2, 12), C = idx % 2 ? ri(33, 70) : ri(1, 5), F = ri(1, 4), FW = ri(1, 4), S = ri(1, 3),
       pad = ri(0, 1);
   if (pad == 1 && (F > H || FW > Wd)) pad = 0;
   int OH = pad == 0 ? (H + S - 1) / S : (H + S - F) / S,
