@@ -125,6 +125,20 @@ float qat_fake_quant_bias_value(float x, float scale, int qmin, int qmax) {
 void qat_fake_quant_forward_per_channel(const float *x, float *y, int64_t outer,
                                         int64_t channels, int64_t inner, const float *scales,
                                         const int32_t *zero_points, int qmin, int qmax) {
+  int symmetric = 1;
+  for (int64_t c = 0; c < channels && zero_points; c++) symmetric &= zero_points[c] == 0;
+  if (inner == 1 && symmetric) {
+    /* channels last and symmetric (a Dense kernel [in, units]): row by row, the channel's
+     * scale loaded beside its element, instead of a column walk at a stride of `channels` */
+    for (int64_t c = 0; c < channels; c++) check_params(scales[c], 0, qmin, qmax);
+    const float lo = (float)qmin, hi = (float)qmax;
+    for (int64_t o = 0; o < outer; o++) {
+      const float *restrict xr = x + o * channels;
+      float *restrict yr = y + o * channels;
+      for (int64_t c = 0; c < channels; c++) yr[c] = fq_one(xr[c], scales[c], lo, hi);
+    }
+    return;
+  }
   for (int64_t c = 0; c < channels; c++) {
     const float s = scales[c];
     const int32_t zp = zero_points ? zero_points[c] : 0;
@@ -147,6 +161,15 @@ void qat_fake_quant_backward(const float *x, const float *dy, float *dx, int64_t
 void qat_fake_quant_backward_per_channel(const float *x, const float *dy, float *dx,
                                          int64_t outer, int64_t channels, int64_t inner,
                                          const float *nudged_min, const float *nudged_max) {
+  if (inner == 1) { /* channels last: row by row, as the forward */
+    for (int64_t o = 0; o < outer; o++) {
+      const float *restrict xr = x + o * channels, *restrict dyr = dy + o * channels;
+      float *restrict dxr = dx + o * channels;
+      for (int64_t c = 0; c < channels; c++)
+        dxr[c] += (xr[c] >= nudged_min[c] && xr[c] <= nudged_max[c]) ? dyr[c] : 0.0f;
+    }
+    return;
+  }
   for (int64_t c = 0; c < channels; c++) {
     const float lo = nudged_min[c], hi = nudged_max[c];
     for (int64_t o = 0; o < outer; o++) {

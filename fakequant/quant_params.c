@@ -160,19 +160,46 @@ int qat_quant_weight_scales(const float *w, const int64_t *shape, int rank, int 
   int64_t outer, channels, inner;
   int rc = qat_quant_axis_split(shape, rank, axis, &outer, &channels, &inner);
   if (rc) return rc;
-  for (int64_t c = 0; c < channels; c++) {
-    float m = 0.0f;
+  if (inner == 1 && channels > 1) {
+    /* channels last (a Dense kernel [in, units]): rows in order, each channel's maximum in
+     * scales[c], instead of walking each channel's column at a stride of `channels` */
+    int bad = 0;
+    for (int64_t c = 0; c < channels; c++) scales[c] = 0.0f;
     for (int64_t o = 0; o < outer; o++) {
-      const int64_t base = (o * channels + c) * inner;
-      for (int64_t i = 0; i < inner; i++) {
-        const float v = w[base + i];
-        if (!isfinite(v))
-          return qat_fail(QAT_ERR_DIVERGED, "weight[%lld] = %g is not finite",
-                          (long long)(base + i), (double)v);
-        const float a = fabsf(v);
-        if (a > m) m = a;
+      const float *restrict row = w + o * channels;
+      float *restrict m = scales;
+      for (int64_t c = 0; c < channels; c++) {
+        const float a = fabsf(row[c]);
+        bad |= !(a <= FLT_MAX); /* inf or NaN */
+        m[c] = a > m[c] ? a : m[c];
       }
     }
+    if (bad)
+      for (int64_t i = 0; i < outer * channels; i++)
+        if (!isfinite(w[i])) return qat_fail(QAT_ERR_DIVERGED, "weight[%lld] = %g is not finite", (long long)i, (double)w[i]);
+    for (int64_t c = 0; c < channels; c++) scales[c] = symmetric_scale(scales[c], qmax);
+    return QAT_OK;
+  }
+  for (int64_t c = 0; c < channels; c++) {
+    /* a maximum and a flag, no exit inside the loop, so that it vectorizes (an early return
+     * per element kept a Dense layer's 400 K weights on one scalar lane: 0.3 ms a step) */
+    float m = 0.0f;
+    int bad = 0;
+    for (int64_t o = 0; o < outer; o++) {
+      const float *restrict row = w + (o * channels + c) * inner;
+      for (int64_t i = 0; i < inner; i++) {
+        const float a = fabsf(row[i]);
+        bad |= !(a <= FLT_MAX); /* inf or NaN */
+        m = a > m ? a : m;
+      }
+    }
+    if (bad)
+      for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+          const int64_t at = (o * channels + c) * inner + i;
+          if (!isfinite(w[at]))
+            return qat_fail(QAT_ERR_DIVERGED, "weight[%lld] = %g is not finite", (long long)at, (double)w[at]);
+        }
     scales[c] = symmetric_scale(m, qmax);
   }
   return QAT_OK;

@@ -368,6 +368,24 @@ static void test_weight_scales_depthwise(void **state) {
   qat_quantize_int8_per_channel(w, q, outer, ch, inner, s, NULL, -127, 127);
   const int8_t want[12] = {127, -32, 2, -16, 127, 1, 8, 8, -127, 1, -1, 1};
   for (int i = 0; i < 12; i++) assert_int_equal(q[i], want[i]);
+  /* the fake quant of the same channels-last weights, row by row: q * scale, with no zero
+   * points and with zero points all 0; and the straight-through mask per channel */
+  const int32_t zps[3] = {0, 0, 0};
+  for (int with_zp = 0; with_zp < 2; with_zp++) {
+    float y[12];
+    qat_fake_quant_forward_per_channel(w, y, outer, ch, inner, s, with_zp ? zps : NULL, -127, 127);
+    for (int i = 0; i < 12; i++) assert_float_bits(y[i], (float)want[i] * s[i % 3]);
+  }
+  const float lo[3] = {-1.0f, 0.0f, -0.5f}, hi[3] = {1.0f, 3.0f, 0.5f}, dy[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  float dx[12] = {0};
+  qat_fake_quant_backward_per_channel(w, dy, dx, outer, ch, inner, lo, hi);
+  for (int i = 0; i < 12; i++) assert_float_bits(dx[i], w[i] >= lo[i % 3] && w[i] <= hi[i % 3] ? dy[i] : 0.0f);
+  /* a non-finite weight among channels-last ones: the error names its flat index */
+  float bad[12];
+  memcpy(bad, w, sizeof bad);
+  bad[7] = INFINITY;
+  assert_int_equal(qat_quant_weight_scales(bad, shape, 4, 3, 127, s), QAT_ERR_DIVERGED);
+  assert_msg_contains("weight[7]");
 }
 
 static void test_axis_split_and_errors(void **state) {
