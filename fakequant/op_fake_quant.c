@@ -239,6 +239,21 @@ static int fq_add_requantized(const qat_fq *fq, const qat_tensor *x, float *y) {
                             act_upper(fq), &act_min, &act_max))
     return 0;
   const float *pa = ta->data, *pb = tb->data;
+  if (qat_tensor_size(ta) == n && qat_tensor_size(tb) == n) {
+    /* no broadcast (a residual connection): one run of elements in chunks, instead of a call
+     * and its setup per row of channels */
+    const int64_t chunks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t k = 0; k < chunks; k++) {
+      const int64_t at = k * FQ_CHUNK;
+      const qat_add_requant_row run = {.a = pa + at, .b = pb + at, .a_stride = 1, .b_stride = 1, .y = y + at,
+                                       .n = (int)(n - at < FQ_CHUNK ? n - at : FQ_CHUNK), .s1 = s1, .s2 = s2,
+                                       .s_out = s_out, .mult = mult, .shift = shift, .left_shift = left_shift,
+                                       .subtract = fq->negate2, .zp = zp, .act_min = act_min, .act_max = act_max};
+      qat_add_requant_row_run(&run);
+    }
+    return 1;
+  }
   const int rows = v.out[0] * v.out[1] * v.out[2];
 #pragma omp parallel for schedule(static) if (n > FQ_CHUNK)
   for (int r = 0; r < rows; r++) {

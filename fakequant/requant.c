@@ -237,6 +237,59 @@ AVX512 static void run_avx512(const qat_requant_job *j) {
   }
 }
 
+/* 8 values of an ADD input back on their grid: acc8's round(v / s) by the reciprocal, with the
+ * near-tie lanes divided */
+AVX512 static inline __m256i centered8(__m256 v, __m256 s, const double *inv) { return acc8(v, s, inv, NULL); }
+
+/* 16 values of an input row, contiguous (stride 1) or broadcast (stride 0) */
+AVX512 static inline __m512 row_x16(const float *p, int64_t stride, int i) {
+  return stride ? _mm512_loadu_ps(p + i) : _mm512_set1_ps(p[0]);
+}
+
+/* add_row_avx2's arithmetic on 16 lanes, the grid values recovered as run_avx512's
+ * accumulators (a multiplication by the reciprocal, not a division per element: the
+ * divisions were a residual network's largest fake-quant cost) */
+AVX512 static void add_row_avx512(const qat_add_requant_row *j) {
+  double inv1[8], inv2[8];
+  for (int k = 0; k < 8; k++) inv1[k] = 1.0 / (double)j->s1, inv2[k] = 1.0 / (double)j->s2;
+  const __m256 s1 = _mm256_set1_ps(j->s1), s2 = _mm256_set1_ps(j->s2);
+  const __m512i m0 = _mm512_set1_epi32(j->mult[0]), m1 = _mm512_set1_epi32(j->mult[1]), m2 = _mm512_set1_epi32(j->mult[2]);
+  const __m512i sh0 = _mm512_set1_epi32(j->shift[0]), sh1 = _mm512_set1_epi32(j->shift[1]),
+                sh2 = _mm512_set1_epi32(j->shift[2]);
+  const __m128i ls = _mm_cvtsi32_si128(j->left_shift);
+  const __m512i zp = _mm512_set1_epi32(j->zp), lo = _mm512_set1_epi32(j->act_min), hi = _mm512_set1_epi32(j->act_max);
+  const __m512 s_out = _mm512_set1_ps(j->s_out);
+  int i = 0;
+  for (; i + 16 <= j->n; i += 16) {
+    const __m512 a = row_x16(j->a, j->a_stride, i), b = row_x16(j->b, j->b_stride, i);
+    const __m512i c1 = _mm512_inserti64x4(_mm512_castsi256_si512(centered8(_mm512_castps512_ps256(a), s1, inv1)),
+                                          centered8(_mm512_extractf32x8_ps(a, 1), s1, inv1), 1);
+    const __m512i c2 = _mm512_inserti64x4(_mm512_castsi256_si512(centered8(_mm512_castps512_ps256(b), s2, inv2)),
+                                          centered8(_mm512_extractf32x8_ps(b, 1), s2, inv2), 1);
+    /* the left shift wraps as the scalar one's through uint32; so do the sums */
+    const __m512i x1 = qat_mbqm_x16(_mm512_sll_epi32(c1, ls), m0, sh0), x2 = qat_mbqm_x16(_mm512_sll_epi32(c2, ls), m1, sh1);
+    const __m512i sum = j->subtract ? _mm512_sub_epi32(x1, x2) : _mm512_add_epi32(x1, x2);
+    __m512i q = _mm512_add_epi32(qat_mbqm_x16(sum, m2, sh2), zp);
+    q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+    _mm512_storeu_ps(j->y + i, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), s_out));
+  }
+  if (i < j->n) { /* the tail: 4 lanes, then plain C */
+    qat_add_requant_row tail = *j;
+    tail.a += i * j->a_stride;
+    tail.b += i * j->b_stride;
+    tail.y += i;
+    tail.n = j->n - i;
+    add_row_avx2(&tail);
+  }
+}
+
+int qat_add_requant_row_avx512(const qat_add_requant_row *j) {
+  if (qat_simd_cpu() < QAT_SIMD_AVX512 || j->a_stride > 1 || j->b_stride > 1 || j->a_stride < 0 || j->b_stride < 0)
+    return -1;
+  add_row_avx512(j);
+  return 0;
+}
+
 int qat_requant_run_avx512(const qat_requant_job *j) {
   if (qat_simd_cpu() < QAT_SIMD_AVX512 || !j->fixed_point || j->wide || !j->inv) return -1;
   run_avx512(j);
@@ -263,6 +316,11 @@ int qat_add_requant_row_avx2(const qat_add_requant_row *j) {
   (void)j;
   return -1;
 }
+
+int qat_add_requant_row_avx512(const qat_add_requant_row *j) {
+  (void)j;
+  return -1;
+}
 #endif
 
 void qat_requant_run(const qat_requant_job *j) {
@@ -273,6 +331,8 @@ void qat_requant_run(const qat_requant_job *j) {
 }
 
 void qat_add_requant_row_run(const qat_add_requant_row *j) {
-  if (qat_simd_path() >= QAT_SIMD_AVX2 && qat_add_requant_row_avx2(j) == 0) return;
+  const int path = qat_simd_path();
+  if (path >= QAT_SIMD_AVX512 && qat_add_requant_row_avx512(j) == 0) return;
+  if (path >= QAT_SIMD_AVX2 && qat_add_requant_row_avx2(j) == 0) return;
   qat_add_requant_row_ref(j);
 }

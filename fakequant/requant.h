@@ -75,6 +75,9 @@ typedef struct qat_add_requant_row {
 void qat_add_requant_row_ref(const qat_add_requant_row *j);
 /* Returns 0 when it ran, -1 when the CPU lacks AVX2 (nothing written). */
 int qat_add_requant_row_avx2(const qat_add_requant_row *j);
+/* Returns 0 when it ran, -1 (nothing written) when the CPU lacks AVX-512 or for a strided input
+ * (neither contiguous nor broadcast), left to the AVX2 path. */
+int qat_add_requant_row_avx512(const qat_add_requant_row *j);
 /* The widest path qat_simd_path allows (fakequant/simd.h). */
 void qat_add_requant_row_run(const qat_add_requant_row *j);
 

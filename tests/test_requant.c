@@ -261,18 +261,21 @@ static void test_add_rows_by_hand(void **state) {
       }
 }
 
-/* The ADD rows' AVX2 path equals the plain one over random scales (hence random multipliers
- * and shifts), hostile values (NaN, infinities, quotients past int32), both left shifts,
- * every stride kind and lengths that leave a tail. */
+/* The ADD rows' AVX2 and AVX-512 paths equal the plain one over random scales (hence random
+ * multipliers and shifts; every fourth round powers of two, where half-grid values are exact
+ * ties), hostile values (NaN, infinities, quotients past int32), both left shifts, every
+ * stride kind and lengths that leave a tail. */
 static void test_add_rows_avx2_equals_plain(void **state) {
   (void)state;
   enum { N = 301 };
   float a[3 * N], b[3 * N], y0[N], y1[N];
   int32_t mult[3];
   int shift[3];
-  long checked = 0;
+  long checked = 0, checked512 = 0;
   for (int round = 0; round < 3000; round++) {
-    const float s1 = ldexpf(0.5f + unit(), -(int)(next() % 12)), s2 = ldexpf(0.5f + unit(), -(int)(next() % 12)),
+    const int pow2 = round % 4 == 3;
+    const float s1 = ldexpf(pow2 ? 1.0f : 0.5f + unit(), -(int)(next() % 12)),
+                s2 = ldexpf(pow2 ? 1.0f : 0.5f + unit(), -(int)(next() % 12)),
                 s_out = ldexpf(0.5f + unit(), -(int)(next() % 10));
     const int left_shift = round % 3 ? 20 : 15;
     if (qat_add_multipliers(s1, s2, s_out, left_shift, mult, shift)) continue;
@@ -280,8 +283,9 @@ static void test_add_rows_avx2_equals_plain(void **state) {
       /* mostly values on the grids (as the fake quant's inputs are), some off it, some hostile */
       const int k = (int)(next() % 400) - 200;
       const int kind = (int)(next() % 16);
-      a[i] = kind < 12 ? (float)k * s1 : kind < 15 ? (unit() - 0.5f) * 100.0f * s1 : hostile();
-      b[i] = kind < 12 ? (float)((int)(next() % 400) - 200) * s2 : kind < 15 ? (unit() - 0.5f) * 100.0f * s2 : hostile();
+      a[i] = kind < 10 ? (float)k * s1 : kind < 12 ? ((float)k + 0.5f) * s1 : kind < 15 ? (unit() - 0.5f) * 100.0f * s1 : hostile();
+      b[i] = kind < 10 ? (float)((int)(next() % 400) - 200) * s2 : kind < 12 ? ((float)k - 0.5f) * s2
+             : kind < 15 ? (unit() - 0.5f) * 100.0f * s2 : hostile();
     }
     const int wide = left_shift == 15;
     const int32_t zp = wide ? 0 : (int32_t)(next() % 256) - 128;
@@ -294,16 +298,22 @@ static void test_add_rows_avx2_equals_plain(void **state) {
     memset(y1, 0x55, sizeof y1);
     j.y = y0;
     qat_add_requant_row_ref(&j);
-    j.y = y1;
-    if (qat_add_requant_row_avx2(&j)) skip();
-    for (int i = 0; i < N; i++)
-      if (memcmp(&y0[i], &y1[i], sizeof(float)))
-        fail_msg("round %d element %d (strides %lld, %lld): a %a b %a plain %a avx2 %a", round, i,
-                 (long long)j.a_stride, (long long)j.b_stride, (double)a[i * j.a_stride], (double)b[i * j.b_stride],
-                 (double)y0[i], (double)y1[i]);
-    checked += j.n;
+    for (int path = 0; path < 2; path++) {
+      memset(y1, 0x55, sizeof y1);
+      j.y = y1;
+      if (path == 0 && qat_add_requant_row_avx2(&j)) skip();
+      if (path == 1 && qat_add_requant_row_avx512(&j)) continue; /* no AVX-512, or strided */
+      for (int i = 0; i < N; i++)
+        if (memcmp(&y0[i], &y1[i], sizeof(float)))
+          fail_msg("round %d element %d (strides %lld, %lld): a %a b %a plain %a %s %a", round, i,
+                   (long long)j.a_stride, (long long)j.b_stride, (double)a[i * j.a_stride],
+                   (double)b[i * j.b_stride], (double)y0[i], path ? "avx512" : "avx2", (double)y1[i]);
+      if (path) checked512 += j.n;
+      else checked += j.n;
+    }
   }
   assert_true(checked > 200000);
+  if (qat_simd_cpu() >= QAT_SIMD_AVX512) assert_true(checked512 > 50000);
 }
 
 int main(void) {
