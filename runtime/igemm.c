@@ -160,25 +160,29 @@ void rt_requant_row_i8(const rt_requant *q, const int32_t *acc, int c0, int n, i
  * channels n0..: with the fixed-point requantization (q->eff NULL) the int8 results go to out
  * (row stride n, n valid channels); for LiteRT's double requantization or raw sums (q NULL) the
  * int32 sums (bias added) go to c[mr][64]. */
-RT_AVX512 RT_FORCE_INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t lda,
-                           const int8_t *bp, int64_t bstride, int kq, const int32_t *bias,
+RT_AVX512 RT_FORCE_INLINE void mk_vnni(const int mr, const int nr, const uint8_t *a, int64_t lda, int64_t rs,
+                           int gpr, const int8_t *bp, int64_t bstride, int kq, const int32_t *bias,
                            const rt_requant *q, int n0, int n, int8_t *out, int32_t *c) {
   __m512i acc[MR][4];
 #pragma GCC unroll 4
   for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
     for (int j = 0; j < nr; j++) acc[r][j] = _mm512_loadu_si512((const void *)(bias + j * 16));
-  for (int k4 = 0; k4 < kq; k4++) {
-    __m512i bv[4];
+  /* group k4 = ky * gpr + g of row r at a + r * lda + ky * rs + 4 * g: one run (gpr = kq) for a
+   * row of A, a window's rows for rt_conv2d_i8_gemm's in-place reading */
+  for (int k4 = 0; k4 < kq; a += rs) {
+    for (int g4 = 0; g4 < gpr; g4++, k4++) {
+      __m512i bv[4];
 #pragma GCC unroll 4
-    for (int j = 0; j < nr; j++) bv[j] = _mm512_load_si512((const void *)(bp + j * bstride + (int64_t)k4 * 64));
+      for (int j = 0; j < nr; j++) bv[j] = _mm512_load_si512((const void *)(bp + j * bstride + (int64_t)k4 * 64));
 #pragma GCC unroll 4
-    for (int r = 0; r < mr; r++) {
-      int32_t v;
-      memcpy(&v, a + r * lda + 4 * k4, 4);
-      const __m512i av = _mm512_set1_epi32(v);
+      for (int r = 0; r < mr; r++) {
+        int32_t v;
+        memcpy(&v, a + r * lda + 4 * g4, 4);
+        const __m512i av = _mm512_set1_epi32(v);
 #pragma GCC unroll 4
-      for (int j = 0; j < nr; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, bv[j]);
+        for (int j = 0; j < nr; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, bv[j]);
+      }
     }
   }
   if (!q || q->eff) {
@@ -200,11 +204,11 @@ RT_AVX512 RT_FORCE_INLINE void mk_vnni(const int mr, const int nr, const uint8_t
   }
 }
 
-RT_AVX512 static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, const int8_t *bp,
+RT_AVX512 static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, int64_t rs, int gpr, const int8_t *bp,
                              int64_t bstride, int kq, const int32_t *bias, const rt_requant *q, int n0,
                              int n, int8_t *out, int32_t *c) {
 #define MK(R, N) \
-  case N: mk_vnni(R, N, a, lda, bp, bstride, kq, bias, q, n0, n, out, c); break
+  case N: mk_vnni(R, N, a, lda, rs, gpr, bp, bstride, kq, bias, q, n0, n, out, c); break
   if (mr == MR) {
     switch (nr) { MK(MR, 1); MK(MR, 2); MK(MR, 3); MK(MR, 4); }
   } else {
@@ -258,10 +262,10 @@ QAT_AVX2 static void tile_avx2(int mr, int nr, const int16_t *a, int64_t lda, co
 /* the output channels a micro-kernel call covers */
 static int chunk_channels(const rt_igemm_b *b) { return b->path == RT_IGEMM_VNNI ? 64 : 16; }
 
-/* mr rows of A against output channels [n0, n0 + one chunk): requantized into out (q), or
- * the raw sums into out32 */
-static void tile_chunk(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda, int n0,
-                       int8_t *out, int32_t *out32) {
+/* as tile_chunk, A's rows read as windows (mk_vnni: rows rs apart, gpr groups each; gpr 0:
+ * each row of A one run) */
+static void tile_chunk_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda,
+                            int64_t rs, int gpr, int n0, int8_t *out, int32_t *out32) {
   int32_t c[MR * 64];
   const int blk = rt_simd_lanes(b->path), chunk = chunk_channels(b);
   const int kq = b->kp / group_of(b->path);
@@ -269,8 +273,8 @@ static void tile_chunk(const rt_igemm_b *b, const rt_requant *q, int mr, const v
   const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
   const int valid = (b->n - n0 < chunk ? b->n - n0 : chunk);
   if (b->path == RT_IGEMM_VNNI) {
-    tile_vnni(mr, nr, a, lda, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq, b->bias + n0, q,
-              n0, b->n, out, c);
+    tile_vnni(mr, nr, a, lda, rs, gpr ? gpr : kq, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
+              b->bias + n0, q, n0, b->n, out, c);
     if (q && !q->eff) return; /* requantized in the micro-kernel */
   } else {
     tile_avx2(mr, nr, a, lda, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq, b->bias + n0, c);
@@ -279,6 +283,13 @@ static void tile_chunk(const rt_igemm_b *b, const rt_requant *q, int mr, const v
     if (q) rt_requant_row_i8(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
     else memcpy(out32 + (int64_t)r * b->n + n0, c + r * 64, (size_t)valid * sizeof *out32);
   }
+}
+
+/* mr rows of A against output channels [n0, n0 + one chunk): requantized into out (q), or
+ * the raw sums into out32 */
+static void tile_chunk(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda, int n0,
+                       int8_t *out, int32_t *out32) {
+  tile_chunk_rows(b, q, mr, a, lda, 0, 0, n0, out, out32);
 }
 
 /* mr rows of A against every output channel */
@@ -401,9 +412,99 @@ RT_AVX512 static void build_tile_vnni(const rt_conv_geom *geom, int32_t off, con
 }
 #endif
 
+/* ---- small-depth convolutions read in place -------------------------------------------------
+ * A first layer (a stem's 1 to 3 input channels, an audio window over 1) spent most of its time
+ * building im2col patches of a few bytes per tap. Instead the input is converted once per
+ * inference into the VNNI form inside a border as wide as the padding (x ^ 0x80; a tap outside
+ * the image 128 - offset, whose (x + offset) is 0), each window row's taps (k_w * in_c bytes,
+ * contiguous at dilation_w 1) padded to a multiple of 4 against zero weights, and the
+ * micro-kernel reads its groups of 4 bytes straight from that image: window row ky of output
+ * pixel (oy, ox) starts at image row oy * stride_h + ky * dil_h, byte ox * stride_w * in_c. */
+#define DIRECT_ROW_MAX 16 /* window rows of at most this many bytes; longer ones copy well */
+
+/* the image's rows (every window row of every output row) and bytes per row */
+static void direct_dims(const rt_conv_geom *g, int64_t *rows, int64_t *row_bytes) {
+  *rows = (int64_t)(g->out_h - 1) * g->stride_h + (int64_t)(g->k_h - 1) * g->dil_h + 1;
+  *row_bytes = ((int64_t)(g->out_w - 1) * g->stride_w + g->k_w) * g->in_c;
+}
+
+int rt_igemm_pack_conv(rt_igemm_b *b, int path, const rt_conv_geom *g, const int8_t *w, const int32_t *bias,
+                       int32_t in_offset, int allow_direct) {
+  const int k = g->k_h * g->k_w * g->in_c, row = g->k_w * g->in_c, row4 = round_up(row, 4);
+  const int pointwise = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
+                        g->pad_w == 0;
+  int64_t rows, rb;
+  direct_dims(g, &rows, &rb);
+  const int64_t image = (int64_t)g->batches * rows * rb + 4; /* + 4: a last window row's padding reads past it */
+  if (!allow_direct || path != RT_IGEMM_VNNI || g->dil_w != 1 || row > DIRECT_ROW_MAX || pointwise ||
+      g->filter_in_c != g->in_c || g->k_h * row4 > RT_IGEMM_KMAX || image > ((int64_t)1 << 26))
+    return rt_igemm_pack(b, path, g->out_c, k, 0, w, bias, in_offset);
+  int8_t *wd = calloc((size_t)g->out_c * (size_t)(g->k_h * row4), 1);
+  if (!wd) return qat_fail(QAT_ERR_NOMEM, "out of memory packing %dx%d weights", g->out_c, k);
+  for (int64_t r = 0; r < (int64_t)g->out_c * g->k_h; r++) memcpy(wd + r * row4, w + r * row, (size_t)row);
+  int rc = rt_igemm_pack(b, path, g->out_c, g->k_h * row4, 0, wd, bias, in_offset);
+  free(wd);
+  if (rc || b->path == RT_IGEMM_PLAIN) return rc;
+  if (!(b->a = aligned_alloc(64, (size_t)(image + 63) / 64 * 64))) {
+    rt_igemm_free(b);
+    return qat_fail(QAT_ERR_NOMEM, "out of memory for a %lld-byte input image", (long long)image);
+  }
+  b->direct_gpr = row4 / 4;
+  return QAT_OK;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+RT_AVX512 static void direct_image(const rt_conv_geom *g, int32_t off, const int8_t *in, uint8_t *img) {
+  int64_t rows, rb;
+  direct_dims(g, &rows, &rb);
+  const uint8_t pad = (uint8_t)(128 - off);
+  const int64_t cin = g->in_c, cols = rb / cin;
+  const int64_t x0 = g->pad_w < cols ? g->pad_w : cols, x1 = g->pad_w + g->in_w < cols ? g->pad_w + g->in_w : cols;
+  for (int64_t bt = 0; bt < g->batches; bt++)
+    for (int64_t yy = 0; yy < rows; yy++) {
+      uint8_t *dst = img + (bt * rows + yy) * rb;
+      const int64_t y = yy - g->pad_h;
+      if (y < 0 || y >= g->in_h) {
+        memset(dst, pad, (size_t)rb);
+        continue;
+      }
+      memset(dst, pad, (size_t)(x0 * cin));
+      vnni_values(in + ((bt * g->in_h + y) * g->in_w + x0 - g->pad_w) * cin, (int)((x1 - x0) * cin), pad, dst + x0 * cin);
+      memset(dst + x1 * cin, pad, (size_t)((cols - x1) * cin));
+    }
+  memset(img + g->batches * rows * rb, pad, 4);
+}
+
+static void conv_direct(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b, const int8_t *in,
+                        int8_t *out) {
+  int64_t rows, rb;
+  direct_dims(g, &rows, &rb);
+  const uint8_t *img = b->a;
+  direct_image(g, q->in_offset, in, b->a);
+  const int64_t per_row = (g->out_w + MR - 1) / MR, tiles = (int64_t)g->batches * g->out_h * per_row;
+  const int64_t lda = (int64_t)g->stride_w * g->in_c, rs = (int64_t)g->dil_h * rb;
+  const int64_t M = (int64_t)g->batches * g->out_h * g->out_w;
+  RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, t, tiles, {
+    const int64_t orow = t / per_row, ox0 = t % per_row * MR, bt = orow / g->out_h, oy = orow % g->out_h;
+    const int mr = g->out_w - ox0 < MR ? (int)(g->out_w - ox0) : MR;
+    const uint8_t *a = img + (bt * rows + oy * g->stride_h) * rb + ox0 * lda;
+    int8_t *o = out + (orow * g->out_w + ox0) * b->n;
+    for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) {
+      if (mr == MR) tile_chunk_rows(b, q, MR, a, lda, rs, b->direct_gpr, n0, o, NULL);
+      else
+        for (int r = 0; r < mr; r++) tile_chunk_rows(b, q, 1, a + r * lda, lda, rs, b->direct_gpr, n0, o + r * b->n, NULL);
+    }
+  });
+}
+#endif
+
 void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b,
                        const int8_t *in, int8_t *out) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (b->direct_gpr) {
+    conv_direct(g, q, b, in, out);
+    return;
+  }
   const int64_t M = (int64_t)g->batches * g->out_h * g->out_w, tiles = (M + MR - 1) / MR;
   const int elem = b->path == RT_IGEMM_VNNI ? 1 : 2;
   /* A 1x1 stride-1 convolution's patches are its input rows, contiguous: a tile converts them

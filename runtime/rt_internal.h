@@ -131,6 +131,8 @@ typedef struct rt_igemm_b {
   int32_t *bias;    /* per channel: bias plus the path's offset correction */
   void *a;          /* FULLY_CONNECTED: its input rows in the path's form */
   int32_t *wsum;    /* per channel: the sum of its weights (wrapped) */
+  int direct_gpr;   /* CONV_2D read in place (rt_igemm_pack_conv): groups of 4 bytes per window
+                       row; a then holds the converted input image */
 } rt_igemm_b;
 
 /* float32 CONV_2D / FULLY_CONNECTED weights packed for a SIMD GEMM (sgemm.c): [n / block][k]
@@ -234,6 +236,11 @@ const char *rt_igemm_path_name(int path);
 int rt_igemm_pack(rt_igemm_b *b, int path, int n, int k, int batches_a, const int8_t *w,
                   const int32_t *bias, int32_t in_offset);
 void rt_igemm_free(rt_igemm_b *b);
+/* An ungrouped int8 CONV_2D's OHWI filter packed for rt_conv2d_i8_gemm: with allow_direct, a
+ * window whose rows are at most 16 contiguous bytes (a stem, an audio window) is read in place
+ * from a converted copy of the input (AVX-512 VNNI) instead of im2col patches. */
+int rt_igemm_pack_conv(rt_igemm_b *b, int path, const rt_conv_geom *g, const int8_t *w, const int32_t *bias,
+                       int32_t in_offset, int allow_direct);
 void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b,
                        const int8_t *in, int8_t *out);
 void rt_fc_i8_gemm(int batches, const rt_requant *q, const rt_igemm_b *b, const int8_t *in, int8_t *out);

@@ -95,7 +95,7 @@ static void test_conv_paths(void **state) {
   (void)state;
   int list[2], np = paths(list);
   if (!np) skip(); /* a CPU without AVX2 runs the plain kernels only */
-  int checked = 0;
+  int checked = 0, in_place = 0;
   for (int trial = 0; trial < 300; trial++) {
     rt_conv_geom g = {0};
     g.batches = uniform(1, 2);
@@ -135,26 +135,33 @@ static void test_conv_paths(void **state) {
     random_requant(&q, mult, shift, g.out_c);
     const int32_t *b = trial % 9 == 4 ? NULL : bias;
     ref_conv(&g, &q, in, w, b, want);
-    for (int i = 0; i < np; i++) {
-      rt_igemm_b pk;
-      assert_int_equal(rt_igemm_pack(&pk, list[i], g.out_c, K, 0, w, b, q.in_offset), 0);
-      assert_int_equal(pk.path, list[i]);
-      memset(got, 0x55, (size_t)n_out);
-      rt_conv2d_i8_gemm(&g, &q, &pk, in, got);
-      if (memcmp(got, want, (size_t)n_out)) {
-        for (int64_t e = 0; e < n_out; e++)
-          if (got[e] != want[e])
-            fail_msg("%s trial %d: %dx%dx%d k%dx%d s%d,%d d%d,%d pad %d,%d -> %d ch: element %lld is %d, "
-                     "want %d", rt_igemm_path_name(list[i]), trial, g.in_h, g.in_w, g.in_c, g.k_h, g.k_w,
-                     g.stride_h, g.stride_w, g.dil_h, g.dil_w, g.pad_h, g.pad_w, g.out_c, (long long)e,
-                     got[e], want[e]);
+    for (int i = 0; i < np; i++)
+      for (int direct = 0; direct < 2; direct++) { /* im2col patches; read in place where it may */
+        rt_igemm_b pk;
+        assert_int_equal(rt_igemm_pack_conv(&pk, list[i], &g, w, b, q.in_offset, direct), 0);
+        assert_int_equal(pk.path, list[i]);
+        if (direct && !pk.direct_gpr) {
+          rt_igemm_free(&pk);
+          continue;
+        }
+        memset(got, 0x55, (size_t)n_out);
+        rt_conv2d_i8_gemm(&g, &q, &pk, in, got);
+        if (memcmp(got, want, (size_t)n_out)) {
+          for (int64_t e = 0; e < n_out; e++)
+            if (got[e] != want[e])
+              fail_msg("%s%s trial %d: %dx%dx%d k%dx%d s%d,%d d%d,%d pad %d,%d -> %d ch: element %lld is %d, "
+                       "want %d", rt_igemm_path_name(list[i]), direct ? " (in place)" : "", trial, g.in_h, g.in_w,
+                       g.in_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.dil_h, g.dil_w, g.pad_h, g.pad_w, g.out_c,
+                       (long long)e, got[e], want[e]);
+        }
+        rt_igemm_free(&pk);
+        checked++;
+        in_place += direct;
       }
-      rt_igemm_free(&pk);
-      checked++;
-    }
     free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift);
   }
   assert_true(checked > 200 * np);
+  if (rt_igemm_path() == RT_IGEMM_VNNI) assert_true(in_place > 30);
 }
 
 static void test_fc_paths(void **state) {

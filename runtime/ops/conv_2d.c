@@ -41,9 +41,8 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
     if (op->fpk.path != RT_IGEMM_PLAIN) op->eval = eval_f32_gemm;
     return QAT_OK;
   }
-  if ((rc = rt_igemm_pack(&op->pk, rt_igemm_path(), g->out_c, g->k_h * g->k_w * g->in_c, 0,
-                          (const int8_t *)rt_in(m, op, 1)->const_data,
-                          b ? (const int32_t *)(const void *)b->const_data : NULL, op->rq.in_offset)))
+  if ((rc = rt_igemm_pack_conv(&op->pk, rt_igemm_path(), g, (const int8_t *)rt_in(m, op, 1)->const_data,
+                               b ? (const int32_t *)(const void *)b->const_data : NULL, op->rq.in_offset, 1)))
     return qat_fail_prefix(rc, "%s: op %d (%s): ", m->name, k, op->name);
   if (op->pk.path != RT_IGEMM_PLAIN) op->eval = eval_i8_gemm;
   return QAT_OK;

@@ -44,6 +44,9 @@ static void conv(int idx, int depthwise) {
   int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
       D = ri(1, 2), pad = ri(0, 1);
   int dm = ri(1, 3), groups = 1;
+  /* one input channel spread over several (an audio model's first layer): the runtime runs it
+   * as CONV_2D */
+  if (depthwise && idx % 4 == 3) C = 1, dm = 2 + idx % 5;
   if (!depthwise && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
   int OC = depthwise ? C * dm : ri(1, 6) * groups;
   int fic = C / groups;
@@ -277,6 +280,9 @@ static void conv16(int idx, int depthwise) {
   int H = ri(3, 12), Wd = ri(3, 12), C = ri(1, 6), K = ri(1, 4), KW = ri(1, 4), S = ri(1, 3),
       D = ri(1, 2), pad = ri(0, 1);
   int dm = ri(1, 3), groups = 1;
+  /* one input channel spread over several (an audio model's first layer): the runtime runs it
+   * as CONV_2D */
+  if (depthwise && idx % 4 == 3) C = 1, dm = 2 + idx % 5;
   if (!depthwise && C % 2 == 0 && ri(0, 2) == 0) groups = 2;
   int OC = depthwise ? C * dm : ri(1, 6) * groups;
   int fic = C / groups;
