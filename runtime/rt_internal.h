@@ -142,6 +142,9 @@ typedef struct rt_sgemm_b {
   int path;
   int n, k, np;
   float *w; /* 64-byte aligned */
+  int direct_row; /* CONV_2D read in place (rt_sgemm_pack_conv): floats per window row; img holds
+                     the input copied inside its border */
+  float *img;
 } rt_sgemm_b;
 
 struct rt_op;
@@ -260,6 +263,9 @@ int rt_sgemm_pack(rt_sgemm_b *b, int path, int n, int k, const float *w);
 void rt_sgemm_free(rt_sgemm_b *b);
 void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, const rt_sgemm_b *b,
                         const float *in, const float *bias, float *out);
+/* A float32 CONV_2D's OHWI filter packed for rt_conv2d_f32_gemm; with allow_direct, window rows
+ * of at most 16 contiguous floats are read in place from a bordered copy of the input. */
+int rt_sgemm_pack_conv(rt_sgemm_b *b, int path, const rt_conv_geom *g, const float *w, int allow_direct);
 void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
                     const float *bias, float *out);
 /* TRANSPOSE_CONV float32 with the filter [out_c][kh][kw][in_c] packed as CONV_2D's, bit-exact

@@ -40,6 +40,7 @@ int rt_sgemm_pack(rt_sgemm_b *b, int path, int n, int k, const float *w) {
 
 void rt_sgemm_free(rt_sgemm_b *b) {
   free(b->w);
+  free(b->img);
   memset(b, 0, sizeof *b);
 }
 
@@ -76,22 +77,25 @@ RT_AVX512 RT_FORCE_INLINE void store512(const int mr, const int nr, __m512 acc[M
   }
 }
 
-RT_AVX512 RT_FORCE_INLINE void mk512(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
-                            int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
-                            float *out, int64_t ldo) {
+/* A's depth in runs of `row` (rs apart): one run for a row of A, a window's rows for the
+ * in-place convolution (conv_direct) */
+RT_AVX512 RT_FORCE_INLINE void mk512(const int mr, const int nr, const float *a, int64_t lda, int64_t rs, int row,
+                            const float *bp, int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0,
+                            int n, float *out, int64_t ldo) {
   __m512 acc[MR][4];
 #pragma GCC unroll 4
   for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
     for (int j = 0; j < nr; j++) acc[r][j] = _mm512_setzero_ps();
-  acc512(mr, nr, acc, a, lda, bp, bstride, k);
+  for (int kk = 0; kk < k; kk += row, a += rs) acc512(mr, nr, acc, a, lda, bp + (int64_t)kk * 16, bstride, row);
   store512(mr, nr, acc, bias, lo_, hi_, n0, n, out, ldo);
 }
 
-RT_AVX512 static void tile512(int mr, int nr, const float *a, int64_t lda, const float *bp, int64_t bstride,
-                              int k, const float *bias, float lo, float hi, int n0, int n, float *out, int64_t ldo) {
+RT_AVX512 static void tile512(int mr, int nr, const float *a, int64_t lda, int64_t rs, int row, const float *bp,
+                              int64_t bstride, int k, const float *bias, float lo, float hi, int n0, int n, float *out,
+                              int64_t ldo) {
 #define MK(R, N) \
-  case N: mk512(R, N, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo); break
+  case N: mk512(R, N, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo); break
   if (mr == MR) {
     switch (nr) { MK(MR, 1); MK(MR, 2); MK(MR, 3); MK(MR, 4); }
   } else {
@@ -142,42 +146,50 @@ QAT_AVX2 RT_FORCE_INLINE void store256(const int mr, const int nr, __m256 acc[MR
   }
 }
 
-QAT_AVX2 RT_FORCE_INLINE void mk256(const int mr, const int nr, const float *a, int64_t lda, const float *bp,
-                           int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0, int n,
-                           float *out, int64_t ldo) {
+QAT_AVX2 RT_FORCE_INLINE void mk256(const int mr, const int nr, const float *a, int64_t lda, int64_t rs, int row,
+                           const float *bp, int64_t bstride, int k, const float *bias, float lo_, float hi_, int n0,
+                           int n, float *out, int64_t ldo) {
   __m256 acc[MR][2];
 #pragma GCC unroll 4
   for (int r = 0; r < mr; r++)
 #pragma GCC unroll 2
     for (int j = 0; j < nr; j++) acc[r][j] = _mm256_setzero_ps();
-  acc256(mr, nr, acc, a, lda, bp, bstride, k);
+  for (int kk = 0; kk < k; kk += row, a += rs) acc256(mr, nr, acc, a, lda, bp + (int64_t)kk * 8, bstride, row);
   store256(mr, nr, acc, bias, lo_, hi_, n0, n, out, ldo);
 }
 
-QAT_AVX2 static void tile256(int mr, int nr, const float *a, int64_t lda, const float *bp, int64_t bstride,
-                             int k, const float *bias, float lo, float hi, int n0, int n, float *out, int64_t ldo) {
+QAT_AVX2 static void tile256(int mr, int nr, const float *a, int64_t lda, int64_t rs, int row, const float *bp,
+                             int64_t bstride, int k, const float *bias, float lo, float hi, int n0, int n, float *out,
+                             int64_t ldo) {
   if (mr == MR) {
-    if (nr == 2) mk256(MR, 2, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
-    else mk256(MR, 1, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
+    if (nr == 2) mk256(MR, 2, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
+    else mk256(MR, 1, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
   } else {
-    if (nr == 2) mk256(1, 2, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
-    else mk256(1, 1, a, lda, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
+    if (nr == 2) mk256(1, 2, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
+    else mk256(1, 1, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
   }
 }
 
 /* the output channels a micro-kernel call covers: 4 registers */
 static int chunk_channels(const rt_sgemm_b *b) { return b->path == RT_IGEMM_VNNI ? 64 : 16; }
 
-/* mr rows of A (row stride lda) against output channels [n0, n0 + one chunk), into out (row
- * stride n) */
-static void tile_chunk(const rt_sgemm_b *b, const float *bias, float lo, float hi, int mr, const float *a,
-                       int64_t lda, int n0, float *out) {
+/* mr rows of A (row stride lda; the depth in runs of `row` floats rs apart, or one run with row
+ * 0) against output channels [n0, n0 + one chunk), into out (row stride n) */
+static void tile_chunk_rows(const rt_sgemm_b *b, const float *bias, float lo, float hi, int mr, const float *a,
+                            int64_t lda, int64_t rs, int row, int n0, float *out) {
   const int blk = rt_simd_lanes(b->path), chunk = chunk_channels(b);
   const int64_t bstride = (int64_t)b->k * blk;
   const int nr = (b->np - n0 < chunk ? b->np - n0 : chunk) / blk;
   const float *bp = b->w + (int64_t)(n0 / blk) * bstride;
-  if (b->path == RT_IGEMM_VNNI) tile512(mr, nr, a, lda, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
-  else tile256(mr, nr, a, lda, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
+  if (!row) row = b->k; /* each row of A one run */
+  if (b->path == RT_IGEMM_VNNI) tile512(mr, nr, a, lda, rs, row, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
+  else tile256(mr, nr, a, lda, rs, row, bp, bstride, b->k, bias, lo, hi, n0, b->n, out, b->n);
+}
+
+/* each row of A one run */
+static void tile_chunk(const rt_sgemm_b *b, const float *bias, float lo, float hi, int mr, const float *a,
+                       int64_t lda, int n0, float *out) {
+  tile_chunk_rows(b, bias, lo, hi, mr, a, lda, 0, 0, n0, out);
 }
 
 /* mr rows of A against every output channel */
@@ -229,9 +241,81 @@ static void build_tile(const rt_conv_geom *geom, const float *in, int64_t p0, in
 }
 #endif
 
+/* ---- short window rows read in place (igemm.c's conv_direct, in float): the input copied once
+ * per inference inside a border of zeros as wide as the padding, and the micro-kernel reads
+ * window row ky of output pixel (oy, ox) at image row oy * stride_h + ky * dil_h, column
+ * ox * stride_w: the same products in the same order as the patches (a tap outside the image
+ * is a 0 there too) */
+#define DIRECT_ROW_MAX 16 /* floats of a window row; longer ones copy well */
+
+static void direct_dims(const rt_conv_geom *g, int64_t *rows, int64_t *row_floats) {
+  *rows = (int64_t)(g->out_h - 1) * g->stride_h + (int64_t)(g->k_h - 1) * g->dil_h + 1;
+  *row_floats = ((int64_t)(g->out_w - 1) * g->stride_w + g->k_w) * g->in_c;
+}
+
+int rt_sgemm_pack_conv(rt_sgemm_b *b, int path, const rt_conv_geom *g, const float *w, int allow_direct) {
+  int rc = rt_sgemm_pack(b, path, g->out_c, g->k_h * g->k_w * g->in_c, w);
+  const int row = g->k_w * g->in_c;
+  const int pointwise = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
+                        g->pad_w == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+  int64_t rows, rf;
+  direct_dims(g, &rows, &rf);
+  const int64_t image = (int64_t)g->batches * rows * rf;
+  if (rc || b->path == RT_IGEMM_PLAIN || !allow_direct || g->dil_w != 1 || row > DIRECT_ROW_MAX || pointwise ||
+      g->filter_in_c != g->in_c || image > ((int64_t)1 << 24))
+    return rc;
+  if (!(b->img = aligned_alloc(64, (size_t)(image * 4 + 63) / 64 * 64))) {
+    rt_sgemm_free(b);
+    return qat_fail(QAT_ERR_NOMEM, "out of memory for a %lld-float input image", (long long)image);
+  }
+  b->direct_row = row;
+  return QAT_OK;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+static void conv_direct(const rt_conv_geom *g, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
+                        const float *bias, float *out) {
+  int64_t rows, rf;
+  direct_dims(g, &rows, &rf);
+  const int64_t cin = g->in_c, cols = rf / cin;
+  const int64_t x0 = g->pad_w < cols ? g->pad_w : cols, x1 = g->pad_w + g->in_w < cols ? g->pad_w + g->in_w : cols;
+  for (int64_t bt = 0; bt < g->batches; bt++)
+    for (int64_t yy = 0; yy < rows; yy++) {
+      float *dst = b->img + (bt * rows + yy) * rf;
+      const int64_t y = yy - g->pad_h;
+      if (y < 0 || y >= g->in_h) {
+        memset(dst, 0, (size_t)rf * sizeof *dst);
+        continue;
+      }
+      memset(dst, 0, (size_t)(x0 * cin) * sizeof *dst);
+      memcpy(dst + x0 * cin, in + ((bt * g->in_h + y) * g->in_w + x0 - g->pad_w) * cin, (size_t)((x1 - x0) * cin) * sizeof *dst);
+      memset(dst + x1 * cin, 0, (size_t)((cols - x1) * cin) * sizeof *dst);
+    }
+  const int64_t per_row = (g->out_w + MR - 1) / MR, tiles = (int64_t)g->batches * g->out_h * per_row;
+  const int64_t lda = (int64_t)g->stride_w * cin, rs = (int64_t)g->dil_h * rf;
+  const int64_t M = (int64_t)g->batches * g->out_h * g->out_w;
+  RT_FOR(2 * M * b->n * (int64_t)b->k > RT_PARALLEL_FLOPS, t, tiles, {
+    const int64_t orow = t / per_row, ox0 = t % per_row * MR, bt = orow / g->out_h, oy = orow % g->out_h;
+    const int mr = g->out_w - ox0 < MR ? (int)(g->out_w - ox0) : MR;
+    const float *a = b->img + (bt * rows + oy * g->stride_h) * rf + ox0 * lda;
+    float *o = out + (orow * g->out_w + ox0) * b->n;
+    for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) {
+      if (mr == MR) tile_chunk_rows(b, bias, act_min, act_max, MR, a, lda, rs, b->direct_row, n0, o);
+      else
+        for (int r = 0; r < mr; r++)
+          tile_chunk_rows(b, bias, act_min, act_max, 1, a + r * lda, lda, rs, b->direct_row, n0, o + r * b->n);
+    }
+  });
+}
+#endif
+
 void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, const rt_sgemm_b *b,
                         const float *in, const float *bias, float *out) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (b->direct_row) {
+    conv_direct(g, act_min, act_max, b, in, bias, out);
+    return;
+  }
   const int64_t M = (int64_t)g->batches * g->out_h * g->out_w, tiles = (M + MR - 1) / MR;
   /* a 1x1, stride-1, unpadded convolution reads its input rows as they are */
   const int direct = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&

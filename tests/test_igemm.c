@@ -489,6 +489,7 @@ static void test_float_paths(void **state) {
   (void)state;
   int list[2], np = paths(list);
   if (!np) skip();
+  int in_place = 0;
   for (int trial = 0; trial < 200; trial++) {
     rt_conv_geom g = {0};
     g.batches = uniform(1, 2);
@@ -499,6 +500,7 @@ static void test_float_paths(void **state) {
     g.stride_h = trial % 6 == 0 ? 1 : uniform(1, 2), g.stride_w = trial % 6 == 0 ? 1 : uniform(1, 2);
     g.dil_h = g.dil_w = 1;
     if (trial % 5 == 1) g.dil_w = 2;
+    if (trial % 5 == 3) g.dil_h = 2;
     g.in_h = uniform(2, 8), g.in_w = uniform(2, 8);
     g.pad_h = trial % 6 == 0 ? 0 : uniform(0, g.k_h / 2), g.pad_w = trial % 6 == 0 ? 0 : uniform(0, g.k_w / 2);
     const int eh = g.dil_h * (g.k_h - 1) + 1, ew = g.dil_w * (g.k_w - 1) + 1;
@@ -519,13 +521,18 @@ static void test_float_paths(void **state) {
     rt_conv2d_f32(&g, lo, hi, in, w, b, want);
     for (int i = 0; i < np; i++) {
       rt_sgemm_b pk;
-      assert_int_equal(rt_sgemm_pack(&pk, list[i], g.out_c, K, w), 0);
-      assert_int_equal(pk.path, list[i]);
-      memset(got, 0x55, (size_t)n_out * sizeof *got);
-      rt_conv2d_f32_gemm(&g, lo, hi, &pk, in, b, got);
-      if (memcmp(got, want, (size_t)n_out * sizeof *got))
-        fail_msg("%s trial %d: conv %dx%dx%d k%dx%d s%d,%d pad %d,%d -> %d differs", rt_igemm_path_name(list[i]),
-                 trial, g.in_h, g.in_w, g.in_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.out_c);
+      for (int direct = 1; direct >= 0; direct--) { /* read in place where it may, then patches */
+        assert_int_equal(rt_sgemm_pack_conv(&pk, list[i], &g, w, direct), 0);
+        assert_int_equal(pk.path, list[i]);
+        in_place += pk.direct_row > 0;
+        memset(got, 0x55, (size_t)n_out * sizeof *got);
+        rt_conv2d_f32_gemm(&g, lo, hi, &pk, in, b, got);
+        if (memcmp(got, want, (size_t)n_out * sizeof *got))
+          fail_msg("%s%s trial %d: conv %dx%dx%d k%dx%d s%d,%d pad %d,%d -> %d differs", rt_igemm_path_name(list[i]),
+                   pk.direct_row ? " (in place)" : "", trial, g.in_h, g.in_w, g.in_c, g.k_h, g.k_w, g.stride_h,
+                   g.stride_w, g.pad_h, g.pad_w, g.out_c);
+        if (direct) rt_sgemm_free(&pk);
+      }
       /* the same weights as FULLY_CONNECTED over the patches' depth: rows of the input */
       const int rows = (int)(n_in / K < 7 ? n_in / K : 7);
       if (rows > 0) {
@@ -571,6 +578,7 @@ static void test_float_paths(void **state) {
     }
     free(in), free(w), free(bias), free(want), free(got);
   }
+  if (rt_igemm_path() != RT_IGEMM_PLAIN) assert_true(in_place > 15 * np);
 }
 
 /* Depths past the tile buffers stay on the plain kernels. */

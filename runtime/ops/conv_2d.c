@@ -35,8 +35,8 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
   const rt_conv_geom *g = &op->conv;
   rt_tensor *b = rt_in(m, op, 2);
   if (op->eval == eval_f32) {
-    if ((rc = rt_sgemm_pack(&op->fpk, rt_igemm_path(), g->out_c, g->k_h * g->k_w * g->in_c,
-                            (const float *)(const void *)rt_in(m, op, 1)->const_data)))
+    if ((rc = rt_sgemm_pack_conv(&op->fpk, rt_igemm_path(), g, (const float *)(const void *)rt_in(m, op, 1)->const_data,
+                                 1)))
       return qat_fail_prefix(rc, "%s: op %d (%s): ", m->name, k, op->name);
     if (op->fpk.path != RT_IGEMM_PLAIN) op->eval = eval_f32_gemm;
     return QAT_OK;

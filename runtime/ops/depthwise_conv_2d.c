@@ -50,7 +50,7 @@ static int pack_as_conv(qat_rt_model *m, int k, rt_op *op) {
   int rc;
   g->filter_in_c = 1;
   if (f32) {
-    rc = rt_sgemm_pack(&op->fpk, rt_igemm_path(), n, taps, t);
+    rc = rt_sgemm_pack_conv(&op->fpk, rt_igemm_path(), g, t, 1);
     if (!rc && op->fpk.path != RT_IGEMM_PLAIN) op->eval = eval_f32_gemm;
   } else {
     rc = rt_igemm_pack_conv(&op->pk, rt_igemm_path(), g, t, b ? (const int32_t *)(const void *)b->const_data : NULL,
