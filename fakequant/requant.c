@@ -132,6 +132,16 @@ AVX2 static void run_avx2(const qat_requant_job *j) {
   }
 }
 
+/* the row's elements from i on */
+static inline qat_add_requant_row row_from(const qat_add_requant_row *j, int i) {
+  qat_add_requant_row r = *j;
+  r.a += i * j->a_stride;
+  r.b += i * j->b_stride;
+  r.y += i;
+  r.n = j->n - i;
+  return r;
+}
+
 /* 4 values of an input row: contiguous, broadcast or strided */
 AVX2 static inline __m128 row_x4(const float *p, int64_t stride, int i) {
   if (stride == 1) return _mm_loadu_ps(p + i);
@@ -158,11 +168,7 @@ AVX2 static void add_row_avx2(const qat_add_requant_row *j) {
     _mm_storeu_ps(j->y + i, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(q, zp)), s_out));
   }
   if (i < j->n) {
-    qat_add_requant_row tail = *j;
-    tail.a += i * j->a_stride;
-    tail.b += i * j->b_stride;
-    tail.y += i;
-    tail.n = j->n - i;
+    const qat_add_requant_row tail = row_from(j, i);
     qat_add_requant_row_ref(&tail);
   }
 }
@@ -274,11 +280,7 @@ AVX512 static void add_row_avx512(const qat_add_requant_row *j) {
     _mm512_storeu_ps(j->y + i, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), s_out));
   }
   if (i < j->n) { /* the tail: 4 lanes, then plain C */
-    qat_add_requant_row tail = *j;
-    tail.a += i * j->a_stride;
-    tail.b += i * j->b_stride;
-    tail.y += i;
-    tail.n = j->n - i;
+    const qat_add_requant_row tail = row_from(j, i);
     add_row_avx2(&tail);
   }
 }
