@@ -154,9 +154,48 @@ void rt_mean_i16(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int32_t
                  const int16_t *in, int16_t *out, int32_t *scratch) {
   mean(g, in_zp, out_zp, mult, shift, in, out, scratch, 2, INT16_MIN, INT16_MAX);
 }
+/* The broadcast's rows (its innermost dimension, joined with the outer ones along which the
+ * inputs go on as along it) through fn; -1 (nothing written) when the innermost strides are not
+ * 0 or 1. */
+int rt_bcast_rows(const rt_bcast *bc_in, const rt_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out,
+                  rt_row_fn fn) {
+  rt_bcast merged = *bc_in, *bc = &merged;
+  const int64_t s1 = bc->s1[5], s2 = bc->s2[5];
+  if (s1 < 0 || s1 > 1 || s2 < 0 || s2 > 1) return -1;
+  /* an outer dimension along which each input either continues contiguously or stays (a
+   * broadcast scalar along the whole row) joins the row */
+  for (int d = 4; d >= 0 && bc->s1[d] == bc->dims[5] * s1 && bc->s2[d] == bc->dims[5] * s2 && (s1 || s2); d--) {
+    bc->dims[5] *= bc->dims[d];
+    bc->dims[d] = 1;
+  }
+  const int64_t n = bc->dims[5];
+  if (bc->dims[0] * bc->dims[1] * bc->dims[2] * bc->dims[3] * bc->dims[4] == 1) {
+    /* one row (same shapes, or a scalar against a tensor): in chunks over the threads, each
+     * element's arithmetic its own (ResNet50's 16 ADDs of up to 800 K elements) */
+    enum { CHUNK = 1 << 14 };
+    RT_FOR(n >= 4 * CHUNK, c, (n + CHUNK - 1) / CHUNK, {
+      const int64_t at = c * CHUNK;
+      fn(p, in1 + at * s1, s1, in2 + at * s2, s2, out + at, n - at < CHUNK ? n - at : CHUNK);
+    });
+    return 0;
+  }
+  int64_t o = 0;
+  for (int64_t a0 = 0; a0 < bc->dims[0]; a0++)
+    for (int64_t a1 = 0; a1 < bc->dims[1]; a1++)
+      for (int64_t a2 = 0; a2 < bc->dims[2]; a2++)
+        for (int64_t a3 = 0; a3 < bc->dims[3]; a3++)
+          for (int64_t a4 = 0; a4 < bc->dims[4]; a4++, o += n) {
+            const int64_t b1 = a0 * bc->s1[0] + a1 * bc->s1[1] + a2 * bc->s1[2] + a3 * bc->s1[3] + a4 * bc->s1[4];
+            const int64_t b2 = a0 * bc->s2[0] + a1 * bc->s2[1] + a2 * bc->s2[2] + a3 * bc->s2[3] + a4 * bc->s2[4];
+            fn(p, in1 + b1, s1, in2 + b2, s2, out + o, n);
+          }
+  return 0;
+}
+
 void rt_add_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                int8_t *out) {
   if (rt_simd_avx512() && rt_add_i8_avx512(b, p, in1, in2, out) == 0) return;
+  if (rt_igemm_path() == RT_IGEMM_AVX2 && rt_bcast_rows(b, p, in1, in2, out, rt_add_row_i8_avx2) == 0) return;
   add(b, p, in1, in2, out, 1);
 }
 void rt_add_i16(const rt_bcast *b, const rt_add_params *p, const int16_t *in1, const int16_t *in2,

@@ -290,6 +290,18 @@ void rt_maxpool_i8_avx512(const rt_pool_geom *g, int32_t act_min, int32_t act_ma
 void rt_maxpool_f32_avx512(const rt_pool_geom *g, float act_min, float act_max, const float *in, float *out);
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out);
+/* n outputs of an int8 ADD or MUL row: in1 at stride s1, in2 at stride s2 (each 0 or 1) */
+typedef void (*rt_row_fn)(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
+                          int8_t *out, int64_t n);
+/* The broadcast's rows through fn (kernels_quant.c); -1 (nothing written) when the innermost
+ * strides are not 0 or 1. */
+int rt_bcast_rows(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out,
+                  rt_row_fn fn);
+/* kernels_avx2.c: the AVX2 rows of int8 ADD and MUL, for CPUs without AVX-512 */
+void rt_add_row_i8_avx2(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
+                        int8_t *out, int64_t n);
+void rt_mul_row_i8_avx2(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
+                        int8_t *out, int64_t n);
 int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out);
 /* Returns -1 when a row's sum of exponentials leaves the range of the reference kernel's

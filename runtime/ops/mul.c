@@ -36,6 +36,7 @@ RT_MUL_INT(i16, int16_t)
 
 void rt_mul_i8(const rt_bcast *b, const rt_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   if (rt_simd_avx512() && rt_mul_i8_avx512(b, p, in1, in2, out) == 0) return;
+  if (rt_igemm_path() == RT_IGEMM_AVX2 && rt_bcast_rows(b, p, in1, in2, out, rt_mul_row_i8_avx2) == 0) return;
   mul_plain_i8(b, p, in1, in2, out);
 }
 
