@@ -108,17 +108,13 @@ static inline int8_t requant_one(const rt_requant *q, int32_t acc, int oc) {
 QAT_AVX2 static void requant_row_avx2(const rt_requant *q, const int32_t *acc, int c0, int n, int8_t *out) {
   int i = 0;
   if (!q->eff) {
-    const __m128i zp = _mm_set1_epi32(q->out_zp), lo = _mm_set1_epi32(q->act_min), hi = _mm_set1_epi32(q->act_max);
+    const __m256i zp = _mm256_set1_epi32(q->out_zp), lo = _mm256_set1_epi32(q->act_min), hi = _mm256_set1_epi32(q->act_max);
     for (; i + 8 <= n; i += 8) {
-      __m128i r[2];
-      for (int h = 0; h < 2; h++) {
-        const int c = c0 + i + 4 * h;
-        r[h] = qat_mbqm_x4(_mm_loadu_si128((const __m128i *)(acc + i + 4 * h)),
-                           _mm_loadu_si128((const __m128i *)(q->mult + c)),
-                           _mm_loadu_si128((const __m128i *)(q->shift + c)));
-        r[h] = _mm_min_epi32(_mm_max_epi32(_mm_add_epi32(r[h], zp), lo), hi);
-      }
-      const __m128i p16 = _mm_packs_epi32(r[0], r[1]);
+      __m256i r = qat_mbqm_x8(_mm256_loadu_si256((const __m256i *)(acc + i)),
+                              _mm256_loadu_si256((const __m256i *)(q->mult + c0 + i)),
+                              _mm256_loadu_si256((const __m256i *)(q->shift + c0 + i)));
+      r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, zp), lo), hi);
+      const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
       _mm_storel_epi64((__m128i *)(void *)(out + i), _mm_packs_epi16(p16, p16));
     }
   }

@@ -1,6 +1,6 @@
 /* AVX2 int8 kernels for CPUs without AVX-512, bit-exact with the plain loops of kernels_quant.c
- * and ops/mul.c: ADD and MUL along broadcast rows (rt_bcast_rows), 4 lanes at a time with
- * gemmlowp's fixed point (fakequant/fixedpoint_avx2.h). The plain loops ran MobileNetV2's
+ * and ops/mul.c: ADD and MUL along broadcast rows (rt_bcast_rows), 8 lanes at a time with
+ * gemmlowp's fixed point (fakequant/fixedpoint_avx2.h's qat_rq8x). The plain loops ran MobileNetV2's
  * residual ADDs 22 times slower than the AVX-512 rows. */
 #include <string.h>
 
@@ -9,53 +9,55 @@
 #include "runtime/rt_simd.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-/* k (1 to 4) values of a row at stride s (0: one value for all), sign-extended to int32; four
- * in one fixed-size move (a call to memcpy for each group of 4 cost more than its arithmetic) */
-QAT_AVX2 static inline __m128i load4(const int8_t *p, int64_t s, int64_t k) {
-  if (!s) return _mm_set1_epi32(p[0]);
-  int32_t v = 0;
-  if (k == 4) memcpy(&v, p, 4);
+/* k (1 to 8) values of a row at stride s (0: one value for all), sign-extended to int32; eight
+ * in one fixed-size move (a call to memcpy for each group cost more than its arithmetic) */
+QAT_AVX2 static inline __m256i load8(const int8_t *p, int64_t s, int64_t k) {
+  if (!s) return _mm256_set1_epi32(p[0]);
+  int64_t v = 0;
+  if (k == 8) memcpy(&v, p, 8);
   else
-    for (int64_t j = 0; j < k; j++) v |= (int32_t)(uint8_t)p[j] << (8 * j);
-  return _mm_cvtepi8_epi32(_mm_cvtsi32_si128(v));
+    for (int64_t j = 0; j < k; j++) v |= (int64_t)(uint8_t)p[j] << (8 * j);
+  return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v));
 }
 
 /* + zero point, clamped to [lo, hi] (inside int8, so the packs do not saturate), k bytes out */
-QAT_AVX2 static inline void store4(int8_t *out, __m128i r, const rt_add_params *p, int64_t k) {
-  r = _mm_add_epi32(r, _mm_set1_epi32(p->out_zp));
-  r = _mm_min_epi32(_mm_max_epi32(r, _mm_set1_epi32(p->act_min)), _mm_set1_epi32(p->act_max));
-  const int32_t v = _mm_cvtsi128_si32(_mm_packs_epi16(_mm_packs_epi32(r, r), _mm_setzero_si128()));
-  if (k == 4) memcpy(out, &v, 4);
+QAT_AVX2 static inline void store8(int8_t *out, __m256i r, const rt_add_params *p, int64_t k) {
+  r = _mm256_add_epi32(r, _mm256_set1_epi32(p->out_zp));
+  r = _mm256_min_epi32(_mm256_max_epi32(r, _mm256_set1_epi32(p->act_min)), _mm256_set1_epi32(p->act_max));
+  const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+  const int64_t v = _mm_cvtsi128_si64(_mm_packs_epi16(p16, p16));
+  if (k == 8) memcpy(out, &v, 8);
   else
     for (int64_t j = 0; j < k; j++) out[j] = (int8_t)(v >> (8 * j));
 }
 
 QAT_AVX2 void rt_add_row_i8_avx2(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
                                  int8_t *out, int64_t n) {
-  const __m128i off1 = _mm_set1_epi32(p->in1_offset), off2 = _mm_set1_epi32(p->in2_offset);
-  const __m128i m1 = _mm_set1_epi32(p->m1), m2 = _mm_set1_epi32(p->m2), mo = _mm_set1_epi32(p->mo);
-  const __m128i sh1 = _mm_set1_epi32(p->s1), sh2 = _mm_set1_epi32(p->s2), sho = _mm_set1_epi32(p->so);
+  const __m256i off1 = _mm256_set1_epi32(p->in1_offset), off2 = _mm256_set1_epi32(p->in2_offset);
+  const qat_rq8x r1 = qat_rq8x_prepare(_mm256_set1_epi32(p->m1), _mm256_set1_epi32(p->s1)),
+                 r2 = qat_rq8x_prepare(_mm256_set1_epi32(p->m2), _mm256_set1_epi32(p->s2)),
+                 ro = qat_rq8x_prepare(_mm256_set1_epi32(p->mo), _mm256_set1_epi32(p->so));
   const __m128i lsh = _mm_cvtsi32_si128(p->left_shift);
-  for (int64_t i = 0; i < n; i += 4) {
-    const int64_t k = n - i < 4 ? n - i : 4;
+  for (int64_t i = 0; i < n; i += 8) {
+    const int64_t k = n - i < 8 ? n - i : 8;
     /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
-    const __m128i x1 = _mm_sll_epi32(_mm_add_epi32(load4(in1 + i * s1, s1, k), off1), lsh);
-    const __m128i x2 = _mm_sll_epi32(_mm_add_epi32(load4(in2 + i * s2, s2, k), off2), lsh);
-    const __m128i sum = _mm_add_epi32(qat_mbqm_x4(x1, m1, sh1), qat_mbqm_x4(x2, m2, sh2));
-    store4(out + i, qat_mbqm_x4(sum, mo, sho), p, k);
+    const __m256i x1 = _mm256_sll_epi32(_mm256_add_epi32(load8(in1 + i * s1, s1, k), off1), lsh);
+    const __m256i x2 = _mm256_sll_epi32(_mm256_add_epi32(load8(in2 + i * s2, s2, k), off2), lsh);
+    const __m256i sum = _mm256_add_epi32(qat_rq8x_apply(&r1, x1), qat_rq8x_apply(&r2, x2));
+    store8(out + i, qat_rq8x_apply(&ro, sum), p, k);
   }
 }
 
 QAT_AVX2 void rt_mul_row_i8_avx2(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
                                  int8_t *out, int64_t n) {
-  const __m128i off1 = _mm_set1_epi32(p->in1_offset), off2 = _mm_set1_epi32(p->in2_offset);
-  const __m128i mo = _mm_set1_epi32(p->mo), sho = _mm_set1_epi32(p->so);
-  for (int64_t i = 0; i < n; i += 4) {
-    const int64_t k = n - i < 4 ? n - i : 4;
+  const __m256i off1 = _mm256_set1_epi32(p->in1_offset), off2 = _mm256_set1_epi32(p->in2_offset);
+  const qat_rq8x ro = qat_rq8x_prepare(_mm256_set1_epi32(p->mo), _mm256_set1_epi32(p->so));
+  for (int64_t i = 0; i < n; i += 8) {
+    const int64_t k = n - i < 8 ? n - i : 8;
     /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
-    const __m128i prod = _mm_mullo_epi32(_mm_add_epi32(load4(in1 + i * s1, s1, k), off1),
-                                         _mm_add_epi32(load4(in2 + i * s2, s2, k), off2));
-    store4(out + i, qat_mbqm_x4(prod, mo, sho), p, k);
+    const __m256i prod = _mm256_mullo_epi32(_mm256_add_epi32(load8(in1 + i * s1, s1, k), off1),
+                                            _mm256_add_epi32(load8(in2 + i * s2, s2, k), off2));
+    store8(out + i, qat_rq8x_apply(&ro, prod), p, k);
   }
 }
 #else

@@ -223,9 +223,16 @@ static void test_requant_row(void **state) {
       mult[i] = next() % 4 ? (int32_t)next() : special[next() % 10];
       shift[i] = uniform(-31, 30);
     }
+    /* SRDHM's one saturation, INT32_MIN * INT32_MIN, in even and odd lanes, unshifted and not */
+    for (int k = 0; k < 8; k++) {
+      const int at = 16 * round + 3 * k;
+      acc[at] = mult[at] = INT32_MIN;
+      shift[at] = k % 3 == 0 ? 0 : -(k % 3);
+    }
     rt_requant q = {.in_offset = 0, .out_zp = uniform(-128, 127), .act_min = -128, .act_max = 127,
                     .mult = mult, .shift = shift};
     if (round % 2) q.act_min = uniform(-128, 0), q.act_max = uniform(0, 127);
+    if (round % 5 == 0) q.out_zp = 0; /* + zp wraps: only at 0 do INT32_MAX and INT32_MIN clamp apart */
     for (int i = 0; i < N; i++) want[i] = finish(&q, (uint32_t)acc[i], i);
     const int c0 = uniform(0, 7);
     rt_requant_row_i8(&q, acc + c0, c0, N - c0, got + c0);
