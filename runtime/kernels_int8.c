@@ -118,6 +118,11 @@ void rt_dwconv2d_i8(const rt_conv_geom *g, const rt_requant *q, const int8_t *in
     return;
   }
   const int64_t rows = (int64_t)g->batches * g->out_h;
+  if (dm == 1 && rt_igemm_path() == RT_IGEMM_AVX2) {
+    RT_FOR(rows * g->out_w * C * g->k_h * g->k_w > RT_PARALLEL_MACS, row, rows,
+           rt_dwconv2d_i8_row_avx2(g, q, in, w, bias, out, row));
+    return;
+  }
   RT_FOR(rows * g->out_w * C * g->k_h * g->k_w > RT_PARALLEL_MACS, row, rows, {
     uint32_t acc[RT_PATCH_MAX];
     const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;

@@ -297,7 +297,10 @@ typedef void (*rt_row_fn)(const rt_add_params *p, const int8_t *in1, int64_t s1,
  * strides are not 0 or 1. */
 int rt_bcast_rows(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out,
                   rt_row_fn fn);
-/* kernels_avx2.c: the AVX2 rows of int8 ADD and MUL, for CPUs without AVX-512 */
+/* kernels_avx2.c: the AVX2 rows of int8 ADD, MUL and DEPTHWISE_CONV_2D (depth multiplier 1),
+ * for CPUs without AVX-512 */
+void rt_dwconv2d_i8_row_avx2(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                             const int32_t *bias, int8_t *out, int64_t row);
 void rt_add_row_i8_avx2(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
                         int8_t *out, int64_t n);
 void rt_mul_row_i8_avx2(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
