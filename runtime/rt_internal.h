@@ -240,8 +240,9 @@ int rt_igemm_pack(rt_igemm_b *b, int path, int n, int k, int batches_a, const in
                   const int32_t *bias, int32_t in_offset);
 void rt_igemm_free(rt_igemm_b *b);
 /* An ungrouped int8 CONV_2D's OHWI filter packed for rt_conv2d_i8_gemm: with allow_direct, a
- * window whose rows are at most 16 contiguous bytes (a stem, an audio window) is read in place
- * from a converted copy of the input (AVX-512 VNNI) instead of im2col patches. */
+ * window whose rows are at most 256 contiguous bytes (a stem, an audio window, a 3x3 window
+ * over up to 85 channels) is read in place from a converted copy of the input (AVX-512 VNNI)
+ * instead of im2col patches. */
 int rt_igemm_pack_conv(rt_igemm_b *b, int path, const rt_conv_geom *g, const int8_t *w, const int32_t *bias,
                        int32_t in_offset, int allow_direct);
 void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b,
@@ -264,7 +265,7 @@ void rt_sgemm_free(rt_sgemm_b *b);
 void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, const rt_sgemm_b *b,
                         const float *in, const float *bias, float *out);
 /* A float32 CONV_2D's OHWI filter packed for rt_conv2d_f32_gemm; with allow_direct, window rows
- * of at most 16 contiguous floats are read in place from a bordered copy of the input. */
+ * of at most 256 contiguous floats are read in place from a bordered copy of the input. */
 int rt_sgemm_pack_conv(rt_sgemm_b *b, int path, const rt_conv_geom *g, const float *w, int allow_direct);
 void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b *b, const float *in,
                     const float *bias, float *out);

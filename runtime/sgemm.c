@@ -96,11 +96,15 @@ RT_AVX512 static void tile512(int mr, int nr, const float *a, int64_t lda, int64
                               int64_t ldo) {
 #define MK(R, N) \
   case N: mk512(R, N, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo); break
-  if (mr == MR) {
-    switch (nr) { MK(MR, 1); MK(MR, 2); MK(MR, 3); MK(MR, 4); }
-  } else {
-    switch (nr) { MK(1, 1); MK(1, 2); MK(1, 3); MK(1, 4); }
+#define MKS(R) switch (nr) { MK(R, 1); MK(R, 2); MK(R, 3); MK(R, 4); }
+  /* 2 and 3 rows: the ends of output rows read in place (conv_direct) */
+  switch (mr) {
+  case MR: MKS(MR); break;
+  case 3: MKS(3); break;
+  case 2: MKS(2); break;
+  default: MKS(1); break;
   }
+#undef MKS
 #undef MK
 }
 
@@ -164,7 +168,9 @@ QAT_AVX2 static void tile256(int mr, int nr, const float *a, int64_t lda, int64_
   if (mr == MR) {
     if (nr == 2) mk256(MR, 2, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
     else mk256(MR, 1, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
-  } else {
+    return;
+  }
+  for (int r = 0; r < mr; r++, a += lda, out += ldo) {
     if (nr == 2) mk256(1, 2, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
     else mk256(1, 1, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo);
   }
@@ -246,7 +252,7 @@ static void build_tile(const rt_conv_geom *geom, const float *in, int64_t p0, in
  * window row ky of output pixel (oy, ox) at image row oy * stride_h + ky * dil_h, column
  * ox * stride_w: the same products in the same order as the patches (a tap outside the image
  * is a 0 there too) */
-#define DIRECT_ROW_MAX 16 /* floats of a window row; longer ones copy well */
+#define DIRECT_ROW_MAX 256 /* floats of a window row, as igemm.c's */
 
 static void direct_dims(const rt_conv_geom *g, int64_t *rows, int64_t *row_floats) {
   *rows = (int64_t)(g->out_h - 1) * g->stride_h + (int64_t)(g->k_h - 1) * g->dil_h + 1;
@@ -299,12 +305,8 @@ static void conv_direct(const rt_conv_geom *g, float act_min, float act_max, con
     const int mr = g->out_w - ox0 < MR ? (int)(g->out_w - ox0) : MR;
     const float *a = b->img + (bt * rows + oy * g->stride_h) * rf + ox0 * lda;
     float *o = out + (orow * g->out_w + ox0) * b->n;
-    for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) {
-      if (mr == MR) tile_chunk_rows(b, bias, act_min, act_max, MR, a, lda, rs, b->direct_row, n0, o);
-      else
-        for (int r = 0; r < mr; r++)
-          tile_chunk_rows(b, bias, act_min, act_max, 1, a + r * lda, lda, rs, b->direct_row, n0, o + r * b->n);
-    }
+    for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b))
+      tile_chunk_rows(b, bias, act_min, act_max, mr, a, lda, rs, b->direct_row, n0, o);
   });
 }
 #endif
