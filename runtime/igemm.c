@@ -203,17 +203,8 @@ RT_AVX512 RT_FORCE_INLINE void mk_vnni(const int mr, const int nr, const uint8_t
 RT_AVX512 static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, int64_t rs, int gpr, const int8_t *bp,
                              int64_t bstride, int kq, const int32_t *bias, const rt_requant *q, int n0,
                              int n, int8_t *out, int32_t *c) {
-#define MK(R, N) \
-  case N: mk_vnni(R, N, a, lda, rs, gpr, bp, bstride, kq, bias, q, n0, n, out, c); break
-#define MKS(R) switch (nr) { MK(R, 1); MK(R, 2); MK(R, 3); MK(R, 4); }
-  /* 2 and 3 rows: the ends of output rows read in place (conv_direct) */
-  switch (mr) {
-  case MR: MKS(MR); break;
-  case 3: MKS(3); break;
-  case 2: MKS(2); break;
-  default: MKS(1); break;
-  }
-#undef MKS
+#define MK(R, N) mk_vnni(R, N, a, lda, rs, gpr, bp, bstride, kq, bias, q, n0, n, out, c)
+  RT_MK_SWITCH(mr, nr, MK);
 #undef MK
 }
 

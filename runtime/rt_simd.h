@@ -18,6 +18,23 @@ static inline int rt_simd_lanes(int path) { return path == RT_IGEMM_VNNI ? 16 : 
  * with constants, so their accumulators stay in registers. */
 #define RT_FORCE_INLINE static inline __attribute__((always_inline))
 
+/* A micro-kernel call MK(R, N) for mr rows (1 to 4: 2 and 3 are the ends of output rows read in
+ * place) by nr registers of channels (1 to 4), each shape a constant. */
+#define RT_MK_NR(R, nr, MK)   \
+  switch (nr) {               \
+  case 1: MK(R, 1); break;    \
+  case 2: MK(R, 2); break;    \
+  case 3: MK(R, 3); break;    \
+  default: MK(R, 4); break;   \
+  }
+#define RT_MK_SWITCH(mr, nr, MK)       \
+  switch (mr) {                        \
+  case 4: RT_MK_NR(4, nr, MK); break;  \
+  case 3: RT_MK_NR(3, nr, MK); break;  \
+  case 2: RT_MK_NR(2, nr, MK); break;  \
+  default: RT_MK_NR(1, nr, MK); break; \
+  }
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include "fakequant/fixedpoint_avx512.h"

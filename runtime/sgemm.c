@@ -94,17 +94,8 @@ RT_AVX512 RT_FORCE_INLINE void mk512(const int mr, const int nr, const float *a,
 RT_AVX512 static void tile512(int mr, int nr, const float *a, int64_t lda, int64_t rs, int row, const float *bp,
                               int64_t bstride, int k, const float *bias, float lo, float hi, int n0, int n, float *out,
                               int64_t ldo) {
-#define MK(R, N) \
-  case N: mk512(R, N, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo); break
-#define MKS(R) switch (nr) { MK(R, 1); MK(R, 2); MK(R, 3); MK(R, 4); }
-  /* 2 and 3 rows: the ends of output rows read in place (conv_direct) */
-  switch (mr) {
-  case MR: MKS(MR); break;
-  case 3: MKS(3); break;
-  case 2: MKS(2); break;
-  default: MKS(1); break;
-  }
-#undef MKS
+#define MK(R, N) mk512(R, N, a, lda, rs, row, bp, bstride, k, bias, lo, hi, n0, n, out, ldo)
+  RT_MK_SWITCH(mr, nr, MK);
 #undef MK
 }
 
