@@ -412,6 +412,9 @@ RT_AVX512 static void build_tile_vnni(const rt_conv_geom *geom, int32_t off, con
  * contiguous at dilation_w 1) padded to a multiple of 4 against zero weights, and the
  * micro-kernel reads its groups of 4 bytes straight from that image: window row ky of output
  * pixel (oy, ox) starts at image row oy * stride_h + ky * dil_h, byte ox * stride_w * in_c. */
+/* Each op owns its image, outside the activation arena: a large input keeps the patches, so that
+ * a high-resolution model does not carry a copy of every early activation. */
+#define DIRECT_IMAGE_MAX ((int64_t)1 << 22) /* bytes */
 #define DIRECT_ROW_MAX 256 /* window rows of at most this many bytes: measured up to 3x3 over 32
                              channels (CIFAR's conv2 22.3 -> 19.3-20.2 us, ResNet50's convolutions
                              2.00-2.15 -> 1.89-1.92 ms) */
@@ -431,7 +434,7 @@ int rt_igemm_pack_conv(rt_igemm_b *b, int path, const rt_conv_geom *g, const int
   direct_dims(g, &rows, &rb);
   const int64_t image = (int64_t)g->batches * rows * rb + 4; /* + 4: a last window row's padding reads past it */
   if (!allow_direct || path != RT_IGEMM_VNNI || g->dil_w != 1 || row > DIRECT_ROW_MAX || pointwise ||
-      g->filter_in_c != g->in_c || g->k_h * row4 > RT_IGEMM_KMAX || image > ((int64_t)1 << 26))
+      g->filter_in_c != g->in_c || g->k_h * row4 > RT_IGEMM_KMAX || image > DIRECT_IMAGE_MAX)
     return rt_igemm_pack(b, path, g->out_c, k, 0, w, bias, in_offset);
   int8_t *wd = calloc((size_t)g->out_c * (size_t)(g->k_h * row4), 1);
   if (!wd) return qat_fail(QAT_ERR_NOMEM, "out of memory packing %dx%d weights", g->out_c, k);

@@ -244,6 +244,7 @@ static void build_tile(const rt_conv_geom *geom, const float *in, int64_t p0, in
  * ox * stride_w: the same products in the same order as the patches (a tap outside the image
  * is a 0 there too) */
 #define DIRECT_ROW_MAX 256 /* floats of a window row, as igemm.c's */
+#define DIRECT_IMAGE_MAX ((int64_t)1 << 20) /* floats (4 MB): as igemm.c's, a large input keeps the patches */
 
 static void direct_dims(const rt_conv_geom *g, int64_t *rows, int64_t *row_floats) {
   *rows = (int64_t)(g->out_h - 1) * g->stride_h + (int64_t)(g->k_h - 1) * g->dil_h + 1;
@@ -259,7 +260,7 @@ int rt_sgemm_pack_conv(rt_sgemm_b *b, int path, const rt_conv_geom *g, const flo
   direct_dims(g, &rows, &rf);
   const int64_t image = (int64_t)g->batches * rows * rf;
   if (rc || b->path == RT_IGEMM_PLAIN || !allow_direct || g->dil_w != 1 || row > DIRECT_ROW_MAX || pointwise ||
-      g->filter_in_c != g->in_c || image > ((int64_t)1 << 24))
+      g->filter_in_c != g->in_c || image > DIRECT_IMAGE_MAX)
     return rc;
   if (!(b->img = aligned_alloc(64, (size_t)(image * 4 + 63) / 64 * 64))) {
     rt_sgemm_free(b);

@@ -600,6 +600,23 @@ static void test_pack_limits(void **state) {
   assert_int_equal(rt_igemm_pack(&pk, RT_IGEMM_PLAIN, 1, 8, 0, w, NULL, 0), 0);
   assert_int_equal(pk.path, RT_IGEMM_PLAIN);
   rt_igemm_free(&pk);
+  /* a window read in place keeps a copy of its input: 3x3 over 16 channels from 100x100 (160 KB)
+   * reads in place, from 600x600 (5.8 MB) it keeps the patches */
+  static float fw[16 * 9 * 16];
+  for (int big = 0; big < 2; big++) {
+    rt_conv_geom g = {.batches = 1, .in_h = big ? 600 : 100, .in_w = big ? 600 : 100, .in_c = 16, .filter_in_c = 16,
+                      .out_c = 16, .k_h = 3, .k_w = 3, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1,
+                      .pad_h = 1, .pad_w = 1};
+    g.out_h = g.in_h, g.out_w = g.in_w;
+    rt_sgemm_b fpk;
+    assert_int_equal(rt_sgemm_pack_conv(&fpk, list[np - 1], &g, fw, 1), 0);
+    assert_int_equal(fpk.direct_row > 0, !big);
+    rt_sgemm_free(&fpk);
+    if (list[np - 1] != RT_IGEMM_VNNI) continue;
+    assert_int_equal(rt_igemm_pack_conv(&pk, RT_IGEMM_VNNI, &g, w, NULL, 0, 1), 0);
+    assert_int_equal(pk.direct_gpr > 0, !big);
+    rt_igemm_free(&pk);
+  }
 }
 
 int main(void) {
