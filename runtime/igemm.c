@@ -241,15 +241,14 @@ QAT_AVX2 static void tile_avx2(int mr, int nr, const int16_t *a, int64_t lda, co
   if (mr == MR) {
     if (nr == 2) mk_avx2(MR, 2, a, lda, bp, bstride, kq, bias, c);
     else mk_avx2(MR, 1, a, lda, bp, bstride, kq, bias, c);
-  } else {
+    return;
+  }
+  for (int r = 0; r < mr; r++, a += lda, c += 64) { /* fewer rows: one at a time */
     if (nr == 2) mk_avx2(1, 2, a, lda, bp, bstride, kq, bias, c);
     else mk_avx2(1, 1, a, lda, bp, bstride, kq, bias, c);
   }
 }
 
-/* rows [0, mr) of A (row stride lda elements; the micro-kernels read kp elements of each)
- * against every output channel: requantized into out (row stride n), or with q NULL the int32
- * sums (bias added) into out32 (row stride n) */
 /* the output channels a micro-kernel call covers */
 static int chunk_channels(const rt_igemm_b *b) { return b->path == RT_IGEMM_VNNI ? 64 : 16; }
 
@@ -519,11 +518,7 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
       for (int r = 0; r < mr; r++)
         build_patch_avx2(g, q->in_offset, in, p0 + r, b->kp, (int16_t *)(void *)(a + (size_t)r * b->kp * elem));
     }
-    if (mr == MR) {
-      tile_rows(b, q, MR, a, lda, out + p0 * b->n, NULL);
-    } else {
-      for (int r = 0; r < mr; r++) tile_rows(b, q, 1, a + (size_t)(r * lda * elem), lda, out + (p0 + r) * b->n, NULL);
-    }
+    tile_rows(b, q, mr, a, lda, out + p0 * b->n, NULL);
   });
 #else
   (void)g, (void)q, (void)b, (void)in, (void)out;
@@ -551,11 +546,7 @@ static void gemm_rows(int batches, int32_t in_offset, const rt_requant *q, const
     const uint8_t *a = (const uint8_t *)b->a + (size_t)r0 * b->kp * elem;
     int8_t *o = out ? out + r0 * b->n : NULL;
     int32_t *o32 = out32 ? out32 + r0 * b->n : NULL;
-    if (mr == MR) tile_chunk(b, q, MR, a, b->kp, n0, o, o32);
-    else
-      for (int r = 0; r < mr; r++)
-        tile_chunk(b, q, 1, a + (size_t)r * b->kp * elem, b->kp, n0, o ? o + r * b->n : NULL,
-                   o32 ? o32 + r * b->n : NULL);
+    tile_chunk(b, q, mr, a, b->kp, n0, o, o32);
   });
 #else
   (void)batches, (void)in_offset, (void)q, (void)b, (void)in, (void)out, (void)out32;

@@ -324,11 +324,7 @@ void rt_conv2d_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, con
       build_tile(g, in, p0, mr, a);
       rows = a;
     }
-    if (mr == MR) {
-      tile_rows(b, bias, act_min, act_max, MR, rows, lda, out + p0 * b->n);
-    } else {
-      for (int r = 0; r < mr; r++) tile_rows(b, bias, act_min, act_max, 1, rows + r * lda, lda, out + (p0 + r) * b->n);
-    }
+    tile_rows(b, bias, act_min, act_max, mr, rows, lda, out + p0 * b->n);
   });
 #else
   (void)g, (void)act_min, (void)act_max, (void)b, (void)in, (void)bias, (void)out;
@@ -347,9 +343,7 @@ void rt_fc_f32_gemm(int batches, float act_min, float act_max, const rt_sgemm_b 
     const int n0 = (int)(t % chunks) * chunk;
     const float *a = in + r * b->k;
     float *o = out + r * b->n;
-    if (batches - r >= MR) tile_chunk(b, bias, act_min, act_max, MR, a, b->k, n0, o);
-    else
-      for (int64_t i = 0; i < batches - r; i++) tile_chunk(b, bias, act_min, act_max, 1, a + i * b->k, b->k, n0, o + i * b->n);
+    tile_chunk(b, bias, act_min, act_max, batches - r < MR ? (int)(batches - r) : MR, a, b->k, n0, o);
   });
 #else
   (void)batches, (void)act_min, (void)act_max, (void)b, (void)in, (void)bias, (void)out;
