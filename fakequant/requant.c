@@ -259,9 +259,9 @@ AVX512 static void add_row_avx512(const qat_add_requant_row *j) {
   double inv1[8], inv2[8];
   for (int k = 0; k < 8; k++) inv1[k] = 1.0 / (double)j->s1, inv2[k] = 1.0 / (double)j->s2;
   const __m256 s1 = _mm256_set1_ps(j->s1), s2 = _mm256_set1_ps(j->s2);
-  const __m512i m0 = _mm512_set1_epi32(j->mult[0]), m1 = _mm512_set1_epi32(j->mult[1]), m2 = _mm512_set1_epi32(j->mult[2]);
-  const __m512i sh0 = _mm512_set1_epi32(j->shift[0]), sh1 = _mm512_set1_epi32(j->shift[1]),
-                sh2 = _mm512_set1_epi32(j->shift[2]);
+  qat_rq16 rq[3];
+  for (int k = 0; k < 3; k++) rq[k] = qat_rq16_prepare(_mm512_set1_epi32(j->mult[k]), _mm512_set1_epi32(j->shift[k]));
+  const int right = rq[0].right_only && rq[1].right_only && rq[2].right_only; /* the loop is unswitched on it */
   const __m128i ls = _mm_cvtsi32_si128(j->left_shift);
   const __m512i zp = _mm512_set1_epi32(j->zp), lo = _mm512_set1_epi32(j->act_min), hi = _mm512_set1_epi32(j->act_max);
   const __m512 s_out = _mm512_set1_ps(j->s_out);
@@ -273,9 +273,11 @@ AVX512 static void add_row_avx512(const qat_add_requant_row *j) {
     const __m512i c2 = _mm512_inserti64x4(_mm512_castsi256_si512(centered8(_mm512_castps512_ps256(b), s2, inv2)),
                                           centered8(_mm512_extractf32x8_ps(b, 1), s2, inv2), 1);
     /* the left shift wraps as the scalar one's through uint32; so do the sums */
-    const __m512i x1 = qat_mbqm_x16(_mm512_sll_epi32(c1, ls), m0, sh0), x2 = qat_mbqm_x16(_mm512_sll_epi32(c2, ls), m1, sh1);
+    const __m512i l1 = _mm512_sll_epi32(c1, ls), l2 = _mm512_sll_epi32(c2, ls);
+    const __m512i x1 = right ? qat_rq16_apply_right(&rq[0], l1) : qat_rq16_apply(&rq[0], l1);
+    const __m512i x2 = right ? qat_rq16_apply_right(&rq[1], l2) : qat_rq16_apply(&rq[1], l2);
     const __m512i sum = j->subtract ? _mm512_sub_epi32(x1, x2) : _mm512_add_epi32(x1, x2);
-    __m512i q = _mm512_add_epi32(qat_mbqm_x16(sum, m2, sh2), zp);
+    __m512i q = _mm512_add_epi32(right ? qat_rq16_apply_right(&rq[2], sum) : qat_rq16_apply(&rq[2], sum), zp);
     q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
     _mm512_storeu_ps(j->y + i, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), s_out));
   }

@@ -134,7 +134,8 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
         } else {
           acc = dw_pixel(col, rp_n, g->k_w, g->dil_w, wp, bv);
         }
-        rt_store_i8_x16(o, m, qat_rq16_apply(&rq, acc), zp, lo, hi);
+        /* right_only is the block's: the loop is unswitched on it */
+        rt_store_i8_x16(o, m, rq.right_only ? qat_rq16_apply_right(&rq, acc) : qat_rq16_apply(&rq, acc), zp, lo, hi);
       }
     }
   }
@@ -286,6 +287,7 @@ RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t
                 hi = _mm512_set1_epi32(p->act_max);
   const __m128i lsh = _mm_cvtsi32_si128(p->left_shift);
   const qat_rq16 r1 = qat_rq16_prepare(m1, sh1), r2 = qat_rq16_prepare(m2, sh2), ro = qat_rq16_prepare(mo, sho);
+  const int right = r1.right_only && r2.right_only && ro.right_only; /* the loop is unswitched on it */
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = rt_mask16(n - i);
     const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
@@ -293,8 +295,9 @@ RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t
     /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
     const __m512i x1 = _mm512_sll_epi32(_mm512_add_epi32(a, off1), lsh);
     const __m512i x2 = _mm512_sll_epi32(_mm512_add_epi32(b, off2), lsh);
-    const __m512i sum = _mm512_add_epi32(qat_rq16_apply(&r1, x1), qat_rq16_apply(&r2, x2));
-    rt_store_i8_x16(out + i, m, qat_rq16_apply(&ro, sum), zp, lo, hi);
+    const __m512i sum = right ? _mm512_add_epi32(qat_rq16_apply_right(&r1, x1), qat_rq16_apply_right(&r2, x2))
+                              : _mm512_add_epi32(qat_rq16_apply(&r1, x1), qat_rq16_apply(&r2, x2));
+    rt_store_i8_x16(out + i, m, right ? qat_rq16_apply_right(&ro, sum) : qat_rq16_apply(&ro, sum), zp, lo, hi);
   }
 }
 
@@ -310,7 +313,7 @@ RT_AVX512 static void mul_row(const rt_add_params *p, const int8_t *in1, int64_t
     const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
     /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
     const __m512i prod = _mm512_mullo_epi32(_mm512_add_epi32(a, off1), _mm512_add_epi32(b, off2));
-    rt_store_i8_x16(out + i, m, qat_rq16_apply(&ro, prod), zp, lo, hi);
+    rt_store_i8_x16(out + i, m, ro.right_only ? qat_rq16_apply_right(&ro, prod) : qat_rq16_apply(&ro, prod), zp, lo, hi);
   }
 }
 

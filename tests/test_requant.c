@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "fakequant/fixedpoint_avx512.h"
 #include "fakequant/requant.h"
 #include "fakequant/simd.h"
 #include "qat/quant.h"
@@ -316,9 +317,64 @@ static void test_add_rows_avx2_equals_plain(void **state) {
   if (qat_simd_cpu() >= QAT_SIMD_AVX512) assert_true(checked512 > 50000);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* qat_rq16 on 16 lanes against the scalar MultiplyByQuantizedMultiplier: every block, and
+ * apply_right on the blocks prepare calls right_only, which must be exactly those without a
+ * left shift and without a lane that can saturate (e = 0 with the multiplier INT32_MIN) */
+QAT_AVX512 static long rq16_rounds(int *right_blocks) {
+  long checked = 0;
+  for (int round = 0; round < 20000; round++) {
+    int32_t mult[16], shift[16], x[16], got[16], got_right[16];
+    const int kind = round % 4; /* 0: right shifts, model multipliers; 1: + a left shift; 2: + INT32_MIN; 3: any */
+    int want_right = 1;
+    for (int l = 0; l < 16; l++) {
+      mult[l] = (int32_t)(0x40000000u + (next() & 0x3fffffffu));
+      shift[l] = -(int32_t)(next() % 32);
+      if (kind == 3) {
+        const uint32_t r = next() % 8;
+        mult[l] = r == 0 ? INT32_MIN : r == 1 ? 0 : r == 2 ? INT32_MAX : mult[l];
+        shift[l] = (int32_t)(next() % 62) - 31;
+      }
+      const uint32_t h = next() % 8;
+      x[l] = h == 0 ? INT32_MIN : h == 1 ? INT32_MAX : h == 2 ? (int32_t)next() - (int32_t)(next() % 3) : (int32_t)(next() % 600001) - 300000;
+    }
+    const int lane = (int)(next() % 16);
+    if (kind == 1) shift[lane] = 1 + (int32_t)(next() % 20);
+    if (kind == 2) mult[lane] = INT32_MIN, shift[lane] = 0, x[lane] = INT32_MIN;
+    for (int l = 0; l < 16; l++)
+      if (shift[l] > 0 || (shift[l] == 0 && mult[l] == INT32_MIN)) want_right = 0;
+    const qat_rq16 p = qat_rq16_prepare(_mm512_loadu_si512(mult), _mm512_loadu_si512(shift));
+    assert_int_equal(p.right_only, want_right);
+    _mm512_storeu_si512(got, qat_rq16_apply(&p, _mm512_loadu_si512(x)));
+    _mm512_storeu_si512(got_right, qat_rq16_apply_right(&p, _mm512_loadu_si512(x)));
+    for (int l = 0; l < 16; l++) {
+      const int32_t want = qat_multiply_by_quantized_multiplier(x[l], mult[l], shift[l]);
+      if (got[l] != want || (want_right && got_right[l] != want))
+        fail_msg("round %d lane %d: x %d mult %d shift %d: scalar %d, apply %d, apply_right %d", round, l, x[l],
+                 mult[l], shift[l], want, got[l], got_right[l]);
+      checked++;
+    }
+    *right_blocks += want_right;
+  }
+  return checked;
+}
+
+static void test_rq16_equals_scalar(void **state) {
+  (void)state;
+  if (qat_simd_cpu() < QAT_SIMD_AVX512) skip();
+  int right_blocks = 0;
+  assert_true(rq16_rounds(&right_blocks) == 320000);
+  assert_true(right_blocks > 4000); /* kind 0, and kind 3 blocks never are */
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_hand_values), cmocka_unit_test(test_avx2_equals_plain),
                                      cmocka_unit_test(test_add_rows_by_hand), cmocka_unit_test(test_quotients_near_ties),
-                                     cmocka_unit_test(test_add_rows_avx2_equals_plain)};
+                                     cmocka_unit_test(test_add_rows_avx2_equals_plain),
+#if defined(__x86_64__) || defined(__i386__)
+                                     cmocka_unit_test(test_rq16_equals_scalar),
+#endif
+  };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
