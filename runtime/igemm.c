@@ -194,7 +194,8 @@ RT_AVX512 RT_FORCE_INLINE void mk_vnni(const int mr, const int nr, const uint8_t
   for (int j = 0; j < nr; j++) {
     const int ch = n0 + j * 16;
     const __mmask16 m = rt_mask16(n - ch);
-    const qat_rq16 rq = qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + ch), _mm512_maskz_loadu_epi32(m, q->shift + ch));
+    const qat_rq16 rq = q->rq16 ? ((const qat_rq16 *)q->rq16)[ch / 16]
+                                : qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + ch), _mm512_maskz_loadu_epi32(m, q->shift + ch));
     if (rq.right_only) {
 #pragma GCC unroll 4
       for (int r = 0; r < mr; r++) rt_store_i8_x16(out + (int64_t)r * n + ch, m, qat_rq16_apply_right(&rq, acc[r][j]), zp, lo, hi);

@@ -78,6 +78,13 @@ RT_AVX512 RT_FORCE_INLINE __m512i dw_pixel(const __m512i *col, int rp_n, int k_w
   return _mm512_add_epi32(acc, acc2);
 }
 
+RT_AVX512 static void prepare_blocks(const int32_t *mult, const int *shift, int64_t n, qat_rq16 *blocks) {
+  for (int64_t c0 = 0; c0 < n; c0 += 16) {
+    const __mmask16 m = rt_mask16(n - c0);
+    blocks[c0 / 16] = qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, mult + c0), _mm512_maskz_loadu_epi32(m, shift + c0));
+  }
+}
+
 /* One output row (the OpenMP loop stays in a plain function: clang does not give an outlined
  * parallel body its function's target attribute), in chunks of `chunk` pixels. */
 RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
@@ -105,7 +112,8 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
     const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
     for (int i = 0; i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
     const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
-    const qat_rq16 rq = qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0));
+    const qat_rq16 rq = q->rq16 ? ((const qat_rq16 *)q->rq16)[c0 / 16]
+                                : qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0));
     for (int64_t ox0 = 0; ox0 < g->out_w; ox0 += chunk) {
       const int n = (int)(g->out_w - ox0 < chunk ? g->out_w - ox0 : chunk);
       const int64_t xs = ox0 * g->stride_w - g->pad_w;
@@ -139,6 +147,13 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
       }
     }
   }
+}
+
+void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n) {
+  if (!rt_simd_avx512() || n < 1) return NULL;
+  qat_rq16 *blocks = aligned_alloc(64, (size_t)(n + 15) / 16 * sizeof *blocks);
+  if (blocks) prepare_blocks(mult, shift, n, blocks);
+  return blocks; /* without memory the kernels prepare each block where used */
 }
 
 /* The widest chunk whose column pairs fit DW_COLS, at most DW_CHUNK; 0 when not even one
@@ -375,6 +390,10 @@ RT_AVX512 void rt_maxpool_f32_avx512(const rt_pool_geom *g_in, float act_min, fl
 }
 
 #else
+void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n) {
+  (void)mult, (void)shift, (void)n;
+  return NULL;
+}
 void rt_maxpool_i8_avx512(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in, int8_t *out) {
   (void)g, (void)act_min, (void)act_max, (void)in, (void)out;
 }

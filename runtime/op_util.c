@@ -249,6 +249,7 @@ int rt_prepare_requant(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in,
   op->rq.out_zp = (int32_t)o->zero_points[0];
   op->rq.mult = op->mult;
   op->rq.shift = op->shift;
+  op->rq.rq16 = op->rq16 = rt_rq16_blocks(op->mult, op->shift, n_out);
   if (o->type == QAT_RT_INT16)
     return rt_act_range_q(m, k, op->opt.activation, o, -32768, 32767, &op->rq.act_min,
                               &op->rq.act_max);

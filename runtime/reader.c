@@ -609,6 +609,7 @@ void rt_free_parsed(qat_rt_model *m) {
       free(m->ops[k].out);
       free(m->ops[k].mult);
       free(m->ops[k].shift);
+      free(m->ops[k].rq16);
       free(m->ops[k].eff);
       free(m->ops[k].scratch);
       free(m->ops[k].qbuf);

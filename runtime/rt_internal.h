@@ -84,6 +84,10 @@ typedef struct rt_requant {
   /* FULLY_CONNECTED, LiteRT flavour: per output channel (double)s_in * s_w[c] / s_out, used as
    * (int32)round(acc * eff[c]) instead of mult/shift. NULL: the fixed-point path. */
   const double *eff;
+  /* AVX-512 only: each block of 16 channels' multipliers in qat_rq16's prepared form (the
+   * micro-kernels would otherwise prepare a block for every tile of 4 rows); NULL: prepared
+   * where used */
+  const void *rq16;
 } rt_requant;
 
 typedef struct rt_pool_geom {
@@ -166,6 +170,7 @@ typedef struct rt_op {
   rt_requant rq;
   int32_t *mult; /* owned per-channel multipliers for rq */
   int *shift;
+  void *rq16;  /* owned, for rq */
   double *eff; /* owned, FULLY_CONNECTED LiteRT flavour */
   float f_min, f_max;
   int batches, accum_depth, out_depth; /* FULLY_CONNECTED; SOFTMAX outer/depth */
@@ -280,6 +285,8 @@ void rt_tconv_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, cons
  * windows fit) or, int8, wider than its 512-column buffer. */
 int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
                           const int8_t *w, const int32_t *bias, int8_t *out);
+/* rt_requant's rq16 for n channels (64-byte aligned, free()d), NULL without AVX-512 or memory */
+void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n);
 int rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                            const float *w, const float *bias, float *out);
 void rt_resize_bilinear_row_i8_avx512(int c, int out_w, const int8_t *row0, const int8_t *row1, int32_t fy,

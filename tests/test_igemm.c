@@ -79,6 +79,8 @@ static void random_requant(rt_requant *q, int32_t *mult, int *shift, int n) {
   q->mult = mult;
   q->shift = shift;
   q->eff = NULL;
+  /* the blocks prepared once (as the reader does), or in the kernels: both must hold */
+  q->rq16 = next() % 2 ? rt_rq16_blocks(mult, shift, n) : NULL;
 }
 
 static void fill_i8(int8_t *p, int64_t n, int extreme) {
@@ -158,7 +160,7 @@ static void test_conv_paths(void **state) {
         checked++;
         in_place += direct;
       }
-    free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift);
+    free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift), free((void *)q.rq16);
   }
   assert_true(checked > 200 * np);
   if (rt_igemm_path() == RT_IGEMM_VNNI) assert_true(in_place > 30);
@@ -205,7 +207,7 @@ static void test_fc_paths(void **state) {
                  K, N, q.eff ? "double" : "fixed point");
       rt_igemm_free(&pk);
     }
-    free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift), free(eff);
+    free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift), free(eff), free((void *)q.rq16);
   }
 }
 
@@ -327,7 +329,7 @@ static void test_dwconv(void **state) {
     rt_dwconv2d_f32(&g, flo, fhi, fin, fw, b ? fb : NULL, fgot);
     if (memcmp(fgot, fwant, (size_t)n_out * sizeof *fgot)) fail_msg("trial %d: float depthwise differs", trial);
     free(fin), free(fw), free(fb), free(fwant), free(fgot);
-    free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift);
+    free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift), free((void *)q.rq16);
   }
 }
 
