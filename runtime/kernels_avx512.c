@@ -292,9 +292,8 @@ __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vbmi"))) void rt_lut
   }
 }
 
-/* n outputs of a row: in1 at stride s1, in2 at stride s2 (each 0 or 1) */
-RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2,
-                              int64_t s2, int8_t *out, int64_t n) {
+/* the rows of w (rt_rows) */
+RT_AVX512 static void add_row(const rt_add_params *p, const rt_rows *w) {
   const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
   const __m512i m1 = _mm512_set1_epi32(p->m1), m2 = _mm512_set1_epi32(p->m2), mo = _mm512_set1_epi32(p->mo);
   const __m512i sh1 = _mm512_set1_epi32(p->s1), sh2 = _mm512_set1_epi32(p->s2), sho = _mm512_set1_epi32(p->so);
@@ -303,32 +302,42 @@ RT_AVX512 static void add_row(const rt_add_params *p, const int8_t *in1, int64_t
   const __m128i lsh = _mm_cvtsi32_si128(p->left_shift);
   const qat_rq16 r1 = qat_rq16_prepare(m1, sh1), r2 = qat_rq16_prepare(m2, sh2), ro = qat_rq16_prepare(mo, sho);
   const int right = r1.right_only && r2.right_only && ro.right_only; /* the loop is unswitched on it */
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = rt_mask16(n - i);
-    const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
-    const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
-    /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
-    const __m512i x1 = _mm512_sll_epi32(_mm512_add_epi32(a, off1), lsh);
-    const __m512i x2 = _mm512_sll_epi32(_mm512_add_epi32(b, off2), lsh);
-    const __m512i sum = right ? _mm512_add_epi32(qat_rq16_apply_right(&r1, x1), qat_rq16_apply_right(&r2, x2))
-                              : _mm512_add_epi32(qat_rq16_apply(&r1, x1), qat_rq16_apply(&r2, x2));
-    rt_store_i8_x16(out + i, m, right ? qat_rq16_apply_right(&ro, sum) : qat_rq16_apply(&ro, sum), zp, lo, hi);
+  const int64_t n = w->n, s1 = w->s1, s2 = w->s2;
+  for (int64_t r = 0; r < w->rows; r++) {
+    const int8_t *in1 = w->in1 + r * w->r1, *in2 = w->in2 + r * w->r2;
+    int8_t *out = w->out + r * n;
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 m = rt_mask16(n - i);
+      const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
+      const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
+      /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
+      const __m512i x1 = _mm512_sll_epi32(_mm512_add_epi32(a, off1), lsh);
+      const __m512i x2 = _mm512_sll_epi32(_mm512_add_epi32(b, off2), lsh);
+      const __m512i sum = right ? _mm512_add_epi32(qat_rq16_apply_right(&r1, x1), qat_rq16_apply_right(&r2, x2))
+                                : _mm512_add_epi32(qat_rq16_apply(&r1, x1), qat_rq16_apply(&r2, x2));
+      rt_store_i8_x16(out + i, m, right ? qat_rq16_apply_right(&ro, sum) : qat_rq16_apply(&ro, sum), zp, lo, hi);
+    }
   }
 }
 
-RT_AVX512 static void mul_row(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2,
-                              int64_t s2, int8_t *out, int64_t n) {
+RT_AVX512 static void mul_row(const rt_add_params *p, const rt_rows *w) {
   const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
   const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
                 hi = _mm512_set1_epi32(p->act_max);
   const qat_rq16 ro = qat_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = rt_mask16(n - i);
-    const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
-    const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
-    /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
-    const __m512i prod = _mm512_mullo_epi32(_mm512_add_epi32(a, off1), _mm512_add_epi32(b, off2));
-    rt_store_i8_x16(out + i, m, ro.right_only ? qat_rq16_apply_right(&ro, prod) : qat_rq16_apply(&ro, prod), zp, lo, hi);
+  const int64_t n = w->n, s1 = w->s1, s2 = w->s2;
+  for (int64_t r = 0; r < w->rows; r++) {
+    const int8_t *in1 = w->in1 + r * w->r1, *in2 = w->in2 + r * w->r2;
+    int8_t *out = w->out + r * n;
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 m = rt_mask16(n - i);
+      const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
+      const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
+      /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
+      const __m512i prod = _mm512_mullo_epi32(_mm512_add_epi32(a, off1), _mm512_add_epi32(b, off2));
+      rt_store_i8_x16(out + i, m, ro.right_only ? qat_rq16_apply_right(&ro, prod) : qat_rq16_apply(&ro, prod), zp, lo,
+                      hi);
+    }
   }
 }
 

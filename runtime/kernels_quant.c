@@ -168,14 +168,38 @@ int rt_bcast_rows(const rt_bcast *bc_in, const rt_add_params *p, const int8_t *i
     bc->dims[5] *= bc->dims[d];
     bc->dims[d] = 1;
   }
+  /* and the outer dimensions along which both inputs step evenly join the rows' dimension
+   * (4): a squeeze-excite MUL's [1, 48, 48, 32] x [1, 1, 1, 32] is one call of 2304 rows */
+  for (int d = 3; d >= 0; d--) {
+    if (bc->dims[d] == 1) continue;
+    if (bc->dims[4] == 1) {
+      bc->dims[4] = bc->dims[d], bc->s1[4] = bc->s1[d], bc->s2[4] = bc->s2[d];
+    } else if (bc->s1[d] == bc->dims[4] * bc->s1[4] && bc->s2[d] == bc->dims[4] * bc->s2[4]) {
+      bc->dims[4] *= bc->dims[d];
+    } else {
+      break;
+    }
+    bc->dims[d] = 1;
+  }
   const int64_t n = bc->dims[5];
+  enum { CHUNK = 1 << 14 };
   if (bc->dims[0] * bc->dims[1] * bc->dims[2] * bc->dims[3] * bc->dims[4] == 1) {
     /* one row (same shapes, or a scalar against a tensor): in chunks over the threads, each
      * element's arithmetic its own (ResNet50's 16 ADDs of up to 800 K elements) */
-    enum { CHUNK = 1 << 14 };
     RT_FOR(n >= 4 * CHUNK, c, (n + CHUNK - 1) / CHUNK, {
       const int64_t at = c * CHUNK;
-      fn(p, in1 + at * s1, s1, in2 + at * s2, s2, out + at, n - at < CHUNK ? n - at : CHUNK);
+      const rt_rows w = {in1 + at * s1, in2 + at * s2, out + at, s1, s2, n - at < CHUNK ? n - at : CHUNK, 1, 0, 0};
+      fn(p, &w);
+    });
+    return 0;
+  }
+  if (bc->dims[0] * bc->dims[1] * bc->dims[2] * bc->dims[3] == 1) {
+    /* the rows in blocks of about CHUNK outputs over the threads */
+    const int64_t rows = bc->dims[4], per = n >= CHUNK ? 1 : CHUNK / n, r1 = bc->s1[4], r2 = bc->s2[4];
+    RT_FOR(n * rows >= 4 * CHUNK, c, (rows + per - 1) / per, {
+      const int64_t at = c * per;
+      const rt_rows w = {in1 + at * r1, in2 + at * r2, out + at * n, s1, s2, n, rows - at < per ? rows - at : per, r1, r2};
+      fn(p, &w);
     });
     return 0;
   }
@@ -183,12 +207,12 @@ int rt_bcast_rows(const rt_bcast *bc_in, const rt_add_params *p, const int8_t *i
   for (int64_t a0 = 0; a0 < bc->dims[0]; a0++)
     for (int64_t a1 = 0; a1 < bc->dims[1]; a1++)
       for (int64_t a2 = 0; a2 < bc->dims[2]; a2++)
-        for (int64_t a3 = 0; a3 < bc->dims[3]; a3++)
-          for (int64_t a4 = 0; a4 < bc->dims[4]; a4++, o += n) {
-            const int64_t b1 = a0 * bc->s1[0] + a1 * bc->s1[1] + a2 * bc->s1[2] + a3 * bc->s1[3] + a4 * bc->s1[4];
-            const int64_t b2 = a0 * bc->s2[0] + a1 * bc->s2[1] + a2 * bc->s2[2] + a3 * bc->s2[3] + a4 * bc->s2[4];
-            fn(p, in1 + b1, s1, in2 + b2, s2, out + o, n);
-          }
+        for (int64_t a3 = 0; a3 < bc->dims[3]; a3++, o += n * bc->dims[4]) {
+          const int64_t b1 = a0 * bc->s1[0] + a1 * bc->s1[1] + a2 * bc->s1[2] + a3 * bc->s1[3];
+          const int64_t b2 = a0 * bc->s2[0] + a1 * bc->s2[1] + a2 * bc->s2[2] + a3 * bc->s2[3];
+          const rt_rows w = {in1 + b1, in2 + b2, out + o, s1, s2, n, bc->dims[4], bc->s1[4], bc->s2[4]};
+          fn(p, &w);
+        }
   return 0;
 }
 

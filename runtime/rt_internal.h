@@ -298,9 +298,16 @@ void rt_maxpool_i8_avx512(const rt_pool_geom *g, int32_t act_min, int32_t act_ma
 void rt_maxpool_f32_avx512(const rt_pool_geom *g, float act_min, float act_max, const float *in, float *out);
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out);
-/* n outputs of an int8 ADD or MUL row: in1 at stride s1, in2 at stride s2 (each 0 or 1) */
-typedef void (*rt_row_fn)(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
-                          int8_t *out, int64_t n);
+/* Rows of n outputs of an int8 ADD or MUL: row r reads in1 + r * r1 at stride s1 and in2 +
+ * r * r2 at stride s2 (each 0 or 1), and writes out + r * n. A row function takes all the rows
+ * of a broadcast in one call: a squeeze-excite MUL's 2304 rows of 32 channels cost 15 times its
+ * arithmetic when each row prepared its multipliers. */
+typedef struct rt_rows {
+  const int8_t *in1, *in2;
+  int8_t *out;
+  int64_t s1, s2, n, rows, r1, r2;
+} rt_rows;
+typedef void (*rt_row_fn)(const rt_add_params *p, const rt_rows *w);
 /* The broadcast's rows through fn (kernels_quant.c); -1 (nothing written) when the innermost
  * strides are not 0 or 1. */
 int rt_bcast_rows(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out,
@@ -309,10 +316,8 @@ int rt_bcast_rows(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1,
  * for CPUs without AVX-512 */
 void rt_dwconv2d_i8_row_avx2(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                              const int32_t *bias, int8_t *out, int64_t row);
-void rt_add_row_i8_avx2(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
-                        int8_t *out, int64_t n);
-void rt_mul_row_i8_avx2(const rt_add_params *p, const int8_t *in1, int64_t s1, const int8_t *in2, int64_t s2,
-                        int8_t *out, int64_t n);
+void rt_add_row_i8_avx2(const rt_add_params *p, const rt_rows *w);
+void rt_mul_row_i8_avx2(const rt_add_params *p, const rt_rows *w);
 int rt_mul_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out);
 /* Returns -1 when a row's sum of exponentials leaves the range of the reference kernel's

@@ -1104,11 +1104,71 @@ static void test_load_errors(void **state) {
   assert_string_equal(qat_rt_op_name(-1), "?");
 }
 
+/* int8 ADD and MUL through rt_bcast_rows on shapes whose rows are many and merge (a
+ * squeeze-excite scale [1, 1, 1, C], a per-pixel gate [1, H, W, 1], a batch of 2 whose scale
+ * changes per image), large enough to be split into blocks of rows: each element against the
+ * reference arithmetic written out here. */
+static int32_t clamp_i8(int32_t v, const rt_add_params *p) { return v < p->act_min ? p->act_min : v > p->act_max ? p->act_max : v; }
+
+static void test_bcast_rows_i8(void **state) {
+  (void)state;
+  static const int64_t shapes[][2][4] = {
+      {{1, 48, 48, 32}, {1, 1, 1, 32}}, {{1, 64, 40, 16}, {1, 64, 40, 1}}, {{2, 30, 30, 24}, {2, 1, 1, 24}},
+      {{1, 9, 7, 1000}, {1, 1, 1, 1000}}, {{1, 128, 128, 5}, {1, 1, 128, 5}}};
+  uint32_t seed = 12345;
+  for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+    const int64_t *d1 = shapes[t][0], *d2 = shapes[t][1];
+    const int64_t n1 = d1[0] * d1[1] * d1[2] * d1[3], n2 = d2[0] * d2[1] * d2[2] * d2[3];
+    int8_t *a = malloc((size_t)n1), *b = malloc((size_t)n2), *out = malloc((size_t)n1);
+    assert_non_null(a), assert_non_null(b), assert_non_null(out);
+    for (int64_t i = 0; i < n1; i++) a[i] = (int8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+    for (int64_t i = 0; i < n2; i++) b[i] = (int8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+    rt_bcast bc = {.dims = {1, 1, d1[0], d1[1], d1[2], d1[3]}};
+    int64_t st1 = 1, st2 = 1;
+    for (int k = 3; k >= 0; k--) {
+      bc.s1[k + 2] = st1, bc.s2[k + 2] = d2[k] == 1 ? 0 : st2;
+      st1 *= d1[k], st2 *= d2[k];
+    }
+    const rt_add_params p = {.in1_offset = 7, .in2_offset = -3, .out_zp = -5, .left_shift = 20,
+                             .m1 = 1518500250, .m2 = 1288490189, .mo = 1717986918,
+                             .s1 = -1, .s2 = -2, .so = t % 2 ? -18 : -17, .act_min = -128, .act_max = t == 2 ? 90 : 127};
+    for (int op = 0; op < 2; op++) {
+      rt_add_params q = p;
+      if (op) q.mo = 1400000000, q.so = -7;
+      memset(out, 0x5a, (size_t)n1);
+      if (op) rt_mul_i8(&bc, &q, a, b, out);
+      else rt_add_i8(&bc, &q, a, b, out);
+      for (int64_t i0 = 0; i0 < d1[0]; i0++)
+        for (int64_t i1 = 0; i1 < d1[1]; i1++)
+          for (int64_t i2 = 0; i2 < d1[2]; i2++)
+            for (int64_t i3 = 0; i3 < d1[3]; i3++) {
+              const int64_t at = ((i0 * d1[1] + i1) * d1[2] + i2) * d1[3] + i3;
+              const int64_t at2 = (((d2[0] == 1 ? 0 : i0) * d2[1] + (d2[1] == 1 ? 0 : i1)) * d2[2] + (d2[2] == 1 ? 0 : i2)) *
+                                      d2[3] + (d2[3] == 1 ? 0 : i3);
+              const int32_t x = a[at] + q.in1_offset, y = b[at2] + q.in2_offset;
+              int32_t r;
+              if (op) {
+                r = qat_multiply_by_quantized_multiplier(x * y, q.mo, q.so);
+              } else {
+                const int32_t s = qat_multiply_by_quantized_multiplier((int32_t)((uint32_t)x << q.left_shift), q.m1, q.s1) +
+                                  qat_multiply_by_quantized_multiplier((int32_t)((uint32_t)y << q.left_shift), q.m2, q.s2);
+                r = qat_multiply_by_quantized_multiplier(s, q.mo, q.so);
+              }
+              const int32_t want = clamp_i8(r + q.out_zp, &q);
+              if (out[at] != want)
+                fail_msg("shape %zu %s element %lld: %d, want %d", t, op ? "MUL" : "ADD", (long long)at, out[at], want);
+            }
+    }
+    free(a), free(b), free(out);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "write-models"))
     return tb_write_random_models(argv[2], atoi(argv[3]));
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fp_exp_and_reciprocal),
+      cmocka_unit_test(test_bcast_rows_i8),
       cmocka_unit_test(test_softmax_i8_cases),
       cmocka_unit_test(test_conv_i8_kernel),
       cmocka_unit_test(test_pool_i8_kernels),
