@@ -16,6 +16,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 float qat_roundf(float x) { return roundf(x); }
 double qat_round(double x) { return round(x); }
@@ -181,18 +182,23 @@ int qat_quant_weight_scales(const float *w, const int64_t *shape, int rank, int 
     return QAT_OK;
   }
   for (int64_t c = 0; c < channels; c++) {
-    /* a maximum and a flag, no exit inside the loop, so that it vectorizes (an early return
-     * per element kept a Dense layer's 400 K weights on one scalar lane: 0.3 ms a step) */
-    float m = 0.0f;
-    int bad = 0;
+    /* the maximum of |w| as the bits of |w|, an unsigned integer maximum: the order of
+     * non-negative floats, with inf and NaN above every finite value. A float maximum
+     * reduction does not vectorize without -ffast-math (it stayed on one scalar lane, 2.2
+     * cycles a weight: 0.24 ms a step for a Dense layer's 400 K weights); an integer one does. */
+    uint32_t mb = 0;
     for (int64_t o = 0; o < outer; o++) {
       const float *restrict row = w + (o * channels + c) * inner;
       for (int64_t i = 0; i < inner; i++) {
-        const float a = fabsf(row[i]);
-        bad |= !(a <= FLT_MAX); /* inf or NaN */
-        m = a > m ? a : m;
+        uint32_t a;
+        memcpy(&a, row + i, sizeof a);
+        a &= 0x7fffffffu;
+        mb = a > mb ? a : mb;
       }
     }
+    const int bad = mb >= 0x7f800000u; /* inf or NaN */
+    float m;
+    memcpy(&m, &mb, sizeof m);
     if (bad)
       for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {

@@ -344,6 +344,22 @@ static void test_weight_scales_conv_ohwi(void **state) {
   assert_int_equal(qat_quant_weight_scales(dw, dshape, 2, 0, 127, ds), 0);
   assert_float_bits(ds[0], 2.0f);
   assert_float_bits(ds[1], 0x1.020408p-8f); /* 0.5 / 127 */
+  /* a non-finite weight anywhere in a channel, per channel or per tensor: a diverged run, named */
+  const float specials[3] = {INFINITY, -INFINITY, NAN};
+  for (int k = 0; k < 3; k++)
+    for (int at = 0; at < 9; at++) {
+      float bw[9];
+      memcpy(bw, w, sizeof bw);
+      bw[at] = specials[k];
+      assert_int_equal(qat_quant_weight_scales(bw, shape, 4, 0, 127, s), QAT_ERR_DIVERGED);
+      assert_msg_contains("not finite");
+      assert_int_equal(qat_quant_weight_scales(bw, shape, 4, -1, 127, st), QAT_ERR_DIVERGED);
+    }
+  /* the largest finite weight is not one: its scale is FLT_MAX / 127 */
+  const float big[3] = {FLT_MAX, -1.0f, 0.0f};
+  const int64_t bshape[2] = {1, 3};
+  assert_int_equal(qat_quant_weight_scales(big, bshape, 2, 0, 127, s), 0);
+  assert_float_bits(s[0], FLT_MAX / 127.0f);
 }
 
 static void test_weight_scales_depthwise(void **state) {
