@@ -292,8 +292,82 @@ __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vbmi"))) void rt_lut
   }
 }
 
+/* An ADD input's rescale, MultiplyByQuantizedMultiplier((x << ls) * m, -e) for |x| <= 255, in
+ * 32-bit lanes. With s = 31 + e - ls, fixedpoint_avx512.h's single floor of
+ * (x m 2^ls + 2^30 + 2^(30+e) - [x < 0] 2^31) / 2^(31+e) is, divided through by 2^ls (exact:
+ * ls <= 30), floor((x m + k - [x < 0] 2^(31-ls)) / 2^s) with k = 2^(30-ls) + 2^(30+e-ls) (e > 0;
+ * 2^(30-ls) and no [x < 0] term for e = 0), and splitting m = mh 2^s + ml (ml < 2^s) gives
+ *   x mh + floor((x ml + k - [x < 0] 2^(31-ls)) / 2^s):
+ * two vpmulld and a shift instead of two 64-bit multiplies and their halves. It holds where
+ * 9 <= s <= 22 (x mh and x ml fit int32) and m > 2^(30-ls) (so x < 0 is exactly the product
+ * below -2^30); ADD's input multipliers are below 1/2 (e >= 1) and in [2^30, 2^31). */
+typedef struct rescale16 {
+  __m512i mh, ml, k, neg; /* neg: 2^(31-ls) for e > 0, else 0 */
+  __m128i s;
+} rescale16;
+
+RT_AVX512 static int rescale_prepare(int32_t m, int shift, int ls, rescale16 *r) {
+  const int e = -shift, s = 31 + e - ls;
+  if (shift > 0 || s < 9 || s > 22 || ls > 30 || ls < 0 || m <= (INT32_C(1) << (30 - ls))) return -1;
+  r->mh = _mm512_set1_epi32(m >> s);
+  r->ml = _mm512_set1_epi32(m & (int32_t)((1u << s) - 1));
+  r->k = _mm512_set1_epi32((1 << (30 - ls)) + (e > 0 ? (1 << (30 + e - ls)) : 0));
+  r->neg = _mm512_set1_epi32(e > 0 ? 1 << (31 - ls) : 0);
+  r->s = _mm_cvtsi32_si128(s);
+  return 0;
+}
+
+RT_AVX512 static inline __m512i rescale_apply(const rescale16 *r, __m512i x) {
+  __m512i t = _mm512_add_epi32(_mm512_mullo_epi32(x, r->ml), r->k);
+  t = _mm512_mask_sub_epi32(t, _mm512_movepi32_mask(x), t, r->neg);
+  return _mm512_add_epi32(_mm512_sra_epi32(t, r->s), _mm512_mullo_epi32(x, r->mh));
+}
+
+RT_AVX512 static int rescale_rows(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out) {
+  rescale16 r;
+  if (rescale_prepare(m, shift, ls, &r)) return -1;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = rt_mask16(n - i);
+    _mm512_mask_storeu_epi32(out + i, k, rescale_apply(&r, _mm512_maskz_loadu_epi32(k, x + i)));
+  }
+  return 0;
+}
+
+int rt_add_rescale_avx512(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out) {
+  return rt_simd_avx512() ? rescale_rows(m, shift, ls, x, n, out) : -1;
+}
+
+/* ADD with both input rescales in 32-bit lanes (rescale16), the output's MultiplyByQuantized-
+ * Multiplier in 64-bit halves */
+RT_AVX512 static void add_row_rescaled(const rt_add_params *p, const rt_rows *w, const rescale16 *r1,
+                                       const rescale16 *r2) {
+  const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
+  const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
+                hi = _mm512_set1_epi32(p->act_max);
+  const qat_rq16 ro = qat_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
+  const int64_t n = w->n, s1 = w->s1, s2 = w->s2;
+  for (int64_t r = 0; r < w->rows; r++) {
+    const int8_t *in1 = w->in1 + r * w->r1, *in2 = w->in2 + r * w->r2;
+    int8_t *out = w->out + r * n;
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 m = rt_mask16(n - i);
+      const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
+      const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
+      const __m512i sum = _mm512_add_epi32(rescale_apply(r1, _mm512_add_epi32(a, off1)),
+                                           rescale_apply(r2, _mm512_add_epi32(b, off2)));
+      rt_store_i8_x16(out + i, m, ro.right_only ? qat_rq16_apply_right(&ro, sum) : qat_rq16_apply(&ro, sum), zp, lo,
+                      hi);
+    }
+  }
+}
+
 /* the rows of w (rt_rows) */
 RT_AVX512 static void add_row(const rt_add_params *p, const rt_rows *w) {
+  rescale16 q1, q2;
+  if (!rescale_prepare(p->m1, p->s1, p->left_shift, &q1) && !rescale_prepare(p->m2, p->s2, p->left_shift, &q2)) {
+    add_row_rescaled(p, w, &q1, &q2);
+    return;
+  }
   const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
   const __m512i m1 = _mm512_set1_epi32(p->m1), m2 = _mm512_set1_epi32(p->m2), mo = _mm512_set1_epi32(p->mo);
   const __m512i sh1 = _mm512_set1_epi32(p->s1), sh2 = _mm512_set1_epi32(p->s2), sho = _mm512_set1_epi32(p->so);
@@ -399,6 +473,10 @@ RT_AVX512 void rt_maxpool_f32_avx512(const rt_pool_geom *g_in, float act_min, fl
 }
 
 #else
+int rt_add_rescale_avx512(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out) {
+  (void)m, (void)shift, (void)ls, (void)x, (void)n, (void)out;
+  return -1;
+}
 void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n) {
   (void)mult, (void)shift, (void)n;
   return NULL;

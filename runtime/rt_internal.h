@@ -285,6 +285,10 @@ void rt_tconv_f32_gemm(const rt_conv_geom *g, float act_min, float act_max, cons
  * windows fit) or, int8, wider than its 512-column buffer. */
 int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in,
                           const int8_t *w, const int32_t *bias, int8_t *out);
+/* An int8 ADD input's rescale MultiplyByQuantizedMultiplier(x << ls, m, shift) of n values
+ * (|x| <= 255) as the AVX-512 ADD computes it in 32-bit lanes; -1 (nothing written) where that
+ * form does not apply (a shift past 11 for ls 20, m <= 2^(30-ls)) or without AVX-512 */
+int rt_add_rescale_avx512(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out);
 /* rt_requant's rq16 for n channels (64-byte aligned, free()d), NULL without AVX-512 or memory */
 void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n);
 int rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,

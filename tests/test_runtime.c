@@ -18,6 +18,7 @@
 #include "qat/quant.h"
 #include "qat/runtime.h"
 #include "runtime/rt_op.h"
+#include "runtime/rt_simd.h"
 
 #include "tests/support/fixtures.h"
 #include "tests/support/random_models.h"
@@ -1163,12 +1164,79 @@ static void test_bcast_rows_i8(void **state) {
   }
 }
 
+/* int8 ADD over every pair of input values, for input multipliers with every right shift 0..12
+ * (the AVX-512 kernel's 32-bit rescale takes 0..11 and leaves 12 to the 64-bit one), small
+ * ones it must leave too, and random offsets: each output against the reference arithmetic. */
+static void test_add_every_pair(void **state) {
+  (void)state;
+  enum { N = 65536 };
+  int8_t *a = malloc(N), *b = malloc(N), *out = malloc(N);
+  assert_non_null(a), assert_non_null(b), assert_non_null(out);
+  for (int i = 0; i < N; i++) a[i] = (int8_t)(i >> 8), b[i] = (int8_t)i;
+  uint32_t seed = 777;
+#define NEXT() (seed = seed * 1664525u + 1013904223u)
+  rt_bcast bc = {.dims = {1, 1, 1, 1, 1, N}, .s1 = {0, 0, 0, 0, 0, 1}, .s2 = {0, 0, 0, 0, 0, 1}};
+  for (int trial = 0; trial < 52; trial++) {
+    rt_add_params p = {.in1_offset = (int32_t)(NEXT() % 256) - 127, .in2_offset = (int32_t)(NEXT() % 256) - 127,
+                       .out_zp = (int32_t)(NEXT() % 256) - 128, .left_shift = 20,
+                       .m1 = (int32_t)((1u << 30) + (NEXT() >> 2)), .m2 = (int32_t)((1u << 30) + (NEXT() >> 2)),
+                       .mo = (int32_t)((1u << 30) + (NEXT() >> 2)), .s1 = -(trial % 13), .s2 = -((trial / 13 + trial) % 13),
+                       .so = -(int)(15 + NEXT() % 8), .act_min = -128, .act_max = 127};
+    if (trial % 13 == 5) p.m1 = 1000 + (int32_t)(NEXT() % 100); /* at or below 2^(30 - 20): x < 0 no longer decides */
+    if (trial % 17 == 3) p.m2 = 0;
+    if (trial % 4 == 1) p.act_min = (int32_t)(NEXT() % 100) - 128, p.act_max = 127 - (int32_t)(NEXT() % 100);
+    rt_add_i8(&bc, &p, a, b, out);
+    for (int i = 0; i < N; i++) {
+      const int32_t x = a[i] + p.in1_offset, y = b[i] + p.in2_offset;
+      const int32_t s = qat_multiply_by_quantized_multiplier((int32_t)((uint32_t)x << 20), p.m1, p.s1) +
+                        qat_multiply_by_quantized_multiplier((int32_t)((uint32_t)y << 20), p.m2, p.s2);
+      const int32_t want = clamp_i8(qat_multiply_by_quantized_multiplier(s, p.mo, p.so) + p.out_zp, &p);
+      if (out[i] != want)
+        fail_msg("trial %d (m1 %d s1 %d, m2 %d s2 %d): a %d b %d: %d, want %d", trial, p.m1, p.s1, p.m2, p.s2, a[i], b[i],
+                 out[i], want);
+    }
+  }
+#undef NEXT
+  free(a), free(b), free(out);
+}
+
+/* the AVX-512 ADD's 32-bit input rescale, against MultiplyByQuantizedMultiplier on every
+ * |x| <= 255, every right shift it takes (0..11) and the ones it must refuse */
+static void test_add_rescale_32bit(void **state) {
+  (void)state;
+  int32_t x[511], got[511];
+  for (int i = 0; i < 511; i++) x[i] = i - 255;
+  uint32_t seed = 99;
+  int taken = 0;
+  for (int trial = 0; trial < 2000; trial++) {
+    const int e = trial % 14;
+    seed = seed * 1664525u + 1013904223u;
+    int32_t m = (int32_t)((1u << 30) + (seed >> 2));
+    if (trial % 50 == 7) m = INT32_MAX;
+    if (trial % 50 == 8) m = INT32_C(1) << 30;
+    if (trial % 50 == 9) m = 1025; /* just above 2^(30 - 20) */
+    if (trial % 50 == 10) m = 1024; /* refused */
+    const int rc = rt_add_rescale_avx512(m, -e, 20, x, 511, got);
+    if (rc && rt_simd_avx512() && e <= 11 && m > 1024) fail_msg("refused e %d m %d", e, m);
+    if (!rc && (e > 11 || m <= 1024)) fail_msg("took e %d m %d", e, m);
+    if (rc) continue;
+    taken++;
+    for (int i = 0; i < 511; i++) {
+      const int32_t want = qat_multiply_by_quantized_multiplier((int32_t)((uint32_t)x[i] << 20), m, -e);
+      if (got[i] != want) fail_msg("x %d m %d e %d: %d, want %d", x[i], m, e, got[i], want);
+    }
+  }
+  if (rt_simd_avx512()) assert_true(taken > 1500);
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "write-models"))
     return tb_write_random_models(argv[2], atoi(argv[3]));
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fp_exp_and_reciprocal),
       cmocka_unit_test(test_bcast_rows_i8),
+      cmocka_unit_test(test_add_every_pair),
+      cmocka_unit_test(test_add_rescale_32bit),
       cmocka_unit_test(test_softmax_i8_cases),
       cmocka_unit_test(test_conv_i8_kernel),
       cmocka_unit_test(test_pool_i8_kernels),
