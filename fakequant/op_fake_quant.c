@@ -379,13 +379,18 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
       const float *restrict in = x->data + a;
       float *restrict out = y + a;
       float clo = 0.0f, chi = 0.0f;
+      /* omp simd: a float maximum reduction does not vectorize otherwise (these passes ran on
+       * one scalar lane). Lanes skip NaN as the scalar compare does; + 0.0f below turns a
+       * lane's -0.0 into the +0.0 the scalar loop kept. */
       if (act == QAT_ACTIVATION_HARD_SIGMOID) {
+#pragma omp simd reduction(max : chi)
         for (int64_t i = 0; i < len; i++) {
           const float v = activate(act, top, in[i]);
           if (store) out[i] = v;
           chi = v > chi ? v : chi;
         }
       } else if (act != QAT_ACTIVATION_LINEAR && store) {
+#pragma omp simd reduction(max : chi)
         for (int64_t i = 0; i < len; i++) {
           float v = in[i] > 0.0f ? in[i] : 0.0f;
           v = v < top ? v : top;
@@ -393,17 +398,21 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
           chi = v > chi ? v : chi;
         }
       } else if (act != QAT_ACTIVATION_LINEAR) {
+#pragma omp simd reduction(max : chi)
         for (int64_t i = 0; i < len; i++) {
           float v = in[i] > 0.0f ? in[i] : 0.0f;
           v = v < top ? v : top;
           chi = v > chi ? v : chi;
         }
       } else {
+#pragma omp simd reduction(min : clo) reduction(max : chi)
         for (int64_t i = 0; i < len; i++) {
           clo = in[i] < clo ? in[i] : clo;
           chi = in[i] > chi ? in[i] : chi;
         }
       }
+      clo += 0.0f;
+      chi += 0.0f;
       lo = clo < lo ? clo : lo;
       hi = chi > hi ? chi : hi;
     }
