@@ -118,18 +118,22 @@ static void unscale_forward(qat_node *nd, const qat_exec *ex) {
     for (int k = 0; k < c; k++) y[r * c + k] = x->data[r * c + k] * f[k];
 }
 
-/* Rows outer, channels inner, each channel's dgamma summed in row order as before (the same
- * bits): walking one channel at a time strided through the tensor, with a division per
- * element, cost 3.7 ns an element (mobilenet_tiny's QAT step: 6 ms). */
+/* Rows outer, channels inner (walking one channel at a time strided through the tensor cost
+ * 3.7 ns an element: mobilenet_tiny's QAT step, 6 ms). dgamma = -sigma / gamma^2 sum dy x: the
+ * products dy x are exact in double and summed in row order, then scaled once per channel (a
+ * division per element kept the loop at 0.7 ns an element). */
 static void unscale_backward_rows(const float *restrict x, const float *restrict dy, float *restrict dx,
                                   int64_t rows, int c, const float *restrict f, const double *restrict sigma,
                                   const double *restrict gamma_sq, double *restrict dgamma) {
+  double sum[c];
+  for (int k = 0; k < c; k++) sum[k] = 0.0;
   for (int64_t r = 0; r < rows; r++) {
     const float *restrict xr = x + r * c, *restrict dyr = dy + r * c;
     if (dx)
       for (int k = 0; k < c; k++) dx[r * c + k] += dyr[k] * f[k];
-    for (int k = 0; k < c; k++) dgamma[k] -= (double)dyr[k] * xr[k] * sigma[k] / gamma_sq[k];
+    for (int k = 0; k < c; k++) sum[k] += (double)dyr[k] * xr[k];
   }
+  for (int k = 0; k < c; k++) dgamma[k] -= sum[k] * sigma[k] / gamma_sq[k];
 }
 
 static void unscale_backward(qat_node *nd, const qat_exec *ex) {
