@@ -337,6 +337,48 @@ int rt_add_rescale_avx512(int32_t m, int shift, int ls, const int32_t *x, int64_
   return rt_simd_avx512() ? rescale_rows(m, shift, ls, x, n, out) : -1;
 }
 
+/* gemmlowp's SaturatingRoundingDoublingHighMul of two vectors: floor((a b + 2^30) / 2^31) in
+ * 64-bit halves (fixedpoint_avx512.h). Without its one saturation (INT32_MIN * INT32_MIN): the
+ * reciprocal's operands below are positive or a small difference, never both INT32_MIN. */
+RT_AVX512 static inline __m512i srdhm16(__m512i a, __m512i b) {
+  const __m512i k = _mm512_set1_epi64(INT64_C(1) << 30);
+  const __m512i even = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, b), k), 31);
+  const __m512i odd = _mm512_srai_epi64(
+      _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32)), k), 31);
+  return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+}
+
+/* SaturatingRoundingMultiplyByPOT<e> for e > 0 */
+RT_AVX512 static inline __m512i sat_shift_left16(__m512i x, int e) {
+  const __m512i th = _mm512_set1_epi32((int32_t)((INT64_C(1) << (31 - e)) - 1));
+  __m512i r = _mm512_sll_epi32(x, _mm_cvtsi32_si128(e));
+  r = _mm512_mask_mov_epi32(r, _mm512_cmpgt_epi32_mask(x, th), _mm512_set1_epi32(INT32_MAX));
+  return _mm512_mask_mov_epi32(r, _mm512_cmplt_epi32_mask(x, _mm512_sub_epi32(_mm512_setzero_si512(), th)),
+                               _mm512_set1_epi32(INT32_MIN));
+}
+
+/* rt_fp_one_over_one_plus_x on 16 lanes, each a in [0, 2^31) (RoundingHalfSum(a, INT32_MAX) is
+ * then (a + 2^31) / 2, unsigned); the same Newton-Raphson steps */
+RT_AVX512 static void one_over_one_plus_x16(const int32_t *a, int32_t *out) {
+  const __m512i av = _mm512_loadu_si512(a);
+  const __m512i half_den = _mm512_srli_epi32(_mm512_add_epi32(av, _mm512_set1_epi32(INT32_MIN)), 1);
+  const __m512i one_q2 = _mm512_set1_epi32(1 << 29);
+  __m512i x = _mm512_add_epi32(_mm512_set1_epi32(1515870810), srdhm16(half_den, _mm512_set1_epi32(-1010580540)));
+  for (int i = 0; i < 3; i++) {
+    const __m512i one_minus = _mm512_sub_epi32(one_q2, srdhm16(half_den, x));
+    x = _mm512_add_epi32(x, sat_shift_left16(srdhm16(x, one_minus), 2));
+  }
+  _mm512_storeu_si512(out, sat_shift_left16(x, 1));
+}
+
+int rt_fp_one_over_one_plus_x_x16(const int32_t a[16], int32_t out[16]) {
+  if (!rt_simd_avx512()) return -1;
+  for (int l = 0; l < 16; l++)
+    if (a[l] < 0) return -1;
+  one_over_one_plus_x16(a, out);
+  return 0;
+}
+
 /* ADD with both input rescales in 32-bit lanes (rescale16), the output's MultiplyByQuantized-
  * Multiplier in 64-bit halves */
 RT_AVX512 static void add_row_rescaled(const rt_add_params *p, const rt_rows *w, const rescale16 *r1,
@@ -473,6 +515,10 @@ RT_AVX512 void rt_maxpool_f32_avx512(const rt_pool_geom *g_in, float act_min, fl
 }
 
 #else
+int rt_fp_one_over_one_plus_x_x16(const int32_t a[16], int32_t out[16]) {
+  (void)a, (void)out;
+  return -1;
+}
 int rt_add_rescale_avx512(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out) {
   (void)m, (void)shift, (void)ls, (void)x, (void)n, (void)out;
   return -1;

@@ -98,6 +98,23 @@ static void test_fp_exp_and_reciprocal(void **state) {
     if (fabs(got - want) > worst) worst = fabs(got - want);
   }
   assert_true(worst < 1e-8);
+  /* the 16-lane form (AVX-512) bit for bit, over a sweep, the ends and the first
+   * Newton-Raphson saturations */
+  if (rt_simd_avx512()) {
+    int32_t in16[16], got16[16];
+    long lanes = 0;
+    for (int64_t a0 = 0; a0 < INT32_MAX; a0 += 16 * 65537) {
+      for (int l = 0; l < 16; l++) in16[l] = (int32_t)((a0 + (int64_t)l * 65537 * 3) % INT32_MAX);
+      if (a0 == 0) in16[0] = 0, in16[1] = 1, in16[2] = INT32_MAX, in16[3] = INT32_MAX - 1, in16[4] = 1 << 30;
+      assert_int_equal(rt_fp_one_over_one_plus_x_x16(in16, got16), 0);
+      for (int l = 0; l < 16; l++, lanes++)
+        if (got16[l] != rt_fp_one_over_one_plus_x(in16[l]))
+          fail_msg("one_over_one_plus_x(%d): 16 lanes %d, scalar %d", in16[l], got16[l], rt_fp_one_over_one_plus_x(in16[l]));
+    }
+    assert_true(lanes > 30000);
+    in16[7] = -5;
+    assert_int_equal(rt_fp_one_over_one_plus_x_x16(in16, got16), -1); /* a lane it does not take */
+  }
   /* GetReciprocal of 1.0 in Q12.19: num_bits_over_unit 0, value ~1.0 */
   int nb;
   const int32_t r = rt_fp_get_reciprocal(1 << 19, 12, &nb);
