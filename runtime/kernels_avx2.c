@@ -32,7 +32,10 @@ QAT_AVX2 static inline void store8(int8_t *out, __m256i r, const rt_add_params *
     for (int64_t j = 0; j < k; j++) out[j] = (int8_t)(v >> (8 * j));
 }
 
-QAT_AVX2 void rt_add_row_i8_avx2(const rt_add_params *p, const rt_rows *w) {
+/* The rows of w, 8 lanes at a time: ADD's two rescales and their sum (mul 0), or MUL's product
+ * (mul 1), then the output's requantization; mul a constant where inlined. */
+QAT_AVX2 static inline __attribute__((always_inline)) void rows8(const rt_add_params *p, const rt_rows *w,
+                                                                 const int mul) {
   const __m256i off1 = _mm256_set1_epi32(p->in1_offset), off2 = _mm256_set1_epi32(p->in2_offset);
   const qat_rq8x r1 = qat_rq8x_prepare(_mm256_set1_epi32(p->m1), _mm256_set1_epi32(p->s1)),
                  r2 = qat_rq8x_prepare(_mm256_set1_epi32(p->m2), _mm256_set1_epi32(p->s2)),
@@ -44,31 +47,23 @@ QAT_AVX2 void rt_add_row_i8_avx2(const rt_add_params *p, const rt_rows *w) {
     int8_t *out = w->out + r * n;
     for (int64_t i = 0; i < n; i += 8) {
       const int64_t k = n - i < 8 ? n - i : 8;
-      /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
-      const __m256i x1 = _mm256_sll_epi32(_mm256_add_epi32(load8(in1 + i * s1, s1, k), off1), lsh);
-      const __m256i x2 = _mm256_sll_epi32(_mm256_add_epi32(load8(in2 + i * s2, s2, k), off2), lsh);
-      const __m256i sum = _mm256_add_epi32(qat_rq8x_apply(&r1, x1), qat_rq8x_apply(&r2, x2));
-      store8(out + i, qat_rq8x_apply(&ro, sum), p, k);
+      const __m256i x1 = _mm256_add_epi32(load8(in1 + i * s1, s1, k), off1),
+                    x2 = _mm256_add_epi32(load8(in2 + i * s2, s2, k), off2);
+      __m256i v;
+      if (mul) { /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
+        v = _mm256_mullo_epi32(x1, x2);
+      } else { /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
+        v = _mm256_add_epi32(qat_rq8x_apply(&r1, _mm256_sll_epi32(x1, lsh)), qat_rq8x_apply(&r2, _mm256_sll_epi32(x2, lsh)));
+      }
+      store8(out + i, qat_rq8x_apply(&ro, v), p, k);
     }
   }
 }
 
-QAT_AVX2 void rt_mul_row_i8_avx2(const rt_add_params *p, const rt_rows *w) {
-  const __m256i off1 = _mm256_set1_epi32(p->in1_offset), off2 = _mm256_set1_epi32(p->in2_offset);
-  const qat_rq8x ro = qat_rq8x_prepare(_mm256_set1_epi32(p->mo), _mm256_set1_epi32(p->so));
-  const int64_t n = w->n, s1 = w->s1, s2 = w->s2;
-  for (int64_t r = 0; r < w->rows; r++) {
-    const int8_t *in1 = w->in1 + r * w->r1, *in2 = w->in2 + r * w->r2;
-    int8_t *out = w->out + r * n;
-    for (int64_t i = 0; i < n; i += 8) {
-      const int64_t k = n - i < 8 ? n - i : 8;
-      /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
-      const __m256i prod = _mm256_mullo_epi32(_mm256_add_epi32(load8(in1 + i * s1, s1, k), off1),
-                                              _mm256_add_epi32(load8(in2 + i * s2, s2, k), off2));
-      store8(out + i, qat_rq8x_apply(&ro, prod), p, k);
-    }
-  }
-}
+QAT_AVX2 void rt_add_row_i8_avx2(const rt_add_params *p, const rt_rows *w) { rows8(p, w, 0); }
+
+QAT_AVX2 void rt_mul_row_i8_avx2(const rt_add_params *p, const rt_rows *w) { rows8(p, w, 1); }
+
 /* DEPTHWISE_CONV_2D int8, depth multiplier 1, one output row: 16 channels a block in two
  * registers of int32 sums, each tap's (x + offset) * w formed exactly in int16 (|x + offset|
  * <= 255, |w| <= 127: |product| <= 32385) and widened into the sums, which wrap as the

@@ -379,45 +379,23 @@ int rt_fp_one_over_one_plus_x_x16(const int32_t a[16], int32_t out[16]) {
   return 0;
 }
 
-/* ADD with both input rescales in 32-bit lanes (rescale16), the output's MultiplyByQuantized-
- * Multiplier in 64-bit halves */
-RT_AVX512 static void add_row_rescaled(const rt_add_params *p, const rt_rows *w, const rescale16 *r1,
-                                       const rescale16 *r2) {
-  const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
-  const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
-                hi = _mm512_set1_epi32(p->act_max);
-  const qat_rq16 ro = qat_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
-  const int64_t n = w->n, s1 = w->s1, s2 = w->s2;
-  for (int64_t r = 0; r < w->rows; r++) {
-    const int8_t *in1 = w->in1 + r * w->r1, *in2 = w->in2 + r * w->r2;
-    int8_t *out = w->out + r * n;
-    for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 m = rt_mask16(n - i);
-      const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
-      const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
-      const __m512i sum = _mm512_add_epi32(rescale_apply(r1, _mm512_add_epi32(a, off1)),
-                                           rescale_apply(r2, _mm512_add_epi32(b, off2)));
-      rt_store_i8_x16(out + i, m, ro.right_only ? qat_rq16_apply_right(&ro, sum) : qat_rq16_apply(&ro, sum), zp, lo,
-                      hi);
-    }
-  }
-}
+/* The rows of w (rt_rows), 16 lanes at a time: ADD with both input rescales in 32-bit lanes
+ * (ROWS_ADD32, rescale16) or in 64-bit halves (ROWS_ADD64), or MUL's product (ROWS_MUL); then the
+ * output's MultiplyByQuantizedMultiplier. kind is a constant where inlined. */
+enum { ROWS_ADD32, ROWS_ADD64, ROWS_MUL };
 
-/* the rows of w (rt_rows) */
-RT_AVX512 static void add_row(const rt_add_params *p, const rt_rows *w) {
-  rescale16 q1, q2;
-  if (!rescale_prepare(p->m1, p->s1, p->left_shift, &q1) && !rescale_prepare(p->m2, p->s2, p->left_shift, &q2)) {
-    add_row_rescaled(p, w, &q1, &q2);
-    return;
-  }
+RT_AVX512 RT_FORCE_INLINE void rows16(const rt_add_params *p, const rt_rows *w, const int kind) {
   const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
-  const __m512i m1 = _mm512_set1_epi32(p->m1), m2 = _mm512_set1_epi32(p->m2), mo = _mm512_set1_epi32(p->mo);
-  const __m512i sh1 = _mm512_set1_epi32(p->s1), sh2 = _mm512_set1_epi32(p->s2), sho = _mm512_set1_epi32(p->so);
   const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
                 hi = _mm512_set1_epi32(p->act_max);
   const __m128i lsh = _mm_cvtsi32_si128(p->left_shift);
-  const qat_rq16 r1 = qat_rq16_prepare(m1, sh1), r2 = qat_rq16_prepare(m2, sh2), ro = qat_rq16_prepare(mo, sho);
-  const int right = r1.right_only && r2.right_only && ro.right_only; /* the loop is unswitched on it */
+  rescale16 q1, q2;
+  if (kind == ROWS_ADD32) rescale_prepare(p->m1, p->s1, p->left_shift, &q1), rescale_prepare(p->m2, p->s2, p->left_shift, &q2);
+  const qat_rq16 r1 = qat_rq16_prepare(_mm512_set1_epi32(p->m1), _mm512_set1_epi32(p->s1)),
+                 r2 = qat_rq16_prepare(_mm512_set1_epi32(p->m2), _mm512_set1_epi32(p->s2)),
+                 ro = qat_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
+  /* the loop is unswitched on these */
+  const int right_in = r1.right_only && r2.right_only, right = ro.right_only;
   const int64_t n = w->n, s1 = w->s1, s2 = w->s2;
   for (int64_t r = 0; r < w->rows; r++) {
     const int8_t *in1 = w->in1 + r * w->r1, *in2 = w->in2 + r * w->r2;
@@ -426,36 +404,31 @@ RT_AVX512 static void add_row(const rt_add_params *p, const rt_rows *w) {
       const __mmask16 m = rt_mask16(n - i);
       const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
       const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
-      /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
-      const __m512i x1 = _mm512_sll_epi32(_mm512_add_epi32(a, off1), lsh);
-      const __m512i x2 = _mm512_sll_epi32(_mm512_add_epi32(b, off2), lsh);
-      const __m512i sum = right ? _mm512_add_epi32(qat_rq16_apply_right(&r1, x1), qat_rq16_apply_right(&r2, x2))
-                                : _mm512_add_epi32(qat_rq16_apply(&r1, x1), qat_rq16_apply(&r2, x2));
-      rt_store_i8_x16(out + i, m, right ? qat_rq16_apply_right(&ro, sum) : qat_rq16_apply(&ro, sum), zp, lo, hi);
+      const __m512i x1 = _mm512_add_epi32(a, off1), x2 = _mm512_add_epi32(b, off2);
+      __m512i v;
+      if (kind == ROWS_MUL) { /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
+        v = _mm512_mullo_epi32(x1, x2);
+      } else if (kind == ROWS_ADD32) {
+        v = _mm512_add_epi32(rescale_apply(&q1, x1), rescale_apply(&q2, x2));
+      } else { /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
+        const __m512i l1 = _mm512_sll_epi32(x1, lsh), l2 = _mm512_sll_epi32(x2, lsh);
+        v = right_in ? _mm512_add_epi32(qat_rq16_apply_right(&r1, l1), qat_rq16_apply_right(&r2, l2))
+                     : _mm512_add_epi32(qat_rq16_apply(&r1, l1), qat_rq16_apply(&r2, l2));
+      }
+      rt_store_i8_x16(out + i, m, right ? qat_rq16_apply_right(&ro, v) : qat_rq16_apply(&ro, v), zp, lo, hi);
     }
   }
 }
 
-RT_AVX512 static void mul_row(const rt_add_params *p, const rt_rows *w) {
-  const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
-  const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
-                hi = _mm512_set1_epi32(p->act_max);
-  const qat_rq16 ro = qat_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
-  const int64_t n = w->n, s1 = w->s1, s2 = w->s2;
-  for (int64_t r = 0; r < w->rows; r++) {
-    const int8_t *in1 = w->in1 + r * w->r1, *in2 = w->in2 + r * w->r2;
-    int8_t *out = w->out + r * n;
-    for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 m = rt_mask16(n - i);
-      const __m512i a = s1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1 + i)) : _mm512_set1_epi32(in1[0]);
-      const __m512i b = s2 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2 + i)) : _mm512_set1_epi32(in2[0]);
-      /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
-      const __m512i prod = _mm512_mullo_epi32(_mm512_add_epi32(a, off1), _mm512_add_epi32(b, off2));
-      rt_store_i8_x16(out + i, m, ro.right_only ? qat_rq16_apply_right(&ro, prod) : qat_rq16_apply(&ro, prod), zp, lo,
-                      hi);
-    }
-  }
+RT_AVX512 static void add_row(const rt_add_params *p, const rt_rows *w) {
+  rescale16 q;
+  if (!rescale_prepare(p->m1, p->s1, p->left_shift, &q) && !rescale_prepare(p->m2, p->s2, p->left_shift, &q))
+    rows16(p, w, ROWS_ADD32);
+  else
+    rows16(p, w, ROWS_ADD64);
 }
+
+RT_AVX512 static void mul_row(const rt_add_params *p, const rt_rows *w) { rows16(p, w, ROWS_MUL); }
 
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out) {
