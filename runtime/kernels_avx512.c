@@ -379,6 +379,55 @@ int rt_fp_one_over_one_plus_x_x16(const int32_t a[16], int32_t out[16]) {
   return 0;
 }
 
+/* MEAN over [N, H, W, C]'s pixels (global average pooling), int8: acc[c] += x over hw pixels
+ * at a stride of C, 32 channels a register in int16 partial sums (255 pixels of |x| <= 128 fit),
+ * widened into the int32 sums every 255 pixels; the plain loop loaded and stored each channel's
+ * int32 sum for every pixel. Integer sums do not depend on the order. */
+RT_AVX512 static void sum_pixels_i8(const int8_t *in, int64_t hw, int64_t C, uint32_t *acc) {
+  for (int64_t c0 = 0; c0 < C; c0 += 32) {
+    const __mmask32 m = C - c0 >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << (C - c0)) - 1;
+    __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+    for (int64_t p0 = 0; p0 < hw; p0 += 255) {
+      const int64_t p1 = hw - p0 < 255 ? hw : p0 + 255;
+      __m512i part = _mm512_setzero_si512();
+      for (int64_t px = p0; px < p1; px++)
+        part = _mm512_add_epi16(part, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, in + px * C + c0)));
+      lo = _mm512_add_epi32(lo, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(part)));
+      hi = _mm512_add_epi32(hi, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(part, 1)));
+    }
+    const __mmask16 mlo = (__mmask16)m, mhi = (__mmask16)(m >> 16);
+    _mm512_mask_storeu_epi32(acc + c0, mlo, _mm512_add_epi32(_mm512_maskz_loadu_epi32(mlo, acc + c0), lo));
+    _mm512_mask_storeu_epi32(acc + c0 + 16, mhi, _mm512_add_epi32(_mm512_maskz_loadu_epi32(mhi, acc + c0 + 16), hi));
+  }
+}
+
+int rt_sum_pixels_i8_avx512(const int8_t *in, int64_t hw, int64_t C, uint32_t *acc) {
+  if (!rt_simd_avx512()) return -1;
+  sum_pixels_i8(in, hw, C, acc);
+  return 0;
+}
+
+/* MEAN's outputs: MultiplyByQuantizedMultiplier(sum - zp n, mult, shift) + out_zp, clamped to
+ * int8; the subtraction wraps modulo 2^32 as the reference's int64 value cast to int32 */
+RT_AVX512 static void mean_out_i8(const uint32_t *sums, int64_t n, uint32_t zp_n, int32_t mult, int shift,
+                                  int32_t out_zp, int8_t *out) {
+  const qat_rq16 rq = qat_rq16_prepare(_mm512_set1_epi32(mult), _mm512_set1_epi32(shift));
+  const __m512i sub = _mm512_set1_epi32((int32_t)zp_n), zp = _mm512_set1_epi32(out_zp),
+                lo = _mm512_set1_epi32(INT8_MIN), hi = _mm512_set1_epi32(INT8_MAX);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = rt_mask16(n - i);
+    const __m512i s = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, sums + i), sub);
+    rt_store_i8_x16(out + i, m, rq.right_only ? qat_rq16_apply_right(&rq, s) : qat_rq16_apply(&rq, s), zp, lo, hi);
+  }
+}
+
+int rt_mean_out_i8_avx512(const uint32_t *sums, int64_t n, uint32_t zp_n, int32_t mult, int shift, int32_t out_zp,
+                          int8_t *out) {
+  if (!rt_simd_avx512()) return -1;
+  mean_out_i8(sums, n, zp_n, mult, shift, out_zp, out);
+  return 0;
+}
+
 /* The rows of w (rt_rows), 16 lanes at a time: ADD with both input rescales in 32-bit lanes
  * (ROWS_ADD32, rescale16) or in 64-bit halves (ROWS_ADD64), or MUL's product (ROWS_MUL); then the
  * output's MultiplyByQuantizedMultiplier. kind is a constant where inlined. */
@@ -488,6 +537,15 @@ RT_AVX512 void rt_maxpool_f32_avx512(const rt_pool_geom *g_in, float act_min, fl
 }
 
 #else
+int rt_mean_out_i8_avx512(const uint32_t *sums, int64_t n, uint32_t zp_n, int32_t mult, int shift, int32_t out_zp,
+                          int8_t *out) {
+  (void)sums, (void)n, (void)zp_n, (void)mult, (void)shift, (void)out_zp, (void)out;
+  return -1;
+}
+int rt_sum_pixels_i8_avx512(const int8_t *in, int64_t hw, int64_t C, uint32_t *acc) {
+  (void)in, (void)hw, (void)C, (void)acc;
+  return -1;
+}
 int rt_fp_one_over_one_plus_x_x16(const int32_t a[16], int32_t out[16]) {
   (void)a, (void)out;
   return -1;

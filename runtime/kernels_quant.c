@@ -87,6 +87,7 @@ RT_INLINE void mean(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int3
     const int64_t hw = g->dims[1] * g->dims[2], C = g->dims[3];
     for (int64_t b = 0; b < g->dims[0]; b++) {
       uint32_t *restrict acc = (uint32_t *)(scratch + b * C);
+      if (bytes == 1 && rt_sum_pixels_i8_avx512((const int8_t *)in + b * hw * C, hw, C, acc) == 0) continue;
       for (int64_t px = 0; px < hw; px++) {
         const int64_t at = (b * hw + px) * C;
         if (bytes == 1)
@@ -100,6 +101,10 @@ RT_INLINE void mean(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int3
     rt_reduce_strides(g, ostride);
     RT_FOR_EACH_REDUCED(g, ostride, i, o, scratch[o] = rt_wadd(scratch[o], load(in, i, bytes)));
   }
+  const uint32_t zp_n = (uint32_t)(uint64_t)((int64_t)in_zp * g->n_reduce);
+  if (bytes == 1 && qmin == INT8_MIN && qmax == INT8_MAX &&
+      rt_mean_out_i8_avx512((const uint32_t *)scratch, g->n_out, zp_n, mult, shift, out_zp, out) == 0)
+    return;
   for (int64_t o = 0; o < g->n_out; o++) {
     /* static_cast<int32_t>(temp_sum - input_zero_point * num_elements_in_axis), in int64 */
     const int64_t centered = (int64_t)scratch[o] - (int64_t)in_zp * g->n_reduce;

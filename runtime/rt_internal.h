@@ -289,6 +289,13 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
  * (|x| <= 255) as the AVX-512 ADD computes it in 32-bit lanes; -1 (nothing written) where that
  * form does not apply (a shift past 11 for ls 20, m <= 2^(30-ls)) or without AVX-512 */
 int rt_add_rescale_avx512(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out);
+/* acc[c] += the int8 values of channel c over hw pixels of C channels (MEAN's spatial sums);
+ * -1 (nothing done) without AVX-512 */
+int rt_sum_pixels_i8_avx512(const int8_t *in, int64_t hw, int64_t C, uint32_t *acc);
+/* int8 MEAN's n outputs from their sums: MultiplyByQuantizedMultiplier(sum - zp_n) + out_zp,
+ * clamped; -1 (nothing written) without AVX-512 */
+int rt_mean_out_i8_avx512(const uint32_t *sums, int64_t n, uint32_t zp_n, int32_t mult, int shift, int32_t out_zp,
+                          int8_t *out);
 /* rt_requant's rq16 for n channels (64-byte aligned, free()d), NULL without AVX-512 or memory */
 void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n);
 int rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,

@@ -1246,6 +1246,35 @@ static void test_add_rescale_32bit(void **state) {
   if (rt_simd_avx512()) assert_true(taken > 1500);
 }
 
+/* int8 MEAN over the pixels of [2, 40, 41, 37] (past the AVX-512 sums' 255-pixel int16 runs),
+ * all -128 or mixed: each output against the reference arithmetic written out */
+static void test_mean_i8_pixels(void **state) {
+  (void)state;
+  enum { B = 2, H = 40, W = 41, C = 37 };
+  int8_t *in = malloc((size_t)B * H * W * C), out[B * C];
+  int32_t scratch[B * C];
+  assert_non_null(in);
+  rt_reduce_geom g = {.rank = 4, .dims = {B, H, W, C}, .axis_mask = 6u, .n_out = B * C, .n_reduce = H * W};
+  uint32_t seed = 5;
+  for (int fill = 0; fill < 3; fill++) {
+    for (int64_t i = 0; i < (int64_t)B * H * W * C; i++)
+      in[i] = fill == 0 ? -128 : fill == 1 ? 127 : (int8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+    const int32_t in_zp = fill == 2 ? -7 : 3, out_zp = -20, mult = 1500000000;
+    const int shift = -11;
+    rt_mean_i8(&g, in_zp, out_zp, mult, shift, in, out, scratch);
+    for (int b = 0; b < B; b++)
+      for (int c = 0; c < C; c++) {
+        int64_t sum = 0;
+        for (int64_t px = 0; px < H * W; px++) sum += in[((int64_t)b * H * W + px) * C + c];
+        const int32_t centered = (int32_t)(uint32_t)(uint64_t)(sum - (int64_t)in_zp * H * W);
+        int32_t want = qat_multiply_by_quantized_multiplier(centered, mult, shift) + out_zp;
+        want = want < -128 ? -128 : want > 127 ? 127 : want;
+        if (out[b * C + c] != want) fail_msg("fill %d batch %d channel %d: %d, want %d", fill, b, c, out[b * C + c], want);
+      }
+  }
+  free(in);
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "write-models"))
     return tb_write_random_models(argv[2], atoi(argv[3]));
@@ -1254,6 +1283,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_bcast_rows_i8),
       cmocka_unit_test(test_add_every_pair),
       cmocka_unit_test(test_add_rescale_32bit),
+      cmocka_unit_test(test_mean_i8_pixels),
       cmocka_unit_test(test_softmax_i8_cases),
       cmocka_unit_test(test_conv_i8_kernel),
       cmocka_unit_test(test_pool_i8_kernels),
