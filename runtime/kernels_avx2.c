@@ -32,10 +32,50 @@ QAT_AVX2 static inline void store8(int8_t *out, __m256i r, const rt_add_params *
     for (int64_t j = 0; j < k; j++) out[j] = (int8_t)(v >> (8 * j));
 }
 
-/* The rows of w, 8 lanes at a time: ADD's two rescales and their sum (mul 0), or MUL's product
- * (mul 1), then the output's requantization; mul a constant where inlined. */
+/* An ADD input's rescale in 32-bit lanes, as kernels_avx512.c's rescale16 (the derivation is
+ * there): x mh + ((x ml + k - [x < 0] neg) >> s) for |x| <= 255. */
+typedef struct rescale8 {
+  __m256i mh, ml, k, neg;
+  __m128i s;
+} rescale8;
+
+QAT_AVX2 static int rescale8_prepare(int32_t m, int shift, int ls, rescale8 *r) {
+  const int e = -shift, s = 31 + e - ls;
+  if (shift > 0 || s < 9 || s > 22 || ls > 30 || ls < 0 || m <= (INT32_C(1) << (30 - ls))) return -1;
+  r->mh = _mm256_set1_epi32(m >> s);
+  r->ml = _mm256_set1_epi32(m & (int32_t)((1u << s) - 1));
+  r->k = _mm256_set1_epi32((1 << (30 - ls)) + (e > 0 ? (1 << (30 + e - ls)) : 0));
+  r->neg = _mm256_set1_epi32(e > 0 ? 1 << (31 - ls) : 0);
+  r->s = _mm_cvtsi32_si128(s);
+  return 0;
+}
+
+QAT_AVX2 static inline __m256i rescale8_apply(const rescale8 *r, __m256i x) {
+  __m256i t = _mm256_add_epi32(_mm256_mullo_epi32(x, r->ml), r->k);
+  t = _mm256_sub_epi32(t, _mm256_and_si256(_mm256_srai_epi32(x, 31), r->neg));
+  return _mm256_add_epi32(_mm256_sra_epi32(t, r->s), _mm256_mullo_epi32(x, r->mh));
+}
+
+QAT_AVX2 static void rescale8_values(const rescale8 *r, const int32_t *x, int64_t n, int32_t *out) {
+  for (int64_t i = 0; i < n; i++) /* one lane at a time: a test's entry, not a kernel */
+    out[i] = _mm256_cvtsi256_si32(rescale8_apply(r, _mm256_set1_epi32(x[i])));
+}
+
+int rt_add_rescale_avx2(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out) {
+  rescale8 r;
+  if (rt_igemm_path() == RT_IGEMM_PLAIN || rescale8_prepare(m, shift, ls, &r)) return -1;
+  rescale8_values(&r, x, n, out);
+  return 0;
+}
+
+/* The rows of w, 8 lanes at a time: ADD's two rescales in 32-bit lanes (kind 0, rescale8) or
+ * in 64-bit halves (kind 1), or MUL's product (kind 2), then the output's requantization; kind
+ * a constant where inlined. */
 QAT_AVX2 static inline __attribute__((always_inline)) void rows8(const rt_add_params *p, const rt_rows *w,
-                                                                 const int mul) {
+                                                                 const int kind) {
+  const int mul = kind == 2;
+  rescale8 q1, q2;
+  if (kind == 0) rescale8_prepare(p->m1, p->s1, p->left_shift, &q1), rescale8_prepare(p->m2, p->s2, p->left_shift, &q2);
   const __m256i off1 = _mm256_set1_epi32(p->in1_offset), off2 = _mm256_set1_epi32(p->in2_offset);
   const qat_rq8x r1 = qat_rq8x_prepare(_mm256_set1_epi32(p->m1), _mm256_set1_epi32(p->s1)),
                  r2 = qat_rq8x_prepare(_mm256_set1_epi32(p->m2), _mm256_set1_epi32(p->s2)),
@@ -52,6 +92,8 @@ QAT_AVX2 static inline __attribute__((always_inline)) void rows8(const rt_add_pa
       __m256i v;
       if (mul) { /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
         v = _mm256_mullo_epi32(x1, x2);
+      } else if (kind == 0) {
+        v = _mm256_add_epi32(rescale8_apply(&q1, x1), rescale8_apply(&q2, x2));
       } else { /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
         v = _mm256_add_epi32(qat_rq8x_apply(&r1, _mm256_sll_epi32(x1, lsh)), qat_rq8x_apply(&r2, _mm256_sll_epi32(x2, lsh)));
       }
@@ -60,9 +102,15 @@ QAT_AVX2 static inline __attribute__((always_inline)) void rows8(const rt_add_pa
   }
 }
 
-QAT_AVX2 void rt_add_row_i8_avx2(const rt_add_params *p, const rt_rows *w) { rows8(p, w, 0); }
+QAT_AVX2 void rt_add_row_i8_avx2(const rt_add_params *p, const rt_rows *w) {
+  rescale8 q;
+  if (!rescale8_prepare(p->m1, p->s1, p->left_shift, &q) && !rescale8_prepare(p->m2, p->s2, p->left_shift, &q))
+    rows8(p, w, 0);
+  else
+    rows8(p, w, 1);
+}
 
-QAT_AVX2 void rt_mul_row_i8_avx2(const rt_add_params *p, const rt_rows *w) { rows8(p, w, 1); }
+QAT_AVX2 void rt_mul_row_i8_avx2(const rt_add_params *p, const rt_rows *w) { rows8(p, w, 2); }
 
 /* DEPTHWISE_CONV_2D int8, depth multiplier 1, one output row: 16 channels a block in two
  * registers of int32 sums, each tap's (x + offset) * w formed exactly in int16 (|x + offset|
@@ -110,6 +158,10 @@ QAT_AVX2 void rt_dwconv2d_i8_row_avx2(const rt_conv_geom *geom, const rt_requant
 void rt_dwconv2d_i8_row_avx2(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                              const int32_t *bias, int8_t *out, int64_t row) {
   (void)g, (void)q, (void)in, (void)w, (void)bias, (void)out, (void)row;
+}
+int rt_add_rescale_avx2(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out) {
+  (void)m, (void)shift, (void)ls, (void)x, (void)n, (void)out;
+  return -1;
 }
 void rt_add_row_i8_avx2(const rt_add_params *p, const rt_rows *w) { (void)p, (void)w; }
 void rt_mul_row_i8_avx2(const rt_add_params *p, const rt_rows *w) { (void)p, (void)w; }

@@ -289,6 +289,8 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
  * (|x| <= 255) as the AVX-512 ADD computes it in 32-bit lanes; -1 (nothing written) where that
  * form does not apply (a shift past 11 for ls 20, m <= 2^(30-ls)) or without AVX-512 */
 int rt_add_rescale_avx512(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out);
+/* the same form on 8 lanes (kernels_avx2.c); -1 without AVX2 or where it does not apply */
+int rt_add_rescale_avx2(int32_t m, int shift, int ls, const int32_t *x, int64_t n, int32_t *out);
 /* acc[c] += the int8 values of channel c over hw pixels of C channels (MEAN's spatial sums);
  * -1 (nothing done) without AVX-512 */
 int rt_sum_pixels_i8_avx512(const int8_t *in, int64_t hw, int64_t C, uint32_t *acc);
