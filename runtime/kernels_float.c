@@ -21,6 +21,7 @@
  * with -ffp-contract=off: a fused multiply-add would change the low bits. */
 #include <float.h>
 #include <math.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "fakequant/fixedpoint_avx2.h"
@@ -246,10 +247,16 @@ void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, c
   /* Output = bias (VectorBatchVectorAssign) or 0. */
   for (int64_t b = 0; b < batches; b++)
     for (int64_t c = 0; c < out_depth; c++) out[b * out_depth + c] = bias ? bias[c] : 0.0f;
-  /* IsZeroVector over the whole input: skip the product (a -0.0 bias stays -0.0). */
-  int all_zero = 1;
-  for (int64_t i = 0; i < n_in && all_zero; i++) all_zero = in[i] == 0.0f;
-  if (!all_zero) {
+  /* IsZeroVector over the whole input: skip the product (a -0.0 bias stays -0.0). The bits
+   * without the sign, or-ed: 0 exactly when every value is +-0.0, in a loop that vectorizes
+   * (every branch and early exit in these loops kept a 128x128 layer at 0.6 us) */
+  uint32_t nonzero = 0;
+  for (int64_t i = 0; i < n_in; i++) {
+    uint32_t b;
+    memcpy(&b, in + i, sizeof b);
+    nonzero |= b & 0x7fffffffu;
+  }
+  if (nonzero) {
     for (int64_t b = 0; b < batches; b++) {
       offsets[b] = 0;
       if (asymmetric) /* asymmetric_quantize_inputs (version 9+): the offset's row sums come out of each dot */
@@ -267,18 +274,22 @@ void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, c
       /* Per tensor, the filter scale is folded into the batch's factor first. */
       const float batch_scale = per_channel ? scale : scale * w_scales[0];
       float *o = out + b * out_depth;
+      if (packed) { /* dot - row_sum * offset, int32 in TFLite, wrapping here */
+        const int32_t *restrict d = dots + b * out_depth, *restrict ws = pk->wsum;
+        if (per_channel)
+          for (int64_t c = 0; c < out_depth; c++)
+            o[c] += (float)(int32_t)((uint32_t)d[c] - (uint32_t)ws[c] * (uint32_t)offset) * (batch_scale * w_scales[c]);
+        else
+          for (int64_t c = 0; c < out_depth; c++)
+            o[c] += (float)(int32_t)((uint32_t)d[c] - (uint32_t)ws[c] * (uint32_t)offset) * batch_scale;
+        continue;
+      }
       for (int64_t c = 0; c < out_depth; c++) {
-        uint32_t dot = 0; /* int32 in TFLite, wrapping here */
-        uint32_t row_sum = 0;
-        if (packed) {
-          dot = (uint32_t)dots[b * out_depth + c];
-          row_sum = (uint32_t)pk->wsum[c];
-        } else {
-          const int8_t *wr = w + c * accum_depth;
-          for (int64_t i = 0; i < accum_depth; i++) {
-            dot += (uint32_t)((int32_t)wr[i] * q[i]);
-            row_sum += (uint32_t)(int32_t)wr[i];
-          }
+        uint32_t dot = 0, row_sum = 0;
+        const int8_t *wr = w + c * accum_depth;
+        for (int64_t i = 0; i < accum_depth; i++) {
+          dot += (uint32_t)((int32_t)wr[i] * q[i]);
+          row_sum += (uint32_t)(int32_t)wr[i];
         }
         dot -= row_sum * (uint32_t)offset;
         const float s = per_channel ? batch_scale * w_scales[c] : batch_scale;
@@ -286,22 +297,24 @@ void rt_fc_hybrid(int batches, int accum_depth, int out_depth, int activation, c
       }
     }
   }
-  /* ApplyActivationToVector: std::max(0.0f, x) etc. (a NaN becomes the bound). */
-  for (int64_t i = 0; i < n_out; i++) {
-    const float v = out[i];
-    switch (activation) {
-      case RT_ACT_RELU: out[i] = 0.0f < v ? v : 0.0f; break;
-      case RT_ACT_RELU6: {
-        const float t = 6.0f < v ? 6.0f : v; /* std::max(0.0f, std::min(v, 6.0f)) */
+  /* ApplyActivationToVector: std::max(0.0f, x) etc. (a NaN becomes the bound), one loop per
+   * activation */
+  switch (activation) {
+    case RT_ACT_RELU:
+      for (int64_t i = 0; i < n_out; i++) out[i] = 0.0f < out[i] ? out[i] : 0.0f;
+      break;
+    case RT_ACT_RELU6:
+      for (int64_t i = 0; i < n_out; i++) {
+        const float t = 6.0f < out[i] ? 6.0f : out[i]; /* std::max(0.0f, std::min(v, 6.0f)) */
         out[i] = 0.0f < t ? t : 0.0f;
-        break;
       }
-      case RT_ACT_RELU_N1_TO_1: {
-        const float t = 1.0f < v ? 1.0f : v; /* std::max(-1.0f, std::min(v, 1.0f)) */
+      break;
+    case RT_ACT_RELU_N1_TO_1:
+      for (int64_t i = 0; i < n_out; i++) {
+        const float t = 1.0f < out[i] ? 1.0f : out[i]; /* std::max(-1.0f, std::min(v, 1.0f)) */
         out[i] = -1.0f < t ? t : -1.0f;
-        break;
       }
-      default: break;
-    }
+      break;
+    default: break;
   }
 }

@@ -861,6 +861,28 @@ static void test_op_fc_hybrid(void **state) {
   assert_true(yo[1] == 100.0f + (float)-32 * bs);
   qat_rt_model_free(m);
   free(tm);
+  /* No activation and a -0.0 bias: an input of zeros, + or -, is IsZeroVector's (the product
+   * is skipped and the bias comes out as -0.0); an input with one value off zero is not */
+  tm = new_model();
+  const float bz[2] = {-0.0f, 100.0f};
+  const int x2 = tb_tensor_add(tm, "x", F32, 2, din, NULL, 0);
+  const int w2 = tb_tensor_add(tm, "w", I8, 2, dw, wv, sizeof wv);
+  const int b2 = tb_tensor_add(tm, "b", F32, 1, db, bz, sizeof bz);
+  const int y2 = tb_tensor_add(tm, "y", F32, 2, dout, NULL, 0);
+  tb_quant1(tm, w2, 0.5f, 0);
+  tb_op_add(tm, QAT_TFLITE_BUILTIN_FULLY_CONNECTED, 3, (int32_t[]){x2, w2, b2}, 1, (int32_t[]){y2})->version = 3;
+  tm->n_in = 1, tm->in[0] = x2, tm->n_out = 1, tm->out[0] = y2;
+  m = load_built(tm);
+  const float zeros[3][3] = {{0.0f, 0.0f, 0.0f}, {-0.0f, -0.0f, -0.0f}, {-0.0f, 0.0f, 1e-30f}};
+  for (int k = 0; k < 3; k++) {
+    set_input(m, 0, zeros[k], sizeof zeros[k]);
+    assert_int_equal(qat_rt_invoke(m), 0);
+    yo = output(m, 0);
+    /* -0.0 kept only where the product was skipped (1e-30 is no zero) */
+    assert_int_equal(yo[0] == 0.0f && signbit(yo[0]), k < 2);
+  }
+  qat_rt_model_free(m);
+  free(tm);
 }
 
 /* ---- int16 (16x8) -------------------------------------------------------------------------- */
