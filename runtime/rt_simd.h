@@ -40,11 +40,14 @@ static inline int rt_simd_lanes(int path) { return path == RT_IGEMM_VNNI ? 16 : 
 #include "fakequant/fixedpoint_avx512.h"
 #define RT_AVX512 QAT_AVX512
 
-/* + zero point, clamp to [lo, hi], narrowed to int8 and stored in the lanes of m */
+/* + zero point, clamp to [lo, hi] (within int8), narrowed to int8 and stored in the lanes of m:
+ * the saturating narrowing clamps to [-128, 127], then the activation's bounds apply to the 16
+ * bytes (a 128-bit max and min instead of two 512-bit ones, which Zen 4 runs at half rate) */
 RT_AVX512 static inline void rt_store_i8_x16(int8_t *out, __mmask16 m, __m512i r, __m512i zp, __m512i lo,
                                             __m512i hi) {
-  r = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, zp), lo), hi);
-  _mm_mask_storeu_epi8(out, m, _mm512_cvtepi32_epi8(r));
+  __m128i b = _mm512_cvtsepi32_epi8(_mm512_add_epi32(r, zp));
+  b = _mm_min_epi8(_mm_max_epi8(b, _mm512_cvtepi32_epi8(lo)), _mm512_cvtepi32_epi8(hi));
+  _mm_mask_storeu_epi8(out, m, b);
 }
 
 /* the epilogue's bias and clamp, per lane as F32_DONE: (acc + bias) then x < lo ? lo : x and
