@@ -10,6 +10,8 @@
 #define QAT_RT_OP_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "qat/error.h"
 #include "qat/flatbuf_read.h"
@@ -94,6 +96,22 @@ static inline const void *rt_in_data(qat_rt_model *m, const rt_op *op, int i) {
 static inline void *rt_out_data(qat_rt_model *m, const rt_op *op) {
   return rt_tensor_bytes(m, op->out[0]);
 }
+/* n bytes: memcpy from 64 on, 8- and 4-byte moves below. A library call per run of a few
+ * bytes cost more than the copy: CONCATENATION's per-pixel runs (12, 4 and 8 bytes in the
+ * segmenter's skip connection: 4.8 us for 256 pixels), TILE's rows. */
+static inline void rt_copy_run(uint8_t *restrict d, const uint8_t *restrict s, size_t n) {
+  if (n >= 64) {
+    memcpy(d, s, n);
+    return;
+  }
+  for (; n >= 8; n -= 8, d += 8, s += 8) memcpy(d, s, 8);
+  if (n >= 4) {
+    memcpy(d, s, 4);
+    n -= 4, d += 4, s += 4;
+  }
+  for (; n; n--) *d++ = *s++;
+}
+
 static inline int rt_is_f32(const rt_tensor *t) { return t && t->type == QAT_RT_FLOAT32; }
 static inline int rt_is_i8(const rt_tensor *t) { return t && t->type == QAT_RT_INT8; }
 static inline int rt_is_i16(const rt_tensor *t) { return t && t->type == QAT_RT_INT16; }

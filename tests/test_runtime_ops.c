@@ -458,6 +458,49 @@ static void test_tile(void **state) {
   free(tm);
 }
 
+/* TILE of random ranks (1 to 5), sizes and multiples, 1s among them (the kernel joins trailing
+ * dimensions that are not repeated into its rows), against the definition: output index i reads
+ * input index i mod dims on every axis */
+static void test_tile_random(void **state) {
+  (void)state;
+  uint32_t seed = 4242;
+#define NEXT(n) ((int)((seed = seed * 1664525u + 1013904223u) >> 16) % (n))
+  for (int trial = 0; trial < 200; trial++) {
+    const int r = 1 + NEXT(5);
+    int32_t d[5], mult[5], dout[5], dr[1] = {r};
+    int64_t n_in = 1, n_out = 1;
+    for (int a = 0; a < r; a++) {
+      d[a] = 1 + NEXT(3);
+      mult[a] = NEXT(3) ? 1 : 2 + NEXT(2);
+      dout[a] = d[a] * mult[a];
+      n_in *= d[a], n_out *= dout[a];
+    }
+    tb_model *tm = calloc(1, sizeof *tm);
+    int x = tb_tensor_add(tm, "x", I8, r, d, NULL, 0);
+    int mu = tb_tensor_add(tm, "multiples", I32, 1, dr, mult, (size_t)r * sizeof *mult);
+    int y = tb_tensor_add(tm, "y", I8, r, dout, NULL, 0);
+    tb_quant1(tm, x, 0.5f, 0);
+    tb_quant1(tm, y, 0.5f, 0);
+    tb_op_add(tm, QAT_RT_OP_TILE, 2, (int32_t[]){x, mu}, 1, (int32_t[]){y})->version = 3;
+    io(tm, 1, (int[]){x}, y);
+    qat_rt_model *m = load_built(tm);
+    int8_t qx[243], want[243 * 81];
+    for (int64_t i = 0; i < n_in; i++) qx[i] = (int8_t)i;
+    for (int64_t o = 0; o < n_out; o++) {
+      int64_t rest = o, at = 0, scale = 1;
+      for (int a = r - 1; a >= 0; a--) {
+        at += (rest % dout[a]) % d[a] * scale;
+        rest /= dout[a], scale *= d[a];
+      }
+      want[o] = qx[at];
+    }
+    assert_i8(run(m, 1, (const void *[]){qx}), want, (int)n_out);
+    qat_rt_model_free(m);
+    free(tm);
+  }
+#undef NEXT
+}
+
 /* SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, the converter's dilated convolution: int8 [1, 4, 1]
  * by block [2], paddings [[1, 1]]: padded {zp, 1, 2, 3, 4, zp}, batch 0 the even positions,
  * batch 1 the odd ones. Then the two in a chain whose middle tensor is stored with batch 1, as
@@ -804,6 +847,7 @@ int main(void) {
       cmocka_unit_test(test_sigmoid_i16),
       cmocka_unit_test(test_gather_reduce_prod),
       cmocka_unit_test(test_tile),
+      cmocka_unit_test(test_tile_random),
       cmocka_unit_test(test_pad_concat),
       cmocka_unit_test(test_space_batch),
       cmocka_unit_test(test_relu),

@@ -7,30 +7,45 @@
 #include "qat/error.h"
 #include "runtime/rt_op.h"
 
-/* Output rows of the innermost dimension, each the input's row repeated multiples[last] times. */
+/* Output rows, each the input's row repeated multiples[last] times. The trailing dimensions
+ * that are not repeated join the row (UpSampling2D's [1, H, 1, W, C] x [1, 1, 2, 1, 1] copies
+ * rows of W x C, not of C), and each leading index's input position steps with it instead of
+ * a division per dimension and row (a segmenter's 12-byte rows cost 8 ns each that way). */
 static int eval(qat_rt_model *m, int k, rt_op *op) {
   (void)k;
   const rt_tensor *in = rt_in(m, op, 0), *mul = rt_in(m, op, 1);
   const uint8_t *src = rt_in_data(m, op, 0);
   uint8_t *dst = rt_out_data(m, op);
   const void *mv = rt_in_data(m, op, 1);
-  const int r = in->rank;
-  const size_t es = qat_rt_type_size(in->type);
-  int64_t times[QAT_RT_MAX_RANK], od[QAT_RT_MAX_RANK], idx[QAT_RT_MAX_RANK] = {0};
+  int r = in->rank; /* >= 1 (Prepare) */
+  int64_t times[QAT_RT_MAX_RANK] = {0}, dims[QAT_RT_MAX_RANK] = {0}, od[QAT_RT_MAX_RANK] = {0},
+          idx[QAT_RT_MAX_RANK] = {0}, pos[QAT_RT_MAX_RANK] = {0}, stride[QAT_RT_MAX_RANK] = {0};
   for (int d = 0; d < r; d++) {
     times[d] = mul->type == QAT_RT_INT64 ? ((const int64_t *)mv)[d] : ((const int32_t *)mv)[d];
-    od[d] = in->dims[d] * times[d];
+    dims[d] = in->dims[d];
+    od[d] = dims[d] * times[d];
   }
-  const int64_t row = in->dims[r - 1];
-  const size_t row_bytes = (size_t)row * es;
-  int64_t rows = 1;
+  /* while the last dimension is not repeated, the one before it joins the row: a row is then
+   * dims[r - 2] x the old row, repeated times[r - 2] times */
+  int64_t row = dims[r - 1];
+  while (r > 1 && times[r - 1] == 1) row *= dims[r - 2], r--;
+  const size_t row_bytes = (size_t)row * qat_rt_type_size(in->type);
+  int64_t rows = 1, at = 0;
   for (int d = 0; d < r - 1; d++) rows *= od[d];
+  /* input rows per step of leading dimension d */
+  for (int d = r - 2; d >= 0; d--) stride[d] = d == r - 2 ? 1 : stride[d + 1] * dims[d + 1];
   for (int64_t o = 0; o < rows; o++) {
-    /* the input row under output row o: each leading index modulo the input's size */
-    int64_t at = 0;
-    for (int d = 0; d < r - 1; d++) at = at * in->dims[d] + idx[d] % in->dims[d];
-    for (int64_t t = 0; t < times[r - 1]; t++, dst += row_bytes) memcpy(dst, src + (size_t)at * row_bytes, row_bytes);
-    for (int d = r - 2; d >= 0 && ++idx[d] == od[d]; d--) idx[d] = 0;
+    for (int64_t t = 0; t < times[r - 1]; t++, dst += row_bytes) rt_copy_run(dst, src + (size_t)at * row_bytes, row_bytes);
+    /* the next output row's leading indices, and the input row under them */
+    for (int d = r - 2; d >= 0; d--) {
+      if (++idx[d] < od[d]) {
+        if (++pos[d] == dims[d]) pos[d] = 0, at -= (dims[d] - 1) * stride[d];
+        else at += stride[d];
+        break;
+      }
+      at -= pos[d] * stride[d];
+      idx[d] = pos[d] = 0;
+    }
   }
   return QAT_OK;
 }
