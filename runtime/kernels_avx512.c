@@ -149,11 +149,23 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
   }
 }
 
+/* for at most 8 channels, a second block with channels 0..7 in both halves (igemm.c's
+ * mk_vnni_pairs) */
+RT_AVX512 static void prepare_twice(const int32_t *mult, const int *shift, int64_t n, qat_rq16 *block) {
+  const __m512i twice = _mm512_set_epi32(7, 6, 5, 4, 3, 2, 1, 0, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __mmask16 m = rt_mask16(n);
+  *block = qat_rq16_prepare(_mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, mult)),
+                            _mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, shift)));
+}
+
 void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n) {
   if (!rt_simd_avx512() || n < 1) return NULL;
-  qat_rq16 *blocks = aligned_alloc(64, (size_t)(n + 15) / 16 * sizeof *blocks);
-  if (blocks) prepare_blocks(mult, shift, n, blocks);
-  return blocks; /* without memory the kernels prepare each block where used */
+  const int64_t nb = (n + 15) / 16 + (n <= 8);
+  qat_rq16 *blocks = aligned_alloc(64, (size_t)nb * sizeof *blocks);
+  if (!blocks) return NULL; /* the kernels prepare each block where used */
+  prepare_blocks(mult, shift, n, blocks);
+  if (n <= 8) prepare_twice(mult, shift, n, blocks + 1);
+  return blocks;
 }
 
 /* The widest chunk whose column pairs fit DW_COLS, at most DW_CHUNK; 0 when not even one

@@ -85,8 +85,8 @@ typedef struct rt_requant {
    * (int32)round(acc * eff[c]) instead of mult/shift. NULL: the fixed-point path. */
   const double *eff;
   /* AVX-512 only: each block of 16 channels' multipliers in qat_rq16's prepared form (the
-   * micro-kernels would otherwise prepare a block for every tile of 4 rows); NULL: prepared
-   * where used */
+   * micro-kernels would otherwise prepare a block for every tile of 4 rows), and for at most 8
+   * channels a second block with them in both halves; NULL: prepared where used */
   const void *rq16;
 } rt_requant;
 
