@@ -32,21 +32,17 @@ QAT_AVX2 static inline void store8(int8_t *out, __m256i r, const rt_add_params *
     for (int64_t j = 0; j < k; j++) out[j] = (int8_t)(v >> (8 * j));
 }
 
-/* An ADD input's rescale in 32-bit lanes, as kernels_avx512.c's rescale16 (the derivation is
- * there): x mh + ((x ml + k - [x < 0] neg) >> s) for |x| <= 255. */
+/* An ADD input's rescale in 32-bit lanes (rt_rescale, kernels_quant.c) */
 typedef struct rescale8 {
   __m256i mh, ml, k, neg;
   __m128i s;
 } rescale8;
 
 QAT_AVX2 static int rescale8_prepare(int32_t m, int shift, int ls, rescale8 *r) {
-  const int e = -shift, s = 31 + e - ls;
-  if (shift > 0 || s < 9 || s > 22 || ls > 30 || ls < 0 || m <= (INT32_C(1) << (30 - ls))) return -1;
-  r->mh = _mm256_set1_epi32(m >> s);
-  r->ml = _mm256_set1_epi32(m & (int32_t)((1u << s) - 1));
-  r->k = _mm256_set1_epi32((1 << (30 - ls)) + (e > 0 ? (1 << (30 + e - ls)) : 0));
-  r->neg = _mm256_set1_epi32(e > 0 ? 1 << (31 - ls) : 0);
-  r->s = _mm_cvtsi32_si128(s);
+  rt_rescale p;
+  if (rt_add_rescale_params(m, shift, ls, &p)) return -1;
+  r->mh = _mm256_set1_epi32(p.mh), r->ml = _mm256_set1_epi32(p.ml), r->k = _mm256_set1_epi32(p.k);
+  r->neg = _mm256_set1_epi32(p.neg), r->s = _mm_cvtsi32_si128(p.s);
   return 0;
 }
 
@@ -72,10 +68,9 @@ int rt_add_rescale_avx2(int32_t m, int shift, int ls, const int32_t *x, int64_t 
  * in 64-bit halves (kind 1), or MUL's product (kind 2), then the output's requantization; kind
  * a constant where inlined. */
 QAT_AVX2 static inline __attribute__((always_inline)) void rows8(const rt_add_params *p, const rt_rows *w,
-                                                                 const int kind) {
+                                                                 const int kind, const rescale8 *q1,
+                                                                 const rescale8 *q2) {
   const int mul = kind == 2;
-  rescale8 q1, q2;
-  if (kind == 0) rescale8_prepare(p->m1, p->s1, p->left_shift, &q1), rescale8_prepare(p->m2, p->s2, p->left_shift, &q2);
   const __m256i off1 = _mm256_set1_epi32(p->in1_offset), off2 = _mm256_set1_epi32(p->in2_offset);
   const qat_rq8x r1 = qat_rq8x_prepare(_mm256_set1_epi32(p->m1), _mm256_set1_epi32(p->s1)),
                  r2 = qat_rq8x_prepare(_mm256_set1_epi32(p->m2), _mm256_set1_epi32(p->s2)),
@@ -93,7 +88,7 @@ QAT_AVX2 static inline __attribute__((always_inline)) void rows8(const rt_add_pa
       if (mul) { /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
         v = _mm256_mullo_epi32(x1, x2);
       } else if (kind == 0) {
-        v = _mm256_add_epi32(rescale8_apply(&q1, x1), rescale8_apply(&q2, x2));
+        v = _mm256_add_epi32(rescale8_apply(q1, x1), rescale8_apply(q2, x2));
       } else { /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
         v = _mm256_add_epi32(qat_rq8x_apply(&r1, _mm256_sll_epi32(x1, lsh)), qat_rq8x_apply(&r2, _mm256_sll_epi32(x2, lsh)));
       }
@@ -103,14 +98,14 @@ QAT_AVX2 static inline __attribute__((always_inline)) void rows8(const rt_add_pa
 }
 
 QAT_AVX2 void rt_add_row_i8_avx2(const rt_add_params *p, const rt_rows *w) {
-  rescale8 q;
-  if (!rescale8_prepare(p->m1, p->s1, p->left_shift, &q) && !rescale8_prepare(p->m2, p->s2, p->left_shift, &q))
-    rows8(p, w, 0);
+  rescale8 q1, q2;
+  if (!rescale8_prepare(p->m1, p->s1, p->left_shift, &q1) && !rescale8_prepare(p->m2, p->s2, p->left_shift, &q2))
+    rows8(p, w, 0, &q1, &q2);
   else
-    rows8(p, w, 1);
+    rows8(p, w, 1, NULL, NULL);
 }
 
-QAT_AVX2 void rt_mul_row_i8_avx2(const rt_add_params *p, const rt_rows *w) { rows8(p, w, 2); }
+QAT_AVX2 void rt_mul_row_i8_avx2(const rt_add_params *p, const rt_rows *w) { rows8(p, w, 2, NULL, NULL); }
 
 /* DEPTHWISE_CONV_2D int8, depth multiplier 1, one output row: 16 channels a block in two
  * registers of int32 sums, each tap's (x + offset) * w formed exactly in int16 (|x + offset|

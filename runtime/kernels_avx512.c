@@ -304,28 +304,17 @@ __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vbmi"))) void rt_lut
   }
 }
 
-/* An ADD input's rescale, MultiplyByQuantizedMultiplier((x << ls) * m, -e) for |x| <= 255, in
- * 32-bit lanes. With s = 31 + e - ls, fixedpoint_avx512.h's single floor of
- * (x m 2^ls + 2^30 + 2^(30+e) - [x < 0] 2^31) / 2^(31+e) is, divided through by 2^ls (exact:
- * ls <= 30), floor((x m + k - [x < 0] 2^(31-ls)) / 2^s) with k = 2^(30-ls) + 2^(30+e-ls) (e > 0;
- * 2^(30-ls) and no [x < 0] term for e = 0), and splitting m = mh 2^s + ml (ml < 2^s) gives
- *   x mh + floor((x ml + k - [x < 0] 2^(31-ls)) / 2^s):
- * two vpmulld and a shift instead of two 64-bit multiplies and their halves. It holds where
- * 9 <= s <= 22 (x mh and x ml fit int32) and m > 2^(30-ls) (so x < 0 is exactly the product
- * below -2^30); ADD's input multipliers are below 1/2 (e >= 1) and in [2^30, 2^31). */
+/* An ADD input's rescale in 32-bit lanes (rt_rescale, kernels_quant.c) */
 typedef struct rescale16 {
-  __m512i mh, ml, k, neg; /* neg: 2^(31-ls) for e > 0, else 0 */
+  __m512i mh, ml, k, neg;
   __m128i s;
 } rescale16;
 
 RT_AVX512 static int rescale_prepare(int32_t m, int shift, int ls, rescale16 *r) {
-  const int e = -shift, s = 31 + e - ls;
-  if (shift > 0 || s < 9 || s > 22 || ls > 30 || ls < 0 || m <= (INT32_C(1) << (30 - ls))) return -1;
-  r->mh = _mm512_set1_epi32(m >> s);
-  r->ml = _mm512_set1_epi32(m & (int32_t)((1u << s) - 1));
-  r->k = _mm512_set1_epi32((1 << (30 - ls)) + (e > 0 ? (1 << (30 + e - ls)) : 0));
-  r->neg = _mm512_set1_epi32(e > 0 ? 1 << (31 - ls) : 0);
-  r->s = _mm_cvtsi32_si128(s);
+  rt_rescale p;
+  if (rt_add_rescale_params(m, shift, ls, &p)) return -1;
+  r->mh = _mm512_set1_epi32(p.mh), r->ml = _mm512_set1_epi32(p.ml), r->k = _mm512_set1_epi32(p.k);
+  r->neg = _mm512_set1_epi32(p.neg), r->s = _mm_cvtsi32_si128(p.s);
   return 0;
 }
 
@@ -445,13 +434,12 @@ int rt_mean_out_i8_avx512(const uint32_t *sums, int64_t n, uint32_t zp_n, int32_
  * output's MultiplyByQuantizedMultiplier. kind is a constant where inlined. */
 enum { ROWS_ADD32, ROWS_ADD64, ROWS_MUL };
 
-RT_AVX512 RT_FORCE_INLINE void rows16(const rt_add_params *p, const rt_rows *w, const int kind) {
+RT_AVX512 RT_FORCE_INLINE void rows16(const rt_add_params *p, const rt_rows *w, const int kind, const rescale16 *q1,
+                                      const rescale16 *q2) {
   const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
   const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
                 hi = _mm512_set1_epi32(p->act_max);
   const __m128i lsh = _mm_cvtsi32_si128(p->left_shift);
-  rescale16 q1, q2;
-  if (kind == ROWS_ADD32) rescale_prepare(p->m1, p->s1, p->left_shift, &q1), rescale_prepare(p->m2, p->s2, p->left_shift, &q2);
   const qat_rq16 r1 = qat_rq16_prepare(_mm512_set1_epi32(p->m1), _mm512_set1_epi32(p->s1)),
                  r2 = qat_rq16_prepare(_mm512_set1_epi32(p->m2), _mm512_set1_epi32(p->s2)),
                  ro = qat_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
@@ -470,7 +458,7 @@ RT_AVX512 RT_FORCE_INLINE void rows16(const rt_add_params *p, const rt_rows *w, 
       if (kind == ROWS_MUL) { /* (x1 - zp1) * (x2 - zp2): |.| <= 256 * 256, exact in int32 */
         v = _mm512_mullo_epi32(x1, x2);
       } else if (kind == ROWS_ADD32) {
-        v = _mm512_add_epi32(rescale_apply(&q1, x1), rescale_apply(&q2, x2));
+        v = _mm512_add_epi32(rescale_apply(q1, x1), rescale_apply(q2, x2));
       } else { /* |(offset + x) << left_shift| < 2^31 (kernels_quant.c's add_one) */
         const __m512i l1 = _mm512_sll_epi32(x1, lsh), l2 = _mm512_sll_epi32(x2, lsh);
         v = right_in ? _mm512_add_epi32(qat_rq16_apply_right(&r1, l1), qat_rq16_apply_right(&r2, l2))
@@ -482,14 +470,14 @@ RT_AVX512 RT_FORCE_INLINE void rows16(const rt_add_params *p, const rt_rows *w, 
 }
 
 RT_AVX512 static void add_row(const rt_add_params *p, const rt_rows *w) {
-  rescale16 q;
-  if (!rescale_prepare(p->m1, p->s1, p->left_shift, &q) && !rescale_prepare(p->m2, p->s2, p->left_shift, &q))
-    rows16(p, w, ROWS_ADD32);
+  rescale16 q1, q2;
+  if (!rescale_prepare(p->m1, p->s1, p->left_shift, &q1) && !rescale_prepare(p->m2, p->s2, p->left_shift, &q2))
+    rows16(p, w, ROWS_ADD32, &q1, &q2);
   else
-    rows16(p, w, ROWS_ADD64);
+    rows16(p, w, ROWS_ADD64, NULL, NULL);
 }
 
-RT_AVX512 static void mul_row(const rt_add_params *p, const rt_rows *w) { rows16(p, w, ROWS_MUL); }
+RT_AVX512 static void mul_row(const rt_add_params *p, const rt_rows *w) { rows16(p, w, ROWS_MUL, NULL, NULL); }
 
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out) {

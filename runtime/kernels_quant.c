@@ -114,6 +114,25 @@ RT_INLINE void mean(const rt_reduce_geom *g, int32_t in_zp, int32_t out_zp, int3
   }
 }
 
+/* With s = 31 + e - ls, fakequant/fixedpoint_avx512.h's single floor of
+ * (x m 2^ls + 2^30 + 2^(30+e) - [x < 0] 2^31) / 2^(31+e) is, divided through by 2^ls (exact:
+ * ls <= 30), floor((x m + k - [x < 0] 2^(31-ls)) / 2^s) with k = 2^(30-ls) + 2^(30+e-ls) (e > 0;
+ * 2^(30-ls) and no [x < 0] term for e = 0), and splitting m = mh 2^s + ml (ml < 2^s) gives
+ *   x mh + floor((x ml + k - [x < 0] 2^(31-ls)) / 2^s):
+ * two 32-bit multiplies and a shift instead of two 64-bit multiplies and their halves. It holds
+ * where 9 <= s <= 22 (x mh and x ml fit int32) and m > 2^(30-ls) (so x < 0 is exactly the
+ * product below -2^30); ADD's input multipliers are below 1/2 (e >= 1) and in [2^30, 2^31). */
+int rt_add_rescale_params(int32_t m, int shift, int ls, rt_rescale *r) {
+  const int e = -shift, s = 31 + e - ls;
+  if (shift > 0 || s < 9 || s > 22 || ls > 30 || ls < 0 || m <= (INT32_C(1) << (30 - ls))) return -1;
+  r->mh = m >> s;
+  r->ml = m & (int32_t)((1u << s) - 1);
+  r->k = (1 << (30 - ls)) + (e > 0 ? (1 << (30 + e - ls)) : 0);
+  r->neg = e > 0 ? 1 << (31 - ls) : 0;
+  r->s = s;
+  return 0;
+}
+
 /* |(offset + x) << left_shift| stays below 2^31: 255 * 2^20 for int8, 65535 * 2^15 for int16. */
 RT_INLINE int32_t add_one(const rt_add_params *p, int32_t a, int32_t b) {
   const int32_t x1 = (p->in1_offset + a) * (1 << p->left_shift);

@@ -311,6 +311,15 @@ void rt_maxpool_i8_avx512(const rt_pool_geom *g, int32_t act_min, int32_t act_ma
 void rt_maxpool_f32_avx512(const rt_pool_geom *g, float act_min, float act_max, const float *in, float *out);
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out);
+/* An int8 ADD input's rescale MultiplyByQuantizedMultiplier((x << ls), m, -e) for |x| <= 255 in
+ * 32-bit lanes, exactly: x mh + ((x ml + k - [x < 0] neg) >> s) (kernels_quant.c derives it).
+ * rt_add_rescale_params returns -1 where that form does not hold. */
+typedef struct rt_rescale {
+  int32_t mh, ml, k, neg;
+  int s;
+} rt_rescale;
+int rt_add_rescale_params(int32_t m, int shift, int ls, rt_rescale *r);
+
 /* Rows of n outputs of an int8 ADD or MUL: row r reads in1 + r * r1 at stride s1 and in2 +
  * r * r2 at stride s2 (each 0 or 1), and writes out + r * n. A row function takes all the rows
  * of a broadcast in one call: a squeeze-excite MUL's 2304 rows of 32 channels cost 15 times its
