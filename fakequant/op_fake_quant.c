@@ -356,6 +356,15 @@ static int fq_requantized(qat_node *nd, const qat_tensor *x, float *y, const qat
   return 1;
 }
 
+/* omp simd for GCC; clang (the fuzz harnesses' Debug build) reports a loop it was asked to
+ * vectorize and did not as an error */
+#define RANGE_PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define RANGE_SIMD(clauses)
+#else
+#define RANGE_SIMD(clauses) RANGE_PRAGMA(omp simd clauses)
+#endif
+
 /* Observed activations: the fused activation and the batch range in one pass, then the
  * quantization in a second (the range must be known before the first value is rounded). */
 static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
@@ -379,18 +388,18 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
       const float *restrict in = x->data + a;
       float *restrict out = y + a;
       float clo = 0.0f, chi = 0.0f;
-      /* omp simd: a float maximum reduction does not vectorize otherwise (these passes ran on
-       * one scalar lane). Lanes skip NaN as the scalar compare does; + 0.0f below turns a
-       * lane's -0.0 into the +0.0 the scalar loop kept. */
+      /* omp simd (RANGE_SIMD): a float maximum reduction does not vectorize otherwise (these
+       * passes ran on one scalar lane). Lanes skip NaN as the scalar compare does; + 0.0f
+       * below turns a lane's -0.0 into the +0.0 the scalar loop kept. */
       if (act == QAT_ACTIVATION_HARD_SIGMOID) {
-#pragma omp simd reduction(max : chi)
+        RANGE_SIMD(reduction(max : chi))
         for (int64_t i = 0; i < len; i++) {
           const float v = activate(act, top, in[i]);
           if (store) out[i] = v;
           chi = v > chi ? v : chi;
         }
       } else if (act != QAT_ACTIVATION_LINEAR && store) {
-#pragma omp simd reduction(max : chi)
+        RANGE_SIMD(reduction(max : chi))
         for (int64_t i = 0; i < len; i++) {
           float v = in[i] > 0.0f ? in[i] : 0.0f;
           v = v < top ? v : top;
@@ -398,14 +407,14 @@ static void fq_observed_activation(qat_node *nd, const qat_exec *ex) {
           chi = v > chi ? v : chi;
         }
       } else if (act != QAT_ACTIVATION_LINEAR) {
-#pragma omp simd reduction(max : chi)
+        RANGE_SIMD(reduction(max : chi))
         for (int64_t i = 0; i < len; i++) {
           float v = in[i] > 0.0f ? in[i] : 0.0f;
           v = v < top ? v : top;
           chi = v > chi ? v : chi;
         }
       } else {
-#pragma omp simd reduction(min : clo) reduction(max : chi)
+        RANGE_SIMD(reduction(min : clo) reduction(max : chi))
         for (int64_t i = 0; i < len; i++) {
           clo = in[i] < clo ? in[i] : clo;
           chi = in[i] > chi ? in[i] : chi;
