@@ -84,6 +84,11 @@ QAT_AVX512 static inline __m512i qat_rq16_apply_right(const qat_rq16 *p, __m512i
   return qat_rq16_apply_as(p, x, 1);
 }
 
+/* the form the block needs, the test left for the caller's loop to be unswitched on */
+QAT_AVX512 static inline __attribute__((always_inline)) __m512i qat_rq16_run(const qat_rq16 *p, __m512i x) {
+  return p->right_only ? qat_rq16_apply_right(p, x) : qat_rq16_apply(p, x);
+}
+
 QAT_AVX512 static inline __m512i qat_mbqm_x16(__m512i x, __m512i mult, __m512i shift) {
   const qat_rq16 p = qat_rq16_prepare(mult, shift);
   return qat_rq16_apply(&p, x);

@@ -243,7 +243,7 @@ AVX512 static void run_avx512(const qat_requant_job *j) {
       const qat_rq16 *rq = &own;
       if (c % 16 == 0 && c / 16 < nb) rq = &blocks[c / 16];
       else own = qat_rq16_prepare(_mm512_loadu_si512(j->mult + c), _mm512_loadu_si512(j->shift + c));
-      __m512i r = rq->right_only ? qat_rq16_apply_right(rq, acc) : qat_rq16_apply(rq, acc);
+      __m512i r = qat_rq16_run(rq, acc);
       r = _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
       _mm512_storeu_ps(j->y + i, _mm512_mul_ps(_mm512_cvtepi32_ps(r), s_out));
     }

@@ -244,7 +244,7 @@ RT_AVX512 RT_FORCE_INLINE void mk_vnni_pairs(const int pairs, const uint8_t *a, 
   /* the two rows' n lanes side by side (for n = 8 they already are) */
   const __mmask16 keep = (__mmask16)(m | m << 8);
   for (int p = 0; p < pairs; p++) {
-    __m512i r = rq.right_only ? qat_rq16_apply_right(&rq, acc[p][0]) : qat_rq16_apply(&rq, acc[p][0]);
+    __m512i r = qat_rq16_run(&rq, acc[p][0]);
     if (n < 8) r = _mm512_maskz_compress_epi32(keep, r);
     rt_store_i8_x16(out + (int64_t)2 * p * n, rt_mask16(2 * n), r, zp, lo, hi);
   }

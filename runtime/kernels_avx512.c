@@ -143,7 +143,7 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
           acc = dw_pixel(col, rp_n, g->k_w, g->dil_w, wp, bv);
         }
         /* right_only is the block's: the loop is unswitched on it */
-        rt_store_i8_x16(o, m, rq.right_only ? qat_rq16_apply_right(&rq, acc) : qat_rq16_apply(&rq, acc), zp, lo, hi);
+        rt_store_i8_x16(o, m, qat_rq16_run(&rq, acc), zp, lo, hi);
       }
     }
   }
@@ -418,7 +418,7 @@ RT_AVX512 static void mean_out_i8(const uint32_t *sums, int64_t n, uint32_t zp_n
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = rt_mask16(n - i);
     const __m512i s = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, sums + i), sub);
-    rt_store_i8_x16(out + i, m, rq.right_only ? qat_rq16_apply_right(&rq, s) : qat_rq16_apply(&rq, s), zp, lo, hi);
+    rt_store_i8_x16(out + i, m, qat_rq16_run(&rq, s), zp, lo, hi);
   }
 }
 

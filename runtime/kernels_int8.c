@@ -257,9 +257,6 @@ int32_t rt_fp_reciprocal_arg(int32_t x, int x_integer_digits, int *num_bits_over
   return (int32_t)(shifted - (UINT32_C(1) << 31));
 }
 
-int32_t rt_fp_get_reciprocal(int32_t x, int x_integer_digits, int *num_bits_over_unit) {
-  return rt_fp_one_over_one_plus_x(rt_fp_reciprocal_arg(x, x_integer_digits, num_bits_over_unit));
-}
 
 /* ---- softmax ------------------------------------------------------------------------------- */
 
@@ -280,7 +277,7 @@ void rt_softmax_i8_exps(int32_t mult, int left_shift, int diff_min, int32_t exps
 }
 
 /* Rows in blocks of 16: each row's sum of exponentials, then the 16 reciprocals on AVX-512 where
- * it runs (rt_fp_get_reciprocal's Newton-Raphson was most of a row's time when the rows are short:
+ * it runs (GetReciprocal's Newton-Raphson was most of a row's time when the rows are short:
  * a segmenter's per-pixel softmax over 4 classes, 48 ns a row), then the outputs. */
 int rt_softmax_i8(int64_t outer, int64_t depth, const int32_t exps[512], const int8_t *in, int8_t *out) {
   for (int64_t i0 = 0; i0 < outer; i0 += 16) {

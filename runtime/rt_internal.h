@@ -385,8 +385,8 @@ int32_t rt_fp_one_over_one_plus_x(int32_t a);
 /* the same on 16 lanes with AVX-512 (kernels_avx512.c), bit for bit; -1 (nothing written)
  * without AVX-512 or where a lane is negative */
 int rt_fp_one_over_one_plus_x_x16(const int32_t a[16], int32_t out[16]);
-int32_t rt_fp_get_reciprocal(int32_t x, int x_integer_digits, int *num_bits_over_unit);
-/* GetReciprocal's normalization alone: the argument of rt_fp_one_over_one_plus_x */
+/* GetReciprocal's normalization: the argument of rt_fp_one_over_one_plus_x, whose result is
+ * GetReciprocal's */
 int32_t rt_fp_reciprocal_arg(int32_t x, int x_integer_digits, int *num_bits_over_unit);
 
 /* ---- int16 kernels (kernels_int16.c): 16x8, int16 activations with zero point 0, int8
