@@ -198,15 +198,19 @@ RT_AVX512 RT_FORCE_INLINE void mk_vnni(const int mr, const int nr, const uint8_t
   for (int j = 0; j < nr; j++) {
     const int ch = n0 + j * 16;
     const __mmask16 m = rt_mask16(n - ch);
-    const qat_rq16 rq = q->rq16 ? ((const qat_rq16 *)q->rq16)[ch / 16]
-                                : qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + ch), _mm512_maskz_loadu_epi32(m, q->shift + ch));
-    if (rq.right_only) {
-#pragma GCC unroll 4
-      for (int r = 0; r < mr; r++) rt_store_i8_x16(out + (int64_t)r * n + ch, m, qat_rq16_apply_right(&rq, acc[r][j]), zp, lo, hi);
-    } else {
-#pragma GCC unroll 4
-      for (int r = 0; r < mr; r++) rt_store_i8_x16(out + (int64_t)r * n + ch, m, qat_rq16_apply(&rq, acc[r][j]), zp, lo, hi);
+    rt_rq16 local;
+    const rt_rq16 *rq = q->rq16 ? (const rt_rq16 *)q->rq16 + ch / 16 : &local;
+    if (!q->rq16)
+      rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + ch), _mm512_maskz_loadu_epi32(m, q->shift + ch), m, 0, 0, &local);
+#define MK_STORE(FORM)                                                                                \
+  _Pragma("GCC unroll 4") for (int r = 0; r < mr; r++)                                               \
+      rt_store_i8_x16z(out + (int64_t)r * n + ch, m, rt_rq16_out(rq, acc[r][j], zp, FORM), lo, hi)
+    switch (rt_rq16_form(rq)) {
+    case RT_RQ_FAST: MK_STORE(RT_RQ_FAST); break;
+    case RT_RQ_RIGHT: MK_STORE(RT_RQ_RIGHT); break;
+    default: MK_STORE(RT_RQ_FULL); break;
     }
+#undef MK_STORE
   }
 }
 
@@ -238,16 +242,25 @@ RT_AVX512 RT_FORCE_INLINE void mk_vnni_pairs(const int pairs, const uint8_t *a, 
                 hi = _mm512_set1_epi32(q->act_max);
   const __m512i twice = _mm512_set_epi32(7, 6, 5, 4, 3, 2, 1, 0, 7, 6, 5, 4, 3, 2, 1, 0);
   const __mmask16 m = rt_mask16(n);
-  const qat_rq16 rq = q->rq16 ? ((const qat_rq16 *)q->rq16)[1]
-                              : qat_rq16_prepare(_mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, q->mult)),
-                                                 _mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, q->shift)));
   /* the two rows' n lanes side by side (for n = 8 they already are) */
   const __mmask16 keep = (__mmask16)(m | m << 8);
-  for (int p = 0; p < pairs; p++) {
-    __m512i r = qat_rq16_run(&rq, acc[p][0]);
-    if (n < 8) r = _mm512_maskz_compress_epi32(keep, r);
-    rt_store_i8_x16(out + (int64_t)2 * p * n, rt_mask16(2 * n), r, zp, lo, hi);
+  rt_rq16 local;
+  const rt_rq16 *rq = q->rq16 ? (const rt_rq16 *)q->rq16 + 1 : &local;
+  if (!q->rq16)
+    rt_rq16_prepare(_mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, q->mult)),
+                    _mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, q->shift)), keep, 0, 0, &local);
+#define MK_PAIRS_STORE(FORM)                                                               \
+  for (int p = 0; p < pairs; p++) {                                                        \
+    __m512i r = rt_rq16_out(rq, acc[p][0], zp, FORM);                                      \
+    if (n < 8) r = _mm512_maskz_compress_epi32(keep, r);                                   \
+    rt_store_i8_x16z(out + (int64_t)2 * p * n, rt_mask16(2 * n), r, lo, hi);               \
   }
+  switch (rt_rq16_form(rq)) {
+  case RT_RQ_FAST: MK_PAIRS_STORE(RT_RQ_FAST); break;
+  case RT_RQ_RIGHT: MK_PAIRS_STORE(RT_RQ_RIGHT); break;
+  default: MK_PAIRS_STORE(RT_RQ_FULL); break;
+  }
+#undef MK_PAIRS_STORE
 }
 
 RT_AVX512 static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, int64_t rs, int gpr, const int8_t *bp,

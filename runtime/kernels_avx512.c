@@ -47,19 +47,20 @@ RT_AVX512 static inline __m512i spread16(int c0, int dm) {
   return _mm512_loadu_si512((const void *)idx);
 }
 
-/* Taps (ky, kx) and (ky + 1, kx) (0 past the window) of the block's channels m at c0,
- * interleaved as words. */
+/* Taps (ky, kx) and (ky + 1, kx) (0 outside the window: ky may be -1) of the block's channels m
+ * at c0, interleaved as words. */
 RT_AVX512 static inline __m512i weight_pair(const rt_conv_geom *g, const int8_t *w, int c0, __mmask16 m, int ky,
                                             int kx) {
   const __m512i interleave = _mm512_loadu_si512((const void *)(const int16_t[32]){
       0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
       8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
   const int C = g->out_c;
-  const __m256i w0 = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)(ky * g->k_w + kx) * C + c0));
-  const __m256i w1 = ky + 1 < g->k_h
-                         ? _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)((ky + 1) * g->k_w + kx) * C + c0))
-                         : _mm256_setzero_si256();
-  return _mm512_permutexvar_epi16(interleave, _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1));
+  __m256i t[2];
+  for (int h = 0; h < 2; h++)
+    t[h] = ky + h >= 0 && ky + h < g->k_h
+               ? _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, w + (int64_t)((ky + h) * g->k_w + kx) * C + c0))
+               : _mm256_setzero_si256();
+  return _mm512_permutexvar_epi16(interleave, _mm512_inserti64x4(_mm512_castsi256_si512(t[0]), t[1], 1));
 }
 
 /* One output pixel from the chunk's column pairs (col: its window's first column, rp_n pairs a
@@ -78,30 +79,65 @@ RT_AVX512 RT_FORCE_INLINE __m512i dw_pixel(const __m512i *col, int rp_n, int k_w
   return _mm512_add_epi32(acc, acc2);
 }
 
-RT_AVX512 static void prepare_blocks(const int32_t *mult, const int *shift, int64_t n, qat_rq16 *blocks) {
+RT_AVX512 static void prepare_blocks(const int32_t *mult, const int *shift, int64_t n, int32_t zp, int64_t bound,
+                                     rt_rq16 *blocks) {
   for (int64_t c0 = 0; c0 < n; c0 += 16) {
     const __mmask16 m = rt_mask16(n - c0);
-    blocks[c0 / 16] = qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, mult + c0), _mm512_maskz_loadu_epi32(m, shift + c0));
+    rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, mult + c0), _mm512_maskz_loadu_epi32(m, shift + c0), m, zp, bound,
+                    &blocks[c0 / 16]);
   }
 }
 
-/* One output row (the OpenMP loop stays in a plain function: clang does not give an outlined
- * parallel body its function's target attribute), in chunks of `chunk` pixels. */
+/* The chunk's n output pixels of one output row from its column pairs, with the weight pairs wp
+ * (form: the block's requantization, a constant where inlined). */
+RT_AVX512 RT_FORCE_INLINE void dw_pixels(const rt_conv_geom *g, const __m512i *cols, int n, int rp_n,
+                                         const __m512i *wp, __m512i bv, const rt_rq16 *rq, __m512i zp, __m512i lo,
+                                         __m512i hi, __mmask16 m, int8_t *o, const int form) {
+  for (int p = 0; p < n; p++, o += g->out_c) {
+    const __m512i *col = cols + (int64_t)p * g->stride_w * rp_n;
+    __m512i acc;
+    if (rp_n == 2 && g->k_w == 3 && g->dil_w == 1) {
+      acc = dw_pixel(col, 2, 3, 1, wp, bv);
+    } else if (rp_n == 3 && g->k_w == 5 && g->dil_w == 1) {
+      acc = dw_pixel(col, 3, 5, 1, wp, bv);
+    } else {
+      acc = dw_pixel(col, rp_n, g->k_w, g->dil_w, wp, bv);
+    }
+    rt_store_i8_x16z(o, m, rt_rq16_out(rq, acc, zp, form), lo, hi);
+  }
+}
+
+RT_AVX512 static void dw_pixels_any(const rt_conv_geom *g, const __m512i *cols, int n, int rp_n, const __m512i *wp,
+                                    __m512i bv, const rt_rq16 *rq, __m512i zp, __m512i lo, __m512i hi, __mmask16 m,
+                                    int8_t *o) {
+  switch (rt_rq16_form(rq)) {
+  case RT_RQ_FAST: dw_pixels(g, cols, n, rp_n, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_FAST); break;
+  case RT_RQ_RIGHT: dw_pixels(g, cols, n, rp_n, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_RIGHT); break;
+  default: dw_pixels(g, cols, n, rp_n, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_FULL); break;
+  }
+}
+
+/* Output row `row`, and with two the next one too (the OpenMP loop stays in a plain function:
+ * clang does not give an outlined parallel body its function's target attribute), in chunks of
+ * `chunk` pixels. Two rows of a stride-1 undilated window of odd height k_h read k_h + 1 input
+ * rows, the same (k_h + 1) / 2 pairs one row reads (its last pair half zero): the first row takes
+ * taps (2j, 2j + 1) from pair j, the second (2j - 1, 2j), so the pairs' columns, half of a 3x3
+ * window's work, are built once for both. */
 RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
-                                const int32_t *bias, int8_t *out, int64_t row, int chunk) {
+                                const int32_t *bias, int8_t *out, int64_t row, int two, int chunk) {
   const int C = g->out_c, dm = g->depth_multiplier, rp_n = (g->k_h + 1) / 2, npairs = rp_n * g->k_w;
   const int span = g->dil_w * (g->k_w - 1) + 1;
   const __m256i off = _mm256_set1_epi16((int16_t)q->in_offset);
   const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
                 hi = _mm512_set1_epi32(q->act_max);
   const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
-  /* each input row of the window, or NULL where it lies in the padding */
+  /* each input row of the window(s), or NULL where it lies in the padding */
   const int8_t *rows[2 * DW_COLS];
   for (int ky = 0; ky < 2 * rp_n; ky++) {
     const int64_t y = y0 + (int64_t)g->dil_h * ky;
-    rows[ky] = ky < g->k_h && y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c : NULL;
+    rows[ky] = ky < g->k_h + two && y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c : NULL;
   }
-  __m512i cols[DW_COLS], wp[DW_MAX_PAIRS];
+  __m512i cols[DW_COLS], wp[DW_MAX_PAIRS], wq[DW_MAX_PAIRS];
   for (int c0 = 0; c0 < C; c0 += 16) {
     const __mmask16 m = rt_mask16(C - c0);
     const int ic0 = c0 / dm;
@@ -111,9 +147,13 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
     const __m512i sp = spread16(c0, dm);
     const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
     for (int i = 0; i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
+    if (two)
+      for (int i = 0; i < npairs; i++) wq[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w) - 1, i % g->k_w);
     const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
-    const qat_rq16 rq = q->rq16 ? ((const qat_rq16 *)q->rq16)[c0 / 16]
-                                : qat_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0));
+    rt_rq16 local;
+    const rt_rq16 *rq = q->rq16 ? (const rt_rq16 *)q->rq16 + c0 / 16 : &local;
+    if (!q->rq16)
+      rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0), m, 0, 0, &local);
     for (int64_t ox0 = 0; ox0 < g->out_w; ox0 += chunk) {
       const int n = (int)(g->out_w - ox0 < chunk ? g->out_w - ox0 : chunk);
       const int64_t xs = ox0 * g->stride_w - g->pad_w;
@@ -132,39 +172,30 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
         }
       }
       int8_t *o = out + (row * g->out_w + ox0) * C + c0;
-      for (int p = 0; p < n; p++, o += C) {
-        const __m512i *col = cols + (int64_t)p * g->stride_w * rp_n;
-        __m512i acc;
-        if (rp_n == 2 && g->k_w == 3 && g->dil_w == 1) {
-          acc = dw_pixel(col, 2, 3, 1, wp, bv);
-        } else if (rp_n == 3 && g->k_w == 5 && g->dil_w == 1) {
-          acc = dw_pixel(col, 3, 5, 1, wp, bv);
-        } else {
-          acc = dw_pixel(col, rp_n, g->k_w, g->dil_w, wp, bv);
-        }
-        /* right_only is the block's: the loop is unswitched on it */
-        rt_store_i8_x16(o, m, qat_rq16_run(&rq, acc), zp, lo, hi);
-      }
+      dw_pixels_any(g, cols, n, rp_n, wp, bv, rq, zp, lo, hi, m, o);
+      if (two) dw_pixels_any(g, cols, n, rp_n, wq, bv, rq, zp, lo, hi, m, o + (int64_t)g->out_w * C);
     }
   }
 }
 
 /* for at most 8 channels, a second block with channels 0..7 in both halves (igemm.c's
  * mk_vnni_pairs) */
-RT_AVX512 static void prepare_twice(const int32_t *mult, const int *shift, int64_t n, qat_rq16 *block) {
+RT_AVX512 static void prepare_twice(const int32_t *mult, const int *shift, int64_t n, int32_t zp, int64_t bound,
+                                    rt_rq16 *block) {
   const __m512i twice = _mm512_set_epi32(7, 6, 5, 4, 3, 2, 1, 0, 7, 6, 5, 4, 3, 2, 1, 0);
   const __mmask16 m = rt_mask16(n);
-  *block = qat_rq16_prepare(_mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, mult)),
-                            _mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, shift)));
+  rt_rq16_prepare(_mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, mult)),
+                  _mm512_permutexvar_epi32(twice, _mm512_maskz_loadu_epi32(m, shift)), (__mmask16)(m | m << 8), zp,
+                  bound, block);
 }
 
-void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n) {
+void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n, int32_t zp, int64_t bound) {
   if (!rt_simd_avx512() || n < 1) return NULL;
   const int64_t nb = (n + 15) / 16 + (n <= 8);
-  qat_rq16 *blocks = aligned_alloc(64, (size_t)nb * sizeof *blocks);
+  rt_rq16 *blocks = aligned_alloc(64, (size_t)nb * sizeof *blocks);
   if (!blocks) return NULL; /* the kernels prepare each block where used */
-  prepare_blocks(mult, shift, n, blocks);
-  if (n <= 8) prepare_twice(mult, shift, n, blocks + 1);
+  prepare_blocks(mult, shift, n, zp, bound, blocks);
+  if (n <= 8) prepare_twice(mult, shift, n, zp, bound, blocks + 1);
   return blocks;
 }
 
@@ -182,7 +213,17 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
   const int chunk = dw_chunk(g);
   if (chunk < 1) return -1;
   const int64_t rows = (int64_t)g->batches * g->out_h;
-  RT_FOR(rows * g->out_w * g->out_c * g->k_h * g->k_w > RT_PARALLEL_MACS, row, rows, dw_i8_row(g, q, in, w, bias, out, row, chunk));
+  const int64_t macs = rows * g->out_w * g->out_c * g->k_h * g->k_w;
+  if (g->stride_h == 1 && g->dil_h == 1 && g->k_h % 2) {
+    /* output rows in pairs, an odd height's last one alone */
+    const int64_t per_image = (g->out_h + 1) / 2;
+    RT_FOR(macs > RT_PARALLEL_MACS, u, g->batches * per_image, {
+      const int64_t oy = 2 * (u % per_image), row = u / per_image * g->out_h + oy;
+      dw_i8_row(g, q, in, w, bias, out, row, oy + 1 < g->out_h, chunk);
+    });
+  } else {
+    RT_FOR(macs > RT_PARALLEL_MACS, row, rows, dw_i8_row(g, q, in, w, bias, out, row, 0, chunk));
+  }
   return 0;
 }
 
@@ -554,8 +595,8 @@ int rt_add_rescale_avx512(int32_t m, int shift, int ls, const int32_t *x, int64_
   (void)m, (void)shift, (void)ls, (void)x, (void)n, (void)out;
   return -1;
 }
-void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n) {
-  (void)mult, (void)shift, (void)n;
+void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n, int32_t zp, int64_t bound) {
+  (void)mult, (void)shift, (void)n, (void)zp, (void)bound;
   return NULL;
 }
 void rt_maxpool_i8_avx512(const rt_pool_geom *g, int32_t act_min, int32_t act_max, const int8_t *in, int8_t *out) {

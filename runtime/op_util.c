@@ -235,8 +235,27 @@ int rt_hybrid_buffers(qat_rt_model *m, rt_op *op, int64_t n_in, int64_t batches)
   return QAT_OK;
 }
 
+/* A bound on |accumulator| of an int8 op: each of the taps products (x - zp) w is at most
+ * 255 * 128, plus the largest |bias|; 0 (none) for other types or past 2^31. */
+static int64_t acc_bound(const rt_tensor *in, const rt_tensor *w, const rt_tensor *b, const rt_tensor *o,
+                         int64_t n_out) {
+  if (!rt_is_i8(in) || !rt_is_i8(w) || !rt_is_i8(o) || n_out < 1) return 0;
+  int64_t bound = w->n_elems / n_out * 255 * 128;
+  if (b) {
+    if (b->type != QAT_RT_INT32 || !b->const_data || b->n_elems != n_out) return 0;
+    const int32_t *bv = (const int32_t *)(const void *)b->const_data;
+    int64_t max_bias = 0;
+    for (int64_t c = 0; c < n_out; c++) {
+      const int64_t a = bv[c] < 0 ? -(int64_t)bv[c] : bv[c];
+      if (a > max_bias) max_bias = a;
+    }
+    bound += max_bias;
+  }
+  return bound < ((int64_t)1 << 31) ? bound : 0;
+}
+
 int rt_prepare_requant(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in,
-                           const rt_tensor *w, const rt_tensor *o, int64_t n_out) {
+                           const rt_tensor *w, const rt_tensor *b, const rt_tensor *o, int64_t n_out) {
   op->mult = malloc((size_t)n_out * sizeof *op->mult);
   op->shift = malloc((size_t)n_out * sizeof *op->shift);
   if (!op->mult || !op->shift) return qat_fail(QAT_ERR_NOMEM, "%s: out of memory", m->name);
@@ -249,7 +268,7 @@ int rt_prepare_requant(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in,
   op->rq.out_zp = (int32_t)o->zero_points[0];
   op->rq.mult = op->mult;
   op->rq.shift = op->shift;
-  op->rq.rq16 = op->rq16 = rt_rq16_blocks(op->mult, op->shift, n_out);
+  op->rq.rq16 = op->rq16 = rt_rq16_blocks(op->mult, op->shift, n_out, op->rq.out_zp, acc_bound(in, w, b, o, n_out));
   if (o->type == QAT_RT_INT16)
     return rt_act_range_q(m, k, op->opt.activation, o, -32768, 32767, &op->rq.act_min,
                               &op->rq.act_max);

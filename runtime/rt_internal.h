@@ -84,7 +84,7 @@ typedef struct rt_requant {
   /* FULLY_CONNECTED, LiteRT flavour: per output channel (double)s_in * s_w[c] / s_out, used as
    * (int32)round(acc * eff[c]) instead of mult/shift. NULL: the fixed-point path. */
   const double *eff;
-  /* AVX-512 only: each block of 16 channels' multipliers in qat_rq16's prepared form (the
+  /* AVX-512 only: each block of 16 channels' multipliers in rt_rq16's prepared form (the
    * micro-kernels would otherwise prepare a block for every tile of 4 rows), and for at most 8
    * channels a second block with them in both halves; NULL: prepared where used */
   const void *rq16;
@@ -298,8 +298,10 @@ int rt_sum_pixels_i8_avx512(const int8_t *in, int64_t hw, int64_t C, uint32_t *a
  * clamped; -1 (nothing written) without AVX-512 */
 int rt_mean_out_i8_avx512(const uint32_t *sums, int64_t n, uint32_t zp_n, int32_t mult, int shift, int32_t out_zp,
                           int8_t *out);
-/* rt_requant's rq16 for n channels (64-byte aligned, free()d), NULL without AVX-512 or memory */
-void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n);
+/* rt_requant's rq16 for n channels (rt_simd.h's rt_rq16, 64-byte aligned, free()d), NULL without
+ * AVX-512 or memory; out_zp the output's zero point, acc_bound a bound on |accumulator| (0: none
+ * known, the exact forms only) */
+void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n, int32_t out_zp, int64_t acc_bound);
 int rt_dwconv2d_f32_avx512(const rt_conv_geom *g, float act_min, float act_max, const float *in,
                            const float *w, const float *bias, float *out);
 void rt_resize_bilinear_row_i8_avx512(int c, int out_w, const int8_t *row0, const int8_t *row1, int32_t fy,

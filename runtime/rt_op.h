@@ -195,7 +195,7 @@ int rt_hybrid_buffers(qat_rt_model *m, rt_op *op, int64_t n_in, int64_t batches)
 /* Per-channel multipliers (PopulateConvolutionQuantizationParams) into op->rq, and the fused
  * activation's clamp. */
 int rt_prepare_requant(qat_rt_model *m, int k, rt_op *op, const rt_tensor *in,
-                       const rt_tensor *w, const rt_tensor *o, int64_t n_out);
+                       const rt_tensor *w, const rt_tensor *b, const rt_tensor *o, int64_t n_out);
 /* 16x8: refuse a model whose int64 accumulators could pass 2^47 or whose shifts exceed 7. */
 int rt_check_acc64(qat_rt_model *m, int k, rt_op *op, int64_t taps, const rt_tensor *b,
                    int64_t n_out);

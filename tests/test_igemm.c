@@ -20,6 +20,7 @@
 
 #include "qat/quant.h"
 #include "runtime/rt_internal.h"
+#include "runtime/rt_simd.h"
 
 static uint64_t rng = 0x853c49e6748fea9bull;
 static uint32_t next(void) {
@@ -65,12 +66,15 @@ static const int32_t special[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX,
                                   0x40000000, 0x3fffffff};
 
 /* Multipliers in [2^30, 2^31) and shifts in [-12, 4] (the range real scales give), one channel
- * in eight anything (extreme multipliers, shifts -31..30); an offset and a clamp. */
-static void random_requant(rt_requant *q, int32_t *mult, int *shift, int n) {
+ * in eight anything (extreme multipliers, shifts -31..30); or, tame, every shift a right shift
+ * and no extreme channel (the blocks rt_rq16's fast form takes, given a bound); an offset and a
+ * clamp. bound: the accumulators' (taps * 255 * 128 + max |bias|), for the fast form's test. */
+static int fast_blocks; /* blocks prepared in the fast form, over the test */
+static void random_requant(rt_requant *q, int32_t *mult, int *shift, int n, int tame, int64_t bound) {
   for (int c = 0; c < n; c++) {
-    const int wild = next() % 8 == 0;
+    const int wild = !tame && next() % 8 == 0;
     mult[c] = wild ? (next() % 2 ? special[next() % 10] : (int32_t)next()) : (int32_t)((1u << 30) + (next() >> 2));
-    shift[c] = wild ? uniform(-31, 30) : uniform(-12, 4);
+    shift[c] = wild ? uniform(-31, 30) : tame ? uniform(-12, -1) : uniform(-12, 4);
   }
   q->in_offset = uniform(-127, 128);
   q->out_zp = uniform(-128, 127);
@@ -80,7 +84,17 @@ static void random_requant(rt_requant *q, int32_t *mult, int *shift, int n) {
   q->shift = shift;
   q->eff = NULL;
   /* the blocks prepared once (as the reader does), or in the kernels: both must hold */
-  q->rq16 = next() % 2 ? rt_rq16_blocks(mult, shift, n) : NULL;
+  q->rq16 = next() % 2 ? rt_rq16_blocks(mult, shift, n, q->out_zp, bound < ((int64_t)1 << 31) ? bound : 0) : NULL;
+#if defined(__x86_64__) || defined(__i386__)
+  if (q->rq16)
+    for (int c0 = 0; c0 < n; c0 += 16) fast_blocks += ((const rt_rq16 *)q->rq16)[c0 / 16].fast;
+#endif
+}
+
+static int64_t acc_bound(int64_t taps, const int32_t *bias, int n) {
+  int64_t b = 0;
+  for (int c = 0; bias && c < n; c++) b = llabs(bias[c]) > b ? llabs(bias[c]) : b;
+  return taps * 255 * 128 + b;
 }
 
 static void fill_i8(int8_t *p, int64_t n, int extreme) {
@@ -134,8 +148,8 @@ static void test_conv_paths(void **state) {
     /* biases near the int32 limits make the sums wrap */
     for (int c = 0; c < g.out_c; c++) bias[c] = trial % 4 == 1 ? (int32_t)next() : uniform(-5000, 5000);
     rt_requant q;
-    random_requant(&q, mult, shift, g.out_c);
     const int32_t *b = trial % 9 == 4 ? NULL : bias;
+    random_requant(&q, mult, shift, g.out_c, trial % 2, acc_bound(K, b, g.out_c));
     ref_conv(&g, &q, in, w, b, want);
     for (int i = 0; i < np; i++)
       for (int direct = 0; direct < 2; direct++) { /* im2col patches; read in place where it may */
@@ -163,7 +177,7 @@ static void test_conv_paths(void **state) {
     free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift), free((void *)q.rq16);
   }
   assert_true(checked > 200 * np);
-  if (rt_igemm_path() == RT_IGEMM_VNNI) assert_true(in_place > 30);
+  if (rt_igemm_path() == RT_IGEMM_VNNI) assert_true(in_place > 30 && fast_blocks > 50);
 }
 
 static void test_fc_paths(void **state) {
@@ -188,7 +202,7 @@ static void test_fc_paths(void **state) {
       eff[c] = ldexp((double)(next() % 1000 + 1), -20);
     }
     rt_requant q;
-    random_requant(&q, mult, shift, N);
+    random_requant(&q, mult, shift, N, trial % 4 < 2, acc_bound(K, bias, N));
     if (trial % 2) q.eff = eff; /* LiteRT's FULLY_CONNECTED rounding */
     for (int r = 0; r < batches; r++)
       for (int c = 0; c < N; c++) {
@@ -242,10 +256,88 @@ static void test_requant_row(void **state) {
   }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+RT_AVX512 static void rq16_prepare(const int32_t *mult, const int *shift, __mmask16 valid, int32_t zp, int64_t bound,
+                                   rt_rq16 *p) {
+  rt_rq16_prepare(_mm512_loadu_si512((const void *)mult), _mm512_loadu_si512((const void *)shift), valid, zp, bound, p);
+}
+RT_AVX512 static void rq16_fast_x16(const rt_rq16 *p, const int32_t *acc, int32_t *out) {
+  _mm512_storeu_si512((void *)out, rt_rq16_out(p, _mm512_loadu_si512((const void *)acc), _mm512_setzero_si512(), RT_RQ_FAST));
+}
+#endif
+
+/* rt_rq16's fast form against MultiplyByQuantizedMultiplier + zero point: accumulators across
+ * the whole bound and at it, multipliers with SRDHM ties (3 2^29 at acc = 2 mod 4), small shifts
+ * (a rounding tie in every other value at e = 1), zero points at both ends; and the blocks the
+ * form must decline (m = 2^30, no right shift, a left shift, a bound too wide for the shift). */
+static void test_rq16_fast(void **state) {
+  (void)state;
+#if defined(__x86_64__) || defined(__i386__)
+  if (!rt_simd_avx512()) skip();
+  int checked = 0;
+  for (int round = 0; round < 4000; round++) {
+    int32_t mult[16], acc[16], got[16];
+    int shift[16];
+    const int32_t zp = round % 7 == 0 ? -128 : round % 7 == 1 ? 127 : uniform(-128, 127);
+    int emax = 1;
+    for (int l = 0; l < 16; l++) {
+      const int k = (int)(next() % 6);
+      mult[l] = k == 0 ? 3 << 29 : k == 1 ? 5 << 28 : k == 2 ? INT32_MAX : (int32_t)((1u << 30) + 1 + (next() % ((1u << 30) - 1)));
+      shift[l] = -uniform(1, round % 3 == 0 ? 3 : 22);
+      emax = -shift[l] > emax ? -shift[l] : emax;
+    }
+    /* the widest bound the form allows for these shifts, or a random one below it */
+    const int64_t widest = ((int64_t)1 << 31) - 4 - ((int64_t)1 << (emax - 1)) - ((int64_t)(zp < 0 ? -zp : zp) << emax);
+    const int64_t bound = round % 2 ? widest : 1 + (int64_t)(next() % (uint64_t)widest);
+    rt_rq16 p;
+    rq16_prepare(mult, shift, 0xffff, zp, bound, &p);
+    assert_true(p.fast);
+    for (int rep = 0; rep < 8; rep++) {
+      for (int l = 0; l < 16; l++) {
+        const int k = (int)(next() % 5);
+        int64_t a = k == 0 ? bound : k == 1 ? -bound : k == 2 ? (int64_t)(next() % 65) - 32
+                   : (int64_t)(next() % (uint64_t)(2 * bound + 1)) - bound;
+        if (mult[l] == 3 << 29 && next() % 2) a = a - (a & 3) + 2 > bound ? a - (a & 3) - 2 : a - (a & 3) + 2;
+        acc[l] = (int32_t)a;
+      }
+      rq16_fast_x16(&p, acc, got);
+      for (int l = 0; l < 16; l++) {
+        const int32_t want = (int32_t)((uint32_t)qat_multiply_by_quantized_multiplier(acc[l], mult[l], shift[l]) + (uint32_t)zp);
+        if (got[l] != want)
+          fail_msg("round %d lane %d: acc %d mult %d shift %d zp %d bound %lld: fast %d, want %d", round, l, acc[l],
+                   mult[l], shift[l], zp, (long long)bound, got[l], want);
+        checked++;
+      }
+    }
+    /* one lane the form cannot take declines the block */
+    const int lane = (int)(next() % 16), k = round % 4;
+    int32_t m2[16];
+    int s2[16];
+    memcpy(m2, mult, sizeof m2), memcpy(s2, shift, sizeof s2);
+    if (k == 0) m2[lane] = 1 << 30;
+    if (k == 1) s2[lane] = 0;
+    if (k == 2) s2[lane] = uniform(1, 5);
+    rq16_prepare(m2, s2, 0xffff, zp, k == 3 ? widest + 1 : bound, &p);
+    assert_false(p.fast);
+    /* ... unless the lane is past the block's channels (the bound: unless it alone had the widest
+     * shift) */
+    int others_fit = 1;
+    for (int l = 0; l < 16; l++)
+      if (l != lane && -s2[l] == emax) others_fit = 0;
+    rq16_prepare(m2, s2, (__mmask16)~(1u << lane), zp, k == 3 ? widest + 1 : bound, &p);
+    assert_int_equal(p.fast, k != 3 || others_fit);
+  }
+  assert_true(checked == 4000 * 8 * 16);
+#else
+  skip();
+#endif
+}
+
 /* DEPTHWISE_CONV_2D, int8 and float32 (rt_dwconv2d_* take the CPU's widest path), against the
  * reference loop, depth multipliers 1..4, channel counts off the 16-lane blocks. */
 static void test_dwconv(void **state) {
   (void)state;
+  const int fast_before = fast_blocks;
   for (int trial = 0; trial < 200; trial++) {
     rt_conv_geom g = {0};
     g.batches = uniform(1, 2);
@@ -279,8 +371,8 @@ static void test_dwconv(void **state) {
     fill_i8(w, (int64_t)taps * C, trial % 3 == 0);
     for (int c = 0; c < C; c++) bias[c] = trial % 4 == 1 ? (int32_t)next() : uniform(-5000, 5000);
     rt_requant q;
-    random_requant(&q, mult, shift, C);
     const int32_t *b = trial % 7 == 3 ? NULL : bias;
+    random_requant(&q, mult, shift, C, trial % 2, acc_bound(taps, b, C));
     for (int bt = 0; bt < g.batches; bt++)
       for (int oy = 0; oy < g.out_h; oy++)
         for (int ox = 0; ox < g.out_w; ox++)
@@ -331,6 +423,7 @@ static void test_dwconv(void **state) {
     free(fin), free(fw), free(fb), free(fwant), free(fgot);
     free(in), free(w), free(want), free(got), free(bias), free(mult), free(shift), free((void *)q.rq16);
   }
+  if (rt_simd_avx512()) assert_true(fast_blocks - fast_before > 20);
 }
 
 /* int8 ADD and MUL (the CPU's widest path) along contiguous and broadcast rows against the
@@ -627,6 +720,7 @@ int main(void) {
       cmocka_unit_test(test_conv_paths),
       cmocka_unit_test(test_fc_paths),
       cmocka_unit_test(test_requant_row),
+      cmocka_unit_test(test_rq16_fast),
       cmocka_unit_test(test_dwconv),
       cmocka_unit_test(test_symmetric_quantize),
       cmocka_unit_test(test_lut),

@@ -97,7 +97,7 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
         (rc = rt_check_weights_q(m, k, w, 0, units)))
       return rc;
     if (b && (rc = rt_check_bias_q(m, k, b, in, w, units))) return rc;
-    if ((rc = rt_prepare_requant(m, k, op, in, w, o, units)) || (rc = litert_scales(m, op, in, w, o, units)))
+    if ((rc = rt_prepare_requant(m, k, op, in, w, b, o, units)) || (rc = litert_scales(m, op, in, w, o, units)))
       return rc;
     /* the weights packed for the CPU's GEMM, with room for the converted input rows */
     if ((rc = rt_igemm_pack(&op->pk, rt_igemm_path(), units, accum, (int)batches,
@@ -113,7 +113,7 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
         (rc = rt_need_int16_symmetric(m, k, o, "output")) || (rc = rt_check_weights_q(m, k, w, 0, units)))
       return rc;
     if (b && (rc = rt_check_bias_q(m, k, b, in, w, units))) return rc;
-    if ((rc = rt_prepare_requant(m, k, op, in, w, o, units))) return rc;
+    if ((rc = rt_prepare_requant(m, k, op, in, w, b, o, units))) return rc;
     if ((rc = rt_check_acc64(m, k, op, accum, b, units))) return rc;
     return litert_scales(m, op, in, w, o, units);
   }

@@ -136,7 +136,7 @@ static int prepare(qat_rt_model *m, int k, rt_op *op) {
         (rc = rt_check_weights_q(m, k, w, 0, g->out_c)))
       return rc;
     if (b && (rc = rt_check_bias_q(m, k, b, in, w, g->out_c))) return rc;
-    if ((rc = rt_prepare_requant(m, k, op, in, w, o, g->out_c))) return rc;
+    if ((rc = rt_prepare_requant(m, k, op, in, w, b, o, g->out_c))) return rc;
     return i16 ? rt_check_acc64(m, k, op, (int64_t)g->k_h * g->k_w * g->in_c, b, g->out_c) : prepare_gemm_i8(m, op, w);
   }
   if (rt_is_f32(in) && rt_is_i8(w) && rt_is_f32(o) && (!b || rt_is_f32(b))) {

@@ -86,7 +86,7 @@ int rt_prepare_conv(qat_rt_model *m, int k, rt_op *op, int depthwise, const rt_e
         (rc = rt_check_weights_q(m, k, w, depthwise ? 3 : 0, g->out_c)))
       return rc;
     if (b && (rc = rt_check_bias_q(m, k, b, in, w, g->out_c))) return rc;
-    return rt_prepare_requant(m, k, op, in, w, o, g->out_c);
+    return rt_prepare_requant(m, k, op, in, w, b, o, g->out_c);
   }
   if (rt_is_i16(in) && rt_is_i8(w) && rt_is_i16(o)) {
     op->eval = ev->i16;
@@ -95,7 +95,7 @@ int rt_prepare_conv(qat_rt_model *m, int k, rt_op *op, int depthwise, const rt_e
         (rc = rt_check_weights_q(m, k, w, depthwise ? 3 : 0, g->out_c)))
       return rc;
     if (b && (rc = rt_check_bias_q(m, k, b, in, w, g->out_c))) return rc;
-    if ((rc = rt_prepare_requant(m, k, op, in, w, o, g->out_c))) return rc;
+    if ((rc = rt_prepare_requant(m, k, op, in, w, b, o, g->out_c))) return rc;
     return rt_check_acc64(m, k, op, (int64_t)g->k_h * g->k_w * (depthwise ? 1 : g->filter_in_c), b,
                        g->out_c);
   }
