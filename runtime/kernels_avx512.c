@@ -117,43 +117,47 @@ RT_AVX512 static void dw_pixels_any(const rt_conv_geom *g, const __m512i *cols, 
   }
 }
 
-/* Output row `row`, and with two the next one too (the OpenMP loop stays in a plain function:
- * clang does not give an outlined parallel body its function's target attribute), in chunks of
- * `chunk` pixels. Two rows of a stride-1 undilated window of odd height k_h read k_h + 1 input
- * rows, the same (k_h + 1) / 2 pairs one row reads (its last pair half zero): the first row takes
- * taps (2j, 2j + 1) from pair j, the second (2j - 1, 2j), so the pairs' columns, half of a 3x3
- * window's work, are built once for both. */
-RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
-                                const int32_t *bias, int8_t *out, int64_t row, int two, int chunk) {
+/* The block of 16 output channels at c0 over output row units u0..u1 (the OpenMP loop stays in a
+ * plain function: clang does not give an outlined parallel body its function's target
+ * attribute), in chunks of `chunk` pixels; the block's weight pairs are built once for all its
+ * rows. A unit is one output row, or with paired (a stride-1 undilated window of odd height k_h)
+ * two: they read k_h + 1 input rows, the same (k_h + 1) / 2 pairs one row reads (its last pair
+ * half zero), the first row taking taps (2j, 2j + 1) from pair j, the second (2j - 1, 2j), so the
+ * pairs' columns, half of a 3x3 window's work, are built once for both. */
+RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
+                                  const int32_t *bias, int8_t *out, int c0, int64_t u0, int64_t u1, int paired,
+                                  int chunk) {
   const int C = g->out_c, dm = g->depth_multiplier, rp_n = (g->k_h + 1) / 2, npairs = rp_n * g->k_w;
   const int span = g->dil_w * (g->k_w - 1) + 1;
   const __m256i off = _mm256_set1_epi16((int16_t)q->in_offset);
   const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
                 hi = _mm512_set1_epi32(q->act_max);
-  const int64_t b = row / g->out_h, oy = row % g->out_h, y0 = oy * g->stride_h - g->pad_h;
-  /* each input row of the window(s), or NULL where it lies in the padding */
-  const int8_t *rows[2 * DW_COLS];
-  for (int ky = 0; ky < 2 * rp_n; ky++) {
-    const int64_t y = y0 + (int64_t)g->dil_h * ky;
-    rows[ky] = ky < g->k_h + two && y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c : NULL;
-  }
+  const __mmask16 m = rt_mask16(C - c0);
+  const int ic0 = c0 / dm;
+  const __mmask16 min = rt_mask16(g->in_c - ic0);
+  /* spread16's lanes as words, each twice: from the upper row (words 0..15) and, + 16, from the
+   * lower (words 16..31) */
+  const __m512i sp = spread16(c0, dm);
+  const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
   __m512i cols[DW_COLS], wp[DW_MAX_PAIRS], wq[DW_MAX_PAIRS];
-  for (int c0 = 0; c0 < C; c0 += 16) {
-    const __mmask16 m = rt_mask16(C - c0);
-    const int ic0 = c0 / dm;
-    const __mmask16 min = rt_mask16(g->in_c - ic0);
-    /* spread16's lanes as words, each twice: from the upper row (words 0..15) and, + 16, from the
-     * lower (words 16..31) */
-    const __m512i sp = spread16(c0, dm);
-    const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
-    for (int i = 0; i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
-    if (two)
-      for (int i = 0; i < npairs; i++) wq[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w) - 1, i % g->k_w);
-    const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
-    rt_rq16 local;
-    const rt_rq16 *rq = q->rq16 ? (const rt_rq16 *)q->rq16 + c0 / 16 : &local;
-    if (!q->rq16)
-      rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0), m, 0, 0, &local);
+  for (int i = 0; i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
+  if (paired)
+    for (int i = 0; i < npairs; i++) wq[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w) - 1, i % g->k_w);
+  const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
+  rt_rq16 local;
+  const rt_rq16 *rq = q->rq16 ? (const rt_rq16 *)q->rq16 + c0 / 16 : &local;
+  if (!q->rq16)
+    rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0), m, 0, 0, &local);
+  const int64_t per_image = paired ? (g->out_h + 1) / 2 : g->out_h;
+  for (int64_t u = u0; u < u1; u++) {
+    const int64_t b = u / per_image, oy = (paired ? 2 : 1) * (u % per_image), y0 = oy * g->stride_h - g->pad_h;
+    const int two = paired && oy + 1 < g->out_h;
+    /* each input row of the window(s), or NULL where it lies in the padding */
+    const int8_t *rows[2 * DW_COLS];
+    for (int ky = 0; ky < 2 * rp_n; ky++) {
+      const int64_t y = y0 + (int64_t)g->dil_h * ky;
+      rows[ky] = ky < g->k_h + two && y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c : NULL;
+    }
     for (int64_t ox0 = 0; ox0 < g->out_w; ox0 += chunk) {
       const int n = (int)(g->out_w - ox0 < chunk ? g->out_w - ox0 : chunk);
       const int64_t xs = ox0 * g->stride_w - g->pad_w;
@@ -171,7 +175,7 @@ RT_AVX512 static void dw_i8_row(const rt_conv_geom *g, const rt_requant *q, cons
           cols[c * rp_n + rp] = _mm512_permutexvar_epi16(pick, _mm512_inserti64x4(_mm512_castsi256_si512(v[0]), v[1], 1));
         }
       }
-      int8_t *o = out + (row * g->out_w + ox0) * C + c0;
+      int8_t *o = out + ((b * g->out_h + oy) * g->out_w + ox0) * C + c0;
       dw_pixels_any(g, cols, n, rp_n, wp, bv, rq, zp, lo, hi, m, o);
       if (two) dw_pixels_any(g, cols, n, rp_n, wq, bv, rq, zp, lo, hi, m, o + (int64_t)g->out_w * C);
     }
@@ -212,18 +216,20 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
                           const int32_t *bias, int8_t *out) {
   const int chunk = dw_chunk(g);
   if (chunk < 1) return -1;
-  const int64_t rows = (int64_t)g->batches * g->out_h;
-  const int64_t macs = rows * g->out_w * g->out_c * g->k_h * g->k_w;
-  if (g->stride_h == 1 && g->dil_h == 1 && g->k_h % 2) {
-    /* output rows in pairs, an odd height's last one alone */
-    const int64_t per_image = (g->out_h + 1) / 2;
-    RT_FOR(macs > RT_PARALLEL_MACS, u, g->batches * per_image, {
-      const int64_t oy = 2 * (u % per_image), row = u / per_image * g->out_h + oy;
-      dw_i8_row(g, q, in, w, bias, out, row, oy + 1 < g->out_h, chunk);
-    });
-  } else {
-    RT_FOR(macs > RT_PARALLEL_MACS, row, rows, dw_i8_row(g, q, in, w, bias, out, row, 0, chunk));
-  }
+  const int paired = g->stride_h == 1 && g->dil_h == 1 && g->k_h % 2;
+  const int64_t units = (int64_t)g->batches * (paired ? (g->out_h + 1) / 2 : g->out_h);
+  const int64_t macs = (int64_t)g->batches * g->out_h * g->out_w * g->out_c * g->k_h * g->k_w;
+  const int blocks = (g->out_c + 15) / 16;
+  /* tasks of one block over a range of row units: every block's rows in one task where the
+   * blocks alone give each thread two, else the rows split so that they do */
+  const int threads = macs > RT_PARALLEL_MACS && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  int64_t groups = threads == 1 || blocks >= 2 * threads ? 1 : (2 * threads + blocks - 1) / blocks;
+  if (groups > units) groups = units;
+  RT_FOR(threads > 1, t, blocks * groups, {
+    const int64_t gi = t % groups;
+    dw_i8_block(g, q, in, w, bias, out, (int)(t / groups) * 16, units * gi / groups, units * (gi + 1) / groups, paired,
+                chunk);
+  });
   return 0;
 }
 
