@@ -143,7 +143,18 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
   for (int i = 0; i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
   if (paired)
     for (int i = 0; i < npairs; i++) wq[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w) - 1, i % g->k_w);
-  const __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
+  __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
+  /* depth multiplier 1: the input offset moves into the bias, + offset * (the sum of the block's
+   * taps), and the padding reads the input zero point, so that each padded tap's (x + offset) w
+   * is still 0; a column pair is then two rows' bytes interleaved and widened, without adding
+   * the offset or permuting words (the sums wrap as the reference's) */
+  const __m128i pad = _mm_set1_epi8((char)-q->in_offset);
+  if (dm == 1) {
+    __m512i wsum = _mm512_setzero_si512();
+    for (int t = 0; t < g->k_h * g->k_w; t++)
+      wsum = _mm512_add_epi32(wsum, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + (int64_t)t * C + c0)));
+    bv = _mm512_add_epi32(bv, _mm512_mullo_epi32(wsum, _mm512_set1_epi32(q->in_offset)));
+  }
   rt_rq16 local;
   const rt_rq16 *rq = q->rq16 ? (const rt_rq16 *)q->rq16 + c0 / 16 : &local;
   if (!q->rq16)
@@ -162,7 +173,18 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
       const int n = (int)(g->out_w - ox0 < chunk ? g->out_w - ox0 : chunk);
       const int64_t xs = ox0 * g->stride_w - g->pad_w;
       const int ncols = (n - 1) * g->stride_w + span;
-      for (int c = 0; c < ncols; c++) {
+      for (int c = 0; c < ncols && dm == 1; c++) {
+        const int64_t x = xs + c;
+        const int inside = x >= 0 && x < g->in_w;
+        for (int rp = 0; rp < rp_n; rp++) {
+          const int8_t *r0 = rows[2 * rp], *r1 = rows[2 * rp + 1];
+          const __m128i v0 = inside && r0 ? _mm_maskz_loadu_epi8(min, r0 + x * g->in_c + ic0) : pad;
+          const __m128i v1 = inside && r1 ? _mm_maskz_loadu_epi8(min, r1 + x * g->in_c + ic0) : pad;
+          cols[c * rp_n + rp] = _mm512_cvtepi8_epi16(
+              _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(v0, v1)), _mm_unpackhi_epi8(v0, v1), 1));
+        }
+      }
+      for (int c = 0; c < ncols && dm > 1; c++) {
         const int64_t x = xs + c;
         const int inside = x >= 0 && x < g->in_w;
         for (int rp = 0; rp < rp_n; rp++) {
