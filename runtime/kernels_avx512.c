@@ -504,16 +504,15 @@ int rt_mean_out_i8_avx512(const uint32_t *sums, int64_t n, uint32_t zp_n, int32_
 enum { ROWS_ADD32, ROWS_ADD64, ROWS_MUL };
 
 RT_AVX512 RT_FORCE_INLINE void rows16(const rt_add_params *p, const rt_rows *w, const int kind, const rescale16 *q1,
-                                      const rescale16 *q2) {
+                                      const rescale16 *q2, const rt_rq16 *ro, const int form) {
   const __m512i off1 = _mm512_set1_epi32(p->in1_offset), off2 = _mm512_set1_epi32(p->in2_offset);
   const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->act_min),
                 hi = _mm512_set1_epi32(p->act_max);
   const __m128i lsh = _mm_cvtsi32_si128(p->left_shift);
   const qat_rq16 r1 = qat_rq16_prepare(_mm512_set1_epi32(p->m1), _mm512_set1_epi32(p->s1)),
-                 r2 = qat_rq16_prepare(_mm512_set1_epi32(p->m2), _mm512_set1_epi32(p->s2)),
-                 ro = qat_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so));
-  /* the loop is unswitched on these */
-  const int right_in = r1.right_only && r2.right_only, right = ro.right_only;
+                 r2 = qat_rq16_prepare(_mm512_set1_epi32(p->m2), _mm512_set1_epi32(p->s2));
+  /* the loop is unswitched on this */
+  const int right_in = r1.right_only && r2.right_only;
   const int64_t n = w->n, s1 = w->s1, s2 = w->s2;
   for (int64_t r = 0; r < w->rows; r++) {
     const int8_t *in1 = w->in1 + r * w->r1, *in2 = w->in2 + r * w->r2;
@@ -533,20 +532,50 @@ RT_AVX512 RT_FORCE_INLINE void rows16(const rt_add_params *p, const rt_rows *w, 
         v = right_in ? _mm512_add_epi32(qat_rq16_apply_right(&r1, l1), qat_rq16_apply_right(&r2, l2))
                      : _mm512_add_epi32(qat_rq16_apply(&r1, l1), qat_rq16_apply(&r2, l2));
       }
-      rt_store_i8_x16(out + i, m, right ? qat_rq16_apply_right(&ro, v) : qat_rq16_apply(&ro, v), zp, lo, hi);
+      rt_store_i8_x16z(out + i, m, rt_rq16_out(ro, v, zp, form), lo, hi);
     }
   }
 }
 
-RT_AVX512 static void add_row(const rt_add_params *p, const rt_rows *w) {
-  rescale16 q1, q2;
-  if (!rescale_prepare(p->m1, p->s1, p->left_shift, &q1) && !rescale_prepare(p->m2, p->s2, p->left_shift, &q2))
-    rows16(p, w, ROWS_ADD32, &q1, &q2);
-  else
-    rows16(p, w, ROWS_ADD64, NULL, NULL);
+/* The output's requantization: in rt_rq16's fast form where the sums are bounded, |v| <= 255^2
+ * for MUL's product, and for ADD each rescaled input at most 255 2^(left_shift + its own left
+ * shift) + 1 */
+RT_AVX512 static void prepare_out(const rt_add_params *p, int mul, rt_rq16 *ro) {
+  int64_t bound = 255 * 255;
+  if (!mul) {
+    const int s1 = p->s1 > 0 ? p->s1 : 0, s2 = p->s2 > 0 ? p->s2 : 0;
+    bound = p->left_shift + s1 > 30 || p->left_shift + s2 > 30
+                ? 0
+                : ((int64_t)255 << (p->left_shift + s1)) + ((int64_t)255 << (p->left_shift + s2)) + 2;
+  }
+  rt_rq16_prepare(_mm512_set1_epi32(p->mo), _mm512_set1_epi32(p->so), 0xffff, p->out_zp,
+                  bound < ((int64_t)1 << 31) ? bound : 0, ro);
 }
 
-RT_AVX512 static void mul_row(const rt_add_params *p, const rt_rows *w) { rows16(p, w, ROWS_MUL, NULL, NULL); }
+#define ROWS16_FORMS(kind, q1, q2)                                                    \
+  switch (rt_rq16_form(&ro)) {                                                         \
+  case RT_RQ_FAST: rows16(p, w, kind, q1, q2, &ro, RT_RQ_FAST); break;                 \
+  case RT_RQ_RIGHT: rows16(p, w, kind, q1, q2, &ro, RT_RQ_RIGHT); break;               \
+  default: rows16(p, w, kind, q1, q2, &ro, RT_RQ_FULL); break;                         \
+  }
+
+RT_AVX512 static void add_row(const rt_add_params *p, const rt_rows *w) {
+  rescale16 q1, q2;
+  rt_rq16 ro;
+  prepare_out(p, 0, &ro);
+  if (!rescale_prepare(p->m1, p->s1, p->left_shift, &q1) && !rescale_prepare(p->m2, p->s2, p->left_shift, &q2)) {
+    ROWS16_FORMS(ROWS_ADD32, &q1, &q2);
+  } else {
+    ROWS16_FORMS(ROWS_ADD64, NULL, NULL);
+  }
+}
+
+RT_AVX512 static void mul_row(const rt_add_params *p, const rt_rows *w) {
+  rt_rq16 ro;
+  prepare_out(p, 1, &ro);
+  ROWS16_FORMS(ROWS_MUL, NULL, NULL);
+}
+#undef ROWS16_FORMS
 
 int rt_add_i8_avx512(const rt_bcast *bc, const rt_add_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *out) {
