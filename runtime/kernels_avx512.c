@@ -63,16 +63,17 @@ RT_AVX512 static inline __m512i weight_pair(const rt_conv_geom *g, const int8_t 
   return _mm512_permutexvar_epi16(interleave, _mm512_inserti64x4(_mm512_castsi256_si512(t[0]), t[1], 1));
 }
 
-/* One output pixel from the chunk's column pairs (col: its window's first column, rp_n pairs a
- * column). Instantiated with constant shapes for the common windows, so the loops unroll and the
- * weights stay in registers. */
-RT_AVX512 RT_FORCE_INLINE __m512i dw_pixel(const __m512i *col, int rp_n, int k_w, int dil_w, const __m512i *wp, __m512i acc) {
+/* One output pixel from the chunk's column pairs (col: its window's first pair, rp_n pairs of a
+ * column read, cs pairs a column stored). Instantiated with constant shapes for the common
+ * windows, so the loops unroll and the weights stay in registers. */
+RT_AVX512 RT_FORCE_INLINE __m512i dw_pixel(const __m512i *col, int rp_n, int cs, int k_w, int dil_w, const __m512i *wp,
+                                           __m512i acc) {
   /* two accumulators in turn: vpdpwssd's latency, not its throughput, bounds one chain */
   __m512i acc2 = _mm512_setzero_si512();
   for (int rp = 0; rp < rp_n; rp++)
     for (int kx = 0; kx < k_w; kx++) {
       const int i = rp * k_w + kx;
-      const __m512i z = col[kx * dil_w * rp_n + rp];
+      const __m512i z = col[kx * dil_w * cs + rp];
       if (i & 1) acc2 = _mm512_dpwssd_epi32(acc2, z, wp[i]);
       else acc = _mm512_dpwssd_epi32(acc, z, wp[i]);
     }
@@ -88,46 +89,59 @@ RT_AVX512 static void prepare_blocks(const int32_t *mult, const int *shift, int6
   }
 }
 
-/* The chunk's n output pixels of one output row from its column pairs, with the weight pairs wp
- * (form: the block's requantization, a constant where inlined). */
-RT_AVX512 RT_FORCE_INLINE void dw_pixels(const rt_conv_geom *g, const __m512i *cols, int n, int rp_n,
+/* The chunk's n output pixels of one output row from its column pairs (cs a column, the row's
+ * first at cols), with the weight pairs wp (form: the block's requantization, a constant where
+ * inlined). */
+RT_AVX512 RT_FORCE_INLINE void dw_pixels(const rt_conv_geom *g, const __m512i *cols, int n, int rp_n, int cs,
                                          const __m512i *wp, __m512i bv, const rt_rq16 *rq, __m512i zp, __m512i lo,
                                          __m512i hi, __mmask16 m, int8_t *o, const int form) {
   for (int p = 0; p < n; p++, o += g->out_c) {
-    const __m512i *col = cols + (int64_t)p * g->stride_w * rp_n;
+    const __m512i *col = cols + (int64_t)p * g->stride_w * cs;
     __m512i acc;
-    if (rp_n == 2 && g->k_w == 3 && g->dil_w == 1) {
-      acc = dw_pixel(col, 2, 3, 1, wp, bv);
-    } else if (rp_n == 3 && g->k_w == 5 && g->dil_w == 1) {
-      acc = dw_pixel(col, 3, 5, 1, wp, bv);
+    if (rp_n == 2 && cs == 2 && g->k_w == 3 && g->dil_w == 1) {
+      acc = dw_pixel(col, 2, 2, 3, 1, wp, bv);
+    } else if (rp_n == 2 && cs == 3 && g->k_w == 3 && g->dil_w == 1) {
+      acc = dw_pixel(col, 2, 3, 3, 1, wp, bv);
+    } else if (rp_n == 3 && cs == 3 && g->k_w == 5 && g->dil_w == 1) {
+      acc = dw_pixel(col, 3, 3, 5, 1, wp, bv);
+    } else if (rp_n == 3 && cs == 4 && g->k_w == 5 && g->dil_w == 1) {
+      acc = dw_pixel(col, 3, 4, 5, 1, wp, bv);
     } else {
-      acc = dw_pixel(col, rp_n, g->k_w, g->dil_w, wp, bv);
+      acc = dw_pixel(col, rp_n, cs, g->k_w, g->dil_w, wp, bv);
     }
     rt_store_i8_x16z(o, m, rt_rq16_out(rq, acc, zp, form), lo, hi);
   }
 }
 
-RT_AVX512 static void dw_pixels_any(const rt_conv_geom *g, const __m512i *cols, int n, int rp_n, const __m512i *wp,
-                                    __m512i bv, const rt_rq16 *rq, __m512i zp, __m512i lo, __m512i hi, __mmask16 m,
-                                    int8_t *o) {
+RT_AVX512 static void dw_pixels_any(const rt_conv_geom *g, const __m512i *cols, int n, int rp_n, int cs,
+                                    const __m512i *wp, __m512i bv, const rt_rq16 *rq, __m512i zp, __m512i lo,
+                                    __m512i hi, __mmask16 m, int8_t *o) {
   switch (rt_rq16_form(rq)) {
-  case RT_RQ_FAST: dw_pixels(g, cols, n, rp_n, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_FAST); break;
-  case RT_RQ_RIGHT: dw_pixels(g, cols, n, rp_n, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_RIGHT); break;
-  default: dw_pixels(g, cols, n, rp_n, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_FULL); break;
+  case RT_RQ_FAST: dw_pixels(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_FAST); break;
+  case RT_RQ_RIGHT: dw_pixels(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_RIGHT); break;
+  default: dw_pixels(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_FULL); break;
   }
 }
+
+/* Output rows in pairs (dw_i8_block's pairing): a stride-1 undilated window of odd height k_h,
+ * or a stride-2 one. */
+enum { DW_SINGLE, DW_PAIRS_S1, DW_PAIRS_S2 };
 
 /* The block of 16 output channels at c0 over output row units u0..u1 (the OpenMP loop stays in a
  * plain function: clang does not give an outlined parallel body its function's target
  * attribute), in chunks of `chunk` pixels; the block's weight pairs are built once for all its
- * rows. A unit is one output row, or with paired (a stride-1 undilated window of odd height k_h)
- * two: they read k_h + 1 input rows, the same (k_h + 1) / 2 pairs one row reads (its last pair
- * half zero), the first row taking taps (2j, 2j + 1) from pair j, the second (2j - 1, 2j), so the
- * pairs' columns, half of a 3x3 window's work, are built once for both. */
+ * rows. A unit is one output row, or with pairing two, whose windows share input rows:
+ *   DW_PAIRS_S1: they read k_h + 1 input rows, the same (k_h + 1) / 2 pairs one row reads (its
+ *     last pair half zero), the first row taking taps (2j, 2j + 1) from pair j, the second
+ *     (2j - 1, 2j) (weights wq), so the pairs' columns, half of a 3x3 window's work, are built
+ *     once for both;
+ *   DW_PAIRS_S2: the second window starts two rows down, one pair later: (k_h + 3) / 2 pairs
+ *     serve both with the same weights, three instead of four for a 3x3 window. */
 RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
-                                  const int32_t *bias, int8_t *out, int c0, int64_t u0, int64_t u1, int paired,
+                                  const int32_t *bias, int8_t *out, int c0, int64_t u0, int64_t u1, int pairing,
                                   int chunk) {
   const int C = g->out_c, dm = g->depth_multiplier, rp_n = (g->k_h + 1) / 2, npairs = rp_n * g->k_w;
+  const int cs = rp_n + (pairing == DW_PAIRS_S2); /* pairs built a column */
   const int span = g->dil_w * (g->k_w - 1) + 1;
   const __m256i off = _mm256_set1_epi16((int16_t)q->in_offset);
   const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
@@ -141,7 +155,7 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
   const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
   __m512i cols[DW_COLS], wp[DW_MAX_PAIRS], wq[DW_MAX_PAIRS];
   for (int i = 0; i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
-  if (paired)
+  if (pairing == DW_PAIRS_S1)
     for (int i = 0; i < npairs; i++) wq[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w) - 1, i % g->k_w);
   __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
   /* depth multiplier 1: the input offset moves into the bias, + offset * (the sum of the block's
@@ -159,15 +173,16 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
   const rt_rq16 *rq = q->rq16 ? (const rt_rq16 *)q->rq16 + c0 / 16 : &local;
   if (!q->rq16)
     rt_rq16_prepare(_mm512_maskz_loadu_epi32(m, q->mult + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0), m, 0, 0, &local);
-  const int64_t per_image = paired ? (g->out_h + 1) / 2 : g->out_h;
+  const int64_t per_image = pairing ? (g->out_h + 1) / 2 : g->out_h;
   for (int64_t u = u0; u < u1; u++) {
-    const int64_t b = u / per_image, oy = (paired ? 2 : 1) * (u % per_image), y0 = oy * g->stride_h - g->pad_h;
-    const int two = paired && oy + 1 < g->out_h;
+    const int64_t b = u / per_image, oy = (pairing ? 2 : 1) * (u % per_image), y0 = oy * g->stride_h - g->pad_h;
+    const int two = pairing && oy + 1 < g->out_h;
     /* each input row of the window(s), or NULL where it lies in the padding */
     const int8_t *rows[2 * DW_COLS];
-    for (int ky = 0; ky < 2 * rp_n; ky++) {
+    const int used = g->k_h + (two ? g->stride_h : 0);
+    for (int ky = 0; ky < 2 * cs; ky++) {
       const int64_t y = y0 + (int64_t)g->dil_h * ky;
-      rows[ky] = ky < g->k_h + two && y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c : NULL;
+      rows[ky] = ky < used && y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c : NULL;
     }
     for (int64_t ox0 = 0; ox0 < g->out_w; ox0 += chunk) {
       const int n = (int)(g->out_w - ox0 < chunk ? g->out_w - ox0 : chunk);
@@ -176,30 +191,32 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
       for (int c = 0; c < ncols && dm == 1; c++) {
         const int64_t x = xs + c;
         const int inside = x >= 0 && x < g->in_w;
-        for (int rp = 0; rp < rp_n; rp++) {
+        for (int rp = 0; rp < cs; rp++) {
           const int8_t *r0 = rows[2 * rp], *r1 = rows[2 * rp + 1];
           const __m128i v0 = inside && r0 ? _mm_maskz_loadu_epi8(min, r0 + x * g->in_c + ic0) : pad;
           const __m128i v1 = inside && r1 ? _mm_maskz_loadu_epi8(min, r1 + x * g->in_c + ic0) : pad;
-          cols[c * rp_n + rp] = _mm512_cvtepi8_epi16(
+          cols[c * cs + rp] = _mm512_cvtepi8_epi16(
               _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(v0, v1)), _mm_unpackhi_epi8(v0, v1), 1));
         }
       }
       for (int c = 0; c < ncols && dm > 1; c++) {
         const int64_t x = xs + c;
         const int inside = x >= 0 && x < g->in_w;
-        for (int rp = 0; rp < rp_n; rp++) {
+        for (int rp = 0; rp < cs; rp++) {
           __m256i v[2];
           for (int h = 0; h < 2; h++) {
             const int8_t *r = rows[2 * rp + h];
             v[h] = inside && r ? _mm256_add_epi16(_mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(min, r + x * g->in_c + ic0)), off)
                                : _mm256_setzero_si256();
           }
-          cols[c * rp_n + rp] = _mm512_permutexvar_epi16(pick, _mm512_inserti64x4(_mm512_castsi256_si512(v[0]), v[1], 1));
+          cols[c * cs + rp] = _mm512_permutexvar_epi16(pick, _mm512_inserti64x4(_mm512_castsi256_si512(v[0]), v[1], 1));
         }
       }
       int8_t *o = out + ((b * g->out_h + oy) * g->out_w + ox0) * C + c0;
-      dw_pixels_any(g, cols, n, rp_n, wp, bv, rq, zp, lo, hi, m, o);
-      if (two) dw_pixels_any(g, cols, n, rp_n, wq, bv, rq, zp, lo, hi, m, o + (int64_t)g->out_w * C);
+      dw_pixels_any(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o);
+      if (two)
+        dw_pixels_any(g, cols + (pairing == DW_PAIRS_S2), n, rp_n, cs, pairing == DW_PAIRS_S2 ? wp : wq, bv, rq, zp, lo,
+                      hi, m, o + (int64_t)g->out_w * C);
     }
   }
 }
@@ -227,19 +244,22 @@ void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n, int32_t z
 
 /* The widest chunk whose column pairs fit DW_COLS, at most DW_CHUNK; 0 when not even one
  * pixel's window fits, or its weight pairs pass DW_MAX_PAIRS (the caller's plain kernel runs). */
-static int dw_chunk(const rt_conv_geom *g) {
-  const int rp_n = (g->k_h + 1) / 2, span = g->dil_w * (g->k_w - 1) + 1;
-  if ((int64_t)rp_n * g->k_w > DW_MAX_PAIRS || (int64_t)span * rp_n > DW_COLS) return 0;
-  const int n = (DW_COLS / rp_n - span) / g->stride_w + 1;
+static int dw_chunk(const rt_conv_geom *g, int pairing) {
+  const int rp_n = (g->k_h + 1) / 2, cs = rp_n + (pairing == DW_PAIRS_S2), span = g->dil_w * (g->k_w - 1) + 1;
+  if ((int64_t)rp_n * g->k_w > DW_MAX_PAIRS || (int64_t)span * cs > DW_COLS) return 0;
+  const int n = (DW_COLS / cs - span) / g->stride_w + 1;
   return n < DW_CHUNK ? n : DW_CHUNK;
 }
 
 int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                           const int32_t *bias, int8_t *out) {
-  const int chunk = dw_chunk(g);
+  const int pairing = g->dil_h != 1 || g->k_h % 2 == 0 ? DW_SINGLE
+                      : g->stride_h == 1                 ? DW_PAIRS_S1
+                      : g->stride_h == 2                 ? DW_PAIRS_S2
+                                                         : DW_SINGLE;
+  const int chunk = dw_chunk(g, pairing);
   if (chunk < 1) return -1;
-  const int paired = g->stride_h == 1 && g->dil_h == 1 && g->k_h % 2;
-  const int64_t units = (int64_t)g->batches * (paired ? (g->out_h + 1) / 2 : g->out_h);
+  const int64_t units = (int64_t)g->batches * (pairing ? (g->out_h + 1) / 2 : g->out_h);
   const int64_t macs = (int64_t)g->batches * g->out_h * g->out_w * g->out_c * g->k_h * g->k_w;
   const int blocks = (g->out_c + 15) / 16;
   /* tasks of one block over a range of row units: every block's rows in one task where the
@@ -249,7 +269,7 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
   if (groups > units) groups = units;
   RT_FOR(threads > 1, t, blocks * groups, {
     const int64_t gi = t % groups;
-    dw_i8_block(g, q, in, w, bias, out, (int)(t / groups) * 16, units * gi / groups, units * (gi + 1) / groups, paired,
+    dw_i8_block(g, q, in, w, bias, out, (int)(t / groups) * 16, units * gi / groups, units * (gi + 1) / groups, pairing,
                 chunk);
   });
   return 0;
