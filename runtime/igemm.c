@@ -263,13 +263,26 @@ RT_AVX512 RT_FORCE_INLINE void mk_vnni_pairs(const int pairs, const uint8_t *a, 
 #undef MK_PAIRS_STORE
 }
 
+/* tiles > 1 (full tiles of MR rows, requantized): that many tiles one after another, rows MR * lda
+ * apart in A and MR * n in out, in one call (a shallow pointwise convolution's tile is a few
+ * dozen instructions; the call and its setup were a third of them) */
 RT_AVX512 static void tile_vnni(int mr, int nr, const uint8_t *a, int64_t lda, int64_t rs, int gpr, const int8_t *bp,
                              int64_t bstride, int kq, const int32_t *bias, const rt_requant *q, int n0,
-                             int n, int8_t *out, int32_t *c) {
+                             int n, int8_t *out, int32_t *c, int tiles) {
   if (n <= 8 && mr >= 2 && q && !q->eff) {
-    if (mr >= 4) mk_vnni_pairs(2, a, lda, rs, gpr, bp, kq, bias, q, n, out);
+    if (mr >= 4)
+      for (int t = 0; t < tiles; t++)
+        mk_vnni_pairs(2, a + t * MR * lda, lda, rs, gpr, bp, kq, bias, q, n, out + (int64_t)t * MR * n);
     else mk_vnni_pairs(1, a, lda, rs, gpr, bp, kq, bias, q, n, out);
     if (mr % 2) mk_vnni(1, 1, a + (mr - 1) * lda, lda, rs, gpr, bp, bstride, kq, bias, q, n0, n, out + (int64_t)(mr - 1) * n, c);
+    return;
+  }
+  if (tiles > 1) {
+#define MK(R, N)                                                                                                   \
+  for (int t = 0; t < tiles; t++)                                                                                  \
+  mk_vnni(R, N, a + t * MR * lda, lda, rs, gpr, bp, bstride, kq, bias, q, n0, n, out + (int64_t)t * MR * n, c)
+    RT_MK_NR(MR, nr, MK);
+#undef MK
     return;
   }
 #define MK(R, N) mk_vnni(R, N, a, lda, rs, gpr, bp, bstride, kq, bias, q, n0, n, out, c)
@@ -323,8 +336,8 @@ static int chunk_channels(const rt_igemm_b *b) { return b->path == RT_IGEMM_VNNI
 
 /* as tile_chunk, A's rows read as windows (mk_vnni: rows rs apart, gpr groups each; gpr 0:
  * each row of A one run) */
-static void tile_chunk_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda,
-                            int64_t rs, int gpr, int n0, int8_t *out, int32_t *out32) {
+static void tile_chunk_tiles(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda,
+                             int64_t rs, int gpr, int n0, int8_t *out, int32_t *out32, int tiles) {
   int32_t c[MR * 64];
   const int blk = rt_simd_lanes(b->path), chunk = chunk_channels(b);
   const int kq = b->kp / group_of(b->path);
@@ -333,7 +346,7 @@ static void tile_chunk_rows(const rt_igemm_b *b, const rt_requant *q, int mr, co
   const int valid = (b->n - n0 < chunk ? b->n - n0 : chunk);
   if (b->path == RT_IGEMM_VNNI) {
     tile_vnni(mr, nr, a, lda, rs, gpr ? gpr : kq, (const int8_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq,
-              b->bias + n0, q, n0, b->n, out, c);
+              b->bias + n0, q, n0, b->n, out, c, tiles);
     if (q && !q->eff) return; /* requantized in the micro-kernel */
   } else {
     tile_avx2(mr, nr, a, lda, (const int16_t *)b->w + (int64_t)(n0 / blk) * bstride, bstride, kq, b->bias + n0, c);
@@ -342,6 +355,12 @@ static void tile_chunk_rows(const rt_igemm_b *b, const rt_requant *q, int mr, co
     if (q) rt_requant_row_i8(q, c + r * 64, n0, valid, out + (int64_t)r * b->n + n0);
     else memcpy(out32 + (int64_t)r * b->n + n0, c + r * 64, (size_t)valid * sizeof *out32);
   }
+}
+
+/* as tile_chunk_tiles, one tile */
+static void tile_chunk_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda,
+                            int64_t rs, int gpr, int n0, int8_t *out, int32_t *out32) {
+  tile_chunk_tiles(b, q, mr, a, lda, rs, gpr, n0, out, out32, 1);
 }
 
 /* mr rows of A against output channels [n0, n0 + one chunk): requantized into out (q), or
@@ -559,6 +578,8 @@ static void conv_direct(const rt_conv_geom *g, const rt_requant *q, const rt_ige
 }
 #endif
 
+#define PW_TILES 8 /* tiles of a pointwise convolution's task */
+
 void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b,
                        const int8_t *in, int8_t *out) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -574,6 +595,27 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
   const int pointwise = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
                         g->pad_w == 0;
   const int64_t lda = pointwise ? g->in_c : b->kp;
+  if (pointwise && b->path == RT_IGEMM_VNNI && !q->eff && (int64_t)PW_TILES * MR * g->in_c + b->kp <= MR * RT_IGEMM_KMAX * 2) {
+    /* PW_TILES tiles a task, their rows converted in one pass: a tile of a shallow convolution
+     * (MobileNetV2's projections and expansions from 8 or 16 channels) is a few dozen
+     * instructions, and converting its 4 rows alone cost a fifth of it */
+    const int64_t groups = (M + PW_TILES * MR - 1) / (PW_TILES * MR);
+    RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, t, groups, {
+      _Alignas(64) uint8_t a[MR * RT_IGEMM_KMAX * 2];
+      const int64_t p0 = t * PW_TILES * MR;
+      const int rows = M - p0 < PW_TILES * MR ? (int)(M - p0) : PW_TILES * MR;
+      a_values(b->path, q->in_offset, in + p0 * g->in_c, rows * g->in_c, a, 0);
+      a_pad(b->path, rows * g->in_c, (rows - 1) * g->in_c + b->kp, a);
+      const int full = rows / MR;
+      for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) {
+        if (full) tile_chunk_tiles(b, q, MR, a, lda, 0, 0, n0, out + p0 * b->n, NULL, full);
+        if (rows % MR)
+          tile_chunk_rows(b, q, rows % MR, a + (int64_t)full * MR * g->in_c, lda, 0, 0, n0,
+                          out + (p0 + (int64_t)full * MR) * b->n, NULL);
+      }
+    });
+    return;
+  }
   RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, t, tiles, {
     _Alignas(64) uint8_t a[MR * RT_IGEMM_KMAX * 2];
     const int64_t p0 = t * MR;
