@@ -565,15 +565,21 @@ static void conv_direct(const rt_conv_geom *g, const rt_requant *q, const rt_ige
   direct_dims(g, &rows, &rb);
   const uint8_t *img = b->a;
   direct_image(g, q->in_offset, in, b->a);
-  const int64_t per_row = (g->out_w + MR - 1) / MR, tiles = (int64_t)g->batches * g->out_h * per_row;
   const int64_t lda = (int64_t)g->stride_w * g->in_c, rs = (int64_t)g->dil_h * rb;
   const int64_t M = (int64_t)g->batches * g->out_h * g->out_w;
-  RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, t, tiles, {
-    const int64_t orow = t / per_row, ox0 = t % per_row * MR, bt = orow / g->out_h, oy = orow % g->out_h;
-    const int mr = g->out_w - ox0 < MR ? (int)(g->out_w - ox0) : MR;
-    const uint8_t *a = img + (bt * rows + oy * g->stride_h) * rb + ox0 * lda;
-    int8_t *o = out + (orow * g->out_w + ox0) * b->n;
-    for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) tile_chunk_rows(b, q, mr, a, lda, rs, b->direct_gpr, n0, o, NULL);
+  /* an output row a task: its full tiles in one micro-kernel call per chunk of channels
+   * (tile_chunk_tiles), then the rest; tiles of LiteRT's double rounding (q->eff) one by one */
+  const int full = q->eff ? 0 : g->out_w / MR;
+  RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, orow, (int64_t)g->batches * g->out_h, {
+    const int64_t bt = orow / g->out_h, oy = orow % g->out_h;
+    const uint8_t *a = img + (bt * rows + oy * g->stride_h) * rb;
+    int8_t *o = out + orow * g->out_w * b->n;
+    for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) {
+      if (full) tile_chunk_tiles(b, q, MR, a, lda, rs, b->direct_gpr, n0, o, NULL, full);
+      for (int64_t ox0 = (int64_t)full * MR; ox0 < g->out_w; ox0 += MR)
+        tile_chunk_rows(b, q, g->out_w - ox0 < MR ? (int)(g->out_w - ox0) : MR, a + ox0 * lda, lda, rs,
+                        b->direct_gpr, n0, o + ox0 * b->n, NULL);
+    }
   });
 }
 #endif
