@@ -584,7 +584,7 @@ static void conv_direct(const rt_conv_geom *g, const rt_requant *q, const rt_ige
 }
 #endif
 
-#define PW_TILES 8 /* tiles of a pointwise convolution's task */
+#define TASK_TILES 8 /* tiles of a task of rt_conv2d_i8_gemm */
 
 void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b,
                        const int8_t *in, int8_t *out) {
@@ -601,22 +601,29 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
   const int pointwise = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
                         g->pad_w == 0;
   const int64_t lda = pointwise ? g->in_c : b->kp;
-  if (pointwise && b->path == RT_IGEMM_VNNI && !q->eff && (int64_t)PW_TILES * MR * g->in_c + b->kp <= MR * RT_IGEMM_KMAX * 2) {
-    /* PW_TILES tiles a task, their rows converted in one pass: a tile of a shallow convolution
-     * (MobileNetV2's projections and expansions from 8 or 16 channels) is a few dozen
-     * instructions, and converting its 4 rows alone cost a fifth of it */
-    const int64_t groups = (M + PW_TILES * MR - 1) / (PW_TILES * MR);
+  if (b->path == RT_IGEMM_VNNI && !q->eff) {
+    /* up to TASK_TILES tiles a task, their rows (the input rows of a pointwise convolution, else
+     * im2col patches) built in one pass and their full tiles run in one micro-kernel call per
+     * chunk of channels: a shallow convolution's tile is a few dozen instructions (MobileNetV2's
+     * projections and expansions from 8 or 16 channels), and its call, setup and conversion were
+     * a third of them */
+    int group = (int)((MR * RT_IGEMM_KMAX * 2 - b->kp) / (MR * lda));
+    group = group < 1 ? 1 : group > TASK_TILES ? TASK_TILES : group;
+    const int64_t groups = (M + (int64_t)group * MR - 1) / ((int64_t)group * MR);
     RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, t, groups, {
       _Alignas(64) uint8_t a[MR * RT_IGEMM_KMAX * 2];
-      const int64_t p0 = t * PW_TILES * MR;
-      const int rows = M - p0 < PW_TILES * MR ? (int)(M - p0) : PW_TILES * MR;
-      a_values(b->path, q->in_offset, in + p0 * g->in_c, rows * g->in_c, a, 0);
-      a_pad(b->path, rows * g->in_c, (rows - 1) * g->in_c + b->kp, a);
-      const int full = rows / MR;
+      const int64_t p0 = t * group * MR;
+      const int rows = M - p0 < group * MR ? (int)(M - p0) : group * MR, full = rows / MR;
+      if (pointwise) {
+        a_values(b->path, q->in_offset, in + p0 * g->in_c, rows * g->in_c, a, 0);
+        a_pad(b->path, rows * g->in_c, (rows - 1) * g->in_c + b->kp, a);
+      } else {
+        build_tile_vnni(g, q->in_offset, in, p0, rows, b->kp, a);
+      }
       for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) {
         if (full) tile_chunk_tiles(b, q, MR, a, lda, 0, 0, n0, out + p0 * b->n, NULL, full);
         if (rows % MR)
-          tile_chunk_rows(b, q, rows % MR, a + (int64_t)full * MR * g->in_c, lda, 0, 0, n0,
+          tile_chunk_rows(b, q, rows % MR, a + (int64_t)full * MR * lda, lda, 0, 0, n0,
                           out + (p0 + (int64_t)full * MR) * b->n, NULL);
       }
     });
