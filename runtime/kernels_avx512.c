@@ -63,18 +63,31 @@ RT_AVX512 static inline __m512i weight_pair(const rt_conv_geom *g, const int8_t 
   return _mm512_permutexvar_epi16(interleave, _mm512_inserti64x4(_mm512_castsi256_si512(t[0]), t[1], 1));
 }
 
+/* Taps (ky0 + i, kx), i = 0..3 (0 outside the window: ky0 may be -1), of the block's channels m
+ * at c0, as the bytes of each channel's 32-bit lane (vpdpbusd's signed operand). */
+RT_AVX512 static inline __m512i weight_quad(const rt_conv_geom *g, const int8_t *w, int c0, __mmask16 m, int ky0,
+                                            int kx) {
+  __m128i t[4];
+  for (int i = 0; i < 4; i++)
+    t[i] = ky0 + i >= 0 && ky0 + i < g->k_h ? _mm_maskz_loadu_epi8(m, w + (int64_t)((ky0 + i) * g->k_w + kx) * g->out_c + c0)
+                                            : _mm_setzero_si128();
+  return rt_quads16(t[0], t[1], t[2], t[3]);
+}
+
 /* One output pixel from the chunk's column pairs (col: its window's first pair, rp_n pairs of a
  * column read, cs pairs a column stored). Instantiated with constant shapes for the common
  * windows, so the loops unroll and the weights stay in registers. */
 RT_AVX512 RT_FORCE_INLINE __m512i dw_pixel(const __m512i *col, int rp_n, int cs, int k_w, int dil_w, const __m512i *wp,
-                                           __m512i acc) {
+                                           __m512i acc, const int quads) {
   /* two accumulators in turn: vpdpwssd's latency, not its throughput, bounds one chain */
   __m512i acc2 = _mm512_setzero_si512();
   for (int rp = 0; rp < rp_n; rp++)
     for (int kx = 0; kx < k_w; kx++) {
       const int i = rp * k_w + kx;
       const __m512i z = col[kx * dil_w * cs + rp];
-      if (i & 1) acc2 = _mm512_dpwssd_epi32(acc2, z, wp[i]);
+      if (quads && (i & 1)) acc2 = _mm512_dpbusd_epi32(acc2, z, wp[i]);
+      else if (quads) acc = _mm512_dpbusd_epi32(acc, z, wp[i]);
+      else if (i & 1) acc2 = _mm512_dpwssd_epi32(acc2, z, wp[i]);
       else acc = _mm512_dpwssd_epi32(acc, z, wp[i]);
     }
   return _mm512_add_epi32(acc, acc2);
@@ -89,25 +102,29 @@ RT_AVX512 static void prepare_blocks(const int32_t *mult, const int *shift, int6
   }
 }
 
-/* The chunk's n output pixels of one output row from its column pairs (cs a column, the row's
- * first at cols), with the weight pairs wp (form: the block's requantization, a constant where
- * inlined). */
+/* The chunk's n output pixels of one output row from its column groups (pairs of int16 for
+ * vpdpwssd, or with quads quads of bytes for vpdpbusd; cs a column, the row's first at cols),
+ * with the weights wp (form: the block's requantization; both constants where inlined). */
 RT_AVX512 RT_FORCE_INLINE void dw_pixels(const rt_conv_geom *g, const __m512i *cols, int n, int rp_n, int cs,
                                          const __m512i *wp, __m512i bv, const rt_rq16 *rq, __m512i zp, __m512i lo,
-                                         __m512i hi, __mmask16 m, int8_t *o, const int form) {
+                                         __m512i hi, __mmask16 m, int8_t *o, const int form, const int quads) {
   for (int p = 0; p < n; p++, o += g->out_c) {
     const __m512i *col = cols + (int64_t)p * g->stride_w * cs;
     __m512i acc;
     if (rp_n == 2 && cs == 2 && g->k_w == 3 && g->dil_w == 1) {
-      acc = dw_pixel(col, 2, 2, 3, 1, wp, bv);
+      acc = dw_pixel(col, 2, 2, 3, 1, wp, bv, quads);
     } else if (rp_n == 2 && cs == 3 && g->k_w == 3 && g->dil_w == 1) {
-      acc = dw_pixel(col, 2, 3, 3, 1, wp, bv);
+      acc = dw_pixel(col, 2, 3, 3, 1, wp, bv, quads);
+    } else if (rp_n == 1 && cs == 1 && g->k_w == 3 && g->dil_w == 1) {
+      acc = dw_pixel(col, 1, 1, 3, 1, wp, bv, quads);
     } else if (rp_n == 3 && cs == 3 && g->k_w == 5 && g->dil_w == 1) {
-      acc = dw_pixel(col, 3, 3, 5, 1, wp, bv);
+      acc = dw_pixel(col, 3, 3, 5, 1, wp, bv, quads);
     } else if (rp_n == 3 && cs == 4 && g->k_w == 5 && g->dil_w == 1) {
-      acc = dw_pixel(col, 3, 4, 5, 1, wp, bv);
+      acc = dw_pixel(col, 3, 4, 5, 1, wp, bv, quads);
+    } else if (rp_n == 2 && cs == 2 && g->k_w == 5 && g->dil_w == 1) {
+      acc = dw_pixel(col, 2, 2, 5, 1, wp, bv, quads);
     } else {
-      acc = dw_pixel(col, rp_n, cs, g->k_w, g->dil_w, wp, bv);
+      acc = dw_pixel(col, rp_n, cs, g->k_w, g->dil_w, wp, bv, quads);
     }
     rt_store_i8_x16z(o, m, rt_rq16_out(rq, acc, zp, form), lo, hi);
   }
@@ -115,17 +132,21 @@ RT_AVX512 RT_FORCE_INLINE void dw_pixels(const rt_conv_geom *g, const __m512i *c
 
 RT_AVX512 static void dw_pixels_any(const rt_conv_geom *g, const __m512i *cols, int n, int rp_n, int cs,
                                     const __m512i *wp, __m512i bv, const rt_rq16 *rq, __m512i zp, __m512i lo,
-                                    __m512i hi, __mmask16 m, int8_t *o) {
+                                    __m512i hi, __mmask16 m, int8_t *o, int quads) {
+#define DW_FORM(FORM)                                                                                     \
+  if (quads) dw_pixels(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o, FORM, 1);                      \
+  else dw_pixels(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o, FORM, 0)
   switch (rt_rq16_form(rq)) {
-  case RT_RQ_FAST: dw_pixels(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_FAST); break;
-  case RT_RQ_RIGHT: dw_pixels(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_RIGHT); break;
-  default: dw_pixels(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o, RT_RQ_FULL); break;
+  case RT_RQ_FAST: DW_FORM(RT_RQ_FAST); break;
+  case RT_RQ_RIGHT: DW_FORM(RT_RQ_RIGHT); break;
+  default: DW_FORM(RT_RQ_FULL); break;
   }
+#undef DW_FORM
 }
 
 /* Output rows in pairs (dw_i8_block's pairing): a stride-1 undilated window of odd height k_h,
  * or a stride-2 one. */
-enum { DW_SINGLE, DW_PAIRS_S1, DW_PAIRS_S2 };
+enum { DW_SINGLE, DW_PAIRS_S1, DW_PAIRS_S2, DW_QUADS_S1 };
 
 /* The block of 16 output channels at c0 over output row units u0..u1 (the OpenMP loop stays in a
  * plain function: clang does not give an outlined parallel body its function's target
@@ -136,12 +157,19 @@ enum { DW_SINGLE, DW_PAIRS_S1, DW_PAIRS_S2 };
  *     (2j - 1, 2j) (weights wq), so the pairs' columns, half of a 3x3 window's work, are built
  *     once for both;
  *   DW_PAIRS_S2: the second window starts two rows down, one pair later: (k_h + 3) / 2 pairs
- *     serve both with the same weights, three instead of four for a 3x3 window. */
+ *     serve both with the same weights, three instead of four for a 3x3 window;
+ *   DW_QUADS_S1 (depth multiplier 1): as DW_PAIRS_S1 with the rows in quads of bytes,
+ *     (x + 128) against the taps (4j .. 4j + 3) for the first row and (4j - 1 .. 4j + 2) for the
+ *     second on vpdpbusd: a 3x3 window's pixel one dot product a column instead of two, and a
+ *     column's quad four rows' bytes interleaved, without widening. */
 RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                                   const int32_t *bias, int8_t *out, int c0, int64_t u0, int64_t u1, int pairing,
                                   int chunk) {
-  const int C = g->out_c, dm = g->depth_multiplier, rp_n = (g->k_h + 1) / 2, npairs = rp_n * g->k_w;
-  const int cs = rp_n + (pairing == DW_PAIRS_S2); /* pairs built a column */
+  const int quads = pairing == DW_QUADS_S1;
+  const int C = g->out_c, dm = g->depth_multiplier, rows_a = quads ? 4 : 2;
+  /* groups of rows (pairs or quads) an output row reads a column, and built a column */
+  const int rp_n = quads ? (g->k_h + 4) / 4 : (g->k_h + 1) / 2, npairs = rp_n * g->k_w;
+  const int cs = rp_n + (pairing == DW_PAIRS_S2);
   const int span = g->dil_w * (g->k_w - 1) + 1;
   const __m256i off = _mm256_set1_epi16((int16_t)q->in_offset);
   const __m512i zp = _mm512_set1_epi32(q->out_zp), lo = _mm512_set1_epi32(q->act_min),
@@ -154,20 +182,26 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
   const __m512i sp = spread16(c0, dm);
   const __m512i pick = _mm512_or_si512(sp, _mm512_slli_epi32(_mm512_add_epi32(sp, _mm512_set1_epi32(16)), 16));
   __m512i cols[DW_COLS], wp[DW_MAX_PAIRS], wq[DW_MAX_PAIRS];
-  for (int i = 0; i < npairs; i++) wp[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
-  if (pairing == DW_PAIRS_S1)
-    for (int i = 0; i < npairs; i++) wq[i] = weight_pair(g, w, c0, m, 2 * (i / g->k_w) - 1, i % g->k_w);
+  for (int i = 0; i < npairs; i++)
+    wp[i] = quads ? weight_quad(g, w, c0, m, 4 * (i / g->k_w), i % g->k_w)
+                  : weight_pair(g, w, c0, m, 2 * (i / g->k_w), i % g->k_w);
+  if (pairing == DW_PAIRS_S1 || quads)
+    for (int i = 0; i < npairs; i++)
+      wq[i] = quads ? weight_quad(g, w, c0, m, 4 * (i / g->k_w) - 1, i % g->k_w)
+                    : weight_pair(g, w, c0, m, 2 * (i / g->k_w) - 1, i % g->k_w);
   __m512i bv = bias ? _mm512_maskz_loadu_epi32(m, bias + c0) : _mm512_setzero_si512();
   /* depth multiplier 1: the input offset moves into the bias, + offset * (the sum of the block's
    * taps), and the padding reads the input zero point, so that each padded tap's (x + offset) w
    * is still 0; a column pair is then two rows' bytes interleaved and widened, without adding
-   * the offset or permuting words (the sums wrap as the reference's) */
-  const __m128i pad = _mm_set1_epi8((char)-q->in_offset);
+   * the offset or permuting words. Quads take x + 128 (x ^ 0x80) as vpdpbusd's unsigned bytes,
+   * so the bias takes (offset - 128) * the sum instead. The sums wrap as the reference's. */
+  const __m128i pad = _mm_set1_epi8((char)(quads ? (-q->in_offset) ^ 0x80 : -q->in_offset));
+  const __m128i flip = _mm_set1_epi8((char)0x80);
   if (dm == 1) {
     __m512i wsum = _mm512_setzero_si512();
     for (int t = 0; t < g->k_h * g->k_w; t++)
       wsum = _mm512_add_epi32(wsum, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + (int64_t)t * C + c0)));
-    bv = _mm512_add_epi32(bv, _mm512_mullo_epi32(wsum, _mm512_set1_epi32(q->in_offset)));
+    bv = _mm512_add_epi32(bv, _mm512_mullo_epi32(wsum, _mm512_set1_epi32(q->in_offset - (quads ? 128 : 0))));
   }
   rt_rq16 local;
   const rt_rq16 *rq = q->rq16 ? (const rt_rq16 *)q->rq16 + c0 / 16 : &local;
@@ -178,9 +212,9 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
     const int64_t b = u / per_image, oy = (pairing ? 2 : 1) * (u % per_image), y0 = oy * g->stride_h - g->pad_h;
     const int two = pairing && oy + 1 < g->out_h;
     /* each input row of the window(s), or NULL where it lies in the padding */
-    const int8_t *rows[2 * DW_COLS];
+    const int8_t *rows[4 * DW_COLS];
     const int used = g->k_h + (two ? g->stride_h : 0);
-    for (int ky = 0; ky < 2 * cs; ky++) {
+    for (int ky = 0; ky < rows_a * cs; ky++) {
       const int64_t y = y0 + (int64_t)g->dil_h * ky;
       rows[ky] = ky < used && y >= 0 && y < g->in_h ? in + (b * g->in_h + y) * g->in_w * g->in_c : NULL;
     }
@@ -188,7 +222,19 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
       const int n = (int)(g->out_w - ox0 < chunk ? g->out_w - ox0 : chunk);
       const int64_t xs = ox0 * g->stride_w - g->pad_w;
       const int ncols = (n - 1) * g->stride_w + span;
-      for (int c = 0; c < ncols && dm == 1; c++) {
+      for (int c = 0; c < ncols && quads; c++) {
+        const int64_t x = xs + c;
+        const int inside = x >= 0 && x < g->in_w;
+        for (int rq4 = 0; rq4 < cs; rq4++) {
+          __m128i v[4];
+          for (int h = 0; h < 4; h++) {
+            const int8_t *r = rows[4 * rq4 + h];
+            v[h] = inside && r ? _mm_xor_si128(_mm_maskz_loadu_epi8(min, r + x * g->in_c + ic0), flip) : pad;
+          }
+          cols[c * cs + rq4] = rt_quads16(v[0], v[1], v[2], v[3]);
+        }
+      }
+      for (int c = 0; c < ncols && dm == 1 && !quads; c++) {
         const int64_t x = xs + c;
         const int inside = x >= 0 && x < g->in_w;
         for (int rp = 0; rp < cs; rp++) {
@@ -213,10 +259,10 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
         }
       }
       int8_t *o = out + ((b * g->out_h + oy) * g->out_w + ox0) * C + c0;
-      dw_pixels_any(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o);
+      dw_pixels_any(g, cols, n, rp_n, cs, wp, bv, rq, zp, lo, hi, m, o, quads);
       if (two)
         dw_pixels_any(g, cols + (pairing == DW_PAIRS_S2), n, rp_n, cs, pairing == DW_PAIRS_S2 ? wp : wq, bv, rq, zp, lo,
-                      hi, m, o + (int64_t)g->out_w * C);
+                      hi, m, o + (int64_t)g->out_w * C, quads);
     }
   }
 }
@@ -245,7 +291,8 @@ void *rt_rq16_blocks(const int32_t *mult, const int *shift, int64_t n, int32_t z
 /* The widest chunk whose column pairs fit DW_COLS, at most DW_CHUNK; 0 when not even one
  * pixel's window fits, or its weight pairs pass DW_MAX_PAIRS (the caller's plain kernel runs). */
 static int dw_chunk(const rt_conv_geom *g, int pairing) {
-  const int rp_n = (g->k_h + 1) / 2, cs = rp_n + (pairing == DW_PAIRS_S2), span = g->dil_w * (g->k_w - 1) + 1;
+  const int rp_n = pairing == DW_QUADS_S1 ? (g->k_h + 4) / 4 : (g->k_h + 1) / 2, cs = rp_n + (pairing == DW_PAIRS_S2),
+            span = g->dil_w * (g->k_w - 1) + 1;
   if ((int64_t)rp_n * g->k_w > DW_MAX_PAIRS || (int64_t)span * cs > DW_COLS) return 0;
   const int n = (DW_COLS / cs - span) / g->stride_w + 1;
   return n < DW_CHUNK ? n : DW_CHUNK;
@@ -253,10 +300,11 @@ static int dw_chunk(const rt_conv_geom *g, int pairing) {
 
 int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8_t *in, const int8_t *w,
                           const int32_t *bias, int8_t *out) {
-  const int pairing = g->dil_h != 1 || g->k_h % 2 == 0 ? DW_SINGLE
-                      : g->stride_h == 1                 ? DW_PAIRS_S1
-                      : g->stride_h == 2                 ? DW_PAIRS_S2
-                                                         : DW_SINGLE;
+  const int pairing = g->dil_h != 1 || g->k_h % 2 == 0            ? DW_SINGLE
+                      : g->stride_h == 1 && g->depth_multiplier == 1 ? DW_QUADS_S1
+                      : g->stride_h == 1                             ? DW_PAIRS_S1
+                      : g->stride_h == 2                             ? DW_PAIRS_S2
+                                                                     : DW_SINGLE;
   const int chunk = dw_chunk(g, pairing);
   if (chunk < 1) return -1;
   const int64_t units = (int64_t)g->batches * (pairing ? (g->out_h + 1) / 2 : g->out_h);

@@ -43,6 +43,18 @@ static inline int rt_simd_lanes(int path) { return path == RT_IGEMM_VNNI ? 16 : 
 /* + zero point, clamp to [lo, hi] (within int8), narrowed to int8 and stored in the lanes of m:
  * the saturating narrowing clamps to [-128, 127], then the activation's bounds apply to the 16
  * bytes (a 128-bit max and min instead of two 512-bit ones, which Zen 4 runs at half rate) */
+/* 16 bytes of four rows interleaved: lane c of the result holds a[c], b[c], c_[c], d[c] (a quad
+ * per 32-bit lane, as vpdpbusd reads them) */
+RT_AVX512 static inline __m512i rt_quads16(__m128i a, __m128i b, __m128i c_, __m128i d) {
+  const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
+  const __m128i cd_lo = _mm_unpacklo_epi8(c_, d), cd_hi = _mm_unpackhi_epi8(c_, d);
+  const __m256i q01 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(ab_lo, cd_lo)),
+                                              _mm_unpackhi_epi16(ab_lo, cd_lo), 1);
+  const __m256i q23 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(ab_hi, cd_hi)),
+                                              _mm_unpackhi_epi16(ab_hi, cd_hi), 1);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(q01), q23, 1);
+}
+
 RT_AVX512 static inline void rt_store_i8_x16z(int8_t *out, __mmask16 m, __m512i r, __m512i lo, __m512i hi) {
   __m128i b = _mm512_cvtsepi32_epi8(r);
   b = _mm_min_epi8(_mm_max_epi8(b, _mm512_cvtepi32_epi8(lo)), _mm512_cvtepi32_epi8(hi));
