@@ -33,6 +33,16 @@
 #include "runtime/rt_simd.h"
 
 #define MR 4
+#define TASK_TILES 8 /* tiles of a task of rt_conv2d_i8_gemm */
+/* Whether an AVX-512 convolution of M output pixels splits its work over the threads: from
+ * 2^19 multiply-adds (about 3 us at their 150-odd GMAC/s), or from RT_PARALLEL_MACS where there
+ * are at least 256 pixels (a shallow layer runs at a third of that rate). A fork-join costs 0.7
+ * to 1.2 us on this project's 2-vCPU machines: at RT_PARALLEL_MACS alone MobileNetV2's 6x6
+ * pointwise layers (36 pixels, 83 K to 221 K multiply-adds, 1 to 2 us) took 1.3-1.6x their
+ * one-thread time at two threads, while its 24x24 ones (576 pixels, 221 K) gain. */
+static inline int gemm_parallel(int64_t M, int64_t macs) {
+  return macs > (1 << 19) || (macs > RT_PARALLEL_MACS && M >= 256);
+}
 
 static int round_up(int v, int to) { return (v + to - 1) / to * to; }
 
@@ -570,7 +580,7 @@ static void conv_direct(const rt_conv_geom *g, const rt_requant *q, const rt_ige
   /* an output row a task: its full tiles in one micro-kernel call per chunk of channels
    * (tile_chunk_tiles), then the rest; tiles of LiteRT's double rounding (q->eff) one by one */
   const int full = q->eff ? 0 : g->out_w / MR;
-  RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, orow, (int64_t)g->batches * g->out_h, {
+  RT_FOR(gemm_parallel(M, M * b->n * (int64_t)b->k), orow, (int64_t)g->batches * g->out_h, {
     const int64_t bt = orow / g->out_h, oy = orow % g->out_h;
     const uint8_t *a = img + (bt * rows + oy * g->stride_h) * rb;
     int8_t *o = out + orow * g->out_w * b->n;
@@ -583,8 +593,6 @@ static void conv_direct(const rt_conv_geom *g, const rt_requant *q, const rt_ige
   });
 }
 #endif
-
-#define TASK_TILES 8 /* tiles of a task of rt_conv2d_i8_gemm */
 
 void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igemm_b *b,
                        const int8_t *in, int8_t *out) {
@@ -610,9 +618,12 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
     int group = (int)((MR * RT_IGEMM_KMAX * 2 - b->kp) / (MR * lda));
     group = group < 1 ? 1 : group > TASK_TILES ? TASK_TILES : group;
     const int64_t groups = (M + (int64_t)group * MR - 1) / ((int64_t)group * MR);
-    RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, t, groups, {
+    /* too few groups to share (a 3x3 image's 1280-channel projection): a task is a group and one
+     * chunk of channels, its rows built by each */
+    const int chunk = chunk_channels(b), chunks = (b->np + chunk - 1) / chunk, split = groups < 4 && chunks > 1;
+    RT_FOR(gemm_parallel(M, M * b->n * (int64_t)b->k), t, split ? groups * chunks : groups, {
       _Alignas(64) uint8_t a[MR * RT_IGEMM_KMAX * 2];
-      const int64_t p0 = t * group * MR;
+      const int64_t p0 = (split ? t / chunks : t) * group * MR;
       const int rows = M - p0 < group * MR ? (int)(M - p0) : group * MR, full = rows / MR;
       if (pointwise) {
         a_values(b->path, q->in_offset, in + p0 * g->in_c, rows * g->in_c, a, 0);
@@ -620,7 +631,8 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
       } else {
         build_tile_vnni(g, q->in_offset, in, p0, rows, b->kp, a);
       }
-      for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) {
+      const int c0 = split ? (int)(t % chunks) * chunk : 0, c1 = split ? c0 + chunk : b->np;
+      for (int n0 = c0; n0 < c1; n0 += chunk) {
         if (full) tile_chunk_tiles(b, q, MR, a, lda, 0, 0, n0, out + p0 * b->n, NULL, full);
         if (rows % MR)
           tile_chunk_rows(b, q, rows % MR, a + (int64_t)full * MR * lda, lda, 0, 0, n0,

@@ -312,7 +312,10 @@ int rt_dwconv2d_i8_avx512(const rt_conv_geom *g, const rt_requant *q, const int8
   const int blocks = (g->out_c + 15) / 16;
   /* tasks of one block over a range of row units: every block's rows in one task where the
    * blocks alone give each thread two, else the rows split so that they do */
-  const int threads = macs > RT_PARALLEL_MACS && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  /* from 2^15 multiply-adds, half RT_PARALLEL_MACS: the depthwise kernel does a fifth of the
+   * GEMM's multiply-adds a second, so 2^15 is 2-3 us of work (MobileNetV2's 6x6 and 12x12
+   * depthwise layers 2.8 / 3.7 / 5.3 -> 2.5 / 2.7 / 3.6 us at two threads) */
+  const int threads = macs > (1 << 15) && !omp_in_parallel() ? omp_get_max_threads() : 1;
   int64_t groups = threads == 1 || blocks >= 2 * threads ? 1 : (2 * threads + blocks - 1) / blocks;
   if (groups > units) groups = units;
   RT_FOR(threads > 1, t, blocks * groups, {
