@@ -341,8 +341,8 @@ int main(int argc, char **argv) {
     printf("]\n");
   } else {
     printf("batch-1 latency, ms per inference (median of %d rounds); ratio = qat / LiteRT (XNNPACK on)\n", rounds);
-    printf("qat's runtime kernels: %s (bit-exact with BUILTIN_REF on every path); convolutions split output\n"
-           "pixels over OpenMP threads from 64 K multiply-adds\n\n", qat_rt_kernels());
+    printf("qat's runtime kernels: %s (bit-exact with BUILTIN_REF on every path); convolutions split their\n"
+           "work over OpenMP threads from a few microseconds of it (runtime/README.md)\n\n", qat_rt_kernels());
     printf("%-28s %-8s %12s %10s %10s %12s %12s %10s %10s\n", "model", "input", "MACs", "qat 1t", "qat 2t",
            "LiteRT 1t", "LiteRT 2t", "ratio 1t", "ratio 2t");
     for (int i = 0; i < n; i++) {

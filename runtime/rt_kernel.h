@@ -15,11 +15,12 @@
 
 /* ---- threads ------------------------------------------------------------------------------ */
 
-/* The int8 kernels split their work over the OpenMP threads above 64 K multiply-adds (a few
- * microseconds of VNNI work; a fork-join of warm threads costs about one). At 2^21, where it
- * was, the pointwise convolutions of MobileNet-style models all ran on one thread: at 2
- * threads MobileNet 0.25 took 0.21 ms, 0.14 ms now, EfficientNetB0 1.32-1.52 -> 1.04-1.20.
- * (qat eval splits the test set over the threads instead; its kernels run on one.) */
+/* The int8 kernels split their work over the OpenMP threads above 64 K multiply-adds (a fork-join
+ * of warm threads costs about a microsecond). At 2^21, where it was, the pointwise convolutions
+ * of MobileNet-style models all ran on one thread: at 2 threads MobileNet 0.25 took 0.21 ms,
+ * 0.14 ms then, EfficientNetB0 1.32-1.52 -> 1.04-1.20. The AVX-512 GEMM and depthwise kernels,
+ * faster since, set their own thresholds (igemm.c's gemm_parallel, kernels_avx512.c). (qat eval
+ * splits the test set over the threads instead; its kernels run on one.) */
 #define RT_PARALLEL_MACS (1 << 16)
 
 /* for (int64_t i = 0; i < n; i++) { body } over the OpenMP threads (static schedule) when cond
