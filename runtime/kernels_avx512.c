@@ -195,8 +195,8 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
    * is still 0; a column pair is then two rows' bytes interleaved and widened, without adding
    * the offset or permuting words. Quads take x + 128 (x ^ 0x80) as vpdpbusd's unsigned bytes,
    * so the bias takes (offset - 128) * the sum instead. The sums wrap as the reference's. */
-  const __m128i pad = _mm_set1_epi8((char)(quads ? (-q->in_offset) ^ 0x80 : -q->in_offset));
-  const __m128i flip = _mm_set1_epi8((char)0x80);
+  const __m128i pad = _mm_set1_epi8((char)-q->in_offset);
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
   if (dm == 1) {
     __m512i wsum = _mm512_setzero_si512();
     for (int t = 0; t < g->k_h * g->k_w; t++)
@@ -229,9 +229,9 @@ RT_AVX512 static void dw_i8_block(const rt_conv_geom *g, const rt_requant *q, co
           __m128i v[4];
           for (int h = 0; h < 4; h++) {
             const int8_t *r = rows[4 * rq4 + h];
-            v[h] = inside && r ? _mm_xor_si128(_mm_maskz_loadu_epi8(min, r + x * g->in_c + ic0), flip) : pad;
+            v[h] = inside && r ? _mm_maskz_loadu_epi8(min, r + x * g->in_c + ic0) : pad;
           }
-          cols[c * cs + rq4] = rt_quads16(v[0], v[1], v[2], v[3]);
+          cols[c * cs + rq4] = _mm512_xor_si512(rt_quads16(v[0], v[1], v[2], v[3]), flip);
         }
       }
       for (int c = 0; c < ncols && dm == 1 && !quads; c++) {
