@@ -40,9 +40,6 @@ static inline int rt_simd_lanes(int path) { return path == RT_IGEMM_VNNI ? 16 : 
 #include "fakequant/fixedpoint_avx512.h"
 #define RT_AVX512 QAT_AVX512
 
-/* + zero point, clamp to [lo, hi] (within int8), narrowed to int8 and stored in the lanes of m:
- * the saturating narrowing clamps to [-128, 127], then the activation's bounds apply to the 16
- * bytes (a 128-bit max and min instead of two 512-bit ones, which Zen 4 runs at half rate) */
 /* 16 bytes of four rows interleaved: lane c of the result holds a[c], b[c], c_[c], d[c] (a quad
  * per 32-bit lane, as vpdpbusd reads them) */
 RT_AVX512 static inline __m512i rt_quads16(__m128i a, __m128i b, __m128i c_, __m128i d) {
@@ -55,6 +52,10 @@ RT_AVX512 static inline __m512i rt_quads16(__m128i a, __m128i b, __m128i c_, __m
   return _mm512_inserti64x4(_mm512_castsi256_si512(q01), q23, 1);
 }
 
+/* (rt_store_i8_x16: + zero point, then) clamped to [lo, hi] (within int8), narrowed to int8 and
+ * stored in the lanes of m: the saturating narrowing clamps to [-128, 127], then the
+ * activation's bounds apply to the 16 bytes (a 128-bit max and min instead of two 512-bit ones,
+ * which Zen 4 runs at half rate) */
 RT_AVX512 static inline void rt_store_i8_x16z(int8_t *out, __mmask16 m, __m512i r, __m512i lo, __m512i hi) {
   __m128i b = _mm512_cvtsepi32_epi8(r);
   b = _mm_min_epi8(_mm_max_epi8(b, _mm512_cvtepi32_epi8(lo)), _mm512_cvtepi32_epi8(hi));
