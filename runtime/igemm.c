@@ -373,17 +373,26 @@ static void tile_chunk_rows(const rt_igemm_b *b, const rt_requant *q, int mr, co
   tile_chunk_tiles(b, q, mr, a, lda, rs, gpr, n0, out, out32, 1);
 }
 
+/* `rows` rows of A (lda apart) against channels [n0, n0 + one chunk), requantized into out: the
+ * full tiles in one micro-kernel call where they are requantized in it (VNNI, fixed point),
+ * else one by one, then the rest */
+static void tile_span(const rt_igemm_b *b, const rt_requant *q, int rows, const uint8_t *a, int64_t lda, int64_t rs,
+                      int gpr, int n0, int8_t *out) {
+  const int full = rows / MR, elem = b->path == RT_IGEMM_VNNI ? 1 : 2;
+  if (full && b->path == RT_IGEMM_VNNI && !q->eff) tile_chunk_tiles(b, q, MR, a, lda, rs, gpr, n0, out, NULL, full);
+  else
+    for (int t = 0; t < full; t++)
+      tile_chunk_rows(b, q, MR, a + (int64_t)t * MR * lda * elem, lda, rs, gpr, n0, out + (int64_t)t * MR * b->n, NULL);
+  if (rows % MR)
+    tile_chunk_rows(b, q, rows % MR, a + (int64_t)full * MR * lda * elem, lda, rs, gpr, n0,
+                    out + (int64_t)full * MR * b->n, NULL);
+}
+
 /* mr rows of A against output channels [n0, n0 + one chunk): requantized into out (q), or
  * the raw sums into out32 */
 static void tile_chunk(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda, int n0,
                        int8_t *out, int32_t *out32) {
   tile_chunk_rows(b, q, mr, a, lda, 0, 0, n0, out, out32);
-}
-
-/* mr rows of A against every output channel */
-static void tile_rows(const rt_igemm_b *b, const rt_requant *q, int mr, const void *a, int64_t lda, int8_t *out,
-                      int32_t *out32) {
-  for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) tile_chunk(b, q, mr, a, lda, n0, out, out32);
 }
 
 /* ---- A: patches and rows ------------------------------------------------------------------- */
@@ -577,19 +586,12 @@ static void conv_direct(const rt_conv_geom *g, const rt_requant *q, const rt_ige
   direct_image(g, q->in_offset, in, b->a);
   const int64_t lda = (int64_t)g->stride_w * g->in_c, rs = (int64_t)g->dil_h * rb;
   const int64_t M = (int64_t)g->batches * g->out_h * g->out_w;
-  /* an output row a task: its full tiles in one micro-kernel call per chunk of channels
-   * (tile_chunk_tiles), then the rest; tiles of LiteRT's double rounding (q->eff) one by one */
-  const int full = q->eff ? 0 : g->out_w / MR;
+  /* an output row a task (tile_span) */
   RT_FOR(gemm_parallel(M, M * b->n * (int64_t)b->k), orow, (int64_t)g->batches * g->out_h, {
     const int64_t bt = orow / g->out_h, oy = orow % g->out_h;
     const uint8_t *a = img + (bt * rows + oy * g->stride_h) * rb;
-    int8_t *o = out + orow * g->out_w * b->n;
-    for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b)) {
-      if (full) tile_chunk_tiles(b, q, MR, a, lda, rs, b->direct_gpr, n0, o, NULL, full);
-      for (int64_t ox0 = (int64_t)full * MR; ox0 < g->out_w; ox0 += MR)
-        tile_chunk_rows(b, q, g->out_w - ox0 < MR ? (int)(g->out_w - ox0) : MR, a + ox0 * lda, lda, rs,
-                        b->direct_gpr, n0, o + ox0 * b->n, NULL);
-    }
+    for (int n0 = 0; n0 < b->np; n0 += chunk_channels(b))
+      tile_span(b, q, g->out_w, a, lda, rs, b->direct_gpr, n0, out + orow * g->out_w * b->n);
   });
 }
 #endif
@@ -601,60 +603,40 @@ void rt_conv2d_i8_gemm(const rt_conv_geom *g, const rt_requant *q, const rt_igem
     conv_direct(g, q, b, in, out);
     return;
   }
-  const int64_t M = (int64_t)g->batches * g->out_h * g->out_w, tiles = (M + MR - 1) / MR;
+  const int64_t M = (int64_t)g->batches * g->out_h * g->out_w;
   const int elem = b->path == RT_IGEMM_VNNI ? 1 : 2;
-  /* A 1x1 stride-1 convolution's patches are its input rows, contiguous: a tile converts them
+  /* A 1x1 stride-1 convolution's patches are its input rows, contiguous: a task converts them
    * in one pass and the micro-kernel reads them at their own stride; what it reads past a row's
    * depth is the next row (or zeros after the last), against zero weights. */
   const int pointwise = g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
                         g->pad_w == 0;
   const int64_t lda = pointwise ? g->in_c : b->kp;
-  if (b->path == RT_IGEMM_VNNI && !q->eff) {
-    /* up to TASK_TILES tiles a task, their rows (the input rows of a pointwise convolution, else
-     * im2col patches) built in one pass and their full tiles run in one micro-kernel call per
-     * chunk of channels: a shallow convolution's tile is a few dozen instructions (MobileNetV2's
-     * projections and expansions from 8 or 16 channels), and its call, setup and conversion were
-     * a third of them */
-    int group = (int)((MR * RT_IGEMM_KMAX * 2 - b->kp) / (MR * lda));
-    group = group < 1 ? 1 : group > TASK_TILES ? TASK_TILES : group;
-    const int64_t groups = (M + (int64_t)group * MR - 1) / ((int64_t)group * MR);
-    /* too few groups to share (a 3x3 image's 1280-channel projection): a task is a group and one
-     * chunk of channels, its rows built by each */
-    const int chunk = chunk_channels(b), chunks = (b->np + chunk - 1) / chunk, split = groups < 4 && chunks > 1;
-    RT_FOR(gemm_parallel(M, M * b->n * (int64_t)b->k), t, split ? groups * chunks : groups, {
-      _Alignas(64) uint8_t a[MR * RT_IGEMM_KMAX * 2];
-      const int64_t p0 = (split ? t / chunks : t) * group * MR;
-      const int rows = M - p0 < group * MR ? (int)(M - p0) : group * MR, full = rows / MR;
-      if (pointwise) {
-        a_values(b->path, q->in_offset, in + p0 * g->in_c, rows * g->in_c, a, 0);
-        a_pad(b->path, rows * g->in_c, (rows - 1) * g->in_c + b->kp, a);
-      } else {
-        build_tile_vnni(g, q->in_offset, in, p0, rows, b->kp, a);
-      }
-      const int c0 = split ? (int)(t % chunks) * chunk : 0, c1 = split ? c0 + chunk : b->np;
-      for (int n0 = c0; n0 < c1; n0 += chunk) {
-        if (full) tile_chunk_tiles(b, q, MR, a, lda, 0, 0, n0, out + p0 * b->n, NULL, full);
-        if (rows % MR)
-          tile_chunk_rows(b, q, rows % MR, a + (int64_t)full * MR * lda, lda, 0, 0, n0,
-                          out + (p0 + (int64_t)full * MR) * b->n, NULL);
-      }
-    });
-    return;
-  }
-  RT_FOR(M * b->n * (int64_t)b->k > RT_PARALLEL_MACS, t, tiles, {
+  /* up to TASK_TILES tiles a task, their rows (the input rows of a pointwise convolution, else
+   * im2col patches) built in one pass and their full tiles run in one micro-kernel call per chunk
+   * of channels (tile_span): a shallow convolution's tile is a few dozen instructions
+   * (MobileNetV2's projections and expansions from 8 or 16 channels), and its call, setup and
+   * conversion were a third of them */
+  int group = (int)((MR * RT_IGEMM_KMAX * 2 / elem - b->kp) / (MR * lda));
+  group = group < 1 ? 1 : group > TASK_TILES ? TASK_TILES : group;
+  const int64_t groups = (M + (int64_t)group * MR - 1) / ((int64_t)group * MR);
+  /* too few groups to share (a 3x3 image's 1280-channel projection): a task is a group and one
+   * chunk of channels, its rows built by each */
+  const int chunk = chunk_channels(b), chunks = (b->np + chunk - 1) / chunk, split = groups < 4 && chunks > 1;
+  RT_FOR(gemm_parallel(M, M * b->n * (int64_t)b->k), t, split ? groups * chunks : groups, {
     _Alignas(64) uint8_t a[MR * RT_IGEMM_KMAX * 2];
-    const int64_t p0 = t * MR;
-    const int mr = M - p0 < MR ? (int)(M - p0) : MR;
+    const int64_t p0 = (split ? t / chunks : t) * group * MR;
+    const int rows = M - p0 < group * MR ? (int)(M - p0) : group * MR;
     if (pointwise) {
-      a_values(b->path, q->in_offset, in + p0 * g->in_c, mr * g->in_c, a, 0);
-      a_pad(b->path, mr * g->in_c, (mr - 1) * g->in_c + b->kp, a);
+      a_values(b->path, q->in_offset, in + p0 * g->in_c, rows * g->in_c, a, 0);
+      a_pad(b->path, rows * g->in_c, (rows - 1) * g->in_c + b->kp, a);
     } else if (b->path == RT_IGEMM_VNNI) {
-      build_tile_vnni(g, q->in_offset, in, p0, mr, b->kp, a);
+      build_tile_vnni(g, q->in_offset, in, p0, rows, b->kp, a);
     } else {
-      for (int r = 0; r < mr; r++)
+      for (int r = 0; r < rows; r++)
         build_patch_avx2(g, q->in_offset, in, p0 + r, b->kp, (int16_t *)(void *)(a + (size_t)r * b->kp * elem));
     }
-    tile_rows(b, q, mr, a, lda, out + p0 * b->n, NULL);
+    const int c0 = split ? (int)(t % chunks) * chunk : 0, c1 = split ? c0 + chunk : b->np;
+    for (int n0 = c0; n0 < c1; n0 += chunk) tile_span(b, q, rows, a, lda, 0, 0, n0, out + p0 * b->n);
   });
 #else
   (void)g, (void)q, (void)b, (void)in, (void)out;
